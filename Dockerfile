@@ -1,0 +1,22 @@
+# monitor: the daemon with the embedded defaults (SQLite and the .eml outbox in /data).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    MONITOR_DATABASE_URL=sqlite:////data/monitor.db \
+    MONITOR_OUTBOX_DIR=/data/outbox \
+    MONITOR_SOURCES=/app/sources.toml
+
+WORKDIR /app
+COPY pyproject.toml requirements.lock README.md ./
+COPY monitor ./monitor
+COPY storage ./storage
+COPY alerts ./alerts
+RUN pip install --no-cache-dir -c requirements.lock . \
+ && useradd --system --uid 10001 --home-dir /data monitor \
+ && mkdir -p /data && chown monitor /data
+COPY sources.toml ./
+
+USER monitor
+VOLUME ["/data"]
+CMD ["monitor", "run"]
