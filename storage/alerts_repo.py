@@ -1,0 +1,229 @@
+"""The outbox side of the ``alerts`` table: claiming due rows, recording outcomes, and the
+reads the composer needs (a change with its two versions).
+
+Claiming works the same on SQLite and PostgreSQL: a row is taken with a compare-and-set
+``UPDATE`` (``status`` and ``next_attempt_at`` must still be what the claimer read), so
+two daemons never both win a row.  On PostgreSQL the candidate ``SELECT`` also uses
+``FOR UPDATE SKIP LOCKED`` so concurrent claimers do not even queue behind each other.
+
+While a row is ``sending``, ``next_attempt_at`` holds the lease expiry instead of a retry
+time: a process killed between sending and marking leaves a ``sending`` row whose lease
+runs out, and the next claimer takes it back (at most one duplicate message, with the
+same Message-ID).  The lease value doubles as the claim token: outcome updates only apply
+when it is unchanged, so a process whose lease was taken over cannot overwrite the new
+owner's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session, col, select
+
+from storage.models import Alert, Change, Page, SourceRow, Version, utcnow
+from storage.records import AlertDraft
+from storage.repository import Store
+
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One outbox row as the delivery loop and the CLI see it."""
+
+    id: int
+    event: str
+    channel: str
+    recipient: str
+    watcher: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    change_id: int | None = None
+    page_id: int | None = None
+    last_error: str | None = None
+    message_id: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    lease: datetime | None = None  # set on claimed rows: the claim token
+
+
+@dataclass(frozen=True)
+class VersionText:
+    id: int
+    title: str
+    text: str
+    metadata: dict[str, str]
+    url: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """A change with what a message about it needs."""
+
+    id: int
+    kind: str
+    summary: str
+    stats: dict[str, int]
+    details: dict[str, Any]
+    created_at: datetime
+    source: str
+    source_title: str | None
+    page_url: str
+    old: VersionText | None
+    new: VersionText | None
+
+
+class AlertsRepo:
+    """Outbox queries on top of a ``Store`` (its engine and error translation)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- the delivery loop ---------------------------------------------------------
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[AlertRecord]:
+        """Take up to ``limit`` due rows: pending ones whose time has come and ``sending``
+        ones whose lease ran out.  Each claimed row counts as an attempt."""
+        with self.store.session() as s:
+            due = or_(col(Alert.status) == PENDING, col(Alert.status) == SENDING)
+            stmt = (select(Alert).where(due, col(Alert.next_attempt_at) <= now)
+                    .order_by(col(Alert.next_attempt_at), col(Alert.id)).limit(limit))
+            if not self.store.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = list(s.exec(stmt))
+            claimed = [r for r in rows if self._take(s, r, lease_until)]
+            s.commit()
+            return [_record(r, lease=lease_until) for r in claimed]
+
+    def _take(self, s: Session, row: Alert, lease_until: datetime) -> bool:
+        result = s.execute(
+            update(Alert)
+            .where(and_(col(Alert.id) == row.id, col(Alert.status) == row.status,
+                        col(Alert.next_attempt_at) == row.next_attempt_at))
+            .values(status=SENDING, next_attempt_at=lease_until, attempts=row.attempts + 1)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        row.status, row.attempts = SENDING, row.attempts + 1
+        return True
+
+    def mark_sent(self, ids: Sequence[int], lease: datetime, message_id: str,
+                  at: datetime | None = None) -> int:
+        return self._finish(ids, lease, status=SENT, sent_at=at or utcnow(),
+                            message_id=message_id, last_error=None)
+
+    def mark_retry(self, ids: Sequence[int], lease: datetime, error: str,
+                   retry_at: datetime) -> int:
+        return self._finish(ids, lease, status=PENDING, next_attempt_at=retry_at,
+                            last_error=error)
+
+    def mark_dead(self, ids: Sequence[int], lease: datetime, error: str,
+                  at: datetime | None = None) -> int:
+        # next_attempt_at records when it died (it holds no retry time any more).
+        return self._finish(ids, lease, status=DEAD, last_error=error,
+                            next_attempt_at=at or utcnow())
+
+    def release(self, ids: Sequence[int], lease: datetime, at: datetime) -> int:
+        """Give claimed rows back unsent (due at ``at``), without counting the attempt."""
+        return self._finish(ids, lease, status=PENDING, next_attempt_at=at,
+                            attempts=col(Alert.attempts) - 1)
+
+    def _finish(self, ids: Sequence[int], lease: datetime, **values: Any) -> int:
+        """Apply an outcome to rows still held under ``lease`` (see the module doc)."""
+        with self.store.session() as s:
+            result = s.execute(
+                update(Alert)
+                .where(and_(col(Alert.id).in_(list(ids)), col(Alert.status) == SENDING,
+                            col(Alert.next_attempt_at) == lease))
+                .values(**values).execution_options(synchronize_session=False))
+            s.commit()
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending (or leased) row becomes due; the daemon sleeps till then."""
+        with self.store.session() as s:
+            return s.exec(select(Alert.next_attempt_at)
+                          .where(col(Alert.status).in_([PENDING, SENDING]))
+                          .order_by(col(Alert.next_attempt_at))).first()
+
+    # --- admin -------------------------------------------------------------------------
+
+    def list(self, *, failed: bool = False, limit: int = 200) -> list[AlertRecord]:
+        """Newest first.  ``failed``: dead rows and pending rows that already failed once."""
+        with self.store.session() as s:
+            stmt = select(Alert).order_by(col(Alert.id).desc()).limit(limit)
+            if failed:
+                stmt = stmt.where(or_(col(Alert.status) == DEAD,
+                                      and_(col(Alert.status) == PENDING,
+                                           col(Alert.last_error).is_not(None))))
+            return [_record(r) for r in s.exec(stmt)]
+
+    def retry(self, ids: Sequence[int] | None, now: datetime | None = None) -> list[int]:
+        """Dead rows (the given ones, or all when ``ids`` is None) become pending now,
+        with a fresh attempt budget.  Returns the ids that were revived."""
+        with self.store.session() as s:
+            stmt = select(Alert).where(col(Alert.status) == DEAD)
+            if ids is not None:
+                stmt = stmt.where(col(Alert.id).in_(list(ids)))
+            rows = list(s.exec(stmt))
+            for r in rows:
+                r.status, r.attempts, r.next_attempt_at = PENDING, 0, now or utcnow()
+                s.add(r)
+            s.commit()
+            return sorted(r.id or 0 for r in rows)
+
+    def get(self, alert_id: int) -> AlertRecord:
+        with self.store.session() as s:
+            row = s.get(Alert, alert_id)
+            if row is None:
+                raise KeyError(f"alert {alert_id}")
+            return _record(row)
+
+    def enqueue(self, drafts: Sequence[AlertDraft], page_id: int | None = None) -> list[int]:
+        """Queue alerts that belong to no check (e.g. a configuration error)."""
+        from storage.outbox import insert_alerts
+
+        with self.store.session() as s:
+            ids = insert_alerts(s, page_id, drafts, [])  # type: ignore[arg-type]
+            s.commit()
+            return ids
+
+    # --- reads for composing -----------------------------------------------------------
+
+    def change_view(self, change_id: int) -> ChangeView:
+        with self.store.session() as s:
+            ch = s.get(Change, change_id)
+            if ch is None:
+                raise KeyError(f"change {change_id}")
+            page = s.get(Page, ch.page_id)
+            src = s.get(SourceRow, page.source_id) if page else None
+            return ChangeView(
+                id=ch.id or 0, kind=ch.kind, summary=ch.summary, stats=dict(ch.stats),
+                details=dict(ch.details), created_at=ch.created_at,
+                source=src.name if src else "", page_url=page.url if page else "",
+                source_title=(src.config or {}).get("title") if src else None,
+                old=_text(s.get(Version, ch.old_version_id) if ch.old_version_id else None),
+                new=_text(s.get(Version, ch.new_version_id) if ch.new_version_id else None))
+
+
+def _text(v: Version | None) -> VersionText | None:
+    if v is None:
+        return None
+    return VersionText(id=v.id or 0, title=v.title, text=v.text, metadata=dict(v.meta),
+                       url=v.url, fetched_at=v.fetched_at)
+
+
+def _record(r: Alert, lease: datetime | None = None) -> AlertRecord:
+    return AlertRecord(
+        id=r.id or 0, event=r.event, channel=r.channel, recipient=r.recipient,
+        watcher=r.watcher, status=r.status, attempts=r.attempts,
+        next_attempt_at=lease or r.next_attempt_at, change_id=r.change_id, page_id=r.page_id,
+        last_error=r.last_error, message_id=r.message_id, payload=dict(r.payload or {}),
+        created_at=r.created_at, sent_at=r.sent_at, lease=lease)

@@ -1,0 +1,371 @@
+"""Read-side queries of the archive: the sources overview, a page's timeline, recent
+changes (for feeds) and a streaming walk over versions with their raw bytes (for export).
+
+``Archive`` wraps a ``Store`` (its engine and error translation) like ``AlertsRepo``; it
+never writes.  Full-text search lives in ``storage/search.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from storage import rawcodec
+from storage.models import Change, Check, Page, SourceRow, Version
+from storage.repository import Store
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    name: str
+    url: str
+    tags: list[str]
+    active: bool
+    page_id: int | None
+    title: str
+    status: str
+    versions: int
+    failure_streak: int
+    last_check_at: datetime | None = None
+    last_outcome: str | None = None
+    last_error: str | None = None
+    last_change_at: datetime | None = None
+    last_change_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    id: int
+    source: str
+    tags: list[str]
+    url: str
+    kind: str
+    status: str
+    versions: int
+    last_version_id: int | None
+
+
+@dataclass(frozen=True)
+class ChangeBrief:
+    id: int
+    kind: str
+    summary: str
+    stats: dict[str, int]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    fetched_at: datetime
+    title: str
+    content_hash: str
+    size: int  # characters of extracted text
+    raw_size: int  # bytes as fetched
+    http_status: int
+    previous_id: int | None
+    changes: list[ChangeBrief] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChangeEntry:
+    id: int
+    kind: str
+    summary: str
+    stats: dict[str, int]
+    created_at: datetime
+    source: str
+    tags: list[str]
+    page_id: int
+    page_url: str
+    title: str
+    old_version_id: int | None
+    new_version_id: int | None
+
+
+@dataclass(frozen=True)
+class ArchivedVersion:
+    """One version with everything an export writes, raw bytes included."""
+
+    id: int
+    source: str
+    page_id: int
+    page_url: str
+    url: str
+    fetched_at: datetime
+    title: str
+    text: str
+    metadata: dict[str, str]
+    content_hash: str
+    http_status: int
+    headers: dict[str, str]
+    charset: str | None
+    raw: bytes
+    raw_sha256: str
+    change_kinds: list[str]
+
+
+class Archive:
+    """Read-only queries over a ``Store``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- sources and pages ---------------------------------------------------------
+
+    def sources(self, tag: str | None = None) -> list[SourceSummary]:
+        """Every source (active first, then by name) with its main page's state."""
+        with self.store.session() as s:
+            sources = [r for r in s.exec(select(SourceRow)) if not tag or tag in r.tags]
+            pages = _main_pages(s, [r.id or 0 for r in sources])
+            page_ids = [p.id or 0 for p in pages.values()]
+            checks = _last_checks(s, page_ids)
+            kinds = _last_change_kinds(s, page_ids)
+            counts = _version_counts(s, page_ids)
+            titles = _titles(s, [p.last_version_id for p in pages.values()])
+            out = [_summary(r, pages.get(r.id or 0), checks, kinds, counts, titles)
+                   for r in sources]
+        return sorted(out, key=lambda x: (not x.active, x.name))
+
+    def tags(self) -> list[str]:
+        with self.store.session() as s:
+            return sorted({t for tags in s.exec(select(SourceRow.tags)) for t in tags})
+
+    def pages(self, source: str) -> list[PageInfo]:
+        """The pages of a source (name or URL), main page first."""
+        with self.store.session() as s:
+            src = source_row(s, source)
+            rows = s.exec(select(Page).where(Page.source_id == src.id)
+                          .order_by(col(Page.kind) != "page", col(Page.id))).all()
+            counts = _version_counts(s, [p.id or 0 for p in rows])
+            return [_page_info(p, src, counts) for p in rows]
+
+    def page(self, page_id: int) -> PageInfo:
+        with self.store.session() as s:
+            page = s.get(Page, page_id)
+            if page is None:
+                raise KeyError(f"page {page_id}")
+            src = s.get(SourceRow, page.source_id)
+            assert src is not None  # a foreign key
+            return _page_info(page, src, _version_counts(s, [page_id]))
+
+    def timeline(self, page_id: int) -> list[TimelineEntry]:
+        """A page's versions, oldest first, each with the changes that produced it."""
+        with self.store.session() as s:
+            versions = s.exec(select(Version.id, Version.fetched_at, Version.title,
+                                     Version.content_hash, func.length(Version.text),
+                                     Version.raw_size, Version.http_status)
+                              .where(Version.page_id == page_id).order_by(col(Version.id))).all()
+            changes = s.exec(select(Change).where(Change.page_id == page_id)
+                             .order_by(col(Change.id))).all()
+        by_version: dict[int | None, list[ChangeBrief]] = {}
+        for c in changes:
+            by_version.setdefault(c.new_version_id, []).append(
+                ChangeBrief(c.id or 0, c.kind, c.summary, dict(c.stats)))
+        out, previous = [], None
+        for vid, at, title, chash, size, raw_size, status in versions:
+            out.append(TimelineEntry(vid, at, title, chash, int(size or 0), raw_size, status,
+                                     previous, by_version.get(vid, [])))
+            previous = vid
+        return out
+
+    def last_change(self, name_or_url: str) -> tuple[int, int]:
+        """(old, new) version ids of a page's last change; else its last two versions."""
+        _, page = self.store.resolve_page(name_or_url)
+        with self.store.session() as s:
+            pair = s.exec(select(Change.old_version_id, Change.new_version_id)
+                          .where(Change.page_id == page.id,
+                                 col(Change.old_version_id).is_not(None),
+                                 col(Change.new_version_id).is_not(None))
+                          .order_by(col(Change.id).desc())).first()
+            if pair is not None:
+                return int(pair[0] or 0), int(pair[1] or 0)
+            ids = s.exec(select(Version.id).where(Version.page_id == page.id)
+                         .order_by(col(Version.id).desc()).limit(2)).all()
+        if len(ids) < 2:
+            raise KeyError(f"{name_or_url} has fewer than two versions")
+        return int(ids[1] or 0), int(ids[0] or 0)
+
+    # --- changes (feeds) -----------------------------------------------------------
+
+    def changes(self, *, source: str | None = None, tag: str | None = None,
+                limit: int = 50) -> list[ChangeEntry]:
+        """The newest changes, optionally of one source or of the sources with a tag."""
+        with self.store.session() as s:
+            stmt = (select(Change, Page, SourceRow).join(Page, col(Page.id) == Change.page_id)
+                    .join(SourceRow, col(SourceRow.id) == Page.source_id))
+            if source:
+                stmt = stmt.where(SourceRow.id == source_row(s, source).id)
+            if tag:
+                stmt = stmt.where(col(SourceRow.id).in_(tagged_ids(s, tag)))
+            rows = s.exec(stmt.order_by(col(Change.created_at).desc(), col(Change.id).desc())
+                          .limit(limit)).all()
+            titles = _titles(s, [c.new_version_id or c.old_version_id for c, _, _ in rows])
+            return [_change_entry(c, p, src, titles) for c, p, src in rows]
+
+    # --- export --------------------------------------------------------------------
+
+    def count_versions(self, *, source: str | None = None, since: datetime | None = None,
+                       until: datetime | None = None) -> int:
+        with self.store.session() as s:
+            return len(_version_ids(s, source, since, until))
+
+    def iter_versions(self, *, source: str | None = None, since: datetime | None = None,
+                      until: datetime | None = None, batch: int = 64
+                      ) -> Iterator[ArchivedVersion]:
+        """Versions in fetch order with their raw bytes, read ``batch`` at a time.
+
+        The previous raw body of each page is kept, so a delta-compressed version is
+        decoded against it instead of walking its chain back to a full copy.
+        """
+        with self.store.session() as s:
+            ids = _version_ids(s, source, since, until)
+        last_raw: dict[int, tuple[int, bytes]] = {}
+        for start in range(0, len(ids), batch):
+            yield from self._load(ids[start:start + batch], last_raw)
+
+    def _load(self, ids: Sequence[int], last_raw: dict[int, tuple[int, bytes]]
+              ) -> list[ArchivedVersion]:
+        with self.store.session() as s:
+            rows = s.exec(select(Version, Page, SourceRow)
+                          .join(Page, col(Page.id) == Version.page_id)
+                          .join(SourceRow, col(SourceRow.id) == Page.source_id)
+                          .where(col(Version.id).in_(ids))).all()
+            kinds = _change_kinds(s, ids)
+        order = {vid: i for i, vid in enumerate(ids)}
+        out = []
+        for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
+            raw = self._raw(v, last_raw.get(v.page_id))
+            last_raw[v.page_id] = (v.id or 0, raw)
+            out.append(_archived(v, page, src, raw, kinds.get(v.id or 0, [])))
+        return out
+
+    def _raw(self, v: Version, previous: tuple[int, bytes] | None) -> bytes:
+        if v.raw_codec == "zstd" or v.raw_base_id is None:
+            return rawcodec.decompress(v.raw_body)
+        if previous is not None and previous[0] == v.raw_base_id:
+            return rawcodec.decompress(v.raw_body, previous[1])
+        return self.store.raw_body(v.id or 0)
+
+
+# --- helpers (inside a session) -------------------------------------------------------
+
+
+def source_row(s: Session, name_or_url: str) -> SourceRow:
+    src = s.exec(select(SourceRow).where(SourceRow.name == name_or_url)).first()
+    src = src or s.exec(select(SourceRow).where(SourceRow.url == name_or_url)).first()
+    if src is None:
+        raise KeyError(f"no source {name_or_url!r}")
+    return src
+
+
+def tagged_ids(s: Session, tag: str) -> list[int]:
+    # Tags are a JSON list: filtered here, portable across SQLite and PostgreSQL, and
+    # cheap (one row per source).
+    return [sid or 0 for sid, tags in s.exec(select(SourceRow.id, SourceRow.tags))
+            if tag in tags]
+
+
+def _main_pages(s: Session, source_ids: list[int]) -> dict[int, Page]:
+    """The main page of each source: its first ``kind == "page"`` row, else its first."""
+    out: dict[int, Page] = {}
+    rows = s.exec(select(Page).where(col(Page.source_id).in_(source_ids))
+                  .order_by(col(Page.kind) != "page", col(Page.id))).all()
+    for p in rows:
+        out.setdefault(p.source_id, p)
+    return out
+
+
+def _last_checks(s: Session, page_ids: list[int]) -> dict[int, Check]:
+    newest = (select(func.max(Check.id)).where(col(Check.page_id).in_(page_ids))
+              .group_by(col(Check.page_id)))
+    rows = s.exec(select(Check).where(col(Check.id).in_(newest))).all()
+    return {c.page_id: c for c in rows}
+
+
+def _last_change_kinds(s: Session, page_ids: list[int]) -> dict[int, str]:
+    newest = (select(func.max(Change.id)).where(col(Change.page_id).in_(page_ids))
+              .group_by(col(Change.page_id)))
+    rows = s.exec(select(Change.page_id, Change.kind).where(col(Change.id).in_(newest))).all()
+    return dict(rows)
+
+
+def _version_counts(s: Session, page_ids: list[int]) -> dict[int, int]:
+    rows = s.exec(select(Version.page_id, func.count()).where(col(Version.page_id).in_(page_ids))
+                  .group_by(col(Version.page_id))).all()
+    return {pid: int(n) for pid, n in rows}
+
+
+def _titles(s: Session, version_ids: Sequence[int | None]) -> dict[int, str]:
+    ids = [v for v in version_ids if v]
+    if not ids:
+        return {}
+    return {vid or 0: t for vid, t in s.exec(select(Version.id, Version.title)
+                                              .where(col(Version.id).in_(ids)))}
+
+
+def _change_kinds(s: Session, version_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for vid, kind in s.exec(select(Change.new_version_id, Change.kind)
+                            .where(col(Change.new_version_id).in_(version_ids))
+                            .order_by(col(Change.id))):
+        out.setdefault(vid or 0, []).append(kind)
+    return out
+
+
+def _version_ids(s: Session, source: str | None, since: datetime | None,
+                 until: datetime | None) -> list[int]:
+    stmt = select(Version.id).join(Page, col(Page.id) == Version.page_id)
+    if source:
+        stmt = stmt.where(Page.source_id == source_row(s, source).id)
+    if since:
+        stmt = stmt.where(Version.fetched_at >= since)
+    if until:
+        stmt = stmt.where(Version.fetched_at <= until)
+    return [vid or 0 for vid in s.exec(stmt.order_by(col(Version.fetched_at), col(Version.id)))]
+
+
+def _summary(src: SourceRow, page: Page | None, checks: dict[int, Check],
+             kinds: dict[int, str], counts: dict[int, int],
+             titles: dict[int, str]) -> SourceSummary:
+    pid = page.id if page else None
+    check = checks.get(pid or 0)
+    title = titles.get(page.last_version_id or 0, "") if page else ""
+    return SourceSummary(
+        name=src.name, url=page.url if page else src.url, tags=list(src.tags),
+        active=src.active, page_id=pid, title=title or str(src.config.get("title") or ""),
+        status=page.status if page else "new", versions=counts.get(pid or 0, 0),
+        failure_streak=page.failure_streak if page else 0,
+        last_check_at=check.started_at if check else None,
+        last_outcome=check.outcome if check else None,
+        last_error=check.error if check else None,
+        last_change_at=page.last_change_at if page else None,
+        last_change_kind=kinds.get(pid or 0))
+
+
+def _page_info(p: Page, src: SourceRow, counts: dict[int, int]) -> PageInfo:
+    return PageInfo(id=p.id or 0, source=src.name, tags=list(src.tags), url=p.url,
+                    kind=p.kind, status=p.status, versions=counts.get(p.id or 0, 0),
+                    last_version_id=p.last_version_id)
+
+
+def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) -> ChangeEntry:
+    title = titles.get(c.new_version_id or c.old_version_id or 0, "")
+    return ChangeEntry(id=c.id or 0, kind=c.kind, summary=c.summary, stats=dict(c.stats),
+                       created_at=c.created_at, source=src.name, tags=list(src.tags),
+                       page_id=p.id or 0, page_url=p.url, title=title,
+                       old_version_id=c.old_version_id, new_version_id=c.new_version_id)
+
+
+def _archived(v: Version, page: Page, src: SourceRow, raw: bytes,
+              kinds: list[str]) -> ArchivedVersion:
+    return ArchivedVersion(
+        id=v.id or 0, source=src.name, page_id=page.id or 0, page_url=page.url,
+        url=v.url or page.url, fetched_at=v.fetched_at, title=v.title, text=v.text,
+        metadata=dict(v.meta), content_hash=v.content_hash, http_status=v.http_status,
+        headers=dict(v.headers), charset=v.charset, raw=raw, raw_sha256=v.raw_sha256,
+        change_kinds=kinds)
+

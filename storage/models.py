@@ -1,0 +1,155 @@
+"""SQLModel tables.
+
+Shapes chosen for what comes later without a rewrite:
+
+* ``pages`` is separate from ``sources`` so a listing column (one source) can discover
+  many detail pages and attachments (``pages.kind``), each with its own history.
+* ``versions.raw_body`` is compressed with zstd, against the previous version's raw body
+  as a dictionary (``raw_codec = "zstd-delta"``, ``raw_base_id``) so a near-identical
+  page costs a few hundred bytes; every ``DELTA_CHAIN_MAX`` versions a full copy bounds
+  the chain.
+* ``pages.lease_owner`` / ``lease_expires`` / ``next_check_at`` let several daemons on
+  PostgreSQL claim due checks atomically.
+* ``alerts`` is the transactional outbox: rows are written in the same transaction as
+  the change; ``dedupe_key`` is unique so nothing is queued twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False), **kw)
+
+
+class SourceRow(SQLModel, table=True):
+    __tablename__ = "sources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=80)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    config: dict[str, Any] = _json()
+    active: bool = True  # False once removed from sources.toml: history stays
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Page(SQLModel, table=True):
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("source_id", "url", name="uq_pages_source_url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="sources.id", index=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = "page"  # page | listing | detail | attachment
+    etag: str | None = None
+    last_modified: str | None = None
+    last_version_id: int | None = None
+    last_check_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_change_at: datetime | None = None
+    failure_streak: int = 0
+    gone_streak: int = 0
+    status: str = "new"  # new | ok | failing | gone
+    next_check_at: datetime | None = Field(default=None, index=True)
+    lease_owner: str | None = None
+    lease_expires: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Version(SQLModel, table=True):
+    __tablename__ = "versions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    page_id: int = Field(foreign_key="pages.id", index=True)
+    fetched_at: datetime = Field(default_factory=utcnow, index=True)
+    content_hash: str = Field(index=True, max_length=64)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    meta: dict[str, str] = _json()
+    raw_body: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    raw_codec: str = "zstd"  # zstd | zstd-delta
+    raw_base_id: int | None = None
+    raw_chain: int = 0  # number of deltas between this version and a full copy
+    raw_size: int = 0
+    raw_sha256: str = Field(default="", max_length=64)
+    http_status: int = 200
+    headers: dict[str, str] = _json()
+    url: str = Field(default="", sa_column=Column(Text, nullable=False))  # final URL
+    charset: str | None = None
+
+
+class Check(SQLModel, table=True):
+    __tablename__ = "checks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    page_id: int = Field(foreign_key="pages.id", index=True)
+    started_at: datetime = Field(default_factory=utcnow, index=True)
+    duration: float = 0.0
+    outcome: str  # new | changed | unchanged | error
+    http_status: int | None = None
+    bytes: int = 0
+    raw_sha256: str | None = None
+    error_kind: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    version_id: int | None = None
+    worker: str | None = None
+
+
+class Change(SQLModel, table=True):
+    __tablename__ = "changes"
+    __table_args__ = (UniqueConstraint("page_id", "new_version_id", "kind",
+                                       name="uq_changes_version_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    page_id: int = Field(foreign_key="pages.id", index=True)
+    old_version_id: int | None = None
+    new_version_id: int | None = None
+    kind: str
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False))
+    stats: dict[str, int] = _json()
+    details: dict[str, Any] = _json()
+    patch: str = Field(default="", sa_column=Column(Text, nullable=False))
+    alert: bool = True
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=255)
+    event: str  # change | trouble | recovered | config | digest
+    change_id: int | None = Field(default=None, foreign_key="changes.id", index=True)
+    page_id: int | None = Field(default=None, foreign_key="pages.id")
+    watcher: str = ""
+    channel: str  # email | webhook
+    recipient: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", index=True)  # pending | sending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    message_id: str = ""
+    payload: dict[str, Any] = _json()
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class Lock(SQLModel, table=True):
+    """Named locks with an owner and expiry (SQLite single-daemon guard, leader jobs)."""
+
+    __tablename__ = "locks"
+
+    name: str = Field(primary_key=True, max_length=80)
+    owner: str
+    expires: datetime

@@ -1,0 +1,137 @@
+"""Plain values crossing the storage boundary (no ORM objects leak out of ``Store``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.types import ChangeDecision
+
+
+@dataclass(frozen=True)
+class LastVersion:
+    id: int
+    content_hash: str
+    title: str
+    text: str
+    metadata: dict[str, str]
+    raw_sha256: str
+    fetched_at: datetime
+    url: str
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What the pipeline needs to know about a page before checking it."""
+
+    page_id: int
+    source_id: int
+    source: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last: LastVersion | None = None
+    previous_hashes: tuple[str, ...] = ()  # versions before ``last``, newest first
+    last_change_kind: str | None = None
+    failure_streak: int = 0
+    gone_streak: int = 0
+    status: str = "new"
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    content_hash: str
+    title: str
+    text: str
+    metadata: dict[str, str]
+    raw: bytes
+    raw_sha256: str
+    http_status: int
+    headers: dict[str, str]
+    url: str
+    charset: str | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertDraft:
+    """An outbox row to write with the check.  ``change_index`` points into the record's
+    ``changes`` (the change row's id is only known inside the transaction)."""
+
+    dedupe_key: str
+    event: str
+    channel: str
+    recipient: str
+    watcher: str = ""
+    change_index: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    hold_until: datetime | None = None  # digests: not before this time
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """Everything one check writes, committed in one transaction."""
+
+    page_id: int
+    expected_last_version_id: int | None
+    started_at: datetime
+    duration: float
+    outcome: str
+    http_status: int | None = None
+    bytes: int = 0
+    raw_sha256: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    worker: str | None = None
+    version: NewVersion | None = None
+    changes: tuple[ChangeDecision, ...] = ()
+    alerts: tuple[AlertDraft, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    page_status: str | None = None
+    failure_streak: int = 0
+    gone_streak: int = 0
+    page_url: str | None = None  # a permanent redirect moved the page here
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    check_id: int
+    version_id: int | None
+    change_ids: tuple[int, ...] = ()
+    alert_ids: tuple[int, ...] = ()
+    outcome: str = ""  # may be downgraded to "unchanged" when another replica won
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: int
+    page_id: int
+    source: str
+    url: str
+    fetched_at: datetime
+    content_hash: str
+    title: str
+    size: int
+    raw_size: int
+    change_kind: str | None = None
+    change_summary: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionFull:
+    id: int
+    page_id: int
+    source: str
+    url: str
+    fetched_at: datetime
+    content_hash: str
+    title: str
+    text: str
+    metadata: dict[str, str]
+    http_status: int
+    headers: dict[str, str]
+    charset: str | None
+    raw_size: int
+    raw_sha256: str

@@ -1,0 +1,330 @@
+"""``Store``: the small interface the pipeline, the daemon and the CLI use.
+
+Every method opens and closes its own session; nothing outside ``storage`` sees one.
+Methods are synchronous (SQLAlchemy's sync engine); async callers run them with
+``asyncio.to_thread`` so a slow database never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from monitor.config import SourceConfig
+from monitor.errors import StorageError
+from storage import db, rawcodec
+from storage.models import Change, Check, Page, SourceRow, Version, utcnow
+from storage.records import (
+    CheckRecord,
+    CommitResult,
+    LastVersion,
+    NewVersion,
+    PageState,
+    VersionFull,
+    VersionInfo,
+)
+
+HASH_HISTORY = 4
+
+
+class Store:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = db.normalize_url(url)
+        self.engine: Engine = db.create(self.url)
+        if migrate:
+            with self._translated():
+                db.migrate(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose database errors come out as ``StorageError``."""
+        with self._translated(), Session(self.engine, expire_on_commit=False) as s:
+            yield s
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database error: {exc.__class__.__name__}: "
+                               f"{str(exc).splitlines()[0]}") from exc
+
+    # --- sources -------------------------------------------------------------------
+
+    def sync_sources(self, sources: Sequence[SourceConfig]) -> dict[str, list[str]]:
+        """Make the ``sources`` table match the file; removed sources become inactive."""
+        report: dict[str, list[str]] = {"added": [], "updated": [], "deactivated": []}
+        by_name = {s.name: s for s in sources}
+        with self.session() as s:
+            rows = {r.name: r for r in s.exec(select(SourceRow))}
+            for name, cfg in by_name.items():
+                self._upsert_source(s, rows.get(name), cfg, report)
+            for name, row in rows.items():
+                if name not in by_name and row.active:
+                    row.active = False
+                    s.add(row)
+                    report["deactivated"].append(name)
+            s.commit()
+        return report
+
+    def _upsert_source(self, s: Session, row: SourceRow | None, cfg: SourceConfig,
+                       report: dict[str, list[str]]) -> None:
+        config = cfg.config_dict()
+        if row is None:
+            s.add(SourceRow(name=cfg.name, url=cfg.url, tags=list(cfg.tags), config=config))
+            report["added"].append(cfg.name)
+        elif (row.url, row.tags, row.config, row.active) != (cfg.url, list(cfg.tags), config, True):
+            row.url, row.tags, row.config, row.active = cfg.url, list(cfg.tags), config, True
+            row.updated_at = utcnow()
+            s.add(row)
+            report["updated"].append(cfg.name)
+
+    def page_state(self, source: SourceConfig) -> PageState:
+        """The state of a source's main page, creating the rows on first use."""
+        with self.session() as s:
+            src = s.exec(select(SourceRow).where(SourceRow.name == source.name)).first()
+            if src is None:
+                src = SourceRow(name=source.name, url=source.url, tags=list(source.tags),
+                                config=source.config_dict())
+                s.add(src)
+                s.flush()
+            page = self._main_page(s, src, source.url)
+            s.commit()
+            return self._state(s, src, page)
+
+    def _main_page(self, s: Session, src: SourceRow, url: str) -> Page:
+        page = s.exec(select(Page).where(Page.source_id == src.id, Page.kind == "page")
+                      .order_by(col(Page.id))).first()
+        if page is None:
+            page = Page(source_id=src.id or 0, url=url)
+            s.add(page)
+            s.flush()
+        elif page.url != url and page.status != "moved":
+            page.url = url  # the admin edited the URL: keep the history on the same page
+            s.add(page)
+        return page
+
+    def _state(self, s: Session, src: SourceRow, page: Page) -> PageState:
+        rows = s.exec(select(Version).where(Version.page_id == page.id)
+                      .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1)).all()
+        last = rows[0] if rows else None
+        kind = s.exec(select(Change.kind).where(Change.page_id == page.id)
+                      .order_by(col(Change.id).desc())).first()
+        return PageState(
+            page_id=page.id or 0, source_id=src.id or 0, source=src.name, url=page.url,
+            etag=page.etag, last_modified=page.last_modified,
+            last=_last_version(last) if last else None,
+            previous_hashes=tuple(v.content_hash for v in rows[1:]),
+            last_change_kind=kind, failure_streak=page.failure_streak,
+            gone_streak=page.gone_streak, status=page.status,
+        )
+
+    # --- the write path of a check -------------------------------------------------
+
+    def commit_check(self, rec: CheckRecord) -> CommitResult:
+        """Write a check, its version, changes and outbox alerts in one transaction.
+
+        If another replica stored a version of this page since the pipeline read its
+        state, and it has the same content, this check is recorded as unchanged instead
+        (a check run twice never makes two versions or two alerts).
+        """
+        with self.session() as s:
+            page = self._lock_page(s, rec.page_id)
+            rec = self._reconcile(s, page, rec)
+            version_id = self._add_version(s, page, rec.version) if rec.version else None
+            change_ids = self._add_changes(s, page, rec, version_id)
+            alert_ids = self._add_alerts(s, rec, change_ids)
+            check = self._add_check(s, rec, version_id)
+            self._update_page(page, rec, version_id)
+            s.add(page)
+            s.commit()
+            return CommitResult(check.id or 0, version_id, tuple(change_ids), tuple(alert_ids),
+                                rec.outcome)
+
+    def _lock_page(self, s: Session, page_id: int) -> Page:
+        stmt = select(Page).where(Page.id == page_id)
+        if not self.is_sqlite:
+            stmt = stmt.with_for_update()
+        page = s.exec(stmt).one_or_none()
+        if page is None:
+            raise StorageError(f"page {page_id} does not exist")
+        return page
+
+    def _reconcile(self, s: Session, page: Page, rec: CheckRecord) -> CheckRecord:
+        if rec.version is None or page.last_version_id == rec.expected_last_version_id:
+            return rec
+        current = s.get(Version, page.last_version_id) if page.last_version_id else None
+        if current is not None and current.content_hash == rec.version.content_hash:
+            from dataclasses import replace
+            return replace(rec, outcome="unchanged", version=None, changes=(), alerts=())
+        return rec
+
+    def _add_version(self, s: Session, page: Page, new: NewVersion) -> int:
+        blob, codec, base_id, chain = self._compress(s, page, new.raw)
+        row = Version(
+            page_id=page.id or 0, fetched_at=new.fetched_at, content_hash=new.content_hash,
+            title=new.title, text=new.text, meta=new.metadata, raw_body=blob, raw_codec=codec,
+            raw_base_id=base_id, raw_chain=chain, raw_size=len(new.raw),
+            raw_sha256=new.raw_sha256, http_status=new.http_status, headers=new.headers,
+            url=new.url, charset=new.charset,
+        )
+        s.add(row)
+        s.flush()
+        return row.id or 0
+
+    def _compress(self, s: Session, page: Page, raw: bytes) -> tuple[bytes, str, int | None, int]:
+        base = s.get(Version, page.last_version_id) if page.last_version_id else None
+        if base is None or base.raw_chain + 1 >= rawcodec.DELTA_CHAIN_MAX:
+            return rawcodec.compress(raw), "zstd", None, 0
+        base_raw = self._raw(s, base)
+        return rawcodec.compress(raw, base_raw), "zstd-delta", base.id, base.raw_chain + 1
+
+    def _raw(self, s: Session, version: Version) -> bytes:
+        if version.raw_codec == "zstd" or version.raw_base_id is None:
+            return rawcodec.decompress(version.raw_body)
+        base = s.get(Version, version.raw_base_id)
+        if base is None:
+            raise StorageError(f"version {version.id}: delta base {version.raw_base_id} missing")
+        return rawcodec.decompress(version.raw_body, self._raw(s, base))
+
+    def _add_changes(self, s: Session, page: Page, rec: CheckRecord,
+                     version_id: int | None) -> list[int]:
+        ids = []
+        for ch in rec.changes:
+            row = Change(page_id=page.id or 0, old_version_id=rec.expected_last_version_id,
+                         new_version_id=version_id, kind=str(ch.kind), summary=ch.summary,
+                         stats=dict(ch.stats), details=dict(ch.details), patch=ch.patch,
+                         alert=ch.alert)
+            s.add(row)
+            s.flush()
+            ids.append(row.id or 0)
+        return ids
+
+    def _add_alerts(self, s: Session, rec: CheckRecord, change_ids: list[int]) -> list[int]:
+        from storage.outbox import insert_alerts
+
+        return insert_alerts(s, rec.page_id, rec.alerts, change_ids)
+
+    def _add_check(self, s: Session, rec: CheckRecord, version_id: int | None) -> Check:
+        check = Check(page_id=rec.page_id, started_at=rec.started_at, duration=rec.duration,
+                      outcome=rec.outcome, http_status=rec.http_status, bytes=rec.bytes,
+                      raw_sha256=rec.raw_sha256, error_kind=rec.error_kind,
+                      error=rec.error, version_id=version_id, worker=rec.worker)
+        s.add(check)
+        s.flush()
+        return check
+
+    def _update_page(self, page: Page, rec: CheckRecord, version_id: int | None) -> None:
+        now = utcnow()
+        page.last_check_at = now
+        page.failure_streak, page.gone_streak = rec.failure_streak, rec.gone_streak
+        if rec.page_status:
+            page.status = rec.page_status
+        if rec.outcome != "error":
+            page.last_ok_at = now
+            page.etag, page.last_modified = rec.etag, rec.last_modified
+        if version_id is not None:
+            page.last_version_id = version_id
+        if rec.changes:
+            page.last_change_at = now
+        if rec.page_url:
+            page.url = rec.page_url
+
+    # --- reading -------------------------------------------------------------------
+
+    def resolve_page(self, name_or_url: str) -> tuple[SourceRow, Page]:
+        """A source's main page by source name, or any page by URL."""
+        with self.session() as s:
+            src = s.exec(select(SourceRow).where(SourceRow.name == name_or_url)).first()
+            if src is not None:
+                page = s.exec(select(Page).where(Page.source_id == src.id)
+                              .order_by(col(Page.id))).first()
+                if page is not None:
+                    return src, page
+            page = s.exec(select(Page).where(Page.url == name_or_url)).first()
+            if page is not None:
+                return s.get(SourceRow, page.source_id), page  # type: ignore[return-value]
+        raise KeyError(name_or_url)
+
+    def history(self, name_or_url: str) -> list[VersionInfo]:
+        src, page = self.resolve_page(name_or_url)
+        with self.session() as s:
+            versions = s.exec(select(Version).where(Version.page_id == page.id)
+                              .order_by(col(Version.id))).all()
+            changes = {c.new_version_id: c for c in s.exec(
+                select(Change).where(Change.page_id == page.id).order_by(col(Change.id)))}
+            return [_info(v, src.name, changes.get(v.id)) for v in versions]
+
+    def version(self, version_id: int) -> VersionFull:
+        with self.session() as s:
+            v = s.get(Version, version_id)
+            if v is None:
+                raise KeyError(version_id)
+            page = s.get(Page, v.page_id)
+            src = s.get(SourceRow, page.source_id) if page else None
+            return _full(v, src.name if src else "")
+
+    def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
+        """The version that was current at ``at`` (the last one fetched at or before)."""
+        _, page = self.resolve_page(name_or_url)
+        with self.session() as s:
+            vid = s.exec(select(Version.id).where(Version.page_id == page.id,
+                                                  Version.fetched_at <= at)
+                         .order_by(col(Version.fetched_at).desc(), col(Version.id).desc())).first()
+        if vid is None:
+            raise KeyError(f"{name_or_url} had no version at {at.isoformat()}")
+        return self.version(vid)
+
+    def latest_version(self, name_or_url: str) -> VersionFull:
+        _, page = self.resolve_page(name_or_url)
+        if page.last_version_id is None:
+            raise KeyError(f"{name_or_url} has no version yet")
+        return self.version(page.last_version_id)
+
+    def raw_body(self, version_id: int) -> bytes:
+        with self.session() as s:
+            v = s.get(Version, version_id)
+            if v is None:
+                raise KeyError(version_id)
+            return self._raw(s, v)
+
+    def count(self, model: type, **where: object) -> int:
+        with self.session() as s:
+            stmt = select(func.count()).select_from(model)
+            for key, value in where.items():
+                stmt = stmt.where(getattr(model, key) == value)
+            return int(s.exec(stmt).one())
+
+
+def _last_version(v: Version) -> LastVersion:
+    return LastVersion(id=v.id or 0, content_hash=v.content_hash, title=v.title, text=v.text,
+                       metadata=dict(v.meta), raw_sha256=v.raw_sha256,
+                       fetched_at=v.fetched_at, url=v.url)
+
+
+def _info(v: Version, source: str, change: Change | None) -> VersionInfo:
+    return VersionInfo(id=v.id or 0, page_id=v.page_id, source=source, url=v.url,
+                       fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,
+                       size=len(v.text), raw_size=v.raw_size,
+                       change_kind=change.kind if change else None,
+                       change_summary=change.summary if change else None)
+
+
+def _full(v: Version, source: str) -> VersionFull:
+    return VersionFull(id=v.id or 0, page_id=v.page_id, source=source, url=v.url,
+                       fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,
+                       text=v.text, metadata=dict(v.meta), http_status=v.http_status,
+                       headers=dict(v.headers), charset=v.charset, raw_size=v.raw_size,
+                       raw_sha256=v.raw_sha256)

@@ -1,0 +1,263 @@
+"""Scheduling state in the database: who checks which page when.
+
+Several daemons may share one PostgreSQL database.  Each runs every source's job, and a
+job only checks its page if it wins the page's *claim*: one conditional ``UPDATE`` that
+succeeds only while the page is due (``next_check_at`` passed, or never set) and nobody
+holds a live lease.  Row locking (PostgreSQL) or the single writer (SQLite) makes the
+``UPDATE`` atomic, so one replica wins and the others see zero rows.  The winner checks,
+then ``release`` clears the lease and moves ``next_check_at`` to the next slot.  A
+replica killed with ``kill -9`` never releases: its lease expires and any replica's
+next claim takes the page over.
+
+Also here: the SQLite single-daemon guard (``flock``) and the rows of ``monitor status``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from monitor.config import SourceConfig
+from monitor.errors import AlreadyRunningError, StorageError
+from storage import db
+from storage.models import Check, Page, SourceRow, Version
+from storage.repository import Store
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """A source's main page as the scheduler sees it."""
+
+    source: str
+    page_id: int
+    last_check_at: datetime | None
+    next_check_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    page_id: int
+    due_at: datetime | None  # the next_check_at this claim consumed (None: first check)
+    at: datetime  # when it was taken
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One line of ``monitor status``."""
+
+    source: str
+    url: str
+    status: str
+    last_check_at: datetime | None
+    last_outcome: str | None
+    last_http_status: int | None
+    last_error: str | None
+    next_check_at: datetime | None
+    last_change_at: datetime | None
+    failure_streak: int
+    versions: int
+    lease_owner: str | None
+
+
+class Schedule:
+    """Claims and leases of one daemon (``owner``), on top of a ``Store``."""
+
+    def __init__(self, store: Store, owner: str, lease_seconds: float) -> None:
+        self.store, self.owner = store, owner
+        self.lease = timedelta(seconds=lease_seconds)
+
+    # --- pages ---------------------------------------------------------------------
+
+    def ensure_pages(self, sources: Sequence[SourceConfig]) -> dict[str, PageRef]:
+        """The main page of each source, created when missing (sources must be synced)."""
+        for _ in range(3):
+            refs = self._ensure_pages(sources)
+            if refs is not None:
+                return refs
+        raise StorageError("could not create the pages of the sources (conflicts)")
+
+    def _ensure_pages(self, sources: Sequence[SourceConfig]) -> dict[str, PageRef] | None:
+        with self.store.session() as s:
+            rows = {r.name: r for r in s.exec(select(SourceRow).where(
+                col(SourceRow.name).in_([src.name for src in sources])))}
+            with s.no_autoflush:  # a conflict surfaces at the commit below, not mid-loop
+                for src in sources:
+                    row = rows.get(src.name)
+                    if row is not None and self._main_page(s, row.id or 0) is None:
+                        s.add(Page(source_id=row.id or 0, url=src.url))
+            try:
+                s.commit()
+            except IntegrityError:  # another replica created one first: read again
+                return None
+            return {name: self._ref(name, self._main_page(s, row.id or 0))
+                    for name, row in rows.items()}
+
+    @staticmethod
+    def _main_page(s: Session, source_id: int) -> Page | None:
+        # Same choice as Store._main_page: the source's first page of kind "page".
+        return s.exec(select(Page).where(Page.source_id == source_id, Page.kind == "page")
+                      .order_by(col(Page.id))).first()
+
+    @staticmethod
+    def _ref(name: str, page: Page | None) -> PageRef:
+        if page is None:
+            raise StorageError(f"source {name!r} has no page")
+        return PageRef(name, page.id or 0, page.last_check_at, page.next_check_at)
+
+    def align(self, next_at: dict[int, datetime]) -> None:
+        """Bring ``next_check_at`` forward to the given times (never push it back).
+
+        Used when a schedule is (re)read: a page whose interval was shortened from 1d to
+        1h is checked on the new schedule at once, not a day later.
+        """
+        if not next_at:
+            return
+        with self.store.session() as s:
+            for page_id, at in next_at.items():
+                s.execute(update(Page).where(
+                    Page.id == page_id,
+                    or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) > at),
+                    col(Page.last_check_at).is_not(None),
+                ).values(next_check_at=at))
+            s.commit()
+
+    # --- claims and leases ---------------------------------------------------------
+
+    def claim(self, page_id: int, now: datetime) -> Claim | None:
+        """Take the page for one check if it is due and not leased; None if we lost."""
+        with self.store.session() as s:
+            row = s.execute(update(Page).where(
+                Page.id == page_id, _due(now), _free(now),
+            ).values(lease_owner=self.owner, lease_expires=now + self.lease)
+             .returning(Page.next_check_at)).first()  # untouched by the claim: the due time
+            s.commit()
+            return Claim(page_id, row[0], now) if row is not None else None
+
+    def release(self, page_id: int, next_at: datetime) -> bool:
+        """End our lease after a check; the page is due again at ``next_at``.
+
+        False if the lease was no longer ours (it expired and another replica took the
+        page): then nothing changes.
+        """
+        with self.store.session() as s:
+            result = s.execute(update(Page).where(
+                Page.id == page_id, Page.lease_owner == self.owner,
+            ).values(lease_owner=None, lease_expires=None, next_check_at=next_at))
+            s.commit()
+            return _rowcount(result) == 1
+
+    def release_all(self) -> int:
+        """At shutdown: give back every lease we hold, so others need not wait for expiry."""
+        with self.store.session() as s:
+            result = s.execute(update(Page).where(Page.lease_owner == self.owner)
+                               .values(lease_owner=None, lease_expires=None))
+            s.commit()
+            return _rowcount(result)
+
+    def renew(self, page_ids: Sequence[int], now: datetime) -> int:
+        """Extend our leases of checks still running (a slow host must not lose them)."""
+        if not page_ids:
+            return 0
+        with self.store.session() as s:
+            result = s.execute(update(Page).where(
+                col(Page.id).in_(list(page_ids)), Page.lease_owner == self.owner,
+            ).values(lease_expires=now + self.lease))
+            s.commit()
+            return _rowcount(result)
+
+    def due(self, page_ids: Sequence[int], now: datetime) -> list[int]:
+        """Pages among ``page_ids`` that are due and free (missed slots, dead replicas)."""
+        if not page_ids:
+            return []
+        with self.store.session() as s:
+            return list(s.exec(select(Page.id).where(
+                col(Page.id).in_(list(page_ids)), _due(now), _free(now))))
+
+    # --- status ------------------------------------------------------------------
+
+    def status(self, sources: Sequence[SourceConfig]) -> list[SourceStatus]:
+        """The state of the sources' main pages, in the given order."""
+        with self.store.session() as s:
+            out = []
+            for src in sources:
+                row = s.exec(select(SourceRow).where(SourceRow.name == src.name)).first()
+                page = self._main_page(s, row.id or 0) if row else None
+                out.append(_status(s, src, page))
+            return out
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= now)
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    return or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= now)
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _status(s: Session, src: SourceConfig, page: Page | None) -> SourceStatus:
+    name = src.name
+    if page is None:  # never checked, not even synced
+        return SourceStatus(name, src.url, "new", None, None, None, None, None, None, 0, 0, None)
+    last = s.exec(select(Check).where(Check.page_id == page.id)
+                  .order_by(col(Check.id).desc())).first()
+    versions = s.exec(select(func.count()).select_from(Version)
+                      .where(Version.page_id == page.id)).one()
+    return SourceStatus(
+        source=name, url=page.url, status=page.status, last_check_at=page.last_check_at,
+        last_outcome=last.outcome if last else None,
+        last_http_status=last.http_status if last else None,
+        last_error=last.error if last else None, next_check_at=page.next_check_at,
+        last_change_at=page.last_change_at, failure_streak=page.failure_streak,
+        versions=int(versions), lease_owner=page.lease_owner)
+
+
+# --- the SQLite single-daemon guard ------------------------------------------------
+
+
+@contextmanager
+def single_daemon(url: str) -> Iterator[None]:
+    """Refuse a second daemon on the same SQLite file (a no-op for PostgreSQL).
+
+    ``flock`` on ``<db>.lock``: the kernel drops it when the process dies, even by
+    ``kill -9``, so a crash never leaves a stale lock behind.
+    """
+    path = db.sqlite_path(url)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = Path(f"{path}.lock")
+    with open(lock_path, "a+") as handle:
+        _flock(handle, lock_path)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
+def _flock(handle: IO[str], lock_path: Path) -> None:
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "?"
+        raise AlreadyRunningError(
+            f"another monitor daemon (pid {pid}) is already running on this SQLite "
+            f"database ({lock_path} is locked). SQLite allows one daemon; use PostgreSQL "
+            "to run several replicas.") from None
