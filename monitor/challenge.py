@@ -1,0 +1,222 @@
+"""Is this body the page, or something served instead of it?
+
+``detect_challenge`` returns a short reason when the body is a WAF block, an anti-bot
+challenge, a CDN or load-balancer error page, a rate-limit answer, an unrendered
+template or (nearly) nothing at all; ``None`` when it looks like the page.  Such a body
+must never become a version: the next good fetch would then be reported as a change.
+
+The checks, most specific first:
+
+* headers that only blocks carry (``cf-mitigated: challenge``, ``x-amzn-waf-action``,
+  ``rimon: RWC_BLOCK``) and HTTP 429;
+* a short error answer from an edge server itself (AWS ELB, AkamaiGHost, Akamai
+  edgesuite's ``server-timing`` without an origin hop, CloudFront ``x-cache: Error``);
+  a 404 is the origin's answer and is left to the fetch stage;
+* signatures of block pages in the body (Cloudflare, Akamai, CloudFront, AWS WAF,
+  nginx/openresty/Tengine defaults, ERDDAP errors, Chinese WAFs: 安全狗, 云锁, 知道创宇
+  加速乐/创宇盾, 360网站卫士, 瑞数, 阿里云盾, 腾讯云, 百度云加速, 长亭 SafeLine), which count only
+  on a short page, as an article may quote them;
+* a short page whose script only redirects (the Beijing ``adfwkey`` anti-bot page);
+* Velocity/JSP/mustache placeholders left in the visible text or links;
+* a body with almost no visible text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor import noise
+
+_SHORT_BYTES = 4096  # block and error pages are small; real pages carry a site's chrome
+_SHORT_TEXT = 600  # visible characters
+_EMPTY_TEXT = 20
+_SCAN = 200_000  # characters of the body searched for signatures
+
+
+@dataclass(frozen=True)
+class _Page:
+    lower: str  # the start of the body, lower-cased
+    title: str
+    text: str  # visible text, whitespace removed
+    links: str  # href/src values, space-separated
+    status: int
+    headers: dict[str, str]  # lower-case names
+    size: int  # bytes
+
+    @property
+    def short(self) -> bool:
+        return self.size < _SHORT_BYTES or len(self.text) < _SHORT_TEXT
+
+
+def detect_challenge(html: str, *, status: int, headers: Mapping[str, str]) -> str | None:
+    """A reason why ``html`` is not the page, or ``None`` if it looks like the page."""
+    page = _read(html, status, headers)
+    for check in _CHECKS:
+        if reason := check(page):
+            return reason
+    return None
+
+
+def _read(html: str, status: int, headers: Mapping[str, str]) -> _Page:
+    tree = LexborHTMLParser(html)
+    title_node = tree.css_first("title")
+    title = " ".join(title_node.text().split()) if title_node is not None else ""
+    links = " ".join(v for n in tree.css("[href], [src]")
+                     for v in (n.attributes.get("href"), n.attributes.get("src")) if v)
+    if tree.root is not None:
+        noise.drop_non_content(tree.root)
+    body = tree.body
+    text = "".join(body.text().split()) if body is not None else ""
+    return _Page(lower=html[:_SCAN].lower(), title=title, text=text, links=links,
+                 status=status, headers={k.lower(): v for k, v in headers.items()},
+                 size=len(html.encode("utf-8", "replace")))
+
+
+# --- headers and status ----------------------------------------------------------------
+
+
+def _block_headers(page: _Page) -> str | None:
+    h = page.headers
+    if h.get("cf-mitigated", "").lower() == "challenge":
+        return "Cloudflare challenge (cf-mitigated: challenge)"
+    if (action := h.get("x-amzn-waf-action", "").lower()) in ("challenge", "captcha"):
+        return f"AWS WAF {action} (x-amzn-waf-action)"
+    if "block" in h.get("rimon", "").lower():
+        return f"web filter block (rimon: {h['rimon']})"
+    if page.status == 429:
+        return "rate limited (HTTP 429 Too Many Requests)"
+    return None
+
+
+def _edge_error(page: _Page) -> str | None:
+    h, status = page.headers, page.status
+    server = h.get("server", "").lower()
+    if status < 400 or status in (404, 410):
+        return None
+    if server.startswith("awselb/") and page.short:
+        return f"AWS load balancer error page (HTTP {status})"
+    if server == "akamaighost" and page.short:
+        return f"Akamai edge error page (HTTP {status})"
+    if server == "cloudfront" and "error" in h.get("x-cache", "").lower():
+        return f"CloudFront error page (HTTP {status})"
+    timing = h.get("server-timing", "")
+    if not server and page.short and "ak_p" in timing and "origin" not in timing:
+        return f"Akamai edge block, the origin was never asked (HTTP {status})"
+    if h.get("content-description", "").lower() == "dods-error":
+        return f"ERDDAP/OPeNDAP error response (HTTP {status})"
+    return None
+
+
+# --- body signatures -------------------------------------------------------------------
+
+_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (reason, re.compile(pattern)) for reason, pattern in (
+        ("Cloudflare challenge page", r"<title>\s*just a moment\.\.\.|cf_chl_opt|cf-chl-|"
+                                      r"_cf_chl|checking your browser before accessing"),
+        ("Cloudflare block page", r"attention required! \| cloudflare|cf-error-details|"
+                                  r"cloudflare ray id"),
+        ("Akamai access denied page", r"errors\.edgesuite\.net|reference&#32;&#35;|"
+                                      r"access denied.{0,400}reference #"),
+        ("CloudFront error page", r"the request could not be satisfied|"
+                                  r"generated by cloudfront"),
+        ("AWS WAF challenge page", r"awswafintegration|aws-waf-token|<title>\s*human verification"),
+        ("default error page of nginx/openresty/Tengine",
+         r"<center>\s*(?:nginx|openresty|tengine)|powered by tengine"),
+        ("ERDDAP error response", r"^\s*error\s*\{\s*code\s*=\s*\d+\s*;"),
+        ("Federal Register access-request page", r"unblock\.federalregister\.gov|"
+                                                 r"federal register :: request access"),
+        ("DNS filter block page", r"zyxel security cloud|dns filter service portal"),
+        ("安全狗 WAF block page", r"safedog|已被网站管理员设置拦截|<title>\s*网站防火墙"),
+        ("云锁 WAF page", r"yunsuo|security_verify_"),
+        ("知道创宇 加速乐/创宇盾 challenge", r"__jsl_clearance|jsl_clearance_s|创宇盾|365cyd|"
+                                    r"knownsec"),
+        ("360 网站卫士 challenge", r"wzwschallenge|wzwsquestion|wzws-waf|360wzb"),
+        ("瑞数 anti-bot challenge", r"\$_ts\s*=\s*window|\$_ts\["),
+        ("阿里云盾 WAF page", r"aliyun_waf|acw_sc__v2|errors\.aliyun\.com|您的访问被阻断"),
+        ("腾讯云 WAF page", r"waf\.tencent-cloud|t-sec web"),
+        ("百度云加速 page", r"yunjiasu"),
+        ("长亭雷池 WAF page", r"safeline"),  # not 雷池: "不越雷池一步" is an idiom
+        ("anti-bot verification page", r"人机验证|请完成安全验证|滑动验证|访问被拒绝|"
+                                       r"请求被拦截|疑似黑客攻击|可能对网站造成安全威胁"),
+        ("anti-bot JavaScript redirect", r"adfwkey="),
+    )
+)
+_ERROR_TITLE = re.compile(
+    r"^(?:(?:403|429|500|502|503|504)\b|access denied$|forbidden$|bad gateway$|"
+    r"service (?:temporarily )?unavailable$|gateway time-?out$|too many requests$)",
+    re.IGNORECASE,
+)
+_REDIRECT = re.compile(r"\blocation(?:\.href)?\s*=[^=]|\blocation\.(?:replace|assign)\s*\(|"
+                       r"http-equiv=[\"']?refresh")
+
+
+# Titles no real page has; they count whatever the page's size.
+_TITLES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in (
+        ("Cloudflare challenge page", r"^just a moment\.\.\.$"),
+        ("Cloudflare block page", r"attention required! \| cloudflare"),
+        ("CloudFront error page", r"^error: the request could not be satisfied$"),
+        ("AWS WAF challenge page", r"^human verification$"),
+        ("Federal Register access-request page", r"^federal register :: request access$"),
+        ("DNS filter block page", r"zyxel security cloud|dns filter service portal"),
+        ("安全狗 WAF block page", r"^网站防火墙$"),
+    )
+)
+
+
+def _signature(page: _Page) -> str | None:
+    for reason, pattern in _TITLES:
+        if pattern.search(page.title):
+            return f"{reason} ({page.title})"
+    if not page.short:
+        return None
+    for reason, pattern in _SIGNATURES:
+        if pattern.search(page.lower):
+            return reason
+    if _ERROR_TITLE.search(page.title) and page.status not in (404, 410):
+        return f"error page: {page.title}"
+    return None
+
+
+def _redirect_only(page: _Page) -> str | None:
+    if len(page.text) < _SHORT_TEXT // 3 and _REDIRECT.search(page.lower):
+        return "a page that only redirects with JavaScript or a meta refresh"
+    return None
+
+
+# --- unrendered and empty --------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(
+    r"\$!?\{?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\([^)]{0,80}\))?"  # Velocity $a.b(...)
+    r"|\$\{[A-Za-z_][\w.]*\}"  # ${a.b}
+    r"|<%=?[^%]{0,80}%>"  # JSP/ASP
+)
+_MUSTACHE = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}")
+
+
+def _unrendered(page: _Page) -> str | None:
+    found = _PLACEHOLDER.search(page.text)
+    in_links = _PLACEHOLDER.findall(page.links)
+    if found or len(in_links) >= 3:
+        sample = found.group() if found else in_links[0]
+        return f"unrendered template placeholders ({sample[:60]})"
+    if len(_MUSTACHE.findall(page.text)) >= 3:
+        return "unrendered template placeholders ({{...}})"
+    return None
+
+
+def _empty(page: _Page) -> str | None:
+    if not page.lower.strip():
+        return "empty body"
+    if len(page.text) < _EMPTY_TEXT:
+        return f"near-empty body ({len(page.text)} visible characters)"
+    return None
+
+
+_CHECKS: tuple[Callable[[_Page], str | None], ...] = (
+    _block_headers, _edge_error, _signature, _redirect_only, _unrendered, _empty,
+)

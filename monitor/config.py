@@ -1,0 +1,337 @@
+"""Loading and validating ``sources.toml``.
+
+The file has three kinds of tables: ``[settings]`` (see ``monitor.settings``),
+``[[sources]]`` and ``[[watchers]]``.  Validation is strict: an unknown key, a duplicate
+name or URL, a CSS selector lexbor cannot parse, a regex Python cannot compile, or an
+interval/cron that cannot be scheduled is a ``ConfigError`` naming the file, the source
+and the key.  Loading never touches the network or the database.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from monitor.errors import ConfigError
+from monitor.settings import Settings, load_settings
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+MIN_INTERVAL = timedelta(seconds=1)
+
+SOURCE_KEYS = {
+    "name", "url", "content", "ignore", "ignore_text", "interval", "cron", "tags",
+    "robots", "allow_private_network", "encoding", "title", "comment", "enabled",
+}
+WATCHER_KEYS = {
+    "name", "email", "webhook", "webhook_format", "webhook_secret_env", "sources", "tags",
+    "mode", "digest_at",
+}
+WEBHOOK_FORMATS = ("generic", "dingtalk", "wecom", "feishu", "slack")
+
+
+def parse_interval(text: str) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"6h"``, ``"1d"``, ``"2w"`` → timedelta; ValueError otherwise."""
+    m = _INTERVAL.match(text) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"{text!r} is not an interval like '30m', '6h' or '1d'")
+    value = timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    if value < MIN_INTERVAL:
+        raise ValueError(f"{text!r} is shorter than {MIN_INTERVAL.total_seconds():g}s")
+    return value
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    url: str
+    content: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    ignore_text: tuple[str, ...] = ()
+    interval: timedelta | None = None
+    cron: str | None = None
+    tags: tuple[str, ...] = ()
+    robots: bool | None = None  # None: follow settings.respect_robots
+    allow_private_network: bool = False
+    encoding: str | None = None  # force a charset when a site lies about it
+    title: str | None = None  # a human title shown before the first fetch
+    enabled: bool = True
+
+    def schedule_text(self) -> str:
+        return f"cron {self.cron}" if self.cron else f"every {self.interval}"
+
+    def matches(self, patterns: tuple[str, ...], tags: tuple[str, ...]) -> bool:
+        by_name = any(fnmatch.fnmatchcase(self.name, p) for p in patterns)
+        return by_name or bool(set(tags) & set(self.tags))
+
+    def config_dict(self) -> dict[str, Any]:
+        """A JSON-able form, stored on the ``sources`` row so history keeps the settings."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["interval"] = self.interval.total_seconds() if self.interval else None
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class WatcherConfig:
+    name: str
+    email: str | None = None
+    webhook: str | None = None
+    webhook_format: Literal["generic", "dingtalk", "wecom", "feishu", "slack"] = "generic"
+    webhook_secret_env: str | None = None
+    sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest_at: str = "08:00"
+
+    def wants(self, source: SourceConfig) -> bool:
+        return source.matches(self.sources, self.tags)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    settings: Settings
+    sources: tuple[SourceConfig, ...] = ()
+    watchers: tuple[WatcherConfig, ...] = field(default=())
+
+    def source(self, name_or_url: str) -> SourceConfig:
+        for s in self.sources:
+            if name_or_url in (s.name, s.url):
+                return s
+        raise KeyError(name_or_url)
+
+    def select(self, names: list[str] | tuple[str, ...] = ()) -> list[SourceConfig]:
+        """Sources whose name or URL matches one of ``names`` (globs); all when empty."""
+        if not names:
+            return [s for s in self.sources if s.enabled]
+        chosen = [s for s in self.sources
+                  if any(n == s.url or fnmatch.fnmatchcase(s.name, n) for n in names)]
+        missing = [n for n in names if not any(n == s.url or fnmatch.fnmatchcase(s.name, n)
+                                               for s in chosen)]
+        if missing:
+            raise ConfigError(f"no source named {', '.join(map(repr, missing))}",
+                              file=str(self.path))
+        return chosen
+
+    def watchers_of(self, source: SourceConfig) -> list[WatcherConfig]:
+        return [w for w in self.watchers if w.wants(source)]
+
+
+def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:
+    """Read, parse and validate a sources file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
+    return parse_config(text, path=path, env=env)
+
+
+def parse_config(text: str, *, path: Path | str = "sources.toml",
+                 env: dict[str, str] | None = None) -> Config:
+    path = Path(path)
+    file = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+    unknown = set(data) - {"settings", "sources", "watchers"}
+    if unknown:
+        raise ConfigError("unknown top-level table", file=file, key=sorted(unknown)[0])
+    settings = load_settings(_table(data, "settings", file), env=env, file=file)
+    sources = _sources(_array(data, "sources", file), file, settings)
+    watchers = _watchers(_array(data, "watchers", file), file, sources)
+    return Config(path=path, settings=settings, sources=sources, watchers=watchers)
+
+
+def _table(data: dict[str, Any], key: str, file: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError("must be a table", file=file, key=key)
+    return value
+
+
+def _array(data: dict[str, Any], key: str, file: str) -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"must be an array of tables: [[{key}]]", file=file, key=key)
+    return value
+
+
+def _sources(raw: list[dict[str, Any]], file: str, settings: Settings) -> tuple[SourceConfig, ...]:
+    out: list[SourceConfig] = []
+    names: set[str] = set()
+    urls: dict[str, str] = {}
+    for i, entry in enumerate(raw):
+        label = str(entry.get("name") or f"#{i + 1}")
+        src = _SourceReader(entry, file, label, settings).read()
+        if src.name in names:
+            raise ConfigError("duplicate name", file=file, source=src.name, key="name")
+        if src.url in urls:
+            raise ConfigError(f"duplicate url (also in {urls[src.url]!r})",
+                              file=file, source=src.name, key="url")
+        names.add(src.name)
+        urls[src.url] = src.name
+        out.append(src)
+    return tuple(out)
+
+
+class _SourceReader:
+    """Validates one ``[[sources]]`` entry; each method checks one key."""
+
+    def __init__(self, entry: dict[str, Any], file: str, label: str, settings: Settings) -> None:
+        self.entry, self.file, self.label, self.settings = entry, file, label, settings
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, source=self.label, key=key)
+
+    def read(self) -> SourceConfig:
+        unknown = set(self.entry) - SOURCE_KEYS
+        if unknown:
+            raise self.fail(sorted(unknown)[0], "unknown key")
+        interval, cron = self.schedule()
+        return SourceConfig(
+            name=self.name(), url=self.url(),
+            content=self.selectors("content"), ignore=self.selectors("ignore"),
+            ignore_text=self.regexes(), interval=interval, cron=cron,
+            tags=self.strings("tags"), robots=self.optional_bool("robots"),
+            allow_private_network=bool(self.optional_bool("allow_private_network")),
+            encoding=self.optional_str("encoding"), title=self.optional_str("title"),
+            enabled=self.optional_bool("enabled") is not False,
+        )
+
+    def name(self) -> str:
+        name = self.entry.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise self.fail("name", "required: letters, digits, '.', '_' or '-' (max 80)")
+        return name
+
+    def url(self) -> str:
+        url = self.entry.get("url")
+        if not isinstance(url, str) or not url:
+            raise self.fail("url", "required")
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise self.fail("url", f"{url!r} must be an http:// or https:// URL")
+        return url.strip()
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.entry.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, "must be a string or a list of non-empty strings")
+        return tuple(value)
+
+    def selectors(self, key: str) -> tuple[str, ...]:
+        from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+        values = self.strings(key)
+        probe = LexborHTMLParser("<html><body></body></html>")
+        for sel in values:
+            try:
+                probe.css(sel)
+            except (SelectolaxError, ValueError):
+                raise self.fail(key, f"{sel!r} is not a valid CSS selector") from None
+        return values
+
+    def regexes(self) -> tuple[str, ...]:
+        values = self.strings("ignore_text")
+        for pattern in values:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise self.fail("ignore_text", f"{pattern!r} is not a valid regex: {exc}") from None
+        return values
+
+    def schedule(self) -> tuple[timedelta | None, str | None]:
+        interval, cron = self.entry.get("interval"), self.entry.get("cron")
+        if interval is not None and cron is not None:
+            raise self.fail("cron", "set either interval or cron, not both")
+        if cron is not None:
+            return None, self.cron(cron)
+        try:
+            return parse_interval(interval or self.settings.default_interval), None
+        except ValueError as exc:
+            raise self.fail("interval", str(exc)) from None
+
+    def cron(self, cron: object) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        if not isinstance(cron, str):
+            raise self.fail("cron", "must be a string like '0 8 * * *'")
+        try:
+            CronTrigger.from_crontab(cron, timezone=self.settings.timezone)
+        except ValueError as exc:
+            raise self.fail("cron", f"{cron!r}: {exc}") from None
+        return cron
+
+    def optional_bool(self, key: str) -> bool | None:
+        value = self.entry.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def optional_str(self, key: str) -> str | None:
+        value = self.entry.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(key, "must be a string")
+        return value
+
+
+def _watchers(raw: list[dict[str, Any]], file: str,
+              sources: tuple[SourceConfig, ...]) -> tuple[WatcherConfig, ...]:
+    out = []
+    for i, entry in enumerate(raw):
+        out.append(_watcher(entry, file, i))
+    return tuple(out)
+
+
+def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
+    label = str(entry.get("name") or entry.get("email") or entry.get("webhook") or f"#{i + 1}")
+
+    def fail(key: str, msg: str) -> ConfigError:
+        return ConfigError(msg, file=file, source=f"watcher {label}", key=key)
+
+    unknown = set(entry) - WATCHER_KEYS
+    if unknown:
+        raise fail(sorted(unknown)[0], "unknown key")
+    email, webhook = entry.get("email"), entry.get("webhook")
+    if not email and not webhook:
+        raise fail("email", "a watcher needs an email and/or a webhook")
+    if email is not None and (not isinstance(email, str) or "@" not in email
+                              or re.search(r"[\s<>,;]", email)):
+        raise fail("email", f"{email!r} is not an email address")
+    if webhook is not None and (not isinstance(webhook, str)
+                                or not re.match(r"^https?://", webhook)):
+        raise fail("webhook", "must be an http:// or https:// URL")
+    fmt = entry.get("webhook_format", "generic")
+    if fmt not in WEBHOOK_FORMATS:
+        raise fail("webhook_format", f"must be one of {', '.join(WEBHOOK_FORMATS)}")
+    mode = entry.get("mode", "immediate")
+    if mode not in ("immediate", "digest"):
+        raise fail("mode", "must be 'immediate' or 'digest'")
+    digest_at = entry.get("digest_at", "08:00")
+    if not isinstance(digest_at, str) or not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", digest_at):
+        raise fail("digest_at", "must be a time of day like '08:00'")
+    secret_env = entry.get("webhook_secret_env")
+    if secret_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(secret_env)):
+        raise fail("webhook_secret_env", "must name an environment variable, not hold a secret")
+    pats, tags = entry.get("sources", []), entry.get("tags", [])
+    for key, val in (("sources", pats), ("tags", tags)):
+        if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
+            raise fail(key, "must be a list of strings")
+    if not pats and not tags:
+        raise fail("sources", "say which sources: names/globs in sources and/or tags")
+    return WatcherConfig(
+        name=label, email=email, webhook=webhook, webhook_format=fmt,
+        webhook_secret_env=secret_env, sources=tuple(pats), tags=tuple(tags),
+        mode=mode, digest_at=digest_at,
+    )

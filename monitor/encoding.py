@@ -1,0 +1,141 @@
+"""Bytes of a page to text: which charset, and what to do when the page lies about it.
+
+Order of evidence: a charset forced in the source's configuration, a byte-order mark,
+the HTTP ``Content-Type`` charset, ``<meta charset>`` / ``<meta http-equiv>`` /
+``<?xml encoding>`` in the first 4 KiB, charset-normalizer's guess, UTF-8.  The BOM
+comes before the header, as in browsers (WHATWG): a BOM is never there by accident, while
+a wrong GBK header on a UTF-8 page decodes "cleanly" into nonsense.
+
+The rule for liars: Chinese government servers often send a default ``charset=utf-8``
+(or ``ISO-8859-1``) for pages that are really GBK.  A candidate whose decoding is *dirty*
+(more than one replacement character per 1,000 characters, and more than one in all) is
+passed over for the next candidate in the order above that decodes cleanly.  When none
+is clean, the candidate with the fewest errors wins.  A forced charset is never second-
+guessed.  Undecodable bytes become U+FFFD; decoding never fails on bad bytes.
+
+Labels follow the WHATWG Encoding Standard where it matters for Chinese pages: gb2312,
+gbk, cp936, x-gbk... decode as GB18030 (pages labelled gb2312 routinely contain GBK-only
+characters such as 喆 and 镕), big5 as Big5-HKSCS, latin1/ascii as windows-1252.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+
+from charset_normalizer import from_bytes
+
+from monitor.errors import DecodeError
+
+PRESCAN_BYTES = 4096
+
+_ALIASES = {
+    **dict.fromkeys(
+        ("gb2312", "gb_2312", "gb_2312-80", "gbk", "x-gbk", "cp936", "ms936", "windows-936",
+         "chinese", "csgb2312", "csiso58gb231280", "iso-ir-58", "euc-cn", "x-euc-cn",
+         "gb18030"),
+        "gb18030"),
+    **dict.fromkeys(("big5", "big5-hkscs", "cn-big5", "csbig5", "x-x-big5"), "big5hkscs"),
+    **dict.fromkeys(("iso-8859-1", "latin1", "l1", "us-ascii", "ascii", "iso8859-1",
+                     "windows-1252", "cp1252"), "cp1252"),
+    "utf8": "utf-8",
+    "unicode-1-1-utf-8": "utf-8",
+}
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';\s]+)""", re.I)
+_COMMENT = re.compile(rb"<!--.*?-->", re.S)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)""", re.I)
+
+
+def canonical_charset(label: str | None) -> str | None:
+    """The Python codec for an HTTP/HTML charset label, or None if it is unknown."""
+    if not label:
+        return None
+    key = label.strip().strip("\"'").lower()
+    key = _ALIASES.get(key, key)
+    try:
+        return codecs.lookup(key).name
+    except LookupError:
+        return None
+
+
+def decode_html(body: bytes, content_type: str | None,
+                forced: str | None = None) -> tuple[str, str]:
+    """Return (text, name of the charset used).  See the module docstring for the rules."""
+    if forced:
+        charset = canonical_charset(forced)
+        if charset is None:
+            raise DecodeError(f"unknown encoding {forced!r} configured for the source")
+        return _decode(body, charset)[0], charset
+    best: tuple[int, str, str] | None = None  # (errors, text, charset)
+    tried: set[str] = set()
+    for charset in _candidates(body, content_type):
+        if charset is None or charset in tried:
+            continue
+        tried.add(charset)
+        text, errors = _decode(body, charset)
+        if not _dirty(errors, len(text)):
+            return text, charset
+        if best is None or errors < best[0]:
+            best = (errors, text, charset)
+    assert best is not None  # utf-8 is always a candidate
+    return best[1], best[2]
+
+
+def _candidates(body: bytes, content_type: str | None) -> Iterator[str | None]:
+    """Charsets worth trying, best evidence first; lazy, so detection runs only if needed."""
+    yield bom_charset(body)
+    yield header_charset(content_type)
+    yield meta_charset(body)
+    yield detected_charset(body)
+    yield "utf-8"
+
+
+def header_charset(content_type: str | None) -> str | None:
+    match = _HEADER_CHARSET.search(content_type or "")
+    return canonical_charset(match.group(1)) if match else None
+
+
+def bom_charset(body: bytes) -> str | None:
+    for bom, charset in _BOMS:
+        if body.startswith(bom):
+            return charset
+    return None
+
+
+def meta_charset(body: bytes) -> str | None:
+    """The charset a page declares in its first 4 KiB (outside comments)."""
+    head = _COMMENT.sub(b"", body[:PRESCAN_BYTES])
+    match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+    if not match:
+        return None
+    charset = canonical_charset(match.group(1).decode("ascii", errors="replace"))
+    # An ASCII-readable declaration cannot be in UTF-16: the label is wrong (WHATWG).
+    return "utf-8" if charset and charset.startswith("utf-16") else charset
+
+
+def detected_charset(body: bytes) -> str | None:
+    match = from_bytes(body).best()
+    return canonical_charset(match.encoding) if match is not None else None
+
+
+def _decode(body: bytes, charset: str) -> tuple[str, int]:
+    """(text without a leading BOM, number of undecodable sequences replaced)."""
+    try:
+        text, errors = body.decode(charset), 0
+    except UnicodeDecodeError:
+        text = body.decode(charset, errors="replace")
+        # Each error is one U+FFFD with "replace" and nothing with "ignore"; counting U+FFFD
+        # would also count the ones the page really contains.
+        errors = len(text) - len(body.decode(charset, errors="ignore"))
+    return text.removeprefix("\ufeff"), errors
+
+
+def _dirty(errors: int, length: int) -> bool:
+    return errors > max(1, length // 1000)

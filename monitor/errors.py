@@ -1,0 +1,162 @@
+"""The one exception hierarchy of monitor.
+
+Library errors (httpx, selectolax, SQLAlchemy, smtplib...) are translated into these
+once, at the boundary of the stage that called the library.  Everything above a stage
+only ever sees ``MonitorError`` subclasses, and the pipeline turns them into a failed
+check instead of letting them escape a scheduled job.
+
+``kind`` is a short stable identifier stored in the ``checks.error_kind`` column and
+shown in summaries; keep it stable, people filter on it.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base class of every error monitor raises on purpose."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- configuration -------------------------------------------------------------------
+
+
+class ConfigError(MonitorError):
+    """``sources.toml`` or the environment is invalid.
+
+    The message always names the file and, where they apply, the source and the key.
+    """
+
+    kind = "config"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        source: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.file, self.source, self.key = file, source, key
+        where = [p for p in (file, f"source {source!r}" if source else None,
+                             f"key {key!r}" if key else None) if p]
+        super().__init__(f"{': '.join(where)}: {message}" if where else message)
+
+
+# --- fetching ------------------------------------------------------------------------
+
+
+class FetchError(MonitorError):
+    """The page could not be fetched; the check failed and no version was made."""
+
+    kind = "fetch"
+
+    def __init__(self, message: str, *, status: int | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.status = status
+
+
+class BlockedURLError(FetchError):
+    """The URL's scheme or address is not allowed (file://, private networks...)."""
+
+    kind = "blocked"
+
+
+class RobotsDisallowedError(FetchError):
+    kind = "robots"
+
+
+class NetworkError(FetchError):
+    """Connection refused, DNS failure, reset, TLS failure."""
+
+    kind = "network"
+
+
+class TimeoutError_(FetchError):
+    kind = "timeout"
+
+
+class TooLargeError(FetchError):
+    kind = "too_large"
+
+
+class TooManyRedirectsError(FetchError):
+    kind = "redirects"
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status (4xx/5xx)."""
+
+    kind = "http_status"
+
+
+class GoneError(HTTPStatusError):
+    """404 or 410: the page may have been taken down (counted towards ``gone``)."""
+
+    kind = "gone"
+
+
+# --- content ---------------------------------------------------------------------------
+
+
+class ContentError(MonitorError):
+    """The body was fetched but is not a real version of the page."""
+
+    kind = "content"
+
+
+class ChallengePageError(ContentError):
+    """A WAF / anti-bot / CDN error page was served instead of the page."""
+
+    kind = "challenge"
+
+
+class EmptyContentError(ContentError):
+    """The body is empty, truncated or has no text."""
+
+    kind = "empty"
+
+
+class SelectorMatchedNothingError(ContentError):
+    """The source's ``content`` selector matched nothing on the page."""
+
+    kind = "selector"
+
+
+class DecodeError(ContentError):
+    kind = "decode"
+
+
+# --- storage and delivery ------------------------------------------------------------
+
+
+class StorageError(MonitorError):
+    kind = "storage"
+
+
+class AlreadyRunningError(StorageError):
+    """Another daemon holds the lock of this SQLite database."""
+
+    kind = "already_running"
+
+
+class DeliveryError(MonitorError):
+    """An alert could not be delivered.  ``permanent`` says whether to retry."""
+
+    kind = "delivery"
+
+    def __init__(self, message: str, *, permanent: bool = False, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.permanent = permanent
+
+
+class ChannelConfigError(ConfigError):
+    """An alert channel is misconfigured (reported at start-up)."""

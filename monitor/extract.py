@@ -1,0 +1,398 @@
+"""HTML → title, text, metadata: the part of a page that is worth watching.
+
+``extract`` parses with lexbor, drops what is never content (scripts, styles, hidden
+fields, comments, elements hidden with ``hidden`` or an inline ``display:none`` unless
+they are inside what the ``content`` selectors chose, the built-in widgets of
+``monitor.noise`` and the source's ``ignore`` selectors), then takes the text of the
+source's ``content`` selectors, or finds the article itself.
+
+Finding the article: every block of text scores by its length and its punctuation
+(prose has commas, menus do not); a block's score goes to its container and, halved,
+to the two containers above.  A container's total is scaled down by its share of link
+text, by class/id names such as ``nav``/``footer``, and up by names such as ``content``
+and by known CMS containers (``CMS_HINTS``: a boost, not a requirement).  Siblings of
+the winner that score nearly as well and are not link lists join it (a proposal and
+its replies in two boxes).
+
+Text layout: one paragraph per line.  Block elements, ``br``, list items and headings
+end a line; inline elements (span, a, font, strong...) are joined as they are, without
+adding or dropping a character.  A table row whose cells each hold one line becomes one
+line with the cells joined by `` | `` (a tab would be folded into a space by
+normalization); a row whose cells hold paragraphs is a layout table, and its cells'
+lines are kept as lines.
+
+Title: ``<title>`` cut at the first ``_``, ``|``, ``｜`` or " - ", where government
+sites append column and site names ("标题_湖南省工业和信息化厅" → "标题"; "——" is not a
+separator, titles use it).  A heading of the page (h1, ``.title``...) that agrees with
+it wins, being untruncated; with no agreeing heading the article's ``<h1>`` (or the
+first one that is not a logo link) wins; then the cut ``<title>``; then 标题 metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from monitor import noise
+from monitor.errors import EmptyContentError, SelectorMatchedNothingError
+from monitor.metadata import extract_metadata
+from monitor.normalize import normalize_line, normalize_with_notes
+from monitor.types import Extracted
+
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote body caption center dd details dialog dir div dl dt "
+    "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr html legend li main "
+    "menu nav ol p section summary table tbody td tfoot th thead tr ul".split())
+# Blocks that hold a paragraph rather than an article.
+_NOT_CONTAINERS = frozenset({"p", "li", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+                             "th", "caption", "figcaption", "legend", "summary", "address",
+                             "blockquote", "pre", "html"})
+_SKIP = frozenset({"img", "head", "title", *noise.ALWAYS_DROP})
+
+CMS_HINTS = (
+    "div.v_news_content", "#vsb_content", "#zoom", "#zoomcon", ".TRS_Editor",
+    ".article-content", "#UCAP-CONTENT", ".pages_content", ".content", "#content",
+    ".Article_content", "#ivs_content", ".zw", "#zw", ".wz_con", ".news_content",
+    ".detail-content", ".art_con", ".bt-article", ".main-txt", "ucapcontent",
+)
+_GOOD_NAME = re.compile(r"article|content|detail|zoom|news|text|txt|main|body|zhengwen|"
+                        r"\bzw|wz|cont", re.IGNORECASE)
+_BAD_NAME = re.compile(r"nav|menu|foot|header|sidebar|side|aside|comment|share|crumb|"
+                       r"copyright|bottom|banner|logo|friend|related|recommend|login|search|"
+                       r"toolbar|advert|weizhi|position|location|pag(?:er|ination)|link",
+                       re.IGNORECASE)
+_PUNCT = re.compile(r"[，。；：、！？,.;:!?]")
+_LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_TITLE_CUT = re.compile(r"\s*(?:_+|\||｜|\s-\s|\s–\s|::)\s*")
+_TITLE_TAGS = "h1, h2, h3, [class*=title], [id*=title], ucaptitle"
+_MIN_PARAGRAPH = 10  # visible characters, not counting link text
+_MIN_ARTICLE = 5.0  # below this the page has no prose: keep the whole body
+_SIBLING_SHARE = 0.3
+_HAND_UP = (1.0, 0.5, 0.25)  # share of a paragraph's score its containers get, upwards
+_TABLE_PARTS = frozenset({"tr", "tbody", "thead", "tfoot", "table"})
+_CLIMB_GAIN = 1.3
+_WRAPPER_GAIN = 1.05
+_CLIMB_LINKS = 0.2
+
+
+def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = ()) -> Extracted:
+    """Title, normalized text, metadata and notes of removed noise of one page."""
+    if not html.strip():
+        raise EmptyContentError("the page is empty")
+    tree = LexborHTMLParser(html)
+    body = tree.body
+    if body is None:
+        raise EmptyContentError("the page has no body")
+    page_title = title_from_head(tree)
+    notes = noise.drop_non_content(tree.root or body)
+    notes += _remove_ignored(body, ignore)
+    matches = _select(body, content) if content else []
+    notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})
+    blocks = matches or main_blocks(body)
+    text, text_notes = normalize_with_notes("\n".join(render(b) for b in blocks))
+    if not text:
+        where = f"the content selector {', '.join(content)!r}" if content else "the page"
+        raise EmptyContentError(f"{where} has no text")
+    metadata = extract_metadata(body)
+    title = _title(body, blocks, page_title) or metadata.get("标题", "")
+    return Extracted(title=title, text=text, metadata=metadata,
+                     removed=tuple(dict.fromkeys(notes + text_notes)))
+
+
+# --- selection -------------------------------------------------------------------------
+
+
+def _remove_ignored(body: LexborNode, ignore: Sequence[str]) -> list[str]:
+    notes = []
+    for selector in ignore:
+        found = noise.outermost(_css(body, selector))
+        for node in found:
+            node.decompose()
+        if found:
+            notes.append(f"ignored {selector}: {len(found)} element(s)")
+    return notes
+
+
+def _select(body: LexborNode, content: Sequence[str]) -> list[LexborNode]:
+    """All matches of the content selectors, outermost only, in document order."""
+    found = {n.mem_id: n for selector in content for n in _css(body, selector)}
+    if not found:
+        raise SelectorMatchedNothingError(
+            f"the content selector {', '.join(content)!r} matched nothing on the page")
+    order = {n.mem_id: i for i, n in enumerate(body.traverse())}
+    kept = noise.outermost(list(found.values()))
+    return sorted(kept, key=lambda n: order.get(n.mem_id, 0))
+
+
+def _css(body: LexborNode, selector: str) -> list[LexborNode]:
+    try:
+        return body.css(selector)
+    except Exception as exc:  # lexbor's own error types vary by version
+        raise SelectorMatchedNothingError(
+            f"the selector {selector!r} cannot be used: {exc}") from exc
+
+
+def _protected(matches: list[LexborNode]) -> set[int]:
+    """The matches and their ancestors: no fuzzy noise rule may remove them."""
+    return {n.mem_id for m in matches for n in (m, *noise.ancestors(m))}
+
+
+# --- finding the article ---------------------------------------------------------------
+
+
+@dataclass
+class _Stats:
+    chars: int = 0  # visible characters in the subtree
+    links: int = 0  # of which inside links
+    score: float = 0.0  # paragraph scores handed up to this container
+    total: float = 0.0  # paragraph scores of the whole subtree
+    own: list[int] = field(default_factory=lambda: [0, 0, 0])  # chars, links, punct here
+
+
+def main_blocks(body: LexborNode) -> list[LexborNode]:
+    """The article container (and its strong siblings), or the body if there is none."""
+    nodes, stats = _collect(body)
+    _hand_up(nodes, stats)
+    hinted = {n.mem_id for n in body.css(", ".join(CMS_HINTS))}
+    scored = {key: _final(nodes[key], st, key in hinted) for key, st in stats.items()
+              if nodes[key].tag not in _NOT_CONTAINERS and st.score > 0}
+    if not scored:
+        return [body]
+    best = max(scored, key=lambda k: scored[k])
+    if scored[best] < _MIN_ARTICLE:
+        return [body]
+    best = _climb(nodes[best], stats)
+    return _with_siblings(nodes[best], scored, stats)
+
+
+def _collect(body: LexborNode) -> tuple[dict[int, LexborNode], dict[int, _Stats]]:
+    nodes: dict[int, LexborNode] = {}
+    stats: dict[int, _Stats] = {}
+    for text_node in body.traverse(include_text=True):
+        text = (text_node.text_content or "") if text_node.is_text_node else ""
+        n = len("".join(text.split()))
+        if not n:
+            continue
+        chain = [a for a in noise.ancestors(text_node) if a.tag != "-document"]
+        # Link characters count against every container of the link.
+        linked = n if any(a.tag == "a" for a in chain) else 0
+        for a in chain:
+            nodes[a.mem_id] = a
+            st = stats.setdefault(a.mem_id, _Stats())
+            st.chars += n
+            st.links += linked
+        owner = next((a for a in chain if a.tag in BLOCK_TAGS), None)
+        if owner is not None:
+            own = stats[owner.mem_id].own
+            own[0], own[1] = own[0] + n, own[1] + linked
+            own[2] += len(_PUNCT.findall(text))
+    return nodes, stats
+
+
+def _hand_up(nodes: dict[int, LexborNode], stats: dict[int, _Stats]) -> None:
+    for key, st in list(stats.items()):
+        chars, links, punct = st.own
+        prose = chars - links
+        if prose <= 0:
+            continue
+        if nodes[key].tag in ("td", "th"):
+            # A figure in a data table is content however short it is, but a cell is
+            # worth much less than a paragraph, or a metadata table would outweigh a
+            # short reply.
+            points = 0.25 + min(prose / 40, 5)
+        elif prose >= _MIN_PARAGRAPH:
+            points = 1 + punct + min(prose / 40, 5)
+        else:
+            continue
+        node: LexborNode | None = nodes[key]
+        level = 0
+        while node is not None and node.mem_id in stats:
+            st_up = stats[node.mem_id]
+            st_up.total += points
+            if level < len(_HAND_UP):
+                st_up.score += points * _HAND_UP[level]
+            node = node.parent
+            # Table plumbing is one level: a table's cells all count for the table.
+            if node is not None and node.tag not in _TABLE_PARTS:
+                level += 1
+
+
+def _final(node: LexborNode, st: _Stats, hinted: bool) -> float:
+    link_density = st.links / st.chars if st.chars else 1.0
+    name = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
+    factor = 1.0
+    if _GOOD_NAME.search(name):
+        factor *= 1.25
+    if _BAD_NAME.search(name):
+        factor *= 0.5
+    if hinted:
+        factor *= 1.5
+    return st.score * (1 - link_density) * factor
+
+
+def _climb(node: LexborNode, stats: dict[int, _Stats]) -> int:
+    """Go up while the containers above hold much more of the same, and few links.
+
+    A statistics page is a dozen small tables in one box; each table scores alone, the
+    box is what a reader calls the content.  An article's wrapper adds only a title
+    and a byline (less than ``_CLIMB_GAIN``), so the article stays.  Wrappers that add
+    nothing are passed through.
+    """
+    chosen, current = node, node.parent
+    while current is not None and current.tag != "html" and current.mem_id in stats:
+        up, here = stats[current.mem_id], stats[chosen.mem_id]
+        if up.links > _CLIMB_LINKS * up.chars:
+            break
+        if up.total >= _CLIMB_GAIN * here.total:
+            chosen = current
+        elif up.total > _WRAPPER_GAIN * here.total:
+            break
+        current = current.parent
+    return chosen.mem_id
+
+
+def _with_siblings(best: LexborNode, scored: dict[int, float],
+                   stats: dict[int, _Stats]) -> list[LexborNode]:
+    parent = best.parent
+    if parent is None:
+        return [best]
+    keep = []
+    for sibling in parent.iter():
+        key = sibling.mem_id
+        if key == best.mem_id:
+            keep.append(sibling)
+        elif key in scored and scored[key] >= _SIBLING_SHARE * scored[best.mem_id]:
+            st = stats[key]
+            if st.links < 0.25 * st.chars:
+                keep.append(sibling)
+    return keep
+
+
+# --- text layout -----------------------------------------------------------------------
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.current: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.current.append(text)
+
+    def end(self) -> None:
+        if self.current:
+            self.lines.append("".join(self.current))
+            self.current = []
+
+    def visible(self) -> list[str]:
+        self.end()
+        return [line for line in self.lines if normalize_line(line)]
+
+
+def render(node: LexborNode) -> str:
+    """The text of ``node``, one block per line; not yet normalized."""
+    out = _Lines()
+    _render_into(out, node)
+    return "\n".join(out.visible())
+
+
+def _render_into(out: _Lines, root: LexborNode) -> None:
+    # An explicit stack: pages exported from Word nest <font> a thousand levels deep.
+    stack: list[tuple[LexborNode, bool, bool]] = [(root, False, False)]
+    while stack:
+        node, closing, pre = stack.pop()
+        if closing:
+            out.end()
+        elif node.is_text_node:
+            text = node.text_content or ""
+            if pre:
+                first, *rest = text.split("\n")
+                out.add(first)
+                for line in rest:
+                    out.end()
+                    out.add(line)
+            else:
+                out.add(_LINE_BREAKS.sub(" ", text))
+        elif node.is_element_node and node.tag not in _SKIP:
+            _render_element(out, stack, node, pre)
+
+
+def _render_element(out: _Lines, stack: list[tuple[LexborNode, bool, bool]],
+                    node: LexborNode, pre: bool) -> None:
+    tag = node.tag
+    if tag == "br":
+        out.end()
+        return
+    if tag == "tr":
+        _render_row(out, node)
+        return
+    if tag in BLOCK_TAGS or tag == "pre":
+        out.end()
+        stack.append((node, True, pre))
+    pre = pre or tag == "pre"
+    for child in reversed(list(node.iter(include_text=True))):
+        stack.append((child, False, pre))
+
+
+def _render_row(out: _Lines, row: LexborNode) -> None:
+    cells = []
+    for cell in row.iter():
+        if cell.tag in ("td", "th"):
+            lines = _Lines()
+            _render_into(lines, cell)
+            cells.append(lines.visible())
+    out.end()
+    if all(len(lines) <= 1 for lines in cells):
+        out.add(" | ".join(lines[0] for lines in cells if lines))
+        out.end()
+        return
+    for lines in cells:
+        for line in lines:
+            out.add(line)
+            out.end()
+
+
+# --- title -----------------------------------------------------------------------------
+
+
+def title_from_head(tree: LexborHTMLParser) -> str:
+    """``<title>`` without the site name after it."""
+    node = tree.css_first("title")
+    if node is None:
+        return ""
+    title = normalize_line(_LINE_BREAKS.sub(" ", node.text()))
+    parts = [p for p in _TITLE_CUT.split(title) if p]
+    return parts[0] if parts else ""
+
+
+def _title(body: LexborNode, blocks: list[LexborNode], page_title: str) -> str:
+    inside = {n.mem_id for b in blocks for n in b.traverse()}
+    headings = [(text, node) for node in body.css(_TITLE_TAGS)
+                if 4 <= len(text := _one_line(node)) <= 200 and not _in_link(node)]
+    agreeing = [h for h in headings if page_title and _agrees(h[0], page_title)]
+    if agreeing:
+        return max(agreeing, key=lambda h: (h[0] == page_title, h[1].mem_id in inside,
+                                            len(h[0])))[0]
+    h1s = sorted((h for h in headings if h[1].tag == "h1"),
+                 key=lambda h: h[1].mem_id not in inside)
+    return h1s[0][0] if h1s else page_title
+
+
+def _in_link(node: LexborNode) -> bool:
+    """A logo: the heading is (inside) a link to the home page."""
+    if any(a.tag == "a" for a in noise.ancestors(node)):
+        return True
+    link = node.css_first("a")
+    return link is not None and _one_line(link) == _one_line(node)
+
+
+def _one_line(node: LexborNode) -> str:
+    return normalize_line(" ".join(render(node).split("\n")))
+
+
+def _agrees(heading: str, page_title: str) -> bool:
+    a, b = heading.replace(" ", ""), page_title.replace(" ", "")
+    return a == b or (min(len(a), len(b)) >= 6 and (a in b or b in a))

@@ -1,0 +1,377 @@
+"""The fetch stage: one URL in, one ``FetchResult`` out, or a ``FetchError``.
+
+Layers, innermost first:
+
+* ``_exchange``: one HTTP request.  SSRF guard, the host's politeness slot, the body
+  streamed and inflated under the size cap.  httpx errors become monitor errors there,
+  through ``_translated``, the one mapping.
+* ``_with_retries``: connection errors, timeouts, 5xx and 429 are retried with exponential
+  back-off or the server's Retry-After; the host as a whole is backed off meanwhile.
+* ``_follow``: redirects, followed by hand so that every hop passes the guard and
+  robots.txt, and is recorded.
+* ``Fetcher.fetch``: the wall-clock deadline over all of that (httpx's own timeouts only
+  measure inactivity, so a server dripping one byte a second would never trip them),
+  then the final status becomes a result or an error, and the body becomes text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from monitor.encoding import decode_html
+from monitor.errors import (
+    BlockedURLError,
+    DecodeError,
+    FetchError,
+    GoneError,
+    HTTPStatusError,
+    NetworkError,
+    RobotsDisallowedError,
+    TimeoutError_,
+    TooLargeError,
+    TooManyRedirectsError,
+)
+from monitor.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
+from monitor.politeness import HostLimiter, retry_after
+from monitor.robots import RobotsCache
+from monitor.settings import Settings
+from monitor.types import FetchResult
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+KEPT_HEADERS = frozenset({
+    "content-type", "content-length", "content-encoding", "content-language",
+    "content-disposition", "etag", "last-modified", "date", "expires", "age",
+    "cache-control", "server", "location", "refresh", "retry-after", "via",
+    # CDN / WAF fingerprints, used to recognise challenge pages
+    "x-cache", "x-cache-lookup", "x-via", "x-powered-by", "cf-ray", "cf-mitigated",
+})
+# httpx maps each of these to the first matching monitor error; order matters (subclasses
+# first).  Anything else httpx raises is a plain FetchError.
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[FetchError], str], ...] = (
+    (httpx.TimeoutException, TimeoutError_, "no data within the connect/read timeout"),
+    (httpx.UnsupportedProtocol, BlockedURLError, "unsupported URL scheme"),
+    (httpx.InvalidURL, BlockedURLError, "invalid URL"),
+    (httpx.RemoteProtocolError, NetworkError, "the server broke the HTTP protocol"),
+    (httpx.TransportError, NetworkError, "network error"),
+)
+_INFLATE = {"gzip": zlib.MAX_WBITS | 32, "x-gzip": zlib.MAX_WBITS | 32,
+            "deflate": zlib.MAX_WBITS | 32}  # | 32: accepts a gzip or a zlib header
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What one ``fetch`` decided up front, carried through every hop and retry."""
+
+    allow_private: bool
+    robots: bool
+    retries: int
+    deadline: float  # event-loop time the whole fetch must end by
+
+    def remaining(self) -> float:
+        return self.deadline - asyncio.get_running_loop().time()
+
+
+@dataclass(frozen=True)
+class _Reply:
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class Fetcher:
+    """``async with Fetcher(settings) as f: result = await f.fetch(url)``.
+
+    Owns one httpx client (connection pool) and a robots.txt cache.  Pass the daemon's
+    ``HostLimiter`` so that every fetcher spaces requests to a host together.  ``resolver``
+    replaces DNS for the SSRF guard (tests simulate DNS with it).  ``verify_peer=False``
+    skips the check of the address actually connected to; only for tests whose resolver
+    double claims a loopback test server is public.
+    """
+
+    def __init__(self, settings: Settings, *, resolver: Resolver | None = None,
+                 limiter: HostLimiter | None = None, verify_peer: bool = True) -> None:
+        self.settings = settings
+        self.limiter = limiter or HostLimiter(settings.delay_for)
+        self.robots = RobotsCache()
+        self._resolver = resolver or system_resolver
+        self._verify_peer = verify_peer
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,  # no proxy or netrc from the environment: fetch what we guard
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5",
+                # Only what _Inflater can cap; httpx would otherwise offer br and zstd.
+                "Accept-Encoding": "gzip",
+            },
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str, *, etag: str | None = None,
+                    last_modified: str | None = None, allow_private: bool | None = None,
+                    robots: bool | None = None, encoding: str | None = None) -> FetchResult:
+        """GET ``url``.  ``None`` options fall back to the settings.  Raises FetchError."""
+        s = self.settings
+        started = time.monotonic()
+        call = _Call(
+            allow_private=s.allow_private_network if allow_private is None else allow_private,
+            robots=s.respect_robots if robots is None else robots,
+            retries=s.retries,
+            deadline=asyncio.get_running_loop().time() + s.fetch_deadline)
+        try:
+            async with asyncio.timeout(s.fetch_deadline):
+                reply, hops = await self._follow(url, _conditional(etag, last_modified), call)
+        except TimeoutError:
+            raise TimeoutError_(
+                f"{url}: no complete answer within {s.fetch_deadline:g} s "
+                "(fetch_deadline)") from None
+        result = FetchResult(
+            url=url, final_url=reply.url, status=reply.status, headers=_kept(reply.headers),
+            etag=reply.headers.get("etag"), last_modified=reply.headers.get("last-modified"),
+            elapsed=time.monotonic() - started, redirects=tuple(hops),
+            fetched_at=datetime.now(UTC))
+        if reply.status == 304 and (etag or last_modified):
+            # A 304 need not repeat the validators; the ones we sent are still valid.
+            return replace(result, not_modified=True, etag=result.etag or etag,
+                           last_modified=result.last_modified or last_modified)
+        return await _finish(result, reply, encoding)
+
+    # --- redirects and robots.txt ---------------------------------------------------
+
+    async def _follow(self, url: str, headers: dict[str, str],
+                      call: _Call) -> tuple[_Reply, list[tuple[int, str]]]:
+        hops: list[tuple[int, str]] = []
+        while True:
+            await self._check_robots(url, call)
+            reply = await self._with_retries(url, headers, call)
+            target = _redirect_target(reply)
+            if target is None:
+                return reply, hops
+            if len(hops) >= self.settings.max_redirects:
+                chain = " → ".join([u for _, u in hops[-3:]] + [target])
+                raise TooManyRedirectsError(
+                    f"more than {self.settings.max_redirects} redirects (… → {chain})",
+                    status=reply.status)
+            hops.append((reply.status, target))
+            url = target
+
+    async def _check_robots(self, url: str, call: _Call) -> None:
+        if not call.robots:
+            return
+
+        async def download(robots_url: str) -> tuple[int, bytes]:
+            # Same guard, slot and deadline as the page; no retries: robots.txt is optional.
+            reply, _ = await self._follow(robots_url, {}, replace(call, robots=False,
+                                                                  retries=0))
+            return reply.status, reply.body
+
+        if not await self.robots.allowed(url, self.settings.user_agent, download):
+            raise RobotsDisallowedError(
+                f"{url}: robots.txt disallows it (set robots = false on the source to "
+                "fetch it anyway)")
+
+    # --- retries --------------------------------------------------------------------
+
+    async def _with_retries(self, url: str, headers: dict[str, str], call: _Call) -> _Reply:
+        attempt = 0
+        while True:
+            outcome = await self._attempt(url, headers, call)
+            delay = self._retry_delay(outcome, attempt, call)
+            if delay is None:
+                if isinstance(outcome, FetchError):
+                    raise outcome
+                return outcome
+            # The whole host waits, not only this request: it said it is overloaded.
+            self.limiter.defer(_host(url), delay)
+            attempt += 1
+
+    async def _attempt(self, url: str, headers: dict[str, str],
+                       call: _Call) -> _Reply | NetworkError | TimeoutError_:
+        try:
+            return await self._exchange(url, headers, call)
+        except (NetworkError, TimeoutError_) as exc:
+            return exc
+
+    def _retry_delay(self, outcome: _Reply | FetchError, attempt: int,
+                     call: _Call) -> float | None:
+        """Seconds to wait before the next attempt, or None to stop here."""
+        if attempt >= call.retries:
+            return None
+        delay = None
+        if isinstance(outcome, _Reply):
+            if not _retryable_status(outcome.status):
+                return None
+            delay = retry_after(outcome.headers.get("retry-after"),
+                                self.settings.max_retry_after)
+        if delay is None:
+            delay = self.settings.retry_backoff * 2 ** attempt
+        # Waiting past the deadline would only turn a clear answer into a timeout.
+        return delay if delay < call.remaining() else None
+
+    # --- one request ----------------------------------------------------------------
+
+    async def _exchange(self, url: str, headers: dict[str, str], call: _Call) -> _Reply:
+        await ensure_allowed(url, allow_private=call.allow_private, resolver=self._resolver)
+        with _translated(url):
+            request = self._client.build_request("GET", url, headers=headers)
+            async with self.limiter.slot(request.url.host):
+                response = await self._client.send(request, stream=True)
+                try:
+                    if self._verify_peer:
+                        ensure_peer_allowed(url, _peer(response),
+                                            allow_private=call.allow_private)
+                    body = await _read_body(response, self.settings.max_body_bytes)
+                finally:
+                    await response.aclose()
+        return _Reply(str(response.url), response.status_code, response.headers, body)
+
+
+@contextmanager
+def _translated(url: str) -> Iterator[None]:
+    """The one place httpx exceptions become monitor errors."""
+    try:
+        yield
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
+        raise _monitor_error(url, exc) from exc
+
+
+def _monitor_error(url: str, exc: Exception) -> FetchError:
+    detail = str(exc) or type(exc).__name__
+    for httpx_type, error_type, what in _HTTPX_ERRORS:
+        if isinstance(exc, httpx_type):
+            return error_type(f"{url}: {what}: {detail}", detail=type(exc).__name__)
+    return FetchError(f"{url}: {detail}", detail=type(exc).__name__)
+
+
+def _peer(response: httpx.Response) -> str | None:
+    """The IP address the response came from (httpcore's network_stream extension)."""
+    stream = response.extensions.get("network_stream")
+    address = stream.get_extra_info("server_addr") if stream is not None else None
+    return str(address[0]) if address else None
+
+
+async def _read_body(response: httpx.Response, limit: int) -> bytes:
+    coding = response.headers.get("content-encoding", "")
+    declared = response.headers.get("content-length", "")
+    if not coding and declared.isdigit() and int(declared) > limit:
+        raise TooLargeError(f"{response.url}: body of {int(declared):,} bytes is larger than "
+                            f"max_body_bytes ({limit:,})")
+    inflater = _Inflater(coding, limit)
+    async for chunk in response.aiter_raw():
+        inflater.feed(chunk)
+    return inflater.finish()
+
+
+class _Inflater:
+    """Undoes Content-Encoding under a cap on the *decoded* size.
+
+    httpx inflates a whole network read at once (64 KiB of gzip can become 64 MB, and
+    ``gzip, gzip`` far more); here no step may produce more than the room left, so a
+    gzip bomb stops after about ``limit`` bytes of output.
+    """
+
+    def __init__(self, coding: str, limit: int) -> None:
+        codings = [c.strip().lower() for c in coding.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in _INFLATE):
+            raise DecodeError(f"unsupported Content-Encoding {coding!r}")
+        self._zlib = zlib.decompressobj(_INFLATE[codings[0]]) if codings else None
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._fed = False
+
+    def feed(self, data: bytes) -> None:
+        if self._zlib is not None and data:
+            self._fed = True
+            data = self._inflate(data, max_length=self._limit - self._size + 1)
+        self._keep(data)
+
+    def finish(self) -> bytes:
+        if self._zlib is not None and self._fed:
+            self._keep(self._inflate(b"", flush=True))
+            if not self._zlib.eof:
+                raise NetworkError("compressed body ended early (transfer cut short)")
+        return b"".join(self._parts)
+
+    def _inflate(self, data: bytes, *, max_length: int = 0, flush: bool = False) -> bytes:
+        assert self._zlib is not None
+        try:
+            return self._zlib.flush() if flush else self._zlib.decompress(data, max_length)
+        except zlib.error as exc:
+            raise DecodeError(f"body is not valid gzip/deflate data: {exc}") from None
+
+    def _keep(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self._limit:
+            raise TooLargeError(
+                f"body larger than max_body_bytes ({self._limit:,} bytes after decoding)")
+        self._parts.append(data)
+
+
+# --- small pure helpers -------------------------------------------------------------------
+
+
+def _retryable_status(status: int) -> bool:
+    return status == 429 or 500 <= status <= 599
+
+
+def _redirect_target(reply: _Reply) -> str | None:
+    location = reply.headers.get("location")
+    if reply.status not in REDIRECT_STATUSES or not location:
+        return None
+    with _translated(reply.url):
+        target = httpx.URL(reply.url).join(location.strip())
+    return str(target.copy_with(fragment=None))
+
+
+def _conditional(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host
+
+
+def _kept(headers: httpx.Headers) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k in KEPT_HEADERS}
+
+
+async def _finish(result: FetchResult, reply: _Reply, encoding: str | None) -> FetchResult:
+    """The final status as a result or an error; the body as text."""
+    status = reply.status
+    if status in (404, 410):
+        raise GoneError(f"{reply.url}: HTTP {status}, the page is gone", status=status)
+    if not 200 <= status < 300:
+        raise HTTPStatusError(f"{reply.url}: HTTP {status}", status=status)
+    # Charset detection on a large page is CPU work: keep it off the event loop.
+    text, charset = await asyncio.to_thread(
+        decode_html, reply.body, reply.headers.get("content-type"), encoding)
+    return replace(result, body=reply.body, text=text, charset=charset)

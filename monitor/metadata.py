@@ -1,0 +1,182 @@
+"""The 信息公开 metadata of a page: 索引号, 发布机构, 发文日期, 文号...
+
+Government CMS pages show these fields in a table (``th``/``td`` or ``td``/``td`` pairs,
+two pairs to a row on gov.cn), in a list (``<li>索引号：…</li>``) or in a byline
+("发表时间:2020-09-24").  Labels vary by site; each maps to one canonical key:
+
+* 索引号
+* 发布机构 — also 发文机关, 发文单位, 发布单位, 发布部门, 责任部门.  Not 来源: on news pages
+  that is the outlet a story was copied from (新华社), not the body that issued it.
+* 发文日期 — the date the document was issued or written: also 成文日期, 印发日期.
+* 发布日期 — the date it was put online: also 发布时间, 发表时间, 公开日期, 生成日期.
+  Kept apart from 发文日期 because gov.cn tables carry both and they differ (the 4626号
+  reply: 成文 2006年10月18日, 发布 2018年12月24日).
+* 文号 — also 发文字号, 文件编号; or, when no field says it, a line that is nothing but a
+  document number, as at the top of a reply: 湘工信提案函〔2021〕254号.
+* 主题分类 (also 分类), 有效性 (also 时效性), 标题 (also 名称, 文件名称).
+
+The first non-empty value of a key wins (pages often repeat the table for print).
+Values are whitespace-normalized and otherwise kept as written (dates too).
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from monitor.noise import outermost
+from monitor.normalize import normalize_line
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "索引号": ("索引号", "信息索引号", "索取号"),
+    "发布机构": ("发布机构", "发文机关", "发文单位", "发布单位", "发布部门", "发文部门",
+                 "责任部门"),
+    "发文日期": ("发文日期", "成文日期", "印发日期"),
+    "发布日期": ("发布日期", "发布时间", "发表时间", "公开日期", "公开时间", "生成日期"),
+    "文号": ("文号", "发文字号", "发文文号", "文件编号", "文件字号"),
+    "主题分类": ("主题分类", "分类", "信息分类", "主题类别"),
+    "有效性": ("有效性", "时效性", "效力状态"),
+    "标题": ("标题", "名称", "文件名称", "信息名称"),
+}
+# Labels that are not kept but end the value before them ("责任编辑:科研处来源:").
+STOP_LABELS = (
+    "作者", "摄影", "责任编辑", "编辑", "来源", "信息来源", "审核", "点击", "点击数", "浏览次数",
+    "访问量", "阅读", "字体", "字号", "主题词", "关键词", "体裁分类", "题裁分类", "公开方式",
+    "公开范围", "组配分类", "服务对象", "实施日期", "废止日期", "有效期",
+)
+_CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in aliases}
+_LABELS = sorted({*_CANONICAL, *STOP_LABELS}, key=len, reverse=True)
+# In running text a label needs a colon, and a short one must not sit inside a word
+# ("组配分类：" is not "分类：").
+_FIELD = re.compile(
+    "(?:" + "|".join(label for label in _LABELS if len(label) >= 4)
+    + "|(?<![\u4e00-\u9fff])(?:" + "|".join(label for label in _LABELS if len(label) < 4)
+    + "))\\s*[:：]"
+)
+# A table cell may hold a bare label; a short one needs its colon there too, or the
+# 名称/分类 column headings of a data table would read as fields.
+_CELL_LABEL = re.compile(
+    "(?:(?:" + "|".join(label for label in _LABELS if len(label) >= 3) + ")\\s*[:：]?"
+    + "|(?:" + "|".join(label for label in _LABELS if len(label) < 3) + ")\\s*[:：])"
+)
+_DOC_NUMBER = re.compile(
+    r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,5}\s*号"
+)
+_MAX_VALUE = 200
+_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_BLOCKS = frozenset({"p", "li", "dd", "dt", "div", "h1", "h2", "h3", "h4", "h5", "h6", "section",
+                     "article", "center", "blockquote", "address", "table", "tbody", "thead",
+                     "tfoot", "tr", "ul", "ol", "dl", "br", "header", "footer", "nav", "aside",
+                     "main", "form", "pre", "hr"})
+_BLOCK_SELECTOR = ", ".join(sorted(_BLOCKS))
+_NOT_TEXT = ("script", "style", "noscript", "template", "textarea", "select")
+
+
+def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, str]:
+    """Canonical metadata fields found in a parsed page, an HTML string or plain text."""
+    found: dict[str, str] = {}
+    if isinstance(source, str) and not _looks_like_html(source):
+        lines = [ln for ln in (normalize_line(x) for x in source.splitlines()) if ln]
+        for line in lines:
+            _add_line(found, line)
+        return _finish(found, lines)
+    tree = LexborHTMLParser(source) if isinstance(source, str) else source.clone()
+    root = tree.body if isinstance(tree, LexborHTMLParser) else tree
+    if root is None:
+        return {}
+    for junk in outermost(root.css(", ".join(_NOT_TEXT))):
+        junk.decompose()
+    lines: list[str] = []
+    label = None  # a line that is only a label: its value is the next line (dd > label, div)
+    for item in _walk(root):
+        if isinstance(item, list):
+            _add_row(found, item)
+            label = None
+            continue
+        if label and not _FIELD.match(item):
+            _put(found, label, item)
+        else:
+            _add_line(found, item)
+        label = item.rstrip(":：") if _CELL_LABEL.fullmatch(item) else None
+        lines.append(item)
+    return _finish(found, lines)
+
+
+def _looks_like_html(text: str) -> bool:
+    return re.search(r"<(?:html|body|table|div|p|li|td|span|br)\b", text, re.IGNORECASE) is not None
+
+
+def _finish(found: dict[str, str], lines: list[str]) -> dict[str, str]:
+    if "文号" not in found:
+        number = next((ln for ln in lines if _DOC_NUMBER.fullmatch(ln)), None)
+        if number:
+            found["文号"] = number
+    return {key: found[key] for key in ALIASES if key in found}
+
+
+def _walk(root: LexborNode) -> list[list[str] | str]:
+    """Table rows (cell texts) and lines of text, in document order."""
+    out: list[list[str] | str] = []
+    stack: list[LexborNode | str] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif item.tag == "tr" and item.css_first("table") is None:  # not a layout row
+            out.append([_line(c.text()) for c in item.iter() if c.tag in ("td", "th")])
+        else:
+            stack.extend(reversed(_split(item)))
+    return out
+
+
+def _split(node: LexborNode) -> list[LexborNode | str]:
+    """The children of ``node``: block ones as nodes, runs of inline ones as lines."""
+    parts: list[LexborNode | str] = []
+    run: list[str] = []
+    for child in node.iter(include_text=True):
+        if child.is_comment_node:
+            continue
+        if child.is_text_node or (child.tag not in _BLOCKS and child.css_first(_BLOCK_SELECTOR)
+                                  is None):
+            run.append(child.text_content if child.is_text_node else child.text())
+            continue
+        parts.append(_line("".join(run)))
+        run = []
+        if child.tag != "br":
+            parts.append(child)
+    parts.append(_line("".join(run)))
+    return [p for p in parts if p != ""]
+
+
+def _line(text: str) -> str:
+    """Text of an element as one line: the source's line breaks are only spaces."""
+    return normalize_line(_BREAKS.sub(" ", text))
+
+
+def _add_row(found: dict[str, str], cells: list[str]) -> None:
+    i = 0
+    while i < len(cells):
+        label = cells[i]
+        if _CELL_LABEL.fullmatch(label) and i + 1 < len(cells):
+            value = cells[i + 1]
+            if not _CELL_LABEL.fullmatch(value):
+                _put(found, label.rstrip(":："), value)
+                i += 2
+                continue
+        _add_line(found, label)
+        i += 1
+
+
+def _add_line(found: dict[str, str], line: str) -> None:
+    matches = list(_FIELD.finditer(line))
+    ends = [m.start() for m in matches[1:]] + [len(line)] if matches else []
+    for m, end in zip(matches, ends, strict=True):
+        _put(found, m.group().rstrip(":：").strip(), line[m.end():end])
+
+
+def _put(found: dict[str, str], label: str, value: str) -> None:
+    key = _CANONICAL.get(label)
+    value = normalize_line(value).strip("|｜ ")
+    if key and value and len(value) <= _MAX_VALUE and key not in found:
+        found[key] = value

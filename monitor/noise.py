@@ -1,0 +1,286 @@
+"""Built-in noise rules for Chinese government CMS pages.
+
+Noise is what changes on a page without the page changing: view counters, today's date,
+session tokens, the titles in the prev/next links, toolbars and share bars.  The rules
+are data (selectors, regexes) plus the two small functions that apply them:
+
+* ``drop_non_content`` and ``remove_dom_noise`` drop elements before the text is
+  built.  Fuzzy selectors such as ``[class*=share]`` only remove an element whose text
+  is short (and, for most rules, says what the widget says), so an article container
+  that happens to be called ``share-content`` is never removed.  A small element whose
+  whole text is a widget for the text rules ("点击：<span>123</span>") goes too: only
+  the tree still knows where a byline field ends.
+* ``strip_text_noise`` removes noise from one normalized line (single spaces, no space
+  between CJK characters).  A rule needs the widget's exact shape: a counter is a label
+  *and* digits or an empty value ("点击：123", "点击：" at the end of a byline), so a
+  sentence that merely mentions 阅读 or 访问 stays.  A line that is only a date with
+  its weekday ("2026年11月22日 星期日") is a clock widget; a 落款 date has no weekday.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborNode
+
+# A module import: normalize applies these rules, these rules use its line clean-up.
+from monitor import normalize
+
+# --- DOM level -------------------------------------------------------------------------
+
+# Never text a reader sees as content.  ``input`` covers the hidden fields that carry
+# per-request tokens (__VIEWSTATE, portalJsessionId...).
+ALWAYS_DROP = (
+    "script", "style", "noscript", "template", "iframe", "frame", "frameset", "object",
+    "embed", "applet", "svg", "canvas", "audio", "video", "map", "select", "button",
+    "textarea", "input", "link", "meta", "base",
+)
+
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_WIDGET_HOLDERS = "span, em, font, b, i, strong, label, small, a, li, p, div, dd, dt"
+_WIDGET_MAX = 60
+_INLINE_TAGS = frozenset({"span", "em", "font", "b", "i", "strong", "label", "small", "a",
+                          "div", "p", "ins", "u"})
+
+
+@dataclass(frozen=True)
+class DomRule:
+    label: str  # what the note calls it
+    selector: str
+    max_chars: int  # an element with more text than this is never removed by the rule
+    text: re.Pattern[str] | None = None  # the element's text must match (search)
+    tags: frozenset[str] | None = None  # only these tags (None: any)
+
+
+def _attr_contains(*words: str) -> str:
+    return ", ".join(f'[{a}*="{w}"]' for w in words for a in ("class", "id"))
+
+
+DOM_RULES: tuple[DomRule, ...] = (
+    DomRule("share bar", _attr_contains("share", "fenxiang") + ", .jiathis_style", 60),
+    DomRule("toolbar", _attr_contains("print", "fontsize", "font-size", "zihao"), 60,
+            re.compile(r"打印|关闭|字体|字号|[大中小]")),
+    DomRule("breadcrumb",
+            _attr_contains("crumb", "position", "location", "weizhi", "dqwz", "curpos",
+                           "current", "path"), 200,
+            re.compile(r"当前位置|您的位置|现在的位置|所在位置|首页|>|»|＞|›")),
+    DomRule("prev/next links",
+            _attr_contains("prev", "next", "sxp", "sxt", "fanye", "pre_next", "page-turn"),
+            300, re.compile(r"上一篇|下一篇|上一条|下一条")),
+    DomRule("view counter",
+            _attr_contains("hits", "click", "count", "visit", "views", "read", "llcs",
+                           "djl", "fwl", "liulan"), 20,
+            re.compile(r"^\s*\d[\d,，]*\s*$"), _INLINE_TAGS),
+    DomRule("date widget", _attr_contains("today", "riqi", "weather", "tianqi"), 80),
+    DomRule("vote widget", _attr_contains("vote", "digg", "pingjia", "dianzan"), 60,
+            re.compile(r"支持|反对|[顶踩赞]")),
+)
+
+
+def drop_non_content(root: LexborNode) -> list[str]:
+    """Drop ``ALWAYS_DROP`` elements under ``root``; note the hidden fields among them."""
+    names = [name for n in root.css('input[type="hidden" i]')
+             if (name := n.attributes.get("name") or n.attributes.get("id"))]
+    for node in outermost(root.css(", ".join(ALWAYS_DROP))):
+        node.decompose()
+    return [f"hidden fields: {_sample(names)}"] if names else []
+
+
+def _sample(items: list[str], limit: int = 5) -> str:
+    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def remove_dom_noise(root: LexborNode, protected: Collection[int] = (),
+                     chosen: Collection[int] = ()) -> list[str]:
+    """Drop hidden elements and widgets under ``root``; return notes of what went.
+
+    ``protected`` holds ``mem_id``s (the user's content matches and their ancestors)
+    that must survive whatever a fuzzy rule thinks of them; hidden elements inside the
+    ``chosen`` ones (the matches) stay too: the user picked that box as it is, closed
+    tabs and all.
+    """
+    notes = _remove_hidden(root, protected, chosen) + _remove_text_widgets(root, protected)
+    for rule in DOM_RULES:
+        for node in outermost(root.css(rule.selector)):
+            text = _short_text(node)
+            if node.mem_id in protected or not _rule_accepts(rule, node, text):
+                continue
+            notes.append(f"{rule.label}: {text[:40]}" if text else rule.label)
+            node.decompose()
+    return notes
+
+
+def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[str]:
+    """Drop small elements whose whole text is a widget ("点击：<span>123</span>").
+
+    Done on the tree because the text rules cannot see element boundaries: once
+    "来源：本厅</span> <span>点击：" is a line, the gap between 厅 and 点击 is closed.
+    """
+    found: dict[int, list[str]] = {}
+    nodes = []
+    for node in root.css(_WIDGET_HOLDERS):
+        text = _short_text(node)
+        if not text or len(text) > _WIDGET_MAX or node.mem_id in protected:
+            continue
+        rest, hits = _apply_text_rules(normalize.normalize_line(text))
+        if hits and not rest.strip():
+            found[node.mem_id] = hits
+            nodes.append(node)
+    notes = []
+    for node in outermost(nodes):
+        notes += found[node.mem_id]
+        node.decompose()
+    return notes
+
+
+def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """``nodes`` without those inside another one: decomposing both would free twice."""
+    ids = {n.mem_id for n in nodes}
+    return [n for n in nodes if not any(a.mem_id in ids for a in ancestors(n))]
+
+
+def ancestors(node: LexborNode) -> list[LexborNode]:
+    """Parent, grandparent... up to and including the document node."""
+    out = []
+    parent = node.parent
+    while parent is not None:
+        out.append(parent)
+        parent = parent.parent
+    return out
+
+
+def _rule_accepts(rule: DomRule, node: LexborNode, text: str) -> bool:
+    if rule.tags is not None and node.tag not in rule.tags:
+        return False
+    if len(text) > rule.max_chars:
+        return False
+    return rule.text is None or bool(rule.text.search(text))
+
+
+def _remove_hidden(root: LexborNode, protected: Collection[int],
+                   chosen: Collection[int]) -> list[str]:
+    # Readers never see these, and they are where counters, tokens and duplicate titles
+    # hide (a hidden "0" comment count, a hidden copy of the title for sharing).
+    texts = []
+    hidden = [n for n in root.css("[hidden], [style]")
+              if "hidden" in n.attributes
+              or _HIDDEN_STYLE.search(n.attributes.get("style") or "")]
+    for node in outermost(hidden):
+        if node.mem_id in protected or any(a.mem_id in chosen for a in ancestors(node)):
+            continue
+        if text := _short_text(node):
+            texts.append(text[:20])
+        node.decompose()
+    return [f"hidden elements: {_sample(texts, 3)}"] if texts else []
+
+
+def _short_text(node: LexborNode) -> str:
+    return " ".join(node.text(separator=" ").split())
+
+
+# --- text level ------------------------------------------------------------------------
+
+_COUNT = r"\d[\d,，]*(?:\s*(?:次|人次))?"
+# Words that follow a widget in a byline; a widget ends before one of them.
+_FOLLOW = (r"字体|字号|发布|来源|作者|编辑|责任编辑|审核|日期|时间|打印|关闭|分享|收藏|"
+           r"返回|扫一扫|上一篇|下一篇|点击|浏览|阅读|访问|【")
+# A widget starts at the line start or after a separator, never inside a sentence.
+_START = r"(?<![^\s|｜/【】\[\]()（）:：])"
+# "请点击：" is an instruction, "2020-09-24点击：" a counter.
+_NOT_IN_WORD = r"(?<![\u4e00-\u9fff])"
+_END = rf"(?=$|[\s|｜/【】\[\]()（）,，;；、·]|{_FOLLOW})"
+_PREFIX = r"(?:总|今日|本日|昨日|累计|本文|本页|文章|页面)?"
+_NOUNS = (r"点击次数|点击数|点击量|点击率|浏览次数|浏览人次|浏览量|浏览数|阅读次数|阅读数|阅读量|"
+          r"访问次数|访问人次|访问量|访问数|查看次数|人气")
+_VERBS = r"点击|浏览|阅读|访问|查看"
+_WEATHER = (r"(?:\s*[\u4e00-\u9fff]{0,8}\s*(?:晴|多云|阴|阵雨|雷阵雨|小雨|中雨|大雨|暴雨|雨夹雪|"
+            r"小雪|中雪|大雪|雾|霾|沙尘)\S*?\s*-?\d{1,2}\s*(?:℃|°C|度)"
+            r"(?:\s*[~～/至-]\s*-?\d{1,2}\s*(?:℃|°C|度))?)?")
+_WEEKDAY = r"(?:星期|礼拜|周)[一二三四五六日天]"
+_DATE = r"\d{4}\s*[年/.-]\s*\d{1,2}\s*[月/.-]\s*\d{1,2}\s*日?"
+_CLOCK = r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
+_SIZES = r"(?:特大|超大|放大|缩小|正常|默认|标准|大|中|小|[Aa][+-]?)"
+_PLATFORMS = r"微信朋友圈|朋友圈|微信|新浪微博|腾讯微博|微博|QQ空间|QQ好友|QQ|人人网|豆瓣|百度|更多"
+
+
+@dataclass(frozen=True)
+class TextRule:
+    label: str
+    pattern: re.Pattern[str]
+    # A widget is replaced by a space (normalization closes the gap between CJK
+    # characters); a token inside a URL by nothing.
+    replacement: str = " "
+
+
+def _rule(label: str, pattern: str, flags: int = 0, replacement: str = " ") -> TextRule:
+    return TextRule(label, re.compile(pattern, flags), replacement)
+
+
+TEXT_RULES: tuple[TextRule, ...] = (
+    _rule("view counter", rf"[【\[(（]?{_PREFIX}(?:{_NOUNS}|{_VERBS})\s*[:：]\s*{_COUNT}"
+                          rf"[】\])）]?{_END}"),
+    _rule("view counter", rf"{_START}[【\[(（]?{_PREFIX}(?:{_NOUNS})\s*{_COUNT}[】\])）]?{_END}"),
+    # A counter filled in by JavaScript is an empty value in the served page.
+    _rule("view counter", rf"{_NOT_IN_WORD}[【\[(（]?{_PREFIX}(?:{_NOUNS}|点击)\s*[:：]\s*"
+                          rf"[】\])）]?(?=\s*(?:$|[|｜/【\[(（]|{_FOLLOW}))"),
+    _rule("visitor counter", rf"您是(?:本站|本网站|本网|本页)?的?第\s*(?:{_COUNT})?\s*"
+                             r"位(?:访问者|访客|浏览者|来访者)?"),
+    _rule("today's date", rf"今天是\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_CLOCK}"
+                          rf"(?:\s*农历\S+)?{_WEATHER}"),
+    _rule("today's date", rf"^{_DATE}\s*{_WEEKDAY}{_CLOCK}$"),
+    _rule("font-size toolbar", rf"{_START}[【\[(（]?\s*(?:字体大小|文字大小|字体显示|字体|字号)"
+                               rf"\s*[:：]?\s*[【\[(（]?\s*(?:{_SIZES}\s*[|｜/]?\s*){{2,}}"
+                               rf"[】\])）]?\s*[】\])）]?{_END}"),
+    _rule("toolbar", r"[【\[]\s*(?:打印(?:本页|此页|文章|正文|本文|页面)?|关闭(?:窗口|本页|页面)?|"
+                     r"(?:加入)?收藏(?:本页)?|返回顶部|返回|顶部|(?:我要)?纠错|保存|下载本页|"
+                     r"分享)\s*[】\]]"),
+    _rule("toolbar", rf"{_START}(?:打印本页|打印此页|打印文章|打印正文|关闭窗口|关闭本页|加入收藏|"
+                     r"收藏本页|返回顶部|设为首页|我要纠错|"
+                     rf"扫一扫在手机上?(?:打开|查看|阅读)(?:当前页面?|本页|此页)?){_END}"),
+    _rule("share bar", rf"{_START}分享(?:到|至)?\s*[:：]?(?<=[到至:：])"
+                       rf"(?:\s*(?:{_PLATFORMS}|[|｜、,，]))*{_END}"),
+    _rule("vote count", rf"{_START}(?:支持|赞成|赞|顶)\s*[:：]?\s*[(（\[]?\d+[)）\]]?\s*"
+                        rf"(?:反对|踩)\s*[:：]?\s*[(（\[]?\d+[)）\]]?{_END}"),
+    _rule("prev/next link", rf"{_START}(?:上一篇|下一篇|上一条|下一条|上篇|下篇)\s*[:：].*$"),
+    _rule("breadcrumb", r"^(?:当前位置|您的位置|您现在的位置|您当前的位置|您当前位置|当前所在位置|"
+                        r"您所在的位置|所在位置)\s*[:：].*$"),
+    _rule("session token", r";jsessionid=[\w.!\-]+", re.IGNORECASE, ""),
+)
+
+# A line that is nothing but one of these is a widget (bare link texts of toolbars).
+WIDGET_LINES = frozenset({
+    "打印", "关闭", "打印本页", "关闭窗口", "加入收藏", "收藏", "返回顶部", "设为首页", "分享",
+    "分享到", "纠错", "我要纠错", "上一篇", "下一篇", "返回", "顶部", "TOP", "Top", "top",
+})
+_BRACKETS = re.compile(r"[【】\[\]]")
+_EMPTY_PAIRS = re.compile(r"【\s*】|\[\s*\]|（\s*）|\(\s*\)")
+_ONLY_SEPARATORS = re.compile(r"[\s|｜/\\·•\-—_,，.。;；:：、()（）\[\]【】<>《》«»›＞]*")
+
+
+def strip_text_noise(line: str) -> tuple[str, list[str]]:
+    """Remove built-in noise from one normalized line; return the rest and notes."""
+    if _BRACKETS.sub("", line).strip() in WIDGET_LINES:
+        return "", [f"widget: {line}"]
+    line, notes = _apply_text_rules(line)
+    if notes:
+        # What a removed widget leaves behind ("【】", a lone "|") is not content.
+        line = _EMPTY_PAIRS.sub("", line)
+        if _ONLY_SEPARATORS.fullmatch(line):
+            line = ""
+    return line, notes
+
+
+def _apply_text_rules(line: str) -> tuple[str, list[str]]:
+    notes: list[str] = []
+    for rule in TEXT_RULES:
+        line = rule.pattern.sub(lambda m, r=rule: _note(notes, r, m.group()), line)
+    return line, notes
+
+
+def _note(notes: list[str], rule: TextRule, matched: str) -> str:
+    if matched.strip():
+        notes.append(f"{rule.label}: {matched.strip()}")
+    return rule.replacement

@@ -1,0 +1,225 @@
+"""One check of one source: fetch → extract → normalize → detect → store.
+
+``check_source`` sequences the stages and returns a ``CheckResult``; it never raises
+out of a scheduled job.  Every ``MonitorError`` becomes a failed check row (and never a
+version).  Only ``Store`` is touched for persistence, through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from loguru import logger
+
+from alerts import plan
+from monitor.challenge import detect_challenge
+from monitor.config import Config, SourceConfig
+from monitor.detect import detect_change_async, snapshot
+from monitor.errors import ChallengePageError, GoneError, MonitorError
+from monitor.extract import extract
+from monitor.fetch import Fetcher
+from monitor.types import ChangeDecision, ChangeKind, CheckResult, Extracted, FetchResult, Outcome
+from storage import Store
+from storage.models import utcnow
+from storage.records import AlertDraft, CheckRecord, NewVersion, PageState
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """A fetched page turned into text, before anything is stored (``sources test``)."""
+
+    fetch: FetchResult
+    extracted: Extracted
+
+
+async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
+                  last_modified: str | None = None) -> Inspection | FetchResult:
+    """Fetch and extract; a 304 returns the bare ``FetchResult``.  Raises MonitorError."""
+    result = await fetcher.fetch(
+        source.url, etag=etag, last_modified=last_modified,
+        allow_private=source.allow_private_network or None, robots=source.robots,
+        encoding=source.encoding)
+    if result.not_modified:
+        return result
+    _refuse_home_redirect(source.url, result)
+    reason = detect_challenge(result.text, status=result.status, headers=result.headers)
+    if reason:
+        raise ChallengePageError(f"not the page: {reason}", status=result.status)
+    extracted = await asyncio.to_thread(
+        extract, result.text, content=source.content, ignore=source.ignore)
+    if source.ignore_text:
+        from monitor.normalize import normalize_text
+        extracted = replace(extracted, text=normalize_text(extracted.text, source.ignore_text))
+    return Inspection(result, extracted)
+
+
+def _refuse_home_redirect(url: str, result: FetchResult) -> None:
+    """A deleted article often redirects to the site's home page: that is 'gone'."""
+    if not result.redirects:
+        return
+    old, new = urlsplit(url), urlsplit(result.final_url)
+    if new.path in HOME_PATHS and old.path not in HOME_PATHS and not new.query:
+        raise GoneError(f"redirected to the home page {result.final_url}", status=result.status)
+
+
+class Checker:
+    """Runs checks for one configuration; shared by ``monitor check`` and the daemon."""
+
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher) -> None:
+        self.config, self.store, self.fetcher = config, store, fetcher
+
+    async def check(self, source: SourceConfig) -> CheckResult:
+        started, t0 = utcnow(), time.monotonic()
+        try:
+            state = await asyncio.to_thread(self.store.page_state, source)
+        except MonitorError as exc:
+            logger.error("{}: cannot read state: {}", source.name, exc)
+            return CheckResult(source.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
+        try:
+            record = await self._run(source, state, started, t0)
+        except MonitorError as exc:
+            record = self._failure(source, state, started, t0, exc)
+        return await self._commit(source, record)
+
+    async def _run(self, source: SourceConfig, state: PageState, started: datetime,
+                   t0: float) -> CheckRecord:
+        got = await inspect(self.fetcher, source, etag=state.etag,
+                            last_modified=state.last_modified)
+        if isinstance(got, FetchResult):  # 304 Not Modified
+            return self._base(state, started, t0, Outcome.UNCHANGED, got)
+        snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata)
+        changes = await self._changes(source, state, got, snap)
+        if state.last is not None and not changes and snap.content_hash == state.last.content_hash:
+            return self._base(state, started, t0, Outcome.UNCHANGED, got.fetch)
+        outcome = Outcome.NEW if state.last is None else Outcome.CHANGED
+        if state.last is not None and not changes:
+            outcome = Outcome.UNCHANGED  # text differs only in what detect ignores
+        rec = self._base(state, started, t0, outcome, got.fetch)
+        if outcome is Outcome.UNCHANGED:
+            return rec
+        alerts = self._change_alerts(source, changes)
+        return replace(rec, version=_new_version(got, snap), changes=tuple(changes),
+                       alerts=tuple(alerts),
+                       page_url=got.fetch.final_url if _moved(changes) else None)
+
+    async def _changes(self, source: SourceConfig, state: PageState, got: Inspection,
+                       snap: object) -> list[ChangeDecision]:
+        out: list[ChangeDecision] = []
+        if state.status == "gone":
+            out.append(ChangeDecision(ChangeKind.RESTORED, "页面已恢复访问"))
+        if state.last is None:
+            return out
+        old = snapshot(state.last.title, state.last.text, state.last.metadata)
+        decision = await detect_change_async(
+            old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
+            last_change_kind=state.last_change_kind,
+            diff_timeout=self.config.settings.diff_timeout)
+        if got.fetch.permanent_redirect and got.fetch.final_url != state.url:
+            out.append(ChangeDecision(ChangeKind.MOVED, f"页面已迁移到 {got.fetch.final_url}",
+                                      details={"from": state.url, "to": got.fetch.final_url}))
+        if decision is not None:
+            out.append(decision)
+        return out
+
+    def _change_alerts(self, source: SourceConfig,
+                       changes: list[ChangeDecision]) -> list[AlertDraft]:
+        drafts: list[AlertDraft] = []
+        for i, ch in enumerate(changes):
+            if ch.alert:
+                drafts += plan.change_alerts(self.config, source, i, utcnow())
+        return drafts
+
+    def _base(self, state: PageState, started: datetime, t0: float, outcome: Outcome,
+              fetch: FetchResult) -> CheckRecord:
+        recovered = state.failure_streak >= self.config.settings.trouble_after
+        return CheckRecord(
+            page_id=state.page_id,
+            expected_last_version_id=state.last.id if state.last else None,
+            started_at=started, duration=time.monotonic() - t0, outcome=str(outcome),
+            http_status=fetch.status, bytes=len(fetch.body),
+            raw_sha256=hashlib.sha256(fetch.body).hexdigest() if fetch.body else None,
+            worker=WORKER, etag=fetch.etag or state.etag,
+            last_modified=fetch.last_modified or state.last_modified,
+            page_status="ok", failure_streak=0, gone_streak=0,
+            alerts=tuple(self._trouble(state, "recovered", "恢复正常")) if recovered else (),
+        )
+
+    def _failure(self, source: SourceConfig, state: PageState, started: datetime, t0: float,
+                 exc: MonitorError) -> CheckRecord:
+        s = self.config.settings
+        streak, gone = state.failure_streak + 1, state.gone_streak
+        gone = gone + 1 if isinstance(exc, GoneError) else 0
+        changes: tuple[ChangeDecision, ...] = ()
+        status = "gone" if state.status == "gone" else "failing"
+        if gone >= s.gone_after and state.status != "gone" and state.last is not None:
+            changes = (ChangeDecision(ChangeKind.GONE, f"页面已删除或无法访问 ({exc})"),)
+            status = "gone"
+        alerts = [a for i, _ in enumerate(changes) for a in
+                  plan.change_alerts(self.config, source, i, utcnow())]
+        if streak == s.trouble_after:
+            alerts += self._trouble(state, "trouble", f"{streak} 次检查失败: {exc}")
+        return CheckRecord(
+            page_id=state.page_id,
+            expected_last_version_id=state.last.id if state.last else None,
+            started_at=started, duration=time.monotonic() - t0, outcome=str(Outcome.ERROR),
+            http_status=getattr(exc, "status", None), error_kind=exc.kind, error=str(exc),
+            worker=WORKER, etag=state.etag, last_modified=state.last_modified,
+            page_status=status, failure_streak=streak, gone_streak=gone,
+            changes=changes, alerts=tuple(alerts))
+
+    def _trouble(self, state: PageState, event: str, detail: str) -> list[AlertDraft]:
+        source = self.config.source(state.source)
+        # Both events fire once per failure streak (when it reaches the threshold, and on
+        # the first success after it); the time makes each streak's key unique.
+        key = f"{state.page_id}:{utcnow().isoformat()}"
+        return plan.trouble_alerts(self.config, source, event, key, detail)
+
+    async def _commit(self, source: SourceConfig, rec: CheckRecord) -> CheckResult:
+        try:
+            res = await asyncio.to_thread(self.store.commit_check, rec)
+        except MonitorError as exc:
+            logger.error("{}: could not store the check: {}", source.name, exc)
+            return CheckResult(source.name, Outcome.ERROR, rec.duration,
+                               error_kind=exc.kind, error=str(exc))
+        first = rec.changes[0] if rec.changes and res.change_ids else None
+        result = CheckResult(
+            source=source.name, outcome=Outcome(res.outcome), duration=rec.duration,
+            status=rec.http_status, bytes=rec.bytes, version_id=res.version_id,
+            change_id=res.change_ids[0] if res.change_ids else None,
+            change_kind=str(first.kind) if first else None,
+            summary=first.summary if first else None, error_kind=rec.error_kind,
+            error=rec.error, alerts=len(res.alert_ids))
+        _log(result)
+        return result
+
+
+def _moved(changes: list[ChangeDecision]) -> bool:
+    return any(c.kind == ChangeKind.MOVED for c in changes)
+
+
+def _new_version(got: Inspection, snap: object) -> NewVersion:
+    f, e = got.fetch, got.extracted
+    return NewVersion(
+        content_hash=snap.content_hash, title=e.title, text=e.text,  # type: ignore[attr-defined]
+        metadata=dict(e.metadata), raw=f.body, raw_sha256=hashlib.sha256(f.body).hexdigest(),
+        http_status=f.status, headers=dict(f.headers), url=f.final_url, charset=f.charset,
+        fetched_at=f.fetched_at or utcnow())
+
+
+def _log(r: CheckResult) -> None:
+    if r.outcome is Outcome.ERROR:
+        logger.warning("check {} {} ({}: {}) in {:.2f}s", r.source, r.outcome, r.error_kind,
+                       r.error, r.duration)
+    else:
+        logger.info("check {} {} status={} {} in {:.2f}s", r.source, r.outcome, r.status,
+                    r.change_kind or "", r.duration)

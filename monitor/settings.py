@@ -1,0 +1,136 @@
+"""The one typed settings object.
+
+Precedence: built-in defaults < the ``[settings]`` table of ``sources.toml`` < environment
+variables ``MONITOR_<FIELD>`` (upper case).  Every field is documented in the README's
+settings table; ``tests/test_settings.py`` checks that table against this class.
+
+Secrets (SMTP password, web token, webhook secrets) are only ever read from the
+environment: the file may *name* an environment variable, never hold the secret.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monitor.errors import ConfigError
+
+ENV_PREFIX = "MONITOR_"
+# Fields that may only come from the environment, never from sources.toml.
+ENV_ONLY = frozenset({"web_token"})
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///data/monitor.db",
+        description="SQLAlchemy URL. sqlite:///PATH (WAL mode) or postgresql://… (psycopg).",
+    )
+    smtp_url: str | None = Field(
+        None,
+        description="smtp://user:pass@host:port, smtps://… or smtp+starttls://…; "
+        "unset: alerts are written as .eml files to outbox_dir.",
+    )
+    smtp_from: str = Field("monitor <monitor@localhost>", description="From: of alert mail.")
+    outbox_dir: Path = Field(Path("data/outbox"), description="Where .eml alerts go without SMTP.")
+    admin_email: str | None = Field(None, description="Gets source-trouble and config alerts.")
+    allow_private_network: bool = Field(
+        False, description="Allow fetching loopback/private/link-local addresses (tests, demos)."
+    )
+    user_agent: str = Field(
+        "monitor/0.1 (+https://github.com/monitor; change monitoring of public notices)",
+        description="User-Agent of every request.",
+    )
+    fetch_deadline: float = Field(60.0, gt=0, description="Wall-clock seconds per fetch.")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(20.0, gt=0, description="Seconds of inactivity while reading.")
+    max_body_bytes: int = Field(
+        20_000_000, gt=0, description="Cap on decoded body bytes (stops gzip bombs)."
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirect hops per fetch.")
+    retries: int = Field(2, ge=0, description="Retries on connect errors, 5xx and 429.")
+    retry_backoff: float = Field(1.0, ge=0, description="First retry delay, doubled each time.")
+    max_retry_after: float = Field(120.0, ge=0, description="Cap on an honoured Retry-After.")
+    host_delay: float = Field(2.0, ge=0, description="Min seconds between requests to a host.")
+    host_delays: dict[str, float] = Field(
+        default_factory=dict, description="Per-host override of host_delay, {host = seconds}."
+    )
+    concurrency: int = Field(8, ge=1, description="Checks running at once, all hosts together.")
+    respect_robots: bool = Field(True, description="Honour robots.txt (a source may override).")
+    timezone: str = Field("Asia/Shanghai", description="Time zone of cron schedules and digests.")
+    default_interval: str = Field("6h", description="Interval of a source that sets none.")
+    jitter: float = Field(0.1, ge=0, le=0.5, description="Fraction of an interval used as jitter.")
+    gone_after: int = Field(2, ge=1, description="Consecutive 404/410 checks before 'gone'.")
+    trouble_after: int = Field(3, ge=1, description="Consecutive failed checks before an alert.")
+    diff_timeout: float = Field(0.5, gt=0, description="Seconds a character diff may take.")
+    alert_retry_base: float = Field(30.0, gt=0, description="First alert retry delay (seconds).")
+    alert_max_attempts: int = Field(10, ge=1, description="Attempts before an alert is dead.")
+    web_enabled: bool = Field(False, description="monitor run also serves the web UI.")
+    web_host: str = Field("127.0.0.1", description="Web UI bind address.")
+    web_port: int = Field(8080, description="Web UI port.")
+    web_token: str | None = Field(
+        None, description="Env only. Required to bind the web UI beyond loopback."
+    )
+    metrics_port: int | None = Field(None, description="Port of /healthz and /metrics (loopback).")
+    log_json: bool = Field(False, description="Log JSON lines instead of text.")
+    lease_seconds: float = Field(300.0, gt=0, description="Seconds a replica holds a claim.")
+    shutdown_grace: float = Field(
+        30.0, ge=0, description="Seconds running checks may finish in after SIGTERM/SIGINT; "
+        "then they are abandoned, storing nothing.")
+
+    def delay_for(self, host: str) -> float:
+        return self.host_delays.get(host, self.host_delay)
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if name == "host_delays":
+            out[name] = dict(_pair(p) for p in raw.split(",") if p.strip())
+        else:
+            out[name] = raw
+    return out
+
+
+def _pair(text: str) -> tuple[str, float]:
+    host, _, seconds = text.partition("=")
+    return host.strip(), float(seconds)
+
+
+def load_settings(
+    file_values: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    file: str = "sources.toml",
+) -> Settings:
+    """Build settings from the file's ``[settings]`` table and the environment."""
+    file_values = dict(file_values or {})
+    for key in file_values:
+        if key in ENV_ONLY:
+            raise ConfigError(
+                f"{key} is a secret: set MONITOR_{key.upper()} in the environment",
+                file=file, key=f"settings.{key}",
+            )
+    try:
+        Settings(**file_values)
+    except ValidationError as exc:
+        raise _translate(exc, file, "settings.") from None
+    env_values = _env_values(os.environ if env is None else env)
+    try:
+        return Settings(**{**file_values, **env_values})
+    except ValidationError as exc:
+        raise _translate(exc, "environment", ENV_PREFIX, upper=True) from None
+
+
+def _translate(exc: ValidationError, file: str, prefix: str, upper: bool = False) -> ConfigError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    return ConfigError(err["msg"], file=file, key=prefix + (key.upper() if upper else key))

@@ -1,0 +1,111 @@
+"""Values passed between pipeline stages.  Plain frozen dataclasses: no I/O, no sessions."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What ``monitor.fetch`` got.  ``not_modified`` is a 304 answer to a conditional GET."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]  # the headers that matter, lower-case names
+    body: bytes = b""  # the body after transfer decoding (gzip...), before charset decoding
+    text: str = ""  # body decoded to str
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    elapsed: float = 0.0
+    redirects: tuple[tuple[int, str], ...] = ()  # (status, location) of each hop
+    fetched_at: datetime | None = None
+
+    @property
+    def permanent_redirect(self) -> bool:
+        return any(code in (301, 308) for code, _ in self.redirects)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What ``monitor.extract`` + ``monitor.normalize`` made of a page."""
+
+    title: str
+    text: str  # normalized: one paragraph per line, no noise
+    metadata: dict[str, str] = field(default_factory=dict)  # 索引号, 发文日期, 文号...
+    removed: tuple[str, ...] = ()  # human-readable notes of the noise that was removed
+
+
+class Outcome(enum.StrEnum):
+    NEW = "new"  # first version of a page (a baseline, never an alert)
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+
+
+class ChangeKind(enum.StrEnum):
+    CHANGED = "changed"
+    REPLY_ADDED = "reply_added"
+    METADATA_CHANGED = "metadata_changed"
+    TITLE_CHANGED = "title_changed"
+    GONE = "gone"
+    RESTORED = "restored"
+    MOVED = "moved"
+    FLAPPING = "flapping"
+
+
+# Words a watcher understands, used in subjects and the UI.
+KIND_LABELS: dict[str, str] = {
+    "changed": "正文修改",
+    "reply_added": "新增答复",
+    "metadata_changed": "元数据变更",
+    "title_changed": "标题变更",
+    "gone": "页面已删除",
+    "restored": "页面已恢复",
+    "moved": "页面已迁移",
+    "flapping": "内容来回变化",
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The value one check returns; a scheduled job never sees an exception."""
+
+    source: str
+    outcome: Outcome
+    duration: float = 0.0
+    status: int | None = None
+    bytes: int = 0
+    version_id: int | None = None
+    change_id: int | None = None
+    change_kind: str | None = None
+    summary: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    alerts: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The parts of a version that change detection compares."""
+
+    title: str
+    text: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class ChangeDecision:
+    """What ``monitor.detect`` decided about a new version compared with the previous one."""
+
+    kind: ChangeKind
+    summary: str  # one line in words a watcher understands, e.g. "第3段修改; 新增答复"
+    stats: dict[str, int] = field(default_factory=dict)  # added, removed, paragraphs...
+    patch: str = ""  # diff-match-patch patch text, UTF-8 (not percent-escaped)
+    details: dict[str, object] = field(default_factory=dict)  # e.g. metadata old → new
+    alert: bool = True  # False: recorded but nobody is told (e.g. a repeated flap)
