@@ -1,0 +1,228 @@
+"""What kind of change a new version is, in words a watcher understands.
+
+Kinds, most important first (the first that applies is the kind, the others are named
+in the summary and ``details["kinds"]``):
+
+1. ``reply_added``: what people watching a proposal wait for.
+2. ``title_changed``: the page now says it is a different document.
+3. ``changed``: the body text changed.
+4. ``metadata_changed``: 发文日期, 索引号... changed, the text did not.
+
+``flapping`` overrides them when the new version is the one before the previous one
+(A→B→A): a page alternating between two versions (two servers behind a balancer, an
+edit reverted) is said once; later flips are recorded with ``alert=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async, make_patch
+from monitor.types import ChangeDecision, ChangeKind, Snapshot
+
+PRIORITY = (ChangeKind.REPLY_ADDED, ChangeKind.TITLE_CHANGED, ChangeKind.CHANGED,
+            ChangeKind.METADATA_CHANGED)
+NO_STATS = {"added": 0, "removed": 0, "paragraphs": 0, "paragraphs_modified": 0,
+            "paragraphs_added": 0, "paragraphs_removed": 0}
+MAX_GROUPS = 6  # paragraph groups named in a summary before "等"
+
+# A paragraph that starts with a reply label: "部门答复", "答复：…", "【办理结果】…".
+_REPLY_LABEL = re.compile(
+    r"^[\s【\[（(〔]*(?:部门|单位|承办单位|主办单位|会办单位|办理单位)?"
+    r"(?:答复|回复|答复函|答复意见|答复内容|回复内容|办理结果|办理情况|办理意见|办理答复"
+    r"|处理结果|处理意见)(?:[】\]）)〕]|\s*[:：]|\s*$)")
+# A short heading naming a reply to a proposal: "对…第0192号提案的答复",
+# "第20200255号代表建议答复的函", "关于对第…号政协提案会办意见的函".
+_REPLY_TITLE = re.compile(r"(?:提案|建议|议案|意见|代表|委员|留言|来信).{0,40}?"
+                          r"(?:答复|回复|复函|答复函|的函|办理情况)\s*$")
+# The opening of a reply letter: "现答复如下", "会办意见如下", "现将办理情况答复如下".
+_REPLY_OPENING = re.compile(r"(?:答复|回复|函复|会办意见|办理意见|办理情况|处理意见)如下")
+_STATUS = re.compile(r"(?:办理|答复|回复|处理)(?:状态|情况|进度)\s*[:：]\s*(\S{2,6})")
+_PENDING = ("未答复", "待答复", "未回复", "待回复", "办理中", "正在办理", "未办结", "待办理",
+            "处理中", "受理中")
+_DONE = ("已答复", "已回复", "已办结", "办结", "已办理", "已处理", "已完成")
+BLOCK_GAP = 4  # reply markers this close (in paragraphs) belong to the same reply
+HEADING_MAX = 60
+
+
+def snapshot(title: str, text: str, metadata: Mapping[str, str]) -> Snapshot:
+    """A Snapshot whose content_hash is SHA-256 of canonical JSON of its three parts."""
+    canonical = json.dumps({"title": title, "text": text, "metadata": dict(metadata)},
+                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return Snapshot(title, text, dict(metadata), digest)
+
+
+def _same(old: Snapshot, new: Snapshot) -> bool:
+    if old.content_hash and old.content_hash == new.content_hash:
+        return True
+    return (old.title, old.text, old.metadata) == (new.title, new.text, new.metadata)
+
+
+def detect_change(old: Snapshot, new: Snapshot, *, previous_hashes: Sequence[str] = (),
+                  last_change_kind: str | None = None,
+                  diff_timeout: float = 0.5) -> ChangeDecision | None:
+    """What changed from ``old`` to ``new``; None when nothing that matters did."""
+    if _same(old, new):
+        return None
+    diff = diff_texts(old.text, new.text, timeout=diff_timeout)
+    return decide(old, new, diff, previous_hashes=previous_hashes,
+                  last_change_kind=last_change_kind)
+
+
+async def detect_change_async(old: Snapshot, new: Snapshot, *,
+                              previous_hashes: Sequence[str] = (),
+                              last_change_kind: str | None = None,
+                              diff_timeout: float = 0.5) -> ChangeDecision | None:
+    """``detect_change`` with the diff in a worker process (see ``monitor.diff``)."""
+    if _same(old, new):
+        return None
+    if old.text == new.text:
+        diff = TextDiff(old.text, new.text, [(EQUAL, old.text)] if old.text else [])
+    else:
+        diff = await diff_texts_async(old.text, new.text, timeout=diff_timeout)
+    # The rest is linear in the text (a few ms for 100 KB): fine on the loop.
+    return decide(old, new, diff, previous_hashes=previous_hashes,
+                  last_change_kind=last_change_kind)
+
+
+def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
+           previous_hashes: Sequence[str] = (),
+           last_change_kind: str | None = None) -> ChangeDecision | None:
+    """The decision for two snapshots and the diff of their texts."""
+    text_changed = old.text != new.text and diff.changed
+    parts: list[tuple[ChangeKind, str]] = []
+    details: dict[str, object] = {}
+    reply = reply_added(old, new)
+    if reply is not None:
+        parts.append((ChangeKind.REPLY_ADDED, f"新增答复「{_cut(reply[1], 40)}」"))
+        details["reply"] = {"paragraph": reply[0], "heading": reply[1]}
+    if old.title != new.title:
+        parts.append((ChangeKind.TITLE_CHANGED,
+                      f"标题: {_cut(old.title, 60)} → {_cut(new.title, 60)}"))
+        details["title"] = [old.title, new.title]
+    if text_changed:
+        parts.append((ChangeKind.CHANGED, describe_paragraphs(diff)))
+        details["paragraphs"] = [
+            {"kind": p.kind, "old": p.old_no, "new": p.new_no}
+            for p in diff.changed_paragraphs()]
+    meta = metadata_changes(old.metadata, new.metadata)
+    if meta:
+        parts.append((ChangeKind.METADATA_CHANGED, "; ".join(
+            f"{k}: {_show(a)} → {_show(b)}" for k, (a, b) in meta.items())))
+        details["metadata"] = {k: [a, b] for k, (a, b) in meta.items()}
+    if not parts:
+        return None  # e.g. only blank lines differ
+    parts.sort(key=lambda part: PRIORITY.index(part[0]))
+    kind, summary = parts[0][0], "; ".join(text for _, text in parts)
+    details["kinds"] = [str(k) for k, _ in parts]
+    details["exact"] = diff.exact
+    alert = True
+    if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
+        details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
+        kind, summary = ChangeKind.FLAPPING, "内容来回变化 (回到上上个版本): " + summary
+        alert = last_change_kind != ChangeKind.FLAPPING  # said once, not at every flip
+    stats = diff.stats if text_changed else dict(NO_STATS)
+    patch = make_patch(old.text, new.text, diff.ops) if old.text != new.text else ""
+    return ChangeDecision(kind, summary, stats, patch, details, alert)
+
+
+def describe_paragraphs(diff: TextDiff) -> str:
+    """"第3段修改, 第5-7段新增": runs of neighbouring paragraphs changed alike."""
+    groups: list[list[int | str]] = []  # [first, last, word]
+    for p in diff.changed_paragraphs():
+        word = {"modified": "修改", "added": "新增", "removed": "删除"}[p.kind]
+        if groups and groups[-1][2] == word and groups[-1][1] == p.number - 1:
+            groups[-1][1] = p.number
+        else:
+            groups.append([p.number, p.number, word])
+    names = [f"第{a}段{w}" if a == b else f"第{a}-{b}段{w}" for a, b, w in groups]
+    if len(names) > MAX_GROUPS:
+        total = len(diff.changed_paragraphs())
+        return ", ".join(names[:MAX_GROUPS]) + f" 等共{total}段"
+    return ", ".join(names)
+
+
+def metadata_changes(old: Mapping[str, str],
+                     new: Mapping[str, str]) -> dict[str, tuple[str | None, str | None]]:
+    """{field: (old, new)} for every field that differs; None where a field is absent."""
+    keys = dict.fromkeys([*old, *new])
+    return {k: (old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)}
+
+
+def _show(value: str | None) -> str:
+    return "（无）" if value is None else _cut(value, 40)
+
+
+def _cut(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --- replies -----------------------------------------------------------------------------
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def is_reply_marker(paragraph: str) -> bool:
+    """A reply label, a short reply heading, or the opening sentence of a reply."""
+    p = paragraph.strip().lstrip("•·-* ")
+    if _REPLY_LABEL.match(p) or _REPLY_OPENING.search(p):
+        return True
+    return len(p) <= HEADING_MAX and bool(_REPLY_TITLE.search(p))
+
+
+def _blocks(markers: list[int]) -> list[int]:
+    """The first marker of each reply: markers within BLOCK_GAP paragraphs are one."""
+    starts: list[int] = []
+    last = -BLOCK_GAP - 1
+    for i in markers:
+        if i - last > BLOCK_GAP:
+            starts.append(i)
+        last = i
+    return starts
+
+
+def reply_added(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
+    """(paragraph number, heading) of a reply that appeared, or None.
+
+    A reply appeared when the new text has more reply blocks than the old one and at
+    least one block starts at a paragraph the old text did not have (so inserting an
+    ordinary paragraph between a reply's heading and its opening is not a new reply),
+    or when a status (办理状态, 答复情况...) went from pending to done.
+    """
+    old_paras, new_paras = _paragraphs(old.text), _paragraphs(new.text)
+    old_blocks = _blocks([i for i, p in enumerate(old_paras) if is_reply_marker(p)])
+    new_markers = [i for i, p in enumerate(new_paras) if is_reply_marker(p)]
+    seen = set(old_paras)
+    if len(_blocks(new_markers)) > len(old_blocks):
+        fresh = [i for i in new_markers if new_paras[i] not in seen]
+        if fresh:
+            return fresh[0] + 1, new_paras[fresh[0]]
+    return _status_done(old, new)
+
+
+def _status_done(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
+    old_status = _statuses(old)
+    for where, value in _statuses(new):
+        if value.startswith(_DONE) and any(v.startswith(_PENDING) for _, v in old_status):
+            return where
+    return None
+
+
+def _statuses(snap: Snapshot) -> list[tuple[tuple[int, str], str]]:
+    """((paragraph number or 0 for metadata, where), status value) of a snapshot."""
+    out = []
+    for i, p in enumerate(_paragraphs(snap.text)):
+        m = _STATUS.search(p)
+        if m:
+            out.append(((i + 1, _cut(p, 40)), m.group(1)))
+    for key, value in snap.metadata.items():
+        if re.search(r"状态|办理情况|答复情况|进度", key):
+            out.append(((0, f"{key}: {value}"), value.strip()))
+    return out

@@ -1,0 +1,495 @@
+"""Character-level diffs of normalized page texts (one paragraph per line).
+
+diff-match-patch with semantic cleanup, so a one-character edit in a long Chinese
+paragraph is that character, not the paragraph.  Long texts are first compared line by
+line (``diff_linesToChars``) and only the changed runs of lines are refined character by
+character; every step runs against one deadline.  When the deadline is hit the runs not
+yet refined stay whole paragraphs and ``TextDiff.exact`` is False: a paragraph-level diff
+is still a true diff, just a coarser one, and it never stalls a check.
+
+``diff_texts_async`` runs the diff in a small pool of *processes*.  Measured on 2 cores
+with two unrelated 30 KB texts (each diff runs into its 0.5 s bound), a 10 ms ticker on
+the event loop saw at worst 20 ms gaps with one worker thread, 77 ms with two threads
+(the GIL is handed between the diff threads, the loop waits its turn), and 14-18 ms with
+two worker processes, which also use the second core.  Workers start once (0.2 s; 1.3 s
+under the ``monitor`` console script, whose main module a spawned worker imports again);
+that wait is off the loop and not counted.  After that the async bound counts from the
+call, so time queued behind other diffs is part of it: a late diff gets only the
+paragraph level, and the caller waits at most the bound plus ``ASYNC_GRACE``.
+
+Patches are stored as UTF-8 text: ``patch_toText`` percent-escapes every non-ASCII
+character (9 bytes for one Chinese character instead of 3), so ``make_patch`` escapes
+only what would break the one-line-per-piece format or the escaping itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import re
+import time
+import urllib.parse
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import cached_property
+
+from diff_match_patch import diff_match_patch
+from loguru import logger
+
+from monitor.errors import StorageError
+
+DELETE, EQUAL, INSERT = -1, 0, 1
+Op = tuple[int, str]
+
+# Below this many characters (both texts) a direct character diff is cheap enough.
+LINE_MODE_MIN = 2_000
+# The paragraph-level pass always gets this long, even when a queued async diff starts
+# after its deadline: without it there would be nothing to show at all.
+LINE_FLOOR = 0.05
+# How long past its bound an async diff may take before the caller stops waiting for the
+# worker (a worker that is still starting, or a stuck one).
+ASYNC_GRACE = 1.5
+WORKERS = min(2, os.cpu_count() or 1)  # processes diffing at once
+# How long an async diff waits for the worker processes to start the first time.
+STARTUP_LIMIT = 15.0
+
+
+@dataclass(frozen=True)
+class ParagraphDiff:
+    """One paragraph of the aligned texts.  ``ops`` are its pieces without the line end.
+
+    kind: "equal", "modified", "added" or "removed".  Numbers count non-blank lines from
+    1, ``old_no`` in the old text and ``new_no`` in the new one (None where absent).
+    A modified paragraph may span several lines when paragraphs were split or merged.
+    """
+
+    kind: str
+    old_no: int | None
+    new_no: int | None
+    ops: tuple[Op, ...]
+
+    @property
+    def old_text(self) -> str:
+        return "".join(t for op, t in self.ops if op != INSERT)
+
+    @property
+    def new_text(self) -> str:
+        return "".join(t for op, t in self.ops if op != DELETE)
+
+    @property
+    def number(self) -> int:
+        """The number a reader looks up: in the new text, unless the paragraph is gone."""
+        no = self.old_no if self.kind == "removed" else self.new_no
+        return no if no is not None else (self.old_no or 0)
+
+    @property
+    def added_chars(self) -> int:
+        return sum(len(t) - t.count("\n") for op, t in self.ops if op == INSERT)
+
+    @property
+    def removed_chars(self) -> int:
+        return sum(len(t) - t.count("\n") for op, t in self.ops if op == DELETE)
+
+
+@dataclass(frozen=True)
+class TextDiff:
+    """What differs between two texts.  ``ops`` rebuild both texts exactly."""
+
+    old: str
+    new: str
+    ops: list[Op]
+    exact: bool = True  # False: the time bound was hit, some runs are whole paragraphs
+    elapsed: float = 0.0
+
+    @cached_property
+    def paragraphs(self) -> list[ParagraphDiff]:
+        """Every non-blank paragraph of both texts, aligned, in reading order."""
+        return _pair_replacements(_rows(self.ops, len(self.old), len(self.new)))
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Characters (line ends not counted) and paragraphs that changed."""
+        changed = self.changed_paragraphs()
+        kinds = [p.kind for p in changed]
+        return {
+            "added": sum(p.added_chars for p in changed),
+            "removed": sum(p.removed_chars for p in changed),
+            "paragraphs": len(changed),
+            "paragraphs_modified": kinds.count("modified"),
+            "paragraphs_added": kinds.count("added"),
+            "paragraphs_removed": kinds.count("removed"),
+        }
+
+    def changed_paragraphs(self) -> list[ParagraphDiff]:
+        return [p for p in self.paragraphs if p.kind != "equal"]
+
+    @property
+    def changed(self) -> bool:
+        return any(p.kind != "equal" for p in self.paragraphs)
+
+
+# --- computing a diff ------------------------------------------------------------------
+
+
+def diff_texts(old: str, new: str, *, timeout: float = 0.5) -> TextDiff:
+    """A character diff of two texts, bounded by ``timeout`` seconds of wall clock."""
+    return _diff_until(old, new, time.time() + timeout)
+
+
+def _diff_until(old: str, new: str, deadline: float) -> TextDiff:
+    """Diff against an absolute ``time.time()`` deadline (what diff-match-patch uses)."""
+    started = time.perf_counter()
+    dmp = diff_match_patch()
+    dmp.Diff_Timeout = 1.0  # unused: every call below passes the deadline itself
+    if old == new:
+        ops: list[Op] = [(EQUAL, old)] if old else []
+        exact = True
+    elif len(old) + len(new) < LINE_MODE_MIN:
+        ops, exact = _char_diff(dmp, old, new, deadline)
+    else:
+        line_ops, exact = _line_diff(dmp, old, new, max(deadline, time.time() + LINE_FLOOR))
+        ops, refined = _refine(dmp, line_ops, deadline)
+        exact = exact and refined
+    dmp.diff_cleanupSemantic(ops)
+    ops = _align_to_lines(ops)
+    result = TextDiff(old, new, ops, exact, time.perf_counter() - started)
+    _ = result.paragraphs  # computed here: in a worker process, not on the event loop
+    return result
+
+
+def _char_diff(dmp: diff_match_patch, old: str, new: str,
+               deadline: float) -> tuple[list[Op], bool]:
+    ops = dmp.diff_main(old, new, False, deadline)
+    if time.time() < deadline:
+        return ops, True
+    line_ops, _ = _line_diff(dmp, old, new, time.time() + LINE_FLOOR)
+    return line_ops, False
+
+
+def _line_diff(dmp: diff_match_patch, old: str, new: str,
+               deadline: float) -> tuple[list[Op], bool]:
+    """Whole lines kept, removed or added.  Semantic cleanup drops freak matches such
+    as a blank line between two rewritten paragraphs, as diff_lineMode does."""
+    chars1, chars2, lines = dmp.diff_linesToChars(old, new)
+    ops = dmp.diff_main(chars1, chars2, False, deadline)
+    exact = time.time() < deadline
+    dmp.diff_charsToLines(ops, lines)
+    dmp.diff_cleanupSemantic(ops)
+    return ops, exact
+
+
+def _refine(dmp: diff_match_patch, line_ops: list[Op],
+            deadline: float) -> tuple[list[Op], bool]:
+    """Re-diff each run of removed+added lines by character while time remains."""
+    out: list[Op] = []
+    exact = True
+    deleted: list[str] = []
+    inserted: list[str] = []
+    for op, text in [*line_ops, (EQUAL, "")]:
+        if op == DELETE:
+            deleted.append(text)
+            continue
+        if op == INSERT:
+            inserted.append(text)
+            continue
+        old_run, new_run = "".join(deleted), "".join(inserted)
+        if old_run and new_run and exact and time.time() < deadline:
+            sub = dmp.diff_main(old_run, new_run, False, deadline)
+            exact = time.time() < deadline
+        else:
+            sub = []
+            exact = exact and not (old_run and new_run)
+        if not sub or not exact:  # the bound cut this run short: keep whole paragraphs
+            sub = [(o, t) for o, t in ((DELETE, old_run), (INSERT, new_run)) if t]
+        out += sub
+        if text:
+            out.append((EQUAL, text))
+        deleted, inserted = [], []
+    dmp.diff_cleanupMerge(out)
+    return out, exact
+
+
+def _align_to_lines(ops: list[Op]) -> list[Op]:
+    """Slide each lone insertion/deletion that holds a line break so that it is whole
+    lines, when an equally short diff allows it.  Semantic cleanup likes to keep an
+    edit next to a blank line ("要求[+\\n新段落+]\\n\\n"), which would read as a change
+    of the paragraph before instead of a new paragraph."""
+    out = list(ops)
+    i = 0
+    while i < len(out):
+        op, edit = out[i]
+        first, last = i == 0, i == len(out) - 1
+        lone = (first or out[i - 1][0] == EQUAL) and (last or out[i + 1][0] == EQUAL)
+        if op == EQUAL or "\n" not in edit or not lone:
+            i += 1
+            continue
+        before = "" if first else out[i - 1][1]
+        after = "" if last else out[i + 1][1]
+        s = before + edit + after
+        p = _whole_lines_at(s, len(before), len(edit), text_start=first, text_end=last)
+        if p is None or p == len(before):
+            i += 1
+            continue
+        start = i if first else i - 1
+        slid = [(EQUAL, s[:p]), (op, s[p:p + len(edit)]), (EQUAL, s[p + len(edit):])]
+        out[start:i + (1 if last else 2)] = [x for x in slid if x[1]]
+        i = start + (2 if p else 1)
+    return out
+
+
+def _whole_lines_at(s: str, p: int, n: int, *, text_start: bool,
+                    text_end: bool) -> int | None:
+    """The nearest start of ``s[p:p+n]`` slid along ``s`` where it spans whole lines.
+    The neighbouring equalities are never emptied (the cap of 256 bounds the work)."""
+    lo, hi = (0 if text_start else 1), len(s) - n - (0 if text_end else 1)
+    found = []
+    q = p
+    while True:
+        if (q == 0 or s[q - 1] == "\n") and (q + n == len(s) or s[q + n - 1] == "\n"):
+            found.append(q)
+            break
+        if q <= lo or s[q - 1] != s[q + n - 1] or p - q >= 256:
+            break
+        q -= 1
+    q = p
+    while q < hi and s[q] == s[q + n] and q - p < 256:
+        q += 1
+        if (s[q - 1] == "\n") and (q + n == len(s) or s[q + n - 1] == "\n"):
+            found.append(q)
+            break
+    return min(found, key=lambda x: abs(x - p)) if found else None
+
+
+# --- running off the event loop --------------------------------------------------------
+
+_pool: ProcessPoolExecutor | None = None
+_ready: Future[int] | None = None
+
+
+def _workers() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        # spawn, not fork: the daemon has threads (to_thread, the scheduler), and forking
+        # a process with threads can copy a held lock into the child.  Submitting to a
+        # spawn pool never waits for the child (forkserver's first submit does).
+        _pool = ProcessPoolExecutor(max_workers=WORKERS, initializer=_ping,
+                                    mp_context=multiprocessing.get_context("spawn"))
+    return _pool
+
+
+def _ping() -> int:
+    """Run in a worker, it makes the worker import this module before the first diff."""
+    return os.getpid()
+
+
+def start_diff_workers() -> Future[int]:
+    """Start the worker processes; the future is done when one of them answers.
+
+    A spawned worker imports the program's main module again: ~0.3 s under pytest,
+    ~1.3 s and ~80 MB for the ``monitor`` console script.  The daemon may call this at
+    start-up; otherwise the first async diff does, and waits (off the loop) before its
+    bound starts counting, so the first change after a restart is still exact.
+    """
+    global _ready
+    if _ready is None or (_ready.done() and _ready.exception() is not None):
+        # one submit per worker: a spawn pool starts a process per submit it cannot
+        # hand to an idle one, so all workers start now rather than at a busy moment
+        pings = [_workers().submit(_ping) for _ in range(WORKERS)]
+        _ready = pings[0]
+    return _ready
+
+
+def shutdown_diff_workers(*, wait: bool = True) -> None:
+    """Stop the worker processes (the daemon calls this on shutdown; they restart on use)."""
+    global _pool, _ready
+    pool, _pool, _ready = _pool, None, None
+    if pool is not None:
+        pool.shutdown(wait=wait, cancel_futures=True)
+
+
+# ``timeout`` bounds the computation in the worker (it is its deadline), not just the await
+async def diff_texts_async(old: str, new: str, *, timeout: float) -> TextDiff:  # noqa: ASYNC109
+    """``diff_texts`` in a worker process; the bound counts from this call (once the
+    workers are up), so time queued behind other diffs is part of it.
+
+    When no worker answers within the bound plus ``ASYNC_GRACE`` (or the pool broke),
+    the answer is the paragraph-level diff, computed in a thread.
+    """
+    if old == new:  # paragraphs left to compute lazily, if ever asked for
+        return TextDiff(old, new, [(EQUAL, old)] if old else [])
+    loop = asyncio.get_running_loop()
+    try:
+        ready = asyncio.wrap_future(start_diff_workers())
+        await asyncio.wait({ready}, timeout=STARTUP_LIMIT)  # no cancel: it is shared
+        if not ready.done():
+            raise TimeoutError
+        ready.result()
+        deadline = time.time() + timeout
+        job = loop.run_in_executor(_workers(), _diff_until, old, new, deadline)
+        return await asyncio.wait_for(job, timeout + ASYNC_GRACE)
+    except TimeoutError:
+        logger.warning("diff worker gave no answer in time: paragraph diff instead")
+    except (BrokenProcessPool, OSError) as exc:
+        logger.warning("diff worker failed ({}): paragraph diff instead", exc)
+        shutdown_diff_workers(wait=False)  # the next diff starts a new pool
+    # time.time() as deadline: no character refinement, only the LINE_FLOOR pass
+    return await asyncio.to_thread(_diff_until, old, new, time.time())
+
+
+# --- patches -----------------------------------------------------------------------------
+
+# '%' because unescaping must not touch literal percent signs; line ends and other
+# control characters because the format is one piece per line (and some readers split
+# on U+0085/U+2028/U+2029 too).  Everything else stays as it is, in UTF-8.
+_MUST_ESCAPE = re.compile("[%\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _escape(text: str) -> str:
+    return _MUST_ESCAPE.sub(lambda m: urllib.parse.quote(m.group(0), safe=""), text)
+
+
+def make_patch(old: str, new: str, diffs: list[Op]) -> str:
+    """A patch turning ``old`` into ``new``: patch_toText's format, UTF-8, not escaped."""
+    dmp = diff_match_patch()
+    if dmp.diff_text1(diffs) != old or dmp.diff_text2(diffs) != new:
+        raise ValueError("make_patch: the diff is not a diff of these two texts")
+    out: list[str] = []
+    for patch in dmp.patch_make(old, diffs):
+        out.append(f"@@ -{_coords(patch.start1, patch.length1)} "
+                   f"+{_coords(patch.start2, patch.length2)} @@\n")
+        for op, data in patch.diffs:
+            out.append({INSERT: "+", DELETE: "-", EQUAL: " "}[op] + _escape(data) + "\n")
+    return "".join(out)
+
+
+def _coords(start: int, length: int) -> str:
+    """GNU diff's 1-based coordinates, as patch_obj.__str__ writes them."""
+    if length == 0:
+        return f"{start},0"
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1},{length}"
+
+
+def apply_patch(old: str, patch: str) -> str:
+    """Apply a ``make_patch`` patch.  Strict: the text must be the one it was made from.
+
+    Raises StorageError when the patch is unreadable or does not fit ``old`` (a stored
+    chain of versions that does not add up).
+    """
+    dmp = diff_match_patch()
+    dmp.Match_Threshold = 0.0  # exact matches at the exact place only, no fuzzy apply
+    dmp.Patch_DeleteThreshold = 0.0
+    try:
+        patches = dmp.patch_fromText(patch)  # unquotes each piece: our escapes only
+    except ValueError as exc:
+        raise StorageError("unreadable patch", detail=str(exc)) from None
+    new, applied = dmp.patch_apply(patches, old)
+    if not all(applied):
+        raise StorageError(f"patch does not apply: {applied.count(False)} of "
+                           f"{len(applied)} hunks do not match the text")
+    return new
+
+
+# --- paragraphs --------------------------------------------------------------------------
+
+
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")  # only \n ends a line (not \r, \x85...)
+
+
+def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
+    """Cut the ops into paragraphs: a cut where both texts are at a line start.
+
+    The end of a text counts as a line end, so text appended after a last line without
+    a newline is a new paragraph, not a change of that line.
+    """
+    rows: list[ParagraphDiff] = []
+    pieces: list[Op] = []
+    opos = npos = 0
+    old_mid = new_mid = False  # inside a line of the old / new text
+    counts = [0, 0]  # non-blank lines seen so far, old and new
+    for op, text in ops:
+        for piece in _LINE.findall(text):
+            pieces.append((op, piece))
+            ends = piece.endswith("\n")
+            if op != INSERT:
+                opos += len(piece)
+                old_mid = not ends and opos < old_len
+            if op != DELETE:
+                npos += len(piece)
+                new_mid = not ends and npos < new_len
+            if not old_mid and not new_mid:
+                _add_row(rows, pieces, counts)
+                pieces = []
+    if pieces:
+        _add_row(rows, pieces, counts)
+    return rows
+
+
+def _add_row(rows: list[ParagraphDiff], pieces: list[Op], counts: list[int]) -> None:
+    ops = _strip_line_end(pieces)
+    old = "".join(t for op, t in ops if op != INSERT)
+    new = "".join(t for op, t in ops if op != DELETE)
+    old_lines = sum(1 for line in old.split("\n") if line.strip()) if old.strip() else 0
+    new_lines = sum(1 for line in new.split("\n") if line.strip()) if new.strip() else 0
+    old_no = counts[0] + 1 if old_lines else None
+    new_no = counts[1] + 1 if new_lines else None
+    counts[0] += old_lines
+    counts[1] += new_lines
+    if not old_lines and not new_lines:
+        return  # blank lines are not paragraphs: never shown, never counted
+    if all(op == EQUAL for op, _ in ops):
+        kind = "equal"
+    elif not old_lines:
+        kind = "added"
+    elif not new_lines:
+        kind = "removed"
+    else:
+        kind = "modified"
+    rows.append(ParagraphDiff(kind, old_no, new_no, tuple(ops)))
+
+
+def _strip_line_end(pieces: list[Op]) -> list[Op]:
+    """Drop the newline that ends the paragraph on each side (one char may end both)."""
+    out = list(pieces)
+    for side in ((EQUAL, DELETE), (EQUAL, INSERT)):
+        for i in range(len(out) - 1, -1, -1):
+            op, text = out[i]
+            if op in side:
+                if text.endswith("\n"):
+                    out[i] = (op, text[:-1])
+                break
+    merged: list[Op] = []
+    for op, text in out:
+        if not text:
+            continue
+        if merged and merged[-1][0] == op:
+            merged[-1] = (op, merged[-1][1] + text)
+        else:
+            merged.append((op, text))
+    return merged
+
+
+def _pair_replacements(rows: list[ParagraphDiff]) -> list[ParagraphDiff]:
+    """Removed and added paragraphs next to each other are paragraphs rewritten: report
+    "第3段修改", not "第3段删除, 第3段新增".  Pairs are made in order within a stretch
+    of only removed/added paragraphs, so both texts keep their reading order."""
+    out: list[ParagraphDiff] = []
+    removed: list[ParagraphDiff] = []
+    added: list[ParagraphDiff] = []
+    for row in [*rows, None]:
+        if row is not None and row.kind in ("removed", "added"):
+            (removed if row.kind == "removed" else added).append(row)
+            continue
+        for old, new in zip(removed, added, strict=False):
+            # only each side's own text: the other side of each is blank (whitespace)
+            ops = ((DELETE, old.old_text), (INSERT, new.new_text))
+            out.append(ParagraphDiff("modified", old.old_no, new.new_no, ops))
+        n = min(len(removed), len(added))
+        out += removed[n:] + added[n:]
+        removed, added = [], []
+        if row is not None:
+            out.append(row)
+    return out
