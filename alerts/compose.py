@@ -1,0 +1,237 @@
+"""Composing messages: a change (or a digest of changes, a source in trouble or recovered,
+a configuration error) → one ``Message`` for one recipient.
+
+Everything from a page (title, text, metadata) is untrusted: the subject goes through
+``header_safe``, HTML is autoescaped (the diff renderer escapes its own output), chat
+formats escape for their own markup.  The Message-ID is stable per (change, recipient)
+so a message sent twice after a crash is recognisably the same message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts import templates
+from alerts.message import ChatItem, Message, header_safe
+from monitor.diff import diff_texts
+from monitor.errors import DeliveryError
+from monitor.render import render_html, render_text
+from monitor.settings import Settings
+from monitor.types import KIND_LABELS
+from storage.alerts_repo import AlertRecord, AlertsRepo, ChangeView
+
+MAX_DIFF_HTML = 200_000  # characters of rendered diff in one email; beyond, plain text
+MAX_DIFF_TEXT = 20_000
+DOMAIN = "monitor"
+
+
+def message_id(kind: str, key: int, recipient: str) -> str:
+    digest = hashlib.sha1(recipient.strip().lower().encode()).hexdigest()[:12]
+    return f"<{kind}-{key}.{digest}@{DOMAIN}>"
+
+
+def _href(url: str | None) -> str | None:
+    return url if url and url.startswith(("http://", "https://")) else None
+
+
+@dataclass(frozen=True)
+class ChangeParts:
+    """What every rendering of one change shares."""
+
+    view: ChangeView
+    title: str
+    kind_label: str
+    size: str  # " (+35 / −12 字)" or ""
+    when: str
+    facts: tuple[tuple[str, str, str | None], ...]
+    meta: tuple[tuple[str, str, str], ...]  # (field, old, new)
+    diff_html: str
+    diff_text: str
+    stats: dict[str, int]
+
+
+class Composer:
+    def __init__(self, settings: Settings, repo: AlertsRepo | None = None) -> None:
+        self.settings, self.repo = settings, repo
+        self.tz = ZoneInfo(settings.timezone)
+
+    def compose(self, batch: list[AlertRecord]) -> Message:
+        """The message for one claimed batch (one row, or a digest group)."""
+        first = batch[0]
+        if first.event == "change" and first.payload.get("mode") == "digest":
+            return self.digest(self._views(batch), first.recipient, min(r.id for r in batch))
+        if first.event == "change":
+            assert self.repo is not None and first.change_id is not None
+            return self.change(self.repo.change_view(first.change_id), first.recipient)
+        if first.event in ("trouble", "recovered"):
+            return self.trouble(first)
+        if first.event == "config":
+            return self.config_error(first.payload.get("problems", []), first.recipient,
+                                     first.id)
+        raise DeliveryError(f"unknown alert event {first.event!r}", permanent=True)
+
+    def _views(self, batch: list[AlertRecord]) -> list[ChangeView]:
+        """The digest's changes; one that no longer exists is left out, not the digest."""
+        assert self.repo is not None
+        views = []
+        for r in batch:
+            try:
+                views.append(self.repo.change_view(r.change_id or 0))
+            except KeyError:
+                continue
+        return views
+
+    # --- one change --------------------------------------------------------------
+
+    def parts(self, view: ChangeView, *, context: int = 1) -> ChangeParts:
+        old, new = view.old, view.new
+        title = header_safe((new or old).title if (new or old) else "", 120) or view.source
+        diff_html = diff_text = ""
+        stats: dict[str, int] = {}
+        if old is not None and new is not None and old.text != new.text:
+            d = diff_texts(old.text, new.text, timeout=self.settings.diff_timeout)
+            stats = _char_stats(d.stats)
+            diff_html = render_html(d, context=context)
+            diff_text = render_text(d, context=context)
+            if len(diff_html) > MAX_DIFF_HTML:  # a whole-page rewrite: keep the mail sane
+                diff_html = _pre(diff_text[:MAX_DIFF_TEXT])
+        size = f" (+{stats['added']} / −{stats['removed']} 字)" if stats else ""
+        return ChangeParts(view, title, KIND_LABELS.get(view.kind, view.kind), size,
+                           self.local(view.created_at), self._facts(view),
+                           _meta_rows(view), diff_html, diff_text[:MAX_DIFF_TEXT], stats)
+
+    def _facts(self, v: ChangeView) -> tuple[tuple[str, str, str | None], ...]:
+        facts = [("来源", v.source, None), ("网址", v.page_url, _href(v.page_url)),
+                 ("类型", KIND_LABELS.get(v.kind, v.kind), None)]
+        if v.summary:
+            facts.append(("摘要", header_safe(v.summary, 300), None))
+        facts.append(("检测时间", self.local(v.created_at), None))
+        if v.old and v.new:
+            facts.append(("版本", f"#{v.old.id} → #{v.new.id}", None))
+        return tuple(facts)
+
+    def change(self, view: ChangeView, recipient: str) -> Message:
+        p = self.parts(view)
+        heading = f"{view.source} {p.title} — {p.kind_label}{p.size}"
+        subject = header_safe(f"[monitor] {heading}", 400)
+        content = templates.CHANGE.render(
+            kind_label=p.kind_label, source=view.source, title=p.title, facts=p.facts,
+            meta=p.meta, diff_html=p.diff_html, muted=templates.MUTED)
+        footer = f"monitor · 变化 #{view.id} · 发给 {recipient}"
+        return Message(
+            event="change", subject=subject, message_id=message_id("change", view.id, recipient),
+            html=templates.page(subject, content, footer),
+            text=self._text(heading, p, footer), title=heading,
+            facts=tuple((k, v) for k, v, _ in p.facts if k != "网址") + tuple(
+                (f, f"{o} → {n}") for f, o, n in p.meta),
+            url=_href(view.page_url), body=p.diff_text or view.summary, data=_data(p))
+
+    def _text(self, heading: str, p: ChangeParts, footer: str) -> str:
+        return templates.TEXT.render(title=heading, facts=[(k, v) for k, v, _ in p.facts],
+                                     meta=p.meta, body=p.diff_text.rstrip(), footer=footer)
+
+    # --- digests ----------------------------------------------------------------------
+
+    def digest(self, views: list[ChangeView], recipient: str, key: int) -> Message:
+        if not views:
+            raise DeliveryError("digest: its changes no longer exist", permanent=True)
+        parts = [self.parts(v, context=0) for v in views]
+        sources = len({v.source for v in views})
+        heading = f"变化摘要: {len(views)} 处变化 ({sources} 个来源)"
+        subject = header_safe(f"[monitor] {heading}", 400)
+        entries = [{"kind_label": p.kind_label, "source": p.view.source, "when": p.when,
+                    "url": _href(p.view.page_url), "title": p.title,
+                    "summary": p.view.summary, "diff_html": p.diff_html} for p in parts]
+        content = templates.DIGEST.render(heading=heading, changes=entries,
+                                          muted=templates.MUTED)
+        footer = f"monitor · 摘要 · 发给 {recipient}"
+        text = "\n\n".join(f"{p.view.source} {p.title} — {p.kind_label}{p.size}\n"
+                           f"{p.view.page_url}\n{p.view.summary}\n{p.diff_text}".rstrip()
+                           for p in parts)
+        return Message(
+            event="digest", subject=subject, message_id=message_id("digest", key, recipient),
+            html=templates.page(subject, content, footer),
+            text=f"{heading}\n\n{text}\n\n-- \n{footer}\n", title=heading,
+            items=tuple(ChatItem(f"{p.view.source} {p.title}", _href(p.view.page_url),
+                                 f"{p.kind_label}{p.size} {p.view.summary}".strip())
+                        for p in parts),
+            data={"changes": [_data(p) for p in parts]})
+
+    # --- notices: trouble, recovered, configuration ------------------------------------
+
+    def trouble(self, row: AlertRecord) -> Message:
+        pl = row.payload
+        source, url = str(pl.get("source", "")), str(pl.get("url", ""))
+        label = "来源恢复正常" if row.event == "recovered" else "来源检查失败"
+        detail = header_safe(str(pl.get("detail", "")), 500)
+        return self._notice(row.event, label, f"{label}: {source}", row, facts=[
+            ("来源", source, None), ("网址", url, _href(url)), ("详情", detail, None),
+            ("时间", self.local(row.created_at), None)], url=_href(url),
+            data={"source": source, "url": url, "detail": detail})
+
+    def config_error(self, problems: list[str], recipient: str, key: int) -> Message:
+        row = AlertRecord(id=key, event="config", channel="", recipient=recipient, watcher="",
+                          status="", attempts=0, next_attempt_at=datetime.now(self.tz))
+        lines = [header_safe(str(p), 500) for p in problems]
+        return self._notice("config", "配置错误", f"配置错误: {len(lines)} 个问题", row,
+                            facts=[], lines=lines, data={"problems": lines})
+
+    def _notice(self, event: str, label: str, heading: str, row: AlertRecord, *,
+                facts: list[tuple[str, str, str | None]], url: str | None = None,
+                lines: list[str] | None = None, data: dict[str, Any]) -> Message:
+        subject = header_safe(f"[monitor] {heading}", 400)
+        content = templates.NOTICE.render(label=label, title=heading, facts=facts,
+                                          lines=lines or [], muted=templates.MUTED)
+        footer = f"monitor · 发给 {row.recipient}"
+        body = "\n".join(lines or [])
+        text = templates.TEXT.render(title=heading, facts=[(k, v) for k, v, _ in facts],
+                                     meta=[], body=body, footer=footer)
+        return Message(event=event, subject=subject,
+                       message_id=message_id(event, row.id, row.recipient),
+                       html=templates.page(subject, content, footer), text=text,
+                       title=heading, facts=tuple((k, v) for k, v, _ in facts if k != "网址"),
+                       url=url, body=body, data=data)
+
+    def local(self, at: datetime | None) -> str:
+        return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def _char_stats(stats: dict[str, Any]) -> dict[str, int]:
+    """Characters added/removed, whatever the diff module calls them."""
+    added = stats.get("chars_added", stats.get("added", 0))
+    removed = stats.get("chars_removed", stats.get("removed", 0))
+    return {"added": int(added), "removed": int(removed)}
+
+
+def _meta_rows(v: ChangeView) -> tuple[tuple[str, str, str], ...]:
+    if v.old is None or v.new is None:
+        return ()
+    rows = []
+    if v.old.title != v.new.title:
+        rows.append(("标题", v.old.title, v.new.title))
+    for key in sorted(set(v.old.metadata) | set(v.new.metadata)):
+        old, new = v.old.metadata.get(key, ""), v.new.metadata.get(key, "")
+        if old != new:
+            rows.append((key, old or "（无）", new or "（无）"))
+    return tuple(rows)
+
+
+def _pre(text: str) -> str:
+    from markupsafe import escape
+
+    return f'<pre style="white-space:pre-wrap;margin:0;font-family:inherit;">{escape(text)}</pre>'
+
+
+def _data(p: ChangeParts) -> dict[str, Any]:
+    v = p.view
+    return {"change_id": v.id, "source": v.source, "kind": v.kind, "kind_label": p.kind_label,
+            "summary": v.summary, "title": p.title, "url": v.page_url,
+            "detected_at": v.created_at.isoformat(), "stats": p.stats,
+            "metadata_changes": [{"field": f, "old": o, "new": n} for f, o, n in p.meta],
+            "diff": p.diff_text,
+            "old_version_id": v.old.id if v.old else None,
+            "new_version_id": v.new.id if v.new else None}

@@ -1,0 +1,187 @@
+"""The outbox delivery loop: claim due rows, compose, send, record the outcome.
+
+* Rows are claimed under a lease (``settings.lease_seconds``, see ``storage.alerts_repo``)
+  so several daemons never send one row twice; a row left ``sending`` by a killed process
+  is taken back when its lease runs out: at most one duplicate, with the same Message-ID.
+* A temporary failure is retried after ``alert_retry_base * 2^(attempts-1)`` seconds
+  (±10 % jitter, at most ``MAX_BACKOFF``); after ``alert_max_attempts`` attempts, or on a
+  permanent failure, the row is dead with the reason in ``last_error``
+  (``monitor alerts retry`` revives it).
+* Each row (or digest group) is sent on its own, a few at a time: one failing recipient
+  never holds back the others.
+* Digest rows (``payload.mode == "digest"``) become due at their digest time; the due rows
+  of one recipient and channel go out together as one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from loguru import logger
+
+from alerts.base import Channel, Target, redact
+from alerts.compose import Composer
+from alerts.message import Message
+from alerts.registry import CHANNELS, channel_name, validate_channels
+from monitor.config import Config
+from monitor.errors import ChannelConfigError, DeliveryError, MonitorError
+from storage import Store
+from storage.alerts_repo import AlertRecord, AlertsRepo
+from storage.models import utcnow
+
+MAX_BACKOFF = timedelta(hours=6)
+CONCURRENCY = 4  # sends in flight at once
+MAX_ROUNDS = 20  # claim rounds per deliver_due, so a flood cannot keep it busy forever
+# A send may take this long (SMTP and webhook timeouts are 30 s and 20 s): a row whose
+# turn comes later than this before its lease ends is given back, not sent, so no other
+# daemon can take it over while it is still being sent.
+SEND_MARGIN = timedelta(seconds=90)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return f"{self.sent} sent, {self.retrying} retrying, {self.dead} dead"
+
+
+def backoff(base: float, attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
+    """Delay before the next try after ``attempts`` failed ones (the first: ``base``)."""
+    delay = min(base * 2 ** max(0, attempts - 1), MAX_BACKOFF.total_seconds())
+    return timedelta(seconds=delay * (0.9 + 0.2 * rng()))
+
+
+class Deliverer:
+    """Delivers due outbox rows.  Raises ``ChannelConfigError`` at construction when a
+    channel is misconfigured, so the daemon and ``monitor check`` say so at once."""
+
+    def __init__(self, config: Config, store: Store, *, env: Mapping[str, str] | None = None,
+                 clock: Callable[[], datetime] = utcnow,
+                 lease_seconds: float | None = None) -> None:
+        self.config, self.settings = config, config.settings
+        self.env = os.environ if env is None else env
+        self.check()
+        self.repo = AlertsRepo(store)
+        self.clock = clock
+        self.lease = timedelta(seconds=lease_seconds or self.settings.lease_seconds)
+        self.composer = Composer(self.settings, self.repo)
+        self._channels: dict[str, Channel] = {}
+
+    def check(self) -> None:
+        problems = validate_channels(self.config, self.env)
+        if problems:
+            raise ChannelConfigError("alert channels: " + "; ".join(problems),
+                                     file=str(self.config.path))
+
+    async def deliver_due(self, limit: int = 100) -> DeliveryReport:
+        report = DeliveryReport()
+        for _ in range(MAX_ROUNDS):
+            now = self.clock()
+            rows = await asyncio.to_thread(self.repo.claim_due, now, now + self.lease, limit)
+            if not rows:
+                break
+            gate = asyncio.Semaphore(CONCURRENCY)
+            await asyncio.gather(*(self._guarded(batch, report, gate) for batch in group(rows)))
+            if len(rows) < limit:
+                break
+        return report
+
+    async def _guarded(self, batch: list[AlertRecord], report: DeliveryReport,
+                       gate: asyncio.Semaphore) -> None:
+        async with gate:
+            if self.clock() > _lease(batch) - min(SEND_MARGIN, self.lease / 2):
+                await asyncio.to_thread(self.repo.release, [r.id for r in batch],
+                                        _lease(batch), self.clock())
+                return
+            try:
+                message = await self._send(batch)
+            except Exception as exc:  # a bug must not stop the other rows: retry, then dead
+                if not isinstance(exc, DeliveryError):
+                    logger.exception("alert {}: unexpected error", batch[0].id)
+                    exc = DeliveryError(f"internal error: {exc!r}")
+                await self._failed(batch, exc, report)
+                return
+        await self._sent(batch, message, report)
+
+    async def _send(self, batch: list[AlertRecord]) -> Message:
+        first = batch[0]
+        try:
+            message = await asyncio.to_thread(self.composer.compose, batch)
+        except KeyError as exc:
+            raise DeliveryError(f"nothing to send: {exc.args[0]} no longer exists",
+                                permanent=True) from exc
+        except DeliveryError:
+            raise
+        except MonitorError as exc:  # e.g. the database is away: try again later
+            raise DeliveryError(f"cannot compose: {exc}") from exc
+        target = Target(first.recipient, first.payload.get("secret_env"), first.watcher)
+        await self._channel(first).send(message, target)
+        return message
+
+    def _channel(self, row: AlertRecord) -> Channel:
+        name = channel_name(self.settings, row.channel, row.payload.get("format"))
+        if name not in self._channels:
+            if name not in CHANNELS:
+                raise DeliveryError(f"no channel {name!r}", permanent=True)
+            self._channels[name] = CHANNELS[name](self.settings, self.env)
+        return self._channels[name]
+
+    async def _sent(self, batch: list[AlertRecord], message: Message,
+                    report: DeliveryReport) -> None:
+        ids = [r.id for r in batch]
+        try:
+            await asyncio.to_thread(self.repo.mark_sent, ids, _lease(batch), message.message_id,
+                                    self.clock())
+        except MonitorError as exc:
+            # Sent but not recorded: the lease runs out and the row goes once more, with
+            # the same Message-ID, which is the most this design ever duplicates.
+            logger.error("alerts {} sent but not marked: {}", ids, exc)
+        report.sent += len(batch)
+        logger.info("alert {} sent to {} ({})", ids, redact(batch[0].recipient),
+                    message.message_id)
+
+    async def _failed(self, batch: list[AlertRecord], exc: DeliveryError,
+                      report: DeliveryReport) -> None:
+        ids, to = [r.id for r in batch], redact(batch[0].recipient)
+        attempts = max(r.attempts for r in batch)
+        reason = f"{exc} (attempt {attempts})"
+        report.errors.append(f"alert {ids[0]} to {to}: {reason}")
+        if exc.permanent or attempts >= self.settings.alert_max_attempts:
+            await asyncio.to_thread(self.repo.mark_dead, ids, _lease(batch), reason,
+                                    self.clock())
+            report.dead += len(batch)
+            logger.error("alert {} to {} is dead: {}", ids, to, reason)
+            return
+        retry_at = self.clock() + backoff(self.settings.alert_retry_base, attempts)
+        await asyncio.to_thread(self.repo.mark_retry, ids, _lease(batch), reason, retry_at)
+        report.retrying += len(batch)
+        logger.warning("alert {} to {} failed, retry at {}: {}", ids, to,
+                       retry_at.isoformat(timespec="seconds"), reason)
+
+
+def _lease(batch: list[AlertRecord]) -> datetime:
+    lease = batch[0].lease
+    assert lease is not None, "only claimed rows are delivered"
+    return lease
+
+
+def group(rows: list[AlertRecord]) -> list[list[AlertRecord]]:
+    """One batch per row, except digest rows: one batch per (channel, recipient, format)."""
+    batches: list[list[AlertRecord]] = []
+    digests: dict[tuple[str, str, str], list[AlertRecord]] = {}
+    for r in rows:
+        if r.event == "change" and r.payload.get("mode") == "digest":
+            key = (r.channel, r.recipient, str(r.payload.get("format")))
+            digests.setdefault(key, []).append(r)
+        else:
+            batches.append([r])
+    return batches + list(digests.values())

@@ -1,0 +1,85 @@
+"""Deciding who gets an alert.  Pure functions: config + event → outbox drafts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from monitor.config import Config, SourceConfig, WatcherConfig
+from storage.records import AlertDraft
+
+
+def _targets(w: WatcherConfig) -> list[tuple[str, str]]:
+    out = []
+    if w.email:
+        out.append(("email", w.email))
+    if w.webhook:
+        out.append(("webhook", w.webhook))
+    return out
+
+
+def change_alerts(config: Config, source: SourceConfig, change_index: int,
+                  now: datetime) -> list[AlertDraft]:
+    """One draft per (watcher, channel) subscribed to ``source``.
+
+    Digest watchers' rows are held until their next digest time; the digest job sends
+    all held rows of a recipient as one message.
+    """
+    drafts = []
+    for w in config.watchers_of(source):
+        hold = next_digest(w, now, config.settings.timezone) if w.mode == "digest" else None
+        for channel, recipient in _targets(w):
+            drafts.append(AlertDraft(
+                dedupe_key=f"change:{{change_id}}:{channel}:{recipient}",
+                event="change", channel=channel, recipient=recipient, watcher=w.name,
+                change_index=change_index, hold_until=hold,
+                payload={"source": source.name, "mode": w.mode,
+                         "format": w.webhook_format if channel == "webhook" else "email",
+                         "secret_env": w.webhook_secret_env if channel == "webhook" else None},
+            ))
+    return drafts
+
+
+def trouble_alerts(config: Config, source: SourceConfig, event: str, key: str,
+                   detail: str) -> list[AlertDraft]:
+    """``event`` is "trouble" or "recovered"; to the admin, else to the source's watchers.
+
+    ``key`` makes the draft unique per failure streak, so a streak alerts once.
+    """
+    recipients: list[tuple[str, str, WatcherConfig | None]] = []
+    if config.settings.admin_email:
+        recipients.append(("email", config.settings.admin_email, None))
+    else:
+        for w in config.watchers_of(source):
+            recipients += [(c, r, w) for c, r in _targets(w)]
+    return [AlertDraft(
+        dedupe_key=f"{event}:{source.name}:{key}:{channel}:{recipient}", event=event,
+        channel=channel, recipient=recipient, watcher=w.name if w else "admin",
+        payload={"source": source.name, "url": source.url, "detail": detail,
+                 "format": w.webhook_format if (w and channel == "webhook") else "email",
+                 "secret_env": w.webhook_secret_env if (w and channel == "webhook") else None},
+    ) for channel, recipient, w in recipients]
+
+
+def next_digest(w: WatcherConfig, now: datetime, timezone: str) -> datetime:
+    """The next ``digest_at`` time of day in ``timezone`` after ``now`` (UTC-aware)."""
+    tz = ZoneInfo(timezone)
+    local = now.astimezone(tz)
+    hour, minute = (int(p) for p in w.digest_at.split(":"))
+    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at <= local:
+        at += timedelta(days=1)
+    return at.astimezone(ZoneInfo("UTC"))
+
+
+def config_alerts(config: Config, problems: list[str], key: str) -> list[AlertDraft]:
+    """A configuration problem found at start-up, to the admin (nobody else can fix it).
+
+    ``key`` (e.g. a hash of the problems) keeps a daemon restarted in a loop from sending
+    the same message again and again."""
+    if not config.settings.admin_email:
+        return []
+    recipient = config.settings.admin_email
+    return [AlertDraft(dedupe_key=f"config:{key}:email:{recipient}", event="config",
+                       channel="email", recipient=recipient, watcher="admin",
+                       payload={"problems": list(problems), "format": "email"})]
