@@ -1,0 +1,307 @@
+"""``monitor run``: keep every source checked on schedule until SIGTERM/SIGINT.
+
+One asyncio event loop runs everything: the APScheduler ``AsyncIOScheduler`` fires the
+jobs (one per source, see ``monitor.scheduler``; plus the sources-file watcher, the sweep
+of due pages, lease renewal, alert delivery and metrics refresh), ``monitor.runner`` runs
+the checks, blocking database calls go through ``asyncio.to_thread``.
+
+Several replicas on PostgreSQL: each fires every source's job; only the one that wins the
+page's claim checks it (``storage.schedule``).  The *sweep* (every ``lease_seconds / 2``,
+1–30 s) starts any due page whose lease is free or expired: a page a killed replica held,
+a slot missed while the daemon was down (one catch-up check, not one per missed run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from loguru import logger
+from sqlalchemy.engine import make_url
+
+from alerts.delivery import Deliverer
+from monitor.config import Config
+from monitor.errors import MonitorError, StorageError
+from monitor.fetch import Fetcher
+from monitor.logging import setup_logging
+from monitor.metrics import Metrics, MetricsServer
+from monitor.pipeline import WORKER, Checker
+from monitor.politeness import HostLimiter
+from monitor.reload import Reloader, parse_sources
+from monitor.runner import CheckRunner, Target
+from monitor.scheduler import CheckJobs, plans
+from monitor.watch import WATCH_EVERY, SourcesWatcher
+from storage import Store
+from storage.models import Alert, utcnow
+from storage.schedule import Schedule, single_daemon
+
+DELIVER_EVERY = 30.0  # seconds between two runs of alert delivery (retries, digests)
+METRICS_EVERY = 15.0  # seconds between two counts of the outbox for the gauges
+T = TypeVar("T")
+
+
+def retried(fn: Callable[[], T], what: str, attempts: int = 5) -> T:
+    """Start-up steps that race with other replicas (migrations, the sources table)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except StorageError as exc:
+            if attempt == attempts:
+                raise
+            logger.warning("{} failed ({}), retrying", what, exc)
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+class Daemon:
+    def __init__(self, sources: Path, *, log_json: bool = False) -> None:
+        self.path, self.log_json = sources, log_json
+        self.stop_event = asyncio.Event()
+        self.force: Callable[[], None] = lambda: None  # a second signal: stop right now
+
+    async def run(self) -> int:
+        watcher = SourcesWatcher(self.path)
+        config = parse_sources(self.path, watcher.initial)
+        setup_logging(json_lines=self.log_json or config.settings.log_json)
+        _route_std_logging()
+        self._install_signals()
+        url = config.settings.database_url
+        with single_daemon(url):
+            store = await asyncio.to_thread(retried, lambda: Store(url), "opening the database")
+            try:
+                async with Fetcher(config.settings,
+                                   limiter=HostLimiter(config.settings.delay_for)) as fetcher:
+                    running = _Running(config, store, fetcher, watcher, self.stop_event)
+                    self.force = running.runner.cancel_running
+                    await running.serve()
+            finally:
+                store.close()
+        logger.info("monitor stopped")
+        await logger.complete()
+        return 0
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self.stop_event.is_set():
+            logger.warning("{} again: abandoning the running checks now", sig.name)
+            self.force()
+            return
+        logger.info("{} received: stopping (no new checks)", sig.name)
+        self.stop_event.set()
+
+
+class _Running:
+    """The daemon's state between start and stop."""
+
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher, watcher: SourcesWatcher,
+                 stop_event: asyncio.Event) -> None:
+        s = config.settings
+        self.config, self.store, self.fetcher = config, store, fetcher
+        self.stop_event = stop_event
+        self.checker = Checker(config, store, fetcher)
+        self.deliverer = Deliverer(config, store)  # refuse to start with broken channels
+        if s.web_enabled:
+            from monitor.web.app import check_bind  # FastAPI only when the UI is on
+
+            check_bind(s.web_host, s.web_token)  # nor with a UI open beyond loopback
+        self.schedule = Schedule(store, WORKER, s.lease_seconds)
+        self.metrics = Metrics()
+        self.scheduler = AsyncIOScheduler(timezone=s.timezone, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self.jobs = CheckJobs(self.scheduler, self.run_source)
+        self.runner = CheckRunner(self.schedule, fetcher.limiter, s.concurrency, self.metrics,
+                                  self.target)
+        self.runner.on_alerts = self.wake_delivery
+        self.reloader = Reloader(watcher, store, lambda: self.config, self.apply,
+                                 self.wake_delivery)
+        self.pages: dict[str, int] = {}
+        self._spawned: set[asyncio.Task[None]] = set()
+        self._delivering = False
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def serve(self) -> None:
+        await self.apply(self.config)
+        self._add_service_jobs()
+        self.scheduler.start()
+        server = await self._start_metrics()
+        web = self._start_web()
+        logger.info("monitor running as {}: {} sources, {}", WORKER, len(self.jobs.plans),
+                    make_url(self.store.url).render_as_string(hide_password=True))
+        await self.sweep()  # the catch-up: one check for each source that is due
+        await self.stop_event.wait()
+        await self._shutdown(server, web)
+
+    def _add_service_jobs(self) -> None:
+        lease = self.config.settings.lease_seconds
+        add = self.scheduler.add_job
+        add(self.reloader.poll, "interval", seconds=WATCH_EVERY, id="watch-sources")
+        add(self.sweep, "interval", seconds=min(30.0, max(1.0, lease / 2)), id="sweep")
+        add(self.runner.renew, "interval", seconds=max(0.5, lease / 3), id="renew-leases")
+        add(self.deliver, "interval", seconds=DELIVER_EVERY, id="deliver",
+            next_run_time=utcnow())
+        if self.config.settings.metrics_port:
+            add(self.count_alerts, "interval", seconds=METRICS_EVERY, id="count-alerts",
+                next_run_time=utcnow())
+
+    async def _shutdown(self, server: MetricsServer | None, web: asyncio.Task[None] | None,
+                        ) -> None:
+        self.scheduler.pause()
+        await self.runner.stop(self.config.settings.shutdown_grace)
+        for task in list(self._spawned):
+            task.cancel()
+        self.scheduler.shutdown(wait=False)
+        self.runner.close()
+        try:
+            released = await asyncio.to_thread(self.schedule.release_all)
+        except MonitorError as exc:
+            logger.error("could not give back the leases (they expire by themselves): {}", exc)
+        else:
+            if released:
+                logger.info("gave back {} leases", released)
+        if server is not None:
+            await server.close()
+        if web is not None:
+            web.cancel()
+            await asyncio.gather(web, return_exceptions=True)
+
+    # --- configuration -------------------------------------------------------------
+
+    async def apply(self, config: Config) -> list[str]:
+        """Make the database and the jobs match ``config``; returns what changed.
+
+        Raises ``ConfigError`` (alert channels) before changing anything.
+        """
+        deliverer = Deliverer(config, self.store)
+        report = await asyncio.to_thread(
+            retried, lambda: self.store.sync_sources(config.sources), "syncing sources")
+        enabled = [s for s in config.sources if s.enabled]
+        refs = await asyncio.to_thread(
+            retried, lambda: self.schedule.ensure_pages(enabled), "creating pages")
+        wanted = plans(config.sources, config.settings)
+        await asyncio.to_thread(self.schedule.align, {
+            refs[n].page_id: p.next_after(refs[n].last_check_at)
+            for n, p in wanted.items() if refs[n].last_check_at is not None})
+        self.pages = {n: r.page_id for n, r in refs.items()}
+        self.config, self.deliverer = config, deliverer
+        self.checker = Checker(config, self.store, self.fetcher)
+        changes = self.jobs.sync(wanted)
+        self.metrics.sources.set(len(wanted))
+        updated = [f"updated {', '.join(report['updated'])}"] if report["updated"] else []
+        return ([changes.describe()] if changes else []) + updated
+
+    def target(self, name: str) -> Target | None:
+        plan, page_id = self.jobs.plans.get(name), self.pages.get(name)
+        if plan is None or page_id is None:
+            return None  # removed or disabled since the job fired
+        return Target(self.config.source(name), page_id, plan, self.checker)
+
+    # --- jobs ----------------------------------------------------------------------
+
+    async def run_source(self, name: str) -> None:
+        await self.runner.run(name)
+
+    async def sweep(self) -> None:
+        """Start every due page whose lease is free: catch-up, takeover, missed slots."""
+        ids = {self.pages[n]: n for n in self.jobs.plans if n in self.pages}
+        try:
+            due = await asyncio.to_thread(self.schedule.due, list(ids), utcnow())
+        except MonitorError as exc:
+            logger.error("cannot look for due checks: {}", exc)
+            return
+        for page_id in due:
+            if ids[page_id] not in self.runner.tasks:
+                self._spawn(self.runner.run(ids[page_id]))
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    async def deliver(self) -> None:
+        self._delivering = True
+        try:
+            report = await self.deliverer.deliver_due()
+        except MonitorError as exc:
+            logger.error("alert delivery failed: {}", exc)
+            return
+        finally:
+            self._delivering = False
+        if report.sent or report.retrying or report.dead:
+            logger.info("alerts: {}", report.describe())
+
+    def wake_delivery(self) -> None:
+        """A check queued alerts: deliver now rather than at the next 30 s tick."""
+        if not self._delivering and not self.runner.stopping:
+            self.scheduler.modify_job("deliver", next_run_time=utcnow())
+
+    async def count_alerts(self) -> None:
+        def counts() -> dict[str, int]:
+            n = {st: self.store.count(Alert, status=st)
+                 for st in ("pending", "sending", "sent", "dead")}
+            return {"pending": n["pending"] + n["sending"], "sent": n["sent"], "dead": n["dead"]}
+
+        try:
+            self.metrics.set_alerts(await asyncio.to_thread(counts))
+        except MonitorError as exc:
+            logger.warning("cannot count alerts for the metrics: {}", exc)
+
+    # --- metrics, health, web UI ---------------------------------------------------
+
+    async def _start_metrics(self) -> MetricsServer | None:
+        port = self.config.settings.metrics_port
+        if not port:
+            return None
+        server = MetricsServer(self.metrics, self.health)
+        await server.start(port)
+        return server
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        ok = self.scheduler.running and not self.runner.stopping
+        last = self.runner.last_result_at
+        return ok, {"worker": WORKER, "sources": len(self.jobs.plans),
+                    "running_checks": len(self.runner.running),
+                    "last_check_at": last.isoformat() if last else None,
+                    "config_error": self.reloader.error}
+
+    def _start_web(self) -> asyncio.Task[None] | None:
+        s = self.config.settings
+        if not s.web_enabled:
+            return None
+        from monitor.web.app import serve  # FastAPI only when the UI is on
+
+        task = asyncio.create_task(serve(self.config, self.store, s.web_host, s.web_port))
+        task.add_done_callback(_web_ended)
+        logger.info("web UI on http://{}:{}/", s.web_host, s.web_port)
+        return task
+
+
+def _web_ended(task: asyncio.Task[None]) -> None:
+    # The checks go on without the web UI; say why it stopped.
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the web UI stopped: {}", task.exception())
+
+
+class _ToLoguru(logging.Handler):
+    """APScheduler logs with the standard library: send its warnings through loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger.opt(depth=6, exception=record.exc_info).log(record.levelname,
+                                                          record.getMessage())
+
+
+def _route_std_logging() -> None:
+    log = logging.getLogger("apscheduler")
+    log.handlers[:] = [_ToLoguru()]
+    log.setLevel(logging.WARNING)  # not "Running job ..." for every check
+    log.propagate = False

@@ -1,0 +1,109 @@
+"""Applying edits of ``sources.toml`` to the running daemon.
+
+A valid edit adds, removes and reschedules jobs and syncs the ``sources`` table (a
+removed source becomes inactive; its history stays).  An invalid edit, including alert
+channels that would not work, changes nothing: the daemon keeps running the previous
+configuration, logs the error with file, source and key, and queues one "config" alert
+to ``settings.admin_email`` per broken version of the file (deduplicated in the outbox
+by the file's hash, so several replicas and restarts still send it once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from loguru import logger
+
+from monitor.config import Config, parse_config
+from monitor.errors import ConfigError, MonitorError
+from monitor.settings import Settings
+from monitor.watch import Edit, SourcesWatcher
+from storage import Store
+from storage.alerts_repo import AlertsRepo
+from storage.records import AlertDraft
+
+# Settings read once at start by long-lived objects (engine, fetcher, servers, limits);
+# the others (alert thresholds, admin_email, timezone and jitter of schedules...) apply
+# at once because every edit builds a new Checker, Deliverer and set of plans.
+RESTART_SETTINGS = frozenset({
+    "database_url", "metrics_port", "web_enabled", "web_host", "web_port",
+    "concurrency", "lease_seconds", "host_delay", "host_delays", "user_agent",
+    "fetch_deadline", "connect_timeout", "read_timeout", "max_body_bytes", "max_redirects",
+    "retries", "retry_backoff", "max_retry_after", "allow_private_network",
+    "respect_robots", "log_json", "shutdown_grace",
+})
+
+
+def parse_sources(path: Path, data: bytes | None) -> Config:
+    """Like ``load_config``, from bytes the watcher already read."""
+    if data is None:
+        raise ConfigError("file not found", file=str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8: {exc}", file=str(path)) from None
+    return parse_config(text, path=path)
+
+
+def restart_needed(old: Settings, new: Settings) -> list[str]:
+    keys = RESTART_SETTINGS & set(Settings.model_fields)
+    return sorted(k for k in keys if getattr(old, k) != getattr(new, k))
+
+
+class Reloader:
+    def __init__(self, watcher: SourcesWatcher, store: Store, current: Callable[[], Config],
+                 apply: Callable[[Config], Awaitable[list[str]]],
+                 wake_delivery: Callable[[], None]) -> None:
+        self.watcher, self.store = watcher, store
+        self.current, self.apply, self.wake_delivery = current, apply, wake_delivery
+        self.error: str | None = None  # the current edit's problem, shown by /healthz
+
+    async def poll(self) -> None:
+        edit = self.watcher.poll()
+        if edit is None:
+            return
+        old = self.current()
+        try:
+            config = parse_sources(self.watcher.path, edit.data)
+            changes = await self.apply(config)
+        except ConfigError as exc:
+            await self._reject(exc, edit)
+            return
+        except MonitorError as exc:  # e.g. the database is down: try again soon
+            logger.error("could not apply the edit of {} (will retry): {}",
+                         self.watcher.path, exc)
+            self.watcher.forget()
+            return
+        if self.error:
+            logger.info("{} is valid again", self.watcher.path)
+        self.error = None
+        logger.info("{} reloaded: {}", self.watcher.path, "; ".join(changes) or "no change")
+        late = restart_needed(old.settings, config.settings)
+        if late:
+            logger.warning("settings {} changed: restart monitor run to apply them",
+                           ", ".join(late))
+
+    async def _reject(self, exc: ConfigError, edit: Edit) -> None:
+        self.error = str(exc)
+        logger.bind(file=exc.file, source=exc.source, key=exc.key).error(
+            "edit rejected, still running the previous configuration: {}", exc)
+        admin = self.current().settings.admin_email
+        if admin and await asyncio.to_thread(self._tell_admin, admin, exc, edit.digest):
+            self.wake_delivery()
+
+    def _tell_admin(self, admin: str, exc: ConfigError, digest: str) -> bool:
+        draft = AlertDraft(
+            dedupe_key=f"config:{digest[:32]}:{admin}", event="config", channel="email",
+            recipient=admin, watcher="admin",
+            payload={"problems": [str(exc)], "file": str(self.watcher.path),
+                     "source": exc.source, "key": exc.key, "format": "email"})
+        try:
+            queued = bool(AlertsRepo(self.store).enqueue([draft]))
+        except MonitorError as exc2:  # e.g. another replica queued the same alert just now
+            logger.warning("could not queue the config alert: {}", exc2)
+            return False
+        if queued:
+            logger.info("telling {} about the broken {}", admin, self.watcher.path)
+        return queued

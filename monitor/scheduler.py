@@ -1,0 +1,124 @@
+"""When each source is checked: its *plan*, the APScheduler job built from it, and slots.
+
+An ``interval`` source fires on a fixed grid: ``ANCHOR + offset + k × interval`` in
+``settings.timezone``.  The offset is a stable hash of the source's name spread over
+``jitter × interval``, so 500 sources with ``6h`` are spread over 36 minutes instead of
+firing in the same second, and every replica computes the same grid: they all fire a
+source at the same moment and the database claim (``storage.schedule``) lets one win.
+APScheduler's own ``jitter`` is not used: it is random per process and accumulates.
+
+A ``cron`` source fires exactly at its cron times.  After a check, the page's
+``next_check_at`` is the plan's next slot, so a slot is checked once, whoever fires it.
+A claim needs ``next_check_at <= now`` with no tolerance: a run that waited in a queue
+until just before the next slot must not take that slot early (the page would be fetched
+twice within one period); a replica whose clock is behind merely loses claims.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import SourceConfig
+from monitor.settings import Settings
+
+# Midnight local time: a "1d" source fires at the same time of day on every replica.
+ANCHOR = datetime(2024, 1, 1)
+JOB_PREFIX = "check:"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The schedule of one source; equal plans need no rescheduling."""
+
+    cron: str | None
+    seconds: float
+    timezone: str
+    offset: float
+
+    def trigger(self) -> BaseTrigger:
+        tz = ZoneInfo(self.timezone)
+        if self.cron:
+            return CronTrigger.from_crontab(self.cron, timezone=tz)
+        start = ANCHOR.replace(tzinfo=tz) + timedelta(seconds=self.offset)
+        return IntervalTrigger(seconds=self.seconds, start_date=start, timezone=tz)
+
+    def next_after(self, at: datetime) -> datetime:
+        """The first slot strictly after ``at``."""
+        nxt = self.trigger().get_next_fire_time(None, at + timedelta(microseconds=1))
+        if nxt is None:  # a cron that never fires again cannot pass validation
+            raise ValueError(f"no slot after {at}")
+        return nxt
+
+
+def spread(name: str, seconds: float, jitter: float) -> float:
+    """A stable offset in [0, jitter × seconds) derived from the source's name."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    fraction = int.from_bytes(digest[:8], "big") / 2**64
+    return round(seconds * jitter * fraction, 3)
+
+
+def plan_for(source: SourceConfig, settings: Settings) -> Plan:
+    if source.cron:
+        return Plan(cron=source.cron, seconds=0.0, timezone=settings.timezone, offset=0.0)
+    assert source.interval is not None, "config gives every source an interval or a cron"
+    seconds = source.interval.total_seconds()
+    return Plan(cron=None, seconds=seconds, timezone=settings.timezone,
+                offset=spread(source.name, seconds, settings.jitter))
+
+
+def plans(sources: tuple[SourceConfig, ...], settings: Settings) -> dict[str, Plan]:
+    return {s.name: plan_for(s, settings) for s in sources if s.enabled}
+
+
+@dataclass
+class JobChanges:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rescheduled: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.rescheduled)
+
+    def describe(self) -> str:
+        parts = [f"{what} {', '.join(names)}" for what, names in (
+            ("added", self.added), ("removed", self.removed),
+            ("rescheduled", self.rescheduled)) if names]
+        return "; ".join(parts) or "no schedule change"
+
+
+CheckFunc = Callable[[str], Coroutine[Any, Any, None]]
+
+
+class CheckJobs:
+    """One APScheduler job per enabled source, kept in step with the plans."""
+
+    def __init__(self, scheduler: AsyncIOScheduler, run: CheckFunc) -> None:
+        self.scheduler, self.run = scheduler, run
+        self.plans: dict[str, Plan] = {}
+
+    def sync(self, wanted: dict[str, Plan]) -> JobChanges:
+        changes = JobChanges()
+        for name in sorted(set(self.plans) - set(wanted)):
+            self.scheduler.remove_job(JOB_PREFIX + name)
+            changes.removed.append(name)
+        for name, plan in sorted(wanted.items()):
+            old = self.plans.get(name)
+            if old is None:
+                self.scheduler.add_job(self.run, plan.trigger(), args=[name],
+                                       id=JOB_PREFIX + name, name=name)
+                changes.added.append(name)
+            elif old != plan:
+                self.scheduler.reschedule_job(JOB_PREFIX + name, trigger=plan.trigger())
+                changes.rescheduled.append(name)
+        self.plans = dict(wanted)
+        return changes

@@ -1,0 +1,225 @@
+"""``monitor sources add/remove``: edit ``sources.toml`` with tomlkit, keeping the admin's
+comments and layout.
+
+tomlkit keeps every comment, but stores a comment in the table *above* it: the comment
+that introduces ``[[sources]] B`` lives at the end of source A's table.  So:
+
+* a source's own comments are the comment lines directly above its header (no blank line
+  in between) and the comment lines directly below its last key; removing the source
+  removes them, and nothing else;
+* everything else between two tables (blank lines, a section comment, the comment of
+  the ``[[watchers]]`` that follow) stays where it is: when the last source is removed or
+  a new one appended, that text moves along so that it still precedes what it described.
+
+The edited text must parse to the old data plus (or minus) exactly that source, and pass
+``parse_config``; otherwise nothing is written.  The file is replaced atomically, and
+not at all if it changed while we edited it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.container import Container
+from tomlkit.items import AoT, Comment, Item, Key, Null, Table, Whitespace
+
+from monitor.config import parse_config
+from monitor.errors import ConfigError
+
+Body = list[tuple[Key | None, Item]]
+
+
+def add_source(text: str, entry: dict[str, Any], *, path: Path) -> str:
+    """``text`` with a new ``[[sources]]`` table appended after the last one."""
+    doc = tomlkit.parse(text)
+    table = tomlkit.table()
+    for key, value in entry.items():
+        table.add(key, value)
+    aot = doc.get("sources")
+    if isinstance(aot, AoT) and len(aot):
+        last = aot.body[-1]
+        moved = _take_rest(_body(last))
+        # A blank line before the new header (two newlines if the file had no final one).
+        ends = last.as_string().endswith("\n")
+        _body(last).append((None, Whitespace("\n" if ends else "\n\n")))
+        aot.append(table)
+        _body(aot.body[-1]).extend(moved)  # what followed the old last source still does
+    else:
+        table.trivia.indent = "\n"
+        doc.append("sources", tomlkit.aot())
+        doc["sources"].append(table)
+    new = tomlkit.dumps(doc)
+    data = tomllib.loads(text)
+    data["sources"] = [*data.get("sources", []), entry]
+    _check(new, data, path)
+    return new
+
+
+def remove_source(text: str, name: str, *, path: Path) -> str:
+    """``text`` without the ``[[sources]]`` table named ``name`` and its own comments."""
+    doc = tomlkit.parse(text)
+    aot = doc.get("sources")
+    index = _index(aot, name, path)
+    assert isinstance(aot, AoT)
+    above = _body(aot.body[index - 1]) if index else _before(doc, aot)
+    rest = _cut(aot, index, above)
+    tables = aot.body
+    del aot[index]
+    if index < len(tables):  # the next source now follows what preceded this one
+        nxt = tables[index]
+        nxt.trivia.indent = _text(rest) + nxt.trivia.indent
+    elif index > 0:
+        if not any(isinstance(item, Comment) for _, item in rest):
+            _strip_blank_end(above)  # nothing follows: no blank lines at the end
+        above.extend(rest)
+    else:  # it was the only source: the array goes, its surroundings stay
+        slot = _doc_index(doc, aot)
+        doc.remove("sources")
+        doc.body[slot] = (None, Whitespace(_text(rest)))
+    new = tomlkit.dumps(doc)
+    data = tomllib.loads(text)
+    data["sources"] = [s for s in data["sources"] if s.get("name") != name]
+    if not data["sources"]:
+        del data["sources"]
+    _check(new, data, path)
+    return new
+
+
+def _index(aot: object, name: str, path: Path) -> int:
+    if isinstance(aot, AoT):
+        for i, table in enumerate(aot.body):
+            if table.get("name") == name:
+                return i
+    raise KeyError(f"no source named {name!r} in {path}")
+
+
+def _cut(aot: AoT, index: int, above: Body) -> Body:
+    """Drop the comments of source ``index`` above and below it; return the rest of its
+    tail (what lies between it and the next table, which must stay)."""
+    for i in _attached(above):
+        above[i] = (None, Null())
+    rest = _take_rest(_body(aot.body[index]), drop_own=True)
+    real = [item for _, item in above if not isinstance(item, Null)]
+    if real and isinstance(real[-1], Whitespace):  # one blank line between is enough
+        while rest and isinstance(rest[0][1], Whitespace | Null):
+            rest.pop(0)
+    return rest
+
+
+def _before(doc: Container, aot: AoT) -> Body:
+    """Where the comments above the first source live: the deepest last table before
+    the array, or the document's top level (then the slice is a live view by index)."""
+    slot = _doc_index(doc, aot)
+    previous = [item for key, item in doc.body[:slot] if key is not None]
+    if previous and isinstance(previous[-1], Table):
+        return _body(_deepest(previous[-1]))
+    return _TopLevel(doc.body, slot)
+
+
+class _TopLevel(list):  # type: ignore[type-arg]
+    """Items of the document before the array, writable in place (indices stay valid)."""
+
+    def __init__(self, body: Body, end: int) -> None:
+        super().__init__(body[:end])
+        self._body = body
+
+    def __setitem__(self, i: int, value: tuple[Key | None, Item]) -> None:  # type: ignore[override]
+        super().__setitem__(i, value)
+        self._body[i] = value
+
+
+def _deepest(table: Table) -> Table:
+    keyed = [item for key, item in _body(table) if key is not None]
+    if keyed and isinstance(keyed[-1], Table):
+        return _deepest(keyed[-1])
+    if keyed and isinstance(keyed[-1], AoT) and keyed[-1].body:
+        return _deepest(keyed[-1].body[-1])
+    return table
+
+
+def _doc_index(doc: Container, item: Item) -> int:
+    return next(i for i, (_, it) in enumerate(doc.body) if it is item)
+
+
+def _body(table: Table) -> Body:
+    return table.value.body
+
+
+def _trivia(item: Item) -> bool:
+    return isinstance(item, Comment | Whitespace | Null)
+
+
+def _tail_start(body: Body) -> int:
+    i = len(body)
+    while i > 0 and body[i - 1][0] is None and _trivia(body[i - 1][1]):
+        i -= 1
+    return i
+
+
+def _attached(body: Body) -> list[int]:
+    """Indices of the comment lines at the very end of ``body`` (directly above the next
+    header, no blank line between): they describe the table that follows."""
+    out = []
+    for i in range(len(body) - 1, _tail_start(body) - 1, -1):
+        item = body[i][1]
+        if isinstance(item, Null):
+            continue
+        if not isinstance(item, Comment):
+            break
+        out.append(i)
+    return out
+
+
+def _take_rest(body: Body, *, drop_own: bool = False) -> Body:
+    """Remove and return the tail after the comments directly below the last key.
+
+    Those own comments are kept in place, or dropped with ``drop_own``.
+    """
+    start = _tail_start(body)
+    own_end = start
+    while own_end < len(body) and isinstance(body[own_end][1], Comment | Null):
+        own_end += 1
+    rest = body[own_end:]
+    del body[(start if drop_own else own_end):]
+    return rest
+
+
+def _strip_blank_end(body: Body) -> None:
+    while body and isinstance(body[-1][1], Whitespace | Null) and body[-1][0] is None:
+        body.pop()
+
+
+def _text(items: Body) -> str:
+    return "".join(item.as_string() for _, item in items)
+
+
+def _check(new: str, expected: dict[str, Any], path: Path) -> None:
+    """Refuse an edit that changed anything but the one source (or does not validate)."""
+    if tomllib.loads(new) != expected:
+        raise ConfigError("editing would change other entries; edit the file by hand",
+                          file=str(path))
+    parse_config(new, path=path)
+
+
+def write_atomically(path: Path, before: str, after: str) -> None:
+    """Replace ``path`` with ``after`` unless it no longer holds ``before``."""
+    if path.exists() and path.read_text(encoding="utf-8") != before:
+        raise ConfigError("the file changed while it was being edited; try again",
+                          file=str(path))
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(after)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
