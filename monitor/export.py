@@ -1,0 +1,134 @@
+"""Export archived versions as WARC 1.1 (warcio) or JSON lines.
+
+Each version becomes three WARC records sharing its target URI and fetch time:
+
+* ``request``: a reconstructed ``GET`` (the request itself is not stored: only its
+  method, path, host and our User-Agent are certain);
+* ``response``: the status line, the stored response headers and the raw body bytes
+  exactly as fetched.  The stored body is already transfer-decoded (gunzipped), so
+  ``Content-Encoding``/``Transfer-Encoding`` are dropped and ``Content-Length`` is set to
+  the real length; otherwise a replay tool (pywb) would try to gunzip plain bytes;
+* ``metadata``: the extracted title, text and metadata as JSON (``application/json``),
+  referring to the response.
+
+warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` (sha1, base32).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC
+from http import HTTPStatus
+from io import BytesIO
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from monitor import __version__
+from storage.archive import ArchivedVersion
+
+# Headers describing an encoding or length the stored body no longer has.
+DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+
+Progress = Callable[[ArchivedVersion], None]
+
+
+def write_warc(versions: Iterable[ArchivedVersion], path: Path, *, user_agent: str,
+               progress: Progress | None = None) -> int:
+    """Write the versions to ``path`` (gzipped per record if it ends in ``.gz``)."""
+    count = 0
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=path.name.endswith(".gz"), warc_version="1.1")
+        writer.write_record(writer.create_warcinfo_record(path.name, {
+            "software": f"monitor/{__version__} (warcio)",
+            "format": "WARC File Format 1.1",
+            "description": "Versions of watched pages: raw bodies as fetched, with the "
+                           "extracted text in metadata records.",
+        }))
+        for version in versions:
+            write_version(writer, version, user_agent)
+            count += 1
+            if progress:
+                progress(version)
+    return count
+
+
+def write_version(writer: WARCWriter, v: ArchivedVersion, user_agent: str) -> None:
+    date = warc_date(v)
+    response = writer.create_warc_record(
+        v.url, "response", payload=BytesIO(v.raw), length=len(v.raw),
+        http_headers=response_headers(v), warc_headers_dict={"WARC-Date": date})
+    response_id = response.rec_headers.get_header("WARC-Record-ID")
+    request = writer.create_warc_record(
+        v.url, "request", http_headers=request_headers(v.url, user_agent),
+        warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id})
+    body = json.dumps(metadata_of(v), ensure_ascii=False, indent=1).encode()
+    metadata = writer.create_warc_record(
+        v.url, "metadata", payload=BytesIO(body), length=len(body),
+        warc_content_type="application/json",
+        warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id})
+    for record in (request, response, metadata):
+        writer.write_record(record)
+
+
+def warc_date(v: ArchivedVersion) -> str:
+    return datetime_to_iso_date(v.fetched_at.astimezone(UTC).replace(tzinfo=None),
+                                use_micros=True)
+
+
+def response_headers(v: ArchivedVersion) -> StatusAndHeaders:
+    try:
+        reason = HTTPStatus(v.http_status).phrase
+    except ValueError:
+        reason = ""
+    headers = [(_title_case(k), val) for k, val in v.headers.items()
+               if k.lower() not in DROPPED_HEADERS]
+    if not any(k.lower() == "content-type" for k, _ in headers) and v.charset:
+        headers.append(("Content-Type", f"text/html; charset={v.charset}"))
+    headers.append(("Content-Length", str(len(v.raw))))
+    return StatusAndHeaders(f"{v.http_status} {reason}".strip(), headers,
+                            protocol="HTTP/1.1")
+
+
+def request_headers(url: str, user_agent: str) -> StatusAndHeaders:
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return StatusAndHeaders(f"GET {target} HTTP/1.1",
+                            [("Host", parts.netloc), ("User-Agent", user_agent)],
+                            protocol="HTTP/1.1", is_http_request=True)
+
+
+def _title_case(name: str) -> str:
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+def metadata_of(v: ArchivedVersion) -> dict[str, Any]:
+    """The archive's own view of a version (WARC metadata and JSON lines)."""
+    return {
+        "version_id": v.id, "source": v.source, "page_url": v.page_url, "url": v.url,
+        "fetched_at": v.fetched_at.astimezone(UTC).isoformat(), "title": v.title,
+        "metadata": v.metadata, "text": v.text, "content_hash": v.content_hash,
+        "raw_sha256": v.raw_sha256, "http_status": v.http_status, "charset": v.charset,
+        "change_kinds": v.change_kinds,
+    }
+
+
+def write_jsonl(versions: Iterable[ArchivedVersion], path: Path, *,
+                progress: Progress | None = None) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for version in versions:
+            _write_line(fh, {**metadata_of(version), "headers": version.headers})
+            count += 1
+            if progress:
+                progress(version)
+    return count
+
+
+def _write_line(fh: IO[str], data: dict[str, Any]) -> None:
+    fh.write(json.dumps(data, ensure_ascii=False) + "\n")

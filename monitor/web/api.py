@@ -1,0 +1,184 @@
+"""The JSON API under ``/api`` (OpenAPI schema at ``/api/openapi.json``, a readable
+page at ``/api``).  Everything the HTML pages show is here for programs too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from monitor.render import render_html, render_side_by_side_html, render_text
+from monitor.web.views import MetaChange, State, compare_in, parse_day
+from storage.archive import ChangeEntry, PageInfo, SourceSummary, TimelineEntry
+from storage.records import VersionFull
+from storage.search import Passage
+
+router = APIRouter(prefix="/api", tags=["archive"])
+
+Tag = Annotated[str | None, Query(description="Only sources with this tag.")]
+SourceName = Annotated[str | None, Query(description="Only this source (name or URL).")]
+Since = Annotated[str | None, Query(alias="from", description="From this date "
+                                    "(2026-05-01 = its start, in settings.timezone) or ISO.")]
+Until = Annotated[str | None, Query(alias="to", description="Up to this date "
+                                    "(2026-05-01 = its end) or ISO date-time.")]
+
+
+class TimelineOut(BaseModel):
+    page: PageInfo
+    versions: list[TimelineEntry] = Field(description="Oldest first.")
+
+
+class SourceOut(BaseModel):
+    source: SourceSummary
+    pages: list[PageInfo] = Field(description="Main page first, then detail pages.")
+
+
+class PassageOut(BaseModel):
+    text: str
+    spans: list[tuple[int, int]] = Field(description="[start, end) offsets of matches.")
+    html: str = Field(description="Escaped text with each match in <mark>.")
+    cut_before: bool
+    cut_after: bool
+
+
+class HitOut(BaseModel):
+    version_id: int
+    page_id: int
+    source: str
+    url: str
+    fetched_at: datetime
+    title: PassageOut
+    passage: PassageOut
+
+
+class SearchOut(BaseModel):
+    query: str
+    terms: list[str] = Field(description="Whitespace-separated terms; all must occur.")
+    method: str = Field(description="fts5, like or fts5+like (SQLite); pg_trgm (PostgreSQL).")
+    total: int
+    limit: int
+    offset: int
+    hits: list[HitOut] = Field(description="Newest first.")
+
+
+class VersionRef(BaseModel):
+    id: int
+    source: str
+    url: str
+    title: str
+    fetched_at: datetime
+
+
+class DiffOut(BaseModel):
+    old: VersionRef
+    new: VersionRef
+    stats: dict[str, Any]
+    title_changed: bool
+    metadata_changes: list[MetaChange]
+    exact: bool = Field(description="False when the diff hit its time bound and some "
+                        "runs are compared as whole paragraphs.")
+    text: str = Field(description="Plain-text rendering of the character diff.")
+    html: str = Field(description="Inline HTML: escaped text, <ins>/<del> for changes.")
+    side_by_side_html: str = Field(description="Two-column HTML table of the same diff.")
+
+
+@router.get("/sources", response_model=list[SourceSummary], summary="Sources")
+def sources(state: State, tag: Tag = None) -> list[SourceSummary]:
+    """Every source with its main page's last check, outcome, last change and failure
+    streak; active sources first."""
+    return state.archive.sources(tag=tag)
+
+
+@router.get("/tags", response_model=list[str], summary="Tags")
+def tags(state: State) -> list[str]:
+    """Every tag used by a source."""
+    return state.archive.tags()
+
+
+@router.get("/sources/{name}", response_model=SourceOut, summary="One source")
+def source(state: State, name: str) -> SourceOut:
+    """A source and its pages."""
+    found = [s for s in state.archive.sources() if s.name == name]
+    if not found:
+        raise KeyError(f"no source {name!r}")
+    return SourceOut(source=found[0], pages=state.archive.pages(name))
+
+
+@router.get("/sources/{name}/timeline", response_model=TimelineOut,
+            summary="Timeline of a source's main page")
+def source_timeline(state: State, name: str) -> TimelineOut:
+    """The versions of the source's main page with the changes that produced them."""
+    page = state.archive.pages(name)[0]
+    return TimelineOut(page=page, versions=state.archive.timeline(page.id))
+
+
+@router.get("/pages/{page_id}/timeline", response_model=TimelineOut,
+            summary="Timeline of a page")
+def page_timeline(state: State, page_id: int) -> TimelineOut:
+    """The versions of any page (main, detail or attachment)."""
+    return TimelineOut(page=state.archive.page(page_id),
+                       versions=state.archive.timeline(page_id))
+
+
+@router.get("/versions/{version_id}", response_model=VersionFull, summary="One version")
+def version(state: State, version_id: int) -> VersionFull:
+    """Extracted title, text and metadata, HTTP status and stored headers.  The raw
+    body as fetched is at ``/versions/{id}/raw`` (served sandboxed)."""
+    return state.store.version(version_id)
+
+
+@router.get("/diff", response_model=DiffOut, summary="Diff of two versions")
+def diff(state: State,
+         a: Annotated[int, Query(description="The old version id.")],
+         b: Annotated[int, Query(description="The new version id.")],
+         context: Annotated[int, Query(ge=0, le=50, description="Unchanged paragraphs "
+                                       "shown around each change.")] = 1) -> DiffOut:
+    """A character-level diff of the extracted text of any two versions, plus the
+    title and metadata differences."""
+    c = compare_in(state, a, b)
+    return DiffOut(old=_ref(c.old), new=_ref(c.new), stats=c.stats,
+                   title_changed=c.title_changed, metadata_changes=c.metadata,
+                   exact=c.exact, text=render_text(c.diff, context=context),
+                   html=render_html(c.diff, context=context),
+                   side_by_side_html=render_side_by_side_html(c.diff, context=context))
+
+
+@router.get("/search", response_model=SearchOut, summary="Full-text search")
+def search(state: State,
+           q: Annotated[str, Query(min_length=1, max_length=200,
+                                   description="Words or a phrase; Chinese needs no "
+                                   "spaces.  Terms separated by spaces must all occur.")],
+           source: SourceName = None, tag: Tag = None, since: Since = None,
+           until: Until = None,
+           limit: Annotated[int, Query(ge=1, le=200)] = 50,
+           offset: Annotated[int, Query(ge=0)] = 0) -> SearchOut:
+    """Every version whose title or text contains all the terms, newest first, with the
+    matched passage highlighted."""
+    found = state.search.search(q, source=source, tag=tag,
+                                since=parse_day(since, state.tz, end=False),
+                                until=parse_day(until, state.tz, end=True),
+                                limit=limit, offset=offset)
+    hits = [HitOut(version_id=h.version_id, page_id=h.page_id, source=h.source, url=h.url,
+                   fetched_at=h.fetched_at, title=_passage(h.title),
+                   passage=_passage(h.passage)) for h in found.hits]
+    return SearchOut(query=found.query, terms=found.terms, method=found.method,
+                     total=found.total, limit=limit, offset=offset, hits=hits)
+
+
+@router.get("/changes", response_model=list[ChangeEntry], summary="Recent changes")
+def changes(state: State, source: SourceName = None, tag: Tag = None,
+            limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[ChangeEntry]:
+    """The newest changes (what the Atom feeds carry), newest first."""
+    return state.archive.changes(source=source, tag=tag, limit=limit)
+
+
+def _ref(v: VersionFull) -> VersionRef:
+    return VersionRef(id=v.id, source=v.source, url=v.url, title=v.title,
+                      fetched_at=v.fetched_at)
+
+
+def _passage(p: Passage) -> PassageOut:
+    return PassageOut(text=p.text, spans=list(p.spans), html=p.html(),
+                      cut_before=p.cut_before, cut_after=p.cut_after)

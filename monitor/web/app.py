@@ -1,0 +1,152 @@
+"""The FastAPI app and the uvicorn runner.
+
+``create_app(config, store)`` builds the app (HTML pages, ``/api``, Atom ``/feeds``,
+``/static``) behind the ``Guard`` middleware; ``serve`` runs it in the caller's event
+loop (``monitor serve``, or the daemon when ``web_enabled``).  Route handlers are plain
+``def`` functions: FastAPI runs them in its thread pool, so the synchronous ``Store``
+never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+
+from monitor import __version__
+from monitor.config import Config
+from monitor.errors import ConfigError, MonitorError, StorageError
+from monitor.web import api, feeds, pages
+from monitor.web.security import Guard, is_loopback
+from monitor.web.views import STATIC, WebState, make_templates
+from storage import Store
+from storage.archive import Archive
+from storage.search import Search
+
+DESCRIPTION = """Read-only access to the archive: sources, page timelines, versions, diffs
+between any two versions, full-text search and recent changes.  Every endpoint is a GET.
+When the server has a token (``MONITOR_WEB_TOKEN``), send ``Authorization: Bearer TOKEN``
+or add ``?token=TOKEN``.  Times are ISO 8601 in UTC."""
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to serve beyond loopback without a token."""
+    if not token and not is_loopback(host):
+        raise ConfigError(f"the web UI would listen on {host}, beyond loopback: set "
+                          "MONITOR_WEB_TOKEN (a long random string) or bind 127.0.0.1",
+                          key="web_host")
+
+
+def create_app(config: Config, store: Store, *, host: str | None = None) -> FastAPI:
+    settings = config.settings
+    host = host or settings.web_host
+    token = settings.web_token or None
+    check_bind(host, token)
+    app = FastAPI(title="monitor", version=__version__, description=DESCRIPTION,
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.web = WebState(config, store, Archive(store), Search(store),
+                             make_templates(settings.timezone), token_required=bool(token))
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _error_handlers(app)
+    app.add_middleware(Guard, token=token, check_host=not token)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    def not_found(request: Request, exc: Exception) -> Response:
+        missing = exc.args[0] if isinstance(exc, KeyError) and exc.args else "not found"
+        return _error(request, 404, f"not found: {missing}")
+
+    def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+
+    def unavailable(request: Request, exc: Exception) -> Response:
+        return _error(request, 503, f"database unavailable: {exc}")
+
+    def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if _wants_json(request):
+            return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
+        return _error(request, 422, "; ".join(str(e.get("msg")) for e in exc.errors()))
+
+    app.add_exception_handler(KeyError, not_found)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StorageError, unavailable)
+    app.add_exception_handler(RequestValidationError, invalid)
+
+
+def jsonable(value: object) -> object:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api")
+
+
+def _error(request: Request, status: int, message: str,
+           headers: dict[str, str] | None = None) -> Response:
+    if _wants_json(request) or request.url.path.startswith("/feeds"):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    state: WebState = request.app.state.web
+    return state.templates.TemplateResponse(request, "error.html",
+                                            {"status": status, "message": message},
+                                            status_code=status, headers=headers)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers when embedded in the daemon (which has its
+    own, and must not have SIGTERM re-raised at it after the web UI stops)."""
+
+    def __init__(self, config: uvicorn.Config, handle_signals: bool) -> None:
+        super().__init__(config)
+        self.handle_signals = handle_signals
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if self.handle_signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
+
+
+def server_for(app: FastAPI, host: str, port: int, *, handle_signals: bool = False
+               ) -> uvicorn.Server:
+    # No access log: a ?token= would end up in it.
+    cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                         lifespan="off", server_header=False, proxy_headers=False,
+                         timeout_graceful_shutdown=5)
+    return _Server(cfg, handle_signals)
+
+
+async def serve(config: Config, store: Store, host: str | None = None,
+                port: int | None = None, *, handle_signals: bool = False,
+                sockets: list[socket.socket] | None = None) -> None:
+    """Serve until cancelled (or, with ``handle_signals``, until SIGINT/SIGTERM)."""
+    host = host or config.settings.web_host
+    port = config.settings.web_port if port is None else port
+    server = server_for(create_app(config, store, host=host), host, port,
+                        handle_signals=handle_signals)
+    try:
+        await server.serve(sockets=sockets)
+    except SystemExit:  # uvicorn exits the process when it cannot bind
+        raise MonitorError(f"the web UI could not listen on {host}:{port}") from None
+    except asyncio.CancelledError:
+        if server.started:
+            server.should_exit = True
+            await server.shutdown(sockets=sockets)
+        raise

@@ -1,0 +1,154 @@
+"""The server-rendered HTML pages.  No JavaScript anywhere: forms are GET forms, the
+diff picker is radio buttons, and the CSP allows no script at all.
+
+Stored pages are hostile input: their text goes through Jinja2 autoescaping, and their
+raw HTML is only ever served from ``/versions/{id}/raw`` with a sandboxing CSP, framed
+by ``/versions/{id}/rendered`` in an ``<iframe sandbox>`` (no ``allow-scripts``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+
+from monitor.render import render_html, render_side_by_side_html
+from monitor.web.security import RAW_CSP
+from monitor.web.views import State, WebState, compare_in, parse_day
+from storage.archive import PageInfo
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+PER_PAGE = 20
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def render(request: Request, state: WebState, template: str, **context: Any) -> Response:
+    context = {"tz": state.tz, "token_required": state.token_required, **context}
+    return state.templates.TemplateResponse(request, template, context)
+
+
+@router.get("/")
+def sources_page(request: Request, state: State, tag: str | None = None) -> Response:
+    return render(request, state, "sources.html", sources=state.archive.sources(tag=tag),
+                  tags=state.archive.tags(), tag=tag)
+
+
+@router.get("/sources/{name}")
+def source_page(request: Request, state: State, name: str) -> Response:
+    pages = state.archive.pages(name)
+    return _timeline(request, state, pages[0], pages)
+
+
+@router.get("/pages/{page_id}")
+def page_page(request: Request, state: State, page_id: int) -> Response:
+    page = state.archive.page(page_id)
+    return _timeline(request, state, page, state.archive.pages(page.source))
+
+
+def _timeline(request: Request, state: WebState, page: PageInfo,
+              pages: list[PageInfo]) -> Response:
+    entries = list(reversed(state.archive.timeline(page.id)))  # newest first
+    return render(request, state, "timeline.html", page=page, pages=pages, entries=entries)
+
+
+@router.get("/versions/{version_id}")
+def version_page(request: Request, state: State, version_id: int) -> Response:
+    version = state.store.version(version_id)
+    timeline = state.archive.timeline(version.page_id)
+    ids = [e.id for e in timeline]
+    i = ids.index(version_id)
+    return render(request, state, "version.html", v=version, entry=timeline[i],
+                  prev_id=ids[i - 1] if i > 0 else None,
+                  next_id=ids[i + 1] if i + 1 < len(ids) else None)
+
+
+@router.get("/versions/{version_id}/source")
+def version_source(request: Request, state: State, version_id: int) -> Response:
+    """The raw body as text: escaped, in a <pre>, whatever it contains."""
+    version = state.store.version(version_id)
+    raw = state.store.raw_body(version_id)
+    body = raw.decode(version.charset or "utf-8", errors="replace")
+    return render(request, state, "source.html", v=version, body=body, size=len(raw))
+
+
+@router.get("/versions/{version_id}/rendered")
+def version_rendered(request: Request, state: State, version_id: int) -> Response:
+    return render(request, state, "rendered.html", v=state.store.version(version_id))
+
+
+@router.get("/versions/{version_id}/raw")
+def version_raw(state: State, version_id: int) -> Response:
+    """The bytes as fetched, in an opaque sandboxed origin: no script, no network."""
+    version = state.store.version(version_id)
+    raw = state.store.raw_body(version_id)
+    stored = version.headers.get("content-type", "").split(";")[0].strip().lower()
+    headers = {"Content-Security-Policy": RAW_CSP, "X-Frame-Options": "SAMEORIGIN",
+               "Cache-Control": "private, max-age=3600"}
+    if stored in HTML_TYPES or (not stored and raw.lstrip()[:1] == b"<"):
+        media = f"text/html; charset={version.charset or 'utf-8'}"
+    elif stored.startswith("text/"):
+        media = f"text/plain; charset={version.charset or 'utf-8'}"
+    else:  # PDFs, images, office files: a download, never rendered here
+        media = "application/octet-stream"
+        headers["Content-Disposition"] = f'attachment; filename="version-{version_id}"'
+    return Response(raw, media_type=media, headers=headers)
+
+
+@router.get("/diff")
+def diff_page(request: Request, state: State, a: int | None = None, b: int | None = None,
+              mode: Annotated[str, Query(pattern="^(inline|side)$")] = "inline",
+              context: Annotated[int, Query(ge=0, le=50)] = 1) -> Response:
+    if a is None or b is None:
+        return render(request, state, "diff.html", c=None, a=a, b=b, mode=mode,
+                      context=context, body=None)
+    c = compare_in(state, a, b)
+    html = (render_side_by_side_html if mode == "side" else render_html)(c.diff,
+                                                                         context=context)
+    # The renderer escapes every character of page text; only its own tags are markup.
+    return render(request, state, "diff.html", c=c, a=a, b=b, mode=mode, context=context,
+                  body=Markup(html), links=True)
+
+
+@router.get("/search")
+def search_page(request: Request, state: State, q: str = "", source: str | None = None,
+                tag: str | None = None,
+                since: Annotated[str | None, Query(alias="from")] = None,
+                until: Annotated[str | None, Query(alias="to")] = None,
+                page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    results = None
+    if q.strip():
+        results = state.search.search(q[:200], source=source or None, tag=tag or None,
+                                      since=parse_day(since, state.tz, end=False),
+                                      until=parse_day(until, state.tz, end=True),
+                                      limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    return render(request, state, "search.html", q=q, source=source or "", tag=tag or "",
+                  since=since or "", until=until or "", page=page, per_page=PER_PAGE,
+                  results=results, sources=state.archive.sources())
+
+
+@router.get("/changes")
+def changes_page(request: Request, state: State, tag: str | None = None) -> Response:
+    return render(request, state, "changes.html", changes=state.archive.changes(tag=tag),
+                  tags=state.archive.tags(), tag=tag)
+
+
+@router.get("/api")
+def api_docs(request: Request, state: State) -> Response:
+    """The OpenAPI schema as a page (no Swagger UI: it needs scripts from a CDN)."""
+    return render(request, state, "api.html", endpoints=_endpoints(request.app.openapi()))
+
+
+def _endpoints(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            params = [{"name": p["name"], "where": p["in"], "required": p.get("required"),
+                       "description": p.get("description") or
+                       p.get("schema", {}).get("description", "")}
+                      for p in op.get("parameters", [])]
+            out.append({"method": method.upper(), "path": path,
+                        "summary": op.get("summary", ""),
+                        "description": op.get("description", ""), "params": params})
+    return out

@@ -1,0 +1,146 @@
+"""What the HTML pages, the API and the feeds share: the app state, the template
+environment (autoescaping on), time formatting and the comparison of two versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import Depends, HTTPException, Request
+from markupsafe import Markup
+from starlette.templating import Jinja2Templates
+
+from monitor.config import Config
+from monitor.diff import TextDiff, diff_texts
+from monitor.types import KIND_LABELS
+from storage import Store
+from storage.archive import Archive
+from storage.records import VersionFull
+from storage.search import Search
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+OUTCOME_LABELS = {"new": "首次收录", "changed": "有变更", "unchanged": "无变化", "error": "失败"}
+STATUS_LABELS = {"new": "新加入", "ok": "正常", "failing": "抓取失败", "gone": "页面已删除",
+                 "moved": "已迁移"}
+
+
+@dataclass
+class WebState:
+    config: Config
+    store: Store
+    archive: Archive
+    search: Search
+    templates: Jinja2Templates
+    token_required: bool = False
+
+    @property
+    def tz(self) -> str:
+        return self.config.settings.timezone
+
+
+def web_state(request: Request) -> WebState:
+    """FastAPI dependency: the state ``create_app`` put on the app."""
+    return request.app.state.web  # type: ignore[no-any-return]
+
+
+def local_time(at: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "—" if at is None else at.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) URLs become links: a stored ``javascript:`` URL stays text."""
+    return url if url and urlsplit(url).scheme in ("http", "https") else None
+
+
+def make_templates(tz: str) -> Jinja2Templates:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["local"] = lambda at, fmt="%Y-%m-%d %H:%M": local_time(at, tz, fmt)
+    env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind or "", kind or "")
+    env.filters["outcome_label"] = lambda o: OUTCOME_LABELS.get(o or "", o or "—")
+    env.filters["status_label"] = lambda s: STATUS_LABELS.get(s or "", s or "—")
+    env.filters["safe_url"] = safe_url
+    env.filters["number"] = lambda n: f"{n:,}"
+    env.globals["kind_labels"] = KIND_LABELS
+    env.globals["tz"] = tz
+    return Jinja2Templates(env=env)
+
+
+def parse_day(text: str | None, tz: str, *, end: bool) -> datetime | None:
+    """``2026-05-01`` (start or end of that day in ``tz``) or an ISO date-time."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            at = datetime(d.year, d.month, d.day, *((23, 59, 59, 999999) if end else (0, 0)))
+        else:
+            at = datetime.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(422, f"{text!r} is not a date like 2026-05-01") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(tz))
+    return at.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class MetaChange:
+    key: str
+    old: str | None
+    new: str | None
+
+
+@dataclass
+class Comparison:
+    """Two versions of a page and what differs between them."""
+
+    old: VersionFull
+    new: VersionFull
+    diff: TextDiff
+    title_changed: bool
+    metadata: list[MetaChange] = field(default_factory=list)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return dict(self.diff.stats)
+
+    @property
+    def exact(self) -> bool:
+        """False when the diff hit its time bound: some runs are whole paragraphs."""
+        return self.diff.exact
+
+
+def compare(store: Store, a: int, b: int, *, timeout: float) -> Comparison:
+    """Compare two stored versions (any two: across pages too, if asked)."""
+    old, new = store.version(a), store.version(b)
+    diff = diff_texts(old.text, new.text, timeout=timeout)
+    keys = list(dict.fromkeys([*old.metadata, *new.metadata]))
+    meta = [MetaChange(k, old.metadata.get(k), new.metadata.get(k)) for k in keys
+            if old.metadata.get(k) != new.metadata.get(k)]
+    return Comparison(old, new, diff, old.title != new.title, meta)
+
+
+def compare_in(state: WebState, a: int, b: int) -> Comparison:
+    return compare(state.store, a, b, timeout=state.config.settings.diff_timeout)
+
+
+def diff_document(c: Comparison, tz: str, *, context: int = 1) -> str:
+    """A self-contained HTML file of a comparison (``monitor diff --html``): the
+    stylesheet inlined, no links back to a server, no script."""
+    from monitor.render import render_html, render_side_by_side_html
+
+    template = make_templates(tz).get_template("diff_file.html")
+    css = Markup((STATIC / "style.css").read_text(encoding="utf-8"))  # our own file
+    return template.render(c=c, tz=tz, css=css, links=False,
+                           inline=Markup(render_html(c.diff, context=context)),
+                           side=Markup(render_side_by_side_html(c.diff, context=context)))
+
+
+State = Annotated[WebState, Depends(web_state)]
