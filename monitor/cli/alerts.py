@@ -1,0 +1,107 @@
+"""``monitor alerts …``: the outbox for admins — list, retry dead alerts, deliver now."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from alerts.base import redact
+from monitor.cli.common import (
+    console,
+    handle_errors,
+    json_option,
+    load,
+    local_time,
+    open_store,
+    print_json,
+    sources_option,
+)
+from storage.alerts_repo import AlertRecord, AlertsRepo
+
+STYLE = {"pending": "yellow", "sending": "cyan", "sent": "green", "dead": "bold red"}
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(alerts)
+
+
+@click.group()
+def alerts() -> None:
+    """The alert outbox: what was sent, what is waiting, what failed."""
+
+
+@alerts.command("list")
+@click.option("--failed", is_flag=True, help="Only dead alerts and those waiting to retry.")
+@click.option("--limit", default=100, show_default=True, help="Newest N alerts.")
+@sources_option
+@json_option
+@handle_errors
+def list_alerts(failed: bool, limit: int, sources_file: Path, as_json: bool) -> None:
+    """List alerts, newest first."""
+    config = load(sources_file, quiet=True)
+    with open_store(config) as store:
+        rows = AlertsRepo(store).list(failed=failed, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no failed alerts" if failed else "no alerts")
+        return
+    console.print(_table(rows, config.settings.timezone))
+
+
+def _table(rows: list[AlertRecord], tz: str) -> Table:
+    table = Table(title="alerts")
+    table.add_column("id", justify="right")
+    table.add_column("status")
+    table.add_column("event")
+    table.add_column("to", no_wrap=True)  # an address cut in two is hard to copy
+    table.add_column("tries", justify="right")
+    table.add_column("when", overflow="fold")
+    table.add_column("error", overflow="fold", ratio=1)
+    for r in rows:
+        when = r.sent_at if r.status == "sent" else r.next_attempt_at
+        to = r.recipient if r.channel == "email" else f"{r.channel}: {redact(r.recipient)}"
+        table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{r.status}[/]", r.event,
+                      escape(to), str(r.attempts), local_time(when, tz),
+                      escape(r.last_error or ""))
+    return table
+
+
+@alerts.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Every dead alert.")
+@sources_option
+@handle_errors
+def retry(ids: tuple[int, ...], all_: bool, sources_file: Path) -> None:
+    """Send dead alerts again (ID…, or --all): they become pending now."""
+    if bool(ids) == all_:
+        raise click.UsageError("give alert IDs or --all")
+    config = load(sources_file, quiet=True)
+    with open_store(config) as store:
+        revived = AlertsRepo(store).retry(None if all_ else list(ids))
+    missing = sorted(set(ids) - set(revived))
+    console.print(f"{len(revived)} alert(s) pending again"
+                  + (f"; not dead or unknown: {', '.join(map(str, missing))}" if missing else ""),
+                  highlight=False)
+    if missing and not revived:
+        raise SystemExit(3)
+
+
+@alerts.command()
+@sources_option
+@handle_errors
+def deliver(sources_file: Path) -> None:
+    """Deliver the alerts that are due now (the daemon does this by itself)."""
+    from alerts.delivery import Deliverer
+
+    config = load(sources_file, quiet=True)
+    with open_store(config) as store:
+        report = asyncio.run(Deliverer(config, store).deliver_due())
+    console.print(report.describe(), highlight=False)
+    for line in report.errors:
+        console.print(f"  {escape(line)}", highlight=False)

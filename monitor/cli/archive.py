@@ -1,0 +1,157 @@
+"""``monitor search`` and ``monitor export``: find any passage in any version, and take
+the archive elsewhere (WARC 1.1 for replay tools, JSON lines for programs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from monitor.cli.common import (
+    console,
+    err_console,
+    handle_errors,
+    json_option,
+    load,
+    local_time,
+    open_store,
+    parse_when,
+    print_json,
+    sources_option,
+)
+from monitor.export import write_jsonl, write_warc
+from storage.archive import Archive, ArchivedVersion
+from storage.search import Passage, Search, SearchResults
+
+source_filter = click.option("--source", "source", metavar="NAME",
+                             help="Only this source (name or URL).")
+since_option = click.option("--from", "since", metavar="DATE",
+                            help="From this date (2026-05-01 = its start) or date-time.")
+until_option = click.option("--to", "until", metavar="DATE",
+                            help="Up to this date (2026-05-01 = its end) or date-time.")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(search)
+    cli.add_command(export)
+
+
+def parse_since(text: str | None, timezone: str) -> datetime | None:
+    """The start of a range: a bare date means the start of that day (``parse_when``,
+    made for "as it was on", means its end)."""
+    if not text:
+        return None
+    if len(text) == 10:
+        try:
+            d = date.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not a date like 2026-05-01") from None
+        return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    return parse_when(text, timezone)
+
+
+def parse_until(text: str | None, timezone: str) -> datetime | None:
+    return parse_when(text, timezone) if text else None
+
+
+@click.command()
+@click.argument("query")
+@source_filter
+@click.option("--tag", help="Only sources with this tag.")
+@since_option
+@until_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@sources_option
+@json_option
+@handle_errors
+def search(query: str, source: str | None, tag: str | None, since: str | None,
+           until: str | None, limit: int, sources_file: Path, as_json: bool) -> None:
+    """Full-text search over every version (Chinese needs no spaces; space-separated
+    terms must all occur)."""
+    config = load(sources_file, quiet=True)
+    tz = config.settings.timezone
+    with open_store(config) as store:
+        results = Search(store).search(query, source=source, tag=tag,
+                                       since=parse_since(since, tz),
+                                       until=parse_until(until, tz), limit=limit)
+    if as_json:
+        print_json(results)
+        return
+    print_results(results, tz)
+
+
+def print_results(results: SearchResults, tz: str) -> None:
+    console.print(f"{results.total} versions contain {results.query!r}"
+                  + (f" (showing {len(results.hits)}, newest first)" if results.hits else ""),
+                  highlight=False, markup=False)
+    for hit in results.hits:
+        console.print()
+        head = Text(f"{hit.source} · version {hit.version_id} · "
+                    f"{local_time(hit.fetched_at, tz)} · ", style="dim")
+        console.print(head + highlighted(hit.title), highlight=False)
+        console.print(highlighted(hit.passage), highlight=False)
+
+
+def highlighted(p: Passage) -> Text:
+    """A passage with its matches in reverse video (rich ``Text``: no markup parsing)."""
+    text = Text("…" if p.cut_before else "")
+    for piece, hit in p.segments():
+        text.append(piece, style="bold reverse" if hit else "")
+    if p.cut_after:
+        text.append("…")
+    return text
+
+
+@click.command()
+@source_filter
+@since_option
+@until_option
+@click.option("--warc", "warc", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write WARC 1.1 (gzipped per record when the name ends in .gz).")
+@click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write JSON lines: one version per line, text and metadata.")
+@sources_option
+@handle_errors
+def export(source: str | None, since: str | None, until: str | None, warc: Path | None,
+           jsonl: Path | None, sources_file: Path) -> None:
+    """Export versions as WARC (raw bytes, replayable) or JSON lines (text, metadata)."""
+    if (warc is None) == (jsonl is None):
+        raise click.UsageError("give exactly one of --warc FILE or --jsonl FILE")
+    config = load(sources_file, quiet=True)
+    tz = config.settings.timezone
+    filters = {"source": source, "since": parse_since(since, tz),
+               "until": parse_until(until, tz)}
+    with open_store(config) as store:
+        archive = Archive(store)
+        total = archive.count_versions(**filters)
+        with progress_bar(total) as advance:
+            versions = archive.iter_versions(**filters)
+            if warc is not None:
+                out = warc
+                count = write_warc(versions, warc, user_agent=config.settings.user_agent,
+                                   progress=advance)
+            else:
+                out = jsonl or Path()
+                count = write_jsonl(versions, out, progress=advance)
+    err_console.print(f"exported {count} versions to {out} ({out.stat().st_size:,} bytes)",
+                      highlight=False, markup=False)
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[Callable[[ArchivedVersion], None]]:
+    """A bar on stderr while exporting (only drawn on a terminal)."""
+    columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True,
+                  disable=not err_console.is_terminal) as bar:
+        task = bar.add_task("export", total=total)
+
+        def advance(_: ArchivedVersion) -> None:
+            bar.advance(task)
+        yield advance

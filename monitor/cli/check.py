@@ -1,0 +1,84 @@
+"""``monitor check``: one pass over the sources, then deliver the alerts it raised."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from alerts.delivery import Deliverer
+from monitor.cli.common import console, handle_errors, load, open_store, sources_option
+from monitor.config import Config, SourceConfig
+from monitor.fetch import Fetcher
+from monitor.pipeline import Checker
+from monitor.types import CheckResult, Outcome
+from storage import Store
+
+STYLE = {"new": "cyan", "changed": "bold yellow", "unchanged": "green", "error": "red"}
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(check)
+
+
+@click.command()
+@sources_option
+@click.option("--source", "names", multiple=True, help="Only this source (name, URL or glob).")
+@click.option("--no-deliver", is_flag=True, help="Leave alerts in the outbox.")
+@handle_errors
+def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool) -> None:
+    """Check the sources once and print a summary."""
+    config = load(sources_file, quiet=sys.stderr.isatty())
+    chosen = config.select(names)
+    with open_store(config) as store:
+        # Built first: a misconfigured alert channel stops the run before any check.
+        deliverer = None if no_deliver else Deliverer(config, store)
+        store.sync_sources(config.sources)
+        results = asyncio.run(run_checks(config, store, chosen))
+        delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
+    console.print(summary_table(results))
+    counts = {o: sum(r.outcome == o for r in results) for o in Outcome}
+    line = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+    if delivered is not None:
+        line += f"; alerts: {delivered.describe()}"
+    console.print(line or "nothing to check")
+
+
+async def run_checks(config: Config, store: Store,
+                     sources: list[SourceConfig]) -> list[CheckResult]:
+    limit = asyncio.Semaphore(config.settings.concurrency)
+    async with Fetcher(config.settings) as fetcher:
+        checker = Checker(config, store, fetcher)
+        with _progress(len(sources)) as progress:
+            task = progress.add_task("checking", total=len(sources))
+
+            async def one(src: SourceConfig) -> CheckResult:
+                async with limit:
+                    result = await checker.check(src)
+                progress.update(task, advance=1, description=src.name)
+                return result
+
+            return list(await asyncio.gather(*(one(s) for s in sources)))
+
+
+def _progress(total: int) -> Progress:
+    return Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True,
+                    disable=not console.is_terminal or total < 2)
+
+
+def summary_table(results: list[CheckResult]) -> Table:
+    table = Table(title="check summary", show_lines=False)
+    for col in ("source", "outcome", "status", "what", "time"):
+        table.add_column(col, overflow="fold")
+    for r in sorted(results, key=lambda r: r.source):
+        what = r.summary or r.change_kind or ""
+        if r.outcome is Outcome.ERROR:
+            what = f"{r.error_kind}: {r.error}"
+        table.add_row(r.source, f"[{STYLE[r.outcome]}]{r.outcome}[/]", str(r.status or "—"),
+                      what, f"{r.duration:.1f}s")
+    return table

@@ -1,0 +1,126 @@
+"""``monitor diff``: what changed between two versions, down to the character.
+
+    monitor diff 41 57                                 two version ids
+    monitor diff hb-ai-plan --from 2026-05-01 --to 2026-06-01   as it was on each date
+    monitor diff hb-ai-plan                            its last change
+    monitor diff 57                                    a version against the one before
+
+Coloured on a terminal; plain text with --no-color or when piped; --html FILE writes a
+self-contained page (inline and side by side).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.text import Text
+
+from monitor.cli.common import (
+    console,
+    err_console,
+    handle_errors,
+    json_option,
+    load,
+    local_time,
+    open_store,
+    parse_when,
+    print_json,
+    sources_option,
+)
+from monitor.render import render_terminal, render_text
+from monitor.web.views import Comparison, compare, diff_document
+from storage import Store
+from storage.archive import Archive
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(diff)
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True, metavar="A [B] | NAME")
+@click.option("--from", "since", metavar="DATE", help="NAME as it was at this date.")
+@click.option("--to", "until", metavar="DATE", help="…compared with this date (default: now).")
+@click.option("--context", default=1, show_default=True, type=click.IntRange(0, 1000),
+              help="Unchanged paragraphs shown around each change.")
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the diff as a self-contained HTML file.")
+@sources_option
+@json_option
+@handle_errors
+def diff(targets: tuple[str, ...], since: str | None, until: str | None, context: int,
+         no_color: bool, html_file: Path | None, sources_file: Path, as_json: bool) -> None:
+    """Show what changed between two versions (ids), between a page's versions at two
+    dates (--from/--to), or in a page's last change."""
+    config = load(sources_file, quiet=True)
+    tz = config.settings.timezone
+    with open_store(config) as store:
+        a, b = pick(store, targets, since, until, tz)
+        c = compare(store, a, b, timeout=config.settings.diff_timeout)
+    if html_file is not None:
+        html_file.write_text(diff_document(c, tz, context=context), encoding="utf-8")
+        err_console.print(f"wrote {html_file}", highlight=False, markup=False)
+    if as_json:
+        print_json({"old": _ref(c, old=True), "new": _ref(c, old=False), "stats": c.stats,
+                    "title_changed": c.title_changed, "metadata_changes": c.metadata,
+                    "text": render_text(c.diff, context=context)})
+        return
+    show(c, tz, color=console.is_terminal and not no_color, context=context)
+
+
+def pick(store: Store, targets: tuple[str, ...], since: str | None, until: str | None,
+         tz: str) -> tuple[int, int]:
+    """The (old, new) version ids the arguments mean."""
+    if len(targets) == 2:
+        if not all(t.isdigit() for t in targets):
+            raise click.UsageError("two arguments are two version ids: monitor diff 41 57")
+        return int(targets[0]), int(targets[1])
+    if len(targets) != 1:
+        raise click.UsageError("give two version ids, or one source name or URL")
+    target = targets[0]
+    if since or until:
+        if not since:
+            raise click.UsageError("--to needs --from")
+        old = store.version_at(target, parse_when(since, tz))
+        new = (store.version_at(target, parse_when(until, tz)) if until
+               else store.latest_version(target))
+        return old.id, new.id
+    if target.isdigit():
+        return _previous(store, int(target)), int(target)
+    return Archive(store).last_change(target)
+
+
+def _previous(store: Store, version_id: int) -> int:
+    page_id = store.version(version_id).page_id
+    ids = [e.id for e in Archive(store).timeline(page_id)]
+    i = ids.index(version_id)
+    if i == 0:
+        raise KeyError(f"version {version_id} is the first of its page")
+    return ids[i - 1]
+
+
+def show(c: Comparison, tz: str, *, color: bool, context: int = 1) -> None:
+    head = (f"{c.new.source}  #{c.old.id} ({local_time(c.old.fetched_at, tz)}) → "
+            f"#{c.new.id} ({local_time(c.new.fetched_at, tz)})")
+    lines = [head]
+    if c.title_changed:
+        lines.append(f"标题: {c.old.title} → {c.new.title}")
+    lines += [f"{m.key}: {m.old if m.old is not None else '（无）'} → "
+              f"{m.new if m.new is not None else '（无）'}" for m in c.metadata]
+    if not color:
+        body = render_text(c.diff, context=context).rstrip("\n")
+        click.echo("\n".join(lines) + "\n\n" + body)
+        return
+    console.print(Text(lines[0], style="bold"), highlight=False)
+    for line in lines[1:]:
+        console.print(Text(line, style="dim"), highlight=False)
+    console.print()
+    console.print(render_terminal(c.diff, context=context), highlight=False)
+
+
+def _ref(c: Comparison, *, old: bool) -> dict[str, object]:
+    v = c.old if old else c.new
+    return {"id": v.id, "source": v.source, "url": v.url, "title": v.title,
+            "fetched_at": v.fetched_at}

@@ -1,0 +1,88 @@
+"""``monitor history`` and ``monitor show``: what a page said, and when."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from monitor.cli.common import (
+    console,
+    handle_errors,
+    json_option,
+    load,
+    local_time,
+    open_store,
+    parse_when,
+    print_json,
+    sources_option,
+)
+from monitor.types import KIND_LABELS
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(history)
+    cli.add_command(show)
+
+
+@click.command()
+@click.argument("name_or_url")
+@sources_option
+@json_option
+@handle_errors
+def history(name_or_url: str, sources_file: Path, as_json: bool) -> None:
+    """List the versions of a page (by source name or URL)."""
+    config = load(sources_file, quiet=True)
+    with open_store(config) as store:
+        versions = store.history(name_or_url)
+    if as_json:
+        print_json(versions)
+        return
+    tz = config.settings.timezone
+    table = Table(title=f"history of {name_or_url}")
+    for col in ("id", "fetched at", "hash", "title", "chars", "change"):
+        table.add_column(col, overflow="fold")
+    for v in versions:
+        change = KIND_LABELS.get(v.change_kind or "", "首次收录" if v.change_kind is None else "")
+        if v.change_summary:
+            change += f": {v.change_summary}"
+        table.add_row(str(v.id), local_time(v.fetched_at, tz), v.content_hash[:12],
+                      v.title, str(v.size), change)
+    console.print(table)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--at", "at", help="The version current at this date/time (name or URL).")
+@click.option("--raw", is_flag=True, help="Print the raw body as fetched (bytes).")
+@sources_option
+@json_option
+@handle_errors
+def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bool) -> None:
+    """Print a version: VERSION_ID, or a source NAME/URL (latest, or --at DATE)."""
+    config = load(sources_file, quiet=True)
+    with open_store(config) as store:
+        if target.isdigit() and not at:
+            version = store.version(int(target))
+        elif at:
+            version = store.version_at(target, parse_when(at, config.settings.timezone))
+        else:
+            version = store.latest_version(target)
+        if raw:
+            sys.stdout.buffer.write(store.raw_body(version.id))
+            return
+    if as_json:
+        print_json(version)
+        return
+    tz = config.settings.timezone
+    console.print(f"[bold]{escape(version.title)}[/]", highlight=False, markup=True)
+    console.print(f"{version.url}\nversion {version.id} · fetched "
+                  f"{local_time(version.fetched_at, tz)} · {version.content_hash[:12]}",
+                  highlight=False, markup=False)
+    for key, value in version.metadata.items():
+        console.print(f"  {key}: {value}", highlight=False, markup=False)
+    console.print()
+    console.print(version.text, highlight=False, markup=False)
