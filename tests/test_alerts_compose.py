@@ -1,0 +1,109 @@
+"""Composing messages without a database: subjects, escaping, metadata, Message-IDs."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from alerts.chat_markdown import md_escape
+from alerts.compose import Composer, message_id
+from alerts.message import header_safe
+from monitor.settings import Settings
+from storage.alerts_repo import ChangeView, VersionText
+from tests.test_alerts_support import NEW_TEXT, OLD_TEXT, TITLE, URL
+
+AT = datetime(2026, 11, 1, 0, 30, tzinfo=UTC)
+HOSTILE = ('<script>window.x=1;document.title="pwned"</script>'
+           '<img src="http://evil.example/t.png" onerror="window.y=1">')
+
+
+def version(vid: int, text: str, title: str = TITLE, **meta: str) -> VersionText:
+    return VersionText(id=vid, title=title, text=text, metadata=meta, url=URL, fetched_at=AT)
+
+
+def view(old: VersionText | None, new: VersionText | None, kind: str = "changed",
+         summary: str = "第3段修改") -> ChangeView:
+    return ChangeView(id=7, kind=kind, summary=summary, stats={}, details={}, created_at=AT,
+                      source="hn-0192", source_title=None, page_url=URL, old=old, new=new)
+
+
+@pytest.fixture
+def composer() -> Composer:
+    return Composer(Settings())
+
+
+@pytest.mark.parametrize(("raw", "safe"), [
+    ("a\r\nBcc: x@y", "a Bcc: x@y"),
+    ("标题\u2028第二行\u2029第三段", "标题 第二行 第三段"),
+    ("\x00\x07tab\there\x1b[0m  spaces ", "tab here [0m spaces"),
+    ("right\u202eto-left", "right to-left"),
+])
+def test_header_safe_makes_one_clean_line(raw: str, safe: str) -> None:
+    assert header_safe(raw) == safe
+
+
+def test_header_safe_cuts_long_titles() -> None:
+    cut = header_safe("长" * 500, limit=100)
+    assert len(cut) == 100 and cut.endswith("…")
+
+
+def test_message_ids_are_stable_per_change_and_recipient() -> None:
+    a = message_id("change", 7, "a@example.cn")
+    assert a == message_id("change", 7, "A@Example.cn ")
+    assert a != message_id("change", 7, "b@example.cn") != message_id("change", 8, "a@x.cn")
+    assert re.fullmatch(r"<change-7\.[0-9a-f]{12}@monitor>", a)
+
+
+def test_subject_names_source_title_kind_and_size(composer: Composer) -> None:
+    msg = composer.change(view(version(1, OLD_TEXT), version(2, NEW_TEXT)), "a@example.cn")
+    assert msg.subject == f"[monitor] hn-0192 {TITLE} — 正文修改 (+1 / −1 字)"
+    assert msg.message_id == message_id("change", 7, "a@example.cn")
+
+
+def test_page_text_is_escaped_and_nothing_remote_is_loaded(composer: Composer) -> None:
+    msg = composer.change(view(version(1, OLD_TEXT), version(2, OLD_TEXT + "\n" + HOSTILE,
+                                                          title=HOSTILE)), "a@example.cn")
+    assert "<script" not in msg.html.lower() and "<img" not in msg.html.lower()
+    assert "&lt;script&gt;" in msg.html
+    # no element loads anything: every "src=" left is inside escaped text
+    assert not re.search(r"<[a-z][^<>]*\ssrc=|url\(|@import|<link", msg.html)
+    assert HOSTILE in msg.text  # the plain-text part shows the text as it is
+
+
+def test_metadata_changes_show_old_and_new(composer: Composer) -> None:
+    old = version(1, OLD_TEXT, 文号="湘工信提案函〔2021〕254号")
+    new = version(2, OLD_TEXT, title="新标题", 文号="湘工信提案函〔2021〕255号",
+                  发布日期="2026-11-01")
+    msg = composer.change(view(old, new, kind="metadata_changed"), "a@example.cn")
+    assert "— 元数据变更" in msg.subject and "字)" not in msg.subject
+    assert "文号: 湘工信提案函〔2021〕254号 → 湘工信提案函〔2021〕255号" in msg.text
+    assert "标题: " + TITLE + " → 新标题" in msg.text
+    assert "发布日期: （无） → 2026-11-01" in msg.text
+    assert "湘工信提案函〔2021〕255号" in msg.html and "新标题" in msg.html
+
+
+def test_a_gone_page_composes_without_a_diff(composer: Composer) -> None:
+    msg = composer.change(view(version(1, OLD_TEXT), None, kind="gone",
+                               summary="页面已删除或无法访问 (HTTP 404)"), "a@example.cn")
+    assert msg.subject == f"[monitor] hn-0192 {TITLE} — 页面已删除"
+    assert "HTTP 404" in msg.text and URL in msg.html
+
+
+def test_the_html_uses_inline_styles_and_a_cjk_font_stack(composer: Composer) -> None:
+    html = composer.change(view(version(1, OLD_TEXT), version(2, NEW_TEXT)), "a@x.cn").html
+    assert "<style" not in html and "class=" not in html
+    assert "PingFang SC" in html and "Microsoft YaHei" in html and "Noto Sans CJK SC" in html
+
+
+def test_config_error_message_lists_the_problems(composer: Composer) -> None:
+    msg = composer.config_error(["smtp_url scheme must be one of smtp", "x\r\nBcc: y"],
+                                "ops@example.cn", 3)
+    assert msg.subject == "[monitor] 配置错误: 2 个问题"
+    assert "x Bcc: y" in msg.text and msg.message_id.startswith("<config-3.")
+
+
+def test_markdown_escape_keeps_page_text_from_forming_links() -> None:
+    assert md_escape("[点我](http://x) **b** <a>") == r"\[点我\](http://x) \*\*b\*\* \<a\>"
+    assert md_escape("# 标题 #1 ~~删~~") == r"\# 标题 #1 \~\~删\~\~"

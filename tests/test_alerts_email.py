@@ -1,0 +1,259 @@
+"""Email alerts through the outbox, end to end: a change written by the Store, the
+delivery loop, and a real SMTP server (aiosmtpd) on loopback — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import hashlib
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from alerts import plan
+from alerts.delivery import Deliverer
+from alerts.email_outbox import eml_name
+from storage import Store
+from storage.alerts_repo import AlertsRepo
+from storage.models import utcnow
+from tests.test_alerts_support import URL, SmtpServer, later, make_change, make_config
+
+ONE = """
+[[watchers]]
+name = "alice"
+email = "alice@example.cn"
+sources = ["hn-*"]
+"""
+TWO = ONE + """
+[[watchers]]
+name = "bob"
+email = "bob@example.cn"
+tags = ["hunan"]
+"""
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def mid(change_id: int, recipient: str) -> str:
+    return f"<change-{change_id}.{hashlib.sha1(recipient.encode()).hexdigest()[:12]}@monitor>"
+
+
+def parts(msg: email.message.EmailMessage) -> dict[str, str]:
+    return {p.get_content_type(): p.get_content() for p in msg.walk()
+            if p.get_content_maintype() == "text"}
+
+
+async def test_a_change_arrives_as_multipart_mail_with_the_changed_characters_marked(
+        store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
+    config = make_config(tmp_path, ONE, smtp_url=smtp.url)
+    change_id = make_change(store, config)
+    report = await Deliverer(config, store, env={}).deliver_due()
+    assert report.describe() == "1 sent, 0 retrying, 0 dead"
+    [msg] = smtp.sink.parsed()
+    assert msg["Subject"] == ("[monitor] hn-0192 对省政协十二届四次会议第0192号提案的答复"
+                              " — 正文修改 (+1 / −1 字)")
+    assert msg["Message-ID"] == mid(change_id, "alice@example.cn")
+    assert msg["Auto-Submitted"] == "auto-generated"
+    body = parts(msg)
+    assert set(body) == {"text/plain", "text/html"}
+    html, text = body["text/html"], body["text/plain"]
+    assert re.search(r"<del\b[^>]*>3</del>", html) and re.search(r"<ins\b[^>]*>5</ins>", html)
+    assert URL in html and URL in text and "[-3-]{+5+}" in text
+    assert "<script" not in html and "<img" not in html
+    [row] = AlertsRepo(store).list()
+    assert row.status == "sent" and row.message_id == msg["Message-ID"] and row.attempts == 1
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 0
+    assert len(smtp.sink.messages) == 1
+
+
+async def test_a_hostile_page_title_cannot_inject_headers_or_break_sending(
+        store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
+    config = make_config(tmp_path, ONE, smtp_url=smtp.url)
+    title = "答复\r\nBcc: victim@evil.example\u2028X-Evil: 1\x1b[31m"  # PostgreSQL refuses NUL
+    make_change(store, config, new_title=title)
+    report = await Deliverer(config, store, env={}).deliver_due()
+    assert report.sent == 1, report.errors
+    [(_, rcpts, raw)] = smtp.sink.messages
+    assert rcpts == ["alice@example.cn"]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert "Bcc: victim@evil.example X-Evil: 1" in msg["Subject"]
+    assert not re.search(r"[\r\n\x1b\u2028]", msg["Subject"])
+    assert "&lt;" not in msg["Subject"]
+
+
+async def test_smtp_down_then_back_delivers_exactly_once(store: Store, tmp_path: Path) -> None:
+    server = SmtpServer()  # not started: connection refused
+    config = make_config(tmp_path, ONE, smtp_url=server.url)
+    make_change(store, config)
+    before = utcnow()
+    report = await Deliverer(config, store, env={}).deliver_due()
+    assert report.describe() == "0 sent, 1 retrying, 0 dead"
+    [row] = AlertsRepo(store).list()
+    assert row.status == "pending" and row.attempts == 1 and "SMTP" in (row.last_error or "")
+    # alert_retry_base = 60 s, with ±10 % jitter
+    assert before + timedelta(seconds=50) < row.next_attempt_at < utcnow() + timedelta(seconds=70)
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 0  # not due yet
+    server.start()
+    try:
+        again = Deliverer(config, store, env={}, clock=later(hours=1))
+        assert (await again.deliver_due()).describe() == "1 sent, 0 retrying, 0 dead"
+        assert (await again.deliver_due()).sent == 0
+        assert len(server.sink.messages) == 1
+    finally:
+        server.stop()
+    [row] = AlertsRepo(store).list()
+    assert row.status == "sent" and row.last_error is None and row.attempts == 2
+
+
+async def test_a_rejected_recipient_is_dead_and_the_other_still_gets_the_mail(
+        store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
+    smtp.sink.reject["bob@example.cn"] = "550 5.1.1 <bob@example.cn>: no such user"
+    config = make_config(tmp_path, TWO, smtp_url=smtp.url)
+    make_change(store, config)
+    report = await Deliverer(config, store, env={}).deliver_due()
+    assert report.describe() == "1 sent, 0 retrying, 1 dead"
+    rows = {r.recipient: r for r in AlertsRepo(store).list()}
+    assert rows["alice@example.cn"].status == "sent"
+    assert rows["bob@example.cn"].status == "dead"
+    assert "550" in (rows["bob@example.cn"].last_error or "")
+    assert "no such user" in (rows["bob@example.cn"].last_error or "")
+    assert [m["To"] for m in smtp.sink.parsed()] == ["alice@example.cn"]
+    assert [r.id for r in AlertsRepo(store).list(failed=True)] == [rows["bob@example.cn"].id]
+
+
+async def test_a_4xx_reply_is_retried_not_dead(store: Store, smtp: SmtpServer,
+                                               tmp_path: Path) -> None:
+    smtp.sink.reject["alice@example.cn"] = "451 4.3.0 mailbox busy, try later"
+    config = make_config(tmp_path, ONE, smtp_url=smtp.url,
+                         settings="alert_max_attempts = 2\n")
+    make_change(store, config)
+    assert (await Deliverer(config, store, env={}).deliver_due()).retrying == 1
+    late = Deliverer(config, store, env={}, clock=later(hours=2))
+    assert (await late.deliver_due()).dead == 1  # the attempt budget is spent
+    [row] = AlertsRepo(store).list()
+    assert row.status == "dead" and "451" in (row.last_error or "")
+    assert "attempt 2" in (row.last_error or "")
+
+
+async def test_killed_between_send_and_mark_resends_once_with_the_same_message_id(
+        store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
+    config = make_config(tmp_path, ONE, smtp_url=smtp.url)
+    make_change(store, config)
+    dying = Deliverer(config, store, env={}, lease_seconds=60)
+    now = utcnow()
+    [row] = AlertsRepo(store).claim_due(now, now + timedelta(seconds=60), 10)
+    await dying._send([row])  # sent... and the process is killed before marking it
+    assert AlertsRepo(store).get(row.id).status == "sending"
+    other = Deliverer(config, store, env={})
+    assert (await other.deliver_due()).sent == 0  # the lease still holds
+    after = Deliverer(config, store, env={}, clock=later(hours=0.1))
+    assert (await after.deliver_due()).sent == 1
+    assert (await after.deliver_due()).sent == 0
+    ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+    assert len(ids) == 2 and ids[0] == ids[1]
+    assert AlertsRepo(store).get(row.id).status == "sent"
+
+
+async def test_two_deliverers_at_once_send_each_alert_once(store: Store, smtp: SmtpServer,
+                                                         tmp_path: Path) -> None:
+    watchers = "".join(f"""
+[[watchers]]
+name = "w{i}"
+email = "w{i}@example.cn"
+sources = ["hn-0192"]
+""" for i in range(6))
+    config = make_config(tmp_path, watchers, smtp_url=smtp.url)
+    make_change(store, config)
+    a, b = (Deliverer(config, store, env={}) for _ in range(2))
+    ra, rb = await asyncio.gather(a.deliver_due(limit=2), b.deliver_due(limit=2))
+    assert ra.sent + rb.sent == 6
+    assert sorted(m["To"] for m in smtp.sink.parsed()) == [f"w{i}@example.cn" for i in range(6)]
+
+
+async def test_without_smtp_the_mail_is_written_as_an_eml_file(store: Store,
+                                                              tmp_path: Path) -> None:
+    config = make_config(tmp_path, ONE)
+    change_id = make_change(store, config)
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 1
+    outbox = tmp_path / "outbox"
+    [path] = list(outbox.iterdir())
+    assert path.name == eml_name(mid(change_id, "alice@example.cn"))
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "alice@example.cn" and msg["Subject"].startswith("[monitor] hn-0192")
+    assert re.search(r"<ins\b[^>]*>5</ins>", parts(msg)["text/html"])
+    assert b"\r\n" in path.read_bytes()  # RFC 5322 line ends
+
+
+async def test_digest_watchers_get_one_message_at_their_digest_time(
+        store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
+    config = make_config(tmp_path, """
+[[watchers]]
+name = "daily"
+email = "daily@example.cn"
+sources = ["hn-0192"]
+mode = "digest"
+digest_at = "08:00"
+""", smtp_url=smtp.url)
+    make_change(store, config)
+    make_change(store, config, old="第二版正文", new="第三版正文，新增一句。")
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 0  # held
+    report = await Deliverer(config, store, env={}, clock=later(hours=25)).deliver_due()
+    assert report.describe() == "2 sent, 0 retrying, 0 dead"
+    [msg] = smtp.sink.parsed()
+    assert msg["Subject"] == "[monitor] 变化摘要: 2 处变化 (1 个来源)"
+    html = parts(msg)["text/html"]
+    assert re.search(r"<ins\b[^>]*>5</ins>", html) and "新增一句" in html
+
+
+async def test_source_trouble_and_recovery_reach_the_admin(store: Store, smtp: SmtpServer,
+                                                          tmp_path: Path) -> None:
+    config = make_config(tmp_path, ONE, smtp_url=smtp.url,
+                         settings='admin_email = "ops@example.cn"\n')
+    source = config.source("hn-0192")
+    repo = AlertsRepo(store)
+    repo.enqueue(plan.trouble_alerts(config, source, "trouble", "1",
+                                     "3 次检查失败: HTTP 503 <b>busy</b>\r\nX: y"))
+    repo.enqueue(plan.trouble_alerts(config, source, "recovered", "1", "恢复正常"))
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 2
+    subjects = sorted(m["Subject"] for m in smtp.sink.to("ops@example.cn"))
+    assert subjects == ["[monitor] 来源恢复正常: hn-0192", "[monitor] 来源检查失败: hn-0192"]
+    trouble = next(m for m in smtp.sink.parsed() if "失败" in m["Subject"])
+    assert "&lt;b&gt;busy&lt;/b&gt;" in parts(trouble)["text/html"] and URL in parts(
+        trouble)["text/plain"]
+
+
+async def test_a_configuration_error_reaches_the_admin_once(store: Store, smtp: SmtpServer,
+                                                           tmp_path: Path) -> None:
+    config = make_config(tmp_path, ONE, smtp_url=smtp.url,
+                         settings='admin_email = "ops@example.cn"\n')
+    repo = AlertsRepo(store)
+    problems = ["watcher room: webhook_secret_env names ROOM_SECRET, which is not set"]
+    assert len(repo.enqueue(plan.config_alerts(config, problems, "k1"))) == 1
+    assert repo.enqueue(plan.config_alerts(config, problems, "k1")) == []  # same key: once
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 1
+    [msg] = smtp.sink.to("ops@example.cn")
+    assert msg["Subject"] == "[monitor] 配置错误: 1 个问题"
+    assert "ROOM_SECRET" in parts(msg)["text/plain"]
+
+
+async def test_rows_whose_lease_runs_short_before_their_turn_are_given_back(
+        store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
+    config = make_config(tmp_path, ONE, smtp_url=smtp.url)
+    make_change(store, config)
+    now = utcnow()
+    clock = iter([now, now + timedelta(seconds=250)])  # claim, then the row's turn
+    slow = Deliverer(config, store, env={}, clock=lambda: next(clock, now))
+    assert (await slow.deliver_due()).describe() == "0 sent, 0 retrying, 0 dead"
+    [row] = AlertsRepo(store).list()
+    assert (row.status, row.attempts) == ("pending", 0) and not smtp.sink.messages
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 1

@@ -1,0 +1,128 @@
+"""``monitor search``, ``export``, ``diff`` and ``serve`` through the real command line."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from rich.console import Console
+from warcio.archiveiterator import ArchiveIterator
+
+from storage import Store
+from tests.conftest import write_sources
+from tests.test_archive_data import Built, build_archive
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> tuple[Path, Built]:
+    """A sources file whose database (the test's MONITOR_DATABASE_URL) holds the archive."""
+    store = Store(os.environ["MONITOR_DATABASE_URL"])
+    try:
+        built = build_archive(store)
+    finally:
+        store.close()
+    return write_sources(tmp_path / "sources.toml", ""), built
+
+
+def run(*args: str) -> Result:
+    from monitor.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_search_prints_highlighted_passages_or_json(archive: tuple[Path, Built]) -> None:
+    sources, built = archive
+    out = run("search", "人工智能产业", "--sources", str(sources))
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("3 versions contain '人工智能产业'")
+    assert "hb-ai-plan · version 3 · 2026-05-20 10:00" in out.output
+    assert "…到2030年，全省人工智能产业核心规模达到1200亿元。…" in out.output
+    found = json.loads(run("search", "财政", "--source", "hb-ai-plan", "--from", "2026-05-15",
+                           "--json", "--sources", str(sources)).output)
+    assert [h["version_id"] for h in found["hits"]] == built.versions["hb-ai-plan"][2:]
+    assert found["method"] in ("like", "pg_trgm")
+    assert found["hits"][0]["passage"]["spans"] == [[2, 4]]
+    missing = CliRunner().invoke(_cli(), ["search", "x", "--source", "nope", "--sources",
+                                          str(sources)])
+    assert missing.exit_code == 3 and "nope" in missing.output
+
+
+def _cli():  # type: ignore[no-untyped-def]
+    from monitor.cli import cli
+
+    return cli
+
+
+def test_export_warc_and_jsonl(archive: tuple[Path, Built], tmp_path: Path) -> None:
+    sources, built = archive
+    warc = tmp_path / "out.warc.gz"
+    out = run("export", "--source", "hn-reply", "--warc", str(warc), "--sources", str(sources))
+    assert out.exit_code == 0 and "exported 2 versions" in out.output
+    with warc.open("rb") as fh:
+        records = [(r.rec_type, r.content_stream().read()) for r in ArchiveIterator(fh)]
+    assert [t for t, _ in records] == ["warcinfo"] + ["request", "response", "metadata"] * 2
+    assert records[2][1] == built.raw[built.versions["hn-reply"][0]]
+    jsonl = tmp_path / "out.jsonl"
+    run("export", "--to", "2026-05-02", "--jsonl", str(jsonl), "--sources", str(sources))
+    lines = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert {x["source"] for x in lines} == {"hb-ai-plan", "bj-housing"}
+    both = CliRunner().invoke(_cli(), ["export", "--warc", "a", "--jsonl", "b",
+                                       "--sources", str(sources)])
+    assert both.exit_code == 2 and "exactly one" in both.output
+
+
+def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
+                                                 tmp_path: Path) -> None:
+    sources, built = archive
+    plan = built.versions["hb-ai-plan"]
+    out = run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
+    assert out.exit_code == 0, out.output
+    assert "1[-0-]{+2+}00亿元" in out.output and "\x1b[" not in out.output  # piped: plain
+    last = run("diff", "hb-ai-plan", "--sources", str(sources)).output
+    assert f"#{plan[1]}" in last and f"#{plan[2]}" in last
+    assert "发文日期: 2026-05-01 → 2026-05-20" in last
+    dated = run("diff", "hb-ai-plan", "--from", "2026-05-01", "--to", "2026-05-15", "--json",
+                "--sources", str(sources)).output
+    data = json.loads(dated)
+    assert (data["old"]["id"], data["new"]["id"]) == (plan[0], plan[1])
+    assert data["stats"]["added"] == 18 and "{+加强财政资金支持。+}" in data["text"]
+    page = tmp_path / "diff.html"
+    run("diff", str(plan[1]), "--html", str(page), "--sources", str(sources))
+    html = page.read_text(encoding="utf-8")
+    assert "<ins" in html and "财政资金" in html and "<script" not in html
+    evil = built.versions["evil-page"]
+    hostile = tmp_path / "evil.html"
+    run("diff", str(evil[0]), str(evil[1]), "--html", str(hostile), "--sources", str(sources))
+    assert "<script>" not in hostile.read_text(encoding="utf-8")
+    assert "&lt;script&gt;" in hostile.read_text(encoding="utf-8")
+
+
+def test_diff_is_coloured_on_a_terminal(archive: tuple[Path, Built],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.cli.diff as diff_cli
+
+    sources, built = archive
+    screen = io.StringIO()
+    monkeypatch.setattr(diff_cli, "console", Console(file=screen, force_terminal=True,
+                                                     width=120, color_system="standard"))
+    plan = built.versions["hb-ai-plan"]
+    assert run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources)).exit_code == 0
+    assert "\x1b[" in screen.getvalue() and "亿元" in screen.getvalue()
+    screen.truncate(0)
+    run("diff", str(plan[0]), str(plan[1]), "--no-color", "--sources", str(sources))
+    assert "\x1b[" not in screen.getvalue()
+
+
+def test_diff_of_a_first_version_and_serve_beyond_loopback_are_refused(
+        archive: tuple[Path, Built]) -> None:
+    sources, built = archive
+    first = CliRunner().invoke(_cli(), ["diff", str(built.versions["hn-reply"][0]),
+                                        "--sources", str(sources)])
+    assert first.exit_code == 3 and "first" in first.output
+    refused = CliRunner().invoke(_cli(), ["serve", "--host", "0.0.0.0", "--sources",
+                                          str(sources)])
+    assert refused.exit_code == 2 and "MONITOR_WEB_TOKEN" in refused.output

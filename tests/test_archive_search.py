@@ -1,0 +1,111 @@
+"""Full-text search for Chinese on SQLite (FTS5 trigram + LIKE) and PostgreSQL (pg_trgm)."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from storage import Store
+from storage.db import MIGRATIONS
+from storage.search import Search, passage
+from tests.test_archive_data import HOSTILE, PLAN_TITLE, T0, build_archive
+
+
+def _load_revision(name: str):  # type: ignore[no-untyped-def]
+    # Revision files start with a digit: not importable by name.
+    spec = importlib.util.spec_from_file_location(name, MIGRATIONS / "versions" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+search_migration = _load_revision("0002_search")
+
+
+def test_a_six_character_phrase_finds_every_version_containing_it(store: Store) -> None:
+    built = build_archive(store)
+    found = Search(store).search("人工智能产业")
+    assert found.method == ("fts5" if store.is_sqlite else "pg_trgm")
+    assert [h.version_id for h in found.hits] == built.versions["hb-ai-plan"][::-1]
+    hit = found.hits[0]
+    assert hit.source == "hb-ai-plan" and hit.fetched_at == T0 + timedelta(days=19)
+    assert hit.passage.html() == (
+        "…到2030年，全省<mark>人工智能产业</mark>核心规模达到1200亿元。…")
+    assert hit.title.html() == "湖北省<mark>人工智能产业</mark>发展规划（2026—2030年）"
+    assert Search(store).search("人工智能产业规划").total == 0
+
+
+def test_a_two_character_phrase_falls_back_and_still_highlights(store: Store) -> None:
+    built = build_archive(store)
+    found = Search(store).search("财政")
+    assert found.method == ("like" if store.is_sqlite else "pg_trgm")
+    assert [h.version_id for h in found.hits] == built.versions["hb-ai-plan"][:0:-1]
+    assert found.hits[0].passage.html() == "…加强<mark>财政</mark>资金支持。"
+    assert found.total == 2
+
+
+def test_terms_are_anded_and_filters_narrow_by_source_tag_and_date(store: Store) -> None:
+    built = build_archive(store)
+    search = Search(store)
+    both = search.search("算力 1000亿元")  # a short and a long term: version 1 only
+    assert [h.version_id for h in both.hits] == built.versions["hb-ai-plan"][:1]
+    assert both.hits[0].passage.spans  # each term is marked
+    assert search.search("答复", source="hn-reply").total == 2  # title of both versions
+    assert search.search("答复", source="hb-ai-plan").total == 0
+    assert search.search("答复", tag="hunan").total == 2
+    late = search.search("答复", since=T0 + timedelta(days=5))
+    assert [h.version_id for h in late.hits] == built.versions["hn-reply"][1:]
+    assert search.search("答复", until=T0 + timedelta(days=5)).total == 1
+    assert search.search("  ").hits == []
+
+
+def test_query_syntax_and_like_wildcards_are_taken_literally(store: Store) -> None:
+    build_archive(store)
+    search = Search(store)
+    assert search.search('"><img').total == 2  # quotes never reach FTS5 as syntax
+    assert search.search("%").total == 0 and search.search("_").total == 0
+    assert search.search("NEAR(a b)").total == 0
+    hit = search.search("window.pwned").hits[0]
+    assert "&lt;script&gt;" in hit.passage.html() and "<script>" not in hit.passage.html()
+    assert HOSTILE in hit.passage.text
+
+
+def test_versions_stored_before_the_index_existed_are_found(store: Store) -> None:
+    """Revision 0002 backfills: drop its objects, store versions, run its upgrade again."""
+    sqlite = store.is_sqlite
+    with store.session() as s:
+        for sql in search_migration.SQLITE_DOWN if sqlite else search_migration.POSTGRES_DOWN:
+            s.execute(text(sql))
+        s.commit()
+    build_archive(store)
+    with store.session() as s:
+        for sql in search_migration.SQLITE_UP if sqlite else search_migration.POSTGRES_UP:
+            s.execute(text(sql))
+        s.commit()
+    found = Search(store).search("新能源汽车")
+    assert found.total == 2 and found.method == ("fts5" if sqlite else "pg_trgm")
+
+
+def test_an_updated_or_deleted_version_leaves_the_index_in_step(store: Store) -> None:
+    built = build_archive(store)
+    vid = built.versions["hb-ai-plan"][0]
+    with store.session() as s:
+        s.execute(text("UPDATE versions SET text = '改写后的正文内容' WHERE id = :v"), {"v": vid})
+        s.commit()
+    search = Search(store)
+    assert [h.version_id for h in search.search("改写后的正文").hits] == [vid]
+    assert search.search("1000亿元").total == 0
+    assert PLAN_TITLE  # title untouched: still found by it
+    assert search.search("发展规划").total == 3
+
+
+def test_passage_stays_in_its_paragraph_and_marks_every_occurrence() -> None:
+    body = "第一段。\n" + "甲" * 100 + "目标目标" + "乙" * 100 + "\n第三段。"
+    p = passage(body, ["目标"])
+    assert p.text.startswith("甲") and p.text.endswith("乙") and "\n" not in p.text
+    assert len(p.spans) == 2 and p.cut_before and p.cut_after
+    assert [t for t, hit in p.segments() if hit] == ["目标", "目标"]
+    assert passage("短文", ["标题里"]).text == "短文"

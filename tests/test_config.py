@@ -1,0 +1,106 @@
+"""sources.toml validation: every mistake names the file, the source and the key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config, parse_config, parse_interval
+from monitor.errors import ConfigError
+
+GOOD = """
+[[sources]]
+name = "hb-ai-plan"
+url = "https://kyc.whxy.edu.cn/info/1131/3782.htm"
+content = "div.v_news_content"
+ignore = [".share", "#visit-count"]
+ignore_text = ['点击[:：]\\s*\\d+']
+interval = "6h"
+tags = ["hubei", "plan"]
+
+[[sources]]
+name = "hn-replies"
+url = "https://gxt.hunan.gov.cn/x.html"
+cron = "0 8 * * *"
+
+[[watchers]]
+email = "analyst@example.org"
+sources = ["hb-*"]
+tags = ["plan"]
+"""
+
+
+def test_a_good_file_loads_with_its_schedules_and_watchers() -> None:
+    cfg = parse_config(GOOD)
+    plan, replies = cfg.sources
+    assert plan.content == ("div.v_news_content",) and plan.interval == timedelta(hours=6)
+    assert replies.cron == "0 8 * * *" and replies.interval is None
+    assert [w.email for w in cfg.watchers_of(plan)] == ["analyst@example.org"]
+    assert cfg.watchers_of(replies) == []
+
+
+@pytest.mark.parametrize(("edit", "source", "key"), [
+    (('interval = "6h"', 'interval = "6 hours"'), "hb-ai-plan", "interval"),
+    (('content = "div.v_news_content"', 'content = "div[["'), "hb-ai-plan", "content"),
+    (("ignore_text = ['点击[:：]\\s*\\d+']", "ignore_text = ['点击[']"), "hb-ai-plan",
+     "ignore_text"),
+    (('cron = "0 8 * * *"', 'cron = "0 25 * * *"'), "hn-replies", "cron"),
+    (('tags = ["hubei", "plan"]', 'tags = ["hubei"]\nselector = "x"'), "hb-ai-plan", "selector"),
+    (('url = "https://gxt.hunan.gov.cn/x.html"', 'url = "file:///etc/passwd"'), "hn-replies",
+     "url"),
+    (('name = "hn-replies"', 'name = "hb-ai-plan"'), "hb-ai-plan", "name"),
+    (('url = "https://gxt.hunan.gov.cn/x.html"',
+      'url = "https://kyc.whxy.edu.cn/info/1131/3782.htm"'), "hn-replies", "url"),
+])
+def test_a_broken_edit_names_file_source_and_key(edit: tuple[str, str], source: str,
+                                                  key: str, tmp_path: Path) -> None:
+    assert edit[0] in GOOD, edit[0]
+    path = tmp_path / "sources.toml"
+    path.write_text(GOOD.replace(edit[0], edit[1], 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message and repr(source) in message and repr(key) in message
+
+
+def test_a_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("[[sources]]\nname = 'x\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"s\.toml: not valid TOML"):
+        load_config(path)
+
+
+def test_a_watcher_without_address_or_with_a_secret_in_the_file_is_refused() -> None:
+    with pytest.raises(ConfigError, match="email and/or a webhook"):
+        parse_config(GOOD + '\n[[watchers]]\nsources = ["*"]\n')
+    bad = GOOD + '\n[[watchers]]\nwebhook = "https://h"\nwebhook_secret_env = "s3cr3t!"\n'
+    with pytest.raises(ConfigError, match="environment variable"):
+        parse_config(bad + 'sources = ["*"]\n')
+
+
+def test_the_web_token_cannot_be_written_in_the_file() -> None:
+    with pytest.raises(ConfigError, match="MONITOR_WEB_TOKEN"):
+        parse_config('[settings]\nweb_token = "abc"\n')
+
+
+def test_intervals() -> None:
+    assert parse_interval("90s") == timedelta(seconds=90)
+    assert parse_interval("1d") == timedelta(days=1)
+    for bad in ("0s", "6", "h", "-1h", "1y"):
+        with pytest.raises(ValueError):
+            parse_interval(bad)
+
+
+def test_select_by_glob_and_unknown_name() -> None:
+    cfg = parse_config(GOOD)
+    assert [s.name for s in cfg.select(["hb-*"])] == ["hb-ai-plan"]
+    with pytest.raises(ConfigError, match="no source named 'nope'"):
+        cfg.select(["nope"])
+
+
+def test_the_shipped_sources_file_is_valid() -> None:
+    cfg = load_config(Path(__file__).parent.parent / "sources.toml")
+    assert len(cfg.sources) >= 4
+    assert all(s.url.startswith("http") for s in cfg.sources)

@@ -1,0 +1,241 @@
+"""``monitor run`` as a real subprocess on SQLite, against a local test site.
+
+Intervals are seconds instead of hours; assertions count requests at the server and
+poll with generous timeouts (the machine is shared), never exact timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import Store
+from storage.models import Alert, Check, Version
+from tests.conftest import write_sources
+from tests.sites import Response, Site
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def page(title: str) -> str:
+    body = "".join(f"<p>{title}的答复第{i}段：办理情况如下。</p>" for i in range(12))
+    return f"<html><head><title>{title}</title></head><body><div>{body}</div></body></html>"
+
+
+def wait_until(check: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what or check}")
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def monitor_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "monitor", *args]
+
+
+class Daemon:
+    """One ``monitor run`` process; its log (stdout and stderr) goes to a file."""
+
+    def __init__(self, sources: Path, log: Path, env: dict[str, str], *args: str) -> None:
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(monitor_cmd("run", "--sources", str(sources), *args),
+                                         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, needle: str, timeout: float = 60.0) -> None:
+        wait_until(lambda: needle in self.text() or self.proc.poll() is not None, timeout,
+                   f"{needle!r} in the log")
+        assert needle in self.text(), f"daemon exited ({self.proc.poll()}):\n{self.text()}"
+
+    def stop(self, timeout: float = 30.0) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+
+class Daemons:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path, self.all = tmp_path, []  # type: ignore[var-annotated]
+
+    def start(self, sources: Path, *args: str, db_url: str | None = None) -> Daemon:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if db_url:
+            env["MONITOR_DATABASE_URL"] = db_url
+        d = Daemon(sources, self.tmp_path / f"daemon{len(self.all)}.log", env, *args)
+        self.all.append(d)
+        return d
+
+    def kill_all(self) -> None:
+        for d in self.all:
+            if d.proc.poll() is None:
+                d.proc.kill()
+                d.proc.wait()
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Daemons]:
+    ds = Daemons(tmp_path)
+    yield ds
+    ds.kill_all()
+
+
+def db_url() -> str:
+    return os.environ["MONITOR_DATABASE_URL"]  # set per test by conftest
+
+
+def count(model: type, **where: object) -> int:
+    store = Store(db_url(), migrate=False)
+    try:
+        return store.count(model, **where)
+    finally:
+        store.close()
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_sources_are_checked_on_schedule_with_metrics_status_and_one_daemon_per_file(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:
+    site.route("/fast.html", page("快"))
+    site.route("/slow.html", page("慢"))
+    port, web_port = free_port(), free_port()
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "fast"
+        url = "{site.url('/fast.html')}"
+        interval = "1s"
+
+        [[sources]]
+        name = "slow"
+        url = "{site.url('/slow.html')}"
+        interval = "3s"
+        """, settings=f"metrics_port = {port}\nweb_enabled = true\nweb_port = {web_port}\n")
+    d = daemons.start(sources)
+    wait_until(lambda: site.hits("/fast.html") and site.hits("/slow.html"), 60, "first checks")
+    fast0, slow0, t0 = site.hits("/fast.html"), site.hits("/slow.html"), time.monotonic()
+
+    second = subprocess.run(monitor_cmd("run", "--sources", str(sources)), cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert "already running" in second.stderr and "SQLite" in second.stderr
+
+    time.sleep(7)
+    elapsed = time.monotonic() - t0
+    fast, slow = site.hits("/fast.html") - fast0, site.hits("/slow.html") - slow0
+    assert elapsed * 0.5 <= fast <= elapsed + 1, (fast, elapsed)  # once per 1 s slot
+    assert elapsed / 3 - 1 <= slow <= elapsed / 3 + 1, (slow, elapsed)
+
+    status, body = _get(f"http://127.0.0.1:{port}/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    status, body = _get(f"http://127.0.0.1:{port}/metrics")
+    text = body.decode()
+    assert status == 200 and 'monitor_checks_total{outcome="new"} 2.0' in text
+    assert "monitor_fetch_duration_seconds_bucket" in text
+    assert "monitor_scheduler_lag_seconds" in text and 'monitor_alerts{status="dead"}' in text
+
+    status, body = _get(f"http://127.0.0.1:{web_port}/")
+    assert status == 200 and "fast" in body.decode()  # the web UI runs in the daemon
+
+    out = subprocess.run(monitor_cmd("status", "--json", "--sources", str(sources)), cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    rows = {r["source"]: r for r in json.loads(out.stdout)}
+    assert rows["fast"]["last_outcome"] in ("new", "unchanged") and rows["fast"]["versions"] == 1
+    assert rows["slow"]["next_check_at"] and rows["slow"]["failure_streak"] == 0
+
+    assert d.stop() == 0
+    assert "check fast" in d.text() and "status=200" in d.text()  # every check is logged
+
+
+def _two_sources(tmp_path: Path, site: Site, names: list[str], extra: str = "") -> Path:
+    body = "".join(f"""
+        [[sources]]
+        name = "{n}"
+        url = "{site.url(f'/{n}.html')}"
+        interval = "1s"
+        {extra if n == names[0] else ""}
+        """ for n in names)
+    return write_sources(tmp_path / "sources.toml", body,
+                         settings='admin_email = "admin@example.org"\n')
+
+
+def test_edits_of_the_sources_file_apply_live_and_an_invalid_edit_keeps_the_old_jobs(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:
+    for n in ("a", "b", "c", "d"):
+        site.route(f"/{n}.html", page(n))
+    d = daemons.start(_two_sources(tmp_path, site, ["a", "b"]))
+    wait_until(lambda: site.hits("/a.html") and site.hits("/b.html"), 60, "first checks")
+
+    _two_sources(tmp_path, site, ["a", "c"])  # add c, remove b
+    d.wait_for("reloaded: added c; removed b", 30)
+    wait_until(lambda: site.hits("/c.html") >= 2, 30, "c checked")
+    b_after = site.hits("/b.html")
+    time.sleep(3)
+    assert site.hits("/b.html") <= b_after + 1  # at most one check already in flight
+    assert count(Version) == 3  # b's history stays
+
+    _two_sources(tmp_path, site, ["a", "d"], extra='colour = "red"')  # unknown key in a
+    d.wait_for("edit rejected", 30)
+    log = d.text()
+    assert "sources.toml" in log and "source 'a'" in log and "key 'colour'" in log
+    a_before, c_before = site.hits("/a.html"), site.hits("/c.html")
+    time.sleep(3)
+    assert site.hits("/a.html") > a_before and site.hits("/c.html") > c_before  # old jobs
+    assert site.hits("/d.html") == 0
+    assert count(Alert, event="config") == 1  # the admin is told once
+    wait_until(lambda: count(Alert, event="config", status="sent"), 30, "the alert sent")
+
+    _two_sources(tmp_path, site, ["a", "c"])
+    d.wait_for("is valid again", 30)
+    assert d.stop() == 0
+
+
+def test_sigterm_during_a_slow_fetch_exits_0_and_stores_nothing_partial(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:
+    site.route("/slow.html", Response(page("慢"), delay=30,
+                                      headers={"Content-Type": "text/html; charset=utf-8"}))
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "slow"
+        url = "{site.url('/slow.html')}"
+        interval = "1h"
+        """, settings="shutdown_grace = 1\n")
+    d = daemons.start(sources, "--log-json")
+    wait_until(lambda: site.hits("/slow.html"), 60, "the slow fetch to start")
+    t0 = time.monotonic()
+    assert d.stop(timeout=30) == 0
+    assert time.monotonic() - t0 < 20  # did not wait for the 30 s answer
+    records = [json.loads(line)["record"] for line in d.text().splitlines()]  # JSON lines
+    messages = [r["message"] for r in records]
+    assert "SIGTERM received: stopping (no new checks)" in messages
+    abandoned = next(r for r in records if "abandoned at shutdown" in r["message"])
+    assert abandoned["extra"]["source"] == "slow"
+    assert messages[-1] == "monitor stopped"
+    assert count(Version) == 0 and count(Check) == 0

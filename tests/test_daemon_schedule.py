@@ -1,0 +1,136 @@
+"""Scheduling state without a daemon: the grid of slots, claims, leases, the SQLite guard,
+the sources-file watcher.  On SQLite and PostgreSQL (``db_url``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import SourceConfig
+from monitor.errors import AlreadyRunningError
+from monitor.scheduler import plan_for
+from monitor.settings import Settings
+from monitor.watch import SourcesWatcher
+from storage import Store
+from storage.models import utcnow
+from storage.schedule import Schedule, single_daemon
+
+
+def _source(name: str, interval: str = "6h") -> SourceConfig:
+    from monitor.config import parse_interval
+
+    return SourceConfig(name=name, url=f"https://example.gov.cn/{name}",
+                        interval=parse_interval(interval))
+
+
+def test_500_sources_with_the_same_interval_are_spread_and_every_replica_agrees() -> None:
+    settings = Settings()
+    now = utcnow()
+    slots = [plan_for(_source(f"s{i}"), settings).next_after(now) for i in range(500)]
+    per_second = Counter(s.replace(microsecond=0) for s in slots)
+    assert max(per_second.values()) <= 5  # random spread over 2160 s: a few share one
+    assert max(slots) - min(slots) > timedelta(minutes=30)  # jitter 0.1 × 6h = 36 min
+    again = [plan_for(_source(f"s{i}"), settings).next_after(now) for i in range(500)]
+    assert again == slots  # another process computes the same grid
+
+
+def test_slots_follow_the_interval_and_cron_uses_the_time_zone() -> None:
+    plan = plan_for(_source("a", "2s"), Settings())
+    first = plan.next_after(utcnow())
+    assert plan.next_after(first) - first == timedelta(seconds=2)
+    cron = plan_for(SourceConfig(name="c", url="https://x.gov.cn/", cron="0 8 * * *"),
+                    Settings(timezone="Asia/Shanghai"))
+    at = cron.next_after(utcnow())
+    assert (at.hour, at.minute) == (8, 0) and at.utcoffset() == timedelta(hours=8)
+
+
+@pytest.fixture
+def two(store: Store) -> tuple[Schedule, Schedule, int]:
+    src = _source("one", "1h")
+    store.sync_sources([src])
+    a, b = Schedule(store, "a:1", 60), Schedule(store, "b:2", 60)
+    page_id = a.ensure_pages([src])["one"].page_id
+    assert b.ensure_pages([src])["one"].page_id == page_id  # idempotent
+    return a, b, page_id
+
+
+def test_one_replica_wins_a_claim_and_the_next_slot_is_respected(two) -> None:  # type: ignore[no-untyped-def]
+    a, b, page = two
+    now = utcnow()
+    assert a.claim(page, now) is not None
+    assert b.claim(page, now) is None  # leased
+    assert a.claim(page, now) is None  # not twice by the same replica either
+    assert a.release(page, now + timedelta(hours=1))
+    assert b.claim(page, now + timedelta(seconds=1)) is None  # not due before its slot
+    claim = b.claim(page, now + timedelta(hours=1))
+    assert claim is not None and claim.due_at == now + timedelta(hours=1)
+
+
+def test_an_expired_lease_is_taken_over_and_the_late_release_changes_nothing(two) -> None:  # type: ignore[no-untyped-def]
+    a, b, page = two
+    now = utcnow()
+    assert a.claim(page, now) is not None  # then "a" dies
+    assert b.claim(page, now + timedelta(seconds=30)) is None
+    assert b.due([page], now + timedelta(seconds=61)) == [page]
+    assert b.claim(page, now + timedelta(seconds=61)) is not None
+    assert not a.release(page, now + timedelta(hours=5))  # a's lease is gone
+    assert b.renew([page], now + timedelta(seconds=62)) == 1
+    assert b.release_all() == 1
+
+
+def test_align_brings_a_slot_forward_but_never_back(two, store: Store) -> None:  # type: ignore[no-untyped-def]
+    a, _, page = two
+    now = utcnow()
+    a.claim(page, now)
+    a.release(page, now + timedelta(days=1))
+    from storage.models import Page
+
+    with store.session() as s:  # a page checked once (align needs a last check)
+        row = s.get(Page, page)
+        row.last_check_at = now
+        s.add(row)
+        s.commit()
+    a.align({page: now + timedelta(hours=1)})
+    a.align({page: now + timedelta(hours=3)})
+    assert a.status([_source("one")])[0].next_check_at == now + timedelta(hours=1)
+
+
+def test_a_second_daemon_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    with single_daemon(url):
+        with pytest.raises(AlreadyRunningError, match=r"already running .*m\.db\.lock"):
+            with single_daemon(url):
+                pass
+    with single_daemon(url):  # released when the first one ended
+        pass
+    with single_daemon("postgresql://x@127.0.0.1/db"), single_daemon("postgresql://x@h/db"):
+        pass  # no file lock for PostgreSQL: replicas are allowed
+
+
+def test_the_watcher_sees_a_settled_edit_once_and_ignores_touch(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text("a = 1\n", encoding="utf-8")
+    w = SourcesWatcher(path)
+    assert w.initial == b"a = 1\n" and w.poll() is None
+    path.write_text("a = 2\n", encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    assert w.poll() is None  # just changed: let it settle
+    edit = w.poll()
+    assert edit is not None and edit.data == b"a = 2\n"
+    assert w.poll() is None
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 5_000_000))  # touch: same content
+    assert w.poll() is None and w.poll() is None
+
+
+def test_settings_that_need_a_restart_exist_and_are_reported() -> None:
+    from monitor.reload import RESTART_SETTINGS, restart_needed
+
+    assert set(Settings.model_fields) >= RESTART_SETTINGS
+    old = Settings()
+    new = Settings(concurrency=2, timezone="UTC", admin_email="a@example.org")
+    assert restart_needed(old, new) == ["concurrency"]  # the others apply at once

@@ -1,0 +1,258 @@
+"""monitor.diff: character diffs of real page texts, time bounds, patches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+from diff_match_patch import diff_match_patch
+
+from monitor import diff as diffmod
+from monitor.diff import (
+    DELETE,
+    EQUAL,
+    INSERT,
+    TextDiff,
+    apply_patch,
+    diff_texts,
+    diff_texts_async,
+    make_patch,
+)
+from monitor.errors import StorageError
+
+SEEDS = Path(__file__).parent / "fixtures" / "seeds"
+
+
+def seed(prefix: str) -> str:
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+def paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def edits(d: TextDiff) -> list[tuple[int, str]]:
+    return [(op, t) for op, t in d.ops if op != EQUAL]
+
+
+def rebuilds(d: TextDiff) -> bool:
+    old = "".join(t for op, t in d.ops if op != INSERT)
+    new = "".join(t for op, t in d.ops if op != DELETE)
+    return old == d.old and new == d.new
+
+
+def unrelated_pair(n: int = 30_000) -> tuple[str, str]:
+    """Two texts of n characters with nothing in common but their subject."""
+    a = seed("003")
+    b = seed("001") + "\n" + seed("002") + "\n" + seed("000")
+    return (a * (n // len(a) + 1))[:n], (b * (n // len(b) + 1))[:n]
+
+
+def test_one_char_edit_in_a_500_char_paragraph_is_that_char() -> None:
+    old = seed("000")
+    para = paragraphs(old)[13]
+    assert len(para) >= 500
+    i = para.index("省工信厅出台")
+    new = old.replace(para, para[:i] + "市" + para[i + 1:])
+    d = diff_texts(old, new)
+    assert d.exact
+    assert edits(d) == [(DELETE, "省"), (INSERT, "市")]
+    (changed,) = d.changed_paragraphs()
+    assert (changed.kind, changed.old_no, changed.new_no) == ("modified", 14, 14)
+    assert d.stats == {"added": 1, "removed": 1, "paragraphs": 1, "paragraphs_modified": 1,
+                       "paragraphs_added": 0, "paragraphs_removed": 0}
+
+
+def test_stats_count_characters_and_paragraphs_of_several_edits() -> None:
+    old = seed("003")
+    ps = paragraphs(old)
+    sentence = "省财政每年安排专项资金支持人工智能产业发展。"
+    new = old.replace(ps[32], ps[32] + sentence)  # paragraph 33: a sentence added
+    new = new.replace(ps[38] + "\n", "")  # paragraph 39 removed
+    new = new.replace("实施100个以上", "实施120个以上")  # paragraph 22: one digit
+    d = diff_texts(old, new)
+    assert d.stats == {"added": len(sentence) + 1, "removed": len(ps[38]) + 1,
+                       "paragraphs": 3, "paragraphs_modified": 2, "paragraphs_added": 0,
+                       "paragraphs_removed": 1}
+    assert [(p.kind, p.number) for p in d.changed_paragraphs()] == [
+        ("modified", 22), ("modified", 33), ("removed", 39)]
+
+
+def test_text_appended_after_a_last_line_without_newline_is_new_paragraphs() -> None:
+    old = seed("002")
+    assert not old.endswith("\n")
+    new = old + "\n答复单位：东莞市科学技术局\n答复内容：已列入2021年工作计划。"
+    d = diff_texts(old, new)
+    assert [(p.kind, p.new_no) for p in d.changed_paragraphs()] == [("added", 64),
+                                                                    ("added", 65)]
+    assert d.paragraphs[62].kind == "equal"  # "支持 0 反对 0" itself did not change
+
+
+def test_a_rewritten_paragraph_is_one_modified_paragraph() -> None:
+    old = seed("001")
+    ps = paragraphs(old)
+    new = old.replace(ps[2], "关于您提出的建议，经研究，现将有关情况说明如下：")
+    d = diff_texts(old, new)
+    assert [(p.kind, p.old_no, p.new_no) for p in d.changed_paragraphs()] == [
+        ("modified", 3, 3)]
+
+
+def test_blank_lines_are_not_paragraphs() -> None:
+    old = seed("003")
+    new = old.replace("一、总体要求\n", "一、总体要求\n\n\n")
+    d = diff_texts(old, new)
+    assert rebuilds(d)
+    assert not d.changed and d.stats["paragraphs"] == 0
+
+
+def test_unrelated_30k_texts_fall_back_to_paragraphs_within_the_bound() -> None:
+    a, b = unrelated_pair()
+    t0 = time.perf_counter()
+    d = diff_texts(a, b, timeout=0.3)
+    took = time.perf_counter() - t0
+    assert took < 0.3 + 0.5, took
+    assert not d.exact
+    assert rebuilds(d)
+    # paragraph level: every changed paragraph is replaced whole, no character pieces
+    assert d.changed_paragraphs()
+    assert all(op != EQUAL for p in d.changed_paragraphs() for op, _ in p.ops)
+
+
+def test_a_100k_text_with_one_edit_is_exact_and_fast() -> None:
+    base = seed("003") + "\n" + seed("001") + "\n" + seed("002") + "\n" + seed("000")
+    old = (base * 4)[:100_000]
+    i = old.index("超过4亿元")
+    new = old[:i] + "超过5亿元" + old[i + 5:]
+    t0 = time.perf_counter()
+    d = diff_texts(old, new, timeout=0.5)
+    assert time.perf_counter() - t0 < 0.5
+    assert d.exact and edits(d) == [(DELETE, "4"), (INSERT, "5")]
+
+
+async def test_async_diff_keeps_the_event_loop_ticking() -> None:
+    a, b = unrelated_pair()
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    t0 = time.perf_counter()
+    d = await diff_texts_async(a, b, timeout=0.5)
+    took = time.perf_counter() - t0
+    done.set()
+    await tick
+    assert len(gaps) > 10
+    assert max(gaps) < 0.2, f"event loop stalled {max(gaps):.3f}s"
+    assert took < 0.5 + diffmod.ASYNC_GRACE + 1.0
+    assert not d.exact and rebuilds(d)
+
+
+async def test_async_diff_of_a_small_edit_is_the_exact_diff() -> None:
+    old = seed("001")
+    new = old.replace("超过4亿元", "超过5亿元")
+    d = await diff_texts_async(old, new, timeout=2.0)
+    assert d.exact and edits(d) == [(DELETE, "4"), (INSERT, "5")]
+    assert d.ops == diff_texts(old, new).ops
+
+
+async def test_first_async_diff_after_a_restart_is_exact() -> None:
+    diffmod.shutdown_diff_workers()  # as after a daemon restart: no worker running
+    old = seed("003")
+    new = old.replace("实施100个以上", "实施120个以上")
+    # starting a worker takes longer than this bound; it is not counted against it
+    d = await diff_texts_async(old, new, timeout=0.1)
+    assert d.exact and edits(d) == [(DELETE, "0"), (INSERT, "2")]
+
+
+async def test_async_diff_without_workers_still_answers_by_paragraph(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        def submit(self, *args: object, **kw: object) -> None:
+            raise BrokenProcessPool("worker died")
+
+        def shutdown(self, *args: object, **kw: object) -> None:
+            pass
+
+    monkeypatch.setattr(diffmod, "_pool", Broken())
+    old = seed("001")
+    new = old.replace("超过4亿元", "超过5亿元")
+    d = await diff_texts_async(old, new, timeout=0.5)
+    assert rebuilds(d)
+    assert [(p.kind, p.number) for p in d.changed_paragraphs()] == [("modified", 5)]
+    assert diffmod._pool is None  # the broken pool is dropped, the next call starts anew
+
+
+# --- patches -------------------------------------------------------------------------------
+
+TRICKY = [
+    ("完成率100%\n第二段", "完成率99%\n第二段"),
+    ("字面上的%E4%B8%AD不是中", "字面上的%E4%B8%AD是中"),
+    ("%25 和 %%", "%25 和 %%%"),
+    ("第一段\n第二段\n第三段", "第一段\n第三段\n新的第四段\n"),
+    ("Windows\r\n行尾\r\n", "Windows\r\n行尾改了\r\n"),
+    ("表情😀在这里", "表情😀🎉在这里"),
+    ("分隔\x85符\u2028和\u2029", "分隔\x85符号\u2028和\u2029"),
+    ("@@ -1,2 +1,2 @@\n+假的补丁行\n-还有这行", "@@ -1,3 +1,3 @@\n+假的补丁行\n 还有这行"),
+    ("", "从无到有\n"),
+    ("从有到无\n", ""),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), TRICKY)
+def test_patch_round_trips_tricky_texts(old: str, new: str) -> None:
+    d = diff_texts(old, new)
+    patch = make_patch(old, new, d.ops)
+    assert apply_patch(old, patch) == new
+
+
+@pytest.mark.parametrize("prefix", ["000", "001", "002", "003"])
+def test_patch_round_trips_seed_edits(prefix: str) -> None:
+    old = seed(prefix)
+    ps = paragraphs(old)
+    new = old.replace(ps[5], ps[5] + "新增一句。").replace(ps[2] + "\n", "")
+    new = new + "\n部门答复\n现答复如下：已办理。"
+    d = diff_texts(old, new)
+    patch = make_patch(old, new, d.ops)
+    assert apply_patch(old, patch) == new
+
+
+def test_patch_is_utf8_text_about_the_size_of_the_change() -> None:
+    old = seed("003")
+    added = paragraphs(seed("001"))[5]  # a 778-character paragraph
+    new = old.replace("一、总体要求\n", "一、总体要求\n" + added + "\n")
+    d = diff_texts(old, new)
+    patch = make_patch(old, new, d.ops)
+    assert added in patch  # readable in the database, not %E4%BA%BA...
+    size = len(patch.encode("utf-8"))
+    assert size < len((added + "\n").encode("utf-8")) + 200
+    dmp = diff_match_patch()
+    escaped = len(dmp.patch_toText(dmp.patch_make(old, d.ops)).encode("utf-8"))
+    assert escaped > 2.5 * size
+
+
+def test_patch_applied_to_another_text_is_refused() -> None:
+    old = seed("001")
+    new = old.replace("超过4亿元", "超过5亿元")
+    patch = make_patch(old, new, diff_texts(old, new).ops)
+    other = old.replace("近三年研发投入超过4亿元", "近两年研发投入约为3亿元")
+    with pytest.raises(StorageError):
+        apply_patch(other, patch)
+    with pytest.raises(StorageError):
+        apply_patch(old, "这不是补丁")
+
+
+def test_make_patch_refuses_a_diff_of_other_texts() -> None:
+    d = diff_texts("甲乙丙", "甲丁丙")
+    with pytest.raises(ValueError, match="not a diff"):
+        make_patch("甲乙丙", "甲戊丙", d.ops)

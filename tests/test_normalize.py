@@ -1,0 +1,138 @@
+"""normalize_text: what two fetches are compared on.  Pure functions, no network."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.normalize import normalize_text, normalize_with_notes
+from tests.pages import seed_text
+
+
+def test_chinese_punctuation_is_content_and_stays_full_width() -> None:
+    text = "您提出的《关于设立总理热线电话的提案》收悉。经研究，答复如下：“一”（二）；三！"
+    assert normalize_text(text) == text
+
+
+def test_nfc_but_never_nfkc() -> None:
+    # A decomposed é becomes one character; full-width letters and ① are what was written.
+    assert normalize_text("Cafe\u0301") == "Café"
+    assert normalize_text("ＡＢＣ１２３ ①") == "ＡＢＣ１２３ ①"
+
+
+@pytest.mark.parametrize("space", ["\u3000", "\u00a0", "\u2002", "\u2003", "\u2009", "\t", "  "])
+def test_every_kind_of_space_between_chinese_characters_disappears(space: str) -> None:
+    assert normalize_text(f"人工{space}智能{space}{space}发展") == "人工智能发展"
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u200d", "\u00ad", "\u2060"])
+def test_invisible_characters_are_deleted(invisible: str) -> None:
+    assert normalize_text(f"{invisible}产业{invisible}发展 policy{invisible}paper") == \
+        "产业发展 policypaper"
+
+
+def test_spaces_next_to_latin_and_digits_are_kept_but_collapsed() -> None:
+    assert normalize_text("使用  AI\u3000\u3000技术，2020 年 共 3 项 and  more") == \
+        "使用 AI 技术，2020 年共 3 项 and more"
+
+
+def test_a_reindented_and_rewrapped_source_gives_the_same_text() -> None:
+    one = "\u3000\u3000人工智能已经成为新一轮科技革命和产业变革的引领性力量。"
+    other = "    人工智能已经成为\u00a0新一轮科技革命 \t和产业变革的\u2002引领性力量。   "
+    assert normalize_text(one) == normalize_text(other) == one.strip("\u3000")
+
+
+def test_lines_are_stripped_and_empty_lines_dropped() -> None:
+    assert normalize_text("\n\n  第一段  \r\n\u3000\n\n\t第二段\n \u00a0 \n") == "第一段\n第二段"
+
+
+def test_ignore_text_applies_per_line_and_across_lines() -> None:
+    text = "发布时间：2021-06-24\n信息编号：A1234\n正文第一段\n附件：\n1.申报表.doc\n正文第二段"
+    assert normalize_text(text, [r"信息编号：\w+"]) == \
+        "发布时间：2021-06-24\n正文第一段\n附件：\n1.申报表.doc\n正文第二段"
+    assert normalize_text(text, [r"^附件：\n.*$"]) == \
+        "发布时间：2021-06-24\n信息编号：A1234\n正文第一段\n正文第二段"
+
+
+def test_ignore_text_applies_to_the_normalized_text() -> None:
+    # The pattern is written against what the user sees: no gap between 统计 and 人次.
+    assert normalize_text("统计\u3000人次：42\n正文", [r"统计人次：\d+"]) == "正文"
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_normalizing_twice_changes_nothing(n: int) -> None:
+    once = normalize_text(seed_text(n), [r"\d{11}"])
+    assert once
+    assert normalize_text(once, [r"\d{11}"]) == once
+    assert normalize_text(normalize_text(seed_text(n)), [r"\d{11}"]) == once
+
+
+def test_same_input_same_output_whatever_was_normalized_before() -> None:
+    text = seed_text(0)
+    first = normalize_text(text)
+    normalize_text(text, [r"湖南省"])
+    normalize_text("完全不同的文字")
+    assert normalize_text(text) == first
+
+
+# --- built-in noise --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("line", "kept"), [
+    ("作者:    摄影:    责任编辑:科研处来源: 审核:    发表时间:2020-09-24点击:",
+     "作者: 摄影: 责任编辑:科研处来源: 审核: 发表时间:2020-09-24"),
+    ("发布时间：2021-06-24  点击：123  【字体：大 中 小】 【打印】【关闭】",
+     "发布时间：2021-06-24"),
+    ("浏览次数：4859", ""),
+    ("访问量： 1632", ""),
+    ("阅读数 2345", ""),
+    ("点击数：1,024次", ""),
+    ("本文阅读：88 次", ""),
+    ("您是第12345位访问者", ""),
+    ("您是本站第 98 位访客", ""),
+    ("今天是2026年11月22日 星期日", ""),
+    ("今天是2026年11月22日 星期日 长沙 晴 5℃~12℃", ""),
+    ("2026年11月22日 星期日", ""),
+    ("【字体：放大 正常 缩小】", ""),
+    ("字号：大 中 小 打印本页 关闭窗口", ""),
+    ("【打印本页】【关闭窗口】【返回顶部】", ""),
+    ("加入收藏 | 设为首页", ""),
+    ("分享到： 微信 微博 QQ空间", ""),
+    ("扫一扫在手机打开当前页", ""),
+    ("支持 0   反对 0", ""),
+    ("顶 3 踩 1", ""),
+    ("上一篇：关于做好2021年工作的通知", ""),
+    ("下一篇：无", ""),
+    ("当前位置: 首页 > 通知公告", ""),
+    ("返回顶部", ""),
+    ("详见 http://x.gov.cn/a.jsp;jsessionid=ABCDEF0123.node1?id=7", "详见 http://x.gov.cn/a.jsp?id=7"),
+])
+def test_builtin_noise_is_removed(line: str, kept: str) -> None:
+    text, notes = normalize_with_notes(line)
+    assert text == kept
+    assert notes  # the user can see what was taken out
+
+
+@pytest.mark.parametrize("sentence", [
+    "请认真阅读并遵守以下规定。",
+    "详情请访问：www.hunan.gov.cn",
+    "网站日均访问量100万次，同比增长15%。",
+    "请点击：【下载附件】",
+    "欢迎分享到朋友圈的文章。",
+    "字体：中小企业扶持资金",
+    "推荐阅读：1.关于印发的通知",
+    "赞成3票，反对0票，弃权1票。",
+    "请下载并打印本页申请表。",
+    "据统计，全年阅读推广活动参与人次超过10万。",
+    "位置：长沙市天心区新韶东路467号",
+    "代表团先后访问：巴西、乌拉圭、阿根廷。",
+])
+def test_sentences_that_mention_a_widget_word_stay(sentence: str) -> None:
+    text, notes = normalize_with_notes(sentence)
+    assert text == sentence
+    assert notes == []
+
+
+def test_seed_003_loses_its_empty_counter_but_keeps_its_date() -> None:
+    text = normalize_text(seed_text(3))
+    assert "发表时间:2020-09-24" in text
+    assert "点击" not in text

@@ -1,0 +1,176 @@
+"""``monitor sources add/remove/list``: tomlkit edits that keep the admin's comments."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.errors import ConfigError
+from monitor.sources_edit import add_source, remove_source
+from tests.conftest import write_sources
+from tests.sites import Site
+
+FILE = """\
+# monitor — the pages we watch.  Keep this header.
+
+[settings]
+timezone = "Asia/Shanghai"
+host_delay = 5          # be gentle with small government servers
+
+# Hubei's AI plan: watch for amended wording.
+[[sources]]
+name = "hb-plan"
+url = "https://kyc.whxy.edu.cn/info/1131/3782.htm"
+content = "div.v_news_content"   # the article body only
+interval = "1d"
+
+# Hunan replies to CPPCC proposals.
+[[sources]]
+name = "hn-replies"
+url = "https://gxt.hunan.gov.cn/replies/"
+interval = "6h"
+# cron = "0 8 * * *"   (tried, too rare)
+
+# Wuhan replies.
+[[sources]]
+name = "wh-replies"
+url = "https://www.wuhan.gov.cn/replies/"
+
+# Who is told.  Secrets never go in this file.
+[[watchers]]
+email = "analyst@example.org"
+sources = ["*"]
+"""
+PATH = Path("sources.toml")
+
+
+def _names(text: str) -> list[str]:
+    return [s["name"] for s in tomllib.loads(text).get("sources", [])]
+
+
+def test_remove_keeps_every_other_comment_and_drops_only_its_own() -> None:
+    out = remove_source(FILE, "hn-replies", path=PATH)
+    assert _names(out) == ["hb-plan", "wh-replies"]
+    for kept in ("# monitor — the pages we watch.  Keep this header.",
+                 "host_delay = 5          # be gentle with small government servers",
+                 "# Hubei's AI plan: watch for amended wording.",
+                 'content = "div.v_news_content"   # the article body only',
+                 "# Wuhan replies.", "# Who is told.  Secrets never go in this file."):
+        assert kept in out
+    assert "Hunan" not in out and "tried, too rare" not in out
+    assert "\n\n\n" not in out  # no hole left behind
+    assert out == FILE.replace('''# Hunan replies to CPPCC proposals.
+[[sources]]
+name = "hn-replies"
+url = "https://gxt.hunan.gov.cn/replies/"
+interval = "6h"
+# cron = "0 8 * * *"   (tried, too rare)
+
+''', "")
+
+
+def test_removing_the_last_source_keeps_the_watchers_comment_above_the_watchers() -> None:
+    out = remove_source(FILE, "wh-replies", path=PATH)
+    assert "# Wuhan replies." not in out
+    assert 'interval = "6h"\n# cron = "0 8 * * *"   (tried, too rare)\n\n# Who is told.' in out
+    first = remove_source(FILE, "hb-plan", path=PATH)
+    assert "Hubei" not in first and "# Hunan replies to CPPCC proposals.\n[[sources]]" in first
+
+
+def test_add_appends_after_the_last_source_and_before_the_watchers() -> None:
+    entry = {"name": "gd-replies", "url": "https://gd.gov.cn/r/", "content": "div.main",
+             "interval": "12h", "tags": ["guangdong", "reply"]}
+    out = add_source(FILE, entry, path=PATH)
+    assert _names(out) == ["hb-plan", "hn-replies", "wh-replies", "gd-replies"]
+    assert out.startswith(FILE.split("# Who is told")[0])  # everything above unchanged
+    assert out.endswith('''url = "https://www.wuhan.gov.cn/replies/"
+
+[[sources]]
+name = "gd-replies"
+url = "https://gd.gov.cn/r/"
+content = "div.main"
+interval = "12h"
+tags = ["guangdong", "reply"]
+
+# Who is told.  Secrets never go in this file.
+[[watchers]]
+email = "analyst@example.org"
+sources = ["*"]
+''')
+
+
+def test_edits_that_would_make_the_file_invalid_are_refused() -> None:
+    with pytest.raises(ConfigError, match="duplicate name"):
+        add_source(FILE, {"name": "hb-plan", "url": "https://other.gov.cn/"}, path=PATH)
+    with pytest.raises(ConfigError, match="interval"):
+        add_source(FILE, {"name": "x", "url": "https://x.gov.cn/", "interval": "often"},
+                   path=PATH)
+    with pytest.raises(KeyError, match="nobody"):
+        remove_source(FILE, "nobody", path=PATH)
+
+
+def test_the_only_source_can_be_removed_and_added_back() -> None:
+    text = "# header\n\n# the one\n[[sources]]\nname = \"a\"\nurl = \"https://a.gov.cn/\"\n"
+    empty = remove_source(text, "a", path=PATH)
+    assert empty.strip() == "# header"
+    again = add_source(empty, {"name": "b", "url": "https://b.gov.cn/"}, path=PATH)
+    assert again.startswith("# header\n") and _names(again) == ["b"]
+
+
+PAGE = ("<html><head><title>关于第0192号提案的答复</title></head><body>"
+        "<div class='article'><p>" + "答复内容。" * 40 + "</p></div></body></html>")
+
+
+@pytest.fixture
+def sources(tmp_path: Path, site: Site) -> Path:
+    site.route("/ok.html", PAGE)
+    return write_sources(tmp_path / "sources.toml", f"""
+        # The first source: keep this comment.
+        [[sources]]
+        name = "first"
+        url = "{site.url('/first.html')}"
+        """)
+
+
+def _run(*args: str) -> tuple[int, str]:
+    from monitor.cli import cli
+
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_cli_add_tests_the_page_first_and_refuses_a_selector_that_matches_nothing(
+        sources: Path, site: Site) -> None:
+    before = sources.read_text(encoding="utf-8")
+    code, out = _run("sources", "add", site.url("/ok.html"), "--name", "bad-sel",
+                     "--content", "div.nothing-here", "--sources", str(sources))
+    assert code == 1 and "not added" in out and "--force" in out
+    assert sources.read_text(encoding="utf-8") == before
+    code, out = _run("sources", "add", site.url("/missing.html"), "--name", "gone",
+                     "--sources", str(sources))
+    assert code == 1 and "404" in out
+    code, out = _run("sources", "add", site.url("/missing.html"), "--name", "gone",
+                     "--sources", str(sources), "--force")
+    assert code == 0, out
+    code, out = _run("sources", "add", site.url("/ok.html"), "--name", "good",
+                     "--content", "div.article", "--interval", "1d", "--tags", "hunan, reply",
+                     "--sources", str(sources))
+    assert code == 0 and "test fetch ok" in out, out
+    text = sources.read_text(encoding="utf-8")
+    assert "# The first source: keep this comment." in text
+    assert _names(text) == ["first", "gone", "good"]
+    assert tomllib.loads(text)["sources"][2]["tags"] == ["hunan", "reply"]
+
+
+def test_cli_remove_and_list(sources: Path) -> None:
+    code, out = _run("sources", "list", "--json", "--sources", str(sources))
+    assert code == 0 and [s["name"] for s in json.loads(out)] == ["first"]
+    code, out = _run("sources", "remove", "first", "--sources", str(sources))
+    assert code == 0 and "versions stay" in out
+    assert "keep this comment" not in sources.read_text(encoding="utf-8")
+    code, out = _run("sources", "remove", "first", "--sources", str(sources))
+    assert code == 3 and "first" in out

@@ -1,0 +1,83 @@
+"""The Store on SQLite and PostgreSQL: versions, checks, compression, idempotence."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from monitor.config import SourceConfig
+from monitor.types import ChangeDecision, ChangeKind
+from storage import Store
+from storage.models import Alert, Check, Version
+from storage.records import AlertDraft, CheckRecord, NewVersion
+
+SRC = SourceConfig(name="hn-0192", url="http://127.0.0.1:1/a.html", tags=("hunan",))
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def page(i: int) -> bytes:
+    rows = "".join(f"<tr><td>第{n}行</td><td>{n * 7}</td></tr>" for n in range(400))
+    return f"<html><body><p>点击：{i}</p><table>{rows}</table></body></html>".encode()
+
+
+def new_version(raw: bytes, text: str, at: datetime) -> NewVersion:
+    return NewVersion(content_hash=hashlib.sha256(text.encode()).hexdigest(), title="答复",
+                      text=text, metadata={"文号": "湘工信提案函〔2021〕254号"}, raw=raw,
+                      raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200,
+                      headers={"content-type": "text/html"}, url=SRC.url, charset="utf-8",
+                      fetched_at=at)
+
+
+def commit(store: Store, raw: bytes, text: str, at: datetime, **kw: object) -> int | None:
+    state = store.page_state(SRC)
+    rec = CheckRecord(page_id=state.page_id,
+                      expected_last_version_id=state.last.id if state.last else None,
+                      started_at=at, duration=0.1, outcome="changed",
+                      version=new_version(raw, text, at), **kw)  # type: ignore[arg-type]
+    return store.commit_check(rec).version_id
+
+
+def test_versions_round_trip_with_raw_bytes_and_point_in_time(store: Store) -> None:
+    ids = [commit(store, page(i), f"正文第{i}版", T0 + timedelta(days=i)) for i in range(3)]
+    history = store.history("hn-0192")
+    assert [v.id for v in history] == ids
+    assert store.raw_body(ids[2]) == page(2)
+    assert store.version(ids[0]).metadata == {"文号": "湘工信提案函〔2021〕254号"}
+    at = store.version_at("hn-0192", T0 + timedelta(days=1, hours=5))
+    assert at.text == "正文第1版"
+    assert store.version_at(SRC.url, T0 + timedelta(days=9)).id == ids[2]
+
+
+def test_each_version_is_stored_as_a_small_delta_of_the_previous(store: Store) -> None:
+    ids = [commit(store, page(i), f"v{i}", T0 + timedelta(hours=i)) for i in range(20)]
+    with store.session() as s:
+        rows = [s.get(Version, i) for i in ids]
+    deltas = [r for r in rows if r is not None and r.raw_codec == "zstd-delta"]
+    assert len(deltas) >= 17  # the chain is restarted with a full copy now and then
+    assert all(len(r.raw_body) < 0.05 * r.raw_size for r in deltas)
+    assert all(store.raw_body(i) == page(n) for n, i in enumerate(ids))
+
+
+def test_a_second_commit_of_the_same_content_by_another_replica_is_unchanged(
+        store: Store) -> None:
+    commit(store, page(0), "原文", T0)
+    stale = store.page_state(SRC)  # two replicas read the same state...
+    rec = CheckRecord(page_id=stale.page_id, expected_last_version_id=stale.last.id,
+                      started_at=T0, duration=0.1, outcome="changed",
+                      version=new_version(page(1), "新文", T0),
+                      changes=(ChangeDecision(ChangeKind.CHANGED, "第1段修改"),),
+                      alerts=(AlertDraft("change:{change_id}:email:a@x", "change", "email",
+                                         "a@x", change_index=0),))
+    first = store.commit_check(rec)
+    second = store.commit_check(rec)  # ...and both found the same new text
+    assert first.outcome == "changed" and second.outcome == "unchanged"
+    assert store.count(Version) == 2 and store.count(Alert) == 1
+    assert store.count(Check) == 3  # the baseline and both attempts are on record
+
+
+def test_sources_removed_from_the_file_keep_their_history(store: Store) -> None:
+    commit(store, page(0), "原文", T0)
+    report = store.sync_sources([])
+    assert report["deactivated"] == ["hn-0192"]
+    assert [v.title for v in store.history("hn-0192")] == ["答复"]
+    assert store.latest_version("hn-0192").text == "原文"

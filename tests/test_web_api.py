@@ -1,0 +1,250 @@
+"""The JSON API, the Atom feeds and the guard, with httpx against the ASGI app (SQLite and
+PostgreSQL) and over a real socket with uvicorn.  ``running`` and ``make_config`` are
+shared with the browser tests."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from monitor.config import Config
+from monitor.errors import ConfigError
+from monitor.settings import Settings
+from monitor.web.app import create_app, serve, server_for
+from storage import Store
+from tests.test_archive_data import EVIL, FAILING, HOSTILE, PLAN, PLAN_TITLE, REPLY, build_archive
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def inserted(html: str) -> list[str]:
+    return re.findall(r"<ins[^>]*>(.*?)</ins>", html)
+
+
+def make_config(**settings: object) -> Config:
+    return Config(path=Path("sources.toml"), settings=Settings(**settings),  # type: ignore[arg-type]
+                  sources=(PLAN, REPLY, FAILING, EVIL))
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """uvicorn in a thread on a free loopback port; yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = server_for(app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+@pytest.fixture
+async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    client = _client(create_app(make_config(), store))
+    async with client:
+        yield client
+
+
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                             base_url="http://127.0.0.1")
+
+
+async def test_sources_api_has_state_and_filters_by_tag(store: Store,
+                                                        client: httpx.AsyncClient) -> None:
+    build_archive(store)
+    sources = (await client.get("/api/sources")).json()
+    by_name = {s["name"]: s for s in sources}
+    assert by_name["hb-ai-plan"]["title"] == PLAN_TITLE
+    assert by_name["bj-housing"]["failure_streak"] == 2
+    assert by_name["bj-housing"]["last_outcome"] == "error"
+    assert by_name["hb-ai-plan"]["last_change_kind"] == "metadata_changed"
+    assert by_name["hb-ai-plan"]["last_check_at"].startswith("2026-05-20T02:00:00")
+    tagged = (await client.get("/api/sources", params={"tag": "reply"})).json()
+    assert [s["name"] for s in tagged] == ["hn-reply"]
+    assert "hubei" in (await client.get("/api/tags")).json()
+    one = (await client.get("/api/sources/hn-reply")).json()
+    assert one["source"]["name"] == "hn-reply" and one["pages"][0]["kind"] == "page"
+    missing = await client.get("/api/sources/nope")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+async def test_timeline_version_and_diff(store: Store, client: httpx.AsyncClient) -> None:
+    built = build_archive(store)
+    plan = built.versions["hb-ai-plan"]
+    timeline = (await client.get("/api/sources/hb-ai-plan/timeline")).json()
+    assert [v["id"] for v in timeline["versions"]] == plan
+    assert timeline["versions"][1]["changes"][0]["kind"] == "changed"
+    page_id = timeline["page"]["id"]
+    assert (await client.get(f"/api/pages/{page_id}/timeline")).json() == timeline
+    version = (await client.get(f"/api/versions/{plan[0]}")).json()
+    assert version["metadata"]["文号"] == "鄂政发〔2026〕5号" and "算力" in version["text"]
+    diff = (await client.get("/api/diff", params={"a": plan[0], "b": plan[2]})).json()
+    assert inserted(diff["html"]) == ["2", "第三章 保障措施", "加强财政资金支持。"]
+    assert re.findall(r"<del[^>]*>(.*?)</del>", diff["html"]) == ["0"]
+    assert "<table" in diff["side_by_side_html"] and diff["exact"] is True
+    assert diff["text"].startswith("+18 / −1 字")
+    assert diff["metadata_changes"] == [
+        {"key": "发文日期", "old": "2026-05-01", "new": "2026-05-20"}]
+    assert diff["title_changed"] is False and diff["old"]["id"] == plan[0]
+    assert (await client.get("/api/diff", params={"a": plan[0]})).status_code == 422
+    assert (await client.get("/api/versions/999999")).status_code == 404
+
+
+async def test_search_api_for_short_and_long_chinese_phrases(
+        store: Store, client: httpx.AsyncClient) -> None:
+    built = build_archive(store)
+    long = (await client.get("/api/search", params={"q": "人工智能产业"})).json()
+    assert long["total"] == 3 and long["hits"][0]["source"] == "hb-ai-plan"
+    assert "<mark>人工智能产业</mark>" in long["hits"][0]["passage"]["html"]
+    short = (await client.get("/api/search", params={"q": "答复", "source": "hn-reply",
+                                                     "from": "2026-05-10"})).json()
+    assert [h["version_id"] for h in short["hits"]] == built.versions["hn-reply"][1:]
+    assert short["hits"][0]["title"]["html"] == "<mark>答复</mark>"
+    hostile = (await client.get("/api/search", params={"q": "pwned"})).json()
+    assert hostile["total"] == 2
+    assert "<script>" not in hostile["hits"][0]["passage"]["html"]
+    assert (await client.get("/api/search", params={"q": ""})).status_code == 422
+    bad_date = await client.get("/api/search", params={"q": "答复", "from": "May"})
+    assert bad_date.status_code == 422
+
+
+async def test_feeds_all_per_source_and_per_tag(store: Store,
+                                                client: httpx.AsyncClient) -> None:
+    build_archive(store)
+    r = await client.get("/feeds/changes.atom")
+    assert r.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    feed = ET.fromstring(r.content)
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == 4
+    titles = [e.findtext(f"{ATOM}title") for e in entries]
+    assert titles[0] == f"evil-page · 正文修改: 新增{HOSTILE}"  # text, escaped by XML
+    assert b"<script>" not in r.content
+    plan = ET.fromstring((await client.get("/feeds/sources/hb-ai-plan.atom")).content)
+    kinds = [e.find(f"{ATOM}category").get("term") for e in plan.findall(f"{ATOM}entry")]
+    assert kinds == ["metadata_changed", "changed"]
+    link = plan.find(f"{ATOM}entry/{ATOM}link").get("href")
+    assert link.startswith("http://127.0.0.1/diff?a=")
+    content = plan.findall(f"{ATOM}entry")[1].find(f"{ATOM}content")
+    assert content.get("type") == "html" and "加强财政资金支持。" in inserted(content.text)
+    tag = ET.fromstring((await client.get("/feeds/tags/hunan.atom")).content)
+    assert [e.findtext(f"{ATOM}title") for e in tag.findall(f"{ATOM}entry")] == [
+        "hn-reply · 新增答复: 新增答复"]
+    assert (await client.get("/feeds/tags/nope.atom")).status_code == 404
+    assert (await client.get("/feeds/sources/nope.atom")).status_code == 404
+
+
+async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/api/openapi.json")).json()
+    paths = set(schema["paths"])
+    assert {"/api/sources", "/api/sources/{name}/timeline", "/api/versions/{version_id}",
+            "/api/diff", "/api/search", "/api/changes", "/feeds/changes.atom"} <= paths
+    assert all(set(ops) == {"get"} for ops in schema["paths"].values())
+    page = await client.get("/api")
+    assert page.status_code == 200 and "GET /api/search" in page.text
+
+
+async def test_read_only_and_security_headers(store: Store, client: httpx.AsyncClient) -> None:
+    built = build_archive(store)
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        r = await client.request(method, "/api/sources")
+        assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+    page = await client.get("/")
+    csp = page.headers["content-security-policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    evil = built.versions["evil-page"][0]
+    raw = await client.get(f"/versions/{evil}/raw")
+    assert raw.headers["content-security-policy"].startswith("sandbox; default-src 'none'")
+    assert "frame-ancestors 'self'" in raw.headers["content-security-policy"]
+    assert raw.content == built.raw[evil]
+    html = (await client.get(f"/versions/{evil}")).text
+    assert "<script>window.pwned" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html
+    source = (await client.get(f"/versions/{evil}/source")).text
+    assert "<script>window" not in source and "&lt;script&gt;window" in source
+
+
+async def test_loopback_host_header_is_checked_without_a_token(
+        client: httpx.AsyncClient) -> None:
+    rebound = await client.get("/api/sources", headers={"Host": "evil.example"})
+    assert rebound.status_code == 400
+    assert (await client.get("/api/sources", headers={"Host": "localhost:8080"})).is_success
+
+
+async def test_a_token_is_required_when_set(store: Store) -> None:
+    app = create_app(make_config(web_token="s3cret-token"), store, host="0.0.0.0")
+    async with _client(app) as c:
+        assert (await c.get("/api/sources")).status_code == 401
+        assert (await c.get("/", headers={"Authorization": "Bearer wrong"})).status_code == 401
+        ok = await c.get("/api/sources", headers={"Authorization": "Bearer s3cret-token"})
+        assert ok.status_code == 200
+        feed = await c.get("/feeds/changes.atom", params={"token": "s3cret-token"})
+        assert feed.status_code == 200 and "s3cret" not in feed.text
+        assert "monitor_token=s3cret-token" in feed.headers["set-cookie"]
+        assert (await c.get("/")).status_code == 200  # the cookie carries it now
+        elsewhere = await c.get("/", headers={"Host": "archive.example.org"})
+        assert elsewhere.status_code == 200  # the token, not the Host, protects it
+
+
+def test_binding_beyond_loopback_without_a_token_is_refused(store: Store) -> None:
+    with pytest.raises(ConfigError, match="MONITOR_WEB_TOKEN"):
+        create_app(make_config(), store, host="0.0.0.0")
+    with pytest.raises(ConfigError):
+        create_app(make_config(web_host="192.168.1.10"), store)
+    create_app(make_config(), store, host="::1")
+    create_app(make_config(web_token="t"), store, host="0.0.0.0")
+
+
+async def test_serve_over_a_real_socket_until_cancelled(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    build_archive(store)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    task = asyncio.create_task(serve(make_config(), store, "127.0.0.1", 0, sockets=[sock]))
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            for _ in range(300):
+                try:
+                    r = await c.get("/api/sources")
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.05)
+            assert [s["name"] for s in r.json()][:2] == ["bj-housing", "evil-page"]
+            feed = await c.get("/feeds/sources/hn-reply.atom")
+            assert ET.fromstring(feed.content).findtext(f"{ATOM}title") == \
+                "monitor · hn-reply 的变更"
+            assert (await c.get("/sources/hn-reply")).text.count("新增答复") >= 1
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        store.close()
+        sock.close()
+    async with httpx.AsyncClient(timeout=5) as c:
+        with pytest.raises(httpx.ConnectError):
+            await c.get(base + "/api/sources")
