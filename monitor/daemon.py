@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from alerts.delivery import Deliverer
 from monitor.config import Config
+from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError
 from monitor.fetch import Fetcher
 from monitor.logging import setup_logging
@@ -162,6 +163,7 @@ class _Running:
             task.cancel()
         self.scheduler.shutdown(wait=False)
         self.runner.close()
+        await asyncio.to_thread(shutdown_diff_workers)
         try:
             released = await asyncio.to_thread(self.schedule.release_all)
         except MonitorError as exc:

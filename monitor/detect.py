@@ -20,7 +20,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async, make_patch
+from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
+from monitor.patch import make_patch
 from monitor.types import ChangeDecision, ChangeKind, Snapshot
 
 PRIORITY = (ChangeKind.REPLY_ADDED, ChangeKind.TITLE_CHANGED, ChangeKind.CHANGED,

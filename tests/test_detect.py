@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.detect import detect_change, detect_change_async, snapshot
-from monitor.diff import apply_patch
+from monitor.patch import apply_patch
 from monitor.types import ChangeDecision, ChangeKind, Snapshot
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"

@@ -16,12 +16,11 @@ from monitor.diff import (
     EQUAL,
     INSERT,
     TextDiff,
-    apply_patch,
     diff_texts,
     diff_texts_async,
-    make_patch,
 )
 from monitor.errors import StorageError
+from monitor.patch import apply_patch, make_patch
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
 
