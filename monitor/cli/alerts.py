@@ -66,7 +66,7 @@ def _table(rows: list[AlertRecord], tz: str) -> Table:
     for r in rows:
         when = r.sent_at if r.status == "sent" else r.next_attempt_at
         to = r.recipient if r.channel == "email" else f"{r.channel}: {redact(r.recipient)}"
-        table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{r.status}[/]", r.event,
+        table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{r.status}[/]", escape(r.event),
                       escape(to), str(r.attempts), local_time(when, tz),
                       escape(r.last_error or ""))
     return table
@@ -102,6 +102,6 @@ def deliver(sources_file: Path) -> None:
     config = load(sources_file, quiet=True)
     with open_store(config) as store:
         report = asyncio.run(Deliverer(config, store).deliver_due())
-    console.print(report.describe(), highlight=False)
+    console.print(report.describe(), highlight=False, markup=False)
     for line in report.errors:
         console.print(f"  {escape(line)}", highlight=False)

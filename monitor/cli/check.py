@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from alerts.delivery import Deliverer
 from monitor.cli.common import console, handle_errors, load, open_store, sources_option
@@ -45,7 +46,7 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool) -> None:
     line = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     if delivered is not None:
         line += f"; alerts: {delivered.describe()}"
-    console.print(line or "nothing to check")
+    console.print(line or "nothing to check", markup=False, highlight=False)
 
 
 async def run_checks(config: Config, store: Store,
@@ -79,6 +80,7 @@ def summary_table(results: list[CheckResult]) -> Table:
         what = r.summary or r.change_kind or ""
         if r.outcome is Outcome.ERROR:
             what = f"{r.error_kind}: {r.error}"
-        table.add_row(r.source, f"[{STYLE[r.outcome]}]{r.outcome}[/]", str(r.status or "—"),
-                      what, f"{r.duration:.1f}s")
+        # Text, not markup: names, summaries and errors come from pages and servers.
+        table.add_row(Text(r.source), Text(str(r.outcome), style=STYLE[r.outcome]),
+                      str(r.status or "—"), Text(what), f"{r.duration:.1f}s")
     return table

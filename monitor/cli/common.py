@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from monitor.config import Config, load_config
 from monitor.errors import ConfigError, MonitorError
@@ -45,14 +46,14 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            err_console.print(f"[red]configuration error:[/] {exc}", markup=True,
+            err_console.print(f"[red]configuration error:[/] {escape(str(exc))}",
                               highlight=False)
             sys.exit(EXIT_CONFIG)
         except KeyError as exc:
-            err_console.print(f"[red]not found:[/] {exc.args[0]}", highlight=False)
+            err_console.print(f"[red]not found:[/] {escape(str(exc.args[0]))}", highlight=False)
             sys.exit(EXIT_NOT_FOUND)
         except MonitorError as exc:
-            err_console.print(f"[red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(1)
     return wrapper  # type: ignore[return-value]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from monitor.cli.common import (
     console,
@@ -42,15 +43,16 @@ def history(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         print_json(versions)
         return
     tz = config.settings.timezone
-    table = Table(title=f"history of {name_or_url}")
+    table = Table(title=Text(f"history of {name_or_url}"))
     for col in ("id", "fetched at", "hash", "title", "chars", "change"):
         table.add_column(col, overflow="fold")
     for v in versions:
         change = KIND_LABELS.get(v.change_kind or "", "首次收录" if v.change_kind is None else "")
         if v.change_summary:
             change += f": {v.change_summary}"
+        # Text, not markup: titles and summaries come from the pages.
         table.add_row(str(v.id), local_time(v.fetched_at, tz), v.content_hash[:12],
-                      v.title, str(v.size), change)
+                      Text(v.title), str(v.size), Text(change))
     console.print(table)
 
 
@@ -78,11 +80,14 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
         print_json(version)
         return
     tz = config.settings.timezone
-    console.print(f"[bold]{escape(version.title)}[/]", highlight=False, markup=True)
+    # soft_wrap: the text exactly as stored, one paragraph a line (rich would otherwise
+    # break lines at the console width, 80 columns when piped, inside sentences).
+    console.print(f"[bold]{escape(version.title)}[/]", highlight=False, markup=True,
+                  soft_wrap=True)
     console.print(f"{version.url}\nversion {version.id} · fetched "
                   f"{local_time(version.fetched_at, tz)} · {version.content_hash[:12]}",
-                  highlight=False, markup=False)
+                  highlight=False, markup=False, soft_wrap=True)
     for key, value in version.metadata.items():
-        console.print(f"  {key}: {value}", highlight=False, markup=False)
+        console.print(f"  {key}: {value}", highlight=False, markup=False, soft_wrap=True)
     console.print()
-    console.print(version.text, highlight=False, markup=False)
+    console.print(version.text, highlight=False, markup=False, soft_wrap=True)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from monitor.cli.common import (
     console,
@@ -44,7 +45,7 @@ def validate(sources_file: Path) -> None:
     """Check the file: keys, names, URLs, selectors, regexes, schedules."""
     config = load(sources_file, quiet=True)
     console.print(f"{sources_file}: ok — {len(config.sources)} sources, "
-                  f"{len(config.watchers)} watchers", highlight=False)
+                  f"{len(config.watchers)} watchers", highlight=False, markup=False)
 
 
 @sources.command("test")
@@ -78,20 +79,21 @@ async def try_source(settings: Settings, source: SourceConfig) -> Inspection:
 
 def print_inspection(got: Inspection) -> None:
     f, e = got.fetch, got.extracted
-    console.print(f"[bold]{escape(e.title)}[/]")
+    # soft_wrap: lines as extracted, not broken at the console width (80 when piped).
+    console.print(f"[bold]{escape(e.title)}[/]", highlight=False, soft_wrap=True)
     console.print(f"{f.final_url} · HTTP {f.status} · {f.charset} · {len(f.body)} bytes",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
     if e.metadata:
         table = Table("field", "value", title="metadata")
         for k, v in e.metadata.items():
             table.add_row(escape(k), escape(v))
         console.print(table)
     console.print("[bold]text[/]")
-    console.print(e.text, markup=False, highlight=False)
+    console.print(e.text, markup=False, highlight=False, soft_wrap=True)
     if e.removed:
         console.print("[bold]noise removed[/]")
         for note in e.removed:
-            console.print(f"  - {note}", markup=False, highlight=False)
+            console.print(f"  - {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 # --- editing the file (tomlkit: comments and layout stay) ------------------------------
@@ -126,7 +128,7 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
                       f"{len(got.extracted.text)} characters of text")
     write_atomically(sources_file, before, after)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
-                  highlight=False)
+                  highlight=False, markup=False)
 
 
 def _entry(name: str, url: str, content: str | None, interval: str | None,
@@ -151,7 +153,7 @@ def remove(name: str, sources_file: Path) -> None:
     before = sources_file.read_text(encoding="utf-8")
     write_atomically(sources_file, before, remove_source(before, name, path=sources_file))
     console.print(f"removed {name} from {sources_file}; its versions stay in the database",
-                  highlight=False)
+                  highlight=False, markup=False)
 
 
 @sources.command("list")
@@ -164,11 +166,12 @@ def list_sources(sources_file: Path, as_json: bool) -> None:
     if as_json:
         print_json([s.config_dict() for s in config.sources])
         return
-    table = Table(title=str(sources_file))
+    table = Table(title=Text(str(sources_file)))
     for col in ("name", "url", "schedule", "content", "tags"):
         table.add_column(col, overflow="fold")
     for s in config.sources:
         schedule = s.schedule_text() + ("" if s.enabled else " (disabled)")
-        table.add_row(s.name, s.url, schedule, ", ".join(s.content) or "auto",
-                      ", ".join(s.tags))
+        # Text, not markup: a selector like div[id=main] is not a style.
+        table.add_row(Text(s.name), Text(s.url), Text(schedule),
+                      Text(", ".join(s.content) or "auto"), Text(", ".join(s.tags)))
     console.print(table)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from monitor.cli.common import (
     console,
@@ -55,8 +56,9 @@ def status_table(rows: list[SourceStatus], tz: str) -> Table:
         if r.last_outcome == "error" and r.last_error:
             result += f": {r.last_error[:80]}"
         style = STYLE.get(r.status, "")
-        table.add_row(r.source, f"[{style}]{r.status}[/]" if style else r.status,
-                      local_time(r.last_check_at, tz), result, _next(r, tz),
+        # Text, not markup: errors come from servers and pages.
+        table.add_row(Text(r.source), Text(r.status, style=style),
+                      local_time(r.last_check_at, tz), Text(result), Text(_next(r, tz)),
                       local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions))
     return table
 
