@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,6 +23,8 @@ from monitor.errors import ConfigError
 ENV_PREFIX = "MONITOR_"
 # Fields that may only come from the environment, never from sources.toml.
 ENV_ONLY = frozenset({"web_token"})
+# URL fields that may be written in the file only without a password in them.
+URL_SECRETS = frozenset({"smtp_url", "database_url"})
 
 
 class Settings(BaseModel):
@@ -87,6 +90,16 @@ class Settings(BaseModel):
         return self.host_delays.get(host, self.host_delay)
 
 
+def _has_password(value: object) -> bool:
+    """``scheme://user:password@host``: the password is a secret; a bare user is not."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return urlsplit(value).password is not None
+    except ValueError:
+        return False  # not a URL at all: validation of the field says so
+
+
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in Settings.model_fields:
@@ -113,10 +126,10 @@ def load_settings(
 ) -> Settings:
     """Build settings from the file's ``[settings]`` table and the environment."""
     file_values = dict(file_values or {})
-    for key in file_values:
-        if key in ENV_ONLY:
+    for key, value in file_values.items():
+        if key in ENV_ONLY or (key in URL_SECRETS and _has_password(value)):
             raise ConfigError(
-                f"{key} is a secret: set MONITOR_{key.upper()} in the environment",
+                f"{key} holds a secret: set MONITOR_{key.upper()} in the environment",
                 file=file, key=f"settings.{key}",
             )
     try:

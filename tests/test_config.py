@@ -85,6 +85,20 @@ def test_the_web_token_cannot_be_written_in_the_file() -> None:
         parse_config('[settings]\nweb_token = "abc"\n')
 
 
+def test_passwords_in_urls_cannot_be_written_in_the_file() -> None:
+    for key, url in (("smtp_url", "smtp://alerts:hunter2@127.0.0.1:2525"),
+                     ("database_url", "postgresql://monitor:s3cret@127.0.0.1/monitor")):
+        with pytest.raises(ConfigError, match=rf"settings\.{key}.*MONITOR_{key.upper()}") as err:
+            parse_config(f'[settings]\n{key} = "{url}"\n')
+        assert "hunter2" not in str(err.value) and "s3cret" not in str(err.value)
+    # without a password the address may live in the file; the environment adds it
+    cfg = parse_config('[settings]\nsmtp_url = "smtp://127.0.0.1:2525"\n',
+                       env={"MONITOR_SMTP_URL": "smtp://alerts:hunter2@127.0.0.1:2525"})
+    assert cfg.settings.smtp_url == "smtp://alerts:hunter2@127.0.0.1:2525"
+    assert parse_config('[settings]\ndatabase_url = "postgresql://monitor@db/m"\n',
+                        env={}).settings.database_url == "postgresql://monitor@db/m"
+
+
 def test_intervals() -> None:
     assert parse_interval("90s") == timedelta(seconds=90)
     assert parse_interval("1d") == timedelta(days=1)
