@@ -148,6 +148,16 @@ def test_check_summarises_every_source_and_survives_failing_ones(site: Site,
     assert table["wh-gbk"][1] == "unchanged"
     assert "1 changed, 1 unchanged, 3 error" in third.stdout
 
+    # --json: the same results for a program, one object per source.
+    site.route("/hn", html(seed_page(0)))
+    as_json = run("check", "--json", "--sources", str(sources))
+    assert as_json.exit_code == 0, as_json.output
+    got = {r["source"]: r for r in json.loads(as_json.stdout)["results"]}
+    assert got["hn-reply"]["outcome"] == "changed" and got["hn-reply"]["version_id"]
+    assert got["wh-gbk"]["outcome"] == "unchanged"
+    assert got["broken"]["outcome"] == "error" and got["broken"]["status"] == 500
+    assert got["broken"]["error_kind"] == "http_status"
+
     # --source NAME checks that one only (and a glob picks by name).
     hits = {p: site.hits(p) for p in ("/hn", "/wh", "/broken")}
     only = run("check", "--source", "wh-gbk", "--sources", str(sources))

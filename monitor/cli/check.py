@@ -12,7 +12,15 @@ from rich.table import Table
 from rich.text import Text
 
 from alerts.delivery import Deliverer
-from monitor.cli.common import console, handle_errors, load, open_store, sources_option
+from monitor.cli.common import (
+    console,
+    handle_errors,
+    json_option,
+    load,
+    open_store,
+    print_json,
+    sources_option,
+)
 from monitor.config import Config, SourceConfig
 from monitor.fetch import Fetcher
 from monitor.pipeline import Checker
@@ -30,17 +38,21 @@ def register(cli: click.Group) -> None:
 @sources_option
 @click.option("--source", "names", multiple=True, help="Only this source (name, URL or glob).")
 @click.option("--no-deliver", is_flag=True, help="Leave alerts in the outbox.")
+@json_option
 @handle_errors
-def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool) -> None:
+def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json: bool) -> None:
     """Check the sources once and print a summary."""
-    config = load(sources_file, quiet=sys.stderr.isatty())
+    config = load(sources_file, quiet=sys.stderr.isatty() or as_json)
     chosen = config.select(names)
     with open_store(config) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
         store.sync_sources(config.sources)
-        results = asyncio.run(run_checks(config, store, chosen))
+        results = asyncio.run(run_checks(config, store, chosen, progress=not as_json))
         delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
+    if as_json:
+        print_json({"results": sorted(results, key=lambda r: r.source), "alerts": delivered})
+        return
     console.print(summary_table(results))
     counts = {o: sum(r.outcome == o for r in results) for o in Outcome}
     line = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
@@ -49,18 +61,18 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool) -> None:
     console.print(line or "nothing to check", markup=False, highlight=False)
 
 
-async def run_checks(config: Config, store: Store,
-                     sources: list[SourceConfig]) -> list[CheckResult]:
+async def run_checks(config: Config, store: Store, sources: list[SourceConfig], *,
+                     progress: bool = True) -> list[CheckResult]:
     limit = asyncio.Semaphore(config.settings.concurrency)
     async with Fetcher(config.settings) as fetcher:
         checker = Checker(config, store, fetcher)
-        with _progress(len(sources)) as progress:
-            task = progress.add_task("checking", total=len(sources))
+        with _progress(len(sources) if progress else 0) as bar:
+            task = bar.add_task("checking", total=len(sources))
 
             async def one(src: SourceConfig) -> CheckResult:
                 async with limit:
                     result = await checker.check(src)
-                progress.update(task, advance=1, description=src.name)
+                bar.update(task, advance=1, description=src.name)
                 return result
 
             return list(await asyncio.gather(*(one(s) for s in sources)))
