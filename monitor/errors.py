@@ -108,9 +108,15 @@ class GoneError(HTTPStatusError):
 
 
 class ContentError(MonitorError):
-    """The body was fetched but is not a real version of the page."""
+    """The body was fetched but is not a real version of the page.
+
+    ``status`` is the HTTP status the body came with (kept on the failed check row)."""
 
     kind = "content"
+
+    def __init__(self, message: str, *, status: int | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.status = status
 
 
 class ChallengePageError(ContentError):

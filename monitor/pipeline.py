@@ -22,7 +22,7 @@ from alerts import plan
 from monitor.challenge import detect_challenge
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
-from monitor.errors import ChallengePageError, GoneError, MonitorError
+from monitor.errors import ChallengePageError, EmptyContentError, GoneError, MonitorError
 from monitor.extract import extract
 from monitor.fetch import Fetcher
 from monitor.types import ChangeDecision, ChangeKind, CheckResult, Extracted, FetchResult, Outcome
@@ -52,6 +52,8 @@ async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = 
     if result.not_modified:
         return result
     _refuse_home_redirect(source.url, result)
+    if not result.text.strip():  # before detect_challenge, which would call it a challenge
+        raise EmptyContentError("the page is empty", status=result.status)
     reason = detect_challenge(result.text, status=result.status, headers=result.headers)
     if reason:
         raise ChallengePageError(f"not the page: {reason}", status=result.status)
@@ -108,9 +110,12 @@ class Checker:
         if outcome is Outcome.UNCHANGED:
             return rec
         alerts = self._change_alerts(source, changes)
+        moved = _moved(changes)
+        # rec.alerts may hold the "recovered" alert of a failure streak: keep it.
         return replace(rec, version=_new_version(got, snap), changes=tuple(changes),
-                       alerts=tuple(alerts),
-                       page_url=got.fetch.final_url if _moved(changes) else None)
+                       alerts=rec.alerts + tuple(alerts),
+                       page_url=got.fetch.final_url if moved else None,
+                       page_status="moved" if moved else rec.page_status)
 
     async def _changes(self, source: SourceConfig, state: PageState, got: Inspection,
                        snap: object) -> list[ChangeDecision]:
@@ -124,9 +129,12 @@ class Checker:
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
             diff_timeout=self.config.settings.diff_timeout)
-        if got.fetch.permanent_redirect and got.fetch.final_url != state.url:
+        # Compared with where the last version came from: the configured URL keeps
+        # redirecting after a move, and that is not a new move.
+        moved_from = state.last.url
+        if got.fetch.permanent_redirect and got.fetch.final_url != moved_from:
             out.append(ChangeDecision(ChangeKind.MOVED, f"页面已迁移到 {got.fetch.final_url}",
-                                      details={"from": state.url, "to": got.fetch.final_url}))
+                                      details={"from": moved_from, "to": got.fetch.final_url}))
         if decision is not None:
             out.append(decision)
         return out
@@ -150,7 +158,9 @@ class Checker:
             raw_sha256=hashlib.sha256(fetch.body).hexdigest() if fetch.body else None,
             worker=WORKER, etag=fetch.etag or state.etag,
             last_modified=fetch.last_modified or state.last_modified,
-            page_status="ok", failure_streak=0, gone_streak=0,
+            # "moved" keeps the page at its new URL (Store.page_state would reset it).
+            page_status="moved" if state.status == "moved" else "ok",
+            failure_streak=0, gone_streak=0,
             alerts=tuple(self._trouble(state, "recovered", "恢复正常")) if recovered else (),
         )
 

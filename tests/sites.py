@@ -41,13 +41,15 @@ class Request:
 
 
 class Site:
-    """``site.route("/a", Response(...))`` or ``site.route("/a", lambda req: Response(...))``."""
+    """``site.route("/a", Response(...))`` or ``site.route("/a", lambda req: Response(...))``.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    ``port`` 0 picks a free port; a fixed one lets a test bring a closed site back up."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes: dict[str, Response | Handler] = {}
         self.requests: list[Request] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer((host, 0), _make_handler(self))
+        self.server = ThreadingHTTPServer((host, port), _make_handler(self))
         self.server.daemon_threads = True
         # A short poll interval lets close() return at once instead of after 0.5 s.
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),

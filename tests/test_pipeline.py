@@ -1,0 +1,553 @@
+"""The check pipeline (``monitor.pipeline.Checker``) end to end, on SQLite and PostgreSQL.
+
+Every test drives ``Checker.check`` against a real HTTP server on 127.0.0.1
+(tests/sites.py) serving realistic CMS pages built from the seed texts (tests/pages.py),
+and asserts what a user would see afterwards: the outcome of the check, the versions in
+``store.history``, the check rows, the page's state, the change records and the alert
+drafts in the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from monitor.config import Config, SourceConfig, load_config
+from monitor.fetch import Fetcher
+from monitor.pipeline import Checker
+from monitor.types import CheckResult, Outcome
+from storage import Store
+from storage.alerts_repo import AlertRecord, AlertsRepo
+from storage.models import Change, Check
+from storage.records import PageState, VersionInfo
+from tests.conftest import write_sources
+from tests.pages import seed, seed_page
+from tests.sites import Request, Response, Site
+
+NAME = "hn-0192"
+PATH = "/art/2021/6/24/art_1234_0192.html"
+ANALYST = "analyst@example.org"
+ADMIN = "admin@example.org"
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+
+EDIT = ("头雁效应", "引领效应")  # a real edit of two characters in seed 000's body
+INDEX_NO = "430S00/2021-08026431"  # seed 000's 索引号, only in its metadata table
+TITLE = seed(0).title
+
+
+def html(body: bytes | str, status: int = 200, **headers: str) -> Response:
+    return Response(body, status=status, headers={**HTML, **headers})
+
+
+def noisy(n: int = 0, **kw: object) -> bytes:
+    """Seed page ``n`` with every noise knob turned: same text, different bytes."""
+    return seed_page(n, counter=98765, today="2027年1月5日", token="9f3e77d2c1ab4e60",
+                     indent="\t", fullwidth=True, wrap=17, votes=(12, 3),
+                     neighbours=("关于印发2022年工作要点的通知", "关于开展质量月活动的通知"),
+                     **kw)  # type: ignore[arg-type]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Env:
+    """One configured source on the test site, a store, and ways to look at the result."""
+
+    config: Config
+    store: Store
+    site: Site
+    extra_sites: list[Site] = field(default_factory=list)
+
+    @property
+    def source(self) -> SourceConfig:
+        return self.config.source(NAME)
+
+    async def check(self) -> CheckResult:
+        async with Fetcher(self.config.settings) as fetcher:
+            return await Checker(self.config, self.store, fetcher).check(self.source)
+
+    def serve(self, response: Response | Callable[[Request], Response], path: str = PATH) -> None:
+        self.site.route(path, response)
+
+    def versions(self) -> list[VersionInfo]:
+        return self.store.history(NAME)
+
+    def page(self) -> PageState:
+        return self.store.page_state(self.source)
+
+    def checks(self) -> list[Check]:
+        with self.store.session() as s:
+            return list(s.exec(select(Check).order_by(col(Check.id))))
+
+    def changes(self, kind: str | None = None) -> list[Change]:
+        with self.store.session() as s:
+            rows = list(s.exec(select(Change).order_by(col(Change.id))))
+        return [c for c in rows if kind is None or c.kind == kind]
+
+    def alerts(self, event: str | None = None) -> list[AlertRecord]:
+        rows = sorted(AlertsRepo(self.store).list(), key=lambda a: a.id)
+        return [a for a in rows if event is None or a.event == event]
+
+
+@pytest.fixture
+def make_env(tmp_path: Path, store: Store, site: Site) -> Iterator[Callable[..., Env]]:
+    """``make_env(source_lines=..., settings=...)``: one source, one watcher (the analyst)."""
+    made: list[Env] = []
+
+    def make(*, source_lines: str = "", settings: str = "") -> Env:
+        body = "\n".join([
+            "[[sources]]", f'name = "{NAME}"', f'url = "{site.url(PATH)}"',
+            'tags = ["hunan"]', source_lines, "",
+            "[[watchers]]", f'email = "{ANALYST}"', 'sources = ["hn-*"]', ""])
+        path = write_sources(tmp_path / "sources.toml", body, settings=settings)
+        env = Env(load_config(path, env={}), store, site)
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        for extra in env.extra_sites:
+            extra.close()
+
+
+# --- 1. baseline, unchanged, noise ---------------------------------------------------------
+
+
+async def test_first_fetch_is_a_silent_baseline_and_the_same_bytes_are_unchanged(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    env.serve(html(seed_page(0)))
+
+    first = await env.check()
+    assert first.outcome is Outcome.NEW and first.status == 200
+    assert first.change_kind is None and first.alerts == 0
+    [v] = env.versions()
+    stored = env.store.version(v.id)
+    assert stored.title == TITLE
+    assert "湘工信提案函〔2021〕254号" in stored.text and "头雁效应" in stored.text
+    assert "点击" not in stored.text and "当前位置" not in stored.text
+    assert stored.metadata["索引号"] == INDEX_NO
+    assert env.store.raw_body(v.id) == seed_page(0)
+    assert env.changes() == [] and env.alerts() == []  # a baseline is never an alert
+
+    again = await env.check()
+    assert again.outcome is Outcome.UNCHANGED and again.version_id is None
+    assert [x.id for x in env.versions()] == [v.id]
+    checks = env.checks()
+    assert [c.outcome for c in checks] == ["new", "unchanged"]
+    assert checks[0].version_id == v.id and checks[1].version_id is None
+    assert checks[1].raw_sha256 == sha256(seed_page(0)) and checks[1].http_status == 200
+    assert env.changes() == [] and env.alerts() == []
+    assert env.page().status == "ok"
+
+
+@pytest.mark.parametrize("n", range(4))
+async def test_noise_only_variant_is_an_unchanged_check_not_a_version(
+        make_env: Callable[..., Env], n: int) -> None:
+    env = make_env()
+    env.serve(html(seed_page(n)))
+    assert (await env.check()).outcome is Outcome.NEW
+    env.serve(html(noisy(n)))
+
+    result = await env.check()
+
+    assert result.outcome is Outcome.UNCHANGED, result.summary
+    assert len(env.versions()) == 1
+    last = env.checks()[-1]
+    assert last.outcome == "unchanged" and last.version_id is None
+    # The different bytes are on record, on the check row.
+    assert last.raw_sha256 == sha256(noisy(n)) != sha256(seed_page(n))
+    assert env.changes() == [] and env.alerts() == []
+
+
+# --- 2. real changes -----------------------------------------------------------------------
+
+
+async def test_an_edit_is_a_second_version_with_the_edited_characters_in_the_change(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    await env.check()
+    env.serve(html(seed_page(0, edit=EDIT, counter=124)))
+
+    result = await env.check()
+
+    assert result.outcome is Outcome.CHANGED and result.change_kind == "changed"
+    v1, v2 = env.versions()
+    assert result.version_id == v2.id and v2.change_kind == "changed"
+    assert "第" in (v2.change_summary or "") and "段修改" in (v2.change_summary or "")
+    new_text = env.store.version(v2.id).text
+    assert "引领效应" in new_text and "头雁效应" not in new_text
+    [ch] = env.changes()
+    assert (ch.old_version_id, ch.new_version_id) == (v1.id, v2.id)
+    assert ch.stats["added"] == 2 and ch.stats["removed"] == 2
+    assert ch.stats["paragraphs_modified"] == 1
+    assert "引领" in ch.patch and "头雁" in ch.patch
+    [alert] = env.alerts()
+    assert (alert.event, alert.recipient, alert.change_id) == ("change", ANALYST, ch.id)
+    assert result.alerts == 1
+
+
+def _meta_edit() -> bytes:
+    return seed_page(0).replace(INDEX_NO.encode(), b"430S00/2021-08029999")
+
+
+def _title_edit() -> bytes:
+    return seed_page(0).replace(TITLE.encode(), (TITLE + "（更正）").encode())
+
+
+@pytest.mark.parametrize(("edited", "kind", "words"), [
+    (_meta_edit, "metadata_changed", ["索引号", "430S00/2021-08029999"]),
+    (_title_edit, "title_changed", ["标题", "（更正）"]),
+], ids=["metadata", "title"])
+async def test_metadata_and_title_edits_are_their_own_kinds(
+        make_env: Callable[..., Env], edited: Callable[[], bytes], kind: str,
+        words: list[str]) -> None:
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    await env.check()
+    env.serve(html(edited()))
+
+    result = await env.check()
+
+    assert result.outcome is Outcome.CHANGED and result.change_kind == kind
+    v1, v2 = env.versions()
+    assert v2.change_kind == kind
+    assert all(w in (result.summary or "") for w in words), result.summary
+    old, new = env.store.version(v1.id), env.store.version(v2.id)
+    assert new.text == old.text  # the body did not change
+    if kind == "metadata_changed":
+        assert new.metadata["索引号"] == "430S00/2021-08029999"
+        assert env.changes()[0].details["metadata"]["索引号"] == [INDEX_NO,
+                                                                   "430S00/2021-08029999"]
+    else:
+        assert new.title == TITLE + "（更正）" and old.title == TITLE
+    assert [a.event for a in env.alerts()] == ["change"]
+
+
+# --- 3. conditional GET --------------------------------------------------------------------
+
+
+async def test_a_304_answer_to_a_conditional_get_is_unchanged(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    lm = "Thu, 24 Jun 2021 01:46:00 GMT"
+    current = {"etag": '"v1"', "body": seed_page(0)}
+
+    def answer(req: Request) -> Response:
+        if req.headers.get("if-none-match") == current["etag"]:
+            return Response(b"", status=304, headers={"ETag": str(current["etag"])})
+        return html(current["body"], ETag=str(current["etag"]), **{"Last-Modified": lm})
+
+    env.serve(answer)
+    assert (await env.check()).outcome is Outcome.NEW
+    for _ in range(2):  # the validators survive a 304
+        result = await env.check()
+        assert result.outcome is Outcome.UNCHANGED and result.status == 304
+    sent = [r.headers for r in env.site.requests if r.path == PATH]
+    assert "if-none-match" not in sent[0]
+    assert [h.get("if-none-match") for h in sent[1:]] == ['"v1"', '"v1"']
+    assert sent[1]["if-modified-since"] == lm
+    assert len(env.versions()) == 1
+    assert [(c.outcome, c.http_status) for c in env.checks()] == [
+        ("new", 200), ("unchanged", 304), ("unchanged", 304)]
+
+    # The page changes: a full answer with a new ETag is a new version, and the next
+    # request carries the new validator.
+    current.update(etag='"v2"', body=seed_page(0, edit=EDIT))
+    result = await env.check()
+    assert result.outcome is Outcome.CHANGED and result.change_kind == "changed"
+    assert (await env.check()).status == 304
+    assert env.site.requests[-1].headers["if-none-match"] == '"v2"'
+    assert len(env.versions()) == 2
+
+
+# --- 4. failures ---------------------------------------------------------------------------
+
+
+def _corpus(path: str) -> bytes:
+    return (CORPUS / path).read_bytes()
+
+
+# name → (source lines, the bad answer, error kind).  ``None`` as the answer: the server
+# is down (connection refused).
+FAILURES: dict[str, tuple[str, Callable[[], Response] | None, str]] = {
+    "http-500": ("", lambda: html("<h1>500 Internal Server Error</h1>", status=500),
+                 "http_status"),
+    "waf-beijing-antibot": ("", lambda: Response(
+        _corpus("cn-gov/bjjs-zjw-beijing__antibot-redirect-gbk__20190524.html"),
+        headers={"Content-Type": "text/html"}), "challenge"),
+    "waf-erddap-error": ("", lambda: html(_corpus(
+        "peers/wmp-snapshot-quality/erddap-0.0/d5c25818-b39d-4928-8d8f-8011fba84f95.body")),
+        "challenge"),
+    "unrendered-template": ("", lambda: html(
+        _corpus("cn-gov/bjjs-zjw-beijing__fwjy-stats__20200326.html")), "challenge"),
+    "empty-body": ("", lambda: html(b""), "empty"),
+    "selector-matches-nothing": (
+        'content = ["div.v_news_content"]',
+        lambda: html(seed_page(0).replace(b"v_news_content", b"article-body")), "selector"),
+    "connection-refused": ("", None, "network"),
+}
+
+
+async def _fail(env: Env, case: str) -> CheckResult:
+    """One check while the site answers badly in the way of ``case``."""
+    _, bad, _ = FAILURES[case]
+    if bad is not None:
+        env.serve(bad())
+        return await env.check()
+    port = env.site.server.server_address[1]
+    env.site.close()
+    result = await env.check()
+    revived = Site(port=int(port))
+    revived.routes = env.site.routes
+    env.extra_sites.append(revived)
+    env.site = revived
+    return result
+
+
+async def _baseline(env: Env) -> int:
+    env.serve(html(seed_page(0)))
+    result = await env.check()
+    assert result.outcome is Outcome.NEW
+    return result.version_id or 0
+
+
+@pytest.mark.parametrize("case", FAILURES)
+async def test_every_failure_is_a_failed_check_and_an_identical_recovery_is_silent(
+        make_env: Callable[..., Env], case: str) -> None:
+    lines, _, kind = FAILURES[case]
+    env = make_env(source_lines=lines)
+    v1 = await _baseline(env)
+    for streak in (1, 2):
+        result = await _fail(env, case)
+        assert result.outcome is Outcome.ERROR and result.error_kind == kind, result.error
+        assert result.version_id is None and result.change_kind is None
+        assert [v.id for v in env.versions()] == [v1]
+        last = env.checks()[-1]
+        assert (last.outcome, last.error_kind, last.version_id) == ("error", kind, None)
+        assert env.page().status == "failing" and env.page().failure_streak == streak
+    assert env.alerts() == []  # below trouble_after (3) nobody hears of it
+
+    env.serve(html(noisy(0)))
+    result = await env.check()
+
+    assert result.outcome is Outcome.UNCHANGED
+    assert [v.id for v in env.versions()] == [v1]
+    assert env.changes() == [] and env.alerts() == []
+    page = env.page()
+    assert (page.status, page.failure_streak) == ("ok", 0)
+    assert page.last is not None and page.last.id == v1
+
+
+@pytest.mark.parametrize("case", FAILURES)
+async def test_after_a_failure_the_next_version_is_compared_with_the_last_good_one(
+        make_env: Callable[..., Env], case: str) -> None:
+    lines, _, _ = FAILURES[case]
+    env = make_env(source_lines=lines)
+    v1 = await _baseline(env)
+    assert (await _fail(env, case)).outcome is Outcome.ERROR
+
+    env.serve(html(seed_page(0, edit=EDIT)))
+    result = await env.check()
+
+    assert result.outcome is Outcome.CHANGED and result.change_kind == "changed"
+    [ch] = env.changes()
+    assert ch.old_version_id == v1 and ch.new_version_id == result.version_id
+    assert ch.stats["paragraphs_modified"] == 1 and ch.stats["added"] == 2
+    assert [a.event for a in env.alerts()] == ["change"]
+
+
+async def test_500_is_retried_before_the_check_fails(make_env: Callable[..., Env]) -> None:
+    env = make_env(settings="retries = 2")
+    await _baseline(env)
+    env.serve(html("busy", status=503))
+    before = env.site.hits(PATH)
+
+    result = await env.check()
+
+    assert result.outcome is Outcome.ERROR and result.status == 503
+    assert env.site.hits(PATH) - before == 3  # the first try and two retries
+    assert len(env.checks()) == 2  # one failed check, not three
+
+
+async def test_a_page_that_fails_before_its_first_version_starts_with_a_baseline(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    env.serve(html(b""))
+    assert (await env.check()).outcome is Outcome.ERROR
+    assert env.versions() == []
+
+    env.serve(html(seed_page(0)))
+    result = await env.check()
+
+    assert result.outcome is Outcome.NEW and result.change_kind is None
+    assert len(env.versions()) == 1 and env.changes() == [] and env.alerts() == []
+
+
+# --- 5. gone, restored, moved --------------------------------------------------------------
+
+
+async def test_two_404s_are_gone_once_and_the_page_coming_back_is_restored(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    v1 = await _baseline(env)
+    env.serve(html("<h1>404 Not Found</h1>", status=404))
+
+    first = await env.check()
+    assert first.outcome is Outcome.ERROR and first.error_kind == "gone"
+    assert first.change_kind is None and env.changes() == []
+    assert env.page().status == "failing"
+
+    second = await env.check()
+    assert second.outcome is Outcome.ERROR and second.change_kind == "gone"
+    [gone] = env.changes()
+    assert gone.kind == "gone" and gone.old_version_id == v1
+    assert env.page().status == "gone"
+    assert [(a.event, a.change_id) for a in env.alerts("change")] == [("change", gone.id)]
+
+    third = await env.check()
+    assert third.outcome is Outcome.ERROR and third.change_kind is None
+    assert len(env.changes("gone")) == 1 and len(env.alerts("change")) == 1
+    assert env.page().status == "gone"
+
+    env.serve(html(noisy(0)))
+    back = await env.check()
+    assert back.change_kind == "restored"
+    [restored] = env.changes("restored")
+    assert env.page().status == "ok"
+    assert [a.change_id for a in env.alerts("change")] == [gone.id, restored.id]
+    assert env.store.latest_version(NAME).text == env.store.version(v1).text
+
+    again = await env.check()  # and from then on it is an ordinary page
+    assert again.outcome is Outcome.UNCHANGED and again.change_kind is None
+    assert len(env.changes()) == 2
+
+
+async def test_gone_needs_gone_after_consecutive_404s(make_env: Callable[..., Env]) -> None:
+    env = make_env(settings="gone_after = 3")
+    await _baseline(env)
+    not_found = html("<h1>404 Not Found</h1>", status=404)
+    env.serve(not_found)
+    await env.check()
+    await env.check()
+    env.serve(html("busy", status=500))  # a server error breaks the run of 404s
+    await env.check()
+    env.serve(not_found)
+    await env.check()
+    await env.check()
+    assert env.changes() == [] and env.page().status == "failing"
+
+    result = await env.check()  # the third 404 in a row
+
+    assert result.change_kind == "gone" and len(env.changes("gone")) == 1
+
+
+async def test_an_article_redirected_to_the_home_page_is_gone(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    await _baseline(env)
+    home = seed_page(3).replace(b"v_news_content", b"portal-news")  # some portal page
+    env.serve(html(home), "/index.html")
+    env.serve(Response(b"", status=302, headers={"Location": "/index.html"}))
+
+    first = await env.check()
+    assert first.outcome is Outcome.ERROR and first.error_kind == "gone"
+    second = await env.check()
+
+    assert second.change_kind == "gone"
+    assert len(env.versions()) == 1  # the home page never became a version of the article
+    assert env.page().status == "gone"
+
+
+async def test_a_permanent_redirect_with_the_same_text_is_moved_once(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    await _baseline(env)
+    new_path = "/art/2021/6/24/art_5678_0192.html"
+    env.serve(html(noisy(0)), new_path)
+    env.serve(Response(b"", status=301, headers={"Location": new_path}))
+
+    result = await env.check()
+
+    assert result.change_kind == "moved"
+    [moved] = env.changes()
+    assert moved.details == {"from": env.site.url(PATH), "to": env.site.url(new_path)}
+    page = env.page()
+    assert (page.url, page.status) == (env.site.url(new_path), "moved")
+    assert env.store.version(env.versions()[-1].id).url == env.site.url(new_path)
+    assert [a.change_id for a in env.alerts("change")] == [moved.id]
+
+    for _ in range(2):  # the old address still redirects: nothing new to say
+        again = await env.check()
+        assert again.outcome is Outcome.UNCHANGED and again.change_kind is None
+    assert len(env.changes()) == 1 and len(env.alerts()) == 1
+
+
+async def test_a_source_whose_address_always_redirected_is_never_moved(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    new_path = "/art/2021/6/24/art_5678_0192.html"
+    env.serve(html(seed_page(0)), new_path)
+    env.serve(Response(b"", status=301, headers={"Location": new_path}))
+    assert (await env.check()).outcome is Outcome.NEW  # the baseline is at the new address
+
+    for _ in range(2):
+        result = await env.check()
+        assert result.outcome is Outcome.UNCHANGED and result.change_kind is None
+    assert len(env.versions()) == 1 and env.changes() == [] and env.alerts() == []
+
+
+# --- 6. trouble alerts ---------------------------------------------------------------------
+
+
+async def test_a_failure_streak_alerts_the_admin_once_and_recovery_once(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env(settings=f'admin_email = "{ADMIN}"\nretries = 0')
+    await _baseline(env)
+    env.serve(html("busy", status=500))
+    for n in range(1, 6):
+        await env.check()
+        assert len(env.alerts("trouble")) == (0 if n < 3 else 1), n
+    [trouble] = env.alerts("trouble")
+    assert trouble.recipient == ADMIN and trouble.watcher == "admin"
+    assert trouble.payload["source"] == NAME and "500" in trouble.payload["detail"]
+    assert env.alerts("recovered") == []
+
+    env.serve(html(seed_page(0)))
+    assert (await env.check()).outcome is Outcome.UNCHANGED
+    await env.check()
+    [recovered] = env.alerts("recovered")
+    assert recovered.recipient == ADMIN
+    assert [a.recipient for a in env.alerts()] == [ADMIN, ADMIN]  # watchers heard nothing
+
+    # A second streak is a new trouble, alerted again.
+    env.serve(html("busy", status=500))
+    for _ in range(3):
+        await env.check()
+    assert len(env.alerts("trouble")) == 2
+
+
+async def test_a_recovery_that_brings_a_change_alerts_both(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env(settings=f'admin_email = "{ADMIN}"\nretries = 0')
+    await _baseline(env)
+    env.serve(html("busy", status=500))
+    for _ in range(3):
+        await env.check()
+    env.serve(html(seed_page(0, edit=EDIT)))
+
+    result = await env.check()
+
+    assert result.outcome is Outcome.CHANGED and result.change_kind == "changed"
+    assert sorted((a.event, a.recipient) for a in env.alerts()) == [
+        ("change", ANALYST), ("recovered", ADMIN), ("trouble", ADMIN)]
+    assert result.alerts == 2  # this check queued the change and the recovery
