@@ -13,17 +13,29 @@ from __future__ import annotations
 
 
 class MonitorError(Exception):
-    """Base class of every error monitor raises on purpose."""
+    """Base class of every error monitor raises on purpose.
+
+    ``status`` and ``size`` are the HTTP status and body bytes of the answer that failed,
+    when there was one: they are kept on the failed check row."""
 
     kind = "error"
 
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
+    def __init__(self, message: str, *, detail: str | None = None, status: int | None = None,
+                 size: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        self.status, self.size = status, size
 
     def __str__(self) -> str:
         return self.message
+
+
+class InternalError(MonitorError):
+    """An unexpected exception (a bug) caught where a scheduled job ends: the check fails
+    with this kind, the traceback goes to the log, the daemon goes on."""
+
+    kind = "internal"
 
 
 # --- configuration -------------------------------------------------------------------
@@ -58,10 +70,6 @@ class FetchError(MonitorError):
     """The page could not be fetched; the check failed and no version was made."""
 
     kind = "fetch"
-
-    def __init__(self, message: str, *, status: int | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.status = status
 
 
 class BlockedURLError(FetchError):
@@ -108,15 +116,9 @@ class GoneError(HTTPStatusError):
 
 
 class ContentError(MonitorError):
-    """The body was fetched but is not a real version of the page.
-
-    ``status`` is the HTTP status the body came with (kept on the failed check row)."""
+    """The body was fetched but is not a real version of the page."""
 
     kind = "content"
-
-    def __init__(self, message: str, *, status: int | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.status = status
 
 
 class ChallengePageError(ContentError):

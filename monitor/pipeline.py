@@ -22,9 +22,16 @@ from alerts import plan
 from monitor.challenge import detect_challenge
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
-from monitor.errors import ChallengePageError, EmptyContentError, GoneError, MonitorError
+from monitor.errors import (
+    ChallengePageError,
+    EmptyContentError,
+    GoneError,
+    InternalError,
+    MonitorError,
+)
 from monitor.extract import extract
 from monitor.fetch import Fetcher
+from monitor.normalize import normalize_text
 from monitor.types import ChangeDecision, ChangeKind, CheckResult, Extracted, FetchResult, Outcome
 from storage import Store
 from storage.models import utcnow
@@ -51,18 +58,27 @@ async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = 
         encoding=source.encoding)
     if result.not_modified:
         return result
+    try:
+        return Inspection(result, await _content(source, result))
+    except MonitorError as exc:
+        # the answer that was not the page: its status and size go on the failed check
+        exc.status, exc.size = exc.status or result.status, len(result.body)
+        raise
+
+
+async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
+    """The text of a fetched page; raises when the answer is not a version of it."""
     _refuse_home_redirect(source.url, result)
     if not result.text.strip():  # before detect_challenge, which would call it a challenge
-        raise EmptyContentError("the page is empty", status=result.status)
+        raise EmptyContentError("the page is empty")
     reason = detect_challenge(result.text, status=result.status, headers=result.headers)
     if reason:
-        raise ChallengePageError(f"not the page: {reason}", status=result.status)
+        raise ChallengePageError(f"not the page: {reason}")
     extracted = await asyncio.to_thread(
         extract, result.text, content=source.content, ignore=source.ignore)
     if source.ignore_text:
-        from monitor.normalize import normalize_text
         extracted = replace(extracted, text=normalize_text(extracted.text, source.ignore_text))
-    return Inspection(result, extracted)
+    return extracted
 
 
 def _refuse_home_redirect(url: str, result: FetchResult) -> None:
@@ -71,7 +87,7 @@ def _refuse_home_redirect(url: str, result: FetchResult) -> None:
         return
     old, new = urlsplit(url), urlsplit(result.final_url)
     if new.path in HOME_PATHS and old.path not in HOME_PATHS and not new.query:
-        raise GoneError(f"redirected to the home page {result.final_url}", status=result.status)
+        raise GoneError(f"redirected to the home page {result.final_url}")
 
 
 class Checker:
@@ -91,6 +107,9 @@ class Checker:
             record = await self._run(source, state, started, t0)
         except MonitorError as exc:
             record = self._failure(source, state, started, t0, exc)
+        except Exception as exc:  # a bug must cost one check, not the scheduled job
+            logger.opt(exception=exc).error("{}: unexpected error in the check", source.name)
+            record = self._failure(source, state, started, t0, InternalError(repr(exc)))
         return await self._commit(source, record)
 
     async def _run(self, source: SourceConfig, state: PageState, started: datetime,
@@ -111,8 +130,12 @@ class Checker:
             return rec
         alerts = self._change_alerts(source, changes)
         moved = _moved(changes)
+        # A page restored or moved with the text it had is the same version: the change
+        # is recorded (against the last version), a duplicate version is not.
+        same = state.last is not None and snap.content_hash == state.last.content_hash
         # rec.alerts may hold the "recovered" alert of a failure streak: keep it.
-        return replace(rec, version=_new_version(got, snap), changes=tuple(changes),
+        return replace(rec, version=None if same else _new_version(got, snap),
+                       changes=tuple(changes),
                        alerts=rec.alerts + tuple(alerts),
                        page_url=got.fetch.final_url if moved else None,
                        page_status="moved" if moved else rec.page_status)
@@ -129,9 +152,9 @@ class Checker:
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
             diff_timeout=self.config.settings.diff_timeout)
-        # Compared with where the last version came from: the configured URL keeps
+        # Compared with where the page was last seen: the configured URL keeps
         # redirecting after a move, and that is not a new move.
-        moved_from = state.last.url
+        moved_from = state.url if state.status == "moved" else state.last.url
         if got.fetch.permanent_redirect and got.fetch.final_url != moved_from:
             out.append(ChangeDecision(ChangeKind.MOVED, f"页面已迁移到 {got.fetch.final_url}",
                                       details={"from": moved_from, "to": got.fetch.final_url}))
@@ -149,15 +172,19 @@ class Checker:
 
     def _base(self, state: PageState, started: datetime, t0: float, outcome: Outcome,
               fetch: FetchResult) -> CheckRecord:
-        recovered = state.failure_streak >= self.config.settings.trouble_after
+        # A gone page's streak was told as "gone"; its return is told as "restored".
+        recovered = (state.failure_streak >= self.config.settings.trouble_after
+                     and state.status != "gone")
         return CheckRecord(
             page_id=state.page_id,
             expected_last_version_id=state.last.id if state.last else None,
             started_at=started, duration=time.monotonic() - t0, outcome=str(outcome),
             http_status=fetch.status, bytes=len(fetch.body),
             raw_sha256=hashlib.sha256(fetch.body).hexdigest() if fetch.body else None,
-            worker=WORKER, etag=fetch.etag or state.etag,
-            last_modified=fetch.last_modified or state.last_modified,
+            # A 304 may leave its validators out; a 200 without them has none any more.
+            worker=WORKER, etag=fetch.etag or (state.etag if fetch.not_modified else None),
+            last_modified=fetch.last_modified
+            or (state.last_modified if fetch.not_modified else None),
             # "moved" keeps the page at its new URL (Store.page_state would reset it).
             page_status="moved" if state.status == "moved" else "ok",
             failure_streak=0, gone_streak=0,
@@ -176,13 +203,13 @@ class Checker:
             status = "gone"
         alerts = [a for i, _ in enumerate(changes) for a in
                   plan.change_alerts(self.config, source, i, utcnow())]
-        if streak == s.trouble_after:
+        if streak == s.trouble_after and status != "gone":
             alerts += self._trouble(state, "trouble", f"{streak} 次检查失败: {exc}")
         return CheckRecord(
             page_id=state.page_id,
             expected_last_version_id=state.last.id if state.last else None,
             started_at=started, duration=time.monotonic() - t0, outcome=str(Outcome.ERROR),
-            http_status=getattr(exc, "status", None), error_kind=exc.kind, error=str(exc),
+            http_status=exc.status, bytes=exc.size, error_kind=exc.kind, error=str(exc),
             worker=WORKER, etag=state.etag, last_modified=state.last_modified,
             page_status=status, failure_streak=streak, gone_streak=gone,
             changes=changes, alerts=tuple(alerts))

@@ -270,6 +270,36 @@ async def test_a_304_answer_to_a_conditional_get_is_unchanged(
     assert len(env.versions()) == 2
 
 
+async def test_a_full_answer_without_validators_drops_the_old_ones(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    env.serve(html(seed_page(0), ETag='"v1"'))
+    assert (await env.check()).outcome is Outcome.NEW
+    env.serve(html(seed_page(0, edit=EDIT)))  # the server stopped sending an ETag
+    assert (await env.check()).outcome is Outcome.CHANGED
+    await env.check()
+    sent = [r.headers.get("if-none-match") for r in env.site.requests if r.path == PATH]
+    # a stale ETag would let a server answer 304 for a page that changed since
+    assert sent == [None, '"v1"', None]
+
+
+async def test_an_unexpected_error_costs_one_check_not_the_job(
+        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.pipeline
+
+    env = make_env()
+    await _baseline(env)
+
+    def broken(*args: object, **kw: object) -> object:
+        raise RuntimeError("a bug in extraction")
+
+    monkeypatch.setattr(monitor.pipeline, "extract", broken)
+    result = await env.check()  # returns, does not raise
+    assert result.outcome is Outcome.ERROR and result.error_kind == "internal"
+    assert "a bug in extraction" in (result.error or "")
+    assert env.checks()[-1].error_kind == "internal" and len(env.versions()) == 1
+
+
 # --- 4. failures ---------------------------------------------------------------------------
 
 
@@ -324,7 +354,7 @@ async def _baseline(env: Env) -> int:
 @pytest.mark.parametrize("case", FAILURES)
 async def test_every_failure_is_a_failed_check_and_an_identical_recovery_is_silent(
         make_env: Callable[..., Env], case: str) -> None:
-    lines, _, kind = FAILURES[case]
+    lines, bad, kind = FAILURES[case]
     env = make_env(source_lines=lines)
     v1 = await _baseline(env)
     for streak in (1, 2):
@@ -334,6 +364,11 @@ async def test_every_failure_is_a_failed_check_and_an_identical_recovery_is_sile
         assert [v.id for v in env.versions()] == [v1]
         last = env.checks()[-1]
         assert (last.outcome, last.error_kind, last.version_id) == ("error", kind, None)
+        if bad is not None:  # what the server answered is on the failed check
+            answer = bad()
+            assert last.http_status == answer.status
+            if kind != "http_status":  # a body that was read but is not the page
+                assert last.bytes == len(answer.payload())
         assert env.page().status == "failing" and env.page().failure_streak == streak
     assert env.alerts() == []  # below trouble_after (3) nobody hears of it
 
@@ -425,11 +460,15 @@ async def test_two_404s_are_gone_once_and_the_page_coming_back_is_restored(
     [restored] = env.changes("restored")
     assert env.page().status == "ok"
     assert [a.change_id for a in env.alerts("change")] == [gone.id, restored.id]
-    assert env.store.latest_version(NAME).text == env.store.version(v1).text
+    # back with the text it had: the same version, not a duplicate of it
+    assert [v.id for v in env.versions()] == [v1]
+    assert restored.old_version_id == v1 and restored.new_version_id is None
 
     again = await env.check()  # and from then on it is an ordinary page
     assert again.outcome is Outcome.UNCHANGED and again.change_kind is None
     assert len(env.changes()) == 2
+    # "gone" and "restored" told the watchers: no trouble / recovered on top of them
+    assert [a.event for a in env.alerts()] == ["change", "change"]
 
 
 async def test_gone_needs_gone_after_consecutive_404s(make_env: Callable[..., Env]) -> None:
@@ -483,7 +522,7 @@ async def test_a_permanent_redirect_with_the_same_text_is_moved_once(
     assert moved.details == {"from": env.site.url(PATH), "to": env.site.url(new_path)}
     page = env.page()
     assert (page.url, page.status) == (env.site.url(new_path), "moved")
-    assert env.store.version(env.versions()[-1].id).url == env.site.url(new_path)
+    assert len(env.versions()) == 1  # same text at a new address: the same version
     assert [a.change_id for a in env.alerts("change")] == [moved.id]
 
     for _ in range(2):  # the old address still redirects: nothing new to say
