@@ -28,8 +28,8 @@ from monitor.cli.common import (
     print_json,
     sources_option,
 )
+from monitor.compare import Comparison, compare
 from monitor.render import render_terminal, render_text
-from monitor.web.views import Comparison, compare, diff_document
 from storage import Store
 from storage.archive import Archive
 
@@ -60,6 +60,8 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
         a, b = pick(store, targets, since, until, tz)
         c = compare(store, a, b, timeout=config.settings.diff_timeout)
     if html_file is not None:
+        from monitor.web.views import diff_document  # the web stack only for --html
+
         html_file.write_text(diff_document(c, tz, context=context), encoding="utf-8")
         err_console.print(f"wrote {html_file}", highlight=False, markup=False)
     if as_json:

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from monitor.compare import MetaChange
 from monitor.render import render_html, render_side_by_side_html, render_text
-from monitor.web.views import MetaChange, State, compare_in, parse_day
+from monitor.web.views import State, compare_in, parse_day
 from storage.archive import ChangeEntry, PageInfo, SourceSummary, TimelineEntry
 from storage.records import VersionFull
 from storage.search import Passage

@@ -1,9 +1,9 @@
 """What the HTML pages, the API and the feeds share: the app state, the template
-environment (autoescaping on), time formatting and the comparison of two versions."""
+environment (autoescaping on), time formatting and the HTML document of a comparison."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,12 +15,11 @@ from fastapi import Depends, HTTPException, Request
 from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
+from monitor.compare import Comparison, compare
 from monitor.config import Config
-from monitor.diff import TextDiff, diff_texts
 from monitor.types import KIND_LABELS
 from storage import Store
 from storage.archive import Archive
-from storage.records import VersionFull
 from storage.search import Search
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -88,43 +87,6 @@ def parse_day(text: str | None, tz: str, *, end: bool) -> datetime | None:
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(tz))
     return at.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class MetaChange:
-    key: str
-    old: str | None
-    new: str | None
-
-
-@dataclass
-class Comparison:
-    """Two versions of a page and what differs between them."""
-
-    old: VersionFull
-    new: VersionFull
-    diff: TextDiff
-    title_changed: bool
-    metadata: list[MetaChange] = field(default_factory=list)
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return dict(self.diff.stats)
-
-    @property
-    def exact(self) -> bool:
-        """False when the diff hit its time bound: some runs are whole paragraphs."""
-        return self.diff.exact
-
-
-def compare(store: Store, a: int, b: int, *, timeout: float) -> Comparison:
-    """Compare two stored versions (any two: across pages too, if asked)."""
-    old, new = store.version(a), store.version(b)
-    diff = diff_texts(old.text, new.text, timeout=timeout)
-    keys = list(dict.fromkeys([*old.metadata, *new.metadata]))
-    meta = [MetaChange(k, old.metadata.get(k), new.metadata.get(k)) for k in keys
-            if old.metadata.get(k) != new.metadata.get(k)]
-    return Comparison(old, new, diff, old.title != new.title, meta)
 
 
 def compare_in(state: WebState, a: int, b: int) -> Comparison:
