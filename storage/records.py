@@ -105,7 +105,9 @@ class CommitResult:
 
 
 @dataclass(frozen=True)
-class VersionInfo:
+class VersionRef:
+    """What names a stored version: the fields every view of one shares."""
+
     id: int
     page_id: int
     source: str
@@ -113,6 +115,10 @@ class VersionInfo:
     fetched_at: datetime
     content_hash: str
     title: str
+
+
+@dataclass(frozen=True)
+class VersionInfo(VersionRef):
     size: int
     raw_size: int
     change_kind: str | None = None
@@ -120,14 +126,7 @@ class VersionInfo:
 
 
 @dataclass(frozen=True)
-class VersionFull:
-    id: int
-    page_id: int
-    source: str
-    url: str
-    fetched_at: datetime
-    content_hash: str
-    title: str
+class VersionFull(VersionRef):
     text: str
     metadata: dict[str, str]
     http_status: int

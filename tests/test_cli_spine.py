@@ -37,8 +37,14 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 @pytest.fixture(autouse=True)
 def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich folds table cells at 80 columns when not on a terminal: give rows room."""
+    """Rich folds table cells at 80 columns when not on a terminal: give rows room.
+
+    The consoles may have been made (and read COLUMNS) by another test in this worker."""
+    from monitor.cli import common
+
     monkeypatch.setenv("COLUMNS", "250")
+    for console in (common.console, common.err_console):
+        monkeypatch.setattr(console, "_width", 250)
 
 
 def run(*args: str) -> Result:
