@@ -238,7 +238,7 @@ class Store:
         if version_id is not None:
             page.last_version_id = version_id
         if rec.changes:
-            page.last_change_at = now
+            page.last_change_at = rec.started_at  # as the change and its check rows say
         if rec.page_url:
             page.url = rec.page_url
 

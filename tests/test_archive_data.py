@@ -127,6 +127,7 @@ def test_sources_overview_has_state_of_each_main_page(store: Store) -> None:
     plan = by_name["hb-ai-plan"]
     assert plan.title == PLAN_TITLE and plan.versions == 3 and plan.tags == ["hubei", "plan"]
     assert plan.last_change_kind == "metadata_changed" and plan.last_outcome == "changed"
+    assert plan.last_change_at == T0 + timedelta(days=19)  # when that change was found
     failing = by_name["bj-housing"]
     assert failing.failure_streak == 2 and failing.last_outcome == "error"
     assert failing.status == "failing" and failing.last_error == "读取超时 (20s)"
