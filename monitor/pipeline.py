@@ -254,9 +254,13 @@ def _new_version(got: Inspection, snap: object) -> NewVersion:
 
 
 def _log(r: CheckResult) -> None:
+    """One line per check; in JSON logs the fields are in ``record.extra`` as well."""
+    log = logger.bind(source=r.source, outcome=str(r.outcome), status=r.status,
+                      duration=round(r.duration, 3), change_kind=r.change_kind,
+                      error_kind=r.error_kind)
     if r.outcome is Outcome.ERROR:
-        logger.warning("check {} {} ({}: {}) in {:.2f}s", r.source, r.outcome, r.error_kind,
-                       r.error, r.duration)
+        log.warning("check {} {} ({}: {}) in {:.2f}s", r.source, r.outcome, r.error_kind,
+                    r.error, r.duration)
     else:
-        logger.info("check {} {} status={} {} in {:.2f}s", r.source, r.outcome, r.status,
-                    r.change_kind or "", r.duration)
+        log.info("check {} {} status={} {} in {:.2f}s", r.source, r.outcome, r.status,
+                 r.change_kind or "", r.duration)

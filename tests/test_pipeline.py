@@ -283,6 +283,27 @@ async def test_a_full_answer_without_validators_drops_the_old_ones(
     assert sent == [None, '"v1"', None]
 
 
+async def test_every_check_logs_its_fields_for_json_logs(make_env: Callable[..., Env]) -> None:
+    import json
+
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lines.append, serialize=True, level="INFO")
+    try:
+        env = make_env()
+        await _baseline(env)
+        env.serve(html("<h1>500</h1>", status=500))
+        await env.check()
+    finally:
+        logger.remove(sink)
+    checks = [json.loads(line)["record"]["extra"] for line in lines
+              if json.loads(line)["record"]["message"].startswith("check ")]
+    assert [(c["source"], c["outcome"], c["status"]) for c in checks] == [
+        (NAME, "new", 200), (NAME, "error", 500)]
+    assert checks[1]["error_kind"] == "http_status" and checks[1]["duration"] >= 0
+
+
 async def test_an_unexpected_error_costs_one_check_not_the_job(
         make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch) -> None:
     import monitor.pipeline
