@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -12,9 +13,9 @@ from storage.models import utcnow
 
 
 def build_email(message: Message, sender: str, recipient: str) -> EmailMessage:
-    # policy.SMTP: CRLF line ends and RFC 2047 encoded words for the CJK subject.
+    # policy.SMTP: CRLF line ends.  The subject is encoded here, not by the policy.
     mail = EmailMessage(policy=email.policy.SMTP)
-    mail["Subject"] = header_safe(message.subject, limit=400)
+    mail.set_raw("Subject", encode_subject(header_safe(message.subject, limit=400)))
     mail["From"] = sender
     mail["To"] = recipient
     mail["Date"] = format_datetime(utcnow())
@@ -26,6 +27,37 @@ def build_email(message: Message, sender: str, recipient: str) -> EmailMessage:
     mail.set_content(message.text, charset="utf-8")
     mail.add_alternative(message.html, subtype="html", charset="utf-8")
     return mail
+
+
+# "Subject: " + one encoded word fits in 78 characters: 42 bytes are 56 base64 characters.
+_EW_BYTES = 42
+_PLAIN_MAX = 78 - len("Subject: ")
+
+
+def encode_subject(subject: str) -> str:
+    """The Subject header's value, folded, as it goes on the wire.
+
+    Python 3.11's own folding (policy.SMTP) loses the space where one encoded word ends
+    and the next begins, so a non-ASCII subject is written here as RFC 2047 base64 words
+    of whole characters, spaces inside them: a reader drops only the folding between
+    words, and gets back exactly ``subject``.  A short ASCII subject that cannot be read
+    as an encoded word stays plain text.
+    """
+    if subject.isascii() and len(subject) <= _PLAIN_MAX and "=?" not in subject:
+        return subject
+    words = [base64.b64encode(chunk).decode("ascii") for chunk in _utf8_chunks(subject)]
+    return "\r\n ".join(f"=?utf-8?b?{w}?=" for w in words)
+
+
+def _utf8_chunks(text: str) -> list[bytes]:
+    """``text`` as UTF-8 in pieces of at most ``_EW_BYTES``, never splitting a character."""
+    chunks = [b""]
+    for ch in text:
+        data = ch.encode("utf-8")
+        if len(chunks[-1]) + len(data) > _EW_BYTES:
+            chunks.append(b"")
+        chunks[-1] += data
+    return chunks
 
 
 def address_problem(value: str, what: str) -> str | None:

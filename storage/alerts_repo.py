@@ -160,24 +160,31 @@ class AlertsRepo:
         with self.store.session() as s:
             stmt = select(Alert).order_by(col(Alert.id).desc()).limit(limit)
             if failed:
-                stmt = stmt.where(or_(col(Alert.status) == DEAD,
-                                      and_(col(Alert.status) == PENDING,
-                                           col(Alert.last_error).is_not(None))))
+                stmt = stmt.where(or_(col(Alert.status) == DEAD, _WAITING))
             return [_record(r) for r in s.exec(stmt)]
 
     def retry(self, ids: Sequence[int] | None, now: datetime | None = None) -> list[int]:
-        """Dead rows (the given ones, or all when ``ids`` is None) become pending now,
-        with a fresh attempt budget.  Returns the ids that were revived."""
+        """Failed rows (the given ones, or all when ``ids`` is None) become due ``now``:
+        pending rows that already failed keep their attempt count, dead ones are pending
+        again with a fresh budget.  Sent, sending and never-tried rows are left alone.
+        Returns the ids that are due now.
+
+        Each is one compare-and-set ``UPDATE``: a row a deliverer claims meanwhile is
+        ``sending`` and stays its claimer's."""
+        now = now or utcnow()
         with self.store.session() as s:
-            stmt = select(Alert).where(col(Alert.status) == DEAD)
-            if ids is not None:
-                stmt = stmt.where(col(Alert.id).in_(list(ids)))
-            rows = list(s.exec(stmt))
-            for r in rows:
-                r.status, r.attempts, r.next_attempt_at = PENDING, 0, now or utcnow()
-                s.add(r)
+            # Waiting rows first: a dead row revived below also matches _WAITING.
+            moved = _due_now(s, ids, _WAITING, next_attempt_at=now)
+            revived = _due_now(s, ids, col(Alert.status) == DEAD, status=PENDING, attempts=0,
+                               next_attempt_at=now)
             s.commit()
-            return sorted(r.id or 0 for r in rows)
+            return sorted(moved + revived)
+
+    def statuses(self, ids: Sequence[int]) -> dict[int, str]:
+        """The status of each of ``ids`` that exists."""
+        with self.store.session() as s:
+            rows = s.exec(select(Alert.id, Alert.status).where(col(Alert.id).in_(list(ids))))
+            return {int(i or 0): status for i, status in rows}
 
     def get(self, alert_id: int) -> AlertRecord:
         with self.store.session() as s:
@@ -211,6 +218,18 @@ class AlertsRepo:
                 source_title=(src.config or {}).get("title") if src else None,
                 old=_text(s.get(Version, ch.old_version_id) if ch.old_version_id else None),
                 new=_text(s.get(Version, ch.new_version_id) if ch.new_version_id else None))
+
+
+# A pending row that already failed: it waits for its next attempt.
+_WAITING = and_(col(Alert.status) == PENDING, col(Alert.last_error).is_not(None))
+
+
+def _due_now(s: Session, ids: Sequence[int] | None, where: Any, **values: Any) -> list[int]:
+    stmt = update(Alert).where(where).values(**values).returning(col(Alert.id))
+    if ids is not None:
+        stmt = stmt.where(col(Alert.id).in_(list(ids)))
+    return [int(i) for i in s.execute(stmt.execution_options(synchronize_session=False))
+            .scalars()]
 
 
 def _text(v: Version | None) -> VersionText | None:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from storage import Store
 from storage.alerts_repo import AlertsRepo
+from storage.models import utcnow
 from tests.test_alerts_support import SmtpServer, make_change, make_config
 
 WATCHERS = """
@@ -56,19 +57,80 @@ def test_list_failed_and_retry(tmp_path: Path, monkeypatch) -> None:  # type: ig
 
         smtp.sink.reject.clear()
         code, out = run("alerts", "retry", str(dead["id"]), "--sources", str(sources))
-        assert code == 0 and "1 alert(s) pending again" in out
+        assert code == 0 and "1 alert(s) due now" in out
         assert AlertsRepo(store).get(dead["id"]).status == "pending"
         code, out = run("alerts", "deliver", "--sources", str(sources))
         assert "1 sent" in out
         assert sorted(m["To"] for m in smtp.sink.parsed()) == ["alice@example.cn",
                                                                "bob@example.cn"]
         code, out = run("alerts", "retry", "--all", "--sources", str(sources))
-        assert "0 alert(s) pending again" in out
+        assert "0 alert(s) due now" in out
         code, out = run("alerts", "retry", "--sources", str(sources))
         assert code == 2  # IDs or --all
         store.close()
     finally:
         smtp.stop()
+
+
+def test_retry_brings_dead_and_waiting_alerts_forward_but_never_a_sent_one(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    smtp = SmtpServer().start()
+    try:
+        smtp.sink.reject["bob@example.cn"] = "550 5.1.1 no such user"  # dead at once
+        smtp.sink.reject["carol@example.cn"] = "451 4.3.0 mailbox busy"  # waits to retry
+        sources, store = _setup(tmp_path, monkeypatch, smtp, WATCHERS + CAROL)
+        code, out = run("alerts", "deliver", "--sources", str(sources))
+        assert "1 sent, 1 retrying, 1 dead" in out
+        ids = {r.recipient: r.id for r in AlertsRepo(store).list()}
+        alice, bob, carol = (ids[f"{n}@example.cn"] for n in ("alice", "bob", "carol"))
+        code, out = run("alerts", "list", "--failed", "--json", "--sources", str(sources))
+        assert {(r["id"], r["status"]) for r in json.loads(out)} == {(bob, "dead"),
+                                                                    (carol, "pending")}
+        smtp.sink.reject.clear()
+        code, out = run("alerts", "deliver", "--sources", str(sources))
+        assert "0 sent" in out  # carol's next attempt is still 30 s away
+
+        code, out = run("alerts", "retry", str(alice), "--sources", str(sources))
+        assert code == 3 and f"{alice} (already sent)" in out
+        code, out = run("alerts", "retry", str(carol), "--sources", str(sources))
+        assert code == 0 and "1 alert(s) due now" in out, out
+        assert AlertsRepo(store).get(carol).next_attempt_at <= utcnow()
+        code, out = run("alerts", "retry", "--all", "--sources", str(sources))
+        assert code == 0 and "2 alert(s) due now" in out, out
+
+        code, out = run("alerts", "deliver", "--sources", str(sources))
+        assert "2 sent, 0 retrying, 0 dead" in out, out
+        assert sorted(m["To"] for m in smtp.sink.parsed()) == [
+            "alice@example.cn", "bob@example.cn", "carol@example.cn"]
+        assert {r.status for r in AlertsRepo(store).list()} == {"sent"}
+        code, out = run("alerts", "retry", "--all", "--sources", str(sources))
+        assert code == 0 and "0 alert(s) due now" in out
+        code, out = run("alerts", "retry", str(bob), "999", "--sources", str(sources))
+        assert code == 3 and f"{bob} (already sent)" in out and "999 (unknown)" in out
+        store.close()
+    finally:
+        smtp.stop()
+
+
+CAROL = """
+[[watchers]]
+name = "carol"
+email = "carol@example.cn"
+sources = ["hn-0192"]
+"""
+
+
+def _setup(tmp_path: Path, monkeypatch, smtp: SmtpServer,  # type: ignore[no-untyped-def]
+           watchers: str) -> tuple[Path, Store]:
+    """A sources file, a database with one change (one alert per watcher), and the env."""
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("MONITOR_SMTP_URL", smtp.url)
+    sources = tmp_path / "sources.toml"
+    sources.write_text(_sources_text(tmp_path, watchers), encoding="utf-8")
+    store = Store(f"sqlite:///{db}")
+    make_change(store, make_config(tmp_path, watchers, smtp_url=smtp.url))
+    return sources, store
 
 
 def _sources_text(tmp_path: Path, watchers: str) -> str:

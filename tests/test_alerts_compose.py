@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from datetime import UTC, datetime
 
@@ -9,6 +11,7 @@ import pytest
 
 from alerts.chat_markdown import md_escape
 from alerts.compose import Composer, message_id
+from alerts.email_mime import build_email
 from alerts.message import header_safe
 from monitor.settings import Settings
 from storage.alerts_repo import ChangeView, VersionText
@@ -107,3 +110,43 @@ def test_config_error_message_lists_the_problems(composer: Composer) -> None:
 def test_markdown_escape_keeps_page_text_from_forming_links() -> None:
     assert md_escape("[点我](http://x) **b** <a>") == r"\[点我\](http://x) \*\*b\*\* \<a\>"
     assert md_escape("# 标题 #1 ~~删~~") == r"\# 标题 #1 \~\~删\~\~"
+
+
+# Chinese, mixed ASCII/Chinese, full-width punctuation, spaces at every offset, and text
+# that looks like an encoded word (page titles are untrusted).
+TITLE_SEEDS = ["答复", TITLE, "关于 2026 年 AI 产业（第2批）项目的公示——附件：名单。",
+               "Notice：湖南 省 · 工信厅 “答复” [2026] No.12 ！",
+               "=?utf-8?b?5rWL6K+V?= 与 =?UTF-8?Q?a=20b?= 标题"]
+HEADERS = {"Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted",
+           "X-Auto-Response-Suppress", "X-Monitor-Event", "MIME-Version", "Content-Type"}
+
+
+def sent_subject(raw: bytes) -> str:
+    """The Subject a receiver reads, after checking the header block is well formed."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert all(len(line) <= 78 for line in head), max(head, key=len)
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert set(parsed.keys()) == HEADERS and len(parsed.get_all("Subject") or []) == 1
+    return str(parsed["Subject"])
+
+
+@pytest.mark.parametrize("seed", TITLE_SEEDS,
+                         ids=["reply", "proposal", "mixed", "ascii-first", "ew-lookalike"])
+def test_the_subject_survives_mime_encoding_for_every_title_length(
+        composer: Composer, seed: str) -> None:
+    for length in range(1, 121):
+        title = (seed * 120)[:length].strip() or "答"
+        msg = composer.change(view(version(1, OLD_TEXT), version(2, NEW_TEXT, title=title)),
+                              "a@example.cn")
+        assert msg.subject == f"[monitor] hn-0192 {title} — 正文修改 (+1 / −1 字)"
+        raw = build_email(msg, "monitor <m@localhost>", "a@example.cn").as_bytes()
+        assert sent_subject(raw) == msg.subject, (length, title)
+
+
+def test_a_hostile_subject_stays_one_header_line_after_encoding(composer: Composer) -> None:
+    title = "答复\r\nBcc: victim@evil.example\u2028X-Evil: 1 " + "长" * 200
+    msg = composer.change(view(version(1, OLD_TEXT), version(2, NEW_TEXT, title=title)),
+                          "a@example.cn")
+    raw = build_email(msg, "monitor <m@localhost>", "a@example.cn").as_bytes()
+    assert sent_subject(raw) == msg.subject and "Bcc: victim@evil.example X-Evil" in msg.subject

@@ -4,10 +4,15 @@ delivery loop, and a real SMTP server (aiosmtpd) on loopback — on SQLite and P
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import hashlib
+import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +22,25 @@ import pytest
 from alerts import plan
 from alerts.delivery import Deliverer
 from alerts.email_outbox import eml_name
+from monitor.config import Config, load_config
 from storage import Store
 from storage.alerts_repo import AlertsRepo
 from storage.models import utcnow
-from tests.test_alerts_support import URL, SmtpServer, later, make_change, make_config
+from tests.conftest import write_sources
+from tests.sites import Site
+from tests.test_alerts_support import (
+    NEW_TEXT,
+    OLD_TEXT,
+    TITLE,
+    URL,
+    KillingSink,
+    SmtpServer,
+    later,
+    make_change,
+    make_config,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ONE = """
 [[watchers]]
@@ -33,6 +53,12 @@ TWO = ONE + """
 name = "bob"
 email = "bob@example.cn"
 tags = ["hunan"]
+"""
+THIRD = """
+[[watchers]]
+name = "carol"
+email = "carol@example.cn"
+sources = ["hn-0192"]
 """
 
 
@@ -91,6 +117,17 @@ async def test_a_hostile_page_title_cannot_inject_headers_or_break_sending(
     assert "&lt;" not in msg["Subject"]
 
 
+async def test_a_short_chinese_title_keeps_every_space_of_the_subject_over_smtp(
+        store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
+    config = make_config(tmp_path, ONE, smtp_url=smtp.url)
+    make_change(store, config, new_title="答复")  # Python's folding lost " " before "+1"
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 1
+    [(_, _, raw)] = smtp.sink.messages
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n"))
+    [msg] = smtp.sink.parsed()
+    assert msg["Subject"] == "[monitor] hn-0192 答复 — 正文修改 (+1 / −1 字)"
+
+
 async def test_smtp_down_then_back_delivers_exactly_once(store: Store, tmp_path: Path) -> None:
     server = SmtpServer()  # not started: connection refused
     config = make_config(tmp_path, ONE, smtp_url=server.url)
@@ -145,6 +182,27 @@ async def test_a_4xx_reply_is_retried_not_dead(store: Store, smtp: SmtpServer,
     assert "attempt 2" in (row.last_error or "")
 
 
+async def test_retry_makes_dead_and_waiting_alerts_due_now_but_not_sent_ones(
+        store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
+    smtp.sink.reject["bob@example.cn"] = "550 5.1.1 no such user"
+    smtp.sink.reject["carol@example.cn"] = "451 4.3.0 mailbox busy"
+    config = make_config(tmp_path, TWO + THIRD, smtp_url=smtp.url)
+    make_change(store, config)
+    deliverer = Deliverer(config, store, env={})
+    assert (await deliverer.deliver_due()).describe() == "1 sent, 1 retrying, 1 dead"
+    smtp.sink.reject.clear()
+    repo = AlertsRepo(store)
+    ids = {r.recipient.split("@")[0]: r.id for r in repo.list()}
+    assert repo.statuses(list(ids.values())) == {
+        ids["alice"]: "sent", ids["bob"]: "dead", ids["carol"]: "pending"}
+    assert repo.retry([ids["alice"]]) == []
+    assert repo.retry(None) == sorted([ids["bob"], ids["carol"]])
+    assert (await deliverer.deliver_due()).describe() == "2 sent, 0 retrying, 0 dead"
+    assert sorted(m["To"] for m in smtp.sink.parsed()) == [
+        "alice@example.cn", "bob@example.cn", "carol@example.cn"]
+    assert repo.get(ids["carol"]).attempts == 2 and repo.get(ids["bob"]).attempts == 1
+
+
 async def test_killed_between_send_and_mark_resends_once_with_the_same_message_id(
         store: Store, smtp: SmtpServer, tmp_path: Path) -> None:
     config = make_config(tmp_path, ONE, smtp_url=smtp.url)
@@ -162,6 +220,82 @@ async def test_killed_between_send_and_mark_resends_once_with_the_same_message_i
     ids = [m["Message-ID"] for m in smtp.sink.parsed()]
     assert len(ids) == 2 and ids[0] == ids[1]
     assert AlertsRepo(store).get(row.id).status == "sent"
+
+
+def monitor_check(sources: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``monitor check`` in a process group of its own (it and its diff workers)."""
+    return subprocess.Popen([sys.executable, "-m", "monitor", "check", "--sources",
+                             str(sources)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def finished(proc: subprocess.Popen[bytes], timeout: float = 60) -> tuple[int, str]:
+    """Exit code and output; past ``timeout`` the group is killed and the test fails."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # it and any worker holding the pipe
+        proc.wait(timeout=10)
+        raise
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+def test_a_monitor_check_killed_after_the_server_took_the_mail_sends_it_once_more(
+        db_url: str, site: Site, tmp_path: Path) -> None:
+    sink = KillingSink()
+    smtp = SmtpServer(sink=sink).start()
+    try:
+        sources, env = _killed_mid_delivery(db_url, site, tmp_path, smtp, sink)
+        store = Store(db_url)
+        try:
+            asyncio.run(_restart(store, load_config(sources, env=env), smtp))
+        finally:
+            store.close()
+    finally:
+        smtp.stop()
+
+
+def _killed_mid_delivery(db_url: str, site: Site, tmp_path: Path, smtp: SmtpServer,
+                         sink: KillingSink) -> tuple[Path, dict[str, str]]:
+    """A baseline check, then the page changes and the next check is killed while the
+    SMTP server holds its alert.  Returns the sources file and the environment."""
+    site.route("/0192.html", _page(OLD_TEXT))
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "hn-0192"
+        url = "{site.url('/0192.html')}"
+        {ONE}""")
+    env = dict(os.environ, MONITOR_DATABASE_URL=db_url, MONITOR_SMTP_URL=smtp.url)
+    code, out = finished(monitor_check(sources, env))  # a new page: no alert
+    assert code == 0 and "1 new" in out, out
+    site.route("/0192.html", _page(NEW_TEXT))
+    sink.arm()
+    proc = monitor_check(sources, env)
+    sink.target(proc.pid)
+    code, out = finished(proc)
+    assert code == -signal.SIGKILL and sink.killed.is_set(), out
+    return sources, env
+
+
+async def _restart(store: Store, config: Config, smtp: SmtpServer) -> None:
+    """Delivery after the crash: the row is still ``sending`` under the dead claim."""
+    [row] = AlertsRepo(store).list()
+    assert (row.status, row.attempts, len(smtp.sink.messages)) == ("sending", 1, 1)
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 0  # leased
+    lease_over = Deliverer(config, store, env={},
+                           clock=lambda: row.next_attempt_at + timedelta(seconds=1))
+    assert (await lease_over.deliver_due()).describe() == "1 sent, 0 retrying, 0 dead"
+    assert (await lease_over.deliver_due()).sent == 0
+    first, second = smtp.sink.to("alice@example.cn")
+    assert len(smtp.sink.messages) == 2 and first["Message-ID"] == second["Message-ID"]
+    done = AlertsRepo(store).get(row.id)
+    assert (done.status, done.message_id) == ("sent", first["Message-ID"])
+
+
+def _page(text: str) -> str:
+    body = "".join(f"<p>{line}</p>" for line in text.splitlines())
+    return f"<html><head><title>{TITLE}</title></head><body><div>{body}</div></body></html>"
 
 
 async def test_two_deliverers_at_once_send_each_alert_once(store: Store, smtp: SmtpServer,

@@ -3,9 +3,12 @@ configuration with watchers, and changes written through the Store like a check 
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import hashlib
+import os
+import signal
 import socket
 import textwrap
 import threading
@@ -70,12 +73,43 @@ class MailSink:
         return [m for m in self.parsed() if m["To"] == address]
 
 
+class KillingSink(MailSink):
+    """A sink that, once armed, keeps the next message and then SIGKILLs the client's
+    process group before answering 250: the server has the mail, the client never learns
+    it was accepted.  The group, as a container stop does: ``monitor`` has diff worker
+    processes, and killing only their parent would leave them running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = threading.Event()
+        self.victim: int | None = None
+        self.victim_known = threading.Event()
+        self.killed = threading.Event()
+
+    def arm(self) -> None:
+        self.armed.set()
+
+    def target(self, pgid: int) -> None:
+        """The client's process group; known only once it is started, so DATA waits."""
+        self.victim = pgid
+        self.victim_known.set()
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.armed.is_set() and await asyncio.to_thread(self.victim_known.wait, 60):
+            assert self.victim is not None and self.victim != os.getpgrp()
+            self.armed.clear()
+            os.killpg(self.victim, signal.SIGKILL)
+            self.killed.set()
+        return reply
+
+
 class SmtpServer:
     """A real SMTP server on 127.0.0.1 that can be stopped and started on its port."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, sink: MailSink | None = None) -> None:
         self.port = port or free_port()
-        self.sink = MailSink()
+        self.sink = sink or MailSink()
         self.controller: Controller | None = None
 
     @property

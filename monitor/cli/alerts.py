@@ -1,4 +1,4 @@
-"""``monitor alerts …``: the outbox for admins — list, retry dead alerts, deliver now."""
+"""``monitor alerts …``: the outbox for admins — list, retry failed alerts, deliver now."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from monitor.cli.common import (
 from storage.alerts_repo import AlertRecord, AlertsRepo
 
 STYLE = {"pending": "yellow", "sending": "cyan", "sent": "green", "dead": "bold red"}
+# Why ``retry`` leaves an alert alone, by its status.
+REFUSED = {"sent": "already sent", "sending": "being sent now",
+           "pending": "not failed: waiting for its first attempt"}
 
 
 def register(cli: click.Group) -> None:
@@ -74,21 +77,25 @@ def _table(rows: list[AlertRecord], tz: str) -> Table:
 
 @alerts.command()
 @click.argument("ids", nargs=-1, type=int)
-@click.option("--all", "all_", is_flag=True, help="Every dead alert.")
+@click.option("--all", "all_", is_flag=True,
+              help="Every failed alert: dead ones and those waiting to retry.")
 @sources_option
 @handle_errors
 def retry(ids: tuple[int, ...], all_: bool, sources_file: Path) -> None:
-    """Send dead alerts again (ID…, or --all): they become pending now."""
+    """Send failed alerts now (ID…, or --all): dead ones become pending again, and those
+    waiting for their next attempt are due at once.  A sent alert is never sent again."""
     if bool(ids) == all_:
         raise click.UsageError("give alert IDs or --all")
     config = load(sources_file, quiet=True)
     with open_store(config) as store:
-        revived = AlertsRepo(store).retry(None if all_ else list(ids))
-    missing = sorted(set(ids) - set(revived))
-    console.print(f"{len(revived)} alert(s) pending again"
-                  + (f"; not dead or unknown: {', '.join(map(str, missing))}" if missing else ""),
-                  highlight=False)
-    if missing and not revived:
+        repo = AlertsRepo(store)
+        due = repo.retry(None if all_ else list(ids))
+        refused = sorted(set(ids) - set(due))
+        statuses = repo.statuses(refused) if refused else {}
+    reasons = ", ".join(f"{i} ({REFUSED.get(statuses.get(i), 'unknown')})" for i in refused)
+    console.print(f"{len(due)} alert(s) due now" + (f"; not retried: {reasons}" if reasons
+                                                     else ""), highlight=False)
+    if refused and not due:
         raise SystemExit(3)
 
 
