@@ -26,6 +26,7 @@ import asyncio
 import multiprocessing
 import os
 import re
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -49,6 +50,7 @@ ASYNC_GRACE = 1.5
 WORKERS = min(2, os.cpu_count() or 1)  # processes diffing at once
 # How long an async diff waits for the worker processes to start the first time.
 STARTUP_LIMIT = 15.0
+PARENT_POLL = 0.5  # seconds between a worker's looks at whether its daemon still lives
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,8 @@ def _workers() -> ProcessPoolExecutor:
         # spawn, not fork: the daemon has threads (to_thread, the scheduler), and forking
         # a process with threads can copy a held lock into the child.  Submitting to a
         # spawn pool never waits for the child (forkserver's first submit does).
-        _pool = ProcessPoolExecutor(max_workers=WORKERS, initializer=_ping,
+        _pool = ProcessPoolExecutor(max_workers=WORKERS, initializer=_watch_parent,
+                                    initargs=(os.getpid(),),
                                     mp_context=multiprocessing.get_context("spawn"))
     return _pool
 
@@ -277,6 +280,19 @@ def _workers() -> ProcessPoolExecutor:
 def _ping() -> int:
     """Run in a worker, it makes the worker import this module before the first diff."""
     return os.getpid()
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit when the daemon is gone.  A daemon killed with ``kill -9`` (or by
+    the OOM killer) cannot stop its pool, and its workers would live on for ever, holding
+    memory and the daemon's stdout."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def start_diff_workers() -> Future[int]:

@@ -255,3 +255,53 @@ def test_make_patch_refuses_a_diff_of_other_texts() -> None:
     d = diff_texts("甲乙丙", "甲丁丙")
     with pytest.raises(ValueError, match="not a diff"):
         make_patch("甲乙丙", "甲戊丙", d.ops)
+
+
+WORKER_PIDS = """
+import asyncio
+
+from monitor import diff
+
+
+async def main() -> None:
+    await diff.diff_texts_async("甲乙丙" * 50, "丁戊己" * 50, timeout=2.0)
+    print(" ".join(str(pid) for pid in diff._workers()._processes), flush=True)
+    await asyncio.sleep(120)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_diff_workers_exit_when_their_daemon_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "daemon.py"
+    script.write_text(WORKER_PIDS, encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=root, stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(root)}, text=True)
+    try:
+        pids = [int(p) for p in (proc.stdout.readline() if proc.stdout else "").split()]
+        assert pids, "the daemon started no diff worker"
+        proc.send_signal(signal.SIGKILL)  # no chance to stop its pool
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in pids), f"orphaned diff workers: {pids}"
+    finally:
+        proc.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ")[-1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
