@@ -1,10 +1,12 @@
 """HTML → title, text, metadata: the part of a page that is worth watching.
 
-``extract`` parses with lexbor, drops what is never content (scripts, styles, hidden
-fields, comments, elements hidden with ``hidden`` or an inline ``display:none`` unless
-they are inside what the ``content`` selectors chose, the built-in widgets of
-``monitor.noise`` and the source's ``ignore`` selectors), then takes the text of the
-source's ``content`` selectors, or finds the article itself.
+``extract`` repairs double-encoded UTF-8 (``monitor.mojibake``: "EspaÃ±ol" is read as
+"Español"; correct Chinese is never touched), parses with lexbor, drops what is never
+content (scripts, styles, hidden fields, comments, elements hidden with ``hidden`` or an
+inline ``display:none`` unless they are inside what the ``content`` selectors chose, the
+built-in widgets of ``monitor.noise`` and the source's ``ignore`` selectors), then takes
+the text of the source's ``content`` selectors, or finds the article itself, or, on a
+column page whose content is a list of dated links, the list (``monitor.listing``).
 
 Finding the article: every block of text scores by its length and its punctuation
 (prose has commas, menus do not); a block's score goes to its container and, halved,
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import noise
+from monitor import listing, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
 from monitor.metadata import extract_metadata
 from monitor.normalize import normalize_line, normalize_with_notes
@@ -82,17 +84,18 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     """Title, normalized text, metadata and notes of removed noise of one page."""
     if not html.strip():
         raise EmptyContentError("the page is empty")
+    html, notes = mojibake.repair(html)
     tree = LexborHTMLParser(html)
     body = tree.body
     if body is None:
         raise EmptyContentError("the page has no body")
     page_title = title_from_head(tree)
-    notes = noise.drop_non_content(tree.root or body)
+    notes += noise.drop_non_content(tree.root or body)
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
     notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})
-    blocks = matches or main_blocks(body)
-    text, text_notes = normalize_with_notes("\n".join(render(b) for b in blocks))
+    blocks, raw = _content(body, matches)
+    text, text_notes = normalize_with_notes(raw)
     if not text:
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
         raise EmptyContentError(f"{where} has no text")
@@ -138,6 +141,15 @@ def _css(body: LexborNode, selector: str) -> list[LexborNode]:
 def _protected(matches: list[LexborNode]) -> set[int]:
     """The matches and their ancestors: no fuzzy noise rule may remove them."""
     return {n.mem_id for m in matches for n in (m, *noise.ancestors(m))}
+
+
+def _content(body: LexborNode, matches: list[LexborNode]) -> tuple[list[LexborNode], str]:
+    """The blocks that are the content and their raw text: the matches, a listing or
+    the article."""
+    if matches:
+        return matches, "\n".join(render(b) for b in matches)
+    article = main_blocks(body)
+    return listing.choose(body, article) or (article, "\n".join(render(b) for b in article))
 
 
 # --- finding the article ---------------------------------------------------------------

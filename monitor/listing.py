@@ -1,0 +1,189 @@
+"""Listing pages: a column (栏目) whose content is a list of links to documents.
+
+Most sources are columns such as 建议提案办理: a list of "对市政协十三届三次会议第20190462号
+提案的答复" links, each with its date, between the site's nav, side bar, pagination and
+footer.  The article finder of ``monitor.extract`` looks for prose and finds none there
+(or a stray teaser), so ``choose`` decides whether the page is a listing instead.
+
+An *item* is an element with a title link (at least ``_MIN_TITLE`` visible characters,
+at most ``_MAX_LINKS`` links in all, so a box of several items is not one) and a date
+outside the title (2020-07-01, 2020年7月1日, 2020/07/01, September 29, 2017; a date at
+the very end of the link text counts too).  A *listing* is an element whose children of
+one tag are items: at least ``_MIN_ITEMS`` of them, and most (``_ITEM_SHARE``) of those
+children.  Nav menus, breadcrumbs, pagination and prev/next links have no dates, so
+they are never items; a dated list in a side bar, footer or "related" box (by tag or
+class/id name) counts half.
+
+The listing replaces the article when the article finder found no article, or when
+what it found is not an article but a teaser or a column's one-line intro beside the
+list: its prose (text outside links and outside the listing) is under
+``_ARTICLE_PROSE`` characters, has fewer than ``_ARTICLE_SENTENCES`` Chinese sentences
+(。！？), and the best listing's text outweighs ``_OUTWEIGH`` times it.  A footer picked
+for want of anything better has its prose counted half and its sentences not at all.
+A list inside the chosen article is already part of it.  Other listings at least
+``_JOIN_SHARE`` as strong and not in chrome join it (a home page with two news lists).
+
+Text: one item per line, its title and its date joined by `` | `` (as table cells are).
+Only title and date: summaries, view counts and "NEW" icons of an item are left out, so a
+listing changes when an item is added, removed, renamed or re-dated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborNode
+
+from monitor.normalize import normalize_line
+
+_MONTHS = (r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?")
+DATE = re.compile(
+    r"\d{4}\s*(?:[-/.]\s*\d{1,2}\s*[-/.]\s*\d{1,2}|年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)"
+    rf"|\b{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}|\b\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}")
+_CHROME_NAME = re.compile(r"nav|menu|foot|header|side|aside|crumb|bottom|banner|friend|"
+                          r"related|recommend|tuijian|xgwz|xglj|yqlj", re.IGNORECASE)
+_CHROME_TAGS = frozenset({"nav", "header", "footer", "aside"})
+_MIN_TITLE = 4
+_MAX_LINKS = 3
+_MIN_ITEMS = 3
+_ITEM_SHARE = 0.6
+_CHROME_FACTOR = 0.5
+_OUTWEIGH = 2.0
+_ARTICLE_PROSE = 200  # an article with this much prose is never replaced...
+_ARTICLE_SENTENCES = 3  # ...nor one with this many sentences
+_SENTENCE_END = re.compile("[。！？]")
+_JOIN_SHARE = 0.5
+SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class Listing:
+    container: LexborNode
+    lines: tuple[str, ...]  # one per item: "title | date"
+    chrome: bool  # in a nav, side bar, footer, "related" box...
+
+    @property
+    def score(self) -> float:
+        """Characters of the lines, halved in chrome."""
+        return sum(map(len, self.lines)) * (_CHROME_FACTOR if self.chrome else 1.0)
+
+
+def choose(body: LexborNode,
+           article: Sequence[LexborNode]) -> tuple[list[LexborNode], str] | None:
+    """The listing(s) that are the content instead of ``article``, and their text.
+
+    ``None`` keeps the article: there is no listing, it is inside the article, or the
+    article's own prose weighs more.
+    """
+    listings = find_listings(body)
+    if not listings:
+        return None
+    best = max(listings, key=lambda li: li.score)
+    if [n.mem_id for n in article] != [body.mem_id] and _article_wins(article, best):
+        return None
+    kept = [li for li in listings if li is best or
+            (not li.chrome and li.score >= _JOIN_SHARE * best.score)]
+    return [li.container for li in kept], "\n".join(line for li in kept for line in li.lines)
+
+
+def _article_wins(article: Sequence[LexborNode], best: Listing) -> bool:
+    if any(_contains(a, best.container) for a in article):
+        return True
+    chars, sentences = 0.0, 0
+    for block in article:
+        text = prose(block, skip={best.container.mem_id})
+        chrome = _in_chrome(block)
+        chars += len(text) * (_CHROME_FACTOR if chrome else 1.0)
+        sentences += 0 if chrome else len(_SENTENCE_END.findall(text))
+    return (chars >= _ARTICLE_PROSE or sentences >= _ARTICLE_SENTENCES
+            or _OUTWEIGH * chars >= best.score)
+
+
+def find_listings(body: LexborNode) -> list[Listing]:
+    """Every listing under ``body``, in document order."""
+    found = []
+    for node in body.traverse():
+        if node.is_element_node and (listing := _listing(node)) is not None:
+            found.append(listing)
+    return found
+
+
+def _listing(node: LexborNode) -> Listing | None:
+    groups: dict[str, list[LexborNode]] = {}
+    for child in node.iter():
+        groups.setdefault(child.tag or "", []).append(child)
+    best: list[str] = []
+    for children in groups.values():
+        if len(children) < _MIN_ITEMS:
+            continue
+        lines = [line for c in children if (line := item_line(c))]
+        if len(lines) >= max(_MIN_ITEMS, _ITEM_SHARE * len(children)) and len(lines) > len(best):
+            best = lines
+    return Listing(node, tuple(best), _in_chrome(node)) if best else None
+
+
+def item_line(node: LexborNode) -> str | None:
+    """"title | date" of a list item, or None if ``node`` is not one."""
+    links = node.css("a")
+    if not links or len(links) > _MAX_LINKS:
+        return None
+    title = max((flat_text(a) for a in links), key=len)
+    if len(title) < _MIN_TITLE:
+        return None
+    rest = flat_text(node).replace(title, " ", 1)
+    dates = DATE.findall(rest)
+    if dates:
+        return f"{title}{SEPARATOR}{normalize_line(dates[-1])}"
+    tail = _date_at_end(title)
+    if tail is not None and len(tail[0]) >= _MIN_TITLE:
+        return f"{tail[0]}{SEPARATOR}{tail[1]}"
+    return None
+
+
+def _date_at_end(title: str) -> tuple[str, str] | None:
+    matches = list(DATE.finditer(title))
+    if not matches or matches[-1].end() != len(title):
+        return None
+    last = matches[-1]
+    return normalize_line(title[:last.start()]), normalize_line(last.group())
+
+
+def flat_text(node: LexborNode) -> str:
+    """The visible text of ``node`` on one line, inline pieces joined as they are."""
+    return normalize_line(" ".join((node.text(separator="") or "").split()))
+
+
+def _in_chrome(node: LexborNode) -> bool:
+    current: LexborNode | None = node
+    while current is not None and current.tag not in ("body", "html", "-document"):
+        name = f"{current.attributes.get('class') or ''} {current.attributes.get('id') or ''}"
+        if current.tag in _CHROME_TAGS or _CHROME_NAME.search(name):
+            return True
+        current = current.parent
+    return False
+
+
+def _contains(outer: LexborNode, inner: LexborNode) -> bool:
+    current: LexborNode | None = inner
+    while current is not None:
+        if current.mem_id == outer.mem_id:
+            return True
+        current = current.parent
+    return False
+
+
+def prose(block: LexborNode, skip: set[int]) -> str:
+    """Visible text of ``block`` outside links and the ``skip`` subtrees, without spaces."""
+    out: list[str] = []
+    stack: list[tuple[LexborNode, bool]] = [(block, False)]
+    while stack:
+        node, in_link = stack.pop()
+        if node.is_text_node:
+            out.append("" if in_link else "".join((node.text_content or "").split()))
+        elif node.mem_id not in skip:
+            inside = in_link or node.tag == "a"
+            children = list(node.iter(include_text=True))
+            stack.extend((child, inside) for child in reversed(children))
+    return "".join(out)

@@ -1,0 +1,59 @@
+"""Repair double-encoded UTF-8 ("mojibake") before a page is extracted.
+
+A server that decodes its own UTF-8 as Windows-1252/Latin-1 and encodes the result as
+UTF-8 again serves "EspaÃ±ol" for "Español" and "âroamingâ" for "“roaming”" (the
+FEMA Hurricane Maria capture of the test corpus).  Every paragraph with a non-ASCII
+character then differs from the previous version, and the real change is lost among
+dozens of false ones; when the server is fixed, the same dozens come back.
+
+Decision: such a body is repaired, not refused.  The words are all there: the double
+encoding is reversible (encode as Windows-1252/Latin-1, decode as UTF-8), so the
+version holds the text the publisher wrote and a diff shows only what they changed.
+Refusing it as a broken capture would drop a real update, and a server that stays
+misconfigured would never give a version again.  The raw body is stored as fetched, so
+the capture itself is still there, and the repair is named in the extraction notes
+(``Extracted.removed``).
+
+The repair is ``ftfy.fix_encoding`` (ftfy's mojibake detector and its encoding steps
+only: none of its other "fixes", which would turn full-width ，：（ into ASCII or uncurl
+quotes), with ``fix_c1_controls`` off (a stray C1 control is deleted by normalization,
+not turned into a visible character).  It runs only when ftfy's detector finds
+mojibake, and its result is refused unless every Han, kana, hangul and full-width
+character of the page is still there (mojibake of Chinese has none; repairing it only
+adds them): correctly decoded Chinese (GBK or UTF-8) is never touched, which the tests
+check on every Chinese page of the corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import ftfy
+from ftfy.badness import is_bad
+
+_CONFIG = ftfy.TextFixerConfig(fix_c1_controls=False, explain=False)
+# Han, kana, hangul, CJK punctuation and full-width forms: never in mojibake of UTF-8.
+_CJK_CHAR = re.compile("[\u2e80-\u2fff\u3000-\u30ff\u3100-\u312f\u3190-\u31ff"
+                       "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+                       "\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f]")
+# What double-encoded UTF-8 looks like: a lead byte read as Â/Ã/â... then a
+# continuation byte read as a Windows-1252 or C1 character.
+_HINT = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+                   "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
+                   "\u2039\u203a\u20ac\u2122]")
+
+
+def repair(html: str) -> tuple[str, list[str]]:
+    """``html`` with double-encoded UTF-8 repaired, and a note if anything was."""
+    if not _HINT.search(html) or not is_bad(html):
+        return html, []
+    fixed = ftfy.fix_encoding(html, _CONFIG)
+    if fixed == html or not _cjk(html) <= _cjk(fixed):
+        return html, []
+    return fixed, [f"repaired double-encoded UTF-8 (mojibake): {len(html) - len(fixed)} "
+                   "characters fewer"]
+
+
+def _cjk(text: str) -> Counter[str]:
+    return Counter(_CJK_CHAR.findall(text))
