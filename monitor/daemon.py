@@ -29,11 +29,10 @@ from alerts.delivery import Deliverer
 from monitor.config import Config
 from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, host_limiter
 from monitor.logging import setup_logging
 from monitor.metrics import Metrics, MetricsServer
 from monitor.pipeline import WORKER, Checker
-from monitor.politeness import HostLimiter
 from monitor.reload import Reloader, parse_sources
 from monitor.runner import CheckRunner, Target
 from monitor.scheduler import CheckJobs, plans
@@ -76,9 +75,11 @@ class Daemon:
         with single_daemon(url):
             store = await asyncio.to_thread(retried, lambda: Store(url), "opening the database")
             try:
-                async with Fetcher(config.settings,
-                                   limiter=HostLimiter(config.settings.delay_for)) as fetcher:
-                    running = _Running(config, store, fetcher, watcher, self.stop_event)
+                metrics = Metrics()
+                async with Fetcher(config.settings, limiter=host_limiter(config.settings),
+                                   on_fetched=metrics.observe_fetch) as fetcher:
+                    running = _Running(config, store, fetcher, metrics, watcher,
+                                       self.stop_event)
                     self.force = running.runner.cancel_running
                     await running.serve()
             finally:
@@ -104,8 +105,8 @@ class Daemon:
 class _Running:
     """The daemon's state between start and stop."""
 
-    def __init__(self, config: Config, store: Store, fetcher: Fetcher, watcher: SourcesWatcher,
-                 stop_event: asyncio.Event) -> None:
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher, metrics: Metrics,
+                 watcher: SourcesWatcher, stop_event: asyncio.Event) -> None:
         s = config.settings
         self.config, self.store, self.fetcher = config, store, fetcher
         self.stop_event = stop_event
@@ -116,7 +117,7 @@ class _Running:
 
             check_bind(s.web_host, s.web_token)  # nor with a UI open beyond loopback
         self.schedule = Schedule(store, WORKER, s.lease_seconds)
-        self.metrics = Metrics()
+        self.metrics = metrics  # the fetcher reports fetch times to it too
         self.scheduler = AsyncIOScheduler(timezone=s.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self.jobs = CheckJobs(self.scheduler, self.run_source)

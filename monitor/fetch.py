@@ -6,12 +6,17 @@ Layers, innermost first:
   streamed and inflated under the size cap.  httpx errors become monitor errors there,
   through ``_translated``, the one mapping.
 * ``_with_retries``: connection errors, timeouts, 5xx and 429 are retried with exponential
-  back-off or the server's Retry-After; the host as a whole is backed off meanwhile.
+  back-off or the server's Retry-After; the host as a whole is deferred meanwhile.  A 429
+  or 503 also backs the host off in the ``HostLimiter`` beyond this fetch (Retry-After,
+  else a per-host exponential back-off, reset by a normal answer), so the next fetches of
+  any source wait for it, or fail at once with "host backing off until …" when it ends
+  after their deadline (a ``FetchError``: a failed check).
 * ``_follow``: redirects, followed by hand so that every hop passes the guard and
   robots.txt, and is recorded.
 * ``Fetcher.fetch``: the wall-clock deadline over all of that (httpx's own timeouts only
   measure inactivity, so a server dripping one byte a second would never trip them),
-  then the final status becomes a result or an error, and the body becomes text.
+  then the final status becomes a result or an error, and the body becomes text.  Its wall
+  time, successful or not, goes to ``on_fetched`` (the daemon's fetch-duration histogram).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,6 +40,7 @@ from monitor.errors import (
     FetchError,
     GoneError,
     HTTPStatusError,
+    MonitorError,
     NetworkError,
     RobotsDisallowedError,
     TimeoutError_,
@@ -42,12 +48,13 @@ from monitor.errors import (
     TooManyRedirectsError,
 )
 from monitor.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
-from monitor.politeness import HostLimiter, retry_after
+from monitor.politeness import BackingOff, HostLimiter, retry_after
 from monitor.robots import RobotsCache
 from monitor.settings import Settings
 from monitor.types import FetchResult
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+OVERLOAD_STATUSES = frozenset({429, 503})  # "slow down": the whole host is backed off
 KEPT_HEADERS = frozenset({
     "content-type", "content-length", "content-encoding", "content-language",
     "content-disposition", "etag", "last-modified", "date", "expires", "age",
@@ -75,10 +82,10 @@ class _Call:
     allow_private: bool
     robots: bool
     retries: int
-    deadline: float  # event-loop time the whole fetch must end by
+    deadline: float  # time.monotonic() the whole fetch must end by
 
     def remaining(self) -> float:
-        return self.deadline - asyncio.get_running_loop().time()
+        return self.deadline - time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -96,13 +103,16 @@ class Fetcher:
     ``HostLimiter`` so that every fetcher spaces requests to a host together.  ``resolver``
     replaces DNS for the SSRF guard (tests simulate DNS with it).  ``verify_peer=False``
     skips the check of the address actually connected to; only for tests whose resolver
-    double claims a loopback test server is public.
+    double claims a loopback test server is public.  ``on_fetched`` is called with the
+    seconds each ``fetch`` took, whether it returned or raised a ``MonitorError``.
     """
 
     def __init__(self, settings: Settings, *, resolver: Resolver | None = None,
-                 limiter: HostLimiter | None = None, verify_peer: bool = True) -> None:
+                 limiter: HostLimiter | None = None, verify_peer: bool = True,
+                 on_fetched: Callable[[float], None] | None = None) -> None:
         self.settings = settings
-        self.limiter = limiter or HostLimiter(settings.delay_for)
+        self.limiter = limiter or host_limiter(settings)
+        self._on_fetched = on_fetched
         self.robots = RobotsCache()
         self._resolver = resolver or system_resolver
         self._verify_peer = verify_peer
@@ -133,13 +143,28 @@ class Fetcher:
                     last_modified: str | None = None, allow_private: bool | None = None,
                     robots: bool | None = None, encoding: str | None = None) -> FetchResult:
         """GET ``url``.  ``None`` options fall back to the settings.  Raises FetchError."""
+        started = time.monotonic()
+        try:
+            result = await self._get(url, etag, last_modified, allow_private, robots, encoding)
+        except MonitorError:
+            self._timed(started)
+            raise
+        self._timed(started)
+        return result
+
+    def _timed(self, started: float) -> None:
+        if self._on_fetched is not None:
+            self._on_fetched(time.monotonic() - started)
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None,
+                   allow_private: bool | None, robots: bool | None,
+                   encoding: str | None) -> FetchResult:
         s = self.settings
         started = time.monotonic()
         call = _Call(
             allow_private=s.allow_private_network if allow_private is None else allow_private,
             robots=s.respect_robots if robots is None else robots,
-            retries=s.retries,
-            deadline=asyncio.get_running_loop().time() + s.fetch_deadline)
+            retries=s.retries, deadline=started + s.fetch_deadline)
         try:
             async with asyncio.timeout(s.fetch_deadline):
                 reply, hops = await self._follow(url, _conditional(etag, last_modified), call)
@@ -164,6 +189,9 @@ class Fetcher:
                       call: _Call) -> tuple[_Reply, list[tuple[int, str]]]:
         hops: list[tuple[int, str]] = []
         while True:
+            # Before robots.txt: a refused download would be cached as "no rules".
+            with self._backing_off(url):
+                self.limiter.check(_host(url), call.deadline)
             await self._check_robots(url, call)
             reply = await self._with_retries(url, headers, call)
             target = _redirect_target(reply)
@@ -198,7 +226,8 @@ class Fetcher:
         attempt = 0
         while True:
             outcome = await self._attempt(url, headers, call)
-            delay = self._retry_delay(outcome, attempt, call)
+            backoff = self._note_answer(url, outcome)
+            delay = self._retry_delay(outcome, attempt, call, backoff)
             if delay is None:
                 if isinstance(outcome, FetchError):
                     raise outcome
@@ -214,17 +243,30 @@ class Fetcher:
         except (NetworkError, TimeoutError_) as exc:
             return exc
 
-    def _retry_delay(self, outcome: _Reply | FetchError, attempt: int,
-                     call: _Call) -> float | None:
+    def _note_answer(self, url: str, outcome: _Reply | FetchError) -> float | None:
+        """Tell the limiter how the host answered; the seconds of a new back-off, if any."""
+        if not isinstance(outcome, _Reply):
+            return None
+        if outcome.status in OVERLOAD_STATUSES:
+            return self.limiter.overloaded(_host(url), self._retry_after(outcome),
+                                           f"HTTP {outcome.status}")
+        if not _retryable_status(outcome.status):
+            self.limiter.answered(_host(url))
+        return None
+
+    def _retry_after(self, reply: _Reply) -> float | None:
+        return retry_after(reply.headers.get("retry-after"), self.settings.max_retry_after)
+
+    def _retry_delay(self, outcome: _Reply | FetchError, attempt: int, call: _Call,
+                     backoff: float | None) -> float | None:
         """Seconds to wait before the next attempt, or None to stop here."""
         if attempt >= call.retries:
             return None
-        delay = None
+        delay = backoff
         if isinstance(outcome, _Reply):
             if not _retryable_status(outcome.status):
                 return None
-            delay = retry_after(outcome.headers.get("retry-after"),
-                                self.settings.max_retry_after)
+            delay = self._retry_after(outcome) if delay is None else delay
         if delay is None:
             delay = self.settings.retry_backoff * 2 ** attempt
         # Waiting past the deadline would only turn a clear answer into a timeout.
@@ -234,9 +276,9 @@ class Fetcher:
 
     async def _exchange(self, url: str, headers: dict[str, str], call: _Call) -> _Reply:
         await ensure_allowed(url, allow_private=call.allow_private, resolver=self._resolver)
-        with _translated(url):
+        with _translated(url), self._backing_off(url):
             request = self._client.build_request("GET", url, headers=headers)
-            async with self.limiter.slot(request.url.host):
+            async with self.limiter.slot(request.url.host, call.deadline):
                 response = await self._client.send(request, stream=True)
                 try:
                     if self._verify_peer:
@@ -246,6 +288,22 @@ class Fetcher:
                 finally:
                     await response.aclose()
         return _Reply(str(response.url), response.status_code, response.headers, body)
+
+    @contextmanager
+    def _backing_off(self, url: str) -> Iterator[None]:
+        """The limiter's ``BackingOff`` as a FetchError: a failed check, no request sent."""
+        try:
+            yield
+        except BackingOff as exc:
+            raise FetchError(f"{url}: {exc}; it ends after this fetch's deadline "
+                             f"({self.settings.fetch_deadline:g} s), so the host was not asked",
+                             detail="backing_off") from None
+
+
+def host_limiter(settings: Settings) -> HostLimiter:
+    """The limiter of ``settings``: host spacing, and back-off like the retries'."""
+    return HostLimiter(settings.delay_for, backoff=settings.retry_backoff,
+                       max_backoff=settings.max_retry_after)
 
 
 @contextmanager

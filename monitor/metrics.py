@@ -26,6 +26,7 @@ from monitor.types import CheckResult
 BIND = "127.0.0.1"  # metrics say which pages are watched: never beyond loopback
 READ_TIMEOUT = 5.0
 Health = Callable[[], tuple[bool, dict[str, object]]]
+BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)  # seconds
 
 
 class Metrics:
@@ -34,9 +35,18 @@ class Metrics:
         self.checks = Counter("monitor_checks", "Checks run, by outcome.", ["outcome"],
                               registry=r)
         self.fetch_seconds = Histogram(
-            "monitor_fetch_duration_seconds", "Wall time of a check (fetch, extract, store).",
-            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=r)
-        self.versions = Counter("monitor_versions", "New versions stored.", registry=r)
+            "monitor_fetch_duration_seconds",
+            "Wall time of one fetch of a page, successful or not: robots.txt, redirects, "
+            "retries and their waits included; extraction and storage not.",
+            buckets=BUCKETS, registry=r)
+        self.check_seconds = Histogram(
+            "monitor_check_duration_seconds",
+            "Wall time of one whole check: state read, fetch, extract, detect, store.",
+            buckets=BUCKETS, registry=r)
+        self.versions = Counter(
+            "monitor_versions_stored",
+            "Versions this process stored since it started (first versions of new pages "
+            "included); not the number of versions in the database.", registry=r)
         self.alerts = Gauge("monitor_alerts", "Outbox rows by status.", ["status"], registry=r)
         self.lag = Gauge("monitor_scheduler_lag_seconds",
                          "How long after its slot the latest check started.", registry=r)
@@ -46,10 +56,15 @@ class Metrics:
             self.checks.labels(outcome)  # export zeros, so rate() works from the start
 
     def observe(self, result: CheckResult) -> None:
+        """One finished check (its fetch is timed by ``observe_fetch``)."""
         self.checks.labels(str(result.outcome)).inc()
-        self.fetch_seconds.observe(result.duration)
+        self.check_seconds.observe(result.duration)
         if result.version_id is not None:
             self.versions.inc()
+
+    def observe_fetch(self, seconds: float) -> None:
+        """``Fetcher(on_fetched=...)``: the wall time of one fetch."""
+        self.fetch_seconds.observe(seconds)
 
     def set_alerts(self, counts: dict[str, int]) -> None:
         for status, n in counts.items():

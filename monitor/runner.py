@@ -3,8 +3,9 @@
 Order of waits for one run, each for a reason:
 
 1. **the host's queue** (one check at a time per host in this daemon), then its minimum
-   delay (``HostLimiter.wait_time``), so a check never holds a slot of the global cap
-   while it only waits for its host: ten slow sources on one host cannot starve the rest;
+   delay or its back-off after a 429/503 (``HostLimiter.wait_time``), so a check never
+   holds a slot of the global cap while it only waits for its host: ten slow sources on
+   one host cannot starve the rest;
 2. **the global cap** (``settings.concurrency``);
 3. **the claim** in the database, only now: a replica takes a page when it can fetch it
    at once, so replicas share the work by how fast they go (a replica that claimed

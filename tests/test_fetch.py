@@ -16,13 +16,16 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from monitor.config import load_config
 from monitor.errors import (
     BlockedURLError,
     DecodeError,
+    FetchError,
     GoneError,
     HTTPStatusError,
     NetworkError,
@@ -32,9 +35,13 @@ from monitor.errors import (
     TooManyRedirectsError,
 )
 from monitor.fetch import Fetcher
+from monitor.pipeline import Checker
 from monitor.politeness import HostLimiter, retry_after
 from monitor.robots import RobotsCache
 from monitor.settings import Settings
+from monitor.types import Outcome
+from storage import Store
+from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
 
 HTML = "text/html; charset=utf-8"
@@ -450,6 +457,83 @@ async def test_different_hosts_are_not_serialized(site: Site) -> None:
     async with Fetcher(make_settings(host_delay=1.0)) as f:
         await asyncio.gather(f.fetch(site.url("/slow")), f.fetch(localhost_url(site, "/slow")))
     assert time.monotonic() - t0 < 0.55  # one after the other would take over 1.3 s
+
+
+def ok(body: str = "<p>x</p>") -> Response:
+    return Response(body, headers={"Content-Type": HTML})
+
+
+async def test_429_backs_off_the_host_for_later_fetches_of_other_sources(site: Site) -> None:
+    # Source A's fetch gives up at once (no retries left); source B on the same host must
+    # still not be asked before the Retry-After ends, while another host goes on.
+    times: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+    a = site.route("/a", timed(times["a"], Response("slow down", status=429,
+                                                    headers={"Retry-After": "2"})))
+    b = site.route("/b", timed(times["b"], ok()))
+    site.route("/c", timed(times["c"], ok()))
+    async with Fetcher(make_settings(retries=0)) as f:
+        with pytest.raises(HTTPStatusError) as err:
+            await f.fetch(a)
+        assert err.value.status == 429
+        other, same = await asyncio.gather(f.fetch(localhost_url(site, "/c")), f.fetch(b))
+    assert (len(times["a"]), len(times["b"]), len(times["c"])) == (1, 1, 1)
+    assert same.status == 200 and times["b"][0] - times["a"][0] >= 1.9
+    assert other.status == 200 and times["c"][0] - times["a"][0] < 0.5  # another host
+
+
+async def test_fetch_fails_fast_while_its_host_backs_off_past_the_deadline(site: Site) -> None:
+    a = site.route("/a", Response("", status=429, headers={"Retry-After": "30"}))
+    b = site.route("/b", ok())
+    async with Fetcher(make_settings(fetch_deadline=3)) as f:
+        with pytest.raises(HTTPStatusError):
+            await f.fetch(a)  # 30 s > the deadline: not retried
+        t0 = time.monotonic()
+        with pytest.raises(FetchError, match=r"backing off until \d\d:\d\d:\d\d") as err:
+            await f.fetch(b)
+        assert (await f.fetch(localhost_url(site, "/b"))).status == 200  # other host
+    assert time.monotonic() - t0 < 0.5 and site.hits("/a") == 1 and site.hits("/b") == 1
+    assert "Retry-After" in str(err.value) and err.value.status is None
+
+
+async def test_back_off_without_retry_after_doubles_and_resets_on_success(site: Site) -> None:
+    times: list[float] = []
+    busy = site.route("/busy", timed(times, Response("", status=503)))
+    fine = site.route("/fine", timed(times, ok()))
+    async with Fetcher(make_settings(retries=0, retry_backoff=0.3)) as f:
+        for url in (busy, busy, fine, fine):
+            try:
+                await f.fetch(url)
+            except HTTPStatusError:
+                pass
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(times) == 4 and gaps[0] >= 0.28 and gaps[1] >= 0.58  # 0.3 s, then 0.6 s
+    assert gaps[2] < 0.25  # the 200 ended the back-off: host_delay (0) again
+
+
+async def test_a_backing_off_host_is_a_failed_check_not_a_crash(site: Site,
+                                                                 tmp_path: Path) -> None:
+    site.route("/a", Response("", status=429, headers={"Retry-After": "30"}))
+    site.route("/b", ok("<title>B</title>" + "<p>关于进一步做好政务公开工作的通知正文。</p>" * 20))
+    config = load_config(write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a"
+        url = "{site.url('/a')}"
+
+        [[sources]]
+        name = "b"
+        url = "{site.url('/b')}"
+        """, settings="fetch_deadline = 3\n"))
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        async with Fetcher(config.settings) as f:
+            checker = Checker(config, store, f)
+            first = await checker.check(config.source("a"))
+            second = await checker.check(config.source("b"))
+    finally:
+        store.close()
+    assert (first.outcome, first.status) == (Outcome.ERROR, 429)
+    assert second.outcome is Outcome.ERROR and "backing off until" in (second.error or "")
+    assert site.hits("/b") == 0
 
 
 async def test_defer_pushes_the_next_slot_back() -> None:
