@@ -88,6 +88,12 @@ class NetworkError(FetchError):
     kind = "network"
 
 
+class HostBackingOffError(FetchError):
+    """The host asked us to slow down (429/503) for longer than this fetch may wait."""
+
+    kind = "backoff"
+
+
 class TimeoutError_(FetchError):
     kind = "timeout"
 

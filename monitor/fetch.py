@@ -39,6 +39,7 @@ from monitor.errors import (
     DecodeError,
     FetchError,
     GoneError,
+    HostBackingOffError,
     HTTPStatusError,
     MonitorError,
     NetworkError,
@@ -295,9 +296,9 @@ class Fetcher:
         try:
             yield
         except BackingOff as exc:
-            raise FetchError(f"{url}: {exc}; it ends after this fetch's deadline "
-                             f"({self.settings.fetch_deadline:g} s), so the host was not asked",
-                             detail="backing_off") from None
+            raise HostBackingOffError(
+                f"{url}: {exc}; it ends after this fetch's deadline "
+                f"({self.settings.fetch_deadline:g} s), so the host was not asked") from None
 
 
 def host_limiter(settings: Settings) -> HostLimiter:

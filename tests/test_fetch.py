@@ -25,8 +25,8 @@ from monitor.config import load_config
 from monitor.errors import (
     BlockedURLError,
     DecodeError,
-    FetchError,
     GoneError,
+    HostBackingOffError,
     HTTPStatusError,
     NetworkError,
     RobotsDisallowedError,
@@ -488,7 +488,8 @@ async def test_fetch_fails_fast_while_its_host_backs_off_past_the_deadline(site:
         with pytest.raises(HTTPStatusError):
             await f.fetch(a)  # 30 s > the deadline: not retried
         t0 = time.monotonic()
-        with pytest.raises(FetchError, match=r"backing off until \d\d:\d\d:\d\d") as err:
+        with pytest.raises(HostBackingOffError,
+                           match=r"backing off until \d\d:\d\d:\d\d") as err:
             await f.fetch(b)
         assert (await f.fetch(localhost_url(site, "/b"))).status == 200  # other host
     assert time.monotonic() - t0 < 0.5 and site.hits("/a") == 1 and site.hits("/b") == 1
@@ -533,6 +534,7 @@ async def test_a_backing_off_host_is_a_failed_check_not_a_crash(site: Site,
         store.close()
     assert (first.outcome, first.status) == (Outcome.ERROR, 429)
     assert second.outcome is Outcome.ERROR and "backing off until" in (second.error or "")
+    assert second.error_kind == "backoff"  # what the summary table and status show
     assert site.hits("/b") == 0
 
 
