@@ -13,6 +13,7 @@ element content, never an attribute value; styles are inline (mail clients drop
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -133,31 +134,33 @@ def _label(p: ParagraphDiff) -> str:
 
 def render_html(diff: TextDiff, *, context: int = 1) -> str:
     """Inline diff: deletions struck through in red, insertions in green, in place."""
-    rows = [f'<p style="{_P};color:#555;font-size:13px">{_esc(summary(diff))}</p>']
+    head = f'<p style="{_P};color:#555;font-size:13px">{_esc(summary(diff))}</p>'
+    rows = _html_rows(diff, context, f'<p style="{_P};{_GAP}">…</p>', lambda p, item, colour: (
+        f'<p style="{_P}{colour}"><span style="{_LABEL}">{_esc(_label(p))}</span>'
+        f"{_html_ops(item.ops)}</p>"))
+    return f'<div style="{_FONT}">' + "\n".join([head, *rows]) + "</div>"
+
+
+def _html_rows(diff: TextDiff, context: int, gap: str,
+               row: Callable[[ParagraphDiff, Shown, str], str]) -> list[str]:
+    """The rows of an HTML rendering: ``gap`` between shown runs, context rows greyed."""
+    out = []
     for item in view(diff, context=context):
-        p = item.paragraph
-        if p is None:
-            rows.append(f'<p style="{_P};{_GAP}">…</p>')
-            continue
-        colour = ";color:#666" if item.context else ""
-        rows.append(f'<p style="{_P}{colour}"><span style="{_LABEL}">{_esc(_label(p))}</span>'
-                    f"{_html_ops(item.ops)}</p>")
-    return f'<div style="{_FONT}">' + "\n".join(rows) + "</div>"
+        if item.paragraph is None:
+            out.append(gap)
+        else:
+            out.append(row(item.paragraph, item, ";color:#666" if item.context else ""))
+    return out
 
 
 def render_side_by_side_html(diff: TextDiff, *, context: int = 1) -> str:
     """A two-column table: the old text on the left, the new text on the right."""
     head = (f'<tr><th style="{_CELL};background:#f6f6f6;text-align:left">旧版本</th>'
             f'<th style="{_CELL};background:#f6f6f6;text-align:left">新版本</th></tr>')
-    rows = [head]
-    for item in view(diff, context=context):
-        p = item.paragraph
-        if p is None:
-            rows.append(f'<tr><td colspan="2" style="{_CELL};{_GAP};text-align:center">…</td></tr>')
-            continue
-        colour = ";color:#666" if item.context else ""
-        rows.append(f"<tr>{_side_cell(p, item, old=True, colour=colour)}"
-                    f"{_side_cell(p, item, old=False, colour=colour)}</tr>")
+    gap = f'<tr><td colspan="2" style="{_CELL};{_GAP};text-align:center">…</td></tr>'
+    rows = [head, *_html_rows(diff, context, gap, lambda p, item, colour: (
+        f"<tr>{_side_cell(p, item, old=True, colour=colour)}"
+        f"{_side_cell(p, item, old=False, colour=colour)}</tr>"))]
     caption = (f'<caption style="text-align:left;color:#555;font-size:13px;padding:4px 0">'
                f"{_esc(summary(diff))}</caption>")
     return (f'<table style="{_FONT};border-collapse:collapse;width:100%;table-layout:fixed">'
