@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from alerts.delivery import Deliverer
 from monitor.config import Config
 from monitor.diff import shutdown_diff_workers
-from monitor.errors import MonitorError, StorageError
+from monitor.errors import MonitorError, StorageError, reported
 from monitor.fetch import Fetcher, host_limiter
 from monitor.logging import setup_logging
 from monitor.metrics import Metrics, MetricsServer
@@ -165,12 +165,8 @@ class _Running:
         self.scheduler.shutdown(wait=False)
         self.runner.close()
         await asyncio.to_thread(shutdown_diff_workers)
-        try:
-            released = await asyncio.to_thread(self.schedule.release_all)
-        except MonitorError as exc:
-            logger.error("could not give back the leases (they expire by themselves): {}", exc)
-        else:
-            if released:
+        with reported("could not give back the leases (they expire by themselves)"):
+            if released := await asyncio.to_thread(self.schedule.release_all):
                 logger.info("gave back {} leases", released)
         if server is not None:
             await server.close()
@@ -217,14 +213,10 @@ class _Running:
     async def sweep(self) -> None:
         """Start every due page whose lease is free: catch-up, takeover, missed slots."""
         ids = {self.pages[n]: n for n in self.jobs.plans if n in self.pages}
-        try:
-            due = await asyncio.to_thread(self.schedule.due, list(ids), utcnow())
-        except MonitorError as exc:
-            logger.error("cannot look for due checks: {}", exc)
-            return
-        for page_id in due:
-            if ids[page_id] not in self.runner.tasks:
-                self._spawn(self.runner.run(ids[page_id]))
+        with reported("cannot look for due checks"):
+            for page_id in await asyncio.to_thread(self.schedule.due, list(ids), utcnow()):
+                if ids[page_id] not in self.runner.tasks:
+                    self._spawn(self.runner.run(ids[page_id]))
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
@@ -254,10 +246,8 @@ class _Running:
                  for st in ("pending", "sending", "sent", "dead")}
             return {"pending": n["pending"] + n["sending"], "sent": n["sent"], "dead": n["dead"]}
 
-        try:
+        with reported("cannot count alerts for the metrics", level="WARNING"):
             self.metrics.set_alerts(await asyncio.to_thread(counts))
-        except MonitorError as exc:
-            logger.warning("cannot count alerts for the metrics: {}", exc)
 
     # --- metrics, health, web UI ---------------------------------------------------
 

@@ -11,6 +11,11 @@ shown in summaries; keep it stable, people filter on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from loguru import logger
+
 
 class MonitorError(Exception):
     """Base class of every error monitor raises on purpose.
@@ -174,3 +179,15 @@ class DeliveryError(MonitorError):
 
 class ChannelConfigError(ConfigError):
     """An alert channel is misconfigured (reported at start-up)."""
+
+
+@contextmanager
+def reported(what: str, *, level: str = "ERROR") -> Iterator[None]:
+    """Log a ``MonitorError`` of the block as ``what: error`` and go on.
+
+    For the daemon's housekeeping (claims, leases, sweeps, metrics): one failed round is
+    said in the log, and the next round tries again."""
+    try:
+        yield
+    except MonitorError as exc:
+        logger.opt(depth=2).log(level, "{}: {}", what, exc)

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from monitor.config import SourceConfig
-from monitor.errors import MonitorError
+from monitor.errors import reported
 from monitor.metrics import Metrics
 from monitor.pipeline import Checker
 from monitor.politeness import HostLimiter
@@ -112,24 +112,18 @@ class CheckRunner:
 
     async def _release(self, name: str, target: Target, claim: Claim) -> None:
         next_at = target.plan.next_after(max(utcnow(), claim.at))
-        try:
-            mine = await asyncio.to_thread(self.schedule.release, target.page_id, next_at)
-        except MonitorError as exc:  # the lease runs out by itself; say why
-            logger.error("{}: cannot release the claim: {}", name, exc)
-            return
-        if not mine:
-            logger.warning("{}: the lease ran out during the check; another replica may "
-                           "have checked it too (raise lease_seconds?)", name)
+        with reported(f"{name}: cannot release the claim (its lease runs out by itself)"):
+            if not await asyncio.to_thread(self.schedule.release, target.page_id, next_at):
+                logger.warning("{}: the lease ran out during the check; another replica may "
+                               "have checked it too (raise lease_seconds?)", name)
 
     async def _claim(self, name: str, target: Target) -> Claim | None:
-        try:
+        with reported(f"{name}: cannot claim the check"):
             claim = await asyncio.to_thread(self.schedule.claim, target.page_id, utcnow())
-        except MonitorError as exc:
-            logger.error("{}: cannot claim the check: {}", name, exc)
-            return None
-        if claim is None:
-            logger.debug("{}: not due, or another replica has it", name)
-        return claim
+            if claim is None:
+                logger.debug("{}: not due, or another replica has it", name)
+            return claim
+        return None
 
     async def _check(self, name: str, target: Target) -> CheckResult:
         self.running[name] = target.page_id
