@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import zstandard
 
+from monitor.errors import StorageError
+
 DELTA_CHAIN_MAX = 16
 LEVEL = 10
 
@@ -25,7 +27,12 @@ def compress(raw: bytes, base: bytes | None = None) -> bytes:
 
 
 def decompress(blob: bytes, base: bytes | None = None) -> bytes:
-    if base is None:
-        return zstandard.ZstdDecompressor().decompress(blob)
-    zdict = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-    return zstandard.ZstdDecompressor(dict_data=zdict, max_window_size=1 << 31).decompress(blob)
+    """The raw body back; a damaged blob (or the wrong base) is a ``StorageError``."""
+    try:
+        if base is None:
+            return zstandard.ZstdDecompressor().decompress(blob)
+        zdict = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        return zstandard.ZstdDecompressor(dict_data=zdict,
+                                          max_window_size=1 << 31).decompress(blob)
+    except zstandard.ZstdError as exc:
+        raise StorageError("a stored raw body cannot be decompressed", detail=str(exc)) from None

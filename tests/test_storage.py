@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from monitor.config import SourceConfig
+from monitor.errors import StorageError
 from monitor.types import ChangeDecision, ChangeKind
 from storage import Store
 from storage.models import Alert, Check, Version
@@ -46,6 +49,19 @@ def test_versions_round_trip_with_raw_bytes_and_point_in_time(store: Store) -> N
     at = store.version_at("hn-0192", T0 + timedelta(days=1, hours=5))
     assert at.text == "正文第1版"
     assert store.version_at(SRC.url, T0 + timedelta(days=9)).id == ids[2]
+
+
+def test_a_damaged_raw_body_is_a_storage_error_not_a_crash(store: Store) -> None:
+    vid = commit(store, page(0), "正文", T0)
+    with store.session() as s:
+        row = s.get(Version, vid)
+        assert row is not None
+        row.raw_body = row.raw_body[:10] + b"\x00" * 8  # a damaged disk block
+        s.add(row)
+        s.commit()
+    with pytest.raises(StorageError, match="cannot be decompressed"):
+        store.raw_body(vid or 0)
+    assert store.version(vid or 0).text == "正文"  # the text is still readable
 
 
 def test_each_version_is_stored_as_a_small_delta_of_the_previous(store: Store) -> None:
