@@ -46,8 +46,8 @@ class Settings(BaseModel):
         False, description="Allow fetching loopback/private/link-local addresses (tests, demos)."
     )
     user_agent: str = Field(
-        "monitor/0.1 (+https://github.com/monitor; change monitoring of public notices)",
-        description="User-Agent of every request.",
+        "monitor/0.1 (change monitoring of public notices)",
+        description="User-Agent of every request; add a contact address of yours.",
     )
     fetch_deadline: float = Field(60.0, gt=0, description="Wall-clock seconds per fetch.")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect.")
