@@ -41,7 +41,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor import listing, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
 from monitor.metadata import extract_metadata
-from monitor.normalize import normalize_line, normalize_with_notes
+from monitor.normalize import normalize_line, normalize_with_notes, strip_ignored
 from monitor.types import Extracted
 
 BLOCK_TAGS = frozenset(
@@ -80,8 +80,10 @@ _WRAPPER_GAIN = 1.05
 _CLIMB_LINKS = 0.2
 
 
-def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = ()) -> Extracted:
-    """Title, normalized text, metadata and notes of removed noise of one page."""
+def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (),
+            ignore_text: Sequence[str] = ()) -> Extracted:
+    """Title, normalized text (``ignore_text`` patterns removed), metadata and notes of
+    removed noise of one page."""
     if not html.strip():
         raise EmptyContentError("the page is empty")
     html, notes = mojibake.repair(html)
@@ -95,14 +97,23 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     matches = _select(body, content) if content else []
     notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})
     blocks, raw = _content(body, matches)
-    text, text_notes = normalize_with_notes(raw)
+    text, text_notes = normalize_with_notes(raw, ignore_text)
     if not text:
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
         raise EmptyContentError(f"{where} has no text")
-    metadata = extract_metadata(body)
+    metadata = _metadata(body, ignore_text)
     title = _title(body, blocks, page_title) or metadata.get("标题", "")
     return Extracted(title=title, text=text, metadata=metadata,
                      removed=tuple(dict.fromkeys(notes + text_notes)))
+
+
+def _metadata(body: LexborNode, ignore_text: Sequence[str]) -> dict[str, str]:
+    """The metadata fields, with what ``ignore_text`` removes from the text removed too."""
+    found = extract_metadata(body)
+    if not ignore_text:
+        return found
+    cleaned = {key: strip_ignored(value, ignore_text) for key, value in found.items()}
+    return {key: value for key, value in cleaned.items() if value}
 
 
 # --- selection -------------------------------------------------------------------------

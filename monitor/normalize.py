@@ -59,12 +59,21 @@ def normalize_with_notes(text: str, ignore_text: Sequence[str] = ()) -> tuple[st
         stripped, found = _strip_noise(current)
         notes += found
         for pattern in patterns:
-            stripped = pattern.sub("", stripped)
+            stripped, n = pattern.subn("", stripped)
+            if n:
+                notes.append(f"ignore_text {pattern.pattern}")
         stripped = _clean_lines(stripped)
         if stripped == current:
             break
         current = stripped
     return current, notes
+
+
+def strip_ignored(value: str, ignore_text: Sequence[str]) -> str:
+    """A metadata value with the ``ignore_text`` patterns removed, as from the text."""
+    for pattern in _compile(tuple(ignore_text)):
+        value = pattern.sub("", value)
+    return normalize_line(value)
 
 
 def normalize_line(line: str) -> str:

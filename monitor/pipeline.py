@@ -31,7 +31,6 @@ from monitor.errors import (
 )
 from monitor.extract import extract
 from monitor.fetch import Fetcher
-from monitor.normalize import normalize_text
 from monitor.types import ChangeDecision, ChangeKind, CheckResult, Extracted, FetchResult, Outcome
 from storage import Store
 from storage.models import utcnow
@@ -74,11 +73,8 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     reason = detect_challenge(result.text, status=result.status, headers=result.headers)
     if reason:
         raise ChallengePageError(f"not the page: {reason}")
-    extracted = await asyncio.to_thread(
-        extract, result.text, content=source.content, ignore=source.ignore)
-    if source.ignore_text:
-        extracted = replace(extracted, text=normalize_text(extracted.text, source.ignore_text))
-    return extracted
+    return await asyncio.to_thread(extract, result.text, content=source.content,
+                                   ignore=source.ignore, ignore_text=source.ignore_text)
 
 
 def _refuse_home_redirect(url: str, result: FetchResult) -> None:

@@ -611,3 +611,24 @@ async def test_a_recovery_that_brings_a_change_alerts_both(
     assert sorted((a.event, a.recipient) for a in env.alerts()) == [
         ("change", ANALYST), ("recovered", ADMIN), ("trouble", ADMIN)]
     assert result.alerts == 2  # this check queued the change and the recovery
+
+
+async def test_changes_confined_to_ignore_and_ignore_text_do_not_alert(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env(source_lines="ignore = ['div.editor']\n"
+                                "ignore_text = ['本页更新时间：\\S+']")
+
+    def variant(stamp: str, editor: str) -> bytes:
+        extra = f"<p>本页更新时间：{stamp}</p><div class='editor'>责任编辑：{editor}</div>"
+        return seed_page(0).replace("湘工信提案函〔2021〕254号".encode(),
+                                    f"湘工信提案函〔2021〕254号{extra}".encode(), 1)
+
+    env.serve(html(variant("2026-12-01", "张三")))
+    assert (await env.check()).outcome is Outcome.NEW
+    text = env.store.version(env.versions()[0].id).text
+    assert "本页更新时间" not in text and "责任编辑" not in text
+    env.serve(html(variant("2026-12-02", "李四")))  # only what the admin said to ignore
+    assert (await env.check()).outcome is Outcome.UNCHANGED
+    env.serve(html(variant("2026-12-03", "李四").replace("头雁效应".encode(), "引领效应".encode())))
+    assert (await env.check()).change_kind == "changed"  # a real edit still counts
+    assert len(env.versions()) == 2 and len(env.alerts("change")) == 1
