@@ -16,18 +16,7 @@ and by known CMS containers (``CMS_HINTS``: a boost, not a requirement).  Siblin
 the winner that score nearly as well and are not link lists join it (a proposal and
 its replies in two boxes).
 
-Text layout: one paragraph per line.  Block elements, ``br``, list items and headings
-end a line; inline elements (span, a, font, strong...) are joined as they are, without
-adding or dropping a character.  A table row whose cells each hold one line becomes one
-line with the cells joined by `` | `` (a tab would be folded into a space by
-normalization); a row whose cells hold paragraphs is a layout table, and its cells'
-lines are kept as lines.
-
-Title: ``<title>`` cut at the first ``_``, ``|``, ``｜`` or " - ", where government
-sites append column and site names ("标题_湖南省工业和信息化厅" → "标题"; "——" is not a
-separator, titles use it).  A heading of the page (h1, ``.title``...) that agrees with
-it wins, being untruncated; with no agreeing heading the article's ``<h1>`` (or the
-first one that is not a logo link) wins; then the cut ``<title>``; then 标题 metadata.
+Text layout is ``monitor.layout``; the title is ``monitor.title``.
 """
 
 from __future__ import annotations
@@ -40,19 +29,16 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor import listing, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
+from monitor.layout import BLOCK_TAGS, render
 from monitor.metadata import extract_metadata
-from monitor.normalize import normalize_line, normalize_with_notes, strip_ignored
+from monitor.normalize import normalize_with_notes, strip_ignored
+from monitor.title import page_title, title_from_head
 from monitor.types import Extracted
 
-BLOCK_TAGS = frozenset(
-    "address article aside blockquote body caption center dd details dialog dir div dl dt "
-    "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr html legend li main "
-    "menu nav ol p section summary table tbody td tfoot th thead tr ul".split())
 # Blocks that hold a paragraph rather than an article.
 _NOT_CONTAINERS = frozenset({"p", "li", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
                              "th", "caption", "figcaption", "legend", "summary", "address",
                              "blockquote", "pre", "html"})
-_SKIP = frozenset({"img", "head", "title", *noise.ALWAYS_DROP})
 
 CMS_HINTS = (
     "div.v_news_content", "#vsb_content", "#zoom", "#zoomcon", ".TRS_Editor",
@@ -67,9 +53,6 @@ _BAD_NAME = re.compile(r"nav|menu|foot|header|sidebar|side|aside|comment|share|c
                        r"toolbar|advert|weizhi|position|location|pag(?:er|ination)|link",
                        re.IGNORECASE)
 _PUNCT = re.compile(r"[，。；：、！？,.;:!?]")
-_LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_TITLE_CUT = re.compile(r"\s*(?:_+|\||｜|\s-\s|\s–\s|::)\s*")
-_TITLE_TAGS = "h1, h2, h3, [class*=title], [id*=title], ucaptitle"
 _MIN_PARAGRAPH = 10  # visible characters, not counting link text
 _MIN_ARTICLE = 5.0  # below this the page has no prose: keep the whole body
 _SIBLING_SHARE = 0.3
@@ -91,7 +74,7 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     body = tree.body
     if body is None:
         raise EmptyContentError("the page has no body")
-    page_title = title_from_head(tree)
+    head_title = title_from_head(tree)
     notes += noise.drop_non_content(tree.root or body)
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
@@ -102,7 +85,7 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
         raise EmptyContentError(f"{where} has no text")
     metadata = _metadata(body, ignore_text)
-    title = _title(body, blocks, page_title) or metadata.get("标题", "")
+    title = page_title(body, blocks, head_title) or metadata.get("标题", "")
     return Extracted(title=title, text=text, metadata=metadata,
                      removed=tuple(dict.fromkeys(notes + text_notes)))
 
@@ -292,130 +275,3 @@ def _with_siblings(best: LexborNode, scored: dict[int, float],
             if st.links < 0.25 * st.chars:
                 keep.append(sibling)
     return keep
-
-
-# --- text layout -----------------------------------------------------------------------
-
-
-class _Lines:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.current: list[str] = []
-
-    def add(self, text: str) -> None:
-        self.current.append(text)
-
-    def end(self) -> None:
-        if self.current:
-            self.lines.append("".join(self.current))
-            self.current = []
-
-    def visible(self) -> list[str]:
-        self.end()
-        return [line for line in self.lines if normalize_line(line)]
-
-
-def render(node: LexborNode) -> str:
-    """The text of ``node``, one block per line; not yet normalized."""
-    out = _Lines()
-    _render_into(out, node)
-    return "\n".join(out.visible())
-
-
-def _render_into(out: _Lines, root: LexborNode) -> None:
-    # An explicit stack: pages exported from Word nest <font> a thousand levels deep.
-    stack: list[tuple[LexborNode, bool, bool]] = [(root, False, False)]
-    while stack:
-        node, closing, pre = stack.pop()
-        if closing:
-            out.end()
-        elif node.is_text_node:
-            text = node.text_content or ""
-            if pre:
-                first, *rest = text.split("\n")
-                out.add(first)
-                for line in rest:
-                    out.end()
-                    out.add(line)
-            else:
-                out.add(_LINE_BREAKS.sub(" ", text))
-        elif node.is_element_node and node.tag not in _SKIP:
-            _render_element(out, stack, node, pre)
-
-
-def _render_element(out: _Lines, stack: list[tuple[LexborNode, bool, bool]],
-                    node: LexborNode, pre: bool) -> None:
-    tag = node.tag
-    if tag == "br":
-        out.end()
-        return
-    if tag == "tr":
-        _render_row(out, node)
-        return
-    if tag in BLOCK_TAGS or tag == "pre":
-        out.end()
-        stack.append((node, True, pre))
-    pre = pre or tag == "pre"
-    for child in reversed(list(node.iter(include_text=True))):
-        stack.append((child, False, pre))
-
-
-def _render_row(out: _Lines, row: LexborNode) -> None:
-    cells = []
-    for cell in row.iter():
-        if cell.tag in ("td", "th"):
-            lines = _Lines()
-            _render_into(lines, cell)
-            cells.append(lines.visible())
-    out.end()
-    if all(len(lines) <= 1 for lines in cells):
-        out.add(" | ".join(lines[0] for lines in cells if lines))
-        out.end()
-        return
-    for lines in cells:
-        for line in lines:
-            out.add(line)
-            out.end()
-
-
-# --- title -----------------------------------------------------------------------------
-
-
-def title_from_head(tree: LexborHTMLParser) -> str:
-    """``<title>`` without the site name after it."""
-    node = tree.css_first("title")
-    if node is None:
-        return ""
-    title = normalize_line(_LINE_BREAKS.sub(" ", node.text()))
-    parts = [p for p in _TITLE_CUT.split(title) if p]
-    return parts[0] if parts else ""
-
-
-def _title(body: LexborNode, blocks: list[LexborNode], page_title: str) -> str:
-    inside = {n.mem_id for b in blocks for n in b.traverse()}
-    headings = [(text, node) for node in body.css(_TITLE_TAGS)
-                if 4 <= len(text := _one_line(node)) <= 200 and not _in_link(node)]
-    agreeing = [h for h in headings if page_title and _agrees(h[0], page_title)]
-    if agreeing:
-        return max(agreeing, key=lambda h: (h[0] == page_title, h[1].mem_id in inside,
-                                            len(h[0])))[0]
-    h1s = sorted((h for h in headings if h[1].tag == "h1"),
-                 key=lambda h: h[1].mem_id not in inside)
-    return h1s[0][0] if h1s else page_title
-
-
-def _in_link(node: LexborNode) -> bool:
-    """A logo: the heading is (inside) a link to the home page."""
-    if any(a.tag == "a" for a in noise.ancestors(node)):
-        return True
-    link = node.css_first("a")
-    return link is not None and _one_line(link) == _one_line(node)
-
-
-def _one_line(node: LexborNode) -> str:
-    return normalize_line(" ".join(render(node).split("\n")))
-
-
-def _agrees(heading: str, page_title: str) -> bool:
-    a, b = heading.replace(" ", ""), page_title.replace(" ", "")
-    return a == b or (min(len(a), len(b)) >= 6 and (a in b or b in a))

@@ -1,0 +1,106 @@
+"""The text of an HTML element, laid out one paragraph per line (not yet normalized).
+
+Block elements, ``br``, list items and headings
+end a line; inline elements (span, a, font, strong...) are joined as they are, without
+adding or dropping a character.  A table row whose cells each hold one line becomes one
+line with the cells joined by `` | `` (a tab would be folded into a space by
+normalization); a row whose cells hold paragraphs is a layout table, and its cells'
+lines are kept as lines.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborNode
+
+from monitor import noise
+from monitor.normalize import normalize_line
+
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote body caption center dd details dialog dir div dl dt "
+    "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr html legend li main "
+    "menu nav ol p section summary table tbody td tfoot th thead tr ul".split())
+_SKIP = frozenset({"img", "head", "title", *noise.ALWAYS_DROP})
+LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.current: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.current.append(text)
+
+    def end(self) -> None:
+        if self.current:
+            self.lines.append("".join(self.current))
+            self.current = []
+
+    def visible(self) -> list[str]:
+        self.end()
+        return [line for line in self.lines if normalize_line(line)]
+
+
+def render(node: LexborNode) -> str:
+    """The text of ``node``, one block per line; not yet normalized."""
+    out = _Lines()
+    _render_into(out, node)
+    return "\n".join(out.visible())
+
+
+def _render_into(out: _Lines, root: LexborNode) -> None:
+    # An explicit stack: pages exported from Word nest <font> a thousand levels deep.
+    stack: list[tuple[LexborNode, bool, bool]] = [(root, False, False)]
+    while stack:
+        node, closing, pre = stack.pop()
+        if closing:
+            out.end()
+        elif node.is_text_node:
+            text = node.text_content or ""
+            if pre:
+                first, *rest = text.split("\n")
+                out.add(first)
+                for line in rest:
+                    out.end()
+                    out.add(line)
+            else:
+                out.add(LINE_BREAKS.sub(" ", text))
+        elif node.is_element_node and node.tag not in _SKIP:
+            _render_element(out, stack, node, pre)
+
+
+def _render_element(out: _Lines, stack: list[tuple[LexborNode, bool, bool]],
+                    node: LexborNode, pre: bool) -> None:
+    tag = node.tag
+    if tag == "br":
+        out.end()
+        return
+    if tag == "tr":
+        _render_row(out, node)
+        return
+    if tag in BLOCK_TAGS or tag == "pre":
+        out.end()
+        stack.append((node, True, pre))
+    pre = pre or tag == "pre"
+    for child in reversed(list(node.iter(include_text=True))):
+        stack.append((child, False, pre))
+
+
+def _render_row(out: _Lines, row: LexborNode) -> None:
+    cells = []
+    for cell in row.iter():
+        if cell.tag in ("td", "th"):
+            lines = _Lines()
+            _render_into(lines, cell)
+            cells.append(lines.visible())
+    out.end()
+    if all(len(lines) <= 1 for lines in cells):
+        out.add(" | ".join(lines[0] for lines in cells if lines))
+        out.end()
+        return
+    for lines in cells:
+        for line in lines:
+            out.add(line)
+            out.end()

@@ -1,0 +1,62 @@
+"""The title of a page.
+
+``<title>`` cut at the first ``_``, ``|``, ``｜`` or " - ", where government
+sites append column and site names ("标题_湖南省工业和信息化厅" → "标题"; "——" is not a
+separator, titles use it).  A heading of the page (h1, ``.title``...) that agrees with
+it wins, being untruncated; with no agreeing heading the article's ``<h1>`` (or the
+first one that is not a logo link) wins; then the cut ``<title>``; then 标题 metadata.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from monitor import noise
+from monitor.layout import LINE_BREAKS, render
+from monitor.normalize import normalize_line
+
+_TITLE_CUT = re.compile(r"\s*(?:_+|\||｜|\s-\s|\s–\s|::)\s*")
+_TITLE_TAGS = "h1, h2, h3, [class*=title], [id*=title], ucaptitle"
+
+
+def title_from_head(tree: LexborHTMLParser) -> str:
+    """``<title>`` without the site name after it."""
+    node = tree.css_first("title")
+    if node is None:
+        return ""
+    title = normalize_line(LINE_BREAKS.sub(" ", node.text()))
+    parts = [p for p in _TITLE_CUT.split(title) if p]
+    return parts[0] if parts else ""
+
+
+def page_title(body: LexborNode, blocks: list[LexborNode], head_title: str) -> str:
+    """The title: an agreeing heading, else the article's h1, else ``head_title``."""
+    inside = {n.mem_id for b in blocks for n in b.traverse()}
+    headings = [(text, node) for node in body.css(_TITLE_TAGS)
+                if 4 <= len(text := _one_line(node)) <= 200 and not _in_link(node)]
+    agreeing = [h for h in headings if head_title and _agrees(h[0], head_title)]
+    if agreeing:
+        return max(agreeing, key=lambda h: (h[0] == head_title, h[1].mem_id in inside,
+                                            len(h[0])))[0]
+    h1s = sorted((h for h in headings if h[1].tag == "h1"),
+                 key=lambda h: h[1].mem_id not in inside)
+    return h1s[0][0] if h1s else head_title
+
+
+def _in_link(node: LexborNode) -> bool:
+    """A logo: the heading is (inside) a link to the home page."""
+    if any(a.tag == "a" for a in noise.ancestors(node)):
+        return True
+    link = node.css_first("a")
+    return link is not None and _one_line(link) == _one_line(node)
+
+
+def _one_line(node: LexborNode) -> str:
+    return normalize_line(" ".join(render(node).split("\n")))
+
+
+def _agrees(heading: str, page_title: str) -> bool:
+    a, b = heading.replace(" ", ""), page_title.replace(" ", "")
+    return a == b or (min(len(a), len(b)) >= 6 and (a in b or b in a))
