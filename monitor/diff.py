@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import re
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -36,8 +35,7 @@ from functools import cached_property
 from diff_match_patch import diff_match_patch
 from loguru import logger
 
-DELETE, EQUAL, INSERT = -1, 0, 1
-Op = tuple[int, str]
+from monitor.paragraphs import DELETE, EQUAL, INSERT, Op, ParagraphDiff, paragraphs_of
 
 # Below this many characters (both texts) a direct character diff is cheap enough.
 LINE_MODE_MIN = 2_000
@@ -54,43 +52,6 @@ PARENT_POLL = 0.5  # seconds between a worker's looks at whether its daemon stil
 
 
 @dataclass(frozen=True)
-class ParagraphDiff:
-    """One paragraph of the aligned texts.  ``ops`` are its pieces without the line end.
-
-    kind: "equal", "modified", "added" or "removed".  Numbers count non-blank lines from
-    1, ``old_no`` in the old text and ``new_no`` in the new one (None where absent).
-    A modified paragraph may span several lines when paragraphs were split or merged.
-    """
-
-    kind: str
-    old_no: int | None
-    new_no: int | None
-    ops: tuple[Op, ...]
-
-    @property
-    def old_text(self) -> str:
-        return "".join(t for op, t in self.ops if op != INSERT)
-
-    @property
-    def new_text(self) -> str:
-        return "".join(t for op, t in self.ops if op != DELETE)
-
-    @property
-    def number(self) -> int:
-        """The number a reader looks up: in the new text, unless the paragraph is gone."""
-        no = self.old_no if self.kind == "removed" else self.new_no
-        return no if no is not None else (self.old_no or 0)
-
-    @property
-    def added_chars(self) -> int:
-        return sum(len(t) - t.count("\n") for op, t in self.ops if op == INSERT)
-
-    @property
-    def removed_chars(self) -> int:
-        return sum(len(t) - t.count("\n") for op, t in self.ops if op == DELETE)
-
-
-@dataclass(frozen=True)
 class TextDiff:
     """What differs between two texts.  ``ops`` rebuild both texts exactly."""
 
@@ -103,7 +64,7 @@ class TextDiff:
     @cached_property
     def paragraphs(self) -> list[ParagraphDiff]:
         """Every non-blank paragraph of both texts, aligned, in reading order."""
-        return _pair_replacements(_rows(self.ops, len(self.old), len(self.new)))
+        return paragraphs_of(self.ops, len(self.old), len(self.new))
 
     @property
     def stats(self) -> dict[str, int]:
@@ -347,105 +308,3 @@ async def diff_texts_async(old: str, new: str, *, timeout: float) -> TextDiff:  
         shutdown_diff_workers(wait=False)  # the next diff starts a new pool
     # time.time() as deadline: no character refinement, only the LINE_FLOOR pass
     return await asyncio.to_thread(_diff_until, old, new, time.time())
-
-
-# --- paragraphs --------------------------------------------------------------------------
-
-
-_LINE = re.compile(r"[^\n]*\n|[^\n]+")  # only \n ends a line (not \r, \x85...)
-
-
-def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
-    """Cut the ops into paragraphs: a cut where both texts are at a line start.
-
-    The end of a text counts as a line end, so text appended after a last line without
-    a newline is a new paragraph, not a change of that line.
-    """
-    rows: list[ParagraphDiff] = []
-    pieces: list[Op] = []
-    opos = npos = 0
-    old_mid = new_mid = False  # inside a line of the old / new text
-    counts = [0, 0]  # non-blank lines seen so far, old and new
-    for op, text in ops:
-        for piece in _LINE.findall(text):
-            pieces.append((op, piece))
-            ends = piece.endswith("\n")
-            if op != INSERT:
-                opos += len(piece)
-                old_mid = not ends and opos < old_len
-            if op != DELETE:
-                npos += len(piece)
-                new_mid = not ends and npos < new_len
-            if not old_mid and not new_mid:
-                _add_row(rows, pieces, counts)
-                pieces = []
-    if pieces:
-        _add_row(rows, pieces, counts)
-    return rows
-
-
-def _add_row(rows: list[ParagraphDiff], pieces: list[Op], counts: list[int]) -> None:
-    ops = _strip_line_end(pieces)
-    old = "".join(t for op, t in ops if op != INSERT)
-    new = "".join(t for op, t in ops if op != DELETE)
-    old_lines = sum(1 for line in old.split("\n") if line.strip()) if old.strip() else 0
-    new_lines = sum(1 for line in new.split("\n") if line.strip()) if new.strip() else 0
-    old_no = counts[0] + 1 if old_lines else None
-    new_no = counts[1] + 1 if new_lines else None
-    counts[0] += old_lines
-    counts[1] += new_lines
-    if not old_lines and not new_lines:
-        return  # blank lines are not paragraphs: never shown, never counted
-    if all(op == EQUAL for op, _ in ops):
-        kind = "equal"
-    elif not old_lines:
-        kind = "added"
-    elif not new_lines:
-        kind = "removed"
-    else:
-        kind = "modified"
-    rows.append(ParagraphDiff(kind, old_no, new_no, tuple(ops)))
-
-
-def _strip_line_end(pieces: list[Op]) -> list[Op]:
-    """Drop the newline that ends the paragraph on each side (one char may end both)."""
-    out = list(pieces)
-    for side in ((EQUAL, DELETE), (EQUAL, INSERT)):
-        for i in range(len(out) - 1, -1, -1):
-            op, text = out[i]
-            if op in side:
-                if text.endswith("\n"):
-                    out[i] = (op, text[:-1])
-                break
-    merged: list[Op] = []
-    for op, text in out:
-        if not text:
-            continue
-        if merged and merged[-1][0] == op:
-            merged[-1] = (op, merged[-1][1] + text)
-        else:
-            merged.append((op, text))
-    return merged
-
-
-def _pair_replacements(rows: list[ParagraphDiff]) -> list[ParagraphDiff]:
-    """Removed and added paragraphs next to each other are paragraphs rewritten: report
-    "第3段修改", not "第3段删除, 第3段新增".  Pairs are made in order within a stretch
-    of only removed/added paragraphs, so both texts keep their reading order."""
-    out: list[ParagraphDiff] = []
-    removed: list[ParagraphDiff] = []
-    added: list[ParagraphDiff] = []
-    for row in [*rows, None]:
-        if row is not None and row.kind in ("removed", "added"):
-            (removed if row.kind == "removed" else added).append(row)
-            continue
-        for old, new in zip(removed, added, strict=False):
-            # only each side's own text: the other side of each is blank (whitespace)
-            ops = ((DELETE, old.old_text), (INSERT, new.new_text))
-            out.append(ParagraphDiff("modified", old.old_no, new.new_no, ops))
-        n = min(len(removed), len(added))
-        out += removed[n:] + added[n:]
-        removed, added = [], []
-        if row is not None:
-            out.append(row)
-    return out
