@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -303,6 +304,24 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
     unknown = set(entry) - WATCHER_KEYS
     if unknown:
         raise fail(sorted(unknown)[0], "unknown key")
+    _check_addresses(entry, fail)
+    _check_delivery(entry, fail)
+    pats, tags = entry.get("sources", []), entry.get("tags", [])
+    for key, val in (("sources", pats), ("tags", tags)):
+        if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
+            raise fail(key, "must be a list of strings")
+    if not pats and not tags:
+        raise fail("sources", "say which sources: names/globs in sources and/or tags")
+    return WatcherConfig(
+        name=label, email=entry.get("email"), webhook=entry.get("webhook"),
+        webhook_format=entry.get("webhook_format", "generic"),
+        webhook_secret_env=entry.get("webhook_secret_env"), sources=tuple(pats),
+        tags=tuple(tags), mode=entry.get("mode", "immediate"),
+        digest_at=entry.get("digest_at", "08:00"),
+    )
+
+
+def _check_addresses(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
     email, webhook = entry.get("email"), entry.get("webhook")
     if not email and not webhook:
         raise fail("email", "a watcher needs an email and/or a webhook")
@@ -312,26 +331,16 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
     if webhook is not None and (not isinstance(webhook, str)
                                 or not re.match(r"^https?://", webhook)):
         raise fail("webhook", "must be an http:// or https:// URL")
-    fmt = entry.get("webhook_format", "generic")
-    if fmt not in WEBHOOK_FORMATS:
+    secret_env = entry.get("webhook_secret_env")
+    if secret_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(secret_env)):
+        raise fail("webhook_secret_env", "must name an environment variable, not hold a secret")
+
+
+def _check_delivery(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
+    if entry.get("webhook_format", "generic") not in WEBHOOK_FORMATS:
         raise fail("webhook_format", f"must be one of {', '.join(WEBHOOK_FORMATS)}")
-    mode = entry.get("mode", "immediate")
-    if mode not in ("immediate", "digest"):
+    if entry.get("mode", "immediate") not in ("immediate", "digest"):
         raise fail("mode", "must be 'immediate' or 'digest'")
     digest_at = entry.get("digest_at", "08:00")
     if not isinstance(digest_at, str) or not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", digest_at):
         raise fail("digest_at", "must be a time of day like '08:00'")
-    secret_env = entry.get("webhook_secret_env")
-    if secret_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(secret_env)):
-        raise fail("webhook_secret_env", "must name an environment variable, not hold a secret")
-    pats, tags = entry.get("sources", []), entry.get("tags", [])
-    for key, val in (("sources", pats), ("tags", tags)):
-        if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
-            raise fail(key, "must be a list of strings")
-    if not pats and not tags:
-        raise fail("sources", "say which sources: names/globs in sources and/or tags")
-    return WatcherConfig(
-        name=label, email=email, webhook=webhook, webhook_format=fmt,
-        webhook_secret_env=secret_env, sources=tuple(pats), tags=tuple(tags),
-        mode=mode, digest_at=digest_at,
-    )
