@@ -95,7 +95,30 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
            last_change_kind: str | None = None) -> ChangeDecision | None:
     """The decision for two snapshots and the diff of their texts."""
     text_changed = old.text != new.text and diff.changed
-    parts: list[tuple[ChangeKind, str]] = []
+    parts, details = _parts(old, new, diff, text_changed)
+    if not parts:
+        return None  # e.g. only blank lines differ
+    parts.sort(key=lambda part: PRIORITY.index(part[0]))
+    kind, summary = parts[0][0], "; ".join(text for _, text in parts)
+    details["kinds"] = [str(k) for k, _ in parts]
+    details["exact"] = diff.exact
+    alert = True
+    if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
+        details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
+        kind, summary = ChangeKind.FLAPPING, "内容来回变化 (回到上上个版本): " + summary
+        alert = last_change_kind != ChangeKind.FLAPPING  # said once, not at every flip
+    stats = diff.stats if text_changed else dict(NO_STATS)
+    patch = make_patch(old.text, new.text, diff.ops) if old.text != new.text else ""
+    return ChangeDecision(kind, summary, stats, patch, details, alert)
+
+
+Part = tuple[ChangeKind, str]
+
+
+def _parts(old: Snapshot, new: Snapshot, diff: TextDiff,
+           text_changed: bool) -> tuple[list[Part], dict[str, object]]:
+    """Every kind of change between the snapshots, with its summary and details."""
+    parts: list[Part] = []
     details: dict[str, object] = {}
     reply = reply_added(old, new)
     if reply is not None:
@@ -115,20 +138,7 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
         parts.append((ChangeKind.METADATA_CHANGED, "; ".join(
             f"{k}: {_show(a)} → {_show(b)}" for k, (a, b) in meta.items())))
         details["metadata"] = {k: [a, b] for k, (a, b) in meta.items()}
-    if not parts:
-        return None  # e.g. only blank lines differ
-    parts.sort(key=lambda part: PRIORITY.index(part[0]))
-    kind, summary = parts[0][0], "; ".join(text for _, text in parts)
-    details["kinds"] = [str(k) for k, _ in parts]
-    details["exact"] = diff.exact
-    alert = True
-    if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
-        details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
-        kind, summary = ChangeKind.FLAPPING, "内容来回变化 (回到上上个版本): " + summary
-        alert = last_change_kind != ChangeKind.FLAPPING  # said once, not at every flip
-    stats = diff.stats if text_changed else dict(NO_STATS)
-    patch = make_patch(old.text, new.text, diff.ops) if old.text != new.text else ""
-    return ChangeDecision(kind, summary, stats, patch, details, alert)
+    return parts, details
 
 
 def describe_paragraphs(diff: TextDiff) -> str:
