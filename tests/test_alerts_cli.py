@@ -11,7 +11,13 @@ from monitor.cli import cli
 from storage import Store
 from storage.alerts_repo import AlertsRepo
 from storage.models import utcnow
+from tests.conftest import write_sources
+from tests.pages import seed_page
+from tests.sites import Response, Site
 from tests.test_alerts_support import SmtpServer, make_change, make_config
+
+EDIT = ("头雁效应", "引领效应")  # a real edit of two characters in seed 0's body
+HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 WATCHERS = """
 [[watchers]]
@@ -145,3 +151,84 @@ name = "hn-0192"
 url = "{URL}"
 tags = ["hunan"]
 {watchers}"""
+
+
+# --- monitor check delivers what it raised -------------------------------------------------
+
+ANALYST = "analyst@example.cn"
+
+
+def _check_setup(tmp_path: Path, monkeypatch, site: Site,  # type: ignore[no-untyped-def]
+                 smtp: SmtpServer) -> Path:
+    """Seed 0 on the test site, one e-mail watcher, SMTP to the test server (from the env,
+    where the credentials of a real one would be)."""
+    monkeypatch.setenv("MONITOR_SMTP_URL", smtp.url)
+    site.route("/0192.html", Response(seed_page(0), headers=HTML))
+    return write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "hn-0192"
+        url = "{site.url('/0192.html')}"
+
+        [[watchers]]
+        name = "analyst"
+        email = "{ANALYST}"
+        sources = ["hn-0192"]
+        """)
+
+
+def _edit(site: Site) -> None:
+    site.route("/0192.html", Response(seed_page(0, edit=EDIT), headers=HTML))
+
+
+def test_check_delivers_the_alerts_it_raised_before_it_exits(
+        tmp_path: Path, monkeypatch, site: Site) -> None:  # type: ignore[no-untyped-def]
+    smtp = SmtpServer().start()
+    try:
+        sources = _check_setup(tmp_path, monkeypatch, site, smtp)
+        code, out = run("check", "--sources", str(sources))
+        assert code == 0 and "1 new; alerts: 0 sent, 0 retrying, 0 dead" in out, out
+        assert smtp.sink.messages == []  # a baseline is nobody's news
+
+        _edit(site)
+        code, out = run("check", "--sources", str(sources))
+        assert code == 0, out
+        # Already in the mailbox when the command has returned, and only once.
+        assert [rcpts for _, rcpts, _ in smtp.sink.messages] == [[ANALYST]], out
+        assert "1 changed; alerts: 1 sent, 0 retrying, 0 dead" in out, out
+        [mail] = smtp.sink.to(ANALYST)
+        assert "hn-0192" in mail["Subject"] and "正文修改" in mail["Subject"]
+        text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "[-头雁-]{+引领+}" in text, text
+        code, out = run("alerts", "list", "--json", "--sources", str(sources))
+        [row] = json.loads(out)
+        assert (row["recipient"], row["status"], row["attempts"]) == (ANALYST, "sent", 1)
+
+        code, out = run("check", "--sources", str(sources))  # unchanged: nothing more
+        assert code == 0 and "alerts: 0 sent" in out and len(smtp.sink.messages) == 1
+    finally:
+        smtp.stop()
+
+
+def test_check_no_deliver_leaves_the_alert_pending_in_the_outbox(
+        tmp_path: Path, monkeypatch, site: Site) -> None:  # type: ignore[no-untyped-def]
+    smtp = SmtpServer().start()
+    try:
+        sources = _check_setup(tmp_path, monkeypatch, site, smtp)
+        assert run("check", "--no-deliver", "--sources", str(sources))[0] == 0
+        _edit(site)
+        code, out = run("check", "--no-deliver", "--sources", str(sources))
+        assert code == 0, out
+        assert smtp.sink.messages == []
+        assert "1 changed" in out and "alerts:" not in out, out
+        code, out = run("alerts", "list", "--json", "--sources", str(sources))
+        [row] = json.loads(out)
+        assert (row["event"], row["recipient"], row["status"], row["attempts"]) == (
+            "change", ANALYST, "pending", 0)
+        code, out = run("alerts", "list", "--sources", str(sources))
+        assert code == 0 and "pending" in out and ANALYST in out
+
+        code, out = run("alerts", "deliver", "--sources", str(sources))  # sent later
+        assert code == 0 and "1 sent" in out, out
+        assert [rcpts for _, rcpts, _ in smtp.sink.messages] == [[ANALYST]]
+    finally:
+        smtp.stop()

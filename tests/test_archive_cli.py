@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,57 @@ def test_diff_is_coloured_on_a_terminal(archive: tuple[Path, Built],
     screen.truncate(0)
     run("diff", str(plan[0]), str(plan[1]), "--no-color", "--sources", str(sources))
     assert "\x1b[" not in screen.getvalue()
+
+
+MARK = re.compile(r"\[-(.*?)-\]|\{\+(.*?)\+\}", re.S)
+
+
+def _assert_plain_plan_diff(output: str) -> None:
+    """``diff`` of the plan's first two versions as plain text: ``[-…-]{+…+}`` exactly
+    around the changed characters (1000亿 → 1200亿, two paragraphs added), nothing else."""
+    assert "\x1b[" not in output
+    assert [(d or None, i or None) for d, i in MARK.findall(output)] == [
+        ("0", None), (None, "2"), (None, "第三章 保障措施"), (None, "加强财政资金支持。")]
+    lines = output.splitlines()
+    assert "~ 第2段 修改: 到2030年，全省人工智能产业核心规模达到1[-0-]{+2+}00亿元。" in lines
+    assert "+ 第5段 新增: {+第三章 保障措施+}" in lines
+    assert "+ 第6段 新增: {+加强财政资金支持。+}" in lines
+    # The unchanged paragraphs around the edit are shown as they are, unmarked.
+    for line in ("  第1段: 第一章 总体要求", "  第3段: 第二章 重点任务",
+                 "  第4段: 建设算力基础设施，推动数据要素流通。"):
+        assert line in lines, output
+    assert "+18 / −1 字, 3 段落" in lines
+
+
+def test_diff_no_color_on_a_terminal_marks_exactly_the_changed_characters(
+        archive: tuple[Path, Built], monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.cli.diff as diff_cli
+
+    sources, built = archive
+    # A colour terminal on the runner's stdout: everything the user would see is output.
+    monkeypatch.setattr(diff_cli, "console", Console(force_terminal=True, width=200,
+                                                     color_system="standard"))
+    plan = built.versions["hb-ai-plan"]
+    coloured = run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
+    assert "\x1b[" in coloured.output and not MARK.search(coloured.output)  # the terminal
+    out = run("diff", str(plan[0]), str(plan[1]), "--no-color", "--sources", str(sources))
+    assert out.exit_code == 0, out.output
+    _assert_plain_plan_diff(out.output)
+
+
+def test_diff_piped_without_no_color_is_plain_with_markers(
+        archive: tuple[Path, Built], monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.cli.diff as diff_cli
+
+    sources, built = archive
+    # Not a terminal (as the runner's stdout is), whatever FORCE_COLOR says.
+    monkeypatch.setattr(diff_cli, "console", Console(force_terminal=False, width=200))
+    plan = built.versions["hb-ai-plan"]
+    out = run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
+    assert out.exit_code == 0, out.output
+    _assert_plain_plan_diff(out.output)
+    assert out.output.startswith(f"hb-ai-plan  #{plan[0]} (2026-05-01 10:00) → "
+                                 f"#{plan[1]} (2026-05-10 10:00)\n")
 
 
 def test_diff_of_a_first_version_and_serve_beyond_loopback_are_refused(

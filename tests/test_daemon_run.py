@@ -16,13 +16,16 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
+from sqlmodel import select
 
 from storage import Store
-from storage.models import Alert, Check, Version
+from storage.models import Alert, Check, Page, SourceRow, Version
 from tests.conftest import write_sources
 from tests.sites import Response, Site
 
@@ -292,3 +295,75 @@ def test_sigterm_during_a_slow_fetch_exits_0_and_stores_nothing_partial(
     assert abandoned["extra"]["source"] == "slow"
     assert messages[-1] == "monitor stopped"
     assert count(Version) == 0 and count(Check) == 0
+
+
+def _status(sources: Path) -> dict[str, dict[str, object]]:
+    out = subprocess.run(monitor_cmd("status", "--json", "--sources", str(sources)), cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return {r["source"]: r for r in json.loads(out.stdout)}
+
+
+def _utc(value: object) -> datetime:
+    at = datetime.fromisoformat(str(value))
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def test_on_start_a_source_checked_longer_ago_than_its_interval_gets_one_catch_up_check(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:
+    """Ten days down with a 1d interval is one check at start, not ten; a source checked
+    just now waits for its next slot.  (The periodic sweep, every 30 s, would be later.)"""
+    for name in ("stale", "fresh", "probe"):
+        site.route(f"/{name}.html", page(name))
+
+    def write(*names: str) -> Path:
+        return write_sources(tmp_path / "sources.toml", "".join(f"""
+            [[sources]]
+            name = "{n}"
+            url = "{site.url(f'/{n}.html')}"
+            interval = "1d"
+            """ for n in names))
+
+    sources = write("stale", "fresh")
+    done = subprocess.run(monitor_cmd("check", "--sources", str(sources)), cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    long_ago = datetime.now(UTC) - timedelta(days=10)
+    store = Store(db_url(), migrate=False)
+    try:
+        with store.session() as s:
+            [stale_page] = s.exec(select(Page).join(SourceRow).where(SourceRow.name == "stale"))
+            s.execute(update(Page).where(Page.id == stale_page.id)
+                      .values(last_check_at=long_ago, last_ok_at=long_ago))
+            s.execute(update(Check).where(Check.page_id == stale_page.id)
+                      .values(started_at=long_ago))
+            s.commit()
+    finally:
+        store.close()
+    before = _status(sources)
+    assert _utc(before["stale"]["last_check_at"]) < long_ago + timedelta(minutes=1)
+    assert _utc(before["fresh"]["last_check_at"]) > datetime.now(UTC) - timedelta(minutes=5)
+    stale0, fresh0 = site.hits("/stale.html"), site.hits("/fresh.html")
+    assert (stale0, fresh0) == (1, 1)
+
+    d = daemons.start(sources)
+    d.wait_for("monitor running as")
+    wait_until(lambda: count(Check) >= 3, 25, "the catch-up check of stale")  # < 30 s sweep
+    time.sleep(3)  # time for a second (wrong) catch-up or a check of fresh to show up
+    assert (site.hits("/stale.html"), site.hits("/fresh.html")) == (stale0 + 1, fresh0)
+    after = _status(sources)
+    assert _utc(after["stale"]["last_check_at"]) > datetime.now(UTC) - timedelta(minutes=5)
+    now = datetime.now(UTC)
+    for name in ("stale", "fresh"):  # both wait for their next slot, within a day
+        assert now < _utc(after[name]["next_check_at"]) <= now + timedelta(days=1), after[name]
+    assert d.stop() == 0
+
+    # Restarted at once: nothing is overdue any more, so nothing but the new source is
+    # checked (its check shows the start-up sweep has run).
+    d2 = daemons.start(write("stale", "fresh", "probe"))
+    d2.wait_for("monitor running as")
+    wait_until(lambda: count(Check) >= 4, 20, "the first check of probe")
+    time.sleep(2)
+    assert (site.hits("/stale.html"), site.hits("/fresh.html")) == (stale0 + 1, fresh0)
+    assert site.hits("/probe.html") == 1
+    assert d2.stop() == 0
