@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
+from monitor import listing
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
 from monitor.patch import make_patch
 from monitor.types import ChangeDecision, ChangeKind, Snapshot
@@ -215,7 +216,18 @@ def reply_added(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
         fresh = [i for i in new_markers if new_paras[i] not in seen]
         if fresh:
             return fresh[0] + 1, new_paras[fresh[0]]
-    return _status_done(old, new)
+    return _listed_reply(old_paras, new_paras) or _status_done(old, new)
+
+
+def _listed_reply(old_paras: list[str], new_paras: list[str]) -> tuple[int, str] | None:
+    """On a column page (one ``title | date`` line per item, ``monitor.listing``): a new
+    item whose title is a reply ("…第0192号提案的答复") is a reply published."""
+    old_titles = {listing.item_title(p) for p in old_paras}
+    for i, p in enumerate(new_paras):
+        title = listing.item_title(p)
+        if title != p and title not in old_titles and _REPLY_TITLE.search(title):
+            return i + 1, title
+    return None
 
 
 def _status_done(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:

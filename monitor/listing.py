@@ -187,3 +187,9 @@ def prose(block: LexborNode, skip: set[int]) -> str:
             children = list(node.iter(include_text=True))
             stack.extend((child, inside) for child in reversed(children))
     return "".join(out)
+
+
+def item_title(line: str) -> str:
+    """The title of a ``title | date`` item line; any other line as it is."""
+    title, sep, date = line.rpartition(SEPARATOR)
+    return title if sep and title and DATE.fullmatch(date.strip()) else line

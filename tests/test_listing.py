@@ -104,14 +104,29 @@ def test_an_added_item_is_a_change_that_inserts_exactly_that_item() -> None:
     old, new = extract(column_page()), extract(column_page([new_item, *ITEMS]))
     decision = detect_change(snapshot(old.title, old.text, old.metadata),
                              snapshot(new.title, new.text, new.metadata))
-    assert decision is not None and decision.kind is ChangeKind.CHANGED
-    assert decision.summary == "第1段新增"
+    # a new reply in a 建议提案办理 column is what its watchers wait for
+    assert decision is not None and decision.kind is ChangeKind.REPLY_ADDED
+    assert decision.summary == ("新增答复「对市政协十三届三次会议第20190461号提案的答复」; "
+                                "第1段新增")
     assert decision.stats["paragraphs_added"] == 1 and decision.stats["removed"] == 0
     diff = diff_texts(old.text, new.text)
     inserted = "".join(t for op, t in diff.ops if op == INSERT)
     assert inserted.strip("\n") == "对市政协十三届三次会议第20190461号提案的答复 | 2020-07-21"
     assert not [t for op, t in diff.ops if op == DELETE]
     assert "{+对市政协十三届三次会议第20190461号提案的答复 | 2020-07-21+}" in render_text(diff)
+
+
+def test_a_new_item_that_is_no_reply_or_a_re_dated_reply_is_a_plain_change() -> None:
+    def kind(items: list[Item]) -> ChangeKind | None:
+        old, new = extract(column_page()), extract(column_page(items))
+        d = detect_change(snapshot(old.title, old.text, old.metadata),
+                          snapshot(new.title, new.text, new.metadata))
+        return d.kind if d else None
+
+    notice = ("关于召开2020年建议提案交办会的通知", "2020-07-22")
+    assert kind([notice, *ITEMS]) is ChangeKind.CHANGED
+    redated = [(ITEMS[0][0], "2020-07-25"), *ITEMS[1:]]  # the same reply, a new date
+    assert kind(redated) is ChangeKind.CHANGED
 
 
 def test_a_removed_and_a_re_dated_item_are_changes() -> None:
