@@ -17,6 +17,7 @@ warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` (sha1, base32)
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC
 from http import HTTPStatus
@@ -36,6 +37,7 @@ from storage.archive import ArchivedVersion
 DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 Progress = Callable[[ArchivedVersion], None]
+STDOUT = "-"  # as a JSON lines path: standard output
 
 
 def write_warc(versions: Iterable[ArchivedVersion], path: Path, *, user_agent: str,
@@ -120,13 +122,22 @@ def metadata_of(v: ArchivedVersion) -> dict[str, Any]:
 
 def write_jsonl(versions: Iterable[ArchivedVersion], path: Path, *,
                 progress: Progress | None = None) -> int:
-    count = 0
+    """One JSON object per version; ``-`` as the path writes to standard output."""
+    if str(path) == STDOUT:
+        return _write_jsonl(versions, sys.stdout, progress)
     with path.open("w", encoding="utf-8") as fh:
-        for version in versions:
-            _write_line(fh, {**metadata_of(version), "headers": version.headers})
-            count += 1
-            if progress:
-                progress(version)
+        return _write_jsonl(versions, fh, progress)
+
+
+def _write_jsonl(versions: Iterable[ArchivedVersion], fh: IO[str],
+                 progress: Progress | None) -> int:
+    count = 0
+    for version in versions:
+        _write_line(fh, {**metadata_of(version), "headers": version.headers})
+        count += 1
+        if progress:
+            progress(version)
+    fh.flush()
     return count
 
 

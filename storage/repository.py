@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Engine, func
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from monitor.config import SourceConfig
@@ -30,6 +30,7 @@ from storage.records import (
 )
 
 HASH_HISTORY = 4
+OUT_OF_RANGE = "22003"  # SQLSTATE numeric_value_out_of_range
 
 
 class Store:
@@ -57,7 +58,11 @@ class Store:
     def _translated(self) -> Iterator[None]:
         try:
             yield
+        except OverflowError:  # SQLite: an id beyond 64 bits, so no row has it
+            raise KeyError("no such id") from None
         except SQLAlchemyError as exc:
+            if isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", "") == OUT_OF_RANGE:
+                raise KeyError("no such id") from None  # the same on PostgreSQL
             raise StorageError(f"database error: {exc.__class__.__name__}: "
                                f"{str(exc).splitlines()[0]}") from exc
 

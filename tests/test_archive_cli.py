@@ -75,6 +75,21 @@ def test_export_warc_and_jsonl(archive: tuple[Path, Built], tmp_path: Path) -> N
                                        "--sources", str(sources)])
     assert both.exit_code == 2 and "exactly one" in both.output
 
+    # JSON lines to a pipe; an unwritable path is one clear line, not a traceback
+    piped = run("export", "--source", "hn-reply", "--jsonl", "-", "--sources", str(sources))
+    assert piped.exit_code == 0 and not (Path.cwd() / "-").exists()
+    assert [json.loads(x)["version_id"] for x in piped.stdout.splitlines()] == \
+        built.versions["hn-reply"]
+    assert "to standard output" in piped.stderr
+    missing = tmp_path / "no" / "such" / "dir" / "x.jsonl"
+    bad = CliRunner().invoke(_cli(), ["export", "--jsonl", str(missing), "--sources",
+                                      str(sources)])
+    assert bad.exit_code == 1 and isinstance(bad.exception, SystemExit)  # not a crash
+    assert f"error: {missing}: No such file or directory" in " ".join(bad.output.split())
+    assert "Traceback" not in bad.output
+    huge = CliRunner().invoke(_cli(), ["show", str(10**20), "--sources", str(sources)])
+    assert huge.exit_code == 3 and "not found" in huge.output
+
 
 def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
                                                  tmp_path: Path) -> None:

@@ -374,6 +374,9 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
     sources = write_sources(tmp_path / "sources.toml",
                             source("hn-reply", url) + source("broken", broken))
 
+    typo = run("sources", "test", "hn-replyy", "--sources", str(sources))
+    assert typo.exit_code == 3 and "not found: hn-replyy" in flat(typo.stderr)
+
     result = run("sources", "test", "hn-reply", "--sources", str(sources))
     assert result.exit_code == 0, result.output
     out = result.stdout

@@ -110,6 +110,11 @@ async def test_timeline_version_and_diff(store: Store, client: httpx.AsyncClient
     assert diff["title_changed"] is False and diff["old"]["id"] == plan[0]
     assert (await client.get("/api/diff", params={"a": plan[0]})).status_code == 422
     assert (await client.get("/api/versions/999999")).status_code == 404
+    huge = 10**20  # beyond 64 bits: no row has it, and no 500 either
+    for path in (f"/api/versions/{huge}", f"/api/pages/{huge}/timeline",
+                 f"/api/diff?a={huge}&b={plan[0]}", f"/versions/{huge}",
+                 f"/diff?a={plan[0]}&b={huge}"):
+        assert (await client.get(path)).status_code == 404, path
 
 
 async def test_search_api_for_short_and_long_chinese_phrases(

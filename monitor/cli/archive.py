@@ -25,7 +25,7 @@ from monitor.cli.common import (
     print_json,
     sources_option,
 )
-from monitor.export import write_jsonl, write_warc
+from monitor.export import STDOUT, write_jsonl, write_warc
 from storage.archive import Archive, ArchivedVersion
 from storage.search import Passage, Search, SearchResults
 
@@ -115,7 +115,7 @@ def highlighted(p: Passage) -> Text:
 @click.option("--warc", "warc", type=click.Path(dir_okay=False, path_type=Path),
               help="Write WARC 1.1 (gzipped per record when the name ends in .gz).")
 @click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write JSON lines: one version per line, text and metadata.")
+              help="Write JSON lines: one version per line, text and metadata (- : stdout).")
 @sources_option
 @handle_errors
 def export(source: str | None, since: str | None, until: str | None, warc: Path | None,
@@ -123,6 +123,9 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
     """Export versions as WARC (raw bytes, replayable) or JSON lines (text, metadata)."""
     if (warc is None) == (jsonl is None):
         raise click.UsageError("give exactly one of --warc FILE or --jsonl FILE")
+    if warc is not None and str(warc) == STDOUT:
+        raise click.UsageError("--warc needs a file name (WARC is binary); --jsonl - writes "
+                               "to standard output")
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     filters = {"source": source, "since": parse_since(since, tz),
@@ -139,7 +142,9 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
             else:
                 out = jsonl or Path()
                 count = write_jsonl(versions, out, progress=advance)
-    err_console.print(f"exported {count} versions to {out} ({out.stat().st_size:,} bytes)",
+    size = "" if str(out) == STDOUT else f" ({out.stat().st_size:,} bytes)"
+    where = "standard output" if str(out) == STDOUT else str(out)
+    err_console.print(f"exported {count} versions to {where}{size}",
                       highlight=False, markup=False)
 
 

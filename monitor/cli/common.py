@@ -55,6 +55,11 @@ def handle_errors(fn: F) -> F:
         except MonitorError as exc:
             err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(1)
+        except OSError as exc:  # a file the command was told to read or write
+            where = f"{exc.filename}: " if exc.filename else ""
+            err_console.print(f"[red]error:[/] {escape(where + (exc.strerror or str(exc)))}",
+                              highlight=False)
+            sys.exit(1)
     return wrapper  # type: ignore[return-value]
 
 

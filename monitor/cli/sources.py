@@ -59,6 +59,8 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
     try:
         source = config.source(name_or_url)
     except KeyError:
+        if "://" not in name_or_url:
+            raise  # a name that is not in the file, not a URL to try
         source = SourceConfig(name="adhoc", url=name_or_url)
     got = asyncio.run(try_source(config.settings, source))
     if as_json:
