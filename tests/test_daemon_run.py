@@ -288,11 +288,12 @@ def test_sigterm_during_a_slow_fetch_exits_0_and_stores_nothing_partial(
     t0 = time.monotonic()
     assert d.stop(timeout=30) == 0
     assert time.monotonic() - t0 < 20  # did not wait for the 30 s answer
-    records = [json.loads(line)["record"] for line in d.text().splitlines()]  # JSON lines
+    records = [json.loads(line) for line in d.text().splitlines()]  # flat JSON lines
     messages = [r["message"] for r in records]
     assert "SIGTERM received: stopping (no new checks)" in messages
     abandoned = next(r for r in records if "abandoned at shutdown" in r["message"])
-    assert abandoned["extra"]["source"] == "slow"
+    assert abandoned["source"] == "slow" and abandoned["level"] == "WARNING"
+    assert all(r["time"].endswith("+00:00") for r in records)
     assert messages[-1] == "monitor stopped"
     assert count(Version) == 0 and count(Check) == 0
 

@@ -283,24 +283,24 @@ async def test_a_full_answer_without_validators_drops_the_old_ones(
     assert sent == [None, '"v1"', None]
 
 
-async def test_every_check_logs_its_fields_for_json_logs(make_env: Callable[..., Env]) -> None:
+async def test_every_check_logs_its_fields_for_json_logs(
+        make_env: Callable[..., Env], capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from loguru import logger
+    from monitor.logging import setup_logging
 
-    lines: list[str] = []
-    sink = logger.add(lines.append, serialize=True, level="INFO")
+    setup_logging(json_lines=True)  # as `monitor run --log-json`
     try:
         env = make_env()
         await _baseline(env)
         env.serve(html("<h1>500</h1>", status=500))
         await env.check()
     finally:
-        logger.remove(sink)
-    checks = [json.loads(line)["record"]["extra"] for line in lines
-              if json.loads(line)["record"]["message"].startswith("check ")]
-    assert [(c["source"], c["outcome"], c["status"]) for c in checks] == [
-        (NAME, "new", 200), (NAME, "error", 500)]
+        setup_logging()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    checks = [c for c in lines if c["message"].startswith("check ")]
+    assert [(c["source"], c["outcome"], c["status"], c["level"]) for c in checks] == [
+        (NAME, "new", 200, "INFO"), (NAME, "error", 500, "WARNING")]
     assert checks[1]["error_kind"] == "http_status" and checks[1]["duration"] >= 0
 
 
