@@ -196,7 +196,8 @@ class _Running:
         self.checker = Checker(config, self.store, self.fetcher)
         changes = self.jobs.sync(wanted)
         self.metrics.sources.set(len(wanted))
-        updated = [f"updated {', '.join(report['updated'])}"] if report["updated"] else []
+        updated = [n for n in report["updated"] if n not in changes.added]  # not twice
+        updated = [f"updated {', '.join(updated)}"] if updated else []
         return ([changes.describe()] if changes else []) + updated
 
     def target(self, name: str) -> Target | None:

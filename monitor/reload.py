@@ -1,11 +1,13 @@
 """Applying edits of ``sources.toml`` to the running daemon.
 
 A valid edit adds, removes and reschedules jobs and syncs the ``sources`` table (a
-removed source becomes inactive; its history stays).  An invalid edit, including alert
-channels that would not work, changes nothing: the daemon keeps running the previous
-configuration, logs the error with file, source and key, and queues one "config" alert
-to ``settings.admin_email`` per broken version of the file (deduplicated in the outbox
-by the file's hash, so several replicas and restarts still send it once).
+removed source becomes inactive; its history stays).  An edit that removes every source
+is refused like an invalid one: it is nearly always a half-written file.  An invalid
+edit, including alert channels that would not work, changes nothing: the daemon keeps
+running the previous configuration, logs the error with file, source and key, and
+queues one "config" alert to ``settings.admin_email`` per broken version of the file
+(deduplicated in the outbox by the file's hash, so several replicas and restarts still
+send it once).
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ def restart_needed(old: Settings, new: Settings) -> list[str]:
     return sorted(k for k in keys if getattr(old, k) != getattr(new, k))
 
 
+def _refuse_emptied(old: Config, new: Config, path: Path) -> None:
+    """A file that lost every source is far more often a truncated write than a wish."""
+    if old.sources and not new.sources:
+        raise ConfigError(f"the edit removes all {len(old.sources)} sources (a truncated "
+                          "file?); to stop checking one, set enabled = false; to stop them "
+                          "all, stop monitor run", file=str(path), key="sources")
+
+
 class Reloader:
     def __init__(self, watcher: SourcesWatcher, store: Store, current: Callable[[], Config],
                  apply: Callable[[Config], Awaitable[list[str]]],
@@ -59,6 +69,7 @@ class Reloader:
         self.watcher, self.store = watcher, store
         self.current, self.apply, self.wake_delivery = current, apply, wake_delivery
         self.error: str | None = None  # the current edit's problem, shown by /healthz
+        self.started = current().settings  # what the long-lived objects were built with
 
     async def poll(self) -> None:
         edit = self.watcher.poll()
@@ -67,6 +78,7 @@ class Reloader:
         old = self.current()
         try:
             config = parse_sources(self.watcher.path, edit.data)
+            _refuse_emptied(old, config, self.watcher.path)
             changes = await self.apply(config)
         except ConfigError as exc:
             await self._reject(exc, edit)
@@ -80,10 +92,10 @@ class Reloader:
             logger.info("{} is valid again", self.watcher.path)
         self.error = None
         logger.info("{} reloaded: {}", self.watcher.path, "; ".join(changes) or "no change")
-        late = restart_needed(old.settings, config.settings)
+        late = restart_needed(self.started, config.settings)
         if late:
-            logger.warning("settings {} changed: restart monitor run to apply them",
-                           ", ".join(late))
+            logger.warning("settings {} differ from those monitor run started with: restart "
+                           "it to apply them", ", ".join(late))
 
     async def _reject(self, exc: ConfigError, edit: Edit) -> None:
         self.error = str(exc)

@@ -270,6 +270,16 @@ def test_edits_of_the_sources_file_apply_live_and_an_invalid_edit_keeps_the_old_
 
     _two_sources(tmp_path, site, ["a", "c"])
     d.wait_for("is valid again", 30)
+
+    sources = tmp_path / "sources.toml"
+    kept = sources.read_bytes()
+    sources.write_bytes(b"")  # an editor that crashed mid-write: every source gone
+    d.wait_for("removes all 2 sources", 30)
+    a_before = site.hits("/a.html")
+    wait_until(lambda: site.hits("/a.html") > a_before, 30, "a still checked")
+    sources.write_bytes(kept)
+    d.wait_for("is valid again", 30)
+    assert "restart it to apply" not in d.text()  # the settings are those it started with
     assert d.stop() == 0
 
 
