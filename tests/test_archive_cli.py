@@ -98,6 +98,11 @@ def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
     out = run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
     assert out.exit_code == 0, out.output
     assert "1[-0-]{+2+}00亿元" in out.output and "\x1b[" not in out.output  # piped: plain
+    assert out.output.splitlines()[0].startswith(f"hb-ai-plan  #{plan[0]} (")
+    reply = built.versions["hn-reply"][0]
+    across = run("diff", str(plan[0]), str(reply), "--sources", str(sources)).output
+    head = across.splitlines()[0]  # two pages: each side names its own source
+    assert head.startswith(f"hb-ai-plan #{plan[0]} (") and f"→ hn-reply #{reply} (" in head
     last = run("diff", "hb-ai-plan", "--sources", str(sources)).output
     assert f"#{plan[1]}" in last and f"#{plan[2]}" in last
     assert "发文日期: 2026-05-01 → 2026-05-20" in last

@@ -32,6 +32,7 @@ from monitor.compare import Comparison, compare
 from monitor.render import render_terminal, render_text
 from storage import Store
 from storage.archive import Archive
+from storage.records import VersionFull
 
 
 def register(cli: click.Group) -> None:
@@ -104,8 +105,13 @@ def _previous(store: Store, version_id: int) -> int:
 
 
 def show(c: Comparison, tz: str, *, color: bool, context: int = 1) -> None:
-    head = (f"{c.new.source}  #{c.old.id} ({local_time(c.old.fetched_at, tz)}) → "
-            f"#{c.new.id} ({local_time(c.new.fetched_at, tz)})")
+    def side(v: VersionFull) -> str:
+        # two pages compared: each side says whose version it is
+        owner = f"{v.source} " if c.old.page_id != c.new.page_id else ""
+        return f"{owner}#{v.id} ({local_time(v.fetched_at, tz)})"
+
+    same = c.old.page_id == c.new.page_id
+    head = (f"{c.new.source}  " if same else "") + f"{side(c.old)} → {side(c.new)}"
     lines = [head]
     if c.title_changed:
         lines.append(f"标题: {c.old.title} → {c.new.title}")
