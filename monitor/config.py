@@ -2,9 +2,10 @@
 
 The file has three kinds of tables: ``[settings]`` (see ``monitor.settings``),
 ``[[sources]]`` and ``[[watchers]]``.  Validation is strict: an unknown key, a duplicate
-name or URL, a CSS selector lexbor cannot parse, a regex Python cannot compile, or an
-interval/cron that cannot be scheduled is a ``ConfigError`` naming the file, the source
-and the key.  Loading never touches the network or the database.
+name or URL, a CSS selector lexbor cannot parse, a regex Python cannot compile, an
+encoding Python does not know, or an interval/cron that cannot be scheduled is a
+``ConfigError`` naming the file, the source (or the watcher) and the key.  Loading never
+touches the network or the database.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from monitor.encoding import canonical_charset
 from monitor.errors import ConfigError
-from monitor.settings import Settings, load_settings
+from monitor.settings import Settings, load_settings, parse_interval
 
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-MIN_INTERVAL = timedelta(seconds=1)
+_HTTP_URL = re.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
 
 SOURCE_KEYS = {
     "name", "url", "content", "ignore", "ignore_text", "interval", "cron", "tags",
@@ -35,17 +35,6 @@ WATCHER_KEYS = {
     "mode", "digest_at",
 }
 WEBHOOK_FORMATS = ("generic", "dingtalk", "wecom", "feishu", "slack")
-
-
-def parse_interval(text: str) -> timedelta:
-    """``"90s"``, ``"15m"``, ``"6h"``, ``"1d"``, ``"2w"`` → timedelta; ValueError otherwise."""
-    m = _INTERVAL.match(text) if isinstance(text, str) else None
-    if not m:
-        raise ValueError(f"{text!r} is not an interval like '30m', '6h' or '1d'")
-    value = timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    if value < MIN_INTERVAL:
-        raise ValueError(f"{text!r} is shorter than {MIN_INTERVAL.total_seconds():g}s")
-    return value
 
 
 @dataclass(frozen=True)
@@ -205,7 +194,7 @@ class _SourceReader:
             ignore_text=self.regexes(), interval=interval, cron=cron,
             tags=self.strings("tags"), robots=self.optional_bool("robots"),
             allow_private_network=bool(self.optional_bool("allow_private_network")),
-            encoding=self.optional_str("encoding"), title=self.optional_str("title"),
+            encoding=self.encoding(), title=self.optional_str("title"),
             enabled=self.optional_bool("enabled") is not False,
         )
 
@@ -219,9 +208,10 @@ class _SourceReader:
         url = self.entry.get("url")
         if not isinstance(url, str) or not url:
             raise self.fail("url", "required")
-        if not re.match(r"^https?://[^/\s]+", url):
+        m = _HTTP_URL.match(url)
+        if not m:
             raise self.fail("url", f"{url!r} must be an http:// or https:// URL")
-        return url.strip()
+        return (m.group(1).lower() + m.group(2)).strip()  # HTTP://… is http://…
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.entry.get(key, [])
@@ -274,6 +264,14 @@ class _SourceReader:
             raise self.fail("cron", f"{cron!r}: {exc}") from None
         return cron
 
+    def encoding(self) -> str | None:
+        """Kept as written; ``decode_html`` maps it (gb2312 and gbk decode as gb18030)."""
+        value = self.optional_str("encoding")
+        if value is not None and canonical_charset(value) is None:
+            raise self.fail("encoding", f"{value!r} is not a text encoding Python knows, "
+                            "like 'gb18030', 'big5' or 'utf-8'")
+        return value
+
     def optional_bool(self, key: str) -> bool | None:
         value = self.entry.get(key)
         if value is not None and not isinstance(value, bool):
@@ -299,7 +297,7 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
     label = str(entry.get("name") or entry.get("email") or entry.get("webhook") or f"#{i + 1}")
 
     def fail(key: str, msg: str) -> ConfigError:
-        return ConfigError(msg, file=file, source=f"watcher {label}", key=key)
+        return ConfigError(msg, file=file, watcher=label, key=key)
 
     unknown = set(entry) - WATCHER_KEYS
     if unknown:

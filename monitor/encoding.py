@@ -54,15 +54,20 @@ _XML_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)""", re
 
 
 def canonical_charset(label: str | None) -> str | None:
-    """The Python codec for an HTTP/HTML charset label, or None if it is unknown."""
+    """The Python text codec for an HTTP/HTML charset label, or None if it is unknown.
+
+    Codecs that are not text encodings (base64, rot13, zlib...) are unknown here:
+    ``bytes.decode`` refuses them."""
     if not label:
         return None
     key = label.strip().strip("\"'").lower()
     key = _ALIASES.get(key, key)
     try:
-        return codecs.lookup(key).name
+        info = codecs.lookup(key)
     except LookupError:
         return None
+    is_text = getattr(info, "_is_text_encoding", True) and info.name != "undefined"
+    return info.name if is_text else None
 
 
 def decode_html(body: bytes, content_type: str | None,

@@ -49,7 +49,8 @@ class InternalError(MonitorError):
 class ConfigError(MonitorError):
     """``sources.toml`` or the environment is invalid.
 
-    The message always names the file and, where they apply, the source and the key.
+    The message always names the file and, where they apply, the source (or the
+    watcher) and the key.
     """
 
     kind = "config"
@@ -61,9 +62,11 @@ class ConfigError(MonitorError):
         file: str | None = None,
         source: str | None = None,
         key: str | None = None,
+        watcher: str | None = None,
     ) -> None:
-        self.file, self.source, self.key = file, source, key
+        self.file, self.source, self.key, self.watcher = file, source, key, watcher
         where = [p for p in (file, f"source {source!r}" if source else None,
+                             f"watcher {watcher!r}" if watcher else None,
                              f"key {key!r}" if key else None) if p]
         super().__init__(f"{': '.join(where)}: {message}" if where else message)
 

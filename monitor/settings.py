@@ -11,12 +11,15 @@ environment: the file may *name* an environment variable, never hold the secret.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
 
@@ -25,6 +28,26 @@ ENV_PREFIX = "MONITOR_"
 ENV_ONLY = frozenset({"web_token"})
 # URL fields that may be written in the file only without a password in them.
 URL_SECRETS = frozenset({"smtp_url", "database_url"})
+# Settings whose values together decide whether the web UI and /metrics share a port.
+PORT_KEYS = ("web_port", "metrics_port", "web_enabled")
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MIN_INTERVAL = timedelta(seconds=1)
+MAX_INTERVAL = timedelta(days=366)
+
+
+def parse_interval(text: str) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"6h"``, ``"1d"``, ``"2w"`` → timedelta; ValueError otherwise."""
+    m = _INTERVAL.match(text) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"{text!r} is not an interval like '30m', '6h' or '1d'")
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds > MAX_INTERVAL.total_seconds():  # also before timedelta() overflows
+        raise ValueError(f"{text!r} is longer than {MAX_INTERVAL.days} days")
+    if seconds < MIN_INTERVAL.total_seconds():
+        raise ValueError(f"{text!r} is shorter than {MIN_INTERVAL.total_seconds():g}s")
+    return timedelta(seconds=seconds)
 
 
 class Settings(BaseModel):
@@ -75,16 +98,33 @@ class Settings(BaseModel):
     alert_max_attempts: int = Field(10, ge=1, description="Attempts before an alert is dead.")
     web_enabled: bool = Field(False, description="monitor run also serves the web UI.")
     web_host: str = Field("127.0.0.1", description="Web UI bind address.")
-    web_port: int = Field(8080, description="Web UI port.")
+    web_port: int = Field(8080, ge=1, le=65535, description="Web UI port.")
     web_token: str | None = Field(
         None, description="Env only. Required to bind the web UI beyond loopback."
     )
-    metrics_port: int | None = Field(None, description="Port of /healthz and /metrics (loopback).")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Port of /healthz and /metrics (loopback).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
     lease_seconds: float = Field(300.0, gt=0, description="Seconds a replica holds a claim.")
     shutdown_grace: float = Field(
         30.0, ge=0, description="Seconds running checks may finish in after SIGTERM/SIGINT; "
         "then they are abandoned, storing nothing.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"{value!r} is not a time zone like 'Asia/Shanghai' or 'UTC'"
+                             ) from None
+        return value
+
+    @field_validator("default_interval")
+    @classmethod
+    def _schedulable(cls, value: str) -> str:
+        parse_interval(value)  # its ValueError says what is wrong
+        return value
 
     def delay_for(self, host: str) -> float:
         return self.host_delays.get(host, self.host_delay)
@@ -107,10 +147,18 @@ def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
         if raw is None:
             continue
         if name == "host_delays":
-            out[name] = dict(_pair(p) for p in raw.split(",") if p.strip())
+            out[name] = _host_delays(raw)
         else:
             out[name] = raw
     return out
+
+
+def _host_delays(raw: str) -> dict[str, float]:
+    try:
+        return dict(_pair(p) for p in raw.split(",") if p.strip())
+    except ValueError:
+        raise ConfigError("must be HOST=SECONDS pairs like 'a.gov.cn=5,b.gov.cn=0.5'",
+                          file="environment", key=ENV_PREFIX + "HOST_DELAYS") from None
 
 
 def _pair(text: str) -> tuple[str, float]:
@@ -126,24 +174,41 @@ def load_settings(
 ) -> Settings:
     """Build settings from the file's ``[settings]`` table and the environment."""
     file_values = dict(file_values or {})
+    _refuse_secrets(file_values, file)
+    _check_ports(_build(file_values, file, "settings."), file, "settings.web_port")
+    env_values = _env_values(os.environ if env is None else env)
+    settings = _build({**file_values, **env_values}, "environment", ENV_PREFIX, upper=True)
+    from_env = next((k for k in PORT_KEYS if k in env_values), PORT_KEYS[0])
+    _check_ports(settings, "environment", ENV_PREFIX + from_env.upper())
+    return settings
+
+
+def _refuse_secrets(file_values: Mapping[str, Any], file: str) -> None:
     for key, value in file_values.items():
         if key in ENV_ONLY or (key in URL_SECRETS and _has_password(value)):
             raise ConfigError(
                 f"{key} holds a secret: set MONITOR_{key.upper()} in the environment",
                 file=file, key=f"settings.{key}",
             )
+
+
+def _build(values: dict[str, Any], file: str, prefix: str, upper: bool = False) -> Settings:
     try:
-        Settings(**file_values)
+        return Settings(**values)
     except ValidationError as exc:
-        raise _translate(exc, file, "settings.") from None
-    env_values = _env_values(os.environ if env is None else env)
-    try:
-        return Settings(**{**file_values, **env_values})
-    except ValidationError as exc:
-        raise _translate(exc, "environment", ENV_PREFIX, upper=True) from None
+        raise _translate(exc, file, prefix, upper) from None
+
+
+def _check_ports(settings: Settings, file: str, key: str) -> None:
+    """With the web UI on, it and /metrics need two ports: the second bind would fail."""
+    if settings.web_enabled and settings.web_port == settings.metrics_port:
+        raise ConfigError(f"web_port {settings.web_port} is also metrics_port: with "
+                          "web_enabled the web UI could not bind it", file=file, key=key)
 
 
 def _translate(exc: ValidationError, file: str, prefix: str, upper: bool = False) -> ConfigError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
-    return ConfigError(err["msg"], file=file, key=prefix + (key.upper() if upper else key))
+    message = ("unknown key" if err["type"] == "extra_forbidden"
+               else err["msg"].removeprefix("Value error, "))
+    return ConfigError(message, file=file, key=prefix + (key.upper() if upper else key))

@@ -53,6 +53,11 @@ def test_a_good_file_loads_with_its_schedules_and_watchers() -> None:
     (('name = "hn-replies"', 'name = "hb-ai-plan"'), "hb-ai-plan", "name"),
     (('url = "https://gxt.hunan.gov.cn/x.html"',
       'url = "https://kyc.whxy.edu.cn/info/1131/3782.htm"'), "hn-replies", "url"),
+    (('interval = "6h"', 'interval = "99999999999w"'), "hb-ai-plan", "interval"),
+    (('tags = ["hubei", "plan"]', 'encoding = "klingon"'), "hb-ai-plan", "encoding"),
+    (('tags = ["hubei", "plan"]', 'encoding = "base64"'), "hb-ai-plan", "encoding"),
+    (('url = "https://gxt.hunan.gov.cn/x.html"', 'url = "FILE:///etc/passwd"'), "hn-replies",
+     "url"),
 ])
 def test_a_broken_edit_names_file_source_and_key(edit: tuple[str, str], source: str,
                                                   key: str, tmp_path: Path) -> None:
@@ -63,6 +68,43 @@ def test_a_broken_edit_names_file_source_and_key(edit: tuple[str, str], source: 
         load_config(path)
     message = str(err.value)
     assert str(path) in message and repr(source) in message and repr(key) in message
+
+
+def test_an_interval_is_capped_at_366_days_with_a_clear_message() -> None:
+    assert parse_interval("366d") == timedelta(days=366)
+    for huge in ("367d", "99999999999w", "9" * 400 + "s"):
+        with pytest.raises(ValueError, match="longer than 366 days"):
+            parse_interval(huge)
+
+
+def test_a_forced_encoding_is_kept_as_written_when_python_knows_it() -> None:
+    good = GOOD.replace('tags = ["hubei", "plan"]', 'encoding = "GB2312"')
+    assert parse_config(good).sources[0].encoding == "GB2312"  # decoded as gb18030
+    bad = GOOD.replace('tags = ["hubei", "plan"]', 'encoding = "klingon"')
+    with pytest.raises(ConfigError, match="'klingon' is not a text encoding"):
+        parse_config(bad)
+
+
+def test_url_schemes_are_case_insensitive_and_normalised_to_lower_case() -> None:
+    upper = GOOD.replace("https://gxt.hunan.gov.cn/x.html", "HTTP://127.0.0.1/x")
+    assert parse_config(upper).sources[1].url == "http://127.0.0.1/x"
+    twice = GOOD.replace("https://gxt.hunan.gov.cn/x.html",
+                         "HTTPS://kyc.whxy.edu.cn/info/1131/3782.htm")
+    with pytest.raises(ConfigError, match="duplicate url"):
+        parse_config(twice)
+
+
+@pytest.mark.parametrize(("edit", "key"), [
+    (('sources = ["hb-*"]', 'sources = "hb-*"'), "sources"),
+    (('tags = ["plan"]', 'tags = "hunan"'), "tags"),
+    (('email = "analyst@example.org"', 'email = "analyst@example.org"\nmood = "x"'), "mood"),
+])
+def test_a_broken_watcher_names_the_watcher_and_the_key(edit: tuple[str, str], key: str) -> None:
+    assert edit[0] in GOOD, edit[0]
+    with pytest.raises(ConfigError) as err:
+        parse_config(GOOD.replace(edit[0], edit[1]), path="w.toml")
+    assert str(err.value).startswith(f"w.toml: watcher 'analyst@example.org': key {key!r}: ")
+    assert err.value.watcher == "analyst@example.org" and err.value.source is None
 
 
 def test_a_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
@@ -118,3 +160,31 @@ def test_the_shipped_sources_file_is_valid() -> None:
     cfg = load_config(Path(__file__).parent.parent / "sources.toml")
     assert len(cfg.sources) >= 4
     assert all(s.url.startswith("http") for s in cfg.sources)
+
+
+@pytest.mark.parametrize(("edit", "where"), [
+    (("[[sources]]", '[settings]\ntimezone = "Mars/Olympus"\n\n[[sources]]'),
+     "key 'settings.timezone'"),
+    (("[[sources]]", "[settings]\nweb_enabled = true\nmetrics_port = 8080\n\n[[sources]]"),
+     "key 'settings.web_port'"),
+    (("[[sources]]", '[settings]\ncolour = "red"\n\n[[sources]]'),
+     "key 'settings.colour': unknown key"),
+    (('interval = "6h"', 'interval = "99999999999w"'), "source 'hb-ai-plan': key 'interval'"),
+    (('tags = ["hubei", "plan"]', 'encoding = "klingon"'), "source 'hb-ai-plan': key 'encoding'"),
+    (('tags = ["plan"]', 'tags = "hunan"'), "watcher 'analyst@example.org': key 'tags'"),
+])
+def test_sources_validate_exits_2_naming_file_and_key(
+        edit: tuple[str, str], where: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli, common
+
+    monkeypatch.setattr(common.err_console, "_width", 250)  # one line, however long the path
+    path = tmp_path / "sources.toml"
+    path.write_text(GOOD.replace(edit[0], edit[1], 1), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["sources", "validate", "--sources", str(path)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    message = " ".join(result.stderr.split())
+    assert message.startswith(f"configuration error: {path}: {where}"), message
+    assert "Traceback" not in result.output and "ok —" not in result.output

@@ -124,6 +124,12 @@ def test_garbage_never_raises_and_is_replaced() -> None:
     assert isinstance(text, str) and charset
 
 
+def test_a_label_naming_a_codec_that_is_not_a_text_encoding_is_ignored() -> None:
+    body = page(ARTICLE, meta='<meta charset="base64">', charset="utf-8")
+    text, charset = decode_html(body, "text/html; charset=rot13")
+    assert charset == "utf-8" and "政务公开" in text
+
+
 def test_empty_body() -> None:
     assert decode_html(b"", "text/html; charset=gbk") == ("", "gb18030")
 
@@ -139,6 +145,7 @@ def test_gb_family_labels_decode_as_gb18030(label: str) -> None:
 @pytest.mark.parametrize(("label", "expected"), [
     ("utf-8", "utf-8"), ("UTF8", "utf-8"), ("big5", "big5hkscs"), ("iso-8859-1", "cp1252"),
     ("us-ascii", "cp1252"), ("no-such-charset", None), ("", None), (None, None),
+    ("base64", None), ("rot13", None), ("zlib", None), ("undefined", None),  # not text
 ])
 def test_other_labels(label: str | None, expected: str | None) -> None:
     assert canonical_charset(label) == expected
