@@ -40,27 +40,28 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 
 def handle_errors(fn: F) -> F:
-    """Turn monitor errors into a one-line message and an exit code, never a traceback."""
+    """Turn monitor errors into a one-line message and an exit code, never a traceback.
+
+    The message is not wrapped: a path or URL in it stays whole, to copy or to grep."""
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            err_console.print(f"[red]configuration error:[/] {escape(str(exc))}",
-                              highlight=False)
-            sys.exit(EXIT_CONFIG)
+            _fail("configuration error", str(exc), EXIT_CONFIG)
         except KeyError as exc:
-            err_console.print(f"[red]not found:[/] {escape(str(exc.args[0]))}", highlight=False)
-            sys.exit(EXIT_NOT_FOUND)
+            _fail("not found", str(exc.args[0]), EXIT_NOT_FOUND)
         except MonitorError as exc:
-            err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-            sys.exit(1)
+            _fail("error", str(exc), 1)
         except OSError as exc:  # a file the command was told to read or write
             where = f"{exc.filename}: " if exc.filename else ""
-            err_console.print(f"[red]error:[/] {escape(where + (exc.strerror or str(exc)))}",
-                              highlight=False)
-            sys.exit(1)
+            _fail("error", where + (exc.strerror or str(exc)), 1)
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(what: str, message: str, code: int) -> None:
+    err_console.print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 def load(sources_file: Path, *, quiet: bool = False) -> Config:
