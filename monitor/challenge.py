@@ -16,9 +16,21 @@ The checks, most specific first:
   nginx/openresty/Tengine defaults, ERDDAP errors, Chinese WAFs: 安全狗, 云锁, 知道创宇
   加速乐/创宇盾, 360网站卫士, 瑞数, 阿里云盾, 腾讯云, 百度云加速, 长亭 SafeLine), which count only
   on a short page, as an article may quote them;
+* a generic Chinese anti-bot page of no known vendor: a title that is only 访问验证,
+  安全验证, 验证码, 访问过于频繁... on a short page, or a prompt (请输入验证码, 请完成下方验证,
+  您的访问过于频繁...) on a tiny page (under 200 visible characters), as an article or a
+  short notice may talk about captchas in its prose;
 * a short page whose script only redirects (the Beijing ``adfwkey`` anti-bot page);
 * Velocity/JSP/mustache placeholders left in the visible text or links;
 * a body with almost no visible text.
+
+``detect_soft_404`` returns a reason when the body says the page does not exist: the
+"page not found" page many Chinese government CMSs answer with HTTP 200 (页面不存在,
+您访问的页面不存在或已被删除, 该信息已删除, 信息不存在或已撤销, 404...).  That is not a
+challenge but the page being gone, and the pipeline counts it like a 404.  It counts
+when the title is only such a phrase (before a site-name suffix) and the page is short
+or its text says so too, or when a tiny page says so; an article that mentions a 404
+or 页面不存在 in its text is left alone.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from monitor import noise
 
 _SHORT_BYTES = 4096  # block and error pages are small; real pages carry a site's chrome
 _SHORT_TEXT = 600  # visible characters
+_TINY_TEXT = _SHORT_TEXT // 3  # a page that is only a message and a box or two
 _EMPTY_TEXT = 20
 _SCAN = 200_000  # characters of the body searched for signatures
 
@@ -51,6 +64,15 @@ class _Page:
     def short(self) -> bool:
         return self.size < _SHORT_BYTES or len(self.text) < _SHORT_TEXT
 
+    @property
+    def tiny(self) -> bool:
+        return len(self.text) < _TINY_TEXT
+
+    @property
+    def title_head(self) -> str:
+        """The title before a site-name suffix ("页面不存在_某某市人民政府")."""
+        return _TITLE_SUFFIX.split(self.title, maxsplit=1)[0].strip()
+
 
 def detect_challenge(html: str, *, status: int, headers: Mapping[str, str]) -> str | None:
     """A reason why ``html`` is not the page, or ``None`` if it looks like the page."""
@@ -58,6 +80,17 @@ def detect_challenge(html: str, *, status: int, headers: Mapping[str, str]) -> s
     for check in _CHECKS:
         if reason := check(page):
             return reason
+    return None
+
+
+def detect_soft_404(html: str) -> str | None:
+    """A reason when ``html`` is a "page not found" page (served with HTTP 200), or ``None``."""
+    page = _read(html, 200, {})
+    if _NOT_FOUND_TITLE.fullmatch(page.title_head) and (
+            page.short or _NOT_FOUND.search(page.text)):
+        return f"title {page.title}"
+    if page.tiny and (found := _NOT_FOUND.search(page.text)):
+        return f"text {found.group()}"
     return None
 
 
@@ -141,15 +174,53 @@ _SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("百度云加速 page", r"yunjiasu"),
         ("长亭雷池 WAF page", r"safeline"),  # not 雷池: "不越雷池一步" is an idiom
         ("anti-bot verification page", r"人机验证|请完成安全验证|滑动验证|访问被拒绝|"
-                                       r"请求被拦截|疑似黑客攻击|可能对网站造成安全威胁"),
+                                       r"请求被拦截|疑似黑客攻击|可能对网站造成安全威胁|"
+                                       r"访问验证|请输入验证码|请完成下方验证|访问过于频繁|"
+                                       r"请求过于频繁|访问频率过快"),
+        # A CMS's "not found" page served with 200 (a soft 404): on a small page only.
+        ("'page not found' page", r"页面不存在|页面未找到|找不到(?:该|您要访问的)?页面|"
+                                  r"信息不存在|该信息已(?:被)?删除|已被删除或不存在"),
         ("anti-bot JavaScript redirect", r"adfwkey="),
     )
 )
 _ERROR_TITLE = re.compile(
-    r"^(?:(?:403|429|500|502|503|504)\b|access denied$|forbidden$|bad gateway$|"
+    r"^(?:(?:403|404|429|500|502|503|504)\b|access denied$|forbidden$|bad gateway$|"
     r"service (?:temporarily )?unavailable$|gateway time-?out$|too many requests$)",
     re.IGNORECASE,
 )
+_TITLE_SUFFIX = re.compile(r"\s+[-|—–·]\s*|\s*[_|—–]\s*")
+
+# Generic Chinese anti-bot pages, of no vendor: a title that is only a verification word
+# (on a short page), a prompt to pass a captcha or slow down (on a tiny page).
+_ANTIBOT_TITLE = re.compile(
+    r"(?:访问|安全|人机|滑动|图形|拼图)?验证(?:码)?|请?输入验证码|请?完成(?:安全|人机)?验证|"
+    r"安全检查|(?:访问|请求|操作)(?:过于|太|过度)?频繁(?:[,，]?请稍后(?:再试|访问))?",
+)
+_ANTIBOT_PROMPT = re.compile(
+    r"(?:访问|请求|操作)(?:过于|太|过度)频繁|访问验证|安全验证|请输入(?:图中的?|下方的?)?(?:验证码|字符)|"
+    r"请(?:先)?完成(?:下方|下面|以下|如下)?的?(?:安全|人机|滑块)?验证|"
+    r"(?:完成|通过)验证后(?:再|方可|才能|即可)?(?:继续)?访问|看不清[，,]?换一张|"
+    r"(?:拖动|滑动)(?:下方|左侧)?(?:的)?滑块|向右(?:拖动|滑动)|点击(?:按钮)?(?:开始|进行)验证",
+)
+
+# "Page not found" pages answered with HTTP 200 (soft 404s).
+_THING = r"(?:页面|网页|文章|信息|内容|稿件|文档|链接|网址|资源)"
+_GONE = (r"(?:不存在|未找到|找不到|无法找到|没有找到|已(?:经)?(?:被)?(?:删除|撤销|撤回|撤稿|撤下|"
+         r"下线|下架|移除|失效|过期))")
+_NOT_FOUND = re.compile(
+    rf"(?:(?:您|你)(?:所|要|所要)?(?:访问|查看|浏览|请求|查找|打开)的|该|此|当前)?"
+    rf"{_THING}(?:可能)?{_GONE}(?:或(?:者)?(?:已(?:经)?)?(?:被)?(?:删除|撤销|撤回|撤下|下线|移除|过期|"
+    rf"失效|迁移|更名|不存在))?"
+    r"|\b404\s*(?:not\s*found|error|错误)|\bpage\s*not\s*found\b",
+    re.IGNORECASE,
+)
+_NOT_FOUND_TITLE = re.compile(
+    rf"(?:(?:错误|error)?\s*404\s*(?:错误|error|not\s*found|页面|[:：!！])?\s*)?"
+    rf"(?:(?:抱歉|对不起|很抱歉)[，,！!]?\s*)?(?:{_NOT_FOUND.pattern})[!！。.]*"
+    r"|(?:错误|error)?\s*404\s*(?:错误|error|not\s*found|页面)?|(?:page|file)?\s*not\s*found",
+    re.IGNORECASE,
+)
+
 _REDIRECT = re.compile(r"\blocation(?:\.href)?\s*=[^=]|\blocation\.(?:replace|assign)\s*\(|"
                        r"http-equiv=[\"']?refresh")
 
@@ -179,6 +250,10 @@ def _signature(page: _Page) -> str | None:
             return reason
     if _ERROR_TITLE.search(page.title) and page.status not in (404, 410):
         return f"error page: {page.title}"
+    if _ANTIBOT_TITLE.fullmatch(page.title_head):
+        return f"anti-bot verification page ({page.title})"
+    if page.tiny and (found := _ANTIBOT_PROMPT.search(page.text)):
+        return f"anti-bot verification page ({found.group()})"
     return None
 
 

@@ -175,3 +175,27 @@ def test_origin_404_is_left_to_the_fetch_stage() -> None:
     body = "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
     headers = {"server": "awselb/2.0", "content-type": "text/html"}
     assert detect_challenge(body * 3, status=404, headers=headers) is None
+
+
+HOME_MADE = {  # what small government CMSs serve instead of the page, with status 200
+    "rate-limit captcha": ("访问验证", "<p>您的访问过于频繁，请完成下方验证后继续访问</p>"
+                           "<div class='captcha'><img src='/captcha.jpg'>"
+                           "<input name='code' placeholder='请输入验证码'></div>"),
+    "soft 404": ("404 页面不存在", "<h2>抱歉，您访问的页面不存在或已被删除！</h2>"
+                 "<a href='/'>返回首页</a>"),
+    "deleted notice": ("提示信息", "<p>该信息已删除</p><a href='/'>返回首页</a>"),
+}
+
+
+@pytest.mark.parametrize("case", HOME_MADE)
+def test_home_made_captcha_and_not_found_pages_are_not_the_page(case: str) -> None:
+    title, body = HOME_MADE[case]
+    html = f"<html><head><title>{title}</title></head><body>{body}</body></html>"
+    assert detect_challenge(html, status=200, headers=HTML) is not None
+
+
+def test_an_article_that_mentions_captchas_and_missing_pages_is_still_the_page() -> None:
+    extra = ("群众反映办事平台访问过于频繁时需输入验证码，部分栏目页面不存在或信息已被删除，"
+             "请各单位完善访问验证流程并及时修复页面未找到的问题。")
+    body = seed_page(0, edit=lambda ps: [*ps, extra]).decode("utf-8")
+    assert detect_challenge(body, status=200, headers=HTML) is None

@@ -341,6 +341,13 @@ FAILURES: dict[str, tuple[str, Callable[[], Response] | None, str]] = {
         "challenge"),
     "unrendered-template": ("", lambda: html(
         _corpus("cn-gov/bjjs-zjw-beijing__fwjy-stats__20200326.html")), "challenge"),
+    "home-made-captcha": ("", lambda: html(
+        "<html><head><title>访问验证</title></head><body><p>您的访问过于频繁，请完成下方验证"
+        "后继续访问</p><input name='code' placeholder='请输入验证码'></body></html>"),
+        "challenge"),
+    "soft-404": ("", lambda: html("<html><head><title>404 页面不存在</title></head><body>"
+                                  "<h2>抱歉，您访问的页面不存在或已被删除！</h2></body></html>"),
+                 "challenge"),
     "empty-body": ("", lambda: html(b""), "empty"),
     "selector-matches-nothing": (
         'content = ["div.v_news_content"]',
