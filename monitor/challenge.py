@@ -84,7 +84,9 @@ def detect_challenge(html: str, *, status: int, headers: Mapping[str, str]) -> s
 
 
 def detect_soft_404(html: str) -> str | None:
-    """A reason when ``html`` is a "page not found" page (served with HTTP 200), or ``None``."""
+    """A reason when ``html`` says the page does not exist (a soft 404), or ``None``.
+
+    For answers with a success status: the pipeline takes such a page as gone."""
     page = _read(html, 200, {})
     if _NOT_FOUND_TITLE.fullmatch(page.title_head) and (
             page.short or _NOT_FOUND.search(page.text)):
@@ -174,30 +176,26 @@ _SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("百度云加速 page", r"yunjiasu"),
         ("长亭雷池 WAF page", r"safeline"),  # not 雷池: "不越雷池一步" is an idiom
         ("anti-bot verification page", r"人机验证|请完成安全验证|滑动验证|访问被拒绝|"
-                                       r"请求被拦截|疑似黑客攻击|可能对网站造成安全威胁|"
-                                       r"访问验证|请输入验证码|请完成下方验证|访问过于频繁|"
-                                       r"请求过于频繁|访问频率过快"),
-        # A CMS's "not found" page served with 200 (a soft 404): on a small page only.
-        ("'page not found' page", r"页面不存在|页面未找到|找不到(?:该|您要访问的)?页面|"
-                                  r"信息不存在|该信息已(?:被)?删除|已被删除或不存在"),
+                                       r"请求被拦截|疑似黑客攻击|可能对网站造成安全威胁"),
         ("anti-bot JavaScript redirect", r"adfwkey="),
     )
 )
 _ERROR_TITLE = re.compile(
-    r"^(?:(?:403|404|429|500|502|503|504)\b|access denied$|forbidden$|bad gateway$|"
+    r"^(?:(?:403|429|500|502|503|504)\b|access denied$|forbidden$|bad gateway$|"
     r"service (?:temporarily )?unavailable$|gateway time-?out$|too many requests$)",
     re.IGNORECASE,
 )
-_TITLE_SUFFIX = re.compile(r"\s+[-|—–·]\s*|\s*[_|—–]\s*")
+_TITLE_SUFFIX = re.compile(r"\s+[-|—–·]\s*|\s*[_|—–]\s*")  # before a site name
 
 # Generic Chinese anti-bot pages, of no vendor: a title that is only a verification word
 # (on a short page), a prompt to pass a captcha or slow down (on a tiny page).
 _ANTIBOT_TITLE = re.compile(
     r"(?:访问|安全|人机|滑动|图形|拼图)?验证(?:码)?|请?输入验证码|请?完成(?:安全|人机)?验证|"
-    r"安全检查|(?:访问|请求|操作)(?:过于|太|过度)?频繁(?:[,，]?请稍后(?:再试|访问))?",
+    r"(?:访问|请求|操作)(?:过于|太|过度)?频繁(?:[,，]?请稍后(?:再试|访问))?",
 )
 _ANTIBOT_PROMPT = re.compile(
-    r"(?:访问|请求|操作)(?:过于|太|过度)频繁|访问验证|安全验证|请输入(?:图中的?|下方的?)?(?:验证码|字符)|"
+    r"(?:访问|请求|操作)(?:过于|太|过度)频繁|访问频率过(?:快|高)|访问验证|安全验证|"
+    r"请输入(?:图中的?|下方的?)?(?:验证码|字符)|"
     r"请(?:先)?完成(?:下方|下面|以下|如下)?的?(?:安全|人机|滑块)?验证|"
     r"(?:完成|通过)验证后(?:再|方可|才能|即可)?(?:继续)?访问|看不清[，,]?换一张|"
     r"(?:拖动|滑动)(?:下方|左侧)?(?:的)?滑块|向右(?:拖动|滑动)|点击(?:按钮)?(?:开始|进行)验证",
@@ -211,7 +209,7 @@ _NOT_FOUND = re.compile(
     rf"(?:(?:您|你)(?:所|要|所要)?(?:访问|查看|浏览|请求|查找|打开)的|该|此|当前)?"
     rf"{_THING}(?:可能)?{_GONE}(?:或(?:者)?(?:已(?:经)?)?(?:被)?(?:删除|撤销|撤回|撤下|下线|移除|过期|"
     rf"失效|迁移|更名|不存在))?"
-    r"|\b404\s*(?:not\s*found|error|错误)|\bpage\s*not\s*found\b",
+    r"|(?<!\d)404\s*(?:not\s*found|error|错误)|page\s*not\s*found",  # in text without spaces
     re.IGNORECASE,
 )
 _NOT_FOUND_TITLE = re.compile(

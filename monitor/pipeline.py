@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from alerts import plan
-from monitor.challenge import detect_challenge
+from monitor.challenge import detect_challenge, detect_soft_404
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
 from monitor.errors import (
@@ -70,6 +70,9 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     _refuse_home_redirect(source.url, result)
     if not result.text.strip():  # before detect_challenge, which would call it a challenge
         raise EmptyContentError("the page is empty")
+    # A CMS's "page not found" answered with 200 is the page gone, counted like a 404.
+    if reason := detect_soft_404(result.text):
+        raise GoneError(f"the page says it does not exist: {reason}")
     reason = detect_challenge(result.text, status=result.status, headers=result.headers)
     if reason:
         raise ChallengePageError(f"not the page: {reason}")

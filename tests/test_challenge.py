@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.challenge import detect_challenge
-from tests.pages import seed_page
+from monitor.challenge import detect_challenge, detect_soft_404
+from tests.pages import seed, seed_page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corpus"
 QUALITY = FIXTURES / "peers" / "wmp-snapshot-quality"
@@ -155,6 +155,7 @@ def test_real_government_pages_are_not_flagged(name: str) -> None:
     raw = (CN_GOV / name).read_bytes()
     codec = "gb18030" if "gb2312" in name else "utf-8"
     assert detect_challenge(raw.decode(codec), status=200, headers=HTML) is None
+    assert detect_soft_404(raw.decode(codec)) is None
 
 
 @pytest.mark.parametrize("n", range(4))
@@ -162,6 +163,7 @@ def test_real_government_pages_are_not_flagged(name: str) -> None:
 def test_seed_pages_are_not_flagged(n: int, encoding: str) -> None:
     body = seed_page(n, encoding=encoding).decode("gb18030" if encoding == "gbk" else "utf-8")
     assert detect_challenge(body, status=200, headers=HTML) is None
+    assert detect_soft_404(body) is None
 
 
 def test_an_article_that_talks_about_wafs_is_still_the_page() -> None:
@@ -177,25 +179,86 @@ def test_origin_404_is_left_to_the_fetch_stage() -> None:
     assert detect_challenge(body * 3, status=404, headers=headers) is None
 
 
-HOME_MADE = {  # what small government CMSs serve instead of the page, with status 200
-    "rate-limit captcha": ("访问验证", "<p>您的访问过于频繁，请完成下方验证后继续访问</p>"
-                           "<div class='captcha'><img src='/captcha.jpg'>"
-                           "<input name='code' placeholder='请输入验证码'></div>"),
-    "soft 404": ("404 页面不存在", "<h2>抱歉，您访问的页面不存在或已被删除！</h2>"
-                 "<a href='/'>返回首页</a>"),
-    "deleted notice": ("提示信息", "<p>该信息已删除</p><a href='/'>返回首页</a>"),
+def _small(title: str, body: str) -> str:
+    return f"<html><head><title>{title}</title></head><body>{body}</body></html>"
+
+
+CAPTCHA_PAGES = {  # home-made anti-bot pages of small government CMSs, with status 200
+    "rate-limit captcha": _small("访问验证", "<p>您的访问过于频繁，请完成下方验证后继续访问</p>"
+                                 "<div class='captcha'><img src='/captcha.jpg'>"
+                                 "<input name='code' placeholder='请输入验证码'>"
+                                 "<a href='#'>看不清，换一张</a><button>提交</button></div>"),
+    "title with the site's name": _small("安全验证 - 某某市人民政府",
+                                         "<p>请向右拖动滑块完成验证</p><div id='slider'></div>"),
+    "captcha title only": _small("验证码", "<form><img src='/code.jpg'><input name='v'>"
+                                        "<button>确定</button></form>"),
+    "prompt under a plain title": _small("提示", "<h3>请求过于频繁</h3><p>请输入图中的字符：</p>"
+                                              "<img src='/vc.jpg'><input name='vc'>"),
 }
 
 
-@pytest.mark.parametrize("case", HOME_MADE)
-def test_home_made_captcha_and_not_found_pages_are_not_the_page(case: str) -> None:
-    title, body = HOME_MADE[case]
-    html = f"<html><head><title>{title}</title></head><body>{body}</body></html>"
-    assert detect_challenge(html, status=200, headers=HTML) is not None
+@pytest.mark.parametrize("case", CAPTCHA_PAGES)
+def test_home_made_captcha_pages_are_not_the_page(case: str) -> None:
+    reason = detect_challenge(CAPTCHA_PAGES[case], status=200, headers=HTML)
+    assert reason and "anti-bot" in reason
+
+
+SOFT_404 = {  # "page not found" pages of government CMSs, with status 200
+    "404 页面不存在": _small("404 页面不存在", "<h2>抱歉，您访问的页面不存在或已被删除！</h2>"
+                          "<a href='/'>返回首页</a>"),
+    "页面不存在": _small("页面不存在_某某市人民政府", "<p>5秒后自动返回首页</p>"
+                    "<script>setTimeout(function(){location.href='/'},5000)</script>"),
+    "页面未找到": _small("页面未找到",
+                    "<p>请检查您输入的网址是否正确。</p><a href='/'>返回首页</a>"),
+    "您访问的页面不存在或已被删除": _small("您访问的页面不存在或已被删除",
+                                "<a href='/'>返回首页</a>"),
+    "该信息已删除": _small("该信息已删除", "<a href='javascript:history.back()'>返回</a>"),
+    "信息不存在或已撤销": _small("信息不存在或已撤销！", "<a href='/'>返回首页</a>"),
+    "404 Not Found": _small("404 Not Found", "<h1>Not Found</h1><p>The requested URL was not "
+                                             "found on this server.</p>"),
+    "said under a plain title": _small("提示信息", "<p>该信息已删除</p><a href='/'>返回首页</a>"),
+}
+
+
+@pytest.mark.parametrize("case", SOFT_404)
+def test_not_found_pages_served_with_200_are_soft_404s(case: str) -> None:
+    assert detect_soft_404(SOFT_404[case])
+
+
+def test_a_not_found_page_in_the_sites_template_is_a_soft_404() -> None:
+    # The whole chrome (nav, side column, metadata, footer) around one sentence.
+    page = seed_page(0, edit=lambda ps: ["抱歉，您访问的页面不存在或已被删除！"])
+    body = page.decode("utf-8").replace(seed(0).title, "页面不存在")
+    assert detect_soft_404(body) == "title 页面不存在_湖南省工业和信息化厅"
+    # the same chrome with the article's own title is the page, whatever its text says
+    assert detect_soft_404(page.decode("utf-8")) is None
+
+
+PROSE = ("群众反映办事平台访问过于频繁时需输入验证码，部分栏目页面不存在或信息已被删除，"
+         "打开时提示“404 错误”或“您访问的页面不存在”；请各单位完善访问验证流程，"
+         "登录时请输入验证码并完成下方验证，及时修复页面未找到的问题。")
 
 
 def test_an_article_that_mentions_captchas_and_missing_pages_is_still_the_page() -> None:
-    extra = ("群众反映办事平台访问过于频繁时需输入验证码，部分栏目页面不存在或信息已被删除，"
-             "请各单位完善访问验证流程并及时修复页面未找到的问题。")
-    body = seed_page(0, edit=lambda ps: [*ps, extra]).decode("utf-8")
+    body = seed_page(0, edit=lambda ps: [*ps, PROSE]).decode("utf-8")
     assert detect_challenge(body, status=200, headers=HTML) is None
+    assert detect_soft_404(body) is None
+
+
+def _notice(title: str) -> str:
+    """A short notice: under 600 visible characters and 4 KB, more than a message and a box."""
+    return _small(f"{title}_某某市人民政府", (
+        f"<h1>{title}</h1><p>发布时间：2026-11-20 来源：市政务服务中心</p><p>{PROSE}</p>"
+        "<p>自2026年12月1日起，个人用户登录政务服务网时，除输入账号密码外，还须通过短信验证码"
+        "完成身份核验；企业用户可继续使用电子营业执照扫码登录。如遇页面长时间无响应，"
+        "请清除浏览器缓存后重试，或拨打12345政务服务便民热线咨询。</p>"))
+
+
+@pytest.mark.parametrize("title", ["关于政务服务网登录验证方式调整的通知",
+                                   "404名干部参加网络安全培训",
+                                   "关于部分页面不存在问题的整改情况", "验证码短信服务升级公告"])
+def test_a_short_notice_about_captchas_and_missing_pages_is_still_the_page(title: str) -> None:
+    body = _notice(title)
+    assert len(body.encode()) < 4096  # a short page, as block pages are
+    assert detect_challenge(body, status=200, headers=HTML) is None
+    assert detect_soft_404(body) is None

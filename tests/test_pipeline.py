@@ -343,11 +343,8 @@ FAILURES: dict[str, tuple[str, Callable[[], Response] | None, str]] = {
         _corpus("cn-gov/bjjs-zjw-beijing__fwjy-stats__20200326.html")), "challenge"),
     "home-made-captcha": ("", lambda: html(
         "<html><head><title>访问验证</title></head><body><p>您的访问过于频繁，请完成下方验证"
-        "后继续访问</p><input name='code' placeholder='请输入验证码'></body></html>"),
-        "challenge"),
-    "soft-404": ("", lambda: html("<html><head><title>404 页面不存在</title></head><body>"
-                                  "<h2>抱歉，您访问的页面不存在或已被删除！</h2></body></html>"),
-                 "challenge"),
+        "后继续访问</p><div class='captcha'><img src='/captcha.jpg'><input name='code' "
+        "placeholder='请输入验证码'><button>提交</button></div></body></html>"), "challenge"),
     "empty-body": ("", lambda: html(b""), "empty"),
     "selector-matches-nothing": (
         'content = ["div.v_news_content"]',
@@ -497,6 +494,47 @@ async def test_two_404s_are_gone_once_and_the_page_coming_back_is_restored(
     assert len(env.changes()) == 2
     # "gone" and "restored" told the watchers: no trouble / recovered on top of them
     assert [a.event for a in env.alerts()] == ["change", "change"]
+
+
+SOFT_404 = {  # a CMS's "page not found", answered with 200
+    "small": lambda: ("<html><head><title>404 页面不存在</title></head><body><h2>抱歉，您访问的"
+                      "页面不存在或已被删除！</h2><a href='/'>返回首页</a></body></html>").encode(),
+    "in the site's template": lambda: seed_page(0, edit=lambda ps: ["该信息已删除"]).replace(
+        TITLE.encode(), "信息不存在或已撤销".encode()),
+}
+
+
+@pytest.mark.parametrize("case", SOFT_404)
+async def test_a_not_found_page_served_with_200_is_gone_never_a_version(
+        make_env: Callable[..., Env], case: str) -> None:
+    env = make_env()
+    v1 = await _baseline(env)
+    env.serve(html(SOFT_404[case]()))
+
+    first = await env.check()
+    assert first.outcome is Outcome.ERROR and first.error_kind == "gone", first.error
+    assert "the page says it does not exist" in (first.error or "")
+    assert first.status == 200 and first.change_kind is None and env.changes() == []
+    assert env.page().status == "failing"
+
+    second = await env.check()  # gone_after = 2
+    assert second.outcome is Outcome.ERROR and second.change_kind == "gone"
+    [gone] = env.changes()
+    assert gone.kind == "gone" and gone.old_version_id == v1
+    assert env.page().status == "gone"
+    assert [(c.outcome, c.error_kind, c.http_status, c.version_id) for c in env.checks()[1:]] \
+        == [("error", "gone", 200, None)] * 2
+    third = await env.check()
+    assert third.change_kind is None and len(env.changes("gone")) == 1
+    assert [v.id for v in env.versions()] == [v1]  # the "not found" page never became one
+
+    env.serve(html(noisy(0)))
+    back = await env.check()
+    assert back.change_kind == "restored"
+    [restored] = env.changes("restored")
+    assert restored.old_version_id == v1 and restored.new_version_id is None
+    assert [v.id for v in env.versions()] == [v1] and env.page().status == "ok"
+    assert [a.change_id for a in env.alerts("change")] == [gone.id, restored.id]
 
 
 async def test_gone_needs_gone_after_consecutive_404s(make_env: Callable[..., Env]) -> None:
