@@ -75,6 +75,7 @@ def store_all(store: Store, name: str, pages: list[bytes]) -> list[int]:
             fetched_at=T0 + timedelta(hours=i))
         rec = CheckRecord(page_id=state.page_id,
                           expected_last_version_id=state.last.id if state.last else None,
+                      expected_revision=state.revision,
                           started_at=version.fetched_at, duration=0.0, outcome="changed",
                           version=version)
         ids.append(store.commit_check(rec).version_id or 0)

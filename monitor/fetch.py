@@ -161,6 +161,9 @@ class Fetcher:
                    allow_private: bool | None, robots: bool | None,
                    encoding: str | None) -> FetchResult:
         s = self.settings
+        # The instant capture began (WARC-Date's meaning): checks of one page are put in
+        # order by it, so a slow answer to an earlier request never counts as newer.
+        sent_at = datetime.now(UTC)
         started = time.monotonic()
         call = _Call(
             allow_private=s.allow_private_network if allow_private is None else allow_private,
@@ -177,7 +180,7 @@ class Fetcher:
             url=url, final_url=reply.url, status=reply.status, headers=_kept(reply.headers),
             etag=reply.headers.get("etag"), last_modified=reply.headers.get("last-modified"),
             elapsed=time.monotonic() - started, redirects=tuple(hops),
-            fetched_at=datetime.now(UTC))
+            fetched_at=sent_at)
         if reply.status == 304 and (etag or last_modified):
             # A 304 need not repeat the validators; the ones we sent are still valid.
             return replace(result, not_modified=True, etag=result.etag or etag,

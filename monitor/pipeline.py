@@ -37,6 +37,7 @@ from storage.models import utcnow
 from storage.records import AlertDraft, CheckRecord, NewVersion, PageState
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+MAX_CONFLICTS = 8  # times a check is made again because another was stored first
 HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}
 
 
@@ -89,6 +90,21 @@ def _refuse_home_redirect(url: str, result: FetchResult) -> None:
         raise GoneError(f"redirected to the home page {result.final_url}")
 
 
+@dataclass(frozen=True)
+class Observation:
+    """What one fetch of a page found: the page, a 304, or why it failed.
+
+    Kept apart from the record made of it: when another check of the page is stored
+    first, the record is made again from the same observation against the page as it
+    is now (``Store.commit_check``), without fetching again.
+    """
+
+    at: datetime  # when the request was sent: checks of a page are ordered by it
+    got: Inspection | FetchResult | None = None  # a FetchResult is a 304
+    error: MonitorError | None = None
+    validators: tuple[str | None, str | None] = (None, None)  # the ETag/date we sent
+
+
 class Checker:
     """Runs checks for one configuration; shared by ``monitor check`` and the daemon."""
 
@@ -97,26 +113,66 @@ class Checker:
 
     async def check(self, source: SourceConfig) -> CheckResult:
         started, t0 = utcnow(), time.monotonic()
+        state = await self._read(source)
+        if isinstance(state, CheckResult):
+            return state
+        seen = await self._observe(source, state)
+        for _ in range(MAX_CONFLICTS):
+            record = await self._record(source, state, seen, started, t0)
+            done = await self._commit(source, record)
+            if not isinstance(done, PageState):
+                return done
+            state = done  # another check of the page was stored first: make it again
+        return CheckResult(source.name, Outcome.ERROR, time.monotonic() - t0,
+                           error_kind="storage", error="the page kept changing under "
+                           f"this check ({MAX_CONFLICTS} other checks stored first)")
+
+    async def _read(self, source: SourceConfig) -> PageState | CheckResult:
         try:
-            state = await asyncio.to_thread(self.store.page_state, source)
+            return await asyncio.to_thread(self.store.page_state, source)
         except MonitorError as exc:
             logger.error("{}: cannot read state: {}", source.name, exc)
             return CheckResult(source.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
+
+    async def _observe(self, source: SourceConfig, state: PageState) -> Observation:
+        sent, began = (state.etag, state.last_modified), utcnow()
         try:
-            record = await self._run(source, state, started, t0)
+            got = await inspect(self.fetcher, source, etag=state.etag,
+                                last_modified=state.last_modified)
         except MonitorError as exc:
-            record = self._failure(source, state, started, t0, exc)
+            return Observation(began, error=exc, validators=sent)
         except Exception as exc:  # a bug must cost one check, not the scheduled job
             logger.opt(exception=exc).error("{}: unexpected error in the check", source.name)
-            record = self._failure(source, state, started, t0, InternalError(repr(exc)))
-        return await self._commit(source, record)
+            return Observation(began, error=InternalError(repr(exc)), validators=sent)
+        fetched = got.fetched_at if isinstance(got, FetchResult) else got.fetch.fetched_at
+        return Observation(fetched or began, got=got, validators=sent)
 
-    async def _run(self, source: SourceConfig, state: PageState, started: datetime,
-                   t0: float) -> CheckRecord:
-        got = await inspect(self.fetcher, source, etag=state.etag,
-                            last_modified=state.last_modified)
+    async def _record(self, source: SourceConfig, state: PageState, seen: Observation,
+                      started: datetime, t0: float) -> CheckRecord:
+        if seen.error is not None:
+            rec = self._failure(source, state, started, t0, seen.error)
+        else:
+            try:
+                rec = await self._run(source, state, seen, started, t0)
+            except MonitorError as exc:
+                rec = self._failure(source, state, started, t0, exc)
+            except Exception as exc:  # a bug must cost one check, not the scheduled job
+                logger.opt(exception=exc).error("{}: unexpected error in the check",
+                                                source.name)
+                rec = self._failure(source, state, started, t0, InternalError(repr(exc)))
+        return replace(rec, observed_at=seen.at)
+
+    async def _run(self, source: SourceConfig, state: PageState, seen: Observation,
+                   started: datetime, t0: float) -> CheckRecord:
+        got = seen.got
         if isinstance(got, FetchResult):  # 304 Not Modified
-            return self._base(state, started, t0, Outcome.UNCHANGED, got)
+            rec = self._base(state, started, t0, Outcome.UNCHANGED, got)
+            # It confirms the version whose validators we sent: if another check has
+            # stored a newer one meanwhile, this answer is about the past.
+            current = (state.etag, state.last_modified)
+            return rec if current == seen.validators else replace(
+                rec, outcome=str(Outcome.SUPERSEDED))
+        assert got is not None
         snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata)
         changes = await self._changes(source, state, got, snap)
         if state.last is not None and not changes and snap.content_hash == state.last.content_hash:
@@ -138,7 +194,6 @@ class Checker:
                        alerts=rec.alerts + tuple(alerts),
                        page_url=got.fetch.final_url if moved else None,
                        page_status="moved" if moved else rec.page_status)
-
     async def _changes(self, source: SourceConfig, state: PageState, got: Inspection,
                        snap: object) -> list[ChangeDecision]:
         out: list[ChangeDecision] = []
@@ -177,7 +232,8 @@ class Checker:
         return CheckRecord(
             page_id=state.page_id,
             expected_last_version_id=state.last.id if state.last else None,
-            started_at=started, duration=time.monotonic() - t0, outcome=str(outcome),
+            expected_revision=state.revision, started_at=started,
+            duration=time.monotonic() - t0, outcome=str(outcome),
             http_status=fetch.status, bytes=len(fetch.body),
             raw_sha256=hashlib.sha256(fetch.body).hexdigest() if fetch.body else None,
             # A 304 may leave its validators out; a 200 without them has none any more.
@@ -207,7 +263,8 @@ class Checker:
         return CheckRecord(
             page_id=state.page_id,
             expected_last_version_id=state.last.id if state.last else None,
-            started_at=started, duration=time.monotonic() - t0, outcome=str(Outcome.ERROR),
+            expected_revision=state.revision, started_at=started,
+            duration=time.monotonic() - t0, outcome=str(Outcome.ERROR),
             http_status=exc.status, bytes=exc.size, error_kind=exc.kind, error=str(exc),
             worker=WORKER, etag=state.etag, last_modified=state.last_modified,
             page_status=status, failure_streak=streak, gone_streak=gone,
@@ -220,9 +277,13 @@ class Checker:
         key = f"{state.page_id}:{utcnow().isoformat()}"
         return plan.trouble_alerts(self.config, source, event, key, detail)
 
-    async def _commit(self, source: SourceConfig, rec: CheckRecord) -> CheckResult:
+    async def _commit(self, source: SourceConfig,
+                      rec: CheckRecord) -> CheckResult | PageState:
+        """Store the record; the page's fresh state when another check was stored first."""
         try:
             res = await asyncio.to_thread(self.store.commit_check, rec)
+            if res.conflict:
+                return await asyncio.to_thread(self.store.page_state, source)
         except MonitorError as exc:
             logger.error("{}: could not store the check: {}", source.name, exc)
             return CheckResult(source.name, Outcome.ERROR, rec.duration,

@@ -23,7 +23,7 @@ class FetchResult:
     not_modified: bool = False
     elapsed: float = 0.0
     redirects: tuple[tuple[int, str], ...] = ()  # (status, location) of each hop
-    fetched_at: datetime | None = None
+    fetched_at: datetime | None = None  # when the request was sent (capture began)
 
     @property
     def permanent_redirect(self) -> bool:
@@ -45,6 +45,9 @@ class Outcome(enum.StrEnum):
     CHANGED = "changed"
     UNCHANGED = "unchanged"
     ERROR = "error"
+    # A check whose fetch was older than one already stored for the page (two processes
+    # checked it at once): kept as a check row, never a version, a change or an alert.
+    SUPERSEDED = "superseded"
 
 
 class ChangeKind(enum.StrEnum):

@@ -64,6 +64,9 @@ class Page(SQLModel, table=True):
     next_check_at: datetime | None = Field(default=None, index=True)
     lease_owner: str | None = None
     lease_expires: datetime | None = None
+    # Checks committed so far, and the fetch time of the newest: see Store.commit_check.
+    revision: int = 0
+    observed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -37,6 +37,8 @@ class PageState:
     failure_streak: int = 0
     gone_streak: int = 0
     status: str = "new"
+    revision: int = 0  # checks committed for the page when this state was read
+    observed_at: datetime | None = None  # fetch time of the newest stored check
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class CheckRecord:
 
     page_id: int
     expected_last_version_id: int | None
+    expected_revision: int  # the page's revision in the state the record was made from
     started_at: datetime
     duration: float
     outcome: str
@@ -93,6 +96,7 @@ class CheckRecord:
     failure_streak: int = 0
     gone_streak: int = 0
     page_url: str | None = None  # a permanent redirect moved the page here
+    observed_at: datetime | None = None  # when the page was fetched (or the fetch failed)
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,8 @@ class CommitResult:
     version_id: int | None
     change_ids: tuple[int, ...] = ()
     alert_ids: tuple[int, ...] = ()
-    outcome: str = ""  # may be downgraded to "unchanged" when another replica won
+    outcome: str = ""  # "superseded" when a later fetch was stored first
+    conflict: bool = False  # nothing written: the page moved on, recompute and retry
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import DataError, SQLAlchemyError
@@ -134,6 +134,7 @@ class Store:
             previous_hashes=tuple(v.content_hash for v in rows[1:]),
             last_change_kind=kind, failure_streak=page.failure_streak,
             gone_streak=page.gone_streak, status=page.status,
+            revision=page.revision, observed_at=page.observed_at,
         )
 
     # --- the write path of a check -------------------------------------------------
@@ -141,13 +142,28 @@ class Store:
     def commit_check(self, rec: CheckRecord) -> CommitResult:
         """Write a check, its version, changes and outbox alerts in one transaction.
 
-        If another replica stored a version of this page since the pipeline read its
-        state, and it has the same content, this check is recorded as unchanged instead
-        (a check run twice never makes two versions or two alerts).
+        Checks of one page commit in order, whoever runs them (replicas, ``monitor
+        check``, the daemon).  Under the page's write lock (``BEGIN IMMEDIATE`` on
+        SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL) the page must still be at the
+        revision the record was made from:
+
+        * it is: the check is written and the page's revision moves on;
+        * another check was stored meanwhile and fetched *later* than this one: this
+          fetch is stale and is kept as a ``superseded`` check row only (no version,
+          change or alert; the page is untouched), so an older fetch never becomes the
+          newest version;
+        * another check was stored meanwhile but fetched earlier: nothing is written and
+          the result has ``conflict``; the caller makes the record again from the page as
+          it is now (without fetching again) and commits that.  So a change row's old
+          version is always the page's real previous version, and the same content is
+          never stored twice in a row.
         """
-        with self.session() as s:
+        with self.write_session() as s:
             page = self._lock_page(s, rec.page_id)
-            rec = self._reconcile(s, page, rec)
+            if rec.outcome == "superseded" or page.revision != rec.expected_revision:
+                if rec.outcome == "superseded" or _older(rec.observed_at, page.observed_at):
+                    return self._superseded(s, rec)
+                return CommitResult(0, None, outcome="conflict", conflict=True)
             version_id = self._add_version(s, page, rec.version) if rec.version else None
             change_ids = self._add_changes(s, page, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
@@ -158,6 +174,20 @@ class Store:
             return CommitResult(check.id or 0, version_id, tuple(change_ids), tuple(alert_ids),
                                 rec.outcome)
 
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A session that holds the database's write lock from its first statement.
+
+        SQLite: ``BEGIN IMMEDIATE``, so what the transaction reads cannot be changed by
+        another process before it writes (a deferred transaction would read a snapshot,
+        then fail with "database is locked" when it tries to write after another
+        writer).  PostgreSQL: an ordinary transaction; callers lock the rows they need.
+        """
+        with self.session() as s:
+            if self.is_sqlite:
+                s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            yield s
+
     def _lock_page(self, s: Session, page_id: int) -> Page:
         stmt = select(Page).where(Page.id == page_id)
         if not self.is_sqlite:
@@ -167,14 +197,14 @@ class Store:
             raise StorageError(f"page {page_id} does not exist")
         return page
 
-    def _reconcile(self, s: Session, page: Page, rec: CheckRecord) -> CheckRecord:
-        if rec.version is None or page.last_version_id == rec.expected_last_version_id:
-            return rec
-        current = s.get(Version, page.last_version_id) if page.last_version_id else None
-        if current is not None and current.content_hash == rec.version.content_hash:
-            from dataclasses import replace
-            return replace(rec, outcome="unchanged", version=None, changes=(), alerts=())
-        return rec
+    def _superseded(self, s: Session, rec: CheckRecord) -> CommitResult:
+        check = Check(page_id=rec.page_id, started_at=rec.started_at, duration=rec.duration,
+                      outcome="superseded", http_status=rec.http_status, bytes=rec.bytes,
+                      raw_sha256=rec.raw_sha256, error_kind=rec.error_kind, error=rec.error,
+                      worker=rec.worker)
+        s.add(check)
+        s.commit()
+        return CommitResult(check.id or 0, None, outcome="superseded")
 
     def _add_version(self, s: Session, page: Page, new: NewVersion) -> int:
         blob, codec, base_id, chain = self._compress(s, page, new.raw)
@@ -234,6 +264,9 @@ class Store:
     def _update_page(self, page: Page, rec: CheckRecord, version_id: int | None) -> None:
         now = utcnow()
         page.last_check_at = now
+        page.revision += 1
+        if rec.observed_at is not None and not _older(rec.observed_at, page.observed_at):
+            page.observed_at = rec.observed_at
         page.failure_streak, page.gone_streak = rec.failure_streak, rec.gone_streak
         if rec.page_status:
             page.status = rec.page_status
@@ -311,6 +344,17 @@ class Store:
             for key, value in where.items():
                 stmt = stmt.where(getattr(model, key) == value)
             return int(s.exec(stmt).one())
+
+
+def _older(at: datetime | None, than: datetime | None) -> bool:
+    """Whether a fetch at ``at`` is older than the newest one stored (``than``)."""
+    if at is None or than is None:
+        return False
+    return _utc(at) < _utc(than)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _last_version(v: Version) -> LastVersion:

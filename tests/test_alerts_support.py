@@ -173,7 +173,8 @@ def _commit(store: Store, source: SourceConfig, version: NewVersion, **kw: Any) 
     state = store.page_state(source)
     return store.commit_check(CheckRecord(
         page_id=state.page_id, expected_last_version_id=state.last.id if state.last else None,
-        started_at=version.fetched_at, duration=0.1, outcome="changed", version=version, **kw))
+        expected_revision=state.revision, started_at=version.fetched_at, duration=0.1,
+        outcome="changed", version=version, **kw))
 
 
 def later(hours: float = 0) -> Any:

@@ -71,6 +71,7 @@ def store_version(store: Store, src: SourceConfig, title: str, text: str, at: da
         url=src.url, charset="utf-8", fetched_at=at)
     rec = CheckRecord(page_id=state.page_id,
                       expected_last_version_id=state.last.id if state.last else None,
+                      expected_revision=state.revision,
                       started_at=at, duration=0.2, outcome="changed" if changes else "new",
                       http_status=200, bytes=len(raw), version=version, changes=changes)
     result = store.commit_check(rec)
@@ -85,7 +86,8 @@ def store_failure(store: Store, src: SourceConfig, at: datetime, streak: int) ->
     state = store.page_state(src)
     store.commit_check(CheckRecord(
         page_id=state.page_id, expected_last_version_id=state.last.id if state.last else None,
-        started_at=at, duration=20.0, outcome="error", error_kind="timeout",
+        expected_revision=state.revision, started_at=at, duration=20.0, outcome="error",
+        error_kind="timeout",
         error="读取超时 (20s)", failure_streak=streak, page_status="failing"))
 
 

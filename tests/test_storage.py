@@ -35,6 +35,7 @@ def commit(store: Store, raw: bytes, text: str, at: datetime, **kw: object) -> i
     state = store.page_state(SRC)
     rec = CheckRecord(page_id=state.page_id,
                       expected_last_version_id=state.last.id if state.last else None,
+                      expected_revision=state.revision,
                       started_at=at, duration=0.1, outcome="changed",
                       version=new_version(raw, text, at), **kw)  # type: ignore[arg-type]
     return store.commit_check(rec).version_id
@@ -74,21 +75,41 @@ def test_each_version_is_stored_as_a_small_delta_of_the_previous(store: Store) -
     assert all(store.raw_body(i) == page(n) for n, i in enumerate(ids))
 
 
-def test_a_second_commit_of_the_same_content_by_another_replica_is_unchanged(
+def _racing(stale: object, text: str, at: datetime) -> CheckRecord:
+    """A record made from ``stale`` (a state another process has moved on from)."""
+    return CheckRecord(page_id=stale.page_id, expected_last_version_id=stale.last.id,  # type: ignore[attr-defined]
+                       expected_revision=stale.revision, started_at=at,  # type: ignore[attr-defined]
+                       duration=0.1, outcome="changed", observed_at=at,
+                       version=new_version(page(1), text, at),
+                       changes=(ChangeDecision(ChangeKind.CHANGED, "第1段修改"),),
+                       alerts=(AlertDraft("change:{change_id}:email:a@x", "change", "email",
+                                          "a@x", change_index=0),))
+
+
+def test_a_commit_made_from_a_state_another_check_moved_on_writes_nothing(
         store: Store) -> None:
     commit(store, page(0), "原文", T0)
-    stale = store.page_state(SRC)  # two replicas read the same state...
-    rec = CheckRecord(page_id=stale.page_id, expected_last_version_id=stale.last.id,
-                      started_at=T0, duration=0.1, outcome="changed",
-                      version=new_version(page(1), "新文", T0),
-                      changes=(ChangeDecision(ChangeKind.CHANGED, "第1段修改"),),
-                      alerts=(AlertDraft("change:{change_id}:email:a@x", "change", "email",
-                                         "a@x", change_index=0),))
-    first = store.commit_check(rec)
-    second = store.commit_check(rec)  # ...and both found the same new text
-    assert first.outcome == "changed" and second.outcome == "unchanged"
-    assert store.count(Version) == 2 and store.count(Alert) == 1
-    assert store.count(Check) == 3  # the baseline and both attempts are on record
+    stale = store.page_state(SRC)  # two processes read the same state...
+    first = store.commit_check(_racing(stale, "新文", T0 + timedelta(seconds=1)))
+    # ...the second fetched later, so it must be compared with what the first stored
+    second = store.commit_check(_racing(stale, "新文", T0 + timedelta(seconds=2)))
+    assert first.outcome == "changed" and not first.conflict
+    assert second.conflict and second.version_id is None
+    assert store.count(Version) == 2 and store.count(Alert) == 1 and store.count(Check) == 2
+    assert store.page_state(SRC).revision == stale.revision + 1
+
+
+def test_a_fetch_older_than_the_stored_one_is_superseded_never_the_newest_version(
+        store: Store) -> None:
+    commit(store, page(0), "第41版", T0)
+    stale = store.page_state(SRC)
+    newer = store.commit_check(_racing(stale, "第43版", T0 + timedelta(seconds=2)))
+    older = store.commit_check(_racing(stale, "第42版", T0 + timedelta(seconds=1)))
+    assert newer.outcome == "changed" and older.outcome == "superseded"
+    assert [v.title for v in store.history("hn-0192")] == ["答复", "答复"]
+    assert store.latest_version("hn-0192").text == "第43版"
+    assert store.count(Alert) == 1
+    assert store.count(Check, outcome="superseded") == 1  # the fetch is on record
 
 
 def test_sources_removed_from_the_file_keep_their_history(store: Store) -> None:
