@@ -170,6 +170,13 @@ class AlreadyRunningError(StorageError):
     kind = "already_running"
 
 
+class PageBusyError(StorageError):
+    """Another process (a replica, the daemon, another ``monitor check``) kept checking
+    the page longer than we were willing to wait for it."""
+
+    kind = "busy"
+
+
 class DeliveryError(MonitorError):
     """An alert could not be delivered.  ``permanent`` says whether to retry."""
 

@@ -52,7 +52,7 @@ class Metrics:
                          "How long after its slot the latest check started.", registry=r)
         self.running = Gauge("monitor_checks_running", "Checks in progress.", registry=r)
         self.sources = Gauge("monitor_sources", "Sources scheduled.", registry=r)
-        for outcome in ("new", "changed", "unchanged", "error"):
+        for outcome in ("new", "changed", "unchanged", "error", "superseded"):
             self.checks.labels(outcome)  # export zeros, so rate() works from the start
 
     def observe(self, result: CheckResult) -> None:

@@ -157,6 +157,32 @@ class Schedule:
             s.commit()
             return _rowcount(result) == 1
 
+    def take(self, page_id: int, now: datetime) -> bool:
+        """Take the page for a check started by hand, due or not, if nobody holds it.
+
+        ``monitor check`` uses this: it never checks a page while a replica (or another
+        ``monitor check``) does, and leaves ``next_check_at`` to the daemon.
+        """
+        with self.store.session() as s:
+            row = s.execute(update(Page).where(Page.id == page_id, _free(now))
+                            .values(lease_owner=self.owner, lease_expires=now + self.lease)
+                            .returning(Page.id)).first()
+            s.commit()
+            return row is not None
+
+    def give_back(self, page_id: int) -> None:
+        """End a lease taken with ``take``; the schedule is left as it was."""
+        with self.store.session() as s:
+            s.execute(update(Page).where(Page.id == page_id, Page.lease_owner == self.owner)
+                      .values(lease_owner=None, lease_expires=None))
+            s.commit()
+
+    def holder(self, page_id: int) -> tuple[str | None, datetime | None]:
+        """Who holds the page's lease, and until when."""
+        with self.store.session() as s:
+            page = s.get(Page, page_id)
+            return (page.lease_owner, page.lease_expires) if page else (None, None)
+
     def release_all(self) -> int:
         """At shutdown: give back every lease we hold, so others need not wait for expiry."""
         with self.store.session() as s:

@@ -22,12 +22,16 @@ from monitor.cli.common import (
     sources_option,
 )
 from monitor.config import Config, SourceConfig
+from monitor.errors import PageBusyError
+from monitor.exclusive import exclusive
 from monitor.fetch import Fetcher
-from monitor.pipeline import Checker
+from monitor.pipeline import WORKER, Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
+from storage.schedule import Schedule
 
-STYLE = {"new": "cyan", "changed": "bold yellow", "unchanged": "green", "error": "red"}
+STYLE = {"new": "cyan", "changed": "bold yellow", "unchanged": "green", "error": "red",
+         "superseded": "dim"}
 
 
 def register(cli: click.Group) -> None:
@@ -63,7 +67,10 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json:
 
 async def run_checks(config: Config, store: Store, sources: list[SourceConfig], *,
                      progress: bool = True) -> list[CheckResult]:
+    """Check ``sources`` (synced to the database), each under its page's lease."""
     limit = asyncio.Semaphore(config.settings.concurrency)
+    schedule = Schedule(store, WORKER, config.settings.lease_seconds)
+    pages = await asyncio.to_thread(schedule.ensure_pages, sources)
     async with Fetcher(config.settings) as fetcher:
         checker = Checker(config, store, fetcher)
         with _progress(len(sources) if progress else 0) as bar:
@@ -71,11 +78,24 @@ async def run_checks(config: Config, store: Store, sources: list[SourceConfig], 
 
             async def one(src: SourceConfig) -> CheckResult:
                 async with limit:
-                    result = await checker.check(src)
+                    result = await _one(checker, schedule, pages[src.name].page_id, src)
                 bar.update(task, advance=1, description=src.name)
                 return result
 
             return list(await asyncio.gather(*(one(s) for s in sources)))
+
+
+async def _one(checker: Checker, schedule: Schedule, page_id: int,
+               src: SourceConfig) -> CheckResult:
+    s = checker.config.settings
+    # Long enough for another process's check of the page to end; a lease left by a
+    # process that was killed is not waited out in full (the message says whose it is).
+    wait = min(s.lease_seconds, 2 * s.fetch_deadline + 30)
+    try:
+        async with exclusive(schedule, page_id, name=src.name, wait=wait):
+            return await checker.check(src)
+    except PageBusyError as exc:
+        return CheckResult(src.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
 
 
 def _progress(total: int) -> Progress:

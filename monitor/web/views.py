@@ -24,7 +24,8 @@ from storage.search import Search
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-OUTCOME_LABELS = {"new": "首次收录", "changed": "有变更", "unchanged": "无变化", "error": "失败"}
+OUTCOME_LABELS = {"new": "首次收录", "changed": "有变更", "unchanged": "无变化", "error": "失败",
+                  "superseded": "已有更新的检查"}
 STATUS_LABELS = {"new": "新加入", "ok": "正常", "failing": "抓取失败", "gone": "页面已删除",
                  "moved": "已迁移"}
 

@@ -1,0 +1,60 @@
+"""One check of a page at a time, across processes, for checks started by hand.
+
+The daemon claims a page only when it is due (``monitor.runner``, ``storage.schedule``).
+``monitor check`` checks whatever it is asked to, but first takes the same lease in the
+database, so it never checks a page while a replica, the daemon or another ``monitor
+check`` does: it waits for the holder to finish (polling every ``POLL`` s), and after
+``wait`` seconds reports the page busy, naming the holder.  While it holds the lease it
+renews it, so a slow host never lets the daemon start the same page.
+
+The lease is the first line of defence; ``Store.commit_check`` is the second: even a
+check whose lease ran out commits in order (see its docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from monitor.errors import PageBusyError, reported
+from storage.models import utcnow
+from storage.schedule import Schedule
+
+POLL = 0.25  # seconds between two tries to take a page someone else checks
+
+
+@asynccontextmanager
+async def exclusive(schedule: Schedule, page_id: int, *, name: str,
+                    wait: float) -> AsyncIterator[None]:
+    """Hold page ``page_id``'s lease for the block; raises ``PageBusyError`` after ``wait``."""
+    await _take(schedule, page_id, name, wait)
+    renewing = asyncio.create_task(_renew(schedule, page_id))
+    try:
+        yield
+    finally:
+        renewing.cancel()
+        with suppress(asyncio.CancelledError):
+            await renewing
+        with reported(f"{name}: cannot give the lease back (it runs out by itself)"):
+            await asyncio.to_thread(schedule.give_back, page_id)
+
+
+async def _take(schedule: Schedule, page_id: int, name: str, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while not await asyncio.to_thread(schedule.take, page_id, utcnow()):
+        if time.monotonic() >= deadline:
+            owner, until = await asyncio.to_thread(schedule.holder, page_id)
+            when = until.strftime("%H:%M:%S UTC") if until else "?"
+            raise PageBusyError(f"{name} is being checked by {owner or 'another process'} "
+                                f"(its lease runs until {when}); waited {wait:g} s")
+        await asyncio.sleep(POLL)
+
+
+async def _renew(schedule: Schedule, page_id: int) -> None:
+    every = max(0.5, schedule.lease.total_seconds() / 3)
+    while True:
+        await asyncio.sleep(every)
+        with reported("cannot renew the lease of a running check"):
+            await asyncio.to_thread(schedule.renew, [page_id], utcnow())
