@@ -11,7 +11,11 @@ twice in a row and each change is one alert.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +23,16 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from monitor.config import Config, load_config
+from monitor.config import Config, SourceConfig, load_config
 from monitor.fetch import Fetcher
 from monitor.pipeline import Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
-from storage.models import Alert, Change, Check
+from storage.models import Alert, Change, Check, utcnow
+from storage.schedule import Schedule
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
+from tests.test_daemon_run import ROOT, monitor_cmd
 
 NAME = "hn-0192"
 
@@ -148,3 +154,63 @@ async def test_a_later_fetch_stored_second_is_compared_with_what_the_first_store
         assert changes(store) == [(ids[0], ids[1]), (ids[1], ids[2])]
     assert store.count(Alert) == len(changes(store))
     assert (await check(config, store)).outcome is Outcome.UNCHANGED
+
+
+# --- monitor check and the daemon's lease ------------------------------------------------
+
+
+def hold_lease(db_url: str, owner: str, seconds: float) -> Schedule:
+    store = Store(db_url)
+    src = SourceConfig(name=NAME, url="http://127.0.0.1/reply.html")
+    store.sync_sources([src])
+    schedule = Schedule(store, owner, seconds)
+    [ref] = schedule.ensure_pages([src]).values()
+    assert schedule.take(ref.page_id, utcnow())
+    return schedule
+
+
+def run_check(sources: Path, db_url: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MONITOR_DATABASE_URL=db_url)
+    return subprocess.run(monitor_cmd("check", "--sources", str(sources), "--json"),
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_monitor_check_waits_for_the_replica_checking_the_page_and_then_checks_it(
+        tmp_path: Path, site: Site, db_url: str) -> None:
+    owners: list[str | None] = []
+    path = write_sources(tmp_path / "sources.toml", "\n".join([
+        "[[sources]]", f'name = "{NAME}"', f'url = "{site.url("/reply.html")}"', ""]))
+    replica = hold_lease(db_url, "replica-1:4242", 60)
+    page_id = replica.store.resolve_page(NAME)[1].id or 0
+
+    def answer(req: Request) -> Response:  # who holds the page while it is fetched
+        owners.append(replica.holder(page_id)[0])
+        return Response(reply(1), headers={"Content-Type": "text/html; charset=utf-8"})
+
+    site.route("/reply.html", answer)
+    threading.Timer(1.5, replica.give_back, args=[page_id]).start()
+    t0 = time.monotonic()
+    done = run_check(path, db_url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["results"][0]["outcome"] == "new"
+    assert time.monotonic() - t0 >= 1.5  # it waited for the replica's check to end
+    assert len(owners) == 1 and owners[0] not in (None, "replica-1:4242")  # its own lease
+    assert replica.holder(page_id) == (None, None)  # and it gave the lease back
+    replica.store.close()
+
+
+def test_monitor_check_reports_a_page_held_too_long_as_busy_naming_the_holder(
+        tmp_path: Path, site: Site, db_url: str) -> None:
+    site.route("/reply.html", reply(1))
+    path = write_sources(tmp_path / "sources.toml", "\n".join([
+        "[[sources]]", f'name = "{NAME}"', f'url = "{site.url("/reply.html")}"', ""]),
+        settings="lease_seconds = 1\n")
+    replica = hold_lease(db_url, "replica-1:4242", 60)
+
+    done = run_check(path, db_url)
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)["results"]
+    assert result["outcome"] == "error" and result["error_kind"] == "busy"
+    assert "replica-1:4242" in result["error"]
+    assert site.hits("/reply.html") == 0  # nothing was fetched behind the replica's back
+    replica.store.close()
