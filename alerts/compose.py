@@ -109,6 +109,7 @@ class Composer:
                  ("类型", KIND_LABELS.get(v.kind, v.kind), None)]
         if v.summary:
             facts.append(("摘要", header_safe(v.summary, 300), None))
+        facts += _documents(v.details)
         facts.append(("检测时间", self.local(v.created_at), None))
         if v.old and v.new:
             facts.append(("版本", f"#{v.old.id} → #{v.new.id}", None))
@@ -198,6 +199,17 @@ class Composer:
 
     def local(self, at: datetime | None) -> str:
         return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def _documents(details: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """A column's new items: title, list date and link, one fact each."""
+    out = []
+    for doc in details.get("documents") or []:
+        url = str(doc.get("url", ""))
+        date = f"（{doc['date']}）" if doc.get("date") else ""
+        out.append(("新文档", header_safe(f"{doc.get('title', '')}{date} {url}", 400),
+                    _href(url)))
+    return out
 
 
 def _char_stats(stats: dict[str, Any]) -> dict[str, int]:

@@ -153,6 +153,13 @@ class SelectorMatchedNothingError(ContentError):
     kind = "selector"
 
 
+class ListingBrokenError(ContentError):
+    """A column page that listed documents lists none, or fewer than half: a broken
+    render (a CMS hiccup, a half-built page), not the column emptied."""
+
+    kind = "listing_broken"
+
+
 class DecodeError(ContentError):
     kind = "decode"
 

@@ -9,7 +9,7 @@ An *item* is an element with a title link (at least ``_MIN_TITLE`` visible chara
 at most ``_MAX_LINKS`` links in all, so a box of several items is not one) and a date
 outside the title (2020-07-01, 2020年7月1日, 2020/07/01, September 29, 2017; a date at
 the very end of the link text counts too).  A *listing* is an element whose children of
-one tag are items: at least ``_MIN_ITEMS`` of them, and most (``_ITEM_SHARE``) of those
+one tag are items: at least ``MIN_ITEMS`` of them, and most (``_ITEM_SHARE``) of those
 children.  Nav menus, breadcrumbs, pagination and prev/next links have no dates, so
 they are never items; a dated list in a side bar, footer or "related" box (by tag or
 class/id name) counts half.
@@ -47,7 +47,8 @@ _CHROME_NAME = re.compile(r"nav|menu|foot|header|side|aside|crumb|bottom|banner|
 _CHROME_TAGS = frozenset({"nav", "header", "footer", "aside"})
 _MIN_TITLE = 4
 _MAX_LINKS = 3
-_MIN_ITEMS = 3
+MIN_ITEMS = 3
+LISTING_TEXT_SHARE = 0.8  # of a text's lines items, for it to be a column's text
 _ITEM_SHARE = 0.6
 _CHROME_FACTOR = 0.5
 _OUTWEIGH = 2.0
@@ -63,6 +64,7 @@ class Listing:
     container: LexborNode
     lines: tuple[str, ...]  # one per item: "title | date"
     chrome: bool  # in a nav, side bar, footer, "related" box...
+    items: tuple[LexborNode, ...] = ()  # the item elements, one per line
 
     @property
     def score(self) -> float:
@@ -70,9 +72,8 @@ class Listing:
         return sum(map(len, self.lines)) * (_CHROME_FACTOR if self.chrome else 1.0)
 
 
-def choose(body: LexborNode,
-           article: Sequence[LexborNode]) -> tuple[list[LexborNode], str] | None:
-    """The listing(s) that are the content instead of ``article``, and their text.
+def choose(body: LexborNode, article: Sequence[LexborNode]) -> list[Listing] | None:
+    """The listing(s) that are the content instead of ``article``.
 
     ``None`` keeps the article: there is no listing, it is inside the article, or the
     article's own prose weighs more.
@@ -83,9 +84,26 @@ def choose(body: LexborNode,
     best = max(listings, key=lambda li: li.score)
     if [n.mem_id for n in article] != [body.mem_id] and _article_wins(article, best):
         return None
-    kept = [li for li in listings if li is best or
+    return [li for li in listings if li is best or
             (not li.chrome and li.score >= _JOIN_SHARE * best.score)]
-    return [li.container for li in kept], "\n".join(line for li in kept for line in li.lines)
+
+
+def text_of(listings: Sequence[Listing]) -> str:
+    """The text of a column page: its items' ``title | date`` lines."""
+    return "\n".join(line for li in listings for line in li.lines)
+
+
+def count_items(text: str) -> int:
+    """How many lines of a stored text are listing items (``title | date``)."""
+    return sum(1 for line in text.splitlines() if item_title(line) != line)
+
+
+def listed_items(text: str) -> int:
+    """The items of a column page's text; 0 for any other text (an article with a dated
+    table is not a column: most of its lines are not items)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    items = count_items(text)
+    return items if lines and items >= LISTING_TEXT_SHARE * len(lines) else 0
 
 
 def _article_wins(article: Sequence[LexborNode], best: Listing) -> bool:
@@ -114,14 +132,17 @@ def _listing(node: LexborNode) -> Listing | None:
     groups: dict[str, list[LexborNode]] = {}
     for child in node.iter():
         groups.setdefault(child.tag or "", []).append(child)
-    best: list[str] = []
+    best: list[tuple[LexborNode, str]] = []
     for children in groups.values():
-        if len(children) < _MIN_ITEMS:
+        if len(children) < MIN_ITEMS:
             continue
-        lines = [line for c in children if (line := item_line(c))]
-        if len(lines) >= max(_MIN_ITEMS, _ITEM_SHARE * len(children)) and len(lines) > len(best):
-            best = lines
-    return Listing(node, tuple(best), _in_chrome(node)) if best else None
+        items = [(c, line) for c in children if (line := item_line(c))]
+        if len(items) >= max(MIN_ITEMS, _ITEM_SHARE * len(children)) and len(items) > len(best):
+            best = items
+    if not best:
+        return None
+    return Listing(node, tuple(line for _, line in best), _in_chrome(node),
+                   tuple(c for c, _ in best))
 
 
 def item_line(node: LexborNode) -> str | None:

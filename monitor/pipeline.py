@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from alerts import plan
+from monitor import listing
 from monitor.challenge import detect_challenge, detect_soft_404
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
@@ -27,6 +28,7 @@ from monitor.errors import (
     EmptyContentError,
     GoneError,
     InternalError,
+    ListingBrokenError,
     MonitorError,
 )
 from monitor.extract import extract
@@ -37,7 +39,9 @@ from storage.models import utcnow
 from storage.records import AlertDraft, CheckRecord, NewVersion, PageState
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+LISTING_CONFIRM = 3  # broken-looking renders of a column in a row before they are believed
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
+MAX_DOCUMENTS = 20  # new items of a column named (with links) in one change
 HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}
 
 
@@ -78,7 +82,25 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     if reason:
         raise ChallengePageError(f"not the page: {reason}")
     return await asyncio.to_thread(extract, result.text, content=source.content,
-                                   ignore=source.ignore, ignore_text=source.ignore_text)
+                                   ignore=source.ignore, ignore_text=source.ignore_text,
+                                   url=result.final_url)
+
+
+def refuse_broken_listing(state: PageState, extracted: Extracted) -> None:
+    """A column page that listed documents and now lists none, or fewer than half, is a
+    broken render, not a version: a CMS that renders its chrome without the list for a
+    moment must not be stored and alerted as "everything removed" (and again as 内容来回
+    变化 when the list comes back).  Seen ``LISTING_CONFIRM`` times in a row, the shorter
+    list is believed: a column really can be pruned."""
+    had = listing.listed_items(state.last.text) if state.last else 0
+    now = listing.count_items(extracted.text)
+    if had < listing.MIN_ITEMS or now * 2 >= had:
+        return
+    if state.last_error_kind == ListingBrokenError.kind \
+            and state.failure_streak + 1 >= LISTING_CONFIRM:
+        return
+    raise ListingBrokenError(f"栏目页只列出 {now} 篇文档（上次 {had} 篇），疑似页面未完整显示，"
+                             f"本次不保存 (column page lists {now} documents, it listed {had})")
 
 
 def _refuse_home_redirect(url: str, result: FetchResult) -> None:
@@ -173,6 +195,7 @@ class Checker:
             return rec if current == seen.validators else replace(
                 rec, outcome=str(Outcome.SUPERSEDED))
         assert got is not None
+        refuse_broken_listing(state, got.extracted)
         snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata)
         changes = await self._changes(source, state, got, snap)
         if state.last is not None and not changes and snap.content_hash == state.last.content_hash:
@@ -213,7 +236,7 @@ class Checker:
             out.append(ChangeDecision(ChangeKind.MOVED, f"页面已迁移到 {got.fetch.final_url}",
                                       details={"from": moved_from, "to": got.fetch.final_url}))
         if decision is not None:
-            out.append(decision)
+            out.append(_with_documents(decision, state.last.text, got.extracted))
         return out
 
     def _change_alerts(self, source: SourceConfig,
@@ -298,6 +321,18 @@ class Checker:
             error=rec.error, alerts=len(res.alert_ids))
         _log(result)
         return result
+
+
+def _with_documents(decision: ChangeDecision, old_text: str,
+                    extracted: Extracted) -> ChangeDecision:
+    """A column page's change carries the items it gained, with their links, so a
+    watcher can open a new reply from the alert."""
+    old_titles = {listing.item_title(line) for line in old_text.splitlines()}
+    new = [d for d in extracted.documents if d.title not in old_titles]
+    if not new:
+        return decision
+    docs = [{"url": d.url, "title": d.title, "date": d.date} for d in new[:MAX_DOCUMENTS]]
+    return replace(decision, details={**decision.details, "documents": docs})
 
 
 def _moved(changes: list[ChangeDecision]) -> bool:

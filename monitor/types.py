@@ -31,6 +31,15 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A document a column links to: its URL, its title in the list, and its list date."""
+
+    url: str
+    title: str
+    date: str = ""
+
+
+@dataclass(frozen=True)
 class Extracted:
     """What ``monitor.extract`` + ``monitor.normalize`` made of a page."""
 
@@ -38,6 +47,8 @@ class Extracted:
     text: str  # normalized: one paragraph per line, no noise
     metadata: dict[str, str] = field(default_factory=dict)  # 索引号, 发文日期, 文号...
     removed: tuple[str, ...] = ()  # human-readable notes of the noise that was removed
+    listing: bool = False  # a column page: the text is its items, one per line
+    documents: tuple[Document, ...] = ()  # a column page's items: monitor.discover
 
 
 class Outcome(enum.StrEnum):

@@ -37,6 +37,7 @@ class PageState:
     failure_streak: int = 0
     gone_streak: int = 0
     status: str = "new"
+    last_error_kind: str | None = None  # of the newest check, if it failed
     revision: int = 0  # checks committed for the page when this state was read
     observed_at: datetime | None = None  # fetch time of the newest stored check
 

@@ -127,6 +127,8 @@ class Store:
         last = rows[0] if rows else None
         kind = s.exec(select(Change.kind).where(Change.page_id == page.id)
                       .order_by(col(Change.id).desc())).first()
+        error_kind = s.exec(select(Check.error_kind).where(Check.page_id == page.id)
+                            .order_by(col(Check.id).desc())).first()
         return PageState(
             page_id=page.id or 0, source_id=src.id or 0, source=src.name, url=page.url,
             etag=page.etag, last_modified=page.last_modified,
@@ -134,7 +136,7 @@ class Store:
             previous_hashes=tuple(v.content_hash for v in rows[1:]),
             last_change_kind=kind, failure_streak=page.failure_streak,
             gone_streak=page.gone_streak, status=page.status,
-            revision=page.revision, observed_at=page.observed_at,
+            revision=page.revision, observed_at=page.observed_at, last_error_kind=error_kind,
         )
 
     # --- the write path of a check -------------------------------------------------

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import listing, mojibake, noise
+from monitor import discover, listing, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
 from monitor.layout import BLOCK_TAGS, render
 from monitor.metadata import extract_metadata
@@ -64,9 +64,10 @@ _CLIMB_LINKS = 0.2
 
 
 def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (),
-            ignore_text: Sequence[str] = ()) -> Extracted:
+            ignore_text: Sequence[str] = (), url: str = "") -> Extracted:
     """Title, normalized text (``ignore_text`` patterns removed), metadata and notes of
-    removed noise of one page."""
+    removed noise of one page; for a column page, the documents it lists (their links
+    resolved against ``url``, the page's final URL)."""
     if not html.strip():
         raise EmptyContentError("the page is empty")
     html, notes = mojibake.repair(html)
@@ -75,19 +76,22 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     if body is None:
         raise EmptyContentError("the page has no body")
     head_title = title_from_head(tree)
+    base = discover.base_url(tree.root, url)  # before noise removal drops <head> parts
     notes += noise.drop_non_content(tree.root or body)
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
     notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})
-    blocks, raw = _content(body, matches)
+    blocks, raw, listings = _content(body, matches)
     text, text_notes = normalize_with_notes(raw, ignore_text)
     if not text:
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
         raise EmptyContentError(f"{where} has no text")
     metadata = _metadata(body, ignore_text)
     title = page_title(body, blocks, head_title) or metadata.get("标题", "")
+    documents = discover.from_listings(listings, base) if listings and url else []
     return Extracted(title=title, text=text, metadata=metadata,
-                     removed=tuple(dict.fromkeys(notes + text_notes)))
+                     removed=tuple(dict.fromkeys(notes + text_notes)),
+                     listing=bool(listings), documents=tuple(documents))
 
 
 def _metadata(body: LexborNode, ignore_text: Sequence[str]) -> dict[str, str]:
@@ -137,13 +141,17 @@ def _protected(matches: list[LexborNode]) -> set[int]:
     return {n.mem_id for m in matches for n in (m, *noise.ancestors(m))}
 
 
-def _content(body: LexborNode, matches: list[LexborNode]) -> tuple[list[LexborNode], str]:
-    """The blocks that are the content and their raw text: the matches, a listing or
-    the article."""
+def _content(body: LexborNode, matches: list[LexborNode],
+             ) -> tuple[list[LexborNode], str, list[listing.Listing]]:
+    """The blocks that are the content, their raw text and, for a column page, its
+    listings: the matches, a listing or the article."""
     if matches:
-        return matches, "\n".join(render(b) for b in matches)
+        return matches, "\n".join(render(b) for b in matches), []
     article = main_blocks(body)
-    return listing.choose(body, article) or (article, "\n".join(render(b) for b in article))
+    listings = listing.choose(body, article)
+    if listings:
+        return [li.container for li in listings], listing.text_of(listings), listings
+    return article, "\n".join(render(b) for b in article), []
 
 
 # --- finding the article ---------------------------------------------------------------
