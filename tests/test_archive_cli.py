@@ -6,6 +6,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 from storage import Store
 from tests.conftest import write_sources
 from tests.test_archive_data import Built, build_archive
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -198,3 +202,24 @@ def test_diff_of_a_first_version_and_serve_beyond_loopback_are_refused(
     refused = CliRunner().invoke(_cli(), ["serve", "--host", "0.0.0.0", "--sources",
                                           str(sources)])
     assert refused.exit_code == 2 and "MONITOR_WEB_TOKEN" in refused.output
+
+
+def monitor(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``monitor`` command in a subprocess, stdout and stderr to pipes."""
+    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_search_without_words_or_with_a_control_character_is_an_error(
+        archive: tuple[Path, Built]) -> None:
+    sources, _ = archive
+    for query in ("", "   ", "答\x01复", "人工智能\x7f"):
+        out = monitor("search", query, "--sources", str(sources))
+        assert out.returncode == 2, (query, out.stdout, out.stderr)
+        assert "versions contain" not in out.stdout
+        assert out.stderr.startswith("bad input: the search query"), out.stderr
+    assert "has no words" in monitor("search", " ", "--sources", str(sources)).stderr
+    assert "control character U+0001" in monitor("search", "a\x01", "--sources",
+                                                 str(sources)).stderr
+    found = monitor("search", "答复", "--sources", str(sources))
+    assert found.returncode == 0 and found.stdout.startswith("2 versions contain '答复'")

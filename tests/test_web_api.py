@@ -253,3 +253,26 @@ async def test_serve_over_a_real_socket_until_cancelled(sqlite_url: str) -> None
     async with httpx.AsyncClient(timeout=5) as c:
         with pytest.raises(httpx.ConnectError):
             await c.get(base + "/api/sources")
+
+
+def test_control_characters_and_empty_queries_are_bad_input_over_http(store: Store) -> None:
+    """``q=x%00y`` was a 503 "database unavailable" on both backends, and ``q=%00`` found
+    every version on SQLite: now any control character in a query, a path or a filter is
+    a 400 that names it, and a query without words is a 400 too."""
+    build_archive(store)
+    with running(create_app(make_config(), store)) as base, \
+            httpx.Client(base_url=base, timeout=30) as c:
+        for path in ("/api/search?q=x%00y", "/api/search?q=%00", "/api/search?q=a%01b",
+                     "/api/search?q=%E7%AD%94%E5%A4%8D&source=hn-reply%00",
+                     "/api/search?q=%E7%AD%94%E5%A4%8D&tag=%7F", "/api/sources/x%00y",
+                     "/feeds/sources/hn-reply%00.atom", "/api/changes?tag=%00"):
+            r = c.get(path)
+            assert r.status_code == 400, path
+            assert "control character U+00" in r.json()["detail"], path
+        page = c.get("/search?q=x%00y")
+        assert page.status_code == 400 and "text/html" in page.headers["content-type"]
+        assert "control character U+0000" in page.text
+        blank = c.get("/api/search", params={"q": "   "})
+        assert blank.status_code == 400 and "no words" in blank.json()["detail"]
+        ok = c.get("/api/search", params={"q": "答复"})  # real queries still work
+        assert ok.status_code == 200 and ok.json()["total"] == 2

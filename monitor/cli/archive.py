@@ -27,7 +27,7 @@ from monitor.cli.common import (
 )
 from monitor.export import STDOUT, write_jsonl, write_warc
 from storage.archive import Archive, ArchivedVersion
-from storage.search import Passage, Search, SearchResults
+from storage.search import Passage, Search, SearchResults, checked_terms
 
 source_filter = click.option("--source", "source", metavar="NAME",
                              help="Only this source (name or URL).")
@@ -74,6 +74,7 @@ def search(query: str, source: str | None, tag: str | None, since: str | None,
            until: str | None, limit: int, sources_file: Path, as_json: bool) -> None:
     """Full-text search over every version (Chinese needs no spaces; space-separated
     terms must all occur)."""
+    checked_terms(query, source, tag)  # bad input is said before anything is opened
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     with open_store(config) as store:

@@ -19,11 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from monitor.config import Config, load_config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import BadInputError, ConfigError, MonitorError
 from monitor.logging import setup_logging
 from storage import Store
 
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # bad input: the same code click gives a bad option
 EXIT_NOT_FOUND = 3
 SOURCES_DEFAULT = "sources.toml"
 
@@ -49,6 +50,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             _fail("configuration error", str(exc), EXIT_CONFIG)
+        except BadInputError as exc:
+            _fail("bad input", str(exc), EXIT_USAGE)
         except KeyError as exc:
             _fail("not found", str(exc.args[0]), EXIT_NOT_FOUND)
         except MonitorError as exc:

@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from monitor.compare import Comparison, compare
 from monitor.config import Config
 from monitor.types import KIND_LABELS
+from monitor.userinput import check_text
 from storage import Store
 from storage.archive import Archive
 from storage.search import Search
@@ -87,6 +88,15 @@ def parse_day(text: str | None, tz: str, *, end: bool) -> datetime | None:
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(tz))
     return at.astimezone(UTC)
+
+
+def clean_request(request: Request) -> None:
+    """FastAPI dependency of every route: a control character in the path or a query
+    parameter is bad input (400), before any of it reaches the database
+    (``monitor/userinput.py`` says why)."""
+    check_text(request.url.path, "the address")
+    for key, value in request.query_params.multi_items():
+        check_text(key + value, f"the parameter {key!r}")
 
 
 def compare_in(state: WebState, a: int, b: int) -> Comparison:
