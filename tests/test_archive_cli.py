@@ -223,3 +223,53 @@ def test_search_without_words_or_with_a_control_character_is_an_error(
                                                  str(sources)).stderr
     found = monitor("search", "答复", "--sources", str(sources))
     assert found.returncode == 0 and found.stdout.startswith("2 versions contain '答复'")
+
+
+def test_diff_dates_without_a_version_or_with_one_version_say_so(
+        archive: tuple[Path, Built]) -> None:
+    sources, built = archive
+    plan = built.versions["hb-ai-plan"]
+    future = monitor("diff", "hb-ai-plan", "--from", "2030-01-01", "--sources", str(sources))
+    assert future.returncode == 2 and future.stdout == ""
+    assert "--from 2030-01-01 is in the future" in future.stderr
+    before = monitor("diff", "hb-ai-plan", "--from", "2020-01-01", "--sources", str(sources))
+    assert before.returncode == 3 and before.stdout == ""
+    assert before.stderr.strip() == (
+        "not found: no version of hb-ai-plan before the end of 2020-01-01 (Asia/Shanghai): "
+        f"its first version, #{plan[0]}, is from 2026-05-01 10:00")
+    # versions on 05-01, 05-10 and 05-20: the 12th and the 14th both see the one of the 10th
+    same = monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to", "2026-05-14",
+                   "--sources", str(sources))
+    assert same.returncode == 0, same.stderr
+    assert same.stdout == (f"hb-ai-plan: --from 2026-05-12 and --to 2026-05-14 are the same "
+                           f"version, #{plan[1]} (fetched 2026-05-10 10:00): nothing changed "
+                           "in between\n")
+    data = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to",
+                              "2026-05-14", "--json", "--sources", str(sources)).stdout)
+    assert data["same_version"] is True and data["old"]["id"] == data["new"]["id"] == plan[1]
+    backwards = monitor("diff", "hb-ai-plan", "--from", "2026-05-15", "--to", "2026-05-01",
+                        "--sources", str(sources))
+    assert backwards.returncode == 2 and "--to 2026-05-01 is before --from" in backwards.stderr
+    # The end of the --from day: the version fetched on 05-01 10:00 is "as of 05-01".
+    day = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-01", "--to",
+                             "2026-05-10", "--json", "--sources", str(sources)).stdout)
+    assert (day["old"]["id"], day["new"]["id"], day["same_version"]) == (plan[0], plan[1], False)
+
+
+def test_show_at_a_date_before_the_first_version_speaks_local_time(
+        archive: tuple[Path, Built], tmp_path: Path) -> None:
+    sources, built = archive
+    first = built.versions["hb-ai-plan"][0]
+    out = monitor("show", "hb-ai-plan", "--at", "2026-04-30T12:00", "--sources", str(sources))
+    assert out.returncode == 3 and out.stdout == ""
+    assert out.stderr.strip() == (
+        "not found: no version of hb-ai-plan before 2026-04-30T12:00 (Asia/Shanghai): "
+        f"its first version, #{first}, is from 2026-05-01 10:00")
+    assert "+00:00" not in out.stderr and "T" not in out.stderr.split("(")[1]
+    berlin = write_sources(tmp_path / "berlin.toml", "", settings='timezone = "Europe/Berlin"')
+    out = monitor("show", "hb-ai-plan", "--at", "2026-04-30", "--sources", str(berlin))
+    assert out.returncode == 3
+    assert ("no version of hb-ai-plan before the end of 2026-04-30 (Europe/Berlin): its "
+            f"first version, #{first}, is from 2026-05-01 04:00") in out.stderr
+    at_day = monitor("show", "hb-ai-plan", "--at", "2026-05-01", "--sources", str(sources))
+    assert at_day.returncode == 0 and f"version {first} · fetched" in at_day.stdout

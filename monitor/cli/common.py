@@ -22,6 +22,8 @@ from monitor.config import Config, load_config
 from monitor.errors import BadInputError, ConfigError, MonitorError
 from monitor.logging import setup_logging
 from storage import Store
+from storage.archive import Archive
+from storage.records import VersionFull
 
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # bad input: the same code click gives a bad option
@@ -118,6 +120,47 @@ def parse_when(text: str, timezone: str = "Asia/Shanghai") -> datetime:
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(timezone))
     return at.astimezone(UTC)
+
+
+def parse_since(text: str | None, timezone: str) -> datetime | None:
+    """The start of a range: a bare date means the start of that day (``parse_when``,
+    made for "as it was on", means its end)."""
+    if not text:
+        return None
+    if len(text) == 10:
+        try:
+            d = date.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not a date like 2026-05-01") from None
+        return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    return parse_when(text, timezone)
+
+
+def typed_when(text: str, timezone: str) -> str:
+    """A date or time as the user typed it, with what it meant: ``the end of 2026-05-01
+    (Asia/Shanghai)``, ``2026-05-01T08:00 (Asia/Shanghai)``, or an offset time as is."""
+    if len(text) == 10:
+        return f"the end of {text} ({timezone})"
+    if datetime.fromisoformat(text).tzinfo is None:
+        return f"{text} ({timezone})"
+    return text
+
+
+def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFull:
+    """The version of ``target`` (a source name or URL) current at ``when``, as ``show
+    --at`` and ``diff --from/--to`` mean it (``parse_when``: a bare date is the end of
+    that day).  None yet: ``KeyError`` saying so in the user's terms and time zone, with
+    the first version there is (the store's own message is an ISO UTC time)."""
+    at = parse_when(when, timezone)
+    _, page = store.resolve_page(target)  # an unknown source is its own "not found"
+    try:
+        return store.version_at(target, at)
+    except KeyError:
+        pass
+    first = Archive(store).first_version(page.id)
+    later = (f": its first version, #{first[0]}, is from {local_time(first[1], timezone)}"
+             if first else ": it has no version yet")
+    raise KeyError(f"no version of {target} before {typed_when(when, timezone)}{later}")
 
 
 def local_time(at: datetime | None, timezone: str = "Asia/Shanghai") -> str:
