@@ -25,14 +25,15 @@ from monitor import __version__
 from monitor.config import Config
 from monitor.errors import BadInputError, ConfigError, MonitorError, StorageError
 from monitor.web import api, feeds, pages
-from monitor.web.security import Guard, is_loopback
+from monitor.web.security import Guard, HeadAsGet, is_loopback
 from monitor.web.views import STATIC, WebState, clean_request, make_templates
 from storage import Store
 from storage.archive import Archive
 from storage.search import Search
 
 DESCRIPTION = """Read-only access to the archive: sources, page timelines, versions, diffs
-between any two versions, full-text search and recent changes.  Every endpoint is a GET.
+between any two versions, full-text search and recent changes.  Every endpoint is a GET
+(and a HEAD).
 When the server has a token (``MONITOR_WEB_TOKEN``), send ``Authorization: Bearer TOKEN``
 or add ``?token=TOKEN``.  Times are ISO 8601 in UTC."""
 
@@ -60,7 +61,9 @@ def create_app(config: Config, store: Store, *, host: str | None = None) -> Fast
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_handlers(app)
-    app.add_middleware(Guard, token=token, check_host=not token)
+    app.add_middleware(HeadAsGet)
+    https = (settings.public_url or "").lower().startswith("https:")
+    app.add_middleware(Guard, token=token, check_host=not token, https=https)  # outermost
     return app
 
 

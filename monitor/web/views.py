@@ -43,6 +43,23 @@ class WebState:
     def tz(self) -> str:
         return self.config.settings.timezone
 
+    def base_url(self, request: Request) -> str:
+        return base_url(request, self.config.settings.public_url)
+
+
+def base_url(request: Request, public_url: str | None) -> str:
+    """Where absolute links point: ``public_url`` when set, else the address the
+    connection arrived at (the bound socket, as the server sees it) — never the
+    ``Host`` header, which any client may set to any name."""
+    if public_url:
+        return public_url
+    server = request.scope.get("server") or ("127.0.0.1", 80)
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in host else host
+    scheme = request.scope.get("scheme", "http")
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
+
 
 def web_state(request: Request) -> WebState:
     """FastAPI dependency: the state ``create_app`` put on the app."""
