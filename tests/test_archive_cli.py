@@ -273,3 +273,14 @@ def test_show_at_a_date_before_the_first_version_speaks_local_time(
             f"first version, #{first}, is from 2026-05-01 04:00") in out.stderr
     at_day = monitor("show", "hb-ai-plan", "--at", "2026-05-01", "--sources", str(sources))
     assert at_day.returncode == 0 and f"version {first} · fetched" in at_day.stdout
+
+
+def test_history_piped_keeps_each_version_on_one_line(archive: tuple[Path, Built]) -> None:
+    from tests.test_archive_data import PLAN_TITLE
+
+    sources, built = archive
+    out = monitor("history", "hb-ai-plan", "--sources", str(sources))
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if PLAN_TITLE in line]
+    assert len(rows) == len(built.versions["hb-ai-plan"]), out.stdout
+    assert "发文日期: 2026-05-01 → 2026-05-20" in rows[-1]  # the change, whole, on its row

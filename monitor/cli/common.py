@@ -1,5 +1,5 @@
 """What every command shares: loading the configuration and the store, exit codes,
-JSON output, date parsing and error translation for the terminal."""
+JSON output, tables, date parsing and error translation for the terminal."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
 
 from monitor.config import Config, load_config
 from monitor.errors import BadInputError, ConfigError, MonitorError
@@ -29,6 +31,7 @@ EXIT_CONFIG = 2
 EXIT_USAGE = 2  # bad input: the same code click gives a bad option
 EXIT_NOT_FOUND = 3
 SOURCES_DEFAULT = "sources.toml"
+UNBOUNDED = 100_000  # columns: "as wide as the table wants" when nothing is a screen
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,6 +70,21 @@ def handle_errors(fn: F) -> F:
 def _fail(what: str, message: str, code: int) -> None:
     err_console.print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+def print_table(table: Table, out: Console | None = None) -> None:
+    """A table for people and for pipes.  On a terminal it fits the screen (rich wraps
+    cells).  Piped or redirected it is never wrapped: each row is one line at the table's
+    natural width, so a name, an address or an error stays whole for grep, cut or a file
+    (rich would otherwise wrap at 80 columns, inside words: ``hn-repl`` / ``y-0192``).
+    The same idea as ``soft_wrap`` for ``show``'s text, for tables."""
+    out = out or console
+    if out.is_terminal:
+        out.print(table)
+        return
+    natural = Measurement.get(out, out.options.update_width(UNBOUNDED), table).maximum
+    Console(file=out.file, width=max(natural, 1), color_system=None,
+            highlight=False).print(table)
 
 
 def load(sources_file: Path, *, quiet: bool = False) -> Config:

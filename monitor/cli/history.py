@@ -18,6 +18,7 @@ from monitor.cli.common import (
     local_time,
     open_store,
     print_json,
+    print_table,
     sources_option,
     version_at,
 )
@@ -53,7 +54,7 @@ def history(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         # Text, not markup: titles and summaries come from the pages.
         table.add_row(str(v.id), local_time(v.fetched_at, tz), v.content_hash[:12],
                       Text(v.title), str(v.size), Text(change))
-    console.print(table)
+    print_table(table, console)
 
 
 @click.command()
