@@ -442,3 +442,16 @@ def _routes(routes: list) -> Iterator[object]:  # type: ignore[type-arg]
     for route in routes:
         inner = getattr(getattr(route, "original_router", None), "routes", None)
         yield from _routes(inner) if inner is not None else (route,)
+
+
+def test_public_url_is_checked_and_named_in_errors() -> None:
+    from monitor.settings import load_settings
+
+    assert load_settings({"public_url": "https://m.example.org/archive/"},
+                         env={}).public_url == "https://m.example.org/archive"
+    assert load_settings({}, env={"MONITOR_PUBLIC_URL": "http://10.0.0.5:8080"}
+                         ).public_url == "http://10.0.0.5:8080"
+    for bad in ("ftp://m.example.org", "m.example.org", "https://u:p@m.example.org",
+                "https://m.example.org/?a=1"):
+        with pytest.raises(ConfigError, match=r"settings\.public_url"):
+            load_settings({"public_url": bad}, env={})

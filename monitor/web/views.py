@@ -111,7 +111,7 @@ def clean_request(request: Request) -> None:
     """FastAPI dependency of every route: a control character in the path or a query
     parameter is bad input (400), before any of it reaches the database
     (``monitor/userinput.py`` says why)."""
-    check_text(request.url.path, "the address")
+    check_text(request.scope["path"], "the address")
     for key, value in request.query_params.multi_items():
         check_text(key + value, f"the parameter {key!r}")
 
