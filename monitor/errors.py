@@ -71,6 +71,13 @@ class ConfigError(MonitorError):
         super().__init__(f"{': '.join(where)}: {message}" if where else message)
 
 
+class BadInputError(MonitorError):
+    """A visitor or a command line sent input that cannot mean anything: an empty search,
+    a control character in a query.  HTTP 400 on the web, exit 2 on the command line."""
+
+    kind = "bad_input"
+
+
 # --- fetching ------------------------------------------------------------------------
 
 

@@ -102,6 +102,10 @@ class Settings(BaseModel):
     web_token: str | None = Field(
         None, description="Env only. Required to bind the web UI beyond loopback."
     )
+    public_url: str | None = Field(
+        None, description="Address users reach the web UI at (https://host[/prefix]): "
+        "absolute links in feeds; https also marks the token cookie Secure. Unset: the "
+        "address the server is bound to.")
     metrics_port: int | None = Field(
         None, ge=1, le=65535, description="Port of /healthz and /metrics (loopback).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
@@ -119,6 +123,19 @@ class Settings(BaseModel):
             raise ValueError(f"{value!r} is not a time zone like 'Asia/Shanghai' or 'UTC'"
                              ) from None
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an address like 'https://monitor.example.org'")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError(f"{value!r}: no user, query or fragment, only scheme, host, "
+                             "port and path")
+        return value.rstrip("/")
 
     @field_validator("default_interval")
     @classmethod

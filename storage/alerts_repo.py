@@ -51,6 +51,7 @@ class AlertRecord:
     created_at: datetime | None = None
     sent_at: datetime | None = None
     lease: datetime | None = None  # set on claimed rows: the claim token
+    source: str = ""  # the source the alert is about ("" for config alerts); set by list()
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,14 @@ class AlertsRepo:
     def list(self, *, failed: bool = False, limit: int = 200) -> list[AlertRecord]:
         """Newest first.  ``failed``: dead rows and pending rows that already failed once."""
         with self.store.session() as s:
-            stmt = select(Alert).order_by(col(Alert.id).desc()).limit(limit)
+            stmt = (select(Alert, SourceRow.name)
+                    .outerjoin(Page, col(Page.id) == Alert.page_id)
+                    .outerjoin(SourceRow, col(SourceRow.id) == Page.source_id)
+                    .order_by(col(Alert.id).desc()).limit(limit))
             if failed:
                 stmt = stmt.where(or_(col(Alert.status) == DEAD, _WAITING))
-            return [_record(r) for r in s.exec(stmt)]
+            return [_record(r, source=name or str((r.payload or {}).get("source") or ""))
+                    for r, name in s.exec(stmt)]
 
     def retry(self, ids: Sequence[int] | None, now: datetime | None = None) -> list[int]:
         """Failed rows (the given ones, or all when ``ids`` is None) become due ``now``:
@@ -239,10 +244,10 @@ def _text(v: Version | None) -> VersionText | None:
                        url=v.url, fetched_at=v.fetched_at)
 
 
-def _record(r: Alert, lease: datetime | None = None) -> AlertRecord:
+def _record(r: Alert, lease: datetime | None = None, source: str = "") -> AlertRecord:
     return AlertRecord(
         id=r.id or 0, event=r.event, channel=r.channel, recipient=r.recipient,
         watcher=r.watcher, status=r.status, attempts=r.attempts,
         next_attempt_at=lease or r.next_attempt_at, change_id=r.change_id, page_id=r.page_id,
         last_error=r.last_error, message_id=r.message_id, payload=dict(r.payload or {}),
-        created_at=r.created_at, sent_at=r.sent_at, lease=lease)
+        created_at=r.created_at, sent_at=r.sent_at, lease=lease, source=source)

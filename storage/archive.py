@@ -172,6 +172,14 @@ class Archive:
             previous = vid
         return out
 
+    def first_version(self, page_id: int) -> tuple[int, datetime] | None:
+        """The id and fetch time of a page's earliest version (None: it has none)."""
+        with self.store.session() as s:
+            row = s.exec(select(Version.id, Version.fetched_at)
+                         .where(Version.page_id == page_id)
+                         .order_by(col(Version.fetched_at), col(Version.id))).first()
+        return (int(row[0] or 0), row[1]) if row else None
+
     def last_change(self, name_or_url: str) -> tuple[int, int]:
         """(old, new) version ids of a page's last change; else its last two versions."""
         _, page = self.store.resolve_page(name_or_url)

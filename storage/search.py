@@ -1,10 +1,13 @@
 """Full-text search over every version's title and text, for Chinese (no word spaces).
 
 The query is split on whitespace into terms that must all occur (substring semantics,
-case-insensitive).  SQLite: terms of three or more characters go to the FTS5 trigram
-index (migration 0002); shorter terms are ``LIKE`` conditions on the candidate rows (a
-full scan when no term is long enough).  PostgreSQL: every term is an ``ILIKE``
-condition, answered by the pg_trgm GIN indexes.  Hits are newest first.
+case-insensitive).  A query without any term, or with a control character in it, is bad
+input (``BadInputError``), never a search: an empty query would match everything, and a
+NUL breaks both databases (see ``monitor/userinput.py``).  SQLite: terms of three or
+more characters go to the FTS5 trigram index (migration 0002); shorter terms are
+``LIKE`` conditions on the candidate rows (a full scan when no term is long enough).
+PostgreSQL: every term is an ``ILIKE`` condition, answered by the pg_trgm GIN indexes.
+Hits are newest first.
 
 The matched passage is cut and highlighted here, in Python, as offsets: escaping is the
 caller's job (``Passage.html()`` does it for HTML), so no markup ever comes out of the
@@ -22,6 +25,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, column, func, or_, table, text
 from sqlmodel import col, select
 
+from monitor.errors import BadInputError
+from monitor.userinput import check_text
 from storage.archive import source_row, tagged_ids
 from storage.models import Page, SourceRow, Version
 from storage.repository import Store
@@ -83,6 +88,21 @@ def terms_of(query: str) -> list[str]:
     return [t for t in query.split() if t]
 
 
+def checked_terms(query: str, source: str | None = None, tag: str | None = None
+                  ) -> list[str]:
+    """The terms of ``query``; ``BadInputError`` for a query without any (empty or only
+    spaces) and for a control character in the query or a filter (``monitor.userinput``):
+    no such input reaches the database."""
+    check_text(query, "the search query")
+    for value, what in ((source, "the source"), (tag, "the tag")):
+        if value:
+            check_text(value, what)
+    terms = terms_of(query)
+    if not terms:
+        raise BadInputError(f"the search query {query!r} has no words: give at least one")
+    return terms
+
+
 class Search:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -90,9 +110,7 @@ class Search:
     def search(self, query: str, *, source: str | None = None, tag: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
                limit: int = 50, offset: int = 0) -> SearchResults:
-        terms = terms_of(query)
-        if not terms:
-            return SearchResults(query, [], "", 0, [])
+        terms = checked_terms(query, source, tag)
         with self.store.session() as s:
             conditions, method = self._match(terms)
             conditions += _filters(s, source, tag, since, until)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -156,6 +159,7 @@ tags = ["hunan"]
 # --- monitor check delivers what it raised -------------------------------------------------
 
 ANALYST = "analyst@example.cn"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _check_setup(tmp_path: Path, monkeypatch, site: Site,  # type: ignore[no-untyped-def]
@@ -232,3 +236,102 @@ def test_check_no_deliver_leaves_the_alert_pending_in_the_outbox(
         assert [rcpts for _, rcpts, _ in smtp.sink.messages] == [[ANALYST]]
     finally:
         smtp.stop()
+
+
+# --- alerts list piped: whole names, and whose alert each row is -------------------------
+
+LONG_SOURCE = "hn-reply-zhengxie-shierjie-sici-huiyi-0192-gongye-he-xinxihua-ting-dafu"
+LONG_WATCHER = "provincial-cppcc-proposal-office-analysts"
+LONG_EMAIL = "proposal-office-analysts.hunan-cppcc@long-department-name.example.cn"
+DUTY = "general-office-dingtalk-duty-group-for-replies"
+HOOK = "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef"
+
+
+def _long_named_alerts(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def]
+    """A source and watchers with long names, one e-mail and one DingTalk webhook watcher
+    (a change alert each, waiting in the outbox), and a config alert for the admin."""
+    from alerts import plan
+    from monitor.config import parse_config
+    from monitor.types import ChangeDecision, ChangeKind
+    from tests.test_alerts_support import NEW_TEXT, OLD_TEXT, TITLE, URL, _commit, new_version
+
+    db = tmp_path / "long.db"
+    monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{db}")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f"""[settings]
+outbox_dir = "{tmp_path / 'outbox'}"
+admin_email = "admin@example.cn"
+
+[[sources]]
+name = "{LONG_SOURCE}"
+url = "{URL}"
+
+[[watchers]]
+name = "{LONG_WATCHER}"
+email = "{LONG_EMAIL}"
+sources = ["hn-reply-*"]
+
+[[watchers]]
+name = "{DUTY}"
+webhook = "{HOOK}"
+webhook_format = "dingtalk"
+sources = ["{LONG_SOURCE}"]
+""", encoding="utf-8")
+    config = parse_config(sources.read_text(encoding="utf-8"), path=sources, env={})
+    source = config.source(LONG_SOURCE)
+    store = Store(f"sqlite:///{db}")
+    now = utcnow()
+    _commit(store, source, new_version(OLD_TEXT, TITLE, {}, now - timedelta(days=1)))
+    _commit(store, source, new_version(NEW_TEXT, TITLE, {}, now),
+            changes=(ChangeDecision(ChangeKind.CHANGED, "第3段修改", stats={}),),
+            alerts=tuple(plan.change_alerts(config, source, 0, now)))
+    AlertsRepo(store).enqueue(plan.config_alerts(config, ["sources.toml: bad key"], "k1"))
+    store.close()
+    return sources
+
+
+def test_alerts_list_piped_keeps_every_name_whole_and_says_whose_row_it_is(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    sources = _long_named_alerts(tmp_path, monkeypatch)
+    # a real subprocess whose stdout is a pipe, as in `monitor alerts list > file`
+    done = subprocess.run([sys.executable, "-m", "monitor", "alerts", "list", "--sources",
+                           str(sources)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    mail = [x for x in lines if LONG_EMAIL in x]
+    hook = [x for x in lines if "dingtalk.com" in x]
+    admin = [x for x in lines if "admin@example.cn" in x]
+    assert len(mail) == len(hook) == len(admin) == 1, done.stdout
+    # each row is one line: its source and its watcher, whole, next to the address
+    assert LONG_SOURCE in mail[0] and LONG_WATCHER in mail[0] and "change" in mail[0]
+    assert LONG_SOURCE in hook[0] and DUTY in hook[0]
+    assert "webhook (dingtalk): https://oapi.dingtalk.com/…" in hook[0]
+    assert "access_token" not in done.stdout  # the webhook's secret stays out
+    assert "config" in admin[0] and "admin" in admin[0] and "—" in admin[0]
+    assert max(len(x) for x in lines) > 80  # not cut to 80 columns
+    assert "\x1b[" not in done.stdout
+    as_json = json.loads(subprocess.run(
+        [sys.executable, "-m", "monitor", "alerts", "list", "--json", "--sources",
+         str(sources)], cwd=ROOT, capture_output=True, text=True, timeout=120).stdout)
+    assert sorted((r["source"], r["watcher"]) for r in as_json) == [
+        ("", "admin"), (LONG_SOURCE, DUTY), (LONG_SOURCE, LONG_WATCHER)]
+
+
+def test_alerts_list_on_a_terminal_still_fits_the_screen(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import re
+
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    import monitor.cli.alerts as alerts_cli
+
+    sources = _long_named_alerts(tmp_path, monkeypatch)
+    screen = io.StringIO()
+    monkeypatch.setattr(alerts_cli, "console", Console(file=screen, force_terminal=True,
+                                                       width=100, color_system="standard"))
+    assert run("alerts", "list", "--sources", str(sources))[0] == 0
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", screen.getvalue()).splitlines()
+    assert lines and max(cell_len(x) for x in lines) <= 100
+    assert "dingtalk" in screen.getvalue()

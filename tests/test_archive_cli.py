@@ -6,6 +6,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 from storage import Store
 from tests.conftest import write_sources
 from tests.test_archive_data import Built, build_archive
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -198,3 +202,85 @@ def test_diff_of_a_first_version_and_serve_beyond_loopback_are_refused(
     refused = CliRunner().invoke(_cli(), ["serve", "--host", "0.0.0.0", "--sources",
                                           str(sources)])
     assert refused.exit_code == 2 and "MONITOR_WEB_TOKEN" in refused.output
+
+
+def monitor(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``monitor`` command in a subprocess, stdout and stderr to pipes."""
+    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_search_without_words_or_with_a_control_character_is_an_error(
+        archive: tuple[Path, Built]) -> None:
+    sources, _ = archive
+    for query in ("", "   ", "答\x01复", "人工智能\x7f"):
+        out = monitor("search", query, "--sources", str(sources))
+        assert out.returncode == 2, (query, out.stdout, out.stderr)
+        assert "versions contain" not in out.stdout
+        assert out.stderr.startswith("bad input: the search query"), out.stderr
+    assert "has no words" in monitor("search", " ", "--sources", str(sources)).stderr
+    assert "control character U+0001" in monitor("search", "a\x01", "--sources",
+                                                 str(sources)).stderr
+    found = monitor("search", "答复", "--sources", str(sources))
+    assert found.returncode == 0 and found.stdout.startswith("2 versions contain '答复'")
+
+
+def test_diff_dates_without_a_version_or_with_one_version_say_so(
+        archive: tuple[Path, Built]) -> None:
+    sources, built = archive
+    plan = built.versions["hb-ai-plan"]
+    future = monitor("diff", "hb-ai-plan", "--from", "2030-01-01", "--sources", str(sources))
+    assert future.returncode == 2 and future.stdout == ""
+    assert "--from 2030-01-01 is in the future" in future.stderr
+    before = monitor("diff", "hb-ai-plan", "--from", "2020-01-01", "--sources", str(sources))
+    assert before.returncode == 3 and before.stdout == ""
+    assert before.stderr.strip() == (
+        "not found: no version of hb-ai-plan before the end of 2020-01-01 (Asia/Shanghai): "
+        f"its first version, #{plan[0]}, is from 2026-05-01 10:00")
+    # versions on 05-01, 05-10 and 05-20: the 12th and the 14th both see the one of the 10th
+    same = monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to", "2026-05-14",
+                   "--sources", str(sources))
+    assert same.returncode == 0, same.stderr
+    assert same.stdout == (f"hb-ai-plan: --from 2026-05-12 and --to 2026-05-14 are the same "
+                           f"version, #{plan[1]} (fetched 2026-05-10 10:00): nothing changed "
+                           "in between\n")
+    data = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to",
+                              "2026-05-14", "--json", "--sources", str(sources)).stdout)
+    assert data["same_version"] is True and data["old"]["id"] == data["new"]["id"] == plan[1]
+    backwards = monitor("diff", "hb-ai-plan", "--from", "2026-05-15", "--to", "2026-05-01",
+                        "--sources", str(sources))
+    assert backwards.returncode == 2 and "--to 2026-05-01 is before --from" in backwards.stderr
+    # The end of the --from day: the version fetched on 05-01 10:00 is "as of 05-01".
+    day = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-01", "--to",
+                             "2026-05-10", "--json", "--sources", str(sources)).stdout)
+    assert (day["old"]["id"], day["new"]["id"], day["same_version"]) == (plan[0], plan[1], False)
+
+
+def test_show_at_a_date_before_the_first_version_speaks_local_time(
+        archive: tuple[Path, Built], tmp_path: Path) -> None:
+    sources, built = archive
+    first = built.versions["hb-ai-plan"][0]
+    out = monitor("show", "hb-ai-plan", "--at", "2026-04-30T12:00", "--sources", str(sources))
+    assert out.returncode == 3 and out.stdout == ""
+    assert out.stderr.strip() == (
+        "not found: no version of hb-ai-plan before 2026-04-30T12:00 (Asia/Shanghai): "
+        f"its first version, #{first}, is from 2026-05-01 10:00")
+    assert "+00:00" not in out.stderr and "T" not in out.stderr.split("(")[1]
+    berlin = write_sources(tmp_path / "berlin.toml", "", settings='timezone = "Europe/Berlin"')
+    out = monitor("show", "hb-ai-plan", "--at", "2026-04-30", "--sources", str(berlin))
+    assert out.returncode == 3
+    assert ("no version of hb-ai-plan before the end of 2026-04-30 (Europe/Berlin): its "
+            f"first version, #{first}, is from 2026-05-01 04:00") in out.stderr
+    at_day = monitor("show", "hb-ai-plan", "--at", "2026-05-01", "--sources", str(sources))
+    assert at_day.returncode == 0 and f"version {first} · fetched" in at_day.stdout
+
+
+def test_history_piped_keeps_each_version_on_one_line(archive: tuple[Path, Built]) -> None:
+    from tests.test_archive_data import PLAN_TITLE
+
+    sources, built = archive
+    out = monitor("history", "hb-ai-plan", "--sources", str(sources))
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if PLAN_TITLE in line]
+    assert len(rows) == len(built.versions["hb-ai-plan"]), out.stdout
+    assert "发文日期: 2026-05-01 → 2026-05-20" in rows[-1]  # the change, whole, on its row

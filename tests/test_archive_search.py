@@ -59,7 +59,6 @@ def test_terms_are_anded_and_filters_narrow_by_source_tag_and_date(store: Store)
     late = search.search("答复", since=T0 + timedelta(days=5))
     assert [h.version_id for h in late.hits] == built.versions["hn-reply"][1:]
     assert search.search("答复", until=T0 + timedelta(days=5)).total == 1
-    assert search.search("  ").hits == []
 
 
 def test_query_syntax_and_like_wildcards_are_taken_literally(store: Store) -> None:
@@ -109,3 +108,25 @@ def test_passage_stays_in_its_paragraph_and_marks_every_occurrence() -> None:
     assert len(p.spans) == 2 and p.cut_before and p.cut_after
     assert [t for t, hit in p.segments() if hit] == ["目标", "目标"]
     assert passage("短文", ["标题里"]).text == "短文"
+
+
+def test_a_query_with_a_control_character_or_without_words_is_bad_input(
+        store: Store) -> None:
+    """A NUL used to break SQLite's FTS5 query ("unterminated string"), match every row
+    in a SQLite LIKE and be refused by PostgreSQL: now it never reaches either."""
+    import pytest
+
+    from monitor.errors import BadInputError
+
+    build_archive(store)
+    search = Search(store)
+    for query in ("x\x00y", "\x00", "答\x00", "a\x01b", "人工智能\x7f", "\udcff"):
+        with pytest.raises(BadInputError, match=r"control character U\+"):
+            search.search(query)
+    for query in ("", "   ", "\t\n"):
+        with pytest.raises(BadInputError, match="no words"):
+            search.search(query)
+    with pytest.raises(BadInputError, match="the source"):
+        search.search("答复", source="hn-reply\x00")
+    # Tab and newline are whitespace between terms, not bad input.
+    assert search.search("人工智能\t产业\n规划").total == 3

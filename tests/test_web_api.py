@@ -253,3 +253,205 @@ async def test_serve_over_a_real_socket_until_cancelled(sqlite_url: str) -> None
     async with httpx.AsyncClient(timeout=5) as c:
         with pytest.raises(httpx.ConnectError):
             await c.get(base + "/api/sources")
+
+
+def test_control_characters_and_empty_queries_are_bad_input_over_http(store: Store) -> None:
+    """``q=x%00y`` was a 503 "database unavailable" on both backends, and ``q=%00`` found
+    every version on SQLite: now any control character in a query, a path or a filter is
+    a 400 that names it, and a query without words is a 400 too."""
+    build_archive(store)
+    with running(create_app(make_config(), store)) as base, \
+            httpx.Client(base_url=base, timeout=30) as c:
+        for path in ("/api/search?q=x%00y", "/api/search?q=%00", "/api/search?q=a%01b",
+                     "/api/search?q=%E7%AD%94%E5%A4%8D&source=hn-reply%00",
+                     "/api/search?q=%E7%AD%94%E5%A4%8D&tag=%7F", "/api/sources/x%00y",
+                     "/feeds/sources/hn-reply%00.atom", "/api/changes?tag=%00"):
+            r = c.get(path)
+            assert r.status_code == 400, path
+            assert "control character U+00" in r.json()["detail"], path
+        page = c.get("/search?q=x%00y")
+        assert page.status_code == 400 and "text/html" in page.headers["content-type"]
+        assert "control character U+0000" in page.text
+        blank = c.get("/api/search", params={"q": "   "})
+        assert blank.status_code == 400 and "no words" in blank.json()["detail"]
+        ok = c.get("/api/search", params={"q": "答复"})  # real queries still work
+        assert ok.status_code == 200 and ok.json()["total"] == 2
+
+
+TOKEN = "s3cret-token-0123456789"
+
+
+def _links(feed: bytes) -> list[str]:
+    return [el.get("href") or "" for el in ET.fromstring(feed).iter(f"{ATOM}link")]
+
+
+def test_feed_links_never_come_from_the_host_header(store: Store) -> None:
+    """With a token the Host is not checked; a request saying ``Host: evil.example`` used
+    to get a feed whose every link pointed at evil.example."""
+    build_archive(store)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    app = create_app(make_config(web_token=TOKEN), store, host="127.0.0.1")
+    with running(app) as base, httpx.Client(base_url=base, timeout=30) as c:
+        for path in ("/feeds/changes.atom", "/feeds/sources/hb-ai-plan.atom",
+                     "/feeds/tags/hubei.atom"):
+            r = c.get(path, headers={**auth, "Host": "evil.example"})
+            assert r.status_code == 200 and b"evil.example" not in r.content, path
+            links = _links(r.content)
+            assert len(links) >= 3 and all(h.startswith(base + "/") for h in links), links
+        self_link = _links(c.get("/feeds/changes.atom", params={"token": TOKEN},
+                                 headers={"Host": "evil.example"}).content)[0]
+        assert self_link == base + "/feeds/changes.atom"  # and the token is not in it
+        for path in ("/changes/", "/api/sources/", "/feeds/changes.atom/"):
+            moved = c.get(path, headers={**auth, "Host": "evil.example"})
+            assert moved.status_code == 307 and moved.headers["location"] == path[:-1]
+    public = "https://monitor.example.org/archive"
+    app = create_app(make_config(web_token=TOKEN, public_url=public + "/"), store,
+                     host="127.0.0.1")
+    with running(app) as base, httpx.Client(base_url=base, timeout=30) as c:
+        r = c.get("/feeds/sources/hb-ai-plan.atom", headers={**auth, "Host": "evil.example"})
+        links = _links(r.content)
+        assert links[0] == public + "/feeds/sources/hb-ai-plan.atom"
+        assert links[1] == public + "/sources/hb-ai-plan"
+        assert all(h.startswith(public + "/") for h in links), links
+
+
+def _cookie_flags(set_cookie: str) -> set[str]:
+    return {p.strip().split("=")[0].lower() for p in set_cookie.split(";")[1:]}
+
+
+def test_token_cookie_is_httponly_strict_and_secure_over_https(
+        store: Store, tmp_path: Path) -> None:
+    build_archive(store)
+    app = create_app(make_config(web_token=TOKEN), store, host="127.0.0.1")
+    with running(app) as base, httpx.Client(base_url=base, timeout=30) as c:
+        cookie = c.get("/", params={"token": TOKEN}).headers["set-cookie"]
+        assert cookie.startswith(f"monitor_token={TOKEN};")
+        assert _cookie_flags(cookie) == {"path", "httponly", "samesite"}
+        assert "SameSite=Strict" in cookie
+    # TLS ends at a proxy: public_url says https
+    proxied = create_app(make_config(web_token=TOKEN, public_url="https://m.example.org"),
+                         store, host="127.0.0.1")
+    with running(proxied) as base, httpx.Client(base_url=base, timeout=30) as c:
+        cookie = c.get("/", params={"token": TOKEN}).headers["set-cookie"]
+        assert _cookie_flags(cookie) == {"path", "httponly", "samesite", "secure"}
+    # served over https by uvicorn itself
+    app = create_app(make_config(web_token=TOKEN), store, host="127.0.0.1")
+    with running_tls(app, tmp_path) as base, httpx.Client(base_url=base, timeout=30,
+                                                          verify=False) as c:
+        r = c.get("/api/sources", params={"token": TOKEN})
+        assert r.status_code == 200 and base.startswith("https://")
+        assert _cookie_flags(r.headers["set-cookie"]) == {"path", "httponly", "samesite",
+                                                          "secure"}
+
+
+@contextmanager
+def running_tls(app: FastAPI, tmp_path: Path) -> Iterator[str]:
+    """uvicorn serving https on loopback with a self-signed certificate."""
+    import subprocess
+
+    import uvicorn
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning", ssl_certfile=str(cert),
+                                           ssl_keyfile=str(key)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+SLASHED = "省/市 答复"
+
+
+def test_a_tag_with_a_slash_has_a_working_feed(store: Store) -> None:
+    from dataclasses import replace
+
+    from tests.test_archive_data import EVIL, FAILING, PLAN, REPLY
+
+    build_archive(store)
+    store.sync_sources([PLAN, replace(REPLY, tags=("hunan", SLASHED)), FAILING, EVIL])
+    with running(create_app(make_config(), store)) as base, \
+            httpx.Client(base_url=base, timeout=30) as c:
+        for page in ("/", "/changes"):
+            html = c.get(page, params={"tag": SLASHED}).text
+            hrefs = set(re.findall(r'href="(/feeds/tags/[^"]+)"', html))
+            assert len(hrefs) == 1, (page, hrefs)
+            feed = c.get(hrefs.pop())
+            assert feed.status_code == 200, feed.text
+            entries = ET.fromstring(feed.content).findall(f"{ATOM}entry")
+            assert [e.findtext(f"{ATOM}title") for e in entries] == [
+                "hn-reply · 新增答复: 新增答复"]
+            assert ET.fromstring(feed.content).findtext(f"{ATOM}title") == \
+                f"monitor · 标签 {SLASHED} 的变更"
+        encoded = c.get("/feeds/tags/%E7%9C%81%2F%E5%B8%82%20%E7%AD%94%E5%A4%8D.atom")
+        assert encoded.status_code == 200  # %2F works as well as /
+        assert c.get("/feeds/tags/%E7%9C%81/nope.atom").status_code == 404
+
+
+def test_head_works_wherever_get_does(store: Store) -> None:
+    """Every GET route of the app (UI, API, feeds, static) answers HEAD like GET: same
+    status and headers, no body.  A route added later without HEAD fails here."""
+    from fastapi.routing import APIRoute
+
+    built = build_archive(store)
+    plan = built.versions["hb-ai-plan"]
+    app = create_app(make_config(web_token=TOKEN), store, host="127.0.0.1")
+    page_id = 1
+    values = {"name": "hb-ai-plan", "page_id": str(page_id), "version_id": str(plan[0]),
+              "tag": "hubei"}
+    query = {"/diff": f"?a={plan[0]}&b={plan[1]}", "/api/diff": f"?a={plan[0]}&b={plan[1]}",
+             "/search": "?q=%E7%AD%94%E5%A4%8D", "/api/search": "?q=%E7%AD%94%E5%A4%8D"}
+    paths = ["/static/style.css", "/api/openapi.json"]
+    for route in _routes(app.routes):
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values[m.group(1)], route.path)
+            paths.append(path + query.get(route.path, ""))
+    assert len(paths) > 20 and "/feeds/tags/hubei.atom" in paths
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with running(app) as base, httpx.Client(base_url=base, timeout=30, headers=auth) as c:
+        for path in paths:
+            got, head = c.get(path), c.head(path)
+            assert got.status_code == 200, (path, got.text[:200])
+            assert head.status_code == 200, path
+            assert head.content == b"", path
+            for name in ("content-type", "content-length", "content-security-policy"):
+                assert head.headers.get(name) == got.headers.get(name), (path, name)
+        missing = c.head("/api/versions/999999")
+        assert missing.status_code == 404 and missing.content == b""
+        assert c.request("POST", "/api/sources").status_code == 405
+
+
+def _routes(routes: list) -> Iterator[object]:  # type: ignore[type-arg]
+    """Every route, also those of included routers (wrapped by newer FastAPI versions)."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        yield from _routes(inner) if inner is not None else (route,)
+
+
+def test_public_url_is_checked_and_named_in_errors() -> None:
+    from monitor.settings import load_settings
+
+    assert load_settings({"public_url": "https://m.example.org/archive/"},
+                         env={}).public_url == "https://m.example.org/archive"
+    assert load_settings({}, env={"MONITOR_PUBLIC_URL": "http://10.0.0.5:8080"}
+                         ).public_url == "http://10.0.0.5:8080"
+    for bad in ("ftp://m.example.org", "m.example.org", "https://u:p@m.example.org",
+                "https://m.example.org/?a=1"):
+        with pytest.raises(ConfigError, match=r"settings\.public_url"):
+            load_settings({"public_url": bad}, env={})

@@ -18,6 +18,7 @@ from monitor.cli.common import (
     local_time,
     open_store,
     print_json,
+    print_table,
     sources_option,
 )
 from storage.alerts_repo import AlertRecord, AlertsRepo
@@ -54,25 +55,37 @@ def list_alerts(failed: bool, limit: int, sources_file: Path, as_json: bool) -> 
     if not rows:
         console.print("no failed alerts" if failed else "no alerts")
         return
-    console.print(_table(rows, config.settings.timezone))
+    print_table(_table(rows, config.settings.timezone), console)
 
 
 def _table(rows: list[AlertRecord], tz: str) -> Table:
+    """One row per outbox row: what about (event, source), for whom (the watcher; a
+    webhook row says it is that watcher's webhook), where to, and how it went."""
     table = Table(title="alerts")
     table.add_column("id", justify="right")
     table.add_column("status")
     table.add_column("event")
+    table.add_column("source", overflow="fold")
+    table.add_column("watcher", overflow="fold")
     table.add_column("to", no_wrap=True)  # an address cut in two is hard to copy
     table.add_column("tries", justify="right")
     table.add_column("when", overflow="fold")
     table.add_column("error", overflow="fold", ratio=1)
     for r in rows:
         when = r.sent_at if r.status == "sent" else r.next_attempt_at
-        to = r.recipient if r.channel == "email" else f"{r.channel}: {redact(r.recipient)}"
         table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{r.status}[/]", escape(r.event),
-                      escape(to), str(r.attempts), local_time(when, tz),
-                      escape(r.last_error or ""))
+                      escape(r.source or "—"), escape(r.watcher or "—"), escape(_to(r)),
+                      str(r.attempts), local_time(when, tz), escape(r.last_error or ""))
     return table
+
+
+def _to(r: AlertRecord) -> str:
+    """The address; for a webhook its kind and host only (the URL carries its secret)."""
+    if r.channel == "email":
+        return r.recipient
+    kind = r.payload.get("format")
+    label = f"{r.channel} ({kind})" if kind and kind != r.channel else r.channel
+    return f"{label}: {redact(r.recipient)}"
 
 
 @alerts.command()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -21,13 +20,14 @@ from monitor.cli.common import (
     load,
     local_time,
     open_store,
+    parse_since,
     parse_when,
     print_json,
     sources_option,
 )
 from monitor.export import STDOUT, write_jsonl, write_warc
 from storage.archive import Archive, ArchivedVersion
-from storage.search import Passage, Search, SearchResults
+from storage.search import Passage, Search, SearchResults, checked_terms
 
 source_filter = click.option("--source", "source", metavar="NAME",
                              help="Only this source (name or URL).")
@@ -40,20 +40,6 @@ until_option = click.option("--to", "until", metavar="DATE",
 def register(cli: click.Group) -> None:
     cli.add_command(search)
     cli.add_command(export)
-
-
-def parse_since(text: str | None, timezone: str) -> datetime | None:
-    """The start of a range: a bare date means the start of that day (``parse_when``,
-    made for "as it was on", means its end)."""
-    if not text:
-        return None
-    if len(text) == 10:
-        try:
-            d = date.fromisoformat(text)
-        except ValueError:
-            raise click.BadParameter(f"{text!r} is not a date like 2026-05-01") from None
-        return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
-    return parse_when(text, timezone)
 
 
 def parse_until(text: str | None, timezone: str) -> datetime | None:
@@ -74,6 +60,7 @@ def search(query: str, source: str | None, tag: str | None, since: str | None,
            until: str | None, limit: int, sources_file: Path, as_json: bool) -> None:
     """Full-text search over every version (Chinese needs no spaces; space-separated
     terms must all occur)."""
+    checked_terms(query, source, tag)  # bad input is said before anything is opened
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     with open_store(config) as store:

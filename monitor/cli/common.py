@@ -1,5 +1,5 @@
 """What every command shares: loading the configuration and the store, exit codes,
-JSON output, date parsing and error translation for the terminal."""
+JSON output, tables, date parsing and error translation for the terminal."""
 
 from __future__ import annotations
 
@@ -17,15 +17,21 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
 
 from monitor.config import Config, load_config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import BadInputError, ConfigError, MonitorError
 from monitor.logging import setup_logging
 from storage import Store
+from storage.archive import Archive
+from storage.records import VersionFull
 
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # bad input: the same code click gives a bad option
 EXIT_NOT_FOUND = 3
 SOURCES_DEFAULT = "sources.toml"
+UNBOUNDED = 100_000  # columns: "as wide as the table wants" when nothing is a screen
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +55,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             _fail("configuration error", str(exc), EXIT_CONFIG)
+        except BadInputError as exc:
+            _fail("bad input", str(exc), EXIT_USAGE)
         except KeyError as exc:
             _fail("not found", str(exc.args[0]), EXIT_NOT_FOUND)
         except MonitorError as exc:
@@ -62,6 +70,21 @@ def handle_errors(fn: F) -> F:
 def _fail(what: str, message: str, code: int) -> None:
     err_console.print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+def print_table(table: Table, out: Console | None = None) -> None:
+    """A table for people and for pipes.  On a terminal it fits the screen (rich wraps
+    cells).  Piped or redirected it is never wrapped: each row is one line at the table's
+    natural width, so a name, an address or an error stays whole for grep, cut or a file
+    (rich would otherwise wrap at 80 columns, inside words: ``hn-repl`` / ``y-0192``).
+    The same idea as ``soft_wrap`` for ``show``'s text, for tables."""
+    out = out or console
+    if out.is_terminal:
+        out.print(table)
+        return
+    natural = Measurement.get(out, out.options.update_width(UNBOUNDED), table).maximum
+    Console(file=out.file, width=max(natural, 1), color_system=None,
+            highlight=False).print(table)
 
 
 def load(sources_file: Path, *, quiet: bool = False) -> Config:
@@ -115,6 +138,47 @@ def parse_when(text: str, timezone: str = "Asia/Shanghai") -> datetime:
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(timezone))
     return at.astimezone(UTC)
+
+
+def parse_since(text: str | None, timezone: str) -> datetime | None:
+    """The start of a range: a bare date means the start of that day (``parse_when``,
+    made for "as it was on", means its end)."""
+    if not text:
+        return None
+    if len(text) == 10:
+        try:
+            d = date.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not a date like 2026-05-01") from None
+        return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    return parse_when(text, timezone)
+
+
+def typed_when(text: str, timezone: str) -> str:
+    """A date or time as the user typed it, with what it meant: ``the end of 2026-05-01
+    (Asia/Shanghai)``, ``2026-05-01T08:00 (Asia/Shanghai)``, or an offset time as is."""
+    if len(text) == 10:
+        return f"the end of {text} ({timezone})"
+    if datetime.fromisoformat(text).tzinfo is None:
+        return f"{text} ({timezone})"
+    return text
+
+
+def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFull:
+    """The version of ``target`` (a source name or URL) current at ``when``, as ``show
+    --at`` and ``diff --from/--to`` mean it (``parse_when``: a bare date is the end of
+    that day).  None yet: ``KeyError`` saying so in the user's terms and time zone, with
+    the first version there is (the store's own message is an ISO UTC time)."""
+    at = parse_when(when, timezone)
+    _, page = store.resolve_page(target)  # an unknown source is its own "not found"
+    try:
+        return store.version_at(target, at)
+    except KeyError:
+        pass
+    first = Archive(store).first_version(page.id)
+    later = (f": its first version, #{first[0]}, is from {local_time(first[1], timezone)}"
+             if first else ": it has no version yet")
+    raise KeyError(f"no version of {target} before {typed_when(when, timezone)}{later}")
 
 
 def local_time(at: datetime | None, timezone: str = "Asia/Shanghai") -> str:

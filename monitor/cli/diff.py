@@ -1,7 +1,8 @@
 """``monitor diff``: what changed between two versions, down to the character.
 
     monitor diff 41 57                                 two version ids
-    monitor diff hb-ai-plan --from 2026-05-01 --to 2026-06-01   as it was on each date
+    monitor diff hb-ai-plan --from 2026-05-01 --to 2026-06-01   as it was at the end of
+                                                                each date (like show --at)
     monitor diff hb-ai-plan                            its last change
     monitor diff 57                                    a version against the one before
 
@@ -11,6 +12,7 @@ self-contained page (inline and side by side).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -24,9 +26,11 @@ from monitor.cli.common import (
     load,
     local_time,
     open_store,
+    parse_since,
     parse_when,
     print_json,
     sources_option,
+    version_at,
 )
 from monitor.compare import Comparison, compare
 from monitor.render import render_terminal, render_text
@@ -41,8 +45,11 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True, metavar="A [B] | NAME")
-@click.option("--from", "since", metavar="DATE", help="NAME as it was at this date.")
-@click.option("--to", "until", metavar="DATE", help="…compared with this date (default: now).")
+@click.option("--from", "since", metavar="DATE",
+              help="NAME as it was at this date: 2026-05-01 = the end of that day in "
+              "settings.timezone, like show --at (2026-05-01T00:00 for its start).")
+@click.option("--to", "until", metavar="DATE",
+              help="…compared with NAME as it was at this date (the end of it; default: now).")
 @click.option("--context", default=1, show_default=True, type=click.IntRange(0, 1000),
               help="Unchanged paragraphs shown around each change.")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
@@ -67,8 +74,12 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
         err_console.print(f"wrote {html_file}", highlight=False, markup=False)
     if as_json:
         print_json({"old": _ref(c, old=True), "new": _ref(c, old=False), "stats": c.stats,
+                    "same_version": c.old.id == c.new.id,
                     "title_changed": c.title_changed, "metadata_changes": c.metadata,
                     "text": render_text(c.diff, context=context)})
+        return
+    if c.old.id == c.new.id:
+        click.echo(_same(c, since, until, tz))
         return
     show(c, tz, color=console.is_terminal and not no_color, context=context)
 
@@ -84,15 +95,36 @@ def pick(store: Store, targets: tuple[str, ...], since: str | None, until: str |
         raise click.UsageError("give two version ids, or one source name or URL")
     target = targets[0]
     if since or until:
-        if not since:
-            raise click.UsageError("--to needs --from")
-        old = store.version_at(target, parse_when(since, tz))
-        new = (store.version_at(target, parse_when(until, tz)) if until
-               else store.latest_version(target))
-        return old.id, new.id
+        return _at_dates(store, target, since, until, tz)
     if target.isdigit():
         return _previous(store, int(target)), int(target)
     return Archive(store).last_change(target)
+
+
+def _at_dates(store: Store, target: str, since: str | None, until: str | None,
+              tz: str) -> tuple[int, int]:
+    """``--from``/``--to``: the versions current at the end of each date (``--to``
+    defaults to now).  No version by ``--from`` is an error that says so."""
+    if not since:
+        raise click.UsageError("--to needs --from")
+    start = parse_since(since, tz)
+    if start is not None and start > datetime.now(UTC):
+        raise click.UsageError(f"--from {since} is in the future: nothing to compare yet")
+    if until and parse_when(until, tz) < parse_when(since, tz):
+        raise click.UsageError(f"--to {until} is before --from {since}")
+    old = version_at(store, target, since, tz)
+    new = version_at(store, target, until, tz) if until else store.latest_version(target)
+    return old.id, new.id
+
+
+def _same(c: Comparison, since: str | None, until: str | None, tz: str) -> str:
+    """What to say instead of an empty diff when both sides are one version."""
+    v = c.old
+    fetched = f"fetched {local_time(v.fetched_at, tz)}"
+    if since:
+        return (f"{v.source}: --from {since} and --to {until or 'now'} are the same "
+                f"version, #{v.id} ({fetched}): nothing changed in between")
+    return f"{v.source}: #{v.id} and #{v.id} are the same version ({fetched}): no diff"
 
 
 def _previous(store: Store, version_id: int) -> int:

@@ -17,9 +17,10 @@ from monitor.cli.common import (
     load,
     local_time,
     open_store,
-    parse_when,
     print_json,
+    print_table,
     sources_option,
+    version_at,
 )
 from monitor.types import KIND_LABELS
 
@@ -53,12 +54,14 @@ def history(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         # Text, not markup: titles and summaries come from the pages.
         table.add_row(str(v.id), local_time(v.fetched_at, tz), v.content_hash[:12],
                       Text(v.title), str(v.size), Text(change))
-    console.print(table)
+    print_table(table, console)
 
 
 @click.command()
 @click.argument("target")
-@click.option("--at", "at", help="The version current at this date/time (name or URL).")
+@click.option("--at", "at", metavar="DATE",
+              help="The version current at this date (2026-05-01 = the end of that day "
+              "in settings.timezone) or date-time (2026-05-01T08:00); NAME or URL only.")
 @click.option("--raw", is_flag=True, help="Print the raw body as fetched (bytes).")
 @sources_option
 @json_option
@@ -70,7 +73,7 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
         if target.isdigit() and not at:
             version = store.version(int(target))
         elif at:
-            version = store.version_at(target, parse_when(at, config.settings.timezone))
+            version = version_at(store, target, at, config.settings.timezone)
         else:
             version = store.latest_version(target)
         if raw:

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Iterator
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,16 +23,17 @@ from starlette.staticfiles import StaticFiles
 
 from monitor import __version__
 from monitor.config import Config
-from monitor.errors import ConfigError, MonitorError, StorageError
+from monitor.errors import BadInputError, ConfigError, MonitorError, StorageError
 from monitor.web import api, feeds, pages
-from monitor.web.security import Guard, is_loopback
-from monitor.web.views import STATIC, WebState, make_templates
+from monitor.web.security import Guard, HeadAsGet, is_loopback
+from monitor.web.views import STATIC, WebState, clean_request, make_templates
 from storage import Store
 from storage.archive import Archive
 from storage.search import Search
 
 DESCRIPTION = """Read-only access to the archive: sources, page timelines, versions, diffs
-between any two versions, full-text search and recent changes.  Every endpoint is a GET.
+between any two versions, full-text search and recent changes.  Every endpoint is a GET
+(and a HEAD).
 When the server has a token (``MONITOR_WEB_TOKEN``), send ``Authorization: Bearer TOKEN``
 or add ``?token=TOKEN``.  Times are ISO 8601 in UTC."""
 
@@ -51,7 +52,8 @@ def create_app(config: Config, store: Store, *, host: str | None = None) -> Fast
     token = settings.web_token or None
     check_bind(host, token)
     app = FastAPI(title="monitor", version=__version__, description=DESCRIPTION,
-                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+                  dependencies=[Depends(clean_request)])
     app.state.web = WebState(config, store, Archive(store), Search(store),
                              make_templates(settings.timezone), token_required=bool(token))
     app.include_router(api.router)
@@ -59,7 +61,9 @@ def create_app(config: Config, store: Store, *, host: str | None = None) -> Fast
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_handlers(app)
-    app.add_middleware(Guard, token=token, check_host=not token)
+    app.add_middleware(HeadAsGet)
+    https = (settings.public_url or "").lower().startswith("https:")
+    app.add_middleware(Guard, token=token, check_host=not token, https=https)  # outermost
     return app
 
 
@@ -75,6 +79,9 @@ def _error_handlers(app: FastAPI) -> None:
     def unavailable(request: Request, exc: Exception) -> Response:
         return _error(request, 503, f"database unavailable: {exc}")
 
+    def bad_input(request: Request, exc: Exception) -> Response:
+        return _error(request, 400, f"bad input: {exc}")
+
     def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if _wants_json(request):
@@ -84,6 +91,7 @@ def _error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KeyError, not_found)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(StorageError, unavailable)
+    app.add_exception_handler(BadInputError, bad_input)
     app.add_exception_handler(RequestValidationError, invalid)
 
 

@@ -3,14 +3,16 @@
 Built with ElementTree, so every title and summary is escaped by the serializer; the
 entry content is the inline character diff (already-escaped HTML, carried as
 ``type="html"`` text).  Feed readers that cannot send headers use ``?token=``; the token
-is never echoed into the feed's own links.
+is never echoed into the feed's own links.  Those links are absolute, built on
+``settings.public_url`` or the bound address, never on the request's ``Host`` header
+(which would let anyone who can send a request plant links to their own site).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -43,7 +45,8 @@ def source_changes(state: State, request: Request, name: str) -> Response:
     return _feed(state, request, f"{name} 的变更", entries, f"/sources/{name}")
 
 
-@router.get("/tags/{tag}.atom", summary="Atom feed of the changes of a tag's sources",
+# ``{tag:path}``: a tag may contain "/" ("省/市"), and its feed address keeps it as is.
+@router.get("/tags/{tag:path}.atom", summary="Atom feed of the changes of a tag's sources",
             response_class=Response, responses={200: {"content": {MEDIA_TYPE: {}}}})
 def tag_changes(state: State, request: Request, tag: str) -> Response:
     if tag not in state.archive.tags():
@@ -54,8 +57,9 @@ def tag_changes(state: State, request: Request, tag: str) -> Response:
 
 def _feed(state: WebState, request: Request, title: str, entries: list[ChangeEntry],
           html_path: str) -> Response:
-    base = str(request.base_url).rstrip("/")
-    self_url = str(request.url.remove_query_params("token"))
+    base = state.base_url(request)  # not the Host header: see views.base_url
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+    self_url = base + quote(request.url.path) + (f"?{query}" if query else "")
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     _sub(feed, "id", f"tag:monitor,2026:feed{request.url.path}")
     _sub(feed, "title", f"monitor · {title}")

@@ -1,11 +1,14 @@
 """The guard in front of every request: read-only, token, host check, security headers.
 
-* Only GET and HEAD are served (405 otherwise): the UI and API never change anything.
+* Only GET and HEAD are served (405 otherwise): the UI and API never change anything;
+  ``HeadAsGet`` answers a HEAD on every route that has a GET.
 * With a token (``MONITOR_WEB_TOKEN``) every request needs it: ``Authorization: Bearer``,
   ``?token=`` (feed readers), or the cookie a valid ``?token=`` sets so a browser's later
-  clicks work.  Binding beyond loopback without a token is refused at start-up.
+  clicks work (``HttpOnly; SameSite=Strict``, and ``Secure`` over https).  Binding beyond
+  loopback without a token is refused at start-up.
 * Without a token the app is bound to loopback, and the ``Host`` header must name a
   loopback address: a web page elsewhere cannot reach the archive by DNS rebinding.
+* Redirects (``/changes/`` → ``/changes``) say a path, never a host taken from ``Host``.
 * Headers: a CSP without any script source, ``nosniff``, no framing (except the raw
   body view, which sets its own sandboxing CSP and may be framed by the app itself).
 """
@@ -16,7 +19,7 @@ import hmac
 import ipaddress
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,22 +58,25 @@ def is_loopback(host: str) -> bool:
 class Guard:
     """Pure ASGI middleware (no response buffering, streams stay streams)."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None, check_host: bool) -> None:
+    def __init__(self, app: ASGIApp, *, token: str | None, check_host: bool,
+                 https: bool = False) -> None:
         self.app = app
         self.token = token
         self.check_host = check_host
+        self.https = https  # public_url is https: TLS ends at a proxy in front of us
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = _with_headers(send, BASE_HEADERS)
+        send = _own_redirects(_with_headers(send, BASE_HEADERS))
         refusal = self._refusal(scope)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         if self.token and _query_token(scope) == self.token:
-            send = _with_headers(send, [(b"set-cookie", _cookie(self.token))])
+            secure = self.https or scope.get("scheme") == "https"
+            send = _with_headers(send, [(b"set-cookie", _cookie(self.token, secure))])
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> PlainTextResponse | None:
@@ -102,6 +108,24 @@ def _with_headers(send: Send, extra: Iterable[tuple[bytes, bytes]]) -> Send:
             message = {**message, "headers": headers}
         await send(message)
     return wrapped
+
+
+def _own_redirects(send: Send) -> Send:
+    """``Location`` as a path: the app only redirects to itself (``/changes/`` →
+    ``/changes``), and Starlette would build the absolute URL from the ``Host`` header,
+    sending a visitor who was given a crafted Host to that host."""
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, _path_only(v) if k.lower() == b"location" else v)
+                       for k, v in message.get("headers", [])]
+            message = {**message, "headers": headers}
+        await send(message)
+    return wrapped
+
+
+def _path_only(location: bytes) -> bytes:
+    parts = urlsplit(location.decode("latin-1"))
+    return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment)).encode("latin-1")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -139,5 +163,31 @@ def _cookie_token(scope: Scope) -> str | None:
     return morsel.value if morsel else None
 
 
-def _cookie(token: str) -> bytes:
-    return f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax".encode("latin-1")
+def _cookie(token: str, secure: bool) -> bytes:
+    """The token for a browser's later clicks: never readable by script (HttpOnly), never
+    sent along by another site's links or forms (Strict), only over TLS when the UI is
+    served over https (Secure).  Strict means a link to the UI followed from elsewhere
+    (a feed reader, a mail) needs ``?token=`` again, or a click inside the UI."""
+    flags = "; Secure" if secure else ""
+    return f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{flags}".encode("latin-1")
+
+
+class HeadAsGet:
+    """``HEAD`` wherever ``GET`` works: FastAPI routes answer GET only (405 to HEAD), so a
+    HEAD is served as the GET it stands for, with the same status and headers (also
+    ``content-length``) and no body.  The inner app sees a new scope; the server still
+    knows the request was a HEAD."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def bodiless(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+        await self.app({**scope, "method": "GET"}, receive, bodiless)

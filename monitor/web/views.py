@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from monitor.compare import Comparison, compare
 from monitor.config import Config
 from monitor.types import KIND_LABELS
+from monitor.userinput import check_text
 from storage import Store
 from storage.archive import Archive
 from storage.search import Search
@@ -42,6 +43,23 @@ class WebState:
     @property
     def tz(self) -> str:
         return self.config.settings.timezone
+
+    def base_url(self, request: Request) -> str:
+        return base_url(request, self.config.settings.public_url)
+
+
+def base_url(request: Request, public_url: str | None) -> str:
+    """Where absolute links point: ``public_url`` when set, else the address the
+    connection arrived at (the bound socket, as the server sees it) — never the
+    ``Host`` header, which any client may set to any name."""
+    if public_url:
+        return public_url
+    server = request.scope.get("server") or ("127.0.0.1", 80)
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in host else host
+    scheme = request.scope.get("scheme", "http")
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 def web_state(request: Request) -> WebState:
@@ -88,6 +106,15 @@ def parse_day(text: str | None, tz: str, *, end: bool) -> datetime | None:
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(tz))
     return at.astimezone(UTC)
+
+
+def clean_request(request: Request) -> None:
+    """FastAPI dependency of every route: a control character in the path or a query
+    parameter is bad input (400), before any of it reaches the database
+    (``monitor/userinput.py`` says why)."""
+    check_text(request.scope["path"], "the address")
+    for key, value in request.query_params.multi_items():
+        check_text(key + value, f"the parameter {key!r}")
 
 
 def compare_in(state: WebState, a: int, b: int) -> Comparison:
