@@ -99,6 +99,9 @@ class Composer:
             diff_text = render_text(d, context=context)
             if len(diff_html) > MAX_DIFF_HTML:  # a whole-page rewrite: keep the mail sane
                 diff_html = _pre(diff_text[:MAX_DIFF_TEXT])
+        elif view.details.get("excerpt"):  # a new document: its text, to be read here
+            diff_text = str(view.details["excerpt"])
+            diff_html = _pre(diff_text)
         size = f" (+{stats['added']} / −{stats['removed']} 字)" if stats else ""
         return ChangeParts(view, title, KIND_LABELS.get(view.kind, view.kind), size,
                            self.local(view.created_at), self._facts(view),

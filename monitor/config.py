@@ -14,7 +14,7 @@ import fnmatch
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -24,12 +24,19 @@ from monitor.errors import ConfigError
 from monitor.settings import Settings, load_settings, parse_interval
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+LISTING_KEYS = {"links", "match", "next_page", "page_url", "max_pages", "max_documents",
+                "follow"}
 _HTTP_URL = re.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
 
 SOURCE_KEYS = {
     "name", "url", "content", "ignore", "ignore_text", "interval", "cron", "tags",
-    "robots", "allow_private_network", "encoding", "title", "comment", "enabled",
+    "robots", "allow_private_network", "encoding", "title", "comment", "enabled", "kind",
+    *LISTING_KEYS,
 }
+# [sources.follow]: the settings of every document a listing finds.
+FOLLOW_KEYS = {"content", "ignore", "ignore_text", "interval", "cron", "tags", "encoding",
+               "robots", "comment"}
+KINDS = ("page", "listing")
 WATCHER_KEYS = {
     "name", "email", "webhook", "webhook_format", "webhook_secret_env", "sources", "tags",
     "mode", "digest_at",
@@ -52,6 +59,24 @@ class SourceConfig:
     encoding: str | None = None  # force a charset when a site lies about it
     title: str | None = None  # a human title shown before the first fetch
     enabled: bool = True
+    # kind = "listing": a column whose documents become pages of this source
+    kind: str = "page"
+    links: str | None = None  # CSS selector of document links (else found by monitor.listing)
+    match: str | None = None  # regex a document URL must contain
+    next_page: str | None = None  # CSS selector of the next listing page's link
+    page_url: str | None = None  # or the n-th listing page's URL: "index_{n}.html"
+    max_pages: int = 1
+    max_documents: int = 500
+    follow: SourceConfig | None = None  # the settings of each document (url: the listing's)
+
+    @property
+    def is_listing(self) -> bool:
+        return self.kind == "listing"
+
+    def document(self, url: str) -> SourceConfig:
+        """The settings a document of this listing is checked with."""
+        assert self.follow is not None, "a listing always has follow settings"
+        return replace(self.follow, url=url)
 
     def schedule_text(self) -> str:
         return f"cron {self.cron}" if self.cron else f"every {self.interval}"
@@ -64,6 +89,7 @@ class SourceConfig:
         """A JSON-able form, stored on the ``sources`` row so history keeps the settings."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["interval"] = self.interval.total_seconds() if self.interval else None
+        d["follow"] = self.follow.config_dict() if self.follow else None
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
@@ -195,8 +221,64 @@ class _SourceReader:
             tags=self.strings("tags"), robots=self.optional_bool("robots"),
             allow_private_network=bool(self.optional_bool("allow_private_network")),
             encoding=self.encoding(), title=self.optional_str("title"),
-            enabled=self.optional_bool("enabled") is not False,
+            enabled=self.optional_bool("enabled") is not False, **self.listing(),
         )
+
+    def listing(self) -> dict[str, Any]:
+        """The keys of ``kind = "listing"``; refused on any other kind."""
+        kind = self.entry.get("kind", "page")
+        if kind not in KINDS:
+            raise self.fail("kind", f"{kind!r}: must be one of {', '.join(KINDS)}")
+        if kind != "listing":
+            if misplaced := sorted(set(self.entry) & LISTING_KEYS):
+                raise self.fail(misplaced[0], 'only for kind = "listing"')
+            return {}
+        if "next_page" in self.entry and "page_url" in self.entry:
+            raise self.fail("page_url", "set either next_page or page_url, not both")
+        page_url = self.optional_str("page_url")
+        if page_url is not None and "{n}" not in page_url:
+            raise self.fail("page_url", 'must contain {n}, like "index_{n}.html"')
+        return {"kind": kind, "links": self.selector("links"), "match": self.regex("match"),
+                "next_page": self.selector("next_page"), "page_url": page_url,
+                "max_pages": self.count("max_pages", 1, 50),
+                "max_documents": self.count("max_documents", 500, 100_000),
+                "follow": self.follow()}
+
+    def follow(self) -> SourceConfig:
+        table = self.entry.get("follow", {})
+        if not isinstance(table, dict):
+            raise self.fail("follow", "must be a table: [sources.follow]")
+        if unknown := sorted(set(table) - FOLLOW_KEYS):
+            raise self.fail(f"follow.{unknown[0]}", "unknown key")
+        sub = _SourceReader({**table, "name": self.entry.get("name"),
+                             "url": self.entry.get("url")}, self.file, self.label,
+                            self.settings)
+        interval, cron = sub.schedule()
+        return SourceConfig(
+            name=self.name(), url=self.url(), content=sub.selectors("content"),
+            ignore=sub.selectors("ignore"), ignore_text=sub.regexes(), interval=interval,
+            cron=cron, tags=tuple(dict.fromkeys(self.strings("tags") + sub.strings("tags"))),
+            robots=sub.optional_bool("robots"),
+            allow_private_network=bool(self.optional_bool("allow_private_network")),
+            encoding=sub.encoding())
+
+    def selector(self, key: str) -> str | None:
+        return self.selectors(key)[0] if key in self.entry else None
+
+    def regex(self, key: str) -> str | None:
+        value = self.optional_str(key)
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise self.fail(key, f"{value!r} is not a valid regex: {exc}") from None
+        return value
+
+    def count(self, key: str, default: int, most: int) -> int:
+        value = self.entry.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+            raise self.fail(key, f"must be a whole number from 1 to {most}")
+        return value
 
     def name(self) -> str:
         name = self.entry.get("name")

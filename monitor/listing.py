@@ -57,6 +57,7 @@ _ARTICLE_SENTENCES = 3  # ...nor one with this many sentences
 _SENTENCE_END = re.compile("[。！？]")
 _JOIN_SHARE = 0.5
 SEPARATOR = " | "
+_PLAIN_NAME = re.compile(r"[A-Za-z_][\w-]*")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,20 @@ def choose(body: LexborNode, article: Sequence[LexborNode]) -> list[Listing] | N
         return None
     return [li for li in listings if li is best or
             (not li.chrome and li.score >= _JOIN_SHARE * best.score)]
+
+
+def selector_of(li: Listing) -> str | None:
+    """A CSS selector of the items of ``li`` that finds them on the column's other pages
+    (where one or two items are too few to be recognised): ``ul.list > li``.  None when
+    the container has no id or class to tell it from other lists."""
+    node, item = li.container, li.items[0] if li.items else None
+    ident = (node.attributes.get("id") or "").strip()
+    classes = (node.attributes.get("class") or "").split()
+    if item is None or not (ident or classes) or not _PLAIN_NAME.fullmatch(ident or "x") \
+            or not all(_PLAIN_NAME.fullmatch(c) for c in classes):
+        return None
+    where = f"#{ident}" if ident else "." + ".".join(classes)
+    return f"{node.tag}{where} > {item.tag}"
 
 
 def text_of(listings: Sequence[Listing]) -> str:

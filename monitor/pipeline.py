@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from alerts import plan
-from monitor import listing
+from monitor import crawl, documents, listing
 from monitor.challenge import detect_challenge, detect_soft_404
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
@@ -28,29 +28,27 @@ from monitor.errors import (
     EmptyContentError,
     GoneError,
     InternalError,
-    ListingBrokenError,
     MonitorError,
 )
 from monitor.extract import extract
 from monitor.fetch import Fetcher
-from monitor.types import ChangeDecision, ChangeKind, CheckResult, Extracted, FetchResult, Outcome
+from monitor.types import (
+    ChangeDecision,
+    ChangeKind,
+    CheckResult,
+    Extracted,
+    FetchResult,
+    Inspection,
+    Outcome,
+)
 from storage import Store
 from storage.models import utcnow
 from storage.records import AlertDraft, CheckRecord, NewVersion, PageState
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
-LISTING_CONFIRM = 3  # broken-looking renders of a column in a row before they are believed
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
 MAX_DOCUMENTS = 20  # new items of a column named (with links) in one change
 HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """A fetched page turned into text, before anything is stored (``sources test``)."""
-
-    fetch: FetchResult
-    extracted: Extracted
 
 
 async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
@@ -83,24 +81,29 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
         raise ChallengePageError(f"not the page: {reason}")
     return await asyncio.to_thread(extract, result.text, content=source.content,
                                    ignore=source.ignore, ignore_text=source.ignore_text,
-                                   url=result.final_url)
+                                   url=result.final_url, links=source.links,
+                                   match=source.match)
 
 
-def refuse_broken_listing(state: PageState, extracted: Extracted) -> None:
-    """A column page that listed documents and now lists none, or fewer than half, is a
-    broken render, not a version: a CMS that renders its chrome without the list for a
-    moment must not be stored and alerted as "everything removed" (and again as 内容来回
-    变化 when the list comes back).  Seen ``LISTING_CONFIRM`` times in a row, the shorter
-    list is believed: a column really can be pruned."""
-    had = listing.listed_items(state.last.text) if state.last else 0
-    now = listing.count_items(extracted.text)
-    if had < listing.MIN_ITEMS or now * 2 >= had:
-        return
-    if state.last_error_kind == ListingBrokenError.kind \
-            and state.failure_streak + 1 >= LISTING_CONFIRM:
-        return
-    raise ListingBrokenError(f"栏目页只列出 {now} 篇文档（上次 {had} 篇），疑似页面未完整显示，"
-                             f"本次不保存 (column page lists {now} documents, it listed {had})")
+async def inspect_source(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
+                         last_modified: str | None = None) -> Inspection | FetchResult:
+    """``inspect``, and for a listing its later pages too (``monitor.crawl``)."""
+    got = await inspect(fetcher, source, etag=etag, last_modified=last_modified)
+    if isinstance(got, FetchResult) or not source.is_listing:
+        return got
+    documents.refuse_empty(got)
+    if source.max_pages < 2:
+        return got
+
+    async def page(url: str) -> Inspection:
+        # the items as page 1 showed them: a last page of one or two is still a list
+        links = source.links or got.extracted.item_selector
+        one = await inspect(fetcher, replace(source, url=url, links=links))
+        assert isinstance(one, Inspection)  # no validators sent: never a 304
+        documents.refuse_empty(one)
+        return one
+
+    return await crawl.read_rest(source, got, page)
 
 
 def _refuse_home_redirect(url: str, result: FetchResult) -> None:
@@ -133,9 +136,11 @@ class Checker:
     def __init__(self, config: Config, store: Store, fetcher: Fetcher) -> None:
         self.config, self.store, self.fetcher = config, store, fetcher
 
-    async def check(self, source: SourceConfig) -> CheckResult:
+    async def check(self, source: SourceConfig, page_id: int | None = None) -> CheckResult:
+        """Check the source's page, or its document ``page_id`` (``source`` is then the
+        document's settings: ``SourceConfig.document``)."""
         started, t0 = utcnow(), time.monotonic()
-        state = await self._read(source)
+        state = await self._read(source, page_id)
         if isinstance(state, CheckResult):
             return state
         seen = await self._observe(source, state)
@@ -149,9 +154,15 @@ class Checker:
                            error_kind="storage", error="the page kept changing under "
                            f"this check ({MAX_CONFLICTS} other checks stored first)")
 
-    async def _read(self, source: SourceConfig) -> PageState | CheckResult:
+    async def _read(self, source: SourceConfig,
+                    page_id: int | None = None) -> PageState | CheckResult:
         try:
+            if page_id is not None:
+                return await asyncio.to_thread(self.store.document_state, page_id)
             return await asyncio.to_thread(self.store.page_state, source)
+        except KeyError:
+            return CheckResult(source.name, Outcome.ERROR, error_kind="storage",
+                               error=f"document page {page_id} no longer exists")
         except MonitorError as exc:
             logger.error("{}: cannot read state: {}", source.name, exc)
             return CheckResult(source.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
@@ -159,8 +170,8 @@ class Checker:
     async def _observe(self, source: SourceConfig, state: PageState) -> Observation:
         sent, began = (state.etag, state.last_modified), utcnow()
         try:
-            got = await inspect(self.fetcher, source, etag=state.etag,
-                                last_modified=state.last_modified)
+            got = await inspect_source(self.fetcher, source, etag=state.etag,
+                                       last_modified=state.last_modified)
         except MonitorError as exc:
             return Observation(began, error=exc, validators=sent)
         except Exception as exc:  # a bug must cost one check, not the scheduled job
@@ -182,6 +193,11 @@ class Checker:
                 logger.opt(exception=exc).error("{}: unexpected error in the check",
                                                 source.name)
                 rec = self._failure(source, state, started, t0, InternalError(repr(exc)))
+        got = seen.got if isinstance(seen.got, Inspection) else None
+        if source.is_listing and got is not None and rec.outcome != Outcome.ERROR:
+            rec = documents.listing_record(source, got, rec)
+        if state.kind == "document":
+            rec = documents.announce(self.config, source, state, rec, got, seen.error)
         return replace(rec, observed_at=seen.at)
 
     async def _run(self, source: SourceConfig, state: PageState, seen: Observation,
@@ -195,7 +211,7 @@ class Checker:
             return rec if current == seen.validators else replace(
                 rec, outcome=str(Outcome.SUPERSEDED))
         assert got is not None
-        refuse_broken_listing(state, got.extracted)
+        documents.refuse_broken(source, state, got.extracted)
         snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata)
         changes = await self._changes(source, state, got, snap)
         if state.last is not None and not changes and snap.content_hash == state.last.content_hash:
@@ -318,7 +334,8 @@ class Checker:
             change_id=res.change_ids[0] if res.change_ids else None,
             change_kind=str(first.kind) if first else None,
             summary=first.summary if first else None, error_kind=rec.error_kind,
-            error=rec.error, alerts=len(res.alert_ids))
+            error=rec.error, alerts=len(res.alert_ids),
+            documents_added=len(res.documents.added) if res.documents else 0)
         _log(result)
         return result
 

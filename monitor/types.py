@@ -49,6 +49,7 @@ class Extracted:
     removed: tuple[str, ...] = ()  # human-readable notes of the noise that was removed
     listing: bool = False  # a column page: the text is its items, one per line
     documents: tuple[Document, ...] = ()  # a column page's items: monitor.discover
+    item_selector: str | None = None  # finds the same items on the column's other pages
 
 
 class Outcome(enum.StrEnum):
@@ -70,6 +71,10 @@ class ChangeKind(enum.StrEnum):
     RESTORED = "restored"
     MOVED = "moved"
     FLAPPING = "flapping"
+    # A listing's documents: found after the listing's first crawl (told with its text),
+    # no longer on any page of the listing (recorded, told only if the page is gone).
+    DOCUMENT_ADDED = "document_added"
+    UNLISTED = "unlisted"
 
 
 # Words a watcher understands, used in subjects and the UI.
@@ -82,6 +87,8 @@ KIND_LABELS: dict[str, str] = {
     "restored": "页面已恢复",
     "moved": "页面已迁移",
     "flapping": "内容来回变化",
+    "document_added": "新文档",
+    "unlisted": "已从栏目移除",
 }
 
 
@@ -101,6 +108,19 @@ class CheckResult:
     error_kind: str | None = None
     error: str | None = None
     alerts: int = 0
+    document: str | None = None  # the URL of the listing's document that was checked
+    documents_added: int = 0  # a listing's: documents it found for the first time
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """A fetched page turned into text, before anything is stored (``sources test``).
+
+    ``complete`` is false for a listing whose later pages could not all be read."""
+
+    fetch: FetchResult
+    extracted: Extracted
+    complete: bool = True
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,15 @@ class Page(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="sources.id", index=True)
     url: str = Field(sa_column=Column(Text, nullable=False))
-    kind: str = "page"  # page | listing | detail | attachment
+    kind: str = "page"  # page (a source's own) | document (found by a listing)
+    # A document: the listing page that lists it, its title and date there, whether it
+    # is still listed, and whether its first check tells the watchers (see 0004).
+    parent_id: int | None = Field(default=None, index=True)
+    list_title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    list_date: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    listed: bool = True
+    unlisted_at: datetime | None = None
+    announce: bool = False
     etag: str | None = None
     last_modified: str | None = None
     last_version_id: int | None = None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.types import ChangeDecision
+from monitor.types import ChangeDecision, Document
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class PageState:
     gone_streak: int = 0
     status: str = "new"
     last_error_kind: str | None = None  # of the newest check, if it failed
+    kind: str = "page"  # or "document" (found by a listing)
+    announce: bool = False  # a document found after its listing's baseline, not told yet
+    list_title: str | None = None  # a document's title and date in its listing
+    list_date: str | None = None
+    documents_listed: int = 0  # a listing's documents still on it
     revision: int = 0  # checks committed for the page when this state was read
     observed_at: datetime | None = None  # fetch time of the newest stored check
 
@@ -98,6 +103,10 @@ class CheckRecord:
     gone_streak: int = 0
     page_url: str | None = None  # a permanent redirect moved the page here
     observed_at: datetime | None = None  # when the page was fetched (or the fetch failed)
+    documents: tuple[Document, ...] | None = None  # a listing's: what it lists now
+    documents_complete: bool = True  # every listing page was read: absent ones are gone
+    max_documents: int = 500  # a listing's cap on the documents it creates
+    announced: bool = False  # this check told the watchers of a new document
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,16 @@ class CommitResult:
     alert_ids: tuple[int, ...] = ()
     outcome: str = ""  # "superseded" when a later fetch was stored first
     conflict: bool = False  # nothing written: the page moved on, recompute and retry
+    documents: DocumentSync | None = None  # a listing's: what changed in its documents
+
+
+@dataclass(frozen=True)
+class DocumentSync:
+    """Page ids of a listing's documents: found now, listed again, no longer listed."""
+
+    added: tuple[int, ...] = ()
+    relisted: tuple[int, ...] = ()
+    unlisted: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

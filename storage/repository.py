@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from monitor.config import SourceConfig
 from monitor.errors import StorageError
-from storage import db, rawcodec
+from storage import db, documents, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version, utcnow
 from storage.records import (
     CheckRecord,
@@ -109,6 +109,15 @@ class Store:
             s.commit()
             return self._state(s, src, page)
 
+    def document_state(self, page_id: int) -> PageState:
+        """The state of a document page (found by a listing)."""
+        with self.session() as s:
+            page = s.get(Page, page_id)
+            src = s.get(SourceRow, page.source_id) if page is not None else None
+            if page is None or src is None:
+                raise KeyError(f"page {page_id}")
+            return self._state(s, src, page)
+
     def _main_page(self, s: Session, src: SourceRow, url: str) -> Page:
         page = s.exec(select(Page).where(Page.source_id == src.id, Page.kind == "page")
                       .order_by(col(Page.id))).first()
@@ -129,6 +138,8 @@ class Store:
                       .order_by(col(Change.id).desc())).first()
         error_kind = s.exec(select(Check.error_kind).where(Check.page_id == page.id)
                             .order_by(col(Check.id).desc())).first()
+        listed = s.exec(select(func.count()).select_from(Page).where(
+            Page.parent_id == page.id, col(Page.listed))).one()
         return PageState(
             page_id=page.id or 0, source_id=src.id or 0, source=src.name, url=page.url,
             etag=page.etag, last_modified=page.last_modified,
@@ -137,6 +148,8 @@ class Store:
             last_change_kind=kind, failure_streak=page.failure_streak,
             gone_streak=page.gone_streak, status=page.status,
             revision=page.revision, observed_at=page.observed_at, last_error_kind=error_kind,
+            kind=page.kind, announce=page.announce, list_title=page.list_title,
+            list_date=page.list_date, documents_listed=int(listed),
         )
 
     # --- the write path of a check -------------------------------------------------
@@ -166,15 +179,21 @@ class Store:
                 if rec.outcome == "superseded" or _older(rec.observed_at, page.observed_at):
                     return self._superseded(s, rec)
                 return CommitResult(0, None, outcome="conflict", conflict=True)
+            baseline = page.last_version_id is None
             version_id = self._add_version(s, page, rec.version) if rec.version else None
             change_ids = self._add_changes(s, page, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
             check = self._add_check(s, rec, version_id)
             self._update_page(page, rec, version_id)
             s.add(page)
+            docs = None
+            if rec.documents is not None and rec.outcome != "error":
+                docs = documents.sync(s, page, rec.documents, baseline=baseline,
+                                      complete=rec.documents_complete,
+                                      max_documents=rec.max_documents, now=utcnow())
             s.commit()
             return CommitResult(check.id or 0, version_id, tuple(change_ids), tuple(alert_ids),
-                                rec.outcome)
+                                rec.outcome, documents=docs)
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -281,6 +300,8 @@ class Store:
             page.last_change_at = rec.started_at  # as the change and its check rows say
         if rec.page_url:
             page.url = rec.page_url
+        if rec.announced:
+            page.announce = False
 
     # --- reading -------------------------------------------------------------------
 

@@ -202,6 +202,19 @@ class Schedule:
             s.commit()
             return _rowcount(result)
 
+    def due_documents(self, listing_ids: Sequence[int],
+                      now: datetime) -> list[tuple[int, int, str]]:
+        """(listing page id, page id, URL) of the listed documents of these listings that
+        are due and free, oldest first (a document never checked comes first)."""
+        if not listing_ids:
+            return []
+        with self.store.session() as s:
+            rows = s.exec(select(Page.parent_id, Page.id, Page.url).where(
+                col(Page.parent_id).in_(list(listing_ids)), col(Page.listed), _due(now),
+                _free(now)).order_by(col(Page.next_check_at).is_not(None),
+                                     col(Page.next_check_at), col(Page.id)))
+            return [(int(p or 0), int(i or 0), u) for p, i, u in rows]
+
     def due(self, page_ids: Sequence[int], now: datetime) -> list[int]:
         """Pages among ``page_ids`` that are due and free (missed slots, dead replicas)."""
         if not page_ids:

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from alerts.delivery import Deliverer
+from monitor import follow
 from monitor.cli.common import (
     console,
     handle_errors,
@@ -76,13 +77,16 @@ async def run_checks(config: Config, store: Store, sources: list[SourceConfig], 
         with _progress(len(sources) if progress else 0) as bar:
             task = bar.add_task("checking", total=len(sources))
 
-            async def one(src: SourceConfig) -> CheckResult:
+            async def one(src: SourceConfig) -> list[CheckResult]:
+                page_id = pages[src.name].page_id
                 async with limit:
-                    result = await _one(checker, schedule, pages[src.name].page_id, src)
+                    result = await _one(checker, schedule, page_id, src)
+                    # a listing's documents that are due, new ones first: in this pass
+                    docs = await follow.check_due(checker, schedule, src, page_id)
                 bar.update(task, advance=1, description=src.name)
-                return result
+                return [result, *docs]
 
-            return list(await asyncio.gather(*(one(s) for s in sources)))
+            return [r for rs in await asyncio.gather(*(one(s) for s in sources)) for r in rs]
 
 
 async def _one(checker: Checker, schedule: Schedule, page_id: int,
@@ -108,11 +112,12 @@ def summary_table(results: list[CheckResult]) -> Table:
     table = Table(title="check summary", show_lines=False)
     for col in ("source", "outcome", "status", "what", "time"):
         table.add_column(col, overflow="fold")
-    for r in sorted(results, key=lambda r: r.source):
+    for r in sorted(results, key=lambda r: (r.source, r.document or "")):
         what = r.summary or r.change_kind or ""
         if r.outcome is Outcome.ERROR:
             what = f"{r.error_kind}: {r.error}"
         # Text, not markup: names, summaries and errors come from pages and servers.
-        table.add_row(Text(r.source), Text(str(r.outcome), style=STYLE[r.outcome]),
+        name = f"{r.source} ↳ {r.document}" if r.document else r.source
+        table.add_row(Text(name), Text(str(r.outcome), style=STYLE[r.outcome]),
                       str(r.status or "—"), Text(what), f"{r.duration:.1f}s")
     return table

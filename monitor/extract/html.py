@@ -64,10 +64,13 @@ _CLIMB_LINKS = 0.2
 
 
 def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (),
-            ignore_text: Sequence[str] = (), url: str = "") -> Extracted:
+            ignore_text: Sequence[str] = (), url: str = "", links: str | None = None,
+            match: str | None = None) -> Extracted:
     """Title, normalized text (``ignore_text`` patterns removed), metadata and notes of
     removed noise of one page; for a column page, the documents it lists (their links
-    resolved against ``url``, the page's final URL)."""
+    resolved against ``url``, the page's final URL; chosen by the ``links`` selector when
+    given, else the items ``monitor.listing`` recognised; kept if their URL contains
+    ``match``)."""
     if not html.strip():
         raise EmptyContentError("the page is empty")
     html, notes = mojibake.repair(html)
@@ -77,6 +80,9 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
         raise EmptyContentError("the page has no body")
     head_title = title_from_head(tree)
     base = discover.base_url(tree.root, url)  # before noise removal drops <head> parts
+    pattern = re.compile(match) if match else None
+    # before noise removal, which may take a list for a link farm
+    chosen = discover.from_selector(body, links, base, pattern) if links else None
     notes += noise.drop_non_content(tree.root or body)
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
@@ -88,10 +94,12 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
         raise EmptyContentError(f"{where} has no text")
     metadata = _metadata(body, ignore_text)
     title = page_title(body, blocks, head_title) or metadata.get("标题", "")
-    documents = discover.from_listings(listings, base) if listings and url else []
+    documents = chosen if chosen is not None else \
+        discover.from_listings(listings, base, pattern) if listings and url else []
     return Extracted(title=title, text=text, metadata=metadata,
                      removed=tuple(dict.fromkeys(notes + text_notes)),
-                     listing=bool(listings), documents=tuple(documents))
+                     listing=bool(listings), documents=tuple(documents),
+                     item_selector=listing.selector_of(listings[0]) if listings else None)
 
 
 def _metadata(body: LexborNode, ignore_text: Sequence[str]) -> dict[str, str]:

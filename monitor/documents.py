@@ -1,0 +1,96 @@
+"""What a listing's check and a document's check add to a check record.
+
+A **listing** (``kind = "listing"``) is checked like a page (its version is its list of
+items, one ``title | date`` line each), with three differences:
+
+* the documents it lists go with the record; ``Store.commit_check`` turns them into
+  pages of the source in the same transaction (``storage/documents.py``);
+* its own changes are recorded without alerts: the news is each new document, told on
+  the document's own page when it has been fetched (so the alert can carry its text);
+* a render that lists no documents, or fewer than half of those it listed, is a failed
+  check (``refuse_broken``), never "everything removed" and never a version.
+
+A **document** found after its listing's first crawl is *announced*: its first check,
+whatever its outcome, records a ``document_added`` change (新文档: title, list date,
+link, and the text when it could be fetched) and alerts the listing's watchers.  A
+document found on the first crawl is part of the baseline: recorded, never announced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alerts import plan
+from monitor import listing
+from monitor.config import Config, SourceConfig
+from monitor.errors import ListingBrokenError, MonitorError
+from monitor.types import ChangeDecision, ChangeKind, Extracted, Inspection
+from storage.models import utcnow
+from storage.records import CheckRecord, PageState
+
+LISTING_CONFIRM = 3  # broken-looking renders of a column in a row before they are believed
+EXCERPT = 2000  # characters of a new document's text carried in its change's details
+
+
+def refuse_broken(source: SourceConfig, state: PageState, extracted: Extracted) -> None:
+    """A column page that listed documents and now lists none, or fewer than half, is a
+    broken render, not a version: a CMS that renders its chrome without the list for a
+    moment must not be stored and alerted as "everything removed" (and again as 内容来回
+    变化 when the list comes back).  Seen ``LISTING_CONFIRM`` times in a row, the shorter
+    list is believed: a column really can be pruned."""
+    if source.is_listing:
+        had, now = state.documents_listed, len(extracted.documents)
+    else:
+        had = listing.listed_items(state.last.text) if state.last else 0
+        now = listing.count_items(extracted.text)
+    if had < listing.MIN_ITEMS or now * 2 >= had:
+        return
+    if state.last_error_kind == ListingBrokenError.kind \
+            and state.failure_streak + 1 >= LISTING_CONFIRM:
+        return
+    raise ListingBrokenError(f"栏目页只列出 {now} 篇文档（上次 {had} 篇），疑似页面未完整显示，"
+                             f"本次不保存 (column page lists {now} documents, it listed {had})")
+
+
+def refuse_empty(page: Inspection) -> None:
+    """A page of a listing source without a single document link is a broken render
+    (or wrong ``links``/``match`` settings): page 1 fails the check, a later page ends the
+    read there (``monitor.crawl``), never "every document removed"."""
+    if not page.extracted.documents:
+        raise ListingBrokenError(
+            "栏目页没有找到文档链接，本次不保存 (no document links on "
+            f"{page.fetch.final_url}: a broken render, or check links/match)",
+            status=page.fetch.status, size=len(page.fetch.body))
+
+
+def listing_record(source: SourceConfig, got: Inspection, rec: CheckRecord) -> CheckRecord:
+    """A listing's check record: its documents, and its own changes without alerts."""
+    return replace(rec, documents=got.extracted.documents,
+                   documents_complete=got.complete, max_documents=source.max_documents,
+                   changes=tuple(replace(c, alert=False) for c in rec.changes),
+                   alerts=tuple(a for a in rec.alerts if a.change_index is None))
+
+
+def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckRecord,
+             got: Inspection | None, error: MonitorError | None) -> CheckRecord:
+    """A new document's first check tells the watchers (once: ``announced``)."""
+    if not state.announce or rec.outcome == "superseded":
+        return rec
+    title = (got.extracted.title if got else "") or state.list_title or source.url
+    doc = {"url": source.url, "title": state.list_title or title,
+           "date": state.list_date or ""}
+    details: dict[str, object] = {"documents": [doc]}
+    summary = f"新文档「{_cut(doc['title'], 60)}」"
+    if got is not None:
+        details["excerpt"] = got.extracted.text[:EXCERPT]
+    elif error is not None:
+        summary += f"（正文暂未获取：{_cut(str(error), 80)}）"
+    change = ChangeDecision(ChangeKind.DOCUMENT_ADDED, summary, details=details)
+    index = len(rec.changes)
+    drafts = plan.change_alerts(config, source, index, utcnow())
+    return replace(rec, changes=(*rec.changes, change), alerts=rec.alerts + tuple(drafts),
+                   announced=True)
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,0 +1,56 @@
+"""Following a listing's documents: checking the ones that are due.
+
+A listing's documents are pages of its source, scheduled on the ``[sources.follow]``
+interval through ``pages.next_check_at`` (no scheduler job each: a column may list
+hundreds).  ``check_due`` checks those that are due, one after another (they are
+usually on the listing's host, whose politeness the fetcher keeps anyway), each under
+its page's claim, so two processes never check one document at once; after each check
+the document is due again one follow interval later.
+
+``monitor check`` calls it right after a listing's check (so a new document is fetched,
+and told with its text, in the same pass); the daemon calls it from its sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from loguru import logger
+
+from monitor.config import SourceConfig
+from monitor.errors import reported
+from monitor.pipeline import Checker
+from monitor.scheduler import plan_for
+from monitor.types import CheckResult
+from storage.models import utcnow
+from storage.schedule import Schedule
+
+
+async def check_due(checker: Checker, schedule: Schedule, source: SourceConfig,
+                    listing_page_id: int) -> list[CheckResult]:
+    """Check every document of ``source`` that is due; their results."""
+    if not source.is_listing:
+        return []
+    with reported(f"{source.name}: cannot look for due documents"):
+        due = await asyncio.to_thread(schedule.due_documents, [listing_page_id], utcnow())
+        return [r for _, page_id, url in due
+                if (r := await check_one(checker, schedule, source, page_id, url))]
+    return []
+
+
+async def check_one(checker: Checker, schedule: Schedule, source: SourceConfig,
+                    page_id: int, url: str) -> CheckResult | None:
+    """One document under its claim; None when it is not due or someone else has it."""
+    doc = source.document(url)
+    claim = await asyncio.to_thread(schedule.claim, page_id, utcnow())
+    if claim is None:
+        return None
+    try:
+        with logger.contextualize(source=source.name, document=url):
+            result = await checker.check(doc, page_id=page_id)
+            return replace(result, document=url)
+    finally:
+        next_at = plan_for(doc, checker.config.settings).next_after(utcnow())
+        with reported(f"{source.name}: cannot release document {url}"):
+            await asyncio.to_thread(schedule.release, page_id, next_at)

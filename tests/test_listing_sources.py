@@ -1,0 +1,262 @@
+"""A listing source (``kind = "listing"``) on a paginated GBK column that gains replies.
+
+The local site is a TRS-style column: ``index.html``, ``index_1.html``, ``index_2.html``
+(pages found from its ``createPageHTML`` script), ten items a page, newest first, each
+linking a GBK reply page.  What the watcher must get, counted: nothing for the first
+crawl, one 新文档 alert with the reply's title, list date, link and text for a reply
+published later, one alert for an amended older reply, nothing for a broken render or
+for an item pushed to page 2.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from alerts.compose import Composer
+from monitor import follow
+from monitor.config import Config, load_config
+from monitor.fetch import Fetcher
+from monitor.pipeline import WORKER, Checker, inspect_source
+from monitor.types import CheckResult, Inspection, Outcome
+from storage import Store
+from storage.alerts_repo import AlertsRepo
+from storage.models import Alert, Change, Page, Version, utcnow
+from storage.schedule import Schedule
+from tests.conftest import write_sources
+from tests.sites import Request, Response, Site
+
+NAME = "hn-gxt-replies"
+PER_PAGE = 10
+GBK = {"Content-Type": "text/html"}  # no charset: the page's <meta> says gbk
+
+
+def reply_title(n: int) -> str:
+    return f"关于省政协十二届四次会议第{n:04d}号提案的答复"
+
+
+class Column:
+    """The column's state: its replies (oldest first), what each says, a broken render."""
+
+    def __init__(self, site: Site, count: int) -> None:
+        self.site, self.lock = site, threading.Lock()
+        self.replies = list(range(100, 100 + count))
+        self.amended: set[int] = set()
+        self.broken = False
+        for k in range(4):
+            site.route("/col/index.html" if k == 0 else f"/col/index_{k}.html",
+                       self._listing(k))
+
+    def publish(self) -> int:
+        with self.lock:
+            self.replies.append(self.replies[-1] + 1)
+            return self.replies[-1]
+
+    def serve_replies(self) -> None:
+        for n in range(100, 200):
+            self.site.route(f"/col/t2021{n:04d}_{n}.html", self._reply(n))
+
+    def _listing(self, k: int):  # type: ignore[no-untyped-def]
+        def handle(req: Request) -> Response:
+            with self.lock:
+                newest = list(reversed(self.replies))
+                pages = max(1, -(-len(newest) // PER_PAGE))
+                items = newest[k * PER_PAGE:(k + 1) * PER_PAGE]
+                broken = self.broken and k == 0
+            lis = "" if broken else "".join(
+                f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a>"
+                f"<span>2021-{1 + n % 12:02d}-{1 + n % 28:02d}</span></li>" for n in items)
+            html = ("<html><head><meta charset='gbk'><title>建议提案办理</title></head><body>"
+                    "<div class='nav'><a href='/'>首页</a><a href='/xxgk/'>信息公开</a>"
+                    "<a href='/zwfw/'>政务服务</a><a href='/hdjl/'>互动交流</a></div>"
+                    "<div class='intro'>本栏目发布省政协委员提案和省人大代表建议的办理答复，"
+                    "欢迎社会各界监督。</div>"
+                    f"<ul class='list'>{lis}</ul><div class='page'><script>"
+                    f'createPageHTML({pages}, {k}, "index", "html");</script></div>'
+                    "<div class='footer'>湘ICP备05001982号</div></body></html>")
+            return Response(html.encode("gbk"), headers=GBK)
+        return handle
+
+    def _reply(self, n: int):  # type: ignore[no-untyped-def]
+        def handle(req: Request) -> Response:
+            extra = "<p>另，补充说明：该项目已于近期完成竣工验收。</p>" if n in self.amended else ""
+            html = ("<html><head><meta charset='gbk'><title>答复</title></head><body>"
+                    f"<div class='article'><h1>{reply_title(n)}</h1>"
+                    f"<p>您提出的关于加快发展的第{n}号提案收悉，现答复如下：</p>"
+                    f"<p>我厅已安排专项资金{n}万元，用于支持园区建设。</p>{extra}"
+                    "</div><div class='footer'>湘ICP备05001982号</div></body></html>")
+            return Response(html.encode("gbk"), headers=GBK)
+        return handle
+
+
+@pytest.fixture
+def config(tmp_path: Path, site: Site) -> Config:
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        match = 't2021\\d{{4}}_\\d+\\.html$'
+        max_pages = 3
+        interval = "1h"
+        [sources.follow]
+        content = "div.article"
+        interval = "1d"
+        tags = ["reply"]
+
+        [[watchers]]
+        email = "analyst@example.org"
+        tags = ["reply"]
+        """)
+    return load_config(path, env={})
+
+
+async def check_pass(config: Config, store: Store) -> list[CheckResult]:
+    """What ``monitor check`` does for the listing: the listing, then its due documents."""
+    src = config.source(NAME)
+    schedule = Schedule(store, WORKER, 60)
+    page_id = schedule.ensure_pages([src])[NAME].page_id
+    async with Fetcher(config.settings) as fetcher:
+        checker = Checker(config, store, fetcher)
+        return [await checker.check(src),
+                *await follow.check_due(checker, schedule, src, page_id)]
+
+
+def pass_a_day(store: Store) -> None:
+    """Every document is due again, as a day later (the clock is not the test's to move)."""
+    with store.session() as s:
+        s.execute(update(Page).where(Page.kind == "document")
+                  .values(next_check_at=utcnow() - timedelta(seconds=1)))
+        s.commit()
+
+
+def alerts(store: Store) -> list[Alert]:
+    with store.session() as s:
+        return list(s.exec(select(Alert).order_by(col(Alert.id))))
+
+
+def documents(store: Store) -> list[Page]:
+    with store.session() as s:
+        return list(s.exec(select(Page).where(Page.kind == "document")
+                           .order_by(col(Page.id))))
+
+
+async def test_a_column_is_crawled_new_replies_are_told_with_their_text_and_nothing_twice(
+        config: Config, store: Store, site: Site) -> None:
+    column = Column(site, 25)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+
+    first = await check_pass(config, store)  # the baseline: 3 pages, 25 replies
+    assert first[0].outcome is Outcome.NEW and first[0].documents_added == 25
+    assert [r.outcome for r in first[1:]] == [Outcome.NEW] * 25
+    assert len(documents(store)) == 25 and alerts(store) == []
+
+    new = column.publish()  # a reply appears on page 1, page 1's last item goes to page 2
+    second = await check_pass(config, store)
+    assert second[0].outcome is Outcome.CHANGED and second[0].alerts == 0
+    assert [(r.document or "").rsplit("/", 1)[1] for r in second[1:]] == [
+        f"t2021{new:04d}_{new}.html"]
+    assert second[1].change_kind == "document_added" and second[1].alerts == 1
+    [alert] = alerts(store)
+    msg = Composer(config.settings, AlertsRepo(store)).change(
+        AlertsRepo(store).change_view(alert.change_id or 0), "analyst@example.org")
+    link = site.url(f"/col/t2021{new:04d}_{new}.html")
+    assert "新文档" in msg.subject and reply_title(new) in msg.subject
+    assert f"{reply_title(new)}（2021-{1 + new % 12:02d}-{1 + new % 28:02d}） {link}" \
+        in msg.text
+    assert f"我厅已安排专项资金{new}万元" in msg.text  # readable from the alert
+    with store.session() as s:
+        assert not list(s.exec(select(Change).where(Change.kind == "unlisted")))
+
+    column.broken = True  # page 1 rendered without its list
+    broken = await check_pass(config, store)
+    assert broken[0].outcome is Outcome.ERROR and broken[0].error_kind == "listing_broken"
+    assert all(p.listed for p in documents(store)) and len(alerts(store)) == 1
+    column.broken = False
+
+    column.amended.add(103)  # an older reply gains a sentence...
+    third = await check_pass(config, store)
+    assert third[1:] == []  # ...not looked at before its follow interval (1d) is up
+    pass_a_day(store)
+    third = await check_pass(config, store)
+    amended = [r for r in third[1:] if r.outcome is Outcome.CHANGED]
+    assert [r.document for r in amended] == [site.url("/col/t20210103_103.html")]
+    assert len(alerts(store)) == 2  # expected 2, sent 2: no false alert
+    assert store.count(Version) == 1 + 1 + 26 + 1  # listing ×2, replies, the amendment
+
+
+async def test_a_listing_page_without_document_links_is_a_failed_check(
+        config: Config, store: Store, site: Site) -> None:
+    # the column was redesigned: its links no longer match the source's ``match``
+    items = "".join(f"<li><a href='/xxgk/info.jsp?id={i}'>{reply_title(i)}</a>"
+                    f"<span>2021-06-0{i}</span></li>" for i in range(1, 6))
+    site.route("/col/index.html", Response(
+        f"<html><body><ul class='list'>{items}</ul></body></html>".encode("gbk"),
+        headers=GBK))
+    store.sync_sources(config.sources)
+    [result] = await check_pass(config, store)
+    assert result.outcome is Outcome.ERROR and result.error_kind == "listing_broken"
+    assert "没有找到文档链接" in (result.error or "")
+    assert store.count(Version) == 0
+
+
+async def test_a_reply_taken_off_the_column_is_recorded_not_alerted_once_all_pages_read(
+        config: Config, store: Store, site: Site) -> None:
+    column = Column(site, 15)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    column.replies.remove(101)  # on page 2 (newest first: 114 … 105 | 104 … 100)
+    site.route("/col/index_1.html", Response("服务器错误", status=500))
+
+    await check_pass(config, store)  # page 2 failed: 101 may well be on it
+    assert all(p.listed for p in documents(store))
+
+    site.route("/col/index_1.html", column._listing(1))
+    await check_pass(config, store)
+    gone = [p for p in documents(store) if not p.listed]
+    assert [p.url for p in gone] == [site.url("/col/t20210101_101.html")]
+    with store.session() as s:
+        [change] = s.exec(select(Change).where(Change.kind == "unlisted"))
+    assert change.page_id == gone[0].id and not change.alert
+    assert "已从栏目移除" in change.summary and alerts(store) == []
+
+
+async def test_page_url_and_next_page_settings_walk_the_pages(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    column = Column(site, 22)
+    column.serve_replies()
+    for how in ('page_url = "index_{n}.html"', 'next_page = "a.next"'):
+        site.route("/col/index.html", _with_next(column, 0))
+        site.route("/col/index_1.html", _with_next(column, 1))
+        path = write_sources(tmp_path / "sources.toml", f"""
+            [[sources]]
+            name = "{NAME}"
+            kind = "listing"
+            url = "{site.url('/col/index.html')}"
+            {how}
+            max_pages = 3
+            """)
+        config = load_config(path, env={})
+        async with Fetcher(config.settings) as fetcher:
+            got = await inspect_source(fetcher, config.source(NAME))
+        assert isinstance(got, Inspection) and got.complete
+        assert len(got.extracted.documents) == 22, how
+
+
+def _with_next(column: Column, k: int):  # type: ignore[no-untyped-def]
+    plain = column._listing(k)
+
+    def handle(req: Request) -> Response:
+        r = plain(req)
+        html = r.payload().decode("gbk").replace(
+            "<div class='page'>", f"<div class='page'><a class='next' href='index_{k + 1}.html'>"
+            "下一页</a>")
+        return Response(html.encode("gbk"), headers=GBK)
+    return handle
