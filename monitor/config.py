@@ -117,12 +117,36 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Confi
     """Read, parse and validate a sources file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
-    return parse_config(text, path=path, env=env)
+    return parse_config(decode_sources(data, path), path=path, env=env)
+
+
+def decode_sources(data: bytes, path: Path | str) -> str:
+    """The file's text: UTF-8, with or without the BOM Notepad writes.
+
+    Anything else is a ``ConfigError`` saying where the first bad byte is and what the
+    file most likely is (GBK, UTF-16), rather than a codec's message."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"not UTF-8 (byte {exc.start}, line {line}, column {column})"
+                          f"{_looks_like(data)}: save it as UTF-8", file=str(path)) from None
+
+
+def _looks_like(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "; it is UTF-16 (Notepad's 'Unicode')"
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return ""
+    return "; it looks like GBK/GB18030"
 
 
 def parse_config(text: str, *, path: Path | str = "sources.toml",
