@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from monitor.encoding import canonical_charset
 from monitor.errors import ConfigError
 from monitor.settings import Settings, load_settings, parse_interval
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 _HTTP_URL = re.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
 
 SOURCE_KEYS = {
@@ -183,19 +185,37 @@ def _array(data: dict[str, Any], key: str, file: str) -> list[dict[str, Any]]:
 def _sources(raw: list[dict[str, Any]], file: str, settings: Settings) -> tuple[SourceConfig, ...]:
     out: list[SourceConfig] = []
     names: set[str] = set()
-    urls: dict[str, str] = {}
+    pages: dict[str, SourceConfig] = {}
     for i, entry in enumerate(raw):
         label = str(entry.get("name") or f"#{i + 1}")
         src = _SourceReader(entry, file, label, settings).read()
         if src.name in names:
             raise ConfigError("duplicate name", file=file, source=src.name, key="name")
-        if src.url in urls:
-            raise ConfigError(f"duplicate url (also in {urls[src.url]!r})",
-                              file=file, source=src.name, key="url")
+        first = pages.setdefault(page_key(src.url), src)
+        if first is not src:
+            raise ConfigError(f"has the same page as source {first.name!r} ({first.url}); "
+                              "keep one of them", file=file, source=src.name, key="url")
         names.add(src.name)
-        urls[src.url] = src.name
         out.append(src)
     return tuple(out)
+
+
+def page_key(url: str) -> str:
+    """The canonical form of a page's URL, to find one page configured twice.
+
+    Scheme and host in lower case, no default port (80 for http, 443 for https), no
+    ``#fragment`` (never sent to the server), no trailing slash on the path (``/a/`` and
+    ``/a`` are one page on the sites we watch), ``/`` for an empty path; the query is kept
+    as written (``?id=1`` and ``?id=2`` are two pages).  http and https stay two pages.
+    """
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+    port = parts.port
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    path = parts.path.rstrip("/") or "/"
+    return f"{scheme}://{netloc}{path}" + (f"?{parts.query}" if parts.query else "")
 
 
 class _SourceReader:
@@ -235,7 +255,12 @@ class _SourceReader:
         m = _HTTP_URL.match(url)
         if not m:
             raise self.fail("url", f"{url!r} must be an http:// or https:// URL")
-        return (m.group(1).lower() + m.group(2)).strip()  # HTTP://… is http://…
+        url = (m.group(1).lower() + m.group(2)).strip()  # HTTP://… is http://…
+        try:
+            urlsplit(url).port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError as exc:
+            raise self.fail("url", f"{url!r}: {exc}") from None
+        return url
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.entry.get(key, [])

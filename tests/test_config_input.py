@@ -85,3 +85,38 @@ def test_run_starts_on_a_bom_file_and_refuses_a_gbk_edit_naming_file_and_line(
     path.write_bytes(good)
     d.wait_for("is valid again", 30)
     assert d.stop() == 0
+
+
+# --- 3. one page configured twice ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("http://127.0.0.1:1/hn/reply.html", "http://127.0.0.1:1/hn/reply.html#frag"),
+    ("http://127.0.0.1:1/hn/", "http://127.0.0.1:1/hn"),
+    ("http://gov.example.cn:80/x", "http://gov.example.cn/x"),
+    ("https://gov.example.cn/x", "https://gov.example.cn:443/x"),
+    ("https://GOV.Example.cn/x", "https://gov.example.cn/x"),
+    ("https://gov.example.cn", "https://gov.example.cn/"),
+])
+def test_one_page_twice_is_refused_naming_both_sources(tmp_path: Path, first: str,
+                                                       second: str) -> None:
+    path = write_sources(tmp_path / "sources.toml",
+                         source("hn-a", first) + source("hn-b", second))
+    result = run("sources", "validate", "--sources", str(path))
+    assert result.exit_code == 2, result.output
+    assert flat(result.stderr) == (
+        f"configuration error: {path}: source 'hn-b': key 'url': has the same page as "
+        f"source 'hn-a' ({first}); keep one of them")
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("http://127.0.0.1:1/x?id=1", "http://127.0.0.1:1/x?id=2"),
+    ("http://127.0.0.1:1/x", "http://127.0.0.1:2/x"),
+    ("http://gov.example.cn/x", "https://gov.example.cn/x"),
+    ("http://gov.example.cn/X", "http://gov.example.cn/x"),
+])
+def test_different_pages_stay_two_sources(tmp_path: Path, first: str, second: str) -> None:
+    path = write_sources(tmp_path / "sources.toml",
+                         source("hn-a", first) + source("hn-b", second))
+    result = run("sources", "validate", "--sources", str(path))
+    assert result.exit_code == 0, result.output
