@@ -10,6 +10,7 @@ touches the network or the database.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 import tomllib
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from monitor.encoding import canonical_charset
 from monitor.errors import ConfigError
@@ -33,10 +34,17 @@ SOURCE_KEYS = {
     "robots", "allow_private_network", "encoding", "title", "comment", "enabled",
 }
 WATCHER_KEYS = {
-    "name", "email", "webhook", "webhook_format", "webhook_secret_env", "sources", "tags",
-    "mode", "digest_at",
+    "name", "email", "webhook", "webhook_env", "webhook_format", "webhook_secret_env",
+    "sources", "tags", "mode", "digest_at",
 }
 WEBHOOK_FORMATS = ("generic", "dingtalk", "wecom", "feishu", "slack")
+SIGNED_FORMATS = ("generic", "dingtalk", "feishu")  # see ``signs`` in alerts/
+# Query parameters that are a webhook's credential (DingTalk access_token, WeCom key...):
+# such a URL is given by webhook_env, never written in the file.
+SECRET_PARAMS = frozenset({"access_token", "token", "key", "secret", "sign", "signature",
+                           "password", "apikey", "api_key", "auth", "code"})
+ENV_PREFIX_WEBHOOK = "env:"  # WatcherConfig.webhook of a URL held by an environment variable
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,8 @@ class SourceConfig:
 class WatcherConfig:
     name: str
     email: str | None = None
+    # The URL, or "env:NAME" when webhook_env names the variable holding it: the outbox
+    # then stores the name, and the channel reads the URL when it sends.
     webhook: str | None = None
     webhook_format: Literal["generic", "dingtalk", "wecom", "feishu", "slack"] = "generic"
     webhook_secret_env: str | None = None
@@ -257,9 +267,14 @@ class _SourceReader:
             raise self.fail("url", f"{url!r} must be an http:// or https:// URL")
         url = (m.group(1).lower() + m.group(2)).strip()  # HTTP://… is http://…
         try:
-            urlsplit(url).port  # noqa: B018  (raises on a port that is not a number)
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
         except ValueError as exc:
-            raise self.fail("url", f"{url!r}: {exc}") from None
+            raise self.fail("url", f"{_safe_url(url)!r}: {exc}") from None
+        if "@" in parts.netloc:
+            raise self.fail("url", f"{_safe_url(url)!r} has a user name or password in it: "
+                            "sources are public pages, fetched without logging in; "
+                            "remove the 'user:password@' part")
         return url
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -334,6 +349,30 @@ class _SourceReader:
         return value
 
 
+def watcher_warnings(config: Config) -> list[str]:
+    """Watchers that match nothing (a typo, most likely), and a file with no watcher.
+
+    Warnings, not errors: a watcher of a tag whose sources are still to be added is
+    legitimate, and nothing is lost meanwhile (changes are stored either way)."""
+    if not config.watchers:
+        return ["no [[watchers]]: changes are recorded but nobody is alerted"]
+    names = [s.name for s in config.sources]
+    tags = sorted({t for s in config.sources for t in s.tags})
+    out = []
+    for w in config.watchers:
+        out += [_unmatched(w, "sources", p, names) for p in w.sources
+                if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+        out += [_unmatched(w, "tags", t, tags) for t in w.tags if t not in tags]
+    return out
+
+
+def _unmatched(w: WatcherConfig, key: str, value: str, known: list[str]) -> str:
+    what = "matches no source" if key == "sources" else "is the tag of no source"
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"watcher {w.name!r}: {key} {value!r} {what}{hint}"
+
+
 def _watchers(raw: list[dict[str, Any]], file: str,
               sources: tuple[SourceConfig, ...]) -> tuple[WatcherConfig, ...]:
     out = []
@@ -342,8 +381,20 @@ def _watchers(raw: list[dict[str, Any]], file: str,
     return tuple(out)
 
 
+def _safe_url(url: str) -> str:
+    """``url`` fit for a message: a webhook's path and query may be its secret."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "…"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+
+
 def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
-    label = str(entry.get("name") or entry.get("email") or entry.get("webhook") or f"#{i + 1}")
+    webhook = entry.get("webhook")
+    label = str(entry.get("name") or entry.get("email")
+                or (_safe_url(webhook) if isinstance(webhook, str) else None)
+                or entry.get("webhook_env") or f"#{i + 1}")
 
     def fail(key: str, msg: str) -> ConfigError:
         return ConfigError(msg, file=file, watcher=label, key=key)
@@ -359,8 +410,10 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
             raise fail(key, "must be a list of strings")
     if not pats and not tags:
         raise fail("sources", "say which sources: names/globs in sources and/or tags")
+    env = entry.get("webhook_env")
     return WatcherConfig(
-        name=label, email=entry.get("email"), webhook=entry.get("webhook"),
+        name=label, email=entry.get("email"),
+        webhook=ENV_PREFIX_WEBHOOK + env if env else entry.get("webhook"),
         webhook_format=entry.get("webhook_format", "generic"),
         webhook_secret_env=entry.get("webhook_secret_env"), sources=tuple(pats),
         tags=tuple(tags), mode=entry.get("mode", "immediate"),
@@ -369,18 +422,45 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
 
 
 def _check_addresses(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
-    email, webhook = entry.get("email"), entry.get("webhook")
-    if not email and not webhook:
-        raise fail("email", "a watcher needs an email and/or a webhook")
+    email, webhook, env = entry.get("email"), entry.get("webhook"), entry.get("webhook_env")
+    if not email and not webhook and not env:
+        raise fail("email", "a watcher needs an email and/or a webhook (or webhook_env)")
     if email is not None and (not isinstance(email, str) or "@" not in email
                               or re.search(r"[\s<>,;]", email)):
         raise fail("email", f"{email!r} is not an email address")
-    if webhook is not None and (not isinstance(webhook, str)
-                                or not re.match(r"^https?://", webhook)):
+    if webhook is not None and env is not None:
+        raise fail("webhook_env", "set either webhook or webhook_env, not both")
+    if webhook is not None:
+        _check_webhook(webhook, entry, fail)
+    for key in ("webhook_env", "webhook_secret_env"):
+        if entry.get(key) is not None and not _ENV_NAME.match(str(entry[key])):
+            raise fail(key, "must name an environment variable (like ROOM_WEBHOOK), "
+                       "not hold a URL or secret")
+
+
+def _check_webhook(webhook: object, entry: dict[str, Any],
+                   fail: Callable[[str, str], ConfigError]) -> None:
+    """A URL without credentials: those go in the environment (``webhook_env``)."""
+    if not isinstance(webhook, str) or not re.match(r"^https?://", webhook, re.I):
         raise fail("webhook", "must be an http:// or https:// URL")
-    secret_env = entry.get("webhook_secret_env")
-    if secret_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(secret_env)):
-        raise fail("webhook_secret_env", "must name an environment variable, not hold a secret")
+    try:
+        parts = urlsplit(webhook)
+        params = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    except ValueError:
+        raise fail("webhook", "is not a valid URL") from None
+    secrets = [k for k in params if k.lower() in SECRET_PARAMS]
+    if "@" in parts.netloc or secrets:
+        what = f"{secrets[0]}=…" if secrets else "a user name or password"
+        signing = ("; a signing secret goes in the variable named by webhook_secret_env"
+                   if entry.get("webhook_format", "generic") in SIGNED_FORMATS else "")
+        raise fail("webhook", f"holds a secret ({what}) in the file: put the whole URL in an "
+                   "environment variable and name it instead, e.g. webhook_env = "
+                   f"\"{_env_suggestion(entry)}\"{signing}")
+
+
+def _env_suggestion(entry: dict[str, Any]) -> str:
+    name = re.sub(r"[^A-Z0-9]+", "_", str(entry.get("name") or "").upper()).strip("_")
+    return f"{name}_WEBHOOK" if name and not name[0].isdigit() else "MONITOR_WEBHOOK_URL"
 
 
 def _check_delivery(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from alerts.registry import check_alerting
 from monitor.cli.common import (
     console,
     err_console,
@@ -42,8 +43,18 @@ def sources() -> None:
 @sources_option
 @handle_errors
 def validate(sources_file: Path) -> None:
-    """Check the file: keys, names, URLs, selectors, regexes, schedules."""
+    """Check the file as `monitor run` does: keys, names, URLs, selectors, regexes,
+    schedules, alert channels; warn about watchers that match nothing or cannot be
+    reached."""
     config = load(sources_file, quiet=True)
+    warnings = check_alerting(config)  # what the daemon refuses, and what it warns about
+    if config.settings.web_enabled:
+        from monitor.web.app import check_bind  # FastAPI only when the UI is on
+
+        check_bind(config.settings.web_host, config.settings.web_token)
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)
     console.print(f"{sources_file}: ok — {len(config.sources)} sources, "
                   f"{len(config.watchers)} watchers", highlight=False, markup=False)
 
