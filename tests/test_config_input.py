@@ -57,6 +57,20 @@ def test_a_file_saved_with_a_bom_is_read_by_validate_and_check(site: Site,
     assert "1 new" in check.stdout and site.hits("/hn-reply") == 1
 
 
+def test_sources_add_and_remove_edit_a_bom_file_and_keep_its_bom(site: Site,
+                                                                  tmp_path: Path) -> None:
+    path = write_sources(tmp_path / "sources.toml", one_source(site))
+    path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())
+    url = site.route("/wh-reply", Response(seed_page(1), headers=HTML))
+    added = run("sources", "add", url, "--name", "wh-reply", "--sources", str(path))
+    assert added.exit_code == 0, added.output
+    removed = run("sources", "remove", "hn-reply", "--sources", str(path))
+    assert removed.exit_code == 0, removed.output
+    assert path.read_bytes().startswith(codecs.BOM_UTF8 + b"[settings]")
+    listed = run("sources", "list", "--json", "--sources", str(path))
+    assert [s["name"] for s in json.loads(listed.stdout)] == ["wh-reply"]
+
+
 GBK_LINE = 'title = "湖南省答复"\n'
 
 
