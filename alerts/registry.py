@@ -24,7 +24,7 @@ from alerts.feishu import FeishuWebhook
 from alerts.slack import SlackWebhook
 from alerts.webhook import GenericWebhook
 from alerts.wecom import WeComWebhook
-from monitor.config import ENV_PREFIX_WEBHOOK, Config, watcher_warnings
+from monitor.config import Config, watcher_warnings
 from monitor.errors import ChannelConfigError
 from monitor.settings import Settings
 
@@ -40,12 +40,11 @@ def channel_name(settings: Settings, channel: str, fmt: str | None) -> str:
     return fmt or "generic"
 
 
-def validate_channels(config: Config, env: Mapping[str, str] | None = None) -> list[str]:
+def validate_channels(config: Config) -> list[str]:
     """Every configuration problem of the alert channels, one sentence each.
 
     These stop ``monitor run`` and ``check`` (and fail ``sources validate``): they are
     mistakes in the file or in the settings, the same for every watcher."""
-    env = os.environ if env is None else env
     s = config.settings
     problems = list(CHANNELS[channel_name(s, "email", None)].problems(s))
     if s.admin_email and (p := address_problem(s.admin_email, "admin_email")):
@@ -70,8 +69,7 @@ def channel_warnings(config: Config, env: Mapping[str, str] | None = None) -> li
     for w in config.watchers:
         if not w.webhook:
             continue
-        url_env = w.webhook.removeprefix(ENV_PREFIX_WEBHOOK)
-        for key, name in (("webhook_env", url_env if url_env != w.webhook else None),
+        for key, name in (("webhook_env", w.webhook_env),
                           ("webhook_secret_env", w.webhook_secret_env)):
             if name and not env.get(name):
                 out.append(f"watcher {w.name!r}: {key} names {name}, which is not set in the "
@@ -83,7 +81,7 @@ def check_alerting(config: Config, env: Mapping[str, str] | None = None) -> list
     """What ``monitor run``, ``check`` and ``sources validate`` all do before any check:
     raise ``ChannelConfigError`` for a broken channel; return the warnings (watchers whose
     variables are not set, watchers that match no source, no watcher at all)."""
-    problems = validate_channels(config, env)
+    problems = validate_channels(config)
     if problems:
         raise ChannelConfigError("alert channels: " + "; ".join(problems),
                                  file=str(config.path))

@@ -26,7 +26,7 @@ import httpx
 
 from alerts.base import Channel, Target
 from alerts.message import Message
-from monitor.config import ENV_PREFIX_WEBHOOK
+from monitor.config import WEBHOOK_FROM_ENV
 from monitor.errors import BlockedURLError, DeliveryError, MonitorError
 from monitor.netguard import ensure_allowed
 
@@ -61,9 +61,9 @@ class WebhookChannel(Channel):
         """The webhook URL; ``env:NAME`` (``webhook_env``) is read from the environment
         now, so the URL and the credential in it are never stored.  Unset is temporary:
         the admin may set it and retry."""
-        if not target.recipient.startswith(ENV_PREFIX_WEBHOOK):
+        if not target.recipient.startswith(WEBHOOK_FROM_ENV):
             return target.recipient
-        name = target.recipient.removeprefix(ENV_PREFIX_WEBHOOK)
+        name = target.recipient.removeprefix(WEBHOOK_FROM_ENV)
         url = self.env.get(name)
         if not url:
             raise DeliveryError(f"webhook_env {name} is not set")

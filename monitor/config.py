@@ -1,11 +1,16 @@
 """Loading and validating ``sources.toml``.
 
 The file has three kinds of tables: ``[settings]`` (see ``monitor.settings``),
-``[[sources]]`` and ``[[watchers]]``.  Validation is strict: an unknown key, a duplicate
-name or URL, a CSS selector lexbor cannot parse, a regex Python cannot compile, an
-encoding Python does not know, or an interval/cron that cannot be scheduled is a
-``ConfigError`` naming the file, the source (or the watcher) and the key.  Loading never
-touches the network or the database.
+``[[sources]]`` and ``[[watchers]]``.  It is UTF-8, with or without a BOM; anything else
+is refused saying where the first bad byte is.  Validation is strict: an unknown key, a
+duplicate name, one page in two sources (``page_key``), a CSS selector lexbor cannot
+parse, a regex Python cannot compile, an encoding Python does not know, an interval/cron
+that cannot be scheduled, or a credential written in a URL (a source's
+``user:password@``, a webhook's ``access_token=``/``key=``...: the webhook URL then comes
+from the environment variable named by ``webhook_env``) is a ``ConfigError`` naming the
+file, the source (or the watcher) and the key.  What is probably a mistake but stops
+nothing (a watcher matching no source, no watcher at all) is a warning
+(``watcher_warnings``).  Loading never touches the network or the database.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ SIGNED_FORMATS = ("generic", "dingtalk", "feishu")  # see ``signs`` in alerts/
 # such a URL is given by webhook_env, never written in the file.
 SECRET_PARAMS = frozenset({"access_token", "token", "key", "secret", "sign", "signature",
                            "password", "apikey", "api_key", "auth", "code"})
-ENV_PREFIX_WEBHOOK = "env:"  # WatcherConfig.webhook of a URL held by an environment variable
+WEBHOOK_FROM_ENV = "env:"  # WatcherConfig.webhook when webhook_env names the variable
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
@@ -93,6 +98,13 @@ class WatcherConfig:
 
     def wants(self, source: SourceConfig) -> bool:
         return source.matches(self.sources, self.tags)
+
+    @property
+    def webhook_env(self) -> str | None:
+        """The variable named by ``webhook_env``, when the URL comes from it."""
+        if self.webhook and self.webhook.startswith(WEBHOOK_FROM_ENV):
+            return self.webhook.removeprefix(WEBHOOK_FROM_ENV)
+        return None
 
 
 @dataclass(frozen=True)
@@ -413,7 +425,7 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
     env = entry.get("webhook_env")
     return WatcherConfig(
         name=label, email=entry.get("email"),
-        webhook=ENV_PREFIX_WEBHOOK + env if env else entry.get("webhook"),
+        webhook=WEBHOOK_FROM_ENV + env if env else entry.get("webhook"),
         webhook_format=entry.get("webhook_format", "generic"),
         webhook_secret_env=entry.get("webhook_secret_env"), sources=tuple(pats),
         tags=tuple(tags), mode=entry.get("mode", "immediate"),

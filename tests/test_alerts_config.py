@@ -50,7 +50,7 @@ def test_bad_smtp_urls_are_reported_without_the_password(url: str) -> None:
 def test_a_variable_named_but_not_set_is_a_warning_at_start_up(tmp_path: Path) -> None:
     """One unreachable watcher never stops the checks or the other watchers."""
     config = make_config(tmp_path, HOOK.format(fmt="dingtalk"))
-    assert validate_channels(config, env={}) == []
+    assert validate_channels(config) == []
     url_missing, secret_missing = check_alerting(config, env={})
     assert "'room'" in url_missing and "webhook_env names ROOM_WEBHOOK" in url_missing
     assert "webhook_secret_env names ROOM_SECRET, which is not set" in secret_missing
@@ -62,14 +62,14 @@ def test_a_variable_named_but_not_set_is_a_warning_at_start_up(tmp_path: Path) -
 
 def test_a_secret_on_an_unsigned_format_is_a_mistake(tmp_path: Path) -> None:
     config = make_config(tmp_path, HOOK.format(fmt="wecom"))
-    [problem] = validate_channels(config, env={"ROOM_SECRET": "s"})
+    [problem] = validate_channels(config)
     assert "not signed" in problem
 
 
 def test_bad_smtp_settings_are_all_reported(tmp_path: Path) -> None:
     config = make_config(tmp_path, "", smtp_url="smtq://mail",
                          settings='smtp_from = "not an address"\nadmin_email = "nobody"\n')
-    problems = validate_channels(config, env={})
+    problems = validate_channels(config)
     assert len(problems) == 3
     assert any("scheme" in p for p in problems) and any("smtp_from" in p for p in problems)
 
