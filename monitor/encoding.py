@@ -3,9 +3,9 @@
 Order of evidence: a charset forced in the source's configuration, a byte-order mark,
 the HTTP ``Content-Type`` charset, ``<meta charset>`` / ``<meta http-equiv>`` /
 ``<?xml encoding>`` in the first 4 KiB (of these declarations, multi-byte ones first),
-charset-normalizer's guess, UTF-8.  The BOM
-comes before the header, as in browsers (WHATWG): a BOM is never there by accident, while
-a wrong GBK header on a UTF-8 page decodes "cleanly" into nonsense.
+charset-normalizer's guess, UTF-8.  The BOM comes before the header, as in browsers
+(WHATWG): a BOM is never there by accident, while a wrong GBK header on a UTF-8 page
+decodes "cleanly" into nonsense.
 
 The rule for liars: Chinese government servers often send a default ``charset=utf-8``
 (or ``ISO-8859-1``) for pages that are really GBK.  A candidate whose decoding is *dirty*
