@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import write_sources
 from tests.pages import seed_page
-from tests.sites import Response, Site
+from tests.sites import Request, Response, Site
 from tests.test_cli_spine import flat, run, source
 from tests.test_daemon_run import Daemons, wait_until
 
@@ -159,8 +159,8 @@ class Hook:
         self.urls: list[str] = []
         self.url = site.route("/hook", self.answer)
 
-    def answer(self, req: object) -> Response:
-        self.urls.append(req.path)  # type: ignore[attr-defined]
+    def answer(self, req: Request) -> Response:
+        self.urls.append(req.path)
         return Response('{"errcode": 0}', headers={"Content-Type": "application/json"})
 
 
