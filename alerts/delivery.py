@@ -27,9 +27,9 @@ from loguru import logger
 from alerts.base import Channel, Target, redact
 from alerts.compose import Composer
 from alerts.message import Message
-from alerts.registry import CHANNELS, channel_name, validate_channels
+from alerts.registry import CHANNELS, channel_name, check_alerting
 from monitor.config import Config
-from monitor.errors import ChannelConfigError, DeliveryError, MonitorError
+from monitor.errors import DeliveryError, MonitorError
 from storage import Store
 from storage.alerts_repo import AlertRecord, AlertsRepo
 from storage.models import utcnow
@@ -62,7 +62,8 @@ def backoff(base: float, attempts: int, rng: Callable[[], float] = random.random
 
 class Deliverer:
     """Delivers due outbox rows.  Raises ``ChannelConfigError`` at construction when a
-    channel is misconfigured, so the daemon and ``monitor check`` say so at once."""
+    channel is misconfigured, so the daemon and ``monitor check`` say so at once;
+    ``warnings`` lists the watchers that cannot be reached (see ``check_alerting``)."""
 
     def __init__(self, config: Config, store: Store, *, env: Mapping[str, str] | None = None,
                  clock: Callable[[], datetime] = utcnow,
@@ -77,10 +78,7 @@ class Deliverer:
         self._channels: dict[str, Channel] = {}
 
     def check(self) -> None:
-        problems = validate_channels(self.config, self.env)
-        if problems:
-            raise ChannelConfigError("alert channels: " + "; ".join(problems),
-                                     file=str(self.config.path))
+        self.warnings = check_alerting(self.config, self.env)
 
     async def deliver_due(self, limit: int = 100) -> DeliveryReport:
         report = DeliveryReport()

@@ -3,6 +3,11 @@
 An outbox row says ``channel = "email"`` or ``"webhook"``; ``channel_name`` picks the
 module: email goes over SMTP when ``smtp_url`` is set and to the ``.eml`` outbox
 otherwise, a webhook uses its watcher's ``webhook_format``.
+
+Start-up check (``check_alerting``): a broken channel (a bad ``smtp_url``, a secret on a
+format that does not sign) stops everything, since it is the same for every watcher; a
+watcher whose ``webhook_env`` or ``webhook_secret_env`` is not set is only a warning, so
+one broken watcher never stops the checks or the other watchers.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from alerts.feishu import FeishuWebhook
 from alerts.slack import SlackWebhook
 from alerts.webhook import GenericWebhook
 from alerts.wecom import WeComWebhook
-from monitor.config import Config
+from monitor.config import Config, watcher_warnings
+from monitor.errors import ChannelConfigError
 from monitor.settings import Settings
 
 CHANNELS: dict[str, type[Channel]] = {
@@ -34,23 +40,49 @@ def channel_name(settings: Settings, channel: str, fmt: str | None) -> str:
     return fmt or "generic"
 
 
-def validate_channels(config: Config, env: Mapping[str, str] | None = None) -> list[str]:
-    """Every configuration problem of the alert channels, one sentence each."""
-    env = os.environ if env is None else env
+def validate_channels(config: Config) -> list[str]:
+    """Every configuration problem of the alert channels, one sentence each.
+
+    These stop ``monitor run`` and ``check`` (and fail ``sources validate``): they are
+    mistakes in the file or in the settings, the same for every watcher."""
     s = config.settings
     problems = list(CHANNELS[channel_name(s, "email", None)].problems(s))
     if s.admin_email and (p := address_problem(s.admin_email, "admin_email")):
         problems.append(p)
     for w in config.watchers:
-        if not w.webhook:
-            continue
-        cls = CHANNELS.get(w.webhook_format)
-        if cls is None:
+        cls = CHANNELS.get(w.webhook_format) if w.webhook else None
+        if w.webhook and cls is None:
             problems.append(f"watcher {w.name}: unknown webhook_format {w.webhook_format!r}")
-        elif w.webhook_secret_env and not cls.signs:
+        elif cls is not None and w.webhook_secret_env and not cls.signs:
             problems.append(f"watcher {w.name}: {w.webhook_format} webhooks are not signed; "
                             "remove webhook_secret_env (the URL itself is the secret)")
-        elif w.webhook_secret_env and not env.get(w.webhook_secret_env):
-            problems.append(f"watcher {w.name}: webhook_secret_env names "
-                            f"{w.webhook_secret_env}, which is not set in the environment")
     return problems
+
+
+def channel_warnings(config: Config, env: Mapping[str, str] | None = None) -> list[str]:
+    """Watchers that cannot be reached as configured: a variable they name is not set.
+
+    A warning, not an error: that watcher's alerts wait in the outbox and fail with the
+    same reason (retried, then dead) while every other watcher and every check goes on."""
+    env = os.environ if env is None else env
+    out = []
+    for w in config.watchers:
+        if not w.webhook:
+            continue
+        for key, name in (("webhook_env", w.webhook_env),
+                          ("webhook_secret_env", w.webhook_secret_env)):
+            if name and not env.get(name):
+                out.append(f"watcher {w.name!r}: {key} names {name}, which is not set in the "
+                           "environment: its webhook alerts will fail until it is")
+    return out
+
+
+def check_alerting(config: Config, env: Mapping[str, str] | None = None) -> list[str]:
+    """What ``monitor run``, ``check`` and ``sources validate`` all do before any check:
+    raise ``ChannelConfigError`` for a broken channel; return the warnings (watchers whose
+    variables are not set, watchers that match no source, no watcher at all)."""
+    problems = validate_channels(config)
+    if problems:
+        raise ChannelConfigError("alert channels: " + "; ".join(problems),
+                                 file=str(config.path))
+    return watcher_warnings(config) + channel_warnings(config, env)

@@ -19,12 +19,14 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from alerts.base import Channel, Target
 from alerts.message import Message
+from monitor.config import WEBHOOK_FROM_ENV
 from monitor.errors import BlockedURLError, DeliveryError, MonitorError
 from monitor.netguard import ensure_allowed
 
@@ -55,7 +57,20 @@ class WebhookChannel(Channel):
     def check_reply(self, response: httpx.Response) -> None:
         """Raise ``DeliveryError`` when a 2xx reply still says the message was refused."""
 
+    def url(self, target: Target) -> str:
+        """The webhook URL; ``env:NAME`` (``webhook_env``) is read from the environment
+        now, so the URL and the credential in it are never stored.  Unset is temporary:
+        the admin may set it and retry."""
+        if not target.recipient.startswith(WEBHOOK_FROM_ENV):
+            return target.recipient
+        name = target.recipient.removeprefix(WEBHOOK_FROM_ENV)
+        url = self.env.get(name)
+        if not url:
+            raise DeliveryError(f"webhook_env {name} is not set")
+        return url
+
     async def send(self, message: Message, target: Target) -> None:
+        target = replace(target, recipient=self.url(target))
         await guard(target.recipient, self.settings.allow_private_network)
         try:
             req = self.request(message, target)

@@ -1,15 +1,21 @@
 """Loading and validating ``sources.toml``.
 
 The file has three kinds of tables: ``[settings]`` (see ``monitor.settings``),
-``[[sources]]`` and ``[[watchers]]``.  Validation is strict: an unknown key, a duplicate
-name or URL, a CSS selector lexbor cannot parse, a regex Python cannot compile, an
-encoding Python does not know, or an interval/cron that cannot be scheduled is a
-``ConfigError`` naming the file, the source (or the watcher) and the key.  Loading never
-touches the network or the database.
+``[[sources]]`` and ``[[watchers]]``.  It is UTF-8, with or without a BOM; anything else
+is refused saying where the first bad byte is.  Validation is strict: an unknown key, a
+duplicate name, one page in two sources (``page_key``), a CSS selector lexbor cannot
+parse, a regex Python cannot compile, an encoding Python does not know, an interval/cron
+that cannot be scheduled, or a credential written in a URL (a source's
+``user:password@``, a webhook's ``access_token=``/``key=``...: the webhook URL then comes
+from the environment variable named by ``webhook_env``) is a ``ConfigError`` naming the
+file, the source (or the watcher) and the key.  What is probably a mistake but stops
+nothing (a watcher matching no source, no watcher at all) is a warning
+(``watcher_warnings``).  Loading never touches the network or the database.
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 import tomllib
@@ -18,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from monitor.encoding import canonical_charset
 from monitor.errors import ConfigError
@@ -26,6 +33,7 @@ from monitor.settings import Settings, load_settings, parse_interval
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 LISTING_KEYS = {"links", "match", "next_page", "page_url", "max_pages", "max_documents",
                 "follow"}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 _HTTP_URL = re.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
 
 SOURCE_KEYS = {
@@ -38,10 +46,17 @@ FOLLOW_KEYS = {"content", "ignore", "ignore_text", "interval", "cron", "tags", "
                "robots", "comment"}
 KINDS = ("page", "listing")
 WATCHER_KEYS = {
-    "name", "email", "webhook", "webhook_format", "webhook_secret_env", "sources", "tags",
-    "mode", "digest_at",
+    "name", "email", "webhook", "webhook_env", "webhook_format", "webhook_secret_env",
+    "sources", "tags", "mode", "digest_at",
 }
 WEBHOOK_FORMATS = ("generic", "dingtalk", "wecom", "feishu", "slack")
+SIGNED_FORMATS = ("generic", "dingtalk", "feishu")  # see ``signs`` in alerts/
+# Query parameters that are a webhook's credential (DingTalk access_token, WeCom key...):
+# such a URL is given by webhook_env, never written in the file.
+SECRET_PARAMS = frozenset({"access_token", "token", "key", "secret", "sign", "signature",
+                           "password", "apikey", "api_key", "auth", "code"})
+WEBHOOK_FROM_ENV = "env:"  # WatcherConfig.webhook when webhook_env names the variable
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,8 @@ class SourceConfig:
 class WatcherConfig:
     name: str
     email: str | None = None
+    # The URL, or "env:NAME" when webhook_env names the variable holding it: the outbox
+    # then stores the name, and the channel reads the URL when it sends.
     webhook: str | None = None
     webhook_format: Literal["generic", "dingtalk", "wecom", "feishu", "slack"] = "generic"
     webhook_secret_env: str | None = None
@@ -107,6 +124,13 @@ class WatcherConfig:
 
     def wants(self, source: SourceConfig) -> bool:
         return source.matches(self.sources, self.tags)
+
+    @property
+    def webhook_env(self) -> str | None:
+        """The variable named by ``webhook_env``, when the URL comes from it."""
+        if self.webhook and self.webhook.startswith(WEBHOOK_FROM_ENV):
+            return self.webhook.removeprefix(WEBHOOK_FROM_ENV)
+        return None
 
 
 @dataclass(frozen=True)
@@ -143,12 +167,36 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Confi
     """Read, parse and validate a sources file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
-    return parse_config(text, path=path, env=env)
+    return parse_config(decode_sources(data, path), path=path, env=env)
+
+
+def decode_sources(data: bytes, path: Path | str) -> str:
+    """The file's text: UTF-8, with or without the BOM Notepad writes.
+
+    Anything else is a ``ConfigError`` saying where the first bad byte is and what the
+    file most likely is (GBK, UTF-16), rather than a codec's message."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"not UTF-8 (byte {exc.start}, line {line}, column {column})"
+                          f"{_looks_like(data)}: save it as UTF-8", file=str(path)) from None
+
+
+def _looks_like(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "; it is UTF-16 (Notepad's 'Unicode')"
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return ""
+    return "; it looks like GBK/GB18030"
 
 
 def parse_config(text: str, *, path: Path | str = "sources.toml",
@@ -185,19 +233,37 @@ def _array(data: dict[str, Any], key: str, file: str) -> list[dict[str, Any]]:
 def _sources(raw: list[dict[str, Any]], file: str, settings: Settings) -> tuple[SourceConfig, ...]:
     out: list[SourceConfig] = []
     names: set[str] = set()
-    urls: dict[str, str] = {}
+    pages: dict[str, SourceConfig] = {}
     for i, entry in enumerate(raw):
         label = str(entry.get("name") or f"#{i + 1}")
         src = _SourceReader(entry, file, label, settings).read()
         if src.name in names:
             raise ConfigError("duplicate name", file=file, source=src.name, key="name")
-        if src.url in urls:
-            raise ConfigError(f"duplicate url (also in {urls[src.url]!r})",
-                              file=file, source=src.name, key="url")
+        first = pages.setdefault(page_key(src.url), src)
+        if first is not src:
+            raise ConfigError(f"has the same page as source {first.name!r} ({first.url}); "
+                              "keep one of them", file=file, source=src.name, key="url")
         names.add(src.name)
-        urls[src.url] = src.name
         out.append(src)
     return tuple(out)
+
+
+def page_key(url: str) -> str:
+    """The canonical form of a page's URL, to find one page configured twice.
+
+    Scheme and host in lower case, no default port (80 for http, 443 for https), no
+    ``#fragment`` (never sent to the server), no trailing slash on the path (``/a/`` and
+    ``/a`` are one page on the sites we watch), ``/`` for an empty path; the query is kept
+    as written (``?id=1`` and ``?id=2`` are two pages).  http and https stay two pages.
+    """
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+    port = parts.port
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    path = parts.path.rstrip("/") or "/"
+    return f"{scheme}://{netloc}{path}" + (f"?{parts.query}" if parts.query else "")
 
 
 class _SourceReader:
@@ -293,7 +359,17 @@ class _SourceReader:
         m = _HTTP_URL.match(url)
         if not m:
             raise self.fail("url", f"{url!r} must be an http:// or https:// URL")
-        return (m.group(1).lower() + m.group(2)).strip()  # HTTP://… is http://…
+        url = (m.group(1).lower() + m.group(2)).strip()  # HTTP://… is http://…
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError as exc:
+            raise self.fail("url", f"{_safe_url(url)!r}: {exc}") from None
+        if "@" in parts.netloc:
+            raise self.fail("url", f"{_safe_url(url)!r} has a user name or password in it: "
+                            "sources are public pages, fetched without logging in; "
+                            "remove the 'user:password@' part")
+        return url
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.entry.get(key, [])
@@ -367,6 +443,30 @@ class _SourceReader:
         return value
 
 
+def watcher_warnings(config: Config) -> list[str]:
+    """Watchers that match nothing (a typo, most likely), and a file with no watcher.
+
+    Warnings, not errors: a watcher of a tag whose sources are still to be added is
+    legitimate, and nothing is lost meanwhile (changes are stored either way)."""
+    if not config.watchers:
+        return ["no [[watchers]]: changes are recorded but nobody is alerted"]
+    names = [s.name for s in config.sources]
+    tags = sorted({t for s in config.sources for t in s.tags})
+    out = []
+    for w in config.watchers:
+        out += [_unmatched(w, "sources", p, names) for p in w.sources
+                if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+        out += [_unmatched(w, "tags", t, tags) for t in w.tags if t not in tags]
+    return out
+
+
+def _unmatched(w: WatcherConfig, key: str, value: str, known: list[str]) -> str:
+    what = "matches no source" if key == "sources" else "is the tag of no source"
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"watcher {w.name!r}: {key} {value!r} {what}{hint}"
+
+
 def _watchers(raw: list[dict[str, Any]], file: str,
               sources: tuple[SourceConfig, ...]) -> tuple[WatcherConfig, ...]:
     out = []
@@ -375,8 +475,20 @@ def _watchers(raw: list[dict[str, Any]], file: str,
     return tuple(out)
 
 
+def _safe_url(url: str) -> str:
+    """``url`` fit for a message: a webhook's path and query may be its secret."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "…"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+
+
 def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
-    label = str(entry.get("name") or entry.get("email") or entry.get("webhook") or f"#{i + 1}")
+    webhook = entry.get("webhook")
+    label = str(entry.get("name") or entry.get("email")
+                or (_safe_url(webhook) if isinstance(webhook, str) else None)
+                or entry.get("webhook_env") or f"#{i + 1}")
 
     def fail(key: str, msg: str) -> ConfigError:
         return ConfigError(msg, file=file, watcher=label, key=key)
@@ -392,8 +504,10 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
             raise fail(key, "must be a list of strings")
     if not pats and not tags:
         raise fail("sources", "say which sources: names/globs in sources and/or tags")
+    env = entry.get("webhook_env")
     return WatcherConfig(
-        name=label, email=entry.get("email"), webhook=entry.get("webhook"),
+        name=label, email=entry.get("email"),
+        webhook=WEBHOOK_FROM_ENV + env if env else entry.get("webhook"),
         webhook_format=entry.get("webhook_format", "generic"),
         webhook_secret_env=entry.get("webhook_secret_env"), sources=tuple(pats),
         tags=tuple(tags), mode=entry.get("mode", "immediate"),
@@ -402,18 +516,45 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
 
 
 def _check_addresses(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
-    email, webhook = entry.get("email"), entry.get("webhook")
-    if not email and not webhook:
-        raise fail("email", "a watcher needs an email and/or a webhook")
+    email, webhook, env = entry.get("email"), entry.get("webhook"), entry.get("webhook_env")
+    if not email and not webhook and not env:
+        raise fail("email", "a watcher needs an email and/or a webhook (or webhook_env)")
     if email is not None and (not isinstance(email, str) or "@" not in email
                               or re.search(r"[\s<>,;]", email)):
         raise fail("email", f"{email!r} is not an email address")
-    if webhook is not None and (not isinstance(webhook, str)
-                                or not re.match(r"^https?://", webhook)):
+    if webhook is not None and env is not None:
+        raise fail("webhook_env", "set either webhook or webhook_env, not both")
+    if webhook is not None:
+        _check_webhook(webhook, entry, fail)
+    for key in ("webhook_env", "webhook_secret_env"):
+        if entry.get(key) is not None and not _ENV_NAME.match(str(entry[key])):
+            raise fail(key, "must name an environment variable (like ROOM_WEBHOOK), "
+                       "not hold a URL or secret")
+
+
+def _check_webhook(webhook: object, entry: dict[str, Any],
+                   fail: Callable[[str, str], ConfigError]) -> None:
+    """A URL without credentials: those go in the environment (``webhook_env``)."""
+    if not isinstance(webhook, str) or not re.match(r"^https?://", webhook, re.I):
         raise fail("webhook", "must be an http:// or https:// URL")
-    secret_env = entry.get("webhook_secret_env")
-    if secret_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(secret_env)):
-        raise fail("webhook_secret_env", "must name an environment variable, not hold a secret")
+    try:
+        parts = urlsplit(webhook)
+        params = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    except ValueError:
+        raise fail("webhook", "is not a valid URL") from None
+    secrets = [k for k in params if k.lower() in SECRET_PARAMS]
+    if "@" in parts.netloc or secrets:
+        what = f"{secrets[0]}=…" if secrets else "a user name or password"
+        signing = ("; a signing secret goes in the variable named by webhook_secret_env"
+                   if entry.get("webhook_format", "generic") in SIGNED_FORMATS else "")
+        raise fail("webhook", f"holds a secret ({what}) in the file: put the whole URL in an "
+                   "environment variable and name it instead, e.g. webhook_env = "
+                   f"\"{_env_suggestion(entry)}\"{signing}")
+
+
+def _env_suggestion(entry: dict[str, Any]) -> str:
+    name = re.sub(r"[^A-Z0-9]+", "_", str(entry.get("name") or "").upper()).strip("_")
+    return f"{name}_WEBHOOK" if name and not name[0].isdigit() else "MONITOR_WEBHOOK_URL"
 
 
 def _check_delivery(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:

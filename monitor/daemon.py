@@ -129,6 +129,7 @@ class _Running:
         self.pages: dict[str, int] = {}
         self._spawned: set[asyncio.Task[None]] = set()
         self._delivering = False
+        self._warned: set[str] = set()
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -182,6 +183,7 @@ class _Running:
         Raises ``ConfigError`` (alert channels) before changing anything.
         """
         deliverer = Deliverer(config, self.store)
+        self._warn(deliverer.warnings)
         report = await asyncio.to_thread(
             retried, lambda: self.store.sync_sources(config.sources), "syncing sources")
         enabled = [s for s in config.sources if s.enabled]
@@ -199,6 +201,13 @@ class _Running:
         updated = [n for n in report["updated"] if n not in changes.added]  # not twice
         updated = [f"updated {', '.join(updated)}"] if updated else []
         return ([changes.describe()] if changes else []) + updated
+
+    def _warn(self, warnings: list[str]) -> None:
+        """Each warning of the configuration once, not again at every reload."""
+        for warning in warnings:
+            if warning not in self._warned:
+                logger.warning("{}: {}", self.reloader.watcher.path, warning)
+        self._warned = set(warnings)
 
     def target(self, name: str) -> Target | None:
         plan, page_id = self.jobs.plans.get(name), self.pages.get(name)

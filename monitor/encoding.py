@@ -2,16 +2,35 @@
 
 Order of evidence: a charset forced in the source's configuration, a byte-order mark,
 the HTTP ``Content-Type`` charset, ``<meta charset>`` / ``<meta http-equiv>`` /
-``<?xml encoding>`` in the first 4 KiB, charset-normalizer's guess, UTF-8.  The BOM
-comes before the header, as in browsers (WHATWG): a BOM is never there by accident, while
-a wrong GBK header on a UTF-8 page decodes "cleanly" into nonsense.
+``<?xml encoding>`` in the first 4 KiB (of these declarations, multi-byte ones first),
+charset-normalizer's guess, UTF-8.  The BOM comes before the header, as in browsers
+(WHATWG): a BOM is never there by accident, while a wrong GBK header on a UTF-8 page
+decodes "cleanly" into nonsense.
 
 The rule for liars: Chinese government servers often send a default ``charset=utf-8``
 (or ``ISO-8859-1``) for pages that are really GBK.  A candidate whose decoding is *dirty*
 (more than one replacement character per 1,000 characters, and more than one in all) is
-passed over for the next candidate in the order above that decodes cleanly.  When none
-is clean, the candidate with the fewest errors wins.  A forced charset is never second-
-guessed.  Undecodable bytes become U+FFFD; decoding never fails on bad bytes.
+passed over for the next candidate that decodes cleanly.  When none is clean, the
+candidate with the fewest errors wins, the earliest in the order on a tie.  A forced
+charset is never second-guessed.  Undecodable bytes become U+FFFD; decoding never fails
+on bad bytes.
+
+Which declaration to believe when a wrong one decodes cleanly:
+
+* A declared charset (BOM, header or meta) that decodes the body cleanly is never
+  overruled by detection.  Detection is a guess from byte statistics, and it guesses
+  single-byte code pages for non-CJK text: a ``text/plain; charset=utf-8`` page of Greek
+  or Cyrillic must stay "κόσμε", not become iso8859-16 "ÎșáœčσΌΔ".
+* A *single-byte* charset (windows-1252, iso8859-*, koi8-r...) decodes nearly any bytes
+  without an error, so its clean decoding is no evidence.  Hence declarations are tried
+  multi-byte first: a GBK page that says ``<meta charset=gb2312>`` under a server's default
+  ``ISO-8859-1`` header is GBK (the header alone, with nothing else declared, is kept: it
+  decodes cleanly and only ``encoding =`` in the source can overrule it).  And when
+  something was declared and none of it decodes cleanly, a single-byte *guess* is not
+  tried: the UTF-8 decoder stress test (``charset=utf-8``, deliberately full of invalid
+  sequences) decodes as UTF-8 with U+FFFD for the bad bytes, as in a browser, instead of
+  as whatever code page happens to map every byte.  A multi-byte guess that decodes
+  cleanly (GB18030 for a GBK page behind a wrong UTF-8 header) is still taken.
 
 Labels follow the WHATWG Encoding Standard where it matters for Chinese pages: gb2312,
 gbk, cp936, x-gbk... decode as GB18030 (pages labelled gb2312 routinely contain GBK-only
@@ -23,6 +42,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
+from functools import cache
 
 from charset_normalizer import from_bytes
 
@@ -81,7 +101,7 @@ def decode_html(body: bytes, content_type: str | None,
     best: tuple[int, str, str] | None = None  # (errors, text, charset)
     tried: set[str] = set()
     for charset in _candidates(body, content_type):
-        if charset is None or charset in tried:
+        if charset in tried:
             continue
         tried.add(charset)
         text, errors = _decode(body, charset)
@@ -93,13 +113,29 @@ def decode_html(body: bytes, content_type: str | None,
     return best[1], best[2]
 
 
-def _candidates(body: bytes, content_type: str | None) -> Iterator[str | None]:
-    """Charsets worth trying, best evidence first; lazy, so detection runs only if needed."""
-    yield bom_charset(body)
-    yield header_charset(content_type)
-    yield meta_charset(body)
-    yield detected_charset(body)
+def _candidates(body: bytes, content_type: str | None) -> Iterator[str]:
+    """Charsets worth trying, best evidence first; lazy, so detection runs only if needed.
+
+    Declarations first, multi-byte before single-byte; detection only after every
+    declaration failed, and a single-byte guess only when nothing was declared."""
+    declared = [c for c in (bom_charset(body), header_charset(content_type),
+                            meta_charset(body)) if c]
+    yield from sorted(declared, key=single_byte)  # stable: BOM, header, meta otherwise
+    detected = detected_charset(body)
+    if detected and not (declared and single_byte(detected)):
+        yield detected
     yield "utf-8"
+
+
+@cache
+def single_byte(charset: str) -> bool:
+    """Whether ``charset`` maps each byte to one character (windows-1252, iso8859-16,
+    koi8-r...): such a charset decodes any bytes without an error, so a clean decoding
+    with it is no evidence.  UTF-8 is multi-byte even though each of 256 lone bytes is
+    one (replacement) character."""
+    if charset.replace("_", "-") in ("utf-8", "utf-8-sig"):
+        return False
+    return len(bytes(range(256)).decode(charset, errors="replace")) == 256
 
 
 def header_charset(content_type: str | None) -> str | None:

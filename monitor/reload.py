@@ -18,7 +18,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from monitor.config import Config, parse_config
+from monitor.config import Config, decode_sources, parse_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings
 from monitor.watch import Edit, SourcesWatcher
@@ -42,11 +42,7 @@ def parse_sources(path: Path, data: bytes | None) -> Config:
     """Like ``load_config``, from bytes the watcher already read."""
     if data is None:
         raise ConfigError("file not found", file=str(path))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8: {exc}", file=str(path)) from None
-    return parse_config(text, path=path)
+    return parse_config(decode_sources(data, path), path=path)
 
 
 def restart_needed(old: Settings, new: Settings) -> list[str]:

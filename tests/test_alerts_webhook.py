@@ -27,10 +27,11 @@ HOSTILE = "答复 [点我](http://evil.example) <!channel> **粗体**"
 
 
 def hook(url: str, fmt: str, secret: bool = False) -> str:
+    ENV["HOOK_URL"] = url  # it holds an access_token: the file names the variable
     return f"""
 [[watchers]]
 name = "{fmt}-room"
-webhook = "{url}"
+webhook_env = "HOOK_URL"
 webhook_format = "{fmt}"
 sources = ["hn-0192"]
 """ + ('webhook_secret_env = "HOOK_SECRET"\n' if secret else "")
@@ -200,6 +201,6 @@ async def test_a_secret_that_went_missing_is_never_sent_unsigned(store: Store, s
     config = make_config(tmp_path, hook(rx.url, "generic", True), env={})
     make_change(store, config)
     deliverer = Deliverer(config, store, env=dict(ENV))
-    deliverer.env = {}  # the variable was removed after start-up
+    deliverer.env = {"HOOK_URL": ENV["HOOK_URL"]}  # the secret was removed after start-up
     assert (await deliverer.deliver_due()).describe() == "0 sent, 1 retrying, 0 dead"
     assert not rx.got and "HOOK_SECRET" in (AlertsRepo(store).list()[0].last_error or "")

@@ -90,7 +90,7 @@ def test_url_schemes_are_case_insensitive_and_normalised_to_lower_case() -> None
     assert parse_config(upper).sources[1].url == "http://127.0.0.1/x"
     twice = GOOD.replace("https://gxt.hunan.gov.cn/x.html",
                          "HTTPS://kyc.whxy.edu.cn/info/1131/3782.htm")
-    with pytest.raises(ConfigError, match="duplicate url"):
+    with pytest.raises(ConfigError, match="same page as source 'hb-ai-plan'"):
         parse_config(twice)
 
 

@@ -47,6 +47,14 @@ def test_chinese_text_with_latin_accents_and_symbols_is_not_altered() -> None:
     assert repair(text) == (text, [])
 
 
+def test_correct_text_in_other_scripts_is_not_altered() -> None:
+    from tests.test_encoding_served import SCRIPTS, stress_test
+
+    for text in (*SCRIPTS, stress_test().decode("utf-8", errors="replace")):
+        html = f"<pre>{text}</pre>"
+        assert repair(html) == (html, [])
+
+
 @pytest.mark.parametrize("codec", ["cp1252", "latin-1"])
 def test_double_encoded_english_is_repaired(codec: str) -> None:
     good = "<p>Follow the direction of officials. (Español) — “roaming” costs €0 … kreyòl</p>"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from loguru import logger
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -52,6 +53,8 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json:
     with open_store(config) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
+        for warning in deliverer.warnings if deliverer else []:
+            logger.warning("{}: {}", sources_file, warning)
         store.sync_sources(config.sources)
         results = asyncio.run(run_checks(config, store, chosen, progress=not as_json))
         delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from alerts.registry import check_alerting
 from monitor.cli.common import (
     console,
     err_console,
@@ -28,6 +29,8 @@ from monitor.pipeline import Inspection, inspect
 from monitor.settings import Settings
 from monitor.sources_edit import add_source, remove_source, write_atomically
 
+BOM = "\ufeff"
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(sources)
@@ -42,8 +45,18 @@ def sources() -> None:
 @sources_option
 @handle_errors
 def validate(sources_file: Path) -> None:
-    """Check the file: keys, names, URLs, selectors, regexes, schedules."""
+    """Check the file as `monitor run` does: keys, names, URLs, selectors, regexes,
+    schedules, alert channels; warn about watchers that match nothing or cannot be
+    reached."""
     config = load(sources_file, quiet=True)
+    warnings = check_alerting(config)  # what the daemon refuses, and what it warns about
+    if config.settings.web_enabled:
+        from monitor.web.app import check_bind  # FastAPI only when the UI is on
+
+        check_bind(config.settings.web_host, config.settings.web_token)
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)
     console.print(f"{sources_file}: ok — {len(config.sources)} sources, "
                   f"{len(config.watchers)} watchers", highlight=False, markup=False)
 
@@ -114,7 +127,7 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
         force: bool, sources_file: Path) -> None:
     """Test URL like `sources test`, then append it to the sources file."""
     config = load(sources_file, quiet=True)
-    before = sources_file.read_text(encoding="utf-8")
+    on_disk, bom, before = _read(sources_file)
     after = add_source(before, _entry(name, url, content, interval, tags), path=sources_file)
     source = parse_config(after, path=sources_file).source(name)
     try:
@@ -128,9 +141,16 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
     else:
         console.print(f"test fetch ok: [bold]{escape(got.extracted.title)}[/] · "
                       f"{len(got.extracted.text)} characters of text")
-    write_atomically(sources_file, before, after)
+    write_atomically(sources_file, on_disk, bom + after)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
                   highlight=False, markup=False)
+
+
+def _read(path: Path) -> tuple[str, str, str]:
+    """(the file as on disk, its BOM or "", its TOML): Notepad's BOM is kept on writing."""
+    on_disk = path.read_text(encoding="utf-8")  # load() has refused anything but UTF-8
+    toml = on_disk.removeprefix(BOM)
+    return on_disk, on_disk[:len(on_disk) - len(toml)], toml
 
 
 def _entry(name: str, url: str, content: str | None, interval: str | None,
@@ -152,8 +172,9 @@ def _entry(name: str, url: str, content: str | None, interval: str | None,
 def remove(name: str, sources_file: Path) -> None:
     """Remove a source from the file: it is no longer checked; its history stays."""
     load(sources_file, quiet=True)
-    before = sources_file.read_text(encoding="utf-8")
-    write_atomically(sources_file, before, remove_source(before, name, path=sources_file))
+    on_disk, bom, before = _read(sources_file)
+    write_atomically(sources_file, on_disk,
+                     bom + remove_source(before, name, path=sources_file))
     console.print(f"removed {name} from {sources_file}; its versions stay in the database",
                   highlight=False, markup=False)
 
