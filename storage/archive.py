@@ -47,6 +47,10 @@ class PageInfo:
     status: str
     versions: int
     last_version_id: int | None
+    title: str = ""  # a document's title in its listing
+    list_date: str = ""
+    listed: bool = True  # false: no longer on its listing
+    last_check_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -357,7 +361,9 @@ def _summary(src: SourceRow, page: Page | None, checks: dict[int, Check],
 def _page_info(p: Page, src: SourceRow, counts: dict[int, int]) -> PageInfo:
     return PageInfo(id=p.id or 0, source=src.name, tags=list(src.tags), url=p.url,
                     kind=p.kind, status=p.status, versions=counts.get(p.id or 0, 0),
-                    last_version_id=p.last_version_id)
+                    last_version_id=p.last_version_id, title=p.list_title or "",
+                    list_date=p.list_date or "", listed=p.listed,
+                    last_check_at=p.last_check_at)
 
 
 def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) -> ChangeEntry:

@@ -257,6 +257,7 @@ def _long_named_alerts(tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-
 
     db = tmp_path / "long.db"
     monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("DUTY_HOOK", HOOK)  # the webhook's URL holds its token: not in the file
     sources = tmp_path / "sources.toml"
     sources.write_text(f"""[settings]
 outbox_dir = "{tmp_path / 'outbox'}"
@@ -273,11 +274,12 @@ sources = ["hn-reply-*"]
 
 [[watchers]]
 name = "{DUTY}"
-webhook = "{HOOK}"
+webhook_env = "DUTY_HOOK"
 webhook_format = "dingtalk"
 sources = ["{LONG_SOURCE}"]
 """, encoding="utf-8")
-    config = parse_config(sources.read_text(encoding="utf-8"), path=sources, env={})
+    config = parse_config(sources.read_text(encoding="utf-8"), path=sources,
+                          env={"DUTY_HOOK": HOOK})
     source = config.source(LONG_SOURCE)
     store = Store(f"sqlite:///{db}")
     now = utcnow()
@@ -299,14 +301,15 @@ def test_alerts_list_piped_keeps_every_name_whole_and_says_whose_row_it_is(
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     mail = [x for x in lines if LONG_EMAIL in x]
-    hook = [x for x in lines if "dingtalk.com" in x]
+    hook = [x for x in lines if "webhook (dingtalk)" in x]
     admin = [x for x in lines if "admin@example.cn" in x]
     assert len(mail) == len(hook) == len(admin) == 1, done.stdout
     # each row is one line: its source and its watcher, whole, next to the address
     assert LONG_SOURCE in mail[0] and LONG_WATCHER in mail[0] and "change" in mail[0]
     assert LONG_SOURCE in hook[0] and DUTY in hook[0]
-    assert "webhook (dingtalk): https://oapi.dingtalk.com/…" in hook[0]
-    assert "access_token" not in done.stdout  # the webhook's secret stays out
+    # the URL (and its token) is in the environment: the row names the variable
+    assert "webhook (dingtalk): env:DUTY_HOOK" in hook[0]
+    assert "access_token" not in done.stdout and "0123456789abcdef" not in done.stdout
     assert "config" in admin[0] and "admin" in admin[0] and "—" in admin[0]
     assert max(len(x) for x in lines) > 80  # not cut to 80 columns
     assert "\x1b[" not in done.stdout

@@ -10,6 +10,9 @@ for an item pushed to page 2.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +33,7 @@ from storage.models import Alert, Change, Page, Version, utcnow
 from storage.schedule import Schedule
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
+from tests.test_daemon_run import ROOT, monitor_cmd
 
 NAME = "hn-gxt-replies"
 PER_PAGE = 10
@@ -260,3 +264,37 @@ def _with_next(column: Column, k: int):  # type: ignore[no-untyped-def]
             "下一页</a>")
         return Response(html.encode("gbk"), headers=GBK)
     return handle
+
+
+def cli(*args: str, db: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MONITOR_DATABASE_URL=db)
+    return subprocess.run(monitor_cmd(*args), cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_listing_from_the_command_line_test_check_and_its_documents(
+        config: Config, site: Site, db_url: str) -> None:
+    column = Column(site, 12)
+    column.serve_replies()
+    sources = str(config.path)
+
+    tried = cli("sources", "test", NAME, "--sources", sources, "--json", db=db_url)
+    assert tried.returncode == 0, tried.stderr
+    got = json.loads(tried.stdout)
+    assert got["kind"] == "listing" and got["complete"] and len(got["documents"]) == 12
+    assert got["documents"][0] == {"title": reply_title(111), "date": "2021-04-28",
+                                   "url": site.url("/col/t20210111_111.html")}
+
+    checked = cli("check", "--sources", sources, "--json", db=db_url)
+    assert checked.returncode == 0, checked.stderr
+    results = json.loads(checked.stdout)["results"]
+    assert len(results) == 13 and sum(r["document"] is not None for r in results) == 12
+
+    docs = json.loads(cli("history", NAME, "--documents", "--json", "--sources", sources,
+                          db=db_url).stdout)
+    assert [d["title"] for d in docs] == [reply_title(n) for n in range(111, 99, -1)]
+    one = cli("history", site.url("/col/t20210105_105.html"), "--sources", sources,
+              db=db_url)
+    assert one.returncode == 0 and reply_title(105) in one.stdout
+    shown = cli("show", site.url("/col/t20210105_105.html"), "--sources", sources, db=db_url)
+    assert "我厅已安排专项资金105万元" in shown.stdout

@@ -22,7 +22,9 @@ from monitor.cli.common import (
     sources_option,
     version_at,
 )
+from monitor.config import Config
 from monitor.types import KIND_LABELS
+from storage.archive import Archive
 
 
 def register(cli: click.Group) -> None:
@@ -32,12 +34,17 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @click.argument("name_or_url")
+@click.option("--documents", is_flag=True,
+              help="A listing's documents (each addressable by its URL) instead.")
 @sources_option
 @json_option
 @handle_errors
-def history(name_or_url: str, sources_file: Path, as_json: bool) -> None:
-    """List the versions of a page (by source name or URL)."""
+def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool) -> None:
+    """List the versions of a page (by source name, or any page's URL: a document's too)."""
     config = load(sources_file, quiet=True)
+    if documents:
+        _documents(config, name_or_url, as_json)
+        return
     with open_store(config) as store:
         versions = store.history(name_or_url)
     if as_json:
@@ -54,6 +61,22 @@ def history(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         # Text, not markup: titles and summaries come from the pages.
         table.add_row(str(v.id), local_time(v.fetched_at, tz), v.content_hash[:12],
                       Text(v.title), str(v.size), Text(change))
+    print_table(table, console)
+
+
+def _documents(config: Config, name: str, as_json: bool) -> None:
+    with open_store(config) as store:
+        docs = [p for p in Archive(store).pages(name) if p.kind == "document"]
+    if as_json:
+        print_json(docs)
+        return
+    table = Table(title=Text(f"documents of {name}: {len(docs)}"))
+    for col in ("page", "list date", "title", "versions", "status", "url"):
+        table.add_column(col, overflow="fold")
+    for d in docs:
+        status = d.status if d.listed else f"{d.status}, unlisted"
+        table.add_row(str(d.id), d.list_date, Text(d.title), str(d.versions), status,
+                      Text(d.url))
     print_table(table, console)
 
 

@@ -20,12 +20,13 @@ from monitor.cli.common import (
     json_option,
     load,
     print_json,
+    print_table,
     sources_option,
 )
 from monitor.config import SourceConfig, parse_config
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
-from monitor.pipeline import Inspection, inspect
+from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings
 from monitor.sources_edit import add_source, remove_source, write_atomically
 
@@ -76,20 +77,42 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
             raise  # a name that is not in the file, not a URL to try
         source = SourceConfig(name="adhoc", url=name_or_url)
     got = asyncio.run(try_source(config.settings, source))
+    docs = [{"title": d.title, "date": d.date, "url": d.url} for d in got.extracted.documents]
     if as_json:
         print_json({"url": got.fetch.final_url, "status": got.fetch.status,
                     "charset": got.fetch.charset, "title": got.extracted.title,
                     "metadata": got.extracted.metadata, "text": got.extracted.text,
-                    "removed": got.extracted.removed})
+                    "removed": got.extracted.removed, "kind": source.kind,
+                    "documents": docs, "complete": got.complete})
+        return
+    if source.is_listing:
+        print_documents(got)
         return
     print_inspection(got)
+    if got.extracted.listing and got.extracted.documents:
+        console.print(f'this page is a column of {len(docs)} documents: with kind = "listing" '
+                      "each becomes a tracked page of its own (README, listing sources)",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 async def try_source(settings: Settings, source: SourceConfig) -> Inspection:
+    """The source as a check would read it: for a listing, every page of it."""
     async with Fetcher(settings) as fetcher:
-        got = await inspect(fetcher, source)
+        got = await inspect_source(fetcher, source)
     assert isinstance(got, Inspection)  # no etag was sent, so no 304
     return got
+
+
+def print_documents(got: Inspection) -> None:
+    docs = got.extracted.documents
+    console.print(f"[bold]{escape(got.extracted.title)}[/]", highlight=False, soft_wrap=True)
+    pages = "" if got.complete else " (a later page could not be read: see the log)"
+    console.print(f"{got.fetch.final_url} · {len(docs)} documents{pages}", markup=False,
+                  highlight=False, soft_wrap=True)
+    table = Table("date", "title", "url", title="documents it would track")
+    for d in docs:
+        table.add_row(escape(d.date), escape(d.title), escape(d.url))
+    print_table(table, console)
 
 
 def print_inspection(got: Inspection) -> None:
