@@ -165,9 +165,10 @@ class DocumentUnreadableError(ContentError):
 
     kind = "document"
 
-    def __init__(self, message: str, *, status: str = "not_extracted", **kw: object) -> None:
+    def __init__(self, message: str, *, status: str = "not_extracted",
+                 pages: int | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.status = status
+        self.status, self.pages = status, pages
 
 
 # --- storage and delivery ------------------------------------------------------------

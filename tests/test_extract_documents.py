@@ -9,7 +9,6 @@ are on the text a reader reads: exact sentences, numbers, paragraph order.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import subprocess
 import zipfile
@@ -80,7 +79,7 @@ def test_pdf_font_without_unicode_mapping_is_not_extractable_never_text() -> Non
 
 def test_pdf_scan_without_text_layer_is_not_extractable() -> None:
     doc = extract_document(docs.scanned_pdf(), "pdf")
-    assert (doc.status, doc.text) == ("not_extractable", "")
+    assert (doc.status, doc.text, doc.pages) == ("not_extractable", "", 1)
     assert doc.reason.startswith("文本无法提取（无文本层")
 
 
@@ -227,6 +226,25 @@ def test_xlsx_sheet_by_sheet_rows_of_cells() -> None:
     assert doc.title == "2026年资金安排"
 
 
+def test_docx_zip_bomb_is_refused_before_parsing() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docs.docx(docs.REPLY))) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info in src.infolist():
+            zf.writestr(info, src.read(info))
+        with zf.open("word/media/padding.bin", "w", force_zip64=True) as member:
+            for _ in range(210):
+                member.write(b"\0" * (1 << 20))
+    doc = extract_document(out.getvalue(), "docx")
+    assert doc.status == "not_extracted"
+    assert doc.reason.startswith("DOCX 文件解压后过大，未提取文本（疑似压缩炸弹")
+
+
+def test_xlsx_of_several_sheets_is_titled_by_its_first_row_not_a_sheet_name() -> None:
+    body = docs.xlsx({"表1": [["2026年重点项目资金安排表"], ["算力中心", 68.1]], "表2": [["说明"]]})
+    assert extract_document(body, "xlsx").title == "2026年重点项目资金安排表"
+
+
 @pytest.mark.parametrize("fmt", ["pdf", "docx", "xlsx", "ofd", "zip"])
 @pytest.mark.parametrize("body", [b"", b"\0" * 64, b"PK\x03\x04broken", b"%PDF-1.7\nbroken"])
 def test_a_damaged_file_never_raises(fmt: str, body: bytes) -> None:
@@ -261,6 +279,7 @@ def test_zip_lists_members_and_extracts_the_documents_in_it() -> None:
     assert text[-4:] == ["【附件/资金表.xlsx】", "算力中心 | 68.1", "【说明.docx】",
                          "本答复自印发之日起施行。"]
     assert "not read" not in doc.text
+    assert doc.title == ""  # a ZIP has no title of its own
 
 
 def test_zip_member_that_cannot_be_read_is_named_with_its_reason() -> None:
@@ -290,7 +309,20 @@ SNIFFED = [
     ("junk", "application/octet-stream", "https://x.gov.cn/files/表.XLSX?v=2#top", "xlsx"),
     ("junk", "text/plain", "https://x.gov.cn/a.txt", None),
     ("junk", None, "https://x.gov.cn/a.ofd", "ofd"),
+    ("xls", "application/octet-stream", "https://x.gov.cn/f?id=2", "xls"),
+    ("xls", "application/msword", "https://x.gov.cn/a.doc", "xls"),
+    ("doc-mentioning-workbook", "application/octet-stream", "https://x.gov.cn/f", "doc"),
 ]
+
+
+def _ole(*streams: str, text: str = "") -> bytes:
+    """An OLE2 compound file's header and directory entries (enough for sniffing)."""
+    entries = b""
+    for name in ("Root Entry", *streams):
+        encoded = name.encode("utf-16-le") + b"\0\0"
+        entries += encoded.ljust(64, b"\0") + len(encoded).to_bytes(2, "little") + b"\0" * 62
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1".ljust(512, b"\0") + entries + b"\0" * 7 + \
+        text.encode("utf-16-le")
 
 
 @pytest.fixture(scope="module")
@@ -305,6 +337,8 @@ def bodies() -> dict[str, bytes]:
         "html": "\n <!DOCTYPE html><html><body>404 页面不存在</body></html>".encode(),
         "bom-html": "\ufeff<html><head><title>错误</title></head></html>".encode(),
         "junk": b"some bytes that are nothing in particular",
+        "xls": _ole("Workbook", "SummaryInformation"),
+        "doc-mentioning-workbook": _ole("WordDocument", "1Table", text="见附件Workbook\0"),
     }
 
 
@@ -313,6 +347,12 @@ def test_sniff_trusts_bytes_then_content_type_then_extension(
         bodies: dict[str, bytes], kind: str, content_type: str | None, url: str,
         expected: str | None) -> None:
     assert sniff(bodies[kind], content_type, url) == expected
+
+
+def test_xls_is_recognised_and_said_to_be_not_extracted() -> None:
+    doc = extract_document(_ole("Workbook"), "xls")
+    assert (doc.fmt, doc.status, doc.text) == ("xls", "not_extracted", "")
+    assert doc.reason.startswith("未提取文本（.xls 为旧版 Excel 格式")
 
 
 # --- .doc and .wps through LibreOffice ---------------------------------------------------
@@ -354,9 +394,12 @@ def test_doc_without_libreoffice_is_stored_as_not_extracted(
     assert doc.reason.startswith("未安装 LibreOffice，未提取文本（")
 
 
-def test_extraction_needs_no_display_or_home(doc_file: bytes, monkeypatch: pytest.MonkeyPatch
-                                             ) -> None:
+def test_conversion_writes_nothing_into_the_users_home(
+        doc_file: bytes, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A daemon account may have no (writable) home: LibreOffice's caches and profile
+    go to the conversion's temporary directory, never to HOME."""
+    home = tmp_path / "home"
     monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.setenv("HOME", "/nonexistent")
+    monkeypatch.setenv("HOME", str(home))
     assert lines(extract_document(doc_file, "doc"))[0] == docs.REPLY_TITLE
-    assert not os.path.exists("/nonexistent")
+    assert not home.exists()

@@ -30,7 +30,7 @@ MAX_TOTAL = 200_000_000
 MAX_MEMBER = 50_000_000
 MAX_EXTRACTED = 50
 # Members worth decompressing: a ZIP inside a ZIP is listed only.
-DOCUMENT_EXTENSIONS = (".pdf", ".docx", ".xlsx", ".doc", ".wps", ".ofd")
+DOCUMENT_EXTENSIONS = (".pdf", ".docx", ".xlsx", ".doc", ".wps", ".ofd", ".xls")
 _UTF8_FLAG = 0x800
 
 

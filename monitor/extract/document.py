@@ -24,7 +24,11 @@ so one attachment never fails the check of a page.
 The text is normalized as page text is: NFC, one paragraph per line, invisible
 characters gone, spaces collapsed, no space between two CJK characters, no empty lines
 (``monitor.normalize.normalize_line``); the noise rules of web pages do not apply.  The
-title is the document's metadata title, else its first line.
+title is the document's metadata title, else its first line (none for a ZIP).
+
+``xls`` (Excel 97–2003) is recognised, so that it is never mistaken for a Word file,
+but not read: LibreOffice's writer package cannot, and its calc package is another
+200 MB; such a file is "not extracted", said so.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from monitor.extract.xlsx import extract_xlsx
 from monitor.normalize import normalize_line
 from monitor.types import DocumentText
 
-FORMATS = ("pdf", "docx", "xlsx", "doc", "wps", "ofd", "zip")
+FORMATS = ("pdf", "docx", "xlsx", "doc", "wps", "ofd", "zip", "xls")
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _TYPES = {
     "application/pdf": "pdf", "application/x-pdf": "pdf",
@@ -55,14 +59,17 @@ _TYPES = {
     "application/ofd": "ofd", "application/x-ofd": "ofd",
     "application/zip": "zip", "application/x-zip-compressed": "zip",
     "application/kswps": "wps", "application/vnd.ms-works": "wps",
-    "application/wps-office.wps": "wps",
+    "application/wps-office.wps": "wps", "application/vnd.ms-excel": "xls",
 }
+# Stream names in an OLE2 file's directory: what the compound file holds.
+_OLE_WORKBOOK = ("Workbook", "Book")
 _EXTENSIONS = {f".{fmt}": fmt for fmt in FORMATS}
 _TITLE_MAX = 200
 # Titles that authoring tools write into the metadata instead of a real one.
 _JUNK_TITLE = re.compile(
     r"^(?:microsoft (?:word|excel) - |untitled|无标题|\(anonymous\)|.*\.(?:docx?|wps|pdf)$)",
     re.IGNORECASE)
+_MARKER = re.compile(r"^【[^】]*】$")
 _HTML = re.compile(rb"^\s*<(?:!doctype html|html|head|body|!--|\?xml)", re.IGNORECASE)
 
 
@@ -73,7 +80,7 @@ def sniff(body: bytes, content_type: str | None, url: str) -> str | None:
     if b"%PDF-" in body[:1024]:
         return "pdf"
     if body.startswith(_OLE2):
-        return "wps" if "wps" in (by_type, by_name) else "doc"
+        return _ole_kind(body, by_type, by_name)
     if body.startswith(b"PK\x03\x04"):
         return _zip_kind(body) or by_name or by_type or "zip"
     if _HTML.match(body[:1024].removeprefix(b"\xef\xbb\xbf")):
@@ -86,15 +93,23 @@ def extract_document(body: bytes, fmt: str) -> DocumentText:
     try:
         lines, title, pages = _extract(body, fmt)
     except DocumentUnreadableError as exc:
-        return DocumentText(fmt=fmt, status=exc.status, reason=exc.message)
+        return DocumentText(fmt=fmt, status=exc.status, reason=exc.message, pages=exc.pages)
     except Exception as exc:  # a parser's own error on a hostile or damaged file
         logger.opt(exception=exc).warning("{} document not extracted: {!r}", fmt, exc)
         return DocumentText(fmt=fmt, status="not_extracted",
                             reason=f"文件损坏，未提取文本（{type(exc).__name__}：{exc}）"[:300])
     text = "\n".join(p for p in (_clean(line) for line in lines) if p)
-    first = text.split("\n", 1)[0]
     title = "" if _JUNK_TITLE.match(title := _clean(title)) else title
-    return DocumentText(fmt=fmt, text=text, title=(title or first)[:_TITLE_MAX], pages=pages)
+    return DocumentText(fmt=fmt, text=text, title=(title or _first_line(text, fmt))[:_TITLE_MAX],
+                        pages=pages)
+
+
+def _first_line(text: str, fmt: str) -> str:
+    """The fallback title: the first line that is text, not a sheet or member marker; a
+    ZIP has none (its first line is the member list's heading)."""
+    if fmt == "zip":
+        return ""
+    return next((line for line in text.split("\n") if not _MARKER.match(line)), "")
 
 
 def _extract(body: bytes, fmt: str) -> tuple[list[str], str, int | None]:
@@ -110,12 +125,38 @@ def _extract(body: bytes, fmt: str) -> tuple[list[str], str, int | None]:
         return extract_office(body, fmt), "", None
     if fmt == "zip":
         return archive.extract_zip(body, _member), "", None
+    if fmt == "xls":
+        raise DocumentUnreadableError(
+            "未提取文本（.xls 为旧版 Excel 格式，暂不支持；请求 .xlsx 或 PDF 版本）")
     raise DocumentUnreadableError(f"不支持的文件格式，未提取文本（{fmt}）")
 
 
 def _member(data: bytes, name: str) -> DocumentText | None:
     fmt = sniff(data, None, name)
     return None if fmt in (None, "zip") else extract_document(data, fmt)
+
+
+def _ole_kind(body: bytes, by_type: str | None, by_name: str | None) -> str:
+    """.doc, .wps or .xls: a WPS file looks like a Word one inside, so the name or type
+    tells it; a workbook says so by its stream name."""
+    if "wps" in (by_type, by_name):
+        return "wps"
+    if "xls" in (by_type, by_name) or any(_ole_stream(body, n) for n in _OLE_WORKBOOK):
+        return "xls"
+    return "doc"
+
+
+def _ole_stream(body: bytes, name: str) -> bool:
+    """Whether a 128-byte directory entry (after the 512-byte header) names ``name``:
+    its UTF-16LE name at the entry's start, the name's byte length at offset 64.  The
+    same characters in a document's text are not at such a place."""
+    encoded = name.encode("utf-16-le") + b"\0\0"
+    pos = body.find(encoded, 512)
+    while pos != -1:
+        if (pos - 512) % 128 == 0 and body[pos + 64:pos + 66] == len(encoded).to_bytes(2, "little"):
+            return True
+        pos = body.find(encoded, pos + 1)
+    return False
 
 
 def _zip_kind(body: bytes) -> str | None:

@@ -48,7 +48,7 @@ def extract_pdf(body: bytes) -> tuple[list[str], str, int]:
     raw = "\n".join(line.text for lines in pages for line in lines)
     reason = unreadable(raw)
     if reason:
-        raise DocumentUnreadableError(reason, status="not_extractable")
+        raise DocumentUnreadableError(reason, status="not_extractable", pages=count)
     return paragraphs(pages), title, count
 
 
