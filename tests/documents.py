@@ -190,15 +190,18 @@ _NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'
 
 
 def ofd(pages: list[list[str]], *, title: str = "", chars_per_line: int = 28,
-        page_order: list[int] | None = None, extra: dict[str, bytes] | None = None) -> bytes:
+        page_order: list[int] | None = None, extra: dict[str, bytes] | None = None,
+        scaled: bool = False) -> bytes:
     """An OFD document as a government typesetter writes one: A4 pages, 16 pt (5.6 mm)
     characters, paragraphs indented by two characters and wrapped every
     ``chars_per_line`` characters, each line a TextObject of its own, written to the
     page in reverse order (reading order must come from positions, not file order).
-    ``page_order`` lists the page files in the order Document.xml gives them."""
+    ``page_order`` lists the page files in the order Document.xml gives them.
+    ``scaled``: as some converters write it, 16-unit text under a CTM of 0.35, each line
+    in two TextCodes, the second without X/Y (it goes on where the first ended)."""
     files: dict[str, bytes] = {}
     for n, paras in enumerate(pages):
-        files[f"Doc_0/Pages/Page_{n}/Content.xml"] = _ofd_page(paras, chars_per_line)
+        files[f"Doc_0/Pages/Page_{n}/Content.xml"] = _ofd_page(paras, chars_per_line, scaled)
     order = page_order if page_order is not None else list(range(len(pages)))
     refs = "".join(f'<ofd:Page ID="{10 + n}" BaseLoc="Pages/Page_{n}/Content.xml"/>'
                    for n in order)
@@ -219,7 +222,7 @@ def ofd(pages: list[list[str]], *, title: str = "", chars_per_line: int = 28,
     return out.getvalue()
 
 
-def _ofd_page(paras: list[str], per_line: int) -> bytes:
+def _ofd_page(paras: list[str], per_line: int, scaled: bool) -> bytes:
     size, left, y = 5.6, 26.0, 37.0
     objects = []
     for text in paras:
@@ -227,14 +230,26 @@ def _ofd_page(paras: list[str], per_line: int) -> bytes:
         while text:
             indent = 2 if first else 0
             part, text = text[:per_line - indent], text[per_line - indent:]
-            x = left + indent * size
-            deltas = " ".join(str(size) for _ in part[1:])
-            objects.append(
-                f'<ofd:TextObject ID="{len(objects) + 100}" Boundary="{x} {y:.2f} 160 7" '
-                f'Font="3" Size="{size}"><ofd:TextCode X="0" Y="5.6" DeltaX="{deltas}">'
-                f'{escape(part)}</ofd:TextCode></ofd:TextObject>')
+            box = f'Boundary="{left + indent * size} {y:.2f} 160 7"'
+            objects.append(_ofd_object(len(objects) + 100, box, part, size, scaled))
             y += 9.0
             first = False
     layer = "".join(reversed(objects))
     return (f'<?xml version="1.0" encoding="UTF-8"?><ofd:Page {_NS}><ofd:Content>'
             f'<ofd:Layer ID="2">{layer}</ofd:Layer></ofd:Content></ofd:Page>').encode()
+
+
+def _ofd_object(oid: int, box: str, text: str, size: float, scaled: bool) -> str:
+    if not scaled:
+        deltas = " ".join(str(size) for _ in text[1:])
+        return (f'<ofd:TextObject ID="{oid}" {box} Font="3" Size="{size}"><ofd:TextCode '
+                f'X="0" Y="{size}" DeltaX="{deltas}">{escape(text)}</ofd:TextCode>'
+                '</ofd:TextObject>')
+    unit, half = 16, len(text) // 2 or 1
+    head, tail = text[:half], text[half:]
+    codes = f'<ofd:TextCode X="0" Y="{unit}" DeltaX="g {len(head) - 1} {unit}">' \
+        f'{escape(head)}</ofd:TextCode>'
+    if tail:
+        codes += f'<ofd:TextCode DeltaX="g {len(tail) - 1} {unit}">{escape(tail)}</ofd:TextCode>'
+    return (f'<ofd:TextObject ID="{oid}" {box} CTM="{size / unit} 0 0 {size / unit} 0 0" '
+            f'Font="3" Size="{unit}">{codes}</ofd:TextObject>')

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from monitor.extract import extract_document, sniff
+from monitor.extract.lines import Line, paragraphs
 from monitor.extract.office import soffice
 from monitor.types import DocumentText
 from tests import documents as docs
@@ -70,6 +71,21 @@ def _pdf_with_margins(margin: int) -> bytes:
         SimpleDocTemplate.__init__ = original  # type: ignore[method-assign]
 
 
+def test_a_wide_table_row_does_not_move_the_margins_paragraphs_are_joined_by() -> None:
+    def line(text: str, x0: float, x1: float, top: float) -> Line:
+        return Line(text, x0, x1, top, 14.0)
+
+    page = [line("一、总体情况。全省人工智能核心产业", 128, 500, 100),
+            line("规模达到68.1亿元，同比增长23.5%，带动", 100, 500, 126),
+            line("相关产业规模超过500亿元。", 100, 300, 152),
+            line("核心产业规模（亿元） 55.3 68.1 23.1%", 60, 560, 178),
+            line("二、关于算力建设。全省已建成智能算力", 128, 500, 204),
+            line("中心3个。", 100, 170, 230)]
+    assert paragraphs([page]) == [
+        "一、总体情况。全省人工智能核心产业规模达到68.1亿元，同比增长23.5%，带动相关产业规模超过500亿元。",
+        "核心产业规模（亿元） 55.3 68.1 23.1%", "二、关于算力建设。全省已建成智能算力中心3个。"]
+
+
 def test_pdf_font_without_unicode_mapping_is_not_extractable_never_text() -> None:
     doc = extract_document(docs.unmapped_pdf(), "pdf")
     assert doc.status == "not_extractable"
@@ -110,6 +126,19 @@ def test_ofd_reply_reads_in_page_then_position_order() -> None:
     doc = extract_document(body, "ofd")
     assert lines(doc) == docs.REPLY + docs.REPLY_PAGE2  # lines were written bottom-up
     assert (doc.title, doc.pages) == ("关于第0192号提案的答复", 2)
+
+
+# 53 characters: after the two-character indent, lines of 26 and 27 at 28 a line, the last
+# one ending at the margin, so only the next paragraph's indent says where it ends.
+FULL_LINES = ("五、保障措施。建立健全工作机制，加强部门协同配合，"
+              "强化资金保障和要素支撑，确保各项任务落到实处、取得实效！")
+
+
+def test_ofd_scaled_text_and_runs_that_go_on_read_the_same() -> None:
+    paras = [*docs.REPLY, FULL_LINES, *docs.REPLY_PAGE2]
+    plain = extract_document(docs.ofd([paras]), "ofd")
+    scaled = extract_document(docs.ofd([paras], scaled=True), "ofd")
+    assert lines(scaled) == lines(plain) == paras
 
 
 def test_ofd_follows_the_documents_page_order_not_file_names() -> None:
@@ -209,6 +238,23 @@ def test_docx_merged_cell_is_read_once() -> None:
     document.save(out)
     assert lines(extract_document(out.getvalue(), "docx")) == [
         "2025年重点项目资金安排表", "项目 | 资金（亿元） | 68.1"]
+
+
+def test_docx_text_inside_a_content_control_is_read_in_place() -> None:
+    import docx as python_docx
+    from docx.oxml import parse_xml
+
+    document = python_docx.Document()
+    document.add_paragraph("关于第0192号提案的答复")
+    marker = document.add_paragraph("正文")
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    marker._p.addprevious(parse_xml(
+        f'<w:sdt {w}><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>湘工信提案函〔2026〕17号</w:t>'
+        "</w:r></w:p></w:sdtContent></w:sdt>"))
+    out = io.BytesIO()
+    document.save(out)
+    assert lines(extract_document(out.getvalue(), "docx")) == [
+        "关于第0192号提案的答复", "湘工信提案函〔2026〕17号", "正文"]
 
 
 def test_xlsx_sheet_by_sheet_rows_of_cells() -> None:

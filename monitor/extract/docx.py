@@ -3,8 +3,10 @@
 The body is read in document order: a paragraph is a line; a table row whose cells
 each hold one line is one line with the cells joined by `` | `` (as an HTML table row
 is, ``monitor.layout``); a row whose cells hold several paragraphs is a layout table,
-and each cell paragraph is a line.  A merged cell (repeated by python-docx for every
-grid column it spans) is read once.  Headers, footers and comments are not content.
+and each cell paragraph is a line.  The paragraphs inside a content control
+(``w:sdt``: template fields such as 文号 or 日期, a cover page) are read in place.
+A merged cell (repeated by python-docx for every grid column it spans) is read once.
+Headers, footers and comments are not content.
 """
 
 from __future__ import annotations
@@ -29,13 +31,21 @@ def extract_docx(body: bytes) -> tuple[list[str], str]:
         document = docx.Document(io.BytesIO(body))
     except (KeyError, ValueError, PackageNotFoundError) as exc:  # not a Word document inside
         raise DocumentUnreadableError(f"文件损坏，未提取文本（DOCX：{exc}）") from exc
+    return _block_lines(document.element.body, document), \
+        (document.core_properties.title or "").strip()
+
+
+def _block_lines(parent, document) -> list[str]:  # type: ignore[no-untyped-def]
     lines: list[str] = []
-    for child in document.element.body.iterchildren():
+    for child in parent.iterchildren():
         if child.tag == f"{_W}p":
             lines.append(Paragraph(child, document).text)
         elif child.tag == f"{_W}tbl":
             lines += _table_lines(Table(child, document))
-    return lines, (document.core_properties.title or "").strip()
+        elif child.tag == f"{_W}sdt":  # a content control (a form field, a cover page)
+            for content in child.iterchildren(f"{_W}sdtContent"):
+                lines += _block_lines(content, document)
+    return lines
 
 
 def _table_lines(table: Table) -> list[str]:

@@ -7,7 +7,9 @@ layout rules of Chinese official documents (GB/T 9704): a paragraph starts with 
 two-character indent, its last line usually ends short of the right margin, headings
 are centred, and a larger vertical gap separates blocks.
 
-A line starts a new paragraph when (sizes are the page's median character size):
+The page's left and right edges are where at least two of its lines start and end (one
+wide table row or long URL does not move them).  A line starts a new paragraph when
+(sizes are the page's median character size):
 
 * it is the first line of the document, or is below a gap of more than 1.4 × the
   page's usual line pitch;
@@ -78,15 +80,25 @@ def join(left: str, right: str) -> str:
 
 class _Page:
     def __init__(self, lines: list[Line]) -> None:
-        self.left = min(line.x0 for line in lines)
-        self.right = max(line.x1 for line in lines)
         self.size = statistics.median(line.size for line in lines) or 1.0
+        self.left = -_edge([-line.x0 for line in lines], self.size)
+        self.right = _edge([line.x1 for line in lines], self.size)
         pitches = [b.top - a.top for a, b in itertools.pairwise(lines)
                    if b.top > a.top]
         self.pitch = statistics.median(pitches) if pitches else self.size * 1.5
         # Body text: at least two lines reach the right edge (a page of a title and one
         # line has no measurable right margin, so nothing continues across its end).
         self.justified = sum(line.x1 >= self.right - self.size for line in lines) >= 2
+
+
+def _edge(values: list[float], size: float) -> float:
+    """The rightmost value that at least two lines reach (within half a character): the
+    text's margin, which one wide table row or long URL does not move."""
+    ordered = sorted(values, reverse=True)
+    for value, nxt in itertools.pairwise(ordered):
+        if value - nxt <= size / 2:
+            return value
+    return ordered[0]
 
 
 def _starts_paragraph(line: Line, page: _Page, prev: Line, prev_page: _Page) -> bool:

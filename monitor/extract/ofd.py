@@ -5,8 +5,10 @@ An OFD file is a ZIP of XML: ``OFD.xml`` → each ``DocBody``'s ``DocRoot``
 ``Content.xml``, whose ``TextObject``s hold ``TextCode`` runs.  A run's position is its
 ``X``/``Y`` inside the object's ``Boundary``; every character after the first moves by
 ``DeltaX``/``DeltaY`` (``g N v`` means N times v), so one run may span several lines and
-one line may be made of many runs.  A page's template (``TemplatePage``: the printed
-labels of a form) is read with the page.
+one line may be made of many runs; a run without ``X``/``Y`` goes on where the one
+before it ended, and an object's ``CTM`` (a scale, as some converters write 16 pt text
+as Size 16 scaled by 0.3528) is applied before the Boundary's offset.  A page's
+template (``TemplatePage``: the printed labels of a form) is read with the page.
 
 Characters are placed, grouped into lines by their baseline (within half a character),
 ordered by X inside a line (a gap wider than half a character becomes a space) and the
@@ -82,20 +84,35 @@ def _document_pages(zf: zipfile.ZipFile, path: str) -> list[list[Line]]:
 def _glyphs(content: Element, budget: list[int]) -> list[_Glyph]:
     out: list[_Glyph] = []
     for obj in (el for el in content.iter() if _local(el) == "TextObject"):
-        bx, by = ([*_floats(obj.get("Boundary", "0 0 0 0")), 0.0, 0.0])[:2]
+        box = [*_floats(obj.get("Boundary", "")), 0.0, 0.0][:2]
+        ctm = ([*_floats(obj.get("CTM", "")), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0][:6]
+               if obj.get("CTM") else [1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
         size = _float(obj.get("Size"), 3.5)
+        cursor = (0.0, 0.0)
         for code in (el for el in obj if _local(el) == "TextCode"):
-            out += _run(code, bx, by, size)
+            # A TextCode without X or Y goes on where the previous one ended.
+            start = (_float(code.get("X"), cursor[0]), _float(code.get("Y"), cursor[1]))
+            run, cursor = _run(code, start, size)
+            out += [_placed(g, box, ctm) for g in run]
     budget[0] -= len(out)
     if budget[0] < 0:
         raise DocumentUnreadableError(f"文本过长，未提取文本（超过 {MAX_GLYPHS} 个字符）")
     return out
 
 
-def _run(code: Element, bx: float, by: float, size: float) -> list[_Glyph]:
+def _placed(glyph: _Glyph, box: list[float], ctm: list[float]) -> _Glyph:
+    """A glyph in page coordinates: the object's CTM, then its Boundary's origin."""
+    a, b, c, d, e, f = ctm
+    scale = abs(a * d - b * c) ** 0.5 or 1.0
+    return _Glyph(box[0] + a * glyph.x + c * glyph.y + e, box[1] + b * glyph.x + d * glyph.y + f,
+                  glyph.char, glyph.size * scale, glyph.width * scale)
+
+
+def _run(code: Element, start: tuple[float, float], size: float
+         ) -> tuple[list[_Glyph], tuple[float, float]]:
     text = code.text or ""
     dx, dy = _deltas(code.get("DeltaX")), _deltas(code.get("DeltaY"))
-    x, y = bx + _float(code.get("X"), 0.0), by + _float(code.get("Y"), 0.0)
+    x, y = start
     out = []
     for i, char in enumerate(text):
         step_x = dx[i] if i < len(dx) else _advance(char, size)
@@ -104,7 +121,7 @@ def _run(code: Element, bx: float, by: float, size: float) -> list[_Glyph]:
         width = step_x if step_x > 0 and not step_y else _advance(char, size)
         out.append(_Glyph(x, y, char, size, width))
         x, y = x + step_x, y + step_y
-    return out
+    return out, (x, y)
 
 
 def _lines(glyphs: list[_Glyph]) -> list[Line]:
