@@ -4,10 +4,11 @@ Chosen over pdfminer.six by measurement (``python -m bench.bench_pdf``, numbers 
 README) on government-style PDFs set in the ``STSong-Light`` CID font: PDFium gets every
 character in reading order and keeps a table row on one line, where pdfminer.six puts
 a table's cells in separate boxes out of row order (98.3 % of the characters in order);
-PDFium is also about five times faster per page.  pdfminer.six writes an unmapped glyph
-as ``(cid:123)``; PDFium passes the glyph's code off as a character (CID 256 → "Ā"), so
-``FPDFText_HasUnicodeMapError`` is asked for every character and those become U+FFFD,
-which ``monitor.extract.textcheck`` counts: such a PDF is "not extractable".
+PDFium is also 5–12 times faster per page (3–10 ms against 20–50 ms).  pdfminer.six
+writes an unmapped glyph as ``(cid:123)``; PDFium passes the glyph's code off as a
+character (CID 256 → "Ā"), so ``FPDFText_HasUnicodeMapError`` is asked for every
+character and those become U+FFFD, which ``monitor.extract.textcheck`` counts: such a
+PDF is "not extractable".
 
 PDFium gives the page's text as lines (``\\r\\n`` between them) and a box for every
 character; each line's left/right edge, top and character height come from the boxes,
