@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -449,3 +450,13 @@ def test_conversion_writes_nothing_into_the_users_home(
     monkeypatch.setenv("HOME", str(home))
     assert lines(extract_document(doc_file, "doc"))[0] == docs.REPLY_TITLE
     assert not home.exists()
+
+
+def test_the_cli_does_not_load_document_libraries_until_a_document_comes() -> None:
+    """``monitor`` commands import the extract stage; PDFium, lxml and openpyxl cost
+    ~150 ms of every command's start and are loaded only to read a document."""
+    code = ("import sys, monitor.cli, monitor.extract; "
+            "print(sorted(m for m in ('pypdfium2', 'docx', 'openpyxl') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

@@ -41,11 +41,6 @@ from loguru import logger
 
 from monitor.errors import DocumentUnreadableError
 from monitor.extract import archive
-from monitor.extract.docx import extract_docx
-from monitor.extract.ofd import extract_ofd
-from monitor.extract.office import extract_office
-from monitor.extract.pdf import extract_pdf
-from monitor.extract.xlsx import extract_xlsx
 from monitor.normalize import normalize_line
 from monitor.types import DocumentText
 
@@ -113,16 +108,27 @@ def _first_line(text: str, fmt: str) -> str:
 
 
 def _extract(body: bytes, fmt: str) -> tuple[list[str], str, int | None]:
+    # The format modules are imported when a document comes: they load PDFium, lxml and
+    # openpyxl (~150 ms), which a CLI command that reads no attachment should not pay.
     if fmt == "pdf":
+        from monitor.extract.pdf import extract_pdf
         return extract_pdf(body)
     if fmt == "ofd":
+        from monitor.extract.ofd import extract_ofd
         return extract_ofd(body)
     if fmt == "docx":
+        from monitor.extract.docx import extract_docx
         return (*extract_docx(body), None)
     if fmt == "xlsx":
+        from monitor.extract.xlsx import extract_xlsx
         return (*extract_xlsx(body), None)
     if fmt in ("doc", "wps"):
+        from monitor.extract.office import extract_office
         return extract_office(body, fmt), "", None
+    return _extract_other(body, fmt)
+
+
+def _extract_other(body: bytes, fmt: str) -> tuple[list[str], str, int | None]:
     if fmt == "zip":
         return archive.extract_zip(body, _member), "", None
     if fmt == "xls":
