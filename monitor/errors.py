@@ -171,6 +171,20 @@ class DecodeError(ContentError):
     kind = "decode"
 
 
+class DocumentUnreadableError(ContentError):
+    """A document (attachment) whose text could not be read.  Raised by the format
+    extractors of ``monitor.extract`` and turned into a ``DocumentText`` with this
+    ``status`` ("not_extracted" or "not_extractable") by ``extract_document``, which
+    never raises: an unreadable attachment is still a fact to store and show."""
+
+    kind = "document"
+
+    def __init__(self, message: str, *, status: str = "not_extracted",
+                 pages: int | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.status, self.pages = status, pages
+
+
 # --- storage and delivery ------------------------------------------------------------
 
 

@@ -52,6 +52,23 @@ class Extracted:
     item_selector: str | None = None  # finds the same items on the column's other pages
 
 
+@dataclass(frozen=True)
+class DocumentText:
+    """What ``monitor.extract.document`` made of a document (PDF, Word, OFD...).
+
+    ``status`` is "ok" (``text`` is the document's text, normalized like page text),
+    "not_extractable" (the file opened but holds no usable text: a scan, a font without a
+    Unicode mapping) or "not_extracted" (damaged, encrypted, too large, or no tool for
+    the format); ``reason`` says why in Chinese first, the technical detail after."""
+
+    fmt: str  # pdf | docx | xlsx | doc | wps | ofd | zip
+    text: str = ""
+    title: str = ""
+    status: str = "ok"  # ok | not_extractable | not_extracted
+    reason: str = ""
+    pages: int | None = None
+
+
 class Outcome(enum.StrEnum):
     NEW = "new"  # first version of a page (a baseline, never an alert)
     CHANGED = "changed"

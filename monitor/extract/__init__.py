@@ -3,10 +3,14 @@
 * ``html`` — an HTML page: the article (or, for a column page, its list of dated items,
   ``monitor.listing``), its metadata table and title, normalized.
 
-Attachments and documents served as PDF, Word, spreadsheets or OFD get extractors of
-their own here, one module per format, behind this same face.
+* ``document`` — a document (an attachment, or a watched URL answering with a file):
+  ``sniff`` tells its format from its bytes, Content-Type and URL, ``extract_document``
+  its text as a ``DocumentText``; one module per format (``pdf``, ``docx``, ``xlsx``,
+  ``ofd``, ``office`` for .doc/.wps, ``archive`` for ZIP), with ``lines`` joining the
+  wrapped lines of laid-out pages into paragraphs and ``textcheck`` refusing glyph codes.
 """
 
+from monitor.extract.document import extract_document, sniff
 from monitor.extract.html import extract, main_blocks
 
-__all__ = ["extract", "main_blocks"]
+__all__ = ["extract", "extract_document", "main_blocks", "sniff"]
