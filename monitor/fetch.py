@@ -48,6 +48,7 @@ from monitor.errors import (
     TooLargeError,
     TooManyRedirectsError,
 )
+from monitor.extract.document import sniff
 from monitor.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
 from monitor.politeness import BackingOff, HostLimiter, retry_after
 from monitor.robots import RobotsCache
@@ -433,6 +434,10 @@ async def _finish(result: FetchResult, reply: _Reply, encoding: str | None) -> F
         raise GoneError(f"{reply.url}: HTTP {status}, the page is gone", status=status)
     if not 200 <= status < 300:
         raise HTTPStatusError(f"{reply.url}: HTTP {status}", status=status)
+    # A file (PDF, Word, OFD…) is never decoded as text: its extractor reads the bytes.
+    fmt = sniff(reply.body, reply.headers.get("content-type"), reply.url)
+    if fmt is not None:
+        return replace(result, body=reply.body, document=fmt)
     # Charset detection on a large page is CPU work: keep it off the event loop.
     text, charset = await asyncio.to_thread(
         decode_html, reply.body, reply.headers.get("content-type"), encoding)

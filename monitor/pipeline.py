@@ -30,7 +30,7 @@ from monitor.errors import (
     InternalError,
     MonitorError,
 )
-from monitor.extract import extract
+from monitor.extract import extract, extract_document
 from monitor.fetch import Fetcher
 from monitor.types import (
     ChangeDecision,
@@ -71,6 +71,8 @@ async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = 
 async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     """The text of a fetched page; raises when the answer is not a version of it."""
     _refuse_home_redirect(source.url, result)
+    if result.document is not None:  # a PDF, Word, OFD… file at the watched URL
+        return await asyncio.to_thread(file_text, result.body, result.document)
     if not result.text.strip():  # before detect_challenge, which would call it a challenge
         raise EmptyContentError("the page is empty")
     # A CMS's "page not found" answered with 200 is the page gone, counted like a 404.
@@ -104,6 +106,22 @@ async def inspect_source(fetcher: Fetcher, source: SourceConfig, *, etag: str | 
         return one
 
     return await crawl.read_rest(source, got, page)
+
+
+def file_text(body: bytes, fmt: str) -> Extracted:
+    """A file's extracted text as a page's: its text is the version.  A file whose text
+    cannot be read (a scan, a damaged file) is still a version, told apart by its bytes:
+    its SHA-256 is in the metadata, so a new file is a change, never binary noise."""
+    doc = extract_document(body, fmt)
+    meta = {"文件格式": fmt.upper()}
+    if doc.pages:
+        meta["页数"] = str(doc.pages)
+    if doc.status != "ok":
+        meta["文本"] = doc.reason
+        meta["文件SHA-256"] = hashlib.sha256(body).hexdigest()
+    if not doc.text and doc.status == "ok":
+        raise EmptyContentError(f"the {fmt.upper()} file has no text")
+    return Extracted(title=doc.title, text=doc.text, metadata=meta)
 
 
 def _refuse_home_redirect(url: str, result: FetchResult) -> None:

@@ -24,6 +24,7 @@ class FetchResult:
     elapsed: float = 0.0
     redirects: tuple[tuple[int, str], ...] = ()  # (status, location) of each hop
     fetched_at: datetime | None = None  # when the request was sent (capture began)
+    document: str | None = None  # a file's format (pdf, docx…): ``text`` is then empty
 
     @property
     def permanent_redirect(self) -> bool:

@@ -126,3 +126,39 @@ async def test_an_article_that_loses_a_dated_table_is_still_an_edit(
     await check(config, store)
     serve(site, page(""))
     assert (await check(config, store)).outcome is Outcome.CHANGED
+
+
+# --- a watched URL that answers with a file ---------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["application/pdf", "text/html; charset=utf-8"])
+async def test_a_pdf_at_a_watched_url_is_tracked_by_its_text_never_binary_noise(
+        config: Config, store: Store, site: Site, content_type: str) -> None:
+    from tests import documents as docs
+
+    first = docs.pdf([docs.REPLY, docs.REPLY_PAGE2], table=docs.REPLY_TABLE)
+    site.route(PATH, Response(first, headers={"Content-Type": content_type}))
+    assert (await check(config, store)).outcome is Outcome.NEW
+    stored = store.latest_version(NAME)
+    assert stored.text.split("\n")[:len(docs.REPLY)] == docs.REPLY
+    assert stored.metadata["文件格式"] == "PDF" and "\ufffd" not in stored.text
+
+    amended = [p.replace("68.1", "71.5") for p in docs.REPLY_TABLE[1]]
+    table = [docs.REPLY_TABLE[0], amended, docs.REPLY_TABLE[2]]
+    site.route(PATH, Response(docs.pdf([docs.REPLY, docs.REPLY_PAGE2], table=table),
+                              headers={"Content-Type": content_type}))
+    result = await check(config, store)
+    assert result.outcome is Outcome.CHANGED and result.change_kind == "changed"
+    assert "71.5" in store.latest_version(NAME).text
+
+
+async def test_a_scanned_pdf_is_a_version_told_apart_by_its_bytes(
+        config: Config, store: Store, site: Site) -> None:
+    from tests import documents as docs
+
+    site.route(PATH, Response(docs.scanned_pdf(), headers={"Content-Type": "application/pdf"}))
+    assert (await check(config, store)).outcome is Outcome.NEW
+    meta = store.latest_version(NAME).metadata
+    assert meta["文本"] == "文本无法提取（无文本层：可能是扫描件或图片）"
+    assert len(meta["文件SHA-256"]) == 64
+    assert (await check(config, store)).outcome is Outcome.UNCHANGED
