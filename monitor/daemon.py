@@ -35,7 +35,7 @@ from monitor.metrics import Metrics, MetricsServer
 from monitor.pipeline import WORKER, Checker
 from monitor.reload import Reloader, parse_sources
 from monitor.runner import CheckRunner, Target
-from monitor.scheduler import CheckJobs, plans
+from monitor.scheduler import CheckJobs, plan_for, plans
 from monitor.watch import WATCH_EVERY, SourcesWatcher
 from storage import Store
 from storage.models import Alert, utcnow
@@ -124,9 +124,11 @@ class _Running:
         self.runner = CheckRunner(self.schedule, fetcher.limiter, s.concurrency, self.metrics,
                                   self.target)
         self.runner.on_alerts = self.wake_delivery
+        self.runner.on_documents = self.wake_sweep
         self.reloader = Reloader(watcher, store, lambda: self.config, self.apply,
                                  self.wake_delivery)
         self.pages: dict[str, int] = {}
+        self.documents: dict[str, tuple[str, int, str]] = {}  # key -> source, page, URL
         self._spawned: set[asyncio.Task[None]] = set()
         self._delivering = False
         self._warned: set[str] = set()
@@ -210,10 +212,22 @@ class _Running:
         self._warned = set(warnings)
 
     def target(self, name: str) -> Target | None:
+        if name in self.documents:
+            return self._document_target(*self.documents[name])
         plan, page_id = self.jobs.plans.get(name), self.pages.get(name)
         if plan is None or page_id is None:
             return None  # removed or disabled since the job fired
         return Target(self.config.source(name), page_id, plan, self.checker)
+
+    def _document_target(self, name: str, page_id: int, url: str) -> Target | None:
+        if name not in self.jobs.plans:
+            return None  # its listing was removed or disabled
+        source = self.config.source(name)
+        if not source.is_listing:
+            return None  # no longer a listing: its documents stay archived
+        doc = source.document(url)
+        return Target(doc, page_id, plan_for(doc, self.config.settings), self.checker,
+                      document=True)
 
     # --- jobs ----------------------------------------------------------------------
 
@@ -221,12 +235,26 @@ class _Running:
         await self.runner.run(name)
 
     async def sweep(self) -> None:
-        """Start every due page whose lease is free: catch-up, takeover, missed slots."""
+        """Start every due page whose lease is free: catch-up, takeover, missed slots,
+        and the documents of listings (scheduled by the database alone)."""
         ids = {self.pages[n]: n for n in self.jobs.plans if n in self.pages}
         with reported("cannot look for due checks"):
             for page_id in await asyncio.to_thread(self.schedule.due, list(ids), utcnow()):
                 if ids[page_id] not in self.runner.tasks:
                     self._spawn(self.runner.run(ids[page_id]))
+        listings = [i for i, n in ids.items() if self.config.source(n).is_listing]
+        with reported("cannot look for due documents"):
+            for parent, page_id, url in await asyncio.to_thread(
+                    self.schedule.due_documents, listings, utcnow()):
+                key = f"{ids[parent]}#{page_id}"
+                self.documents[key] = (ids[parent], page_id, url)
+                if key not in self.runner.tasks:
+                    self._spawn(self.runner.run(key))
+
+    def wake_sweep(self) -> None:
+        """A listing found documents: start their checks now."""
+        if not self.runner.stopping:
+            self.scheduler.modify_job("sweep", next_run_time=utcnow())
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]

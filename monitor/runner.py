@@ -48,6 +48,7 @@ class Target:
     page_id: int
     plan: Plan
     checker: Checker
+    document: bool = False  # a listing's document: ``source`` is its follow settings
 
 
 Resolve = Callable[[str], Target | None]
@@ -67,6 +68,7 @@ class CheckRunner:
         self.started = utcnow()
         self.last_result_at: datetime | None = None
         self.on_alerts: Callable[[], None] = lambda: None
+        self.on_documents: Callable[[], None] = lambda: None
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="leases")
 
     async def run(self, name: str) -> None:
@@ -109,6 +111,8 @@ class CheckRunner:
         self.last_result_at = utcnow()
         if result.alerts:
             self.on_alerts()
+        if result.documents_added:
+            self.on_documents()  # fetch the new documents now, not at the next sweep
 
     async def _release(self, name: str, target: Target, claim: Claim) -> None:
         next_at = target.plan.next_after(max(utcnow(), claim.at))
@@ -130,7 +134,8 @@ class CheckRunner:
         self.metrics.running.inc()
         with logger.contextualize(source=name):  # JSON logs: "source" on every line
             try:
-                return await target.checker.check(target.source)
+                page = target.page_id if target.document else None
+                return await target.checker.check(target.source, page_id=page)
             except asyncio.CancelledError:
                 # Cancelled before the check's single commit: nothing of it is stored.
                 logger.warning("check of {} abandoned at shutdown (nothing stored)", name)

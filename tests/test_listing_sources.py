@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from storage.models import Alert, Change, Page, Version, utcnow
 from storage.schedule import Schedule
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
-from tests.test_daemon_run import ROOT, monitor_cmd
+from tests.test_daemon_run import ROOT, Daemons, monitor_cmd, wait_until
 
 NAME = "hn-gxt-replies"
 PER_PAGE = 10
@@ -298,3 +299,46 @@ def test_a_listing_from_the_command_line_test_check_and_its_documents(
     assert one.returncode == 0 and reply_title(105) in one.stdout
     shown = cli("show", site.url("/col/t20210105_105.html"), "--sources", sources, db=db_url)
     assert "我厅已安排专项资金105万元" in shown.stdout
+
+
+def test_the_daemon_follows_a_listing_and_mails_a_new_reply_with_its_text(
+        tmp_path: Path, site: Site) -> None:
+    from email import message_from_bytes, policy
+
+    column = Column(site, 12)
+    column.serve_replies()
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        max_pages = 2
+        interval = "2s"
+        [sources.follow]
+        content = "div.article"
+        interval = "1d"
+
+        [[watchers]]
+        email = "analyst@example.org"
+        sources = ["hn-*"]
+        """)
+    outbox = tmp_path / "data" / "outbox"
+    daemons = Daemons(tmp_path)
+    daemon = daemons.start(sources)
+    try:
+        wait_until(lambda: all(site.hits(f"/col/t2021{n:04d}_{n}.html") == 1
+                               for n in range(100, 112)), 60, "every reply fetched once")
+        assert not list(outbox.glob("*.eml"))  # the first crawl is a baseline
+        new = column.publish()
+        wait_until(lambda: list(outbox.glob("*.eml")), 60, "the new reply's mail")
+        time.sleep(4)  # two more listing checks: nothing more to tell
+        assert daemon.stop() == 0
+    finally:
+        daemons.kill_all()
+    [eml] = outbox.glob("*.eml")
+    mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "新文档" in mail["Subject"] and reply_title(new) in mail["Subject"]
+    assert site.url(f"/col/t2021{new:04d}_{new}.html") in text
+    assert f"我厅已安排专项资金{new}万元" in text
+    assert all(site.hits(f"/col/t2021{n:04d}_{n}.html") == 1 for n in range(100, new + 1))
