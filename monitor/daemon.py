@@ -30,6 +30,7 @@ from monitor.config import Config
 from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError, reported
 from monitor.fetch import Fetcher, host_limiter
+from monitor.health import DbHealth
 from monitor.logging import setup_logging
 from monitor.metrics import Metrics, MetricsServer
 from monitor.pipeline import WORKER, Checker
@@ -118,14 +119,15 @@ class _Running:
             check_bind(s.web_host, s.web_token)  # nor with a UI open beyond loopback
         self.schedule = Schedule(store, WORKER, s.lease_seconds)
         self.metrics = metrics  # the fetcher reports fetch times to it too
+        self.db = DbHealth(window=s.health_window, max_share=s.health_failure_share)
         self.scheduler = AsyncIOScheduler(timezone=s.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self.jobs = CheckJobs(self.scheduler, self.run_source)
         self.runner = CheckRunner(self.schedule, fetcher.limiter, s.concurrency, self.metrics,
-                                  self.target)
+                                  self.target, self.db)
         self.runner.on_alerts = self.wake_delivery
         self.reloader = Reloader(watcher, store, lambda: self.config, self.apply,
-                                 self.wake_delivery)
+                                 self.wake_delivery, self.db)
         self.pages: dict[str, int] = {}
         self._spawned: set[asyncio.Task[None]] = set()
         self._delivering = False
@@ -214,7 +216,7 @@ class _Running:
     async def sweep(self) -> None:
         """Start every due page whose lease is free: catch-up, takeover, missed slots."""
         ids = {self.pages[n]: n for n in self.jobs.plans if n in self.pages}
-        with reported("cannot look for due checks"):
+        with self.db.guard("cannot look for due checks", write=False):
             for page_id in await asyncio.to_thread(self.schedule.due, list(ids), utcnow()):
                 if ids[page_id] not in self.runner.tasks:
                     self._spawn(self.runner.run(ids[page_id]))
@@ -226,14 +228,15 @@ class _Running:
 
     async def deliver(self) -> None:
         self._delivering = True
+        report = None
         try:
-            report = await self.deliverer.deliver_due()
+            with self.db.guard("alert delivery failed"):  # the database: once per outage
+                report = await self.deliverer.deliver_due()
         except MonitorError as exc:
             logger.error("alert delivery failed: {}", exc)
-            return
         finally:
             self._delivering = False
-        if report.sent or report.retrying or report.dead:
+        if report and (report.sent or report.retrying or report.dead):
             logger.info("alerts: {}", report.describe())
 
     def wake_delivery(self) -> None:
@@ -247,7 +250,7 @@ class _Running:
                  for st in ("pending", "sending", "sent", "dead")}
             return {"pending": n["pending"] + n["sending"], "sent": n["sent"], "dead": n["dead"]}
 
-        with reported("cannot count alerts for the metrics", level="WARNING"):
+        with self.db.guard("cannot count alerts for the metrics", write=False):
             self.metrics.set_alerts(await asyncio.to_thread(counts))
 
     # --- metrics, health, web UI ---------------------------------------------------
@@ -261,11 +264,21 @@ class _Running:
         return server
 
     def health(self) -> tuple[bool, dict[str, object]]:
-        ok = self.scheduler.running and not self.runner.stopping
+        """``/healthz``: unhealthy (503) when checks cannot be stored, degraded (200) when
+        the sources file is refused or missing (see ``monitor.health``)."""
+        reasons = self.db.problems()
+        if not self.scheduler.running or self.runner.stopping:
+            reasons.append("stopping")
+        config = self.reloader.describe()
+        if config["state"] != "ok":
+            reasons.append(f"sources file {config['state']}: {config['error']}")
+        ok = not reasons or reasons == [r for r in reasons if r.startswith("sources file")]
         last = self.runner.last_result_at
-        return ok, {"worker": WORKER, "sources": len(self.jobs.plans),
+        return ok, {"status": "ok" if not reasons else "degraded" if ok else "unhealthy",
+                    "reasons": reasons, "worker": WORKER, "sources": len(self.jobs.plans),
                     "running_checks": len(self.runner.running),
                     "last_check_at": last.isoformat() if last else None,
+                    "database": self.db.describe(), "config": config,
                     "config_error": self.reloader.error}
 
     def _start_web(self) -> asyncio.Task[None] | None:

@@ -106,6 +106,11 @@ class Settings(BaseModel):
         None, ge=1, le=65535, description="Port of /healthz and /metrics (loopback).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
     lease_seconds: float = Field(300.0, gt=0, description="Seconds a replica holds a claim.")
+    health_window: float = Field(
+        300.0, gt=0, description="Seconds of recent check attempts /healthz judges.")
+    health_failure_share: float = Field(
+        0.5, gt=0, le=1, description="Share of those that could not be stored that makes "
+        "/healthz unhealthy (503).")
     shutdown_grace: float = Field(
         30.0, ge=0, description="Seconds running checks may finish in after SIGTERM/SIGINT; "
         "then they are abandoned, storing nothing.")
