@@ -131,6 +131,8 @@ class _Running:
         self.pages: dict[str, int] = {}
         self._spawned: set[asyncio.Task[None]] = set()
         self._delivering = False
+        self._delivery: asyncio.Task[object] | None = None  # the delivery running now
+        self._delivery_by: Deliverer | None = None  # and its deliverer (or the last one)
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -161,7 +163,8 @@ class _Running:
     async def _shutdown(self, server: MetricsServer | None, web: asyncio.Task[None] | None,
                         ) -> None:
         self.scheduler.pause()
-        await self.runner.stop(self.config.settings.shutdown_grace)
+        grace = self.config.settings.shutdown_grace
+        await asyncio.gather(self.runner.stop(grace), self._stop_delivery(grace))
         for task in list(self._spawned):
             task.cancel()
         self.scheduler.shutdown(wait=False)
@@ -226,17 +229,37 @@ class _Running:
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
 
+    async def _stop_delivery(self, grace: float) -> None:
+        """Sends in flight finish within ``grace``; every row not sent goes back at once."""
+        task = self._delivery
+        deliverer = self._delivery_by or self.deliverer  # a reload may have replaced it
+        deliverer.stop()
+        if task is not None and not task.done():
+            logger.info("waiting up to {:g}s for alerts being sent", grace)
+            _, late = await asyncio.wait([task], timeout=grace)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        with reported("could not give back the alerts being sent (their lease runs out)"):
+            if released := await asyncio.to_thread(deliverer.release_held):
+                logger.info("gave back {} alerts not sent", released)
+
     async def deliver(self) -> None:
-        self._delivering = True
+        if self.runner.stopping:
+            return
+        self._delivering, self._delivery = True, asyncio.current_task()
+        deliverer = self._delivery_by = self.deliverer
         report = None
         try:
             with self.db.guard("alert delivery failed"):  # the database: once per outage
-                report = await self.deliverer.deliver_due()
+                report = await deliverer.deliver_due()
         except MonitorError as exc:
             logger.error("alert delivery failed: {}", exc)
+        except asyncio.CancelledError:
+            return  # cut short at shutdown: _stop_delivery gives the rows back
         finally:
-            self._delivering = False
-        if report and (report.sent or report.retrying or report.dead):
+            self._delivering, self._delivery = False, None
+        if report and (report.sent or report.retrying or report.dead or report.released):
             logger.info("alerts: {}", report.describe())
 
     def wake_delivery(self) -> None:
