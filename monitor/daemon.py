@@ -26,6 +26,7 @@ from loguru import logger
 from sqlalchemy.engine import make_url
 
 from alerts.delivery import Deliverer
+from monitor import capacity
 from monitor.config import Config
 from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError, reported
@@ -43,6 +44,7 @@ from storage.models import Alert, utcnow
 from storage.schedule import Schedule, single_daemon
 
 DELIVER_EVERY = 30.0  # seconds between two runs of alert delivery (retries, digests)
+SKIPS_EVERY = 300.0  # seconds between two summaries of skipped runs
 METRICS_EVERY = 15.0  # seconds between two counts of the outbox for the gauges
 T = TypeVar("T")
 
@@ -70,13 +72,13 @@ class Daemon:
         watcher = SourcesWatcher(self.path)
         config = parse_sources(self.path, watcher.initial)
         setup_logging(json_lines=self.log_json or config.settings.log_json)
-        _route_std_logging()
+        metrics = Metrics()
+        _route_std_logging(metrics.skipped_run)
         self._install_signals()
         url = config.settings.database_url
         with single_daemon(url):
             store = await asyncio.to_thread(retried, lambda: Store(url), "opening the database")
             try:
-                metrics = Metrics()
                 async with Fetcher(config.settings, limiter=host_limiter(config.settings),
                                    on_fetched=metrics.observe_fetch) as fetcher:
                     running = _Running(config, store, fetcher, metrics, watcher,
@@ -130,6 +132,7 @@ class _Running:
                                  self.wake_delivery, self.db)
         self.pages: dict[str, int] = {}
         self._spawned: set[asyncio.Task[None]] = set()
+        self._warned: dict[str, capacity.HostLoad] = {}  # hosts said to be behind
         self._delivering = False
         self._delivery: asyncio.Task[object] | None = None  # the delivery running now
         self._delivery_by: Deliverer | None = None  # and its deliverer (or the last one)
@@ -154,6 +157,7 @@ class _Running:
         add(self.reloader.poll, "interval", seconds=WATCH_EVERY, id="watch-sources")
         add(self.sweep, "interval", seconds=min(30.0, max(1.0, lease / 2)), id="sweep")
         add(self.runner.renew, "interval", seconds=max(0.5, lease / 3), id="renew-leases")
+        add(self.summarize_skips, "interval", seconds=SKIPS_EVERY, id="skips")
         add(self.deliver, "interval", seconds=DELIVER_EVERY, id="deliver",
             next_run_time=utcnow())
         if self.config.settings.metrics_port:
@@ -201,9 +205,17 @@ class _Running:
         self.checker = Checker(config, self.store, self.fetcher)
         changes = self.jobs.sync(wanted)
         self.metrics.sources.set(len(wanted))
+        self._warn_capacity(config)
         updated = [n for n in report["updated"] if n not in changes.added]  # not twice
         updated = [f"updated {', '.join(updated)}"] if updated else []
         return ([changes.describe()] if changes else []) + updated
+
+    def _warn_capacity(self, config: Config) -> None:
+        """Once per host (and again only if its load changes): sources it cannot keep up."""
+        for load in capacity.behind(config.sources, config.settings):
+            if self._warned.get(load.host) != load:
+                self._warned[load.host] = load
+                logger.warning("{}", load.describe())
 
     def target(self, name: str) -> Target | None:
         plan, page_id = self.jobs.plans.get(name), self.pages.get(name)
@@ -267,6 +279,14 @@ class _Running:
         if not self._delivering and not self.runner.stopping:
             self.scheduler.modify_job("deliver", next_run_time=utcnow())
 
+    async def summarize_skips(self) -> None:
+        """One line instead of APScheduler's warning per skipped run."""
+        n, self.metrics.skips_since_summary = self.metrics.skips_since_summary, 0
+        if n:
+            logger.info("{} scheduled runs skipped in the last {:g} min: the previous run of "
+                        "the source was still queued or running (a host behind its "
+                        "schedule?)", n, SKIPS_EVERY / 60)
+
     async def count_alerts(self) -> None:
         def counts() -> dict[str, int]:
             n = {st: self.store.count(Alert, status=st)
@@ -322,16 +342,29 @@ def _web_ended(task: asyncio.Task[None]) -> None:
         logger.error("the web UI stopped: {}", task.exception())
 
 
+SKIPPED = "maximum number of running instances reached"
+
+
 class _ToLoguru(logging.Handler):
-    """APScheduler logs with the standard library: send its warnings through loguru."""
+    """APScheduler logs with the standard library: send its warnings through loguru.
+
+    A skipped run of a source whose previous run still waits in its host's queue is
+    normal when a host is busy: it is counted (``on_skip``), not logged each time."""
+
+    def __init__(self, on_skip: Callable[[], None]) -> None:
+        super().__init__()
+        self.on_skip = on_skip
 
     def emit(self, record: logging.LogRecord) -> None:
+        if SKIPPED in record.getMessage():
+            self.on_skip()
+            return
         logger.opt(depth=6, exception=record.exc_info).log(record.levelname,
                                                           record.getMessage())
 
 
-def _route_std_logging() -> None:
+def _route_std_logging(on_skip: Callable[[], None]) -> None:
     log = logging.getLogger("apscheduler")
-    log.handlers[:] = [_ToLoguru()]
+    log.handlers[:] = [_ToLoguru(on_skip)]
     log.setLevel(logging.WARNING)  # not "Running job ..." for every check
     log.propagate = False

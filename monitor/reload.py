@@ -38,6 +38,7 @@ from storage.records import AlertDraft
 RESTART_SETTINGS = frozenset({
     "database_url", "metrics_port", "web_enabled", "web_host", "web_port",
     "concurrency", "lease_seconds", "host_delay", "host_delays", "user_agent",
+    "host_concurrency", "host_concurrencies",
     "fetch_deadline", "connect_timeout", "read_timeout", "max_body_bytes", "max_redirects",
     "retries", "retry_backoff", "max_retry_after", "allow_private_network",
     "respect_robots", "log_json", "shutdown_grace",

@@ -2,7 +2,8 @@
 
 Order of waits for one run, each for a reason:
 
-1. **the host's queue** (one check at a time per host in this daemon), then its minimum
+1. **the host's queue** (``host_concurrency`` checks at a time per host in this daemon,
+   one by default), then its minimum
    delay or its back-off after a 429/503 (``HostLimiter.wait_time``), so a check never
    holds a slot of the global cap while it only waits for its host: ten slow sources on
    one host cannot starve the rest;
@@ -60,7 +61,7 @@ class CheckRunner:
         self.db = db or DbHealth()  # every database step reports here (``monitor.health``)
         self.resolve = resolve
         self.gate = asyncio.Semaphore(concurrency)
-        self.hosts: dict[str, asyncio.Lock] = {}
+        self.hosts: dict[str, asyncio.Semaphore] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}  # queued or running, by source
         self.claimed: dict[str, int] = {}  # source -> page id, while we hold its lease
         self.running: dict[str, int] = {}  # the subset whose check runs now
@@ -85,8 +86,10 @@ class CheckRunner:
             self.claimed.pop(name, None)
             self.running.pop(name, None)
 
-    def _host(self, host: str) -> asyncio.Lock:
-        return self.hosts.setdefault(host, asyncio.Lock())
+    def _host(self, host: str) -> asyncio.Semaphore:
+        if host not in self.hosts:  # the same limit as the fetcher's (HostLimiter)
+            self.hosts[host] = asyncio.Semaphore(self.limiter.limit_for(host))
+        return self.hosts[host]
 
     async def _queue(self, name: str) -> None:
         target = self.resolve(name)

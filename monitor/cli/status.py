@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from monitor import capacity
 from monitor.cli.common import (
     console,
     handle_errors,
@@ -59,6 +60,8 @@ def status(sources_file: Path, as_json: bool) -> None:
         return
     out = console if console.is_terminal else Console(width=100_000, soft_wrap=True)
     out.print(Text(health_line(recent, config)), soft_wrap=True)
+    for host in capacity.behind(config.sources, config.settings):
+        out.print(Text(f"capacity: {host.describe()}", style="yellow"), soft_wrap=True)
     out.print(status_table(rows, config.settings.timezone, wrap=console.is_terminal))
 
 
