@@ -9,7 +9,9 @@ stopped), so it is built from what happened, not from "the scheduler runs":
 
   - *failing*: a write failed and none succeeded since, and that is ``MIN_FAILURES`` (3)
     failures or ``FAILING_GRACE`` (30 s) old (a full disk, a database that went away; a
-    single source whose lease could not be released is not tried again for a while);
+    single source whose lease could not be released is not tried again for a while), as
+    long as the last failure is less than ``health_window`` old (an idle daemon with 6 h
+    intervals is not unhealthy for 6 h over one failed write);
   - *failure share*: over the last ``settings.health_window`` seconds (300), at least
     ``settings.health_failure_share`` (0.5) of the check attempts could not be stored,
     with at least ``MIN_FAILURES`` failures (a database that fails every other write).
@@ -64,6 +66,7 @@ class DbHealth:
     failures: int = 0  # failed writes since then
     outage_since: datetime | None = None  # the same, for connection-level errors
     last_error: str | None = None
+    last_failure_at: datetime | None = None
     last_stored_at: datetime | None = None  # a check committed
     attempts: deque[tuple[float, bool]] = field(default_factory=deque)
 
@@ -82,7 +85,8 @@ class DbHealth:
         """A write (or a read, ``what`` says) failed; logs it unless an outage is on or
         the caller ``logged`` it already."""
         self.failures += 1
-        self.failing_since = self.failing_since or utcnow()
+        self.last_failure_at = utcnow()
+        self.failing_since = self.failing_since or self.last_failure_at
         self.last_error = f"{what}: {exc}"
         if not is_outage(exc):
             if not logged:
@@ -118,9 +122,7 @@ class DbHealth:
     def problems(self) -> list[str]:
         """Why the database side is unhealthy (empty: it is not)."""
         out = []
-        if self.failing_since is not None and (
-                self.failures >= MIN_FAILURES
-                or (utcnow() - self.failing_since).total_seconds() >= FAILING_GRACE):
+        if self._failing():
             out.append(f"database writes failing since "
                        f"{self.failing_since.isoformat(timespec='seconds')} "
                        f"({self.failures} failures; last: {self.last_error})")
@@ -129,6 +131,15 @@ class DbHealth:
             out.append(f"{failed} of {total} checks in the last {self.window:g} s could not "
                        "be stored")
         return out
+
+    def _failing(self) -> bool:
+        if self.failing_since is None or self.last_failure_at is None:
+            return False
+        now = utcnow()
+        if (now - self.last_failure_at).total_seconds() > self.window:
+            return False
+        return (self.failures >= MIN_FAILURES
+                or (now - self.failing_since).total_seconds() >= FAILING_GRACE)
 
     def share(self) -> tuple[int, int]:
         cutoff = time.monotonic() - self.window
