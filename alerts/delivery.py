@@ -57,8 +57,7 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        back = f", {self.released} given back" if self.released else ""
-        return f"{self.sent} sent, {self.retrying} retrying, {self.dead} dead{back}"
+        return f"{self.sent} sent, {self.retrying} retrying, {self.dead} dead"
 
 
 def backoff(base: float, attempts: int, rng: Callable[[], float] = random.random) -> timedelta:

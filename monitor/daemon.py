@@ -272,7 +272,8 @@ class _Running:
         finally:
             self._delivering, self._delivery = False, None
         if report and (report.sent or report.retrying or report.dead or report.released):
-            logger.info("alerts: {}", report.describe())
+            back = f", {report.released} given back" if report.released else ""
+            logger.info("alerts: {}{}", report.describe(), back)
 
     def wake_delivery(self) -> None:
         """A check queued alerts: deliver now rather than at the next 30 s tick."""
