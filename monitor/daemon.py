@@ -263,7 +263,7 @@ class _Running:
         deliverer = self._delivery_by = self.deliverer
         report = None
         try:
-            with self.db.guard("alert delivery failed"):  # the database: once per outage
+            with self.db.guard("alert delivery failed", write=False):  # once per outage
                 report = await deliverer.deliver_due()
         except MonitorError as exc:
             logger.error("alert delivery failed: {}", exc)
@@ -272,6 +272,7 @@ class _Running:
         finally:
             self._delivering, self._delivery = False, None
         if report and (report.sent or report.retrying or report.dead or report.released):
+            self.db.ok()  # rows were claimed: a write went through
             back = f", {report.released} given back" if report.released else ""
             logger.info("alerts: {}{}", report.describe(), back)
 

@@ -101,7 +101,8 @@ class Reloader:
                 logger.error("{}: {}", what, exc)
             self.watcher.forget()
             return
-        self.db.ok()
+        if changes:  # sources synced: a write went through
+            self.db.ok()
         self._valid_again()
         logger.info("{} reloaded: {}", self.watcher.path, "; ".join(changes) or "no change")
         late = restart_needed(self.started, config.settings)
