@@ -11,6 +11,11 @@
   never holds back the others.
 * Digest rows (``payload.mode == "digest"``) become due at their digest time; the due rows
   of one recipient and channel go out together as one message.
+* At shutdown (``stop``), no new rows are claimed and claimed rows whose send has not
+  begun go back to ``pending`` at once; sends in flight may finish (the daemon waits up
+  to ``shutdown_grace``).  What is still held after that (a send cut short) is given back
+  by ``release_held``, so no row waits for its lease after a restart (a cut send may
+  go once more, with the same Message-ID, as after a crash).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     dead: int = 0
+    released: int = 0  # given back unsent (lease too short, or shutdown)
     errors: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -76,6 +82,21 @@ class Deliverer:
         self.lease = timedelta(seconds=lease_seconds or self.settings.lease_seconds)
         self.composer = Composer(self.settings, self.repo)
         self._channels: dict[str, Channel] = {}
+        self.stopping = False
+        self.held: dict[int, datetime] = {}  # claimed rows not yet settled: id -> lease
+
+    def stop(self) -> None:
+        """Claim nothing more; batches not yet sending are given back (see module doc)."""
+        self.stopping = True
+
+    def release_held(self) -> int:
+        """Give back every row still claimed, unsent (after a cut-short shutdown)."""
+        n = 0
+        for lease in set(self.held.values()):
+            ids = [i for i, held in self.held.items() if held == lease]
+            n += self.repo.release(ids, lease, self.clock())
+        self.held.clear()
+        return n
 
     def check(self) -> None:
         self.warnings = check_alerting(self.config, self.env)
@@ -83,8 +104,11 @@ class Deliverer:
     async def deliver_due(self, limit: int = 100) -> DeliveryReport:
         report = DeliveryReport()
         for _ in range(MAX_ROUNDS):
+            if self.stopping:
+                break
             now = self.clock()
             rows = await asyncio.to_thread(self.repo.claim_due, now, now + self.lease, limit)
+            self.held.update((r.id, now + self.lease) for r in rows)
             if not rows:
                 break
             gate = asyncio.Semaphore(CONCURRENCY)
@@ -96,9 +120,11 @@ class Deliverer:
     async def _guarded(self, batch: list[AlertRecord], report: DeliveryReport,
                        gate: asyncio.Semaphore) -> None:
         async with gate:
-            if self.clock() > _lease(batch) - min(SEND_MARGIN, self.lease / 2):
+            if self.stopping or self.clock() > _lease(batch) - min(SEND_MARGIN, self.lease / 2):
                 await asyncio.to_thread(self.repo.release, [r.id for r in batch],
                                         _lease(batch), self.clock())
+                self._settled(batch)
+                report.released += len(batch)
                 return
             try:
                 message = await self._send(batch)
@@ -133,9 +159,14 @@ class Deliverer:
             self._channels[name] = CHANNELS[name](self.settings, self.env)
         return self._channels[name]
 
+    def _settled(self, batch: list[AlertRecord]) -> None:
+        for r in batch:
+            self.held.pop(r.id, None)
+
     async def _sent(self, batch: list[AlertRecord], message: Message,
                     report: DeliveryReport) -> None:
         ids = [r.id for r in batch]
+        self._settled(batch)  # sent: never given back, even if marking it fails
         try:
             await asyncio.to_thread(self.repo.mark_sent, ids, _lease(batch), message.message_id,
                                     self.clock())
@@ -150,6 +181,7 @@ class Deliverer:
     async def _failed(self, batch: list[AlertRecord], exc: DeliveryError,
                       report: DeliveryReport) -> None:
         ids, to = [r.id for r in batch], redact(batch[0].recipient)
+        self._settled(batch)
         attempts = max(r.attempts for r in batch)
         reason = f"{exc} (attempt {attempts})"
         report.errors.append(f"alert {ids[0]} to {to}: {reason}")

@@ -26,10 +26,12 @@ from loguru import logger
 from sqlalchemy.engine import make_url
 
 from alerts.delivery import Deliverer
+from monitor import capacity
 from monitor.config import Config
 from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError, reported
 from monitor.fetch import Fetcher, host_limiter
+from monitor.health import DbHealth
 from monitor.logging import setup_logging
 from monitor.metrics import Metrics, MetricsServer
 from monitor.pipeline import WORKER, Checker
@@ -42,6 +44,7 @@ from storage.models import Alert, utcnow
 from storage.schedule import Schedule, single_daemon
 
 DELIVER_EVERY = 30.0  # seconds between two runs of alert delivery (retries, digests)
+SKIPS_EVERY = 300.0  # seconds between two summaries of skipped runs
 METRICS_EVERY = 15.0  # seconds between two counts of the outbox for the gauges
 T = TypeVar("T")
 
@@ -69,13 +72,13 @@ class Daemon:
         watcher = SourcesWatcher(self.path)
         config = parse_sources(self.path, watcher.initial)
         setup_logging(json_lines=self.log_json or config.settings.log_json)
-        _route_std_logging()
+        metrics = Metrics()
+        _route_std_logging(metrics.skipped_run)
         self._install_signals()
         url = config.settings.database_url
         with single_daemon(url):
             store = await asyncio.to_thread(retried, lambda: Store(url), "opening the database")
             try:
-                metrics = Metrics()
                 async with Fetcher(config.settings, limiter=host_limiter(config.settings),
                                    on_fetched=metrics.observe_fetch) as fetcher:
                     running = _Running(config, store, fetcher, metrics, watcher,
@@ -118,20 +121,24 @@ class _Running:
             check_bind(s.web_host, s.web_token)  # nor with a UI open beyond loopback
         self.schedule = Schedule(store, WORKER, s.lease_seconds)
         self.metrics = metrics  # the fetcher reports fetch times to it too
+        self.db = DbHealth(window=s.health_window, max_share=s.health_failure_share)
         self.scheduler = AsyncIOScheduler(timezone=s.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self.jobs = CheckJobs(self.scheduler, self.run_source)
         self.runner = CheckRunner(self.schedule, fetcher.limiter, s.concurrency, self.metrics,
-                                  self.target)
+                                  self.target, self.db)
         self.runner.on_alerts = self.wake_delivery
         self.runner.on_documents = self.wake_sweep
         self.reloader = Reloader(watcher, store, lambda: self.config, self.apply,
-                                 self.wake_delivery)
+                                 self.wake_delivery, self.db)
         self.pages: dict[str, int] = {}
         self.documents: dict[str, tuple[str, int, str]] = {}  # key -> source, page, URL
         self._spawned: set[asyncio.Task[None]] = set()
+        self._warned: dict[str, capacity.HostLoad] = {}  # hosts said to be behind
         self._delivering = False
-        self._warned: set[str] = set()
+        self._config_warned: set[str] = set()  # configuration warnings said
+        self._delivery: asyncio.Task[object] | None = None  # the delivery running now
+        self._delivery_by: Deliverer | None = None  # and its deliverer (or the last one)
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -153,6 +160,7 @@ class _Running:
         add(self.reloader.poll, "interval", seconds=WATCH_EVERY, id="watch-sources")
         add(self.sweep, "interval", seconds=min(30.0, max(1.0, lease / 2)), id="sweep")
         add(self.runner.renew, "interval", seconds=max(0.5, lease / 3), id="renew-leases")
+        add(self.summarize_skips, "interval", seconds=SKIPS_EVERY, id="skips")
         add(self.deliver, "interval", seconds=DELIVER_EVERY, id="deliver",
             next_run_time=utcnow())
         if self.config.settings.metrics_port:
@@ -162,7 +170,8 @@ class _Running:
     async def _shutdown(self, server: MetricsServer | None, web: asyncio.Task[None] | None,
                         ) -> None:
         self.scheduler.pause()
-        await self.runner.stop(self.config.settings.shutdown_grace)
+        grace = self.config.settings.shutdown_grace
+        await asyncio.gather(self.runner.stop(grace), self._stop_delivery(grace))
         for task in list(self._spawned):
             task.cancel()
         self.scheduler.shutdown(wait=False)
@@ -200,6 +209,7 @@ class _Running:
         self.checker = Checker(config, self.store, self.fetcher)
         changes = self.jobs.sync(wanted)
         self.metrics.sources.set(len(wanted))
+        self._warn_capacity(config)
         updated = [n for n in report["updated"] if n not in changes.added]  # not twice
         updated = [f"updated {', '.join(updated)}"] if updated else []
         return ([changes.describe()] if changes else []) + updated
@@ -207,9 +217,16 @@ class _Running:
     def _warn(self, warnings: list[str]) -> None:
         """Each warning of the configuration once, not again at every reload."""
         for warning in warnings:
-            if warning not in self._warned:
+            if warning not in self._config_warned:
                 logger.warning("{}: {}", self.reloader.watcher.path, warning)
-        self._warned = set(warnings)
+        self._config_warned = set(warnings)
+
+    def _warn_capacity(self, config: Config) -> None:
+        """Once per host (and again only if its load changes): sources it cannot keep up."""
+        for load in capacity.behind(config.sources, config.settings):
+            if self._warned.get(load.host) != load:
+                self._warned[load.host] = load
+                logger.warning("{}", load.describe())
 
     def target(self, name: str) -> Target | None:
         if name in self.documents:
@@ -238,12 +255,12 @@ class _Running:
         """Start every due page whose lease is free: catch-up, takeover, missed slots,
         and the documents of listings (scheduled by the database alone)."""
         ids = {self.pages[n]: n for n in self.jobs.plans if n in self.pages}
-        with reported("cannot look for due checks"):
+        with self.db.guard("cannot look for due checks", write=False):
             for page_id in await asyncio.to_thread(self.schedule.due, list(ids), utcnow()):
                 if ids[page_id] not in self.runner.tasks:
                     self._spawn(self.runner.run(ids[page_id]))
         listings = [i for i, n in ids.items() if self.config.source(n).is_listing]
-        with reported("cannot look for due documents"):
+        with self.db.guard("cannot look for due documents", write=False):
             for parent, page_id, url in await asyncio.to_thread(
                     self.schedule.due_documents, listings, utcnow()):
                 key = f"{ids[parent]}#{page_id}"
@@ -261,22 +278,53 @@ class _Running:
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
 
+    async def _stop_delivery(self, grace: float) -> None:
+        """Sends in flight finish within ``grace``; every row not sent goes back at once."""
+        task = self._delivery
+        deliverer = self._delivery_by or self.deliverer  # a reload may have replaced it
+        deliverer.stop()
+        if task is not None and not task.done():
+            logger.info("waiting up to {:g}s for alerts being sent", grace)
+            _, late = await asyncio.wait([task], timeout=grace)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        with reported("could not give back the alerts being sent (their lease runs out)"):
+            if released := await asyncio.to_thread(deliverer.release_held):
+                logger.info("gave back {} alerts not sent", released)
+
     async def deliver(self) -> None:
-        self._delivering = True
+        if self.runner.stopping:
+            return
+        self._delivering, self._delivery = True, asyncio.current_task()
+        deliverer = self._delivery_by = self.deliverer
+        report = None
         try:
-            report = await self.deliverer.deliver_due()
+            with self.db.guard("alert delivery failed", write=False):  # once per outage
+                report = await deliverer.deliver_due()
         except MonitorError as exc:
             logger.error("alert delivery failed: {}", exc)
-            return
+        except asyncio.CancelledError:
+            return  # cut short at shutdown: _stop_delivery gives the rows back
         finally:
-            self._delivering = False
-        if report.sent or report.retrying or report.dead:
-            logger.info("alerts: {}", report.describe())
+            self._delivering, self._delivery = False, None
+        if report and (report.sent or report.retrying or report.dead or report.released):
+            self.db.ok()  # rows were claimed: a write went through
+            back = f", {report.released} given back" if report.released else ""
+            logger.info("alerts: {}{}", report.describe(), back)
 
     def wake_delivery(self) -> None:
         """A check queued alerts: deliver now rather than at the next 30 s tick."""
         if not self._delivering and not self.runner.stopping:
             self.scheduler.modify_job("deliver", next_run_time=utcnow())
+
+    async def summarize_skips(self) -> None:
+        """One line instead of APScheduler's warning per skipped run."""
+        n, self.metrics.skips_since_summary = self.metrics.skips_since_summary, 0
+        if n:
+            logger.info("{} scheduled runs skipped in the last {:g} min: the previous run of "
+                        "the source was still queued or running (a host behind its "
+                        "schedule?)", n, SKIPS_EVERY / 60)
 
     async def count_alerts(self) -> None:
         def counts() -> dict[str, int]:
@@ -284,7 +332,7 @@ class _Running:
                  for st in ("pending", "sending", "sent", "dead")}
             return {"pending": n["pending"] + n["sending"], "sent": n["sent"], "dead": n["dead"]}
 
-        with reported("cannot count alerts for the metrics", level="WARNING"):
+        with self.db.guard("cannot count alerts for the metrics", write=False):
             self.metrics.set_alerts(await asyncio.to_thread(counts))
 
     # --- metrics, health, web UI ---------------------------------------------------
@@ -298,11 +346,21 @@ class _Running:
         return server
 
     def health(self) -> tuple[bool, dict[str, object]]:
-        ok = self.scheduler.running and not self.runner.stopping
+        """``/healthz``: unhealthy (503) when checks cannot be stored, degraded (200) when
+        the sources file is refused or missing (see ``monitor.health``)."""
+        reasons = self.db.problems()
+        if not self.scheduler.running or self.runner.stopping:
+            reasons.append("stopping")
+        config = self.reloader.describe()
+        if config["state"] != "ok":
+            reasons.append(f"sources file {config['state']}: {config['error']}")
+        ok = not reasons or reasons == [r for r in reasons if r.startswith("sources file")]
         last = self.runner.last_result_at
-        return ok, {"worker": WORKER, "sources": len(self.jobs.plans),
+        return ok, {"status": "ok" if not reasons else "degraded" if ok else "unhealthy",
+                    "reasons": reasons, "worker": WORKER, "sources": len(self.jobs.plans),
                     "running_checks": len(self.runner.running),
                     "last_check_at": last.isoformat() if last else None,
+                    "database": self.db.describe(), "config": config,
                     "config_error": self.reloader.error}
 
     def _start_web(self) -> asyncio.Task[None] | None:
@@ -323,16 +381,29 @@ def _web_ended(task: asyncio.Task[None]) -> None:
         logger.error("the web UI stopped: {}", task.exception())
 
 
+SKIPPED = "maximum number of running instances reached"
+
+
 class _ToLoguru(logging.Handler):
-    """APScheduler logs with the standard library: send its warnings through loguru."""
+    """APScheduler logs with the standard library: send its warnings through loguru.
+
+    A skipped run of a source whose previous run still waits in its host's queue is
+    normal when a host is busy: it is counted (``on_skip``), not logged each time."""
+
+    def __init__(self, on_skip: Callable[[], None]) -> None:
+        super().__init__()
+        self.on_skip = on_skip
 
     def emit(self, record: logging.LogRecord) -> None:
+        if SKIPPED in record.getMessage():
+            self.on_skip()
+            return
         logger.opt(depth=6, exception=record.exc_info).log(record.levelname,
                                                           record.getMessage())
 
 
-def _route_std_logging() -> None:
+def _route_std_logging(on_skip: Callable[[], None]) -> None:
     log = logging.getLogger("apscheduler")
-    log.handlers[:] = [_ToLoguru()]
+    log.handlers[:] = [_ToLoguru(on_skip)]
     log.setLevel(logging.WARNING)  # not "Running job ..." for every check
     log.propagate = False

@@ -308,7 +308,8 @@ class Fetcher:
 def host_limiter(settings: Settings) -> HostLimiter:
     """The limiter of ``settings``: host spacing, and back-off like the retries'."""
     return HostLimiter(settings.delay_for, backoff=settings.retry_backoff,
-                       max_backoff=settings.max_retry_after)
+                       max_backoff=settings.max_retry_after,
+                       limit_for=settings.concurrency_for)
 
 
 @contextmanager

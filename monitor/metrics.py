@@ -52,6 +52,11 @@ class Metrics:
                          "How long after its slot the latest check started.", registry=r)
         self.running = Gauge("monitor_checks_running", "Checks in progress.", registry=r)
         self.sources = Gauge("monitor_sources", "Sources scheduled.", registry=r)
+        self.skipped = Counter(
+            "monitor_runs_skipped",
+            "Scheduled runs of a source skipped because its previous run was still "
+            "queued or running (its host is behind).", registry=r)
+        self.skips_since_summary = 0
         for outcome in ("new", "changed", "unchanged", "error", "superseded"):
             self.checks.labels(outcome)  # export zeros, so rate() works from the start
 
@@ -61,6 +66,11 @@ class Metrics:
         self.check_seconds.observe(result.duration)
         if result.version_id is not None:
             self.versions.inc()
+
+    def skipped_run(self) -> None:
+        """APScheduler skipped a run: the source's previous one is still queued."""
+        self.skipped.inc()
+        self.skips_since_summary += 1
 
     def observe_fetch(self, seconds: float) -> None:
         """``Fetcher(on_fetched=...)``: the wall time of one fetch."""

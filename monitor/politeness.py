@@ -1,10 +1,12 @@
-"""Politeness towards the watched servers: one request at a time per host, spaced out.
+"""Politeness towards the watched servers: few requests at a time per host, spaced out.
 
 Government sites are often small servers behind touchy firewalls; hammering one gets the
 daemon's address banned.  ``HostLimiter.slot(host)`` is held for the whole request
 (body included) and the next request to the host starts no earlier than ``delay_for(host)``
-seconds after the previous one ended.  ``defer`` pushes a host's next slot back for a
-retry.  Different hosts never wait for each other.
+seconds after the previous one ended.  With ``limit_for(host)`` > 1 (the
+``host_concurrency`` setting) that many requests may run at once, and each also starts
+no earlier than ``delay_for(host)`` after the previous start.  ``defer`` pushes a host's
+next slot back for a retry.  Different hosts never wait for each other.
 
 A host that says it is overloaded (429 or 503, see ``overloaded``) is *backed off*: no
 request of any source starts on it for its ``Retry-After`` (already capped by the caller,
@@ -45,10 +47,11 @@ class HostLimiter:
     """Shared by every fetch of a daemon, so the spacing and back-offs hold across sources."""
 
     def __init__(self, delay_for: Callable[[str], float], *, backoff: float = 1.0,
-                 max_backoff: float = 120.0) -> None:
-        self._delay_for = delay_for
+                 max_backoff: float = 120.0,
+                 limit_for: Callable[[str], int] = lambda host: 1) -> None:
+        self._delay_for, self.limit_for = delay_for, limit_for
         self._backoff, self._max_backoff = backoff, max_backoff
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, asyncio.Semaphore] = {}
         self._next: dict[str, float] = {}  # host -> time.monotonic() of its next free slot
         self._backoffs: dict[str, _BackOff] = {}
 
@@ -61,8 +64,11 @@ class HostLimiter:
         """
         key = host.lower()
         self.check(key, deadline)
-        async with self._locks.setdefault(key, asyncio.Lock()):
+        limit = self.limit_for(key)
+        async with self._locks.setdefault(key, asyncio.Semaphore(limit)):
             await self._wait_until_free(key, deadline)
+            if limit > 1:  # the next one starts a delay after this start, too
+                self._push(key, self._delay_for(key))
             try:
                 yield
             finally:

@@ -8,6 +8,10 @@ running the previous configuration, logs the error with file, source and key, an
 queues one "config" alert to ``settings.admin_email`` per broken version of the file
 (deduplicated in the outbox by the file's hash, so several replicas and restarts still
 send it once).
+
+A sources file that disappears (deleted, a symlink loop) is refused the same way: said
+once in the log and to the admin, the last good configuration keeps running, and
+``/healthz`` shows the config state (``missing``, ``refused``) until the file is back.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from pathlib import Path
 from loguru import logger
 
 from monitor.config import Config, decode_sources, parse_config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, StorageError
+from monitor.health import DbHealth
 from monitor.settings import Settings
 from monitor.watch import Edit, SourcesWatcher
 from storage import Store
 from storage.alerts_repo import AlertsRepo
+from storage.models import utcnow
 from storage.records import AlertDraft
 
 # Settings read once at start by long-lived objects (engine, fetcher, servers, limits);
@@ -32,16 +38,17 @@ from storage.records import AlertDraft
 RESTART_SETTINGS = frozenset({
     "database_url", "metrics_port", "web_enabled", "web_host", "web_port",
     "concurrency", "lease_seconds", "host_delay", "host_delays", "user_agent",
+    "host_concurrency", "host_concurrencies",
     "fetch_deadline", "connect_timeout", "read_timeout", "max_body_bytes", "max_redirects",
     "retries", "retry_backoff", "max_retry_after", "allow_private_network",
     "respect_robots", "log_json", "shutdown_grace",
 })
 
 
-def parse_sources(path: Path, data: bytes | None) -> Config:
-    """Like ``load_config``, from bytes the watcher already read."""
+def parse_sources(path: Path, data: bytes | None, error: str | None = None) -> Config:
+    """Like ``load_config``, from bytes the watcher already read (None: none could be)."""
     if data is None:
-        raise ConfigError("file not found", file=str(path))
+        raise ConfigError(f"cannot read the file ({error or 'not found'})", file=str(path))
     return parse_config(decode_sources(data, path), path=path)
 
 
@@ -61,10 +68,13 @@ def _refuse_emptied(old: Config, new: Config, path: Path) -> None:
 class Reloader:
     def __init__(self, watcher: SourcesWatcher, store: Store, current: Callable[[], Config],
                  apply: Callable[[Config], Awaitable[list[str]]],
-                 wake_delivery: Callable[[], None]) -> None:
+                 wake_delivery: Callable[[], None], db: DbHealth | None = None) -> None:
         self.watcher, self.store = watcher, store
         self.current, self.apply, self.wake_delivery = current, apply, wake_delivery
+        self.db = db or DbHealth()
         self.error: str | None = None  # the current edit's problem, shown by /healthz
+        self.state = "ok"  # or "refused" (an invalid edit), "missing" (no readable file)
+        self.since: str | None = None  # when the state began
         self.started = current().settings  # what the long-lived objects were built with
 
     async def poll(self) -> None:
@@ -73,28 +83,45 @@ class Reloader:
             return
         old = self.current()
         try:
-            config = parse_sources(self.watcher.path, edit.data)
+            config = parse_sources(self.watcher.path, edit.data, edit.error)
             _refuse_emptied(old, config, self.watcher.path)
             changes = await self.apply(config)
         except ConfigError as exc:
             await self._reject(exc, edit)
             return
         except MonitorError as exc:  # e.g. the database is down: try again soon
-            logger.error("could not apply the edit of {} (will retry): {}",
-                         self.watcher.path, exc)
+            what = f"could not apply the edit of {self.watcher.path} (will retry)"
+            if isinstance(exc, StorageError):
+                self.db.failed(what, exc)
+            else:
+                logger.error("{}: {}", what, exc)
             self.watcher.forget()
             return
-        if self.error:
-            logger.info("{} is valid again", self.watcher.path)
-        self.error = None
+        if changes:  # sources synced: a write went through
+            self.db.ok()
+        self._valid_again()
         logger.info("{} reloaded: {}", self.watcher.path, "; ".join(changes) or "no change")
         late = restart_needed(self.started, config.settings)
         if late:
             logger.warning("settings {} differ from those monitor run started with: restart "
                            "it to apply them", ", ".join(late))
 
+    def _valid_again(self) -> None:
+        if self.state == "missing":
+            logger.info("{} is back and valid", self.watcher.path)
+        elif self.state == "refused":
+            logger.info("{} is valid again", self.watcher.path)
+        self.error, self.state, self.since = None, "ok", None
+
+    def describe(self) -> dict[str, object]:
+        """The config state for ``/healthz``."""
+        return {"state": self.state, "since": self.since, "error": self.error,
+                "file": str(self.watcher.path)}
+
     async def _reject(self, exc: ConfigError, edit: Edit) -> None:
         self.error = str(exc)
+        self.state = "missing" if edit.data is None else "refused"
+        self.since = utcnow().isoformat(timespec="seconds")
         logger.bind(file=exc.file, source=exc.source, key=exc.key).error(
             "edit rejected, still running the previous configuration: {}", exc)
         admin = self.current().settings.admin_email

@@ -2,7 +2,8 @@
 
 Order of waits for one run, each for a reason:
 
-1. **the host's queue** (one check at a time per host in this daemon), then its minimum
+1. **the host's queue** (``host_concurrency`` checks at a time per host in this daemon,
+   one by default), then its minimum
    delay or its back-off after a 429/503 (``HostLimiter.wait_time``), so a check never
    holds a slot of the global cap while it only waits for its host: ten slow sources on
    one host cannot starve the rest;
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from monitor.config import SourceConfig
-from monitor.errors import reported
+from monitor.health import DbHealth
 from monitor.metrics import Metrics
 from monitor.pipeline import Checker
 from monitor.politeness import HostLimiter
@@ -56,11 +57,12 @@ Resolve = Callable[[str], Target | None]
 
 class CheckRunner:
     def __init__(self, schedule: Schedule, limiter: HostLimiter, concurrency: int,
-                 metrics: Metrics, resolve: Resolve) -> None:
+                 metrics: Metrics, resolve: Resolve, db: DbHealth | None = None) -> None:
         self.schedule, self.limiter, self.metrics = schedule, limiter, metrics
+        self.db = db or DbHealth()  # every database step reports here (``monitor.health``)
         self.resolve = resolve
         self.gate = asyncio.Semaphore(concurrency)
-        self.hosts: dict[str, asyncio.Lock] = {}
+        self.hosts: dict[str, asyncio.Semaphore] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}  # queued or running, by source
         self.claimed: dict[str, int] = {}  # source -> page id, while we hold its lease
         self.running: dict[str, int] = {}  # the subset whose check runs now
@@ -86,8 +88,10 @@ class CheckRunner:
             self.claimed.pop(name, None)
             self.running.pop(name, None)
 
-    def _host(self, host: str) -> asyncio.Lock:
-        return self.hosts.setdefault(host, asyncio.Lock())
+    def _host(self, host: str) -> asyncio.Semaphore:
+        if host not in self.hosts:  # the same limit as the fetcher's (HostLimiter)
+            self.hosts[host] = asyncio.Semaphore(self.limiter.limit_for(host))
+        return self.hosts[host]
 
     async def _queue(self, name: str) -> None:
         target = self.resolve(name)
@@ -107,6 +111,7 @@ class CheckRunner:
                 self._record_lag(claim)
                 result = await self._check(name, target)
         await self._release(name, target, claim)
+        self._stored(name, result)
         self.metrics.observe(result)
         self.last_result_at = utcnow()
         if result.alerts:
@@ -116,18 +121,34 @@ class CheckRunner:
 
     async def _release(self, name: str, target: Target, claim: Claim) -> None:
         next_at = target.plan.next_after(max(utcnow(), claim.at))
-        with reported(f"{name}: cannot release the claim (its lease runs out by itself)"):
-            if not await asyncio.to_thread(self.schedule.release, target.page_id, next_at):
+        with self.db.guard(f"{name}: cannot release the claim (its lease runs out by itself)",
+                           write=False):
+            if await asyncio.to_thread(self.schedule.release, target.page_id, next_at):
+                self.db.ok()
+            else:
                 logger.warning("{}: the lease ran out during the check; another replica may "
                                "have checked it too (raise lease_seconds?)", name)
 
     async def _claim(self, name: str, target: Target) -> Claim | None:
-        with reported(f"{name}: cannot claim the check"):
+        with self.db.guard(f"{name}: cannot claim the check", write=False):
             claim = await asyncio.to_thread(self.schedule.claim, target.page_id, utcnow())
-            if claim is None:
+            if claim is None:  # no row written: proves nothing about writes
                 logger.debug("{}: not due, or another replica has it", name)
+            else:
+                self.db.ok()
             return claim
+        self.db.check_attempt(stored=False)
         return None
+
+    def _stored(self, name: str, result: CheckResult) -> None:
+        """Tell the health whether the check reached the database."""
+        if result.error_kind == "storage":  # the pipeline logged it already
+            self.db.failed(f"{name}: could not store the check", result.error or "",
+                           logged=True)
+            self.db.check_attempt(stored=False)
+        else:
+            self.db.ok()
+            self.db.check_attempt(stored=True)
 
     async def _check(self, name: str, target: Target) -> CheckResult:
         self.running[name] = target.page_id
@@ -158,7 +179,10 @@ class CheckRunner:
         ids = list(self.claimed.values())
         if ids:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._lease_thread, self.schedule.renew, ids, utcnow())
+            with self.db.guard("cannot renew the leases of running checks", write=False):
+                if await loop.run_in_executor(self._lease_thread, self.schedule.renew, ids,
+                                              utcnow()):
+                    self.db.ok()
 
     def close(self) -> None:
         self._lease_thread.shutdown(wait=False)

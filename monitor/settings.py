@@ -87,6 +87,10 @@ class Settings(BaseModel):
         default_factory=dict, description="Per-host override of host_delay, {host = seconds}."
     )
     concurrency: int = Field(8, ge=1, description="Checks running at once, all hosts together.")
+    host_concurrency: int = Field(1, ge=1, description="Checks running at once on one host.")
+    host_concurrencies: dict[str, int] = Field(
+        default_factory=dict, description="Per-host override of host_concurrency, "
+        "{host = checks}.")
     respect_robots: bool = Field(True, description="Honour robots.txt (a source may override).")
     timezone: str = Field("Asia/Shanghai", description="Time zone of cron schedules and digests.")
     default_interval: str = Field("6h", description="Interval of a source that sets none.")
@@ -110,6 +114,11 @@ class Settings(BaseModel):
         None, ge=1, le=65535, description="Port of /healthz and /metrics (loopback).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
     lease_seconds: float = Field(300.0, gt=0, description="Seconds a replica holds a claim.")
+    health_window: float = Field(
+        300.0, gt=0, description="Seconds of recent check attempts /healthz judges.")
+    health_failure_share: float = Field(
+        0.5, gt=0, le=1, description="Share of those that could not be stored that makes "
+        "/healthz unhealthy (503).")
     shutdown_grace: float = Field(
         30.0, ge=0, description="Seconds running checks may finish in after SIGTERM/SIGINT; "
         "then they are abandoned, storing nothing.")
@@ -146,6 +155,9 @@ class Settings(BaseModel):
     def delay_for(self, host: str) -> float:
         return self.host_delays.get(host, self.host_delay)
 
+    def concurrency_for(self, host: str) -> int:
+        return max(1, self.host_concurrencies.get(host, self.host_concurrency))
+
 
 def _has_password(value: object) -> bool:
     """``scheme://user:password@host``: the password is a secret; a bare user is not."""
@@ -163,19 +175,20 @@ def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if name == "host_delays":
-            out[name] = _host_delays(raw)
+        if name in ("host_delays", "host_concurrencies"):
+            out[name] = _host_values(raw, name)
         else:
             out[name] = raw
     return out
 
 
-def _host_delays(raw: str) -> dict[str, float]:
+def _host_values(raw: str, name: str) -> dict[str, float]:
     try:
         return dict(_pair(p) for p in raw.split(",") if p.strip())
     except ValueError:
-        raise ConfigError("must be HOST=SECONDS pairs like 'a.gov.cn=5,b.gov.cn=0.5'",
-                          file="environment", key=ENV_PREFIX + "HOST_DELAYS") from None
+        what = "SECONDS" if name == "host_delays" else "N"
+        raise ConfigError(f"must be HOST={what} pairs like 'a.gov.cn=5,b.gov.cn=2'",
+                          file="environment", key=ENV_PREFIX + name.upper()) from None
 
 
 def _pair(text: str) -> tuple[str, float]:

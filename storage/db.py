@@ -3,6 +3,12 @@
 SQLite runs in WAL mode with a busy timeout so the web UI can read while the daemon
 writes; PostgreSQL URLs are routed to psycopg 3.  The schema is owned by Alembic from
 the first table on: ``migrate()`` upgrades to head and is safe to run at every start.
+
+Several replicas starting at once on a fresh PostgreSQL database would each run the
+migrations and collide in the catalog (``UniqueViolation pg_type_typname_nsp_index``):
+``migrate()`` holds a transaction-level advisory lock (``MIGRATE_LOCK``) while it runs,
+so the first replica migrates and the others wait, then find the schema at head.
+SQLite needs none: a second daemon on one file refuses to start (``single_daemon``).
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock key of migrate()
 
 
 def normalize_url(url: str) -> str:
@@ -64,5 +71,7 @@ def migrate(engine: Engine) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # one replica at a time; released at commit
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

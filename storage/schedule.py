@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -68,6 +68,16 @@ class SourceStatus:
     failure_streak: int
     versions: int
     lease_owner: str | None
+
+
+@dataclass(frozen=True)
+class RecentChecks:
+    """The health line of ``monitor status``: what the check rows say."""
+
+    since: datetime
+    newest_check_at: datetime | None  # of any page, whoever checked it
+    checks: int  # started since ``since``
+    errors: int  # of those, failed checks
 
 
 class Schedule:
@@ -225,6 +235,15 @@ class Schedule:
 
     # --- status ------------------------------------------------------------------
 
+    def recent_checks(self, since: datetime) -> RecentChecks:
+        """The newest check row and the failure share of the checks since ``since``."""
+        with self.store.session() as s:
+            newest = s.exec(select(Check.started_at).order_by(col(Check.id).desc())).first()
+            rows = s.exec(select(Check.outcome, func.count()).where(Check.started_at >= since)
+                          .group_by(Check.outcome)).all()
+        n = {outcome: int(k) for outcome, k in rows}
+        return RecentChecks(since, _aware(newest), sum(n.values()), n.get("error", 0))
+
     def status(self, sources: Sequence[SourceConfig]) -> list[SourceStatus]:
         """The state of the sources' main pages, in the given order."""
         with self.store.session() as s:
@@ -234,6 +253,11 @@ class Schedule:
                 page = self._main_page(s, row.id or 0) if row else None
                 out.append(_status(s, src, page))
             return out
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back; they are UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

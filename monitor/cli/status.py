@@ -1,13 +1,27 @@
-"""``monitor status``: each source's last check, next check, last change, failures."""
+"""``monitor status``: a health line, then each source's last check, next check, last
+change and failures.
+
+The health line is what the database can tell from outside the daemon: the newest check
+row (``stale`` when it is older than twice the shortest interval plus a minute: nothing
+is being stored) and the share of failed checks in the last hour (``failing`` from
+``settings.health_failure_share``, with at least 3 failures).  The daemon's own view,
+with the config state, is ``/healthz``.
+
+Piped to a file or another program, nothing is wrapped (a name or URL stays whole on its
+line, to grep); on a terminal long cells fold to the width of the window.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from monitor import capacity
 from monitor.cli.common import (
     console,
     handle_errors,
@@ -18,8 +32,10 @@ from monitor.cli.common import (
     print_json,
     sources_option,
 )
+from monitor.config import Config
 from monitor.pipeline import WORKER
-from storage.schedule import Schedule, SourceStatus
+from storage.models import utcnow
+from storage.schedule import RecentChecks, Schedule, SourceStatus
 
 STYLE = {"ok": "green", "failing": "red", "gone": "magenta", "new": "cyan"}
 
@@ -36,19 +52,49 @@ def status(sources_file: Path, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
     config = load(sources_file, quiet=True)
     with open_store(config) as store:
-        rows = Schedule(store, WORKER, config.settings.lease_seconds).status(
-            [s for s in config.sources if s.enabled])
+        schedule = Schedule(store, WORKER, config.settings.lease_seconds)
+        rows = schedule.status([s for s in config.sources if s.enabled])
+        recent = schedule.recent_checks(utcnow() - timedelta(hours=1))
     if as_json:
         print_json(rows)
         return
-    console.print(status_table(rows, config.settings.timezone))
+    out = console if console.is_terminal else Console(width=100_000, soft_wrap=True)
+    out.print(Text(health_line(recent, config)), soft_wrap=True)
+    for host in capacity.behind(config.sources, config.settings):
+        out.print(Text(f"capacity: {host.describe()}", style="yellow"), soft_wrap=True)
+    out.print(status_table(rows, config.settings.timezone, wrap=console.is_terminal))
 
 
-def status_table(rows: list[SourceStatus], tz: str) -> Table:
+def health_line(recent: RecentChecks, config: Config) -> str:
+    newest = recent.newest_check_at
+    if newest is None:
+        return "health: no checks yet"
+    age = (utcnow() - newest).total_seconds()
+    words = []
+    shortest = min((s.interval.total_seconds() for s in config.sources
+                    if s.enabled and s.interval is not None), default=None)
+    if shortest is not None and age > 2 * shortest + 60:
+        words.append("stale")
+    share = config.settings.health_failure_share
+    if recent.errors >= 3 and recent.errors >= share * recent.checks:
+        words.append("failing")
+    return (f"health: {', '.join(words) or 'ok'} — newest check "
+            f"{local_time(newest, config.settings.timezone)} ({_ago(age)} ago); "
+            f"{recent.errors} of {recent.checks} checks failed in the last hour")
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(0.0, seconds):.0f} s"
+
+
+def status_table(rows: list[SourceStatus], tz: str, *, wrap: bool = True) -> Table:
     table = Table(title="sources")
     for col in ("source", "status", "last check", "result", "next check", "last change",
                 "failures", "versions"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=not wrap)
     for r in rows:
         result = r.last_outcome or "—"
         if r.last_http_status:

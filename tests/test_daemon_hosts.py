@@ -1,0 +1,74 @@
+"""Many sources on one host: ``host_concurrency`` checks at once, a warning (once) when
+the host cannot be checked on schedule, skipped runs counted instead of logged, and
+``monitor status`` showing it all without wrapping when piped."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from tests.conftest import write_sources
+from tests.sites import Request, Response, Site
+from tests.test_daemon_run import (
+    ROOT,
+    Daemons,
+    daemons,  # noqa: F401 (a fixture)
+    free_port,
+    metric_values,
+    monitor_cmd,
+    page,
+    wait_until,
+)
+
+N = 8
+LONG = "hubei-provincial-development-and-reform-commission-replies-to-proposals-2026"
+
+
+class Slow:
+    """Each answer takes a second; counts the requests in flight at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def __call__(self, req: Request) -> Response:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(1.0)
+        with self.lock:
+            self.now -= 1
+        return Response(page(req.path), headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+def test_a_busy_host_runs_host_concurrency_checks_at_once_and_says_it_falls_behind(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
+    slow, port = Slow(), free_port()
+    names = [LONG] + [f"p{i}" for i in range(1, N)]
+    sources = write_sources(tmp_path / "sources.toml", "".join(f"""
+        [[sources]]
+        name = "{name}"
+        url = "{site.route(f'/p{i}.html', slow)}"
+        interval = "2s"
+        """ for i, name in enumerate(names)),
+        settings=f"metrics_port = {port}\nhost_concurrency = 2\n")
+    d = daemons.start(sources)
+    wait_until(lambda: len(site.requests) >= 3 * N, 90, "three rounds of checks")
+    assert slow.most == 2, slow.most  # two at a time on the host, never more
+
+    host = "host 127.0.0.1: 8 sources every 2 s need ~4 s"
+    log = d.text()
+    assert log.count(host) == 1, log[-3000:]  # said once, not at every run
+    assert "maximum number of running instances" not in log
+    assert metric_values(port)["monitor_runs_skipped_total"] > 0  # counted instead
+
+    out = subprocess.run(monitor_cmd("status", "--sources", str(sources)), cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)  # stdout is a pipe
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("health: ok"), lines[0]
+    assert any(line.startswith(f"capacity: {host}") for line in lines), out.stdout
+    assert any(LONG in line for line in lines), out.stdout  # whole, on one line
+    assert d.stop() == 0

@@ -1,0 +1,41 @@
+"""Replicas starting at once on a fresh PostgreSQL database all migrate it cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 6
+
+# Each process opens a Store (which migrates) as soon as all of them are ready to.
+SCRIPT = """
+import sys, time
+start = float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+from storage import Store
+Store(sys.argv[1]).close()
+print("migrated")
+"""
+
+
+@pytest.mark.postgres
+def test_replicas_migrating_a_fresh_postgres_database_at_once_all_succeed(pg_url: str) -> None:
+    import time
+
+    start = str(time.time() + 4)  # imports done everywhere before the start line
+    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, pg_url, start], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(N)]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    failed = [err for code, _, err in results if code != 0]
+    assert not failed, failed[0][-2000:]
+    assert all(out.strip() == "migrated" for _, out, _ in results)
+    with psycopg.connect(pg_url) as conn:
+        [(head,)] = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert head and conn.execute("SELECT count(*) FROM pages").fetchone() == (0,)
