@@ -44,7 +44,8 @@ SOURCE_KEYS = {
 # [sources.follow]: the settings of every document a listing finds.
 FOLLOW_KEYS = {"content", "ignore", "ignore_text", "interval", "cron", "tags", "encoding",
                "robots", "comment"}
-KINDS = ("page", "listing")
+KINDS = ("page", "listing", "feed")
+FEED_KEYS = {"match", "max_documents", "follow"}  # a feed has no pages or link selector
 WATCHER_KEYS = {
     "name", "email", "webhook", "webhook_env", "webhook_format", "webhook_secret_env",
     "sources", "tags", "mode", "digest_at",
@@ -86,7 +87,8 @@ class SourceConfig:
 
     @property
     def is_listing(self) -> bool:
-        return self.kind == "listing"
+        """A column whose documents are tracked: a listing page or a feed."""
+        return self.kind in ("listing", "feed")
 
     def document(self, url: str) -> SourceConfig:
         """The settings a document of this listing is checked with."""
@@ -295,9 +297,10 @@ class _SourceReader:
         kind = self.entry.get("kind", "page")
         if kind not in KINDS:
             raise self.fail("kind", f"{kind!r}: must be one of {', '.join(KINDS)}")
-        if kind != "listing":
-            if misplaced := sorted(set(self.entry) & LISTING_KEYS):
-                raise self.fail(misplaced[0], 'only for kind = "listing"')
+        allowed = {"page": set(), "feed": FEED_KEYS}.get(kind, LISTING_KEYS)
+        if misplaced := sorted(set(self.entry) & LISTING_KEYS - allowed):
+            raise self.fail(misplaced[0], f'not for kind = "{kind}"')
+        if kind == "page":
             return {}
         if "next_page" in self.entry and "page_url" in self.entry:
             raise self.fail("page_url", "set either next_page or page_url, not both")

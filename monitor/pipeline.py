@@ -30,7 +30,7 @@ from monitor.errors import (
     InternalError,
     MonitorError,
 )
-from monitor.extract import extract, extract_document
+from monitor.extract import extract, extract_document, extract_feed
 from monitor.fetch import Fetcher
 from monitor.types import (
     ChangeDecision,
@@ -73,6 +73,8 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     _refuse_home_redirect(source.url, result)
     if result.document is not None:  # a PDF, Word, OFD… file at the watched URL
         return await asyncio.to_thread(file_text, result.body, result.document)
+    if source.kind == "feed":  # XML: no challenge page rules; no entries fails the check
+        return await asyncio.to_thread(extract_feed, result.body, result.final_url)
     if not result.text.strip():  # before detect_challenge, which would call it a challenge
         raise EmptyContentError("the page is empty")
     # A CMS's "page not found" answered with 200 is the page gone, counted like a 404.

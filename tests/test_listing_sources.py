@@ -342,3 +342,66 @@ def test_the_daemon_follows_a_listing_and_mails_a_new_reply_with_its_text(
     assert site.url(f"/col/t2021{new:04d}_{new}.html") in text
     assert f"我厅已安排专项资金{new}万元" in text
     assert all(site.hits(f"/col/t2021{n:04d}_{n}.html") == 1 for n in range(100, new + 1))
+
+
+def rss(items: list[int]) -> bytes:
+    entries = "".join(
+        f"<item><title>{reply_title(n)}</title>"
+        f"<link>/col/t2021{n:04d}_{n}.html?utm_source=rss</link>"
+        f"<pubDate>Mon, {1 + n % 28:02d} Mar 2021 00:30:00 +0800</pubDate></item>"
+        for n in reversed(items))
+    return ("<?xml version='1.0' encoding='gb2312'?><rss version='2.0'><channel>"
+            f"<title>建议提案办理</title><link>/col/</link>{entries}</channel></rss>"
+            ).encode("gb2312")
+
+
+async def test_a_feed_source_tracks_its_entries_like_a_listing(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    column = Column(site, 3)
+    column.serve_replies()
+    site.route("/col/rss.xml", Response(rss([100, 101, 102]),
+                                        headers={"Content-Type": "application/rss+xml"}))
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "feed"
+        url = "{site.url('/col/rss.xml')}"
+        [sources.follow]
+        content = "div.article"
+
+        [[watchers]]
+        email = "analyst@example.org"
+        sources = ["hn-*"]
+        """)
+    config = load_config(path, env={})
+    store.sync_sources(config.sources)
+    first = await check_pass(config, store)
+    assert first[0].outcome is Outcome.NEW and first[0].documents_added == 3
+    assert [d.url for d in documents(store)] == [
+        site.url(f"/col/t2021{n:04d}_{n}.html") for n in (102, 101, 100)]
+    assert documents(store)[0].list_date == "2021-03-19"  # Beijing's date, not UTC's
+
+    site.route("/col/rss.xml", Response(rss([100, 101, 102, 103]),
+                                        headers={"Content-Type": "application/rss+xml"}))
+    second = await check_pass(config, store)
+    assert [r.change_kind for r in second[1:]] == ["document_added"]
+    assert len(alerts(store)) == 1
+
+    site.route("/col/rss.xml", Response(rss([]), headers={"Content-Type": "text/xml"}))
+    [broken] = await check_pass(config, store)
+    assert broken.outcome is Outcome.ERROR and broken.error_kind == "listing_broken"
+
+
+def test_feed_and_page_kinds_refuse_the_keys_of_a_listing(tmp_path: Path) -> None:
+    from monitor.errors import ConfigError
+
+    for kind, key in (("feed", 'next_page = "a.next"'), ("page", "max_pages = 3")):
+        path = write_sources(tmp_path / "sources.toml", f"""
+            [[sources]]
+            name = "x"
+            kind = "{kind}"
+            url = "http://127.0.0.1:1/x"
+            {key}
+            """)
+        with pytest.raises(ConfigError, match=f'not for kind = "{kind}"'):
+            load_config(path, env={})

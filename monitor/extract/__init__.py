@@ -8,9 +8,12 @@
   its text as a ``DocumentText``; one module per format (``pdf``, ``docx``, ``xlsx``,
   ``ofd``, ``office`` for .doc/.wps, ``archive`` for ZIP), with ``lines`` joining the
   wrapped lines of laid-out pages into paragraphs and ``textcheck`` refusing glyph codes.
+
+* ``feed`` — an RSS or Atom feed (``kind = "feed"``): its entries as a column's documents.
 """
 
 from monitor.extract.document import extract_document, sniff
+from monitor.extract.feed import extract_feed
 from monitor.extract.html import extract, main_blocks
 
-__all__ = ["extract", "extract_document", "main_blocks", "sniff"]
+__all__ = ["extract", "extract_document", "extract_feed", "main_blocks", "sniff"]
