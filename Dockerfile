@@ -7,6 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MONITOR_OUTBOX_DIR=/data/outbox \
     MONITOR_SOURCES=/app/sources.toml
 
+# LibreOffice (writer only) reads .doc and .wps attachments; without it they are stored
+# with "未安装 LibreOffice，未提取文本" (build with --build-arg LIBREOFFICE=0 to leave it out).
+ARG LIBREOFFICE=1
+RUN if [ "$LIBREOFFICE" = 1 ]; then apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libreoffice-writer-nogui \
+ && rm -rf /var/lib/apt/lists/*; fi
+
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
 COPY monitor ./monitor
