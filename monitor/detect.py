@@ -42,6 +42,8 @@ _REPLY_TITLE = re.compile(r"(?:提案|建议|议案|意见|代表|委员|留言|
                           r"(?:答复|回复|复函|答复函|的函|办理情况)\s*$")
 # The opening of a reply letter: "现答复如下", "会办意见如下", "现将办理情况答复如下".
 _REPLY_OPENING = re.compile(r"(?:答复|回复|函复|会办意见|办理意见|办理情况|处理意见)如下")
+_ADDITIVE = re.compile(r"^[\s（(【\[]*(?:另外|另|此外|同时|补充|又|再者|再|并且|并|附)[，,、：:\s]")
+_ACKNOWLEDGED = re.compile(r"收悉|收到|来信|来函|提出的|所提|提案|建议|议案|意见")
 _STATUS = re.compile(r"(?:办理|答复|回复|处理)(?:状态|情况|进度)\s*[:：]\s*(\S{2,6})")
 _PENDING = ("未答复", "待答复", "未回复", "待回复", "办理中", "正在办理", "未办结", "待办理",
             "处理中", "受理中")
@@ -100,7 +102,7 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     if not parts:
         return None  # e.g. only blank lines differ
     parts.sort(key=lambda part: PRIORITY.index(part[0]))
-    kind, summary = parts[0][0], "; ".join(text for _, text in parts)
+    kind, summary = parts[0][0], "; ".join(text for _, text in parts if text)
     details["kinds"] = [str(k) for k, _ in parts]
     details["exact"] = diff.exact
     alert = True
@@ -130,10 +132,15 @@ def _parts(old: Snapshot, new: Snapshot, diff: TextDiff,
                       f"标题: {_cut(old.title, 60)} → {_cut(new.title, 60)}"))
         details["title"] = [old.title, new.title]
     if text_changed:
-        parts.append((ChangeKind.CHANGED, describe_paragraphs(diff)))
+        items = item_events(old.text, new.text)
+        told = {reply[1]} if reply else set()  # the new reply is named once, not twice
+        parts.append((ChangeKind.CHANGED, describe_items(items, told) if items
+                      else describe_paragraphs(diff)))
         details["paragraphs"] = [
             {"kind": p.kind, "old": p.old_no, "new": p.new_no}
             for p in diff.changed_paragraphs()]
+        if items:
+            details["items"] = items
     meta = metadata_changes(old.metadata, new.metadata)
     if meta:
         parts.append((ChangeKind.METADATA_CHANGED, "; ".join(
@@ -156,6 +163,43 @@ def describe_paragraphs(diff: TextDiff) -> str:
         total = len(diff.changed_paragraphs())
         return ", ".join(names[:MAX_GROUPS]) + f" 等共{total}段"
     return ", ".join(names)
+
+
+def item_events(old: str, new: str) -> dict[str, list[object]] | None:
+    """A column page's change as events on its items, each named: added, removed and
+    re-dated items (a paragraph diff would merge a removed item and its re-dated
+    neighbour into one "modified" paragraph).  None unless both texts are columns'."""
+    if not (listing.listed_items(old) and listing.listed_items(new)):
+        return None
+    before, after = _items(old), _items(new)
+    added = [t for t in after if t not in before]
+    removed = [t for t in before if t not in after]
+    redated = [[t, before[t], after[t]] for t in after
+               if t in before and before[t] != after[t]]
+    events = {"added": added, "removed": removed, "redated": redated}
+    return {k: v for k, v in events.items() if v} or None
+
+
+def describe_items(events: dict[str, list[object]], told: set[str] = frozenset()) -> str:
+    """"新增「A」；删除「B」；「C」日期 2021-06-23 → 2021-06-25", at most MAX_GROUPS named
+    (an added item already ``told`` as a new reply is not named again)."""
+    names = [f"新增「{_cut(str(t), 40)}」" for t in events.get("added", []) if t not in told]
+    names += [f"删除「{_cut(str(t), 40)}」" for t in events.get("removed", [])]
+    names += [f"「{_cut(str(t[0]), 40)}」日期 {t[1]} → {t[2]}"  # type: ignore[index]
+              for t in events.get("redated", [])]
+    if len(names) > MAX_GROUPS:
+        return "；".join(names[:MAX_GROUPS]) + f" 等共{len(names)}项"
+    return "；".join(names)
+
+
+def _items(text: str) -> dict[str, str]:
+    """{title: date} of a column text's item lines, in order."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        title, sep, date = line.rpartition(listing.SEPARATOR)
+        if sep and listing.item_title(line) == title:
+            out.setdefault(title, date.strip())
+    return out
 
 
 def metadata_changes(old: Mapping[str, str],
@@ -184,9 +228,21 @@ def _paragraphs(text: str) -> list[str]:
 def is_reply_marker(paragraph: str) -> bool:
     """A reply label, a short reply heading, or the opening sentence of a reply."""
     p = paragraph.strip().lstrip("•·-* ")
-    if _REPLY_LABEL.match(p) or _REPLY_OPENING.search(p):
+    if _REPLY_LABEL.match(p) or is_reply_opening(p):
         return True
     return len(p) <= HEADING_MAX and bool(_REPLY_TITLE.search(p))
+
+
+def is_reply_opening(p: str) -> bool:
+    """"…收悉，现答复如下：" where a reply letter begins: the paragraph acknowledges the
+    proposal (收悉, 来信, 提出的…) or ends at "如下：" (the answer follows below it).  A
+    sentence added to a reply ("另，现将补充情况答复如下：…", "此外…") is not an opening:
+    it starts with an additive word, and its answer runs on in the same paragraph."""
+    m = _REPLY_OPENING.search(p)
+    if m is None or _ADDITIVE.match(p):
+        return False
+    before, after = p[:m.start()], p[m.end():].strip(" ：:")
+    return bool(_ACKNOWLEDGED.search(before)) or not after
 
 
 def _blocks(markers: list[int]) -> list[int]:

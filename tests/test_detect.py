@@ -154,6 +154,8 @@ REPLY_SECTIONS = {
     "办理情况 heading": ["【办理情况】", "该提案已由市科技局办理完毕。"],
     "现答复如下 opening": ["田君委员：", "您提出的关于人工智能协同创新体系的建议收悉，现答复如下：",
                        "一、加快建设人工智能小镇。"],
+    "opening and answer in one paragraph": [
+        "田君委员：", "您提出的建议收悉，现答复如下：一、加快建设人工智能小镇。二、完善政策。"],
 }
 
 
@@ -181,6 +183,8 @@ def test_reply_status_from_pending_to_done() -> None:
     "paragraph between heading and opening",
     "opening reworded",
     "answer requested in passing",
+    "supplement added to a reply",
+    "further point added to a reply",
 ])
 def test_edits_that_are_not_a_new_reply(edit: str) -> None:
     text = seed("002")
@@ -192,6 +196,10 @@ def test_edits_that_are_not_a_new_reply(edit: str) -> None:
         new = text.replace("意见,现答复如下", "意见,现将有关情况答复如下")
         text = proposal_without_reply() + "\n部门答复\n" + "\n".join(paragraphs(text)[37:])
         new = proposal_without_reply() + "\n部门答复\n" + "\n".join(paragraphs(new)[37:])
+    elif edit == "supplement added to a reply":
+        new = text + "\n另，现将补充情况答复如下：该项目已于近期完成竣工验收。"
+    elif edit == "further point added to a reply":
+        new = text + "\n此外，关于资金安排问题，现答复如下：已列入明年预算。"
     else:
         text = proposal_without_reply()
         new = text + "\n希望相关部门尽快研究答复。"

@@ -106,8 +106,9 @@ def test_an_added_item_is_a_change_that_inserts_exactly_that_item() -> None:
                              snapshot(new.title, new.text, new.metadata))
     # a new reply in a 建议提案办理 column is what its watchers wait for
     assert decision is not None and decision.kind is ChangeKind.REPLY_ADDED
-    assert decision.summary == ("新增答复「对市政协十三届三次会议第20190461号提案的答复」; "
-                                "第1段新增")
+    # named once (not again as 新增「…」 or as a paragraph number)
+    assert decision.summary == "新增答复「对市政协十三届三次会议第20190461号提案的答复」"
+    assert decision.details["items"] == {"added": [new_item[0]]}
     assert decision.stats["paragraphs_added"] == 1 and decision.stats["removed"] == 0
     diff = diff_texts(old.text, new.text)
     inserted = "".join(t for op, t in diff.ops if op == INSERT)
@@ -233,3 +234,18 @@ def test_an_article_with_a_dated_related_list_stays_the_article() -> None:
     with_list = article.replace("</body>", box + "</body>")
     assert box in with_list
     assert extract(with_list).text == extract(article).text
+
+
+def test_a_removed_item_beside_a_re_dated_neighbour_is_two_events_each_named() -> None:
+    items = [*ITEMS]
+    removed = items.pop(4)
+    neighbour = items[4]
+    items[4] = (neighbour[0], "2020-07-25")  # the item after it was re-dated
+    old, new = extract(column_page()), extract(column_page(items))
+    d = detect_change(snapshot(old.title, old.text, old.metadata),
+                      snapshot(new.title, new.text, new.metadata))
+    assert d is not None and d.kind is ChangeKind.CHANGED
+    assert d.summary == (f"删除「{removed[0]}」；"
+                         f"「{neighbour[0]}」日期 {neighbour[1]} → 2020-07-25")
+    assert d.details["items"] == {"removed": [removed[0]],
+                                  "redated": [[neighbour[0], neighbour[1], "2020-07-25"]]}
