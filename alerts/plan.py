@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,21 @@ def change_alerts(config: Config, source: SourceConfig, change_index: int,
                          "secret_env": w.webhook_secret_env if channel == "webhook" else None},
             ))
     return drafts
+
+
+def flap_alerts(config: Config, source: SourceConfig, change_index: int, now: datetime,
+                page_id: int) -> list[AlertDraft]:
+    """A later flip of an alternating page: one alert per (page, ``flap_hold`` window,
+    recipient), held to the window's end; each newer flip in the window takes the
+    pending row over (``replace_pending``), so what goes out is the page's newest state."""
+    hold = config.settings.flap_hold
+    window = int(now.timestamp() // hold)
+    until = datetime.fromtimestamp((window + 1) * hold, tz=now.tzinfo)
+    drafts = change_alerts(config, source, change_index, now)
+    return [replace(d, dedupe_key=f"flap:{page_id}:{window}:{d.channel}:{d.recipient}",
+                    hold_until=max(d.hold_until or until, until), replace_pending=True,
+                    payload={**d.payload, "condensed": True})
+            for d in drafts]
 
 
 def trouble_alerts(config: Config, source: SourceConfig, event: str, key: str,

@@ -10,7 +10,10 @@ in the summary and ``details["kinds"]``):
 
 ``flapping`` overrides them when the new version is the one before the previous one
 (A→B→A): a page alternating between two versions (two servers behind a balancer, an
-edit reverted) is said once; later flips are recorded with ``alert=False``.
+edit reverted) is said at once the first time; later flips are *condensed*, never
+silent (``details["condensed"]``): they are told as one held alert per ``flap_hold``
+whose content is the newest flip, so a watcher always learns the state the page is in
+(``alerts.plan.flap_alerts``).
 """
 
 from __future__ import annotations
@@ -109,7 +112,9 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
         details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
         kind, summary = ChangeKind.FLAPPING, "内容来回变化 (回到上上个版本): " + summary
-        alert = last_change_kind != ChangeKind.FLAPPING  # said once, not at every flip
+        if last_change_kind == ChangeKind.FLAPPING:  # still alternating: told condensed
+            details["condensed"] = True
+            summary = "内容仍在来回变化，当前为此版本: " + summary.split(": ", 1)[-1]
     stats = diff.stats if text_changed else dict(NO_STATS)
     patch = make_patch(old.text, new.text, diff.ops) if old.text != new.text else ""
     return ChangeDecision(kind, summary, stats, patch, details, alert)

@@ -242,7 +242,7 @@ class Checker:
         rec = self._base(state, started, t0, outcome, got.fetch)
         if outcome is Outcome.UNCHANGED:
             return rec
-        alerts = self._change_alerts(source, changes)
+        alerts = self._change_alerts(source, changes, state.page_id)
         moved = _moved(changes)
         # A page restored or moved with the text it had is the same version: the change
         # is recorded (against the last version), a duplicate version is not.
@@ -275,11 +275,13 @@ class Checker:
             out.append(_with_documents(decision, state.last.text, got.extracted))
         return out
 
-    def _change_alerts(self, source: SourceConfig,
-                       changes: list[ChangeDecision]) -> list[AlertDraft]:
+    def _change_alerts(self, source: SourceConfig, changes: list[ChangeDecision],
+                       page_id: int) -> list[AlertDraft]:
         drafts: list[AlertDraft] = []
         for i, ch in enumerate(changes):
-            if ch.alert:
+            if ch.alert and ch.details.get("condensed"):
+                drafts += plan.flap_alerts(self.config, source, i, utcnow(), page_id)
+            elif ch.alert:
                 drafts += plan.change_alerts(self.config, source, i, utcnow())
         return drafts
 

@@ -98,6 +98,10 @@ class Settings(BaseModel):
     gone_after: int = Field(2, ge=1, description="Consecutive 404/410 checks before 'gone'.")
     trouble_after: int = Field(3, ge=1, description="Consecutive failed checks before an alert.")
     diff_timeout: float = Field(0.5, gt=0, description="Seconds a character diff may take.")
+    flap_hold: float = Field(
+        3600.0, gt=0, description="A page still alternating after its first 内容来回变化 "
+        "alert: its later flips are told as one alert per this many seconds, with the page "
+        "as it is when that alert goes out.")
     alert_retry_base: float = Field(30.0, gt=0, description="First alert retry delay (seconds).")
     alert_max_attempts: int = Field(10, ge=1, description="Attempts before an alert is dead.")
     web_enabled: bool = Field(False, description="monitor run also serves the web UI.")

@@ -75,6 +75,7 @@ class AlertDraft:
     change_index: int | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     hold_until: datetime | None = None  # digests: not before this time
+    replace_pending: bool = False  # same key still pending: point it at this change
 
 
 @dataclass(frozen=True)

@@ -262,7 +262,7 @@ def test_the_most_important_kind_wins_and_the_others_are_named() -> None:
 # --- flapping --------------------------------------------------------------------------------
 
 
-def test_flapping_is_said_once() -> None:
+def test_flapping_is_said_at_once_then_condensed() -> None:
     a = page(seed("001"))
     b = page(seed("001").replace("超过4亿元", "超过5亿元"))
     history = [a]  # versions in order; each check compares the last with the new one
@@ -275,11 +275,13 @@ def test_flapping_is_said_once() -> None:
         decisions.append(d)
         history.append(new)
         last_kind = str(d.kind)
-    assert [(d.kind, d.alert) for d in decisions] == [
-        (ChangeKind.CHANGED, True), (ChangeKind.FLAPPING, True),
-        (ChangeKind.FLAPPING, False), (ChangeKind.FLAPPING, False),
-        (ChangeKind.FLAPPING, False)]
+    # never silent: the later flips are alerts too, condensed (held and collapsed)
+    assert [(d.kind, d.alert, d.details.get("condensed", False)) for d in decisions] == [
+        (ChangeKind.CHANGED, True, False), (ChangeKind.FLAPPING, True, False),
+        (ChangeKind.FLAPPING, True, True), (ChangeKind.FLAPPING, True, True),
+        (ChangeKind.FLAPPING, True, True)]
     assert decisions[1].summary == "内容来回变化 (回到上上个版本): 第5段修改"
+    assert decisions[4].summary == "内容仍在来回变化，当前为此版本: 第5段修改"
     assert apply_patch(b.text, decisions[1].patch) == a.text
 
 
