@@ -10,8 +10,11 @@ network guard, robots.txt and the host's politeness apply to every one):
 * neither: the link whose text says next (下一页, 下页, 后页, next, ›, »), or the page
   count a TRS page's ``createPageHTML(count, current, "index", "html")`` script gives.
 
-A page that fails after page 1 ends the read and makes it *incomplete*: its documents
-are added, but none is taken for removed (it may be on the page that failed).  The
+A later page that is gone (404/410) ends the column there; one that fails otherwise fails
+the check (its items would read as removed, then as new again).  A read that
+``max_pages`` stopped with pages left is *incomplete*: a document not seen is taken for
+removed only if the list dates say it should have been among the pages read
+(``storage/documents.py``).  The
 listing's version is the text of all pages read, one item per line, so an item pushed
 from page 1 to page 2 is not a removal.
 """
@@ -23,12 +26,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import urljoin
 
-from loguru import logger
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import SourceConfig
 from monitor.discover import base_url, canonical
-from monitor.errors import MonitorError
+from monitor.errors import GoneError, ListingBrokenError, MonitorError
 from monitor.listing import SEPARATOR, flat_text
 from monitor.types import Document, Extracted, Inspection
 
@@ -42,25 +44,41 @@ InspectPage = Callable[[str], Awaitable[Inspection]]
 
 async def read_rest(source: SourceConfig, first: Inspection,
                     inspect_page: InspectPage) -> Inspection:
-    """``first`` (page 1) with pages 2 … ``max_pages`` merged in; ``complete`` says
-    whether every page was read.  ``inspect_page(url)`` fetches and extracts one page."""
-    merged, complete = first.extracted, True
+    """``first`` (page 1) with pages 2 … ``max_pages`` merged in.  ``complete`` says
+    whether the whole column was read (false when ``max_pages`` stopped the read with
+    more pages left); a later page that is gone (404/410) ends the column; any other
+    failure of a later page fails the check (``ListingBrokenError``): a listing stored
+    without that page's items would read as their removal, then as their return.
+    ``inspect_page(url)`` fetches and extracts one page."""
+    merged = first.extracted
     html, url = first.fetch.text, first.fetch.final_url
     seen = {url}
-    for n in range(2, source.max_pages + 1):
+    for n in range(2, source.max_pages + 2):
         nxt = next_url(source, html, url, n)
         if nxt is None or nxt in seen:
-            break
+            return replace(first, extracted=merged, complete=True)
+        if n > source.max_pages:
+            break  # there is more: items beyond here were not seen, not removed
         seen.add(nxt)
-        try:
-            got = await inspect_page(nxt)
-        except MonitorError as exc:
-            logger.warning("{}: listing page {} ({}) failed: {}", source.name, n, nxt, exc)
-            complete = False
-            break
+        got = await _page(source, n, nxt, inspect_page)
+        if got is None:
+            return replace(first, extracted=merged, complete=True)
         merged = merge(merged, got.extracted)
         html, url = got.fetch.text, got.fetch.final_url
-    return replace(first, extracted=merged, complete=complete)
+    return replace(first, extracted=merged, complete=False)
+
+
+async def _page(source: SourceConfig, n: int, url: str,
+                inspect_page: InspectPage) -> Inspection | None:
+    """Listing page ``n``; None when it is gone (the column ends before it)."""
+    try:
+        return await inspect_page(url)
+    except GoneError:
+        return None
+    except MonitorError as exc:
+        raise ListingBrokenError(
+            f"栏目第{n}页读取失败，本次不保存 (listing page {n} {url} failed: {exc})",
+            status=exc.status, size=exc.size) from None
 
 
 def merge(a: Extracted, b: Extracted) -> Extracted:
@@ -78,6 +96,9 @@ def merge(a: Extracted, b: Extracted) -> Extracted:
 def next_url(source: SourceConfig, html: str, url: str, n: int) -> str | None:
     """The URL of listing page ``n`` (2, 3, …) after the page ``html`` at ``url``."""
     if source.page_url:
+        m = _TRS_PAGES.search(html)  # the page count a TRS page states, when it does
+        if m is not None and n - 1 >= int(m.group(1)):
+            return None
         return canonical(source.page_url.replace("{n}", str(n - 1)), source.url)
     tree = LexborHTMLParser(html)
     base = base_url(tree.root, url)

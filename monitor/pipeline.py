@@ -96,8 +96,8 @@ async def inspect_source(fetcher: Fetcher, source: SourceConfig, *, etag: str | 
     if isinstance(got, FetchResult) or not source.is_listing:
         return got
     documents.refuse_empty(got)
-    if source.max_pages < 2:
-        return got
+    if source.kind == "feed":  # a feed drops its oldest entries: never the whole column
+        return replace(got, complete=False)
 
     async def page(url: str) -> Inspection:
         # the items as page 1 showed them: a last page of one or two is still a list

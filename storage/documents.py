@@ -7,7 +7,9 @@ version and its documents never disagree (a crash between the two is impossible)
   once.  On the listing's first crawl (its baseline) documents are recorded silently;
   after it, a new document is marked ``announce``: its first check tells the watchers
   (新文档, with its text).
-* A document no longer on any listing page fetched is *unlisted*: a change row of kind
+* A document no longer on the listing is *unlisted* (after a read of every page, or,
+  when ``max_pages`` cut the read short, if its list date is newer than the oldest item
+  read: older ones were only pushed to pages not read): a change row of kind
   ``unlisted`` (no alert: a column that pushes items off its last page, or archives them,
   is not news; the document's own page going away is, as ``gone``).  It keeps its
   history and is no longer checked on schedule.  One that comes back is listed again.
@@ -17,6 +19,7 @@ version and its documents never disagree (a crash between the two is impossible)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -48,9 +51,31 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
             relisted.append(page.id or 0)
         _listed(s, page, doc)
     listed_now = {d.url for d in docs}
+    cutoff = None if complete else _oldest(docs)
     unlisted = [_unlist(s, p, now) for url, p in known.items()
-                if complete and p.listed and url not in listed_now]
+                if p.listed and url not in listed_now and _within(p, complete, cutoff)]
     return DocumentSync(tuple(added), tuple(relisted), tuple(unlisted))
+
+
+def _within(page: Page, complete: bool, cutoff: tuple[int, ...] | None) -> bool:
+    """Whether a document not seen should have been seen: always after a read of the
+    whole column; after a read cut short by ``max_pages``, only when its list date is
+    newer than the oldest item read (older ones were pushed to the pages not read)."""
+    if complete:
+        return True
+    date = _sortable(page.list_date or "")
+    return cutoff is not None and date is not None and date > cutoff
+
+
+def _oldest(docs: Sequence[Document]) -> tuple[int, ...] | None:
+    dates = [d for d in (_sortable(doc.date) for doc in docs) if d is not None]
+    return min(dates) if dates else None
+
+
+def _sortable(date: str) -> tuple[int, ...] | None:
+    """2021-06-24, 2021/6/24, 2021年6月24日 → (2021, 6, 24); None if not a date."""
+    parts = tuple(int(x) for x in re.findall(r"\d+", date))
+    return parts[:3] if len(parts) >= 3 and parts[0] > 1900 else None
 
 
 def _new(s: Session, listing: Page, doc: Document, *, announce: bool) -> Page:

@@ -15,7 +15,7 @@ import os
 import subprocess
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,11 @@ GBK = {"Content-Type": "text/html"}  # no charset: the page's <meta> says gbk
 
 def reply_title(n: int) -> str:
     return f"关于省政协十二届四次会议第{n:04d}号提案的答复"
+
+
+def list_date(n: int) -> str:
+    """The date reply ``n`` shows in the list: a newer reply, a later date."""
+    return (date(2021, 1, 1) + timedelta(days=n)).isoformat()
 
 
 class Column:
@@ -75,7 +80,7 @@ class Column:
                 broken = self.broken and k == 0
             lis = "" if broken else "".join(
                 f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a>"
-                f"<span>2021-{1 + n % 12:02d}-{1 + n % 28:02d}</span></li>" for n in items)
+                f"<span>{list_date(n)}</span></li>" for n in items)
             html = ("<html><head><meta charset='gbk'><title>建议提案办理</title></head><body>"
                     "<div class='nav'><a href='/'>首页</a><a href='/xxgk/'>信息公开</a>"
                     "<a href='/zwfw/'>政务服务</a><a href='/hdjl/'>互动交流</a></div>"
@@ -173,7 +178,7 @@ async def test_a_column_is_crawled_new_replies_are_told_with_their_text_and_noth
         AlertsRepo(store).change_view(alert.change_id or 0), "analyst@example.org")
     link = site.url(f"/col/t2021{new:04d}_{new}.html")
     assert "新文档" in msg.subject and reply_title(new) in msg.subject
-    assert f"{reply_title(new)}（2021-{1 + new % 12:02d}-{1 + new % 28:02d}） {link}" \
+    assert f"{reply_title(new)}（{list_date(new)}） {link}" \
         in msg.text
     assert f"我厅已安排专项资金{new}万元" in msg.text  # readable from the alert
     with store.session() as s:
@@ -283,7 +288,7 @@ def test_a_listing_from_the_command_line_test_check_and_its_documents(
     assert tried.returncode == 0, tried.stderr
     got = json.loads(tried.stdout)
     assert got["kind"] == "listing" and got["complete"] and len(got["documents"]) == 12
-    assert got["documents"][0] == {"title": reply_title(111), "date": "2021-04-28",
+    assert got["documents"][0] == {"title": reply_title(111), "date": list_date(111),
                                    "url": site.url("/col/t20210111_111.html")}
 
     checked = cli("check", "--sources", sources, "--json", db=db_url)
@@ -405,3 +410,46 @@ def test_feed_and_page_kinds_refuse_the_keys_of_a_listing(tmp_path: Path) -> Non
             """)
         with pytest.raises(ConfigError, match=f'not for kind = "{kind}"'):
             load_config(path, env={})
+
+
+async def test_an_item_pushed_past_the_pages_read_is_not_removed_a_newer_one_is(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    column = Column(site, 15)  # two pages; the source reads only the first
+    column.serve_replies()
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        """)
+    config = load_config(path, env={})
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    column.publish()  # 105, page 1's last item, slides to page 2: out of view, not removed
+    await check_pass(config, store)
+    assert all(p.listed for p in documents(store))
+
+    column.replies.remove(110)  # taken off the column while newer than what is read
+    await check_pass(config, store)
+    assert [p.url for p in documents(store) if not p.listed] == [
+        site.url("/col/t20210110_110.html")]
+    requested = {r.path for r in site.requests}
+    assert "/col/index_1.html" not in requested  # max_pages = 1: page 2 is never read
+
+
+async def test_page_url_stops_at_the_page_count_the_column_states(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    Column(site, 8).serve_replies()  # one page: createPageHTML(1, 0, …)
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        page_url = "index_{{n}}.html"
+        max_pages = 3
+        """)
+    config = load_config(path, env={})
+    async with Fetcher(config.settings) as fetcher:
+        got = await inspect_source(fetcher, config.source(NAME))
+    assert isinstance(got, Inspection) and got.complete and len(got.extracted.documents) == 8
+    assert site.hits("/col/index_1.html") == 0
