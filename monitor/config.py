@@ -95,6 +95,12 @@ class SourceConfig:
         assert self.follow is not None, "a listing always has follow settings"
         return replace(self.follow, url=url)
 
+    @property
+    def all_tags(self) -> tuple[str, ...]:
+        """Its tags and, for a listing, its documents' (``[sources.follow] tags``): what
+        search, feeds and the web UI filter it by."""
+        return tuple(dict.fromkeys(self.tags + (self.follow.tags if self.follow else ())))
+
     def schedule_text(self) -> str:
         return f"cron {self.cron}" if self.cron else f"every {self.interval}"
 
@@ -454,7 +460,7 @@ def watcher_warnings(config: Config) -> list[str]:
     if not config.watchers:
         return ["no [[watchers]]: changes are recorded but nobody is alerted"]
     names = [s.name for s in config.sources]
-    tags = sorted({t for s in config.sources for t in s.tags})
+    tags = sorted({t for s in config.sources for t in s.all_tags})
     out = []
     for w in config.watchers:
         out += [_unmatched(w, "sources", p, names) for p in w.sources

@@ -87,11 +87,12 @@ class Store:
     def _upsert_source(self, s: Session, row: SourceRow | None, cfg: SourceConfig,
                        report: dict[str, list[str]]) -> None:
         config = cfg.config_dict()
+        tags = list(cfg.all_tags)  # a listing's documents' tags too: search, feeds, UI
         if row is None:
-            s.add(SourceRow(name=cfg.name, url=cfg.url, tags=list(cfg.tags), config=config))
+            s.add(SourceRow(name=cfg.name, url=cfg.url, tags=tags, config=config))
             report["added"].append(cfg.name)
-        elif (row.url, row.tags, row.config, row.active) != (cfg.url, list(cfg.tags), config, True):
-            row.url, row.tags, row.config, row.active = cfg.url, list(cfg.tags), config, True
+        elif (row.url, row.tags, row.config, row.active) != (cfg.url, tags, config, True):
+            row.url, row.tags, row.config, row.active = cfg.url, tags, config, True
             row.updated_at = utcnow()
             s.add(row)
             report["updated"].append(cfg.name)
@@ -101,7 +102,7 @@ class Store:
         with self.session() as s:
             src = s.exec(select(SourceRow).where(SourceRow.name == source.name)).first()
             if src is None:
-                src = SourceRow(name=source.name, url=source.url, tags=list(source.tags),
+                src = SourceRow(name=source.name, url=source.url, tags=list(source.all_tags),
                                 config=source.config_dict())
                 s.add(src)
                 s.flush()

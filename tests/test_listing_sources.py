@@ -15,6 +15,7 @@ import os
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -453,3 +454,17 @@ async def test_page_url_stops_at_the_page_count_the_column_states(
         got = await inspect_source(fetcher, config.source(NAME))
     assert isinstance(got, Inspection) and got.complete and len(got.extracted.documents) == 8
     assert site.hits("/col/index_1.html") == 0
+
+
+async def test_the_follow_tags_are_the_sources_tags_too(
+        config: Config, store: Store, site: Site) -> None:
+    from monitor.config import watcher_warnings
+    from storage.search import Search
+
+    Column(site, 3).serve_replies()
+    watching = replace(config, watchers=(replace(config.watchers[0], tags=("reply",)),))
+    assert watcher_warnings(watching) == []  # "reply" is a tag of the documents
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    hits = Search(store).search("我厅已安排专项资金101万元", tag="reply")
+    assert [h.source for h in hits.hits] == [NAME]
