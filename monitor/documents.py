@@ -23,6 +23,7 @@ from dataclasses import replace
 from alerts import plan
 from monitor import listing
 from monitor.config import Config, SourceConfig
+from monitor.detect import describe_items
 from monitor.errors import ListingBrokenError, MonitorError
 from monitor.types import ChangeDecision, ChangeKind, Extracted, Inspection
 from storage.models import utcnow
@@ -65,10 +66,19 @@ def refuse_empty(page: Inspection) -> None:
 
 def listing_record(source: SourceConfig, got: Inspection, rec: CheckRecord) -> CheckRecord:
     """A listing's check record: its documents, and its own changes without alerts."""
+    quiet = tuple(_quiet(c) for c in rec.changes)
     return replace(rec, documents=got.extracted.documents,
                    documents_complete=got.complete, max_documents=source.max_documents,
-                   changes=tuple(replace(c, alert=False) for c in rec.changes),
-                   alerts=tuple(a for a in rec.alerts if a.change_index is None))
+                   changes=quiet, alerts=tuple(a for a in rec.alerts if a.change_index is None))
+
+
+def _quiet(change: ChangeDecision) -> ChangeDecision:
+    """A listing's own change, recorded for the archive: no alert, and not 新增答复 (the
+    reply is told on its own page, as 新文档); its items named (新增「…」, 删除「…」)."""
+    kind = ChangeKind.CHANGED if change.kind == ChangeKind.REPLY_ADDED else change.kind
+    items = change.details.get("items")
+    summary = describe_items(items) if isinstance(items, dict) and items else change.summary
+    return replace(change, alert=False, kind=kind, summary=summary)
 
 
 def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckRecord,

@@ -204,11 +204,15 @@ class Archive:
     # --- changes (feeds) -----------------------------------------------------------
 
     def changes(self, *, source: str | None = None, tag: str | None = None,
-                limit: int = 50) -> list[ChangeEntry]:
-        """The newest changes, optionally of one source or of the sources with a tag."""
+                limit: int = 50, news: bool = False) -> list[ChangeEntry]:
+        """The newest changes, optionally of one source or of the sources with a tag;
+        ``news``: only those a watcher is told (feeds), not what is only recorded (a
+        listing's own item lines, an item taken off a column)."""
         with self.store.session() as s:
             stmt = (select(Change, Page, SourceRow).join(Page, col(Page.id) == Change.page_id)
                     .join(SourceRow, col(SourceRow.id) == Page.source_id))
+            if news:
+                stmt = stmt.where(col(Change.alert))
             if source:
                 stmt = stmt.where(SourceRow.id == source_row(s, source).id)
             if tag:

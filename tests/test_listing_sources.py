@@ -31,6 +31,7 @@ from monitor.pipeline import WORKER, Checker, inspect_source
 from monitor.types import CheckResult, Inspection, Outcome
 from storage import Store
 from storage.alerts_repo import AlertsRepo
+from storage.archive import Archive
 from storage.models import Alert, Change, Page, Version, utcnow
 from storage.schedule import Schedule
 from tests.conftest import write_sources
@@ -138,6 +139,10 @@ async def check_pass(config: Config, store: Store) -> list[CheckResult]:
                 *await follow.check_due(checker, schedule, src, page_id)]
 
 
+def first_page(store: Store) -> int:
+    return store.resolve_page(NAME)[1].id or 0
+
+
 def pass_a_day(store: Store) -> None:
     """Every document is due again, as a day later (the clock is not the test's to move)."""
     with store.session() as s:
@@ -184,6 +189,11 @@ async def test_a_column_is_crawled_new_replies_are_told_with_their_text_and_noth
     assert f"我厅已安排专项资金{new}万元" in msg.text  # readable from the alert
     with store.session() as s:
         assert not list(s.exec(select(Change).where(Change.kind == "unlisted")))
+        [own] = s.exec(select(Change).where(Change.page_id == first_page(store)))
+    # the listing's own change is on record, named by its items, and not news
+    assert (own.kind, own.summary, own.alert) == ("changed", f"新增「{reply_title(new)}」",
+                                                  False)
+    assert [c.kind for c in Archive(store).changes(news=True)] == ["document_added"]
 
     column.broken = True  # page 1 rendered without its list
     broken = await check_pass(config, store)

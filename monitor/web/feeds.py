@@ -35,13 +35,13 @@ ET.register_namespace("", ATOM_NS)
 @router.get("/changes.atom", summary="Atom feed of all changes",
             response_class=Response, responses={200: {"content": {MEDIA_TYPE: {}}}})
 def all_changes(state: State, request: Request) -> Response:
-    return _feed(state, request, "所有变更", state.archive.changes(limit=ENTRIES), "/")
+    return _feed(state, request, "所有变更", state.archive.changes(limit=ENTRIES, news=True), "/")
 
 
 @router.get("/sources/{name}.atom", summary="Atom feed of one source's changes",
             response_class=Response, responses={200: {"content": {MEDIA_TYPE: {}}}})
 def source_changes(state: State, request: Request, name: str) -> Response:
-    entries = state.archive.changes(source=name, limit=ENTRIES)
+    entries = state.archive.changes(source=name, limit=ENTRIES, news=True)
     return _feed(state, request, f"{name} 的变更", entries, f"/sources/{name}")
 
 
@@ -51,7 +51,7 @@ def source_changes(state: State, request: Request, name: str) -> Response:
 def tag_changes(state: State, request: Request, tag: str) -> Response:
     if tag not in state.archive.tags():
         raise KeyError(f"no tag {tag!r}")
-    entries = state.archive.changes(tag=tag, limit=ENTRIES)
+    entries = state.archive.changes(tag=tag, limit=ENTRIES, news=True)
     return _feed(state, request, f"标签 {tag} 的变更", entries, f"/?tag={quote(tag)}")
 
 
