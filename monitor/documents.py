@@ -92,7 +92,9 @@ def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckR
     details: dict[str, object] = {"documents": [doc]}
     summary = f"新文档「{_cut(doc['title'], 60)}」"
     if got is not None:
-        details["excerpt"] = got.extracted.text[:EXCERPT]
+        text = got.extracted.text
+        details["excerpt"] = text if len(text) <= EXCERPT else \
+            text[:EXCERPT].rstrip() + "……（全文见链接）"
     elif error is not None:
         summary += f"（正文暂未获取：{_cut(str(error), 80)}）"
     change = ChangeDecision(ChangeKind.DOCUMENT_ADDED, summary, details=details)

@@ -14,7 +14,6 @@ and told with its text, in the same pass); the daemon calls it from its sweep.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 from loguru import logger
 
@@ -32,7 +31,9 @@ async def check_due(checker: Checker, schedule: Schedule, source: SourceConfig,
     """Check every document of ``source`` that is due; their results."""
     if not source.is_listing:
         return []
+    plan = plan_for(source.document(source.url), checker.config.settings)
     with reported(f"{source.name}: cannot look for due documents"):
+        await asyncio.to_thread(schedule.align_documents, listing_page_id, plan.next_after)
         due = await asyncio.to_thread(schedule.due_documents, [listing_page_id], utcnow())
         return [r for _, page_id, url in due
                 if (r := await check_one(checker, schedule, source, page_id, url))]
@@ -40,16 +41,16 @@ async def check_due(checker: Checker, schedule: Schedule, source: SourceConfig,
 
 
 async def check_one(checker: Checker, schedule: Schedule, source: SourceConfig,
-                    page_id: int, url: str) -> CheckResult | None:
-    """One document under its claim; None when it is not due or someone else has it."""
+                    page_id: int, url: str, *, now: bool = False) -> CheckResult | None:
+    """One document under its claim; None when it is not due (unless ``now``: asked
+    for by name) or someone else has it."""
     doc = source.document(url)
-    claim = await asyncio.to_thread(schedule.claim, page_id, utcnow())
-    if claim is None:
+    take = schedule.take if now else schedule.claim
+    if not await asyncio.to_thread(take, page_id, utcnow()):
         return None
     try:
         with logger.contextualize(source=source.name, document=url):
-            result = await checker.check(doc, page_id=page_id)
-            return replace(result, document=url)
+            return await checker.check(doc, page_id=page_id)
     finally:
         next_at = plan_for(doc, checker.config.settings).next_after(utcnow())
         with reported(f"{source.name}: cannot release document {url}"):

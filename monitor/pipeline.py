@@ -166,7 +166,7 @@ class Checker:
         seen = await self._observe(source, state)
         for _ in range(MAX_CONFLICTS):
             record = await self._record(source, state, seen, started, t0)
-            done = await self._commit(source, record)
+            done = await self._commit(source, record, page_id is not None)
             if not isinstance(done, PageState):
                 return done
             state = done  # another check of the page was stored first: make it again
@@ -338,8 +338,8 @@ class Checker:
         key = f"{state.page_id}:{utcnow().isoformat()}"
         return plan.trouble_alerts(self.config, source, event, key, detail)
 
-    async def _commit(self, source: SourceConfig,
-                      rec: CheckRecord) -> CheckResult | PageState:
+    async def _commit(self, source: SourceConfig, rec: CheckRecord,
+                      document: bool = False) -> CheckResult | PageState:
         """Store the record; the page's fresh state when another check was stored first."""
         try:
             res = await asyncio.to_thread(self.store.commit_check, rec)
@@ -357,7 +357,8 @@ class Checker:
             change_kind=str(first.kind) if first else None,
             summary=first.summary if first else None, error_kind=rec.error_kind,
             error=rec.error, alerts=len(res.alert_ids),
-            documents_added=len(res.documents.added) if res.documents else 0)
+            documents_added=len(res.documents.added) if res.documents else 0,
+            document=source.url if document else None)
         _log(result)
         return result
 
@@ -391,10 +392,11 @@ def _log(r: CheckResult) -> None:
     """One line per check; in JSON logs the fields are in ``record.extra`` as well."""
     log = logger.bind(source=r.source, outcome=str(r.outcome), status=r.status,
                       duration=round(r.duration, 3), change_kind=r.change_kind,
-                      error_kind=r.error_kind)
+                      error_kind=r.error_kind, document=r.document)
+    name = f"{r.source} {r.document}" if r.document else r.source
     if r.outcome is Outcome.ERROR:
-        log.warning("check {} {} ({}: {}) in {:.2f}s", r.source, r.outcome, r.error_kind,
+        log.warning("check {} {} ({}: {}) in {:.2f}s", name, r.outcome, r.error_kind,
                     r.error, r.duration)
     else:
-        log.info("check {} {} status={} {} in {:.2f}s", r.source, r.outcome, r.status,
+        log.info("check {} {} status={} {} in {:.2f}s", name, r.outcome, r.status,
                  r.change_kind or "", r.duration)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -211,6 +211,24 @@ class Schedule:
             ).values(lease_expires=now + self.lease))
             s.commit()
             return _rowcount(result)
+
+    def align_documents(self, listing_id: int,
+                        next_after: Callable[[datetime], datetime]) -> int:
+        """Bring the documents' next checks forward to their follow plan (never back):
+        after ``[sources.follow] interval`` is shortened, they are due on the new plan
+        instead of the old one.  Returns how many moved."""
+        with self.store.session() as s:
+            docs = s.exec(select(Page).where(Page.parent_id == listing_id, col(Page.listed),
+                                             col(Page.last_check_at).is_not(None))).all()
+            moved = 0
+            for page in docs:
+                at = next_after(page.last_check_at)  # type: ignore[arg-type]
+                if page.next_check_at is not None and at < page.next_check_at:
+                    page.next_check_at = at
+                    s.add(page)
+                    moved += 1
+            s.commit()
+            return moved
 
     def due_documents(self, listing_ids: Sequence[int],
                       now: datetime) -> list[tuple[int, int, str]]:

@@ -478,3 +478,42 @@ async def test_the_follow_tags_are_the_sources_tags_too(
     await check_pass(config, store)
     hits = Search(store).search("我厅已安排专项资金101万元", tag="reply")
     assert [h.source for h in hits.hits] == [NAME]
+
+
+def test_a_document_is_checked_on_demand_and_a_shorter_follow_interval_applies(
+        tmp_path: Path, site: Site, db_url: str) -> None:
+    column = Column(site, 3)
+    column.serve_replies()
+
+    def write(interval: str) -> str:
+        return str(write_sources(tmp_path / "sources.toml", f"""
+            [[sources]]
+            name = "{NAME}"
+            kind = "listing"
+            url = "{site.url('/col/index.html')}"
+            [sources.follow]
+            content = "div.article"
+            interval = "{interval}"
+            """))
+
+    sources = write("1d")
+    assert cli("check", "--sources", sources, db=db_url).returncode == 0
+    doc = site.url("/col/t20210101_101.html")
+    column.amended.add(101)
+    asked = cli("check", "--source", doc, "--sources", sources, "--json", db=db_url)
+    assert asked.returncode == 0, asked.stderr
+    [result] = json.loads(asked.stdout)["results"]
+    assert (result["document"], result["outcome"]) == (doc, "changed")
+    shown = cli("diff", doc, "--sources", sources, db=db_url)
+    assert "{+另，补充说明：该项目已于近期完成竣工验收。+}" in shown.stdout
+
+    column.amended.add(102)  # and the follow interval is cut from a day to 2 s
+    sources = write("2s")
+    time.sleep(2.2)
+    again = json.loads(cli("check", "--sources", sources, "--json", db=db_url).stdout)
+    changed = [r["document"] for r in again["results"] if r["outcome"] == "changed"]
+    assert changed == [site.url("/col/t20210102_102.html")]
+
+    wrong = cli("check", "--source", site.url("/col/nothing.html"), "--sources", sources,
+                db=db_url)
+    assert wrong.returncode == 2 and "no source and no document has the URL" in wrong.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -21,10 +22,11 @@ from monitor.cli.common import (
     load,
     open_store,
     print_json,
+    print_table,
     sources_option,
 )
 from monitor.config import Config, SourceConfig
-from monitor.errors import PageBusyError
+from monitor.errors import ConfigError, PageBusyError
 from monitor.exclusive import exclusive
 from monitor.fetch import Fetcher
 from monitor.pipeline import WORKER, Checker
@@ -42,26 +44,33 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @sources_option
-@click.option("--source", "names", multiple=True, help="Only this source (name, URL or glob).")
+@click.option("--source", "names", multiple=True,
+              help="Only this source (name, URL or glob), or a listing's document (its URL: "
+              "checked now, due or not).")
 @click.option("--no-deliver", is_flag=True, help="Leave alerts in the outbox.")
 @json_option
 @handle_errors
 def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json: bool) -> None:
     """Check the sources once and print a summary."""
     config = load(sources_file, quiet=sys.stderr.isatty() or as_json)
-    chosen = config.select(names)
+    urls = {s.url for s in config.sources}
+    doc_urls = [n for n in names if "://" in n and n not in urls]
+    rest = [n for n in names if n not in doc_urls]
+    chosen = config.select(rest) if rest or not doc_urls else []
     with open_store(config) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
         for warning in deliverer.warnings if deliverer else []:
             logger.warning("{}: {}", sources_file, warning)
         store.sync_sources(config.sources)
-        results = asyncio.run(run_checks(config, store, chosen, progress=not as_json))
+        docs = [_document(config, store, url) for url in doc_urls]
+        results = asyncio.run(run_checks(config, store, chosen, progress=not as_json,
+                                         documents=docs))
         delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
     if as_json:
         print_json({"results": sorted(results, key=lambda r: r.source), "alerts": delivered})
         return
-    console.print(summary_table(results))
+    print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
     counts = {o: sum(r.outcome == o for r in results) for o in Outcome}
     line = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     if delivered is not None:
@@ -69,14 +78,32 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json:
     console.print(line or "nothing to check", markup=False, highlight=False)
 
 
+def _document(config: Config, store: Store, url: str) -> tuple[SourceConfig, int, str]:
+    """A listing's document asked for by URL: its listing's settings and its page."""
+    try:
+        src, page = store.resolve_page(url)
+    except KeyError:
+        raise ConfigError(f"no source and no document has the URL {url!r}",
+                          file=str(config.path)) from None
+    source = next((s for s in config.sources if s.name == src.name), None)
+    if page.kind != "document" or source is None or not source.is_listing:
+        raise ConfigError(f"{url!r} is a page of {src.name!r}, which is not a listing in "
+                          "the file: check the source by its name", file=str(config.path))
+    return source, page.id or 0, page.url
+
+
 async def run_checks(config: Config, store: Store, sources: list[SourceConfig], *,
-                     progress: bool = True) -> list[CheckResult]:
-    """Check ``sources`` (synced to the database), each under its page's lease."""
+                     progress: bool = True,
+                     documents: Sequence[tuple[SourceConfig, int, str]] = ()
+                     ) -> list[CheckResult]:
+    """Check ``sources`` (synced to the database), each under its page's lease, with the
+    listings' due documents after them; and the ``documents`` asked for, now."""
     limit = asyncio.Semaphore(config.settings.concurrency)
     schedule = Schedule(store, WORKER, config.settings.lease_seconds)
     pages = await asyncio.to_thread(schedule.ensure_pages, sources)
     async with Fetcher(config.settings) as fetcher:
         checker = Checker(config, store, fetcher)
+        asked = [await _asked(checker, schedule, *d) for d in documents]
         with _progress(len(sources) if progress else 0) as bar:
             task = bar.add_task("checking", total=len(sources))
 
@@ -89,7 +116,16 @@ async def run_checks(config: Config, store: Store, sources: list[SourceConfig], 
                 bar.update(task, advance=1, description=src.name)
                 return [result, *docs]
 
-            return [r for rs in await asyncio.gather(*(one(s) for s in sources)) for r in rs]
+            done = await asyncio.gather(*(one(s) for s in sources))
+            return asked + [r for rs in done for r in rs]
+
+
+async def _asked(checker: Checker, schedule: Schedule, source: SourceConfig, page_id: int,
+                 url: str) -> CheckResult:
+    result = await follow.check_one(checker, schedule, source, page_id, url, now=True)
+    return result or CheckResult(source.name, Outcome.ERROR, error_kind="busy",
+                                 error=f"{url} is being checked by another process",
+                                 document=url)
 
 
 async def _one(checker: Checker, schedule: Schedule, page_id: int,
