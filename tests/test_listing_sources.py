@@ -301,6 +301,15 @@ def test_a_listing_from_the_command_line_test_check_and_its_documents(
     assert got["kind"] == "listing" and got["complete"] and len(got["documents"]) == 12
     assert got["documents"][0] == {"title": reply_title(111), "date": list_date(111),
                                    "url": site.url("/col/t20210111_111.html")}
+    sample = got["first_document"]  # read with [sources.follow], as a check will
+    assert sample["ok"] and "您提出的关于加快发展的第111号提案收悉" in sample["start"]
+
+    bad = config.path.read_text("utf-8").replace('content = "div.article"',
+                                                 'content = "div.nothing"')
+    config.path.write_text(bad, "utf-8")
+    tried = cli("sources", "test", NAME, "--sources", sources, db=db_url)
+    assert "the first document fails with [sources.follow]: selector" in tried.stderr
+    config.path.write_text(bad.replace("div.nothing", "div.article"), "utf-8")
 
     checked = cli("check", "--sources", sources, "--json", db=db_url)
     assert checked.returncode == 0, checked.stderr

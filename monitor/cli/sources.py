@@ -78,15 +78,17 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         source = SourceConfig(name="adhoc", url=name_or_url)
     got = asyncio.run(try_source(config.settings, source))
     docs = [{"title": d.title, "date": d.date, "url": d.url} for d in got.extracted.documents]
+    sample = _first_document(config.settings, source, got) if source.is_listing else None
     if as_json:
         print_json({"url": got.fetch.final_url, "status": got.fetch.status,
                     "charset": got.fetch.charset, "title": got.extracted.title,
                     "metadata": got.extracted.metadata, "text": got.extracted.text,
                     "removed": got.extracted.removed, "kind": source.kind,
-                    "documents": docs, "complete": got.complete})
+                    "documents": docs, "complete": got.complete, "first_document": sample})
         return
     if source.is_listing:
         print_documents(got)
+        _print_sample(sample)
         return
     print_inspection(got)
     if got.extracted.listing and got.extracted.documents:
@@ -101,6 +103,35 @@ async def try_source(settings: Settings, source: SourceConfig) -> Inspection:
         got = await inspect_source(fetcher, source)
     assert isinstance(got, Inspection)  # no etag was sent, so no 304
     return got
+
+
+def _first_document(settings: Settings, source: SourceConfig,
+                    got: Inspection) -> dict[str, object] | None:
+    """The newest document read with the ``[sources.follow]`` settings, as a check will:
+    a follow selector that matches nothing shows here, not at the first check."""
+    if not got.extracted.documents:
+        return None
+    url = got.extracted.documents[0].url
+    try:
+        doc = asyncio.run(try_source(settings, source.document(url)))
+    except MonitorError as exc:
+        return {"url": url, "ok": False, "error": f"{exc.kind}: {exc}"}
+    text = doc.extracted.text
+    return {"url": url, "ok": True, "title": doc.extracted.title, "chars": len(text),
+            "start": text[:200]}
+
+
+def _print_sample(sample: dict[str, object] | None) -> None:
+    if sample is None:
+        return
+    if sample["ok"]:
+        console.print(f"first document, read with [sources.follow]: {sample['title']} "
+                      f"({sample['chars']} characters): {sample['start']}", markup=False,
+                      highlight=False, soft_wrap=True)
+    else:
+        err_console.print(f"the first document fails with [sources.follow]: "
+                          f"{sample['error']} ({sample['url']})", markup=False,
+                          highlight=False, soft_wrap=True)
 
 
 def print_documents(got: Inspection) -> None:
