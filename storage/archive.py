@@ -7,6 +7,7 @@ never writes.  Full-text search lives in ``storage/search.py``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,6 +146,8 @@ class Archive:
             rows = s.exec(select(Page).where(Page.source_id == src.id)
                           .order_by(col(Page.kind) != "page", col(Page.id))).all()
             counts = _version_counts(s, [p.id or 0 for p in rows])
+            # a listing's documents newest first, by the date the list shows
+            rows = sorted(rows, key=lambda p: (p.kind != "page", _newest_first(p)))
             return [_page_info(p, src, counts) for p in rows]
 
     def page(self, page_id: int) -> PageInfo:
@@ -360,6 +363,11 @@ def _summary(src: SourceRow, page: Page | None, checks: dict[int, Check],
         last_error=check.error if check else None,
         last_change_at=page.last_change_at if page else None,
         last_change_kind=kinds.get(pid or 0))
+
+
+def _newest_first(p: Page) -> tuple[tuple[int, ...], int]:
+    digits = tuple(-int(x) for x in re.findall(r"\d+", p.list_date or ""))
+    return digits, -(p.id or 0)
 
 
 def _page_info(p: Page, src: SourceRow, counts: dict[int, int]) -> PageInfo:

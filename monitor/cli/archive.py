@@ -82,6 +82,7 @@ def print_results(results: SearchResults, tz: str) -> None:
         head = Text(f"{hit.source} · version {hit.version_id} · "
                     f"{local_time(hit.fetched_at, tz)} · ", style="dim")
         console.print(head + highlighted(hit.title), highlight=False)
+        console.print(Text(hit.url, style="dim"), highlight=False, soft_wrap=True)  # which page
         console.print(highlighted(hit.passage), highlight=False)
 
 

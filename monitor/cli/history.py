@@ -56,7 +56,9 @@ def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool
         table.add_column(col, overflow="fold")
     for v in versions:
         change = KIND_LABELS.get(v.change_kind or "", "首次收录" if v.change_kind is None else "")
-        if v.change_summary:
+        if v.change_summary and v.change_summary.startswith(change):
+            change = v.change_summary  # "内容来回变化 (…)" says its kind itself
+        elif v.change_summary:
             change += f": {v.change_summary}"
         # Text, not markup: titles and summaries come from the pages.
         table.add_row(str(v.id), local_time(v.fetched_at, tz), v.content_hash[:12],
@@ -71,7 +73,7 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
         print_json(docs)
         return
     table = Table(title=Text(f"documents of {name}: {len(docs)}"))
-    for col in ("page", "list date", "title", "versions", "status", "url"):
+    for col in ("page id", "list date", "title", "versions", "status", "url"):
         table.add_column(col, overflow="fold")
     for d in docs:
         status = d.status if d.listed else f"{d.status}, unlisted"
