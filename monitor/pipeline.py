@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from alerts import plan
-from monitor import crawl, documents, listing
+from monitor import attachments, crawl, documents, listing
 from monitor.challenge import detect_challenge, detect_soft_404
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
@@ -33,6 +33,7 @@ from monitor.errors import (
 from monitor.extract import extract, extract_document
 from monitor.fetch import Fetcher
 from monitor.types import (
+    AttachmentFile,
     ChangeDecision,
     ChangeKind,
     CheckResult,
@@ -146,6 +147,7 @@ class Observation:
     got: Inspection | FetchResult | None = None  # a FetchResult is a 304
     error: MonitorError | None = None
     validators: tuple[str | None, str | None] = (None, None)  # the ETag/date we sent
+    files: tuple[AttachmentFile, ...] = ()  # the page's attachments, fetched after it
 
 
 class Checker:
@@ -166,7 +168,7 @@ class Checker:
             record = await self._record(source, state, seen, started, t0)
             done = await self._commit(source, record)
             if not isinstance(done, PageState):
-                return done
+                return _with_unavailable(done, seen.files)
             state = done  # another check of the page was stored first: make it again
         return CheckResult(source.name, Outcome.ERROR, time.monotonic() - t0,
                            error_kind="storage", error="the page kept changing under "
@@ -196,7 +198,20 @@ class Checker:
             logger.opt(exception=exc).error("{}: unexpected error in the check", source.name)
             return Observation(began, error=InternalError(repr(exc)), validators=sent)
         fetched = got.fetched_at if isinstance(got, FetchResult) else got.fetch.fetched_at
-        return Observation(fetched or began, got=got, validators=sent)
+        files = await self._attachments(source, state, got)
+        return Observation(fetched or began, got=got, validators=sent, files=files)
+
+    async def _attachments(self, source: SourceConfig, state: PageState,
+                           got: Inspection | FetchResult) -> tuple[AttachmentFile, ...]:
+        """The page's attachments (``monitor.attachments``); a listing has none."""
+        if isinstance(got, FetchResult) or source.is_listing or not got.extracted.attachments:
+            return ()
+        last = state.last.attachments if state.last else None
+        known = {str(a.get("url")): a for a in last or ()}
+        return await attachments.fetch_all(
+            self.fetcher, got.extracted.attachments, known=known,
+            limit=self.config.settings.max_attachments,
+            allow_private=source.allow_private_network or None, robots=source.robots)
 
     async def _record(self, source: SourceConfig, state: PageState, seen: Observation,
                       started: datetime, t0: float) -> CheckRecord:
@@ -230,7 +245,8 @@ class Checker:
                 rec, outcome=str(Outcome.SUPERSEDED))
         assert got is not None
         documents.refuse_broken(source, state, got.extracted)
-        snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata)
+        snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata,
+                        [f.entry() for f in seen.files])
         changes = await self._changes(source, state, got, snap)
         if state.last is not None and not changes and snap.content_hash == state.last.content_hash:
             return self._base(state, started, t0, Outcome.UNCHANGED, got.fetch)
@@ -246,7 +262,7 @@ class Checker:
         # is recorded (against the last version), a duplicate version is not.
         same = state.last is not None and snap.content_hash == state.last.content_hash
         # rec.alerts may hold the "recovered" alert of a failure streak: keep it.
-        return replace(rec, version=None if same else _new_version(got, snap),
+        return replace(rec, version=None if same else _new_version(got, snap, seen.files),
                        changes=tuple(changes),
                        alerts=rec.alerts + tuple(alerts),
                        page_url=got.fetch.final_url if moved else None,
@@ -258,7 +274,11 @@ class Checker:
             out.append(ChangeDecision(ChangeKind.RESTORED, "页面已恢复访问"))
         if state.last is None:
             return out
-        old = snapshot(state.last.title, state.last.text, state.last.metadata)
+        # A version stored before attachments were tracked: compared as if it had the
+        # attachments seen now (never "新增附件" for every file after the upgrade).
+        unknown = state.last.attachments is None
+        old = snapshot(state.last.title, state.last.text, state.last.metadata,
+                       snap.attachments if unknown else state.last.attachments)  # type: ignore[attr-defined]
         decision = await detect_change_async(
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
@@ -271,6 +291,9 @@ class Checker:
                                       details={"from": moved_from, "to": got.fetch.final_url}))
         if decision is not None:
             out.append(_with_documents(decision, state.last.text, got.extracted))
+        elif unknown and snap.attachments:  # type: ignore[attr-defined]
+            out.append(ChangeDecision(ChangeKind.ATTACHMENT_ADDED, "首次记录附件（升级后）",
+                                      alert=False))
         return out
 
     def _change_alerts(self, source: SourceConfig,
@@ -370,13 +393,22 @@ def _with_documents(decision: ChangeDecision, old_text: str,
     return replace(decision, details={**decision.details, "documents": docs})
 
 
+def _with_unavailable(result: CheckResult, files: tuple[AttachmentFile, ...]) -> CheckResult:
+    """The result counting the attachments this check could not fetch (logged)."""
+    failed = [f for f in files if f.error]
+    for f in failed:
+        logger.warning("{}: attachment {} unavailable: {}", result.source, f.url, f.error)
+    return replace(result, attachments_unavailable=len(failed)) if failed else result
+
+
 def _moved(changes: list[ChangeDecision]) -> bool:
     return any(c.kind == ChangeKind.MOVED for c in changes)
 
 
-def _new_version(got: Inspection, snap: object) -> NewVersion:
+def _new_version(got: Inspection, snap: object,
+                 files: tuple[AttachmentFile, ...] = ()) -> NewVersion:
     f, e = got.fetch, got.extracted
-    return NewVersion(
+    return NewVersion(files=files,
         content_hash=snap.content_hash, title=e.title, text=e.text,  # type: ignore[attr-defined]
         metadata=dict(e.metadata), raw=f.body, raw_sha256=hashlib.sha256(f.body).hexdigest(),
         http_status=f.status, headers=dict(f.headers), url=f.final_url, charset=f.charset,
