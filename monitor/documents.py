@@ -23,6 +23,7 @@ from dataclasses import replace
 from alerts import plan
 from monitor import listing
 from monitor.config import Config, SourceConfig
+from monitor.detect import attachment_changes
 from monitor.errors import ListingBrokenError, MonitorError
 from monitor.types import ChangeDecision, ChangeKind, Extracted, Inspection
 from storage.models import utcnow
@@ -83,6 +84,8 @@ def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckR
     summary = f"新文档「{_cut(doc['title'], 60)}」"
     if got is not None:
         details["excerpt"] = got.extracted.text[:EXCERPT]
+    if rec.version is not None and rec.version.files:  # its attachments, named in the alert
+        details["attachments"] = attachment_changes((), rec.version.attachments)
     elif error is not None:
         summary += f"（正文暂未获取：{_cut(str(error), 80)}）"
     change = ChangeDecision(ChangeKind.DOCUMENT_ADDED, summary, details=details)
