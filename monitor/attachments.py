@@ -43,6 +43,19 @@ if TYPE_CHECKING:  # monitor.fetch imports the extract stage, which imports this
     from monitor.fetch import Fetcher
 
 EXTENSIONS = frozenset({".pdf", ".doc", ".docx", ".xls", ".xlsx", ".wps", ".ofd", ".zip"})
+# The Content-Type a stored file is served and exported with, by its format.
+CONTENT_TYPES = {
+    "pdf": "application/pdf", "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "wps": "application/kswps", "ofd": "application/ofd", "zip": "application/zip",
+}
+
+
+def content_type(fmt: str) -> str:
+    """The Content-Type of a file of format ``fmt``; unknown ones are bytes."""
+    return CONTENT_TYPES.get(fmt, "application/octet-stream")
 
 
 def find(areas: Sequence[LexborNode], body: LexborNode, base: str) -> tuple[Attachment, ...]:

@@ -9,12 +9,15 @@ file answers a conditional GET with 304 when its ETag still matches.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
+import httpx
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import text, update
 from sqlmodel import col, select
+from warcio.archiveiterator import ArchiveIterator
 
 from alerts.compose import Composer
 from alerts.message import Message
@@ -25,12 +28,16 @@ from monitor.discover import base_url
 from monitor.fetch import Fetcher
 from monitor.pipeline import Checker
 from monitor.types import Attachment, CheckResult, Outcome
+from monitor.web.app import create_app
 from storage import Store
 from storage.alerts_repo import AlertsRepo
 from storage.models import Alert, Change, FileRow, Version
+from storage.search import Search
 from tests import documents as gen
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
+from tests.test_listing_sources import cli
+from tests.test_web_api import running
 
 AMOUNT, NEW_AMOUNT = "68.1亿元", "71.4亿元"
 PDF_ONLY = "算力基础设施建设"  # in the PDF's text, never on the page
@@ -257,3 +264,56 @@ async def test_pages_without_attachments_keep_their_hash_and_an_upgrade_alerts_n
     assert store.latest_version("other").attachments[0]["name"] == "答复.pdf"
     assert (await check(config, store, "other")).outcome is Outcome.UNCHANGED
     assert alerts(store) == []
+
+
+async def test_attachment_text_is_searched_exported_shown_and_downloadable(
+        config: Config, store: Store, site: Site, db_url: str, tmp_path: Path) -> None:
+    pdf = reply_pdf()
+    reply = Reply(site)
+    reply.attach("/files/reply.pdf", "答复全文.pdf", pdf, PDF_TYPE)
+    reply.attach("/files/scan.pdf", "扫描件.pdf", gen.scanned_pdf(), PDF_TYPE)
+    assert (await check(config, store)).outcome is Outcome.NEW
+    version = store.latest_version("reply")
+    assert PDF_ONLY not in version.text
+
+    for query in (PDF_ONLY, "亿元 算力"):  # FTS5/pg_trgm and a short (LIKE) term
+        found = Search(store).search(query)
+        assert found.total == 1, query
+        [hit] = found.hits
+        assert hit.version_id == version.id and hit.source == "reply"
+        assert hit.attachment is not None and hit.attachment["name"] == "答复全文.pdf"
+        assert hit.attachment["url"] == site.url("/files/reply.pdf")
+
+    sources = str(config.path)
+    shown = json.loads(cli("show", "reply", "--json", "--sources", sources, db=db_url).stdout)
+    assert [(a["name"], a["status"], a["format"], a["size"]) for a in shown["attachments"]] \
+        == [("答复全文.pdf", "ok", "pdf", len(pdf)),
+            ("扫描件.pdf", "not_extractable", "pdf", len(gen.scanned_pdf()))]
+    searched = cli("search", PDF_ONLY, "--sources", sources, db=db_url).stdout
+    assert "附件「答复全文.pdf」" in searched
+
+    warc = tmp_path / "out.warc.gz"
+    done = cli("export", "--warc", str(warc), "--sources", sources, db=db_url)
+    assert done.returncode == 0, done.stderr
+    bodies = {}
+    with warc.open("rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type == "response":
+                uri = record.rec_headers.get_header("WARC-Target-URI")
+                assert uri not in bodies  # once per file
+                bodies[uri] = (record.http_headers.get_header("Content-Type"),
+                               record.content_stream().read())
+    assert bodies[site.url("/files/reply.pdf")] == (PDF_TYPE, pdf)
+    assert site.url("/files/scan.pdf") in bodies and len(bodies) == 3  # page + 2 files
+
+    with running(create_app(config, store)) as base:
+        async with httpx.AsyncClient(base_url=base) as web:
+            page = (await web.get(f"/versions/{version.id}")).text
+            assert "答复全文.pdf" in page and "not_extractable" in page
+            got = await web.get(f"/versions/{version.id}/attachments/1")
+            missing = await web.get(f"/versions/{version.id}/attachments/9")
+    assert got.status_code == 200 and got.content == pdf
+    assert got.headers["content-type"] == PDF_TYPE
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''%E7%AD%94" in got.headers["content-disposition"]
+    assert missing.status_code == 404
