@@ -15,8 +15,8 @@ Shapes chosen for what comes later without a rewrite:
   text); a version lists its attachments in ``versions.attachments`` (JSON, page order:
   url, name, sha256 or none when it could not be fetched, status, reason, the ETag and
   Last-Modified it was served with).  A JSON list rather than a link table: a version's
-  attachments are always read whole, with the version, and never queried by themselves;
-  search joins ``files`` to versions through it in Python (``storage/search.py``).
+  attachments are always read whole, with the version; search finds the versions that
+  list a matching file by its SHA-256 in this JSON (``storage/search_files.py``).
 * ``alerts`` is the transactional outbox: rows are written in the same transaction as
   the change; ``dedupe_key`` is unique so nothing is queued twice.
 """

@@ -21,17 +21,19 @@ from warcio.archiveiterator import ArchiveIterator
 
 from alerts.compose import Composer
 from alerts.message import Message
+from monitor import follow
 from monitor.attachments import find
 from monitor.config import Config, load_config
 from monitor.detect import snapshot
 from monitor.discover import base_url
 from monitor.fetch import Fetcher
-from monitor.pipeline import Checker
+from monitor.pipeline import WORKER, Checker
 from monitor.types import Attachment, CheckResult, Outcome
 from monitor.web.app import create_app
 from storage import Store
 from storage.alerts_repo import AlertsRepo
 from storage.models import Alert, Change, FileRow, Version
+from storage.schedule import Schedule
 from storage.search import Search
 from tests import documents as gen
 from tests.conftest import write_sources
@@ -317,3 +319,50 @@ async def test_attachment_text_is_searched_exported_shown_and_downloadable(
     assert got.headers["content-disposition"].startswith("attachment;")
     assert "filename*=UTF-8''%E7%AD%94" in got.headers["content-disposition"]
     assert missing.status_code == 404
+
+
+async def test_a_new_document_of_a_listing_names_its_attachments(
+        store: Store, site: Site, tmp_path: Path) -> None:
+    docs = ["/col/t1.html"]
+
+    def column(req: Request) -> Response:
+        items = "".join(f"<li><a href='{d}'>关于第{i}号提案的答复</a><span>2026-05-0{i}</span>"
+                        "</li>" for i, d in enumerate(reversed(docs), 1))
+        return Response(f"<html><body><ul class='list'>{items}</ul></body></html>")
+
+    site.route("/col/index.html", column)
+    Reply(site, "/col/t1.html")
+    Reply(site, "/col/t2.html").attach("/col/t2.pdf", "答复全文.pdf", reply_pdf(), PDF_TYPE)
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "col"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        links = "ul.list li a"
+        [sources.follow]
+        content = "div.article"
+
+        [[watchers]]
+        email = "analyst@example.org"
+        sources = ["col"]
+        """)
+    config = load_config(path, env={})
+    store.sync_sources(config.sources)
+    await check_listing(config, store)  # the baseline: told nothing
+    docs.append("/col/t2.html")
+    await check_listing(config, store)
+    [alert] = alerts(store)
+    subject, body, _ = message_text(config, store, alert)
+    assert "新文档" in subject
+    assert f"新增附件: 答复全文.pdf {site.url('/col/t2.pdf')}" in body
+    assert AMOUNT in body  # the start of the attachment's text, readable in the alert
+
+
+async def check_listing(config: Config, store: Store) -> None:
+    src = config.source("col")
+    schedule = Schedule(store, WORKER, 60)
+    page_id = schedule.ensure_pages([src])["col"].page_id
+    async with Fetcher(config.settings) as fetcher:
+        checker = Checker(config, store, fetcher)
+        await checker.check(src)
+        await follow.check_due(checker, schedule, src, page_id)
