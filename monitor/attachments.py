@@ -12,8 +12,10 @@ pages (network guard, robots, host politeness, ``max_body_bytes``), at most
 ``settings.max_attachments`` a page, one after another.  Each request is conditional
 when the page's last version recorded an ETag/Last-Modified for that URL: a 304 reuses
 the stored file (no download).  A server without validators costs one download per
-attachment per check that saw the page change or not — the price of seeing a PDF
-replaced under the same link.  Text extraction runs in a worker thread.
+attachment per check — the price of seeing a PDF replaced under the same link.  A page
+answering 304 still has the files its last version lists asked for (``monitor.pipeline``):
+static pages behind nginx answer 304 forever while their PDF is replaced.  Text
+extraction runs in a worker thread.
 
 A failed fetch never fails the page's check: the attachment is "unavailable" with the
 reason.  When the last version had the same URL with a stored file, that file is kept

@@ -33,6 +33,7 @@ from monitor.errors import (
 from monitor.extract import extract, extract_document
 from monitor.fetch import Fetcher
 from monitor.types import (
+    Attachment,
     AttachmentFile,
     ChangeDecision,
     ChangeKind,
@@ -204,12 +205,16 @@ class Checker:
     async def _attachments(self, source: SourceConfig, state: PageState,
                            got: Inspection | FetchResult) -> tuple[AttachmentFile, ...]:
         """The page's attachments (``monitor.attachments``); a listing has none."""
-        if isinstance(got, FetchResult) or source.is_listing or not got.extracted.attachments:
-            return ()
         last = state.last.attachments if state.last else None
         known = {str(a.get("url")): a for a in last or ()}
+        # A 304 page still links what its version lists: a PDF replaced behind an
+        # unchanged page is seen (``_files_changed``).
+        found = (tuple(Attachment(str(a.get("url")), str(a.get("name", ""))) for a in last or ())
+                 if isinstance(got, FetchResult) else got.extracted.attachments)
+        if source.is_listing or not found:
+            return ()
         return await attachments.fetch_all(
-            self.fetcher, got.extracted.attachments, known=known,
+            self.fetcher, found, known=known,
             limit=self.config.settings.max_attachments,
             allow_private=source.allow_private_network or None, robots=source.robots)
 
@@ -241,8 +246,9 @@ class Checker:
             # It confirms the version whose validators we sent: if another check has
             # stored a newer one meanwhile, this answer is about the past.
             current = (state.etag, state.last_modified)
-            return rec if current == seen.validators else replace(
-                rec, outcome=str(Outcome.SUPERSEDED))
+            if current != seen.validators:
+                return replace(rec, outcome=str(Outcome.SUPERSEDED))
+            return await self._files_changed(source, state, seen, rec)
         assert got is not None
         documents.refuse_broken(source, state, got.extracted)
         snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata,
@@ -267,6 +273,32 @@ class Checker:
                        alerts=rec.alerts + tuple(alerts),
                        page_url=got.fetch.final_url if moved else None,
                        page_status="moved" if moved else rec.page_status)
+    async def _files_changed(self, source: SourceConfig, state: PageState,
+                             seen: Observation, rec: CheckRecord) -> CheckRecord:
+        """A 304 page whose attachments changed: a new version of the same page text
+        (its raw body and headers those of the last version) with the new files."""
+        last = state.last
+        if last is None or last.attachments is None or not seen.files:
+            return rec
+        snap = snapshot(last.title, last.text, last.metadata, [f.entry() for f in seen.files])
+        old = snapshot(last.title, last.text, last.metadata, last.attachments)
+        decision = await detect_change_async(
+            old, snap, previous_hashes=state.previous_hashes,
+            last_change_kind=state.last_change_kind,
+            diff_timeout=self.config.settings.diff_timeout)
+        if decision is None:
+            return rec
+        full = await asyncio.to_thread(self.store.version, last.id)
+        raw = await asyncio.to_thread(self.store.raw_body, last.id)
+        version = NewVersion(
+            content_hash=snap.content_hash, title=last.title, text=last.text,
+            metadata=dict(last.metadata), raw=raw, raw_sha256=last.raw_sha256,
+            http_status=full.http_status, headers=dict(full.headers), url=full.url,
+            charset=full.charset, fetched_at=seen.at, files=seen.files)
+        return replace(rec, outcome=str(Outcome.CHANGED), version=version,
+                       changes=(decision,),
+                       alerts=rec.alerts + tuple(self._change_alerts(source, [decision])))
+
     async def _changes(self, source: SourceConfig, state: PageState, got: Inspection,
                        snap: object) -> list[ChangeDecision]:
         out: list[ChangeDecision] = []

@@ -53,9 +53,10 @@ def reply_pdf(amount: str = AMOUNT) -> bytes:
 class Reply:
     """A reply page whose attachments the test edits: {path: (name, bytes, type)}."""
 
-    def __init__(self, site: Site, path: str = "/reply.html") -> None:
-        self.site, self.path = site, path
+    def __init__(self, site: Site, path: str = "/reply.html", *, etag: bool = False) -> None:
+        self.site, self.path, self.etag = site, path, etag
         self.files: dict[str, tuple[str, bytes, str]] = {}
+        self.not_modified = 0  # 304s answered (the page and its files)
         site.route(path, self._page)
 
     def attach(self, path: str, name: str, body: bytes, ctype: str) -> None:
@@ -69,7 +70,13 @@ class Reply:
                 "<a href='/'>首页</a></div><div class='article'><h1>第0192号提案的答复</h1>"
                 "<p>张委员：您提出的提案收悉，答复全文见附件。</p>"
                 f"<p>附件：</p><ul>{links}</ul></div></body></html>")
-        return Response(html, headers={"Content-Type": "text/html; charset=utf-8"})
+        headers = {"Content-Type": "text/html; charset=utf-8"}
+        if self.etag:  # a static page behind nginx: an ETag of its bytes
+            headers["ETag"] = '"' + hashlib.sha256(html.encode()).hexdigest()[:16] + '"'
+            if req.headers.get("if-none-match") == headers["ETag"]:
+                self.not_modified += 1
+                return Response(b"", status=304, headers={"ETag": headers["ETag"]})
+        return Response(html, headers=headers)
 
     def _file(self, path: str):  # type: ignore[no-untyped-def]
         def handle(req: Request) -> Response:
@@ -77,7 +84,8 @@ class Reply:
                 return Response(b"gone", status=404)
             _, body, ctype = self.files[path]
             etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-            if req.headers.get("If-None-Match") == etag:
+            if req.headers.get("if-none-match") == etag:
+                self.not_modified += 1
                 return Response(b"", status=304, headers={"ETag": etag})
             return Response(body, headers={"Content-Type": ctype, "ETag": etag})
         return handle
@@ -164,6 +172,7 @@ async def test_a_reply_page_whose_attachments_change_is_told_once_per_change(
 
     again = await check(config, store)  # both files answer 304: nothing downloaded
     assert again.outcome is Outcome.UNCHANGED and store.count(Version) == 1
+    assert reply.not_modified == 2
     assert site.hits("/files/reply.pdf") == 2 and store.count(FileRow) == 2
 
     reply.attach("/files/reply.pdf", "答复全文.pdf", reply_pdf(NEW_AMOUNT), PDF_TYPE)
@@ -366,3 +375,25 @@ async def check_listing(config: Config, store: Store) -> None:
         checker = Checker(config, store, fetcher)
         await checker.check(src)
         await follow.check_due(checker, schedule, src, page_id)
+
+
+async def test_a_pdf_replaced_behind_an_unchanged_page_answering_304_is_told(
+        config: Config, store: Store, site: Site) -> None:
+    reply = Reply(site, etag=True)
+    reply.attach("/files/reply.pdf", "答复全文.pdf", reply_pdf(), PDF_TYPE)
+    assert (await check(config, store)).outcome is Outcome.NEW
+    assert (await check(config, store)).outcome is Outcome.UNCHANGED
+    assert reply.not_modified == 2 and store.count(Version) == 1  # the page and the PDF
+
+    reply.attach("/files/reply.pdf", "答复全文.pdf", reply_pdf(NEW_AMOUNT), PDF_TYPE)
+    changed = await check(config, store)
+    assert reply.not_modified == 3  # the page itself was not downloaded again
+    assert changed.outcome is Outcome.CHANGED and changed.change_kind == "attachment_changed"
+    [alert] = alerts(store)
+    _, body, _ = message_text(config, store, alert)
+    assert "规模达到[-68.1-]{+71.4+}亿元" in body
+    first, latest = store.history("reply")
+    assert store.version(latest.id).text == store.version(first.id).text
+    assert store.raw_body(latest.id) == store.raw_body(first.id)
+    assert (await check(config, store)).outcome is Outcome.UNCHANGED
+    assert len(alerts(store)) == 1 and store.count(Version) == 2
