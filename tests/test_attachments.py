@@ -302,6 +302,8 @@ async def test_attachment_text_is_searched_exported_shown_and_downloadable(
             ("扫描件.pdf", "not_extractable", "pdf", len(gen.scanned_pdf()))]
     searched = cli("search", PDF_ONLY, "--sources", sources, db=db_url).stdout
     assert "附件「答复全文.pdf」" in searched
+    plain = cli("show", "reply", "--sources", sources, db=db_url).stdout
+    assert f"附件 扫描件.pdf · PDF · {len(gen.scanned_pdf())} B · not_extractable" in plain
 
     warc = tmp_path / "out.warc.gz"
     done = cli("export", "--warc", str(warc), "--sources", sources, db=db_url)
@@ -323,6 +325,10 @@ async def test_attachment_text_is_searched_exported_shown_and_downloadable(
             assert "答复全文.pdf" in page and "not_extractable" in page
             got = await web.get(f"/versions/{version.id}/attachments/1")
             missing = await web.get(f"/versions/{version.id}/attachments/9")
+            results = (await web.get("/search", params={"q": PDF_ONLY})).text
+            api = (await web.get("/api/search", params={"q": PDF_ONLY})).json()
+    assert "附件「答复全文.pdf」" in results
+    assert api["hits"][0]["attachment_name"] == "答复全文.pdf"
     assert got.status_code == 200 and got.content == pdf
     assert got.headers["content-type"] == PDF_TYPE
     assert got.headers["content-disposition"].startswith("attachment;")
