@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts import templates
+from alerts import attachments, templates
 from alerts.message import ChatItem, Message, header_safe
 from monitor.diff import diff_texts
 from monitor.errors import DeliveryError
@@ -102,6 +102,11 @@ class Composer:
         elif view.details.get("excerpt"):  # a new document: its text, to be read here
             diff_text = str(view.details["excerpt"])
             diff_html = _pre(diff_text)
+        if view.details.get("attachments"):
+            extra = attachments.sections(view.details, view.files, context=context,
+                                         timeout=self.settings.diff_timeout)
+            diff_text = f"{diff_text}\n\n{extra.text}".strip()
+            diff_html += extra.html
         size = f" (+{stats['added']} / −{stats['removed']} 字)" if stats else ""
         return ChangeParts(view, title, KIND_LABELS.get(view.kind, view.kind), size,
                            self.local(view.created_at), self._facts(view),
@@ -113,6 +118,7 @@ class Composer:
         if v.summary:
             facts.append(("摘要", header_safe(v.summary, 300), None))
         facts += _documents(v.details)
+        facts += attachments.facts(v.details)
         facts.append(("检测时间", self.local(v.created_at), None))
         if v.old and v.new:
             facts.append(("版本", f"#{v.old.id} → #{v.new.id}", None))

@@ -4,9 +4,18 @@ Kinds, most important first (the first that applies is the kind, the others are 
 in the summary and ``details["kinds"]``):
 
 1. ``reply_added``: what people watching a proposal wait for.
-2. ``title_changed``: the page now says it is a different document.
-3. ``changed``: the body text changed.
-4. ``metadata_changed``: 发文日期, 索引号... changed, the text did not.
+2. ``attachment_added`` / ``attachment_changed`` / ``attachment_removed``: a file the
+   page links to appeared, was replaced (another SHA-256 under the same URL, or it could
+   be downloaded at last) or is no longer linked.  The reply itself is often the PDF,
+   so a page whose text changed only in its 附件 line is told as the attachment's
+   change; ``details["attachments"]`` names each (name, URL, old/new SHA-256 and status).
+3. ``title_changed``: the page now says it is a different document.
+4. ``changed``: the body text changed.
+5. ``metadata_changed``: 发文日期, 索引号... changed, the text did not.
+
+A version's identity (``snapshot``'s hash) includes its attachments (URL and SHA-256,
+or "unavailable") only when it has some: a page without attachments hashes exactly as
+before attachments existed, so an archive upgraded in place sees no false change.
 
 ``flapping`` overrides them when the new version is the one before the previous one
 (A→B→A): a page alternating between two versions (two servers behind a balancer, an
@@ -28,8 +37,9 @@ from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
 from monitor.patch import make_patch
 from monitor.types import ChangeDecision, ChangeKind, Snapshot
 
-PRIORITY = (ChangeKind.REPLY_ADDED, ChangeKind.TITLE_CHANGED, ChangeKind.CHANGED,
-            ChangeKind.METADATA_CHANGED)
+PRIORITY = (ChangeKind.REPLY_ADDED, ChangeKind.ATTACHMENT_ADDED,
+            ChangeKind.ATTACHMENT_CHANGED, ChangeKind.ATTACHMENT_REMOVED,
+            ChangeKind.TITLE_CHANGED, ChangeKind.CHANGED, ChangeKind.METADATA_CHANGED)
 NO_STATS = {"added": 0, "removed": 0, "paragraphs": 0, "paragraphs_modified": 0,
             "paragraphs_added": 0, "paragraphs_removed": 0}
 MAX_GROUPS = 6  # paragraph groups named in a summary before "等"
@@ -55,18 +65,25 @@ BLOCK_GAP = 4  # reply markers this close (in paragraphs) belong to the same rep
 HEADING_MAX = 60
 
 
-def snapshot(title: str, text: str, metadata: Mapping[str, str]) -> Snapshot:
-    """A Snapshot whose content_hash is SHA-256 of canonical JSON of its three parts."""
-    canonical = json.dumps({"title": title, "text": text, "metadata": dict(metadata)},
-                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def snapshot(title: str, text: str, metadata: Mapping[str, str],
+             attachments: Sequence[Mapping[str, object]] = ()) -> Snapshot:
+    """A Snapshot whose content_hash is SHA-256 of canonical JSON of its parts; the
+    attachments are in it only when there are some (see the module doc)."""
+    parts: dict[str, object] = {"title": title, "text": text, "metadata": dict(metadata)}
+    if attachments:
+        parts["attachments"] = [[a.get("url"), a.get("sha256") or "unavailable"]
+                                for a in attachments]
+    canonical = json.dumps(parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return Snapshot(title, text, dict(metadata), digest)
+    return Snapshot(title, text, dict(metadata), digest,
+                    tuple(dict(a) for a in attachments))
 
 
 def _same(old: Snapshot, new: Snapshot) -> bool:
     if old.content_hash and old.content_hash == new.content_hash:
         return True
-    return (old.title, old.text, old.metadata) == (new.title, new.text, new.metadata)
+    return (old.title, old.text, old.metadata) == (new.title, new.text, new.metadata) \
+        and not attachment_changes(old.attachments, new.attachments)
 
 
 def detect_change(old: Snapshot, new: Snapshot, *, previous_hashes: Sequence[str] = (),
@@ -146,12 +163,60 @@ def _parts(old: Snapshot, new: Snapshot, diff: TextDiff,
             for p in diff.changed_paragraphs()]
         if items:
             details["items"] = items
+    atts = attachment_changes(old.attachments, new.attachments)
+    if atts:
+        parts += attachment_parts(atts)
+        details["attachments"] = atts
     meta = metadata_changes(old.metadata, new.metadata)
     if meta:
         parts.append((ChangeKind.METADATA_CHANGED, "; ".join(
             f"{k}: {_show(a)} → {_show(b)}" for k, (a, b) in meta.items())))
         details["metadata"] = {k: [a, b] for k, (a, b) in meta.items()}
     return parts, details
+
+
+def attachment_changes(old: Sequence[Mapping[str, object]],
+                       new: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """One entry per attachment added, removed or changed (by URL), in page order."""
+    before, after = {a["url"]: a for a in old}, {a["url"]: a for a in new}
+    out = []
+    for url, a in after.items():
+        b = before.get(url)
+        if b is None or _file_of(b) != _file_of(a):
+            out.append(_attachment_entry("changed" if b else "added", b or {}, a))
+    out += [_attachment_entry("removed", b, {}) for url, b in before.items()
+            if url not in after]
+    return out
+
+
+def _file_of(a: Mapping[str, object]) -> object:
+    return a.get("sha256") or "unavailable"
+
+
+def _attachment_entry(change: str, old: Mapping[str, object],
+                      new: Mapping[str, object]) -> dict[str, object]:
+    either = new or old
+    return {"change": change, "name": either.get("name", ""), "url": either.get("url", ""),
+            "old_sha256": old.get("sha256"), "new_sha256": new.get("sha256"),
+            "old_status": old.get("status"), "new_status": new.get("status"),
+            "old_reason": old.get("reason"), "new_reason": new.get("reason"),
+            "format": either.get("format", "")}
+
+
+_ATTACHMENT_KIND = {"added": (ChangeKind.ATTACHMENT_ADDED, "新增附件"),
+                    "changed": (ChangeKind.ATTACHMENT_CHANGED, "附件已修改"),
+                    "removed": (ChangeKind.ATTACHMENT_REMOVED, "附件已删除")}
+
+
+def attachment_parts(changes: list[dict[str, object]]) -> list[Part]:
+    """One part per kind: "新增附件「答复.xlsx」、「表2」"."""
+    parts = []
+    for change, (kind, label) in _ATTACHMENT_KIND.items():
+        names = [f"「{_cut(str(c['name']), 30)}」" for c in changes if c["change"] == change]
+        if names:
+            parts.append((kind, f"{label}{'、'.join(names[:MAX_GROUPS])}"
+                          + (f" 等{len(names)}个" if len(names) > MAX_GROUPS else "")))
+    return parts
 
 
 def describe_paragraphs(diff: TextDiff) -> str:

@@ -23,7 +23,7 @@ from dataclasses import replace
 from alerts import plan
 from monitor import listing
 from monitor.config import Config, SourceConfig
-from monitor.detect import describe_items
+from monitor.detect import attachment_changes, describe_items
 from monitor.errors import ListingBrokenError, MonitorError
 from monitor.types import ChangeDecision, ChangeKind, Extracted, Inspection
 from storage.models import utcnow
@@ -95,6 +95,8 @@ def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckR
         text = got.extracted.text
         details["excerpt"] = text if len(text) <= EXCERPT else \
             text[:EXCERPT].rstrip() + "……（全文见链接）"
+    if rec.version is not None and rec.version.files:  # its attachments, named in the alert
+        details["attachments"] = attachment_changes((), rec.version.attachments)
     elif error is not None:
         summary += f"（正文暂未获取：{_cut(str(error), 80)}）"
     change = ChangeDecision(ChangeKind.DOCUMENT_ADDED, summary, details=details)

@@ -11,6 +11,12 @@ Each version becomes three WARC records sharing its target URI and fetch time:
 * ``metadata``: the extracted title, text and metadata as JSON (``application/json``),
   referring to the response.
 
+Each attachment file of the exported versions (``versions.attachments``) is one more
+``response`` record, once per file per export (by SHA-256, the first version listing it
+gives its date): its URL, ``200 OK``, the Content-Type of its format and the original
+bytes as stored.  A file that could not be fetched has no bytes and no record; the
+metadata record lists every attachment either way.
+
 warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` (sha1, base32).
 """
 
@@ -31,19 +37,23 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from monitor import __version__
+from monitor.attachments import content_type
 from storage.archive import ArchivedVersion
+from storage.records import StoredFile
 
 # Headers describing an encoding or length the stored body no longer has.
 DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 Progress = Callable[[ArchivedVersion], None]
+FileLoader = Callable[[str], StoredFile]  # a stored file with its bytes, by SHA-256
 STDOUT = "-"  # as a JSON lines path: standard output
 
 
 def write_warc(versions: Iterable[ArchivedVersion], path: Path, *, user_agent: str,
-               progress: Progress | None = None) -> int:
-    """Write the versions to ``path`` (gzipped per record if it ends in ``.gz``)."""
-    count = 0
+               progress: Progress | None = None, files: FileLoader | None = None) -> int:
+    """Write the versions to ``path`` (gzipped per record if it ends in ``.gz``), and
+    with ``files`` their attachment files."""
+    count, written = 0, set[str]()
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=path.name.endswith(".gz"), warc_version="1.1")
         writer.write_record(writer.create_warcinfo_record(path.name, {
@@ -54,6 +64,8 @@ def write_warc(versions: Iterable[ArchivedVersion], path: Path, *, user_agent: s
         }))
         for version in versions:
             write_version(writer, version, user_agent)
+            if files is not None:
+                write_attachments(writer, version, files, written)
             count += 1
             if progress:
                 progress(version)
@@ -76,6 +88,27 @@ def write_version(writer: WARCWriter, v: ArchivedVersion, user_agent: str) -> No
         warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id})
     for record in (request, response, metadata):
         writer.write_record(record)
+
+
+def write_attachments(writer: WARCWriter, v: ArchivedVersion, files: FileLoader,
+                      written: set[str]) -> None:
+    """A response record for each attachment file not written yet in this export."""
+    for entry in v.attachments:
+        sha = str(entry.get("sha256") or "")
+        if not sha or sha in written:
+            continue
+        try:
+            stored = files(sha)
+        except KeyError:
+            continue
+        written.add(sha)
+        headers = StatusAndHeaders("200 OK", [
+            ("Content-Type", content_type(stored.format)),
+            ("Content-Length", str(len(stored.body)))], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(
+            str(entry.get("url", "")), "response", payload=BytesIO(stored.body),
+            length=len(stored.body), http_headers=headers,
+            warc_headers_dict={"WARC-Date": warc_date(v)}))
 
 
 def warc_date(v: ArchivedVersion) -> str:
@@ -117,6 +150,8 @@ def metadata_of(v: ArchivedVersion) -> dict[str, Any]:
         "metadata": v.metadata, "text": v.text, "content_hash": v.content_hash,
         "raw_sha256": v.raw_sha256, "http_status": v.http_status, "charset": v.charset,
         "change_kinds": v.change_kinds,
+        "attachments": [{k: a.get(k) for k in ("url", "name", "sha256", "status", "reason",
+                                               "format", "size")} for a in v.attachments],
     }
 
 

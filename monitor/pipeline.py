@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from alerts import plan
-from monitor import crawl, documents, listing
+from monitor import attachments, crawl, documents, listing
 from monitor.challenge import detect_challenge, detect_soft_404
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
@@ -33,6 +33,8 @@ from monitor.errors import (
 from monitor.extract import extract, extract_document, extract_feed
 from monitor.fetch import Fetcher
 from monitor.types import (
+    Attachment,
+    AttachmentFile,
     ChangeDecision,
     ChangeKind,
     CheckResult,
@@ -148,6 +150,7 @@ class Observation:
     got: Inspection | FetchResult | None = None  # a FetchResult is a 304
     error: MonitorError | None = None
     validators: tuple[str | None, str | None] = (None, None)  # the ETag/date we sent
+    files: tuple[AttachmentFile, ...] = ()  # the page's attachments, fetched after it
 
 
 class Checker:
@@ -168,7 +171,7 @@ class Checker:
             record = await self._record(source, state, seen, started, t0)
             done = await self._commit(source, record, page_id is not None)
             if not isinstance(done, PageState):
-                return done
+                return _with_unavailable(done, seen.files)
             state = done  # another check of the page was stored first: make it again
         return CheckResult(source.name, Outcome.ERROR, time.monotonic() - t0,
                            error_kind="storage", error="the page kept changing under "
@@ -198,7 +201,24 @@ class Checker:
             logger.opt(exception=exc).error("{}: unexpected error in the check", source.name)
             return Observation(began, error=InternalError(repr(exc)), validators=sent)
         fetched = got.fetched_at if isinstance(got, FetchResult) else got.fetch.fetched_at
-        return Observation(fetched or began, got=got, validators=sent)
+        files = await self._attachments(source, state, got)
+        return Observation(fetched or began, got=got, validators=sent, files=files)
+
+    async def _attachments(self, source: SourceConfig, state: PageState,
+                           got: Inspection | FetchResult) -> tuple[AttachmentFile, ...]:
+        """The page's attachments (``monitor.attachments``); a listing has none."""
+        last = state.last.attachments if state.last else None
+        known = {str(a.get("url")): a for a in last or ()}
+        # A 304 page still links what its version lists: a PDF replaced behind an
+        # unchanged page is seen (``_files_changed``).
+        found = (tuple(Attachment(str(a.get("url")), str(a.get("name", ""))) for a in last or ())
+                 if isinstance(got, FetchResult) else got.extracted.attachments)
+        if source.is_listing or not found:
+            return ()
+        return await attachments.fetch_all(
+            self.fetcher, found, known=known,
+            limit=self.config.settings.max_attachments,
+            allow_private=source.allow_private_network or None, robots=source.robots)
 
     async def _record(self, source: SourceConfig, state: PageState, seen: Observation,
                       started: datetime, t0: float) -> CheckRecord:
@@ -228,11 +248,13 @@ class Checker:
             # It confirms the version whose validators we sent: if another check has
             # stored a newer one meanwhile, this answer is about the past.
             current = (state.etag, state.last_modified)
-            return rec if current == seen.validators else replace(
-                rec, outcome=str(Outcome.SUPERSEDED))
+            if current != seen.validators:
+                return replace(rec, outcome=str(Outcome.SUPERSEDED))
+            return await self._files_changed(source, state, seen, rec)
         assert got is not None
         documents.refuse_broken(source, state, got.extracted)
-        snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata)
+        snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata,
+                        [f.entry() for f in seen.files])
         changes = await self._changes(source, state, got, snap)
         if state.last is not None and not changes and snap.content_hash == state.last.content_hash:
             return self._base(state, started, t0, Outcome.UNCHANGED, got.fetch)
@@ -248,11 +270,37 @@ class Checker:
         # is recorded (against the last version), a duplicate version is not.
         same = state.last is not None and snap.content_hash == state.last.content_hash
         # rec.alerts may hold the "recovered" alert of a failure streak: keep it.
-        return replace(rec, version=None if same else _new_version(got, snap),
+        return replace(rec, version=None if same else _new_version(got, snap, seen.files),
                        changes=tuple(changes),
                        alerts=rec.alerts + tuple(alerts),
                        page_url=got.fetch.final_url if moved else None,
                        page_status="moved" if moved else rec.page_status)
+    async def _files_changed(self, source: SourceConfig, state: PageState,
+                             seen: Observation, rec: CheckRecord) -> CheckRecord:
+        """A 304 page whose attachments changed: a new version of the same page text
+        (its raw body and headers those of the last version) with the new files."""
+        last = state.last
+        if last is None or last.attachments is None or not seen.files:
+            return rec
+        snap = snapshot(last.title, last.text, last.metadata, [f.entry() for f in seen.files])
+        old = snapshot(last.title, last.text, last.metadata, last.attachments)
+        decision = await detect_change_async(
+            old, snap, previous_hashes=state.previous_hashes,
+            last_change_kind=state.last_change_kind,
+            diff_timeout=self.config.settings.diff_timeout)
+        if decision is None:
+            return rec
+        full = await asyncio.to_thread(self.store.version, last.id)
+        raw = await asyncio.to_thread(self.store.raw_body, last.id)
+        version = NewVersion(
+            content_hash=snap.content_hash, title=last.title, text=last.text,
+            metadata=dict(last.metadata), raw=raw, raw_sha256=last.raw_sha256,
+            http_status=full.http_status, headers=dict(full.headers), url=full.url,
+            charset=full.charset, fetched_at=seen.at, files=seen.files)
+        return replace(rec, outcome=str(Outcome.CHANGED), version=version,
+                       changes=(decision,),
+                       alerts=rec.alerts + tuple(self._change_alerts(source, [decision])))
+
     async def _changes(self, source: SourceConfig, state: PageState, got: Inspection,
                        snap: object) -> list[ChangeDecision]:
         out: list[ChangeDecision] = []
@@ -260,7 +308,11 @@ class Checker:
             out.append(ChangeDecision(ChangeKind.RESTORED, "页面已恢复访问"))
         if state.last is None:
             return out
-        old = snapshot(state.last.title, state.last.text, state.last.metadata)
+        # A version stored before attachments were tracked: compared as if it had the
+        # attachments seen now (never "新增附件" for every file after the upgrade).
+        unknown = state.last.attachments is None
+        old = snapshot(state.last.title, state.last.text, state.last.metadata,
+                       snap.attachments if unknown else state.last.attachments)  # type: ignore[attr-defined]
         decision = await detect_change_async(
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
@@ -273,6 +325,9 @@ class Checker:
                                       details={"from": moved_from, "to": got.fetch.final_url}))
         if decision is not None:
             out.append(_with_documents(decision, state.last.text, got.extracted))
+        elif unknown and snap.attachments:  # type: ignore[attr-defined]
+            out.append(ChangeDecision(ChangeKind.ATTACHMENT_ADDED, "首次记录附件（升级后）",
+                                      alert=False))
         return out
 
     def _change_alerts(self, source: SourceConfig, changes: list[ChangeDecision],
@@ -375,13 +430,22 @@ def _with_documents(decision: ChangeDecision, old_text: str,
     return replace(decision, details={**decision.details, "documents": docs})
 
 
+def _with_unavailable(result: CheckResult, files: tuple[AttachmentFile, ...]) -> CheckResult:
+    """The result counting the attachments this check could not fetch (logged)."""
+    failed = [f for f in files if f.error]
+    for f in failed:
+        logger.warning("{}: attachment {} unavailable: {}", result.source, f.url, f.error)
+    return replace(result, attachments_unavailable=len(failed)) if failed else result
+
+
 def _moved(changes: list[ChangeDecision]) -> bool:
     return any(c.kind == ChangeKind.MOVED for c in changes)
 
 
-def _new_version(got: Inspection, snap: object) -> NewVersion:
+def _new_version(got: Inspection, snap: object,
+                 files: tuple[AttachmentFile, ...] = ()) -> NewVersion:
     f, e = got.fetch, got.extracted
-    return NewVersion(
+    return NewVersion(files=files,
         content_hash=snap.content_hash, title=e.title, text=e.text,  # type: ignore[attr-defined]
         metadata=dict(e.metadata), raw=f.body, raw_sha256=hashlib.sha256(f.body).hexdigest(),
         http_status=f.status, headers=dict(f.headers), url=f.final_url, charset=f.charset,

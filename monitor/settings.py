@@ -78,6 +78,9 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(
         20_000_000, gt=0, description="Cap on decoded body bytes (stops gzip bombs)."
     )
+    max_attachments: int = Field(
+        20, ge=0, description="Attachments (linked PDF, Word… files) fetched per page and check."
+    )
     max_redirects: int = Field(5, ge=0, description="Redirect hops per fetch.")
     retries: int = Field(2, ge=0, description="Retries on connect errors, 5xx and 429.")
     retry_backoff: float = Field(1.0, ge=0, description="First retry delay, doubled each time.")

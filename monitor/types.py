@@ -41,6 +41,44 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a page links to (``monitor.attachments``): its URL and its link text."""
+
+    url: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """What fetching one attachment gave (``monitor.attachments.fetch_all``).
+
+    ``status`` is a ``DocumentText`` status, or "unavailable" (the fetch failed:
+    ``reason`` says why, ``sha256`` is None).  ``body`` is empty when the server said
+    304 Not Modified: the file is the one stored under ``sha256``."""
+
+    url: str
+    name: str
+    status: str = "ok"  # ok | not_extractable | not_extracted | unavailable
+    reason: str = ""
+    sha256: str | None = None
+    fmt: str = ""
+    size: int = 0
+    body: bytes = b""
+    text: str = ""
+    title: str = ""
+    pages: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str = ""  # this fetch failed (the stored file may have been kept): why
+
+    def entry(self) -> dict[str, object]:
+        """The version's record of it (``versions.attachments``)."""
+        return {"url": self.url, "name": self.name, "sha256": self.sha256,
+                "status": self.status, "reason": self.reason, "format": self.fmt,
+                "size": self.size, "etag": self.etag, "last_modified": self.last_modified}
+
+
+@dataclass(frozen=True)
 class Extracted:
     """What ``monitor.extract`` + ``monitor.normalize`` made of a page."""
 
@@ -51,6 +89,7 @@ class Extracted:
     listing: bool = False  # a column page: the text is its items, one per line
     documents: tuple[Document, ...] = ()  # a column page's items: monitor.discover
     item_selector: str | None = None  # finds the same items on the column's other pages
+    attachments: tuple[Attachment, ...] = ()  # files the page links to
 
 
 @dataclass(frozen=True)
@@ -93,6 +132,10 @@ class ChangeKind(enum.StrEnum):
     # no longer on any page of the listing (recorded, told only if the page is gone).
     DOCUMENT_ADDED = "document_added"
     UNLISTED = "unlisted"
+    # A page's attachments (files it links to): monitor.detect.attachment_parts.
+    ATTACHMENT_ADDED = "attachment_added"
+    ATTACHMENT_REMOVED = "attachment_removed"
+    ATTACHMENT_CHANGED = "attachment_changed"
 
 
 # Words a watcher understands, used in subjects and the UI.
@@ -107,6 +150,9 @@ KIND_LABELS: dict[str, str] = {
     "flapping": "内容来回变化",
     "document_added": "新文档",
     "unlisted": "已从栏目移除",
+    "attachment_added": "新增附件",
+    "attachment_removed": "附件已删除",
+    "attachment_changed": "附件已修改",
 }
 
 
@@ -128,6 +174,7 @@ class CheckResult:
     alerts: int = 0
     document: str | None = None  # the URL of the listing's document that was checked
     documents_added: int = 0  # a listing's: documents it found for the first time
+    attachments_unavailable: int = 0  # attachments that could not be fetched this time
 
 
 @dataclass(frozen=True)
@@ -149,6 +196,8 @@ class Snapshot:
     text: str
     metadata: dict[str, str] = field(default_factory=dict)
     content_hash: str = ""
+    # The page's attachments as versions record them (AttachmentFile.entry), in order.
+    attachments: tuple[dict[str, object], ...] = ()
 
 
 @dataclass(frozen=True)

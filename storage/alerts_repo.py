@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
+from storage import files
 from storage.models import Alert, Change, Page, SourceRow, Version, utcnow
-from storage.records import AlertDraft
+from storage.records import AlertDraft, StoredFile
 from storage.repository import Store
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
@@ -79,6 +80,8 @@ class ChangeView:
     page_url: str
     old: VersionText | None
     new: VersionText | None
+    # the stored files the change's attachments name (details["attachments"]), by SHA-256
+    files: dict[str, StoredFile] = field(default_factory=dict)
 
 
 class AlertsRepo:
@@ -222,7 +225,14 @@ class AlertsRepo:
                 source=src.name if src else "", page_url=page.url if page else "",
                 source_title=(src.config or {}).get("title") if src else None,
                 old=_text(s.get(Version, ch.old_version_id) if ch.old_version_id else None),
-                new=_text(s.get(Version, ch.new_version_id) if ch.new_version_id else None))
+                new=_text(s.get(Version, ch.new_version_id) if ch.new_version_id else None),
+                files=files.infos(s, _shas(ch.details)))
+
+
+def _shas(details: dict[str, Any]) -> list[str]:
+    """The SHA-256s of the files a change's attachments name."""
+    return [str(a.get(k)) for a in details.get("attachments") or []
+            for k in ("old_sha256", "new_sha256") if a.get(k)]
 
 
 # A pending row that already failed: it waits for its next attempt.

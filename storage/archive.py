@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -111,6 +112,7 @@ class ArchivedVersion:
     raw: bytes
     raw_sha256: str
     change_kinds: list[str]
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # versions.attachments
 
 
 class Archive:
@@ -393,5 +395,5 @@ def _archived(v: Version, page: Page, src: SourceRow, raw: bytes,
         url=v.url or page.url, fetched_at=v.fetched_at, title=v.title, text=v.text,
         metadata=dict(v.meta), content_hash=v.content_hash, http_status=v.http_status,
         headers=dict(v.headers), charset=v.charset, raw=raw, raw_sha256=v.raw_sha256,
-        change_kinds=kinds)
+        change_kinds=kinds, attachments=list(v.attachments or []))
 

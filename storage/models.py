@@ -10,6 +10,13 @@ Shapes chosen for what comes later without a rewrite:
   the chain.
 * ``pages.lease_owner`` / ``lease_expires`` / ``next_check_at`` let several daemons on
   PostgreSQL claim due checks atomically.
+* ``files`` holds each attachment file once, by SHA-256, shared by every version and
+  page that links it (bytes zstd-compressed, extracted text searched like version
+  text); a version lists its attachments in ``versions.attachments`` (JSON, page order:
+  url, name, sha256 or none when it could not be fetched, status, reason, the ETag and
+  Last-Modified it was served with).  A JSON list rather than a link table: a version's
+  attachments are always read whole, with the version; search finds the versions that
+  list a matching file by its SHA-256 in this JSON (``storage/search_files.py``).
 * ``alerts`` is the transactional outbox: rows are written in the same transaction as
   the change; ``dedupe_key`` is unique so nothing is queued twice.
 """
@@ -98,6 +105,27 @@ class Version(SQLModel, table=True):
     headers: dict[str, str] = _json()
     url: str = Field(default="", sa_column=Column(Text, nullable=False))  # final URL
     charset: str | None = None
+    # None: stored before attachments were tracked (migration 0005), so unknown.
+    attachments: list[dict[str, Any]] | None = Field(
+        default_factory=list, sa_column=Column(JSON(none_as_null=True), nullable=True))
+
+
+class FileRow(SQLModel, table=True):
+    """An attachment file, stored once by content (see the module doc)."""
+
+    __tablename__ = "files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, unique=True, max_length=64)
+    size: int = 0
+    format: str = ""
+    body: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))  # zstd
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = "ok"  # ok | not_extractable | not_extracted
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    pages: int | None = None
+    first_seen: datetime = Field(default_factory=utcnow)
 
 
 class Check(SQLModel, table=True):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.types import ChangeDecision, Document
+from monitor.types import AttachmentFile, ChangeDecision, Document
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,24 @@ class LastVersion:
     raw_sha256: str
     fetched_at: datetime
     url: str
+    # versions.attachments; None for a version stored before they were tracked
+    attachments: tuple[dict[str, Any], ...] | None = ()
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An attachment file as stored (``files``); ``body`` only when asked for."""
+
+    sha256: str
+    size: int
+    format: str
+    text: str
+    title: str
+    status: str
+    reason: str
+    pages: int | None
+    first_seen: datetime
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,11 @@ class NewVersion:
     url: str
     charset: str | None
     fetched_at: datetime
+    files: tuple[AttachmentFile, ...] = ()  # the attachments fetched, bytes when new
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        return [f.entry() for f in self.files]
 
 
 @dataclass(frozen=True)
@@ -160,3 +183,5 @@ class VersionFull(VersionRef):
     charset: str | None
     raw_size: int
     raw_sha256: str
+    # versions.attachments with the stored file's format, size, pages and title
+    attachments: tuple[dict[str, Any], ...] = ()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import DataError, SQLAlchemyError
@@ -17,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from monitor.config import SourceConfig
 from monitor.errors import StorageError
-from storage import db, documents, rawcodec
+from storage import db, documents, files, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version, utcnow
 from storage.records import (
     CheckRecord,
@@ -25,6 +26,7 @@ from storage.records import (
     LastVersion,
     NewVersion,
     PageState,
+    StoredFile,
     VersionFull,
     VersionInfo,
 )
@@ -235,8 +237,9 @@ class Store:
             title=new.title, text=new.text, meta=new.metadata, raw_body=blob, raw_codec=codec,
             raw_base_id=base_id, raw_chain=chain, raw_size=len(new.raw),
             raw_sha256=new.raw_sha256, http_status=new.http_status, headers=new.headers,
-            url=new.url, charset=new.charset,
+            url=new.url, charset=new.charset, attachments=new.attachments,
         )
+        files.add(s, new.files)
         s.add(row)
         s.flush()
         return row.id or 0
@@ -336,7 +339,9 @@ class Store:
                 raise KeyError(version_id)
             page = s.get(Page, v.page_id)
             src = s.get(SourceRow, page.source_id) if page else None
-            return _full(v, src.name if src else "")
+            entries = v.attachments or []
+            stored = files.infos(s, (str(a.get("sha256") or "") for a in entries))
+            return _full(v, src.name if src else "", files.listed(entries, stored))
 
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
@@ -362,6 +367,19 @@ class Store:
                 raise KeyError(version_id)
             return self._raw(s, v)
 
+    def file(self, sha256: str, *, body: bool = True) -> StoredFile:
+        """A stored attachment file by its SHA-256 (with its original bytes)."""
+        with self.session() as s:
+            found = files.infos(s, [sha256], body=body)
+        if sha256 not in found:
+            raise KeyError(sha256)
+        return found[sha256]
+
+    def stored_files(self, shas: Sequence[str]) -> dict[str, StoredFile]:
+        """Stored attachment files by SHA-256, without their bytes; unknown ones left out."""
+        with self.session() as s:
+            return files.infos(s, shas)
+
     def count(self, model: type, **where: object) -> int:
         with self.session() as s:
             stmt = select(func.count()).select_from(model)
@@ -384,7 +402,9 @@ def _utc(at: datetime) -> datetime:
 def _last_version(v: Version) -> LastVersion:
     return LastVersion(id=v.id or 0, content_hash=v.content_hash, title=v.title, text=v.text,
                        metadata=dict(v.meta), raw_sha256=v.raw_sha256,
-                       fetched_at=v.fetched_at, url=v.url)
+                       fetched_at=v.fetched_at, url=v.url,
+                       attachments=None if v.attachments is None
+                       else tuple(dict(a) for a in v.attachments))
 
 
 def _info(v: Version, source: str, change: Change | None) -> VersionInfo:
@@ -395,9 +415,9 @@ def _info(v: Version, source: str, change: Change | None) -> VersionInfo:
                        change_summary=change.summary if change else None)
 
 
-def _full(v: Version, source: str) -> VersionFull:
+def _full(v: Version, source: str, attachments: list[dict[str, Any]]) -> VersionFull:
     return VersionFull(id=v.id or 0, page_id=v.page_id, source=source, url=v.url,
                        fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,
                        text=v.text, metadata=dict(v.meta), http_status=v.http_status,
                        headers=dict(v.headers), charset=v.charset, raw_size=v.raw_size,
-                       raw_sha256=v.raw_sha256)
+                       raw_sha256=v.raw_sha256, attachments=tuple(attachments))

@@ -7,7 +7,8 @@ NUL breaks both databases (see ``monitor/userinput.py``).  SQLite: terms of thre
 more characters go to the FTS5 trigram index (migration 0002); shorter terms are
 ``LIKE`` conditions on the candidate rows (a full scan when no term is long enough).
 PostgreSQL: every term is an ``ILIKE`` condition, answered by the pg_trgm GIN indexes.
-Hits are newest first.
+Hits are newest first.  Attachment text is searched too (``storage.search_files``): such
+a hit names the attachment (``SearchHit.attachment``) and the version listing it.
 
 The matched passage is cut and highlighted here, in Python, as offsets: escaping is the
 caller's job (``Passage.html()`` does it for HTML), so no markup ever comes out of the
@@ -27,6 +28,7 @@ from sqlmodel import col, select
 
 from monitor.errors import BadInputError
 from monitor.userinput import check_text
+from storage import search_files
 from storage.archive import source_row, tagged_ids
 from storage.models import Page, SourceRow, Version
 from storage.repository import Store
@@ -73,6 +75,8 @@ class SearchHit:
     fetched_at: datetime
     title: Passage
     passage: Passage
+    # a hit in an attachment's text: its entry (name, url, sha256…) on the version
+    attachment: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,13 @@ class Search:
                 .join(SourceRow, col(SourceRow.id) == Page.source_id)
                 .where(and_(*conditions))
                 .order_by(col(Version.fetched_at).desc(), col(Version.id).desc())
-                .limit(limit).offset(offset)).all()
-        return SearchResults(query, terms, method, total, [_hit(r, terms) for r in rows])
+                .limit(limit + offset)).all()
+            found = search_files.hits(s, terms, _filters(s, source, tag, since, until),
+                                      sqlite=self.store.is_sqlite)
+        hits = [_hit(r, terms) for r in rows] + [_file_hit(*f, terms) for f in found]
+        hits.sort(key=lambda h: (h.fetched_at, h.version_id), reverse=True)
+        return SearchResults(query, terms, method, total + len(found),
+                             hits[offset:offset + limit])
 
     def _match(self, terms: list[str]) -> tuple[list[ColumnElement[Any]], str]:
         if not self.store.is_sqlite:
@@ -174,6 +183,13 @@ def _hit(row: Any, terms: list[str]) -> SearchHit:
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
                      fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
                      passage=passage(body, terms))
+
+
+def _file_hit(row: Any, entry: dict[str, Any], body: str, terms: list[str]) -> SearchHit:
+    vid, page_id, source, url, page_url, fetched_at, title, _ = row
+    return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
+                     fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
+                     passage=passage(body, terms), attachment=dict(entry))
 
 
 def _spans(text_: str, terms: list[str]) -> tuple[tuple[int, int], ...]:

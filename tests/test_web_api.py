@@ -5,6 +5,7 @@ shared with the browser tests."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import socket
 import threading
@@ -404,6 +405,24 @@ def test_a_tag_with_a_slash_has_a_working_feed(store: Store) -> None:
         assert c.get("/feeds/tags/%E7%9C%81/nope.atom").status_code == 404
 
 
+def _attach_file(store: Store, version_id: int) -> None:
+    """A PDF attachment on the version, as a check stores it."""
+    from sqlalchemy import update
+
+    from monitor.types import AttachmentFile
+    from storage import files
+    from storage.models import Version
+
+    body = b"%PDF-1.4 test"
+    f = AttachmentFile(url="https://example.org/a.pdf", name="a.pdf", fmt="pdf",
+                       sha256=hashlib.sha256(body).hexdigest(), size=len(body), body=body)
+    with store.session() as s:
+        files.add(s, [f])
+        s.execute(update(Version).where(Version.id == version_id)
+                  .values(attachments=[f.entry()]))
+        s.commit()
+
+
 def test_head_works_wherever_get_does(store: Store) -> None:
     """Every GET route of the app (UI, API, feeds, static) answers HEAD like GET: same
     status and headers, no body.  A route added later without HEAD fails here."""
@@ -414,7 +433,8 @@ def test_head_works_wherever_get_does(store: Store) -> None:
     app = create_app(make_config(web_token=TOKEN), store, host="127.0.0.1")
     page_id = 1
     values = {"name": "hb-ai-plan", "page_id": str(page_id), "version_id": str(plan[0]),
-              "tag": "hubei"}
+              "tag": "hubei", "n": "1"}
+    _attach_file(store, plan[0])  # so /versions/{id}/attachments/1 has a file to serve
     query = {"/diff": f"?a={plan[0]}&b={plan[1]}", "/api/diff": f"?a={plan[0]}&b={plan[1]}",
              "/search": "?q=%E7%AD%94%E5%A4%8D", "/api/search": "?q=%E7%AD%94%E5%A4%8D"}
     paths = ["/static/style.css", "/api/openapi.json"]

@@ -83,6 +83,9 @@ def print_results(results: SearchResults, tz: str) -> None:
                     f"{local_time(hit.fetched_at, tz)} · ", style="dim")
         console.print(head + highlighted(hit.title), highlight=False)
         console.print(Text(hit.url, style="dim"), highlight=False, soft_wrap=True)  # which page
+        if hit.attachment:  # the phrase is in a file the version links to
+            console.print(f"附件「{hit.attachment.get('name', '')}」 "
+                          f"{hit.attachment.get('url', '')}", highlight=False, markup=False)
         console.print(highlighted(hit.passage), highlight=False)
 
 
@@ -126,7 +129,7 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
             if warc is not None:
                 out = warc
                 count = write_warc(versions, warc, user_agent=config.settings.user_agent,
-                                   progress=advance)
+                                   progress=advance, files=store.file)
             else:
                 out = jsonl or Path()
                 count = write_jsonl(versions, out, progress=advance)

@@ -119,3 +119,9 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
         console.print(f"  {key}: {value}", highlight=False, markup=False, soft_wrap=True)
     console.print()
     console.print(version.text, highlight=False, markup=False, soft_wrap=True)
+    if version.attachments:
+        console.print()
+    for a in version.attachments:  # name, format, size, extraction status, link
+        console.print(f"附件 {a.get('name', '')} · {str(a.get('format') or '?').upper()} · "
+                      f"{a.get('size') or 0} B · {a.get('status')} · {a.get('url')}",
+                      highlight=False, markup=False, soft_wrap=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import discover, listing, mojibake, noise
+from monitor import attachments, discover, listing, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
 from monitor.layout import BLOCK_TAGS, render
 from monitor.metadata import extract_metadata
@@ -99,7 +99,8 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     return Extracted(title=title, text=text, metadata=metadata,
                      removed=tuple(dict.fromkeys(notes + text_notes)),
                      listing=bool(listings), documents=tuple(documents),
-                     item_selector=listing.selector_of(listings[0]) if listings else None)
+                     item_selector=listing.selector_of(listings[0]) if listings else None,
+                     attachments=attachments.find(blocks, body, base))
 
 
 def _metadata(body: LexborNode, ignore_text: Sequence[str]) -> dict[str, str]:

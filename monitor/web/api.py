@@ -52,6 +52,8 @@ class HitOut(BaseModel):
     fetched_at: datetime
     title: PassageOut
     passage: PassageOut
+    attachment_name: str | None = Field(None, description="A hit in an attachment: its name.")
+    attachment_url: str | None = Field(None, description="A hit in an attachment: its URL.")
 
 
 class SearchOut(BaseModel):
@@ -163,7 +165,9 @@ def search(state: State,
                                 limit=limit, offset=offset)
     hits = [HitOut(version_id=h.version_id, page_id=h.page_id, source=h.source, url=h.url,
                    fetched_at=h.fetched_at, title=_passage(h.title),
-                   passage=_passage(h.passage)) for h in found.hits]
+                   passage=_passage(h.passage),
+                   attachment_name=(h.attachment or {}).get("name"),
+                   attachment_url=(h.attachment or {}).get("url")) for h in found.hits]
     return SearchOut(query=found.query, terms=found.terms, method=found.method,
                      total=found.total, limit=limit, offset=offset, hits=hits)
 

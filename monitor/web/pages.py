@@ -9,11 +9,13 @@ by ``/versions/{id}/rendered`` in an ``<iframe sandbox>`` (no ``allow-scripts``)
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from monitor.attachments import content_type
 from monitor.render import render_html, render_side_by_side_html
 from monitor.web.security import RAW_CSP
 from monitor.web.views import State, WebState, compare_in, parse_day
@@ -94,6 +96,32 @@ def version_raw(state: State, version_id: int) -> Response:
         media = "application/octet-stream"
         headers["Content-Disposition"] = f'attachment; filename="version-{version_id}"'
     return Response(raw, media_type=media, headers=headers)
+
+
+@router.get("/versions/{version_id}/attachments/{n}")
+def version_attachment(state: State, version_id: int, n: int) -> Response:
+    """The version's ``n``-th attachment (from 1) as stored: always a download, with its
+    format's Content-Type, never rendered in the browser."""
+    entries = state.store.version(version_id).attachments
+    if not 1 <= n <= len(entries) or not entries[n - 1].get("sha256"):
+        raise KeyError(f"version {version_id} has no stored attachment {n}")
+    entry = entries[n - 1]
+    stored = state.store.file(str(entry["sha256"]))
+    headers = {"Content-Security-Policy": RAW_CSP, "X-Content-Type-Options": "nosniff",
+               "Content-Disposition": download_name(str(entry.get("name") or ""),
+                                                    stored.format, n),
+               "Cache-Control": "private, max-age=3600"}
+    return Response(stored.body, media_type=content_type(stored.format), headers=headers)
+
+
+def download_name(name: str, fmt: str, n: int) -> str:
+    """``attachment`` with the link text as the file name (ending in its format's
+    extension), RFC 6266/5987-encoded; an ASCII fallback for old clients."""
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '/\\"') or f"附件{n}"
+    if fmt and not name.lower().endswith(f".{fmt}"):
+        name += f".{fmt}"
+    return f"attachment; filename=\"attachment-{n}.{fmt or 'bin'}\"; " \
+           f"filename*=UTF-8''{quote(name, safe='')}"
 
 
 @router.get("/diff")

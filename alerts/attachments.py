@@ -1,0 +1,82 @@
+"""The attachments part of a change message: each file named with its link, then what
+changed in its text.
+
+A replaced file whose old and new versions both have text is diffed like page text
+(``monitor.diff.diff_texts``, rendered as in the page diff); a file whose text could not
+be read (a scan, a damaged file, one that could not be downloaded) is never diffed: the
+message says "文本无法提取（reason）".  A new file shows the start of its text; a removed
+one only its name and link.  Plain text and HTML are made together, so every channel
+(email text and HTML, chat, webhook ``diff``) carries the same content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import escape
+
+from monitor.diff import diff_texts
+from monitor.render import render_html, render_text
+from storage.records import StoredFile
+
+LABELS = {"added": "新增附件", "removed": "附件已删除", "changed": "附件已修改"}
+EXCERPT = 1_500  # characters of a new attachment's text in the message
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str
+    html: str
+
+
+def facts(details: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
+    """One fact per attachment: ("附件已修改", "答复.pdf https://…", link)."""
+    out = []
+    for a in details.get("attachments") or []:
+        url = str(a.get("url", ""))
+        out.append((LABELS.get(str(a.get("change")), "附件"), f"{a.get('name', '')} {url}",
+                    url if url.startswith(("http://", "https://")) else None))
+    return out
+
+
+def sections(details: Mapping[str, Any], files: Mapping[str, StoredFile], *,
+             timeout: float, context: int = 1) -> Section:
+    """The text and HTML of every attachment's part of the message."""
+    parts = [_one(a, files, timeout, context) for a in details.get("attachments") or []]
+    return Section("\n\n".join(p.text for p in parts), "".join(p.html for p in parts))
+
+
+def _one(a: Mapping[str, Any], files: Mapping[str, StoredFile], timeout: float,
+         context: int) -> Section:
+    label = LABELS.get(str(a.get("change")), "附件")
+    head = f"{label}「{a.get('name', '')}」 {a.get('url', '')}"
+    old, new = files.get(str(a.get("old_sha256"))), files.get(str(a.get("new_sha256")))
+    body_text, body_html = _body(a, old, new, timeout, context)
+    html = (f"<h3 style=\"font-size:15px;margin:16px 0 4px;\">{escape(label)}「"
+            f"{_link(str(a.get('name', '')), str(a.get('url', '')))}」</h3>{body_html}")
+    return Section(f"{head}\n{body_text}".rstrip(), html)
+
+
+def _body(a: Mapping[str, Any], old: StoredFile | None, new: StoredFile | None,
+          timeout: float, context: int) -> tuple[str, str]:
+    change = a.get("change")
+    if change == "removed":
+        return "", ""
+    if new is None or new.status != "ok":
+        reason = new.reason if new else str(a.get("new_reason") or "附件无法下载")
+        line = f"文本无法提取（{reason}）"
+        return line, f"<p>{escape(line)}</p>"
+    if change == "changed" and old is not None and old.status == "ok":
+        d = diff_texts(old.text, new.text, timeout=timeout)
+        return render_text(d, context=context), render_html(d, context=context)
+    excerpt = new.text[:EXCERPT] + ("…" if len(new.text) > EXCERPT else "")
+    return excerpt, f'<pre style="white-space:pre-wrap;margin:0;font-family:inherit;">' \
+                    f"{escape(excerpt)}</pre>"
+
+
+def _link(name: str, url: str) -> str:
+    if url.startswith(("http://", "https://")):
+        return f'<a href="{escape(url)}">{escape(name or url)}</a>'
+    return str(escape(name or url))

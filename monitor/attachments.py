@@ -1,0 +1,169 @@
+"""Attachments: the files a tracked page links to, found and fetched with the page.
+
+Discovery (``find``): the links inside the page's content area, or, when it has none,
+anywhere in the body, whose URL names a file of ``EXTENSIONS`` (the path's end, any case,
+or a query value such as ``download.jsp?file=答复.pdf``).  URLs are resolved like a
+column's documents (``monitor.discover.canonical``: ``<base href>``, fragments and
+tracking parameters dropped); the same file linked twice is one attachment, named by
+its longest link text (else the file name).  Order is the page's order.
+
+Fetching (``fetch_all``), in the same check, after the page: the same ``Fetcher`` as
+pages (network guard, robots, host politeness, ``max_body_bytes``), at most
+``settings.max_attachments`` a page, one after another.  Each request is conditional
+when the page's last version recorded an ETag/Last-Modified for that URL: a 304 reuses
+the stored file (no download).  A server without validators costs one download per
+attachment per check — the price of seeing a PDF replaced under the same link.  A page
+answering 304 still has the files its last version lists asked for (``monitor.pipeline``):
+static pages behind nginx answer 304 forever while their PDF is replaced.  Text
+extraction runs in a worker thread.
+
+A failed fetch never fails the page's check: the attachment is "unavailable" with the
+reason.  When the last version had the same URL with a stored file, that file is kept
+(a passing network error is not a change); an attachment never fetched yet is recorded
+as unavailable, and its first successful fetch is then a change of that attachment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from selectolax.lexbor import LexborNode
+
+from monitor.discover import canonical
+from monitor.errors import MonitorError
+from monitor.extract.document import extract_document, sniff
+from monitor.listing import flat_text
+from monitor.types import Attachment, AttachmentFile
+
+if TYPE_CHECKING:  # monitor.fetch imports the extract stage, which imports this
+    from monitor.fetch import Fetcher
+
+EXTENSIONS = frozenset({".pdf", ".doc", ".docx", ".xls", ".xlsx", ".wps", ".ofd", ".zip"})
+# The Content-Type a stored file is served and exported with, by its format.
+CONTENT_TYPES = {
+    "pdf": "application/pdf", "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "wps": "application/kswps", "ofd": "application/ofd", "zip": "application/zip",
+}
+
+
+def content_type(fmt: str) -> str:
+    """The Content-Type of a file of format ``fmt``; unknown ones are bytes."""
+    return CONTENT_TYPES.get(fmt, "application/octet-stream")
+
+
+def find(areas: Sequence[LexborNode], body: LexborNode, base: str) -> tuple[Attachment, ...]:
+    """The attachments linked from ``areas`` (the content), else from the whole body."""
+    found = _unique(_links(areas, base))
+    return found or _unique(_links([body], base))
+
+
+def is_file_url(url: str) -> bool:
+    """Whether a URL names a file of ``EXTENSIONS`` by its path or a query value."""
+    parts = urlsplit(url)
+    names = [parts.path] + [v for _, v in parse_qsl(parts.query)]
+    return any(posixpath.splitext(unquote(n).lower())[1] in EXTENSIONS for n in names)
+
+
+def _links(areas: Iterable[LexborNode], base: str) -> Iterable[Attachment]:
+    for area in areas:
+        links = [area] if area.tag == "a" else area.css("a[href]")
+        for a in links:
+            url = canonical(a.attributes.get("href") or "", base)
+            if url is not None and is_file_url(url):
+                name = flat_text(a) or (a.attributes.get("title") or "").strip()
+                yield Attachment(url, name or _file_name(url))
+
+
+def _file_name(url: str) -> str:
+    return posixpath.basename(unquote(urlsplit(url).path)) or url
+
+
+def _unique(found: Iterable[Attachment]) -> tuple[Attachment, ...]:
+    """One attachment per URL, in first-seen order, with the longest name seen."""
+    by_url: dict[str, Attachment] = {}
+    for att in found:
+        old = by_url.get(att.url)
+        if old is None or len(att.name) > len(old.name):
+            by_url[att.url] = att if old is None else Attachment(att.url, att.name)
+    return tuple(by_url.values())
+
+
+# --- fetching ----------------------------------------------------------------------------
+
+
+async def fetch_all(fetcher: Fetcher, attachments: Sequence[Attachment], *, limit: int,
+                    known: Mapping[str, Mapping[str, object]],
+                    allow_private: bool | None = None,
+                    robots: bool | None = None) -> tuple[AttachmentFile, ...]:
+    """The first ``limit`` attachments fetched; ``known`` is the last version's record
+    of each URL (``AttachmentFile.entry``): validators to send, a file to keep."""
+    out = []
+    for att in attachments[:limit]:
+        out.append(await fetch_one(fetcher, att, known.get(att.url) or {},
+                                   allow_private=allow_private, robots=robots))
+    return tuple(out)
+
+
+async def fetch_one(fetcher: Fetcher, att: Attachment, last: Mapping[str, object], *,
+                    allow_private: bool | None, robots: bool | None) -> AttachmentFile:
+    stored = last.get("sha256")
+    etag, modified = (_str(last.get("etag")), _str(last.get("last_modified"))) if stored \
+        else (None, None)
+    try:
+        got = await fetcher.fetch(att.url, etag=etag, last_modified=modified,
+                                  allow_private=allow_private, robots=robots)
+    except MonitorError as exc:
+        return _unavailable(att, last, str(exc))
+    if got.not_modified:
+        return _kept(att, last, got.etag, got.last_modified)
+    if got.status >= 400:
+        return _unavailable(att, last, f"HTTP {got.status}")
+    fmt = sniff(got.body, got.headers.get("content-type"), att.url) or _by_name(att.url)
+    doc = await asyncio.to_thread(extract_document, got.body, fmt)
+    return AttachmentFile(
+        url=att.url, name=att.name, status=doc.status, reason=doc.reason,
+        sha256=hashlib.sha256(got.body).hexdigest(), fmt=fmt, size=len(got.body),
+        body=got.body, text=doc.text, title=doc.title, pages=doc.pages,
+        etag=got.etag, last_modified=got.last_modified)
+
+
+def _by_name(url: str) -> str:
+    """The format a file's name says, for bytes nobody recognised (then not extracted)."""
+    parts = urlsplit(url)
+    for name in [parts.path] + [v for _, v in parse_qsl(parts.query)]:
+        ext = posixpath.splitext(unquote(name).lower())[1]
+        if ext in EXTENSIONS:
+            return ext[1:]
+    return "bin"
+
+
+def _kept(att: Attachment, last: Mapping[str, object], etag: str | None,
+          modified: str | None) -> AttachmentFile:
+    """The stored file, still current (a 304), or kept over a passing failure."""
+    return AttachmentFile(
+        url=att.url, name=att.name, status=str(last.get("status") or "ok"),
+        reason=str(last.get("reason") or ""), sha256=_str(last.get("sha256")),
+        fmt=str(last.get("format") or ""), size=int(str(last.get("size") or 0)),
+        etag=etag, last_modified=modified)
+
+
+def _unavailable(att: Attachment, last: Mapping[str, object], reason: str) -> AttachmentFile:
+    error = f"附件无法下载（{reason}）"[:300]
+    if last.get("sha256"):
+        kept = _kept(att, last, _str(last.get("etag")), _str(last.get("last_modified")))
+        return replace(kept, error=error)
+    return AttachmentFile(url=att.url, name=att.name, status="unavailable", reason=error,
+                          error=error)
+
+
+def _str(value: object) -> str | None:
+    return str(value) if value else None

@@ -1,0 +1,62 @@
+"""Attachment files, stored once by SHA-256 (``files``; see ``storage.models``).
+
+Only ``Store`` calls this module, inside its sessions.  Two checks storing the same new
+file at once (two pages linking one PDF, on two replicas) both insert it: the second
+insert does nothing (``ON CONFLICT DO NOTHING`` on both databases), so a file is one row
+whoever wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from monitor.types import AttachmentFile
+from storage import rawcodec
+from storage.models import FileRow, utcnow
+from storage.records import StoredFile
+
+
+def add(s: Session, files: Iterable[AttachmentFile]) -> None:
+    """Insert the files fetched with their bytes that are not stored yet."""
+    insert = sqlite.insert if s.get_bind().dialect.name == "sqlite" else postgresql.insert
+    for f in files:
+        if not f.body or not f.sha256:
+            continue  # a 304 or a failed fetch: the file is stored already, or not at all
+        values = {"sha256": f.sha256, "size": f.size, "format": f.fmt,
+                  "body": rawcodec.compress(f.body), "text": f.text, "title": f.title,
+                  "status": f.status, "reason": f.reason, "pages": f.pages,
+                  "first_seen": utcnow()}
+        s.execute(insert(FileRow).values(**values)
+                  .on_conflict_do_nothing(index_elements=["sha256"]))
+
+
+def infos(s: Session, shas: Iterable[str], *, body: bool = False) -> dict[str, StoredFile]:
+    """The stored files of these hashes (their bytes too with ``body``), by hash."""
+    wanted = sorted({sha for sha in shas if sha})
+    if not wanted:
+        return {}
+    rows = s.exec(select(FileRow).where(col(FileRow.sha256).in_(wanted))).all()
+    return {r.sha256: _stored(r, body) for r in rows}
+
+
+def listed(entries: Sequence[Mapping[str, Any]],
+           stored: Mapping[str, StoredFile]) -> list[dict[str, Any]]:
+    """A version's attachment entries with what is stored of each file."""
+    out = []
+    for e in entries:
+        f = stored.get(str(e.get("sha256") or ""))
+        out.append({**e, "format": f.format if f else e.get("format", ""),
+                    "size": f.size if f else e.get("size", 0),
+                    "pages": f.pages if f else None, "title": f.title if f else ""})
+    return out
+
+
+def _stored(r: FileRow, body: bool) -> StoredFile:
+    return StoredFile(sha256=r.sha256, size=r.size, format=r.format, text=r.text,
+                      title=r.title, status=r.status, reason=r.reason, pages=r.pages,
+                      first_seen=r.first_seen,
+                      body=rawcodec.decompress(r.body) if body else b"")

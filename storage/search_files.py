@@ -1,0 +1,66 @@
+"""Search in attachment text: a hit names the attachment and the version it belongs to.
+
+Files are stored once (``files``) and searched once: SQLite's ``files_fts`` (FTS5
+trigram, migration 0005) for terms of three or more characters, ``LIKE`` for shorter
+ones; PostgreSQL's pg_trgm index on ``files.text`` through ``ILIKE``, as for versions.
+The versions that list a matching file are then found by its SHA-256 in their
+``attachments`` JSON (a substring of the JSON text: a SHA-256 is 64 hex characters, it
+cannot occur by chance), filtered like version hits (source, tag, dates).  Every version
+listing the file is a hit, as every version containing a phrase is one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, cast, column, or_, table, text
+from sqlmodel import Session, col, select
+
+from storage.models import FileRow, Page, SourceRow, Version
+
+MAX_FILES = 200  # matching files looked up per search
+TRIGRAM = 3
+
+
+def file_conditions(terms: list[str], sqlite: bool) -> list[ColumnElement[Any]]:
+    """Every term in the file's text or title (FTS5 for long terms on SQLite)."""
+    long = [t for t in terms if len(t) >= TRIGRAM] if sqlite else []
+    out = [_like(t) for t in terms if t not in long]
+    if long:
+        phrase = " ".join('"' + t.replace('"', '""') + '"' for t in long)
+        fts = table("files_fts", column("rowid"))
+        out.insert(0, col(FileRow.id).in_(select(fts.c.rowid).where(
+            text("files_fts MATCH :files_query").bindparams(files_query=phrase))))
+    return out
+
+
+def hits(s: Session, terms: list[str], filters: list[ColumnElement[Any]], *,
+         sqlite: bool) -> list[tuple[Any, dict[str, Any], str]]:
+    """(version row, the attachment entry, the file's text) for every version that lists
+    a file containing every term, newest first."""
+    found = s.exec(select(FileRow.sha256, FileRow.text)
+                   .where(and_(*file_conditions(terms, sqlite))).limit(MAX_FILES)).all()
+    texts = {sha: body for sha, body in found}
+    if not texts:
+        return []
+    listed = or_(*(cast(Version.attachments, String).like(f"%{sha}%") for sha in texts))
+    rows = s.exec(
+        select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
+               Version.fetched_at, Version.title, Version.attachments)
+        .join(Page, col(Page.id) == Version.page_id)
+        .join(SourceRow, col(SourceRow.id) == Page.source_id)
+        .where(and_(listed, *filters))
+        .order_by(col(Version.fetched_at).desc(), col(Version.id).desc())).all()
+    out = []
+    for row in rows:
+        for entry in row[-1] or []:
+            if entry.get("sha256") in texts:
+                out.append((row, entry, texts[entry["sha256"]]))
+    return out
+
+
+def _like(term: str) -> ColumnElement[Any]:
+    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+    return or_(col(FileRow.text).ilike(pattern, escape="\\"),
+               col(FileRow.title).ilike(pattern, escape="\\"))
