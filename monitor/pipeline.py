@@ -299,7 +299,8 @@ class Checker:
             charset=full.charset, fetched_at=seen.at, files=seen.files)
         return replace(rec, outcome=str(Outcome.CHANGED), version=version,
                        changes=(decision,),
-                       alerts=rec.alerts + tuple(self._change_alerts(source, [decision])))
+                       alerts=rec.alerts + tuple(self._change_alerts(source, [decision],
+                                                                     state.page_id)))
 
     async def _changes(self, source: SourceConfig, state: PageState, got: Inspection,
                        snap: object) -> list[ChangeDecision]:
