@@ -33,9 +33,10 @@ def feishu_sign(secret: str, timestamp: int) -> str:
 
 def post_content(message: Message) -> list[list[dict[str, Any]]]:
     rows: list[list[dict[str, Any]]] = [
-        [{"tag": "text", "text": f"{label}: {value}"}] for label, value in message.facts]
+        [{"tag": "text", "text": f"{label}：{value}"}] for label, value in message.facts]
     if message.url:
         rows.append([{"tag": "a", "text": "查看原文", "href": message.url}])
+    rows += [[{"tag": "a", "text": label, "href": url}] for label, url in message.links]
     for item in message.items:
         head = ({"tag": "a", "text": item.title, "href": item.url} if item.url
                 else {"tag": "text", "text": item.title})

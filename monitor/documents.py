@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alerts import plan
-from monitor import listing
+from monitor import listing, zh
 from monitor.config import Config, SourceConfig
 from monitor.errors import ListingBrokenError, MonitorError
 from monitor.types import ChangeDecision, ChangeKind, Extracted, Inspection
@@ -84,7 +84,7 @@ def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckR
     if got is not None:
         details["excerpt"] = got.extracted.text[:EXCERPT]
     elif error is not None:
-        summary += f"（正文暂未获取：{_cut(str(error), 80)}）"
+        summary += f"（正文暂未获取：{zh.describe(error.kind, error.status)}）"
     change = ChangeDecision(ChangeKind.DOCUMENT_ADDED, summary, details=details)
     index = len(rec.changes)
     drafts = plan.change_alerts(config, source, index, utcnow())
