@@ -4,7 +4,7 @@ Alerts, digests and trouble mails are Chinese from end to end, while the CLI and
 stay English for admins.  So an error keeps its English message (log, ``checks.error``,
 ``monitor status``) and messages to people say ``describe(kind, …)``: the sentence of its
 ``kind`` (``monitor.errors``), then the technical detail in brackets — the HTTP status
-when there was an answer, else the stable kind code admins filter on
+of an error answer, else the stable kind code admins filter on
 (``页面已删除（HTTP 404）``, ``请求超时（timeout）``).  The English message itself never goes
 into a Chinese text: "HTTP 404, the page is gone" there reads as a program's internals.
 
@@ -46,7 +46,7 @@ GENERIC = "检查失败"
 def describe(kind: str | None, status: int | None = None) -> str:
     """``页面已删除或不存在（HTTP 404）``: the kind's sentence, the technical detail after."""
     sentence = SENTENCES.get(kind or "", GENERIC)
-    detail = f"HTTP {status}" if status else (kind or "")
+    detail = f"HTTP {status}" if status and status >= 300 else (kind or "")
     return f"{sentence}（{detail}）" if detail else sentence
 
 
