@@ -7,7 +7,9 @@ thread, and links into the web UI at ``public_url``."""
 
 from __future__ import annotations
 
+import email
 import email.message
+import email.policy
 import json
 import re
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from storage import Store
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
 from tests.test_alerts_support import SmtpServer
+from tests.test_daemon_run import Daemons, daemons, wait_until  # noqa: F401 (a fixture)
 
 NAME = "hn-0192"
 PATH = "/art/2021/6/24/art_1234_0192.html"
@@ -185,3 +188,34 @@ async def test_trouble_recovery_and_gone_are_told_in_chinese(
     text, html = texts(gone)
     assert "摘要：页面已删除或不存在（HTTP 404）" in text
     assert "the page is gone" not in text + html and english(text) == []
+
+
+def test_a_broken_sources_file_is_told_in_chinese_with_the_running_config_kept(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
+    """The real daemon, a real edit of its file: the admin's mail (an .eml in the outbox,
+    no SMTP configured) says where and what in Chinese, and that nothing changed."""
+    site.route(PATH, page(PARAS))
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        url = "{site.url(PATH)}"
+        interval = "1h"
+        """, settings=f'admin_email = "{ADMIN}"\n')
+    d = daemons.start(sources)
+    d.wait_for("check hn-0192 new", 60)
+    lines = sources.read_text(encoding="utf-8").splitlines()
+    lines.append('title = "答复\x01"')  # a control character: not valid TOML
+    sources.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    d.wait_for("edit rejected", 30)
+
+    outbox = tmp_path / "data" / "outbox"
+    wait_until(lambda: list(outbox.glob("*.eml")), 30, "the admin's mail")
+    [eml] = outbox.glob("*.eml")
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert msg["To"] == ADMIN and str(msg["Subject"]) == "[monitor] 配置错误：1 个问题"
+    text, html = texts(msg)  # type: ignore[arg-type]
+    assert f"{sources} 第 {len(lines)} 行第 12 列：不是有效的 TOML 格式" in text
+    assert "守护进程保持运行中的配置，此次修改未生效。" in text
+    assert "not valid TOML" not in text + html and "Illegal character" not in text + html
+    assert "not valid TOML" in d.text()  # the admin's log keeps the English detail
+    assert d.stop() == 0
