@@ -12,7 +12,7 @@ Threads: every email about one page (its changes, its trouble and recovery) carr
 sent with that id: the root is a fixed point every alert refers to, so it needs no state
 (no lookup of "the first alert" in the outbox, which could be pruned, be still pending,
 or differ between replicas) and mail clients that thread on ``References`` (Thunderbird,
-Apple Mail, Outlook, mutt) put every alert about the page in one thread under it.
+Apple Mail, mutt) put every alert about the page in one thread under it.
 
 Versions are named per page (第2版 → 第3版, ``AlertsRepo`` counts them); the global ids
 stay in the links into the web UI, which are given when ``public_url`` is set: the diff

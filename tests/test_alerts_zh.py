@@ -85,7 +85,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 class World:
     def __init__(self, tmp_path: Path, store: Store, site: Site, smtp: SmtpServer,
-                 settings: str = "") -> None:
+                 settings: str = "", webhook_format: str = "generic") -> None:
         self.store, self.site, self.hook = store, site, Hook(site)
         path = write_sources(tmp_path / "sources.toml", f"""
             [[sources]]
@@ -99,6 +99,7 @@ class World:
 
             [[watchers]]
             webhook = "{self.hook.url}"
+            webhook_format = "{webhook_format}"
             sources = ["hn-*"]
             """, settings=f'smtp_url = "{smtp.url}"\nretries = 0\n{settings}')
         self.config: Config = load_config(path, env={})
@@ -146,6 +147,20 @@ async def test_two_changes_of_a_page_thread_and_link_to_the_diff_in_chinese(
     assert isinstance(data, dict)
     assert (data["diff_url"], data["version_url"]) == (diff, f"{PUBLIC}/versions/{v3}")
     assert (data["old_version"], data["new_version"]) == (2, 3)
+
+
+@pytest.mark.parametrize("fmt", ["dingtalk", "wecom", "feishu", "slack"])
+async def test_chat_alerts_link_to_the_diff_and_the_version(
+        tmp_path: Path, store: Store, site: Site, smtp: SmtpServer, fmt: str) -> None:
+    w = World(tmp_path, store, site, smtp, settings=f'public_url = "{PUBLIC}"',
+              webhook_format=fmt)
+    v1 = (await w.check(page(PARAS))).version_id
+    v2 = (await w.check(page(edited(3)))).version_id
+    await w.deliver()
+    [body] = w.hook.bodies
+    raw = json.dumps(body, ensure_ascii=False).replace("&amp;", "&")
+    assert f"{PUBLIC}/diff?a={v1}&b={v2}" in raw and f"{PUBLIC}/versions/{v2}" in raw
+    assert "查看差异" in raw and "查看版本" in raw and "第1版 → 第2版" in raw
 
 
 async def test_without_public_url_an_alert_has_no_web_links(
