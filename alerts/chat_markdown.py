@@ -36,7 +36,8 @@ def markdown(message: Message, *, body_limit: int) -> str:
     for item in message.items:
         link = f"[{md_escape(item.title)}]({md_url(item.url)})" if item.url else md_escape(
             item.title)
-        lines.append(f"- {link}：{md_escape(item.line)}")
+        more = "".join(f" [{md_escape(k)}]({md_url(u)})" for k, u in item.links)
+        lines.append(f"- {link}：{md_escape(item.line)}{more}")
     body = message.body if len(message.body) <= body_limit else (
         message.body[:body_limit] + "…")
     if body:

@@ -195,7 +195,8 @@ class Composer:
             html=templates.page(subject, content, footer),
             text=f"{heading}\n\n{text}\n\n-- \n{footer}\n", title=heading,
             items=tuple(ChatItem(f"{p.view.source} {p.title}", _href(p.view.page_url),
-                                 f"{p.kind_label}{p.size} {p.view.summary}".strip())
+                                 f"{p.kind_label}{p.size} {p.view.summary}".strip(),
+                                 tuple(self.links(p.view)))
                         for p in parts),
             data={"changes": [_data(p, self.links(p.view)) for p in parts]})
 

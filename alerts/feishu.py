@@ -40,7 +40,8 @@ def post_content(message: Message) -> list[list[dict[str, Any]]]:
     for item in message.items:
         head = ({"tag": "a", "text": item.title, "href": item.url} if item.url
                 else {"tag": "text", "text": item.title})
-        rows.append([head, {"tag": "text", "text": f" {item.line}"}])
+        rows.append([head, {"tag": "text", "text": f" {item.line}"}] + [
+            {"tag": "a", "text": f" {label}", "href": url} for label, url in item.links])
     body = message.body if len(message.body) <= BODY_CHARS else message.body[:BODY_CHARS] + "…"
     rows += [[{"tag": "text", "text": line}] for line in body.splitlines()]
     return rows

@@ -21,6 +21,7 @@ class ChatItem:
     title: str
     url: str | None
     line: str
+    links: tuple[tuple[str, str], ...] = ()  # (label, URL) into the web UI
 
 
 @dataclass(frozen=True)

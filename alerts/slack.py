@@ -37,8 +37,9 @@ def blocks(message: Message) -> list[dict[str, Any]]:
     facts += [f"<{slack_escape(url)}|{label}>" for label, url in message.links]
     if facts:
         out.append(_section("\n".join(facts)))
-    items = [f"• <{slack_escape(i.url)}|{slack_escape(i.title)}>: {slack_escape(i.line)}"
-             if i.url else f"• {slack_escape(i.title)}: {slack_escape(i.line)}"
+    items = [(f"• <{slack_escape(i.url)}|{slack_escape(i.title)}>：{slack_escape(i.line)}"
+              if i.url else f"• {slack_escape(i.title)}：{slack_escape(i.line)}")
+             + "".join(f" <{slack_escape(u)}|{k}>" for k, u in i.links)
              for i in message.items]
     if items:
         out.append(_section("\n".join(items)))

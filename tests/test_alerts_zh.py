@@ -25,7 +25,7 @@ from monitor.types import CheckResult, Outcome
 from storage import Store
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
-from tests.test_alerts_support import SmtpServer
+from tests.test_alerts_support import SmtpServer, later
 from tests.test_daemon_run import Daemons, daemons, wait_until  # noqa: F401 (a fixture)
 
 NAME = "hn-0192"
@@ -85,7 +85,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 class World:
     def __init__(self, tmp_path: Path, store: Store, site: Site, smtp: SmtpServer,
-                 settings: str = "", webhook_format: str = "generic") -> None:
+                 settings: str = "", webhook_format: str = "generic",
+                 mode: str = "immediate") -> None:
         self.store, self.site, self.hook = store, site, Hook(site)
         path = write_sources(tmp_path / "sources.toml", f"""
             [[sources]]
@@ -96,11 +97,13 @@ class World:
             [[watchers]]
             email = "{ANALYST}"
             sources = ["hn-*"]
+            mode = "{mode}"
 
             [[watchers]]
             webhook = "{self.hook.url}"
             webhook_format = "{webhook_format}"
             sources = ["hn-*"]
+            mode = "{mode}"
             """, settings=f'smtp_url = "{smtp.url}"\nretries = 0\n{settings}')
         self.config: Config = load_config(path, env={})
 
@@ -110,8 +113,9 @@ class World:
             return await Checker(self.config, self.store, fetcher).check(
                 self.config.source(NAME))
 
-    async def deliver(self) -> None:
-        report = await Deliverer(self.config, self.store, env={}).deliver_due()
+    async def deliver(self, hours: float = 0) -> None:
+        report = await Deliverer(self.config, self.store, env={},
+                                 clock=later(hours)).deliver_due()
         assert report.retrying == report.dead == 0, report.describe()
 
 
@@ -161,6 +165,27 @@ async def test_chat_alerts_link_to_the_diff_and_the_version(
     raw = json.dumps(body, ensure_ascii=False).replace("&amp;", "&")
     assert f"{PUBLIC}/diff?a={v1}&b={v2}" in raw and f"{PUBLIC}/versions/{v2}" in raw
     assert "查看差异" in raw and "查看版本" in raw and "第1版 → 第2版" in raw
+
+
+async def test_a_digest_links_each_change_to_its_diff(
+        tmp_path: Path, store: Store, site: Site, smtp: SmtpServer) -> None:
+    w = World(tmp_path, store, site, smtp, settings=f'public_url = "{PUBLIC}"', mode="digest",
+              webhook_format="dingtalk")
+    v1 = (await w.check(page(PARAS))).version_id
+    v2 = (await w.check(page(edited(3)))).version_id
+    v3 = (await w.check(page(edited(3, 13, 20)))).version_id
+    await w.deliver(hours=25)
+    [msg] = smtp.sink.to(ANALYST)
+    assert str(msg["Subject"]) == "[monitor] 变化摘要：2 处变化（1 个来源）"
+    text, html = texts(msg)
+    for a, b in ((v1, v2), (v2, v3)):
+        assert f"查看差异：{PUBLIC}/diff?a={a}&b={b}" in text
+        assert f'href="{PUBLIC}/diff?a={a}&amp;b={b}"' in html
+    assert "第13段修改，第20段修改" in text and english(text) == []
+    [chat] = w.hook.bodies  # the chat digest links each change too
+    markdown = chat["markdown"]["text"]  # type: ignore[index]
+    assert f"[查看差异]({PUBLIC}/diff?a={v1}&b={v2})" in markdown
+    assert f"[查看差异]({PUBLIC}/diff?a={v2}&b={v3})" in markdown
 
 
 async def test_without_public_url_an_alert_has_no_web_links(

@@ -106,7 +106,7 @@ def test_an_added_item_is_a_change_that_inserts_exactly_that_item() -> None:
                              snapshot(new.title, new.text, new.metadata))
     # a new reply in a 建议提案办理 column is what its watchers wait for
     assert decision is not None and decision.kind is ChangeKind.REPLY_ADDED
-    assert decision.summary == ("新增答复「对市政协十三届三次会议第20190461号提案的答复」; "
+    assert decision.summary == ("新增答复「对市政协十三届三次会议第20190461号提案的答复」；"
                                 "第1段新增")
     assert decision.stats["paragraphs_added"] == 1 and decision.stats["removed"] == 0
     diff = diff_texts(old.text, new.text)
