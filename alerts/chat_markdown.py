@@ -28,13 +28,16 @@ def markdown(message: Message, *, body_limit: int) -> str:
     """Heading, facts, link, then the diff (or detail) as a quote, cut to ``body_limit``
     characters, or the digest's entries as a list."""
     lines = [f"### {md_escape(message.title)}", ""]
-    lines += [f"**{md_escape(label)}**: {md_escape(value)}  " for label, value in message.facts]
-    if message.url:
-        lines += ["", f"[查看原文]({md_url(message.url)})"]
+    lines += [f"**{md_escape(label)}**：{md_escape(value)}  " for label, value in message.facts]
+    links = [("查看原文", message.url)] if message.url else []
+    links += list(message.links)
+    if links:
+        lines += ["", " · ".join(f"[{md_escape(k)}]({md_url(u)})" for k, u in links)]
     for item in message.items:
         link = f"[{md_escape(item.title)}]({md_url(item.url)})" if item.url else md_escape(
             item.title)
-        lines.append(f"- {link}: {md_escape(item.line)}")
+        more = "".join(f" [{md_escape(k)}]({md_url(u)})" for k, u in item.links)
+        lines.append(f"- {link}：{md_escape(item.line)}{more}")
     body = message.body if len(message.body) <= body_limit else (
         message.body[:body_limit] + "…")
     if body:

@@ -5,6 +5,18 @@ Everything from a page (title, text, metadata) is untrusted: the subject goes th
 ``header_safe``, HTML is autoescaped (the diff renderer escapes its own output), chat
 formats escape for their own markup.  The Message-ID is stable per (change, recipient)
 so a message sent twice after a crash is recognisably the same message.
+
+Threads: every email about one page (its changes, its trouble and recovery) carries
+``In-Reply-To``/``References`` to one thread root per (page, recipient),
+``<page-ID.HASH@monitor>``, derived from the two like the Message-ID.  No message is ever
+sent with that id: the root is a fixed point every alert refers to, so it needs no state
+(no lookup of "the first alert" in the outbox, which could be pruned, be still pending,
+or differ between replicas) and mail clients that thread on ``References`` (Thunderbird,
+Apple Mail, mutt) put every alert about the page in one thread under it.
+
+Versions are named per page (第2版 → 第3版, ``AlertsRepo`` counts them); the global ids
+stay in the links into the web UI, which are given when ``public_url`` is set: the diff
+(``/diff?a=OLD&b=NEW``) and the version page (``/versions/ID``).
 """
 
 from __future__ import annotations
@@ -17,21 +29,29 @@ from zoneinfo import ZoneInfo
 
 from alerts import attachments, templates
 from alerts.message import ChatItem, Message, header_safe
+from monitor import zh
 from monitor.diff import diff_texts
 from monitor.errors import DeliveryError
 from monitor.render import render_html, render_text
 from monitor.settings import Settings
 from monitor.types import KIND_LABELS
-from storage.alerts_repo import AlertRecord, AlertsRepo, ChangeView
+from storage.alerts_repo import AlertRecord, AlertsRepo, ChangeView, VersionText
 
 MAX_DIFF_HTML = 200_000  # characters of rendered diff in one email; beyond, plain text
 MAX_DIFF_TEXT = 20_000
 DOMAIN = "monitor"
+LINK_DIFF, LINK_VERSION = "查看差异", "查看版本"
+LINK_LABELS = ("网址", LINK_DIFF, LINK_VERSION)  # email facts; chat shows them as links
 
 
 def message_id(kind: str, key: int, recipient: str) -> str:
     digest = hashlib.sha1(recipient.strip().lower().encode()).hexdigest()[:12]
     return f"<{kind}-{key}.{digest}@{DOMAIN}>"
+
+
+def thread_id(page_id: int | None, recipient: str) -> str | None:
+    """The thread root of the alerts about a page for a recipient (see the module doc)."""
+    return message_id("page", page_id, recipient) if page_id else None
 
 
 def _href(url: str | None) -> str | None:
@@ -71,7 +91,7 @@ class Composer:
             return self.trouble(first)
         if first.event == "config":
             return self.config_error(first.payload.get("problems", []), first.recipient,
-                                     first.id)
+                                     first.id, where=first.payload)
         raise DeliveryError(f"unknown alert event {first.event!r}", permanent=True)
 
     def _views(self, batch: list[AlertRecord]) -> list[ChangeView]:
@@ -107,7 +127,7 @@ class Composer:
                                          timeout=self.settings.diff_timeout)
             diff_text = f"{diff_text}\n\n{extra.text}".strip()
             diff_html += extra.html
-        size = f" (+{stats['added']} / −{stats['removed']} 字)" if stats else ""
+        size = f"（+{stats['added']} / −{stats['removed']} 字）" if stats else ""
         return ChangeParts(view, title, KIND_LABELS.get(view.kind, view.kind), size,
                            self.local(view.created_at), self._facts(view),
                            _meta_rows(view), diff_html, diff_text[:MAX_DIFF_TEXT], stats)
@@ -121,8 +141,21 @@ class Composer:
         facts += attachments.facts(v.details)
         facts.append(("检测时间", self.local(v.created_at), None))
         if v.old and v.new:
-            facts.append(("版本", f"#{v.old.id} → #{v.new.id}", None))
-        return tuple(facts)
+            facts.append(("版本", f"{_nth(v.old)} → {_nth(v.new)}", None))
+        return tuple(facts) + tuple((label, url, url) for label, url in self.links(v))
+
+    def links(self, v: ChangeView) -> list[tuple[str, str]]:
+        """Into the web UI at ``public_url``: the diff and the version (none when unset)."""
+        base = self.settings.public_url
+        if not base:
+            return []
+        out = []
+        if v.old and v.new:
+            out.append((LINK_DIFF, f"{base}/diff?a={v.old.id}&b={v.new.id}"))
+        shown = v.new or v.old  # a page gone: its last version
+        if shown:
+            out.append((LINK_VERSION, f"{base}/versions/{shown.id}"))
+        return out
 
     def change(self, view: ChangeView, recipient: str) -> Message:
         p = self.parts(view)
@@ -136,9 +169,11 @@ class Composer:
             event="change", subject=subject, message_id=message_id("change", view.id, recipient),
             html=templates.page(subject, content, footer),
             text=self._text(heading, p, footer), title=heading,
-            facts=tuple((k, v) for k, v, _ in p.facts if k != "网址") + tuple(
+            facts=tuple((k, v) for k, v, _ in p.facts if k not in LINK_LABELS) + tuple(
                 (f, f"{o} → {n}") for f, o, n in p.meta),
-            url=_href(view.page_url), body=p.diff_text or view.summary, data=_data(p))
+            url=_href(view.page_url), body=p.diff_text or view.summary,
+            data=_data(p, self.links(view)), links=tuple(self.links(view)),
+            thread=thread_id(view.page_id, recipient))
 
     def _text(self, heading: str, p: ChangeParts, footer: str) -> str:
         return templates.TEXT.render(title=heading, facts=[(k, v) for k, v, _ in p.facts],
@@ -151,25 +186,30 @@ class Composer:
             raise DeliveryError("digest: its changes no longer exist", permanent=True)
         parts = [self.parts(v, context=0) for v in views]
         sources = len({v.source for v in views})
-        heading = f"变化摘要: {len(views)} 处变化 ({sources} 个来源)"
+        heading = f"变化摘要：{len(views)} 处变化（{sources} 个来源）"
         subject = header_safe(f"[monitor] {heading}", 400)
         entries = [{"kind_label": p.kind_label, "source": p.view.source, "when": p.when,
                     "url": _href(p.view.page_url), "title": p.title,
-                    "summary": p.view.summary, "diff_html": p.diff_html} for p in parts]
+                    "summary": p.view.summary, "diff_html": p.diff_html,
+                    "links": self.links(p.view)} for p in parts]
         content = templates.DIGEST.render(heading=heading, changes=entries,
                                           muted=templates.MUTED)
         footer = f"monitor · 摘要 · 发给 {recipient}"
-        text = "\n\n".join(f"{p.view.source} {p.title} — {p.kind_label}{p.size}\n"
-                           f"{p.view.page_url}\n{p.view.summary}\n{p.diff_text}".rstrip()
-                           for p in parts)
+        text = "\n\n".join(self._digest_entry(p) for p in parts)
         return Message(
             event="digest", subject=subject, message_id=message_id("digest", key, recipient),
             html=templates.page(subject, content, footer),
             text=f"{heading}\n\n{text}\n\n-- \n{footer}\n", title=heading,
             items=tuple(ChatItem(f"{p.view.source} {p.title}", _href(p.view.page_url),
-                                 f"{p.kind_label}{p.size} {p.view.summary}".strip())
+                                 f"{p.kind_label}{p.size} {p.view.summary}".strip(),
+                                 tuple(self.links(p.view)))
                         for p in parts),
-            data={"changes": [_data(p) for p in parts]})
+            data={"changes": [_data(p, self.links(p.view)) for p in parts]})
+
+    def _digest_entry(self, p: ChangeParts) -> str:
+        links = "".join(f"{label}：{url}\n" for label, url in self.links(p.view))
+        return (f"{p.view.source} {p.title} — {p.kind_label}{p.size}\n"
+                f"{p.view.page_url}\n{links}{p.view.summary}\n{p.diff_text}").rstrip()
 
     # --- notices: trouble, recovered, configuration ------------------------------------
 
@@ -178,21 +218,31 @@ class Composer:
         source, url = str(pl.get("source", "")), str(pl.get("url", ""))
         label = "来源恢复正常" if row.event == "recovered" else "来源检查失败"
         detail = header_safe(str(pl.get("detail", "")), 500)
-        return self._notice(row.event, label, f"{label}: {source}", row, facts=[
+        return self._notice(row.event, label, f"{label}：{source}", row, facts=[
             ("来源", source, None), ("网址", url, _href(url)), ("详情", detail, None),
             ("时间", self.local(row.created_at), None)], url=_href(url),
-            data={"source": source, "url": url, "detail": detail})
+            data={"source": source, "url": url, "detail": detail},
+            thread=thread_id(row.page_id, row.recipient))
 
-    def config_error(self, problems: list[str], recipient: str, key: int) -> Message:
+    def config_error(self, problems: list[str], recipient: str, key: int, *,
+                     where: dict[str, Any] | None = None) -> Message:
+        """Each problem in Chinese (``zh.config_problem``: place and kind; the English
+        message is in the log).  A refused edit of the file (``where`` names it) also says
+        the daemon kept running the configuration it had."""
         row = AlertRecord(id=key, event="config", channel="", recipient=recipient, watcher="",
                           status="", attempts=0, next_attempt_at=datetime.now(self.tz))
-        lines = [header_safe(str(p), 500) for p in problems]
-        return self._notice("config", "配置错误", f"配置错误: {len(lines)} 个问题", row,
-                            facts=[], lines=lines, data={"problems": lines})
+        where = where or {}
+        lines = [header_safe(zh.config_problem(
+            str(p), file=where.get("file"), source=where.get("source"),
+            watcher=where.get("watcher"), key=where.get("key")), 500) for p in problems]
+        facts = [("处理", zh.KEPT_RUNNING, None)] if where.get("file") else []
+        return self._notice("config", "配置错误", f"配置错误：{len(lines)} 个问题", row,
+                            facts=facts, lines=lines, data={"problems": lines})
 
     def _notice(self, event: str, label: str, heading: str, row: AlertRecord, *,
                 facts: list[tuple[str, str, str | None]], url: str | None = None,
-                lines: list[str] | None = None, data: dict[str, Any]) -> Message:
+                lines: list[str] | None = None, data: dict[str, Any],
+                thread: str | None = None) -> Message:
         subject = header_safe(f"[monitor] {heading}", 400)
         content = templates.NOTICE.render(label=label, title=heading, facts=facts,
                                           lines=lines or [], muted=templates.MUTED)
@@ -204,10 +254,15 @@ class Composer:
                        message_id=message_id(event, row.id, row.recipient),
                        html=templates.page(subject, content, footer), text=text,
                        title=heading, facts=tuple((k, v) for k, v, _ in facts if k != "网址"),
-                       url=url, body=body, data=data)
+                       url=url, body=body, data=data, thread=thread)
 
     def local(self, at: datetime | None) -> str:
         return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def _nth(v: VersionText) -> str:
+    """第3版: the version's place on its page (the global id when it is not known)."""
+    return f"第{v.number}版" if v.number else f"#{v.id}"
 
 
 def _documents(details: dict[str, Any]) -> list[tuple[str, str, str | None]]:
@@ -247,12 +302,15 @@ def _pre(text: str) -> str:
     return f'<pre style="white-space:pre-wrap;margin:0;font-family:inherit;">{escape(text)}</pre>'
 
 
-def _data(p: ChangeParts) -> dict[str, Any]:
-    v = p.view
+def _data(p: ChangeParts, links: list[tuple[str, str]]) -> dict[str, Any]:
+    v, urls = p.view, dict(links)
     return {"change_id": v.id, "source": v.source, "kind": v.kind, "kind_label": p.kind_label,
             "summary": v.summary, "title": p.title, "url": v.page_url,
             "detected_at": v.created_at.isoformat(), "stats": p.stats,
             "metadata_changes": [{"field": f, "old": o, "new": n} for f, o, n in p.meta],
             "diff": p.diff_text,
             "old_version_id": v.old.id if v.old else None,
-            "new_version_id": v.new.id if v.new else None}
+            "new_version_id": v.new.id if v.new else None,
+            "old_version": v.old.number if v.old else None,
+            "new_version": v.new.number if v.new else None,
+            "diff_url": urls.get(LINK_DIFF), "version_url": urls.get(LINK_VERSION)}

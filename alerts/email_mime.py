@@ -20,6 +20,9 @@ def build_email(message: Message, sender: str, recipient: str) -> EmailMessage:
     mail["To"] = recipient
     mail["Date"] = format_datetime(utcnow())
     mail["Message-ID"] = message.message_id
+    if message.thread:  # one thread per page in the reader's mail client (see compose)
+        mail["In-Reply-To"] = message.thread
+        mail["References"] = message.thread
     # RFC 3834: auto-generated, so vacation responders and ticket systems stay quiet.
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Auto-Response-Suppress"] = "All"

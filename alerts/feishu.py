@@ -33,13 +33,15 @@ def feishu_sign(secret: str, timestamp: int) -> str:
 
 def post_content(message: Message) -> list[list[dict[str, Any]]]:
     rows: list[list[dict[str, Any]]] = [
-        [{"tag": "text", "text": f"{label}: {value}"}] for label, value in message.facts]
+        [{"tag": "text", "text": f"{label}：{value}"}] for label, value in message.facts]
     if message.url:
         rows.append([{"tag": "a", "text": "查看原文", "href": message.url}])
+    rows += [[{"tag": "a", "text": label, "href": url}] for label, url in message.links]
     for item in message.items:
         head = ({"tag": "a", "text": item.title, "href": item.url} if item.url
                 else {"tag": "text", "text": item.title})
-        rows.append([head, {"tag": "text", "text": f" {item.line}"}])
+        rows.append([head, {"tag": "text", "text": f" {item.line}"}] + [
+            {"tag": "a", "text": f" {label}", "href": url} for label, url in item.links])
     body = message.body if len(message.body) <= BODY_CHARS else message.body[:BODY_CHARS] + "…"
     rows += [[{"tag": "text", "text": line}] for line in body.splitlines()]
     return rows

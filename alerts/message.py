@@ -21,6 +21,7 @@ class ChatItem:
     title: str
     url: str | None
     line: str
+    links: tuple[tuple[str, str], ...] = ()  # (label, URL) into the web UI
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Message:
     body: str = ""  # chat: plain text (the diff with [-…-]{+…+} markers, or a detail)
     items: tuple[ChatItem, ...] = ()  # chat: digest entries
     data: dict[str, Any] = field(default_factory=dict)  # the generic webhook's JSON facts
+    links: tuple[tuple[str, str], ...] = ()  # (label, URL) into the web UI: the diff, the version
+    thread: str | None = None  # the Message-ID every alert about the page replies to
 
 
 def header_safe(text: str, limit: int = 200) -> str:

@@ -31,13 +31,15 @@ def blocks(message: Message) -> list[dict[str, Any]]:
     title = slack_escape(message.title)[:150]
     out: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title}}]
-    facts = [f"*{slack_escape(k)}*: {slack_escape(v)}" for k, v in message.facts]
+    facts = [f"*{slack_escape(k)}*：{slack_escape(v)}" for k, v in message.facts]
     if message.url:
         facts.append(f"<{slack_escape(message.url)}|查看原文>")
+    facts += [f"<{slack_escape(url)}|{label}>" for label, url in message.links]
     if facts:
         out.append(_section("\n".join(facts)))
-    items = [f"• <{slack_escape(i.url)}|{slack_escape(i.title)}>: {slack_escape(i.line)}"
-             if i.url else f"• {slack_escape(i.title)}: {slack_escape(i.line)}"
+    items = [(f"• <{slack_escape(i.url)}|{slack_escape(i.title)}>：{slack_escape(i.line)}"
+              if i.url else f"• {slack_escape(i.title)}：{slack_escape(i.line)}")
+             + "".join(f" <{slack_escape(u)}|{k}>" for k, u in i.links)
              for i in message.items]
     if items:
         out.append(_section("\n".join(items)))

@@ -64,6 +64,8 @@ _DIGEST = """<h1 style="margin:0 0 12px;font-size:20px;line-height:1.4;font-weig
 <h2 style="margin:2px 0 6px;font-size:17px;line-height:1.4;font-weight:600;">
 <a href="{{ c.url }}" style="color:#0969da;text-decoration:none;">{{ c.title }}</a></h2>
 {% if c.summary %}<div style="font-size:14px;margin:0 0 6px;">{{ c.summary }}</div>{% endif %}
+{% if c.links %}<div style="font-size:14px;margin:0 0 6px;">{% for label, url in c.links %}
+<a href="{{ url }}" style="color:#0969da;">{{ label }}</a>{% endfor %}</div>{% endif %}
 {% if c.diff_html %}<div style="padding:10px 12px;background:#f6f8fa;border:1px solid #d0d7de;
  border-radius:6px;font-size:14px;word-break:break-word;">{{ c.diff_html | safe }}</div>{% endif %}
 </div>{% endfor %}"""
@@ -75,8 +77,8 @@ _NOTICE = """<div style="{{ muted }}">{{ label }}</div>
 
 _TEXT = """{{ title }}
 {{ '=' * 40 }}
-{% for label, value in facts %}{{ label }}: {{ value }}
-{% endfor %}{% for key, old, new in meta %}{{ key }}: {{ old }} → {{ new }}
+{% for label, value in facts %}{{ label }}：{{ value }}
+{% endfor %}{% for key, old, new in meta %}{{ key }}：{{ old }} → {{ new }}
 {% endfor %}{% if body %}
 {{ body }}
 {% endif %}

@@ -122,16 +122,16 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     if not parts:
         return None  # e.g. only blank lines differ
     parts.sort(key=lambda part: PRIORITY.index(part[0]))
-    kind, summary = parts[0][0], "; ".join(text for _, text in parts if text)
+    kind, summary = parts[0][0], "；".join(text for _, text in parts if text)
     details["kinds"] = [str(k) for k, _ in parts]
     details["exact"] = diff.exact
     alert = True
     if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
         details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
-        kind, summary = ChangeKind.FLAPPING, "内容来回变化 (回到上上个版本): " + summary
+        kind, summary = ChangeKind.FLAPPING, "内容来回变化（回到上上个版本）：" + summary
         if last_change_kind == ChangeKind.FLAPPING:  # still alternating: told condensed
             details["condensed"] = True
-            summary = "内容仍在来回变化，当前为此版本: " + summary.split(": ", 1)[-1]
+            summary = "内容仍在来回变化，当前为此版本：" + summary.split("：", 1)[-1]
     stats = diff.stats if text_changed else dict(NO_STATS)
     patch = make_patch(old.text, new.text, diff.ops) if old.text != new.text else ""
     return ChangeDecision(kind, summary, stats, patch, details, alert)
@@ -151,7 +151,7 @@ def _parts(old: Snapshot, new: Snapshot, diff: TextDiff,
         details["reply"] = {"paragraph": reply[0], "heading": reply[1]}
     if old.title != new.title:
         parts.append((ChangeKind.TITLE_CHANGED,
-                      f"标题: {_cut(old.title, 60)} → {_cut(new.title, 60)}"))
+                      f"标题：{_cut(old.title, 60)} → {_cut(new.title, 60)}"))
         details["title"] = [old.title, new.title]
     if text_changed:
         items = item_events(old.text, new.text)
@@ -169,8 +169,8 @@ def _parts(old: Snapshot, new: Snapshot, diff: TextDiff,
         details["attachments"] = atts
     meta = metadata_changes(old.metadata, new.metadata)
     if meta:
-        parts.append((ChangeKind.METADATA_CHANGED, "; ".join(
-            f"{k}: {_show(a)} → {_show(b)}" for k, (a, b) in meta.items())))
+        parts.append((ChangeKind.METADATA_CHANGED, "；".join(
+            f"{k}：{_show(a)} → {_show(b)}" for k, (a, b) in meta.items())))
         details["metadata"] = {k: [a, b] for k, (a, b) in meta.items()}
     return parts, details
 
@@ -220,7 +220,7 @@ def attachment_parts(changes: list[dict[str, object]]) -> list[Part]:
 
 
 def describe_paragraphs(diff: TextDiff) -> str:
-    """"第3段修改, 第5-7段新增": runs of neighbouring paragraphs changed alike."""
+    """"第3段修改，第5-7段新增": runs of neighbouring paragraphs changed alike."""
     groups: list[list[int | str]] = []  # [first, last, word]
     for p in diff.changed_paragraphs():
         word = {"modified": "修改", "added": "新增", "removed": "删除"}[p.kind]
@@ -231,8 +231,8 @@ def describe_paragraphs(diff: TextDiff) -> str:
     names = [f"第{a}段{w}" if a == b else f"第{a}-{b}段{w}" for a, b, w in groups]
     if len(names) > MAX_GROUPS:
         total = len(diff.changed_paragraphs())
-        return ", ".join(names[:MAX_GROUPS]) + f" 等共{total}段"
-    return ", ".join(names)
+        return "，".join(names[:MAX_GROUPS]) + f"等共{total}段"
+    return "，".join(names)
 
 
 def item_events(old: str, new: str) -> dict[str, list[object]] | None:
@@ -373,5 +373,5 @@ def _statuses(snap: Snapshot) -> list[tuple[tuple[int, str], str]]:
             out.append(((i + 1, _cut(p, 40)), m.group(1)))
     for key, value in snap.metadata.items():
         if re.search(r"状态|办理情况|答复情况|进度", key):
-            out.append(((0, f"{key}: {value}"), value.strip()))
+            out.append(((0, f"{key}：{value}"), value.strip()))
     return out

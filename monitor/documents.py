@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alerts import plan
-from monitor import listing
+from monitor import listing, zh
 from monitor.config import Config, SourceConfig
 from monitor.detect import attachment_changes, describe_items
 from monitor.errors import ListingBrokenError, MonitorError
@@ -98,7 +98,7 @@ def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckR
     if rec.version is not None and rec.version.files:  # its attachments, named in the alert
         details["attachments"] = attachment_changes((), rec.version.attachments)
     elif error is not None:
-        summary += f"（正文暂未获取：{_cut(str(error), 80)}）"
+        summary += f"（正文暂未获取：{zh.describe(error.kind, error.status)}）"
     change = ChangeDecision(ChangeKind.DOCUMENT_ADDED, summary, details=details)
     index = len(rec.changes)
     drafts = plan.change_alerts(config, source, index, utcnow())

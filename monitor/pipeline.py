@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from alerts import plan
-from monitor import attachments, crawl, documents, listing
+from monitor import attachments, crawl, documents, listing, zh
 from monitor.challenge import detect_challenge, detect_soft_404
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
@@ -371,12 +371,12 @@ class Checker:
         changes: tuple[ChangeDecision, ...] = ()
         status = "gone" if state.status == "gone" else "failing"
         if gone >= s.gone_after and state.status != "gone" and state.last is not None:
-            changes = (ChangeDecision(ChangeKind.GONE, f"页面已删除或无法访问 ({exc})"),)
+            changes = (ChangeDecision(ChangeKind.GONE, zh.describe(exc.kind, exc.status)),)
             status = "gone"
         alerts = [a for i, _ in enumerate(changes) for a in
                   plan.change_alerts(self.config, source, i, utcnow())]
         if streak == s.trouble_after and status != "gone":
-            alerts += self._trouble(state, "trouble", f"{streak} 次检查失败: {exc}")
+            alerts += self._trouble(state, "trouble", zh.failures(streak, exc.kind, exc.status))
         return CheckRecord(
             page_id=state.page_id,
             expected_last_version_id=state.last.id if state.last else None,

@@ -133,7 +133,8 @@ class Reloader:
             dedupe_key=f"config:{digest[:32]}:{admin}", event="config", channel="email",
             recipient=admin, watcher="admin",
             payload={"problems": [str(exc)], "file": str(self.watcher.path),
-                     "source": exc.source, "key": exc.key, "format": "email"})
+                     "source": exc.source, "watcher": exc.watcher, "key": exc.key,
+                     "format": "email"})
         try:
             queued = bool(AlertsRepo(self.store).enqueue([draft]))
         except MonitorError as exc2:  # e.g. another replica queued the same alert just now

@@ -115,8 +115,9 @@ class Settings(BaseModel):
     )
     public_url: str | None = Field(
         None, description="Address users reach the web UI at (https://host[/prefix]): "
-        "absolute links in feeds; https also marks the token cookie Secure. Unset: the "
-        "address the server is bound to.")
+        "absolute links in feeds, and every alert links to its diff and version there; "
+        "https also marks the token cookie Secure. Unset: the address the server is bound "
+        "to, and alerts carry no web UI links.")
     metrics_port: int | None = Field(
         None, ge=1, le=65535, description="Port of /healthz and /metrics (loopback).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")

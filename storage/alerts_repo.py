@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage import files
@@ -63,6 +63,7 @@ class VersionText:
     metadata: dict[str, str]
     url: str
     fetched_at: datetime
+    number: int = 0  # its place among its page's versions: 1 for the first
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class ChangeView:
     new: VersionText | None
     # the stored files the change's attachments name (details["attachments"]), by SHA-256
     files: dict[str, StoredFile] = field(default_factory=dict)
+    page_id: int = 0
 
 
 class AlertsRepo:
@@ -224,9 +226,13 @@ class AlertsRepo:
                 details=dict(ch.details), created_at=ch.created_at,
                 source=src.name if src else "", page_url=page.url if page else "",
                 source_title=(src.config or {}).get("title") if src else None,
-                old=_text(s.get(Version, ch.old_version_id) if ch.old_version_id else None),
-                new=_text(s.get(Version, ch.new_version_id) if ch.new_version_id else None),
-                files=files.infos(s, _shas(ch.details)))
+                old=_text(s, ch.old_version_id), new=_text(s, ch.new_version_id),
+                page_id=ch.page_id, files=files.infos(s, _shas(ch.details)))
+
+    def version_number(self, version_id: int) -> int:
+        """The per-page ordinal of a version ("第3版"): its page's versions up to it."""
+        with self.store.session() as s:
+            return _number(s, s.get(Version, version_id))
 
 
 def _shas(details: dict[str, Any]) -> list[str]:
@@ -247,11 +253,21 @@ def _due_now(s: Session, ids: Sequence[int] | None, where: Any, **values: Any) -
             .scalars()]
 
 
-def _text(v: Version | None) -> VersionText | None:
+def _text(s: Session, version_id: int | None) -> VersionText | None:
+    v = s.get(Version, version_id) if version_id else None
     if v is None:
         return None
     return VersionText(id=v.id or 0, title=v.title, text=v.text, metadata=dict(v.meta),
-                       url=v.url, fetched_at=v.fetched_at)
+                       url=v.url, fetched_at=v.fetched_at, number=_number(s, v))
+
+
+def _number(s: Session, v: Version | None) -> int:
+    """Versions get ids in the order a page's checks commit (``Store.commit_check``), so
+    a version's place on its page is the count of the page's versions with id ≤ its id."""
+    if v is None:
+        return 0
+    return int(s.exec(select(func.count()).select_from(Version).where(
+        col(Version.page_id) == v.page_id, col(Version.id) <= v.id)).one())
 
 
 def _record(r: Alert, lease: datetime | None = None, source: str = "") -> AlertRecord:

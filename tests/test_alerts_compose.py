@@ -61,7 +61,7 @@ def test_message_ids_are_stable_per_change_and_recipient() -> None:
 
 def test_subject_names_source_title_kind_and_size(composer: Composer) -> None:
     msg = composer.change(view(version(1, OLD_TEXT), version(2, NEW_TEXT)), "a@example.cn")
-    assert msg.subject == f"[monitor] hn-0192 {TITLE} — 正文修改 (+1 / −1 字)"
+    assert msg.subject == f"[monitor] hn-0192 {TITLE} — 正文修改（+1 / −1 字）"
     assert msg.message_id == message_id("change", 7, "a@example.cn")
 
 
@@ -80,10 +80,10 @@ def test_metadata_changes_show_old_and_new(composer: Composer) -> None:
     new = version(2, OLD_TEXT, title="新标题", 文号="湘工信提案函〔2021〕255号",
                   发布日期="2026-11-01")
     msg = composer.change(view(old, new, kind="metadata_changed"), "a@example.cn")
-    assert "— 元数据变更" in msg.subject and "字)" not in msg.subject
-    assert "文号: 湘工信提案函〔2021〕254号 → 湘工信提案函〔2021〕255号" in msg.text
-    assert "标题: " + TITLE + " → 新标题" in msg.text
-    assert "发布日期: （无） → 2026-11-01" in msg.text
+    assert "— 元数据变更" in msg.subject and "字）" not in msg.subject
+    assert "文号：湘工信提案函〔2021〕254号 → 湘工信提案函〔2021〕255号" in msg.text
+    assert "标题：" + TITLE + " → 新标题" in msg.text
+    assert "发布日期：（无） → 2026-11-01" in msg.text
     assert "湘工信提案函〔2021〕255号" in msg.html and "新标题" in msg.html
 
 
@@ -103,8 +103,9 @@ def test_the_html_uses_inline_styles_and_a_cjk_font_stack(composer: Composer) ->
 def test_config_error_message_lists_the_problems(composer: Composer) -> None:
     msg = composer.config_error(["smtp_url scheme must be one of smtp", "x\r\nBcc: y"],
                                 "ops@example.cn", 3)
-    assert msg.subject == "[monitor] 配置错误: 2 个问题"
-    assert "x Bcc: y" in msg.text and msg.message_id.startswith("<config-3.")
+    assert msg.subject == "[monitor] 配置错误：2 个问题"
+    assert "sources.toml：取值格式不对" in msg.text and "must be" not in msg.text
+    assert "\nBcc:" not in msg.text and msg.message_id.startswith("<config-3.")
 
 
 def test_markdown_escape_keeps_page_text_from_forming_links() -> None:
@@ -139,7 +140,7 @@ def test_the_subject_survives_mime_encoding_for_every_title_length(
         title = (seed * 120)[:length].strip() or "答"
         msg = composer.change(view(version(1, OLD_TEXT), version(2, NEW_TEXT, title=title)),
                               "a@example.cn")
-        assert msg.subject == f"[monitor] hn-0192 {title} — 正文修改 (+1 / −1 字)"
+        assert msg.subject == f"[monitor] hn-0192 {title} — 正文修改（+1 / −1 字）"
         raw = build_email(msg, "monitor <m@localhost>", "a@example.cn").as_bytes()
         assert sent_subject(raw) == msg.subject, (length, title)
 

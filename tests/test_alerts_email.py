@@ -86,7 +86,7 @@ async def test_a_change_arrives_as_multipart_mail_with_the_changed_characters_ma
     assert report.describe() == "1 sent, 0 retrying, 0 dead"
     [msg] = smtp.sink.parsed()
     assert msg["Subject"] == ("[monitor] hn-0192 对省政协十二届四次会议第0192号提案的答复"
-                              " — 正文修改 (+1 / −1 字)")
+                              " — 正文修改（+1 / −1 字）")
     assert msg["Message-ID"] == mid(change_id, "alice@example.cn")
     assert msg["Auto-Submitted"] == "auto-generated"
     body = parts(msg)
@@ -125,7 +125,7 @@ async def test_a_short_chinese_title_keeps_every_space_of_the_subject_over_smtp(
     [(_, _, raw)] = smtp.sink.messages
     assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n"))
     [msg] = smtp.sink.parsed()
-    assert msg["Subject"] == "[monitor] hn-0192 答复 — 正文修改 (+1 / −1 字)"
+    assert msg["Subject"] == "[monitor] hn-0192 答复 — 正文修改（+1 / −1 字）"
 
 
 async def test_smtp_down_then_back_delivers_exactly_once(store: Store, tmp_path: Path) -> None:
@@ -344,7 +344,7 @@ digest_at = "08:00"
     report = await Deliverer(config, store, env={}, clock=later(hours=25)).deliver_due()
     assert report.describe() == "2 sent, 0 retrying, 0 dead"
     [msg] = smtp.sink.parsed()
-    assert msg["Subject"] == "[monitor] 变化摘要: 2 处变化 (1 个来源)"
+    assert msg["Subject"] == "[monitor] 变化摘要：2 处变化（1 个来源）"
     html = parts(msg)["text/html"]
     assert re.search(r"<ins\b[^>]*>5</ins>", html) and "新增一句" in html
 
@@ -360,7 +360,7 @@ async def test_source_trouble_and_recovery_reach_the_admin(store: Store, smtp: S
     repo.enqueue(plan.trouble_alerts(config, source, "recovered", "1", "恢复正常"))
     assert (await Deliverer(config, store, env={}).deliver_due()).sent == 2
     subjects = sorted(m["Subject"] for m in smtp.sink.to("ops@example.cn"))
-    assert subjects == ["[monitor] 来源恢复正常: hn-0192", "[monitor] 来源检查失败: hn-0192"]
+    assert subjects == ["[monitor] 来源恢复正常：hn-0192", "[monitor] 来源检查失败：hn-0192"]
     trouble = next(m for m in smtp.sink.parsed() if "失败" in m["Subject"])
     assert "&lt;b&gt;busy&lt;/b&gt;" in parts(trouble)["text/html"] and URL in parts(
         trouble)["text/plain"]
@@ -376,7 +376,7 @@ async def test_a_configuration_error_reaches_the_admin_once(store: Store, smtp: 
     assert repo.enqueue(plan.config_alerts(config, problems, "k1")) == []  # same key: once
     assert (await Deliverer(config, store, env={}).deliver_due()).sent == 1
     [msg] = smtp.sink.to("ops@example.cn")
-    assert msg["Subject"] == "[monitor] 配置错误: 1 个问题"
+    assert msg["Subject"] == "[monitor] 配置错误：1 个问题"
     assert "ROOM_SECRET" in parts(msg)["text/plain"]
 
 

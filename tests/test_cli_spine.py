@@ -443,14 +443,14 @@ def test_titles_and_errors_with_rich_markup_are_printed_literally(
     assert second.exit_code == 0, second.output
     row = rows(second.stdout)["dg-hostile"]
     assert row[1] == "changed"
-    assert f"标题: {HOSTILE_1} → {HOSTILE_2}" in row[3]
+    assert f"标题：{HOSTILE_1} → {HOSTILE_2}" in row[3]
 
     history = run("history", "dg-hostile", "--sources", str(sources))
     assert history.exit_code == 0, history.output
     v1, v2 = rows(history.stdout).values()
     assert (v1[3], v2[3]) == (HOSTILE_1, HOSTILE_2)
     assert v1[5] == "首次收录"
-    assert f"标题: {HOSTILE_1} → {HOSTILE_2}" in v2[5]
+    assert f"标题：{HOSTILE_1} → {HOSTILE_2}" in v2[5]
 
     shown = run("show", "dg-hostile", "--sources", str(sources))
     assert shown.stdout.splitlines()[0] == HOSTILE_2

@@ -119,7 +119,7 @@ def test_several_paragraphs_are_named_in_reading_order() -> None:
     new = old.replace("实施100个以上", "实施120个以上").replace(ps[38] + "\n", "")
     new = new.replace("一、总体要求\n", "一、总体要求\n新增的说明段落。\n")
     d = detect(page(old), page(new))
-    assert d.summary == "第12段新增, 第23段修改, 第39段删除"
+    assert d.summary == "第12段新增，第23段修改，第39段删除"
     assert d.details["paragraphs"] == [{"kind": "added", "old": None, "new": 12},
                                        {"kind": "modified", "old": 22, "new": 23},
                                        {"kind": "removed", "old": 39, "new": None}]
@@ -132,7 +132,7 @@ def test_reply_section_published_on_a_proposal_without_reply() -> None:
     old, new = proposal_without_reply(), seed("002")
     d = detect(page(old), page(new))
     assert d.kind is ChangeKind.REPLY_ADDED and d.alert
-    assert d.summary.startswith("新增答复「部门答复」; 第14-63段新增")
+    assert d.summary.startswith("新增答复「部门答复」；第14-63段新增")
     assert d.details["kinds"] == ["reply_added", "changed"]
     assert d.details["reply"] == {"paragraph": 14, "heading": "部门答复"}
     assert apply_patch(old, d.patch) == new
@@ -175,7 +175,7 @@ def test_reply_status_from_pending_to_done() -> None:
     text = proposal_without_reply()
     d = detect(page(text, 办理状态="办理中"), page(text, 办理状态="已办结"))
     assert d.kind is ChangeKind.REPLY_ADDED
-    assert d.summary == "新增答复「办理状态: 已办结」; 办理状态: 办理中 → 已办结"
+    assert d.summary == "新增答复「办理状态：已办结」；办理状态：办理中 → 已办结"
 
 
 @pytest.mark.parametrize("edit", [
@@ -224,7 +224,7 @@ def test_metadata_changed_names_the_field() -> None:
     d = detect(page(text, title, 发文日期="2021-06-24", 索引号="430S00/2021-08026431"),
                page(text, title, 发文日期="2021-06-25", 索引号="430S00/2021-08026431"))
     assert d.kind is ChangeKind.METADATA_CHANGED
-    assert d.summary == "发文日期: 2021-06-24 → 2021-06-25"
+    assert d.summary == "发文日期：2021-06-24 → 2021-06-25"
     assert d.details["metadata"] == {"发文日期": ["2021-06-24", "2021-06-25"]}
     assert d.patch == "" and d.stats["added"] == d.stats["removed"] == 0
 
@@ -232,7 +232,7 @@ def test_metadata_changed_names_the_field() -> None:
 def test_metadata_field_appearing_says_it_was_absent() -> None:
     text = seed("000")
     d = detect(page(text), page(text, 文号="湘工信提案函〔2021〕254号"))
-    assert d.summary == "文号: （无） → 湘工信提案函〔2021〕254号"
+    assert d.summary == "文号：（无） → 湘工信提案函〔2021〕254号"
     assert d.details["metadata"] == {"文号": [None, "湘工信提案函〔2021〕254号"]}
 
 
@@ -242,7 +242,7 @@ def test_title_changed() -> None:
     new_title = old_title.replace("的通知", "的通知（修订）")
     d = detect(page(text, old_title), page(text, new_title))
     assert d.kind is ChangeKind.TITLE_CHANGED
-    assert d.summary == f"标题: {old_title} → {new_title}"
+    assert d.summary == f"标题：{old_title} → {new_title}"
     assert d.details["title"] == [old_title, new_title]
 
 
@@ -252,7 +252,7 @@ def test_the_most_important_kind_wins_and_the_others_are_named() -> None:
     d = detect(page(old, "旧标题", 发文日期="2019-07-01"),
                page(new, "新标题", 发文日期="2019-07-02"))
     assert d.kind is ChangeKind.TITLE_CHANGED
-    assert d.summary == "标题: 旧标题 → 新标题; 第5段修改; 发文日期: 2019-07-01 → 2019-07-02"
+    assert d.summary == "标题：旧标题 → 新标题；第5段修改；发文日期：2019-07-01 → 2019-07-02"
     assert d.details["kinds"] == ["title_changed", "changed", "metadata_changed"]
     reply = detect(page(proposal_without_reply(), 发文日期="2020-06-01"),
                    page(seed("002"), 发文日期="2020-08-27"))
@@ -280,8 +280,8 @@ def test_flapping_is_said_at_once_then_condensed() -> None:
         (ChangeKind.CHANGED, True, False), (ChangeKind.FLAPPING, True, False),
         (ChangeKind.FLAPPING, True, True), (ChangeKind.FLAPPING, True, True),
         (ChangeKind.FLAPPING, True, True)]
-    assert decisions[1].summary == "内容来回变化 (回到上上个版本): 第5段修改"
-    assert decisions[4].summary == "内容仍在来回变化，当前为此版本: 第5段修改"
+    assert decisions[1].summary == "内容来回变化（回到上上个版本）：第5段修改"
+    assert decisions[4].summary == "内容仍在来回变化，当前为此版本：第5段修改"
     assert apply_patch(b.text, decisions[1].patch) == a.text
 
 

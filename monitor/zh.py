@@ -1,0 +1,103 @@
+"""Errors in words a reader of an alert understands: one Chinese sentence per error kind.
+
+Alerts, digests and trouble mails are Chinese from end to end, while the CLI and the log
+stay English for admins.  So an error keeps its English message (log, ``checks.error``,
+``monitor status``) and messages to people say ``describe(kind, …)``: the sentence of its
+``kind`` (``monitor.errors``), then the technical detail in brackets — the HTTP status
+of an error answer, else the stable kind code admins filter on
+(``页面已删除（HTTP 404）``, ``请求超时（timeout）``).  The English message itself never goes
+into a Chinese text: "HTTP 404, the page is gone" there reads as a program's internals.
+
+``config_problem`` does the same for a refused ``sources.toml``: where (file, source or
+watcher, key, line and column) and what, in Chinese; the English message stays in the log.
+"""
+
+from __future__ import annotations
+
+import re
+
+SENTENCES: dict[str, str] = {
+    "timeout": "请求超时，网站未及时响应",
+    "network": "无法连接网站",
+    "http_status": "网站返回错误状态",
+    "gone": "页面已删除或不存在",
+    "challenge": "网站返回的是验证页或拦截页，不是原页面",
+    "empty": "页面内容为空",
+    "selector": "页面上找不到指定的正文区域",
+    "decode": "页面内容无法解码",
+    "robots": "网站的 robots.txt 不允许抓取此页",
+    "blocked": "此网址不允许抓取",
+    "too_large": "页面过大，已停止下载",
+    "redirects": "页面重定向次数过多",
+    "backoff": "网站要求放慢访问，暂停请求中",
+    "listing_broken": "栏目页未完整显示文档列表",
+    "busy": "另一进程正在检查此页，等待超时",
+    "internal": "程序内部错误，详见日志",
+    "config": "配置文件有误",
+    "fetch": "页面抓取失败",
+    "content": "页面内容不是有效版本",
+    "document": "文件无法读取",
+    "storage": "检查结果无法保存到数据库",
+    "delivery": "提醒发送失败",
+}
+GENERIC = "检查失败"
+
+
+def describe(kind: str | None, status: int | None = None) -> str:
+    """``页面已删除或不存在（HTTP 404）``: the kind's sentence, the technical detail after."""
+    sentence = SENTENCES.get(kind or "", GENERIC)
+    detail = f"HTTP {status}" if status and status >= 300 else (kind or "")
+    return f"{sentence}（{detail}）" if detail else sentence
+
+
+def failures(streak: int, kind: str | None, status: int | None = None) -> str:
+    """The detail of a trouble alert: ``连续 3 次检查失败：请求超时（timeout）``."""
+    return f"连续 {streak} 次检查失败：{describe(kind, status)}"
+
+
+# --- sources.toml -----------------------------------------------------------------------
+
+_PLACE = re.compile(r"line (\d+), column (\d+)")
+# (a phrase of the English message, its Chinese) — the first that occurs wins.
+_PROBLEMS: tuple[tuple[str, str], ...] = (
+    ("not valid TOML", "不是有效的 TOML 格式"),
+    ("not UTF-8", "文件不是 UTF-8 编码"),
+    ("file not found", "找不到文件"),
+    ("cannot read", "无法读取文件"),
+    ("removes all", "此次修改删除了全部来源（文件可能尚未写完）；如要停止检查某个来源，请设置 "
+                    "enabled = false"),
+    ("duplicate name", "名称重复"),
+    ("has the same page as", "与另一个来源是同一页面"),
+    ("unknown", "未知的键"),
+    ("must be", "取值格式不对"),
+    ("no source named", "指向不存在的来源"),
+    ("is not set", "所需的环境变量未设置"),
+)
+# Names worth keeping in brackets: quoted values and environment variable names.
+_NAMES = re.compile(r"'([^'\r\n]{1,60})'|\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)\b")
+
+
+def config_problem(message: str, *, file: str | None = None, source: str | None = None,
+                   watcher: str | None = None, key: str | None = None) -> str:
+    """``sources.toml 第 3 行第 5 列：不是有效的 TOML 格式``: where, then what."""
+    where = [file or "sources.toml"]
+    if source:
+        where.append(f"来源 {source}")
+    if watcher:
+        where.append(f"接收人 {watcher}")
+    if key:
+        where.append(f"键 {key}")
+    place = _PLACE.search(message)
+    loc = "，".join(where) + (f" 第 {place[1]} 行第 {place[2]} 列" if place else "")
+    what = next((zh for en, zh in _PROBLEMS if en in message), "取值无效（详见日志）")
+    return f"{loc}：{what}{_names(message, {source, watcher, key})}"
+
+
+def _names(message: str, known: set[str | None]) -> str:
+    """``（ROOM_SECRET）``: the names the English message gives, not yet said."""
+    found = dict.fromkeys(a or b for a, b in _NAMES.findall(message))
+    names = [n for n in found if n not in known]
+    return f"（{'，'.join(names[:4])}）" if names else ""
+
+
+KEPT_RUNNING = "守护进程保持运行中的配置，此次修改未生效。"
