@@ -369,7 +369,7 @@ async def test_a_new_document_of_a_listing_names_its_attachments(
     [alert] = alerts(store)
     subject, body, _ = message_text(config, store, alert)
     assert "新文档" in subject
-    assert f"新增附件: 答复全文.pdf {site.url('/col/t2.pdf')}" in body
+    assert f"新增附件：答复全文.pdf {site.url('/col/t2.pdf')}" in body
     assert AMOUNT in body  # the start of the attachment's text, readable in the alert
 
 
