@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from monitor.encoding import canonical_charset
 from monitor.errors import ConfigError
+from monitor.fetch.encoding import canonical_charset
 from monitor.settings import Settings, load_settings, parse_interval
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")

@@ -33,7 +33,6 @@ from typing import Self
 
 import httpx
 
-from monitor.encoding import decode_html
 from monitor.errors import (
     BlockedURLError,
     DecodeError,
@@ -49,9 +48,10 @@ from monitor.errors import (
     TooManyRedirectsError,
 )
 from monitor.extract.document import sniff
-from monitor.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
-from monitor.politeness import BackingOff, HostLimiter, retry_after
-from monitor.robots import RobotsCache
+from monitor.fetch.encoding import decode_html
+from monitor.fetch.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
+from monitor.fetch.politeness import BackingOff, HostLimiter, retry_after
+from monitor.fetch.robots import RobotsCache
 from monitor.settings import Settings
 from monitor.types import FetchResult
 
