@@ -185,3 +185,23 @@ def test_sources_test_through_a_proxy_on_the_command_line(tmp_path: Path, site: 
     got = json.loads(out.stdout)
     assert "工作要点" in got["text"] and got["fetcher"] == "http"
     assert proxy.seen == [url]
+
+
+def test_a_listing_s_documents_inherit_its_proxy_and_may_use_the_browser(
+        tmp_path: Path) -> None:
+    cfg = config(tmp_path, """
+        [[sources]]
+        name = "col"
+        kind = "listing"
+        url = "https://a.gov.cn/col/index.html"
+        proxy = "socks5://127.0.0.1:1080"
+        headers = { Referer = "https://a.gov.cn/" }
+        [sources.follow]
+        fetch = "browser"
+        wait_for = "div.article"
+        """)
+    doc = cfg.source("col").document("https://a.gov.cn/art/1.html")
+    assert (doc.fetch, doc.wait_for, doc.proxy) == ("browser", "div.article",
+                                                    "socks5://127.0.0.1:1080")
+    assert doc.headers == (("Referer", "https://a.gov.cn/"),)
+    assert cfg.source("col").fetch == "http"  # the column itself: plain HTTP

@@ -233,6 +233,20 @@ class HttpFetcher:
                            last_modified=result.last_modified or last_modified)
         return await _finish(result, reply, encoding)
 
+    async def robots_allow(self, url: str, allow_private: bool, robots: bool | None,
+                           access: Access = Access()) -> None:
+        """Raise ``RobotsDisallowedError`` when robots.txt (if honoured) disallows ``url``;
+        for a fetch made by other means (the browser)."""
+        s = self.settings
+        call = _Call(allow_private=allow_private,
+                     robots=s.respect_robots if robots is None else robots, retries=0,
+                     deadline=time.monotonic() + s.fetch_deadline, access=access)
+        try:
+            async with asyncio.timeout(s.fetch_deadline):
+                await self._check_robots(url, call)
+        except TimeoutError:
+            raise TimeoutError_(f"{url}: no robots.txt within {s.fetch_deadline:g} s") from None
+
     # --- redirects and robots.txt ---------------------------------------------------
 
     async def _follow(self, url: str, headers: dict[str, str],
