@@ -46,7 +46,7 @@ _HTTP_URL = re.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
 # does not set.
 ACCESS_KEYS = {"fetch", "wait_for", "proxy", "headers", "cookies_env"}
 INHERITED = ("proxy", "headers", "cookies_env")
-FETCHERS = ("http", "browser")
+FETCHERS = ("http", "browser", "auto")
 # Request headers that carry credentials: from the environment only (cookies_env).
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")

@@ -157,7 +157,7 @@ async def test_a_cookie_follows_a_redirect_on_its_host_only(
     ('proxy = "http://ops:pw@proxy.example:3128"', "proxy", "MONITOR_PROXY or HTTPS_PROXY"),
     ('proxy = "ftp://proxy.example:21"', "proxy", "socks5://"),
     ('cookies_env = "sid=1"', "cookies_env", "NAME of an environment variable"),
-    ('fetch = "chrome"', "fetch", "http, browser"),
+    ('fetch = "chrome"', "fetch", "http, browser, auto"),
 ])
 def test_credentials_and_bad_values_are_refused(tmp_path: Path, entry: str, key: str,
                                                 says: str) -> None:

@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Config, load_config
-from monitor.errors import BrowserError, TimeoutError_
+from monitor.errors import BrowserError, HTTPStatusError, TimeoutError_
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Checker
 from monitor.types import Outcome
 from storage import Store
 from tests.conftest import service_missing, write_sources
-from tests.sites import Response, Site
+from tests.sites import Request, Response, Site
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("MONITOR_CHROMIUM", "/usr/bin/chromium")
@@ -215,3 +215,39 @@ def test_without_chromium_browser_sources_fail_naming_the_package(
     assert results["js"]["outcome"] == "error"
     assert results["js"]["error_kind"] == "browser"
     assert "Debian package chromium" in results["js"]["error"]
+
+
+def gateway(req: Request) -> Response:
+    """瑞数-like: 412 and a script that sets a cookie and reloads; the page only with it."""
+    if "rs_token=ok" in req.headers.get("cookie", ""):
+        return Response(f"<html><head><title>关于印发工作要点的通知</title></head><body>"
+                        f"<div id=c><p>{TEXT}</p></div></body></html>", headers=HTML)
+    return Response('<html><head><meta charset="utf-8"><meta http-equiv="Content-Type">'
+                    '</head><body><script type="text/javascript">'
+                    'document.cookie = "rs_token=ok; path=/"; location.reload();'
+                    "</script></body></html>", status=412, headers=HTML)
+
+
+def plain_requests(site: Site) -> int:
+    """Requests from the plain fetcher (it offers gzip only; Chromium offers more)."""
+    return sum(r.headers.get("accept-encoding") == "gzip" for r in site.requests)
+
+
+@pytest.mark.browser
+async def test_auto_passes_a_script_gateway_with_the_browser_and_remembers_the_host(
+        chromium: str, tmp_path: Path, site: Site) -> None:
+    a = site.route("/a.html", gateway)
+    b = site.route("/b.html", gateway)
+    cfg = config(tmp_path, source(a).replace('"browser"', '"auto"')
+                 + source(b).replace('"browser"', '"auto"').replace('"p"', '"q"')
+                 + source(a.replace("/a.html", "/a.html?plain")).replace(
+                     '"browser"', '"http"').replace('"p"', '"h"'))
+    async with Fetcher(cfg.settings) as fetcher:
+        with pytest.raises(HTTPStatusError):  # the control: plain HTTP gets the 412
+            await fetcher.fetch_source(cfg.source("h"))
+        got = await fetcher.fetch_source(cfg.source("p"))
+        assert TEXT in got.text and got.status == 200 and fetched_with(got) == "browser"
+        assert plain_requests(site) == 2  # the control's and auto's first try
+        got = await fetcher.fetch_source(cfg.source("q"))  # same host: straight to the browser
+        assert TEXT in got.text and fetched_with(got) == "browser"
+        assert plain_requests(site) == 2
