@@ -1,20 +1,24 @@
-"""A forward HTTP proxy on 127.0.0.1 for tests: absolute-form GET and CONNECT tunnels.
+"""Proxies on 127.0.0.1 for tests: a forward HTTP proxy (absolute-form GET and CONNECT
+tunnels) and, with ``socks=True``, a SOCKS5 proxy (no authentication, CONNECT only).
 
 Every request it is asked to forward is logged (``seen``: the absolute URL, or
 ``CONNECT host:port``), with the ``Proxy-Authorization`` header it came with, so tests
-can assert that a fetch went through it.  Runs in its own thread with its own loop.
+can assert that a fetch went through it (``SOCKS host:port`` for a SOCKS5 connection).
+Runs in its own thread with its own loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import threading
 from urllib.parse import urlsplit
 
 
 class Proxy:
-    def __init__(self) -> None:
+    def __init__(self, *, socks: bool = False) -> None:
+        self.socks = socks
         self.seen: list[str] = []
         self.auth: list[str | None] = []
         self.loop = asyncio.new_event_loop()
@@ -25,7 +29,7 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'socks5' if self.socks else 'http'}://127.0.0.1:{self.port}"
 
     def _run(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
@@ -41,6 +45,9 @@ class Proxy:
         self.thread.join(5)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.socks:
+            await self._socks(reader, writer)
+            return
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
@@ -54,6 +61,28 @@ class Proxy:
             else:
                 self.seen.append(target)
                 await self._forward(method, target, lines, reader, writer)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _socks(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            _, n = await reader.readexactly(2)
+            await reader.readexactly(n)
+            writer.write(b"\x05\x00")  # no authentication
+            _, _, _, atyp = await reader.readexactly(4)
+            if atyp == 3:
+                host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+            else:
+                raw = await reader.readexactly(4 if atyp == 1 else 16)
+                host = str(ipaddress.ip_address(raw))
+            port = int.from_bytes(await reader.readexactly(2), "big")
+            self.seen.append(f"SOCKS {host}:{port}")
+            up_r, up_w = await asyncio.open_connection(host, port)
+            writer.write(b"\x05\x00\x00\x01" + bytes(6))
+            await writer.drain()
+            await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:

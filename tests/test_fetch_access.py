@@ -59,6 +59,19 @@ async def test_a_source_fetched_through_its_proxy(tmp_path: Path, site: Site,
     assert site.hits("/a.html") == 1
 
 
+async def test_a_socks5_proxy(tmp_path: Path, site: Site) -> None:
+    socks = Proxy(socks=True)
+    try:
+        url = site.route("/a.html", PAGE)
+        port = url.split(":")[2].split("/")[0]
+        cfg = config(tmp_path, f'[[sources]]\nname = "a"\nurl = "{url}"\n'
+                     f'proxy = "{socks.url}"\n')
+        assert "工作要点" in await fetch(cfg, "a")
+        assert socks.seen == [f"SOCKS 127.0.0.1:{port}"]
+    finally:
+        socks.close()
+
+
 async def test_settings_proxy_and_the_environment(tmp_path: Path, site: Site, proxy: Proxy,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     url = site.route("/a.html", PAGE)

@@ -28,6 +28,7 @@ from monitor.pipeline import Checker
 from monitor.types import Outcome
 from storage import Store
 from tests.conftest import service_missing, write_sources
+from tests.proxy import Proxy
 from tests.sites import Request, Response, Site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,3 +252,21 @@ async def test_auto_passes_a_script_gateway_with_the_browser_and_remembers_the_h
         got = await fetcher.fetch_source(cfg.source("q"))  # same host: straight to the browser
         assert TEXT in got.text and fetched_with(got) == "browser"
         assert plain_requests(site) == 2
+
+
+@pytest.mark.browser
+async def test_the_browser_goes_through_the_proxy_with_the_source_s_cookie(
+        chromium: str, tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = Proxy()
+    try:
+        url = site.route("/list.html", Response(INJECTED, headers=HTML))
+        monkeypatch.setenv("GXT_COOKIE", "sid=admin-login-42")
+        cfg = config(tmp_path, source(url, wait_for="#list p", proxy=proxy.url,
+                                      cookies_env="GXT_COOKIE"))
+        async with Fetcher(cfg.settings) as fetcher:
+            got = await fetcher.fetch_source(cfg.source("p"))
+        assert TEXT in got.text
+        assert url in proxy.seen
+        assert site.requests[0].headers.get("cookie") == "sid=admin-login-42"
+    finally:
+        proxy.close()
