@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -270,3 +271,33 @@ async def test_the_browser_goes_through_the_proxy_with_the_source_s_cookie(
         assert site.requests[0].headers.get("cookie") == "sid=admin-login-42"
     finally:
         proxy.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_at_most_browser_concurrency_pages_at_once(chromium: str, tmp_path: Path,
+                                                        site: Site, concurrency: int) -> None:
+    lock, loading, most = threading.Lock(), [0], [0]
+
+    def slow_script(req: Request) -> Response:
+        with lock:
+            loading[0] += 1
+            most[0] = max(most[0], loading[0])
+        time.sleep(4)  # the page stays loading meanwhile
+        with lock:
+            loading[0] -= 1
+        return Response("var x = 1;", headers={"Content-Type": "text/javascript"})
+
+    site.route("/slow.js", slow_script)
+    body = ""
+    for n in range(3):
+        url = site.route(f"/p{n}.html", Response(
+            f'<html><body><p>{TEXT}</p><script src="/slow.js"></script></body></html>',
+            headers=HTML))
+        body += source(url).replace('name = "p"', f'name = "p{n}"')
+    cfg = config(tmp_path, body, settings=f"browser_concurrency = {concurrency}\n"
+                 "host_concurrency = 3\nfetch_deadline = 60")
+    async with Fetcher(cfg.settings) as fetcher:
+        await asyncio.gather(*(fetcher.fetch_source(cfg.source(f"p{n}")) for n in range(3)))
+    assert site.hits("/slow.js") == 3
+    assert most[0] == concurrency
