@@ -28,7 +28,7 @@ from alerts.base import Channel, Target
 from alerts.message import Message
 from monitor.config import WEBHOOK_FROM_ENV
 from monitor.errors import BlockedURLError, DeliveryError, MonitorError
-from monitor.netguard import ensure_allowed
+from monitor.fetch.netguard import ensure_allowed
 
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 USER_AGENT = "monitor-alerts/0.1"
@@ -115,7 +115,7 @@ def preview(response: httpx.Response) -> str:
 
 
 async def guard(url: str, allow_private: bool) -> None:
-    """The repository's private-address rule (``monitor.netguard``) for webhook URLs.
+    """The repository's private-address rule (``monitor.fetch.netguard``) for webhook URLs.
 
     A refused address is permanent (retrying will not move it); a DNS failure is not."""
     try:

@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.config import SourceConfig
-from monitor.encoding import decode_html
 from monitor.extract import extract
+from monitor.fetch.encoding import decode_html
 from storage import Store
 from storage.models import Version
 from storage.records import CheckRecord, NewVersion

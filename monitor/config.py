@@ -26,9 +26,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from monitor.encoding import canonical_charset
 from monitor.errors import ConfigError
-from monitor.settings import Settings, load_settings, parse_interval
+from monitor.fetch.encoding import canonical_charset
+from monitor.settings import (
+    Settings,
+    _has_password,
+    check_proxy,
+    load_settings,
+    parse_interval,
+)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 LISTING_KEYS = {"links", "match", "next_page", "page_url", "max_pages", "max_documents",
@@ -36,14 +42,23 @@ LISTING_KEYS = {"links", "match", "next_page", "page_url", "max_pages", "max_doc
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _HTTP_URL = re.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
 
+# How a page is fetched (``monitor.fetch``): a listing's follow table inherits what it
+# does not set.
+ACCESS_KEYS = {"fetch", "wait_for", "proxy", "headers", "cookies_env"}
+INHERITED = ("proxy", "headers", "cookies_env")
+FETCHERS = ("http", "browser", "auto")
+# Request headers that carry credentials: from the environment only (cookies_env).
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
 SOURCE_KEYS = {
     "name", "url", "content", "ignore", "ignore_text", "interval", "cron", "tags",
     "robots", "allow_private_network", "encoding", "title", "comment", "enabled", "kind",
-    *LISTING_KEYS,
+    *LISTING_KEYS, *ACCESS_KEYS,
 }
 # [sources.follow]: the settings of every document a listing finds.
 FOLLOW_KEYS = {"content", "ignore", "ignore_text", "interval", "cron", "tags", "encoding",
-               "robots", "comment"}
+               "robots", "comment", *ACCESS_KEYS}
 KINDS = ("page", "listing", "feed")
 FEED_KEYS = {"match", "max_documents", "follow"}  # a feed has no pages or link selector
 WATCHER_KEYS = {
@@ -84,6 +99,12 @@ class SourceConfig:
     max_pages: int = 1
     max_documents: int = 500
     follow: SourceConfig | None = None  # the settings of each document (url: the listing's)
+    # how it is fetched (monitor.fetch)
+    fetch: str = "http"  # or "browser": rendered by headless Chromium
+    wait_for: str | None = None  # browser: a selector to wait for (else network idle)
+    proxy: str | None = None  # None: settings.proxy / the environment; "direct": none
+    headers: tuple[tuple[str, str], ...] = ()  # added to every request of the page
+    cookies_env: str | None = None  # NAME of a variable holding a Cookie header
 
     @property
     def is_listing(self) -> bool:
@@ -296,7 +317,54 @@ class _SourceReader:
             allow_private_network=bool(self.optional_bool("allow_private_network")),
             encoding=self.encoding(), title=self.optional_str("title"),
             enabled=self.optional_bool("enabled") is not False, **self.listing(),
+            **self.access(),
         )
+
+    def access(self, inherited: SourceConfig | None = None) -> dict[str, Any]:
+        """fetch, wait_for, proxy, headers, cookies_env.  A follow table inherits the
+        listing's proxy, headers and cookies_env (the same site), not how it is fetched."""
+        d: dict[str, Any] = {k: getattr(inherited, k) for k in INHERITED} if inherited else {}
+        if "fetch" in self.entry:
+            fetch = self.entry["fetch"]
+            if fetch not in FETCHERS:
+                raise self.fail("fetch", f"{fetch!r}: must be one of {', '.join(FETCHERS)}")
+            d["fetch"] = fetch
+        for key, read in (("wait_for", self.selector), ("proxy", self.proxy),
+                          ("headers", self.headers), ("cookies_env", self.env_name)):
+            if key in self.entry:
+                d[key] = read(key)
+        return d
+
+    def proxy(self, key: str) -> str:
+        value = self.optional_str(key) or ""
+        try:
+            check_proxy(value)
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+        if _has_password(value):
+            raise self.fail(key, "has a password in it: a proxy's credentials come from the "
+                            "environment (MONITOR_PROXY or HTTPS_PROXY), never sources.toml")
+        return value
+
+    def headers(self, key: str) -> tuple[tuple[str, str], ...]:
+        table = self.entry.get(key)
+        if not isinstance(table, dict) or not all(
+                isinstance(v, str) and _HEADER_NAME.match(k) for k, v in table.items()):
+            raise self.fail(key, 'must be a table of header names and strings, like '
+                            '{ Referer = "https://…", Accept-Language = "zh-CN" }')
+        for name in table:
+            if name.lower() in SECRET_HEADERS:
+                raise self.fail(f"{key}.{name}", "is a credential: never in sources.toml; "
+                                "put a Cookie header in an environment variable and name it "
+                                "with cookies_env")
+        return tuple(table.items())
+
+    def env_name(self, key: str) -> str:
+        value = self.optional_str(key) or ""
+        if not _ENV_NAME.match(value):
+            raise self.fail(key, f"{value!r}: the NAME of an environment variable, like "
+                            "'GXT_COOKIE' (its value is the Cookie header)")
+        return value
 
     def listing(self) -> dict[str, Any]:
         """The keys of ``kind = "listing"``; refused on any other kind."""
@@ -335,7 +403,11 @@ class _SourceReader:
             cron=cron, tags=tuple(dict.fromkeys(self.strings("tags") + sub.strings("tags"))),
             robots=sub.optional_bool("robots"),
             allow_private_network=bool(self.optional_bool("allow_private_network")),
-            encoding=sub.encoding())
+            encoding=sub.encoding(), **sub.access(inherited=self._own_access()))
+
+    def _own_access(self) -> SourceConfig:
+        """The listing's own access keys, what its follow table inherits."""
+        return SourceConfig(name="-", url="-", **self.access())
 
     def selector(self, key: str) -> str | None:
         return self.selectors(key)[0] if key in self.entry else None

@@ -121,6 +121,12 @@ class TooManyRedirectsError(FetchError):
     kind = "redirects"
 
 
+class BrowserError(FetchError):
+    """The headless browser is missing, could not start, or died while loading the page."""
+
+    kind = "browser"
+
+
 class HTTPStatusError(FetchError):
     """The server answered with an error status (4xx/5xx)."""
 

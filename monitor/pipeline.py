@@ -56,10 +56,7 @@ HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp"
 async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
                   last_modified: str | None = None) -> Inspection | FetchResult:
     """Fetch and extract; a 304 returns the bare ``FetchResult``.  Raises MonitorError."""
-    result = await fetcher.fetch(
-        source.url, etag=etag, last_modified=last_modified,
-        allow_private=source.allow_private_network or None, robots=source.robots,
-        encoding=source.encoding)
+    result = await fetcher.fetch_source(source, etag=etag, last_modified=last_modified)
     if result.not_modified:
         return result
     try:

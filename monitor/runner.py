@@ -31,10 +31,10 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from monitor.config import SourceConfig
+from monitor.fetch.politeness import HostLimiter
 from monitor.health import DbHealth
 from monitor.metrics import Metrics
 from monitor.pipeline import Checker
-from monitor.politeness import HostLimiter
 from monitor.scheduler import Plan
 from monitor.types import CheckResult
 from storage.models import utcnow

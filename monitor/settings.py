@@ -27,7 +27,7 @@ ENV_PREFIX = "MONITOR_"
 # Fields that may only come from the environment, never from sources.toml.
 ENV_ONLY = frozenset({"web_token"})
 # URL fields that may be written in the file only without a password in them.
-URL_SECRETS = frozenset({"smtp_url", "database_url"})
+URL_SECRETS = frozenset({"smtp_url", "database_url", "proxy"})
 # Settings whose values together decide whether the web UI and /metrics share a port.
 PORT_KEYS = ("web_port", "metrics_port", "web_enabled")
 
@@ -82,6 +82,18 @@ class Settings(BaseModel):
         20, ge=0, description="Attachments (linked PDF, Word… files) fetched per page and check."
     )
     max_redirects: int = Field(5, ge=0, description="Redirect hops per fetch.")
+    proxy: str | None = Field(
+        None, description="Proxy of every fetch (http://, https://, socks5://host:port, or "
+        "'direct'); unset: HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the environment. A password "
+        "only in MONITOR_PROXY.")
+    browser_concurrency: int = Field(
+        2, ge=1, description="Pages the headless browser loads at once (fetch = 'browser').")
+    chromium_path: str = Field(
+        "/usr/bin/chromium", description="Chromium run for fetch = 'browser' (Debian "
+        "package chromium).")
+    browser_cdp_url: str | None = Field(
+        None, description="A browser already running, over CDP (ws://… or http://…:9222); "
+        "used instead of chromium_path.")
     retries: int = Field(2, ge=0, description="Retries on connect errors, 5xx and 429.")
     retry_backoff: float = Field(1.0, ge=0, description="First retry delay, doubled each time.")
     max_retry_after: float = Field(120.0, ge=0, description="Cap on an honoured Retry-After.")
@@ -154,6 +166,11 @@ class Settings(BaseModel):
                              "port and path")
         return value.rstrip("/")
 
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        return check_proxy(value) if value else None
+
     @field_validator("default_interval")
     @classmethod
     def _schedulable(cls, value: str) -> str:
@@ -165,6 +182,24 @@ class Settings(BaseModel):
 
     def concurrency_for(self, host: str) -> int:
         return max(1, self.host_concurrencies.get(host, self.host_concurrency))
+
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def check_proxy(value: str) -> str:
+    """A proxy URL (scheme://[user[:password]@]host:port) or 'direct'; else ValueError."""
+    if value == "direct":
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as exc:
+        raise ValueError(f"not a proxy address: {exc}") from None
+    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        raise ValueError(f"{value.split('@')[-1]!r} is not a proxy like 'http://proxy:3128' or "
+                         "'socks5://proxy:1080' (or 'direct')")
+    return value
 
 
 def _has_password(value: object) -> bool:

@@ -96,5 +96,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith("MONITOR_") and key not in ("MONITOR_TEST_POSTGRES_URL",
                                                       "MONITOR_REQUIRE_SERVICES"):
             monkeypatch.delenv(key)
+        if key.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(key)  # nor a developer's proxy
     monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
     monkeypatch.setenv("MONITOR_OUTBOX_DIR", str(tmp_path / "data" / "outbox"))

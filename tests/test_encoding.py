@@ -6,8 +6,8 @@ import codecs
 
 import pytest
 
-from monitor.encoding import canonical_charset, decode_html
 from monitor.errors import DecodeError
+from monitor.fetch.encoding import canonical_charset, decode_html
 
 # 喆 and 镕 are in GBK but not in GB2312: a strict gb2312 decoder fails on them.
 NAMES = "国务院总理朱镕基、李克强，副部长张喆出席会议。"

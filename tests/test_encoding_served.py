@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.encoding import decode_html
 from monitor.extract import extract
 from monitor.fetch import Fetcher
+from monitor.fetch.encoding import decode_html
 from tests.conftest import write_sources
 from tests.sites import Response, Site
 from tests.test_cli_spine import run

@@ -35,9 +35,9 @@ from monitor.errors import (
     TooManyRedirectsError,
 )
 from monitor.fetch import Fetcher
+from monitor.fetch.politeness import HostLimiter, retry_after
+from monitor.fetch.robots import RobotsCache
 from monitor.pipeline import Checker
-from monitor.politeness import HostLimiter, retry_after
-from monitor.robots import RobotsCache
 from monitor.settings import Settings
 from monitor.types import Outcome
 from storage import Store

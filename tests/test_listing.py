@@ -15,8 +15,8 @@ from selectolax.lexbor import LexborHTMLParser
 from monitor import listing, noise
 from monitor.detect import detect_change, snapshot
 from monitor.diff import DELETE, INSERT, diff_texts
-from monitor.encoding import decode_html
 from monitor.extract import extract, main_blocks
+from monitor.fetch.encoding import decode_html
 from monitor.render import render_text
 from monitor.types import ChangeKind
 from tests.pages import seed_page

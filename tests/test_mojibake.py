@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.encoding import decode_html
 from monitor.extract import extract
+from monitor.fetch.encoding import decode_html
 from monitor.mojibake import repair
 from tests.pages import SEED_COUNT, seed_page
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from monitor.errors import BlockedURLError, NetworkError
-from monitor.netguard import ensure_allowed, ensure_peer_allowed, is_forbidden_ip
+from monitor.fetch.netguard import ensure_allowed, ensure_peer_allowed, is_forbidden_ip
 
 
 class FakeDNS:

@@ -14,8 +14,8 @@ from pathlib import Path
 from monitor.challenge import detect_challenge
 from monitor.detect import detect_change, snapshot
 from monitor.diff import TextDiff, diff_texts
-from monitor.encoding import decode_html
 from monitor.extract import extract
+from monitor.fetch.encoding import decode_html
 from monitor.render import render_html
 from monitor.types import ChangeDecision, ChangeKind, Extracted
 

@@ -25,7 +25,7 @@ from monitor.cli.common import (
 )
 from monitor.config import SourceConfig, parse_config
 from monitor.errors import MonitorError
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings
 from monitor.sources_edit import add_source, remove_source, write_atomically
@@ -84,7 +84,8 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
                     "charset": got.fetch.charset, "title": got.extracted.title,
                     "metadata": got.extracted.metadata, "text": got.extracted.text,
                     "removed": got.extracted.removed, "kind": source.kind,
-                    "documents": docs, "complete": got.complete, "first_document": sample})
+                    "documents": docs, "complete": got.complete, "first_document": sample,
+                    "fetcher": fetched_with(got.fetch)})
         return
     if source.is_listing:
         print_documents(got)
@@ -150,7 +151,8 @@ def print_inspection(got: Inspection) -> None:
     f, e = got.fetch, got.extracted
     # soft_wrap: lines as extracted, not broken at the console width (80 when piped).
     console.print(f"[bold]{escape(e.title)}[/]", highlight=False, soft_wrap=True)
-    console.print(f"{f.final_url} · HTTP {f.status} · {f.charset} · {len(f.body)} bytes",
+    console.print(f"{f.final_url} · HTTP {f.status} · {f.charset} · {len(f.body)} bytes"
+                  f" · fetched with {fetched_with(f)}",
                   markup=False, highlight=False, soft_wrap=True)
     if e.metadata:
         table = Table("field", "value", title="metadata")

@@ -13,27 +13,40 @@ Layers, innermost first:
   after their deadline (a ``FetchError``: a failed check).
 * ``_follow``: redirects, followed by hand so that every hop passes the guard and
   robots.txt, and is recorded.
-* ``Fetcher.fetch``: the wall-clock deadline over all of that (httpx's own timeouts only
+* ``HttpFetcher.fetch``: the wall-clock deadline over all of that (httpx's own timeouts only
   measure inactivity, so a server dripping one byte a second would never trip them),
   then the final status becomes a result or an error, and the body becomes text.  Its wall
   time, successful or not, goes to ``on_fetched`` (the daemon's fetch-duration histogram).
+
+Proxies, headers, cookies (``Access``, what a source adds to its requests):
+
+* One httpx client per proxy (``None``: direct), made when first needed.  The proxy of a
+  request is the source's, else ``settings.proxy``, else ``HTTPS_PROXY``/``HTTP_PROXY``
+  from the environment; ``NO_PROXY`` exempts hosts from the last two.  ``"direct"``
+  switches proxies off.  Nothing else is taken from the environment (no netrc).
+* The guard still judges the *target* (its DNS answer) before every request; the peer
+  check is skipped through a proxy, since the peer is then the proxy the admin chose.
+* No cookie jar is shared: cookies a server sets live for one fetch (its redirects), and
+  the source's own cookie (``cookies_env``) is sent only to the host of its URL, so one
+  source's login never reaches another source's pages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import Self
 
 import httpx
 
-from monitor.encoding import decode_html
 from monitor.errors import (
     BlockedURLError,
     DecodeError,
@@ -49,9 +62,10 @@ from monitor.errors import (
     TooManyRedirectsError,
 )
 from monitor.extract.document import sniff
-from monitor.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
-from monitor.politeness import BackingOff, HostLimiter, retry_after
-from monitor.robots import RobotsCache
+from monitor.fetch.encoding import decode_html
+from monitor.fetch.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
+from monitor.fetch.politeness import BackingOff, HostLimiter, retry_after
+from monitor.fetch.robots import RobotsCache
 from monitor.settings import Settings
 from monitor.types import FetchResult
 
@@ -77,6 +91,19 @@ _INFLATE = {"gzip": zlib.MAX_WBITS | 32, "x-gzip": zlib.MAX_WBITS | 32,
             "deflate": zlib.MAX_WBITS | 32}  # | 32: accepts a gzip or a zlib header
 
 
+DIRECT = "direct"  # proxy = "direct": no proxy, whatever the environment says
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a source adds to its requests: a proxy, headers, its own Cookie header."""
+
+    proxy: str | None = None  # None: settings.proxy, else the environment's
+    headers: tuple[tuple[str, str], ...] = ()
+    cookie: str | None = None  # sent only to the host of ``cookie_host``
+    cookie_host: str | None = None
+
+
 @dataclass(frozen=True)
 class _Call:
     """What one ``fetch`` decided up front, carried through every hop and retry."""
@@ -85,6 +112,8 @@ class _Call:
     robots: bool
     retries: int
     deadline: float  # time.monotonic() the whole fetch must end by
+    access: Access = Access()
+    jar: httpx.Cookies = field(default_factory=httpx.Cookies)  # this fetch's cookies only
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -98,8 +127,8 @@ class _Reply:
     body: bytes
 
 
-class Fetcher:
-    """``async with Fetcher(settings) as f: result = await f.fetch(url)``.
+class HttpFetcher:
+    """``async with HttpFetcher(settings) as f: result = await f.fetch(url)``.
 
     Owns one httpx client (connection pool) and a robots.txt cache.  Pass the daemon's
     ``HostLimiter`` so that every fetcher spaces requests to a host together.  ``resolver``
@@ -118,12 +147,23 @@ class Fetcher:
         self.robots = RobotsCache()
         self._resolver = resolver or system_resolver
         self._verify_peer = verify_peer
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,  # no proxy or netrc from the environment: fetch what we guard
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+        self._clients: dict[str | None, httpx.AsyncClient] = {}
+
+    def _client(self, proxy: str | None) -> httpx.AsyncClient:
+        """The client going through ``proxy`` (None: direct), made on first use."""
+        if proxy not in self._clients:
+            self._clients[proxy] = self._new_client(proxy)
+        return self._clients[proxy]
+
+    def _new_client(self, proxy: str | None) -> httpx.AsyncClient:
+        s = self.settings
+        return httpx.AsyncClient(
+            follow_redirects=False, proxy=proxy,
+            trust_env=False,  # proxies are chosen by proxy_for; never netrc
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps nothing
+            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             headers={
-                "User-Agent": settings.user_agent,
+                "User-Agent": s.user_agent,
                 "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                 "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5",
                 # Only what _Inflater can cap; httpx would otherwise offer br and zstd.
@@ -139,15 +179,19 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
     async def fetch(self, url: str, *, etag: str | None = None,
                     last_modified: str | None = None, allow_private: bool | None = None,
-                    robots: bool | None = None, encoding: str | None = None) -> FetchResult:
+                    robots: bool | None = None, encoding: str | None = None,
+                    access: Access = Access()) -> FetchResult:
         """GET ``url``.  ``None`` options fall back to the settings.  Raises FetchError."""
         started = time.monotonic()
         try:
-            result = await self._get(url, etag, last_modified, allow_private, robots, encoding)
+            result = await self._get(url, etag, last_modified, allow_private, robots, encoding,
+                                     access)
         except MonitorError:
             self._timed(started)
             raise
@@ -160,7 +204,7 @@ class Fetcher:
 
     async def _get(self, url: str, etag: str | None, last_modified: str | None,
                    allow_private: bool | None, robots: bool | None,
-                   encoding: str | None) -> FetchResult:
+                   encoding: str | None, access: Access) -> FetchResult:
         s = self.settings
         # The instant capture began (WARC-Date's meaning): checks of one page are put in
         # order by it, so a slow answer to an earlier request never counts as newer.
@@ -169,10 +213,11 @@ class Fetcher:
         call = _Call(
             allow_private=s.allow_private_network if allow_private is None else allow_private,
             robots=s.respect_robots if robots is None else robots,
-            retries=s.retries, deadline=started + s.fetch_deadline)
+            retries=s.retries, deadline=started + s.fetch_deadline, access=access)
+        headers = {**dict(access.headers), **_conditional(etag, last_modified)}
         try:
             async with asyncio.timeout(s.fetch_deadline):
-                reply, hops = await self._follow(url, _conditional(etag, last_modified), call)
+                reply, hops = await self._follow(url, headers, call)
         except TimeoutError:
             raise TimeoutError_(
                 f"{url}: no complete answer within {s.fetch_deadline:g} s "
@@ -187,6 +232,20 @@ class Fetcher:
             return replace(result, not_modified=True, etag=result.etag or etag,
                            last_modified=result.last_modified or last_modified)
         return await _finish(result, reply, encoding)
+
+    async def robots_allow(self, url: str, allow_private: bool, robots: bool | None,
+                           access: Access = Access()) -> None:
+        """Raise ``RobotsDisallowedError`` when robots.txt (if honoured) disallows ``url``;
+        for a fetch made by other means (the browser)."""
+        s = self.settings
+        call = _Call(allow_private=allow_private,
+                     robots=s.respect_robots if robots is None else robots, retries=0,
+                     deadline=time.monotonic() + s.fetch_deadline, access=access)
+        try:
+            async with asyncio.timeout(s.fetch_deadline):
+                await self._check_robots(url, call)
+        except TimeoutError:
+            raise TimeoutError_(f"{url}: no robots.txt within {s.fetch_deadline:g} s") from None
 
     # --- redirects and robots.txt ---------------------------------------------------
 
@@ -281,14 +340,18 @@ class Fetcher:
 
     async def _exchange(self, url: str, headers: dict[str, str], call: _Call) -> _Reply:
         await ensure_allowed(url, allow_private=call.allow_private, resolver=self._resolver)
+        proxy = proxy_for(url, call.access.proxy, self.settings.proxy)
+        client = self._client(proxy)
         with _translated(url), self._backing_off(url):
-            request = self._client.build_request("GET", url, headers=headers)
+            request = client.build_request("GET", url, headers=headers)
+            _add_cookies(request, call)
             async with self.limiter.slot(request.url.host, call.deadline):
-                response = await self._client.send(request, stream=True)
+                response = await client.send(request, stream=True)
                 try:
-                    if self._verify_peer:
+                    if self._verify_peer and proxy is None:
                         ensure_peer_allowed(url, _peer(response),
                                             allow_private=call.allow_private)
+                    call.jar.extract_cookies(response)
                     body = await _read_body(response, self.settings.max_body_bytes)
                 finally:
                     await response.aclose()
@@ -303,6 +366,32 @@ class Fetcher:
             raise HostBackingOffError(
                 f"{url}: {exc}; it ends after this fetch's deadline "
                 f"({self.settings.fetch_deadline:g} s), so the host was not asked") from None
+
+
+def proxy_for(url: str, chosen: str | None, default: str | None) -> str | None:
+    """The proxy a request to ``url`` goes through, or None for a direct connection.
+
+    The source's own proxy wins; then ``settings.proxy``; then the environment's
+    ``HTTPS_PROXY``/``HTTP_PROXY`` (or ``ALL_PROXY``).  ``NO_PROXY`` exempts a host from the
+    last two; ``"direct"`` anywhere in that order means no proxy."""
+    if chosen:
+        return None if chosen == DIRECT else chosen
+    host = httpx.URL(url).host
+    if urllib.request.proxy_bypass_environment(host):
+        return None
+    if default:
+        return None if default == DIRECT else default
+    env = urllib.request.getproxies_environment()
+    return env.get(httpx.URL(url).scheme) or env.get("all") or None
+
+
+def _add_cookies(request: httpx.Request, call: _Call) -> None:
+    """This fetch's cookies, and the source's own Cookie header on its own host only."""
+    own = call.access.cookie if request.url.host == call.access.cookie_host else None
+    call.jar.set_cookie_header(request)
+    got = request.headers.get("cookie")
+    if own:
+        request.headers["Cookie"] = f"{own}; {got}" if got else own
 
 
 def host_limiter(settings: Settings) -> HostLimiter:
