@@ -92,8 +92,8 @@ async def test_a_change_arrives_as_multipart_mail_with_the_changed_characters_ma
     body = parts(msg)
     assert set(body) == {"text/plain", "text/html"}
     html, text = body["text/html"], body["text/plain"]
-    assert re.search(r"<del\b[^>]*>3</del>", html) and re.search(r"<ins\b[^>]*>5</ins>", html)
-    assert URL in html and URL in text and "[-3-]{+5+}" in text
+    assert re.search(r"<del\b[^>]*>3000</del><ins\b[^>]*>5000</ins>万元", html)
+    assert URL in html and URL in text and "[-3000-]{+5000+}万元" in text
     assert "<script" not in html and "<img" not in html
     [row] = AlertsRepo(store).list()
     assert row.status == "sent" and row.message_id == msg["Message-ID"] and row.attempts == 1
