@@ -39,11 +39,11 @@ _HTTP_URL = re.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
 SOURCE_KEYS = {
     "name", "url", "content", "ignore", "ignore_text", "interval", "cron", "tags",
     "robots", "allow_private_network", "encoding", "title", "comment", "enabled", "kind",
-    *LISTING_KEYS,
+    "accept_challenge_like", *LISTING_KEYS,
 }
 # [sources.follow]: the settings of every document a listing finds.
 FOLLOW_KEYS = {"content", "ignore", "ignore_text", "interval", "cron", "tags", "encoding",
-               "robots", "comment"}
+               "robots", "comment", "accept_challenge_like"}
 KINDS = ("page", "listing", "feed")
 FEED_KEYS = {"match", "max_documents", "follow"}  # a feed has no pages or link selector
 WATCHER_KEYS = {
@@ -75,6 +75,8 @@ class SourceConfig:
     encoding: str | None = None  # force a charset when a site lies about it
     title: str | None = None  # a human title shown before the first fetch
     enabled: bool = True
+    # the body is the page even when it looks like a challenge (monitor.challenge)
+    accept_challenge_like: bool = False
     # kind = "listing": a column whose documents become pages of this source
     kind: str = "page"
     links: str | None = None  # CSS selector of document links (else found by monitor.listing)
@@ -289,7 +291,9 @@ class _SourceReader:
             tags=self.strings("tags"), robots=self.optional_bool("robots"),
             allow_private_network=bool(self.optional_bool("allow_private_network")),
             encoding=self.encoding(), title=self.optional_str("title"),
-            enabled=self.optional_bool("enabled") is not False, **self.listing(),
+            enabled=self.optional_bool("enabled") is not False,
+            accept_challenge_like=bool(self.optional_bool("accept_challenge_like")),
+            **self.listing(),
         )
 
     def listing(self) -> dict[str, Any]:
@@ -329,7 +333,8 @@ class _SourceReader:
             cron=cron, tags=tuple(dict.fromkeys(self.strings("tags") + sub.strings("tags"))),
             robots=sub.optional_bool("robots"),
             allow_private_network=bool(self.optional_bool("allow_private_network")),
-            encoding=sub.encoding())
+            encoding=sub.encoding(),
+            accept_challenge_like=bool(sub.optional_bool("accept_challenge_like")))
 
     def selector(self, key: str) -> str | None:
         return self.selectors(key)[0] if key in self.entry else None
