@@ -193,6 +193,17 @@ def test_diff_piped_without_no_color_is_plain_with_markers(
                                  f"#{plan[1]} (2026-05-10 10:00)\n")
 
 
+def test_monitor_diff_in_a_real_process_shows_the_changed_amount_whole(
+        archive: tuple[Path, Built]) -> None:
+    sources, built = archive
+    plan = built.versions["hb-ai-plan"]
+    out = monitor("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "~ 第2段 修改: 到2030年，全省人工智能产业核心规模达到[-1000-]{+1200+}亿元。" in lines
+    assert "+18 / −1 字, 3 段落" in lines  # the stats: the characters that differ
+
+
 def test_diff_of_a_first_version_and_serve_beyond_loopback_are_refused(
         archive: tuple[Path, Built]) -> None:
     sources, built = archive
