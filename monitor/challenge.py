@@ -300,6 +300,8 @@ _MUSTACHE = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}")
 
 
 def _unrendered(page: _Page) -> str | None:
+    if _placeholder(page.text, page.links) is None:  # none on the page, none in a part
+        return None
     selected = _selected(page)
     text, links = selected or (page.text, page.links)
     sample = _placeholder(text, links)
