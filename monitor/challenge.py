@@ -21,8 +21,24 @@ The checks, most specific first:
   您的访问过于频繁...) on a tiny page (under 200 visible characters), as an article or a
   short notice may talk about captchas in its prose;
 * a short page whose script only redirects (the Beijing ``adfwkey`` anti-bot page);
-* Velocity/JSP/mustache placeholders left in the visible text or links;
+* Velocity/JSP/mustache placeholders left in the visible text or links, unless the page
+  has real content that outweighs them (below);
 * a body with almost no visible text.
+
+Placeholders are weighed, not just found: a real page may carry one leftover
+``$pageHelpBean.getColumnNavPath(...)`` in its breadcrumb, or one ``${x}`` in an article,
+for ever, and refusing it would cost every check of that page.  With a ``content``
+selector only what it selects counts (placeholders in the chrome around it are not the
+page's business); without one, the placeholders of the whole page are set against the
+text extraction finds as the page's content.  The page is taken when that text, without
+the placeholders, has at least ``_SUBSTANCE`` visible characters and ``_PER_PLACEHOLDER``
+for each placeholder: the Beijing statistics page with a leftover breadcrumb (2,400
+characters, one placeholder) is a page, the Beijing broken renders (70 and 159
+characters of footer, 7 and 17 placeholders) are not.
+
+``accept_challenge_like`` (a source's setting, for the rare false positive) keeps only
+what the answer's status and headers say (``cf-mitigated``, ``x-amzn-waf-action``, 429,
+an edge server's error page): everything judged from the body is skipped.
 
 ``detect_soft_404`` returns a reason when the body says the page does not exist: the
 "page not found" page many Chinese government CMSs answer with HTTP 200 (页面不存在,
@@ -36,18 +52,22 @@ or 页面不存在 in its text is left alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor import noise
+from monitor.errors import MonitorError
+from monitor.extract.html import extract
 
 _SHORT_BYTES = 4096  # block and error pages are small; real pages carry a site's chrome
 _SHORT_TEXT = 600  # visible characters
 _TINY_TEXT = _SHORT_TEXT // 3  # a page that is only a message and a box or two
 _EMPTY_TEXT = 20
 _SCAN = 200_000  # characters of the body searched for signatures
+_SUBSTANCE = _TINY_TEXT  # visible characters of content that make a page with placeholders
+_PER_PLACEHOLDER = 100  # ... and this many more for each placeholder left on it
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,8 @@ class _Page:
     status: int
     headers: dict[str, str]  # lower-case names
     size: int  # bytes
+    html: str = ""
+    content: tuple[str, ...] = ()  # the source's content selectors
 
     @property
     def short(self) -> bool:
@@ -74,10 +96,15 @@ class _Page:
         return _TITLE_SUFFIX.split(self.title, maxsplit=1)[0].strip()
 
 
-def detect_challenge(html: str, *, status: int, headers: Mapping[str, str]) -> str | None:
-    """A reason why ``html`` is not the page, or ``None`` if it looks like the page."""
-    page = _read(html, status, headers)
-    for check in _CHECKS:
+def detect_challenge(html: str, *, status: int, headers: Mapping[str, str],
+                     content: Sequence[str] = (),
+                     accept_challenge_like: bool = False) -> str | None:
+    """A reason why ``html`` is not the page, or ``None`` if it looks like the page.
+
+    ``content``: the source's content selectors (placeholders are judged within them);
+    ``accept_challenge_like``: only the status and headers can refuse the body."""
+    page = _read(html, status, headers, content)
+    for check in _ANSWER_CHECKS if accept_challenge_like else _CHECKS:
         if reason := check(page):
             return reason
     return None
@@ -96,7 +123,8 @@ def detect_soft_404(html: str) -> str | None:
     return None
 
 
-def _read(html: str, status: int, headers: Mapping[str, str]) -> _Page:
+def _read(html: str, status: int, headers: Mapping[str, str],
+          content: Sequence[str] = ()) -> _Page:
     tree = LexborHTMLParser(html)
     title_node = tree.css_first("title")
     title = " ".join(title_node.text().split()) if title_node is not None else ""
@@ -108,7 +136,7 @@ def _read(html: str, status: int, headers: Mapping[str, str]) -> _Page:
     text = "".join(body.text().split()) if body is not None else ""
     return _Page(lower=html[:_SCAN].lower(), title=title, text=text, links=links,
                  status=status, headers={k.lower(): v for k, v in headers.items()},
-                 size=len(html.encode("utf-8", "replace")))
+                 size=len(html.encode("utf-8", "replace")), html=html, content=tuple(content))
 
 
 # --- headers and status ----------------------------------------------------------------
@@ -272,14 +300,64 @@ _MUSTACHE = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}")
 
 
 def _unrendered(page: _Page) -> str | None:
-    found = _PLACEHOLDER.search(page.text)
-    in_links = _PLACEHOLDER.findall(page.links)
+    if _placeholder(page.text, page.links) is None:  # none on the page, none in a part
+        return None
+    selected = _selected(page)
+    text, links = selected or (page.text, page.links)
+    sample = _placeholder(text, links)
+    if sample is None:
+        return None
+    count = (len(_PLACEHOLDER.findall(text)) + len(_PLACEHOLDER.findall(links))
+             + len(_MUSTACHE.findall(text)))
+    main = text if selected else _main_text(page.html)
+    real = len(_MUSTACHE.sub("", _PLACEHOLDER.sub("", main)))
+    if real >= max(_SUBSTANCE, _PER_PLACEHOLDER * count):
+        return None  # real content outweighs the placeholders (see the module's doc)
+    return f"unrendered template placeholders ({sample[:60]})"
+
+
+def _placeholder(text: str, links: str) -> str | None:
+    """One placeholder in the text (or three in links, or three ``{{x}}``), for the
+    reason; None when there are none."""
+    found = _PLACEHOLDER.search(text)
+    in_links = _PLACEHOLDER.findall(links)
     if found or len(in_links) >= 3:
-        sample = found.group() if found else in_links[0]
-        return f"unrendered template placeholders ({sample[:60]})"
-    if len(_MUSTACHE.findall(page.text)) >= 3:
-        return "unrendered template placeholders ({{...}})"
+        return found.group() if found else in_links[0]
+    if len(_MUSTACHE.findall(text)) >= 3:
+        return "{{...}}"
     return None
+
+
+def _selected(page: _Page) -> tuple[str, str] | None:
+    """Visible text and links of what the content selectors select; None without
+    selectors or when they select nothing (extraction then says so)."""
+    if not page.content:
+        return None
+    tree = LexborHTMLParser(page.html)
+    if tree.root is None:
+        return None
+    noise.drop_non_content(tree.root)
+    nodes: list[LexborNode] = []
+    for selector in page.content:
+        try:
+            nodes += tree.css(selector)
+        except (ValueError, SyntaxError):  # refused by config validation already
+            continue
+    nodes = noise.outermost(nodes)
+    if not nodes:
+        return None
+    text = "".join("".join(n.text().split()) for n in nodes)
+    links = " ".join(v for n in nodes for m in n.css("[href], [src]")
+                     for v in (m.attributes.get("href"), m.attributes.get("src")) if v)
+    return text, links
+
+
+def _main_text(html: str) -> str:
+    """What extraction takes as the page's content, whitespace removed."""
+    try:
+        return "".join(extract(html).text.split())
+    except MonitorError:  # no text at all
+        return ""
 
 
 def _empty(page: _Page) -> str | None:
@@ -293,3 +371,5 @@ def _empty(page: _Page) -> str | None:
 _CHECKS: tuple[Callable[[_Page], str | None], ...] = (
     _block_headers, _edge_error, _signature, _redirect_only, _unrendered, _empty,
 )
+# What the answer itself says (status and headers): kept by accept_challenge_like.
+_ANSWER_CHECKS = (_block_headers, _edge_error)

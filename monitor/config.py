@@ -54,11 +54,11 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 SOURCE_KEYS = {
     "name", "url", "content", "ignore", "ignore_text", "interval", "cron", "tags",
     "robots", "allow_private_network", "encoding", "title", "comment", "enabled", "kind",
-    *LISTING_KEYS, *ACCESS_KEYS,
+    "accept_challenge_like", *LISTING_KEYS, *ACCESS_KEYS,
 }
 # [sources.follow]: the settings of every document a listing finds.
 FOLLOW_KEYS = {"content", "ignore", "ignore_text", "interval", "cron", "tags", "encoding",
-               "robots", "comment", *ACCESS_KEYS}
+               "robots", "comment", "accept_challenge_like", *ACCESS_KEYS}
 KINDS = ("page", "listing", "feed")
 FEED_KEYS = {"match", "max_documents", "follow"}  # a feed has no pages or link selector
 WATCHER_KEYS = {
@@ -90,6 +90,8 @@ class SourceConfig:
     encoding: str | None = None  # force a charset when a site lies about it
     title: str | None = None  # a human title shown before the first fetch
     enabled: bool = True
+    # the body is the page even when it looks like a challenge (monitor.challenge)
+    accept_challenge_like: bool = False
     # kind = "listing": a column whose documents become pages of this source
     kind: str = "page"
     links: str | None = None  # CSS selector of document links (else found by monitor.listing)
@@ -316,8 +318,9 @@ class _SourceReader:
             tags=self.strings("tags"), robots=self.optional_bool("robots"),
             allow_private_network=bool(self.optional_bool("allow_private_network")),
             encoding=self.encoding(), title=self.optional_str("title"),
-            enabled=self.optional_bool("enabled") is not False, **self.listing(),
-            **self.access(),
+            enabled=self.optional_bool("enabled") is not False,
+            accept_challenge_like=bool(self.optional_bool("accept_challenge_like")),
+            **self.listing(), **self.access(),
         )
 
     def access(self, inherited: SourceConfig | None = None) -> dict[str, Any]:
@@ -403,7 +406,9 @@ class _SourceReader:
             cron=cron, tags=tuple(dict.fromkeys(self.strings("tags") + sub.strings("tags"))),
             robots=sub.optional_bool("robots"),
             allow_private_network=bool(self.optional_bool("allow_private_network")),
-            encoding=sub.encoding(), **sub.access(inherited=self._own_access()))
+            encoding=sub.encoding(),
+            accept_challenge_like=bool(sub.optional_bool("accept_challenge_like")),
+            **sub.access(inherited=self._own_access()))
 
     def _own_access(self) -> SourceConfig:
         """The listing's own access keys, what its follow table inherits."""

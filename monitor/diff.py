@@ -17,6 +17,16 @@ that wait is off the loop and not counted.  After that the async bound counts fr
 call, so time queued behind other diffs is part of it: a late diff gets only the
 paragraph level, and the caller waits at most the bound plus ``ASYNC_GRACE``.
 
+Numbers change whole (``_whole_numbers``): an edit that cuts into a number (digits,
+half- or full-width, with ``.``/``,`` between digits and a trailing ``%``) is widened to
+the whole number on both sides, so 174 → 143 reads ``[-174-]{+143+}`` and not
+``1[-7-]4{+3+}``, 66.622 → 68.1 reads ``[-66.622-]{+68.1+}亿元`` and a date
+``2021年6月[-23-]{+25+}日``.  A character-level diff of two numbers is correct but
+unreadable: a reader has to rebuild both values in his head.  Everything else stays
+character-level, and a number never holds a line end, so paragraphs are untouched.  The
+stats still count the characters that differ (174 → 143 is +2 / −2 字, as before), not
+the unchanged digits shown again to keep the number whole (``TextDiff.widened``).
+
 The stored patch format is in ``monitor.patch``.
 """
 
@@ -25,8 +35,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import re
 import threading
 import time
+from bisect import bisect_left
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -60,6 +72,7 @@ class TextDiff:
     ops: list[Op]
     exact: bool = True  # False: the time bound was hit, some runs are whole paragraphs
     elapsed: float = 0.0
+    widened: int = 0  # unchanged characters shown as removed and added, for whole numbers
 
     @cached_property
     def paragraphs(self) -> list[ParagraphDiff]:
@@ -72,8 +85,8 @@ class TextDiff:
         changed = self.changed_paragraphs()
         kinds = [p.kind for p in changed]
         return {
-            "added": sum(p.added_chars for p in changed),
-            "removed": sum(p.removed_chars for p in changed),
+            "added": sum(p.added_chars for p in changed) - self.widened,
+            "removed": sum(p.removed_chars for p in changed) - self.widened,
             "paragraphs": len(changed),
             "paragraphs_modified": kinds.count("modified"),
             "paragraphs_added": kinds.count("added"),
@@ -112,7 +125,9 @@ def _diff_until(old: str, new: str, deadline: float) -> TextDiff:
         exact = exact and refined
     dmp.diff_cleanupSemantic(ops)
     ops = _align_to_lines(ops)
-    result = TextDiff(old, new, ops, exact, time.perf_counter() - started)
+    whole = _whole_numbers(ops)
+    widened = _deleted(whole) - _deleted(ops)
+    result = TextDiff(old, new, whole, exact, time.perf_counter() - started, widened)
     _ = result.paragraphs  # computed here: in a worker process, not on the event loop
     return result
 
@@ -218,6 +233,112 @@ def _whole_lines_at(s: str, p: int, n: int, *, text_start: bool,
             found.append(q)
             break
     return min(found, key=lambda x: abs(x - p)) if found else None
+
+
+# --- whole numbers ------------------------------------------------------------------------
+
+# Digits (ASCII or full-width) with "." or "," between digits, and a trailing percent sign.
+_NUMBER = re.compile(r"[0-9０-９]+(?:[.,．][0-9０-９]+)*[%％]?")
+
+
+class _Numbers:
+    """The number tokens of a text, found by position."""
+
+    def __init__(self, text: str) -> None:
+        spans = [m.span() for m in _NUMBER.finditer(text)]
+        self.starts = [s for s, _ in spans]
+        self.ends = [e for _, e in spans]
+
+    def around(self, p: int) -> tuple[int, int] | None:
+        """The number that ``p`` cuts in two (a character of it on each side)."""
+        i = bisect_left(self.starts, p) - 1
+        if i >= 0 and self.ends[i] > p:
+            return self.starts[i], self.ends[i]
+        return None
+
+
+# A run of edits between two equalities: old[a:b] became new[c:d].
+_Hunk = list[int]
+
+
+def _whole_numbers(ops: list[Op]) -> list[Op]:
+    """Widen every run of edits that cuts into a number to that whole number, on both
+    sides; runs that meet in the process become one."""
+    old = "".join(t for op, t in ops if op != INSERT)
+    new = "".join(t for op, t in ops if op != DELETE)
+    nums = (_Numbers(old), _Numbers(new))
+    if not nums[0].starts and not nums[1].starts:
+        return ops
+    pending = _hunks(ops)
+    pending.reverse()  # popped from the end: in reading order
+    done: list[_Hunk] = []
+    while pending:
+        hunk = _widen_left(pending.pop(), done, nums)
+        done.append(_widen_right(hunk, pending, nums, len(old)))
+    return _ops_of(done, old, new)
+
+
+def _deleted(ops: list[Op]) -> int:
+    return sum(len(text) for op, text in ops if op == DELETE)
+
+
+def _hunks(ops: list[Op]) -> list[_Hunk]:
+    out: list[_Hunk] = []
+    o = n = 0
+    for op, text in ops:
+        if op == EQUAL:
+            o, n = o + len(text), n + len(text)
+            continue
+        if not out or out[-1][1] != o or out[-1][3] != n:
+            out.append([o, o, n, n])
+        if op == DELETE:
+            o += len(text)
+        else:
+            n += len(text)
+        out[-1][1], out[-1][3] = o, n
+    return out
+
+
+def _widen_left(h: _Hunk, done: list[_Hunk], nums: tuple[_Numbers, _Numbers]) -> _Hunk:
+    while True:
+        cut = [nums[0].around(h[0]), nums[1].around(h[2])]
+        need = max([p - c[0] for c, p in zip(cut, (h[0], h[2]), strict=True) if c] or [0])
+        room = h[0] - (done[-1][1] if done else 0)
+        step = min(need, room)
+        if step <= 0:
+            return h
+        h = [h[0] - step, h[1], h[2] - step, h[3]]
+        if done and h[0] == done[-1][1]:  # met the run before: one run now
+            prev = done.pop()
+            return [prev[0], h[1], prev[2], h[3]]
+
+
+def _widen_right(h: _Hunk, pending: list[_Hunk], nums: tuple[_Numbers, _Numbers],
+                 old_len: int) -> _Hunk:
+    while True:
+        cut = [nums[0].around(h[1]), nums[1].around(h[3])]
+        need = max([c[1] - p for c, p in zip(cut, (h[1], h[3]), strict=True) if c] or [0])
+        room = (pending[-1][0] if pending else old_len) - h[1]
+        step = min(need, room)
+        if step <= 0:
+            return h
+        h = [h[0], h[1] + step, h[2], h[3] + step]
+        if pending and h[1] == pending[-1][0]:  # met the next run: one run now
+            nxt = pending.pop()
+            h = [h[0], nxt[1], h[2], nxt[3]]
+
+
+def _ops_of(hunks: list[_Hunk], old: str, new: str) -> list[Op]:
+    out: list[Op] = []
+    at = 0  # in the old text
+    for a, b, c, d in hunks:
+        out += [(EQUAL, old[at:a])] if a > at else []
+        out += [(DELETE, old[a:b])] if b > a else []
+        out += [(INSERT, new[c:d])] if d > c else []
+        at = b
+    if at < len(old):
+        out.append((EQUAL, old[at:]))
+    return out
 
 
 # --- running off the event loop --------------------------------------------------------

@@ -79,7 +79,9 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     # A CMS's "page not found" answered with 200 is the page gone, counted like a 404.
     if reason := detect_soft_404(result.text):
         raise GoneError(f"the page says it does not exist: {reason}")
-    reason = detect_challenge(result.text, status=result.status, headers=result.headers)
+    reason = detect_challenge(result.text, status=result.status, headers=result.headers,
+                              content=source.content,
+                              accept_challenge_like=source.accept_challenge_like)
     if reason:
         raise ChallengePageError(f"not the page: {reason}")
     return await asyncio.to_thread(extract, result.text, content=source.content,

@@ -47,7 +47,7 @@ def test_the_email_renders_with_marked_changes_and_no_script_runs() -> None:
             text = page.inner_text("body")
         finally:
             browser.close()
-    assert "5" in ins and "3" in dels
+    assert "5000" in ins and "3000" in dels  # the changed amount, whole
     assert "李四" in "".join(ins) and "张三" in "".join(dels)
     assert ran[0] is None and ran[1] is None and ran[2] == msg.subject
     assert '<script>window.x=1;document.title="pwned"</script>' in text  # shown, not run

@@ -92,8 +92,8 @@ async def test_a_change_arrives_as_multipart_mail_with_the_changed_characters_ma
     body = parts(msg)
     assert set(body) == {"text/plain", "text/html"}
     html, text = body["text/html"], body["text/plain"]
-    assert re.search(r"<del\b[^>]*>3</del>", html) and re.search(r"<ins\b[^>]*>5</ins>", html)
-    assert URL in html and URL in text and "[-3-]{+5+}" in text
+    assert re.search(r"<del\b[^>]*>3000</del><ins\b[^>]*>5000</ins>万元", html)
+    assert URL in html and URL in text and "[-3000-]{+5000+}万元" in text
     assert "<script" not in html and "<img" not in html
     [row] = AlertsRepo(store).list()
     assert row.status == "sent" and row.message_id == msg["Message-ID"] and row.attempts == 1
@@ -324,7 +324,7 @@ async def test_without_smtp_the_mail_is_written_as_an_eml_file(store: Store,
     assert path.name == eml_name(mid(change_id, "alice@example.cn"))
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert msg["To"] == "alice@example.cn" and msg["Subject"].startswith("[monitor] hn-0192")
-    assert re.search(r"<ins\b[^>]*>5</ins>", parts(msg)["text/html"])
+    assert re.search(r"<ins\b[^>]*>5000</ins>", parts(msg)["text/html"])
     assert b"\r\n" in path.read_bytes()  # RFC 5322 line ends
 
 
@@ -346,7 +346,7 @@ digest_at = "08:00"
     [msg] = smtp.sink.parsed()
     assert msg["Subject"] == "[monitor] 变化摘要：2 处变化（1 个来源）"
     html = parts(msg)["text/html"]
-    assert re.search(r"<ins\b[^>]*>5</ins>", html) and "新增一句" in html
+    assert re.search(r"<ins\b[^>]*>5000</ins>", html) and "新增一句" in html
 
 
 async def test_source_trouble_and_recovery_reach_the_admin(store: Store, smtp: SmtpServer,

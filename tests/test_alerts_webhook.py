@@ -76,7 +76,7 @@ async def test_generic_json_is_signed_over_the_exact_body(store: Store, site: Si
     assert abs(data["timestamp"] - time.time()) < 600
     assert data["data"]["kind"] == "changed" and data["data"]["stats"] == {"added": 1,
                                                                           "removed": 1}
-    assert "[-3-]{+5+}" in data["data"]["diff"]
+    assert "安排专项资金[-3000-]{+5000+}万元" in data["data"]["diff"]
 
 
 async def test_generic_without_a_secret_has_no_signature(store: Store, site: Site,
@@ -144,7 +144,7 @@ async def test_feishu_post_signed_in_the_body(store: Store, site: Site,
     assert HOSTILE in post["title"]
     runs = [run for row in post["content"] for run in row]
     assert {"tag": "a", "text": "查看原文", "href": URL} in runs
-    assert any("[-3-]{+5+}" in run.get("text", "") for run in runs)
+    assert any("安排专项资金[-3000-]{+5000+}万元" in run.get("text", "") for run in runs)
 
 
 async def test_feishu_code_in_a_200_reply_is_a_failure(store: Store, site: Site,
@@ -162,7 +162,7 @@ async def test_slack_blocks_escape_mentions_and_links(store: Store, site: Site,
     assert "&lt;!channel&gt;" in body["text"] and "<!channel>" not in json.dumps(body)
     assert body["blocks"][0]["type"] == "header"
     texts = " ".join(b["text"]["text"] for b in body["blocks"][1:])
-    assert f"<{URL}|查看原文>" in texts and "[-3-]{+5+}" in texts
+    assert f"<{URL}|查看原文>" in texts and "安排专项资金[-3000-]{+5000+}万元" in texts
 
 
 @pytest.mark.parametrize(("status", "outcome"), [

@@ -101,7 +101,7 @@ def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
     plan = built.versions["hb-ai-plan"]
     out = run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
     assert out.exit_code == 0, out.output
-    assert "1[-0-]{+2+}00亿元" in out.output and "\x1b[" not in out.output  # piped: plain
+    assert "[-1000-]{+1200+}亿元" in out.output and "\x1b[" not in out.output  # piped: plain
     assert out.output.splitlines()[0].startswith(f"hb-ai-plan  #{plan[0]} (")
     reply = built.versions["hn-reply"][0]
     across = run("diff", str(plan[0]), str(reply), "--sources", str(sources)).output
@@ -147,12 +147,12 @@ MARK = re.compile(r"\[-(.*?)-\]|\{\+(.*?)\+\}", re.S)
 
 def _assert_plain_plan_diff(output: str) -> None:
     """``diff`` of the plan's first two versions as plain text: ``[-…-]{+…+}`` exactly
-    around the changed characters (1000亿 → 1200亿, two paragraphs added), nothing else."""
+    around the changed number, whole (1000亿 → 1200亿), and the two added paragraphs."""
     assert "\x1b[" not in output
     assert [(d or None, i or None) for d, i in MARK.findall(output)] == [
-        ("0", None), (None, "2"), (None, "第三章 保障措施"), (None, "加强财政资金支持。")]
+        ("1000", None), (None, "1200"), (None, "第三章 保障措施"), (None, "加强财政资金支持。")]
     lines = output.splitlines()
-    assert "~ 第2段 修改: 到2030年，全省人工智能产业核心规模达到1[-0-]{+2+}00亿元。" in lines
+    assert "~ 第2段 修改: 到2030年，全省人工智能产业核心规模达到[-1000-]{+1200+}亿元。" in lines
     assert "+ 第5段 新增: {+第三章 保障措施+}" in lines
     assert "+ 第6段 新增: {+加强财政资金支持。+}" in lines
     # The unchanged paragraphs around the edit are shown as they are, unmarked.
@@ -191,6 +191,17 @@ def test_diff_piped_without_no_color_is_plain_with_markers(
     _assert_plain_plan_diff(out.output)
     assert out.output.startswith(f"hb-ai-plan  #{plan[0]} (2026-05-01 10:00) → "
                                  f"#{plan[1]} (2026-05-10 10:00)\n")
+
+
+def test_monitor_diff_in_a_real_process_shows_the_changed_amount_whole(
+        archive: tuple[Path, Built]) -> None:
+    sources, built = archive
+    plan = built.versions["hb-ai-plan"]
+    out = monitor("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "~ 第2段 修改: 到2030年，全省人工智能产业核心规模达到[-1000-]{+1200+}亿元。" in lines
+    assert "+18 / −1 字, 3 段落" in lines  # the stats: the characters that differ
 
 
 def test_diff_of_a_first_version_and_serve_beyond_loopback_are_refused(

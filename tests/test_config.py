@@ -58,6 +58,8 @@ def test_a_good_file_loads_with_its_schedules_and_watchers() -> None:
     (('tags = ["hubei", "plan"]', 'encoding = "base64"'), "hb-ai-plan", "encoding"),
     (('url = "https://gxt.hunan.gov.cn/x.html"', 'url = "FILE:///etc/passwd"'), "hn-replies",
      "url"),
+    (('tags = ["hubei", "plan"]', 'accept_challenge_like = "yes"'), "hb-ai-plan",
+     "accept_challenge_like"),
 ])
 def test_a_broken_edit_names_file_source_and_key(edit: tuple[str, str], source: str,
                                                   key: str, tmp_path: Path) -> None:
@@ -68,6 +70,17 @@ def test_a_broken_edit_names_file_source_and_key(edit: tuple[str, str], source: 
         load_config(path)
     message = str(err.value)
     assert str(path) in message and repr(source) in message and repr(key) in message
+
+
+def test_accept_challenge_like_is_off_unless_a_source_or_its_documents_turn_it_on() -> None:
+    cfg = parse_config(GOOD.replace('tags = ["hubei", "plan"]', "accept_challenge_like = true")
+                       + '[[sources]]\nname = "bj-col"\nkind = "listing"\n'
+                       'url = "https://zjw.beijing.gov.cn/col/index.html"\n'
+                       "[sources.follow]\naccept_challenge_like = true\n")
+    plan, replies, column = cfg.sources
+    assert plan.accept_challenge_like and not replies.accept_challenge_like
+    assert not column.accept_challenge_like
+    assert column.document("https://zjw.beijing.gov.cn/col/t1.html").accept_challenge_like
 
 
 def test_an_interval_is_capped_at_366_days_with_a_clear_message() -> None:

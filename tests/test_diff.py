@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -21,8 +22,10 @@ from monitor.diff import (
 )
 from monitor.errors import StorageError
 from monitor.patch import apply_patch, make_patch
+from monitor.render import render_text
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
+NUMBER = re.compile(r"[0-9０-９]+(?:[.,．][0-9０-９]+)*[%％]?")  # as a reader sees one
 
 
 def seed(prefix: str) -> str:
@@ -171,7 +174,7 @@ async def test_first_async_diff_after_a_restart_is_exact() -> None:
     new = old.replace("实施100个以上", "实施120个以上")
     # starting a worker takes longer than this bound; it is not counted against it
     d = await diff_texts_async(old, new, timeout=0.1)
-    assert d.exact and edits(d) == [(DELETE, "0"), (INSERT, "2")]
+    assert d.exact and edits(d) == [(DELETE, "100"), (INSERT, "120")]
 
 
 async def test_async_diff_without_workers_still_answers_by_paragraph(
@@ -190,6 +193,85 @@ async def test_async_diff_without_workers_still_answers_by_paragraph(
     assert rebuilds(d)
     assert [(p.kind, p.number) for p in d.changed_paragraphs()] == [("modified", 5)]
     assert diffmod._pool is None  # the broken pool is dropped, the next call starts anew
+
+
+# --- whole numbers -------------------------------------------------------------------------
+
+
+def marked(old: str, new: str) -> str:
+    """The one changed paragraph as ``render_text`` writes it."""
+    d = diff_texts(old, new)
+    assert d.exact and rebuilds(d)
+    (line,) = [x for x in render_text(d, context=0).splitlines() if x.startswith("~ ")]
+    return line.split(": ", 1)[1]
+
+
+def test_a_changed_amount_in_a_real_reply_is_shown_whole() -> None:
+    old = seed("002")  # a 9,000-character reply: compared line by line, then refined
+    new = old.replace("预计总投资66.622 亿元", "预计总投资68.1 亿元", 1)
+    d = diff_texts(old, new)
+    assert d.exact and edits(d) == [(DELETE, "66.622"), (INSERT, "68.1")]
+    assert "预计总投资[-66.622-]{+68.1+} 亿元,目前已完成投资27.79 亿元" in render_text(d)
+    # The stats are the characters that differ (6[-6.622-]{+8.1+}), the numbers are shown whole
+    assert (d.stats["added"], d.stats["removed"], d.stats["paragraphs"]) == (3, 5, 1)
+    assert apply_patch(old, make_patch(old, new, d.ops)) == new
+
+
+@pytest.mark.parametrize(("old", "new", "shown"), [
+    ("预计总投资66.622亿元", "预计总投资68.1亿元", "预计总投资[-66.622-]{+68.1+}亿元"),
+    ("网上认购套数： | 174", "网上认购套数： | 143", "网上认购套数： | [-174-]{+143+}"),
+    ("于2021年6月23日印发", "于2021年6月25日印发", "于2021年6月[-23-]{+25+}日印发"),
+    ("于2020年4月印发", "于2021年4月印发", "于[-2020-]{+2021+}年4月印发"),
+    ("截止日期：2023/9/4", "截止日期：2023/9/5", "截止日期：2023/9/[-4-]{+5+}"),
+    ("共１７４套", "共１４３套", "共[-１７４-]{+１４３+}套"),  # full-width digits
+    ("总投资６６．６２２亿元", "总投资６８．１亿元", "总投资[-６６．６２２-]{+６８．１+}亿元"),
+    ("同比增长12.5%，", "同比增长13%，", "同比增长[-12.5%-]{+13%+}，"),
+    ("完成率99%", "完成率99.5%", "完成率[-99%-]{+99.5%+}"),
+    ("合计1,234,567元", "合计1,235,567元", "合计[-1,234,567-]{+1,235,567+}元"),
+    ("见第3条", "见第13条", "见第[-3-]{+13+}条"),  # a digit added in front
+    ("共1745套", "共174套", "共[-1745-]{+174+}套"),  # a digit dropped at the end
+    ("现房项目个数：35535", "现房项目个数：35543", "现房项目个数：[-35535-]{+35543+}"),
+    # a number and a word changed in one paragraph: the word stays character-level
+    ("截至2020年4月，共15个项目", "截至2020年5月，共15个在建项目",
+     "截至2020年[-4-]{+5+}月，共15个{+在建+}项目"),
+])
+def test_a_changed_number_is_shown_whole_old_and_new(old: str, new: str, shown: str) -> None:
+    assert marked(old, new) == shown
+
+
+@pytest.mark.parametrize(("old", "new", "shown"), [
+    ("关于头雁效应的通知", "关于引领效应的通知", "关于[-头雁-]{+引领+}效应的通知"),
+    ("共174套", "共174户", "共174[-套-]{+户+}"),  # next to a number, not in it
+    ("第0192号提案的答复", "第0192号建议的答复", "第0192号[-提案-]{+建议+}的答复"),
+    ("湘工信函〔2021〕254号", "湘工信函[2021]254号", "湘工信函[-〔-]{+[+}2021[-〕-]{+]+}254号"),
+    ("联系电话:0731-88888888", "联系电话：0731-88888888", "联系电话[-:-]{+：+}0731-88888888"),
+])
+def test_edits_that_are_not_in_a_number_stay_character_level(old: str, new: str,
+                                                             shown: str) -> None:
+    assert marked(old, new) == shown
+
+
+@pytest.mark.parametrize("prefix", ["000", "001", "002", "003"])
+def test_no_edit_ever_cuts_a_number_of_a_seed(prefix: str) -> None:
+    """Every digit of a seed turned into another one, one in three: no op boundary falls
+    inside a number of either text, and the ops still rebuild both texts."""
+    old = seed(prefix)
+    digits = [i for i, ch in enumerate(old) if ch.isdigit()][::3]
+    chars = list(old)
+    for i in digits:
+        chars[i] = str((int(chars[i]) + 3) % 10)
+    new = "".join(chars)
+    d = diff_texts(old, new, timeout=10)
+    assert d.exact and rebuilds(d) and d.changed
+    for text, side in ((old, INSERT), (new, DELETE)):
+        cuts, at = set(), 0
+        for op, piece in d.ops:
+            if op != side:
+                at += len(piece)
+                cuts.add(at)
+        for m in NUMBER.finditer(text):
+            assert not any(m.start() < c < m.end() for c in cuts), m.group()
+    assert apply_patch(old, make_patch(old, new, d.ops)) == new
 
 
 # --- patches -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from monitor.detect import detect_change, snapshot
 from monitor.diff import TextDiff, diff_texts
 from monitor.extract import extract
 from monitor.fetch.encoding import decode_html
-from monitor.render import render_html
+from monitor.render import render_html, render_side_by_side_html, render_terminal, render_text
 from monitor.types import ChangeDecision, ChangeKind, Extracted
 
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
@@ -57,19 +57,34 @@ def test_bjjs_noise_only_pair_is_no_change() -> None:
     assert decision is None
 
 
-def test_bjjs_data_change_marks_the_changed_numbers() -> None:
+def test_bjjs_data_change_shows_each_changed_number_whole() -> None:
     before, after = bjjs("20230905"), bjjs("20230906")
     old, new, decision = check(before, after)
     assert decision is not None and decision.kind is ChangeKind.CHANGED
     stats = decision.stats
     assert stats["paragraphs"] == stats["paragraphs_modified"] == 60  # the 60 changed cells
-    assert stats["added"] + stats["removed"] < 0.25 * len(new.text)
+    # The stats count the characters that differ, not the digits shown again.
+    assert (stats["added"], stats["removed"]) == (250, 249)
     assert stats["added"] + stats["removed"] < 0.01 * len(after)
-    html = render_html(diff_texts(old.text, new.text, timeout=TIMEOUT))
-    # 可售房屋套数 170474 → 171225: only the digits that changed are marked.
-    assert re.search(r"可售房屋套数： \| 17<del [^>]*>0474</del><ins [^>]*>1225</ins>", html)
-    marked = re.findall(r"<(?:ins|del) [^>]*>(.*?)</(?:ins|del)>", html)
-    assert marked and all(re.fullmatch(r"[\d.]+", m) for m in marked)
+    diff = diff_texts(old.text, new.text, timeout=TIMEOUT)
+    lines = {line.split(": ", 1)[-1] for line in render_text(diff, context=0).splitlines()}
+    # 174 → 143, not 1[-7-]4{+3+}; 11429737.63 → 11557123.22, not 11[-429737.63-]{+…+}00
+    assert {"网上认购套数： | [-174-]{+143+}",
+            "可售房屋面积(M2)： | [-11429737.6300-]{+11557123.2200+}",
+            "现房项目个数： | [-35535-]{+35543+}",  # was 355{+4+}3[-5-]
+            "截止日期：2023/9/[-4-]{+5+}"} <= lines  # a date: only its changed part
+    html = render_html(diff)
+    assert re.search(r"可售房屋套数： \| <del [^>]*>170474</del><ins [^>]*>171225</ins>", html)
+    # Every marked piece, in every rendering, is a whole cell value or a whole date part.
+    cells = {p.old_text.rsplit(" | ", 1)[-1] for p in diff.changed_paragraphs()} | \
+            {p.new_text.rsplit(" | ", 1)[-1] for p in diff.changed_paragraphs()}
+    for rendering in (html, render_side_by_side_html(diff)):
+        marked = re.findall(r"<(?:ins|del) [^>]*>(.*?)</(?:ins|del)>", rendering)
+        assert len(marked) == 120 and all(m in cells or m in "45" for m in marked)
+    terminal = render_terminal(diff)
+    coloured = [terminal.plain[s.start:s.end] for s in terminal.spans
+                if s.style in ("bold red strike", "bold green")]
+    assert coloured[:2] == ["170474", "171225"] and len(coloured) == 120
 
 
 def test_bjjs_broken_render_is_not_a_page() -> None:

@@ -102,9 +102,12 @@ async def test_timeline_version_and_diff(store: Store, client: httpx.AsyncClient
     version = (await client.get(f"/api/versions/{plan[0]}")).json()
     assert version["metadata"]["文号"] == "鄂政发〔2026〕5号" and "算力" in version["text"]
     diff = (await client.get("/api/diff", params={"a": plan[0], "b": plan[2]})).json()
-    assert inserted(diff["html"]) == ["2", "第三章 保障措施", "加强财政资金支持。"]
-    assert re.findall(r"<del[^>]*>(.*?)</del>", diff["html"]) == ["0"]
-    assert "<table" in diff["side_by_side_html"] and diff["exact"] is True
+    # 1000亿 → 1200亿: the changed number whole, inline and side by side
+    assert inserted(diff["html"]) == ["1200", "第三章 保障措施", "加强财政资金支持。"]
+    assert re.findall(r"<del[^>]*>(.*?)</del>", diff["html"]) == ["1000"]
+    side = diff["side_by_side_html"]
+    assert "<table" in side and diff["exact"] is True
+    assert re.findall(r"<del[^>]*>(.*?)</del>", side) == ["1000"] and "1200" in inserted(side)
     assert diff["text"].startswith("+18 / −1 字")
     assert diff["metadata_changes"] == [
         {"key": "发文日期", "old": "2026-05-01", "new": "2026-05-20"}]
