@@ -25,6 +25,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.layout import unwrap
 from monitor.noise import outermost
 from monitor.normalize import normalize_line
 
@@ -64,7 +65,6 @@ _DOC_NUMBER = re.compile(
     r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,5}\s*号"
 )
 _MAX_VALUE = 200
-_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _BLOCKS = frozenset({"p", "li", "dd", "dt", "div", "h1", "h2", "h3", "h4", "h5", "h6", "section",
                      "article", "center", "blockquote", "address", "table", "tbody", "thead",
                      "tfoot", "tr", "ul", "ol", "dl", "br", "header", "footer", "nav", "aside",
@@ -151,7 +151,7 @@ def _split(node: LexborNode) -> list[LexborNode | str]:
 
 def _line(text: str) -> str:
     """Text of an element as one line: the source's line breaks are only spaces."""
-    return normalize_line(_BREAKS.sub(" ", text))
+    return normalize_line(unwrap(text))
 
 
 def _add_row(found: dict[str, str], cells: list[str]) -> None:

@@ -234,7 +234,8 @@ class Checker:
         documents.refuse_broken(source, state, got.extracted)
         snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata)
         changes = await self._changes(source, state, got, snap)
-        if state.last is not None and not changes and snap.content_hash == state.last.content_hash:
+        last_hash = _hash_now(state)
+        if state.last is not None and not changes and snap.content_hash == last_hash:
             return self._base(state, started, t0, Outcome.UNCHANGED, got.fetch)
         outcome = Outcome.NEW if state.last is None else Outcome.CHANGED
         if state.last is not None and not changes:
@@ -246,7 +247,7 @@ class Checker:
         moved = _moved(changes)
         # A page restored or moved with the text it had is the same version: the change
         # is recorded (against the last version), a duplicate version is not.
-        same = state.last is not None and snap.content_hash == state.last.content_hash
+        same = state.last is not None and snap.content_hash == last_hash
         # rec.alerts may hold the "recovered" alert of a failure streak: keep it.
         return replace(rec, version=None if same else _new_version(got, snap),
                        changes=tuple(changes),
@@ -370,6 +371,13 @@ def _with_documents(decision: ChangeDecision, old_text: str,
         return decision
     docs = [{"url": d.url, "title": d.title, "date": d.date} for d in new[:MAX_DOCUMENTS]]
     return replace(decision, details={**decision.details, "documents": docs})
+
+
+def _hash_now(state: PageState) -> str | None:
+    """The last version's hash as this release makes it: a version stored before an
+    upgrade of ``monitor.canon`` carries a hash of an older canonical form."""
+    last = state.last
+    return None if last is None else snapshot(last.title, last.text, last.metadata).content_hash
 
 
 def _moved(changes: list[ChangeDecision]) -> bool:
