@@ -35,10 +35,12 @@ _SPACE_RUN = re.compile(r"\s+")
 _CELL = re.compile(r"\s*\|\s*")
 _LABELS = sorted({*(a for names in ALIASES.values() for a in names), *STOP_LABELS},
                  key=len, reverse=True)
-# A known label at the start of a line, with or without its colon.
-_KNOWN = re.compile("^(" + "|".join(_LABELS) + "):?(?=.)")
+# A known label at the start of a line, with its colon or directly followed by a value.
+_KNOWN = re.compile("^(" + "|".join(_LABELS) + ")(?::|(?=[^:]))")
 # A line that is only a label: a known one, or a short Chinese label with its colon.
 _LABEL_ONLY = re.compile("^(?:(?:" + "|".join(_LABELS) + f"):?|[{_CJK}]{{1,10}}:)$")
+# A line that starts with a label: a field of its own, never the value of the one above.
+_FIELD = re.compile("^(?:(?:" + "|".join(_LABELS) + f")|[{_CJK}]{{1,10}}:)")
 
 
 def canonical_parts(title: str, text: str, metadata: Mapping[str, str]) -> dict[str, object]:
@@ -75,10 +77,11 @@ def _pairs(lines: list[str]) -> list[str]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _LABEL_ONLY.match(line) and i + 1 < len(lines) \
-                and not _LABEL_ONLY.match(lines[i + 1]):
-            line = line.rstrip(":") + ":" + lines[i + 1]
-            i += 1
+        if _LABEL_ONLY.match(line):  # a label cell: its value is the next cell, if any
+            line = line.rstrip(":") + ":"
+            if i + 1 < len(lines) and not _FIELD.match(lines[i + 1]):
+                line += lines[i + 1]
+                i += 1
         out.append(_KNOWN.sub(r"\1:", line, count=1))
         i += 1
     return out

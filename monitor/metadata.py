@@ -50,7 +50,7 @@ _CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in aliase
 _LABELS = sorted({*_CANONICAL, *STOP_LABELS}, key=len, reverse=True)
 # In running text a label needs a colon, and a short one must not sit inside a word
 # ("组配分类：" is not "分类：").
-_FIELD = re.compile(
+FIELD = re.compile(
     "(?:" + "|".join(label for label in _LABELS if len(label) >= 4)
     + "|(?<![\u4e00-\u9fff])(?:" + "|".join(label for label in _LABELS if len(label) < 4)
     + "))\\s*[:：]"
@@ -94,7 +94,7 @@ def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, s
             _add_row(found, item)
             label = None
             continue
-        if label and not _FIELD.match(item):
+        if label and not FIELD.match(item):
             _put(found, label, item)
         else:
             _add_line(found, item)
@@ -169,7 +169,7 @@ def _add_row(found: dict[str, str], cells: list[str]) -> None:
 
 
 def _add_line(found: dict[str, str], line: str) -> None:
-    matches = list(_FIELD.finditer(line))
+    matches = list(FIELD.finditer(line))
     ends = [m.start() for m in matches[1:]] + [len(line)] if matches else []
     for m, end in zip(matches, ends, strict=True):
         _put(found, m.group().rstrip(":：").strip(), line[m.end():end])
