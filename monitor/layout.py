@@ -19,7 +19,7 @@ import re
 from selectolax.lexbor import LexborNode
 
 from monitor import noise
-from monitor.normalize import CJK, normalize_line
+from monitor.spacing import CJK, normalize_line
 
 BLOCK_TAGS = frozenset(
     "address article aside blockquote body caption center dd details dialog dir div dl dt "
