@@ -45,8 +45,14 @@ _FIELD = re.compile("^(?:(?:" + "|".join(_LABELS) + f")|[{_CJK}]{{1,10}}:)")
 
 def canonical_parts(title: str, text: str, metadata: Mapping[str, str]) -> dict[str, object]:
     """What a version is identified by: the canonical title, text and metadata."""
-    return {"title": canonical_text(title), "text": canonical_text(text),
-            "metadata": {key: canonical_text(value) for key, value in metadata.items()}}
+    return {"title": canonical_line(title), "text": canonical_text(text),
+            "metadata": {key: canonical_line(value) for key, value in metadata.items()}}
+
+
+def canonical_line(value: str) -> str:
+    """A title or a metadata value: NFKC and spaces only (it holds no key–value pairs)."""
+    return " ".join(_squeeze(unicodedata.normalize("NFKC", line))
+                    for line in value.split("\n") if line.strip())
 
 
 def canonical_text(text: str) -> str:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from monitor import listing
-from monitor.canon import canonical_parts, canonical_text
+from monitor.canon import canonical_line, canonical_parts, canonical_text
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
 from monitor.paragraphs import ParagraphDiff
 from monitor.patch import make_patch
@@ -157,7 +157,7 @@ def _parts(old: Snapshot, new: Snapshot,
     if reply is not None:
         parts.append((ChangeKind.REPLY_ADDED, f"新增答复「{_cut(reply[1], 40)}」"))
         details["reply"] = {"paragraph": reply[0], "heading": reply[1]}
-    if canonical_text(old.title) != canonical_text(new.title):
+    if canonical_line(old.title) != canonical_line(new.title):
         parts.append((ChangeKind.TITLE_CHANGED,
                       f"标题: {_cut(old.title, 60)} → {_cut(new.title, 60)}"))
         details["title"] = [old.title, new.title]
@@ -200,7 +200,7 @@ def metadata_changes(old: Mapping[str, str],
 
 
 def _canonical(value: str | None) -> str | None:
-    return None if value is None else canonical_text(value)
+    return None if value is None else canonical_line(value)
 
 
 def _show(value: str | None) -> str:
