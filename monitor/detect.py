@@ -33,7 +33,9 @@ import re
 from collections.abc import Mapping, Sequence
 
 from monitor import listing
+from monitor.canon import canonical_line, canonical_parts, canonical_text
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
+from monitor.paragraphs import ParagraphDiff
 from monitor.patch import make_patch
 from monitor.types import ChangeDecision, ChangeKind, Snapshot
 
@@ -67,9 +69,10 @@ HEADING_MAX = 60
 
 def snapshot(title: str, text: str, metadata: Mapping[str, str],
              attachments: Sequence[Mapping[str, object]] = ()) -> Snapshot:
-    """A Snapshot whose content_hash is SHA-256 of canonical JSON of its parts; the
-    attachments are in it only when there are some (see the module doc)."""
-    parts: dict[str, object] = {"title": title, "text": text, "metadata": dict(metadata)}
+    """A Snapshot of the page's own characters whose content_hash is SHA-256 of the JSON
+    of their canonical form (``monitor.canon``): a re-templated page hashes the same;
+    the attachments are in it only when there are some (see the module doc)."""
+    parts: dict[str, object] = dict(canonical_parts(title, text, metadata))
     if attachments:
         parts["attachments"] = [[a.get("url"), a.get("sha256") or "unavailable"]
                                 for a in attachments]
@@ -80,9 +83,12 @@ def snapshot(title: str, text: str, metadata: Mapping[str, str],
 
 
 def _same(old: Snapshot, new: Snapshot) -> bool:
+    """Equal canonical forms.  A hash is only a shortcut: a stored hash may have been
+    made by an older canonical form (versions stored before an upgrade)."""
     if old.content_hash and old.content_hash == new.content_hash:
         return True
-    return (old.title, old.text, old.metadata) == (new.title, new.text, new.metadata) \
+    return canonical_parts(old.title, old.text, old.metadata) == \
+        canonical_parts(new.title, new.text, new.metadata) \
         and not attachment_changes(old.attachments, new.attachments)
 
 
@@ -117,8 +123,8 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
            previous_hashes: Sequence[str] = (),
            last_change_kind: str | None = None) -> ChangeDecision | None:
     """The decision for two snapshots and the diff of their texts."""
-    text_changed = old.text != new.text and diff.changed
-    parts, details = _parts(old, new, diff, text_changed)
+    changed = changed_paragraphs(old, new, diff)
+    parts, details = _parts(old, new, changed)
     if not parts:
         return None  # e.g. only blank lines differ
     parts.sort(key=lambda part: PRIORITY.index(part[0]))
@@ -132,7 +138,7 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
         if last_change_kind == ChangeKind.FLAPPING:  # still alternating: told condensed
             details["condensed"] = True
             summary = "内容仍在来回变化，当前为此版本：" + summary.split("：", 1)[-1]
-    stats = diff.stats if text_changed else dict(NO_STATS)
+    stats = paragraph_stats(changed)
     patch = make_patch(old.text, new.text, diff.ops) if old.text != new.text else ""
     return ChangeDecision(kind, summary, stats, patch, details, alert)
 
@@ -140,8 +146,34 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
 Part = tuple[ChangeKind, str]
 
 
-def _parts(old: Snapshot, new: Snapshot, diff: TextDiff,
-           text_changed: bool) -> tuple[list[Part], dict[str, object]]:
+def changed_paragraphs(old: Snapshot, new: Snapshot, diff: TextDiff) -> list[ParagraphDiff]:
+    """The paragraphs a reader is told about: those whose canonical form changed.
+
+    The diff is of the page's own characters, so a paragraph that was only re-laid out
+    (``索引号:`` → ``索引号： | ``) is in it; it is left out here, and so out of the
+    summary, the stats and ``details["paragraphs"]``.  Should the texts differ in their
+    canonical form while no single paragraph does (a pair cut differently into
+    paragraphs), every changed paragraph is told rather than none."""
+    if old.text == new.text or canonical_text(old.text) == canonical_text(new.text):
+        return []
+    every = diff.changed_paragraphs()
+    real = [p for p in every if canonical_text(p.old_text) != canonical_text(p.new_text)]
+    return real or every
+
+
+def paragraph_stats(paragraphs: list[ParagraphDiff]) -> dict[str, int]:
+    """``TextDiff.stats`` of these paragraphs only."""
+    kinds = [p.kind for p in paragraphs]
+    return {**NO_STATS,
+            "added": sum(p.added_chars for p in paragraphs),
+            "removed": sum(p.removed_chars for p in paragraphs),
+            "paragraphs": len(paragraphs), "paragraphs_modified": kinds.count("modified"),
+            "paragraphs_added": kinds.count("added"),
+            "paragraphs_removed": kinds.count("removed")}
+
+
+def _parts(old: Snapshot, new: Snapshot,
+           changed: list[ParagraphDiff]) -> tuple[list[Part], dict[str, object]]:
     """Every kind of change between the snapshots, with its summary and details."""
     parts: list[Part] = []
     details: dict[str, object] = {}
@@ -149,18 +181,17 @@ def _parts(old: Snapshot, new: Snapshot, diff: TextDiff,
     if reply is not None:
         parts.append((ChangeKind.REPLY_ADDED, f"新增答复「{_cut(reply[1], 40)}」"))
         details["reply"] = {"paragraph": reply[0], "heading": reply[1]}
-    if old.title != new.title:
+    if canonical_line(old.title) != canonical_line(new.title):
         parts.append((ChangeKind.TITLE_CHANGED,
                       f"标题：{_cut(old.title, 60)} → {_cut(new.title, 60)}"))
         details["title"] = [old.title, new.title]
-    if text_changed:
+    if changed:
         items = item_events(old.text, new.text)
         told = {reply[1]} if reply else set()  # the new reply is named once, not twice
         parts.append((ChangeKind.CHANGED, describe_items(items, told) if items
-                      else describe_paragraphs(diff)))
+                      else describe_paragraphs(changed)))
         details["paragraphs"] = [
-            {"kind": p.kind, "old": p.old_no, "new": p.new_no}
-            for p in diff.changed_paragraphs()]
+            {"kind": p.kind, "old": p.old_no, "new": p.new_no} for p in changed]
         if items:
             details["items"] = items
     atts = attachment_changes(old.attachments, new.attachments)
@@ -219,10 +250,12 @@ def attachment_parts(changes: list[dict[str, object]]) -> list[Part]:
     return parts
 
 
-def describe_paragraphs(diff: TextDiff) -> str:
+def describe_paragraphs(changed: TextDiff | list[ParagraphDiff]) -> str:
     """"第3段修改，第5-7段新增": runs of neighbouring paragraphs changed alike."""
+    if isinstance(changed, TextDiff):
+        changed = changed.changed_paragraphs()
     groups: list[list[int | str]] = []  # [first, last, word]
-    for p in diff.changed_paragraphs():
+    for p in changed:
         word = {"modified": "修改", "added": "新增", "removed": "删除"}[p.kind]
         if groups and groups[-1][2] == word and groups[-1][1] == p.number - 1:
             groups[-1][1] = p.number
@@ -230,7 +263,7 @@ def describe_paragraphs(diff: TextDiff) -> str:
             groups.append([p.number, p.number, word])
     names = [f"第{a}段{w}" if a == b else f"第{a}-{b}段{w}" for a, b, w in groups]
     if len(names) > MAX_GROUPS:
-        total = len(diff.changed_paragraphs())
+        total = len(changed)
         return "，".join(names[:MAX_GROUPS]) + f"等共{total}段"
     return "，".join(names)
 
@@ -276,7 +309,12 @@ def metadata_changes(old: Mapping[str, str],
                      new: Mapping[str, str]) -> dict[str, tuple[str | None, str | None]]:
     """{field: (old, new)} for every field that differs; None where a field is absent."""
     keys = dict.fromkeys([*old, *new])
-    return {k: (old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)}
+    return {k: (old.get(k), new.get(k)) for k in keys
+            if _canonical(old.get(k)) != _canonical(new.get(k))}
+
+
+def _canonical(value: str | None) -> str | None:
+    return None if value is None else canonical_line(value)
 
 
 def _show(value: str | None) -> str:

@@ -2,10 +2,14 @@
 
 Block elements, ``br``, list items and headings
 end a line; inline elements (span, a, font, strong...) are joined as they are, without
-adding or dropping a character.  A table row whose cells each hold one line becomes one
-line with the cells joined by `` | `` (a tab would be folded into a space by
-normalization); a row whose cells hold paragraphs is a layout table, and its cells'
-lines are kept as lines.
+adding or dropping a character.  A line break inside a text (with the spaces around
+it, across inline elements) is the source's wrapping: between two CJK characters it
+joins them ("人工\n    智能" is "人工智能", as a browser shows it), elsewhere it is one
+space.  Other spaces are left to ``monitor.normalize``, which keeps a real separator.
+
+A table row whose cells each hold one line becomes one line with the cells joined by
+`` | `` (a tab would be folded into a space by normalization); a row whose cells hold
+paragraphs is a layout table, and its cells' lines are kept as lines.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import re
 from selectolax.lexbor import LexborNode
 
 from monitor import noise
-from monitor.normalize import normalize_line
+from monitor.spacing import CJK, normalize_line
 
 BLOCK_TAGS = frozenset(
     "address article aside blockquote body caption center dd details dialog dir div dl dt "
@@ -23,6 +27,22 @@ BLOCK_TAGS = frozenset(
     "menu nav ol p section summary table tbody td tfoot th thead tr ul".split())
 _SKIP = frozenset({"img", "head", "title", *noise.ALWAYS_DROP})
 LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_SPACE = "[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+_WRAP = re.compile(f"{_SPACE}*\n(?:{_SPACE}|\n)*")
+_IS_CJK = re.compile(f"[{CJK}]")
+
+
+def unwrap(text: str) -> str:
+    """``text`` on one line: each line break, with the spaces around it, joins two CJK
+    characters and is one space elsewhere."""
+    return _WRAP.sub(_wrap_gap, LINE_BREAKS.sub("\n", text))
+
+
+def _wrap_gap(m: re.Match[str]) -> str:
+    s, i, j = m.string, m.start(), m.end()
+    if 0 < i and j < len(s) and _IS_CJK.match(s[i - 1]) and _IS_CJK.match(s[j]):
+        return ""
+    return " "
 
 
 class _Lines:
@@ -35,7 +55,7 @@ class _Lines:
 
     def end(self) -> None:
         if self.current:
-            self.lines.append("".join(self.current))
+            self.lines.append(unwrap("".join(self.current)))
             self.current = []
 
     def visible(self) -> list[str]:
@@ -66,7 +86,7 @@ def _render_into(out: _Lines, root: LexborNode) -> None:
                     out.end()
                     out.add(line)
             else:
-                out.add(LINE_BREAKS.sub(" ", text))
+                out.add(LINE_BREAKS.sub("\n", text))  # joined or spaced by unwrap()
         elif node.is_element_node and node.tag not in _SKIP:
             _render_element(out, stack, node, pre)
 

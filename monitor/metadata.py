@@ -25,6 +25,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.layout import unwrap
 from monitor.noise import outermost
 from monitor.normalize import normalize_line
 
@@ -49,7 +50,7 @@ _CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in aliase
 _LABELS = sorted({*_CANONICAL, *STOP_LABELS}, key=len, reverse=True)
 # In running text a label needs a colon, and a short one must not sit inside a word
 # ("组配分类：" is not "分类：").
-_FIELD = re.compile(
+FIELD = re.compile(
     "(?:" + "|".join(label for label in _LABELS if len(label) >= 4)
     + "|(?<![\u4e00-\u9fff])(?:" + "|".join(label for label in _LABELS if len(label) < 4)
     + "))\\s*[:：]"
@@ -64,7 +65,6 @@ _DOC_NUMBER = re.compile(
     r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,5}\s*号"
 )
 _MAX_VALUE = 200
-_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _BLOCKS = frozenset({"p", "li", "dd", "dt", "div", "h1", "h2", "h3", "h4", "h5", "h6", "section",
                      "article", "center", "blockquote", "address", "table", "tbody", "thead",
                      "tfoot", "tr", "ul", "ol", "dl", "br", "header", "footer", "nav", "aside",
@@ -94,7 +94,7 @@ def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, s
             _add_row(found, item)
             label = None
             continue
-        if label and not _FIELD.match(item):
+        if label and not FIELD.match(item):
             _put(found, label, item)
         else:
             _add_line(found, item)
@@ -151,7 +151,7 @@ def _split(node: LexborNode) -> list[LexborNode | str]:
 
 def _line(text: str) -> str:
     """Text of an element as one line: the source's line breaks are only spaces."""
-    return normalize_line(_BREAKS.sub(" ", text))
+    return normalize_line(unwrap(text))
 
 
 def _add_row(found: dict[str, str], cells: list[str]) -> None:
@@ -169,7 +169,7 @@ def _add_row(found: dict[str, str], cells: list[str]) -> None:
 
 
 def _add_line(found: dict[str, str], line: str) -> None:
-    matches = list(_FIELD.finditer(line))
+    matches = list(FIELD.finditer(line))
     ends = [m.start() for m in matches[1:]] + [len(line)] if matches else []
     for m, end in zip(matches, ends, strict=True):
         _put(found, m.group().rstrip(":：").strip(), line[m.end():end])

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborNode
 
-# A module import: normalize applies these rules, these rules use its line clean-up.
-from monitor import normalize
+from monitor.spacing import normalize_line
 
 # --- DOM level -------------------------------------------------------------------------
 
@@ -125,7 +124,7 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
         text = _short_text(node)
         if not text or len(text) > _WIDGET_MAX or node.mem_id in protected:
             continue
-        rest, hits = _apply_text_rules(normalize.normalize_line(text))
+        rest, hits = _apply_text_rules(normalize_line(text))
         if hits and not rest.strip():
             found[node.mem_id] = hits
             nodes.append(node)

@@ -1,15 +1,14 @@
-"""Text normalization: the text two fetches are compared on.
+"""Text normalization: the text a version stores and a reader is shown.
 
 ``normalize_text`` is a pure function.  Its job is to make every difference that a
-reader cannot see disappear, and to keep every difference a reader can see:
+reader cannot see disappear, and to keep what a reader sees, in the page's own
+characters.  Whether two texts are the same version is decided on their canonical form
+(``monitor.canon``: NFKC, no layout), not here.
 
 * NFC, never NFKC: full-width punctuation (，。：“”) is content in Chinese text and stays.
-* Invisible characters (zero-width spaces, BOM, soft hyphen, bidi marks, control codes)
-  are deleted; the many kinds of space (U+3000, NBSP, U+2000-U+200A...) count as spaces.
-* Inside a line, a run of spaces becomes one space, and a space between two CJK
-  characters is dropped: browsers show "人工\n智能" from a re-wrapped source without a
-  gap, so a re-indented or re-wrapped page gives the same text.  A space between CJK
-  and Latin/digits ("2020 年") is kept: it cannot be told apart from a typed one.
+* One line's characters (``monitor.spacing``): invisible characters deleted, spaces
+  collapsed, a wrap between two CJK characters closed and a real separator between two
+  Chinese words kept (see there).
 * Lines are stripped and empty lines dropped.
 * The built-in noise rules of ``monitor.noise`` and the source's ``ignore_text`` regexes
   are applied, then the clean-up runs again, until nothing changes (so normalizing
@@ -24,23 +23,9 @@ import unicodedata
 from collections.abc import Sequence
 
 from monitor import noise
+from monitor.spacing import CJK, normalize_line
 
-# Deleted outright: a reader sees nothing there.
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u2064\ufeff]"
-)
-# Every kind of horizontal space a page uses for indentation or alignment.
-_SPACES = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
-
-# Han, kana, bopomofo, CJK symbols and punctuation, full-width forms, and the general
-# punctuation Chinese text uses (“”‘’…—·), so that "的\n“人工智能”" joins up too.
-CJK = (
-    "\u00b7\u2014\u2015\u2018-\u201f\u2026\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff"
-    "\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f"
-    "\uff00-\uffef\U00020000-\U0003134f"
-)
-_CJK_GAP = re.compile(f"(?<=[{CJK}]) (?=[{CJK}])")
+__all__ = ["CJK", "normalize_line", "normalize_text", "normalize_with_notes", "strip_ignored"]
 
 _MAX_ROUNDS = 4
 
@@ -74,13 +59,6 @@ def strip_ignored(value: str, ignore_text: Sequence[str]) -> str:
     for pattern in _compile(tuple(ignore_text)):
         value = pattern.sub("", value)
     return normalize_line(value)
-
-
-def normalize_line(line: str) -> str:
-    """One line: invisible characters gone, spaces collapsed, CJK gaps closed, stripped."""
-    line = _INVISIBLE.sub("", line)
-    line = _SPACES.sub(" ", line)
-    return _CJK_GAP.sub("", line).strip()
 
 
 def _clean_lines(text: str) -> str:

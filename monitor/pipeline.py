@@ -255,7 +255,8 @@ class Checker:
         snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata,
                         [f.entry() for f in seen.files])
         changes = await self._changes(source, state, got, snap)
-        if state.last is not None and not changes and snap.content_hash == state.last.content_hash:
+        last_hash = _hash_now(state)
+        if state.last is not None and not changes and snap.content_hash == last_hash:
             return self._base(state, started, t0, Outcome.UNCHANGED, got.fetch)
         outcome = Outcome.NEW if state.last is None else Outcome.CHANGED
         if state.last is not None and not changes:
@@ -267,7 +268,7 @@ class Checker:
         moved = _moved(changes)
         # A page restored or moved with the text it had is the same version: the change
         # is recorded (against the last version), a duplicate version is not.
-        same = state.last is not None and snap.content_hash == state.last.content_hash
+        same = state.last is not None and snap.content_hash == last_hash
         # rec.alerts may hold the "recovered" alert of a failure streak: keep it.
         return replace(rec, version=None if same else _new_version(got, snap, seen.files),
                        changes=tuple(changes),
@@ -436,6 +437,15 @@ def _with_unavailable(result: CheckResult, files: tuple[AttachmentFile, ...]) ->
     for f in failed:
         logger.warning("{}: attachment {} unavailable: {}", result.source, f.url, f.error)
     return replace(result, attachments_unavailable=len(failed)) if failed else result
+
+
+def _hash_now(state: PageState) -> str | None:
+    """The last version's hash as this release makes it: a version stored before an
+    upgrade of ``monitor.canon`` carries a hash of an older canonical form."""
+    last = state.last
+    if last is None:
+        return None
+    return snapshot(last.title, last.text, last.metadata, last.attachments).content_hash
 
 
 def _moved(changes: list[ChangeDecision]) -> bool:

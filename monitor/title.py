@@ -14,7 +14,7 @@ import re
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor import noise
-from monitor.layout import LINE_BREAKS, render
+from monitor.layout import render, unwrap
 from monitor.normalize import normalize_line
 
 _TITLE_CUT = re.compile(r"\s*(?:_+|\||｜|\s-\s|\s–\s|::)\s*")
@@ -26,7 +26,7 @@ def title_from_head(tree: LexborHTMLParser) -> str:
     node = tree.css_first("title")
     if node is None:
         return ""
-    title = normalize_line(LINE_BREAKS.sub(" ", node.text()))
+    title = normalize_line(unwrap(node.text()))
     parts = [p for p in _TITLE_CUT.split(title) if p]
     return parts[0] if parts else ""
 

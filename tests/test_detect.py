@@ -54,6 +54,10 @@ def test_snapshot_hash_is_sha256_of_canonical_json() -> None:
     assert snapshot("标题", "正文。", {}).content_hash != snapshot("标题", "正文", {}).content_hash
     moved = snapshot("标题", "", {"正文": ""})
     assert moved.content_hash != snapshot("标题正文", "", {}).content_hash
+    # of the canonical form (monitor.canon): a title is not a key–value pair, and a
+    # pair's markup is not part of the version
+    assert snapshot("标题", "索引号：430S00", {}).content_hash == \
+        snapshot("标题", "索引号 | 430S00", {}).content_hash
 
 
 def test_identical_snapshots_are_no_change() -> None:

@@ -161,7 +161,8 @@ def test_ofd_invoice_reads_labels_of_its_template_with_the_values() -> None:
     assert "发票代码：033002000211" in text
     assert "开票日期：2020年07月23日" in text
     assert "价税合计（大写）伍佰贰拾陆圆整（小写）¥526.00" in text
-    assert "收款人：管理员复核：管理员开票人：管理员" in text  # normalized: no space in CJK
+    # a field line: the spaces between its fields are kept (monitor.normalize)
+    assert "收款人：管理员 复核：管理员 开票人：管理员" in text
     assert text.index("项目名称规格型号单位数量单价金额税率税额") \
         < text.index("*餐饮服务*餐费 1 510.679612 510.68 3% 15.32")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.canon import canonical_text
+from monitor.extract import extract
 from monitor.normalize import normalize_text, normalize_with_notes
 from tests.pages import seed_text
 
@@ -19,9 +21,39 @@ def test_nfc_but_never_nfkc() -> None:
     assert normalize_text("ＡＢＣ１２３ ①") == "ＡＢＣ１２３ ①"
 
 
-@pytest.mark.parametrize("space", ["\u3000", "\u00a0", "\u2002", "\u2003", "\u2009", "\t", "  "])
-def test_every_kind_of_space_between_chinese_characters_disappears(space: str) -> None:
-    assert normalize_text(f"人工{space}智能{space}{space}发展") == "人工智能发展"
+@pytest.mark.parametrize("text", [
+    "人工 智能发展",  # a single space in running text: a wrap or a join
+    "人工\t智能发展",
+    "人工\u2002智能发展",
+    "人工智能 ，发展",  # next to CJK punctuation
+])
+def test_a_single_space_between_chinese_characters_disappears(text: str) -> None:
+    assert normalize_text(text).replace("，", "") == "人工智能发展"
+
+
+@pytest.mark.parametrize("text", ["索 引 号：430S00", "索\u00a0引\u00a0号：430S00",
+                                  "索\u3000\u3000引\u3000\u3000号：430S00"])
+def test_letter_spacing_of_single_characters_disappears(text: str) -> None:
+    assert normalize_text(text) == "索引号：430S00"
+
+
+@pytest.mark.parametrize("space", ["\u3000", "\u00a0", "  ", "\u2002\u2002", "\u00a0\u00a0\u00a0"])
+def test_a_real_separator_between_chinese_words_is_kept(space: str) -> None:
+    # A full-width space, &nbsp; or several spaces between two words: written as U+3000.
+    text = f"主送：各市州人民政府{space}省直各单位"
+    assert normalize_text(text) == "主送：各市州人民政府\u3000省直各单位"
+    assert normalize_text(normalize_text(text)) == normalize_text(text)
+
+
+def test_a_single_space_between_fields_of_a_contact_line_is_kept() -> None:
+    # Not "张猛三级主任科员": that reads as the name 张猛三.
+    line = "联系人姓名、职务:张猛 三级主任科员 联系电话:88955549"
+    assert normalize_text(line) == line
+    assert normalize_text("联系人：张猛 三级主任科员") == "联系人：张猛 三级主任科员"
+    # Inside a label, or in running text, a single space is still a wrap.
+    assert normalize_text("联系 电话：88955549") == "联系电话：88955549"
+    sentence = "经研究，现答复如下：人工 智能已经成为新一轮科技革命和产业变革的引领性力量。"
+    assert normalize_text(sentence) == sentence.replace(" ", "")
 
 
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u200d", "\u00ad", "\u2060"])
@@ -37,8 +69,19 @@ def test_spaces_next_to_latin_and_digits_are_kept_but_collapsed() -> None:
 
 def test_a_reindented_and_rewrapped_source_gives_the_same_text() -> None:
     one = "\u3000\u3000人工智能已经成为新一轮科技革命和产业变革的引领性力量。"
-    other = "    人工智能已经成为\u00a0新一轮科技革命 \t和产业变革的\u2002引领性力量。   "
+    other = "    人工智能已经成为 新一轮科技革命\t和产业变革的\u2002引领性力量。   "
     assert normalize_text(one) == normalize_text(other) == one.strip("\u3000")
+    # A separator the page typed is shown, but the version is the same (monitor.canon).
+    spaced = "人工智能已经成为\u00a0\u00a0新一轮科技革命和产业变革的引领性力量。"
+    assert normalize_text(spaced) != normalize_text(one)
+    assert canonical_text(normalize_text(spaced)) == canonical_text(normalize_text(one))
+
+
+def test_a_hard_wrapped_source_is_joined_between_chinese_characters() -> None:
+    html = ("<p>人工智能已经成为\n        新一轮科技革命和产业变革的\r\n\t引领性力量，"
+            "<span>2020</span>\n年 AI\n  technology</p>")
+    assert extract(html).text == \
+        "人工智能已经成为新一轮科技革命和产业变革的引领性力量，2020 年 AI technology"
 
 
 def test_lines_are_stripped_and_empty_lines_dropped() -> None:
@@ -54,8 +97,12 @@ def test_ignore_text_applies_per_line_and_across_lines() -> None:
 
 
 def test_ignore_text_applies_to_the_normalized_text() -> None:
-    # The pattern is written against what the user sees: no gap between 统计 and 人次.
-    assert normalize_text("统计\u3000人次：42\n正文", [r"统计人次：\d+"]) == "正文"
+    # The pattern is written against what the user sees: no gap between 统计 and 人次
+    # where the gap was a wrap, the page's separator where it had one.
+    assert normalize_text("统计 人次：42\n正文", [r"统计人次：\d+"]) == "正文"
+    assert normalize_text("统计\u3000人次：42\n正文", [r"统计人次：\d+"]) == \
+        "统计\u3000人次：42\n正文"
+    assert normalize_text("统计\u3000人次：42\n正文", [r"统计\s*人次：\d+"]) == "正文"
 
 
 @pytest.mark.parametrize("n", range(4))

@@ -12,7 +12,11 @@ Finding the article: every block of text scores by its length and its punctuatio
 (prose has commas, menus do not); a block's score goes to its container and, halved,
 to the two containers above.  A container's total is scaled down by its share of link
 text, by class/id names such as ``nav``/``footer``, and up by names such as ``content``
-and by known CMS containers (``CMS_HINTS``: a boost, not a requirement).  Siblings of
+and by known CMS containers (``CMS_HINTS``: a boost, not a requirement).  Text in a
+nav bar or a footer (``nav``/``footer`` tags, names such as ``nav``, ``menu``,
+``footer``, ``copyright``) scores nothing, and a metadata field in a list
+("<li>索引号：…</li>") scores what a table row of it does, so a re-templated page (a
+grown nav, a new footer, its metadata table made a list) keeps its article.  Siblings of
 the winner that score nearly as well and are not link lists join it (a proposal and
 its replies in two boxes).
 
@@ -30,8 +34,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor import attachments, discover, listing, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
 from monitor.layout import BLOCK_TAGS, render
-from monitor.metadata import extract_metadata
-from monitor.normalize import normalize_with_notes, strip_ignored
+from monitor.metadata import FIELD, extract_metadata
+from monitor.normalize import normalize_line, normalize_with_notes, strip_ignored
 from monitor.title import page_title, title_from_head
 from monitor.types import Extracted
 
@@ -61,6 +65,9 @@ _TABLE_PARTS = frozenset({"tr", "tbody", "thead", "tfoot", "table"})
 _CLIMB_GAIN = 1.3
 _WRAPPER_GAIN = 1.05
 _CLIMB_LINKS = 0.2
+_FIELD_MAX = 120  # a metadata field ("索引号：…") is shorter than this
+_CHROME_TAGS = frozenset({"nav", "footer"})
+_CHROME_NAME = re.compile(r"\bnav|menu|footer|\bfoot\b|copyright|banner|crumb", re.IGNORECASE)
 
 
 def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (),
@@ -221,14 +228,8 @@ def _hand_up(nodes: dict[int, LexborNode], stats: dict[int, _Stats]) -> None:
         prose = chars - links
         if prose <= 0:
             continue
-        if nodes[key].tag in ("td", "th"):
-            # A figure in a data table is content however short it is, but a cell is
-            # worth much less than a paragraph, or a metadata table would outweigh a
-            # short reply.
-            points = 0.25 + min(prose / 40, 5)
-        elif prose >= _MIN_PARAGRAPH:
-            points = 1 + punct + min(prose / 40, 5)
-        else:
+        points = _points(nodes[key], prose, punct)
+        if not points:
             continue
         node: LexborNode | None = nodes[key]
         level = 0
@@ -241,6 +242,34 @@ def _hand_up(nodes: dict[int, LexborNode], stats: dict[int, _Stats]) -> None:
             # Table plumbing is one level: a table's cells all count for the table.
             if node is not None and node.tag not in _TABLE_PARTS:
                 level += 1
+
+
+def _points(node: LexborNode, prose: int, punct: int) -> float:
+    """What a block of ``prose`` characters is worth as evidence of the article."""
+    if node.tag in ("td", "th"):
+        # A figure in a data table is content however short it is, but a cell is
+        # worth much less than a paragraph, or a metadata table would outweigh a
+        # short reply.
+        return 0.25 + min(prose / 40, 5)
+    if prose < _MIN_PARAGRAPH or _in_chrome(node):
+        return 0.0
+    if prose <= _FIELD_MAX and FIELD.match(normalize_line(node.text())):
+        # "索引号：…" in a list is worth what the two cells of a table row are: a
+        # re-templated metadata block must not move the article.
+        return 0.5 + min(prose / 40, 5)
+    return 1 + punct + min(prose / 40, 5)
+
+
+def _in_chrome(node: LexborNode) -> bool:
+    """Inside a nav bar, a header or a footer: text there is never evidence of the
+    article, so a grown nav or a new footer does not move it."""
+    for a in (node, *noise.ancestors(node)):
+        if a.tag in _CHROME_TAGS:
+            return True
+        name = f"{a.attributes.get('class') or ''} {a.attributes.get('id') or ''}"
+        if _CHROME_NAME.search(name):
+            return True
+    return False
 
 
 def _final(node: LexborNode, st: _Stats, hinted: bool) -> float:
@@ -283,11 +312,13 @@ def _with_siblings(best: LexborNode, scored: dict[int, float],
     if parent is None:
         return [best]
     keep = []
+    # _climb may have gone up to a wrapper that scored nothing of its own
+    own = scored.get(best.mem_id) or _final(best, stats[best.mem_id], False)
     for sibling in parent.iter():
         key = sibling.mem_id
         if key == best.mem_id:
             keep.append(sibling)
-        elif key in scored and scored[key] >= _SIBLING_SHARE * scored[best.mem_id]:
+        elif key in scored and scored[key] >= _SIBLING_SHARE * own:
             st = stats[key]
             if st.links < 0.25 * st.chars:
                 keep.append(sibling)

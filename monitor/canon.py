@@ -1,0 +1,93 @@
+"""The canonical form of a version: what decides whether two fetches are the same page.
+
+A version is stored and shown with the page's own characters (``monitor.normalize``);
+it is *identified* by this form, so a re-templated page is not a change:
+
+* NFKC: full- and half-width punctuation and digits are one (``：`` and ``:``, ``，``
+  and ``,``, ``（）`` and ``()``, ``１`` and ``1``).
+* One kind of whitespace, and only where it separates two Latin words or numbers
+  ("and more", "3 5"): next to a Chinese character or a punctuation mark any space
+  (ASCII, NBSP, U+3000, a kept separator) is layout and goes.
+* One separator for a key–value pair.  Table cells (`` | ``) become lines; a line that
+  is only a label ("索引号：", a ``th``/``dt``) is joined with the value on the next
+  line; a known label (``monitor.metadata.ALIASES``, ``STOP_LABELS``) at the start of a
+  line is followed by exactly one ``:`` ("索引号430S00" from
+  ``<span>索引号</span>430S00`` reads as "索引号:430S00").  So a metadata list, a table of
+  one or two pairs a row, a ``dl`` and spans all give "索引号:430S00" on its own line.
+
+``canonical_parts`` is what ``monitor.detect.snapshot`` hashes.  Two texts with the same
+canonical form differ only in how the page was laid out; a changed character of a word
+or number always changes it.  Paragraph breaks stay: splitting a paragraph is a change.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from monitor.metadata import ALIASES, STOP_LABELS
+
+# Characters that never need a space around them to be read: CJK and punctuation.
+_CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf" \
+       "\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"
+_SPACE_RUN = re.compile(r"\s+")
+_CELL = re.compile(r"\s*\|\s*")
+_LABELS = sorted({*(a for names in ALIASES.values() for a in names), *STOP_LABELS},
+                 key=len, reverse=True)
+# A known label at the start of a line, with its colon or directly followed by a value.
+_KNOWN = re.compile("^(" + "|".join(_LABELS) + ")(?::|(?=[^:]))")
+# A line that is only a label: a known one, or a short Chinese label with its colon.
+_LABEL_ONLY = re.compile("^(?:(?:" + "|".join(_LABELS) + f"):?|[{_CJK}]{{1,10}}:)$")
+# A line that starts with a label: a field of its own, never the value of the one above.
+_FIELD = re.compile("^(?:(?:" + "|".join(_LABELS) + f")|[{_CJK}]{{1,10}}:)")
+
+
+def canonical_parts(title: str, text: str, metadata: Mapping[str, str]) -> dict[str, object]:
+    """What a version is identified by: the canonical title, text and metadata."""
+    return {"title": canonical_line(title), "text": canonical_text(text),
+            "metadata": {key: canonical_line(value) for key, value in metadata.items()}}
+
+
+def canonical_line(value: str) -> str:
+    """A title or a metadata value: NFKC and spaces only (it holds no key–value pairs)."""
+    return " ".join(_squeeze(unicodedata.normalize("NFKC", line))
+                    for line in value.split("\n") if line.strip())
+
+
+def canonical_text(text: str) -> str:
+    """``text`` (one paragraph per line) in canonical form: see the module docstring."""
+    text = unicodedata.normalize("NFKC", text)
+    lines = [_squeeze(cell) for line in text.split("\n") for cell in _CELL.split(line)]
+    return "\n".join(_pairs([line for line in lines if line]))
+
+
+def _squeeze(line: str) -> str:
+    return _SPACE_RUN.sub(_space, line).strip()
+
+
+def _space(m: re.Match[str]) -> str:
+    s, i, j = m.string, m.start(), m.end()
+    if 0 < i and j < len(s) and _wordlike(s[i - 1]) and _wordlike(s[j]):
+        return " "
+    return ""
+
+
+def _wordlike(ch: str) -> bool:
+    return ch.isalnum() and not re.match(f"[{_CJK}]", ch)
+
+
+def _pairs(lines: list[str]) -> list[str]:
+    """Key–value pairs on one line each, written "label:value"."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _LABEL_ONLY.match(line):  # a label cell: its value is the next cell, if any
+            line = line.rstrip(":") + ":"
+            if i + 1 < len(lines) and not _FIELD.match(lines[i + 1]):
+                line += lines[i + 1]
+                i += 1
+        out.append(_KNOWN.sub(r"\1:", line, count=1))
+        i += 1
+    return out
