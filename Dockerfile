@@ -9,9 +9,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # LibreOffice (writer only) reads .doc and .wps attachments; without it they are stored
 # with "未安装 LibreOffice，未提取文本" (build with --build-arg LIBREOFFICE=0 to leave it out).
+# Chromium renders sources with fetch = "browser" / "auto" (build with --build-arg
+# BROWSER=1; about +360 MB installed: Debian's chromium 290 MB + chromium-common 66 MB,
+# plus a CJK font). Off by default: most sources never need it, and without it such
+# sources fail with a reason naming the package while everything else runs.
 ARG LIBREOFFICE=1
-RUN if [ "$LIBREOFFICE" = 1 ]; then apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libreoffice-writer-nogui \
+ARG BROWSER=0
+RUN pkgs=""; [ "$LIBREOFFICE" = 1 ] && pkgs="$pkgs libreoffice-writer-nogui"; \
+    [ "$BROWSER" = 1 ] && pkgs="$pkgs chromium fonts-wqy-microhei"; \
+    if [ -n "$pkgs" ]; then apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs \
  && rm -rf /var/lib/apt/lists/*; fi
 
 WORKDIR /app

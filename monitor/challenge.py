@@ -29,12 +29,13 @@ Placeholders are weighed, not just found: a real page may carry one leftover
 ``$pageHelpBean.getColumnNavPath(...)`` in its breadcrumb, or one ``${x}`` in an article,
 for ever, and refusing it would cost every check of that page.  With a ``content``
 selector only what it selects counts (placeholders in the chrome around it are not the
-page's business); without one, the placeholders of the whole page are set against the
-text extraction finds as the page's content.  The page is taken when that text, without
-the placeholders, has at least ``_SUBSTANCE`` visible characters and ``_PER_PLACEHOLDER``
-for each placeholder: the Beijing statistics page with a leftover breadcrumb (2,400
-characters, one placeholder) is a page, the Beijing broken renders (70 and 159
-characters of footer, 7 and 17 placeholders) are not.
+page's business); without one, the placeholders of the whole page are set against its
+prose (visible text outside links: a nav bar is no substance, however long).  The page
+is taken when that text, without the placeholders, has at least ``_SUBSTANCE``
+characters and ``_PER_PLACEHOLDER`` more for each placeholder: the Beijing statistics
+page with a leftover breadcrumb (2,400 characters, one placeholder) is a page, the
+Beijing broken renders (a long nav of links, 70 and 159 characters of footer prose, 7
+and 17 placeholders) are not.
 
 ``accept_challenge_like`` (a source's setting, for the rare false positive) keeps only
 what the answer's status and headers say (``cf-mitigated``, ``x-amzn-waf-action``, 429,
@@ -57,9 +58,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import noise
-from monitor.errors import MonitorError
-from monitor.extract.html import extract
+from monitor import listing, noise
 
 _SHORT_BYTES = 4096  # block and error pages are small; real pages carry a site's chrome
 _SHORT_TEXT = 600  # visible characters
@@ -353,11 +352,13 @@ def _selected(page: _Page) -> tuple[str, str] | None:
 
 
 def _main_text(html: str) -> str:
-    """What extraction takes as the page's content, whitespace removed."""
-    try:
-        return "".join(extract(html).text.split())
-    except MonitorError:  # no text at all
+    """The page's prose: visible text outside links (a nav bar or a link farm is not
+    substance, however long), whitespace removed."""
+    tree = LexborHTMLParser(html)
+    if tree.root is None or tree.body is None:
         return ""
+    noise.drop_non_content(tree.root)
+    return listing.prose(tree.body, skip=set())
 
 
 def _empty(page: _Page) -> str | None:

@@ -138,7 +138,10 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
         if last_change_kind == ChangeKind.FLAPPING:  # still alternating: told condensed
             details["condensed"] = True
             summary = "内容仍在来回变化，当前为此版本：" + summary.split("：", 1)[-1]
-    stats = paragraph_stats(changed)
+    # the diff's own stats (characters that differ, numbers shown whole not counted
+    # twice) unless layout-only paragraphs were left out of what is told
+    every = diff.changed_paragraphs() if changed else []
+    stats = diff.stats if len(changed) == len(every) and changed else paragraph_stats(changed)
     patch = make_patch(old.text, new.text, diff.ops) if old.text != new.text else ""
     return ChangeDecision(kind, summary, stats, patch, details, alert)
 

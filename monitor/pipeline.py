@@ -445,7 +445,7 @@ def _hash_now(state: PageState) -> str | None:
     last = state.last
     if last is None:
         return None
-    return snapshot(last.title, last.text, last.metadata, last.attachments).content_hash
+    return snapshot(last.title, last.text, last.metadata, last.attachments or ()).content_hash
 
 
 def _moved(changes: list[ChangeDecision]) -> bool:
