@@ -21,19 +21,18 @@ from warcio.archiveiterator import ArchiveIterator
 
 from alerts.compose import Composer
 from alerts.message import Message
-from monitor import follow
 from monitor.attachments import find
+from monitor.cli.check import run_checks
 from monitor.config import Config, load_config
 from monitor.detect import snapshot
 from monitor.discover import base_url
 from monitor.fetch import Fetcher
-from monitor.pipeline import WORKER, Checker
+from monitor.pipeline import Checker
 from monitor.types import Attachment, CheckResult, Outcome
 from monitor.web.app import create_app
 from storage import Store
 from storage.alerts_repo import AlertsRepo
 from storage.models import Alert, Change, FileRow, Version
-from storage.schedule import Schedule
 from storage.search import Search
 from tests import documents as gen
 from tests.conftest import write_sources
@@ -374,13 +373,8 @@ async def test_a_new_document_of_a_listing_names_its_attachments(
 
 
 async def check_listing(config: Config, store: Store) -> None:
-    src = config.source("col")
-    schedule = Schedule(store, WORKER, 60)
-    page_id = schedule.ensure_pages([src])["col"].page_id
-    async with Fetcher(config.settings) as fetcher:
-        checker = Checker(config, store, fetcher)
-        await checker.check(src)
-        await follow.check_due(checker, schedule, src, page_id)
+    """What ``monitor check`` does for the listing: the listing, then its due documents."""
+    await run_checks(config, store, [config.source("col")], progress=False)
 
 
 async def test_a_pdf_replaced_behind_an_unchanged_page_answering_304_is_told(

@@ -24,16 +24,15 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from alerts.compose import Composer
-from monitor import follow
+from monitor.cli.check import run_checks
 from monitor.config import Config, load_config
 from monitor.fetch import Fetcher
-from monitor.pipeline import WORKER, Checker, inspect_source
+from monitor.pipeline import inspect_source
 from monitor.types import CheckResult, Inspection, Outcome
 from storage import Store
 from storage.alerts_repo import AlertsRepo
 from storage.archive import Archive
 from storage.models import Alert, Change, Page, Version, utcnow
-from storage.schedule import Schedule
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
 from tests.test_daemon_run import ROOT, Daemons, monitor_cmd, wait_until
@@ -129,14 +128,9 @@ def config(tmp_path: Path, site: Site) -> Config:
 
 
 async def check_pass(config: Config, store: Store) -> list[CheckResult]:
-    """What ``monitor check`` does for the listing: the listing, then its due documents."""
-    src = config.source(NAME)
-    schedule = Schedule(store, WORKER, 60)
-    page_id = schedule.ensure_pages([src])[NAME].page_id
-    async with Fetcher(config.settings) as fetcher:
-        checker = Checker(config, store, fetcher)
-        return [await checker.check(src),
-                *await follow.check_due(checker, schedule, src, page_id)]
+    """What ``monitor check`` does for the listing (its own code): the listing under its
+    lease, then its due documents."""
+    return await run_checks(config, store, [config.source(NAME)], progress=False)
 
 
 def first_page(store: Store) -> int:
