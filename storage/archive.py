@@ -7,7 +7,6 @@ never writes.  Full-text search lives in ``storage/search.py``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +15,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage import rawcodec
+from storage import documents, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
 from storage.repository import Store
 
@@ -368,8 +367,8 @@ def _summary(src: SourceRow, page: Page | None, checks: dict[int, Check],
 
 
 def _newest_first(p: Page) -> tuple[tuple[int, ...], int]:
-    digits = tuple(-int(x) for x in re.findall(r"\d+", p.list_date or ""))
-    return digits, -(p.id or 0)
+    date = documents.sortable_date(p.list_date or "") or ()
+    return tuple(-x for x in date), -(p.id or 0)
 
 
 def _page_info(p: Page, src: SourceRow, counts: dict[int, int]) -> PageInfo:

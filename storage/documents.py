@@ -63,16 +63,16 @@ def _within(page: Page, complete: bool, cutoff: tuple[int, ...] | None) -> bool:
     newer than the oldest item read (older ones were pushed to the pages not read)."""
     if complete:
         return True
-    date = _sortable(page.list_date or "")
+    date = sortable_date(page.list_date or "")
     return cutoff is not None and date is not None and date > cutoff
 
 
 def _oldest(docs: Sequence[Document]) -> tuple[int, ...] | None:
-    dates = [d for d in (_sortable(doc.date) for doc in docs) if d is not None]
+    dates = [d for d in (sortable_date(doc.date) for doc in docs) if d is not None]
     return min(dates) if dates else None
 
 
-def _sortable(date: str) -> tuple[int, ...] | None:
+def sortable_date(date: str) -> tuple[int, ...] | None:
     """2021-06-24, 2021/6/24, 2021年6月24日 → (2021, 6, 24); None if not a date."""
     parts = tuple(int(x) for x in re.findall(r"\d+", date))
     return parts[:3] if len(parts) >= 3 and parts[0] > 1900 else None
