@@ -38,7 +38,7 @@ from selectolax.lexbor import LexborNode
 from monitor.discover import canonical
 from monitor.errors import MonitorError
 from monitor.extract.document import extract_document, sniff
-from monitor.listing import flat_text
+from monitor.extract.listing import flat_text
 from monitor.types import Attachment, AttachmentFile
 
 if TYPE_CHECKING:  # monitor.fetch imports the extract stage, which imports this

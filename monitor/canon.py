@@ -10,7 +10,7 @@ it is *identified* by this form, so a re-templated page is not a change:
   (ASCII, NBSP, U+3000, a kept separator) is layout and goes.
 * One separator for a key–value pair.  Table cells (`` | ``) become lines; a line that
   is only a label ("索引号：", a ``th``/``dt``) is joined with the value on the next
-  line; a known label (``monitor.metadata.ALIASES``, ``STOP_LABELS``) at the start of a
+  line; a known label (``monitor.extract.metadata.ALIASES``, ``STOP_LABELS``) at the start of a
   line is followed by exactly one ``:`` ("索引号430S00" from
   ``<span>索引号</span>430S00`` reads as "索引号:430S00").  So a metadata list, a table of
   one or two pairs a row, a ``dl`` and spans all give "索引号:430S00" on its own line.
@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from monitor.metadata import ALIASES, STOP_LABELS
+from monitor.extract.metadata import ALIASES, STOP_LABELS
 
 # Characters that never need a space around them to be read: CJK and punctuation.
 _CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf" \

@@ -58,7 +58,8 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import listing, noise
+from monitor import noise
+from monitor.extract import listing
 
 _SHORT_BYTES = 4096  # block and error pages are small; real pages carry a site's chrome
 _SHORT_TEXT = 600  # visible characters

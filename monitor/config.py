@@ -94,7 +94,7 @@ class SourceConfig:
     accept_challenge_like: bool = False
     # kind = "listing": a column whose documents become pages of this source
     kind: str = "page"
-    links: str | None = None  # CSS selector of document links (else found by monitor.listing)
+    links: str | None = None  # CSS selector of document links (else found by extract.listing)
     match: str | None = None  # regex a document URL must contain
     next_page: str | None = None  # CSS selector of the next listing page's link
     page_url: str | None = None  # or the n-th listing page's URL: "index_{n}.html"

@@ -31,7 +31,7 @@ from selectolax.lexbor import LexborHTMLParser
 from monitor.config import SourceConfig
 from monitor.discover import base_url, canonical
 from monitor.errors import GoneError, ListingBrokenError, MonitorError
-from monitor.listing import SEPARATOR, flat_text
+from monitor.extract.listing import SEPARATOR, flat_text
 from monitor.types import Document, Extracted, Inspection
 
 NEXT_WORDS = frozenset({"下一页", "下页", "后页", "下一頁", "next", "next page", "›", "»", ">"})

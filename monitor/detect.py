@@ -32,9 +32,9 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from monitor import listing
 from monitor.canon import canonical_line, canonical_parts, canonical_text
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
+from monitor.extract import listing
 from monitor.paragraphs import ParagraphDiff
 from monitor.patch import make_patch
 from monitor.types import ChangeDecision, ChangeKind, Snapshot
@@ -387,7 +387,7 @@ def reply_added(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
 
 
 def _listed_reply(old_paras: list[str], new_paras: list[str]) -> tuple[int, str] | None:
-    """On a column page (one ``title | date`` line per item, ``monitor.listing``): a new
+    """On a column page (one ``title | date`` line per item, ``monitor.extract.listing``): a new
     item whose title is a reply ("…第0192号提案的答复") is a reply published."""
     old_titles = {listing.item_title(p) for p in old_paras}
     for i, p in enumerate(new_paras):

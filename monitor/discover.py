@@ -1,7 +1,7 @@
 """Discovery: which links of a column page are documents to track.
 
 A column (栏目) lists documents; each item's title link is the document.  The items come
-from ``monitor.listing`` (the dated items it recognised) or, when the admin gave one, a
+from ``monitor.extract.listing`` (the dated items it recognised) or, when the admin gave one, a
 ``links`` selector.  A link becomes a ``Document`` when:
 
 * it resolves to an ``http(s)`` URL: relative and ``../`` paths are resolved against
@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborNode
 
-from monitor.listing import DATE, SEPARATOR, Listing, flat_text
+from monitor.extract.listing import DATE, SEPARATOR, Listing, flat_text
 from monitor.normalize import normalize_line
 from monitor.types import Document
 
@@ -38,7 +38,7 @@ _TRACKING = re.compile(r"^(?:utm_\w+|spm|from|share_token|timestamp|_t|_|random|
 
 def from_listings(listings: Sequence[Listing], base: str,
                   match: re.Pattern[str] | None = None) -> list[Document]:
-    """The documents of the items ``monitor.listing`` found, in order."""
+    """The documents of the items ``monitor.extract.listing`` found, in order."""
     docs = []
     for li in listings:
         for item, line in zip(li.items, li.lines, strict=True):

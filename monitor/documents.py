@@ -21,10 +21,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alerts import plan
-from monitor import listing, zh
+from monitor import zh
 from monitor.config import Config, SourceConfig
 from monitor.detect import attachment_changes, describe_items
 from monitor.errors import ListingBrokenError, MonitorError
+from monitor.extract import listing
 from monitor.types import ChangeDecision, ChangeKind, Extracted, Inspection
 from storage.models import utcnow
 from storage.records import CheckRecord, PageState

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from alerts import plan
-from monitor import attachments, crawl, documents, listing, zh
+from monitor import attachments, crawl, documents, zh
 from monitor.challenge import detect_challenge, detect_soft_404
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
@@ -30,7 +30,7 @@ from monitor.errors import (
     InternalError,
     MonitorError,
 )
-from monitor.extract import extract, extract_document, extract_feed
+from monitor.extract import extract, extract_document, extract_feed, listing
 from monitor.fetch import Fetcher
 from monitor.types import (
     Attachment,

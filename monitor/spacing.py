@@ -11,7 +11,7 @@ way (spacing ← noise ← normalize).
   Latin/digits ("2020 年") is kept: it cannot be told apart from a typed one.
 * Between two CJK characters a gap is either a wrap or a separator:
 
-  - A line break in the source is a wrap: ``monitor.layout`` joins "人工\n    智能"
+  - A line break in the source is a wrap: ``monitor.extract.layout`` joins "人工\n    智能"
     into "人工智能" before this stage (a browser shows no gap there either), so a CMS
     that hard-wraps or re-wraps its source gives the same text.
   - A separator is kept: a full-width space (U+3000), an ``&nbsp;`` or two or more

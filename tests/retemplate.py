@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.metadata import ALIASES, STOP_LABELS
+from monitor.extract.metadata import ALIASES, STOP_LABELS
 from tests.pages import seed
 
 Rewrite = Callable[[str], str]

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
 from monitor.extract import extract
-from monitor.metadata import extract_metadata
+from monitor.extract.metadata import extract_metadata
 from monitor.normalize import normalize_text
 from tests.pages import GBK_ONLY_LINE, seed, seed_page, seed_paragraphs, seed_text
 

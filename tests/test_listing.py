@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor import listing, noise
+from monitor import noise
 from monitor.detect import detect_change, snapshot
 from monitor.diff import DELETE, INSERT, diff_texts
-from monitor.extract import extract, main_blocks
+from monitor.extract import extract, listing, main_blocks
 from monitor.fetch.encoding import decode_html
 from monitor.render import render_text
 from monitor.types import ChangeKind

@@ -1,7 +1,8 @@
 """The extract stage: what a fetched answer says, as a title, text and metadata.
 
 * ``html`` — an HTML page: the article (or, for a column page, its list of dated items,
-  ``monitor.listing``), its metadata table and title, normalized.
+  ``listing``), its metadata table (``metadata``: 索引号, 文号, 发布机构…) and title
+  (``title``), laid out as text by ``layout``, normalized.
 
 * ``document`` — a document (an attachment, or a watched URL answering with a file):
   ``sniff`` tells its format from its bytes, Content-Type and URL, ``extract_document``

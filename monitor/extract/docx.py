@@ -2,7 +2,7 @@
 
 The body is read in document order: a paragraph is a line; a table row whose cells
 each hold one line is one line with the cells joined by `` | `` (as an HTML table row
-is, ``monitor.layout``); a row whose cells hold several paragraphs is a layout table,
+is, ``monitor.extract.layout``); a row whose cells hold several paragraphs is a layout table,
 and each cell paragraph is a line.  The paragraphs inside a content control
 (``w:sdt``: template fields such as 文号 or 日期, a cover page) are read in place.
 A merged cell (repeated by python-docx for every grid column it spans) is read once.

@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 import feedparser
 
 from monitor.discover import canonical
-from monitor.listing import SEPARATOR
+from monitor.extract.listing import SEPARATOR
 from monitor.normalize import normalize_line
 from monitor.types import Document, Extracted
 

@@ -6,7 +6,7 @@ content (scripts, styles, hidden fields, comments, elements hidden with ``hidden
 inline ``display:none`` unless they are inside what the ``content`` selectors chose, the
 built-in widgets of ``monitor.noise`` and the source's ``ignore`` selectors), then takes
 the text of the source's ``content`` selectors, or finds the article itself, or, on a
-column page whose content is a list of dated links, the list (``monitor.listing``).
+column page whose content is a list of dated links, the list (``monitor.extract.listing``).
 
 Finding the article: every block of text scores by its length and its punctuation
 (prose has commas, menus do not); a block's score goes to its container and, halved,
@@ -20,7 +20,7 @@ grown nav, a new footer, its metadata table made a list) keeps its article.  Sib
 the winner that score nearly as well and are not link lists join it (a proposal and
 its replies in two boxes).
 
-Text layout is ``monitor.layout``; the title is ``monitor.title``.
+Text layout is ``monitor.extract.layout``; the title is ``monitor.extract.title``.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import attachments, discover, listing, mojibake, noise
+from monitor import attachments, discover, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
-from monitor.layout import BLOCK_TAGS, render
-from monitor.metadata import FIELD, extract_metadata
+from monitor.extract import listing
+from monitor.extract.layout import BLOCK_TAGS, render
+from monitor.extract.metadata import FIELD, extract_metadata
+from monitor.extract.title import page_title, title_from_head
 from monitor.normalize import normalize_line, normalize_with_notes, strip_ignored
-from monitor.title import page_title, title_from_head
 from monitor.types import Extracted
 
 # Blocks that hold a paragraph rather than an article.
@@ -76,7 +77,7 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     """Title, normalized text (``ignore_text`` patterns removed), metadata and notes of
     removed noise of one page; for a column page, the documents it lists (their links
     resolved against ``url``, the page's final URL; chosen by the ``links`` selector when
-    given, else the items ``monitor.listing`` recognised; kept if their URL contains
+    given, else the items ``monitor.extract.listing`` recognised; kept if their URL contains
     ``match``)."""
     if not html.strip():
         raise EmptyContentError("the page is empty")

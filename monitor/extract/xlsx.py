@@ -3,7 +3,7 @@
 Sheet by sheet, in the workbook's order; a workbook of several sheets has a
 ``【sheet name】`` line before each.  A row is one line, its cells joined by `` | ``
 (the brief said tabs, but normalization folds a tab into a space, so cells would run
-together; `` | `` is what an HTML table row becomes, ``monitor.layout``).  Empty rows
+together; `` | `` is what an HTML table row becomes, ``monitor.extract.layout``).  Empty rows
 and trailing empty cells are skipped; an empty cell between two values stays, so
 columns keep their place.  Numbers are written as a reader sees them (68.1, not
 68.09999), whole numbers without ``.0``, dates as ISO dates.

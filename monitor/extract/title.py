@@ -14,7 +14,7 @@ import re
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor import noise
-from monitor.layout import render, unwrap
+from monitor.extract.layout import render, unwrap
 from monitor.normalize import normalize_line
 
 _TITLE_CUT = re.compile(r"\s*(?:_+|\||｜|\s-\s|\s–\s|::)\s*")

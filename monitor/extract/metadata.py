@@ -25,7 +25,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.layout import unwrap
+from monitor.extract.layout import unwrap
 from monitor.noise import outermost
 from monitor.normalize import normalize_line
 
