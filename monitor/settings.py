@@ -25,7 +25,7 @@ from monitor.errors import ConfigError
 
 ENV_PREFIX = "MONITOR_"
 # Fields that may only come from the environment, never from sources.toml.
-ENV_ONLY = frozenset({"web_token"})
+ENV_ONLY = frozenset({"web_token", "admin_token"})
 # URL fields that may be written in the file only without a password in them.
 URL_SECRETS = frozenset({"smtp_url", "database_url", "proxy"})
 # Settings whose values together decide whether the web UI and /metrics share a port.
@@ -124,6 +124,10 @@ class Settings(BaseModel):
     web_port: int = Field(8080, ge=1, le=65535, description="Web UI port.")
     web_token: str | None = Field(
         None, description="Env only. Required to bind the web UI beyond loopback."
+    )
+    admin_token: str | None = Field(
+        None, description="Env only. Required by monitor serve --admin (sign-in to the "
+        "pages that add, test, remove, pause and check sources); at least 16 characters."
     )
     public_url: str | None = Field(
         None, description="Address users reach the web UI at (https://host[/prefix]): "

@@ -11,6 +11,10 @@ that introduces ``[[sources]] B`` lives at the end of source A's table.  So:
   the ``[[watchers]]`` that follow) stays where it is: when the last source is removed or
   a new one appended, that text moves along so that it still precedes what it described.
 
+``set_enabled`` (pause and resume in ``monitor serve --admin``) changes one key in place:
+an existing ``enabled`` keeps its line and comment; a new one goes right after the
+source's last key, above its own trailing comments and any ``[sources.follow]``.
+
 The edited text must parse to the old data plus (or minus) exactly that source, and pass
 ``parse_config``; otherwise nothing is written.  The file is replaced atomically, and
 not at all if it changed while we edited it.
@@ -88,6 +92,37 @@ def remove_source(text: str, name: str, *, path: Path) -> str:
         del data["sources"]
     _check(new, data, path)
     return new
+
+
+def set_enabled(text: str, name: str, enabled: bool, *, path: Path) -> str:
+    """``text`` with source ``name`` paused (``enabled = false``) or resumed."""
+    doc = tomlkit.parse(text)
+    aot = doc.get("sources")
+    table = aot.body[_index(aot, name, path)]
+    if "enabled" in table:
+        table["enabled"] = enabled  # tomlkit keeps the line's comment
+    elif not enabled:
+        body = _body(table)
+        last = max(i for i, (key, item) in enumerate(body)
+                   if key is not None and not isinstance(item, Table | AoT))
+        if last + 1 < len(body):
+            table.value._insert_at(last + 1, "enabled", False)
+        else:  # nothing after the last key
+            table.append("enabled", False)
+    new = tomlkit.dumps(doc)
+    data = tomllib.loads(text)
+    entry = next(s for s in data["sources"] if s.get("name") == name)
+    if "enabled" in entry or not enabled:
+        entry["enabled"] = enabled
+    _check(new, data, path)
+    return new
+
+
+def read_for_edit(path: Path) -> tuple[str, str, str]:
+    """(the file as on disk, its BOM or "", its TOML): Notepad's BOM is kept on writing."""
+    on_disk = path.read_text(encoding="utf-8")
+    toml = on_disk.removeprefix("\ufeff")
+    return on_disk, on_disk[:len(on_disk) - len(toml)], toml
 
 
 def _index(aot: object, name: str, path: Path) -> int:

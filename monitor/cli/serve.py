@@ -19,10 +19,17 @@ def register(cli: click.Group) -> None:
               "Beyond loopback MONITOR_WEB_TOKEN is required.")
 @click.option("--port", type=click.IntRange(0, 65535),
               help="Port (default settings.web_port).")
+@click.option("--admin", is_flag=True,
+              help="Also the pages at /admin that add (tested first), remove, pause, resume "
+              "and check sources, writing the sources file. Needs MONITOR_ADMIN_TOKEN, "
+              "even on loopback.")
 @sources_option
 @handle_errors
-def serve(host: str | None, port: int | None, sources_file: Path) -> None:
-    """Serve the web UI (sources, timelines, versions, diffs, search), /api and /feeds."""
+def serve(host: str | None, port: int | None, admin: bool, sources_file: Path) -> None:
+    """Serve the web UI (sources, timelines, versions, diffs, search), /api and /feeds.
+
+    Example: MONITOR_ADMIN_TOKEN=$(openssl rand -hex 24) monitor serve --admin
+    """
     from monitor.web.app import check_bind
     from monitor.web.app import serve as run_server
 
@@ -30,11 +37,19 @@ def serve(host: str | None, port: int | None, sources_file: Path) -> None:
     host = host or config.settings.web_host
     port = config.settings.web_port if port is None else port
     check_bind(host, config.settings.web_token)  # before opening anything
+    if admin:
+        from monitor.web.admin import check_admin_token
+
+        check_admin_token(config.settings.admin_token)
     shown = f"[{host}]" if ":" in host else host
-    err_console.print(f"serving http://{shown}:{port}/ (Ctrl+C stops)", highlight=False,
-                      markup=False)
+    where = f"http://{shown}:{port}/"
+    err_console.print(f"serving {where} (Ctrl+C stops)", highlight=False, markup=False)
+    if admin:
+        err_console.print(f"admin pages: {where}admin (sign in with MONITOR_ADMIN_TOKEN)",
+                          highlight=False, markup=False)
     with open_store(config) as store:
         try:
-            asyncio.run(run_server(config, store, host, port, handle_signals=True))
+            asyncio.run(run_server(config, store, host, port, handle_signals=True,
+                                   admin=admin))
         except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down
             err_console.print("stopped", highlight=False, markup=False)

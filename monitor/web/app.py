@@ -46,11 +46,17 @@ def check_bind(host: str, token: str | None) -> None:
                           key="web_host")
 
 
-def create_app(config: Config, store: Store, *, host: str | None = None) -> FastAPI:
+def create_app(config: Config, store: Store, *, host: str | None = None,
+               admin: bool = False) -> FastAPI:
+    """``admin``: also the sign-in and the pages that edit sources (``admin.py``)."""
     settings = config.settings
     host = host or settings.web_host
     token = settings.web_token or None
     check_bind(host, token)
+    if admin:
+        from monitor.web.admin import check_admin_token
+
+        check_admin_token(settings.admin_token)
     app = FastAPI(title="monitor", version=__version__, description=DESCRIPTION,
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   dependencies=[Depends(clean_request)])
@@ -59,12 +65,20 @@ def create_app(config: Config, store: Store, *, host: str | None = None) -> Fast
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(pages.router)
+    if admin:
+        from monitor.web import admin as admin_pages
+
+        admin_pages.install(app, config, https=_https(settings.public_url))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_handlers(app)
     app.add_middleware(HeadAsGet)
-    https = (settings.public_url or "").lower().startswith("https:")
-    app.add_middleware(Guard, token=token, check_host=not token, https=https)  # outermost
+    app.add_middleware(Guard, token=token, check_host=not token,
+                       https=_https(settings.public_url), admin=admin)  # outermost
     return app
+
+
+def _https(public_url: str | None) -> bool:
+    return (public_url or "").lower().startswith("https:")
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -143,11 +157,11 @@ def server_for(app: FastAPI, host: str, port: int, *, handle_signals: bool = Fal
 
 async def serve(config: Config, store: Store, host: str | None = None,
                 port: int | None = None, *, handle_signals: bool = False,
-                sockets: list[socket.socket] | None = None) -> None:
+                sockets: list[socket.socket] | None = None, admin: bool = False) -> None:
     """Serve until cancelled (or, with ``handle_signals``, until SIGINT/SIGTERM)."""
     host = host or config.settings.web_host
     port = config.settings.web_port if port is None else port
-    server = server_for(create_app(config, store, host=host), host, port,
+    server = server_for(create_app(config, store, host=host, admin=admin), host, port,
                         handle_signals=handle_signals)
     try:
         await server.serve(sockets=sockets)

@@ -1,7 +1,10 @@
 """The guard in front of every request: read-only, token, host check, security headers.
 
 * Only GET and HEAD are served (405 otherwise): the UI and API never change anything;
-  ``HeadAsGet`` answers a HEAD on every route that has a GET.
+  ``HeadAsGet`` answers a HEAD on every route that has a GET.  The one exception is
+  ``monitor serve --admin``: then POST reaches ``/admin/…`` only, whose routes check
+  their own sign-in, CSRF token and Origin (``monitor/web/admin.py``), so the read
+  token does not apply there.
 * With a token (``MONITOR_WEB_TOKEN``) every request needs it: ``Authorization: Bearer``,
   ``?token=`` (feed readers), or the cookie a valid ``?token=`` sets so a browser's later
   clicks work (``HttpOnly; SameSite=Strict``, and ``Secure`` over https).  Binding beyond
@@ -59,8 +62,9 @@ class Guard:
     """Pure ASGI middleware (no response buffering, streams stay streams)."""
 
     def __init__(self, app: ASGIApp, *, token: str | None, check_host: bool,
-                 https: bool = False) -> None:
+                 https: bool = False, admin: bool = False) -> None:
         self.app = app
+        self.admin = admin  # /admin/… exists, with its own sign-in
         self.token = token
         self.check_host = check_host
         self.https = https  # public_url is https: TLS ends at a proxy in front of us
@@ -80,11 +84,12 @@ class Guard:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> PlainTextResponse | None:
-        if scope["method"] not in READ_METHODS:
+        admin = self.admin and _is_admin_path(scope["path"])
+        if scope["method"] not in READ_METHODS and not admin:
             return PlainTextResponse("read-only: GET only\n", 405, {"Allow": "GET, HEAD"})
         if self.check_host and not is_loopback(_host(scope)):
             return PlainTextResponse("bad Host header\n", 400)
-        if self.token and not self._authorized(scope):
+        if self.token and not admin and not self._authorized(scope):
             return PlainTextResponse("token required (Authorization: Bearer …, or ?token=)\n",
                                      401, {"WWW-Authenticate": 'Bearer realm="monitor"'})
         return None
@@ -94,6 +99,10 @@ class Guard:
         given = [_bearer(scope), _query_token(scope), _cookie_token(scope)]
         return any(g is not None and hmac.compare_digest(g.encode(), self.token.encode())
                    for g in given)
+
+
+def _is_admin_path(path: str) -> bool:
+    return path == "/admin" or path.startswith("/admin/")
 
 
 def _with_headers(send: Send, extra: Iterable[tuple[bytes, bytes]]) -> Send:

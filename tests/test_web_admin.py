@@ -1,0 +1,236 @@
+"""``monitor serve --admin`` over HTTP: off by default, token even on loopback, sessions,
+CSRF and Origin checks, and edits that go through the sources editor (comments kept,
+broken edits never written).  The same flows in Chromium: test_web_admin_browser.py."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from fastapi import FastAPI
+
+from monitor.config import load_config
+from monitor.errors import ConfigError
+from monitor.web.app import create_app
+from storage import Store
+from tests.conftest import write_sources
+from tests.pages import seed_page, seed_paragraphs
+from tests.sites import Site
+
+TOKEN = "admin-token-0123456789abcdef"
+BASE = "http://127.0.0.1"
+SOURCES = """\
+# Our watch list.  Keep this header.
+
+# Wuhan replies: the first page we watched.
+[[sources]]
+name = "wh-reply"
+url = "{url}"
+interval = "6h"   # often enough
+"""
+
+
+def sources_file(tmp_path: Path, site: Site) -> Path:
+    url = site.route("/reply.html", seed_page(1))
+    return write_sources(tmp_path / "sources.toml", SOURCES.format(url=url))
+
+
+def admin_app(path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    monkeypatch.setenv("MONITOR_ADMIN_TOKEN", TOKEN)
+    return create_app(load_config(path), store, admin=True)
+
+
+@pytest.fixture
+async def admin(tmp_path: Path, site: Site, store: Store,
+                monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    app = admin_app(sources_file(tmp_path, site), store, monkeypatch)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url=BASE) as client:
+        yield client
+
+
+async def sign_in(client: httpx.AsyncClient) -> str:
+    """Sign in; the page's CSRF token."""
+    r = await client.post("/admin/login", data={"token": TOKEN}, headers={"Origin": BASE})
+    assert r.status_code == 303 and r.headers["location"] == "/admin"
+    cookie = r.headers["set-cookie"]
+    for flag in ("HttpOnly", "SameSite=Strict", "Path=/admin"):
+        assert flag in cookie
+    page = await client.get("/admin")
+    assert page.status_code == 200
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found
+    return found[1]
+
+
+def post(client: httpx.AsyncClient, path: str, csrf: str | None,
+         origin: str | None = BASE, **fields: str) -> object:
+    data = dict(fields, **({"csrf": csrf} if csrf is not None else {}))
+    headers = {"Origin": origin} if origin else {}
+    return client.post(path, data=data, headers=headers)
+
+
+async def test_without_admin_no_admin_route_exists(tmp_path: Path, site: Site,
+                                                   store: Store) -> None:
+    app = create_app(load_config(sources_file(tmp_path, site)), store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url=BASE) as client:
+        for path in ("/admin", "/admin/login", "/admin/add"):
+            assert (await client.get(path)).status_code == 404
+        r = await client.post("/admin/login", data={"token": TOKEN})
+        assert r.status_code == 405  # read-only: no POST anywhere
+        r = await client.post("/admin/sources/wh-reply/pause", data={"csrf": "x"})
+        assert r.status_code == 405
+
+
+def test_admin_refuses_to_start_without_a_token(tmp_path: Path, site: Site, store: Store,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = sources_file(tmp_path, site)
+    with pytest.raises(ConfigError, match="MONITOR_ADMIN_TOKEN"):
+        create_app(load_config(path), store, admin=True)
+    monkeypatch.setenv("MONITOR_ADMIN_TOKEN", "short")
+    with pytest.raises(ConfigError, match="至少 16 个字符"):
+        create_app(load_config(path), store, admin=True)
+
+
+def test_serve_admin_without_token_says_so_in_chinese(tmp_path: Path, site: Site) -> None:
+    from monitor.cli import cli
+
+    path = sources_file(tmp_path, site)
+    result = CliRunner().invoke(cli, ["serve", "--admin", "--sources", str(path)])
+    assert result.exit_code != 0
+    assert "管理模式需要管理令牌" in result.output and "MONITOR_ADMIN_TOKEN" in result.output
+
+
+async def test_the_token_in_a_file_is_refused(tmp_path: Path) -> None:
+    path = write_sources(tmp_path / "s.toml", "", settings=f'admin_token = "{TOKEN}"')
+    with pytest.raises(ConfigError, match="MONITOR_ADMIN_TOKEN"):
+        load_config(path)
+
+
+async def test_no_session_redirects_pages_and_refuses_posts(
+        admin: httpx.AsyncClient) -> None:
+    for path in ("/admin", "/admin/add"):
+        r = await admin.get(path)
+        assert r.status_code == 303 and r.headers["location"] == "/admin/login"
+    r = await post(admin, "/admin/sources/wh-reply/pause", "anything")
+    assert r.status_code == 401
+    r = await admin.post("/admin/login", data={"token": "wrong-" + TOKEN},
+                         headers={"Origin": BASE})
+    assert r.status_code == 401 and "管理令牌不正确" in r.text
+    assert "set-cookie" not in r.headers
+
+
+async def test_csrf_missing_or_wrong_and_foreign_origin_are_403(
+        admin: httpx.AsyncClient, tmp_path: Path) -> None:
+    csrf = await sign_in(admin)
+    before = (tmp_path / "sources.toml").read_text(encoding="utf-8")
+    for token in (None, "", csrf[:-1] + "x"):
+        r = await post(admin, "/admin/sources/wh-reply/pause", token)
+        assert r.status_code == 403 and "CSRF" in r.text
+    r = await post(admin, "/admin/sources/wh-reply/pause", csrf, origin="http://evil.example")
+    assert r.status_code == 403 and "Origin" in r.text
+    r = await admin.post("/admin/sources/wh-reply/pause", data={"csrf": csrf},
+                         headers={"Origin": BASE, "Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+    r = await admin.post("/admin/login", data={"token": TOKEN},
+                         headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    assert (tmp_path / "sources.toml").read_text(encoding="utf-8") == before
+    r = await post(admin, "/admin/sources/wh-reply/pause", csrf)  # the right one works
+    assert r.status_code == 303
+
+
+async def test_sign_out_ends_the_session(admin: httpx.AsyncClient) -> None:
+    csrf = await sign_in(admin)
+    assert (await post(admin, "/admin/logout", csrf)).status_code == 303
+    assert (await admin.get("/admin")).status_code == 303
+    assert (await post(admin, "/admin/sources/wh-reply/pause", csrf)).status_code == 401
+
+
+async def test_add_tests_first_then_saves_keeping_comments(
+        admin: httpx.AsyncClient, site: Site, tmp_path: Path) -> None:
+    csrf = await sign_in(admin)
+    url = site.route("/plan.html", seed_page(3))
+    fields = {"name": "hb-plan", "url": url, "interval": "1d", "tags": "hubei，plan"}
+    r = await post(admin, "/admin/add", csrf, action="test", **fields)
+    assert r.status_code == 200
+    assert seed_paragraphs(3)[2][:20] in r.text  # what it would extract
+    path = tmp_path / "sources.toml"
+    assert "hb-plan" not in path.read_text(encoding="utf-8")  # a test writes nothing
+    r = await post(admin, "/admin/add", csrf, action="save", **fields)
+    assert r.status_code == 303
+    text = path.read_text(encoding="utf-8")
+    for kept in ("# Our watch list.  Keep this header.",
+                 "# Wuhan replies: the first page we watched.", '"6h"   # often enough'):
+        assert kept in text
+    added = tomllib.loads(text)["sources"][-1]
+    assert added == {"name": "hb-plan", "url": url, "interval": "1d",
+                     "tags": ["hubei", "plan"]}
+    assert "已添加 hb-plan" in (await admin.get("/admin")).text
+
+
+async def test_a_failing_test_is_shown_in_chinese_and_not_saved(
+        admin: httpx.AsyncClient, site: Site, tmp_path: Path) -> None:
+    csrf = await sign_in(admin)
+    path = tmp_path / "sources.toml"
+    before = path.read_text(encoding="utf-8")
+    url = site.route("/plan.html", seed_page(3))
+    r = await post(admin, "/admin/add", csrf, action="save", name="p", url=url,
+                   content="div.no-such-body")
+    assert r.status_code == 422
+    assert "页面上找不到指定的正文区域" in r.text and "未保存" in r.text
+    assert 'value="div.no-such-body"' in r.text  # the form keeps what was typed
+    gone = site.url("/missing.html")
+    r = await post(admin, "/admin/add", csrf, action="test", name="p", url=gone)
+    assert "页面已删除或不存在（HTTP 404）" in r.text
+    r = await post(admin, "/admin/add", csrf, action="save", name="p", url=url,
+                   interval="soon")
+    assert r.status_code == 400 and "来源 p，键 interval：取值无效" in r.text
+    assert "&#39;soon&#39; is not an interval" in r.text
+    r = await post(admin, "/admin/add", csrf, action="save", name="wh-reply", url=url)
+    assert r.status_code == 400 and "名称重复" in r.text
+    assert path.read_text(encoding="utf-8") == before
+    r = await post(admin, "/admin/add", csrf, action="save", name="p", url=gone, force="1")
+    assert r.status_code == 303  # "save anyway", like --force
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["sources"][-1]["url"] == gone
+
+
+async def test_pause_resume_and_remove_edit_the_file(
+        admin: httpx.AsyncClient, site: Site, tmp_path: Path) -> None:
+    csrf = await sign_in(admin)
+    path = tmp_path / "sources.toml"
+    assert (await post(admin, "/admin/sources/wh-reply/pause", csrf)).status_code == 303
+    assert load_config(path).sources[0].enabled is False
+    assert '"6h"   # often enough\nenabled = false' in path.read_text(encoding="utf-8")
+    page = (await admin.get("/admin")).text
+    assert "已暂停 wh-reply" in page and "已暂停" in page and "恢复" in page
+    await post(admin, "/admin/sources/wh-reply/resume", csrf)
+    assert load_config(path).sources[0].enabled is True
+    # the only source: removing it would leave a file the daemon refuses
+    await post(admin, "/admin/sources/wh-reply/remove", csrf)
+    assert [s.name for s in load_config(path).sources] == ["wh-reply"]
+    assert "未修改" in (await admin.get("/admin")).text
+    await post(admin, "/admin/add", csrf, action="save", name="two",
+               url=site.route("/plan.html", seed_page(3)))
+    assert (await post(admin, "/admin/sources/wh-reply/remove", csrf)).status_code == 303
+    text = path.read_text(encoding="utf-8")
+    assert [s.name for s in load_config(path).sources] == ["two"]
+    assert "# Our watch list.  Keep this header." in text and "Wuhan" not in text
+    assert (await post(admin, "/admin/sources/nope/pause", csrf)).status_code == 404
+
+
+async def test_check_now_stores_a_version(admin: httpx.AsyncClient, store: Store) -> None:
+    csrf = await sign_in(admin)
+    r = await post(admin, "/admin/sources/wh-reply/check", csrf)
+    assert r.status_code == 303
+    assert "已检查 wh-reply：首次收录" in (await admin.get("/admin")).text
+    timeline = (await admin.get("/sources/wh-reply")).text
+    assert "首次收录" in timeline
+    await post(admin, "/admin/sources/wh-reply/check", csrf)
+    assert "已检查 wh-reply：无变化" in (await admin.get("/admin")).text
