@@ -14,7 +14,8 @@ Decisions:
 * **CSRF.**  Every POST must carry the session's own random ``csrf`` form field
   (compared in constant time), else 403.  A POST whose ``Origin`` is not this server (or
   whose ``Sec-Fetch-Site`` says cross-site) is refused with 403 before anything else,
-  sign-in included.  Without a session a POST gets 401, a page a redirect to sign-in.
+  sign-in included (admin pages say ``Referrer-Policy: same-origin`` so that the
+  browser names their origin).  Without a session a POST gets 401, a page a redirect to sign-in.
 * **The file stays the single source of truth.**  Every write goes through
   ``monitor.sources_edit`` (the editor of ``monitor sources add/remove``): comments kept,
   the edited text validated by ``parse_config`` before the atomic replace, and not written
@@ -187,7 +188,11 @@ def _cookie(value: str, max_age: int, https: bool) -> str:
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     web = _web(request)
     context = {"tz": web.tz, "path": str(_admin(request).path), **context}
-    return web.templates.TemplateResponse(request, template, context, status_code=status)
+    response = web.templates.TemplateResponse(request, template, context, status_code=status)
+    # Not no-referrer as elsewhere: under it a browser sends "Origin: null" with a form,
+    # and the Origin check could not tell our forms from anyone's.
+    response.headers["referrer-policy"] = "same-origin"
+    return response
 
 
 def _to(path: str) -> Response:
