@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
 
-from monitor.config import load_config
+from monitor.config import Config, load_config, parse_config
 from monitor.errors import ConfigError
 from monitor.web.app import create_app
 from storage import Store
@@ -234,3 +234,55 @@ async def test_check_now_stores_a_version(admin: httpx.AsyncClient, store: Store
     assert "首次收录" in timeline
     await post(admin, "/admin/sources/wh-reply/check", csrf)
     assert "已检查 wh-reply：无变化" in (await admin.get("/admin")).text
+
+
+# --- the editor's pause and resume (monitor.sources_edit.set_enabled) -------------------
+
+EDITED = """\
+# Header.
+
+[[sources]]
+name = "a"
+url = "https://a.gov.cn/"
+interval = "1d"   # daily
+# cron = "0 8 * * *"   (tried)
+
+# B is a listing.
+[[sources]]
+name = "b"
+url = "https://b.gov.cn/list/"
+kind = "listing"
+enabled = true   # checked since May
+
+[sources.follow]
+content = "div.article"
+
+[[watchers]]
+email = "x@example.org"
+sources = ["*"]
+"""
+
+
+def test_pause_puts_enabled_after_the_last_key_and_keeps_every_comment() -> None:
+    from monitor.scheduler import plans
+    from monitor.sources_edit import set_enabled
+
+    path = Path("sources.toml")
+    out = set_enabled(EDITED, "a", False, path=path)
+    assert 'interval = "1d"   # daily\nenabled = false\n# cron = "0 8 * * *"   (tried)' in out
+    assert out.replace("enabled = false\n", "", 1) == EDITED
+    out = set_enabled(out, "b", False, path=path)
+    assert "enabled = false   # checked since May" in out  # its line and comment stay
+    assert tomllib.loads(out)["sources"][1]["follow"] == {"content": "div.article"}
+    config = load_config_text(out)
+    assert [s.enabled for s in config.sources] == [False, False]
+    assert plans(config.sources, config.settings) == {}  # the daemon schedules neither
+    back = set_enabled(set_enabled(out, "a", True, path=path), "b", True, path=path)
+    assert back == EDITED.replace('interval = "1d"   # daily\n',
+                                  'interval = "1d"   # daily\nenabled = true\n')
+    with pytest.raises(KeyError):
+        set_enabled(EDITED, "nope", False, path=path)
+
+
+def load_config_text(text: str) -> Config:
+    return parse_config(text, path="sources.toml")
