@@ -4,7 +4,9 @@ broken edits never written).  The same flows in Chromium: test_web_admin_browser
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +23,8 @@ from storage import Store
 from tests.conftest import write_sources
 from tests.pages import seed_page, seed_paragraphs
 from tests.sites import Site
+from tests.test_daemon_run import Daemons, daemons, wait_until  # noqa: F401
+from tests.test_web_api import running
 
 TOKEN = "admin-token-0123456789abcdef"
 BASE = "http://127.0.0.1"
@@ -286,3 +290,38 @@ def test_pause_puts_enabled_after_the_last_key_and_keeps_every_comment() -> None
 
 def load_config_text(text: str) -> Config:
     return parse_config(text, path="sources.toml")
+
+
+def test_a_running_daemon_follows_what_the_admin_pages_write(
+        tmp_path: Path, site: Site, daemons: Daemons,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is the single source of truth: ``monitor run`` picks up an add, a pause
+    and a resume made in the browser, within seconds, as it does a hand edit."""
+    path = sources_file(tmp_path, site)
+    url = site.route("/plan.html", seed_page(3))
+    store = Store(os.environ["MONITOR_DATABASE_URL"])
+    try:
+        d = daemons.start(path)
+        d.wait_for("wh-reply", 60)
+        with running(admin_app(path, store, monkeypatch)) as base, \
+                httpx.Client(base_url=base, headers={"Origin": base}) as client:
+            client.post("/admin/login", data={"token": TOKEN})
+            csrf = re.findall(r'name="csrf" value="([^"]+)"', client.get("/admin").text)[0]
+            r = client.post("/admin/add", data={"csrf": csrf, "action": "save",
+                                                "name": "hb-plan", "url": url,
+                                                "interval": "1s"})
+            assert r.status_code == 303
+            d.wait_for("reloaded: added hb-plan", 30)
+            tested = site.hits("/plan.html")  # the admin's test fetch was one
+            wait_until(lambda: site.hits("/plan.html") >= tested + 2, 30, "hb-plan checked")
+            client.post("/admin/sources/hb-plan/pause", data={"csrf": csrf})
+            d.wait_for("reloaded: removed hb-plan", 30)
+            paused = site.hits("/plan.html")
+            time.sleep(3)
+            assert site.hits("/plan.html") <= paused + 1  # at most one already in flight
+            client.post("/admin/sources/hb-plan/resume", data={"csrf": csrf})
+            wait_until(lambda: d.text().count("added hb-plan") == 2, 30, "resumed")
+            wait_until(lambda: site.hits("/plan.html") > paused + 1, 30, "checked again")
+        assert d.stop() == 0
+    finally:
+        store.close()
