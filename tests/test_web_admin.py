@@ -325,3 +325,10 @@ def test_a_running_daemon_follows_what_the_admin_pages_write(
         assert d.stop() == 0
     finally:
         store.close()
+
+
+async def test_remove_asks_first(admin: httpx.AsyncClient) -> None:
+    await sign_in(admin)
+    page = await admin.get("/admin/sources/wh-reply/remove")
+    assert page.status_code == 200 and "确认删除 wh-reply" in page.text
+    assert (await admin.get("/admin/sources/nope/remove")).status_code == 404

@@ -89,6 +89,13 @@ def test_add_test_save_pause_resume_and_check_now(served: tuple[str, Path], site
     assert row.locator(".state").inner_text() == "运行中"
     assert load_config(path).source("hb-plan").enabled is True
 
+    page.get_by_role("link", name="删除 wh-reply").click()
+    page.get_by_role("button", name="确认删除 wh-reply").click()
+    page.wait_for_url("**/admin")
+    assert "已删除 wh-reply" in page.get_by_role("status").inner_text()
+    assert [s.name for s in load_config(path).sources] == ["hb-plan"]
+    assert "# Our watch list.  Keep this header." in path.read_text(encoding="utf-8")
+
     page.get_by_role("button", name="立即检查 hb-plan").click()
     page.wait_for_url("**/admin")
     assert "已检查 hb-plan：首次收录" in page.get_by_role("status").inner_text()

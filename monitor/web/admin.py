@@ -365,6 +365,19 @@ async def resume(request: Request, name: str) -> Response:
                        f"已恢复 {name}：守护进程会按计划检查它")
 
 
+@router.get("/sources/{name}/remove")
+async def remove_page(request: Request, name: str) -> Response:
+    """Confirm first: a stray click must not stop a source being watched."""
+    session = _session(request)
+    if session is None:
+        return _to("/admin/login")
+    config, problem = await asyncio.to_thread(_load, request)
+    if config is not None and name not in {s.name for s in config.sources}:
+        raise HTTPException(404, f"没有名为 {name} 的来源")
+    return _render(request, "admin_remove.html", csrf=session.csrf, name=name,
+                   problem=problem)
+
+
 @router.post("/sources/{name}/remove")
 async def remove(request: Request, name: str) -> Response:
     def edit(text: str, path: Path) -> str:
