@@ -332,3 +332,19 @@ async def test_remove_asks_first(admin: httpx.AsyncClient) -> None:
     page = await admin.get("/admin/sources/wh-reply/remove")
     assert page.status_code == 200 and "确认删除 wh-reply" in page.text
     assert (await admin.get("/admin/sources/nope/remove")).status_code == 404
+
+
+async def test_with_a_read_token_admin_pages_need_the_admin_sign_in_not_the_read_token(
+        tmp_path: Path, site: Site, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_WEB_TOKEN", "read-token-abcdefghijklmnop")
+    app = admin_app(sources_file(tmp_path, site), store, monkeypatch)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url=BASE) as client:
+        assert (await client.get("/")).status_code == 401
+        assert (await client.get("/admin")).status_code == 303  # to the sign-in
+        r = await client.post("/admin/login", data={"token": "read-token-abcdefghijklmnop"},
+                              headers={"Origin": BASE})
+        assert r.status_code == 401  # the read token is not the admin token
+        csrf = await sign_in(client)
+        assert (await post(client, "/admin/sources/wh-reply/pause", csrf)).status_code == 303
+        assert (await client.get("/")).status_code == 401  # the admin cookie reads nothing
