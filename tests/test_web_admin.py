@@ -348,3 +348,16 @@ async def test_with_a_read_token_admin_pages_need_the_admin_sign_in_not_the_read
         csrf = await sign_in(client)
         assert (await post(client, "/admin/sources/wh-reply/pause", csrf)).status_code == 303
         assert (await client.get("/")).status_code == 401  # the admin cookie reads nothing
+
+
+async def test_a_column_page_is_recognised_in_the_test(admin: httpx.AsyncClient,
+                                                       site: Site) -> None:
+    from tests.test_listing_sources import Column, reply_title
+
+    Column(site, 12)
+    csrf = await sign_in(admin)
+    r = await post(admin, "/admin/add", csrf, action="test", name="col",
+                   url=site.url("/col/index.html"))
+    assert r.status_code == 200
+    assert "这是一个栏目页（10 篇文档）" in r.text and 'kind = "listing"' in r.text
+    assert reply_title(111) in r.text

@@ -410,14 +410,16 @@ async def check_now(request: Request, name: str) -> Response:
     except MonitorError as exc:
         session.flash = ("error", f"检查 {name} 失败：{_fetch_error(exc)}", None)
         return _to("/admin")
-    session.flash = _checked(source, results[0])
+    session.flash = _checked(source, results[0], len(results) - 1)
     return _to("/admin")
 
 
-def _checked(source: SourceConfig, result: Any) -> tuple[str, str, str | None]:
+def _checked(source: SourceConfig, result: Any,
+             documents: int) -> tuple[str, str, str | None]:
     link = f"/sources/{source.name}"
+    more = f"（另检查了 {documents} 篇到期的文档）" if documents else ""
     if result.outcome == "error":
         return ("error", f"检查 {source.name} 失败：{describe(result.error_kind)}"
                          f"（{result.error}）", link)
     label = OUTCOME_LABELS.get(str(result.outcome), str(result.outcome))
-    return ("ok", f"已检查 {source.name}：{label}", link)
+    return ("ok", f"已检查 {source.name}：{label}{more}", link)
