@@ -268,12 +268,13 @@ async def test_stacked_encodings_are_refused(site: Site, fetcher: Fetcher) -> No
 
 
 async def test_declared_oversize_body_is_refused_before_reading(site: Site) -> None:
-    url = site.route("/big", Response(b"x" * 3_000, drip=1.0))
+    # 5 s between 1 KiB chunks: reading the body before refusing it would take 10 s.
+    url = site.route("/big", Response(b"x" * 3_000, drip=5.0))
     t0 = time.monotonic()
     async with Fetcher(make_settings(max_body_bytes=1_000)) as f:
         with pytest.raises(TooLargeError, match="3,000 bytes"):
             await f.fetch(url)
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 4
 
 
 # --- redirects and the SSRF guard ---------------------------------------------------------
@@ -452,11 +453,13 @@ async def test_shared_limiter_spaces_requests_of_two_fetchers(site: Site) -> Non
 
 
 async def test_different_hosts_are_not_serialized(site: Site) -> None:
-    site.route("/slow", Response("<p>x</p>", delay=0.3))
-    t0 = time.monotonic()
-    async with Fetcher(make_settings(host_delay=1.0)) as f:
+    # Arrival times at the server, not the wall clock of the whole run: one host after the
+    # other would put the second request at least host_delay (3 s) after the first.
+    times: list[float] = []
+    site.route("/slow", timed(times, Response("<p>x</p>", delay=0.3)))
+    async with Fetcher(make_settings(host_delay=3.0)) as f:
         await asyncio.gather(f.fetch(site.url("/slow")), f.fetch(localhost_url(site, "/slow")))
-    assert time.monotonic() - t0 < 0.55  # one after the other would take over 1.3 s
+    assert len(times) == 2 and abs(times[1] - times[0]) < 1.5
 
 
 def ok(body: str = "<p>x</p>") -> Response:
