@@ -31,8 +31,12 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands or cmd_name not in COMMANDS:
             return self.commands.get(cmd_name)
+        from monitor.cli.examples import add_examples
+
         module = import_module(f"monitor.cli.{COMMANDS[cmd_name]}")
         module.register(self)
+        for name in [n for n, m in COMMANDS.items() if m == COMMANDS[cmd_name]]:
+            add_examples(self.commands[name], name)
         return self.commands.get(cmd_name)
 
 
