@@ -65,6 +65,8 @@ def demo(directory: Path | None, port: int, step: float) -> None:
                      daemon=True).start()
     try:
         code = asyncio.run(Daemon(sources).run())
+    except KeyboardInterrupt:  # Ctrl+C before the daemon took over its signals
+        code = 0
     finally:
         stop.set()
         server.shutdown()
