@@ -19,6 +19,8 @@ from collections import Counter
 from email.header import decode_header, make_header
 from pathlib import Path
 
+import pytest
+
 from monitor.demo import EXPECTED, SCRIPT
 from monitor.types import KIND_LABELS
 
@@ -39,22 +41,26 @@ def _kinds(outbox: Path) -> Counter[str]:
     return kinds
 
 
+@pytest.mark.timeout(300)  # a run of the whole script; slower on a loaded machine
 def test_demo_alerts_what_changed_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     cwd, root, port = tmp_path / "cwd", tmp_path / "demo", _free_port()
     cwd.mkdir()
     env = {**os.environ, "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path}/user.db",
            "MONITOR_OUTBOX_DIR": str(tmp_path / "user-outbox")}  # the demo ignores these
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "demo", "--dir", str(root), "--step", "2",
-         "--port", str(port)], cwd=cwd, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    log = tmp_path / "stdout.txt"
+    with log.open("w") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "demo", "--dir", str(root), "--step", "2",
+             "--port", str(port)], cwd=cwd, env=env, stdout=stdout,
+            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:
-            if sum(_kinds(root / "outbox").values()) >= sum(EXPECTED.values()):
+            done = "stays as it is now" in log.read_text(encoding="utf-8")
+            if done and sum(_kinds(root / "outbox").values()) >= sum(EXPECTED.values()):
                 break
             time.sleep(0.5)
-        time.sleep(4)  # a few more checks of the final site: nothing more may come
+        time.sleep(3)  # a few more checks of the final site: nothing more may come
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/changes") as r:
             api = json.load(r)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/changes") as r:
@@ -62,7 +68,8 @@ def test_demo_alerts_what_changed_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=40)
+    out = log.read_text(encoding="utf-8")
     assert proc.returncode == 0, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     assert _kinds(root / "outbox") == Counter(EXPECTED), (out, err[-3000:])
