@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from selectolax.lexbor import LexborNode
 
-from monitor.discover import canonical
+from monitor import discover  # the module: it imports monitor.extract, which imports us
 from monitor.errors import MonitorError
 from monitor.extract.document import extract_document, sniff
 from monitor.extract.listing import flat_text
@@ -77,7 +77,7 @@ def _links(areas: Iterable[LexborNode], base: str) -> Iterable[Attachment]:
     for area in areas:
         links = [area] if area.tag == "a" else area.css("a[href]")
         for a in links:
-            url = canonical(a.attributes.get("href") or "", base)
+            url = discover.canonical(a.attributes.get("href") or "", base)
             if url is not None and is_file_url(url):
                 name = flat_text(a) or (a.attributes.get("title") or "").strip()
                 yield Attachment(url, name or _file_name(url))

@@ -27,7 +27,6 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from monitor.errors import ConfigError
-from monitor.fetch.encoding import canonical_charset
 from monitor.settings import (
     Settings,
     _has_password,
@@ -511,7 +510,11 @@ class _SourceReader:
     def encoding(self) -> str | None:
         """Kept as written; ``decode_html`` maps it (gb2312 and gbk decode as gb18030)."""
         value = self.optional_str("encoding")
-        if value is not None and canonical_charset(value) is None:
+        if value is None:
+            return None
+        from monitor.fetch.encoding import canonical_charset  # only when there is one
+
+        if canonical_charset(value) is None:
             raise self.fail("encoding", f"{value!r} is not a text encoding Python knows, "
                             "like 'gb18030', 'big5' or 'utf-8'")
         return value

@@ -36,6 +36,7 @@ import asyncio
 import multiprocessing
 import os
 import re
+import signal
 import threading
 import time
 from bisect import bisect_left
@@ -368,6 +369,10 @@ def _watch_parent(parent: int) -> None:
     """In a worker: exit when the daemon is gone.  A daemon killed with ``kill -9`` (or by
     the OOM killer) cannot stop its pool, and its workers would live on for ever, holding
     memory and the daemon's stdout."""
+
+    # Ctrl+C on a terminal reaches the whole process group: the daemon stops the pool
+    # itself, so a worker ignores it (instead of dying with a KeyboardInterrupt trace).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

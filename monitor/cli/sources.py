@@ -254,3 +254,116 @@ def list_sources(sources_file: Path, as_json: bool) -> None:
         table.add_row(Text(s.name), Text(s.url), Text(schedule),
                       Text(", ".join(s.content) or "auto"), Text(", ".join(s.tags)))
     console.print(table)
+
+
+@sources.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--no-test", is_flag=True, help="Add every source without fetching it first.")
+@sources_option
+@handle_errors
+def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
+    """Import sources from urlwatch's urls.yaml, a changedetection.io backup (its
+    url-watches.json or the backup .zip), a CSV with a url column, or a list of URLs.
+
+    Each source is test-fetched first (a page that does not fetch is not imported; say
+    --no-test to skip the test) and appended with the comments of the file kept.  What
+    of a peer's settings has no equivalent here (XPath, re.sub with a replacement,
+    triggers…) is listed, never guessed.
+
+    \b
+    Examples:
+      monitor sources import ~/.config/urlwatch/urls.yaml
+      monitor sources import changedetection-backup-20260101.zip --no-test
+      monitor sources import urls.txt
+    """
+    from monitor.sources_import import read_file
+
+    fmt, candidates = read_file(file)  # a file that is none of them: before anything
+    if sources_file.exists():
+        config = load(sources_file, quiet=True)
+        on_disk, bom, text = _read(sources_file)
+    else:  # the first sources of a new file
+        on_disk, bom, text = "", "", f"# monitor — sources imported from {file.name}\n"
+        config = parse_config(text, path=sources_file)
+    planned, rows = _plan_import(text, config, candidates, sources_file)
+    if not no_test and planned:
+        failures = asyncio.run(_test_all(config.settings, [s for s, _ in planned]))
+    else:
+        failures = {}
+    imported = 0
+    for source, entry in planned:
+        if source.name in failures:
+            rows.append((source.name, source.url, f"not imported: {failures[source.name]}",
+                         entry["unmapped"]))
+            continue
+        text = add_source(text, entry["entry"], path=sources_file)
+        imported += 1
+        rows.append((source.name, source.url, "imported", entry["unmapped"]))
+    if imported:
+        write_atomically(sources_file, on_disk, bom + text)
+    _print_import(rows)
+    console.print(f"{file} ({fmt}): {imported} of {len(candidates)} imported into "
+                  f"{sources_file}", highlight=False, markup=False, soft_wrap=True)
+    if imported < len(candidates):
+        sys.exit(1)
+
+
+def _plan_import(text: str, config: Any, candidates: list[Any], path: Path
+                 ) -> tuple[list[tuple[SourceConfig, dict[str, Any]]], list[tuple[str, ...]]]:
+    """Each candidate checked on its own against the file: (the sources to try, with
+    their entry and what was not mapped) and the report rows of those refused now."""
+    from monitor.errors import ConfigError
+    from monitor.sources_import import flatten, name_for
+
+    taken = {s.name for s in config.sources}
+    urls = {s.url: s.name for s in config.sources}
+    planned, rows = [], []
+    for c in candidates:
+        unmapped = "; ".join(c.unmapped)
+        url = c.entry.get("url", "")
+        if not url:
+            rows.append(("—", c.origin, f"not imported: {unmapped or 'no URL'}", ""))
+            continue
+        if url in urls:
+            rows.append((urls[url], url, f"not imported: already watched as {urls[url]}",
+                         unmapped))
+            continue
+        entry = flatten({**c.entry, "name": name_for(c.entry, taken)})
+        try:
+            source = parse_config(add_source(text, entry, path=path),
+                                  path=path).source(entry["name"])
+        except ConfigError as exc:
+            rows.append((entry["name"], url, f"not imported: {exc}", unmapped))
+            continue
+        taken.add(source.name)
+        urls[url] = source.name
+        planned.append((source, {"entry": entry, "unmapped": unmapped}))
+    return planned, rows
+
+
+async def _test_all(settings: Settings, sources: list[SourceConfig]) -> dict[str, str]:
+    """Fetch every source (``settings.concurrency`` at once, hosts kept polite by the
+    fetcher): {name: why it failed}."""
+    limit = asyncio.Semaphore(settings.concurrency)
+    failed: dict[str, str] = {}
+
+    async def one(fetcher: Fetcher, source: SourceConfig) -> None:
+        async with limit:
+            try:
+                await inspect_source(fetcher, source)
+            except MonitorError as exc:
+                failed[source.name] = f"{exc.kind}: {exc}"
+
+    async with Fetcher(settings) as fetcher:
+        await asyncio.gather(*(one(fetcher, s) for s in sources))
+    return failed
+
+
+def _print_import(rows: list[tuple[str, ...]]) -> None:
+    table = Table(title="import")
+    for col in ("name", "url", "result", "not mapped"):
+        table.add_column(col, overflow="fold")
+    for name, url, result, unmapped in rows:
+        style = "green" if result == "imported" else "red"
+        table.add_row(Text(name), Text(url), Text(result, style=style), Text(unmapped))
+    print_table(table, console)

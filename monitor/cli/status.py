@@ -33,7 +33,6 @@ from monitor.cli.common import (
     sources_option,
 )
 from monitor.config import Config
-from monitor.pipeline import WORKER
 from storage.models import utcnow
 from storage.schedule import RecentChecks, Schedule, SourceStatus
 
@@ -52,7 +51,8 @@ def status(sources_file: Path, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
     config = load(sources_file, quiet=True)
     with open_store(config) as store:
-        schedule = Schedule(store, WORKER, config.settings.lease_seconds)
+        # Reading claims nothing: no worker name (and no import of the check pipeline).
+        schedule = Schedule(store, "monitor-status", config.settings.lease_seconds)
         rows = schedule.status([s for s in config.sources if s.enabled])
         recent = schedule.recent_checks(utcnow() - timedelta(hours=1))
     if as_json:

@@ -17,7 +17,6 @@ from email.utils import parsedate_to_datetime
 
 import feedparser
 
-from monitor.discover import canonical
 from monitor.extract.listing import SEPARATOR
 from monitor.normalize import normalize_line
 from monitor.types import Document, Extracted
@@ -25,6 +24,8 @@ from monitor.types import Document, Extracted
 
 def extract_feed(body: bytes, url: str) -> Extracted:
     """The entries of a feed as a column's documents and item lines."""
+    from monitor.discover import canonical  # here: monitor.discover imports this package
+
     parsed = feedparser.parse(body, response_headers={"content-location": url})
     docs: dict[str, Document] = {}
     for entry in parsed.entries:

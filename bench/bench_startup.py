@@ -1,0 +1,67 @@
+"""How fast the commands people type by hand answer (issue 12: ≤ 0.3 s).
+
+    .venv/bin/python -m bench.bench_startup [--runs N]
+
+Runs ``python -m monitor --version``, ``--help`` and ``status`` (on a small SQLite
+database made first by ``monitor check`` against nothing: an empty store at head) N
+times each in a fresh process, and prints the median and best wall time and the
+median CPU time (user + system of the child), beside a bare ``python -c pass``.  CPU
+time is the figure to compare across machines: wall time includes waiting for a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *args], env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = Path(tmp) / "sources.toml"
+        sources.write_text(f'[settings]\ndatabase_url = "sqlite:///{tmp}/m.db"\n'
+                           f'outbox_dir = "{tmp}/outbox"\n\n[[sources]]\nname = "a"\n'
+                           'url = "https://example.org/a.html"\n', encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "MONITOR_SOURCES": str(sources)}
+        _run(["-m", "monitor", "status"], env)  # creates the database (migrations)
+        cases = {"python -c pass": ["-c", "pass"],
+                 "monitor --version": ["-m", "monitor", "--version"],
+                 "monitor --help": ["-m", "monitor", "--help"],
+                 "monitor status": ["-m", "monitor", "status"]}
+        table = Table("command", "wall median s", "wall best s", "CPU median s",
+                      title=f"startup, {runs} runs, load average {os.getloadavg()[0]:.1f}")
+        for name, args in cases.items():
+            got = [_run(args, env) for _ in range(runs)]
+            walls, cpus = [w for w, _ in got], [c for _, c in got]
+            table.add_row(name, f"{statistics.median(walls):.3f}", f"{min(walls):.3f}",
+                          f"{statistics.median(cpus):.3f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The small things users expect: a progress bar on `monitor check` on a terminal and
+nothing of it in a pipe; shell completion through click's own mechanism."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import write_sources
+from tests.pages import seed_page
+from tests.sites import Response, Site
+
+# what is being checked, the bar, done/total, time elapsed
+BAR = re.compile(r"(checking|page-\d)\s+━+ \d/3 0:00:\d\d")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _sources(tmp_path: Path, site: Site) -> Path:
+    body = ""
+    for n in range(3):
+        # A moment per page, so that the bar is drawn while the checks run.
+        url = site.route(f"/p{n}.html", Response(seed_page(n), delay=0.6, headers={
+            "Content-Type": "text/html; charset=utf-8"}))
+        body += f'[[sources]]\nname = "page-{n}"\nurl = "{url}"\n\n'
+    return write_sources(tmp_path / "sources.toml", body, settings=f"""
+        database_url = "sqlite:///{tmp_path}/m.db"
+        outbox_dir = "{tmp_path}/outbox"
+        """)
+
+
+def _check(sources: Path, *, terminal: bool) -> str:
+    cmd = [sys.executable, "-m", "monitor", "check", "--no-deliver", "--sources", str(sources)]
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    if not terminal:
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120,
+                              check=True).stdout
+    main, child = os.openpty()
+    proc = subprocess.Popen(cmd, stdout=child, stderr=child, env=env)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    return out.decode("utf-8", "replace")
+
+
+def test_check_shows_progress_on_a_terminal_and_not_in_a_pipe(tmp_path: Path) -> None:
+    site = Site()
+    try:
+        sources = _sources(tmp_path, site)
+        on_terminal = _check(sources, terminal=True)
+        piped = _check(sources, terminal=False)
+    finally:
+        site.close()
+    assert BAR.search(ANSI.sub("", on_terminal)), on_terminal
+    assert "check summary" in on_terminal
+    assert not BAR.search(piped) and "/3" not in piped and "\x1b[" not in piped
+    assert "3 unchanged" in piped  # the second pass: every page as it was
+
+
+def test_shell_completion_completes_commands_and_options(tmp_path: Path) -> None:
+    def complete(words: str, cword: int) -> str:
+        env = {**os.environ, "_MONITOR_COMPLETE": "bash_complete", "COMP_WORDS": words,
+               "COMP_CWORD": str(cword)}
+        return subprocess.run(
+            [sys.executable, "-c", "from monitor.cli import cli; cli(prog_name='monitor')"],
+            env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path).stdout
+
+    assert "plain,demo" in complete("monitor de", 1)
+    assert "plain,import" in complete("monitor sources im", 2)
+    assert "plain,--no-test" in complete("monitor sources import x.yaml --no", 4)
+    script = subprocess.run(
+        [sys.executable, "-c", "from monitor.cli import cli; cli(prog_name='monitor')"],
+        env={**os.environ, "_MONITOR_COMPLETE": "bash_source"}, capture_output=True,
+        text=True, timeout=60).stdout
+    assert "complete -o nosort -F _monitor_completion monitor" in script

@@ -1,0 +1,70 @@
+"""What a hand-typed command loads (issue 12: `--version` and `status` answer at once).
+
+Time is measured in bench/bench_startup.py, never here; these tests pin the cause of
+a slow start instead: the modules a command imports, in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = """
+import json, sys
+from monitor.cli import cli
+try:
+    cli(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def loaded(*args: str, cwd: Path) -> tuple[int, set[str], str]:
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    *printed, last = out.strip().splitlines()
+    got = json.loads(last)
+    return got["code"], set(got["modules"]), "\n".join(printed)
+
+
+def test_version_loads_no_command(tmp_path: Path) -> None:
+    code, modules, printed = loaded("--version", cwd=tmp_path)
+    assert code == 0 and "monitor, version" in printed
+    ours = {m for m in modules if m.split(".")[0] in ("monitor", "storage", "alerts")}
+    assert ours == {"monitor", "monitor.cli"}
+    assert not {"sqlalchemy", "httpx", "rich", "pydantic"} & modules
+
+
+def test_status_loads_no_fetcher_and_no_pipeline(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(
+        f'[settings]\ndatabase_url = "sqlite:///{tmp_path}/m.db"\n\n[[sources]]\n'
+        'name = "a"\nurl = "https://example.org/a.html"\n', encoding="utf-8")
+    code, modules, printed = loaded("status", cwd=tmp_path)
+    assert code in (0, None) and "health: no checks yet" in printed
+    heavy = {"monitor.fetch", "monitor.pipeline", "monitor.extract", "monitor.diff",
+             "httpx", "playwright", "alerts.delivery"}
+    assert not heavy & modules, heavy & modules
+
+
+def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    def commands(group, path=()):  # type: ignore[no-untyped-def]
+        for name in group.list_commands(None):
+            cmd = group.get_command(None, name)
+            yield (*path, name), cmd
+            if hasattr(cmd, "list_commands"):
+                yield from commands(cmd, (*path, name))
+
+    missing = []
+    for path, cmd in commands(cli):
+        if hasattr(cmd, "list_commands"):
+            continue  # a group: its commands carry the examples
+        text = CliRunner().invoke(cli, [*path, "--help"]).output
+        if "Example" not in text or f"monitor {' '.join(path)}" not in text:
+            missing.append(" ".join(path))
+    assert not missing, f"no example in --help of: {missing}"
