@@ -116,6 +116,7 @@ def main() -> None:
         table.add_row(fetch, str(n), f"{rate:.1f}", f"{rss / 1e6:.0f}", f"{pss / 1e6:.0f}")
     site.close()
     Console().print(table)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
