@@ -1,0 +1,100 @@
+"""The edges of a listing source: a later page that fails for a moment, a column page's
+own attachments.  The column is the TRS-style GBK column of ``test_listing_sources``
+(ten replies a page, newest first, the page count stated by ``createPageHTML``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import select
+
+from monitor.config import Config, load_config
+from monitor.fetch import Fetcher
+from monitor.pipeline import inspect_source
+from monitor.types import Inspection, Outcome
+from storage import Store
+from storage.models import Check, Version
+from tests.conftest import write_sources
+from tests.sites import Response, Site
+from tests.test_listing_sources import (
+    GBK,
+    NAME,
+    Column,
+    alerts,
+    check_pass,
+    config,  # noqa: F401  (the fixture)
+    documents,
+    reply_title,
+)
+
+
+def listed(store: Store) -> list[str]:
+    return [p.url for p in documents(store) if p.listed]
+
+
+async def test_a_later_page_gone_for_a_moment_is_a_failed_check_not_the_column_s_end(
+        config: Config, store: Store, site: Site) -> None:  # noqa: F811
+    column = Column(site, 25)  # three pages; the column states "3"
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    everything = listed(store)
+    assert len(everything) == 25
+    site.route("/col/index_1.html", Response("<html><body>404 Not Found</body></html>",
+                                             status=404))  # page 2, not regenerated yet
+    [failed] = await check_pass(config, store)
+    assert failed.outcome is Outcome.ERROR and failed.error_kind == "listing_broken"
+    assert "栏目第2页" in (failed.error or "") and "404" in (failed.error or "")
+    assert listed(store) == everything  # not one of page 2's or 3's replies unlisted
+    with store.session() as s:  # the failure is on record, with the page's status
+        last = s.exec(select(Check).order_by(Check.id.desc())).first()  # type: ignore[union-attr]
+    assert last is not None and last.error_kind == "listing_broken" and last.http_status == 404
+
+    site.route("/col/index_1.html", column._listing(1))  # back
+    [back] = await check_pass(config, store)
+    assert back.outcome is Outcome.UNCHANGED  # nothing removed, nothing new, no version
+    assert listed(store) == everything and alerts(store) == []
+    assert store.count(Version) == 1 + 25
+
+
+async def test_a_later_page_broken_for_three_checks_keeps_the_pages_before_it(
+        config: Config, store: Store, site: Site) -> None:  # noqa: F811
+    column = Column(site, 25)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    everything = listed(store)
+    site.route("/col/index_2.html", Response("服务器错误", status=503))  # page 3 stays down
+    outcomes = [(await check_pass(config, store))[0].outcome for _ in range(2)]
+    assert outcomes == [Outcome.ERROR, Outcome.ERROR]
+    new = column.publish()  # a reply on page 1 while page 3 is still broken
+    third = await check_pass(config, store)
+    assert third[0].outcome is Outcome.CHANGED  # believed: pages 1 and 2 read
+    assert [r.change_kind for r in third[1:]] == ["document_added"]  # the reply found
+    assert third[1].document == site.url(f"/col/t2021{new:04d}_{new}.html")
+    assert set(everything) <= set(listed(store))  # page 3's replies not unlisted
+    assert len(alerts(store)) == 1
+
+
+async def test_page_url_probing_without_a_stated_count_ends_at_a_gone_page(
+        tmp_path: Path, site: Site) -> None:
+    items = "".join(f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a>"
+                    f"<span>2021-06-{n - 90:02d}</span></li>" for n in range(100, 110))
+    page = ("<html><head><meta charset='gbk'><title>建议提案办理</title></head><body>"
+            f"<ul class='list'>{items}</ul></body></html>").encode("gbk")
+    site.route("/col/index.html", Response(page, headers=GBK))
+    site.route("/col/index_1.html", Response(page.replace(b"_10", b"_11"), headers=GBK))
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        page_url = "index_{{n}}.html"
+        max_pages = 5
+        """)
+    cfg = load_config(path, env={})
+    async with Fetcher(cfg.settings) as fetcher:
+        got = await inspect_source(fetcher, cfg.source(NAME))
+    assert isinstance(got, Inspection) and got.complete  # index_2.html: 404, the end
+    assert len(got.extracted.documents) == 20
+    assert site.hits("/col/index_2.html") == 1 and site.hits("/col/index_3.html") == 0
