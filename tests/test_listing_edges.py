@@ -4,6 +4,7 @@ own attachments.  The column is the TRS-style GBK column of ``test_listing_sourc
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlmodel import select
@@ -98,3 +99,54 @@ async def test_page_url_probing_without_a_stated_count_ends_at_a_gone_page(
     assert isinstance(got, Inspection) and got.complete  # index_2.html: 404, the end
     assert len(got.extracted.documents) == 20
     assert site.hits("/col/index_2.html") == 1 and site.hits("/col/index_3.html") == 0
+
+
+def test_sources_test_names_the_attachments_of_a_page_and_of_a_listing_s_document(
+        tmp_path: Path, site: Site) -> None:
+    from tests import documents as gen
+    from tests.test_attachments import DOCX_TYPE, PDF_TYPE, Reply, reply_pdf
+    from tests.test_listing_sources import cli
+
+    reply = Reply(site, "/col/t20210101_101.html")
+    reply.attach("/files/reply.pdf", "答复全文", reply_pdf(), PDF_TYPE)
+    reply.attach("/files/note.docx", "说明.docx", gen.docx(["办理说明。"]), DOCX_TYPE)
+    items = (f"<li><a href='./t20210101_101.html'>{reply_title(101)}</a>"
+             "<span>2021-06-01</span></li>" + "".join(
+                 f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a>"
+                 f"<span>2021-05-{n - 80:02d}</span></li>" for n in range(90, 95)))
+    site.route("/col/index.html", Response(
+        ("<html><head><meta charset='gbk'><title>建议提案办理</title></head><body>"
+         f"<ul class='list'>{items}</ul></body></html>").encode("gbk"), headers=GBK))
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "reply"
+        url = "{site.url('/col/t20210101_101.html')}"
+        content = "div.article"
+
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        [sources.follow]
+        content = "div.article"
+        """)
+    db = f"sqlite:///{tmp_path / 'unused.db'}"
+    pdf, docx = site.url("/files/reply.pdf"), site.url("/files/note.docx")
+
+    page = cli("sources", "test", "reply", "--sources", str(path), db=db)
+    assert page.returncode == 0, page.stderr
+    rows = [line for line in page.stdout.splitlines() if "/files/" in line]
+    assert len(rows) == 2
+    assert "答复全文" in rows[0] and "PDF" in rows[0] and pdf in rows[0]
+    assert "说明.docx" in rows[1] and "DOCX" in rows[1] and docx in rows[1]
+
+    listing = cli("sources", "test", NAME, "--sources", str(path), db=db)
+    assert listing.returncode == 0, listing.stderr
+    assert "attachments of the first document" in listing.stdout
+    assert pdf in listing.stdout and docx in listing.stdout
+    got = json.loads(cli("sources", "test", NAME, "--json", "--sources", str(path),
+                         db=db).stdout)
+    assert got["first_document"]["attachments"] == [
+        {"name": "答复全文", "format": "pdf", "url": pdf},
+        {"name": "说明.docx", "format": "docx", "url": docx}]
+    assert site.hits("/files/reply.pdf") == 0  # named, not downloaded by a test
