@@ -17,9 +17,9 @@ it (``next_page``, a 下一页 link) or it is within the page count the column s
 yet, or a server having a bad minute; ending the column would read its documents as
 removed, then as new again.  Only a page nobody announced (``page_url`` probing
 ``index_{n}`` without a stated count) that is gone (404/410) ends the column.  When the
-same listing has failed ``documents.LISTING_CONFIRM`` times in a row (``short_ok``), the pages read
-are kept as an *incomplete* read instead, so new documents on page 1 are still found
-while a later page stays broken, and nothing is unlisted for the failure.
+listing has failed ``documents.LISTING_CONFIRM`` times in a row (``short_ok``), the
+pages read are kept as an *incomplete* read instead, so new documents on page 1 are
+still found while a later page stays broken, and nothing is unlisted for the failure.
 
 A read that ``max_pages`` stopped with pages left, or one cut short by a believed
 failure, is *incomplete*: a document not seen is taken for removed only if the list dates

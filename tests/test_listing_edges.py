@@ -150,3 +150,61 @@ def test_sources_test_names_the_attachments_of_a_page_and_of_a_listing_s_documen
         {"name": "答复全文", "format": "pdf", "url": pdf},
         {"name": "说明.docx", "format": "docx", "url": docx}]
     assert site.hits("/files/reply.pdf") == 0  # named, not downloaded by a test
+
+
+async def test_a_column_s_file_links_are_documents_when_listed_its_chrome_files_are_not_fetched(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    """The decision (README, listing sources): a column page's own attachments are not
+    fetched.  A file listed as an item is a document (its text is its version, a new
+    file is 新文档, a replaced one a change); a file in the page's chrome is not the
+    news and would cost a download on every listing check."""
+    from tests.test_attachments import NEW_AMOUNT, PDF_TYPE, reply_pdf
+    from tests.test_listing_sources import pass_a_day
+
+    pdf = {"body": reply_pdf()}
+    site.route("/col/t20210102_102.pdf",
+               lambda req: Response(pdf["body"], headers={"Content-Type": PDF_TYPE}))
+    site.route("/col/guide.pdf", Response(reply_pdf(), headers={"Content-Type": PDF_TYPE}))
+    for n in (100, 101):
+        site.route(f"/col/t2021{n:04d}_{n}.html", Response(
+            f"<html><body><div class='article'><h1>{reply_title(n)}</h1><p>您提出的第{n}号"
+            "提案收悉，现答复如下：我厅已安排专项资金，用于支持园区建设。</p></div>"
+            "</body></html>", headers={"Content-Type": "text/html; charset=utf-8"}))
+    items = (f"<li><a href='./t20210102_102.pdf'>{reply_title(102)}</a>"
+             "<span>2021-06-03</span></li>" + "".join(
+                 f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a>"
+                 f"<span>2021-06-0{n - 99}</span></li>" for n in (101, 100)))
+    site.route("/col/index.html", Response(
+        "<html><head><title>建议提案办理</title></head><body><div class='side'>"
+        "<a href='/col/guide.pdf'>办事指南.pdf</a></div>"
+        f"<ul class='list'>{items}</ul></body></html>",
+        headers={"Content-Type": "text/html; charset=utf-8"}))
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        [sources.follow]
+        interval = "1d"
+
+        [[watchers]]
+        email = "analyst@example.org"
+        sources = ["*"]
+        """)
+    cfg = load_config(path, env={})
+    store.sync_sources(cfg.sources)
+    await check_pass(cfg, store)
+    file_doc = site.url("/col/t20210102_102.pdf")
+    assert file_doc in listed(store) and len(listed(store)) == 3
+    text = store.latest_version(file_doc).text
+    assert "68.1亿元" in text  # the PDF reply's own text is its version
+    assert site.hits("/col/guide.pdf") == 0  # the column's chrome file: not fetched
+    assert not store.latest_version(NAME).attachments
+
+    pdf["body"] = reply_pdf(NEW_AMOUNT)  # the reply PDF replaced under its link
+    pass_a_day(store)
+    results = await check_pass(cfg, store)
+    [changed] = [r for r in results if r.outcome is Outcome.CHANGED]
+    assert changed.document == file_doc and changed.alerts == 1
+    assert "71.4亿元" in store.latest_version(file_doc).text
+    assert site.hits("/col/guide.pdf") == 0
