@@ -208,3 +208,21 @@ async def test_a_column_s_file_links_are_documents_when_listed_its_chrome_files_
     assert changed.document == file_doc and changed.alerts == 1
     assert "71.4亿元" in store.latest_version(file_doc).text
     assert site.hits("/col/guide.pdf") == 0
+
+
+def test_sources_test_says_when_max_pages_left_older_documents_unread(
+        tmp_path: Path, site: Site) -> None:
+    from tests.test_listing_sources import cli
+
+    Column(site, 15).serve_replies()  # two pages; the source reads one
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        max_pages = 1
+        """)
+    out = cli("sources", "test", NAME, "--sources", str(path),
+              db=f"sqlite:///{tmp_path / 'unused.db'}")
+    assert out.returncode == 0, out.stderr
+    assert "10 documents (more pages than max_pages = 1: older ones not read)" in out.stdout

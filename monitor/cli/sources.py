@@ -89,7 +89,7 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
                     "attachments": found_attachments(got), "fetcher": fetched_with(got.fetch)})
         return
     if source.is_listing:
-        print_documents(got)
+        print_documents(got, source)
         _print_sample(sample)
         return
     print_inspection(got)
@@ -157,10 +157,14 @@ def _print_sample(sample: dict[str, object] | None) -> None:
                           highlight=False, soft_wrap=True)
 
 
-def print_documents(got: Inspection) -> None:
+def print_documents(got: Inspection, source: SourceConfig) -> None:
     docs = got.extracted.documents
     console.print(f"[bold]{escape(got.extracted.title)}[/]", highlight=False, soft_wrap=True)
-    pages = "" if got.complete else " (a later page could not be read: see the log)"
+    # a failing later page fails the test (raised above): incomplete is max_pages, or a
+    # feed, which carries only its newest entries
+    pages = "" if got.complete else (
+        " (a feed: its newest entries)" if source.kind == "feed"
+        else f" (more pages than max_pages = {source.max_pages}: older ones not read)")
     console.print(f"{got.fetch.final_url} · {len(docs)} documents{pages}", markup=False,
                   highlight=False, soft_wrap=True)
     table = Table("date", "title", "url", title="documents it would track")
