@@ -203,11 +203,13 @@ class Browser:
             return self._current
 
     async def _give_back(self, process: _Process) -> None:
-        async with self._lock:
-            process.loading -= 1
-            if process in self._retired and process.loading == 0:
-                self._retired.discard(process)
-                await _quietly(process.browser.close())
+        """A page of ``process`` ended (or was cancelled at the deadline): no lock and no
+        await before the count, so a cancelled check cannot leave a retired browser open;
+        the close itself is shielded from that cancellation."""
+        process.loading -= 1
+        if process in self._retired and process.loading == 0:
+            self._retired.discard(process)
+            await _quietly(asyncio.shield(process.browser.close()))
 
     def _worn(self, process: _Process) -> bool:
         return (not self.settings.browser_cdp_url
