@@ -6,7 +6,8 @@ The pages are the four seed pages (``tests/pages.py``: real government texts in 
 templates), each behind a script that writes one more paragraph after load (what the
 browser is for), served by a loopback server (``tests/sites.py``) without delay.  Each
 fetcher gets all N pages through ``Fetcher.fetch_source``; the browser at
-``browser_concurrency`` 1 and 2 (one shared Chromium, a fresh context per page).
+``browser_concurrency`` 1 and 2 (one shared Chromium, a fresh context per page), and once
+more at 2 with ``browser_max_pages`` a quarter of the pages (what restarting costs).
 
 * pages/s: N over the wall time of the run (the browser's start included: one start
   per run, as in a daemon that has just started);
@@ -109,13 +110,19 @@ def main() -> None:
                     host_concurrency=2)
     table = Table("fetcher", "concurrency", "pages/s", "peak RSS (MB)", "peak PSS (MB)",
                   title=f"{args.pages} seed pages on loopback")
-    for fetch, n in (("http", 1), ("http", 2), ("browser", 1), ("browser", 2)):
-        settings = base.model_copy(update={"browser_concurrency": n, "host_concurrency": n})
+    restart = max(args.pages // 4, 1)  # the last row: a fresh browser every `restart` pages
+    runs = [("http", 1, 200), ("http", 2, 200), ("browser", 1, 200), ("browser", 2, 200),
+            ("browser", 2, restart)]
+    for fetch, n, max_pages in runs:
+        settings = base.model_copy(update={"browser_concurrency": n, "host_concurrency": n,
+                                           "browser_max_pages": max_pages})
         sources = [SourceConfig(name=f"p{i}", url=u, fetch=fetch) for i, u in enumerate(urls)]
         rate, rss, pss = asyncio.run(run(settings, sources))
-        table.add_row(fetch, str(n), f"{rate:.1f}", f"{rss / 1e6:.0f}", f"{pss / 1e6:.0f}")
+        name = f"browser, restarted every {max_pages}" if max_pages < 200 else fetch
+        table.add_row(name, str(n), f"{rate:.1f}", f"{rss / 1e6:.0f}", f"{pss / 1e6:.0f}")
     site.close()
     Console().print(table)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ async def fetch_one(fetcher: Fetcher, att: Attachment, last: Mapping[str, object
         return _kept(att, last, got.etag, got.last_modified)
     if got.status >= 400:
         return _unavailable(att, last, f"HTTP {got.status}")
-    fmt = sniff(got.body, got.headers.get("content-type"), att.url) or _by_name(att.url)
+    fmt = sniff(got.body, got.headers.get("content-type"), att.url) or format_by_name(att.url)
     doc = await asyncio.to_thread(extract_document, got.body, fmt)
     return AttachmentFile(
         url=att.url, name=att.name, status=doc.status, reason=doc.reason,
@@ -136,7 +136,7 @@ async def fetch_one(fetcher: Fetcher, att: Attachment, last: Mapping[str, object
         etag=got.etag, last_modified=got.last_modified)
 
 
-def _by_name(url: str) -> str:
+def format_by_name(url: str) -> str:
     """The format a file's name says, for bytes nobody recognised (then not extracted)."""
     parts = urlsplit(url)
     for name in [parts.path] + [v for _, v in parse_qsl(parts.query)]:

@@ -1,15 +1,20 @@
-"""Two stored versions side by side: the text diff, title and metadata changes.
+"""Two stored versions side by side: the text diff, title and metadata changes, and
+the attachments added, removed or replaced between them.
 
-Shared by ``monitor diff``, the web UI and the API; no web framework here.
+Shared by ``monitor diff``, the web UI, the feeds and the API; no web framework here.
+An attachment replaced by another file is shown with the text diff of the two files when
+both have text, as in the alert (``alerts.attachments``); a file without text says why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from alerts.attachments import Section, sections
+from monitor.detect import attachment_changes
 from monitor.diff import TextDiff, diff_texts
 from storage import Store
-from storage.records import VersionFull
+from storage.records import StoredFile, VersionFull
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,20 @@ class Comparison:
     diff: TextDiff
     title_changed: bool
     metadata: list[MetaChange] = field(default_factory=list)
+    # detect.attachment_changes entries, and the stored files they name (their text)
+    attachments: list[dict[str, object]] = field(default_factory=list)
+    files: dict[str, StoredFile] = field(default_factory=dict)
+    timeout: float = 5.0
+
+    def attachment_section(self, *, context: int = 1) -> Section:
+        """Every changed attachment as text and HTML: its name, link and text diff."""
+        return sections({"attachments": self.attachments}, self.files,
+                        timeout=self.timeout, context=context)
+
+    def attachment_texts(self, *, context: int = 1) -> list[str]:
+        """One text per changed attachment (name, link, then its diff or excerpt)."""
+        return [sections({"attachments": [a]}, self.files, timeout=self.timeout,
+                         context=context).text for a in self.attachments]
 
     @property
     def stats(self) -> dict[str, int]:
@@ -46,4 +65,7 @@ def compare(store: Store, a: int, b: int, *, timeout: float) -> Comparison:
     keys = list(dict.fromkeys([*old.metadata, *new.metadata]))
     meta = [MetaChange(k, old.metadata.get(k), new.metadata.get(k)) for k in keys
             if old.metadata.get(k) != new.metadata.get(k)]
-    return Comparison(old, new, diff, old.title != new.title, meta)
+    atts = attachment_changes(old.attachments, new.attachments)
+    shas = [str(a[k]) for a in atts for k in ("old_sha256", "new_sha256") if a.get(k)]
+    stored = store.stored_files(shas) if shas else {}
+    return Comparison(old, new, diff, old.title != new.title, meta, atts, stored, timeout)

@@ -10,11 +10,20 @@ network guard, robots.txt and the host's politeness apply to every one):
 * neither: the link whose text says next (下一页, 下页, 后页, next, ›, »), or the page
   count a TRS page's ``createPageHTML(count, current, "index", "html")`` script gives.
 
-A later page that is gone (404/410) ends the column there; one that fails otherwise fails
-the check (its items would read as removed, then as new again).  A read that
-``max_pages`` stopped with pages left is *incomplete*: a document not seen is taken for
-removed only if the list dates say it should have been among the pages read
-(``storage/documents.py``).  The
+A later page that fails is a *failed check* (``ListingBrokenError``, its reason and status
+recorded), not the column's end, whenever the column said the page exists: a link led to
+it (``next_page``, a 下一页 link) or it is within the page count the column states
+(``createPageHTML(count, …)``).  A 404 there is a CMS that has not regenerated that page
+yet, or a server having a bad minute; ending the column would read its documents as
+removed, then as new again.  Only a page nobody announced (``page_url`` probing
+``index_{n}`` without a stated count) that is gone (404/410) ends the column.  When the
+listing has failed ``documents.LISTING_CONFIRM`` times in a row (``short_ok``), the
+pages read are kept as an *incomplete* read instead, so new documents on page 1 are
+still found while a later page stays broken, and nothing is unlisted for the failure.
+
+A read that ``max_pages`` stopped with pages left, or one cut short by a believed
+failure, is *incomplete*: a document not seen is taken for removed only if the list dates
+say it should have been among the pages read (``storage/documents.py``).  The
 listing's version is the text of all pages read, one item per line, so an item pushed
 from page 1 to page 2 is not a removal.
 """
@@ -26,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import urljoin
 
+from loguru import logger
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import SourceConfig
@@ -42,25 +52,33 @@ _TRS_PAGES = re.compile(r"createPageHTML\(\s*['\"]?(\d+)['\"]?\s*,\s*['\"]?(\d+)
 InspectPage = Callable[[str], Awaitable[Inspection]]
 
 
-async def read_rest(source: SourceConfig, first: Inspection,
-                    inspect_page: InspectPage) -> Inspection:
+async def read_rest(source: SourceConfig, first: Inspection, inspect_page: InspectPage,
+                    *, short_ok: bool = False) -> Inspection:
     """``first`` (page 1) with pages 2 … ``max_pages`` merged in.  ``complete`` says
     whether the whole column was read (false when ``max_pages`` stopped the read with
-    more pages left); a later page that is gone (404/410) ends the column; any other
-    failure of a later page fails the check (``ListingBrokenError``): a listing stored
-    without that page's items would read as their removal, then as their return.
-    ``inspect_page(url)`` fetches and extracts one page."""
+    more pages left).  A later page that fails raises ``ListingBrokenError`` (or, with
+    ``short_ok``, ends an incomplete read); one nobody announced that is gone ends the
+    column (see the module doc).  ``inspect_page(url)`` fetches and extracts one page."""
     merged = first.extracted
     html, url = first.fetch.text, first.fetch.final_url
     seen = {url}
     for n in range(2, source.max_pages + 2):
-        nxt = next_url(source, html, url, n)
-        if nxt is None or nxt in seen:
+        found = next_page(source, html, url, n)
+        if found is None or found[0] in seen:
             return replace(first, extracted=merged, complete=True)
         if n > source.max_pages:
             break  # there is more: items beyond here were not seen, not removed
+        nxt, announced = found
         seen.add(nxt)
-        got = await _page(source, n, nxt, inspect_page)
+        try:
+            got = await _page(source, n, nxt, inspect_page, announced=announced)
+        except ListingBrokenError as exc:
+            if not short_ok:
+                raise
+            logger.warning("{}: listing page {} still fails ({}): the {} pages before it "
+                           "are kept as an incomplete read, nothing unlisted", source.name,
+                           n, exc.args[0] if exc.args else exc, n - 1)
+            break
         if got is None:
             return replace(first, extracted=merged, complete=True)
         merged = merge(merged, got.extracted)
@@ -68,13 +86,19 @@ async def read_rest(source: SourceConfig, first: Inspection,
     return replace(first, extracted=merged, complete=False)
 
 
-async def _page(source: SourceConfig, n: int, url: str,
-                inspect_page: InspectPage) -> Inspection | None:
-    """Listing page ``n``; None when it is gone (the column ends before it)."""
+async def _page(source: SourceConfig, n: int, url: str, inspect_page: InspectPage, *,
+                announced: bool) -> Inspection | None:
+    """Listing page ``n``; None when it is gone and nobody said it exists (the column
+    ends before it)."""
     try:
         return await inspect_page(url)
-    except GoneError:
-        return None
+    except GoneError as exc:
+        if not announced:
+            return None
+        why = f"the column links to it or states more pages: {exc}"
+        raise ListingBrokenError(
+            f"栏目第{n}页暂时无法访问，本次不保存 (listing page {n} {url} is gone though "
+            f"{why})", status=exc.status, size=exc.size) from None
     except MonitorError as exc:
         raise ListingBrokenError(
             f"栏目第{n}页读取失败，本次不保存 (listing page {n} {url} failed: {exc})",
@@ -95,17 +119,28 @@ def merge(a: Extracted, b: Extracted) -> Extracted:
 
 def next_url(source: SourceConfig, html: str, url: str, n: int) -> str | None:
     """The URL of listing page ``n`` (2, 3, …) after the page ``html`` at ``url``."""
+    found = next_page(source, html, url, n)
+    return found[0] if found else None
+
+
+def next_page(source: SourceConfig, html: str, url: str,
+              n: int) -> tuple[str, bool] | None:
+    """(the URL of listing page ``n``, whether the column announced it: a link to it, or
+    a stated page count it is within), or None when there is no page ``n``."""
+    m = _TRS_PAGES.search(html)  # the page count a TRS page states, when it does
     if source.page_url:
-        m = _TRS_PAGES.search(html)  # the page count a TRS page states, when it does
         if m is not None and n - 1 >= int(m.group(1)):
             return None
-        return canonical(source.page_url.replace("{n}", str(n - 1)), source.url)
+        found = canonical(source.page_url.replace("{n}", str(n - 1)), source.url)
+        return (found, m is not None) if found else None
     tree = LexborHTMLParser(html)
     base = base_url(tree.root, url)
     if source.next_page:
         node = tree.css_first(source.next_page)
-        return canonical(node.attributes.get("href") or "", base) if node else None
-    return _next_link(tree, base) or _trs_page(html, base, n)
+        found = canonical(node.attributes.get("href") or "", base) if node else None
+    else:
+        found = _next_link(tree, base) or _trs_page(html, base, n)
+    return (found, True) if found else None
 
 
 def _next_link(tree: LexborHTMLParser, base: str) -> str | None:

@@ -47,11 +47,17 @@ def refuse_broken(source: SourceConfig, state: PageState, extracted: Extracted) 
         now = listing.count_items(extracted.text)
     if had < listing.MIN_ITEMS or now * 2 >= had:
         return
-    if state.last_error_kind == ListingBrokenError.kind \
-            and state.failure_streak + 1 >= LISTING_CONFIRM:
+    if failing_long(state):
         return
     raise ListingBrokenError(f"栏目页只列出 {now} 篇文档（上次 {had} 篇），疑似页面未完整显示，"
                              f"本次不保存 (column page lists {now} documents, it listed {had})")
+
+
+def failing_long(state: PageState) -> bool:
+    """A listing broken ``LISTING_CONFIRM`` checks in a row, this one included: what it
+    shows is believed (a shorter list; a later page that stays broken ends the read)."""
+    return (state.last_error_kind == ListingBrokenError.kind
+            and state.failure_streak + 1 >= LISTING_CONFIRM)
 
 
 def refuse_empty(page: Inspection) -> None:

@@ -91,8 +91,10 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
 
 
 async def inspect_source(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
-                         last_modified: str | None = None) -> Inspection | FetchResult:
-    """``inspect``, and for a listing its later pages too (``monitor.crawl``)."""
+                         last_modified: str | None = None,
+                         short_ok: bool = False) -> Inspection | FetchResult:
+    """``inspect``, and for a listing its later pages too (``monitor.crawl``; ``short_ok``:
+    a later page failing for a while ends an incomplete read instead of the check)."""
     got = await inspect(fetcher, source, etag=etag, last_modified=last_modified)
     if isinstance(got, FetchResult) or not source.is_listing:
         return got
@@ -108,7 +110,7 @@ async def inspect_source(fetcher: Fetcher, source: SourceConfig, *, etag: str | 
         documents.refuse_empty(one)
         return one
 
-    return await crawl.read_rest(source, got, page)
+    return await crawl.read_rest(source, got, page, short_ok=short_ok)
 
 
 def file_text(body: bytes, fmt: str) -> Extracted:
@@ -193,7 +195,8 @@ class Checker:
         sent, began = (state.etag, state.last_modified), utcnow()
         try:
             got = await inspect_source(self.fetcher, source, etag=state.etag,
-                                       last_modified=state.last_modified)
+                                       last_modified=state.last_modified,
+                                       short_ok=documents.failing_long(state))
         except MonitorError as exc:
             return Observation(began, error=exc, validators=sent)
         except Exception as exc:  # a bug must cost one check, not the scheduled job

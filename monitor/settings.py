@@ -88,6 +88,9 @@ class Settings(BaseModel):
         "only in MONITOR_PROXY.")
     browser_concurrency: int = Field(
         2, ge=1, description="Pages the headless browser loads at once (fetch = 'browser').")
+    browser_max_pages: int = Field(
+        200, ge=1, description="Pages a headless browser loads before it is replaced by a "
+        "fresh one (its leaked memory returned); not for a browser over CDP.")
     chromium_path: str = Field(
         "/usr/bin/chromium", description="Chromium run for fetch = 'browser' (Debian "
         "package chromium).")

@@ -161,11 +161,12 @@ def chromium_pids() -> list[int]:
         for pid in children.get(todo.pop(), []):
             todo.append(pid)
             try:
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"chrom" in Path(argv[0].decode()).name.encode() and not any(
-                    a.startswith(b"--type=") for a in argv):
+            # Chromium's helpers rewrite their command line as one string: "--type=" in it
+            name = Path(cmdline.split(b"\0")[0].split(b" ")[0].decode()).name
+            if name.startswith("chrom") and b"--type=" not in cmdline:
                 mine.append(pid)
     return mine
 
@@ -301,3 +302,109 @@ async def test_at_most_browser_concurrency_pages_at_once(chromium: str, tmp_path
         await asyncio.gather(*(fetcher.fetch_source(cfg.source(f"p{n}")) for n in range(3)))
     assert site.hits("/slow.js") == 3
     assert most[0] == concurrency
+
+
+@pytest.mark.browser
+async def test_the_browser_is_replaced_after_browser_max_pages(chromium: str, tmp_path: Path,
+                                                             site: Site) -> None:
+    body = ""
+    for n in range(3):
+        url = site.route(f"/p{n}.html", Response(INJECTED, headers=HTML))
+        body += source(url, wait_for="#list p").replace('name = "p"', f'name = "p{n}"')
+    cfg = config(tmp_path, body, settings="browser_max_pages = 2")
+    seen: list[list[int]] = []
+    async with Fetcher(cfg.settings) as fetcher:
+        for n in range(3):
+            got = await fetcher.fetch_source(cfg.source(f"p{n}"))
+            assert TEXT in got.text and fetched_with(got) == "browser"
+            seen.append(chromium_pids())
+    first, second, third = seen
+    assert len(first) == 1 and first == second  # two pages in one browser
+    assert len(third) == 1 and third != first  # the third in a fresh one
+    for _ in range(100):  # the old one ended (closed once its last page was done)
+        if ended(first[0]):
+            break
+        await asyncio.sleep(0.05)
+    assert ended(first[0])
+
+
+def ended(pid: int) -> bool:
+    """The process is gone, or a zombie waiting for its parent."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
+
+
+@pytest.mark.browser
+async def test_a_page_still_loading_finishes_in_the_browser_being_replaced(
+        chromium: str, tmp_path: Path, site: Site) -> None:
+    site.route("/slow.js", Response("var x = 1;", delay=3,
+                                    headers={"Content-Type": "text/javascript"}))
+    slow = site.route("/slow.html", Response(
+        f'<html><body><p>{TEXT}</p><script src="/slow.js"></script></body></html>',
+        headers=HTML))
+    fine = site.route("/fine.html", Response(INJECTED, headers=HTML))
+    cfg = config(tmp_path, source(slow) + source(fine, wait_for="#list p").replace(
+        'name = "p"', 'name = "q"'), settings="browser_max_pages = 1\nhost_concurrency = 2")
+    async with Fetcher(cfg.settings) as fetcher:
+        loading = asyncio.create_task(fetcher.fetch_source(cfg.source("p")))
+        for _ in range(600):  # until the first page is loading (waiting for its script)
+            if site.hits("/slow.js"):
+                break
+            await asyncio.sleep(0.05)
+        got = await fetcher.fetch_source(cfg.source("q"))  # a second browser meanwhile
+        assert TEXT in got.text and len(chromium_pids()) == 2
+        assert TEXT in (await loading).text  # the first was not cut off
+        assert len(chromium_pids()) == 1  # and its browser closed after it
+
+
+def start_chromium(profile: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A Chromium of our own, as a browserless-style container runs it: CDP on loopback."""
+    from monitor.fetch.browser import ARGS
+
+    proc = subprocess.Popen([CHROMIUM, *ARGS, "--remote-debugging-address=127.0.0.1",
+                             "--remote-debugging-port=0", f"--user-data-dir={profile}",
+                             "about:blank"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    port_file = profile / "DevToolsActivePort"
+    for _ in range(300):
+        if port_file.exists() and port_file.read_text().count("\n") >= 1:
+            return proc, f"http://127.0.0.1:{port_file.read_text().splitlines()[0]}"
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("Chromium did not write DevToolsActivePort within 30 s")
+
+
+@pytest.mark.browser
+async def test_a_browser_over_cdp_renders_the_page_behind_the_network_guard(
+        chromium: str, tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    proc, cdp = start_chromium(tmp_path / "profile")
+    inner = Site(host="127.0.0.2")
+    try:
+        secret = inner.route("/admin/secret", Response("secret", headers=HTML))
+        page = INJECTED.replace("</body>", (
+            f"<script>fetch({json.dumps(secret)}, {{mode: 'no-cors'}}).then(function () {{"
+            "document.title = 'reached'}).catch(function () {document.title = 'refused'})"
+            "</script></body>"))
+        url = site.route("/list.html", Response(page, headers=HTML)).replace(
+            "127.0.0.1", "localhost")  # a name: the DNS double calls it public
+        monkeypatch.setenv("MONITOR_BROWSER_CDP_URL", cdp)
+        monkeypatch.setenv("MONITOR_CHROMIUM_PATH", "/nonexistent/chromium")  # not launched
+        cfg = config(tmp_path, source(url, wait_for="#list p"))
+        assert cfg.settings.browser_cdp_url == cdp
+        cfg = cfg.__class__(cfg.path, cfg.settings.model_copy(
+            update={"allow_private_network": False}), cfg.sources, cfg.watchers)
+        theirs = chromium_pids()  # the one started above, and no other
+        async with Fetcher(cfg.settings, resolver=public) as fetcher:
+            got = await fetcher.fetch_source(cfg.source("p"))
+            assert chromium_pids() == theirs  # no browser launched: the one over CDP did it
+        assert TEXT in got.text and fetched_with(got) == "browser"
+        assert "<title>refused</title>" in got.text
+        assert inner.hits("/admin/secret") == 0  # the guard held over CDP too
+        assert site.hits("/list.html") == 1
+        assert proc.poll() is None  # closing our connection leaves their browser running
+    finally:
+        inner.close()
+        proc.kill()
+        proc.wait(timeout=30)

@@ -7,7 +7,9 @@
     monitor diff 57                                    a version against the one before
 
 Coloured on a terminal; plain text with --no-color or when piped; --html FILE writes a
-self-contained page (inline and side by side).
+self-contained page (inline and side by side).  Attachments added, removed or replaced
+between the two versions follow the page's diff, each with its link and, for a replaced
+file, the diff of its text (or why there is none: a scan, a file that did not download).
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
         print_json({"old": _ref(c, old=True), "new": _ref(c, old=False), "stats": c.stats,
                     "same_version": c.old.id == c.new.id,
                     "title_changed": c.title_changed, "metadata_changes": c.metadata,
-                    "text": render_text(c.diff, context=context)})
+                    "text": render_text(c.diff, context=context),
+                    "attachments": [{**a, "text": t} for a, t in zip(
+                        c.attachments, c.attachment_texts(context=context), strict=True)]})
         return
     if c.old.id == c.new.id:
         click.echo(_same(c, since, until, tz))
@@ -149,15 +153,19 @@ def show(c: Comparison, tz: str, *, color: bool, context: int = 1) -> None:
         lines.append(f"标题: {c.old.title} → {c.new.title}")
     lines += [f"{m.key}: {m.old if m.old is not None else '（无）'} → "
               f"{m.new if m.new is not None else '（无）'}" for m in c.metadata]
+    files = c.attachment_texts(context=context)
     if not color:
         body = render_text(c.diff, context=context).rstrip("\n")
-        click.echo("\n".join(lines) + "\n\n" + body)
+        click.echo("\n".join(lines) + "\n\n" + "\n\n".join([body, *files]).strip("\n"))
         return
     console.print(Text(lines[0], style="bold"), highlight=False)
     for line in lines[1:]:
         console.print(Text(line, style="dim"), highlight=False)
     console.print()
     console.print(render_terminal(c.diff, context=context), highlight=False)
+    for text in files:  # the file's name and link, then its diff as plain text
+        console.print()
+        console.print(Text(text), highlight=False, soft_wrap=True)
 
 
 def _ref(c: Comparison, *, old: bool) -> dict[str, object]:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from alerts.registry import check_alerting
+from monitor.attachments import format_by_name
 from monitor.cli.common import (
     console,
     err_console,
@@ -85,13 +86,14 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
                     "metadata": got.extracted.metadata, "text": got.extracted.text,
                     "removed": got.extracted.removed, "kind": source.kind,
                     "documents": docs, "complete": got.complete, "first_document": sample,
-                    "fetcher": fetched_with(got.fetch)})
+                    "attachments": found_attachments(got), "fetcher": fetched_with(got.fetch)})
         return
     if source.is_listing:
-        print_documents(got)
+        print_documents(got, source)
         _print_sample(sample)
         return
     print_inspection(got)
+    print_attachments(found_attachments(got))
     if got.extracted.listing and got.extracted.documents:
         console.print(f'this page is a column of {len(docs)} documents: with kind = "listing" '
                       "each becomes a tracked page of its own (README, listing sources)",
@@ -119,7 +121,24 @@ def _first_document(settings: Settings, source: SourceConfig,
         return {"url": url, "ok": False, "error": f"{exc.kind}: {exc}"}
     text = doc.extracted.text
     return {"url": url, "ok": True, "title": doc.extracted.title, "chars": len(text),
-            "start": text[:200]}
+            "start": text[:200], "attachments": found_attachments(doc)}
+
+
+def found_attachments(got: Inspection) -> list[dict[str, str]]:
+    """The files the page links to, as a check would fetch them (name, format by the
+    file's name, URL); not downloaded here."""
+    return [{"name": a.name, "format": format_by_name(a.url), "url": a.url}
+            for a in got.extracted.attachments]
+
+
+def print_attachments(found: list[dict[str, str]], whose: str = "") -> None:
+    if not found:
+        console.print(f"no attachments{whose}", markup=False, highlight=False)
+        return
+    table = Table("name", "format", "url", title=f"attachments{whose}")
+    for a in found:
+        table.add_row(escape(a["name"]), escape(a["format"].upper()), escape(a["url"]))
+    print_table(table, console)
 
 
 def _print_sample(sample: dict[str, object] | None) -> None:
@@ -129,16 +148,23 @@ def _print_sample(sample: dict[str, object] | None) -> None:
         console.print(f"first document, read with [sources.follow]: {sample['title']} "
                       f"({sample['chars']} characters): {sample['start']}", markup=False,
                       highlight=False, soft_wrap=True)
+        found = sample["attachments"]
+        assert isinstance(found, list)
+        print_attachments(found, " of the first document")
     else:
         err_console.print(f"the first document fails with [sources.follow]: "
                           f"{sample['error']} ({sample['url']})", markup=False,
                           highlight=False, soft_wrap=True)
 
 
-def print_documents(got: Inspection) -> None:
+def print_documents(got: Inspection, source: SourceConfig) -> None:
     docs = got.extracted.documents
     console.print(f"[bold]{escape(got.extracted.title)}[/]", highlight=False, soft_wrap=True)
-    pages = "" if got.complete else " (a later page could not be read: see the log)"
+    # a failing later page fails the test (raised above): incomplete is max_pages, or a
+    # feed, which carries only its newest entries
+    pages = "" if got.complete else (
+        " (a feed: its newest entries)" if source.kind == "feed"
+        else f" (more pages than max_pages = {source.max_pages}: older ones not read)")
     console.print(f"{got.fetch.final_url} · {len(docs)} documents{pages}", markup=False,
                   highlight=False, soft_wrap=True)
     table = Table("date", "title", "url", title="documents it would track")

@@ -9,6 +9,11 @@ never a downloaded browser), or a browser already running elsewhere over CDP
   storage or cache carried from one check, or one source, to the next).
 * **A dead browser costs one check**: a browser that crashed or was killed fails the
   check that was using it (``BrowserError``); the next check starts a new one.
+* **A browser is replaced after ``browser_max_pages`` pages**: a long-running Chromium
+  keeps memory its pages leaked (caches, V8 heaps of renderers it reuses), so after that
+  many pages the next check starts a fresh browser and the old one is closed as soon as
+  its last page is done (pages loading in it are never cut off).  A browser over CDP is
+  not ours to restart: it is only reconnected when the connection drops.
 * **The network guard sees every request** the page makes (scripts, XHR, frames): a
   route handler aborts non-http schemes and private addresses unless the source allows
   them, before Chromium connects.  Chromium resolves names itself, so the guard's DNS
@@ -59,6 +64,15 @@ class Visit:
     wait_for: str | None = None
 
 
+@dataclass(eq=False)
+class _Process:
+    """One started (or connected) browser and the pages it has served."""
+
+    browser: Any
+    pages: int = 0  # pages begun in it
+    loading: int = 0  # pages in it now
+
+
 class Browser:
     """``await browser.render(visit)``; ``await browser.aclose()`` at the end."""
 
@@ -68,7 +82,8 @@ class Browser:
         self._slots = asyncio.Semaphore(settings.browser_concurrency)
         self._lock = asyncio.Lock()
         self._pw: Any = None
-        self._browser: Any = None
+        self._current: _Process | None = None
+        self._retired: set[_Process] = set()  # replaced, closed when their last page ends
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -92,17 +107,21 @@ class Browser:
     async def _load(self, visit: Visit, started: float) -> tuple[int, dict[str, str], str, str]:
         from playwright.async_api import Error
 
-        browser = await self._running()
+        process = await self._take()
         try:
-            context = await browser.new_context(**self._context_options(visit))
-        except Error as exc:
-            raise BrowserError(f"{visit.url}: the browser failed: {_first_line(exc)}") from None
-        try:
-            return await self._in_context(context, visit, started)
-        except Error as exc:
-            raise BrowserError(f"{visit.url}: {_first_line(exc)}") from None
+            try:
+                context = await process.browser.new_context(**self._context_options(visit))
+            except Error as exc:
+                raise BrowserError(f"{visit.url}: the browser failed: "
+                                   f"{_first_line(exc)}") from None
+            try:
+                return await self._in_context(context, visit, started)
+            except Error as exc:
+                raise BrowserError(f"{visit.url}: {_first_line(exc)}") from None
+            finally:
+                await _quietly(context.close())
         finally:
-            await _quietly(context.close())
+            await self._give_back(process)
 
     async def _in_context(self, context: Any, visit: Visit,
                           started: float) -> tuple[int, dict[str, str], str, str]:
@@ -165,41 +184,70 @@ class Browser:
 
     # --- the browser process ------------------------------------------------------
 
-    async def _running(self) -> Any:
-        """The shared browser, started (again) when there is none or it died."""
+    async def _take(self) -> _Process:
+        """The shared browser for one more page: started (again) when there is none, it
+        died, or it has served ``browser_max_pages`` pages."""
         async with self._lock:
-            if self._browser is not None and self._browser.is_connected():
-                return self._browser
-            if self._browser is not None:
+            current = self._current
+            if current is not None and not current.browser.is_connected():
                 logger.warning("the headless browser died; starting a new one")
-            await self._stop()
-            await self._start()
-            return self._browser
+                await self._drop(current)
+            elif current is not None and self._worn(current):
+                logger.info("the headless browser served {} pages (browser_max_pages); "
+                            "starting a fresh one", current.pages)
+                await self._drop(current)
+            if self._current is None:
+                self._current = _Process(await self._start())
+            self._current.pages += 1
+            self._current.loading += 1
+            return self._current
 
-    async def _start(self) -> None:
+    async def _give_back(self, process: _Process) -> None:
+        """A page of ``process`` ended (or was cancelled at the deadline): no lock and no
+        await before the count, so a cancelled check cannot leave a retired browser open;
+        the close itself is shielded from that cancellation."""
+        process.loading -= 1
+        if process in self._retired and process.loading == 0:
+            self._retired.discard(process)
+            await _quietly(asyncio.shield(process.browser.close()))
+
+    def _worn(self, process: _Process) -> bool:
+        return (not self.settings.browser_cdp_url
+                and process.pages >= self.settings.browser_max_pages)
+
+    async def _drop(self, process: _Process) -> None:
+        """No new page in ``process``; closed now, or when its last page ends."""
+        self._current = None
+        if process.loading and process.browser.is_connected():
+            self._retired.add(process)
+        else:
+            await _quietly(process.browser.close())
+
+    async def _start(self) -> Any:
         from playwright.async_api import Error, async_playwright
 
         s = self.settings
         _ensure_chromium(s)
-        self._pw = await async_playwright().start()
+        if self._pw is None:
+            self._pw = await async_playwright().start()
         try:
             if s.browser_cdp_url:
-                self._browser = await self._pw.chromium.connect_over_cdp(s.browser_cdp_url)
-            else:
-                self._browser = await self._pw.chromium.launch(
-                    executable_path=s.chromium_path, args=ARGS, headless=True)
+                return await self._pw.chromium.connect_over_cdp(s.browser_cdp_url)
+            return await self._pw.chromium.launch(
+                executable_path=s.chromium_path, args=ARGS, headless=True)
         except Error as exc:
-            await self._stop()
+            if not self._retired:  # a driver in doubt is started afresh next time
+                await self._stop()
             where = s.browser_cdp_url or s.chromium_path
             raise BrowserError(f"the headless browser ({where}) did not start: "
                                f"{_first_line(exc)}") from None
 
     async def _stop(self) -> None:
-        if self._browser is not None:
-            await _quietly(self._browser.close())
+        for process in [*self._retired, *([self._current] if self._current else [])]:
+            await _quietly(process.browser.close())
         if self._pw is not None:
             await _quietly(self._pw.stop())
-        self._browser = self._pw = None
+        self._current, self._retired, self._pw = None, set(), None
 
 
 def _ensure_chromium(s: Settings) -> None:

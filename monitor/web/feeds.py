@@ -2,8 +2,10 @@
 
 Built with ElementTree, so every title and summary is escaped by the serializer; the
 entry content is the inline character diff (already-escaped HTML, carried as
-``type="html"`` text).  Feed readers that cannot send headers use ``?token=``; the token
-is never echoed into the feed's own links.  Those links are absolute, built on
+``type="html"`` text), followed by each attachment added, removed or replaced, with the
+diff of a replaced file's text when both files have text (``monitor.compare``).  Feed
+readers that cannot send headers use ``?token=``; the token is never echoed into the
+feed's own links.  Those links are absolute, built on
 ``settings.public_url`` or the bound address, never on the request's ``Host`` header
 (which would let anyone who can send a request plant links to their own site).
 """
@@ -17,7 +19,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from monitor.diff import diff_texts
+from monitor.compare import compare
 from monitor.render import render_html
 from monitor.types import KIND_LABELS
 from monitor.web.views import State, WebState
@@ -99,11 +101,12 @@ def _link(c: ChangeEntry) -> str:
 
 
 def _diff_html(state: WebState, c: ChangeEntry) -> str | None:
+    """The page's diff, then each attachment changed with the diff of its text."""
     if not (c.old_version_id and c.new_version_id):
         return None
-    old, new = state.store.version(c.old_version_id), state.store.version(c.new_version_id)
-    diff = diff_texts(old.text, new.text, timeout=state.config.settings.diff_timeout)
-    return render_html(diff, context=1)
+    pair = compare(state.store, c.old_version_id, c.new_version_id,
+                   timeout=state.config.settings.diff_timeout)
+    return render_html(pair.diff, context=1) + pair.attachment_section(context=1).html
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:

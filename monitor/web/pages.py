@@ -135,8 +135,9 @@ def diff_page(request: Request, state: State, a: int | None = None, b: int | Non
     html = (render_side_by_side_html if mode == "side" else render_html)(c.diff,
                                                                          context=context)
     # The renderer escapes every character of page text; only its own tags are markup.
+    files = c.attachment_section(context=context).html  # escaped like the diff
     return render(request, state, "diff.html", c=c, a=a, b=b, mode=mode, context=context,
-                  body=Markup(html), links=True)
+                  body=Markup(html), files=Markup(files), links=True)
 
 
 @router.get("/search")

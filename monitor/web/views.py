@@ -130,7 +130,8 @@ def diff_document(c: Comparison, tz: str, *, context: int = 1) -> str:
     css = Markup((STATIC / "style.css").read_text(encoding="utf-8"))  # our own file
     return template.render(c=c, tz=tz, css=css, links=False,
                            inline=Markup(render_html(c.diff, context=context)),
-                           side=Markup(render_side_by_side_html(c.diff, context=context)))
+                           side=Markup(render_side_by_side_html(c.diff, context=context)),
+                           files=Markup(c.attachment_section(context=context).html))
 
 
 State = Annotated[WebState, Depends(web_state)]
