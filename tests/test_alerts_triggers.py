@@ -198,3 +198,20 @@ def test_a_bad_trigger_is_refused_naming_the_watcher_and_key(
         load_config(path, env={})
     assert (err.value.watcher, err.value.key) == ("analyst", key)
     assert says in str(err.value)
+
+
+def test_the_readme_examples_load(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Alert channels and triggers", 1)[1].split("**Listing", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```toml\n")[1:]]
+    assert len(blocks) == 2
+    body = '[[sources]]\nname = "hn-0192"\nurl = "http://example.gov.cn/a.html"\n'
+    body += 'tags = ["hunan"]\n' + "".join(blocks)
+    config = load_config(write_sources(tmp_path / "sources.toml", body), env={})
+    by_name = {w.name: w for w in config.watchers}
+    assert by_name["phone"].apprise_env == "TELEGRAM_URL"
+    assert by_name["replies"].when_added == ("答复", "回复", "办理结果")
+    assert wants(by_name["money"], text("changed", "3000万元", "3000.5万元"))
+    assert wants(by_name["closed"], text("changed", "状态：未办结", "状态：已办结"))
+    assert not wants(by_name["closed"], text("metadata_changed", "", "已办结"))  # kind
+    assert not wants(by_name["closed"], text("changed", "已办结", "已办结 答复"))
