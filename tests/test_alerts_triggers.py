@@ -12,6 +12,7 @@ import pytest
 
 from alerts.delivery import Deliverer
 from alerts.triggers import ChangeText, wants
+from monitor import zh
 from monitor.config import Config, WatcherConfig, load_config
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
@@ -198,6 +199,9 @@ def test_a_bad_trigger_is_refused_naming_the_watcher_and_key(
         load_config(path, env={})
     assert (err.value.watcher, err.value.key) == ("analyst", key)
     assert says in str(err.value)
+    # as the admin's alert says it (a daemon refusing an edit)
+    told = zh.config_problem(str(err.value), file="sources.toml", watcher="analyst", key=key)
+    assert "接收人 analyst" in told and says.split()[0][:5] in told, told
 
 
 def test_the_readme_examples_load(tmp_path: Path) -> None:
