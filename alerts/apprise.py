@@ -28,8 +28,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-import apprise
-
 from alerts.base import Channel, Target
 from alerts.message import Message
 from monitor.config import WEBHOOK_FROM_ENV
@@ -40,6 +38,8 @@ REASON_CHARS = 300  # of Apprise's log kept in last_error
 
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not an Apprise URL (None: it is one).  Never says the URL."""
+    import apprise  # imported when used: it loads its plugins (commands start faster)
+
     if apprise.Apprise().add(url):
         return None
     scheme = url.partition("://")[0] if "://" in url else ""
@@ -65,6 +65,8 @@ class AppriseChannel(Channel):
 
 
 def _notify(url: str, message: Message) -> None:
+    import apprise
+
     client = apprise.Apprise()
     client.add(url)
     result = client.notify(title=message.title, body=message.text or message.title,
