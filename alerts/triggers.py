@@ -70,8 +70,9 @@ def page_words(version: Words | None) -> str:
     if version is None:
         return ""
     meta = [f"{k}：{v}" for k, v in version.metadata.items()]
-    files: Any = getattr(version, "attachments", None) or ()
-    names = [str(a.get("name") or "") for a in files if isinstance(a, Mapping)]
+    files: Any = getattr(version, "attachments", None) or ()  # entries, or Attachments
+    names = [str((a.get("name") if isinstance(a, Mapping) else getattr(a, "name", "")) or "")
+             for a in files]
     return "\n".join([version.title, version.text, *meta, *names])
 
 

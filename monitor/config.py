@@ -162,10 +162,6 @@ class WatcherConfig:
     when_matches: str | None = None
     kinds: tuple[str, ...] = ()
 
-    @property
-    def has_triggers(self) -> bool:
-        return bool(self.when_added or self.when_removed or self.when_matches or self.kinds)
-
     def wants(self, source: SourceConfig) -> bool:
         return source.matches(self.sources, self.tags)
 

@@ -219,3 +219,42 @@ def test_the_readme_examples_load(tmp_path: Path) -> None:
     assert wants(by_name["closed"], text("changed", "状态：未办结", "状态：已办结"))
     assert not wants(by_name["closed"], text("metadata_changed", "", "已办结"))  # kind
     assert not wants(by_name["closed"], text("changed", "已办结", "已办结 答复"))
+
+
+async def test_new_documents_of_a_listing_are_chosen_by_their_words(
+        store: Store, site: Site, tmp_path: Path) -> None:
+    from monitor.cli.check import run_checks
+    from tests.test_listing_sources import NAME, Column
+
+    column = Column(site, 3)
+    column.serve_replies()
+    path = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        [sources.follow]
+        content = "div.article"
+
+        [[watchers]]
+        name = "replies"
+        email = "replies@example.org"
+        sources = ["{NAME}"]
+        kinds = ["document_added"]
+        when_added = ["现答复如下"]
+
+        [[watchers]]
+        name = "one"
+        email = "one@example.org"
+        sources = ["{NAME}"]
+        when_added = ["第0104号"]
+        """)
+    config = load_config(path, env={})
+    store.sync_sources(config.sources)
+    source = config.source(NAME)
+    await run_checks(config, store, [source], progress=False)  # the baseline
+    for _ in range(2):  # replies 103 and 104 are published, one pass each
+        column.publish()
+        await run_checks(config, store, [source], progress=False)
+    told = sorted(r.watcher for r in AlertsRepo(store).list())
+    assert told == ["one", "replies", "replies"]
