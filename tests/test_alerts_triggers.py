@@ -258,3 +258,21 @@ async def test_new_documents_of_a_listing_are_chosen_by_their_words(
         await run_checks(config, store, [source], progress=False)
     told = sorted(r.watcher for r in AlertsRepo(store).list())
     assert told == ["one", "replies", "replies"]
+
+
+def test_long_pages_count_the_same_as_short_ones() -> None:
+    """Only what changed (and a margin) is searched: far words on both sides still
+    count as they do on the whole page, and an edit at each end is seen."""
+    from alerts.triggers import change_text
+    from monitor.types import ChangeDecision, ChangeKind, Snapshot
+
+    far = "答复。" + "甲" * 5000 + "乙" * 5000 + "已办结。"
+    cases = [("甲乙", "甲答复乙"), ("答复。甲", "甲"), ("乙已办结", "乙办结")]
+    for old, new in cases:
+        before, after = Snapshot("t", far), Snapshot("t", far.replace(old, new, 1))
+        words = change_text(ChangeDecision(ChangeKind.CHANGED, ""), before, after)
+        assert len(words.after) < 2000  # only the changed part, with its margin
+        for watcher in (w(when_added=("答复",)), w(when_removed=("答复",)),
+                        w(when_removed=("已办结",)), w(when_matches="答复|办结")):
+            whole = ChangeText(words.kinds, "t\n" + before.text, "t\n" + after.text)
+            assert wants(watcher, words) is wants(watcher, whole), (old, watcher)
