@@ -20,6 +20,7 @@ import pytest
 from alerts.delivery import Deliverer
 from storage import Store
 from storage.alerts_repo import AlertsRepo
+from storage.models import utcnow
 from tests.sites import Request, Response, Site
 from tests.test_alerts_support import make_change, make_config
 
@@ -143,3 +144,20 @@ async def test_a_message_without_the_robots_keyword_is_refused_with_its_reason(
     [row] = AlertsRepo(store).list(failed=True)
     assert row.watcher == "room0" and "keywords not in content" in (row.last_error or "")
     assert len(accepts.arrivals) == 1 and refuses.arrivals == []
+
+
+async def test_a_robot_without_room_for_long_keeps_the_alert_queued_in_the_outbox(
+        store: Store, site: Site, tmp_path: Path) -> None:
+    robot = Robot(site)
+    config = make_config(tmp_path, room(0) + room(1),
+                         settings="dingtalk_rate = 1\ndingtalk_window = 600\n")
+    make_change(store, config)
+    env = {"ROBOT0": robot.url, "ROBOT1": robot.url}
+    report = await Deliverer(config, store, env=env).deliver_due()
+    assert report.describe() == "1 sent, 0 retrying, 0 dead, 1 queued"
+    [waiting] = [r for r in AlertsRepo(store).list() if r.status != "sent"]
+    # pending, no error, no attempt spent, due when the robot has room (10 min on)
+    assert (waiting.status, waiting.last_error, waiting.attempts) == ("pending", None, 0)
+    wait = (waiting.next_attempt_at.replace(tzinfo=None) - utcnow().replace(tzinfo=None))
+    assert 500 < wait.total_seconds() <= 600
+    assert len(robot.arrivals) == 1
