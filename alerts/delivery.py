@@ -9,6 +9,9 @@
   (``monitor alerts retry`` revives it).
 * Each row (or digest group) is sent on its own, a few at a time: one failing recipient
   never holds back the others.
+* A channel whose rate limit has no room yet (DingTalk robots, ``alerts.ratelimit``)
+  raises ``DeliveryDeferred``: the row goes back to ``pending``, due when there is room,
+  its attempt not counted (queued, neither failed nor dropped).
 * Digest rows (``payload.mode == "digest"``) become due at their digest time; the due rows
   of one recipient and channel go out together as one message.
 * At shutdown (``stop``), no new rows are claimed and claimed rows whose send has not
@@ -34,7 +37,7 @@ from alerts.compose import Composer
 from alerts.message import Message
 from alerts.registry import CHANNELS, channel_name, check_alerting
 from monitor.config import Config
-from monitor.errors import DeliveryError, MonitorError
+from monitor.errors import DeliveryDeferred, DeliveryError, MonitorError
 from storage import Store
 from storage.alerts_repo import AlertRecord, AlertsRepo
 from storage.models import utcnow
@@ -54,10 +57,12 @@ class DeliveryReport:
     retrying: int = 0
     dead: int = 0
     released: int = 0  # given back unsent (lease too short, or shutdown)
+    deferred: int = 0  # given back until a rate limit has room (counted in released too)
     errors: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        return f"{self.sent} sent, {self.retrying} retrying, {self.dead} dead"
+        queued = f", {self.deferred} queued" if self.deferred else ""
+        return f"{self.sent} sent, {self.retrying} retrying, {self.dead} dead{queued}"
 
 
 def backoff(base: float, attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
@@ -128,6 +133,9 @@ class Deliverer:
                 return
             try:
                 message = await self._send(batch)
+            except DeliveryDeferred as exc:
+                await self._deferred(batch, exc, report)
+                return
             except Exception as exc:  # a bug must not stop the other rows: retry, then dead
                 if not isinstance(exc, DeliveryError):
                     logger.exception("alert {}: unexpected error", batch[0].id)
@@ -177,6 +185,16 @@ class Deliverer:
         report.sent += len(batch)
         logger.info("alert {} sent to {} ({})", ids, redact(batch[0].recipient),
                     message.message_id)
+
+    async def _deferred(self, batch: list[AlertRecord], exc: DeliveryDeferred,
+                        report: DeliveryReport) -> None:
+        due = self.clock() + timedelta(seconds=exc.delay)
+        await asyncio.to_thread(self.repo.release, [r.id for r in batch], _lease(batch), due)
+        self._settled(batch)
+        report.released += len(batch)
+        report.deferred += len(batch)
+        logger.info("alerts {} to {} queued until {}: {}", [r.id for r in batch],
+                    redact(batch[0].recipient), due.isoformat(timespec="seconds"), exc)
 
     async def _failed(self, batch: list[AlertRecord], exc: DeliveryError,
                       report: DeliveryReport) -> None:

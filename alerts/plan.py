@@ -6,28 +6,46 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.config import Config, SourceConfig, WatcherConfig
+from alerts.triggers import ChangeText, wants
+from monitor.config import WEBHOOK_FROM_ENV, Config, SourceConfig, WatcherConfig
 from storage.records import AlertDraft
 
 
 def _targets(w: WatcherConfig) -> list[tuple[str, str]]:
+    """(channel, recipient) of each way ``w`` is reached.  An Apprise recipient is
+    ``env:NAME``: the URL (its token) is read from the environment when sending."""
     out = []
     if w.email:
         out.append(("email", w.email))
     if w.webhook:
         out.append(("webhook", w.webhook))
+    if w.apprise_env:
+        out.append(("apprise", WEBHOOK_FROM_ENV + w.apprise_env))
     return out
 
 
+def _format(w: WatcherConfig | None, channel: str) -> str:
+    if w is None or channel == "email":
+        return "email"
+    return w.webhook_format if channel == "webhook" else channel
+
+
+def _secret(w: WatcherConfig | None, channel: str) -> str | None:
+    return w.webhook_secret_env if (w and channel == "webhook") else None
+
+
 def change_alerts(config: Config, source: SourceConfig, change_index: int,
-                  now: datetime) -> list[AlertDraft]:
-    """One draft per (watcher, channel) subscribed to ``source``.
+                  now: datetime, change: ChangeText | None = None) -> list[AlertDraft]:
+    """One draft per (watcher, channel) subscribed to ``source`` whose triggers choose
+    ``change`` (``alerts.triggers``; None: the change is not known, every watcher).
 
     Digest watchers' rows are held until their next digest time; the digest job sends
     all held rows of a recipient as one message.
     """
     drafts = []
     for w in config.watchers_of(source):
+        if change is not None and not wants(w, change):
+            continue
         hold = next_digest(w, now, config.settings.timezone) if w.mode == "digest" else None
         for channel, recipient in _targets(w):
             drafts.append(AlertDraft(
@@ -35,21 +53,20 @@ def change_alerts(config: Config, source: SourceConfig, change_index: int,
                 event="change", channel=channel, recipient=recipient, watcher=w.name,
                 change_index=change_index, hold_until=hold,
                 payload={"source": source.name, "mode": w.mode,
-                         "format": w.webhook_format if channel == "webhook" else "email",
-                         "secret_env": w.webhook_secret_env if channel == "webhook" else None},
+                         "format": _format(w, channel), "secret_env": _secret(w, channel)},
             ))
     return drafts
 
 
 def flap_alerts(config: Config, source: SourceConfig, change_index: int, now: datetime,
-                page_id: int) -> list[AlertDraft]:
+                page_id: int, change: ChangeText | None = None) -> list[AlertDraft]:
     """A later flip of an alternating page: one alert per (page, ``flap_hold`` window,
     recipient), held to the window's end; each newer flip in the window takes the
     pending row over (``replace_pending``), so what goes out is the page's newest state."""
     hold = config.settings.flap_hold
     window = int(now.timestamp() // hold)
     until = datetime.fromtimestamp((window + 1) * hold, tz=now.tzinfo)
-    drafts = change_alerts(config, source, change_index, now)
+    drafts = change_alerts(config, source, change_index, now, change)
     return [replace(d, dedupe_key=f"flap:{page_id}:{window}:{d.channel}:{d.recipient}",
                     hold_until=max(d.hold_until or until, until), replace_pending=True,
                     payload={**d.payload, "condensed": True})
@@ -72,8 +89,7 @@ def trouble_alerts(config: Config, source: SourceConfig, event: str, key: str,
         dedupe_key=f"{event}:{source.name}:{key}:{channel}:{recipient}", event=event,
         channel=channel, recipient=recipient, watcher=w.name if w else "admin",
         payload={"source": source.name, "url": source.url, "detail": detail,
-                 "format": w.webhook_format if (w and channel == "webhook") else "email",
-                 "secret_env": w.webhook_secret_env if (w and channel == "webhook") else None},
+                 "format": _format(w, channel), "secret_env": _secret(w, channel)},
     ) for channel, recipient, w in recipients]
 
 

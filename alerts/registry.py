@@ -1,12 +1,14 @@
 """The channels, by name, and the start-up check of their configuration.
 
-An outbox row says ``channel = "email"`` or ``"webhook"``; ``channel_name`` picks the
-module: email goes over SMTP when ``smtp_url`` is set and to the ``.eml`` outbox
-otherwise, a webhook uses its watcher's ``webhook_format``.
+An outbox row says ``channel = "email"``, ``"webhook"`` or ``"apprise"``; ``channel_name``
+picks the module: email goes over SMTP when ``smtp_url`` is set and to the ``.eml``
+outbox otherwise, a webhook uses its watcher's ``webhook_format``, an Apprise row the
+Apprise URL named by its watcher's ``apprise_env``.
 
 Start-up check (``check_alerting``): a broken channel (a bad ``smtp_url``, a secret on a
 format that does not sign) stops everything, since it is the same for every watcher; a
-watcher whose ``webhook_env`` or ``webhook_secret_env`` is not set is only a warning, so
+watcher whose ``webhook_env``, ``webhook_secret_env`` or ``apprise_env`` is not set (or
+holds no Apprise URL) is only a warning, so
 one broken watcher never stops the checks or the other watchers.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from alerts.apprise import AppriseChannel, url_problem
 from alerts.base import Channel
 from alerts.dingtalk import DingTalkWebhook
 from alerts.email_mime import address_problem
@@ -30,13 +33,15 @@ from monitor.settings import Settings
 
 CHANNELS: dict[str, type[Channel]] = {
     cls.name: cls for cls in (SmtpChannel, OutboxChannel, GenericWebhook, DingTalkWebhook,
-                              WeComWebhook, FeishuWebhook, SlackWebhook)
+                              WeComWebhook, FeishuWebhook, SlackWebhook, AppriseChannel)
 }
 
 
 def channel_name(settings: Settings, channel: str, fmt: str | None) -> str:
     if channel == "email":
         return "smtp" if settings.smtp_url else "outbox"
+    if channel == "apprise":
+        return AppriseChannel.name
     return fmt or "generic"
 
 
@@ -67,6 +72,9 @@ def channel_warnings(config: Config, env: Mapping[str, str] | None = None) -> li
     env = os.environ if env is None else env
     out = []
     for w in config.watchers:
+        if w.apprise_env and (problem := _apprise_problem(w.apprise_env, env)):
+            out.append(f"watcher {w.name!r}: apprise_env names {w.apprise_env}, {problem}: "
+                       "its Apprise alerts will fail until it is fixed")
         if not w.webhook:
             continue
         for key, name in (("webhook_env", w.webhook_env),
@@ -75,6 +83,14 @@ def channel_warnings(config: Config, env: Mapping[str, str] | None = None) -> li
                 out.append(f"watcher {w.name!r}: {key} names {name}, which is not set in the "
                            "environment: its webhook alerts will fail until it is")
     return out
+
+
+def _apprise_problem(name: str, env: Mapping[str, str]) -> str | None:
+    url = env.get(name)
+    if not url:
+        return "which is not set in the environment"
+    problem = url_problem(url)
+    return f"which is {problem}" if problem else None
 
 
 def check_alerting(config: Config, env: Mapping[str, str] | None = None) -> list[str]:

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import time
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -57,6 +58,11 @@ class WebhookChannel(Channel):
     def check_reply(self, response: httpx.Response) -> None:
         """Raise ``DeliveryError`` when a 2xx reply still says the message was refused."""
 
+    def paced(self, target: Target) -> AbstractAsyncContextManager[object]:
+        """Around the POST: the app's rate limit, if it has one (``DeliveryDeferred``:
+        not now)."""
+        return nullcontext()
+
     def url(self, target: Target) -> str:
         """The webhook URL; ``env:NAME`` (``webhook_env``) is read from the environment
         now, so the URL and the credential in it are never stored.  Unset is temporary:
@@ -76,7 +82,9 @@ class WebhookChannel(Channel):
             req = self.request(message, target)
             async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False,
                                          headers={"User-Agent": USER_AGENT}) as client:
-                response = await client.post(req.url, content=req.content, headers=req.headers)
+                async with self.paced(target):
+                    response = await client.post(req.url, content=req.content,
+                                                 headers=req.headers)
         except httpx.TimeoutException as exc:
             raise DeliveryError(f"webhook timeout: {exc.__class__.__name__}") from exc
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:

@@ -34,6 +34,7 @@ from monitor.settings import (
     load_settings,
     parse_interval,
 )
+from monitor.types import ChangeKind
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 LISTING_KEYS = {"links", "match", "next_page", "page_url", "max_pages", "max_documents",
@@ -60,9 +61,11 @@ FOLLOW_KEYS = {"content", "ignore", "ignore_text", "interval", "cron", "tags", "
                "robots", "comment", "accept_challenge_like", *ACCESS_KEYS}
 KINDS = ("page", "listing", "feed")
 FEED_KEYS = {"match", "max_documents", "follow"}  # a feed has no pages or link selector
+# A watcher's triggers (``alerts.triggers``): which changes it is sent.
+TRIGGER_KEYS = ("when_added", "when_removed", "when_matches", "kinds")
 WATCHER_KEYS = {
     "name", "email", "webhook", "webhook_env", "webhook_format", "webhook_secret_env",
-    "sources", "tags", "mode", "digest_at",
+    "sources", "tags", "mode", "digest_at", "apprise_env", *TRIGGER_KEYS,
 }
 WEBHOOK_FORMATS = ("generic", "dingtalk", "wecom", "feishu", "slack")
 SIGNED_FORMATS = ("generic", "dingtalk", "feishu")  # see ``signs`` in alerts/
@@ -151,6 +154,12 @@ class WatcherConfig:
     tags: tuple[str, ...] = ()
     mode: Literal["immediate", "digest"] = "immediate"
     digest_at: str = "08:00"
+    apprise_env: str | None = None  # NAME of a variable holding an Apprise URL
+    # Triggers (alerts.triggers): every key set must hold; a list holds when one item does.
+    when_added: tuple[str, ...] = ()
+    when_removed: tuple[str, ...] = ()
+    when_matches: str | None = None
+    kinds: tuple[str, ...] = ()
 
     def wants(self, source: SourceConfig) -> bool:
         return source.matches(self.sources, self.tags)
@@ -600,14 +609,16 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
         webhook_format=entry.get("webhook_format", "generic"),
         webhook_secret_env=entry.get("webhook_secret_env"), sources=tuple(pats),
         tags=tuple(tags), mode=entry.get("mode", "immediate"),
-        digest_at=entry.get("digest_at", "08:00"),
+        digest_at=entry.get("digest_at", "08:00"), apprise_env=entry.get("apprise_env"),
+        **_triggers(entry, fail),
     )
 
 
 def _check_addresses(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
     email, webhook, env = entry.get("email"), entry.get("webhook"), entry.get("webhook_env")
-    if not email and not webhook and not env:
-        raise fail("email", "a watcher needs an email and/or a webhook (or webhook_env)")
+    if not email and not webhook and not env and not entry.get("apprise_env"):
+        raise fail("email", "a watcher needs an email and/or a webhook (webhook_env, "
+                   "apprise_env)")
     if email is not None and (not isinstance(email, str) or "@" not in email
                               or re.search(r"[\s<>,;]", email)):
         raise fail("email", f"{email!r} is not an email address")
@@ -615,7 +626,7 @@ def _check_addresses(entry: dict[str, Any], fail: Callable[[str, str], ConfigErr
         raise fail("webhook_env", "set either webhook or webhook_env, not both")
     if webhook is not None:
         _check_webhook(webhook, entry, fail)
-    for key in ("webhook_env", "webhook_secret_env"):
+    for key in ("webhook_env", "webhook_secret_env", "apprise_env"):
         if entry.get(key) is not None and not _ENV_NAME.match(str(entry[key])):
             raise fail(key, "must name an environment variable (like ROOM_WEBHOOK), "
                        "not hold a URL or secret")
@@ -654,3 +665,36 @@ def _check_delivery(entry: dict[str, Any], fail: Callable[[str, str], ConfigErro
     digest_at = entry.get("digest_at", "08:00")
     if not isinstance(digest_at, str) or not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", digest_at):
         raise fail("digest_at", "must be a time of day like '08:00'")
+
+
+def _triggers(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> dict[str, Any]:
+    """when_added / when_removed (strings), when_matches (a regex), kinds (change kinds).
+
+    Refused in Chinese first, the technical detail after: the user reads the first part."""
+    out: dict[str, Any] = {}
+    for key in ("when_added", "when_removed", "kinds"):
+        value = entry.get(key, [])
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or (not value and key in entry) or not all(
+                isinstance(v, str) and v.strip() for v in value):
+            raise fail(key, "应为非空字符串的列表，如 [\"答复\", \"办结\"] "
+                       "(must be a list of non-empty strings)")
+        out[key] = tuple(value)
+    known = [str(k) for k in ChangeKind]
+    for kind in out["kinds"]:
+        if kind not in known:
+            close = difflib.get_close_matches(kind, known, n=1)
+            hint = f"，是否想写 {close[0]!r}？" if close else ""
+            raise fail("kinds", f"未知的变化类型 {kind!r}{hint} (a kind of change is one of: "
+                       f"{', '.join(known)})")
+    pattern = entry.get("when_matches")
+    if pattern is not None:
+        try:
+            if not isinstance(pattern, str) or not pattern:
+                raise re.error("must be a non-empty string")
+            re.compile(pattern)
+        except re.error as exc:
+            raise fail("when_matches", f"{pattern!r} 不是有效的正则表达式 "
+                       f"(not a valid regex: {exc})") from None
+    out["when_matches"] = pattern
+    return out

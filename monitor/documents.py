@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alerts import plan
+from alerts import plan, triggers
 from monitor import zh
 from monitor.config import Config, SourceConfig
 from monitor.detect import attachment_changes, describe_items
@@ -108,7 +108,8 @@ def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckR
         summary += f"（正文暂未获取：{zh.describe(error.kind, error.status)}）"
     change = ChangeDecision(ChangeKind.DOCUMENT_ADDED, summary, details=details)
     index = len(rec.changes)
-    drafts = plan.change_alerts(config, source, index, utcnow())
+    words = triggers.change_text(change, None, got.extracted if got else None)
+    drafts = plan.change_alerts(config, source, index, utcnow(), words)
     return replace(rec, changes=(*rec.changes, change), alerts=rec.alerts + tuple(drafts),
                    announced=True)
 

@@ -221,6 +221,17 @@ class DeliveryError(MonitorError):
         self.permanent = permanent
 
 
+class DeliveryDeferred(DeliveryError):
+    """Not now, and not a failure: the channel's rate limit has no room before ``delay``
+    seconds.  The row goes back to the outbox, due then, its attempt not counted."""
+
+    kind = "deferred"
+
+    def __init__(self, message: str, *, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
 class ChannelConfigError(ConfigError):
     """An alert channel is misconfigured (reported at start-up)."""
 

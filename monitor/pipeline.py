@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 
-from alerts import plan
+from alerts import plan, triggers
 from monitor import attachments, crawl, documents, zh
 from monitor.challenge import detect_challenge, detect_soft_404
 from monitor.config import Config, SourceConfig
@@ -267,7 +267,7 @@ class Checker:
         rec = self._base(state, started, t0, outcome, got.fetch)
         if outcome is Outcome.UNCHANGED:
             return rec
-        alerts = self._change_alerts(source, changes, state.page_id)
+        alerts = self._change_alerts(source, changes, state.page_id, state.last, snap)
         moved = _moved(changes)
         # A page restored or moved with the text it had is the same version: the change
         # is recorded (against the last version), a duplicate version is not.
@@ -303,7 +303,7 @@ class Checker:
         return replace(rec, outcome=str(Outcome.CHANGED), version=version,
                        changes=(decision,),
                        alerts=rec.alerts + tuple(self._change_alerts(source, [decision],
-                                                                     state.page_id)))
+                                                                     state.page_id, last, snap)))
 
     async def _changes(self, source: SourceConfig, state: PageState, got: Inspection,
                        snap: object) -> list[ChangeDecision]:
@@ -335,13 +335,15 @@ class Checker:
         return out
 
     def _change_alerts(self, source: SourceConfig, changes: list[ChangeDecision],
-                       page_id: int) -> list[AlertDraft]:
+                       page_id: int, old: triggers.Words | None,
+                       new: triggers.Words) -> list[AlertDraft]:
         drafts: list[AlertDraft] = []
         for i, ch in enumerate(changes):
+            words = triggers.change_text(ch, old, new)  # what watchers' triggers look at
             if ch.alert and ch.details.get("condensed"):
-                drafts += plan.flap_alerts(self.config, source, i, utcnow(), page_id)
+                drafts += plan.flap_alerts(self.config, source, i, utcnow(), page_id, words)
             elif ch.alert:
-                drafts += plan.change_alerts(self.config, source, i, utcnow())
+                drafts += plan.change_alerts(self.config, source, i, utcnow(), words)
         return drafts
 
     def _base(self, state: PageState, started: datetime, t0: float, outcome: Outcome,
@@ -376,8 +378,8 @@ class Checker:
         if gone >= s.gone_after and state.status != "gone" and state.last is not None:
             changes = (ChangeDecision(ChangeKind.GONE, zh.describe(exc.kind, exc.status)),)
             status = "gone"
-        alerts = [a for i, _ in enumerate(changes) for a in
-                  plan.change_alerts(self.config, source, i, utcnow())]
+        alerts = [a for i, c in enumerate(changes) for a in plan.change_alerts(
+            self.config, source, i, utcnow(), triggers.change_text(c, None, None))]
         if streak == s.trouble_after and status != "gone":
             alerts += self._trouble(state, "trouble", zh.failures(streak, exc.kind, exc.status))
         return CheckRecord(

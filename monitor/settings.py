@@ -122,6 +122,11 @@ class Settings(BaseModel):
         "as it is when that alert goes out.")
     alert_retry_base: float = Field(30.0, gt=0, description="First alert retry delay (seconds).")
     alert_max_attempts: int = Field(10, ge=1, description="Attempts before an alert is dead.")
+    dingtalk_rate: int = Field(
+        20, ge=1, description="Messages a DingTalk robot takes per dingtalk_window; more are "
+        "queued (DingTalk's limit: 20 a minute per robot).")
+    dingtalk_window: float = Field(
+        60.0, gt=0, description="Seconds of dingtalk_rate's window.")
     web_enabled: bool = Field(False, description="monitor run also serves the web UI.")
     web_host: str = Field("127.0.0.1", description="Web UI bind address.")
     web_port: int = Field(8080, ge=1, le=65535, description="Web UI port.")

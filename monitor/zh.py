@@ -60,6 +60,10 @@ def failures(streak: int, kind: str | None, status: int | None = None) -> str:
 _PLACE = re.compile(r"line (\d+), column (\d+)")
 # (a phrase of the English message, its Chinese) — the first that occurs wins.
 _PROBLEMS: tuple[tuple[str, str], ...] = (
+    # a watcher's triggers (alerts.triggers) are refused in Chinese already
+    ("未知的变化类型", "未知的变化类型"),
+    ("不是有效的正则表达式", "不是有效的正则表达式"),
+    ("应为非空字符串的列表", "应为非空字符串的列表"),
     ("not valid TOML", "不是有效的 TOML 格式"),
     ("not UTF-8", "文件不是 UTF-8 编码"),
     ("file not found", "找不到文件"),

@@ -80,8 +80,9 @@ def test_email_goes_to_smtp_when_configured_else_to_the_outbox(tmp_path: Path) -
     assert channel_name(plain.settings, "email", "email") == "outbox"
     assert channel_name(smtp.settings, "email", "email") == "smtp"
     assert channel_name(plain.settings, "webhook", "feishu") == "feishu"
+    assert channel_name(plain.settings, "apprise", "apprise") == "apprise"
     assert set(CHANNELS) == {"smtp", "outbox", "generic", "dingtalk", "wecom", "feishu",
-                             "slack"}
+                             "slack", "apprise"}
 
 
 def test_backoff_doubles_with_jitter_and_a_cap() -> None:
