@@ -8,7 +8,10 @@ Several replicas starting at once on a fresh PostgreSQL database would each run 
 migrations and collide in the catalog (``UniqueViolation pg_type_typname_nsp_index``):
 ``migrate()`` holds a transaction-level advisory lock (``MIGRATE_LOCK``) while it runs,
 so the first replica migrates and the others wait, then find the schema at head.
-SQLite needs none: a second daemon on one file refuses to start (``single_daemon``).
+On SQLite the migration runs in one ``BEGIN IMMEDIATE`` transaction (SQLite's DDL is
+transactional): a second process opening a new file at the same moment (``monitor serve``
+beside ``monitor run``) waits for the write lock (``busy_timeout``), then finds the
+schema at head, instead of creating the tables a second time.
 """
 
 from __future__ import annotations
@@ -74,5 +77,7 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # one replica at a time; released at commit
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
+        else:  # the write lock from the first statement, so the DDL is ours alone
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

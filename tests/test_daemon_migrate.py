@@ -1,4 +1,5 @@
-"""Replicas starting at once on a fresh PostgreSQL database all migrate it cleanly."""
+"""Processes starting at once on a fresh database (PostgreSQL or SQLite) all migrate it
+cleanly."""
 
 from __future__ import annotations
 
@@ -39,3 +40,21 @@ def test_replicas_migrating_a_fresh_postgres_database_at_once_all_succeed(pg_url
     with psycopg.connect(pg_url) as conn:
         [(head,)] = conn.execute("SELECT version_num FROM alembic_version").fetchall()
         assert head and conn.execute("SELECT count(*) FROM pages").fetchone() == (0,)
+
+
+def test_processes_opening_a_fresh_sqlite_database_at_once_all_succeed(tmp_path: Path) -> None:
+    # `monitor serve` and `monitor run` started together on a new file: both must work
+    # (one of them died with "table locks already exists").
+    import sqlite3
+    import time
+
+    db = tmp_path / "monitor.db"
+    start = str(time.time() + 4)
+    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, f"sqlite:///{db}", start],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(N)]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    failed = [err for code, _, err in results if code != 0]
+    assert not failed, failed[0][-2000:]
+    with sqlite3.connect(db) as conn:
+        assert len(conn.execute("SELECT version_num FROM alembic_version").fetchall()) == 1
