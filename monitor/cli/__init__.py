@@ -5,7 +5,18 @@ from __future__ import annotations
 import click
 
 from monitor import __version__
-from monitor.cli import alerts, archive, check, diff, history, run, serve, sources, status
+from monitor.cli import (
+    alerts,
+    archive,
+    check,
+    diff,
+    evidence,
+    history,
+    run,
+    serve,
+    sources,
+    status,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,7 +25,7 @@ def cli() -> None:
     """Watch government web pages, keep every version, tell people what changed."""
 
 
-for module in (alerts, archive, check, diff, history, serve, sources):
+for module in (alerts, archive, check, diff, evidence, history, serve, sources):
     module.register(cli)
 run.register(cli)
 status.register(cli)
