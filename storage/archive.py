@@ -8,7 +8,7 @@ never writes.  Full-text search lives in ``storage/search.py``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -112,6 +112,12 @@ class ArchivedVersion:
     raw_sha256: str
     change_kinds: list[str]
     attachments: list[dict[str, Any]] = field(default_factory=list)  # versions.attachments
+    # evidence (storage/verify.py): 第N版, the text's hash, the record hash and the one
+    # it chains to (the page's previous version's; "" for its first)
+    number: int = 0
+    text_sha256: str = ""
+    record_hash: str = ""
+    previous_hash: str = ""
 
 
 class Archive:
@@ -255,12 +261,14 @@ class Archive:
                           .join(SourceRow, col(SourceRow.id) == Page.source_id)
                           .where(col(Version.id).in_(ids))).all()
             kinds = _change_kinds(s, ids)
+            previous = _previous_hashes(s, [r[0] for r in rows])
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
         for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
             raw = self._raw(v, last_raw.get(v.page_id))
             last_raw[v.page_id] = (v.id or 0, raw)
-            out.append(_archived(v, page, src, raw, kinds.get(v.id or 0, [])))
+            out.append(replace(_archived(v, page, src, raw, kinds.get(v.id or 0, [])),
+                               previous_hash=previous.get(v.id or 0, "")))
         return out
 
     def _raw(self, v: Version, previous: tuple[int, bytes] | None) -> bytes:
@@ -336,6 +344,18 @@ def _change_kinds(s: Session, version_ids: Sequence[int]) -> dict[int, list[str]
     return out
 
 
+def _previous_hashes(s: Session, versions: Sequence[Version]) -> dict[int, str]:
+    """The record hash each version chains to: its page's previous version's."""
+    pages = {v.page_id for v in versions}
+    numbers = {v.number - 1 for v in versions if v.number > 1}
+    if not numbers:
+        return {}
+    found = {(pid, n): h for pid, n, h in s.exec(
+        select(Version.page_id, Version.number, Version.record_hash)
+        .where(col(Version.page_id).in_(pages), col(Version.number).in_(numbers)))}
+    return {v.id or 0: found.get((v.page_id, v.number - 1), "") for v in versions}
+
+
 def _version_ids(s: Session, source: str | None, since: datetime | None,
                  until: datetime | None) -> list[int]:
     stmt = select(Version.id).join(Page, col(Page.id) == Version.page_id)
@@ -394,5 +414,6 @@ def _archived(v: Version, page: Page, src: SourceRow, raw: bytes,
         url=v.url or page.url, fetched_at=v.fetched_at, title=v.title, text=v.text,
         metadata=dict(v.meta), content_hash=v.content_hash, http_status=v.http_status,
         headers=dict(v.headers), charset=v.charset, raw=raw, raw_sha256=v.raw_sha256,
-        change_kinds=kinds, attachments=list(v.attachments or []))
+        change_kinds=kinds, attachments=list(v.attachments or []), number=v.number,
+        text_sha256=v.text_sha256, record_hash=v.record_hash)
 
