@@ -1,6 +1,17 @@
 """Read-side queries of the archive: the sources overview, a page's timeline, recent
 changes (for feeds) and a streaming walk over versions with their raw bytes (for export).
 
+A page's timeline is its versions (each with its number 第N版, when it was first seen
+and when a check last **confirmed** it unchanged: the newest successful check before
+the next version, so "the page said X from … to …" reads off it) and its events
+(``events``), derived from what the checks and changes tables already hold:
+
+* a change row without a version of its own (页面已删除, 已恢复 or 已迁移 when the
+  content stayed the same, 已从栏目移除), at the time it was written;
+* each failure streak: its first failed check (``failing``, with the count and the first
+  error) and the successful check that ended it (``recovered``); a streak still running
+  has no end yet.  A gone page's 404s are a streak too, ended by its restoration.
+
 ``Archive`` wraps a ``Store`` (its engine and error translation) like ``AlertsRepo``; it
 never writes.  Full-text search lives in ``storage/search.py``.
 """
@@ -9,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -65,7 +76,7 @@ class ChangeBrief:
 @dataclass(frozen=True)
 class TimelineEntry:
     id: int
-    fetched_at: datetime
+    fetched_at: datetime  # first seen
     title: str
     content_hash: str
     size: int  # characters of extracted text
@@ -73,6 +84,20 @@ class TimelineEntry:
     http_status: int
     previous_id: int | None
     changes: list[ChangeBrief] = field(default_factory=list)
+    number: int = 0  # 第N版 of the page
+    last_confirmed: datetime | None = None  # newest successful check before the next version
+
+
+@dataclass(frozen=True)
+class PageEvent:
+    """Something that happened to a page besides a new version (see the module doc)."""
+
+    at: datetime
+    kind: str  # a change kind (gone, restored, moved, unlisted…), failing or recovered
+    summary: str
+    change_id: int | None = None
+    failures: int = 0  # failing/recovered: checks failed in the streak
+    until: datetime | None = None  # failing: when the streak ended (None: still failing)
 
 
 @dataclass(frozen=True)
@@ -167,24 +192,39 @@ class Archive:
             return _page_info(page, src, _version_counts(s, [page_id]))
 
     def timeline(self, page_id: int) -> list[TimelineEntry]:
-        """A page's versions, oldest first, each with the changes that produced it."""
+        """A page's versions, oldest first, each with the changes that produced it, its
+        number and when it was last confirmed."""
         with self.store.session() as s:
             versions = s.exec(select(Version.id, Version.fetched_at, Version.title,
                                      Version.content_hash, func.length(Version.text),
-                                     Version.raw_size, Version.http_status)
+                                     Version.raw_size, Version.http_status, Version.number)
                               .where(Version.page_id == page_id).order_by(col(Version.id))).all()
             changes = s.exec(select(Change).where(Change.page_id == page_id)
                              .order_by(col(Change.id))).all()
+            checks = _checks(s, page_id)
         by_version: dict[int | None, list[ChangeBrief]] = {}
         for c in changes:
             by_version.setdefault(c.new_version_id, []).append(
                 ChangeBrief(c.id or 0, c.kind, c.summary, dict(c.stats)))
         out, previous = [], None
-        for vid, at, title, chash, size, raw_size, status in versions:
+        for i, (vid, at, title, chash, size, raw_size, status, number) in enumerate(versions):
+            until = versions[i + 1][1] if i + 1 < len(versions) else None
             out.append(TimelineEntry(vid, at, title, chash, int(size or 0), raw_size, status,
-                                     previous, by_version.get(vid, [])))
+                                     previous, by_version.get(vid, []), number,
+                                     _last_confirmed(checks, at, until)))
             previous = vid
         return out
+
+    def events(self, page_id: int) -> list[PageEvent]:
+        """What happened to a page besides its versions, oldest first (module doc)."""
+        with self.store.session() as s:
+            changes = s.exec(select(Change).where(Change.page_id == page_id,
+                                                  col(Change.new_version_id).is_(None))
+                             .order_by(col(Change.id))).all()
+            checks = _checks(s, page_id)
+        out = [PageEvent(_utc(c.created_at), c.kind, c.summary, c.id) for c in changes]
+        out += _streaks(checks)
+        return sorted(out, key=lambda e: e.at)
 
     def first_version(self, page_id: int) -> tuple[int, datetime] | None:
         """The id and fetch time of a page's earliest version (None: it has none)."""
@@ -280,6 +320,45 @@ class Archive:
 
 
 # --- helpers (inside a session) -------------------------------------------------------
+
+CONFIRMING = ("new", "changed", "unchanged")  # a check that read the page as it was
+_Check = tuple[datetime, str, str]  # started_at, outcome, error
+
+
+def _checks(s: Session, page_id: int) -> list[_Check]:
+    return [(_utc(at), outcome, error or "") for at, outcome, error in s.exec(
+        select(Check.started_at, Check.outcome, Check.error).where(Check.page_id == page_id)
+        .order_by(col(Check.started_at), col(Check.id)))]
+
+
+def _last_confirmed(checks: list[_Check], since: datetime,
+                    until: datetime | None) -> datetime | None:
+    since, until = _utc(since), _utc(until) if until else None
+    seen = [at for at, outcome, _ in checks if outcome in CONFIRMING
+            and at >= since and (until is None or at < until)]
+    return max(seen) if seen else None
+
+
+def _streaks(checks: list[_Check]) -> list[PageEvent]:
+    """Each run of failed checks: where it started and the check that ended it."""
+    out: list[PageEvent] = []
+    start: _Check | None = None
+    count = 0
+    for check in checks:
+        at, outcome, _ = check
+        if outcome == "error":
+            start, count = start or check, count + 1
+        elif outcome in CONFIRMING and start is not None:
+            out += [PageEvent(start[0], "failing", start[2], failures=count, until=at),
+                    PageEvent(at, "recovered", f"连续失败 {count} 次后恢复", failures=count)]
+            start, count = None, 0
+    if start is not None:
+        out.append(PageEvent(start[0], "failing", start[2], failures=count))
+    return out
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def source_row(s: Session, name_or_url: str) -> SourceRow:
