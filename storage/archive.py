@@ -85,7 +85,7 @@ class TimelineEntry:
     previous_id: int | None
     changes: list[ChangeBrief] = field(default_factory=list)
     number: int = 0  # 第N版 of the page
-    last_confirmed: datetime | None = None  # newest successful check before the next version
+    last_confirmed: datetime | None = None  # newest check that found it unchanged
 
 
 @dataclass(frozen=True)
@@ -206,12 +206,12 @@ class Archive:
         for c in changes:
             by_version.setdefault(c.new_version_id, []).append(
                 ChangeBrief(c.id or 0, c.kind, c.summary, dict(c.stats)))
+        confirmed = _confirmations(checks)
         out, previous = [], None
-        for i, (vid, at, title, chash, size, raw_size, status, number) in enumerate(versions):
-            until = versions[i + 1][1] if i + 1 < len(versions) else None
+        for vid, at, title, chash, size, raw_size, status, number in versions:
+            last = max(_utc(at), confirmed.get(vid or 0, _utc(at)))
             out.append(TimelineEntry(vid, at, title, chash, int(size or 0), raw_size, status,
-                                     previous, by_version.get(vid, []), number,
-                                     _last_confirmed(checks, at, until)))
+                                     previous, by_version.get(vid, []), number, last))
             previous = vid
         return out
 
@@ -322,21 +322,26 @@ class Archive:
 # --- helpers (inside a session) -------------------------------------------------------
 
 CONFIRMING = ("new", "changed", "unchanged")  # a check that read the page as it was
-_Check = tuple[datetime, str, str]  # started_at, outcome, error
+_Check = tuple[datetime, str, str, int | None]  # started_at, outcome, error, version_id
 
 
 def _checks(s: Session, page_id: int) -> list[_Check]:
-    return [(_utc(at), outcome, error or "") for at, outcome, error in s.exec(
-        select(Check.started_at, Check.outcome, Check.error).where(Check.page_id == page_id)
-        .order_by(col(Check.started_at), col(Check.id)))]
+    return [(_utc(at), outcome, error or "", vid) for at, outcome, error, vid in s.exec(
+        select(Check.started_at, Check.outcome, Check.error, Check.version_id)
+        .where(Check.page_id == page_id).order_by(col(Check.started_at), col(Check.id)))]
 
 
-def _last_confirmed(checks: list[_Check], since: datetime,
-                    until: datetime | None) -> datetime | None:
-    since, until = _utc(since), _utc(until) if until else None
-    seen = [at for at, outcome, _ in checks if outcome in CONFIRMING
-            and at >= since and (until is None or at < until)]
-    return max(seen) if seen else None
+def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
+    """The newest check that read each version as the page's current one: a successful
+    check that stored no new version confirms the version current before it."""
+    out: dict[int, datetime] = {}
+    current: int | None = None
+    for at, outcome, _, vid in checks:
+        if vid is not None:
+            current = vid
+        elif outcome in CONFIRMING and current is not None:
+            out[current] = at
+    return out
 
 
 def _streaks(checks: list[_Check]) -> list[PageEvent]:
@@ -345,7 +350,7 @@ def _streaks(checks: list[_Check]) -> list[PageEvent]:
     start: _Check | None = None
     count = 0
     for check in checks:
-        at, outcome, _ = check
+        at, outcome = check[0], check[1]
         if outcome == "error":
             start, count = start or check, count + 1
         elif outcome in CONFIRMING and start is not None:
