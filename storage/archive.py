@@ -63,6 +63,7 @@ class PageInfo:
     list_date: str = ""
     listed: bool = True  # false: no longer on its listing
     last_check_at: datetime | None = None
+    unlisted_at: datetime | None = None  # when it was taken off its listing
 
 
 @dataclass(frozen=True)
@@ -480,7 +481,7 @@ def _page_info(p: Page, src: SourceRow, counts: dict[int, int]) -> PageInfo:
                     kind=p.kind, status=p.status, versions=counts.get(p.id or 0, 0),
                     last_version_id=p.last_version_id, title=p.list_title or "",
                     list_date=p.list_date or "", listed=p.listed,
-                    last_check_at=p.last_check_at)
+                    last_check_at=p.last_check_at, unlisted_at=p.unlisted_at)
 
 
 def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) -> ChangeEntry:

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from sqlmodel import col, select
 
 from monitor.types import Document
+from monitor.web.app import create_app
 from storage import Store
 from storage.archive import Archive
 from storage.models import Check
@@ -80,6 +82,20 @@ async def test_timeline_has_every_event_in_time_order(
         assert label in out.output, (label, out.output)
     assert out.output.index("页面已删除") < out.output.index("页面已恢复") \
         < out.output.index("第2版") < out.output.index("页面已迁移")
+
+    # the web timeline: newest first, the same events, each version by its number
+    app = create_app(env.config, env.store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as client:
+        page = (await client.get(f"/pages/{page_id}")).text
+        api = (await client.get(f"/api/pages/{page_id}/timeline")).json()
+    order = [page.index(x) for x in ("页面已迁移", "第2版", "页面已恢复", "页面已删除",
+                                     "第1版")]
+    assert order == sorted(order), page
+    assert "最后确认" in page and "连续失败</span>" in page and "1 次（至" in page
+    assert [e["kind"] for e in api["events"]] == [e.kind for e in events]
+    assert [v["number"] for v in api["versions"]] == [1, 2]
+    assert api["versions"][0]["last_confirmed"] is not None
 
 
 def test_a_document_taken_off_its_listing_says_when(store: Store) -> None:

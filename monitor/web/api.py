@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from monitor.compare import MetaChange
 from monitor.render import render_html, render_side_by_side_html, render_text
 from monitor.web.views import State, compare_in, parse_day
-from storage.archive import ChangeEntry, PageInfo, SourceSummary, TimelineEntry
+from storage.archive import ChangeEntry, PageEvent, PageInfo, SourceSummary, TimelineEntry
 from storage.records import VersionFull
 from storage.search import Passage
 
@@ -28,7 +28,11 @@ Until = Annotated[str | None, Query(alias="to", description="Up to this date "
 
 class TimelineOut(BaseModel):
     page: PageInfo
-    versions: list[TimelineEntry] = Field(description="Oldest first.")
+    versions: list[TimelineEntry] = Field(description="Oldest first; each with its number "
+                                          "(第N版) and when a check last confirmed it.")
+    events: list[PageEvent] = Field(default_factory=list, description="Oldest first: "
+                                    "gone, restored, moved, unlisted, failure streaks "
+                                    "(failing, with when it ended; recovered).")
 
 
 class SourceOut(BaseModel):
@@ -114,7 +118,8 @@ def source(state: State, name: str) -> SourceOut:
 def source_timeline(state: State, name: str) -> TimelineOut:
     """The versions of the source's main page with the changes that produced them."""
     page = state.archive.pages(name)[0]
-    return TimelineOut(page=page, versions=state.archive.timeline(page.id))
+    return TimelineOut(page=page, versions=state.archive.timeline(page.id),
+                       events=state.archive.events(page.id))
 
 
 @router.get("/pages/{page_id}/timeline", response_model=TimelineOut,
@@ -122,7 +127,8 @@ def source_timeline(state: State, name: str) -> TimelineOut:
 def page_timeline(state: State, page_id: int) -> TimelineOut:
     """The versions of any page (main, detail or attachment)."""
     return TimelineOut(page=state.archive.page(page_id),
-                       versions=state.archive.timeline(page_id))
+                       versions=state.archive.timeline(page_id),
+                       events=state.archive.events(page_id))
 
 
 @router.get("/versions/{version_id}", response_model=VersionFull, summary="One version")
