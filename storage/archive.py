@@ -273,6 +273,28 @@ class Archive:
             titles = _titles(s, [c.new_version_id or c.old_version_id for c, _, _ in rows])
             return [_change_entry(c, p, src, titles) for c, p, src in rows]
 
+    def changes_page(self, *, since: int | None = None, before: int | None = None,
+                     limit: int = 50, oldest_first: bool = True, source: str | None = None,
+                     tag: str | None = None) -> list[ChangeEntry]:
+        """Changes by id, a cursor for pollers: ids above ``since`` and below ``before``,
+        oldest or newest first.  Ids become visible in order (``Store.commit_check``), so
+        asking again with ``since`` = the largest id seen misses and repeats nothing."""
+        with self.store.session() as s:
+            stmt = (select(Change, Page, SourceRow).join(Page, col(Page.id) == Change.page_id)
+                    .join(SourceRow, col(SourceRow.id) == Page.source_id))
+            if since is not None:
+                stmt = stmt.where(col(Change.id) > since)
+            if before is not None:
+                stmt = stmt.where(col(Change.id) < before)
+            if source:
+                stmt = stmt.where(SourceRow.id == source_row(s, source).id)
+            if tag:
+                stmt = stmt.where(col(SourceRow.id).in_(tagged_ids(s, tag)))
+            order = col(Change.id) if oldest_first else col(Change.id).desc()
+            rows = s.exec(stmt.order_by(order).limit(limit)).all()
+            titles = _titles(s, [c.new_version_id or c.old_version_id for c, _, _ in rows])
+            return [_change_entry(c, p, src, titles) for c, p, src in rows]
+
     # --- export --------------------------------------------------------------------
 
     def count_versions(self, *, source: str | None = None, since: datetime | None = None,

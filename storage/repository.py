@@ -32,6 +32,7 @@ from storage.records import (
 )
 
 HASH_HISTORY = 4
+CHANGES_LOCK = 0x6368616E676573  # "changes": see Store._changes_in_id_order
 OUT_OF_RANGE = "22003"  # SQLSTATE numeric_value_out_of_range
 
 
@@ -183,6 +184,8 @@ class Store:
                     return self._superseded(s, rec)
                 return CommitResult(0, None, outcome="conflict", conflict=True)
             baseline = page.last_version_id is None
+            if rec.changes or rec.documents is not None:
+                self._changes_in_id_order(s)
             version_id = self._add_version(s, page, rec.version) if rec.version else None
             change_ids = self._add_changes(s, page, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
@@ -211,6 +214,17 @@ class Store:
             if self.is_sqlite:
                 s.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield s
+
+    def _changes_in_id_order(self, s: Session) -> None:
+        """Change rows become visible in id order (the ``/api/changes?since=`` cursor).
+
+        On PostgreSQL two transactions can take change ids 10 and 11 and commit 11
+        first: a reader that saw 11 and asks for ``since=11`` would never see 10.  A
+        transaction that may write changes takes this lock (released at its commit)
+        before it takes an id, so ids are committed in order.  SQLite has one writer.
+        """
+        if not self.is_sqlite:
+            s.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGES_LOCK})")
 
     def _lock_page(self, s: Session, page_id: int) -> Page:
         stmt = select(Page).where(Page.id == page_id)
