@@ -89,6 +89,7 @@ async def test_timeline_has_every_event_in_time_order(
                                  base_url="http://127.0.0.1") as client:
         page = (await client.get(f"/pages/{page_id}")).text
         api = (await client.get(f"/api/pages/{page_id}/timeline")).json()
+        version = (await client.get(f"/versions/{v1}")).text
     order = [page.index(x) for x in ("页面已迁移", "第2版", "页面已恢复", "页面已删除",
                                      "第1版")]
     assert order == sorted(order), page
@@ -96,6 +97,9 @@ async def test_timeline_has_every_event_in_time_order(
     assert [e["kind"] for e in api["events"]] == [e.kind for e in events]
     assert [v["number"] for v in api["versions"]] == [1, 2]
     assert api["versions"][0]["last_confirmed"] is not None
+    sealed = env.store.version(v1)
+    assert "第1版" in version and sealed.record_hash in version
+    assert sealed.text_sha256 in version and "最后确认未变" in version
 
 
 def test_a_document_taken_off_its_listing_says_when(store: Store) -> None:
