@@ -193,6 +193,8 @@ class Manifest:
     def add(self, v: ArchivedVersion, response: ArcWarcRecord | None = None) -> None:
         line = {"source": v.source, "page_id": v.page_id, "page_url": v.page_url,
                 "url": v.url, "version_id": v.id, "fetched_at": canonical_time(v.fetched_at),
+                "last_confirmed": canonical_time(v.last_confirmed) if v.last_confirmed
+                else None,
                 "raw_sha256": v.raw_sha256, "meta": v.metadata, **evidence_of(v)}
         if response is not None:
             headers = response.rec_headers

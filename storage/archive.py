@@ -144,6 +144,7 @@ class ArchivedVersion:
     text_sha256: str = ""
     record_hash: str = ""
     previous_hash: str = ""
+    last_confirmed: datetime | None = None  # newest check that found it unchanged
 
 
 class Archive:
@@ -313,11 +314,12 @@ class Archive:
         with self.store.session() as s:
             ids = _version_ids(s, source, since, until)
         last_raw: dict[int, tuple[int, bytes]] = {}
+        confirmed: dict[int, datetime] = {}  # version id → last confirmed, by page read
         for start in range(0, len(ids), batch):
-            yield from self._load(ids[start:start + batch], last_raw)
+            yield from self._load(ids[start:start + batch], last_raw, confirmed)
 
-    def _load(self, ids: Sequence[int], last_raw: dict[int, tuple[int, bytes]]
-              ) -> list[ArchivedVersion]:
+    def _load(self, ids: Sequence[int], last_raw: dict[int, tuple[int, bytes]],
+              confirmed: dict[int, datetime]) -> list[ArchivedVersion]:
         with self.store.session() as s:
             rows = s.exec(select(Version, Page, SourceRow)
                           .join(Page, col(Page.id) == Version.page_id)
@@ -325,13 +327,17 @@ class Archive:
                           .where(col(Version.id).in_(ids))).all()
             kinds = _change_kinds(s, ids)
             previous = _previous_hashes(s, [r[0] for r in rows])
+            for pid in {r[0].page_id for r in rows if r[0].id not in confirmed}:
+                confirmed.update(_confirmations(_checks(s, pid)))
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
         for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
             raw = self._raw(v, last_raw.get(v.page_id))
             last_raw[v.page_id] = (v.id or 0, raw)
             out.append(replace(_archived(v, page, src, raw, kinds.get(v.id or 0, [])),
-                               previous_hash=previous.get(v.id or 0, "")))
+                               previous_hash=previous.get(v.id or 0, ""),
+                               last_confirmed=max(_utc(v.fetched_at), confirmed.get(
+                                   v.id or 0, _utc(v.fetched_at)))))
         return out
 
     def _raw(self, v: Version, previous: tuple[int, bytes] | None) -> bytes:

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from monitor.cli import cli
 from storage import Store
+from storage.records import CheckRecord
 from tests.conftest import write_sources
-from tests.test_archive_data import PLAN, Built, build_archive
+from tests.test_archive_data import PLAN, T0, Built, build_archive
 from tests.test_archive_export import sha1_b32
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,11 @@ def exported(tmp_path: Path) -> tuple[Path, Path, Built]:
     store = Store(os.environ["MONITOR_DATABASE_URL"])
     try:
         built = build_archive(store)
+        state = store.page_state(PLAN)  # a later check found 第3版 unchanged
+        store.commit_check(CheckRecord(
+            page_id=state.page_id, expected_last_version_id=state.last.id if state.last
+            else None, expected_revision=state.revision,
+            started_at=T0 + timedelta(days=25), duration=0.1, outcome="unchanged"))
     finally:
         store.close()
     sources = write_sources(tmp_path / "sources.toml", "")
@@ -67,6 +74,9 @@ def test_the_readme_procedure_accepts_the_export_and_catches_a_changed_byte(
     assert [e["version"] for e in plan] == [1, 2, 3]
     assert [e["version_id"] for e in plan] == built.versions[PLAN.name]
     assert plan[1]["previous_record_hash"] == plan[0]["record_hash"]
+    assert plan[0]["fetched_at"] == "2026-05-01T02:00:00.000000+00:00"
+    assert [e["last_confirmed"] for e in plan] == [
+        plan[0]["fetched_at"], plan[1]["fetched_at"], "2026-05-26T02:00:00.000000+00:00"]
     assert json.loads(lines[-1])["manifest"]["versions"] == 8
     # a manifest line edited (a date moved): its own hash list no longer matches
     forged = manifest.read_text(encoding="utf-8").replace("2026-05-10T02:00", "2026-05-11T02:00")
