@@ -17,11 +17,23 @@ gives its date): its URL, ``200 OK``, the Content-Type of its format and the ori
 bytes as stored.  A file that could not be fetched has no bytes and no record; the
 metadata record lists every attachment either way.
 
-warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` (sha1, base32).
+warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` the WARC convention's
+way: ``sha1:`` and the base32 SHA-1 (of the whole record block, and of the HTTP body as
+stored).  The archive's own SHA-256 hashes travel in the metadata record: the version's
+number in its page, ``raw_sha256`` (of the same body), ``text_sha256``, ``record_hash``
+and ``previous_record_hash``, the hash chain of ``storage/verify.py``.
+
+A manifest (``--manifest``) is JSON lines, one per version exported: the page, the
+version's id and number, its times, its hashes, the fields its record hash is taken of,
+and with a WARC the record id and payload digest of its response record.  The last line
+(``{"manifest": …}``) counts the versions and gives the SHA-256 of every line before it
+and of the WARC file, so the manifest itself can be signed and published (README: "Check
+an export").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterable
@@ -32,6 +44,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -40,6 +53,7 @@ from monitor import __version__
 from monitor.attachments import content_type
 from storage.archive import ArchivedVersion
 from storage.records import StoredFile
+from storage.verify import RECORD_FORMAT, canonical_time
 
 # Headers describing an encoding or length the stored body no longer has.
 DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
@@ -50,9 +64,10 @@ STDOUT = "-"  # as a JSON lines path: standard output
 
 
 def write_warc(versions: Iterable[ArchivedVersion], path: Path, *, user_agent: str,
-               progress: Progress | None = None, files: FileLoader | None = None) -> int:
-    """Write the versions to ``path`` (gzipped per record if it ends in ``.gz``), and
-    with ``files`` their attachment files."""
+               progress: Progress | None = None, files: FileLoader | None = None,
+               manifest: Manifest | None = None) -> int:
+    """Write the versions to ``path`` (gzipped per record if it ends in ``.gz``), with
+    ``files`` their attachment files, and with ``manifest`` a line for each."""
     count, written = 0, set[str]()
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=path.name.endswith(".gz"), warc_version="1.1")
@@ -63,7 +78,9 @@ def write_warc(versions: Iterable[ArchivedVersion], path: Path, *, user_agent: s
                            "extracted text in metadata records.",
         }))
         for version in versions:
-            write_version(writer, version, user_agent)
+            response = write_version(writer, version, user_agent)
+            if manifest is not None:
+                manifest.add(version, response)
             if files is not None:
                 write_attachments(writer, version, files, written)
             count += 1
@@ -72,7 +89,8 @@ def write_warc(versions: Iterable[ArchivedVersion], path: Path, *, user_agent: s
     return count
 
 
-def write_version(writer: WARCWriter, v: ArchivedVersion, user_agent: str) -> None:
+def write_version(writer: WARCWriter, v: ArchivedVersion, user_agent: str) -> ArcWarcRecord:
+    """The version's request, response and metadata records; the response returned."""
     date = warc_date(v)
     response = writer.create_warc_record(
         v.url, "response", payload=BytesIO(v.raw), length=len(v.raw),
@@ -88,6 +106,7 @@ def write_version(writer: WARCWriter, v: ArchivedVersion, user_agent: str) -> No
         warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id})
     for record in (request, response, metadata):
         writer.write_record(record)
+    return response
 
 
 def write_attachments(writer: WARCWriter, v: ArchivedVersion, files: FileLoader,
@@ -152,23 +171,92 @@ def metadata_of(v: ArchivedVersion) -> dict[str, Any]:
         "change_kinds": v.change_kinds,
         "attachments": [{k: a.get(k) for k in ("url", "name", "sha256", "status", "reason",
                                                "format", "size")} for a in v.attachments],
+        **evidence_of(v),
     }
 
 
+def evidence_of(v: ArchivedVersion) -> dict[str, Any]:
+    """The version's place in its page's hash chain (``storage/verify.py``)."""
+    return {"version": v.number, "text_sha256": v.text_sha256, "record_hash": v.record_hash,
+            "previous_record_hash": v.previous_hash, "record_format": RECORD_FORMAT}
+
+
+class Manifest:
+    """JSON lines naming each exported version and its hashes, then a summary line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh: IO[bytes] = path.open("wb")
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def add(self, v: ArchivedVersion, response: ArcWarcRecord | None = None) -> None:
+        line = {"source": v.source, "page_id": v.page_id, "page_url": v.page_url,
+                "url": v.url, "version_id": v.id, "fetched_at": canonical_time(v.fetched_at),
+                "last_confirmed": canonical_time(v.last_confirmed) if v.last_confirmed
+                else None,
+                "raw_sha256": v.raw_sha256, "meta": v.metadata, **evidence_of(v)}
+        if response is not None:
+            headers = response.rec_headers
+            line["warc_record_id"] = headers.get_header("WARC-Record-ID")
+            line["warc_payload_digest"] = headers.get_header("WARC-Payload-Digest")
+        self._write(line)
+        self.count += 1
+
+    def close(self, *, warc: Path | None = None) -> None:
+        summary: dict[str, Any] = {
+            "versions": self.count, "lines_sha256": self.digest.hexdigest(),
+            "software": f"monitor/{__version__}", "record_format": RECORD_FORMAT}
+        if warc is not None:
+            summary["warc"] = warc.name
+            summary["warc_sha256"] = _file_sha256(warc)
+        self.fh.write(_json_line({"manifest": summary}))
+        self.fh.close()
+
+    def _write(self, data: dict[str, Any]) -> None:
+        line = _json_line(data)
+        self.digest.update(line)
+        self.fh.write(line)
+
+
+def _json_line(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def write_jsonl(versions: Iterable[ArchivedVersion], path: Path, *,
-                progress: Progress | None = None) -> int:
+                progress: Progress | None = None, manifest: Manifest | None = None) -> int:
     """One JSON object per version; ``-`` as the path writes to standard output."""
     if str(path) == STDOUT:
-        return _write_jsonl(versions, sys.stdout, progress)
+        return _write_jsonl(versions, sys.stdout, progress, manifest)
     with path.open("w", encoding="utf-8") as fh:
-        return _write_jsonl(versions, fh, progress)
+        return _write_jsonl(versions, fh, progress, manifest)
+
+
+def write_manifest(versions: Iterable[ArchivedVersion], manifest: Manifest, *,
+                   progress: Progress | None = None) -> int:
+    """Only the manifest: a line for each version."""
+    for version in versions:
+        manifest.add(version)
+        if progress:
+            progress(version)
+    return manifest.count
 
 
 def _write_jsonl(versions: Iterable[ArchivedVersion], fh: IO[str],
-                 progress: Progress | None) -> int:
+                 progress: Progress | None, manifest: Manifest | None) -> int:
     count = 0
     for version in versions:
         _write_line(fh, {**metadata_of(version), "headers": version.headers})
+        if manifest is not None:
+            manifest.add(version)
         count += 1
         if progress:
             progress(version)

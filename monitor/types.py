@@ -153,6 +153,9 @@ KIND_LABELS: dict[str, str] = {
     "attachment_added": "新增附件",
     "attachment_removed": "附件已删除",
     "attachment_changed": "附件已修改",
+    # timeline events that are not changes (storage.archive.PageEvent)
+    "failing": "连续失败",
+    "recovered": "恢复访问",
 }
 
 

@@ -1,6 +1,17 @@
 """Read-side queries of the archive: the sources overview, a page's timeline, recent
 changes (for feeds) and a streaming walk over versions with their raw bytes (for export).
 
+A page's timeline is its versions (each with its number 第N版, when it was first seen
+and when a check last **confirmed** it unchanged: the newest successful check before
+the next version, so "the page said X from … to …" reads off it) and its events
+(``events``), derived from what the checks and changes tables already hold:
+
+* a change row without a version of its own (页面已删除, 已恢复 or 已迁移 when the
+  content stayed the same, 已从栏目移除), at the time it was written;
+* each failure streak: its first failed check (``failing``, with the count and the first
+  error) and the successful check that ended it (``recovered``); a streak still running
+  has no end yet.  A gone page's 404s are a streak too, ended by its restoration.
+
 ``Archive`` wraps a ``Store`` (its engine and error translation) like ``AlertsRepo``; it
 never writes.  Full-text search lives in ``storage/search.py``.
 """
@@ -8,8 +19,8 @@ never writes.  Full-text search lives in ``storage/search.py``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -52,6 +63,7 @@ class PageInfo:
     list_date: str = ""
     listed: bool = True  # false: no longer on its listing
     last_check_at: datetime | None = None
+    unlisted_at: datetime | None = None  # when it was taken off its listing
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,7 @@ class ChangeBrief:
 @dataclass(frozen=True)
 class TimelineEntry:
     id: int
-    fetched_at: datetime
+    fetched_at: datetime  # first seen
     title: str
     content_hash: str
     size: int  # characters of extracted text
@@ -73,6 +85,20 @@ class TimelineEntry:
     http_status: int
     previous_id: int | None
     changes: list[ChangeBrief] = field(default_factory=list)
+    number: int = 0  # 第N版 of the page
+    last_confirmed: datetime | None = None  # newest check that found it unchanged
+
+
+@dataclass(frozen=True)
+class PageEvent:
+    """Something that happened to a page besides a new version (see the module doc)."""
+
+    at: datetime
+    kind: str  # a change kind (gone, restored, moved, unlisted…), failing or recovered
+    summary: str
+    change_id: int | None = None
+    failures: int = 0  # failing/recovered: checks failed in the streak
+    until: datetime | None = None  # failing: when the streak ended (None: still failing)
 
 
 @dataclass(frozen=True)
@@ -112,6 +138,13 @@ class ArchivedVersion:
     raw_sha256: str
     change_kinds: list[str]
     attachments: list[dict[str, Any]] = field(default_factory=list)  # versions.attachments
+    # evidence (storage/verify.py): 第N版, the text's hash, the record hash and the one
+    # it chains to (the page's previous version's; "" for its first)
+    number: int = 0
+    text_sha256: str = ""
+    record_hash: str = ""
+    previous_hash: str = ""
+    last_confirmed: datetime | None = None  # newest check that found it unchanged
 
 
 class Archive:
@@ -161,24 +194,39 @@ class Archive:
             return _page_info(page, src, _version_counts(s, [page_id]))
 
     def timeline(self, page_id: int) -> list[TimelineEntry]:
-        """A page's versions, oldest first, each with the changes that produced it."""
+        """A page's versions, oldest first, each with the changes that produced it, its
+        number and when it was last confirmed."""
         with self.store.session() as s:
             versions = s.exec(select(Version.id, Version.fetched_at, Version.title,
                                      Version.content_hash, func.length(Version.text),
-                                     Version.raw_size, Version.http_status)
+                                     Version.raw_size, Version.http_status, Version.number)
                               .where(Version.page_id == page_id).order_by(col(Version.id))).all()
             changes = s.exec(select(Change).where(Change.page_id == page_id)
                              .order_by(col(Change.id))).all()
+            checks = _checks(s, page_id)
         by_version: dict[int | None, list[ChangeBrief]] = {}
         for c in changes:
             by_version.setdefault(c.new_version_id, []).append(
                 ChangeBrief(c.id or 0, c.kind, c.summary, dict(c.stats)))
+        confirmed = _confirmations(checks)
         out, previous = [], None
-        for vid, at, title, chash, size, raw_size, status in versions:
+        for vid, at, title, chash, size, raw_size, status, number in versions:
+            last = max(_utc(at), confirmed.get(vid or 0, _utc(at)))
             out.append(TimelineEntry(vid, at, title, chash, int(size or 0), raw_size, status,
-                                     previous, by_version.get(vid, [])))
+                                     previous, by_version.get(vid, []), number, last))
             previous = vid
         return out
+
+    def events(self, page_id: int) -> list[PageEvent]:
+        """What happened to a page besides its versions, oldest first (module doc)."""
+        with self.store.session() as s:
+            changes = s.exec(select(Change).where(Change.page_id == page_id,
+                                                  col(Change.new_version_id).is_(None))
+                             .order_by(col(Change.id))).all()
+            checks = _checks(s, page_id)
+        out = [PageEvent(_utc(c.created_at), c.kind, c.summary, c.id) for c in changes]
+        out += _streaks(checks)
+        return sorted(out, key=lambda e: e.at)
 
     def first_version(self, page_id: int) -> tuple[int, datetime] | None:
         """The id and fetch time of a page's earliest version (None: it has none)."""
@@ -226,6 +274,28 @@ class Archive:
             titles = _titles(s, [c.new_version_id or c.old_version_id for c, _, _ in rows])
             return [_change_entry(c, p, src, titles) for c, p, src in rows]
 
+    def changes_page(self, *, since: int | None = None, before: int | None = None,
+                     limit: int = 50, oldest_first: bool = True, source: str | None = None,
+                     tag: str | None = None) -> list[ChangeEntry]:
+        """Changes by id, a cursor for pollers: ids above ``since`` and below ``before``,
+        oldest or newest first.  Ids become visible in order (``Store.commit_check``), so
+        asking again with ``since`` = the largest id seen misses and repeats nothing."""
+        with self.store.session() as s:
+            stmt = (select(Change, Page, SourceRow).join(Page, col(Page.id) == Change.page_id)
+                    .join(SourceRow, col(SourceRow.id) == Page.source_id))
+            if since is not None:
+                stmt = stmt.where(col(Change.id) > since)
+            if before is not None:
+                stmt = stmt.where(col(Change.id) < before)
+            if source:
+                stmt = stmt.where(SourceRow.id == source_row(s, source).id)
+            if tag:
+                stmt = stmt.where(col(SourceRow.id).in_(tagged_ids(s, tag)))
+            order = col(Change.id) if oldest_first else col(Change.id).desc()
+            rows = s.exec(stmt.order_by(order).limit(limit)).all()
+            titles = _titles(s, [c.new_version_id or c.old_version_id for c, _, _ in rows])
+            return [_change_entry(c, p, src, titles) for c, p, src in rows]
+
     # --- export --------------------------------------------------------------------
 
     def count_versions(self, *, source: str | None = None, since: datetime | None = None,
@@ -244,23 +314,30 @@ class Archive:
         with self.store.session() as s:
             ids = _version_ids(s, source, since, until)
         last_raw: dict[int, tuple[int, bytes]] = {}
+        confirmed: dict[int, datetime] = {}  # version id → last confirmed, by page read
         for start in range(0, len(ids), batch):
-            yield from self._load(ids[start:start + batch], last_raw)
+            yield from self._load(ids[start:start + batch], last_raw, confirmed)
 
-    def _load(self, ids: Sequence[int], last_raw: dict[int, tuple[int, bytes]]
-              ) -> list[ArchivedVersion]:
+    def _load(self, ids: Sequence[int], last_raw: dict[int, tuple[int, bytes]],
+              confirmed: dict[int, datetime]) -> list[ArchivedVersion]:
         with self.store.session() as s:
             rows = s.exec(select(Version, Page, SourceRow)
                           .join(Page, col(Page.id) == Version.page_id)
                           .join(SourceRow, col(SourceRow.id) == Page.source_id)
                           .where(col(Version.id).in_(ids))).all()
             kinds = _change_kinds(s, ids)
+            previous = _previous_hashes(s, [r[0] for r in rows])
+            for pid in {r[0].page_id for r in rows if r[0].id not in confirmed}:
+                confirmed.update(_confirmations(_checks(s, pid)))
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
         for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
             raw = self._raw(v, last_raw.get(v.page_id))
             last_raw[v.page_id] = (v.id or 0, raw)
-            out.append(_archived(v, page, src, raw, kinds.get(v.id or 0, [])))
+            out.append(replace(_archived(v, page, src, raw, kinds.get(v.id or 0, [])),
+                               previous_hash=previous.get(v.id or 0, ""),
+                               last_confirmed=max(_utc(v.fetched_at), confirmed.get(
+                                   v.id or 0, _utc(v.fetched_at)))))
         return out
 
     def _raw(self, v: Version, previous: tuple[int, bytes] | None) -> bytes:
@@ -272,6 +349,50 @@ class Archive:
 
 
 # --- helpers (inside a session) -------------------------------------------------------
+
+CONFIRMING = ("new", "changed", "unchanged")  # a check that read the page as it was
+_Check = tuple[datetime, str, str, int | None]  # started_at, outcome, error, version_id
+
+
+def _checks(s: Session, page_id: int) -> list[_Check]:
+    return [(_utc(at), outcome, error or "", vid) for at, outcome, error, vid in s.exec(
+        select(Check.started_at, Check.outcome, Check.error, Check.version_id)
+        .where(Check.page_id == page_id).order_by(col(Check.started_at), col(Check.id)))]
+
+
+def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
+    """The newest check that read each version as the page's current one: a successful
+    check that stored no new version confirms the version current before it."""
+    out: dict[int, datetime] = {}
+    current: int | None = None
+    for at, outcome, _, vid in checks:
+        if vid is not None:
+            current = vid
+        elif outcome in CONFIRMING and current is not None:
+            out[current] = at
+    return out
+
+
+def _streaks(checks: list[_Check]) -> list[PageEvent]:
+    """Each run of failed checks: where it started and the check that ended it."""
+    out: list[PageEvent] = []
+    start: _Check | None = None
+    count = 0
+    for check in checks:
+        at, outcome = check[0], check[1]
+        if outcome == "error":
+            start, count = start or check, count + 1
+        elif outcome in CONFIRMING and start is not None:
+            out += [PageEvent(start[0], "failing", start[2], failures=count, until=at),
+                    PageEvent(at, "recovered", f"连续失败 {count} 次后恢复", failures=count)]
+            start, count = None, 0
+    if start is not None:
+        out.append(PageEvent(start[0], "failing", start[2], failures=count))
+    return out
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def source_row(s: Session, name_or_url: str) -> SourceRow:
@@ -336,6 +457,18 @@ def _change_kinds(s: Session, version_ids: Sequence[int]) -> dict[int, list[str]
     return out
 
 
+def _previous_hashes(s: Session, versions: Sequence[Version]) -> dict[int, str]:
+    """The record hash each version chains to: its page's previous version's."""
+    pages = {v.page_id for v in versions}
+    numbers = {v.number - 1 for v in versions if v.number > 1}
+    if not numbers:
+        return {}
+    found = {(pid, n): h for pid, n, h in s.exec(
+        select(Version.page_id, Version.number, Version.record_hash)
+        .where(col(Version.page_id).in_(pages), col(Version.number).in_(numbers)))}
+    return {v.id or 0: found.get((v.page_id, v.number - 1), "") for v in versions}
+
+
 def _version_ids(s: Session, source: str | None, since: datetime | None,
                  until: datetime | None) -> list[int]:
     stmt = select(Version.id).join(Page, col(Page.id) == Version.page_id)
@@ -376,7 +509,7 @@ def _page_info(p: Page, src: SourceRow, counts: dict[int, int]) -> PageInfo:
                     kind=p.kind, status=p.status, versions=counts.get(p.id or 0, 0),
                     last_version_id=p.last_version_id, title=p.list_title or "",
                     list_date=p.list_date or "", listed=p.listed,
-                    last_check_at=p.last_check_at)
+                    last_check_at=p.last_check_at, unlisted_at=p.unlisted_at)
 
 
 def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) -> ChangeEntry:
@@ -394,5 +527,6 @@ def _archived(v: Version, page: Page, src: SourceRow, raw: bytes,
         url=v.url or page.url, fetched_at=v.fetched_at, title=v.title, text=v.text,
         metadata=dict(v.meta), content_hash=v.content_hash, http_status=v.http_status,
         headers=dict(v.headers), charset=v.charset, raw=raw, raw_sha256=v.raw_sha256,
-        change_kinds=kinds, attachments=list(v.attachments or []))
+        change_kinds=kinds, attachments=list(v.attachments or []), number=v.number,
+        text_sha256=v.text_sha256, record_hash=v.record_hash)
 

@@ -108,6 +108,11 @@ class Version(SQLModel, table=True):
     # None: stored before attachments were tracked (migration 0005), so unknown.
     attachments: list[dict[str, Any]] | None = Field(
         default_factory=list, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    # Evidence (migration 0007, storage/verify.py): the text's SHA-256, the version's
+    # number in its page (第1版…) and its record hash, chained to the previous version's.
+    text_sha256: str = Field(default="", max_length=64)
+    number: int = 0
+    record_hash: str = Field(default="", max_length=64)
 
 
 class FileRow(SQLModel, table=True):

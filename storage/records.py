@@ -172,6 +172,7 @@ class VersionInfo(VersionRef):
     raw_size: int
     change_kind: str | None = None
     change_summary: str | None = None
+    number: int = 0  # 第N版 of its page
 
 
 @dataclass(frozen=True)
@@ -185,3 +186,7 @@ class VersionFull(VersionRef):
     raw_sha256: str
     # versions.attachments with the stored file's format, size, pages and title
     attachments: tuple[dict[str, Any], ...] = ()
+    # evidence (storage/verify.py): 第N版, the text's SHA-256, the chained record hash
+    number: int = 0
+    text_sha256: str = ""
+    record_hash: str = ""

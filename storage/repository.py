@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from monitor.config import SourceConfig
 from monitor.errors import StorageError
-from storage import db, documents, files, rawcodec
+from storage import db, documents, files, rawcodec, verify
 from storage.models import Change, Check, Page, SourceRow, Version, utcnow
 from storage.records import (
     CheckRecord,
@@ -32,6 +32,7 @@ from storage.records import (
 )
 
 HASH_HISTORY = 4
+CHANGES_LOCK = 0x6368616E676573  # "changes": see Store._changes_in_id_order
 OUT_OF_RANGE = "22003"  # SQLSTATE numeric_value_out_of_range
 
 
@@ -183,6 +184,8 @@ class Store:
                     return self._superseded(s, rec)
                 return CommitResult(0, None, outcome="conflict", conflict=True)
             baseline = page.last_version_id is None
+            if rec.changes or rec.documents is not None:
+                self._changes_in_id_order(s)
             version_id = self._add_version(s, page, rec.version) if rec.version else None
             change_ids = self._add_changes(s, page, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
@@ -212,6 +215,17 @@ class Store:
                 s.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield s
 
+    def _changes_in_id_order(self, s: Session) -> None:
+        """Change rows become visible in id order (the ``/api/changes?since=`` cursor).
+
+        On PostgreSQL two transactions can take change ids 10 and 11 and commit 11
+        first: a reader that saw 11 and asks for ``since=11`` would never see 10.  A
+        transaction that may write changes takes this lock (released at its commit)
+        before it takes an id, so ids are committed in order.  SQLite has one writer.
+        """
+        if not self.is_sqlite:
+            s.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGES_LOCK})")
+
     def _lock_page(self, s: Session, page_id: int) -> Page:
         stmt = select(Page).where(Page.id == page_id)
         if not self.is_sqlite:
@@ -236,13 +250,24 @@ class Store:
             page_id=page.id or 0, fetched_at=new.fetched_at, content_hash=new.content_hash,
             title=new.title, text=new.text, meta=new.metadata, raw_body=blob, raw_codec=codec,
             raw_base_id=base_id, raw_chain=chain, raw_size=len(new.raw),
-            raw_sha256=new.raw_sha256, http_status=new.http_status, headers=new.headers,
+            raw_sha256=verify.sha256_hex(new.raw), http_status=new.http_status,
+            headers=new.headers,
             url=new.url, charset=new.charset, attachments=new.attachments,
         )
+        self._seal(s, page, row, new)
         files.add(s, new.files)
         s.add(row)
         s.flush()
         return row.id or 0
+
+    def _seal(self, s: Session, page: Page, row: Version, new: NewVersion) -> None:
+        """The version's evidence: text hash, number and chained record hash (verify.py)."""
+        row.number, previous = verify.next_link(s, page.id or 0)
+        row.text_sha256 = verify.text_sha256(new.text)
+        row.record_hash = verify.record_hash(
+            url=row.url, number=row.number, fetched_at=row.fetched_at,
+            raw_sha256=row.raw_sha256, text_sha256=row.text_sha256, meta=dict(row.meta),
+            previous=previous)
 
     def _compress(self, s: Session, page: Page, raw: bytes) -> tuple[bytes, str, int | None, int]:
         base = s.get(Version, page.last_version_id) if page.last_version_id else None
@@ -360,6 +385,13 @@ class Store:
             raise KeyError(f"{name_or_url} has no version yet")
         return self.version(page.last_version_id)
 
+    def texts(self, version_ids: Sequence[int]) -> dict[int, str]:
+        """The extracted text of many versions at once, by id (``monitor verify``): the
+        same text ``version()`` gives, for when one query a version is too slow."""
+        with self.session() as s:
+            return {vid or 0: text for vid, text in s.exec(
+                select(Version.id, Version.text).where(col(Version.id).in_(version_ids)))}
+
     def raw_body(self, version_id: int) -> bytes:
         with self.session() as s:
             v = s.get(Version, version_id)
@@ -412,7 +444,8 @@ def _info(v: Version, source: str, change: Change | None) -> VersionInfo:
                        fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,
                        size=len(v.text), raw_size=v.raw_size,
                        change_kind=change.kind if change else None,
-                       change_summary=change.summary if change else None)
+                       change_summary=change.summary if change else None,
+                       number=v.number)
 
 
 def _full(v: Version, source: str, attachments: list[dict[str, Any]]) -> VersionFull:
@@ -420,4 +453,5 @@ def _full(v: Version, source: str, attachments: list[dict[str, Any]]) -> Version
                        fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,
                        text=v.text, metadata=dict(v.meta), http_status=v.http_status,
                        headers=dict(v.headers), charset=v.charset, raw_size=v.raw_size,
-                       raw_sha256=v.raw_sha256, attachments=tuple(attachments))
+                       raw_sha256=v.raw_sha256, attachments=tuple(attachments),
+                       number=v.number, text_sha256=v.text_sha256, record_hash=v.record_hash)

@@ -102,11 +102,12 @@ def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
     out = run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
     assert out.exit_code == 0, out.output
     assert "[-1000-]{+1200+}亿元" in out.output and "\x1b[" not in out.output  # piped: plain
-    assert out.output.splitlines()[0].startswith(f"hb-ai-plan  #{plan[0]} (")
+    assert out.output.splitlines()[0].startswith(f"hb-ai-plan  第1版 #{plan[0]} (")
     reply = built.versions["hn-reply"][0]
     across = run("diff", str(plan[0]), str(reply), "--sources", str(sources)).output
     head = across.splitlines()[0]  # two pages: each side names its own source
-    assert head.startswith(f"hb-ai-plan #{plan[0]} (") and f"→ hn-reply #{reply} (" in head
+    assert head.startswith(f"hb-ai-plan 第1版 #{plan[0]} (")
+    assert f"→ hn-reply 第1版 #{reply} (" in head
     last = run("diff", "hb-ai-plan", "--sources", str(sources)).output
     assert f"#{plan[1]}" in last and f"#{plan[2]}" in last
     assert "发文日期: 2026-05-01 → 2026-05-20" in last
@@ -189,8 +190,8 @@ def test_diff_piped_without_no_color_is_plain_with_markers(
     out = run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
     assert out.exit_code == 0, out.output
     _assert_plain_plan_diff(out.output)
-    assert out.output.startswith(f"hb-ai-plan  #{plan[0]} (2026-05-01 10:00) → "
-                                 f"#{plan[1]} (2026-05-10 10:00)\n")
+    assert out.output.startswith(f"hb-ai-plan  第1版 #{plan[0]} (2026-05-01 10:00) → "
+                                 f"第2版 #{plan[1]} (2026-05-10 10:00)\n")
 
 
 def test_monitor_diff_in_a_real_process_shows_the_changed_amount_whole(

@@ -259,14 +259,15 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     table = run("history", "hn-reply", "--sources", str(sources))
     assert table.exit_code == 0
     assert "history of hn-reply" in table.stdout
-    got = rows(table.stdout)
-    assert list(got) == [str(v1["id"]), str(v2["id"])]
-    assert got[str(v1["id"])][2:4] == [v1["content_hash"][:12], title]
-    assert got[str(v1["id"])][5] == "首次收录"
-    assert got[str(v2["id"])][2] == v2["content_hash"][:12]
-    assert got[str(v2["id"])][5].startswith("正文修改: 第")
+    got = rows(table.stdout)  # by 第N版; the global id beside it
+    assert list(got) == ["第1版", "第2版"]
+    assert [got["第1版"][1], got["第2版"][1]] == [str(v1["id"]), str(v2["id"])]
+    assert got["第1版"][3:5] == [v1["content_hash"][:12], title]
+    assert got["第1版"][6] == "首次收录"
+    assert got["第2版"][3] == v2["content_hash"][:12]
+    assert got["第2版"][6].startswith("正文修改: 第")
     at1 = datetime.fromisoformat(v1["fetched_at"])
-    assert got[str(v1["id"])][1] == at1.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    assert got["第1版"][2] == at1.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     assert list(rows(run("history", url, "--sources", str(sources)).stdout)) == list(got)
     gone = run("history", "nope", "--sources", str(sources))
     assert gone.exit_code == 3 and flat(gone.stderr) == "not found: nope"
@@ -276,7 +277,7 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert shown.exit_code == 0, shown.output
     lines = shown.stdout.splitlines()
     assert lines[:2] == [title, url]
-    assert lines[2].startswith(f"version {v1['id']} · fetched ")
+    assert lines[2].startswith(f"第1版 · version {v1['id']} · fetched ")
     assert lines[2].endswith(v1["content_hash"][:12])
     assert "  文号: 湘工信提案函〔2021〕254号" in lines
     assert "头雁效应" in shown.stdout and "引领效应" not in shown.stdout
@@ -448,9 +449,9 @@ def test_titles_and_errors_with_rich_markup_are_printed_literally(
     history = run("history", "dg-hostile", "--sources", str(sources))
     assert history.exit_code == 0, history.output
     v1, v2 = rows(history.stdout).values()
-    assert (v1[3], v2[3]) == (HOSTILE_1, HOSTILE_2)
-    assert v1[5] == "首次收录"
-    assert f"标题：{HOSTILE_1} → {HOSTILE_2}" in v2[5]
+    assert (v1[4], v2[4]) == (HOSTILE_1, HOSTILE_2)
+    assert v1[6] == "首次收录"
+    assert f"标题：{HOSTILE_1} → {HOSTILE_2}" in v2[6]
 
     shown = run("show", "dg-hostile", "--sources", str(sources))
     assert shown.stdout.splitlines()[0] == HOSTILE_2

@@ -68,8 +68,9 @@ def test_sources_list_then_a_timeline(served: tuple[str, Built], page: Any) -> N
     assert page.locator("table.sources tbody tr").count() == 1
     page.get_by_role("link", name="hn-reply").click()
     page.wait_for_url("**/sources/hn-reply")
-    versions = page.locator("table.timeline tbody tr")
+    versions = page.locator("table.timeline tbody tr.version")
     assert versions.count() == 2
+    assert versions.first.locator("a").first.inner_text() == "第2版"
     assert "新增答复" in versions.first.inner_text()
     assert "首次收录" in versions.last.inner_text()
     page.screenshot(path=str(SHOTS / "monitor-web-timeline.png"), full_page=True)
@@ -80,8 +81,9 @@ def test_choosing_two_versions_shows_the_diff_inline_and_side_by_side(
     base, built = served
     plan = built.versions["hb-ai-plan"]
     page.goto(base + "/sources/hb-ai-plan")
-    page.get_by_label(f"旧版本 {plan[0]}").check()
-    page.get_by_label(f"新版本 {plan[2]}").check()
+    assert len(plan) == 3  # labelled by their numbers in the page
+    page.get_by_label("旧版本 第1版").check()
+    page.get_by_label("新版本 第3版").check()
     page.get_by_role("button", name="比较所选两个版本").click()
     page.wait_for_url("**/diff?**")
     diff = page.locator("#diff")

@@ -19,6 +19,7 @@ COMMANDS = {
     "alerts": "alerts", "check": "check", "demo": "demo", "diff": "diff",
     "export": "archive", "history": "history", "run": "run", "search": "archive",
     "serve": "serve", "show": "history", "sources": "sources", "status": "status",
+    "verify": "evidence",
 }
 
 

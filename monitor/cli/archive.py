@@ -25,7 +25,7 @@ from monitor.cli.common import (
     print_json,
     sources_option,
 )
-from monitor.export import STDOUT, write_jsonl, write_warc
+from monitor.export import STDOUT, Manifest, write_jsonl, write_manifest, write_warc
 from storage.archive import Archive, ArchivedVersion
 from storage.search import Passage, Search, SearchResults, checked_terms
 
@@ -107,13 +107,20 @@ def highlighted(p: Passage) -> Text:
               help="Write WARC 1.1 (gzipped per record when the name ends in .gz).")
 @click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False, path_type=Path),
               help="Write JSON lines: one version per line, text and metadata (- : stdout).")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also (or only) write a manifest: JSON lines of page, version, times "
+              "and hashes, to check the export against (README: Check an export).")
 @sources_option
 @handle_errors
 def export(source: str | None, since: str | None, until: str | None, warc: Path | None,
-           jsonl: Path | None, sources_file: Path) -> None:
-    """Export versions as WARC (raw bytes, replayable) or JSON lines (text, metadata)."""
-    if (warc is None) == (jsonl is None):
-        raise click.UsageError("give exactly one of --warc FILE or --jsonl FILE")
+           jsonl: Path | None, manifest: Path | None, sources_file: Path) -> None:
+    """Export versions as WARC (raw bytes, replayable) or JSON lines (text, metadata),
+    with or as a manifest of their hashes."""
+    if (warc is not None and jsonl is not None) or (warc, jsonl, manifest) == (None,) * 3:
+        raise click.UsageError("give exactly one of --warc FILE or --jsonl FILE (with or "
+                               "without --manifest FILE), or --manifest FILE alone")
+    if manifest is not None and str(manifest) == STDOUT:
+        raise click.UsageError("--manifest needs a file name")
     if warc is not None and str(warc) == STDOUT:
         raise click.UsageError("--warc needs a file name (WARC is binary); --jsonl - writes "
                                "to standard output")
@@ -124,19 +131,27 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
     with open_store(config) as store:
         archive = Archive(store)
         total = archive.count_versions(**filters)
+        listing = Manifest(manifest) if manifest is not None else None
         with progress_bar(total) as advance:
             versions = archive.iter_versions(**filters)
             if warc is not None:
                 out = warc
                 count = write_warc(versions, warc, user_agent=config.settings.user_agent,
-                                   progress=advance, files=store.file)
+                                   progress=advance, files=store.file, manifest=listing)
+            elif jsonl is not None:
+                out = jsonl
+                count = write_jsonl(versions, out, progress=advance, manifest=listing)
             else:
-                out = jsonl or Path()
-                count = write_jsonl(versions, out, progress=advance)
+                assert listing is not None and manifest is not None
+                out, count = manifest, write_manifest(versions, listing, progress=advance)
+        if listing is not None:
+            listing.close(warc=warc)
     size = "" if str(out) == STDOUT else f" ({out.stat().st_size:,} bytes)"
     where = "standard output" if str(out) == STDOUT else str(out)
     err_console.print(f"exported {count} versions to {where}{size}",
                       highlight=False, markup=False)
+    if manifest is not None and out != manifest:
+        err_console.print(f"manifest: {manifest}", highlight=False, markup=False)
 
 
 @contextmanager

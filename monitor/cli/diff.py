@@ -144,7 +144,8 @@ def show(c: Comparison, tz: str, *, color: bool, context: int = 1) -> None:
     def side(v: VersionFull) -> str:
         # two pages compared: each side says whose version it is
         owner = f"{v.source} " if c.old.page_id != c.new.page_id else ""
-        return f"{owner}#{v.id} ({local_time(v.fetched_at, tz)})"
+        number = f"第{v.number}版 " if v.number else ""
+        return f"{owner}{number}#{v.id} ({local_time(v.fetched_at, tz)})"
 
     same = c.old.page_id == c.new.page_id
     head = (f"{c.new.source}  " if same else "") + f"{side(c.old)} → {side(c.new)}"

@@ -22,7 +22,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
              "monitor diff hb-ai-plan --from 2026-05-01 --to 2026-06-01",
              "monitor diff hb-ai-plan --html changes.html"),
     "export": ("monitor export --source hb-ai-plan --warc hb.warc.gz",
-               "monitor export --from 2026-01-01 --jsonl 2026.jsonl"),
+               "monitor export --from 2026-01-01 --jsonl 2026.jsonl",
+               "monitor export --warc all.warc.gz --manifest all.manifest.jsonl"),
     "history": ("monitor history hb-ai-plan",
                 "monitor history hn-gxt-replies --documents --json"),
     "run": ("monitor run", "MONITOR_DATABASE_URL=postgresql://db/monitor monitor run "
@@ -37,6 +38,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "sources remove": ("monitor sources remove hb-ai-plan",),
     "sources test": ("monitor sources test hb-ai-plan",
                      "monitor sources test https://www.example.gov.cn/a.html --json"),
+    "verify": ("monitor verify", "monitor verify hb-ai-plan hn-gxt-replies --json"),
     "sources validate": ("monitor sources validate --sources /etc/monitor/sources.toml",),
     "status": ("monitor status", "monitor status --json | jq '.[] | select(.status != \"ok\")'"),
 }

@@ -24,7 +24,7 @@ from monitor.cli.common import (
 )
 from monitor.config import Config
 from monitor.types import KIND_LABELS
-from storage.archive import Archive
+from storage.archive import Archive, PageEvent, TimelineEntry
 
 
 def register(cli: click.Group) -> None:
@@ -47,23 +47,44 @@ def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool
         return
     with open_store(config) as store:
         versions = store.history(name_or_url)
-    if as_json:
-        print_json(versions)
-        return
+        if as_json:
+            print_json(versions)
+            return
+        _, page = store.resolve_page(name_or_url)
+        archive = Archive(store)
+        entries, events = archive.timeline(page.id or 0), archive.events(page.id or 0)
     tz = config.settings.timezone
     table = Table(title=Text(f"history of {name_or_url}"))
-    for col in ("id", "fetched at", "hash", "title", "chars", "change"):
+    for col in ("version", "id", "fetched at", "hash", "title", "chars", "change",
+                "last confirmed"):
         table.add_column(col, overflow="fold")
-    for v in versions:
-        change = KIND_LABELS.get(v.change_kind or "", "首次收录" if v.change_kind is None else "")
-        if v.change_summary and v.change_summary.startswith(change):
-            change = v.change_summary  # "内容来回变化 (…)" says its kind itself
-        elif v.change_summary:
-            change += f": {v.change_summary}"
-        # Text, not markup: titles and summaries come from the pages.
-        table.add_row(str(v.id), local_time(v.fetched_at, tz), v.content_hash[:12],
-                      Text(v.title), str(v.size), Text(change))
+    rows = [(e.fetched_at, 0, _version_row(e, tz)) for e in entries]
+    rows += [(ev.at, 1, _event_row(ev, tz)) for ev in events]
+    for _, _, row in sorted(rows, key=lambda r: (r[0], r[1])):
+        table.add_row(*row)
     print_table(table, console)
+
+
+def _version_row(e: TimelineEntry, tz: str) -> list[str | Text]:
+    change = "首次收录" if e.previous_id is None and not e.changes else ""
+    for c in e.changes:
+        label = KIND_LABELS.get(c.kind, c.kind)
+        # "内容来回变化 (…)" says its kind itself
+        text = c.summary if c.summary.startswith(label) else f"{label}: {c.summary}"
+        change = f"{change}; {text}" if change else text
+    # Text, not markup: titles and summaries come from the pages.
+    return [f"第{e.number}版", str(e.id), local_time(e.fetched_at, tz), e.content_hash[:12],
+            Text(e.title), str(e.size), Text(change),
+            local_time(e.last_confirmed, tz) if e.last_confirmed else ""]
+
+
+def _event_row(ev: PageEvent, tz: str) -> list[str | Text]:
+    label = KIND_LABELS.get(ev.kind, ev.kind)
+    what = f"{label}: {ev.summary}" if ev.summary else label
+    if ev.kind == "failing":
+        end = f"至 {local_time(ev.until, tz)}" if ev.until else "仍在失败"
+        what = f"{label} {ev.failures} 次（{end}）: {ev.summary}"
+    return ["", "", local_time(ev.at, tz), "", "", "", Text(what), ""]
 
 
 def _documents(config: Config, name: str, as_json: bool) -> None:
@@ -112,7 +133,7 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
     # break lines at the console width, 80 columns when piped, inside sentences).
     console.print(f"[bold]{escape(version.title)}[/]", highlight=False, markup=True,
                   soft_wrap=True)
-    console.print(f"{version.url}\nversion {version.id} · fetched "
+    console.print(f"{version.url}\n第{version.number}版 · version {version.id} · fetched "
                   f"{local_time(version.fetched_at, tz)} · {version.content_hash[:12]}",
                   highlight=False, markup=False, soft_wrap=True)
     for key, value in version.metadata.items():

@@ -1,19 +1,25 @@
 """The JSON API under ``/api`` (OpenAPI schema at ``/api/openapi.json``, a readable
-page at ``/api``).  Everything the HTML pages show is here for programs too."""
+page at ``/api``).  Everything the HTML pages show is here for programs too.
+
+Every list endpoint pages: ``limit`` and ``offset`` (the total in ``X-Total-Count``),
+except ``/api/changes``, which is a cursor by change id (``since``/``before``,
+``order=asc|desc``): a poller asks for ``since`` = the largest id it has seen and
+misses or repeats nothing, even while checks are writing (``Store.commit_check`` makes
+change ids visible in order)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from monitor.compare import MetaChange
 from monitor.render import render_html, render_side_by_side_html, render_text
 from monitor.web.views import State, compare_in, parse_day
-from storage.archive import ChangeEntry, PageInfo, SourceSummary, TimelineEntry
-from storage.records import VersionFull
+from storage.archive import ChangeEntry, PageEvent, PageInfo, SourceSummary, TimelineEntry
+from storage.records import VersionFull, VersionInfo
 from storage.search import Passage
 
 router = APIRouter(prefix="/api", tags=["archive"])
@@ -24,11 +30,24 @@ Since = Annotated[str | None, Query(alias="from", description="From this date "
                                     "(2026-05-01 = its start, in settings.timezone) or ISO.")]
 Until = Annotated[str | None, Query(alias="to", description="Up to this date "
                                     "(2026-05-01 = its end) or ISO date-time.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many items.")]
+Offset = Annotated[int, Query(ge=0, description="Skip this many items first.")]
+Order = Annotated[Literal["asc", "desc"], Query(description="asc: oldest first; "
+                                                 "desc: newest first.")]
+
+
+def _paged(items: list[Any], response: Response, limit: int, offset: int) -> list[Any]:
+    response.headers["X-Total-Count"] = str(len(items))
+    return items[offset:offset + limit]
 
 
 class TimelineOut(BaseModel):
     page: PageInfo
-    versions: list[TimelineEntry] = Field(description="Oldest first.")
+    versions: list[TimelineEntry] = Field(description="Oldest first; each with its number "
+                                          "(第N版) and when a check last confirmed it.")
+    events: list[PageEvent] = Field(default_factory=list, description="Oldest first: "
+                                    "gone, restored, moved, unlisted, failure streaks "
+                                    "(failing, with when it ended; recovered).")
 
 
 class SourceOut(BaseModel):
@@ -88,25 +107,39 @@ class DiffOut(BaseModel):
 
 
 @router.get("/sources", response_model=list[SourceSummary], summary="Sources")
-def sources(state: State, tag: Tag = None) -> list[SourceSummary]:
+def sources(state: State, response: Response, tag: Tag = None, limit: Limit = 500,
+            offset: Offset = 0) -> list[SourceSummary]:
     """Every source with its main page's last check, outcome, last change and failure
     streak; active sources first."""
-    return state.archive.sources(tag=tag)
+    return _paged(state.archive.sources(tag=tag), response, limit, offset)
 
 
 @router.get("/tags", response_model=list[str], summary="Tags")
-def tags(state: State) -> list[str]:
+def tags(state: State, response: Response, limit: Limit = 1000,
+         offset: Offset = 0) -> list[str]:
     """Every tag used by a source."""
-    return state.archive.tags()
+    return _paged(state.archive.tags(), response, limit, offset)
 
 
 @router.get("/sources/{name}", response_model=SourceOut, summary="One source")
-def source(state: State, name: str) -> SourceOut:
-    """A source and its pages."""
+def source(state: State, response: Response, name: str, limit: Limit = 500,
+           offset: Offset = 0) -> SourceOut:
+    """A source and its pages (``limit``/``offset`` page the pages)."""
     found = [s for s in state.archive.sources() if s.name == name]
     if not found:
         raise KeyError(f"no source {name!r}")
-    return SourceOut(source=found[0], pages=state.archive.pages(name))
+    return SourceOut(source=found[0],
+                     pages=_paged(state.archive.pages(name), response, limit, offset))
+
+
+@router.get("/sources/{name}/versions", response_model=list[VersionInfo],
+            summary="Versions of a source's main page")
+def source_versions(state: State, response: Response, name: str, limit: Limit = 100,
+                    offset: Offset = 0, order: Order = "asc") -> list[VersionInfo]:
+    """Each version's id, number (第N版), fetch time, title, hash, size and the change
+    that produced it.  A document's versions: ``/api/pages/{id}/timeline``."""
+    versions = state.store.history(name)
+    return _paged(versions if order == "asc" else versions[::-1], response, limit, offset)
 
 
 @router.get("/sources/{name}/timeline", response_model=TimelineOut,
@@ -114,7 +147,8 @@ def source(state: State, name: str) -> SourceOut:
 def source_timeline(state: State, name: str) -> TimelineOut:
     """The versions of the source's main page with the changes that produced them."""
     page = state.archive.pages(name)[0]
-    return TimelineOut(page=page, versions=state.archive.timeline(page.id))
+    return TimelineOut(page=page, versions=state.archive.timeline(page.id),
+                       events=state.archive.events(page.id))
 
 
 @router.get("/pages/{page_id}/timeline", response_model=TimelineOut,
@@ -122,7 +156,8 @@ def source_timeline(state: State, name: str) -> TimelineOut:
 def page_timeline(state: State, page_id: int) -> TimelineOut:
     """The versions of any page (main, detail or attachment)."""
     return TimelineOut(page=state.archive.page(page_id),
-                       versions=state.archive.timeline(page_id))
+                       versions=state.archive.timeline(page_id),
+                       events=state.archive.events(page_id))
 
 
 @router.get("/versions/{version_id}", response_model=VersionFull, summary="One version")
@@ -130,6 +165,21 @@ def version(state: State, version_id: int) -> VersionFull:
     """Extracted title, text and metadata, HTTP status and stored headers.  The raw
     body as fetched is at ``/versions/{id}/raw`` (served sandboxed)."""
     return state.store.version(version_id)
+
+
+@router.get("/versions/{version_id}/raw", summary="Raw body of a version",
+            response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "The bytes as fetched (transfer-decoded)."}})
+def version_raw(state: State, version_id: int) -> Response:
+    """The raw body exactly as fetched, always as a download (never rendered), with its
+    SHA-256 in ``X-Raw-SHA256`` (the one ``monitor verify`` checks)."""
+    version = state.store.version(version_id)
+    raw = state.store.raw_body(version_id)
+    return Response(raw, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="version-{version_id}.raw"',
+        "X-Raw-SHA256": version.raw_sha256, "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'"})
 
 
 @router.get("/diff", response_model=DiffOut, summary="Diff of two versions")
@@ -172,11 +222,21 @@ def search(state: State,
                      total=found.total, limit=limit, offset=offset, hits=hits)
 
 
-@router.get("/changes", response_model=list[ChangeEntry], summary="Recent changes")
+@router.get("/changes", response_model=list[ChangeEntry], summary="Changes (a cursor)")
 def changes(state: State, source: SourceName = None, tag: Tag = None,
+            since: Annotated[int | None, Query(ge=0, description="Only changes with a "
+                                               "larger id (the largest id you have).")] = None,
+            before: Annotated[int | None, Query(ge=0, description="Only changes with a "
+                                                "smaller id (paging back).")] = None,
+            order: Annotated[Literal["asc", "desc"] | None, Query(
+                description="asc: oldest first; desc: newest first (the default without "
+                "since; with since the default is asc).")] = None,
             limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[ChangeEntry]:
-    """The newest changes (what the Atom feeds carry), newest first."""
-    return state.archive.changes(source=source, tag=tag, limit=limit)
+    """Changes by id.  Poll with ``since`` = the largest id seen (oldest first): none is
+    missed or repeated.  Without ``since``: the newest ``limit``, newest first."""
+    oldest_first = (order or ("asc" if since is not None else "desc")) == "asc"
+    return state.archive.changes_page(since=since, before=before, limit=limit,
+                                      oldest_first=oldest_first, source=source, tag=tag)
 
 
 def _ref(v: VersionFull) -> VersionRef:

@@ -52,7 +52,13 @@ def page_page(request: Request, state: State, page_id: int) -> Response:
 def _timeline(request: Request, state: WebState, page: PageInfo,
               pages: list[PageInfo]) -> Response:
     entries = list(reversed(state.archive.timeline(page.id)))  # newest first
-    return render(request, state, "timeline.html", page=page, pages=pages, entries=entries)
+    events = state.archive.events(page.id)
+    # versions and events in one list, newest first (a version before an event at once)
+    rows = sorted([(e.fetched_at, 1, "version", e) for e in entries]
+                  + [(ev.at, 0, "event", ev) for ev in events],
+                  key=lambda r: (r[0], r[1]), reverse=True)
+    return render(request, state, "timeline.html", page=page, pages=pages, entries=entries,
+                  rows=[(kind, item) for _, _, kind, item in rows])
 
 
 @router.get("/versions/{version_id}")

@@ -1,0 +1,258 @@
+"""Verifiable history: the hashes each version records, and ``verify`` that checks them.
+
+Each version records, when it is written (``Store._add_version``):
+
+* ``raw_sha256``: SHA-256 of the raw body exactly as fetched (transfer-decoded bytes);
+* ``text_sha256``: SHA-256 of the extracted text, UTF-8;
+* ``number``: its place in the page's history (1 = 第1版), in id order;
+* ``record_hash``: SHA-256 of ``record_bytes``, a canonical JSON serialization (keys
+  sorted, no spaces, UTF-8, ``ensure_ascii=False``) of ``format`` (``RECORD_FORMAT``),
+  ``url``, ``version`` (the number), ``fetched_at`` (UTC, ISO 8601 with microseconds),
+  ``raw_sha256``, ``text_sha256``, ``meta`` (the extracted metadata) and ``previous``
+  (the record hash of the page's previous version, ``""`` for the first).
+
+So each record hash covers every earlier one of its page: a hash chain.  ``url`` is the
+URL the version was fetched from (``versions.url``), not ``pages.url``, which follows a
+page that moved or whose address the admin edited: a record never changes after it is
+written.
+
+``verify`` re-reads every stored body (decompressing delta chains) and text (through
+``Store.texts``, however text is stored), recomputes the hashes and the chain, and
+reports each version that no longer matches: a changed body or text, a changed hash,
+time or metadata (the chain breaks there), a number missing from the sequence (a
+deleted version), or a version that checks or changes name but that no longer exists.
+It reads a hundred pages at a time (four queries), so memory stays that many pages'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from monitor.errors import StorageError
+from storage import rawcodec
+from storage.models import Change, Check, Page, SourceRow, Version
+
+if TYPE_CHECKING:
+    from storage.repository import Store
+
+RECORD_FORMAT = "monitor-record-1"
+
+
+# --- the hashes ----------------------------------------------------------------------
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    return sha256_hex(text.encode("utf-8"))
+
+
+def canonical_time(at: datetime) -> str:
+    """UTC, microseconds always written: ``2026-05-01T02:00:00.000000+00:00``."""
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def record_bytes(*, url: str, number: int, fetched_at: datetime, raw_sha256: str,
+                 text_sha256: str, meta: dict[str, Any], previous: str) -> bytes:
+    """The canonical serialization a record hash is taken of (see the module doc)."""
+    record = {"format": RECORD_FORMAT, "url": url, "version": number,
+              "fetched_at": canonical_time(fetched_at), "raw_sha256": raw_sha256,
+              "text_sha256": text_sha256, "meta": meta, "previous": previous}
+    return json.dumps(record, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def record_hash(**fields: Any) -> str:
+    return sha256_hex(record_bytes(**fields))
+
+
+def next_link(s: Session, page_id: int) -> tuple[int, str]:
+    """The number and the previous record hash of a page's next version (inside the
+    ``Store``'s write session, under the page's lock)."""
+    last = s.exec(select(Version.number, Version.record_hash).where(Version.page_id == page_id)
+                  .order_by(col(Version.id).desc())).first()
+    return (int(last[0]) + 1, last[1]) if last else (1, "")
+
+
+# --- verify --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that no longer matches; ``what`` is said to people (Chinese)."""
+
+    source: str
+    page_id: int
+    url: str
+    version_id: int | None
+    number: int | None
+    what: str
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    pages: int = 0
+    versions: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class _Row:
+    id: int
+    number: int
+    url: str
+    fetched_at: datetime
+    meta: dict[str, Any]
+    raw_sha256: str
+    text_sha256: str
+    record_hash: str
+    raw_codec: str
+    raw_base_id: int | None
+    raw_body: bytes
+
+
+def verify(store: Store, names: Sequence[str] = (), *, batch: int = 100) -> Report:
+    """Check every version of the sources named (all when none): see the module doc.
+
+    Pages are read ``batch`` at a time: their versions (raw bytes included), texts and
+    the version ids their checks and changes name, in four queries."""
+    report = Report()
+    pages = _pages(store, names)
+    for start in range(0, len(pages), batch):
+        chunk = pages[start:start + batch]
+        rows, referenced, texts = _load(store, [p.id or 0 for _, p in chunk])
+        for source, page in chunk:
+            report.pages += 1
+            _PageCheck(source, page, report, texts).run(
+                rows.get(page.id or 0, []), referenced.get(page.id or 0, set()))
+    return report
+
+
+def _pages(store: Store, names: Sequence[str]) -> list[tuple[str, Page]]:
+    with store.session() as s:
+        sources = {r.id: r.name for r in s.exec(select(SourceRow))}
+        wanted = set(names)
+        if unknown := sorted(wanted - set(sources.values())):
+            raise KeyError(f"没有这个来源 no source: {', '.join(unknown)}")
+        stmt = select(Page).order_by(col(Page.id))
+        if wanted:
+            ids = [sid for sid, name in sources.items() if name in wanted]
+            stmt = stmt.where(col(Page.source_id).in_(ids))
+        return [(sources.get(p.source_id, ""), p) for p in s.exec(stmt)]
+
+
+def _load(store: Store, page_ids: list[int]
+          ) -> tuple[dict[int, list[_Row]], dict[int, set[int]], dict[int, str]]:
+    rows: dict[int, list[_Row]] = {}
+    referenced: dict[int, set[int]] = {}
+    with store.session() as s:
+        for pid, *fields in s.exec(
+                select(Version.page_id, Version.id, Version.number, Version.url,
+                       Version.fetched_at, Version.meta, Version.raw_sha256,
+                       Version.text_sha256, Version.record_hash, Version.raw_codec,
+                       Version.raw_base_id, Version.raw_body)
+                .where(col(Version.page_id).in_(page_ids)).order_by(col(Version.id))):
+            rows.setdefault(pid, []).append(_Row(*fields))
+        for pid, vid in s.exec(select(Check.page_id, Check.version_id).where(
+                col(Check.page_id).in_(page_ids), col(Check.version_id).is_not(None))
+                .distinct()):
+            referenced.setdefault(pid, set()).add(int(vid or 0))
+        for pid, old, new in s.exec(select(Change.page_id, Change.old_version_id,
+                                           Change.new_version_id)
+                                    .where(col(Change.page_id).in_(page_ids))):
+            referenced.setdefault(pid, set()).update(int(v) for v in (old, new) if v)
+        for pid, last in s.exec(select(Page.id, Page.last_version_id)
+                                .where(col(Page.id).in_(page_ids))):
+            if last:
+                referenced.setdefault(pid or 0, set()).add(int(last))
+    texts = store.texts([r.id for page in rows.values() for r in page])
+    return rows, referenced, texts
+
+
+class _PageCheck:
+    def __init__(self, source: str, page: Page, report: Report, texts: dict[int, str]) -> None:
+        self.source, self.page, self.report, self.texts = source, page, report, texts
+        self.raws: dict[int, bytes] = {}
+        self.bad: dict[int, int] = {}  # id → number of versions whose body did not match
+
+    def problem(self, row: _Row | None, what: str, detail: str = "", *,
+                vid: int | None = None, number: int | None = None) -> None:
+        self.report.problems.append(Problem(
+            self.source, self.page.id or 0, self.page.url,
+            row.id if row else vid, row.number if row else number, what, detail))
+
+    def run(self, rows: list[_Row], referenced: set[int]) -> None:
+        self.report.versions += len(rows)
+        present = {r.id for r in rows}
+        for vid in sorted(referenced - present):
+            self.problem(None, "版本已不存在，但检查或变化记录引用它", f"version id {vid}", vid=vid)
+        previous, expected_number = "", 1
+        for row in rows:
+            for missing in range(expected_number, row.number):
+                self.problem(None, f"第{missing}版缺失（已被删除）",
+                             f"numbers jump from {expected_number - 1} to {row.number}",
+                             number=missing)
+            self._body(row)
+            self._text(row)
+            self._chain(row, previous)
+            previous, expected_number = row.record_hash, max(expected_number, row.number + 1)
+
+    def _body(self, row: _Row) -> None:
+        try:
+            raw = self._raw(row)
+        except StorageError as exc:
+            self._bad_body(row, "原始内容无法读取（存储的字节已损坏或其差分基础缺失）",
+                           exc.detail or str(exc))
+            return
+        self.raws[row.id] = raw
+        if sha256_hex(raw) != row.raw_sha256:
+            self._bad_body(row, "原始内容与记录的 SHA-256 不符",
+                           f"stored {row.raw_sha256}, now {sha256_hex(raw)}")
+
+    def _bad_body(self, row: _Row, what: str, detail: str) -> None:
+        """A body stored as a delta decodes only against its base's true bytes: when the
+        base is what failed, say so rather than blame this version's own bytes."""
+        if row.raw_base_id in self.bad:
+            what = f"原始内容无法还原：它的差分基础第{self.bad[row.raw_base_id]}版已不符"
+        elif row.raw_base_id and row.raw_codec != "zstd" and row.raw_base_id not in self.raws:
+            what = f"原始内容无法还原：它的差分基础（version {row.raw_base_id}）已不存在"
+        self.bad[row.id] = row.number
+        self.problem(row, what, detail)
+
+    def _raw(self, row: _Row) -> bytes:
+        if row.raw_codec == "zstd" or row.raw_base_id is None:
+            return rawcodec.decompress(row.raw_body)
+        base = self.raws.get(row.raw_base_id)
+        if base is None:
+            raise StorageError(f"delta base version {row.raw_base_id} missing or unreadable")
+        return rawcodec.decompress(row.raw_body, base)
+
+    def _text(self, row: _Row) -> None:
+        text = self.texts.get(row.id, "")
+        if text_sha256(text) != row.text_sha256:
+            self.problem(row, "正文与记录的 SHA-256 不符",
+                         f"stored {row.text_sha256}, now {text_sha256(text)}")
+
+    def _chain(self, row: _Row, previous: str) -> None:
+        expected = record_hash(url=row.url, number=row.number, fetched_at=row.fetched_at,
+                               raw_sha256=row.raw_sha256, text_sha256=row.text_sha256,
+                               meta=dict(row.meta), previous=previous)
+        if expected != row.record_hash:
+            self.problem(row, "记录哈希链断开：此版本的记录或它之前的版本被改动或删除",
+                         f"stored {row.record_hash}, recomputed {expected}")
+

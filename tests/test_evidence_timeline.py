@@ -1,0 +1,126 @@
+"""Complete timelines: a page that failed, went 404, came back, changed and moved shows
+every one of those events with its time, each version its number and the last check
+that confirmed it; a document taken off its listing shows when; ``monitor history``
+and the web timeline show the same."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlmodel import col, select
+
+from monitor.types import Document
+from monitor.web.app import create_app
+from storage import Store
+from storage.archive import Archive
+from storage.models import Check
+from storage.records import CheckRecord
+from tests.pages import seed_page
+from tests.sites import Response
+from tests.test_archive_data import T0, Built, html_page, store_version
+from tests.test_pipeline import NAME, PATH, Env, _baseline, html, make_env, noisy
+
+__all__ = ["make_env"]  # the fixture, used by name
+
+
+async def test_timeline_has_every_event_in_time_order(
+        make_env: Callable[..., Env], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    v1 = await _baseline(env)
+    env.serve(html("busy", status=500))
+    await env.check()  # a failure streak of one
+    env.serve(html(noisy(0)))
+    await env.check()  # back, unchanged: confirms 第1版
+    env.serve(html("<h1>404 Not Found</h1>", status=404))
+    for _ in range(3):
+        await env.check()  # gone after two
+    env.serve(html(noisy(0)))
+    await env.check()  # restored
+    env.serve(html(seed_page(0, edit=lambda ps: [*ps, "新增一段：本办法自公布之日起施行。"])))
+    v2 = (await env.check()).version_id
+    new_path = "/art/2021/6/24/art_5678_0192.html"
+    env.serve(html(seed_page(0, edit=lambda ps: [*ps, "新增一段：本办法自公布之日起施行。"])),
+              new_path)
+    env.serve(Response(b"", status=301, headers={"Location": new_path}), PATH)
+    await env.check()  # moved, same text
+
+    page_id = env.page().page_id
+    archive = Archive(env.store)
+    events = archive.events(page_id)
+    assert [e.kind for e in events] == ["failing", "recovered", "failing", "gone",
+                                         "recovered", "restored", "moved"]
+    with env.store.session() as s:
+        checks = list(s.exec(select(Check).where(Check.page_id == page_id)
+                             .order_by(col(Check.id))))
+    at = [c.started_at for c in checks]
+    first_500, streak_404 = events[0], events[2]
+    assert (first_500.at, first_500.until, first_500.failures) == (at[1], at[2], 1)
+    assert (streak_404.at, streak_404.until, streak_404.failures) == (at[3], at[6], 3)
+    assert "HTTP 500" in first_500.summary or "500" in first_500.summary
+    assert all(e.at is not None for e in events)
+    gone = events[3]
+    assert at[4] <= gone.at <= at[5]  # written by the second 404's check
+    timeline = archive.timeline(page_id)
+    assert [(e.id, e.number) for e in timeline] == [(v1, 1), (v2, 2)]
+    # 第1版: first seen at the baseline, last confirmed by the check just before 第2版
+    assert at[0] <= timeline[0].fetched_at < at[1] and timeline[0].last_confirmed == at[6]
+    assert timeline[1].last_confirmed == at[8]  # the move: same text, still confirmed
+
+    from monitor.cli import cli
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", env.store.url)
+    out = CliRunner().invoke(cli, ["history", NAME, "--sources",
+                                   str(tmp_path / "sources.toml")])
+    assert out.exit_code == 0, out.output
+    for label in ("连续失败 1 次", "恢复访问", "连续失败 3 次", "页面已删除", "页面已恢复",
+                  "页面已迁移", "第1版", "第2版", "首次收录"):
+        assert label in out.output, (label, out.output)
+    assert out.output.index("页面已删除") < out.output.index("页面已恢复") \
+        < out.output.index("第2版") < out.output.index("页面已迁移")
+
+    # the web timeline: newest first, the same events, each version by its number
+    app = create_app(env.config, env.store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as client:
+        page = (await client.get(f"/pages/{page_id}")).text
+        api = (await client.get(f"/api/pages/{page_id}/timeline")).json()
+        version = (await client.get(f"/versions/{v1}")).text
+    order = [page.index(x) for x in ("页面已迁移", "第2版", "页面已恢复", "页面已删除",
+                                     "第1版")]
+    assert order == sorted(order), page
+    assert "最后确认" in page and "连续失败</span>" in page and "1 次（至" in page
+    assert [e["kind"] for e in api["events"]] == [e.kind for e in events]
+    assert [v["number"] for v in api["versions"]] == [1, 2]
+    assert api["versions"][0]["last_confirmed"] is not None
+    sealed = env.store.version(v1)
+    assert "第1版" in version and sealed.record_hash in version
+    assert sealed.text_sha256 in version and "最后确认未变" in version
+
+
+def test_a_document_taken_off_its_listing_says_when(store: Store) -> None:
+    from monitor.config import SourceConfig
+
+    listing = SourceConfig(name="col", url="http://127.0.0.1:9/list.html")
+    store.sync_sources([listing])
+    built = Built()
+    store_version(store, listing, "栏目", "通知一", T0, built)
+    doc = Document(url="http://127.0.0.1:9/a.html", title="关于印发办法的通知",
+                   date="2026-05-01")
+    for docs in ((doc,), ()):
+        state = store.page_state(listing)
+        store.commit_check(CheckRecord(
+            page_id=state.page_id, expected_last_version_id=state.last.id if state.last
+            else None, expected_revision=state.revision, started_at=T0 + timedelta(days=1),
+            duration=0.1, outcome="unchanged", documents=docs))
+    archive = Archive(store)
+    [page] = [p for p in archive.pages("col") if p.kind == "document"]
+    assert not page.listed
+    [event] = archive.events(page.id)
+    assert event.kind == "unlisted" and "关于印发办法的通知" in event.summary
+    assert event.at is not None
+    assert html_page  # (the shared page builder: the listing's body)

@@ -1,0 +1,156 @@
+"""Verifiable history: each version's hashes and chain, ``monitor verify`` catching a
+changed body, a changed text and a deleted version (SQLite and PostgreSQL), and
+migration 0007 sealing versions stored before it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from storage import Store, db, rawcodec
+from storage.verify import verify
+from tests.conftest import write_sources
+from tests.test_archive_data import PLAN, REPLY, Built, build_archive
+
+
+def documented_record_hash(url: str, number: int, fetched_at: str, raw_sha256: str,
+                           text_sha256: str, meta: dict[str, str], previous: str) -> str:
+    """The record hash exactly as README's procedure tells a third party to compute it."""
+    record = {"format": "monitor-record-1", "url": url, "version": number,
+              "fetched_at": fetched_at, "raw_sha256": raw_sha256,
+              "text_sha256": text_sha256, "meta": meta, "previous": previous}
+    data = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def test_each_version_records_its_hashes_numbered_and_chained(store: Store) -> None:
+    built = build_archive(store)
+    previous = ""
+    for number, vid in enumerate(built.versions[PLAN.name], 1):
+        v = store.version(vid)
+        assert v.number == number
+        assert v.raw_sha256 == hashlib.sha256(built.raw[vid]).hexdigest()
+        assert v.text_sha256 == hashlib.sha256(v.text.encode("utf-8")).hexdigest()
+        at = built.fetched[vid].strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        assert v.record_hash == documented_record_hash(
+            v.url, number, at, v.raw_sha256, v.text_sha256, v.metadata, previous)
+        previous = v.record_hash
+    assert [v.number for v in store.history(REPLY.name)] == [1, 2]
+    report = verify(store)
+    assert report.ok, report.problems
+    assert (report.pages, report.versions) == (4, sum(len(v) for v in built.versions.values()))
+
+
+def _exec(store: Store, sql: str, **params: object) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text(sql), params)
+
+
+def change_body(store: Store, built: Built, vid: int) -> None:
+    """One byte of the stored body changed, stored the way the Store stores it."""
+    with store.engine.connect() as conn:
+        codec, base = conn.execute(text("SELECT raw_codec, raw_base_id FROM versions "
+                                        "WHERE id = :v"), {"v": vid}).one()
+    raw = bytearray(built.raw[vid])
+    raw[raw.index(b"<h1>") + 1] ^= 0x01
+    blob = rawcodec.compress(bytes(raw), built.raw[base] if codec == "zstd-delta" else None)
+    _exec(store, "UPDATE versions SET raw_body = :b WHERE id = :v", b=blob, v=vid)
+
+
+def change_text(store: Store, built: Built, vid: int) -> None:
+    _exec(store, "UPDATE versions SET text = replace(text, '1200', '1300') WHERE id = :v",
+          v=vid)
+
+
+def delete_version(store: Store, built: Built, vid: int) -> None:
+    _exec(store, "DELETE FROM versions WHERE id = :v", v=vid)
+
+
+@pytest.mark.parametrize("tamper", [change_body, change_text, delete_version])
+def test_verify_names_the_version_that_no_longer_matches(store: Store, tamper) -> None:  # type: ignore[no-untyped-def]
+    built = build_archive(store)
+    first, middle, last = built.versions[PLAN.name]
+    assert verify(store).ok
+    tamper(store, built, middle)
+    report = verify(store)
+    assert not report.ok
+    assert {p.source for p in report.problems} == {PLAN.name}  # other pages still match
+    assert first not in {p.version_id for p in report.problems}
+    whats = {(p.number, p.what) for p in report.problems}
+    if tamper is change_body:
+        assert whats == {(2, "原始内容与记录的 SHA-256 不符"),  # v3 is a delta against v2:
+                         (3, "原始内容无法还原：它的差分基础第2版已不符")}
+    elif tamper is change_text:
+        assert whats == {(2, "正文与记录的 SHA-256 不符")}
+    else:
+        assert (2, "第2版缺失（已被删除）") in whats
+        assert (3, f"原始内容无法还原：它的差分基础（version {middle}）已不存在") in whats
+        assert any(p.version_id == middle for p in report.problems)  # its check names it
+        # the next version's chain names the deleted one's hash: broken there
+        assert any(p.version_id == last and "哈希链" in p.what for p in report.problems)
+    assert verify(store, [REPLY.name]).ok  # NAME: only that source's pages
+
+
+def test_a_damaged_compressed_body_is_reported_not_a_crash(store: Store) -> None:
+    built = build_archive(store)
+    vid = built.versions[REPLY.name][0]
+    with store.engine.connect() as conn:
+        blob = bytearray(conn.execute(text("SELECT raw_body FROM versions WHERE id = :v"),
+                                      {"v": vid}).scalar_one())
+    blob[len(blob) // 2] ^= 0xFF
+    _exec(store, "UPDATE versions SET raw_body = :b WHERE id = :v", b=bytes(blob), v=vid)
+    report = verify(store)
+    assert [p.version_id for p in report.problems if p.number == 1] == [vid]
+
+
+def test_monitor_verify_exits_1_and_says_which_version(tmp_path: Path) -> None:
+    from monitor.cli import cli
+
+    store = Store(os.environ["MONITOR_DATABASE_URL"])
+    built = build_archive(store)
+    sources = write_sources(tmp_path / "sources.toml", "")
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["verify", "--sources", str(sources)])
+    assert ok.exit_code == 0, ok.output
+    assert "已核验 4 个页面、8 个版本" in ok.output and "全部一致" in ok.output
+    change_text(store, built, built.versions[PLAN.name][1])
+    store.close()
+    bad = runner.invoke(cli, ["verify", "--sources", str(sources)])
+    assert bad.exit_code == 1
+    assert f"hb-ai-plan · 第2版 (version {built.versions[PLAN.name][1]})" in bad.output
+    assert "正文与记录的 SHA-256 不符" in bad.output
+    assert runner.invoke(cli, ["verify", REPLY.name, "--sources", str(sources)]).exit_code == 0
+    found = json.loads(runner.invoke(cli, ["verify", "--json", "--sources",
+                                           str(sources)]).output)
+    assert found["ok"] is False and found["problems"][0]["number"] == 2
+    missing = runner.invoke(cli, ["verify", "nope", "--sources", str(sources)])
+    assert missing.exit_code == 3 and "nope" in missing.output
+
+
+def test_migration_seals_versions_stored_before_it(db_url: str) -> None:
+    store = Store(db_url)
+    built = build_archive(store)
+    sealed = {vid: store.version(vid) for vids in built.versions.values() for vid in vids}
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    store.close()
+    store = Store(db_url)  # migrates to head again: 0007 seals what is there
+    try:
+        for vid, before in sealed.items():
+            after = store.version(vid)
+            assert (after.number, after.text_sha256, after.record_hash) == (
+                before.number, before.text_sha256, before.record_hash)
+        assert verify(store).ok
+    finally:
+        store.close()
