@@ -54,6 +54,15 @@ def thread_id(page_id: int | None, recipient: str) -> str | None:
     return message_id("page", page_id, recipient) if page_id else None
 
 
+def _to(recipient: str) -> str:
+    """The footer's "sent to" part: a mail address only.  A webhook URL holds its robot's
+    token and an Apprise recipient is an environment variable's name (``env:NAME``):
+    neither means anything to a reader, and a forwarded message must not carry a token."""
+    if "@" in recipient and "://" not in recipient and not recipient.startswith("env:"):
+        return f" · 发给 {recipient}"
+    return ""
+
+
 def _href(url: str | None) -> str | None:
     return url if url and url.startswith(("http://", "https://")) else None
 
@@ -164,7 +173,7 @@ class Composer:
         content = templates.CHANGE.render(
             kind_label=p.kind_label, source=view.source, title=p.title, facts=p.facts,
             meta=p.meta, diff_html=p.diff_html, muted=templates.MUTED)
-        footer = f"monitor · 变化 #{view.id} · 发给 {recipient}"
+        footer = f"monitor · 变化 #{view.id}{_to(recipient)}"
         return Message(
             event="change", subject=subject, message_id=message_id("change", view.id, recipient),
             html=templates.page(subject, content, footer),
@@ -194,7 +203,7 @@ class Composer:
                     "links": self.links(p.view)} for p in parts]
         content = templates.DIGEST.render(heading=heading, changes=entries,
                                           muted=templates.MUTED)
-        footer = f"monitor · 摘要 · 发给 {recipient}"
+        footer = f"monitor · 摘要{_to(recipient)}"
         text = "\n\n".join(self._digest_entry(p) for p in parts)
         return Message(
             event="digest", subject=subject, message_id=message_id("digest", key, recipient),
@@ -246,7 +255,7 @@ class Composer:
         subject = header_safe(f"[monitor] {heading}", 400)
         content = templates.NOTICE.render(label=label, title=heading, facts=facts,
                                           lines=lines or [], muted=templates.MUTED)
-        footer = f"monitor · 发给 {row.recipient}"
+        footer = f"monitor{_to(row.recipient)}"
         body = "\n".join(lines or [])
         text = templates.TEXT.render(title=heading, facts=[(k, v) for k, v, _ in facts],
                                      meta=[], body=body, footer=footer)

@@ -25,9 +25,13 @@ Four formats, told apart by the file's name and then its first bytes:
 * **a plain list**: one URL per line; blank lines and ``#`` comments are skipped.
 
 What does not map is never guessed: XPath (monitor selects with CSS), ``re.sub`` with a
-replacement, ``grep``, command jobs, trigger texts and the like are listed per source as
-*not mapped*, and the source is imported without them.  A URL already in the sources
-file, or twice in the import, is imported once.
+replacement, ``grep``, trigger texts, urlwatch's own keys (``max_tries``,
+``user_visible_url``…) and the like are listed per source as *not mapped*, and the source
+is imported without them.  A job that is not a GET of a web page (a command job, a
+``method: POST`` or ``data`` job) is not imported: monitor would watch another page.
+Secrets never reach ``sources.toml``: a ``Cookie`` or ``Authorization`` header and
+urlwatch's ``cookies`` are reported by name only, pointing at ``cookies_env``.  A URL
+already in the sources file, or twice in the import, is imported once.
 """
 
 from __future__ import annotations
@@ -52,10 +56,12 @@ _SUFFIX = re.compile(r"(\.(gov|edu|com|org|net|ac))?\.(cn|com|org|net)$")
 _UNITS = (("weeks", 7 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60),
           ("seconds", 1))
 
-# urlwatch keys that are about urlwatch itself, not about the page: dropped silently.
-_URLWATCH_QUIET = {"kind", "name", "url", "filter", "headers", "encoding", "use_browser",
-                   "navigate", "user_visible_url", "treat_new_as_changed", "max_tries",
-                   "compared_versions", "diff_tool", "ignore_cached"}
+# urlwatch keys mapped above; every other key of a job is reported as not mapped.
+_URLWATCH_MAPPED = {"kind", "name", "url", "filter", "headers", "encoding", "use_browser",
+                    "navigate"}
+# Request headers that carry a secret: never written to sources.toml (see cookies_env).
+_SECRET_HEADERS = {"cookie", "authorization", "proxy-authorization", "x-api-key",
+                   "x-auth-token"}
 
 
 @dataclass
@@ -146,17 +152,44 @@ def from_urlwatch(text: str, path: Path) -> list[Candidate]:
             what = "a command job" if "command" in job else "a job without url"
             out.append(Candidate(origin, {}, [f"{what}: not a web page, skipped"]))
             continue
+        method = str(job.get("method") or "GET").upper()
+        if method != "GET" or job.get("data") is not None:
+            out.append(Candidate(f"{origin} ({job.get('name') or url})", {}, [
+                f"a {method} request with data: monitor fetches pages with GET only, so "
+                "watching this URL would watch another page; skipped"]))
+            continue
         c = Candidate(f"{origin} ({url})", {"url": url})
         _title(c, job.get("name"))
         if job.get("use_browser") or "navigate" in job:
             c.entry["fetch"] = "browser"
-        for key in ("headers", "encoding"):
-            if job.get(key):
-                c.entry[key] = job[key]
+        if job.get("encoding"):
+            c.entry["encoding"] = job["encoding"]
+        _urlwatch_headers(c, job.get("headers"))
         _urlwatch_filters(c, job.get("filter"))
-        c.unmapped += [f"{k}: {job[k]!r}" for k in job if k not in _URLWATCH_QUIET]
+        c.unmapped += [_unmapped_key(k, job[k]) for k in job
+                       if k not in _URLWATCH_MAPPED | {"method", "data"}]
         out.append(c)
     return out
+
+
+def _urlwatch_headers(c: Candidate, headers: Any) -> None:
+    """Plain headers map as they are; a secret one (a cookie, a token) is left out and
+    named without its value: secrets come from the environment (``cookies_env``)."""
+    if not isinstance(headers, dict) or not headers:
+        return
+    plain = {k: v for k, v in headers.items() if str(k).lower() not in _SECRET_HEADERS}
+    if plain:
+        c.entry["headers"] = plain
+    c.unmapped += [f"header {k} (value not shown: a secret stays out of sources.toml; "
+                   "put it in an environment variable named by cookies_env)"
+                   for k in headers if str(k).lower() in _SECRET_HEADERS]
+
+
+def _unmapped_key(key: str, value: Any) -> str:
+    if key == "cookies" and isinstance(value, dict):  # names only: values are secrets
+        return (f"cookies {', '.join(map(str, value))} (values not shown; put the cookie "
+                "header in an environment variable named by cookies_env)")
+    return f"{key}: {value!r}"
 
 
 def _urlwatch_filters(c: Candidate, filters: Any) -> None:

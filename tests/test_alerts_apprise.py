@@ -65,6 +65,7 @@ async def test_an_apprise_service_gets_the_change(store: Store, site: Site, tmp_
     body = got[body_key]
     assert "正文修改" in body and "hn-0192" in body and URL in body
     assert "[-3000-]{+5000+}" in body
+    assert "env:" not in body and "PHONE_URL" not in body  # no internal names for a reader
     [row] = AlertsRepo(store).list()
     assert (row.status, row.channel, row.recipient) == ("sent", "apprise", "env:PHONE_URL")
 

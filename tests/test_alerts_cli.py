@@ -66,7 +66,7 @@ def test_list_failed_and_retry(tmp_path: Path, monkeypatch) -> None:  # type: ig
 
         smtp.sink.reject.clear()
         code, out = run("alerts", "retry", str(dead["id"]), "--sources", str(sources))
-        assert code == 0 and "1 alert(s) due now" in out
+        assert code == 0 and "1 alert(s) due now" in out and "monitor alerts deliver" in out
         assert AlertsRepo(store).get(dead["id"]).status == "pending"
         code, out = run("alerts", "deliver", "--sources", str(sources))
         assert "1 sent" in out

@@ -156,3 +156,26 @@ def test_a_broken_file_changes_nothing(tmp_path: Path) -> None:
     assert got.exit_code == 2
     assert "不是有效的 YAML" in got.output
     assert path.read_text(encoding="utf-8") == HEAD
+
+
+def test_urlwatch_post_jobs_are_refused_and_secrets_never_written(tmp_path: Path) -> None:
+    yaml = tmp_path / "urls.yaml"
+    yaml.write_text(
+        "name: 表单查询\nurl: https://example.org/search\nmethod: POST\ndata: q=答复\n---\n"
+        "name: 登录后的页面\nurl: https://example.org/member.html\nmax_tries: 3\n"
+        "user_visible_url: https://example.org/m\n"
+        "headers:\n  Cookie: sid=s3cret-cookie\n  Referer: https://example.org/\n"
+        "cookies:\n  token: s3cret-token\n", encoding="utf-8")
+    path = sources_file(tmp_path, HEAD.replace("kyc.whxy.edu.cn", "example.com"))
+    got = run(str(yaml), "--no-test", "--sources", str(path))
+    assert got.exit_code == 1  # the POST job is not imported
+    out = " ".join(got.output.split())
+    assert "表单查询" in out and "GET only" in out
+    s = by_url(path)
+    assert "https://example.org/search" not in s
+    member = s["https://example.org/member.html"]
+    assert dict(member.headers) == {"Referer": "https://example.org/"}
+    written = path.read_text(encoding="utf-8")
+    assert "s3cret" not in written and "s3cret" not in got.output
+    for key in ("max_tries", "user_visible_url", "header Cookie", "cookies token"):
+        assert key in out, key

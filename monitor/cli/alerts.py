@@ -108,6 +108,9 @@ def retry(ids: tuple[int, ...], all_: bool, sources_file: Path) -> None:
     reasons = ", ".join(f"{i} ({REFUSED.get(statuses.get(i), 'unknown')})" for i in refused)
     console.print(f"{len(due)} alert(s) due now" + (f"; not retried: {reasons}" if reasons
                                                      else ""), highlight=False)
+    if due:  # retry only requeues: say who sends them
+        console.print("a running daemon sends them at its next delivery round; without "
+                      "one, run: monitor alerts deliver", highlight=False)
     if refused and not due:
         raise SystemExit(3)
 
