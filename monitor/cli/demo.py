@@ -57,8 +57,9 @@ def demo(directory: Path | None, port: int, step: float) -> None:
          f"web UI:     http://127.0.0.1:{port}/changes (最近变更)\n"
          f"alerts:     {root / 'outbox'}/*.eml\n"
          f"files:      {root} (sources.toml, monitor.db)\n"
-         f"expect:     {', '.join(f'{n} {k}' for k, n in EXPECTED.items())}; "
-         "nothing for the counters or the re-template\n"
+         f"expect:     {', '.join(f'{n} × {_label(k)}' for k, n in EXPECTED.items())} "
+         "alerts; nothing for the counters or the re-template (the web UI also lists "
+         "the column's own change beside its new document: recorded, not alerted)\n"
          "Ctrl+C stops the demo")
     stop = threading.Event()
     threading.Thread(target=run_script, args=(site, step, stop, _say), name="demo-script",
@@ -84,3 +85,9 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _label(kind: str) -> str:
+    from monitor.types import KIND_LABELS
+
+    return f"{KIND_LABELS.get(kind, kind)} ({kind})"
