@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage import documents, rawcodec
+from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
 from storage.repository import Store
 
@@ -164,7 +164,7 @@ class Archive:
         """A page's versions, oldest first, each with the changes that produced it."""
         with self.store.session() as s:
             versions = s.exec(select(Version.id, Version.fetched_at, Version.title,
-                                     Version.content_hash, func.length(Version.text),
+                                     Version.content_hash, Version.text_len,
                                      Version.raw_size, Version.http_status)
                               .where(Version.page_id == page_id).order_by(col(Version.id))).all()
             changes = s.exec(select(Change).where(Change.page_id == page_id)
@@ -255,12 +255,13 @@ class Archive:
                           .join(SourceRow, col(SourceRow.id) == Page.source_id)
                           .where(col(Version.id).in_(ids))).all()
             kinds = _change_kinds(s, ids)
+            texts = paragraphs.texts_of(s, [(v.id or 0, v.line_ids) for v, _, _ in rows])
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
         for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
             raw = self._raw(v, last_raw.get(v.page_id))
             last_raw[v.page_id] = (v.id or 0, raw)
-            out.append(_archived(v, page, src, raw, kinds.get(v.id or 0, [])))
+            out.append(_archived(v, page, src, texts[v.id or 0], raw, kinds.get(v.id or 0, [])))
         return out
 
     def _raw(self, v: Version, previous: tuple[int, bytes] | None) -> bytes:
@@ -387,11 +388,11 @@ def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) ->
                        old_version_id=c.old_version_id, new_version_id=c.new_version_id)
 
 
-def _archived(v: Version, page: Page, src: SourceRow, raw: bytes,
+def _archived(v: Version, page: Page, src: SourceRow, text: str, raw: bytes,
               kinds: list[str]) -> ArchivedVersion:
     return ArchivedVersion(
         id=v.id or 0, source=src.name, page_id=page.id or 0, page_url=page.url,
-        url=v.url or page.url, fetched_at=v.fetched_at, title=v.title, text=v.text,
+        url=v.url or page.url, fetched_at=v.fetched_at, title=v.title, text=text,
         metadata=dict(v.meta), content_hash=v.content_hash, http_status=v.http_status,
         headers=dict(v.headers), charset=v.charset, raw=raw, raw_sha256=v.raw_sha256,
         change_kinds=kinds, attachments=list(v.attachments or []))

@@ -1,18 +1,27 @@
-"""Full-text search over every version's title and text, for Chinese (no word spaces).
+"""Full-text search over every version's text, title and metadata, for Chinese (no
+word spaces), on shared paragraphs.
 
-The query is split on whitespace into terms that must all occur (substring semantics,
-case-insensitive).  A query without any term, or with a control character in it, is bad
+The query is split on whitespace into terms that must all occur in a version (each in
+its text, its title or one of its metadata values; substring semantics, case- and
+form-insensitive).  A query without any term, or with a control character in it, is bad
 input (``BadInputError``), never a search: an empty query would match everything, and a
-NUL breaks both databases (see ``monitor/userinput.py``).  SQLite: terms of three or
-more characters go to the FTS5 trigram index (migration 0002); shorter terms are
-``LIKE`` conditions on the candidate rows (a full scan when no term is long enough).
-PostgreSQL: every term is an ``ILIKE`` condition, answered by the pg_trgm GIN indexes.
-Hits are newest first.  Attachment text is searched too (``storage.search_files``): such
-a hit names the attachment (``SearchHit.attachment``) and the version listing it.
+NUL breaks both databases (see ``monitor/userinput.py``).
 
-The matched passage is cut and highlighted here, in Python, as offsets: escaping is the
-caller's job (``Passage.html()`` does it for HTML), so no markup ever comes out of the
-database.
+Terms are folded (``storage/fold.py``: brackets, full-width forms and separators), so
+湘工信提案函〔2021〕254号 is found as …[2021]254号, …（2021）254号 or ２５４; the index
+holds the folded text of each distinct paragraph of a page once
+(``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
+lookup in the FTS5 trigram table ``paragraphs_fts``; a shorter one is a ``LIKE`` on the
+paragraphs (a scan of distinct paragraphs, not of versions).  PostgreSQL: ``LIKE`` on
+``monitor_fold(text)``, answered by its pg_trgm GIN index.  The matching paragraphs name
+their pages; the versions of those pages that list a matching paragraph for every term
+are the hits, newest first.  Attachment text is searched too (``storage.search_files``):
+such a hit names the attachment (``SearchHit.attachment``) and the version listing it.
+
+A hit names where it matched (``SearchHit.field``): ``text``, ``title``, a metadata
+label such as 文号, or ``attachment``.  The matched passage is cut and highlighted
+here, in Python, as offsets into the real (unfolded) text: escaping is the caller's job
+(``Passage.html()`` does it for HTML), so no markup ever comes out of the database.
 """
 
 from __future__ import annotations
@@ -23,14 +32,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, or_, table, text
+from sqlalchemy import ColumnElement, and_, column, func, table, text
 from sqlmodel import col, select
 
 from monitor.errors import BadInputError
 from monitor.userinput import check_text
-from storage import search_files
+from storage import paragraphs, search_files
 from storage.archive import source_row, tagged_ids
-from storage.models import Page, SourceRow, Version
+from storage.fold import fold, fold_map
+from storage.models import Page, Paragraph, SourceRow, Version
 from storage.repository import Store
 
 TRIGRAM = 3
@@ -77,6 +87,8 @@ class SearchHit:
     passage: Passage
     # a hit in an attachment's text: its entry (name, url, sha256…) on the version
     attachment: dict[str, Any] | None = None
+    # where it matched: "text", "title", a metadata label (文号…) or "attachment"
+    field: str = "text"
 
 
 @dataclass(frozen=True)
@@ -115,62 +127,93 @@ class Search:
                since: datetime | None = None, until: datetime | None = None,
                limit: int = 50, offset: int = 0) -> SearchResults:
         terms = checked_terms(query, source, tag)
+        sqlite = self.store.is_sqlite
         with self.store.session() as s:
-            conditions, method = self._match(terms)
-            conditions += _filters(s, source, tag, since, until)
-            base = (select(Version.id).join(Page, col(Page.id) == Version.page_id)
-                    .where(and_(*conditions)))
-            total = int(s.exec(select(func.count()).select_from(base.subquery())).one())
-            rows = s.exec(
-                select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
-                       Version.fetched_at, Version.title, Version.text)
-                .join(Page, col(Page.id) == Version.page_id)
-                .join(SourceRow, col(SourceRow.id) == Page.source_id)
-                .where(and_(*conditions))
-                .order_by(col(Version.fetched_at).desc(), col(Version.id).desc())
-                .limit(limit + offset)).all()
-            found = search_files.hits(s, terms, _filters(s, source, tag, since, until),
-                                      sqlite=self.store.is_sqlite)
-        hits = [_hit(r, terms) for r in rows] + [_file_hit(*f, terms) for f in found]
-        hits.sort(key=lambda h: (h.fetched_at, h.version_id), reverse=True)
-        return SearchResults(query, terms, method, total + len(found),
-                             hits[offset:offset + limit])
-
-    def _match(self, terms: list[str]) -> tuple[list[ColumnElement[Any]], str]:
-        if not self.store.is_sqlite:
-            return [_like(t) for t in terms], "pg_trgm"
-        long = [t for t in terms if len(t) >= TRIGRAM]
-        short = [t for t in terms if len(t) < TRIGRAM]
-        conditions = [_like(t) for t in short]
-        if long:
-            conditions.insert(0, _fts(long))
-        method = "+".join(m for m, used in (("fts5", long), ("like", short)) if used)
-        return conditions, method
+            pages = _page_filters(s, source, tag)
+            matched = [_paragraphs(s, t, pages, sqlite) for t in terms]
+            found = _versions(s, matched, since, until)
+            files = search_files.hits(s, terms, _filters(s, source, tag, since, until),
+                                      sqlite=sqlite)
+            order = sorted([(at, vid, None) for at, vid, _ in found]
+                           + [(f[0][5], f[0][0], f) for f in files],
+                           key=lambda x: (x[0], x[1]), reverse=True)
+            window = order[offset:offset + limit]
+            fields = {vid: fs for _, vid, fs in found}
+            hits = _hits(s, window, fields, terms)
+        return SearchResults(query, terms, _method(terms, sqlite), len(order), hits)
 
 
-def _fts(terms: list[str]) -> ColumnElement[Any]:
-    # Each term a quoted FTS5 phrase (quotes doubled): no query syntax reaches FTS5 from
-    # the user, and with the trigram tokenizer a phrase is a substring match.
-    phrase = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
-    fts = table("versions_fts", column("rowid"))
-    ids = select(fts.c.rowid).where(text("versions_fts MATCH :fts_query")
-                                    .bindparams(fts_query=phrase))
-    return col(Version.id).in_(ids)
+def _method(terms: list[str], sqlite: bool) -> str:
+    if not sqlite:
+        return "pg_trgm"
+    long = any(len(fold(t)) >= TRIGRAM for t in terms)
+    short = any(len(fold(t)) < TRIGRAM for t in terms)
+    return "+".join(m for m, used in (("fts5", long), ("like", short)) if used)
 
 
-def _like(term: str) -> ColumnElement[Any]:
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
-    return or_(col(Version.text).ilike(pattern, escape="\\"),
-               col(Version.title).ilike(pattern, escape="\\"))
-
-
-def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None,
-             until: datetime | None) -> list[ColumnElement[Any]]:
+def _page_filters(s: Any, source: str | None, tag: str | None) -> list[ColumnElement[Any]]:
     out: list[ColumnElement[Any]] = []
     if source:
         out.append(col(Page.source_id) == source_row(s, source).id)
     if tag:
         out.append(col(Page.source_id).in_(tagged_ids(s, tag)))
+    return out
+
+
+def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool
+                ) -> dict[int, tuple[int, str]]:
+    """``paragraph id → (page id, field)`` of every paragraph containing ``term``."""
+    folded = fold(term)
+    if sqlite and len(folded) >= TRIGRAM:
+        fts = table("paragraphs_fts", column("rowid"))
+        cond = col(Paragraph.id).in_(select(fts.c.rowid).where(
+            text("paragraphs_fts MATCH :fts_query").bindparams(
+                fts_query='"' + folded.replace('"', '""') + '"')))
+    elif folded and not sqlite:
+        cond = func.monitor_fold(Paragraph.text).like(_pattern(folded), escape="\\")
+    else:  # a short term on SQLite, or one that folds away: as typed
+        cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
+    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field).where(cond)
+    if pages:
+        stmt = stmt.join(Page, col(Page.id) == Paragraph.page_id).where(and_(*pages))
+    return {pid: (page_id, field) for pid, page_id, field in s.exec(stmt)}
+
+
+def _pattern(term: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+
+
+def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime | None,
+              until: datetime | None) -> list[tuple[datetime, int, set[str]]]:
+    """(fetched at, id, fields matched) of the versions listing a matching paragraph
+    for every term, newest first."""
+    pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
+    if not pages:
+        return []
+    stmt = select(Version.id, Version.fetched_at, Version.line_ids, Version.field_ids).where(
+        col(Version.page_id).in_(sorted(pages)))
+    if since:
+        stmt = stmt.where(col(Version.fetched_at) >= since)
+    if until:
+        stmt = stmt.where(col(Version.fetched_at) <= until)
+    out = []
+    for vid, at, lines, field_ids in s.exec(stmt):
+        ids = set(paragraphs.decode(lines)) | set(paragraphs.decode(field_ids))
+        fields: set[str] = set()
+        for m in matched:
+            hit = [m[i][1] for i in ids & m.keys()]
+            if not hit:
+                break
+            fields.update(hit)
+        else:
+            out.append((at, vid or 0, fields))
+    out.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    return out
+
+
+def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None,
+             until: datetime | None) -> list[ColumnElement[Any]]:
+    out = _page_filters(s, source, tag)
     if since:
         out.append(col(Version.fetched_at) >= since)
     if until:
@@ -178,24 +221,76 @@ def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None
     return out
 
 
-def _hit(row: Any, terms: list[str]) -> SearchHit:
-    vid, page_id, source, url, page_url, fetched_at, title, body = row
+def _hits(s: Any, window: list[tuple[datetime, int, Any]], fields: dict[int, set[str]],
+          terms: list[str]) -> list[SearchHit]:
+    ids = [vid for _, vid, f in window if f is None]
+    rows = {r[0]: r for r in s.exec(
+        select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
+               Version.fetched_at, Version.title, Version.line_ids, Version.meta)
+        .join(Page, col(Page.id) == Version.page_id)
+        .join(SourceRow, col(SourceRow.id) == Page.source_id)
+        .where(col(Version.id).in_(ids)))} if ids else {}
+    texts = paragraphs.texts_of(s, [(vid, r[7]) for vid, r in rows.items()])
+    out = []
+    for _, vid, f in window:
+        if f is not None:
+            out.append(_file_hit(*f, terms))
+        else:
+            out.append(_hit(rows[vid], texts[vid], fields[vid], terms))
+    return out
+
+
+def _hit(row: Any, body: str, fields: set[str], terms: list[str]) -> SearchHit:
+    vid, page_id, source, url, page_url, fetched_at, title, _, meta = row
+    field, shown = _where(fields, body, dict(meta or {}), terms)
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
                      fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
-                     passage=passage(body, terms))
+                     passage=shown, field=field)
+
+
+def _where(fields: set[str], body: str, meta: dict[str, str], terms: list[str]
+           ) -> tuple[str, Passage]:
+    """The field a hit is shown in (the text first, then a metadata value, then the
+    title) and the passage of it to show."""
+    if paragraphs.BODY in fields or not fields:
+        return "text", passage(body, terms)
+    for label, value in meta.items():
+        if label in fields and _spans(str(value), terms):
+            line = f"{label}：{value}"
+            return label, Passage(line, _spans(line, terms))
+    return "title", passage(body, terms)
 
 
 def _file_hit(row: Any, entry: dict[str, Any], body: str, terms: list[str]) -> SearchHit:
     vid, page_id, source, url, page_url, fetched_at, title, _ = row
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
                      fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
-                     passage=passage(body, terms), attachment=dict(entry))
+                     passage=passage(body, terms), attachment=dict(entry), field="attachment")
 
 
 def _spans(text_: str, terms: list[str]) -> tuple[tuple[int, int], ...]:
-    """Non-overlapping match offsets of any term, in order (longest term wins a tie)."""
-    pattern = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-    return tuple(m.span() for m in re.finditer(pattern, text_, re.IGNORECASE))
+    """Non-overlapping match offsets of any term in the real text, in order (longest
+    term wins a tie), matched on folded text line by line as the index matches."""
+    folded_terms = sorted({f for t in terms if (f := fold(t))}, key=len, reverse=True)
+    raw = [t for t in terms if not fold(t)]
+    out: list[tuple[int, int]] = []
+    if folded_terms:
+        pattern = re.compile("|".join(re.escape(t) for t in folded_terms))
+        offset = 0
+        for line in text_.split("\n"):
+            folded, where = fold_map(line)
+            out += [(offset + where[m.start()], offset + where[m.end() - 1] + 1)
+                    for m in pattern.finditer(folded)]
+            offset += len(line) + 1
+    if raw:
+        pattern = re.compile("|".join(re.escape(t) for t in raw), re.IGNORECASE)
+        out += [m.span() for m in pattern.finditer(text_)]
+    out.sort()
+    kept: list[tuple[int, int]] = []
+    for span in out:
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return tuple(kept)
 
 
 def passage(body: str, terms: list[str], window: int = WINDOW) -> Passage:

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 
-from sqlalchemy import text
-
 from storage import Store
-from storage.db import MIGRATIONS
 from storage.search import Search, passage
-from tests.test_archive_data import HOSTILE, PLAN_TITLE, T0, build_archive
-
-
-def _load_revision(name: str):  # type: ignore[no-untyped-def]
-    # Revision files start with a digit: not importable by name.
-    spec = importlib.util.spec_from_file_location(name, MIGRATIONS / "versions" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-search_migration = _load_revision("0002_search")
+from tests.test_archive_data import HOSTILE, T0, build_archive
 
 
 def test_a_six_character_phrase_finds_every_version_containing_it(store: Store) -> None:
@@ -70,35 +54,6 @@ def test_query_syntax_and_like_wildcards_are_taken_literally(store: Store) -> No
     hit = search.search("window.pwned").hits[0]
     assert "&lt;script&gt;" in hit.passage.html() and "<script>" not in hit.passage.html()
     assert HOSTILE in hit.passage.text
-
-
-def test_versions_stored_before_the_index_existed_are_found(store: Store) -> None:
-    """Revision 0002 backfills: drop its objects, store versions, run its upgrade again."""
-    sqlite = store.is_sqlite
-    with store.session() as s:
-        for sql in search_migration.SQLITE_DOWN if sqlite else search_migration.POSTGRES_DOWN:
-            s.execute(text(sql))
-        s.commit()
-    build_archive(store)
-    with store.session() as s:
-        for sql in search_migration.SQLITE_UP if sqlite else search_migration.POSTGRES_UP:
-            s.execute(text(sql))
-        s.commit()
-    found = Search(store).search("新能源汽车")
-    assert found.total == 2 and found.method == ("fts5" if sqlite else "pg_trgm")
-
-
-def test_an_updated_or_deleted_version_leaves_the_index_in_step(store: Store) -> None:
-    built = build_archive(store)
-    vid = built.versions["hb-ai-plan"][0]
-    with store.session() as s:
-        s.execute(text("UPDATE versions SET text = '改写后的正文内容' WHERE id = :v"), {"v": vid})
-        s.commit()
-    search = Search(store)
-    assert [h.version_id for h in search.search("改写后的正文").hits] == [vid]
-    assert search.search("1000亿元").total == 0
-    assert PLAN_TITLE  # title untouched: still found by it
-    assert search.search("发展规划").total == 3
 
 
 def test_passage_stays_in_its_paragraph_and_marks_every_occurrence() -> None:
