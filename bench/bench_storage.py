@@ -153,10 +153,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--share", type=float, default=0.05)
     ap.add_argument("--postgres", help="an empty PostgreSQL database URL to measure too")
+    ap.add_argument("--keep", help="write the SQLite database here (a new file) to inspect")
     args = ap.parse_args()
     console = Console(width=120)
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("SQLite", f"sqlite:///{tmp}/bench.db")]
+        targets = [("SQLite", f"sqlite:///{args.keep or f'{tmp}/bench.db'}")]
         if args.postgres:
             targets.append(("PostgreSQL", args.postgres))
         for label, url in targets:

@@ -99,7 +99,7 @@ class Version(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     page_id: int = Field(foreign_key="pages.id", index=True)
     fetched_at: datetime = Field(default_factory=utcnow, index=True)
-    content_hash: str = Field(index=True, max_length=64)
+    content_hash: str = Field(max_length=64)
     title: str = Field(default="", sa_column=Column(Text, nullable=False))
     # the text as paragraph ids (storage/paragraphs.py); read it with Store.version_text
     line_ids: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))

@@ -11,9 +11,11 @@ Terms are folded (``storage/fold.py``: brackets, full-width forms and separators
 湘工信提案函〔2021〕254号 is found as …[2021]254号, …（2021）254号 or ２５４; the index
 holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
-lookup in the FTS5 trigram table ``paragraphs_fts``; a shorter one is a ``LIKE`` on the
-paragraphs (a scan of distinct paragraphs, not of versions).  PostgreSQL: ``LIKE`` on
-``monitor_fold(text)``, answered by its pg_trgm GIN index.  The matching paragraphs name
+lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
+text is then checked: the index keeps no positions, to stay small); a shorter one is
+a ``LIKE`` on the paragraphs (a scan of distinct paragraphs, not of versions).
+PostgreSQL: ``LIKE`` on ``monitor_fold(text)``, answered by its pg_trgm GIN index.
+The matching paragraphs name
 their pages; the versions of those pages that list a matching paragraph for every term
 are the hits, newest first.  Attachment text is searched too (``storage.search_files``):
 such a hit names the attachment (``SearchHit.attachment``) and the version listing it.
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, table, text
+from sqlalchemy import ColumnElement, and_, column, func, literal, table, text
 from sqlmodel import col, select
 
 from monitor.errors import BadInputError
@@ -164,19 +166,32 @@ def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool
                 ) -> dict[int, tuple[int, str]]:
     """``paragraph id → (page id, field)`` of every paragraph containing ``term``."""
     folded = fold(term)
+    check = False
     if sqlite and len(folded) >= TRIGRAM:
+        # paragraphs_fts keeps no positions (detail=none): its trigrams find candidates,
+        # the folded text of each is checked here
         fts = table("paragraphs_fts", column("rowid"))
         cond = col(Paragraph.id).in_(select(fts.c.rowid).where(
-            text("paragraphs_fts MATCH :fts_query").bindparams(
-                fts_query='"' + folded.replace('"', '""') + '"')))
+            text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded))))
+        check = True
     elif folded and not sqlite:
         cond = func.monitor_fold(Paragraph.text).like(_pattern(folded), escape="\\")
     else:  # a short term on SQLite, or one that folds away: as typed
         cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
-    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field).where(cond)
+    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field,
+                  Paragraph.text if check else literal(""))
+    stmt = stmt.where(cond)
     if pages:
         stmt = stmt.join(Page, col(Page.id) == Paragraph.page_id).where(and_(*pages))
-    return {pid: (page_id, field) for pid, page_id, field in s.exec(stmt)}
+    return {pid: (page_id, field) for pid, page_id, field, body in s.exec(stmt)
+            if not check or folded in fold(body)}
+
+
+def _trigrams(folded: str) -> str:
+    """An FTS5 query ANDing trigrams that cover ``folded`` (each quoted: no syntax)."""
+    starts = sorted({*range(0, len(folded) - TRIGRAM + 1, TRIGRAM), len(folded) - TRIGRAM})
+    grams = dict.fromkeys(folded[i:i + TRIGRAM] for i in starts)
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
 
 
 def _pattern(term: str) -> str:

@@ -8,12 +8,16 @@ from whole versions to distinct paragraphs and covers their *folded* text
 matches):
 
 * SQLite: ``paragraphs_fts``, a contentless FTS5 trigram table over the folded text,
-  fed by ``storage.paragraphs.index`` (folding is Python, so no trigger).
-  ``versions_fts`` and its triggers (0002) go.
+  fed by ``storage.paragraphs.index`` (folding is Python, so no trigger), with
+  ``detail=none`` and ``columnsize=0``: it keeps which paragraphs hold each trigram and
+  nothing else, a third of a full index; a search ANDs the term's trigrams and checks
+  the candidates' text (``storage/search.py``).  ``versions_fts`` and its triggers
+  (0002) go.
 * PostgreSQL: ``monitor_fold(text)``, an immutable SQL function doing the same folding
   with ``translate()``, and a pg_trgm GIN index on ``monitor_fold(paragraphs.text)``.
   The trigram indexes of 0002 on ``versions.text`` and ``versions.title`` go.
 
+``versions.content_hash`` loses its index (nothing looks a hash up across pages).
 Existing versions are converted page by page, oldest first, with the same code the
 store writes new versions with.  Downgrade puts the text back into ``versions.text``.
 
@@ -39,7 +43,7 @@ depends_on = None
 BATCH = 200  # versions read at a time
 
 SQLITE_FTS = ("CREATE VIRTUAL TABLE paragraphs_fts USING fts5("
-              "folded, content='', tokenize='trigram')")
+              "folded, content='', tokenize='trigram', detail=none, columnsize=0)")
 POSTGRES_INDEX = ("CREATE INDEX IF NOT EXISTS ix_paragraphs_folded_trgm ON paragraphs "
                   "USING gin (monitor_fold(text) gin_trgm_ops)")
 
@@ -67,6 +71,8 @@ def upgrade() -> None:
     if sqlite:
         op.execute(SQLITE_FTS)
     _convert()
+    # never looked up by value (the pipeline compares the newest few of one page)
+    op.drop_index("ix_versions_content_hash", table_name="versions")
     if sqlite:
         for name in ("TRIGGER IF EXISTS versions_fts_au", "TRIGGER IF EXISTS versions_fts_ad",
                      "TRIGGER IF EXISTS versions_fts_ai", "TABLE IF EXISTS versions_fts"):
@@ -112,6 +118,7 @@ def downgrade() -> None:
     else:
         op.execute("DROP INDEX IF EXISTS ix_paragraphs_folded_trgm")
         op.execute("DROP FUNCTION IF EXISTS monitor_fold(text)")
+    op.create_index("ix_versions_content_hash", "versions", ["content_hash"])
     for column in ("text_len", "field_ids", "line_ids"):
         op.drop_column("versions", column)
     op.drop_table("paragraphs")
