@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ from storage.models import Page, Paragraph, SourceRow, Version
 from storage.repository import Store
 
 TRIGRAM = 3
+ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
 
 
@@ -91,6 +92,7 @@ class SearchHit:
     attachment: dict[str, Any] | None = None
     # where it matched: "text", "title", a metadata label (文号…) or "attachment"
     field: str = "text"
+    earlier: int = 0  # grouped by page: the page's other, older matching versions
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,10 @@ class SearchResults:
     query: str
     terms: list[str]
     method: str  # fts5 | like | fts5+like | pg_trgm
-    total: int
+    total: int  # matching versions, or pages when grouped
     hits: list[SearchHit]
+    grouped: bool = False
+    versions: int = 0  # matching versions (grouped or not)
 
 
 def terms_of(query: str) -> list[str]:
@@ -127,22 +131,46 @@ class Search:
 
     def search(self, query: str, *, source: str | None = None, tag: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               limit: int = 50, offset: int = 0) -> SearchResults:
+               limit: int = 50, offset: int = 0, field: str | None = None,
+               group: bool = False) -> SearchResults:
+        """Hits newest first, ``limit`` from ``offset``.  ``field``: only matches in the
+        text ("text"), the title ("title"), a metadata label (文号…) or attachments
+        ("attachment").  ``group``: one hit per page, its newest matching version, with
+        ``earlier`` counting the page's other matching versions; ``total`` counts pages."""
         terms = checked_terms(query, source, tag)
+        if field:
+            check_text(field, "the field")
         sqlite = self.store.is_sqlite
         with self.store.session() as s:
             pages = _page_filters(s, source, tag)
-            matched = [_paragraphs(s, t, pages, sqlite) for t in terms]
-            found = _versions(s, matched, since, until)
-            files = search_files.hits(s, terms, _filters(s, source, tag, since, until),
-                                      sqlite=sqlite)
-            order = sorted([(at, vid, None) for at, vid, _ in found]
-                           + [(f[0][5], f[0][0], f) for f in files],
+            found: list[tuple[datetime, int, int, set[str]]] = []
+            if field != ATTACHMENT:
+                matched = [_paragraphs(s, t, pages, sqlite, field) for t in terms]
+                found = _versions(s, matched, since, until)
+            files = [] if field and field != ATTACHMENT else search_files.hits(
+                s, terms, _filters(s, source, tag, since, until), sqlite=sqlite)
+            order = sorted([(at, vid, page, None) for at, vid, page, _ in found]
+                           + [(f[0][5], f[0][0], f[0][1], f) for f in files],
                            key=lambda x: (x[0], x[1]), reverse=True)
+            versions = len(order)
+            earlier = _grouped(order) if group else {}
+            if group:
+                order = [o for o in order if o[1] in earlier]
             window = order[offset:offset + limit]
-            fields = {vid: fs for _, vid, fs in found}
-            hits = _hits(s, window, fields, terms)
-        return SearchResults(query, terms, _method(terms, sqlite), len(order), hits)
+            fields = {vid: fs for _, vid, _, fs in found}
+            hits = _hits(s, window, fields, terms, earlier)
+        return SearchResults(query, terms, _method(terms, sqlite), len(order), hits,
+                             grouped=group, versions=versions)
+
+
+def _grouped(order: list[tuple[datetime, int, int, Any]]) -> dict[int, int]:
+    """``version id → matching versions before it`` for each page's newest hit."""
+    newest: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    for _, vid, page, _ in order:
+        newest.setdefault(page, vid)
+        counts[page] = counts.get(page, 0) + 1
+    return {vid: counts[page] - 1 for page, vid in newest.items()}
 
 
 def _method(terms: list[str], sqlite: bool) -> str:
@@ -162,8 +190,8 @@ def _page_filters(s: Any, source: str | None, tag: str | None) -> list[ColumnEle
     return out
 
 
-def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool
-                ) -> dict[int, tuple[int, str]]:
+def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool,
+                field: str | None = None) -> dict[int, tuple[int, str]]:
     """``paragraph id → (page id, field)`` of every paragraph containing ``term``."""
     folded = fold(term)
     check = False
@@ -181,6 +209,8 @@ def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool
     stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field,
                   Paragraph.text if check else literal(""))
     stmt = stmt.where(cond)
+    if field:
+        stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
     if pages:
         stmt = stmt.join(Page, col(Page.id) == Paragraph.page_id).where(and_(*pages))
     return {pid: (page_id, field) for pid, page_id, field, body in s.exec(stmt)
@@ -199,20 +229,20 @@ def _pattern(term: str) -> str:
 
 
 def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime | None,
-              until: datetime | None) -> list[tuple[datetime, int, set[str]]]:
-    """(fetched at, id, fields matched) of the versions listing a matching paragraph
+              until: datetime | None) -> list[tuple[datetime, int, int, set[str]]]:
+    """(fetched at, id, page id, fields matched) of the versions listing a matching paragraph
     for every term, newest first."""
     pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
     if not pages:
         return []
-    stmt = select(Version.id, Version.fetched_at, Version.line_ids, Version.field_ids).where(
-        col(Version.page_id).in_(sorted(pages)))
+    stmt = select(Version.id, Version.page_id, Version.fetched_at, Version.line_ids,
+                  Version.field_ids).where(col(Version.page_id).in_(sorted(pages)))
     if since:
         stmt = stmt.where(col(Version.fetched_at) >= since)
     if until:
         stmt = stmt.where(col(Version.fetched_at) <= until)
     out = []
-    for vid, at, lines, field_ids in s.exec(stmt):
+    for vid, page, at, lines, field_ids in s.exec(stmt):
         ids = set(paragraphs.decode(lines)) | set(paragraphs.decode(field_ids))
         fields: set[str] = set()
         for m in matched:
@@ -221,7 +251,7 @@ def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime
                 break
             fields.update(hit)
         else:
-            out.append((at, vid or 0, fields))
+            out.append((at, vid or 0, page, fields))
     out.sort(key=lambda x: (x[0], x[1]), reverse=True)
     return out
 
@@ -236,9 +266,9 @@ def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None
     return out
 
 
-def _hits(s: Any, window: list[tuple[datetime, int, Any]], fields: dict[int, set[str]],
-          terms: list[str]) -> list[SearchHit]:
-    ids = [vid for _, vid, f in window if f is None]
+def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int, set[str]],
+          terms: list[str], earlier: dict[int, int]) -> list[SearchHit]:
+    ids = [vid for _, vid, _, f in window if f is None]
     rows = {r[0]: r for r in s.exec(
         select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
                Version.fetched_at, Version.title, Version.line_ids, Version.meta)
@@ -247,11 +277,10 @@ def _hits(s: Any, window: list[tuple[datetime, int, Any]], fields: dict[int, set
         .where(col(Version.id).in_(ids)))} if ids else {}
     texts = paragraphs.texts_of(s, [(vid, r[7]) for vid, r in rows.items()])
     out = []
-    for _, vid, f in window:
-        if f is not None:
-            out.append(_file_hit(*f, terms))
-        else:
-            out.append(_hit(rows[vid], texts[vid], fields[vid], terms))
+    for _, vid, _, f in window:
+        hit = _file_hit(*f, terms) if f is not None else _hit(rows[vid], texts[vid],
+                                                                 fields[vid], terms)
+        out.append(replace(hit, earlier=earlier.get(vid, 0)))
     return out
 
 
@@ -280,7 +309,7 @@ def _file_hit(row: Any, entry: dict[str, Any], body: str, terms: list[str]) -> S
     vid, page_id, source, url, page_url, fetched_at, title, _ = row
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
                      fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
-                     passage=passage(body, terms), attachment=dict(entry), field="attachment")
+                     passage=passage(body, terms), attachment=dict(entry), field=ATTACHMENT)
 
 
 def _spans(text_: str, terms: list[str]) -> tuple[tuple[int, int], ...]:

@@ -85,3 +85,30 @@ def test_a_query_with_a_control_character_or_without_words_is_bad_input(
         search.search("答复", source="hn-reply\x00")
     # Tab and newline are whitespace between terms, not bad input.
     assert search.search("人工智能\t产业\n规划").total == 3
+
+
+def test_hits_group_by_page_newest_first_and_page_through(store: Store) -> None:
+    built = build_archive(store)
+    search = Search(store)
+    plan = built.versions["hb-ai-plan"]
+    grouped = search.search("人工智能产业", group=True)
+    assert (grouped.total, grouped.versions, grouped.grouped) == (1, 3, True)
+    [hit] = grouped.hits
+    assert hit.version_id == plan[-1] and hit.earlier == 2  # "also in 2 earlier versions"
+    assert search.search("人工智能产业", group=True, offset=1).hits == []
+    middle = search.search("人工智能产业", limit=1, offset=1)
+    assert [h.version_id for h in middle.hits] == [plan[1]] and middle.total == 3
+    assert search.search("恶意", group=True).hits[0].earlier == 1
+
+
+def test_a_field_filter_keeps_matches_in_that_field_only(store: Store) -> None:
+    built = build_archive(store)
+    search = Search(store)
+    by_number = search.search("鄂政发(2026)5号", field="文号")
+    assert [h.version_id for h in by_number.hits] == built.versions["hb-ai-plan"][::-1]
+    assert {h.field for h in by_number.hits} == {"文号"}
+    assert by_number.hits[0].passage.html() == "文号：<mark>鄂政发〔2026〕5号</mark>"
+    assert search.search("鄂政发(2026)5号", field="text").total == 0
+    titled = search.search("人工智能产业", field="title")
+    assert titled.total == 3 and {h.field for h in titled.hits} == {"title"}
+    assert search.search("人工智能产业", field="attachment").total == 0
