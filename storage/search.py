@@ -322,9 +322,10 @@ def _spans(text_: str, terms: list[str]) -> tuple[tuple[int, int], ...]:
         pattern = re.compile("|".join(re.escape(t) for t in folded_terms))
         offset = 0
         for line in text_.split("\n"):
-            folded, where = fold_map(line)
-            out += [(offset + where[m.start()], offset + where[m.end() - 1] + 1)
-                    for m in pattern.finditer(folded)]
+            if pattern.search(fold(line)):  # offsets only for the lines that match
+                folded, where = fold_map(line)
+                out += [(offset + where[m.start()], offset + where[m.end() - 1] + 1)
+                        for m in pattern.finditer(folded)]
             offset += len(line) + 1
     if raw:
         pattern = re.compile("|".join(re.escape(t) for t in raw), re.IGNORECASE)
@@ -338,14 +339,23 @@ def _spans(text_: str, terms: list[str]) -> tuple[tuple[int, int], ...]:
 
 
 def passage(body: str, terms: list[str], window: int = WINDOW) -> Passage:
-    """The paragraph around the first match, at most ``window`` characters each side."""
-    spans = _spans(body, terms)
-    if not spans:  # the match was in the title only
-        head = body[: 2 * window]
-        return Passage(head, (), False, len(body) > len(head))
+    """The paragraph around the first match, at most ``window`` characters each side
+    (only the lines up to the first matching one are folded and searched)."""
+    offset = 0
+    for line in body.split("\n"):
+        spans = _spans(line, terms)
+        if spans:
+            return _cut(body, line, offset, spans, window)
+        offset += len(line) + 1
+    head = body[: 2 * window]  # the match was in the title or metadata only
+    return Passage(head, (), False, len(body) > len(head))
+
+
+def _cut(body: str, line: str, offset: int, spans: tuple[tuple[int, int], ...],
+         window: int) -> Passage:
     first_start, first_end = spans[0]
-    start = max(body.rfind("\n", 0, first_start) + 1, first_start - window)
-    line_end = body.find("\n", first_end)
-    end = min(len(body) if line_end < 0 else line_end, first_end + window)
+    start = max(0, first_start - window)
+    end = min(len(line), first_end + window)
     inside = tuple((a - start, b - start) for a, b in spans if a >= start and b <= end)
-    return Passage(body[start:end], inside, start > 0, end < len(body))
+    return Passage(line[start:end], inside, offset + start > 0,
+                   offset + end < len(body))
