@@ -16,6 +16,8 @@ index there and the Python side agree exactly.
 
 from __future__ import annotations
 
+import re
+
 _WIDE = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}
 _UPPER = {chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)}
 DELETED = ("()[]{}<>（）［］｛｝〔〕【】〖〗〈〉《》「」『』〘〙〚〛⦅⦆"
@@ -38,10 +40,19 @@ def _table() -> dict[str, str]:
 
 MAPPING = _table()
 TABLE = str.maketrans(MAPPING)
+# The same as text.translate(TABLE), faster on Chinese text: deletions by one regex, the
+# mapped characters one by one where they occur (str.translate with a dict goes
+# through every character as Python objects).
+_DELETE = re.compile("[" + "".join(re.escape(c) for c, d in MAPPING.items() if not d) + "]")
+_MAPPED = re.compile("[" + "".join(re.escape(c) for c, d in MAPPING.items() if d) + "]")
 
 
 def fold(text: str) -> str:
-    return text.translate(TABLE)
+    return _MAPPED.sub(_mapped, _DELETE.sub("", text))
+
+
+def _mapped(m: re.Match[str]) -> str:
+    return MAPPING[m.group()]
 
 
 def fold_map(text: str) -> tuple[str, list[int]]:

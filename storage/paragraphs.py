@@ -70,8 +70,8 @@ def encode(ids: Sequence[int]) -> bytes:
     return bytes(out)
 
 
-def decode(blob: bytes | None) -> list[int]:
-    ids: list[int] = []
+def runs(blob: bytes | None) -> list[tuple[int, int]]:
+    """The id list as ``(first, last)`` runs, without expanding it."""
     nums, n, shift = [], 0, 0
     for byte in blob or b"":
         n |= (byte & 0x7F) << shift
@@ -81,12 +81,19 @@ def decode(blob: bytes | None) -> list[int]:
             n, shift = 0, 0
     if len(nums) % 2:
         raise StorageError("a stored paragraph list is damaged", detail=repr(blob[:40]))
-    prev_end = 0
+    out, prev_end = [], 0
     for k in range(0, len(nums), 2):
         z, run = nums[k], nums[k + 1]
         start = prev_end + (z // 2 if z % 2 == 0 else -(z + 1) // 2)
-        ids.extend(range(start, start + run + 1))
         prev_end = start + run
+        out.append((start, prev_end))
+    return out
+
+
+def decode(blob: bytes | None) -> list[int]:
+    ids: list[int] = []
+    for start, end in runs(blob):
+        ids.extend(range(start, end + 1))
     return ids
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -241,18 +242,41 @@ def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime
         stmt = stmt.where(col(Version.fetched_at) >= since)
     if until:
         stmt = stmt.where(col(Version.fetched_at) <= until)
+    # per page, each term's matching paragraph ids sorted: a version's runs of ids are
+    # tested against them by bisection, without expanding its list
+    wanted = [_by_page(m) for m in matched]
     out = []
     for vid, page, at, lines, field_ids in s.exec(stmt):
-        ids = set(paragraphs.decode(lines)) | set(paragraphs.decode(field_ids))
+        spans = paragraphs.runs(lines) + paragraphs.runs(field_ids)
         fields: set[str] = set()
-        for m in matched:
-            hit = [m[i][1] for i in ids & m.keys()]
+        for m, ids in zip(matched, wanted, strict=True):
+            hit = [m[i][1] for i in _within(ids[page], spans)]
             if not hit:
                 break
             fields.update(hit)
         else:
             out.append((at, vid or 0, page, fields))
     out.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    return out
+
+
+def _by_page(matched: dict[int, tuple[int, str]]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for pid, (page, _) in matched.items():
+        out.setdefault(page, []).append(pid)
+    for ids in out.values():
+        ids.sort()
+    return out
+
+
+def _within(ids: list[int], spans: list[tuple[int, int]]) -> list[int]:
+    """The ``ids`` (sorted) that fall in any of the ``(first, last)`` runs."""
+    out = []
+    for first, last in spans:
+        i = bisect_left(ids, first)
+        while i < len(ids) and ids[i] <= last:
+            out.append(ids[i])
+            i += 1
     return out
 
 
