@@ -89,12 +89,12 @@ def test_a_hit_only_in_metadata_names_its_field(store: Store) -> None:
 
 # --- migration 0006 on a database made at 0005 ----------------------------------------
 
-def _at(engine: sa.Engine, revision: str) -> None:
+def _at(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(db.MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def _insert(conn: sa.Connection, table_name: str, **values: Any) -> int:
@@ -138,3 +138,18 @@ def test_a_database_at_0005_is_converted_and_reads_back_identical(db_url: str) -
         assert lines == sum(len(t.split("\n")) for t in TEXTS) and stored < lines
     finally:
         store.close()
+
+
+def test_downgrading_0006_puts_the_text_back(db_url: str) -> None:
+    store = Store(db_url)
+    built = Built()
+    store.sync_sources([REPLY])
+    ids = [store_version(store, REPLY, "答复", text, T0 + timedelta(days=i), built)
+           for i, text in enumerate(TEXTS)]
+    store.close()
+    engine = db.create(db_url)
+    _at(engine, "0005", down=True)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text("SELECT id, text FROM versions")).all())
+    engine.dispose()
+    assert [rows[i] for i in ids] == TEXTS
