@@ -49,6 +49,7 @@ from storage.repository import Store
 TRIGRAM = 3
 ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
+HEAD_LINES = 4  # lines read for the start of a text matched only in its title/metadata
 
 
 @dataclass(frozen=True)
@@ -144,34 +145,50 @@ class Search:
         sqlite = self.store.is_sqlite
         with self.store.session() as s:
             pages = _page_filters(s, source, tag)
-            found: list[tuple[datetime, int, int, set[str]]] = []
+            found: list[tuple[int, int, set[str]]] = []
+            matched: list[dict[int, tuple[int, str]]] = []
             if field != ATTACHMENT:
                 matched = [_paragraphs(s, t, pages, sqlite, field) for t in terms]
                 found = _versions(s, matched, since, until)
             files = [] if field and field != ATTACHMENT else search_files.hits(
                 s, terms, _filters(s, source, tag, since, until), sqlite=sqlite)
-            order = sorted([(at, vid, page, None) for at, vid, page, _ in found]
-                           + [(f[0][5], f[0][0], f[0][1], f) for f in files],
-                           key=lambda x: (x[0], x[1]), reverse=True)
-            versions = len(order)
-            earlier = _grouped(order) if group else {}
+            items = [(vid, page, None) for vid, page, _ in found] + [
+                (f[0][0], f[0][1], f) for f in files]
+            versions = len(items)
+            earlier = _grouped(items) if group else {}
             if group:
-                order = [o for o in order if o[1] in earlier]
+                items = [i for i in items if i[0] in earlier]
+            order = _newest_first(s, items)
             window = order[offset:offset + limit]
-            fields = {vid: fs for _, vid, _, fs in found}
-            hits = _hits(s, window, fields, terms, earlier)
+            fields = {vid: fs for vid, _, fs in found}
+            hit_ids = {pid for m in matched for pid in m}
+            hits = _hits(s, window, fields, terms, earlier, hit_ids)
         return SearchResults(query, terms, _method(terms, sqlite), len(order), hits,
                              grouped=group, versions=versions)
 
 
-def _grouped(order: list[tuple[datetime, int, int, Any]]) -> dict[int, int]:
-    """``version id → matching versions before it`` for each page's newest hit."""
+def _grouped(items: list[tuple[int, int, Any]]) -> dict[int, int]:
+    """``version id → matching versions before it`` for each page's newest hit (a page's
+    versions get ids in the order they were fetched: ``Store.commit_check``)."""
     newest: dict[int, int] = {}
     counts: dict[int, int] = {}
-    for _, vid, page, _ in order:
-        newest.setdefault(page, vid)
+    for vid, page, _ in items:
+        newest[page] = max(vid, newest.get(page, vid))
         counts[page] = counts.get(page, 0) + 1
     return {vid: counts[page] - 1 for page, vid in newest.items()}
+
+
+def _newest_first(s: Any, items: list[tuple[int, int, Any]]
+                  ) -> list[tuple[datetime, int, int, Any]]:
+    """The items with their fetch time, newest first (times read for these only)."""
+    wanted = sorted({vid for vid, _, f in items if f is None})
+    at: dict[int, datetime] = {}
+    for i in range(0, len(wanted), paragraphs.CHUNK):
+        at.update(s.exec(select(Version.id, Version.fetched_at)
+                         .where(col(Version.id).in_(wanted[i:i + paragraphs.CHUNK]))).all())
+    out = [(f[0][5] if f is not None else at[vid], vid, page, f) for vid, page, f in items]
+    out.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    return out
 
 
 def _method(terms: list[str], sqlite: bool) -> str:
@@ -230,14 +247,14 @@ def _pattern(term: str) -> str:
 
 
 def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime | None,
-              until: datetime | None) -> list[tuple[datetime, int, int, set[str]]]:
-    """(fetched at, id, page id, fields matched) of the versions listing a matching paragraph
-    for every term, newest first."""
+              until: datetime | None) -> list[tuple[int, int, set[str]]]:
+    """(id, page id, fields matched) of the versions listing a matching paragraph for
+    every term."""
     pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
     if not pages:
         return []
-    stmt = select(Version.id, Version.page_id, Version.fetched_at, Version.line_ids,
-                  Version.field_ids).where(col(Version.page_id).in_(sorted(pages)))
+    stmt = select(Version.id, Version.page_id, Version.line_ids, Version.field_ids).where(
+        col(Version.page_id).in_(sorted(pages)))
     if since:
         stmt = stmt.where(col(Version.fetched_at) >= since)
     if until:
@@ -246,7 +263,7 @@ def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime
     # tested against them by bisection, without expanding its list
     wanted = [_by_page(m) for m in matched]
     out = []
-    for vid, page, at, lines, field_ids in s.exec(stmt):
+    for vid, page, lines, field_ids in s.exec(stmt):
         spans = paragraphs.runs(lines) + paragraphs.runs(field_ids)
         fields: set[str] = set()
         for m, ids in zip(matched, wanted, strict=True):
@@ -255,8 +272,7 @@ def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime
                 break
             fields.update(hit)
         else:
-            out.append((at, vid or 0, page, fields))
-    out.sort(key=lambda x: (x[0], x[1]), reverse=True)
+            out.append((vid or 0, page, fields))
     return out
 
 
@@ -291,7 +307,7 @@ def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None
 
 
 def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int, set[str]],
-          terms: list[str], earlier: dict[int, int]) -> list[SearchHit]:
+          terms: list[str], earlier: dict[int, int], hit_ids: set[int]) -> list[SearchHit]:
     ids = [vid for _, vid, _, f in window if f is None]
     rows = {r[0]: r for r in s.exec(
         select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
@@ -299,16 +315,37 @@ def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int
         .join(Page, col(Page.id) == Version.page_id)
         .join(SourceRow, col(SourceRow.id) == Page.source_id)
         .where(col(Version.id).in_(ids)))} if ids else {}
-    texts = paragraphs.texts_of(s, [(vid, r[7]) for vid, r in rows.items()])
+    shown = _shown(s, {vid: r[7] for vid, r in rows.items()}, hit_ids, terms)
     out = []
     for _, vid, _, f in window:
-        hit = _file_hit(*f, terms) if f is not None else _hit(rows[vid], texts[vid],
+        hit = _file_hit(*f, terms) if f is not None else _hit(rows[vid], shown[vid],
                                                                  fields[vid], terms)
         out.append(replace(hit, earlier=earlier.get(vid, 0)))
     return out
 
 
-def _hit(row: Any, body: str, fields: set[str], terms: list[str]) -> SearchHit:
+def _shown(s: Any, lines: dict[int, bytes], hit_ids: set[int], terms: list[str]
+           ) -> dict[int, Passage]:
+    """Each version's passage, reading only the paragraph it is in: its first line that
+    matched (or its first lines, for a match in the title or metadata only)."""
+    picks: dict[int, tuple[list[int], bool, bool]] = {}
+    for vid, blob in lines.items():
+        ids = paragraphs.decode(blob)
+        k = next((k for k, pid in enumerate(ids) if pid in hit_ids), None)
+        if k is None:
+            picks[vid] = (ids[:HEAD_LINES], False, len(ids) > HEAD_LINES)
+        else:
+            picks[vid] = ([ids[k]], k > 0, k < len(ids) - 1)
+    found = paragraphs.texts(s, (i for ids, _, _ in picks.values() for i in ids))
+    out = {}
+    for vid, (ids, before, after) in picks.items():
+        p = passage(paragraphs.join(ids, found, vid), terms)
+        out[vid] = replace(p, cut_before=p.cut_before or before,
+                           cut_after=p.cut_after or after)
+    return out
+
+
+def _hit(row: Any, body: Passage, fields: set[str], terms: list[str]) -> SearchHit:
     vid, page_id, source, url, page_url, fetched_at, title, _, meta = row
     field, shown = _where(fields, body, dict(meta or {}), terms)
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
@@ -316,17 +353,17 @@ def _hit(row: Any, body: str, fields: set[str], terms: list[str]) -> SearchHit:
                      passage=shown, field=field)
 
 
-def _where(fields: set[str], body: str, meta: dict[str, str], terms: list[str]
+def _where(fields: set[str], body: Passage, meta: dict[str, str], terms: list[str]
            ) -> tuple[str, Passage]:
     """The field a hit is shown in (the text first, then a metadata value, then the
     title) and the passage of it to show."""
     if paragraphs.BODY in fields or not fields:
-        return "text", passage(body, terms)
+        return "text", body
     for label, value in meta.items():
         if label in fields and _spans(str(value), terms):
             line = f"{label}：{value}"
             return label, Passage(line, _spans(line, terms))
-    return "title", passage(body, terms)
+    return "title", body
 
 
 def _file_hit(row: Any, entry: dict[str, Any], body: str, terms: list[str]) -> SearchHit:
