@@ -14,7 +14,10 @@ matches):
   the candidates' text (``storage/search.py``).  ``versions_fts`` and its triggers
   (0002) go.
 * PostgreSQL: ``monitor_fold(text)``, an immutable SQL function doing the same folding
-  with ``translate()``, and a pg_trgm GIN index on ``monitor_fold(paragraphs.text)``.
+  with ``translate()``, and a pg_trgm GIN index on ``monitor_fold(paragraphs.text)``,
+  ``fastupdate = off``: a new paragraph goes straight into the posting lists (573 B
+  for a 170-character paragraph, against 1.3 KB through the pending list, which vacuum
+  does not give back).
   The trigram indexes of 0002 on ``versions.text`` and ``versions.title`` go.
 
 ``versions.content_hash`` loses its index (nothing looks a hash up across pages).
@@ -45,7 +48,7 @@ BATCH = 200  # versions read at a time
 SQLITE_FTS = ("CREATE VIRTUAL TABLE paragraphs_fts USING fts5("
               "folded, content='', tokenize='trigram', detail=none, columnsize=0)")
 POSTGRES_INDEX = ("CREATE INDEX IF NOT EXISTS ix_paragraphs_folded_trgm ON paragraphs "
-                  "USING gin (monitor_fold(text) gin_trgm_ops)")
+                  "USING gin (monitor_fold(text) gin_trgm_ops) WITH (fastupdate = off)")
 
 versions = sa.table("versions", sa.column("id", sa.Integer), sa.column("page_id", sa.Integer),
                     sa.column("title", sa.Text), sa.column("text", sa.Text),
