@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bench_storage [--pages 100] [--rounds 100] [--postgres URL]
 
 ``N`` pages built from the four seed texts (``tests.pages.seed_page``, each page made
-distinct by its neighbours' titles and counters, 30–40 KB of CMS page) get a first
+distinct by its neighbours' titles and counters, 15–40 KB, 23 KB on average) get a first
 version, then ``--rounds`` rounds in which 5% of the pages change (a number in one
 sentence changes, as a typical edit) and the others are checked unchanged.  Everything
 goes through ``Store.commit_check`` as the pipeline writes it (text extracted with
