@@ -12,9 +12,10 @@ Terms are folded (``storage/fold.py``: brackets, full-width forms and separators
 holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
-text is then checked: the index keeps no positions, to stay small); a shorter one is
-a ``LIKE`` on the paragraphs (a scan of distinct paragraphs, not of versions).
-PostgreSQL: ``LIKE`` on ``monitor_fold(text)``, answered by its pg_trgm GIN index.
+text is then checked: the index keeps no positions, to stay small).  PostgreSQL:
+``LIKE`` on ``monitor_fold(text)``, answered by its pg_trgm GIN index.  On both, a
+term that folds to one or two characters is an ``ILIKE`` on the paragraphs as typed (a
+scan of distinct paragraphs, not of versions; folding every row would cost more).
 The matching paragraphs name
 their pages; the versions of those pages that list a matching paragraph for every term
 are the hits, newest first.  Attachment text is searched too (``storage.search_files``):
@@ -220,9 +221,9 @@ def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool
         cond = col(Paragraph.id).in_(select(fts.c.rowid).where(
             text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded))))
         check = True
-    elif folded and not sqlite:
+    elif not sqlite and len(folded) >= TRIGRAM:
         cond = func.monitor_fold(Paragraph.text).like(_pattern(folded), escape="\\")
-    else:  # a short term on SQLite, or one that folds away: as typed
+    else:  # a term too short for trigrams (a scan, so not folded), or one that folds away
         cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
     stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field,
                   Paragraph.text if check else literal(""))
