@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from storage import files
+from storage import files, paragraphs
 from storage.models import Alert, Change, Page, SourceRow, Version, utcnow
 from storage.records import AlertDraft, StoredFile
 from storage.repository import Store
@@ -257,7 +257,8 @@ def _text(s: Session, version_id: int | None) -> VersionText | None:
     v = s.get(Version, version_id) if version_id else None
     if v is None:
         return None
-    return VersionText(id=v.id or 0, title=v.title, text=v.text, metadata=dict(v.meta),
+    text = paragraphs.text_of(s, v.id or 0, v.line_ids)
+    return VersionText(id=v.id or 0, title=v.title, text=text, metadata=dict(v.meta),
                        url=v.url, fetched_at=v.fetched_at, number=_number(s, v))
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage import documents, rawcodec
+from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
 from storage.repository import Store
 
@@ -198,7 +198,7 @@ class Archive:
         number and when it was last confirmed."""
         with self.store.session() as s:
             versions = s.exec(select(Version.id, Version.fetched_at, Version.title,
-                                     Version.content_hash, func.length(Version.text),
+                                     Version.content_hash, Version.text_len,
                                      Version.raw_size, Version.http_status, Version.number)
                               .where(Version.page_id == page_id).order_by(col(Version.id))).all()
             changes = s.exec(select(Change).where(Change.page_id == page_id)
@@ -329,12 +329,14 @@ class Archive:
             previous = _previous_hashes(s, [r[0] for r in rows])
             for pid in {r[0].page_id for r in rows if r[0].id not in confirmed}:
                 confirmed.update(_confirmations(_checks(s, pid)))
+            texts = paragraphs.texts_of(s, [(v.id or 0, v.line_ids) for v, _, _ in rows])
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
         for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
             raw = self._raw(v, last_raw.get(v.page_id))
             last_raw[v.page_id] = (v.id or 0, raw)
-            out.append(replace(_archived(v, page, src, raw, kinds.get(v.id or 0, [])),
+            out.append(replace(_archived(v, page, src, texts[v.id or 0], raw,
+                                         kinds.get(v.id or 0, [])),
                                previous_hash=previous.get(v.id or 0, ""),
                                last_confirmed=max(_utc(v.fetched_at), confirmed.get(
                                    v.id or 0, _utc(v.fetched_at)))))
@@ -520,11 +522,11 @@ def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) ->
                        old_version_id=c.old_version_id, new_version_id=c.new_version_id)
 
 
-def _archived(v: Version, page: Page, src: SourceRow, raw: bytes,
+def _archived(v: Version, page: Page, src: SourceRow, text: str, raw: bytes,
               kinds: list[str]) -> ArchivedVersion:
     return ArchivedVersion(
         id=v.id or 0, source=src.name, page_id=page.id or 0, page_url=page.url,
-        url=v.url or page.url, fetched_at=v.fetched_at, title=v.title, text=v.text,
+        url=v.url or page.url, fetched_at=v.fetched_at, title=v.title, text=text,
         metadata=dict(v.meta), content_hash=v.content_hash, http_status=v.http_status,
         headers=dict(v.headers), charset=v.charset, raw=raw, raw_sha256=v.raw_sha256,
         change_kinds=kinds, attachments=list(v.attachments or []), number=v.number,

@@ -8,6 +8,14 @@ Shapes chosen for what comes later without a rewrite:
   as a dictionary (``raw_codec = "zstd-delta"``, ``raw_base_id``) so a near-identical
   page costs a few hundred bytes; every ``DELTA_CHAIN_MAX`` versions a full copy bounds
   the chain.
+* ``versions.line_ids`` / ``field_ids``: the text is not stored per version but as
+  shared paragraphs (``paragraphs``: each distinct line of a page once, per page, by a
+  16-byte SHA-256 digest), a version being the ordered list of their ids in a compact
+  run-length varint encoding; the title and metadata values are paragraphs too (with
+  their field named), and the full-text index covers ``paragraphs`` only, so an
+  unchanged paragraph is stored and indexed once per page however many versions repeat
+  it.  Why per page and not global, and the encoding: ``storage/paragraphs.py``.
+  ``text_len`` keeps the text's length (characters) for listings.
 * ``pages.lease_owner`` / ``lease_expires`` / ``next_check_at`` let several daemons on
   PostgreSQL claim due checks atomically.
 * ``files`` holds each attachment file once, by SHA-256, shared by every version and
@@ -91,9 +99,12 @@ class Version(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     page_id: int = Field(foreign_key="pages.id", index=True)
     fetched_at: datetime = Field(default_factory=utcnow, index=True)
-    content_hash: str = Field(index=True, max_length=64)
+    content_hash: str = Field(max_length=64)
     title: str = Field(default="", sa_column=Column(Text, nullable=False))
-    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # the text as paragraph ids (storage/paragraphs.py); read it with Store.version_text
+    line_ids: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    field_ids: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    text_len: int = 0
     meta: dict[str, str] = _json()
     raw_body: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
     raw_codec: str = "zstd"  # zstd | zstd-delta
@@ -113,6 +124,19 @@ class Version(SQLModel, table=True):
     text_sha256: str = Field(default="", max_length=64)
     number: int = 0
     record_hash: str = Field(default="", max_length=64)
+
+
+class Paragraph(SQLModel, table=True):
+    """One distinct line (or title, or metadata value) of a page's versions."""
+
+    __tablename__ = "paragraphs"
+    __table_args__ = (UniqueConstraint("page_id", "digest", name="uq_paragraphs_page_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    page_id: int = Field(foreign_key="pages.id")  # indexed by the unique constraint
+    digest: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    field: str = Field(default="", sa_column=Column(Text, nullable=False))  # "" body text
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
 class FileRow(SQLModel, table=True):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from monitor.types import AttachmentFile, ChangeDecision, Document
@@ -11,16 +13,23 @@ from monitor.types import AttachmentFile, ChangeDecision, Document
 
 @dataclass(frozen=True)
 class LastVersion:
+    """A page's newest version; its ``text`` is read from the database on first use
+    (``read_text``), since an unchanged check only compares hashes."""
+
     id: int
     content_hash: str
     title: str
-    text: str
     metadata: dict[str, str]
     raw_sha256: str
     fetched_at: datetime
     url: str
     # versions.attachments; None for a version stored before they were tracked
     attachments: tuple[dict[str, Any], ...] | None = ()
+    read_text: Callable[[], str] = field(default=lambda: "", repr=False, compare=False)
+
+    @cached_property
+    def text(self) -> str:
+        return self.read_text()
 
 
 @dataclass(frozen=True)

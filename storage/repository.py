@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from monitor.config import SourceConfig
 from monitor.errors import StorageError
-from storage import db, documents, files, rawcodec, verify
+from storage import db, documents, files, paragraphs, rawcodec, verify
 from storage.models import Change, Check, Page, SourceRow, Version, utcnow
 from storage.records import (
     CheckRecord,
@@ -135,9 +136,14 @@ class Store:
         return page
 
     def _state(self, s: Session, src: SourceRow, page: Page) -> PageState:
-        rows = s.exec(select(Version).where(Version.page_id == page.id)
-                      .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1)).all()
-        last = rows[0] if rows else None
+        # Hashes and the newest version's small columns only: its text is read when the
+        # pipeline asks for it (a changed page), its raw body never.
+        hashes = s.exec(select(Version.content_hash).where(Version.page_id == page.id)
+                        .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1)).all()
+        last = s.exec(select(Version.id, Version.content_hash, Version.title, Version.meta,
+                             Version.raw_sha256, Version.fetched_at, Version.url,
+                             Version.attachments).where(Version.page_id == page.id)
+                      .order_by(col(Version.id).desc())).first() if hashes else None
         kind = s.exec(select(Change.kind).where(Change.page_id == page.id)
                       .order_by(col(Change.id).desc())).first()
         error_kind = s.exec(select(Check.error_kind).where(Check.page_id == page.id)
@@ -147,8 +153,8 @@ class Store:
         return PageState(
             page_id=page.id or 0, source_id=src.id or 0, source=src.name, url=page.url,
             etag=page.etag, last_modified=page.last_modified,
-            last=_last_version(last) if last else None,
-            previous_hashes=tuple(v.content_hash for v in rows[1:]),
+            last=self._last_version(last) if last else None,
+            previous_hashes=tuple(hashes[1:]),
             last_change_kind=kind, failure_streak=page.failure_streak,
             gone_streak=page.gone_streak, status=page.status,
             revision=page.revision, observed_at=page.observed_at, last_error_kind=error_kind,
@@ -246,9 +252,14 @@ class Store:
 
     def _add_version(self, s: Session, page: Page, new: NewVersion) -> int:
         blob, codec, base_id, chain = self._compress(s, page, new.raw)
+        lines = paragraphs.store(s, page.id or 0, paragraphs.lines_of(new.text))
+        fields = paragraphs.store(s, page.id or 0,
+                                  paragraphs.fields_of(new.title, new.metadata))
         row = Version(
             page_id=page.id or 0, fetched_at=new.fetched_at, content_hash=new.content_hash,
-            title=new.title, text=new.text, meta=new.metadata, raw_body=blob, raw_codec=codec,
+            title=new.title, line_ids=paragraphs.encode(lines),
+            field_ids=paragraphs.encode(fields), text_len=len(new.text),
+            meta=new.metadata, raw_body=blob, raw_codec=codec,
             raw_base_id=base_id, raw_chain=chain, raw_size=len(new.raw),
             raw_sha256=verify.sha256_hex(new.raw), http_status=new.http_status,
             headers=new.headers,
@@ -351,7 +362,8 @@ class Store:
     def history(self, name_or_url: str) -> list[VersionInfo]:
         src, page = self.resolve_page(name_or_url)
         with self.session() as s:
-            versions = s.exec(select(Version).where(Version.page_id == page.id)
+            versions = s.exec(select(Version).options(defer(Version.raw_body))  # type: ignore[arg-type]
+                              .where(Version.page_id == page.id)
                               .order_by(col(Version.id))).all()
             changes = {c.new_version_id: c for c in s.exec(
                 select(Change).where(Change.page_id == page.id).order_by(col(Change.id)))}
@@ -366,7 +378,17 @@ class Store:
             src = s.get(SourceRow, page.source_id) if page else None
             entries = v.attachments or []
             stored = files.infos(s, (str(a.get("sha256") or "") for a in entries))
-            return _full(v, src.name if src else "", files.listed(entries, stored))
+            text = paragraphs.text_of(s, v.id or 0, v.line_ids)
+            return _full(v, text, src.name if src else "", files.listed(entries, stored))
+
+    def version_text(self, version_id: int) -> str:
+        """A version's extracted text, exactly as it was stored (``KeyError``: no such
+        version).  The text lives as shared paragraphs (``storage/paragraphs.py``)."""
+        with self.session() as s:
+            lines = s.exec(select(Version.line_ids).where(Version.id == version_id)).first()
+            if lines is None:
+                raise KeyError(version_id)
+            return paragraphs.text_of(s, version_id, lines)
 
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
@@ -389,8 +411,9 @@ class Store:
         """The extracted text of many versions at once, by id (``monitor verify``): the
         same text ``version()`` gives, for when one query a version is too slow."""
         with self.session() as s:
-            return {vid or 0: text for vid, text in s.exec(
-                select(Version.id, Version.text).where(col(Version.id).in_(version_ids)))}
+            rows = s.exec(select(Version.id, Version.line_ids)
+                          .where(col(Version.id).in_(version_ids))).all()
+            return paragraphs.texts_of(s, [(vid or 0, blob) for vid, blob in rows])
 
     def raw_body(self, version_id: int) -> bytes:
         with self.session() as s:
@@ -412,6 +435,14 @@ class Store:
         with self.session() as s:
             return files.infos(s, shas)
 
+    def _last_version(self, row: Any) -> LastVersion:
+        vid, chash, title, meta, raw_sha, at, url, attachments = row
+        return LastVersion(id=vid or 0, content_hash=chash, title=title,
+                           metadata=dict(meta), raw_sha256=raw_sha, fetched_at=at, url=url,
+                           attachments=None if attachments is None
+                           else tuple(dict(a) for a in attachments),
+                           read_text=lambda: self.version_text(vid or 0))
+
     def count(self, model: type, **where: object) -> int:
         with self.session() as s:
             stmt = select(func.count()).select_from(model)
@@ -431,27 +462,22 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def _last_version(v: Version) -> LastVersion:
-    return LastVersion(id=v.id or 0, content_hash=v.content_hash, title=v.title, text=v.text,
-                       metadata=dict(v.meta), raw_sha256=v.raw_sha256,
-                       fetched_at=v.fetched_at, url=v.url,
-                       attachments=None if v.attachments is None
-                       else tuple(dict(a) for a in v.attachments))
 
 
 def _info(v: Version, source: str, change: Change | None) -> VersionInfo:
     return VersionInfo(id=v.id or 0, page_id=v.page_id, source=source, url=v.url,
                        fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,
-                       size=len(v.text), raw_size=v.raw_size,
+                       size=v.text_len, raw_size=v.raw_size,
                        change_kind=change.kind if change else None,
                        change_summary=change.summary if change else None,
                        number=v.number)
 
 
-def _full(v: Version, source: str, attachments: list[dict[str, Any]]) -> VersionFull:
+def _full(v: Version, text: str, source: str, attachments: list[dict[str, Any]]
+          ) -> VersionFull:
     return VersionFull(id=v.id or 0, page_id=v.page_id, source=source, url=v.url,
                        fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,
-                       text=v.text, metadata=dict(v.meta), http_status=v.http_status,
+                       text=text, metadata=dict(v.meta), http_status=v.http_status,
                        headers=dict(v.headers), charset=v.charset, raw_size=v.raw_size,
                        raw_sha256=v.raw_sha256, attachments=tuple(attachments),
                        number=v.number, text_sha256=v.text_sha256, record_hash=v.record_hash)

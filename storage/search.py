@@ -1,40 +1,56 @@
-"""Full-text search over every version's title and text, for Chinese (no word spaces).
+"""Full-text search over every version's text, title and metadata, for Chinese (no
+word spaces), on shared paragraphs.
 
-The query is split on whitespace into terms that must all occur (substring semantics,
-case-insensitive).  A query without any term, or with a control character in it, is bad
+The query is split on whitespace into terms that must all occur in a version (each in
+its text, its title or one of its metadata values; substring semantics, case- and
+form-insensitive).  A query without any term, or with a control character in it, is bad
 input (``BadInputError``), never a search: an empty query would match everything, and a
-NUL breaks both databases (see ``monitor/userinput.py``).  SQLite: terms of three or
-more characters go to the FTS5 trigram index (migration 0002); shorter terms are
-``LIKE`` conditions on the candidate rows (a full scan when no term is long enough).
-PostgreSQL: every term is an ``ILIKE`` condition, answered by the pg_trgm GIN indexes.
-Hits are newest first.  Attachment text is searched too (``storage.search_files``): such
-a hit names the attachment (``SearchHit.attachment``) and the version listing it.
+NUL breaks both databases (see ``monitor/userinput.py``).
 
-The matched passage is cut and highlighted here, in Python, as offsets: escaping is the
-caller's job (``Passage.html()`` does it for HTML), so no markup ever comes out of the
-database.
+Terms are folded (``storage/fold.py``: brackets, full-width forms and separators), so
+湘工信提案函〔2021〕254号 is found as …[2021]254号, …（2021）254号 or ２５４; the index
+holds the folded text of each distinct paragraph of a page once
+(``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
+lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
+text is then checked: the index keeps no positions, to stay small).  PostgreSQL:
+``LIKE`` on ``monitor_fold(text)``, answered by its pg_trgm GIN index.  On both, a
+term that folds to one or two characters is an ``ILIKE`` on the paragraphs as typed (a
+scan of distinct paragraphs, not of versions; folding every row would cost more).
+The matching paragraphs name
+their pages; the versions of those pages that list a matching paragraph for every term
+are the hits, newest first.  Attachment text is searched too (``storage.search_files``):
+such a hit names the attachment (``SearchHit.attachment``) and the version listing it.
+
+A hit names where it matched (``SearchHit.field``): ``text``, ``title``, a metadata
+label such as 文号, or ``attachment``.  The matched passage is cut and highlighted
+here, in Python, as offsets into the real (unfolded) text: escaping is the caller's job
+(``Passage.html()`` does it for HTML), so no markup ever comes out of the database.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, or_, table, text
+from sqlalchemy import ColumnElement, and_, column, func, literal, table, text
 from sqlmodel import col, select
 
 from monitor.errors import BadInputError
 from monitor.userinput import check_text
-from storage import search_files
+from storage import paragraphs, search_files
 from storage.archive import source_row, tagged_ids
-from storage.models import Page, SourceRow, Version
+from storage.fold import fold, fold_map
+from storage.models import Page, Paragraph, SourceRow, Version
 from storage.repository import Store
 
 TRIGRAM = 3
+ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
+HEAD_LINES = 4  # lines read for the start of a text matched only in its title/metadata
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,9 @@ class SearchHit:
     passage: Passage
     # a hit in an attachment's text: its entry (name, url, sha256…) on the version
     attachment: dict[str, Any] | None = None
+    # where it matched: "text", "title", a metadata label (文号…) or "attachment"
+    field: str = "text"
+    earlier: int = 0  # grouped by page: the page's other, older matching versions
 
 
 @dataclass(frozen=True)
@@ -84,8 +103,10 @@ class SearchResults:
     query: str
     terms: list[str]
     method: str  # fts5 | like | fts5+like | pg_trgm
-    total: int
+    total: int  # matching versions, or pages when grouped
     hits: list[SearchHit]
+    grouped: bool = False
+    versions: int = 0  # matching versions (grouped or not)
 
 
 def terms_of(query: str) -> list[str]:
@@ -113,64 +134,172 @@ class Search:
 
     def search(self, query: str, *, source: str | None = None, tag: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               limit: int = 50, offset: int = 0) -> SearchResults:
+               limit: int = 50, offset: int = 0, field: str | None = None,
+               group: bool = False) -> SearchResults:
+        """Hits newest first, ``limit`` from ``offset``.  ``field``: only matches in the
+        text ("text"), the title ("title"), a metadata label (文号…) or attachments
+        ("attachment").  ``group``: one hit per page, its newest matching version, with
+        ``earlier`` counting the page's other matching versions; ``total`` counts pages."""
         terms = checked_terms(query, source, tag)
+        if field:
+            check_text(field, "the field")
+        sqlite = self.store.is_sqlite
         with self.store.session() as s:
-            conditions, method = self._match(terms)
-            conditions += _filters(s, source, tag, since, until)
-            base = (select(Version.id).join(Page, col(Page.id) == Version.page_id)
-                    .where(and_(*conditions)))
-            total = int(s.exec(select(func.count()).select_from(base.subquery())).one())
-            rows = s.exec(
-                select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
-                       Version.fetched_at, Version.title, Version.text)
-                .join(Page, col(Page.id) == Version.page_id)
-                .join(SourceRow, col(SourceRow.id) == Page.source_id)
-                .where(and_(*conditions))
-                .order_by(col(Version.fetched_at).desc(), col(Version.id).desc())
-                .limit(limit + offset)).all()
-            found = search_files.hits(s, terms, _filters(s, source, tag, since, until),
-                                      sqlite=self.store.is_sqlite)
-        hits = [_hit(r, terms) for r in rows] + [_file_hit(*f, terms) for f in found]
-        hits.sort(key=lambda h: (h.fetched_at, h.version_id), reverse=True)
-        return SearchResults(query, terms, method, total + len(found),
-                             hits[offset:offset + limit])
-
-    def _match(self, terms: list[str]) -> tuple[list[ColumnElement[Any]], str]:
-        if not self.store.is_sqlite:
-            return [_like(t) for t in terms], "pg_trgm"
-        long = [t for t in terms if len(t) >= TRIGRAM]
-        short = [t for t in terms if len(t) < TRIGRAM]
-        conditions = [_like(t) for t in short]
-        if long:
-            conditions.insert(0, _fts(long))
-        method = "+".join(m for m, used in (("fts5", long), ("like", short)) if used)
-        return conditions, method
+            pages = _page_filters(s, source, tag)
+            found: list[tuple[int, int, set[str]]] = []
+            matched: list[dict[int, tuple[int, str]]] = []
+            if field != ATTACHMENT:
+                matched = [_paragraphs(s, t, pages, sqlite, field) for t in terms]
+                found = _versions(s, matched, since, until)
+            files = [] if field and field != ATTACHMENT else search_files.hits(
+                s, terms, _filters(s, source, tag, since, until), sqlite=sqlite)
+            items = [(vid, page, None) for vid, page, _ in found] + [
+                (f[0][0], f[0][1], f) for f in files]
+            versions = len(items)
+            earlier = _grouped(items) if group else {}
+            if group:
+                items = [i for i in items if i[0] in earlier]
+            order = _newest_first(s, items)
+            window = order[offset:offset + limit]
+            fields = {vid: fs for vid, _, fs in found}
+            hit_ids = {pid for m in matched for pid in m}
+            hits = _hits(s, window, fields, terms, earlier, hit_ids)
+        return SearchResults(query, terms, _method(terms, sqlite), len(order), hits,
+                             grouped=group, versions=versions)
 
 
-def _fts(terms: list[str]) -> ColumnElement[Any]:
-    # Each term a quoted FTS5 phrase (quotes doubled): no query syntax reaches FTS5 from
-    # the user, and with the trigram tokenizer a phrase is a substring match.
-    phrase = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
-    fts = table("versions_fts", column("rowid"))
-    ids = select(fts.c.rowid).where(text("versions_fts MATCH :fts_query")
-                                    .bindparams(fts_query=phrase))
-    return col(Version.id).in_(ids)
+def _grouped(items: list[tuple[int, int, Any]]) -> dict[int, int]:
+    """``version id → matching versions before it`` for each page's newest hit (a page's
+    versions get ids in the order they were fetched: ``Store.commit_check``)."""
+    newest: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    for vid, page, _ in items:
+        newest[page] = max(vid, newest.get(page, vid))
+        counts[page] = counts.get(page, 0) + 1
+    return {vid: counts[page] - 1 for page, vid in newest.items()}
 
 
-def _like(term: str) -> ColumnElement[Any]:
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
-    return or_(col(Version.text).ilike(pattern, escape="\\"),
-               col(Version.title).ilike(pattern, escape="\\"))
+def _newest_first(s: Any, items: list[tuple[int, int, Any]]
+                  ) -> list[tuple[datetime, int, int, Any]]:
+    """The items with their fetch time, newest first (times read for these only)."""
+    wanted = sorted({vid for vid, _, f in items if f is None})
+    at: dict[int, datetime] = {}
+    for i in range(0, len(wanted), paragraphs.CHUNK):
+        at.update(s.exec(select(Version.id, Version.fetched_at)
+                         .where(col(Version.id).in_(wanted[i:i + paragraphs.CHUNK]))).all())
+    out = [(f[0][5] if f is not None else at[vid], vid, page, f) for vid, page, f in items]
+    out.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    return out
 
 
-def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None,
-             until: datetime | None) -> list[ColumnElement[Any]]:
+def _method(terms: list[str], sqlite: bool) -> str:
+    if not sqlite:
+        return "pg_trgm"
+    long = any(len(fold(t)) >= TRIGRAM for t in terms)
+    short = any(len(fold(t)) < TRIGRAM for t in terms)
+    return "+".join(m for m, used in (("fts5", long), ("like", short)) if used)
+
+
+def _page_filters(s: Any, source: str | None, tag: str | None) -> list[ColumnElement[Any]]:
     out: list[ColumnElement[Any]] = []
     if source:
         out.append(col(Page.source_id) == source_row(s, source).id)
     if tag:
         out.append(col(Page.source_id).in_(tagged_ids(s, tag)))
+    return out
+
+
+def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool,
+                field: str | None = None) -> dict[int, tuple[int, str]]:
+    """``paragraph id → (page id, field)`` of every paragraph containing ``term``."""
+    folded = fold(term)
+    check = False
+    if sqlite and len(folded) >= TRIGRAM:
+        # paragraphs_fts keeps no positions (detail=none): its trigrams find candidates,
+        # the folded text of each is checked here
+        fts = table("paragraphs_fts", column("rowid"))
+        cond = col(Paragraph.id).in_(select(fts.c.rowid).where(
+            text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded))))
+        check = True
+    elif not sqlite and len(folded) >= TRIGRAM:
+        cond = func.monitor_fold(Paragraph.text).like(_pattern(folded), escape="\\")
+    else:  # a term too short for trigrams (a scan, so not folded), or one that folds away
+        cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
+    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field,
+                  Paragraph.text if check else literal(""))
+    stmt = stmt.where(cond)
+    if field:
+        stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
+    if pages:
+        stmt = stmt.join(Page, col(Page.id) == Paragraph.page_id).where(and_(*pages))
+    return {pid: (page_id, field) for pid, page_id, field, body in s.exec(stmt)
+            if not check or folded in fold(body)}
+
+
+def _trigrams(folded: str) -> str:
+    """An FTS5 query ANDing trigrams that cover ``folded`` (each quoted: no syntax)."""
+    starts = sorted({*range(0, len(folded) - TRIGRAM + 1, TRIGRAM), len(folded) - TRIGRAM})
+    grams = dict.fromkeys(folded[i:i + TRIGRAM] for i in starts)
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
+def _pattern(term: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+
+
+def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime | None,
+              until: datetime | None) -> list[tuple[int, int, set[str]]]:
+    """(id, page id, fields matched) of the versions listing a matching paragraph for
+    every term."""
+    pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
+    if not pages:
+        return []
+    stmt = select(Version.id, Version.page_id, Version.line_ids, Version.field_ids).where(
+        col(Version.page_id).in_(sorted(pages)))
+    if since:
+        stmt = stmt.where(col(Version.fetched_at) >= since)
+    if until:
+        stmt = stmt.where(col(Version.fetched_at) <= until)
+    # per page, each term's matching paragraph ids sorted: a version's runs of ids are
+    # tested against them by bisection, without expanding its list
+    wanted = [_by_page(m) for m in matched]
+    out = []
+    for vid, page, lines, field_ids in s.exec(stmt):
+        spans = paragraphs.runs(lines) + paragraphs.runs(field_ids)
+        fields: set[str] = set()
+        for m, ids in zip(matched, wanted, strict=True):
+            hit = [m[i][1] for i in _within(ids[page], spans)]
+            if not hit:
+                break
+            fields.update(hit)
+        else:
+            out.append((vid or 0, page, fields))
+    return out
+
+
+def _by_page(matched: dict[int, tuple[int, str]]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for pid, (page, _) in matched.items():
+        out.setdefault(page, []).append(pid)
+    for ids in out.values():
+        ids.sort()
+    return out
+
+
+def _within(ids: list[int], spans: list[tuple[int, int]]) -> list[int]:
+    """The ``ids`` (sorted) that fall in any of the ``(first, last)`` runs."""
+    out = []
+    for first, last in spans:
+        i = bisect_left(ids, first)
+        while i < len(ids) and ids[i] <= last:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None,
+             until: datetime | None) -> list[ColumnElement[Any]]:
+    out = _page_filters(s, source, tag)
     if since:
         out.append(col(Version.fetched_at) >= since)
     if until:
@@ -178,35 +307,117 @@ def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None
     return out
 
 
-def _hit(row: Any, terms: list[str]) -> SearchHit:
-    vid, page_id, source, url, page_url, fetched_at, title, body = row
+def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int, set[str]],
+          terms: list[str], earlier: dict[int, int], hit_ids: set[int]) -> list[SearchHit]:
+    ids = [vid for _, vid, _, f in window if f is None]
+    rows = {r[0]: r for r in s.exec(
+        select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
+               Version.fetched_at, Version.title, Version.line_ids, Version.meta)
+        .join(Page, col(Page.id) == Version.page_id)
+        .join(SourceRow, col(SourceRow.id) == Page.source_id)
+        .where(col(Version.id).in_(ids)))} if ids else {}
+    shown = _shown(s, {vid: r[7] for vid, r in rows.items()}, hit_ids, terms)
+    out = []
+    for _, vid, _, f in window:
+        hit = _file_hit(*f, terms) if f is not None else _hit(rows[vid], shown[vid],
+                                                                 fields[vid], terms)
+        out.append(replace(hit, earlier=earlier.get(vid, 0)))
+    return out
+
+
+def _shown(s: Any, lines: dict[int, bytes], hit_ids: set[int], terms: list[str]
+           ) -> dict[int, Passage]:
+    """Each version's passage, reading only the paragraph it is in: its first line that
+    matched (or its first lines, for a match in the title or metadata only)."""
+    picks: dict[int, tuple[list[int], bool, bool]] = {}
+    for vid, blob in lines.items():
+        ids = paragraphs.decode(blob)
+        k = next((k for k, pid in enumerate(ids) if pid in hit_ids), None)
+        if k is None:
+            picks[vid] = (ids[:HEAD_LINES], False, len(ids) > HEAD_LINES)
+        else:
+            picks[vid] = ([ids[k]], k > 0, k < len(ids) - 1)
+    found = paragraphs.texts(s, (i for ids, _, _ in picks.values() for i in ids))
+    out = {}
+    for vid, (ids, before, after) in picks.items():
+        p = passage(paragraphs.join(ids, found, vid), terms)
+        out[vid] = replace(p, cut_before=p.cut_before or before,
+                           cut_after=p.cut_after or after)
+    return out
+
+
+def _hit(row: Any, body: Passage, fields: set[str], terms: list[str]) -> SearchHit:
+    vid, page_id, source, url, page_url, fetched_at, title, _, meta = row
+    field, shown = _where(fields, body, dict(meta or {}), terms)
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
                      fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
-                     passage=passage(body, terms))
+                     passage=shown, field=field)
+
+
+def _where(fields: set[str], body: Passage, meta: dict[str, str], terms: list[str]
+           ) -> tuple[str, Passage]:
+    """The field a hit is shown in (the text first, then a metadata value, then the
+    title) and the passage of it to show."""
+    if paragraphs.BODY in fields or not fields:
+        return "text", body
+    for label, value in meta.items():
+        if label in fields and _spans(str(value), terms):
+            line = f"{label}：{value}"
+            return label, Passage(line, _spans(line, terms))
+    return "title", body
 
 
 def _file_hit(row: Any, entry: dict[str, Any], body: str, terms: list[str]) -> SearchHit:
     vid, page_id, source, url, page_url, fetched_at, title, _ = row
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
                      fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
-                     passage=passage(body, terms), attachment=dict(entry))
+                     passage=passage(body, terms), attachment=dict(entry), field=ATTACHMENT)
 
 
 def _spans(text_: str, terms: list[str]) -> tuple[tuple[int, int], ...]:
-    """Non-overlapping match offsets of any term, in order (longest term wins a tie)."""
-    pattern = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-    return tuple(m.span() for m in re.finditer(pattern, text_, re.IGNORECASE))
+    """Non-overlapping match offsets of any term in the real text, in order (longest
+    term wins a tie), matched on folded text line by line as the index matches."""
+    folded_terms = sorted({f for t in terms if (f := fold(t))}, key=len, reverse=True)
+    raw = [t for t in terms if not fold(t)]
+    out: list[tuple[int, int]] = []
+    if folded_terms:
+        pattern = re.compile("|".join(re.escape(t) for t in folded_terms))
+        offset = 0
+        for line in text_.split("\n"):
+            if pattern.search(fold(line)):  # offsets only for the lines that match
+                folded, where = fold_map(line)
+                out += [(offset + where[m.start()], offset + where[m.end() - 1] + 1)
+                        for m in pattern.finditer(folded)]
+            offset += len(line) + 1
+    if raw:
+        pattern = re.compile("|".join(re.escape(t) for t in raw), re.IGNORECASE)
+        out += [m.span() for m in pattern.finditer(text_)]
+    out.sort()
+    kept: list[tuple[int, int]] = []
+    for span in out:
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return tuple(kept)
 
 
 def passage(body: str, terms: list[str], window: int = WINDOW) -> Passage:
-    """The paragraph around the first match, at most ``window`` characters each side."""
-    spans = _spans(body, terms)
-    if not spans:  # the match was in the title only
-        head = body[: 2 * window]
-        return Passage(head, (), False, len(body) > len(head))
+    """The paragraph around the first match, at most ``window`` characters each side
+    (only the lines up to the first matching one are folded and searched)."""
+    offset = 0
+    for line in body.split("\n"):
+        spans = _spans(line, terms)
+        if spans:
+            return _cut(body, line, offset, spans, window)
+        offset += len(line) + 1
+    head = body[: 2 * window]  # the match was in the title or metadata only
+    return Passage(head, (), False, len(body) > len(head))
+
+
+def _cut(body: str, line: str, offset: int, spans: tuple[tuple[int, int], ...],
+         window: int) -> Passage:
     first_start, first_end = spans[0]
-    start = max(body.rfind("\n", 0, first_start) + 1, first_start - window)
-    line_end = body.find("\n", first_end)
-    end = min(len(body) if line_end < 0 else line_end, first_end + window)
+    start = max(0, first_start - window)
+    end = min(len(line), first_end + window)
     inside = tuple((a - start, b - start) for a, b in spans if a >= start and b <= end)
-    return Passage(body[start:end], inside, start > 0, end < len(body))
+    return Passage(line[start:end], inside, offset + start > 0,
+                   offset + end < len(body))

@@ -43,8 +43,14 @@ def test_search_prints_highlighted_passages_or_json(archive: tuple[Path, Built])
     sources, built = archive
     out = run("search", "人工智能产业", "--sources", str(sources))
     assert out.exit_code == 0, out.output
-    assert out.output.startswith("3 versions contain '人工智能产业'")
+    assert out.output.startswith("3 versions (1 page) contain '人工智能产业'")
     assert "hb-ai-plan · version 3 · 2026-05-20 10:00" in out.output
+    assert "also in 2 earlier versions" in out.output and "version 2 ·" not in out.output
+    every = run("search", "人工智能产业", "--all-versions", "--limit", "1", "--page", "2",
+                "--sources", str(sources))
+    assert every.output.startswith("3 versions contain") and "version 2 ·" in every.output
+    by_number = run("search", "鄂政发[2026]5号", "--field", "文号", "--sources", str(sources))
+    assert "in 文号" in by_number.output and "文号：鄂政发〔2026〕5号" in by_number.output
     assert "…到2030年，全省人工智能产业核心规模达到1200亿元。…" in out.output
     found = json.loads(run("search", "财政", "--source", "hb-ai-plan", "--from", "2026-05-15",
                            "--json", "--sources", str(sources)).output)
@@ -234,7 +240,7 @@ def test_search_without_words_or_with_a_control_character_is_an_error(
     assert "control character U+0001" in monitor("search", "a\x01", "--sources",
                                                  str(sources)).stderr
     found = monitor("search", "答复", "--sources", str(sources))
-    assert found.returncode == 0 and found.stdout.startswith("2 versions contain '答复'")
+    assert found.returncode == 0 and found.stdout.startswith("2 versions (1 page) contain '答复'")
 
 
 def test_diff_dates_without_a_version_or_with_one_version_say_so(

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 
-from sqlalchemy import text
-
 from storage import Store
-from storage.db import MIGRATIONS
 from storage.search import Search, passage
-from tests.test_archive_data import HOSTILE, PLAN_TITLE, T0, build_archive
-
-
-def _load_revision(name: str):  # type: ignore[no-untyped-def]
-    # Revision files start with a digit: not importable by name.
-    spec = importlib.util.spec_from_file_location(name, MIGRATIONS / "versions" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-search_migration = _load_revision("0002_search")
+from tests.test_archive_data import HOSTILE, T0, build_archive
 
 
 def test_a_six_character_phrase_finds_every_version_containing_it(store: Store) -> None:
@@ -72,35 +56,6 @@ def test_query_syntax_and_like_wildcards_are_taken_literally(store: Store) -> No
     assert HOSTILE in hit.passage.text
 
 
-def test_versions_stored_before_the_index_existed_are_found(store: Store) -> None:
-    """Revision 0002 backfills: drop its objects, store versions, run its upgrade again."""
-    sqlite = store.is_sqlite
-    with store.session() as s:
-        for sql in search_migration.SQLITE_DOWN if sqlite else search_migration.POSTGRES_DOWN:
-            s.execute(text(sql))
-        s.commit()
-    build_archive(store)
-    with store.session() as s:
-        for sql in search_migration.SQLITE_UP if sqlite else search_migration.POSTGRES_UP:
-            s.execute(text(sql))
-        s.commit()
-    found = Search(store).search("新能源汽车")
-    assert found.total == 2 and found.method == ("fts5" if sqlite else "pg_trgm")
-
-
-def test_an_updated_or_deleted_version_leaves_the_index_in_step(store: Store) -> None:
-    built = build_archive(store)
-    vid = built.versions["hb-ai-plan"][0]
-    with store.session() as s:
-        s.execute(text("UPDATE versions SET text = '改写后的正文内容' WHERE id = :v"), {"v": vid})
-        s.commit()
-    search = Search(store)
-    assert [h.version_id for h in search.search("改写后的正文").hits] == [vid]
-    assert search.search("1000亿元").total == 0
-    assert PLAN_TITLE  # title untouched: still found by it
-    assert search.search("发展规划").total == 3
-
-
 def test_passage_stays_in_its_paragraph_and_marks_every_occurrence() -> None:
     body = "第一段。\n" + "甲" * 100 + "目标目标" + "乙" * 100 + "\n第三段。"
     p = passage(body, ["目标"])
@@ -130,3 +85,30 @@ def test_a_query_with_a_control_character_or_without_words_is_bad_input(
         search.search("答复", source="hn-reply\x00")
     # Tab and newline are whitespace between terms, not bad input.
     assert search.search("人工智能\t产业\n规划").total == 3
+
+
+def test_hits_group_by_page_newest_first_and_page_through(store: Store) -> None:
+    built = build_archive(store)
+    search = Search(store)
+    plan = built.versions["hb-ai-plan"]
+    grouped = search.search("人工智能产业", group=True)
+    assert (grouped.total, grouped.versions, grouped.grouped) == (1, 3, True)
+    [hit] = grouped.hits
+    assert hit.version_id == plan[-1] and hit.earlier == 2  # "also in 2 earlier versions"
+    assert search.search("人工智能产业", group=True, offset=1).hits == []
+    middle = search.search("人工智能产业", limit=1, offset=1)
+    assert [h.version_id for h in middle.hits] == [plan[1]] and middle.total == 3
+    assert search.search("恶意", group=True).hits[0].earlier == 1
+
+
+def test_a_field_filter_keeps_matches_in_that_field_only(store: Store) -> None:
+    built = build_archive(store)
+    search = Search(store)
+    by_number = search.search("鄂政发(2026)5号", field="文号")
+    assert [h.version_id for h in by_number.hits] == built.versions["hb-ai-plan"][::-1]
+    assert {h.field for h in by_number.hits} == {"文号"}
+    assert by_number.hits[0].passage.html() == "文号：<mark>鄂政发〔2026〕5号</mark>"
+    assert search.search("鄂政发(2026)5号", field="text").total == 0
+    titled = search.search("人工智能产业", field="title")
+    assert titled.total == 3 and {h.field for h in titled.hits} == {"title"}
+    assert search.search("人工智能产业", field="attachment").total == 0

@@ -26,6 +26,7 @@ from monitor.canon import canonical_text
 from monitor.detect import detect_change, snapshot
 from monitor.extract import extract
 from monitor.types import Outcome, Snapshot
+from storage import paragraphs
 from storage.models import Version
 from tests.pages import seed_page
 from tests.retemplate import REWRITES, edits, reply_page
@@ -196,12 +197,16 @@ async def test_a_version_stored_before_the_upgrade_is_unchanged_by_the_same_page
     assert (await env.check()).outcome is Outcome.NEW
     with env.store.session() as s:
         version = s.exec(select(Version)).one()
-        assert "张猛 三级主任科员" in version.text  # kept now, closed up before
-        version.text = _legacy_text(version.text)
-        assert "张猛三级主任科员" in version.text
-        version.content_hash = _legacy_hash(version.title, version.text, dict(version.meta))
+        stored = paragraphs.text_of(s, version.id or 0, version.line_ids)
+        assert "张猛 三级主任科员" in stored  # kept now, closed up before
+        legacy = _legacy_text(stored)
+        assert "张猛三级主任科员" in legacy
+        version.line_ids = paragraphs.encode(
+            paragraphs.store(s, version.page_id, paragraphs.lines_of(legacy)))
+        version.content_hash = _legacy_hash(version.title, legacy, dict(version.meta))
         s.add(version)
         s.commit()
+    assert env.store.version_text(version.id or 0) == legacy
 
     result = await env.check()
 

@@ -137,6 +137,15 @@ async def test_search_api_for_short_and_long_chinese_phrases(
     assert (await client.get("/api/search", params={"q": ""})).status_code == 422
     bad_date = await client.get("/api/search", params={"q": "答复", "from": "May"})
     assert bad_date.status_code == 422
+    number = (await client.get("/api/search", params={"q": "鄂政发(2026)5号",
+                                                      "group": "true"})).json()
+    assert (number["total"], number["versions"], number["grouped"]) == (1, 3, True)
+    assert number["hits"][0]["field"] == "文号" and number["hits"][0]["earlier"] == 2
+    assert "<mark>鄂政发〔2026〕5号</mark>" in number["hits"][0]["passage"]["html"]
+    titled = (await client.get("/api/search", params={"q": "人工智能产业", "field": "title",
+                                                      "limit": 1, "offset": 2})).json()
+    assert titled["total"] == 3 and [h["version_id"] for h in titled["hits"]] == \
+        built.versions["hb-ai-plan"][:1]
 
 
 async def test_feeds_all_per_source_and_per_tag(store: Store,

@@ -52,21 +52,31 @@ def parse_until(text: str | None, timezone: str) -> datetime | None:
 @click.option("--tag", help="Only sources with this tag.")
 @since_option
 @until_option
+@click.option("--field", help="Only matches in: text, title, attachment, or a metadata "
+              "label such as 文号, 索引号, 发布机构.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--page", "page_no", default=1, show_default=True, type=click.IntRange(1),
+              help="Which page of results (--limit hits each).")
+@click.option("--all-versions", is_flag=True,
+              help="Every matching version, not one hit per page.")
 @sources_option
 @json_option
 @handle_errors
 def search(query: str, source: str | None, tag: str | None, since: str | None,
-           until: str | None, limit: int, sources_file: Path, as_json: bool) -> None:
-    """Full-text search over every version (Chinese needs no spaces; space-separated
-    terms must all occur)."""
+           until: str | None, field: str | None, limit: int, page_no: int,
+           all_versions: bool, sources_file: Path, as_json: bool) -> None:
+    """Full-text search over every version's text, title, metadata and attachments
+    (Chinese needs no spaces; space-separated terms must all occur; a 文号 is found in
+    any bracket or width form).  One hit per page, its newest matching version."""
     checked_terms(query, source, tag)  # bad input is said before anything is opened
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     with open_store(config) as store:
         results = Search(store).search(query, source=source, tag=tag,
                                        since=parse_since(since, tz),
-                                       until=parse_until(until, tz), limit=limit)
+                                       until=parse_until(until, tz), limit=limit,
+                                       offset=(page_no - 1) * limit, field=field,
+                                       group=not all_versions)
     if as_json:
         print_json(results)
         return
@@ -74,7 +84,9 @@ def search(query: str, source: str | None, tag: str | None, since: str | None,
 
 
 def print_results(results: SearchResults, tz: str) -> None:
-    console.print(f"{results.total} versions contain {results.query!r}"
+    pages = (f" ({results.total} page{'s' if results.total != 1 else ''})"
+             if results.grouped else "")
+    console.print(f"{results.versions} versions{pages} contain {results.query!r}"
                   + (f" (showing {len(results.hits)}, newest first)" if results.hits else ""),
                   highlight=False, markup=False)
     for hit in results.hits:
@@ -86,7 +98,14 @@ def print_results(results: SearchResults, tz: str) -> None:
         if hit.attachment:  # the phrase is in a file the version links to
             console.print(f"附件「{hit.attachment.get('name', '')}」 "
                           f"{hit.attachment.get('url', '')}", highlight=False, markup=False)
+        elif hit.field != "text":
+            console.print(f"in {'the title' if hit.field == 'title' else hit.field}",
+                          highlight=False, markup=False)
         console.print(highlighted(hit.passage), highlight=False)
+        if hit.earlier:
+            console.print(Text(f"also in {hit.earlier} earlier version"
+                               f"{'s' if hit.earlier != 1 else ''}", style="dim"),
+                          highlight=False)
 
 
 def highlighted(p: Passage) -> Text:

@@ -73,13 +73,18 @@ class HitOut(BaseModel):
     passage: PassageOut
     attachment_name: str | None = Field(None, description="A hit in an attachment: its name.")
     attachment_url: str | None = Field(None, description="A hit in an attachment: its URL.")
+    field: str = Field("text", description="Where it matched: text, title, attachment or a "
+                       "metadata label (文号, 索引号, 发布机构…).")
+    earlier: int = Field(0, description="group=true: the page's older matching versions.")
 
 
 class SearchOut(BaseModel):
     query: str
     terms: list[str] = Field(description="Whitespace-separated terms; all must occur.")
     method: str = Field(description="fts5, like or fts5+like (SQLite); pg_trgm (PostgreSQL).")
-    total: int
+    total: int = Field(description="Matching versions; pages when grouped.")
+    versions: int = Field(0, description="Matching versions.")
+    grouped: bool = False
     limit: int
     offset: int
     hits: list[HitOut] = Field(description="Newest first.")
@@ -206,20 +211,29 @@ def search(state: State,
            source: SourceName = None, tag: Tag = None, since: Since = None,
            until: Until = None,
            limit: Annotated[int, Query(ge=1, le=200)] = 50,
-           offset: Annotated[int, Query(ge=0)] = 0) -> SearchOut:
-    """Every version whose title or text contains all the terms, newest first, with the
-    matched passage highlighted."""
+           offset: Annotated[int, Query(ge=0)] = 0,
+           field: Annotated[str | None, Query(
+               max_length=80, description="Only matches in: text, title, attachment or a "
+               "metadata label (文号, 索引号…).")] = None,
+           group: Annotated[bool, Query(
+               description="One hit per page (its newest matching version, with "
+               "`earlier`); total then counts pages.")] = False) -> SearchOut:
+    """Every version whose text, title, metadata or attachments contain all the terms
+    (a 文号 in any bracket or width form), newest first, with the matched passage
+    highlighted and the field it is in named."""
     found = state.search.search(q, source=source, tag=tag,
                                 since=parse_day(since, state.tz, end=False),
                                 until=parse_day(until, state.tz, end=True),
-                                limit=limit, offset=offset)
+                                limit=limit, offset=offset, field=field or None, group=group)
     hits = [HitOut(version_id=h.version_id, page_id=h.page_id, source=h.source, url=h.url,
                    fetched_at=h.fetched_at, title=_passage(h.title),
                    passage=_passage(h.passage),
                    attachment_name=(h.attachment or {}).get("name"),
-                   attachment_url=(h.attachment or {}).get("url")) for h in found.hits]
+                   attachment_url=(h.attachment or {}).get("url"), field=h.field,
+                   earlier=h.earlier) for h in found.hits]
     return SearchOut(query=found.query, terms=found.terms, method=found.method,
-                     total=found.total, limit=limit, offset=offset, hits=hits)
+                     total=found.total, versions=found.versions, grouped=found.grouped,
+                     limit=limit, offset=offset, hits=hits)
 
 
 @router.get("/changes", response_model=list[ChangeEntry], summary="Changes (a cursor)")

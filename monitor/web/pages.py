@@ -151,16 +151,20 @@ def search_page(request: Request, state: State, q: str = "", source: str | None 
                 tag: str | None = None,
                 since: Annotated[str | None, Query(alias="from")] = None,
                 until: Annotated[str | None, Query(alias="to")] = None,
+                field: Annotated[str, Query(max_length=80)] = "",
+                every: Annotated[str, Query(alias="versions", max_length=1)] = "",
                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
     results = None
     if q.strip():
         results = state.search.search(q[:200], source=source or None, tag=tag or None,
                                       since=parse_day(since, state.tz, end=False),
                                       until=parse_day(until, state.tz, end=True),
-                                      limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+                                      limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+                                      field=field or None, group=not every)
     return render(request, state, "search.html", q=q, source=source or "", tag=tag or "",
-                  since=since or "", until=until or "", page=page, per_page=PER_PAGE,
-                  results=results, sources=state.archive.sources())
+                  since=since or "", until=until or "", field=field, every=every,
+                  page=page, per_page=PER_PAGE, results=results,
+                  sources=state.archive.sources(), tags=state.archive.tags())
 
 
 @router.get("/changes")

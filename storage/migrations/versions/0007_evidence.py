@@ -8,7 +8,7 @@ order, with the same functions the ``Store`` uses at write; a version stored wit
 ``raw_sha256`` gets it from its decompressed body.  ``monitor verify`` checks them all.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from storage import rawcodec, verify
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -60,9 +60,16 @@ def _seal_page(conn: sa.Connection, page_id: int) -> None:
 
 
 def _text(conn: sa.Connection, version_id: int) -> str:
-    """A version's text as stored at this revision (the one place this reads it)."""
-    return str(conn.execute(sa.text("SELECT text FROM versions WHERE id = :id"),
-                            {"id": version_id}).scalar_one() or "")
+    """A version's text as stored at this revision (the one place this reads it): its
+    shared paragraphs since 0006 (``storage/paragraphs.py``)."""
+    from sqlalchemy.orm import Session
+
+    from storage import paragraphs
+
+    lines = conn.execute(sa.text("SELECT line_ids FROM versions WHERE id = :id"),
+                         {"id": version_id}).scalar_one()
+    with Session(bind=conn) as s:  # joins the migration's transaction, reads only
+        return paragraphs.text_of(s, version_id, bytes(lines or b""))
 
 
 def _raw(conn: sa.Connection, vid: int) -> bytes:

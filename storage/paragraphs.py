@@ -1,0 +1,178 @@
+"""Version text as shared paragraphs: each distinct line of a page stored (and indexed)
+once, a version a compact list of paragraph ids.
+
+A version's text is its lines (``text.split("\\n")``, so ``"\\n".join`` gives it back
+byte for byte, blank lines and all).  Each distinct line of a page is a ``paragraphs``
+row, keyed by ``(page_id, digest)`` where the digest is the first 16 bytes of SHA-256
+over the field and the line; the version keeps the ordered ids in ``versions.lines``.
+The title and each metadata value (索引号, 文号, 发布机构…) are paragraphs too, with
+``field`` set to ``"title"`` or the metadata label, listed in ``versions.fields``: so
+they are searchable, and a hit can name the field.  ``versions.title`` and
+``versions.meta`` keep their plain copies for reading.
+
+Per page rather than global: a page's lines are looked up among its own rows only (an
+index range, not a global hash table), a page's storage stays its own, and a search hit
+on a paragraph names its page directly.  CMS chrome shared between pages is mostly
+removed by extraction before the text is stored, so a global table would save little.
+
+Encoding of an id list (``encode``/``decode``): runs of consecutive ids, each as two
+unsigned LEB128 varints, the zigzag-coded gap from the end of the previous run and the
+run length minus one.  A first version's new lines get consecutive ids, so a version
+that changed one line costs about ten bytes of ids, not a 4-byte id per line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session
+
+from monitor.errors import StorageError
+from storage.fold import fold
+from storage.models import Paragraph
+
+BODY = ""  # the field of a line of the body text
+TITLE = "title"
+CHUNK = 500  # ids per IN (…) query
+
+
+def digest(field: str, text: str) -> bytes:
+    return hashlib.sha256(f"{field}\x00{text}".encode()).digest()[:16]
+
+
+# --- id lists --------------------------------------------------------------------------
+
+def _varint(n: int, out: bytearray) -> None:
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return
+
+
+def encode(ids: Sequence[int]) -> bytes:
+    out = bytearray()
+    prev_end, i = 0, 0
+    while i < len(ids):
+        start, j = ids[i], i
+        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
+            j += 1
+        gap = start - prev_end
+        _varint(gap * 2 if gap >= 0 else -gap * 2 - 1, out)
+        _varint(j - i, out)
+        prev_end, i = ids[j], j + 1
+    return bytes(out)
+
+
+def runs(blob: bytes | None) -> list[tuple[int, int]]:
+    """The id list as ``(first, last)`` runs, without expanding it."""
+    nums, n, shift = [], 0, 0
+    for byte in blob or b"":
+        n |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            nums.append(n)
+            n, shift = 0, 0
+    if len(nums) % 2:
+        raise StorageError("a stored paragraph list is damaged", detail=repr(blob[:40]))
+    out, prev_end = [], 0
+    for k in range(0, len(nums), 2):
+        z, run = nums[k], nums[k + 1]
+        start = prev_end + (z // 2 if z % 2 == 0 else -(z + 1) // 2)
+        prev_end = start + run
+        out.append((start, prev_end))
+    return out
+
+
+def decode(blob: bytes | None) -> list[int]:
+    ids: list[int] = []
+    for start, end in runs(blob):
+        ids.extend(range(start, end + 1))
+    return ids
+
+
+# --- writing ---------------------------------------------------------------------------
+
+def lines_of(text: str) -> list[tuple[str, str]]:
+    return [(BODY, line) for line in text.split("\n")]
+
+
+def fields_of(title: str, meta: dict[str, str]) -> list[tuple[str, str]]:
+    return [(TITLE, title), *((str(k), str(v)) for k, v in meta.items())]
+
+
+def store(s: Session, page_id: int, items: Sequence[tuple[str, str]]) -> list[int]:
+    """The ids of ``items`` (field, text) on the page, inserting the ones it lacks (in
+    order, so a new version's new lines get consecutive ids)."""
+    keys = [digest(f, t) for f, t in items]
+    known = _known(s, page_id, set(keys))
+    new = []
+    for key, (field, text) in zip(keys, items, strict=True):
+        if key not in known:
+            known[key] = -1
+            new.append({"page_id": page_id, "digest": key, "field": field, "text": text})
+    if new:
+        rows = s.execute(insert(Paragraph).returning(Paragraph.id, Paragraph.digest,
+                                                     sort_by_parameter_order=True), new)
+        known.update({d: i for i, d in rows})
+        index(s, [(known[p["digest"]], p["text"]) for p in new])
+    return [known[k] for k in keys]
+
+
+def index(s: Session, rows: Sequence[tuple[int, str]]) -> None:
+    """SQLite: add new paragraphs' folded text to ``paragraphs_fts`` (contentless FTS5
+    trigram, migration 0006; fed from here, not by a trigger, since the folding is
+    Python).  PostgreSQL indexes ``monitor_fold(text)`` by itself."""
+    if rows and s.get_bind().dialect.name == "sqlite":
+        s.execute(sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :folded)"),
+                  [{"id": pid, "folded": fold(t)} for pid, t in rows])
+
+
+def _known(s: Session, page_id: int, keys: set[bytes]) -> dict[bytes, int]:
+    out: dict[bytes, int] = {}
+    wanted = list(keys)
+    for i in range(0, len(wanted), CHUNK):
+        rows = s.execute(select(Paragraph.digest, Paragraph.id).where(
+            Paragraph.page_id == page_id,
+            Paragraph.digest.in_(bindparam("keys", expanding=True))),  # type: ignore[attr-defined]
+            {"keys": wanted[i:i + CHUNK]})
+        out.update({d: pid for d, pid in rows})
+    return out
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def texts(s: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """``id → (field, text)`` of the paragraphs asked for."""
+    wanted = sorted(set(ids))
+    out: dict[int, tuple[str, str]] = {}
+    for i in range(0, len(wanted), CHUNK):
+        rows = s.execute(select(Paragraph.id, Paragraph.field, Paragraph.text)
+                         .where(Paragraph.id.in_(wanted[i:i + CHUNK])))  # type: ignore[attr-defined]
+        out.update({pid: (field, text) for pid, field, text in rows})
+    return out
+
+
+def join(ids: Sequence[int], found: dict[int, tuple[str, str]], version_id: int) -> str:
+    try:
+        return "\n".join(found[i][1] for i in ids)
+    except KeyError as exc:
+        raise StorageError(f"version {version_id}: paragraph {exc.args[0]} is missing") from None
+
+
+def text_of(s: Session, version_id: int, lines: bytes | None) -> str:
+    ids = decode(lines)
+    return join(ids, texts(s, ids), version_id)
+
+
+def texts_of(s: Session, versions: Sequence[tuple[int, bytes | None]]) -> dict[int, str]:
+    """The texts of several versions, reading each shared paragraph once."""
+    lists = {vid: decode(blob) for vid, blob in versions}
+    found = texts(s, (i for ids in lists.values() for i in ids))
+    return {vid: join(ids, found, vid) for vid, ids in lists.items()}
