@@ -15,7 +15,7 @@ from alembic.config import Config as AlembicConfig
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from storage import Store, db, rawcodec
+from storage import Store, db, paragraphs, rawcodec
 from storage.verify import verify
 from tests.conftest import write_sources
 from tests.test_archive_data import PLAN, REPLY, Built, build_archive
@@ -66,8 +66,22 @@ def change_body(store: Store, built: Built, vid: int) -> None:
 
 
 def change_text(store: Store, built: Built, vid: int) -> None:
-    _exec(store, "UPDATE versions SET text = replace(text, '1200', '1300') WHERE id = :v",
-          v=vid)
+    """The version's stored text changed: one of its paragraphs left out of its list."""
+    with store.engine.connect() as conn:
+        blob = conn.execute(text("SELECT line_ids FROM versions WHERE id = :v"),
+                            {"v": vid}).scalar_one()
+    ids = paragraphs.decode(bytes(blob))
+    _exec(store, "UPDATE versions SET line_ids = :b WHERE id = :v",
+          b=paragraphs.encode(ids[:-1]), v=vid)
+
+
+def change_paragraph(store: Store, built: Built, vid: int) -> None:
+    """A stored paragraph's own text changed: every version listing it no longer matches."""
+    with store.engine.connect() as conn:
+        blob = conn.execute(text("SELECT line_ids FROM versions WHERE id = :v"),
+                            {"v": vid}).scalar_one()
+    ids = paragraphs.decode(bytes(blob))
+    _exec(store, "UPDATE paragraphs SET text = text || '。' WHERE id = :p", p=ids[0])
 
 
 def delete_version(store: Store, built: Built, vid: int) -> None:
@@ -97,6 +111,21 @@ def test_verify_names_the_version_that_no_longer_matches(store: Store, tamper) -
         # the next version's chain names the deleted one's hash: broken there
         assert any(p.version_id == last and "哈希链" in p.what for p in report.problems)
     assert verify(store, [REPLY.name]).ok  # NAME: only that source's pages
+
+
+def test_a_changed_shared_paragraph_is_caught_in_every_version_listing_it(
+        store: Store) -> None:
+    built = build_archive(store)
+    middle = built.versions[PLAN.name][1]
+    with store.engine.connect() as conn:
+        listing = {vid: paragraphs.decode(bytes(blob)) for vid, blob in conn.execute(
+            text("SELECT id, line_ids FROM versions"))}
+    first_line = listing[middle][0]  # the paragraph change_paragraph alters
+    change_paragraph(store, built, middle)
+    report = verify(store)
+    texts = {p.version_id for p in report.problems if p.what == "正文与记录的 SHA-256 不符"}
+    assert middle in texts
+    assert texts == {vid for vid, ids in listing.items() if first_line in ids}
 
 
 def test_a_damaged_compressed_body_is_reported_not_a_crash(store: Store) -> None:
