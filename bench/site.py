@@ -161,8 +161,11 @@ async def serve(count: int, hosts: int, port: int) -> None:
     for h in range(1, hosts + 2):
         servers.append(await loop.create_server(lambda: Http(pages), f"127.0.0.{h}", port,
                                                 backlog=1024, reuse_address=True))
+    # the benchmark holds our stdin: when it goes (ended or killed), so do we
+    stop = loop.create_future()
+    loop.add_reader(sys.stdin.fileno(), lambda: stop.done() or stop.set_result(None))
     print("ready", flush=True)
-    await asyncio.gather(*(s.serve_forever() for s in servers))
+    await stop
 
 
 def main() -> None:
