@@ -120,7 +120,18 @@ def _env() -> dict[str, str]:
     for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         env.pop(k, None)
     env["NO_PROXY"] = env["no_proxy"] = "*"
+    # compiled modules cached as an installed package has them (urlwatch's venv does),
+    # outside the tree: without it every run would compile monitor's sources again
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "monitor-bench-pycache")
     return env
+
+
+def warm_up() -> None:
+    """Compile every module the timed runs import, once, before any is timed."""
+    subprocess.run([sys.executable, "-c", "import monitor.cli, monitor.cli.check, "
+                    "bench.bare, bench.stages, monitor.diff"], cwd=ROOT, env=_env(),
+                   check=True)
 
 
 def urls(pages: int, hosts: int, port: int, mode: str) -> list[tuple[str, str]]:
@@ -282,6 +293,17 @@ def machine() -> dict[str, object]:
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
 
 
+def show(path: Path) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    fields = {f for f in Run.__dataclass_fields__}
+    runs = [Run(**{k: v for k, v in r.items() if k in fields}) for r in data["runs"]]
+    title = (f"{data['pages']} pages, concurrency {data['concurrency']} ({data['hosts']} "
+             f"hosts or one), {data['machine']['nproc']} cores")
+    Console().print(table(runs, data["stages"], title))
+    if data["stages"]:
+        Console().print(stage_table(data["stages"]))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     ap.add_argument("--pages", type=int, default=1000)
@@ -296,22 +318,41 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--many-hosts", dest="modes", action="store_const",
                     const=["many hosts"], help="only the many-hosts case")
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--show", type=Path, metavar="JSON", help="print the tables of a saved run")
     a = ap.parse_args(argv)
+    if a.show:
+        show(a.show)
+        return
     pages = 100 if a.quick else a.pages
     c = a.concurrency
     console = Console()
+    warm_up()
     site = Site(pages, a.hosts, a.port)
     runs: list[Run] = []
     stages: dict[str, object] = {}
+    a.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = a.out / f"check-{stamp}.json"
+
+    def save() -> None:  # after every tool's run: a long run interrupted keeps its part
+        result = {"at": stamp, "pages": pages, "concurrency": c, "hosts": a.hosts,
+                  "machine": machine(),
+                  "runs": [{**asdict(r), "rate": r.rate, "cpu_ms": r.cpu_ms} for r in runs],
+                  "stages": stages}
+        path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+
     try:
         for mode in a.modes:
             jobs = urls(pages, a.hosts, a.port, mode)
             runs.append(run_bare(jobs, mode, c))
             runs += run_monitor(site, jobs, mode, c)
+            save()
             if not a.no_urlwatch:
                 runs += run_urlwatch(site, jobs, mode)
+                save()
         if not a.no_stages:
             stages = run_stages(site, urls(pages, a.hosts, a.port, "many hosts"), c)
+            save()
     finally:
         site.close()
     title = (f"{pages} pages, concurrency {c} ({a.hosts} hosts or one), "
@@ -322,14 +363,6 @@ def main(argv: list[str] | None = None) -> None:
     bad = [f"{r.tool} {r.mode} {r.case}: {r.detail}" for r in runs if not r.ok]
     for line in bad:
         console.print(f"(!) unexpected outcomes: {line}", markup=False)
-    a.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    result = {"at": stamp, "pages": pages, "concurrency": c, "hosts": a.hosts,
-              "machine": machine(),
-              "runs": [{**asdict(r), "rate": r.rate, "cpu_ms": r.cpu_ms} for r in runs],
-              "stages": stages}
-    path = a.out / f"check-{stamp}.json"
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     console.print(f"results: {path}", markup=False)
 
 
