@@ -288,8 +288,15 @@ def strip_text_noise(line: str) -> tuple[str, list[str]]:
     return line, notes
 
 
+# One search for all the rules' words: most lines hold none and are done at once.
+_ANY_NEEDLE = re.compile("|".join(re.escape(n) for rule in TEXT_RULES for n in rule.needles))
+_EVERY_RULE_HAS_NEEDLES = all(rule.needles for rule in TEXT_RULES)
+
+
 def _apply_text_rules(line: str) -> tuple[str, list[str]]:
     notes: list[str] = []
+    if _EVERY_RULE_HAS_NEEDLES and not _ANY_NEEDLE.search(line):
+        return line, notes
     for rule in TEXT_RULES:
         if not rule.may_match(line):
             continue
