@@ -293,10 +293,41 @@ def machine() -> dict[str, object]:
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
 
 
-def show(path: Path) -> None:
+def markdown(runs: list[Run], stages: dict[str, object]) -> str:
+    """The tables as Markdown, for bench/README.md."""
+    out = ["| hosts | case | monitor checks/s | CPU ms/check | urlwatch checks/s | "
+           "CPU ms/check | rate ÷ urlwatch | CPU urlwatch ÷ monitor | rate ÷ bare |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    by = {(r.tool, r.mode, r.case): r for r in runs}
+    for mode in ("many hosts", "one host"):
+        bare = by.get(("bare", mode, "fetch+parse+hash"))
+        for case, _, _ in CASES:
+            m, u = by.get(("monitor", mode, case)), by.get(("urlwatch", mode, case))
+            if bare is None or m is None or u is None:
+                continue
+            out.append(f"| {mode} | {case} | {m.rate:.0f} | {m.cpu_ms:.1f} | {u.rate:.0f} | "
+                       f"{u.cpu_ms:.1f} | {m.rate / u.rate:.2f}× | {u.cpu_s / m.cpu_s:.2f}× | "
+                       f"{m.rate / bare.rate:.0%} |")
+        if bare is not None:
+            out.append(f"| {mode} | bare limit | {bare.rate:.0f} | {bare.cpu_ms:.1f} | | | | | |")
+    if stages:
+        from bench.stages import STAGES
+        out += ["", "| stage split (CPU ms/check) | " + " | ".join(STAGES) + " | total |",
+                "|---" * (len(STAGES) + 2) + "|"]
+        for case, data in stages.items():
+            ms = data["ms_per_check"]  # type: ignore[index]
+            out.append(f"| {case} | " + " | ".join(f"{ms[x]:.1f}" for x in STAGES)
+                       + f" | {sum(ms.values()):.1f} |")
+    return "\n".join(out)
+
+
+def show(path: Path, as_markdown: bool = False) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     fields = {f for f in Run.__dataclass_fields__}
     runs = [Run(**{k: v for k, v in r.items() if k in fields}) for r in data["runs"]]
+    if as_markdown:
+        print(markdown(runs, data["stages"]))
+        return
     title = (f"{data['pages']} pages, concurrency {data['concurrency']} ({data['hosts']} "
              f"hosts or one), {data['machine']['nproc']} cores")
     Console().print(table(runs, data["stages"], title))
@@ -319,9 +350,10 @@ def main(argv: list[str] | None = None) -> None:
                     const=["many hosts"], help="only the many-hosts case")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--show", type=Path, metavar="JSON", help="print the tables of a saved run")
+    ap.add_argument("--markdown", action="store_true", help="with --show: as Markdown")
     a = ap.parse_args(argv)
     if a.show:
-        show(a.show)
+        show(a.show, a.markdown)
         return
     pages = 100 if a.quick else a.pages
     c = a.concurrency
