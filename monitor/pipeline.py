@@ -466,6 +466,8 @@ def _with_documents(decision: ChangeDecision, old_text: str,
                     extracted: Extracted) -> ChangeDecision:
     """A column page's change carries the items it gained, with their links, so a
     watcher can open a new reply from the alert."""
+    if not extracted.documents:  # not a column page: nothing to name
+        return decision
     old_titles = {listing.item_title(line) for line in old_text.splitlines()}
     new = [d for d in extracted.documents if d.title not in old_titles]
     if not new:
