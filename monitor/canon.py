@@ -25,12 +25,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 
 from monitor.extract.metadata import ALIASES, STOP_LABELS
 
 # Characters that never need a space around them to be read: CJK and punctuation.
 _CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf" \
        "\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"
+_IS_CJK = re.compile(f"[{_CJK}]")
 _SPACE_RUN = re.compile(r"\s+")
 _CELL = re.compile(r"\s*\|\s*")
 _LABELS = sorted({*(a for names in ALIASES.values() for a in names), *STOP_LABELS},
@@ -55,11 +57,21 @@ def canonical_line(value: str) -> str:
                     for line in value.split("\n") if line.strip())
 
 
+@lru_cache(maxsize=8)
 def canonical_text(text: str) -> str:
-    """``text`` (one paragraph per line) in canonical form: see the module docstring."""
-    text = unicodedata.normalize("NFKC", text)
-    lines = [_squeeze(cell) for line in text.split("\n") for cell in _CELL.split(line)]
-    return "\n".join(_pairs([line for line in lines if line]))
+    """``text`` (one paragraph per line) in canonical form: see the module docstring.
+
+    Cached, and so is each line's form: a check hashes the new text and the last
+    version's, which share most of their lines (NFKC never joins or splits lines)."""
+    lines = [cell for line in text.split("\n") for cell in _cells(line)]
+    return "\n".join(_pairs(lines))
+
+
+@lru_cache(maxsize=8192)
+def _cells(line: str) -> tuple[str, ...]:
+    """The non-empty cells of one line, NFKC and squeezed."""
+    cells = (_squeeze(cell) for cell in _CELL.split(unicodedata.normalize("NFKC", line)))
+    return tuple(cell for cell in cells if cell)
 
 
 def _squeeze(line: str) -> str:
@@ -74,7 +86,7 @@ def _space(m: re.Match[str]) -> str:
 
 
 def _wordlike(ch: str) -> bool:
-    return ch.isalnum() and not re.match(f"[{_CJK}]", ch)
+    return ch.isalnum() and not _IS_CJK.match(ch)
 
 
 def _pairs(lines: list[str]) -> list[str]:
@@ -88,6 +100,7 @@ def _pairs(lines: list[str]) -> list[str]:
             if i + 1 < len(lines) and not _FIELD.match(lines[i + 1]):
                 line += lines[i + 1]
                 i += 1
-        out.append(_KNOWN.sub(r"\1:", line, count=1))
+        known = _KNOWN.match(line)
+        out.append(known.group(1) + ":" + line[known.end():] if known else line)
         i += 1
     return out

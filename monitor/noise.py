@@ -212,41 +212,57 @@ class TextRule:
     # A widget is replaced by a space (normalization closes the gap between CJK
     # characters); a token inside a URL by nothing.
     replacement: str = " "
+    # Words one of which every match contains: a line without any is not tried (most
+    # lines of a page hold none, and a substring test is far cheaper than the pattern).
+    needles: tuple[str, ...] = ()
+
+    def may_match(self, line: str) -> bool:
+        return not self.needles or any(n in line for n in self.needles)
 
 
-def _rule(label: str, pattern: str, flags: int = 0, replacement: str = " ") -> TextRule:
-    return TextRule(label, re.compile(pattern, flags), replacement)
+def _rule(label: str, pattern: str, flags: int = 0, replacement: str = " ",
+          needles: tuple[str, ...] = ()) -> TextRule:
+    return TextRule(label, re.compile(pattern, flags), replacement, needles)
+
+
+_COUNTER_WORDS = ("点击", "浏览", "阅读", "访问", "查看", "人气")  # how _NOUNS/_VERBS begin
 
 
 TEXT_RULES: tuple[TextRule, ...] = (
     _rule("view counter", rf"[【\[(（]?{_PREFIX}(?:{_NOUNS}|{_VERBS})\s*[:：]\s*{_COUNT}"
-                          rf"[】\])）]?{_END}"),
-    _rule("view counter", rf"{_START}[【\[(（]?{_PREFIX}(?:{_NOUNS})\s*{_COUNT}[】\])）]?{_END}"),
+                          rf"[】\])）]?{_END}", needles=_COUNTER_WORDS),
+    _rule("view counter", rf"{_START}[【\[(（]?{_PREFIX}(?:{_NOUNS})\s*{_COUNT}[】\])）]?{_END}",
+          needles=_COUNTER_WORDS),
     # A counter filled in by JavaScript is an empty value in the served page.
     _rule("view counter", rf"{_NOT_IN_WORD}[【\[(（]?{_PREFIX}(?:{_NOUNS}|点击)\s*[:：]\s*"
-                          rf"[】\])）]?(?=\s*(?:$|[|｜/【\[(（]|{_FOLLOW}))"),
+                          rf"[】\])）]?(?=\s*(?:$|[|｜/【\[(（]|{_FOLLOW}))",
+          needles=_COUNTER_WORDS),
     _rule("visitor counter", rf"您是(?:本站|本网站|本网|本页)?的?第\s*(?:{_COUNT})?\s*"
-                             r"位(?:访问者|访客|浏览者|来访者)?"),
+                             r"位(?:访问者|访客|浏览者|来访者)?", needles=("位",)),
     _rule("today's date", rf"今天是\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_CLOCK}"
-                          rf"(?:\s*农历\S+)?{_WEATHER}"),
-    _rule("today's date", rf"^{_DATE}\s*{_WEEKDAY}{_CLOCK}$"),
+                          rf"(?:\s*农历\S+)?{_WEATHER}", needles=("今天是",)),
+    _rule("today's date", rf"^{_DATE}\s*{_WEEKDAY}{_CLOCK}$", needles=("星期", "礼拜", "周")),
     _rule("font-size toolbar", rf"{_START}[【\[(（]?\s*(?:字体大小|文字大小|字体显示|字体|字号)"
                                rf"\s*[:：]?\s*[【\[(（]?\s*(?:{_SIZES}\s*[|｜/]?\s*){{2,}}"
-                               rf"[】\])）]?\s*[】\])）]?{_END}"),
+                               rf"[】\])）]?\s*[】\])）]?{_END}",
+          needles=("字体", "字号", "文字大小")),
     _rule("toolbar", r"[【\[]\s*(?:打印(?:本页|此页|文章|正文|本文|页面)?|关闭(?:窗口|本页|页面)?|"
                      r"(?:加入)?收藏(?:本页)?|返回顶部|返回|顶部|(?:我要)?纠错|保存|下载本页|"
-                     r"分享)\s*[】\]]"),
+                     r"分享)\s*[】\]]", needles=("【", "[")),
     _rule("toolbar", rf"{_START}(?:打印本页|打印此页|打印文章|打印正文|关闭窗口|关闭本页|加入收藏|"
                      r"收藏本页|返回顶部|设为首页|我要纠错|"
-                     rf"扫一扫在手机上?(?:打开|查看|阅读)(?:当前页面?|本页|此页)?){_END}"),
+                     rf"扫一扫在手机上?(?:打开|查看|阅读)(?:当前页面?|本页|此页)?){_END}",
+          needles=("打印", "关闭", "收藏", "返回顶部", "设为首页", "我要纠错", "扫一扫")),
     _rule("share bar", rf"{_START}分享(?:到|至)?\s*[:：]?(?<=[到至:：])"
-                       rf"(?:\s*(?:{_PLATFORMS}|[|｜、,，]))*{_END}"),
+                       rf"(?:\s*(?:{_PLATFORMS}|[|｜、,，]))*{_END}", needles=("分享",)),
     _rule("vote count", rf"{_START}(?:支持|赞成|赞|顶)\s*[:：]?\s*[(（\[]?\d+[)）\]]?\s*"
-                        rf"(?:反对|踩)\s*[:：]?\s*[(（\[]?\d+[)）\]]?{_END}"),
-    _rule("prev/next link", rf"{_START}(?:上一篇|下一篇|上一条|下一条|上篇|下篇)\s*[:：].*$"),
+                        rf"(?:反对|踩)\s*[:：]?\s*[(（\[]?\d+[)）\]]?{_END}",
+          needles=("反对", "踩")),
+    _rule("prev/next link", rf"{_START}(?:上一篇|下一篇|上一条|下一条|上篇|下篇)\s*[:：].*$",
+          needles=("上一", "下一", "上篇", "下篇")),
     _rule("breadcrumb", r"^(?:当前位置|您的位置|您现在的位置|您当前的位置|您当前位置|当前所在位置|"
-                        r"您所在的位置|所在位置)\s*[:：].*$"),
-    _rule("session token", r";jsessionid=[\w.!\-]+", re.IGNORECASE, ""),
+                        r"您所在的位置|所在位置)\s*[:：].*$", needles=("位置",)),
+    _rule("session token", r";jsessionid=[\w.!\-]+", re.IGNORECASE, "", needles=(";",)),
 )
 
 # A line that is nothing but one of these is a widget (bare link texts of toolbars).
@@ -272,9 +288,18 @@ def strip_text_noise(line: str) -> tuple[str, list[str]]:
     return line, notes
 
 
+# One search for all the rules' words: most lines hold none and are done at once.
+_ANY_NEEDLE = re.compile("|".join(re.escape(n) for rule in TEXT_RULES for n in rule.needles))
+_EVERY_RULE_HAS_NEEDLES = all(rule.needles for rule in TEXT_RULES)
+
+
 def _apply_text_rules(line: str) -> tuple[str, list[str]]:
     notes: list[str] = []
+    if _EVERY_RULE_HAS_NEEDLES and not _ANY_NEEDLE.search(line):
+        return line, notes
     for rule in TEXT_RULES:
+        if not rule.may_match(line):
+            continue
         line = rule.pattern.sub(lambda m, r=rule: _note(notes, r, m.group()), line)
     return line, notes
 

@@ -35,6 +35,8 @@ way (spacing ← noise ← normalize).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
 
 # Deleted outright: a reader sees nothing there.
 _INVISIBLE = re.compile(
@@ -64,12 +66,25 @@ FIELD_LINE_MAX = 40
 SEPARATOR = "\u3000"  # how a kept gap between two Chinese words is written
 
 
+@lru_cache(maxsize=8192)
 def normalize_line(line: str) -> str:
     """One line: invisible characters gone, spaces collapsed, wraps closed and separators
-    kept between CJK characters (module docstring), stripped."""
+    kept between CJK characters (module docstring), stripped.
+
+    Cached: a page's template lines and, in the daemon, its unchanged paragraphs come
+    back at every check.  A line without a space needs no gap rule, and whether it is a
+    field line is asked only of a gap that depends on it."""
     line = _INVISIBLE.sub("", line)
-    field = is_field_line(line)
-    return _SPACES.sub(lambda m: _gap(m, field), line).strip()
+    if not _SPACES.search(line):
+        return line.strip()
+    field: list[bool] = []
+
+    def is_field() -> bool:
+        if not field:
+            field.append(is_field_line(line))
+        return field[0]
+
+    return _SPACES.sub(lambda m: _gap(m, is_field), line).strip()
 
 
 def is_field_line(line: str) -> bool:
@@ -82,7 +97,7 @@ def is_field_line(line: str) -> bool:
     return len(closed) <= FIELD_LINE_MAX and _FIELD_START.match(closed) is not None
 
 
-def _gap(m: re.Match[str], field: bool) -> str:
+def _gap(m: re.Match[str], field: Callable[[], bool]) -> str:
     """What a run of spaces becomes: see the module docstring."""
     s, i, j = m.string, m.start(), m.end()
     if i == 0 or j == len(s) or not (_IS_CJK.match(s[i - 1]) and _IS_CJK.match(s[j])):
@@ -97,4 +112,4 @@ def _gap(m: re.Match[str], field: bool) -> str:
     if len(run) >= 2 or "\u3000" in run or "\u00a0" in run:
         return SEPARATOR
     in_value = ":" in s[:i] or "：" in s[:i]  # after a field's label, not inside one
-    return " " if field and in_value else ""
+    return " " if in_value and field() else ""

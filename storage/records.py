@@ -72,6 +72,7 @@ class PageState:
     documents_listed: int = 0  # a listing's documents still on it
     revision: int = 0  # checks committed for the page when this state was read
     observed_at: datetime | None = None  # fetch time of the newest stored check
+    settings_at: datetime | None = None  # when the source's settings last changed
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,7 @@ class Store:
             revision=page.revision, observed_at=page.observed_at, last_error_kind=error_kind,
             kind=page.kind, announce=page.announce, list_title=page.list_title,
             list_date=page.list_date, documents_listed=int(listed),
+            settings_at=src.updated_at,
         )
 
     # --- the write path of a check -------------------------------------------------

@@ -137,8 +137,7 @@ def _split(node: LexborNode) -> list[LexborNode | str]:
     for child in node.iter(include_text=True):
         if child.is_comment_node:
             continue
-        if child.is_text_node or (child.tag not in _BLOCKS and child.css_first(_BLOCK_SELECTOR)
-                                  is None):
+        if child.is_text_node or (child.tag not in _BLOCKS and not _holds_blocks(child)):
             run.append(child.text_content if child.is_text_node else child.text())
             continue
         parts.append(_line("".join(run)))
@@ -146,7 +145,15 @@ def _split(node: LexborNode) -> list[LexborNode | str]:
         if child.tag != "br":
             parts.append(child)
     parts.append(_line("".join(run)))
-    return [p for p in parts if p != ""]
+    return [p for p in parts if not isinstance(p, str) or p]
+
+
+def _holds_blocks(node: LexborNode) -> bool:
+    """Whether an inline element wraps block ones; one without child elements cannot,
+    and most (a span, a link, a font) have none: no selector query for them."""
+    if next(node.iter(), None) is None:
+        return False
+    return node.css_first(_BLOCK_SELECTOR) is not None
 
 
 def _line(text: str) -> str:
@@ -169,6 +176,8 @@ def _add_row(found: dict[str, str], cells: list[str]) -> None:
 
 
 def _add_line(found: dict[str, str], line: str) -> None:
+    if ":" not in line and "：" not in line:  # every field has its colon (FIELD)
+        return
     matches = list(FIELD.finditer(line))
     ends = [m.start() for m in matches[1:]] + [len(line)] if matches else []
     for m, end in zip(matches, ends, strict=True):
