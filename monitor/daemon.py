@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from alerts.delivery import Deliverer
 from monitor import capacity
-from monitor.config import Config
+from monitor.config import Config, SourceConfig
 from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError, reported
 from monitor.fetch import Fetcher, host_limiter
@@ -153,6 +153,7 @@ class _Running:
                                  self.wake_delivery, self.db)
         self.pages: dict[str, int] = {}
         self.by_page: dict[int, str] = {}  # page id -> source, of the scheduled sources
+        self.sources: dict[str, SourceConfig] = {}  # the scheduled sources, by name
         self.documents: dict[str, tuple[str, int, str]] = {}  # key -> source, page, URL
         self._warned: dict[str, capacity.HostLoad] = {}  # hosts said to be behind
         self._delivering = False
@@ -227,6 +228,8 @@ class _Running:
             for n, p in wanted.items() if refs[n].last_check_at is not None})
         self.pages = {n: r.page_id for n, r in refs.items()}
         self.by_page = {r.page_id: n for n, r in refs.items() if n in wanted}
+        # by name: Config.source() reads the list, 10,000 compares for each look-up
+        self.sources = {s.name: s for s in config.sources if s.name in wanted}
         self.config, self.deliverer = config, deliverer
         self.checker = Checker(config, self.store, self.fetcher)
         changes = self.jobs.sync(wanted)
@@ -257,12 +260,12 @@ class _Running:
         plan, page_id = self.jobs.plans.get(name), self.pages.get(name)
         if plan is None or page_id is None:
             return None  # removed or disabled since the job fired
-        return Target(self.config.source(name), page_id, plan, self.checker)
+        return Target(self.sources[name], page_id, plan, self.checker)
 
     def _document_target(self, name: str, page_id: int, url: str) -> Target | None:
         if name not in self.jobs.plans:
             return None  # its listing was removed or disabled
-        source = self.config.source(name)
+        source = self.sources[name]
         if not source.is_listing:
             return None  # no longer a listing: its documents stay archived
         doc = source.document(url)
@@ -312,7 +315,7 @@ class _Running:
 
     async def _dispatch_documents(self, now: datetime) -> None:
         """The due documents of listings: scheduled by the database alone."""
-        listings = [i for i, n in self.by_page.items() if self.config.source(n).is_listing]
+        listings = [i for i, n in self.by_page.items() if self.sources[n].is_listing]
         if not listings:
             return
         for parent, page_id, url in await asyncio.to_thread(
