@@ -40,9 +40,11 @@ The stored patch format is in ``monitor.patch``.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import multiprocessing
 import os
 import re
+import sys
 import threading
 import time
 from bisect import bisect_left
@@ -363,9 +365,22 @@ _busy = 0  # diffs in the workers now
 _last_used = 0.0  # time.monotonic() of the last diff in a worker
 
 
+def _lean_main() -> None:
+    """A spawned worker runs the daemon's main module again, unless it is a package's
+    ``__main__`` (``python -m monitor``), which multiprocessing skips.  The ``monitor``
+    console script is a plain file that imports the whole CLI: ~80 MB in each worker
+    instead of ~25 MB.  Naming ``monitor.__main__`` as its spec makes the workers skip it
+    too (the script defines nothing a worker needs)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or ""
+    if main is not None and main.__spec__ is None and os.path.basename(path) == "monitor":
+        main.__spec__ = importlib.util.find_spec("monitor.__main__")
+
+
 def _workers() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
+        _lean_main()
         # spawn, not fork: the daemon has threads (to_thread, the scheduler), and forking
         # a process with threads can copy a held lock into the child.  Submitting to a
         # spawn pool never waits for the child (forkserver's first submit does).
