@@ -420,6 +420,7 @@ class _Running:
         return ok, {"status": "ok" if not reasons else "degraded" if ok else "unhealthy",
                     "reasons": reasons, "worker": WORKER, "sources": len(self.jobs.plans),
                     "running_checks": len(self.runner.running),
+                    "due_backlog": self.runner.backlog(),
                     "last_check_at": last.isoformat() if last else None,
                     "database": self.db.describe(), "config": config,
                     "config_error": self.reloader.error}

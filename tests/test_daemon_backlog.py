@@ -4,6 +4,7 @@ PostgreSQL (``db_url``)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from tests.sites import Request, Response, Site
 from tests.test_daemon_run import (
     ROOT,
     Daemons,
+    _get,
     daemons,  # noqa: F401 (a fixture)
     free_port,
     metric_values,
@@ -56,6 +58,8 @@ def test_sources_waiting_for_a_busy_host_show_as_backlog_and_lag(
 
     wait_until(behind, 60, "a backlog of due sources and a lag in /metrics")
     assert seen["monitor_checks_running"] <= 1  # only one runs; the others wait
+    status, body = _get(f"http://127.0.0.1:{port}/healthz")
+    assert status == 200 and json.loads(body)["due_backlog"] >= 1
 
     out = subprocess.run(monitor_cmd("status", "--sources", str(sources)), cwd=ROOT,
                          capture_output=True, text=True, timeout=60,
