@@ -314,7 +314,7 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
     assert first_pass_end is not None
     window = (first_pass_end, samples[-1][0])
     steady = [s for s in samples if s[0] >= first_pass_end]
-    last = samples[-1][3]
+    last = next((s[3] for s in reversed(samples) if s[3]), {})  # a scrape may time out
     report: dict[str, object] = {
         "db": kind, "sources": args.sources, "hosts": args.hosts,
         "interval_s": args.interval, "first_pass_s": round(first_pass_end - t0, 1),
