@@ -34,7 +34,7 @@ Latest numbers (2026-12-06, this 2-core VM shared with seven other jobs, load av
                                    before (77ecafd)        after (branch h/daemon)
 =================================  ======================  ===========================
 start to "monitor running"         47-110 s                18 s
-checks in the first 180 s          0 (the loop blocked)    1,883 (SQLite), 1,786 (PG)
+checks in the first 180 s          0 (still starting)      1,883 (SQLite), 1,786 (PG)
 first pass, 10,000 new pages       2,617 done after 8 min  350 s (SQLite)
 daemon RSS, first pass (all due)   210-227 MB              212 MB peak (SQLite),
                                                            258 MB (PostgreSQL *)
