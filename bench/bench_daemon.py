@@ -48,8 +48,10 @@ backlog / lag gauges, first pass   none / 0 s              9,992 due / up to 332
 back: −40 to −65 MB on SQLite).  Lag after the first pass, at 10,000 sources: p50 24 s,
 p95 241 s, no source left unchecked in the 10 minutes: this machine ran ~30 checks/s,
 and ``jitter = 0.5`` puts the 10,000 slots of each interval in its first 5 minutes,
-33/s; the gauges showed the backlog the whole time.  With 2,000 sources the CPU keeps
-up: see the report of that run in the branch's closing note.
+33/s; the gauges showed the backlog the whole time.  With 2,000 sources (same hosts
+and interval, ``--sources 2000 --window 300``) the CPU keeps up: lag at the server p50
+0.115 s, p95 0.228 s, max 0.417 s over 1,119 checks (the daemon's histogram: p95 ≤
+0.25 s), first pass 69 s, tree RSS 120 MB, no diff worker started.
 """
 
 from __future__ import annotations
