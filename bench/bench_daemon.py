@@ -37,16 +37,17 @@ start to "monitor running"         47-110 s                18 s
 checks in the first 180 s          0 (still starting)      1,883 (SQLite), 1,786 (PG)
 first pass, 10,000 new pages       2,617 done after 8 min  350 s (SQLite)
 daemon RSS, first pass (all due)   210-227 MB              212 MB peak (SQLite),
-                                                           258 MB (PostgreSQL *)
+                                                           197 MB peak (PostgreSQL)
 tree RSS, steady, with diffs       + 2 × 93 MB workers     162 MB median, 212 MB peak
                                    (console script)        (workers only for rewrites,
                                                            21-25 MB, stopped when idle)
 backlog / lag gauges, first pass   none / 0 s              9,992 due / up to 332 s
 =================================  ======================  ===========================
 
-(*) PostgreSQL measured before two start-up fixes (page refs by columns, heap handed
-back: −40 to −65 MB on SQLite).  Lag after the first pass, at 10,000 sources: p50 24 s,
-p95 241 s, no source left unchecked in the 10 minutes: this machine ran ~30 checks/s,
+PostgreSQL's 197 MB run came after two start-up fixes (page refs by columns, heap
+handed back; 258 MB before them), on a less loaded machine (6,759 checks in its first
+180 s).  Lag after the first pass, at 10,000 sources (SQLite): p50 24 s, p95 241 s,
+no source left unchecked in the 10 minutes: this machine ran ~30 checks/s,
 and ``jitter = 0.5`` puts the 10,000 slots of each interval in its first 5 minutes,
 33/s; the gauges showed the backlog the whole time.  With 2,000 sources (same hosts
 and interval, ``--sources 2000 --window 300``) the CPU keeps up: lag at the server p50
