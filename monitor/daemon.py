@@ -1,23 +1,35 @@
 """``monitor run``: keep every source checked on schedule until SIGTERM/SIGINT.
 
-One asyncio event loop runs everything: the APScheduler ``AsyncIOScheduler`` fires the
-jobs (one per source, see ``monitor.scheduler``; plus the sources-file watcher, the sweep
-of due pages, lease renewal, alert delivery and metrics refresh), ``monitor.runner`` runs
-the checks, blocking database calls go through ``asyncio.to_thread``.
+One asyncio event loop runs everything: the *dispatcher* (below) starts due checks,
+``monitor.runner`` runs them, an APScheduler ``AsyncIOScheduler`` fires the few service
+jobs (the sources-file watcher, lease renewal, alert delivery, metrics refresh), and
+blocking database calls go through ``asyncio.to_thread``.
 
-Several replicas on PostgreSQL: each fires every source's job; only the one that wins the
-page's claim checks it (``storage.schedule``).  The *sweep* (every ``lease_seconds / 2``,
-1–30 s) starts any due page whose lease is free or expired: a page a killed replica held,
-a slot missed while the daemon was down (one catch-up check, not one per missed run).
+The dispatcher: the database's ``pages.next_check_at`` is the schedule (the plans in
+``monitor.scheduler`` only compute it), so there is no timer per source.  It sleeps
+until the earliest ``next_check_at`` to come (at least ``DISPATCH_TICK``, at most the
+sweep period), then hands every page that came due since its last look to the runner's
+host queues.  Every ``lease_seconds / 2`` (1–30 s), and when woken (start, reload, a
+listing found documents), it does a *full sweep* instead: every due page whose lease
+is free, including pages never checked, a page a killed replica held (its lease
+expired), a slot missed while the daemon was down (one catch-up check, not one per
+missed run), and the due documents of listings.  10,000 sources cost a dictionary
+entry and a ``Plan`` each, not an APScheduler job and a coroutine each.
+
+Several replicas on PostgreSQL: each sees every due page; only the one that wins the
+page's claim checks it (``storage.schedule``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import signal
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,7 +39,7 @@ from sqlalchemy.engine import make_url
 
 from alerts.delivery import Deliverer
 from monitor import capacity
-from monitor.config import Config
+from monitor.config import Config, SourceConfig
 from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError, reported
 from monitor.fetch import Fetcher, host_limiter
@@ -37,15 +49,19 @@ from monitor.metrics import Metrics, MetricsServer
 from monitor.pipeline import WORKER, Checker
 from monitor.reload import Reloader, parse_sources
 from monitor.runner import CheckRunner, Target
-from monitor.scheduler import CheckJobs, plan_for, plans
+from monitor.scheduler import Plan, SourcePlans, plan_for, plans
 from monitor.watch import WATCH_EVERY, SourcesWatcher
 from storage import Store
 from storage.models import Alert, utcnow
-from storage.schedule import Schedule, single_daemon
+from storage.schedule import PageRef, Schedule, single_daemon
 
 DELIVER_EVERY = 30.0  # seconds between two runs of alert delivery (retries, digests)
 SKIPS_EVERY = 300.0  # seconds between two summaries of skipped runs
 METRICS_EVERY = 15.0  # seconds between two counts of the outbox for the gauges
+DISPATCH_TICK = 0.2  # seconds: the shortest gap between two looks at the due pages
+# A look since the last one also takes pages due this long before it: a check released
+# while the last look ran, with its next slot already passed, is not left to the sweep.
+DISPATCH_OVERLAP = timedelta(seconds=5)
 T = TypeVar("T")
 
 
@@ -73,7 +89,7 @@ class Daemon:
         config = parse_sources(self.path, watcher.initial)
         setup_logging(json_lines=self.log_json or config.settings.log_json)
         metrics = Metrics()
-        _route_std_logging(metrics.skipped_run)
+        _route_std_logging()
         self._install_signals()
         url = config.settings.database_url
         with single_daemon(url):
@@ -124,16 +140,23 @@ class _Running:
         self.db = DbHealth(window=s.health_window, max_share=s.health_failure_share)
         self.scheduler = AsyncIOScheduler(timezone=s.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
-        self.jobs = CheckJobs(self.scheduler, self.run_source)
+        self.jobs = SourcePlans()
         self.runner = CheckRunner(self.schedule, fetcher.limiter, s.concurrency, self.metrics,
                                   self.target, self.db)
+        self.metrics.follow(self.runner.backlog, self.runner.lag)
+        self._wake = asyncio.Event()  # set: look at the due pages now
+        self._full = True  # the next look is a full sweep
+        self._wake_at: datetime | None = None  # when the dispatcher looks next
+        self.runner.on_released = self.wake_by
+        self._dispatcher: asyncio.Task[None] | None = None
         self.runner.on_alerts = self.wake_delivery
         self.runner.on_documents = self.wake_sweep
         self.reloader = Reloader(watcher, store, lambda: self.config, self.apply,
                                  self.wake_delivery, self.db)
         self.pages: dict[str, int] = {}
+        self.by_page: dict[int, str] = {}  # page id -> source, of the scheduled sources
+        self.sources: dict[str, SourceConfig] = {}  # the scheduled sources, by name
         self.documents: dict[str, tuple[str, int, str]] = {}  # key -> source, page, URL
-        self._spawned: set[asyncio.Task[None]] = set()
         self._warned: dict[str, capacity.HostLoad] = {}  # hosts said to be behind
         self._delivering = False
         self._config_warned: set[str] = set()  # configuration warnings said
@@ -150,7 +173,8 @@ class _Running:
         web = self._start_web()
         logger.info("monitor running as {}: {} sources, {}", WORKER, len(self.jobs.plans),
                     make_url(self.store.url).render_as_string(hide_password=True))
-        await self.sweep()  # the catch-up: one check for each source that is due
+        self._dispatcher = asyncio.create_task(self.dispatch_forever())  # sweeps at once
+        self._dispatcher.add_done_callback(_dispatcher_ended)
         await self.stop_event.wait()
         await self._shutdown(server, web)
 
@@ -158,7 +182,6 @@ class _Running:
         lease = self.config.settings.lease_seconds
         add = self.scheduler.add_job
         add(self.reloader.poll, "interval", seconds=WATCH_EVERY, id="watch-sources")
-        add(self.sweep, "interval", seconds=min(30.0, max(1.0, lease / 2)), id="sweep")
         add(self.runner.renew, "interval", seconds=max(0.5, lease / 3), id="renew-leases")
         add(self.summarize_skips, "interval", seconds=SKIPS_EVERY, id="skips")
         add(self.deliver, "interval", seconds=DELIVER_EVERY, id="deliver",
@@ -170,10 +193,11 @@ class _Running:
     async def _shutdown(self, server: MetricsServer | None, web: asyncio.Task[None] | None,
                         ) -> None:
         self.scheduler.pause()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
         grace = self.config.settings.shutdown_grace
         await asyncio.gather(self.runner.stop(grace), self._stop_delivery(grace))
-        for task in list(self._spawned):
-            task.cancel()
         self.scheduler.shutdown(wait=False)
         self.runner.close()
         await asyncio.to_thread(shutdown_diff_workers)
@@ -201,15 +225,18 @@ class _Running:
         refs = await asyncio.to_thread(
             retried, lambda: self.schedule.ensure_pages(enabled), "creating pages")
         wanted = plans(config.sources, config.settings)
-        await asyncio.to_thread(self.schedule.align, {
-            refs[n].page_id: p.next_after(refs[n].last_check_at)
-            for n, p in wanted.items() if refs[n].last_check_at is not None})
+        await asyncio.to_thread(self.schedule.align, _earlier(refs, wanted))
         self.pages = {n: r.page_id for n, r in refs.items()}
+        self.by_page = {r.page_id: n for n, r in refs.items() if n in wanted}
+        # by name: Config.source() reads the list, 10,000 compares for each look-up
+        self.sources = {s.name: s for s in config.sources if s.name in wanted}
         self.config, self.deliverer = config, deliverer
         self.checker = Checker(config, self.store, self.fetcher)
         changes = self.jobs.sync(wanted)
+        self.wake_sweep()  # new sources are due at once, shortened intervals maybe too
         self.metrics.sources.set(len(wanted))
         self._warn_capacity(config)
+        await asyncio.to_thread(_give_back_heap)
         updated = [n for n in report["updated"] if n not in changes.added]  # not twice
         updated = [f"updated {', '.join(updated)}"] if updated else []
         return ([changes.describe()] if changes else []) + updated
@@ -234,12 +261,12 @@ class _Running:
         plan, page_id = self.jobs.plans.get(name), self.pages.get(name)
         if plan is None or page_id is None:
             return None  # removed or disabled since the job fired
-        return Target(self.config.source(name), page_id, plan, self.checker)
+        return Target(self.sources[name], page_id, plan, self.checker)
 
     def _document_target(self, name: str, page_id: int, url: str) -> Target | None:
         if name not in self.jobs.plans:
             return None  # its listing was removed or disabled
-        source = self.config.source(name)
+        source = self.sources[name]
         if not source.is_listing:
             return None  # no longer a listing: its documents stay archived
         doc = source.document(url)
@@ -248,35 +275,66 @@ class _Running:
 
     # --- jobs ----------------------------------------------------------------------
 
-    async def run_source(self, name: str) -> None:
-        await self.runner.run(name)
+    async def dispatch_forever(self) -> None:
+        """Hand due pages to the runner until shutdown (see the module docstring)."""
+        period = min(30.0, max(1.0, self.config.settings.lease_seconds / 2))
+        last_full, seen = 0.0, None
+        while not self.runner.stopping:
+            full = self._full or seen is None or time.monotonic() - last_full >= period
+            self._wake.clear()
+            self._full = False
+            now = utcnow()
+            if full:
+                last_full = time.monotonic()
+            next_at = await self.dispatch(now, None if full else seen - DISPATCH_OVERLAP)
+            seen = now
+            delay = period - (time.monotonic() - last_full)
+            if next_at is not None:
+                delay = min(delay, (next_at - utcnow()).total_seconds())
+            delay = max(DISPATCH_TICK, delay)
+            self._wake_at = utcnow() + timedelta(seconds=delay)
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
 
-    async def sweep(self) -> None:
-        """Start every due page whose lease is free: catch-up, takeover, missed slots,
-        and the documents of listings (scheduled by the database alone)."""
-        ids = {self.pages[n]: n for n in self.jobs.plans if n in self.pages}
+    async def dispatch(self, now: datetime, after: datetime | None) -> datetime | None:
+        """Submit the pages due by ``now`` (since ``after``; all when None); returns the
+        next slot to come."""
+        def look() -> tuple[list[tuple[int, datetime | None]], datetime | None]:
+            return self.schedule.due_pages(now, after), self.schedule.next_due(now)
+
         with self.db.guard("cannot look for due checks", write=False):
-            for page_id in await asyncio.to_thread(self.schedule.due, list(ids), utcnow()):
-                if ids[page_id] not in self.runner.tasks:
-                    self._spawn(self.runner.run(ids[page_id]))
-        listings = [i for i, n in ids.items() if self.config.source(n).is_listing]
-        with self.db.guard("cannot look for due documents", write=False):
-            for parent, page_id, url in await asyncio.to_thread(
-                    self.schedule.due_documents, listings, utcnow()):
-                key = f"{ids[parent]}#{page_id}"
-                self.documents[key] = (ids[parent], page_id, url)
-                if key not in self.runner.tasks:
-                    self._spawn(self.runner.run(key))
+            rows, next_at = await asyncio.to_thread(look)
+            for page_id, due_at in rows:
+                if (name := self.by_page.get(page_id)) is not None:
+                    self.runner.submit(name, due_at)
+            if after is None:
+                await self._dispatch_documents(now)
+            return next_at
+        return None
+
+    async def _dispatch_documents(self, now: datetime) -> None:
+        """The due documents of listings: scheduled by the database alone."""
+        listings = [i for i, n in self.by_page.items() if self.sources[n].is_listing]
+        if not listings:
+            return
+        for parent, page_id, url in await asyncio.to_thread(
+                self.schedule.due_documents, listings, now):
+            key = f"{self.by_page[parent]}#{page_id}"
+            self.documents[key] = (self.by_page[parent], page_id, url)
+            self.runner.submit(key)
 
     def wake_sweep(self) -> None:
         """A listing found documents: start their checks now."""
         if not self.runner.stopping:
-            self.scheduler.modify_job("sweep", next_run_time=utcnow())
+            self._full = True
+            self._wake.set()
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
-        self._spawned.add(task)
-        task.add_done_callback(self._spawned.discard)
+    def wake_by(self, at: datetime) -> None:
+        """A check set its page's next slot: look again by then if not planned sooner."""
+        if self._wake_at is not None and at < self._wake_at:
+            self._wake.set()
 
     async def _stop_delivery(self, grace: float) -> None:
         """Sends in flight finish within ``grace``; every row not sent goes back at once."""
@@ -349,7 +407,8 @@ class _Running:
         """``/healthz``: unhealthy (503) when checks cannot be stored, degraded (200) when
         the sources file is refused or missing (see ``monitor.health``)."""
         reasons = self.db.problems()
-        if not self.scheduler.running or self.runner.stopping:
+        if (not self.scheduler.running or self.runner.stopping
+                or (self._dispatcher is not None and self._dispatcher.done())):
             reasons.append("stopping")
         config = self.reloader.describe()
         if config["state"] != "ok":
@@ -359,6 +418,7 @@ class _Running:
         return ok, {"status": "ok" if not reasons else "degraded" if ok else "unhealthy",
                     "reasons": reasons, "worker": WORKER, "sources": len(self.jobs.plans),
                     "running_checks": len(self.runner.running),
+                    "due_backlog": self.runner.backlog(),
                     "last_check_at": last.isoformat() if last else None,
                     "database": self.db.describe(), "config": config,
                     "config_error": self.reloader.error}
@@ -375,35 +435,56 @@ class _Running:
         return task
 
 
+def _earlier(refs: dict[str, PageRef], wanted: dict[str, Plan]) -> dict[int, datetime]:
+    """The pages whose plan now has a slot before their ``next_check_at`` (an interval
+    shortened), with that slot: only those need an ``UPDATE`` (not 10,000 at every
+    start and reload)."""
+    out = {}
+    for name, plan in wanted.items():
+        ref = refs[name]
+        if ref.last_check_at is not None:
+            at = plan.next_after(ref.last_check_at)
+            if ref.next_check_at is None or at < ref.next_check_at:
+                out[ref.page_id] = at
+    return out
+
+
+def _give_back_heap() -> None:
+    """Syncing 10,000 sources frees ~40 MB that glibc keeps in its heap; hand it back
+    (``malloc_trim``).  Nothing happens where there is no glibc."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _dispatcher_ended(task: asyncio.Task[None]) -> None:
+    # Only a bug ends it before shutdown: say so loudly, /healthz says "stopping".
+    if not task.cancelled() and task.exception() is not None:
+        logger.opt(exception=task.exception()).critical("the dispatcher stopped: no more "
+                                                        "checks start")
+
+
 def _web_ended(task: asyncio.Task[None]) -> None:
     # The checks go on without the web UI; say why it stopped.
     if not task.cancelled() and task.exception() is not None:
         logger.error("the web UI stopped: {}", task.exception())
 
 
-SKIPPED = "maximum number of running instances reached"
-
-
 class _ToLoguru(logging.Handler):
     """APScheduler logs with the standard library: send its warnings through loguru.
 
-    A skipped run of a source whose previous run still waits in its host's queue is
-    normal when a host is busy: it is counted (``on_skip``), not logged each time."""
-
-    def __init__(self, on_skip: Callable[[], None]) -> None:
-        super().__init__()
-        self.on_skip = on_skip
+    A service job run skipped because the previous one still runs (a slow alert
+    delivery) is normal: debug, not a warning each time."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if SKIPPED in record.getMessage():
-            self.on_skip()
-            return
-        logger.opt(depth=6, exception=record.exc_info).log(record.levelname,
-                                                          record.getMessage())
+        skipped = "maximum number of running instances reached" in record.getMessage()
+        logger.opt(depth=6, exception=record.exc_info).log(
+            "DEBUG" if skipped else record.levelname, record.getMessage())
 
 
-def _route_std_logging(on_skip: Callable[[], None]) -> None:
+def _route_std_logging() -> None:
     log = logging.getLogger("apscheduler")
-    log.handlers[:] = [_ToLoguru(on_skip)]
-    log.setLevel(logging.WARNING)  # not "Running job ..." for every check
+    log.handlers[:] = [_ToLoguru()]
+    log.setLevel(logging.WARNING)  # not "Running job ..." for every run
     log.propagate = False

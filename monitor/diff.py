@@ -17,6 +17,13 @@ that wait is off the loop and not counted.  After that the async bound counts fr
 call, so time queued behind other diffs is part of it: a late diff gets only the
 paragraph level, and the caller waits at most the bound plus ``ASYNC_GRACE``.
 
+Most diffs never reach a worker: an async diff first gets ``QUICK`` (50 ms) in a thread,
+which is enough for the edits of real pages (1-40 ms for a sentence added or a number
+changed in 2-12 KB of text); only a diff still inexact then (a rewrite) goes to the
+workers.  They start on the first such diff and stop after ``IDLE_EXIT`` seconds without
+one: a daemon watching 10,000 pages does not keep 2 × 25-80 MB of workers for the odd
+rewrite (the 323 MB process tree of issue 12).
+
 Numbers change whole (``_whole_numbers``): an edit that cuts into a number (digits,
 half- or full-width, with ``.``/``,`` between digits and a trailing ``%``) is widened to
 the whole number on both sides, so 174 → 143 reads ``[-174-]{+143+}`` and not
@@ -33,10 +40,12 @@ The stored patch format is in ``monitor.patch``.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import multiprocessing
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from bisect import bisect_left
@@ -59,6 +68,13 @@ LINE_FLOOR = 0.05
 # worker (a worker that is still starting, or a stuck one).
 ASYNC_GRACE = 1.5
 WORKERS = min(2, os.cpu_count() or 1)  # processes diffing at once
+# An async diff first gets this long in a thread of the daemon: the edits of a real page
+# (a sentence added, a number changed) take 1-40 ms, and then no worker process is
+# started at all.  Only a diff that needs more (a rewrite) goes to the workers.
+QUICK = 0.05
+# Workers idle this long are stopped (they hold 25-80 MB each); the next hard diff
+# starts them again.
+IDLE_EXIT = 120.0
 # How long an async diff waits for the worker processes to start the first time.
 STARTUP_LIMIT = 15.0
 PARENT_POLL = 0.5  # seconds between a worker's looks at whether its daemon still lives
@@ -346,11 +362,26 @@ def _ops_of(hunks: list[_Hunk], old: str, new: str) -> list[Op]:
 
 _pool: ProcessPoolExecutor | None = None
 _ready: Future[int] | None = None
+_busy = 0  # diffs in the workers now
+_last_used = 0.0  # time.monotonic() of the last diff in a worker
+
+
+def _lean_main() -> None:
+    """A spawned worker runs the daemon's main module again, unless it is a package's
+    ``__main__`` (``python -m monitor``), which multiprocessing skips.  The ``monitor``
+    console script is a plain file that imports the whole CLI: ~80 MB in each worker
+    instead of ~25 MB.  Naming ``monitor.__main__`` as its spec makes the workers skip it
+    too (the script defines nothing a worker needs)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or ""
+    if main is not None and main.__spec__ is None and os.path.basename(path) == "monitor":
+        main.__spec__ = importlib.util.find_spec("monitor.__main__")
 
 
 def _workers() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
+        _lean_main()
         # spawn, not fork: the daemon has threads (to_thread, the scheduler), and forking
         # a process with threads can copy a held lock into the child.  Submitting to a
         # spawn pool never waits for the child (forkserver's first submit does).
@@ -407,6 +438,12 @@ def shutdown_diff_workers(*, wait: bool = True) -> None:
         pool.shutdown(wait=wait, cancel_futures=True)
 
 
+def _retire_if_idle() -> None:
+    """Stop the workers once no diff needed them for ``IDLE_EXIT`` seconds."""
+    if _pool is not None and not _busy and time.monotonic() - _last_used >= IDLE_EXIT - 0.01:
+        shutdown_diff_workers(wait=False)
+
+
 # ``timeout`` bounds the computation in the worker (it is its deadline), not just the await
 async def diff_texts_async(old: str, new: str, *, timeout: float) -> TextDiff:  # noqa: ASYNC109
     """``diff_texts`` in a worker process; the bound counts from this call (once the
@@ -417,6 +454,23 @@ async def diff_texts_async(old: str, new: str, *, timeout: float) -> TextDiff:  
     """
     if old == new:  # paragraphs left to compute lazily, if ever asked for
         return TextDiff(old, new, [(EQUAL, old)] if old else [])
+    started = time.monotonic()
+    if QUICK > 0:
+        quick = await asyncio.to_thread(_quick, old, new, min(QUICK, timeout))
+        if quick is not None:
+            return quick
+    return await _in_worker(old, new, max(0.0, timeout - (time.monotonic() - started)))
+
+
+def _quick(old: str, new: str, bound: float) -> TextDiff | None:
+    """The diff if it is exact within ``bound`` seconds, else None (no line pass wasted:
+    diff-match-patch's own checks of the deadline stop it)."""
+    result = _diff_until(old, new, time.time() + bound)
+    return result if result.exact else None
+
+
+async def _in_worker(old: str, new: str, timeout: float) -> TextDiff:  # noqa: ASYNC109
+    global _busy, _last_used
     loop = asyncio.get_running_loop()
     try:
         ready = asyncio.wrap_future(start_diff_workers())
@@ -426,7 +480,13 @@ async def diff_texts_async(old: str, new: str, *, timeout: float) -> TextDiff:  
         ready.result()
         deadline = time.time() + timeout
         job = loop.run_in_executor(_workers(), _diff_until, old, new, deadline)
-        return await asyncio.wait_for(job, timeout + ASYNC_GRACE)
+        _busy += 1
+        try:
+            return await asyncio.wait_for(job, timeout + ASYNC_GRACE)
+        finally:
+            _busy -= 1
+            _last_used = time.monotonic()
+            loop.call_later(IDLE_EXIT, _retire_if_idle)
     except TimeoutError:
         logger.warning("diff worker gave no answer in time: paragraph diff instead")
     except (BrokenProcessPool, OSError) as exc:

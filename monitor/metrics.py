@@ -27,6 +27,7 @@ BIND = "127.0.0.1"  # metrics say which pages are watched: never beyond loopback
 READ_TIMEOUT = 5.0
 Health = Callable[[], tuple[bool, dict[str, object]]]
 BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)  # seconds
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800)  # seconds
 
 
 class Metrics:
@@ -48,14 +49,26 @@ class Metrics:
             "Versions this process stored since it started (first versions of new pages "
             "included); not the number of versions in the database.", registry=r)
         self.alerts = Gauge("monitor_alerts", "Outbox rows by status.", ["status"], registry=r)
-        self.lag = Gauge("monitor_scheduler_lag_seconds",
-                         "How long after its slot the latest check started.", registry=r)
+        self.lag = Gauge(
+            "monitor_scheduler_lag_seconds",
+            "How far behind its schedule the daemon is: seconds the oldest due source has "
+            "waited without starting (its host or the concurrency cap is busy); when none "
+            "waits, how late the latest check started.", registry=r)
+        self.backlog = Gauge(
+            "monitor_due_backlog",
+            "Sources due and not started yet: queued behind their host or the "
+            "concurrency cap.", registry=r)
+        self.start_lag = Histogram(
+            "monitor_scheduler_start_lag_seconds",
+            "Seconds between a check's slot and its start (first checks and catch-ups "
+            "of slots missed while the daemon was down not counted).",
+            buckets=LAG_BUCKETS, registry=r)
         self.running = Gauge("monitor_checks_running", "Checks in progress.", registry=r)
         self.sources = Gauge("monitor_sources", "Sources scheduled.", registry=r)
         self.skipped = Counter(
             "monitor_runs_skipped",
-            "Scheduled runs of a source skipped because its previous run was still "
-            "queued or running (its host is behind).", registry=r)
+            "Slots of a source that passed while its run was still queued or running "
+            "(its host is behind): it is checked once, not once per slot.", registry=r)
         self.skips_since_summary = 0
         for outcome in ("new", "changed", "unchanged", "error", "superseded"):
             self.checks.labels(outcome)  # export zeros, so rate() works from the start
@@ -67,10 +80,15 @@ class Metrics:
         if result.version_id is not None:
             self.versions.inc()
 
-    def skipped_run(self) -> None:
-        """APScheduler skipped a run: the source's previous one is still queued."""
-        self.skipped.inc()
-        self.skips_since_summary += 1
+    def skipped_runs(self, n: int = 1) -> None:
+        """A check started ``n`` slots late: those runs are skipped."""
+        self.skipped.inc(n)
+        self.skips_since_summary += n
+
+    def follow(self, backlog: Callable[[], float], lag: Callable[[], float]) -> None:
+        """The backlog and lag gauges read these at every scrape."""
+        self.backlog.set_function(backlog)
+        self.lag.set_function(lag)
 
     def observe_fetch(self, seconds: float) -> None:
         """``Fetcher(on_fetched=...)``: the wall time of one fetch."""

@@ -1,9 +1,12 @@
-"""Running the checks the scheduler fires: claims, politeness and the concurrency cap.
+"""Running the due checks: queues per host, claims, politeness and the concurrency cap.
 
-Order of waits for one run, each for a reason:
+The daemon's dispatcher ``submit``s each source when it is due.  Order of waits for one
+run, each for a reason:
 
 1. **the host's queue** (``host_concurrency`` checks at a time per host in this daemon,
-   one by default), then its minimum
+   one by default): a name in a ``deque``, not a task; a task is made only when the
+   host has a free slot, so 10,000 due sources on one host cost 10,000 list entries,
+   not 10,000 coroutines.  Then the host's minimum
    delay or its back-off after a 429/503 (``HostLimiter.wait_time``), so a check never
    holds a slot of the global cap while it only waits for its host: ten slow sources on
    one host cannot starve the rest;
@@ -12,6 +15,11 @@ Order of waits for one run, each for a reason:
    at once, so replicas share the work by how fast they go (a replica that claimed
    early would queue pages the others could fetch), and a lost claim (not due, or
    another replica has it) costs one ``UPDATE``.
+
+Sources in a queue, or started and not yet claimed, are the *backlog*: ``backlog()``
+counts them and ``lag()`` says how long the oldest has waited since its slot (the
+gauges ``monitor_due_backlog`` and ``monitor_scheduler_lag_seconds``).  A gauge of the
+lag of checks that *started* alone reads 0 while thousands wait behind a slow host.
 
 After the check the lease is released and ``next_check_at`` set to the plan's next
 slot.  A shutdown cancels queued runs at once and running checks after the grace time;
@@ -22,6 +30,7 @@ end), so nothing partial is left, and its lease is given back by ``release_all``
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,54 +71,95 @@ class CheckRunner:
         self.db = db or DbHealth()  # every database step reports here (``monitor.health``)
         self.resolve = resolve
         self.gate = asyncio.Semaphore(concurrency)
-        self.hosts: dict[str, asyncio.Semaphore] = {}
-        self.tasks: dict[str, asyncio.Task[None]] = {}  # queued or running, by source
+        self.queues: dict[str, deque[str]] = {}  # host -> sources waiting for a slot of it
+        self.busy: dict[str, int] = {}  # host -> tasks holding one of its slots
+        self.waiting: dict[str, datetime] = {}  # due, not started: source -> due since
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # holding a host slot, by source
         self.claimed: dict[str, int] = {}  # source -> page id, while we hold its lease
         self.running: dict[str, int] = {}  # the subset whose check runs now
         self.stopping = False
         self.started = utcnow()
+        self.last_lag = 0.0  # how late the latest check started
         self.last_result_at: datetime | None = None
         self.on_alerts: Callable[[], None] = lambda: None
         self.on_documents: Callable[[], None] = lambda: None
+        self.on_released: Callable[[datetime], None] = lambda at: None  # its next slot
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="leases")
 
-    async def run(self, name: str) -> None:
-        """One scheduled run of a source; returns at once if it is already queued here."""
-        task = asyncio.current_task()
-        if self.stopping or name in self.tasks or task is None:
-            return
-        self.tasks[name] = task
+    # --- the queues ----------------------------------------------------------------
+
+    def submit(self, name: str, due_at: datetime | None = None) -> bool:
+        """Queue a due source behind its host; False if already queued or running.
+
+        ``due_at``: its slot (None: due now, as a page never checked).  Only the checks
+        that hold a slot of their host are tasks; the rest wait as names in a queue.
+        """
+        if self.stopping or name in self.waiting or name in self.tasks:
+            return False
+        target = self.resolve(name)
+        if target is None:
+            return False
+        host = (urlsplit(target.source.url).hostname or "").lower()
+        now = utcnow()
+        self.waiting[name] = min(now, max(due_at or now, self.started))
+        self.queues.setdefault(host, deque()).append(name)
+        self._pump(host)
+        return True
+
+    def backlog(self) -> int:
+        """Sources due and not started (queued behind a host or the cap, or not yet
+        claimed)."""
+        return len(self.waiting)
+
+    def lag(self) -> float:
+        """Seconds the oldest due source has waited to start, or, when none waits, how
+        late the latest check started.  A due slot from before this daemon started
+        counts from the start: catching up after downtime is not lag."""
+        if not self.waiting:
+            return self.last_lag
+        return max(0.0, (utcnow() - min(self.waiting.values())).total_seconds())
+
+    def _pump(self, host: str) -> None:
+        queue = self.queues.get(host)
+        limit = self._limit(host)
+        while queue and self.busy.get(host, 0) < limit and not self.stopping:
+            name = queue.popleft()
+            self.busy[host] = self.busy.get(host, 0) + 1
+            self.tasks[name] = asyncio.create_task(self._run(name, host))
+        if not queue:
+            self.queues.pop(host, None)
+
+    def _limit(self, host: str) -> int:
+        return self.limiter.limit_for(host)  # the same limit as the fetcher's
+
+    async def _run(self, name: str, host: str) -> None:
         try:
-            await self._queue(name)
+            await self._queue(name, host)
         except asyncio.CancelledError:
             pass  # our own shutdown cancelled it: end the task quietly (see _check)
         finally:
             self.tasks.pop(name, None)
+            self.waiting.pop(name, None)
             self.claimed.pop(name, None)
             self.running.pop(name, None)
+            self.busy[host] -= 1
+            if not self.busy[host]:
+                del self.busy[host]
+            self._pump(host)
 
-    def _host(self, host: str) -> asyncio.Semaphore:
-        if host not in self.hosts:  # the same limit as the fetcher's (HostLimiter)
-            self.hosts[host] = asyncio.Semaphore(self.limiter.limit_for(host))
-        return self.hosts[host]
-
-    async def _queue(self, name: str) -> None:
-        target = self.resolve(name)
-        if target is None:
-            return
-        host = (urlsplit(target.source.url).hostname or "").lower()
-        async with self._host(host):
-            await asyncio.sleep(self.limiter.wait_time(host))
-            async with self.gate:
-                target = self.resolve(name)  # removed or changed while queued?
-                if target is None or self.stopping:
-                    return
-                claim = await self._claim(name, target)
-                if claim is None:
-                    return
-                self.claimed[name] = target.page_id
-                self._record_lag(claim)
-                result = await self._check(name, target)
+    async def _queue(self, name: str, host: str) -> None:
+        await asyncio.sleep(self.limiter.wait_time(host))
+        async with self.gate:
+            target = self.resolve(name)  # removed or changed while queued?
+            if target is None or self.stopping:
+                return
+            claim = await self._claim(name, target)
+            if claim is None:
+                return
+            self.waiting.pop(name, None)
+            self.claimed[name] = target.page_id
+            self._record_lag(claim, target)
+            result = await self._check(name, target)
         await self._release(name, target, claim)
         self._stored(name, result)
         self.metrics.observe(result)
@@ -125,6 +175,7 @@ class CheckRunner:
                            write=False):
             if await asyncio.to_thread(self.schedule.release, target.page_id, next_at):
                 self.db.ok()
+                self.on_released(next_at)
             else:
                 logger.warning("{}: the lease ran out during the check; another replica may "
                                "have checked it too (raise lease_seconds?)", name)
@@ -165,10 +216,16 @@ class CheckRunner:
                 self.metrics.running.dec()
                 self.running.pop(name, None)
 
-    def _record_lag(self, claim: Claim) -> None:
+    def _record_lag(self, claim: Claim, target: Target) -> None:
         # A catch-up after downtime is not scheduler lag: only slots since we started.
-        if claim.due_at is not None and claim.due_at >= self.started:
-            self.metrics.lag.set(max(0.0, (utcnow() - claim.due_at).total_seconds()))
+        if claim.due_at is None:
+            return  # a first check: no slot to be late for
+        lag = max(0.0, (claim.at - max(claim.due_at, self.started)).total_seconds())
+        self.last_lag = lag
+        self.metrics.start_lag.observe(lag)
+        if claim.due_at >= self.started and (missed := target.plan.missed(claim.due_at,
+                                                                            claim.at)):
+            self.metrics.skipped_runs(missed)
 
     async def renew(self) -> None:
         """Extend the leases of our checks (a slow host must not lose them).
@@ -190,6 +247,7 @@ class CheckRunner:
     async def stop(self, grace: float) -> None:
         """Take no new checks; let running ones finish within ``grace`` s, then cancel."""
         self.stopping = True
+        self.queues.clear()
         queued = [t for n, t in self.tasks.items() if n not in self.running]
         running = [t for n, t in self.tasks.items() if n in self.running]
         for t in queued:

@@ -1,4 +1,4 @@
-"""When each source is checked: its *plan*, the APScheduler job built from it, and slots.
+"""When each source is checked: its *plan* and its slots.
 
 An ``interval`` source fires on a fixed grid: ``ANCHOR + offset + k × interval`` in
 ``settings.timezone``.  The offset is a stable hash of the source's name spread over
@@ -17,13 +17,10 @@ twice within one period); a replica whose clock is behind merely loses claims.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -33,7 +30,6 @@ from monitor.settings import Settings
 
 # Midnight local time: a "1d" source fires at the same time of day on every replica.
 ANCHOR = datetime(2024, 1, 1)
-JOB_PREFIX = "check:"
 
 
 @dataclass(frozen=True)
@@ -51,6 +47,16 @@ class Plan:
             return CronTrigger.from_crontab(self.cron, timezone=tz)
         start = ANCHOR.replace(tzinfo=tz) + timedelta(seconds=self.offset)
         return IntervalTrigger(seconds=self.seconds, start_date=start, timezone=tz)
+
+    def missed(self, due_at: datetime, now: datetime, cap: int = 1000) -> int:
+        """Slots after ``due_at`` that passed by ``now``: runs skipped because this one
+        started late (its host was behind)."""
+        if not self.cron:
+            return min(cap, int((now - due_at).total_seconds() // self.seconds))
+        n, at = 0, self.next_after(due_at)
+        while at <= now and n < cap:
+            n, at = n + 1, self.next_after(at)
+        return n
 
     def next_after(self, at: datetime) -> datetime:
         """The first slot strictly after ``at``."""
@@ -96,29 +102,26 @@ class JobChanges:
         return "; ".join(parts) or "no schedule change"
 
 
-CheckFunc = Callable[[str], Coroutine[Any, Any, None]]
+class SourcePlans:
+    """The plans of the enabled sources, kept in step with the sources file.
 
+    No timer per source: the database's ``next_check_at`` says when each page is due
+    and the daemon's dispatcher (``monitor.daemon``) starts what is due.  An
+    APScheduler job per source cost ~1 KB and a timer each; 10,000 of them fired
+    thousands of coroutines that then queued behind their host.
+    """
 
-class CheckJobs:
-    """One APScheduler job per enabled source, kept in step with the plans."""
-
-    def __init__(self, scheduler: AsyncIOScheduler, run: CheckFunc) -> None:
-        self.scheduler, self.run = scheduler, run
+    def __init__(self) -> None:
         self.plans: dict[str, Plan] = {}
 
     def sync(self, wanted: dict[str, Plan]) -> JobChanges:
         changes = JobChanges()
-        for name in sorted(set(self.plans) - set(wanted)):
-            self.scheduler.remove_job(JOB_PREFIX + name)
-            changes.removed.append(name)
+        changes.removed = sorted(set(self.plans) - set(wanted))
         for name, plan in sorted(wanted.items()):
             old = self.plans.get(name)
             if old is None:
-                self.scheduler.add_job(self.run, plan.trigger(), args=[name],
-                                       id=JOB_PREFIX + name, name=name)
                 changes.added.append(name)
             elif old != plan:
-                self.scheduler.reschedule_job(JOB_PREFIX + name, trigger=plan.trigger())
                 changes.rescheduled.append(name)
         self.plans = dict(wanted)
         return changes

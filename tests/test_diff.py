@@ -177,6 +177,44 @@ async def test_first_async_diff_after_a_restart_is_exact() -> None:
     assert d.exact and edits(d) == [(DELETE, "100"), (INSERT, "120")]
 
 
+async def test_a_small_edit_is_diffed_without_starting_worker_processes() -> None:
+    diffmod.shutdown_diff_workers()
+    old = seed("003")
+    new = old.replace("实施100个以上", "实施120个以上") + "\n补充说明：按计划推进。"
+    d = await diff_texts_async(old, new, timeout=0.5)
+    assert d.exact and rebuilds(d)
+    assert diffmod._pool is None  # no process started (they cost 25-80 MB each)
+    rewrite = await diff_texts_async(seed("001"), seed("002"), timeout=0.3)
+    assert rebuilds(rewrite) and diffmod._pool is not None  # a rewrite goes to them
+
+
+async def test_idle_diff_workers_stop_and_start_again_on_the_next_rewrite(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diffmod, "IDLE_EXIT", 0.3)
+    monkeypatch.setattr(diffmod, "QUICK", 0)
+    await diff_texts_async(seed("001"), seed("002"), timeout=0.3)
+    pids = set(diffmod._workers()._processes)  # type: ignore[attr-defined]
+    assert pids
+    await asyncio.sleep(1.0)
+    assert diffmod._pool is None
+    for pid in pids:  # the processes are gone, not just forgotten
+        for _ in range(100):
+            if not _alive(pid):
+                break
+            await asyncio.sleep(0.1)
+        assert not _alive(pid)
+    d = await diff_texts_async(seed("001"), seed("001").replace("4亿元", "5亿元"), timeout=2)
+    assert d.exact and diffmod._pool is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 async def test_async_diff_without_workers_still_answers_by_paragraph(
         monkeypatch: pytest.MonkeyPatch) -> None:
     class Broken:
@@ -187,6 +225,7 @@ async def test_async_diff_without_workers_still_answers_by_paragraph(
             pass
 
     monkeypatch.setattr(diffmod, "_pool", Broken())
+    monkeypatch.setattr(diffmod, "QUICK", 0)  # straight to the (broken) workers
     old = seed("001")
     new = old.replace("超过4亿元", "超过5亿元")
     d = await diff_texts_async(old, new, timeout=0.5)
@@ -346,6 +385,7 @@ from monitor import diff
 
 
 async def main() -> None:
+    diff.QUICK = 0  # to the workers even though the thread could do it
     await diff.diff_texts_async("甲乙丙" * 50, "丁戊己" * 50, timeout=2.0)
     print(" ".join(str(pid) for pid in diff._workers()._processes), flush=True)
     await asyncio.sleep(120)

@@ -62,6 +62,8 @@ def status(sources_file: Path, as_json: bool) -> None:
     out.print(Text(health_line(recent, config)), soft_wrap=True)
     for host in capacity.behind(config.sources, config.settings):
         out.print(Text(f"capacity: {host.describe()}", style="yellow"), soft_wrap=True)
+    if line := backlog_line(rows):
+        out.print(Text(line, style="yellow"), soft_wrap=True)
     out.print(status_table(rows, config.settings.timezone, wrap=console.is_terminal))
 
 
@@ -81,6 +83,20 @@ def health_line(recent: RecentChecks, config: Config) -> str:
     return (f"health: {', '.join(words) or 'ok'} — newest check "
             f"{local_time(newest, config.settings.timezone)} ({_ago(age)} ago); "
             f"{recent.errors} of {recent.checks} checks failed in the last hour")
+
+
+def backlog_line(rows: list[SourceStatus]) -> str | None:
+    """Sources whose slot has passed and whose check has not started (no daemon runs,
+    or their host is behind); None when there are none."""
+    now = utcnow()
+    due = [r for r in rows if r.lease_owner is None
+           and (r.next_check_at is None or r.next_check_at <= now)]
+    if not due:
+        return None
+    slots = [r.next_check_at for r in due if r.next_check_at is not None]
+    oldest = f"; the oldest slot passed {_ago((now - min(slots)).total_seconds())} ago" \
+        if slots else ""
+    return f"backlog: {len(due)} sources due and not started{oldest}"
 
 
 def _ago(seconds: float) -> str:
