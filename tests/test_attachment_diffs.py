@@ -63,9 +63,13 @@ async def test_diff_web_and_feeds_show_an_attachment_s_text_diff(
     with running(create_app(config, store)) as base:
         async with httpx.AsyncClient(base_url=base) as web:
             diff_page = (await web.get("/diff", params={"a": old, "b": new})).text
+            api = (await web.get("/api/diff", params={"a": old, "b": new})).json()
             feed = (await web.get("/feeds/changes.atom")).text
             source_feed = (await web.get("/feeds/sources/reply.atom")).text
     assert "附件变化" in diff_page and HTML_DIFF in diff_page
+    [api_att] = api["attachments"]  # programs get what the page shows
+    assert api_att["change"] == "changed" and api_att["name"] == "答复全文.pdf"
+    assert CLI_DIFF in api["attachments_text"] and HTML_DIFF in api["attachments_html"]
     # the feed carries the diff as escaped HTML text
     assert "&gt;68.1&lt;/del&gt;&lt;ins" in feed and "答复全文.pdf" in feed
     assert "&gt;68.1&lt;/del&gt;&lt;ins" in source_feed

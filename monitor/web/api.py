@@ -109,6 +109,13 @@ class DiffOut(BaseModel):
     text: str = Field(description="Plain-text rendering of the character diff.")
     html: str = Field(description="Inline HTML: escaped text, <ins>/<del> for changes.")
     side_by_side_html: str = Field(description="Two-column HTML table of the same diff.")
+    attachments: list[dict[str, Any]] = Field(
+        default_factory=list, description="Attachments added, removed or replaced between "
+        "the two versions (change, name, url, sha256s), as in the alerts.")
+    attachments_text: str = Field(
+        "", description="Each changed attachment as plain text: its name, link and the "
+        "character diff of its text (or why it has none).")
+    attachments_html: str = Field("", description="The same as escaped HTML.")
 
 
 @router.get("/sources", response_model=list[SourceSummary], summary="Sources")
@@ -200,7 +207,16 @@ def diff(state: State,
                    title_changed=c.title_changed, metadata_changes=c.metadata,
                    exact=c.exact, text=render_text(c.diff, context=context),
                    html=render_html(c.diff, context=context),
-                   side_by_side_html=render_side_by_side_html(c.diff, context=context))
+                   side_by_side_html=render_side_by_side_html(c.diff, context=context),
+                   **_attachment_diffs(c, context))
+
+
+def _attachment_diffs(c: Any, context: int) -> dict[str, Any]:
+    if not c.attachments:
+        return {}
+    section = c.attachment_section(context=context)
+    return {"attachments": [dict(a) for a in c.attachments],
+            "attachments_text": section.text, "attachments_html": section.html}
 
 
 @router.get("/search", response_model=SearchOut, summary="Full-text search")
