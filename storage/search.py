@@ -36,12 +36,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, literal, table, text
+from sqlalchemy import ColumnElement, and_, column, func, literal, table, text, tuple_
 from sqlmodel import col, select
 
 from monitor.errors import BadInputError
 from monitor.userinput import check_text
-from storage import paragraphs, search_files
+from storage import paragraphs, search_files, spans
 from storage.archive import source_row, tagged_ids
 from storage.fold import fold, fold_map
 from storage.models import Page, Paragraph, SourceRow, Version
@@ -148,19 +148,27 @@ class Search:
             pages = _page_filters(s, source, tag)
             found: list[tuple[int, int, set[str]]] = []
             matched: list[dict[int, tuple[int, str]]] = []
+            newest: dict[int, tuple[int, int]] = {}  # grouped: page → (version id, count)
             if field != ATTACHMENT:
                 matched = [_paragraphs(s, t, pages, sqlite, field) for t in terms]
-                found = _versions(s, matched, since, until)
+                if group:
+                    newest = _newest_by_spans(s, matched, since, until)
+                else:
+                    found = _versions(s, matched, since, until)
             files = [] if field and field != ATTACHMENT else search_files.hits(
                 s, terms, _filters(s, source, tag, since, until), sqlite=sqlite)
             items = [(vid, page, None) for vid, page, _ in found] + [
+                (vid, page, None) for page, (vid, _) in newest.items()] + [
                 (f[0][0], f[0][1], f) for f in files]
-            versions = len(items)
-            earlier = _grouped(items) if group else {}
+            versions = len(items) + sum(n - 1 for _, n in newest.values())
+            earlier = _grouped(items, newest) if group else {}
             if group:
                 items = [i for i in items if i[0] in earlier]
             order = _newest_first(s, items)
             window = order[offset:offset + limit]
+            if newest:  # the fields matched, for the versions shown only
+                shown = {vid for _, vid, _, f in window if f is None}
+                found = _versions(s, matched, since, until, only=shown)
             fields = {vid: fs for vid, _, fs in found}
             hit_ids = {pid for m in matched for pid in m}
             hits = _hits(s, window, fields, terms, earlier, hit_ids)
@@ -168,15 +176,82 @@ class Search:
                              grouped=group, versions=versions)
 
 
-def _grouped(items: list[tuple[int, int, Any]]) -> dict[int, int]:
+def _grouped(items: list[tuple[int, int, Any]], spans_: dict[int, tuple[int, int]]
+             ) -> dict[int, int]:
     """``version id → matching versions before it`` for each page's newest hit (a page's
-    versions get ids in the order they were fetched: ``Store.commit_check``)."""
+    versions get ids in the order they were fetched: ``Store.commit_check``).  The
+    items from ``spans_`` (a page's newest text match) stand for that many versions."""
     newest: dict[int, int] = {}
     counts: dict[int, int] = {}
-    for vid, page, _ in items:
+    for vid, page, f in items:
         newest[page] = max(vid, newest.get(page, vid))
-        counts[page] = counts.get(page, 0) + 1
+        weight = spans_[page][1] if f is None and page in spans_ else 1
+        counts[page] = counts.get(page, 0) + weight
     return {vid: counts[page] - 1 for page, vid in newest.items()}
+
+
+def _newest_by_spans(s: Any, matched: list[dict[int, tuple[int, str]]],
+                     since: datetime | None, until: datetime | None
+                     ) -> dict[int, tuple[int, int]]:
+    """``page → (its newest version listing a match for every term, how many of its
+    versions do)``, from the runs of version numbers listing the matching paragraphs
+    (``storage/spans.py``), not from the versions themselves."""
+    pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
+    if not pages:
+        return {}
+    rows = spans.read(s, sorted({pid for m in matched for pid, (p, _) in m.items()
+                                 if p in pages}))
+    bounds = _number_bounds(s, sorted(pages), since, until)
+    per_term: list[dict[int, list[spans.Run]]] = []
+    for m in matched:
+        runs: dict[int, list[spans.Run]] = {}
+        for pid, page, first, last in rows:
+            if pid in m and page in bounds:
+                runs.setdefault(page, []).append((first, last or bounds[page][2]))
+        per_term.append(runs)
+    wanted: dict[int, tuple[int, int]] = {}  # page → (newest number, count)
+    for page, (lo, hi, _) in bounds.items():
+        both = [(lo, hi)]
+        for runs in per_term:
+            both = spans.intersect(both, spans.union(runs.get(page, [])))
+        if both:
+            wanted[page] = (both[-1][1], sum(b - a + 1 for a, b in both))
+    ids = _version_ids(s, {page: n for page, (n, _) in wanted.items()})
+    return {page: (ids[page], count) for page, (_, count) in wanted.items() if page in ids}
+
+
+def _number_bounds(s: Any, pages: list[int], since: datetime | None,
+                   until: datetime | None) -> dict[int, tuple[int, int, int]]:
+    """``page → (lowest, highest number in the date filter, newest number)``."""
+    out: dict[int, tuple[int, int, int]] = {}
+    for i in range(0, len(pages), paragraphs.CHUNK):
+        chunk = pages[i:i + paragraphs.CHUNK]
+        newest = dict(s.exec(select(Version.page_id, Version.number)
+                             .join(Page, col(Page.last_version_id) == Version.id)
+                             .where(col(Page.id).in_(chunk))).all())
+        if since or until:
+            stmt = select(Version.page_id, func.min(Version.number),
+                          func.max(Version.number)).where(col(Version.page_id).in_(chunk))
+            if since:
+                stmt = stmt.where(col(Version.fetched_at) >= since)
+            if until:
+                stmt = stmt.where(col(Version.fetched_at) <= until)
+            out.update({p: (lo, hi, newest[p]) for p, lo, hi in
+                        s.exec(stmt.group_by(Version.page_id)) if p in newest})
+        else:
+            out.update({p: (1, n, n) for p, n in newest.items()})
+    return out
+
+
+def _version_ids(s: Any, numbers: dict[int, int]) -> dict[int, int]:
+    """``page → id`` of version ``numbers[page]`` of each page."""
+    out: dict[int, int] = {}
+    pairs = sorted(numbers.items())
+    for i in range(0, len(pairs), paragraphs.CHUNK):
+        stmt = select(Version.page_id, Version.id).where(
+            tuple_(Version.page_id, Version.number).in_(pairs[i:i + paragraphs.CHUNK]))
+        out.update(s.exec(stmt).all())
+    return out
 
 
 def _newest_first(s: Any, items: list[tuple[int, int, Any]]
@@ -248,14 +323,16 @@ def _pattern(term: str) -> str:
 
 
 def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime | None,
-              until: datetime | None) -> list[tuple[int, int, set[str]]]:
+              until: datetime | None, only: set[int] | None = None
+              ) -> list[tuple[int, int, set[str]]]:
     """(id, page id, fields matched) of the versions listing a matching paragraph for
-    every term."""
+    every term (among the versions ``only``, when given)."""
     pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
-    if not pages:
+    if not pages or (only is not None and not only):
         return []
     stmt = select(Version.id, Version.page_id, Version.line_ids, Version.field_ids).where(
-        col(Version.page_id).in_(sorted(pages)))
+        col(Version.id).in_(sorted(only)) if only is not None
+        else col(Version.page_id).in_(sorted(pages)))
     if since:
         stmt = stmt.where(col(Version.fetched_at) >= since)
     if until:
@@ -320,7 +397,7 @@ def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int
     out = []
     for _, vid, _, f in window:
         hit = _file_hit(*f, terms) if f is not None else _hit(rows[vid], shown[vid],
-                                                                 fields[vid], terms)
+                                                                 fields.get(vid, set()), terms)
         out.append(replace(hit, earlier=earlier.get(vid, 0)))
     return out
 
