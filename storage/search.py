@@ -13,12 +13,17 @@ holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
 text is then checked: the index keeps no positions, to stay small).  PostgreSQL:
-``LIKE`` on ``monitor_fold(text)``, answered by its pg_trgm GIN index.  On both, a
+``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored: migration 0008),
+answered by its pg_trgm GIN index.  On both, a
 term that folds to one or two characters is an ``ILIKE`` on the paragraphs as typed (a
 scan of distinct paragraphs, not of versions; folding every row would cost more).
 The matching paragraphs name
 their pages; the versions of those pages that list a matching paragraph for every term
-are the hits, newest first.  Attachment text is searched too (``storage.search_files``):
+are the hits, newest first.  Grouped by page (what the CLI and web ask), they are not
+read one by one: the runs of version numbers listing each matching paragraph
+(``storage/spans.py``) give each page's newest matching version and the exact count of
+the others ("also in N earlier versions"), and only the shown versions are read.
+Attachment text is searched too (``storage.search_files``):
 such a hit names the attachment (``SearchHit.attachment``) and the version listing it.
 
 A hit names where it matched (``SearchHit.field``): ``text``, ``title``, a metadata
@@ -36,7 +41,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, literal, table, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    column,
+    func,
+    literal,
+    literal_column,
+    table,
+    text,
+    tuple_,
+)
 from sqlmodel import col, select
 
 from monitor.errors import BadInputError
@@ -48,6 +63,7 @@ from storage.models import Page, Paragraph, SourceRow, Version
 from storage.repository import Store
 
 TRIGRAM = 3
+FOLDED = literal_column("paragraphs.folded")  # PostgreSQL: monitor_fold(text), stored (0008)
 ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
 HEAD_LINES = 4  # lines read for the start of a text matched only in its title/metadata
@@ -297,7 +313,7 @@ def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool
             text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded))))
         check = True
     elif not sqlite and len(folded) >= TRIGRAM:
-        cond = func.monitor_fold(Paragraph.text).like(_pattern(folded), escape="\\")
+        cond = FOLDED.like(_pattern(folded), escape="\\")
     else:  # a term too short for trigrams (a scan, so not folded), or one that folds away
         cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
     stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field,

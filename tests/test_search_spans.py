@@ -82,10 +82,15 @@ def test_migration_0008_converts_what_is_stored(db_url: str) -> None:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0007")
         assert "paragraph_spans" not in sa.inspect(conn).get_table_names()
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("paragraphs")}
+        assert "folded" not in columns
     store.close()
     store = Store(db_url)  # 0008 again, converting the five versions
     try:
         assert _spans(store) == written
+        with store.engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("paragraphs")}
+        assert ("folded" in columns) is (not store.is_sqlite)  # PostgreSQL: stored fold
         assert (1, 5) in {(first, last or 5) for _, _, first, last in written}
         assert [_grouped(store, q) for q in ("头雁效应", "示范企业", "其他内容", "2022")] == before
     finally:
