@@ -44,13 +44,13 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    case,
     column,
     func,
     literal,
     literal_column,
     table,
     text,
-    tuple_,
 )
 from sqlmodel import col, select
 
@@ -59,7 +59,7 @@ from monitor.userinput import check_text
 from storage import paragraphs, search_files, spans
 from storage.archive import source_row, tagged_ids
 from storage.fold import fold, fold_map
-from storage.models import Page, Paragraph, SourceRow, Version
+from storage.models import Page, Paragraph, ParagraphSpan, SourceRow, Version
 from storage.repository import Store
 
 TRIGRAM = 3
@@ -166,9 +166,12 @@ class Search:
             matched: list[dict[int, tuple[int, str]]] = []
             newest: dict[int, tuple[int, int]] = {}  # grouped: page → (version id, count)
             if field != ATTACHMENT:
-                matched = [_paragraphs(s, t, pages, sqlite, field) for t in terms]
+                runs: list[dict[int, list[spans.Run]]] = [{} for _ in terms]
+                matched = [_paragraphs(s, t, _matching(t, pages, sqlite, field),
+                                       r if group else None)
+                           for t, r in zip(terms, runs, strict=True)]
                 if group:
-                    newest = _newest_by_spans(s, matched, since, until)
+                    newest = _newest_by_spans(s, runs, since, until)
                 else:
                     found = _versions(s, matched, since, until)
             files = [] if field and field != ATTACHMENT else search_files.hits(
@@ -192,6 +195,11 @@ class Search:
                              grouped=group, versions=versions)
 
 
+def _rows(s: Any, stmt: Any) -> Any:
+    """Plain rows, without the ORM's per-row work (thousands of rows on a broad query)."""
+    return s.connection().execute(stmt)
+
+
 def _grouped(items: list[tuple[int, int, Any]], spans_: dict[int, tuple[int, int]]
              ) -> dict[int, int]:
     """``version id → matching versions before it`` for each page's newest hit (a page's
@@ -206,30 +214,22 @@ def _grouped(items: list[tuple[int, int, Any]], spans_: dict[int, tuple[int, int
     return {vid: counts[page] - 1 for page, vid in newest.items()}
 
 
-def _newest_by_spans(s: Any, matched: list[dict[int, tuple[int, str]]],
+def _newest_by_spans(s: Any, runs: list[dict[int, list[tuple[int, int | None]]]],
                      since: datetime | None, until: datetime | None
                      ) -> dict[int, tuple[int, int]]:
     """``page → (its newest version listing a match for every term, how many of its
-    versions do)``, from the runs of version numbers listing the matching paragraphs
-    (``storage/spans.py``), not from the versions themselves."""
-    pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
+    versions do)``, from each term's runs of version numbers listing its matching
+    paragraphs (``storage/spans.py``), not from the versions themselves."""
+    pages = set.intersection(*(set(r) for r in runs))
     if not pages:
         return {}
-    rows = spans.read(s, sorted({pid for m in matched for pid, (p, _) in m.items()
-                                 if p in pages}))
     bounds = _number_bounds(s, sorted(pages), since, until)
-    per_term: list[dict[int, list[spans.Run]]] = []
-    for m in matched:
-        runs: dict[int, list[spans.Run]] = {}
-        for pid, page, first, last in rows:
-            if pid in m and page in bounds:
-                runs.setdefault(page, []).append((first, last or bounds[page][2]))
-        per_term.append(runs)
     wanted: dict[int, tuple[int, int]] = {}  # page → (newest number, count)
-    for page, (lo, hi, _) in bounds.items():
+    for page, (lo, hi, newest) in bounds.items():
         both = [(lo, hi)]
-        for runs in per_term:
-            both = spans.intersect(both, spans.union(runs.get(page, [])))
+        for term in runs:
+            both = spans.intersect(both, spans.union(
+                (first, newest if last is None else last) for first, last in term[page]))
         if both:
             wanted[page] = (both[-1][1], sum(b - a + 1 for a, b in both))
     ids = _version_ids(s, {page: n for page, (n, _) in wanted.items()})
@@ -242,7 +242,7 @@ def _number_bounds(s: Any, pages: list[int], since: datetime | None,
     out: dict[int, tuple[int, int, int]] = {}
     for i in range(0, len(pages), paragraphs.CHUNK):
         chunk = pages[i:i + paragraphs.CHUNK]
-        newest = dict(s.exec(select(Version.page_id, Version.number)
+        newest = dict(_rows(s, select(Version.page_id, Version.number)
                              .join(Page, col(Page.last_version_id) == Version.id)
                              .where(col(Page.id).in_(chunk))).all())
         if since or until:
@@ -253,7 +253,7 @@ def _number_bounds(s: Any, pages: list[int], since: datetime | None,
             if until:
                 stmt = stmt.where(col(Version.fetched_at) <= until)
             out.update({p: (lo, hi, newest[p]) for p, lo, hi in
-                        s.exec(stmt.group_by(Version.page_id)) if p in newest})
+                        _rows(s, stmt.group_by(Version.page_id)) if p in newest})
         else:
             out.update({p: (1, n, n) for p, n in newest.items()})
     return out
@@ -262,11 +262,13 @@ def _number_bounds(s: Any, pages: list[int], since: datetime | None,
 def _version_ids(s: Any, numbers: dict[int, int]) -> dict[int, int]:
     """``page → id`` of version ``numbers[page]`` of each page."""
     out: dict[int, int] = {}
-    pairs = sorted(numbers.items())
-    for i in range(0, len(pairs), paragraphs.CHUNK):
-        stmt = select(Version.page_id, Version.id).where(
-            tuple_(Version.page_id, Version.number).in_(pairs[i:i + paragraphs.CHUNK]))
-        out.update(s.exec(stmt).all())
+    pages = sorted(numbers)
+    wanted = sorted(set(numbers.values()))  # few: mostly each page's newest number
+    for i in range(0, len(pages), paragraphs.CHUNK):
+        stmt = select(Version.page_id, Version.number, Version.id).where(
+            col(Version.page_id).in_(pages[i:i + paragraphs.CHUNK]),
+            col(Version.number).in_(wanted))  # both probe ix_versions_page_number
+        out.update({p: vid for p, n, vid in _rows(s, stmt) if numbers[p] == n})
     return out
 
 
@@ -276,7 +278,7 @@ def _newest_first(s: Any, items: list[tuple[int, int, Any]]
     wanted = sorted({vid for vid, _, f in items if f is None})
     at: dict[int, datetime] = {}
     for i in range(0, len(wanted), paragraphs.CHUNK):
-        at.update(s.exec(select(Version.id, Version.fetched_at)
+        at.update(_rows(s, select(Version.id, Version.fetched_at)
                          .where(col(Version.id).in_(wanted[i:i + paragraphs.CHUNK]))).all())
     out = [(f[0][5] if f is not None else at[vid], vid, page, f) for vid, page, f in items]
     out.sort(key=lambda x: (x[0], x[1]), reverse=True)
@@ -300,9 +302,11 @@ def _page_filters(s: Any, source: str | None, tag: str | None) -> list[ColumnEle
     return out
 
 
-def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool,
-                field: str | None = None) -> dict[int, tuple[int, str]]:
-    """``paragraph id → (page id, field)`` of every paragraph containing ``term``."""
+def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
+              field: str | None = None) -> Any:
+    """The query for ``(id, page id, field, text)`` of the paragraphs that may contain
+    ``term``; the text is NULL for those known to (else it is still to be folded and
+    checked: SQLite's trigram candidates)."""
     folded = fold(term)
     check = False
     if sqlite and len(folded) >= TRIGRAM:
@@ -316,15 +320,38 @@ def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool
         cond = FOLDED.like(_pattern(folded), escape="\\")
     else:  # a term too short for trigrams (a scan, so not folded), or one that folds away
         cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
-    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field,
-                  Paragraph.text if check else literal(""))
-    stmt = stmt.where(cond)
+    # a folded term is its own fold, so where it is in the text as it stands it is in
+    # the fold too: the text comes back (to be folded and checked) only where it is not
+    body = case((func.instr(Paragraph.text, folded) > 0, literal(None)),
+                else_=Paragraph.text) if check else literal(None)
+    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(cond)
     if field:
         stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
     if pages:
         stmt = stmt.join(Page, col(Page.id) == Paragraph.page_id).where(and_(*pages))
-    return {pid: (page_id, field) for pid, page_id, field, body in s.exec(stmt)
-            if not check or folded in fold(body)}
+    return stmt
+
+
+def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] | None = None
+                ) -> dict[int, tuple[int, str]]:
+    """``paragraph id → (page id, field)`` of every paragraph containing ``term``.
+    ``runs``: filled with ``page → runs of version numbers (last None: up to the
+    newest)`` listing them, read in the same query (``storage/spans.py``)."""
+    folded = fold(term)
+    out: dict[int, tuple[int, str]] = {}
+    if runs is None:
+        for pid, page_id, field, body in _rows(s, query):
+            if body is None or folded in fold(body):
+                out[pid] = (page_id, field)
+        return out
+    span = ParagraphSpan
+    stmt = query.join(span, col(span.paragraph_id) == Paragraph.id).add_columns(
+        span.first_number, span.last_number)
+    for pid, page_id, field, body, first, last in _rows(s, stmt):
+        if body is None or folded in fold(body):
+            out[pid] = (page_id, field)
+            runs.setdefault(page_id, []).append((first, last))
+    return out
 
 
 def _trigrams(folded: str) -> str:
@@ -357,7 +384,7 @@ def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime
     # tested against them by bisection, without expanding its list
     wanted = [_by_page(m) for m in matched]
     out = []
-    for vid, page, lines, field_ids in s.exec(stmt):
+    for vid, page, lines, field_ids in _rows(s, stmt):
         spans = paragraphs.runs(lines) + paragraphs.runs(field_ids)
         fields: set[str] = set()
         for m, ids in zip(matched, wanted, strict=True):

@@ -19,9 +19,9 @@ the newest version), so a number range is a time range.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy import and_, insert, update
 from sqlalchemy.orm import Session
 
 from storage import paragraphs
@@ -63,18 +63,6 @@ def runs_of(history: Iterable[tuple[int, set[int]]]) -> list[dict[str, int | Non
         previous = number
     out += [{"paragraph_id": pid, "first_number": first, "last_number": None}
             for pid, first in open_.items()]
-    return out
-
-
-def read(s: Session, ids: Sequence[int]) -> list[tuple[int, int, int, int | None]]:
-    """``(paragraph id, page id, first, last)`` of the runs of the paragraphs asked for."""
-    out: list[tuple[int, int, int, int | None]] = []
-    stmt = ParagraphSpan.__table__.select().with_only_columns(  # type: ignore[attr-defined]
-        ParagraphSpan.paragraph_id, ParagraphSpan.page_id, ParagraphSpan.first_number,
-        ParagraphSpan.last_number).where(
-        ParagraphSpan.paragraph_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-    for i in range(0, len(ids), paragraphs.CHUNK):
-        out += [tuple(r) for r in s.execute(stmt, {"ids": list(ids[i:i + paragraphs.CHUNK])})]
     return out
 
 
