@@ -187,7 +187,9 @@ class Search:
             window = order[offset:offset + limit]
             if newest:  # the fields matched, for the versions shown only
                 shown = {vid for _, vid, _, f in window if f is None}
-                found = _versions(s, matched, since, until, only=shown)
+                on = {page for _, vid, page, _ in window if vid in shown}
+                found = _versions(s, [{pid: m[pid] for pid in m if m[pid][0] in on}
+                                      for m in matched], since, until, only=shown)
             fields = {vid: fs for vid, _, fs in found}
             hit_ids = {pid for m in matched for pid in m}
             hits = _hits(s, window, fields, terms, earlier, hit_ids)
@@ -198,6 +200,13 @@ class Search:
 def _rows(s: Any, stmt: Any) -> Any:
     """Plain rows, without the ORM's per-row work (thousands of rows on a broad query)."""
     return s.connection().execute(stmt)
+
+
+def _raw(s: Any, stmt: Any) -> list[tuple[Any, ...]]:
+    """The driver's own tuples, for columns that need no conversion (ints and text):
+    a broad query returns ~100,000 of them, where building rows would cost more than the
+    database's work."""
+    return _rows(s, stmt).cursor.fetchall()  # type: ignore[no-any-return]
 
 
 def _grouped(items: list[tuple[int, int, Any]], spans_: dict[int, tuple[int, int]]
@@ -214,7 +223,7 @@ def _grouped(items: list[tuple[int, int, Any]], spans_: dict[int, tuple[int, int
     return {vid: counts[page] - 1 for page, vid in newest.items()}
 
 
-def _newest_by_spans(s: Any, runs: list[dict[int, list[tuple[int, int | None]]]],
+def _newest_by_spans(s: Any, runs: list[dict[int, list[spans.Run]]],
                      since: datetime | None, until: datetime | None
                      ) -> dict[int, tuple[int, int]]:
     """``page → (its newest version listing a match for every term, how many of its
@@ -226,12 +235,11 @@ def _newest_by_spans(s: Any, runs: list[dict[int, list[tuple[int, int | None]]]]
     bounds = _number_bounds(s, sorted(pages), since, until)
     wanted: dict[int, tuple[int, int]] = {}  # page → (newest number, count)
     for page, (lo, hi, newest) in bounds.items():
-        both = [(lo, hi)]
+        both = spans.bits(lo, hi)
         for term in runs:
-            both = spans.intersect(both, spans.union(
-                (first, newest if last is None else last) for first, last in term[page]))
+            both &= spans.union_bits(term[page], newest)
         if both:
-            wanted[page] = (both[-1][1], sum(b - a + 1 for a, b in both))
+            wanted[page] = (both.bit_length() - 1, both.bit_count())
     ids = _version_ids(s, {page: n for page, (n, _) in wanted.items()})
     return {page: (ids[page], count) for page, (_, count) in wanted.items() if page in ids}
 
@@ -340,14 +348,14 @@ def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] 
     folded = fold(term)
     out: dict[int, tuple[int, str]] = {}
     if runs is None:
-        for pid, page_id, field, body in _rows(s, query):
+        for pid, page_id, field, body in _raw(s, query):
             if body is None or folded in fold(body):
                 out[pid] = (page_id, field)
         return out
     span = ParagraphSpan
     stmt = query.join(span, col(span.paragraph_id) == Paragraph.id).add_columns(
         span.first_number, span.last_number)
-    for pid, page_id, field, body, first, last in _rows(s, stmt):
+    for pid, page_id, field, body, first, last in _raw(s, stmt):
         if body is None or folded in fold(body):
             out[pid] = (page_id, field)
             runs.setdefault(page_id, []).append((first, last))

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from storage import paragraphs
 from storage.models import ParagraphSpan
 
-Run = tuple[int, int]  # (first, last) version numbers, inclusive
+Run = tuple[int, int | None]  # (first, last) version numbers, inclusive; None: newest
 
 
 def ids_of(line_ids: bytes | None, field_ids: bytes | None) -> set[int]:
@@ -66,24 +66,16 @@ def runs_of(history: Iterable[tuple[int, set[int]]]) -> list[dict[str, int | Non
     return out
 
 
-def union(runs: Iterable[Run]) -> list[Run]:
-    out: list[Run] = []
-    for first, last in sorted(runs):
-        if out and first <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], last))
-        else:
-            out.append((first, last))
-    return out
+def bits(first: int, last: int) -> int:
+    """Versions ``first``…``last`` as a bit set (bit n: version n)."""
+    return ((1 << (last - first + 1)) - 1) << first if last >= first else 0
 
 
-def intersect(a: list[Run], b: list[Run]) -> list[Run]:
-    out, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        first, last = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if first <= last:
-            out.append((first, last))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
+def union_bits(runs: Iterable[tuple[int, int | None]], newest: int) -> int:
+    """The versions in any of the runs (``last`` None: up to ``newest``) as a bit set:
+    union, intersection, count (``bit_count``) and highest (``bit_length``) are then
+    single integer operations, however the runs overlap."""
+    out = 0
+    for first, last in runs:
+        out |= bits(first, newest if last is None else last)
     return out
