@@ -13,8 +13,11 @@ Grouped search (``storage/search.py``) reads the runs of the matching paragraphs
 page and term their union, intersected over the terms and clipped to the versions in
 the date filter, gives the page's newest matching version (the highest number) and the
 exact count of its matching versions, from a few rows per page however many versions
-it has.  Version numbers follow fetch order (``Store.commit_check`` only ever appends
-the newest version), so a number range is a time range.
+it has.  The sets are Python integers used as bit sets (bit n: version n): union and
+intersection are ``|`` and ``&``, the count ``bit_count()``, the newest
+``bit_length() - 1``, whatever the runs' overlaps.  Version numbers follow fetch
+order (``Store.commit_check`` only ever appends the newest version), so a number range
+is a time range.
 """
 
 from __future__ import annotations
