@@ -139,6 +139,18 @@ class Paragraph(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
+class ParagraphSpan(SQLModel, table=True):
+    """Versions ``first_number``…``last_number`` of a page list the paragraph (NULL: up
+    to the newest); see ``storage/spans.py``."""
+
+    __tablename__ = "paragraph_spans"
+
+    paragraph_id: int = Field(foreign_key="paragraphs.id", primary_key=True)
+    first_number: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    page_id: int = Field(foreign_key="pages.id")
+    last_number: int | None = None
+
+
 class FileRow(SQLModel, table=True):
     """An attachment file, stored once by content (see the module doc)."""
 

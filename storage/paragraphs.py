@@ -128,7 +128,7 @@ def store(s: Session, page_id: int, items: Sequence[tuple[str, str]]) -> list[in
 def index(s: Session, rows: Sequence[tuple[int, str]]) -> None:
     """SQLite: add new paragraphs' folded text to ``paragraphs_fts`` (contentless FTS5
     trigram, migration 0006; fed from here, not by a trigger, since the folding is
-    Python).  PostgreSQL indexes ``monitor_fold(text)`` by itself."""
+    Python).  PostgreSQL folds into its generated column ``folded`` by itself."""
     if rows and s.get_bind().dialect.name == "sqlite":
         s.execute(sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :folded)"),
                   [{"id": pid, "folded": fold(t)} for pid, t in rows])

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from monitor.config import SourceConfig
 from monitor.errors import StorageError
-from storage import db, documents, files, paragraphs, rawcodec, verify
+from storage import db, documents, files, paragraphs, rawcodec, spans, verify
 from storage.models import Change, Check, Page, SourceRow, Version, utcnow
 from storage.records import (
     CheckRecord,
@@ -267,6 +267,10 @@ class Store:
             url=new.url, charset=new.charset, attachments=new.attachments,
         )
         self._seal(s, page, row, new)
+        previous = s.get(Version, page.last_version_id) if page.last_version_id else None
+        spans.track(s, page.id or 0, row.number,
+                    spans.ids_of(previous.line_ids, previous.field_ids) if previous else set(),
+                    {*lines, *fields})
         files.add(s, new.files)
         s.add(row)
         s.flush()

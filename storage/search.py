@@ -13,12 +13,17 @@ holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
 text is then checked: the index keeps no positions, to stay small).  PostgreSQL:
-``LIKE`` on ``monitor_fold(text)``, answered by its pg_trgm GIN index.  On both, a
+``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored: migration 0008),
+answered by its pg_trgm GIN index.  On both, a
 term that folds to one or two characters is an ``ILIKE`` on the paragraphs as typed (a
 scan of distinct paragraphs, not of versions; folding every row would cost more).
 The matching paragraphs name
 their pages; the versions of those pages that list a matching paragraph for every term
-are the hits, newest first.  Attachment text is searched too (``storage.search_files``):
+are the hits, newest first.  Grouped by page (what the CLI and web ask), they are not
+read one by one: the runs of version numbers listing each matching paragraph
+(``storage/spans.py``) give each page's newest matching version and the exact count of
+the others ("also in N earlier versions"), and only the shown versions are read.
+Attachment text is searched too (``storage.search_files``):
 such a hit names the attachment (``SearchHit.attachment``) and the version listing it.
 
 A hit names where it matched (``SearchHit.field``): ``text``, ``title``, a metadata
@@ -36,18 +41,29 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, literal, table, text
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    column,
+    func,
+    literal,
+    literal_column,
+    table,
+    text,
+)
 from sqlmodel import col, select
 
 from monitor.errors import BadInputError
 from monitor.userinput import check_text
-from storage import paragraphs, search_files
+from storage import paragraphs, search_files, spans
 from storage.archive import source_row, tagged_ids
 from storage.fold import fold, fold_map
-from storage.models import Page, Paragraph, SourceRow, Version
+from storage.models import Page, Paragraph, ParagraphSpan, SourceRow, Version
 from storage.repository import Store
 
 TRIGRAM = 3
+FOLDED = literal_column("paragraphs.folded")  # PostgreSQL: monitor_fold(text), stored (0008)
 ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
 HEAD_LINES = 4  # lines read for the start of a text matched only in its title/metadata
@@ -148,19 +164,32 @@ class Search:
             pages = _page_filters(s, source, tag)
             found: list[tuple[int, int, set[str]]] = []
             matched: list[dict[int, tuple[int, str]]] = []
+            newest: dict[int, tuple[int, int]] = {}  # grouped: page → (version id, count)
             if field != ATTACHMENT:
-                matched = [_paragraphs(s, t, pages, sqlite, field) for t in terms]
-                found = _versions(s, matched, since, until)
+                runs: list[dict[int, list[spans.Run]]] = [{} for _ in terms]
+                matched = [_paragraphs(s, t, _matching(t, pages, sqlite, field),
+                                       r if group else None)
+                           for t, r in zip(terms, runs, strict=True)]
+                if group:
+                    newest = _newest_by_spans(s, runs, since, until)
+                else:
+                    found = _versions(s, matched, since, until)
             files = [] if field and field != ATTACHMENT else search_files.hits(
                 s, terms, _filters(s, source, tag, since, until), sqlite=sqlite)
             items = [(vid, page, None) for vid, page, _ in found] + [
+                (vid, page, None) for page, (vid, _) in newest.items()] + [
                 (f[0][0], f[0][1], f) for f in files]
-            versions = len(items)
-            earlier = _grouped(items) if group else {}
+            versions = len(items) + sum(n - 1 for _, n in newest.values())
+            earlier = _grouped(items, newest) if group else {}
             if group:
                 items = [i for i in items if i[0] in earlier]
             order = _newest_first(s, items)
             window = order[offset:offset + limit]
+            if newest:  # the fields matched, for the versions shown only
+                shown = {vid for _, vid, _, f in window if f is None}
+                on = {page for _, vid, page, _ in window if vid in shown}
+                found = _versions(s, [{pid: m[pid] for pid in m if m[pid][0] in on}
+                                      for m in matched], since, until, only=shown)
             fields = {vid: fs for vid, _, fs in found}
             hit_ids = {pid for m in matched for pid in m}
             hits = _hits(s, window, fields, terms, earlier, hit_ids)
@@ -168,15 +197,87 @@ class Search:
                              grouped=group, versions=versions)
 
 
-def _grouped(items: list[tuple[int, int, Any]]) -> dict[int, int]:
+def _rows(s: Any, stmt: Any) -> Any:
+    """Plain rows, without the ORM's per-row work (thousands of rows on a broad query)."""
+    return s.connection().execute(stmt)
+
+
+def _raw(s: Any, stmt: Any) -> list[tuple[Any, ...]]:
+    """The driver's own tuples, for columns that need no conversion (ints and text):
+    a broad query returns ~100,000 of them, where building rows would cost more than the
+    database's work."""
+    return _rows(s, stmt).cursor.fetchall()  # type: ignore[no-any-return]
+
+
+def _grouped(items: list[tuple[int, int, Any]], spans_: dict[int, tuple[int, int]]
+             ) -> dict[int, int]:
     """``version id → matching versions before it`` for each page's newest hit (a page's
-    versions get ids in the order they were fetched: ``Store.commit_check``)."""
+    versions get ids in the order they were fetched: ``Store.commit_check``).  The
+    items from ``spans_`` (a page's newest text match) stand for that many versions."""
     newest: dict[int, int] = {}
     counts: dict[int, int] = {}
-    for vid, page, _ in items:
+    for vid, page, f in items:
         newest[page] = max(vid, newest.get(page, vid))
-        counts[page] = counts.get(page, 0) + 1
+        weight = spans_[page][1] if f is None and page in spans_ else 1
+        counts[page] = counts.get(page, 0) + weight
     return {vid: counts[page] - 1 for page, vid in newest.items()}
+
+
+def _newest_by_spans(s: Any, runs: list[dict[int, list[spans.Run]]],
+                     since: datetime | None, until: datetime | None
+                     ) -> dict[int, tuple[int, int]]:
+    """``page → (its newest version listing a match for every term, how many of its
+    versions do)``, from each term's runs of version numbers listing its matching
+    paragraphs (``storage/spans.py``), not from the versions themselves."""
+    pages = set.intersection(*(set(r) for r in runs))
+    if not pages:
+        return {}
+    bounds = _number_bounds(s, sorted(pages), since, until)
+    wanted: dict[int, tuple[int, int]] = {}  # page → (newest number, count)
+    for page, (lo, hi, newest) in bounds.items():
+        both = spans.bits(lo, hi)
+        for term in runs:
+            both &= spans.union_bits(term[page], newest)
+        if both:
+            wanted[page] = (both.bit_length() - 1, both.bit_count())
+    ids = _version_ids(s, {page: n for page, (n, _) in wanted.items()})
+    return {page: (ids[page], count) for page, (_, count) in wanted.items() if page in ids}
+
+
+def _number_bounds(s: Any, pages: list[int], since: datetime | None,
+                   until: datetime | None) -> dict[int, tuple[int, int, int]]:
+    """``page → (lowest, highest number in the date filter, newest number)``."""
+    out: dict[int, tuple[int, int, int]] = {}
+    for i in range(0, len(pages), paragraphs.CHUNK):
+        chunk = pages[i:i + paragraphs.CHUNK]
+        newest = dict(_rows(s, select(Version.page_id, Version.number)
+                             .join(Page, col(Page.last_version_id) == Version.id)
+                             .where(col(Page.id).in_(chunk))).all())
+        if since or until:
+            stmt = select(Version.page_id, func.min(Version.number),
+                          func.max(Version.number)).where(col(Version.page_id).in_(chunk))
+            if since:
+                stmt = stmt.where(col(Version.fetched_at) >= since)
+            if until:
+                stmt = stmt.where(col(Version.fetched_at) <= until)
+            out.update({p: (lo, hi, newest[p]) for p, lo, hi in
+                        _rows(s, stmt.group_by(Version.page_id)) if p in newest})
+        else:
+            out.update({p: (1, n, n) for p, n in newest.items()})
+    return out
+
+
+def _version_ids(s: Any, numbers: dict[int, int]) -> dict[int, int]:
+    """``page → id`` of version ``numbers[page]`` of each page."""
+    out: dict[int, int] = {}
+    pages = sorted(numbers)
+    wanted = sorted(set(numbers.values()))  # few: mostly each page's newest number
+    for i in range(0, len(pages), paragraphs.CHUNK):
+        stmt = select(Version.page_id, Version.number, Version.id).where(
+            col(Version.page_id).in_(pages[i:i + paragraphs.CHUNK]),
+            col(Version.number).in_(wanted))  # both probe ix_versions_page_number
+        out.update({p: vid for p, n, vid in _rows(s, stmt) if numbers[p] == n})
+    return out
 
 
 def _newest_first(s: Any, items: list[tuple[int, int, Any]]
@@ -185,7 +286,7 @@ def _newest_first(s: Any, items: list[tuple[int, int, Any]]
     wanted = sorted({vid for vid, _, f in items if f is None})
     at: dict[int, datetime] = {}
     for i in range(0, len(wanted), paragraphs.CHUNK):
-        at.update(s.exec(select(Version.id, Version.fetched_at)
+        at.update(_rows(s, select(Version.id, Version.fetched_at)
                          .where(col(Version.id).in_(wanted[i:i + paragraphs.CHUNK]))).all())
     out = [(f[0][5] if f is not None else at[vid], vid, page, f) for vid, page, f in items]
     out.sort(key=lambda x: (x[0], x[1]), reverse=True)
@@ -209,9 +310,11 @@ def _page_filters(s: Any, source: str | None, tag: str | None) -> list[ColumnEle
     return out
 
 
-def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool,
-                field: str | None = None) -> dict[int, tuple[int, str]]:
-    """``paragraph id → (page id, field)`` of every paragraph containing ``term``."""
+def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
+              field: str | None = None) -> Any:
+    """The query for ``(id, page id, field, text)`` of the paragraphs that may contain
+    ``term``; the text is NULL for those known to (else it is still to be folded and
+    checked: SQLite's trigram candidates)."""
     folded = fold(term)
     check = False
     if sqlite and len(folded) >= TRIGRAM:
@@ -222,18 +325,41 @@ def _paragraphs(s: Any, term: str, pages: list[ColumnElement[Any]], sqlite: bool
             text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded))))
         check = True
     elif not sqlite and len(folded) >= TRIGRAM:
-        cond = func.monitor_fold(Paragraph.text).like(_pattern(folded), escape="\\")
+        cond = FOLDED.like(_pattern(folded), escape="\\")
     else:  # a term too short for trigrams (a scan, so not folded), or one that folds away
         cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
-    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field,
-                  Paragraph.text if check else literal(""))
-    stmt = stmt.where(cond)
+    # a folded term is its own fold, so where it is in the text as it stands it is in
+    # the fold too: the text comes back (to be folded and checked) only where it is not
+    body = case((func.instr(Paragraph.text, folded) > 0, literal(None)),
+                else_=Paragraph.text) if check else literal(None)
+    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(cond)
     if field:
         stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
     if pages:
         stmt = stmt.join(Page, col(Page.id) == Paragraph.page_id).where(and_(*pages))
-    return {pid: (page_id, field) for pid, page_id, field, body in s.exec(stmt)
-            if not check or folded in fold(body)}
+    return stmt
+
+
+def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] | None = None
+                ) -> dict[int, tuple[int, str]]:
+    """``paragraph id → (page id, field)`` of every paragraph containing ``term``.
+    ``runs``: filled with ``page → runs of version numbers (last None: up to the
+    newest)`` listing them, read in the same query (``storage/spans.py``)."""
+    folded = fold(term)
+    out: dict[int, tuple[int, str]] = {}
+    if runs is None:
+        for pid, page_id, field, body in _raw(s, query):
+            if body is None or folded in fold(body):
+                out[pid] = (page_id, field)
+        return out
+    span = ParagraphSpan
+    stmt = query.join(span, col(span.paragraph_id) == Paragraph.id).add_columns(
+        span.first_number, span.last_number)
+    for pid, page_id, field, body, first, last in _raw(s, stmt):
+        if body is None or folded in fold(body):
+            out[pid] = (page_id, field)
+            runs.setdefault(page_id, []).append((first, last))
+    return out
 
 
 def _trigrams(folded: str) -> str:
@@ -248,14 +374,16 @@ def _pattern(term: str) -> str:
 
 
 def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime | None,
-              until: datetime | None) -> list[tuple[int, int, set[str]]]:
+              until: datetime | None, only: set[int] | None = None
+              ) -> list[tuple[int, int, set[str]]]:
     """(id, page id, fields matched) of the versions listing a matching paragraph for
-    every term."""
+    every term (among the versions ``only``, when given)."""
     pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
-    if not pages:
+    if not pages or (only is not None and not only):
         return []
     stmt = select(Version.id, Version.page_id, Version.line_ids, Version.field_ids).where(
-        col(Version.page_id).in_(sorted(pages)))
+        col(Version.id).in_(sorted(only)) if only is not None
+        else col(Version.page_id).in_(sorted(pages)))
     if since:
         stmt = stmt.where(col(Version.fetched_at) >= since)
     if until:
@@ -264,7 +392,7 @@ def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime
     # tested against them by bisection, without expanding its list
     wanted = [_by_page(m) for m in matched]
     out = []
-    for vid, page, lines, field_ids in s.exec(stmt):
+    for vid, page, lines, field_ids in _rows(s, stmt):
         spans = paragraphs.runs(lines) + paragraphs.runs(field_ids)
         fields: set[str] = set()
         for m, ids in zip(matched, wanted, strict=True):
@@ -320,7 +448,7 @@ def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int
     out = []
     for _, vid, _, f in window:
         hit = _file_hit(*f, terms) if f is not None else _hit(rows[vid], shown[vid],
-                                                                 fields[vid], terms)
+                                                                 fields.get(vid, set()), terms)
         out.append(replace(hit, earlier=earlier.get(vid, 0)))
     return out
 
