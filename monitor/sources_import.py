@@ -150,7 +150,8 @@ def from_urlwatch(text: str, path: Path) -> list[Candidate]:
         url = job.get("url") or job.get("navigate")
         if not isinstance(url, str):
             what = "a command job" if "command" in job else "a job without url"
-            out.append(Candidate(origin, {}, [f"{what}: not a web page, skipped"]))
+            named = f"{origin} ({job['name']})" if job.get("name") else origin
+            out.append(Candidate(named, {}, [f"{what}: not a web page, skipped"]))
             continue
         method = str(job.get("method") or "GET").upper()
         if method != "GET" or job.get("data") is not None:

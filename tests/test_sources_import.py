@@ -112,7 +112,11 @@ def test_list_and_csv_import_each_url_once(tmp_path: Path) -> None:
     path = sources_file(tmp_path)
     got = run(str(SAMPLES / "urls.txt"), "--no-test", "--sources", str(path))
     assert got.exit_code == 1  # the second copy of the Wuhan URL
-    assert "2 of 3 imported" in " ".join(got.output.split())
+    out = " ".join(got.output.split())
+    assert "2 of 3 imported" in out
+    # the report reads in the file's order: Hunan, then Wuhan imported, then its copy
+    hunan, wuhan = out.index("gxt.hunan.gov.cn"), out.index("imported", out.index("wuhan"))
+    assert hunan < wuhan < out.index("already watched as")
     got = run(str(SAMPLES / "urls.csv"), "--no-test", "--sources", str(path))
     out = " ".join(got.output.split())
     assert "already watched as existing" in out and "already watched as" in out

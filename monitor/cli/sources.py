@@ -312,6 +312,9 @@ def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
         on_disk, bom, text = "", "", f"# monitor — sources imported from {file.name}\n"
         config = parse_config(text, path=sources_file)
     planned, rows = _plan_import(text, config, candidates, sources_file)
+    first: dict[str, int] = {}  # where each URL first stands in the file: the report's order
+    for i, c in enumerate(candidates):
+        first.setdefault(c.entry.get("url") or c.origin, i)
     if not no_test and planned:
         failures = asyncio.run(_test_all(config.settings, [s for s, _ in planned]))
     else:
@@ -325,6 +328,7 @@ def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
         text = add_source(text, entry["entry"], path=sources_file)
         imported += 1
         rows.append((source.name, source.url, "imported", entry["unmapped"]))
+    rows.sort(key=lambda r: (first.get(r[1], len(first)), r[2] != "imported"))
     if imported:
         write_atomically(sources_file, on_disk, bom + text)
     _print_import(rows)
