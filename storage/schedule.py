@@ -162,12 +162,11 @@ class Schedule:
 
     def claim(self, page_id: int, now: datetime) -> Claim | None:
         """Take the page for one check if it is due and not leased; None if we lost."""
-        with self.store.session() as s:
-            row = s.execute(update(Page).where(
+        with self.store.transaction() as c:
+            row = c.execute(update(Page).where(
                 Page.id == page_id, _due(now), _free(now),
             ).values(lease_owner=self.owner, lease_expires=now + self.lease)
              .returning(Page.next_check_at)).first()  # untouched by the claim: the due time
-            s.commit()
             return Claim(page_id, row[0], now) if row is not None else None
 
     def release(self, page_id: int, next_at: datetime) -> bool:
@@ -176,11 +175,10 @@ class Schedule:
         False if the lease was no longer ours (it expired and another replica took the
         page): then nothing changes.
         """
-        with self.store.session() as s:
-            result = s.execute(update(Page).where(
+        with self.store.transaction() as c:
+            result = c.execute(update(Page).where(
                 Page.id == page_id, Page.lease_owner == self.owner,
             ).values(lease_owner=None, lease_expires=None, next_check_at=next_at))
-            s.commit()
             return _rowcount(result) == 1
 
     def take(self, page_id: int, now: datetime) -> bool:
@@ -189,19 +187,17 @@ class Schedule:
         ``monitor check`` uses this: it never checks a page while a replica (or another
         ``monitor check``) does, and leaves ``next_check_at`` to the daemon.
         """
-        with self.store.session() as s:
-            row = s.execute(update(Page).where(Page.id == page_id, _free(now))
+        with self.store.transaction() as c:
+            row = c.execute(update(Page).where(Page.id == page_id, _free(now))
                             .values(lease_owner=self.owner, lease_expires=now + self.lease)
                             .returning(Page.id)).first()
-            s.commit()
             return row is not None
 
     def give_back(self, page_id: int) -> None:
         """End a lease taken with ``take``; the schedule is left as it was."""
-        with self.store.session() as s:
-            s.execute(update(Page).where(Page.id == page_id, Page.lease_owner == self.owner)
+        with self.store.transaction() as c:
+            c.execute(update(Page).where(Page.id == page_id, Page.lease_owner == self.owner)
                       .values(lease_owner=None, lease_expires=None))
-            s.commit()
 
     def holder(self, page_id: int) -> tuple[str | None, datetime | None]:
         """Who holds the page's lease, and until when."""
@@ -211,21 +207,19 @@ class Schedule:
 
     def release_all(self) -> int:
         """At shutdown: give back every lease we hold, so others need not wait for expiry."""
-        with self.store.session() as s:
-            result = s.execute(update(Page).where(Page.lease_owner == self.owner)
+        with self.store.transaction() as c:
+            result = c.execute(update(Page).where(Page.lease_owner == self.owner)
                                .values(lease_owner=None, lease_expires=None))
-            s.commit()
             return _rowcount(result)
 
     def renew(self, page_ids: Sequence[int], now: datetime) -> int:
         """Extend our leases of checks still running (a slow host must not lose them)."""
         if not page_ids:
             return 0
-        with self.store.session() as s:
-            result = s.execute(update(Page).where(
+        with self.store.transaction() as c:
+            result = c.execute(update(Page).where(
                 col(Page.id).in_(list(page_ids)), Page.lease_owner == self.owner,
             ).values(lease_expires=now + self.lease))
-            s.commit()
             return _rowcount(result)
 
     def align_documents(self, listing_id: int,
