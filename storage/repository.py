@@ -62,6 +62,16 @@ _LAST_VERSIONS = (sa_select(Version.id, Version.content_hash, Version.title, Ver
                   .where(Version.page_id == bindparam("page_id"))
                   .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1))
 
+_RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_base_id,
+                 Version.raw_chain).where(Version.id == bindparam("id"))
+
+_LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
+
+
+def _raw_row(c: Connection, version_id: int) -> Any:
+    """What reading a version's raw body needs (its row of ``_RAW``), or None."""
+    return c.execute(_RAW, {"id": version_id}).first()
+
 
 class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
@@ -343,19 +353,21 @@ class Store:
             previous=previous)
 
     def _compress(self, s: Session, page: Page, raw: bytes) -> tuple[bytes, str, int | None, int]:
-        base = s.get(Version, page.last_version_id) if page.last_version_id else None
+        c = s.connection()
+        base = _raw_row(c, page.last_version_id) if page.last_version_id else None
         if base is None or base.raw_chain + 1 >= rawcodec.DELTA_CHAIN_MAX:
             return rawcodec.compress(raw), "zstd", None, 0
-        base_raw = self._raw(s, base)
+        base_raw = self._raw(c, base)
         return rawcodec.compress(raw, base_raw), "zstd-delta", base.id, base.raw_chain + 1
 
-    def _raw(self, s: Session, version: Version) -> bytes:
+    def _raw(self, c: Connection, version: Any) -> bytes:
+        """A version's raw body (``version``: a ``_RAW`` row), through its delta chain."""
         if version.raw_codec == "zstd" or version.raw_base_id is None:
             return rawcodec.decompress(version.raw_body)
-        base = s.get(Version, version.raw_base_id)
+        base = _raw_row(c, version.raw_base_id)
         if base is None:
             raise StorageError(f"version {version.id}: delta base {version.raw_base_id} missing")
-        return rawcodec.decompress(version.raw_body, self._raw(s, base))
+        return rawcodec.decompress(version.raw_body, self._raw(c, base))
 
     def _add_changes(self, s: Session, page: Page, rec: CheckRecord,
                      version_id: int | None) -> list[int]:
@@ -422,11 +434,11 @@ class Store:
     def version_text(self, version_id: int) -> str:
         """A version's extracted text, exactly as it was stored (``KeyError``: no such
         version).  The text lives as shared paragraphs (``storage/paragraphs.py``)."""
-        with self.session() as s:
-            lines = s.exec(select(Version.line_ids).where(Version.id == version_id)).first()
+        with self._translated(), self.engine.connect() as c:
+            lines = c.execute(_LINES, {"id": version_id}).first()
             if lines is None:
                 raise KeyError(version_id)
-            return paragraphs.text_of(s, version_id, lines)
+            return paragraphs.text_of(c, version_id, lines[0])
 
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
@@ -454,11 +466,11 @@ class Store:
             return paragraphs.texts_of(s, [(vid or 0, blob) for vid, blob in rows])
 
     def raw_body(self, version_id: int) -> bytes:
-        with self.session() as s:
-            v = s.get(Version, version_id)
+        with self._translated(), self.engine.connect() as c:
+            v = _raw_row(c, version_id)
             if v is None:
                 raise KeyError(version_id)
-            return self._raw(s, v)
+            return self._raw(c, v)
 
     def file(self, sha256: str, *, body: bool = True) -> StoredFile:
         """A stored attachment file by its SHA-256 (with its original bytes)."""
