@@ -55,6 +55,9 @@ _STATE = sa_select(
     sa_select(func.count()).select_from(_child)
     .where(_child.parent_id == Page.id, _child.listed).scalar_subquery().label("listed"),
 ).join(SourceRow, SourceRow.id == Page.source_id)
+_STATE_OF_SOURCE = (_STATE.where(SourceRow.name == bindparam("name"), Page.kind == "page")
+                    .order_by(col(Page.id)).limit(1))  # the main page: Store._main_page
+_STATE_OF_PAGE = _STATE.where(Page.id == bindparam("id"))
 # The newest versions' small columns: the last one's, and the hashes of those before.
 _LAST_VERSIONS = (sa_select(Version.id, Version.content_hash, Version.title, Version.meta,
                             Version.raw_sha256, Version.fetched_at, Version.url,
@@ -65,6 +68,11 @@ _LAST_VERSIONS = (sa_select(Version.id, Version.content_hash, Version.title, Ver
 _RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_base_id,
                  Version.raw_chain).where(Version.id == bindparam("id"))
 
+# The plain commit (Store._commit_plain): built once, as a check runs them every time.
+_LOCK = sa_select(Page.revision, Page.observed_at).where(Page.id == bindparam("id"))
+_LOCK_FOR_UPDATE = _LOCK.with_for_update()
+_INSERT_CHECK = insert(Check).returning(Check.id)
+_UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
 _LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
 
 
@@ -145,8 +153,7 @@ class Store:
         subqueries, then the newest versions' small columns.
         """
         with self._translated(), self.engine.connect() as c:
-            row = c.execute(_STATE.where(SourceRow.name == source.name, Page.kind == "page")
-                            .order_by(col(Page.id)).limit(1)).first()
+            row = c.execute(_STATE_OF_SOURCE, {"name": source.name}).first()
             if row is not None and (row.url == source.url or row.status == "moved"):
                 return self._state(c, row)
         with self.session() as s:  # first check, or the admin edited the URL
@@ -160,12 +167,12 @@ class Store:
             s.commit()
             page_id = page.id
         with self._translated(), self.engine.connect() as c:
-            return self._state(c, c.execute(_STATE.where(Page.id == page_id)).one())
+            return self._state(c, c.execute(_STATE_OF_PAGE, {"id": page_id}).one())
 
     def document_state(self, page_id: int) -> PageState:
         """The state of a document page (found by a listing)."""
         with self._translated(), self.engine.connect() as c:
-            row = c.execute(_STATE.where(Page.id == page_id)).first()
+            row = c.execute(_STATE_OF_PAGE, {"id": page_id}).first()
             if row is None:
                 raise KeyError(f"page {page_id}")
             return self._state(c, row)
@@ -257,8 +264,8 @@ class Store:
         with self._translated(), self.engine.connect() as c:
             if self.is_sqlite:
                 c.exec_driver_sql("BEGIN IMMEDIATE")
-            lock = sa_select(Page.revision, Page.observed_at).where(Page.id == rec.page_id)
-            page = c.execute(lock if self.is_sqlite else lock.with_for_update()).first()
+            lock = _LOCK if self.is_sqlite else _LOCK_FOR_UPDATE
+            page = c.execute(lock, {"id": rec.page_id}).first()
             if page is None:
                 raise StorageError(f"page {rec.page_id} does not exist")
             outcome = rec.outcome
@@ -266,11 +273,10 @@ class Store:
                 if outcome != "superseded" and not _older(rec.observed_at, page.observed_at):
                     return CommitResult(0, None, outcome="conflict", conflict=True)
                 outcome = "superseded"  # stale: the check row only, the page untouched
-            check_id = c.execute(insert(Check).values(_check_values(rec, outcome, None))
-                                 .returning(Check.id)).scalar_one()
+            check_id = c.execute(_INSERT_CHECK, _check_values(rec, outcome, None)).scalar_one()
             if outcome != "superseded":
-                c.execute(update(Page).where(Page.id == rec.page_id).values(
-                    _page_values(page.revision, page.observed_at, rec, None)))
+                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **_page_values(
+                    page.revision, page.observed_at, rec, None)})
             c.commit()
             return CommitResult(check_id, None, outcome=outcome)
 

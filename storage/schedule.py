@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -163,10 +163,9 @@ class Schedule:
     def claim(self, page_id: int, now: datetime) -> Claim | None:
         """Take the page for one check if it is due and not leased; None if we lost."""
         with self.store.transaction() as c:
-            row = c.execute(update(Page).where(
-                Page.id == page_id, _due(now), _free(now),
-            ).values(lease_owner=self.owner, lease_expires=now + self.lease)
-             .returning(Page.next_check_at)).first()  # untouched by the claim: the due time
+            row = c.execute(_CLAIM, {  # returns next_check_at, untouched: the due time
+                "id_": page_id, "now_": now, "lease_owner": self.owner,
+                "lease_expires": now + self.lease}).first()
             return Claim(page_id, row[0], now) if row is not None else None
 
     def release(self, page_id: int, next_at: datetime) -> bool:
@@ -176,9 +175,8 @@ class Schedule:
         page): then nothing changes.
         """
         with self.store.transaction() as c:
-            result = c.execute(update(Page).where(
-                Page.id == page_id, Page.lease_owner == self.owner,
-            ).values(lease_owner=None, lease_expires=None, next_check_at=next_at))
+            result = c.execute(_RELEASE, {"id_": page_id, "owner_": self.owner,
+                                          "next_check_at": next_at})
             return _rowcount(result) == 1
 
     def take(self, page_id: int, now: datetime) -> bool:
@@ -188,16 +186,14 @@ class Schedule:
         ``monitor check``) does, and leaves ``next_check_at`` to the daemon.
         """
         with self.store.transaction() as c:
-            row = c.execute(update(Page).where(Page.id == page_id, _free(now))
-                            .values(lease_owner=self.owner, lease_expires=now + self.lease)
-                            .returning(Page.id)).first()
+            row = c.execute(_TAKE, {"id_": page_id, "now_": now, "lease_owner": self.owner,
+                                    "lease_expires": now + self.lease}).first()
             return row is not None
 
     def give_back(self, page_id: int) -> None:
         """End a lease taken with ``take``; the schedule is left as it was."""
         with self.store.transaction() as c:
-            c.execute(update(Page).where(Page.id == page_id, Page.lease_owner == self.owner)
-                      .values(lease_owner=None, lease_expires=None))
+            c.execute(_GIVE_BACK, {"id_": page_id, "owner_": self.owner})
 
     def holder(self, page_id: int) -> tuple[str | None, datetime | None]:
         """Who holds the page's lease, and until when."""
@@ -318,6 +314,24 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 def _free(now: datetime) -> ColumnElement[bool]:
     return or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= now)
+
+
+# The leases of ``monitor check``, built once (two a check: building costs more than running).
+_TAKE = (update(Page).where(Page.id == bindparam("id_"), or_(
+    col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
+    .returning(Page.id))
+# The daemon's: claim a due page, release it with its next slot.
+_CLAIM = (update(Page).where(
+    Page.id == bindparam("id_"),
+    or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= bindparam("now_")),
+    or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
+    .returning(Page.next_check_at))
+_RELEASE = (update(Page).where(Page.id == bindparam("id_"),
+                               Page.lease_owner == bindparam("owner_"))
+            .values(lease_owner=None, lease_expires=None))
+_GIVE_BACK = (update(Page).where(Page.id == bindparam("id_"),
+                                 Page.lease_owner == bindparam("owner_"))
+              .values(lease_owner=None, lease_expires=None))
 
 
 def _rowcount(result: object) -> int:
