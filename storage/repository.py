@@ -72,6 +72,7 @@ _RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_ba
 _LOCK = sa_select(Page.revision, Page.observed_at).where(Page.id == bindparam("id"))
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
 _INSERT_CHECK = insert(Check).returning(Check.id)
+_INSERT_VERSION = insert(Version).returning(Version.id)
 _UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
 _LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
 
@@ -243,7 +244,8 @@ class Store:
             version_id = self._add_version(s, page, rec.version) if rec.version else None
             change_ids = self._add_changes(s, page, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
-            check = self._add_check(s, rec, version_id)
+            check_id = s.connection().execute(
+                _INSERT_CHECK, _check_values(rec, rec.outcome, version_id)).scalar_one()
             for key, value in _page_values(page.revision, page.observed_at, rec,
                                            version_id).items():
                 setattr(page, key, value)
@@ -254,7 +256,7 @@ class Store:
                                       complete=rec.documents_complete,
                                       max_documents=rec.max_documents, now=utcnow())
             s.commit()
-            return CommitResult(check.id or 0, version_id, tuple(change_ids), tuple(alert_ids),
+            return CommitResult(check_id, version_id, tuple(change_ids), tuple(alert_ids),
                                 rec.outcome, documents=docs)
 
     def _commit_plain(self, rec: CheckRecord) -> CommitResult:
@@ -333,30 +335,28 @@ class Store:
         lines = paragraphs.store(s, page.id or 0, paragraphs.lines_of(new.text))
         fields = paragraphs.store(s, page.id or 0,
                                   paragraphs.fields_of(new.title, new.metadata))
-        row = Version(
-            page_id=page.id or 0, fetched_at=new.fetched_at, content_hash=new.content_hash,
-            title=new.title, line_ids=paragraphs.encode(lines),
-            field_ids=paragraphs.encode(fields), text_len=len(new.text),
-            meta=new.metadata, raw_body=blob, raw_codec=codec,
-            raw_base_id=base_id, raw_chain=chain, raw_size=len(new.raw),
-            raw_sha256=verify.sha256_hex(new.raw), http_status=new.http_status,
-            headers=new.headers,
-            url=new.url, charset=new.charset, attachments=new.attachments,
-        )
+        row = {
+            "page_id": page.id or 0, "fetched_at": new.fetched_at,
+            "content_hash": new.content_hash, "title": new.title,
+            "line_ids": paragraphs.encode(lines), "field_ids": paragraphs.encode(fields),
+            "text_len": len(new.text), "meta": new.metadata, "raw_body": blob,
+            "raw_codec": codec, "raw_base_id": base_id, "raw_chain": chain,
+            "raw_size": len(new.raw), "raw_sha256": verify.sha256_hex(new.raw),
+            "http_status": new.http_status, "headers": new.headers, "url": new.url,
+            "charset": new.charset, "attachments": new.attachments,
+        }
         self._seal(s, page, row, new)
         files.add(s, new.files)
-        s.add(row)
-        s.flush()
-        return row.id or 0
+        return int(s.connection().execute(_INSERT_VERSION, row).scalar_one())
 
-    def _seal(self, s: Session, page: Page, row: Version, new: NewVersion) -> None:
+    def _seal(self, s: Session, page: Page, row: dict[str, Any], new: NewVersion) -> None:
         """The version's evidence: text hash, number and chained record hash (verify.py)."""
-        row.number, previous = verify.next_link(s, page.id or 0)
-        row.text_sha256 = verify.text_sha256(new.text)
-        row.record_hash = verify.record_hash(
-            url=row.url, number=row.number, fetched_at=row.fetched_at,
-            raw_sha256=row.raw_sha256, text_sha256=row.text_sha256, meta=dict(row.meta),
-            previous=previous)
+        row["number"], previous = verify.next_link(s, page.id or 0)
+        row["text_sha256"] = verify.text_sha256(new.text)
+        row["record_hash"] = verify.record_hash(
+            url=row["url"], number=row["number"], fetched_at=row["fetched_at"],
+            raw_sha256=row["raw_sha256"], text_sha256=row["text_sha256"],
+            meta=dict(row["meta"]), previous=previous)
 
     def _compress(self, s: Session, page: Page, raw: bytes) -> tuple[bytes, str, int | None, int]:
         c = s.connection()
@@ -392,12 +392,6 @@ class Store:
         from storage.outbox import insert_alerts
 
         return insert_alerts(s, rec.page_id, rec.alerts, change_ids)
-
-    def _add_check(self, s: Session, rec: CheckRecord, version_id: int | None) -> Check:
-        check = Check(**_check_values(rec, rec.outcome, version_id))
-        s.add(check)
-        s.flush()
-        return check
 
     # --- reading -------------------------------------------------------------------
 
