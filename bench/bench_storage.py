@@ -1,9 +1,10 @@
 """What the database grows by: per changed version and per unchanged check.
 
-    .venv/bin/python -m bench.bench_storage [--pages 100] [--rounds 100] [--postgres URL]
+    .venv/bin/python -m bench.bench_storage [--pages 100] [--rounds 100] [--seed 3] [--postgres URL]
 
 ``N`` pages built from the four seed texts (``tests.pages.seed_page``, each page made
-distinct by its neighbours' titles and counters, 15–40 KB, 23 KB on average) get a first
+distinct by its neighbours' titles and counters, 15–40 KB, 23 KB on average; or all from
+one with ``--seed``, e.g. ``--seed 3``: the Hubei plan template, 40 KB) get a first
 version, then ``--rounds`` rounds in which 5% of the pages change (a number in one
 sentence changes, as a typical edit) and the others are checked unchanged.  Everything
 goes through ``Store.commit_check`` as the pipeline writes it (text extracted with
@@ -39,6 +40,9 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 WORKER = "bench-host:12345"
 
 
+SEED: int | None = None  # --seed: every page built from this seed text
+
+
 def page_bytes(n: int, edits: int, rnd: int) -> bytes:
     """Page ``n`` after ``edits`` edits (each changes one number in one sentence)."""
     def edit(ps: list[str]) -> list[str]:
@@ -47,7 +51,8 @@ def page_bytes(n: int, edits: int, rnd: int) -> bytes:
             i = (n + 7 * e) % len(out)
             out[i] = out[i] + f"（第{e + 1}次更正，数值{1000 + 37 * e}）"
         return out
-    return seed_page(n % 4, counter=1000 + rnd, edit=edit if edits else None,
+    return seed_page(n % 4 if SEED is None else SEED, counter=1000 + rnd,
+                     edit=edit if edits else None,
                      neighbours=(f"关于公布第{n}批名单的通知", f"关于开展第{n}次活动的通知"))
 
 
@@ -160,7 +165,11 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.05)
     ap.add_argument("--postgres", help="an empty PostgreSQL database URL to measure too")
     ap.add_argument("--keep", help="write the SQLite database here (a new file) to inspect")
+    ap.add_argument("--seed", type=int, choices=range(4), help="build every page from this "
+                    "seed (3: the Hubei plan template, 40 KB, the page of issue 12)")
     args = ap.parse_args()
+    global SEED
+    SEED = args.seed
     console = Console(width=120)
     with tempfile.TemporaryDirectory() as tmp:
         targets = [("SQLite", f"sqlite:///{args.keep or f'{tmp}/bench.db'}")]

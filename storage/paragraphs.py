@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -107,9 +107,28 @@ def fields_of(title: str, meta: dict[str, str]) -> list[tuple[str, str]]:
     return [(TITLE, title), *((str(k), str(v)) for k, v in meta.items())]
 
 
-def store(s: Session, page_id: int, items: Sequence[tuple[str, str]]) -> list[int]:
+def _core(s: Session | Connection) -> Connection:
+    """The session's connection: these are column statements, and the ORM's own
+    execution path would cost more than the statement (a changed check runs several)."""
+    return s.connection() if isinstance(s, Session) else s
+
+
+# Built once: building a statement costs more than running it on a small table.
+_KNOWN = select(Paragraph.digest, Paragraph.id).where(
+    Paragraph.page_id == bindparam("page_id"),
+    Paragraph.digest.in_(bindparam("keys", expanding=True)))  # type: ignore[attr-defined]
+_TEXTS = select(Paragraph.id, Paragraph.field, Paragraph.text).where(
+    Paragraph.id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+_INSERT = insert(Paragraph.__table__).returning(  # type: ignore[attr-defined]
+    Paragraph.__table__.c.id, Paragraph.__table__.c.digest,  # type: ignore[attr-defined]
+    sort_by_parameter_order=True)
+
+
+def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]]
+          ) -> list[int]:
     """The ids of ``items`` (field, text) on the page, inserting the ones it lacks (in
     order, so a new version's new lines get consecutive ids)."""
+    s = _core(s)
     keys = [digest(f, t) for f, t in items]
     known = _known(s, page_id, set(keys))
     new = []
@@ -118,43 +137,38 @@ def store(s: Session, page_id: int, items: Sequence[tuple[str, str]]) -> list[in
             known[key] = -1
             new.append({"page_id": page_id, "digest": key, "field": field, "text": text})
     if new:
-        rows = s.execute(insert(Paragraph).returning(Paragraph.id, Paragraph.digest,
-                                                     sort_by_parameter_order=True), new)
+        rows = s.execute(_INSERT, new)
         known.update({d: i for i, d in rows})
         index(s, [(known[p["digest"]], p["text"]) for p in new])
     return [known[k] for k in keys]
 
 
-def index(s: Session, rows: Sequence[tuple[int, str]]) -> None:
+def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
     """SQLite: add new paragraphs' folded text to ``paragraphs_fts`` (contentless FTS5
     trigram, migration 0006; fed from here, not by a trigger, since the folding is
     Python).  PostgreSQL folds into its generated column ``folded`` by itself."""
-    if rows and s.get_bind().dialect.name == "sqlite":
-        s.execute(sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :folded)"),
+    if rows and _core(s).dialect.name == "sqlite":
+        _core(s).execute(sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :folded)"),
                   [{"id": pid, "folded": fold(t)} for pid, t in rows])
 
 
-def _known(s: Session, page_id: int, keys: set[bytes]) -> dict[bytes, int]:
+def _known(c: Connection, page_id: int, keys: set[bytes]) -> dict[bytes, int]:
     out: dict[bytes, int] = {}
     wanted = list(keys)
     for i in range(0, len(wanted), CHUNK):
-        rows = s.execute(select(Paragraph.digest, Paragraph.id).where(
-            Paragraph.page_id == page_id,
-            Paragraph.digest.in_(bindparam("keys", expanding=True))),  # type: ignore[attr-defined]
-            {"keys": wanted[i:i + CHUNK]})
+        rows = c.execute(_KNOWN, {"page_id": page_id, "keys": wanted[i:i + CHUNK]})
         out.update({d: pid for d, pid in rows})
     return out
 
 
 # --- reading ---------------------------------------------------------------------------
 
-def texts(s: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+def texts(s: Session | Connection, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     """``id → (field, text)`` of the paragraphs asked for."""
-    wanted = sorted(set(ids))
+    c, wanted = _core(s), sorted(set(ids))
     out: dict[int, tuple[str, str]] = {}
     for i in range(0, len(wanted), CHUNK):
-        rows = s.execute(select(Paragraph.id, Paragraph.field, Paragraph.text)
-                         .where(Paragraph.id.in_(wanted[i:i + CHUNK])))  # type: ignore[attr-defined]
+        rows = c.execute(_TEXTS, {"ids": wanted[i:i + CHUNK]})
         out.update({pid: (field, text) for pid, field, text in rows})
     return out
 
@@ -166,12 +180,13 @@ def join(ids: Sequence[int], found: dict[int, tuple[str, str]], version_id: int)
         raise StorageError(f"version {version_id}: paragraph {exc.args[0]} is missing") from None
 
 
-def text_of(s: Session, version_id: int, lines: bytes | None) -> str:
+def text_of(s: Session | Connection, version_id: int, lines: bytes | None) -> str:
     ids = decode(lines)
     return join(ids, texts(s, ids), version_id)
 
 
-def texts_of(s: Session, versions: Sequence[tuple[int, bytes | None]]) -> dict[int, str]:
+def texts_of(s: Session | Connection, versions: Sequence[tuple[int, bytes | None]]
+             ) -> dict[int, str]:
     """The texts of several versions, reading each shared paragraph once."""
     lists = {vid: decode(blob) for vid, blob in versions}
     found = texts(s, (i for ids in lists.values() for i in ids))

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Connection, Engine, bindparam, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DataError, SQLAlchemyError
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, col, select
 
 from monitor.config import SourceConfig
@@ -35,6 +36,50 @@ from storage.records import (
 HASH_HISTORY = 4
 CHANGES_LOCK = 0x6368616E676573  # "changes": see Store._changes_in_id_order
 OUT_OF_RANGE = "22003"  # SQLSTATE numeric_value_out_of_range
+
+
+def _newest(column: Any, model: Any) -> Any:
+    """The newest row's ``column`` of the page (a scalar subquery of ``_STATE``)."""
+    return (sa_select(column).where(model.page_id == Page.id)
+            .order_by(model.id.desc()).limit(1).scalar_subquery())
+
+
+_child = aliased(Page)
+# A page, its source and what its newest change and check say: one query (page_state).
+_STATE = sa_select(
+    Page.id, Page.source_id, Page.url, Page.etag, Page.last_modified, Page.failure_streak,
+    Page.gone_streak, Page.status, Page.revision, Page.observed_at, Page.kind,
+    Page.announce, Page.list_title, Page.list_date, SourceRow.name, SourceRow.updated_at,
+    _newest(Change.kind, Change).label("change_kind"),
+    _newest(Check.error_kind, Check).label("error_kind"),
+    sa_select(func.count()).select_from(_child)
+    .where(_child.parent_id == Page.id, _child.listed).scalar_subquery().label("listed"),
+).join(SourceRow, SourceRow.id == Page.source_id)
+_STATE_OF_SOURCE = (_STATE.where(SourceRow.name == bindparam("name"), Page.kind == "page")
+                    .order_by(col(Page.id)).limit(1))  # the main page: Store._main_page
+_STATE_OF_PAGE = _STATE.where(Page.id == bindparam("id"))
+# The newest versions' small columns: the last one's, and the hashes of those before.
+_LAST_VERSIONS = (sa_select(Version.id, Version.content_hash, Version.title, Version.meta,
+                            Version.raw_sha256, Version.fetched_at, Version.url,
+                            Version.attachments)
+                  .where(Version.page_id == bindparam("page_id"))
+                  .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1))
+
+_RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_base_id,
+                 Version.raw_chain).where(Version.id == bindparam("id"))
+
+# The plain commit (Store._commit_plain): built once, as a check runs them every time.
+_LOCK = sa_select(Page.revision, Page.observed_at).where(Page.id == bindparam("id"))
+_LOCK_FOR_UPDATE = _LOCK.with_for_update()
+_INSERT_CHECK = insert(Check).returning(Check.id)
+_INSERT_VERSION = insert(Version).returning(Version.id)
+_UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
+_LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
+
+
+def _raw_row(c: Connection, version_id: int) -> Any:
+    """What reading a version's raw body needs (its row of ``_RAW``), or None."""
+    return c.execute(_RAW, {"id": version_id}).first()
 
 
 class Store:
@@ -102,8 +147,17 @@ class Store:
             report["updated"].append(cfg.name)
 
     def page_state(self, source: SourceConfig) -> PageState:
-        """The state of a source's main page, creating the rows on first use."""
-        with self.session() as s:
+        """The state of a source's main page, creating the rows on first use.
+
+        The usual case (the rows exist, the URL is the file's) is two column queries on
+        one connection and writes nothing: the page with its source and three scalar
+        subqueries, then the newest versions' small columns.
+        """
+        with self._translated(), self.engine.connect() as c:
+            row = c.execute(_STATE_OF_SOURCE, {"name": source.name}).first()
+            if row is not None and (row.url == source.url or row.status == "moved"):
+                return self._state(c, row)
+        with self.session() as s:  # first check, or the admin edited the URL
             src = s.exec(select(SourceRow).where(SourceRow.name == source.name)).first()
             if src is None:
                 src = SourceRow(name=source.name, url=source.url, tags=list(source.all_tags),
@@ -112,16 +166,17 @@ class Store:
                 s.flush()
             page = self._main_page(s, src, source.url)
             s.commit()
-            return self._state(s, src, page)
+            page_id = page.id
+        with self._translated(), self.engine.connect() as c:
+            return self._state(c, c.execute(_STATE_OF_PAGE, {"id": page_id}).one())
 
     def document_state(self, page_id: int) -> PageState:
         """The state of a document page (found by a listing)."""
-        with self.session() as s:
-            page = s.get(Page, page_id)
-            src = s.get(SourceRow, page.source_id) if page is not None else None
-            if page is None or src is None:
+        with self._translated(), self.engine.connect() as c:
+            row = c.execute(_STATE_OF_PAGE, {"id": page_id}).first()
+            if row is None:
                 raise KeyError(f"page {page_id}")
-            return self._state(s, src, page)
+            return self._state(c, row)
 
     def _main_page(self, s: Session, src: SourceRow, url: str) -> Page:
         page = s.exec(select(Page).where(Page.source_id == src.id, Page.kind == "page")
@@ -135,32 +190,22 @@ class Store:
             s.add(page)
         return page
 
-    def _state(self, s: Session, src: SourceRow, page: Page) -> PageState:
+    def _state(self, c: Connection, row: Any) -> PageState:
         # Hashes and the newest version's small columns only: its text is read when the
         # pipeline asks for it (a changed page), its raw body never.
-        hashes = s.exec(select(Version.content_hash).where(Version.page_id == page.id)
-                        .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1)).all()
-        last = s.exec(select(Version.id, Version.content_hash, Version.title, Version.meta,
-                             Version.raw_sha256, Version.fetched_at, Version.url,
-                             Version.attachments).where(Version.page_id == page.id)
-                      .order_by(col(Version.id).desc())).first() if hashes else None
-        kind = s.exec(select(Change.kind).where(Change.page_id == page.id)
-                      .order_by(col(Change.id).desc())).first()
-        error_kind = s.exec(select(Check.error_kind).where(Check.page_id == page.id)
-                            .order_by(col(Check.id).desc())).first()
-        listed = s.exec(select(func.count()).select_from(Page).where(
-            Page.parent_id == page.id, col(Page.listed))).one()
+        versions = c.execute(_LAST_VERSIONS, {"page_id": row.id}).all()
         return PageState(
-            page_id=page.id or 0, source_id=src.id or 0, source=src.name, url=page.url,
-            etag=page.etag, last_modified=page.last_modified,
-            last=self._last_version(last) if last else None,
-            previous_hashes=tuple(hashes[1:]),
-            last_change_kind=kind, failure_streak=page.failure_streak,
-            gone_streak=page.gone_streak, status=page.status,
-            revision=page.revision, observed_at=page.observed_at, last_error_kind=error_kind,
-            kind=page.kind, announce=page.announce, list_title=page.list_title,
-            list_date=page.list_date, documents_listed=int(listed),
-            settings_at=src.updated_at,
+            page_id=row.id or 0, source_id=row.source_id or 0, source=row.name, url=row.url,
+            etag=row.etag, last_modified=row.last_modified,
+            last=self._last_version(versions[0]) if versions else None,
+            previous_hashes=tuple(v.content_hash for v in versions[1:]),
+            last_change_kind=row.change_kind, failure_streak=row.failure_streak,
+            gone_streak=row.gone_streak, status=row.status,
+            revision=row.revision, observed_at=row.observed_at,
+            last_error_kind=row.error_kind,
+            kind=row.kind, announce=row.announce, list_title=row.list_title,
+            list_date=row.list_date, documents_listed=int(row.listed or 0),
+            settings_at=row.updated_at,
         )
 
     # --- the write path of a check -------------------------------------------------
@@ -184,6 +229,9 @@ class Store:
           version is always the page's real previous version, and the same content is
           never stored twice in a row.
         """
+        if rec.version is None and not rec.changes and not rec.alerts \
+                and rec.documents is None:
+            return self._commit_plain(rec)
         with self.write_session() as s:
             page = self._lock_page(s, rec.page_id)
             if rec.outcome == "superseded" or page.revision != rec.expected_revision:
@@ -196,8 +244,11 @@ class Store:
             version_id = self._add_version(s, page, rec.version) if rec.version else None
             change_ids = self._add_changes(s, page, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
-            check = self._add_check(s, rec, version_id)
-            self._update_page(page, rec, version_id)
+            check_id = s.connection().execute(
+                _INSERT_CHECK, _check_values(rec, rec.outcome, version_id)).scalar_one()
+            for key, value in _page_values(page.revision, page.observed_at, rec,
+                                           version_id).items():
+                setattr(page, key, value)
             s.add(page)
             docs = None
             if rec.documents is not None and rec.outcome != "error":
@@ -205,8 +256,39 @@ class Store:
                                       complete=rec.documents_complete,
                                       max_documents=rec.max_documents, now=utcnow())
             s.commit()
-            return CommitResult(check.id or 0, version_id, tuple(change_ids), tuple(alert_ids),
+            return CommitResult(check_id, version_id, tuple(change_ids), tuple(alert_ids),
                                 rec.outcome, documents=docs)
+
+    def _commit_plain(self, rec: CheckRecord) -> CommitResult:
+        """``commit_check`` of a record that adds a check row only (unchanged, or an error
+        without alerts): the same lock, revision test and writes, in three column
+        statements on one connection (no ORM objects: most checks take this path)."""
+        with self._translated(), self.engine.connect() as c:
+            if self.is_sqlite:
+                c.exec_driver_sql("BEGIN IMMEDIATE")
+            lock = _LOCK if self.is_sqlite else _LOCK_FOR_UPDATE
+            page = c.execute(lock, {"id": rec.page_id}).first()
+            if page is None:
+                raise StorageError(f"page {rec.page_id} does not exist")
+            outcome = rec.outcome
+            if outcome == "superseded" or page.revision != rec.expected_revision:
+                if outcome != "superseded" and not _older(rec.observed_at, page.observed_at):
+                    return CommitResult(0, None, outcome="conflict", conflict=True)
+                outcome = "superseded"  # stale: the check row only, the page untouched
+            check_id = c.execute(_INSERT_CHECK, _check_values(rec, outcome, None)).scalar_one()
+            if outcome != "superseded":
+                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **_page_values(
+                    page.revision, page.observed_at, rec, None)})
+            c.commit()
+            return CommitResult(check_id, None, outcome=outcome)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core connection in a transaction, committed at the end of the block; its
+        database errors come out as ``StorageError`` (small column statements, such as
+        the leases of ``storage.schedule``)."""
+        with self._translated(), self.engine.begin() as c:
+            yield c
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -243,10 +325,7 @@ class Store:
         return page
 
     def _superseded(self, s: Session, rec: CheckRecord) -> CommitResult:
-        check = Check(page_id=rec.page_id, started_at=rec.started_at, duration=rec.duration,
-                      outcome="superseded", http_status=rec.http_status, bytes=rec.bytes,
-                      raw_sha256=rec.raw_sha256, error_kind=rec.error_kind, error=rec.error,
-                      worker=rec.worker)
+        check = Check(**_check_values(rec, "superseded", None))
         s.add(check)
         s.commit()
         return CommitResult(check.id or 0, None, outcome="superseded")
@@ -256,49 +335,51 @@ class Store:
         lines = paragraphs.store(s, page.id or 0, paragraphs.lines_of(new.text))
         fields = paragraphs.store(s, page.id or 0,
                                   paragraphs.fields_of(new.title, new.metadata))
-        row = Version(
-            page_id=page.id or 0, fetched_at=new.fetched_at, content_hash=new.content_hash,
-            title=new.title, line_ids=paragraphs.encode(lines),
-            field_ids=paragraphs.encode(fields), text_len=len(new.text),
-            meta=new.metadata, raw_body=blob, raw_codec=codec,
-            raw_base_id=base_id, raw_chain=chain, raw_size=len(new.raw),
-            raw_sha256=verify.sha256_hex(new.raw), http_status=new.http_status,
-            headers=new.headers,
-            url=new.url, charset=new.charset, attachments=new.attachments,
-        )
+        row = {
+            "page_id": page.id or 0, "fetched_at": new.fetched_at,
+            "content_hash": new.content_hash, "title": new.title,
+            "line_ids": paragraphs.encode(lines), "field_ids": paragraphs.encode(fields),
+            "text_len": len(new.text), "meta": new.metadata, "raw_body": blob,
+            "raw_codec": codec, "raw_base_id": base_id, "raw_chain": chain,
+            "raw_size": len(new.raw), "raw_sha256": verify.sha256_hex(new.raw),
+            "http_status": new.http_status, "headers": new.headers, "url": new.url,
+            "charset": new.charset, "attachments": new.attachments,
+        }
         self._seal(s, page, row, new)
-        previous = s.get(Version, page.last_version_id) if page.last_version_id else None
-        spans.track(s, page.id or 0, row.number,
-                    spans.ids_of(previous.line_ids, previous.field_ids) if previous else set(),
+        before = s.connection().execute(
+            select(Version.line_ids, Version.field_ids).where(
+                Version.id == page.last_version_id)).first() if page.last_version_id else None
+        spans.track(s, page.id or 0, row["number"],
+                    spans.ids_of(before[0], before[1]) if before else set(),
                     {*lines, *fields})
         files.add(s, new.files)
-        s.add(row)
-        s.flush()
-        return row.id or 0
+        return int(s.connection().execute(_INSERT_VERSION, row).scalar_one())
 
-    def _seal(self, s: Session, page: Page, row: Version, new: NewVersion) -> None:
+    def _seal(self, s: Session, page: Page, row: dict[str, Any], new: NewVersion) -> None:
         """The version's evidence: text hash, number and chained record hash (verify.py)."""
-        row.number, previous = verify.next_link(s, page.id or 0)
-        row.text_sha256 = verify.text_sha256(new.text)
-        row.record_hash = verify.record_hash(
-            url=row.url, number=row.number, fetched_at=row.fetched_at,
-            raw_sha256=row.raw_sha256, text_sha256=row.text_sha256, meta=dict(row.meta),
-            previous=previous)
+        row["number"], previous = verify.next_link(s, page.id or 0)
+        row["text_sha256"] = verify.text_sha256(new.text)
+        row["record_hash"] = verify.record_hash(
+            url=row["url"], number=row["number"], fetched_at=row["fetched_at"],
+            raw_sha256=row["raw_sha256"], text_sha256=row["text_sha256"],
+            meta=dict(row["meta"]), previous=previous)
 
     def _compress(self, s: Session, page: Page, raw: bytes) -> tuple[bytes, str, int | None, int]:
-        base = s.get(Version, page.last_version_id) if page.last_version_id else None
+        c = s.connection()
+        base = _raw_row(c, page.last_version_id) if page.last_version_id else None
         if base is None or base.raw_chain + 1 >= rawcodec.DELTA_CHAIN_MAX:
             return rawcodec.compress(raw), "zstd", None, 0
-        base_raw = self._raw(s, base)
+        base_raw = self._raw(c, base)
         return rawcodec.compress(raw, base_raw), "zstd-delta", base.id, base.raw_chain + 1
 
-    def _raw(self, s: Session, version: Version) -> bytes:
+    def _raw(self, c: Connection, version: Any) -> bytes:
+        """A version's raw body (``version``: a ``_RAW`` row), through its delta chain."""
         if version.raw_codec == "zstd" or version.raw_base_id is None:
             return rawcodec.decompress(version.raw_body)
-        base = s.get(Version, version.raw_base_id)
+        base = _raw_row(c, version.raw_base_id)
         if base is None:
             raise StorageError(f"version {version.id}: delta base {version.raw_base_id} missing")
-        return rawcodec.decompress(version.raw_body, self._raw(s, base))
+        return rawcodec.decompress(version.raw_body, self._raw(c, base))
 
     def _add_changes(self, s: Session, page: Page, rec: CheckRecord,
                      version_id: int | None) -> list[int]:
@@ -317,36 +398,6 @@ class Store:
         from storage.outbox import insert_alerts
 
         return insert_alerts(s, rec.page_id, rec.alerts, change_ids)
-
-    def _add_check(self, s: Session, rec: CheckRecord, version_id: int | None) -> Check:
-        check = Check(page_id=rec.page_id, started_at=rec.started_at, duration=rec.duration,
-                      outcome=rec.outcome, http_status=rec.http_status, bytes=rec.bytes,
-                      raw_sha256=rec.raw_sha256, error_kind=rec.error_kind,
-                      error=rec.error, version_id=version_id, worker=rec.worker)
-        s.add(check)
-        s.flush()
-        return check
-
-    def _update_page(self, page: Page, rec: CheckRecord, version_id: int | None) -> None:
-        now = utcnow()
-        page.last_check_at = now
-        page.revision += 1
-        if rec.observed_at is not None and not _older(rec.observed_at, page.observed_at):
-            page.observed_at = rec.observed_at
-        page.failure_streak, page.gone_streak = rec.failure_streak, rec.gone_streak
-        if rec.page_status:
-            page.status = rec.page_status
-        if rec.outcome != "error":
-            page.last_ok_at = now
-            page.etag, page.last_modified = rec.etag, rec.last_modified
-        if version_id is not None:
-            page.last_version_id = version_id
-        if rec.changes:
-            page.last_change_at = rec.started_at  # as the change and its check rows say
-        if rec.page_url:
-            page.url = rec.page_url
-        if rec.announced:
-            page.announce = False
 
     # --- reading -------------------------------------------------------------------
 
@@ -389,11 +440,11 @@ class Store:
     def version_text(self, version_id: int) -> str:
         """A version's extracted text, exactly as it was stored (``KeyError``: no such
         version).  The text lives as shared paragraphs (``storage/paragraphs.py``)."""
-        with self.session() as s:
-            lines = s.exec(select(Version.line_ids).where(Version.id == version_id)).first()
+        with self._translated(), self.engine.connect() as c:
+            lines = c.execute(_LINES, {"id": version_id}).first()
             if lines is None:
                 raise KeyError(version_id)
-            return paragraphs.text_of(s, version_id, lines)
+            return paragraphs.text_of(c, version_id, lines[0])
 
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
@@ -421,11 +472,11 @@ class Store:
             return paragraphs.texts_of(s, [(vid or 0, blob) for vid, blob in rows])
 
     def raw_body(self, version_id: int) -> bytes:
-        with self.session() as s:
-            v = s.get(Version, version_id)
+        with self._translated(), self.engine.connect() as c:
+            v = _raw_row(c, version_id)
             if v is None:
                 raise KeyError(version_id)
-            return self._raw(s, v)
+            return self._raw(c, v)
 
     def file(self, sha256: str, *, body: bool = True) -> StoredFile:
         """A stored attachment file by its SHA-256 (with its original bytes)."""
@@ -454,6 +505,39 @@ class Store:
             for key, value in where.items():
                 stmt = stmt.where(getattr(model, key) == value)
             return int(s.exec(stmt).one())
+
+
+def _check_values(rec: CheckRecord, outcome: str, version_id: int | None) -> dict[str, Any]:
+    """The ``checks`` row of a record."""
+    return {"page_id": rec.page_id, "started_at": rec.started_at, "duration": rec.duration,
+            "outcome": outcome, "http_status": rec.http_status, "bytes": rec.bytes,
+            "raw_sha256": rec.raw_sha256, "error_kind": rec.error_kind, "error": rec.error,
+            "version_id": version_id, "worker": rec.worker}
+
+
+def _page_values(revision: int, observed_at: datetime | None, rec: CheckRecord,
+                 version_id: int | None) -> dict[str, Any]:
+    """The page columns a stored check sets (the page was at ``revision``, fetched at
+    ``observed_at``)."""
+    now = utcnow()
+    out: dict[str, Any] = {"last_check_at": now, "revision": revision + 1,
+                           "failure_streak": rec.failure_streak,
+                           "gone_streak": rec.gone_streak}
+    if rec.observed_at is not None and not _older(rec.observed_at, observed_at):
+        out["observed_at"] = rec.observed_at
+    if rec.page_status:
+        out["status"] = rec.page_status
+    if rec.outcome != "error":
+        out.update(last_ok_at=now, etag=rec.etag, last_modified=rec.last_modified)
+    if version_id is not None:
+        out["last_version_id"] = version_id
+    if rec.changes:
+        out["last_change_at"] = rec.started_at  # as the change and its check rows say
+    if rec.page_url:
+        out["url"] = rec.page_url
+    if rec.announced:
+        out["announce"] = False
+    return out
 
 
 def _older(at: datetime | None, than: datetime | None) -> bool:

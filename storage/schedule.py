@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -162,12 +162,10 @@ class Schedule:
 
     def claim(self, page_id: int, now: datetime) -> Claim | None:
         """Take the page for one check if it is due and not leased; None if we lost."""
-        with self.store.session() as s:
-            row = s.execute(update(Page).where(
-                Page.id == page_id, _due(now), _free(now),
-            ).values(lease_owner=self.owner, lease_expires=now + self.lease)
-             .returning(Page.next_check_at)).first()  # untouched by the claim: the due time
-            s.commit()
+        with self.store.transaction() as c:
+            row = c.execute(_CLAIM, {  # returns next_check_at, untouched: the due time
+                "id_": page_id, "now_": now, "lease_owner": self.owner,
+                "lease_expires": now + self.lease}).first()
             return Claim(page_id, row[0], now) if row is not None else None
 
     def release(self, page_id: int, next_at: datetime) -> bool:
@@ -176,11 +174,9 @@ class Schedule:
         False if the lease was no longer ours (it expired and another replica took the
         page): then nothing changes.
         """
-        with self.store.session() as s:
-            result = s.execute(update(Page).where(
-                Page.id == page_id, Page.lease_owner == self.owner,
-            ).values(lease_owner=None, lease_expires=None, next_check_at=next_at))
-            s.commit()
+        with self.store.transaction() as c:
+            result = c.execute(_RELEASE, {"id_": page_id, "owner_": self.owner,
+                                          "next_check_at": next_at})
             return _rowcount(result) == 1
 
     def take(self, page_id: int, now: datetime) -> bool:
@@ -189,19 +185,15 @@ class Schedule:
         ``monitor check`` uses this: it never checks a page while a replica (or another
         ``monitor check``) does, and leaves ``next_check_at`` to the daemon.
         """
-        with self.store.session() as s:
-            row = s.execute(update(Page).where(Page.id == page_id, _free(now))
-                            .values(lease_owner=self.owner, lease_expires=now + self.lease)
-                            .returning(Page.id)).first()
-            s.commit()
+        with self.store.transaction() as c:
+            row = c.execute(_TAKE, {"id_": page_id, "now_": now, "lease_owner": self.owner,
+                                    "lease_expires": now + self.lease}).first()
             return row is not None
 
     def give_back(self, page_id: int) -> None:
         """End a lease taken with ``take``; the schedule is left as it was."""
-        with self.store.session() as s:
-            s.execute(update(Page).where(Page.id == page_id, Page.lease_owner == self.owner)
-                      .values(lease_owner=None, lease_expires=None))
-            s.commit()
+        with self.store.transaction() as c:
+            c.execute(_GIVE_BACK, {"id_": page_id, "owner_": self.owner})
 
     def holder(self, page_id: int) -> tuple[str | None, datetime | None]:
         """Who holds the page's lease, and until when."""
@@ -211,21 +203,19 @@ class Schedule:
 
     def release_all(self) -> int:
         """At shutdown: give back every lease we hold, so others need not wait for expiry."""
-        with self.store.session() as s:
-            result = s.execute(update(Page).where(Page.lease_owner == self.owner)
+        with self.store.transaction() as c:
+            result = c.execute(update(Page).where(Page.lease_owner == self.owner)
                                .values(lease_owner=None, lease_expires=None))
-            s.commit()
             return _rowcount(result)
 
     def renew(self, page_ids: Sequence[int], now: datetime) -> int:
         """Extend our leases of checks still running (a slow host must not lose them)."""
         if not page_ids:
             return 0
-        with self.store.session() as s:
-            result = s.execute(update(Page).where(
+        with self.store.transaction() as c:
+            result = c.execute(update(Page).where(
                 col(Page.id).in_(list(page_ids)), Page.lease_owner == self.owner,
             ).values(lease_expires=now + self.lease))
-            s.commit()
             return _rowcount(result)
 
     def align_documents(self, listing_id: int,
@@ -324,6 +314,24 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 def _free(now: datetime) -> ColumnElement[bool]:
     return or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= now)
+
+
+# The leases of ``monitor check``, built once (two a check: building costs more than running).
+_TAKE = (update(Page).where(Page.id == bindparam("id_"), or_(
+    col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
+    .returning(Page.id))
+# The daemon's: claim a due page, release it with its next slot.
+_CLAIM = (update(Page).where(
+    Page.id == bindparam("id_"),
+    or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= bindparam("now_")),
+    or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
+    .returning(Page.next_check_at))
+_RELEASE = (update(Page).where(Page.id == bindparam("id_"),
+                               Page.lease_owner == bindparam("owner_"))
+            .values(lease_owner=None, lease_expires=None))
+_GIVE_BACK = (update(Page).where(Page.id == bindparam("id_"),
+                                 Page.lease_owner == bindparam("owner_"))
+              .values(lease_owner=None, lease_expires=None))
 
 
 def _rowcount(result: object) -> int:

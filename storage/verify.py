@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
@@ -76,11 +77,15 @@ def record_hash(**fields: Any) -> str:
     return sha256_hex(record_bytes(**fields))
 
 
+_LAST_LINK = (select(Version.number, Version.record_hash)
+              .where(Version.page_id == bindparam("page_id"))
+              .order_by(col(Version.id).desc()).limit(1))
+
+
 def next_link(s: Session, page_id: int) -> tuple[int, str]:
     """The number and the previous record hash of a page's next version (inside the
     ``Store``'s write session, under the page's lock)."""
-    last = s.exec(select(Version.number, Version.record_hash).where(Version.page_id == page_id)
-                  .order_by(col(Version.id).desc())).first()
+    last = s.connection().execute(_LAST_LINK, {"page_id": page_id}).first()
     return (int(last[0]) + 1, last[1]) if last else (1, "")
 
 
