@@ -1,5 +1,6 @@
 """A per-robot limit of N messages in any window of W seconds, shared by every delivery
-of the process (DingTalk: 20 a minute per robot, ``dingtalk_rate``/``dingtalk_window``).
+of the process (DingTalk and WeCom robots: 20 a minute each, ``dingtalk_rate``/
+``dingtalk_window``, ``wecom_rate``/``wecom_window``).
 
 Sends to one robot take turns (``turn``): a send may start only W seconds after the
 N-th send before it *finished*.  A send arrives at the robot after it starts and before

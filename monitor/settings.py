@@ -127,6 +127,10 @@ class Settings(BaseModel):
         "queued (DingTalk's limit: 20 a minute per robot).")
     dingtalk_window: float = Field(
         60.0, gt=0, description="Seconds of dingtalk_rate's window.")
+    wecom_rate: int = Field(
+        20, ge=1, description="Messages a WeCom group robot takes per wecom_window; more are "
+        "queued (WeCom's limit: 20 a minute per robot).")
+    wecom_window: float = Field(60.0, gt=0, description="Seconds of wecom_rate's window.")
     web_enabled: bool = Field(False, description="monitor run also serves the web UI.")
     web_host: str = Field("127.0.0.1", description="Web UI bind address.")
     web_port: int = Field(8080, ge=1, le=65535, description="Web UI port.")

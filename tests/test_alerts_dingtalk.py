@@ -39,7 +39,8 @@ class Robot:
 
     def answer(self, req: Request) -> Response:
         query = parse_qs(urlsplit(req.path).query)
-        text = json.loads(req.body)["markdown"]["text"]
+        md = json.loads(req.body)["markdown"]
+        text = md.get("text") or md.get("content", "")  # DingTalk's / WeCom's
         if self.secret is not None:
             ts = query.get("timestamp", [""])[0]
             mac = hmac.new(self.secret.encode(), f"{ts}\n{self.secret}".encode(),
@@ -67,22 +68,23 @@ def site2() -> Iterator[Site]:
     s.close()
 
 
-def room(n: int, secret: bool = False) -> str:
+def room(n: int, secret: bool = False, app: str = "dingtalk") -> str:
     """Watcher ``n`` of one robot: its own variable (same URL), so its own outbox row."""
     return f"""
 [[watchers]]
 name = "room{n}"
 webhook_env = "ROBOT{n}"
-webhook_format = "dingtalk"
+webhook_format = "{app}"
 sources = ["hn-0192"]
 """ + ('webhook_secret_env = "ROBOT_SECRET"\n' if secret else "")
 
 
+@pytest.mark.parametrize("app", ["dingtalk", "wecom"])  # both take 20 a minute per robot
 async def test_a_robot_gets_at_most_its_rate_per_window_and_nothing_is_dropped(
-        store: Store, site: Site, tmp_path: Path) -> None:
+        store: Store, site: Site, tmp_path: Path, app: str) -> None:
     robot, n, rate, window = Robot(site), 8, 3, 1.5
-    config = make_config(tmp_path, "".join(room(i) for i in range(n)),
-                         settings=f"dingtalk_rate = {rate}\ndingtalk_window = {window}\n")
+    config = make_config(tmp_path, "".join(room(i, app=app) for i in range(n)),
+                         settings=f"{app}_rate = {rate}\n{app}_window = {window}\n")
     env = {f"ROBOT{i}": robot.url for i in range(n)}
     make_change(store, config)
     deliverer = Deliverer(config, store, env=env)
