@@ -77,6 +77,13 @@ def test_shell_completion_completes_commands_and_options(tmp_path: Path) -> None
             env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path).stdout
 
     assert "plain,demo" in complete("monitor de", 1)
+    (tmp_path / "sources.toml").write_text(
+        '[[sources]]\nname = "hn-replies"\nurl = "https://example.org/a"\n\n'
+        '[[sources]]\nname = "hb-plan"\nurl = "https://example.org/b"\n', encoding="utf-8")
+    assert complete("monitor history hn", 2).split() == ["plain,hn-replies"]
+    assert set(complete("monitor check --source h", 3).split()) == {
+        "plain,hn-replies", "plain,hb-plan"}
+    assert complete("monitor verify hb", 2).split() == ["plain,hb-plan"]
     assert "plain,import" in complete("monitor sources im", 2)
     assert "plain,--no-test" in complete("monitor sources import x.yaml --no", 4)
     script = subprocess.run(

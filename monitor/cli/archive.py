@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from monitor.cli.common import (
+    complete_source_names,
     console,
     err_console,
     handle_errors,
@@ -30,6 +31,7 @@ from storage.archive import Archive, ArchivedVersion
 from storage.search import Passage, Search, SearchResults, checked_terms
 
 source_filter = click.option("--source", "source", metavar="NAME",
+                             shell_complete=complete_source_names,
                              help="Only this source (name or URL).")
 since_option = click.option("--from", "since", metavar="DATE",
                             help="From this date (2026-05-01 = its start) or date-time.")

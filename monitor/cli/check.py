@@ -16,6 +16,7 @@ from rich.text import Text
 from alerts.delivery import Deliverer
 from monitor import follow
 from monitor.cli.common import (
+    complete_source_names,
     console,
     handle_errors,
     json_option,
@@ -44,7 +45,7 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @sources_option
-@click.option("--source", "names", multiple=True,
+@click.option("--source", "names", multiple=True, shell_complete=complete_source_names,
               help="Only this source (name, URL or glob), or a listing's document (its URL: "
               "checked now, due or not).")
 @click.option("--no-deliver", is_flag=True, help="Leave alerts in the outbox.")

@@ -45,6 +45,27 @@ sources_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
+def complete_source_names(ctx: click.Context, param: click.Parameter, incomplete: str
+                          ) -> list[Any]:
+    """Shell completion of a source's name, read from the sources file alone (no
+    database, no validation: a half-edited file still completes, a broken one gives
+    nothing)."""
+    import os
+    import tomllib
+
+    from click.shell_completion import CompletionItem
+
+    path = (ctx.params.get("sources_file") or os.environ.get("MONITOR_SOURCES")
+            or SOURCES_DEFAULT)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return []
+    names = [s.get("name") for s in data.get("sources", []) if isinstance(s, dict)]
+    return [CompletionItem(n) for n in names
+            if isinstance(n, str) and n.startswith(incomplete)]
+
+
 def handle_errors(fn: F) -> F:
     """Turn monitor errors into a one-line message and an exit code, never a traceback.
 

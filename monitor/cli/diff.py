@@ -21,6 +21,7 @@ import click
 from rich.text import Text
 
 from monitor.cli.common import (
+    complete_source_names,
     console,
     err_console,
     handle_errors,
@@ -46,7 +47,8 @@ def register(cli: click.Group) -> None:
 
 
 @click.command()
-@click.argument("targets", nargs=-1, required=True, metavar="A [B] | NAME")
+@click.argument("targets", nargs=-1, required=True, metavar="A [B] | NAME",
+                shell_complete=complete_source_names)
 @click.option("--from", "since", metavar="DATE",
               help="NAME as it was at this date: 2026-05-01 = the end of that day in "
               "settings.timezone, like show --at (2026-05-01T00:00 for its start).")

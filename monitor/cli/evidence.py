@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.common import (
+    complete_source_names,
     console,
     err_console,
     handle_errors,
@@ -27,7 +28,7 @@ def register(cli: click.Group) -> None:
 
 
 @click.command("verify")
-@click.argument("names", nargs=-1, metavar="[NAME…]")
+@click.argument("names", nargs=-1, metavar="[NAME…]", shell_complete=complete_source_names)
 @sources_option
 @json_option
 @handle_errors

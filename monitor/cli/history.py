@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
+    complete_source_names,
     console,
     handle_errors,
     json_option,
@@ -33,7 +34,7 @@ def register(cli: click.Group) -> None:
 
 
 @click.command()
-@click.argument("name_or_url")
+@click.argument("name_or_url", shell_complete=complete_source_names)
 @click.option("--documents", is_flag=True,
               help="A listing's documents (each addressable by its URL) instead.")
 @sources_option
@@ -104,7 +105,7 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_source_names)
 @click.option("--at", "at", metavar="DATE",
               help="The version current at this date (2026-05-01 = the end of that day "
               "in settings.timezone) or date-time (2026-05-01T08:00); NAME or URL only.")

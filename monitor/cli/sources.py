@@ -15,6 +15,7 @@ from rich.text import Text
 from alerts.registry import check_alerting
 from monitor.attachments import format_by_name
 from monitor.cli.common import (
+    complete_source_names,
     console,
     err_console,
     handle_errors,
@@ -64,7 +65,7 @@ def validate(sources_file: Path) -> None:
 
 
 @sources.command("test")
-@click.argument("name_or_url")
+@click.argument("name_or_url", shell_complete=complete_source_names)
 @sources_option
 @json_option
 @handle_errors
@@ -248,7 +249,7 @@ def _entry(name: str, url: str, content: str | None, interval: str | None,
 
 
 @sources.command("remove")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_source_names)
 @sources_option
 @handle_errors
 def remove(name: str, sources_file: Path) -> None:
