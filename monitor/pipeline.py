@@ -296,6 +296,7 @@ class Checker:
             current = (state.etag, state.last_modified)
             if current != seen.validators:
                 return replace(rec, outcome=str(Outcome.SUPERSEDED))
+            rec = self._restored(source, state, rec)
             return await self._files_changed(source, state, seen, rec)
         assert got is not None
         documents.refuse_broken(source, state, got.extracted)
@@ -322,6 +323,20 @@ class Checker:
                        alerts=rec.alerts + tuple(alerts),
                        page_url=got.fetch.final_url if moved else None,
                        page_status="moved" if moved else rec.page_status)
+    def _restored(self, source: SourceConfig, state: PageState,
+                  rec: CheckRecord) -> CheckRecord:
+        """A gone page answering 304 to the validators kept from before it went: it is
+        back with the very version it had.  Its return is told (页面已恢复访问) as for
+        a 200, against the last version; no version is stored."""
+        last = state.last
+        if state.status != "gone" or last is None:
+            return rec
+        snap = snapshot(last.title, last.text, last.metadata, last.attachments or [])
+        back = [ChangeDecision(ChangeKind.RESTORED, "页面已恢复访问")]
+        return replace(rec, outcome=str(Outcome.CHANGED), changes=tuple(back),
+                       alerts=rec.alerts + tuple(self._change_alerts(
+                           source, back, state.page_id, last, snap)))
+
     async def _files_changed(self, source: SourceConfig, state: PageState,
                              seen: Observation, rec: CheckRecord) -> CheckRecord:
         """A 304 page whose attachments changed: a new version of the same page text
@@ -345,7 +360,7 @@ class Checker:
             http_status=full.http_status, headers=dict(full.headers), url=full.url,
             charset=full.charset, fetched_at=seen.at, files=seen.files)
         return replace(rec, outcome=str(Outcome.CHANGED), version=version,
-                       changes=(decision,),
+                       changes=(*rec.changes, decision),
                        alerts=rec.alerts + tuple(self._change_alerts(source, [decision],
                                                                      state.page_id, last, snap)))
 

@@ -498,6 +498,35 @@ async def test_two_404s_are_gone_once_and_the_page_coming_back_is_restored(
     assert [a.event for a in env.alerts()] == ["change", "change"]
 
 
+async def test_a_gone_page_answering_304_when_it_comes_back_is_restored(
+        make_env: Callable[..., Env]) -> None:
+    # The validators of the last version are kept while the page is gone, so the server
+    # of a page put back as it was answers 304: that is its return all the same.
+    env = make_env()
+    stamp = "Wed, 02 Dec 2026 08:00:00 GMT"
+    env.serve(html(seed_page(0), **{"Last-Modified": stamp}))
+    v1 = (await env.check()).version_id
+    env.serve(html("<h1>404 Not Found</h1>", status=404))
+    await env.check()
+    await env.check()
+    [gone] = env.changes("gone")
+
+    def conditional(req: Request) -> Response:
+        if req.headers.get("if-modified-since") == stamp:
+            return Response(b"", status=304, headers={"Last-Modified": stamp})
+        return html(seed_page(0), **{"Last-Modified": stamp})
+
+    env.serve(conditional)
+    back = await env.check()
+    assert back.status == 304 and back.change_kind == "restored"
+    [restored] = env.changes("restored")
+    assert restored.old_version_id == v1 and restored.new_version_id is None
+    assert env.page().status == "ok" and [v.id for v in env.versions()] == [v1]
+    assert [a.change_id for a in env.alerts("change")] == [gone.id, restored.id]
+    again = await env.check()
+    assert again.outcome is Outcome.UNCHANGED and len(env.changes()) == 2
+
+
 SOFT_404 = {  # a CMS's "page not found", answered with 200
     "small": lambda: ("<html><head><title>404 页面不存在</title></head><body><h2>抱歉，您访问的"
                       "页面不存在或已被删除！</h2><a href='/'>返回首页</a></body></html>").encode(),
