@@ -341,6 +341,16 @@ def test_metadata_from_a_list_and_th_td_pairs() -> None:
                                       "文号": "湘政函〔2021〕1号", "有效性": "有效"}
 
 
+def test_a_bare_wenhao_cell_is_the_document_number_when_its_value_is_one() -> None:
+    # 文号 without its colon: believed when the next cell is a document number (a
+    # reply's table as published), not when it is a data table's column heading.
+    html = ("<table><tr><td>索引号</td><td>430S00/2021-1</td></tr>"
+            "<tr><td>文号</td><td>湘工信提案函〔2021〕254号</td></tr></table>"
+            "<table><tr><td>文号</td><td>说明</td></tr></table>")
+    assert extract_metadata(html) == {"索引号": "430S00/2021-1",
+                                      "文号": "湘工信提案函〔2021〕254号"}
+
+
 def test_metadata_in_scripts_and_comments_is_not_metadata() -> None:
     html = ("<table><!--<tr><td>有效性：</td><td>失效</td></tr>--><tr><td>索引号：</td><td>A/1</td>"
             "</tr></table><script>document.write('<td>有效性：</td><td>有效</td>')</script>")

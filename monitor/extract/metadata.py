@@ -64,6 +64,9 @@ _CELL_LABEL = re.compile(
 _DOC_NUMBER = re.compile(
     r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,5}\s*号"
 )
+# A short label standing bare in its cell is believed when its value has the field's own
+# shape: 文号 | 湘工信提案函〔2021〕254号 is a document number, 文号 | 说明 a column heading.
+_BARE_SHORT = {"文号": _DOC_NUMBER}
 _MAX_VALUE = 200
 _BLOCKS = frozenset({"p", "li", "dd", "dt", "div", "h1", "h2", "h3", "h4", "h5", "h6", "section",
                      "article", "center", "blockquote", "address", "table", "tbody", "thead",
@@ -165,7 +168,8 @@ def _add_row(found: dict[str, str], cells: list[str]) -> None:
     i = 0
     while i < len(cells):
         label = cells[i]
-        if _CELL_LABEL.fullmatch(label) and i + 1 < len(cells):
+        if i + 1 < len(cells) and (_CELL_LABEL.fullmatch(label)
+                                   or _bare_short(label, cells[i + 1])):
             value = cells[i + 1]
             if not _CELL_LABEL.fullmatch(value):
                 _put(found, label.rstrip(":："), value)
@@ -173,6 +177,11 @@ def _add_row(found: dict[str, str], cells: list[str]) -> None:
                 continue
         _add_line(found, label)
         i += 1
+
+
+def _bare_short(label: str, value: str) -> bool:
+    shape = _BARE_SHORT.get(label.strip())
+    return shape is not None and shape.fullmatch(value.strip()) is not None
 
 
 def _add_line(found: dict[str, str], line: str) -> None:
