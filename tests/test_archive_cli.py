@@ -241,6 +241,10 @@ def test_search_without_words_or_with_a_control_character_is_an_error(
                                                  str(sources)).stderr
     found = monitor("search", "答复", "--sources", str(sources))
     assert found.returncode == 0 and found.stdout.startswith("2 versions (1 page) contain '答复'")
+    unknown = monitor("search", "答复", "--field", "wenhao", "--sources", str(sources))
+    assert unknown.returncode == 2 and "没有这个检索字段" in unknown.stderr  # not "0 found"
+    alias = monitor("search", "答复", "--field", "发文字号", "--sources", str(sources))
+    assert alias.returncode == 0  # an alias of 文号 is 文号
 
 
 def test_diff_dates_without_a_version_or_with_one_version_say_so(

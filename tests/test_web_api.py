@@ -131,6 +131,8 @@ async def test_search_api_for_short_and_long_chinese_phrases(
                                                      "from": "2026-05-10"})).json()
     assert [h["version_id"] for h in short["hits"]] == built.versions["hn-reply"][1:]
     assert short["hits"][0]["title"]["html"] == "<mark>答复</mark>"
+    unknown = await client.get("/api/search", params={"q": "答复", "field": "nope"})
+    assert unknown.status_code == 400 and "nope" in unknown.text
     hostile = (await client.get("/api/search", params={"q": "pwned"})).json()
     assert hostile["total"] == 2
     assert "<script>" not in hostile["hits"][0]["passage"]["html"]

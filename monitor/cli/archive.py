@@ -27,6 +27,7 @@ from monitor.cli.common import (
     sources_option,
 )
 from monitor.export import STDOUT, Manifest, write_jsonl, write_manifest, write_warc
+from monitor.extract.metadata import search_field
 from storage.archive import Archive, ArchivedVersion
 from storage.search import Passage, Search, SearchResults, checked_terms
 
@@ -71,14 +72,15 @@ def search(query: str, source: str | None, tag: str | None, since: str | None,
     (Chinese needs no spaces; space-separated terms must all occur; a 文号 is found in
     any bracket or width form).  One hit per page, its newest matching version."""
     checked_terms(query, source, tag)  # bad input is said before anything is opened
+    field = search_field(field)
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     with open_store(config) as store:
         results = Search(store).search(query, source=source, tag=tag,
                                        since=parse_since(since, tz),
                                        until=parse_until(until, tz), limit=limit,
-                                       offset=(page_no - 1) * limit, field=field,
-                                       group=not all_versions)
+                                       offset=(page_no - 1) * limit,
+                                       field=field, group=not all_versions)
     if as_json:
         print_json(results)
         return

@@ -47,6 +47,25 @@ STOP_LABELS = (
     "公开范围", "组配分类", "服务对象", "实施日期", "废止日期", "有效期",
 )
 _CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in aliases}
+# What a search may be limited to besides the metadata fields (storage.search).
+SEARCH_FIELDS = ("text", "title", "attachment")
+
+
+def search_field(name: str | None) -> str | None:
+    """The field a search is limited to, by its canonical name (发文字号 → 文号); a name
+    that is no field is bad input, never a search that silently finds nothing."""
+    if not name or not name.strip():
+        return None
+    name = name.strip()
+    if name in SEARCH_FIELDS:
+        return name
+    if name.replace(" ", "") in _CANONICAL:
+        return _CANONICAL[name.replace(" ", "")]
+    from monitor.errors import BadInputError
+
+    known = "、".join([*SEARCH_FIELDS, *ALIASES])
+    raise BadInputError(f"没有这个检索字段：{name!r}；可用的字段：{known}"
+                        f"（unknown search field {name!r}）")
 _LABELS = sorted({*_CANONICAL, *STOP_LABELS}, key=len, reverse=True)
 # In running text a label needs a colon, and a short one must not sit inside a word
 # ("组配分类：" is not "分类：").

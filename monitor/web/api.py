@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from monitor.compare import MetaChange
+from monitor.extract.metadata import search_field
 from monitor.render import render_html, render_side_by_side_html, render_text
 from monitor.web.views import State, compare_in, parse_day
 from storage.archive import ChangeEntry, PageEvent, PageInfo, SourceSummary, TimelineEntry
@@ -240,7 +241,8 @@ def search(state: State,
     found = state.search.search(q, source=source, tag=tag,
                                 since=parse_day(since, state.tz, end=False),
                                 until=parse_day(until, state.tz, end=True),
-                                limit=limit, offset=offset, field=field or None, group=group)
+                                limit=limit, offset=offset, field=search_field(field),
+                                group=group)
     hits = [HitOut(version_id=h.version_id, page_id=h.page_id, source=h.source, url=h.url,
                    fetched_at=h.fetched_at, title=_passage(h.title),
                    passage=_passage(h.passage),

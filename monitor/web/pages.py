@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from monitor.attachments import content_type
+from monitor.extract.metadata import search_field
 from monitor.render import render_html, render_side_by_side_html
 from monitor.web.security import RAW_CSP
 from monitor.web.views import State, WebState, compare_in, parse_day
@@ -160,7 +161,7 @@ def search_page(request: Request, state: State, q: str = "", source: str | None 
                                       since=parse_day(since, state.tz, end=False),
                                       until=parse_day(until, state.tz, end=True),
                                       limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
-                                      field=field or None, group=not every)
+                                      field=search_field(field), group=not every)
     return render(request, state, "search.html", q=q, source=source or "", tag=tag or "",
                   since=since or "", until=until or "", field=field, every=every,
                   page=page, per_page=PER_PAGE, results=results,
