@@ -100,8 +100,33 @@ def test_a_changed_warc_fails_the_procedure(exported: tuple[Path, Path, Built],
     data[len(data) // 2] ^= 0x01
     changed = tmp_path / "changed.warc.gz"
     changed.write_bytes(bytes(data))
-    bad = check(readme_script(tmp_path), manifest, changed)
+    script = readme_script(tmp_path)
+    bad = check(script, manifest, changed)
     assert bad.returncode == 1 and "MISMATCH: WARC file" in bad.stderr
+    # the changed WARC with the manifest's summary recomputed for it: its records fail
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    summary = json.loads(lines[-1])
+    summary["manifest"]["warc_sha256"] = hashlib.sha256(bytes(data)).hexdigest()
+    resealed = tmp_path / "resealed.jsonl"
+    resealed.write_text("\n".join([*lines[:-1], json.dumps(summary)]) + "\n", encoding="utf-8")
+    bad = check(script, resealed, changed)
+    assert bad.returncode == 1 and bad.stderr.startswith("MISMATCH:"), bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_a_version_left_out_of_the_manifest_fails_the_procedure(
+        exported: tuple[Path, Path, Built], tmp_path: Path) -> None:
+    warc, manifest, _ = exported
+    *lines, last = manifest.read_text(encoding="utf-8").splitlines()
+    kept = lines[:-1]  # the newest version left out, the summary made to match
+    body = "".join(line + "\n" for line in kept).encode()
+    summary = json.loads(last)
+    summary["manifest"].update(versions=len(kept), lines_sha256=hashlib.sha256(body).hexdigest())
+    short = tmp_path / "short.jsonl"
+    short.write_bytes(body + json.dumps(summary).encode() + b"\n")
+    bad = check(readme_script(tmp_path), short, warc)
+    assert bad.returncode == 1
+    assert "MISMATCH: the versions of the WARC and of the manifest differ" in bad.stderr
 
 
 def test_warc_metadata_records_carry_the_chain(exported: tuple[Path, Path, Built]) -> None:
