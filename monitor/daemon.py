@@ -367,7 +367,7 @@ class _Running:
         finally:
             self._delivering, self._delivery = False, None
         if report and (report.sent or report.retrying or report.dead or report.released):
-            self.db.ok()  # rows were claimed: a write went through
+            self.db.ok(small=True)  # rows were claimed: a write went through
             back = f", {report.released} given back" if report.released else ""
             logger.info("alerts: {}{}", report.describe(), back)
 

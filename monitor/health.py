@@ -22,8 +22,12 @@ stopped), so it is built from what happened, not from "the scheduler runs":
 * **Outages.**  A connection-level error (SQLAlchemy ``OperationalError`` and kin: the
   server is down, the connection dropped, the disk is full) starts an *outage*: one
   ERROR line "database unreachable since …" however many jobs fail during it, and one
-  line "database back after N s" at the first successful write.  Other storage errors
-  (a constraint, a bug) are logged each time, as before.
+  line "database back after N s" at the first check stored again (or a reload's
+  sync).  The small writes around a check (a claim, a release, a lease renewal, an
+  alert claim) do not end an outage: on a nearly full SQLite disk they still fit in the
+  WAL's free frames while every check's commit fails, and "back" after each of them
+  would flap the log and ``/healthz``.  Outside an outage they count as successes.
+  Other storage errors (a constraint, a bug) are logged each time, as before.
 * **Config.**  A refused reload, or a sources file that is missing or unreadable, makes
   the daemon *degraded*: still HTTP 200, because it keeps checking with the last good
   configuration and a restart would not start at all with the broken file.
@@ -72,8 +76,11 @@ class DbHealth:
 
     # --- reports -------------------------------------------------------------------
 
-    def ok(self) -> None:
-        """A write succeeded."""
+    def ok(self, *, small: bool = False) -> None:
+        """A write succeeded; a ``small`` one (claim, release, lease, alert claim) does
+        not end an outage (see the module doc)."""
+        if small and self.outage_since is not None:
+            return
         if self.outage_since is not None:
             took = (utcnow() - self.outage_since).total_seconds()
             logger.warning("database back after {:.0f} s ({} failed operations meanwhile)",

@@ -174,7 +174,7 @@ class CheckRunner:
         with self.db.guard(f"{name}: cannot release the claim (its lease runs out by itself)",
                            write=False):
             if await asyncio.to_thread(self.schedule.release, target.page_id, next_at):
-                self.db.ok()
+                self.db.ok(small=True)
                 self.on_released(next_at)
             else:
                 logger.warning("{}: the lease ran out during the check; another replica may "
@@ -186,7 +186,7 @@ class CheckRunner:
             if claim is None:  # no row written: proves nothing about writes
                 logger.debug("{}: not due, or another replica has it", name)
             else:
-                self.db.ok()
+                self.db.ok(small=True)
             return claim
         self.db.check_attempt(stored=False)
         return None
@@ -239,7 +239,7 @@ class CheckRunner:
             with self.db.guard("cannot renew the leases of running checks", write=False):
                 if await loop.run_in_executor(self._lease_thread, self.schedule.renew, ids,
                                               utcnow()):
-                    self.db.ok()
+                    self.db.ok(small=True)
 
     def close(self) -> None:
         self._lease_thread.shutdown(wait=False)
