@@ -76,10 +76,12 @@ class DbHealth:
 
     # --- reports -------------------------------------------------------------------
 
-    def ok(self, *, small: bool = False) -> None:
+    def ok(self, *, small: bool = False, began: datetime | None = None) -> None:
         """A write succeeded; a ``small`` one (claim, release, lease, alert claim) does
-        not end an outage (see the module doc)."""
-        if small and self.outage_since is not None:
+        not end an outage (see the module doc), nor does a check that ``began`` before
+        the outage did (its commit may have gone through just before it)."""
+        if self.outage_since is not None and (
+                small or (began is not None and began < self.outage_since)):
             return
         if self.outage_since is not None:
             took = (utcnow() - self.outage_since).total_seconds()

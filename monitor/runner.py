@@ -160,8 +160,11 @@ class CheckRunner:
             self.claimed[name] = target.page_id
             self._record_lag(claim, target)
             result = await self._check(name, target)
+        # In the order they happened: the check's commit, then the release.  Reported the
+        # other way round, a release failing as the database goes away was followed by
+        # the commit's earlier success, read as "database back after 0 s".
+        self._stored(name, result, claim.at)
         await self._release(name, target, claim)
-        self._stored(name, result)
         self.metrics.observe(result)
         self.last_result_at = utcnow()
         if result.alerts:
@@ -191,14 +194,14 @@ class CheckRunner:
         self.db.check_attempt(stored=False)
         return None
 
-    def _stored(self, name: str, result: CheckResult) -> None:
+    def _stored(self, name: str, result: CheckResult, began: datetime) -> None:
         """Tell the health whether the check reached the database."""
         if result.error_kind == "storage":  # the pipeline logged it already
             self.db.failed(f"{name}: could not store the check", result.error or "",
                            logged=True)
             self.db.check_attempt(stored=False)
         else:
-            self.db.ok()
+            self.db.ok(began=began)
             self.db.check_attempt(stored=True)
 
     async def _check(self, name: str, target: Target) -> CheckResult:
