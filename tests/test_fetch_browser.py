@@ -130,14 +130,19 @@ async def test_a_script_cannot_reach_a_private_address(chromium: str, tmp_path: 
         inner.close()
 
 
+def slow_page(site: Site, path: str, *, delay: float) -> str:
+    """A page whose script takes ``delay`` seconds to arrive: it is loading until then."""
+    site.route("/slow.js", Response("var x = 1;", delay=delay,
+                                    headers={"Content-Type": "text/javascript"}))
+    return site.route(path, Response(
+        f'<html><body><p>{TEXT}</p><script src="/slow.js"></script></body></html>',
+        headers=HTML))
+
+
 @pytest.mark.browser
 async def test_a_page_that_never_finishes_loading_fails_at_the_deadline(
         chromium: str, tmp_path: Path, site: Site) -> None:
-    site.route("/slow.js", Response("var x = 1;", delay=60,
-                                    headers={"Content-Type": "text/javascript"}))
-    url = site.route("/page.html", Response(
-        f'<html><body><p>{TEXT}</p><script src="/slow.js"></script></body></html>',
-        headers=HTML))
+    url = slow_page(site, "/page.html", delay=60)
     cfg = config(tmp_path, source(url), settings="fetch_deadline = 4")
     started = time.monotonic()
     async with Fetcher(cfg.settings) as fetcher:
@@ -339,11 +344,7 @@ def ended(pid: int) -> bool:
 @pytest.mark.browser
 async def test_a_page_still_loading_finishes_in_the_browser_being_replaced(
         chromium: str, tmp_path: Path, site: Site) -> None:
-    site.route("/slow.js", Response("var x = 1;", delay=3,
-                                    headers={"Content-Type": "text/javascript"}))
-    slow = site.route("/slow.html", Response(
-        f'<html><body><p>{TEXT}</p><script src="/slow.js"></script></body></html>',
-        headers=HTML))
+    slow = slow_page(site, "/slow.html", delay=3)
     fine = site.route("/fine.html", Response(INJECTED, headers=HTML))
     cfg = config(tmp_path, source(slow) + source(fine, wait_for="#list p").replace(
         'name = "p"', 'name = "q"'), settings="browser_max_pages = 1\nhost_concurrency = 2")

@@ -30,9 +30,7 @@ from monitor.errors import MonitorError
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings
-from monitor.sources_edit import add_source, remove_source, write_atomically
-
-BOM = "\ufeff"
+from monitor.sources_edit import add_source, read_for_edit, remove_source, write_atomically
 
 
 def register(cli: click.Group) -> None:
@@ -210,7 +208,7 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
         force: bool, sources_file: Path) -> None:
     """Test URL like `sources test`, then append it to the sources file."""
     config = load(sources_file, quiet=True)
-    on_disk, bom, before = _read(sources_file)
+    on_disk, bom, before = read_for_edit(sources_file)
     after = add_source(before, _entry(name, url, content, interval, tags), path=sources_file)
     source = parse_config(after, path=sources_file).source(name)
     try:
@@ -227,13 +225,6 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
     write_atomically(sources_file, on_disk, bom + after)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
                   highlight=False, markup=False)
-
-
-def _read(path: Path) -> tuple[str, str, str]:
-    """(the file as on disk, its BOM or "", its TOML): Notepad's BOM is kept on writing."""
-    on_disk = path.read_text(encoding="utf-8")  # load() has refused anything but UTF-8
-    toml = on_disk.removeprefix(BOM)
-    return on_disk, on_disk[:len(on_disk) - len(toml)], toml
 
 
 def _entry(name: str, url: str, content: str | None, interval: str | None,
@@ -255,7 +246,7 @@ def _entry(name: str, url: str, content: str | None, interval: str | None,
 def remove(name: str, sources_file: Path) -> None:
     """Remove a source from the file: it is no longer checked; its history stays."""
     load(sources_file, quiet=True)
-    on_disk, bom, before = _read(sources_file)
+    on_disk, bom, before = read_for_edit(sources_file)
     write_atomically(sources_file, on_disk,
                      bom + remove_source(before, name, path=sources_file))
     console.print(f"removed {name} from {sources_file}; its versions stay in the database",
@@ -308,7 +299,7 @@ def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
     fmt, candidates = read_file(file)  # a file that is none of them: before anything
     if sources_file.exists():
         config = load(sources_file, quiet=True)
-        on_disk, bom, text = _read(sources_file)
+        on_disk, bom, text = read_for_edit(sources_file)
     else:  # the first sources of a new file
         on_disk, bom, text = "", "", f"# monitor — sources imported from {file.name}\n"
         config = parse_config(text, path=sources_file)
