@@ -26,6 +26,7 @@ from monitor.logging import setup_logging
 from storage import Store
 from storage.archive import Archive
 from storage.records import VersionFull
+from storage.verify import canonical_time
 
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # bad input: the same code click gives a bad option
@@ -134,8 +135,8 @@ def to_jsonable(data: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in data.items()}
     if isinstance(data, list | tuple):
         return [to_jsonable(v) for v in data]
-    if isinstance(data, datetime):
-        return data.isoformat()
+    if isinstance(data, datetime):  # the one form of every time monitor writes for programs
+        return canonical_time(data)
     if isinstance(data, bytes):
         return data.decode("utf-8", "replace")
     return data
