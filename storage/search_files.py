@@ -47,7 +47,7 @@ def hits(s: Session, terms: list[str], filters: list[ColumnElement[Any]], *,
     listed = or_(*(cast(Version.attachments, String).like(f"%{sha}%") for sha in texts))
     rows = s.exec(
         select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
-               Version.fetched_at, Version.title, Version.attachments)
+               Version.fetched_at, Version.title, Version.number, Version.attachments)
         .join(Page, col(Page.id) == Version.page_id)
         .join(SourceRow, col(SourceRow.id) == Page.source_id)
         .where(and_(listed, *filters))

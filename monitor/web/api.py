@@ -66,6 +66,7 @@ class PassageOut(BaseModel):
 
 class HitOut(BaseModel):
     version_id: int
+    number: int = Field(0, description="The version's number in its page (第N版).")
     page_id: int
     source: str
     url: str
@@ -248,7 +249,7 @@ def search(state: State,
                    passage=_passage(h.passage),
                    attachment_name=(h.attachment or {}).get("name"),
                    attachment_url=(h.attachment or {}).get("url"), field=h.field,
-                   earlier=h.earlier) for h in found.hits]
+                   earlier=h.earlier, number=h.number) for h in found.hits]
     return SearchOut(query=found.query, terms=found.terms, method=found.method,
                      total=found.total, versions=found.versions, grouped=found.grouped,
                      limit=limit, offset=offset, hits=hits)
