@@ -34,8 +34,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from pydantic import PlainSerializer
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
@@ -61,9 +62,20 @@ def text_sha256(text: str) -> str:
 
 
 def canonical_time(at: datetime) -> str:
-    """UTC, microseconds always written: ``2026-05-01T02:00:00.000000+00:00``."""
+    """UTC, microseconds always written: ``2026-05-01T02:00:00.000000+00:00``.
+
+    The one form of every time monitor writes for programs (the API, ``--json``, the
+    manifest, JSON lines and WARC metadata), so a third party recomputes a record hash
+    from the ``fetched_at`` it was given, byte for byte (README: The archive as
+    evidence)."""
     at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# A datetime field of what the API returns: serialized in JSON as ``canonical_time``
+# (pydantic would write ``…Z`` and drop zero microseconds).
+Instant = Annotated[datetime, PlainSerializer(canonical_time, return_type=str,
+                                              when_used="json")]
 
 
 def record_bytes(*, url: str, number: int, fetched_at: datetime, raw_sha256: str,

@@ -9,7 +9,6 @@ change ids visible in order)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -22,6 +21,7 @@ from monitor.web.views import State, compare_in, parse_day
 from storage.archive import ChangeEntry, PageEvent, PageInfo, SourceSummary, TimelineEntry
 from storage.records import VersionFull, VersionInfo
 from storage.search import Passage
+from storage.verify import Instant
 
 router = APIRouter(prefix="/api", tags=["archive"])
 
@@ -70,7 +70,7 @@ class HitOut(BaseModel):
     page_id: int
     source: str
     url: str
-    fetched_at: datetime
+    fetched_at: Instant
     title: PassageOut
     passage: PassageOut
     attachment_name: str | None = Field(None, description="A hit in an attachment: its name.")
@@ -97,7 +97,7 @@ class VersionRef(BaseModel):
     source: str
     url: str
     title: str
-    fetched_at: datetime
+    fetched_at: Instant
 
 
 class DiffOut(BaseModel):
