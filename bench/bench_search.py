@@ -28,7 +28,7 @@ from rich.table import Table
 from sqlmodel import SQLModel
 
 from monitor.config import SourceConfig
-from storage import Store
+from storage import Store, repository
 from storage.records import CheckRecord, NewVersion
 from storage.search import Search
 from tests.pages import seed_paragraphs
@@ -81,8 +81,11 @@ def load(store: Store, records: list[CheckRecord]) -> None:
             page = store._lock_page(s, rec.page_id)
             assert rec.version is not None
             version_id = store._add_version(s, page, rec.version)
-            store._add_check(s, rec, version_id)
-            store._update_page(page, rec, version_id)
+            s.connection().execute(repository._INSERT_CHECK,
+                                   repository._check_values(rec, rec.outcome, version_id))
+            for key, value in repository._page_values(page.revision, page.observed_at, rec,
+                                                      version_id).items():
+                setattr(page, key, value)
             s.add(page)
             s.flush()
         s.commit()

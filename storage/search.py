@@ -49,6 +49,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     table,
     text,
 )
@@ -56,9 +57,9 @@ from sqlmodel import col, select
 
 from monitor.errors import BadInputError
 from monitor.userinput import check_text
-from storage import paragraphs, search_files, spans
+from storage import paragraphs, search_files, search_walk, spans
 from storage.archive import source_row, tagged_ids
-from storage.fold import fold, fold_map
+from storage.fold import MAPPING, fold, fold_map
 from storage.models import Page, Paragraph, ParagraphSpan, SourceRow, Version
 from storage.repository import Store
 
@@ -67,6 +68,9 @@ FOLDED = literal_column("paragraphs.folded")  # PostgreSQL: monitor_fold(text), 
 ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
 HEAD_LINES = 4  # lines read for the start of a text matched only in its title/metadata
+# characters that only they themselves fold to: a text folds to one containing such a
+# character only if it contains it as it stands (an SQL pre-test before folding)
+_TARGETS = set(MAPPING.values())
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,9 @@ class SearchResults:
     hits: list[SearchHit]
     grouped: bool = False
     versions: int = 0  # matching versions (grouped or not)
+    # grouped, with a broad term: total and versions count the pages visited only, at
+    # least this many match (storage/search_walk.py)
+    total_is_lower_bound: bool = False
 
 
 def terms_of(query: str) -> list[str]:
@@ -145,8 +152,14 @@ def checked_terms(query: str, source: str | None = None, tag: str | None = None
 
 
 class Search:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, broad: int | None = None,
+                 first_pages: int | None = None) -> None:
+        """``broad``: matching paragraph runs above which a term is looked up page by
+        page, newest first (``storage/search_walk.py``); ``first_pages``: the pages
+        visited first (defaults: ``search_walk.BROAD`` and ``FIRST_PAGES``)."""
         self.store = store
+        self.broad = search_walk.BROAD if broad is None else broad
+        self.first_pages = search_walk.FIRST_PAGES if first_pages is None else first_pages
 
     def search(self, query: str, *, source: str | None = None, tag: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
@@ -165,17 +178,16 @@ class Search:
             found: list[tuple[int, int, set[str]]] = []
             matched: list[dict[int, tuple[int, str]]] = []
             newest: dict[int, tuple[int, int]] = {}  # grouped: page → (version id, count)
-            if field != ATTACHMENT:
-                runs: list[dict[int, list[spans.Run]]] = [{} for _ in terms]
-                matched = [_paragraphs(s, t, _matching(t, pages, sqlite, field),
-                                       r if group else None)
-                           for t, r in zip(terms, runs, strict=True)]
-                if group:
-                    newest = _newest_by_spans(s, runs, since, until)
-                else:
-                    found = _versions(s, matched, since, until)
+            complete = True
             files = [] if field and field != ATTACHMENT else search_files.hits(
                 s, terms, _filters(s, source, tag, since, until), sqlite=sqlite)
+            if field != ATTACHMENT and group:
+                newest, matched, complete = self._newest(
+                    s, terms, pages, field, since, until, files, offset + limit + 1)
+            elif field != ATTACHMENT:
+                matched = [_paragraphs(s, t, _matching(t, pages, sqlite, field))
+                           for t in terms]
+                found = _versions(s, matched, since, until)
             items = [(vid, page, None) for vid, page, _ in found] + [
                 (vid, page, None) for page, (vid, _) in newest.items()] + [
                 (f[0][0], f[0][1], f) for f in files]
@@ -194,7 +206,39 @@ class Search:
             hit_ids = {pid for m in matched for pid in m}
             hits = _hits(s, window, fields, terms, earlier, hit_ids)
         return SearchResults(query, terms, _method(terms, sqlite), len(order), hits,
-                             grouped=group, versions=versions)
+                             grouped=group, versions=versions,
+                             total_is_lower_bound=not complete)
+
+    def _newest(self, s: Any, terms: list[str], pages: list[ColumnElement[Any]],
+                field: str | None, since: datetime | None, until: datetime | None,
+                files: list[Any], want: int
+                ) -> tuple[dict[int, tuple[int, int]], list[dict[int, tuple[int, str]]], bool]:
+        """Grouped: ``page → (newest matching version id, count)``, each term's matching
+        paragraphs, and whether that is every page (else the pages visited by
+        ``search_walk.walk``, the first ``want`` of them exact)."""
+        sqlite = self.store.is_sqlite
+        runs: list[dict[int, list[spans.Run]]] = [{} for _ in terms]
+        looked = [_paragraphs(s, t, _matching(t, pages, sqlite, field), r, cap=self.broad)
+                  for t, r in zip(terms, runs, strict=True)]
+        broad = [i for i, m in enumerate(looked) if m is None]
+        matched = [m or {} for m in looked]
+        if not broad:
+            return _newest_by_spans(s, runs, since, until), matched, True
+        narrow = [r for i, r in enumerate(runs) if i not in broad]
+        for i in broad:
+            runs[i] = {}
+        ids = (sorted(set.intersection(*(set(r) for r in narrow))) if narrow
+               else _page_ids(s, pages))
+        candidates = search_walk.candidates(s, ids, narrow, since, until)
+
+        def fetch(chunk: list[int]) -> None:
+            for i in broad:
+                matched[i].update(_paragraphs(
+                    s, terms[i], _on_pages(terms[i], chunk, sqlite, field), runs[i]) or {})
+
+        walked = search_walk.walk(s, candidates, [runs[i] for i in broad], fetch,
+                                  _file_keys(files), want, self.first_pages)
+        return walked.newest, matched, walked.complete
 
 
 def _rows(s: Any, stmt: Any) -> Any:
@@ -232,7 +276,7 @@ def _newest_by_spans(s: Any, runs: list[dict[int, list[spans.Run]]],
     pages = set.intersection(*(set(r) for r in runs))
     if not pages:
         return {}
-    bounds = _number_bounds(s, sorted(pages), since, until)
+    bounds = search_walk.number_bounds(s, sorted(pages), since, until)
     wanted: dict[int, tuple[int, int]] = {}  # page → (newest number, count)
     for page, (lo, hi, newest) in bounds.items():
         both = spans.bits(lo, hi)
@@ -240,44 +284,8 @@ def _newest_by_spans(s: Any, runs: list[dict[int, list[spans.Run]]],
             both &= spans.union_bits(term[page], newest)
         if both:
             wanted[page] = (both.bit_length() - 1, both.bit_count())
-    ids = _version_ids(s, {page: n for page, (n, _) in wanted.items()})
-    return {page: (ids[page], count) for page, (_, count) in wanted.items() if page in ids}
-
-
-def _number_bounds(s: Any, pages: list[int], since: datetime | None,
-                   until: datetime | None) -> dict[int, tuple[int, int, int]]:
-    """``page → (lowest, highest number in the date filter, newest number)``."""
-    out: dict[int, tuple[int, int, int]] = {}
-    for i in range(0, len(pages), paragraphs.CHUNK):
-        chunk = pages[i:i + paragraphs.CHUNK]
-        newest = dict(_rows(s, select(Version.page_id, Version.number)
-                             .join(Page, col(Page.last_version_id) == Version.id)
-                             .where(col(Page.id).in_(chunk))).all())
-        if since or until:
-            stmt = select(Version.page_id, func.min(Version.number),
-                          func.max(Version.number)).where(col(Version.page_id).in_(chunk))
-            if since:
-                stmt = stmt.where(col(Version.fetched_at) >= since)
-            if until:
-                stmt = stmt.where(col(Version.fetched_at) <= until)
-            out.update({p: (lo, hi, newest[p]) for p, lo, hi in
-                        _rows(s, stmt.group_by(Version.page_id)) if p in newest})
-        else:
-            out.update({p: (1, n, n) for p, n in newest.items()})
-    return out
-
-
-def _version_ids(s: Any, numbers: dict[int, int]) -> dict[int, int]:
-    """``page → id`` of version ``numbers[page]`` of each page."""
-    out: dict[int, int] = {}
-    pages = sorted(numbers)
-    wanted = sorted(set(numbers.values()))  # few: mostly each page's newest number
-    for i in range(0, len(pages), paragraphs.CHUNK):
-        stmt = select(Version.page_id, Version.number, Version.id).where(
-            col(Version.page_id).in_(pages[i:i + paragraphs.CHUNK]),
-            col(Version.number).in_(wanted))  # both probe ix_versions_page_number
-        out.update({p: vid for p, n, vid in _rows(s, stmt) if numbers[p] == n})
-    return out
+    at = search_walk.versions_at(s, {page: n for page, (n, _) in wanted.items()})
+    return {page: (at[page][1], count) for page, (_, count) in wanted.items() if page in at}
 
 
 def _newest_first(s: Any, items: list[tuple[int, int, Any]]
@@ -327,7 +335,7 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
     elif not sqlite and len(folded) >= TRIGRAM:
         cond = FOLDED.like(_pattern(folded), escape="\\")
     else:  # a term too short for trigrams (a scan, so not folded), or one that folds away
-        cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
+        cond = _as_typed(term, sqlite)
     # a folded term is its own fold, so where it is in the text as it stands it is in
     # the fold too: the text comes back (to be folded and checked) only where it is not
     body = case((func.instr(Paragraph.text, folded) > 0, literal(None)),
@@ -340,11 +348,12 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
     return stmt
 
 
-def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] | None = None
-                ) -> dict[int, tuple[int, str]]:
+def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] | None = None,
+                cap: int | None = None) -> dict[int, tuple[int, str]] | None:
     """``paragraph id → (page id, field)`` of every paragraph containing ``term``.
     ``runs``: filled with ``page → runs of version numbers (last None: up to the
-    newest)`` listing them, read in the same query (``storage/spans.py``)."""
+    newest)`` listing them, read in the same query (``storage/spans.py``).  ``cap``:
+    None (and nothing filled) when more than that many runs match."""
     folded = fold(term)
     out: dict[int, tuple[int, str]] = {}
     if runs is None:
@@ -355,10 +364,62 @@ def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] 
     span = ParagraphSpan
     stmt = query.join(span, col(span.paragraph_id) == Paragraph.id).add_columns(
         span.first_number, span.last_number)
-    for pid, page_id, field, body, first, last in _raw(s, stmt):
+    rows = _raw(s, stmt if cap is None else stmt.limit(cap + 1))
+    if cap is not None and len(rows) > cap:
+        return None
+    for pid, page_id, field, body, first, last in rows:
         if body is None or folded in fold(body):
             out[pid] = (page_id, field)
             runs.setdefault(page_id, []).append((first, last))
+    return out
+
+
+def _as_typed(term: str, sqlite: bool) -> ColumnElement[Any]:
+    """The paragraphs holding ``term`` as typed, case-insensitively: a plain substring
+    test when it has no cased letter (Chinese), several times cheaper than ``ILIKE``,
+    which lower-cases every text it scans."""
+    if term.lower() == term.upper():
+        return (func.instr if sqlite else func.strpos)(Paragraph.text, term) > 0
+    return col(Paragraph.text).ilike(_pattern(term), escape="\\")
+
+
+def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> Any:
+    """``_matching`` among the paragraphs of ``pages`` only (a broad term, visited page
+    by page: ``storage/search_walk.py``): their index range, each tested as it is read.
+    SQLite: a text holding the folded term as it stands matches; one holding its
+    characters that only fold from themselves comes back to be folded and checked.
+    PostgreSQL: a substring test on the stored folded text."""
+    folded = fold(term)
+    body: Any = literal(None)
+    if len(folded) < TRIGRAM:
+        cond = _as_typed(term, sqlite)
+    elif sqlite:
+        exact = func.instr(Paragraph.text, folded) > 0
+        fixed = [c for c in dict.fromkeys(folded) if c not in MAPPING and c not in _TARGETS]
+        cond = or_(exact, and_(*(func.instr(Paragraph.text, c) > 0 for c in fixed[:3]))
+                   ) if fixed else literal(True)
+        body = case((exact, literal(None)), else_=Paragraph.text)
+    else:
+        cond = func.strpos(FOLDED, folded) > 0
+    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(
+        col(Paragraph.page_id).in_(pages), cond)
+    if field:
+        stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
+    return stmt
+
+
+def _page_ids(s: Any, pages: list[ColumnElement[Any]]) -> list[int]:
+    """The pages with a version, within the source/tag filters."""
+    stmt = select(Page.id).where(col(Page.last_version_id).is_not(None), *pages)
+    return [p for (p,) in _rows(s, stmt.order_by(Page.id))]
+
+
+def _file_keys(files: list[Any]) -> dict[int, search_walk.Key]:
+    """``page → (fetched_at, version id)`` of its newest attachment hit."""
+    out: dict[int, search_walk.Key] = {}
+    for row, _, _ in files:
+        key = (row[5], row[0])
+        out[row[1]] = max(key, out.get(row[1], key))
     return out
 
 
