@@ -12,11 +12,17 @@ Terms are folded (``storage/fold.py``: brackets, full-width forms and separators
 holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
-text is then checked: the index keeps no positions, to stay small).  PostgreSQL:
-``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored: migration 0008),
-answered by its pg_trgm GIN index.  On both, a
-term that folds to one or two characters is an ``ILIKE`` on the paragraphs as typed (a
-scan of distinct paragraphs, not of versions; folding every row would cost more).
+text is then checked: the index keeps no positions, to stay small); one of two
+characters (算力) a lookup of that pair in ``paragraphs_bigrams`` (0009, exact).
+PostgreSQL: ``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored:
+migration 0008), answered by its pg_trgm GIN index; a two-character term, which
+pg_trgm cannot answer, a substring test on that column (a scan).  On both, a term that
+folds to one character (or none) is matched as typed, case-insensitively (a scan of
+distinct paragraphs, not of versions; folding every row would cost more).
+A term in very many paragraphs (or a scan's term found early and often) is not looked
+up in the whole archive when grouped: the pages are visited newest first until the
+ones shown are certain (``storage/search_walk.py``), and the total is then a lower
+bound, flagged.
 The matching paragraphs name
 their pages; the versions of those pages that list a matching paragraph for every term
 are the hits, newest first.  Grouped by page (what the CLI and web ask), they are not
@@ -64,6 +70,7 @@ from storage.models import Page, Paragraph, ParagraphSpan, SourceRow, Version
 from storage.repository import Store
 
 TRIGRAM = 3
+BIGRAM = 2
 FOLDED = literal_column("paragraphs.folded")  # PostgreSQL: monitor_fold(text), stored (0008)
 ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
@@ -304,8 +311,8 @@ def _newest_first(s: Any, items: list[tuple[int, int, Any]]
 def _method(terms: list[str], sqlite: bool) -> str:
     if not sqlite:
         return "pg_trgm"
-    long = any(len(fold(t)) >= TRIGRAM for t in terms)
-    short = any(len(fold(t)) < TRIGRAM for t in terms)
+    long = any(len(fold(t)) >= BIGRAM for t in terms)
+    short = any(len(fold(t)) < BIGRAM for t in terms)
     return "+".join(m for m, used in (("fts5", long), ("like", short)) if used)
 
 
@@ -332,9 +339,16 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
         cond = col(Paragraph.id).in_(select(fts.c.rowid).where(
             text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded))))
         check = True
+    elif sqlite and len(folded) == BIGRAM:  # exact: the pair is in the folded text or not
+        grams = table("paragraphs_bigrams", column("rowid"))
+        cond = col(Paragraph.id).in_(select(grams.c.rowid).where(
+            text("paragraphs_bigrams MATCH :gram").bindparams(
+                gram=f'"{paragraphs.bigrams(folded)}"')))
     elif not sqlite and len(folded) >= TRIGRAM:
         cond = FOLDED.like(_pattern(folded), escape="\\")
-    else:  # a term too short for trigrams (a scan, so not folded), or one that folds away
+    elif not sqlite and len(folded) == BIGRAM:  # no index: a scan of the folded column
+        cond = func.strpos(FOLDED, folded) > 0
+    else:  # a term that folds to one character (a scan, so not folded), or to none
         cond = _as_typed(term, sqlite)
     # a folded term is its own fold, so where it is in the text as it stands it is in
     # the fold too: the text comes back (to be folded and checked) only where it is not
@@ -391,7 +405,7 @@ def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> A
     PostgreSQL: a substring test on the stored folded text."""
     folded = fold(term)
     body: Any = literal(None)
-    if len(folded) < TRIGRAM:
+    if len(folded) < BIGRAM:
         cond = _as_typed(term, sqlite)
     elif sqlite:
         exact = func.instr(Paragraph.text, folded) > 0
