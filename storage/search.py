@@ -225,8 +225,12 @@ class Search:
         ``search_walk.walk``, the first ``want`` of them exact)."""
         sqlite = self.store.is_sqlite
         runs: list[dict[int, list[spans.Run]]] = [{} for _ in terms]
-        looked = [_paragraphs(s, t, _matching(t, pages, sqlite, field), r, cap=self.broad)
-                  for t, r in zip(terms, runs, strict=True)]
+        looked: list[dict[int, tuple[int, str]] | None] = []
+        for t, r in zip(terms, runs, strict=True):
+            many = _listed_many(s, t, sqlite, self.broad)  # None: no index, cap the scan
+            looked.append(None if many else _paragraphs(
+                s, t, _matching(t, pages, sqlite, field), r,
+                cap=self.broad if many is None else None))
         broad = [i for i, m in enumerate(looked) if m is None]
         matched = [m or {} for m in looked]
         if not broad:
@@ -332,18 +336,11 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
     checked: SQLite's trigram candidates)."""
     folded = fold(term)
     check = False
-    if sqlite and len(folded) >= TRIGRAM:
+    if sqlite and len(folded) >= BIGRAM:
         # paragraphs_fts keeps no positions (detail=none): its trigrams find candidates,
-        # the folded text of each is checked here
-        fts = table("paragraphs_fts", column("rowid"))
-        cond = col(Paragraph.id).in_(select(fts.c.rowid).where(
-            text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded))))
-        check = True
-    elif sqlite and len(folded) == BIGRAM:  # exact: the pair is in the folded text or not
-        grams = table("paragraphs_bigrams", column("rowid"))
-        cond = col(Paragraph.id).in_(select(grams.c.rowid).where(
-            text("paragraphs_bigrams MATCH :gram").bindparams(
-                gram=f'"{paragraphs.bigrams(folded)}"')))
+        # the folded text of each is checked here; a pair is in the folded text or not
+        cond = col(Paragraph.id).in_(_sqlite_index(folded))
+        check = len(folded) >= TRIGRAM
     elif not sqlite and len(folded) >= TRIGRAM:
         cond = FOLDED.like(_pattern(folded), escape="\\")
     elif not sqlite and len(folded) == BIGRAM:  # no index: a scan of the folded column
@@ -388,6 +385,33 @@ def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] 
     return out
 
 
+def _sqlite_index(folded: str) -> Any:
+    """SQLite: the ids the index lists for a folded term of two or more characters
+    (trigram candidates, or the paragraphs holding the pair)."""
+    if len(folded) >= TRIGRAM:
+        fts = table("paragraphs_fts", column("rowid"))
+        return select(fts.c.rowid).where(
+            text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded)))
+    grams = table("paragraphs_bigrams", column("rowid"))
+    return select(grams.c.rowid).where(text("paragraphs_bigrams MATCH :gram").bindparams(
+        gram=f'"{paragraphs.bigrams(folded)}"'))
+
+
+def _listed_many(s: Any, term: str, sqlite: bool, cap: int) -> bool | None:
+    """Whether the index lists more than ``cap`` paragraphs for ``term`` (counted up to
+    ``cap + 1``: a broad term costs no more than a narrow one to tell); None for a term
+    no index answers (a scan: the lookup itself is then capped)."""
+    folded = fold(term)
+    if sqlite and len(folded) >= BIGRAM:
+        ids = _sqlite_index(folded)
+    elif not sqlite and len(folded) >= TRIGRAM:
+        ids = select(Paragraph.id).where(FOLDED.like(_pattern(folded), escape="\\"))
+    else:
+        return None
+    count = select(func.count()).select_from(ids.limit(cap + 1).subquery())
+    return bool(_rows(s, count).scalar_one() > cap)
+
+
 def _as_typed(term: str, sqlite: bool) -> ColumnElement[Any]:
     """The paragraphs holding ``term`` as typed, case-insensitively: a plain substring
     test when it has no cased letter (Chinese), several times cheaper than ``ILIKE``,
@@ -410,7 +434,7 @@ def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> A
     elif sqlite:
         exact = func.instr(Paragraph.text, folded) > 0
         fixed = [c for c in dict.fromkeys(folded) if c not in MAPPING and c not in _TARGETS]
-        cond = or_(exact, and_(*(func.instr(Paragraph.text, c) > 0 for c in fixed[:3]))
+        cond = or_(exact, and_(*(func.instr(Paragraph.text, c) > 0 for c in fixed[:8]))
                    ) if fixed else literal(True)
         body = case((exact, literal(None)), else_=Paragraph.text)
     else:

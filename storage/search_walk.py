@@ -15,8 +15,9 @@ paragraph) is looked up only in the pages visited here, chunk by chunk:
 * each candidate's best possible key is its newest candidate version's
   ``(fetched_at, id)`` (a page's numbers, ids and fetch times grow together): pages are
   visited in that order, the broad terms looked up among their paragraphs only (an
-  index range on ``page_id`` and a substring test on the folded text), each chunk
-  twice the size of the one before;
+  index range on ``page_id`` and a substring test on the folded text), the first
+  chunk as many pages as wanted (a broad term is in most of them), each next one twice
+  the size of the one before;
 * the walk stops when ``offset + limit + 1`` pages are known whose newest matching
   version is newer than any unvisited page could offer: the pages shown, their order
   and their "also in N earlier versions" are then exact, and there is at least one
@@ -46,7 +47,7 @@ from storage import paragraphs, spans
 from storage.models import Page, Version
 
 BROAD = 2000  # matching paragraph runs above which a term is walked, not looked up
-FIRST_PAGES = 50  # pages in the first chunk (at least twice those wanted)
+FIRST_PAGES = 20  # pages in the first chunk (at least those wanted)
 
 Key = tuple[datetime, int]  # (fetched_at, version id): the order of grouped hits
 Runs = dict[int, list[spans.Run]]  # page → runs of version numbers listing a match
@@ -74,7 +75,7 @@ def walk(s: Any, candidates: dict[int, Candidate], broad: list[Runs],
     queue = sorted(candidates, key=lambda p: (p not in files, _neg(candidates[p].key)))
     known = {p: k for p, k in files.items() if p not in candidates}  # final already
     newest: dict[int, tuple[int, int]] = {}
-    i, size = 0, max(first, 2 * want)
+    i, size = 0, max(first, want)
     while i < len(queue):
         chunk = queue[i:i + size]
         i, size = i + size, size * 2
@@ -115,7 +116,8 @@ def candidates(s: Any, pages: list[int], narrow: list[Runs], since: datetime | N
                until: datetime | None) -> dict[int, Candidate]:
     """The pages where the narrow terms all match in the date filter, with the versions
     where they do and the best key each could have."""
-    bounds = number_bounds(s, pages, since, until)
+    last: dict[int, Key] = {}
+    bounds = number_bounds(s, pages, since, until, last)
     allowed: dict[int, tuple[int, int]] = {}  # page → (bit set, newest number)
     for page, (lo, hi, newest) in bounds.items():
         both = spans.bits(lo, hi)
@@ -123,20 +125,28 @@ def candidates(s: Any, pages: list[int], narrow: list[Runs], since: datetime | N
             both &= spans.union_bits(runs.get(page, []), newest)
         if both:
             allowed[page] = (both, newest)
-    at = versions_at(s, {p: b.bit_length() - 1 for p, (b, _) in allowed.items()})
+    # the best version is mostly the newest (a broad term alone): its key is known
+    at = versions_at(s, {p: b.bit_length() - 1 for p, (b, n) in allowed.items()
+                         if b.bit_length() - 1 != n})
+    at.update({p: last[p] for p, (b, n) in allowed.items() if b.bit_length() - 1 == n})
     return {p: Candidate(b, n, at[p]) for p, (b, n) in allowed.items() if p in at}
 
 
 def number_bounds(s: Any, pages: list[int], since: datetime | None,
-                  until: datetime | None) -> dict[int, tuple[int, int, int]]:
-    """``page → (lowest, highest number in the date filter, newest number)``."""
+                  until: datetime | None, last: dict[int, Key] | None = None
+                  ) -> dict[int, tuple[int, int, int]]:
+    """``page → (lowest, highest number in the date filter, newest number)``; ``last``:
+    filled with each page's newest version's key."""
     out: dict[int, tuple[int, int, int]] = {}
     for i in range(0, len(pages), paragraphs.CHUNK):
         chunk = pages[i:i + paragraphs.CHUNK]
-        newest = dict(s.connection().execute(
-            select(Version.page_id, Version.number)
+        rows = s.connection().execute(
+            select(Version.page_id, Version.number, Version.fetched_at, Version.id)
             .join(Page, col(Page.last_version_id) == Version.id)
-            .where(col(Page.id).in_(chunk))).all())
+            .where(col(Page.id).in_(chunk))).all()
+        newest = {p: n for p, n, _, _ in rows}
+        if last is not None:
+            last.update({p: (at, vid) for p, _, at, vid in rows})
         if since or until:
             stmt = select(Version.page_id, func.min(Version.number),
                           func.max(Version.number)).where(col(Version.page_id).in_(chunk))

@@ -133,21 +133,21 @@ async def test_a_lower_bound_total_is_labelled(db_url: str, tmp_path: Path,
     store = Store(db_url)
     try:
         _build(store)
-        exact = Search(store).search("人工智能产业", group=True, limit=1)
+        exact = Search(store).search("总体要求", group=True, limit=1)
         assert not exact.total_is_lower_bound and exact.total == PAGES
         monkeypatch.setattr(search_walk, "BROAD", 0)  # every term walked, in small chunks
         monkeypatch.setattr(search_walk, "FIRST_PAGES", 1)
         monkeypatch.setattr(pages, "PER_PAGE", 1)
-        found = Search(store).search("人工智能产业", group=True, limit=1)
+        found = Search(store).search("总体要求", group=True, limit=1)
         assert found.total_is_lower_bound and 1 < found.total < PAGES
         assert _shown(found) == _shown(exact)
         app = create_app(make_config(), store)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://127.0.0.1") as client:
             api = (await client.get("/api/search", params={
-                "q": "人工智能产业", "group": "true", "limit": 1})).json()
-            web = (await client.get("/search", params={"q": "人工智能产业"})).text
-            last = (await client.get("/search", params={"q": "人工智能产业",
+                "q": "总体要求", "group": "true", "limit": 1})).json()
+            web = (await client.get("/search", params={"q": "总体要求"})).text
+            last = (await client.get("/search", params={"q": "总体要求",
                                                         "page": PAGES})).text
     finally:
         store.close()
@@ -157,8 +157,8 @@ async def test_a_lower_bound_total_is_labelled(db_url: str, tmp_path: Path,
     assert f"共 {PAGES} 个页面" in last and "至少" not in last  # every page visited
     assert "page=7" not in last
     monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    out = CliRunner().invoke(cli, ["search", "人工智能产业", "--limit", "1", "--sources",
+    out = CliRunner().invoke(cli, ["search", "总体要求", "--limit", "1", "--sources",
                                    str(write_sources(tmp_path / "sources.toml", ""))],
                              catch_exceptions=False)
     assert out.output.startswith(f"at least {found.versions} versions (at least "
-                                 f"{found.total} pages) contain '人工智能产业'"), out.output
+                                 f"{found.total} pages) contain '总体要求'"), out.output
