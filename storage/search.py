@@ -16,7 +16,8 @@ text is then checked: the index keeps no positions, to stay small); one of two
 characters (算力) a lookup of that pair in ``paragraphs_bigrams`` (0009, exact).
 PostgreSQL: ``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored:
 migration 0008), answered by its pg_trgm GIN index; a two-character term, which
-pg_trgm cannot answer, a substring test on that column (a scan).  On both, a term that
+pg_trgm cannot answer, a lookup in the GIN index of ``monitor_bigrams(folded)``
+(0009, exact).  On both, a term that
 folds to one character (or none) is matched as typed, case-insensitively (a scan of
 distinct paragraphs, not of versions; folding every row would cost more).
 A term in very many paragraphs (or a scan's term found early and often) is not looked
@@ -343,8 +344,8 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
         check = len(folded) >= TRIGRAM
     elif not sqlite and len(folded) >= TRIGRAM:
         cond = FOLDED.like(_pattern(folded), escape="\\")
-    elif not sqlite and len(folded) == BIGRAM:  # no index: a scan of the folded column
-        cond = func.strpos(FOLDED, folded) > 0
+    elif not sqlite and len(folded) == BIGRAM:  # exact: the pair is in the folded text or not
+        cond = _postgres_pair(folded)
     else:  # a term that folds to one character (a scan, so not folded), or to none
         cond = _as_typed(term, sqlite)
     # a folded term is its own fold, so where it is in the text as it stands it is in
@@ -363,25 +364,27 @@ def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] 
                 cap: int | None = None) -> dict[int, tuple[int, str]] | None:
     """``paragraph id → (page id, field)`` of every paragraph containing ``term``.
     ``runs``: filled with ``page → runs of version numbers (last None: up to the
-    newest)`` listing them, read in the same query (``storage/spans.py``).  ``cap``:
-    None (and nothing filled) when more than that many runs match."""
+    newest)`` listing them (``storage/spans.py``).  ``cap``: None (and nothing filled)
+    when more than that many paragraphs may match."""
     folded = fold(term)
-    out: dict[int, tuple[int, str]] = {}
-    if runs is None:
-        for pid, page_id, field, body in _raw(s, query):
-            if body is None or folded in fold(body):
-                out[pid] = (page_id, field)
-        return out
-    span = ParagraphSpan
-    stmt = query.join(span, col(span.paragraph_id) == Paragraph.id).add_columns(
-        span.first_number, span.last_number)
-    rows = _raw(s, stmt if cap is None else stmt.limit(cap + 1))
+    rows = _raw(s, query if cap is None else query.limit(cap + 1))
     if cap is not None and len(rows) > cap:
         return None
-    for pid, page_id, field, body, first, last in rows:
-        if body is None or folded in fold(body):
-            out[pid] = (page_id, field)
-            runs.setdefault(page_id, []).append((first, last))
+    out = {pid: (page_id, field) for pid, page_id, field, body in rows
+           if body is None or folded in fold(body)}
+    if runs is not None:
+        for pid, first, last in _runs(s, sorted(out)):
+            runs.setdefault(out[pid][0], []).append((first, last))
+    return out
+
+
+def _runs(s: Any, ids: list[int]) -> list[tuple[int, int, int | None]]:
+    """``(paragraph id, first, last)`` of the runs of versions listing these paragraphs,
+    by their primary key (a join let PostgreSQL hash the whole span table)."""
+    span, out = ParagraphSpan, []
+    for i in range(0, len(ids), paragraphs.CHUNK):
+        out += _raw(s, select(span.paragraph_id, span.first_number, span.last_number).where(
+            col(span.paragraph_id).in_(ids[i:i + paragraphs.CHUNK])))
     return out
 
 
@@ -406,10 +409,19 @@ def _listed_many(s: Any, term: str, sqlite: bool, cap: int) -> bool | None:
         ids = _sqlite_index(folded)
     elif not sqlite and len(folded) >= TRIGRAM:
         ids = select(Paragraph.id).where(FOLDED.like(_pattern(folded), escape="\\"))
+    elif not sqlite and len(folded) == BIGRAM:
+        ids = select(Paragraph.id).where(_postgres_pair(folded))
     else:
         return None
     count = select(func.count()).select_from(ids.limit(cap + 1).subquery())
     return bool(_rows(s, count).scalar_one() > cap)
+
+
+def _postgres_pair(folded: str) -> ColumnElement[Any]:
+    """PostgreSQL: the paragraphs whose folded text holds the pair (the GIN index of
+    ``monitor_bigrams(folded)``, migration 0009)."""
+    return text("monitor_bigrams(paragraphs.folded) @> ARRAY[CAST(:pair AS text)]"
+                ).bindparams(pair=folded)
 
 
 def _as_typed(term: str, sqlite: bool) -> ColumnElement[Any]:

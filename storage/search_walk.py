@@ -140,11 +140,12 @@ def number_bounds(s: Any, pages: list[int], since: datetime | None,
     out: dict[int, tuple[int, int, int]] = {}
     for i in range(0, len(pages), paragraphs.CHUNK):
         chunk = pages[i:i + paragraphs.CHUNK]
+        wanted = (Version.page_id, Version.number) + (
+            (Version.fetched_at, Version.id) if last is not None else ())
         rows = s.connection().execute(
-            select(Version.page_id, Version.number, Version.fetched_at, Version.id)
-            .join(Page, col(Page.last_version_id) == Version.id)
+            select(*wanted).join(Page, col(Page.last_version_id) == Version.id)
             .where(col(Page.id).in_(chunk))).all()
-        newest = {p: n for p, n, _, _ in rows}
+        newest = {r[0]: r[1] for r in rows}
         if last is not None:
             last.update({p: (at, vid) for p, _, at, vid in rows})
         if since or until:
