@@ -239,8 +239,7 @@ class Search:
         narrow = [r for i, r in enumerate(runs) if i not in broad]
         for i in broad:
             runs[i] = {}
-        ids = (sorted(set.intersection(*(set(r) for r in narrow))) if narrow
-               else _page_ids(s, pages))
+        ids = sorted(set.intersection(*(set(r) for r in narrow))) if narrow else pages
         candidates = search_walk.candidates(s, ids, narrow, since, until)
 
         def fetch(chunk: list[int]) -> None:
@@ -456,12 +455,6 @@ def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> A
     if field:
         stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
     return stmt
-
-
-def _page_ids(s: Any, pages: list[ColumnElement[Any]]) -> list[int]:
-    """The pages with a version, within the source/tag filters."""
-    stmt = select(Page.id).where(col(Page.last_version_id).is_not(None), *pages)
-    return [p for (p,) in _rows(s, stmt.order_by(Page.id))]
 
 
 def _file_keys(files: list[Any]) -> dict[int, search_walk.Key]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
 
 from storage import paragraphs, spans
@@ -112,12 +112,14 @@ def _matching(chunk: list[int], candidates: dict[int, Candidate], broad: list[Ru
     return out
 
 
-def candidates(s: Any, pages: list[int], narrow: list[Runs], since: datetime | None,
-               until: datetime | None) -> dict[int, Candidate]:
+def candidates(s: Any, pages: list[int] | list[ColumnElement[Any]], narrow: list[Runs],
+               since: datetime | None, until: datetime | None) -> dict[int, Candidate]:
     """The pages where the narrow terms all match in the date filter, with the versions
-    where they do and the best key each could have."""
+    where they do and the best key each could have.  ``pages``: their ids, or (no narrow
+    term) the source/tag filters of every page to consider."""
     last: dict[int, Key] = {}
-    bounds = number_bounds(s, pages, since, until, last)
+    bounds = (number_bounds(s, pages, since, until, last) if narrow  # type: ignore[arg-type]
+              else _all_bounds(s, pages, since, until, last))  # type: ignore[arg-type]
     allowed: dict[int, tuple[int, int]] = {}  # page → (bit set, newest number)
     for page, (lo, hi, newest) in bounds.items():
         both = spans.bits(lo, hi)
@@ -161,6 +163,27 @@ def number_bounds(s: Any, pages: list[int], since: datetime | None,
         else:
             out.update({p: (1, n, n) for p, n in newest.items()})
     return out
+
+
+def _all_bounds(s: Any, filters: list[ColumnElement[Any]], since: datetime | None,
+                until: datetime | None, last: dict[int, Key]
+                ) -> dict[int, tuple[int, int, int]]:
+    """``number_bounds`` of every page within the filters, in one query (no id lists)."""
+    rows = s.connection().execute(
+        select(Page.id, Version.number, Version.fetched_at, Version.id)
+        .join(Version, col(Version.id) == Page.last_version_id).where(*filters)).all()
+    last.update({p: (at, vid) for p, _, at, vid in rows})
+    newest = {p: n for p, n, _, _ in rows}
+    if not (since or until):
+        return {p: (1, n, n) for p, n in newest.items()}
+    stmt = select(Version.page_id, func.min(Version.number), func.max(Version.number)).join(
+        Page, col(Page.id) == Version.page_id).where(*filters)
+    if since:
+        stmt = stmt.where(col(Version.fetched_at) >= since)
+    if until:
+        stmt = stmt.where(col(Version.fetched_at) <= until)
+    return {p: (lo, hi, newest[p]) for p, lo, hi in
+            s.connection().execute(stmt.group_by(Version.page_id)) if p in newest}
 
 
 def versions_at(s: Any, numbers: dict[int, int]) -> dict[int, Key]:
