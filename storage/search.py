@@ -46,6 +46,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -380,11 +381,16 @@ def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] 
 def _runs(s: Any, ids: list[int]) -> list[tuple[int, int, int | None]]:
     """``(paragraph id, first, last)`` of the runs of versions listing these paragraphs,
     by their primary key (a join let PostgreSQL hash the whole span table)."""
-    span, out = ParagraphSpan, []
-    for i in range(0, len(ids), paragraphs.CHUNK):
-        out += _raw(s, select(span.paragraph_id, span.first_number, span.last_number).where(
-            col(span.paragraph_id).in_(ids[i:i + paragraphs.CHUNK])))
-    return out
+    sqlite = search_walk.sqlite_(s)
+    return s.connection().execute(_span_runs(sqlite), {  # type: ignore[no-any-return]
+        "ids": search_walk.id_values(ids, sqlite)}).cursor.fetchall()
+
+
+@cache
+def _span_runs(sqlite: bool) -> Any:
+    return select(ParagraphSpan.paragraph_id, ParagraphSpan.first_number,
+                  ParagraphSpan.last_number).where(
+        search_walk.ids_in(col(ParagraphSpan.paragraph_id), "ids", sqlite))
 
 
 def _sqlite_index(folded: str) -> Any:
@@ -451,7 +457,8 @@ def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> A
     else:
         cond = func.strpos(FOLDED, folded) > 0
     stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(
-        col(Paragraph.page_id).in_(pages), cond)
+        search_walk.ids_in(col(Paragraph.page_id), "pages", sqlite), cond).params(
+        pages=search_walk.id_values(pages, sqlite))
     if field:
         stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
     return stmt

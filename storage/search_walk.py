@@ -35,12 +35,15 @@ on are visited first, so each of their keys and counts is known before it is com
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, literal_column, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from storage import paragraphs, spans
@@ -142,24 +145,22 @@ def number_bounds(s: Any, pages: list[int], since: datetime | None,
     out: dict[int, tuple[int, int, int]] = {}
     for i in range(0, len(pages), paragraphs.CHUNK):
         chunk = pages[i:i + paragraphs.CHUNK]
-        wanted = (Version.page_id, Version.number) + (
-            (Version.fetched_at, Version.id) if last is not None else ())
-        rows = s.connection().execute(
-            select(*wanted).join(Page, col(Page.last_version_id) == Version.id)
-            .where(col(Page.id).in_(chunk))).all()
+        rows = s.connection().execute(_newest(sqlite_(s), last is not None),
+                                      {"pages": id_values(chunk, sqlite_(s))}).all()
         newest = {r[0]: r[1] for r in rows}
         if last is not None:
             last.update({p: (at, vid) for p, _, at, vid in rows})
         if since or until:
             stmt = select(Version.page_id, func.min(Version.number),
-                          func.max(Version.number)).where(col(Version.page_id).in_(chunk))
+                          func.max(Version.number)).where(
+                ids_in(col(Version.page_id), "pages", sqlite_(s)))
             if since:
                 stmt = stmt.where(col(Version.fetched_at) >= since)
             if until:
                 stmt = stmt.where(col(Version.fetched_at) <= until)
-            out.update({p: (lo, hi, newest[p]) for p, lo, hi in
-                        s.connection().execute(stmt.group_by(Version.page_id))
-                        if p in newest})
+            out.update({p: (lo, hi, newest[p]) for p, lo, hi in s.connection().execute(
+                stmt.group_by(Version.page_id), {"pages": id_values(chunk, sqlite_(s))})
+                if p in newest})
         else:
             out.update({p: (1, n, n) for p, n in newest.items()})
     return out
@@ -192,9 +193,43 @@ def versions_at(s: Any, numbers: dict[int, int]) -> dict[int, Key]:
     pages = sorted(numbers)
     wanted = sorted(set(numbers.values()))  # few: mostly each page's newest number
     for i in range(0, len(pages), paragraphs.CHUNK):
-        stmt = select(Version.page_id, Version.number, Version.fetched_at, Version.id).where(
-            col(Version.page_id).in_(pages[i:i + paragraphs.CHUNK]),
-            col(Version.number).in_(wanted))  # both probe ix_versions_page_number
-        out.update({p: (at, vid) for p, n, at, vid in s.connection().execute(stmt)
-                    if numbers[p] == n})
+        sqlite = sqlite_(s)
+        rows = s.connection().execute(_at(sqlite), {
+            "pages": id_values(pages[i:i + paragraphs.CHUNK], sqlite),
+            "numbers": id_values(wanted, sqlite)})
+        out.update({p: (at, vid) for p, n, at, vid in rows if numbers[p] == n})
     return out
+
+
+def sqlite_(s: Any) -> bool:
+    return bool(s.connection().dialect.name == "sqlite")
+
+
+def ids_in(column: Any, name: str, sqlite: bool) -> ColumnElement[Any]:
+    """``column IN`` the integers bound as one parameter ``name`` (``id_values``): an
+    IN list of 500 literals costs more to build and bind than the query takes.  SQLite:
+    a JSON array read by ``json_each``; PostgreSQL: an array parameter."""
+    if sqlite:
+        return column.in_(select(literal_column("value")).select_from(
+            text(f"json_each(:{name})")))  # type: ignore[no-any-return]
+    return column == any_(bindparam(name, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
+
+
+def id_values(ids: list[int], sqlite: bool) -> Any:
+    return json.dumps(ids) if sqlite else list(ids)
+
+
+@cache
+def _newest(sqlite: bool, keys: bool) -> Any:
+    """Built once per database kind: each page's newest version number (and key)."""
+    columns = (Version.page_id, Version.number) + ((Version.fetched_at, Version.id)
+                                                    if keys else ())
+    return select(*columns).join(Page, col(Page.last_version_id) == Version.id).where(
+        ids_in(col(Page.id), "pages", sqlite))
+
+
+@cache
+def _at(sqlite: bool) -> Any:
+    return select(Version.page_id, Version.number, Version.fetched_at, Version.id).where(
+        ids_in(col(Version.page_id), "pages", sqlite),
+        ids_in(col(Version.number), "numbers", sqlite))  # ix_versions_page_number
