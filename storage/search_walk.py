@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -65,7 +65,7 @@ class Walked:
 @dataclass(frozen=True)
 class Candidate:
     allowed: int  # the versions (bit set) where the narrow terms match, in the dates
-    newest: int  # the page's newest version number (an open run ends there)
+    newest: int | None  # the page's newest version number (an open run ends there)
     key: Key  # the best key the page can have
 
 
@@ -83,6 +83,9 @@ def walk(s: Any, candidates: dict[int, Candidate], broad: list[Runs],
         chunk = queue[i:i + size]
         i, size = i + size, size * 2
         fetch(chunk)
+        unknown = [p for p in chunk if candidates[p].newest is None]
+        for page, (_, _, n) in number_bounds(s, unknown, None, None).items():
+            candidates[page] = replace(candidates[page], newest=n)
         found = _matching(chunk, candidates, broad)
         at = versions_at(s, {p: n for p, (n, _) in found.items()})
         for page in chunk:
@@ -109,7 +112,7 @@ def _matching(chunk: list[int], candidates: dict[int, Candidate], broad: list[Ru
         c = candidates[page]
         both = c.allowed
         for runs in broad:
-            both &= spans.union_bits(runs.get(page, []), c.newest)
+            both &= spans.union_bits(runs.get(page, []), c.newest or 0)
         if both:
             out[page] = (both.bit_length() - 1, both.bit_count())
     return out
@@ -120,20 +123,29 @@ def candidates(s: Any, pages: list[int] | list[ColumnElement[Any]], narrow: list
     """The pages where the narrow terms all match in the date filter, with the versions
     where they do and the best key each could have.  ``pages``: their ids, or (no narrow
     term) the source/tag filters of every page to consider."""
-    last: dict[int, Key] = {}
-    bounds = (number_bounds(s, pages, since, until, last) if narrow  # type: ignore[arg-type]
-              else _all_bounds(s, pages, since, until, last))  # type: ignore[arg-type]
-    allowed: dict[int, tuple[int, int]] = {}  # page → (bit set, newest number)
-    for page, (lo, hi, newest) in bounds.items():
-        both = spans.bits(lo, hi)
+    last: dict[int, Key] = {}  # no narrow term: the newest versions' keys, read with them
+    if not narrow:
+        bounds = _all_bounds(s, pages, since, until, last)  # type: ignore[arg-type]
+    elif since or until:
+        bounds = number_bounds(s, pages, since, until)  # type: ignore[arg-type]
+    else:  # the newest number matters only to a run still open (read later for the rest)
+        bounds = number_bounds(s, sorted({p for runs in narrow for p, rs in runs.items()
+                                          if any(last is None for _, last in rs)}), None, None)
+    allowed: dict[int, tuple[int, int | None]] = {}  # page → (bit set, newest number)
+    for page in (pages if narrow else bounds):
+        if page not in bounds and (since or until):
+            continue  # no version in the dates
+        lo, hi, newest = bounds.get(page, (0, -1, None))  # type: ignore[call-overload]
+        both = spans.bits(lo, hi) if newest is not None else -1  # -1: every bit
         for runs in narrow:
-            both &= spans.union_bits(runs.get(page, []), newest)
+            both &= spans.union_bits(runs.get(page, []), newest or 0)
         if both:
             allowed[page] = (both, newest)
     # the best version is mostly the newest (a broad term alone): its key is known
     at = versions_at(s, {p: b.bit_length() - 1 for p, (b, n) in allowed.items()
-                         if b.bit_length() - 1 != n})
-    at.update({p: last[p] for p, (b, n) in allowed.items() if b.bit_length() - 1 == n})
+                         if b.bit_length() - 1 != n or p not in last})
+    at.update({p: last[p] for p, (b, n) in allowed.items()
+               if b.bit_length() - 1 == n and p in last})
     return {p: Candidate(b, n, at[p]) for p, (b, n) in allowed.items() if p in at}
 
 
