@@ -163,8 +163,8 @@ def checked_terms(query: str, source: str | None = None, tag: str | None = None
 class Search:
     def __init__(self, store: Store, *, broad: int | None = None,
                  first_pages: int | None = None) -> None:
-        """``broad``: matching paragraph runs above which a term is looked up page by
-        page, newest first (``storage/search_walk.py``); ``first_pages``: the pages
+        """``broad``: paragraphs listed by the index above which a term is looked up page
+        by page, newest first (``storage/search_walk.py``); ``first_pages``: the pages
         visited first (defaults: ``search_walk.BROAD`` and ``FIRST_PAGES``)."""
         self.store = store
         self.broad = search_walk.BROAD if broad is None else broad

@@ -4,10 +4,10 @@ A grouped search (one hit per page, what the CLI and web ask) shows 20 pages, ne
 matching version first.  Working out every page first costs the database's work per
 matching paragraph: on 1,000 pages × 50 versions "人工智能" is in 89,000 of the 96,000
 paragraphs, a few hundred ms on either database for 20 hits.  So ``storage/search.py``
-first asks, per term, for at most ``BROAD`` matching paragraph runs: a term with fewer
-(*narrow*) is looked up in the whole archive as before; a *broad* one (more, or a term
-of one or two characters, which no index answers and which would be a scan of every
-paragraph) is looked up only in the pages visited here, chunk by chunk:
+first counts, per term, the paragraphs its index lists, up to ``BROAD + 1`` (a term of
+one character, which no index answers, is scanned for up to that many): a term with
+fewer (*narrow*) is looked up in the whole archive as before; a *broad* one is looked
+up only in the pages visited here, chunk by chunk:
 
 * the candidate pages are those where every narrow term matches, with the versions
   where they all do (its bit set, ``storage/spans.py``), clipped to the date filter;
@@ -49,7 +49,7 @@ from sqlmodel import col, select
 from storage import paragraphs, spans
 from storage.models import Page, Version
 
-BROAD = 2000  # matching paragraph runs above which a term is walked, not looked up
+BROAD = 2000  # paragraphs listed by the index above which a term is walked, not looked up
 FIRST_PAGES = 20  # pages in the first chunk (at least those wanted)
 
 Key = tuple[datetime, int]  # (fetched_at, version id): the order of grouped hits
