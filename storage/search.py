@@ -249,7 +249,7 @@ class Search:
                     s, terms[i], _on_pages(terms[i], chunk, sqlite, field), runs[i]) or {})
 
         walked = search_walk.walk(s, candidates, [runs[i] for i in broad], fetch,
-                                  _file_keys(files), want, self.first_pages)
+                                  _file_keys(files, sqlite), want, self.first_pages)
         return walked.newest, matched, walked.complete
 
 
@@ -464,11 +464,11 @@ def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> A
     return stmt
 
 
-def _file_keys(files: list[Any]) -> dict[int, search_walk.Key]:
+def _file_keys(files: list[Any], sqlite: bool) -> dict[int, search_walk.Key]:
     """``page → (fetched_at, version id)`` of its newest attachment hit."""
     out: dict[int, search_walk.Key] = {}
     for row, _, _ in files:
-        key = (row[5], row[0])
+        key = search_walk.key_of(row[5], row[0], sqlite)
         out[row[1]] = max(key, out.get(row[1], key))
     return out
 

@@ -38,11 +38,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, literal_column, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    text,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
@@ -52,7 +63,10 @@ from storage.models import Page, Version
 BROAD = 2000  # paragraphs listed by the index above which a term is walked, not looked up
 FIRST_PAGES = 20  # pages in the first chunk (at least those wanted)
 
-Key = tuple[datetime, int]  # (fetched_at, version id): the order of grouped hits
+# (fetched_at, version id): the order of grouped hits.  The time as the driver returns it
+# (``when``): SQLite's fixed-width UTC text sorts as the times do, and parsing a thousand
+# of them into datetimes cost more than the queries
+Key = tuple[Any, int]
 Runs = dict[int, list[spans.Run]]  # page → runs of version numbers listing a match
 
 
@@ -75,7 +89,8 @@ def walk(s: Any, candidates: dict[int, Candidate], broad: list[Runs],
     """Visit ``candidates`` best key first; ``fetch(pages)`` fills the runs of every
     broad term (``broad``) on those pages.  Stops once ``want`` pages are known that no
     unvisited page can beat; ``files``: the keys of pages with attachment hits."""
-    queue = sorted(candidates, key=lambda p: (p not in files, _neg(candidates[p].key)))
+    queue = sorted(candidates, key=lambda p: candidates[p].key, reverse=True)
+    queue.sort(key=lambda p: p not in files)  # stable: attachment pages first
     known = {p: k for p, k in files.items() if p not in candidates}  # final already
     newest: dict[int, tuple[int, int]] = {}
     i, size = 0, max(first, want)
@@ -98,10 +113,6 @@ def walk(s: Any, candidates: dict[int, Candidate], broad: list[Runs],
         if rest and sum(k > max(rest) for k in known.values()) >= want:
             return Walked(newest, complete=False)
     return Walked(newest, complete=True)
-
-
-def _neg(key: Key) -> tuple[float, int]:
-    return (-key[0].timestamp(), -key[1])
 
 
 def _matching(chunk: list[int], candidates: dict[int, Candidate], broad: list[Runs]
@@ -183,7 +194,7 @@ def _all_bounds(s: Any, filters: list[ColumnElement[Any]], since: datetime | Non
                 ) -> dict[int, tuple[int, int, int]]:
     """``number_bounds`` of every page within the filters, in one query (no id lists)."""
     rows = s.connection().execute(
-        select(Page.id, Version.number, Version.fetched_at, Version.id)
+        select(Page.id, Version.number, when(sqlite_(s)), Version.id)
         .join(Version, col(Version.id) == Page.last_version_id).where(*filters)).all()
     last.update({p: (at, vid) for p, _, at, vid in rows})
     newest = {p: n for p, n, _, _ in rows}
@@ -227,6 +238,16 @@ def ids_in(column: Any, name: str, sqlite: bool) -> ColumnElement[Any]:
     return column == any_(bindparam(name, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
 
 
+def when(sqlite: bool) -> Any:
+    """``versions.fetched_at`` as the driver returns it (see ``Key``)."""
+    return type_coerce(Version.fetched_at, String if sqlite else DateTime(timezone=True))
+
+
+def key_of(at: datetime, version_id: int, sqlite: bool) -> Key:
+    """The ``Key`` of a version whose time was read as a datetime (UTC)."""
+    return (at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at, version_id)
+
+
 def id_values(ids: list[int], sqlite: bool) -> Any:
     return json.dumps(ids) if sqlite else list(ids)
 
@@ -234,7 +255,7 @@ def id_values(ids: list[int], sqlite: bool) -> Any:
 @cache
 def _newest(sqlite: bool, keys: bool) -> Any:
     """Built once per database kind: each page's newest version number (and key)."""
-    columns = (Version.page_id, Version.number) + ((Version.fetched_at, Version.id)
+    columns = (Version.page_id, Version.number) + ((when(sqlite), Version.id)
                                                     if keys else ())
     return select(*columns).join(Page, col(Page.last_version_id) == Version.id).where(
         ids_in(col(Page.id), "pages", sqlite))
@@ -242,6 +263,6 @@ def _newest(sqlite: bool, keys: bool) -> Any:
 
 @cache
 def _at(sqlite: bool) -> Any:
-    return select(Version.page_id, Version.number, Version.fetched_at, Version.id).where(
+    return select(Version.page_id, Version.number, when(sqlite), Version.id).where(
         ids_in(col(Version.page_id), "pages", sqlite),
         ids_in(col(Version.number), "numbers", sqlite))  # ix_versions_page_number
