@@ -6,7 +6,9 @@
 steps of ``Store.commit_check``, same rows, one transaction per page): the body of one
 of the four seed texts (``tests.pages``) with a page-specific 文号 line, one paragraph edited per
 version, and 文号/发布机构 metadata.  Then each query below runs ``--repeat`` times as the
-CLI and web page ask (grouped by page, 20 hits) and the wall time is reported; the
+CLI and web page ask (grouped by page, 20 hits) and the wall time is reported (a
+total counted from the pages visited only, ``SearchResults.total_is_lower_bound``, is
+shown as "≥ N"); the
 target is p95 ≤ 200 ms on SQLite and PostgreSQL.  "CPU" is this process's CPU time
 (the database's own work included on SQLite, not on PostgreSQL): on a loaded machine
 the wall time measures the neighbours too.  The build is the slow part: it is
@@ -28,7 +30,7 @@ from rich.table import Table
 from sqlmodel import SQLModel
 
 from monitor.config import SourceConfig
-from storage import Store
+from storage import Store, repository
 from storage.records import CheckRecord, NewVersion
 from storage.search import Search
 from tests.pages import seed_paragraphs
@@ -38,7 +40,7 @@ QUERIES = {
     "long phrase, many pages": "人工智能产业",
     "文号, another bracket form": "湘工信提案函[2021]17号",
     "文号, full-width digits": "湘工信提案函（2021）１７号",
-    "two characters (LIKE on SQLite)": "算力",
+    "two characters (pair index)": "算力",
     "two terms": "人工智能 第37次更正",
     "metadata field only": "工业和信息化厅第17处",
     "no match": "完全不存在的短语组合",
@@ -81,8 +83,11 @@ def load(store: Store, records: list[CheckRecord]) -> None:
             page = store._lock_page(s, rec.page_id)
             assert rec.version is not None
             version_id = store._add_version(s, page, rec.version)
-            store._add_check(s, rec, version_id)
-            store._update_page(page, rec, version_id)
+            s.connection().execute(repository._INSERT_CHECK,
+                                   repository._check_values(rec, rec.outcome, version_id))
+            for key, value in repository._page_values(page.revision, page.observed_at, rec,
+                                                      version_id).items():
+                setattr(page, key, value)
             s.add(page)
             s.flush()
         s.commit()
@@ -121,7 +126,7 @@ def copy(src: Store, dst: Store) -> float:
     return versions / (time.perf_counter() - t0)
 
 
-def measure(store: Store, repeat: int) -> list[tuple[str, str, int, int, float, float, float]]:
+def measure(store: Store, repeat: int) -> list[tuple[str, str, str, str, float, float, float]]:
     search = Search(store)
     out = []
     for label, query in QUERIES.items():
@@ -133,8 +138,9 @@ def measure(store: Store, repeat: int) -> list[tuple[str, str, int, int, float, 
             cpu.append((time.process_time() - c0) * 1000)
         assert found is not None
         p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
-        out.append((label, query, found.total, found.versions, statistics.median(times), p95,
-                    statistics.median(cpu)))
+        least = "≥ " if found.total_is_lower_bound else ""  # the pages visited only
+        out.append((label, query, f"{least}{found.total}", f"{least}{found.versions}",
+                    statistics.median(times), p95, statistics.median(cpu)))
     return out
 
 
@@ -170,7 +176,7 @@ def main() -> None:
                           "CPU p50 ms"):
                     table.add_column(c, justify="left" if c in ("query", "text") else "right")
                 for row in measure(store, args.repeat):
-                    table.add_row(row[0], row[1], str(row[2]), str(row[3]), f"{row[4]:.1f}",
+                    table.add_row(row[0], row[1], row[2], row[3], f"{row[4]:.1f}",
                                   f"{row[5]:.1f}", f"{row[6]:.1f}")
                 console.print(table)
             finally:

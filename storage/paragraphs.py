@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy import text as sql
@@ -149,10 +150,33 @@ def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]
 def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
     """SQLite: add new paragraphs' folded text to ``paragraphs_fts`` (contentless FTS5
     trigram, migration 0006; fed from here, not by a trigger, since the folding is
-    Python).  PostgreSQL folds into its generated column ``folded`` by itself."""
-    if rows and _core(s).dialect.name == "sqlite":
-        _core(s).execute(sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :folded)"),
-                  [{"id": pid, "folded": fold(t)} for pid, t in rows])
+    Python) and their two-character pieces to ``paragraphs_bigrams`` (0009, once it
+    exists: 0006 converts through here before).  PostgreSQL folds into its generated
+    column ``folded`` by itself."""
+    c = _core(s)
+    if not rows or c.dialect.name != "sqlite":
+        return
+    folded = [(pid, fold(t)) for pid, t in rows]
+    c.execute(sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :folded)"),
+              [{"id": pid, "folded": f} for pid, f in folded])
+    if _has_bigrams(c):
+        c.execute(sql("INSERT INTO paragraphs_bigrams(rowid, grams) VALUES (:id, :grams)"),
+                  [{"id": pid, "grams": bigrams(f)} for pid, f in folded])
+
+
+def bigrams(folded: str) -> str:
+    """The two-character pieces of a folded text as ASCII words (each character's code
+    point in hex, ``x`` between: 算力 → ``7b97x529b``), for an FTS5 table whose
+    tokenizer splits on spaces: the trigram index cannot answer a two-character term
+    (``storage/search.py``)."""
+    return " ".join(dict.fromkeys(f"{ord(a):x}x{ord(b):x}" for a, b in pairwise(folded)))
+
+
+def _has_bigrams(c: Connection) -> bool:
+    if not c.info.get("bigrams"):
+        c.info["bigrams"] = c.execute(sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'paragraphs_bigrams'")).first() is not None
+    return bool(c.info["bigrams"])
 
 
 def _known(c: Connection, page_id: int, keys: set[bytes]) -> dict[bytes, int]:

@@ -12,11 +12,18 @@ Terms are folded (``storage/fold.py``: brackets, full-width forms and separators
 holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
-text is then checked: the index keeps no positions, to stay small).  PostgreSQL:
-``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored: migration 0008),
-answered by its pg_trgm GIN index.  On both, a
-term that folds to one or two characters is an ``ILIKE`` on the paragraphs as typed (a
-scan of distinct paragraphs, not of versions; folding every row would cost more).
+text is then checked: the index keeps no positions, to stay small); one of two
+characters (算力) a lookup of that pair in ``paragraphs_bigrams`` (0009, exact).
+PostgreSQL: ``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored:
+migration 0008), answered by its pg_trgm GIN index; a two-character term, which
+pg_trgm cannot answer, a lookup in the GIN index of ``monitor_bigrams(folded)``
+(0009, exact).  On both, a term that
+folds to one character (or none) is matched as typed, case-insensitively (a scan of
+distinct paragraphs, not of versions; folding every row would cost more).
+A term in very many paragraphs (or a scan's term found early and often) is not looked
+up in the whole archive when grouped: the pages are visited newest first until the
+ones shown are certain (``storage/search_walk.py``), and the total is then a lower
+bound, flagged.
 The matching paragraphs name
 their pages; the versions of those pages that list a matching paragraph for every term
 are the hits, newest first.  Grouped by page (what the CLI and web ask), they are not
@@ -39,6 +46,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -49,6 +57,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     table,
     text,
 )
@@ -56,17 +65,21 @@ from sqlmodel import col, select
 
 from monitor.errors import BadInputError
 from monitor.userinput import check_text
-from storage import paragraphs, search_files, spans
+from storage import paragraphs, search_files, search_walk, spans
 from storage.archive import source_row, tagged_ids
-from storage.fold import fold, fold_map
+from storage.fold import MAPPING, fold, fold_map
 from storage.models import Page, Paragraph, ParagraphSpan, SourceRow, Version
 from storage.repository import Store
 
 TRIGRAM = 3
+BIGRAM = 2
 FOLDED = literal_column("paragraphs.folded")  # PostgreSQL: monitor_fold(text), stored (0008)
 ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
 HEAD_LINES = 4  # lines read for the start of a text matched only in its title/metadata
+# characters that only they themselves fold to: a text folds to one containing such a
+# character only if it contains it as it stands (an SQL pre-test before folding)
+_TARGETS = set(MAPPING.values())
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,9 @@ class SearchResults:
     hits: list[SearchHit]
     grouped: bool = False
     versions: int = 0  # matching versions (grouped or not)
+    # grouped, with a broad term: total and versions count the pages visited only, at
+    # least this many match (storage/search_walk.py)
+    total_is_lower_bound: bool = False
 
 
 def terms_of(query: str) -> list[str]:
@@ -146,8 +162,14 @@ def checked_terms(query: str, source: str | None = None, tag: str | None = None
 
 
 class Search:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, broad: int | None = None,
+                 first_pages: int | None = None) -> None:
+        """``broad``: paragraphs listed by the index above which a term is looked up page
+        by page, newest first (``storage/search_walk.py``); ``first_pages``: the pages
+        visited first (defaults: ``search_walk.BROAD`` and ``FIRST_PAGES``)."""
         self.store = store
+        self.broad = search_walk.BROAD if broad is None else broad
+        self.first_pages = search_walk.FIRST_PAGES if first_pages is None else first_pages
 
     def search(self, query: str, *, source: str | None = None, tag: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
@@ -166,17 +188,16 @@ class Search:
             found: list[tuple[int, int, set[str]]] = []
             matched: list[dict[int, tuple[int, str]]] = []
             newest: dict[int, tuple[int, int]] = {}  # grouped: page → (version id, count)
-            if field != ATTACHMENT:
-                runs: list[dict[int, list[spans.Run]]] = [{} for _ in terms]
-                matched = [_paragraphs(s, t, _matching(t, pages, sqlite, field),
-                                       r if group else None)
-                           for t, r in zip(terms, runs, strict=True)]
-                if group:
-                    newest = _newest_by_spans(s, runs, since, until)
-                else:
-                    found = _versions(s, matched, since, until)
+            complete = True
             files = [] if field and field != ATTACHMENT else search_files.hits(
                 s, terms, _filters(s, source, tag, since, until), sqlite=sqlite)
+            if field != ATTACHMENT and group:
+                newest, matched, complete = self._newest(
+                    s, terms, pages, field, since, until, files, offset + limit + 1)
+            elif field != ATTACHMENT:
+                matched = [_paragraphs(s, t, _matching(t, pages, sqlite, field))
+                           for t in terms]
+                found = _versions(s, matched, since, until)
             items = [(vid, page, None) for vid, page, _ in found] + [
                 (vid, page, None) for page, (vid, _) in newest.items()] + [
                 (f[0][0], f[0][1], f) for f in files]
@@ -195,7 +216,42 @@ class Search:
             hit_ids = {pid for m in matched for pid in m}
             hits = _hits(s, window, fields, terms, earlier, hit_ids)
         return SearchResults(query, terms, _method(terms, sqlite), len(order), hits,
-                             grouped=group, versions=versions)
+                             grouped=group, versions=versions,
+                             total_is_lower_bound=not complete)
+
+    def _newest(self, s: Any, terms: list[str], pages: list[ColumnElement[Any]],
+                field: str | None, since: datetime | None, until: datetime | None,
+                files: list[Any], want: int
+                ) -> tuple[dict[int, tuple[int, int]], list[dict[int, tuple[int, str]]], bool]:
+        """Grouped: ``page → (newest matching version id, count)``, each term's matching
+        paragraphs, and whether that is every page (else the pages visited by
+        ``search_walk.walk``, the first ``want`` of them exact)."""
+        sqlite = self.store.is_sqlite
+        runs: list[dict[int, list[spans.Run]]] = [{} for _ in terms]
+        looked: list[dict[int, tuple[int, str]] | None] = []
+        for t, r in zip(terms, runs, strict=True):
+            many = _listed_many(s, t, sqlite, self.broad)  # None: no index, cap the scan
+            looked.append(None if many else _paragraphs(
+                s, t, _matching(t, pages, sqlite, field), r,
+                cap=self.broad if many is None else None))
+        broad = [i for i, m in enumerate(looked) if m is None]
+        matched = [m or {} for m in looked]
+        if not broad:
+            return _newest_by_spans(s, runs, since, until), matched, True
+        narrow = [r for i, r in enumerate(runs) if i not in broad]
+        for i in broad:
+            runs[i] = {}
+        ids = sorted(set.intersection(*(set(r) for r in narrow))) if narrow else pages
+        candidates = search_walk.candidates(s, ids, narrow, since, until)
+
+        def fetch(chunk: list[int]) -> None:
+            for i in broad:
+                matched[i].update(_paragraphs(
+                    s, terms[i], _on_pages(terms[i], chunk, sqlite, field), runs[i]) or {})
+
+        walked = search_walk.walk(s, candidates, [runs[i] for i in broad], fetch,
+                                  _file_keys(files, sqlite), want, self.first_pages)
+        return walked.newest, matched, walked.complete
 
 
 def _rows(s: Any, stmt: Any) -> Any:
@@ -233,7 +289,7 @@ def _newest_by_spans(s: Any, runs: list[dict[int, list[spans.Run]]],
     pages = set.intersection(*(set(r) for r in runs))
     if not pages:
         return {}
-    bounds = _number_bounds(s, sorted(pages), since, until)
+    bounds = search_walk.number_bounds(s, sorted(pages), since, until)
     wanted: dict[int, tuple[int, int]] = {}  # page → (newest number, count)
     for page, (lo, hi, newest) in bounds.items():
         both = spans.bits(lo, hi)
@@ -241,44 +297,8 @@ def _newest_by_spans(s: Any, runs: list[dict[int, list[spans.Run]]],
             both &= spans.union_bits(term[page], newest)
         if both:
             wanted[page] = (both.bit_length() - 1, both.bit_count())
-    ids = _version_ids(s, {page: n for page, (n, _) in wanted.items()})
-    return {page: (ids[page], count) for page, (_, count) in wanted.items() if page in ids}
-
-
-def _number_bounds(s: Any, pages: list[int], since: datetime | None,
-                   until: datetime | None) -> dict[int, tuple[int, int, int]]:
-    """``page → (lowest, highest number in the date filter, newest number)``."""
-    out: dict[int, tuple[int, int, int]] = {}
-    for i in range(0, len(pages), paragraphs.CHUNK):
-        chunk = pages[i:i + paragraphs.CHUNK]
-        newest = dict(_rows(s, select(Version.page_id, Version.number)
-                             .join(Page, col(Page.last_version_id) == Version.id)
-                             .where(col(Page.id).in_(chunk))).all())
-        if since or until:
-            stmt = select(Version.page_id, func.min(Version.number),
-                          func.max(Version.number)).where(col(Version.page_id).in_(chunk))
-            if since:
-                stmt = stmt.where(col(Version.fetched_at) >= since)
-            if until:
-                stmt = stmt.where(col(Version.fetched_at) <= until)
-            out.update({p: (lo, hi, newest[p]) for p, lo, hi in
-                        _rows(s, stmt.group_by(Version.page_id)) if p in newest})
-        else:
-            out.update({p: (1, n, n) for p, n in newest.items()})
-    return out
-
-
-def _version_ids(s: Any, numbers: dict[int, int]) -> dict[int, int]:
-    """``page → id`` of version ``numbers[page]`` of each page."""
-    out: dict[int, int] = {}
-    pages = sorted(numbers)
-    wanted = sorted(set(numbers.values()))  # few: mostly each page's newest number
-    for i in range(0, len(pages), paragraphs.CHUNK):
-        stmt = select(Version.page_id, Version.number, Version.id).where(
-            col(Version.page_id).in_(pages[i:i + paragraphs.CHUNK]),
-            col(Version.number).in_(wanted))  # both probe ix_versions_page_number
-        out.update({p: vid for p, n, vid in _rows(s, stmt) if numbers[p] == n})
-    return out
+    at = search_walk.versions_at(s, {page: n for page, (n, _) in wanted.items()})
+    return {page: (at[page][1], count) for page, (_, count) in wanted.items() if page in at}
 
 
 def _newest_first(s: Any, items: list[tuple[int, int, Any]]
@@ -297,8 +317,8 @@ def _newest_first(s: Any, items: list[tuple[int, int, Any]]
 def _method(terms: list[str], sqlite: bool) -> str:
     if not sqlite:
         return "pg_trgm"
-    long = any(len(fold(t)) >= TRIGRAM for t in terms)
-    short = any(len(fold(t)) < TRIGRAM for t in terms)
+    long = any(len(fold(t)) >= BIGRAM for t in terms)
+    short = any(len(fold(t)) < BIGRAM for t in terms)
     return "+".join(m for m, used in (("fts5", long), ("like", short)) if used)
 
 
@@ -318,17 +338,17 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
     checked: SQLite's trigram candidates)."""
     folded = fold(term)
     check = False
-    if sqlite and len(folded) >= TRIGRAM:
+    if sqlite and len(folded) >= BIGRAM:
         # paragraphs_fts keeps no positions (detail=none): its trigrams find candidates,
-        # the folded text of each is checked here
-        fts = table("paragraphs_fts", column("rowid"))
-        cond = col(Paragraph.id).in_(select(fts.c.rowid).where(
-            text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded))))
-        check = True
+        # the folded text of each is checked here; a pair is in the folded text or not
+        cond = col(Paragraph.id).in_(_sqlite_index(folded))
+        check = len(folded) >= TRIGRAM
     elif not sqlite and len(folded) >= TRIGRAM:
         cond = FOLDED.like(_pattern(folded), escape="\\")
-    else:  # a term too short for trigrams (a scan, so not folded), or one that folds away
-        cond = col(Paragraph.text).ilike(_pattern(term), escape="\\")
+    elif not sqlite and len(folded) == BIGRAM:  # exact: the pair is in the folded text or not
+        cond = _postgres_pair(folded)
+    else:  # a term that folds to one character (a scan, so not folded), or to none
+        cond = _as_typed(term, sqlite)
     # a folded term is its own fold, so where it is in the text as it stands it is in
     # the fold too: the text comes back (to be folded and checked) only where it is not
     body = case((func.instr(Paragraph.text, folded) > 0, literal(None)),
@@ -341,25 +361,116 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
     return stmt
 
 
-def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] | None = None
-                ) -> dict[int, tuple[int, str]]:
+def _paragraphs(s: Any, term: str, query: Any, runs: dict[int, list[spans.Run]] | None = None,
+                cap: int | None = None) -> dict[int, tuple[int, str]] | None:
     """``paragraph id → (page id, field)`` of every paragraph containing ``term``.
     ``runs``: filled with ``page → runs of version numbers (last None: up to the
-    newest)`` listing them, read in the same query (``storage/spans.py``)."""
+    newest)`` listing them (``storage/spans.py``).  ``cap``: None (and nothing filled)
+    when more than that many paragraphs may match."""
     folded = fold(term)
-    out: dict[int, tuple[int, str]] = {}
-    if runs is None:
-        for pid, page_id, field, body in _raw(s, query):
-            if body is None or folded in fold(body):
-                out[pid] = (page_id, field)
-        return out
-    span = ParagraphSpan
-    stmt = query.join(span, col(span.paragraph_id) == Paragraph.id).add_columns(
-        span.first_number, span.last_number)
-    for pid, page_id, field, body, first, last in _raw(s, stmt):
-        if body is None or folded in fold(body):
-            out[pid] = (page_id, field)
-            runs.setdefault(page_id, []).append((first, last))
+    rows = _raw(s, query if cap is None else query.limit(cap + 1))
+    if cap is not None and len(rows) > cap:
+        return None
+    out = {pid: (page_id, field) for pid, page_id, field, body in rows
+           if body is None or folded in fold(body)}
+    if runs is not None:
+        for pid, first, last in _runs(s, sorted(out)):
+            runs.setdefault(out[pid][0], []).append((first, last))
+    return out
+
+
+def _runs(s: Any, ids: list[int]) -> list[tuple[int, int, int | None]]:
+    """``(paragraph id, first, last)`` of the runs of versions listing these paragraphs,
+    by their primary key (a join let PostgreSQL hash the whole span table)."""
+    sqlite = search_walk.sqlite_(s)
+    return s.connection().execute(_span_runs(sqlite), {  # type: ignore[no-any-return]
+        "ids": search_walk.id_values(ids, sqlite)}).cursor.fetchall()
+
+
+@cache
+def _span_runs(sqlite: bool) -> Any:
+    return select(ParagraphSpan.paragraph_id, ParagraphSpan.first_number,
+                  ParagraphSpan.last_number).where(
+        search_walk.ids_in(col(ParagraphSpan.paragraph_id), "ids", sqlite))
+
+
+def _sqlite_index(folded: str) -> Any:
+    """SQLite: the ids the index lists for a folded term of two or more characters
+    (trigram candidates, or the paragraphs holding the pair)."""
+    if len(folded) >= TRIGRAM:
+        fts = table("paragraphs_fts", column("rowid"))
+        return select(fts.c.rowid).where(
+            text("paragraphs_fts MATCH :fts_query").bindparams(fts_query=_trigrams(folded)))
+    grams = table("paragraphs_bigrams", column("rowid"))
+    return select(grams.c.rowid).where(text("paragraphs_bigrams MATCH :gram").bindparams(
+        gram=f'"{paragraphs.bigrams(folded)}"'))
+
+
+def _listed_many(s: Any, term: str, sqlite: bool, cap: int) -> bool | None:
+    """Whether the index lists more than ``cap`` paragraphs for ``term`` (counted up to
+    ``cap + 1``: a broad term costs no more than a narrow one to tell); None for a term
+    no index answers (a scan: the lookup itself is then capped)."""
+    folded = fold(term)
+    if sqlite and len(folded) >= BIGRAM:
+        ids = _sqlite_index(folded)
+    elif not sqlite and len(folded) >= TRIGRAM:
+        ids = select(Paragraph.id).where(FOLDED.like(_pattern(folded), escape="\\"))
+    elif not sqlite and len(folded) == BIGRAM:
+        ids = select(Paragraph.id).where(_postgres_pair(folded))
+    else:
+        return None
+    count = select(func.count()).select_from(ids.limit(cap + 1).subquery())
+    return bool(_rows(s, count).scalar_one() > cap)
+
+
+def _postgres_pair(folded: str) -> ColumnElement[Any]:
+    """PostgreSQL: the paragraphs whose folded text holds the pair (the GIN index of
+    ``monitor_bigrams(folded)``, migration 0009)."""
+    return text("monitor_bigrams(paragraphs.folded) @> ARRAY[CAST(:pair AS text)]"
+                ).bindparams(pair=folded)
+
+
+def _as_typed(term: str, sqlite: bool) -> ColumnElement[Any]:
+    """The paragraphs holding ``term`` as typed, case-insensitively: a plain substring
+    test when it has no cased letter (Chinese), several times cheaper than ``ILIKE``,
+    which lower-cases every text it scans."""
+    if term.lower() == term.upper():
+        return (func.instr if sqlite else func.strpos)(Paragraph.text, term) > 0
+    return col(Paragraph.text).ilike(_pattern(term), escape="\\")
+
+
+def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> Any:
+    """``_matching`` among the paragraphs of ``pages`` only (a broad term, visited page
+    by page: ``storage/search_walk.py``): their index range, each tested as it is read.
+    SQLite: a text holding the folded term as it stands matches; one holding its
+    characters that only fold from themselves comes back to be folded and checked.
+    PostgreSQL: a substring test on the stored folded text."""
+    folded = fold(term)
+    body: Any = literal(None)
+    if len(folded) < BIGRAM:
+        cond = _as_typed(term, sqlite)
+    elif sqlite:
+        exact = func.instr(Paragraph.text, folded) > 0
+        fixed = [c for c in dict.fromkeys(folded) if c not in MAPPING and c not in _TARGETS]
+        cond = or_(exact, and_(*(func.instr(Paragraph.text, c) > 0 for c in fixed[:8]))
+                   ) if fixed else literal(True)
+        body = case((exact, literal(None)), else_=Paragraph.text)
+    else:
+        cond = func.strpos(FOLDED, folded) > 0
+    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(
+        search_walk.ids_in(col(Paragraph.page_id), "pages", sqlite), cond).params(
+        pages=search_walk.id_values(pages, sqlite))
+    if field:
+        stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
+    return stmt
+
+
+def _file_keys(files: list[Any], sqlite: bool) -> dict[int, search_walk.Key]:
+    """``page → (fetched_at, version id)`` of its newest attachment hit."""
+    out: dict[int, search_walk.Key] = {}
+    for row, _, _ in files:
+        key = search_walk.key_of(row[5], row[0], sqlite)
+        out[row[1]] = max(key, out.get(row[1], key))
     return out
 
 

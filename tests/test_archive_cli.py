@@ -62,7 +62,7 @@ def test_search_prints_highlighted_passages_or_json(archive: tuple[Path, Built])
     found = json.loads(run("search", "财政", "--source", "hb-ai-plan", "--from", "2026-05-15",
                            "--json", "--sources", str(sources)).output)
     assert [h["version_id"] for h in found["hits"]] == built.versions["hb-ai-plan"][2:]
-    assert found["method"] in ("like", "pg_trgm")
+    assert found["method"] in ("fts5", "pg_trgm")
     assert found["hits"][0]["passage"]["spans"] == [[2, 4]]
     missing = CliRunner().invoke(_cli(), ["search", "x", "--source", "nope", "--sources",
                                           str(sources)])

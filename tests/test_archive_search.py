@@ -25,10 +25,17 @@ def test_a_six_character_phrase_finds_every_version_containing_it(store: Store) 
 def test_a_two_character_phrase_falls_back_and_still_highlights(store: Store) -> None:
     built = build_archive(store)
     found = Search(store).search("财政")
-    assert found.method == ("like" if store.is_sqlite else "pg_trgm")
+    assert found.method == ("fts5" if store.is_sqlite else "pg_trgm")  # SQLite: bigrams
     assert [h.version_id for h in found.hits] == built.versions["hb-ai-plan"][:0:-1]
     assert found.hits[0].passage.html() == "…加强<mark>财政</mark>资金支持。"
     assert found.total == 2
+    # folded like a longer term: brackets and full-width forms are the same
+    bracketed = Search(store).search("〔财政〕")
+    assert [h.version_id for h in bracketed.hits] == [h.version_id for h in found.hits]
+    assert bracketed.hits[0].passage.html() == "…加强<mark>财政</mark>资金支持。"
+    assert Search(store).search("财务").total == 0
+    one = Search(store).search("财")  # one character: matched as typed, a scan
+    assert one.method == ("like" if store.is_sqlite else "pg_trgm") and one.total == 2
 
 
 def test_terms_are_anded_and_filters_narrow_by_source_tag_and_date(store: Store) -> None:

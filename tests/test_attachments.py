@@ -293,6 +293,16 @@ async def test_attachment_text_is_searched_exported_shown_and_downloadable(
         assert hit.version_id == version.id and hit.source == "reply"
         assert hit.attachment is not None and hit.attachment["name"] == "答复全文.pdf"
         assert hit.attachment["url"] == site.url("/files/reply.pdf")
+    # grouped, each term walked page by page (storage/search_walk.py): the same hits
+    walking = Search(store, broad=0, first_pages=1)
+    for query in (PDF_ONLY, "亿元 算力", "答复", "答复 " + PDF_ONLY):
+        want = Search(store).search(query, group=True)
+        got = walking.search(query, group=True)
+        shown = [(h.version_id, h.earlier, h.field, h.passage.html()) for h in got.hits]
+        assert shown == [(h.version_id, h.earlier, h.field, h.passage.html())
+                         for h in want.hits], query
+        assert (got.total, got.versions) == (want.total, want.versions), query
+    assert Search(store).search(PDF_ONLY, group=True).hits[0].field == "attachment"
 
     sources = str(config.path)
     shown = json.loads(cli("show", "reply", "--json", "--sources", sources, db=db_url).stdout)

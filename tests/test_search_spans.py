@@ -95,3 +95,28 @@ def test_migration_0008_converts_what_is_stored(db_url: str) -> None:
         assert [_grouped(store, q) for q in ("头雁效应", "示范企业", "其他内容", "2022")] == before
     finally:
         store.close()
+
+
+def test_migration_0009_indexes_the_pairs_of_what_is_stored(db_url: str) -> None:
+    """SQLite's two-character index is built from the stored paragraphs, and dropped."""
+    store = Store(db_url)
+    _build(store)
+    queries = ("雁效", "示范", "改写", "22", "效应 示范企业")
+    before = [_grouped(store, q) for q in queries]
+    assert before[0] == ([(v, 2) for v in [before[0][0][0][0]]], 3)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+        assert "paragraphs_bigrams" not in sa.inspect(conn).get_table_names()
+    store.close()
+    store = Store(db_url)  # 0009 again, indexing the paragraphs stored
+    try:
+        with store.engine.connect() as conn:
+            tables = sa.inspect(conn).get_table_names()
+        assert ("paragraphs_bigrams" in tables) is store.is_sqlite
+        assert [_grouped(store, q) for q in queries] == before
+        assert _grouped(store, "改写") == ([(before[2][0][0][0], 0)], 1)
+    finally:
+        store.close()

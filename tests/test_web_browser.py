@@ -112,7 +112,7 @@ def test_search_highlights_the_phrase(served: tuple[str, Built], page: Any) -> N
     assert "共 1 个页面（3 个版本）" in page.locator("main").inner_text()
     assert hits.first.locator(".hit-earlier").inner_text() == "另有 2 个较早版本也包含"
     page.screenshot(path=str(SHOTS / "monitor-web-search.png"), full_page=True)
-    page.goto(base + "/search?q=" + "算力")  # two characters: the fallback path
+    page.goto(base + "/search?q=" + "算力")  # two characters: the pair index
     assert page.locator("li.hit .passage mark").first.inner_text() == "算力"
 
 

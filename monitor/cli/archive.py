@@ -88,9 +88,10 @@ def search(query: str, source: str | None, tag: str | None, since: str | None,
 
 
 def print_results(results: SearchResults, tz: str) -> None:
-    pages = (f" ({results.total} page{'s' if results.total != 1 else ''})"
+    least = "at least " if results.total_is_lower_bound else ""
+    pages = (f" ({least}{results.total} page{'s' if results.total != 1 else ''})"
              if results.grouped else "")
-    console.print(f"{results.versions} versions{pages} contain {results.query!r}"
+    console.print(f"{least}{results.versions} versions{pages} contain {results.query!r}"
                   + (f" (showing {len(results.hits)}, newest first)" if results.hits else ""),
                   highlight=False, markup=False)
     for hit in results.hits:

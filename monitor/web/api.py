@@ -87,6 +87,9 @@ class SearchOut(BaseModel):
     total: int = Field(description="Matching versions; pages when grouped.")
     versions: int = Field(0, description="Matching versions.")
     grouped: bool = False
+    total_is_lower_bound: bool = Field(
+        False, description="Grouped, with a term in very many pages: total and versions "
+        "count the pages looked at to answer (at least that many match), not all.")
     limit: int
     offset: int
     hits: list[HitOut] = Field(description="Newest first.")
@@ -252,6 +255,7 @@ def search(state: State,
                    earlier=h.earlier, number=h.number) for h in found.hits]
     return SearchOut(query=found.query, terms=found.terms, method=found.method,
                      total=found.total, versions=found.versions, grouped=found.grouped,
+                     total_is_lower_bound=found.total_is_lower_bound,
                      limit=limit, offset=offset, hits=hits)
 
 
