@@ -150,7 +150,7 @@ def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]
 def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
     """SQLite: add new paragraphs' folded text to ``paragraphs_fts`` (contentless FTS5
     trigram, migration 0006; fed from here, not by a trigger, since the folding is
-    Python) and their two-character pieces to ``paragraphs_bigrams`` (0009, once it
+    Python) and their two-character pieces to ``paragraphs_bigrams`` (0010, once it
     exists: 0006 converts through here before).  PostgreSQL folds into its generated
     column ``folded`` by itself."""
     c = _core(s)

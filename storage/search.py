@@ -13,11 +13,11 @@ holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
 text is then checked: the index keeps no positions, to stay small); one of two
-characters (算力) a lookup of that pair in ``paragraphs_bigrams`` (0009, exact).
+characters (算力) a lookup of that pair in ``paragraphs_bigrams`` (0010, exact).
 PostgreSQL: ``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored:
 migration 0008), answered by its pg_trgm GIN index; a two-character term, which
 pg_trgm cannot answer, a lookup in the GIN index of ``monitor_bigrams(folded)``
-(0009, exact).  On both, a term that
+(0010, exact).  On both, a term that
 folds to one character (or none) is matched as typed, case-insensitively (a scan of
 distinct paragraphs, not of versions; folding every row would cost more).
 A term in very many paragraphs (or a scan's term found early and often) is not looked
@@ -425,7 +425,7 @@ def _listed_many(s: Any, term: str, sqlite: bool, cap: int) -> bool | None:
 
 def _postgres_pair(folded: str) -> ColumnElement[Any]:
     """PostgreSQL: the paragraphs whose folded text holds the pair (the GIN index of
-    ``monitor_bigrams(folded)``, migration 0009)."""
+    ``monitor_bigrams(folded)``, migration 0010)."""
     return text("monitor_bigrams(paragraphs.folded) @> ARRAY[CAST(:pair AS text)]"
                 ).bindparams(pair=folded)
 

@@ -97,7 +97,7 @@ def test_migration_0008_converts_what_is_stored(db_url: str) -> None:
         store.close()
 
 
-def test_migration_0009_indexes_the_pairs_of_what_is_stored(db_url: str) -> None:
+def test_migration_0010_indexes_the_pairs_of_what_is_stored(db_url: str) -> None:
     """SQLite's two-character index is built from the stored paragraphs, and dropped."""
     store = Store(db_url)
     _build(store)
@@ -108,10 +108,10 @@ def test_migration_0009_indexes_the_pairs_of_what_is_stored(db_url: str) -> None
     cfg.set_main_option("script_location", str(db.MIGRATIONS))
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
+        command.downgrade(cfg, "0009")
         assert "paragraphs_bigrams" not in sa.inspect(conn).get_table_names()
     store.close()
-    store = Store(db_url)  # 0009 again, indexing the paragraphs stored
+    store = Store(db_url)  # 0010 again, indexing the paragraphs stored
     try:
         with store.engine.connect() as conn:
             tables = sa.inspect(conn).get_table_names()

@@ -18,8 +18,8 @@ recheck).
 
 Downgrade drops the table, or the index and the function.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06
 """
 
@@ -29,8 +29,8 @@ from alembic import op
 from storage.fold import fold
 from storage.paragraphs import bigrams
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
