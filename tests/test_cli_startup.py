@@ -6,6 +6,7 @@ a slow start instead: the modules a command imports, in a fresh interpreter."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +22,10 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-def loaded(*args: str, cwd: Path) -> tuple[int, set[str], str]:
+def loaded(*args: str, cwd: Path, columns: int = 80) -> tuple[int, set[str], str]:
+    env = {**os.environ, "COLUMNS": str(columns)}
     out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True,
-                         text=True, timeout=120, check=True).stdout
+                         text=True, timeout=120, check=True, env=env).stdout
     *printed, last = out.strip().splitlines()
     got = json.loads(last)
     return got["code"], set(got["modules"]), "\n".join(printed)
@@ -68,3 +70,25 @@ def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
         if "Example" not in text or f"monitor {' '.join(path)}" not in text:
             missing.append(" ".join(path))
     assert not missing, f"no example in --help of: {missing}"
+
+
+def test_help_lists_every_command_as_it_says_without_loading_them(tmp_path: Path) -> None:
+    """`monitor --help` reads the static summaries; what it prints is what the loaded
+    commands' own help gives, at a narrow and a wide terminal."""
+    from click.testing import CliRunner
+
+    from monitor.cli import COMMANDS, cli
+
+    for name in COMMANDS:  # the real commands, loaded in this process
+        cli.get_command(None, name)
+    for width in (50, 80):
+        code, modules, printed = loaded("--help", cwd=tmp_path, columns=width)
+        assert code == 0
+        ours = {m for m in modules if m.split(".")[0] in ("monitor", "storage", "alerts")}
+        assert ours == {"monitor", "monitor.cli"}, ours
+        assert not {"sqlalchemy", "sqlmodel", "alembic", "httpx", "pydantic"} & modules
+        # click's width from the terminal is its columns less 2, at least 50
+        real = CliRunner().invoke(cli, ["--help"], terminal_width=max(width - 2, 50)).output
+        # the first line names the program, which differs between the two ways of running
+        assert printed.splitlines()[1:] == real.rstrip("\n").splitlines()[1:]
+        assert all(f"  {name} " in printed for name in COMMANDS)
