@@ -15,26 +15,24 @@ schema at head, instead of creating the tables a second time.
 
 Most starts find the schema at head already, and importing alembic (with Mako and its
 DDL modules) to learn that costs a fifth of a second of CPU on every command.  So
-``migrate()`` first compares the database's ``alembic_version`` with ``head_revision()``,
-read from the migration files' ``revision = ...`` / ``down_revision = ...`` lines
-without importing alembic (tests/test_daemon_migrate.py keeps it equal to alembic's own
-head); only a database that is not exactly at that head goes through alembic, which
-then decides as before (upgrade, or refuse a revision it does not know).
+``migrate()`` first compares the database's ``alembic_version`` with
+``head_revision()`` (``storage.glance``: read from the migration files' ``revision =``
+and ``down_revision =`` lines without importing alembic; tests/test_daemon_migrate.py
+keeps it equal to alembic's own head); only a database that is not exactly at that
+head goes through alembic, which then decides as before (upgrade, or refuse a revision
+it does not know).
 """
 
 from __future__ import annotations
 
-import ast
 import json
-import re
-from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=(.+)$", re.M)
+from storage.glance import MIGRATIONS, head_revision
+
 MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock key of migrate()
 
 
@@ -86,28 +84,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
-
-
-@cache
-def head_revision() -> str | None:
-    """The revision of the newest migration: the one no other migration names as its
-    ``down_revision``.  None when the files do not say one head plainly (a branch, a
-    line this cannot read): then alembic is asked."""
-    revisions: set[str] = set()
-    downs: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict(m.groups() for m in _REVISION_LINE.finditer(path.read_text("utf-8")))
-        try:
-            rev = ast.literal_eval(found["revision"].strip())
-            down = ast.literal_eval(found.get("down_revision", "None").strip())
-        except (KeyError, ValueError, SyntaxError):
-            return None
-        if not isinstance(rev, str):
-            return None
-        revisions.add(rev)
-        downs.update(down if isinstance(down, tuple | list) else [down] if down else [])
-    heads = revisions - downs
-    return heads.pop() if len(heads) == 1 else None
 
 
 def at_head(engine: Engine) -> bool:

@@ -39,7 +39,7 @@ def test_version_loads_no_command(tmp_path: Path) -> None:
     assert not {"sqlalchemy", "httpx", "rich", "pydantic"} & modules
 
 
-def test_status_loads_no_fetcher_and_no_pipeline(tmp_path: Path) -> None:
+def test_status_loads_no_fetcher_no_pipeline_and_at_head_no_sqlalchemy(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text(
         f'[settings]\ndatabase_url = "sqlite:///{tmp_path}/m.db"\n\n[[sources]]\n'
         'name = "a"\nurl = "https://example.org/a.html"\n', encoding="utf-8")
@@ -48,6 +48,13 @@ def test_status_loads_no_fetcher_and_no_pipeline(tmp_path: Path) -> None:
     heavy = {"monitor.fetch", "monitor.pipeline", "monitor.extract", "monitor.diff",
              "httpx", "playwright", "alerts.delivery"}
     assert not heavy & modules, heavy & modules
+    # The database now exists at head: read through sqlite3 alone, with no ORM, no
+    # migration tool and no logging library loaded, and the same answer.
+    code, again, printed_again = loaded("status", cwd=tmp_path)
+    assert code in (0, None) and printed_again == printed
+    store = {"sqlalchemy", "sqlmodel", "alembic", "loguru", "storage.repository"}
+    assert not (heavy | store) & again, (heavy | store) & again
+    assert "sqlalchemy" in modules  # the first run made the database through Store
 
 
 def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
