@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from monitor.types import AttachmentFile
@@ -22,6 +21,9 @@ from storage.records import StoredFile
 
 def add(s: Session, files: Iterable[AttachmentFile]) -> None:
     """Insert the files fetched with their bytes that are not stored yet."""
+    # here: the PostgreSQL dialect's modules cost 50 ms to import on a SQLite database
+    from sqlalchemy.dialects import postgresql, sqlite
+
     insert = sqlite.insert if s.get_bind().dialect.name == "sqlite" else postgresql.insert
     for f in files:
         if not f.body or not f.sha256:
