@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import write_sources
+from tests.pages import seed_page
+from tests.sites import Site
+
 PROBE = """
 import json, sys
 from monitor.cli import cli
@@ -99,3 +103,22 @@ def test_help_lists_every_command_as_it_says_without_loading_them(tmp_path: Path
         # the first line names the program, which differs between the two ways of running
         assert printed.splitlines()[1:] == real.rstrip("\n").splitlines()[1:]
         assert all(f"  {name} " in printed for name in COMMANDS)
+
+
+def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, site: Site) -> None:
+    """No migration tool once the database is at head; no feed parser, mojibake repair
+    or alert templates for an HTML page whose check queues no alert."""
+    site.route("/a.html", seed_page(0))
+    write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a"
+        url = "{site.url('/a.html')}"
+        """, settings=f'database_url = "sqlite:///{tmp_path}/m.db"\n')
+    code, first, printed = loaded("check", cwd=tmp_path)
+    assert code in (0, None) and "1 new" in printed and "alembic" in first
+    code, modules, printed = loaded("check", cwd=tmp_path)
+    assert code in (0, None) and "1 unchanged" in printed
+    unused = {"alembic", "feedparser", "ftfy", "jinja2", "alerts.compose",
+              "sqlalchemy.dialects.postgresql"}
+    assert not unused & modules, unused & modules
+    assert {"httpx", "sqlalchemy", "monitor.pipeline"} <= modules  # it did check

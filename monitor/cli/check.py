@@ -6,10 +6,10 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 from loguru import logger
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -142,35 +142,10 @@ async def _one(checker: Checker, schedule: Schedule, page_id: int,
         return CheckResult(src.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
 
 
-def _progress(total: int) -> Any:
-    """A progress bar on a terminal for two sources or more; otherwise ``_NoBar`` (what a
-    disabled bar does, without importing rich.progress)."""
-    if not console.is_terminal or total < 2:
-        return _NoBar()
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
+def _progress(total: int) -> Progress:
     return Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
-
-
-class _NoBar:
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None
+                    TimeElapsedColumn(), console=console, transient=True,
+                    disable=not console.is_terminal or total < 2)
 
 
 def summary_table(results: list[CheckResult]) -> Table:
