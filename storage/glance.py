@@ -15,7 +15,8 @@ read back as ``UTCDateTime`` does (aware, UTC); tests/test_status_health.py comp
 the two on SQLite and PostgreSQL, so a change to one belongs in both.  A database error
 is a ``StorageError`` worded as ``Store`` words it.
 
-This module imports nothing heavier than the standard library: ``storage.db`` takes
+This module imports nothing heavier than the standard library (the two row types are
+defined here rather than in ``storage.records`` for that reason): ``storage.db`` takes
 ``head_revision`` from here for ``migrate()``.
 """
 
@@ -25,12 +26,40 @@ import ast
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from storage.records import RecentChecks, SourceStatus
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One line of ``monitor status``."""
+
+    source: str
+    url: str
+    status: str
+    last_check_at: datetime | None
+    last_outcome: str | None
+    last_http_status: int | None
+    last_error: str | None
+    next_check_at: datetime | None
+    last_change_at: datetime | None
+    failure_streak: int
+    versions: int
+    lease_owner: str | None
+
+
+@dataclass(frozen=True)
+class RecentChecks:
+    """The health line of ``monitor status``: what the check rows say."""
+
+    since: datetime
+    newest_check_at: datetime | None  # of any page, whoever checked it
+    checks: int  # started since ``since``
+    errors: int  # of those, failed checks
+
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=(.+)$", re.M)

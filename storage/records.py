@@ -200,31 +200,3 @@ class VersionFull(VersionRef):
     number: int = 0
     text_sha256: str = ""
     record_hash: str = ""
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    """One line of ``monitor status``."""
-
-    source: str
-    url: str
-    status: str
-    last_check_at: datetime | None
-    last_outcome: str | None
-    last_http_status: int | None
-    last_error: str | None
-    next_check_at: datetime | None
-    last_change_at: datetime | None
-    failure_streak: int
-    versions: int
-    lease_owner: str | None
-
-
-@dataclass(frozen=True)
-class RecentChecks:
-    """The health line of ``monitor status``: what the check rows say."""
-
-    since: datetime
-    newest_check_at: datetime | None  # of any page, whoever checked it
-    checks: int  # started since ``since``
-    errors: int  # of those, failed checks

@@ -31,8 +31,8 @@ from sqlmodel import Session, col, select
 from monitor.config import SourceConfig
 from monitor.errors import AlreadyRunningError, StorageError
 from storage import db
+from storage.glance import RecentChecks, SourceStatus
 from storage.models import Check, Page, SourceRow, Version
-from storage.records import RecentChecks, SourceStatus
 from storage.repository import Store
 
 

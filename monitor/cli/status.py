@@ -39,7 +39,7 @@ from monitor.cli.common import (
 )
 from monitor.config import Config
 from storage import glance
-from storage.records import RecentChecks, SourceStatus
+from storage.glance import RecentChecks, SourceStatus
 
 STYLE = {"ok": "green", "failing": "red", "gone": "magenta", "new": "cyan"}
 
