@@ -122,3 +122,37 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
               "sqlalchemy.dialects.postgresql"}
     assert not unused & modules, unused & modules
     assert {"httpx", "sqlalchemy", "monitor.pipeline"} <= modules  # it did check
+
+
+COMPLETE = """
+import json, sys
+from monitor.cli import cli
+try:
+    cli(prog_name="monitor", complete_var="_MONITOR_COMPLETE")
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_tab_completing_a_command_name_loads_no_command(tmp_path: Path) -> None:
+    """zsh shows each command's help beside its name: from the summaries, the same
+    items click gives from the loaded commands."""
+    import click
+
+    from monitor.cli import COMMANDS, cli
+
+    env = {**os.environ, "_MONITOR_COMPLETE": "zsh_complete", "COMP_WORDS": "monitor s",
+           "COMP_CWORD": "1"}
+    out = subprocess.run([sys.executable, "-c", COMPLETE], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True, timeout=120).stdout
+    *printed, last = out.strip().splitlines()
+    ours = {m for m in json.loads(last) if m.split(".")[0] in ("monitor", "storage")}
+    assert ours == {"monitor", "monitor.cli"}, ours
+    for name in COMMANDS:
+        cli.get_command(None, name)
+    with cli.make_context("monitor", [], resilient_parsing=True) as ctx:
+        real = click.Group.shell_complete(cli, ctx, "s")  # click's own, loading commands
+    assert [n for n in real if n.value.startswith("s")]  # search, serve, show, sources...
+    assert printed == [line for item in real
+                       for line in ("plain", item.value, item.help or "_")]

@@ -2,9 +2,10 @@
 
 A command's module is imported only when that command runs (``LazyGroup``):
 ``monitor --version`` imports click and nothing of the monitor, ``monitor status`` no
-HTTP client, browser driver or diff engine.  ``monitor --help`` lists the commands from
-``SUMMARIES`` (each command's one-line help, as click would shorten it) instead of
-importing all thirteen modules to read their docstrings: 1.6 s of imports for a list.
+HTTP client, browser driver or diff engine.  ``monitor --help`` (and a TAB completing a
+command's name) lists the commands from ``SUMMARIES`` (each command's one-line help, as
+click would shorten it) instead of importing all thirteen modules to read their
+docstrings: 1.6 s of imports for a list.
 Each module keeps its ``register(cli)``; a new command is a line in ``COMMANDS`` and
 one in ``SUMMARIES`` (tests/test_cli_startup.py keeps the summaries equal to the
 commands' own help).
@@ -14,8 +15,12 @@ from __future__ import annotations
 
 from gettext import gettext as _
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 from monitor import __version__
 
@@ -67,18 +72,31 @@ class LazyGroup(click.Group):
             add_examples(self.commands[name], name)
         return self.commands.get(cmd_name)
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """click's list of commands, from ``SUMMARIES`` for a command not loaded yet:
-        a stand-in command with the summary as its help is shortened to the width
-        exactly as the real one's help would be."""
+    def listed(self, ctx: click.Context) -> list[tuple[str, click.Command]]:
+        """The visible commands, each loaded one as itself and the others as a stand-in
+        whose help is its ``SUMMARIES`` line: shortened to a width, either gives the
+        same text (click uses the first sentence only)."""
         commands = [(name, self.commands.get(name) or click.Command(name, help=SUMMARIES[name]))
                     for name in self.list_commands(ctx)]
-        commands = [(name, cmd) for name, cmd in commands if not cmd.hidden]
+        return [(name, cmd) for name, cmd in commands if not cmd.hidden]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's list of commands in ``--help``, from ``listed``."""
+        commands = self.listed(ctx)
         if not commands:
             return
         limit = formatter.width - 6 - max(len(name) for name, _cmd in commands)
         with formatter.section(_("Commands")):
             formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """click's completion of a command name (with its help, in zsh and fish), from
+        ``listed``: a TAB imports no command either."""
+        from click.shell_completion import CompletionItem
+
+        items = [CompletionItem(name, help=cmd.get_short_help_str())
+                 for name, cmd in self.listed(ctx) if name.startswith(incomplete)]
+        return items + click.Command.shell_complete(self, ctx, incomplete)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
