@@ -118,7 +118,7 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
     assert code in (0, None) and "1 new" in printed and "alembic" in first
     code, modules, printed = loaded("check", cwd=tmp_path)
     assert code in (0, None) and "1 unchanged" in printed
-    unused = {"alembic", "feedparser", "ftfy", "jinja2", "alerts.compose",
+    unused = {"alembic", "feedparser", "ftfy", "jinja2", "alerts.compose", "aiosmtplib",
               "sqlalchemy.dialects.postgresql"}
     assert not unused & modules, unused & modules
     assert {"httpx", "sqlalchemy", "monitor.pipeline"} <= modules  # it did check
