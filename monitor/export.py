@@ -165,7 +165,7 @@ def metadata_of(v: ArchivedVersion) -> dict[str, Any]:
     """The archive's own view of a version (WARC metadata and JSON lines)."""
     return {
         "version_id": v.id, "source": v.source, "page_url": v.page_url, "url": v.url,
-        "fetched_at": v.fetched_at.astimezone(UTC).isoformat(), "title": v.title,
+        "fetched_at": canonical_time(v.fetched_at), "title": v.title,
         "metadata": v.metadata, "text": v.text, "content_hash": v.content_hash,
         "raw_sha256": v.raw_sha256, "http_status": v.http_status, "charset": v.charset,
         "change_kinds": v.change_kinds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -213,3 +214,14 @@ class ChangeDecision:
     patch: str = ""  # diff-match-patch patch text, UTF-8 (not percent-escaped)
     details: dict[str, object] = field(default_factory=dict)  # e.g. metadata old → new
     alert: bool = True  # False: recorded but nobody is told (e.g. a repeated flap)
+
+
+def exact_time(at: datetime | None, timezone: str) -> str:
+    """A time as an archivist cites it: to the second, in ``timezone`` with its UTC
+    offset (``2026-12-06 15:33:07 +08:00``), so it names one instant whoever reads it.
+    Listings (status, changes) keep the minute; timelines and versions use this."""
+    if at is None:
+        return "—"
+    local = at.astimezone(ZoneInfo(timezone))
+    offset = local.strftime("%z")  # +0800
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"

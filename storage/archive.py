@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
 from storage.repository import Store
+from storage.verify import Instant
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,10 @@ class SourceSummary:
     status: str
     versions: int
     failure_streak: int
-    last_check_at: datetime | None = None
+    last_check_at: Instant | None = None
     last_outcome: str | None = None
     last_error: str | None = None
-    last_change_at: datetime | None = None
+    last_change_at: Instant | None = None
     last_change_kind: str | None = None
 
 
@@ -62,8 +63,8 @@ class PageInfo:
     title: str = ""  # a document's title in its listing
     list_date: str = ""
     listed: bool = True  # false: no longer on its listing
-    last_check_at: datetime | None = None
-    unlisted_at: datetime | None = None  # when it was taken off its listing
+    last_check_at: Instant | None = None
+    unlisted_at: Instant | None = None  # when it was taken off its listing
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class ChangeBrief:
 @dataclass(frozen=True)
 class TimelineEntry:
     id: int
-    fetched_at: datetime  # first seen
+    fetched_at: Instant  # first seen
     title: str
     content_hash: str
     size: int  # characters of extracted text
@@ -86,19 +87,19 @@ class TimelineEntry:
     previous_id: int | None
     changes: list[ChangeBrief] = field(default_factory=list)
     number: int = 0  # 第N版 of the page
-    last_confirmed: datetime | None = None  # newest check that found it unchanged
+    last_confirmed: Instant | None = None  # newest check that found it unchanged
 
 
 @dataclass(frozen=True)
 class PageEvent:
     """Something that happened to a page besides a new version (see the module doc)."""
 
-    at: datetime
+    at: Instant
     kind: str  # a change kind (gone, restored, moved, unlisted…), failing or recovered
     summary: str
     change_id: int | None = None
     failures: int = 0  # failing/recovered: checks failed in the streak
-    until: datetime | None = None  # failing: when the streak ended (None: still failing)
+    until: Instant | None = None  # failing: when the streak ended (None: still failing)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class ChangeEntry:
     kind: str
     summary: str
     stats: dict[str, int]
-    created_at: datetime
+    created_at: Instant
     source: str
     tags: list[str]
     page_id: int
@@ -126,7 +127,7 @@ class ArchivedVersion:
     page_id: int
     page_url: str
     url: str
-    fetched_at: datetime
+    fetched_at: Instant
     title: str
     text: str
     metadata: dict[str, str]
@@ -144,7 +145,7 @@ class ArchivedVersion:
     text_sha256: str = ""
     record_hash: str = ""
     previous_hash: str = ""
-    last_confirmed: datetime | None = None  # newest check that found it unchanged
+    last_confirmed: Instant | None = None  # newest check that found it unchanged
 
 
 class Archive:

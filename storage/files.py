@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
 from monitor.types import AttachmentFile
 from storage import rawcodec
 from storage.models import FileRow, utcnow
 from storage.records import StoredFile
+from storage.search_files import folded
 
 
 def add(s: Session, files: Iterable[AttachmentFile]) -> None:
@@ -24,7 +26,8 @@ def add(s: Session, files: Iterable[AttachmentFile]) -> None:
     # here: the PostgreSQL dialect's modules cost 50 ms to import on a SQLite database
     from sqlalchemy.dialects import postgresql, sqlite
 
-    insert = sqlite.insert if s.get_bind().dialect.name == "sqlite" else postgresql.insert
+    sqlite_db = s.get_bind().dialect.name == "sqlite"
+    insert = sqlite.insert if sqlite_db else postgresql.insert
     for f in files:
         if not f.body or not f.sha256:
             continue  # a 304 or a failed fetch: the file is stored already, or not at all
@@ -32,8 +35,15 @@ def add(s: Session, files: Iterable[AttachmentFile]) -> None:
                   "body": rawcodec.compress(f.body), "text": f.text, "title": f.title,
                   "status": f.status, "reason": f.reason, "pages": f.pages,
                   "first_seen": utcnow()}
-        s.execute(insert(FileRow).values(**values)
-                  .on_conflict_do_nothing(index_elements=["sha256"]))
+        stmt = insert(FileRow).values(**values).on_conflict_do_nothing(
+            index_elements=["sha256"])
+        if not sqlite_db:
+            s.execute(stmt)  # PostgreSQL folds into files.folded by itself
+            continue
+        new = s.execute(stmt.returning(FileRow.id)).first()
+        if new is not None:  # SQLite: the folded form into files_fts (search_files.py)
+            s.execute(sql("INSERT INTO files_fts(rowid, folded) VALUES (:id, :folded)"),
+                      {"id": new[0], "folded": folded(f.title, f.text)})
 
 
 def infos(s: Session, shas: Iterable[str], *, body: bool = False) -> dict[str, StoredFile]:

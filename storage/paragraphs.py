@@ -72,6 +72,9 @@ def encode(ids: Sequence[int]) -> bytes:
 
 def runs(blob: bytes | None) -> list[tuple[int, int]]:
     """The id list as ``(first, last)`` runs, without expanding it."""
+    if blob is not None and not isinstance(blob, bytes | bytearray | memoryview):
+        raise StorageError("a stored paragraph list is not bytes",
+                           detail=f"{type(blob).__name__} {str(blob)[:40]!r}")
     nums, n, shift = [], 0, 0
     for byte in blob or b"":
         n |= (byte & 0x7F) << shift

@@ -27,7 +27,12 @@ def compress(raw: bytes, base: bytes | None = None) -> bytes:
 
 
 def decompress(blob: bytes, base: bytes | None = None) -> bytes:
-    """The raw body back; a damaged blob (or the wrong base) is a ``StorageError``."""
+    """The raw body back; a damaged blob (or the wrong base) is a ``StorageError``, and
+    so is a value that is not bytes at all (SQLite keeps whatever type was written: a
+    body overwritten with TEXT reads back as ``str``)."""
+    if not isinstance(blob, bytes | bytearray | memoryview):
+        raise StorageError("a stored raw body is not bytes",
+                           detail=f"{type(blob).__name__} {str(blob)[:40]!r}")
     try:
         if base is None:
             return zstandard.ZstdDecompressor().decompress(blob)

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from monitor.types import AttachmentFile, ChangeDecision, Document
+from storage.instant import Instant
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class VersionRef:
     page_id: int
     source: str
     url: str
-    fetched_at: datetime
+    fetched_at: Instant
     content_hash: str
     title: str
 
@@ -200,3 +201,4 @@ class VersionFull(VersionRef):
     number: int = 0
     text_sha256: str = ""
     record_hash: str = ""
+    previous_record_hash: str = ""  # the one it chains to ("" for 第1版)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -435,7 +436,11 @@ class Store:
             entries = v.attachments or []
             stored = files.infos(s, (str(a.get("sha256") or "") for a in entries))
             text = paragraphs.text_of(s, v.id or 0, v.line_ids)
-            return _full(v, text, src.name if src else "", files.listed(entries, stored))
+            previous = s.exec(select(Version.record_hash).where(
+                Version.page_id == v.page_id, Version.number == v.number - 1)).first()
+            return replace(_full(v, text, src.name if src else "",
+                                 files.listed(entries, stored)),
+                           previous_record_hash=previous or "")
 
     def version_text(self, version_id: int) -> str:
         """A version's extracted text, exactly as it was stored (``KeyError``: no such

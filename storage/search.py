@@ -112,6 +112,7 @@ class SearchHit:
     # where it matched: "text", "title", a metadata label (文号…) or "attachment"
     field: str = "text"
     earlier: int = 0  # grouped by page: the page's other, older matching versions
+    number: int = 0  # 第N版 of its page: what a person reads (the id stays in URLs, JSON)
 
 
 @dataclass(frozen=True)
@@ -440,7 +441,8 @@ def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int
     ids = [vid for _, vid, _, f in window if f is None]
     rows = {r[0]: r for r in s.exec(
         select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
-               Version.fetched_at, Version.title, Version.line_ids, Version.meta)
+               Version.fetched_at, Version.title, Version.line_ids, Version.meta,
+               Version.number)
         .join(Page, col(Page.id) == Version.page_id)
         .join(SourceRow, col(SourceRow.id) == Page.source_id)
         .where(col(Version.id).in_(ids)))} if ids else {}
@@ -475,11 +477,11 @@ def _shown(s: Any, lines: dict[int, bytes], hit_ids: set[int], terms: list[str]
 
 
 def _hit(row: Any, body: Passage, fields: set[str], terms: list[str]) -> SearchHit:
-    vid, page_id, source, url, page_url, fetched_at, title, _, meta = row
+    vid, page_id, source, url, page_url, fetched_at, title, _, meta, number = row
     field, shown = _where(fields, body, dict(meta or {}), terms)
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
                      fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
-                     passage=shown, field=field)
+                     passage=shown, field=field, number=number)
 
 
 def _where(fields: set[str], body: Passage, meta: dict[str, str], terms: list[str]
@@ -496,10 +498,11 @@ def _where(fields: set[str], body: Passage, meta: dict[str, str], terms: list[st
 
 
 def _file_hit(row: Any, entry: dict[str, Any], body: str, terms: list[str]) -> SearchHit:
-    vid, page_id, source, url, page_url, fetched_at, title, _ = row
+    vid, page_id, source, url, page_url, fetched_at, title, number, _ = row
     return SearchHit(version_id=vid, page_id=page_id, source=source, url=url or page_url,
                      fetched_at=fetched_at, title=Passage(title, _spans(title, terms)),
-                     passage=passage(body, terms), attachment=dict(entry), field=ATTACHMENT)
+                     passage=passage(body, terms), attachment=dict(entry), field=ATTACHMENT,
+                     number=number)
 
 
 def _spans(text_: str, terms: list[str]) -> tuple[tuple[int, int], ...]:

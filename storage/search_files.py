@@ -1,12 +1,17 @@
 """Search in attachment text: a hit names the attachment and the version it belongs to.
 
-Files are stored once (``files``) and searched once: SQLite's ``files_fts`` (FTS5
-trigram, migration 0005) for terms of three or more characters, ``LIKE`` for shorter
-ones; PostgreSQL's pg_trgm index on ``files.text`` through ``ILIKE``, as for versions.
-The versions that list a matching file are then found by its SHA-256 in their
-``attachments`` JSON (a substring of the JSON text: a SHA-256 is 64 hex characters, it
-cannot occur by chance), filtered like version hits (source, tag, dates).  Every version
-listing the file is a hit, as every version containing a phrase is one.
+Files are stored once (``files``) and searched once, in their *folded* form (``folded``:
+``storage/fold.py`` on the title and the text, migration 0009), so a 文号 typed in any
+bracket, width or punctuation form finds a file printing another, as in page text
+(``storage/search.py``).  A term that folds to three or more characters is a lookup of
+the folded form: SQLite's ``files_fts`` (contentless FTS5 trigram, a phrase query, fed
+by ``storage.files.add``), PostgreSQL's ``files.folded`` (a generated column) through
+``LIKE`` on its pg_trgm index.  A shorter term is an ``ILIKE`` on the title and text as
+stored (a scan, as for paragraphs).  The versions that list a matching file are then
+found by its SHA-256 in their ``attachments`` JSON (a substring of the JSON text: a
+SHA-256 is 64 hex characters, it cannot occur by chance), filtered like version hits
+(source, tag, dates).  Every version listing the file is a hit, as every version
+containing a phrase is one.
 """
 
 from __future__ import annotations
@@ -14,24 +19,44 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, column, or_, table, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    column,
+    literal_column,
+    or_,
+    table,
+    text,
+)
 from sqlmodel import Session, col, select
 
+from storage.fold import fold
 from storage.models import FileRow, Page, SourceRow, Version
 
 MAX_FILES = 200  # matching files looked up per search
 TRIGRAM = 3
+FOLDED = literal_column("files.folded")  # PostgreSQL: generated (migration 0009)
+
+
+def folded(title: str, body: str) -> str:
+    """What the index holds of a file: its folded title and text, a newline between
+    (a folded term has none, so no match spans the two)."""
+    return fold(title) + "\n" + fold(body)
 
 
 def file_conditions(terms: list[str], sqlite: bool) -> list[ColumnElement[Any]]:
-    """Every term in the file's text or title (FTS5 for long terms on SQLite)."""
-    long = [t for t in terms if len(t) >= TRIGRAM] if sqlite else []
-    out = [_like(t) for t in terms if t not in long]
-    if long:
+    """Every term in the file's folded title or text (as stored, for short terms)."""
+    long = [f for t in terms if len(f := fold(t)) >= TRIGRAM]
+    out = [_like(t) for t in terms if len(fold(t)) < TRIGRAM]
+    if long and sqlite:
         phrase = " ".join('"' + t.replace('"', '""') + '"' for t in long)
         fts = table("files_fts", column("rowid"))
         out.insert(0, col(FileRow.id).in_(select(fts.c.rowid).where(
             text("files_fts MATCH :files_query").bindparams(files_query=phrase))))
+    elif long:
+        out[:0] = [FOLDED.like(_pattern(t), escape="\\") for t in long]
     return out
 
 
@@ -47,7 +72,7 @@ def hits(s: Session, terms: list[str], filters: list[ColumnElement[Any]], *,
     listed = or_(*(cast(Version.attachments, String).like(f"%{sha}%") for sha in texts))
     rows = s.exec(
         select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
-               Version.fetched_at, Version.title, Version.attachments)
+               Version.fetched_at, Version.title, Version.number, Version.attachments)
         .join(Page, col(Page.id) == Version.page_id)
         .join(SourceRow, col(SourceRow.id) == Page.source_id)
         .where(and_(listed, *filters))
@@ -60,7 +85,10 @@ def hits(s: Session, terms: list[str], filters: list[ColumnElement[Any]], *,
     return out
 
 
+def _pattern(term: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+
+
 def _like(term: str) -> ColumnElement[Any]:
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
-    return or_(col(FileRow.text).ilike(pattern, escape="\\"),
-               col(FileRow.title).ilike(pattern, escape="\\"))
+    return or_(col(FileRow.text).ilike(_pattern(term), escape="\\"),
+               col(FileRow.title).ilike(_pattern(term), escape="\\"))

@@ -21,6 +21,9 @@ written.
 reports each version that no longer matches: a changed body or text, a changed hash,
 time or metadata (the chain breaks there), a number missing from the sequence (a
 deleted version), or a version that checks or changes name but that no longer exists.
+A body or paragraph list that cannot be read at all (damaged bytes, or a column
+overwritten with TEXT, which SQLite keeps as written) is such a version too: reported,
+and the other versions still checked.
 It reads a hundred pages at a time (four queries), so memory stays that many pages'.
 """
 
@@ -30,7 +33,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
@@ -38,6 +41,7 @@ from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
 from storage import rawcodec
+from storage.instant import Instant, canonical_time  # noqa: F401  (re-exported)
 from storage.models import Change, Check, Page, SourceRow, Version
 
 if TYPE_CHECKING:
@@ -55,12 +59,6 @@ def sha256_hex(data: bytes) -> str:
 
 def text_sha256(text: str) -> str:
     return sha256_hex(text.encode("utf-8"))
-
-
-def canonical_time(at: datetime) -> str:
-    """UTC, microseconds always written: ``2026-05-01T02:00:00.000000+00:00``."""
-    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def record_bytes(*, url: str, number: int, fetched_at: datetime, raw_sha256: str,
@@ -162,7 +160,8 @@ def _pages(store: Store, names: Sequence[str]) -> list[tuple[str, Page]]:
 
 
 def _load(store: Store, page_ids: list[int]
-          ) -> tuple[dict[int, list[_Row]], dict[int, set[int]], dict[int, str]]:
+          ) -> tuple[dict[int, list[_Row]], dict[int, set[int]],
+                     dict[int, str | StorageError]]:
     rows: dict[int, list[_Row]] = {}
     referenced: dict[int, set[int]] = {}
     with store.session() as s:
@@ -185,12 +184,28 @@ def _load(store: Store, page_ids: list[int]
                                 .where(col(Page.id).in_(page_ids))):
             if last:
                 referenced.setdefault(pid or 0, set()).add(int(last))
-    texts = store.texts([r.id for page in rows.values() for r in page])
-    return rows, referenced, texts
+    return rows, referenced, _texts(store, [r.id for page in rows.values() for r in page])
+
+
+def _texts(store: Store, ids: list[int]) -> dict[int, str | StorageError]:
+    """Each version's text, or why it cannot be read: all at once, else (one damaged
+    paragraph list fails the whole read) one by one, so the others are still checked."""
+    try:
+        return dict(store.texts(ids))
+    except StorageError:
+        pass
+    out: dict[int, str | StorageError] = {}
+    for vid in ids:
+        try:
+            out.update(store.texts([vid]))
+        except StorageError as exc:
+            out[vid] = exc
+    return out
 
 
 class _PageCheck:
-    def __init__(self, source: str, page: Page, report: Report, texts: dict[int, str]) -> None:
+    def __init__(self, source: str, page: Page, report: Report,
+                 texts: dict[int, str | StorageError]) -> None:
         self.source, self.page, self.report, self.texts = source, page, report, texts
         self.raws: dict[int, bytes] = {}
         self.bad: dict[int, int] = {}  # id → number of versions whose body did not match
@@ -218,6 +233,10 @@ class _PageCheck:
             previous, expected_number = row.record_hash, max(expected_number, row.number + 1)
 
     def _body(self, row: _Row) -> None:
+        if not isinstance(row.raw_body, bytes | bytearray | memoryview):
+            self._bad_body(row, "原始内容无法读取：存储的不是字节（已被改写为文本）",
+                           f"{type(row.raw_body).__name__} {str(row.raw_body)[:40]!r}")
+            return
         try:
             raw = self._raw(row)
         except StorageError as exc:
@@ -249,6 +268,9 @@ class _PageCheck:
 
     def _text(self, row: _Row) -> None:
         text = self.texts.get(row.id, "")
+        if isinstance(text, StorageError):
+            self.problem(row, "正文无法读取（存储的段落列表已损坏）", text.detail or str(text))
+            return
         if text_sha256(text) != row.text_sha256:
             self.problem(row, "正文与记录的 SHA-256 不符",
                          f"stored {row.text_sha256}, now {text_sha256(text)}")

@@ -44,11 +44,18 @@ def test_search_prints_highlighted_passages_or_json(archive: tuple[Path, Built])
     out = run("search", "人工智能产业", "--sources", str(sources))
     assert out.exit_code == 0, out.output
     assert out.output.startswith("3 versions (1 page) contain '人工智能产业'")
-    assert "hb-ai-plan · version 3 · 2026-05-20 10:00" in out.output
-    assert "also in 2 earlier versions" in out.output and "version 2 ·" not in out.output
+    assert "hb-ai-plan · 第3版 · 2026-05-20 10:00" in out.output
+    assert "also in 2 earlier versions" in out.output and "第2版 ·" not in out.output
     every = run("search", "人工智能产业", "--all-versions", "--limit", "1", "--page", "2",
                 "--sources", str(sources))
-    assert every.output.startswith("3 versions contain") and "version 2 ·" in every.output
+    assert every.output.startswith("3 versions contain") and "第2版 ·" in every.output
+    # a hit is read by its page's number, not by the global id (the JSON keeps that)
+    reply = built.versions["hn-reply"][1]
+    assert reply != 2
+    answered = run("search", "充电设施", "--sources", str(sources)).output
+    assert "hn-reply · 第2版 · " in answered and f"version {reply}" not in answered
+    as_json = json.loads(run("search", "充电设施", "--json", "--sources", str(sources)).output)
+    assert [(h["version_id"], h["number"]) for h in as_json["hits"]] == [(reply, 2)]
     by_number = run("search", "鄂政发[2026]5号", "--field", "文号", "--sources", str(sources))
     assert "in 文号" in by_number.output and "文号：鄂政发〔2026〕5号" in by_number.output
     assert "…到2030年，全省人工智能产业核心规模达到1200亿元。…" in out.output

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.config import SourceConfig
-from monitor.types import ChangeDecision, ChangeKind
+from monitor.types import AttachmentFile, ChangeDecision, ChangeKind
 from storage import Store
 from storage.archive import Archive
 from storage.records import CheckRecord, NewVersion
@@ -59,7 +59,8 @@ class Built:
 
 def store_version(store: Store, src: SourceConfig, title: str, text: str, at: datetime,
                   built: Built, *, raw: bytes | None = None, meta: dict[str, str] | None = None,
-                  changes: tuple[ChangeDecision, ...] = ()) -> int:
+                  changes: tuple[ChangeDecision, ...] = (),
+                  files: tuple[AttachmentFile, ...] = ()) -> int:
     state = store.page_state(src)
     raw = raw if raw is not None else html_page(title, text)
     version = NewVersion(
@@ -68,7 +69,7 @@ def store_version(store: Store, src: SourceConfig, title: str, text: str, at: da
         raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200,
         headers={"content-type": "text/html; charset=utf-8", "content-encoding": "gzip",
                  "content-length": "17", "server": "nginx", "last-modified": "x"},
-        url=src.url, charset="utf-8", fetched_at=at)
+        url=src.url, charset="utf-8", fetched_at=at, files=files)
     rec = CheckRecord(page_id=state.page_id,
                       expected_last_version_id=state.last.id if state.last else None,
                       expected_revision=state.revision,

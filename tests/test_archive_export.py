@@ -119,5 +119,5 @@ def test_jsonl_has_one_version_per_line_with_text_and_metadata(store: Store,
     assert [x["version_id"] for x in lines] == built.versions["hb-ai-plan"]
     assert lines[1]["text"] == PLAN_V2 and lines[1]["change_kinds"] == ["changed"]
     assert lines[2]["metadata"]["发文日期"] == "2026-05-20"
-    assert lines[0]["fetched_at"] == T0.isoformat()
+    assert lines[0]["fetched_at"] == T0.isoformat(timespec="microseconds")  # the record hash's form
     assert "人工智能" in path.read_text(encoding="utf-8")  # UTF-8, not \\u escapes

@@ -134,7 +134,9 @@ def test_check_summarises_every_source_and_survives_failing_ones(site: Site,
                                         "matched nothing on the page")
     assert "2 new, 3 error" in first.stdout
     # A failed check never makes a version.
-    assert json.loads(run("history", "broken", "--json", "--sources", str(sources)).stdout) == []
+    broken = json.loads(run("history", "broken", "--json", "--sources", str(sources)).stdout)
+    assert broken["versions"] == []
+    assert [e["kind"] for e in broken["events"]] == ["failing"]  # but the failure is there
 
     # Same content, different noise (counter, date, session token): unchanged.
     site.route("/hn", html(seed_page(0, counter=4567, today="2027年1月5日", token="9f3e")))
@@ -246,7 +248,7 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
 
     listed = run("history", "hn-reply", "--json", "--sources", str(sources))
     assert listed.exit_code == 0, listed.output
-    v1, v2 = json.loads(listed.stdout)
+    v1, v2 = json.loads(listed.stdout)["versions"]
     title = seed(0).title
     assert (v1["title"], v2["title"]) == (title, title)
     assert v1["change_kind"] is None and v2["change_kind"] == "changed"
@@ -254,7 +256,7 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert all(re.fullmatch(r"[0-9a-f]{64}", v["content_hash"]) for v in (v1, v2))
     assert v1["source"] == "hn-reply" and v1["url"] == url
     by_url = run("history", url, "--json", "--sources", str(sources))
-    assert json.loads(by_url.stdout) == [v1, v2]
+    assert json.loads(by_url.stdout)["versions"] == [v1, v2]
 
     table = run("history", "hn-reply", "--sources", str(sources))
     assert table.exit_code == 0
@@ -267,7 +269,7 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert got["第2版"][3] == v2["content_hash"][:12]
     assert got["第2版"][6].startswith("正文修改: 第")
     at1 = datetime.fromisoformat(v1["fetched_at"])
-    assert got["第1版"][2] == at1.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    assert got["第1版"][2] == at1.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S +08:00")
     assert list(rows(run("history", url, "--sources", str(sources)).stdout)) == list(got)
     gone = run("history", "nope", "--sources", str(sources))
     assert gone.exit_code == 3 and flat(gone.stderr) == "not found: nope"

@@ -5,10 +5,12 @@ document that describes every route with its fields."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from dataclasses import fields, is_dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,11 +19,14 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from monitor.config import SourceConfig
+from monitor.export import Manifest
 from monitor.types import ChangeKind
 from monitor.web.app import create_app
 from storage import Store
+from storage.archive import Archive
 from storage.models import Change
 from tests.test_archive_data import PLAN, T0, Built, build_archive, change, store_version
+from tests.test_evidence_verify import documented_record_hash
 from tests.test_web_api import make_config, running
 
 WRITERS, EACH = 4, 12
@@ -144,3 +149,34 @@ async def test_openapi_describes_every_route_and_its_fields(store: Store) -> Non
     assert {"page", "versions", "events"} <= set(timeline)
     assert {"number", "last_confirmed"} <= set(components["TimelineEntry"]["properties"])
     assert {"kind", "at", "until", "failures"} <= set(components["PageEvent"]["properties"])
+
+
+async def test_a_record_hash_recomputes_from_what_the_api_returns(
+        store: Store, tmp_path: Path) -> None:
+    """A third party given a version by the API (or the manifest) recomputes its record
+    hash by README's procedure: the time is in the one form the hash was taken of."""
+    built = build_archive(store)
+    manifest = tmp_path / "m.jsonl"
+    out = Manifest(manifest)
+    for v in Archive(store).iter_versions(source=PLAN.name):
+        out.add(v)
+    out.close()
+    listed = {e["version_id"]: e for e in map(json.loads,
+                                              manifest.read_text("utf-8").splitlines()[:-1])}
+    app = create_app(make_config(), store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as client:
+        history = (await client.get(f"/api/sources/{PLAN.name}/versions")).json()
+        timeline = (await client.get(f"/api/sources/{PLAN.name}/timeline")).json()
+        for number, vid in enumerate(built.versions[PLAN.name], 1):
+            v = (await client.get(f"/api/versions/{vid}")).json()
+            assert v["number"] == number
+            assert v["record_hash"] == documented_record_hash(
+                v["url"], v["number"], v["fetched_at"], v["raw_sha256"], v["text_sha256"],
+                v["metadata"], v["previous_record_hash"])
+            assert v["fetched_at"].endswith("+00:00") and "." in v["fetched_at"]
+            # the same string wherever the time is given
+            assert v["fetched_at"] == listed[vid]["fetched_at"] == \
+                history[number - 1]["fetched_at"] == timeline["versions"][number - 1][
+                    "fetched_at"]
+            assert v["previous_record_hash"] == listed[vid]["previous_record_hash"]

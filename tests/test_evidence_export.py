@@ -141,7 +141,7 @@ def test_warc_metadata_records_carry_the_chain(exported: tuple[Path, Path, Built
     for m in metas:
         e = entries[m["version_id"]]
         for key in ("version", "text_sha256", "record_hash", "previous_record_hash",
-                    "raw_sha256"):
+                    "raw_sha256", "fetched_at"):  # one form of the time in both
             assert m[key] == e[key]
     for kind, headers, body in records:
         if kind == "response":

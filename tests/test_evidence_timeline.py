@@ -5,9 +5,11 @@ and the web timeline show the same."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from storage import Store
 from storage.archive import Archive
 from storage.models import Check
 from storage.records import CheckRecord
+from storage.verify import canonical_time
 from tests.pages import seed_page
 from tests.sites import Response
 from tests.test_archive_data import T0, Built, html_page, store_version
@@ -28,9 +31,8 @@ from tests.test_pipeline import NAME, PATH, Env, _baseline, html, make_env, nois
 __all__ = ["make_env"]  # the fixture, used by name
 
 
-async def test_timeline_has_every_event_in_time_order(
-        make_env: Callable[..., Env], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = make_env()
+async def eventful_page(env: Env) -> tuple[int, int]:
+    """A page that failed once, went 404 and came back, changed and moved: (第1版, 第2版)."""
     v1 = await _baseline(env)
     env.serve(html("busy", status=500))
     await env.check()  # a failure streak of one
@@ -48,7 +50,13 @@ async def test_timeline_has_every_event_in_time_order(
               new_path)
     env.serve(Response(b"", status=301, headers={"Location": new_path}), PATH)
     await env.check()  # moved, same text
+    return v1, v2
 
+
+async def test_timeline_has_every_event_in_time_order(
+        make_env: Callable[..., Env], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    v1, v2 = await eventful_page(env)
     page_id = env.page().page_id
     archive = Archive(env.store)
     events = archive.events(page_id)
@@ -124,3 +132,58 @@ def test_a_document_taken_off_its_listing_says_when(store: Store) -> None:
     assert event.kind == "unlisted" and "关于印发办法的通知" in event.summary
     assert event.at is not None
     assert html_page  # (the shared page builder: the listing's body)
+
+
+def _cli(env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    from monitor.cli import cli
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", env.store.url)
+    out = CliRunner().invoke(cli, [*args, "--sources", str(tmp_path / "sources.toml")])
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
+async def test_history_json_carries_the_events_and_each_versions_times(
+        make_env: Callable[..., Env], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    v1, v2 = await eventful_page(env)
+    page_id = env.page().page_id
+    archive = Archive(env.store)
+    timeline, events = archive.timeline(page_id), archive.events(page_id)
+    got = json.loads(_cli(env, tmp_path, monkeypatch, "history", NAME, "--json"))
+    assert got["source"] == NAME and got["page"]["id"] == page_id
+    versions = got["versions"]
+    assert [(v["id"], v["number"]) for v in versions] == [(v1, 1), (v2, 2)]  # global ids stay
+    for v, e in zip(versions, timeline, strict=True):
+        assert v["first_seen"] == v["fetched_at"] == canonical_time(e.fetched_at)
+        assert e.last_confirmed is not None
+        assert v["last_confirmed"] == canonical_time(e.last_confirmed)
+        assert v["content_hash"] == e.content_hash and v["source"] == NAME  # keys kept
+    assert versions[0]["last_confirmed"] > versions[0]["first_seen"]  # confirmed since
+    assert versions[1]["change_kind"] == "changed"
+    assert [(x["kind"], x["at"]) for x in got["events"]] == [
+        (e.kind, canonical_time(e.at)) for e in events]
+    labels = [x["label"] for x in got["events"]]
+    assert labels == ["连续失败", "恢复访问", "连续失败", "页面已删除", "恢复访问", "页面已恢复",
+                      "页面已迁移"]
+    streak = got["events"][2]
+    assert (streak["failures"], streak["until"]) == (3, canonical_time(events[2].until))
+
+
+async def test_history_and_timeline_times_carry_seconds_and_the_zone(
+        make_env: Callable[..., Env], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    await eventful_page(env)
+    page_id = env.page().page_id
+    first = Archive(env.store).timeline(page_id)[0]
+    shanghai = first.fetched_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    exact = shanghai.strftime("%Y-%m-%d %H:%M:%S") + " +08:00"
+    out = _cli(env, tmp_path, monkeypatch, "history", NAME)
+    assert exact in out, out
+    assert "times in Asia/Shanghai" in out  # the zone named once, in the title
+    app = create_app(env.config, env.store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as client:
+        page = (await client.get(f"/pages/{page_id}")).text
+    assert exact in page
+    assert f'datetime="{canonical_time(first.fetched_at)}"' in page  # machine-readable too

@@ -183,3 +183,48 @@ def test_migration_seals_versions_stored_before_it(db_url: str) -> None:
         assert verify(store).ok
     finally:
         store.close()
+
+
+def body_as_text(store: Store, built: Built, vid: int) -> None:
+    """The raw body column overwritten with TEXT (SQLite stores it as TEXT; PostgreSQL
+    casts the literal to a bytea holding those three bytes)."""
+    _exec(store, "UPDATE versions SET raw_body = 'abc' WHERE id = :v", v=vid)
+
+
+def lines_as_text(store: Store, built: Built, vid: int) -> None:
+    _exec(store, "UPDATE versions SET line_ids = 'abc' WHERE id = :v", v=vid)
+
+
+@pytest.mark.parametrize("tamper", [body_as_text, lines_as_text])
+def test_a_column_overwritten_with_text_is_reported_and_the_rest_still_checked(
+        store: Store, tamper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from monitor.cli import cli
+
+    built = build_archive(store)
+    middle = built.versions[PLAN.name][1]
+    tamper(store, built, middle)
+    report = verify(store)
+    assert (report.pages, report.versions) == (4, 8)  # carried on past it
+    assert {p.source for p in report.problems} == {PLAN.name}
+    mine = [p for p in report.problems if p.version_id == middle]
+    assert [p.number for p in mine] == [2]
+    expected = "原始内容" if tamper is body_as_text else "正文"
+    assert mine[0].what.startswith(expected), mine
+    monkeypatch.setenv("MONITOR_DATABASE_URL", store.url)
+    out = CliRunner().invoke(cli, ["verify", "--sources",
+                                   str(write_sources(tmp_path / "sources.toml", ""))])
+    assert out.exit_code == 1, out.output
+    assert f"hb-ai-plan · 第2版 (version {middle})" in out.output
+    assert "Traceback" not in out.output and "已核验 4 个页面、8 个版本" in out.output
+
+
+def test_a_null_body_cannot_be_stored(store: Store) -> None:
+    """NULL instead of a body: both databases refuse it (raw_body is NOT NULL), so a
+    version can lose its body only to other bytes, which verify reports above."""
+    from sqlalchemy.exc import IntegrityError
+
+    built = build_archive(store)
+    with pytest.raises(IntegrityError):
+        _exec(store, "UPDATE versions SET raw_body = NULL WHERE id = :v",
+              v=built.versions[PLAN.name][1])
+    assert verify(store).ok

@@ -130,7 +130,12 @@ async def test_search_api_for_short_and_long_chinese_phrases(
     short = (await client.get("/api/search", params={"q": "答复", "source": "hn-reply",
                                                      "from": "2026-05-10"})).json()
     assert [h["version_id"] for h in short["hits"]] == built.versions["hn-reply"][1:]
+    assert short["hits"][0]["number"] == 2  # 第2版; the global id stays in version_id
     assert short["hits"][0]["title"]["html"] == "<mark>答复</mark>"
+    page = (await client.get("/search", params={"q": "充电设施"})).text
+    reply = built.versions["hn-reply"][1]
+    assert "hn-reply</a> · 第2版 · " in page and f"#{reply}" not in page
+    assert f'href="/versions/{reply}"' in page  # the URL keeps the global id
     unknown = await client.get("/api/search", params={"q": "答复", "field": "nope"})
     assert unknown.status_code == 400 and "nope" in unknown.text
     hostile = (await client.get("/api/search", params={"q": "pwned"})).json()

@@ -95,7 +95,7 @@ def print_results(results: SearchResults, tz: str) -> None:
                   highlight=False, markup=False)
     for hit in results.hits:
         console.print()
-        head = Text(f"{hit.source} · version {hit.version_id} · "
+        head = Text(f"{hit.source} · 第{hit.number}版 · "
                     f"{local_time(hit.fetched_at, tz)} · ", style="dim")
         console.print(head + highlighted(hit.title), highlight=False)
         console.print(Text(hit.url, style="dim"), highlight=False, soft_wrap=True)  # which page

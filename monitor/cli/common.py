@@ -22,6 +22,7 @@ from rich.table import Table
 
 from monitor.config import Config, load_config
 from monitor.errors import BadInputError, ConfigError, MonitorError
+from storage.instant import canonical_time
 
 if TYPE_CHECKING:  # imported where used: `monitor status` may not need SQLAlchemy
     from storage import Store
@@ -146,8 +147,8 @@ def to_jsonable(data: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in data.items()}
     if isinstance(data, list | tuple):
         return [to_jsonable(v) for v in data]
-    if isinstance(data, datetime):
-        return data.isoformat()
+    if isinstance(data, datetime):  # the one form of every time monitor writes for programs
+        return canonical_time(data)
     if isinstance(data, bytes):
         return data.decode("utf-8", "replace")
     return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -16,16 +17,17 @@ from monitor.cli.common import (
     handle_errors,
     json_option,
     load,
-    local_time,
     open_store,
     print_json,
     print_table,
     sources_option,
+    to_jsonable,
     version_at,
 )
 from monitor.config import Config
-from monitor.types import KIND_LABELS
-from storage.archive import Archive, PageEvent, TimelineEntry
+from monitor.types import KIND_LABELS, exact_time
+from storage.archive import Archive, PageEvent, PageInfo, TimelineEntry
+from storage.records import VersionInfo
 
 
 def register(cli: click.Group) -> None:
@@ -47,15 +49,16 @@ def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool
         _documents(config, name_or_url, as_json)
         return
     with open_store(config) as store:
-        versions = store.history(name_or_url)
-        if as_json:
-            print_json(versions)
-            return
-        _, page = store.resolve_page(name_or_url)
+        versions = store.history(name_or_url) if as_json else []
+        src, page = store.resolve_page(name_or_url)
         archive = Archive(store)
         entries, events = archive.timeline(page.id or 0), archive.events(page.id or 0)
+        if as_json:
+            print_json(_timeline_json(src.name, archive.page(page.id or 0), versions,
+                                      entries, events))
+            return
     tz = config.settings.timezone
-    table = Table(title=Text(f"history of {name_or_url}"))
+    table = Table(title=Text(f"history of {name_or_url} (times in {tz})"))
     for col in ("version", "id", "fetched at", "hash", "title", "chars", "change",
                 "last confirmed"):
         table.add_column(col, overflow="fold")
@@ -66,6 +69,23 @@ def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool
     print_table(table, console)
 
 
+def _timeline_json(source: str, page: PageInfo, versions: list[VersionInfo],
+                   entries: list[TimelineEntry], events: list[PageEvent]) -> dict[str, Any]:
+    """What the table shows, for programs: the page, its versions (each with its number,
+    first seen and last confirmed) and its events, each list oldest first; times in the
+    one form of ``storage.verify.canonical_time``."""
+    timeline = {e.id: e for e in entries}
+    out_versions = []
+    for v in versions:
+        e = timeline.get(v.id)
+        out_versions.append({**to_jsonable(v), "first_seen": to_jsonable(v.fetched_at),
+                             "last_confirmed": to_jsonable(e.last_confirmed if e else None)})
+    out_events = [{**to_jsonable(ev), "label": KIND_LABELS.get(ev.kind, ev.kind)}
+                  for ev in events]
+    return {"source": source, "page": to_jsonable(page), "versions": out_versions,
+            "events": out_events}
+
+
 def _version_row(e: TimelineEntry, tz: str) -> list[str | Text]:
     change = "首次收录" if e.previous_id is None and not e.changes else ""
     for c in e.changes:
@@ -74,18 +94,18 @@ def _version_row(e: TimelineEntry, tz: str) -> list[str | Text]:
         text = c.summary if c.summary.startswith(label) else f"{label}: {c.summary}"
         change = f"{change}; {text}" if change else text
     # Text, not markup: titles and summaries come from the pages.
-    return [f"第{e.number}版", str(e.id), local_time(e.fetched_at, tz), e.content_hash[:12],
+    return [f"第{e.number}版", str(e.id), exact_time(e.fetched_at, tz), e.content_hash[:12],
             Text(e.title), str(e.size), Text(change),
-            local_time(e.last_confirmed, tz) if e.last_confirmed else ""]
+            exact_time(e.last_confirmed, tz) if e.last_confirmed else ""]
 
 
 def _event_row(ev: PageEvent, tz: str) -> list[str | Text]:
     label = KIND_LABELS.get(ev.kind, ev.kind)
     what = f"{label}: {ev.summary}" if ev.summary else label
     if ev.kind == "failing":
-        end = f"至 {local_time(ev.until, tz)}" if ev.until else "仍在失败"
+        end = f"至 {exact_time(ev.until, tz)}" if ev.until else "仍在失败"
         what = f"{label} {ev.failures} 次（{end}）: {ev.summary}"
-    return ["", "", local_time(ev.at, tz), "", "", "", Text(what), ""]
+    return ["", "", exact_time(ev.at, tz), "", "", "", Text(what), ""]
 
 
 def _documents(config: Config, name: str, as_json: bool) -> None:
@@ -135,7 +155,7 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
     console.print(f"[bold]{escape(version.title)}[/]", highlight=False, markup=True,
                   soft_wrap=True)
     console.print(f"{version.url}\n第{version.number}版 · version {version.id} · fetched "
-                  f"{local_time(version.fetched_at, tz)} · {version.content_hash[:12]}",
+                  f"{exact_time(version.fetched_at, tz)} · {version.content_hash[:12]}",
                   highlight=False, markup=False, soft_wrap=True)
     for key, value in version.metadata.items():
         console.print(f"  {key}: {value}", highlight=False, markup=False, soft_wrap=True)

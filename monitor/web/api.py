@@ -9,7 +9,6 @@ change ids visible in order)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -22,6 +21,7 @@ from monitor.web.views import State, compare_in, parse_day
 from storage.archive import ChangeEntry, PageEvent, PageInfo, SourceSummary, TimelineEntry
 from storage.records import VersionFull, VersionInfo
 from storage.search import Passage
+from storage.verify import Instant
 
 router = APIRouter(prefix="/api", tags=["archive"])
 
@@ -66,10 +66,11 @@ class PassageOut(BaseModel):
 
 class HitOut(BaseModel):
     version_id: int
+    number: int = Field(0, description="The version's number in its page (第N版).")
     page_id: int
     source: str
     url: str
-    fetched_at: datetime
+    fetched_at: Instant
     title: PassageOut
     passage: PassageOut
     attachment_name: str | None = Field(None, description="A hit in an attachment: its name.")
@@ -96,7 +97,7 @@ class VersionRef(BaseModel):
     source: str
     url: str
     title: str
-    fetched_at: datetime
+    fetched_at: Instant
 
 
 class DiffOut(BaseModel):
@@ -248,7 +249,7 @@ def search(state: State,
                    passage=_passage(h.passage),
                    attachment_name=(h.attachment or {}).get("name"),
                    attachment_url=(h.attachment or {}).get("url"), field=h.field,
-                   earlier=h.earlier) for h in found.hits]
+                   earlier=h.earlier, number=h.number) for h in found.hits]
     return SearchOut(query=found.query, terms=found.terms, method=found.method,
                      total=found.total, versions=found.versions, grouped=found.grouped,
                      limit=limit, offset=offset, hits=hits)

@@ -17,11 +17,12 @@ from starlette.templating import Jinja2Templates
 
 from monitor.compare import Comparison, compare
 from monitor.config import Config
-from monitor.types import KIND_LABELS
+from monitor.types import KIND_LABELS, exact_time
 from monitor.userinput import check_text
 from storage import Store
 from storage.archive import Archive
 from storage.search import Search
+from storage.verify import canonical_time
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -81,6 +82,8 @@ def make_templates(tz: str) -> Jinja2Templates:
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["local"] = lambda at, fmt="%Y-%m-%d %H:%M": local_time(at, tz, fmt)
+    env.filters["exact"] = lambda at: exact_time(at, tz)
+    env.filters["iso"] = lambda at: canonical_time(at) if at else ""
     env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind or "", kind or "")
     env.filters["outcome_label"] = lambda o: OUTCOME_LABELS.get(o or "", o or "—")
     env.filters["status_label"] = lambda s: STATUS_LABELS.get(s or "", s or "—")
