@@ -80,13 +80,13 @@ _OUTCOMES = "SELECT outcome, count(*) FROM checks WHERE started_at >= ? GROUP BY
 
 
 @cache
-def head_revision() -> str | None:
+def head_revision(versions: Path = MIGRATIONS / "versions") -> str | None:
     """The revision of the newest migration: the one no other migration names as its
-    ``down_revision``.  None when the files do not say one head plainly (a branch, a
-    line this cannot read): then alembic is asked."""
-    revisions: set[str] = set()
+    ``down_revision``.  None when the files do not say one head plainly (a branch, two
+    files with one revision id, a line this cannot read): then alembic is asked."""
+    revisions: list[str] = []
     downs: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
+    for path in versions.glob("*.py"):
         found = dict(m.groups() for m in _REVISION_LINE.finditer(path.read_text("utf-8")))
         try:
             rev = ast.literal_eval(found["revision"].strip())
@@ -95,10 +95,12 @@ def head_revision() -> str | None:
             return None
         if not isinstance(rev, str):
             return None
-        revisions.add(rev)
+        revisions.append(rev)
         downs.update(down if isinstance(down, tuple | list) else [down] if down else [])
-    heads = revisions - downs
-    return heads.pop() if len(heads) == 1 else None
+    heads = set(revisions) - downs
+    if len(heads) != 1 or len(set(revisions)) != len(revisions):
+        return None
+    return heads.pop()
 
 
 def status(url: str, sources: Sequence[Any], since: datetime,

@@ -105,3 +105,26 @@ def test_a_database_at_head_opens_without_alembic_and_one_behind_is_upgraded(
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() \
             == db.head_revision()
     engine.dispose()
+
+
+def test_the_head_read_from_files_is_none_when_they_do_not_name_one(tmp_path: Path) -> None:
+    """A branch, or two migrations with one revision id (two helpers' 0009 before they
+    are rechained): alembic is asked rather than a head guessed."""
+    from storage.glance import head_revision
+
+    head = head_revision.__wrapped__  # uncached: the folder changes below
+
+    def write(name: str, rev: str, down: str | None) -> None:
+        (tmp_path / f"{name}.py").write_text(
+            f'"""{name}."""\nrevision = "{rev}"\ndown_revision = {down and repr(down)}\n',
+            encoding="utf-8")
+
+    write("0001_a", "0001", None)
+    write("0002_b", "0002", "0001")
+    assert head(tmp_path) == "0002"
+    write("0003_c", "0003", "0002")
+    write("0003_d", "0003", "0002")
+    assert head(tmp_path) is None
+    (tmp_path / "0003_d.py").unlink()
+    write("0004_e", "0004", "0002")  # a branch: 0003 and 0004 both follow 0002
+    assert head(tmp_path) is None
