@@ -29,11 +29,12 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from alerts.base import Channel, Target, redact
-from alerts.compose import Composer
 from alerts.message import Message
 from alerts.registry import CHANNELS, channel_name, check_alerting
 from monitor.config import Config
@@ -41,6 +42,9 @@ from monitor.errors import DeliveryDeferred, DeliveryError, MonitorError
 from storage import Store
 from storage.alerts_repo import AlertRecord, AlertsRepo
 from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from alerts.compose import Composer
 
 MAX_BACKOFF = timedelta(hours=6)
 CONCURRENCY = 4  # sends in flight at once
@@ -85,10 +89,17 @@ class Deliverer:
         self.repo = AlertsRepo(store)
         self.clock = clock
         self.lease = timedelta(seconds=lease_seconds or self.settings.lease_seconds)
-        self.composer = Composer(self.settings, self.repo)
         self._channels: dict[str, Channel] = {}
         self.stopping = False
         self.held: dict[int, datetime] = {}  # claimed rows not yet settled: id -> lease
+
+    @cached_property
+    def composer(self) -> Composer:
+        """Made on the first alert to send: a ``monitor check`` that queued none loads
+        no templates (jinja2) or diff rendering."""
+        from alerts.compose import Composer
+
+        return Composer(self.settings, self.repo)
 
     def stop(self) -> None:
         """Claim nothing more; batches not yet sending are given back (see module doc)."""

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from loguru import logger
-
 
 class MonitorError(Exception):
     """Base class of every error monitor raises on purpose.
@@ -245,4 +243,6 @@ def reported(what: str, *, level: str = "ERROR") -> Iterator[None]:
     try:
         yield
     except MonitorError as exc:
+        from loguru import logger  # here: loading the errors loads no logging
+
         logger.opt(depth=2).log(level, "{}: {}", what, exc)

@@ -22,6 +22,10 @@ mojibake, and its result is refused unless every Han, kana, hangul and full-widt
 character of the page is still there (mojibake of Chinese has none; repairing it only
 adds them): correctly decoded Chinese (GBK or UTF-8) is never touched, which the tests
 check on every Chinese page of the corpus.
+
+ftfy is imported on the first page that looks like mojibake (``_HINT``), not with the
+module: it and its ``wcwidth`` tables cost 50 ms at every start of ``monitor check``,
+for pages that almost never need it.
 """
 
 from __future__ import annotations
@@ -29,10 +33,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import ftfy
-from ftfy.badness import is_bad
-
-_CONFIG = ftfy.TextFixerConfig(fix_c1_controls=False, explain=False)
 # Han, kana, hangul, CJK punctuation and full-width forms: never in mojibake of UTF-8.
 _CJK_CHAR = re.compile("[\u2e80-\u2fff\u3000-\u30ff\u3100-\u312f\u3190-\u31ff"
                        "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -46,9 +46,15 @@ _HINT = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\
 
 def repair(html: str) -> tuple[str, list[str]]:
     """``html`` with double-encoded UTF-8 repaired, and a note if anything was."""
-    if not _HINT.search(html) or not is_bad(html):
+    if not _HINT.search(html):
         return html, []
-    fixed = ftfy.fix_encoding(html, _CONFIG)
+    import ftfy
+    from ftfy.badness import is_bad
+
+    if not is_bad(html):
+        return html, []
+    config = ftfy.TextFixerConfig(fix_c1_controls=False, explain=False)
+    fixed = ftfy.fix_encoding(html, config)
     if fixed == html or not _cjk(html) <= _cjk(fixed):
         return html, []
     return fixed, [f"repaired double-encoded UTF-8 (mojibake): {len(html) - len(fixed)} "

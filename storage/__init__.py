@@ -1,8 +1,23 @@
 """Storage: SQLModel tables, the database engine, migrations and the ``Store`` interface.
 
 The pipeline and the CLI only ever use ``Store``; no other package opens a session.
+``Store`` is imported on first use (``from storage import Store``), so a module that
+only needs ``storage.glance`` or ``storage.records`` does not load SQLAlchemy.
 """
 
-from storage.repository import Store
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storage.repository import Store
 
 __all__ = ["Store"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Store":
+        from storage.repository import Store
+
+        return Store
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")

@@ -12,6 +12,15 @@ On SQLite the migration runs in one ``BEGIN IMMEDIATE`` transaction (SQLite's DD
 transactional): a second process opening a new file at the same moment (``monitor serve``
 beside ``monitor run``) waits for the write lock (``busy_timeout``), then finds the
 schema at head, instead of creating the tables a second time.
+
+Most starts find the schema at head already, and importing alembic (with Mako and its
+DDL modules) to learn that costs a fifth of a second of CPU on every command.  So
+``migrate()`` first compares the database's ``alembic_version`` with
+``head_revision()`` (``storage.glance``: read from the migration files' ``revision =``
+and ``down_revision =`` lines without importing alembic; tests/test_daemon_migrate.py
+keeps it equal to alembic's own head); only a database that is not exactly at that
+head goes through alembic, which then decides as before (upgrade, or refuse a revision
+it does not know).
 """
 
 from __future__ import annotations
@@ -19,10 +28,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+from storage.glance import MIGRATIONS, head_revision
+
 MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock key of migrate()
 
 
@@ -76,7 +86,21 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+def at_head(engine: Engine) -> bool:
+    """The database's schema is at ``head_revision()`` (read, no lock taken)."""
+    head = head_revision()
+    if head is None:
+        return False
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()) \
+            == [head]
+
+
 def migrate(engine: Engine) -> None:
+    if at_head(engine):  # the usual start: no alembic to import, no write lock
+        return
     from alembic import command  # here: a command that opens no database loads no alembic
     from alembic.config import Config as AlembicConfig
 

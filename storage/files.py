@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import text as sql
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from monitor.types import AttachmentFile
@@ -24,6 +23,9 @@ from storage.search_files import folded
 
 def add(s: Session, files: Iterable[AttachmentFile]) -> None:
     """Insert the files fetched with their bytes that are not stored yet."""
+    # here: the PostgreSQL dialect's modules cost 50 ms to import on a SQLite database
+    from sqlalchemy.dialects import postgresql, sqlite
+
     sqlite_db = s.get_bind().dialect.name == "sqlite"
     insert = sqlite.insert if sqlite_db else postgresql.insert
     for f in files:

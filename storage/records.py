@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from monitor.types import AttachmentFile, ChangeDecision, Document
-from storage.verify import Instant
+from storage.instant import Instant
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 from monitor.config import SourceConfig
 from monitor.errors import AlreadyRunningError, StorageError
 from storage import db
+from storage.glance import RecentChecks, SourceStatus
 from storage.models import Check, Page, SourceRow, Version
 from storage.repository import Store
 
@@ -50,34 +51,6 @@ class Claim:
     page_id: int
     due_at: datetime | None  # the next_check_at this claim consumed (None: first check)
     at: datetime  # when it was taken
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    """One line of ``monitor status``."""
-
-    source: str
-    url: str
-    status: str
-    last_check_at: datetime | None
-    last_outcome: str | None
-    last_http_status: int | None
-    last_error: str | None
-    next_check_at: datetime | None
-    last_change_at: datetime | None
-    failure_streak: int
-    versions: int
-    lease_owner: str | None
-
-
-@dataclass(frozen=True)
-class RecentChecks:
-    """The health line of ``monitor status``: what the check rows say."""
-
-    since: datetime
-    newest_check_at: datetime | None  # of any page, whoever checked it
-    checks: int  # started since ``since``
-    errors: int  # of those, failed checks
 
 
 class Schedule:

@@ -33,15 +33,15 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from pydantic import PlainSerializer
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
 from storage import rawcodec
+from storage.instant import Instant, canonical_time  # noqa: F401  (re-exported)
 from storage.models import Change, Check, Page, SourceRow, Version
 
 if TYPE_CHECKING:
@@ -59,23 +59,6 @@ def sha256_hex(data: bytes) -> str:
 
 def text_sha256(text: str) -> str:
     return sha256_hex(text.encode("utf-8"))
-
-
-def canonical_time(at: datetime) -> str:
-    """UTC, microseconds always written: ``2026-05-01T02:00:00.000000+00:00``.
-
-    The one form of every time monitor writes for programs (the API, ``--json``, the
-    manifest, JSON lines and WARC metadata), so a third party recomputes a record hash
-    from the ``fetched_at`` it was given, byte for byte (README: The archive as
-    evidence)."""
-    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-# A datetime field of what the API returns: serialized in JSON as ``canonical_time``
-# (pydantic would write ``…Z`` and drop zero microseconds).
-Instant = Annotated[datetime, PlainSerializer(canonical_time, return_type=str,
-                                              when_used="json")]
 
 
 def record_bytes(*, url: str, number: int, fetched_at: datetime, raw_sha256: str,

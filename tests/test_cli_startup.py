@@ -6,9 +6,14 @@ a slow start instead: the modules a command imports, in a fresh interpreter."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.conftest import write_sources
+from tests.pages import seed_page
+from tests.sites import Site
 
 PROBE = """
 import json, sys
@@ -21,9 +26,10 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-def loaded(*args: str, cwd: Path) -> tuple[int, set[str], str]:
+def loaded(*args: str, cwd: Path, columns: int = 80) -> tuple[int, set[str], str]:
+    env = {**os.environ, "COLUMNS": str(columns)}
     out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True,
-                         text=True, timeout=120, check=True).stdout
+                         text=True, timeout=120, check=True, env=env).stdout
     *printed, last = out.strip().splitlines()
     got = json.loads(last)
     return got["code"], set(got["modules"]), "\n".join(printed)
@@ -37,7 +43,7 @@ def test_version_loads_no_command(tmp_path: Path) -> None:
     assert not {"sqlalchemy", "httpx", "rich", "pydantic"} & modules
 
 
-def test_status_loads_no_fetcher_and_no_pipeline(tmp_path: Path) -> None:
+def test_status_loads_no_fetcher_no_pipeline_and_at_head_no_sqlalchemy(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text(
         f'[settings]\ndatabase_url = "sqlite:///{tmp_path}/m.db"\n\n[[sources]]\n'
         'name = "a"\nurl = "https://example.org/a.html"\n', encoding="utf-8")
@@ -46,6 +52,13 @@ def test_status_loads_no_fetcher_and_no_pipeline(tmp_path: Path) -> None:
     heavy = {"monitor.fetch", "monitor.pipeline", "monitor.extract", "monitor.diff",
              "httpx", "playwright", "alerts.delivery"}
     assert not heavy & modules, heavy & modules
+    # The database now exists at head: read through sqlite3 alone, with no ORM, no
+    # migration tool and no logging library loaded, and the same answer.
+    code, again, printed_again = loaded("status", cwd=tmp_path)
+    assert code in (0, None) and printed_again == printed
+    store = {"sqlalchemy", "sqlmodel", "alembic", "loguru", "storage.repository"}
+    assert not (heavy | store) & again, (heavy | store) & again
+    assert "sqlalchemy" in modules  # the first run made the database through Store
 
 
 def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
@@ -68,3 +81,78 @@ def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
         if "Example" not in text or f"monitor {' '.join(path)}" not in text:
             missing.append(" ".join(path))
     assert not missing, f"no example in --help of: {missing}"
+
+
+def test_help_lists_every_command_as_it_says_without_loading_them(tmp_path: Path) -> None:
+    """`monitor --help` reads the static summaries; what it prints is what the loaded
+    commands' own help gives, at a narrow and a wide terminal."""
+    from click.testing import CliRunner
+
+    from monitor.cli import COMMANDS, cli
+
+    for name in COMMANDS:  # the real commands, loaded in this process
+        cli.get_command(None, name)
+    for width in (50, 80):
+        code, modules, printed = loaded("--help", cwd=tmp_path, columns=width)
+        assert code == 0
+        ours = {m for m in modules if m.split(".")[0] in ("monitor", "storage", "alerts")}
+        assert ours == {"monitor", "monitor.cli"}, ours
+        assert not {"sqlalchemy", "sqlmodel", "alembic", "httpx", "pydantic"} & modules
+        # click's width from the terminal is its columns less 2, at least 50
+        real = CliRunner().invoke(cli, ["--help"], terminal_width=max(width - 2, 50)).output
+        # the first line names the program, which differs between the two ways of running
+        assert printed.splitlines()[1:] == real.rstrip("\n").splitlines()[1:]
+        assert all(f"  {name} " in printed for name in COMMANDS)
+
+
+def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, site: Site) -> None:
+    """No migration tool once the database is at head; no feed parser, mojibake repair
+    or alert templates for an HTML page whose check queues no alert."""
+    site.route("/a.html", seed_page(0))
+    write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a"
+        url = "{site.url('/a.html')}"
+        """, settings=f'database_url = "sqlite:///{tmp_path}/m.db"\n')
+    code, first, printed = loaded("check", cwd=tmp_path)
+    assert code in (0, None) and "1 new" in printed and "alembic" in first
+    code, modules, printed = loaded("check", cwd=tmp_path)
+    assert code in (0, None) and "1 unchanged" in printed
+    unused = {"alembic", "feedparser", "ftfy", "jinja2", "alerts.compose", "aiosmtplib",
+              "sqlalchemy.dialects.postgresql"}
+    assert not unused & modules, unused & modules
+    assert {"httpx", "sqlalchemy", "monitor.pipeline"} <= modules  # it did check
+
+
+COMPLETE = """
+import json, sys
+from monitor.cli import cli
+try:
+    cli(prog_name="monitor", complete_var="_MONITOR_COMPLETE")
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_tab_completing_a_command_name_loads_no_command(tmp_path: Path) -> None:
+    """zsh shows each command's help beside its name: from the summaries, the same
+    items click gives from the loaded commands."""
+    import click
+
+    from monitor.cli import COMMANDS, cli
+
+    env = {**os.environ, "_MONITOR_COMPLETE": "zsh_complete", "COMP_WORDS": "monitor s",
+           "COMP_CWORD": "1"}
+    out = subprocess.run([sys.executable, "-c", COMPLETE], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True, timeout=120).stdout
+    *printed, last = out.strip().splitlines()
+    ours = {m for m in json.loads(last) if m.split(".")[0] in ("monitor", "storage")}
+    assert ours == {"monitor", "monitor.cli"}, ours
+    for name in COMMANDS:
+        cli.get_command(None, name)
+    with cli.make_context("monitor", [], resilient_parsing=True) as ctx:
+        real = click.Group.shell_complete(cli, ctx, "s")  # click's own, loading commands
+    assert [n for n in real if n.value.startswith("s")]  # search, serve, show, sources...
+    assert printed == [line for item in real
+                       for line in ("plain", item.value, item.help or "_")]

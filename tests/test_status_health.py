@@ -6,11 +6,15 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
-from storage import Store
-from storage.models import Check, utcnow
+from monitor.config import SourceConfig, load_config
+from storage import Store, glance
+from storage.models import Check, Page, utcnow
+from storage.schedule import Schedule
 from tests.conftest import write_sources
+from tests.pages import seed_page
 from tests.sites import Response, Site
 from tests.test_daemon_run import ROOT, db_url, monitor_cmd
 
@@ -52,3 +56,44 @@ def test_status_says_failing_when_most_checks_fail_and_stale_when_none_are_store
     line = first_line(sources)
     assert line.startswith("health: stale — "), line
     assert line.endswith("(2 h ago); 0 of 0 checks failed in the last hour"), line
+
+
+def test_status_read_through_the_driver_is_what_the_store_reads(
+        tmp_path: Path, site: Site, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`monitor status` reads a database at head with sqlite3/psycopg alone; every
+    field of every row is what Schedule (SQLAlchemy) reads, on SQLite and PostgreSQL."""
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    site.route("/ok.html", seed_page(0))
+    site.route("/down.html", Response("服务器内部错误", status=500))
+    site.route("/gone.html", Response("not found", status=404))
+    sources = write_sources(tmp_path / "sources.toml", "".join(f"""
+        [[sources]]
+        name = "{name}"
+        url = "{site.url(f'/{name}.html')}"
+        interval = "10m"
+        """ for name in ("ok", "down", "gone")), settings="retries = 0\n")
+    assert glance.status(db_url, [], utcnow()) is None  # no database yet: Store makes it
+    assert run("check", "--sources", str(sources)).returncode == 0
+    site.route("/ok.html", seed_page(0, counter=124))
+    assert run("check", "--sources", str(sources), "--source", "ok").returncode == 0
+    store = Store(db_url)
+    try:
+        with store.session() as s:  # a lease held, a slot set
+            s.execute(update(Page).where(Page.url == site.url("/down.html"))
+                      .values(lease_owner="host-1:42", lease_expires=utcnow()))
+            s.execute(update(Page).where(Page.url == site.url("/ok.html"))
+                      .values(next_check_at=utcnow() + timedelta(minutes=7)))
+            s.commit()
+        config = load_config(sources)
+        wanted = [*config.sources, SourceConfig(name="never", url=site.url("/never.html"))]
+        since = utcnow() - timedelta(hours=1)
+        schedule = Schedule(store, "test", 300)
+        expected = (schedule.status(wanted), schedule.recent_checks(since))
+    finally:
+        store.close()
+    got = glance.status(db_url, wanted, since)
+    assert got == expected
+    rows, recent = got
+    assert [r.status for r in rows] == ["ok", "failing", "failing", "new"]
+    assert rows[0].versions >= 1 and rows[0].next_check_at and rows[1].lease_owner
+    assert recent.checks == 4 and recent.errors == 2 and recent.newest_check_at

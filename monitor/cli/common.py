@@ -11,7 +11,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -22,11 +22,11 @@ from rich.table import Table
 
 from monitor.config import Config, load_config
 from monitor.errors import BadInputError, ConfigError, MonitorError
-from monitor.logging import setup_logging
-from storage import Store
-from storage.archive import Archive
-from storage.records import VersionFull
-from storage.verify import canonical_time
+from storage.instant import canonical_time
+
+if TYPE_CHECKING:  # imported where used: `monitor status` may not need SQLAlchemy
+    from storage import Store
+    from storage.records import VersionFull
 
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # bad input: the same code click gives a bad option
@@ -109,14 +109,26 @@ def print_table(table: Table, out: Console | None = None) -> None:
             highlight=False).print(table)
 
 
-def load(sources_file: Path, *, quiet: bool = False) -> Config:
+def load(sources_file: Path, *, quiet: bool = False, logging: bool = True) -> Config:
+    """The configuration, and the log set up as it says; ``logging=False`` leaves the
+    log to ``start_logging`` (loguru costs 60 ms to import, for a command that may
+    log nothing)."""
     config = load_config(sources_file)
-    setup_logging(json_lines=config.settings.log_json, quiet=quiet)
+    if logging:
+        start_logging(config, quiet=quiet)
     return config
+
+
+def start_logging(config: Config, *, quiet: bool = False) -> None:
+    from monitor.logging import setup_logging
+
+    setup_logging(json_lines=config.settings.log_json, quiet=quiet)
 
 
 @contextmanager
 def open_store(config: Config) -> Iterator[Store]:
+    from storage import Store
+
     store = Store(config.settings.database_url)
     try:
         yield store
@@ -191,6 +203,8 @@ def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFu
     --at`` and ``diff --from/--to`` mean it (``parse_when``: a bare date is the end of
     that day).  None yet: ``KeyError`` saying so in the user's terms and time zone, with
     the first version there is (the store's own message is an ISO UTC time)."""
+    from storage.archive import Archive
+
     at = parse_when(when, timezone)
     _, page = store.resolve_page(target)  # an unknown source is its own "not found"
     try:

@@ -7,13 +7,17 @@ is being stored) and the share of failed checks in the last hour (``failing`` fr
 ``settings.health_failure_share``, with at least 3 failures).  The daemon's own view,
 with the config state, is ``/healthz``.
 
+The rows are read through the database driver alone (``storage.glance``) when the
+schema is at head: no SQLAlchemy to import, so the command answers at once; otherwise
+(a new database, one to migrate) through ``Store`` and ``Schedule``, as the daemon does.
+
 Piped to a file or another program, nothing is wrapped (a name or URL stays whole on its
 line, to grep); on a terminal long cells fold to the width of the window.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -31,10 +35,11 @@ from monitor.cli.common import (
     open_store,
     print_json,
     sources_option,
+    start_logging,
 )
 from monitor.config import Config
-from storage.models import utcnow
-from storage.schedule import RecentChecks, Schedule, SourceStatus
+from storage import glance
+from storage.glance import RecentChecks, SourceStatus
 
 STYLE = {"ok": "green", "failing": "red", "gone": "magenta", "new": "cyan"}
 
@@ -49,12 +54,8 @@ def register(cli: click.Group) -> None:
 @handle_errors
 def status(sources_file: Path, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
-    config = load(sources_file, quiet=True)
-    with open_store(config) as store:
-        # Reading claims nothing: no worker name (and no import of the check pipeline).
-        schedule = Schedule(store, "monitor-status", config.settings.lease_seconds)
-        rows = schedule.status([s for s in config.sources if s.enabled])
-        recent = schedule.recent_checks(utcnow() - timedelta(hours=1))
+    config = load(sources_file, logging=False)  # only the Store below may log
+    rows, recent = read_status(config)
     if as_json:
         print_json(rows)
         return
@@ -65,6 +66,27 @@ def status(sources_file: Path, as_json: bool) -> None:
     if line := backlog_line(rows):
         out.print(Text(line, style="yellow"), soft_wrap=True)
     out.print(status_table(rows, config.settings.timezone, wrap=console.is_terminal))
+
+
+def read_status(config: Config) -> tuple[list[SourceStatus], RecentChecks]:
+    """Each enabled source's row and the last hour's checks: through the driver when
+    the schema is at head, else through ``Store`` (which creates or migrates it)."""
+    sources = [s for s in config.sources if s.enabled]
+    since = utcnow() - timedelta(hours=1)
+    read = glance.status(config.settings.database_url, sources, since)
+    if read is not None:
+        return read
+    from storage.schedule import Schedule
+
+    start_logging(config, quiet=True)
+    with open_store(config) as store:
+        # Reading claims nothing: no worker name (and no import of the check pipeline).
+        schedule = Schedule(store, "monitor-status", config.settings.lease_seconds)
+        return schedule.status(sources), schedule.recent_checks(since)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def health_line(recent: RecentChecks, config: Config) -> str:

@@ -1,0 +1,228 @@
+"""What ``monitor status`` reads, through the database driver alone (issue 12: a command
+typed by hand answers in ≤ 0.3 s).
+
+Importing SQLAlchemy, SQLModel and the table models costs about half a second of CPU,
+and opening ``Store`` checks the schema; ``monitor status`` only reads a handful of
+small rows.  So when the database is there and its schema is exactly at the newest
+migration (``head_revision()``, read from the migration files without importing
+alembic), ``status()`` reads those rows with the stdlib ``sqlite3`` or with psycopg.
+Anything else (no database file yet, a schema behind or ahead, another backend) gives
+None, and the caller opens ``Store`` as before, which creates or migrates the schema.
+
+The rows are the ``SourceStatus`` / ``RecentChecks`` that ``Schedule.status`` /
+``Schedule.recent_checks`` give, with the same queries in plain SQL and the datetimes
+read back as ``UTCDateTime`` does (aware, UTC); tests/test_status_health.py compares
+the two on SQLite and PostgreSQL, so a change to one belongs in both.  A database error
+is a ``StorageError`` worded as ``Store`` words it.
+
+This module imports nothing heavier than the standard library (the two row types are
+defined here rather than in ``storage.records`` for that reason): ``storage.db`` takes
+``head_revision`` from here for ``migrate()``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One line of ``monitor status``."""
+
+    source: str
+    url: str
+    status: str
+    last_check_at: datetime | None
+    last_outcome: str | None
+    last_http_status: int | None
+    last_error: str | None
+    next_check_at: datetime | None
+    last_change_at: datetime | None
+    failure_streak: int
+    versions: int
+    lease_owner: str | None
+
+
+@dataclass(frozen=True)
+class RecentChecks:
+    """The health line of ``monitor status``: what the check rows say."""
+
+    since: datetime
+    newest_check_at: datetime | None  # of any page, whoever checked it
+    checks: int  # started since ``since``
+    errors: int  # of those, failed checks
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=(.+)$", re.M)
+
+_SOURCE = "SELECT id FROM sources WHERE name = ? LIMIT 1"
+# The main page: the source's first page of kind "page" (Store._main_page's choice).
+_PAGE = ("SELECT id, url, status, last_check_at, next_check_at, last_change_at, "
+         "failure_streak, lease_owner FROM pages WHERE source_id = ? AND kind = 'page' "
+         "ORDER BY id LIMIT 1")
+_LAST_CHECK = ("SELECT outcome, http_status, error FROM checks WHERE page_id = ? "
+               "ORDER BY id DESC LIMIT 1")
+_VERSIONS = "SELECT count(*) FROM versions WHERE page_id = ?"
+# SQLAlchemy reports a driver's error under the DB-API class it derives from
+_DBAPI_ERRORS = ("IntegrityError", "ProgrammingError", "OperationalError", "DataError",
+                 "NotSupportedError", "InternalError", "DatabaseError", "InterfaceError")
+_NEWEST = "SELECT started_at FROM checks ORDER BY id DESC LIMIT 1"
+_OUTCOMES = "SELECT outcome, count(*) FROM checks WHERE started_at >= ? GROUP BY outcome"
+
+
+@cache
+def head_revision(versions: Path = MIGRATIONS / "versions") -> str | None:
+    """The revision of the newest migration: the one no other migration names as its
+    ``down_revision``.  None when the files do not say one head plainly (a branch, two
+    files with one revision id, a line this cannot read): then alembic is asked."""
+    revisions: list[str] = []
+    downs: set[str] = set()
+    for path in versions.glob("*.py"):
+        found = dict(m.groups() for m in _REVISION_LINE.finditer(path.read_text("utf-8")))
+        try:
+            rev = ast.literal_eval(found["revision"].strip())
+            down = ast.literal_eval(found.get("down_revision", "None").strip())
+        except (KeyError, ValueError, SyntaxError):
+            return None
+        if not isinstance(rev, str):
+            return None
+        revisions.append(rev)
+        downs.update(down if isinstance(down, tuple | list) else [down] if down else [])
+    heads = set(revisions) - downs
+    if len(heads) != 1 or len(set(revisions)) != len(revisions):
+        return None
+    return heads.pop()
+
+
+def status(url: str, sources: Sequence[Any], since: datetime,
+           ) -> tuple[list[SourceStatus], RecentChecks] | None:
+    """``Schedule.status(sources)`` and ``Schedule.recent_checks(since)`` read through
+    the driver, or None when that cannot be done here (see the module's docstring)."""
+    with _connect(url) as reader:
+        if reader is None or not reader.at_head():
+            return None
+        return [reader.source_status(src) for src in sources], reader.recent(since)
+
+
+class _Reader:
+    """A DB-API connection and how its backend spells parameters and datetimes."""
+
+    def __init__(self, conn: Any, *, sqlite: bool) -> None:
+        self.conn = conn
+        self.sqlite = sqlite
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def at_head(self) -> bool:
+        head = head_revision()
+        if head is None:
+            return False
+        if self.sqlite:
+            exists = self.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                               "AND name = 'alembic_version'")
+        else:
+            exists = self.rows("SELECT to_regclass('alembic_version') IS NOT NULL")
+            exists = [row for row in exists if row[0]]
+        return bool(exists) and self.rows("SELECT version_num FROM alembic_version") \
+            == [(head,)]
+
+    def when(self, value: Any) -> datetime | None:
+        """A stored datetime as ``UTCDateTime`` gives it back: aware, in UTC.  SQLite
+        keeps SQLAlchemy's text form (``2026-05-01 08:00:00.000000``), meaning UTC."""
+        if value is None:
+            return None
+        at = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return at.replace(tzinfo=UTC) if at.utcoffset() is None else at.astimezone(UTC)
+
+    def bind(self, at: datetime) -> Any:
+        """A datetime parameter as ``UTCDateTime`` binds it."""
+        at = at.astimezone(UTC)
+        return at.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else at
+
+    def source_status(self, src: Any) -> SourceStatus:
+        found = self.rows(_SOURCE, src.name)
+        pages = self.rows(_PAGE, found[0][0]) if found else []
+        if not pages:  # never checked, not even synced
+            return SourceStatus(src.name, src.url, "new", None, None, None, None, None, None,
+                                0, 0, None)
+        page_id, url, state, last_at, next_at, change_at, streak, owner = pages[0]
+        last = self.rows(_LAST_CHECK, page_id)
+        outcome, http_status, error = last[0] if last else (None, None, None)
+        [(versions,)] = self.rows(_VERSIONS, page_id)
+        return SourceStatus(
+            source=src.name, url=url, status=state, last_check_at=self.when(last_at),
+            last_outcome=outcome, last_http_status=http_status, last_error=error,
+            next_check_at=self.when(next_at), last_change_at=self.when(change_at),
+            failure_streak=streak, versions=int(versions), lease_owner=owner)
+
+    def recent(self, since: datetime) -> RecentChecks:
+        newest = self.rows(_NEWEST)
+        n = {outcome: int(k) for outcome, k in self.rows(_OUTCOMES, self.bind(since))}
+        return RecentChecks(since, self.when(newest[0][0]) if newest else None,
+                            sum(n.values()), n.get("error", 0))
+
+
+@contextmanager
+def _connect(url: str) -> Iterator[_Reader | None]:
+    """A reader on ``url``'s database, None when this module does not read it (a SQLite
+    file not made yet, an in-memory database, another backend)."""
+    scheme, _, rest = url.partition("://")
+    backend, _, driver = scheme.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        path = rest[1:]  # sqlite:///relative, sqlite:////absolute
+        if not path or path == ":memory:" or "?" in path or "%" in path \
+                or not Path(path).is_file():
+            yield None
+            return
+        import sqlite3
+
+        with _translated(sqlite3.Error):
+            conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        try:
+            with _translated(sqlite3.Error):
+                yield _Reader(conn, sqlite=True)
+        finally:
+            conn.close()
+    elif backend in ("postgres", "postgresql") and driver in ("", "psycopg"):
+        import psycopg
+
+        with _translated(psycopg.Error):
+            conn = psycopg.connect(f"postgresql://{rest}")  # one snapshot, rolled back
+        try:
+            with _translated(psycopg.Error):
+                yield _Reader(conn, sqlite=False)
+        finally:
+            conn.close()
+    else:
+        yield None
+
+
+@contextmanager
+def _translated(errors: type[Exception]) -> Iterator[None]:
+    """A driver's error as ``Store`` reports it (SQLAlchemy's wording of it)."""
+    from monitor.errors import StorageError
+
+    try:
+        yield
+    except errors as exc:
+        kind = type(exc)
+        wrapper = next((c.__name__ for c in kind.__mro__ if c.__name__ in _DBAPI_ERRORS),
+                       "DBAPIError")
+        first = (str(exc).splitlines() or [""])[0]
+        raise StorageError(f"database error: {wrapper}: ({kind.__module__}.{kind.__name__}) "
+                           f"{first}") from exc
