@@ -23,7 +23,11 @@ time or metadata (the chain breaks there), a number missing from the sequence (a
 deleted version), or a version that checks or changes name but that no longer exists.
 A body or paragraph list that cannot be read at all (damaged bytes, or a column
 overwritten with TEXT, which SQLite keeps as written) is such a version too: reported,
-and the other versions still checked.
+and the other versions still checked.  So is metadata that is no longer a JSON object, a
+paragraph that is no longer text, and a row SQLite cannot hand back at all (a BLOB column
+turned into non-UTF-8 TEXT): the body and metadata are read as stored bytes
+(``CAST … AS BLOB``) and judged per row; if a batch still fails, its versions are read one
+by one.  Messages are Chinese, the technical detail (hashes, the driver's words) after.
 It reads a hundred pages at a time (four queries), so memory stays that many pages'.
 """
 
@@ -37,7 +41,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import PlainSerializer
-from sqlalchemy import bindparam
+from sqlalchemy import LargeBinary, Text, bindparam, cast
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
@@ -138,12 +142,14 @@ class _Row:
     url: str
     fetched_at: datetime
     meta: dict[str, Any]
+    bad_meta: str | None
     raw_sha256: str
     text_sha256: str
     record_hash: str
     raw_codec: str
     raw_base_id: int | None
     raw_body: bytes
+    unreadable: str | None = None  # the row itself could not be read: why
 
 
 def verify(store: Store, names: Sequence[str] = (), *, batch: int = 100) -> Report:
@@ -164,15 +170,20 @@ def verify(store: Store, names: Sequence[str] = (), *, batch: int = 100) -> Repo
 
 
 def _pages(store: Store, names: Sequence[str]) -> list[tuple[str, Page]]:
+    """The pages of the sources named, and the pages named by URL (as ``history`` and
+    ``show`` accept a document's URL); all pages when nothing is named."""
     with store.session() as s:
         sources = {r.id: r.name for r in s.exec(select(SourceRow))}
         wanted = set(names)
-        if unknown := sorted(wanted - set(sources.values())):
-            raise KeyError(f"没有这个来源 no source: {', '.join(unknown)}")
+        urls = wanted - set(sources.values())
+        by_url = {p.url: p for p in s.exec(select(Page).where(col(Page.url).in_(urls)))}
+        if unknown := sorted(urls - set(by_url)):
+            raise KeyError(f"没有这个来源或页面 no source or page: {', '.join(unknown)}")
         stmt = select(Page).order_by(col(Page.id))
         if wanted:
             ids = [sid for sid, name in sources.items() if name in wanted]
-            stmt = stmt.where(col(Page.source_id).in_(ids))
+            stmt = stmt.where(col(Page.source_id).in_(ids)
+                              | col(Page.id).in_([p.id for p in by_url.values()]))
         return [(sources.get(p.source_id, ""), p) for p in s.exec(stmt)]
 
 
@@ -181,14 +192,9 @@ def _load(store: Store, page_ids: list[int]
                      dict[int, str | StorageError]]:
     rows: dict[int, list[_Row]] = {}
     referenced: dict[int, set[int]] = {}
+    for pid, row in _version_rows(store, page_ids):
+        rows.setdefault(pid, []).append(row)
     with store.session() as s:
-        for pid, *fields in s.exec(
-                select(Version.page_id, Version.id, Version.number, Version.url,
-                       Version.fetched_at, Version.meta, Version.raw_sha256,
-                       Version.text_sha256, Version.record_hash, Version.raw_codec,
-                       Version.raw_base_id, Version.raw_body)
-                .where(col(Version.page_id).in_(page_ids)).order_by(col(Version.id))):
-            rows.setdefault(pid, []).append(_Row(*fields))
         for pid, vid in s.exec(select(Check.page_id, Check.version_id).where(
                 col(Check.page_id).in_(page_ids), col(Check.version_id).is_not(None))
                 .distinct()):
@@ -201,7 +207,65 @@ def _load(store: Store, page_ids: list[int]
                                 .where(col(Page.id).in_(page_ids))):
             if last:
                 referenced.setdefault(pid or 0, set()).add(int(last))
-    return rows, referenced, _texts(store, [r.id for page in rows.values() for r in page])
+    ids = [r.id for page in rows.values() for r in page if r.unreadable is None]
+    return rows, referenced, _texts(store, ids)
+
+
+def _columns(store: Store) -> tuple[Any, ...]:
+    """The version columns verify reads, the body and metadata as they are stored rather
+    than as the model decodes them: SQLite keeps whatever was written (TEXT that is not
+    UTF-8 in a BLOB column fails the driver's read of the whole result; ``'not json'``
+    in a JSON column fails SQLAlchemy's), so both come as bytes and are judged per row."""
+    sqlite = store.engine.dialect.name == "sqlite"
+    return (Version.page_id, Version.id, Version.number, Version.url, Version.fetched_at,
+            cast(col(Version.meta), LargeBinary if sqlite else Text), Version.raw_sha256,
+            Version.text_sha256, Version.record_hash, Version.raw_codec,
+            Version.raw_base_id, cast(col(Version.raw_body), LargeBinary))
+
+
+def _version_rows(store: Store, page_ids: list[int]) -> list[tuple[int, _Row]]:
+    """The pages' versions in id order; if the batch cannot be read (a damaged column
+    SQLite hands back as undecodable text), each version on its own, a version whose row
+    cannot be read at all kept as ``unreadable`` so it is named, not lost."""
+    stmt = select(*_columns(store)).where(col(Version.page_id).in_(page_ids))
+    try:
+        with store.session() as s:
+            return [(pid, _row(*f)) for pid, *f in s.exec(stmt.order_by(col(Version.id)))]
+    except StorageError:
+        pass
+    out: list[tuple[int, _Row]] = []
+    with store.session() as s:
+        keys = s.exec(select(Version.page_id, Version.id, Version.number)
+                      .where(col(Version.page_id).in_(page_ids))
+                      .order_by(col(Version.id))).all()
+    for pid, vid, number in keys:
+        try:
+            with store.session() as s:
+                _, *f = s.exec(stmt.where(Version.id == vid)).one()
+            out.append((pid, _row(*f)))
+        except StorageError as exc:
+            out.append((pid, _Row(vid or 0, number, "", datetime.min, {}, None, "", "", "",
+                                  None, b"", unreadable=exc.detail or str(exc))))
+    return out
+
+
+def _row(vid: int, number: int, url: str, fetched_at: datetime, meta: bytes | str | None,
+         raw_sha256: str, text_sha256: str, record: str, codec: str, base: int | None,
+         body: bytes) -> _Row:
+    return _Row(vid, number, url, fetched_at, *_meta(meta), raw_sha256, text_sha256,
+                record, codec, base, bytes(body))
+
+
+def _meta(stored: bytes | str | None) -> tuple[dict[str, Any], str | None]:
+    """The metadata as a dict, or why it is not one."""
+    try:
+        raw = stored.decode("utf-8") if isinstance(stored, bytes) else stored
+        meta = json.loads(raw) if raw is not None else None
+    except (UnicodeDecodeError, ValueError):
+        return {}, f"not JSON: {stored!r:.60}"
+    if not isinstance(meta, dict):
+        return {}, f"not a JSON object: {raw!r:.60}"
+    return meta, None
 
 
 def _texts(store: Store, ids: list[int]) -> dict[int, str | StorageError]:
@@ -237,17 +301,28 @@ class _PageCheck:
         self.report.versions += len(rows)
         present = {r.id for r in rows}
         for vid in sorted(referenced - present):
-            self.problem(None, "版本已不存在，但检查或变化记录引用它", f"version id {vid}", vid=vid)
-        previous, expected_number = "", 1
+            self.problem(None, "版本已不存在，但检查或变化记录引用它", f"版本 id {vid}", vid=vid)
+        previous: str | None = ""
+        expected_number = 1
         for row in rows:
             for missing in range(expected_number, row.number):
                 self.problem(None, f"第{missing}版缺失（已被删除）",
-                             f"numbers jump from {expected_number - 1} to {row.number}",
+                             f"版本号从 {expected_number - 1} 跳到 {row.number}",
                              number=missing)
+            expected_number = max(expected_number, row.number + 1)
+            if row.unreadable is not None:
+                self.bad[row.id] = row.number
+                self.problem(row, "此版本的记录无法读取（存储的字段已损坏）", row.unreadable)
+                previous = None  # its record hash is unknown: the next link is unchecked
+                continue
             self._body(row)
             self._text(row)
-            self._chain(row, previous)
-            previous, expected_number = row.record_hash, max(expected_number, row.number + 1)
+            if row.bad_meta is not None:
+                self.problem(row, "元数据已损坏（存储的不是 JSON 对象），记录哈希无法重算",
+                             row.bad_meta)
+            elif previous is not None:
+                self._chain(row, previous)
+            previous = row.record_hash
 
     def _body(self, row: _Row) -> None:
         if not isinstance(row.raw_body, bytes | bytearray | memoryview):
@@ -263,7 +338,7 @@ class _PageCheck:
         self.raws[row.id] = raw
         if sha256_hex(raw) != row.raw_sha256:
             self._bad_body(row, "原始内容与记录的 SHA-256 不符",
-                           f"stored {row.raw_sha256}, now {sha256_hex(raw)}")
+                           f"记录 {row.raw_sha256}，现为 {sha256_hex(raw)}")
 
     def _bad_body(self, row: _Row, what: str, detail: str) -> None:
         """A body stored as a delta decodes only against its base's true bytes: when the
@@ -280,7 +355,7 @@ class _PageCheck:
             return rawcodec.decompress(row.raw_body)
         base = self.raws.get(row.raw_base_id)
         if base is None:
-            raise StorageError(f"delta base version {row.raw_base_id} missing or unreadable")
+            raise StorageError(f"差分基础 version {row.raw_base_id} 缺失或无法读取")
         return rawcodec.decompress(row.raw_body, base)
 
     def _text(self, row: _Row) -> None:
@@ -290,7 +365,7 @@ class _PageCheck:
             return
         if text_sha256(text) != row.text_sha256:
             self.problem(row, "正文与记录的 SHA-256 不符",
-                         f"stored {row.text_sha256}, now {text_sha256(text)}")
+                         f"记录 {row.text_sha256}，现为 {text_sha256(text)}")
 
     def _chain(self, row: _Row, previous: str) -> None:
         expected = record_hash(url=row.url, number=row.number, fetched_at=row.fetched_at,
@@ -298,5 +373,5 @@ class _PageCheck:
                                meta=dict(row.meta), previous=previous)
         if expected != row.record_hash:
             self.problem(row, "记录哈希链断开：此版本的记录或它之前的版本被改动或删除",
-                         f"stored {row.record_hash}, recomputed {expected}")
+                         f"记录 {row.record_hash}，重算 {expected}")
 

@@ -162,6 +162,9 @@ def test_monitor_verify_exits_1_and_says_which_version(tmp_path: Path) -> None:
     assert found["ok"] is False and found["problems"][0]["number"] == 2
     missing = runner.invoke(cli, ["verify", "nope", "--sources", str(sources)])
     assert missing.exit_code == 3 and "nope" in missing.output
+    by_url = runner.invoke(cli, ["verify", PLAN.url, "--sources", str(sources)])  # as history
+    assert by_url.exit_code == 1 and "已核验 1 个页面、3 个版本" in by_url.output
+    assert runner.invoke(cli, ["verify", REPLY.url, "--sources", str(sources)]).exit_code == 0
 
 
 def test_migration_seals_versions_stored_before_it(db_url: str) -> None:
@@ -228,3 +231,64 @@ def test_a_null_body_cannot_be_stored(store: Store) -> None:
         _exec(store, "UPDATE versions SET raw_body = NULL WHERE id = :v",
               v=built.versions[PLAN.name][1])
     assert verify(store).ok
+
+
+def _sqlite_only(store: Store) -> None:
+    if not store.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses these bytes in a text or json column")
+
+
+def paragraph_as_bytes(store: Store, built: Built, vid: int) -> None:
+    """A paragraph's text overwritten with non-UTF-8 bytes (SQLite keeps a BLOB there)."""
+    _sqlite_only(store)
+    with store.engine.connect() as conn:
+        blob = conn.execute(text("SELECT line_ids FROM versions WHERE id = :v"),
+                            {"v": vid}).scalar_one()
+    _exec(store, "UPDATE paragraphs SET text = X'FF00FE' WHERE id = :p",
+          p=paragraphs.decode(bytes(blob))[-1])
+
+
+def meta_null(store: Store, built: Built, vid: int) -> None:
+    _exec(store, "UPDATE versions SET meta = 'null' WHERE id = :v", v=vid)  # JSON null
+
+
+def meta_a_list(store: Store, built: Built, vid: int) -> None:
+    _exec(store, "UPDATE versions SET meta = '[1,2]' WHERE id = :v", v=vid)
+
+
+def meta_not_json(store: Store, built: Built, vid: int) -> None:
+    _sqlite_only(store)
+    _exec(store, "UPDATE versions SET meta = 'not json' WHERE id = :v", v=vid)
+
+
+def body_not_utf8_text(store: Store, built: Built, vid: int) -> None:
+    """SQLite: ``||`` turns the body into TEXT holding a NUL and non-UTF-8 bytes, which
+    the driver cannot even read as a string."""
+    _sqlite_only(store)
+    _exec(store, "UPDATE versions SET raw_body = substr(raw_body,1,40)||X'00'||"
+          "substr(raw_body,42) WHERE id = :v", v=vid)
+
+
+@pytest.mark.parametrize("tamper", [paragraph_as_bytes, meta_null, meta_a_list,
+                                    meta_not_json, body_not_utf8_text])
+def test_unreadable_columns_name_the_version_and_the_rest_is_checked(
+        store: Store, tamper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from monitor.cli import cli
+
+    built = build_archive(store)
+    first, middle, _last = built.versions[PLAN.name]
+    tamper(store, built, middle)
+    report = verify(store)
+    assert (report.pages, report.versions) == (4, 8)
+    assert {p.source for p in report.problems} == {PLAN.name}
+    assert middle in {p.version_id for p in report.problems}
+    assert first not in {p.version_id for p in report.problems}
+    monkeypatch.setenv("MONITOR_DATABASE_URL", store.url)
+    sources = str(write_sources(tmp_path / "sources.toml", ""))
+    out = CliRunner().invoke(cli, ["verify", "--sources", sources])
+    assert out.exit_code == 1, out.output
+    assert f"hb-ai-plan · 第2版 (version {middle})" in out.output
+    assert "Traceback" not in out.output and "已核验 4 个页面、8 个版本" in out.output
+    as_json = CliRunner().invoke(cli, ["verify", "--json", "--sources", sources])
+    assert as_json.exit_code == 1
+    assert middle in {p["version_id"] for p in json.loads(as_json.output)["problems"]}
