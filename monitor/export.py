@@ -178,7 +178,8 @@ def metadata_of(v: ArchivedVersion) -> dict[str, Any]:
 def evidence_of(v: ArchivedVersion) -> dict[str, Any]:
     """The version's place in its page's hash chain (``storage/verify.py``)."""
     return {"version": v.number, "text_sha256": v.text_sha256, "record_hash": v.record_hash,
-            "previous_record_hash": v.previous_hash, "record_format": RECORD_FORMAT}
+            "previous_record_hash": v.previous_hash, "record_format": RECORD_FORMAT,
+            **({"damaged": v.damage} if v.damage else {})}
 
 
 class Manifest:
@@ -189,6 +190,7 @@ class Manifest:
         self.fh: IO[bytes] = path.open("wb")
         self.digest = hashlib.sha256()
         self.count = 0
+        self.damaged: list[int] = []  # ids of versions whose body is not the recorded one
 
     def add(self, v: ArchivedVersion, response: ArcWarcRecord | None = None) -> None:
         line = {"source": v.source, "page_id": v.page_id, "page_url": v.page_url,
@@ -202,11 +204,15 @@ class Manifest:
             line["warc_payload_digest"] = headers.get_header("WARC-Payload-Digest")
         self._write(line)
         self.count += 1
+        if v.damage:
+            self.damaged.append(v.id)
 
     def close(self, *, warc: Path | None = None) -> None:
         summary: dict[str, Any] = {
             "versions": self.count, "lines_sha256": self.digest.hexdigest(),
             "software": f"monitor/{__version__}", "record_format": RECORD_FORMAT}
+        if self.damaged:
+            summary["damaged_version_ids"] = self.damaged
         if warc is not None:
             summary["warc"] = warc.name
             summary["warc_sha256"] = _file_sha256(warc)

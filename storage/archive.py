@@ -26,10 +26,11 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from monitor.errors import StorageError
 from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
 from storage.repository import Store
-from storage.verify import Instant
+from storage.verify import Instant, body_damage
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class ArchivedVersion:
     record_hash: str = ""
     previous_hash: str = ""
     last_confirmed: Instant | None = None  # newest check that found it unchanged
+    # why ``raw`` is not the body recorded (changed or unreadable in storage), or None
+    damage: str | None = None
 
 
 class Archive:
@@ -334,14 +337,25 @@ class Archive:
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
         for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
-            raw = self._raw(v, last_raw.get(v.page_id))
+            raw, damage = self._checked_raw(v, last_raw.get(v.page_id))
             last_raw[v.page_id] = (v.id or 0, raw)
             out.append(replace(_archived(v, page, src, texts[v.id or 0], raw,
                                          kinds.get(v.id or 0, [])),
-                               previous_hash=previous.get(v.id or 0, ""),
+                               previous_hash=previous.get(v.id or 0, ""), damage=damage,
                                last_confirmed=max(_utc(v.fetched_at), confirmed.get(
                                    v.id or 0, _utc(v.fetched_at)))))
         return out
+
+    def _checked_raw(self, v: Version, previous: tuple[int, bytes] | None
+                     ) -> tuple[bytes, str | None]:
+        """The body, and why it is not the one recorded: an export writes what it can
+        and says which versions failed (an unreadable body is exported empty)."""
+        try:
+            raw = self._raw(v, previous)
+        except StorageError as exc:
+            return b"", (f"第{v.number}版（version {v.id}）的原始内容无法读取（存储的字节"
+                         f"已损坏），运行 monitor verify 查看（{exc}）")
+        return raw, body_damage(raw, v.raw_sha256, number=v.number, version_id=v.id or 0)
 
     def _raw(self, v: Version, previous: tuple[int, bytes] | None) -> bytes:
         if v.raw_codec == "zstd" or v.raw_base_id is None:

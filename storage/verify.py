@@ -61,6 +61,17 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def body_damage(raw: bytes, recorded: str, *, number: int, version_id: int) -> str | None:
+    """Why a version's body as read is not the one recorded (Chinese first, the hashes
+    after), or ``None`` when it is: said by everything that hands a body out (the API,
+    ``show --raw``, ``export``), which never passes damaged bytes off as the record."""
+    now = sha256_hex(raw)
+    if now == recorded:
+        return None
+    return (f"第{number}版（version {version_id}）的原始内容与记录的 SHA-256 不符，"
+            f"存储已被改动或损坏，运行 monitor verify 查看（记录 {recorded}，现为 {now}）")
+
+
 def text_sha256(text: str) -> str:
     return sha256_hex(text.encode("utf-8"))
 

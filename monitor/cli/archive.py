@@ -3,6 +3,7 @@ the archive elsewhere (WARC 1.1 for replay tools, JSON lines for programs)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -156,7 +157,8 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
         total = archive.count_versions(**filters)
         listing = Manifest(manifest) if manifest is not None else None
         with progress_bar(total) as advance:
-            versions = archive.iter_versions(**filters)
+            damaged: list[str] = []
+            versions = _noting_damage(archive.iter_versions(**filters), damaged)
             if warc is not None:
                 out = warc
                 count = write_warc(versions, warc, user_agent=config.settings.user_agent,
@@ -175,6 +177,23 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
                       highlight=False, markup=False)
     if manifest is not None and out != manifest:
         err_console.print(f"manifest: {manifest}", highlight=False, markup=False)
+    if damaged:
+        for damage in damaged:
+            err_console.print(f"警告：{damage}", highlight=False, markup=False,
+                              soft_wrap=True)
+        err_console.print(f"{len(damaged)} 个版本的原始内容与记录不符：已照存储导出并在元数据"
+                          "和清单中标明（damaged），此导出不能作为这些版本的证据。",
+                          highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def _noting_damage(versions: Iterator[ArchivedVersion], damaged: list[str]
+                   ) -> Iterator[ArchivedVersion]:
+    """The versions, each one whose body is not the recorded one noted in ``damaged``."""
+    for version in versions:
+        if version.damage:
+            damaged.append(version.damage)
+        yield version
 
 
 @contextmanager
