@@ -28,6 +28,11 @@ paragraph that is no longer text, and a row SQLite cannot hand back at all (a BL
 turned into non-UTF-8 TEXT): the body and metadata are read as stored bytes
 (``CAST … AS BLOB``) and judged per row; if a batch still fails, its versions are read one
 by one.  Messages are Chinese, the technical detail (hashes, the driver's words) after.
+Attachment files are checked on their own: each stored file listed by a version checked
+is decompressed and re-hashed against the SHA-256 it is stored under (once a run), and a
+changed, unreadable or missing file is reported for every version listing it.  The
+attachment list itself (names, URLs, the SHA-256 each entry names) is not part of the
+record, nor are the title, ``content_hash``, headers or check times (README says so).
 It reads a hundred pages at a time (four queries), so memory stays that many pages'.
 """
 
@@ -46,7 +51,7 @@ from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
 from storage import rawcodec
-from storage.models import Change, Check, Page, SourceRow, Version
+from storage.models import Change, Check, FileRow, Page, SourceRow, Version
 
 if TYPE_CHECKING:
     from storage.repository import Store
@@ -160,6 +165,7 @@ class _Row:
     raw_codec: str
     raw_base_id: int | None
     raw_body: bytes
+    attachments: list[tuple[str, str]] = field(default_factory=list)  # (name, sha256)
     unreadable: str | None = None  # the row itself could not be read: why
 
 
@@ -170,14 +176,48 @@ def verify(store: Store, names: Sequence[str] = (), *, batch: int = 100) -> Repo
     the version ids their checks and changes name, in four queries."""
     report = Report()
     pages = _pages(store, names)
+    files = _Files(store)
     for start in range(0, len(pages), batch):
         chunk = pages[start:start + batch]
         rows, referenced, texts = _load(store, [p.id or 0 for _, p in chunk])
+        files.load({sha for page in rows.values() for r in page for _, sha in r.attachments})
         for source, page in chunk:
             report.pages += 1
-            _PageCheck(source, page, report, texts).run(
+            _PageCheck(source, page, report, texts, files).run(
                 rows.get(page.id or 0, []), referenced.get(page.id or 0, set()))
     return report
+
+
+class _Files:
+    """Each stored attachment file re-hashed once per run: ``sha256 → what is wrong``
+    (``None``: its bytes still hash to the SHA-256 it is stored under)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.state: dict[str, str | None] = {}
+
+    def load(self, shas: set[str], group: int = 16) -> None:
+        wanted = sorted(shas - set(self.state))
+        for i in range(0, len(wanted), group):  # a few files' bytes in memory at once
+            part = wanted[i:i + group]
+            with self.store.session() as s:
+                found = dict(s.exec(select(FileRow.sha256,
+                                           cast(col(FileRow.body), LargeBinary))
+                                    .where(col(FileRow.sha256).in_(part))).all())
+            for sha in part:
+                self.state[sha] = _file_problem(sha, found.get(sha))
+
+
+def _file_problem(sha: str, body: bytes | None) -> str | None:
+    if body is None:
+        return "附件文件已不存在"
+    try:
+        now = sha256_hex(rawcodec.decompress(bytes(body)))
+    except StorageError as exc:
+        return f"附件文件无法读取（存储的字节已损坏） — {exc.detail or exc}"
+    if now != sha:
+        return f"附件文件的内容与记录的 SHA-256 不符 — 记录 {sha}，现为 {now}"
+    return None
 
 
 def _pages(store: Store, names: Sequence[str]) -> list[tuple[str, Page]]:
@@ -231,7 +271,8 @@ def _columns(store: Store) -> tuple[Any, ...]:
     return (Version.page_id, Version.id, Version.number, Version.url, Version.fetched_at,
             cast(col(Version.meta), LargeBinary if sqlite else Text), Version.raw_sha256,
             Version.text_sha256, Version.record_hash, Version.raw_codec,
-            Version.raw_base_id, cast(col(Version.raw_body), LargeBinary))
+            Version.raw_base_id, cast(col(Version.raw_body), LargeBinary),
+            cast(col(Version.attachments), LargeBinary if sqlite else Text))
 
 
 def _version_rows(store: Store, page_ids: list[int]) -> list[tuple[int, _Row]]:
@@ -262,9 +303,23 @@ def _version_rows(store: Store, page_ids: list[int]) -> list[tuple[int, _Row]]:
 
 def _row(vid: int, number: int, url: str, fetched_at: datetime, meta: bytes | str | None,
          raw_sha256: str, text_sha256: str, record: str, codec: str, base: int | None,
-         body: bytes) -> _Row:
+         body: bytes, attachments: bytes | str | None) -> _Row:
     return _Row(vid, number, url, fetched_at, *_meta(meta), raw_sha256, text_sha256,
-                record, codec, base, bytes(body))
+                record, codec, base, bytes(body), _attachments(attachments))
+
+
+def _attachments(stored: bytes | str | None) -> list[tuple[str, str]]:
+    """``(name, sha256)`` of each attachment file a version lists (none if unreadable:
+    the list is not covered by the record hash, see the module doc)."""
+    try:
+        raw = stored.decode("utf-8") if isinstance(stored, bytes) else stored
+        entries = json.loads(raw) if raw else []
+    except (UnicodeDecodeError, ValueError):
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [(str(e.get("name") or e.get("url") or ""), str(e.get("sha256")))
+            for e in entries if isinstance(e, dict) and e.get("sha256")]
 
 
 def _meta(stored: bytes | str | None) -> tuple[dict[str, Any], str | None]:
@@ -297,8 +352,9 @@ def _texts(store: Store, ids: list[int]) -> dict[int, str | StorageError]:
 
 class _PageCheck:
     def __init__(self, source: str, page: Page, report: Report,
-                 texts: dict[int, str | StorageError]) -> None:
+                 texts: dict[int, str | StorageError], files: _Files) -> None:
         self.source, self.page, self.report, self.texts = source, page, report, texts
+        self.files = files
         self.raws: dict[int, bytes] = {}
         self.bad: dict[int, int] = {}  # id → number of versions whose body did not match
 
@@ -328,6 +384,7 @@ class _PageCheck:
                 continue
             self._body(row)
             self._text(row)
+            self._files(row)
             if row.bad_meta is not None:
                 self.problem(row, "元数据已损坏（存储的不是 JSON 对象），记录哈希无法重算",
                              row.bad_meta)
@@ -368,6 +425,13 @@ class _PageCheck:
         if base is None:
             raise StorageError(f"差分基础 version {row.raw_base_id} 缺失或无法读取")
         return rawcodec.decompress(row.raw_body, base)
+
+    def _files(self, row: _Row) -> None:
+        for name, sha in row.attachments:
+            if problem := self.files.state.get(sha):
+                what, _, detail = problem.partition(" — ")
+                self.problem(row, f"{what}：附件「{name}」", f"sha256 {sha}; {detail}"
+                             if detail else f"sha256 {sha}")
 
     def _text(self, row: _Row) -> None:
         text = self.texts.get(row.id, "")

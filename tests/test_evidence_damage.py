@@ -76,3 +76,50 @@ def test_export_writes_what_it_can_names_the_damaged_version_and_exits_1(
     assert {m["version_id"] for m in meta if "damaged" in m} == {middle, last}
     stored = next(m for m in meta if m["version_id"] == middle)
     assert stored["raw_sha256"] != hashlib.sha256(b"").hexdigest()
+
+
+def _with_pdf(store: Store) -> tuple[list[int], str]:
+    from datetime import timedelta
+
+    from monitor.types import AttachmentFile
+    from tests.test_archive_data import T0, store_version
+
+    body = b"%PDF-1.4 the reply"
+    sha = hashlib.sha256(body).hexdigest()
+    pdf = AttachmentFile(url="http://127.0.0.1:9/files/reply.pdf", name="答复函.pdf",
+                         sha256=sha, fmt="pdf", size=len(body), body=body, text="答复")
+    again = AttachmentFile(url=pdf.url, name=pdf.name, sha256=sha, fmt="pdf", size=len(body))
+    built = build_archive(store)
+    vids = [store_version(store, PLAN, "规划", "附件：答复函", T0 + timedelta(days=30), built,
+                          files=(pdf,)),
+            store_version(store, PLAN, "规划", "附件：答复函。", T0 + timedelta(days=31),
+                          built, files=(again,))]  # a 304: the same stored file
+    return vids, sha
+
+
+@pytest.mark.parametrize("how", ["changed", "damaged", "deleted"])
+def test_verify_rehashes_each_stored_attachment(store: Store, how: str) -> None:
+    from sqlalchemy import text
+
+    from storage import rawcodec
+    from storage.verify import verify
+
+    vids, sha = _with_pdf(store)
+    assert verify(store).ok
+    with store.engine.begin() as conn:
+        if how == "changed":
+            conn.execute(text("UPDATE files SET body = :b WHERE sha256 = :s"),
+                         {"b": rawcodec.compress(b"%PDF-1.4 the reply, altered"), "s": sha})
+        elif how == "damaged":
+            conn.execute(text("UPDATE files SET body = :b WHERE sha256 = :s"),
+                         {"b": b"\x28\xb5\x2f\xfd garbage", "s": sha})
+        else:
+            conn.execute(text("DELETE FROM files WHERE sha256 = :s"), {"s": sha})
+    report = verify(store)
+    assert not report.ok
+    assert {p.version_id for p in report.problems} == set(vids)
+    for p in report.problems:
+        assert p.what.endswith("：附件「答复函.pdf」") and sha in p.detail
+    expected = {"changed": "附件文件的内容与记录的 SHA-256 不符", "damaged": "附件文件无法读取",
+                "deleted": "附件文件已不存在"}[how]
+    assert all(p.what.startswith(expected) for p in report.problems), report.problems
