@@ -9,8 +9,10 @@ the next version, so "the page said X from … to …" reads off it) and its eve
 * a change row without a version of its own (页面已删除, 已恢复 or 已迁移 when the
   content stayed the same, 已从栏目移除), at the time it was written;
 * each failure streak: its first failed check (``failing``, with the count and the first
-  error) and the successful check that ended it (``recovered``); a streak still running
-  has no end yet.  A gone page's 404s are a streak too, ended by its restoration.
+  error, in Chinese: ``monitor.zh``) and the successful check that ended it
+  (``recovered``); a streak still running has no end yet.  A gone page's 404s are a
+  streak too, ended by its restoration: that check's 页面已恢复 carries the count, and
+  no 恢复访问 is added for the same moment.
 
 ``Archive`` wraps a ``Store`` (its engine and error translation) like ``AlertsRepo``; it
 never writes.  Full-text search lives in ``storage/search.py``.
@@ -27,6 +29,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
+from monitor.zh import describe
 from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
 from storage.repository import Store
@@ -229,7 +232,7 @@ class Archive:
                              .order_by(col(Change.id))).all()
             checks = _checks(s, page_id)
         out = [PageEvent(_utc(c.created_at), c.kind, c.summary, c.id) for c in changes]
-        out += _streaks(checks)
+        out = _merged(out, _streaks(checks), [c[0] for c in checks])
         return sorted(out, key=lambda e: e.at)
 
     def first_version(self, page_id: int) -> tuple[int, datetime] | None:
@@ -372,9 +375,15 @@ _Check = tuple[datetime, str, str, int | None]  # started_at, outcome, error, ve
 
 
 def _checks(s: Session, page_id: int) -> list[_Check]:
-    return [(_utc(at), outcome, error or "", vid) for at, outcome, error, vid in s.exec(
-        select(Check.started_at, Check.outcome, Check.error, Check.version_id)
-        .where(Check.page_id == page_id).order_by(col(Check.started_at), col(Check.id)))]
+    """The page's checks in time order; a failure's words are Chinese (``monitor.zh``:
+    the sentence of its kind, the HTTP status or kind code after), not the English
+    message kept for admins."""
+    return [(_utc(at), outcome, describe(kind, status) if outcome == "error" else "", vid)
+            for at, outcome, kind, status, vid in s.exec(
+                select(Check.started_at, Check.outcome, Check.error_kind, Check.http_status,
+                       Check.version_id)
+                .where(Check.page_id == page_id)
+                .order_by(col(Check.started_at), col(Check.id)))]
 
 
 def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
@@ -405,6 +414,26 @@ def _streaks(checks: list[_Check]) -> list[PageEvent]:
             start, count = None, 0
     if start is not None:
         out.append(PageEvent(start[0], "failing", start[2], failures=count))
+    return out
+
+
+def _merged(changes: list[PageEvent], streaks: list[PageEvent],
+            check_times: list[datetime]) -> list[PageEvent]:
+    """The change events and the streaks, a gone page's return told once: the check
+    that ended its streak of 404s also wrote 页面已恢复, so that change carries the count
+    and the streak's 恢复访问 of the same check is left out."""
+    out = list(changes)
+    for event in streaks:
+        restored = None
+        if event.kind == "recovered":
+            later = [t for t in check_times if t > event.at]
+            end = later[0] if later else datetime.max.replace(tzinfo=UTC)
+            restored = next((i for i, c in enumerate(out) if c.kind == "restored"
+                             and event.at <= c.at < end), None)
+        if restored is None:
+            out.append(event)
+        else:
+            out[restored] = replace(out[restored], failures=event.failures)
     return out
 
 

@@ -107,6 +107,8 @@ def _event_row(ev: PageEvent, tz: str) -> list[str | Text]:
     if ev.kind == "failing":
         end = f"至 {exact_time(ev.until, tz)}" if ev.until else "仍在失败"
         what = f"{label} {ev.failures} 次（{end}）: {ev.summary}"
+    elif ev.kind == "restored" and ev.failures:
+        what += f"（此前连续失败 {ev.failures} 次）"
     return ["", "", exact_time(ev.at, tz), "", "", "", Text(what), ""]
 
 
