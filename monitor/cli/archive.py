@@ -91,7 +91,9 @@ def search(query: str, source: str | None, tag: str | None, since: str | None,
 def print_results(results: SearchResults, tz: str) -> None:
     pages = (f" ({results.total} page{'s' if results.total != 1 else ''})"
              if results.grouped else "")
-    console.print(f"{results.versions} versions{pages} contain {results.query!r}"
+    versions = f"{results.versions} version{'s' if results.versions != 1 else ''}"
+    console.print(f"{versions}{pages} contain{'s' if results.versions == 1 else ''} "
+                  f"{results.query!r}"
                   + (f" (showing {len(results.hits)}, newest first)" if results.hits else ""),
                   highlight=False, markup=False)
     for hit in results.hits:
@@ -134,10 +136,14 @@ def highlighted(p: Passage) -> Text:
 @click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path),
               help="Also (or only) write a manifest: JSON lines of page, version, times "
               "and hashes, to check the export against (README: Check an export).")
+@click.option("--force", is_flag=True,
+              help="Overwrite output files that exist (a manifest naming the old file "
+              "would no longer match it).")
 @sources_option
 @handle_errors
 def export(source: str | None, since: str | None, until: str | None, warc: Path | None,
-           jsonl: Path | None, manifest: Path | None, sources_file: Path) -> None:
+           jsonl: Path | None, manifest: Path | None, force: bool,
+           sources_file: Path) -> None:
     """Export versions as WARC (raw bytes, replayable) or JSON lines (text, metadata),
     with or as a manifest of their hashes."""
     if (warc is not None and jsonl is not None) or (warc, jsonl, manifest) == (None,) * 3:
@@ -148,6 +154,12 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
     if warc is not None and str(warc) == STDOUT:
         raise click.UsageError("--warc needs a file name (WARC is binary); --jsonl - writes "
                                "to standard output")
+    existing = [str(p) for p in (warc, jsonl, manifest)
+                if p is not None and str(p) != STDOUT and p.exists()]
+    if existing and not force:
+        raise click.UsageError(f"{', '.join(existing)} already exists: not overwritten "
+                               "(a manifest or signature naming it would no longer match); "
+                               "give --force to overwrite, or another name")
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     filters = {"source": source, "since": parse_since(since, tz),
