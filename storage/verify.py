@@ -6,10 +6,15 @@ Each version records, when it is written (``Store._add_version``):
 * ``text_sha256``: SHA-256 of the extracted text, UTF-8;
 * ``number``: its place in the page's history (1 = 第1版), in id order;
 * ``record_hash``: SHA-256 of ``record_bytes``, a canonical JSON serialization (keys
-  sorted, no spaces, UTF-8, ``ensure_ascii=False``) of ``format`` (``RECORD_FORMAT``),
-  ``url``, ``version`` (the number), ``fetched_at`` (UTC, ISO 8601 with microseconds),
-  ``raw_sha256``, ``text_sha256``, ``meta`` (the extracted metadata) and ``previous``
-  (the record hash of the page's previous version, ``""`` for the first).
+  sorted, no spaces, UTF-8, ``ensure_ascii=False``) of ``format``, ``url``, ``version``
+  (the number), ``fetched_at`` (UTC, ISO 8601 with microseconds), ``raw_sha256``,
+  ``text_sha256``, ``meta`` (the extracted metadata) and ``previous`` (the record hash
+  of the page's previous version, ``""`` for the first).  Format ``monitor-record-2``
+  (``RECORD_FORMAT_2``, every version stored since) adds ``title`` and ``attachments``
+  (each entry's ``name``, ``url`` and ``sha256``, page order); versions sealed before it
+  keep ``monitor-record-1`` (``RECORD_FORMAT``), never re-sealed.  ``verify`` tells a
+  row's format by recomputing: a hash matches under one format only, the format's name
+  being in the hashed bytes (``record_scheme``).
 
 So each record hash covers every earlier one of its page: a hash chain.  ``url`` is the
 URL the version was fetched from (``versions.url``), not ``pages.url``, which follows a
@@ -40,7 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -56,7 +61,8 @@ from storage.models import Change, Check, FileRow, Page, SourceRow, Version
 if TYPE_CHECKING:
     from storage.repository import Store
 
-RECORD_FORMAT = "monitor-record-1"
+RECORD_FORMAT = "monitor-record-1"  # versions sealed before format 2 (and migration 0007)
+RECORD_FORMAT_2 = "monitor-record-2"  # + title and the attachment list: new versions
 
 
 # --- the hashes ----------------------------------------------------------------------
@@ -99,17 +105,41 @@ Instant = Annotated[datetime, PlainSerializer(canonical_time, return_type=str,
 
 
 def record_bytes(*, url: str, number: int, fetched_at: datetime, raw_sha256: str,
-                 text_sha256: str, meta: dict[str, Any], previous: str) -> bytes:
-    """The canonical serialization a record hash is taken of (see the module doc)."""
-    record = {"format": RECORD_FORMAT, "url": url, "version": number,
-              "fetched_at": canonical_time(fetched_at), "raw_sha256": raw_sha256,
-              "text_sha256": text_sha256, "meta": meta, "previous": previous}
+                 text_sha256: str, meta: dict[str, Any], previous: str,
+                 scheme: str = RECORD_FORMAT, title: str = "",
+                 attachments: Sequence[Mapping[str, Any]] = ()) -> bytes:
+    """The canonical serialization a record hash is taken of (see the module doc);
+    ``scheme`` ``RECORD_FORMAT_2`` adds the title and the attachment list."""
+    record: dict[str, Any] = {
+        "format": scheme, "url": url, "version": number,
+        "fetched_at": canonical_time(fetched_at), "raw_sha256": raw_sha256,
+        "text_sha256": text_sha256, "meta": meta, "previous": previous}
+    if scheme == RECORD_FORMAT_2:
+        record["title"], record["attachments"] = title, record_attachments(attachments)
     return json.dumps(record, ensure_ascii=False, sort_keys=True,
                       separators=(",", ":")).encode("utf-8")
 
 
+def record_attachments(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A version's attachment list as its record covers it: name, URL and the SHA-256
+    of the file (``null``: none could be fetched), in page order."""
+    return [{"name": str(e.get("name") or ""), "url": str(e.get("url") or ""),
+             "sha256": e.get("sha256") or None} for e in entries]
+
+
 def record_hash(**fields: Any) -> str:
     return sha256_hex(record_bytes(**fields))
+
+
+def record_scheme(stored: str, *, title: str, attachments: Sequence[Mapping[str, Any]] | None,
+                  **fields: Any) -> str | None:
+    """The format a stored record hash was taken in, or ``None``: it matches neither.
+    A hash matches under one format only (the format's name is in the hashed bytes),
+    so a version sealed as 2 cannot pass as 1 with its title or attachments changed."""
+    if attachments is not None and stored == record_hash(
+            **fields, scheme=RECORD_FORMAT_2, title=title, attachments=attachments):
+        return RECORD_FORMAT_2
+    return RECORD_FORMAT if stored == record_hash(**fields) else None
 
 
 _LAST_LINK = (select(Version.number, Version.record_hash)
@@ -166,6 +196,8 @@ class _Row:
     raw_base_id: int | None
     raw_body: bytes
     attachments: list[tuple[str, str]] = field(default_factory=list)  # (name, sha256)
+    entries: list[dict[str, Any]] | None = None  # versions.attachments as stored
+    title: str = ""
     unreadable: str | None = None  # the row itself could not be read: why
 
 
@@ -272,7 +304,7 @@ def _columns(store: Store) -> tuple[Any, ...]:
             cast(col(Version.meta), LargeBinary if sqlite else Text), Version.raw_sha256,
             Version.text_sha256, Version.record_hash, Version.raw_codec,
             Version.raw_base_id, cast(col(Version.raw_body), LargeBinary),
-            cast(col(Version.attachments), LargeBinary if sqlite else Text))
+            cast(col(Version.attachments), LargeBinary if sqlite else Text), Version.title)
 
 
 def _version_rows(store: Store, page_ids: list[int]) -> list[tuple[int, _Row]]:
@@ -303,23 +335,26 @@ def _version_rows(store: Store, page_ids: list[int]) -> list[tuple[int, _Row]]:
 
 def _row(vid: int, number: int, url: str, fetched_at: datetime, meta: bytes | str | None,
          raw_sha256: str, text_sha256: str, record: str, codec: str, base: int | None,
-         body: bytes, attachments: bytes | str | None) -> _Row:
+         body: bytes, attachments: bytes | str | None, title: str) -> _Row:
+    entries = _entries(attachments)
     return _Row(vid, number, url, fetched_at, *_meta(meta), raw_sha256, text_sha256,
-                record, codec, base, bytes(body), _attachments(attachments))
+                record, codec, base, bytes(body),
+                [(str(e.get("name") or e.get("url") or ""), str(e["sha256"]))
+                 for e in entries or () if e.get("sha256")],
+                entries=entries, title=title)
 
 
-def _attachments(stored: bytes | str | None) -> list[tuple[str, str]]:
-    """``(name, sha256)`` of each attachment file a version lists (none if unreadable:
-    the list is not covered by the record hash, see the module doc)."""
+def _entries(stored: bytes | str | None) -> list[dict[str, Any]] | None:
+    """A version's attachment list (``versions.attachments``), or ``None``: unreadable
+    (then a format-2 record cannot match); none stored (NULL) is an empty list."""
     try:
         raw = stored.decode("utf-8") if isinstance(stored, bytes) else stored
         entries = json.loads(raw) if raw else []
     except (UnicodeDecodeError, ValueError):
-        return []
-    if not isinstance(entries, list):
-        return []
-    return [(str(e.get("name") or e.get("url") or ""), str(e.get("sha256")))
-            for e in entries if isinstance(e, dict) and e.get("sha256")]
+        return None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return None
+    return entries
 
 
 def _meta(stored: bytes | str | None) -> tuple[dict[str, Any], str | None]:
@@ -443,10 +478,10 @@ class _PageCheck:
                          f"记录 {row.text_sha256}，现为 {text_sha256(text)}")
 
     def _chain(self, row: _Row, previous: str) -> None:
-        expected = record_hash(url=row.url, number=row.number, fetched_at=row.fetched_at,
-                               raw_sha256=row.raw_sha256, text_sha256=row.text_sha256,
-                               meta=dict(row.meta), previous=previous)
-        if expected != row.record_hash:
+        fields = {"url": row.url, "number": row.number, "fetched_at": row.fetched_at,
+                  "raw_sha256": row.raw_sha256, "text_sha256": row.text_sha256,
+                  "meta": dict(row.meta), "previous": previous}
+        if record_scheme(row.record_hash, title=row.title, attachments=row.entries,
+                         **fields) is None:
             self.problem(row, "记录哈希链断开：此版本的记录或它之前的版本被改动或删除",
-                         f"记录 {row.record_hash}，重算 {expected}")
-
+                         f"记录 {row.record_hash}，重算 {record_hash(**fields)}（格式 1）")

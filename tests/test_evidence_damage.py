@@ -123,3 +123,23 @@ def test_verify_rehashes_each_stored_attachment(store: Store, how: str) -> None:
     expected = {"changed": "附件文件的内容与记录的 SHA-256 不符", "damaged": "附件文件无法读取",
                 "deleted": "附件文件已不存在"}[how]
     assert all(p.what.startswith(expected) for p in report.problems), report.problems
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE versions SET title = title || '（修订）' WHERE id = :v",
+    "UPDATE versions SET attachments = REPLACE(CAST(attachments AS TEXT), '答复函', '复函')"
+    " WHERE id = :v"])
+def test_a_new_versions_record_covers_its_title_and_attachment_list(store: Store,
+                                                                     edit: str) -> None:
+    from sqlalchemy import text
+
+    from storage.verify import verify
+
+    vids, _ = _with_pdf(store)
+    if store.url.startswith("postgresql") and "attachments" in edit:
+        edit = edit.replace("REPLACE(CAST(attachments AS TEXT), '答复函', '复函')",
+                            "CAST(REPLACE(CAST(attachments AS TEXT), '答复函', '复函') AS JSON)")
+    with store.engine.begin() as conn:
+        conn.execute(text(edit), {"v": vids[0]})
+    report = verify(store)
+    assert [(p.version_id, p.what[:7]) for p in report.problems] == [(vids[0], "记录哈希链断开")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,17 +17,25 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from storage import Store, db, paragraphs, rawcodec
-from storage.verify import verify
+from storage.verify import canonical_time, verify
 from tests.conftest import write_sources
-from tests.test_archive_data import PLAN, REPLY, Built, build_archive
+from tests.test_archive_data import PLAN, REPLY, T0, Built, build_archive, store_version
 
 
 def documented_record_hash(url: str, number: int, fetched_at: str, raw_sha256: str,
-                           text_sha256: str, meta: dict[str, str], previous: str) -> str:
-    """The record hash exactly as README's procedure tells a third party to compute it."""
-    record = {"format": "monitor-record-1", "url": url, "version": number,
-              "fetched_at": fetched_at, "raw_sha256": raw_sha256,
-              "text_sha256": text_sha256, "meta": meta, "previous": previous}
+                           text_sha256: str, meta: dict[str, str], previous: str,
+                           title: str | None = None,
+                           attachments: list[dict[str, object]] | None = None) -> str:
+    """The record hash exactly as README's procedure tells a third party to compute it:
+    format 2 (new versions) with the title and attachment list, else format 1."""
+    record: dict[str, object] = {
+        "format": "monitor-record-1", "url": url, "version": number,
+        "fetched_at": fetched_at, "raw_sha256": raw_sha256, "text_sha256": text_sha256,
+        "meta": meta, "previous": previous}
+    if title is not None:
+        record.update(format="monitor-record-2", title=title, attachments=[
+            {"name": a["name"], "url": a["url"], "sha256": a["sha256"] or None}
+            for a in attachments or []])
     data = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
@@ -41,7 +50,8 @@ def test_each_version_records_its_hashes_numbered_and_chained(store: Store) -> N
         assert v.text_sha256 == hashlib.sha256(v.text.encode("utf-8")).hexdigest()
         at = built.fetched[vid].strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
         assert v.record_hash == documented_record_hash(
-            v.url, number, at, v.raw_sha256, v.text_sha256, v.metadata, previous)
+            v.url, number, at, v.raw_sha256, v.text_sha256, v.metadata, previous,
+            v.title, list(v.attachments))
         previous = v.record_hash
     assert [v.number for v in store.history(REPLY.name)] == [1, 2]
     report = verify(store)
@@ -179,11 +189,24 @@ def test_migration_seals_versions_stored_before_it(db_url: str) -> None:
     store.close()
     store = Store(db_url)  # migrates to head again: 0007 seals what is there
     try:
+        previous: dict[int, str] = {}
         for vid, before in sealed.items():
             after = store.version(vid)
-            assert (after.number, after.text_sha256, after.record_hash) == (
-                before.number, before.text_sha256, before.record_hash)
+            assert (after.number, after.text_sha256) == (before.number, before.text_sha256)
+            # sealed by the migration in format 1 (what versions before it had)
+            assert after.record_hash == documented_record_hash(
+                after.url, after.number, canonical_time(after.fetched_at), after.raw_sha256,
+                after.text_sha256, after.metadata, previous.get(after.page_id, ""))
+            previous[after.page_id] = after.record_hash
+            assert after.record_format == "monitor-record-1"
         assert verify(store).ok
+        # a version stored now is format 2, chained to the format-1 one before it
+        newer = store_version(store, PLAN, "规划（修订）", "新的正文", T0 + timedelta(days=40),
+                              built)
+        assert store.version(newer).record_format == "monitor-record-2"
+        assert verify(store).ok
+        _exec(store, "UPDATE versions SET title = 'x' WHERE id = :v", v=newer)
+        assert [p.version_id for p in verify(store).problems] == [newer]
     finally:
         store.close()
 
