@@ -36,8 +36,8 @@ by one.  Messages are Chinese, the technical detail (hashes, the driver's words)
 Attachment files are checked on their own: each stored file listed by a version checked
 is decompressed and re-hashed against the SHA-256 it is stored under (once a run), and a
 changed, unreadable or missing file is reported for every version listing it.  The
-attachment list itself (names, URLs, the SHA-256 each entry names) is not part of the
-record, nor are the title, ``content_hash``, headers or check times (README says so).
+attachment list (names, URLs, the SHA-256 each entry names) and the title are part of
+format-2 records only; ``content_hash``, headers and check times of none (README says so).
 It reads a hundred pages at a time (four queries), so memory stays that many pages'.
 """
 
