@@ -53,7 +53,13 @@ from monitor import __version__
 from monitor.attachments import content_type
 from storage.archive import ArchivedVersion
 from storage.records import StoredFile
-from storage.verify import RECORD_FORMAT, canonical_time
+from storage.verify import (
+    RECORD_FORMAT,
+    RECORD_FORMAT_2,
+    canonical_time,
+    record_attachments,
+    record_scheme,
+)
 
 # Headers describing an encoding or length the stored body no longer has.
 DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
@@ -176,9 +182,25 @@ def metadata_of(v: ArchivedVersion) -> dict[str, Any]:
 
 
 def evidence_of(v: ArchivedVersion) -> dict[str, Any]:
-    """The version's place in its page's hash chain (``storage/verify.py``)."""
+    """The version's place in its page's hash chain (``storage/verify.py``) and the
+    format its record hash was taken in."""
     return {"version": v.number, "text_sha256": v.text_sha256, "record_hash": v.record_hash,
-            "previous_record_hash": v.previous_hash, "record_format": RECORD_FORMAT}
+            "previous_record_hash": v.previous_hash, "record_format": scheme_of(v),
+            **({"damaged": v.damage} if v.damage else {})}
+
+
+def scheme_of(v: ArchivedVersion) -> str:
+    return record_scheme(v.record_hash, title=v.title, attachments=v.attachments,
+                         url=v.url, number=v.number, fetched_at=v.fetched_at,
+                         raw_sha256=v.raw_sha256, text_sha256=v.text_sha256,
+                         meta=v.metadata, previous=v.previous_hash) or RECORD_FORMAT
+
+
+def sealed_fields(v: ArchivedVersion, scheme: str) -> dict[str, Any]:
+    """What a format-2 record covers beyond format 1, as the record has it."""
+    if scheme != RECORD_FORMAT_2:
+        return {}
+    return {"title": v.title, "attachments": record_attachments(v.attachments)}
 
 
 class Manifest:
@@ -189,6 +211,7 @@ class Manifest:
         self.fh: IO[bytes] = path.open("wb")
         self.digest = hashlib.sha256()
         self.count = 0
+        self.damaged: list[int] = []  # ids of versions whose body is not the recorded one
 
     def add(self, v: ArchivedVersion, response: ArcWarcRecord | None = None) -> None:
         line = {"source": v.source, "page_id": v.page_id, "page_url": v.page_url,
@@ -196,17 +219,22 @@ class Manifest:
                 "last_confirmed": canonical_time(v.last_confirmed) if v.last_confirmed
                 else None,
                 "raw_sha256": v.raw_sha256, "meta": v.metadata, **evidence_of(v)}
+        line.update(sealed_fields(v, line["record_format"]))
         if response is not None:
             headers = response.rec_headers
             line["warc_record_id"] = headers.get_header("WARC-Record-ID")
             line["warc_payload_digest"] = headers.get_header("WARC-Payload-Digest")
         self._write(line)
         self.count += 1
+        if v.damage:
+            self.damaged.append(v.id)
 
     def close(self, *, warc: Path | None = None) -> None:
         summary: dict[str, Any] = {
             "versions": self.count, "lines_sha256": self.digest.hexdigest(),
-            "software": f"monitor/{__version__}", "record_format": RECORD_FORMAT}
+            "software": f"monitor/{__version__}"}
+        if self.damaged:
+            summary["damaged_version_ids"] = self.damaged
         if warc is not None:
             summary["warc"] = warc.name
             summary["warc_sha256"] = _file_sha256(warc)

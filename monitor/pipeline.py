@@ -164,6 +164,16 @@ def file_text(body: bytes, fmt: str) -> Extracted:
     return Extracted(title=doc.title, text=doc.text, metadata=meta)
 
 
+def _304_elsewhere(got: Inspection | FetchResult, state: PageState) -> bool:
+    """A 304 from another address than the last version's: the validators we sent came
+    from that version's address, so a redirect target answering 304 to them says nothing
+    about itself (old.html → 301 → new.html, 304): not "unchanged", it is read again
+    without validators, so a move is seen on the first redirected check.  Once the move
+    is recorded the page's address is the new one, and its 304s count again."""
+    return (isinstance(got, FetchResult) and got.not_modified and state.last is not None
+            and bool(state.last.url) and got.final_url not in {state.last.url, state.url})
+
+
 def _refuse_home_redirect(url: str, result: FetchResult) -> None:
     """A deleted article often redirects to the site's home page: that is 'gone'."""
     if not result.redirects:
@@ -233,6 +243,9 @@ class Checker:
                                        last_modified=state.last_modified,
                                        short_ok=documents.failing_long(state),
                                        same_as=reusable_reading(source, state))
+            if _304_elsewhere(got, state):
+                got = await inspect_source(self.fetcher, source,
+                                           short_ok=documents.failing_long(state))
         except MonitorError as exc:
             return Observation(began, error=exc, validators=sent)
         except Exception as exc:  # a bug must cost one check, not the scheduled job

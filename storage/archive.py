@@ -9,8 +9,10 @@ the next version, so "the page said X from … to …" reads off it) and its eve
 * a change row without a version of its own (页面已删除, 已恢复 or 已迁移 when the
   content stayed the same, 已从栏目移除), at the time it was written;
 * each failure streak: its first failed check (``failing``, with the count and the first
-  error) and the successful check that ended it (``recovered``); a streak still running
-  has no end yet.  A gone page's 404s are a streak too, ended by its restoration.
+  error, in Chinese: ``monitor.zh``) and the successful check that ended it
+  (``recovered``); a streak still running has no end yet.  A gone page's 404s are a
+  streak too, ended by its restoration: that check's 页面已恢复 carries the count, and
+  no 恢复访问 is added for the same moment.
 
 ``Archive`` wraps a ``Store`` (its engine and error translation) like ``AlertsRepo``; it
 never writes.  Full-text search lives in ``storage/search.py``.
@@ -26,10 +28,12 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from monitor.errors import StorageError
+from monitor.zh import describe
 from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
 from storage.repository import Store
-from storage.verify import Instant
+from storage.verify import Instant, body_damage
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,8 @@ class ArchivedVersion:
     record_hash: str = ""
     previous_hash: str = ""
     last_confirmed: Instant | None = None  # newest check that found it unchanged
+    # why ``raw`` is not the body recorded (changed or unreadable in storage), or None
+    damage: str | None = None
 
 
 class Archive:
@@ -226,7 +232,7 @@ class Archive:
                              .order_by(col(Change.id))).all()
             checks = _checks(s, page_id)
         out = [PageEvent(_utc(c.created_at), c.kind, c.summary, c.id) for c in changes]
-        out += _streaks(checks)
+        out = _merged(out, _streaks(checks), [c[0] for c in checks])
         return sorted(out, key=lambda e: e.at)
 
     def first_version(self, page_id: int) -> tuple[int, datetime] | None:
@@ -334,14 +340,25 @@ class Archive:
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
         for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
-            raw = self._raw(v, last_raw.get(v.page_id))
+            raw, damage = self._checked_raw(v, last_raw.get(v.page_id))
             last_raw[v.page_id] = (v.id or 0, raw)
             out.append(replace(_archived(v, page, src, texts[v.id or 0], raw,
                                          kinds.get(v.id or 0, [])),
-                               previous_hash=previous.get(v.id or 0, ""),
+                               previous_hash=previous.get(v.id or 0, ""), damage=damage,
                                last_confirmed=max(_utc(v.fetched_at), confirmed.get(
                                    v.id or 0, _utc(v.fetched_at)))))
         return out
+
+    def _checked_raw(self, v: Version, previous: tuple[int, bytes] | None
+                     ) -> tuple[bytes, str | None]:
+        """The body, and why it is not the one recorded: an export writes what it can
+        and says which versions failed (an unreadable body is exported empty)."""
+        try:
+            raw = self._raw(v, previous)
+        except StorageError as exc:
+            return b"", (f"第{v.number}版（version {v.id}）的原始内容无法读取（存储的字节"
+                         f"已损坏），运行 monitor verify 查看（{exc}）")
+        return raw, body_damage(raw, v.raw_sha256, number=v.number, version_id=v.id or 0)
 
     def _raw(self, v: Version, previous: tuple[int, bytes] | None) -> bytes:
         if v.raw_codec == "zstd" or v.raw_base_id is None:
@@ -358,9 +375,15 @@ _Check = tuple[datetime, str, str, int | None]  # started_at, outcome, error, ve
 
 
 def _checks(s: Session, page_id: int) -> list[_Check]:
-    return [(_utc(at), outcome, error or "", vid) for at, outcome, error, vid in s.exec(
-        select(Check.started_at, Check.outcome, Check.error, Check.version_id)
-        .where(Check.page_id == page_id).order_by(col(Check.started_at), col(Check.id)))]
+    """The page's checks in time order; a failure's words are Chinese (``monitor.zh``:
+    the sentence of its kind, the HTTP status or kind code after), not the English
+    message kept for admins."""
+    return [(_utc(at), outcome, describe(kind, status) if outcome == "error" else "", vid)
+            for at, outcome, kind, status, vid in s.exec(
+                select(Check.started_at, Check.outcome, Check.error_kind, Check.http_status,
+                       Check.version_id)
+                .where(Check.page_id == page_id)
+                .order_by(col(Check.started_at), col(Check.id)))]
 
 
 def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
@@ -391,6 +414,26 @@ def _streaks(checks: list[_Check]) -> list[PageEvent]:
             start, count = None, 0
     if start is not None:
         out.append(PageEvent(start[0], "failing", start[2], failures=count))
+    return out
+
+
+def _merged(changes: list[PageEvent], streaks: list[PageEvent],
+            check_times: list[datetime]) -> list[PageEvent]:
+    """The change events and the streaks, a gone page's return told once: the check
+    that ended its streak of 404s also wrote 页面已恢复, so that change carries the count
+    and the streak's 恢复访问 of the same check is left out."""
+    out = list(changes)
+    for event in streaks:
+        restored = None
+        if event.kind == "recovered":
+            later = [t for t in check_times if t > event.at]
+            end = later[0] if later else datetime.max.replace(tzinfo=UTC)
+            restored = next((i for i, c in enumerate(out) if c.kind == "restored"
+                             and event.at <= c.at < end), None)
+        if restored is None:
+            out.append(event)
+        else:
+            out[restored] = replace(out[restored], failures=event.failures)
     return out
 
 

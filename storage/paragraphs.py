@@ -205,6 +205,10 @@ def join(ids: Sequence[int], found: dict[int, tuple[str, str]], version_id: int)
         return "\n".join(found[i][1] for i in ids)
     except KeyError as exc:
         raise StorageError(f"version {version_id}: paragraph {exc.args[0]} is missing") from None
+    except TypeError:  # SQLite keeps whatever is written: bytes where text should be
+        bad = next(i for i in ids if not isinstance(found[i][1], str))
+        raise StorageError(f"version {version_id}: paragraph {bad} is not text",
+                           detail=f"paragraph {bad}: {found[bad][1]!r:.60}") from None
 
 
 def text_of(s: Session | Connection, version_id: int, lines: bytes | None) -> str:

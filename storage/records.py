@@ -202,3 +202,5 @@ class VersionFull(VersionRef):
     text_sha256: str = ""
     record_hash: str = ""
     previous_record_hash: str = ""  # the one it chains to ("" for 第1版)
+    # monitor-record-1 or -2 (storage/verify.py); "" when it matches neither (damaged)
+    record_format: str = ""

@@ -363,7 +363,8 @@ class Store:
         row["record_hash"] = verify.record_hash(
             url=row["url"], number=row["number"], fetched_at=row["fetched_at"],
             raw_sha256=row["raw_sha256"], text_sha256=row["text_sha256"],
-            meta=dict(row["meta"]), previous=previous)
+            meta=dict(row["meta"]), previous=previous, scheme=verify.RECORD_FORMAT_2,
+            title=row["title"], attachments=row["attachments"] or [])
 
     def _compress(self, s: Session, page: Page, raw: bytes) -> tuple[bytes, str, int | None, int]:
         c = s.connection()
@@ -438,9 +439,13 @@ class Store:
             text = paragraphs.text_of(s, v.id or 0, v.line_ids)
             previous = s.exec(select(Version.record_hash).where(
                 Version.page_id == v.page_id, Version.number == v.number - 1)).first()
-            return replace(_full(v, text, src.name if src else "",
-                                 files.listed(entries, stored)),
-                           previous_record_hash=previous or "")
+            full = _full(v, text, src.name if src else "", files.listed(entries, stored))
+            scheme = verify.record_scheme(
+                v.record_hash, title=v.title, attachments=entries, url=v.url,
+                number=v.number, fetched_at=v.fetched_at, raw_sha256=v.raw_sha256,
+                text_sha256=v.text_sha256, meta=dict(v.meta), previous=previous or "")
+            return replace(full, previous_record_hash=previous or "",
+                           record_format=scheme or "")
 
     def version_text(self, version_id: int) -> str:
         """A version's extracted text, exactly as it was stored (``KeyError``: no such

@@ -6,10 +6,15 @@ Each version records, when it is written (``Store._add_version``):
 * ``text_sha256``: SHA-256 of the extracted text, UTF-8;
 * ``number``: its place in the page's history (1 = 第1版), in id order;
 * ``record_hash``: SHA-256 of ``record_bytes``, a canonical JSON serialization (keys
-  sorted, no spaces, UTF-8, ``ensure_ascii=False``) of ``format`` (``RECORD_FORMAT``),
-  ``url``, ``version`` (the number), ``fetched_at`` (UTC, ISO 8601 with microseconds),
-  ``raw_sha256``, ``text_sha256``, ``meta`` (the extracted metadata) and ``previous``
-  (the record hash of the page's previous version, ``""`` for the first).
+  sorted, no spaces, UTF-8, ``ensure_ascii=False``) of ``format``, ``url``, ``version``
+  (the number), ``fetched_at`` (UTC, ISO 8601 with microseconds), ``raw_sha256``,
+  ``text_sha256``, ``meta`` (the extracted metadata) and ``previous`` (the record hash
+  of the page's previous version, ``""`` for the first).  Format ``monitor-record-2``
+  (``RECORD_FORMAT_2``, every version stored since) adds ``title`` and ``attachments``
+  (each entry's ``name``, ``url`` and ``sha256``, page order); versions sealed before it
+  keep ``monitor-record-1`` (``RECORD_FORMAT``), never re-sealed.  ``verify`` tells a
+  row's format by recomputing: a hash matches under one format only, the format's name
+  being in the hashed bytes (``record_scheme``).
 
 So each record hash covers every earlier one of its page: a hash chain.  ``url`` is the
 URL the version was fetched from (``versions.url``), not ``pages.url``, which follows a
@@ -23,7 +28,16 @@ time or metadata (the chain breaks there), a number missing from the sequence (a
 deleted version), or a version that checks or changes name but that no longer exists.
 A body or paragraph list that cannot be read at all (damaged bytes, or a column
 overwritten with TEXT, which SQLite keeps as written) is such a version too: reported,
-and the other versions still checked.
+and the other versions still checked.  So is metadata that is no longer a JSON object, a
+paragraph that is no longer text, and a row SQLite cannot hand back at all (a BLOB column
+turned into non-UTF-8 TEXT): the body and metadata are read as stored bytes
+(``CAST … AS BLOB``) and judged per row; if a batch still fails, its versions are read one
+by one.  Messages are Chinese, the technical detail (hashes, the driver's words) after.
+Attachment files are checked on their own: each stored file listed by a version checked
+is decompressed and re-hashed against the SHA-256 it is stored under (once a run), and a
+changed, unreadable or missing file is reported for every version listing it.  The
+attachment list (names, URLs, the SHA-256 each entry names) and the title are part of
+format-2 records only; ``content_hash``, headers and check times of none (README says so).
 It reads a hundred pages at a time (four queries), so memory stays that many pages'.
 """
 
@@ -31,23 +45,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import LargeBinary, Text, bindparam, cast
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
 from storage import rawcodec
 from storage.instant import Instant, canonical_time  # noqa: F401  (re-exported)
-from storage.models import Change, Check, Page, SourceRow, Version
+from storage.models import Change, Check, FileRow, Page, SourceRow, Version
 
 if TYPE_CHECKING:
     from storage.repository import Store
 
-RECORD_FORMAT = "monitor-record-1"
+RECORD_FORMAT = "monitor-record-1"  # versions sealed before format 2 (and migration 0007)
+RECORD_FORMAT_2 = "monitor-record-2"  # + title and the attachment list: new versions
 
 
 # --- the hashes ----------------------------------------------------------------------
@@ -57,22 +72,57 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def body_damage(raw: bytes, recorded: str, *, number: int, version_id: int) -> str | None:
+    """Why a version's body as read is not the one recorded (Chinese first, the hashes
+    after), or ``None`` when it is: said by everything that hands a body out (the API,
+    ``show --raw``, ``export``), which never passes damaged bytes off as the record."""
+    now = sha256_hex(raw)
+    if now == recorded:
+        return None
+    return (f"第{number}版（version {version_id}）的原始内容与记录的 SHA-256 不符，"
+            f"存储已被改动或损坏，运行 monitor verify 查看（记录 {recorded}，现为 {now}）")
+
+
 def text_sha256(text: str) -> str:
     return sha256_hex(text.encode("utf-8"))
 
 
 def record_bytes(*, url: str, number: int, fetched_at: datetime, raw_sha256: str,
-                 text_sha256: str, meta: dict[str, Any], previous: str) -> bytes:
-    """The canonical serialization a record hash is taken of (see the module doc)."""
-    record = {"format": RECORD_FORMAT, "url": url, "version": number,
-              "fetched_at": canonical_time(fetched_at), "raw_sha256": raw_sha256,
-              "text_sha256": text_sha256, "meta": meta, "previous": previous}
+                 text_sha256: str, meta: dict[str, Any], previous: str,
+                 scheme: str = RECORD_FORMAT, title: str = "",
+                 attachments: Sequence[Mapping[str, Any]] = ()) -> bytes:
+    """The canonical serialization a record hash is taken of (see the module doc);
+    ``scheme`` ``RECORD_FORMAT_2`` adds the title and the attachment list."""
+    record: dict[str, Any] = {
+        "format": scheme, "url": url, "version": number,
+        "fetched_at": canonical_time(fetched_at), "raw_sha256": raw_sha256,
+        "text_sha256": text_sha256, "meta": meta, "previous": previous}
+    if scheme == RECORD_FORMAT_2:
+        record["title"], record["attachments"] = title, record_attachments(attachments)
     return json.dumps(record, ensure_ascii=False, sort_keys=True,
                       separators=(",", ":")).encode("utf-8")
 
 
+def record_attachments(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A version's attachment list as its record covers it: name, URL and the SHA-256
+    of the file (``null``: none could be fetched), in page order."""
+    return [{"name": str(e.get("name") or ""), "url": str(e.get("url") or ""),
+             "sha256": e.get("sha256") or None} for e in entries]
+
+
 def record_hash(**fields: Any) -> str:
     return sha256_hex(record_bytes(**fields))
+
+
+def record_scheme(stored: str, *, title: str, attachments: Sequence[Mapping[str, Any]] | None,
+                  **fields: Any) -> str | None:
+    """The format a stored record hash was taken in, or ``None``: it matches neither.
+    A hash matches under one format only (the format's name is in the hashed bytes),
+    so a version sealed as 2 cannot pass as 1 with its title or attachments changed."""
+    if attachments is not None and stored == record_hash(
+            **fields, scheme=RECORD_FORMAT_2, title=title, attachments=attachments):
+        return RECORD_FORMAT_2
+    return RECORD_FORMAT if stored == record_hash(**fields) else None
 
 
 _LAST_LINK = (select(Version.number, Version.record_hash)
@@ -121,12 +171,17 @@ class _Row:
     url: str
     fetched_at: datetime
     meta: dict[str, Any]
+    bad_meta: str | None
     raw_sha256: str
     text_sha256: str
     record_hash: str
     raw_codec: str
     raw_base_id: int | None
     raw_body: bytes
+    attachments: list[tuple[str, str]] = field(default_factory=list)  # (name, sha256)
+    entries: list[dict[str, Any]] | None = None  # versions.attachments as stored
+    title: str = ""
+    unreadable: str | None = None  # the row itself could not be read: why
 
 
 def verify(store: Store, names: Sequence[str] = (), *, batch: int = 100) -> Report:
@@ -136,26 +191,65 @@ def verify(store: Store, names: Sequence[str] = (), *, batch: int = 100) -> Repo
     the version ids their checks and changes name, in four queries."""
     report = Report()
     pages = _pages(store, names)
+    files = _Files(store)
     for start in range(0, len(pages), batch):
         chunk = pages[start:start + batch]
         rows, referenced, texts = _load(store, [p.id or 0 for _, p in chunk])
+        files.load({sha for page in rows.values() for r in page for _, sha in r.attachments})
         for source, page in chunk:
             report.pages += 1
-            _PageCheck(source, page, report, texts).run(
+            _PageCheck(source, page, report, texts, files).run(
                 rows.get(page.id or 0, []), referenced.get(page.id or 0, set()))
     return report
 
 
+class _Files:
+    """Each stored attachment file re-hashed once per run: ``sha256 → what is wrong``
+    (``None``: its bytes still hash to the SHA-256 it is stored under)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.state: dict[str, str | None] = {}
+
+    def load(self, shas: set[str], group: int = 16) -> None:
+        wanted = sorted(shas - set(self.state))
+        for i in range(0, len(wanted), group):  # a few files' bytes in memory at once
+            part = wanted[i:i + group]
+            with self.store.session() as s:
+                found = dict(s.exec(select(FileRow.sha256,
+                                           cast(col(FileRow.body), LargeBinary))
+                                    .where(col(FileRow.sha256).in_(part))).all())
+            for sha in part:
+                self.state[sha] = _file_problem(sha, found.get(sha))
+
+
+def _file_problem(sha: str, body: bytes | None) -> str | None:
+    if body is None:
+        return "附件文件已不存在"
+    try:
+        now = sha256_hex(rawcodec.decompress(bytes(body)))
+    except StorageError as exc:
+        return f"附件文件无法读取（存储的字节已损坏） — {exc.detail or exc}"
+    if now != sha:
+        return f"附件文件的内容与记录的 SHA-256 不符 — 记录 {sha}，现为 {now}"
+    return None
+
+
 def _pages(store: Store, names: Sequence[str]) -> list[tuple[str, Page]]:
+    """The pages of the sources named, and the pages named by URL (as ``history`` and
+    ``show`` accept a document's URL); all pages when nothing is named."""
     with store.session() as s:
         sources = {r.id: r.name for r in s.exec(select(SourceRow))}
         wanted = set(names)
-        if unknown := sorted(wanted - set(sources.values())):
-            raise KeyError(f"没有这个来源 no source: {', '.join(unknown)}")
+        urls = wanted - set(sources.values())
+        by_url = {p.url: p for p in s.exec(select(Page).where(col(Page.url).in_(urls)))}
+        if unknown := sorted(urls - set(by_url)):
+            raise KeyError(f"没有这个来源或页面 no source or page: {', '.join(unknown)}")
         stmt = select(Page).order_by(col(Page.id))
         if wanted:
             ids = [sid for sid, name in sources.items() if name in wanted]
-            stmt = stmt.where(col(Page.source_id).in_(ids))
+            stmt = stmt.where(col(Page.source_id).in_(ids)
+                              | col(Page.id).in_([p.id for p in by_url.values()]))
         return [(sources.get(p.source_id, ""), p) for p in s.exec(stmt)]
 
 
@@ -164,14 +258,9 @@ def _load(store: Store, page_ids: list[int]
                      dict[int, str | StorageError]]:
     rows: dict[int, list[_Row]] = {}
     referenced: dict[int, set[int]] = {}
+    for pid, row in _version_rows(store, page_ids):
+        rows.setdefault(pid, []).append(row)
     with store.session() as s:
-        for pid, *fields in s.exec(
-                select(Version.page_id, Version.id, Version.number, Version.url,
-                       Version.fetched_at, Version.meta, Version.raw_sha256,
-                       Version.text_sha256, Version.record_hash, Version.raw_codec,
-                       Version.raw_base_id, Version.raw_body)
-                .where(col(Version.page_id).in_(page_ids)).order_by(col(Version.id))):
-            rows.setdefault(pid, []).append(_Row(*fields))
         for pid, vid in s.exec(select(Check.page_id, Check.version_id).where(
                 col(Check.page_id).in_(page_ids), col(Check.version_id).is_not(None))
                 .distinct()):
@@ -184,7 +273,83 @@ def _load(store: Store, page_ids: list[int]
                                 .where(col(Page.id).in_(page_ids))):
             if last:
                 referenced.setdefault(pid or 0, set()).add(int(last))
-    return rows, referenced, _texts(store, [r.id for page in rows.values() for r in page])
+    ids = [r.id for page in rows.values() for r in page if r.unreadable is None]
+    return rows, referenced, _texts(store, ids)
+
+
+def _columns(store: Store) -> tuple[Any, ...]:
+    """The version columns verify reads, the body and metadata as they are stored rather
+    than as the model decodes them: SQLite keeps whatever was written (TEXT that is not
+    UTF-8 in a BLOB column fails the driver's read of the whole result; ``'not json'``
+    in a JSON column fails SQLAlchemy's), so both come as bytes and are judged per row."""
+    sqlite = store.engine.dialect.name == "sqlite"
+    return (Version.page_id, Version.id, Version.number, Version.url, Version.fetched_at,
+            cast(col(Version.meta), LargeBinary if sqlite else Text), Version.raw_sha256,
+            Version.text_sha256, Version.record_hash, Version.raw_codec,
+            Version.raw_base_id, cast(col(Version.raw_body), LargeBinary),
+            cast(col(Version.attachments), LargeBinary if sqlite else Text), Version.title)
+
+
+def _version_rows(store: Store, page_ids: list[int]) -> list[tuple[int, _Row]]:
+    """The pages' versions in id order; if the batch cannot be read (a damaged column
+    SQLite hands back as undecodable text), each version on its own, a version whose row
+    cannot be read at all kept as ``unreadable`` so it is named, not lost."""
+    stmt = select(*_columns(store)).where(col(Version.page_id).in_(page_ids))
+    try:
+        with store.session() as s:
+            return [(pid, _row(*f)) for pid, *f in s.exec(stmt.order_by(col(Version.id)))]
+    except StorageError:
+        pass
+    out: list[tuple[int, _Row]] = []
+    with store.session() as s:
+        keys = s.exec(select(Version.page_id, Version.id, Version.number)
+                      .where(col(Version.page_id).in_(page_ids))
+                      .order_by(col(Version.id))).all()
+    for pid, vid, number in keys:
+        try:
+            with store.session() as s:
+                _, *f = s.exec(stmt.where(Version.id == vid)).one()
+            out.append((pid, _row(*f)))
+        except StorageError as exc:
+            out.append((pid, _Row(vid or 0, number, "", datetime.min, {}, None, "", "", "",
+                                  None, b"", unreadable=exc.detail or str(exc))))
+    return out
+
+
+def _row(vid: int, number: int, url: str, fetched_at: datetime, meta: bytes | str | None,
+         raw_sha256: str, text_sha256: str, record: str, codec: str, base: int | None,
+         body: bytes, attachments: bytes | str | None, title: str) -> _Row:
+    entries = _entries(attachments)
+    return _Row(vid, number, url, fetched_at, *_meta(meta), raw_sha256, text_sha256,
+                record, codec, base, bytes(body),
+                [(str(e.get("name") or e.get("url") or ""), str(e["sha256"]))
+                 for e in entries or () if e.get("sha256")],
+                entries=entries, title=title)
+
+
+def _entries(stored: bytes | str | None) -> list[dict[str, Any]] | None:
+    """A version's attachment list (``versions.attachments``), or ``None``: unreadable
+    (then a format-2 record cannot match); none stored (NULL) is an empty list."""
+    try:
+        raw = stored.decode("utf-8") if isinstance(stored, bytes) else stored
+        entries = json.loads(raw) if raw else []
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return None
+    return entries
+
+
+def _meta(stored: bytes | str | None) -> tuple[dict[str, Any], str | None]:
+    """The metadata as a dict, or why it is not one."""
+    try:
+        raw = stored.decode("utf-8") if isinstance(stored, bytes) else stored
+        meta = json.loads(raw) if raw is not None else None
+    except (UnicodeDecodeError, ValueError):
+        return {}, f"not JSON: {stored!r:.60}"
+    if not isinstance(meta, dict):
+        return {}, f"not a JSON object: {raw!r:.60}"
+    return meta, None
 
 
 def _texts(store: Store, ids: list[int]) -> dict[int, str | StorageError]:
@@ -205,8 +370,9 @@ def _texts(store: Store, ids: list[int]) -> dict[int, str | StorageError]:
 
 class _PageCheck:
     def __init__(self, source: str, page: Page, report: Report,
-                 texts: dict[int, str | StorageError]) -> None:
+                 texts: dict[int, str | StorageError], files: _Files) -> None:
         self.source, self.page, self.report, self.texts = source, page, report, texts
+        self.files = files
         self.raws: dict[int, bytes] = {}
         self.bad: dict[int, int] = {}  # id → number of versions whose body did not match
 
@@ -220,17 +386,29 @@ class _PageCheck:
         self.report.versions += len(rows)
         present = {r.id for r in rows}
         for vid in sorted(referenced - present):
-            self.problem(None, "版本已不存在，但检查或变化记录引用它", f"version id {vid}", vid=vid)
-        previous, expected_number = "", 1
+            self.problem(None, "版本已不存在，但检查或变化记录引用它", f"版本 id {vid}", vid=vid)
+        previous: str | None = ""
+        expected_number = 1
         for row in rows:
             for missing in range(expected_number, row.number):
                 self.problem(None, f"第{missing}版缺失（已被删除）",
-                             f"numbers jump from {expected_number - 1} to {row.number}",
+                             f"版本号从 {expected_number - 1} 跳到 {row.number}",
                              number=missing)
+            expected_number = max(expected_number, row.number + 1)
+            if row.unreadable is not None:
+                self.bad[row.id] = row.number
+                self.problem(row, "此版本的记录无法读取（存储的字段已损坏）", row.unreadable)
+                previous = None  # its record hash is unknown: the next link is unchecked
+                continue
             self._body(row)
             self._text(row)
-            self._chain(row, previous)
-            previous, expected_number = row.record_hash, max(expected_number, row.number + 1)
+            self._files(row)
+            if row.bad_meta is not None:
+                self.problem(row, "元数据已损坏（存储的不是 JSON 对象），记录哈希无法重算",
+                             row.bad_meta)
+            elif previous is not None:
+                self._chain(row, previous)
+            previous = row.record_hash
 
     def _body(self, row: _Row) -> None:
         if not isinstance(row.raw_body, bytes | bytearray | memoryview):
@@ -246,7 +424,7 @@ class _PageCheck:
         self.raws[row.id] = raw
         if sha256_hex(raw) != row.raw_sha256:
             self._bad_body(row, "原始内容与记录的 SHA-256 不符",
-                           f"stored {row.raw_sha256}, now {sha256_hex(raw)}")
+                           f"记录 {row.raw_sha256}，现为 {sha256_hex(raw)}")
 
     def _bad_body(self, row: _Row, what: str, detail: str) -> None:
         """A body stored as a delta decodes only against its base's true bytes: when the
@@ -263,8 +441,15 @@ class _PageCheck:
             return rawcodec.decompress(row.raw_body)
         base = self.raws.get(row.raw_base_id)
         if base is None:
-            raise StorageError(f"delta base version {row.raw_base_id} missing or unreadable")
+            raise StorageError(f"差分基础 version {row.raw_base_id} 缺失或无法读取")
         return rawcodec.decompress(row.raw_body, base)
+
+    def _files(self, row: _Row) -> None:
+        for name, sha in row.attachments:
+            if problem := self.files.state.get(sha):
+                what, _, detail = problem.partition(" — ")
+                self.problem(row, f"{what}：附件「{name}」", f"sha256 {sha}; {detail}"
+                             if detail else f"sha256 {sha}")
 
     def _text(self, row: _Row) -> None:
         text = self.texts.get(row.id, "")
@@ -273,13 +458,13 @@ class _PageCheck:
             return
         if text_sha256(text) != row.text_sha256:
             self.problem(row, "正文与记录的 SHA-256 不符",
-                         f"stored {row.text_sha256}, now {text_sha256(text)}")
+                         f"记录 {row.text_sha256}，现为 {text_sha256(text)}")
 
     def _chain(self, row: _Row, previous: str) -> None:
-        expected = record_hash(url=row.url, number=row.number, fetched_at=row.fetched_at,
-                               raw_sha256=row.raw_sha256, text_sha256=row.text_sha256,
-                               meta=dict(row.meta), previous=previous)
-        if expected != row.record_hash:
+        fields = {"url": row.url, "number": row.number, "fetched_at": row.fetched_at,
+                  "raw_sha256": row.raw_sha256, "text_sha256": row.text_sha256,
+                  "meta": dict(row.meta), "previous": previous}
+        if record_scheme(row.record_hash, title=row.title, attachments=row.entries,
+                         **fields) is None:
             self.problem(row, "记录哈希链断开：此版本的记录或它之前的版本被改动或删除",
-                         f"stored {row.record_hash}, recomputed {expected}")
-
+                         f"记录 {row.record_hash}，重算 {record_hash(**fields)}（格式 1）")

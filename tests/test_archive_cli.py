@@ -54,6 +54,7 @@ def test_search_prints_highlighted_passages_or_json(archive: tuple[Path, Built])
     assert reply != 2
     answered = run("search", "充电设施", "--sources", str(sources)).output
     assert "hn-reply · 第2版 · " in answered and f"version {reply}" not in answered
+    assert answered.startswith("1 version (1 page) contains '充电设施'")
     as_json = json.loads(run("search", "充电设施", "--json", "--sources", str(sources)).output)
     assert [(h["version_id"], h["number"]) for h in as_json["hits"]] == [(reply, 2)]
     by_number = run("search", "鄂政发[2026]5号", "--field", "文号", "--sources", str(sources))
@@ -80,6 +81,14 @@ def test_export_warc_and_jsonl(archive: tuple[Path, Built], tmp_path: Path) -> N
     warc = tmp_path / "out.warc.gz"
     out = run("export", "--source", "hn-reply", "--warc", str(warc), "--sources", str(sources))
     assert out.exit_code == 0 and "exported 2 versions" in out.output
+    again = run("export", "--source", "hn-reply", "--warc", str(warc), "--sources",
+                str(sources))
+    assert again.exit_code == 2 and "already exists" in again.output and "--force" in \
+        again.output
+    before = warc.read_bytes()
+    forced = run("export", "--source", "hn-reply", "--warc", str(warc), "--force",
+                 "--sources", str(sources))
+    assert forced.exit_code == 0 and warc.read_bytes() != before  # new record ids
     with warc.open("rb") as fh:
         records = [(r.rec_type, r.content_stream().read()) for r in ArchiveIterator(fh)]
     assert [t for t, _ in records] == ["warcinfo"] + ["request", "response", "metadata"] * 2
@@ -203,8 +212,8 @@ def test_diff_piped_without_no_color_is_plain_with_markers(
     out = run("diff", str(plan[0]), str(plan[1]), "--sources", str(sources))
     assert out.exit_code == 0, out.output
     _assert_plain_plan_diff(out.output)
-    assert out.output.startswith(f"hb-ai-plan  第1版 #{plan[0]} (2026-05-01 10:00) → "
-                                 f"第2版 #{plan[1]} (2026-05-10 10:00)\n")
+    assert out.output.startswith(f"hb-ai-plan  第1版 #{plan[0]} (2026-05-01 10:00:00 +08:00) → "
+                                 f"第2版 #{plan[1]} (2026-05-10 10:00:00 +08:00)\n")
 
 
 def test_monitor_diff_in_a_real_process_shows_the_changed_amount_whole(
@@ -271,8 +280,8 @@ def test_diff_dates_without_a_version_or_with_one_version_say_so(
                    "--sources", str(sources))
     assert same.returncode == 0, same.stderr
     assert same.stdout == (f"hb-ai-plan: --from 2026-05-12 and --to 2026-05-14 are the same "
-                           f"version, #{plan[1]} (fetched 2026-05-10 10:00): nothing changed "
-                           "in between\n")
+                           f"version, #{plan[1]} (fetched 2026-05-10 10:00:00 +08:00): "
+                           "nothing changed in between\n")
     data = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to",
                               "2026-05-14", "--json", "--sources", str(sources)).stdout)
     assert data["same_version"] is True and data["old"]["id"] == data["new"]["id"] == plan[1]

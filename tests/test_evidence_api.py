@@ -171,9 +171,10 @@ async def test_a_record_hash_recomputes_from_what_the_api_returns(
         for number, vid in enumerate(built.versions[PLAN.name], 1):
             v = (await client.get(f"/api/versions/{vid}")).json()
             assert v["number"] == number
+            assert v["record_format"] == "monitor-record-2"
             assert v["record_hash"] == documented_record_hash(
                 v["url"], v["number"], v["fetched_at"], v["raw_sha256"], v["text_sha256"],
-                v["metadata"], v["previous_record_hash"])
+                v["metadata"], v["previous_record_hash"], v["title"], v["attachments"])
             assert v["fetched_at"].endswith("+00:00") and "." in v["fetched_at"]
             # the same string wherever the time is given
             assert v["fetched_at"] == listed[vid]["fetched_at"] == \

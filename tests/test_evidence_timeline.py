@@ -61,7 +61,7 @@ async def test_timeline_has_every_event_in_time_order(
     archive = Archive(env.store)
     events = archive.events(page_id)
     assert [e.kind for e in events] == ["failing", "recovered", "failing", "gone",
-                                         "recovered", "restored", "moved"]
+                                         "restored", "moved"]  # the return told once
     with env.store.session() as s:
         checks = list(s.exec(select(Check).where(Check.page_id == page_id)
                              .order_by(col(Check.id))))
@@ -69,7 +69,9 @@ async def test_timeline_has_every_event_in_time_order(
     first_500, streak_404 = events[0], events[2]
     assert (first_500.at, first_500.until, first_500.failures) == (at[1], at[2], 1)
     assert (streak_404.at, streak_404.until, streak_404.failures) == (at[3], at[6], 3)
-    assert "HTTP 500" in first_500.summary or "500" in first_500.summary
+    assert first_500.summary == "网站返回错误状态（HTTP 500）"  # Chinese, detail after
+    assert streak_404.summary == "页面已删除或不存在（HTTP 404）"
+    assert events[4].failures == 3  # 页面已恢复 carries the streak it ended
     assert all(e.at is not None for e in events)
     gone = events[3]
     assert at[4] <= gone.at <= at[5]  # written by the second 404's check
@@ -85,6 +87,8 @@ async def test_timeline_has_every_event_in_time_order(
     out = CliRunner().invoke(cli, ["history", NAME, "--sources",
                                    str(tmp_path / "sources.toml")])
     assert out.exit_code == 0, out.output
+    assert out.output.count("恢复访问: ") == 1  # the 404s' end is 页面已恢复, told once
+    assert "the page is gone" not in out.output and "此前连续失败 3 次" in out.output
     for label in ("连续失败 1 次", "恢复访问", "连续失败 3 次", "页面已删除", "页面已恢复",
                   "页面已迁移", "第1版", "第2版", "首次收录"):
         assert label in out.output, (label, out.output)
@@ -164,7 +168,7 @@ async def test_history_json_carries_the_events_and_each_versions_times(
     assert [(x["kind"], x["at"]) for x in got["events"]] == [
         (e.kind, canonical_time(e.at)) for e in events]
     labels = [x["label"] for x in got["events"]]
-    assert labels == ["连续失败", "恢复访问", "连续失败", "页面已删除", "恢复访问", "页面已恢复",
+    assert labels == ["连续失败", "恢复访问", "连续失败", "页面已删除", "页面已恢复",
                       "页面已迁移"]
     streak = got["events"][2]
     assert (streak["failures"], streak["until"]) == (3, canonical_time(events[2].until))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,17 +17,25 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from storage import Store, db, paragraphs, rawcodec
-from storage.verify import verify
+from storage.verify import canonical_time, verify
 from tests.conftest import write_sources
-from tests.test_archive_data import PLAN, REPLY, Built, build_archive
+from tests.test_archive_data import PLAN, REPLY, T0, Built, build_archive, store_version
 
 
 def documented_record_hash(url: str, number: int, fetched_at: str, raw_sha256: str,
-                           text_sha256: str, meta: dict[str, str], previous: str) -> str:
-    """The record hash exactly as README's procedure tells a third party to compute it."""
-    record = {"format": "monitor-record-1", "url": url, "version": number,
-              "fetched_at": fetched_at, "raw_sha256": raw_sha256,
-              "text_sha256": text_sha256, "meta": meta, "previous": previous}
+                           text_sha256: str, meta: dict[str, str], previous: str,
+                           title: str | None = None,
+                           attachments: list[dict[str, object]] | None = None) -> str:
+    """The record hash exactly as README's procedure tells a third party to compute it:
+    format 2 (new versions) with the title and attachment list, else format 1."""
+    record: dict[str, object] = {
+        "format": "monitor-record-1", "url": url, "version": number,
+        "fetched_at": fetched_at, "raw_sha256": raw_sha256, "text_sha256": text_sha256,
+        "meta": meta, "previous": previous}
+    if title is not None:
+        record.update(format="monitor-record-2", title=title, attachments=[
+            {"name": a["name"], "url": a["url"], "sha256": a["sha256"] or None}
+            for a in attachments or []])
     data = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
@@ -41,7 +50,8 @@ def test_each_version_records_its_hashes_numbered_and_chained(store: Store) -> N
         assert v.text_sha256 == hashlib.sha256(v.text.encode("utf-8")).hexdigest()
         at = built.fetched[vid].strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
         assert v.record_hash == documented_record_hash(
-            v.url, number, at, v.raw_sha256, v.text_sha256, v.metadata, previous)
+            v.url, number, at, v.raw_sha256, v.text_sha256, v.metadata, previous,
+            v.title, list(v.attachments))
         previous = v.record_hash
     assert [v.number for v in store.history(REPLY.name)] == [1, 2]
     report = verify(store)
@@ -162,6 +172,9 @@ def test_monitor_verify_exits_1_and_says_which_version(tmp_path: Path) -> None:
     assert found["ok"] is False and found["problems"][0]["number"] == 2
     missing = runner.invoke(cli, ["verify", "nope", "--sources", str(sources)])
     assert missing.exit_code == 3 and "nope" in missing.output
+    by_url = runner.invoke(cli, ["verify", PLAN.url, "--sources", str(sources)])  # as history
+    assert by_url.exit_code == 1 and "已核验 1 个页面、3 个版本" in by_url.output
+    assert runner.invoke(cli, ["verify", REPLY.url, "--sources", str(sources)]).exit_code == 0
 
 
 def test_migration_seals_versions_stored_before_it(db_url: str) -> None:
@@ -176,11 +189,24 @@ def test_migration_seals_versions_stored_before_it(db_url: str) -> None:
     store.close()
     store = Store(db_url)  # migrates to head again: 0007 seals what is there
     try:
+        previous: dict[int, str] = {}
         for vid, before in sealed.items():
             after = store.version(vid)
-            assert (after.number, after.text_sha256, after.record_hash) == (
-                before.number, before.text_sha256, before.record_hash)
+            assert (after.number, after.text_sha256) == (before.number, before.text_sha256)
+            # sealed by the migration in format 1 (what versions before it had)
+            assert after.record_hash == documented_record_hash(
+                after.url, after.number, canonical_time(after.fetched_at), after.raw_sha256,
+                after.text_sha256, after.metadata, previous.get(after.page_id, ""))
+            previous[after.page_id] = after.record_hash
+            assert after.record_format == "monitor-record-1"
         assert verify(store).ok
+        # a version stored now is format 2, chained to the format-1 one before it
+        newer = store_version(store, PLAN, "规划（修订）", "新的正文", T0 + timedelta(days=40),
+                              built)
+        assert store.version(newer).record_format == "monitor-record-2"
+        assert verify(store).ok
+        _exec(store, "UPDATE versions SET title = 'x' WHERE id = :v", v=newer)
+        assert [p.version_id for p in verify(store).problems] == [newer]
     finally:
         store.close()
 
@@ -228,3 +254,64 @@ def test_a_null_body_cannot_be_stored(store: Store) -> None:
         _exec(store, "UPDATE versions SET raw_body = NULL WHERE id = :v",
               v=built.versions[PLAN.name][1])
     assert verify(store).ok
+
+
+def _sqlite_only(store: Store) -> None:
+    if not store.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses these bytes in a text or json column")
+
+
+def paragraph_as_bytes(store: Store, built: Built, vid: int) -> None:
+    """A paragraph's text overwritten with non-UTF-8 bytes (SQLite keeps a BLOB there)."""
+    _sqlite_only(store)
+    with store.engine.connect() as conn:
+        blob = conn.execute(text("SELECT line_ids FROM versions WHERE id = :v"),
+                            {"v": vid}).scalar_one()
+    _exec(store, "UPDATE paragraphs SET text = X'FF00FE' WHERE id = :p",
+          p=paragraphs.decode(bytes(blob))[-1])
+
+
+def meta_null(store: Store, built: Built, vid: int) -> None:
+    _exec(store, "UPDATE versions SET meta = 'null' WHERE id = :v", v=vid)  # JSON null
+
+
+def meta_a_list(store: Store, built: Built, vid: int) -> None:
+    _exec(store, "UPDATE versions SET meta = '[1,2]' WHERE id = :v", v=vid)
+
+
+def meta_not_json(store: Store, built: Built, vid: int) -> None:
+    _sqlite_only(store)
+    _exec(store, "UPDATE versions SET meta = 'not json' WHERE id = :v", v=vid)
+
+
+def body_not_utf8_text(store: Store, built: Built, vid: int) -> None:
+    """SQLite: ``||`` turns the body into TEXT holding a NUL and non-UTF-8 bytes, which
+    the driver cannot even read as a string."""
+    _sqlite_only(store)
+    _exec(store, "UPDATE versions SET raw_body = substr(raw_body,1,40)||X'00'||"
+          "substr(raw_body,42) WHERE id = :v", v=vid)
+
+
+@pytest.mark.parametrize("tamper", [paragraph_as_bytes, meta_null, meta_a_list,
+                                    meta_not_json, body_not_utf8_text])
+def test_unreadable_columns_name_the_version_and_the_rest_is_checked(
+        store: Store, tamper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from monitor.cli import cli
+
+    built = build_archive(store)
+    first, middle, _last = built.versions[PLAN.name]
+    tamper(store, built, middle)
+    report = verify(store)
+    assert (report.pages, report.versions) == (4, 8)
+    assert {p.source for p in report.problems} == {PLAN.name}
+    assert middle in {p.version_id for p in report.problems}
+    assert first not in {p.version_id for p in report.problems}
+    monkeypatch.setenv("MONITOR_DATABASE_URL", store.url)
+    sources = str(write_sources(tmp_path / "sources.toml", ""))
+    out = CliRunner().invoke(cli, ["verify", "--sources", sources])
+    assert out.exit_code == 1, out.output
+    assert f"hb-ai-plan · 第2版 (version {middle})" in out.output
+    assert "Traceback" not in out.output and "已核验 4 个页面、8 个版本" in out.output
+    as_json = CliRunner().invoke(cli, ["verify", "--json", "--sources", sources])
+    assert as_json.exit_code == 1
+    assert middle in {p["version_id"] for p in json.loads(as_json.output)["problems"]}

@@ -628,6 +628,35 @@ async def test_a_permanent_redirect_with_the_same_text_is_moved_once(
     assert len(env.changes()) == 1 and len(env.alerts()) == 1
 
 
+async def test_a_move_answered_304_to_the_old_addresses_validators_is_seen_at_once(
+        make_env: Callable[..., Env]) -> None:
+    """old.html → 301 → new.html, and new.html answers 304 to the validators old.html
+    gave: that 304 is about another address, not "unchanged"; the move is seen on the
+    first redirected check (the new address read again without validators)."""
+    env = make_env()
+    env.serve(html(seed_page(0), ETag='"v1"'))
+    assert (await env.check()).outcome is Outcome.NEW
+    new_path = "/art/2021/6/24/art_5678_0192.html"
+    asked: list[bool] = []
+
+    def new_page(req: Request) -> Response:
+        conditional = any(k.lower() == "if-none-match" for k in req.headers)
+        asked.append(conditional)
+        return Response(b"", status=304) if conditional else html(seed_page(0), ETag='"v1"')
+
+    env.serve(new_page, new_path)
+    env.serve(Response(b"", status=301, headers={"Location": new_path}))
+
+    result = await env.check()
+
+    assert result.change_kind == "moved"
+    assert asked == [True, False]  # the 304, then the page itself
+    assert env.page().url == env.site.url(new_path)
+    again = await env.check()  # now the validators are the new address's: a 304 holds
+    assert again.outcome is Outcome.UNCHANGED and again.change_kind is None
+    assert asked == [True, False, True] and len(env.changes()) == 1
+
+
 async def test_a_source_whose_address_always_redirected_is_never_moved(
         make_env: Callable[..., Env]) -> None:
     env = make_env()

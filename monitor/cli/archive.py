@@ -3,6 +3,7 @@ the archive elsewhere (WARC 1.1 for replay tools, JSON lines for programs)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -91,7 +92,9 @@ def print_results(results: SearchResults, tz: str) -> None:
     least = "at least " if results.total_is_lower_bound else ""
     pages = (f" ({least}{results.total} page{'s' if results.total != 1 else ''})"
              if results.grouped else "")
-    console.print(f"{least}{results.versions} versions{pages} contain {results.query!r}"
+    versions = f"{least}{results.versions} version{'s' if results.versions != 1 else ''}"
+    console.print(f"{versions}{pages} contain{'s' if results.versions == 1 else ''} "
+                  f"{results.query!r}"
                   + (f" (showing {len(results.hits)}, newest first)" if results.hits else ""),
                   highlight=False, markup=False)
     for hit in results.hits:
@@ -134,10 +137,14 @@ def highlighted(p: Passage) -> Text:
 @click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path),
               help="Also (or only) write a manifest: JSON lines of page, version, times "
               "and hashes, to check the export against (README: Check an export).")
+@click.option("--force", is_flag=True,
+              help="Overwrite output files that exist (a manifest naming the old file "
+              "would no longer match it).")
 @sources_option
 @handle_errors
 def export(source: str | None, since: str | None, until: str | None, warc: Path | None,
-           jsonl: Path | None, manifest: Path | None, sources_file: Path) -> None:
+           jsonl: Path | None, manifest: Path | None, force: bool,
+           sources_file: Path) -> None:
     """Export versions as WARC (raw bytes, replayable) or JSON lines (text, metadata),
     with or as a manifest of their hashes."""
     if (warc is not None and jsonl is not None) or (warc, jsonl, manifest) == (None,) * 3:
@@ -148,6 +155,12 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
     if warc is not None and str(warc) == STDOUT:
         raise click.UsageError("--warc needs a file name (WARC is binary); --jsonl - writes "
                                "to standard output")
+    existing = [str(p) for p in (warc, jsonl, manifest)
+                if p is not None and str(p) != STDOUT and p.exists()]
+    if existing and not force:
+        raise click.UsageError(f"{', '.join(existing)} already exists: not overwritten "
+                               "(a manifest or signature naming it would no longer match); "
+                               "give --force to overwrite, or another name")
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     filters = {"source": source, "since": parse_since(since, tz),
@@ -157,7 +170,8 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
         total = archive.count_versions(**filters)
         listing = Manifest(manifest) if manifest is not None else None
         with progress_bar(total) as advance:
-            versions = archive.iter_versions(**filters)
+            damaged: list[str] = []
+            versions = _noting_damage(archive.iter_versions(**filters), damaged)
             if warc is not None:
                 out = warc
                 count = write_warc(versions, warc, user_agent=config.settings.user_agent,
@@ -176,6 +190,23 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
                       highlight=False, markup=False)
     if manifest is not None and out != manifest:
         err_console.print(f"manifest: {manifest}", highlight=False, markup=False)
+    if damaged:
+        for damage in damaged:
+            err_console.print(f"警告：{damage}", highlight=False, markup=False,
+                              soft_wrap=True)
+        err_console.print(f"{len(damaged)} 个版本的原始内容与记录不符：已照存储导出并在元数据"
+                          "和清单中标明（damaged），此导出不能作为这些版本的证据。",
+                          highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def _noting_damage(versions: Iterator[ArchivedVersion], damaged: list[str]
+                   ) -> Iterator[ArchivedVersion]:
+    """The versions, each one whose body is not the recorded one noted in ``damaged``."""
+    for version in versions:
+        if version.damage:
+            damaged.append(version.damage)
+        yield version
 
 
 @contextmanager

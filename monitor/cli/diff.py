@@ -27,7 +27,6 @@ from monitor.cli.common import (
     handle_errors,
     json_option,
     load,
-    local_time,
     open_store,
     parse_since,
     parse_when,
@@ -37,6 +36,7 @@ from monitor.cli.common import (
 )
 from monitor.compare import Comparison, compare
 from monitor.render import render_terminal, render_text
+from monitor.types import exact_time
 from storage import Store
 from storage.archive import Archive
 from storage.records import VersionFull
@@ -126,7 +126,7 @@ def _at_dates(store: Store, target: str, since: str | None, until: str | None,
 def _same(c: Comparison, since: str | None, until: str | None, tz: str) -> str:
     """What to say instead of an empty diff when both sides are one version."""
     v = c.old
-    fetched = f"fetched {local_time(v.fetched_at, tz)}"
+    fetched = f"fetched {exact_time(v.fetched_at, tz)}"
     if since:
         return (f"{v.source}: --from {since} and --to {until or 'now'} are the same "
                 f"version, #{v.id} ({fetched}): nothing changed in between")
@@ -147,7 +147,7 @@ def show(c: Comparison, tz: str, *, color: bool, context: int = 1) -> None:
         # two pages compared: each side says whose version it is
         owner = f"{v.source} " if c.old.page_id != c.new.page_id else ""
         number = f"第{v.number}版 " if v.number else ""
-        return f"{owner}{number}#{v.id} ({local_time(v.fetched_at, tz)})"
+        return f"{owner}{number}#{v.id} ({exact_time(v.fetched_at, tz)})"
 
     same = c.old.page_id == c.new.page_id
     head = (f"{c.new.source}  " if same else "") + f"{side(c.old)} → {side(c.new)}"

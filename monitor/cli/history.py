@@ -14,6 +14,7 @@ from rich.text import Text
 from monitor.cli.common import (
     complete_source_names,
     console,
+    err_console,
     handle_errors,
     json_option,
     load,
@@ -28,6 +29,7 @@ from monitor.config import Config
 from monitor.types import KIND_LABELS, exact_time
 from storage.archive import Archive, PageEvent, PageInfo, TimelineEntry
 from storage.records import VersionInfo
+from storage.verify import body_damage
 
 
 def register(cli: click.Group) -> None:
@@ -105,6 +107,8 @@ def _event_row(ev: PageEvent, tz: str) -> list[str | Text]:
     if ev.kind == "failing":
         end = f"至 {exact_time(ev.until, tz)}" if ev.until else "仍在失败"
         what = f"{label} {ev.failures} 次（{end}）: {ev.summary}"
+    elif ev.kind == "restored" and ev.failures:
+        what += f"（此前连续失败 {ev.failures} 次）"
     return ["", "", exact_time(ev.at, tz), "", "", "", Text(what), ""]
 
 
@@ -144,7 +148,14 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
         else:
             version = store.latest_version(target)
         if raw:
-            sys.stdout.buffer.write(store.raw_body(version.id))
+            body = store.raw_body(version.id)
+            sys.stdout.buffer.write(body)
+            sys.stdout.buffer.flush()
+            if damage := body_damage(body, version.raw_sha256, number=version.number,
+                                     version_id=version.id):
+                err_console.print(f"警告：{damage}", highlight=False, markup=False,
+                                  soft_wrap=True)
+                sys.exit(1)
             return
     if as_json:
         print_json(version)

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from monitor.compare import MetaChange
+from monitor.errors import StorageError
 from monitor.extract.metadata import search_field
 from monitor.render import render_html, render_side_by_side_html, render_text
 from monitor.web.views import State, compare_in, parse_day
 from storage.archive import ChangeEntry, PageEvent, PageInfo, SourceSummary, TimelineEntry
 from storage.records import VersionFull, VersionInfo
 from storage.search import Passage
-from storage.verify import Instant
+from storage.verify import Instant, body_damage
 
 router = APIRouter(prefix="/api", tags=["archive"])
 
@@ -187,12 +188,23 @@ def version(state: State, version_id: int) -> VersionFull:
 @router.get("/versions/{version_id}/raw", summary="Raw body of a version",
             response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}},
-                             "description": "The bytes as fetched (transfer-decoded)."}})
+                             "description": "The bytes as fetched (transfer-decoded)."},
+                       409: {"description": "The stored body no longer matches its "
+                             "recorded SHA-256 (or cannot be read): not served."}})
 def version_raw(state: State, version_id: int) -> Response:
     """The raw body exactly as fetched, always as a download (never rendered), with its
-    SHA-256 in ``X-Raw-SHA256`` (the one ``monitor verify`` checks)."""
+    SHA-256 in ``X-Raw-SHA256`` (the one ``monitor verify`` checks).  A body that no
+    longer hashes to it, or cannot be read, is not handed out: 409 naming the version."""
     version = state.store.version(version_id)
-    raw = state.store.raw_body(version_id)
+    try:
+        raw = state.store.raw_body(version_id)
+    except StorageError as exc:
+        raise HTTPException(409, f"第{version.number}版（version {version_id}）的原始内容"
+                            f"无法读取（存储的字节已损坏），运行 monitor verify 查看（{exc}）"
+                            ) from None
+    if damage := body_damage(raw, version.raw_sha256, number=version.number,
+                             version_id=version_id):
+        raise HTTPException(409, damage)
     return Response(raw, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="version-{version_id}.raw"',
         "X-Raw-SHA256": version.raw_sha256, "X-Content-Type-Options": "nosniff",
