@@ -74,6 +74,10 @@ _LOCK_FOR_UPDATE = _LOCK.with_for_update()
 _INSERT_CHECK = insert(Check).returning(Check.id)
 _INSERT_VERSION = insert(Version).returning(Version.id)
 _UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
+# ``Schedule.give_back`` in the check's own transaction (``CheckRecord.lease_owner``)
+_GIVE_BACK = (update(Page).where(Page.id == bindparam("id_"),
+                                 Page.lease_owner == bindparam("owner_"))
+              .values(lease_owner=None, lease_expires=None))
 _LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
 
 
@@ -228,6 +232,9 @@ class Store:
           it is now (without fetching again) and commits that.  So a change row's old
           version is always the page's real previous version, and the same content is
           never stored twice in a row.
+
+        A record with a ``lease_owner`` (``monitor check``) also ends that owner's lease of
+        the page when something is written: one transaction instead of two.
         """
         if rec.version is None and not rec.changes and not rec.alerts \
                 and rec.documents is None:
@@ -255,9 +262,10 @@ class Store:
                 docs = documents.sync(s, page, rec.documents, baseline=baseline,
                                       complete=rec.documents_complete,
                                       max_documents=rec.max_documents, now=utcnow())
+            released = _give_back(s.connection(), rec)
             s.commit()
             return CommitResult(check_id, version_id, tuple(change_ids), tuple(alert_ids),
-                                rec.outcome, documents=docs)
+                                rec.outcome, documents=docs, lease_given_back=released)
 
     def _commit_plain(self, rec: CheckRecord) -> CommitResult:
         """``commit_check`` of a record that adds a check row only (unchanged, or an error
@@ -279,8 +287,9 @@ class Store:
             if outcome != "superseded":
                 c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **_page_values(
                     page.revision, page.observed_at, rec, None)})
+            released = _give_back(c, rec)
             c.commit()
-            return CommitResult(check_id, None, outcome=outcome)
+            return CommitResult(check_id, None, outcome=outcome, lease_given_back=released)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -327,8 +336,10 @@ class Store:
     def _superseded(self, s: Session, rec: CheckRecord) -> CommitResult:
         check = Check(**_check_values(rec, "superseded", None))
         s.add(check)
+        released = _give_back(s.connection(), rec)
         s.commit()
-        return CommitResult(check.id or 0, None, outcome="superseded")
+        return CommitResult(check.id or 0, None, outcome="superseded",
+                            lease_given_back=released)
 
     def _add_version(self, s: Session, page: Page, new: NewVersion) -> int:
         blob, codec, base_id, chain = self._compress(s, page, new.raw)
@@ -505,6 +516,15 @@ class Store:
             for key, value in where.items():
                 stmt = stmt.where(getattr(model, key) == value)
             return int(s.exec(stmt).one())
+
+
+def _give_back(c: Connection, rec: CheckRecord) -> bool:
+    """End ``rec.lease_owner``'s lease of the page; False if it held none (expired and
+    taken by another process meanwhile, or no owner given)."""
+    if rec.lease_owner is None:
+        return False
+    result = c.execute(_GIVE_BACK, {"id_": rec.page_id, "owner_": rec.lease_owner})
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 def _check_values(rec: CheckRecord, outcome: str, version_id: int | None) -> dict[str, Any]:
