@@ -26,7 +26,7 @@ Proxies, headers, cookies (``Access``, what a source adds to its requests):
   host.  The proxy of a request is the source's, else ``settings.proxy``, else
   ``HTTPS_PROXY``/``HTTP_PROXY`` from the environment; ``NO_PROXY`` exempts hosts from
   the last two.  ``"direct"`` switches proxies off.  Nothing else is taken from the
-  environment (no netrc).
+  environment (no netrc).  A fetcher reads those variables once, when it is made.
 * The guard still judges the *target* (its DNS answer) before every request; the peer
   check is skipped through a proxy, since the peer is then the proxy the admin chose.
 * No cookie jar is shared: cookies a server sets live for one fetch (its redirects), and
@@ -37,6 +37,7 @@ Proxies, headers, cookies (``Access``, what a source adds to its requests):
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 import urllib.request
@@ -153,6 +154,8 @@ class HttpFetcher:
         self._resolver = resolver or system_resolver
         self._verify_peer = verify_peer
         self._ssl: ssl.SSLContext | None = None
+        # read once: urllib walks the whole environment at every call
+        self._env_proxies = urllib.request.getproxies_environment()
         # idle connections kept open: httpx's default keep-alive count, or the concurrency
         self._lanes = Lanes(self._new_client, max_idle=max(20, settings.concurrency))
 
@@ -341,9 +344,9 @@ class HttpFetcher:
 
     async def _exchange(self, url: str, headers: dict[str, str], call: _Call) -> _Reply:
         await ensure_allowed(url, allow_private=call.allow_private, resolver=self._resolver)
-        proxy = proxy_for(url, call.access.proxy, self.settings.proxy)
+        proxy = proxy_for(url, call.access.proxy, self.settings.proxy, self._env_proxies)
         with _translated(url), self._backing_off(url):
-            target = httpx.URL(url)
+            target = parsed(url)
             async with (self.limiter.slot(target.host, call.deadline),
                         self._lanes.lend(target, proxy) as client):
                 request = client.build_request("GET", target, headers=headers)
@@ -353,7 +356,8 @@ class HttpFetcher:
                     if self._verify_peer and proxy is None:
                         ensure_peer_allowed(url, _peer(response),
                                             allow_private=call.allow_private)
-                    call.jar.extract_cookies(response)
+                    if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+                        call.jar.extract_cookies(response)  # costly even with none set
                     body = await _read_body(response, self.settings.max_body_bytes)
                 finally:
                     await response.aclose()
@@ -370,27 +374,37 @@ class HttpFetcher:
                 f"({self.settings.fetch_deadline:g} s), so the host was not asked") from None
 
 
-def proxy_for(url: str, chosen: str | None, default: str | None) -> str | None:
+def proxy_for(url: str, chosen: str | None, default: str | None,
+              env: dict[str, str] | None = None) -> str | None:
     """The proxy a request to ``url`` goes through, or None for a direct connection.
 
     The source's own proxy wins; then ``settings.proxy``; then the environment's
     ``HTTPS_PROXY``/``HTTP_PROXY`` (or ``ALL_PROXY``).  ``NO_PROXY`` exempts a host from the
-    last two; ``"direct"`` anywhere in that order means no proxy."""
+    last two; ``"direct"`` anywhere in that order means no proxy.  ``env``: those
+    variables as ``urllib.request.getproxies_environment`` read them (None: read now)."""
     if chosen:
         return None if chosen == DIRECT else chosen
-    host = httpx.URL(url).host
-    if urllib.request.proxy_bypass_environment(host):
+    if env is None:
+        env = urllib.request.getproxies_environment()
+    if urllib.request.proxy_bypass_environment(parsed(url).host, env):
         return None
     if default:
         return None if default == DIRECT else default
-    env = urllib.request.getproxies_environment()
-    return env.get(httpx.URL(url).scheme) or env.get("all") or None
+    return env.get(parsed(url).scheme) or env.get("all") or None
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed(url: str) -> httpx.URL:
+    """``httpx.URL(url)``, remembered: one fetch asks for its URL's host or scheme five
+    times (politeness, proxy, lane, cookies), and httpx parses it anew each time."""
+    return httpx.URL(url)
 
 
 def _add_cookies(request: httpx.Request, call: _Call) -> None:
     """This fetch's cookies, and the source's own Cookie header on its own host only."""
     own = call.access.cookie if request.url.host == call.access.cookie_host else None
-    call.jar.set_cookie_header(request)
+    if call.jar.jar:  # costly even with no cookies to send
+        call.jar.set_cookie_header(request)
     got = request.headers.get("cookie")
     if own:
         request.headers["Cookie"] = f"{own}; {got}" if got else own
@@ -512,7 +526,7 @@ def _conditional(etag: str | None, last_modified: str | None) -> dict[str, str]:
 
 
 def _host(url: str) -> str:
-    return httpx.URL(url).host
+    return parsed(url).host
 
 
 def _kept(headers: httpx.Headers) -> dict[str, str]:
