@@ -3,9 +3,12 @@
 ``HttpFetcher`` (and the benchmark's bare limit) send each request through a *lane*: an
 httpx client whose pool holds one connection, borrowed by that request alone and given
 back when its response is closed.  Idle lanes are kept per origin (scheme, host, port)
-and proxy, so a host's connections stay open between requests (HTTP/1.1 keep-alive);
-beyond ``max_idle`` idle lanes in all the least recently used is closed, as httpx's
-``max_keepalive_connections`` did for its pool.
+and proxy, so a host's connections stay open between requests (HTTP/1.1 keep-alive).
+At most ``max_idle`` lanes are kept idle (httpx's ``max_keepalive_connections`` for its
+pool): a request to an origin without an idle lane then takes the least recently used
+lane of another origin (same proxy), whose connection httpcore closes before it opens
+the new one; a client is made only while fewer than ``max_idle`` are idle.  So pages
+spread over more hosts than that cost a new connection each, not a new client each.
 
 Why not one client with a pool of many connections: httpcore's pool (1.0) offers a freed
 connection to every request waiting for its origin at once; all but one find it taken
@@ -73,13 +76,22 @@ class Lanes:
 
     def _take(self, key: Key) -> httpx.AsyncClient:
         idle = self._idle.get(key)
-        if not idle:
-            return self._make(key[0], httpx.Limits(max_connections=1,
-                                                   max_keepalive_connections=1))
-        client = idle.pop()
+        if idle:
+            return self._unidle(idle[-1])
+        if len(self._lru) >= self.max_idle:
+            # another origin's lane, least recently used first: httpcore closes its
+            # connection when this request needs one to its own origin
+            for client, other in self._lru.items():
+                if other[0] == key[0]:  # through the same proxy (or none)
+                    return self._unidle(client)
+        return self._make(key[0], httpx.Limits(max_connections=1, max_keepalive_connections=1))
+
+    def _unidle(self, client: httpx.AsyncClient) -> httpx.AsyncClient:
+        key = self._lru.pop(client)
+        idle = self._idle[key]
+        idle.remove(client)
         if not idle:
             del self._idle[key]
-        del self._lru[client]
         return client
 
     async def _give_back(self, key: Key, client: httpx.AsyncClient) -> None:
@@ -87,12 +99,7 @@ class Lanes:
         self._idle.setdefault(key, []).append(client)
         self._lru[client] = key
         while len(self._lru) > self.max_idle:
-            old, old_key = self._lru.popitem(last=False)
-            rest = self._idle[old_key]
-            rest.remove(old)
-            if not rest:
-                del self._idle[old_key]
-            await old.aclose()
+            await self._unidle(next(iter(self._lru))).aclose()
 
     @property
     def idle(self) -> int:
