@@ -8,9 +8,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
 from monitor.fetch import Fetcher
+from monitor.fetch.lanes import Lanes
 from monitor.settings import Settings
 
 BODY = b"<html><body><p>" + "政府信息公开".encode() * 500 + b"</p></body></html>"
@@ -82,14 +84,33 @@ async def test_requests_to_one_host_share_few_kept_alive_connections(
 async def test_idle_connections_beyond_the_keepalive_count_are_closed(
         counted: tuple[Counted, int]) -> None:
     server, port = counted
-    async with Fetcher(settings(concurrency=4)) as f:  # keeps max(20, 4) idle
-        for h in range(1, 31):
-            assert (await f.fetch(f"http://127.0.0.{h}:{port}/")).status == 200
-        await asyncio.sleep(0.05)
-        assert server.opened == 30
-        assert server.open_now == 20  # the ten least recently used were closed
-        # a host still kept is asked again on its open connection
-        assert (await f.fetch(f"http://127.0.0.30:{port}/again")).status == 200
-        assert server.opened == 30
+    lanes = Lanes(lambda proxy, limits: httpx.AsyncClient(limits=limits), max_idle=20)
+
+    async def get(url: str) -> int:
+        async with lanes.lend(httpx.URL(url), None) as client:
+            return (await client.get(url)).status_code
+
+    for h in range(1, 31):
+        assert await get(f"http://127.0.0.{h}:{port}/") == 200
+    await asyncio.sleep(0.05)
+    assert server.opened == 30
+    assert server.open_now == 20  # the ten least recently used were closed
+    assert lanes.idle == 20
+    # a host still kept is asked again on its open connection
+    assert await get(f"http://127.0.0.30:{port}/again") == 200
+    assert server.opened == 30
+    await lanes.aclose()
+    await asyncio.sleep(0.05)
+    assert server.open_now == 0  # closing the lanes closes them all
+
+
+async def test_a_fetcher_keeps_the_connections_of_thirty_hosts(
+        counted: tuple[Counted, int]) -> None:
+    server, port = counted
+    async with Fetcher(settings(concurrency=4)) as f:
+        for _ in range(3):  # the 30 hosts round-robin, as a schedule visits them
+            for h in range(1, 31):
+                assert (await f.fetch(f"http://127.0.0.{h}:{port}/")).status == 200
+        assert server.opened == 30 and server.requests == 90
     await asyncio.sleep(0.05)
     assert server.open_now == 0  # closing the fetcher closes them all

@@ -156,8 +156,9 @@ class HttpFetcher:
         self._ssl: ssl.SSLContext | None = None
         # read once: urllib walks the whole environment at every call
         self._env_proxies = urllib.request.getproxies_environment()
-        # idle connections kept open: httpx's default keep-alive count, or the concurrency
-        self._lanes = Lanes(self._new_client, max_idle=max(20, settings.concurrency))
+        # idle connections kept open: as many as httpx's pool allows connections (100),
+        # so the pages of a hundred hosts do not open a new connection every time
+        self._lanes = Lanes(self._new_client, max_idle=max(100, settings.concurrency))
 
     def _new_client(self, proxy: str | None, limits: httpx.Limits) -> httpx.AsyncClient:
         s = self.settings
