@@ -5,6 +5,12 @@
 ``JOBS.json`` is a list of ``[url, css_selector]``.  Nothing is stored, nothing compared:
 what is left of a check when every stage of monitor's own is taken away.  Run in its own
 process by ``python -m bench`` so its CPU time is its own (``os.wait4``).
+
+httpx is used at its best, as monitor uses it: each request borrows a one-connection
+client of its origin (``monitor/fetch/lanes.py``, loaded from its file so that monitor's
+package is not imported), and httpcore's failed ``import sniffio`` is remembered.  With
+one pooled client instead, ten requests to one host spend more CPU in the pool than in
+HTTP (bench/README.md).
 """
 
 from __future__ import annotations
@@ -12,30 +18,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 from selectolax.lexbor import LexborHTMLParser
 
+LANES = Path(__file__).resolve().parent.parent / "monitor" / "fetch" / "lanes.py"
+
+
+def _lanes_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_bench_lanes", LANES)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 async def run(jobs: list[list[str]], concurrency: int) -> int:
+    lanes_module = _lanes_module()
+    ctx = lanes_module.shared_ssl_context()
+    lanes = lanes_module.Lanes(
+        lambda proxy, limits: httpx.AsyncClient(limits=limits, timeout=30, verify=ctx),
+        max_idle=max(20, concurrency))
     limit = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     ok = 0
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
-        async def one(url: str, sel: str) -> None:
-            nonlocal ok
-            async with limit:
-                r = await client.get(url)
-            node = LexborHTMLParser(r.content).css_first(sel)
-            if node is not None:
-                hashlib.sha256(node.text().encode()).hexdigest()
-                ok += 1
+    async def one(url: str, sel: str) -> None:
+        nonlocal ok
+        target = httpx.URL(url)
+        async with limit, lanes.lend(target, None) as client:
+            r = await client.get(target)
+        node = LexborHTMLParser(r.content).css_first(sel)
+        if node is not None:
+            hashlib.sha256(node.text().encode()).hexdigest()
+            ok += 1
 
+    try:
         await asyncio.gather(*(one(u, s) for u, s in jobs))
+    finally:
+        await lanes.aclose()
     return ok
 
 

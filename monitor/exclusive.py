@@ -7,6 +7,10 @@ check`` does: it waits for the holder to finish (polling every ``POLL`` s), and 
 ``wait`` seconds reports the page busy, naming the holder.  While it holds the lease it
 renews it, so a slow host never lets the daemon start the same page.
 
+The check gives the lease back in its own commit (``Lease``, ``CheckRecord.lease_owner``):
+one write transaction fewer per check; ``exclusive`` gives it back itself only when no
+commit did (the check failed to store, or was never made).
+
 The lease is the first line of defence; ``Store.commit_check`` is the second: even a
 check whose lease ran out commits in order (see its docstring).
 """
@@ -17,6 +21,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 
 from monitor.errors import PageBusyError, reported
 from storage.models import utcnow
@@ -25,20 +30,30 @@ from storage.schedule import Schedule
 POLL = 0.25  # seconds between two tries to take a page someone else checks
 
 
+@dataclass
+class Lease:
+    """The lease ``exclusive`` holds; a check's commit that ended it sets ``given_back``."""
+
+    owner: str
+    given_back: bool = False
+
+
 @asynccontextmanager
 async def exclusive(schedule: Schedule, page_id: int, *, name: str,
-                    wait: float) -> AsyncIterator[None]:
+                    wait: float) -> AsyncIterator[Lease]:
     """Hold page ``page_id``'s lease for the block; raises ``PageBusyError`` after ``wait``."""
     await _take(schedule, page_id, name, wait)
+    lease = Lease(schedule.owner)
     renewing = asyncio.create_task(_renew(schedule, page_id))
     try:
-        yield
+        yield lease
     finally:
         renewing.cancel()
         with suppress(asyncio.CancelledError):
             await renewing
-        with reported(f"{name}: cannot give the lease back (it runs out by itself)"):
-            await asyncio.to_thread(schedule.give_back, page_id)
+        if not lease.given_back:
+            with reported(f"{name}: cannot give the lease back (it runs out by itself)"):
+                await asyncio.to_thread(schedule.give_back, page_id)
 
 
 async def _take(schedule: Schedule, page_id: int, name: str, wait: float) -> None:

@@ -142,6 +142,8 @@ class CheckRecord:
     documents_complete: bool = True  # every listing page was read: absent ones are gone
     max_documents: int = 500  # a listing's cap on the documents it creates
     announced: bool = False  # this check told the watchers of a new document
+    # ``monitor check``'s lease of the page (its owner), ended in the same transaction
+    lease_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class CommitResult:
     outcome: str = ""  # "superseded" when a later fetch was stored first
     conflict: bool = False  # nothing written: the page moved on, recompute and retry
     documents: DocumentSync | None = None  # a listing's: what changed in its documents
+    lease_given_back: bool = False  # the record's lease_owner held the lease: ended now
 
 
 @dataclass(frozen=True)

@@ -214,3 +214,24 @@ def test_monitor_check_reports_a_page_held_too_long_as_busy_naming_the_holder(
     assert "replica-1:4242" in result["error"]
     assert site.hits("/reply.html") == 0  # nothing was fetched behind the replica's back
     replica.store.close()
+
+
+def test_monitor_check_leaves_the_page_free_after_every_kind_of_check(
+        tmp_path: Path, site: Site, db_url: str) -> None:
+    # the lease ends in the check's own commit (new, unchanged, failed), or after it
+    path = write_sources(tmp_path / "sources.toml", "\n".join([
+        "[[sources]]", f'name = "{NAME}"', f'url = "{site.url("/reply.html")}"', ""]))
+    site.route("/reply.html", Response(reply(1),
+                                        headers={"Content-Type": "text/html; charset=utf-8"}))
+    outcomes = []
+    for answer in (None, None, Response("gone", status=500)):
+        if answer is not None:
+            site.route("/reply.html", answer)
+        done = run_check(path, db_url)
+        outcomes.append(json.loads(done.stdout)["results"][0]["outcome"])
+        other = hold_lease(db_url, "replica-2:4343", 60)  # takes it at once: it is free
+        page_id = other.store.resolve_page(NAME)[1].id or 0
+        other.give_back(page_id)
+        assert other.holder(page_id) == (None, None)
+        other.store.close()
+    assert outcomes == ["new", "unchanged", "error"]

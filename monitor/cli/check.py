@@ -136,8 +136,8 @@ async def _one(checker: Checker, schedule: Schedule, page_id: int,
     # process that was killed is not waited out in full (the message says whose it is).
     wait = min(s.lease_seconds, 2 * s.fetch_deadline + 30)
     try:
-        async with exclusive(schedule, page_id, name=src.name, wait=wait):
-            return await checker.check(src)
+        async with exclusive(schedule, page_id, name=src.name, wait=wait) as lease:
+            return await checker.check(src, lease=lease)
     except PageBusyError as exc:
         return CheckResult(src.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
 

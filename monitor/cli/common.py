@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
+from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
@@ -142,7 +142,8 @@ def print_json(data: Any) -> None:
 
 def to_jsonable(data: Any) -> Any:
     if is_dataclass(data) and not isinstance(data, type):
-        return to_jsonable(asdict(data))
+        # field by field, not asdict(): that deep-copies everything, then it is walked again
+        return {f.name: to_jsonable(getattr(data, f.name)) for f in fields(data)}
     if isinstance(data, dict):
         return {str(k): to_jsonable(v) for k, v in data.items()}
     if isinstance(data, list | tuple):

@@ -31,7 +31,7 @@ from loguru import logger
 
 from monitor.errors import FetchError, GoneError, HTTPStatusError, MonitorError
 from monitor.fetch.browser import RENDERED, Browser, Visit
-from monitor.fetch.http import Access, HttpFetcher, host_limiter, proxy_for
+from monitor.fetch.http import Access, HttpFetcher, host_limiter, parsed, proxy_for
 from monitor.fetch.netguard import ensure_allowed
 from monitor.settings import Settings
 from monitor.types import FetchResult
@@ -91,7 +91,7 @@ class Fetcher(HttpFetcher):
         return await self.render(source, access)
 
     def _remembered(self, source: SourceConfig) -> bool:
-        until = self._scripted.get(httpx.URL(source.url).host)
+        until = self._scripted.get(parsed(source.url).host)
         return until is not None and until > time.monotonic()
 
     async def render(self, source: SourceConfig, access: Access) -> FetchResult:
@@ -123,7 +123,7 @@ def access_of(source: SourceConfig) -> Access:
             raise FetchError(f"{source.url}: cookies_env {source.cookies_env} is not set "
                              "(the page needs its Cookie header from that variable)")
     return Access(proxy=source.proxy, headers=source.headers, cookie=cookie,
-                  cookie_host=httpx.URL(source.url).host)
+                  cookie_host=parsed(source.url).host)
 
 
 def fetched_with(result: FetchResult) -> str:

@@ -20,10 +20,13 @@ Layers, innermost first:
 
 Proxies, headers, cookies (``Access``, what a source adds to its requests):
 
-* One httpx client per proxy (``None``: direct), made when first needed.  The proxy of a
-  request is the source's, else ``settings.proxy``, else ``HTTPS_PROXY``/``HTTP_PROXY``
-  from the environment; ``NO_PROXY`` exempts hosts from the last two.  ``"direct"``
-  switches proxies off.  Nothing else is taken from the environment (no netrc).
+* Each request borrows a *lane* (``monitor.fetch.lanes``): a one-connection httpx client
+  of its origin and proxy (``None``: direct), kept open for the next request to that
+  origin; httpx's own pool costs more CPU than the request with many requests to one
+  host.  The proxy of a request is the source's, else ``settings.proxy``, else
+  ``HTTPS_PROXY``/``HTTP_PROXY`` from the environment; ``NO_PROXY`` exempts hosts from
+  the last two.  ``"direct"`` switches proxies off.  Nothing else is taken from the
+  environment (no netrc).  A fetcher reads those variables once, when it is made.
 * The guard still judges the *target* (its DNS answer) before every request; the peer
   check is skipped through a proxy, since the peer is then the proxy the admin chose.
 * No cookie jar is shared: cookies a server sets live for one fetch (its redirects), and
@@ -34,6 +37,8 @@ Proxies, headers, cookies (``Access``, what a source adds to its requests):
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import time
 import urllib.request
 import zlib
@@ -63,6 +68,7 @@ from monitor.errors import (
 )
 from monitor.extract.document import sniff
 from monitor.fetch.encoding import decode_html
+from monitor.fetch.lanes import Lanes, shared_ssl_context
 from monitor.fetch.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
 from monitor.fetch.politeness import BackingOff, HostLimiter, retry_after
 from monitor.fetch.robots import RobotsCache
@@ -130,7 +136,7 @@ class _Reply:
 class HttpFetcher:
     """``async with HttpFetcher(settings) as f: result = await f.fetch(url)``.
 
-    Owns one httpx client (connection pool) and a robots.txt cache.  Pass the daemon's
+    Owns its lanes (one-connection httpx clients) and a robots.txt cache.  Pass the daemon's
     ``HostLimiter`` so that every fetcher spaces requests to a host together.  ``resolver``
     replaces DNS for the SSRF guard (tests simulate DNS with it).  ``verify_peer=False``
     skips the check of the address actually connected to; only for tests whose resolver
@@ -147,18 +153,19 @@ class HttpFetcher:
         self.robots = RobotsCache()
         self._resolver = resolver or system_resolver
         self._verify_peer = verify_peer
-        self._clients: dict[str | None, httpx.AsyncClient] = {}
+        self._ssl: ssl.SSLContext | None = None
+        # read once: urllib walks the whole environment at every call
+        self._env_proxies = urllib.request.getproxies_environment()
+        # idle connections kept open: as many as httpx's pool allows connections (100),
+        # so the pages of a hundred hosts do not open a new connection every time
+        self._lanes = Lanes(self._new_client, max_idle=max(100, settings.concurrency))
 
-    def _client(self, proxy: str | None) -> httpx.AsyncClient:
-        """The client going through ``proxy`` (None: direct), made on first use."""
-        if proxy not in self._clients:
-            self._clients[proxy] = self._new_client(proxy)
-        return self._clients[proxy]
-
-    def _new_client(self, proxy: str | None) -> httpx.AsyncClient:
+    def _new_client(self, proxy: str | None, limits: httpx.Limits) -> httpx.AsyncClient:
         s = self.settings
+        if self._ssl is None:
+            self._ssl = shared_ssl_context()
         return httpx.AsyncClient(
-            follow_redirects=False, proxy=proxy,
+            follow_redirects=False, proxy=proxy, limits=limits, verify=self._ssl,
             trust_env=False,  # proxies are chosen by proxy_for; never netrc
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps nothing
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -179,9 +186,7 @@ class HttpFetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        await self._lanes.aclose()
 
     async def fetch(self, url: str, *, etag: str | None = None,
                     last_modified: str | None = None, allow_private: bool | None = None,
@@ -340,18 +345,20 @@ class HttpFetcher:
 
     async def _exchange(self, url: str, headers: dict[str, str], call: _Call) -> _Reply:
         await ensure_allowed(url, allow_private=call.allow_private, resolver=self._resolver)
-        proxy = proxy_for(url, call.access.proxy, self.settings.proxy)
-        client = self._client(proxy)
+        proxy = proxy_for(url, call.access.proxy, self.settings.proxy, self._env_proxies)
         with _translated(url), self._backing_off(url):
-            request = client.build_request("GET", url, headers=headers)
-            _add_cookies(request, call)
-            async with self.limiter.slot(request.url.host, call.deadline):
+            target = parsed(url)
+            async with (self.limiter.slot(target.host, call.deadline),
+                        self._lanes.lend(target, proxy) as client):
+                request = client.build_request("GET", target, headers=headers)
+                _add_cookies(request, call)
                 response = await client.send(request, stream=True)
                 try:
                     if self._verify_peer and proxy is None:
                         ensure_peer_allowed(url, _peer(response),
                                             allow_private=call.allow_private)
-                    call.jar.extract_cookies(response)
+                    if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+                        call.jar.extract_cookies(response)  # costly even with none set
                     body = await _read_body(response, self.settings.max_body_bytes)
                 finally:
                     await response.aclose()
@@ -368,27 +375,37 @@ class HttpFetcher:
                 f"({self.settings.fetch_deadline:g} s), so the host was not asked") from None
 
 
-def proxy_for(url: str, chosen: str | None, default: str | None) -> str | None:
+def proxy_for(url: str, chosen: str | None, default: str | None,
+              env: dict[str, str] | None = None) -> str | None:
     """The proxy a request to ``url`` goes through, or None for a direct connection.
 
     The source's own proxy wins; then ``settings.proxy``; then the environment's
     ``HTTPS_PROXY``/``HTTP_PROXY`` (or ``ALL_PROXY``).  ``NO_PROXY`` exempts a host from the
-    last two; ``"direct"`` anywhere in that order means no proxy."""
+    last two; ``"direct"`` anywhere in that order means no proxy.  ``env``: those
+    variables as ``urllib.request.getproxies_environment`` read them (None: read now)."""
     if chosen:
         return None if chosen == DIRECT else chosen
-    host = httpx.URL(url).host
-    if urllib.request.proxy_bypass_environment(host):
+    if env is None:
+        env = urllib.request.getproxies_environment()
+    if urllib.request.proxy_bypass_environment(parsed(url).host, env):
         return None
     if default:
         return None if default == DIRECT else default
-    env = urllib.request.getproxies_environment()
-    return env.get(httpx.URL(url).scheme) or env.get("all") or None
+    return env.get(parsed(url).scheme) or env.get("all") or None
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed(url: str) -> httpx.URL:
+    """``httpx.URL(url)``, remembered: one fetch asks for its URL's host or scheme five
+    times (politeness, proxy, lane, cookies), and httpx parses it anew each time."""
+    return httpx.URL(url)
 
 
 def _add_cookies(request: httpx.Request, call: _Call) -> None:
     """This fetch's cookies, and the source's own Cookie header on its own host only."""
     own = call.access.cookie if request.url.host == call.access.cookie_host else None
-    call.jar.set_cookie_header(request)
+    if call.jar.jar:  # costly even with no cookies to send
+        call.jar.set_cookie_header(request)
     got = request.headers.get("cookie")
     if own:
         request.headers["Cookie"] = f"{own}; {got}" if got else own
@@ -510,7 +527,7 @@ def _conditional(etag: str | None, last_modified: str | None) -> dict[str, str]:
 
 
 def _host(url: str) -> str:
-    return httpx.URL(url).host
+    return parsed(url).host
 
 
 def _kept(headers: httpx.Headers) -> dict[str, str]:
