@@ -76,6 +76,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
 PG_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -144,9 +145,11 @@ def serve(hosts: list[str], n: int, change: float, ready: object, stop: object,
 # --- the daemon ------------------------------------------------------------------------
 
 
-def write_sources(path: Path, urls: list[str], interval: int, metrics_port: int) -> None:
+def write_sources(path: Path, urls: list[str], interval: int, metrics_port: int,
+                  jitter: float | None = None) -> None:
     head = (f"[settings]\nallow_private_network = true\nhost_delay = 0\n"
-            f"respect_robots = false\njitter = 0.5\nmetrics_port = {metrics_port}\n\n")
+            f"respect_robots = false\nmetrics_port = {metrics_port}\n"
+            + (f"jitter = {jitter}\n" if jitter is not None else "") + "\n")
     parts = [head]
     for i, url in enumerate(urls):
         parts.append(f'[[sources]]\nname = "s{i:05d}"\nurl = "{url}"\n'
@@ -154,8 +157,9 @@ def write_sources(path: Path, urls: list[str], interval: int, metrics_port: int)
     path.write_text("".join(parts), encoding="utf-8")
 
 
-def tree_rss(pid: int) -> tuple[int, int]:
-    """(bytes of VmRSS summed over ``pid`` and its descendants, number of processes)."""
+def tree_rss(pid: int, cpu: dict[int, float] | None = None) -> tuple[int, int]:
+    """(bytes of VmRSS summed over ``pid`` and its descendants, number of processes);
+    ``cpu`` gets each one's CPU seconds so far (user + system) by pid."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -176,7 +180,11 @@ def tree_rss(pid: int) -> tuple[int, int]:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
                         count += 1
-        except OSError:
+            if cpu is not None:
+                with open(f"/proc/{p}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                cpu[p] = (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
             pass
     return total, count
 
@@ -206,6 +214,26 @@ def histogram_p95(m: dict[str, float], name: str) -> float | None:
     return next(le for le, v in buckets if v >= 0.95 * total)
 
 
+def db_cpu(pg: object, out: dict[int, float]) -> None:
+    """CPU seconds of the PostgreSQL backends serving the benchmark's database, by pid
+    (the server runs on this machine)."""
+    if pg is None:
+        return
+    admin, name = pg  # type: ignore[misc]
+    try:
+        pids = [r[0] for r in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    except Exception:
+        return
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            out[p] = (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -215,13 +243,13 @@ def free_port() -> int:
 # --- the analysis ----------------------------------------------------------------------
 
 
-def slots_of(n: int, interval: int) -> list[tuple[float, float]]:
+def slots_of(n: int, interval: int, jitter: float | None) -> list[tuple[float, float]]:
     """(first slot as epoch seconds, interval) for each source, from the daemon's plan."""
     from monitor.config import SourceConfig, parse_interval
     from monitor.scheduler import plan_for
     from monitor.settings import Settings
 
-    settings = Settings(jitter=0.5)
+    settings = Settings() if jitter is None else Settings(jitter=jitter)
     out = []
     now = datetime.now(UTC)
     for i in range(n):
@@ -232,8 +260,8 @@ def slots_of(n: int, interval: int) -> list[tuple[float, float]]:
 
 
 def lag_report(arrivals: list[tuple[int, float]], n: int, interval: int,
-               window: tuple[float, float]) -> dict[str, object]:
-    grid = slots_of(n, interval)
+               window: tuple[float, float], jitter: float | None) -> dict[str, object]:
+    grid = slots_of(n, interval, jitter)
     per: list[list[float]] = [[] for _ in range(n)]
     for i, t in arrivals:
         per[i].append(t)
@@ -295,7 +323,7 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
         url, pg = database(kind, tmp)
         mport = free_port()
         sources = tmp / "sources.toml"
-        write_sources(sources, urls, args.interval, mport)
+        write_sources(sources, urls, args.interval, mport, args.jitter)
         env = dict(os.environ, MONITOR_DATABASE_URL=url, MONITOR_OUTBOX_DIR=str(tmp / "outbox"),
                    PYTHONPATH=str(ROOT))
         log = open(tmp / "daemon.log", "wb")
@@ -304,6 +332,9 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
                                  str(sources)], cwd=tmp, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         samples: list[tuple[float, int, int, dict[str, float]]] = []
+        cpu: dict[int, float] = {}  # pid -> CPU seconds, the daemon's tree
+        dbcpu: dict[int, float] = {}  # pid -> CPU seconds, PostgreSQL's backends
+        cpu_at: list[tuple[float, float]] = []  # (tree, database) CPU s at each sample
         first_pass_end = None
         try:
             while True:
@@ -311,9 +342,11 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
                 if proc.poll() is not None:
                     tail = (tmp / "daemon.log").read_text()[-3000:]
                     raise SystemExit(f"the daemon exited: {tail}")
-                rss, nproc = tree_rss(proc.pid)
+                rss, nproc = tree_rss(proc.pid, cpu)
+                db_cpu(pg, dbcpu)
                 m = metrics(mport)
                 samples.append((time.time(), rss, nproc, m))
+                cpu_at.append((sum(cpu.values()), sum(dbcpu.values())))
                 checks = sum(v for k, v in m.items() if k.startswith("monitor_checks_total"))
                 if first_pass_end is None and checks >= args.sources:
                     first_pass_end = time.time()
@@ -342,9 +375,18 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
     window = (first_pass_end, samples[-1][0])
     steady = [s for s in samples if s[0] >= first_pass_end]
     last = next((s[3] for s in reversed(samples) if s[3]), {})  # a scrape may time out
+    i0 = next(i for i, s in enumerate(samples) if s[0] >= first_pass_end)
+    checks_at = [sum(v for k, v in s[3].items() if k.startswith("monitor_checks_total"))
+                 if s[3] else None for s in samples]
+    i1 = max(i for i, c in enumerate(checks_at) if c is not None)
+    i0 = min((i for i in range(i0, i1 + 1) if checks_at[i] is not None), default=i1)
+    done = (checks_at[i1] or 0) - (checks_at[i0] or 0)
+    cpu_s = cpu_at[i1][0] - cpu_at[i0][0]
+    db_s = cpu_at[i1][1] - cpu_at[i0][1]
     report: dict[str, object] = {
         "db": kind, "sources": args.sources, "hosts": args.hosts,
-        "interval_s": args.interval, "first_pass_s": round(first_pass_end - t0, 1),
+        "interval_s": args.interval, "jitter": args.jitter,
+        "first_pass_s": round(first_pass_end - t0, 1),
         "window_s": round(window[1] - window[0], 1),
         "rss_peak_mb": round(max(s[1] for s in samples) / 2**20, 1),
         "rss_steady_peak_mb": round(max(s[1] for s in steady) / 2**20, 1),
@@ -358,8 +400,14 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
                                             for s in samples if s[0] < first_pass_end),
                                            default=None),
         "metric_start_lag_p95_s": histogram_p95(last, "monitor_scheduler_start_lag_seconds"),
+        # after the first pass: load-independent cost, and the rate one core would allow
+        "steady_checks": done, "steady_cpu_s": round(cpu_s, 1),
+        "cpu_ms_per_check": round(1000 * cpu_s / done, 2) if done else None,
+        "db_server_cpu_ms_per_check": round(1000 * db_s / done, 2) if done and pg else None,
+        "checks_per_cpu_s": round(done / cpu_s, 1) if cpu_s else None,
+        "load_average": os.getloadavg(),
     }
-    report.update(lag_report(arrivals, args.sources, args.interval, window))
+    report.update(lag_report(arrivals, args.sources, args.interval, window, args.jitter))
     return report
 
 
@@ -372,6 +420,7 @@ def main() -> None:
                    help="seconds measured after the first pass")
     p.add_argument("--first-pass-limit", type=int, default=1200)
     p.add_argument("--change", type=float, default=0.05, help="share changed each minute")
+    p.add_argument("--jitter", type=float, help="the setting (default: the daemon's)")
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
     p.add_argument("--json", type=Path, help="also write the reports here")
     args = p.parse_args()
