@@ -83,7 +83,7 @@ class CheckRunner:
         self.last_result_at: datetime | None = None
         self.on_alerts: Callable[[], None] = lambda: None
         self.on_documents: Callable[[], None] = lambda: None
-        self.on_released: Callable[[datetime], None] = lambda at: None  # its next slot
+        self.on_released: Callable[[str, datetime], None] = lambda name, at: None  # next slot
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="leases")
 
     # --- the queues ----------------------------------------------------------------
@@ -178,7 +178,7 @@ class CheckRunner:
                            write=False):
             if await asyncio.to_thread(self.schedule.release, target.page_id, next_at):
                 self.db.ok(small=True)
-                self.on_released(next_at)
+                self.on_released(name, next_at)
             else:
                 logger.warning("{}: the lease ran out during the check; another replica may "
                                "have checked it too (raise lease_seconds?)", name)
