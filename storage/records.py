@@ -112,6 +112,15 @@ class AlertDraft:
 
 
 @dataclass(frozen=True)
+class LeaseEnd:
+    """The daemon's lease of the page, ended by the check's own commit (one transaction
+    a check less): the page is due again at ``next_check_at``."""
+
+    owner: str
+    next_check_at: datetime
+
+
+@dataclass(frozen=True)
 class CheckRecord:
     """Everything one check writes, committed in one transaction."""
 
@@ -141,6 +150,7 @@ class CheckRecord:
     documents_complete: bool = True  # every listing page was read: absent ones are gone
     max_documents: int = 500  # a listing's cap on the documents it creates
     announced: bool = False  # this check told the watchers of a new document
+    lease: LeaseEnd | None = None  # the daemon's claim, released in the same commit
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,7 @@ class CommitResult:
     outcome: str = ""  # "superseded" when a later fetch was stored first
     conflict: bool = False  # nothing written: the page moved on, recompute and retry
     documents: DocumentSync | None = None  # a listing's: what changed in its documents
+    released: bool | None = None  # the record's lease: ended (False: no longer ours)
 
 
 @dataclass(frozen=True)

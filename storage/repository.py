@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +70,8 @@ _RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_ba
                  Version.raw_chain).where(Version.id == bindparam("id"))
 
 # The plain commit (Store._commit_plain): built once, as a check runs them every time.
-_LOCK = sa_select(Page.revision, Page.observed_at).where(Page.id == bindparam("id"))
+_LOCK = sa_select(Page.revision, Page.observed_at, Page.lease_owner).where(
+    Page.id == bindparam("id"))
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
 _INSERT_CHECK = insert(Check).returning(Check.id)
 _INSERT_VERSION = insert(Version).returning(Version.id)
@@ -236,8 +238,11 @@ class Store:
             page = self._lock_page(s, rec.page_id)
             if rec.outcome == "superseded" or page.revision != rec.expected_revision:
                 if rec.outcome == "superseded" or _older(rec.observed_at, page.observed_at):
-                    return self._superseded(s, rec)
+                    released = _end_lease(page, rec)
+                    s.add(page)
+                    return replace(self._superseded(s, rec), released=released)
                 return CommitResult(0, None, outcome="conflict", conflict=True)
+            released = _end_lease(page, rec)
             baseline = page.last_version_id is None
             if rec.changes or rec.documents is not None:
                 self._changes_in_id_order(s)
@@ -257,7 +262,7 @@ class Store:
                                       max_documents=rec.max_documents, now=utcnow())
             s.commit()
             return CommitResult(check_id, version_id, tuple(change_ids), tuple(alert_ids),
-                                rec.outcome, documents=docs)
+                                rec.outcome, documents=docs, released=released)
 
     def _commit_plain(self, rec: CheckRecord) -> CommitResult:
         """``commit_check`` of a record that adds a check row only (unchanged, or an error
@@ -276,11 +281,15 @@ class Store:
                     return CommitResult(0, None, outcome="conflict", conflict=True)
                 outcome = "superseded"  # stale: the check row only, the page untouched
             check_id = c.execute(_INSERT_CHECK, _check_values(rec, outcome, None)).scalar_one()
+            released = _lease_values(page.lease_owner, rec)
+            values = dict(released or {})
             if outcome != "superseded":
-                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **_page_values(
-                    page.revision, page.observed_at, rec, None)})
+                values.update(_page_values(page.revision, page.observed_at, rec, None))
+            if values:
+                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **values})
             c.commit()
-            return CommitResult(check_id, None, outcome=outcome)
+            return CommitResult(check_id, None, outcome=outcome,
+                                released=None if rec.lease is None else released is not None)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -538,6 +547,23 @@ def _page_values(revision: int, observed_at: datetime | None, rec: CheckRecord,
     if rec.announced:
         out["announce"] = False
     return out
+
+
+def _lease_values(owner: str | None, rec: CheckRecord) -> dict[str, Any] | None:
+    """The page columns that end the record's lease, if it is still ours (None when it
+    ran out and another replica took the page: then nothing changes)."""
+    if rec.lease is None or owner != rec.lease.owner:
+        return None
+    return {"lease_owner": None, "lease_expires": None,
+            "next_check_at": rec.lease.next_check_at}
+
+
+def _end_lease(page: Page, rec: CheckRecord) -> bool | None:
+    """``_lease_values`` on a locked ORM page; whether the lease ended (None: none)."""
+    values = _lease_values(page.lease_owner, rec)
+    for key, value in (values or {}).items():
+        setattr(page, key, value)
+    return None if rec.lease is None else values is not None
 
 
 def _older(at: datetime | None, than: datetime | None) -> bool:
