@@ -22,13 +22,62 @@ Measured:
   after it is a **missed slot**; a source with none at all is **never checked**.
 * the daemon's own ``/metrics``: ``monitor_due_backlog`` and
   ``monitor_scheduler_lag_seconds`` (sampled), and the start-lag histogram's p95.
+* **CPU per check** after the first pass: user + system time of the daemon's process
+  tree (and, on PostgreSQL, of the server's backends for the benchmark's database) over
+  the checks of the window.  Unlike the lag, it does not depend on what else the
+  machine runs; ``1000 / cpu_ms_per_check`` is the rate one free core allows.
 
-The settings are the defaults except ``host_delay = 0`` (a local server) and
-``jitter = 0.5``: with the default 0.1 all 10,000 sources of a 10-minute interval fall
-in one minute, 167 checks a second, which two shared cores cannot do.
+The settings are the defaults except ``host_delay = 0`` (a local server); ``--jitter``
+sets that one too (the runs before 2026-12-06 08:00 used 0.5).  The first pass ends when
+every source has been checked once (``outcome="new"``).
 
-Latest numbers (2026-12-06, this 2-core VM shared with seven other jobs, load average
-10-20; 10,000 sources over 50 hosts, 10-minute interval, 5% changing each minute):
+Latest numbers (2026-12-06, 2-core VM shared with four other jobs, load average 4-12;
+10,000 sources over 50 hosts, 10-minute interval, 5% of the pages changing each minute,
+so ~40% of the checks store a version):
+
+=================================  ======================  ======================
+                                   before (96b27ab,        after (branch h/daemon)
+                                   jitter 0.5)             default jitter 1
+=================================  ======================  ======================
+SQLite: first pass                 404 s                   258 s
+SQLite: lag at the server after    p50 89 s, p95 146 s,    p50 0.015 s, p95 0.067 s,
+  the first pass (10 min)          max 596 s               max 1.06 s; none missed
+SQLite: daemon CPU per check       14.2 ms (load 6-7)      15.3 ms (load 3-6)
+SQLite: tree RSS peak / steady     165 / 151 MB            165 / 150 MB
+PostgreSQL: first pass             525 s                   442 s
+PostgreSQL: lag after the first    p50 219 s, p95 396 s,   p50 0.048 s, p95 0.298 s,
+  pass (10 min)                    max 599 s; 962 sources  max 1.68 s; every source
+                                   never checked           checked
+PostgreSQL: CPU per check, daemon  24.4 + 13.7 ms          19.0 + 11.7 ms
+  + server backends                (load 10-11)            (load 4-9)
+PostgreSQL: tree RSS peak / steady 217 / 153 MB            196 / 152 MB
+=================================  ======================  ======================
+
+What changed: the slots of an interval are spread over all of it (``jitter`` 1: 16.7
+checks a second instead of 33/s in the first half, 167/s with the old default 0.1);
+host queues and the concurrency cap go earliest deadline first, so the first pass
+takes the capacity the slots leave (before, every slot due during the first pass
+waited behind it, and the backlog took most of the next interval to clear); the
+dispatcher reads the next 2 s of slots once a second and hands each page over at its
+slot by a timer (it polled every 0.2 s); the check's commit ends its lease (one
+transaction a check less); httpcore's failed ``import sniffio`` (six a request) is
+cached.  Unchanged pages only, all due at once (a saturated daemon, SQLite), the
+daemon's CPU per check went from 8.0-9.4 ms to 6.0-8.2 ms (load 6-8).  Client CPU of a
+check's database work alone (claim, state, commit, release), 250 checks: SQLite 1.6 →
+1.4 ms, PostgreSQL 6.4 → 5.0 ms.  What is left of a check's CPU is mostly the fetch:
+in a yappi profile of the unchanged checks, httpx/httpcore took ~60% of the daemon's
+CPU (the pool scanning every connection on each request ~20%, ``proxy_for`` reading
+the environment's proxies twice a request ~10%), the database ~15%.
+
+The CPU per check of this mixed run did not move beyond the noise of a shared machine
+(14.2 → 15.3 ms on SQLite; the run before also spread fixed costs over 14,000 checks
+of a backlog): the savings above are ~1-2 ms of a check whose rest is the pipeline's.
+The lag did, by the schedule and the queue order.  At 16.7 checks a second the daemon
+needs 16.7 × 14 ms ≈ 25% of one core on SQLite, and
+16.7 × 19 ms ≈ 32% plus the server's 20% on PostgreSQL: with the machine's load above
+~8 on its 2 cores, it gets about that much and the lag grows, whatever the scheduler.
+
+Earlier numbers (2026-12-06, load average 10-20, ``jitter = 0.5``):
 
 =================================  ======================  ===========================
                                    before (77ecafd)        after (branch h/daemon)
