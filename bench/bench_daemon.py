@@ -22,13 +22,62 @@ Measured:
   after it is a **missed slot**; a source with none at all is **never checked**.
 * the daemon's own ``/metrics``: ``monitor_due_backlog`` and
   ``monitor_scheduler_lag_seconds`` (sampled), and the start-lag histogram's p95.
+* **CPU per check** after the first pass: user + system time of the daemon's process
+  tree (and, on PostgreSQL, of the server's backends for the benchmark's database) over
+  the checks of the window.  Unlike the lag, it does not depend on what else the
+  machine runs; ``1000 / cpu_ms_per_check`` is the rate one free core allows.
 
-The settings are the defaults except ``host_delay = 0`` (a local server) and
-``jitter = 0.5``: with the default 0.1 all 10,000 sources of a 10-minute interval fall
-in one minute, 167 checks a second, which two shared cores cannot do.
+The settings are the defaults except ``host_delay = 0`` (a local server); ``--jitter``
+sets that one too (the runs before 2026-12-06 08:00 used 0.5).  The first pass ends when
+every source has been checked once (``outcome="new"``).
 
-Latest numbers (2026-12-06, this 2-core VM shared with seven other jobs, load average
-10-20; 10,000 sources over 50 hosts, 10-minute interval, 5% changing each minute):
+Latest numbers (2026-12-06, 2-core VM shared with four other jobs, load average 4-12;
+10,000 sources over 50 hosts, 10-minute interval, 5% of the pages changing each minute,
+so ~40% of the checks store a version):
+
+=================================  ======================  ======================
+                                   before (96b27ab,        after (branch h/daemon)
+                                   jitter 0.5)             default jitter 1
+=================================  ======================  ======================
+SQLite: first pass                 404 s                   258 s
+SQLite: lag at the server after    p50 89 s, p95 146 s,    p50 0.015 s, p95 0.067 s,
+  the first pass (10 min)          max 596 s               max 1.06 s; none missed
+SQLite: daemon CPU per check       14.2 ms (load 6-7)      15.3 ms (load 3-6)
+SQLite: tree RSS peak / steady     165 / 151 MB            165 / 150 MB
+PostgreSQL: first pass             525 s                   442 s
+PostgreSQL: lag after the first    p50 219 s, p95 396 s,   p50 0.048 s, p95 0.298 s,
+  pass (10 min)                    max 599 s; 962 sources  max 1.68 s; every source
+                                   never checked           checked
+PostgreSQL: CPU per check, daemon  24.4 + 13.7 ms          19.0 + 11.7 ms
+  + server backends                (load 10-11)            (load 4-9)
+PostgreSQL: tree RSS peak / steady 217 / 153 MB            196 / 152 MB
+=================================  ======================  ======================
+
+What changed: the slots of an interval are spread over all of it (``jitter`` 1: 16.7
+checks a second instead of 33/s in the first half, 167/s with the old default 0.1);
+host queues and the concurrency cap go earliest deadline first, so the first pass
+takes the capacity the slots leave (before, every slot due during the first pass
+waited behind it, and the backlog took most of the next interval to clear); the
+dispatcher reads the next 2 s of slots once a second and hands each page over at its
+slot by a timer (it polled every 0.2 s); the check's commit ends its lease (one
+transaction a check less); httpcore's failed ``import sniffio`` (six a request) is
+cached.  Unchanged pages only, all due at once (a saturated daemon, SQLite), the
+daemon's CPU per check went from 8.0-9.4 ms to 6.0-8.2 ms (load 6-8).  Client CPU of a
+check's database work alone (claim, state, commit, release), 250 checks: SQLite 1.6 →
+1.4 ms, PostgreSQL 6.4 → 5.0 ms.  What is left of a check's CPU is mostly the fetch:
+in a yappi profile of the unchanged checks, httpx/httpcore took ~60% of the daemon's
+CPU (the pool scanning every connection on each request ~20%, ``proxy_for`` reading
+the environment's proxies twice a request ~10%), the database ~15%.
+
+The CPU per check of this mixed run did not move beyond the noise of a shared machine
+(14.2 → 15.3 ms on SQLite; the run before also spread fixed costs over 14,000 checks
+of a backlog): the savings above are ~1-2 ms of a check whose rest is the pipeline's.
+The lag did, by the schedule and the queue order.  At 16.7 checks a second the daemon
+needs 16.7 × 14 ms ≈ 25% of one core on SQLite, and
+16.7 × 19 ms ≈ 32% plus the server's 20% on PostgreSQL: with the machine's load above
+~8 on its 2 cores, it gets about that much and the lag grows, whatever the scheduler.
+
+Earlier numbers (2026-12-06, load average 10-20, ``jitter = 0.5``):
 
 =================================  ======================  ===========================
                                    before (77ecafd)        after (branch h/daemon)
@@ -76,6 +125,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
 PG_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -144,9 +194,11 @@ def serve(hosts: list[str], n: int, change: float, ready: object, stop: object,
 # --- the daemon ------------------------------------------------------------------------
 
 
-def write_sources(path: Path, urls: list[str], interval: int, metrics_port: int) -> None:
+def write_sources(path: Path, urls: list[str], interval: int, metrics_port: int,
+                  jitter: float | None = None) -> None:
     head = (f"[settings]\nallow_private_network = true\nhost_delay = 0\n"
-            f"respect_robots = false\njitter = 0.5\nmetrics_port = {metrics_port}\n\n")
+            f"respect_robots = false\nmetrics_port = {metrics_port}\n"
+            + (f"jitter = {jitter}\n" if jitter is not None else "") + "\n")
     parts = [head]
     for i, url in enumerate(urls):
         parts.append(f'[[sources]]\nname = "s{i:05d}"\nurl = "{url}"\n'
@@ -154,8 +206,9 @@ def write_sources(path: Path, urls: list[str], interval: int, metrics_port: int)
     path.write_text("".join(parts), encoding="utf-8")
 
 
-def tree_rss(pid: int) -> tuple[int, int]:
-    """(bytes of VmRSS summed over ``pid`` and its descendants, number of processes)."""
+def tree_rss(pid: int, cpu: dict[int, float] | None = None) -> tuple[int, int]:
+    """(bytes of VmRSS summed over ``pid`` and its descendants, number of processes);
+    ``cpu`` gets each one's CPU seconds so far (user + system) by pid."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -176,7 +229,11 @@ def tree_rss(pid: int) -> tuple[int, int]:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
                         count += 1
-        except OSError:
+            if cpu is not None:
+                with open(f"/proc/{p}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                cpu[p] = (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
             pass
     return total, count
 
@@ -206,6 +263,26 @@ def histogram_p95(m: dict[str, float], name: str) -> float | None:
     return next(le for le, v in buckets if v >= 0.95 * total)
 
 
+def db_cpu(pg: object, out: dict[int, float]) -> None:
+    """CPU seconds of the PostgreSQL backends serving the benchmark's database, by pid
+    (the server runs on this machine)."""
+    if pg is None:
+        return
+    admin, name = pg  # type: ignore[misc]
+    try:
+        pids = [r[0] for r in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    except Exception:
+        return
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            out[p] = (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -215,13 +292,13 @@ def free_port() -> int:
 # --- the analysis ----------------------------------------------------------------------
 
 
-def slots_of(n: int, interval: int) -> list[tuple[float, float]]:
+def slots_of(n: int, interval: int, jitter: float | None) -> list[tuple[float, float]]:
     """(first slot as epoch seconds, interval) for each source, from the daemon's plan."""
     from monitor.config import SourceConfig, parse_interval
     from monitor.scheduler import plan_for
     from monitor.settings import Settings
 
-    settings = Settings(jitter=0.5)
+    settings = Settings() if jitter is None else Settings(jitter=jitter)
     out = []
     now = datetime.now(UTC)
     for i in range(n):
@@ -232,8 +309,8 @@ def slots_of(n: int, interval: int) -> list[tuple[float, float]]:
 
 
 def lag_report(arrivals: list[tuple[int, float]], n: int, interval: int,
-               window: tuple[float, float]) -> dict[str, object]:
-    grid = slots_of(n, interval)
+               window: tuple[float, float], jitter: float | None) -> dict[str, object]:
+    grid = slots_of(n, interval, jitter)
     per: list[list[float]] = [[] for _ in range(n)]
     for i, t in arrivals:
         per[i].append(t)
@@ -295,7 +372,7 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
         url, pg = database(kind, tmp)
         mport = free_port()
         sources = tmp / "sources.toml"
-        write_sources(sources, urls, args.interval, mport)
+        write_sources(sources, urls, args.interval, mport, args.jitter)
         env = dict(os.environ, MONITOR_DATABASE_URL=url, MONITOR_OUTBOX_DIR=str(tmp / "outbox"),
                    PYTHONPATH=str(ROOT))
         log = open(tmp / "daemon.log", "wb")
@@ -304,6 +381,9 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
                                  str(sources)], cwd=tmp, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         samples: list[tuple[float, int, int, dict[str, float]]] = []
+        cpu: dict[int, float] = {}  # pid -> CPU seconds, the daemon's tree
+        dbcpu: dict[int, float] = {}  # pid -> CPU seconds, PostgreSQL's backends
+        cpu_at: list[tuple[float, float]] = []  # (tree, database) CPU s at each sample
         first_pass_end = None
         try:
             while True:
@@ -311,17 +391,22 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
                 if proc.poll() is not None:
                     tail = (tmp / "daemon.log").read_text()[-3000:]
                     raise SystemExit(f"the daemon exited: {tail}")
-                rss, nproc = tree_rss(proc.pid)
+                rss, nproc = tree_rss(proc.pid, cpu)
+                db_cpu(pg, dbcpu)
                 m = metrics(mport)
                 samples.append((time.time(), rss, nproc, m))
+                cpu_at.append((sum(cpu.values()), sum(dbcpu.values())))
                 checks = sum(v for k, v in m.items() if k.startswith("monitor_checks_total"))
-                if first_pass_end is None and checks >= args.sources:
+                # every source checked once: slots of the sources checked first come due
+                # during the first pass (and go first), so all checks would end it early
+                first = m.get('monitor_checks_total{outcome=new}', 0)
+                if first_pass_end is None and first >= args.sources:
                     first_pass_end = time.time()
                     print(f"{kind}: first pass done in {first_pass_end - t0:.0f} s", flush=True)
                 if first_pass_end is None and time.time() - t0 > args.first_pass_limit:
                     first_pass_end = time.time()
                     print(f"{kind}: first pass not done after {args.first_pass_limit} s "
-                          f"({checks:.0f} checks)", flush=True)
+                          f"({first:.0f} sources of {checks:.0f} checks)", flush=True)
                 if first_pass_end is not None and time.time() - first_pass_end >= args.window:
                     break
         finally:
@@ -342,9 +427,18 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
     window = (first_pass_end, samples[-1][0])
     steady = [s for s in samples if s[0] >= first_pass_end]
     last = next((s[3] for s in reversed(samples) if s[3]), {})  # a scrape may time out
+    i0 = next(i for i, s in enumerate(samples) if s[0] >= first_pass_end)
+    checks_at = [sum(v for k, v in s[3].items() if k.startswith("monitor_checks_total"))
+                 if s[3] else None for s in samples]
+    i1 = max(i for i, c in enumerate(checks_at) if c is not None)
+    i0 = min((i for i in range(i0, i1 + 1) if checks_at[i] is not None), default=i1)
+    done = (checks_at[i1] or 0) - (checks_at[i0] or 0)
+    cpu_s = cpu_at[i1][0] - cpu_at[i0][0]
+    db_s = cpu_at[i1][1] - cpu_at[i0][1]
     report: dict[str, object] = {
         "db": kind, "sources": args.sources, "hosts": args.hosts,
-        "interval_s": args.interval, "first_pass_s": round(first_pass_end - t0, 1),
+        "interval_s": args.interval, "jitter": args.jitter,
+        "first_pass_s": round(first_pass_end - t0, 1),
         "window_s": round(window[1] - window[0], 1),
         "rss_peak_mb": round(max(s[1] for s in samples) / 2**20, 1),
         "rss_steady_peak_mb": round(max(s[1] for s in steady) / 2**20, 1),
@@ -358,8 +452,14 @@ def run(args: argparse.Namespace, kind: str) -> dict[str, object]:
                                             for s in samples if s[0] < first_pass_end),
                                            default=None),
         "metric_start_lag_p95_s": histogram_p95(last, "monitor_scheduler_start_lag_seconds"),
+        # after the first pass: load-independent cost, and the rate one core would allow
+        "steady_checks": done, "steady_cpu_s": round(cpu_s, 1),
+        "cpu_ms_per_check": round(1000 * cpu_s / done, 2) if done else None,
+        "db_server_cpu_ms_per_check": round(1000 * db_s / done, 2) if done and pg else None,
+        "checks_per_cpu_s": round(done / cpu_s, 1) if cpu_s else None,
+        "load_average": os.getloadavg(),
     }
-    report.update(lag_report(arrivals, args.sources, args.interval, window))
+    report.update(lag_report(arrivals, args.sources, args.interval, window, args.jitter))
     return report
 
 
@@ -372,6 +472,7 @@ def main() -> None:
                    help="seconds measured after the first pass")
     p.add_argument("--first-pass-limit", type=int, default=1200)
     p.add_argument("--change", type=float, default=0.05, help="share changed each minute")
+    p.add_argument("--jitter", type=float, help="the setting (default: the daemon's)")
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
     p.add_argument("--json", type=Path, help="also write the reports here")
     args = p.parse_args()

@@ -6,15 +6,22 @@ jobs (the sources-file watcher, lease renewal, alert delivery, metrics refresh),
 blocking database calls go through ``asyncio.to_thread``.
 
 The dispatcher: the database's ``pages.next_check_at`` is the schedule (the plans in
-``monitor.scheduler`` only compute it), so there is no timer per source.  It sleeps
-until the earliest ``next_check_at`` to come (at least ``DISPATCH_TICK``, at most the
-sweep period), then hands every page that came due since its last look to the runner's
-host queues.  Every ``lease_seconds / 2`` (1–30 s), and when woken (start, reload, a
-listing found documents), it does a *full sweep* instead: every due page whose lease
-is free, including pages never checked, a page a killed replica held (its lease
-expired), a slot missed while the daemon was down (one catch-up check, not one per
-missed run), and the due documents of listings.  10,000 sources cost a dictionary
-entry and a ``Plan`` each, not an APScheduler job and a coroutine each.
+``monitor.scheduler`` only compute it), so there is no timer per source.  Each *look*
+reads the pages whose slot falls in the next ``LOOKAHEAD`` seconds (and those due
+since the last look): a page already due goes to the runner's host queues at once, one
+to come gets a timer (``loop.call_later``) that hands it over at its slot.  The next
+look comes when the window is half spent (``LOOK_EVERY``), or later when the earliest
+slot beyond the window is further away, never later than the sweep period.  So 10,000
+sources spread over 10 minutes (17 a second) cost one indexed query a second, and each
+check is handed over at its slot, not at the next poll.  A check that sets its page's
+next slot inside the window already read (a short interval) arms its own timer
+(``wake_by``).  Every ``lease_seconds / 2`` (1–30 s), and when woken (start, reload, a
+listing found documents), a look is a *full sweep*: every page due by the window's end
+whose lease is free, including pages never checked, a page a killed replica held (its
+lease expired), a slot missed while the daemon was down (one catch-up check, not one
+per missed run), and the due documents of listings.  10,000 sources cost a dictionary
+entry and a ``Plan`` each, not an APScheduler job and a coroutine each; a timer exists
+only for the few pages of the window.
 
 Several replicas on PostgreSQL: each sees every due page; only the one that wins the
 page's claim checks it (``storage.schedule``).
@@ -59,6 +66,9 @@ DELIVER_EVERY = 30.0  # seconds between two runs of alert delivery (retries, dig
 SKIPS_EVERY = 300.0  # seconds between two summaries of skipped runs
 METRICS_EVERY = 15.0  # seconds between two counts of the outbox for the gauges
 DISPATCH_TICK = 0.2  # seconds: the shortest gap between two looks at the due pages
+LOOKAHEAD = 2.0  # seconds: a look reads the slots this far ahead and arms timers for them
+LOOK_EVERY = 1.0  # seconds between two looks while slots keep coming (< LOOKAHEAD)
+TIMER_MARGIN = 0.005  # seconds a timer fires after its slot
 # A look since the last one also takes pages due this long before it: a check released
 # while the last look ran, with its next slot already passed, is not left to the sweep.
 DISPATCH_OVERLAP = timedelta(seconds=5)
@@ -146,7 +156,9 @@ class _Running:
         self.metrics.follow(self.runner.backlog, self.runner.lag)
         self._wake = asyncio.Event()  # set: look at the due pages now
         self._full = True  # the next look is a full sweep
+        self._horizon: datetime | None = None  # the end of the window read last
         self._wake_at: datetime | None = None  # when the dispatcher looks next
+        self._armed: dict[str, asyncio.TimerHandle] = {}  # slots to come in the window
         self.runner.on_released = self.wake_by
         self._dispatcher: asyncio.Task[None] | None = None
         self.runner.on_alerts = self.wake_delivery
@@ -196,6 +208,9 @@ class _Running:
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)
+        for timer in self._armed.values():
+            timer.cancel()
+        self._armed.clear()
         grace = self.config.settings.shutdown_grace
         await asyncio.gather(self.runner.stop(grace), self._stop_delivery(grace))
         self.scheduler.shutdown(wait=False)
@@ -278,19 +293,23 @@ class _Running:
     async def dispatch_forever(self) -> None:
         """Hand due pages to the runner until shutdown (see the module docstring)."""
         period = min(30.0, max(1.0, self.config.settings.lease_seconds / 2))
-        last_full, seen = 0.0, None
+        last_full = 0.0
         while not self.runner.stopping:
-            full = self._full or seen is None or time.monotonic() - last_full >= period
+            full = (self._full or self._horizon is None
+                    or time.monotonic() - last_full >= period)
             self._wake.clear()
             self._full = False
             now = utcnow()
+            until = now + timedelta(seconds=LOOKAHEAD)
             if full:
                 last_full = time.monotonic()
-            next_at = await self.dispatch(now, None if full else seen - DISPATCH_OVERLAP)
-            seen = now
+            after = None if full else self._horizon - DISPATCH_OVERLAP  # type: ignore[operator]
+            next_at = await self.dispatch(now, after, until)
+            self._horizon = until
             delay = period - (time.monotonic() - last_full)
-            if next_at is not None:
-                delay = min(delay, (next_at - utcnow()).total_seconds())
+            if next_at is not None:  # look again by the time it enters the window
+                delay = min(delay, max(LOOK_EVERY, (next_at - utcnow()).total_seconds()
+                                       - LOOKAHEAD))
             delay = max(DISPATCH_TICK, delay)
             self._wake_at = utcnow() + timedelta(seconds=delay)
             try:
@@ -298,21 +317,39 @@ class _Running:
             except TimeoutError:
                 pass
 
-    async def dispatch(self, now: datetime, after: datetime | None) -> datetime | None:
-        """Submit the pages due by ``now`` (since ``after``; all when None); returns the
-        next slot to come."""
+    async def dispatch(self, now: datetime, after: datetime | None,
+                       until: datetime | None = None) -> datetime | None:
+        """Submit the pages due by ``now`` and arm timers for those due by ``until``
+        (since ``after``; all when None); returns the next slot after ``until``."""
+        until = until or now
+
         def look() -> tuple[list[tuple[int, datetime | None]], datetime | None]:
-            return self.schedule.due_pages(now, after), self.schedule.next_due(now)
+            return (self.schedule.due_pages(now, after, until),
+                    self.schedule.next_due(until))
 
         with self.db.guard("cannot look for due checks", write=False):
             rows, next_at = await asyncio.to_thread(look)
             for page_id, due_at in rows:
                 if (name := self.by_page.get(page_id)) is not None:
-                    self.runner.submit(name, due_at)
+                    self._hand_over(name, due_at)
             if after is None:
                 await self._dispatch_documents(now)
             return next_at
         return None
+
+    def _hand_over(self, name: str, due_at: datetime | None) -> None:
+        """To the runner now if due, else at its slot (once per source)."""
+        wait = (due_at - utcnow()).total_seconds() if due_at is not None else 0.0
+        if wait <= 0:
+            self.runner.submit(name, due_at)
+        elif name not in self._armed and not self.runner.stopping:
+            # a hair after the slot: a claim a microsecond early would find it not due
+            self._armed[name] = asyncio.get_running_loop().call_later(
+                wait + TIMER_MARGIN, self._fire, name, due_at)
+
+    def _fire(self, name: str, due_at: datetime) -> None:
+        self._armed.pop(name, None)
+        self.runner.submit(name, due_at)
 
     async def _dispatch_documents(self, now: datetime) -> None:
         """The due documents of listings: scheduled by the database alone."""
@@ -331,9 +368,12 @@ class _Running:
             self._full = True
             self._wake.set()
 
-    def wake_by(self, at: datetime) -> None:
-        """A check set its page's next slot: look again by then if not planned sooner."""
-        if self._wake_at is not None and at < self._wake_at:
+    def wake_by(self, name: str, at: datetime) -> None:
+        """A check set its page's next slot: inside the window already read, no look
+        will see it, so it gets its timer now; before the next look, that look comes now."""
+        if self._horizon is not None and at <= self._horizon:
+            self._hand_over(name, at)
+        elif self._wake_at is not None and at < self._wake_at:
             self._wake.set()
 
     async def _stop_delivery(self, grace: float) -> None:

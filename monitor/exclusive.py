@@ -7,9 +7,9 @@ check`` does: it waits for the holder to finish (polling every ``POLL`` s), and 
 ``wait`` seconds reports the page busy, naming the holder.  While it holds the lease it
 renews it, so a slow host never lets the daemon start the same page.
 
-The check gives the lease back in its own commit (``Lease``, ``CheckRecord.lease_owner``):
-one write transaction fewer per check; ``exclusive`` gives it back itself only when no
-commit did (the check failed to store, or was never made).
+The check gives the lease back in its own commit (``Lease.end`` → ``CheckRecord.lease``,
+the schedule left as it was): one write transaction fewer per check; ``exclusive`` gives
+it back itself only when no commit did (the check failed to store, or was never made).
 
 The lease is the first line of defence; ``Store.commit_check`` is the second: even a
 check whose lease ran out commits in order (see its docstring).
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from monitor.errors import PageBusyError, reported
 from storage.models import utcnow
+from storage.records import LeaseEnd
 from storage.schedule import Schedule
 
 POLL = 0.25  # seconds between two tries to take a page someone else checks
@@ -32,10 +33,14 @@ POLL = 0.25  # seconds between two tries to take a page someone else checks
 
 @dataclass
 class Lease:
-    """The lease ``exclusive`` holds; a check's commit that ended it sets ``given_back``."""
+    """The lease ``exclusive`` holds.  ``Checker.check(…, lease=lease.end)`` ends it in the
+    check's commit; the caller then sets ``given_back`` from ``CheckResult.released``."""
 
     owner: str
     given_back: bool = False
+
+    def end(self) -> LeaseEnd:
+        return LeaseEnd(self.owner)
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ import hashlib
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -30,7 +31,6 @@ from monitor.errors import (
     InternalError,
     MonitorError,
 )
-from monitor.exclusive import Lease
 from monitor.extract import extract, extract_document, extract_feed, listing
 from monitor.fetch import Fetcher
 from monitor.types import (
@@ -46,7 +46,7 @@ from monitor.types import (
 )
 from storage import Store
 from storage.models import utcnow
-from storage.records import AlertDraft, CheckRecord, NewVersion, PageState
+from storage.records import AlertDraft, CheckRecord, LeaseEnd, NewVersion, PageState
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
@@ -206,11 +206,11 @@ class Checker:
     def __init__(self, config: Config, store: Store, fetcher: Fetcher) -> None:
         self.config, self.store, self.fetcher = config, store, fetcher
 
-    async def check(self, source: SourceConfig, page_id: int | None = None, *,
-                    lease: Lease | None = None) -> CheckResult:
+    async def check(self, source: SourceConfig, page_id: int | None = None,
+                    lease: Callable[[], LeaseEnd] | None = None) -> CheckResult:
         """Check the source's page, or its document ``page_id`` (``source`` is then the
-        document's settings: ``SourceConfig.document``).  ``lease``: the page's lease
-        held by ``monitor.exclusive``, given back by the check's commit."""
+        document's settings: ``SourceConfig.document``).  ``lease``: the daemon's claim,
+        ended by the check's commit (called then: the next slot counts from then)."""
         started, t0 = utcnow(), time.monotonic()
         state = await self._read(source, page_id)
         if isinstance(state, CheckResult):
@@ -218,7 +218,9 @@ class Checker:
         seen = await self._observe(source, state)
         for _ in range(MAX_CONFLICTS):
             record = await self._record(source, state, seen, started, t0)
-            done = await self._commit(source, record, page_id is not None, lease)
+            if lease is not None:
+                record = replace(record, lease=lease())
+            done = await self._commit(source, record, page_id is not None)
             if not isinstance(done, PageState):
                 return _with_unavailable(done, seen.files)
             state = done  # another check of the page was stored first: make it again
@@ -474,15 +476,11 @@ class Checker:
         key = f"{state.page_id}:{utcnow().isoformat()}"
         return plan.trouble_alerts(self.config, source, event, key, detail)
 
-    async def _commit(self, source: SourceConfig, rec: CheckRecord, document: bool = False,
-                      lease: Lease | None = None) -> CheckResult | PageState:
+    async def _commit(self, source: SourceConfig, rec: CheckRecord,
+                      document: bool = False) -> CheckResult | PageState:
         """Store the record; the page's fresh state when another check was stored first."""
-        if lease is not None:
-            rec = replace(rec, lease_owner=lease.owner)
         try:
             res = await asyncio.to_thread(self.store.commit_check, rec)
-            if res.lease_given_back:
-                lease.given_back = True  # type: ignore[union-attr]
             if res.conflict:
                 return await asyncio.to_thread(self.store.page_state, source)
         except MonitorError as exc:
@@ -498,7 +496,7 @@ class Checker:
             summary=first.summary if first else None, error_kind=rec.error_kind,
             error=rec.error, alerts=len(res.alert_ids),
             documents_added=len(res.documents.added) if res.documents else 0,
-            document=source.url if document else None)
+            document=source.url if document else None, released=res.released)
         _log(result)
         return result
 

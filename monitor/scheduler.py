@@ -2,10 +2,19 @@
 
 An ``interval`` source fires on a fixed grid: ``ANCHOR + offset + k × interval`` in
 ``settings.timezone``.  The offset is a stable hash of the source's name spread over
-``jitter × interval``, so 500 sources with ``6h`` are spread over 36 minutes instead of
-firing in the same second, and every replica computes the same grid: they all fire a
-source at the same moment and the database claim (``storage.schedule``) lets one win.
+``jitter × interval``, and every replica computes the same grid: they all fire a source
+at the same moment and the database claim (``storage.schedule``) lets one win.
 APScheduler's own ``jitter`` is not used: it is random per process and accumulates.
+
+``jitter`` is 1 by default: the slots of 10,000 sources with ``10m`` are spread over the
+whole 10 minutes, 17 checks a second, and each host's share evenly too (the load
+``monitor.capacity`` assumes).  It was 0.1: the same sources all fell in the first
+minute of every interval, 167 checks a second, then nothing for nine minutes; the
+daemon fell behind by minutes at a load it can carry, and a host saw its 200 pages
+asked in a burst rather than one every three seconds.  A source with an interval does
+not ask for a time of day (``cron`` does), so nothing is lost by the spread: a ``1d``
+source still fires at the same time every day, its own.  The hash is uniform, not an
+even grid of ranks: a source added or removed moves no other source's slot.
 
 A ``cron`` source fires exactly at its cron times.  After a check, the page's
 ``next_check_at`` is the plan's next slot, so a slot is checked once, whoever fires it.

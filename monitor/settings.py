@@ -112,7 +112,8 @@ class Settings(BaseModel):
     respect_robots: bool = Field(True, description="Honour robots.txt (a source may override).")
     timezone: str = Field("Asia/Shanghai", description="Time zone of cron schedules and digests.")
     default_interval: str = Field("6h", description="Interval of a source that sets none.")
-    jitter: float = Field(0.1, ge=0, le=0.5, description="Fraction of an interval used as jitter.")
+    jitter: float = Field(1.0, ge=0, le=1, description="Fraction of an interval over which "
+                          "the sources' slots are spread (1: evenly over all of it).")
     gone_after: int = Field(2, ge=1, description="Consecutive 404/410 checks before 'gone'.")
     trouble_after: int = Field(3, ge=1, description="Consecutive failed checks before an alert.")
     diff_timeout: float = Field(0.5, gt=0, description="Seconds a character diff may take.")

@@ -179,6 +179,7 @@ class CheckResult:
     document: str | None = None  # the URL of the listing's document that was checked
     documents_added: int = 0  # a listing's: documents it found for the first time
     attachments_unavailable: int = 0  # attachments that could not be fetched this time
+    released: bool | None = None  # the daemon's lease, ended by the commit (None: not)
 
 
 @dataclass(frozen=True)

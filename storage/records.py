@@ -113,6 +113,17 @@ class AlertDraft:
 
 
 @dataclass(frozen=True)
+class LeaseEnd:
+    """The page's lease, ended by the check's own commit (one transaction a check less)
+    while ``owner`` still holds it: the daemon's claim (the page is due again at
+    ``next_check_at``) or ``monitor check``'s lease (``next_check_at`` None: the schedule
+    is left as it was)."""
+
+    owner: str
+    next_check_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class CheckRecord:
     """Everything one check writes, committed in one transaction."""
 
@@ -142,8 +153,7 @@ class CheckRecord:
     documents_complete: bool = True  # every listing page was read: absent ones are gone
     max_documents: int = 500  # a listing's cap on the documents it creates
     announced: bool = False  # this check told the watchers of a new document
-    # ``monitor check``'s lease of the page (its owner), ended in the same transaction
-    lease_owner: str | None = None
+    lease: LeaseEnd | None = None  # the page's lease, ended in the same commit
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,7 @@ class CommitResult:
     outcome: str = ""  # "superseded" when a later fetch was stored first
     conflict: bool = False  # nothing written: the page moved on, recompute and retry
     documents: DocumentSync | None = None  # a listing's: what changed in its documents
-    lease_given_back: bool = False  # the record's lease_owner held the lease: ended now
+    released: bool | None = None  # the record's lease: ended (False: no longer ours)
 
 
 @dataclass(frozen=True)

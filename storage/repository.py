@@ -78,15 +78,12 @@ _RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_ba
                  Version.raw_chain).where(Version.id == bindparam("id"))
 
 # The plain commit (Store._commit_plain): built once, as a check runs them every time.
-_LOCK = sa_select(Page.revision, Page.observed_at).where(Page.id == bindparam("id"))
+_LOCK = sa_select(Page.revision, Page.observed_at, Page.lease_owner).where(
+    Page.id == bindparam("id"))
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
 _INSERT_CHECK = insert(Check).returning(Check.id)
 _INSERT_VERSION = insert(Version).returning(Version.id)
 _UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
-# ``Schedule.give_back`` in the check's own transaction (``CheckRecord.lease_owner``)
-_GIVE_BACK = (update(Page).where(Page.id == bindparam("id_"),
-                                 Page.lease_owner == bindparam("owner_"))
-              .values(lease_owner=None, lease_expires=None))
 _LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
 
 
@@ -244,8 +241,9 @@ class Store:
           version is always the page's real previous version, and the same content is
           never stored twice in a row.
 
-        A record with a ``lease_owner`` (``monitor check``) also ends that owner's lease of
-        the page when something is written: one transaction instead of two.
+        A record with a ``lease`` (the daemon's claim, ``monitor check``'s lease) also ends
+        that lease, if it is still its owner's, in the same transaction: one write
+        transaction a check fewer.  ``CommitResult.released`` says whether it ended.
         """
         if rec.version is None and not rec.changes and not rec.alerts \
                 and rec.documents is None:
@@ -254,8 +252,11 @@ class Store:
             page = self._lock_page(s, rec.page_id)
             if rec.outcome == "superseded" or page.revision != rec.expected_revision:
                 if rec.outcome == "superseded" or _older(rec.observed_at, page.observed_at):
-                    return self._superseded(s, rec)
+                    released = _end_lease(page, rec)
+                    s.add(page)
+                    return replace(self._superseded(s, rec), released=released)
                 return CommitResult(0, None, outcome="conflict", conflict=True)
+            released = _end_lease(page, rec)
             baseline = page.last_version_id is None
             if rec.changes or rec.documents is not None:
                 self._changes_in_id_order(s)
@@ -273,10 +274,9 @@ class Store:
                 docs = documents.sync(s, page, rec.documents, baseline=baseline,
                                       complete=rec.documents_complete,
                                       max_documents=rec.max_documents, now=utcnow())
-            released = _give_back(s.connection(), rec)
             s.commit()
             return CommitResult(check_id, version_id, tuple(change_ids), tuple(alert_ids),
-                                rec.outcome, documents=docs, lease_given_back=released)
+                                rec.outcome, documents=docs, released=released)
 
     def _commit_plain(self, rec: CheckRecord) -> CommitResult:
         """``commit_check`` of a record that adds a check row only (unchanged, or an error
@@ -295,12 +295,15 @@ class Store:
                     return CommitResult(0, None, outcome="conflict", conflict=True)
                 outcome = "superseded"  # stale: the check row only, the page untouched
             check_id = c.execute(_INSERT_CHECK, _check_values(rec, outcome, None)).scalar_one()
+            released = _lease_values(page.lease_owner, rec)
+            values = dict(released or {})
             if outcome != "superseded":
-                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **_page_values(
-                    page.revision, page.observed_at, rec, None)})
-            released = _give_back(c, rec)
+                values.update(_page_values(page.revision, page.observed_at, rec, None))
+            if values:
+                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **values})
             c.commit()
-            return CommitResult(check_id, None, outcome=outcome, lease_given_back=released)
+            return CommitResult(check_id, None, outcome=outcome,
+                                released=None if rec.lease is None else released is not None)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -347,10 +350,8 @@ class Store:
     def _superseded(self, s: Session, rec: CheckRecord) -> CommitResult:
         check = Check(**_check_values(rec, "superseded", None))
         s.add(check)
-        released = _give_back(s.connection(), rec)
         s.commit()
-        return CommitResult(check.id or 0, None, outcome="superseded",
-                            lease_given_back=released)
+        return CommitResult(check.id or 0, None, outcome="superseded")
 
     def _add_version(self, s: Session, page: Page, new: NewVersion) -> int:
         blob, codec, base_id, chain = self._compress(s, page, new.raw)
@@ -538,15 +539,6 @@ class Store:
             return int(s.exec(stmt).one())
 
 
-def _give_back(c: Connection, rec: CheckRecord) -> bool:
-    """End ``rec.lease_owner``'s lease of the page; False if it held none (expired and
-    taken by another process meanwhile, or no owner given)."""
-    if rec.lease_owner is None:
-        return False
-    result = c.execute(_GIVE_BACK, {"id_": rec.page_id, "owner_": rec.lease_owner})
-    return int(getattr(result, "rowcount", 0) or 0) == 1
-
-
 def _check_values(rec: CheckRecord, outcome: str, version_id: int | None) -> dict[str, Any]:
     """The ``checks`` row of a record."""
     return {"page_id": rec.page_id, "started_at": rec.started_at, "duration": rec.duration,
@@ -578,6 +570,25 @@ def _page_values(revision: int, observed_at: datetime | None, rec: CheckRecord,
     if rec.announced:
         out["announce"] = False
     return out
+
+
+def _lease_values(owner: str | None, rec: CheckRecord) -> dict[str, Any] | None:
+    """The page columns that end the record's lease, if it is still ours (None when it
+    ran out and another replica took the page: then nothing changes)."""
+    if rec.lease is None or owner != rec.lease.owner:
+        return None
+    values: dict[str, Any] = {"lease_owner": None, "lease_expires": None}
+    if rec.lease.next_check_at is not None:  # None: ``monitor check``, schedule untouched
+        values["next_check_at"] = rec.lease.next_check_at
+    return values
+
+
+def _end_lease(page: Page, rec: CheckRecord) -> bool | None:
+    """``_lease_values`` on a locked ORM page; whether the lease ended (None: none)."""
+    values = _lease_values(page.lease_owner, rec)
+    for key, value in (values or {}).items():
+        setattr(page, key, value)
+    return None if rec.lease is None else values is not None
 
 
 def _older(at: datetime | None, than: datetime | None) -> bool:

@@ -223,16 +223,18 @@ class Schedule:
             return [(int(p or 0), int(i or 0), u) for p, i, u in rows]
 
     def due_pages(self, now: datetime, after: datetime | None = None,
-                  ) -> list[tuple[int, datetime | None]]:
-        """(page id, due time) of the sources' main pages that are due and free, oldest
-        first (never checked first).  With ``after``: only those whose slot came after
-        it (an index range; the dispatcher's tick between two full looks).
+                  until: datetime | None = None) -> list[tuple[int, datetime | None]]:
+        """(page id, due time) of the sources' main pages due by ``until`` (default
+        ``now``) and free now, oldest first (never checked first).  With ``after``: only
+        those whose slot came after it (an index range; the dispatcher's look between two
+        full sweeps).
 
-        No list of ids in the query (10,000 bound parameters on every tick): the caller
+        No list of ids in the query (10,000 bound parameters on every look): the caller
         keeps the pages it schedules.
         """
-        due = (col(Page.next_check_at) > after) & (col(Page.next_check_at) <= now) \
-            if after is not None else _due(now)
+        until = until or now
+        due = (col(Page.next_check_at) > after) & (col(Page.next_check_at) <= until) \
+            if after is not None else _due(until)
         with self.store.session() as s:
             rows = s.execute(select(Page.id, Page.next_check_at).where(
                 Page.kind == "page", due, _free(now))
@@ -240,7 +242,7 @@ class Schedule:
             return [(int(i), _aware(at)) for i, at in rows]
 
     def next_due(self, now: datetime) -> datetime | None:
-        """The earliest slot still to come of any main page (when to look again)."""
+        """The earliest slot of any main page after ``now`` (when to look again)."""
         with self.store.session() as s:
             at = s.execute(select(func.min(Page.next_check_at)).where(
                 Page.kind == "page", col(Page.next_check_at) > now)).scalar()

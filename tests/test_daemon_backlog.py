@@ -83,3 +83,46 @@ def _env(db_url: str) -> dict[str, str]:
     import os
 
     return dict(os.environ, MONITOR_DATABASE_URL=db_url)
+
+
+class Recorder:
+    """Answers after ``delay`` seconds and keeps the order of the paths asked."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.paths = delay, []
+
+    def __call__(self, req: Request) -> Response:
+        self.paths.append(req.path)
+        time.sleep(self.delay)
+        return Response(page(req.path), headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+def test_a_source_on_schedule_goes_before_a_first_pass_of_new_sources(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
+    # One host, one check at a time, 0.5 s a check: 20 new sources take 10 s.  A source
+    # checked before, due every 3 s, is checked at its slot among them, not after them.
+    host = Recorder(0.5)
+    old = f"""
+        [[sources]]
+        name = "old"
+        url = "{site.route('/old.html', host)}"
+        interval = "3s"
+        """
+    new = "".join(f"""
+        [[sources]]
+        name = "n{i:02d}"
+        url = "{site.route(f'/n{i:02d}.html', host)}"
+        interval = "1h"
+        """ for i in range(20))
+    sources = write_sources(tmp_path / "sources.toml", old)
+    d = daemons.start(sources)
+    wait_until(lambda: "/old.html" in host.paths, 60, "the first check of old")
+    write_sources(tmp_path / "sources.toml", old + new)
+    d.wait_for("reloaded: added", 30)
+    wait_until(lambda: sum(p.startswith("/n") for p in host.paths) == 20, 90,
+               "the first pass of the new sources")
+    order = host.paths[host.paths.index("/n00.html"):]  # from the first new one on
+    assert "/old.html" in order, order
+    after = order[order.index("/old.html"):]  # new ones checked after old's slot came
+    assert sum(p.startswith("/n") for p in after) >= 10, order
+    assert d.stop() == 0

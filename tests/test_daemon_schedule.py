@@ -3,6 +3,7 @@ the sources-file watcher.  On SQLite and PostgreSQL (``db_url``)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import Counter
@@ -18,6 +19,7 @@ from monitor.settings import Settings
 from monitor.watch import SourcesWatcher
 from storage import Store
 from storage.models import utcnow
+from storage.records import CheckRecord, LeaseEnd, NewVersion
 from storage.schedule import Schedule, single_daemon
 
 
@@ -33,8 +35,11 @@ def test_500_sources_with_the_same_interval_are_spread_and_every_replica_agrees(
     now = utcnow()
     slots = [plan_for(_source(f"s{i}"), settings).next_after(now) for i in range(500)]
     per_second = Counter(s.replace(microsecond=0) for s in slots)
-    assert max(per_second.values()) <= 5  # random spread over 2160 s: a few share one
-    assert max(slots) - min(slots) > timedelta(minutes=30)  # jitter 0.1 × 6h = 36 min
+    assert max(per_second.values()) <= 5  # random spread over 6 h: a few share one
+    assert max(slots) - min(slots) > timedelta(hours=5)  # jitter 1: over all of 6 h
+    # and evenly: each hour of the interval has about a sixth of them
+    per_hour = Counter(int((s - min(slots)).total_seconds() // 3600) for s in slots)
+    assert min(per_hour[h] for h in range(6)) > 50, per_hour
     again = [plan_for(_source(f"s{i}"), settings).next_after(now) for i in range(500)]
     assert again == slots  # another process computes the same grid
 
@@ -134,3 +139,44 @@ def test_settings_that_need_a_restart_exist_and_are_reported() -> None:
     old = Settings()
     new = Settings(concurrency=2, timezone="UTC", admin_email="a@example.org")
     assert restart_needed(old, new) == ["concurrency"]  # the others apply at once
+
+
+def _record(store: Store, outcome: str, lease: LeaseEnd, text: str | None = None,
+            ) -> CheckRecord:
+    state = store.page_state(_source("one", "1h"))
+    at = utcnow()
+    version = None
+    if text is not None:
+        raw = f"<p>{text}</p>".encode()
+        version = NewVersion(content_hash=hashlib.sha256(text.encode()).hexdigest(),
+                             title="答复", text=text, metadata={}, raw=raw,
+                             raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200,
+                             headers={}, url=state.url, charset="utf-8", fetched_at=at)
+    return CheckRecord(page_id=state.page_id, expected_revision=state.revision,
+                       expected_last_version_id=state.last.id if state.last else None,
+                       started_at=at, duration=0.1, outcome=outcome, version=version,
+                       observed_at=at, lease=lease)
+
+
+def test_a_checks_commit_ends_its_lease_unless_another_replica_took_the_page(
+        two, store: Store) -> None:  # type: ignore[no-untyped-def]
+    a, b, page = two
+    now = utcnow()
+    for outcome, text in (("new", "第一版"), ("unchanged", None), ("changed", "第二版")):
+        assert a.claim(page, now) is not None
+        slot = now + timedelta(hours=1)
+        res = store.commit_check(_record(store, outcome, LeaseEnd("a:1", slot), text))
+        assert res.released is True and (res.version_id is not None) == (text is not None)
+        assert a.holder(page) == (None, None)  # free at once, no release of its own
+        assert b.claim(page, now) is None  # and due at its next slot only
+        assert a.status([_source("one")])[0].next_check_at == slot
+        now = slot
+    # a's lease ran out during its check and b took the page: a's commit leaves it alone
+    assert a.claim(page, now) is not None
+    assert b.claim(page, now + timedelta(seconds=61)) is not None
+    res = store.commit_check(_record(store, "unchanged", LeaseEnd("a:1", now + timedelta(
+        hours=9))))
+    assert res.released is False and res.check_id
+    assert a.holder(page)[0] == "b:2"
+    assert a.status([_source("one")])[0].next_check_at == now  # b's slot, untouched
+    assert b.release(page, now + timedelta(hours=1))

@@ -137,7 +137,9 @@ async def _one(checker: Checker, schedule: Schedule, page_id: int,
     wait = min(s.lease_seconds, 2 * s.fetch_deadline + 30)
     try:
         async with exclusive(schedule, page_id, name=src.name, wait=wait) as lease:
-            return await checker.check(src, lease=lease)
+            result = await checker.check(src, lease=lease.end)
+            lease.given_back = bool(result.released)
+            return result
     except PageBusyError as exc:
         return CheckResult(src.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
 
