@@ -209,8 +209,10 @@ class Checker:
     async def check(self, source: SourceConfig, page_id: int | None = None,
                     lease: Callable[[], LeaseEnd] | None = None) -> CheckResult:
         """Check the source's page, or its document ``page_id`` (``source`` is then the
-        document's settings: ``SourceConfig.document``).  ``lease``: the daemon's claim,
-        ended by the check's commit (called then: the next slot counts from then)."""
+        document's settings: ``SourceConfig.document``).  ``lease``: the page's lease (the
+        daemon's claim, or ``monitor check``'s), ended by the check's commit; called
+        then, so the daemon's next slot counts from then.  ``CheckResult.released`` says
+        whether it ended."""
         started, t0 = utcnow(), time.monotonic()
         state = await self._read(source, page_id)
         if isinstance(state, CheckResult):

@@ -250,12 +250,12 @@ class CheckRunner:
         """The lease's end for the check's commit: its next slot after the commit (a slot
         that passed during a slow check is not run again), noted in ``ends``."""
         def end() -> LeaseEnd:
-            ends.append(target.plan.next_after(max(utcnow(), claim.at)))
+            ends.append(_next_slot(target, claim))
             return LeaseEnd(self.schedule.owner, ends[-1])
         return end
 
     async def _release(self, name: str, target: Target, claim: Claim) -> None:
-        next_at = target.plan.next_after(max(utcnow(), claim.at))
+        next_at = _next_slot(target, claim)
         with self.db.guard(f"{name}: cannot release the claim (its lease runs out by itself)",
                            write=False):
             if await asyncio.to_thread(self.schedule.release, target.page_id, next_at):
@@ -347,3 +347,9 @@ class CheckRunner:
     def cancel_running(self) -> None:
         for t in self.tasks.values():
             t.cancel()
+
+
+def _next_slot(target: Target, claim: Claim) -> datetime:
+    """The page's next slot once its check ends (a slot that passed during a slow check is
+    not run again)."""
+    return target.plan.next_after(max(utcnow(), claim.at))
