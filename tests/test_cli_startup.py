@@ -122,6 +122,16 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
               "sqlalchemy.dialects.postgresql"}
     assert not unused & modules, unused & modules
     assert {"httpx", "sqlalchemy", "monitor.pipeline"} <= modules  # it did check
+    # alerts go to the .eml outbox (no smtp_url, no watcher's webhook): no other channel
+    assert {"alerts.delivery", "alerts.email_outbox"} <= modules
+    others = {"alerts.email_smtp", "alerts.webhook", "alerts.dingtalk", "alerts.wecom",
+              "alerts.feishu", "alerts.slack", "alerts.apprise"}
+    assert not others & modules, others & modules
+    code, modules, printed = loaded("check", "--no-deliver", "--json", cwd=tmp_path)
+    assert code in (0, None) and '"outcome": "unchanged"' in printed
+    nothing_sent = {"alerts.delivery", "alerts.registry", "alerts.base", "alerts.email_mime",
+                    "email.headerregistry", "email.policy"}
+    assert not nothing_sent & modules, nothing_sent & modules
 
 
 COMPLETE = """

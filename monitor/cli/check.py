@@ -13,7 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from alerts.delivery import Deliverer
 from monitor import follow
 from monitor.cli.common import (
     complete_source_names,
@@ -58,6 +57,8 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json:
     doc_urls = [n for n in names if "://" in n and n not in urls]
     rest = [n for n in names if n not in doc_urls]
     chosen = config.select(rest) if rest or not doc_urls else []
+    if not no_deliver:
+        from alerts.delivery import Deliverer  # here: --no-deliver loads no alert code
     with open_store(config) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
