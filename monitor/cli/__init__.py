@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import sys
 from gettext import gettext as _
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -142,7 +143,13 @@ def main() -> None:
     loguru's, logging's, temporary files'). Objects are still freed as their modules
     are cleared; only reference cycles left at exit are not collected, as the
     operating system reclaims their memory.  Not done for ``cli`` called in-process
-    (tests): a long-lived process's garbage must stay collectable."""
+    (tests): a long-lived process's garbage must stay collectable.
+
+    Also: httpx's package imports its own command-line client (``httpx._main``: click,
+    pygments, rich's syntax highlighting and progress bars; ~10 ms of a check) when it
+    can, and falls back to a stub ``httpx.main`` when that import fails; monitor never
+    runs httpx's client, so this process marks the module missing."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     atexit.register(gc.freeze)
     cli.own_process = True
     cli()
