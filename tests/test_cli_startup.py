@@ -205,6 +205,7 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
             assert got["enabled"]
             if entry == "main":  # the command's modules and objects
                 assert got["frozen"] > 100_000
-                assert not got["pygments"]
+                # (the first run migrates: alembic's mako loads pygments for itself)
+                assert not got["pygments"] or says == "1 new"
             else:
                 assert got["frozen"] == 0
