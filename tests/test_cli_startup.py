@@ -107,7 +107,9 @@ def test_help_lists_every_command_as_it_says_without_loading_them(tmp_path: Path
 
 def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, site: Site) -> None:
     """No migration tool once the database is at head; no feed parser, mojibake repair
-    or alert templates for an HTML page whose check queues no alert."""
+    or alert templates for an HTML page whose check queues no alert; no scheduler for a
+    page that is not a listing; no alert channel but the one configured, and no alert
+    code at all with --no-deliver."""
     site.route("/a.html", seed_page(0))
     write_sources(tmp_path / "sources.toml", f"""
         [[sources]]
@@ -119,7 +121,7 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
     code, modules, printed = loaded("check", cwd=tmp_path)
     assert code in (0, None) and "1 unchanged" in printed
     unused = {"alembic", "feedparser", "ftfy", "jinja2", "alerts.compose", "aiosmtplib",
-              "sqlalchemy.dialects.postgresql"}
+              "sqlalchemy.dialects.postgresql", "monitor.scheduler", "apscheduler"}
     assert not unused & modules, unused & modules
     assert {"httpx", "sqlalchemy", "monitor.pipeline"} <= modules  # it did check
     # alerts go to the .eml outbox (no smtp_url, no watcher's webhook): no other channel
