@@ -176,7 +176,8 @@ import atexit, gc, json, sys
 # registered first, so it runs last: after every handler the command registered
 atexit.register(lambda: print(json.dumps({"frozen": gc.get_freeze_count(),
                                           "enabled": gc.isenabled(),
-                                          "pygments": "pygments" in sys.modules})))
+                                          "pygments": "pygments" in sys.modules,
+                                          "progress": "rich.progress" in sys.modules})))
 from monitor.cli import cli, main
 entry, sys.argv = sys.argv[1], ["monitor", *sys.argv[2:]]
 main() if entry == "main" else cli()
@@ -188,7 +189,8 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
     """The ``monitor`` program leaves Python's final collections nothing to walk (~0.2 s
     of a check's CPU), with the same output and exit status as ``cli``; ``cli`` called
     by another program (a test, a long-lived caller) freezes nothing of it.  The program
-    checks over httpx without loading httpx's own command-line client (pygments)."""
+    checks over httpx without loading httpx's own command-line client (pygments), and
+    loads no progress bar when its output is not a terminal."""
     site.route("/a.html", seed_page(0))
     write_sources(tmp_path / "sources.toml", f"""
         [[sources]]
@@ -209,5 +211,6 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
                 assert got["frozen"] > 100_000
                 # (the first run migrates: alembic's mako loads pygments for itself)
                 assert not got["pygments"] or says == "1 new"
+                assert not got["progress"]  # not a terminal: no bar, no rich.progress
             else:
                 assert got["frozen"] == 0
