@@ -10,38 +10,59 @@ format that does not sign) stops everything, since it is the same for every watc
 watcher whose ``webhook_env``, ``webhook_secret_env`` or ``apprise_env`` is not set (or
 holds no Apprise URL) is only a warning, so
 one broken watcher never stops the checks or the other watchers.
+
+A channel's module is imported when a channel of that name is first looked up
+(``CHANNELS``): a check whose alerts all go to the ``.eml`` outbox never loads the
+webhook, chat or Apprise code.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from importlib import import_module
 
-from alerts.apprise import AppriseChannel, url_problem
 from alerts.base import Channel
-from alerts.dingtalk import DingTalkWebhook
-from alerts.email_mime import address_problem
-from alerts.email_outbox import OutboxChannel
-from alerts.email_smtp import SmtpChannel
-from alerts.feishu import FeishuWebhook
-from alerts.slack import SlackWebhook
-from alerts.webhook import GenericWebhook
-from alerts.wecom import WeComWebhook
 from monitor.config import Config, watcher_warnings
 from monitor.errors import ChannelConfigError
 from monitor.settings import Settings
 
-CHANNELS: dict[str, type[Channel]] = {
-    cls.name: cls for cls in (SmtpChannel, OutboxChannel, GenericWebhook, DingTalkWebhook,
-                              WeComWebhook, FeishuWebhook, SlackWebhook, AppriseChannel)
-}
+# channel name → "module:class"
+_WHERE = {"smtp": "alerts.email_smtp:SmtpChannel",
+          "outbox": "alerts.email_outbox:OutboxChannel",
+          "generic": "alerts.webhook:GenericWebhook",
+          "dingtalk": "alerts.dingtalk:DingTalkWebhook",
+          "wecom": "alerts.wecom:WeComWebhook",
+          "feishu": "alerts.feishu:FeishuWebhook",
+          "slack": "alerts.slack:SlackWebhook",
+          "apprise": "alerts.apprise:AppriseChannel"}
+
+
+class _Channels(Mapping[str, type[Channel]]):
+    """Channel name → class, each module imported on its first lookup."""
+
+    def __getitem__(self, name: str) -> type[Channel]:
+        module, cls = _WHERE[name].split(":")
+        return getattr(import_module(module), cls)  # type: ignore[no-any-return]
+
+    def __contains__(self, name: object) -> bool:
+        return name in _WHERE
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WHERE)
+
+    def __len__(self) -> int:
+        return len(_WHERE)
+
+
+CHANNELS: Mapping[str, type[Channel]] = _Channels()
 
 
 def channel_name(settings: Settings, channel: str, fmt: str | None) -> str:
     if channel == "email":
         return "smtp" if settings.smtp_url else "outbox"
     if channel == "apprise":
-        return AppriseChannel.name
+        return "apprise"
     return fmt or "generic"
 
 
@@ -52,7 +73,7 @@ def validate_channels(config: Config) -> list[str]:
     mistakes in the file or in the settings, the same for every watcher."""
     s = config.settings
     problems = list(CHANNELS[channel_name(s, "email", None)].problems(s))
-    if s.admin_email and (p := address_problem(s.admin_email, "admin_email")):
+    if s.admin_email and (p := _address_problem(s.admin_email, "admin_email")):
         problems.append(p)
     for w in config.watchers:
         cls = CHANNELS.get(w.webhook_format) if w.webhook else None
@@ -85,7 +106,15 @@ def channel_warnings(config: Config, env: Mapping[str, str] | None = None) -> li
     return out
 
 
+def _address_problem(address: str, key: str) -> str | None:
+    from alerts.email_mime import address_problem
+
+    return address_problem(address, key)
+
+
 def _apprise_problem(name: str, env: Mapping[str, str]) -> str | None:
+    from alerts.apprise import url_problem
+
     url = env.get(name)
     if not url:
         return "which is not set in the environment"

@@ -9,6 +9,8 @@ the document is due again one follow interval later.
 
 ``monitor check`` calls it right after a listing's check (so a new document is fetched,
 and told with its text, in the same pass); the daemon calls it from its sweep.
+``monitor.scheduler`` (with APScheduler's triggers, ~10 ms to import) is imported when a
+listing's documents are scheduled: a check of plain pages never loads it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from loguru import logger
 from monitor.config import SourceConfig
 from monitor.errors import reported
 from monitor.pipeline import Checker
-from monitor.scheduler import plan_for
 from monitor.types import CheckResult
 from storage.models import utcnow
 from storage.schedule import Schedule
@@ -31,6 +32,8 @@ async def check_due(checker: Checker, schedule: Schedule, source: SourceConfig,
     """Check every document of ``source`` that is due; their results."""
     if not source.is_listing:
         return []
+    from monitor.scheduler import plan_for
+
     plan = plan_for(source.document(source.url), checker.config.settings)
     with reported(f"{source.name}: cannot look for due documents"):
         await asyncio.to_thread(schedule.align_documents, listing_page_id, plan.next_after)
@@ -52,6 +55,8 @@ async def check_one(checker: Checker, schedule: Schedule, source: SourceConfig,
         with logger.contextualize(source=source.name, document=url):
             return await checker.check(doc, page_id=page_id)
     finally:
+        from monitor.scheduler import plan_for
+
         next_at = plan_for(doc, checker.config.settings).next_after(utcnow())
         with reported(f"{source.name}: cannot release document {url}"):
             await asyncio.to_thread(schedule.release, page_id, next_at)

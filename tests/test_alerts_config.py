@@ -83,6 +83,9 @@ def test_email_goes_to_smtp_when_configured_else_to_the_outbox(tmp_path: Path) -
     assert channel_name(plain.settings, "apprise", "apprise") == "apprise"
     assert set(CHANNELS) == {"smtp", "outbox", "generic", "dingtalk", "wecom", "feishu",
                              "slack", "apprise"}
+    # each name's module is imported on lookup; the class found calls itself that name
+    assert all(CHANNELS[name].name == name for name in CHANNELS)
+    assert "email" not in CHANNELS and CHANNELS.get("teams") is None
 
 
 def test_backoff_doubles_with_jitter_and_a_cap() -> None:

@@ -25,6 +25,7 @@ from monitor.config import load_config
 from monitor.errors import (
     BlockedURLError,
     DecodeError,
+    FetchError,
     GoneError,
     HostBackingOffError,
     HTTPStatusError,
@@ -35,6 +36,7 @@ from monitor.errors import (
     TooManyRedirectsError,
 )
 from monitor.fetch import Fetcher
+from monitor.fetch.lanes import shared_ssl_context
 from monitor.fetch.politeness import HostLimiter, retry_after
 from monitor.fetch.robots import RobotsCache
 from monitor.pipeline import Checker
@@ -562,3 +564,19 @@ def test_retry_after_values() -> None:
     assert retry_after(format_datetime(now - timedelta(hours=1), usegmt=True), 120,
                        now=now) == 0
     assert retry_after("soon", 120) is None and retry_after(None, 120) is None
+
+
+async def test_the_ca_bundle_is_loaded_for_the_first_https_request_only(site: Site) -> None:
+    """Certificates are verified against httpx's CA bundle (certifi), loaded when an
+    https request is first made: a process fetching only http:// pages never reads it
+    (~20 ms of every start of monitor check)."""
+    url = site.route("/", "<p>plain</p>")
+    async with Fetcher(make_settings(allow_private_network=True)) as f:
+        assert (await f.fetch(url)).status == 200
+        context = f._trust.context
+        assert context.cert_store_stats()["x509_ca"] == 0
+        with pytest.raises(FetchError):  # TLS to a plain HTTP server
+            await f.fetch(url.replace("http://", "https://"))
+        assert context.cert_store_stats() == shared_ssl_context().cert_store_stats()
+        assert context.cert_store_stats()["x509_ca"] > 50
+        assert (await f.fetch(url)).status == 200  # http on the same lanes still works

@@ -6,14 +6,13 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from loguru import logger
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from alerts.delivery import Deliverer
 from monitor import follow
 from monitor.cli.common import (
     complete_source_names,
@@ -34,6 +33,9 @@ from monitor.pipeline import WORKER, Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
 from storage.schedule import Schedule
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 STYLE = {"new": "cyan", "changed": "bold yellow", "unchanged": "green", "error": "red",
          "superseded": "dim"}
@@ -58,6 +60,8 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json:
     doc_urls = [n for n in names if "://" in n and n not in urls]
     rest = [n for n in names if n not in doc_urls]
     chosen = config.select(rest) if rest or not doc_urls else []
+    if not no_deliver:
+        from alerts.delivery import Deliverer  # here: --no-deliver loads no alert code
     with open_store(config) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
@@ -144,10 +148,29 @@ async def _one(checker: Checker, schedule: Schedule, page_id: int,
         return CheckResult(src.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
 
 
-def _progress(total: int) -> Progress:
+def _progress(total: int) -> Progress | _NoBar:
+    if not console.is_terminal or total < 2:
+        return _NoBar()  # rich.progress is imported only for a bar that is shown
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True,
-                    disable=not console.is_terminal or total < 2)
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+class _NoBar:
+    """What ``run_checks`` asks of a progress bar, when none is shown."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 def summary_table(results: list[CheckResult]) -> Table:

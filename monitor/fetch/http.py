@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ssl
 import time
 import urllib.request
 import zlib
@@ -68,7 +67,7 @@ from monitor.errors import (
 )
 from monitor.extract.document import sniff
 from monitor.fetch.encoding import decode_html
-from monitor.fetch.lanes import Lanes, shared_ssl_context
+from monitor.fetch.lanes import Lanes, Trust
 from monitor.fetch.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
 from monitor.fetch.politeness import BackingOff, HostLimiter, retry_after
 from monitor.fetch.robots import RobotsCache
@@ -153,7 +152,7 @@ class HttpFetcher:
         self.robots = RobotsCache()
         self._resolver = resolver or system_resolver
         self._verify_peer = verify_peer
-        self._ssl: ssl.SSLContext | None = None
+        self._trust = Trust()  # the CA bundle loaded for the first https request
         # read once: urllib walks the whole environment at every call
         self._env_proxies = urllib.request.getproxies_environment()
         # idle connections kept open: as many as httpx's pool allows connections (100),
@@ -162,10 +161,8 @@ class HttpFetcher:
 
     def _new_client(self, proxy: str | None, limits: httpx.Limits) -> httpx.AsyncClient:
         s = self.settings
-        if self._ssl is None:
-            self._ssl = shared_ssl_context()
         return httpx.AsyncClient(
-            follow_redirects=False, proxy=proxy, limits=limits, verify=self._ssl,
+            follow_redirects=False, proxy=proxy, limits=limits, verify=self._trust.context,
             trust_env=False,  # proxies are chosen by proxy_for; never netrc
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps nothing
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -348,6 +345,7 @@ class HttpFetcher:
         proxy = proxy_for(url, call.access.proxy, self.settings.proxy, self._env_proxies)
         with _translated(url), self._backing_off(url):
             target = parsed(url)
+            self._trust.need(target, proxy)
             async with (self.limiter.slot(target.host, call.deadline),
                         self._lanes.lend(target, proxy) as client):
                 request = client.build_request("GET", target, headers=headers)
