@@ -121,8 +121,10 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
     found: dict[int, list[str]] = {}
     nodes = []
     for node in root.css(_WIDGET_HOLDERS):
+        if node.mem_id in protected or _longer_than(node, _WIDGET_MAX):
+            continue
         text = _short_text(node)
-        if not text or len(text) > _WIDGET_MAX or node.mem_id in protected:
+        if not text or len(text) > _WIDGET_MAX:
             continue
         rest, hits = _apply_text_rules(normalize_line(text))
         if hits and not rest.strip():
@@ -178,6 +180,15 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
 
 def _short_text(node: LexborNode) -> str:
     return " ".join(node.text(separator=" ").split())
+
+
+def _longer_than(node: LexborNode, limit: int) -> bool:
+    """Whether ``_short_text(node)`` surely has more than ``limit`` characters, told
+    cheaply: most holders are paragraphs and the boxes around the article.  Its
+    characters other than spaces are those of the plain text (the separator between
+    text nodes only adds spaces), and a prefix has no more of them than the whole."""
+    raw = node.text()
+    return len(raw) > limit and len("".join(raw[:4 * limit].split())) > limit
 
 
 # --- text level ------------------------------------------------------------------------

@@ -241,8 +241,13 @@ def texts(s: Session | Connection, ids: Iterable[int]) -> dict[int, tuple[str, s
     """``id → (field, text)`` of the paragraphs asked for."""
     c, wanted = _core(s), sorted(set(ids))
     out: dict[int, tuple[str, str]] = {}
+    sqlite = c.dialect.name == "sqlite"
     for i in range(0, len(wanted), CHUNK):
-        rows = c.execute(_TEXTS, {"ids": wanted[i:i + CHUNK]})
+        part = wanted[i:i + CHUNK]
+        rows = c.exec_driver_sql(  # as in _known
+            "SELECT id, field, text FROM paragraphs WHERE id IN ("
+            + ", ".join("?" * len(part)) + ")", tuple(part)
+        ) if sqlite else c.execute(_TEXTS, {"ids": part})
         out.update({pid: (field, text) for pid, field, text in rows})
     return out
 

@@ -110,7 +110,9 @@ def text_of(listings: Sequence[Listing]) -> str:
 
 def count_items(text: str) -> int:
     """How many lines of a stored text are listing items (``title | date``)."""
-    return sum(1 for line in text.splitlines() if item_title(line) != line)
+    if SEPARATOR not in text:  # an article's text, most often: no line is an item
+        return 0
+    return sum(1 for line in text.splitlines() if SEPARATOR in line and item_title(line) != line)
 
 
 def listed_items(text: str) -> int:
