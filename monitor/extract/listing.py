@@ -118,8 +118,10 @@ def count_items(text: str) -> int:
 def listed_items(text: str) -> int:
     """The items of a column page's text; 0 for any other text (an article with a dated
     table is not a column: most of its lines are not items)."""
-    lines = [line for line in text.splitlines() if line.strip()]
     items = count_items(text)
+    if not items:
+        return 0
+    lines = [line for line in text.splitlines() if line.strip()]
     return items if lines and items >= LISTING_TEXT_SHARE * len(lines) else 0
 
 
