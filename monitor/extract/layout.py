@@ -35,7 +35,8 @@ _IS_CJK = re.compile(f"[{CJK}]")
 def unwrap(text: str) -> str:
     """``text`` on one line: each line break, with the spaces around it, joins two CJK
     characters and is one space elsewhere."""
-    return _WRAP.sub(_wrap_gap, LINE_BREAKS.sub("\n", text))
+    text = LINE_BREAKS.sub("\n", text)
+    return _WRAP.sub(_wrap_gap, text) if "\n" in text else text
 
 
 def _wrap_gap(m: re.Match[str]) -> str:
