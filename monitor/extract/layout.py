@@ -87,7 +87,7 @@ def _render_into(out: _Lines, root: LexborNode) -> None:
                     out.end()
                     out.add(line)
             else:
-                out.add(LINE_BREAKS.sub("\n", text))  # joined or spaced by unwrap()
+                out.add(text)  # its line breaks joined or spaced by unwrap(), at the end
         elif node.is_element_node and node.tag not in _SKIP:
             _render_element(out, stack, node, pre)
 
