@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborNode
 
-from monitor.spacing import normalize_line
+from monitor.spacing import _INVISIBLE, normalize_line
 
 # --- DOM level -------------------------------------------------------------------------
 
@@ -121,7 +121,7 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
     found: dict[int, list[str]] = {}
     nodes = []
     for node in root.css(_WIDGET_HOLDERS):
-        if node.mem_id in protected or _longer_than(node, _WIDGET_MAX):
+        if node.mem_id in protected or _surely_not_widget(node.text()):
             continue
         text = _short_text(node)
         if not text or len(text) > _WIDGET_MAX:
@@ -182,13 +182,18 @@ def _short_text(node: LexborNode) -> str:
     return " ".join(node.text(separator=" ").split())
 
 
-def _longer_than(node: LexborNode, limit: int) -> bool:
-    """Whether ``_short_text(node)`` surely has more than ``limit`` characters, told
-    cheaply: most holders are paragraphs and the boxes around the article.  Its
-    characters other than spaces are those of the plain text (the separator between
-    text nodes only adds spaces), and a prefix has no more of them than the whole."""
-    raw = node.text()
-    return len(raw) > limit and len("".join(raw[:4 * limit].split())) > limit
+def _surely_not_widget(plain: str) -> bool:
+    """Whether a holder whose plain text (``node.text()``) is ``plain`` surely fails the
+    widget test, told cheaply (most holders are paragraphs and the boxes around the
+    article, or nav links without a rule's word).  ``_short_text`` only adds spaces
+    between text nodes and turns runs of them into one; ``normalize_line`` then deletes
+    invisible characters and spaces.  So its characters other than spaces are those of
+    ``plain`` (a prefix has no more of them than the whole), and a rule's word in the
+    normalized line is in ``plain`` with at most spaces and invisible characters
+    between its letters; without one no rule matches (every rule has its words)."""
+    if len(plain) > _WIDGET_MAX and len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
+        return True
+    return _EVERY_RULE_HAS_NEEDLES and not _ANY_SPACED_NEEDLE.search(plain)
 
 
 # --- text level ------------------------------------------------------------------------
@@ -305,6 +310,10 @@ def strip_text_noise(line: str) -> tuple[str, list[str]]:
 # One search for all the rules' words: most lines hold none and are done at once.
 _ANY_NEEDLE = re.compile("|".join(re.escape(n) for rule in TEXT_RULES for n in rule.needles))
 _EVERY_RULE_HAS_NEEDLES = all(rule.needles for rule in TEXT_RULES)
+# The same words with any spaces or invisible characters between their letters.
+_GAP = f"(?:\\s|{_INVISIBLE.pattern})*"
+_ANY_SPACED_NEEDLE = re.compile("|".join(
+    _GAP.join(map(re.escape, n)) for rule in TEXT_RULES for n in rule.needles))
 
 
 def _apply_text_rules(line: str) -> tuple[str, list[str]]:
