@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
@@ -296,15 +297,24 @@ _ONLY_SEPARATORS = re.compile(r"[\s|｜/\\·•\-—_,，.。;；:：、()（）
 
 def strip_text_noise(line: str) -> tuple[str, list[str]]:
     """Remove built-in noise from one normalized line; return the rest and notes."""
+    kept, notes = _strip_line(line)
+    return kept, list(notes)
+
+
+@lru_cache(maxsize=8192)
+def _strip_line(line: str) -> tuple[str, tuple[str, ...]]:
+    """``strip_text_noise``, remembered: ``monitor.normalize`` strips every line again
+    in each round until nothing changes (two rounds or more when anything is removed),
+    and a page's unchanged lines come back at every check."""
     if _BRACKETS.sub("", line).strip() in WIDGET_LINES:
-        return "", [f"widget: {line}"]
+        return "", (f"widget: {line}",)
     line, notes = _apply_text_rules(line)
     if notes:
         # What a removed widget leaves behind ("【】", a lone "|") is not content.
         line = _EMPTY_PAIRS.sub("", line)
         if _ONLY_SEPARATORS.fullmatch(line):
             line = ""
-    return line, notes
+    return line, tuple(notes)
 
 
 # One search for all the rules' words: most lines hold none and are done at once.
