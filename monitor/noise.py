@@ -141,7 +141,17 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
 def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
     """``nodes`` without those inside another one: decomposing both would free twice."""
     ids = {n.mem_id for n in nodes}
-    return [n for n in nodes if not any(a.mem_id in ids for a in ancestors(n))]
+    return [n for n in nodes if not _inside(n, ids)]
+
+
+def _inside(node: LexborNode, ids: set[int]) -> bool:
+    """Whether an ancestor of ``node`` is one of ``ids`` (up to the document node)."""
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id in ids:
+            return True
+        parent = parent.parent
+    return False
 
 
 def ancestors(node: LexborNode) -> list[LexborNode]:
