@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -72,19 +73,29 @@ _PER_PLACEHOLDER = 100  # ... and this many more for each placeholder left on it
 
 @dataclass(frozen=True)
 class _Page:
-    lower: str  # the start of the body, lower-cased
     title: str
     text: str  # visible text, whitespace removed
     links: str  # href/src values, space-separated
     status: int
     headers: dict[str, str]  # lower-case names
-    size: int  # bytes
     html: str = ""
     content: tuple[str, ...] = ()  # the source's content selectors
 
+    # Only a short page is searched for signatures: a long one never needs these.
+    @cached_property
+    def lower(self) -> str:
+        """The start of the body, lower-cased."""
+        return self.html[:_SCAN].lower()
+
+    @cached_property
+    def size(self) -> int:
+        """Bytes (UTF-8): never fewer than the characters."""
+        return len(self.html.encode("utf-8", "replace"))
+
     @property
     def short(self) -> bool:
-        return self.size < _SHORT_BYTES or len(self.text) < _SHORT_TEXT
+        return len(self.text) < _SHORT_TEXT or (
+            len(self.html) < _SHORT_BYTES and self.size < _SHORT_BYTES)
 
     @property
     def tiny(self) -> bool:
@@ -125,6 +136,27 @@ def detect_soft_404(html: str) -> str | None:
 
 def _read(html: str, status: int, headers: Mapping[str, str],
           content: Sequence[str] = ()) -> _Page:
+    return replace(_parsed(html), status=status,
+                   headers={k.lower(): v for k, v in headers.items()}, content=tuple(content))
+
+
+# The last body read: the pipeline asks ``detect_soft_404`` and then ``detect_challenge``
+# of the same body, and parsing it (the whole page, links and visible text) was most of
+# their cost.  One entry, replaced whole (a tuple), so threads share it safely.
+_last: tuple[str, _Page] | None = None
+
+
+def _parsed(html: str) -> _Page:
+    global _last
+    last = _last
+    if last is not None and last[0] == html:
+        return last[1]
+    page = _parse(html)
+    _last = (html, page)
+    return page
+
+
+def _parse(html: str) -> _Page:
     tree = LexborHTMLParser(html)
     title_node = tree.css_first("title")
     title = " ".join(title_node.text().split()) if title_node is not None else ""
@@ -134,9 +166,7 @@ def _read(html: str, status: int, headers: Mapping[str, str],
         noise.drop_non_content(tree.root)
     body = tree.body
     text = "".join(body.text().split()) if body is not None else ""
-    return _Page(lower=html[:_SCAN].lower(), title=title, text=text, links=links,
-                 status=status, headers={k.lower(): v for k, v in headers.items()},
-                 size=len(html.encode("utf-8", "replace")), html=html, content=tuple(content))
+    return _Page(title=title, text=text, links=links, status=200, headers={}, html=html)
 
 
 # --- headers and status ----------------------------------------------------------------

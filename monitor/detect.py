@@ -376,8 +376,9 @@ def reply_added(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
     or when a status (办理状态, 答复情况...) went from pending to done.
     """
     old_paras, new_paras = _paragraphs(old.text), _paragraphs(new.text)
-    old_blocks = _blocks([i for i, p in enumerate(old_paras) if is_reply_marker(p)])
-    new_markers = [i for i, p in enumerate(new_paras) if is_reply_marker(p)]
+    marker = {p: is_reply_marker(p) for p in {*old_paras, *new_paras}}  # each text once
+    old_blocks = _blocks([i for i, p in enumerate(old_paras) if marker[p]])
+    new_markers = [i for i, p in enumerate(new_paras) if marker[p]]
     seen = set(old_paras)
     if len(_blocks(new_markers)) > len(old_blocks):
         fresh = [i for i in new_markers if new_paras[i] not in seen]
@@ -389,10 +390,16 @@ def reply_added(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
 def _listed_reply(old_paras: list[str], new_paras: list[str]) -> tuple[int, str] | None:
     """On a column page (one ``title | date`` line per item, ``monitor.extract.listing``): a new
     item whose title is a reply ("…第0192号提案的答复") is a reply published."""
-    old_titles = {listing.item_title(p) for p in old_paras}
+    old_titles: set[str] | None = None  # read only when the new text has an item
     for i, p in enumerate(new_paras):
+        if listing.SEPARATOR not in p:  # not an item: its title is itself
+            continue
         title = listing.item_title(p)
-        if title != p and title not in old_titles and _REPLY_TITLE.search(title):
+        if title == p:
+            continue
+        if old_titles is None:
+            old_titles = {listing.item_title(q) for q in old_paras}
+        if title not in old_titles and _REPLY_TITLE.search(title):
             return i + 1, title
     return None
 

@@ -41,11 +41,13 @@ def refuse_broken(source: SourceConfig, state: PageState, extracted: Extracted) 
     变化 when the list comes back).  Seen ``LISTING_CONFIRM`` times in a row, the shorter
     list is believed: a column really can be pruned."""
     if source.is_listing:
-        had, now = state.documents_listed, len(extracted.documents)
+        had = state.documents_listed
     else:
         had = listing.listed_items(state.last.text) if state.last else 0
-        now = listing.count_items(extracted.text)
-    if had < listing.MIN_ITEMS or now * 2 >= had:
+    if had < listing.MIN_ITEMS:  # an article: its new text is not even read
+        return
+    now = len(extracted.documents) if source.is_listing else listing.count_items(extracted.text)
+    if now * 2 >= had:
         return
     if failing_long(state):
         return

@@ -22,10 +22,11 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
-from monitor.spacing import normalize_line
+from monitor.spacing import _INVISIBLE, normalize_line
 
 # --- DOM level -------------------------------------------------------------------------
 
@@ -121,8 +122,10 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
     found: dict[int, list[str]] = {}
     nodes = []
     for node in root.css(_WIDGET_HOLDERS):
+        if node.mem_id in protected or _surely_not_widget(node.text()):
+            continue
         text = _short_text(node)
-        if not text or len(text) > _WIDGET_MAX or node.mem_id in protected:
+        if not text or len(text) > _WIDGET_MAX:
             continue
         rest, hits = _apply_text_rules(normalize_line(text))
         if hits and not rest.strip():
@@ -138,7 +141,17 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
 def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
     """``nodes`` without those inside another one: decomposing both would free twice."""
     ids = {n.mem_id for n in nodes}
-    return [n for n in nodes if not any(a.mem_id in ids for a in ancestors(n))]
+    return [n for n in nodes if not _inside(n, ids)]
+
+
+def _inside(node: LexborNode, ids: set[int]) -> bool:
+    """Whether an ancestor of ``node`` is one of ``ids`` (up to the document node)."""
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id in ids:
+            return True
+        parent = parent.parent
+    return False
 
 
 def ancestors(node: LexborNode) -> list[LexborNode]:
@@ -180,6 +193,20 @@ def _short_text(node: LexborNode) -> str:
     return " ".join(node.text(separator=" ").split())
 
 
+def _surely_not_widget(plain: str) -> bool:
+    """Whether a holder whose plain text (``node.text()``) is ``plain`` surely fails the
+    widget test, told cheaply (most holders are paragraphs and the boxes around the
+    article, or nav links without a rule's word).  ``_short_text`` only adds spaces
+    between text nodes and turns runs of them into one; ``normalize_line`` then deletes
+    invisible characters and spaces.  So its characters other than spaces are those of
+    ``plain`` (a prefix has no more of them than the whole), and a rule's word in the
+    normalized line is in ``plain`` with at most spaces and invisible characters
+    between its letters; without one no rule matches (every rule has its words)."""
+    if len(plain) > _WIDGET_MAX and len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
+        return True
+    return _EVERY_RULE_HAS_NEEDLES and not _ANY_SPACED_NEEDLE.search(plain)
+
+
 # --- text level ------------------------------------------------------------------------
 
 _COUNT = r"\d[\d,，]*(?:\s*(?:次|人次))?"
@@ -215,14 +242,17 @@ class TextRule:
     # Words one of which every match contains: a line without any is not tried (most
     # lines of a page hold none, and a substring test is far cheaper than the pattern).
     needles: tuple[str, ...] = ()
+    # The needles as one pattern: one search instead of a test per needle.
+    needle: re.Pattern[str] | None = None
 
     def may_match(self, line: str) -> bool:
-        return not self.needles or any(n in line for n in self.needles)
+        return self.needle is None or self.needle.search(line) is not None
 
 
 def _rule(label: str, pattern: str, flags: int = 0, replacement: str = " ",
           needles: tuple[str, ...] = ()) -> TextRule:
-    return TextRule(label, re.compile(pattern, flags), replacement, needles)
+    needle = re.compile("|".join(map(re.escape, needles))) if needles else None
+    return TextRule(label, re.compile(pattern, flags), replacement, needles, needle)
 
 
 _COUNTER_WORDS = ("点击", "浏览", "阅读", "访问", "查看", "人气")  # how _NOUNS/_VERBS begin
@@ -277,20 +307,33 @@ _ONLY_SEPARATORS = re.compile(r"[\s|｜/\\·•\-—_,，.。;；:：、()（）
 
 def strip_text_noise(line: str) -> tuple[str, list[str]]:
     """Remove built-in noise from one normalized line; return the rest and notes."""
+    kept, notes = _strip_line(line)
+    return kept, list(notes)
+
+
+@lru_cache(maxsize=8192)
+def _strip_line(line: str) -> tuple[str, tuple[str, ...]]:
+    """``strip_text_noise``, remembered: ``monitor.normalize`` strips every line again
+    in each round until nothing changes (two rounds or more when anything is removed),
+    and a page's unchanged lines come back at every check."""
     if _BRACKETS.sub("", line).strip() in WIDGET_LINES:
-        return "", [f"widget: {line}"]
+        return "", (f"widget: {line}",)
     line, notes = _apply_text_rules(line)
     if notes:
         # What a removed widget leaves behind ("【】", a lone "|") is not content.
         line = _EMPTY_PAIRS.sub("", line)
         if _ONLY_SEPARATORS.fullmatch(line):
             line = ""
-    return line, notes
+    return line, tuple(notes)
 
 
 # One search for all the rules' words: most lines hold none and are done at once.
 _ANY_NEEDLE = re.compile("|".join(re.escape(n) for rule in TEXT_RULES for n in rule.needles))
 _EVERY_RULE_HAS_NEEDLES = all(rule.needles for rule in TEXT_RULES)
+# The same words with any spaces or invisible characters between their letters.
+_GAP = f"(?:\\s|{_INVISIBLE.pattern})*"
+_ANY_SPACED_NEEDLE = re.compile("|".join(
+    _GAP.join(map(re.escape, n)) for rule in TEXT_RULES for n in rule.needles))
 
 
 def _apply_text_rules(line: str) -> tuple[str, list[str]]:

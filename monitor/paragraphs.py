@@ -72,6 +72,15 @@ def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
     counts = [0, 0]  # non-blank lines seen so far, old and new
     for op, text in ops:
         for piece in _LINE.findall(text):
+            if op == EQUAL and not pieces and piece[-1] == "\n":
+                # an unchanged line at a cut: _add_row's result, without its work
+                opos, npos = opos + len(piece), npos + len(piece)
+                old_mid = new_mid = False
+                if piece.strip():
+                    counts[0], counts[1] = counts[0] + 1, counts[1] + 1
+                    rows.append(ParagraphDiff("equal", counts[0], counts[1],
+                                              ((EQUAL, piece[:-1]),)))
+                continue
             pieces.append((op, piece))
             ends = piece.endswith("\n")
             if op != INSERT:

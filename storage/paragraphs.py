@@ -135,16 +135,46 @@ def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]
     s = _core(s)
     keys = [digest(f, t) for f, t in items]
     known = _known(s, page_id, set(keys))
-    new = []
-    for key, (field, text) in zip(keys, items, strict=True):
-        if key not in known:
-            known[key] = -1
-            new.append({"page_id": page_id, "digest": key, "field": field, "text": text})
+    new: dict[bytes, tuple[str, str]] = {}
+    for key, item in zip(keys, items, strict=True):
+        if key not in known and key not in new:
+            new[key] = item
     if new:
-        rows = s.execute(_INSERT, new)
-        known.update({d: i for i, d in rows})
-        index(s, [(known[p["digest"]], p["text"]) for p in new])
+        known.update(_insert(s, page_id, new))
+        index(s, [(known[key], text) for key, (_, text) in new.items()])
     return [known[k] for k in keys]
+
+
+# SQLite: plain multi-row statements through the driver.  SQLAlchemy inserts rows one
+# statement each when their RETURNING order is asked for (``sort_by_parameter_order``)
+# and builds a parameter dict per row of an executemany: that was most of the cost of
+# storing a first version's ~150 paragraphs.  One ``INSERT … VALUES (…), (…)`` gives
+# its rows rowids in the order of its VALUES (each the largest so far plus one), so the
+# ids are the same consecutive ones; RETURNING's order does not matter, rows are
+# matched by digest.
+_SQLITE_ROWS = 200  # rows per INSERT: 800 parameters, under SQLite's old limit of 999
+
+
+def _insert(c: Connection, page_id: int, new: dict[bytes, tuple[str, str]]
+            ) -> dict[bytes, int]:
+    """Insert the new paragraphs in order; their ids by digest."""
+    if c.dialect.name != "sqlite":
+        rows = c.execute(_INSERT, [{"page_id": page_id, "digest": key, "field": field,
+                                    "text": text} for key, (field, text) in new.items()])
+        return {d: i for i, d in rows}
+    out: dict[bytes, int] = {}
+    items = list(new.items())
+    for i in range(0, len(items), _SQLITE_ROWS):
+        chunk = items[i:i + _SQLITE_ROWS]
+        params = [v for key, (field, text) in chunk for v in (page_id, key, field, text)]
+        out.update({d: pid for pid, d in c.exec_driver_sql(_sqlite_insert(len(chunk)),
+                                                           tuple(params))})
+    return out
+
+
+def _sqlite_insert(n: int) -> str:
+    return ("INSERT INTO paragraphs (page_id, digest, field, text) VALUES "
+            + ", ".join(["(?, ?, ?, ?)"] * n) + " RETURNING id, digest")
 
 
 def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
@@ -157,11 +187,10 @@ def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
     if not rows or c.dialect.name != "sqlite":
         return
     folded = [(pid, fold(t)) for pid, t in rows]
-    c.execute(sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :folded)"),
-              [{"id": pid, "folded": f} for pid, f in folded])
+    c.exec_driver_sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (?, ?)", folded)
     if _has_bigrams(c):
-        c.execute(sql("INSERT INTO paragraphs_bigrams(rowid, grams) VALUES (:id, :grams)"),
-                  [{"id": pid, "grams": bigrams(f)} for pid, f in folded])
+        c.exec_driver_sql("INSERT INTO paragraphs_bigrams(rowid, grams) VALUES (?, ?)",
+                          [(pid, bigrams(f)) for pid, f in folded])
 
 
 def bigrams(folded: str) -> str:
@@ -193,8 +222,15 @@ def _has_bigrams(c: Connection) -> bool:
 def _known(c: Connection, page_id: int, keys: set[bytes]) -> dict[bytes, int]:
     out: dict[bytes, int] = {}
     wanted = list(keys)
+    sqlite = c.dialect.name == "sqlite"
     for i in range(0, len(wanted), CHUNK):
-        rows = c.execute(_KNOWN, {"page_id": page_id, "keys": wanted[i:i + CHUNK]})
+        part = wanted[i:i + CHUNK]
+        if sqlite:  # the driver's own statement: an expanding IN costs more to build
+            rows = c.exec_driver_sql(
+                "SELECT digest, id FROM paragraphs WHERE page_id = ? AND digest IN ("
+                + ", ".join("?" * len(part)) + ")", (page_id, *part))
+        else:
+            rows = c.execute(_KNOWN, {"page_id": page_id, "keys": part})
         out.update({d: pid for d, pid in rows})
     return out
 
@@ -205,8 +241,13 @@ def texts(s: Session | Connection, ids: Iterable[int]) -> dict[int, tuple[str, s
     """``id → (field, text)`` of the paragraphs asked for."""
     c, wanted = _core(s), sorted(set(ids))
     out: dict[int, tuple[str, str]] = {}
+    sqlite = c.dialect.name == "sqlite"
     for i in range(0, len(wanted), CHUNK):
-        rows = c.execute(_TEXTS, {"ids": wanted[i:i + CHUNK]})
+        part = wanted[i:i + CHUNK]
+        rows = c.exec_driver_sql(  # as in _known
+            "SELECT id, field, text FROM paragraphs WHERE id IN ("
+            + ", ".join("?" * len(part)) + ")", tuple(part)
+        ) if sqlite else c.execute(_TEXTS, {"ids": part})
         out.update({pid: (field, text) for pid, field, text in rows})
     return out
 

@@ -35,7 +35,8 @@ _IS_CJK = re.compile(f"[{CJK}]")
 def unwrap(text: str) -> str:
     """``text`` on one line: each line break, with the spaces around it, joins two CJK
     characters and is one space elsewhere."""
-    return _WRAP.sub(_wrap_gap, LINE_BREAKS.sub("\n", text))
+    text = LINE_BREAKS.sub("\n", text)
+    return _WRAP.sub(_wrap_gap, text) if "\n" in text else text
 
 
 def _wrap_gap(m: re.Match[str]) -> str:
@@ -86,7 +87,7 @@ def _render_into(out: _Lines, root: LexborNode) -> None:
                     out.end()
                     out.add(line)
             else:
-                out.add(LINE_BREAKS.sub("\n", text))  # joined or spaced by unwrap()
+                out.add(text)  # its line breaks joined or spaced by unwrap(), at the end
         elif node.is_element_node and node.tag not in _SKIP:
             _render_element(out, stack, node, pre)
 

@@ -110,14 +110,18 @@ def text_of(listings: Sequence[Listing]) -> str:
 
 def count_items(text: str) -> int:
     """How many lines of a stored text are listing items (``title | date``)."""
-    return sum(1 for line in text.splitlines() if item_title(line) != line)
+    if SEPARATOR not in text:  # an article's text, most often: no line is an item
+        return 0
+    return sum(1 for line in text.splitlines() if SEPARATOR in line and item_title(line) != line)
 
 
 def listed_items(text: str) -> int:
     """The items of a column page's text; 0 for any other text (an article with a dated
     table is not a column: most of its lines are not items)."""
-    lines = [line for line in text.splitlines() if line.strip()]
     items = count_items(text)
+    if not items:
+        return 0
+    lines = [line for line in text.splitlines() if line.strip()]
     return items if lines and items >= LISTING_TEXT_SHARE * len(lines) else 0
 
 

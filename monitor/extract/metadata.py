@@ -93,6 +93,7 @@ _BLOCKS = frozenset({"p", "li", "dd", "dt", "div", "h1", "h2", "h3", "h4", "h5",
                      "main", "form", "pre", "hr"})
 _BLOCK_SELECTOR = ", ".join(sorted(_BLOCKS))
 _NOT_TEXT = ("script", "style", "noscript", "template", "textarea", "select")
+_NOT_TEXT_SELECTOR = ", ".join(_NOT_TEXT)
 
 
 def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, str]:
@@ -103,11 +104,18 @@ def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, s
         for line in lines:
             _add_line(found, line)
         return _finish(found, lines)
-    tree = LexborHTMLParser(source) if isinstance(source, str) else source.clone()
+    tree = LexborHTMLParser(source) if isinstance(source, str) else source
     root = tree.body if isinstance(tree, LexborHTMLParser) else tree
     if root is None:
         return {}
-    for junk in outermost(root.css(", ".join(_NOT_TEXT))):
+    # The caller's tree is never changed: a copy when there is something to drop (the
+    # pipeline's body has lost these already, and copying it cost a sixth of this).
+    if not isinstance(source, str) and root.css_first(_NOT_TEXT_SELECTOR) is not None:
+        tree = source.clone()
+        root = tree.body if isinstance(tree, LexborHTMLParser) else tree
+        if root is None:
+            return {}
+    for junk in outermost(root.css(_NOT_TEXT_SELECTOR)):
         junk.decompose()
     lines: list[str] = []
     label = None  # a line that is only a label: its value is the next line (dd > label, div)

@@ -1,0 +1,123 @@
+"""The shortcuts of a changed check give exactly what the long way gives: the text,
+metadata and notes of real pages, the challenge verdicts, the diff's paragraphs and the
+numbers an edit is widened to."""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor import challenge, noise
+from monitor.diff import _NUMBER, _Numbers
+from monitor.extract import extract
+from monitor.extract.metadata import extract_metadata
+from monitor.fetch.encoding import decode_html
+from monitor.paragraphs import DELETE, EQUAL, INSERT, paragraphs_of
+from tests.pages import seed_page
+
+CORPUS = Path(__file__).parent / "fixtures" / "corpus" / "cn-gov"
+PAGES = sorted(CORPUS.glob("*.html"))
+
+
+def _html(path: Path) -> str:
+    return decode_html(path.read_bytes(), None)[0]
+
+
+def _extracted(html: str) -> object:
+    try:
+        return extract(html, url="http://www.example.gov.cn/a/b.html")
+    except Exception as exc:  # a page that is refused is refused the same way
+        return repr(exc)
+
+
+def _seed_pages() -> list[str]:
+    """Generated pages: CMS chrome with a view counter (filled in or empty), share and
+    print bars, the widgets the rules remove."""
+    spaced = ("<html><body><div class='byline'><span>来源：本厅</span> "
+              "<span>点&nbsp;击：<b>123</b></span> <span>浏\u200b览 ： 45</span></div>"
+              "<div class='content'><p>为进一步加强全省工业设计中心建设，现将有关事项通知如下。</p>"
+              "<p>一、各地要高度重视，认真组织申报工作，确保按时完成。</p></div></body></html>")
+    return [spaced] + [seed_page(n, counter=counter, fullwidth=wide).decode()
+                       for n in range(4) for counter in (1234, None) for wide in (False, True)]
+
+
+def test_widget_holders_skipped_unread_change_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    htmls = [_html(p) for p in PAGES] + _seed_pages()
+    fast = [_extracted(h) for h in htmls]
+    monkeypatch.setattr(noise, "_surely_not_widget", lambda plain: False)
+    slow = [_extracted(h) for h in htmls]
+    assert fast == slow
+    assert any(not isinstance(e, str) and any("view counter" in n for n in e.removed)
+               for e in fast)
+
+
+def test_metadata_of_a_body_is_that_of_its_copy_and_leaves_it_as_it_was() -> None:
+    for path in PAGES:
+        tree = LexborHTMLParser(_html(path))
+        if tree.body is None:
+            continue
+        for body in (tree.body, _without_scripts(tree)):
+            before = body.html
+            assert extract_metadata(body) == extract_metadata(body.clone()), path.name
+            assert body.html == before, path.name
+
+
+def _without_scripts(tree: LexborHTMLParser) -> object:
+    copy = LexborHTMLParser(tree.html or "")
+    noise.drop_non_content(copy.root)
+    return copy.body
+
+
+def test_one_reading_answers_both_challenge_questions() -> None:
+    for path in PAGES:
+        html = _html(path)
+        for content in ((), ("div.content",)):
+            challenge._last = None
+            alone = challenge.detect_challenge(html, status=200, headers={}, content=content)
+            challenge.detect_soft_404(html)  # the pipeline asks this first
+            shared = challenge.detect_challenge(html, status=200, headers={},
+                                                content=content)
+            assert shared == alone, path.name
+        challenge._last = None
+        assert challenge.detect_soft_404(html) == challenge.detect_soft_404(html + " ")
+
+
+def _numbers_around(text: str, p: int) -> tuple[int, int] | None:
+    """The reference: every number of the text, then the one at ``p``."""
+    spans = [m.span() for m in _NUMBER.finditer(text)]
+    i = bisect_left([s for s, _ in spans], p) - 1
+    return spans[i] if i >= 0 and spans[i][1] > p else None
+
+
+def test_numbers_found_where_asked_are_the_numbers_of_the_whole_text() -> None:
+    rng = random.Random(12)
+    alphabet = "0123456789０９.,．%％ 年月日a第-"
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        found = _Numbers(text)
+        for p in range(len(text) + 1):
+            assert found.around(p) == _numbers_around(text, p), (text, p)
+
+
+def test_unchanged_lines_make_the_paragraphs_a_character_diff_makes() -> None:
+    rng = random.Random(5)
+    words = ["一、总体要求", "第2条 2026年", "", "  ", "补充说明：已完成1000项。", "abc"]
+    for _ in range(300):
+        ops: list[tuple[int, str]] = []
+        for _ in range(rng.randrange(1, 8)):
+            op = rng.choice((EQUAL, EQUAL, DELETE, INSERT))
+            text = "\n".join(rng.choice(words) for _ in range(rng.randrange(1, 4)))
+            ops.append((op, text + rng.choice(("\n", "", "\n\n"))))
+        ops = [(op, t) for op, t in ops if t]
+        old_len = sum(len(t) for op, t in ops if op != INSERT)
+        new_len = sum(len(t) for op, t in ops if op != DELETE)
+        # one character per op: never a whole unchanged line, always the general path
+        chars = [(op, c) for op, t in ops for c in t]
+        assert paragraphs_of(ops, old_len, new_len) == \
+            paragraphs_of(chars, old_len, new_len), ops
+
