@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,6 +98,7 @@ _LOCK_MANY = (sa_select(Page.id, Page.revision, Page.observed_at, Page.lease_own
               .order_by(col(Page.id)))
 _LOCK_MANY_FOR_UPDATE = _LOCK_MANY.with_for_update()
 _INSERT_CHECK = insert(Check).returning(Check.id)
+_INSERT_CHECKS = insert(Check).returning(Check.id, sort_by_parameter_order=True)
 _INSERT_VERSION = insert(Version).returning(Version.id)
 _UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
 _LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
@@ -322,60 +323,41 @@ class Store:
             page = c.execute(lock, {"id": rec.page_id}).first()
             if page is None:
                 raise StorageError(f"page {rec.page_id} does not exist")
-            result, _ = self._write_plain(c, rec, tuple(page))
+            w = _PlainWrite.of(rec, tuple(page))
+            if w.row is None:
+                return w.result(0)
+            check_id = c.execute(_INSERT_CHECK, w.row).scalar_one()
+            if w.values:
+                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **w.values})
             c.commit()
-            return result
+            return w.result(check_id)
 
     def commit_checks(self, records: Sequence[CheckRecord]) -> list[CommitResult]:
         """``commit_check`` of many records that each add a check row only
-        (``CheckRecord.plain``), in ONE transaction: a group commit, one lock round and one
-        commit for the lot.  Each record still passes its own revision test (a conflict
-        writes nothing for that record and leaves the others stored); its result is in
-        the list at the record's place.  The pages are locked in id order, so two group
-        commits over the same pages wait for each other, never deadlock.  Any error
-        stores none of them (the caller may commit them one by one to find the culprit).
+        (``CheckRecord.plain``), in ONE transaction: a group commit, one lock, one insert
+        and one update statement a kind for the lot.  Each record still passes its own
+        revision test (a conflict writes nothing for that record and leaves the others
+        stored); its result is in the list at the record's place.  The pages are locked
+        in id order, so two group commits over the same pages wait for each other, never
+        deadlock.  Any error stores none of them (the caller may commit them one by one
+        to find the culprit).
         """
         if any(not rec.plain for rec in records):
             raise ValueError("commit_checks takes plain records only (CheckRecord.plain)")
         if not records:
             return []
-        order = sorted(range(len(records)), key=lambda k: records[k].page_id)
-        out: list[CommitResult] = [CommitResult(0, None)] * len(records)
         with self._writer, self._translated(), self.engine.connect() as c:
             if self.is_sqlite:
                 c.exec_driver_sql("BEGIN IMMEDIATE")
             lock = _LOCK_MANY if self.is_sqlite else _LOCK_MANY_FOR_UPDATE
             ids = sorted({rec.page_id for rec in records})
             pages = {row[0]: tuple(row[1:]) for row in c.execute(lock, {"ids": ids})}
-            for k in order:
-                rec = records[k]
-                if rec.page_id not in pages:
-                    raise StorageError(f"page {rec.page_id} does not exist")
-                out[k], pages[rec.page_id] = self._write_plain(c, rec, pages[rec.page_id])
+            writes = _plain_writes(records, pages)
+            rows = [w.row for w in writes if w.row is not None]
+            check_ids = iter(c.execute(_INSERT_CHECKS, rows).scalars().all() if rows else [])
+            _update_pages(c, writes)
             c.commit()
-        return out
-
-    def _write_plain(self, c: Connection, rec: CheckRecord, page: tuple[Any, ...]
-                     ) -> tuple[CommitResult, tuple[Any, ...]]:
-        """A plain record's writes on a locked page (its revision, newest fetch time and
-        lease owner); the result and the page's columns after them."""
-        revision, observed_at, owner = page
-        outcome = rec.outcome
-        if outcome == "superseded" or revision != rec.expected_revision:
-            if outcome != "superseded" and not _older(rec.observed_at, observed_at):
-                return CommitResult(0, None, outcome="conflict", conflict=True), page
-            outcome = "superseded"  # stale: the check row only, the page untouched
-        check_id = c.execute(_INSERT_CHECK, _check_values(rec, outcome, None)).scalar_one()
-        released = _lease_values(owner, rec)
-        values = dict(released or {})
-        if outcome != "superseded":
-            values.update(_page_values(revision, observed_at, rec, None))
-        if values:
-            c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **values})
-        after = (values.get("revision", revision), values.get("observed_at", observed_at),
-                 None if released is not None else owner)
-        return CommitResult(check_id, None, outcome=outcome, released=None
-                            if rec.lease is None else released is not None), after
+        return [w.result(next(check_ids) if w.row is not None else 0) for w in writes]
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -609,6 +591,70 @@ class Store:
             for key, value in where.items():
                 stmt = stmt.where(getattr(model, key) == value)
             return int(s.exec(stmt).one())
+
+
+@dataclass(frozen=True)
+class _PlainWrite:
+    """What a plain record writes on its locked page: its check row (None: a conflict,
+    nothing written) and the page's new column values; ``page`` is the page's revision,
+    newest fetch time and lease owner after it."""
+
+    rec: CheckRecord
+    outcome: str
+    row: dict[str, Any] | None
+    values: dict[str, Any]
+    released: bool | None
+    page: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, rec: CheckRecord, page: tuple[Any, ...]) -> _PlainWrite:
+        revision, observed_at, owner = page
+        outcome = rec.outcome
+        if outcome == "superseded" or revision != rec.expected_revision:
+            if outcome != "superseded" and not _older(rec.observed_at, observed_at):
+                return cls(rec, "conflict", None, {}, None, page)
+            outcome = "superseded"  # stale: the check row only, the page untouched
+        lease = _lease_values(owner, rec)
+        values = dict(lease or {})
+        if outcome != "superseded":
+            values.update(_page_values(revision, observed_at, rec, None))
+        after = (values.get("revision", revision), values.get("observed_at", observed_at),
+                 None if lease is not None else owner)
+        return cls(rec, outcome, _check_values(rec, outcome, None), values,
+                   None if rec.lease is None else lease is not None, after)
+
+    def result(self, check_id: int) -> CommitResult:
+        if self.row is None:
+            return CommitResult(0, None, outcome="conflict", conflict=True)
+        return CommitResult(check_id, None, outcome=self.outcome, released=self.released)
+
+
+def _plain_writes(records: Sequence[CheckRecord], pages: dict[int, tuple[Any, ...]]
+                  ) -> list[_PlainWrite]:
+    """The writes of a group of plain records, in the records' order; two records of one
+    page are tested in that order, the second against the page as the first left it."""
+    writes = []
+    for rec in records:
+        if rec.page_id not in pages:
+            raise StorageError(f"page {rec.page_id} does not exist")
+        w = _PlainWrite.of(rec, pages[rec.page_id])
+        pages[rec.page_id] = w.page
+        writes.append(w)
+    return writes
+
+
+def _update_pages(c: Connection, writes: Sequence[_PlainWrite]) -> None:
+    """The pages' new values: one row a page (two writes of one page merged in order),
+    one ``executemany`` for each set of columns, in page id order."""
+    merged: dict[int, dict[str, Any]] = {}
+    for w in writes:
+        if w.values:
+            merged.setdefault(w.rec.page_id, {}).update(w.values)
+    kinds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for page_id, values in sorted(merged.items()):
+        kinds.setdefault(tuple(sorted(values)), []).append({"page_id_": page_id, **values})
+    for params in kinds.values():
+        c.execute(_UPDATE_PAGE, params)
 
 
 def _check_values(rec: CheckRecord, outcome: str, version_id: int | None) -> dict[str, Any]:
