@@ -175,3 +175,20 @@ async def test_a_group_that_fails_is_stored_one_record_at_a_time(
     assert [getattr(r, "outcome", None) for r in got] == ["unchanged", None, "unchanged"]
     assert isinstance(got[1], StorageError)
     assert checks_by_page(store) == Counter({ids[0]: 2, ids[1]: 1, ids[2]: 2})
+
+
+async def test_pages_waiting_in_a_batch_stay_leased_past_the_lease_time(
+        tmp_path: Path, site: Site, store: Store) -> None:
+    serve(site, 6, delay=0.5)  # six slow pages checked one at a time: ~3 s
+    config = load_config(write_sources(tmp_path / "sources.toml", "".join(
+        f'[[sources]]\nname = "p{i}"\nurl = "{site.url(f"/p{i}.html")}"\n\n'
+        for i in range(6)), settings="concurrency = 1\nlease_seconds = 1\n"), env={})
+    store.sync_sources(config.sources)
+    last = Schedule(store, "replica:1", 60).ensure_pages(config.sources)["p5"].page_id
+    other = Schedule(store, "replica:1", 60)
+    passing = asyncio.create_task(run_checks(config, store, config.sources, progress=False))
+    await asyncio.sleep(2.0)  # twice the lease: the last page still waits for its turn
+    assert not passing.done()
+    assert not await asyncio.to_thread(other.take, last, utcnow())  # renewed: still ours
+    assert {r.outcome for r in await passing} == {Outcome.NEW}
+    assert await asyncio.to_thread(other.take, last, utcnow())  # and given back after
