@@ -46,7 +46,7 @@ from storage.schedule import Schedule
 
 T = TypeVar("T")
 WINDOW = 0.004  # seconds a plain record waits for others to join its group
-Check = Callable[[SourceConfig, PageState | None, bool], Awaitable[T]]
+CheckFn = Callable[[SourceConfig, PageState | None, bool], Awaitable[T]]
 
 
 class GroupCommit:
@@ -163,7 +163,7 @@ class Leases:
                 await asyncio.to_thread(self.schedule.renew, sorted(self.held), utcnow())
 
 
-async def each(leases: Leases, items: Sequence[tuple[SourceConfig, int]], check: Check[T],
+async def each(leases: Leases, items: Sequence[tuple[SourceConfig, int]], check: CheckFn[T],
                concurrency: int) -> list[T]:
     """``check(source, state, held)`` of every (source, page id), ``concurrency`` at a
     time in order.  ``held``: the page's lease was taken in its batch, ``state`` read then
