@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, col, select
 
@@ -147,7 +147,20 @@ class Store:
     # --- sources -------------------------------------------------------------------
 
     def sync_sources(self, sources: Sequence[SourceConfig]) -> dict[str, list[str]]:
-        """Make the ``sources`` table match the file; removed sources become inactive."""
+        """Make the ``sources`` table match the file; removed sources become inactive.
+
+        Two processes syncing the same new sources at once (two ``monitor check`` started
+        together): the one that commits second finds the names taken, reads the table
+        again and syncs against it (up to three tries)."""
+        for _ in range(2):
+            try:
+                return self._sync_sources(sources)
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        return self._sync_sources(sources)
+
+    def _sync_sources(self, sources: Sequence[SourceConfig]) -> dict[str, list[str]]:
         report: dict[str, list[str]] = {"added": [], "updated": [], "deactivated": []}
         by_name = {s.name: s for s in sources}
         with self.session() as s:

@@ -59,9 +59,7 @@ def test_two_monitor_checks_over_the_same_pages_store_each_first_version_once(
         tmp_path: Path, site: Site, db_url: str) -> None:
     serve(site, N, delay=0.01)
     path = sources_file(tmp_path, site, N)
-    ready = Store(db_url)  # migrated and synced once before the processes start: two
-    ready.sync_sources(load_config(path, env={}).sources)  # first syncs at once may clash
-    ready.close()
+    Store(db_url).close()  # migrated once, before the processes start (each syncs)
     env = dict(os.environ, MONITOR_DATABASE_URL=db_url)
     cmd = monitor_cmd("check", "--sources", str(path), "--json", "--no-deliver")
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
