@@ -153,7 +153,8 @@ class Leases:
                 await task
             left, self.held = sorted(self.held), set()
             with reported("cannot give leases back (they run out by themselves)"):
-                await asyncio.to_thread(lambda: [self.schedule.give_back(i) for i in left])
+                if left:
+                    await asyncio.to_thread(lambda: [self.schedule.give_back(i) for i in left])
 
     async def _renew(self) -> None:
         every = max(0.5, self.schedule.lease.total_seconds() / 3)
@@ -187,8 +188,11 @@ async def each(leases: Leases, items: Sequence[tuple[SourceConfig, int]], check:
             k, src, state, held = item
             results.append((k, await check(src, state, held)))
 
-    async with leases.renewing(), asyncio.TaskGroup() as tasks:
-        tasks.create_task(produce())
-        for _ in range(concurrency):
-            tasks.create_task(work())
+    try:
+        async with leases.renewing(), asyncio.TaskGroup() as tasks:
+            tasks.create_task(produce())
+            for _ in range(concurrency):
+                tasks.create_task(work())
+    except BaseExceptionGroup as failed:  # as gather did: the error itself (handle_errors)
+        raise failed.exceptions[0] from None
     return [r for _, r in sorted(results, key=lambda kr: kr[0])]
