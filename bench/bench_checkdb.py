@@ -7,7 +7,11 @@ What ``monitor check`` asks of the database for each page, without fetching or p
 generated pages of ``bench.site``, 30–120 KB, each with its content selector), then
 
 * **unchanged**: ``Schedule.take``, ``Store.page_state``, ``Store.commit_check`` of an
-  unchanged record, ``Schedule.give_back`` (the four calls of ``monitor check``);
+  unchanged record, ``Schedule.give_back`` (one page alone, as the daemon and a busy
+  page's check do);
+* **unchanged, batched**: what ``monitor check`` does for a batch of ``BATCH`` pages
+  (``monitor.batch``): ``Schedule.take_many``, ``Store.page_states``, then
+  ``Store.commit_checks`` of their unchanged records (each ending its lease), per page;
 * **changed**: ``Store.page_state``, the old version's text (``LastVersion.text``, which
   the diff reads), ``Store.commit_check`` of a new version (one sentence added).
 
@@ -34,10 +38,11 @@ from monitor.extract import extract
 from monitor.fetch.encoding import decode_html
 from storage import Store
 from storage.models import utcnow
-from storage.records import CheckRecord, NewVersion
+from storage.records import CheckRecord, LeaseEnd, NewVersion
 from storage.schedule import Schedule
 
 WORKER = "bench-host:1"
+BATCH = 10  # records a group commit of ``monitor check`` holds at concurrency 10
 
 
 def _cpu() -> float:
@@ -63,6 +68,7 @@ class Bench:
                         for i in range(n)]
         store.sync_sources(self.sources)
         self.schedule = Schedule(store, WORKER, 600)
+        self.page_ids: list[int] = []
 
     def commit(self, i: int, version: NewVersion | None) -> None:
         state = self.store.page_state(self.sources[i])
@@ -76,6 +82,18 @@ class Bench:
             expected_revision=state.revision, started_at=at, duration=0.01,
             outcome=outcome, http_status=200, bytes=50_000, raw_sha256="0" * 64,
             worker=WORKER, version=version, observed_at=at))
+
+    def batched(self, k: int) -> None:
+        """``BATCH`` unchanged checks as ``monitor check`` makes them (one call: k-th batch)."""
+        ids = [self.page_ids[(k * BATCH + j) % self.n] for j in range(BATCH)]
+        self.schedule.take_many(ids, utcnow())
+        states = self.store.page_states(ids)
+        at = utcnow()
+        self.store.commit_checks([CheckRecord(
+            page_id=st.page_id, expected_last_version_id=st.last.id if st.last else None,
+            expected_revision=st.revision, started_at=at, duration=0.01, outcome="unchanged",
+            http_status=200, bytes=50_000, raw_sha256="0" * 64, worker=WORKER,
+            observed_at=at, lease=LeaseEnd(WORKER)) for st in states.values()])
 
     def unchanged(self, k: int) -> None:
         i = k % self.n
@@ -101,6 +119,10 @@ def run(url: str, pages: int, checks: int) -> dict[str, tuple[float, float]]:
         for k in range(min(50, checks)):  # warm: caches, statements, pool
             b.unchanged(k)
         out["unchanged"] = timed(b.unchanged, checks)
+        b.page_ids = [b.store.page_state(s).page_id for s in b.sources]
+        b.batched(0)
+        cpu, wall = timed(b.batched, max(1, checks // BATCH))
+        out[f"unchanged, batched ({BATCH})"] = (cpu / BATCH, wall / BATCH)
         changed = [_version(s, i, 1) for i, s in enumerate(b.sources)]
         out["changed"] = timed(lambda k: b.commit(k, changed[k]), pages)
         return out

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -47,6 +48,9 @@ from monitor.types import (
 from storage import Store
 from storage.models import utcnow
 from storage.records import AlertDraft, CheckRecord, LeaseEnd, NewVersion, PageState
+
+if TYPE_CHECKING:
+    from monitor.batch import GroupCommit as Commits
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
@@ -96,7 +100,7 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
 
 def _same_bytes(result: FetchResult, raw_sha256: str) -> bool:
     return (result.status == 200 and not result.redirects and bool(result.body)
-            and hashlib.sha256(result.body).hexdigest() == raw_sha256)
+            and result.sha256 == raw_sha256)
 
 
 def reusable_reading(source: SourceConfig, state: PageState) -> str | None:
@@ -203,18 +207,23 @@ class Observation:
 class Checker:
     """Runs checks for one configuration; shared by ``monitor check`` and the daemon."""
 
-    def __init__(self, config: Config, store: Store, fetcher: Fetcher) -> None:
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher,
+                 commits: Commits | None = None) -> None:
         self.config, self.store, self.fetcher = config, store, fetcher
+        self.commits = commits  # plain records go there (a group commit), if given
 
     async def check(self, source: SourceConfig, page_id: int | None = None,
-                    lease: Callable[[], LeaseEnd] | None = None) -> CheckResult:
+                    lease: Callable[[], LeaseEnd] | None = None,
+                    state: PageState | None = None) -> CheckResult:
         """Check the source's page, or its document ``page_id`` (``source`` is then the
         document's settings: ``SourceConfig.document``).  ``lease``: the page's lease (the
         daemon's claim, or ``monitor check``'s), ended by the check's commit; called
         then, so the daemon's next slot counts from then.  ``CheckResult.released`` says
-        whether it ended."""
+        whether it ended.  ``state``: the page's state, read by the caller under the
+        lease (``Store.page_states`` of a batch), so the check need not read it."""
         started, t0 = utcnow(), time.monotonic()
-        state = await self._read(source, page_id)
+        if state is None:
+            state = await self._read(source, page_id)
         if isinstance(state, CheckResult):
             return state
         seen = await self._observe(source, state)
@@ -304,7 +313,7 @@ class Checker:
         if isinstance(got, FetchResult) and not got.not_modified:
             # the last version's very bytes (``reusable_reading``): that version again,
             # unless another check stored a new one meanwhile; then read them after all
-            if reusable_reading(source, state) == hashlib.sha256(got.body).hexdigest():
+            if reusable_reading(source, state) == got.sha256:
                 rec = self._base(state, started, t0, Outcome.UNCHANGED, got)
                 return await self._files_changed(source, state, seen, rec)
             got = Inspection(got, await _content(source, got))
@@ -436,7 +445,7 @@ class Checker:
             expected_revision=state.revision, started_at=started,
             duration=time.monotonic() - t0, outcome=str(outcome),
             http_status=fetch.status, bytes=len(fetch.body),
-            raw_sha256=hashlib.sha256(fetch.body).hexdigest() if fetch.body else None,
+            raw_sha256=fetch.sha256 if fetch.body else None,
             # A 304 may leave its validators out; a 200 without them has none any more.
             worker=WORKER, etag=fetch.etag or (state.etag if fetch.not_modified else None),
             last_modified=fetch.last_modified
@@ -482,7 +491,8 @@ class Checker:
                       document: bool = False) -> CheckResult | PageState:
         """Store the record; the page's fresh state when another check was stored first."""
         try:
-            res = await asyncio.to_thread(self.store.commit_check, rec)
+            res = await (self.commits.commit(rec) if self.commits is not None and rec.plain
+                         else asyncio.to_thread(self.store.commit_check, rec))
             if res.conflict:
                 return await asyncio.to_thread(self.store.page_state, source)
         except MonitorError as exc:
@@ -543,7 +553,7 @@ def _new_version(got: Inspection, snap: object,
     f, e = got.fetch, got.extracted
     return NewVersion(files=files,
         content_hash=snap.content_hash, title=e.title, text=e.text,  # type: ignore[attr-defined]
-        metadata=dict(e.metadata), raw=f.body, raw_sha256=hashlib.sha256(f.body).hexdigest(),
+        metadata=dict(e.metadata), raw=f.body, raw_sha256=f.sha256,
         http_status=f.status, headers=dict(f.headers), url=f.final_url, charset=f.charset,
         fetched_at=f.fetched_at or utcnow())
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 
@@ -30,6 +32,11 @@ class FetchResult:
     @property
     def permanent_redirect(self) -> bool:
         return any(code in (301, 308) for code, _ in self.redirects)
+
+    @cached_property
+    def sha256(self) -> str:
+        """The body's SHA-256 (hex), taken once: a check compares and stores it."""
+        return hashlib.sha256(self.body).hexdigest()
 
 
 @dataclass(frozen=True)

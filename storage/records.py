@@ -155,6 +155,13 @@ class CheckRecord:
     announced: bool = False  # this check told the watchers of a new document
     lease: LeaseEnd | None = None  # the page's lease, ended in the same commit
 
+    @property
+    def plain(self) -> bool:
+        """Whether it adds a check row only (unchanged, or an error without alerts): no
+        version, change, alert or document; ``Store.commit_checks`` can group these."""
+        return (self.version is None and not self.changes and not self.alerts
+                and self.documents is None)
+
 
 @dataclass(frozen=True)
 class CommitResult:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, col, select
 
@@ -74,6 +74,17 @@ _LAST_VERSIONS = (sa_select(Version.id, Version.content_hash, Version.title, Ver
                   .where(Version.page_id == bindparam("page_id"))
                   .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1))
 
+# The same for many pages at once (Store.page_states): the newest versions' ids by page
+# (a window over ids only), then their small columns.
+_NEWEST_IDS = sa_select(Version.id, func.row_number().over(
+    partition_by=Version.page_id, order_by=col(Version.id).desc()).label("n")).where(
+    col(Version.page_id).in_(bindparam("page_ids", expanding=True))).subquery()
+_LAST_VERSIONS_OF = (sa_select(Version.page_id, *_LAST_VERSIONS.selected_columns)
+                     .join(_NEWEST_IDS, _NEWEST_IDS.c.id == Version.id)
+                     .where(_NEWEST_IDS.c.n <= HASH_HISTORY + 1)
+                     .order_by(col(Version.page_id), col(Version.id).desc()))
+_STATES_OF_PAGES = _STATE.where(col(Page.id).in_(bindparam("page_ids", expanding=True)))
+
 _RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_base_id,
                  Version.raw_chain).where(Version.id == bindparam("id"))
 
@@ -81,7 +92,13 @@ _RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_ba
 _LOCK = sa_select(Page.revision, Page.observed_at, Page.lease_owner).where(
     Page.id == bindparam("id"))
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
+# A group commit's pages (Store.commit_checks), locked in id order: see its docstring.
+_LOCK_MANY = (sa_select(Page.id, Page.revision, Page.observed_at, Page.lease_owner)
+              .where(col(Page.id).in_(bindparam("ids", expanding=True)))
+              .order_by(col(Page.id)))
+_LOCK_MANY_FOR_UPDATE = _LOCK_MANY.with_for_update()
 _INSERT_CHECK = insert(Check).returning(Check.id)
+_INSERT_CHECKS = insert(Check).returning(Check.id, sort_by_parameter_order=True)
 _INSERT_VERSION = insert(Version).returning(Version.id)
 _UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
 _LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
@@ -130,7 +147,20 @@ class Store:
     # --- sources -------------------------------------------------------------------
 
     def sync_sources(self, sources: Sequence[SourceConfig]) -> dict[str, list[str]]:
-        """Make the ``sources`` table match the file; removed sources become inactive."""
+        """Make the ``sources`` table match the file; removed sources become inactive.
+
+        Two processes syncing the same new sources at once (two ``monitor check`` started
+        together): the one that commits second finds the names taken, reads the table
+        again and syncs against it (up to three tries)."""
+        for _ in range(2):
+            try:
+                return self._sync_sources(sources)
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        return self._sync_sources(sources)
+
+    def _sync_sources(self, sources: Sequence[SourceConfig]) -> dict[str, list[str]]:
         report: dict[str, list[str]] = {"added": [], "updated": [], "deactivated": []}
         by_name = {s.name: s for s in sources}
         with self.session() as s:
@@ -190,6 +220,21 @@ class Store:
                 raise KeyError(f"page {page_id}")
             return self._state(c, row)
 
+    def page_states(self, page_ids: Sequence[int]) -> dict[int, PageState]:
+        """The states of many pages, by page id, in two queries (``monitor check`` reads
+        a batch of pages at once); ids with no page are left out.  Unlike ``page_state``
+        it never writes: a main page whose source URL was edited in the file still has
+        its old URL here (the caller asks ``page_state`` for that one)."""
+        if not page_ids:
+            return {}
+        ids = list(page_ids)
+        with self._translated(), self.engine.connect() as c:
+            rows = c.execute(_STATES_OF_PAGES, {"page_ids": ids}).all()
+            versions: dict[int, list[Any]] = {}
+            for v in c.execute(_LAST_VERSIONS_OF, {"page_ids": ids}):
+                versions.setdefault(v[0], []).append(v[1:])
+        return {row.id: self._state_of(row, versions.get(row.id, [])) for row in rows}
+
     def _main_page(self, s: Session, src: SourceRow, url: str) -> Page:
         page = s.exec(select(Page).where(Page.source_id == src.id, Page.kind == "page")
                       .order_by(col(Page.id))).first()
@@ -205,12 +250,15 @@ class Store:
     def _state(self, c: Connection, row: Any) -> PageState:
         # Hashes and the newest version's small columns only: its text is read when the
         # pipeline asks for it (a changed page), its raw body never.
-        versions = c.execute(_LAST_VERSIONS, {"page_id": row.id}).all()
+        return self._state_of(row, c.execute(_LAST_VERSIONS, {"page_id": row.id}).all())
+
+    def _state_of(self, row: Any, versions: Sequence[Any]) -> PageState:
+        """A ``PageState`` from its ``_STATE`` row and its newest versions (newest first)."""
         return PageState(
             page_id=row.id or 0, source_id=row.source_id or 0, source=row.name, url=row.url,
             etag=row.etag, last_modified=row.last_modified,
             last=self._last_version(versions[0]) if versions else None,
-            previous_hashes=tuple(v.content_hash for v in versions[1:]),
+            previous_hashes=tuple(v[1] for v in versions[1:]),  # content_hash
             last_change_kind=row.change_kind, failure_streak=row.failure_streak,
             gone_streak=row.gone_streak, status=row.status,
             revision=row.revision, observed_at=row.observed_at,
@@ -245,8 +293,7 @@ class Store:
         that lease, if it is still its owner's, in the same transaction: one write
         transaction a check fewer.  ``CommitResult.released`` says whether it ended.
         """
-        if rec.version is None and not rec.changes and not rec.alerts \
-                and rec.documents is None:
+        if rec.plain:
             return self._commit_plain(rec)
         with self.write_session() as s:
             page = self._lock_page(s, rec.page_id)
@@ -289,21 +336,41 @@ class Store:
             page = c.execute(lock, {"id": rec.page_id}).first()
             if page is None:
                 raise StorageError(f"page {rec.page_id} does not exist")
-            outcome = rec.outcome
-            if outcome == "superseded" or page.revision != rec.expected_revision:
-                if outcome != "superseded" and not _older(rec.observed_at, page.observed_at):
-                    return CommitResult(0, None, outcome="conflict", conflict=True)
-                outcome = "superseded"  # stale: the check row only, the page untouched
-            check_id = c.execute(_INSERT_CHECK, _check_values(rec, outcome, None)).scalar_one()
-            released = _lease_values(page.lease_owner, rec)
-            values = dict(released or {})
-            if outcome != "superseded":
-                values.update(_page_values(page.revision, page.observed_at, rec, None))
-            if values:
-                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **values})
+            w = _PlainWrite.of(rec, tuple(page))
+            if w.row is None:
+                return w.result(0)
+            check_id = c.execute(_INSERT_CHECK, w.row).scalar_one()
+            if w.values:
+                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **w.values})
             c.commit()
-            return CommitResult(check_id, None, outcome=outcome,
-                                released=None if rec.lease is None else released is not None)
+            return w.result(check_id)
+
+    def commit_checks(self, records: Sequence[CheckRecord]) -> list[CommitResult]:
+        """``commit_check`` of many records that each add a check row only
+        (``CheckRecord.plain``), in ONE transaction: a group commit, one lock, one insert
+        and one update statement a kind for the lot.  Each record still passes its own
+        revision test (a conflict writes nothing for that record and leaves the others
+        stored); its result is in the list at the record's place.  The pages are locked
+        in id order, so two group commits over the same pages wait for each other, never
+        deadlock.  Any error stores none of them (the caller may commit them one by one
+        to find the culprit).
+        """
+        if any(not rec.plain for rec in records):
+            raise ValueError("commit_checks takes plain records only (CheckRecord.plain)")
+        if not records:
+            return []
+        with self._writer, self._translated(), self.engine.connect() as c:
+            if self.is_sqlite:
+                c.exec_driver_sql("BEGIN IMMEDIATE")
+            lock = _LOCK_MANY if self.is_sqlite else _LOCK_MANY_FOR_UPDATE
+            ids = sorted({rec.page_id for rec in records})
+            pages = {row[0]: tuple(row[1:]) for row in c.execute(lock, {"ids": ids})}
+            writes = _plain_writes(records, pages)
+            rows = [w.row for w in writes if w.row is not None]
+            check_ids = iter(c.execute(_INSERT_CHECKS, rows).scalars().all() if rows else [])
+            _update_pages(c, writes)
+            c.commit()
+        return [w.result(next(check_ids) if w.row is not None else 0) for w in writes]
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -537,6 +604,70 @@ class Store:
             for key, value in where.items():
                 stmt = stmt.where(getattr(model, key) == value)
             return int(s.exec(stmt).one())
+
+
+@dataclass(frozen=True)
+class _PlainWrite:
+    """What a plain record writes on its locked page: its check row (None: a conflict,
+    nothing written) and the page's new column values; ``page`` is the page's revision,
+    newest fetch time and lease owner after it."""
+
+    rec: CheckRecord
+    outcome: str
+    row: dict[str, Any] | None
+    values: dict[str, Any]
+    released: bool | None
+    page: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, rec: CheckRecord, page: tuple[Any, ...]) -> _PlainWrite:
+        revision, observed_at, owner = page
+        outcome = rec.outcome
+        if outcome == "superseded" or revision != rec.expected_revision:
+            if outcome != "superseded" and not _older(rec.observed_at, observed_at):
+                return cls(rec, "conflict", None, {}, None, page)
+            outcome = "superseded"  # stale: the check row only, the page untouched
+        lease = _lease_values(owner, rec)
+        values = dict(lease or {})
+        if outcome != "superseded":
+            values.update(_page_values(revision, observed_at, rec, None))
+        after = (values.get("revision", revision), values.get("observed_at", observed_at),
+                 None if lease is not None else owner)
+        return cls(rec, outcome, _check_values(rec, outcome, None), values,
+                   None if rec.lease is None else lease is not None, after)
+
+    def result(self, check_id: int) -> CommitResult:
+        if self.row is None:
+            return CommitResult(0, None, outcome="conflict", conflict=True)
+        return CommitResult(check_id, None, outcome=self.outcome, released=self.released)
+
+
+def _plain_writes(records: Sequence[CheckRecord], pages: dict[int, tuple[Any, ...]]
+                  ) -> list[_PlainWrite]:
+    """The writes of a group of plain records, in the records' order; two records of one
+    page are tested in that order, the second against the page as the first left it."""
+    writes = []
+    for rec in records:
+        if rec.page_id not in pages:
+            raise StorageError(f"page {rec.page_id} does not exist")
+        w = _PlainWrite.of(rec, pages[rec.page_id])
+        pages[rec.page_id] = w.page
+        writes.append(w)
+    return writes
+
+
+def _update_pages(c: Connection, writes: Sequence[_PlainWrite]) -> None:
+    """The pages' new values: one row a page (two writes of one page merged in order),
+    one ``executemany`` for each set of columns, in page id order."""
+    merged: dict[int, dict[str, Any]] = {}
+    for w in writes:
+        if w.values:
+            merged.setdefault(w.rec.page_id, {}).update(w.values)
+    kinds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for page_id, values in sorted(merged.items()):
+        kinds.setdefault(tuple(sorted(values)), []).append({"page_id_": page_id, **values})
+    for params in kinds.values():
+        c.execute(_UPDATE_PAGE, params)
 
 
 def _check_values(rec: CheckRecord, outcome: str, version_id: int | None) -> dict[str, Any]:

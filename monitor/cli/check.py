@@ -13,7 +13,7 @@ from loguru import logger
 from rich.table import Table
 from rich.text import Text
 
-from monitor import follow
+from monitor import batch, follow
 from monitor.cli.common import (
     complete_source_names,
     console,
@@ -27,11 +27,12 @@ from monitor.cli.common import (
 )
 from monitor.config import Config, SourceConfig
 from monitor.errors import ConfigError, PageBusyError
-from monitor.exclusive import exclusive
+from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
 from monitor.pipeline import WORKER, Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
+from storage.records import PageState
 from storage.schedule import Schedule
 
 if TYPE_CHECKING:
@@ -102,26 +103,33 @@ async def run_checks(config: Config, store: Store, sources: list[SourceConfig], 
                      documents: Sequence[tuple[SourceConfig, int, str]] = ()
                      ) -> list[CheckResult]:
     """Check ``sources`` (synced to the database), each under its page's lease, with the
-    listings' due documents after them; and the ``documents`` asked for, now."""
-    limit = asyncio.Semaphore(config.settings.concurrency)
+    listings' due documents after them; and the ``documents`` asked for, now.  The
+    leases and states of the sources' pages are taken in batches and their plain checks
+    committed in groups (``monitor.batch``)."""
+    limit = config.settings.concurrency
     schedule = Schedule(store, WORKER, config.settings.lease_seconds)
     pages = await asyncio.to_thread(schedule.ensure_pages, sources)
+    leases = batch.Leases(store, schedule)
     async with Fetcher(config.settings) as fetcher:
-        checker = Checker(config, store, fetcher)
+        checker = Checker(config, store, fetcher, commits=batch.GroupCommit(store, limit))
         asked = [await _asked(checker, schedule, *d) for d in documents]
         with _progress(len(sources) if progress else 0) as bar:
             task = bar.add_task("checking", total=len(sources))
 
-            async def one(src: SourceConfig) -> list[CheckResult]:
+            async def one(src: SourceConfig, state: PageState | None,
+                          held: bool) -> list[CheckResult]:
                 page_id = pages[src.name].page_id
-                async with limit:
+                if held:
+                    result = await _held(checker, leases, page_id, src, state)
+                else:
                     result = await _one(checker, schedule, page_id, src)
-                    # a listing's documents that are due, new ones first: in this pass
-                    docs = await follow.check_due(checker, schedule, src, page_id)
+                # a listing's documents that are due, new ones first: in this pass
+                docs = await follow.check_due(checker, schedule, src, page_id)
                 bar.update(task, advance=1, description=src.name)
                 return [result, *docs]
 
-            done = await asyncio.gather(*(one(s) for s in sources))
+            items = [(s, pages[s.name].page_id) for s in sources]
+            done = await batch.each(leases, items, one, limit)
             return asked + [r for rs in done for r in rs]
 
 
@@ -146,6 +154,25 @@ async def _one(checker: Checker, schedule: Schedule, page_id: int,
             return result
     except PageBusyError as exc:
         return CheckResult(src.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
+
+
+async def _held(checker: Checker, leases: batch.Leases, page_id: int, src: SourceConfig,
+                state: PageState | None) -> CheckResult:
+    """A page whose lease the pass took in a batch, ``state`` read then: its check ends
+    the lease in its commit (given back here if it did not)."""
+    if state is not None and state.url != src.url and state.status != "moved":
+        state = None  # the URL was edited in the file: page_state moves the page
+    released = False
+    try:
+        result = await checker.check(src, lease=Lease(leases.schedule.owner).end,
+                                     state=state)
+        released = bool(result.released)
+        return result
+    finally:
+        if released:
+            leases.done(page_id)
+        else:
+            await leases.give_back(page_id)
 
 
 def _progress(total: int) -> Progress | _NoBar:
