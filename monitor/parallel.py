@@ -54,10 +54,12 @@ then kills them.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
@@ -254,6 +256,11 @@ class _Pool:
         self.workers: list[_Worker] = []
 
     def run(self, bar: Bar | None, total: int) -> Pass:
+        sys.stdout.flush()  # else a child would write the parent's buffer again at exit
+        sys.stderr.flush()
+        # The objects made so far (modules, configuration) stay out of the children's
+        # collections: a collection that walked them would copy every page they are on.
+        gc.freeze()
         try:
             for part in self.parts:  # all forks before the bar's refresh thread starts
                 self.workers.append(self._start(part))
