@@ -264,6 +264,7 @@ class _Pool:
         try:
             for part in self.parts:  # all forks before the bar's refresh thread starts
                 self.workers.append(self._start(part))
+            gc.unfreeze()  # the children have their copies; this process collects again
             with _bar(bar, total) as progress:
                 self._collect(progress, progress.add_task("checking", total=total))
         except BaseException:  # Ctrl-C (KeyboardInterrupt) above all

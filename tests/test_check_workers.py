@@ -26,6 +26,7 @@ from storage.models import Check, Page, SourceRow, Version
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
 from tests.test_daemon_run import ROOT, monitor_cmd, page, wait_until
+from tests.test_listing_sources import NAME, Column
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -117,6 +118,38 @@ def test_two_workers_store_what_one_process_stores(tmp_path: Path, hosts: list[H
     assert got == want
     assert got["h0-1"][0] == ["new", "changed"] and got["h0-2"][0] == ["new", "unchanged"]
     assert split.stdout.splitlines()[-1] == "3 changed, 12 unchanged"
+
+
+def test_a_listings_documents_and_a_document_asked_for_are_checked_by_the_workers(
+        tmp_path: Path, site: Site, hosts: list[Host], sqlite_url: str) -> None:
+    column = Column(site, 3)
+    column.serve_replies()
+    pages = "".join(f'[[sources]]\nname = "h{k}"\nurl = "{h.add("/a.html", f"第{k}号")}"\n\n'
+                    for k, h in enumerate(hosts))
+    sources = write_sources(tmp_path / "sources.toml", pages + f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        [sources.follow]
+        content = "div.article"
+        interval = "1d"
+        """)
+    first = run_check(sources, sqlite_url, "--workers", "2", "--json")
+    assert first.returncode == 0, first.stderr
+    found = json.loads(first.stdout)["results"]
+    assert sorted((r["source"], r["document"] or "") for r in found if r["source"] == NAME) \
+        == [(NAME, "")] + [(NAME, site.url(f"/col/t2021{n:04d}_{n}.html")) for n in (100, 101, 102)]
+    assert {r["outcome"] for r in found} == {"new"} and len(found) == 7
+
+    doc = site.url("/col/t20210101_101.html")
+    column.amended.add(101)
+    asked = run_check(sources, sqlite_url, "--workers", "2", "--source", doc,
+                      "--source", "h?")
+    assert asked.returncode == 0, asked.stderr
+    assert "3 sources in 2 worker processes" in asked.stderr
+    assert asked.stdout.splitlines()[-1] == "1 changed, 3 unchanged"
+    assert f"{NAME} ↳ {doc}" in asked.stdout
 
 
 def test_a_hosts_concurrency_is_shared_between_workers_not_multiplied(
