@@ -48,7 +48,8 @@ unexpectedly", with the signal or exit code) and ``monitor check`` exits 1.  Che
 committed are in the database; leases it held run out as those of any killed process.
 Ctrl-C: a terminal's reaches every worker (one process group); the parent also passes
 SIGINT on, gives the workers ``STOP_GRACE`` seconds to unwind (their leases given back),
-then kills them.
+then kills them.  A parent that dies (``kill -9``, a cron timeout's SIGTERM) sends its
+workers SIGINT through the kernel (Linux ``PR_SET_PDEATHSIG``): they stop the same way.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ SOURCES_PER_WORKER = 50  # "auto": no more workers than one per this many source
 STOP_GRACE = 10.0  # seconds interrupted workers get to give their leases back
 LOST = "worker process ended unexpectedly"
 BROWSER = "\0browser"  # the group key every browser-fetched source joins
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 Document = tuple[SourceConfig, int, str]
 Run = Callable[..., Awaitable[list[CheckResult]]]  # monitor.cli.check.run_checks
@@ -280,7 +282,8 @@ class _Pool:
         ctx = multiprocessing.get_context("fork")
         receive, send = ctx.Pipe(duplex=False)
         process = ctx.Process(target=_work, name=f"monitor check worker {len(self.workers)}",
-                              args=(self.config, self.url, self.checks, part, send))
+                              args=(self.config, self.url, self.checks, part, send,
+                                    os.getpid()))
         process.start()
         send.close()  # the child's end: EOF here once the child is gone
         return _Worker(part, process, receive)
@@ -344,7 +347,19 @@ def _bar(bar: Bar | None, total: int) -> AbstractContextManager[Progress]:
     return Progress(disable=True)
 
 
-def _work(config: Config, url: str, run: Run, part: Part, conn: Connection) -> None:
+def _stop_with(parent: int) -> None:
+    """Linux: SIGINT (the Ctrl-C path: leases given back) when the parent dies, be it
+    ``kill -9`` or a cron job's timeout; a worker would otherwise check on, unheard."""
+    with suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+    if os.getppid() != parent:  # it died before that
+        raise SystemExit(130)
+
+
+def _work(config: Config, url: str, run: Run, part: Part, conn: Connection,
+          parent: int) -> None:
     """A worker process: check ``part``, telling the parent each source as it is done."""
     from monitor.diff import shutdown_diff_workers
     from storage import Store
@@ -352,6 +367,7 @@ def _work(config: Config, url: str, run: Run, part: Part, conn: Connection) -> N
     def done(src: SourceConfig, results: list[CheckResult]) -> None:
         conn.send(("source", src.name, results))
 
+    _stop_with(parent)
     store = Store(url, migrate=False)
     try:
         results = asyncio.run(run(part.config(config), store, part.sources, progress=False,

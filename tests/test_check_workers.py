@@ -235,8 +235,12 @@ def test_a_killed_worker_reports_its_sources_as_errors_and_the_pass_fails(
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_ctrl_c_stops_the_workers(tmp_path: Path, hanging: tuple[Host, Host, threading.Event],
-                                  sqlite_url: str) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_the_workers_stop_with_their_parent(tmp_path: Path, sig: signal.Signals,
+                                            hanging: tuple[Host, Host, threading.Event],
+                                            sqlite_url: str) -> None:
+    """Ctrl-C (SIGINT to the parent alone, as ``kill -INT`` sends it), or the parent
+    killed outright: no worker checks on."""
     fast, stuck, _ = hanging
     urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
     urls["stuck"] = stuck.site.url("/hang.html")
@@ -249,12 +253,13 @@ def test_ctrl_c_stops_the_workers(tmp_path: Path, hanging: tuple[Host, Host, thr
         wait_until(lambda: stuck.site.hits("/hang.html") and children(proc.pid),
                    what="a worker waiting for the hanging page")
         workers = children(proc.pid)
-        os.kill(proc.pid, signal.SIGINT)  # the parent alone, as `kill -INT` does
+        os.kill(proc.pid, sig)
         proc.communicate(timeout=20)
+        wait_until(lambda: all(_state(w) == "Z" for w in workers), timeout=15,
+                   what="the workers gone")  # (or only not yet reaped)
     finally:
         proc.kill()
     assert proc.returncode != 0
-    assert all(_state(w) == "Z" for w in workers)  # gone (or only not yet reaped)
 
 
 def _state(pid: int) -> str:
