@@ -29,7 +29,8 @@ its worker's own browser.  A listing's due documents are checked by the listing'
 right after it, as in one process; a document on another host than its listing escapes
 that host's politeness in another worker, one request at a time (documents live on their
 listing's site almost always).  Documents asked for by URL (``--source URL``) go to the
-first worker.
+first worker.  A worker diffs a rewrite in one process of its own (``monitor.diff``
+starts two per process otherwise), so the diff processes are as many as the workers.
 
 Processes.  The parent loads the configuration, syncs the sources and makes their pages,
 then forks the workers (``fork``: imports and configuration are paid once).  At that
@@ -70,6 +71,7 @@ from urllib.parse import urlsplit
 
 from monitor.config import Config, SourceConfig
 from monitor.errors import MonitorError
+from monitor.settings import Settings
 from monitor.types import CheckResult, Outcome
 
 if TYPE_CHECKING:
@@ -128,7 +130,7 @@ def workers_for(setting: int | str, sources: int, concurrency: int) -> int:
     return max(1, min(wanted, concurrency, sources))
 
 
-def partition(sources: Sequence[SourceConfig], n: int, settings: Any) -> list[Part]:
+def partition(sources: Sequence[SourceConfig], n: int, settings: Settings) -> list[Part]:
     """Cut ``sources`` into at most ``n`` non-empty parts (see the module docstring).
 
     Groups that stay whole go first, the largest to the least loaded part; then each
@@ -156,7 +158,7 @@ def _least(parts: list[Part]) -> Part:
     return min(parts, key=lambda p: len(p.sources))
 
 
-def _shareable(host: str, size: int, share: int, settings: Any) -> bool:
+def _shareable(host: str, size: int, share: int, settings: Settings) -> bool:
     return size > share and settings.delay_for(host) == 0 and settings.concurrency_for(host) > 1
 
 
@@ -361,8 +363,10 @@ def _stop_with(parent: int) -> None:
 def _work(config: Config, url: str, run: Run, part: Part, conn: Connection,
           parent: int) -> None:
     """A worker process: check ``part``, telling the parent each source as it is done."""
-    from monitor.diff import shutdown_diff_workers
+    from monitor import diff
     from storage import Store
+
+    diff.WORKERS = 1  # a rewrite's diff process per worker, not two (monitor.diff)
 
     def done(src: SourceConfig, results: list[CheckResult]) -> None:
         conn.send(("source", src.name, results))
@@ -382,5 +386,5 @@ def _work(config: Config, url: str, run: Run, part: Part, conn: Connection,
             raise SystemExit(1) from None
         raise  # a bug: its traceback on stderr
     finally:
-        shutdown_diff_workers()
+        diff.shutdown_diff_workers()
         store.close()
