@@ -67,16 +67,23 @@ def hosts() -> Iterator[list[Host]]:
         h.site.close()
 
 
-def sources_file(tmp_path: Path, urls: dict[str, str], settings: str = "") -> Path:
+def sources_file(tmp_path: Path, urls: dict[str, str], settings: str = "",
+                 more: str = "") -> Path:
     body = "".join(f'[[sources]]\nname = "{n}"\nurl = "{u}"\n\n' for n, u in urls.items())
+    body += more
     return write_sources(tmp_path / "sources.toml", body, settings="retries = 0\n" + settings)
 
 
-def run_check(sources: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_check(sources: Path, db_url: str, *args: str,
+              outbox: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``monitor check``; alerts delivered (as .eml files) only given an ``outbox``."""
     env = dict(os.environ, MONITOR_DATABASE_URL=db_url)
-    return subprocess.run(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
-                                      *args), cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    if outbox is not None:
+        env["MONITOR_OUTBOX_DIR"] = str(outbox)
+    deliver = [] if outbox else ["--no-deliver"]
+    return subprocess.run(monitor_cmd("check", "--sources", str(sources), *deliver, *args),
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def archive(db_url: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -102,11 +109,12 @@ def test_two_workers_store_what_one_process_stores(tmp_path: Path, hosts: list[H
                                                    db_url: str) -> None:
     urls = {f"h{k}-{i}": h.add(f"/p{i}.html", f"{h.address}第{i}号通知")
             for k, h in enumerate(hosts) for i in range(5)}
-    sources = sources_file(tmp_path, urls)
+    sources = sources_file(tmp_path, urls, more='[[watchers]]\nemail = "a@example.org"\n'
+                           'sources = ["h*"]\n')
     one = f"sqlite:///{tmp_path / 'one.db'}"
     for rounds in range(2):
-        split = run_check(sources, db_url, "--workers", "2")
-        alone = run_check(sources, one, "--workers", "1")
+        split = run_check(sources, db_url, "--workers", "2", outbox=tmp_path / "split")
+        alone = run_check(sources, one, "--workers", "1", outbox=tmp_path / "alone")
         assert split.returncode == alone.returncode == 0, split.stderr + alone.stderr
         assert "15 sources in 2 worker processes" in split.stderr
         assert "worker processes" not in alone.stderr
@@ -117,7 +125,9 @@ def test_two_workers_store_what_one_process_stores(tmp_path: Path, hosts: list[H
     got, want = archive(db_url), archive(one)
     assert got == want
     assert got["h0-1"][0] == ["new", "changed"] and got["h0-2"][0] == ["new", "unchanged"]
-    assert split.stdout.splitlines()[-1] == "3 changed, 12 unchanged"
+    assert split.stdout.splitlines()[-1].startswith("3 changed, 12 unchanged; alerts: ")
+    mails = [sorted(p.name for p in (tmp_path / d).rglob("*.eml")) for d in ("split", "alone")]
+    assert len(mails[0]) == len(mails[1]) > 0  # delivered once, by the parent
 
 
 def test_a_listings_documents_and_a_document_asked_for_are_checked_by_the_workers(
