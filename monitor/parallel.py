@@ -267,11 +267,13 @@ class _Pool:
         sys.stderr.flush()
         # The objects made so far (modules, configuration) stay out of the children's
         # collections: a collection that walked them would copy every page they are on.
-        gc.freeze()
         try:
-            for part in self.parts:  # all forks before the bar's refresh thread starts
-                self.workers.append(self._start(part))
-            gc.unfreeze()  # the children have their copies; this process collects again
+            gc.freeze()
+            try:
+                for part in self.parts:  # all forks before the bar's refresh thread starts
+                    self.workers.append(self._start(part))
+            finally:
+                gc.unfreeze()  # the children have their copies; this one collects again
             with _bar(bar, total) as progress:
                 self._collect(progress, progress.add_task("checking", total=total))
         except BaseException:  # Ctrl-C (KeyboardInterrupt) above all
