@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -109,6 +109,9 @@ class Settings(BaseModel):
     host_concurrencies: dict[str, int] = Field(
         default_factory=dict, description="Per-host override of host_concurrency, "
         "{host = checks}.")
+    check_workers: int | Literal["auto"] = Field(
+        "auto", description="Processes monitor check splits a pass over ('auto': one per "
+        "core, at most one per 50 sources; 1: one process). See monitor.parallel.")
     respect_robots: bool = Field(True, description="Honour robots.txt (a source may override).")
     timezone: str = Field("Asia/Shanghai", description="Time zone of cron schedules and digests.")
     default_interval: str = Field("6h", description="Interval of a source that sets none.")
@@ -169,6 +172,20 @@ class Settings(BaseModel):
             raise ValueError(f"{value!r} is not a time zone like 'Asia/Shanghai' or 'UTC'"
                              ) from None
         return value
+
+    @field_validator("check_workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> int | str:
+        """'auto' or a whole number ≥ 1 (from the environment: its text)."""
+        if value == "auto":
+            return value
+        try:
+            number = int(str(value).strip()) if not isinstance(value, bool) else 0
+        except ValueError:
+            number = 0
+        if number < 1 or (isinstance(value, float) and value != number):
+            raise ValueError(f"{value!r} is not 'auto' or a number of processes (1 or more)")
+        return number
 
     @field_validator("public_url")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from monitor import batch, follow
 from monitor.cli.common import (
     complete_source_names,
     console,
+    err_console,
     handle_errors,
     json_option,
     load,
@@ -29,6 +30,7 @@ from monitor.config import Config, SourceConfig
 from monitor.errors import ConfigError, PageBusyError
 from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
+from monitor.parallel import check_pass
 from monitor.pipeline import WORKER, Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
@@ -52,9 +54,13 @@ def register(cli: click.Group) -> None:
               help="Only this source (name, URL or glob), or a listing's document (its URL: "
               "checked now, due or not).")
 @click.option("--no-deliver", is_flag=True, help="Leave alerts in the outbox.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes the pass is split over (default: the check_workers setting, "
+              "'auto': one per core, at most one per 50 sources).")
 @json_option
 @handle_errors
-def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json: bool) -> None:
+def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers: int | None,
+          as_json: bool) -> None:
     """Check the sources once and print a summary."""
     config = load(sources_file, quiet=sys.stderr.isatty() or as_json)
     urls = {s.url for s in config.sources}
@@ -70,11 +76,14 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json:
             logger.warning("{}: {}", sources_file, warning)
         store.sync_sources(config.sources)
         docs = [_document(config, store, url) for url in doc_urls]
-        results = asyncio.run(run_checks(config, store, chosen, progress=not as_json,
-                                         documents=docs))
+        done = check_pass(config, store, chosen, run=run_checks, documents=docs,
+                          workers=workers or config.settings.check_workers,
+                          bar=None if as_json else _progress)
+        results = done.results
         delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
     if as_json:
         print_json({"results": sorted(results, key=lambda r: r.source), "alerts": delivered})
+        _lost(done.lost)
         return
     print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
     counts = {o: sum(r.outcome == o for r in results) for o in Outcome}
@@ -82,6 +91,16 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, as_json:
     if delivered is not None:
         line += f"; alerts: {delivered.describe()}"
     console.print(line or "nothing to check", markup=False, highlight=False)
+    _lost(done.lost)
+
+
+def _lost(workers: int) -> None:
+    """Exit 1 when a worker process ended before reporting all of its sources."""
+    if workers:
+        err_console.print(f"[red]error:[/] {workers} worker process(es) ended unexpectedly; "
+                          "the sources they did not report are listed as errors",
+                          highlight=False)
+        sys.exit(1)
 
 
 def _document(config: Config, store: Store, url: str) -> tuple[SourceConfig, int, str]:
@@ -100,12 +119,14 @@ def _document(config: Config, store: Store, url: str) -> tuple[SourceConfig, int
 
 async def run_checks(config: Config, store: Store, sources: list[SourceConfig], *,
                      progress: bool = True,
-                     documents: Sequence[tuple[SourceConfig, int, str]] = ()
+                     documents: Sequence[tuple[SourceConfig, int, str]] = (),
+                     on_done: Callable[[SourceConfig, list[CheckResult]], None] | None = None,
                      ) -> list[CheckResult]:
     """Check ``sources`` (synced to the database), each under its page's lease, with the
     listings' due documents after them; and the ``documents`` asked for, now.  The
     leases and states of the sources' pages are taken in batches and their plain checks
-    committed in groups (``monitor.batch``)."""
+    committed in groups (``monitor.batch``).  ``on_done`` gets each source's results (its
+    own and its documents') as they come."""
     limit = config.settings.concurrency
     schedule = Schedule(store, WORKER, config.settings.lease_seconds)
     pages = await asyncio.to_thread(schedule.ensure_pages, sources)
@@ -126,6 +147,8 @@ async def run_checks(config: Config, store: Store, sources: list[SourceConfig], 
                 # a listing's documents that are due, new ones first: in this pass
                 docs = await follow.check_due(checker, schedule, src, page_id)
                 bar.update(task, advance=1, description=src.name)
+                if on_done is not None:
+                    on_done(src, [result, *docs])
                 return [result, *docs]
 
             items = [(s, pages[s.name].page_id) for s in sources]

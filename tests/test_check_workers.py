@@ -1,0 +1,312 @@
+"""``monitor check`` split across worker processes (``monitor.parallel``): the same
+archive as one process, every host's politeness kept across the workers, and a worker
+that dies reported, not waited for.  Real processes, real servers on several loopback
+addresses (127.0.0.2, 127.0.0.3, …: one host each for the fetcher's politeness)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from monitor.config import SourceConfig
+from monitor.parallel import partition, workers_for
+from monitor.settings import Settings
+from storage import Store
+from storage.models import Check, Page, SourceRow, Version
+from tests.conftest import write_sources
+from tests.sites import Request, Response, Site
+from tests.test_daemon_run import ROOT, monitor_cmd, page, wait_until
+from tests.test_listing_sources import NAME, Column
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+class Host:
+    """A site on its own loopback address that counts requests in flight and when each
+    one started."""
+
+    def __init__(self, address: str, delay: float = 0.0) -> None:
+        self.site = Site(address)
+        self.site.server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+        self.address, self.delay = address, delay
+        self.lock = threading.Lock()
+        self.running = self.most = 0
+        self.starts: list[float] = []
+        self.texts: dict[str, str] = {}
+
+    def add(self, path: str, title: str) -> str:
+        self.texts[path] = title
+        return self.site.route(path, self._answer)
+
+    def _answer(self, req: Request) -> Response:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.starts.append(time.monotonic())
+        time.sleep(self.delay)
+        with self.lock:
+            self.running -= 1
+        return Response(page(self.texts[req.path]), headers=HTML)
+
+
+@pytest.fixture
+def hosts() -> Iterator[list[Host]]:
+    made = [Host(f"127.0.0.{i}") for i in (2, 3, 4)]
+    yield made
+    for h in made:
+        h.site.close()
+
+
+def sources_file(tmp_path: Path, urls: dict[str, str], settings: str = "",
+                 more: str = "") -> Path:
+    body = "".join(f'[[sources]]\nname = "{n}"\nurl = "{u}"\n\n' for n, u in urls.items())
+    body += more
+    return write_sources(tmp_path / "sources.toml", body, settings="retries = 0\n" + settings)
+
+
+def run_check(sources: Path, db_url: str, *args: str,
+              outbox: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``monitor check``; alerts delivered (as .eml files) only given an ``outbox``."""
+    env = dict(os.environ, MONITOR_DATABASE_URL=db_url)
+    if outbox is not None:
+        env["MONITOR_OUTBOX_DIR"] = str(outbox)
+    deliver = [] if outbox else ["--no-deliver"]
+    return subprocess.run(monitor_cmd("check", "--sources", str(sources), *deliver, *args),
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def archive(db_url: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Each source's check outcomes and version hashes, in order."""
+    store = Store(db_url, migrate=False)
+    try:
+        with store.session() as s:
+            names = {i: n for i, n in s.execute(select(Page.id, SourceRow.name).join(
+                SourceRow, col(SourceRow.id) == Page.source_id))}
+            out: dict[str, tuple[list[str], list[str]]] = {n: ([], []) for n in names.values()}
+            for page_id, outcome in s.execute(select(Check.page_id, Check.outcome)
+                                              .order_by(col(Check.id))):
+                out[names[page_id]][0].append(outcome)
+            for page_id, digest in s.execute(select(Version.page_id, Version.content_hash)
+                                             .order_by(col(Version.id))):
+                out[names[page_id]][1].append(digest)
+            return out
+    finally:
+        store.close()
+
+
+def test_two_workers_store_what_one_process_stores(tmp_path: Path, hosts: list[Host],
+                                                   db_url: str) -> None:
+    urls = {f"h{k}-{i}": h.add(f"/p{i}.html", f"{h.address}第{i}号通知")
+            for k, h in enumerate(hosts) for i in range(5)}
+    sources = sources_file(tmp_path, urls, more='[[watchers]]\nemail = "a@example.org"\n'
+                           'sources = ["h*"]\n')
+    one = f"sqlite:///{tmp_path / 'one.db'}"
+    for rounds in range(2):
+        split = run_check(sources, db_url, "--workers", "2", outbox=tmp_path / "split")
+        alone = run_check(sources, one, "--workers", "1", outbox=tmp_path / "alone")
+        assert split.returncode == alone.returncode == 0, split.stderr + alone.stderr
+        assert "15 sources in 2 worker processes" in split.stderr
+        assert "worker processes" not in alone.stderr
+        assert split.stdout.splitlines()[-1] == alone.stdout.splitlines()[-1]
+        if rounds == 0:
+            for h in hosts:
+                h.texts["/p1.html"] += "（已修订）"
+    got, want = archive(db_url), archive(one)
+    assert got == want
+    assert got["h0-1"][0] == ["new", "changed"] and got["h0-2"][0] == ["new", "unchanged"]
+    assert split.stdout.splitlines()[-1].startswith("3 changed, 12 unchanged; alerts: ")
+    mails = [sorted(p.name for p in (tmp_path / d).rglob("*.eml")) for d in ("split", "alone")]
+    assert len(mails[0]) == len(mails[1]) > 0  # delivered once, by the parent
+
+
+def test_a_listings_documents_and_a_document_asked_for_are_checked_by_the_workers(
+        tmp_path: Path, site: Site, hosts: list[Host], sqlite_url: str) -> None:
+    column = Column(site, 3)
+    column.serve_replies()
+    pages = "".join(f'[[sources]]\nname = "h{k}"\nurl = "{h.add("/a.html", f"第{k}号")}"\n\n'
+                    for k, h in enumerate(hosts))
+    sources = write_sources(tmp_path / "sources.toml", pages + f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        [sources.follow]
+        content = "div.article"
+        interval = "1d"
+        """)
+    first = run_check(sources, sqlite_url, "--workers", "2", "--json")
+    assert first.returncode == 0, first.stderr
+    found = json.loads(first.stdout)["results"]
+    assert sorted((r["source"], r["document"] or "") for r in found if r["source"] == NAME) \
+        == [(NAME, "")] + [(NAME, site.url(f"/col/t2021{n:04d}_{n}.html")) for n in (100, 101, 102)]
+    assert {r["outcome"] for r in found} == {"new"} and len(found) == 7
+
+    doc = site.url("/col/t20210101_101.html")
+    column.amended.add(101)
+    asked = run_check(sources, sqlite_url, "--workers", "2", "--source", doc,
+                      "--source", "h?")
+    assert asked.returncode == 0, asked.stderr
+    assert "3 sources in 2 worker processes" in asked.stderr
+    assert asked.stdout.splitlines()[-1] == "1 changed, 3 unchanged"
+    assert f"{NAME} ↳ {doc}" in asked.stdout
+
+
+def test_a_hosts_concurrency_is_shared_between_workers_not_multiplied(
+        tmp_path: Path, hosts: list[Host], sqlite_url: str) -> None:
+    big, small = hosts[0], hosts[1]
+    big.delay = small.delay = 0.2
+    urls = {f"big-{i}": big.add(f"/b{i}.html", f"大站第{i}号") for i in range(12)}
+    urls |= {f"small-{i}": small.add(f"/s{i}.html", f"小站第{i}号") for i in range(2)}
+    sources = sources_file(tmp_path, urls, "host_concurrency = 3\nconcurrency = 8\n")
+    done = run_check(sources, sqlite_url, "--workers", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    outcomes = [r["outcome"] for r in json.loads(done.stdout)["results"]]
+    assert outcomes == ["new"] * 14
+    assert big.most <= 3, f"{big.most} requests at once on a host allowed 3"
+    assert big.most >= 2  # both workers had some of it: shared, and used
+
+
+def test_a_host_with_a_delay_stays_in_one_worker(tmp_path: Path, hosts: list[Host],
+                                                 sqlite_url: str) -> None:
+    slow, other = hosts[0], hosts[1]
+    urls = {f"slow-{i}": slow.add(f"/d{i}.html", f"限速站第{i}号") for i in range(8)}
+    urls |= {f"other-{i}": other.add(f"/o{i}.html", f"他站第{i}号") for i in range(2)}
+    sources = sources_file(tmp_path, urls, "host_concurrency = 4\n"
+                           f'host_delays = {{"{slow.address}" = 0.25}}\n')
+    done = run_check(sources, sqlite_url, "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert "10 sources in 2 worker processes" in done.stderr
+    assert done.stdout.splitlines()[-1] == "10 new"
+    starts = sorted(slow.starts)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) == 8 and min(gaps) >= 0.24, gaps
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started that are still running."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(p) for p in path.read_text().split()] if path.exists() else []
+    return [p for p in found if _state(p) != "Z"]
+
+
+@pytest.fixture
+def hanging(hosts: list[Host]) -> Iterator[tuple[Host, Host, threading.Event]]:
+    """Host 0 answers at once; host 1's /hang.html answers only when the test ends."""
+    release = threading.Event()
+    fast, stuck = hosts[0], hosts[1]
+
+    def hang(req: Request) -> Response:
+        release.wait(60)
+        return Response(page("迟到的页面"), headers=HTML)
+
+    stuck.site.route("/hang.html", hang)
+    yield fast, stuck, release
+    release.set()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_killed_worker_reports_its_sources_as_errors_and_the_pass_fails(
+        tmp_path: Path, hanging: tuple[Host, Host, threading.Event], sqlite_url: str) -> None:
+    fast, stuck, _ = hanging
+    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
+    urls["stuck"] = stuck.site.url("/hang.html")
+    sources = sources_file(tmp_path, urls, "fetch_deadline = 50\nread_timeout = 50\n")
+    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
+    proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
+                                        "--json", "--workers", "2"), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: stuck.site.hits("/hang.html") and len(fast.starts) == 3
+                   and len(children(proc.pid)) == 1, what="the fast worker done, one stuck")
+        started = time.monotonic()
+        os.kill(children(proc.pid)[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - started < 10  # reported, not waited for
+    assert proc.returncode == 1, err
+    assert "1 worker process(es) ended unexpectedly" in err
+    results = {r["source"]: r for r in json.loads(out)["results"]}
+    assert sorted(results) == sorted(urls)
+    assert all(results[f"fast-{i}"]["outcome"] == "new" for i in range(3))
+    assert results["stuck"]["outcome"] == "error"
+    assert results["stuck"]["error"] == "worker process ended unexpectedly (killed by SIGKILL)"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_the_workers_stop_with_their_parent(tmp_path: Path, sig: signal.Signals,
+                                            hanging: tuple[Host, Host, threading.Event],
+                                            sqlite_url: str) -> None:
+    """Ctrl-C (SIGINT to the parent alone, as ``kill -INT`` sends it), or the parent
+    killed outright: no worker checks on."""
+    fast, stuck, _ = hanging
+    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
+    urls["stuck"] = stuck.site.url("/hang.html")
+    sources = sources_file(tmp_path, urls, "fetch_deadline = 50\nread_timeout = 50\n")
+    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
+    proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
+                                        "--workers", "2"), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: stuck.site.hits("/hang.html") and children(proc.pid),
+                   what="a worker waiting for the hanging page")
+        workers = children(proc.pid)
+        os.kill(proc.pid, sig)
+        proc.communicate(timeout=20)
+        wait_until(lambda: all(_state(w) == "Z" for w in workers), timeout=15,
+                   what="the workers gone")  # (or only not yet reaped)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+
+
+def _state(pid: int) -> str:
+    """A process's state letter (Z for a zombie), "Z" for one gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def src(name: str, url: str, fetch: str = "http") -> SourceConfig:
+    return SourceConfig(name=name, url=url, fetch=fetch)
+
+
+def test_the_parts_keep_hosts_whole_unless_sharing_is_harmless() -> None:
+    many = [src(f"a{i}", f"http://a.gov.cn/{i}") for i in range(60)]
+    few = [src(f"b{i}", f"http://b.gov.cn/{i}") for i in range(20)]
+    drawn = [src("c0", "http://c.gov.cn/"), src("b-shot", "http://b.gov.cn/x", "browser")]
+    spaced = Settings(host_delay=2.0, host_concurrency=4, concurrency=9)
+    parts = partition(many + few + drawn, 2, spaced)
+    assert [len(p.sources) for p in parts] == [60, 22]  # a.gov.cn whole: it has a delay
+    assert {s.name for s in parts[1].sources} >= {"b-shot", "b0"}  # the browser joins b
+    assert [p.concurrency for p in parts] == [5, 4] and not any(p.host_limits for p in parts)
+
+    quick = Settings(host_delay=0, host_concurrency=5, concurrency=10)
+    parts = partition(many + few + drawn, 2, quick)
+    assert [len(p.sources) for p in parts] == [41, 41]  # a.gov.cn evens them out
+    assert sorted(p.host_limits["a.gov.cn"] for p in parts) == [2, 3]  # sum: the setting
+    one_each = Settings(host_delay=0, host_concurrency=1, concurrency=10)
+    assert [len(p.sources) for p in partition(many + few, 2, one_each)] == [60, 20]
+
+
+def test_auto_is_one_worker_per_core_and_per_fifty_sources(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setattr("monitor.parallel.usable_cores", lambda: 4)
+    assert workers_for("auto", 49, 8) == 1  # checked in this process, as before
+    assert workers_for("auto", 120, 8) == 2
+    assert workers_for("auto", 10_000, 8) == 4
+    assert workers_for("auto", 10_000, 3) == 3  # each worker needs one of the checks
+    assert workers_for(6, 4, 8) == 4
