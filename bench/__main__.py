@@ -7,10 +7,12 @@ Starts ``bench.site`` (generated government pages of 30–120 KB, served with
 hosts and then all on one host (per-host limit raised to the concurrency), runs in the
 same run:
 
-- ``monitor check`` (its own process, a fresh SQLite database): first pass, unchanged
-  with ETags (304s), unchanged without, 10% of the pages changed, every page changed;
+- ``monitor check`` (its own process, a fresh SQLite database, ``check_workers`` =
+  ``--workers``, by default one per core): first pass, unchanged with ETags (304s),
+  unchanged without, 10% of the pages changed, every page changed;
 - the **bare limit** (``bench.bare``): httpx fetch + selectolax parse + SHA-256 of the
-  content selector's text, same URLs and concurrency, nothing stored;
+  content selector's text, same URLs and concurrency, in as many processes as monitor
+  has workers, nothing stored;
 - **urlwatch** 2.29 from PyPI in ``bench/.venv-urlwatch`` (made on the first run), with
   the same URLs, ``css`` filter and thread count, its cache in a temporary directory;
 - a stage split of monitor's CPU per check (``bench.stages``), many hosts only.
@@ -140,10 +142,12 @@ def urls(pages: int, hosts: int, port: int, mode: str) -> list[tuple[str, str]]:
     return [(f"http://{host(i)}:{port}/p/{i}.html", selector(i)) for i in range(pages)]
 
 
-def monitor_toml(jobs: list[tuple[str, str]], tmp: Path, concurrency: int, mode: str) -> Path:
+def monitor_toml(jobs: list[tuple[str, str]], tmp: Path, concurrency: int, mode: str,
+                 workers: int = 1) -> Path:
     host_c = concurrency if mode == "one host" else 1
     lines = ["[settings]", f'database_url = "sqlite:///{tmp}/monitor.db"',
              f'outbox_dir = "{tmp}/outbox"', "host_delay = 0", f"concurrency = {concurrency}",
+             f"check_workers = {workers}",
              f"host_concurrency = {host_c}", "allow_private_network = true",
              "respect_robots = false", "retries = 0", ""]
     for i, (url, sel) in enumerate(jobs):
@@ -154,10 +158,11 @@ def monitor_toml(jobs: list[tuple[str, str]], tmp: Path, concurrency: int, mode:
     return path
 
 
-def run_monitor(site: Site, jobs: list[tuple[str, str]], mode: str, c: int) -> list[Run]:
+def run_monitor(site: Site, jobs: list[tuple[str, str]], mode: str, c: int,
+                workers: int = 1) -> list[Run]:
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as d:
-        toml = monitor_toml(jobs, Path(d), c, mode)
+        toml = monitor_toml(jobs, Path(d), c, mode, workers)
         cmd = [sys.executable, "-m", "monitor", "check", "--sources", str(toml),
                "--no-deliver", "--json"]
         for case, _etag, _bump in _prepared(site):
@@ -227,12 +232,13 @@ def run_urlwatch(site: Site, jobs: list[tuple[str, str]], mode: str) -> list[Run
     return runs
 
 
-def run_bare(jobs: list[tuple[str, str]], mode: str, c: int) -> Run:
+def run_bare(jobs: list[tuple[str, str]], mode: str, c: int, processes: int = 1) -> Run:
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(jobs, f)
         f.flush()
         wall, cpu, rc, _ = timed([sys.executable, "-m", "bench.bare", f.name,
-                                  "--concurrency", str(c)], cwd=ROOT, env=_env())
+                                  "--concurrency", str(c), "--processes", str(processes)],
+                                 cwd=ROOT, env=_env())
     return Run("bare", mode, "fetch+parse+hash", len(jobs), wall, cpu, rc == 0)
 
 
@@ -329,7 +335,8 @@ def show(path: Path, as_markdown: bool = False) -> None:
         print(markdown(runs, data["stages"]))
         return
     title = (f"{data['pages']} pages, concurrency {data['concurrency']} ({data['hosts']} "
-             f"hosts or one), {data['machine']['nproc']} cores")
+             f"hosts or one), {data['machine']['nproc']} cores, "
+             f"{data.get('workers', 1)} monitor workers / bare processes")
     Console().print(table(runs, data["stages"], title))
     if data["stages"]:
         Console().print(stage_table(data["stages"]))
@@ -341,6 +348,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="100 pages: a smoke run")
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--hosts", type=int, default=50, help="loopback hosts of the spread case")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="monitor's check_workers and the bare limit's processes "
+                    "(default: one per core, at most the concurrency)")
     ap.add_argument("--port", type=int, default=18080)
     ap.add_argument("--no-urlwatch", action="store_true")
     ap.add_argument("--no-stages", action="store_true")
@@ -357,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     pages = 100 if a.quick else a.pages
     c = a.concurrency
+    workers = a.workers or max(1, min(os.cpu_count() or 1, c))
     console = Console()
     warm_up()
     site = Site(pages, a.hosts, a.port)
@@ -368,6 +379,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def save() -> None:  # after every tool's run: a long run interrupted keeps its part
         result = {"at": stamp, "pages": pages, "concurrency": c, "hosts": a.hosts,
+                  "workers": workers,
                   "machine": machine(),
                   "runs": [{**asdict(r), "rate": r.rate, "cpu_ms": r.cpu_ms} for r in runs],
                   "stages": stages}
@@ -376,8 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for mode in a.modes:
             jobs = urls(pages, a.hosts, a.port, mode)
-            runs.append(run_bare(jobs, mode, c))
-            runs += run_monitor(site, jobs, mode, c)
+            runs.append(run_bare(jobs, mode, c, workers))
+            runs += run_monitor(site, jobs, mode, c, workers)
             save()
             if not a.no_urlwatch:
                 runs += run_urlwatch(site, jobs, mode)
@@ -388,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         site.close()
     title = (f"{pages} pages, concurrency {c} ({a.hosts} hosts or one), "
-             f"{os.cpu_count()} cores")
+             f"{os.cpu_count()} cores, {workers} monitor workers / bare processes")
     console.print(table(runs, stages, title))
     if stages:
         console.print(stage_table(stages))

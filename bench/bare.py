@@ -1,10 +1,15 @@
 """The bare limit of a check: httpx fetch + selectolax parse + SHA-256 of the selected text.
 
-    python -m bench.bare JOBS.json --concurrency 10
+    python -m bench.bare JOBS.json --concurrency 10 [--processes 2]
 
 ``JOBS.json`` is a list of ``[url, css_selector]``.  Nothing is stored, nothing compared:
 what is left of a check when every stage of monitor's own is taken away.  Run in its own
 process by ``python -m bench`` so its CPU time is its own (``os.wait4``).
+
+``--processes N``: the jobs are dealt to N forked processes (job *i* to process *i* mod N),
+the concurrency divided between them (the sum is ``--concurrency``), as ``monitor check``
+splits a pass over its workers (``check_workers``): the limit then has the same cores and
+the same requests in flight as the check it is compared with.
 
 httpx is used at its best, as monitor uses it: each request borrows a one-connection
 client of its origin (``monitor/fetch/lanes.py``, loaded from its file so that monitor's
@@ -20,6 +25,7 @@ import asyncio
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -64,13 +70,30 @@ async def run(jobs: list[list[str]], concurrency: int) -> int:
     return ok
 
 
+def in_processes(jobs: list[list[str]], concurrency: int, processes: int) -> int:
+    """``run`` over the jobs dealt to ``processes`` forked children; the pages fetched."""
+    children = []
+    for k in range(processes):
+        share = concurrency // processes + (k < concurrency % processes)
+        pid = os.fork()
+        if pid == 0:  # the child: its part, its exit code the count of pages it fetched
+            ok = asyncio.run(run(jobs[k::processes], max(1, share)))
+            os._exit(0 if ok == len(jobs[k::processes]) else 1)
+        children.append((pid, len(jobs[k::processes])))
+    return sum(n for pid, n in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("jobs", type=Path)
     ap.add_argument("--concurrency", type=int, default=10)
+    ap.add_argument("--processes", type=int, default=1)
     a = ap.parse_args()
     jobs = json.loads(a.jobs.read_text())
-    ok = asyncio.run(run(jobs, a.concurrency))
+    if a.processes > 1:
+        ok = in_processes(jobs, a.concurrency, a.processes)
+    else:
+        ok = asyncio.run(run(jobs, a.concurrency))
     print(json.dumps({"ok": ok, "total": len(jobs)}))
     sys.exit(0 if ok == len(jobs) else 1)
 
