@@ -121,8 +121,15 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
     """
     found: dict[int, list[str]] = {}
     nodes = []
-    for node in root.css(_WIDGET_HOLDERS):
-        if node.mem_id in protected or _surely_not_widget(node.text()):
+    long: set[int] = set()  # holders around one with too many characters to be a widget
+    for node in reversed(root.css(_WIDGET_HOLDERS)):  # innermost first, see _mark_long
+        if node.mem_id in protected or node.mem_id in long:
+            continue
+        plain = node.text()
+        if _visibly_long(plain):
+            _mark_long(node, long)
+            continue
+        if _surely_not_widget(plain):
             continue
         text = _short_text(node)
         if not text or len(text) > _WIDGET_MAX:
@@ -131,6 +138,7 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
         if hits and not rest.strip():
             found[node.mem_id] = hits
             nodes.append(node)
+    nodes.reverse()  # document order, as the notes are told
     notes = []
     for node in outermost(nodes):
         notes += found[node.mem_id]
@@ -189,6 +197,25 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
     return [f"hidden elements: {_sample(texts, 3)}"] if texts else []
 
 
+def _visibly_long(plain: str) -> bool:
+    """Whether a holder whose plain text is ``plain`` has more than ``_WIDGET_MAX``
+    characters other than spaces (counted in a prefix: a cheap, sure "yes").  Its
+    ``_short_text`` keeps them all, so it is too long to be a widget."""
+    return len(plain) > _WIDGET_MAX and \
+        len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX
+
+
+def _mark_long(node: LexborNode, long: set[int]) -> None:
+    """Adds the ancestors of a visibly long holder to ``long``: their text holds its
+    characters, so they are too long as well, and their text (for the boxes around
+    the article, all of it) is never read.  Holders are visited innermost first, so a
+    walk stops at an ancestor that an earlier one marked."""
+    parent = node.parent
+    while parent is not None and parent.mem_id not in long:
+        long.add(parent.mem_id)
+        parent = parent.parent
+
+
 def _short_text(node: LexborNode) -> str:
     return " ".join(node.text(separator=" ").split())
 
@@ -202,7 +229,7 @@ def _surely_not_widget(plain: str) -> bool:
     ``plain`` (a prefix has no more of them than the whole), and a rule's word in the
     normalized line is in ``plain`` with at most spaces and invisible characters
     between its letters; without one no rule matches (every rule has its words)."""
-    if len(plain) > _WIDGET_MAX and len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
+    if _visibly_long(plain):
         return True
     return _EVERY_RULE_HAS_NEEDLES and not _ANY_SPACED_NEEDLE.search(plain)
 
