@@ -122,3 +122,61 @@ def test_unchanged_lines_make_the_paragraphs_a_character_diff_makes() -> None:
         assert paragraphs_of(ops, old_len, new_len) == \
             paragraphs_of(chars, old_len, new_len), ops
 
+
+
+def _walk_node_by_node(root: object) -> list[object]:
+    """metadata._walk as it was: every element's children split, one selector query
+    per inline element with children."""
+    from monitor.extract.metadata import _BLOCK_SELECTOR, _BLOCKS, _line
+
+    def holds_blocks(node: object) -> bool:
+        return next(node.iter(), None) is not None \
+            and node.css_first(_BLOCK_SELECTOR) is not None
+
+    def split(node: object) -> list[object]:
+        parts: list[object] = []
+        run: list[str] = []
+        for child in node.iter(include_text=True):
+            if child.is_comment_node:
+                continue
+            if child.is_text_node or (child.tag not in _BLOCKS and not holds_blocks(child)):
+                run.append(child.text_content if child.is_text_node else child.text())
+                continue
+            parts.append(_line("".join(run)))
+            run = []
+            if child.tag != "br":
+                parts.append(child)
+        parts.append(_line("".join(run)))
+        return [p for p in parts if not isinstance(p, str) or p]
+
+    out: list[object] = []
+    stack: list[object] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif item.tag == "tr" and item.css_first("table") is None:
+            out.append([_line(c.text()) for c in item.iter() if c.tag in ("td", "th")])
+        else:
+            stack.extend(reversed(split(item)))
+    return out
+
+
+def test_metadata_lines_of_whole_paragraphs_are_those_of_their_children() -> None:
+    from monitor.extract.metadata import _walk
+
+    tricky = ("<html><body><p>索引号<!-- x -->：<span>430S00</span><br>发布机构：本厅</p>"
+              "<div>文号<span><b>湘工信〔2021〕</b>254号</span><p>成文日期：2021年</p>末</div>"
+              "<span>标题：<div>块</div>尾</span><table><tr><td>分类</td><td>通知</td></tr>"
+              "</table><pre>a\n b</pre></body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+    lines = 0
+    for html in htmls:
+        tree = LexborHTMLParser(html)
+        if tree.body is None:
+            continue
+        noise.drop_non_content(tree.root)
+        walked = _walk(tree.body)
+        assert walked == _walk_node_by_node(tree.body)
+        lines += len(walked)
+    assert lines > 1000
