@@ -180,3 +180,28 @@ def test_metadata_lines_of_whole_paragraphs_are_those_of_their_children() -> Non
         assert walked == _walk_node_by_node(tree.body)
         lines += len(walked)
     assert lines > 1000
+
+
+def test_elements_read_whole_lay_out_as_their_nodes_one_by_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.extract import layout
+
+    tricky = ("<html><body><div><p>人工\n  智能<!-- x --><span>a<b>b</b></span></p>"
+              "<p><span>一<br>二</span><img alt='x'>三</p><pre>a\n b<span>c\nd</span></pre>"
+              "<table><tr><td><span>名称</span></td><td>值<p>段</p></td></tr>"
+              "<tr><td>甲</td><td><i>乙</i></td></tr></table><font><font>深</font></font>"
+              "<p></p><span></span>尾</div></body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+
+    def rendered() -> list[object]:
+        out: list[object] = [_extracted(h) for h in htmls]
+        for html in htmls:
+            body = LexborHTMLParser(html).body
+            out.append(layout.render(body) if body is not None else None)
+        return out
+
+    fast = rendered()
+    monkeypatch.setattr(layout, "_holding_special",
+                        lambda root: {n.mem_id for n in root.traverse()})  # none read whole
+    assert fast == rendered()
+    assert "人工智能ab" in fast[-1] and "一\n二三\na\n b" in fast[-1]
