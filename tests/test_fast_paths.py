@@ -205,3 +205,21 @@ def test_elements_read_whole_lay_out_as_their_nodes_one_by_one(
                         lambda root: {n.mem_id for n in root.traverse()})  # none read whole
     assert fast == rendered()
     assert "人工智能ab" in fast[-1] and "一\n二三\na\n b" in fast[-1]
+
+
+def test_blank_bodies_and_placeholders_are_told_as_the_patterns_tell_them() -> None:
+    bodies = ["", " \n\t\u3000\x1c\x85\u2028", "  İ  ", "\u00a0" * 10 + "x", " " * 200_001 + "x",
+              "${page.title}", "$!{a.b(1)}", "<%= title %>", "<% x %>", "costs $5 and <b>",
+              "{{a}} {{ b }} {{c.d}}", "< % not one", "$ {a.b}"]
+    made = len(bodies)
+    bodies += [_html(p) for p in PAGES] + _seed_pages()
+    told = 0
+    for i, body in enumerate(bodies):
+        page = challenge._Page(title="", text=body, links="", status=200, headers={}, html=body)
+        blank = not body[:challenge._SCAN].lower().strip()
+        assert (challenge._empty(page) == "empty body") == blank
+        found = challenge._PLACEHOLDER.search(body)
+        assert (challenge._placeholder(body, "") is None) == (
+            found is None and len(challenge._MUSTACHE.findall(body)) < 3)
+        told += (blank + (found is not None)) * (i < made)
+    assert told == 7  # 3 blank, 4 placeholders among the made-up bodies
