@@ -126,7 +126,10 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
         if node.mem_id in protected or node.mem_id in long:
             continue
         plain = node.text()
-        if _visibly_long(plain):
+        # more visible characters than a widget has (counted in a prefix: a sure "yes"),
+        # and its _short_text keeps them all: too long, and so are its holders
+        if len(plain) > _WIDGET_MAX and \
+                len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
             _mark_long(node, long)
             continue
         if _surely_not_widget(plain):
@@ -197,18 +200,10 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
     return [f"hidden elements: {_sample(texts, 3)}"] if texts else []
 
 
-def _visibly_long(plain: str) -> bool:
-    """Whether a holder whose plain text is ``plain`` has more than ``_WIDGET_MAX``
-    characters other than spaces (counted in a prefix: a cheap, sure "yes").  Its
-    ``_short_text`` keeps them all, so it is too long to be a widget."""
-    return len(plain) > _WIDGET_MAX and \
-        len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX
-
-
 def _mark_long(node: LexborNode, long: set[int]) -> None:
-    """Adds the ancestors of a visibly long holder to ``long``: their text holds its
-    characters, so they are too long as well, and their text (for the boxes around
-    the article, all of it) is never read.  Holders are visited innermost first, so a
+    """Adds the ancestors of a holder too long to be a widget to ``long``: their text
+    holds its characters, so they are too long as well, and their text (for the boxes
+    around the article, all of it) is never read.  Holders are visited innermost first, so a
     walk stops at an ancestor that an earlier one marked."""
     parent = node.parent
     while parent is not None and parent.mem_id not in long:
@@ -229,7 +224,7 @@ def _surely_not_widget(plain: str) -> bool:
     ``plain`` (a prefix has no more of them than the whole), and a rule's word in the
     normalized line is in ``plain`` with at most spaces and invisible characters
     between its letters; without one no rule matches (every rule has its words)."""
-    if _visibly_long(plain):
+    if len(plain) > _WIDGET_MAX and len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
         return True
     return _EVERY_RULE_HAS_NEEDLES and not _ANY_SPACED_NEEDLE.search(plain)
 
