@@ -349,7 +349,8 @@ def _unrendered(page: _Page) -> str | None:
 def _placeholder(text: str, links: str) -> str | None:
     """One placeholder in the text (or three in links, or three ``{{x}}``), for the
     reason; None when there are none."""
-    found = _PLACEHOLDER.search(text)
+    # every placeholder starts with "$" or "<%": a text without either has none
+    found = _PLACEHOLDER.search(text) if "$" in text or "<%" in text else None
     in_links = _PLACEHOLDER.findall(links)
     if found or len(in_links) >= 3:
         return found.group() if found else in_links[0]
@@ -392,8 +393,13 @@ def _main_text(html: str) -> str:
     return listing.prose(tree.body, skip=set())
 
 
+_VISIBLE = re.compile(r"\S")
+
+
 def _empty(page: _Page) -> str | None:
-    if not page.lower.strip():
+    # the start of the body is blank as it is lower-cased (a letter's lower case is no
+    # space): searched for its first character, not lower-cased and stripped whole
+    if _VISIBLE.search(page.html, 0, _SCAN) is None:
         return "empty body"
     if len(page.text) < _EMPTY_TEXT:
         return f"near-empty body ({len(page.text)} visible characters)"

@@ -121,8 +121,18 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
     """
     found: dict[int, list[str]] = {}
     nodes = []
-    for node in root.css(_WIDGET_HOLDERS):
-        if node.mem_id in protected or _surely_not_widget(node.text()):
+    long: set[int] = set()  # holders around one with too many characters to be a widget
+    for node in reversed(root.css(_WIDGET_HOLDERS)):  # innermost first, see _mark_long
+        if node.mem_id in protected or node.mem_id in long:
+            continue
+        plain = node.text()
+        # more visible characters than a widget has (counted in a prefix: a sure "yes"),
+        # and its _short_text keeps them all: too long, and so are its holders
+        if len(plain) > _WIDGET_MAX and \
+                len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
+            _mark_long(node, long)
+            continue
+        if _surely_not_widget(plain):
             continue
         text = _short_text(node)
         if not text or len(text) > _WIDGET_MAX:
@@ -131,6 +141,7 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
         if hits and not rest.strip():
             found[node.mem_id] = hits
             nodes.append(node)
+    nodes.reverse()  # document order, as the notes are told
     notes = []
     for node in outermost(nodes):
         notes += found[node.mem_id]
@@ -187,6 +198,17 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
             texts.append(text[:20])
         node.decompose()
     return [f"hidden elements: {_sample(texts, 3)}"] if texts else []
+
+
+def _mark_long(node: LexborNode, long: set[int]) -> None:
+    """Adds the ancestors of a holder too long to be a widget to ``long``: their text
+    holds its characters, so they are too long as well, and their text (for the boxes
+    around the article, all of it) is never read.  Holders are visited innermost first, so a
+    walk stops at an ancestor that an earlier one marked."""
+    parent = node.parent
+    while parent is not None and parent.mem_id not in long:
+        long.add(parent.mem_id)
+        parent = parent.parent
 
 
 def _short_text(node: LexborNode) -> str:

@@ -50,6 +50,7 @@ def test_widget_holders_skipped_unread_change_nothing(
     htmls = [_html(p) for p in PAGES] + _seed_pages()
     fast = [_extracted(h) for h in htmls]
     monkeypatch.setattr(noise, "_surely_not_widget", lambda plain: False)
+    monkeypatch.setattr(noise, "_mark_long", lambda node, long: None)  # every text read
     slow = [_extracted(h) for h in htmls]
     assert fast == slow
     assert any(not isinstance(e, str) and any("view counter" in n for n in e.removed)
@@ -121,3 +122,123 @@ def test_unchanged_lines_make_the_paragraphs_a_character_diff_makes() -> None:
         assert paragraphs_of(ops, old_len, new_len) == \
             paragraphs_of(chars, old_len, new_len), ops
 
+
+
+def _walk_node_by_node(root: object) -> list[object]:
+    """metadata._walk as it was: every element's children split, one selector query
+    per inline element with children."""
+    from monitor.extract.metadata import _BLOCK_SELECTOR, _BLOCKS, _line
+
+    def holds_blocks(node: object) -> bool:
+        return next(node.iter(), None) is not None \
+            and node.css_first(_BLOCK_SELECTOR) is not None
+
+    def split(node: object) -> list[object]:
+        parts: list[object] = []
+        run: list[str] = []
+        for child in node.iter(include_text=True):
+            if child.is_comment_node:
+                continue
+            if child.is_text_node or (child.tag not in _BLOCKS and not holds_blocks(child)):
+                run.append(child.text_content if child.is_text_node else child.text())
+                continue
+            parts.append(_line("".join(run)))
+            run = []
+            if child.tag != "br":
+                parts.append(child)
+        parts.append(_line("".join(run)))
+        return [p for p in parts if not isinstance(p, str) or p]
+
+    out: list[object] = []
+    stack: list[object] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif item.tag == "tr" and item.css_first("table") is None:
+            out.append([_line(c.text()) for c in item.iter() if c.tag in ("td", "th")])
+        else:
+            stack.extend(reversed(split(item)))
+    return out
+
+
+def test_metadata_lines_of_whole_paragraphs_are_those_of_their_children() -> None:
+    from monitor.extract.metadata import _walk
+
+    tricky = ("<html><body><p>索引号<!-- x -->：<span>430S00</span><br>发布机构：本厅</p>"
+              "<div>文号<span><b>湘工信〔2021〕</b>254号</span><p>成文日期：2021年</p>末</div>"
+              "<span>标题：<div>块</div>尾</span><table><tr><td>分类</td><td>通知</td></tr>"
+              "</table><pre>a\n b</pre></body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+    lines = 0
+    for html in htmls:
+        tree = LexborHTMLParser(html)
+        if tree.body is None:
+            continue
+        noise.drop_non_content(tree.root)
+        walked = _walk(tree.body)
+        assert walked == _walk_node_by_node(tree.body)
+        lines += len(walked)
+    assert lines > 1000
+
+
+def test_elements_read_whole_lay_out_as_their_nodes_one_by_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.extract import layout
+
+    tricky = ("<html><body><div><p>人工\n  智能<!-- x --><span>a<b>b</b></span></p>"
+              "<p><span>一<br>二</span><img alt='x'>三</p><pre>a\n b<span>c\nd</span></pre>"
+              "<table><tr><td><span>名称</span></td><td>值<p>段</p></td></tr>"
+              "<tr><td>甲</td><td><i>乙</i></td></tr></table><font><font>深</font></font>"
+              "<p></p><span></span>尾</div></body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+
+    def rendered() -> list[object]:
+        out: list[object] = [_extracted(h) for h in htmls]
+        for html in htmls:
+            body = LexborHTMLParser(html).body
+            out.append(layout.render(body) if body is not None else None)
+        return out
+
+    fast = rendered()
+    monkeypatch.setattr(layout, "_holding_special",
+                        lambda root: {n.mem_id for n in root.traverse()})  # none read whole
+    assert fast == rendered()
+    assert "人工智能ab" in fast[-1] and "一\n二三\na\n b" in fast[-1]
+
+
+def test_blank_bodies_and_placeholders_are_told_as_the_patterns_tell_them() -> None:
+    bodies = ["", " \n\t\u3000\x1c\x85\u2028", "  İ  ", "\u00a0" * 10 + "x", " " * 200_001 + "x",
+              "${page.title}", "$!{a.b(1)}", "<%= title %>", "<% x %>", "costs $5 and <b>",
+              "{{a}} {{ b }} {{c.d}}", "< % not one", "$ {a.b}"]
+    made = len(bodies)
+    bodies += [_html(p) for p in PAGES] + _seed_pages()
+    told = 0
+    for i, body in enumerate(bodies):
+        page = challenge._Page(title="", text=body, links="", status=200, headers={}, html=body)
+        blank = not body[:challenge._SCAN].lower().strip()
+        assert (challenge._empty(page) == "empty body") == blank
+        found = challenge._PLACEHOLDER.search(body)
+        assert (challenge._placeholder(body, "") is None) == (
+            found is None and len(challenge._MUSTACHE.findall(body)) < 3)
+        told += (blank + (found is not None)) * (i < made)
+    assert told == 7  # 3 blank, 4 placeholders among the made-up bodies
+
+
+def test_a_snapshot_made_again_from_the_same_text_is_the_one_made_fresh() -> None:
+    from monitor import detect
+
+    text = "".join(f"第{i}段：为进一步加强全省工业设计中心建设。\n" for i in range(300))
+    calls = [("标题", {"文号": "鄂政办〔2026〕1号"}, []),
+             ("标题", {"文号": "鄂政办〔2026〕2号"}, []),
+             ("新标题", {"文号": "鄂政办〔2026〕2号"}, []),
+             ("新标题", {"文号": "鄂政办〔2026〕2号"}, [{"url": "http://a/b.pdf", "sha256": "x"}]),
+             ("新标题", {"文号": "鄂政办〔2026〕2号"}, [{"url": "http://a/b.pdf", "sha256": "y"}])]
+    twice = [call for call in calls for _ in (1, 2)]  # the second of each found made
+    again = [detect.snapshot(title, text, meta, atts) for title, meta, atts in twice]
+    fresh = []
+    for title, meta, atts in calls:
+        detect._MADE.clear()
+        fresh.append(detect.snapshot(title, "".join(text), meta, atts))  # an equal copy
+    assert again == [snap for snap in fresh for _ in (1, 2)]
+    assert len({s.content_hash for s in fresh}) == len(calls)

@@ -140,8 +140,10 @@ def _select(body: LexborNode, content: Sequence[str]) -> list[LexborNode]:
     if not found:
         raise SelectorMatchedNothingError(
             f"the content selector {', '.join(content)!r} matched nothing on the page")
-    order = {n.mem_id: i for i, n in enumerate(body.traverse())}
     kept = noise.outermost(list(found.values()))
+    if len(kept) == 1:  # the usual case: no walk of the whole page to order one match
+        return kept
+    order = {n.mem_id: i for i, n in enumerate(body.traverse())}
     return sorted(kept, key=lambda n: order.get(n.mem_id, 0))
 
 

@@ -67,11 +67,29 @@ class _Lines:
 def render(node: LexborNode) -> str:
     """The text of ``node``, one block per line; not yet normalized."""
     out = _Lines()
-    _render_into(out, node)
+    _render_into(out, node, _holding_special(node))
     return "\n".join(out.visible())
 
 
-def _render_into(out: _Lines, root: LexborNode) -> None:
+# Elements laid out otherwise than by adding their text where it stands.
+_SPECIAL_SELECTOR = ", ".join(sorted({*BLOCK_TAGS, "br", "pre", *_SKIP}))
+
+
+def _holding_special(root: LexborNode) -> set[int]:
+    """The ``mem_id``s of the elements under ``root`` that hold a block, a ``br``, a
+    ``pre`` or a skipped element, found from those upwards in one query.  An element
+    that holds none adds its text nodes' text in order, nothing else: ``text()`` in one
+    call (it leaves comments out, as ``_render_into`` does), not a walk of its nodes."""
+    holding: set[int] = set()
+    for special in root.css(_SPECIAL_SELECTOR):
+        parent = special.parent
+        while parent is not None and parent.mem_id not in holding:
+            holding.add(parent.mem_id)
+            parent = parent.parent
+    return holding
+
+
+def _render_into(out: _Lines, root: LexborNode, holding: set[int]) -> None:
     # An explicit stack: pages exported from Word nest <font> a thousand levels deep.
     stack: list[tuple[LexborNode, bool, bool]] = [(root, False, False)]
     while stack:
@@ -89,19 +107,28 @@ def _render_into(out: _Lines, root: LexborNode) -> None:
             else:
                 out.add(text)  # its line breaks joined or spaced by unwrap(), at the end
         elif node.is_element_node and node.tag not in _SKIP:
-            _render_element(out, stack, node, pre)
+            _render_element(out, stack, node, pre, holding)
 
 
 def _render_element(out: _Lines, stack: list[tuple[LexborNode, bool, bool]],
-                    node: LexborNode, pre: bool) -> None:
+                    node: LexborNode, pre: bool, holding: set[int]) -> None:
     tag = node.tag
     if tag == "br":
         out.end()
         return
     if tag == "tr":
-        _render_row(out, node)
+        _render_row(out, node, holding)
         return
-    if tag in BLOCK_TAGS or tag == "pre":
+    block = tag in BLOCK_TAGS
+    if not pre and tag != "pre" and node.mem_id not in holding:
+        if block:
+            out.end()
+        if text := node.text():
+            out.add(text)
+        if block:
+            out.end()
+        return
+    if block or tag == "pre":
         out.end()
         stack.append((node, True, pre))
     pre = pre or tag == "pre"
@@ -109,12 +136,12 @@ def _render_element(out: _Lines, stack: list[tuple[LexborNode, bool, bool]],
         stack.append((child, False, pre))
 
 
-def _render_row(out: _Lines, row: LexborNode) -> None:
+def _render_row(out: _Lines, row: LexborNode, holding: set[int]) -> None:
     cells = []
     for cell in row.iter():
         if cell.tag in ("td", "th"):
             lines = _Lines()
-            _render_into(lines, cell)
+            _render_into(lines, cell, holding)
             cells.append(lines.visible())
     out.end()
     if all(len(lines) <= 1 for lines in cells):

@@ -148,6 +148,7 @@ def _finish(found: dict[str, str], lines: list[str]) -> dict[str, str]:
 def _walk(root: LexborNode) -> list[list[str] | str]:
     """Table rows (cell texts) and lines of text, in document order."""
     out: list[list[str] | str] = []
+    holding = _holding_blocks(root)
     stack: list[LexborNode | str] = [root]
     while stack:
         item = stack.pop()
@@ -155,19 +156,22 @@ def _walk(root: LexborNode) -> list[list[str] | str]:
             out.append(item)
         elif item.tag == "tr" and item.css_first("table") is None:  # not a layout row
             out.append([_line(c.text()) for c in item.iter() if c.tag in ("td", "th")])
+        elif item.mem_id not in holding:  # a paragraph: all its text is one line
+            if line := _line(item.text()):
+                out.append(line)
         else:
-            stack.extend(reversed(_split(item)))
+            stack.extend(reversed(_split(item, holding)))
     return out
 
 
-def _split(node: LexborNode) -> list[LexborNode | str]:
+def _split(node: LexborNode, holding: set[int]) -> list[LexborNode | str]:
     """The children of ``node``: block ones as nodes, runs of inline ones as lines."""
     parts: list[LexborNode | str] = []
     run: list[str] = []
     for child in node.iter(include_text=True):
         if child.is_comment_node:
             continue
-        if child.is_text_node or (child.tag not in _BLOCKS and not _holds_blocks(child)):
+        if child.is_text_node or (child.tag not in _BLOCKS and child.mem_id not in holding):
             run.append(child.text_content if child.is_text_node else child.text())
             continue
         parts.append(_line("".join(run)))
@@ -178,12 +182,19 @@ def _split(node: LexborNode) -> list[LexborNode | str]:
     return [p for p in parts if not isinstance(p, str) or p]
 
 
-def _holds_blocks(node: LexborNode) -> bool:
-    """Whether an inline element wraps block ones; one without child elements cannot,
-    and most (a span, a link, a font) have none: no selector query for them."""
-    if next(node.iter(), None) is None:
-        return False
-    return node.css_first(_BLOCK_SELECTOR) is not None
+def _holding_blocks(root: LexborNode) -> set[int]:
+    """The ``mem_id``s of the elements that hold a block one (``br`` too), found from
+    the blocks upwards in one query.  An element that holds none is read whole: its
+    children are all inline, so ``_split`` would make one line of the text of them all
+    (``text()`` leaves comments out as ``_split`` does), and most elements of a page are
+    such paragraphs and the spans and links in them."""
+    holding: set[int] = set()
+    for block in root.css(_BLOCK_SELECTOR):
+        parent = block.parent
+        while parent is not None and parent.mem_id not in holding:
+            holding.add(parent.mem_id)
+            parent = parent.parent
+    return holding
 
 
 def _line(text: str) -> str:
