@@ -30,8 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 from monitor.canon import canonical_line, canonical_parts, canonical_text
@@ -74,49 +72,14 @@ def snapshot(title: str, text: str, metadata: Mapping[str, str],
     """A Snapshot of the page's own characters whose content_hash is SHA-256 of the JSON
     of their canonical form (``monitor.canon``): a re-templated page hashes the same;
     the attachments are in it only when there are some (see the module doc)."""
-    args = (title, dict(metadata), [dict(a) for a in attachments])
-    digest = _made_before(text, args)
-    if digest is None:
-        digest = _digest(title, text, metadata, attachments)
-        _remember(text, args, digest)
-    return Snapshot(title, text, dict(metadata), digest,
-                    tuple(dict(a) for a in attachments))
-
-
-def _digest(title: str, text: str, metadata: Mapping[str, str],
-            attachments: Sequence[Mapping[str, object]]) -> str:
     parts: dict[str, object] = dict(canonical_parts(title, text, metadata))
     if attachments:
         parts["attachments"] = [[a.get("url"), a.get("sha256") or "unavailable"]
                                 for a in attachments]
     canonical = json.dumps(parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-# The digests last made, by the identity of their text: a changed check hashes the last
-# version twice from the same stored text (``monitor.pipeline``: to compare it with the
-# new one, then as this release hashes it), ~0.2 ms for a 100 KB page.  An entry keeps
-# its text alive, so the id is not reused while it is there; the title, metadata and
-# attachments are compared by value.  A few dozen entries: checks run side by side.
-_MADE: OrderedDict[int, tuple[str, tuple[object, ...], str]] = OrderedDict()
-_MADE_MAX = 32
-_made_lock = threading.Lock()
-
-
-def _made_before(text: str, args: tuple[object, ...]) -> str | None:
-    with _made_lock:
-        entry = _MADE.get(id(text))
-    if entry is None or entry[0] is not text or entry[1] != args:
-        return None
-    return entry[2]
-
-
-def _remember(text: str, args: tuple[object, ...], digest: str) -> None:
-    with _made_lock:
-        _MADE[id(text)] = (text, args, digest)
-        _MADE.move_to_end(id(text))
-        while len(_MADE) > _MADE_MAX:
-            _MADE.popitem(last=False)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return Snapshot(title, text, dict(metadata), digest,
+                    tuple(dict(a) for a in attachments))
 
 
 def _same(old: Snapshot, new: Snapshot) -> bool:

@@ -223,22 +223,3 @@ def test_blank_bodies_and_placeholders_are_told_as_the_patterns_tell_them() -> N
             found is None and len(challenge._MUSTACHE.findall(body)) < 3)
         told += (blank + (found is not None)) * (i < made)
     assert told == 7  # 3 blank, 4 placeholders among the made-up bodies
-
-
-def test_a_snapshot_made_again_from_the_same_text_is_the_one_made_fresh() -> None:
-    from monitor import detect
-
-    text = "".join(f"第{i}段：为进一步加强全省工业设计中心建设。\n" for i in range(300))
-    calls = [("标题", {"文号": "鄂政办〔2026〕1号"}, []),
-             ("标题", {"文号": "鄂政办〔2026〕2号"}, []),
-             ("新标题", {"文号": "鄂政办〔2026〕2号"}, []),
-             ("新标题", {"文号": "鄂政办〔2026〕2号"}, [{"url": "http://a/b.pdf", "sha256": "x"}]),
-             ("新标题", {"文号": "鄂政办〔2026〕2号"}, [{"url": "http://a/b.pdf", "sha256": "y"}])]
-    twice = [call for call in calls for _ in (1, 2)]  # the second of each found made
-    again = [detect.snapshot(title, text, meta, atts) for title, meta, atts in twice]
-    fresh = []
-    for title, meta, atts in calls:
-        detect._MADE.clear()
-        fresh.append(detect.snapshot(title, "".join(text), meta, atts))  # an equal copy
-    assert again == [snap for snap in fresh for _ in (1, 2)]
-    assert len({s.content_hash for s in fresh}) == len(calls)
