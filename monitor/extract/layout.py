@@ -76,13 +76,20 @@ _SPECIAL_SELECTOR = ", ".join(sorted({*BLOCK_TAGS, "br", "pre", *_SKIP}))
 
 
 def _holding_special(root: LexborNode) -> set[int]:
-    """The ``mem_id``s of the elements under ``root`` that hold a block, a ``br``, a
-    ``pre`` or a skipped element, found from those upwards in one query.  An element
-    that holds none adds its text nodes' text in order, nothing else: ``text()`` in one
-    call (it leaves comments out, as ``_render_into`` does), not a walk of its nodes."""
+    """The elements under ``root`` that hold a block, a ``br``, a ``pre`` or a skipped
+    element (``holders``).  One that holds none adds its text nodes' text in order,
+    nothing else: ``text()`` in one call (it leaves comments out, as ``_render_into``
+    does), not a walk of its nodes."""
+    return holders(root, _SPECIAL_SELECTOR)
+
+
+def holders(root: LexborNode, selector: str) -> set[int]:
+    """The ``mem_id``s of the elements under ``root`` (itself included) that hold an
+    element matching ``selector``, found from those upwards in one query: the rest hold
+    only inline content and can be read whole."""
     holding: set[int] = set()
-    for special in root.css(_SPECIAL_SELECTOR):
-        parent = special.parent
+    for found in root.css(selector):
+        parent = found.parent
         while parent is not None and parent.mem_id not in holding:
             holding.add(parent.mem_id)
             parent = parent.parent

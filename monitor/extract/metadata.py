@@ -25,7 +25,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.extract.layout import unwrap
+from monitor.extract.layout import holders, unwrap
 from monitor.noise import outermost
 from monitor.normalize import normalize_line
 
@@ -183,18 +183,11 @@ def _split(node: LexborNode, holding: set[int]) -> list[LexborNode | str]:
 
 
 def _holding_blocks(root: LexborNode) -> set[int]:
-    """The ``mem_id``s of the elements that hold a block one (``br`` too), found from
-    the blocks upwards in one query.  An element that holds none is read whole: its
-    children are all inline, so ``_split`` would make one line of the text of them all
-    (``text()`` leaves comments out as ``_split`` does), and most elements of a page are
-    such paragraphs and the spans and links in them."""
-    holding: set[int] = set()
-    for block in root.css(_BLOCK_SELECTOR):
-        parent = block.parent
-        while parent is not None and parent.mem_id not in holding:
-            holding.add(parent.mem_id)
-            parent = parent.parent
-    return holding
+    """The elements that hold a block one (``br`` too: ``layout.holders``).  An element
+    that holds none is read whole: its children are all inline, so ``_split`` would make
+    one line of the text of them all (``text()`` leaves comments out as ``_split`` does),
+    and most elements of a page are such paragraphs and the spans and links in them."""
+    return holders(root, _BLOCK_SELECTOR)
 
 
 def _line(text: str) -> str:
