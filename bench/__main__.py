@@ -29,12 +29,13 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -250,13 +251,26 @@ def run_stages(site: Site, jobs: list[tuple[str, str]], c: int) -> dict[str, obj
     return json.loads(out) if rc == 0 else {}
 
 
+def medians(runs: list[Run]) -> dict[tuple[str, str, str], Run]:
+    """Each (tool, hosts, case) of the runs as one: the median wall and CPU times of its
+    repeats (``--repeat``; on a shared 2-core machine one run's rate moves by up to 2×),
+    ok only when every repeat's outcomes were."""
+    groups: dict[tuple[str, str, str], list[Run]] = {}
+    for r in runs:
+        groups.setdefault((r.tool, r.mode, r.case), []).append(r)
+    return {k: replace(rs[0], wall_s=statistics.median(r.wall_s for r in rs),
+                       cpu_s=statistics.median(r.cpu_s for r in rs),
+                       ok=all(r.ok for r in rs), detail={**rs[0].detail, "repeats": len(rs)})
+            for k, rs in groups.items()}
+
+
 def table(runs: list[Run], stages: dict[str, object], title: str) -> Table:
     t = Table(title=title)
     for col in ("hosts", "case", "monitor checks/s", "CPU ms/check", "urlwatch checks/s",
                 "CPU ms/check", "rate ÷ urlwatch", "CPU urlwatch ÷ monitor",
                 "rate ÷ bare"):
         t.add_column(col, justify="right" if "/" in col or "÷" in col else "left")
-    by = {(r.tool, r.mode, r.case): r for r in runs}
+    by = medians(runs)
     for mode in ("many hosts", "one host"):
         bare = by.get(("bare", mode, "fetch+parse+hash"))
         if bare is None:
@@ -304,7 +318,7 @@ def markdown(runs: list[Run], stages: dict[str, object]) -> str:
     out = ["| hosts | case | monitor checks/s | CPU ms/check | urlwatch checks/s | "
            "CPU ms/check | rate ÷ urlwatch | CPU urlwatch ÷ monitor | rate ÷ bare |",
            "|---|---|---|---|---|---|---|---|---|"]
-    by = {(r.tool, r.mode, r.case): r for r in runs}
+    by = medians(runs)
     for mode in ("many hosts", "one host"):
         bare = by.get(("bare", mode, "fetch+parse+hash"))
         for case, _, _ in CASES:
@@ -336,7 +350,8 @@ def show(path: Path, as_markdown: bool = False) -> None:
         return
     title = (f"{data['pages']} pages, concurrency {data['concurrency']} ({data['hosts']} "
              f"hosts or one), {data['machine']['nproc']} cores, "
-             f"{data.get('workers', 1)} monitor workers / bare processes")
+             f"{data.get('workers', 1)} monitor workers / bare processes, "
+             f"median of {data.get('repeat', 1)}")
     Console().print(table(runs, data["stages"], title))
     if data["stages"]:
         Console().print(stage_table(data["stages"]))
@@ -348,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="100 pages: a smoke run")
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--hosts", type=int, default=50, help="loopback hosts of the spread case")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run every case N times; the tables show the medians")
     ap.add_argument("--workers", type=int, default=None,
                     help="monitor's check_workers and the bare limit's processes "
                     "(default: one per core, at most the concurrency)")
@@ -379,14 +396,14 @@ def main(argv: list[str] | None = None) -> None:
 
     def save() -> None:  # after every tool's run: a long run interrupted keeps its part
         result = {"at": stamp, "pages": pages, "concurrency": c, "hosts": a.hosts,
-                  "workers": workers,
+                  "workers": workers, "repeat": a.repeat,
                   "machine": machine(),
                   "runs": [{**asdict(r), "rate": r.rate, "cpu_ms": r.cpu_ms} for r in runs],
                   "stages": stages}
         path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
 
     try:
-        for mode in a.modes:
+        for mode in [m for _ in range(a.repeat) for m in a.modes]:
             jobs = urls(pages, a.hosts, a.port, mode)
             runs.append(run_bare(jobs, mode, c, workers))
             runs += run_monitor(site, jobs, mode, c, workers)
@@ -400,7 +417,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         site.close()
     title = (f"{pages} pages, concurrency {c} ({a.hosts} hosts or one), "
-             f"{os.cpu_count()} cores, {workers} monitor workers / bare processes")
+             f"{os.cpu_count()} cores, {workers} monitor workers / bare processes, "
+             f"median of {a.repeat}")
     console.print(table(runs, stages, title))
     if stages:
         console.print(stage_table(stages))
