@@ -4,17 +4,17 @@ Every method opens and closes its own session; nothing outside ``storage`` sees 
 Methods are synchronous (SQLAlchemy's sync engine); async callers run them with
 ``asyncio.to_thread`` so a slow database never blocks the event loop.
 
-On SQLite the write transactions of a check (``commit_check``, ``transaction``) of one
-process take turns on a lock of the process before SQLite's own: a thread that finds
-SQLite's write lock taken sleeps in SQLite's busy handler (1, 2, 5, 10… ms) however soon
-it is free, and with ten checks in flight those sleeps, not the writes, set the rate.
-The lock wakes the next writer as soon as the last one commits; other processes are
-still kept apart by SQLite (``busy_timeout``).
+On SQLite the write transactions (``commit_check``, ``transaction``…) take turns before
+SQLite's own lock, across the threads and the processes that use ``Store``
+(``storage.turns``): a writer that finds SQLite's write lock taken sleeps in SQLite's busy
+handler (1, 2, 5, 10… ms) however soon it is free, and with ten checks in flight, or two
+``monitor check`` workers, those sleeps, not the writes, set the rate.  A turn wakes the
+next writer as soon as the last one commits; writers that take no turns are still kept
+apart by SQLite (``busy_timeout``).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -41,6 +41,7 @@ from storage.records import (
     VersionFull,
     VersionInfo,
 )
+from storage.turns import WriterTurns
 
 HASH_HISTORY = 4
 CHANGES_LOCK = 0x6368616E676573  # "changes": see Store._changes_in_id_order
@@ -113,8 +114,9 @@ class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = db.normalize_url(url)
         self.engine: Engine = db.create(self.url)
-        # SQLite: this process's writers take turns here (see the module docstring)
-        self._writer = threading.RLock() if self.is_sqlite else nullcontext()
+        # SQLite: writers take turns here, across threads and processes (storage.turns)
+        self._writer = (WriterTurns(db.sqlite_path(self.url)) if self.is_sqlite
+                        else nullcontext())
         if migrate:
             with self._translated():
                 db.migrate(self.engine)
