@@ -49,7 +49,8 @@ under the parent's name (``pipeline.WORKER``), the process the user started.
 Failures.  A worker that ends without its list (killed, crashed) loses nothing silently:
 each of its sources it did not report becomes an error result ("worker process ended
 unexpectedly", with the signal or exit code) and ``monitor check`` exits 1.  Checks it
-committed are in the database; leases it held run out as those of any killed process.
+committed are in the database; the leases it held (a batch takes a few dozen ahead) are
+given back by the parent once every worker has ended.
 Ctrl-C: a terminal's reaches every worker (one process group); the parent also passes
 SIGINT on, gives the workers ``STOP_GRACE`` seconds to unwind (their leases given back),
 then kills them.  A parent that dies (``kill -9``, a cron timeout's SIGTERM) sends its
@@ -283,7 +284,21 @@ class _Pool:
             for w in self.workers:
                 w.process.join()
         lost = sum(w.final is None for w in self.workers)
+        if lost:
+            self._give_back_leases()
         return Pass([r for w in self.workers for r in w.results()], lost)
+
+    def _give_back_leases(self) -> None:
+        """The leases a dead worker held (a batch takes a few dozen ahead of its checks),
+        given back: every worker has ended, and they all held leases under this process's
+        name, so none of those is a live check's.  Without it the next pass waits on each
+        of them in turn until it runs out (``lease_seconds``)."""
+        from monitor.errors import reported
+        from monitor.pipeline import WORKER
+        from storage.schedule import Schedule
+
+        with reported("cannot give back the leases of a worker that died (they run out)"):
+            Schedule(self.store, WORKER, self.config.settings.lease_seconds).release_all()
 
     def _start(self, part: Part) -> _Worker:
         ctx = multiprocessing.get_context("fork")

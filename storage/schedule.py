@@ -183,6 +183,15 @@ class Schedule:
         with self.store.transaction() as c:
             return {int(i) for i, in c.execute(stmt)}
 
+    def take_from(self, page_id: int, owner: str, now: datetime) -> bool:
+        """Take the page's lease from ``owner``, a holder known to be gone (its process
+        has ended: ``monitor.exclusive``); False when someone else holds it by now."""
+        with self.store.transaction() as c:
+            row = c.execute(_TAKE_FROM, {"id_": page_id, "from_": owner,
+                                         "lease_owner": self.owner,
+                                         "lease_expires": now + self.lease}).first()
+            return row is not None
+
     def give_back(self, page_id: int) -> None:
         """End a lease taken with ``take``; the schedule is left as it was."""
         with self.store.transaction() as c:
@@ -315,6 +324,9 @@ def _free(now: datetime) -> ColumnElement[bool]:
 _TAKE = (update(Page).where(Page.id == bindparam("id_"), or_(
     col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
     .returning(Page.id))
+_TAKE_FROM = (update(Page).where(Page.id == bindparam("id_"),
+                                 Page.lease_owner == bindparam("from_"))
+              .returning(Page.id))
 # The daemon's: claim a due page, release it with its next slot.
 _CLAIM = (update(Page).where(
     Page.id == bindparam("id_"),

@@ -9,10 +9,12 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from monitor.config import SourceConfig
 from monitor.parallel import partition, workers_for
 from monitor.settings import Settings
 from storage import Store
-from storage.models import Check, Page, SourceRow, Version
+from storage.models import Check, Page, SourceRow, Version, utcnow
 from tests.conftest import write_sources
 from tests.sites import Request, Response, Site
 from tests.test_daemon_run import ROOT, monitor_cmd, page, wait_until
@@ -242,6 +244,48 @@ def test_a_killed_worker_reports_its_sources_as_errors_and_the_pass_fails(
     assert all(results[f"fast-{i}"]["outcome"] == "new" for i in range(3))
     assert results["stuck"]["outcome"] == "error"
     assert results["stuck"]["error"] == "worker process ended unexpectedly (killed by SIGKILL)"
+    with Store(sqlite_url).session() as s:  # the dead worker's leases given back
+        assert s.exec(select(Page).where(col(Page.lease_owner).is_not(None))).all() == []
+
+
+def test_a_lease_left_by_a_killed_check_on_this_machine_is_taken_at_once(
+        tmp_path: Path, hanging: tuple[Host, Host, threading.Event], sqlite_url: str) -> None:
+    """``kill -9`` of a whole ``monitor check`` leaves the leases it held (a batch takes
+    dozens ahead): the next pass takes those of a process that no longer exists at once,
+    instead of waiting for each in turn until it runs out."""
+    fast, _, _ = hanging
+    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
+    sources = sources_file(tmp_path, urls, "")
+    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
+    cmd = monitor_cmd("check", "--sources", str(sources), "--no-deliver", "--json",
+                      "--workers", "1")
+    subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=True, timeout=60)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id of this machine that has ended
+    store = Store(sqlite_url)
+    with store.session() as s:
+        for p in s.exec(select(Page)).all():
+            p.lease_owner = f"{socket.gethostname()}:{gone.pid}"
+            p.lease_expires = utcnow() + timedelta(hours=1)
+            s.add(p)
+        s.commit()
+    started = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 30, done.stderr  # not 150 s a page
+    results = json.loads(done.stdout)["results"]
+    assert sorted(r["outcome"] for r in results) == ["unchanged"] * 3, done.stdout
+
+
+def test_a_lease_of_a_live_process_or_another_machine_is_not_taken() -> None:
+    from monitor.exclusive import ended_here
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert ended_here(f"{socket.gethostname()}:{gone.pid}")
+    assert not ended_here(f"{socket.gethostname()}:{os.getppid()}")  # alive
+    assert not ended_here(f"{socket.gethostname()}:{os.getpid()}")  # this very process
+    assert not ended_here(f"another-host-{socket.gethostname()}:{gone.pid}")
+    assert not ended_here("monitor-status")
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
