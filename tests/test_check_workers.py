@@ -217,14 +217,24 @@ def hanging(hosts: list[Host]) -> Iterator[tuple[Host, Host, threading.Event]]:
     release.set()
 
 
+def _fast_and_stuck(tmp_path: Path, hanging: tuple[Host, Host, threading.Event],
+                    database_url: str, *, stuck: bool = True
+                    ) -> tuple[dict[str, str], Path, dict[str, str]]:
+    """Three pages that answer at once (and one that hangs): their URLs by name, the
+    sources file and the environment of a ``monitor check`` of them."""
+    fast, hang, _ = hanging
+    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
+    if stuck:
+        urls["stuck"] = hang.site.url("/hang.html")
+    sources = sources_file(tmp_path, urls, "fetch_deadline = 50\nread_timeout = 50\n")
+    return urls, sources, dict(os.environ, MONITOR_DATABASE_URL=database_url)
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_a_killed_worker_reports_its_sources_as_errors_and_the_pass_fails(
         tmp_path: Path, hanging: tuple[Host, Host, threading.Event], sqlite_url: str) -> None:
+    urls, sources, env = _fast_and_stuck(tmp_path, hanging, sqlite_url)
     fast, stuck, _ = hanging
-    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
-    urls["stuck"] = stuck.site.url("/hang.html")
-    sources = sources_file(tmp_path, urls, "fetch_deadline = 50\nread_timeout = 50\n")
-    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
     proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
                                         "--json", "--workers", "2"), cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -253,10 +263,7 @@ def test_a_lease_left_by_a_killed_check_on_this_machine_is_taken_at_once(
     """``kill -9`` of a whole ``monitor check`` leaves the leases it held (a batch takes
     dozens ahead): the next pass takes those of a process that no longer exists at once,
     instead of waiting for each in turn until it runs out."""
-    fast, _, _ = hanging
-    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
-    sources = sources_file(tmp_path, urls, "")
-    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
+    _, sources, env = _fast_and_stuck(tmp_path, hanging, sqlite_url, stuck=False)
     cmd = monitor_cmd("check", "--sources", str(sources), "--no-deliver", "--json",
                       "--workers", "1")
     subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=True, timeout=60)
@@ -295,11 +302,8 @@ def test_the_workers_stop_with_their_parent(tmp_path: Path, sig: signal.Signals,
                                             sqlite_url: str) -> None:
     """Ctrl-C (SIGINT to the parent alone, as ``kill -INT`` sends it), or the parent
     killed outright: no worker checks on."""
-    fast, stuck, _ = hanging
-    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
-    urls["stuck"] = stuck.site.url("/hang.html")
-    sources = sources_file(tmp_path, urls, "fetch_deadline = 50\nread_timeout = 50\n")
-    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
+    _, sources, env = _fast_and_stuck(tmp_path, hanging, sqlite_url)
+    _, stuck, _ = hanging
     proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
                                         "--workers", "2"), cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
