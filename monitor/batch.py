@@ -39,6 +39,7 @@ from typing import TypeVar
 
 from monitor.config import SourceConfig
 from monitor.errors import MonitorError, reported
+from monitor.exclusive import keep_renewed
 from storage import Store
 from storage.models import utcnow
 from storage.records import CheckRecord, CommitResult, PageState
@@ -157,11 +158,8 @@ class Leases:
                     await asyncio.to_thread(lambda: [self.schedule.give_back(i) for i in left])
 
     async def _renew(self) -> None:
-        every = max(0.5, self.schedule.lease.total_seconds() / 3)
-        while True:
-            await asyncio.sleep(every)
-            with reported("cannot renew the leases of a running pass"):
-                await asyncio.to_thread(self.schedule.renew, sorted(self.held), utcnow())
+        await keep_renewed(self.schedule, lambda: sorted(self.held),
+                           "cannot renew the leases of a running pass")
 
 
 async def each(leases: Leases, items: Sequence[tuple[SourceConfig, int]], check: CheckFn[T],

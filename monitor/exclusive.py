@@ -21,7 +21,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
@@ -100,8 +100,15 @@ def ended_here(owner: str) -> bool:
 
 
 async def _renew(schedule: Schedule, page_id: int) -> None:
+    await keep_renewed(schedule, lambda: [page_id], "cannot renew the lease of a running check")
+
+
+async def keep_renewed(schedule: Schedule, page_ids: Callable[[], Sequence[int]],
+                       what: str) -> None:
+    """Renew the leases of ``page_ids()`` every third of the lease time, until cancelled
+    (a slow host must not lose them); a failed round is logged as ``what``."""
     every = max(0.5, schedule.lease.total_seconds() / 3)
     while True:
         await asyncio.sleep(every)
-        with reported("cannot renew the lease of a running check"):
-            await asyncio.to_thread(schedule.renew, [page_id], utcnow())
+        with reported(what):
+            await asyncio.to_thread(schedule.renew, page_ids(), utcnow())
