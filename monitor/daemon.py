@@ -51,9 +51,10 @@ from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError, reported
 from monitor.fetch import Fetcher, host_limiter
 from monitor.health import DbHealth
+from monitor.holder import WORKER
 from monitor.logging import setup_logging
 from monitor.metrics import Metrics, MetricsServer
-from monitor.pipeline import WORKER, Checker
+from monitor.pipeline import Checker
 from monitor.reload import Reloader, parse_sources
 from monitor.runner import CheckRunner, Target
 from monitor.scheduler import Plan, SourcePlans, plan_for, plans

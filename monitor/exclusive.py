@@ -18,14 +18,13 @@ check whose lease ran out commits in order (see its docstring).
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from monitor.errors import PageBusyError, reported
+from monitor.holder import ended_here
 from storage.models import utcnow
 from storage.records import LeaseEnd
 from storage.schedule import Schedule
@@ -75,28 +74,6 @@ async def _take(schedule: Schedule, page_id: int, name: str, wait: float) -> Non
             raise PageBusyError(f"{name} is being checked by {owner or 'another process'} "
                                 f"(its lease runs until {when}); waited {wait:g} s")
         await asyncio.sleep(POLL)
-
-
-def ended_here(owner: str) -> bool:
-    """Whether a lease's holder (``host:pid``, ``pipeline.WORKER``) is a process of this
-    machine that has ended: a ``monitor check`` killed with ``kill -9`` (or by the
-    out-of-memory killer) leaves the leases of the pages it held, a few dozen with
-    batches, and the next pass would wait for each until it runs out.  A holder on
-    another machine, or a live process, is waited for as before.  A pid reused since by
-    another process only makes the lease look alive: waited for, never taken wrongly.
-    (Machines sharing a database under one host name with separate process spaces —
-    containers given the same host name — would be wrong here; the archive's revision
-    test still keeps two checks of a page in order.)"""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, another user's
-        return False
-    return False
 
 
 async def _renew(schedule: Schedule, page_id: int) -> None:

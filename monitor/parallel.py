@@ -44,7 +44,7 @@ with its own fetcher and event loop; it sends each source's
 results (the source's and its documents') over a pipe as they come, then the whole list.
 The parent draws the progress bar from those, prints the same table or JSON as before,
 and delivers the alerts once, after every worker has ended.  All workers take leases
-under the parent's name (``pipeline.WORKER``), the process the user started.
+under the parent's name (``holder.WORKER``), the process the user started.
 
 Failures.  A worker that ends without its list (killed, crashed) loses nothing silently:
 each of its sources it did not report becomes an error result ("worker process ended
@@ -221,7 +221,7 @@ def check_pass(config: Config, store: Store, sources: list[SourceConfig], *, run
     parts[0].documents = list(documents)
     from loguru import logger
 
-    from monitor.pipeline import WORKER
+    from monitor.holder import WORKER
     from storage.schedule import Schedule
 
     Schedule(store, WORKER, config.settings.lease_seconds).ensure_pages(sources)
@@ -294,7 +294,7 @@ class _Pool:
         name, so none of those is a live check's.  Without it the next pass waits on each
         of them in turn until it runs out (``lease_seconds``)."""
         from monitor.errors import reported
-        from monitor.pipeline import WORKER
+        from monitor.holder import WORKER
         from storage.schedule import Schedule
 
         with reported("cannot give back the leases of a worker that died (they run out)"):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -34,6 +32,7 @@ from monitor.errors import (
 )
 from monitor.extract import extract, extract_document, extract_feed, listing
 from monitor.fetch import Fetcher
+from monitor.holder import WORKER
 from monitor.types import (
     Attachment,
     AttachmentFile,
@@ -52,7 +51,6 @@ from storage.records import AlertDraft, CheckRecord, LeaseEnd, NewVersion, PageS
 if TYPE_CHECKING:
     from monitor.batch import GroupCommit as Commits
 
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
 MAX_DOCUMENTS = 20  # new items of a column named (with links) in one change
 HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}

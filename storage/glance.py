@@ -49,6 +49,7 @@ class SourceStatus:
     failure_streak: int
     versions: int
     lease_owner: str | None
+    lease_expires: datetime | None = None  # when the holder's lease runs out
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ _REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=(.+)$", re.M)
 _SOURCE = "SELECT id FROM sources WHERE name = ? LIMIT 1"
 # The main page: the source's first page of kind "page" (Store._main_page's choice).
 _PAGE = ("SELECT id, url, status, last_check_at, next_check_at, last_change_at, "
-         "failure_streak, lease_owner FROM pages WHERE source_id = ? AND kind = 'page' "
-         "ORDER BY id LIMIT 1")
+         "failure_streak, lease_owner, lease_expires FROM pages "
+         "WHERE source_id = ? AND kind = 'page' ORDER BY id LIMIT 1")
 _LAST_CHECK = ("SELECT outcome, http_status, error FROM checks WHERE page_id = ? "
                "ORDER BY id DESC LIMIT 1")
 _VERSIONS = "SELECT count(*) FROM versions WHERE page_id = ?"
@@ -160,7 +161,7 @@ class _Reader:
         if not pages:  # never checked, not even synced
             return SourceStatus(src.name, src.url, "new", None, None, None, None, None, None,
                                 0, 0, None)
-        page_id, url, state, last_at, next_at, change_at, streak, owner = pages[0]
+        page_id, url, state, last_at, next_at, change_at, streak, owner, until = pages[0]
         last = self.rows(_LAST_CHECK, page_id)
         outcome, http_status, error = last[0] if last else (None, None, None)
         [(versions,)] = self.rows(_VERSIONS, page_id)
@@ -168,7 +169,8 @@ class _Reader:
             source=src.name, url=url, status=state, last_check_at=self.when(last_at),
             last_outcome=outcome, last_http_status=http_status, last_error=error,
             next_check_at=self.when(next_at), last_change_at=self.when(change_at),
-            failure_streak=streak, versions=int(versions), lease_owner=owner)
+            failure_streak=streak, versions=int(versions), lease_owner=owner,
+            lease_expires=self.when(until))
 
     def recent(self, since: datetime) -> RecentChecks:
         newest = self.rows(_NEWEST)

@@ -359,7 +359,8 @@ def _status(s: Session, src: SourceConfig, page: Page | None) -> SourceStatus:
         last_http_status=last.http_status if last else None,
         last_error=last.error if last else None, next_check_at=page.next_check_at,
         last_change_at=page.last_change_at, failure_streak=page.failure_streak,
-        versions=int(versions), lease_owner=page.lease_owner)
+        versions=int(versions), lease_owner=page.lease_owner,
+        lease_expires=_aware(page.lease_expires))
 
 
 # --- the SQLite single-daemon guard ------------------------------------------------

@@ -284,7 +284,7 @@ def test_a_lease_left_by_a_killed_check_on_this_machine_is_taken_at_once(
 
 
 def test_a_lease_of_a_live_process_or_another_machine_is_not_taken() -> None:
-    from monitor.exclusive import ended_here
+    from monitor.holder import ended_here
 
     gone = subprocess.Popen(["true"])
     gone.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -96,4 +97,46 @@ def test_status_read_through_the_driver_is_what_the_store_reads(
     rows, recent = got
     assert [r.status for r in rows] == ["ok", "failing", "failing", "new"]
     assert rows[0].versions >= 1 and rows[0].next_check_at and rows[1].lease_owner
+    assert rows[1].lease_expires is not None
     assert recent.checks == 4 and recent.errors == 2 and recent.newest_check_at
+
+
+def test_status_tells_a_running_check_from_a_lease_left_by_a_killed_one(
+        tmp_path: Path, site: Site) -> None:
+    """A `monitor check` killed with kill -9 leaves its leases: status must not say
+    "running" for them (the stall would look like work), and counts them as backlog."""
+    for name in ("live", "killed", "lapsed"):
+        site.route(f"/{name}.html", seed_page(0))
+    sources = write_sources(tmp_path / "sources.toml", "".join(f"""
+        [[sources]]
+        name = "{name}"
+        url = "{site.url(f'/{name}.html')}"
+        interval = "10m"
+        """ for name in ("live", "killed", "lapsed")))
+    assert run("check", "--sources", str(sources)).returncode == 0
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    soon, past = utcnow() + timedelta(minutes=5), utcnow() - timedelta(minutes=1)
+    store = Store(db_url(), migrate=False)
+    try:
+        with store.session() as s:
+            for name, owner, until in (
+                    ("live", "other-host:42", soon),
+                    ("killed", f"{socket.gethostname()}:{dead.pid}", soon),
+                    ("lapsed", "other-host:43", past)):
+                s.execute(update(Page).where(Page.url == site.url(f"/{name}.html"))
+                          .values(lease_owner=owner, lease_expires=until, next_check_at=past))
+            s.commit()
+    finally:
+        store.close()
+    out = run("status", "--sources", str(sources))
+    assert out.returncode == 0, out.stderr
+    rows = {line.split("│")[1].strip(): line for line in out.stdout.splitlines()
+            if line.count("│") > 3 and "source" not in line}
+    assert "running on other-host:42" in rows["live"]
+    assert f"held by {socket.gethostname()}:{dead.pid}, which has ended" in rows["killed"]
+    assert "running" not in rows["killed"]
+    assert "(lease of other-host:43 ran out)" in rows["lapsed"]
+    assert (f"leases: 1 sources held by ended processes ({socket.gethostname()}:{dead.pid});"
+            " the next check takes them over") in out.stdout
+    assert "backlog: 2 sources due and not started" in out.stdout  # killed + lapsed

@@ -30,8 +30,9 @@ from monitor.config import Config, SourceConfig
 from monitor.errors import ConfigError, PageBusyError
 from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
+from monitor.holder import WORKER
 from monitor.parallel import check_pass
-from monitor.pipeline import WORKER, Checker
+from monitor.pipeline import Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
 from storage.records import PageState

@@ -7,6 +7,12 @@ is being stored) and the share of failed checks in the last hour (``failing`` fr
 ``settings.health_failure_share``, with at least 3 failures).  The daemon's own view,
 with the config state, is ``/healthz``.
 
+A page being checked shows ``running on host:pid`` (its lease).  A lease can outlive
+its holder: one past its end reads "lease of … ran out" (any check takes it), one held
+by a process of this machine that no longer exists (a killed ``monitor check``) "held
+by …, which has ended", with a ``leases:`` line above the table — the next check takes
+those over at once, and the backlog line counts them as not started.
+
 The rows are read through the database driver alone (``storage.glance``) when the
 schema is at head: no SQLAlchemy to import, so the command answers at once; otherwise
 (a new database, one to migrate) through ``Store`` and ``Schedule``, as the daemon does.
@@ -38,6 +44,7 @@ from monitor.cli.common import (
     start_logging,
 )
 from monitor.config import Config
+from monitor.holder import ended_here
 from storage import glance
 from storage.glance import RecentChecks, SourceStatus
 
@@ -63,8 +70,9 @@ def status(sources_file: Path, as_json: bool) -> None:
     out.print(Text(health_line(recent, config)), soft_wrap=True)
     for host in capacity.behind(config.sources, config.settings):
         out.print(Text(f"capacity: {host.describe()}", style="yellow"), soft_wrap=True)
-    if line := backlog_line(rows):
-        out.print(Text(line, style="yellow"), soft_wrap=True)
+    for line in (backlog_line(rows), stale_leases_line(rows)):
+        if line:
+            out.print(Text(line, style="yellow"), soft_wrap=True)
     out.print(status_table(rows, config.settings.timezone, wrap=console.is_terminal))
 
 
@@ -107,11 +115,27 @@ def health_line(recent: RecentChecks, config: Config) -> str:
             f"{recent.errors} of {recent.checks} checks failed in the last hour")
 
 
+def lease_of(r: SourceStatus, now: datetime) -> str | None:
+    """What the lease on a source's page says: None (no lease), ``running`` (its holder
+    renews it), ``ran out`` (past its end: the holder stopped without giving it back,
+    and any check may take it) or ``ended`` (the holder is a process of this machine
+    that no longer exists — a killed ``monitor check``: the next check takes it over at
+    once, ``monitor.holder.ended_here``)."""
+    if not r.lease_owner:
+        return None
+    if ended_here(r.lease_owner):
+        return "ended"
+    if r.lease_expires is not None and r.lease_expires <= now:
+        return "ran out"
+    return "running"
+
+
 def backlog_line(rows: list[SourceStatus]) -> str | None:
     """Sources whose slot has passed and whose check has not started (no daemon runs,
-    or their host is behind); None when there are none."""
+    or their host is behind); None when there are none.  A source whose lease is held
+    by a process that is gone counts as not started: nothing is checking it."""
     now = utcnow()
-    due = [r for r in rows if r.lease_owner is None
+    due = [r for r in rows if lease_of(r, now) in (None, "ran out", "ended")
            and (r.next_check_at is None or r.next_check_at <= now)]
     if not due:
         return None
@@ -147,9 +171,28 @@ def status_table(rows: list[SourceStatus], tz: str, *, wrap: bool = True) -> Tab
     return table
 
 
+def stale_leases_line(rows: list[SourceStatus]) -> str | None:
+    """Leases left by processes of this machine that have ended (a killed ``monitor
+    check`` leaves those of the pages it held): harmless, since the next check takes
+    them over, but a user looking at a stall should see them.  None when there are none."""
+    now = utcnow()
+    owners = sorted({r.lease_owner or "" for r in rows if lease_of(r, now) == "ended"})
+    if not owners:
+        return None
+    held = sum(1 for r in rows if lease_of(r, now) == "ended")
+    return (f"leases: {held} sources held by ended processes ({', '.join(owners[:3])}"
+            f"{', …' if len(owners) > 3 else ''}); the next check takes them over")
+
+
 def _next(r: SourceStatus, tz: str) -> str:
-    if r.lease_owner:
+    lease = lease_of(r, utcnow())
+    if lease == "running":
         return f"running on {r.lease_owner}"
+    if lease == "ended":
+        return f"held by {r.lease_owner}, which has ended"
+    if lease == "ran out":
+        return f"{local_time(r.next_check_at, tz) if r.next_check_at else 'at start'} " \
+               f"(lease of {r.lease_owner} ran out)"
     if r.last_check_at is None and r.next_check_at is None:
         return "at start"
     return local_time(r.next_check_at, tz)
