@@ -160,13 +160,13 @@ def monitor_toml(jobs: list[tuple[str, str]], tmp: Path, concurrency: int, mode:
 
 
 def run_monitor(site: Site, jobs: list[tuple[str, str]], mode: str, c: int,
-                workers: int = 1) -> list[Run]:
+                workers: int = 1, cases: list[str] | None = None) -> list[Run]:
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as d:
         toml = monitor_toml(jobs, Path(d), c, mode, workers)
         cmd = [sys.executable, "-m", "monitor", "check", "--sources", str(toml),
                "--no-deliver", "--json"]
-        for case, _etag, _bump in _prepared(site):
+        for case, _etag, _bump in _prepared(site, cases):
             wall, cpu, rc, out = timed(cmd, cwd=Path(d), env=_env())
             outcomes: dict[str, int] = {}
             if rc in (0, 1) and out.strip():
@@ -178,10 +178,19 @@ def run_monitor(site: Site, jobs: list[tuple[str, str]], mode: str, c: int,
     return runs
 
 
-def _prepared(site: Site):  # type: ignore[no-untyped-def]
-    """Sets the site up for each case in turn, yielding the case."""
+def selected(keys: list[str] | None) -> list[str]:
+    """The cases whose name contains one of ``keys`` (``--cases``), and the first pass,
+    which every other case needs (it stores the versions they compare with)."""
+    return [case for case, _, _ in CASES
+            if case == "first pass" or keys is None or any(k in case for k in keys)]
+
+
+def _prepared(site: Site, cases: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """Sets the site up for each case in turn (``cases``: those only), yielding it."""
     site.control("/_ctl/reset")
     for case, etag, bump in CASES:
+        if cases is not None and case not in cases:
+            continue
         site.control(f"/_ctl/etag/{int(etag)}")
         if bump:
             site.control(f"/_ctl/bump/{bump}")
@@ -205,7 +214,8 @@ def ensure_urlwatch() -> Path:
     return exe
 
 
-def run_urlwatch(site: Site, jobs: list[tuple[str, str]], mode: str) -> list[Run]:
+def run_urlwatch(site: Site, jobs: list[tuple[str, str]], mode: str,
+                 cases: list[str] | None = None) -> list[Run]:
     exe, runs = ensure_urlwatch(), []
     with tempfile.TemporaryDirectory(prefix="bench-urlwatch-") as d:
         tmp = Path(d)
@@ -221,7 +231,7 @@ def run_urlwatch(site: Site, jobs: list[tuple[str, str]], mode: str) -> list[Run
         cmd = [str(exe), "--urls", str(tmp / "urls.yaml"), "--config",
                str(tmp / "urlwatch.yaml"), "--hooks", str(tmp / "hooks.py"),
                "--cache", str(tmp / "cache.db")]
-        for case, _etag, _bump in _prepared(site):
+        for case, _etag, _bump in _prepared(site, cases):
             wall, cpu, rc, out = timed(cmd, cwd=tmp, env=_env())
             # the report's summary: "01. NEW: p0", "02. CHANGED: p7"…
             counts = {k: len(re.findall(rf"^\d+\. {k.upper()}: ", out, re.M))
@@ -371,6 +381,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=18080)
     ap.add_argument("--no-urlwatch", action="store_true")
     ap.add_argument("--no-stages", action="store_true")
+    ap.add_argument("--cases", type=lambda v: v.split(","), default=None,
+                    help="only the cases whose name contains one of these comma-separated "
+                    "words, e.g. 'unchanged' (the first pass always runs)")
     ap.add_argument("--one-host", dest="modes", action="store_const", const=["one host"],
                     default=["many hosts", "one host"], help="only the one-host case")
     ap.add_argument("--many-hosts", dest="modes", action="store_const",
@@ -406,10 +419,10 @@ def main(argv: list[str] | None = None) -> None:
         for mode in [m for _ in range(a.repeat) for m in a.modes]:
             jobs = urls(pages, a.hosts, a.port, mode)
             runs.append(run_bare(jobs, mode, c, workers))
-            runs += run_monitor(site, jobs, mode, c, workers)
+            runs += run_monitor(site, jobs, mode, c, workers, selected(a.cases))
             save()
             if not a.no_urlwatch:
-                runs += run_urlwatch(site, jobs, mode)
+                runs += run_urlwatch(site, jobs, mode, selected(a.cases))
                 save()
         if not a.no_stages:
             stages = run_stages(site, urls(pages, a.hosts, a.port, "many hosts"), c)
