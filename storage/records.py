@@ -6,10 +6,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.types import AttachmentFile, ChangeDecision, Document
 from storage.instant import Instant
+
+
+class SourceSpec(Protocol):
+    """What storage reads of a source of ``sources.toml`` (``monitor.config.SourceConfig``
+    is one): storage depends on this shape, not on the config module, so the config can
+    grow without the database layer importing it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def all_tags(self) -> tuple[str, ...]: ...
+
+    def config_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

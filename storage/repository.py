@@ -27,7 +27,6 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, col, select
 
-from monitor.config import SourceConfig
 from monitor.errors import StorageError
 from storage import db, documents, files, paragraphs, rawcodec, spans, verify
 from storage.models import Change, Check, Page, SourceRow, Version, utcnow
@@ -37,6 +36,7 @@ from storage.records import (
     LastVersion,
     NewVersion,
     PageState,
+    SourceSpec,
     StoredFile,
     VersionFull,
     VersionInfo,
@@ -148,7 +148,7 @@ class Store:
 
     # --- sources -------------------------------------------------------------------
 
-    def sync_sources(self, sources: Sequence[SourceConfig]) -> dict[str, list[str]]:
+    def sync_sources(self, sources: Sequence[SourceSpec]) -> dict[str, list[str]]:
         """Make the ``sources`` table match the file; removed sources become inactive.
 
         Two processes syncing the same new sources at once (two ``monitor check`` started
@@ -162,7 +162,7 @@ class Store:
                     raise
         return self._sync_sources(sources)
 
-    def _sync_sources(self, sources: Sequence[SourceConfig]) -> dict[str, list[str]]:
+    def _sync_sources(self, sources: Sequence[SourceSpec]) -> dict[str, list[str]]:
         report: dict[str, list[str]] = {"added": [], "updated": [], "deactivated": []}
         by_name = {s.name: s for s in sources}
         with self.session() as s:
@@ -177,7 +177,7 @@ class Store:
             s.commit()
         return report
 
-    def _upsert_source(self, s: Session, row: SourceRow | None, cfg: SourceConfig,
+    def _upsert_source(self, s: Session, row: SourceRow | None, cfg: SourceSpec,
                        report: dict[str, list[str]]) -> None:
         config = cfg.config_dict()
         tags = list(cfg.all_tags)  # a listing's documents' tags too: search, feeds, UI
@@ -190,7 +190,7 @@ class Store:
             s.add(row)
             report["updated"].append(cfg.name)
 
-    def page_state(self, source: SourceConfig) -> PageState:
+    def page_state(self, source: SourceSpec) -> PageState:
         """The state of a source's main page, creating the rows on first use.
 
         The usual case (the rows exist, the URL is the file's) is two column queries on

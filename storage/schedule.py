@@ -28,11 +28,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from monitor.config import SourceConfig
 from monitor.errors import AlreadyRunningError, StorageError
 from storage import db
 from storage.glance import RecentChecks, SourceStatus
 from storage.models import Check, Page, SourceRow, Version
+from storage.records import SourceSpec
 from storage.repository import Store
 
 
@@ -62,7 +62,7 @@ class Schedule:
 
     # --- pages ---------------------------------------------------------------------
 
-    def ensure_pages(self, sources: Sequence[SourceConfig]) -> dict[str, PageRef]:
+    def ensure_pages(self, sources: Sequence[SourceSpec]) -> dict[str, PageRef]:
         """The main page of each source, created when missing (sources must be synced)."""
         for _ in range(3):
             refs = self._ensure_pages(sources)
@@ -70,7 +70,7 @@ class Schedule:
                 return refs
         raise StorageError("could not create the pages of the sources (conflicts)")
 
-    def _ensure_pages(self, sources: Sequence[SourceConfig]) -> dict[str, PageRef] | None:
+    def _ensure_pages(self, sources: Sequence[SourceSpec]) -> dict[str, PageRef] | None:
         # Columns, not ORM rows, and two queries for all sources, not two per source:
         # 10,000 sources start in seconds, and leave ~50 MB less behind in the heap.
         with self.store.session() as s:
@@ -296,7 +296,7 @@ class Schedule:
         n = {outcome: int(k) for outcome, k in rows}
         return RecentChecks(since, _aware(newest), sum(n.values()), n.get("error", 0))
 
-    def status(self, sources: Sequence[SourceConfig]) -> list[SourceStatus]:
+    def status(self, sources: Sequence[SourceSpec]) -> list[SourceStatus]:
         """The state of the sources' main pages, in the given order."""
         with self.store.session() as s:
             out = []
@@ -345,7 +345,7 @@ def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _status(s: Session, src: SourceConfig, page: Page | None) -> SourceStatus:
+def _status(s: Session, src: SourceSpec, page: Page | None) -> SourceStatus:
     name = src.name
     if page is None:  # never checked, not even synced
         return SourceStatus(name, src.url, "new", None, None, None, None, None, None, 0, 0, None)
