@@ -31,6 +31,7 @@ from monitor.settings import (
     Settings,
     _has_password,
     check_proxy,
+    interval_text,
     load_settings,
     parse_interval,
 )
@@ -127,7 +128,9 @@ class SourceConfig:
         return tuple(dict.fromkeys(self.tags + (self.follow.tags if self.follow else ())))
 
     def schedule_text(self) -> str:
-        return f"cron {self.cron}" if self.cron else f"every {self.interval}"
+        if self.cron:
+            return f"cron {self.cron}"
+        return f"every {interval_text(self.interval)}" if self.interval else "every ?"
 
     def matches(self, patterns: tuple[str, ...], tags: tuple[str, ...]) -> bool:
         by_name = any(fnmatch.fnmatchcase(self.name, p) for p in patterns)

@@ -50,6 +50,16 @@ def parse_interval(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def interval_text(interval: timedelta) -> str:
+    """The inverse of ``parse_interval``: the largest unit that gives a whole number
+    (``6h``, ``90s``, ``2w``), as an admin writes it in sources.toml."""
+    seconds = interval.total_seconds()
+    for unit, size in sorted(_UNITS.items(), key=lambda u: -u[1]):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size:.0f}{unit}"
+    return f"{seconds:g}s"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

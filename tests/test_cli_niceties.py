@@ -91,3 +91,34 @@ def test_shell_completion_completes_commands_and_options(tmp_path: Path) -> None
         env={**os.environ, "_MONITOR_COMPLETE": "bash_source"}, capture_output=True,
         text=True, timeout=60).stdout
     assert "complete -o nosort -F _monitor_completion monitor" in script
+
+
+def test_piped_output_keeps_each_row_and_message_on_one_line(tmp_path: Path) -> None:
+    """grep on `sources list` finds a whole URL; the schedule reads as it was written."""
+    long_path = "/".join(["zwgk", "jytabl", "zxwyta", "2026nian"] * 6) + "/t20260318_123456.html"
+    url = f"http://127.0.0.1:9/{long_path}"
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a-rather-long-source-name-for-the-national-committee-replies"
+        url = "{url}"
+        interval = "6h"
+        [[sources]]
+        name = "weekly"
+        url = "http://127.0.0.1:9/w.html"
+        interval = "2w"
+        """)
+    env = {**os.environ, "COLUMNS": "80"}
+    out = subprocess.run([sys.executable, "-m", "monitor", "sources", "list", "--sources",
+                          str(sources)], capture_output=True, text=True, env=env, timeout=60,
+                         check=True).stdout
+    row = next(line for line in out.splitlines() if "a-rather-long" in line)
+    assert url in row and "every 6h" in row, out
+    assert any("every 2w" in line for line in out.splitlines()), out
+    deep = tmp_path / ("d" * 60) / ("e" * 60)  # a message longer than 80 columns
+    deep.mkdir(parents=True)
+    (deep / "sources.toml").write_text(sources.read_text(encoding="utf-8"), encoding="utf-8")
+    checked = subprocess.run([sys.executable, "-m", "monitor", "sources", "validate",
+                              "--sources", str(deep / "sources.toml")], capture_output=True,
+                             text=True, env=env, timeout=60, check=True)
+    assert f"{deep / 'sources.toml'}: ok — 2 sources, 0 watchers\n" in checked.stdout, \
+        checked.stdout

@@ -113,7 +113,10 @@ def test_status_tells_a_running_check_from_a_lease_left_by_a_killed_one(
         url = "{site.url(f'/{name}.html')}"
         interval = "10m"
         """ for name in ("live", "killed", "lapsed")))
+    assert "backlog:" in run("status", "--sources", str(sources)).stdout  # never checked
     assert run("check", "--sources", str(sources)).returncode == 0
+    # checked from cron, no daemon: no slot, so nothing is behind
+    assert "backlog:" not in run("status", "--sources", str(sources)).stdout
     dead = subprocess.Popen(["true"])
     dead.wait()
     soon, past = utcnow() + timedelta(minutes=5), utcnow() - timedelta(minutes=1)

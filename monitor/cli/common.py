@@ -38,6 +38,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 console = Console()
 err_console = Console(stderr=True)
+# Piped or redirected, a message is never cut into lines (rich would wrap at 80 columns,
+# inside words): one message, one line, for grep and log files; tables: print_table.
+for _out in (console, err_console):
+    _out.soft_wrap = not _out.is_terminal
 
 sources_option = click.option(
     "--sources", "sources_file", default=SOURCES_DEFAULT, show_default=True,

@@ -271,7 +271,7 @@ def list_sources(sources_file: Path, as_json: bool) -> None:
         # Text, not markup: a selector like div[id=main] is not a style.
         table.add_row(Text(s.name), Text(s.url), Text(schedule),
                       Text(", ".join(s.content) or "auto"), Text(", ".join(s.tags)))
-    console.print(table)
+    print_table(table, console)
 
 
 @sources.command("import")

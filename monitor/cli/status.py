@@ -131,18 +131,27 @@ def lease_of(r: SourceStatus, now: datetime) -> str | None:
 
 
 def backlog_line(rows: list[SourceStatus]) -> str | None:
-    """Sources whose slot has passed and whose check has not started (no daemon runs,
-    or their host is behind); None when there are none.  A source whose lease is held
-    by a process that is gone counts as not started: nothing is checking it."""
+    """Sources whose slot has passed (or that were never checked) and whose check has
+    not started (no daemon runs, or their host is behind); None when there are none.
+    A source whose lease is held by a process that is gone counts as not started:
+    nothing is checking it."""
     now = utcnow()
     due = [r for r in rows if lease_of(r, now) in (None, "ran out", "ended")
-           and (r.next_check_at is None or r.next_check_at <= now)]
+           and _due(r, now)]
     if not due:
         return None
     slots = [r.next_check_at for r in due if r.next_check_at is not None]
     oldest = f"; the oldest slot passed {_ago((now - min(slots)).total_seconds())} ago" \
         if slots else ""
     return f"backlog: {len(due)} sources due and not started{oldest}"
+
+
+def _due(r: SourceStatus, now: datetime) -> bool:
+    """Its slot has passed, or it was never checked at all.  A source checked by
+    ``monitor check`` only (cron, no daemon) has no slot: it is not behind anything."""
+    if r.next_check_at is None:
+        return r.last_check_at is None
+    return r.next_check_at <= now
 
 
 def _ago(seconds: float) -> str:
