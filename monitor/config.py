@@ -34,6 +34,7 @@ from monitor.settings import (
     interval_text,
     load_settings,
     parse_interval,
+    unknown_key,
 )
 from monitor.types import ChangeKind
 
@@ -251,7 +252,9 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
         raise ConfigError(f"not valid TOML: {exc}", file=file) from None
     unknown = set(data) - {"settings", "sources", "watchers"}
     if unknown:
-        raise ConfigError("unknown top-level table", file=file, key=sorted(unknown)[0])
+        key = sorted(unknown)[0]
+        raise ConfigError(unknown_key(key, ("settings", "sources", "watchers"))
+                          .replace("key", "top-level table", 1), file=file, key=key)
     settings = load_settings(_table(data, "settings", file), env=env, file=file)
     sources = _sources(_array(data, "sources", file), file, settings)
     watchers = _watchers(_array(data, "watchers", file), file, sources)
@@ -320,7 +323,8 @@ class _SourceReader:
     def read(self) -> SourceConfig:
         unknown = set(self.entry) - SOURCE_KEYS
         if unknown:
-            raise self.fail(sorted(unknown)[0], "unknown key")
+            key = sorted(unknown)[0]
+            raise self.fail(key, unknown_key(key, SOURCE_KEYS))
         interval, cron = self.schedule()
         return SourceConfig(
             name=self.name(), url=self.url(),
@@ -406,7 +410,7 @@ class _SourceReader:
         if not isinstance(table, dict):
             raise self.fail("follow", "must be a table: [sources.follow]")
         if unknown := sorted(set(table) - FOLLOW_KEYS):
-            raise self.fail(f"follow.{unknown[0]}", "unknown key")
+            raise self.fail(f"follow.{unknown[0]}", unknown_key(unknown[0], FOLLOW_KEYS))
         sub = _SourceReader({**table, "name": self.entry.get("name"),
                              "url": self.entry.get("url")}, self.file, self.label,
                             self.settings)
@@ -596,7 +600,8 @@ def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
 
     unknown = set(entry) - WATCHER_KEYS
     if unknown:
-        raise fail(sorted(unknown)[0], "unknown key")
+        key = sorted(unknown)[0]
+        raise fail(key, unknown_key(key, WATCHER_KEYS))
     _check_addresses(entry, fail)
     _check_delivery(entry, fail)
     pats, tags = entry.get("sources", []), entry.get("tags", [])

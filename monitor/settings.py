@@ -10,9 +10,10 @@ environment: the file may *name* an environment variable, never hold the secret.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -323,9 +324,16 @@ def _check_ports(settings: Settings, file: str, key: str) -> None:
                           "web_enabled the web UI could not bind it", file=file, key=key)
 
 
+def unknown_key(key: str, known: Iterable[str]) -> str:
+    """"unknown key", with the closest known one when a typo is likely
+    (``host_dealy`` → "unknown key (did you mean 'host_delay'?)")."""
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+
+
 def _translate(exc: ValidationError, file: str, prefix: str, upper: bool = False) -> ConfigError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
-    message = ("unknown key" if err["type"] == "extra_forbidden"
+    message = (unknown_key(key, Settings.model_fields) if err["type"] == "extra_forbidden"
                else err["msg"].removeprefix("Value error, "))
     return ConfigError(message, file=file, key=prefix + (key.upper() if upper else key))

@@ -182,6 +182,12 @@ def test_the_shipped_sources_file_is_valid() -> None:
      "key 'settings.web_port'"),
     (("[[sources]]", '[settings]\ncolour = "red"\n\n[[sources]]'),
      "key 'settings.colour': unknown key"),
+    (("[[sources]]", '[settings]\nhost_dealy = 1\n\n[[sources]]'),
+     "key 'settings.host_dealy': unknown key (did you mean 'host_delay'?)"),
+    (("[[sources]]", "[[source]]"), "key 'source': unknown top-level table "
+     "(did you mean 'sources'?)"),
+    (('interval = "6h"', 'interval = "6h"\ncontnet = "div"'),
+     "source 'hb-ai-plan': key 'contnet': unknown key (did you mean 'content'?)"),
     (('interval = "6h"', 'interval = "99999999999w"'), "source 'hb-ai-plan': key 'interval'"),
     (('tags = ["hubei", "plan"]', 'encoding = "klingon"'), "source 'hb-ai-plan': key 'encoding'"),
     (('tags = ["plan"]', 'tags = "hunan"'), "watcher 'analyst@example.org': key 'tags'"),
