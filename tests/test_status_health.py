@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from datetime import timedelta
@@ -143,3 +144,6 @@ def test_status_tells_a_running_check_from_a_lease_left_by_a_killed_one(
     assert (f"leases: 1 sources held by ended processes ({socket.gethostname()}:{dead.pid});"
             " the next check takes them over") in out.stdout
     assert "backlog: 2 sources due and not started" in out.stdout  # killed + lapsed
+    rows = json.loads(run("status", "--json", "--sources", str(sources)).stdout)
+    assert {r["source"]: r["lease"] for r in rows} == {
+        "live": "running", "killed": "ended", "lapsed": "ran out"}

@@ -42,6 +42,7 @@ from monitor.cli.common import (
     print_json,
     sources_option,
     start_logging,
+    to_jsonable,
 )
 from monitor.config import Config
 from monitor.holder import ended_here
@@ -63,8 +64,9 @@ def status(sources_file: Path, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
     config = load(sources_file, logging=False)  # only the Store below may log
     rows, recent = read_status(config)
-    if as_json:
-        print_json(rows)
+    if as_json:  # each row with what its lease means (see lease_of), for programs
+        now = utcnow()
+        print_json([{**to_jsonable(r), "lease": lease_of(r, now)} for r in rows])
         return
     out = console if console.is_terminal else Console(width=100_000, soft_wrap=True)
     out.print(Text(health_line(recent, config)), soft_wrap=True)
