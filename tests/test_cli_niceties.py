@@ -3,6 +3,7 @@ nothing of it in a pipe; shell completion through click's own mechanism."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -122,3 +123,27 @@ def test_piped_output_keeps_each_row_and_message_on_one_line(tmp_path: Path) -> 
                              text=True, env=env, timeout=60, check=True)
     assert f"{deep / 'sources.toml'}: ok — 2 sources, 0 watchers\n" in checked.stdout, \
         checked.stdout
+
+
+def test_check_lists_results_in_the_order_of_the_file(tmp_path: Path) -> None:
+    site = Site()
+    try:
+        names = ["p2", "p10", "p1", "a"]
+        urls = [site.route(f"/{n}.html", seed_page(i)) for i, n in enumerate(names)]
+        body = "".join(f'[[sources]]\nname = "{n}"\nurl = "{u}"\n\n'
+                       for n, u in zip(names, urls, strict=True))
+        sources = write_sources(tmp_path / "sources.toml", body, settings=f"""
+            database_url = "sqlite:///{tmp_path}/m.db"
+            outbox_dir = "{tmp_path}/outbox"
+            """)
+        cmd = [sys.executable, "-m", "monitor", "check", "--no-deliver", "--sources",
+               str(sources)]
+        table = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                               check=True).stdout
+        listed = subprocess.run([*cmd, "--json"], capture_output=True, text=True,
+                                timeout=120, check=True).stdout
+    finally:
+        site.close()
+    rows = [line.split("│")[1].strip() for line in table.splitlines() if line.count("│") > 3]
+    assert [r for r in rows if r in names] == names, table
+    assert [r["source"] for r in json.loads(listed)["results"]] == names

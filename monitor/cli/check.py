@@ -80,10 +80,10 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
         done = check_pass(config, store, chosen, run=run_checks, documents=docs,
                           workers=workers or config.settings.check_workers,
                           bar=None if as_json else _progress)
-        results = done.results
+        results = in_file_order(done.results, config)
         delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
     if as_json:
-        print_json({"results": sorted(results, key=lambda r: r.source), "alerts": delivered})
+        print_json({"results": results, "alerts": delivered})
         _lost(done.lost)
         return
     print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
@@ -224,11 +224,19 @@ class _NoBar:
         pass
 
 
+def in_file_order(results: list[CheckResult], config: Config) -> list[CheckResult]:
+    """The results in the order of sources.toml (p2 before p10, as the admin wrote
+    them), a listing's documents after it, by address."""
+    place = {s.name: i for i, s in enumerate(config.sources)}
+    return sorted(results, key=lambda r: (place.get(r.source, len(place)), r.source,
+                                          r.document or ""))
+
+
 def summary_table(results: list[CheckResult]) -> Table:
     table = Table(title="check summary", show_lines=False)
     for col in ("source", "outcome", "status", "what", "time"):
         table.add_column(col, overflow="fold")
-    for r in sorted(results, key=lambda r: (r.source, r.document or "")):
+    for r in results:
         what = r.summary or r.change_kind or ""
         if r.outcome is Outcome.ERROR:
             what = f"{r.error_kind}: {r.error}"
