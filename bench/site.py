@@ -161,9 +161,14 @@ async def serve(count: int, hosts: int, port: int) -> None:
     for h in range(1, hosts + 2):
         servers.append(await loop.create_server(lambda: Http(pages), f"127.0.0.{h}", port,
                                                 backlog=1024, reuse_address=True))
-    # the benchmark holds our stdin: when it goes (ended or killed), so do we
+    # the benchmark holds our stdin: when it goes (ended or killed), so do we.  Started
+    # by hand in the background (stdin /dev/null, which epoll refuses), it runs until
+    # killed.
     stop = loop.create_future()
-    loop.add_reader(sys.stdin.fileno(), lambda: stop.done() or stop.set_result(None))
+    try:
+        loop.add_reader(sys.stdin.fileno(), lambda: stop.done() or stop.set_result(None))
+    except (PermissionError, ValueError, OSError):
+        pass
     print("ready", flush=True)
     await stop
 
