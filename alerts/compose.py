@@ -235,18 +235,22 @@ class Composer:
 
     def config_error(self, problems: list[str], recipient: str, key: int, *,
                      where: dict[str, Any] | None = None) -> Message:
-        """Each problem in Chinese (``zh.config_problem``: place and kind; the English
-        message is in the log).  A refused edit of the file (``where`` names it) also says
-        the daemon kept running the configuration it had."""
+        """Each problem in Chinese (``zh.config_problem``: place and kind), then its
+        technical detail (the English message, as the log has it) on the next line.  A
+        refused edit of the file (``where`` names it) also says the daemon kept running
+        the configuration it had."""
         row = AlertRecord(id=key, event="config", channel="", recipient=recipient, watcher="",
                           status="", attempts=0, next_attempt_at=datetime.now(self.tz))
         where = where or {}
-        lines = [header_safe(zh.config_problem(
+        said = [header_safe(zh.config_problem(
             str(p), file=where.get("file"), source=where.get("source"),
             watcher=where.get("watcher"), key=where.get("key")), 500) for p in problems]
+        lines = [line for zh_line, p in zip(said, problems, strict=True)
+                 for line in (zh_line, header_safe(f"{zh.DETAIL}{p}", 500))]
         facts = [("处理", zh.KEPT_RUNNING, None)] if where.get("file") else []
-        return self._notice("config", "配置错误", f"配置错误：{len(lines)} 个问题", row,
-                            facts=facts, lines=lines, data={"problems": lines})
+        return self._notice("config", "配置错误", f"配置错误：{len(said)} 个问题", row,
+                            facts=facts, lines=lines, data={"problems": said,
+                                                            "details": list(problems)})
 
     def _notice(self, event: str, label: str, heading: str, row: AlertRecord, *,
                 facts: list[tuple[str, str, str | None]], url: str | None = None,

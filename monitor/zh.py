@@ -92,7 +92,8 @@ def config_problem(message: str, *, file: str | None = None, source: str | None 
     if key:
         where.append(f"键 {key}")
     place = _PLACE.search(message)
-    loc = "，".join(where) + (f" 第 {place[1]} 行第 {place[2]} 列" if place else "")
+    loc = "，".join(where) + (f" 第 {place[1]} 行第 {place[2]} 列" if place
+                             else " 文件末尾" if "end of document" in message else "")
     what = next((zh for en, zh in _PROBLEMS if en in message), "取值无效（详见日志）")
     return f"{loc}：{what}{_names(message, {source, watcher, key})}"
 
@@ -105,3 +106,4 @@ def _names(message: str, known: set[str | None]) -> str:
 
 
 KEPT_RUNNING = "守护进程保持运行中的配置，此次修改未生效。"
+DETAIL = "技术细节："  # before the English message, after its Chinese

@@ -104,7 +104,7 @@ def test_config_error_message_lists_the_problems(composer: Composer) -> None:
     msg = composer.config_error(["smtp_url scheme must be one of smtp", "x\r\nBcc: y"],
                                 "ops@example.cn", 3)
     assert msg.subject == "[monitor] 配置错误：2 个问题"
-    assert "sources.toml：取值格式不对" in msg.text and "must be" not in msg.text
+    assert "sources.toml：取值格式不对\n技术细节：smtp_url scheme must be one of smtp" in msg.text
     assert "\nBcc:" not in msg.text and msg.message_id.startswith("<config-3.")
 
 
