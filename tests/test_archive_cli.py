@@ -127,7 +127,9 @@ def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
     assert out.output.splitlines()[0].startswith(f"hb-ai-plan  第1版 #{plan[0]} (")
     reply = built.versions["hn-reply"][0]
     across = run("diff", str(plan[0]), str(reply), "--sources", str(sources)).output
-    head = across.splitlines()[0]  # two pages: each side names its own source
+    assert (f"warning: version {plan[0]} is of hb-ai-plan" in across
+            and "two different pages compared" in across)  # said, on stderr
+    head = next(line for line in across.splitlines() if not line.startswith("warning"))
     assert head.startswith(f"hb-ai-plan 第1版 #{plan[0]} (")
     assert f"→ hn-reply 第1版 #{reply} (" in head
     last = run("diff", "hb-ai-plan", "--sources", str(sources)).output

@@ -71,6 +71,11 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
     with open_store(config) as store:
         a, b = pick(store, targets, since, until, tz)
         c = compare(store, a, b, timeout=config.settings.diff_timeout)
+    old, new = c.old, c.new
+    if old.page_id != new.page_id:  # allowed (a page that moved, two copies), never silent
+        err_console.print(f"warning: version {old.id} is of {old.source} ({old.url}) and "
+                          f"version {new.id} of {new.source} ({new.url}): two different "
+                          "pages compared", highlight=False, markup=False)
     if html_file is not None:
         from monitor.web.views import diff_document  # the web stack only for --html
 
