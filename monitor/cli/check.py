@@ -1,4 +1,4 @@
-"""``monitor check``: one pass over the sources, then deliver the alerts it raised."""
+"""``monitor check``: one pass over the sources, then deliver the alerts due (those it raised and any still waiting in the outbox)."""
 
 from __future__ import annotations
 
