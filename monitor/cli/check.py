@@ -1,4 +1,5 @@
-"""``monitor check``: one pass over the sources, then deliver the alerts due (those it raised and any still waiting in the outbox)."""
+"""``monitor check``: one pass over the sources, then deliver the alerts due (those it
+raised and any still waiting in the outbox)."""
 
 from __future__ import annotations
 
