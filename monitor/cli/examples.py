@@ -11,6 +11,9 @@ from __future__ import annotations
 import click
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    "alerts": ("monitor alerts list --failed", "monitor alerts retry --all"),
+    "sources": ("monitor sources validate", "monitor sources test hb-ai-plan",
+                "monitor sources add https://www.example.gov.cn/a.html --name a"),
     "alerts list": ("monitor alerts list --failed",
                     "monitor alerts list --limit 20 --json"),
     "alerts retry": ("monitor alerts retry 41 42", "monitor alerts retry --all"),
@@ -49,7 +52,6 @@ def add_examples(cmd: click.Command, path: str) -> None:
     if isinstance(cmd, click.Group):
         for name, sub in cmd.commands.items():
             add_examples(sub, f"{path} {name}")
-        return
     lines = EXAMPLES.get(path)
     if lines and not cmd.epilog and "Example" not in (cmd.help or ""):
         title = "Example:" if len(lines) == 1 else "Examples:"
