@@ -23,7 +23,8 @@ def ended_here(owner: str) -> bool:
     the lease look alive: waited for, never taken wrongly.  (Machines sharing a database
     under one host name with separate process spaces — containers given the same host
     name — would be wrong here; the archive's revision test still keeps two checks of a
-    page in order.)"""
+    page in order.)  A zombie — killed, not yet reaped by a parent that never waits
+    (or a slow PID 1) — has ended too: it answers ``kill(pid, 0)`` but checks nothing."""
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
         return False
@@ -31,6 +32,19 @@ def ended_here(owner: str) -> bool:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
-    except OSError:  # alive, another user's
-        return False
-    return False
+    except OSError:  # alive (or a zombie), another user's
+        pass
+    return _state(int(pid)) in ("Z", "X")
+
+
+def _state(pid: int) -> str | None:
+    """The state letter of ``/proc/PID/stat`` (``Z``: a zombie), None where unknown (no
+    /proc).  The command name before it may hold spaces and parentheses: the state is
+    the first word after the *last* ``)``."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    after = stat.rpartition(b")")[2].split()
+    return after[0].decode("ascii", "replace") if after else None

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -293,6 +294,29 @@ def test_a_lease_of_a_live_process_or_another_machine_is_not_taken() -> None:
     assert not ended_here(f"{socket.gethostname()}:{os.getpid()}")  # this very process
     assert not ended_here(f"another-host-{socket.gethostname()}:{gone.pid}")
     assert not ended_here("monitor-status")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_zombie_holder_has_ended_and_a_live_one_with_a_strange_name_has_not() -> None:
+    """A process killed and not yet reaped (a parent that never waits, a slow PID 1)
+    still answers ``kill(pid, 0)``: its leases must still be taken over at once.  A live
+    process whose name holds ``) Z (`` is not mistaken for one."""
+    from monitor.holder import ended_here
+
+    here = socket.gethostname()
+    odd = subprocess.Popen([sys.executable, "-c", "import time; open('/proc/self/comm', 'w')"
+                            ".write('x) Z (y'); time.sleep(60)"])
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        zombie.kill()  # and not waited for: <defunct> until the end of the test
+        wait_until(lambda: _state(zombie.pid) == "Z", 10, "the zombie")
+        wait_until(lambda: "Z (" in Path(f"/proc/{odd.pid}/comm").read_text(), 10, "the name")
+        assert ended_here(f"{here}:{zombie.pid}")
+        assert not ended_here(f"{here}:{odd.pid}")
+    finally:
+        odd.kill()
+        odd.wait()
+        zombie.wait()
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
