@@ -319,29 +319,50 @@ def test_a_zombie_holder_has_ended_and_a_live_one_with_a_strange_name_has_not() 
         zombie.wait()
 
 
+# ``monitor check &`` in a shell script: SIGINT ignored, inherited through exec.
+SIGINT_IGNORED = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                  "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize(("sig", "ignoring"), [(signal.SIGINT, False), (signal.SIGKILL, False),
+                                               (signal.SIGKILL, True)])
 def test_the_workers_stop_with_their_parent(tmp_path: Path, sig: signal.Signals,
+                                            ignoring: bool,
                                             hanging: tuple[Host, Host, threading.Event],
                                             sqlite_url: str) -> None:
     """Ctrl-C (SIGINT to the parent alone, as ``kill -INT`` sends it), or the parent
-    killed outright: no worker checks on."""
+    killed outright — even one started with SIGINT ignored, as ``monitor check &`` in a
+    script is: no worker checks on, and the leases they held are given back."""
     _, sources, env = _fast_and_stuck(tmp_path, hanging, sqlite_url)
     _, stuck, _ = hanging
-    proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
-                                        "--workers", "2"), cwd=ROOT, env=env,
+    cmd = monitor_cmd("check", "--sources", str(sources), "--no-deliver", "--workers", "2")
+    if ignoring:
+        cmd = [sys.executable, "-c", SIGINT_IGNORED, *cmd[1:]]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: stuck.site.hits("/hang.html") and children(proc.pid),
                    what="a worker waiting for the hanging page")
         workers = children(proc.pid)
+        if ignoring:
+            assert all(_sigint_ignored(w) for w in workers)
         os.kill(proc.pid, sig)
         proc.communicate(timeout=20)
-        wait_until(lambda: all(_state(w) == "Z" for w in workers), timeout=15,
+        wait_until(lambda: all(_state(w) == "Z" for w in workers), timeout=5,
                    what="the workers gone")  # (or only not yet reaped)
     finally:
         proc.kill()
     assert proc.returncode != 0
+    with Store(sqlite_url).session() as s:  # given back: the next pass need not wait
+        assert s.exec(select(Page).where(col(Page.lease_owner).is_not(None))).all() == []
+
+
+def _sigint_ignored(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return False
 
 
 def _state(pid: int) -> str:
