@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import socket
 
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+HOST = socket.gethostname()  # the ``host`` of the leases of this machine's processes
+WORKER = f"{HOST}:{os.getpid()}"
 
 
 def ended_here(owner: str) -> bool:
