@@ -49,8 +49,11 @@ under the parent's name (``holder.WORKER``), the process the user started.
 Failures.  A worker that ends without its list (killed, crashed) loses nothing silently:
 each of its sources it did not report becomes an error result ("worker process ended
 unexpectedly", with the signal or exit code) and ``monitor check`` exits 1.  Checks it
-committed are in the database; the leases it held (a batch takes a few dozen ahead) are
-given back by the parent once every worker has ended.
+committed are in the database — a source is reported once its listing's documents are
+checked too, so its own check may be stored already; the message says so (``UNREPORTED``)
+rather than guess (a check row names no process: one stored meanwhile by the daemon
+would look the same).  The leases it held (a batch takes a few dozen ahead) are given
+back by the parent once every worker has ended.
 Ctrl-C: a terminal's reaches every worker (one process group); the parent also tells
 them to stop (``STOP``), gives them ``STOP_GRACE`` seconds to unwind (their leases given
 back), then kills them.  A parent that dies (``kill -9``, a cron timeout's SIGTERM) sends
@@ -92,6 +95,8 @@ if TYPE_CHECKING:
 SOURCES_PER_WORKER = 50  # "auto": no more workers than one per this many sources
 STOP_GRACE = 10.0  # seconds interrupted workers get to give their leases back
 LOST = "worker process ended unexpectedly"
+UNREPORTED = ("before reporting this source; its check may have been stored "
+              "(see `monitor history`)")
 BROWSER = "\0browser"  # the group key every browser-fetched source joins
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STOP = signal.SIGUSR1  # "stop now, leases given back": the parent's death, or its Ctrl-C
@@ -247,7 +252,8 @@ class _Worker:
     def results(self) -> list[CheckResult]:
         if self.final is not None:
             return self.final
-        why = self.failure or f"{LOST} ({_how(self.process.exitcode)})"
+        why = (f"{self.failure}; {UNREPORTED}" if self.failure
+               else f"{LOST} ({_how(self.process.exitcode)}) {UNREPORTED}")
         got = [r for rs in self.reported.values() for r in rs]
         lost = [CheckResult(s.name, Outcome.ERROR, error_kind="worker", error=why)
                 for s in self.part.sources if s.name not in self.reported]

@@ -254,9 +254,61 @@ def test_a_killed_worker_reports_its_sources_as_errors_and_the_pass_fails(
     assert sorted(results) == sorted(urls)
     assert all(results[f"fast-{i}"]["outcome"] == "new" for i in range(3))
     assert results["stuck"]["outcome"] == "error"
-    assert results["stuck"]["error"] == "worker process ended unexpectedly (killed by SIGKILL)"
+    assert results["stuck"]["error"] == KILLED
     with Store(sqlite_url).session() as s:  # the dead worker's leases given back
         assert s.exec(select(Page).where(col(Page.lease_owner).is_not(None))).all() == []
+
+
+KILLED = ("worker process ended unexpectedly (killed by SIGKILL) before reporting this "
+          "source; its check may have been stored (see `monitor history`)")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_source_stored_by_a_worker_killed_before_reporting_it_is_not_said_lost(
+        tmp_path: Path, site: Site, hanging: tuple[Host, Host, threading.Event],
+        sqlite_url: str) -> None:
+    """A listing is reported once its documents are checked: a worker killed while one of
+    them hangs has stored the listing's own check (new, with its version), so the error
+    must not read as if nothing of it had been stored."""
+    fast, _, release = hanging
+    column = Column(site, 3)
+    column.serve_replies()
+    hang = "/col/t20210101_101.html"
+
+    def late(req: Request) -> Response:
+        release.wait(60)
+        return Response(page("迟到的答复"), headers=HTML)
+
+    site.route(hang, late)
+    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
+    pages = "".join(f'[[sources]]\nname = "{n}"\nurl = "{u}"\n\n' for n, u in urls.items())
+    sources = write_sources(tmp_path / "sources.toml", pages + f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        [sources.follow]
+        content = "div.article"
+        interval = "1d"
+        """, settings="retries = 0\nfetch_deadline = 50\nread_timeout = 50\n")
+    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
+    proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
+                                        "--json", "--workers", "2"), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: site.hits(hang) and len(fast.starts) == 3
+                   and len(children(proc.pid)) == 1, what="the listing's worker alone, stuck")
+        os.kill(children(proc.pid)[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    results = {r["source"]: r for r in json.loads(out)["results"]}
+    assert results[NAME]["outcome"] == "error" and results[NAME]["error"] == KILLED
+    with Store(sqlite_url).session() as s:  # stored: `monitor history` shows it
+        stored = s.exec(select(Check.outcome).join(Page, col(Page.id) == Check.page_id)
+                        .where(Page.url == site.url("/col/index.html"))).all()
+    assert stored == ["new"]
 
 
 def test_a_lease_left_by_a_killed_check_on_this_machine_is_taken_at_once(
