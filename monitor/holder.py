@@ -19,7 +19,8 @@ def ended_here(owner: str) -> bool:
     """Whether a lease's holder (``host:pid``) is a process of this machine that has
     ended: a ``monitor check`` killed with ``kill -9`` (or by the out-of-memory killer)
     leaves the leases of the pages it held, a few dozen with batches, and the next pass
-    would wait for each until it runs out.  A holder on another machine, or a live
+    (``monitor.exclusive``) or the daemon (``monitor.runner``) would wait for each until
+    it runs out.  A holder on another machine, or a live
     process, is waited for as before.  A pid reused since by another process only makes
     the lease look alive: waited for, never taken wrongly.  (Machines sharing a database
     under one host name with separate process spaces — containers given the same host
