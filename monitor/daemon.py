@@ -19,7 +19,10 @@ next slot inside the window already read (a short interval) arms its own timer
 listing found documents), a look is a *full sweep*: every page due by the window's end
 whose lease is free, including pages never checked, a page a killed replica held (its
 lease expired), a slot missed while the daemon was down (one catch-up check, not one
-per missed run), and the due documents of listings.  10,000 sources cost a dictionary
+per missed run), and the due documents of listings.  Every look also reads the due pages
+leased by processes of this machine (``held_on``): one that has ended (a killed
+``monitor check``) loses its page to the runner's claim at once, not when its lease
+runs out.  10,000 sources cost a dictionary
 entry and a ``Plan`` each, not an APScheduler job and a coroutine each; a timer exists
 only for the few pages of the window.
 
@@ -51,7 +54,7 @@ from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError, reported
 from monitor.fetch import Fetcher, host_limiter
 from monitor.health import DbHealth
-from monitor.holder import WORKER
+from monitor.holder import HOST, WORKER
 from monitor.logging import setup_logging
 from monitor.metrics import Metrics, MetricsServer
 from monitor.pipeline import Checker
@@ -325,7 +328,7 @@ class _Running:
         until = until or now
 
         def look() -> tuple[list[tuple[int, datetime | None]], datetime | None]:
-            return (self.schedule.due_pages(now, after, until),
+            return (self.schedule.due_pages(now, after, until, held_on=HOST),
                     self.schedule.next_due(until))
 
         with self.db.guard("cannot look for due checks", write=False):
@@ -358,7 +361,7 @@ class _Running:
         if not listings:
             return
         for parent, page_id, url in await asyncio.to_thread(
-                self.schedule.due_documents, listings, now):
+                self.schedule.due_documents, listings, now, HOST):
             key = f"{self.by_page[parent]}#{page_id}"
             self.documents[key] = (self.by_page[parent], page_id, url)
             self.runner.submit(key)

@@ -49,12 +49,19 @@ under the parent's name (``holder.WORKER``), the process the user started.
 Failures.  A worker that ends without its list (killed, crashed) loses nothing silently:
 each of its sources it did not report becomes an error result ("worker process ended
 unexpectedly", with the signal or exit code) and ``monitor check`` exits 1.  Checks it
-committed are in the database; the leases it held (a batch takes a few dozen ahead) are
-given back by the parent once every worker has ended.
-Ctrl-C: a terminal's reaches every worker (one process group); the parent also passes
-SIGINT on, gives the workers ``STOP_GRACE`` seconds to unwind (their leases given back),
-then kills them.  A parent that dies (``kill -9``, a cron timeout's SIGTERM) sends its
-workers SIGINT through the kernel (Linux ``PR_SET_PDEATHSIG``): they stop the same way.
+committed are in the database — a source is reported once its listing's documents are
+checked too, so its own check may be stored already; the message says so (``UNREPORTED``)
+rather than guess (a check row names no process: one stored meanwhile by the daemon
+would look the same).  The leases it held (a batch takes a few dozen ahead) are given
+back by the parent once every worker has ended.
+Ctrl-C: a terminal's reaches every worker (one process group); the parent also tells
+them to stop (``STOP``), gives them ``STOP_GRACE`` seconds to unwind (their leases given
+back), then kills them.  A parent that dies (``kill -9``, a cron timeout's SIGTERM) sends
+its workers ``STOP`` through the kernel (Linux ``PR_SET_PDEATHSIG``): they stop the same
+way.  ``STOP`` is a signal of their own (SIGUSR1), with its own handler (the pass's task
+cancelled, as Ctrl-C cancels it), not SIGINT: ``monitor check &`` from a shell script
+inherits SIGINT ignored, and workers told to stop by SIGINT then checked on, unheard,
+after their parent's death — while the next pass took over their leases.
 """
 
 from __future__ import annotations
@@ -88,8 +95,11 @@ if TYPE_CHECKING:
 SOURCES_PER_WORKER = 50  # "auto": no more workers than one per this many sources
 STOP_GRACE = 10.0  # seconds interrupted workers get to give their leases back
 LOST = "worker process ended unexpectedly"
+UNREPORTED = ("before reporting this source; its check may have been stored "
+              "(see `monitor history`)")
 BROWSER = "\0browser"  # the group key every browser-fetched source joins
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+STOP = signal.SIGUSR1  # "stop now, leases given back": the parent's death, or its Ctrl-C
 
 Document = tuple[SourceConfig, int, str]
 Run = Callable[..., Awaitable[list[CheckResult]]]  # monitor.cli.check.run_checks
@@ -242,7 +252,8 @@ class _Worker:
     def results(self) -> list[CheckResult]:
         if self.final is not None:
             return self.final
-        why = self.failure or f"{LOST} ({_how(self.process.exitcode)})"
+        why = (f"{self.failure}; {UNREPORTED}" if self.failure
+               else f"{LOST} ({_how(self.process.exitcode)}) {UNREPORTED}")
         got = [r for rs in self.reported.values() for r in rs]
         lost = [CheckResult(s.name, Outcome.ERROR, error_kind="worker", error=why)
                 for s in self.part.sources if s.name not in self.reported]
@@ -350,11 +361,11 @@ class _Pool:
         return True
 
     def _interrupt(self) -> None:
-        """Workers still running get SIGINT, ``STOP_GRACE`` seconds, then SIGKILL."""
+        """Workers still running get ``STOP``, ``STOP_GRACE`` seconds, then SIGKILL."""
         running = [w.process for w in self.workers if w.process.is_alive()]
         for p in running:
             with suppress(ProcessLookupError):
-                os.kill(p.pid or 0, signal.SIGINT)
+                os.kill(p.pid or 0, STOP)
         for p in running:
             p.join(STOP_GRACE)
             if p.is_alive():
@@ -370,14 +381,30 @@ def _bar(bar: Bar | None, total: int) -> AbstractContextManager[Progress]:
 
 
 def _stop_with(parent: int) -> None:
-    """Linux: SIGINT (the Ctrl-C path: leases given back) when the parent dies, be it
-    ``kill -9`` or a cron job's timeout; a worker would otherwise check on, unheard."""
+    """Linux: ``STOP`` when the parent dies, be it ``kill -9`` or a cron job's timeout; a
+    worker would otherwise check on, unheard.  Until the pass's loop runs, ``STOP``
+    raises KeyboardInterrupt; then it cancels the pass (``_stoppable``)."""
+    signal.signal(STOP, signal.default_int_handler)  # whatever the parent left it as
     with suppress(OSError, AttributeError):
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, STOP)
     if os.getppid() != parent:  # it died before that
         raise SystemExit(130)
+
+
+async def _stoppable(work: Awaitable[list[CheckResult]]) -> list[CheckResult]:
+    """``work``, cancelled on ``STOP`` as Ctrl-C cancels it (the leases given back on
+    the way out); a second ``STOP`` while it unwinds changes nothing."""
+    task = asyncio.current_task()
+    assert task is not None
+
+    def stop() -> None:
+        if not task.cancelling():
+            task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(STOP, stop)
+    return await work
 
 
 def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
@@ -390,12 +417,13 @@ def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
     def done(src: SourceConfig, results: list[CheckResult]) -> None:
         conn.send(("source", src.name, results))
 
-    _stop_with(parent)
     try:
-        results = asyncio.run(run(part.config(config), store, part.sources, progress=False,
-                                  documents=part.documents, on_done=done))
+        _stop_with(parent)
+        results = asyncio.run(_stoppable(run(part.config(config), store, part.sources,
+                                             progress=False, documents=part.documents,
+                                             on_done=done)))
         conn.send(("done", results))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         raise SystemExit(130) from None  # the parent stopped us: no traceback
     except Exception as exc:
         with suppress(OSError):

@@ -14,7 +14,11 @@ run, each for a reason:
 3. **the claim** in the database, only now: a replica takes a page when it can fetch it
    at once, so replicas share the work by how fast they go (a replica that claimed
    early would queue pages the others could fetch), and a lost claim (not due, or
-   another replica has it) costs one ``UPDATE``.
+   another replica has it) costs one ``UPDATE`` and one read of the holder: a holder
+   that is a process of this machine which has ended (a ``monitor check`` killed with
+   ``kill -9``, ``monitor.holder.ended_here``) loses the page at once
+   (``Schedule.claim_from``), as ``monitor check`` takes it over, instead of blocking its
+   slot until the lease runs out.
 
 Both queues (a host's, the cap's) hand out *earliest deadline first*, not first come:
 a slot's deadline is its time; a page never checked (a new source, the first pass of
@@ -57,6 +61,7 @@ from loguru import logger
 from monitor.config import SourceConfig
 from monitor.fetch.politeness import HostLimiter
 from monitor.health import DbHealth
+from monitor.holder import ended_here
 from monitor.metrics import Metrics
 from monitor.pipeline import Checker
 from monitor.scheduler import Plan
@@ -266,7 +271,7 @@ class CheckRunner:
 
     async def _claim(self, name: str, target: Target) -> Claim | None:
         with self.db.guard(f"{name}: cannot claim the check", write=False):
-            claim = await asyncio.to_thread(self.schedule.claim, target.page_id, utcnow())
+            claim = await asyncio.to_thread(self._claim_or_take_over, name, target.page_id)
             if claim is None:  # no row written: proves nothing about writes
                 logger.debug("{}: not due, or another replica has it", name)
             else:
@@ -274,6 +279,20 @@ class CheckRunner:
             return claim
         self.db.check_attempt(stored=False)
         return None
+
+    def _claim_or_take_over(self, name: str, page_id: int) -> Claim | None:
+        """The claim; lost to a holder of this machine that has ended, the claim from it."""
+        now = utcnow()
+        claim = self.schedule.claim(page_id, now)
+        if claim is not None:
+            return claim
+        owner, _ = self.schedule.holder(page_id)
+        if not owner or owner == self.schedule.owner or not ended_here(owner):
+            return None
+        claim = self.schedule.claim_from(page_id, owner, now)
+        if claim is not None:
+            logger.info("{}: took over the lease of {}, which has ended", name, owner)
+        return claim
 
     def _stored(self, name: str, result: CheckResult, began: datetime) -> None:
         """Tell the health whether the check reached the database."""

@@ -7,7 +7,12 @@ holds a live lease.  Row locking (PostgreSQL) or the single writer (SQLite) make
 ``UPDATE`` atomic, so one replica wins and the others see zero rows.  The winner checks,
 then ``release`` clears the lease and moves ``next_check_at`` to the next slot.  A
 replica killed with ``kill -9`` never releases: its lease expires and any replica's
-next claim takes the page over.
+next claim takes the page over.  A lease held by a process of the daemon's own machine
+that has ended (a killed ``monitor check``; judged by ``monitor.holder.ended_here``) is
+not waited out: the due-page looks include the leases held on this host (``held_on``),
+and the daemon claims such a page from its dead holder (``claim_from``: one ``UPDATE``
+conditioned on that holder's name, so two daemons never both win it and a holder that
+renewed or released meanwhile keeps its page).
 
 Also here: the SQLite single-daemon guard (``flock``) and the rows of ``monitor status``.
 """
@@ -141,6 +146,16 @@ class Schedule:
                 "lease_expires": now + self.lease}).first()
             return Claim(page_id, row[0], now) if row is not None else None
 
+    def claim_from(self, page_id: int, owner: str, now: datetime) -> Claim | None:
+        """``claim``, from a lease holder known to have ended (``monitor.runner``): the
+        page taken if it is due and ``owner`` still holds it, however long its lease
+        still runs; None if someone else holds it by now (or it is not due)."""
+        with self.store.transaction() as c:
+            row = c.execute(_CLAIM_FROM, {
+                "id_": page_id, "now_": now, "from_": owner, "lease_owner": self.owner,
+                "lease_expires": now + self.lease}).first()
+            return Claim(page_id, row[0], now) if row is not None else None
+
     def release(self, page_id: int, next_at: datetime) -> bool:
         """End our lease after a check; the page is due again at ``next_at``.
 
@@ -238,25 +253,28 @@ class Schedule:
             s.commit()
             return moved
 
-    def due_documents(self, listing_ids: Sequence[int],
-                      now: datetime) -> list[tuple[int, int, str]]:
+    def due_documents(self, listing_ids: Sequence[int], now: datetime,
+                      held_on: str | None = None) -> list[tuple[int, int, str]]:
         """(listing page id, page id, URL) of the listed documents of these listings that
-        are due and free, oldest first (a document never checked comes first)."""
+        are due and free (or leased by a process of host ``held_on``: see ``due_pages``),
+        oldest first (a document never checked comes first)."""
         if not listing_ids:
             return []
         with self.store.session() as s:
             rows = s.exec(select(Page.parent_id, Page.id, Page.url).where(
                 col(Page.parent_id).in_(list(listing_ids)), col(Page.listed), _due(now),
-                _free(now)).order_by(col(Page.next_check_at).is_not(None),
+                _free(now, held_on)).order_by(col(Page.next_check_at).is_not(None),
                                      col(Page.next_check_at), col(Page.id)))
             return [(int(p or 0), int(i or 0), u) for p, i, u in rows]
 
     def due_pages(self, now: datetime, after: datetime | None = None,
-                  until: datetime | None = None) -> list[tuple[int, datetime | None]]:
+                  until: datetime | None = None,
+                  held_on: str | None = None) -> list[tuple[int, datetime | None]]:
         """(page id, due time) of the sources' main pages due by ``until`` (default
         ``now``) and free now, oldest first (never checked first).  With ``after``: only
         those whose slot came after it (an index range; the dispatcher's look between two
-        full sweeps).
+        full sweeps).  With ``held_on`` (a host name): also those leased by a process of
+        that host, which may have ended (the caller's claim finds out: ``claim_from``).
 
         No list of ids in the query (10,000 bound parameters on every look): the caller
         keeps the pages it schedules.
@@ -266,7 +284,7 @@ class Schedule:
             if after is not None else _due(until)
         with self.store.session() as s:
             rows = s.execute(select(Page.id, Page.next_check_at).where(
-                Page.kind == "page", due, _free(now))
+                Page.kind == "page", due, _free(now, held_on))
                 .order_by(col(Page.next_check_at).is_not(None), col(Page.next_check_at)))
             return [(int(i), _aware(at)) for i, at in rows]
 
@@ -316,8 +334,12 @@ def _due(now: datetime) -> ColumnElement[bool]:
     return or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= now)
 
 
-def _free(now: datetime) -> ColumnElement[bool]:
-    return or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= now)
+def _free(now: datetime, held_on: str | None = None) -> ColumnElement[bool]:
+    """No live lease; with ``held_on``, or a lease of a process of that host."""
+    free = or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= now)
+    if held_on is None:
+        return free
+    return or_(free, col(Page.lease_owner).startswith(f"{held_on}:", autoescape=True))
 
 
 # The leases of ``monitor check``, built once (two a check: building costs more than running).
@@ -332,6 +354,11 @@ _CLAIM = (update(Page).where(
     Page.id == bindparam("id_"),
     or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= bindparam("now_")),
     or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
+    .returning(Page.next_check_at))
+_CLAIM_FROM = (update(Page).where(
+    Page.id == bindparam("id_"),
+    or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= bindparam("now_")),
+    Page.lease_owner == bindparam("from_"))
     .returning(Page.next_check_at))
 _RELEASE = (update(Page).where(Page.id == bindparam("id_"),
                                Page.lease_owner == bindparam("owner_"))

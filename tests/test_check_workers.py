@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -253,9 +254,61 @@ def test_a_killed_worker_reports_its_sources_as_errors_and_the_pass_fails(
     assert sorted(results) == sorted(urls)
     assert all(results[f"fast-{i}"]["outcome"] == "new" for i in range(3))
     assert results["stuck"]["outcome"] == "error"
-    assert results["stuck"]["error"] == "worker process ended unexpectedly (killed by SIGKILL)"
+    assert results["stuck"]["error"] == KILLED
     with Store(sqlite_url).session() as s:  # the dead worker's leases given back
         assert s.exec(select(Page).where(col(Page.lease_owner).is_not(None))).all() == []
+
+
+KILLED = ("worker process ended unexpectedly (killed by SIGKILL) before reporting this "
+          "source; its check may have been stored (see `monitor history`)")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_source_stored_by_a_worker_killed_before_reporting_it_is_not_said_lost(
+        tmp_path: Path, site: Site, hanging: tuple[Host, Host, threading.Event],
+        sqlite_url: str) -> None:
+    """A listing is reported once its documents are checked: a worker killed while one of
+    them hangs has stored the listing's own check (new, with its version), so the error
+    must not read as if nothing of it had been stored."""
+    fast, _, release = hanging
+    column = Column(site, 3)
+    column.serve_replies()
+    hang = "/col/t20210101_101.html"
+
+    def late(req: Request) -> Response:
+        release.wait(60)
+        return Response(page("迟到的答复"), headers=HTML)
+
+    site.route(hang, late)
+    urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
+    pages = "".join(f'[[sources]]\nname = "{n}"\nurl = "{u}"\n\n' for n, u in urls.items())
+    sources = write_sources(tmp_path / "sources.toml", pages + f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        [sources.follow]
+        content = "div.article"
+        interval = "1d"
+        """, settings="retries = 0\nfetch_deadline = 50\nread_timeout = 50\n")
+    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
+    proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
+                                        "--json", "--workers", "2"), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: site.hits(hang) and len(fast.starts) == 3
+                   and len(children(proc.pid)) == 1, what="the listing's worker alone, stuck")
+        os.kill(children(proc.pid)[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    results = {r["source"]: r for r in json.loads(out)["results"]}
+    assert results[NAME]["outcome"] == "error" and results[NAME]["error"] == KILLED
+    with Store(sqlite_url).session() as s:  # stored: `monitor history` shows it
+        stored = s.exec(select(Check.outcome).join(Page, col(Page.id) == Check.page_id)
+                        .where(Page.url == site.url("/col/index.html"))).all()
+    assert stored == ["new"]
 
 
 def test_a_lease_left_by_a_killed_check_on_this_machine_is_taken_at_once(
@@ -296,28 +349,72 @@ def test_a_lease_of_a_live_process_or_another_machine_is_not_taken() -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_a_zombie_holder_has_ended_and_a_live_one_with_a_strange_name_has_not() -> None:
+    """A process killed and not yet reaped (a parent that never waits, a slow PID 1)
+    still answers ``kill(pid, 0)``: its leases must still be taken over at once.  A live
+    process whose name holds ``) Z (`` is not mistaken for one."""
+    from monitor.holder import ended_here
+
+    here = socket.gethostname()
+    odd = subprocess.Popen([sys.executable, "-c", "import time; open('/proc/self/comm', 'w')"
+                            ".write('x) Z (y'); time.sleep(60)"])
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        zombie.kill()  # and not waited for: <defunct> until the end of the test
+        wait_until(lambda: _state(zombie.pid) == "Z", 10, "the zombie")
+        wait_until(lambda: "Z (" in Path(f"/proc/{odd.pid}/comm").read_text(), 10, "the name")
+        assert ended_here(f"{here}:{zombie.pid}")
+        assert not ended_here(f"{here}:{odd.pid}")
+    finally:
+        odd.kill()
+        odd.wait()
+        zombie.wait()
+
+
+# ``monitor check &`` in a shell script: SIGINT ignored, inherited through exec.
+SIGINT_IGNORED = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                  "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(("sig", "ignoring"), [(signal.SIGINT, False), (signal.SIGKILL, False),
+                                               (signal.SIGKILL, True)])
 def test_the_workers_stop_with_their_parent(tmp_path: Path, sig: signal.Signals,
+                                            ignoring: bool,
                                             hanging: tuple[Host, Host, threading.Event],
                                             sqlite_url: str) -> None:
     """Ctrl-C (SIGINT to the parent alone, as ``kill -INT`` sends it), or the parent
-    killed outright: no worker checks on."""
+    killed outright — even one started with SIGINT ignored, as ``monitor check &`` in a
+    script is: no worker checks on, and the leases they held are given back."""
     _, sources, env = _fast_and_stuck(tmp_path, hanging, sqlite_url)
     _, stuck, _ = hanging
-    proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
-                                        "--workers", "2"), cwd=ROOT, env=env,
+    cmd = monitor_cmd("check", "--sources", str(sources), "--no-deliver", "--workers", "2")
+    if ignoring:
+        cmd = [sys.executable, "-c", SIGINT_IGNORED, *cmd[1:]]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: stuck.site.hits("/hang.html") and children(proc.pid),
                    what="a worker waiting for the hanging page")
         workers = children(proc.pid)
+        if ignoring:
+            assert all(_sigint_ignored(w) for w in workers)
         os.kill(proc.pid, sig)
         proc.communicate(timeout=20)
-        wait_until(lambda: all(_state(w) == "Z" for w in workers), timeout=15,
+        wait_until(lambda: all(_state(w) == "Z" for w in workers), timeout=5,
                    what="the workers gone")  # (or only not yet reaped)
     finally:
         proc.kill()
     assert proc.returncode != 0
+    with Store(sqlite_url).session() as s:  # given back: the next pass need not wait
+        assert s.exec(select(Page).where(col(Page.lease_owner).is_not(None))).all() == []
+
+
+def _sigint_ignored(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return False
 
 
 def _state(pid: int) -> str:

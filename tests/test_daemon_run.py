@@ -378,3 +378,44 @@ def test_on_start_a_source_checked_longer_ago_than_its_interval_gets_one_catch_u
     assert (site.hits("/stale.html"), site.hits("/fresh.html")) == (stale0 + 1, fresh0)
     assert site.hits("/probe.html") == 1
     assert d2.stop() == 0
+
+
+def test_a_page_leased_by_an_ended_process_of_this_machine_is_checked_at_its_slot(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:
+    """A ``monitor check`` killed with ``kill -9`` leaves its leases (for ``lease_seconds``,
+    5 min by default): the daemon takes over those of a process that has ended at the
+    page's slot, as ``monitor check`` does; a live process's lease is still waited for."""
+    for name in ("orphan", "busy"):
+        site.route(f"/{name}.html", page(name))
+    sources = write_sources(tmp_path / "sources.toml", "".join(f"""
+        [[sources]]
+        name = "{n}"
+        url = "{site.url(f'/{n}.html')}"
+        interval = "1h"
+        """ for n in ("orphan", "busy")))
+    done = subprocess.run(monitor_cmd("check", "--sources", str(sources)), cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host, hour = socket.gethostname(), datetime.now(UTC) + timedelta(hours=1)
+    slot = datetime.now(UTC) + timedelta(seconds=6)
+    store = Store(db_url(), migrate=False)
+    try:
+        with store.session() as s:
+            for name, pid, at in (("orphan", dead.pid, slot),
+                                  ("busy", os.getpid(), datetime.now(UTC))):
+                s.execute(update(Page).where(Page.url == site.url(f"/{name}.html")).values(
+                    lease_owner=f"{host}:{pid}", lease_expires=hour, next_check_at=at))
+            s.commit()
+    finally:
+        store.close()
+    d = daemons.start(sources)
+    d.wait_for("monitor running as")
+    wait_until(lambda: site.hits("/orphan.html") == 2, 30, "orphan checked at its slot")
+    late = (datetime.now(UTC) - slot).total_seconds()
+    assert 0 <= late < 15, late  # at its slot, not when the lease runs out (1 h)
+    assert f"orphan: took over the lease of {host}:{dead.pid}, which has ended" in d.text()
+    time.sleep(2)
+    assert site.hits("/busy.html") == 1  # its holder (this test) is alive: waited for
+    assert d.stop() == 0

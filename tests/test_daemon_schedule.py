@@ -88,6 +88,27 @@ def test_an_expired_lease_is_taken_over_and_the_late_release_changes_nothing(two
     assert b.release_all() == 1
 
 
+def test_an_ended_holders_lease_is_claimed_from_it_by_one_daemon_only(two, store: Store) -> None:  # type: ignore[no-untyped-def]
+    """The daemon's look sees a due page leased on its own host (``held_on``), and its
+    claim from a holder that has ended wins once: not from a holder that renewed or
+    gave the page back meanwhile, not before the slot, not for a second daemon."""
+    a, b, page = two
+    now = utcnow()
+    assert a.claim(page, now) is not None  # "a" (host a) is killed holding it
+    assert b.due_pages(now) == [] and b.due_pages(now, held_on="b") == []
+    assert [i for i, _ in b.due_pages(now, held_on="a")] == [page]
+    assert b.claim(page, now) is None  # the lease runs for a minute yet
+    c = Schedule(store, "a:3", 60)
+    claim = b.claim_from(page, "a:1", now)
+    assert claim is not None and claim.page_id == page
+    assert c.claim_from(page, "a:1", now) is None  # "b" has it now: nobody else wins
+    assert a.renew([page], now) == 0 and not a.release(page, now)  # nor "a", if it woke
+    assert b.release(page, now + timedelta(hours=1))
+    assert a.claim(page, now + timedelta(hours=1)) is not None
+    assert b.claim_from(page, "a:1", now) is None  # not due yet: the slot is kept
+    assert b.claim_from(page, "x:9", now + timedelta(hours=1)) is None  # not x's
+
+
 def test_align_brings_a_slot_forward_but_never_back(two, store: Store) -> None:  # type: ignore[no-untyped-def]
     a, _, page = two
     now = utcnow()
