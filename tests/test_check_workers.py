@@ -5,7 +5,6 @@ addresses (127.0.0.2, 127.0.0.3, …: one host each for the fetcher's politeness
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -191,9 +190,12 @@ def test_a_host_with_a_delay_stays_in_one_worker(tmp_path: Path, hosts: list[Hos
     assert done.returncode == 0, done.stderr
     assert "10 sources in 2 worker processes" in done.stderr
     assert done.stdout.splitlines()[-1] == "10 new"
+    # Slots open a delay apart, but the first request of a run can leave late (its
+    # connection is the process's first), so the first two starts seen here may be
+    # close on a busy machine.  A host split between the two workers shows otherwise:
+    # two spacings side by side, the 8 requests over ~3 delays instead of ≥ 6.
     starts = sorted(slow.starts)
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(starts) == 8 and min(gaps) >= 0.24, gaps
+    assert len(starts) == 8 and starts[-1] - starts[0] >= 6 * 0.24, starts
 
 
 def children(pid: int) -> list[int]:
