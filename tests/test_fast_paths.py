@@ -27,9 +27,9 @@ def _html(path: Path) -> str:
     return decode_html(path.read_bytes(), None)[0]
 
 
-def _extracted(html: str) -> object:
+def _extracted(html: str, **kw: object) -> object:
     try:
-        return extract(html, url="http://www.example.gov.cn/a/b.html")
+        return extract(html, url="http://www.example.gov.cn/a/b.html", **kw)
     except Exception as exc:  # a page that is refused is refused the same way
         return repr(exc)
 
@@ -223,3 +223,27 @@ def test_blank_bodies_and_placeholders_are_told_as_the_patterns_tell_them() -> N
             found is None and len(challenge._MUSTACHE.findall(body)) < 3)
         told += (blank + (found is not None)) * (i < made)
     assert told == 7  # 3 blank, 4 placeholders among the made-up bodies
+
+
+def test_extract_of_the_tree_the_challenge_checks_parsed_is_that_of_its_own_parse() -> None:
+    tricky = ("<html><head><base href='/docs/'><title>标题_某市人民政府</title></head><body>"
+              "<input type='hidden' name='token' value='1'><svg><title>图</title></svg>"
+              "<div class='content'><p>为进一步加强全省工业设计中心建设，现将有关事项通知如下。</p>"
+              "<a href='a.pdf'>附件一</a><script>var x = 1;</script></div></body></html>")
+    mojibake = "<html><body><p>EspaÃ±ol â€œroamingâ€\x9d prose of a page, long enough.</p>" \
+               "</body></html>"
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky, mojibake]
+    shared = 0
+    for html in htmls:
+        for kw in ({}, {"content": ("div.content",), "ignore_text": ("点击[:：]\\s*\\d*",)},
+                   {"links": "a"}):
+            challenge._last = None
+            challenge.detect_soft_404(html)
+            challenge.detect_challenge(html, status=200, headers={}, content=kw.get("content", ()))
+            parsed = challenge.take_parsed(html)
+            assert challenge.take_parsed(html) is None  # handed over once
+            shared += parsed is not None
+            assert _extracted(html, parsed=parsed, **kw) == _extracted(html, **kw)
+    assert shared >= 3 * len(htmls) - 3  # every page has a root: not one parsed twice
+    challenge.detect_soft_404(tricky + " ")
+    assert challenge.take_parsed(tricky) is None  # another body's tree is not this one's
