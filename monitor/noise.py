@@ -10,6 +10,9 @@ are data (selectors, regexes) plus the two small functions that apply them:
   that happens to be called ``share-content`` is never removed.  A small element whose
   whole text is a widget for the text rules ("点击：<span>123</span>") goes too: only
   the tree still knows where a byline field ends.
+  The rules' ``[class*=…]``/``[id*=…]`` selectors are not run as queries: the
+  elements with a class or an id are read once and tested with the same substring
+  tests (``_Named``), which finds the same elements in the same order.
 * ``strip_text_noise`` removes noise from one normalized line (single spaces, no space
   between CJK characters).  A rule needs the widget's exact shape: a counter is a label
   *and* digits or an empty value ("点击：123", "点击：" at the end of a byline), so a
@@ -103,14 +106,89 @@ def remove_dom_noise(root: LexborNode, protected: Collection[int] = (),
     tabs and all.
     """
     notes = _remove_hidden(root, protected, chosen) + _remove_text_widgets(root, protected)
+    named = _Named(root)
     for rule in DOM_RULES:
-        for node in outermost(root.css(rule.selector)):
+        for node in outermost(named.matches(rule.selector)):
             text = _short_text(node)
             if node.mem_id in protected or not _rule_accepts(rule, node, text):
                 continue
             notes.append(f"{rule.label}: {text[:40]}" if text else rule.label)
-            node.decompose()
+            named.drop(node)
     return notes
+
+
+class _Named:
+    """The elements with a class or an id, read once, standing in for one selector query
+    per ``DOM_RULES`` rule: a query of ``[class*=…]`` selectors tests every element of
+    the page against each, and costs far more than reading the few attributes once.
+
+    ``matches`` gives what ``root.css(selector)`` gives, in its order, with its
+    duplicates (lexbor lists an element once for each part of the selector it matches:
+    after the first is removed, the others are read empty, and note the bare rule), minus
+    the elements removed since (``drop``).  ``[class*="w"]`` and ``[id*="w"]`` are
+    case-sensitive substring tests; another part (``.jiathis_style``, case-insensitive
+    in a quirks-mode page) is left to lexbor whenever an element may match it.
+    """
+
+    def __init__(self, root: LexborNode) -> None:
+        self.root = root
+        self.gone: set[int] = set()
+        self.named: list[tuple[LexborNode, str, str]] = []
+        seen: set[int] = set()
+        for node in root.css("[class], [id]"):  # one with both is listed twice
+            if node.mem_id not in seen:
+                seen.add(node.mem_id)
+                attrs = node.attributes
+                self.named.append((node, attrs.get("class") or "", attrs.get("id") or ""))
+        # the elements a word of any rule is in: the only ones a rule may match
+        hit = _any_rule_word().search
+        self.hits = [(n, c, i) for n, c, i in self.named if hit(c) or hit(i)]
+
+    def matches(self, selector: str) -> list[LexborNode]:
+        words, other = _selector_parts(selector)
+        if other and any(self._may_match(part) for part in other):
+            return self.root.css(selector)
+        out = []
+        for node, cls, ident in self.hits:
+            if node.mem_id in self.gone:
+                continue
+            found = sum(w in (cls if attr == "class" else ident) for attr, w in words)
+            out += [node] * found
+        return out
+
+    def _may_match(self, part: str) -> bool:
+        if not part.startswith(".") or not part[1:].replace("_", "").replace("-", "").isalnum():
+            return True
+        name = part[1:].lower()
+        return any(name in cls.lower() for _, cls, _ in self.named)
+
+    def drop(self, node: LexborNode) -> None:
+        """Decompose ``node``: it and the named elements inside it match nothing now."""
+        self.gone.add(node.mem_id)
+        self.gone.update(n.mem_id for n in node.css("[class], [id]"))
+        node.decompose()
+
+
+@lru_cache(maxsize=1)
+def _any_rule_word() -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(w) for rule in DOM_RULES
+                               for _, w in _selector_parts(rule.selector)[0]))
+
+
+@lru_cache(maxsize=64)
+def _selector_parts(selector: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The ``[class*="w"]``/``[id*="w"]`` parts of a selector list as (attribute, word),
+    and its other parts."""
+    words, other = [], []
+    for part in selector.split(", "):
+        for attr in ("class", "id"):
+            head = f'[{attr}*="'
+            if part.startswith(head) and part.endswith('"]') and '"' not in part[len(head):-2]:
+                words.append((attr, part[len(head):-2]))
+                break
+        else:
+            other.append(part)
+    return tuple(words), tuple(other)
 
 
 def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[str]:

@@ -247,3 +247,43 @@ def test_extract_of_the_tree_the_challenge_checks_parsed_is_that_of_its_own_pars
     assert shared >= 3 * len(htmls) - 3  # every page has a root: not one parsed twice
     challenge.detect_soft_404(tricky + " ")
     assert challenge.take_parsed(tricky) is None  # another body's tree is not this one's
+
+
+_NAMED = ("<html><body><div class='main'><p>正文内容很长很长的一段话，说明了很多事情。</p>"
+          "<div class='share fenxiang' id='share'>微信 微博</div><div class='SHARE'>x</div>"
+          "<div class='JiaThis_Style'>q</div><div class='a jiathis_style'>微信</div>"
+          "<div class='position'>首页 &gt; <span class='current'>通知</span></div>"
+          "<span id='hits' class='count'>12</span><div class='prev-next'>上一篇：某某</div>"
+          "<div class='today'>2026年1月1日</div><div class='share'><span class='share'>分</span>"
+          "</div><p class>空</p><p id=''>空</p></div></body></html>")
+
+
+def test_rules_read_from_the_named_elements_remove_what_their_queries_remove(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + ["<!DOCTYPE html>" + _NAMED, _NAMED]
+
+    def removed() -> list[object]:
+        out: list[object] = []
+        for html in htmls:
+            tree = LexborHTMLParser(html)
+            if tree.body is None:
+                continue
+            noise.drop_non_content(tree.root)
+            out += [noise.remove_dom_noise(tree.body), tree.body.html]
+        return out + [_extracted(h, content=c) for h in htmls for c in ((), ("div.main",))]
+
+    for html in htmls:  # the same elements, in the same order, duplicates and all
+        body = LexborHTMLParser(html).body
+        if body is not None:
+            named = noise._Named(body)
+            for rule in noise.DOM_RULES:
+                assert [n.mem_id for n in named.matches(rule.selector)] == \
+                    [n.mem_id for n in body.css(rule.selector)], rule.label
+    fast = removed()
+    notes, body = fast[-2 * len(htmls) - 2:-2 * len(htmls)]  # those of _NAMED (quirks mode)
+    monkeypatch.setattr(noise._Named, "matches", lambda self, selector: self.root.css(selector))
+    assert fast == removed()
+    # the bare "share bar": the element matched by three parts of the rule, read again
+    assert "share bar" in notes and "share bar: q" in notes  # JiaThis_Style, quirks mode
+    assert any(n.startswith("breadcrumb") for n in notes)
+    assert "微信" not in body and "空" in body and ">x<" in body
