@@ -12,7 +12,9 @@ are data (selectors, regexes) plus the two small functions that apply them:
   the tree still knows where a byline field ends.
   The rules' ``[class*=…]``/``[id*=…]`` selectors are not run as queries: the
   elements with a class or an id are read once and tested with the same substring
-  tests (``_Named``), which finds the same elements in the same order.
+  tests (``_Named``), which finds the same elements in the same order; and hidden
+  elements are looked for among those whose style names "none" or "hidden"
+  (``_MAYBE_HIDDEN``), not among every styled one.
 * ``strip_text_noise`` removes noise from one normalized line (single spaces, no space
   between CJK characters).  A rule needs the widget's exact shape: a counter is a label
   *and* digits or an empty value ("点击：123", "点击：" at the end of a byline), so a
@@ -266,7 +268,7 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
     # Readers never see these, and they are where counters, tokens and duplicate titles
     # hide (a hidden "0" comment count, a hidden copy of the title for sharing).
     texts = []
-    hidden = [n for n in root.css("[hidden], [style]")
+    hidden = [n for n in _unique(root.css(_MAYBE_HIDDEN))
               if "hidden" in n.attributes
               or _HIDDEN_STYLE.search(n.attributes.get("style") or "")]
     for node in outermost(hidden):
@@ -276,6 +278,20 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
             texts.append(text[:20])
         node.decompose()
     return [f"hidden elements: {_sample(texts, 3)}"] if texts else []
+
+
+# What _HIDDEN_STYLE may match, told by lexbor: a style with "none" or "hidden" in any
+# case (the only other letters re.IGNORECASE takes for them are the dotted and the
+# dotless i); a page styles most of its elements, and few are hidden.
+_MAYBE_HIDDEN = ('[hidden], [style*="none" i], [style*="hidden" i], [style*="\u0130"], '
+                 '[style*="\u0131"]')
+
+
+def _unique(nodes: list[LexborNode]) -> list[LexborNode]:
+    """``nodes`` without the repeats lexbor lists for an element matching two parts of a
+    selector list."""
+    seen: set[int] = set()
+    return [n for n in nodes if n.mem_id not in seen and not seen.add(n.mem_id)]
 
 
 def _mark_long(node: LexborNode, long: set[int]) -> None:

@@ -287,3 +287,28 @@ def test_rules_read_from_the_named_elements_remove_what_their_queries_remove(
     assert "share bar" in notes and "share bar: q" in notes  # JiaThis_Style, quirks mode
     assert any(n.startswith("breadcrumb") for n in notes)
     assert "微信" not in body and "空" in body and ">x<" in body
+
+
+def test_hidden_elements_found_among_the_styles_naming_them_are_all_of_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    styles = ("display:none", "DISPLAY : None", "visibility:\\thidden", "Visibility:HIDDEN",
+              "visibility: h\u0130dden", "visibility: h\u0131dden", "display: block",
+              "color: red", "display:nonex", "visibility :hidden;display:none")
+    tricky = "<html><body><div class='main'>" + "".join(
+        f"<p style='{s}'>段落{i}，正文很长的一段。</p><span hidden style='{s}'>{i}</span>"
+        for i, s in enumerate(styles)) + "<p hidden>藏</p></div></body></html>"
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+
+    def removed() -> list[object]:
+        out: list[object] = []
+        for html in htmls:
+            tree = LexborHTMLParser(html)
+            if tree.body is not None:
+                out += [noise.remove_dom_noise(tree.body), tree.body.html]
+        return out + [_extracted(h, content=c) for h in htmls for c in ((), ("div.main",))]
+
+    fast = removed()
+    monkeypatch.setattr(noise, "_MAYBE_HIDDEN", "[hidden], [style]")  # every styled one
+    assert fast == removed()
+    body = fast[-2 * len(htmls) - 1]  # the tricky page's, after removal
+    assert "段落4" not in body and "段落5" not in body and "段落6" in body and "藏" not in body
