@@ -312,3 +312,42 @@ def test_hidden_elements_found_among_the_styles_naming_them_are_all_of_them(
     assert fast == removed()
     body = fast[-2 * len(htmls) - 1]  # the tricky page's, after removal
     assert "段落4" not in body and "段落5" not in body and "段落6" in body and "藏" not in body
+
+
+def test_headings_in_the_content_are_those_in_its_subtrees() -> None:
+    from monitor.extract import title
+    from monitor.extract.html import main_blocks
+
+    def by_subtrees(body: object, blocks: list[object], head_title: str) -> str:
+        """page_title as it was: every node of the blocks listed first."""
+        inside = {n.mem_id for b in blocks for n in b.traverse()}
+        headings = [(text, node) for node in body.css(title._TITLE_TAGS)
+                    if 4 <= len(text := title._one_line(node)) <= 200
+                    and not title._in_link(node)]
+        agreeing = [h for h in headings if head_title and title._agrees(h[0], head_title)]
+        if agreeing:
+            return max(agreeing, key=lambda h: (h[0] == head_title, h[1].mem_id in inside,
+                                                len(h[0])))[0]
+        h1s = sorted((h for h in headings if h[1].tag == "h1"),
+                     key=lambda h: h[1].mem_id not in inside)
+        return h1s[0][0] if h1s else head_title
+
+    two = ("<html><head><title>某市关于开展某事工作的通知</title></head><body>"
+           "<div class='top'><h1>网站标题横幅文字</h1><h2>关于开展某事工作的通知</h2></div>"
+           "<div class='content'><h1>开展某事工作的通知</h1><p>正文。</p></div></body></html>")
+    told = set()
+    for html in [_html(p) for p in PAGES] + _seed_pages() + [two]:
+        tree = LexborHTMLParser(html)
+        if tree.body is None:
+            continue
+        noise.drop_non_content(tree.root)
+        article = main_blocks(tree.body)
+        content, heading = tree.body.css(".content"), tree.body.css(".content h1")
+        for blocks in (article, [tree.body], content, heading,
+                       [h.parent for h in tree.body.css("h1, h2")]):
+            for head in ("", title.title_from_head(tree), "某某"):
+                got = title.page_title(tree.body, blocks, head)
+                assert got == by_subtrees(tree.body, blocks, head)
+                told.add(got)
+    assert len(told) > 10
+    assert {"开展某事工作的通知", "关于开展某事工作的通知", "网站标题横幅文字"} <= told
