@@ -351,3 +351,29 @@ def test_headings_in_the_content_are_those_in_its_subtrees() -> None:
                 told.add(got)
     assert len(told) > 10
     assert {"开展某事工作的通知", "关于开展某事工作的通知", "网站标题横幅文字"} <= told
+
+
+def test_holders_told_by_tag_name_are_those_the_selector_query_finds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.extract import layout
+    from monitor.extract.metadata import _BLOCK_SELECTOR
+
+    tricky = ("<html><body><DIV><o:p>x<P>y</P></o:p><svg><title>t</title><a>l</a>"
+              "<foreignObject><div>d</div></foreignObject></svg><math><mi>x</mi><mtext>"
+              "<p>m</p></mtext></math><ucapcontent><span><BR></span></ucapcontent>"
+              "<custom-el><h3>h</h3></custom-el><template><p>t</p></template></DIV>"
+              "</body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+    roots: list[object] = []
+    for html in htmls:
+        for dropped in (False, True):
+            tree = LexborHTMLParser(html)
+            if tree.body is not None:
+                if dropped:
+                    noise.drop_non_content(tree.root)
+                roots += [tree.body, *tree.body.css("div, td, ucapcontent")[:20]]
+    selectors = (layout._SPECIAL_SELECTOR, _BLOCK_SELECTOR)
+    fast = [layout.holders(r, s) for r in roots for s in selectors]
+    monkeypatch.setattr(layout, "_tag_names", lambda selector: None)  # lexbor's query
+    assert fast == [layout.holders(r, s) for r in roots for s in selectors]
+    assert sum(map(len, fast)) > 1000
