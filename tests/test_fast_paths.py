@@ -377,3 +377,33 @@ def test_holders_told_by_tag_name_are_those_the_selector_query_finds(
     monkeypatch.setattr(layout, "_tag_names", lambda selector: None)  # lexbor's query
     assert fast == [layout.holders(r, s) for r in roots for s in selectors]
     assert sum(map(len, fast)) > 1000
+
+
+def test_a_run_of_spaces_only_is_no_metadata_line() -> None:
+    from monitor.extract.metadata import _line
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    assert len(spaces) > 20
+    for c in spaces:
+        assert _line(c) == _line(c * 3) == _line(f"{c}\n{c}\u3000 ") == ""
+    assert _line(" ".join(spaces)) == ""
+
+
+def test_lines_without_a_label_before_a_colon_hold_no_field(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.extract import metadata
+
+    rng = random.Random(7)
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    pieces = [*metadata._LABELS[:12], "组配分类", "本厅", "说明", "x", "：", ":", "\u4e00",
+              *spaces]
+    lines = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 6)))
+             for _ in range(3000)]
+    for line in lines:
+        if metadata.FIELD.search(line):
+            assert metadata._label_before_colon(line), line
+    htmls = [_html(p) for p in PAGES] + _seed_pages()
+    fast = [extract_metadata(h) for h in htmls] + [extract_metadata("\n".join(lines))]
+    monkeypatch.setattr(metadata, "_label_before_colon", lambda line: True)
+    assert fast == [extract_metadata(h) for h in htmls] + [extract_metadata("\n".join(lines))]
+    assert sum(map(len, fast)) > 40
