@@ -407,3 +407,21 @@ def test_lines_without_a_label_before_a_colon_hold_no_field(
     monkeypatch.setattr(metadata, "_label_before_colon", lambda line: True)
     assert fast == [extract_metadata(h) for h in htmls] + [extract_metadata("\n".join(lines))]
     assert sum(map(len, fast)) > 40
+
+
+def test_pages_without_a_lead_character_are_those_the_mojibake_search_passes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from monitor import mojibake
+
+    first = re.compile("[\u00c2-\u00f4]")
+    for c in map(chr, range(0x110000)):
+        if not 0xD800 <= ord(c) <= 0xDFFF:
+            assert mojibake._has_lead(f"中{c}文") == bool(first.search(c)), hex(ord(c))
+    bodies = [_html(p) for p in PAGES] + _seed_pages() + [
+        "<p>EspaÃ±ol â€œroamingâ€\x9d, long enough to be prose.</p>", "naïve café ×"]
+    fast = [mojibake.repair(b) for b in bodies]
+    monkeypatch.setattr(mojibake, "_has_lead", lambda html: True)
+    assert fast == [mojibake.repair(b) for b in bodies]
+    assert fast[-2][1] and not fast[-1][1]
