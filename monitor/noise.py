@@ -202,15 +202,18 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
     found: dict[int, list[str]] = {}
     nodes = []
     long: set[int] = set()  # holders around one with too many characters to be a widget
-    for node in reversed(root.css(_WIDGET_HOLDERS)):  # innermost first, see _mark_long
-        if node.mem_id in protected or node.mem_id in long:
+    for node in reversed(_widget_holders(root)):  # innermost first, see _mark_long
+        key = node.mem_id
+        if key in protected or key in long:
             continue
         plain = node.text()
         # more visible characters than a widget has (counted in a prefix: a sure "yes"),
         # and its _short_text keeps them all: too long, and so are its holders
         if len(plain) > _WIDGET_MAX and \
                 len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
-            _mark_long(node, long)
+            parent = node.parent  # marked already by a sibling: most paragraphs
+            if parent is not None and parent.mem_id not in long:
+                _mark_long(node, long)
             continue
         if _surely_not_widget(plain):
             continue
@@ -227,6 +230,18 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
         notes += found[node.mem_id]
         node.decompose()
     return notes
+
+
+def _widget_holders(root: LexborNode) -> list[LexborNode]:
+    """``root.css(_WIDGET_HOLDERS)``, told by tag name: one query of every element costs
+    less than lexbor testing each against each name of the list."""
+    tags = _holder_tags()
+    return [n for n in root.css("*") if n.tag in tags]
+
+
+@lru_cache(maxsize=1)
+def _holder_tags() -> frozenset[str]:
+    return frozenset(_WIDGET_HOLDERS.split(", "))
 
 
 def outermost(nodes: list[LexborNode]) -> list[LexborNode]:

@@ -373,6 +373,9 @@ def test_holders_told_by_tag_name_are_those_the_selector_query_finds(
                     noise.drop_non_content(tree.root)
                 roots += [tree.body, *tree.body.css("div, td, ucapcontent")[:20]]
     selectors = (layout._SPECIAL_SELECTOR, _BLOCK_SELECTOR)
+    for root in roots:  # noise's widget holders, told by name the same way
+        assert [n.mem_id for n in noise._widget_holders(root)] == \
+            [n.mem_id for n in root.css(noise._WIDGET_HOLDERS)]
     fast = [layout.holders(r, s) for r in roots for s in selectors]
     monkeypatch.setattr(layout, "_tag_names", lambda selector: None)  # lexbor's query
     assert fast == [layout.holders(r, s) for r in roots for s in selectors]
