@@ -25,7 +25,7 @@ are data (selectors, regexes) plus the two small functions that apply them:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -440,6 +440,11 @@ def strip_text_noise(line: str) -> tuple[str, list[str]]:
     """Remove built-in noise from one normalized line; return the rest and notes."""
     kept, notes = _strip_line(line)
     return kept, list(notes)
+
+
+def strip_lines(lines: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """``strip_text_noise`` of each line (its notes a tuple): one call for a text."""
+    return [_strip_line(line) for line in lines]
 
 
 @lru_cache(maxsize=8192)

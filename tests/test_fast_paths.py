@@ -428,3 +428,24 @@ def test_pages_without_a_lead_character_are_those_the_mojibake_search_passes(
     monkeypatch.setattr(mojibake, "_has_lead", lambda html: True)
     assert fast == [mojibake.repair(b) for b in bodies]
     assert fast[-2][1] and not fast[-1][1]
+
+
+def test_a_round_that_changed_no_line_ends_normalization_as_the_clean_up_would(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import normalize
+    from monitor.extract.layout import render
+
+    rng = random.Random(3)
+    alphabet = ["人工", "智能", " ", "\u3000", "\u00a0", "\u200b", "e", "\u0301", "\n", "：",
+                "点击：12", "【打印】", "分享到：微信", "a", "1", "\t", "\u2028", "索引号", "|"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+             for _ in range(2000)] + ["e\u200b\u0301", "", "\n\n"]
+    for html in [_html(p) for p in PAGES] + _seed_pages():
+        body = LexborHTMLParser(html).body
+        if body is not None:
+            texts.append(render(body))
+    ignores = ((), ("点击[:：]\\s*\\d*",), ("^a$",))
+    fast = [normalize.normalize_with_notes(t, i) for t in texts for i in ignores]
+    strip = normalize._strip_noise
+    monkeypatch.setattr(normalize, "_strip_noise", lambda text: (*strip(text)[:2], False))
+    assert fast == [normalize.normalize_with_notes(t, i) for t in texts for i in ignores]
