@@ -25,7 +25,7 @@ are data (selectors, regexes) plus the two small functions that apply them:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -202,6 +202,7 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
     found: dict[int, list[str]] = {}
     nodes = []
     long: set[int] = set()  # holders around one with too many characters to be a widget
+    may_be_widget = _widget_words()
     for node in reversed(_widget_holders(root)):  # innermost first, see _mark_long
         key = node.mem_id
         if key in protected or key in long:
@@ -215,7 +216,7 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
             if parent is not None and parent.mem_id not in long:
                 _mark_long(node, long)
             continue
-        if _surely_not_widget(plain):
+        if not may_be_widget(plain):
             continue
         text = _short_text(node)
         if not text or len(text) > _WIDGET_MAX:
@@ -324,18 +325,18 @@ def _short_text(node: LexborNode) -> str:
     return " ".join(node.text(separator=" ").split())
 
 
-def _surely_not_widget(plain: str) -> bool:
-    """Whether a holder whose plain text (``node.text()``) is ``plain`` surely fails the
-    widget test, told cheaply (most holders are paragraphs and the boxes around the
-    article, or nav links without a rule's word).  ``_short_text`` only adds spaces
-    between text nodes and turns runs of them into one; ``normalize_line`` then deletes
-    invisible characters and spaces.  So its characters other than spaces are those of
-    ``plain`` (a prefix has no more of them than the whole), and a rule's word in the
-    normalized line is in ``plain`` with at most spaces and invisible characters
+def _widget_words() -> Callable[[str], object]:
+    """The test a holder whose plain text (``node.text()``) is ``plain`` must pass to be
+    a widget, told cheaply (most holders are paragraphs and the boxes around the
+    article, or nav links without a rule's word): a search, called in the loop without
+    a function of its own around it, as a page has hundreds of holders.
+    ``_short_text`` only adds spaces between text nodes and turns runs of them into one;
+    ``normalize_line`` then deletes invisible characters and spaces.  So a rule's word in
+    the normalized line is in ``plain`` with at most spaces and invisible characters
     between its letters; without one no rule matches (every rule has its words)."""
-    if len(plain) > _WIDGET_MAX and len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
-        return True
-    return _EVERY_RULE_HAS_NEEDLES and not _ANY_SPACED_NEEDLE.search(plain)
+    if not _EVERY_RULE_HAS_NEEDLES:
+        return lambda plain: True
+    return _ANY_SPACED_NEEDLE.search
 
 
 # --- text level ------------------------------------------------------------------------
