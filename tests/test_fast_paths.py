@@ -449,3 +449,32 @@ def test_a_round_that_changed_no_line_ends_normalization_as_the_clean_up_would(
     strip = normalize._strip_noise
     monkeypatch.setattr(normalize, "_strip_noise", lambda text: (*strip(text)[:2], False))
     assert fast == [normalize.normalize_with_notes(t, i) for t in texts for i in ignores]
+
+
+def test_lines_of_spaces_skipped_at_their_end_change_no_layout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.extract import layout
+
+    spaces = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    tricky = (f"<html><body><div><p>一</p>{spaces}<p>二</p><span>{spaces}</span><br>"
+              f"<pre>a\n{spaces}\n b</pre><table><tr><td>{spaces}</td><td>值</td></tr></table>"
+              "</div></body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+
+    def rendered() -> list[object]:
+        out: list[object] = []
+        for html in htmls:
+            body = LexborHTMLParser(html).body
+            out.append(layout.render(body) if body is not None else None)
+        return out + [_extracted(h) for h in htmls]
+
+    fast = rendered()
+
+    def end(self: object) -> None:  # every line kept until visible() drops it
+        if self.current:
+            self.lines.append(layout.unwrap("".join(self.current)))
+            self.current = []
+
+    monkeypatch.setattr(layout._Lines, "end", end)
+    assert fast == rendered()
+    assert "一\n二\na\n b\n值" in fast[len(htmls) - 1]

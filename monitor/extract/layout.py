@@ -57,7 +57,11 @@ class _Lines:
 
     def end(self) -> None:
         if self.current:
-            self.lines.append(unwrap("".join(self.current)))
+            text = "".join(self.current)
+            # spaces only (between blocks, most often) make no visible line: unwrap()
+            # and normalize_line turn every space into a space or nothing, and strip
+            if not text.isspace():
+                self.lines.append(unwrap(text))
             self.current = []
 
     def visible(self) -> list[str]:
