@@ -48,6 +48,10 @@ challenge but the page being gone, and the pipeline counts it like a 404.  It co
 when the title is only such a phrase (before a site-name suffix) and the page is short
 or its text says so too, or when a tiny page says so; an article that mentions a 404
 or 页面不存在 in its text is left alone.
+
+The page is parsed once for both questions, and that parse is handed on to extraction
+(``take_parsed`` gives ``monitor.extract.extract`` the tree, once: extraction changes
+it, so it is never read here again nor handed twice).
 """
 
 from __future__ import annotations
