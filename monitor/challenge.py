@@ -48,11 +48,16 @@ challenge but the page being gone, and the pipeline counts it like a 404.  It co
 when the title is only such a phrase (before a site-name suffix) and the page is short
 or its text says so too, or when a tiny page says so; an article that mentions a 404
 or 页面不存在 in its text is left alone.
+
+The page is parsed once for both questions, and that parse is handed on to extraction
+(``take_parsed`` gives ``monitor.extract.extract`` the tree, once: extraction changes
+it, so it is never read here again nor handed twice).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -61,6 +66,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor import noise
 from monitor.extract import listing
+from monitor.extract.html import Parsed, prepared
 
 _SHORT_BYTES = 4096  # block and error pages are small; real pages carry a site's chrome
 _SHORT_TEXT = 600  # visible characters
@@ -144,6 +150,20 @@ def _read(html: str, status: int, headers: Mapping[str, str],
 # of the same body, and parsing it (the whole page, links and visible text) was most of
 # their cost.  One entry, replaced whole (a tuple), so threads share it safely.
 _last: tuple[str, _Page] | None = None
+# The tree of the last body parsed, for ``extract`` (``take_parsed``): handed over once,
+# as extraction changes it; never read here after it was stored.
+_tree: Parsed | None = None
+_tree_lock = threading.Lock()
+
+
+def take_parsed(html: str) -> Parsed | None:
+    """The parse of ``html`` made by the checks, for ``monitor.extract.extract``, if the
+    last body parsed was ``html`` and its tree was not taken yet; given once (extraction
+    changes the tree), so no one else ever sees it changed."""
+    global _tree
+    with _tree_lock:
+        parsed, _tree = _tree, None
+    return parsed if parsed is not None and parsed.html == html else None
 
 
 def _parsed(html: str) -> _Page:
@@ -157,15 +177,19 @@ def _parsed(html: str) -> _Page:
 
 
 def _parse(html: str) -> _Page:
+    global _tree
     tree = LexborHTMLParser(html)
     title_node = tree.css_first("title")
     title = " ".join(title_node.text().split()) if title_node is not None else ""
     links = " ".join(v for n in tree.css("[href], [src]")
                      for v in (n.attributes.get("href"), n.attributes.get("src")) if v)
-    if tree.root is not None:
-        noise.drop_non_content(tree.root)
+    # what extract reads of the page before dropping these, and the drop, done once
+    ready = prepared(html, tree) if tree.root is not None else None
     body = tree.body
     text = "".join(body.text().split()) if body is not None else ""
+    if ready is not None:  # offered once it is no longer read here
+        with _tree_lock:
+            _tree = ready
     return _Page(title=title, text=text, links=links, status=200, headers={}, html=html)
 
 

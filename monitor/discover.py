@@ -64,8 +64,17 @@ def from_selector(body: LexborNode, selector: str, base: str,
 
 def base_url(root: LexborNode | None, page_url: str) -> str:
     """The URL relative links resolve against: ``<base href>`` if any, else the page's."""
+    return resolve_base(base_href(root), page_url)
+
+
+def base_href(root: LexborNode | None) -> str:
+    """The page's ``<base href>`` ("" without one), read before noise removal drops it."""
     node = root.css_first("base[href]") if root is not None else None
-    href = (node.attributes.get("href") or "").strip() if node is not None else ""
+    return (node.attributes.get("href") or "").strip() if node is not None else ""
+
+
+def resolve_base(href: str, page_url: str) -> str:
+    """``base_url`` of a page whose ``base_href`` is ``href``."""
     return urljoin(page_url, href) if href else page_url
 
 

@@ -10,6 +10,11 @@ are data (selectors, regexes) plus the two small functions that apply them:
   that happens to be called ``share-content`` is never removed.  A small element whose
   whole text is a widget for the text rules ("点击：<span>123</span>") goes too: only
   the tree still knows where a byline field ends.
+  The rules' ``[class*=…]``/``[id*=…]`` selectors are not run as queries: the
+  elements with a class or an id are read once and tested with the same substring
+  tests (``_Named``), which finds the same elements in the same order; and hidden
+  elements are looked for among those whose style names "none" or "hidden"
+  (``_MAYBE_HIDDEN``), not among every styled one.
 * ``strip_text_noise`` removes noise from one normalized line (single spaces, no space
   between CJK characters).  A rule needs the widget's exact shape: a counter is a label
   *and* digits or an empty value ("点击：123", "点击：" at the end of a byline), so a
@@ -20,7 +25,7 @@ are data (selectors, regexes) plus the two small functions that apply them:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -103,14 +108,89 @@ def remove_dom_noise(root: LexborNode, protected: Collection[int] = (),
     tabs and all.
     """
     notes = _remove_hidden(root, protected, chosen) + _remove_text_widgets(root, protected)
+    named = _Named(root)
     for rule in DOM_RULES:
-        for node in outermost(root.css(rule.selector)):
+        for node in outermost(named.matches(rule.selector)):
             text = _short_text(node)
             if node.mem_id in protected or not _rule_accepts(rule, node, text):
                 continue
             notes.append(f"{rule.label}: {text[:40]}" if text else rule.label)
-            node.decompose()
+            named.drop(node)
     return notes
+
+
+class _Named:
+    """The elements with a class or an id, read once, standing in for one selector query
+    per ``DOM_RULES`` rule: a query of ``[class*=…]`` selectors tests every element of
+    the page against each, and costs far more than reading the few attributes once.
+
+    ``matches`` gives what ``root.css(selector)`` gives, in its order, with its
+    duplicates (lexbor lists an element once for each part of the selector it matches:
+    after the first is removed, the others are read empty, and note the bare rule), minus
+    the elements removed since (``drop``).  ``[class*="w"]`` and ``[id*="w"]`` are
+    case-sensitive substring tests; another part (``.jiathis_style``, case-insensitive
+    in a quirks-mode page) is left to lexbor whenever an element may match it.
+    """
+
+    def __init__(self, root: LexborNode) -> None:
+        self.root = root
+        self.gone: set[int] = set()
+        self.named: list[tuple[LexborNode, str, str]] = []
+        seen: set[int] = set()
+        for node in root.css("[class], [id]"):  # one with both is listed twice
+            if node.mem_id not in seen:
+                seen.add(node.mem_id)
+                attrs = node.attributes
+                self.named.append((node, attrs.get("class") or "", attrs.get("id") or ""))
+        # the elements a word of any rule is in: the only ones a rule may match
+        hit = _any_rule_word().search
+        self.hits = [(n, c, i) for n, c, i in self.named if hit(c) or hit(i)]
+
+    def matches(self, selector: str) -> list[LexborNode]:
+        words, other = _selector_parts(selector)
+        if other and any(self._may_match(part) for part in other):
+            return self.root.css(selector)
+        out = []
+        for node, cls, ident in self.hits:
+            if node.mem_id in self.gone:
+                continue
+            found = sum(w in (cls if attr == "class" else ident) for attr, w in words)
+            out += [node] * found
+        return out
+
+    def _may_match(self, part: str) -> bool:
+        if not part.startswith(".") or not part[1:].replace("_", "").replace("-", "").isalnum():
+            return True
+        name = part[1:].lower()
+        return any(name in cls.lower() for _, cls, _ in self.named)
+
+    def drop(self, node: LexborNode) -> None:
+        """Decompose ``node``: it and the named elements inside it match nothing now."""
+        self.gone.add(node.mem_id)
+        self.gone.update(n.mem_id for n in node.css("[class], [id]"))
+        node.decompose()
+
+
+@lru_cache(maxsize=1)
+def _any_rule_word() -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(w) for rule in DOM_RULES
+                               for _, w in _selector_parts(rule.selector)[0]))
+
+
+@lru_cache(maxsize=64)
+def _selector_parts(selector: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The ``[class*="w"]``/``[id*="w"]`` parts of a selector list as (attribute, word),
+    and its other parts."""
+    words, other = [], []
+    for part in selector.split(", "):
+        for attr in ("class", "id"):
+            head = f'[{attr}*="'
+            if part.startswith(head) and part.endswith('"]') and '"' not in part[len(head):-2]:
+                words.append((attr, part[len(head):-2]))
+                break
+        else:
+            other.append(part)
+    return tuple(words), tuple(other)
 
 
 def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[str]:
@@ -122,17 +202,21 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
     found: dict[int, list[str]] = {}
     nodes = []
     long: set[int] = set()  # holders around one with too many characters to be a widget
-    for node in reversed(root.css(_WIDGET_HOLDERS)):  # innermost first, see _mark_long
-        if node.mem_id in protected or node.mem_id in long:
+    may_be_widget = _widget_words()
+    for node in reversed(_widget_holders(root)):  # innermost first, see _mark_long
+        key = node.mem_id
+        if key in protected or key in long:
             continue
         plain = node.text()
         # more visible characters than a widget has (counted in a prefix: a sure "yes"),
         # and its _short_text keeps them all: too long, and so are its holders
         if len(plain) > _WIDGET_MAX and \
                 len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
-            _mark_long(node, long)
+            parent = node.parent  # marked already by a sibling: most paragraphs
+            if parent is not None and parent.mem_id not in long:
+                _mark_long(node, long)
             continue
-        if _surely_not_widget(plain):
+        if not may_be_widget(plain):
             continue
         text = _short_text(node)
         if not text or len(text) > _WIDGET_MAX:
@@ -147,6 +231,18 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
         notes += found[node.mem_id]
         node.decompose()
     return notes
+
+
+def _widget_holders(root: LexborNode) -> list[LexborNode]:
+    """``root.css(_WIDGET_HOLDERS)``, told by tag name: one query of every element costs
+    less than lexbor testing each against each name of the list."""
+    tags = _holder_tags()
+    return [n for n in root.css("*") if n.tag in tags]
+
+
+@lru_cache(maxsize=1)
+def _holder_tags() -> frozenset[str]:
+    return frozenset(_WIDGET_HOLDERS.split(", "))
 
 
 def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
@@ -188,7 +284,7 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
     # Readers never see these, and they are where counters, tokens and duplicate titles
     # hide (a hidden "0" comment count, a hidden copy of the title for sharing).
     texts = []
-    hidden = [n for n in root.css("[hidden], [style]")
+    hidden = [n for n in _unique(root.css(_MAYBE_HIDDEN))
               if "hidden" in n.attributes
               or _HIDDEN_STYLE.search(n.attributes.get("style") or "")]
     for node in outermost(hidden):
@@ -198,6 +294,20 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
             texts.append(text[:20])
         node.decompose()
     return [f"hidden elements: {_sample(texts, 3)}"] if texts else []
+
+
+# What _HIDDEN_STYLE may match, told by lexbor: a style with "none" or "hidden" in any
+# case (the only other letters re.IGNORECASE takes for them are the dotted and the
+# dotless i); a page styles most of its elements, and few are hidden.
+_MAYBE_HIDDEN = ('[hidden], [style*="none" i], [style*="hidden" i], [style*="\u0130"], '
+                 '[style*="\u0131"]')
+
+
+def _unique(nodes: list[LexborNode]) -> list[LexborNode]:
+    """``nodes`` without the repeats lexbor lists for an element matching two parts of a
+    selector list."""
+    seen: set[int] = set()
+    return [n for n in nodes if n.mem_id not in seen and not seen.add(n.mem_id)]
 
 
 def _mark_long(node: LexborNode, long: set[int]) -> None:
@@ -215,18 +325,18 @@ def _short_text(node: LexborNode) -> str:
     return " ".join(node.text(separator=" ").split())
 
 
-def _surely_not_widget(plain: str) -> bool:
-    """Whether a holder whose plain text (``node.text()``) is ``plain`` surely fails the
-    widget test, told cheaply (most holders are paragraphs and the boxes around the
-    article, or nav links without a rule's word).  ``_short_text`` only adds spaces
-    between text nodes and turns runs of them into one; ``normalize_line`` then deletes
-    invisible characters and spaces.  So its characters other than spaces are those of
-    ``plain`` (a prefix has no more of them than the whole), and a rule's word in the
-    normalized line is in ``plain`` with at most spaces and invisible characters
+def _widget_words() -> Callable[[str], object]:
+    """The test a holder whose plain text (``node.text()``) is ``plain`` must pass to be
+    a widget, told cheaply (most holders are paragraphs and the boxes around the
+    article, or nav links without a rule's word): a search, called in the loop without
+    a function of its own around it, as a page has hundreds of holders.
+    ``_short_text`` only adds spaces between text nodes and turns runs of them into one;
+    ``normalize_line`` then deletes invisible characters and spaces.  So a rule's word in
+    the normalized line is in ``plain`` with at most spaces and invisible characters
     between its letters; without one no rule matches (every rule has its words)."""
-    if len(plain) > _WIDGET_MAX and len("".join(plain[:4 * _WIDGET_MAX].split())) > _WIDGET_MAX:
-        return True
-    return _EVERY_RULE_HAS_NEEDLES and not _ANY_SPACED_NEEDLE.search(plain)
+    if not _EVERY_RULE_HAS_NEEDLES:
+        return lambda plain: True
+    return _ANY_SPACED_NEEDLE.search
 
 
 # --- text level ------------------------------------------------------------------------
@@ -331,6 +441,11 @@ def strip_text_noise(line: str) -> tuple[str, list[str]]:
     """Remove built-in noise from one normalized line; return the rest and notes."""
     kept, notes = _strip_line(line)
     return kept, list(notes)
+
+
+def strip_lines(lines: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """``strip_text_noise`` of each line (its notes a tuple): one call for a text."""
+    return [_strip_line(line) for line in lines]
 
 
 @lru_cache(maxsize=8192)

@@ -41,12 +41,15 @@ def normalize_with_notes(text: str, ignore_text: Sequence[str] = ()) -> tuple[st
     notes: list[str] = []
     current = _clean_lines(text)
     for _ in range(_MAX_ROUNDS):
-        stripped, found = _strip_noise(current)
+        stripped, found, same = _strip_noise(current)
         notes += found
         for pattern in patterns:
             stripped, n = pattern.subn("", stripped)
             if n:
                 notes.append(f"ignore_text {pattern.pattern}")
+                same = False
+        if same and unicodedata.is_normalized("NFC", current):
+            break  # _clean_lines would give ``current`` again: see _strip_noise
         stripped = _clean_lines(stripped)
         if stripped == current:
             break
@@ -67,17 +70,24 @@ def _clean_lines(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _strip_noise(text: str) -> tuple[str, list[str]]:
+def _strip_noise(text: str) -> tuple[str, list[str], bool]:
+    """``text`` without noise, the notes, and whether each line of it was kept as it
+    is and is its own ``normalize_line`` (a normalized text's lines have no other line
+    break, so its ``_clean_lines`` is itself if it is NFC: the round need not run it)."""
     out: list[str] = []
     notes: list[str] = []
-    for line in text.split("\n"):
-        kept, found = noise.strip_text_noise(line)
-        notes += found
+    same = True
+    lines = text.split("\n")
+    for line, (kept, found) in zip(lines, noise.strip_lines(lines), strict=True):
+        if found:
+            notes += found
         # Removing a widget can leave a gap between two CJK characters.
-        kept = normalize_line(kept)
-        if kept:
-            out.append(kept)
-    return "\n".join(out), notes
+        cleaned = normalize_line(kept)
+        if cleaned:
+            out.append(cleaned)
+        if same and (kept != line or cleaned != line):
+            same = False
+    return "\n".join(out), notes, same
 
 
 @functools.lru_cache(maxsize=256)

@@ -20,7 +20,7 @@ from loguru import logger
 
 from alerts import plan, triggers
 from monitor import attachments, crawl, documents, zh
-from monitor.challenge import detect_challenge, detect_soft_404
+from monitor.challenge import detect_challenge, detect_soft_404, take_parsed
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
 from monitor.errors import (
@@ -90,10 +90,11 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
                               accept_challenge_like=source.accept_challenge_like)
     if reason:
         raise ChallengePageError(f"not the page: {reason}")
+    # the tree the checks above parsed, handed over: the page is parsed once
     return await asyncio.to_thread(extract, result.text, content=source.content,
                                    ignore=source.ignore, ignore_text=source.ignore_text,
                                    url=result.final_url, links=source.links,
-                                   match=source.match)
+                                   match=source.match, parsed=take_parsed(result.text))
 
 
 def _same_bytes(result: FetchResult, raw_sha256: str) -> bool:

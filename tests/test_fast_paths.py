@@ -27,9 +27,9 @@ def _html(path: Path) -> str:
     return decode_html(path.read_bytes(), None)[0]
 
 
-def _extracted(html: str) -> object:
+def _extracted(html: str, **kw: object) -> object:
     try:
-        return extract(html, url="http://www.example.gov.cn/a/b.html")
+        return extract(html, url="http://www.example.gov.cn/a/b.html", **kw)
     except Exception as exc:  # a page that is refused is refused the same way
         return repr(exc)
 
@@ -49,7 +49,7 @@ def test_widget_holders_skipped_unread_change_nothing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     htmls = [_html(p) for p in PAGES] + _seed_pages()
     fast = [_extracted(h) for h in htmls]
-    monkeypatch.setattr(noise, "_surely_not_widget", lambda plain: False)
+    monkeypatch.setattr(noise, "_widget_words", lambda: lambda plain: True)
     monkeypatch.setattr(noise, "_mark_long", lambda node, long: None)  # every text read
     slow = [_extracted(h) for h in htmls]
     assert fast == slow
@@ -223,3 +223,258 @@ def test_blank_bodies_and_placeholders_are_told_as_the_patterns_tell_them() -> N
             found is None and len(challenge._MUSTACHE.findall(body)) < 3)
         told += (blank + (found is not None)) * (i < made)
     assert told == 7  # 3 blank, 4 placeholders among the made-up bodies
+
+
+def test_extract_of_the_tree_the_challenge_checks_parsed_is_that_of_its_own_parse() -> None:
+    tricky = ("<html><head><base href='/docs/'><title>标题_某市人民政府</title></head><body>"
+              "<input type='hidden' name='token' value='1'><svg><title>图</title></svg>"
+              "<div class='content'><p>为进一步加强全省工业设计中心建设，现将有关事项通知如下。</p>"
+              "<a href='a.pdf'>附件一</a><script>var x = 1;</script></div></body></html>")
+    mojibake = "<html><body><p>EspaÃ±ol â€œroamingâ€\x9d prose of a page, long enough.</p>" \
+               "</body></html>"
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky, mojibake]
+    shared = 0
+    for html in htmls:
+        for kw in ({}, {"content": ("div.content",), "ignore_text": ("点击[:：]\\s*\\d*",)},
+                   {"links": "a"}):
+            challenge._last = None
+            challenge.detect_soft_404(html)
+            challenge.detect_challenge(html, status=200, headers={}, content=kw.get("content", ()))
+            parsed = challenge.take_parsed(html)
+            assert challenge.take_parsed(html) is None  # handed over once
+            shared += parsed is not None
+            assert _extracted(html, parsed=parsed, **kw) == _extracted(html, **kw)
+    assert shared >= 3 * len(htmls) - 3  # every page has a root: not one parsed twice
+    challenge.detect_soft_404(tricky + " ")
+    assert challenge.take_parsed(tricky) is None  # another body's tree is not this one's
+
+
+_NAMED = ("<html><body><div class='main'><p>正文内容很长很长的一段话，说明了很多事情。</p>"
+          "<div class='share fenxiang' id='share'>微信 微博</div><div class='SHARE'>x</div>"
+          "<div class='JiaThis_Style'>q</div><div class='a jiathis_style'>微信</div>"
+          "<div class='position'>首页 &gt; <span class='current'>通知</span></div>"
+          "<span id='hits' class='count'>12</span><div class='prev-next'>上一篇：某某</div>"
+          "<div class='today'>2026年1月1日</div><div class='share'><span class='share'>分</span>"
+          "</div><p class>空</p><p id=''>空</p></div></body></html>")
+
+
+def test_rules_read_from_the_named_elements_remove_what_their_queries_remove(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + ["<!DOCTYPE html>" + _NAMED, _NAMED]
+
+    def removed() -> list[object]:
+        out: list[object] = []
+        for html in htmls:
+            tree = LexborHTMLParser(html)
+            if tree.body is None:
+                continue
+            noise.drop_non_content(tree.root)
+            out += [noise.remove_dom_noise(tree.body), tree.body.html]
+        return out + [_extracted(h, content=c) for h in htmls for c in ((), ("div.main",))]
+
+    for html in htmls:  # the same elements, in the same order, duplicates and all
+        body = LexborHTMLParser(html).body
+        if body is not None:
+            named = noise._Named(body)
+            for rule in noise.DOM_RULES:
+                assert [n.mem_id for n in named.matches(rule.selector)] == \
+                    [n.mem_id for n in body.css(rule.selector)], rule.label
+    fast = removed()
+    notes, body = fast[-2 * len(htmls) - 2:-2 * len(htmls)]  # those of _NAMED (quirks mode)
+    monkeypatch.setattr(noise._Named, "matches", lambda self, selector: self.root.css(selector))
+    assert fast == removed()
+    # the bare "share bar": the element matched by three parts of the rule, read again
+    assert "share bar" in notes and "share bar: q" in notes  # JiaThis_Style, quirks mode
+    assert any(n.startswith("breadcrumb") for n in notes)
+    assert "微信" not in body and "空" in body and ">x<" in body
+
+
+def test_hidden_elements_found_among_the_styles_naming_them_are_all_of_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    styles = ("display:none", "DISPLAY : None", "visibility:\\thidden", "Visibility:HIDDEN",
+              "visibility: h\u0130dden", "visibility: h\u0131dden", "display: block",
+              "color: red", "display:nonex", "visibility :hidden;display:none")
+    tricky = "<html><body><div class='main'>" + "".join(
+        f"<p style='{s}'>段落{i}，正文很长的一段。</p><span hidden style='{s}'>{i}</span>"
+        for i, s in enumerate(styles)) + "<p hidden>藏</p></div></body></html>"
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+
+    def removed() -> list[object]:
+        out: list[object] = []
+        for html in htmls:
+            tree = LexborHTMLParser(html)
+            if tree.body is not None:
+                out += [noise.remove_dom_noise(tree.body), tree.body.html]
+        return out + [_extracted(h, content=c) for h in htmls for c in ((), ("div.main",))]
+
+    fast = removed()
+    monkeypatch.setattr(noise, "_MAYBE_HIDDEN", "[hidden], [style]")  # every styled one
+    assert fast == removed()
+    body = fast[-2 * len(htmls) - 1]  # the tricky page's, after removal
+    assert "段落4" not in body and "段落5" not in body and "段落6" in body and "藏" not in body
+
+
+def test_headings_in_the_content_are_those_in_its_subtrees() -> None:
+    from monitor.extract import title
+    from monitor.extract.html import main_blocks
+
+    def by_subtrees(body: object, blocks: list[object], head_title: str) -> str:
+        """page_title as it was: every node of the blocks listed first."""
+        inside = {n.mem_id for b in blocks for n in b.traverse()}
+        headings = [(text, node) for node in body.css(title._TITLE_TAGS)
+                    if 4 <= len(text := title._one_line(node)) <= 200
+                    and not title._in_link(node)]
+        agreeing = [h for h in headings if head_title and title._agrees(h[0], head_title)]
+        if agreeing:
+            return max(agreeing, key=lambda h: (h[0] == head_title, h[1].mem_id in inside,
+                                                len(h[0])))[0]
+        h1s = sorted((h for h in headings if h[1].tag == "h1"),
+                     key=lambda h: h[1].mem_id not in inside)
+        return h1s[0][0] if h1s else head_title
+
+    two = ("<html><head><title>某市关于开展某事工作的通知</title></head><body>"
+           "<div class='top'><h1>网站标题横幅文字</h1><h2>关于开展某事工作的通知</h2></div>"
+           "<div class='content'><h1>开展某事工作的通知</h1><p>正文。</p></div></body></html>")
+    told = set()
+    for html in [_html(p) for p in PAGES] + _seed_pages() + [two]:
+        tree = LexborHTMLParser(html)
+        if tree.body is None:
+            continue
+        noise.drop_non_content(tree.root)
+        article = main_blocks(tree.body)
+        content, heading = tree.body.css(".content"), tree.body.css(".content h1")
+        for blocks in (article, [tree.body], content, heading,
+                       [h.parent for h in tree.body.css("h1, h2")]):
+            for head in ("", title.title_from_head(tree), "某某"):
+                got = title.page_title(tree.body, blocks, head)
+                assert got == by_subtrees(tree.body, blocks, head)
+                told.add(got)
+    assert len(told) > 10
+    assert {"开展某事工作的通知", "关于开展某事工作的通知", "网站标题横幅文字"} <= told
+
+
+def test_holders_told_by_tag_name_are_those_the_selector_query_finds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.extract import layout
+    from monitor.extract.metadata import _BLOCK_SELECTOR
+
+    tricky = ("<html><body><DIV><o:p>x<P>y</P></o:p><svg><title>t</title><a>l</a>"
+              "<foreignObject><div>d</div></foreignObject></svg><math><mi>x</mi><mtext>"
+              "<p>m</p></mtext></math><ucapcontent><span><BR></span></ucapcontent>"
+              "<custom-el><h3>h</h3></custom-el><template><p>t</p></template></DIV>"
+              "</body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+    roots: list[object] = []
+    for html in htmls:
+        for dropped in (False, True):
+            tree = LexborHTMLParser(html)
+            if tree.body is not None:
+                if dropped:
+                    noise.drop_non_content(tree.root)
+                roots += [tree.body, *tree.body.css("div, td, ucapcontent")[:20]]
+    selectors = (layout._SPECIAL_SELECTOR, _BLOCK_SELECTOR)
+    for root in roots:  # noise's widget holders, told by name the same way
+        assert [n.mem_id for n in noise._widget_holders(root)] == \
+            [n.mem_id for n in root.css(noise._WIDGET_HOLDERS)]
+    fast = [layout.holders(r, s) for r in roots for s in selectors]
+    monkeypatch.setattr(layout, "_tag_names", lambda selector: None)  # lexbor's query
+    assert fast == [layout.holders(r, s) for r in roots for s in selectors]
+    assert sum(map(len, fast)) > 1000
+
+
+def test_a_run_of_spaces_only_is_no_metadata_line() -> None:
+    from monitor.extract.metadata import _line
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    assert len(spaces) > 20
+    for c in spaces:
+        assert _line(c) == _line(c * 3) == _line(f"{c}\n{c}\u3000 ") == ""
+    assert _line(" ".join(spaces)) == ""
+
+
+def test_lines_without_a_label_before_a_colon_hold_no_field(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.extract import metadata
+
+    rng = random.Random(7)
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    pieces = [*metadata._LABELS[:12], "组配分类", "本厅", "说明", "x", "：", ":", "\u4e00",
+              *spaces]
+    lines = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 6)))
+             for _ in range(3000)]
+    for line in lines:
+        if metadata.FIELD.search(line):
+            assert metadata._label_before_colon(line), line
+    htmls = [_html(p) for p in PAGES] + _seed_pages()
+    fast = [extract_metadata(h) for h in htmls] + [extract_metadata("\n".join(lines))]
+    monkeypatch.setattr(metadata, "_label_before_colon", lambda line: True)
+    assert fast == [extract_metadata(h) for h in htmls] + [extract_metadata("\n".join(lines))]
+    assert sum(map(len, fast)) > 40
+
+
+def test_pages_without_a_lead_character_are_those_the_mojibake_search_passes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from monitor import mojibake
+
+    first = re.compile("[\u00c2-\u00f4]")
+    for c in map(chr, range(0x110000)):
+        if not 0xD800 <= ord(c) <= 0xDFFF:
+            assert mojibake._has_lead(f"中{c}文") == bool(first.search(c)), hex(ord(c))
+    bodies = [_html(p) for p in PAGES] + _seed_pages() + [
+        "<p>EspaÃ±ol â€œroamingâ€\x9d, long enough to be prose.</p>", "naïve café ×"]
+    fast = [mojibake.repair(b) for b in bodies]
+    monkeypatch.setattr(mojibake, "_has_lead", lambda html: True)
+    assert fast == [mojibake.repair(b) for b in bodies]
+    assert fast[-2][1] and not fast[-1][1]
+
+
+def test_a_round_that_changed_no_line_ends_normalization_as_the_clean_up_would(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import normalize
+    from monitor.extract.layout import render
+
+    rng = random.Random(3)
+    alphabet = ["人工", "智能", " ", "\u3000", "\u00a0", "\u200b", "e", "\u0301", "\n", "：",
+                "点击：12", "【打印】", "分享到：微信", "a", "1", "\t", "\u2028", "索引号", "|"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+             for _ in range(2000)] + ["e\u200b\u0301", "", "\n\n"]
+    for html in [_html(p) for p in PAGES] + _seed_pages():
+        body = LexborHTMLParser(html).body
+        if body is not None:
+            texts.append(render(body))
+    ignores = ((), ("点击[:：]\\s*\\d*",), ("^a$",))
+    fast = [normalize.normalize_with_notes(t, i) for t in texts for i in ignores]
+    strip = normalize._strip_noise
+    monkeypatch.setattr(normalize, "_strip_noise", lambda text: (*strip(text)[:2], False))
+    assert fast == [normalize.normalize_with_notes(t, i) for t in texts for i in ignores]
+
+
+def test_lines_of_spaces_skipped_at_their_end_change_no_layout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.extract import layout
+
+    spaces = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    tricky = (f"<html><body><div><p>一</p>{spaces}<p>二</p><span>{spaces}</span><br>"
+              f"<pre>a\n{spaces}\n b</pre><table><tr><td>{spaces}</td><td>值</td></tr></table>"
+              "</div></body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+
+    def rendered() -> list[object]:
+        out: list[object] = []
+        for html in htmls:
+            body = LexborHTMLParser(html).body
+            out.append(layout.render(body) if body is not None else None)
+        return out + [_extracted(h) for h in htmls]
+
+    fast = rendered()
+
+    def end(self: object) -> None:  # every line kept until visible() drops it
+        if self.current:
+            self.lines.append(layout.unwrap("".join(self.current)))
+            self.current = []
+
+    monkeypatch.setattr(layout._Lines, "end", end)
+    assert fast == rendered()
+    assert "一\n二\na\n b\n值" in fast[len(htmls) - 1]

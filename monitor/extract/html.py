@@ -71,27 +71,58 @@ _CHROME_TAGS = frozenset({"nav", "footer"})
 _CHROME_NAME = re.compile(r"\bnav|menu|footer|\bfoot\b|copyright|banner|crumb", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A page parsed once for the challenge checks and ``extract``: ``monitor.challenge``
+    parses the body to judge it and hands its tree over (``challenge.take_parsed``) with
+    what ``extract`` reads before removing noise, then ``noise.drop_non_content`` done."""
+
+    html: str  # what was parsed
+    tree: LexborHTMLParser  # ALWAYS_DROP elements dropped; extract changes it further
+    head_title: str
+    base_href: str
+    notes: tuple[str, ...]  # of drop_non_content
+
+
+def prepared(html: str, tree: LexborHTMLParser) -> Parsed:
+    """``tree``, the parse of ``html``, as ``extract`` reads it: its ``<title>`` and
+    ``<base href>`` (read before noise removal drops ``<head>`` parts), then the
+    elements that are never content dropped."""
+    head_title, href = title_from_head(tree), discover.base_href(tree.root)
+    notes = noise.drop_non_content(tree.root or tree.body)  # type: ignore[arg-type]
+    return Parsed(html, tree, head_title, href, tuple(notes))
+
+
 def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (),
             ignore_text: Sequence[str] = (), url: str = "", links: str | None = None,
-            match: str | None = None) -> Extracted:
+            match: str | None = None, parsed: Parsed | None = None) -> Extracted:
     """Title, normalized text (``ignore_text`` patterns removed), metadata and notes of
     removed noise of one page; for a column page, the documents it lists (their links
     resolved against ``url``, the page's final URL; chosen by the ``links`` selector when
     given, else the items ``monitor.extract.listing`` recognised; kept if their URL contains
-    ``match``)."""
+    ``match``).  ``parsed``: ``html`` parsed already (``Parsed``), used when it is the
+    very text read here (no mojibake repaired) and no ``links`` selector must see the
+    page before noise removal; the caller gives it up: ``extract`` changes its tree."""
     if not html.strip():
         raise EmptyContentError("the page is empty")
     html, notes = mojibake.repair(html)
-    tree = LexborHTMLParser(html)
+    if parsed is not None and (links or parsed.html != html):
+        parsed = None
+    tree = parsed.tree if parsed is not None else LexborHTMLParser(html)
     body = tree.body
     if body is None:
         raise EmptyContentError("the page has no body")
-    head_title = title_from_head(tree)
-    base = discover.base_url(tree.root, url)  # before noise removal drops <head> parts
     pattern = re.compile(match) if match else None
-    # before noise removal, which may take a list for a link farm
-    chosen = discover.from_selector(body, links, base, pattern) if links else None
-    notes += noise.drop_non_content(tree.root or body)
+    chosen = None
+    if parsed is None:
+        head_title, href = title_from_head(tree), discover.base_href(tree.root)
+        base = discover.resolve_base(href, url)
+        # before noise removal, which may take a list for a link farm
+        chosen = discover.from_selector(body, links, base, pattern) if links else None
+        notes += noise.drop_non_content(tree.root or body)
+    else:
+        head_title, base = parsed.head_title, discover.resolve_base(parsed.base_href, url)
+        notes += parsed.notes
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
     notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})

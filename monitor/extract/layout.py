@@ -15,6 +15,7 @@ paragraphs is a layout table, and its cells' lines are kept as lines.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
@@ -56,7 +57,11 @@ class _Lines:
 
     def end(self) -> None:
         if self.current:
-            self.lines.append(unwrap("".join(self.current)))
+            text = "".join(self.current)
+            # spaces only (between blocks, most often) make no visible line: unwrap()
+            # and normalize_line turn every space into a space or nothing, and strip
+            if not text.isspace():
+                self.lines.append(unwrap(text))
             self.current = []
 
     def visible(self) -> list[str]:
@@ -87,13 +92,27 @@ def holders(root: LexborNode, selector: str) -> set[int]:
     """The ``mem_id``s of the elements under ``root`` (itself included) that hold an
     element matching ``selector``, found from those upwards in one query: the rest hold
     only inline content and can be read whole."""
+    tags = _tag_names(selector)
     holding: set[int] = set()
-    for found in root.css(selector):
+    # a list of tag names is tested on every element by its name: lexbor's query tests
+    # each element against each name of the list, and cost three times as much
+    every = root.css(selector) if tags is None else \
+        [n for n in root.css("*") if n.tag in tags]
+    for found in every:
         parent = found.parent
         while parent is not None and parent.mem_id not in holding:
             holding.add(parent.mem_id)
             parent = parent.parent
     return holding
+
+
+@lru_cache(maxsize=16)
+def _tag_names(selector: str) -> frozenset[str] | None:
+    """The names of a selector that is a list of lower-case tag names, else None."""
+    names = [part.strip() for part in selector.split(",")]
+    if all(n.isascii() and n.isalnum() and n.islower() for n in names):
+        return frozenset(names)
+    return None
 
 
 def _render_into(out: _Lines, root: LexborNode, holding: set[int]) -> None:

@@ -67,6 +67,7 @@ def search_field(name: str | None) -> str | None:
     raise BadInputError(f"没有这个检索字段：{name!r}；可用的字段：{known}"
                         f"（unknown search field {name!r}）")
 _LABELS = sorted({*_CANONICAL, *STOP_LABELS}, key=len, reverse=True)
+_LABEL_ENDS = tuple(_LABELS)
 # In running text a label needs a colon, and a short one must not sit inside a word
 # ("组配分类：" is not "分类：").
 FIELD = re.compile(
@@ -169,17 +170,33 @@ def _split(node: LexborNode, holding: set[int]) -> list[LexborNode | str]:
     parts: list[LexborNode | str] = []
     run: list[str] = []
     for child in node.iter(include_text=True):
+        if child.is_text_node:
+            run.append(child.text_content)
+            continue
         if child.is_comment_node:
             continue
-        if child.is_text_node or (child.tag not in _BLOCKS and child.mem_id not in holding):
-            run.append(child.text_content if child.is_text_node else child.text())
+        tag = child.tag
+        if tag not in _BLOCKS and child.mem_id not in holding:
+            run.append(child.text())
             continue
-        parts.append(_line("".join(run)))
+        _end_run(parts, run)
         run = []
-        if child.tag != "br":
+        if tag == "br":
+            continue
+        if tag != "tr" and child.mem_id not in holding:
+            parts.append(_line(child.text()))  # a paragraph: what _walk makes of it
+        else:
             parts.append(child)
-    parts.append(_line("".join(run)))
+    _end_run(parts, run)
     return [p for p in parts if not isinstance(p, str) or p]
+
+
+def _end_run(parts: list[LexborNode | str], run: list[str]) -> None:
+    """The line of a run of inline children; one of spaces only is none (``_line``
+    turns every space into a space or nothing, and strips them)."""
+    text = "".join(run)
+    if text and not text.isspace():
+        parts.append(_line(text))
 
 
 def _holding_blocks(root: LexborNode) -> set[int]:
@@ -218,10 +235,24 @@ def _bare_short(label: str, value: str) -> bool:
 def _add_line(found: dict[str, str], line: str) -> None:
     if ":" not in line and "：" not in line:  # every field has its colon (FIELD)
         return
+    if not _label_before_colon(line):  # prose has colons, few after a label
+        return
     matches = list(FIELD.finditer(line))
     ends = [m.start() for m in matches[1:]] + [len(line)] if matches else []
     for m, end in zip(matches, ends, strict=True):
         _put(found, m.group().rstrip(":：").strip(), line[m.end():end])
+
+
+def _label_before_colon(line: str) -> bool:
+    """Whether a label ends before a colon of ``line``, but for spaces: what every match
+    of ``FIELD`` has, found without searching the line for each label at each place."""
+    for colon in ":：":
+        at = line.find(colon)
+        while at != -1:
+            if line[:at].rstrip().endswith(_LABEL_ENDS):  # rstrip: what \s matches
+                return True
+            at = line.find(colon, at + 1)
+    return False
 
 
 def _put(found: dict[str, str], label: str, value: str) -> None:

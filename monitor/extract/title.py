@@ -33,15 +33,21 @@ def title_from_head(tree: LexborHTMLParser) -> str:
 
 def page_title(body: LexborNode, blocks: list[LexborNode], head_title: str) -> str:
     """The title: an agreeing heading, else the article's h1, else ``head_title``."""
-    inside = {n.mem_id for b in blocks for n in b.traverse()}
     headings = [(text, node) for node in body.css(_TITLE_TAGS)
                 if 4 <= len(text := _one_line(node)) <= 200 and not _in_link(node)]
     agreeing = [h for h in headings if head_title and _agrees(h[0], head_title)]
+    blocks_ids = {b.mem_id for b in blocks}
+
+    def inside(node: LexborNode) -> bool:
+        """In one of the blocks (told for the few headings, not by listing the blocks'
+        whole subtrees)."""
+        return any(n.mem_id in blocks_ids for n in (node, *noise.ancestors(node)))
+
     if agreeing:
-        return max(agreeing, key=lambda h: (h[0] == head_title, h[1].mem_id in inside,
+        return max(agreeing, key=lambda h: (h[0] == head_title, inside(h[1]),
                                             len(h[0])))[0]
     h1s = sorted((h for h in headings if h[1].tag == "h1"),
-                 key=lambda h: h[1].mem_id not in inside)
+                 key=lambda h: not inside(h[1]))
     return h1s[0][0] if h1s else head_title
 
 
