@@ -355,3 +355,15 @@ def test_metadata_in_scripts_and_comments_is_not_metadata() -> None:
     html = ("<table><!--<tr><td>有效性：</td><td>失效</td></tr>--><tr><td>索引号：</td><td>A/1</td>"
             "</tr></table><script>document.write('<td>有效性：</td><td>有效</td>')</script>")
     assert extract_metadata(html) == {"索引号": "A/1"}
+
+
+@pytest.mark.parametrize(("line", "number"), [
+    ("（文件编号：鄂政办〔2026〕3号）", "鄂政办〔2026〕3号"),  # the label's bracket: not its
+    ("(发文字号:湘政发〔2025〕12号)", "湘政发〔2025〕12号"),
+    ("文号：国办函〔2026〕7号", "国办函〔2026〕7号"),
+    ("文号：【2026】第3号】", "【2026】第3号"),
+])
+def test_a_document_number_written_in_brackets_ends_inside_them(line: str, number: str) -> None:
+    html = (f"<html><body><div class='c'><p>关于印发某某方案的通知</p><p>{line}</p>"
+            "<p>各市、州人民政府：现将方案印发给你们，请认真贯彻执行。</p></div></body></html>")
+    assert extract(html, content=("div.c",)).metadata["文号"] == number

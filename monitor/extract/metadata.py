@@ -255,8 +255,23 @@ def _label_before_colon(line: str) -> bool:
     return False
 
 
+_PAIRS = {"）": "（", ")": "(", "】": "【", "]": "[", "〕": "〔", "」": "「", "》": "《"}
+
+
+def unwrapped(value: str) -> str:
+    """``鄂政办〔2026〕3号）`` → ``鄂政办〔2026〕3号``: a field written inside brackets in
+    the text (``（文件编号：鄂政办〔2026〕3号）``) ends at its label's closing bracket, which
+    is not part of the value; a closing bracket the value opens (〔2026〕) stays.
+    ``monitor.canon`` compares metadata through it too, so a value an earlier release
+    stored with the bracket is the same value, not a change to tell the watchers."""
+    while value and (opener := _PAIRS.get(value[-1])) is not None \
+            and value.count(opener) < value.count(value[-1]):
+        value = value[:-1].rstrip()
+    return value
+
+
 def _put(found: dict[str, str], label: str, value: str) -> None:
     key = _CANONICAL.get(label)
-    value = normalize_line(value).strip("|｜ ")
+    value = unwrapped(normalize_line(value).strip("|｜ "))
     if key and value and len(value) <= _MAX_VALUE and key not in found:
         found[key] = value
