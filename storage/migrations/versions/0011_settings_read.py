@@ -36,5 +36,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("pages") as batch:
-        batch.drop_column("settings_read_at")
+    # SQLite ≥ 3.35: ALTER TABLE DROP COLUMN; batch mode would rebuild ``pages``, which
+    # the foreign keys of the tables pointing at it refuse
+    op.drop_column("pages", "settings_read_at")
