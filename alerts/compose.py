@@ -39,6 +39,8 @@ from storage.alerts_repo import AlertRecord, AlertsRepo, ChangeView, VersionText
 
 MAX_DIFF_HTML = 200_000  # characters of rendered diff in one email; beyond, plain text
 MAX_DIFF_TEXT = 20_000
+# A change found after the source's settings changed (ChangeView): what its diff is against
+REREAD_NOTE = "来源设置已变更：旧版已按新设置重新提取，差异仅为页面本身的修改"
 DOMAIN = "monitor"
 LINK_DIFF, LINK_VERSION = "查看差异", "查看版本"
 LINK_LABELS = ("网址", LINK_DIFF, LINK_VERSION)  # email facts; chat shows them as links
@@ -146,6 +148,8 @@ class Composer:
                  ("类型", KIND_LABELS.get(v.kind, v.kind), None)]
         if v.summary:
             facts.append(("摘要", header_safe(v.summary, 300), None))
+        if v.details.get("reread"):  # the old side is the old page read with new settings
+            facts.append(("说明", REREAD_NOTE, None))
         facts += _documents(v.details)
         facts += attachments.facts(v.details)
         facts.append(("检测时间", self.local(v.created_at), None))

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -30,8 +30,9 @@ from monitor.errors import (
     InternalError,
     MonitorError,
 )
-from monitor.extract import extract, extract_document, extract_feed, listing
+from monitor.extract import extract, extract_document, extract_feed, listing, sniff
 from monitor.fetch import Fetcher
+from monitor.fetch.encoding import decode_html
 from monitor.holder import WORKER
 from monitor.types import (
     Attachment,
@@ -43,10 +44,19 @@ from monitor.types import (
     FetchResult,
     Inspection,
     Outcome,
+    Snapshot,
 )
 from storage import Store
 from storage.models import utcnow
-from storage.records import AlertDraft, CheckRecord, LeaseEnd, NewVersion, PageState
+from storage.records import (
+    AlertDraft,
+    CheckRecord,
+    LastVersion,
+    LeaseEnd,
+    NewVersion,
+    PageState,
+    VersionFull,
+)
 
 if TYPE_CHECKING:
     from monitor.batch import GroupCommit as Commits
@@ -54,6 +64,7 @@ if TYPE_CHECKING:
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
 MAX_DOCUMENTS = 20  # new items of a column named (with links) in one change
 HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}
+SETTINGS_ONLY = "设置变更后重新提取（页面本身未变）"  # a settings-only change's summary
 
 
 async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
@@ -109,17 +120,41 @@ def reusable_reading(source: SourceConfig, state: PageState) -> str | None:
     The same bytes read with the same settings give the same text, title, metadata and
     attachments, so the check is the last version again, as after a 304: its attachments
     are still fetched and compared.  Not when reading them again could tell more: the
-    source's settings changed since that version (a new selector may read another text),
-    the page was gone (its return is a change), it is a listing (its later pages may have
-    changed) or a listing's document, or the version predates attachment tracking.
+    source's settings changed since the page was last read whole (``settings_read``: a
+    new selector may read another text), the page was gone (its return is a change), it
+    is a listing (its later pages may have changed) or a listing's document, or the
+    version predates attachment tracking.
     """
     last = state.last
     if (last is None or not last.raw_sha256 or state.kind != "page" or source.is_listing
             or state.status == "gone" or last.attachments is None
-            or state.settings_at is None
-            or _utc(state.settings_at) > _utc(last.fetched_at)):
+            or not settings_read(state)):
         return None
     return last.raw_sha256
+
+
+def settings_read(state: PageState) -> bool:
+    """Whether a check has read the page whole since its source's settings last changed
+    (``sources.updated_at`` <= ``pages.settings_read_at``).
+
+    Until one has, the page is read whole: no If-None-Match / If-Modified-Since (a 304
+    would confirm the version read with the old settings: a new ``content`` that matches
+    nothing, a new ``ignore_text``, would wait for the page's next edit) and no
+    same-bytes shortcut.  The commit of that whole read sets ``settings_read_at``
+    (``CheckRecord.settings_read_at``), whether it found a new version or not, and the
+    page is asked conditionally again from the next check on.
+    """
+    return (state.settings_at is not None and state.settings_read_at is not None
+            and _utc(state.settings_at) <= _utc(state.settings_read_at))
+
+
+def _settings_since_version(source: SourceConfig, state: PageState) -> bool:
+    """Whether the source's settings changed after the last version was read (its text
+    was extracted with the settings of before).  Not for a listing: its version is all
+    its pages, its stored body only the first."""
+    last = state.last
+    return (last is not None and not source.is_listing and state.settings_at is not None
+            and _utc(state.settings_at) > _utc(last.fetched_at))
 
 
 def _utc(at: datetime) -> datetime:
@@ -252,10 +287,12 @@ class Checker:
             return CheckResult(source.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
 
     async def _observe(self, source: SourceConfig, state: PageState) -> Observation:
-        sent, began = (state.etag, state.last_modified), utcnow()
+        # new settings of the source: the page is read whole (``settings_read``)
+        sent = (state.etag, state.last_modified) if settings_read(state) else (None, None)
+        began = utcnow()
         try:
-            got = await inspect_source(self.fetcher, source, etag=state.etag,
-                                       last_modified=state.last_modified,
+            got = await inspect_source(self.fetcher, source, etag=sent[0],
+                                       last_modified=sent[1],
                                        short_ok=documents.failing_long(state),
                                        same_as=reusable_reading(source, state))
             if _304_elsewhere(got, state):
@@ -327,6 +364,13 @@ class Checker:
             rec = self._restored(source, state, rec)
             return await self._files_changed(source, state, seen, rec)
         assert got is not None
+        rec = await self._inspected(source, state, seen, got, started, t0)
+        # read whole with the source's settings: conditional requests again from now on
+        return rec if settings_read(state) else replace(rec, settings_read_at=seen.at)
+
+    async def _inspected(self, source: SourceConfig, state: PageState, seen: Observation,
+                         got: Inspection, started: datetime, t0: float) -> CheckRecord:
+        """The record of a page read whole: unchanged, new, or changed."""
         documents.refuse_broken(source, state, got.extracted)
         snap = snapshot(got.extracted.title, got.extracted.text, got.extracted.metadata,
                         [f.entry() for f in seen.files])
@@ -340,7 +384,8 @@ class Checker:
         rec = self._base(state, started, t0, outcome, got.fetch)
         if outcome is Outcome.UNCHANGED:
             return rec
-        alerts = self._change_alerts(source, changes, state.page_id, state.last, snap)
+        alerts = self._change_alerts(source, changes, state.page_id,
+                                     _compared_with(changes, state.last), snap)
         moved = _moved(changes)
         # A page restored or moved with the text it had is the same version: the change
         # is recorded (against the last version), a duplicate version is not.
@@ -408,6 +453,8 @@ class Checker:
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
             diff_timeout=self.config.settings.diff_timeout)
+        if decision is not None and _settings_since_version(source, state):
+            decision = await self._settings_apart(source, state, got, old, snap, decision)  # type: ignore[arg-type]
         # Compared with where the page was last seen: the configured URL keeps
         # redirecting after a move, and that is not a new move.
         moved_from = state.url if state.status == "moved" else state.last.url
@@ -415,11 +462,66 @@ class Checker:
             out.append(ChangeDecision(ChangeKind.MOVED, f"页面已迁移到 {got.fetch.final_url}",
                                       details={"from": moved_from, "to": got.fetch.final_url}))
         if decision is not None:
-            out.append(_with_documents(decision, state.last.text, got.extracted))
+            old_words = _compared_with([decision], state.last)
+            out.append(_with_documents(decision, old_words.text if old_words else "",
+                                       got.extracted))
         elif unknown and snap.attachments:  # type: ignore[attr-defined]
             out.append(ChangeDecision(ChangeKind.ATTACHMENT_ADDED, "首次记录附件（升级后）",
                                       alert=False))
         return out
+
+    async def _settings_apart(self, source: SourceConfig, state: PageState, got: Inspection,
+                              old: Snapshot, snap: Snapshot,
+                              decision: ChangeDecision) -> ChangeDecision:
+        """A difference found after the source's settings changed: the settings', the
+        page's, or both?  The last version's raw body is read again with the new
+        settings (``_last_read_again``):
+
+        * it reads as the new page does: the page did not change, the settings did.
+          The new version is stored (the archive follows the settings) and nobody is
+          told: ``decision`` with ``alert=False`` and ``SETTINGS_ONLY`` in its summary.
+        * it does not: the page changed too.  The change is the one between the old
+          page read with the new settings and the new page, so the alert shows what the
+          page changed and nothing the settings did; that reading goes with it
+          (``details["reread"]``: title, text, metadata), the old side of every
+          rendering of the change (``AlertsRepo.change_view``) and of the triggers.
+        * it cannot be read again (no body stored, damaged, the new settings do not read
+          it, a file): ``decision`` as it is, against the stored version.
+        """
+        again = None if got.fetch.document else await self._last_read_again(source, state)
+        if again is None:
+            return decision
+        assert state.last is not None
+        before = snapshot(again.title, again.text, again.metadata,
+                          _attachments_as_read(again, state.last.attachments, snap.attachments))
+        if before.content_hash == old.content_hash:  # the settings change nothing there
+            return decision
+        page = await detect_change_async(
+            before, snap, previous_hashes=state.previous_hashes,
+            last_change_kind=state.last_change_kind,
+            diff_timeout=self.config.settings.diff_timeout)
+        if page is None:
+            return replace(decision, summary=f"{SETTINGS_ONLY}：{decision.summary}",
+                           alert=False)
+        reread = {"title": again.title, "text": again.text, "metadata": dict(again.metadata)}
+        return replace(page, details={**page.details, "reread": reread})
+
+    async def _last_read_again(self, source: SourceConfig,
+                               state: PageState) -> Extracted | None:
+        """The last version's raw body read with the source's settings as they are now;
+        None when it cannot be: no body stored (or not the one stored: its SHA-256
+        differs), or the new settings do not read it (the selector matches nothing)."""
+        assert state.last is not None
+        try:
+            full = await asyncio.to_thread(self.store.version, state.last.id)
+            raw = await asyncio.to_thread(self.store.raw_body, state.last.id)
+            if not raw or hashlib.sha256(raw).hexdigest() != full.raw_sha256:
+                return None
+            return await _content(source, await asyncio.to_thread(_stored_fetch, full, raw))
+        except (KeyError, MonitorError) as exc:
+            logger.info("{}: the last version cannot be read again with the new settings: "
+                        "{}", source.name, exc)
+            return None
 
     def _change_alerts(self, source: SourceConfig, changes: list[ChangeDecision],
                        page_id: int, old: triggers.Words | None,
@@ -524,6 +626,41 @@ def _with_documents(decision: ChangeDecision, old_text: str,
         return decision
     docs = [{"url": d.url, "title": d.title, "date": d.date} for d in new[:MAX_DOCUMENTS]]
     return replace(decision, details={**decision.details, "documents": docs})
+
+
+def _stored_fetch(version: VersionFull, raw: bytes) -> FetchResult:
+    """A stored version's answer as ``monitor.fetch`` gave it: its body decoded with the
+    charset it was decoded with then (a file is not decoded: its format is sniffed)."""
+    ctype = version.headers.get("content-type")
+    res = FetchResult(url=version.url, final_url=version.url, status=version.http_status,
+                      headers=dict(version.headers), body=raw)
+    fmt = sniff(raw, ctype, version.url)
+    if fmt is not None:
+        return replace(res, document=fmt)
+    text, charset = decode_html(raw, ctype, version.charset)
+    return replace(res, text=text, charset=charset)
+
+
+def _attachments_as_read(again: Extracted, last: tuple[dict[str, Any], ...] | None,
+                         new: tuple[dict[str, object], ...]) -> list[dict[str, Any]]:
+    """The old page's attachments as the new settings read it: the links it has under
+    them, as the last version recorded them (or, for a link it did not record, as found
+    now): a selector that now leaves a file out is not "附件删除"."""
+    known: dict[str, Any] = {str(a.get("url")): a for a in new}
+    known.update({str(a.get("url")): a for a in last or ()})
+    return [dict(known[a.url]) for a in again.attachments if a.url in known]
+
+
+def _compared_with(changes: list[ChangeDecision],
+                   last: LastVersion | None) -> triggers.Words | None:
+    """The old side of the changes: the last version, or that version read again with
+    the source's new settings when the change was made against that (``reread``)."""
+    for ch in changes:
+        reread = ch.details.get("reread")
+        if isinstance(reread, dict):
+            return snapshot(str(reread["title"]), str(reread["text"]),
+                            dict(reread["metadata"]))
+    return last
 
 
 def _with_unavailable(result: CheckResult, files: tuple[AttachmentFile, ...]) -> CheckResult:

@@ -17,7 +17,7 @@ owner's result.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -68,7 +68,11 @@ class VersionText:
 
 @dataclass(frozen=True)
 class ChangeView:
-    """A change with what a message about it needs."""
+    """A change with what a message about it needs.  ``old`` is the version the change
+    was computed against: the previous version, or, for a change found after the
+    source's settings changed, that version read again with the new settings
+    (``details["reread"]``, ``monitor.pipeline.Checker._settings_apart``), so the diff
+    of the alert is the page's alone."""
 
     id: int
     kind: str
@@ -226,7 +230,8 @@ class AlertsRepo:
                 details=dict(ch.details), created_at=ch.created_at,
                 source=src.name if src else "", page_url=page.url if page else "",
                 source_title=(src.config or {}).get("title") if src else None,
-                old=_text(s, ch.old_version_id), new=_text(s, ch.new_version_id),
+                old=_reread(_text(s, ch.old_version_id), ch.details),
+                new=_text(s, ch.new_version_id),
                 page_id=ch.page_id, files=files.infos(s, _shas(ch.details)))
 
     def version_number(self, version_id: int) -> int:
@@ -251,6 +256,16 @@ def _due_now(s: Session, ids: Sequence[int] | None, where: Any, **values: Any) -
         stmt = stmt.where(col(Alert.id).in_(list(ids)))
     return [int(i) for i in s.execute(stmt.execution_options(synchronize_session=False))
             .scalars()]
+
+
+def _reread(old: VersionText | None, details: dict[str, Any]) -> VersionText | None:
+    """The old version as the change read it (``ChangeView``)."""
+    reread = details.get("reread")
+    if old is None or not isinstance(reread, dict):
+        return old
+    return replace(old, title=str(reread.get("title", old.title)),
+                   text=str(reread.get("text", old.text)),
+                   metadata=dict(reread.get("metadata", old.metadata)))
 
 
 def _text(s: Session, version_id: int | None) -> VersionText | None:

@@ -90,6 +90,9 @@ class Page(SQLModel, table=True):
     # Checks committed so far, and the fetch time of the newest: see Store.commit_check.
     revision: int = 0
     observed_at: datetime | None = None
+    # When a check last read the page whole after its source's settings (sources.
+    # updated_at) changed: until then no validators, no same-bytes shortcut (see 0011).
+    settings_read_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

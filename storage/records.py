@@ -91,6 +91,8 @@ class PageState:
     revision: int = 0  # checks committed for the page when this state was read
     observed_at: datetime | None = None  # fetch time of the newest stored check
     settings_at: datetime | None = None  # when the source's settings last changed
+    # when a check read the page whole with those settings (pages.settings_read_at)
+    settings_read_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ class CheckRecord:
     max_documents: int = 500  # a listing's cap on the documents it creates
     announced: bool = False  # this check told the watchers of a new document
     lease: LeaseEnd | None = None  # the page's lease, ended in the same commit
+    # the page was read whole with its source's new settings (pages.settings_read_at)
+    settings_read_at: datetime | None = None
 
     @property
     def plain(self) -> bool:

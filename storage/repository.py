@@ -60,6 +60,7 @@ _STATE = sa_select(
     Page.id, Page.source_id, Page.url, Page.etag, Page.last_modified, Page.failure_streak,
     Page.gone_streak, Page.status, Page.revision, Page.observed_at, Page.kind,
     Page.announce, Page.list_title, Page.list_date, SourceRow.name, SourceRow.updated_at,
+    Page.settings_read_at,
     _newest(Change.kind, Change).label("change_kind"),
     _newest(Check.error_kind, Check).label("error_kind"),
     sa_select(func.count()).select_from(_child)
@@ -267,7 +268,7 @@ class Store:
             last_error_kind=row.error_kind,
             kind=row.kind, announce=row.announce, list_title=row.list_title,
             list_date=row.list_date, documents_listed=int(row.listed or 0),
-            settings_at=row.updated_at,
+            settings_at=row.updated_at, settings_read_at=row.settings_read_at,
         )
 
     # --- the write path of a check -------------------------------------------------
@@ -702,6 +703,8 @@ def _page_values(revision: int, observed_at: datetime | None, rec: CheckRecord,
         out["url"] = rec.page_url
     if rec.announced:
         out["announce"] = False
+    if rec.settings_read_at is not None:
+        out["settings_read_at"] = rec.settings_read_at
     return out
 
 

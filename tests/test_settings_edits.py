@@ -1,0 +1,294 @@
+"""An admin edits a source's settings (``content``, ``ignore_text``) in sources.toml.
+
+The new settings apply at the next check even when the page did not change: it is read
+whole, without If-None-Match / If-Modified-Since and without the same-bytes shortcut,
+until one check has read it so (``pages.settings_read_at``, ``monitor.pipeline.
+settings_read``); then it is asked conditionally again.  What the settings alone change
+is stored as a version without telling the watchers; a real edit found in the same
+check is told, its diff computed against the old page read with the new settings
+(``Checker._settings_apart``).  Real HTTP servers on 127.0.0.1, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlmodel import select
+
+import monitor.pipeline
+from alerts.compose import Composer
+from monitor.cli.check import run_checks
+from monitor.config import load_config
+from monitor.types import Outcome
+from storage import Store, db, rawcodec
+from storage.alerts_repo import AlertsRepo
+from storage.models import Page, Version
+from tests.conftest import write_sources
+from tests.pages import seed_page
+from tests.sites import Request, Response, Site
+from tests.test_pipeline import ANALYST, EDIT, Env, html, make_env  # noqa: F401  (fixture)
+
+CONTENT = 'content = ".v_news_content"'  # seed 000's body, as the admin first chose it
+NOWHERE = 'content = "div.nosuchthing"'
+IGNORED = "向淑晃委员"  # seed 000's salutation, a paragraph of its own
+IGNORE = f"ignore_text = ['{IGNORED}']"
+IGNORE_NOTHING = "ignore_text = ['这句话不在页面上']"
+
+
+class Conditional:
+    """A server that sends an ETag and answers 304 to it; it keeps every request."""
+
+    def __init__(self, body: bytes, etag: str = '"v1"') -> None:
+        self.body, self.etag = body, etag
+        self.asked: list[str | None] = []  # the If-None-Match of each request
+
+    def __call__(self, req: Request) -> Response:
+        sent = req.headers.get("if-none-match")
+        self.asked.append(sent)
+        if sent == self.etag:
+            return Response(b"", status=304, headers={"ETag": self.etag})
+        return html(self.body, ETag=self.etag)
+
+
+def edit(make_env: Callable[..., Env], *lines: str) -> Env:  # noqa: F811  (the fixture)
+    """The admin's edit of the source in sources.toml, synced as ``monitor check`` does."""
+    env = make_env(source_lines="\n".join(lines))
+    env.store.sync_sources(env.config.sources)
+    return env
+
+
+def last_ok(env: Env) -> object:
+    """When the page was last confirmed (its last successful check)."""
+    with env.store.session() as s:
+        page = s.get(Page, env.page().page_id)
+        assert page is not None
+        return page.last_ok_at
+
+
+# --- bug 1: a 304 must not skip the new settings ------------------------------------------
+
+
+async def test_a_new_content_selector_is_applied_though_the_server_would_answer_304(
+        make_env: Callable[..., Env]) -> None:  # noqa: F811  (the fixture)
+    env = edit(make_env, CONTENT)
+    server = Conditional(seed_page(0))
+    env.serve(server)
+    assert (await env.check()).outcome is Outcome.NEW
+    assert (await env.check()).status == 304
+    confirmed = last_ok(env)
+
+    edited = edit(make_env, NOWHERE)
+    result = await edited.check()
+
+    # the page is read whole, and the selector that matches nothing fails the check,
+    # as it does on a server without ETags (not "unchanged │ 304")
+    assert server.asked == [None, '"v1"', None]
+    assert result.outcome is Outcome.ERROR and result.status == 200
+    assert "div.nosuchthing" in (result.error or "")
+    assert len(edited.versions()) == 1
+    assert last_ok(edited) == confirmed  # "last confirmed" did not move
+    # and until the selector reads the page, every check reads it whole
+    assert (await edited.check()).outcome is Outcome.ERROR
+    assert server.asked[-1] is None
+
+
+async def test_a_new_ignore_text_is_applied_though_the_server_would_answer_304(
+        make_env: Callable[..., Env]) -> None:  # noqa: F811  (the fixture)
+    env = make_env()
+    server = Conditional(seed_page(0))
+    env.serve(server)
+    await env.check()
+    assert (await env.check()).status == 304
+
+    edited = edit(make_env, IGNORE)
+    result = await edited.check()
+
+    assert server.asked == [None, '"v1"', None]  # read whole, no If-None-Match
+    assert result.outcome is Outcome.CHANGED and result.status == 200
+    v1, v2 = edited.versions()
+    assert IGNORED in edited.store.version(v1.id).text
+    assert IGNORED not in edited.store.version(v2.id).text
+    # read once with the new settings: 304s again
+    again = await edited.check()
+    assert again.outcome is Outcome.UNCHANGED and again.status == 304
+    assert server.asked[-1] == '"v1"'
+
+
+async def test_after_one_whole_read_that_finds_the_same_text_the_page_is_asked_with_304s(
+        make_env: Callable[..., Env]) -> None:  # noqa: F811  (the fixture)
+    env = make_env()
+    server = Conditional(seed_page(0))
+    env.serve(server)
+    await env.check()
+
+    edited = edit(make_env, IGNORE_NOTHING)  # changes nothing on this page
+    first, second, third = [await edited.check() for _ in range(3)]
+
+    assert (first.outcome, first.status) == (Outcome.UNCHANGED, 200)  # read whole
+    assert [(r.outcome, r.status) for r in (second, third)] == [(Outcome.UNCHANGED, 304)] * 2
+    assert server.asked == [None, None, '"v1"', '"v1"']
+    assert len(edited.versions()) == 1  # the whole read stored no version
+
+
+def _broken(*args: object, **kw: object) -> object:
+    raise RuntimeError("extraction ran")
+
+
+async def test_without_etags_the_same_bytes_take_the_cheap_path_again_after_one_read(
+        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811  (the fixture)
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    await env.check()
+    edited = edit(make_env, IGNORE_NOTHING)
+    assert (await edited.check()).outcome is Outcome.UNCHANGED  # read whole: same text
+
+    # the same bytes again: not parsed (the broken extraction would fail the check)
+    monkeypatch.setattr(monitor.pipeline, "extract", _broken)
+    again = await edited.check()
+    assert again.outcome is Outcome.UNCHANGED and again.error_kind is None
+
+
+def _sources(tmp_path: Path, site: Site, n: int, line: str = "") -> Path:
+    return write_sources(tmp_path / "sources.toml", "".join(
+        f'[[sources]]\nname = "p{i}"\nurl = "{site.url(f"/p{i}.html")}"\n{line}\n\n'
+        for i in range(n)), settings="concurrency = 3\n")
+
+
+async def test_monitor_check_group_commits_record_the_whole_read(
+        tmp_path: Path, site: Site, store: Store) -> None:
+    """``monitor check`` commits its unchanged checks in groups (``Store.commit_checks``):
+    a whole read stored there counts too, and the next pass is 304s again."""
+    servers = [Conditional(seed_page(i % 4), etag=f'"p{i}"') for i in range(3)]
+    for i, server in enumerate(servers):
+        site.route(f"/p{i}.html", server)
+
+    async def check_all(line: str = "") -> list[tuple[Outcome, int | None]]:
+        config = load_config(_sources(tmp_path, site, 3, line), env={})
+        await asyncio.to_thread(store.sync_sources, config.sources)
+        results = await run_checks(config, store, config.sources, progress=False)
+        return sorted((r.outcome, r.status) for r in results)
+
+    assert await check_all() == [(Outcome.NEW, 200)] * 3
+    assert await check_all() == [(Outcome.UNCHANGED, 304)] * 3
+    assert await check_all(IGNORE_NOTHING) == [(Outcome.UNCHANGED, 200)] * 3  # read whole
+    assert await check_all(IGNORE_NOTHING) == [(Outcome.UNCHANGED, 304)] * 3
+    assert [s.asked for s in servers] == [[None, f'"p{i}"', None, f'"p{i}"']
+                                          for i in range(3)]
+
+
+# --- bug 2: a settings edit is not an edit of the page --------------------------------------
+
+
+async def test_what_the_settings_alone_change_is_a_version_nobody_is_told_of(
+        make_env: Callable[..., Env]) -> None:  # noqa: F811  (the fixture)
+    env = make_env()
+    env.serve(html(seed_page(0)))  # no ETag
+    await env.check()
+
+    edited = edit(make_env, IGNORE)
+    result = await edited.check()
+
+    assert result.outcome is Outcome.CHANGED and result.version_id is not None
+    assert result.alerts == 0 and edited.alerts() == []
+    v1, v2 = edited.versions()  # the archive follows the settings
+    assert IGNORED not in edited.store.version(v2.id).text
+    [change] = edited.changes()
+    assert change.alert is False and (change.old_version_id, change.new_version_id) == (
+        v1.id, v2.id)
+    assert change.summary.startswith("设置变更后重新提取（页面本身未变）")
+    # and the page's next real edit is told as usual, against the new version
+    edited.serve(html(seed_page(0, edit=EDIT)))
+    real = await edited.check()
+    assert real.outcome is Outcome.CHANGED and real.alerts == 1
+    assert [a.event for a in edited.alerts()] == ["change"]
+
+
+async def test_a_real_edit_with_a_settings_edit_is_told_with_the_pages_edit_only(
+        make_env: Callable[..., Env]) -> None:  # noqa: F811  (the fixture)
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    await env.check()
+
+    edited = edit(make_env, IGNORE)
+    edited.serve(html(seed_page(0, edit=EDIT)))  # and the page was edited meanwhile
+    result = await edited.check()
+
+    assert result.outcome is Outcome.CHANGED and result.alerts == 1
+    [alert] = edited.alerts()
+    [change] = edited.changes()
+    assert alert.change_id == change.id and change.alert is True
+    assert change.stats["added"] == 2 and change.stats["removed"] == 2  # 头雁 → 引领
+    repo = AlertsRepo(edited.store)
+    msg = Composer(edited.config.settings, repo).change(repo.change_view(change.id or 0),
+                                                        ANALYST)
+    assert "（+2 / −2 字）" in msg.subject, msg.subject
+    assert "引领" in msg.text and "头雁" in msg.text
+    assert IGNORED not in msg.text  # the salutation the filter took out is no "deletion"
+    assert "段删除" not in msg.text
+
+
+@pytest.mark.parametrize("case", ["other body", "selector reads only the new page"])
+async def test_a_last_version_that_cannot_be_read_again_is_compared_as_stored(
+        make_env: Callable[..., Env], case: str) -> None:  # noqa: F811  (the fixture)
+    """The last version cannot be read with the new settings (its body is not the one
+    stored; the new selector matches nothing in it): the settings' part of the
+    difference cannot be told apart, so the difference is told, as before the fix
+    (never silence about what may be an edit)."""
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    await env.check()
+    if case == "other body":
+        with env.store.session() as s:
+            row = s.exec(select(Version)).one()
+            row.raw_body, row.raw_codec = rawcodec.compress(seed_page(1)), "zstd"
+            s.add(row)
+            s.commit()
+        edited = edit(make_env, IGNORE)
+    else:  # the site's new template, and the admin's selector for it
+        edited = edit(make_env, 'content = ".zoom"')
+        new = seed_page(0, edit=EDIT).replace(b'class="v_news_content"', b'class="zoom"')
+        edited.serve(html(new))
+
+    result = await edited.check()
+
+    assert result.outcome is Outcome.CHANGED and result.alerts == 1
+    [change] = edited.changes()
+    assert change.alert is True and not change.summary.startswith("设置变更")
+    assert "reread" not in change.details
+
+
+# --- migration 0011 -------------------------------------------------------------------------
+
+
+async def test_migration_0011_starts_pages_from_their_last_versions_fetch(
+        make_env: Callable[..., Env], db_url: str) -> None:  # noqa: F811  (the fixture)
+    env = make_env()
+    server = Conditional(seed_page(0))
+    env.serve(server)
+    await env.check()
+    env.store.close()
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    engine = sa.create_engine(db.normalize_url(db_url))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+        assert "settings_read_at" not in {c["name"] for c in
+                                          sa.inspect(conn).get_columns("pages")}
+    engine.dispose()
+    store = Store(db_url)  # 0011 again
+    try:
+        with store.session() as s:
+            page = s.exec(select(Page)).one()
+            version = s.get(Version, page.last_version_id)
+            assert version is not None and page.settings_read_at == version.fetched_at
+        env.store = store
+        assert (await env.check()).status == 304  # the page behaves as before
+    finally:
+        store.close()
