@@ -91,6 +91,12 @@ class LazyPattern:
     def groupindex(self) -> Any:
         return self.compiled().groupindex
 
+    def __copy__(self) -> LazyPattern:
+        return self  # as re.Pattern: immutable, and a copy must not copy the namespace
+
+    def __deepcopy__(self, memo: Any) -> LazyPattern:
+        return self
+
     def __repr__(self) -> str:
         return f"lazyre.compile({self.pattern!r}, {self._flags})"
 

@@ -55,6 +55,15 @@ def test_after_its_first_use_a_module_finds_the_real_pattern() -> None:
     assert namespace["TABLE"][0][1].sub("#", "a1b22") == "a#b#"
 
 
+def test_a_copied_rule_shares_its_pattern_as_with_re() -> None:
+    """``copy``/``deepcopy`` (``dataclasses.asdict`` of a rule) keep the pattern itself,
+    as they do a ``re.Pattern``: never a copy of the module it belongs to."""
+    import copy
+
+    pattern = lazyre.compile(r"\d+")
+    assert copy.copy(pattern) is pattern and copy.deepcopy([pattern])[0] is pattern
+
+
 def test_a_wrong_pattern_fails_on_first_use_as_re_would() -> None:
     wrong = lazyre.compile("[unclosed")
     with pytest.raises(re.error):
