@@ -1,8 +1,9 @@
 """Regular expressions compiled on their first use, not when their module is imported.
 
 The text modules (``monitor.noise``, ``spacing``, ``canon``, ``challenge``,
-``mojibake``, ``detect``, ``extract.metadata``) hold ~100 patterns, many with large CJK
-character classes; compiling them was ~60 ms of every ``monitor check``'s start-up.
+``mojibake``, ``detect``, ``diff``, ``extract.metadata``, ``layout``, ``listing``,
+``html``) hold ~100 patterns, many with large CJK character classes; compiling them was
+~60 ms of every ``monitor check``'s start-up.
 A check of an unchanged page (a 304, or the very bytes of the last version) never runs
 them, yet the modules are imported by the pipeline, the fetcher and the scheduler alike.
 
@@ -19,7 +20,7 @@ that compiles the pattern when one of its methods is first called (``search``,
 
 Compiling twice when two threads first use a pattern at once is harmless: both get
 equal patterns.  A pattern that is wrong fails on its first use rather than at import:
-the tests of each module use every pattern.
+``tests/test_lazyre.py`` compiles every one of the text modules'.
 """
 
 from __future__ import annotations
