@@ -27,22 +27,23 @@ import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 
+from monitor import lazyre
 from monitor.extract.metadata import ALIASES, STOP_LABELS, unwrapped
 
 # Characters that never need a space around them to be read: CJK and punctuation.
 _CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf" \
        "\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"
-_IS_CJK = re.compile(f"[{_CJK}]")
-_SPACE_RUN = re.compile(r"\s+")
-_CELL = re.compile(r"\s*\|\s*")
+_IS_CJK = lazyre.compile(f"[{_CJK}]")
+_SPACE_RUN = lazyre.compile(r"\s+")
+_CELL = lazyre.compile(r"\s*\|\s*")
 _LABELS = sorted({*(a for names in ALIASES.values() for a in names), *STOP_LABELS},
                  key=len, reverse=True)
 # A known label at the start of a line, with its colon or directly followed by a value.
-_KNOWN = re.compile("^(" + "|".join(_LABELS) + ")(?::|(?=[^:]))")
+_KNOWN = lazyre.compile("^(" + "|".join(_LABELS) + ")(?::|(?=[^:]))")
 # A line that is only a label: a known one, or a short Chinese label with its colon.
-_LABEL_ONLY = re.compile("^(?:(?:" + "|".join(_LABELS) + f"):?|[{_CJK}]{{1,10}}:)$")
+_LABEL_ONLY = lazyre.compile("^(?:(?:" + "|".join(_LABELS) + f"):?|[{_CJK}]{{1,10}}:)$")
 # A line that starts with a label: a field of its own, never the value of the one above.
-_FIELD = re.compile("^(?:(?:" + "|".join(_LABELS) + f")|[{_CJK}]{{1,10}}:)")
+_FIELD = lazyre.compile("^(?:(?:" + "|".join(_LABELS) + f")|[{_CJK}]{{1,10}}:)")
 
 
 def canonical_parts(title: str, text: str, metadata: Mapping[str, str]) -> dict[str, object]:

@@ -64,7 +64,7 @@ from functools import cached_property
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import noise
+from monitor import lazyre, noise
 from monitor.extract import listing
 from monitor.extract.html import Parsed, prepared
 
@@ -231,7 +231,7 @@ def _edge_error(page: _Page) -> str | None:
 # --- body signatures -------------------------------------------------------------------
 
 _SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (reason, re.compile(pattern)) for reason, pattern in (
+    (reason, lazyre.compile(pattern)) for reason, pattern in (
         ("Cloudflare challenge page", r"<title>\s*just a moment\.\.\.|cf_chl_opt|cf-chl-|"
                                       r"_cf_chl|checking your browser before accessing"),
         ("Cloudflare block page", r"attention required! \| cloudflare|cf-error-details|"
@@ -262,20 +262,20 @@ _SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("anti-bot JavaScript redirect", r"adfwkey="),
     )
 )
-_ERROR_TITLE = re.compile(
+_ERROR_TITLE = lazyre.compile(
     r"^(?:(?:403|429|500|502|503|504)\b|access denied$|forbidden$|bad gateway$|"
     r"service (?:temporarily )?unavailable$|gateway time-?out$|too many requests$)",
     re.IGNORECASE,
 )
-_TITLE_SUFFIX = re.compile(r"\s+[-|—–·]\s*|\s*[_|—–]\s*")  # before a site name
+_TITLE_SUFFIX = lazyre.compile(r"\s+[-|—–·]\s*|\s*[_|—–]\s*")  # before a site name
 
 # Generic Chinese anti-bot pages, of no vendor: a title that is only a verification word
 # (on a short page), a prompt to pass a captcha or slow down (on a tiny page).
-_ANTIBOT_TITLE = re.compile(
+_ANTIBOT_TITLE = lazyre.compile(
     r"(?:访问|安全|人机|滑动|图形|拼图)?验证(?:码)?|请?输入验证码|请?完成(?:安全|人机)?验证|"
     r"(?:访问|请求|操作)(?:过于|太|过度)?频繁(?:[,，]?请稍后(?:再试|访问))?",
 )
-_ANTIBOT_PROMPT = re.compile(
+_ANTIBOT_PROMPT = lazyre.compile(
     r"(?:访问|请求|操作)(?:过于|太|过度)频繁|访问频率过(?:快|高)|访问验证|安全验证|"
     r"请输入(?:图中的?|下方的?)?(?:验证码|字符)|"
     r"请(?:先)?完成(?:下方|下面|以下|如下)?的?(?:安全|人机|滑块)?验证|"
@@ -287,27 +287,27 @@ _ANTIBOT_PROMPT = re.compile(
 _THING = r"(?:页面|网页|文章|信息|内容|稿件|文档|链接|网址|资源)"
 _GONE = (r"(?:不存在|未找到|找不到|无法找到|没有找到|已(?:经)?(?:被)?(?:删除|撤销|撤回|撤稿|撤下|"
          r"下线|下架|移除|失效|过期))")
-_NOT_FOUND = re.compile(
+_NOT_FOUND = lazyre.compile(
     rf"(?:(?:您|你)(?:所|要|所要)?(?:访问|查看|浏览|请求|查找|打开)的|该|此|当前)?"
     rf"{_THING}(?:可能)?{_GONE}(?:或(?:者)?(?:已(?:经)?)?(?:被)?(?:删除|撤销|撤回|撤下|下线|移除|过期|"
     rf"失效|迁移|更名|不存在))?"
     r"|(?<!\d)404\s*(?:not\s*found|error|错误)|page\s*not\s*found",  # in text without spaces
     re.IGNORECASE,
 )
-_NOT_FOUND_TITLE = re.compile(
+_NOT_FOUND_TITLE = lazyre.compile(
     rf"(?:(?:错误|error)?\s*404\s*(?:错误|error|not\s*found|页面|[:：!！])?\s*)?"
     rf"(?:(?:抱歉|对不起|很抱歉)[，,！!]?\s*)?(?:{_NOT_FOUND.pattern})[!！。.]*"
     r"|(?:错误|error)?\s*404\s*(?:错误|error|not\s*found|页面)?|(?:page|file)?\s*not\s*found",
     re.IGNORECASE,
 )
 
-_REDIRECT = re.compile(r"\blocation(?:\.href)?\s*=[^=]|\blocation\.(?:replace|assign)\s*\(|"
-                       r"http-equiv=[\"']?refresh")
+_REDIRECT = lazyre.compile(r"\blocation(?:\.href)?\s*=[^=]|\blocation\.(?:replace|assign)\s*\(|"
+                           r"http-equiv=[\"']?refresh")
 
 
 # Titles no real page has; they count whatever the page's size.
 _TITLES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in (
+    (reason, lazyre.compile(pattern, re.IGNORECASE)) for reason, pattern in (
         ("Cloudflare challenge page", r"^just a moment\.\.\.$"),
         ("Cloudflare block page", r"attention required! \| cloudflare"),
         ("CloudFront error page", r"^error: the request could not be satisfied$"),
@@ -345,12 +345,12 @@ def _redirect_only(page: _Page) -> str | None:
 
 # --- unrendered and empty --------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = lazyre.compile(
     r"\$!?\{?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\([^)]{0,80}\))?"  # Velocity $a.b(...)
     r"|\$\{[A-Za-z_][\w.]*\}"  # ${a.b}
     r"|<%=?[^%]{0,80}%>"  # JSP/ASP
 )
-_MUSTACHE = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}")
+_MUSTACHE = lazyre.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}")
 
 
 def _unrendered(page: _Page) -> str | None:
@@ -417,7 +417,7 @@ def _main_text(html: str) -> str:
     return listing.prose(tree.body, skip=set())
 
 
-_VISIBLE = re.compile(r"\S")
+_VISIBLE = lazyre.compile(r"\S")
 
 
 def _empty(page: _Page) -> str | None:

@@ -32,6 +32,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
+from monitor import lazyre
 from monitor.canon import canonical_line, canonical_parts, canonical_text
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
 from monitor.extract import listing
@@ -47,19 +48,20 @@ NO_STATS = {"added": 0, "removed": 0, "paragraphs": 0, "paragraphs_modified": 0,
 MAX_GROUPS = 6  # paragraph groups named in a summary before "等"
 
 # A paragraph that starts with a reply label: "部门答复", "答复：…", "【办理结果】…".
-_REPLY_LABEL = re.compile(
+_REPLY_LABEL = lazyre.compile(
     r"^[\s【\[（(〔]*(?:部门|单位|承办单位|主办单位|会办单位|办理单位)?"
     r"(?:答复|回复|答复函|答复意见|答复内容|回复内容|办理结果|办理情况|办理意见|办理答复"
     r"|处理结果|处理意见)(?:[】\]）)〕]|\s*[:：]|\s*$)")
 # A short heading naming a reply to a proposal: "对…第0192号提案的答复",
 # "第20200255号代表建议答复的函", "关于对第…号政协提案会办意见的函".
-_REPLY_TITLE = re.compile(r"(?:提案|建议|议案|意见|代表|委员|留言|来信).{0,40}?"
-                          r"(?:答复|回复|复函|答复函|的函|办理情况)\s*$")
+_REPLY_TITLE = lazyre.compile(r"(?:提案|建议|议案|意见|代表|委员|留言|来信).{0,40}?"
+                              r"(?:答复|回复|复函|答复函|的函|办理情况)\s*$")
 # The opening of a reply letter: "现答复如下", "会办意见如下", "现将办理情况答复如下".
-_REPLY_OPENING = re.compile(r"(?:答复|回复|函复|会办意见|办理意见|办理情况|处理意见)如下")
-_ADDITIVE = re.compile(r"^[\s（(【\[]*(?:另外|另|此外|同时|补充|又|再者|再|并且|并|附)[，,、：:\s]")
-_ACKNOWLEDGED = re.compile(r"收悉|收到|来信|来函|提出的|所提|提案|建议|议案|意见")
-_STATUS = re.compile(r"(?:办理|答复|回复|处理)(?:状态|情况|进度)\s*[:：]\s*(\S{2,6})")
+_REPLY_OPENING = lazyre.compile(r"(?:答复|回复|函复|会办意见|办理意见|办理情况|处理意见)如下")
+_ADDITIVE = lazyre.compile(
+    r"^[\s（(【\[]*(?:另外|另|此外|同时|补充|又|再者|再|并且|并|附)[，,、：:\s]")
+_ACKNOWLEDGED = lazyre.compile(r"收悉|收到|来信|来函|提出的|所提|提案|建议|议案|意见")
+_STATUS = lazyre.compile(r"(?:办理|答复|回复|处理)(?:状态|情况|进度)\s*[:：]\s*(\S{2,6})")
 _PENDING = ("未答复", "待答复", "未回复", "待回复", "办理中", "正在办理", "未办结", "待办理",
             "处理中", "受理中")
 _DONE = ("已答复", "已回复", "已办结", "办结", "已办理", "已处理", "已完成")

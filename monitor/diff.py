@@ -43,7 +43,6 @@ import asyncio
 import importlib.util
 import multiprocessing
 import os
-import re
 import signal
 import sys
 import threading
@@ -56,6 +55,7 @@ from functools import cached_property
 from diff_match_patch import diff_match_patch
 from loguru import logger
 
+from monitor import lazyre
 from monitor.paragraphs import DELETE, EQUAL, INSERT, Op, ParagraphDiff, paragraphs_of
 
 # Below this many characters (both texts) a direct character diff is cheap enough.
@@ -254,7 +254,7 @@ def _whole_lines_at(s: str, p: int, n: int, *, text_start: bool,
 # --- whole numbers ------------------------------------------------------------------------
 
 # Digits (ASCII or full-width) with "." or "," between digits, and a trailing percent sign.
-_NUMBER = re.compile(r"[0-9０-９]+(?:[.,．][0-9０-９]+)*[%％]?")
+_NUMBER = lazyre.compile(r"[0-9０-９]+(?:[.,．][0-9０-９]+)*[%％]?")
 
 
 class _Numbers:
@@ -288,7 +288,7 @@ class _Numbers:
 
 
 _NUMBER_CHARS = frozenset("0123456789０１２３４５６７８９.,．%％")
-_ANY_DIGIT = re.compile(r"[0-9０-９]")
+_ANY_DIGIT = lazyre.compile(r"[0-9０-９]")
 
 
 # A run of edits between two equalities: old[a:b] became new[c:d].

@@ -30,18 +30,19 @@ for pages that almost never need it.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
+from monitor import lazyre
+
 # Han, kana, hangul, CJK punctuation and full-width forms: never in mojibake of UTF-8.
-_CJK_CHAR = re.compile("[\u2e80-\u2fff\u3000-\u30ff\u3100-\u312f\u3190-\u31ff"
-                       "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-                       "\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f]")
+_CJK_CHAR = lazyre.compile("[\u2e80-\u2fff\u3000-\u30ff\u3100-\u312f\u3190-\u31ff"
+                           "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+                           "\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f]")
 # What double-encoded UTF-8 looks like: a lead byte read as Â/Ã/â... then a
 # continuation byte read as a Windows-1252 or C1 character.
-_HINT = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
-                   "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
-                   "\u2039\u203a\u20ac\u2122]")
+_HINT = lazyre.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+                       "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
+                       "\u2039\u203a\u20ac\u2122]")
 
 
 def repair(html: str) -> tuple[str, list[str]]:

@@ -31,6 +31,7 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
+from monitor import lazyre
 from monitor.spacing import _INVISIBLE, normalize_line
 
 # --- DOM level -------------------------------------------------------------------------
@@ -43,7 +44,7 @@ ALWAYS_DROP = (
     "textarea", "input", "link", "meta", "base",
 )
 
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_HIDDEN_STYLE = lazyre.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _WIDGET_HOLDERS = "span, em, font, b, i, strong, label, small, a, li, p, div, dd, dt"
 _WIDGET_MAX = 60
 _INLINE_TAGS = frozenset({"span", "em", "font", "b", "i", "strong", "label", "small", "a",
@@ -66,21 +67,21 @@ def _attr_contains(*words: str) -> str:
 DOM_RULES: tuple[DomRule, ...] = (
     DomRule("share bar", _attr_contains("share", "fenxiang") + ", .jiathis_style", 60),
     DomRule("toolbar", _attr_contains("print", "fontsize", "font-size", "zihao"), 60,
-            re.compile(r"打印|关闭|字体|字号|[大中小]")),
+            lazyre.compile(r"打印|关闭|字体|字号|[大中小]")),
     DomRule("breadcrumb",
             _attr_contains("crumb", "position", "location", "weizhi", "dqwz", "curpos",
                            "current", "path"), 200,
-            re.compile(r"当前位置|您的位置|现在的位置|所在位置|首页|>|»|＞|›")),
+            lazyre.compile(r"当前位置|您的位置|现在的位置|所在位置|首页|>|»|＞|›")),
     DomRule("prev/next links",
             _attr_contains("prev", "next", "sxp", "sxt", "fanye", "pre_next", "page-turn"),
-            300, re.compile(r"上一篇|下一篇|上一条|下一条")),
+            300, lazyre.compile(r"上一篇|下一篇|上一条|下一条")),
     DomRule("view counter",
             _attr_contains("hits", "click", "count", "visit", "views", "read", "llcs",
                            "djl", "fwl", "liulan"), 20,
-            re.compile(r"^\s*\d[\d,，]*\s*$"), _INLINE_TAGS),
+            lazyre.compile(r"^\s*\d[\d,，]*\s*$"), _INLINE_TAGS),
     DomRule("date widget", _attr_contains("today", "riqi", "weather", "tianqi"), 80),
     DomRule("vote widget", _attr_contains("vote", "digg", "pingjia", "dianzan"), 60,
-            re.compile(r"支持|反对|[顶踩赞]")),
+            lazyre.compile(r"支持|反对|[顶踩赞]")),
 )
 
 
@@ -383,8 +384,8 @@ class TextRule:
 
 def _rule(label: str, pattern: str, flags: int = 0, replacement: str = " ",
           needles: tuple[str, ...] = ()) -> TextRule:
-    needle = re.compile("|".join(map(re.escape, needles))) if needles else None
-    return TextRule(label, re.compile(pattern, flags), replacement, needles, needle)
+    needle = lazyre.compile("|".join(map(re.escape, needles))) if needles else None
+    return TextRule(label, lazyre.compile(pattern, flags), replacement, needles, needle)
 
 
 _COUNTER_WORDS = ("点击", "浏览", "阅读", "访问", "查看", "人气")  # how _NOUNS/_VERBS begin
@@ -432,9 +433,9 @@ WIDGET_LINES = frozenset({
     "打印", "关闭", "打印本页", "关闭窗口", "加入收藏", "收藏", "返回顶部", "设为首页", "分享",
     "分享到", "纠错", "我要纠错", "上一篇", "下一篇", "返回", "顶部", "TOP", "Top", "top",
 })
-_BRACKETS = re.compile(r"[【】\[\]]")
-_EMPTY_PAIRS = re.compile(r"【\s*】|\[\s*\]|（\s*）|\(\s*\)")
-_ONLY_SEPARATORS = re.compile(r"[\s|｜/\\·•\-—_,，.。;；:：、()（）\[\]【】<>《》«»›＞]*")
+_BRACKETS = lazyre.compile(r"[【】\[\]]")
+_EMPTY_PAIRS = lazyre.compile(r"【\s*】|\[\s*\]|（\s*）|\(\s*\)")
+_ONLY_SEPARATORS = lazyre.compile(r"[\s|｜/\\·•\-—_,，.。;；:：、()（）\[\]【】<>《》«»›＞]*")
 
 
 def strip_text_noise(line: str) -> tuple[str, list[str]]:
@@ -465,11 +466,11 @@ def _strip_line(line: str) -> tuple[str, tuple[str, ...]]:
 
 
 # One search for all the rules' words: most lines hold none and are done at once.
-_ANY_NEEDLE = re.compile("|".join(re.escape(n) for rule in TEXT_RULES for n in rule.needles))
+_ANY_NEEDLE = lazyre.compile("|".join(re.escape(n) for rule in TEXT_RULES for n in rule.needles))
 _EVERY_RULE_HAS_NEEDLES = all(rule.needles for rule in TEXT_RULES)
 # The same words with any spaces or invisible characters between their letters.
 _GAP = f"(?:\\s|{_INVISIBLE.pattern})*"
-_ANY_SPACED_NEEDLE = re.compile("|".join(
+_ANY_SPACED_NEEDLE = lazyre.compile("|".join(
     _GAP.join(map(re.escape, n)) for rule in TEXT_RULES for n in rule.needles))
 
 

@@ -38,13 +38,15 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from monitor import lazyre
+
 # Deleted outright: a reader sees nothing there.
-_INVISIBLE = re.compile(
+_INVISIBLE = lazyre.compile(
     "[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\ufeff]"
 )
 # Every kind of horizontal space a page uses for indentation or alignment.
-_SPACES = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACES = lazyre.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 
 # Han, kana, bopomofo, CJK symbols and punctuation, full-width forms, and the general
 # punctuation Chinese text uses (“”‘’…—·), so that "的\n“人工智能”" joins up too.
@@ -56,12 +58,12 @@ CJK = (
 # Characters of Chinese words (not punctuation): a gap between two of them may separate.
 _WORD = ("\u3040-\u30ff\u3100-\u312f\u31a0-\u31bf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
          "\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\U00020000-\U0003134f")
-_IS_CJK = re.compile(f"[{CJK}]")
-_IS_WORD = re.compile(f"[{_WORD}]")
-_ANY_CJK_GAP = re.compile(f"(?<=[{CJK}])[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+"
-                          f"(?=[{CJK}])")
-_FIELD = re.compile("[\u4e00-\u9fff][:：]")
-_FIELD_START = re.compile("[\u4e00-\u9fff]{2,8}[:：]")
+_IS_CJK = lazyre.compile(f"[{CJK}]")
+_IS_WORD = lazyre.compile(f"[{_WORD}]")
+_ANY_CJK_GAP = lazyre.compile(f"(?<=[{CJK}])[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+"
+                              f"(?=[{CJK}])")
+_FIELD = lazyre.compile("[\u4e00-\u9fff][:：]")
+_FIELD_START = lazyre.compile("[\u4e00-\u9fff]{2,8}[:：]")
 FIELD_LINE_MAX = 40
 SEPARATOR = "\u3000"  # how a kept gap between two Chinese words is written
 

@@ -134,6 +134,41 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
     assert not nothing_sent & modules, nothing_sent & modules
 
 
+COMPILED = """
+import gc, json, sys
+from monitor.cli import cli
+from monitor.lazyre import LazyPattern
+try:
+    cli(sys.argv[1:])
+except SystemExit:
+    pass
+# the text modules' patterns compiled by this command (monitor.lazyre)
+print(json.dumps(sum(isinstance(o, LazyPattern) and o._compiled is not None
+                     for o in gc.get_objects())))
+"""
+
+
+def test_a_check_of_an_unchanged_page_compiles_no_text_pattern(tmp_path: Path,
+                                                                site: Site) -> None:
+    """The same bytes as the last version are not read again: the ~100 patterns of
+    extraction, noise, challenge and change detection (~60 ms to compile) are left
+    uncompiled; the first check, which reads the page, compiles them."""
+    site.route("/a.html", seed_page(0))
+    write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a"
+        url = "{site.url('/a.html')}"
+        """, settings=f'database_url = "sqlite:///{tmp_path}/m.db"\n')
+    counts = []
+    for says in ("1 new", "1 unchanged"):
+        out = subprocess.run([sys.executable, "-c", COMPILED, "check"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        *printed, last = out.strip().splitlines()
+        assert says in "\n".join(printed)
+        counts.append(json.loads(last))
+    assert counts[0] > 10 and counts[1] == 0, counts
+
+
 COMPLETE = """
 import json, sys
 from monitor.cli import cli

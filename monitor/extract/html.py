@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import attachments, discover, mojibake, noise
+from monitor import attachments, discover, lazyre, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
 from monitor.extract import listing
 from monitor.extract.layout import BLOCK_TAGS, render
@@ -51,13 +51,13 @@ CMS_HINTS = (
     ".Article_content", "#ivs_content", ".zw", "#zw", ".wz_con", ".news_content",
     ".detail-content", ".art_con", ".bt-article", ".main-txt", "ucapcontent",
 )
-_GOOD_NAME = re.compile(r"article|content|detail|zoom|news|text|txt|main|body|zhengwen|"
-                        r"\bzw|wz|cont", re.IGNORECASE)
-_BAD_NAME = re.compile(r"nav|menu|foot|header|sidebar|side|aside|comment|share|crumb|"
-                       r"copyright|bottom|banner|logo|friend|related|recommend|login|search|"
-                       r"toolbar|advert|weizhi|position|location|pag(?:er|ination)|link",
-                       re.IGNORECASE)
-_PUNCT = re.compile(r"[，。；：、！？,.;:!?]")
+_GOOD_NAME = lazyre.compile(r"article|content|detail|zoom|news|text|txt|main|body|zhengwen|"
+                            r"\bzw|wz|cont", re.IGNORECASE)
+_BAD_NAME = lazyre.compile(r"nav|menu|foot|header|sidebar|side|aside|comment|share|crumb|"
+                           r"copyright|bottom|banner|logo|friend|related|recommend|login|search|"
+                           r"toolbar|advert|weizhi|position|location|pag(?:er|ination)|link",
+                           re.IGNORECASE)
+_PUNCT = lazyre.compile(r"[，。；：、！？,.;:!?]")
 _MIN_PARAGRAPH = 10  # visible characters, not counting link text
 _MIN_ARTICLE = 5.0  # below this the page has no prose: keep the whole body
 _SIBLING_SHARE = 0.3
@@ -68,7 +68,7 @@ _WRAPPER_GAIN = 1.05
 _CLIMB_LINKS = 0.2
 _FIELD_MAX = 120  # a metadata field ("索引号：…") is shorter than this
 _CHROME_TAGS = frozenset({"nav", "footer"})
-_CHROME_NAME = re.compile(r"\bnav|menu|footer|\bfoot\b|copyright|banner|crumb", re.IGNORECASE)
+_CHROME_NAME = lazyre.compile(r"\bnav|menu|footer|\bfoot\b|copyright|banner|crumb", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

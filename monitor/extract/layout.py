@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
-from monitor import noise
+from monitor import lazyre, noise
 from monitor.spacing import CJK, normalize_line
 
 BLOCK_TAGS = frozenset(
@@ -27,10 +27,10 @@ BLOCK_TAGS = frozenset(
     "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr html legend li main "
     "menu nav ol p section summary table tbody td tfoot th thead tr ul".split())
 _SKIP = frozenset({"img", "head", "title", *noise.ALWAYS_DROP})
-LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+LINE_BREAKS = lazyre.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _SPACE = "[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
-_WRAP = re.compile(f"{_SPACE}*\n(?:{_SPACE}|\n)*")
-_IS_CJK = re.compile(f"[{CJK}]")
+_WRAP = lazyre.compile(f"{_SPACE}*\n(?:{_SPACE}|\n)*")
+_IS_CJK = lazyre.compile(f"[{CJK}]")
 
 
 def unwrap(text: str) -> str:

@@ -36,14 +36,15 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborNode
 
+from monitor import lazyre
 from monitor.normalize import normalize_line
 
 _MONTHS = (r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?")
-DATE = re.compile(
+DATE = lazyre.compile(
     r"\d{4}\s*(?:[-/.]\s*\d{1,2}\s*[-/.]\s*\d{1,2}|年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)"
     rf"|\b{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}|\b\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}")
-_CHROME_NAME = re.compile(r"nav|menu|foot|header|side|aside|crumb|bottom|banner|friend|"
-                          r"related|recommend|tuijian|xgwz|xglj|yqlj", re.IGNORECASE)
+_CHROME_NAME = lazyre.compile(r"nav|menu|foot|header|side|aside|crumb|bottom|banner|friend|"
+                              r"related|recommend|tuijian|xgwz|xglj|yqlj", re.IGNORECASE)
 _CHROME_TAGS = frozenset({"nav", "header", "footer", "aside"})
 _MIN_TITLE = 4
 _MAX_LINKS = 3
@@ -54,10 +55,10 @@ _CHROME_FACTOR = 0.5
 _OUTWEIGH = 2.0
 _ARTICLE_PROSE = 200  # an article with this much prose is never replaced...
 _ARTICLE_SENTENCES = 3  # ...nor one with this many sentences
-_SENTENCE_END = re.compile("[。！？]")
+_SENTENCE_END = lazyre.compile("[。！？]")
 _JOIN_SHARE = 0.5
 SEPARATOR = " | "
-_PLAIN_NAME = re.compile(r"[A-Za-z_][\w-]*")
+_PLAIN_NAME = lazyre.compile(r"[A-Za-z_][\w-]*")
 
 
 @dataclass(frozen=True)

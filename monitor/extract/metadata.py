@@ -25,6 +25,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor import lazyre
 from monitor.extract.layout import holders, unwrap
 from monitor.noise import outermost
 from monitor.normalize import normalize_line
@@ -70,18 +71,18 @@ _LABELS = sorted({*_CANONICAL, *STOP_LABELS}, key=len, reverse=True)
 _LABEL_ENDS = tuple(_LABELS)
 # In running text a label needs a colon, and a short one must not sit inside a word
 # ("组配分类：" is not "分类：").
-FIELD = re.compile(
+FIELD = lazyre.compile(
     "(?:" + "|".join(label for label in _LABELS if len(label) >= 4)
     + "|(?<![\u4e00-\u9fff])(?:" + "|".join(label for label in _LABELS if len(label) < 4)
     + "))\\s*[:：]"
 )
 # A table cell may hold a bare label; a short one needs its colon there too, or the
 # 名称/分类 column headings of a data table would read as fields.
-_CELL_LABEL = re.compile(
+_CELL_LABEL = lazyre.compile(
     "(?:(?:" + "|".join(label for label in _LABELS if len(label) >= 3) + ")\\s*[:：]?"
     + "|(?:" + "|".join(label for label in _LABELS if len(label) < 3) + ")\\s*[:：])"
 )
-_DOC_NUMBER = re.compile(
+_DOC_NUMBER = lazyre.compile(
     r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,5}\s*号"
 )
 # A short label standing bare in its cell is believed when its value has the field's own
