@@ -24,6 +24,8 @@ that changed one line costs about ten bytes of ids, not a 4-byte id per line.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
@@ -128,21 +130,63 @@ _INSERT = insert(Paragraph.__table__).returning(  # type: ignore[attr-defined]
     sort_by_parameter_order=True)
 
 
-def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]]
-          ) -> list[int]:
+def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]],
+          known: dict[str, int] | None = None) -> list[int]:
     """The ids of ``items`` (field, text) on the page, inserting the ones it lacks (in
-    order, so a new version's new lines get consecutive ids)."""
+    order, so a new version's new lines get consecutive ids).  ``known``: body lines
+    of the page already known, text → id (``LinesRead``: those of its last version, as
+    the diff read them): found there, a line needs no digest and no lookup."""
     s = _core(s)
+    if known:
+        return _store_known(s, page_id, items, known)
     keys = [digest(f, t) for f, t in items]
-    known = _known(s, page_id, set(keys))
+    found = _known(s, page_id, set(keys))
     new: dict[bytes, tuple[str, str]] = {}
     for key, item in zip(keys, items, strict=True):
-        if key not in known and key not in new:
+        if key not in found and key not in new:
             new[key] = item
     if new:
-        known.update(_insert(s, page_id, new))
-        index(s, [(known[key], text) for key, (_, text) in new.items()])
-    return [known[k] for k in keys]
+        found.update(_insert(s, page_id, new))
+        index(s, [(found[key], text) for key, (_, text) in new.items()])
+    return [found[k] for k in keys]
+
+
+def _store_known(c: Connection, page_id: int, items: Sequence[tuple[str, str]],
+                 known: dict[str, int]) -> list[int]:
+    """``store`` when most lines are known already: the others only are digested and
+    looked up (and inserted when the page has none), in the same order."""
+    rest = [item for item in items if item[0] != BODY or item[1] not in known]
+    ids = dict(zip(rest, store(c, page_id, rest), strict=True)) if rest else {}
+    return [known[t] if f == BODY and t in known else ids[(f, t)] for f, t in items]
+
+
+class LinesRead:
+    """The body lines of the last few versions whose text was read (``text_of``), by
+    version id: text → paragraph id.  A changed check reads its page's last version
+    for the diff, then stores the new version: most of its lines are those, and their
+    ids are known without a digest or a lookup (``store(known=…)``).  A paragraph row
+    never changes, so the ids stay right while the version is its page's last one
+    (``Store`` asks for the page's last version under the page's lock); an entry is
+    taken once, and only ``SIZE`` are kept (the checks in flight)."""
+
+    SIZE = 32
+
+    def __init__(self) -> None:
+        self._by_version: OrderedDict[int, dict[str, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, version_id: int, lines: dict[str, int]) -> None:
+        with self._lock:
+            self._by_version[version_id] = lines
+            self._by_version.move_to_end(version_id)
+            while len(self._by_version) > self.SIZE:
+                self._by_version.popitem(last=False)
+
+    def take(self, version_id: int | None) -> dict[str, int] | None:
+        if version_id is None:
+            return None
+        with self._lock:
+            return self._by_version.pop(version_id, None)
 
 
 # SQLite: plain multi-row statements through the driver.  SQLAlchemy inserts rows one
@@ -263,9 +307,14 @@ def join(ids: Sequence[int], found: dict[int, tuple[str, str]], version_id: int)
                            detail=f"paragraph {bad}: {found[bad][1]!r:.60}") from None
 
 
-def text_of(s: Session | Connection, version_id: int, lines: bytes | None) -> str:
+def text_of(s: Session | Connection, version_id: int, lines: bytes | None,
+            remember: LinesRead | None = None) -> str:
     ids = decode(lines)
-    return join(ids, texts(s, ids), version_id)
+    found = texts(s, ids)
+    text = join(ids, found, version_id)
+    if remember is not None:
+        remember.put(version_id, {found[i][1]: i for i in ids if found[i][0] == BODY})
+    return text
 
 
 def texts_of(s: Session | Connection, versions: Sequence[tuple[int, bytes | None]]

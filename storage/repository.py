@@ -128,6 +128,7 @@ class Store:
         # SQLite: writers take turns here, across threads and processes (storage.turns)
         self._writer = (WriterTurns(db.sqlite_path(self.url)) if self.is_sqlite
                         else nullcontext())
+        self._lines_read = paragraphs.LinesRead()
         if migrate:
             with self._translated():
                 db.migrate(self.engine)
@@ -445,7 +446,8 @@ class Store:
         previous = newest if newest is not None and newest.id == page.last_version_id else (
             _raw_row(c, page.last_version_id) if page.last_version_id else None)
         blob, codec, base_id, chain = self._compress(c, previous, new.raw)
-        lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text))
+        lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
+                                 known=self._lines_read.take(page.last_version_id))
         fields = paragraphs.store(c, page.id, paragraphs.fields_of(new.title, new.metadata))
         row = {
             "page_id": page.id, "fetched_at": new.fetched_at,
@@ -560,7 +562,7 @@ class Store:
             lines = c.execute(_LINES, {"id": version_id}).first()
             if lines is None:
                 raise KeyError(version_id)
-            return paragraphs.text_of(c, version_id, lines[0])
+            return paragraphs.text_of(c, version_id, lines[0], remember=self._lines_read)
 
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
