@@ -131,16 +131,18 @@ _INSERT = insert(Paragraph.__table__).returning(  # type: ignore[attr-defined]
 
 
 def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]],
-          known: dict[str, int] | None = None) -> list[int]:
+          known: dict[str, int] | None = None, *, empty: bool = False) -> list[int]:
     """The ids of ``items`` (field, text) on the page, inserting the ones it lacks (in
     order, so a new version's new lines get consecutive ids).  ``known``: body lines
     of the page already known, text → id (``LinesRead``: those of its last version, as
-    the diff read them): found there, a line needs no digest and no lookup."""
+    the diff read them): found there, a line needs no digest and no lookup.  ``empty``:
+    the page has no paragraphs yet (no version: they are only ever written with one),
+    so none is looked up (were it wrong, the insert would fail on the unique key)."""
     s = _core(s)
     if known:
         return _store_known(s, page_id, items, known)
     keys = [digest(f, t) for f, t in items]
-    found = _known(s, page_id, set(keys))
+    found = {} if empty else _known(s, page_id, set(keys))
     new: dict[bytes, tuple[str, str]] = {}
     for key, item in zip(keys, items, strict=True):
         if key not in found and key not in new:

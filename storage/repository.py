@@ -447,7 +447,8 @@ class Store:
             _raw_row(c, page.last_version_id) if page.last_version_id else None)
         blob, codec, base_id, chain = self._compress(c, previous, new.raw)
         lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
-                                 known=self._lines_read.take(page.last_version_id))
+                                 known=self._lines_read.take(page.last_version_id),
+                                 empty=newest is None)
         fields = paragraphs.store(c, page.id, paragraphs.fields_of(new.title, new.metadata))
         row = {
             "page_id": page.id, "fetched_at": new.fetched_at,
