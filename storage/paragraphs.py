@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -125,9 +125,6 @@ _KNOWN = select(Paragraph.digest, Paragraph.id).where(
     Paragraph.digest.in_(bindparam("keys", expanding=True)))  # type: ignore[attr-defined]
 _TEXTS = select(Paragraph.id, Paragraph.field, Paragraph.text).where(
     Paragraph.id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-_INSERT = insert(Paragraph.__table__).returning(  # type: ignore[attr-defined]
-    Paragraph.__table__.c.id, Paragraph.__table__.c.digest,  # type: ignore[attr-defined]
-    sort_by_parameter_order=True)
 
 
 def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]],
@@ -205,9 +202,10 @@ def _insert(c: Connection, page_id: int, new: dict[bytes, tuple[str, str]]
             ) -> dict[bytes, int]:
     """Insert the new paragraphs in order; their ids by digest."""
     if c.dialect.name != "sqlite":
-        rows = c.execute(_INSERT, [{"page_id": page_id, "digest": key, "field": field,
-                                    "text": text} for key, (field, text) in new.items()])
-        return {d: i for i, d in rows}
+        rows = c.execute(_PG_INSERT, {"page_id": page_id, "digests": list(new),
+                                      "fields": [field for field, _ in new.values()],
+                                      "texts": [text for _, text in new.values()]})
+        return {bytes(d): i for i, d in rows}
     out: dict[bytes, int] = {}
     items = list(new.items())
     for i in range(0, len(items), _SQLITE_ROWS):
@@ -216,6 +214,16 @@ def _insert(c: Connection, page_id: int, new: dict[bytes, tuple[str, str]]
         out.update({d: pid for pid, d in c.exec_driver_sql(_sqlite_insert(len(chunk)),
                                                            tuple(params))})
     return out
+
+
+# PostgreSQL: one statement of three arrays, the same text whatever the number of rows
+# (an ``executemany`` or a ``VALUES`` list of ~150 rows was parsed anew by the driver
+# for each first version); rows are inserted in the arrays' order.
+_PG_INSERT = sql(
+    "INSERT INTO paragraphs (page_id, digest, field, text)"
+    " SELECT :page_id, d, f, t FROM unnest(CAST(:digests AS BYTEA[]),"
+    " CAST(:fields AS TEXT[]), CAST(:texts AS TEXT[])) WITH ORDINALITY AS u(d, f, t, n)"
+    " ORDER BY n RETURNING id, digest")
 
 
 def _sqlite_insert(n: int) -> str:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, and_, bindparam, insert, update
+from sqlalchemy import Connection, and_, bindparam, update
+from sqlalchemy import text as sql
 
 from storage import paragraphs
 from storage.models import ParagraphSpan
@@ -38,7 +39,9 @@ def ids_of(line_ids: bytes | None, field_ids: bytes | None) -> set[int]:
 
 # Built once: building a statement costs more than running it (a changed version
 # closes a run or two).
-_INSERT = insert(ParagraphSpan)
+_PG_OPEN = sql(
+    "INSERT INTO paragraph_spans (paragraph_id, page_id, first_number, last_number)"
+    " SELECT id, :page_id, :number, NULL FROM unnest(CAST(:ids AS INTEGER[])) AS u(id)")
 _CLOSE = update(ParagraphSpan).where(and_(
     ParagraphSpan.paragraph_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
     ParagraphSpan.last_number.is_(None))).values(  # type: ignore[union-attr]
@@ -54,10 +57,8 @@ def track(c: Connection, page_id: int, number: int, before: set[int], now: set[i
         c.exec_driver_sql(  # through the driver: no parameter dict per row
             "INSERT INTO paragraph_spans (paragraph_id, page_id, first_number, last_number)"
             " VALUES (?, ?, ?, NULL)", [(pid, page_id, number) for pid in opened])
-    elif opened:
-        c.execute(_INSERT, [
-            {"paragraph_id": pid, "page_id": page_id, "first_number": number, "last_number": None}
-            for pid in opened])
+    elif opened:  # PostgreSQL: one statement of an array, not a row a statement
+        c.execute(_PG_OPEN, {"ids": opened, "page_id": page_id, "number": number})
     for i in range(0, len(closed), paragraphs.CHUNK):
         c.execute(_CLOSE, {"ids": closed[i:i + paragraphs.CHUNK], "last": number - 1})
 
