@@ -68,10 +68,11 @@ _STATE = sa_select(
 _STATE_OF_SOURCE = (_STATE.where(SourceRow.name == bindparam("name"), Page.kind == "page")
                     .order_by(col(Page.id)).limit(1))  # the main page: Store._main_page
 _STATE_OF_PAGE = _STATE.where(Page.id == bindparam("id"))
-# The newest versions' small columns: the last one's, and the hashes of those before.
+# The newest versions' small columns: the last one's, and the hashes of those before
+# (with its paragraph id list, a few bytes: reading its text is then one query).
 _LAST_VERSIONS = (sa_select(Version.id, Version.content_hash, Version.title, Version.meta,
                             Version.raw_sha256, Version.fetched_at, Version.url,
-                            Version.attachments)
+                            Version.attachments, Version.line_ids)
                   .where(Version.page_id == bindparam("page_id"))
                   .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1))
 
@@ -565,6 +566,11 @@ class Store:
                 raise KeyError(version_id)
             return paragraphs.text_of(c, version_id, lines[0], remember=self._lines_read)
 
+    def _text_of_lines(self, version_id: int, lines: bytes | None) -> str:
+        """``version_text`` of a version whose id list is known (``LastVersion``)."""
+        with self._translated(), self.engine.connect() as c:
+            return paragraphs.text_of(c, version_id, lines, remember=self._lines_read)
+
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
         _, page = self.resolve_page(name_or_url)
@@ -611,12 +617,12 @@ class Store:
             return files.infos(s, shas)
 
     def _last_version(self, row: Any) -> LastVersion:
-        vid, chash, title, meta, raw_sha, at, url, attachments = row
+        vid, chash, title, meta, raw_sha, at, url, attachments, lines = row
         return LastVersion(id=vid or 0, content_hash=chash, title=title,
                            metadata=dict(meta), raw_sha256=raw_sha, fetched_at=at, url=url,
                            attachments=None if attachments is None
                            else tuple(dict(a) for a in attachments),
-                           read_text=lambda: self.version_text(vid or 0))
+                           read_text=lambda: self._text_of_lines(vid or 0, lines))
 
     def count(self, model: type, **where: object) -> int:
         with self.session() as s:
