@@ -22,11 +22,12 @@ from storage.records import StoredFile
 from storage.search_files import folded
 
 
-def add(s: Connection, files: Iterable[AttachmentFile]) -> None:
+def add(s: Session | Connection, files: Iterable[AttachmentFile]) -> None:
     """Insert the files fetched with their bytes that are not stored yet."""
     files = [f for f in files if f.body and f.sha256]
     if not files:  # a 304 or a failed fetch: stored already, or not at all
         return
+    s = s.connection() if isinstance(s, Session) else s
     # here: the PostgreSQL dialect's modules cost 50 ms to import on a SQLite database
     from sqlalchemy.dialects import postgresql, sqlite
 
