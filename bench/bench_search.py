@@ -79,17 +79,15 @@ def load(store: Store, records: list[CheckRecord]) -> None:
     ``commit_check`` writes, without a commit (and its fsync) per version.  No changes
     or alerts: search does not read them."""
     with store.write_session() as s:
+        c = s.connection()
         for rec in records:
-            page = store._lock_page(s, rec.page_id)
+            page = store._lock_page(c, rec.page_id)
             assert rec.version is not None
-            version_id = store._add_version(s, page, rec.version)
-            s.connection().execute(repository._INSERT_CHECK,
-                                   repository._check_values(rec, rec.outcome, version_id))
-            for key, value in repository._page_values(page.revision, page.observed_at, rec,
-                                                      version_id).items():
-                setattr(page, key, value)
-            s.add(page)
-            s.flush()
+            version_id = store._add_version(c, page, rec.version)
+            c.execute(repository._INSERT_CHECK,
+                      repository._check_values(rec, rec.outcome, version_id))
+            c.execute(repository._UPDATE_PAGE, {"page_id_": page.id, **repository._page_values(
+                page.revision, page.observed_at, rec, version_id)})
         s.commit()
 
 

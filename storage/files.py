@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
@@ -21,16 +22,18 @@ from storage.records import StoredFile
 from storage.search_files import folded
 
 
-def add(s: Session, files: Iterable[AttachmentFile]) -> None:
+def add(s: Session | Connection, files: Iterable[AttachmentFile]) -> None:
     """Insert the files fetched with their bytes that are not stored yet."""
+    files = [f for f in files if f.body and f.sha256]
+    if not files:  # a 304 or a failed fetch: stored already, or not at all
+        return
+    s = s.connection() if isinstance(s, Session) else s
     # here: the PostgreSQL dialect's modules cost 50 ms to import on a SQLite database
     from sqlalchemy.dialects import postgresql, sqlite
 
-    sqlite_db = s.get_bind().dialect.name == "sqlite"
+    sqlite_db = s.dialect.name == "sqlite"
     insert = sqlite.insert if sqlite_db else postgresql.insert
     for f in files:
-        if not f.body or not f.sha256:
-            continue  # a 304 or a failed fetch: the file is stored already, or not at all
         values = {"sha256": f.sha256, "size": f.size, "format": f.fmt,
                   "body": rawcodec.compress(f.body), "text": f.text, "title": f.title,
                   "status": f.status, "reason": f.reason, "pages": f.pages,

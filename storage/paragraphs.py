@@ -24,10 +24,12 @@ that changed one line costs about ten bytes of ids, not a 4-byte id per line.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -123,26 +125,67 @@ _KNOWN = select(Paragraph.digest, Paragraph.id).where(
     Paragraph.digest.in_(bindparam("keys", expanding=True)))  # type: ignore[attr-defined]
 _TEXTS = select(Paragraph.id, Paragraph.field, Paragraph.text).where(
     Paragraph.id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-_INSERT = insert(Paragraph.__table__).returning(  # type: ignore[attr-defined]
-    Paragraph.__table__.c.id, Paragraph.__table__.c.digest,  # type: ignore[attr-defined]
-    sort_by_parameter_order=True)
 
 
-def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]]
-          ) -> list[int]:
+def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]],
+          known: dict[str, int] | None = None, *, empty: bool = False) -> list[int]:
     """The ids of ``items`` (field, text) on the page, inserting the ones it lacks (in
-    order, so a new version's new lines get consecutive ids)."""
+    order, so a new version's new lines get consecutive ids).  ``known``: body lines
+    of the page already known, text → id (``LinesRead``: those of its last version, as
+    the diff read them): found there, a line needs no digest and no lookup.  ``empty``:
+    the page has no paragraphs yet (no version: they are only ever written with one),
+    so none is looked up (were it wrong, the insert would fail on the unique key)."""
     s = _core(s)
+    if known:
+        return _store_known(s, page_id, items, known)
     keys = [digest(f, t) for f, t in items]
-    known = _known(s, page_id, set(keys))
+    found = {} if empty else _known(s, page_id, set(keys))
     new: dict[bytes, tuple[str, str]] = {}
     for key, item in zip(keys, items, strict=True):
-        if key not in known and key not in new:
+        if key not in found and key not in new:
             new[key] = item
     if new:
-        known.update(_insert(s, page_id, new))
-        index(s, [(known[key], text) for key, (_, text) in new.items()])
-    return [known[k] for k in keys]
+        found.update(_insert(s, page_id, new))
+        index(s, [(found[key], text) for key, (_, text) in new.items()])
+    return [found[k] for k in keys]
+
+
+def _store_known(c: Connection, page_id: int, items: Sequence[tuple[str, str]],
+                 known: dict[str, int]) -> list[int]:
+    """``store`` when most lines are known already: the others only are digested and
+    looked up (and inserted when the page has none), in the same order."""
+    rest = [item for item in items if item[0] != BODY or item[1] not in known]
+    ids = dict(zip(rest, store(c, page_id, rest), strict=True)) if rest else {}
+    return [known[t] if f == BODY and t in known else ids[(f, t)] for f, t in items]
+
+
+class LinesRead:
+    """The body lines of the last few versions whose text was read (``text_of``), by
+    version id: text → paragraph id.  A changed check reads its page's last version
+    for the diff, then stores the new version: most of its lines are those, and their
+    ids are known without a digest or a lookup (``store(known=…)``).  A paragraph row
+    never changes, so the ids stay right while the version is its page's last one
+    (``Store`` asks for the page's last version under the page's lock); an entry is
+    taken once, and only ``SIZE`` are kept (the checks in flight)."""
+
+    SIZE = 32
+
+    def __init__(self) -> None:
+        self._by_version: OrderedDict[int, dict[str, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, version_id: int, lines: dict[str, int]) -> None:
+        with self._lock:
+            self._by_version[version_id] = lines
+            self._by_version.move_to_end(version_id)
+            while len(self._by_version) > self.SIZE:
+                self._by_version.popitem(last=False)
+
+    def take(self, version_id: int | None) -> dict[str, int] | None:
+        if version_id is None:
+            return None
+        with self._lock:
+            return self._by_version.pop(version_id, None)
 
 
 # SQLite: plain multi-row statements through the driver.  SQLAlchemy inserts rows one
@@ -159,9 +202,10 @@ def _insert(c: Connection, page_id: int, new: dict[bytes, tuple[str, str]]
             ) -> dict[bytes, int]:
     """Insert the new paragraphs in order; their ids by digest."""
     if c.dialect.name != "sqlite":
-        rows = c.execute(_INSERT, [{"page_id": page_id, "digest": key, "field": field,
-                                    "text": text} for key, (field, text) in new.items()])
-        return {d: i for i, d in rows}
+        rows = c.execute(_PG_INSERT, {"page_id": page_id, "digests": list(new),
+                                      "fields": [field for field, _ in new.values()],
+                                      "texts": [text for _, text in new.values()]})
+        return {bytes(d): i for i, d in rows}
     out: dict[bytes, int] = {}
     items = list(new.items())
     for i in range(0, len(items), _SQLITE_ROWS):
@@ -170,6 +214,16 @@ def _insert(c: Connection, page_id: int, new: dict[bytes, tuple[str, str]]
         out.update({d: pid for pid, d in c.exec_driver_sql(_sqlite_insert(len(chunk)),
                                                            tuple(params))})
     return out
+
+
+# PostgreSQL: one statement of three arrays, the same text whatever the number of rows
+# (an ``executemany`` or a ``VALUES`` list of ~150 rows was parsed anew by the driver
+# for each first version); rows are inserted in the arrays' order.
+_PG_INSERT = sql(
+    "INSERT INTO paragraphs (page_id, digest, field, text)"
+    " SELECT :page_id, d, f, t FROM unnest(CAST(:digests AS BYTEA[]),"
+    " CAST(:fields AS TEXT[]), CAST(:texts AS TEXT[])) WITH ORDINALITY AS u(d, f, t, n)"
+    " ORDER BY n RETURNING id, digest")
 
 
 def _sqlite_insert(n: int) -> str:
@@ -252,6 +306,29 @@ def texts(s: Session | Connection, ids: Iterable[int]) -> dict[int, tuple[str, s
     return out
 
 
+RUNS = 50  # a version's id list in at most this many runs is read by range
+
+
+def _texts_of_runs(c: Connection, spans: Sequence[tuple[int, int]]
+                   ) -> dict[int, tuple[str, str]]:
+    """``texts`` of the ids of these runs, each run an id range (``BETWEEN``): a
+    version's lines are a few runs, and two bounds a run cost less to bind and to look
+    up than an ``IN`` list of every id."""
+    if not spans:
+        return {}
+    if c.dialect.name == "sqlite":
+        rows = c.exec_driver_sql(
+            "SELECT id, field, text FROM paragraphs WHERE "
+            + " OR ".join(["id BETWEEN ? AND ?"] * len(spans)),
+            tuple(bound for span in spans for bound in span))
+    else:
+        rows = c.execute(sql("SELECT id, field, text FROM paragraphs WHERE " + " OR ".join(
+            f"id BETWEEN :a{k} AND :b{k}" for k in range(len(spans)))),
+            {f"{ab}{k}": bound for k, span in enumerate(spans)
+             for ab, bound in zip("ab", span, strict=True)})
+    return {pid: (field, text) for pid, field, text in rows}
+
+
 def join(ids: Sequence[int], found: dict[int, tuple[str, str]], version_id: int) -> str:
     try:
         return "\n".join(found[i][1] for i in ids)
@@ -263,9 +340,15 @@ def join(ids: Sequence[int], found: dict[int, tuple[str, str]], version_id: int)
                            detail=f"paragraph {bad}: {found[bad][1]!r:.60}") from None
 
 
-def text_of(s: Session | Connection, version_id: int, lines: bytes | None) -> str:
-    ids = decode(lines)
-    return join(ids, texts(s, ids), version_id)
+def text_of(s: Session | Connection, version_id: int, lines: bytes | None,
+            remember: LinesRead | None = None) -> str:
+    spans = runs(lines)
+    ids = [i for first, last in spans for i in range(first, last + 1)]
+    found = _texts_of_runs(_core(s), spans) if len(spans) <= RUNS else texts(s, ids)
+    text = join(ids, found, version_id)
+    if remember is not None:
+        remember.put(version_id, {found[i][1]: i for i in ids if found[i][0] == BODY})
+    return text
 
 
 def texts_of(s: Session | Connection, versions: Sequence[tuple[int, bytes | None]]

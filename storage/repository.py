@@ -69,10 +69,11 @@ _STATE = sa_select(
 _STATE_OF_SOURCE = (_STATE.where(SourceRow.name == bindparam("name"), Page.kind == "page")
                     .order_by(col(Page.id)).limit(1))  # the main page: Store._main_page
 _STATE_OF_PAGE = _STATE.where(Page.id == bindparam("id"))
-# The newest versions' small columns: the last one's, and the hashes of those before.
+# The newest versions' small columns: the last one's, and the hashes of those before
+# (with its paragraph id list, a few bytes: reading its text is then one query).
 _LAST_VERSIONS = (sa_select(Version.id, Version.content_hash, Version.title, Version.meta,
                             Version.raw_sha256, Version.fetched_at, Version.url,
-                            Version.attachments)
+                            Version.attachments, Version.line_ids)
                   .where(Version.page_id == bindparam("page_id"))
                   .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1))
 
@@ -88,7 +89,13 @@ _LAST_VERSIONS_OF = (sa_select(Version.page_id, *_LAST_VERSIONS.selected_columns
 _STATES_OF_PAGES = _STATE.where(col(Page.id).in_(bindparam("page_ids", expanding=True)))
 
 _RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_base_id,
-                 Version.raw_chain).where(Version.id == bindparam("id"))
+                 Version.raw_chain, Version.line_ids, Version.field_ids
+                 ).where(Version.id == bindparam("id"))
+# A page's newest version, what a new one needs of it (Store._add_version): a _RAW row
+# with its number and record hash.
+_NEWEST = (sa_select(*_RAW.selected_columns, Version.number, Version.record_hash)
+           .where(Version.page_id == bindparam("page_id"))
+           .order_by(col(Version.id).desc()).limit(1))
 
 # The plain commit (Store._commit_plain): built once, as a check runs them every time.
 _LOCK = sa_select(Page.revision, Page.observed_at, Page.lease_owner).where(
@@ -102,6 +109,11 @@ _LOCK_MANY_FOR_UPDATE = _LOCK_MANY.with_for_update()
 _INSERT_CHECK = insert(Check).returning(Check.id)
 _INSERT_CHECKS = insert(Check).returning(Check.id, sort_by_parameter_order=True)
 _INSERT_VERSION = insert(Version).returning(Version.id)
+_INSERT_CHANGE = insert(Change).returning(Change.id)
+# The page a check with a version, changes or documents writes (Store.commit_check).
+_LOCK_PAGE = sa_select(Page.id, Page.revision, Page.observed_at, Page.lease_owner,
+                       Page.last_version_id).where(Page.id == bindparam("id"))
+_LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
 _UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
 _LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
 
@@ -118,6 +130,7 @@ class Store:
         # SQLite: writers take turns here, across threads and processes (storage.turns)
         self._writer = (WriterTurns(db.sqlite_path(self.url)) if self.is_sqlite
                         else nullcontext())
+        self._lines_read = paragraphs.LinesRead()
         if migrate:
             with self._translated():
                 db.migrate(self.engine)
@@ -299,34 +312,32 @@ class Store:
         if rec.plain:
             return self._commit_plain(rec)
         with self.write_session() as s:
-            page = self._lock_page(s, rec.page_id)
+            c = s.connection()
+            page = self._lock_page(c, rec.page_id)
             if rec.outcome == "superseded" or page.revision != rec.expected_revision:
                 if rec.outcome == "superseded" or _older(rec.observed_at, page.observed_at):
-                    released = _end_lease(page, rec)
-                    s.add(page)
-                    return replace(self._superseded(s, rec), released=released)
+                    return self._superseded(s, page, rec)
                 return CommitResult(0, None, outcome="conflict", conflict=True)
-            released = _end_lease(page, rec)
+            lease = _lease_values(page.lease_owner, rec)
             baseline = page.last_version_id is None
             if rec.changes or rec.documents is not None:
                 self._changes_in_id_order(s)
-            version_id = self._add_version(s, page, rec.version) if rec.version else None
-            change_ids = self._add_changes(s, page, rec, version_id)
+            version_id = self._add_version(c, page, rec.version) if rec.version else None
+            change_ids = self._add_changes(c, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
-            check_id = s.connection().execute(
+            check_id = c.execute(
                 _INSERT_CHECK, _check_values(rec, rec.outcome, version_id)).scalar_one()
-            for key, value in _page_values(page.revision, page.observed_at, rec,
-                                           version_id).items():
-                setattr(page, key, value)
-            s.add(page)
+            c.execute(_UPDATE_PAGE, {"page_id_": page.id, **(lease or {}), **_page_values(
+                page.revision, page.observed_at, rec, version_id)})
             docs = None
             if rec.documents is not None and rec.outcome != "error":
-                docs = documents.sync(s, page, rec.documents, baseline=baseline,
-                                      complete=rec.documents_complete,
+                docs = documents.sync(s, s.get_one(Page, page.id), rec.documents,
+                                      baseline=baseline, complete=rec.documents_complete,
                                       max_documents=rec.max_documents, now=utcnow())
             s.commit()
             return CommitResult(check_id, version_id, tuple(change_ids), tuple(alert_ids),
-                                rec.outcome, documents=docs, released=released)
+                                rec.outcome, documents=docs,
+                                released=None if rec.lease is None else lease is not None)
 
     def _commit_plain(self, rec: CheckRecord) -> CommitResult:
         """``commit_check`` of a record that adds a check row only (unchanged, or an error
@@ -408,28 +419,41 @@ class Store:
         if not self.is_sqlite:
             s.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGES_LOCK})")
 
-    def _lock_page(self, s: Session, page_id: int) -> Page:
-        stmt = select(Page).where(Page.id == page_id)
-        if not self.is_sqlite:
-            stmt = stmt.with_for_update()
-        page = s.exec(stmt).one_or_none()
+    def _lock_page(self, c: Connection, page_id: int) -> Any:
+        """The page's row of ``_LOCK_PAGE``, locked for this transaction (PostgreSQL:
+        ``FOR UPDATE``; SQLite: the write session's ``BEGIN IMMEDIATE``)."""
+        lock = _LOCK_PAGE if self.is_sqlite else _LOCK_PAGE_FOR_UPDATE
+        page = c.execute(lock, {"id": page_id}).first()
         if page is None:
             raise StorageError(f"page {page_id} does not exist")
         return page
 
-    def _superseded(self, s: Session, rec: CheckRecord) -> CommitResult:
-        check = Check(**_check_values(rec, "superseded", None))
-        s.add(check)
+    def _superseded(self, s: Session, page: Any, rec: CheckRecord) -> CommitResult:
+        """A stale fetch: its check row only, and the end of its lease (the page is
+        otherwise untouched)."""
+        c = s.connection()
+        lease = _lease_values(page.lease_owner, rec)
+        check_id = c.execute(_INSERT_CHECK, _check_values(rec, "superseded", None)).scalar_one()
+        if lease:
+            c.execute(_UPDATE_PAGE, {"page_id_": page.id, **lease})
         s.commit()
-        return CommitResult(check.id or 0, None, outcome="superseded")
+        return CommitResult(check_id, None, outcome="superseded",
+                            released=None if rec.lease is None else lease is not None)
 
-    def _add_version(self, s: Session, page: Page, new: NewVersion) -> int:
-        blob, codec, base_id, chain = self._compress(s, page, new.raw)
-        lines = paragraphs.store(s, page.id or 0, paragraphs.lines_of(new.text))
-        fields = paragraphs.store(s, page.id or 0,
-                                  paragraphs.fields_of(new.title, new.metadata))
+    def _add_version(self, c: Connection, page: Any, new: NewVersion) -> int:
+        """Insert the version (``page``: its ``_lock_page`` row).  The page's newest
+        version is read once, for its raw body (the delta's base), its paragraph ids
+        (the spans it closes) and its number and record hash (the chain)."""
+        newest = c.execute(_NEWEST, {"page_id": page.id}).first()
+        previous = newest if newest is not None and newest.id == page.last_version_id else (
+            _raw_row(c, page.last_version_id) if page.last_version_id else None)
+        blob, codec, base_id, chain = self._compress(c, previous, new.raw)
+        lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
+                                 known=self._lines_read.take(page.last_version_id),
+                                 empty=newest is None)
+        fields = paragraphs.store(c, page.id, paragraphs.fields_of(new.title, new.metadata))
         row = {
-            "page_id": page.id or 0, "fetched_at": new.fetched_at,
+            "page_id": page.id, "fetched_at": new.fetched_at,
             "content_hash": new.content_hash, "title": new.title,
             "line_ids": paragraphs.encode(lines), "field_ids": paragraphs.encode(fields),
             "text_len": len(new.text), "meta": new.metadata, "raw_body": blob,
@@ -438,19 +462,17 @@ class Store:
             "http_status": new.http_status, "headers": new.headers, "url": new.url,
             "charset": new.charset, "attachments": new.attachments,
         }
-        self._seal(s, page, row, new)
-        before = s.connection().execute(
-            select(Version.line_ids, Version.field_ids).where(
-                Version.id == page.last_version_id)).first() if page.last_version_id else None
-        spans.track(s, page.id or 0, row["number"],
-                    spans.ids_of(before[0], before[1]) if before else set(),
+        self._seal(row, new, verify.link_after(newest))
+        spans.track(c, page.id, row["number"],
+                    spans.ids_of(previous.line_ids, previous.field_ids) if previous else set(),
                     {*lines, *fields})
-        files.add(s, new.files)
-        return int(s.connection().execute(_INSERT_VERSION, row).scalar_one())
+        files.add(c, new.files)
+        return int(c.execute(_INSERT_VERSION, row).scalar_one())
 
-    def _seal(self, s: Session, page: Page, row: dict[str, Any], new: NewVersion) -> None:
-        """The version's evidence: text hash, number and chained record hash (verify.py)."""
-        row["number"], previous = verify.next_link(s, page.id or 0)
+    def _seal(self, row: dict[str, Any], new: NewVersion, link: tuple[int, str]) -> None:
+        """The version's evidence: text hash, number and chained record hash (verify.py);
+        ``link``: the number and record hash it follows (``verify.link_after``)."""
+        row["number"], previous = link
         row["text_sha256"] = verify.text_sha256(new.text)
         row["record_hash"] = verify.record_hash(
             url=row["url"], number=row["number"], fetched_at=row["fetched_at"],
@@ -458,9 +480,10 @@ class Store:
             meta=dict(row["meta"]), previous=previous, scheme=verify.RECORD_FORMAT_2,
             title=row["title"], attachments=row["attachments"] or [])
 
-    def _compress(self, s: Session, page: Page, raw: bytes) -> tuple[bytes, str, int | None, int]:
-        c = s.connection()
-        base = _raw_row(c, page.last_version_id) if page.last_version_id else None
+    def _compress(self, c: Connection, base: Any, raw: bytes
+                  ) -> tuple[bytes, str, int | None, int]:
+        """The raw body compressed against ``base`` (a ``_RAW`` row: the page's last
+        version), or alone when there is none or its delta chain is long enough."""
         if base is None or base.raw_chain + 1 >= rawcodec.DELTA_CHAIN_MAX:
             return rawcodec.compress(raw), "zstd", None, 0
         base_raw = self._raw(c, base)
@@ -475,18 +498,14 @@ class Store:
             raise StorageError(f"version {version.id}: delta base {version.raw_base_id} missing")
         return rawcodec.decompress(version.raw_body, self._raw(c, base))
 
-    def _add_changes(self, s: Session, page: Page, rec: CheckRecord,
-                     version_id: int | None) -> list[int]:
-        ids = []
-        for ch in rec.changes:
-            row = Change(page_id=page.id or 0, old_version_id=rec.expected_last_version_id,
-                         new_version_id=version_id, kind=str(ch.kind), summary=ch.summary,
-                         stats=dict(ch.stats), details=dict(ch.details), patch=ch.patch,
-                         alert=ch.alert)
-            s.add(row)
-            s.flush()
-            ids.append(row.id or 0)
-        return ids
+    def _add_changes(self, c: Connection, rec: CheckRecord, version_id: int | None
+                     ) -> list[int]:
+        now = utcnow()
+        return [int(c.execute(_INSERT_CHANGE, {
+            "page_id": rec.page_id, "old_version_id": rec.expected_last_version_id,
+            "new_version_id": version_id, "kind": str(ch.kind), "summary": ch.summary,
+            "stats": dict(ch.stats), "details": dict(ch.details), "patch": ch.patch,
+            "alert": ch.alert, "created_at": now}).scalar_one()) for ch in rec.changes]
 
     def _add_alerts(self, s: Session, rec: CheckRecord, change_ids: list[int]) -> list[int]:
         from storage.outbox import insert_alerts
@@ -546,7 +565,12 @@ class Store:
             lines = c.execute(_LINES, {"id": version_id}).first()
             if lines is None:
                 raise KeyError(version_id)
-            return paragraphs.text_of(c, version_id, lines[0])
+            return paragraphs.text_of(c, version_id, lines[0], remember=self._lines_read)
+
+    def _text_of_lines(self, version_id: int, lines: bytes | None) -> str:
+        """``version_text`` of a version whose id list is known (``LastVersion``)."""
+        with self._translated(), self.engine.connect() as c:
+            return paragraphs.text_of(c, version_id, lines, remember=self._lines_read)
 
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
@@ -594,12 +618,12 @@ class Store:
             return files.infos(s, shas)
 
     def _last_version(self, row: Any) -> LastVersion:
-        vid, chash, title, meta, raw_sha, at, url, attachments = row
+        vid, chash, title, meta, raw_sha, at, url, attachments, lines = row
         return LastVersion(id=vid or 0, content_hash=chash, title=title,
                            metadata=dict(meta), raw_sha256=raw_sha, fetched_at=at, url=url,
                            attachments=None if attachments is None
                            else tuple(dict(a) for a in attachments),
-                           read_text=lambda: self.version_text(vid or 0))
+                           read_text=lambda: self._text_of_lines(vid or 0, lines))
 
     def count(self, model: type, **where: object) -> int:
         with self.session() as s:
@@ -717,14 +741,6 @@ def _lease_values(owner: str | None, rec: CheckRecord) -> dict[str, Any] | None:
     if rec.lease.next_check_at is not None:  # None: ``monitor check``, schedule untouched
         values["next_check_at"] = rec.lease.next_check_at
     return values
-
-
-def _end_lease(page: Page, rec: CheckRecord) -> bool | None:
-    """``_lease_values`` on a locked ORM page; whether the lease ended (None: none)."""
-    values = _lease_values(page.lease_owner, rec)
-    for key, value in (values or {}).items():
-        setattr(page, key, value)
-    return None if rec.lease is None else values is not None
 
 
 def _older(at: datetime | None, than: datetime | None) -> bool:

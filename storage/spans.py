@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import and_, insert, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, bindparam, update
+from sqlalchemy import text as sql
 
 from storage import paragraphs
 from storage.models import ParagraphSpan
@@ -37,22 +37,30 @@ def ids_of(line_ids: bytes | None, field_ids: bytes | None) -> set[int]:
     return set(paragraphs.decode(line_ids)) | set(paragraphs.decode(field_ids))
 
 
-def track(s: Session, page_id: int, number: int, before: set[int], now: set[int]) -> None:
+# Built once: building a statement costs more than running it (a changed version
+# closes a run or two).
+_PG_OPEN = sql(
+    "INSERT INTO paragraph_spans (paragraph_id, page_id, first_number, last_number)"
+    " SELECT id, :page_id, :number, NULL FROM unnest(CAST(:ids AS INTEGER[])) AS u(id)")
+_CLOSE = update(ParagraphSpan).where(and_(
+    ParagraphSpan.paragraph_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
+    ParagraphSpan.last_number.is_(None))).values(  # type: ignore[union-attr]
+    last_number=bindparam("last"))
+
+
+def track(c: Connection, page_id: int, number: int, before: set[int], now: set[int]
+          ) -> None:
     """Version ``number`` of the page lists ``now``; the one before it listed ``before``."""
     opened = sorted(now - before)
     closed = sorted(before - now)
-    if opened and s.get_bind().dialect.name == "sqlite":  # a first version opens ~150
-        s.connection().exec_driver_sql(  # through the driver: no parameter dict per row
+    if opened and c.dialect.name == "sqlite":  # a first version opens ~150
+        c.exec_driver_sql(  # through the driver: no parameter dict per row
             "INSERT INTO paragraph_spans (paragraph_id, page_id, first_number, last_number)"
             " VALUES (?, ?, ?, NULL)", [(pid, page_id, number) for pid in opened])
-    elif opened:
-        s.execute(insert(ParagraphSpan), [
-            {"paragraph_id": pid, "page_id": page_id, "first_number": number, "last_number": None}
-            for pid in opened])
+    elif opened:  # PostgreSQL: one statement of an array, not a row a statement
+        c.execute(_PG_OPEN, {"ids": opened, "page_id": page_id, "number": number})
     for i in range(0, len(closed), paragraphs.CHUNK):
-        s.execute(update(ParagraphSpan).where(and_(
-            ParagraphSpan.paragraph_id.in_(closed[i:i + paragraphs.CHUNK]),  # type: ignore[attr-defined]
-            ParagraphSpan.last_number.is_(None))).values(last_number=number - 1))  # type: ignore[union-attr]
+        c.execute(_CLOSE, {"ids": closed[i:i + paragraphs.CHUNK], "last": number - 1})
 
 
 def runs_of(history: Iterable[tuple[int, set[int]]]) -> list[dict[str, int | None]]:

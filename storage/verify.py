@@ -133,8 +133,13 @@ _LAST_LINK = (select(Version.number, Version.record_hash)
 def next_link(s: Session, page_id: int) -> tuple[int, str]:
     """The number and the previous record hash of a page's next version (inside the
     ``Store``'s write session, under the page's lock)."""
-    last = s.connection().execute(_LAST_LINK, {"page_id": page_id}).first()
-    return (int(last[0]) + 1, last[1]) if last else (1, "")
+    return link_after(s.connection().execute(_LAST_LINK, {"page_id": page_id}).first())
+
+
+def link_after(newest: Any) -> tuple[int, str]:
+    """``next_link`` from the page's newest version as read (a row with its ``number``
+    and ``record_hash``; None: the page has none yet)."""
+    return (int(newest.number) + 1, newest.record_hash) if newest is not None else (1, "")
 
 
 # --- verify --------------------------------------------------------------------------

@@ -478,3 +478,83 @@ def test_lines_of_spaces_skipped_at_their_end_change_no_layout(
     monkeypatch.setattr(layout._Lines, "end", end)
     assert fast == rendered()
     assert "一\n二\na\n b\n值" in fast[len(htmls) - 1]
+
+
+def _store_history(url: str, texts: list[str], *, read_first: bool) -> dict[str, list]:
+    """The rows of a page whose versions are ``texts``, stored as a check stores them:
+    the old text read first (the diff's read, which ``Store`` remembers) or not."""
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from monitor.config import SourceConfig
+    from storage import Store
+    from storage.records import CheckRecord, NewVersion
+
+    store = Store(url)
+    src = SourceConfig(name="page", url="http://www.example.gov.cn/a.html")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    try:
+        for n, text in enumerate(texts):
+            state = store.page_state(src)
+            if read_first and state.last is not None:
+                assert state.last.text == texts[n - 1]
+            raw = f"<html><body>{text}</body></html>".encode()
+            when = at + timedelta(hours=n)
+            version = NewVersion(
+                content_hash=hashlib.sha256(text.encode()).hexdigest(), title="通知",
+                text=text, metadata={"发布机构": "本厅"}, raw=raw,
+                raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200, headers={},
+                url=src.url, charset="utf-8", fetched_at=when)
+            store.commit_check(CheckRecord(
+                page_id=state.page_id,
+                expected_last_version_id=state.last.id if state.last else None,
+                expected_revision=state.revision, started_at=when, duration=0.1,
+                outcome="changed" if state.last else "new", version=version))
+        with store.engine.connect() as c:
+            return {table: [tuple(r) for r in c.execute(sa.text(
+                f"SELECT {cols} FROM {table} ORDER BY 1, 2"))] for table, cols in (
+                ("paragraphs", "id, page_id, digest, field, text"),
+                ("paragraph_spans", "paragraph_id, first_number, page_id, last_number"),
+                ("versions", "id, number, line_ids, field_ids, text_sha256, record_hash"))}
+    finally:
+        store.close()
+
+
+def test_lines_known_from_the_diffs_read_store_the_rows_the_lookup_stores(
+        db_url: str, tmp_path: Path) -> None:
+    """A changed version's lines found among those of the old text the diff read
+    (``paragraphs.LinesRead``) get the ids, spans and seals that digests and a lookup
+    give: lines kept, moved, repeated, removed, new, blank, and a line that comes back
+    from an older version (known to the page, not to the last version)."""
+    rng = random.Random(7)
+    base = [f"第{i}条　各市州人民政府要落实第{i % 5}项措施。" for i in range(40)]
+    texts = ["\n".join(base)]
+    for n in range(8):
+        lines = texts[-1].split("\n")
+        lines.insert(rng.randrange(len(lines)), f"新增第{n}段：补充说明。")
+        lines.pop(rng.randrange(len(lines)))
+        lines.insert(rng.randrange(len(lines)), "")
+        lines.append(lines[rng.randrange(len(lines))])  # a repeat
+        if n == 5:
+            lines.insert(3, base[0])  # back from the first version
+        texts.append("\n".join(lines))
+    if db_url.startswith("sqlite"):
+        other = f"sqlite:///{tmp_path / 'other.db'}"
+    else:  # a second database on the same server
+        other = db_url  # read_first=False below runs after a fresh schema
+    fast = _store_history(db_url, texts, read_first=True)
+    if other == db_url:
+        import sqlalchemy as sa
+
+        from storage import Store
+
+        s = Store(db_url, migrate=False)
+        with s.engine.begin() as c:
+            c.execute(sa.text("DROP SCHEMA public CASCADE"))
+            c.execute(sa.text("CREATE SCHEMA public"))
+        s.close()
+    slow = _store_history(other, texts, read_first=False)
+    assert fast == slow
+    assert len(fast["versions"]) == len(texts)
