@@ -50,7 +50,8 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _version(src: SourceConfig, i: int, rev: int) -> NewVersion:
+def version(src: SourceConfig, i: int, rev: int) -> NewVersion:
+    """Page ``i`` of the bench site at revision ``rev``, extracted as a check would store it."""
     raw = render(i, rev)
     got = extract(decode_html(raw, None)[0], content=[selector(i)])
     return NewVersion(
@@ -114,7 +115,7 @@ def run(url: str, pages: int, checks: int) -> dict[str, tuple[float, float]]:
     store = Store(url)
     try:
         b = Bench(store, pages)
-        first = [_version(s, i, 0) for i, s in enumerate(b.sources)]
+        first = [version(s, i, 0) for i, s in enumerate(b.sources)]
         out = {"first version": timed(lambda k: b.commit(k, first[k]), pages)}
         for k in range(min(50, checks)):  # warm: caches, statements, pool
             b.unchanged(k)
@@ -123,7 +124,7 @@ def run(url: str, pages: int, checks: int) -> dict[str, tuple[float, float]]:
         b.batched(0)
         cpu, wall = timed(b.batched, max(1, checks // BATCH))
         out[f"unchanged, batched ({BATCH})"] = (cpu / BATCH, wall / BATCH)
-        changed = [_version(s, i, 1) for i, s in enumerate(b.sources)]
+        changed = [version(s, i, 1) for i, s in enumerate(b.sources)]
         out["changed"] = timed(lambda k: b.commit(k, changed[k]), pages)
         return out
     finally:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
 import pstats
 import statistics
 import tempfile
@@ -35,27 +34,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.site import render, selector
+from bench.bench_checkdb import version
 from monitor.config import SourceConfig
-from monitor.extract import extract
-from monitor.fetch.encoding import decode_html
 from monitor.types import ChangeDecision, ChangeKind
 from storage import Store
 from storage.models import utcnow
 from storage.records import CheckRecord, NewVersion
 
 WORKER = "bench-host:1"
-
-
-def version(src: SourceConfig, i: int, rev: int) -> NewVersion:
-    raw = render(i, rev)
-    got = extract(decode_html(raw, None)[0], content=[selector(i)])
-    return NewVersion(
-        content_hash=hashlib.sha256(f"{got.title}\n{got.text}".encode()).hexdigest(),
-        title=got.title, text=got.text, metadata=dict(got.metadata), raw=raw,
-        raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200,
-        headers={"content-type": "text/html; charset=utf-8"}, url=src.url,
-        charset="utf-8", fetched_at=utcnow())
 
 
 class Clock:
