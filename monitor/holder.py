@@ -28,7 +28,7 @@ def ended_here(owner: str) -> bool:
     page in order.)  A zombie — killed, not yet reaped by a parent that never waits
     (or a slow PID 1) — has ended too: it answers ``kill(pid, 0)`` but checks nothing."""
     host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    if host != HOST or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)
@@ -36,10 +36,10 @@ def ended_here(owner: str) -> bool:
         return True
     except OSError:  # alive (or a zombie), another user's
         pass
-    return _state(int(pid)) in ("Z", "X")
+    return process_state(int(pid)) in ("Z", "X")
 
 
-def _state(pid: int) -> str | None:
+def process_state(pid: int) -> str | None:
     """The state letter of ``/proc/PID/stat`` (``Z``: a zombie), None where unknown (no
     /proc).  The command name before it may hold spaces and parentheses: the state is
     the first word after the *last* ``)``."""

@@ -46,51 +46,20 @@ class LazyPattern:
         if self._compiled is not None:
             return self._compiled
         pattern = self._compiled = re.compile(self.pattern, self._flags)
-        for name in _METHODS:  # instance attributes win over the methods below
+        for name in _METHODS:  # found on the instance from now on: no __getattr__ hop
             self.__dict__[name] = getattr(pattern, name)
         for name, value in list(self._namespace.items()):
             if value is self:
                 self._namespace[name] = pattern
         return pattern
 
-    def search(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().search(*args, **kwargs)
-
-    def match(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().match(*args, **kwargs)
-
-    def fullmatch(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().fullmatch(*args, **kwargs)
-
-    def sub(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().sub(*args, **kwargs)
-
-    def subn(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().subn(*args, **kwargs)
-
-    def split(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().split(*args, **kwargs)
-
-    def findall(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().findall(*args, **kwargs)
-
-    def finditer(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().finditer(*args, **kwargs)
-
-    def scanner(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().scanner(*args, **kwargs)
-
-    @property
-    def flags(self) -> int:
-        return self.compiled().flags
-
-    @property
-    def groups(self) -> int:
-        return self.compiled().groups
-
-    @property
-    def groupindex(self) -> Any:
-        return self.compiled().groupindex
+    def __getattr__(self, name: str) -> Any:
+        """Whatever is not known yet (a method before the first call, ``flags``,
+        ``groups``...) is the compiled pattern's; once compiled, the methods are found
+        on the instance and this is not called for them again."""
+        if name.startswith("__") or name in ("_compiled", "_flags", "_namespace", "pattern"):
+            raise AttributeError(name)  # copy/pickle probes, and before __init__ ends
+        return getattr(self.compiled(), name)
 
     def __copy__(self) -> LazyPattern:
         return self  # as re.Pattern: immutable, and a copy must not copy the namespace

@@ -163,8 +163,8 @@ class Schedule:
         page): then nothing changes.
         """
         with self.store.transaction() as c:
-            result = c.execute(_RELEASE, {"id_": page_id, "owner_": self.owner,
-                                          "next_check_at": next_at})
+            result = c.execute(_END_LEASE, {"id_": page_id, "owner_": self.owner,
+                                            "next_check_at": next_at})
             return _rowcount(result) == 1
 
     def take(self, page_id: int, now: datetime) -> bool:
@@ -210,7 +210,7 @@ class Schedule:
     def give_back(self, page_id: int) -> None:
         """End a lease taken with ``take``; the schedule is left as it was."""
         with self.store.transaction() as c:
-            c.execute(_GIVE_BACK, {"id_": page_id, "owner_": self.owner})
+            c.execute(_END_LEASE, {"id_": page_id, "owner_": self.owner})
 
     def holder(self, page_id: int) -> tuple[str | None, datetime | None]:
         """Who holds the page's lease, and until when."""
@@ -350,20 +350,17 @@ _TAKE_FROM = (update(Page).where(Page.id == bindparam("id_"),
                                  Page.lease_owner == bindparam("from_"))
               .returning(Page.id))
 # The daemon's: claim a due page, release it with its next slot.
+_DUE_NOW = or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= bindparam("now_"))
 _CLAIM = (update(Page).where(
-    Page.id == bindparam("id_"),
-    or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= bindparam("now_")),
+    Page.id == bindparam("id_"), _DUE_NOW,
     or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
     .returning(Page.next_check_at))
-_CLAIM_FROM = (update(Page).where(
-    Page.id == bindparam("id_"),
-    or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= bindparam("now_")),
-    Page.lease_owner == bindparam("from_"))
-    .returning(Page.next_check_at))
-_RELEASE = (update(Page).where(Page.id == bindparam("id_"),
-                               Page.lease_owner == bindparam("owner_"))
-            .values(lease_owner=None, lease_expires=None))
-_GIVE_BACK = (update(Page).where(Page.id == bindparam("id_"),
+_CLAIM_FROM = (update(Page).where(Page.id == bindparam("id_"), _DUE_NOW,
+                                  Page.lease_owner == bindparam("from_"))
+               .returning(Page.next_check_at))
+# Our lease ended: after the daemon's check (release, with the next slot) or a lease
+# taken by ``take`` given back (give_back, the schedule left as it was).
+_END_LEASE = (update(Page).where(Page.id == bindparam("id_"),
                                  Page.lease_owner == bindparam("owner_"))
               .values(lease_owner=None, lease_expires=None))
 

@@ -21,6 +21,7 @@ import pytest
 from sqlmodel import col, select
 
 from monitor.config import SourceConfig
+from monitor.holder import process_state
 from monitor.parallel import partition, workers_for
 from monitor.settings import Settings
 from storage import Store
@@ -74,6 +75,19 @@ def sources_file(tmp_path: Path, urls: dict[str, str], settings: str = "",
     body = "".join(f'[[sources]]\nname = "{n}"\nurl = "{u}"\n\n' for n, u in urls.items())
     body += more
     return write_sources(tmp_path / "sources.toml", body, settings="retries = 0\n" + settings)
+
+
+def column_source(site: Site) -> str:
+    """The listing of ``tests.test_listing_sources.Column`` on ``site``, as a source."""
+    return f"""
+[[sources]]
+name = "{NAME}"
+kind = "listing"
+url = "{site.url('/col/index.html')}"
+[sources.follow]
+content = "div.article"
+interval = "1d"
+"""
 
 
 def run_check(sources: Path, db_url: str, *args: str,
@@ -138,15 +152,7 @@ def test_a_listings_documents_and_a_document_asked_for_are_checked_by_the_worker
     column.serve_replies()
     pages = "".join(f'[[sources]]\nname = "h{k}"\nurl = "{h.add("/a.html", f"第{k}号")}"\n\n'
                     for k, h in enumerate(hosts))
-    sources = write_sources(tmp_path / "sources.toml", pages + f"""
-        [[sources]]
-        name = "{NAME}"
-        kind = "listing"
-        url = "{site.url('/col/index.html')}"
-        [sources.follow]
-        content = "div.article"
-        interval = "1d"
-        """)
+    sources = write_sources(tmp_path / "sources.toml", pages + column_source(site))
     first = run_check(sources, sqlite_url, "--workers", "2", "--json")
     assert first.returncode == 0, first.stderr
     found = json.loads(first.stdout)["results"]
@@ -283,16 +289,8 @@ def test_a_source_stored_by_a_worker_killed_before_reporting_it_is_not_said_lost
 
     site.route(hang, late)
     urls = {f"fast-{i}": fast.add(f"/f{i}.html", f"快站第{i}号") for i in range(3)}
-    pages = "".join(f'[[sources]]\nname = "{n}"\nurl = "{u}"\n\n' for n, u in urls.items())
-    sources = write_sources(tmp_path / "sources.toml", pages + f"""
-        [[sources]]
-        name = "{NAME}"
-        kind = "listing"
-        url = "{site.url('/col/index.html')}"
-        [sources.follow]
-        content = "div.article"
-        interval = "1d"
-        """, settings="retries = 0\nfetch_deadline = 50\nread_timeout = 50\n")
+    sources = sources_file(tmp_path, urls, "fetch_deadline = 50\nread_timeout = 50\n",
+                           more=column_source(site))
     env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
     proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
                                         "--json", "--workers", "2"), cwd=ROOT, env=env,
@@ -421,10 +419,7 @@ def _sigint_ignored(pid: int) -> bool:
 
 def _state(pid: int) -> str:
     """A process's state letter (Z for a zombie), "Z" for one gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return "Z"
+    return process_state(pid) or "Z"
 
 
 def src(name: str, url: str, fetch: str = "http") -> SourceConfig:

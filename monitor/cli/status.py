@@ -187,11 +187,11 @@ def stale_leases_line(rows: list[SourceStatus]) -> str | None:
     check`` leaves those of the pages it held): harmless, since the next check takes
     them over, but a user looking at a stall should see them.  None when there are none."""
     now = utcnow()
-    owners = sorted({r.lease_owner or "" for r in rows if lease_of(r, now) == "ended"})
-    if not owners:
+    held = [r.lease_owner or "" for r in rows if lease_of(r, now) == "ended"]
+    if not held:
         return None
-    held = sum(1 for r in rows if lease_of(r, now) == "ended")
-    return (f"leases: {held} sources held by ended processes ({', '.join(owners[:3])}"
+    owners = sorted(set(held))
+    return (f"leases: {len(held)} sources held by ended processes ({', '.join(owners[:3])}"
             f"{', …' if len(owners) > 3 else ''}); the next check takes them over")
 
 
