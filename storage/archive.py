@@ -260,6 +260,18 @@ class Archive:
             raise KeyError(f"{name_or_url} has fewer than two versions")
         return int(ids[1] or 0), int(ids[0] or 0)
 
+    def reread(self, old_id: int, new_id: int) -> dict[str, Any] | None:
+        """The old version as the change ``old_id`` → ``new_id`` read it, when that change
+        was found after its source's settings changed: ``details["reread"]`` (title,
+        text, metadata: ``monitor.pipeline.Checker._settings_apart``); None otherwise (no
+        such change, or one against the version as stored)."""
+        with self.store.session() as s:
+            rows = s.exec(select(Change.details).where(Change.old_version_id == old_id,
+                                                       Change.new_version_id == new_id)
+                          .order_by(col(Change.id))).all()
+        found = (d.get("reread") for d in rows if isinstance(d, dict))
+        return next((r for r in found if isinstance(r, dict)), None)
+
     # --- changes (feeds) -----------------------------------------------------------
 
     def changes(self, *, source: str | None = None, tag: str | None = None,
