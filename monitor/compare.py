@@ -9,9 +9,9 @@ Two versions a change was found between after an admin edited the source's setti
 (``content``, ``ignore_text``…) differ by the page's edit and by the settings'.  The
 alert and the change row tell the page's edit alone, comparing with the old version
 read again under the new settings (``details["reread"]``); ``compare(…, page_only=True)``
-(the web UI's diff) does the same, and ``Comparison.settings_changed`` says so, so the
-page can say why its old side differs from the stored version.  ``monitor diff`` and
-the API compare the versions as stored.
+(the web UI's diff, the feeds) does the same, and ``Comparison.settings_changed`` says
+so, so the page can say why its old side differs from the stored version.  ``monitor
+diff`` and the API compare the versions as stored.
 """
 
 from __future__ import annotations

@@ -241,6 +241,8 @@ async def test_a_real_edit_with_a_settings_edit_is_told_with_the_pages_edit_only
                                  base_url="http://127.0.0.1") as web:
         page = (await web.get(f"/diff?a={v1.id}&b={v2.id}")).text
         whole = (await web.get(f"/diff?a={v1.id}&b={v2.id}&stored=1")).text
+        feed = (await web.get("/feeds/changes.atom")).text
+    assert "引领" in feed and IGNORED not in feed  # the feed's diff is the alert's too
     shown = page.split('id="diff"')[1]
     assert "引领" in shown and "头雁" in shown and IGNORED not in shown
     assert "来源的设置（content、ignore_text 等）已修改" in page  # and why the old side differs
