@@ -20,6 +20,7 @@ import fnmatch
 import re
 import tomllib
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -256,7 +257,7 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
         raise ConfigError(unknown_key(key, ("settings", "sources", "watchers"))
                           .replace("key", "top-level table", 1), file=file, key=key)
     settings = load_settings(_table(data, "settings", file), env=env, file=file)
-    sources = _sources(_array(data, "sources", file), file, settings)
+    sources = _sources(_array(data, "sources", file), file, settings, text)
     watchers = _watchers(_array(data, "watchers", file), file, sources)
     return Config(path=path, settings=settings, sources=sources, watchers=watchers)
 
@@ -275,7 +276,8 @@ def _array(data: dict[str, Any], key: str, file: str) -> list[dict[str, Any]]:
     return value
 
 
-def _sources(raw: list[dict[str, Any]], file: str, settings: Settings) -> tuple[SourceConfig, ...]:
+def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
+             text: str = "") -> tuple[SourceConfig, ...]:
     out: list[SourceConfig] = []
     names: set[str] = set()
     pages: dict[str, SourceConfig] = {}
@@ -283,7 +285,8 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings) -> tuple[
         label = str(entry.get("name") or f"#{i + 1}")
         src = _SourceReader(entry, file, label, settings).read()
         if src.name in names:
-            raise ConfigError("duplicate name", file=file, source=src.name, key="name")
+            raise ConfigError(f"duplicate name{_name_lines(text, src.name)}", file=file,
+                              source=src.name, key="name")
         first = pages.setdefault(page_key(src.url), src)
         if first is not src:
             raise ConfigError(f"has the same page as source {first.name!r} ({first.url}); "
@@ -291,6 +294,37 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings) -> tuple[
         names.add(src.name)
         out.append(src)
     return tuple(out)
+
+
+_SOURCES_HEADER = re.compile(r"\[\[\s*sources\s*\]\]")
+_NAME_KEY = re.compile(r"\s*name\s*=")
+
+
+def _name_lines(text: str, name: str) -> str:
+    """Where a duplicate name is, as TOML errors say it (``line 9, column 1``, which
+    ``monitor.zh`` puts in Chinese), and the line of its first use: `` at line 9, column 1
+    (first at line 3)``.  tomllib keeps no positions, so the text is read again, only
+    when the name is a duplicate: each ``name = …`` line of a ``[[sources]]`` table,
+    its value read by tomllib (the lines of a multi-line string skipped).  Empty where
+    fewer than two are found (a source written as an inline table): the message then
+    names the source and the key only."""
+    found: list[tuple[int, int]] = []
+    in_sources, in_string = False, ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if in_string:  # the lines of a multi-line string are no keys
+            in_string = "" if line.count(in_string) % 2 else in_string
+            continue
+        if line.lstrip().startswith("["):
+            in_sources = bool(_SOURCES_HEADER.match(line.strip()))
+        elif in_sources and _NAME_KEY.match(line):
+            with suppress(tomllib.TOMLDecodeError):
+                if tomllib.loads(line.strip()).get("name") == name:
+                    found.append((number, len(line) - len(line.lstrip()) + 1))
+        in_string = next((q for q in ('"""', "'''") if line.count(q) % 2), "")
+    if len(found) < 2:
+        return ""
+    (first, _), (line_no, column) = found[0], found[1]
+    return f" at line {line_no}, column {column} (first at line {first})"
 
 
 def page_key(url: str) -> str:

@@ -4,8 +4,11 @@ The daemon claims a page only when it is due (``monitor.runner``, ``storage.sche
 ``monitor check`` checks whatever it is asked to, but first takes the same lease in the
 database, so it never checks a page while a replica, the daemon or another ``monitor
 check`` does: it waits for the holder to finish (polling every ``POLL`` s), and after
-``wait`` seconds reports the page busy, naming the holder.  While it holds the lease it
-renews it, so a slow host never lets the daemon start the same page.
+``wait`` seconds reports the page busy, naming the holder.  It says once (a warning in
+the log, on stderr) that it waits and for whom, so a pass that seems to hang is
+explained; both messages give the lease's end in ``settings.timezone``, like every
+other time shown.  While it holds the lease it renews it, so a slow host never lets the
+daemon start the same page.
 
 The check gives the lease back in its own commit (``Lease.end`` → ``CheckRecord.lease``,
 the schedule left as it was): one write transaction fewer per check; ``exclusive`` gives
@@ -22,9 +25,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from loguru import logger
 
 from monitor.errors import PageBusyError, reported
 from monitor.holder import ended_here
+from monitor.types import exact_time
 from storage.models import utcnow
 from storage.records import LeaseEnd
 from storage.schedule import Schedule
@@ -45,10 +52,11 @@ class Lease:
 
 
 @asynccontextmanager
-async def exclusive(schedule: Schedule, page_id: int, *, name: str,
-                    wait: float) -> AsyncIterator[Lease]:
-    """Hold page ``page_id``'s lease for the block; raises ``PageBusyError`` after ``wait``."""
-    await _take(schedule, page_id, name, wait)
+async def exclusive(schedule: Schedule, page_id: int, *, name: str, wait: float,
+                    timezone: str = "Asia/Shanghai") -> AsyncIterator[Lease]:
+    """Hold page ``page_id``'s lease for the block; raises ``PageBusyError`` after ``wait``
+    (times in messages are shown in ``timezone``)."""
+    await _take(schedule, page_id, name, wait, timezone)
     lease = Lease(schedule.owner)
     renewing = asyncio.create_task(_renew(schedule, page_id))
     try:
@@ -62,18 +70,32 @@ async def exclusive(schedule: Schedule, page_id: int, *, name: str,
                 await asyncio.to_thread(schedule.give_back, page_id)
 
 
-async def _take(schedule: Schedule, page_id: int, name: str, wait: float) -> None:
+async def _take(schedule: Schedule, page_id: int, name: str, wait: float,
+                timezone: str) -> None:
     deadline = time.monotonic() + wait
+    told = False
     while not await asyncio.to_thread(schedule.take, page_id, utcnow()):
         owner, until = await asyncio.to_thread(schedule.holder, page_id)
         if owner and ended_here(owner) and await asyncio.to_thread(
                 schedule.take_from, page_id, owner, utcnow()):
             return
+        holder, when = owner or "another process", _until(until, timezone)
         if time.monotonic() >= deadline:
-            when = until.strftime("%H:%M:%S UTC") if until else "?"
-            raise PageBusyError(f"{name} is being checked by {owner or 'another process'} "
+            raise PageBusyError(f"{name} is being checked by {holder} "
                                 f"(its lease runs until {when}); waited {wait:g} s")
+        if not told:
+            told = True
+            logger.warning("{}：另一进程正在检查此页，等它查完再查（waiting for {}, whose lease "
+                           "runs until {}; at most {:g} s）", name, holder, when, wait)
         await asyncio.sleep(POLL)
+
+
+def _until(at: datetime | None, timezone: str) -> str:
+    """A lease's end as every time is shown: in ``timezone``, to the second, with its
+    offset (SQLite gives it back without one: it is UTC)."""
+    if at is None:
+        return "?"
+    return exact_time(at if at.tzinfo else at.replace(tzinfo=UTC), timezone)
 
 
 async def _renew(schedule: Schedule, page_id: int) -> None:

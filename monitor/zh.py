@@ -58,6 +58,7 @@ def failures(streak: int, kind: str | None, status: int | None = None) -> str:
 # --- sources.toml -----------------------------------------------------------------------
 
 _PLACE = re.compile(r"line (\d+), column (\d+)")
+_FIRST = re.compile(r"first at line (\d+)")  # a duplicate name's first use
 # (a phrase of the English message, its Chinese) — the first that occurs wins.
 _PROBLEMS: tuple[tuple[str, str], ...] = (
     # a watcher's triggers (alerts.triggers) are refused in Chinese already
@@ -95,7 +96,9 @@ def config_problem(message: str, *, file: str | None = None, source: str | None 
     loc = "，".join(where) + (f" 第 {place[1]} 行第 {place[2]} 列" if place
                              else " 文件末尾" if "end of document" in message else "")
     what = next((zh for en, zh in _PROBLEMS if en in message), "取值无效（详见日志）")
-    return f"{loc}：{what}{_names(message, {source, watcher, key})}"
+    first = _FIRST.search(message)
+    also = f"（第 {first[1]} 行已有同名来源）" if first else ""
+    return f"{loc}：{what}{also}{_names(message, {source, watcher, key})}"
 
 
 def _names(message: str, known: set[str | None]) -> str:

@@ -7,7 +7,9 @@ the next version, so "the page said X from … to …" reads off it) and its eve
 (``events``), derived from what the checks and changes tables already hold:
 
 * a change row without a version of its own (页面已删除, 已恢复 or 已迁移 when the
-  content stayed the same, 已从栏目移除), at the time it was written;
+  content stayed the same, at the start of the page's check that wrote it, as checks
+  are stamped — ``_event_time``; 已从栏目移除, written by the listing's check, at the
+  time it was written);
 * each failure streak: its first failed check (``failing``, with the count and the first
   error, in Chinese: ``monitor.zh``) and the successful check that ended it
   (``recovered``); a streak still running has no end yet.  A gone page's 404s are a
@@ -20,6 +22,7 @@ never writes.  Full-text search lives in ``storage/search.py``.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -231,8 +234,9 @@ class Archive:
                                                   col(Change.new_version_id).is_(None))
                              .order_by(col(Change.id))).all()
             checks = _checks(s, page_id)
-        out = [PageEvent(_utc(c.created_at), c.kind, c.summary, c.id) for c in changes]
-        out = _merged(out, _streaks(checks), [c[0] for c in checks])
+        starts = [c[0] for c in checks]
+        out = [PageEvent(_event_time(c, starts), c.kind, c.summary, c.id) for c in changes]
+        out = _merged(out, _streaks(checks), starts)
         return sorted(out, key=lambda e: e.at)
 
     def first_version(self, page_id: int) -> tuple[int, datetime] | None:
@@ -259,6 +263,18 @@ class Archive:
         if len(ids) < 2:
             raise KeyError(f"{name_or_url} has fewer than two versions")
         return int(ids[1] or 0), int(ids[0] or 0)
+
+    def reread(self, old_id: int, new_id: int) -> dict[str, Any] | None:
+        """The old version as the change ``old_id`` → ``new_id`` read it, when that change
+        was found after its source's settings changed: ``details["reread"]`` (title,
+        text, metadata: ``monitor.pipeline.Checker._settings_apart``); None otherwise (no
+        such change, or one against the version as stored)."""
+        with self.store.session() as s:
+            rows = s.exec(select(Change.details).where(Change.old_version_id == old_id,
+                                                       Change.new_version_id == new_id)
+                          .order_by(col(Change.id))).all()
+        found = (d.get("reread") for d in rows if isinstance(d, dict))
+        return next((r for r in found if isinstance(r, dict)), None)
 
     # --- changes (feeds) -----------------------------------------------------------
 
@@ -397,6 +413,30 @@ def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
         elif outcome in CONFIRMING and current is not None:
             out[current] = at
     return out
+
+
+# Versionless changes written by a check of the page itself (not 已从栏目移除: the
+# listing's check writes that one).
+_OWN_CHECK = frozenset({"gone", "restored", "moved"})
+
+
+def _event_time(change: Change, starts: list[datetime]) -> datetime:
+    """When a versionless change happened, on the timeline's clock: the start of the
+    page's check that wrote it, as every check and version is stamped (its fetch),
+    not ``created_at``, the commit after the fetch — else 页面已恢复 reads a second
+    after the 404 streak it ended (whose end is that same check's start).  The writer
+    is the page's newest check started before the change's commit: checks of a page
+    do not overlap (its lease) and commit in order (``Store.commit_check``).
+
+    The row's ``created_at`` is left as it is, on purpose: it is when the change was
+    recorded, and the changes feed and ``/api/changes`` walk changes in the order they
+    became visible — a stamp moved back to the fetch would put a change before ones
+    committed earlier.  So the fix is here, in the display, for the timeline only."""
+    at = _utc(change.created_at)
+    if change.kind not in _OWN_CHECK:
+        return at
+    i = bisect.bisect_right(starts, at) - 1
+    return starts[i] if i >= 0 else at
 
 
 def _streaks(checks: list[_Check]) -> list[PageEvent]:

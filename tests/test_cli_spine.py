@@ -251,6 +251,8 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     v1, v2 = json.loads(listed.stdout)["versions"]
     title = seed(0).title
     assert (v1["title"], v2["title"]) == (title, title)
+    page = json.loads(listed.stdout)["page"]  # its own title; no listing's (a plain page)
+    assert (page["title"], page["list_title"]) == (title, "") and title
     assert v1["change_kind"] is None and v2["change_kind"] == "changed"
     assert v2["id"] > v1["id"] and v1["content_hash"] != v2["content_hash"]
     assert all(re.fullmatch(r"[0-9a-f]{64}", v["content_hash"]) for v in (v1, v2))

@@ -73,12 +73,15 @@ def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
             if hasattr(cmd, "list_commands"):
                 yield from commands(cmd, (*path, name))
 
-    missing = []
+    missing, before = [], []
     for path, _cmd in commands(cli):
         text = CliRunner().invoke(cli, [*path, "--help"]).output
         if "Example" not in text or f"monitor {' '.join(path)}" not in text:
             missing.append(" ".join(path))
+        elif text.index("Example") < text.index("Options:"):  # at the end, as everywhere
+            before.append(" ".join(path))
     assert not missing, f"no example in --help of: {missing}"
+    assert not before, f"examples before the options in --help of: {before}"
 
 
 def test_help_lists_every_command_as_it_says_without_loading_them(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import zh
 from monitor.config import load_config, parse_config, parse_interval
 from monitor.errors import ConfigError
 
@@ -125,6 +126,24 @@ def test_a_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
     path.write_text("[[sources]]\nname = 'x\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"s\.toml: not valid TOML"):
         load_config(path)
+
+
+def test_a_duplicate_name_names_both_lines_in_english_and_in_chinese() -> None:
+    # the second hn-replies is on line 26 (indented: column 3), the first on line 12;
+    # a name in a multi-line string or a watcher's list is no source's name
+    again = ('\n[[sources]]\n  name = "hn-replies"  # copied\nurl = "https://gxt.hunan.gov.cn/y"'
+             '\ntitle = """\nname = "hn-replies"\n"""\n')
+    text = GOOD.replace('[[watchers]]', 'title = """\nname = "hn-replies"\n"""\n\n[[watchers]]'
+                        ) + again
+    lines = text.splitlines()
+    assert lines[11] == 'name = "hn-replies"' and lines[25] == '  name = "hn-replies"  # copied'
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, path="s.toml")
+    assert str(err.value) == ("s.toml: source 'hn-replies': key 'name': duplicate name at "
+                              "line 26, column 3 (first at line 12)")
+    told = zh.config_problem(str(err.value), file="s.toml", source="hn-replies", key="name")
+    assert told == ("s.toml，来源 hn-replies，键 name 第 26 行第 3 列："
+                    "名称重复（第 12 行已有同名来源）")
 
 
 def test_a_watcher_without_address_or_with_a_secret_in_the_file_is_refused() -> None:

@@ -213,7 +213,7 @@ def test_sources_are_checked_on_schedule_with_metrics_status_and_one_daemon_per_
 
     out = subprocess.run(monitor_cmd("status", "--json", "--sources", str(sources)), cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
-    rows = {r["source"]: r for r in json.loads(out.stdout)}
+    rows = {r["source"]: r for r in json.loads(out.stdout)["sources"]}
     assert rows["fast"]["last_outcome"] in ("new", "unchanged") and rows["fast"]["versions"] == 1
     assert rows["slow"]["next_check_at"] and rows["slow"]["failure_streak"] == 0
 
@@ -312,7 +312,7 @@ def _status(sources: Path) -> dict[str, dict[str, object]]:
     out = subprocess.run(monitor_cmd("status", "--json", "--sources", str(sources)), cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    return {r["source"]: r for r in json.loads(out.stdout)}
+    return {r["source"]: r for r in json.loads(out.stdout)["sources"]}
 
 
 def _utc(value: object) -> datetime:

@@ -73,8 +73,11 @@ async def test_timeline_has_every_event_in_time_order(
     assert streak_404.summary == "页面已删除或不存在（HTTP 404）"
     assert events[4].failures == 3  # 页面已恢复 carries the streak it ended
     assert all(e.at is not None for e in events)
-    gone = events[3]
-    assert at[4] <= gone.at <= at[5]  # written by the second 404's check
+    gone, restored, moved = events[3:]
+    # stamped as checks are, at the start of the check that wrote them (not its commit):
+    # 页面已恢复 is the very moment the 404 streak ended, not a moment after it
+    assert (gone.at, restored.at, moved.at) == (at[4], at[6], at[8])
+    assert restored.at == streak_404.until
     timeline = archive.timeline(page_id)
     assert [(e.id, e.number) for e in timeline] == [(v1, 1), (v2, 2)]
     # 第1版: first seen at the baseline, last confirmed by the check just before 第2版

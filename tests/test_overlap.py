@@ -18,7 +18,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
@@ -196,6 +198,10 @@ def test_monitor_check_waits_for_the_replica_checking_the_page_and_then_checks_i
     assert time.monotonic() - t0 >= 1.5  # it waited for the replica's check to end
     assert len(owners) == 1 and owners[0] not in (None, "replica-1:4242")  # its own lease
     assert replica.holder(page_id) == (None, None)  # and it gave the lease back
+    # it said, once, whom it waits for (a pass that seems to hang is explained)
+    waits = [line for line in done.stderr.splitlines() if "waiting for" in line]
+    assert len(waits) == 1, done.stderr
+    assert f"{NAME}：另一进程正在检查此页" in waits[0] and "replica-1:4242" in waits[0]
     replica.store.close()
 
 
@@ -204,14 +210,21 @@ def test_monitor_check_reports_a_page_held_too_long_as_busy_naming_the_holder(
     site.route("/reply.html", reply(1))
     path = write_sources(tmp_path / "sources.toml", "\n".join([
         "[[sources]]", f'name = "{NAME}"', f'url = "{site.url("/reply.html")}"', ""]),
-        settings="lease_seconds = 1\n")
+        settings='lease_seconds = 1\ntimezone = "Asia/Shanghai"\n')
     replica = hold_lease(db_url, "replica-1:4242", 60)
+    page_id = replica.store.resolve_page(NAME)[1].id or 0
+    until = replica.holder(page_id)[1]
+    assert until is not None
 
     done = run_check(path, db_url)
     assert done.returncode == 0, done.stderr
     [result] = json.loads(done.stdout)["results"]
     assert result["outcome"] == "error" and result["error_kind"] == "busy"
     assert "replica-1:4242" in result["error"]
+    # the lease's end in settings.timezone, as every time is shown (not in UTC)
+    local = until.replace(tzinfo=until.tzinfo or UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"{local:%Y-%m-%d %H:%M:%S} +08:00" in result["error"], result["error"]
+    assert "UTC" not in result["error"]
     assert site.hits("/reply.html") == 0  # nothing was fetched behind the replica's back
     replica.store.close()
 

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -26,6 +27,7 @@ from alerts.compose import Composer
 from monitor.cli.check import run_checks
 from monitor.config import load_config
 from monitor.types import Outcome
+from monitor.web.app import create_app
 from storage import Store, db, rawcodec
 from storage.alerts_repo import AlertsRepo
 from storage.models import Page, Version
@@ -231,6 +233,22 @@ async def test_a_real_edit_with_a_settings_edit_is_told_with_the_pages_edit_only
     assert "引领" in msg.text and "头雁" in msg.text
     assert IGNORED not in msg.text  # the salutation the filter took out is no "deletion"
     assert "段删除" not in msg.text
+
+    # the web UI's diff of the two versions (the alert's link) shows the same edit
+    v1, v2 = edited.versions()
+    app = create_app(edited.config, edited.store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as web:
+        page = (await web.get(f"/diff?a={v1.id}&b={v2.id}")).text
+        whole = (await web.get(f"/diff?a={v1.id}&b={v2.id}&stored=1")).text
+        feed = (await web.get("/feeds/changes.atom")).text
+    assert "引领" in feed and IGNORED not in feed  # the feed's diff is the alert's too
+    shown = page.split('id="diff"')[1]
+    assert "引领" in shown and "头雁" in shown and IGNORED not in shown
+    assert "来源的设置（content、ignore_text 等）已修改" in page  # and why the old side differs
+    assert f"/diff?a={v1.id}&amp;b={v2.id}&amp;mode=inline&amp;context=1&amp;stored=1" in page
+    # as stored, the settings' part shows too: the salutation the filter took out
+    assert IGNORED in whole.split('id="diff"')[1] and "已修改" not in whole
 
 
 @pytest.mark.parametrize("case", ["other body", "selector reads only the new page"])

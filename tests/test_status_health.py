@@ -42,11 +42,20 @@ def test_status_says_failing_when_most_checks_fail_and_stale_when_none_are_store
         interval = "10m"
         """, settings="retries = 0\n")
     assert first_line(sources) == "health: no checks yet"
+    got = json.loads(run("status", "--json", "--sources", str(sources)).stdout)
+    assert got["health"]["status"] == "no checks" and got["health"]["newest_check_at"] is None
+    assert got["backlog"]["due_not_started"] == 1  # never checked
+    assert got["backlog"]["line"] == "backlog: 1 sources due and not started"
     for _ in range(3):
         assert run("check", "--sources", str(sources)).returncode == 0
     line = first_line(sources)
     assert line.startswith("health: failing — newest check "), line
     assert line.endswith(" s ago); 3 of 3 checks failed in the last hour"), line
+    health = json.loads(run("status", "--json", "--sources", str(sources)).stdout)["health"]
+    assert (health["status"], health["problems"]) == ("failing", ["failing"])
+    assert (health["checks_last_hour"], health["failed_last_hour"]) == (3, 3)
+    assert health["newest_check_at"] and 0 <= health["newest_check_age_seconds"] < 120
+    assert health["line"].startswith("health: failing — newest check ")
 
     store = Store(db_url(), migrate=False)
     try:  # nothing stored for two hours: more than twice the 10 min interval
@@ -144,6 +153,16 @@ def test_status_tells_a_running_check_from_a_lease_left_by_a_killed_one(
     assert (f"leases: 1 sources held by ended processes ({socket.gethostname()}:{dead.pid});"
             " the next check takes them over") in out.stdout
     assert "backlog: 2 sources due and not started" in out.stdout  # killed + lapsed
-    rows = json.loads(run("status", "--json", "--sources", str(sources)).stdout)
-    assert {r["source"]: r["lease"] for r in rows} == {
+    got = json.loads(run("status", "--json", "--sources", str(sources)).stdout)
+    assert {r["source"]: r["lease"] for r in got["sources"]} == {
         "live": "running", "killed": "ended", "lapsed": "ran out"}
+    # the lines above the table, as fields
+    backlog = got["backlog"]
+    assert (backlog["due_not_started"], backlog["sources"]) == (2, ["killed", "lapsed"])
+    assert 55 <= backlog["oldest_slot_age_seconds"] < 600 and backlog["oldest_slot_at"]
+    assert backlog["line"].startswith("backlog: 2 sources due and not started; the oldest")
+    assert got["leases"] == {
+        "ended": 1, "holders": [f"{socket.gethostname()}:{dead.pid}"],
+        "line": f"leases: 1 sources held by ended processes ({socket.gethostname()}:"
+                f"{dead.pid}); the next check takes them over"}
+    assert got["health"]["status"] == "ok" and got["capacity"] == []

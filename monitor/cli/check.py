@@ -173,7 +173,8 @@ async def _one(checker: Checker, schedule: Schedule, page_id: int,
     # process that was killed is not waited out in full (the message says whose it is).
     wait = min(s.lease_seconds, 2 * s.fetch_deadline + 30)
     try:
-        async with exclusive(schedule, page_id, name=src.name, wait=wait) as lease:
+        async with exclusive(schedule, page_id, name=src.name, wait=wait,
+                             timezone=s.timezone) as lease:
             result = await checker.check(src, lease=lease.end)
             lease.given_back = bool(result.released)
             return result

@@ -32,11 +32,6 @@ def demo(directory: Path | None, port: int, step: float) -> None:
     changed in a GBK reply, a new reply in a column, a page gone and back, a page
     re-templated (which must not alert).  Alerts land as .eml files in DIR/outbox and on
     the web UI's 最近变更 page.  Nothing is written outside DIR.  Ctrl+C stops it.
-
-    \b
-    Example:
-      monitor demo                    # a temporary directory, a change every 20 s
-      monitor demo --dir demo --step 5
     """
     from monitor.daemon import Daemon
     from monitor.demo import EXPECTED, SCRIPT, DemoSite, run_script, sources_toml

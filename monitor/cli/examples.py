@@ -2,8 +2,8 @@
 
 Kept here, in one table, rather than in each command's docstring: the table is easy to
 review as a whole, and ``monitor.cli.LazyGroup`` adds each example as the command's
-epilog when the command is loaded (a command whose own help already has an example
-keeps it).
+epilog when the command is loaded, so that it comes after the options, as in every
+command's help (an example in a docstring would come before them).
 """
 
 from __future__ import annotations
@@ -33,17 +33,25 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
             "--log-json"),
     "search": ("monitor search 人工智能 --tag hubei",
                "monitor search 答复 --from 2026-01-01 --json"),
-    "serve": ("monitor serve", "MONITOR_WEB_TOKEN=… monitor serve --host 0.0.0.0 --port 8080"),
+    "demo": ("monitor demo                    # a temporary directory, a change every 20 s",
+             "monitor demo --dir demo --step 5"),
+    "serve": ("monitor serve", "MONITOR_WEB_TOKEN=… monitor serve --host 0.0.0.0 --port 8080",
+              "MONITOR_ADMIN_TOKEN=$(openssl rand -hex 24) monitor serve --admin"),
     "show": ("monitor show hb-ai-plan --at 2026-05-01", "monitor show 18 --raw > page.html"),
     "sources add": ("monitor sources add https://www.example.gov.cn/a.html --name a "
                     "--content div.article --interval 1d --tags hubei,plan",),
+    "sources import": ("monitor sources import ~/.config/urlwatch/urls.yaml",
+                       "monitor sources import changedetection-backup-20260101.zip --no-test",
+                       "monitor sources import urls.txt"),
     "sources list": ("monitor sources list", "monitor sources list --json"),
     "sources remove": ("monitor sources remove hb-ai-plan",),
     "sources test": ("monitor sources test hb-ai-plan",
                      "monitor sources test https://www.example.gov.cn/a.html --json"),
     "verify": ("monitor verify", "monitor verify hb-ai-plan hn-gxt-replies --json"),
     "sources validate": ("monitor sources validate --sources /etc/monitor/sources.toml",),
-    "status": ("monitor status", "monitor status --json | jq '.[] | select(.status != \"ok\")'"),
+    "status": ("monitor status",
+               "monitor status --json | jq '.sources[] | select(.status != \"ok\")'",
+               "monitor status --json | jq .health.status"),
 }
 
 
@@ -53,6 +61,6 @@ def add_examples(cmd: click.Command, path: str) -> None:
         for name, sub in cmd.commands.items():
             add_examples(sub, f"{path} {name}")
     lines = EXAMPLES.get(path)
-    if lines and not cmd.epilog and "Example" not in (cmd.help or ""):
+    if lines and not cmd.epilog:
         title = "Example:" if len(lines) == 1 else "Examples:"
         cmd.epilog = "\b\n" + title + "\n" + "\n".join(f"  {line}" for line in lines)

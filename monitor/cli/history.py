@@ -75,8 +75,13 @@ def _timeline_json(source: str, page: PageInfo, versions: list[VersionInfo],
                    entries: list[TimelineEntry], events: list[PageEvent]) -> dict[str, Any]:
     """What the table shows, for programs: the page, its versions (each with its number,
     first seen and last confirmed) and its events, each list oldest first; times in the
-    one form of ``storage.verify.canonical_time``."""
+    one form of ``storage.verify.canonical_time``.  The page's ``title`` is its own, its
+    newest version's (a plain page has no other); a document's title on its listing is
+    ``list_title`` (empty for a page that is no document), as ``list_date`` is."""
     timeline = {e.id: e for e in entries}
+    newest = timeline.get(page.last_version_id or 0) or (entries[-1] if entries else None)
+    out_page = {**to_jsonable(page), "title": newest.title if newest else "",
+                "list_title": page.title}
     out_versions = []
     for v in versions:
         e = timeline.get(v.id)
@@ -84,7 +89,7 @@ def _timeline_json(source: str, page: PageInfo, versions: list[VersionInfo],
                              "last_confirmed": to_jsonable(e.last_confirmed if e else None)})
     out_events = [{**to_jsonable(ev), "label": KIND_LABELS.get(ev.kind, ev.kind)}
                   for ev in events]
-    return {"source": source, "page": to_jsonable(page), "versions": out_versions,
+    return {"source": source, "page": out_page, "versions": out_versions,
             "events": out_events}
 
 

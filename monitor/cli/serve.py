@@ -26,10 +26,7 @@ def register(cli: click.Group) -> None:
 @sources_option
 @handle_errors
 def serve(host: str | None, port: int | None, admin: bool, sources_file: Path) -> None:
-    """Serve the web UI (sources, timelines, versions, diffs, search), /api and /feeds.
-
-    Example: MONITOR_ADMIN_TOKEN=$(openssl rand -hex 24) monitor serve --admin
-    """
+    """Serve the web UI (sources, timelines, versions, diffs, search), /api and /feeds."""
     from monitor.web.app import check_bind
     from monitor.web.app import serve as run_server
 

@@ -287,12 +287,6 @@ def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
     --no-test to skip the test) and appended with the comments of the file kept.  What
     of a peer's settings has no equivalent here (XPath, re.sub with a replacement,
     triggers…) is listed, never guessed.
-
-    \b
-    Examples:
-      monitor sources import ~/.config/urlwatch/urls.yaml
-      monitor sources import changedetection-backup-20260101.zip --no-test
-      monitor sources import urls.txt
     """
     from monitor.sources_import import read_file
 

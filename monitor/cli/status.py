@@ -64,9 +64,8 @@ def status(sources_file: Path, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
     config = load(sources_file, logging=False)  # only the Store below may log
     rows, recent = read_status(config)
-    if as_json:  # each row with what its lease means (see lease_of), for programs
-        now = utcnow()
-        print_json([{**to_jsonable(r), "lease": lease_of(r, now)} for r in rows])
+    if as_json:
+        print_json(status_json(rows, recent, config))
         return
     out = console if console.is_terminal else Console(width=100_000, soft_wrap=True)
     out.print(Text(health_line(recent, config)), soft_wrap=True)
@@ -76,6 +75,28 @@ def status(sources_file: Path, as_json: bool) -> None:
         if line:
             out.print(Text(line, style="yellow"), soft_wrap=True)
     out.print(status_table(rows, config.settings.timezone, wrap=console.is_terminal))
+
+
+def status_json(rows: list[SourceStatus], recent: RecentChecks,
+                config: Config) -> dict[str, object]:
+    """What the text shows, for programs: the lines above the table as fields (each
+    with its ``line``, the text's words; ``backlog`` and ``leases`` null when the text
+    has no such line, ``capacity`` the hosts behind), then ``sources``, each row with
+    what its lease means (see ``lease_of``)."""
+    now = utcnow()
+    return {
+        "health": {**health(recent, config), "line": health_line(recent, config)},
+        "capacity": [{"host": h.host, "sources": h.sources, "period_seconds": h.period,
+                      "need_seconds": round(h.need, 1), "line": f"capacity: {h.describe()}"}
+                     for h in capacity.behind(config.sources, config.settings)],
+        "backlog": _with_line(backlog(rows), backlog_line(rows)),
+        "leases": _with_line(stale_leases(rows), stale_leases_line(rows)),
+        "sources": [{**to_jsonable(r), "lease": lease_of(r, now)} for r in rows],
+    }
+
+
+def _with_line(fields: dict[str, object] | None, line: str | None) -> dict[str, object] | None:
+    return None if fields is None else {**fields, "line": line}
 
 
 def read_status(config: Config) -> tuple[list[SourceStatus], RecentChecks]:
@@ -99,22 +120,41 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def health(recent: RecentChecks, config: Config) -> dict[str, object]:
+    """The health line's facts: ``status`` (``ok``, ``stale``, ``failing``, ``stale,
+    failing``, or ``no checks``) and its ``problems``, the newest check and its age in
+    seconds, and the last hour's checks and failures."""
+    newest = recent.newest_check_at
+    words, age = _health(recent, config)
+    status = (", ".join(words) or "ok") if newest is not None else "no checks"
+    return {"status": status, "problems": words, "newest_check_at": to_jsonable(newest),
+            "newest_check_age_seconds": None if age is None else round(age, 1),
+            "checks_last_hour": recent.checks, "failed_last_hour": recent.errors}
+
+
 def health_line(recent: RecentChecks, config: Config) -> str:
     newest = recent.newest_check_at
-    if newest is None:
+    words, age = _health(recent, config)
+    if newest is None or age is None:
         return "health: no checks yet"
-    age = (utcnow() - newest).total_seconds()
+    return (f"health: {', '.join(words) or 'ok'} — newest check "
+            f"{local_time(newest, config.settings.timezone)} ({_ago(age)} ago); "
+            f"{recent.errors} of {recent.checks} checks failed in the last hour")
+
+
+def _health(recent: RecentChecks, config: Config) -> tuple[list[str], float | None]:
+    """What is wrong (``stale``, ``failing``) and the newest check's age in seconds."""
+    newest = recent.newest_check_at
+    age = (utcnow() - newest).total_seconds() if newest is not None else None
     words = []
     shortest = min((s.interval.total_seconds() for s in config.sources
                     if s.enabled and s.interval is not None), default=None)
-    if shortest is not None and age > 2 * shortest + 60:
+    if age is not None and shortest is not None and age > 2 * shortest + 60:
         words.append("stale")
     share = config.settings.health_failure_share
     if recent.errors >= 3 and recent.errors >= share * recent.checks:
         words.append("failing")
-    return (f"health: {', '.join(words) or 'ok'} — newest check "
-            f"{local_time(newest, config.settings.timezone)} ({_ago(age)} ago); "
-            f"{recent.errors} of {recent.checks} checks failed in the last hour")
+    return words, age
 
 
 def lease_of(r: SourceStatus, now: datetime) -> str | None:
@@ -132,20 +172,40 @@ def lease_of(r: SourceStatus, now: datetime) -> str | None:
     return "running"
 
 
-def backlog_line(rows: list[SourceStatus]) -> str | None:
+def backlog(rows: list[SourceStatus]) -> dict[str, object] | None:
     """Sources whose slot has passed (or that were never checked) and whose check has
     not started (no daemon runs, or their host is behind); None when there are none.
     A source whose lease is held by a process that is gone counts as not started:
-    nothing is checking it."""
+    nothing is checking it.  ``oldest_slot_at`` is None when none of them has a slot."""
+    found = _backlog(rows)
+    if found is None:
+        return None
+    due, oldest, age = found
+    return {"due_not_started": len(due), "sources": [r.source for r in due],
+            "oldest_slot_at": to_jsonable(oldest),
+            "oldest_slot_age_seconds": None if age is None else round(age, 1)}
+
+
+def backlog_line(rows: list[SourceStatus]) -> str | None:
+    found = _backlog(rows)
+    if found is None:
+        return None
+    due, _, age = found
+    oldest = f"; the oldest slot passed {_ago(age)} ago" if age is not None else ""
+    return f"backlog: {len(due)} sources due and not started{oldest}"
+
+
+def _backlog(rows: list[SourceStatus]
+             ) -> tuple[list[SourceStatus], datetime | None, float | None] | None:
+    """The rows due and not started, the oldest slot among them and its age in seconds."""
     now = utcnow()
     due = [r for r in rows if lease_of(r, now) in (None, "ran out", "ended")
            and _due(r, now)]
     if not due:
         return None
     slots = [r.next_check_at for r in due if r.next_check_at is not None]
-    oldest = f"; the oldest slot passed {_ago((now - min(slots)).total_seconds())} ago" \
-        if slots else ""
-    return f"backlog: {len(due)} sources due and not started{oldest}"
+    oldest = min(slots) if slots else None
+    return due, oldest, (now - oldest).total_seconds() if oldest is not None else None
 
 
 def _due(r: SourceStatus, now: datetime) -> bool:
@@ -182,7 +242,7 @@ def status_table(rows: list[SourceStatus], tz: str, *, wrap: bool = True) -> Tab
     return table
 
 
-def stale_leases_line(rows: list[SourceStatus]) -> str | None:
+def stale_leases(rows: list[SourceStatus]) -> dict[str, object] | None:
     """Leases left by processes of this machine that have ended (a killed ``monitor
     check`` leaves those of the pages it held): harmless, since the next check takes
     them over, but a user looking at a stall should see them.  None when there are none."""
@@ -190,9 +250,17 @@ def stale_leases_line(rows: list[SourceStatus]) -> str | None:
     held = [r.lease_owner or "" for r in rows if lease_of(r, now) == "ended"]
     if not held:
         return None
-    owners = sorted(set(held))
-    return (f"leases: {len(held)} sources held by ended processes ({', '.join(owners[:3])}"
-            f"{', …' if len(owners) > 3 else ''}); the next check takes them over")
+    return {"ended": len(held), "holders": sorted(set(held))}
+
+
+def stale_leases_line(rows: list[SourceStatus]) -> str | None:
+    facts = stale_leases(rows)
+    if facts is None:
+        return None
+    owners: list[str] = facts["holders"]  # type: ignore[assignment]
+    return (f"leases: {facts['ended']} sources held by ended processes "
+            f"({', '.join(owners[:3])}{', …' if len(owners) > 3 else ''}); "
+            "the next check takes them over")
 
 
 def _next(r: SourceStatus, tz: str) -> str:

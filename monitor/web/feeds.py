@@ -101,11 +101,13 @@ def _link(c: ChangeEntry) -> str:
 
 
 def _diff_html(state: WebState, c: ChangeEntry) -> str | None:
-    """The page's diff, then each attachment changed with the diff of its text."""
+    """The page's diff, then each attachment changed with the diff of its text; the
+    change's own diff, as its alert has it (a change found after a settings edit: the
+    page's edit only, ``monitor.compare``)."""
     if not (c.old_version_id and c.new_version_id):
         return None
     pair = compare(state.store, c.old_version_id, c.new_version_id,
-                   timeout=state.config.settings.diff_timeout)
+                   timeout=state.config.settings.diff_timeout, page_only=True)
     return render_html(pair.diff, context=1) + pair.attachment_section(context=1).html
 
 

@@ -134,17 +134,21 @@ def download_name(name: str, fmt: str, n: int) -> str:
 @router.get("/diff")
 def diff_page(request: Request, state: State, a: int | None = None, b: int | None = None,
               mode: Annotated[str, Query(pattern="^(inline|side)$")] = "inline",
-              context: Annotated[int, Query(ge=0, le=50)] = 1) -> Response:
+              context: Annotated[int, Query(ge=0, le=50)] = 1,
+              stored: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    """Two versions compared; those of a change found after a settings edit as the
+    change and its alert tell it, the page's edit only (``stored=1``: as stored, the
+    settings' part too; ``monitor.compare``)."""
     if a is None or b is None:
         return render(request, state, "diff.html", c=None, a=a, b=b, mode=mode,
-                      context=context, body=None)
-    c = compare_in(state, a, b)
+                      context=context, body=None, stored=stored)
+    c = compare_in(state, a, b, page_only=not stored)
     html = (render_side_by_side_html if mode == "side" else render_html)(c.diff,
                                                                          context=context)
     # The renderer escapes every character of page text; only its own tags are markup.
     files = c.attachment_section(context=context).html  # escaped like the diff
     return render(request, state, "diff.html", c=c, a=a, b=b, mode=mode, context=context,
-                  body=Markup(html), files=Markup(files), links=True)
+                  body=Markup(html), files=Markup(files), links=True, stored=stored)
 
 
 @router.get("/search")

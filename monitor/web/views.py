@@ -120,8 +120,9 @@ def clean_request(request: Request) -> None:
         check_text(key + value, f"the parameter {key!r}")
 
 
-def compare_in(state: WebState, a: int, b: int) -> Comparison:
-    return compare(state.store, a, b, timeout=state.config.settings.diff_timeout)
+def compare_in(state: WebState, a: int, b: int, *, page_only: bool = False) -> Comparison:
+    return compare(state.store, a, b, timeout=state.config.settings.diff_timeout,
+                   page_only=page_only)
 
 
 def diff_document(c: Comparison, tz: str, *, context: int = 1) -> str:
