@@ -274,7 +274,14 @@ class Composer:
                        url=url, body=body, data=data, thread=thread)
 
     def local(self, at: datetime | None) -> str:
-        return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if at else ""
+        """A time in ``settings.timezone`` to the minute, with its UTC offset
+        (``2026-11-01 08:30 +08:00``): a mail client shows the ``Date:`` header in the
+        reader's own zone, and a forwarded alert must still name one instant."""
+        if at is None:
+            return ""
+        local = at.astimezone(self.tz)
+        offset = local.strftime("%z")  # +0800
+        return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def _nth(v: VersionText) -> str:

@@ -94,6 +94,14 @@ def test_a_gone_page_composes_without_a_diff(composer: Composer) -> None:
     assert "HTTP 404" in msg.text and URL in msg.html
 
 
+def test_the_time_of_a_change_names_its_zone() -> None:
+    old, new = version(1, OLD_TEXT), version(2, NEW_TEXT)
+    shanghai = Composer(Settings()).change(view(old, new), "a@example.cn")
+    assert "检测时间：2026-11-01 08:30 +08:00" in shanghai.text
+    utc = Composer(Settings(timezone="UTC")).change(view(old, new), "a@example.cn")
+    assert "检测时间：2026-11-01 00:30 +00:00" in utc.text
+
+
 def test_the_html_uses_inline_styles_and_a_cjk_font_stack(composer: Composer) -> None:
     html = composer.change(view(version(1, OLD_TEXT), version(2, NEW_TEXT)), "a@x.cn").html
     assert "<style" not in html and "class=" not in html
