@@ -558,3 +558,32 @@ def test_lines_known_from_the_diffs_read_store_the_rows_the_lookup_stores(
     slow = _store_history(other, texts, read_first=False)
     assert fast == slow
     assert len(fast["versions"]) == len(texts)
+
+
+def test_links_passed_over_unresolved_are_no_attachments(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import attachments
+
+    hrefs = ("a.pdf", "/x/%2Epdf", "b.p%64f", "c.p\ndf", "d.do\tc", "?file=e.PDF",
+             "download.jsp?f=报告.Docx&x=1", "HTTP://H.GOV.CN/Y.XLSX", "../f.zip#top",
+             "g.zip/", "?x=1", ";p", "h.html?next=i.pdf", "j.html", "k/", "#l.pdf",
+             "javascript:m.pdf", "n.html?u=%252Epdf", "o.wps?utm_source=p.ofd", "q.ofd ")
+    made = "".join(f'<p><a href="{h}">链接{i}</a></p>' for i, h in enumerate(hrefs))
+    tricky = f"<html><body><div class='content'>{made}</div></body></html>"
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+    bases = ("http://www.example.gov.cn/a/b.html", "http://www.example.gov.cn/a/file.pdf",
+             "http://www.example.gov.cn/dl.jsp?name=x.PDF", "http://h/%2Epdf/c.htm")
+    cases = [(h, b) for h in htmls for b in bases]
+
+    def found() -> list[object]:
+        out = []
+        for html, base in cases:
+            body = LexborHTMLParser(html).body
+            if body is not None:
+                out.append(attachments.find(body.css("div.content, #zoom"), body, base))
+        return out
+
+    fast = found()
+    monkeypatch.setattr(attachments, "_may_name_file", lambda url: True)  # every link
+    assert fast == found()
+    assert sum(map(len, fast)) > 50
