@@ -587,3 +587,31 @@ def test_links_passed_over_unresolved_are_no_attachments(
     monkeypatch.setattr(attachments, "_may_name_file", lambda url: True)  # every link
     assert fast == found()
     assert sum(map(len, fast)) > 50
+
+
+class _Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def test_lines_tried_as_labels_only_when_they_may_be_give_the_canonical_form(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import canon
+
+    rng = random.Random(11)
+    pieces = [*canon._LABELS[:20], "信息", "关于", "：", ":", " ", "|", "文号", "x", "值", "\u4e00",
+              "发布", "（", "）", "2021", "\u3000"]
+    made = ["\n".join("".join(rng.choice(pieces) for _ in range(rng.randrange(0, 5)))
+                      for _ in range(rng.randrange(1, 12))) for _ in range(1500)]
+    texts = [_extracted(h) for h in [_html(p) for p in PAGES] + _seed_pages()]
+    texts = [e.text for e in texts if not isinstance(e, str)] + made
+
+    def canonical() -> list[str]:
+        canon.canonical_text.cache_clear()
+        return [canon.canonical_text(t) for t in texts]
+
+    fast = canonical()
+    monkeypatch.setattr(canon, "_LABEL_SET", _Everything())  # every line tried
+    monkeypatch.setattr(canon, "_LEADS", _Everything())
+    assert fast == canonical()
+    assert sum(f.count(":") for f in fast) > 1000
