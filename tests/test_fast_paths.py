@@ -615,3 +615,16 @@ def test_lines_tried_as_labels_only_when_they_may_be_give_the_canonical_form(
     monkeypatch.setattr(canon, "_LEADS", _Everything())
     assert fast == canonical()
     assert sum(f.count(":") for f in fast) > 1000
+
+
+def test_printable_texts_are_unwrapped_as_the_patterns_unwrap_them() -> None:
+    from monitor.extract import layout
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    told = 0
+    for c in chars:
+        for text in (f"人工{c}智能", f"a {c} b", c, f"{c}\u3000{c}"):
+            fast = layout.unwrap(text)
+            assert fast == layout._unwrapped(text), hex(ord(c))
+            told += fast != text
+    assert told > 20  # the line breaks were joined or spaced, through the patterns
