@@ -92,7 +92,7 @@ def instrument() -> None:
             setattr(noise, name, timed("normalize", obj))
     pipeline.snapshot = timed("hash", pipeline.snapshot)
     detect.snapshot = timed("hash", detect.snapshot)
-    pipeline._hash_now = timed("hash", pipeline._hash_now)
+    pipeline._last_now = timed("hash", pipeline._last_now)
     for name in ("change_alerts", "flap_alerts", "trouble_alerts"):
         setattr(plan, name, timed("alert", getattr(plan, name)))
     for cls in (Store, Schedule):
