@@ -13,9 +13,13 @@ loop and in ``asyncio.to_thread`` workers is both counted:
   noise rules they apply;
 - hash: ``snapshot`` (canonical form + SHA-256) and the raw body's SHA-256;
 - store: every ``Store`` and ``Schedule`` call (reads, leases, the commit);
-- diff: ``detect_change_async`` in this process plus the CPU of diff workers (children);
+- diff: ``detect_change_async``'s diff and decision in this process (``decide``, and
+  ``monitor.diff._quick``, the exact diff tried in a thread before a worker is asked:
+  it answers for most edits) plus the CPU of diff workers (children);
 - alert: drafting alerts (``alerts.plan``);
-- fetch + loop: the rest of the process's CPU (HTTP, the event loop, thread hops).
+- fetch + loop: the rest of the process's CPU: HTTP, decoding, the event loop, thread
+  hops, the garbage collector, and the challenge checks (``monitor.challenge``: the
+  parse of the page that extraction then reads, ~0.5 ms of a bench page).
 
 The timers cost some CPU themselves (a few µs per call), so the totals here are a little
 above the plain ``monitor check`` of the main table.
@@ -71,7 +75,7 @@ def timed(stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def instrument() -> None:
     from alerts import plan
-    from monitor import detect, noise, normalize, pipeline
+    from monitor import detect, diff, noise, normalize, pipeline
     from monitor.extract import html
     from storage import Store
     from storage.schedule import Schedule
@@ -88,7 +92,7 @@ def instrument() -> None:
             setattr(noise, name, timed("normalize", obj))
     pipeline.snapshot = timed("hash", pipeline.snapshot)
     detect.snapshot = timed("hash", detect.snapshot)
-    pipeline._hash_now = timed("hash", pipeline._hash_now)
+    pipeline._last_now = timed("hash", pipeline._last_now)
     for name in ("change_alerts", "flap_alerts", "trouble_alerts"):
         setattr(plan, name, timed("alert", getattr(plan, name)))
     for cls in (Store, Schedule):
@@ -98,6 +102,7 @@ def instrument() -> None:
     # detect_change_async awaits a diff worker: only its own sync work is on this
     # thread; the worker's CPU is the children's (added at the end)
     detect.diff_texts = timed("diff", detect.diff_texts)
+    diff._quick = timed("diff", diff._quick)
     detect.decide = timed("diff", detect.decide)
 
 

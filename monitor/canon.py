@@ -15,6 +15,12 @@ it is *identified* by this form, so a re-templated page is not a change:
   ``<span>索引号</span>430S00`` reads as "索引号:430S00").  So a metadata list, a table of
   one or two pairs a row, a ``dl`` and spans all give "索引号:430S00" on its own line.
 
+Each line is tried as a label only when it could be one: the label patterns run on a
+line ending with a colon or equal to a known label (a line that is only a label), and
+on a line starting with a known label's first character (a label at its start); most
+lines of prose are neither, and the two patterns' long alternations cost more than
+these tests.
+
 ``canonical_parts`` is what ``monitor.detect.snapshot`` hashes.  Two texts with the same
 canonical form differ only in how the page was laid out; a changed character of a word
 or number always changes it.  Paragraph breaks stay: splitting a paragraph is a change.
@@ -42,6 +48,8 @@ _LABELS = sorted({*(a for names in ALIASES.values() for a in names), *STOP_LABEL
 _KNOWN = lazyre.compile("^(" + "|".join(_LABELS) + ")(?::|(?=[^:]))")
 # A line that is only a label: a known one, or a short Chinese label with its colon.
 _LABEL_ONLY = lazyre.compile("^(?:(?:" + "|".join(_LABELS) + f"):?|[{_CJK}]{{1,10}}:)$")
+_LABEL_SET = frozenset(_LABELS)  # a line equal to one may be only a label...
+_LEADS = frozenset(label[0] for label in _LABELS)  # ...and one starting so, a pair
 # A line that starts with a label: a field of its own, never the value of the one above.
 _FIELD = lazyre.compile("^(?:(?:" + "|".join(_LABELS) + f")|[{_CJK}]{{1,10}}:)")
 
@@ -97,12 +105,13 @@ def _pairs(lines: list[str]) -> list[str]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _LABEL_ONLY.match(line):  # a label cell: its value is the next cell, if any
+        # a label cell: its value is the next cell, if any
+        if (line[-1:] == ":" or line in _LABEL_SET) and _LABEL_ONLY.match(line):
             line = line.rstrip(":") + ":"
             if i + 1 < len(lines) and not _FIELD.match(lines[i + 1]):
                 line += lines[i + 1]
                 i += 1
-        known = _KNOWN.match(line)
+        known = _KNOWN.match(line) if line[:1] in _LEADS else None
         out.append(known.group(1) + ":" + line[known.end():] if known else line)
         i += 1
     return out

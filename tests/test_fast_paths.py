@@ -558,3 +558,73 @@ def test_lines_known_from_the_diffs_read_store_the_rows_the_lookup_stores(
     slow = _store_history(other, texts, read_first=False)
     assert fast == slow
     assert len(fast["versions"]) == len(texts)
+
+
+def test_links_passed_over_unresolved_are_no_attachments(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import attachments
+
+    hrefs = ("a.pdf", "/x/%2Epdf", "b.p%64f", "c.p\ndf", "d.do\tc", "?file=e.PDF",
+             "download.jsp?f=报告.Docx&x=1", "HTTP://H.GOV.CN/Y.XLSX", "../f.zip#top",
+             "g.zip/", "?x=1", ";p", "h.html?next=i.pdf", "j.html", "k/", "#l.pdf",
+             "javascript:m.pdf", "n.html?u=%252Epdf", "o.wps?utm_source=p.ofd", "q.ofd ")
+    made = "".join(f'<p><a href="{h}">链接{i}</a></p>' for i, h in enumerate(hrefs))
+    tricky = f"<html><body><div class='content'>{made}</div></body></html>"
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+    bases = ("http://www.example.gov.cn/a/b.html", "http://www.example.gov.cn/a/file.pdf",
+             "http://www.example.gov.cn/dl.jsp?name=x.PDF", "http://h/%2Epdf/c.htm")
+    cases = [(h, b) for h in htmls for b in bases]
+
+    def found() -> list[object]:
+        out = []
+        for html, base in cases:
+            body = LexborHTMLParser(html).body
+            if body is not None:
+                out.append(attachments.find(body.css("div.content, #zoom"), body, base))
+        return out
+
+    fast = found()
+    monkeypatch.setattr(attachments, "_may_name_file", lambda url: True)  # every link
+    assert fast == found()
+    assert sum(map(len, fast)) > 50
+
+
+class _Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def test_lines_tried_as_labels_only_when_they_may_be_give_the_canonical_form(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import canon
+
+    rng = random.Random(11)
+    pieces = [*canon._LABELS[:20], "信息", "关于", "：", ":", " ", "|", "文号", "x", "值", "\u4e00",
+              "发布", "（", "）", "2021", "\u3000"]
+    made = ["\n".join("".join(rng.choice(pieces) for _ in range(rng.randrange(0, 5)))
+                      for _ in range(rng.randrange(1, 12))) for _ in range(1500)]
+    texts = [_extracted(h) for h in [_html(p) for p in PAGES] + _seed_pages()]
+    texts = [e.text for e in texts if not isinstance(e, str)] + made
+
+    def canonical() -> list[str]:
+        canon.canonical_text.cache_clear()
+        return [canon.canonical_text(t) for t in texts]
+
+    fast = canonical()
+    monkeypatch.setattr(canon, "_LABEL_SET", _Everything())  # every line tried
+    monkeypatch.setattr(canon, "_LEADS", _Everything())
+    assert fast == canonical()
+    assert sum(f.count(":") for f in fast) > 1000
+
+
+def test_printable_texts_are_unwrapped_as_the_patterns_unwrap_them() -> None:
+    from monitor.extract import layout
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    told = 0
+    for c in chars:
+        for text in (f"人工{c}智能", f"a {c} b", c, f"{c}\u3000{c}"):
+            fast = layout.unwrap(text)
+            assert fast == layout._unwrapped(text), hex(ord(c))
+            told += fast != text
+    assert told > 20  # the line breaks were joined or spaced, through the patterns
