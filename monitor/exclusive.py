@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from monitor.errors import PageBusyError, reported
 from monitor.holder import ended_here
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import LeaseEnd
 from storage.schedule import Schedule
 
