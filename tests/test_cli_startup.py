@@ -253,6 +253,7 @@ import atexit, gc, json, sys
 atexit.register(lambda: print(json.dumps({"frozen": gc.get_freeze_count(),
                                           "enabled": gc.isenabled(),
                                           "pygments": "pygments" in sys.modules,
+                                          "rich": "rich.console" in sys.modules,
                                           "progress": "rich.progress" in sys.modules})))
 from monitor.cli import cli, main
 entry, sys.argv = sys.argv[1], ["monitor", *sys.argv[2:]]
@@ -265,8 +266,8 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
     """The ``monitor`` program leaves Python's final collections nothing to walk (~0.2 s
     of a check's CPU), with the same output and exit status as ``cli``; ``cli`` called
     by another program (a test, a long-lived caller) freezes nothing of it.  The program
-    checks over httpx without loading httpx's own command-line client (pygments), and
-    loads no progress bar when its output is not a terminal."""
+    checks over httpx without loading httpx's own command-line client (pygments), loads
+    no progress bar when its output is not a terminal, and no rich at all for --json."""
     site.route("/a.html", seed_page(0))
     write_sources(tmp_path / "sources.toml", f"""
         [[sources]]
@@ -275,6 +276,7 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
         """, settings=f'database_url = "sqlite:///{tmp_path}/m.db"\n')
     for entry, first in (("main", "1 new"), ("cli", "1 unchanged")):
         for args, code, says in ((["check"], 0, first), (["check"], 0, "1 unchanged"),
+                                 (["check", "--json"], 0, '"outcome": "unchanged"'),
                                  (["check", "--source", "zz"], 2, "zz")):
             run = subprocess.run([sys.executable, "-c", MAIN, entry, *args], cwd=tmp_path,
                                  text=True, capture_output=True, timeout=120)
@@ -288,5 +290,7 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
                 # (the first run migrates: alembic's mako loads pygments for itself)
                 assert not got["pygments"] or says == "1 new"
                 assert not got["progress"]  # not a terminal: no bar, no rich.progress
+                # JSON for a program: rich is loaded for a table or an error only
+                assert got["rich"] == ("--json" not in args)
             else:
                 assert got["frozen"] == 0
