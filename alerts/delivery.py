@@ -41,7 +41,7 @@ from monitor.config import Config
 from monitor.errors import DeliveryDeferred, DeliveryError, MonitorError
 from storage import Store
 from storage.alerts_repo import AlertRecord, AlertsRepo
-from storage.models import utcnow
+from storage.instant import utcnow
 
 if TYPE_CHECKING:
     from alerts.compose import Composer

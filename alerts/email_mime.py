@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 
 from alerts.message import Message, header_safe
-from storage.models import utcnow
+from storage.instant import utcnow
 
 
 def build_email(message: Message, sender: str, recipient: str) -> EmailMessage:

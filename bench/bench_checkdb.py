@@ -37,7 +37,7 @@ from monitor.config import SourceConfig
 from monitor.extract import extract
 from monitor.fetch.encoding import decode_html
 from storage import Store
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import CheckRecord, LeaseEnd, NewVersion
 from storage.schedule import Schedule
 

@@ -38,7 +38,7 @@ from bench.bench_checkdb import version
 from monitor.config import SourceConfig
 from monitor.types import ChangeDecision, ChangeKind
 from storage import Store
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import CheckRecord, NewVersion
 
 WORKER = "bench-host:1"

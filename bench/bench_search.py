@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import SQLModel
 
 from monitor.config import SourceConfig
 from storage import Store, repository
 from storage.records import CheckRecord, NewVersion
 from storage.search import Search
+from storage.tables import metadata
 from tests.pages import seed_paragraphs
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -113,7 +113,7 @@ def copy(src: Store, dst: Store) -> float:
     t0 = time.perf_counter()
     with src.engine.connect() as a, dst.engine.begin() as b:
         for name in COPIED:
-            table = SQLModel.metadata.tables[name]
+            table = metadata.tables[name]
             rows = a.execution_options(yield_per=2000).execute(table.select())
             for batch in rows.partitions():
                 b.execute(table.insert(), [dict(r._mapping) for r in batch])

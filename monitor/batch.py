@@ -41,7 +41,7 @@ from monitor.config import SourceConfig
 from monitor.errors import MonitorError, reported
 from monitor.exclusive import keep_renewed
 from storage import Store
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import CheckRecord, CommitResult, PageState
 from storage.schedule import Schedule
 

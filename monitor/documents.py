@@ -27,7 +27,7 @@ from monitor.detect import attachment_changes, describe_items
 from monitor.errors import ListingBrokenError, MonitorError
 from monitor.extract import listing
 from monitor.types import ChangeDecision, ChangeKind, Extracted, Inspection
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import CheckRecord, PageState
 
 LISTING_CONFIRM = 3  # broken-looking renders of a column in a row before they are believed

@@ -32,7 +32,7 @@ from loguru import logger
 from monitor.errors import PageBusyError, reported
 from monitor.holder import ended_here
 from monitor.types import exact_time
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import LeaseEnd
 from storage.schedule import Schedule
 

@@ -23,7 +23,7 @@ from monitor.config import SourceConfig
 from monitor.errors import reported
 from monitor.pipeline import Checker
 from monitor.types import CheckResult
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.schedule import Schedule
 
 

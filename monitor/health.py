@@ -47,7 +47,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from monitor.errors import StorageError
-from storage.models import utcnow
+from storage.instant import utcnow
 
 MIN_FAILURES = 3
 FAILING_GRACE = 30.0  # seconds

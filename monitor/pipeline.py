@@ -47,7 +47,7 @@ from monitor.types import (
     Snapshot,
 )
 from storage import Store
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import (
     AlertDraft,
     CheckRecord,

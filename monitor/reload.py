@@ -29,7 +29,7 @@ from monitor.settings import Settings
 from monitor.watch import Edit, SourcesWatcher
 from storage import Store
 from storage.alerts_repo import AlertsRepo
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import AlertDraft
 
 # Settings read once at start by long-lived objects (engine, fetcher, servers, limits);

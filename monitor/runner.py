@@ -66,7 +66,7 @@ from monitor.metrics import Metrics
 from monitor.pipeline import Checker
 from monitor.scheduler import Plan
 from monitor.types import CheckResult
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import LeaseEnd
 from storage.schedule import Claim, Schedule
 

@@ -1,4 +1,5 @@
-"""Storage: SQLModel tables, the database engine, migrations and the ``Store`` interface.
+"""Storage: the tables (``storage.tables``, Core; ``storage.models``, the SQLModel classes
+over them), the database engine, migrations and the ``Store`` interface.
 
 The pipeline and the CLI only ever use ``Store``; no other package opens a session.
 ``Store`` is imported on first use (``from storage import Store``), so a module that

@@ -30,3 +30,8 @@ def canonical_time(at: datetime) -> str:
 # (pydantic would write ``…Z`` and drop zero microseconds).
 Instant = Annotated[datetime, PlainSerializer(canonical_time, return_type=str,
                                               when_used="json")]
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC: every time monitor stores."""
+    return datetime.now(UTC)

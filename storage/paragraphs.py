@@ -28,14 +28,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy import text as sql
-from sqlalchemy.orm import Session
 
 from monitor.errors import StorageError
 from storage.fold import fold
-from storage.models import Paragraph
+from storage.tables import paragraphs as _table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 BODY = ""  # the field of a line of the body text
 TITLE = "title"
@@ -116,15 +119,14 @@ def fields_of(title: str, meta: dict[str, str]) -> list[tuple[str, str]]:
 def _core(s: Session | Connection) -> Connection:
     """The session's connection: these are column statements, and the ORM's own
     execution path would cost more than the statement (a changed check runs several)."""
-    return s.connection() if isinstance(s, Session) else s
+    return s if isinstance(s, Connection) else s.connection()
 
 
 # Built once: building a statement costs more than running it on a small table.
-_KNOWN = select(Paragraph.digest, Paragraph.id).where(
-    Paragraph.page_id == bindparam("page_id"),
-    Paragraph.digest.in_(bindparam("keys", expanding=True)))  # type: ignore[attr-defined]
-_TEXTS = select(Paragraph.id, Paragraph.field, Paragraph.text).where(
-    Paragraph.id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+_P = _table.c
+_KNOWN = select(_P.digest, _P.id).where(
+    _P.page_id == bindparam("page_id"), _P.digest.in_(bindparam("keys", expanding=True)))
+_TEXTS = select(_P.id, _P.field, _P.text).where(_P.id.in_(bindparam("ids", expanding=True)))
 
 
 def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]],

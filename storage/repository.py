@@ -19,17 +19,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import aliased, defer
-from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
-from storage import db, documents, files, paragraphs, rawcodec, spans, verify
-from storage.models import Change, Check, Page, SourceRow, Version, utcnow
+from storage import db, paragraphs, rawcodec
+from storage.instant import utcnow
 from storage.records import (
     CheckRecord,
     CommitResult,
@@ -41,81 +39,94 @@ from storage.records import (
     VersionFull,
     VersionInfo,
 )
+from storage.tables import changes, checks, pages, sources, versions
 from storage.turns import WriterTurns
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from storage.models import Change, Page, SourceRow, Version
 
 HASH_HISTORY = 4
 CHANGES_LOCK = 0x6368616E676573  # "changes": see Store._changes_in_id_order
 OUT_OF_RANGE = "22003"  # SQLSTATE numeric_value_out_of_range
 
 
-def _newest(column: Any, model: Any) -> Any:
+P, S, V = pages.c, sources.c, versions.c
+
+
+def _newest(column: Any, table: Any) -> Any:
     """The newest row's ``column`` of the page (a scalar subquery of ``_STATE``)."""
-    return (sa_select(column).where(model.page_id == Page.id)
-            .order_by(model.id.desc()).limit(1).scalar_subquery())
+    return (sa_select(column).where(table.c.page_id == P.id)
+            .order_by(table.c.id.desc()).limit(1).scalar_subquery())
 
 
-_child = aliased(Page)
+_child = pages.alias("child")
 # A page, its source and what its newest change and check say: one query (page_state).
 _STATE = sa_select(
-    Page.id, Page.source_id, Page.url, Page.etag, Page.last_modified, Page.failure_streak,
-    Page.gone_streak, Page.status, Page.revision, Page.observed_at, Page.kind,
-    Page.announce, Page.list_title, Page.list_date, SourceRow.name, SourceRow.updated_at,
-    Page.settings_read_at,
-    _newest(Change.kind, Change).label("change_kind"),
-    _newest(Check.error_kind, Check).label("error_kind"),
+    P.id, P.source_id, P.url, P.etag, P.last_modified, P.failure_streak,
+    P.gone_streak, P.status, P.revision, P.observed_at, P.kind,
+    P.announce, P.list_title, P.list_date, S.name, S.updated_at,
+    P.settings_read_at,
+    _newest(changes.c.kind, changes).label("change_kind"),
+    _newest(checks.c.error_kind, checks).label("error_kind"),
     sa_select(func.count()).select_from(_child)
-    .where(_child.parent_id == Page.id, _child.listed).scalar_subquery().label("listed"),
-).join(SourceRow, SourceRow.id == Page.source_id)
-_STATE_OF_SOURCE = (_STATE.where(SourceRow.name == bindparam("name"), Page.kind == "page")
-                    .order_by(col(Page.id)).limit(1))  # the main page: Store._main_page
-_STATE_OF_PAGE = _STATE.where(Page.id == bindparam("id"))
+    .where(_child.c.parent_id == P.id, _child.c.listed).scalar_subquery().label("listed"),
+).join(sources, S.id == P.source_id)
+_STATE_OF_SOURCE = (_STATE.where(S.name == bindparam("name"), P.kind == "page")
+                    .order_by(P.id).limit(1))  # the main page: Store._main_page
+_STATE_OF_PAGE = _STATE.where(P.id == bindparam("id"))
 # The newest versions' small columns: the last one's, and the hashes of those before
 # (with its paragraph id list, a few bytes: reading its text is then one query).
-_LAST_VERSIONS = (sa_select(Version.id, Version.content_hash, Version.title, Version.meta,
-                            Version.raw_sha256, Version.fetched_at, Version.url,
-                            Version.attachments, Version.line_ids)
-                  .where(Version.page_id == bindparam("page_id"))
-                  .order_by(col(Version.id).desc()).limit(HASH_HISTORY + 1))
+_LAST_VERSIONS = (sa_select(V.id, V.content_hash, V.title, V.meta,
+                            V.raw_sha256, V.fetched_at, V.url,
+                            V.attachments, V.line_ids)
+                  .where(V.page_id == bindparam("page_id"))
+                  .order_by(V.id.desc()).limit(HASH_HISTORY + 1))
 
 # The same for many pages at once (Store.page_states): the newest versions' ids by page
 # (a window over ids only), then their small columns.
-_NEWEST_IDS = sa_select(Version.id, func.row_number().over(
-    partition_by=Version.page_id, order_by=col(Version.id).desc()).label("n")).where(
-    col(Version.page_id).in_(bindparam("page_ids", expanding=True))).subquery()
-_LAST_VERSIONS_OF = (sa_select(Version.page_id, *_LAST_VERSIONS.selected_columns)
-                     .join(_NEWEST_IDS, _NEWEST_IDS.c.id == Version.id)
+_NEWEST_IDS = sa_select(V.id, func.row_number().over(
+    partition_by=V.page_id, order_by=V.id.desc()).label("n")).where(
+    V.page_id.in_(bindparam("page_ids", expanding=True))).subquery()
+_LAST_VERSIONS_OF = (sa_select(V.page_id, *_LAST_VERSIONS.selected_columns)
+                     .join(_NEWEST_IDS, _NEWEST_IDS.c.id == V.id)
                      .where(_NEWEST_IDS.c.n <= HASH_HISTORY + 1)
-                     .order_by(col(Version.page_id), col(Version.id).desc()))
-_STATES_OF_PAGES = _STATE.where(col(Page.id).in_(bindparam("page_ids", expanding=True)))
+                     .order_by(V.page_id, V.id.desc()))
+_STATES_OF_PAGES = _STATE.where(P.id.in_(bindparam("page_ids", expanding=True)))
 
-_RAW = sa_select(Version.id, Version.raw_body, Version.raw_codec, Version.raw_base_id,
-                 Version.raw_chain, Version.line_ids, Version.field_ids
-                 ).where(Version.id == bindparam("id"))
+_RAW = sa_select(V.id, V.raw_body, V.raw_codec, V.raw_base_id,
+                 V.raw_chain, V.line_ids, V.field_ids
+                 ).where(V.id == bindparam("id"))
 # A page's newest version, what a new one needs of it (Store._add_version): a _RAW row
 # with its number and record hash.
-_NEWEST = (sa_select(*_RAW.selected_columns, Version.number, Version.record_hash)
-           .where(Version.page_id == bindparam("page_id"))
-           .order_by(col(Version.id).desc()).limit(1))
+_NEWEST = (sa_select(*_RAW.selected_columns, V.number, V.record_hash)
+           .where(V.page_id == bindparam("page_id"))
+           .order_by(V.id.desc()).limit(1))
 
 # The plain commit (Store._commit_plain): built once, as a check runs them every time.
-_LOCK = sa_select(Page.revision, Page.observed_at, Page.lease_owner).where(
-    Page.id == bindparam("id"))
+_LOCK = sa_select(P.revision, P.observed_at, P.lease_owner).where(
+    P.id == bindparam("id"))
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
 # A group commit's pages (Store.commit_checks), locked in id order: see its docstring.
-_LOCK_MANY = (sa_select(Page.id, Page.revision, Page.observed_at, Page.lease_owner)
-              .where(col(Page.id).in_(bindparam("ids", expanding=True)))
-              .order_by(col(Page.id)))
+_LOCK_MANY = (sa_select(P.id, P.revision, P.observed_at, P.lease_owner)
+              .where(P.id.in_(bindparam("ids", expanding=True)))
+              .order_by(P.id))
 _LOCK_MANY_FOR_UPDATE = _LOCK_MANY.with_for_update()
-_INSERT_CHECK = insert(Check).returning(Check.id)
-_INSERT_CHECKS = insert(Check).returning(Check.id, sort_by_parameter_order=True)
-_INSERT_VERSION = insert(Version).returning(Version.id)
-_INSERT_CHANGE = insert(Change).returning(Change.id)
+_INSERT_CHECK = insert(checks).returning(checks.c.id)
+_INSERT_CHECKS = insert(checks).returning(checks.c.id, sort_by_parameter_order=True)
+_INSERT_VERSION = insert(versions).returning(V.id)
+_INSERT_CHANGE = insert(changes).returning(changes.c.id)
 # The page a check with a version, changes or documents writes (Store.commit_check).
-_LOCK_PAGE = sa_select(Page.id, Page.revision, Page.observed_at, Page.lease_owner,
-                       Page.last_version_id).where(Page.id == bindparam("id"))
+_LOCK_PAGE = sa_select(P.id, P.revision, P.observed_at, P.lease_owner,
+                       P.last_version_id).where(P.id == bindparam("id"))
 _LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
-_UPDATE_PAGE = update(Page).where(Page.id == bindparam("page_id_"))
-_LINES = sa_select(Version.line_ids).where(Version.id == bindparam("id"))
+_UPDATE_PAGE = update(pages).where(P.id == bindparam("page_id_"))
+_LINES = sa_select(V.line_ids).where(V.id == bindparam("id"))
+# Store.sync_sources: every source's row, then the changes as executemany.
+_SOURCES = sa_select(S.id, S.name, S.url, S.tags, S.config, S.active)
+_UPDATE_SOURCE = update(sources).where(S.id == bindparam("id_"))
+_DEACTIVATE_SOURCE = _UPDATE_SOURCE.values(active=False)
 
 
 def _raw_row(c: Connection, version_id: int) -> Any:
@@ -144,7 +155,10 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose database errors come out as ``StorageError``."""
+        """A session whose database errors come out as ``StorageError``.  (SQLModel and
+        the models are imported by the first session: an unchanged check opens none.)"""
+        from sqlmodel import Session
+
         with self._translated(), Session(self.engine, expire_on_commit=False) as s:
             yield s
 
@@ -176,33 +190,35 @@ class Store:
                     raise
         return self._sync_sources(sources)
 
-    def _sync_sources(self, sources: Sequence[SourceSpec]) -> dict[str, list[str]]:
+    def _sync_sources(self, specs: Sequence[SourceSpec]) -> dict[str, list[str]]:
         report: dict[str, list[str]] = {"added": [], "updated": [], "deactivated": []}
-        by_name = {s.name: s for s in sources}
-        with self.session() as s:
-            rows = {r.name: r for r in s.exec(select(SourceRow))}
+        by_name = {spec.name: spec for spec in specs}
+        added: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        with self._translated(), self.engine.connect() as c:
+            rows = {r.name: r for r in c.execute(_SOURCES)}
             for name, cfg in by_name.items():
-                self._upsert_source(s, rows.get(name), cfg, report)
-            for name, row in rows.items():
-                if name not in by_name and row.active:
-                    row.active = False
-                    s.add(row)
-                    report["deactivated"].append(name)
-            s.commit()
+                config = cfg.config_dict()
+                tags = list(cfg.all_tags)  # a listing's documents' tags too: search, UI
+                row = rows.get(name)
+                if row is None:
+                    added.append({"name": name, "url": cfg.url, "tags": tags, "config": config})
+                    report["added"].append(name)
+                elif (row.url, row.tags, row.config, row.active) != (cfg.url, tags, config,
+                                                                      True):
+                    updated.append({"id_": row.id, "url": cfg.url, "tags": tags,
+                                    "config": config, "active": True, "updated_at": utcnow()})
+                    report["updated"].append(name)
+            gone = [{"id_": row.id} for name, row in rows.items()
+                    if name not in by_name and row.active]
+            report["deactivated"] += [name for name, row in rows.items()
+                                      if name not in by_name and row.active]
+            for stmt, params in ((insert(sources), added), (_UPDATE_SOURCE, updated),
+                                 (_DEACTIVATE_SOURCE, gone)):
+                if params:
+                    c.execute(stmt, params)
+            c.commit()
         return report
-
-    def _upsert_source(self, s: Session, row: SourceRow | None, cfg: SourceSpec,
-                       report: dict[str, list[str]]) -> None:
-        config = cfg.config_dict()
-        tags = list(cfg.all_tags)  # a listing's documents' tags too: search, feeds, UI
-        if row is None:
-            s.add(SourceRow(name=cfg.name, url=cfg.url, tags=tags, config=config))
-            report["added"].append(cfg.name)
-        elif (row.url, row.tags, row.config, row.active) != (cfg.url, tags, config, True):
-            row.url, row.tags, row.config, row.active = cfg.url, tags, config, True
-            row.updated_at = utcnow()
-            s.add(row)
-            report["updated"].append(cfg.name)
 
     def page_state(self, source: SourceSpec) -> PageState:
         """The state of a source's main page, creating the rows on first use.
@@ -215,6 +231,10 @@ class Store:
             row = c.execute(_STATE_OF_SOURCE, {"name": source.name}).first()
             if row is not None and (row.url == source.url or row.status == "moved"):
                 return self._state(c, row)
+        from sqlmodel import select
+
+        from storage.models import SourceRow
+
         with self.session() as s:  # first check, or the admin edited the URL
             src = s.exec(select(SourceRow).where(SourceRow.name == source.name)).first()
             if src is None:
@@ -252,6 +272,10 @@ class Store:
         return {row.id: self._state_of(row, versions.get(row.id, [])) for row in rows}
 
     def _main_page(self, s: Session, src: SourceRow, url: str) -> Page:
+        from sqlmodel import col, select
+
+        from storage.models import Page
+
         page = s.exec(select(Page).where(Page.source_id == src.id, Page.kind == "page")
                       .order_by(col(Page.id))).first()
         if page is None:
@@ -331,6 +355,9 @@ class Store:
                 page.revision, page.observed_at, rec, version_id)})
             docs = None
             if rec.documents is not None and rec.outcome != "error":
+                from storage import documents
+                from storage.models import Page
+
                 docs = documents.sync(s, s.get_one(Page, page.id), rec.documents,
                                       baseline=baseline, complete=rec.documents_complete,
                                       max_documents=rec.max_documents, now=utcnow())
@@ -395,6 +422,14 @@ class Store:
             yield c
 
     @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A Core connection (no transaction begun, no writer's turn taken) whose database
+        errors come out as ``StorageError``: column reads, and writes whose conflicts the
+        caller handles (``Schedule.ensure_pages``)."""
+        with self._translated(), self.engine.connect() as c:
+            yield c
+
+    @contextmanager
     def write_session(self) -> Iterator[Session]:
         """A session that holds the database's write lock from its first statement.
 
@@ -444,6 +479,8 @@ class Store:
         """Insert the version (``page``: its ``_lock_page`` row).  The page's newest
         version is read once, for its raw body (the delta's base), its paragraph ids
         (the spans it closes) and its number and record hash (the chain)."""
+        from storage import files, spans, verify
+
         newest = c.execute(_NEWEST, {"page_id": page.id}).first()
         previous = newest if newest is not None and newest.id == page.last_version_id else (
             _raw_row(c, page.last_version_id) if page.last_version_id else None)
@@ -472,6 +509,8 @@ class Store:
     def _seal(self, row: dict[str, Any], new: NewVersion, link: tuple[int, str]) -> None:
         """The version's evidence: text hash, number and chained record hash (verify.py);
         ``link``: the number and record hash it follows (``verify.link_after``)."""
+        from storage import verify
+
         row["number"], previous = link
         row["text_sha256"] = verify.text_sha256(new.text)
         row["record_hash"] = verify.record_hash(
@@ -516,6 +555,10 @@ class Store:
 
     def resolve_page(self, name_or_url: str) -> tuple[SourceRow, Page]:
         """A source's main page by source name, or any page by URL."""
+        from sqlmodel import col, select
+
+        from storage.models import Page, SourceRow
+
         with self.session() as s:
             src = s.exec(select(SourceRow).where(SourceRow.name == name_or_url)).first()
             if src is not None:
@@ -529,6 +572,11 @@ class Store:
         raise KeyError(name_or_url)
 
     def history(self, name_or_url: str) -> list[VersionInfo]:
+        from sqlalchemy.orm import defer
+        from sqlmodel import col, select
+
+        from storage.models import Change, Version
+
         src, page = self.resolve_page(name_or_url)
         with self.session() as s:
             versions = s.exec(select(Version).options(defer(Version.raw_body))  # type: ignore[arg-type]
@@ -539,6 +587,11 @@ class Store:
             return [_info(v, src.name, changes.get(v.id)) for v in versions]
 
     def version(self, version_id: int) -> VersionFull:
+        from sqlmodel import select
+
+        from storage import files, verify
+        from storage.models import Page, SourceRow, Version
+
         with self.session() as s:
             v = s.get(Version, version_id)
             if v is None:
@@ -574,6 +627,10 @@ class Store:
 
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
+        from sqlmodel import col, select
+
+        from storage.models import Version
+
         _, page = self.resolve_page(name_or_url)
         with self.session() as s:
             vid = s.exec(select(Version.id).where(Version.page_id == page.id,
@@ -592,6 +649,10 @@ class Store:
     def texts(self, version_ids: Sequence[int]) -> dict[int, str]:
         """The extracted text of many versions at once, by id (``monitor verify``): the
         same text ``version()`` gives, for when one query a version is too slow."""
+        from sqlmodel import col, select
+
+        from storage.models import Version
+
         with self.session() as s:
             rows = s.exec(select(Version.id, Version.line_ids)
                           .where(col(Version.id).in_(version_ids))).all()
@@ -606,6 +667,8 @@ class Store:
 
     def file(self, sha256: str, *, body: bool = True) -> StoredFile:
         """A stored attachment file by its SHA-256 (with its original bytes)."""
+        from storage import files
+
         with self.session() as s:
             found = files.infos(s, [sha256], body=body)
         if sha256 not in found:
@@ -614,6 +677,8 @@ class Store:
 
     def stored_files(self, shas: Sequence[str]) -> dict[str, StoredFile]:
         """Stored attachment files by SHA-256, without their bytes; unknown ones left out."""
+        from storage import files
+
         with self.session() as s:
             return files.infos(s, shas)
 
@@ -626,6 +691,8 @@ class Store:
                            read_text=lambda: self._text_of_lines(vid or 0, lines))
 
     def count(self, model: type, **where: object) -> int:
+        from sqlmodel import select
+
         with self.session() as s:
             stmt = select(func.count()).select_from(model)
             for key, value in where.items():

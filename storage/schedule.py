@@ -26,19 +26,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
 
 from monitor.errors import AlreadyRunningError, StorageError
 from storage import db
 from storage.glance import RecentChecks, SourceStatus
-from storage.models import Check, Page, SourceRow, Version
 from storage.records import SourceSpec
 from storage.repository import Store
+from storage.tables import checks, pages, sources
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from storage.models import Page
+
+P = pages.c
 
 
 @dataclass(frozen=True)
@@ -75,43 +81,44 @@ class Schedule:
                 return refs
         raise StorageError("could not create the pages of the sources (conflicts)")
 
-    def _ensure_pages(self, sources: Sequence[SourceSpec]) -> dict[str, PageRef] | None:
+    def _ensure_pages(self, specs: Sequence[SourceSpec]) -> dict[str, PageRef] | None:
         # Columns, not ORM rows, and two queries for all sources, not two per source:
         # 10,000 sources start in seconds, and leave ~50 MB less behind in the heap.
-        with self.store.session() as s:
-            ids = {name: int(i) for i, name in s.execute(select(SourceRow.id, SourceRow.name)
-                   .where(col(SourceRow.name).in_([src.name for src in sources])))}
-            mains = self._main_pages(s, list(ids.values()))
-            with s.no_autoflush:  # a conflict surfaces at the commit below, not mid-loop
-                for src in sources:
-                    if src.name in ids and ids[src.name] not in mains:
-                        s.add(Page(source_id=ids[src.name], url=src.url))
-            try:
-                s.commit()
-            except IntegrityError:  # another replica created one first: read again
-                return None
-            mains = self._main_pages(s, list(ids.values()))
+        with self.store.reading() as c:
+            ids = {name: int(i) for i, name in c.execute(
+                _SOURCE_IDS, {"names": [src.name for src in specs]})}
+            mains = self._main_pages(c, list(ids.values()))
+            new = [{"source_id": ids[src.name], "url": src.url} for src in specs
+                   if src.name in ids and ids[src.name] not in mains]
+            if new:
+                try:
+                    c.execute(insert(pages), new)
+                    c.commit()
+                except IntegrityError:  # another replica created one first: read again
+                    return None
+                mains = self._main_pages(c, list(ids.values()))
             return {name: PageRef(name, *mains[i]) if i in mains else self._ref(name, None)
                     for name, i in ids.items()}
 
     @staticmethod
-    def _main_pages(s: Session, source_ids: list[int],
+    def _main_pages(c: Connection, source_ids: list[int],
                     ) -> dict[int, tuple[int, datetime | None, datetime | None]]:
         """(page id, last check, next check) of each source's main page (the choice of
         ``_main_page``), by source id."""
         out: dict[int, tuple[int, datetime | None, datetime | None]] = {}
-        for page_id, source_id, last, nxt in s.execute(
-                select(Page.id, Page.source_id, Page.last_check_at, Page.next_check_at)
-                .where(col(Page.source_id).in_(source_ids), Page.kind == "page")
-                .order_by(col(Page.id))):
+        for page_id, source_id, last, nxt in c.execute(_MAIN_PAGES, {"ids": source_ids}):
             out.setdefault(int(source_id), (int(page_id), last, nxt))
         return out
 
     @staticmethod
     def _main_page(s: Session, source_id: int) -> Page | None:
         # Same choice as Store._main_page: the source's first page of kind "page".
-        return s.exec(select(Page).where(Page.source_id == source_id, Page.kind == "page")
-                      .order_by(col(Page.id))).first()
+        from sqlmodel import select
+
+        from storage.models import Page
+
+        return s.exec(select(Page).where(P.source_id == source_id, P.kind == "page")
+                      .order_by(P.id)).first()
 
     @staticmethod
     def _ref(name: str, page: Page | None) -> PageRef:
@@ -129,10 +136,10 @@ class Schedule:
             return
         with self.store.session() as s:
             for page_id, at in next_at.items():
-                s.execute(update(Page).where(
-                    Page.id == page_id,
-                    or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) > at),
-                    col(Page.last_check_at).is_not(None),
+                s.execute(update(pages).where(
+                    P.id == page_id,
+                    or_(P.next_check_at.is_(None), P.next_check_at > at),
+                    P.last_check_at.is_not(None),
                 ).values(next_check_at=at))
             s.commit()
 
@@ -189,12 +196,12 @@ class Schedule:
         if not page_ids:
             return set()
         ids = sorted(set(page_ids))
-        target = select(Page.id).where(col(Page.id).in_(ids), _free(now))
+        target = select(P.id).where(P.id.in_(ids), _free(now))
         if not self.store.is_sqlite:
-            target = target.order_by(col(Page.id)).with_for_update(skip_locked=True)
-        stmt = (update(Page).where(col(Page.id).in_(target.scalar_subquery()), _free(now))
+            target = target.order_by(P.id).with_for_update(skip_locked=True)
+        stmt = (update(pages).where(P.id.in_(target.scalar_subquery()), _free(now))
                 .values(lease_owner=self.owner, lease_expires=now + self.lease)
-                .returning(Page.id))
+                .returning(P.id))
         with self.store.transaction() as c:
             return {int(i) for i, in c.execute(stmt)}
 
@@ -214,6 +221,8 @@ class Schedule:
 
     def holder(self, page_id: int) -> tuple[str | None, datetime | None]:
         """Who holds the page's lease, and until when."""
+        from storage.models import Page
+
         with self.store.session() as s:
             page = s.get(Page, page_id)
             return (page.lease_owner, page.lease_expires) if page else (None, None)
@@ -221,7 +230,7 @@ class Schedule:
     def release_all(self) -> int:
         """At shutdown: give back every lease we hold, so others need not wait for expiry."""
         with self.store.transaction() as c:
-            result = c.execute(update(Page).where(Page.lease_owner == self.owner)
+            result = c.execute(update(pages).where(P.lease_owner == self.owner)
                                .values(lease_owner=None, lease_expires=None))
             return _rowcount(result)
 
@@ -230,8 +239,8 @@ class Schedule:
         if not page_ids:
             return 0
         with self.store.transaction() as c:
-            result = c.execute(update(Page).where(
-                col(Page.id).in_(list(page_ids)), Page.lease_owner == self.owner,
+            result = c.execute(update(pages).where(
+                P.id.in_(list(page_ids)), P.lease_owner == self.owner,
             ).values(lease_expires=now + self.lease))
             return _rowcount(result)
 
@@ -240,9 +249,13 @@ class Schedule:
         """Bring the documents' next checks forward to their follow plan (never back):
         after ``[sources.follow] interval`` is shortened, they are due on the new plan
         instead of the old one.  Returns how many moved."""
+        from sqlmodel import select
+
+        from storage.models import Page
+
         with self.store.session() as s:
-            docs = s.exec(select(Page).where(Page.parent_id == listing_id, col(Page.listed),
-                                             col(Page.last_check_at).is_not(None))).all()
+            docs = s.exec(select(Page).where(P.parent_id == listing_id, P.listed,
+                                             P.last_check_at.is_not(None))).all()
             moved = 0
             for page in docs:
                 at = next_after(page.last_check_at)  # type: ignore[arg-type]
@@ -261,10 +274,10 @@ class Schedule:
         if not listing_ids:
             return []
         with self.store.session() as s:
-            rows = s.exec(select(Page.parent_id, Page.id, Page.url).where(
-                col(Page.parent_id).in_(list(listing_ids)), col(Page.listed), _due(now),
-                _free(now, held_on)).order_by(col(Page.next_check_at).is_not(None),
-                                     col(Page.next_check_at), col(Page.id)))
+            rows = s.execute(select(P.parent_id, P.id, P.url).where(
+                P.parent_id.in_(list(listing_ids)), P.listed, _due(now),
+                _free(now, held_on)).order_by(P.next_check_at.is_not(None),
+                                     P.next_check_at, P.id))
             return [(int(p or 0), int(i or 0), u) for p, i, u in rows]
 
     def due_pages(self, now: datetime, after: datetime | None = None,
@@ -280,19 +293,19 @@ class Schedule:
         keeps the pages it schedules.
         """
         until = until or now
-        due = (col(Page.next_check_at) > after) & (col(Page.next_check_at) <= until) \
+        due = (P.next_check_at > after) & (P.next_check_at <= until) \
             if after is not None else _due(until)
         with self.store.session() as s:
-            rows = s.execute(select(Page.id, Page.next_check_at).where(
-                Page.kind == "page", due, _free(now, held_on))
-                .order_by(col(Page.next_check_at).is_not(None), col(Page.next_check_at)))
+            rows = s.execute(select(P.id, P.next_check_at).where(
+                P.kind == "page", due, _free(now, held_on))
+                .order_by(P.next_check_at.is_not(None), P.next_check_at))
             return [(int(i), _aware(at)) for i, at in rows]
 
     def next_due(self, now: datetime) -> datetime | None:
         """The earliest slot of any main page after ``now`` (when to look again)."""
         with self.store.session() as s:
-            at = s.execute(select(func.min(Page.next_check_at)).where(
-                Page.kind == "page", col(Page.next_check_at) > now)).scalar()
+            at = s.execute(select(func.min(P.next_check_at)).where(
+                P.kind == "page", P.next_check_at > now)).scalar()
             return _aware(at)
 
     def due(self, page_ids: Sequence[int], now: datetime) -> list[int]:
@@ -300,22 +313,28 @@ class Schedule:
         if not page_ids:
             return []
         with self.store.session() as s:
-            return list(s.exec(select(Page.id).where(
-                col(Page.id).in_(list(page_ids)), _due(now), _free(now))))
+            return list(s.execute(select(P.id).where(
+                P.id.in_(list(page_ids)), _due(now), _free(now))).scalars())
 
     # --- status ------------------------------------------------------------------
 
     def recent_checks(self, since: datetime) -> RecentChecks:
         """The newest check row and the failure share of the checks since ``since``."""
         with self.store.session() as s:
-            newest = s.exec(select(Check.started_at).order_by(col(Check.id).desc())).first()
-            rows = s.exec(select(Check.outcome, func.count()).where(Check.started_at >= since)
-                          .group_by(Check.outcome)).all()
+            newest = s.execute(select(checks.c.started_at).order_by(checks.c.id.desc())
+                               .limit(1)).scalar()
+            rows = s.execute(select(checks.c.outcome, func.count())
+                             .where(checks.c.started_at >= since)
+                             .group_by(checks.c.outcome)).all()
         n = {outcome: int(k) for outcome, k in rows}
         return RecentChecks(since, _aware(newest), sum(n.values()), n.get("error", 0))
 
     def status(self, sources: Sequence[SourceSpec]) -> list[SourceStatus]:
         """The state of the sources' main pages, in the given order."""
+        from sqlmodel import select
+
+        from storage.models import SourceRow
+
         with self.store.session() as s:
             out = []
             for src in sources:
@@ -331,37 +350,43 @@ def _aware(at: datetime | None) -> datetime | None:
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
-    return or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= now)
+    return or_(P.next_check_at.is_(None), P.next_check_at <= now)
 
 
 def _free(now: datetime, held_on: str | None = None) -> ColumnElement[bool]:
     """No live lease; with ``held_on``, or a lease of a process of that host."""
-    free = or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= now)
+    free = or_(P.lease_owner.is_(None), P.lease_expires <= now)
     if held_on is None:
         return free
-    return or_(free, col(Page.lease_owner).startswith(f"{held_on}:", autoescape=True))
+    return or_(free, P.lease_owner.startswith(f"{held_on}:", autoescape=True))
 
 
 # The leases of ``monitor check``, built once (two a check: building costs more than running).
-_TAKE = (update(Page).where(Page.id == bindparam("id_"), or_(
-    col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
-    .returning(Page.id))
-_TAKE_FROM = (update(Page).where(Page.id == bindparam("id_"),
-                                 Page.lease_owner == bindparam("from_"))
-              .returning(Page.id))
+_TAKE = (update(pages).where(P.id == bindparam("id_"), or_(
+    P.lease_owner.is_(None), P.lease_expires <= bindparam("now_")))
+    .returning(P.id))
+_TAKE_FROM = (update(pages).where(P.id == bindparam("id_"),
+                                 P.lease_owner == bindparam("from_"))
+              .returning(P.id))
 # The daemon's: claim a due page, release it with its next slot.
-_DUE_NOW = or_(col(Page.next_check_at).is_(None), col(Page.next_check_at) <= bindparam("now_"))
-_CLAIM = (update(Page).where(
-    Page.id == bindparam("id_"), _DUE_NOW,
-    or_(col(Page.lease_owner).is_(None), col(Page.lease_expires) <= bindparam("now_")))
-    .returning(Page.next_check_at))
-_CLAIM_FROM = (update(Page).where(Page.id == bindparam("id_"), _DUE_NOW,
-                                  Page.lease_owner == bindparam("from_"))
-               .returning(Page.next_check_at))
+# Store._main_page's choice for many sources (Schedule.ensure_pages).
+_SOURCE_IDS = select(sources.c.id, sources.c.name).where(
+    sources.c.name.in_(bindparam("names", expanding=True)))
+_MAIN_PAGES = (select(P.id, P.source_id, P.last_check_at, P.next_check_at)
+               .where(P.source_id.in_(bindparam("ids", expanding=True)), P.kind == "page")
+               .order_by(P.id))
+_DUE_NOW = or_(P.next_check_at.is_(None), P.next_check_at <= bindparam("now_"))
+_CLAIM = (update(pages).where(
+    P.id == bindparam("id_"), _DUE_NOW,
+    or_(P.lease_owner.is_(None), P.lease_expires <= bindparam("now_")))
+    .returning(P.next_check_at))
+_CLAIM_FROM = (update(pages).where(P.id == bindparam("id_"), _DUE_NOW,
+                                  P.lease_owner == bindparam("from_"))
+               .returning(P.next_check_at))
 # Our lease ended: after the daemon's check (release, with the next slot) or a lease
 # taken by ``take`` given back (give_back, the schedule left as it was).
-_END_LEASE = (update(Page).where(Page.id == bindparam("id_"),
-                                 Page.lease_owner == bindparam("owner_"))
+_END_LEASE = (update(pages).where(P.id == bindparam("id_"),
+                                 P.lease_owner == bindparam("owner_"))
               .values(lease_owner=None, lease_expires=None))
 
 
@@ -370,6 +395,10 @@ def _rowcount(result: object) -> int:
 
 
 def _status(s: Session, src: SourceSpec, page: Page | None) -> SourceStatus:
+    from sqlmodel import col, select
+
+    from storage.models import Check, Version
+
     name = src.name
     if page is None:  # never checked, not even synced
         return SourceStatus(name, src.url, "new", None, None, None, None, None, None, 0, 0, None)

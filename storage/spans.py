@@ -28,7 +28,7 @@ from sqlalchemy import Connection, and_, bindparam, update
 from sqlalchemy import text as sql
 
 from storage import paragraphs
-from storage.models import ParagraphSpan
+from storage.tables import paragraph_spans as _table
 
 Run = tuple[int, int | None]  # (first, last) version numbers, inclusive; None: newest
 
@@ -42,9 +42,9 @@ def ids_of(line_ids: bytes | None, field_ids: bytes | None) -> set[int]:
 _PG_OPEN = sql(
     "INSERT INTO paragraph_spans (paragraph_id, page_id, first_number, last_number)"
     " SELECT id, :page_id, :number, NULL FROM unnest(CAST(:ids AS INTEGER[])) AS u(id)")
-_CLOSE = update(ParagraphSpan).where(and_(
-    ParagraphSpan.paragraph_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
-    ParagraphSpan.last_number.is_(None))).values(  # type: ignore[union-attr]
+_CLOSE = update(_table).where(and_(
+    _table.c.paragraph_id.in_(bindparam("ids", expanding=True)),
+    _table.c.last_number.is_(None))).values(
     last_number=bindparam("last"))
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from storage import Store
 from storage.alerts_repo import AlertsRepo
-from storage.models import utcnow
+from storage.instant import utcnow
 from tests.conftest import write_sources
 from tests.pages import seed_page
 from tests.sites import Response, Site

@@ -20,7 +20,7 @@ import pytest
 from alerts.delivery import Deliverer
 from storage import Store
 from storage.alerts_repo import AlertsRepo
-from storage.models import utcnow
+from storage.instant import utcnow
 from tests.sites import Request, Response, Site
 from tests.test_alerts_support import make_change, make_config
 

@@ -25,7 +25,7 @@ from alerts.email_outbox import eml_name
 from monitor.config import Config, load_config
 from storage import Store
 from storage.alerts_repo import AlertsRepo
-from storage.models import utcnow
+from storage.instant import utcnow
 from tests.conftest import write_sources
 from tests.sites import Site
 from tests.test_alerts_support import (

@@ -23,7 +23,7 @@ from alerts import plan
 from monitor.config import Config, SourceConfig, parse_config
 from monitor.types import ChangeDecision, ChangeKind
 from storage import Store
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import CheckRecord, NewVersion
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from monitor.scheduler import plan_for
 from monitor.settings import Settings
 from monitor.watch import SourcesWatcher
 from storage import Store
-from storage.models import utcnow
+from storage.instant import utcnow
 from storage.records import CheckRecord, LeaseEnd, NewVersion
 from storage.schedule import Schedule, single_daemon
 

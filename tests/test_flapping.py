@@ -21,7 +21,7 @@ from alerts.delivery import Deliverer
 from monitor.config import load_config
 from monitor.types import Outcome
 from storage import Store
-from storage.models import utcnow
+from storage.instant import utcnow
 from tests.conftest import write_sources
 from tests.pages import seed_page
 from tests.sites import Site

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,6 +111,38 @@ def test_a_fetch_older_than_the_stored_one_is_superseded_never_the_newest_versio
     assert store.latest_version("hn-0192").text == "第43版"
     assert store.count(Alert) == 1
     assert store.count(Check, outcome="superseded") == 1  # the fetch is on record
+
+
+def test_sources_and_pages_made_by_a_check_pass_and_by_page_state_are_alike(
+        store: Store) -> None:
+    """``monitor check`` makes its sources and pages with column statements
+    (``sync_sources``, ``Schedule.ensure_pages``: ``storage.tables``' defaults), a first
+    ``page_state`` through the models (their fields' defaults): the rows come out the
+    same, and a source whose file entry changed is updated, one that left deactivated."""
+    from sqlalchemy import select
+
+    from storage import tables
+    from storage.schedule import Schedule
+
+    a = SourceConfig(name="a", url="http://127.0.0.1:1/a.html", tags=("湖南",))
+    b = SourceConfig(name="b", url="http://127.0.0.1:1/b.html", tags=("湖南",))
+    assert store.sync_sources([a]) == {"added": ["a"], "updated": [], "deactivated": []}
+    Schedule(store, "me", 60).ensure_pages([a])
+    store.page_state(b)  # neither its source nor its page exists yet: the ORM makes both
+    with store.reading() as c:
+        rows = {t.name: {r.id: r._asdict() for r in c.execute(select(t))}
+                for t in (tables.sources, tables.pages)}
+    made = {"id", "name", "url", "source_id", "created_at", "updated_at", "config"}
+    for table in rows.values():
+        first, second = ({k: v for k, v in row.items() if k not in made}
+                         for row in table.values())
+        assert first == second and first
+    for row in rows["sources"].values():
+        assert row["created_at"].tzinfo is not None and row["active"] is True
+    edited = replace(a, url="http://127.0.0.1:1/a2.html")
+    assert store.sync_sources([edited]) == {"added": [], "updated": ["a"],
+                                            "deactivated": ["b"]}
+    assert store.sync_sources([edited]) == {"added": [], "updated": [], "deactivated": []}
 
 
 def test_sources_removed_from_the_file_keep_their_history(store: Store) -> None:

@@ -11,14 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from loguru import logger
-from rich.table import Table
-from rich.text import Text
 
 from monitor import batch, follow
+from monitor.cli import common
 from monitor.cli.common import (
     complete_source_names,
-    console,
-    err_console,
     handle_errors,
     json_option,
     load,
@@ -41,6 +38,7 @@ from storage.schedule import Schedule
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from rich.table import Table
 
 STYLE = {"new": "cyan", "changed": "bold yellow", "unchanged": "green", "error": "red",
          "superseded": "dim"}
@@ -87,6 +85,7 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
         print_json({"results": results, "alerts": delivered})
         _lost(done.lost)
         return
+    console = common.console  # rich: only for people (--json prints with click)
     print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
     counts = {o: sum(r.outcome == o for r in results) for o in Outcome}
     line = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
@@ -99,9 +98,9 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
 def _lost(workers: int) -> None:
     """Exit 1 when a worker process ended before reporting all of its sources."""
     if workers:
-        err_console.print(f"[red]error:[/] {workers} worker process(es) ended unexpectedly; "
-                          "the sources they did not report are listed as errors",
-                          highlight=False)
+        common.err_console.print(
+            f"[red]error:[/] {workers} worker process(es) ended unexpectedly; "
+            "the sources they did not report are listed as errors", highlight=False)
         sys.exit(1)
 
 
@@ -202,12 +201,12 @@ async def _held(checker: Checker, leases: batch.Leases, page_id: int, src: Sourc
 
 
 def _progress(total: int) -> Progress | _NoBar:
-    if not console.is_terminal or total < 2:
+    if total < 2 or not common.console.is_terminal:
         return _NoBar()  # rich.progress is imported only for a bar that is shown
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+                    TimeElapsedColumn(), console=common.console, transient=True)
 
 
 class _NoBar:
@@ -235,6 +234,9 @@ def in_file_order(results: list[CheckResult], config: Config) -> list[CheckResul
 
 
 def summary_table(results: list[CheckResult]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="check summary", show_lines=False)
     for col in ("source", "outcome", "status", "what", "time"):
         table.add_column(col, overflow="fold")

@@ -9,22 +9,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.measure import Measurement
-from rich.table import Table
 
 from monitor.config import Config, load_config
 from monitor.errors import BadInputError, ConfigError, MonitorError
 from storage.instant import canonical_time
 
 if TYPE_CHECKING:  # imported where used: `monitor status` may not need SQLAlchemy
+    from rich.console import Console
+    from rich.table import Table
+
     from storage import Store
     from storage.records import VersionFull
 
@@ -36,12 +35,27 @@ UNBOUNDED = 100_000  # columns: "as wide as the table wants" when nothing is a s
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
-# Piped or redirected, a message is never cut into lines (rich would wrap at 80 columns,
-# inside words): one message, one line, for grep and log files; tables: print_table.
-for _out in (console, err_console):
-    _out.soft_wrap = not _out.is_terminal
+
+
+def __getattr__(name: str) -> Any:
+    """``console`` and ``err_console``, made on first use: ``monitor check --json`` prints
+    with ``click.echo`` and, when nothing goes wrong, never loads rich (~12 ms)."""
+    if name in ("console", "err_console"):
+        return _consoles()[name == "err_console"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@cache
+def _consoles() -> tuple[Console, Console]:
+    from rich.console import Console
+
+    out, err = Console(), Console(stderr=True)
+    # Piped or redirected, a message is never cut into lines (rich would wrap at 80
+    # columns, inside words): one message, one line, for grep and log files; tables:
+    # print_table.
+    for each in (out, err):
+        each.soft_wrap = not each.is_terminal
+    return out, err
 
 sources_option = click.option(
     "--sources", "sources_file", default=SOURCES_DEFAULT, show_default=True,
@@ -94,7 +108,9 @@ def handle_errors(fn: F) -> F:
 
 
 def _fail(what: str, message: str, code: int) -> None:
-    err_console.print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    _consoles()[1].print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -104,7 +120,10 @@ def print_table(table: Table, out: Console | None = None) -> None:
     natural width, so a name, an address or an error stays whole for grep, cut or a file
     (rich would otherwise wrap at 80 columns, inside words: ``hn-repl`` / ``y-0192``).
     The same idea as ``soft_wrap`` for ``show``'s text, for tables."""
-    out = out or console
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    out = out or _consoles()[0]
     if out.is_terminal:
         out.print(table)
         return

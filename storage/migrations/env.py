@@ -1,11 +1,8 @@
 """Alembic environment: always run with a connection handed in by ``storage.db.migrate``."""
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401  (registers the tables)
-
-target_metadata = SQLModel.metadata
+from storage.tables import metadata as target_metadata
 
 
 def run() -> None:
