@@ -413,3 +413,15 @@ def test_a_value_stored_with_its_counter_is_the_same_value() -> None:
     old = canonical_parts("标题", "正文", {"发布日期": "2021-06-24 阅读次数：60911次"})
     assert old == canonical_parts("标题", "正文", {"发布日期": "2021-06-24"})
     assert old != canonical_parts("标题", "正文", {"发布日期": "2021-06-25"})
+
+
+@pytest.mark.parametrize("number", [
+    "武经信提案函［２０２１］１７号", "武经信提案函〔２０２１〕１７号", "武经信提案函[2021]17号",
+    "武经信提案函（2021）17号", "武经信提案函(2021)17号", "武经信提案函【2021】１７号",
+    "武经信提案函〔2021〕17号",
+])
+def test_a_bare_document_number_in_any_bracket_and_digit_width_is_the_wenhao(number: str) -> None:
+    assert extract_metadata(f"<p>{number}</p>") == {"文号": number}
+    assert extract(ARTICLE.format(line=number)).metadata == {"文号": number}
+    table = f"<table><tr><td>文号</td><td>{number}</td></tr></table>"  # a bare 文号 cell
+    assert extract_metadata(table) == {"文号": number}

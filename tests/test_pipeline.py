@@ -261,6 +261,26 @@ async def test_a_moving_view_counter_after_the_date_is_never_a_metadata_change(
     assert env.changes() == [] and env.alerts() == []
 
 
+@pytest.mark.parametrize("number", ["武经信提案函［２０２１］１７号", "武经信提案函[2021]17号",
+                                    "武经信提案函（2021）17号", "武经信提案函【２０２１】17号"])
+async def test_a_document_number_in_any_bracket_and_width_is_the_wenhao_search_finds(
+        make_env: Callable[..., Env], number: str) -> None:
+    from storage.search import Search
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in seed(0).paragraphs[1:])
+    env = make_env()
+    env.serve(html(f"<html><head><meta charset='utf-8'><title>{TITLE}</title></head><body>"
+                   f"<div class='article'><h1>{TITLE}</h1><p>{number}</p>{paragraphs}</div>"
+                   "</body></html>"))
+    assert (await env.check()).outcome is Outcome.NEW
+    [v] = env.versions()
+    assert env.store.version(v.id).metadata["文号"] == number  # as written on the page
+
+    for query in ("〔2021〕17号", "武经信提案函［２０２１］１７号", "(2021)17号"):
+        found = Search(env.store).search(query, field="文号")
+        assert [(h.version_id, h.field) for h in found.hits] == [(v.id, "文号")], query
+
+
 # --- 3. conditional GET --------------------------------------------------------------------
 
 

@@ -101,8 +101,11 @@ _CELL_LABEL = lazyre.compile(
     "(?:(?:" + "|".join(label for label in _LABELS if len(label) >= 3) + ")\\s*[:：]?"
     + "|(?:" + "|".join(label for label in _LABELS if len(label) < 3) + ")\\s*[:：])"
 )
+# Any of the brackets search folds (〔〕 ［］ [] （） () 【】) and digits ASCII or full-width
+# (武经信提案函［２０２１］１７号): \d is any decimal digit.
 _DOC_NUMBER = lazyre.compile(
-    r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,5}\s*号"
+    r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:[1１][9９]|[2２][0０])\d{2}\s*[〕\]］)）】]"
+    r"\s*\d{1,5}\s*号"
 )
 # A date field's value: the date, and the time when one follows.
 _DATE_FIELDS = ("发文日期", "发布日期")
