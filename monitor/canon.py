@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from monitor import lazyre
-from monitor.extract.metadata import ALIASES, STOP_LABELS, unwrapped
+from monitor.extract.metadata import ALIASES, STOP_LABELS, settled
 
 # Characters that never need a space around them to be read: CJK and punctuation.
 _CJK = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf" \
@@ -57,7 +57,7 @@ _FIELD = lazyre.compile("^(?:(?:" + "|".join(_LABELS) + f")|[{_CJK}]{{1,10}}:)")
 def canonical_parts(title: str, text: str, metadata: Mapping[str, str]) -> dict[str, object]:
     """What a version is identified by: the canonical title, text and metadata."""
     return {"title": canonical_line(title), "text": canonical_text(text),
-            "metadata": {key: canonical_line(unwrapped(value))
+            "metadata": {key: canonical_line(settled(key, value))
                          for key, value in metadata.items()}}
 
 

@@ -35,6 +35,7 @@ from monitor.fetch import Fetcher
 from monitor.fetch.encoding import decode_html
 from monitor.holder import WORKER
 from monitor.types import (
+    SETTINGS_ONLY,  # a settings-only change's summary starts with it
     Attachment,
     AttachmentFile,
     ChangeDecision,
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
 MAX_DOCUMENTS = 20  # new items of a column named (with links) in one change
 HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}
-SETTINGS_ONLY = "设置变更后重新提取（页面本身未变）"  # a settings-only change's summary
 
 
 async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,

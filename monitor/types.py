@@ -166,6 +166,21 @@ KIND_LABELS: dict[str, str] = {
     "recovered": "恢复访问",
 }
 
+# A change found after an edit of its source's settings whose old version, read again with
+# the new settings, reads as the new page: the settings changed, the page did not
+# (monitor.pipeline.Checker._settings_apart).  Its summary starts with SETTINGS_ONLY, its
+# kind is the difference's (changed…), so it is labelled by SETTINGS_ONLY_LABEL instead.
+SETTINGS_ONLY = "设置变更后重新提取（页面本身未变）"
+SETTINGS_ONLY_LABEL = "设置变更（页面本身未变）"
+
+
+def change_words(kind: str, summary: str) -> tuple[str, str]:
+    """A change's label and the rest of its summary: a settings re-read is no 正文修改
+    (``SETTINGS_ONLY``: its own label, the summary without it)."""
+    if summary.startswith(SETTINGS_ONLY):
+        return SETTINGS_ONLY_LABEL, summary[len(SETTINGS_ONLY):].lstrip("：: ")
+    return KIND_LABELS.get(kind, kind), summary
+
 
 @dataclass(frozen=True)
 class CheckResult:

@@ -32,6 +32,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
+from monitor.types import SETTINGS_ONLY
 from monitor.zh import describe
 from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
@@ -275,6 +276,26 @@ class Archive:
                           .order_by(col(Change.id))).all()
         found = (d.get("reread") for d in rows if isinstance(d, dict))
         return next((r for r in found if isinstance(r, dict)), None)
+
+    def settings_edited(self, old_id: int, new_id: int) -> bool:
+        """Whether the settings of the page's source (``content``, ``ignore_text``…) were
+        edited between two of its versions: a change between them was found after such
+        an edit, one the settings alone made (``SETTINGS_ONLY``) or one with the old side
+        read again (``details["reread"]``).  ``monitor diff`` compares the versions as
+        stored, the settings' part too, and says so.  Versions of two pages: False."""
+        low, high = sorted((old_id, new_id))
+        with self.store.session() as s:
+            pages = s.exec(select(Version.page_id)
+                           .where(col(Version.id).in_((low, high)))).all()
+            if len(pages) != len({low, high}) or len(set(pages)) != 1:
+                return False
+            rows = s.exec(select(Change.summary, Change.details)
+                          .where(Change.page_id == pages[0],
+                                 col(Change.old_version_id) >= low,
+                                 col(Change.new_version_id) <= high)).all()
+        return any(summary.startswith(SETTINGS_ONLY)
+                   or (isinstance(details, dict) and isinstance(details.get("reread"), dict))
+                   for summary, details in rows)
 
     # --- changes (feeds) -----------------------------------------------------------
 

@@ -367,3 +367,61 @@ def test_a_document_number_written_in_brackets_ends_inside_them(line: str, numbe
     html = (f"<html><body><div class='c'><p>关于印发某某方案的通知</p><p>{line}</p>"
             "<p>各市、州人民政府：现将方案印发给你们，请认真贯彻执行。</p></div></body></html>")
     assert extract(html, content=("div.c",)).metadata["文号"] == number
+
+
+# A byline inside the article, a counter or widget right after its date (a QA pass found
+# every one of these counters in 发布日期, so a moving count was a change on every check).
+ARTICLE = ("<html><body><div class='c'><h1>关于印发某某方案的通知</h1><p>{line}</p>"
+           "<p>各市、州人民政府：现将方案印发给你们，请认真贯彻执行。</p></div></body></html>")
+
+
+@pytest.mark.parametrize("space", [" ", "\u3000", ""], ids=["ascii", "ideographic", "none"])
+@pytest.mark.parametrize("counter", ["阅读次数", "阅读量", "访问次数", "浏览量", "查看次数",
+                                     "点击率", "人气", "浏览次数", "点击", "来源"])
+def test_a_counter_after_the_date_ends_the_date(counter: str, space: str) -> None:
+    line = f"发布时间：2021-06-24{space}{counter}：98765次"
+    assert extract(ARTICLE.format(line=line)).metadata == {"发布日期": "2021-06-24"}
+    assert extract_metadata(f"<p>{line}</p>") == {"发布日期": "2021-06-24"}
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("发布时间：2021-06-24 【字体：大 中 小】", {"发布日期": "2021-06-24"}),
+    ("发布时间：2021-06-24 09:46:00 [ 字体：大 中 小 ] 【打印】",
+     {"发布日期": "2021-06-24 09:46:00"}),
+    ("发布日期：2021年06月24日 星期四", {"发布日期": "2021年06月24日"}),
+    ("成文日期：2021-06-24 打印本页 关闭窗口", {"发文日期": "2021-06-24"}),
+    ("发布时间：2021-06-24 分享到：", {"发布日期": "2021-06-24"}),
+    ("发文机关：湖南省工业和信息化厅 阅读量：5", {"发布机构": "湖南省工业和信息化厅"}),
+    ("发布日期：二〇二一年六月 来源：本站", {"发布日期": "二〇二一年六月"}),
+])
+def test_a_metadata_value_ends_where_the_widget_or_next_label_starts(
+        line: str, expected: dict[str, str]) -> None:
+    assert extract_metadata(f"<p>{line}</p>") == expected
+
+
+def test_every_view_counter_noise_knows_ends_a_metadata_value() -> None:
+    from monitor.extract.metadata import COUNTER_LABELS, STOP_LABELS
+    from monitor.noise import _NOUNS
+
+    assert set(_NOUNS.split("|")) <= {*COUNTER_LABELS, *STOP_LABELS}
+
+
+def test_a_value_stored_with_its_counter_is_the_same_value() -> None:
+    # A version an earlier release stored with the counter in 发布日期 is no change.
+    from monitor.canon import canonical_parts
+
+    old = canonical_parts("标题", "正文", {"发布日期": "2021-06-24 阅读次数：60911次"})
+    assert old == canonical_parts("标题", "正文", {"发布日期": "2021-06-24"})
+    assert old != canonical_parts("标题", "正文", {"发布日期": "2021-06-25"})
+
+
+@pytest.mark.parametrize("number", [
+    "武经信提案函［２０２１］１７号", "武经信提案函〔２０２１〕１７号", "武经信提案函[2021]17号",
+    "武经信提案函（2021）17号", "武经信提案函(2021)17号", "武经信提案函【2021】１７号",
+    "武经信提案函〔2021〕17号",
+])
+def test_a_bare_document_number_in_any_bracket_and_digit_width_is_the_wenhao(number: str) -> None:
+    assert extract_metadata(f"<p>{number}</p>") == {"文号": number}
+    assert extract(ARTICLE.format(line=number)).metadata == {"文号": number}
+    table = f"<table><tr><td>文号</td><td>{number}</td></tr></table>"  # a bare 文号 cell
+    assert extract_metadata(table) == {"文号": number}

@@ -233,6 +233,54 @@ async def test_metadata_and_title_edits_are_their_own_kinds(
     assert [a.event for a in env.alerts()] == ["change"]
 
 
+def counted_byline(views: int, widget: str = "") -> bytes:
+    """Seed 000's article with its byline inside it: a view counter (and a widget) right
+    after the date, as many CMS templates put them."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in seed(0).paragraphs)
+    return (f"<html><head><meta charset='utf-8'><title>{TITLE}</title></head><body>"
+            f"<div class='article'><h1>{TITLE}</h1>"
+            f"<p>发布时间：2021-06-24 阅读次数：{views}次{widget}</p>{paragraphs}</div>"
+            "</body></html>").encode()
+
+
+@pytest.mark.parametrize("widget", ["", " 【字体：大 中 小】"])
+async def test_a_moving_view_counter_after_the_date_is_never_a_metadata_change(
+        make_env: Callable[..., Env], widget: str) -> None:
+    env = make_env()
+    env.serve(html(counted_byline(98765, widget)))
+    assert (await env.check()).outcome is Outcome.NEW
+    [v] = env.versions()
+    assert env.store.version(v.id).metadata["发布日期"] == "2021-06-24"
+
+    for views in (98766, 60911):
+        env.serve(html(counted_byline(views, widget)))
+        result = await env.check()
+        assert result.outcome is Outcome.UNCHANGED, result.summary
+
+    assert len(env.versions()) == 1
+    assert env.changes() == [] and env.alerts() == []
+
+
+@pytest.mark.parametrize("number", ["武经信提案函［２０２１］１７号", "武经信提案函[2021]17号",
+                                    "武经信提案函（2021）17号", "武经信提案函【２０２１】17号"])
+async def test_a_document_number_in_any_bracket_and_width_is_the_wenhao_search_finds(
+        make_env: Callable[..., Env], number: str) -> None:
+    from storage.search import Search
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in seed(0).paragraphs[1:])
+    env = make_env()
+    env.serve(html(f"<html><head><meta charset='utf-8'><title>{TITLE}</title></head><body>"
+                   f"<div class='article'><h1>{TITLE}</h1><p>{number}</p>{paragraphs}</div>"
+                   "</body></html>"))
+    assert (await env.check()).outcome is Outcome.NEW
+    [v] = env.versions()
+    assert env.store.version(v.id).metadata["文号"] == number  # as written on the page
+
+    for query in ("〔2021〕17号", "武经信提案函［２０２１］１７号", "(2021)17号"):
+        found = Search(env.store).search(query, field="文号")
+        assert [(h.version_id, h.field) for h in found.hits] == [(v.id, "文号")], query
+
+
 # --- 3. conditional GET --------------------------------------------------------------------
 
 

@@ -281,6 +281,73 @@ async def test_a_last_version_that_cannot_be_read_again_is_compared_as_stored(
     assert "reread" not in change.details
 
 
+def cli(env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli as monitor
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", env.store.url)
+    monkeypatch.setenv("COLUMNS", "400")  # the history table's change column unfolded
+    out = CliRunner().invoke(monitor, [*args, "--sources", str(tmp_path / "sources.toml")])
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
+SETTINGS_NOTE = "两版之间来源的设置（content、ignore_text 等）已修改"
+
+
+async def test_history_labels_a_settings_re_read_and_diff_notes_the_settings_edit(
+        make_env: Callable[..., Env], tmp_path: Path,  # noqa: F811  (the fixture)
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    await env.check()
+    edited = edit(make_env, IGNORE)
+    await edited.check()  # the settings alone: a version nobody is told of
+    edited.serve(html(seed_page(0, edit=EDIT)))
+    await edited.check()  # then a real edit
+    v1, v2, v3 = (v.id for v in edited.versions())
+
+    history = cli(edited, tmp_path, monkeypatch, "history", "hn-0192")
+    assert "设置变更（页面本身未变）: 第" in history, history  # not an edit of the page
+    assert history.count("正文修改") == 1  # the real edit only
+    assert "设置变更后重新提取" not in history  # the label is said once, not twice
+    app = create_app(edited.config, edited.store)  # and the web UI's timeline and version
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as web:
+        pages = [(await web.get(f"/pages/{edited.page().page_id}")).text,
+                 (await web.get(f"/versions/{v2}")).text]
+    for page in pages:
+        assert '<span class="badge kind">设置变更（页面本身未变）</span> 第' in page
+        assert "设置变更后重新提取" not in page
+
+    across = cli(edited, tmp_path, monkeypatch, "diff", str(v1), str(v2), "--no-color")
+    assert SETTINGS_NOTE in across and IGNORED in across  # as stored, and said why
+    assert SETTINGS_NOTE in cli(edited, tmp_path, monkeypatch, "diff", str(v1), str(v3),
+                                "--no-color")
+    after = cli(edited, tmp_path, monkeypatch, "diff", str(v2), str(v3), "--no-color")
+    assert SETTINGS_NOTE not in after and "引领" in after  # no settings edit in between
+    as_json = cli(edited, tmp_path, monkeypatch, "diff", str(v1), str(v2), "--json")
+    assert '"settings_changed": true' in as_json
+
+
+async def test_diff_of_a_change_read_again_notes_the_settings_edit(
+        make_env: Callable[..., Env], tmp_path: Path,  # noqa: F811  (the fixture)
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    await env.check()
+    edited = edit(make_env, IGNORE)
+    edited.serve(html(seed_page(0, edit=EDIT)))  # the page edited with the settings
+    await edited.check()
+    assert len(edited.versions()) == 2
+
+    out = cli(edited, tmp_path, monkeypatch, "diff", "hn-0192", "--no-color")
+    assert SETTINGS_NOTE in out and "引领" in out and IGNORED in out
+    history = cli(edited, tmp_path, monkeypatch, "history", "hn-0192")
+    assert "正文修改" in history and "设置变更" not in history  # the page's edit: told
+
+
 # --- migration 0011 -------------------------------------------------------------------------
 
 

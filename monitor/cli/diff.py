@@ -41,6 +41,11 @@ from storage import Store
 from storage.archive import Archive
 from storage.records import VersionFull
 
+SETTINGS_NOTE = ("注意：两版之间来源的设置（content、ignore_text 等）已修改：下方按存储的版本比较，"
+                 "差异中也有设置带来的部分（变更记录和提醒只含页面本身的修改）。"
+                 "（note: the source's settings changed between the two versions; they are "
+                 "compared as stored, the settings' part of the difference included）")
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(diff)
@@ -71,6 +76,7 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
     with open_store(config) as store:
         a, b = pick(store, targets, since, until, tz)
         c = compare(store, a, b, timeout=config.settings.diff_timeout)
+        settings = Archive(store).settings_edited(a, b)
     old, new = c.old, c.new
     if old.page_id != new.page_id:  # allowed (a page that moved, two copies), never silent
         err_console.print(f"warning: version {old.id} is of {old.source} ({old.url}) and "
@@ -83,7 +89,7 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
         err_console.print(f"wrote {html_file}", highlight=False, markup=False)
     if as_json:
         print_json({"old": _ref(c, old=True), "new": _ref(c, old=False), "stats": c.stats,
-                    "same_version": c.old.id == c.new.id,
+                    "same_version": c.old.id == c.new.id, "settings_changed": settings,
                     "title_changed": c.title_changed, "metadata_changes": c.metadata,
                     "text": render_text(c.diff, context=context),
                     "attachments": [{**a, "text": t} for a, t in zip(
@@ -92,7 +98,9 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
     if c.old.id == c.new.id:
         click.echo(_same(c, since, until, tz))
         return
-    show(c, tz, color=console.is_terminal and not no_color, context=context)
+    # compared as stored, the settings' part too: said, as the web diff says it
+    show(c, tz, color=console.is_terminal and not no_color, context=context,
+         note=SETTINGS_NOTE if settings else None)
 
 
 def pick(store: Store, targets: tuple[str, ...], since: str | None, until: str | None,
@@ -147,7 +155,8 @@ def _previous(store: Store, version_id: int) -> int:
     return ids[i - 1]
 
 
-def show(c: Comparison, tz: str, *, color: bool, context: int = 1) -> None:
+def show(c: Comparison, tz: str, *, color: bool, context: int = 1,
+         note: str | None = None) -> None:
     def side(v: VersionFull) -> str:
         # two pages compared: each side says whose version it is
         owner = f"{v.source} " if c.old.page_id != c.new.page_id else ""
@@ -156,7 +165,7 @@ def show(c: Comparison, tz: str, *, color: bool, context: int = 1) -> None:
 
     same = c.old.page_id == c.new.page_id
     head = (f"{c.new.source}  " if same else "") + f"{side(c.old)} → {side(c.new)}"
-    lines = [head]
+    lines = [head, *([note] if note else [])]
     if c.title_changed:
         lines.append(f"标题: {c.old.title} → {c.new.title}")
     lines += [f"{m.key}: {m.old if m.old is not None else '（无）'} → "

@@ -26,7 +26,7 @@ from monitor.cli.common import (
     version_at,
 )
 from monitor.config import Config
-from monitor.types import KIND_LABELS, exact_time
+from monitor.types import KIND_LABELS, change_words, exact_time
 from storage.archive import Archive, PageEvent, PageInfo, TimelineEntry
 from storage.records import VersionInfo
 from storage.verify import body_damage
@@ -96,9 +96,9 @@ def _timeline_json(source: str, page: PageInfo, versions: list[VersionInfo],
 def _version_row(e: TimelineEntry, tz: str) -> list[str | Text]:
     change = "首次收录" if e.previous_id is None and not e.changes else ""
     for c in e.changes:
-        label = KIND_LABELS.get(c.kind, c.kind)
+        label, summary = change_words(c.kind, c.summary)  # a settings re-read: its own
         # "内容来回变化 (…)" says its kind itself
-        text = c.summary if c.summary.startswith(label) else f"{label}: {c.summary}"
+        text = summary if summary.startswith(label) else f"{label}: {summary}"
         change = f"{change}; {text}" if change else text
     # Text, not markup: titles and summaries come from the pages.
     return [f"第{e.number}版", str(e.id), exact_time(e.fetched_at, tz), e.content_hash[:12],

@@ -16,7 +16,19 @@ two pairs to a row on gov.cn), in a list (``<li>索引号：…</li>``) or in a 
 * 主题分类 (also 分类), 有效性 (also 时效性), 标题 (also 名称, 文件名称).
 
 The first non-empty value of a key wins (pages often repeat the table for print).
-Values are whitespace-normalized and otherwise kept as written (dates too).
+Values are whitespace-normalized and otherwise kept as written (dates too), but a value
+ends where the next thing in its line starts (``settled``):
+
+* at the next label with its colon: a field (``ALIASES``), a label that is not kept
+  (``STOP_LABELS``: 来源, 责任编辑, 字体…) or a view counter or share widget
+  (``COUNTER_LABELS``: 阅读次数, 浏览量…), so "发布时间：2021-06-24 阅读次数：98765次" is
+  2021-06-24 and a counter that moves on every visit never reaches the metadata;
+* before an opening bracket it leaves at its end ("2021-06-24 【字体：大 中 小】");
+* a date field's value is the date (and time) itself when it starts with one:
+  "2021年06月24日 星期四", "2021-06-24 09:46 打印本页" are 2021年06月24日, 2021-06-24 09:46.
+
+``monitor.canon`` compares values through ``settled`` too, so a value an earlier
+release stored with a counter or a widget is the same value, not a change to tell.
 """
 
 from __future__ import annotations
@@ -47,6 +59,13 @@ STOP_LABELS = (
     "访问量", "阅读", "字体", "字号", "主题词", "关键词", "体裁分类", "题裁分类", "公开方式",
     "公开范围", "组配分类", "服务对象", "实施日期", "废止日期", "有效期",
 )
+# View counters and share widgets: like STOP_LABELS, but not part of monitor.canon's labels
+# (its canonical text of stored versions stays as it was).  The counter nouns are
+# monitor.noise's (its _NOUNS; tests/test_extract.py keeps the two lists together).
+COUNTER_LABELS = (
+    "点击次数", "点击量", "点击率", "浏览人次", "浏览量", "浏览数", "阅读次数", "阅读数",
+    "阅读量", "访问次数", "访问人次", "访问数", "查看次数", "人气", "分享到",
+)
 _CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in aliases}
 # What a search may be limited to besides the metadata fields (storage.search).
 SEARCH_FIELDS = ("text", "title", "attachment")
@@ -67,7 +86,7 @@ def search_field(name: str | None) -> str | None:
     known = "、".join([*SEARCH_FIELDS, *ALIASES])
     raise BadInputError(f"没有这个检索字段：{name!r}；可用的字段：{known}"
                         f"（unknown search field {name!r}）")
-_LABELS = sorted({*_CANONICAL, *STOP_LABELS}, key=len, reverse=True)
+_LABELS = sorted({*_CANONICAL, *STOP_LABELS, *COUNTER_LABELS}, key=len, reverse=True)
 _LABEL_ENDS = tuple(_LABELS)
 # In running text a label needs a colon, and a short one must not sit inside a word
 # ("组配分类：" is not "分类：").
@@ -82,9 +101,19 @@ _CELL_LABEL = lazyre.compile(
     "(?:(?:" + "|".join(label for label in _LABELS if len(label) >= 3) + ")\\s*[:：]?"
     + "|(?:" + "|".join(label for label in _LABELS if len(label) < 3) + ")\\s*[:：])"
 )
+# Any of the brackets search folds (〔〕 ［］ [] （） () 【】) and digits ASCII or full-width
+# (武经信提案函［２０２１］１７号): \d is any decimal digit.
 _DOC_NUMBER = lazyre.compile(
-    r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d{1,5}\s*号"
+    r"[\u4e00-\u9fff]{2,14}\s*[〔\[［(（【]\s*(?:[1１][9９]|[2２][0０])\d{2}\s*[〕\]］)）】]"
+    r"\s*\d{1,5}\s*号"
 )
+# A date field's value: the date, and the time when one follows.
+_DATE_FIELDS = ("发文日期", "发布日期")
+_DATE_VALUE = lazyre.compile(
+    r"\d{4}\s*[年/.\-]\s*\d{1,2}\s*[月/.\-]\s*\d{1,2}(?:\s*日)?"
+    r"(?:\s*\d{1,2}\s*[:：时]\s*\d{2}(?:\s*[:：分]\s*\d{2})?(?:\s*[分秒])?)?"
+)
+_OPENERS = "【[［(（〔「《"
 # A short label standing bare in its cell is believed when its value has the field's own
 # shape: 文号 | 湘工信提案函〔2021〕254号 is a document number, 文号 | 说明 a column heading.
 _BARE_SHORT = {"文号": _DOC_NUMBER}
@@ -271,8 +300,20 @@ def unwrapped(value: str) -> str:
     return value
 
 
+def settled(key: str | None, value: str) -> str:
+    """``value`` of field ``key`` as kept: up to the next label, without an opening
+    bracket left at its end, a date field's only its date and time (module docstring).
+    Settling a settled value changes nothing."""
+    if (":" in value or "：" in value) and (m := FIELD.search(value)):
+        value = value[:m.start()]
+    value = unwrapped(value.rstrip(_OPENERS + " \u3000|｜"))
+    if key in _DATE_FIELDS and (m := _DATE_VALUE.match(value)):
+        value = m.group().rstrip()
+    return value
+
+
 def _put(found: dict[str, str], label: str, value: str) -> None:
     key = _CANONICAL.get(label)
-    value = unwrapped(normalize_line(value).strip("|｜ "))
+    value = settled(key, normalize_line(value).strip("|｜ "))
     if key and value and len(value) <= _MAX_VALUE and key not in found:
         found[key] = value

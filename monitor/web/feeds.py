@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from monitor.compare import compare
 from monitor.render import render_html
-from monitor.types import KIND_LABELS
+from monitor.types import change_words
 from monitor.web.views import State, WebState
 from storage.archive import ChangeEntry
 
@@ -79,10 +79,10 @@ def _feed(state: WebState, request: Request, title: str, entries: list[ChangeEnt
 
 def _entry(feed: ET.Element, state: WebState, c: ChangeEntry, base: str,
            *, with_diff: bool) -> None:
-    label = KIND_LABELS.get(c.kind, c.kind)
+    label, summary = change_words(c.kind, c.summary)  # a settings re-read: its own
     entry = _sub(feed, "entry")
     _sub(entry, "id", f"tag:monitor,2026:change/{c.id}")
-    _sub(entry, "title", f"{c.source} · {label}" + (f": {c.summary}" if c.summary else ""))
+    _sub(entry, "title", f"{c.source} · {label}" + (f": {summary}" if summary else ""))
     _sub(entry, "updated", _iso(c.created_at))
     _sub(entry, "link", rel="alternate", type="text/html", href=base + _link(c))
     _sub(entry, "category", term=c.kind, label=label)
