@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, exists, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased, defer
@@ -55,6 +55,12 @@ def _newest(column: Any, model: Any) -> Any:
 
 
 _child = aliased(Page)
+# A document told as 新文档 before its text could be read (no version yet): its first
+# reading owes the watchers the text (``monitor.documents``).  Looked up for such pages only.
+_TEXT_OWED = case((and_(Page.kind == "document", col(Page.last_version_id).is_(None),
+                        ~col(Page.announce)),
+                   exists().where(Change.page_id == Page.id,
+                                  Change.kind == "document_added")), else_=False)
 # A page, its source and what its newest change and check say: one query (page_state).
 _STATE = sa_select(
     Page.id, Page.source_id, Page.url, Page.etag, Page.last_modified, Page.failure_streak,
@@ -65,6 +71,7 @@ _STATE = sa_select(
     _newest(Check.error_kind, Check).label("error_kind"),
     sa_select(func.count()).select_from(_child)
     .where(_child.parent_id == Page.id, _child.listed).scalar_subquery().label("listed"),
+    _TEXT_OWED.label("text_owed"),
 ).join(SourceRow, SourceRow.id == Page.source_id)
 _STATE_OF_SOURCE = (_STATE.where(SourceRow.name == bindparam("name"), Page.kind == "page")
                     .order_by(col(Page.id)).limit(1))  # the main page: Store._main_page
@@ -281,6 +288,7 @@ class Store:
             last_error_kind=row.error_kind,
             kind=row.kind, announce=row.announce, list_title=row.list_title,
             list_date=row.list_date, documents_listed=int(row.listed or 0),
+            text_owed=bool(row.text_owed),
             settings_at=row.updated_at, settings_read_at=row.settings_read_at,
         )
 
