@@ -5,23 +5,30 @@ documents."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from alerts.compose import Composer
-from monitor.config import Config
+from monitor.config import Config, load_config
+from monitor.errors import ConfigError
 from monitor.types import Outcome
 from storage import Store
 from storage.alerts_repo import AlertsRepo
 from storage.models import Alert, Change
+from tests.conftest import write_sources
 from tests.sites import Response, Site
 from tests.test_listing_sources import (
     GBK,
+    NAME,
     Column,
     alerts,
     check_pass,
+    cli,
     config,  # noqa: F401  (the fixture)
+    documents,
     pass_a_day,
     reply_title,
 )
@@ -74,9 +81,6 @@ async def test_a_reply_told_before_it_could_be_read_is_told_again_with_its_text(
 
 async def test_a_watcher_of_new_documents_by_kind_gets_the_text_told_later(
         tmp_path: Path, store: Store, site: Site) -> None:
-    from monitor.config import load_config
-    from tests.conftest import write_sources
-
     column = Column(site, 5)
     column.serve_replies()
     cfg = load_config(write_sources(tmp_path / "sources.toml", f"""
@@ -107,3 +111,73 @@ async def test_a_watcher_of_new_documents_by_kind_gets_the_text_told_later(
     [added, text] = alerts(store)
     assert mail(cfg, store, added).subject == f"[monitor] hn-col {reply_title(new)} — 新文档"
     assert f"我厅已安排专项资金{new}万元" in mail(cfg, store, text).text
+
+
+async def test_a_reply_taken_off_the_column_is_checked_until_its_deletion_is_told(
+        config: Config, store: Store, site: Site, db_url: str) -> None:  # noqa: F811
+    column = Column(site, 5)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    column.replies.remove(102)
+    await check_pass(config, store)  # recorded as unlisted, not alerted
+    path = "/col/t20210102_102.html"
+    [off] = [p for p in documents(store) if not p.listed]
+    assert off.url == site.url(path) and alerts(store) == []
+
+    site.route(path, Response("<h1>404 页面不存在</h1>".encode(), status=404))  # deleted
+    for _ in range(config.settings.gone_after):
+        pass_a_day(store)
+        await check_pass(config, store)
+    [gone] = [p for p in documents(store) if p.id == off.id]
+    assert gone.status == "gone"
+    [told] = alerts(store)
+    sent = mail(config, store, told)
+    assert "页面已删除" in sent.subject and reply_title(102) in sent.subject
+
+    hits = site.hits(path)
+    pass_a_day(store)
+    await check_pass(config, store)
+    assert site.hits(path) == hits  # gone and off the column: it rests
+
+    sources = str(config.path)
+    shown = cli("history", NAME, "--documents", "--sources", sources, db=db_url)
+    assert "gone, unlisted" in shown.stdout, shown.stderr
+    status = cli("status", "--sources", sources, db=db_url)
+    assert "ok（1 篇文档已删除）" in status.stdout, status.stderr
+    as_json = json.loads(cli("status", "--json", "--sources", sources, db=db_url).stdout)
+    assert as_json["sources"][0]["documents_gone"] == 1
+
+
+def test_a_watcher_cannot_ask_for_unlisted_changes_which_are_never_told(
+        tmp_path: Path) -> None:
+    path = write_sources(tmp_path / "sources.toml", """
+        [[sources]]
+        name = "hn-col"
+        url = "https://example.org/col/index.html"
+
+        [[watchers]]
+        email = "off@example.org"
+        sources = ["hn-*"]
+        kinds = ["unlisted"]
+        """)
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, env={})
+    said = str(refused.value)
+    assert "已从栏目移除" in said and "从不发送提醒" in said and 'kinds = ["gone"]' in said
+
+
+async def test_status_counts_a_listing_s_documents_whose_page_is_gone(
+        config: Config, store: Store, site: Site, db_url: str) -> None:  # noqa: F811
+    column = Column(site, 5)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    # still listed, its page deleted: the column itself reads fine
+    site.route("/col/t20210103_103.html", Response(b"not found", status=404))
+    for _ in range(config.settings.gone_after):
+        pass_a_day(store)
+        await check_pass(config, store)
+    sources = str(config.path)
+    status = cli("status", "--sources", sources, db=db_url)
+    assert f"{NAME}" in status.stdout and "ok（1 篇文档已删除）" in status.stdout, status.stderr
