@@ -120,7 +120,8 @@ class Composer:
 
     def parts(self, view: ChangeView, *, context: int = 1) -> ChangeParts:
         old, new = view.old, view.new
-        title = header_safe((new or old).title if (new or old) else "", 120) or view.source
+        title = header_safe((new or old).title if (new or old) else _listed_title(view),
+                            120) or view.source
         diff_html = diff_text = ""
         stats: dict[str, int] = {}
         if old is not None and new is not None and old.text != new.text:
@@ -287,6 +288,12 @@ class Composer:
 def _nth(v: VersionText) -> str:
     """第3版: the version's place on its page (the global id when it is not known)."""
     return f"第{v.number}版" if v.number else f"#{v.id}"
+
+
+def _listed_title(view: ChangeView) -> str:
+    """A document told before it could be read (no version): its title in the listing."""
+    docs = view.details.get("documents") or []
+    return str(docs[0].get("title") or "") if docs and isinstance(docs[0], dict) else ""
 
 
 def _documents(details: dict[str, Any]) -> list[tuple[str, str, str | None]]:

@@ -67,6 +67,13 @@ KINDS = ("page", "listing", "feed")
 FEED_KEYS = {"match", "max_documents", "follow"}  # a feed has no pages or link selector
 # A watcher's triggers (``alerts.triggers``): which changes it is sent.
 TRIGGER_KEYS = ("when_added", "when_removed", "when_matches", "kinds")
+# Kinds of change recorded but never alerted: a watcher cannot ask for them.
+NEVER_TOLD = {
+    "unlisted": "「unlisted」（已从栏目移除）只记录、从不发送提醒：文档从栏目移除不算消息；"
+                "文档页面被删除时发送「gone」（页面已删除），可写 kinds = [\"gone\"] "
+                "(unlisted changes are recorded, never alerted; a document's page going away "
+                "is 'gone')",
+}
 WATCHER_KEYS = {
     "name", "email", "webhook", "webhook_env", "webhook_format", "webhook_secret_env",
     "sources", "tags", "mode", "digest_at", "apprise_env", *TRIGGER_KEYS,
@@ -718,8 +725,10 @@ def _triggers(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) ->
             raise fail(key, "应为非空字符串的列表，如 [\"答复\", \"办结\"] "
                        "(must be a list of non-empty strings)")
         out[key] = tuple(value)
-    known = [str(k) for k in ChangeKind]
+    known = [str(k) for k in ChangeKind if k not in NEVER_TOLD]
     for kind in out["kinds"]:
+        if kind in NEVER_TOLD:
+            raise fail("kinds", NEVER_TOLD[kind])
         if kind not in known:
             close = difflib.get_close_matches(kind, known, n=1)
             hint = f"，是否想写 {close[0]!r}？" if close else ""

@@ -14,6 +14,12 @@ A **document** found after its listing's first crawl is *announced*: its first c
 whatever its outcome, records a ``document_added`` change (新文档: title, list date,
 link, and the text when it could be fetched) and alerts the listing's watchers.  A
 document found on the first crawl is part of the baseline: recorded, never announced.
+
+A document announced before its text could be read (新文档「…」（正文暂未获取：…）: its
+content selector matched nothing yet, the page was not published fully, a 404) owes the
+watchers that text: its first check that stores a version records a ``document_text``
+change (新文档正文, with the text, its kinds including ``document_added``) and alerts the
+same watchers, once (``PageState.text_owed``: announced, and no version since).
 """
 
 from __future__ import annotations
@@ -92,14 +98,29 @@ def _quiet(change: ChangeDecision) -> ChangeDecision:
 
 def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckRecord,
              got: Inspection | None, error: MonitorError | None) -> CheckRecord:
-    """A new document's first check tells the watchers (once: ``announced``)."""
-    if not state.announce or rec.outcome == "superseded":
+    """A new document's first check tells the watchers (once: ``announced``); a document
+    told without its text (正文暂未获取) is told again at its first reading (新文档正文)."""
+    if rec.outcome == "superseded":
         return rec
+    if state.announce:
+        return _tell(config, source, state, rec, got, error, ChangeKind.DOCUMENT_ADDED)
+    if state.text_owed and rec.version is not None:
+        return _tell(config, source, state, rec, got, None, ChangeKind.DOCUMENT_TEXT)
+    return rec
+
+
+def _tell(config: Config, source: SourceConfig, state: PageState, rec: CheckRecord,
+          got: Inspection | None, error: MonitorError | None, kind: ChangeKind) -> CheckRecord:
+    """The 新文档 change (or 新文档正文: also of kind ``document_added``, so a watcher of
+    new documents gets the text it was promised) and its alerts."""
     title = (got.extracted.title if got else "") or state.list_title or source.url
     doc = {"url": source.url, "title": state.list_title or title,
            "date": state.list_date or ""}
     details: dict[str, object] = {"documents": [doc]}
     summary = f"新文档「{_cut(doc['title'], 60)}」"
+    if kind == ChangeKind.DOCUMENT_TEXT:
+        details["kinds"] = [str(ChangeKind.DOCUMENT_ADDED)]
+        summary += "正文已获取"
     if got is not None:
         text = got.extracted.text
         details["excerpt"] = text if len(text) <= EXCERPT else \
@@ -108,7 +129,7 @@ def announce(config: Config, source: SourceConfig, state: PageState, rec: CheckR
         details["attachments"] = attachment_changes((), rec.version.attachments)
     elif error is not None:
         summary += f"（正文暂未获取：{zh.describe(error.kind, error.status)}）"
-    change = ChangeDecision(ChangeKind.DOCUMENT_ADDED, summary, details=details)
+    change = ChangeDecision(kind, summary, details=details)
     index = len(rec.changes)
     words = triggers.change_text(change, None, got.extracted if got else None)
     drafts = plan.change_alerts(config, source, index, utcnow(), words)

@@ -139,6 +139,8 @@ class ChangeKind(enum.StrEnum):
     # A listing's documents: found after the listing's first crawl (told with its text),
     # no longer on any page of the listing (recorded, told only if the page is gone).
     DOCUMENT_ADDED = "document_added"
+    # the text of a new document told without it (正文暂未获取), once it could be read
+    DOCUMENT_TEXT = "document_text"
     UNLISTED = "unlisted"
     # A page's attachments (files it links to): monitor.detect.attachment_parts.
     ATTACHMENT_ADDED = "attachment_added"
@@ -157,6 +159,7 @@ KIND_LABELS: dict[str, str] = {
     "moved": "页面已迁移",
     "flapping": "内容来回变化",
     "document_added": "新文档",
+    "document_text": "新文档正文",
     "unlisted": "已从栏目移除",
     "attachment_added": "新增附件",
     "attachment_removed": "附件已删除",

@@ -50,6 +50,7 @@ class SourceStatus:
     versions: int
     lease_owner: str | None
     lease_expires: datetime | None = None  # when the holder's lease runs out
+    documents_gone: int = 0  # a listing's documents whose own page is gone
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ _PAGE = ("SELECT id, url, status, last_check_at, next_check_at, last_change_at, 
 _LAST_CHECK = ("SELECT outcome, http_status, error FROM checks WHERE page_id = ? "
                "ORDER BY id DESC LIMIT 1")
 _VERSIONS = "SELECT count(*) FROM versions WHERE page_id = ?"
+_DOCUMENTS_GONE = "SELECT count(*) FROM pages WHERE parent_id = ? AND status = 'gone'"
 # SQLAlchemy reports a driver's error under the DB-API class it derives from
 _DBAPI_ERRORS = ("IntegrityError", "ProgrammingError", "OperationalError", "DataError",
                  "NotSupportedError", "InternalError", "DatabaseError", "InterfaceError")
@@ -165,12 +167,13 @@ class _Reader:
         last = self.rows(_LAST_CHECK, page_id)
         outcome, http_status, error = last[0] if last else (None, None, None)
         [(versions,)] = self.rows(_VERSIONS, page_id)
+        [(gone,)] = self.rows(_DOCUMENTS_GONE, page_id)
         return SourceStatus(
             source=src.name, url=url, status=state, last_check_at=self.when(last_at),
             last_outcome=outcome, last_http_status=http_status, last_error=error,
             next_check_at=self.when(next_at), last_change_at=self.when(change_at),
             failure_streak=streak, versions=int(versions), lease_owner=owner,
-            lease_expires=self.when(until))
+            lease_expires=self.when(until), documents_gone=int(gone))
 
     def recent(self, since: datetime) -> RecentChecks:
         newest = self.rows(_NEWEST)

@@ -86,6 +86,9 @@ class PageState:
     kind: str = "page"  # or "document" (found by a listing)
     announce: bool = False  # a document found after its listing's baseline, not told yet
     list_title: str | None = None  # a document's title and date in its listing
+    # a document told as 新文档 without its text, never read since: its first version
+    # is told too (新文档正文)
+    text_owed: bool = False
     list_date: str | None = None
     documents_listed: int = 0  # a listing's documents still on it
     revision: int = 0  # checks committed for the page when this state was read

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, exists, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
@@ -62,6 +62,11 @@ def _newest(column: Any, table: Any) -> Any:
 
 
 _child = pages.alias("child")
+# A document told as 新文档 before its text could be read (no version yet): its first
+# reading owes the watchers the text (``monitor.documents``).  Looked up for such pages only.
+_TEXT_OWED = case((and_(P.kind == "document", P.last_version_id.is_(None), ~P.announce),
+                   exists().where(changes.c.page_id == P.id,
+                                  changes.c.kind == "document_added")), else_=False)
 # A page, its source and what its newest change and check say: one query (page_state).
 _STATE = sa_select(
     P.id, P.source_id, P.url, P.etag, P.last_modified, P.failure_streak,
@@ -72,6 +77,7 @@ _STATE = sa_select(
     _newest(checks.c.error_kind, checks).label("error_kind"),
     sa_select(func.count()).select_from(_child)
     .where(_child.c.parent_id == P.id, _child.c.listed).scalar_subquery().label("listed"),
+    _TEXT_OWED.label("text_owed"),
 ).join(sources, S.id == P.source_id)
 _STATE_OF_SOURCE = (_STATE.where(S.name == bindparam("name"), P.kind == "page")
                     .order_by(P.id).limit(1))  # the main page: Store._main_page
@@ -305,6 +311,7 @@ class Store:
             last_error_kind=row.error_kind,
             kind=row.kind, announce=row.announce, list_title=row.list_title,
             list_date=row.list_date, documents_listed=int(row.listed or 0),
+            text_owed=bool(row.text_owed),
             settings_at=row.updated_at, settings_read_at=row.settings_read_at,
         )
 

@@ -268,16 +268,19 @@ class Schedule:
 
     def due_documents(self, listing_ids: Sequence[int], now: datetime,
                       held_on: str | None = None) -> list[tuple[int, int, str]]:
-        """(listing page id, page id, URL) of the listed documents of these listings that
-        are due and free (or leased by a process of host ``held_on``: see ``due_pages``),
-        oldest first (a document never checked comes first)."""
+        """(listing page id, page id, URL) of the documents of these listings that are due
+        and free (or leased by a process of host ``held_on``: see ``due_pages``), oldest
+        first (a document never checked comes first).  A document taken off its listing
+        (unlisted) is still checked, on the same follow plan, until its page is gone: its
+        deletion is recorded and told (页面已删除) like any page's; then it rests, unless
+        the listing lists it again."""
         if not listing_ids:
             return []
         with self.store.session() as s:
             rows = s.execute(select(P.parent_id, P.id, P.url).where(
-                P.parent_id.in_(list(listing_ids)), P.listed, _due(now),
-                _free(now, held_on)).order_by(P.next_check_at.is_not(None),
-                                     P.next_check_at, P.id))
+                P.parent_id.in_(list(listing_ids)), or_(P.listed, P.status != "gone"),
+                _due(now), _free(now, held_on)).order_by(P.next_check_at.is_not(None),
+                                                        P.next_check_at, P.id))
             return [(int(p or 0), int(i or 0), u) for p, i, u in rows]
 
     def due_pages(self, now: datetime, after: datetime | None = None,
@@ -406,6 +409,8 @@ def _status(s: Session, src: SourceSpec, page: Page | None) -> SourceStatus:
                   .order_by(col(Check.id).desc())).first()
     versions = s.exec(select(func.count()).select_from(Version)
                       .where(Version.page_id == page.id)).one()
+    gone = s.exec(select(func.count()).select_from(Page)
+                  .where(Page.parent_id == page.id, Page.status == "gone")).one()
     return SourceStatus(
         source=name, url=page.url, status=page.status, last_check_at=page.last_check_at,
         last_outcome=last.outcome if last else None,
@@ -413,7 +418,7 @@ def _status(s: Session, src: SourceSpec, page: Page | None) -> SourceStatus:
         last_error=last.error if last else None, next_check_at=page.next_check_at,
         last_change_at=page.last_change_at, failure_streak=page.failure_streak,
         versions=int(versions), lease_owner=page.lease_owner,
-        lease_expires=_aware(page.lease_expires))
+        lease_expires=_aware(page.lease_expires), documents_gone=int(gone))
 
 
 # --- the SQLite single-daemon guard ------------------------------------------------

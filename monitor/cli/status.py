@@ -236,10 +236,19 @@ def status_table(rows: list[SourceStatus], tz: str, *, wrap: bool = True) -> Tab
             result += f": {r.last_error[:80]}"
         style = STYLE.get(r.status, "")
         # Text, not markup: errors come from servers and pages.
-        table.add_row(Text(r.source), Text(r.status, style=style),
+        table.add_row(Text(r.source), _status_cell(r, style),
                       local_time(r.last_check_at, tz), Text(result), Text(_next(r, tz)),
                       local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions))
     return table
+
+
+def _status_cell(r: SourceStatus, style: str) -> Text:
+    """The page's status; a listing's documents whose page is gone are counted after it
+    (the column reads fine while replies it listed are deleted)."""
+    cell = Text(r.status, style=style)
+    if r.documents_gone:
+        cell.append(f"（{r.documents_gone} 篇文档已删除）", style=STYLE.get("gone", ""))
+    return cell
 
 
 def stale_leases(rows: list[SourceStatus]) -> dict[str, object] | None:

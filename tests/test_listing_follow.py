@@ -1,0 +1,183 @@
+"""A listing's documents after their announcement: a reply told before it could be read
+gets its text told later (新文档正文); a reply taken off the column keeps being checked
+until its page is gone, which is told; ``monitor status`` counts a listing's gone
+documents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from alerts.compose import Composer
+from monitor.config import Config, load_config
+from monitor.errors import ConfigError
+from monitor.types import Outcome
+from storage import Store
+from storage.alerts_repo import AlertsRepo
+from storage.models import Alert, Change
+from tests.conftest import write_sources
+from tests.sites import Response, Site
+from tests.test_listing_sources import (
+    GBK,
+    NAME,
+    Column,
+    alerts,
+    check_pass,
+    cli,
+    config,  # noqa: F401  (the fixture)
+    documents,
+    pass_a_day,
+    reply_title,
+)
+
+
+def mail(cfg: Config, store: Store, alert: Alert):  # type: ignore[no-untyped-def]
+    repo = AlertsRepo(store)
+    return Composer(cfg.settings, repo).change(repo.change_view(alert.change_id or 0),
+                                                  alert.recipient)
+
+
+async def test_a_reply_told_before_it_could_be_read_is_told_again_with_its_text(
+        config: Config, store: Store, site: Site) -> None:  # noqa: F811
+    column = Column(site, 5)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)  # the baseline
+    new = column.publish()
+    path = f"/col/t2021{new:04d}_{new}.html"
+    half = ("<html><head><meta charset='gbk'><title>答复</title></head><body>"
+            "<div class='loading'>页面正在生成，请稍候</div></body></html>")
+    site.route(path, Response(half.encode("gbk"), headers=GBK))  # not published fully
+
+    second = await check_pass(config, store)
+    assert second[1].outcome is Outcome.ERROR and second[1].change_kind == "document_added"
+    [told] = alerts(store)
+    first = mail(config, store, told)
+    assert "正文暂未获取" in first.text
+    # the reply's title from the listing, not the source's name twice
+    assert first.subject == f"[monitor] {config.sources[0].name} {reply_title(new)} — 新文档"
+
+    column.serve_replies()  # the page is readable now
+    pass_a_day(store)
+    third = await check_pass(config, store)
+    [doc] = [r for r in third[1:] if r.document == site.url(path)]
+    assert doc.outcome is Outcome.NEW and doc.change_kind == "document_text"
+    [_, text] = alerts(store)
+    assert text.recipient == told.recipient
+    sent = mail(config, store, text)
+    assert "新文档正文" in sent.subject and reply_title(new) in sent.subject
+    assert f"我厅已安排专项资金{new}万元" in sent.text  # the text "暂未获取" promised
+
+    pass_a_day(store)  # read again: told once, not at every reading
+    await check_pass(config, store)
+    assert len(alerts(store)) == 2
+    with store.session() as s:
+        kinds = [c.kind for c in s.exec(select(Change).where(Change.alert))]
+    assert kinds == ["document_added", "document_text"]
+
+
+async def test_a_watcher_of_new_documents_by_kind_gets_the_text_told_later(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    column = Column(site, 5)
+    column.serve_replies()
+    cfg = load_config(write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "hn-col"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        match = 't2021\\d{{4}}_\\d+\\.html$'
+        [sources.follow]
+        content = "div.article"
+
+        [[watchers]]
+        email = "new@example.org"
+        sources = ["hn-*"]
+        kinds = ["document_added"]
+        """), env={})
+    store.sync_sources(cfg.sources)
+    from monitor.cli.check import run_checks
+
+    await run_checks(cfg, store, [cfg.source("hn-col")], progress=False)
+    new = column.publish()
+    path = f"/col/t2021{new:04d}_{new}.html"
+    site.route(path, lambda req: Response(b"", status=404))
+    await run_checks(cfg, store, [cfg.source("hn-col")], progress=False)
+    column.serve_replies()
+    pass_a_day(store)
+    await run_checks(cfg, store, [cfg.source("hn-col")], progress=False)
+    [added, text] = alerts(store)
+    assert mail(cfg, store, added).subject == f"[monitor] hn-col {reply_title(new)} — 新文档"
+    assert f"我厅已安排专项资金{new}万元" in mail(cfg, store, text).text
+
+
+async def test_a_reply_taken_off_the_column_is_checked_until_its_deletion_is_told(
+        config: Config, store: Store, site: Site, db_url: str) -> None:  # noqa: F811
+    column = Column(site, 5)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    column.replies.remove(102)
+    await check_pass(config, store)  # recorded as unlisted, not alerted
+    path = "/col/t20210102_102.html"
+    [off] = [p for p in documents(store) if not p.listed]
+    assert off.url == site.url(path) and alerts(store) == []
+
+    site.route(path, Response("<h1>404 页面不存在</h1>".encode(), status=404))  # deleted
+    for _ in range(config.settings.gone_after):
+        pass_a_day(store)
+        await check_pass(config, store)
+    [gone] = [p for p in documents(store) if p.id == off.id]
+    assert gone.status == "gone"
+    [told] = alerts(store)
+    sent = mail(config, store, told)
+    assert "页面已删除" in sent.subject and reply_title(102) in sent.subject
+
+    hits = site.hits(path)
+    pass_a_day(store)
+    await check_pass(config, store)
+    assert site.hits(path) == hits  # gone and off the column: it rests
+
+    sources = str(config.path)
+    shown = cli("history", NAME, "--documents", "--sources", sources, db=db_url)
+    assert "gone, unlisted" in shown.stdout, shown.stderr
+    status = cli("status", "--sources", sources, db=db_url)
+    assert "ok（1 篇文档已删除）" in status.stdout, status.stderr
+    as_json = json.loads(cli("status", "--json", "--sources", sources, db=db_url).stdout)
+    assert as_json["sources"][0]["documents_gone"] == 1
+
+
+def test_a_watcher_cannot_ask_for_unlisted_changes_which_are_never_told(
+        tmp_path: Path) -> None:
+    path = write_sources(tmp_path / "sources.toml", """
+        [[sources]]
+        name = "hn-col"
+        url = "https://example.org/col/index.html"
+
+        [[watchers]]
+        email = "off@example.org"
+        sources = ["hn-*"]
+        kinds = ["unlisted"]
+        """)
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, env={})
+    said = str(refused.value)
+    assert "已从栏目移除" in said and "从不发送提醒" in said and 'kinds = ["gone"]' in said
+
+
+async def test_status_counts_a_listing_s_documents_whose_page_is_gone(
+        config: Config, store: Store, site: Site, db_url: str) -> None:  # noqa: F811
+    column = Column(site, 5)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    # still listed, its page deleted: the column itself reads fine
+    site.route("/col/t20210103_103.html", Response(b"not found", status=404))
+    for _ in range(config.settings.gone_after):
+        pass_a_day(store)
+        await check_pass(config, store)
+    sources = str(config.path)
+    status = cli("status", "--sources", sources, db=db_url)
+    assert f"{NAME}" in status.stdout and "ok（1 篇文档已删除）" in status.stdout, status.stderr
