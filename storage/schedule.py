@@ -409,8 +409,8 @@ def _status(s: Session, src: SourceSpec, page: Page | None) -> SourceStatus:
                   .order_by(col(Check.id).desc())).first()
     versions = s.exec(select(func.count()).select_from(Version)
                       .where(Version.page_id == page.id)).one()
-    gone = s.exec(select(func.count()).select_from(Page)
-                  .where(Page.parent_id == page.id, Page.status == "gone")).one()
+    gone = s.exec(select(func.count()).select_from(pages)
+                  .where(P.parent_id == page.id, P.status == "gone")).one()
     return SourceStatus(
         source=name, url=page.url, status=page.status, last_check_at=page.last_check_at,
         last_outcome=last.outcome if last else None,
