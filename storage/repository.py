@@ -448,10 +448,12 @@ class Store:
         previous = newest if newest is not None and newest.id == page.last_version_id else (
             _raw_row(c, page.last_version_id) if page.last_version_id else None)
         blob, codec, base_id, chain = self._compress(c, previous, new.raw)
+        unindexed: list[tuple[int, str]] = []  # indexed last, at once: paragraphs.index
         lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
                                  known=self._lines_read.take(page.last_version_id),
-                                 empty=newest is None)
-        fields = paragraphs.store(c, page.id, paragraphs.fields_of(new.title, new.metadata))
+                                 empty=newest is None, unindexed=unindexed)
+        fields = paragraphs.store(c, page.id, paragraphs.fields_of(new.title, new.metadata),
+                                  unindexed=unindexed)
         row = {
             "page_id": page.id, "fetched_at": new.fetched_at,
             "content_hash": new.content_hash, "title": new.title,
@@ -467,7 +469,9 @@ class Store:
                     spans.ids_of(previous.line_ids, previous.field_ids) if previous else set(),
                     {*lines, *fields})
         files.add(c, new.files)
-        return int(c.execute(_INSERT_VERSION, row).scalar_one())
+        version_id = int(c.execute(_INSERT_VERSION, row).scalar_one())
+        paragraphs.index(c, unindexed)
+        return version_id
 
     def _seal(self, row: dict[str, Any], new: NewVersion, link: tuple[int, str]) -> None:
         """The version's evidence: text hash, number and chained record hash (verify.py);
