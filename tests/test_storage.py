@@ -147,3 +147,18 @@ def test_a_sentence_added_to_a_long_page_stores_a_raw_delta_of_a_few_hundred_byt
     assert rawcodec.decompress(blob, old) == new
     assert len(new) > 50_000
     assert len(blob) < 300, (len(blob), len(new))
+
+
+def test_raw_bodies_read_back_through_chains_longer_than_one_query_reads(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delta chain is read in one query of up to ``CHAIN_READ`` links; a longer one
+    (never written today: a chain restarts every ``DELTA_CHAIN_MAX`` versions) is read
+    link by link, to the same bytes."""
+    from storage import repository
+
+    ids = [commit(store, page(i), f"v{i}", T0 + timedelta(hours=i)) for i in range(12)]
+    assert all(store.raw_body(i) == page(n) for n, i in enumerate(ids))
+    monkeypatch.setattr(repository, "CHAIN_READ", 3)
+    assert all(store.raw_body(i) == page(n) for n, i in enumerate(ids))
+    after = commit(store, page(12), "v12", T0 + timedelta(hours=12))  # a delta of ids[-1]
+    assert store.raw_body(after) == page(12)
