@@ -128,19 +128,16 @@ _TEXTS = select(Paragraph.id, Paragraph.field, Paragraph.text).where(
 
 
 def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]],
-          known: dict[str, int] | None = None, *, empty: bool = False,
-          unindexed: list[tuple[int, str]] | None = None) -> list[int]:
+          known: dict[str, int] | None = None, *, empty: bool = False) -> list[int]:
     """The ids of ``items`` (field, text) on the page, inserting the ones it lacks (in
     order, so a new version's new lines get consecutive ids).  ``known``: body lines
     of the page already known, text → id (``LinesRead``: those of its last version, as
     the diff read them): found there, a line needs no digest and no lookup.  ``empty``:
     the page has no paragraphs yet (no version: they are only ever written with one),
-    so none is looked up (were it wrong, the insert would fail on the unique key).
-    ``unindexed``: the new paragraphs are added there for the caller to ``index`` (all of
-    a transaction's at once, see ``index``) instead of being indexed here."""
+    so none is looked up (were it wrong, the insert would fail on the unique key)."""
     s = _core(s)
     if known:
-        return _store_known(s, page_id, items, known, unindexed)
+        return _store_known(s, page_id, items, known)
     keys = [digest(f, t) for f, t in items]
     found = {} if empty else _known(s, page_id, set(keys))
     new: dict[bytes, tuple[str, str]] = {}
@@ -149,22 +146,16 @@ def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]
             new[key] = item
     if new:
         found.update(_insert(s, page_id, new))
-        rows = [(found[key], text) for key, (_, text) in new.items()]
-        if unindexed is None:
-            index(s, rows)
-        else:
-            unindexed += rows
+        index(s, [(found[key], text) for key, (_, text) in new.items()])
     return [found[k] for k in keys]
 
 
 def _store_known(c: Connection, page_id: int, items: Sequence[tuple[str, str]],
-                 known: dict[str, int], unindexed: list[tuple[int, str]] | None
-                 ) -> list[int]:
+                 known: dict[str, int]) -> list[int]:
     """``store`` when most lines are known already: the others only are digested and
     looked up (and inserted when the page has none), in the same order."""
     rest = [item for item in items if item[0] != BODY or item[1] not in known]
-    ids = (dict(zip(rest, store(c, page_id, rest, unindexed=unindexed), strict=True))
-           if rest else {})
+    ids = dict(zip(rest, store(c, page_id, rest), strict=True)) if rest else {}
     return [known[t] if f == BODY and t in known else ids[(f, t)] for f, t in items]
 
 
@@ -247,14 +238,14 @@ def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
     exists: 0006 converts through here before).  PostgreSQL folds into its generated
     column ``folded`` by itself.
 
-    Index a transaction's new paragraphs in one call, after its other inserts into
-    ``paragraphs``: FTS5 keeps what it is given in memory and writes it out as a new
-    segment at the next statement that opens a statement journal (its ``xSavepoint``:
-    a multi-row insert, an insert checked by a foreign key…) or at the commit, then
-    merges segments as they pile up.  A version's lines indexed, then its title and
-    metadata inserted and indexed, made two segments a transaction, each flush and its
-    merging work ~1–3 ms of SQLite CPU that landed on the next insert (the "first
-    insert" cost of a first version); one call makes one."""
+    FTS5 keeps what it is given in memory and writes it out as a new segment (then
+    merges segments as they pile up, ``automerge``) at the next statement that opens a
+    statement journal (its ``xSavepoint``: a multi-row insert, an insert checked by a
+    foreign key…) or at the commit: that work, ~2–3 ms of a first version's store,
+    lands on whatever statement comes next (the "first insert" cost).  Indexing a
+    version's lines and fields in one call makes one segment a transaction, not two,
+    and ~0.35 ms less work, but more index bytes per changed version after 100 rounds
+    (``bench.bench_storage --seed 3``: 1,974 against 1,589 B): not done."""
     c = _core(s)
     if not rows or c.dialect.name != "sqlite":
         return

@@ -479,12 +479,11 @@ class Store:
         previous = newest if newest is not None and newest.id == page.last_version_id else (
             _raw_row(c, page.last_version_id) if page.last_version_id else None)
         blob, codec, base_id, chain = self._compress(c, previous, new.raw)
-        unindexed: list[tuple[int, str]] = []  # indexed last, at once: paragraphs.index
         lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
                                  known=self._lines_read.take(page.last_version_id),
-                                 empty=newest is None, unindexed=unindexed)
+                                 empty=newest is None)
         fields = self._fields(c, page.id, newest if previous is newest else None,
-                              paragraphs.fields_of(new.title, new.metadata), unindexed)
+                              paragraphs.fields_of(new.title, new.metadata))
         row = {
             "page_id": page.id, "fetched_at": new.fetched_at,
             "content_hash": new.content_hash, "title": new.title,
@@ -500,12 +499,10 @@ class Store:
                     spans.ids_of(previous.line_ids, previous.field_ids) if previous else set(),
                     {*lines, *fields})
         files.add(c, new.files)
-        version_id = int(c.execute(_INSERT_VERSION, row).scalar_one())
-        paragraphs.index(c, unindexed)
-        return version_id
+        return int(c.execute(_INSERT_VERSION, row).scalar_one())
 
-    def _fields(self, c: Connection, page_id: int, last: Any, items: list[tuple[str, str]],
-                unindexed: list[tuple[int, str]]) -> list[int]:
+    def _fields(self, c: Connection, page_id: int, last: Any, items: list[tuple[str, str]]
+                ) -> list[int]:
         """The paragraph ids of a version's title and metadata (``items``): those of the
         page's last version (``last``: its ``_NEWEST`` row) when they are the same
         fields, as they mostly are (a paragraph row never changes, so its ids are the
@@ -515,7 +512,7 @@ class Store:
             ids = paragraphs.decode(last.field_ids)
             if len(ids) == len(items):
                 return ids
-        return paragraphs.store(c, page_id, items, unindexed=unindexed)
+        return paragraphs.store(c, page_id, items)
 
     def _seal(self, row: dict[str, Any], new: NewVersion, link: tuple[int, str]) -> None:
         """The version's evidence: text hash, number and chained record hash (verify.py);

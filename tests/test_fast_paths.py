@@ -596,8 +596,8 @@ def test_title_and_metadata_kept_from_the_last_version_store_the_rows_the_lookup
     texts = [f"第{n}版正文。\n各地要落实措施。" for n in range(len(fields))]
     fast = _store_history(db_url, texts, read_first=True, fields=fields)
     other = _second_database(db_url, tmp_path)
-    monkeypatch.setattr(Store, "_fields", lambda self, c, page_id, last, items, unindexed:
-                        paragraphs.store(c, page_id, items, unindexed=unindexed))
+    monkeypatch.setattr(Store, "_fields", lambda self, c, page_id, last, items:
+                        paragraphs.store(c, page_id, items))
     slow = _store_history(other, texts, read_first=True, fields=fields)
     assert fast == slow
     assert len(fast["versions"]) == len(texts)
