@@ -378,14 +378,17 @@ def reply_added(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
     or when a status (办理状态, 答复情况...) went from pending to done.
     """
     old_paras, new_paras = _paragraphs(old.text), _paragraphs(new.text)
-    marker = {p: is_reply_marker(p) for p in {*old_paras, *new_paras}}  # each text once
-    old_blocks = _blocks([i for i, p in enumerate(old_paras) if marker[p]])
-    new_markers = [i for i, p in enumerate(new_paras) if marker[p]]
     seen = set(old_paras)
-    if len(_blocks(new_markers)) > len(old_blocks):
-        fresh = [i for i in new_markers if new_paras[i] not in seen]
-        if fresh:
-            return fresh[0] + 1, new_paras[fresh[0]]
+    # Only a marker the old text lacks can be the answer: when no new paragraph is one
+    # (the usual edit), the old text's markers need not be read at all.
+    if any(is_reply_marker(p) for p in set(new_paras) - seen):
+        marker = {p: is_reply_marker(p) for p in {*old_paras, *new_paras}}  # each once
+        old_blocks = _blocks([i for i, p in enumerate(old_paras) if marker[p]])
+        new_markers = [i for i, p in enumerate(new_paras) if marker[p]]
+        if len(_blocks(new_markers)) > len(old_blocks):
+            fresh = [i for i in new_markers if new_paras[i] not in seen]
+            if fresh:
+                return fresh[0] + 1, new_paras[fresh[0]]
     return _listed_reply(old_paras, new_paras) or _status_done(old, new)
 
 
@@ -407,10 +410,9 @@ def _listed_reply(old_paras: list[str], new_paras: list[str]) -> tuple[int, str]
 
 
 def _status_done(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
-    old_status = _statuses(old)
-    for where, value in _statuses(new):
-        if value.startswith(_DONE) and any(v.startswith(_PENDING) for _, v in old_status):
-            return where
+    done = [where for where, value in _statuses(new) if value.startswith(_DONE)]
+    if done and any(v.startswith(_PENDING) for _, v in _statuses(old)):
+        return done[0]  # the old text is read only when the new one says done
     return None
 
 

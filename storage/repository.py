@@ -21,8 +21,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, exists, func, insert, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    update,
+)
 from sqlalchemy import select as sa_select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from monitor.errors import StorageError
@@ -105,10 +119,24 @@ _RAW = sa_select(V.id, V.raw_body, V.raw_codec, V.raw_base_id,
                  V.raw_chain, V.line_ids, V.field_ids
                  ).where(V.id == bindparam("id"))
 # A page's newest version, what a new one needs of it (Store._add_version): a _RAW row
-# with its number and record hash.
-_NEWEST = (sa_select(*_RAW.selected_columns, V.number, V.record_hash)
+# with its number and record hash, and its title and metadata (the fields it lists).
+_NEWEST = (sa_select(*_RAW.selected_columns, V.number, V.record_hash, V.title, V.meta)
            .where(V.page_id == bindparam("page_id"))
            .order_by(V.id.desc()).limit(1))
+# The bodies a delta is made from, the base of the one asked for first (Store._raw): a
+# delta chain read in one query, not one a link.  ``depth`` stops at ``CHAIN_READ``
+# links (a chain is at most rawcodec.DELTA_CHAIN_MAX long; a longer one is read a link at
+# a time, as a chain that loops would be).
+CHAIN_READ = 64
+_RAW_CHAIN = sql_text(
+    "WITH RECURSIVE chain(id, raw_body, raw_codec, raw_base_id, depth) AS ("
+    " SELECT id, raw_body, raw_codec, raw_base_id, 1 FROM versions WHERE id = :id"
+    " UNION ALL"
+    " SELECT v.id, v.raw_body, v.raw_codec, v.raw_base_id, chain.depth + 1"
+    " FROM versions v JOIN chain ON v.id = chain.raw_base_id"
+    " WHERE chain.raw_codec <> 'zstd' AND chain.depth < :depth)"
+    " SELECT id, raw_body, raw_codec, raw_base_id FROM chain ORDER BY depth"
+).columns(id=Integer, raw_body=LargeBinary, raw_codec=String, raw_base_id=Integer)
 
 # The plain commit (Store._commit_plain): built once, as a check runs them every time.
 _LOCK = sa_select(P.revision, P.observed_at, P.lease_owner).where(
@@ -133,6 +161,11 @@ _LINES = sa_select(V.line_ids).where(V.id == bindparam("id"))
 _SOURCES = sa_select(S.id, S.name, S.url, S.tags, S.config, S.active)
 _UPDATE_SOURCE = update(sources).where(S.id == bindparam("id_"))
 _DEACTIVATE_SOURCE = _UPDATE_SOURCE.values(active=False)
+
+
+def _whole(version: Any) -> bool:
+    """A raw body stored whole (not a delta of another version's)."""
+    return bool(version.raw_codec == "zstd" or version.raw_base_id is None)
 
 
 def _raw_row(c: Connection, version_id: int) -> Any:
@@ -495,7 +528,8 @@ class Store:
         lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
                                  known=self._lines_read.take(page.last_version_id),
                                  empty=newest is None)
-        fields = paragraphs.store(c, page.id, paragraphs.fields_of(new.title, new.metadata))
+        fields = self._fields(c, page.id, newest if previous is newest else None,
+                              paragraphs.fields_of(new.title, new.metadata))
         row = {
             "page_id": page.id, "fetched_at": new.fetched_at,
             "content_hash": new.content_hash, "title": new.title,
@@ -512,6 +546,19 @@ class Store:
                     {*lines, *fields})
         files.add(c, new.files)
         return int(c.execute(_INSERT_VERSION, row).scalar_one())
+
+    def _fields(self, c: Connection, page_id: int, last: Any, items: list[tuple[str, str]]
+                ) -> list[int]:
+        """The paragraph ids of a version's title and metadata (``items``): those of the
+        page's last version (``last``: its ``_NEWEST`` row) when they are the same
+        fields, as they mostly are (a paragraph row never changes, so its ids are the
+        ones a look-up would find); else stored (``paragraphs.store``)."""
+        if (last is not None and last.field_ids is not None
+                and paragraphs.fields_of(last.title, dict(last.meta or {})) == items):
+            ids = paragraphs.decode(last.field_ids)
+            if len(ids) == len(items):
+                return ids
+        return paragraphs.store(c, page_id, items)
 
     def _seal(self, row: dict[str, Any], new: NewVersion, link: tuple[int, str]) -> None:
         """The version's evidence: text hash, number and chained record hash (verify.py);
@@ -536,13 +583,31 @@ class Store:
         return rawcodec.compress(raw, base_raw), "zstd-delta", base.id, base.raw_chain + 1
 
     def _raw(self, c: Connection, version: Any) -> bytes:
-        """A version's raw body (``version``: a ``_RAW`` row), through its delta chain."""
-        if version.raw_codec == "zstd" or version.raw_base_id is None:
+        """A version's raw body (``version``: a ``_RAW`` row), through its delta chain:
+        the chain's rows in one query (``_RAW_CHAIN``), decompressed from its full copy."""
+        if _whole(version):
+            return rawcodec.decompress(version.raw_body)
+        chain = [version, *c.execute(_RAW_CHAIN, {"id": version.raw_base_id,
+                                                  "depth": CHAIN_READ})]
+        last = chain[-1]
+        if _whole(last):
+            raw = rawcodec.decompress(last.raw_body)
+        elif len(chain) - 1 < CHAIN_READ:  # the query found no row for its base
+            raise StorageError(f"version {last.id}: delta base {last.raw_base_id} missing")
+        else:
+            raw = self._raw_link_by_link(c, last)
+        for row in reversed(chain[:-1]):
+            raw = rawcodec.decompress(row.raw_body, raw)
+        return raw
+
+    def _raw_link_by_link(self, c: Connection, version: Any) -> bytes:
+        """``_raw`` of a chain longer than ``CHAIN_READ``, a query a link."""
+        if _whole(version):
             return rawcodec.decompress(version.raw_body)
         base = _raw_row(c, version.raw_base_id)
         if base is None:
             raise StorageError(f"version {version.id}: delta base {version.raw_base_id} missing")
-        return rawcodec.decompress(version.raw_body, self._raw(c, base))
+        return rawcodec.decompress(version.raw_body, self._raw_link_by_link(c, base))
 
     def _add_changes(self, c: Connection, rec: CheckRecord, version_id: int | None
                      ) -> list[int]:

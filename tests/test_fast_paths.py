@@ -480,9 +480,11 @@ def test_lines_of_spaces_skipped_at_their_end_change_no_layout(
     assert "一\n二\na\n b\n值" in fast[len(htmls) - 1]
 
 
-def _store_history(url: str, texts: list[str], *, read_first: bool) -> dict[str, list]:
+def _store_history(url: str, texts: list[str], *, read_first: bool,
+                   fields: list[tuple[str, dict[str, str]]] | None = None) -> dict[str, list]:
     """The rows of a page whose versions are ``texts``, stored as a check stores them:
-    the old text read first (the diff's read, which ``Store`` remembers) or not."""
+    the old text read first (the diff's read, which ``Store`` remembers) or not;
+    ``fields``: each version's title and metadata (else the same for all)."""
     import hashlib
     from datetime import UTC, datetime, timedelta
 
@@ -502,9 +504,10 @@ def _store_history(url: str, texts: list[str], *, read_first: bool) -> dict[str,
                 assert state.last.text == texts[n - 1]
             raw = f"<html><body>{text}</body></html>".encode()
             when = at + timedelta(hours=n)
+            title, meta = fields[n] if fields else ("通知", {"发布机构": "本厅"})
             version = NewVersion(
-                content_hash=hashlib.sha256(text.encode()).hexdigest(), title="通知",
-                text=text, metadata={"发布机构": "本厅"}, raw=raw,
+                content_hash=hashlib.sha256(text.encode()).hexdigest(), title=title,
+                text=text, metadata=meta, raw=raw,
                 raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200, headers={},
                 url=src.url, charset="utf-8", fetched_at=when)
             store.commit_check(CheckRecord(
@@ -628,3 +631,100 @@ def test_printable_texts_are_unwrapped_as_the_patterns_unwrap_them() -> None:
             assert fast == layout._unwrapped(text), hex(ord(c))
             told += fast != text
     assert told > 20  # the line breaks were joined or spaced, through the patterns
+
+
+def _second_database(db_url: str, tmp_path: Path) -> str:
+    """Another empty database like ``db_url``: a second SQLite file, or PostgreSQL's
+    test database emptied (call it after the first one's rows were read)."""
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'other.db'}"
+    import sqlalchemy as sa
+
+    from storage import Store
+
+    s = Store(db_url, migrate=False)
+    with s.engine.begin() as c:
+        c.execute(sa.text("DROP SCHEMA public CASCADE"))
+        c.execute(sa.text("CREATE SCHEMA public"))
+    s.close()
+    return db_url
+
+
+def test_title_and_metadata_kept_from_the_last_version_store_the_rows_the_lookup_stores(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A version whose title and metadata are its last version's takes that version's
+    field ids (``Store._fields``): the same paragraph ids, spans and seals as digests and
+    a look-up give, whether the fields stay, change, gain a label, swap their order or
+    come back from an older version."""
+    from storage import Store, paragraphs
+
+    same = ("关于做好2026年度项目申报工作的通知", {"发布机构": "本厅", "文号": "湘工信〔2026〕1号"})
+    fields = [same, same, ("关于做好2026年度项目申报工作的补充通知", same[1]), same,
+              (same[0], {**same[1], "成文日期": "2026-12-01"}),
+              (same[0], {"文号": "湘工信〔2026〕1号", "发布机构": "本厅"}), same, same,
+              ("", {}), ("", {}), same]
+    texts = [f"第{n}版正文。\n各地要落实措施。" for n in range(len(fields))]
+    fast = _store_history(db_url, texts, read_first=True, fields=fields)
+    other = _second_database(db_url, tmp_path)
+    monkeypatch.setattr(Store, "_fields", lambda self, c, page_id, last, items:
+                        paragraphs.store(c, page_id, items))
+    slow = _store_history(other, texts, read_first=True, fields=fields)
+    assert fast == slow
+    assert len(fast["versions"]) == len(texts)
+
+
+def _reply_added_reading_every_marker(old: object, new: object) -> object:
+    """``detect.reply_added`` as it was: every paragraph of both texts tested."""
+    from monitor import detect
+
+    old_paras, new_paras = detect._paragraphs(old.text), detect._paragraphs(new.text)  # type: ignore[attr-defined]
+    marker = {p: detect.is_reply_marker(p) for p in {*old_paras, *new_paras}}
+    old_blocks = detect._blocks([i for i, p in enumerate(old_paras) if marker[p]])
+    new_markers = [i for i, p in enumerate(new_paras) if marker[p]]
+    seen = set(old_paras)
+    if len(detect._blocks(new_markers)) > len(old_blocks):
+        fresh = [i for i in new_markers if new_paras[i] not in seen]
+        if fresh:
+            return fresh[0] + 1, new_paras[fresh[0]]
+    return detect._listed_reply(old_paras, new_paras) or _status_done_reading_both(old, new)
+
+
+def _status_done_reading_both(old: object, new: object) -> object:
+    from monitor import detect
+
+    old_status = detect._statuses(old)  # type: ignore[arg-type]
+    for where, value in detect._statuses(new):  # type: ignore[arg-type]
+        if value.startswith(detect._DONE) and any(
+                v.startswith(detect._PENDING) for _, v in old_status):
+            return where
+    return None
+
+
+def test_replies_found_testing_only_new_paragraphs_are_those_found_testing_all() -> None:
+    """``reply_added`` tests the old text's paragraphs for reply markers only when a
+    paragraph the old text lacks is one, and reads the old statuses only when the new
+    text says done: the same answers as testing every paragraph, over shuffled, cut and
+    grown texts of reply markers, statuses and plain paragraphs."""
+    from monitor import detect
+
+    rng = random.Random(12)
+    pool = ["部门答复", "委员：", "您提出的建议收悉，现答复如下：", "另，现将补充情况答复如下：",
+            "关于第0192号提案的答复", "办理状态：办理中", "办理状态：已办结", "答复情况：已答复",
+            "各地要落实措施。", "一、总体要求", "联系人：张三", "（此件公开发布）",
+            "第20200255号代表建议答复的函", "此外，相关工作正在推进。"]
+    cases = 0
+    for _ in range(3000):
+        old = [rng.choice(pool) for _ in range(rng.randrange(12))]
+        new = list(old)
+        for _ in range(rng.randrange(4)):
+            if new and rng.random() < 0.4:
+                new.pop(rng.randrange(len(new)))
+            else:
+                new.insert(rng.randrange(len(new) + 1), rng.choice(pool))
+        a = detect.snapshot("t", "\n".join(old), {})
+        b = detect.snapshot("t", "\n".join(new), {})
+        want = _reply_added_reading_every_marker(a, b)
+        got = detect.reply_added(a, b)
+        cases += got is not None
+        assert got == want, (old, new)
+    assert cases > 300  # replies were found, not only their absence
