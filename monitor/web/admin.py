@@ -245,7 +245,7 @@ def _load(request: Request) -> tuple[Config | None, str | None]:
 
 def _config_error(exc: ConfigError) -> str:
     where = config_problem(str(exc), file=exc.file, source=exc.source, key=exc.key,
-                           watcher=exc.watcher).replace("（详见日志）", "")  # detail follows
+                           watcher=exc.watcher)  # the detail follows
     return f"{where}（{exc}）"
 
 
