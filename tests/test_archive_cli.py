@@ -314,7 +314,6 @@ def test_diff_of_two_ids_newer_first_is_shown_oldest_first_and_says_so(
     assert swapped.stdout == in_order.stdout and in_order.stderr == ""
 
 
-
 def test_show_at_a_date_before_the_first_version_speaks_local_time(
         archive: tuple[Path, Built], tmp_path: Path) -> None:
     sources, built = archive

@@ -265,3 +265,25 @@ async def test_a_time_when_the_page_was_gone_is_never_shown_or_exported_as_live(
     (tmp_path / "erased.jsonl").write_bytes(body + json.dumps(summary).encode() + b"\n")
     bad = check(readme_script(tmp_path), tmp_path / "erased.jsonl", warc)
     assert bad.returncode == 1 and "confirmed or gone times differ" in bad.stderr, bad.stderr
+
+
+async def test_show_of_a_page_gone_now_says_so(
+        make_env: Callable[..., Env], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``show NAME`` (its latest version) while the page is gone: said before the text,
+    with no end (至今未恢复); ``--json`` the same in ``gone``."""
+    from monitor.cli import cli
+
+    env = make_env()
+    await _baseline(env)
+    env.serve(html("<h1>404 Not Found</h1>", status=404))
+    for _ in range(2):
+        await env.check()  # gone after two
+    monkeypatch.setenv("MONITOR_DATABASE_URL", env.store.url)
+    sources = str(tmp_path / "sources.toml")
+    out = CliRunner().invoke(cli, ["show", NAME, "--sources", sources])
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("注意：现在该页面已无法访问（页面已删除）：自 ")
+    assert "，至今未恢复。以下是它消失前的最后一版" in out.output
+    data = json.loads(CliRunner().invoke(cli, ["show", NAME, "--json", "--sources",
+                                                sources]).output)
+    assert data["gone"]["until"] is None and data["gone"]["reason"].startswith("页面已删除")
