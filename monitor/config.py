@@ -9,8 +9,8 @@ that cannot be scheduled, or a credential written in a URL (a source's
 ``user:password@``, a webhook's ``access_token=``/``key=``...: the webhook URL then comes
 from the environment variable named by ``webhook_env``) is a ``ConfigError`` naming the
 file, the source (or the watcher) and the key, and for a source's key its line (tomllib
-keeps no positions: ``_key_line`` reads the text again); every source with a problem is
-reported in one pass (``ConfigError.more``), and a key written twice is named with both
+keeps no positions: ``_key_line`` reads the text again); every source and watcher with a
+problem is reported in one pass (``ConfigError.more``), and a key written twice is named with both
 lines (``_duplicate_key``: tomllib says only "Cannot overwrite a value").  What is
 probably a mistake but stops nothing (a watcher matching no source, no watcher at all) is a warning
 (``watcher_warnings``).  Loading never touches the network or the database.
@@ -265,8 +265,18 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
         raise ConfigError(unknown_key(key, ("settings", "sources", "watchers"))
                           .replace("key", "top-level table", 1), file=file, key=key)
     settings = load_settings(_table(data, "settings", file), env=env, file=file)
-    sources = _sources(_array(data, "sources", file), file, settings, text)
-    watchers = _watchers(_array(data, "watchers", file), file, sources)
+    problems: list[ConfigError] = []  # the sources' and the watchers', all told at once
+    try:
+        sources = _sources(_array(data, "sources", file), file, settings, text)
+    except ConfigError as exc:
+        sources, problems = (), [*problems, *exc.problems]
+    try:
+        watchers = _watchers(_array(data, "watchers", file), file, sources, text)
+    except ConfigError as exc:
+        watchers, problems = (), [*problems, *exc.problems]
+    if problems:
+        problems[0].more = tuple(problems[1:])
+        raise problems[0]
     return Config(path=path, settings=settings, sources=sources, watchers=watchers)
 
 
@@ -349,11 +359,12 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
     return tuple(out)
 
 
-def _with_line(exc: ConfigError, text: str, index: int) -> ConfigError:
+def _with_line(exc: ConfigError, text: str, index: int, table: str = "sources"
+               ) -> ConfigError:
     """The problem with the line of its key in the ``index``-th ``[[sources]]`` table
     (`` (at line 12)``, which ``monitor.zh`` says in Chinese); as it was when that line
     cannot be found (an inline table, a key not written)."""
-    line = _key_line(text, index, exc.key) if exc.key else None
+    line = _key_line(text, index, exc.key, table) if exc.key else None
     return exc.placed(f"{exc.what} (at line {line})") if line else exc
 
 
@@ -361,7 +372,7 @@ _KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
 _MULTILINE = ('"""', "'''")
 
 
-def _key_line(text: str, index: int, key: str) -> int | None:
+def _key_line(text: str, index: int, key: str, array: str = "sources") -> int | None:
     """The line of ``key`` (``follow.content``: in ``[sources.follow]``) in the
     ``index``-th ``[[sources]]`` table of ``text``; tomllib keeps no positions, so the
     text is read again (only for a problem), multi-line strings skipped."""
@@ -374,10 +385,10 @@ def _key_line(text: str, index: int, key: str) -> int | None:
             continue
         stripped = line.strip()
         if stripped.startswith("["):
-            if _SOURCES_HEADER.match(stripped):
+            if re.fullmatch(rf"\[\[\s*{array}\s*\]\]", stripped):
                 seen, here = seen + 1, ""
             else:
-                here = stripped.strip("[] ").removeprefix("sources.")
+                here = stripped.strip("[] ").removeprefix(f"{array}.")
         elif seen == index and here == table and (m := _KEY.match(line)) and m[1] == name:
             return number
         in_string = next((q for q in _MULTILINE if line.count(q) % 2), "")
@@ -695,11 +706,18 @@ def _unmatched(w: WatcherConfig, key: str, value: str, known: list[str]) -> str:
     return f"watcher {w.name!r}: {key} {value!r} {what}{hint}"
 
 
-def _watchers(raw: list[dict[str, Any]], file: str,
-              sources: tuple[SourceConfig, ...]) -> tuple[WatcherConfig, ...]:
-    out = []
+def _watchers(raw: list[dict[str, Any]], file: str, sources: tuple[SourceConfig, ...],
+              text: str = "") -> tuple[WatcherConfig, ...]:
+    """The watchers, each checked; like ``_sources``, every one with a problem told."""
+    out, problems = [], []
     for i, entry in enumerate(raw):
-        out.append(_watcher(entry, file, i))
+        try:
+            out.append(_watcher(entry, file, i))
+        except ConfigError as exc:
+            problems.append(_with_line(exc, text, i, "watchers"))
+    if problems:
+        problems[0].more = tuple(problems[1:])
+        raise problems[0]
     return tuple(out)
 
 

@@ -279,3 +279,14 @@ def test_every_source_with_a_problem_is_reported_in_one_pass() -> None:
     assert said[0].startswith("s.toml，来源 hb-ai-plan，键 interval 第 8 行：")
     assert said[1].startswith("s.toml，来源 hn-replies，键 robots 第 15 行：")
     assert said[2].startswith("s.toml，来源 hb-x，键 url 第 24 行：")
+
+
+def test_the_sources_and_the_watchers_problems_are_told_together() -> None:
+    text = (GOOD.replace('interval = "6h"', 'interval = "6 hours"')
+            + '\n[[watchers]]\nemail = "b@example.org"\nsources = ["*"]\nmode = "weekly"\n')
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, path="s.toml")
+    said = told(err.value)
+    assert len(said) == 2, said
+    assert said[0].startswith("s.toml，来源 hb-ai-plan，键 interval 第 8 行：")
+    assert said[1].startswith("s.toml，接收人 b@example.org，键 mode 第 24 行："), said[1]
