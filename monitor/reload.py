@@ -140,7 +140,7 @@ class Reloader:
                 "file": str(self.watcher.path)}
 
     async def _reject(self, exc: ConfigError, edit: Edit) -> None:
-        self.error = str(exc)
+        self.error = "; ".join(map(str, exc.problems))
         self.state = "missing" if edit.data is None else "refused"
         self.since = utcnow().isoformat(timespec="seconds")
         for problem in exc.problems:  # every one found, not only the first
