@@ -258,7 +258,8 @@ class Archive:
     def gone_periods(self, page_id: int) -> list[GonePeriod]:
         """When the page was gone, oldest first (``_gone_periods``)."""
         with self.store.session() as s:
-            return _gone_periods(_checks(s, page_id), _gone_times(s, page_id))
+            checks = _checks(s, page_id)
+            return _gone_periods(checks, _gone_times(s, page_id, checks))
 
     def gone_at(self, page_id: int, at: datetime) -> GonePeriod | None:
         """The gone period ``at`` falls in (the page was not there then), or None."""
@@ -378,7 +379,8 @@ class Archive:
             kinds = _change_kinds(s, ids)
             previous = _previous_hashes(s, [r[0] for r in rows])
             for pid in {r[0].page_id for r in rows if r[0].id not in confirmed}:
-                confirmed.update(_spans(_checks(s, pid), _gone_times(s, pid)))
+                checks = _checks(s, pid)
+                confirmed.update(_spans(checks, _gone_times(s, pid, checks)))
             texts = paragraphs.texts_of(s, [(v.id or 0, v.line_ids) for v, _, _ in rows])
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
@@ -446,9 +448,9 @@ def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
 _Spans = tuple[list[tuple[datetime, datetime]], list[GonePeriod]]
 
 
-def _gone_times(s: Session, page_id: int) -> list[datetime]:
+def _gone_times(s: Session, page_id: int, checks: list[_Check]) -> list[datetime]:
     """When the page's 页面已删除 were recorded, on the timeline's clock."""
-    starts = [c[0] for c in _checks(s, page_id)]
+    starts = [c[0] for c in checks]
     rows = s.exec(select(Change).where(Change.page_id == page_id, Change.kind == "gone",
                                        col(Change.new_version_id).is_(None)))
     return [_event_time(c, starts) for c in rows]
