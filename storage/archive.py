@@ -259,7 +259,8 @@ class Archive:
         """When the page was gone, oldest first (``_gone_periods``)."""
         with self.store.session() as s:
             checks = _checks(s, page_id)
-            return _gone_periods(checks, _gone_times(s, page_id, checks))
+            gone = _gone_changes(s, {page_id}).get(page_id, [])
+            return _gone_periods(checks, _gone_times(checks, gone))
 
     def gone_at(self, page_id: int, at: datetime) -> GonePeriod | None:
         """The gone period ``at`` falls in (the page was not there then), or None."""
@@ -378,9 +379,11 @@ class Archive:
                           .where(col(Version.id).in_(ids))).all()
             kinds = _change_kinds(s, ids)
             previous = _previous_hashes(s, [r[0] for r in rows])
-            for pid in {r[0].page_id for r in rows if r[0].id not in confirmed}:
+            unread = {r[0].page_id for r in rows if r[0].id not in confirmed}
+            gone = _gone_changes(s, unread)  # one query for the batch: most have none
+            for pid in unread:
                 checks = _checks(s, pid)
-                confirmed.update(_spans(checks, _gone_times(s, pid, checks)))
+                confirmed.update(_spans(checks, _gone_times(checks, gone.get(pid, []))))
             texts = paragraphs.texts_of(s, [(v.id or 0, v.line_ids) for v, _, _ in rows])
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
@@ -448,12 +451,20 @@ def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
 _Spans = tuple[list[tuple[datetime, datetime]], list[GonePeriod]]
 
 
-def _gone_times(s: Session, page_id: int, checks: list[_Check]) -> list[datetime]:
+def _gone_changes(s: Session, page_ids: set[int]) -> dict[int, list[Change]]:
+    """The 页面已删除 changes of the pages, by page."""
+    out: dict[int, list[Change]] = {}
+    for c in s.exec(select(Change).where(col(Change.page_id).in_(page_ids),
+                                         Change.kind == "gone",
+                                         col(Change.new_version_id).is_(None))):
+        out.setdefault(c.page_id, []).append(c)
+    return out
+
+
+def _gone_times(checks: list[_Check], changes: list[Change]) -> list[datetime]:
     """When the page's 页面已删除 were recorded, on the timeline's clock."""
     starts = [c[0] for c in checks]
-    rows = s.exec(select(Change).where(Change.page_id == page_id, Change.kind == "gone",
-                                       col(Change.new_version_id).is_(None)))
-    return [_event_time(c, starts) for c in rows]
+    return [_event_time(c, starts) for c in changes]
 
 
 def _gone_periods(checks: list[_Check], gone_times: list[datetime]) -> list[GonePeriod]:
