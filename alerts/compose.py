@@ -247,9 +247,13 @@ class Composer:
         row = AlertRecord(id=key, event="config", channel="", recipient=recipient, watcher="",
                           status="", attempts=0, next_attempt_at=datetime.now(self.tz))
         where = where or {}
+        # each problem's own source, watcher and key (a refused edit names them all)
+        places = list(where.get("places") or [])
+        places += [where] * (len(problems) - len(places))
         said = [header_safe(zh.config_problem(
-            str(p), file=where.get("file"), source=where.get("source"),
-            watcher=where.get("watcher"), key=where.get("key")), 500) for p in problems]
+            str(p), file=where.get("file"), source=at.get("source"),
+            watcher=at.get("watcher"), key=at.get("key")), 500)
+            for p, at in zip(problems, places, strict=False)]
         lines = [line for zh_line, p in zip(said, problems, strict=True)
                  for line in (zh_line, header_safe(f"{zh.DETAIL}{p}", 500))]
         facts = [("处理", zh.KEPT_RUNNING, None)] if where.get("file") else []

@@ -8,8 +8,11 @@ parse, a regex Python cannot compile, an encoding Python does not know, an inter
 that cannot be scheduled, or a credential written in a URL (a source's
 ``user:password@``, a webhook's ``access_token=``/``key=``...: the webhook URL then comes
 from the environment variable named by ``webhook_env``) is a ``ConfigError`` naming the
-file, the source (or the watcher) and the key.  What is probably a mistake but stops
-nothing (a watcher matching no source, no watcher at all) is a warning
+file, the source (or the watcher) and the key, and for a source's key its line (tomllib
+keeps no positions: ``_key_line`` reads the text again); every source and watcher with a
+problem is reported in one pass (``ConfigError.more``), and a key written twice is named with both
+lines (``_duplicate_key``: tomllib says only "Cannot overwrite a value").  What is
+probably a mistake but stops nothing (a watcher matching no source, no watcher at all) is a warning
 (``watcher_warnings``).  Loading never touches the network or the database.
 """
 
@@ -258,6 +261,11 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        key, first = _duplicate_key(text, str(exc))
+        if key:
+            line = _OVERWRITE.search(str(exc))[1]  # type: ignore[index]
+            raise ConfigError(f"not valid TOML: duplicate key {key!r} at line {line} (first "
+                              f"at line {first}); tomllib: {exc}", file=file, key=key) from None
         raise ConfigError(f"not valid TOML: {exc}", file=file) from None
     unknown = set(data) - {"settings", "sources", "watchers"}
     if unknown:
@@ -265,8 +273,18 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
         raise ConfigError(unknown_key(key, ("settings", "sources", "watchers"))
                           .replace("key", "top-level table", 1), file=file, key=key)
     settings = load_settings(_table(data, "settings", file), env=env, file=file)
-    sources = _sources(_array(data, "sources", file), file, settings, text)
-    watchers = _watchers(_array(data, "watchers", file), file, sources)
+    problems: list[ConfigError] = []  # the sources' and the watchers', all told at once
+    try:
+        sources = _sources(_array(data, "sources", file), file, settings, text)
+    except ConfigError as exc:
+        sources, problems = (), [*problems, *exc.problems]
+    try:
+        watchers = _watchers(_array(data, "watchers", file), file, sources, text)
+    except ConfigError as exc:
+        watchers, problems = (), [*problems, *exc.problems]
+    if problems:
+        problems[0].more = tuple(problems[1:])
+        raise problems[0]
     return Config(path=path, settings=settings, sources=sources, watchers=watchers)
 
 
@@ -282,26 +300,6 @@ def _array(data: dict[str, Any], key: str, file: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ConfigError(f"must be an array of tables: [[{key}]]", file=file, key=key)
     return value
-
-
-def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
-             text: str = "") -> tuple[SourceConfig, ...]:
-    out: list[SourceConfig] = []
-    names: set[str] = set()
-    pages: dict[str, SourceConfig] = {}
-    for i, entry in enumerate(raw):
-        label = str(entry.get("name") or f"#{i + 1}")
-        src = _SourceReader(entry, file, label, settings).read()
-        if src.name in names:
-            raise ConfigError(f"duplicate name{_name_lines(text, src.name)}", file=file,
-                              source=src.name, key="name")
-        first = pages.setdefault(page_key(src.url), src)
-        if first is not src:
-            raise ConfigError(f"has the same page as source {first.name!r} ({first.url}); "
-                              "keep one of them", file=file, source=src.name, key="url")
-        names.add(src.name)
-        out.append(src)
-    return tuple(out)
 
 
 _SOURCES_HEADER = re.compile(r"\[\[\s*sources\s*\]\]")
@@ -333,6 +331,108 @@ def _name_lines(text: str, name: str) -> str:
         return ""
     (first, _), (line_no, column) = found[0], found[1]
     return f" at line {line_no}, column {column} (first at line {first})"
+
+
+def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
+             text: str = "") -> tuple[SourceConfig, ...]:
+    """The sources, each checked; a source's first problem does not hide the next
+    source's: every source with a problem is named (its first problem, with its line),
+    the first raised with the others in ``more``."""
+    out: list[SourceConfig] = []
+    names: set[str] = set()
+    pages: dict[str, SourceConfig] = {}
+    problems: list[ConfigError] = []
+    for i, entry in enumerate(raw):
+        label = str(entry.get("name") or f"#{i + 1}")
+        try:
+            src = _SourceReader(entry, file, label, settings).read()
+        except ConfigError as exc:
+            problems.append(_with_line(exc, text, i))
+            continue
+        if src.name in names:
+            problems.append(ConfigError(f"duplicate name{_name_lines(text, src.name)}",
+                                        file=file, source=src.name, key="name"))
+            continue
+        first = pages.setdefault(page_key(src.url), src)
+        if first is not src:
+            problems.append(_with_line(ConfigError(
+                f"has the same page as source {first.name!r} ({first.url}); keep one of them",
+                file=file, source=src.name, key="url"), text, i))
+            continue
+        names.add(src.name)
+        out.append(src)
+    if problems:
+        problems[0].more = tuple(problems[1:])
+        raise problems[0]
+    return tuple(out)
+
+
+def _with_line(exc: ConfigError, text: str, index: int, table: str = "sources"
+               ) -> ConfigError:
+    """The problem with the line of its key in the ``index``-th ``[[sources]]`` table
+    (`` (at line 12)``, which ``monitor.zh`` says in Chinese); as it was when that line
+    cannot be found (an inline table, a key not written)."""
+    line = _key_line(text, index, exc.key, table) if exc.key else None
+    return exc.placed(f"{exc.what} (at line {line})") if line else exc
+
+
+_KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
+_MULTILINE = ('"""', "'''")
+
+
+def _key_line(text: str, index: int, key: str, array: str = "sources") -> int | None:
+    """The line of ``key`` (``follow.content``: in ``[sources.follow]``) in the
+    ``index``-th ``[[sources]]`` table of ``text``; tomllib keeps no positions, so the
+    text is read again (only for a problem), multi-line strings skipped."""
+    table, _, name = key.partition(".") if key.startswith("follow.") else ("", "", key)
+    name = name.split(".")[0]
+    seen, here, in_string = -1, "", ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if in_string:
+            in_string = "" if line.count(in_string) % 2 else in_string
+            continue
+        stripped = line.strip()
+        if stripped.startswith("["):
+            if re.fullmatch(rf"\[\[\s*{array}\s*\]\]", stripped):
+                seen, here = seen + 1, ""
+            else:
+                here = stripped.strip("[] ").removeprefix(f"{array}.")
+        elif seen == index and here == table and (m := _KEY.match(line)) and m[1] == name:
+            return number
+        in_string = next((q for q in _MULTILINE if line.count(q) % 2), "")
+    return None
+
+
+_OVERWRITE = re.compile(r"Cannot overwrite a value \(at line (\d+), column (\d+)\)")
+
+
+def _duplicate_key(text: str, message: str) -> tuple[str, int]:
+    """The key tomllib's "Cannot overwrite a value (at line 21, column 30)" is about and
+    the line of its first use in the same table: tomllib names neither.  The key is
+    what stands before ``=`` on that line; its first use, the nearest line above it,
+    below the same table header, setting that key.  ("", 0) when not found."""
+    m = _OVERWRITE.search(message)
+    lines = text.splitlines()
+    if not m or int(m[1]) > len(lines):
+        return "", 0
+    number = int(m[1])
+    key = _KEY.match(lines[number - 1])
+    if not key:
+        return "", 0
+    for above in range(number - 1, 0, -1):
+        line = lines[above - 1]
+        if line.lstrip().startswith("["):
+            break
+        if (k := _KEY.match(line)) and k[1] == key[1]:
+            return key[1], above
+    return "", 0
+
+
+def bad_regex(pattern: str, exc: re.error) -> str:
+    """``not a valid regex: unterminated character set at position 2: «点击[:：\\s*\\d+»``:
+    the reason, then the pattern as written in the file (not ``repr``, whose doubled
+    backslashes are not what the admin typed), between « » (``monitor.zh`` reads it)."""
+    return f"not a valid regex: {exc}: «{pattern}»"
 
 
 def page_key(url: str) -> str:
@@ -480,7 +580,7 @@ class _SourceReader:
             try:
                 re.compile(value)
             except re.error as exc:
-                raise self.fail(key, f"{value!r} is not a valid regex: {exc}") from None
+                raise self.fail(key, bad_regex(value, exc)) from None
         return value
 
     def count(self, key: str, default: int, most: int) -> int:
@@ -535,7 +635,7 @@ class _SourceReader:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise self.fail("ignore_text", f"{pattern!r} is not a valid regex: {exc}") from None
+                raise self.fail("ignore_text", bad_regex(pattern, exc)) from None
         return values
 
     def schedule(self) -> tuple[timedelta | None, str | None]:
@@ -609,11 +709,18 @@ def _unmatched(w: WatcherConfig, key: str, value: str, known: list[str]) -> str:
     return f"watcher {w.name!r}: {key} {value!r} {what}{hint}"
 
 
-def _watchers(raw: list[dict[str, Any]], file: str,
-              sources: tuple[SourceConfig, ...]) -> tuple[WatcherConfig, ...]:
-    out = []
+def _watchers(raw: list[dict[str, Any]], file: str, sources: tuple[SourceConfig, ...],
+              text: str = "") -> tuple[WatcherConfig, ...]:
+    """The watchers, each checked; like ``_sources``, every one with a problem told."""
+    out, problems = [], []
     for i, entry in enumerate(raw):
-        out.append(_watcher(entry, file, i))
+        try:
+            out.append(_watcher(entry, file, i))
+        except ConfigError as exc:
+            problems.append(_with_line(exc, text, i, "watchers"))
+    if problems:
+        problems[0].more = tuple(problems[1:])
+        raise problems[0]
     return tuple(out)
 
 

@@ -63,10 +63,24 @@ class ConfigError(MonitorError):
         watcher: str | None = None,
     ) -> None:
         self.file, self.source, self.key, self.watcher = file, source, key, watcher
+        self.what = message  # without the place
+        self.more: tuple[ConfigError, ...] = ()  # the other problems found in the same pass
         where = [p for p in (file, f"source {source!r}" if source else None,
                              f"watcher {watcher!r}" if watcher else None,
                              f"key {key!r}" if key else None) if p]
         super().__init__(f"{': '.join(where)}: {message}" if where else message)
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        """Every problem found: this one, then the others (``more``)."""
+        return (self, *self.more)
+
+    def placed(self, message: str) -> ConfigError:
+        """The same problem with another message (its line added), ``more`` kept."""
+        out = ConfigError(message, file=self.file, source=self.source, key=self.key,
+                          watcher=self.watcher)
+        out.more = self.more
+        return out
 
 
 class BadInputError(MonitorError):

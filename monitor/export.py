@@ -21,7 +21,12 @@ warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` the WARC conve
 way: ``sha1:`` and the base32 SHA-1 (of the whole record block, and of the HTTP body as
 stored).  The archive's own SHA-256 hashes travel in the metadata record: the version's
 number in its page, ``raw_sha256`` (of the same body), ``text_sha256``, ``record_hash``
-and ``previous_record_hash``, the hash chain of ``storage/verify.py``.
+and ``previous_record_hash``, the hash chain of ``storage/verify.py``.  So do when the
+version was confirmed (``confirmed`` spans) and the times the page was gone while it was
+current (``gone``): a WARC has no record type for "this URL answered 404 from … to …"
+that replay tools understand (a ``response`` record of the 404 would replay as the
+page), so a deletion is told in the metadata record of the version it interrupted, and
+no span of that version's ``confirmed`` covers it (``presence_of``).
 
 A manifest (``--manifest``) is JSON lines, one per version exported: the page, the
 version's id and number, its times, its hashes, the fields its record hash is taken of,
@@ -186,7 +191,19 @@ def evidence_of(v: ArchivedVersion) -> dict[str, Any]:
     format its record hash was taken in."""
     return {"version": v.number, "text_sha256": v.text_sha256, "record_hash": v.record_hash,
             "previous_record_hash": v.previous_hash, "record_format": scheme_of(v),
-            **({"damaged": v.damage} if v.damage else {})}
+            **presence_of(v), **({"damaged": v.damage} if v.damage else {})}
+
+
+def presence_of(v: ArchivedVersion) -> dict[str, Any]:
+    """When checks read the version as the page's current one (``confirmed``: spans that
+    never cover a time the page was gone) and when, while it was current, the page was
+    gone (``gone``: from its first failed check, when 页面已删除 was recorded, until the
+    check that found it back, ``null`` while still gone)."""
+    return {"confirmed": [{"from": canonical_time(a), "to": canonical_time(b)}
+                          for a, b in v.confirmed],
+            "gone": [{"since": canonical_time(p.since), "recorded": canonical_time(p.recorded),
+                      "until": canonical_time(p.until) if p.until else None,
+                      "reason": p.reason} for p in v.gone]}
 
 
 def scheme_of(v: ArchivedVersion) -> str:

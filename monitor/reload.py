@@ -65,6 +65,26 @@ def _refuse_emptied(old: Config, new: Config, path: Path) -> None:
                           "all, stop monitor run", file=str(path), key="sources")
 
 
+def config_changes(old: Config, new: Config) -> list[str]:
+    """What an edit changed besides the sources' jobs and rows (``Daemon.apply`` says
+    those): watchers added, removed or changed (their triggers, channels, mode...) and
+    settings changed, by name (never a value: a URL may hold a secret)."""
+    before = {w.name: w for w in old.watchers}
+    after = {w.name: w for w in new.watchers}
+    out = []
+    for what, names in (
+            ("added watcher", [n for n in after if n not in before]),
+            ("removed watcher", [n for n in before if n not in after]),
+            ("changed watcher", [n for n in after if n in before and after[n] != before[n]])):
+        if names:
+            out.append(f"{what}{'s' if len(names) > 1 else ''} {', '.join(names)}")
+    settings = sorted(k for k in Settings.model_fields
+                      if getattr(old.settings, k) != getattr(new.settings, k))
+    if settings:
+        out.append(f"changed settings {', '.join(settings)}")
+    return out
+
+
 class Reloader:
     def __init__(self, watcher: SourcesWatcher, store: Store, current: Callable[[], Config],
                  apply: Callable[[Config], Awaitable[list[str]]],
@@ -100,6 +120,7 @@ class Reloader:
         if changes:  # sources synced: a write went through
             self.db.ok()
         self._valid_again()
+        changes += config_changes(old, config)
         logger.info("{} reloaded: {}", self.watcher.path, "; ".join(changes) or "no change")
         late = restart_needed(self.started, config.settings)
         if late:
@@ -119,11 +140,12 @@ class Reloader:
                 "file": str(self.watcher.path)}
 
     async def _reject(self, exc: ConfigError, edit: Edit) -> None:
-        self.error = str(exc)
+        self.error = "; ".join(map(str, exc.problems))
         self.state = "missing" if edit.data is None else "refused"
         self.since = utcnow().isoformat(timespec="seconds")
-        logger.bind(file=exc.file, source=exc.source, key=exc.key).error(
-            "edit rejected, still running the previous configuration: {}", exc)
+        for problem in exc.problems:  # every one found, not only the first
+            logger.bind(file=problem.file, source=problem.source, key=problem.key).error(
+                "edit rejected, still running the previous configuration: {}", problem)
         admin = self.current().settings.admin_email
         if admin and await asyncio.to_thread(self._tell_admin, admin, exc, edit.digest):
             self.wake_delivery()
@@ -132,8 +154,11 @@ class Reloader:
         draft = AlertDraft(
             dedupe_key=f"config:{digest[:32]}:{admin}", event="config", channel="email",
             recipient=admin, watcher="admin",
-            payload={"problems": [str(exc)], "file": str(self.watcher.path),
+            payload={"problems": [str(p) for p in exc.problems],
+                     "file": str(self.watcher.path),
                      "source": exc.source, "watcher": exc.watcher, "key": exc.key,
+                     "places": [{"source": p.source, "watcher": p.watcher, "key": p.key}
+                                for p in exc.problems],
                      "format": "email"})
         try:
             queued = bool(AlertsRepo(self.store).enqueue([draft]))

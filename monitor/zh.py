@@ -57,7 +57,7 @@ def failures(streak: int, kind: str | None, status: int | None = None) -> str:
 
 # --- sources.toml -----------------------------------------------------------------------
 
-_PLACE = re.compile(r"line (\d+), column (\d+)")
+_PLACE = re.compile(r"line (\d+)(?:, column (\d+))?")
 _FIRST = re.compile(r"first at line (\d+)")  # a duplicate name's first use
 # (a phrase of the English message, its Chinese) — the first that occurs wins.
 _PROBLEMS: tuple[tuple[str, str], ...] = (
@@ -93,12 +93,77 @@ def config_problem(message: str, *, file: str | None = None, source: str | None 
     if key:
         where.append(f"键 {key}")
     place = _PLACE.search(message)
-    loc = "，".join(where) + (f" 第 {place[1]} 行第 {place[2]} 列" if place
-                             else " 文件末尾" if "end of document" in message else "")
-    what = next((zh for en, zh in _PROBLEMS if en in message), "取值无效（详见日志）")
+    loc = "，".join(where) + (
+        f" 第 {place[1]} 行" + (f"第 {place[2]} 列" if place[2] else "") if place
+        else " 文件末尾" if "end of document" in message else "")
+    said = _said(message)
+    if said is not None:
+        return f"{loc}：{said}"
+    what = next((zh for en, zh in _PROBLEMS if en in message), "取值无效")
     first = _FIRST.search(message)
-    also = f"（第 {first[1]} 行已有同名来源）" if first else ""
+    also = f"（第 {first[1]} 行已有同名来源）" if first and "duplicate name" in message else ""
     return f"{loc}：{what}{also}{_names(message, {source, watcher, key})}"
+
+
+def _said(message: str) -> str | None:
+    """The problems told in full: what was written, why it is refused, what is accepted,
+    each on its own (``；``) — a duplicate TOML key, an interval, a regex, other TOML
+    errors.  None: the general table (``_PROBLEMS``) says it."""
+    if m := _DUPLICATE_KEY.search(message):
+        return (f"不是有效的 TOML 格式：键 {m[1]} 重复（第 {m[2]} 行已写过 {m[1]}；同一个表"
+                f"里每个键只能写一次，请删除或合并其中一行）")
+    if "not valid TOML" in message:
+        reason = next((zh for en, zh in _TOML_REASONS if en in message), "")
+        return "不是有效的 TOML 格式" + (f"：{reason}" if reason else "")
+    if m := _INTERVAL.search(message):
+        reason = ("不是有效的时间间隔" if "not an interval" in m[2]
+                  else f"超过上限 {m[3]} 天" if "longer" in m[2] else f"短于下限 {m[4]}")
+        return (f"取值无效；写的是：{m[1]}；原因：{reason}；可用的写法：数字加单位 "
+                f"s（秒）、m（分钟）、h（小时）、d（天）、w（周），如 30m、6h、1d")
+    if m := _REGEX.search(message):
+        en = m[1]
+        reason = next((zh for e, zh in _REGEX_REASONS if e in en), "")
+        at = _POSITION.search(en)
+        spot = f"，第 {int(at[1]) + 1} 个字符处" if at else ""
+        why = f"{reason}{spot}（{en}）" if reason else en
+        return f"不是有效的正则表达式；写的是：{m[2]}；原因：{why}"
+    return None
+
+
+_DUPLICATE_KEY = re.compile(r"duplicate key '([^']+)'.*\(first at line (\d+)\)")
+_INTERVAL = re.compile(r"'([^'\n]*)' (is not an interval like|is longer than (\d+) days|"
+                       r"is shorter than (\S+))")
+_REGEX = re.compile(r"not a valid regex: (.*): «(.*)»", re.S)
+_POSITION = re.compile(r"at position (\d+)")
+# tomllib's reasons (Python 3.11+), in Chinese
+_TOML_REASONS: tuple[tuple[str, str], ...] = (
+    ("Cannot overwrite a value", "同一个键写了两次"),
+    ("Cannot declare", "同一个表声明了两次"),
+    ("Expected newline or end of document after a statement",
+     "一行只能写一个键值（值后面还有内容：字符串是否少了引号？）"),
+    ("Invalid value", "值无效（字符串要加引号）"),
+    ("Unclosed array", "数组缺少 ]"),
+    ("Unclosed inline table", "内联表缺少 }"),
+    ("Unterminated string", "字符串缺少结束的引号"),
+    ("Illegal character", "含有不允许的字符"),
+    ("Expected '=' after a key", "键后面缺少 ="),
+    ("Invalid initial character for a key part", "键的写法不对"),
+    ("Invalid statement", "无法识别的语句"),
+)
+# the re module's reasons, in Chinese
+_REGEX_REASONS: tuple[tuple[str, str], ...] = (
+    ("unterminated character set", "字符集的 [ 没有对应的 ]"),
+    ("missing ), unterminated subpattern", "括号 ( 没有对应的 )"),
+    ("unbalanced parenthesis", "多出一个 )"),
+    ("nothing to repeat", "*、+、? 或 {…} 前面没有可重复的内容"),
+    ("multiple repeat", "重复符号连用"),
+    ("bad escape", "无效的转义（反斜杠后的字符）"),
+    ("bad character range", "字符范围无效（前大后小）"),
+    ("unknown extension", "未知的 (? 写法"),
+    ("missing group name", "缺少分组名"),
+    ("unterminated name", "分组名没有结束"),
+    ("look-behind requires fixed-width pattern", "后行断言必须是固定长度"),
+)
 
 
 def _names(message: str, known: set[str | None]) -> str:

@@ -111,6 +111,18 @@ class PageEvent:
 
 
 @dataclass(frozen=True)
+class GonePeriod:
+    """A stretch when the page was gone (``_gone_periods``): from the first failed check
+    of the streak that recorded 页面已删除 to the check that found the page again."""
+
+    since: Instant  # the streak's first failed check
+    recorded: Instant  # the check that recorded 页面已删除
+    until: Instant | None  # the check that found it back (None: still gone)
+    reason: str  # the first failure, in Chinese (monitor.zh)
+    version_id: int | None  # the version current when it went
+
+
+@dataclass(frozen=True)
 class ChangeEntry:
     id: int
     kind: str
@@ -154,6 +166,10 @@ class ArchivedVersion:
     record_hash: str = ""
     previous_hash: str = ""
     last_confirmed: Instant | None = None  # newest check that found it unchanged
+    # when checks read it as the page's current version: (from, to) spans, split by
+    # the gone periods while it was current (``gone``), never spanning one
+    confirmed: list[tuple[Instant, Instant]] = field(default_factory=list)
+    gone: list[GonePeriod] = field(default_factory=list)
     # why ``raw`` is not the body recorded (changed or unreadable in storage), or None
     damage: str | None = None
 
@@ -239,6 +255,19 @@ class Archive:
         out = [PageEvent(_event_time(c, starts), c.kind, c.summary, c.id) for c in changes]
         out = _merged(out, _streaks(checks), starts)
         return sorted(out, key=lambda e: e.at)
+
+    def gone_periods(self, page_id: int) -> list[GonePeriod]:
+        """When the page was gone, oldest first (``_gone_periods``)."""
+        with self.store.session() as s:
+            checks = _checks(s, page_id)
+            gone = _gone_changes(s, {page_id}).get(page_id, [])
+            return _gone_periods(checks, _gone_times(checks, gone))
+
+    def gone_at(self, page_id: int, at: datetime) -> GonePeriod | None:
+        """The gone period ``at`` falls in (the page was not there then), or None."""
+        at = _utc(at)
+        return next((p for p in self.gone_periods(page_id) if p.since <= at
+                     and (p.until is None or at < p.until)), None)
 
     def first_version(self, page_id: int) -> tuple[int, datetime] | None:
         """The id and fetch time of a page's earliest version (None: it has none)."""
@@ -358,12 +387,12 @@ class Archive:
         with self.store.session() as s:
             ids = _version_ids(s, source, since, until)
         last_raw: dict[int, tuple[int, bytes]] = {}
-        confirmed: dict[int, datetime] = {}  # version id → last confirmed, by page read
+        confirmed: dict[int, _Spans] = {}  # version id → its confirmations, by page read
         for start in range(0, len(ids), batch):
             yield from self._load(ids[start:start + batch], last_raw, confirmed)
 
     def _load(self, ids: Sequence[int], last_raw: dict[int, tuple[int, bytes]],
-              confirmed: dict[int, datetime]) -> list[ArchivedVersion]:
+              confirmed: dict[int, _Spans]) -> list[ArchivedVersion]:
         with self.store.session() as s:
             rows = s.exec(select(Version, Page, SourceRow)
                           .join(Page, col(Page.id) == Version.page_id)
@@ -371,19 +400,23 @@ class Archive:
                           .where(col(Version.id).in_(ids))).all()
             kinds = _change_kinds(s, ids)
             previous = _previous_hashes(s, [r[0] for r in rows])
-            for pid in {r[0].page_id for r in rows if r[0].id not in confirmed}:
-                confirmed.update(_confirmations(_checks(s, pid)))
+            unread = {r[0].page_id for r in rows if r[0].id not in confirmed}
+            gone = _gone_changes(s, unread)  # one query for the batch: most have none
+            for pid in unread:
+                checks = _checks(s, pid)
+                confirmed.update(_spans(checks, _gone_times(checks, gone.get(pid, []))))
             texts = paragraphs.texts_of(s, [(v.id or 0, v.line_ids) for v, _, _ in rows])
         order = {vid: i for i, vid in enumerate(ids)}
         out = []
         for v, page, src in sorted(rows, key=lambda r: order[r[0].id or 0]):
             raw, damage = self._checked_raw(v, last_raw.get(v.page_id))
             last_raw[v.page_id] = (v.id or 0, raw)
+            spans, gone = confirmed.get(v.id or 0, ([], []))
+            spans = _from_fetch(_utc(v.fetched_at), spans)
             out.append(replace(_archived(v, page, src, texts[v.id or 0], raw,
                                          kinds.get(v.id or 0, [])),
                                previous_hash=previous.get(v.id or 0, ""), damage=damage,
-                               last_confirmed=max(_utc(v.fetched_at), confirmed.get(
-                                   v.id or 0, _utc(v.fetched_at)))))
+                               last_confirmed=spans[-1][1], confirmed=spans, gone=gone))
         return out
 
     def _checked_raw(self, v: Version, previous: tuple[int, bytes] | None
@@ -433,6 +466,86 @@ def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
             current = vid
         elif outcome in CONFIRMING and current is not None:
             out[current] = at
+    return out
+
+
+_Spans = tuple[list[tuple[datetime, datetime]], list[GonePeriod]]
+
+
+def _gone_changes(s: Session, page_ids: set[int]) -> dict[int, list[Change]]:
+    """The 页面已删除 changes of the pages, by page."""
+    out: dict[int, list[Change]] = {}
+    for c in s.exec(select(Change).where(col(Change.page_id).in_(page_ids),
+                                         Change.kind == "gone",
+                                         col(Change.new_version_id).is_(None))):
+        out.setdefault(c.page_id, []).append(c)
+    return out
+
+
+def _gone_times(checks: list[_Check], changes: list[Change]) -> list[datetime]:
+    """When the page's 页面已删除 were recorded, on the timeline's clock."""
+    starts = [c[0] for c in checks]
+    return [_event_time(c, starts) for c in changes]
+
+
+def _gone_periods(checks: list[_Check], gone_times: list[datetime]) -> list[GonePeriod]:
+    """The failure streaks during which 页面已删除 was recorded: the page answered
+    404 (or "not found") from the streak's first check, not only from the check that
+    reached ``gone_after``, so the period starts there; it ends at the check that read
+    the page again (页面已恢复, or a new version), or is still running."""
+    out: list[GonePeriod] = []
+    current: int | None = None
+    version_at: dict[datetime, int | None] = {}  # check start → the version current
+    for at, _, _, vid in checks:
+        current = vid if vid is not None else current
+        version_at[at] = current
+    for streak in _streaks(checks):
+        if streak.kind != "failing":
+            continue
+        end = streak.until
+        recorded = [t for t in gone_times if streak.at <= t and (end is None or t <= end)]
+        if recorded:
+            out.append(GonePeriod(streak.at, min(recorded), end, streak.summary,
+                                  version_at.get(streak.at)))
+    return out
+
+
+def _spans(checks: list[_Check], gone_times: list[datetime]) -> dict[int, _Spans]:
+    """Each version's confirmations as (from, to) spans of the checks that read it as
+    the page's current one, a span closed by a gone period (reopened by the check that
+    found the page back), and the gone periods while it was current."""
+    periods = _gone_periods(checks, gone_times)
+    out: dict[int, _Spans] = {}
+    current: int | None = None
+    open_span = False
+    for at, outcome, _, vid in checks:
+        if vid is not None:
+            current, open_span = vid, False
+        if current is None:
+            continue
+        spans = out.setdefault(current, ([], []))[0]
+        if outcome in CONFIRMING or vid is not None:
+            if open_span:
+                spans[-1] = (spans[-1][0], at)
+            else:
+                spans.append((at, at))
+                open_span = True
+        elif any(p.since <= at and (p.until is None or at < p.until) for p in periods):
+            open_span = False
+    for p in periods:
+        if p.version_id is not None:
+            out.setdefault(p.version_id, ([], []))[1].append(p)
+    return out
+
+
+def _from_fetch(fetched: datetime, spans: list[tuple[datetime, datetime]]
+                ) -> list[tuple[datetime, datetime]]:
+    """The spans with the first one starting at the version's fetch (its check started
+    a moment before it) and none ending before that."""
+    if not spans:
+        return [(fetched, fetched)]
+    out = [(max(a, fetched), max(b, fetched)) for a, b in spans]
+    out[0] = (fetched, out[0][1])
     return out
 
 

@@ -472,4 +472,16 @@ class _PageCheck:
         if record_scheme(row.record_hash, title=row.title, attachments=row.entries,
                          **fields) is None:
             self.problem(row, "记录哈希链断开：此版本的记录或它之前的版本被改动或删除",
-                         f"记录 {row.record_hash}，重算 {record_hash(**fields)}（格式 1）")
+                         f"记录 {row.record_hash}，{_recomputed(row, fields)}")
+
+
+def _recomputed(row: _Row, fields: dict[str, Any]) -> str:
+    """A broken record hash recomputed in each format it could have been sealed in (a
+    broken one says neither; versions stored since format 2 are sealed in it), newest
+    first: ``按格式 2 重算 …，按格式 1 重算 …``."""
+    one = f"按格式 1（{RECORD_FORMAT}）重算 {record_hash(**fields)}"
+    if row.entries is None:  # no attachment list to seal: format 1 only
+        return one
+    two = record_hash(**fields, scheme=RECORD_FORMAT_2, title=row.title,
+                      attachments=row.entries)
+    return f"按格式 2（{RECORD_FORMAT_2}）重算 {two}，{one}"

@@ -262,3 +262,51 @@ def test_a_broken_sources_file_is_told_in_chinese_with_the_running_config_kept(
     assert "技术细节：" in html and "\x01" not in text + html  # never the raw character
     assert "not valid TOML" in d.text()  # the admin's log keeps the English detail too
     assert d.stop() == 0
+
+
+def test_every_broken_source_is_told_and_a_watcher_edit_is_logged_as_a_change(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
+    """Two sources broken in one edit: the admin's mail has both, each with its line, the
+    value and the reason in Chinese; then an edit of a watcher alone is logged as what it
+    changed, not "no change"."""
+    site.route(PATH, page(PARAS))
+    body = f"""
+        [[sources]]
+        name = "{NAME}"
+        url = "{site.url(PATH)}"
+        interval = "1h"
+
+        [[watchers]]
+        email = "analyst@example.org"
+        sources = ["*"]
+        """
+    sources = write_sources(tmp_path / "sources.toml", body,
+                            settings=f'admin_email = "{ADMIN}"\n')
+    good = sources.read_text(encoding="utf-8")
+    d = daemons.start(sources)
+    d.wait_for("check hn-0192 new", 60)
+    broken = good.replace('interval = "1h"', 'interval = "30 分钟"') + (
+        '\n[[sources]]\nname = "wh-reply"\nurl = "http://127.0.0.1:9/r.html"\n'
+        "ignore_text = ['点击[:：\\s*\\d+']\n")
+    sources.write_text(broken, encoding="utf-8")
+    d.wait_for("edit rejected", 30)
+    outbox = tmp_path / "data" / "outbox"
+    wait_until(lambda: list(outbox.glob("*.eml")), 30, "the admin's mail")
+    [eml] = outbox.glob("*.eml")
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert str(msg["Subject"]) == "[monitor] 配置错误：2 个问题"
+    text = texts(msg)[0].replace("\r\n", "\n")  # type: ignore[arg-type]
+    lines = broken.splitlines()
+    interval = lines.index('interval = "30 分钟"') + 1
+    regex = next(i for i, x in enumerate(lines, 1) if x.startswith("ignore_text"))
+    assert (f"来源 {NAME}，键 interval 第 {interval} 行：取值无效；写的是：30 分钟；"
+            "原因：不是有效的时间间隔；可用的写法：") in text, text
+    assert (f"来源 wh-reply，键 ignore_text 第 {regex} 行：不是有效的正则表达式；"
+            "写的是：点击[:：\\s*\\d+；原因：字符集的 [ 没有对应的 ]") in text, text
+    assert "详见日志" not in text
+
+    sources.write_text(good.replace('sources = ["*"]', 'sources = ["*"]\nkinds = ["gone"]'),
+                       encoding="utf-8")
+    d.wait_for("reloaded: changed watcher analyst@example.org", 30)
+    assert "reloaded: no change" not in d.text()
+    assert d.stop() == 0

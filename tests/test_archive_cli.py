@@ -272,11 +272,16 @@ def test_diff_dates_without_a_version_or_with_one_version_say_so(
     future = monitor("diff", "hb-ai-plan", "--from", "2030-01-01", "--sources", str(sources))
     assert future.returncode == 2 and future.stdout == ""
     assert "--from 2030-01-01 is in the future" in future.stderr
+    # --from before the first version: from the first version, said on stderr
     before = monitor("diff", "hb-ai-plan", "--from", "2020-01-01", "--sources", str(sources))
-    assert before.returncode == 3 and before.stdout == ""
+    assert before.returncode == 0, before.stderr
     assert before.stderr.strip() == (
-        "not found: no version of hb-ai-plan before the end of 2020-01-01 (Asia/Shanghai): "
-        f"its first version, #{plan[0]}, is from 2026-05-01 10:00")
+        f"注意：--from 2020-01-01 时 hb-ai-plan 还没有任何版本，从第一版（第1版 #{plan[0]}，"
+        "抓取于 2026-05-01 10:00:00 +08:00）开始比较。(no version of hb-ai-plan before the end "
+        f"of 2020-01-01 (Asia/Shanghai): its first version, #{plan[0]}, is from 2026-05-01 "
+        "10:00; starting from it)")
+    assert before.stdout.startswith(f"hb-ai-plan  第1版 #{plan[0]} ")
+    assert f"→ 第3版 #{plan[2]} " in before.stdout.splitlines()[0]
     # versions on 05-01, 05-10 and 05-20: the 12th and the 14th both see the one of the 10th
     same = monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to", "2026-05-14",
                    "--sources", str(sources))
@@ -294,6 +299,19 @@ def test_diff_dates_without_a_version_or_with_one_version_say_so(
     day = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-01", "--to",
                              "2026-05-10", "--json", "--sources", str(sources)).stdout)
     assert (day["old"]["id"], day["new"]["id"], day["same_version"]) == (plan[0], plan[1], False)
+
+
+def test_diff_of_two_ids_newer_first_is_shown_oldest_first_and_says_so(
+        archive: tuple[Path, Built]) -> None:
+    sources, built = archive
+    plan = built.versions["hb-ai-plan"]
+    swapped = monitor("diff", str(plan[2]), str(plan[0]), "--sources", str(sources))
+    assert swapped.returncode == 0, swapped.stderr
+    assert swapped.stderr.startswith(f"注意：#{plan[2]}（2026-05-20 10:00:00 +08:00）比 "
+                                     f"#{plan[0]}（2026-05-01 10:00:00 +08:00）新，"
+                                     f"已按时间顺序比较：#{plan[0]} → #{plan[2]}。")
+    in_order = monitor("diff", str(plan[0]), str(plan[2]), "--sources", str(sources))
+    assert swapped.stdout == in_order.stdout and in_order.stderr == ""
 
 
 def test_show_at_a_date_before_the_first_version_speaks_local_time(

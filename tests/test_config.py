@@ -226,3 +226,67 @@ def test_sources_validate_exits_2_naming_file_and_key(
     message = " ".join(result.stderr.split())
     assert message.startswith(f"configuration error: {path}: {where}"), message
     assert "Traceback" not in result.output and "ok —" not in result.output
+
+
+def told(err: ConfigError) -> list[str]:
+    """What the admin's mail says of each problem found (``zh.config_problem``)."""
+    return [zh.config_problem(str(p), file=p.file, source=p.source, key=p.key,
+                              watcher=p.watcher) for p in err.problems]
+
+
+def test_a_duplicate_key_is_named_with_both_lines() -> None:
+    text = GOOD.replace('tags = ["hubei", "plan"]',
+                        'tags = ["hubei", "plan"]\nignore_text = ["阅读次数"]')
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, path="s.toml")
+    assert "duplicate key 'ignore_text'" in str(err.value)  # the log's English too
+    assert "(first at line 7)" in str(err.value)
+    assert told(err.value) == [
+        "s.toml，键 ignore_text 第 10 行：不是有效的 TOML 格式：键 ignore_text 重复"
+        "（第 7 行已写过 ignore_text；同一个表里每个键只能写一次，请删除或合并其中一行）"]
+
+
+def test_a_bad_interval_gives_its_line_value_reason_and_accepted_forms_apart() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(GOOD.replace('interval = "6h"', 'interval = "30 分钟"'), path="s.toml")
+    [said] = told(err.value)
+    assert said == ("s.toml，来源 hb-ai-plan，键 interval 第 8 行：取值无效；写的是：30 分钟；"
+                    "原因：不是有效的时间间隔；可用的写法：数字加单位 s（秒）、m（分钟）、"
+                    "h（小时）、d（天）、w（周），如 30m、6h、1d")
+    assert "详见日志" not in said
+
+
+def test_a_bad_regex_is_shown_as_written_with_its_reason_in_chinese() -> None:
+    text = GOOD.replace("ignore_text = ['点击[:：]\\s*\\d+']", "ignore_text = ['点击[:：\\s*\\d+']")
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, path="s.toml")
+    [said] = told(err.value)
+    assert said == ("s.toml，来源 hb-ai-plan，键 ignore_text 第 7 行：不是有效的正则表达式；"
+                    "写的是：点击[:：\\s*\\d+；原因：字符集的 [ 没有对应的 ]，第 3 个字符处"
+                    "（unterminated character set at position 2）")
+    assert "\\\\" not in said and "\\\\" not in str(err.value)  # no doubled backslashes
+
+
+def test_every_source_with_a_problem_is_reported_in_one_pass() -> None:
+    text = (GOOD.replace('interval = "6h"', 'interval = "30 分钟"')
+            .replace('cron = "0 8 * * *"', 'cron = "0 8 * * *"\nrobots = "yes"')
+            + '\n[[sources]]\nname = "hb-x"\nurl = "ftp://x"\n')
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, path="s.toml")
+    said = told(err.value)
+    assert len(said) == 3, said
+    assert [p.source for p in err.value.problems] == ["hb-ai-plan", "hn-replies", "hb-x"]
+    assert said[0].startswith("s.toml，来源 hb-ai-plan，键 interval 第 8 行：")
+    assert said[1].startswith("s.toml，来源 hn-replies，键 robots 第 15 行：")
+    assert said[2].startswith("s.toml，来源 hb-x，键 url 第 24 行：")
+
+
+def test_the_sources_and_the_watchers_problems_are_told_together() -> None:
+    text = (GOOD.replace('interval = "6h"', 'interval = "6 hours"')
+            + '\n[[watchers]]\nemail = "b@example.org"\nsources = ["*"]\nmode = "weekly"\n')
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, path="s.toml")
+    said = told(err.value)
+    assert len(said) == 2, said
+    assert said[0].startswith("s.toml，来源 hb-ai-plan，键 interval 第 8 行：")
+    assert said[1].startswith("s.toml，接收人 b@example.org，键 mode 第 24 行："), said[1]

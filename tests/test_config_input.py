@@ -131,7 +131,7 @@ def test_one_page_twice_is_refused_naming_both_sources(tmp_path: Path, first: st
     assert result.exit_code == 2, result.output
     assert flat(result.stderr) == (
         f"configuration error: {path}: source 'hn-b': key 'url': has the same page as "
-        f"source 'hn-a' ({first}); keep one of them")
+        f"source 'hn-a' ({first}); keep one of them (at line 15)")  # hn-b's url = line
 
 
 @pytest.mark.parametrize(("first", "second"), [

@@ -5,9 +5,10 @@ and the web timeline show the same."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import col, select
 
-from monitor.types import Document
+from monitor.types import Document, exact_time
 from monitor.web.app import create_app
 from storage import Store
 from storage.archive import Archive
@@ -194,3 +195,95 @@ async def test_history_and_timeline_times_carry_seconds_and_the_zone(
         page = (await client.get(f"/pages/{page_id}")).text
     assert exact in page
     assert f'datetime="{canonical_time(first.fetched_at)}"' in page  # machine-readable too
+
+
+async def test_a_time_when_the_page_was_gone_is_never_shown_or_exported_as_live(
+        make_env: Callable[..., Env], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``show --at`` a time inside the 404s says the page was gone then (and since when),
+    ``--json`` too; the export's 第1版 is confirmed in two spans around the gone period,
+    which the manifest line and the WARC metadata record both list; README's check
+    still passes."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    from monitor.cli import cli
+    from tests.test_evidence_export import check, readme_script
+
+    env = make_env()
+    v1, v2 = await eventful_page(env)
+    page_id = env.page().page_id
+    with env.store.session() as s:
+        at = [c.started_at for c in s.exec(select(Check).where(Check.page_id == page_id)
+                                           .order_by(col(Check.id)))]
+    monkeypatch.setenv("MONITOR_DATABASE_URL", env.store.url)
+    sources = str(tmp_path / "sources.toml")
+    runner = CliRunner()
+
+    def show(when: datetime, *extra: str) -> str:
+        out = runner.invoke(cli, ["show", NAME, "--at", when.isoformat(), "--sources",
+                                  sources, *extra])
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    tz = env.config.settings.timezone
+    inside = show(at[4])  # the check that recorded 页面已删除
+    assert inside.startswith(f"注意：{exact_time(at[4], tz)} 时该页面已无法访问"), inside
+    assert f"自 {exact_time(at[3], tz)} 起页面已删除或不存在（HTTP 404）" in inside
+    assert f"{exact_time(at[6], tz)} 恢复" in inside and "第1版" in inside
+    assert "注意" not in show(at[2]) and "注意" not in show(at[6])  # there then
+    gone = json.loads(show(at[5], "--json"))["gone"]
+    assert (gone["since"], gone["recorded"], gone["until"]) == (
+        canonical_time(at[3]), canonical_time(at[4]), canonical_time(at[6]))
+    assert json.loads(show(at[2], "--json"))["gone"] is None
+
+    warc, manifest = tmp_path / "a.warc.gz", tmp_path / "a.manifest.jsonl"
+    out = runner.invoke(cli, ["export", "--source", NAME, "--warc", str(warc), "--manifest",
+                              str(manifest), "--sources", sources])
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(x) for x in manifest.read_text(encoding="utf-8").splitlines()[:-1]]
+    first = next(x for x in lines if x["version_id"] == v1)
+    expected_gone = [{"since": canonical_time(at[3]), "recorded": canonical_time(at[4]),
+                      "until": canonical_time(at[6]), "reason": "页面已删除或不存在（HTTP 404）"}]
+    assert first["gone"] == expected_gone
+    assert [(c["from"], c["to"]) for c in first["confirmed"]] == [
+        (first["fetched_at"], canonical_time(at[2])), (canonical_time(at[6]),) * 2]
+    for span in (c for x in lines for c in x["confirmed"]):  # no span covers the 404s
+        assert span["to"] < canonical_time(at[3]) or span["from"] >= canonical_time(at[6])
+    second = next(x for x in lines if x["version_id"] == v2)
+    assert second["gone"] == [] and len(second["confirmed"]) == 1
+    with warc.open("rb") as fh:
+        metas = [json.loads(r.content_stream().read()) for r in ArchiveIterator(fh)
+                 if r.rec_type == "metadata"]
+    assert next(m for m in metas if m["version_id"] == v1)["gone"] == expected_gone
+    ok = check(readme_script(tmp_path), manifest, warc)
+    assert ok.returncode == 0 and ok.stdout.startswith("OK: 2 versions"), ok.stderr
+    # the deletion erased from the manifest (its summary recomputed): the WARC still has it
+    raw = manifest.read_text(encoding="utf-8").splitlines()
+    body = "".join(json.dumps({**x, "gone": []}, ensure_ascii=False, sort_keys=True) + "\n"
+                   for x in lines).encode()
+    summary = json.loads(raw[-1])
+    summary["manifest"]["lines_sha256"] = hashlib.sha256(body).hexdigest()
+    (tmp_path / "erased.jsonl").write_bytes(body + json.dumps(summary).encode() + b"\n")
+    bad = check(readme_script(tmp_path), tmp_path / "erased.jsonl", warc)
+    assert bad.returncode == 1 and "confirmed or gone times differ" in bad.stderr, bad.stderr
+
+
+async def test_show_of_a_page_gone_now_says_so(
+        make_env: Callable[..., Env], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``show NAME`` (its latest version) while the page is gone: said before the text,
+    with no end (至今未恢复); ``--json`` the same in ``gone``."""
+    from monitor.cli import cli
+
+    env = make_env()
+    await _baseline(env)
+    env.serve(html("<h1>404 Not Found</h1>", status=404))
+    for _ in range(2):
+        await env.check()  # gone after two
+    monkeypatch.setenv("MONITOR_DATABASE_URL", env.store.url)
+    sources = str(tmp_path / "sources.toml")
+    out = CliRunner().invoke(cli, ["show", NAME, "--sources", sources])
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("注意：现在该页面已无法访问（页面已删除）：自 ")
+    assert "，至今未恢复。以下是它消失前的最后一版" in out.output
+    data = json.loads(CliRunner().invoke(cli, ["show", NAME, "--json", "--sources",
+                                                sources]).output)
+    assert data["gone"]["until"] is None and data["gone"]["reason"].startswith("页面已删除")

@@ -315,3 +315,17 @@ def test_unreadable_columns_name_the_version_and_the_rest_is_checked(
     as_json = CliRunner().invoke(cli, ["verify", "--json", "--sources", sources])
     assert as_json.exit_code == 1
     assert middle in {p["version_id"] for p in json.loads(as_json.output)["problems"]}
+
+
+def test_a_broken_format_2_record_is_recomputed_in_format_2_too(store: Store) -> None:
+    """A version sealed in monitor-record-2 whose title was changed: the detail gives the
+    hash recomputed in format 2 (what it was sealed in), not only in format 1."""
+    built = build_archive(store)
+    vid = built.versions[PLAN.name][0]
+    assert store.version(vid).record_format == "monitor-record-2"
+    _exec(store, "UPDATE versions SET title = title || '（改）' WHERE id = :v", v=vid)
+    [problem] = [p for p in verify(store).problems if p.version_id == vid]
+    assert "哈希链" in problem.what
+    assert "按格式 2（monitor-record-2）重算 " in problem.detail
+    assert "按格式 1（monitor-record-1）重算 " in problem.detail
+    assert "（格式 1）" not in problem.detail

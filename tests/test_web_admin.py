@@ -195,7 +195,8 @@ async def test_a_failing_test_is_shown_in_chinese_and_not_saved(
     assert "页面已删除或不存在（HTTP 404）" in r.text
     r = await post(admin, "/admin/add", csrf, action="save", name="p", url=url,
                    interval="soon")
-    assert r.status_code == 400 and "来源 p，键 interval：取值无效" in r.text
+    assert r.status_code == 400
+    assert re.search(r"来源 p，键 interval 第 \d+ 行：取值无效；写的是：soon；", r.text)
     assert "&#39;soon&#39; is not an interval" in r.text
     r = await post(admin, "/admin/add", csrf, action="save", name="wh-reply", url=url)
     assert r.status_code == 400 and "名称重复" in r.text

@@ -94,7 +94,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            _fail("configuration error", str(exc), EXIT_CONFIG)
+            _fail("configuration error", "\n".join(map(str, exc.problems)), EXIT_CONFIG)
         except BadInputError as exc:
             _fail("bad input", str(exc), EXIT_USAGE)
         except KeyError as exc:

@@ -109,7 +109,7 @@ def pick(store: Store, targets: tuple[str, ...], since: str | None, until: str |
     if len(targets) == 2:
         if not all(t.isdigit() for t in targets):
             raise click.UsageError("two arguments are two version ids: monitor diff 41 57")
-        return int(targets[0]), int(targets[1])
+        return _in_time_order(store, int(targets[0]), int(targets[1]), tz)
     if len(targets) != 1:
         raise click.UsageError("give two version ids, or one source name or URL")
     target = targets[0]
@@ -131,9 +131,33 @@ def _at_dates(store: Store, target: str, since: str | None, until: str | None,
         raise click.UsageError(f"--from {since} is in the future: nothing to compare yet")
     if until and parse_when(until, tz) < parse_when(since, tz):
         raise click.UsageError(f"--to {until} is before --from {since}")
-    old = version_at(store, target, since, tz)
     new = version_at(store, target, until, tz) if until else store.latest_version(target)
-    return old.id, new.id
+    try:
+        old = version_at(store, target, since, tz).id
+    except KeyError as exc:  # --from before the first version: compare from the first
+        first = Archive(store).first_version(new.page_id)
+        if first is None:
+            raise
+        old = first[0]
+        v = store.version(old)
+        err_console.print(
+            f"注意：--from {since} 时 {target} 还没有任何版本，从第一版（第{v.number}版 #{v.id}，"
+            f"抓取于 {exact_time(v.fetched_at, tz)}）开始比较。({exc.args[0]}; starting from "
+            "it)", highlight=False, markup=False, soft_wrap=True)
+    return old, new.id
+
+
+def _in_time_order(store: Store, a: int, b: int, tz: str) -> tuple[int, int]:
+    """Two version ids, older first: ``diff 10 1`` (the newer first) is compared as
+    ``diff 1 10``, with a note on stderr, not shown newest → oldest without a word."""
+    va, vb = store.version(a), store.version(b)
+    if (va.fetched_at, va.id) <= (vb.fetched_at, vb.id):
+        return a, b
+    err_console.print(
+        f"注意：#{a}（{exact_time(va.fetched_at, tz)}）比 #{b}（{exact_time(vb.fetched_at, tz)}）"
+        f"新，已按时间顺序比较：#{b} → #{a}。(the newer version was given first: swapped; "
+        f"monitor diff {b} {a} is the same)", highlight=False, markup=False, soft_wrap=True)
+    return b, a
 
 
 def _same(c: Comparison, since: str | None, until: str | None, tz: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from monitor.cli.common import (
     json_option,
     load,
     open_store,
+    parse_when,
     print_json,
     print_table,
     sources_option,
@@ -27,7 +29,7 @@ from monitor.cli.common import (
 )
 from monitor.config import Config
 from monitor.types import KIND_LABELS, change_words, exact_time
-from storage.archive import Archive, PageEvent, PageInfo, TimelineEntry
+from storage.archive import Archive, GonePeriod, PageEvent, PageInfo, TimelineEntry
 from storage.records import VersionInfo
 from storage.verify import body_damage
 
@@ -145,13 +147,19 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
 def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bool) -> None:
     """Print a version: VERSION_ID, or a source NAME/URL (latest, or --at DATE)."""
     config = load(sources_file, quiet=True)
+    gone: GonePeriod | None = None
+    when: datetime | None = None
+    by_page = not (target.isdigit() and not at)  # a page at a time: was it there then?
     with open_store(config) as store:
-        if target.isdigit() and not at:
+        if not by_page:
             version = store.version(int(target))
         elif at:
             version = version_at(store, target, at, config.settings.timezone)
         else:
             version = store.latest_version(target)
+        if by_page:
+            when = parse_when(at, config.settings.timezone) if at else None
+            gone = Archive(store).gone_at(version.page_id, when or datetime.now(UTC))
         if raw:
             body = store.raw_body(version.id)
             sys.stdout.buffer.write(body)
@@ -163,9 +171,13 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
                 sys.exit(1)
             return
     if as_json:
-        print_json(version)
+        print_json({**to_jsonable(version), "gone": to_jsonable(gone)} if by_page
+                   else version)
         return
     tz = config.settings.timezone
+    if gone is not None:
+        console.print(_gone_note(gone, when, tz), highlight=False, markup=False,
+                      soft_wrap=True)
     # soft_wrap: the text exactly as stored, one paragraph a line (rich would otherwise
     # break lines at the console width, 80 columns when piped, inside sentences).
     console.print(f"[bold]{escape(version.title)}[/]", highlight=False, markup=True,
@@ -183,3 +195,15 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
         console.print(f"附件 {a.get('name', '')} · {str(a.get('format') or '?').upper()} · "
                       f"{a.get('size') or 0} B · {a.get('status')} · {a.get('url')}",
                       highlight=False, markup=False, soft_wrap=True)
+
+
+def _gone_note(gone: GonePeriod, at: datetime | None, tz: str) -> str:
+    """Chinese first: the page was not there at the time asked, since when and why;
+    the version below is the one before, not what a reader saw then."""
+    when = f"{exact_time(at, tz)} 时" if at else "现在"
+    back = f"，{exact_time(gone.until, tz)} 恢复" if gone.until else "，至今未恢复"
+    return (f"注意：{when}该页面已无法访问（页面已删除）：自 {exact_time(gone.since, tz)} "
+            f"起{gone.reason}，{exact_time(gone.recorded, tz)} 记为页面已删除{back}。"
+            f"以下是它消失前的最后一版，并非当时在线的内容。"
+            f"(the page was gone at that time: failing since "
+            f"{exact_time(gone.since, tz)})\n")

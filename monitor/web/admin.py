@@ -244,9 +244,10 @@ def _load(request: Request) -> tuple[Config | None, str | None]:
 
 
 def _config_error(exc: ConfigError) -> str:
-    where = config_problem(str(exc), file=exc.file, source=exc.source, key=exc.key,
-                           watcher=exc.watcher).replace("（详见日志）", "")  # detail follows
-    return f"{where}（{exc}）"
+    """Each problem found (``ConfigError.problems``) in Chinese, its English after it."""
+    said = [config_problem(str(p), file=p.file, source=p.source, key=p.key,
+                           watcher=p.watcher) for p in exc.problems]
+    return "；".join(f"{zh}（{p}）" for zh, p in zip(said, exc.problems, strict=True))
 
 
 def _fetch_error(exc: MonitorError) -> str:
