@@ -17,11 +17,11 @@ from typing import Any
 
 from markupsafe import escape
 
+from monitor.detect import attachment_label
 from monitor.diff import diff_texts
 from monitor.render import render_html, render_text
 from storage.records import StoredFile
 
-LABELS = {"added": "新增附件", "removed": "附件已删除", "changed": "附件已修改"}
 EXCERPT = 1_500  # characters of a new attachment's text in the message
 
 
@@ -36,7 +36,7 @@ def facts(details: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
     out = []
     for a in details.get("attachments") or []:
         url = str(a.get("url", ""))
-        out.append((LABELS.get(str(a.get("change")), "附件"), f"{a.get('name', '')} {url}",
+        out.append((attachment_label(a), f"{a.get('name', '')} {url}",
                     url if url.startswith(("http://", "https://")) else None))
     return out
 
@@ -50,7 +50,7 @@ def sections(details: Mapping[str, Any], files: Mapping[str, StoredFile], *,
 
 def _one(a: Mapping[str, Any], files: Mapping[str, StoredFile], timeout: float,
          context: int) -> Section:
-    label = LABELS.get(str(a.get("change")), "附件")
+    label = attachment_label(a)
     head = f"{label}「{a.get('name', '')}」 {a.get('url', '')}"
     old, new = files.get(str(a.get("old_sha256"))), files.get(str(a.get("new_sha256")))
     body_text, body_html = _body(a, old, new, timeout, context)

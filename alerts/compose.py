@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from alerts import attachments, templates
 from alerts.message import ChatItem, Message, header_safe
 from monitor import zh
+from monitor.detect import FIRST_FETCHED, attachment_label
 from monitor.diff import diff_texts
 from monitor.errors import DeliveryError
 from monitor.render import render_html, render_text
@@ -140,13 +141,13 @@ class Composer:
             diff_text = f"{diff_text}\n\n{extra.text}".strip()
             diff_html += extra.html
         size = f"（+{stats['added']} / −{stats['removed']} 字）" if stats else ""
-        return ChangeParts(view, title, KIND_LABELS.get(view.kind, view.kind), size,
+        return ChangeParts(view, title, _kind_label(view), size,
                            self.local(view.created_at), self._facts(view),
                            _meta_rows(view), diff_html, diff_text[:MAX_DIFF_TEXT], stats)
 
     def _facts(self, v: ChangeView) -> tuple[tuple[str, str, str | None], ...]:
         facts = [("来源", v.source, None), ("网址", v.page_url, _href(v.page_url)),
-                 ("类型", KIND_LABELS.get(v.kind, v.kind), None)]
+                 ("类型", _kind_label(v), None)]
         if v.summary:
             facts.append(("摘要", header_safe(v.summary, 300), None))
         if v.details.get("reread"):  # the old side is the old page read with new settings
@@ -287,6 +288,17 @@ class Composer:
         local = at.astimezone(self.tz)
         offset = local.strftime("%z")  # +0800
         return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+def _kind_label(v: ChangeView) -> str:
+    """The kind as the subject says it; an ``attachment_changed`` whose files were all
+    only now downloadable says so (``monitor.detect.attachment_label``)."""
+    if v.kind == "attachment_changed":
+        labels = {attachment_label(a) for a in v.details.get("attachments") or []
+                  if a.get("change") == "changed"}
+        if labels == {FIRST_FETCHED}:
+            return FIRST_FETCHED
+    return KIND_LABELS.get(v.kind, v.kind)
 
 
 def _nth(v: VersionText) -> str:

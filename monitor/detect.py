@@ -244,15 +244,32 @@ _ATTACHMENT_KIND = {"added": (ChangeKind.ATTACHMENT_ADDED, "新增附件"),
                     "removed": (ChangeKind.ATTACHMENT_REMOVED, "附件已删除")}
 
 
+FIRST_FETCHED = "附件已可下载"
+
+
+def attachment_label(entry: Mapping[str, object]) -> str:
+    """What a watcher reads for one attachment entry: its kind's label, except a file
+    that could not be downloaded before and now could (``changed`` from no SHA-256 to
+    one: a change of the version, filed under ``attachment_changed`` for triggers), which
+    was never seen and so was not "修改": "附件已可下载".  The reverse is no change (a file
+    that fails after it was stored is kept: ``monitor.attachments``)."""
+    change = str(entry.get("change"))
+    if change == "changed" and not entry.get("old_sha256") and entry.get("new_sha256"):
+        return FIRST_FETCHED
+    return _ATTACHMENT_KIND[change][1] if change in _ATTACHMENT_KIND else "附件"
+
+
 def attachment_parts(changes: list[dict[str, object]]) -> list[Part]:
-    """One part per kind: "新增附件「答复.xlsx」、「表2」"."""
-    parts = []
-    for change, (kind, label) in _ATTACHMENT_KIND.items():
-        names = [f"「{_cut(str(c['name']), 30)}」" for c in changes if c["change"] == change]
-        if names:
-            parts.append((kind, f"{label}{'、'.join(names[:MAX_GROUPS])}"
-                          + (f" 等{len(names)}个" if len(names) > MAX_GROUPS else "")))
-    return parts
+    """One part per label, in kind order: "新增附件「答复.xlsx」、「表2」"."""
+    groups: dict[tuple[ChangeKind, str], list[str]] = {}
+    for change, (kind, _) in _ATTACHMENT_KIND.items():
+        for c in changes:
+            if c["change"] == change:
+                groups.setdefault((kind, attachment_label(c)), []).append(
+                    f"「{_cut(str(c['name']), 30)}」")
+    return [(kind, f"{label}{'、'.join(names[:MAX_GROUPS])}"
+             + (f" 等{len(names)}个" if len(names) > MAX_GROUPS else ""))
+            for (kind, label), names in groups.items()]
 
 
 def describe_paragraphs(changed: TextDiff | list[ParagraphDiff]) -> str:

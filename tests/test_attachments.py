@@ -230,8 +230,8 @@ async def test_one_file_linked_from_two_pages_is_stored_once(
 
 async def test_an_attachment_that_cannot_be_fetched_is_noted_not_a_failed_check(
         config: Config, store: Store, site: Site) -> None:
-    reply = Reply(site)
-    reply.attach("/files/reply.pdf", "答复.pdf", reply_pdf(), PDF_TYPE)
+    reply, pdf = Reply(site), reply_pdf()
+    reply.attach("/files/reply.pdf", "答复.pdf", pdf, PDF_TYPE)
     site.route("/files/missing.pdf", Response(b"no", status=404))
     reply.files["/files/missing.pdf"] = ("缺失.pdf", b"", PDF_TYPE)
     first = await check(config, store)
@@ -245,6 +245,15 @@ async def test_an_attachment_that_cannot_be_fetched_is_noted_not_a_failed_check(
     failing = await check(config, store)
     assert failing.outcome is Outcome.UNCHANGED and failing.attachments_unavailable == 2
     assert alerts(store) == []
+
+    # the missing file arrives: told as now downloadable (its text), not as "modified"
+    reply.attach("/files/reply.pdf", "答复.pdf", pdf, PDF_TYPE)  # back as it was
+    reply.attach("/files/missing.pdf", "缺失.pdf", reply_pdf("4321"), PDF_TYPE)
+    arrived = await check(config, store)
+    assert arrived.outcome is Outcome.CHANGED and arrived.attachments_unavailable == 0
+    subject, body, html = message_text(config, store, alerts(store)[-1])
+    assert "附件已可下载" in subject and "附件已可下载「缺失.pdf」" in body
+    assert "附件已修改" not in subject + body + html and "4321" in body
 
 
 async def test_pages_without_attachments_keep_their_hash_and_an_upgrade_alerts_nothing(
