@@ -22,8 +22,8 @@ Semantics (README "Triggers"):
 * A change with no text of its own (``gone``, ``restored``, ``moved``, ``unlisted``) can
   only be chosen by ``kinds``: a watcher with ``when_added`` and no ``kinds`` is not told
   that a page is gone.  ``unlisted`` is never alerted at all (a document taken off its
-  column is recorded; its page going away is ``gone``): ``kinds = ["unlisted"]`` is
-  refused by the config (``monitor.config.NEVER_TOLD``).
+  column is recorded; its page going away is ``gone``): ``kinds = ["unlisted"]`` matches
+  nothing, and the config warns of it (``monitor.config.NEVER_TOLD``).
 * ``document_text`` (新文档正文: the text of a new document told before it could be
   read) also has the kind ``document_added``: a watcher of new documents gets it.
 * Trouble and recovery notices (a source failing) are not changes: triggers do not

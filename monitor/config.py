@@ -70,7 +70,8 @@ KINDS = ("page", "listing", "feed")
 FEED_KEYS = {"match", "max_documents", "follow"}  # a feed has no pages or link selector
 # A watcher's triggers (``alerts.triggers``): which changes it is sent.
 TRIGGER_KEYS = ("when_added", "when_removed", "when_matches", "kinds")
-# Kinds of change recorded but never alerted: a watcher cannot ask for them.
+# Kinds of change recorded but never alerted: a watcher asking for them is warned (not
+# refused: a file that loaded before an upgrade must still load; the kind matches nothing).
 NEVER_TOLD = {
     "unlisted": "「unlisted」（已从栏目移除）只记录、从不发送提醒：文档从栏目移除不算消息；"
                 "文档页面被删除时发送「gone」（页面已删除），可写 kinds = [\"gone\"] "
@@ -699,6 +700,8 @@ def watcher_warnings(config: Config) -> list[str]:
         out += [_unmatched(w, "sources", p, names) for p in w.sources
                 if not any(fnmatch.fnmatchcase(n, p) for n in names)]
         out += [_unmatched(w, "tags", t, tags) for t in w.tags if t not in tags]
+        out += [f"watcher {w.name!r}: kinds {k!r}: {NEVER_TOLD[k]}" for k in w.kinds
+                if k in NEVER_TOLD]
     return out
 
 
@@ -834,9 +837,7 @@ def _triggers(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) ->
         out[key] = tuple(value)
     known = [str(k) for k in ChangeKind if k not in NEVER_TOLD]
     for kind in out["kinds"]:
-        if kind in NEVER_TOLD:
-            raise fail("kinds", NEVER_TOLD[kind])
-        if kind not in known:
+        if kind not in known and kind not in NEVER_TOLD:  # those: a warning (watcher_warnings)
             close = difflib.get_close_matches(kind, known, n=1)
             hint = f"，是否想写 {close[0]!r}？" if close else ""
             raise fail("kinds", f"未知的变化类型 {kind!r}{hint} (a kind of change is one of: "
