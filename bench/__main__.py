@@ -19,7 +19,12 @@ same run:
 
 Rates are checks per wall-clock second of the whole command (start-up included, as a
 user or cron sees it); CPU is the process's user + system time (``os.wait4``), children
-(diff workers) included.  Prints one table and writes ``bench/results/*.json``.
+(diff workers) included.  Each run also records what the *rest* of the machine used
+meanwhile (``others``: cores, from ``/proc/stat``, minus the command's and the site's CPU;
+hypervisor steal counts): a rate marked ``~`` ran while others used ≥ ``LOADED`` of a
+core, and is low because of them, not of the tool (a shared 2-core machine; see "One
+host and many hosts" in bench/README.md).  Prints one table and writes
+``bench/results/*.json``.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ CASES = [  # name, server sends ETags, pages bumped before ("every/offset")
     ("10% changed", False, "10/0"),
     ("all changed", False, "1/0"),
 ]
+LOADED = 0.25  # cores used by other processes during a run that mark its rate "~"
 EXPECTED = {"first pass": "new", "unchanged, ETag": "unchanged",
             "unchanged, no ETag": "unchanged", "10% changed": "changed",
             "all changed": "changed"}
@@ -70,6 +76,7 @@ class Run:
     cpu_s: float
     ok: bool = True  # the outcomes were the expected ones
     detail: dict[str, object] = field(default_factory=dict)
+    others: float = 0.0  # cores the rest of the machine used meanwhile (``timed``)
 
     @property
     def rate(self) -> float:
@@ -80,18 +87,44 @@ class Run:
         return 1000 * self.cpu_s / self.checks
 
 
-def timed(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None
-          ) -> tuple[float, float, int, str]:
-    """Wall and CPU seconds (children included) of ``cmd``, its exit code and stdout."""
+def timed(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None,
+          site: Site | None = None) -> tuple[float, float, int, str, float]:
+    """Wall and CPU seconds (children included) of ``cmd``, its exit code, its stdout,
+    and the cores the rest of the machine used meanwhile (besides ``cmd`` and ``site``)."""
     with tempfile.TemporaryFile() as out:
+        busy0, site0 = machine_busy(), process_cpu(site)
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
                                 stderr=subprocess.DEVNULL)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.monotonic() - t0
+        cpu = ru.ru_utime + ru.ru_stime
+        others = machine_busy() - busy0 - cpu - (process_cpu(site) - site0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        return wall, ru.ru_utime + ru.ru_stime, proc.returncode, out.read().decode()
+        return wall, cpu, proc.returncode, out.read().decode(), max(0.0, others) / wall
+
+
+def machine_busy() -> float:
+    """CPU seconds every process of the machine has used, with the time the hypervisor
+    gave our CPUs to others (steal): ``/proc/stat``; 0 where there is none."""
+    try:
+        first = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
+        user, nice, system, _idle, _wait, irq, softirq, steal = map(int, first[1:9])
+    except (OSError, ValueError):
+        return 0.0
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(site: Site | None) -> float:
+    """User + system seconds of the site's process so far (0 without one)."""
+    if site is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{site.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Site:
@@ -167,14 +200,14 @@ def run_monitor(site: Site, jobs: list[tuple[str, str]], mode: str, c: int,
         cmd = [sys.executable, "-m", "monitor", "check", "--sources", str(toml),
                "--no-deliver", "--json"]
         for case, _etag, _bump in _prepared(site, cases):
-            wall, cpu, rc, out = timed(cmd, cwd=Path(d), env=_env())
+            wall, cpu, rc, out, others = timed(cmd, cwd=Path(d), env=_env(), site=site)
             outcomes: dict[str, int] = {}
             if rc in (0, 1) and out.strip():
                 for r in json.loads(out)["results"]:
                     outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
             runs.append(Run("monitor", mode, case, len(jobs), wall, cpu,
                             _expected(case, outcomes, len(jobs)), {"outcomes": outcomes,
-                                                                   "exit": rc}))
+                                                                   "exit": rc}, others))
     return runs
 
 
@@ -232,31 +265,32 @@ def run_urlwatch(site: Site, jobs: list[tuple[str, str]], mode: str,
                str(tmp / "urlwatch.yaml"), "--hooks", str(tmp / "hooks.py"),
                "--cache", str(tmp / "cache.db")]
         for case, _etag, _bump in _prepared(site, cases):
-            wall, cpu, rc, out = timed(cmd, cwd=tmp, env=_env())
+            wall, cpu, rc, out, others = timed(cmd, cwd=tmp, env=_env(), site=site)
             # the report's summary: "01. NEW: p0", "02. CHANGED: p7"…
             counts = {k: len(re.findall(rf"^\d+\. {k.upper()}: ", out, re.M))
                       for k in ("new", "changed", "error")}
             counts["unchanged"] = len(jobs) - counts["new"] - counts["changed"] - counts["error"]
             runs.append(Run("urlwatch", mode, case, len(jobs), wall, cpu,
                             _expected(case, counts, len(jobs)), {"outcomes": counts,
-                                                                 "exit": rc}))
+                                                                 "exit": rc}, others))
     return runs
 
 
-def run_bare(jobs: list[tuple[str, str]], mode: str, c: int, processes: int = 1) -> Run:
+def run_bare(jobs: list[tuple[str, str]], mode: str, c: int, processes: int = 1,
+             site: Site | None = None) -> Run:
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(jobs, f)
         f.flush()
-        wall, cpu, rc, _ = timed([sys.executable, "-m", "bench.bare", f.name,
-                                  "--concurrency", str(c), "--processes", str(processes)],
-                                 cwd=ROOT, env=_env())
-    return Run("bare", mode, "fetch+parse+hash", len(jobs), wall, cpu, rc == 0)
+        wall, cpu, rc, _, others = timed(
+            [sys.executable, "-m", "bench.bare", f.name, "--concurrency", str(c),
+             "--processes", str(processes)], cwd=ROOT, env=_env(), site=site)
+    return Run("bare", mode, "fetch+parse+hash", len(jobs), wall, cpu, rc == 0, {}, others)
 
 
 def run_stages(site: Site, jobs: list[tuple[str, str]], c: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as d:
         toml = monitor_toml(jobs, Path(d), c, "many hosts")
-        _, _, rc, out = timed([sys.executable, "-m", "bench.stages", str(toml),
+        _, _, rc, out, _ = timed([sys.executable, "-m", "bench.stages", str(toml),
                                site.control_base], cwd=Path(d), env=_env())
     return json.loads(out) if rc == 0 else {}
 
@@ -270,6 +304,7 @@ def medians(runs: list[Run]) -> dict[tuple[str, str, str], Run]:
         groups.setdefault((r.tool, r.mode, r.case), []).append(r)
     return {k: replace(rs[0], wall_s=statistics.median(r.wall_s for r in rs),
                        cpu_s=statistics.median(r.cpu_s for r in rs),
+                       others=statistics.median(r.others for r in rs),
                        ok=all(r.ok for r in rs), detail={**rs[0].detail, "repeats": len(rs)})
             for k, rs in groups.items()}
 
@@ -292,7 +327,7 @@ def table(runs: list[Run], stages: dict[str, object], title: str) -> Table:
                       f"{u.cpu_s / m.cpu_s:.2f}×" if m and u else "—",
                       f"{m.rate / bare.rate:.0%}" if m else "—")
         t.add_row(mode, "bare limit (httpx+selectolax+hash)", "", "", "", "", "", "",
-                  f"{bare.rate:.0f}/s, {bare.cpu_ms:.1f} ms")
+                  f"{bare.rate:.0f}/s{_loaded(bare)}, {bare.cpu_ms:.1f} ms")
     return t
 
 
@@ -309,7 +344,12 @@ def stage_table(stages: dict[str, object]) -> Table:
 
 
 def _rate(r: Run | None) -> str:
-    return "—" if r is None else f"{r.rate:.0f}" + ("" if r.ok else " (!)")
+    return "—" if r is None else f"{r.rate:.0f}{_loaded(r)}" + ("" if r.ok else " (!)")
+
+
+def _loaded(r: Run) -> str:
+    """``~`` after the rate of a run other processes took ``LOADED`` cores from."""
+    return " ~" if r.others >= LOADED else ""
 
 
 def _cpu(r: Run | None) -> str:
@@ -335,11 +375,11 @@ def markdown(runs: list[Run], stages: dict[str, object]) -> str:
             m, u = by.get(("monitor", mode, case)), by.get(("urlwatch", mode, case))
             if bare is None or m is None or u is None:
                 continue
-            out.append(f"| {mode} | {case} | {m.rate:.0f} | {m.cpu_ms:.1f} | {u.rate:.0f} | "
+            out.append(f"| {mode} | {case} | {_rate(m)} | {m.cpu_ms:.1f} | {_rate(u)} | "
                        f"{u.cpu_ms:.1f} | {m.rate / u.rate:.2f}× | {u.cpu_s / m.cpu_s:.2f}× | "
                        f"{m.rate / bare.rate:.0%} |")
         if bare is not None:
-            out.append(f"| {mode} | bare limit | {bare.rate:.0f} | {bare.cpu_ms:.1f} | | | | | |")
+            out.append(f"| {mode} | bare limit | {_rate(bare)} | {bare.cpu_ms:.1f} | | | | | |")
     if stages:
         from bench.stages import STAGES
         out += ["", "| stage split (CPU ms/check) | " + " | ".join(STAGES) + " | total |",
@@ -418,7 +458,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for mode in [m for _ in range(a.repeat) for m in a.modes]:
             jobs = urls(pages, a.hosts, a.port, mode)
-            runs.append(run_bare(jobs, mode, c, workers))
+            runs.append(run_bare(jobs, mode, c, workers, site))
             runs += run_monitor(site, jobs, mode, c, workers, selected(a.cases))
             save()
             if not a.no_urlwatch:
@@ -435,6 +475,10 @@ def main(argv: list[str] | None = None) -> None:
     console.print(table(runs, stages, title))
     if stages:
         console.print(stage_table(stages))
+    if any(r.others >= LOADED for r in medians(runs).values()):
+        console.print(f"~: other processes used ≥ {LOADED} of a core during that run "
+                      "(median of its repeats): its rate is theirs as much as the tool's; "
+                      "compare CPU ms/check, or run again", markup=False)
     bad = [f"{r.tool} {r.mode} {r.case}: {r.detail}" for r in runs if not r.ok]
     for line in bad:
         console.print(f"(!) unexpected outcomes: {line}", markup=False)

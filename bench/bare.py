@@ -13,9 +13,13 @@ the same requests in flight as the check it is compared with.
 
 httpx is used at its best, as monitor uses it: each request borrows a one-connection
 client of its origin (``monitor/fetch/lanes.py``, loaded from its file so that monitor's
-package is not imported), and httpcore's failed ``import sniffio`` is remembered.  With
-one pooled client instead, ten requests to one host spend more CPU in the pool than in
-HTTP (bench/README.md).
+package is not imported), up to 100 idle ones kept as ``HttpFetcher`` keeps them, and
+httpcore's failed ``import sniffio`` is remembered.  With one pooled client instead, ten
+requests to one host spend more CPU in the pool than in HTTP (bench/README.md).  With
+only 20 idle lanes (as here until the one-host study), a process of a two-process run
+holding 25 of the 50 hosts opened a new connection for ~82% of its requests (817 of
+1,000; 10 on one host), so the limit was lower on many hosts than on one and monitor,
+which keeps its connections, looked closer to it there.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ async def run(jobs: list[list[str]], concurrency: int) -> int:
     ctx = lanes_module.shared_ssl_context()
     lanes = lanes_module.Lanes(
         lambda proxy, limits: httpx.AsyncClient(limits=limits, timeout=30, verify=ctx),
-        max_idle=max(20, concurrency))
+        max_idle=max(100, concurrency))  # as HttpFetcher keeps them (see the docstring)
     limit = asyncio.Semaphore(concurrency)
     ok = 0
 

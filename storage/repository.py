@@ -168,6 +168,16 @@ def _whole(version: Any) -> bool:
     return bool(version.raw_codec == "zstd" or version.raw_base_id is None)
 
 
+def _load_orm() -> None:
+    """Import what a write session's work imports on first use (SQLModel, the table
+    models, ``storage.files``): ~0.1 s of CPU, once per process.  Imported inside the
+    writers' turn, it held the turn that long, and every other writer of the database
+    (the sibling ``monitor check`` worker's first commits) waited for it: measured, the
+    largest item of a changed pass's time inside the turn (bench/README.md, "One host and
+    many hosts").  An unchanged pass opens no write session and still imports none of it."""
+    from storage import files  # noqa: F401  (imports sqlmodel and storage.models)
+
+
 def _raw_row(c: Connection, version_id: int) -> Any:
     """What reading a version's raw body needs (its row of ``_RAW``), or None."""
     return c.execute(_RAW, {"id": version_id}).first()
@@ -477,7 +487,10 @@ class Store:
         another process before it writes (a deferred transaction would read a snapshot,
         then fail with "database is locked" when it tries to write after another
         writer).  PostgreSQL: an ordinary transaction; callers lock the rows they need.
+
+        The ORM is imported before the turn is taken (``_load_orm``), not while holding it.
         """
+        _load_orm()
         with self._writer, self.session() as s:
             if self.is_sqlite:
                 s.connection().exec_driver_sql("BEGIN IMMEDIATE")

@@ -5,11 +5,15 @@ write instead of sleeping in SQLite's busy handler, and never writes at the same
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from storage import Store
 from storage.turns import WriterTurns
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _child_takes_turn(turns: WriterTurns, report: int) -> None:
@@ -78,3 +82,32 @@ def test_two_processes_storing_through_one_store_lose_nothing(tmp_path: Path) ->
         rows = c.exec_driver_sql("SELECT k, count(*) FROM t GROUP BY k").all()
     assert sorted(tuple(r) for r in rows) == [(0, 40), (1, 40)]
     assert (tmp_path / "monitor.db-writers").exists()
+
+
+def test_a_write_session_takes_the_turn_with_the_orm_already_imported(tmp_path: Path) -> None:
+    """The first write session of a process (a worker's first version or change) imports
+    SQLModel and the models (~0.1 s) before its turn, not while the sibling worker
+    waits for the turn."""
+    url = f"sqlite:///{tmp_path}/monitor.db"
+    Store(url).close()  # made and migrated here: the child opens it at head, ORM-free
+    script = f"""
+import sys
+from storage import Store, turns
+store = Store({url!r})
+assert "storage.models" not in sys.modules, "the store opened at head without the ORM"
+seen = []
+enter = turns.WriterTurns.__enter__
+def watched(self):
+    seen.append(sorted(m for m in ("sqlmodel", "storage.models", "storage.files")
+                       if m in sys.modules))
+    return enter(self)
+turns.WriterTurns.__enter__ = watched
+with store.write_session() as s:
+    s.connection()
+print(seen[0])
+"""
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "['sqlmodel', 'storage.files', 'storage.models']"
