@@ -105,7 +105,8 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     return await asyncio.to_thread(extract, result.text, content=source.content,
                                    ignore=source.ignore, ignore_text=source.ignore_text,
                                    url=result.final_url, links=source.links,
-                                   match=source.match, parsed=take_parsed(result.text))
+                                   match=source.match, parsed=take_parsed(result.text),
+                                   column=source.is_listing)
 
 
 def _same_bytes(result: FetchResult, raw_sha256: str) -> bool:
