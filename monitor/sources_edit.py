@@ -10,6 +10,7 @@ that introduces ``[[sources]] B`` lives at the end of source A's table.  So:
 * everything else between two tables (blank lines, a section comment, the comment of
   the ``[[watchers]]`` that follow) stays where it is: when the last source is removed or
   a new one appended, that text moves along so that it still precedes what it described.
+  A source's ``[sources.follow]`` is its last table: that text lives at its end.
 
 ``set_enabled`` (pause and resume in ``monitor serve --admin``) changes one key in place:
 an existing ``enabled`` keeps its line and comment; a new one goes right after the
@@ -46,7 +47,7 @@ def add_source(text: str, entry: dict[str, Any], *, path: Path) -> str:
         table.add(key, value)
     aot = doc.get("sources")
     if isinstance(aot, AoT) and len(aot):
-        last = aot.body[-1]
+        last = _deepest(aot.body[-1])  # its [sources.follow] holds what follows it
         moved = _take_rest(_body(last))
         # A blank line before the new header (two newlines if the file had no final one).
         ends = last.as_string().endswith("\n")
@@ -70,7 +71,7 @@ def remove_source(text: str, name: str, *, path: Path) -> str:
     aot = doc.get("sources")
     index = _index(aot, name, path)
     assert isinstance(aot, AoT)
-    above = _body(aot.body[index - 1]) if index else _before(doc, aot)
+    above = _body(_deepest(aot.body[index - 1])) if index else _before(doc, aot)
     rest = _cut(aot, index, above)
     tables = aot.body
     del aot[index]
@@ -138,7 +139,7 @@ def _cut(aot: AoT, index: int, above: Body) -> Body:
     tail (what lies between it and the next table, which must stay)."""
     for i in _attached(above):
         above[i] = (None, Null())
-    rest = _take_rest(_body(aot.body[index]), drop_own=True)
+    rest = _take_rest(_body(_deepest(aot.body[index])), drop_own=True)
     real = [item for _, item in above if not isinstance(item, Null)]
     if real and isinstance(real[-1], Whitespace):  # one blank line between is enough
         while rest and isinstance(rest[0][1], Whitespace | Null):

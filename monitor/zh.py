@@ -71,8 +71,11 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("cannot read", "无法读取文件"),
     ("removes all", "此次修改删除了全部来源（文件可能尚未写完）；如要停止检查某个来源，请设置 "
                     "enabled = false"),
+    ("changed while it was being edited", "文件在编辑期间被其他人或程序修改，请重试"),
+    ("would change other entries", "此次编辑会改动其他条目，请手动编辑文件"),
     ("duplicate name", "名称重复"),
     ("has the same page as", "与另一个来源是同一页面"),
+    ("must be an http:// or https:// URL", "网址必须以 http:// 或 https:// 开头"),
     ("unknown", "未知的键"),
     ("must be", "取值格式不对"),
     ("no source named", "指向不存在的来源"),
