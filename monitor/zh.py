@@ -6,7 +6,7 @@ stay English for admins.  So an error keeps its English message (log, ``checks.e
 ``kind`` (``monitor.errors``), then the technical detail in brackets — the HTTP status
 of an error answer, else the stable kind code admins filter on
 (``页面已删除（HTTP 404）``, ``请求超时（timeout）``).  The English message itself never goes
-into a Chinese text: "HTTP 404, the page is gone" there reads as a program's internals.
+into a Chinese text: "HTTP 404, not found" there reads as a program's internals.
 
 ``config_problem`` does the same for a refused ``sources.toml``: where (file, source or
 watcher, key, line and column) and what, in Chinese; the English message stays in the log.
