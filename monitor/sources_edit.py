@@ -58,7 +58,7 @@ def add_source(text: str, entry: dict[str, Any], *, path: Path) -> str:
         table.trivia.indent = "\n"
         doc.append("sources", tomlkit.aot())
         doc["sources"].append(table)
-    new = tomlkit.dumps(doc)
+    new = _line_ends(text, tomlkit.dumps(doc))
     data = tomllib.loads(text)
     data["sources"] = [*data.get("sources", []), entry]
     _check(new, data, path)
@@ -79,14 +79,16 @@ def remove_source(text: str, name: str, *, path: Path) -> str:
         nxt = tables[index]
         nxt.trivia.indent = _text(rest) + nxt.trivia.indent
     elif index > 0:
-        if not any(isinstance(item, Comment) for _, item in rest):
+        after = doc.body[_doc_index(doc, aot) + 1:]
+        if not any(isinstance(item, Comment) for _, item in rest) \
+                and not any(key is not None for key, _ in after):
             _strip_blank_end(above)  # nothing follows: no blank lines at the end
         above.extend(rest)
     else:  # it was the only source: the array goes, its surroundings stay
         slot = _doc_index(doc, aot)
         doc.remove("sources")
         doc.body[slot] = (None, Whitespace(_text(rest)))
-    new = tomlkit.dumps(doc)
+    new = _line_ends(text, tomlkit.dumps(doc))
     data = tomllib.loads(text)
     data["sources"] = [s for s in data["sources"] if s.get("name") != name]
     if not data["sources"]:
@@ -110,7 +112,7 @@ def set_enabled(text: str, name: str, enabled: bool, *, path: Path) -> str:
             table.value._insert_at(last + 1, "enabled", False)
         else:  # nothing after the last key
             table.append("enabled", False)
-    new = tomlkit.dumps(doc)
+    new = _line_ends(text, tomlkit.dumps(doc))
     data = tomllib.loads(text)
     entry = next(s for s in data["sources"] if s.get("name") == name)
     if "enabled" in entry or not enabled:
@@ -232,6 +234,14 @@ def _strip_blank_end(body: Body) -> None:
 
 def _text(items: Body) -> str:
     return "".join(item.as_string() for _, item in items)
+
+
+def _line_ends(text: str, new: str) -> str:
+    """``new`` with the line ends of ``text``: tomlkit writes the lines it adds with
+    ``\n``, and a Windows file (every line ending ``\r\n``) must not get mixed ones."""
+    if "\r\n" not in text or text.count("\n") != text.count("\r\n"):
+        return new
+    return new.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
 def _check(new: str, expected: dict[str, Any], path: Path) -> None:

@@ -132,6 +132,17 @@ def test_add_and_remove_keep_the_blank_line_before_the_watchers_after_a_follow_t
                          'email = "analyst@example.org"\nsources = ["*"]\n')
 
 
+def test_the_last_source_removed_keeps_a_blank_line_before_the_watchers_and_crlf_stays(
+        ) -> None:
+    plain = FOLLOWED.replace("# Who is told.\n", "")
+    two = add_source(plain, {"name": "gd", "url": "https://gd.gov.cn/"}, path=PATH)
+    assert remove_source(two, "gd", path=PATH) == plain  # not glued to [[watchers]]
+    windows = FOLLOWED.replace("\n", "\r\n")  # Notepad's line ends
+    added = add_source(windows, {"name": "gd", "url": "https://gd.gov.cn/"}, path=PATH)
+    assert added.count("\n") == added.count("\r\n") and "gd.gov.cn" in added
+    assert remove_source(added, "gd", path=PATH) == windows
+
+
 def test_edits_that_would_make_the_file_invalid_are_refused() -> None:
     with pytest.raises(ConfigError, match="duplicate name"):
         add_source(FILE, {"name": "hb-plan", "url": "https://other.gov.cn/"}, path=PATH)
