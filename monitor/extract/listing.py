@@ -15,10 +15,11 @@ they are never items; a dated list in a side bar, footer or "related" box (by ta
 class/id name) counts half.
 
 On the page of a listing source (``kind = "listing"``: the admin said it is a column)
-``MIN_ITEMS`` is 1: a column of one or two replies is a list too, as long as its items
-are list elements (``li``, ``tr``, ``dd``, ``dt``: never a wrapper ``div`` around a
-dated link, nor the wrappers around that) outside chrome, and the listing is the content
-even beside prose.  Nav menus still have no dates: a page of nav links lists nothing.
+without a listing outside chrome, ``MIN_ITEMS`` is 1: a column of one or two replies is a
+list too (rather than the side bar's five 热点信息), as long as its items are list
+elements (``li``, ``tr``, ``dd``, ``dt``: never a wrapper ``div`` around a dated link, nor
+the wrappers around that) outside chrome; and there the listing is the content even
+beside prose.  Nav menus still have no dates: a page of nav links lists nothing.
 
 The listing replaces the article when the article finder found no article, or when
 what it found is not an article but a teaser or a column's one-line intro beside the
@@ -155,9 +156,10 @@ def find_listings(body: LexborNode, column: bool = False) -> list[Listing]:
     for node in body.traverse():
         if node.is_element_node and (listing := _listing(node)) is not None:
             found.append(listing)
-    if not found and column:
-        found = [li for node in body.traverse() if node.is_element_node
-                 and (li := _listing(node, 1)) is not None and not li.chrome]
+    if column and all(li.chrome for li in found):  # a side bar's list is not the column's
+        few = [li for node in body.traverse() if node.is_element_node
+               and (li := _listing(node, 1)) is not None and not li.chrome]
+        found = few or found
     return found
 
 
