@@ -175,6 +175,7 @@ class _Running:
         self.documents: dict[str, tuple[str, int, str]] = {}  # key -> source, page, URL
         self._warned: dict[str, capacity.HostLoad] = {}  # hosts said to be behind
         self._delivering = False
+        self._again = False  # alerts queued while delivering: another round after it
         self._config_warned: set[str] = set()  # configuration warnings said
         self._delivery: asyncio.Task[object] | None = None  # the delivery running now
         self._delivery_by: Deliverer | None = None  # and its deliverer (or the last one)
@@ -396,9 +397,22 @@ class _Running:
                 logger.info("gave back {} alerts not sent", released)
 
     async def deliver(self) -> None:
+        """Deliver the due alerts; alerts queued while it ran (``wake_delivery``) get
+        another round right after it, not at the next tick."""
         if self.runner.stopping:
             return
         self._delivering, self._delivery = True, asyncio.current_task()
+        try:
+            self._again = True
+            while self._again and not self.runner.stopping:
+                self._again = False
+                if not await self._deliver_round():
+                    return  # cut short at shutdown: _stop_delivery gives the rows back
+        finally:
+            self._delivering, self._delivery = False, None
+
+    async def _deliver_round(self) -> bool:
+        """One ``deliver_due``, logged; False when shutdown cancelled it."""
         deliverer = self._delivery_by = self.deliverer
         report = None
         try:
@@ -407,17 +421,21 @@ class _Running:
         except MonitorError as exc:
             logger.error("alert delivery failed: {}", exc)
         except asyncio.CancelledError:
-            return  # cut short at shutdown: _stop_delivery gives the rows back
-        finally:
-            self._delivering, self._delivery = False, None
+            return False
         if report and (report.sent or report.retrying or report.dead or report.released):
             self.db.ok(small=True)  # rows were claimed: a write went through
             back = f", {report.released} given back" if report.released else ""
             logger.info("alerts: {}{}", report.describe(), back)
+        return True
 
     def wake_delivery(self) -> None:
-        """A check queued alerts: deliver now rather than at the next 30 s tick."""
-        if not self._delivering and not self.runner.stopping:
+        """A check queued alerts: deliver now rather than at the next 30 s tick (right
+        after the delivery running now, which may have claimed its rows before)."""
+        if self.runner.stopping:
+            return
+        if self._delivering:
+            self._again = True
+        else:
             self.scheduler.modify_job("deliver", next_run_time=utcnow())
 
     async def summarize_skips(self) -> None:

@@ -74,7 +74,9 @@ def refuse_empty(page: Inspection) -> None:
     read there (``monitor.crawl``), never "every document removed"."""
     if not page.extracted.documents:
         raise ListingBrokenError(
-            "栏目页没有找到文档链接，本次不保存 (no document links on "
+            "栏目页没有找到文档链接，本次不保存。页面若显示正常，请在 sources.toml 该来源下"
+            "用 links 指明文档链接，例如 links = \"ul.list li a\" "
+            "(no document links on "
             f"{page.fetch.final_url}: a broken render, or check links/match)",
             status=page.fetch.status, size=len(page.fetch.body))
 

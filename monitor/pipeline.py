@@ -105,7 +105,8 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     return await asyncio.to_thread(extract, result.text, content=source.content,
                                    ignore=source.ignore, ignore_text=source.ignore_text,
                                    url=result.final_url, links=source.links,
-                                   match=source.match, parsed=take_parsed(result.text))
+                                   match=source.match, parsed=take_parsed(result.text),
+                                   column=source.is_listing)
 
 
 def _same_bytes(result: FetchResult, raw_sha256: str) -> bool:
@@ -579,7 +580,8 @@ class Checker:
             expected_last_version_id=state.last.id if state.last else None,
             expected_revision=state.revision, started_at=started,
             duration=time.monotonic() - t0, outcome=str(Outcome.ERROR),
-            http_status=exc.status, bytes=exc.size, error_kind=exc.kind, error=str(exc),
+            http_status=exc.status, bytes=exc.size, error_kind=exc.kind,
+            error=_gone_count(exc, gone, s.gone_after, status),
             worker=WORKER, etag=state.etag, last_modified=state.last_modified,
             page_status=status, failure_streak=streak, gone_streak=gone,
             changes=changes, alerts=tuple(alerts))
@@ -697,6 +699,18 @@ def _new_version(got: Inspection, snap: object,
         metadata=dict(e.metadata), raw=f.body, raw_sha256=f.sha256,
         http_status=f.status, headers=dict(f.headers), url=f.final_url, charset=f.charset,
         fetched_at=f.fetched_at or utcnow())
+
+
+def _gone_count(exc: MonitorError, gone: int, gone_after: int, status: str) -> str:
+    """A 404/410 (or a page saying it does not exist) with where it stands: a page is
+    recorded as gone only after ``gone_after`` such answers in a row."""
+    if not isinstance(exc, GoneError):
+        return str(exc)
+    if status == "gone":
+        return f"{exc} ({gone} in a row: the page counts as gone)"
+    if gone < gone_after:
+        return f"{exc} ({gone} of {gone_after} in a row before the page counts as gone)"
+    return f"{exc} ({gone} in a row; never read, so not recorded as gone)"
 
 
 def _log(r: CheckResult) -> None:

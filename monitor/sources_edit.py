@@ -10,6 +10,7 @@ that introduces ``[[sources]] B`` lives at the end of source A's table.  So:
 * everything else between two tables (blank lines, a section comment, the comment of
   the ``[[watchers]]`` that follow) stays where it is: when the last source is removed or
   a new one appended, that text moves along so that it still precedes what it described.
+  A source's ``[sources.follow]`` is its last table: that text lives at its end.
 
 ``set_enabled`` (pause and resume in ``monitor serve --admin``) changes one key in place:
 an existing ``enabled`` keeps its line and comment; a new one goes right after the
@@ -46,7 +47,7 @@ def add_source(text: str, entry: dict[str, Any], *, path: Path) -> str:
         table.add(key, value)
     aot = doc.get("sources")
     if isinstance(aot, AoT) and len(aot):
-        last = aot.body[-1]
+        last = _deepest(aot.body[-1])  # its [sources.follow] holds what follows it
         moved = _take_rest(_body(last))
         # A blank line before the new header (two newlines if the file had no final one).
         ends = last.as_string().endswith("\n")
@@ -57,7 +58,7 @@ def add_source(text: str, entry: dict[str, Any], *, path: Path) -> str:
         table.trivia.indent = "\n"
         doc.append("sources", tomlkit.aot())
         doc["sources"].append(table)
-    new = tomlkit.dumps(doc)
+    new = _line_ends(text, tomlkit.dumps(doc))
     data = tomllib.loads(text)
     data["sources"] = [*data.get("sources", []), entry]
     _check(new, data, path)
@@ -70,7 +71,7 @@ def remove_source(text: str, name: str, *, path: Path) -> str:
     aot = doc.get("sources")
     index = _index(aot, name, path)
     assert isinstance(aot, AoT)
-    above = _body(aot.body[index - 1]) if index else _before(doc, aot)
+    above = _body(_deepest(aot.body[index - 1])) if index else _before(doc, aot)
     rest = _cut(aot, index, above)
     tables = aot.body
     del aot[index]
@@ -78,14 +79,16 @@ def remove_source(text: str, name: str, *, path: Path) -> str:
         nxt = tables[index]
         nxt.trivia.indent = _text(rest) + nxt.trivia.indent
     elif index > 0:
-        if not any(isinstance(item, Comment) for _, item in rest):
+        after = doc.body[_doc_index(doc, aot) + 1:]
+        if not any(isinstance(item, Comment) for _, item in rest) \
+                and not any(key is not None for key, _ in after):
             _strip_blank_end(above)  # nothing follows: no blank lines at the end
         above.extend(rest)
     else:  # it was the only source: the array goes, its surroundings stay
         slot = _doc_index(doc, aot)
         doc.remove("sources")
         doc.body[slot] = (None, Whitespace(_text(rest)))
-    new = tomlkit.dumps(doc)
+    new = _line_ends(text, tomlkit.dumps(doc))
     data = tomllib.loads(text)
     data["sources"] = [s for s in data["sources"] if s.get("name") != name]
     if not data["sources"]:
@@ -109,7 +112,7 @@ def set_enabled(text: str, name: str, enabled: bool, *, path: Path) -> str:
             table.value._insert_at(last + 1, "enabled", False)
         else:  # nothing after the last key
             table.append("enabled", False)
-    new = tomlkit.dumps(doc)
+    new = _line_ends(text, tomlkit.dumps(doc))
     data = tomllib.loads(text)
     entry = next(s for s in data["sources"] if s.get("name") == name)
     if "enabled" in entry or not enabled:
@@ -138,7 +141,7 @@ def _cut(aot: AoT, index: int, above: Body) -> Body:
     tail (what lies between it and the next table, which must stay)."""
     for i in _attached(above):
         above[i] = (None, Null())
-    rest = _take_rest(_body(aot.body[index]), drop_own=True)
+    rest = _take_rest(_body(_deepest(aot.body[index])), drop_own=True)
     real = [item for _, item in above if not isinstance(item, Null)]
     if real and isinstance(real[-1], Whitespace):  # one blank line between is enough
         while rest and isinstance(rest[0][1], Whitespace | Null):
@@ -231,6 +234,14 @@ def _strip_blank_end(body: Body) -> None:
 
 def _text(items: Body) -> str:
     return "".join(item.as_string() for _, item in items)
+
+
+def _line_ends(text: str, new: str) -> str:
+    """``new`` with the line ends of ``text``: tomlkit writes the lines it adds with
+    ``\n``, and a Windows file (every line ending ``\r\n``) must not get mixed ones."""
+    if "\r\n" not in text or text.count("\n") != text.count("\r\n"):
+        return new
+    return new.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
 def _check(new: str, expected: dict[str, Any], path: Path) -> None:

@@ -6,7 +6,7 @@ stay English for admins.  So an error keeps its English message (log, ``checks.e
 ``kind`` (``monitor.errors``), then the technical detail in brackets — the HTTP status
 of an error answer, else the stable kind code admins filter on
 (``页面已删除（HTTP 404）``, ``请求超时（timeout）``).  The English message itself never goes
-into a Chinese text: "HTTP 404, the page is gone" there reads as a program's internals.
+into a Chinese text: "HTTP 404, not found" there reads as a program's internals.
 
 ``config_problem`` does the same for a refused ``sources.toml``: where (file, source or
 watcher, key, line and column) and what, in Chinese; the English message stays in the log.
@@ -71,8 +71,11 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("cannot read", "无法读取文件"),
     ("removes all", "此次修改删除了全部来源（文件可能尚未写完）；如要停止检查某个来源，请设置 "
                     "enabled = false"),
+    ("changed while it was being edited", "文件在编辑期间被其他人或程序修改，请重试"),
+    ("would change other entries", "此次编辑会改动其他条目，请手动编辑文件"),
     ("duplicate name", "名称重复"),
     ("has the same page as", "与另一个来源是同一页面"),
+    ("must be an http:// or https:// URL", "网址必须以 http:// 或 https:// 开头"),
     ("unknown", "未知的键"),
     ("must be", "取值格式不对"),
     ("no source named", "指向不存在的来源"),

@@ -196,6 +196,23 @@ def test_a_nav_menu_without_dates_is_not_a_listing() -> None:
     assert found == ["hot-list", "list-x"]  # not the nav, the side menu or the pager
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_listing_sources_column_of_one_or_two_items_is_its_list_not_the_side_bar(
+        count: int) -> None:
+    html = column_page(ITEMS[:count])
+    got = extract(html, url="https://www.wuhan.gov.cn/zwgk/jytabl/index.shtml", column=True)
+    assert got.text == lines(ITEMS[:count])
+    assert [d.title for d in got.documents] == [t for t, _ in ITEMS[:count]]
+    assert extract(html).text != got.text  # on any other page: too few to be a list
+
+
+def test_a_listing_sources_page_of_nav_links_only_lists_nothing() -> None:
+    html = column_page([], hot=[])  # nav, side menu, pager: links without dates
+    body = LexborHTMLParser(html).body
+    assert body is not None and listing.find_listings(body, column=True) == []
+    assert extract(html, url="https://www.wuhan.gov.cn/", column=True).documents == ()
+
+
 # --- real pages --------------------------------------------------------------------------
 
 

@@ -221,6 +221,48 @@ async def test_a_listing_page_without_document_links_is_a_failed_check(
     assert store.count(Version) == 0
 
 
+def short_column(lis: str) -> bytes:
+    """A column page as a CMS renders it: nav, a one-line intro, its list, a footer."""
+    return ("<html><head><meta charset='gbk'><title>建议提案办理</title></head><body>"
+            "<div class='nav'><a href='/'>首页</a><a href='/xxgk/'>信息公开</a>"
+            "<a href='/zwfw/'>政务服务</a><a href='/hdjl/'>互动交流</a></div>"
+            "<div class='intro'>本栏目发布省政协委员提案和省人大代表建议的办理答复，"
+            f"欢迎社会各界监督。</div><ul class='list'>{lis}</ul>"
+            "<div class='footer'>湘ICP备05001982号</div></body></html>").encode("gbk")
+
+
+@pytest.mark.parametrize("count", [1, 2])
+async def test_a_column_of_one_or_two_replies_lists_them_without_a_links_setting(
+        config: Config, store: Store, site: Site, count: int) -> None:
+    replies = range(100, 100 + count)
+    Column(site, 0).serve_replies()  # the reply pages (its column page replaced below)
+    site.route("/col/index.html", Response(short_column("".join(
+        f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a>"
+        f"<span>{list_date(n)}</span></li>" for n in replies)), headers=GBK))
+    store.sync_sources(config.sources)
+    [result, *docs] = await check_pass(config, store)
+    assert result.outcome is Outcome.NEW, result.error
+    assert [p.url for p in documents(store)] == [
+        site.url(f"/col/t2021{n:04d}_{n}.html") for n in replies]
+    assert [p.list_title for p in documents(store)] == [reply_title(n) for n in replies]
+    assert len(docs) == count and all(r.outcome is Outcome.NEW for r in docs)
+
+
+async def test_a_column_page_of_nav_links_only_is_not_a_list_and_says_what_to_set(
+        config: Config, store: Store, site: Site) -> None:
+    # undated links in list elements (a second menu, "专题专栏"): not documents
+    menu = "".join(f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a></li>"
+                   for n in (100, 101))
+    site.route("/col/index.html", Response(short_column(menu), headers=GBK))
+    store.sync_sources(config.sources)
+    [result] = await check_pass(config, store)
+    assert result.outcome is Outcome.ERROR and result.error_kind == "listing_broken"
+    assert "没有找到文档链接" in (result.error or "")
+    assert 'links = "ul.list li a"' in (result.error or "")  # what to do, in Chinese first
+    assert (result.error or "").index("links =") < (result.error or "").index("no document")
+    assert store.count(Version) == 0
+
+
 async def test_a_reply_taken_off_the_column_is_recorded_not_alerted_once_all_pages_read(
         config: Config, store: Store, site: Site) -> None:
     column = Column(site, 15)

@@ -516,9 +516,15 @@ async def test_two_404s_are_gone_once_and_the_page_coming_back_is_restored(
     assert first.outcome is Outcome.ERROR and first.error_kind == "gone"
     assert first.change_kind is None and env.changes() == []
     assert env.page().status == "failing"
+    # what the log and `monitor status` say: not "gone" before it counts as gone
+    assert (first.error or "").endswith(
+        ": HTTP 404, not found (1 of 2 in a row before the page counts as gone)"), first.error
+    assert "is gone" not in (first.error or "")
 
     second = await env.check()
     assert second.outcome is Outcome.ERROR and second.change_kind == "gone"
+    assert (second.error or "").endswith("HTTP 404, not found (2 in a row: the page counts "
+                                         "as gone)"), second.error
     [gone] = env.changes()
     assert gone.kind == "gone" and gone.old_version_id == v1
     assert env.page().status == "gone"

@@ -103,6 +103,46 @@ sources = ["*"]
 ''')
 
 
+FOLLOWED = """\
+[[sources]]
+name = "hn-replies"
+kind = "listing"
+url = "https://gxt.hunan.gov.cn/replies/"
+[sources.follow]
+interval = "1d"
+
+# Who is told.
+[[watchers]]
+email = "analyst@example.org"
+sources = ["*"]
+"""
+
+
+def test_add_and_remove_keep_the_blank_line_before_the_watchers_after_a_follow_table() -> None:
+    out = add_source(FOLLOWED, {"name": "gd", "url": "https://gd.gov.cn/r/"}, path=PATH)
+    assert out == FOLLOWED.replace("\n# Who", '\n[[sources]]\nname = "gd"\n'
+                                   'url = "https://gd.gov.cn/r/"\n\n# Who')
+    assert remove_source(out, "gd", path=PATH) == FOLLOWED
+    plain = FOLLOWED.replace("# Who is told.\n", "")  # no comment: a blank line all the same
+    assert "\n\n[[watchers]]" in add_source(plain, {"name": "gd", "url": "https://gd.gov.cn/"},
+                                             path=PATH)
+    gone = remove_source(add_source(FOLLOWED, {"name": "gd", "url": "https://gd.gov.cn/"},
+                                    path=PATH), "hn-replies", path=PATH)
+    assert gone.endswith('url = "https://gd.gov.cn/"\n\n# Who is told.\n[[watchers]]\n'
+                         'email = "analyst@example.org"\nsources = ["*"]\n')
+
+
+def test_the_last_source_removed_keeps_a_blank_line_before_the_watchers_and_crlf_stays(
+        ) -> None:
+    plain = FOLLOWED.replace("# Who is told.\n", "")
+    two = add_source(plain, {"name": "gd", "url": "https://gd.gov.cn/"}, path=PATH)
+    assert remove_source(two, "gd", path=PATH) == plain  # not glued to [[watchers]]
+    windows = FOLLOWED.replace("\n", "\r\n")  # Notepad's line ends
+    added = add_source(windows, {"name": "gd", "url": "https://gd.gov.cn/"}, path=PATH)
+    assert added.count("\n") == added.count("\r\n") and "gd.gov.cn" in added
+    assert remove_source(added, "gd", path=PATH) == windows
+
+
 def test_edits_that_would_make_the_file_invalid_are_refused() -> None:
     with pytest.raises(ConfigError, match="duplicate name"):
         add_source(FILE, {"name": "hb-plan", "url": "https://other.gov.cn/"}, path=PATH)
@@ -164,6 +204,21 @@ def test_cli_add_tests_the_page_first_and_refuses_a_selector_that_matches_nothin
     assert "# The first source: keep this comment." in text
     assert _names(text) == ["first", "gone", "good"]
     assert tomllib.loads(text)["sources"][2]["tags"] == ["hunan", "reply"]
+
+
+def test_cli_refusals_say_in_chinese_first_then_the_detail(sources: Path) -> None:
+    before = sources.read_text(encoding="utf-8")
+    code, out = _run("sources", "add", "https://a.gov.cn/", "--name", "first",
+                     "--sources", str(sources))
+    assert code == 2 and out.startswith("未添加："), out
+    assert "名称重复" in out and out.index("名称重复") < out.index("duplicate name")
+    code, out = _run("sources", "add", "htp:/a.gov.cn", "--name", "x", "--sources", str(sources))
+    assert code == 2 and out.startswith("未添加："), out
+    assert "网址必须以 http:// 或 https:// 开头" in out
+    assert out.index("开头") < out.index("技术细节：") < out.index("must be an http")
+    code, out = _run("sources", "remove", "nobody", "--sources", str(sources))
+    assert code == 3 and out.startswith("未删除：") and "nobody" in out
+    assert sources.read_text(encoding="utf-8") == before
 
 
 def test_cli_remove_and_list(sources: Path) -> None:

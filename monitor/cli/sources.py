@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.markup import escape
@@ -13,8 +13,11 @@ from rich.table import Table
 from rich.text import Text
 
 from alerts.registry import check_alerting
+from monitor import zh
 from monitor.attachments import format_by_name
 from monitor.cli.common import (
+    EXIT_CONFIG,
+    EXIT_NOT_FOUND,
     complete_source_names,
     console,
     err_console,
@@ -26,7 +29,7 @@ from monitor.cli.common import (
     sources_option,
 )
 from monitor.config import SourceConfig, parse_config
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings
@@ -207,24 +210,47 @@ def print_inspection(got: Inspection) -> None:
 def add(url: str, name: str, content: str | None, interval: str | None, tags: str | None,
         force: bool, sources_file: Path) -> None:
     """Test URL like `sources test`, then append it to the sources file."""
-    config = load(sources_file, quiet=True)
-    on_disk, bom, before = read_for_edit(sources_file)
-    after = add_source(before, _entry(name, url, content, interval, tags), path=sources_file)
-    source = parse_config(after, path=sources_file).source(name)
+    try:
+        config = load(sources_file, quiet=True)
+        on_disk, bom, before = read_for_edit(sources_file)
+        after = add_source(before, _entry(name, url, content, interval, tags),
+                           path=sources_file)
+        source = parse_config(after, path=sources_file).source(name)
+    except ConfigError as exc:
+        _refused("未添加", exc)
     try:
         got = asyncio.run(try_source(config.settings, source))
     except MonitorError as exc:
+        said = f"{zh.describe(exc.kind, exc.status)}"
         if not force:
-            err_console.print(f"[red]not added:[/] {escape(str(exc))}\n"
-                              "Fix the URL or --content, or add it anyway with --force.")
+            err_console.print(f"[red]未添加：[/]{escape(said)}。请修改网址或 --content，或加 "
+                              f"--force 照样添加。\n{zh.DETAIL}not added: {escape(str(exc))}\n"
+                              "Fix the URL or --content, or add it anyway with --force.",
+                              highlight=False, soft_wrap=True)
             sys.exit(1)
-        err_console.print(f"[yellow]warning:[/] {escape(str(exc))} (added anyway: --force)")
+        err_console.print(f"[yellow]注意：[/]{escape(said)}，已照样添加（--force）。\n"
+                          f"{zh.DETAIL}warning: {escape(str(exc))} (added anyway: --force)",
+                          highlight=False, soft_wrap=True)
     else:
         console.print(f"test fetch ok: [bold]{escape(got.extracted.title)}[/] · "
                       f"{len(got.extracted.text)} characters of text")
-    write_atomically(sources_file, on_disk, bom + after)
+    try:
+        write_atomically(sources_file, on_disk, bom + after)
+    except ConfigError as exc:
+        _refused("未添加", exc)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
                   highlight=False, markup=False)
+
+
+def _refused(what: str, exc: ConfigError) -> NoReturn:
+    """An edit refused: each problem in Chinese (``zh.config_problem``: where, what),
+    then its English (exit 2, as any configuration error)."""
+    for p in exc.problems:
+        said = zh.config_problem(str(p), file=p.file, source=p.source, key=p.key,
+                                 watcher=p.watcher)
+        err_console.print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}configuration error: "
+                          f"{escape(str(p))}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_CONFIG)
 
 
 def _entry(name: str, url: str, content: str | None, interval: str | None,
@@ -245,10 +271,18 @@ def _entry(name: str, url: str, content: str | None, interval: str | None,
 @handle_errors
 def remove(name: str, sources_file: Path) -> None:
     """Remove a source from the file: it is no longer checked; its history stays."""
-    load(sources_file, quiet=True)
-    on_disk, bom, before = read_for_edit(sources_file)
-    write_atomically(sources_file, on_disk,
-                     bom + remove_source(before, name, path=sources_file))
+    try:
+        load(sources_file, quiet=True)
+        on_disk, bom, before = read_for_edit(sources_file)
+        write_atomically(sources_file, on_disk,
+                         bom + remove_source(before, name, path=sources_file))
+    except ConfigError as exc:
+        _refused("未删除", exc)
+    except KeyError as exc:
+        err_console.print(f"[red]未删除：[/]{escape(str(sources_file))} 中没有名为 "
+                          f"{escape(name)} 的来源\n{zh.DETAIL}not found: "
+                          f"{escape(str(exc.args[0]))}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_NOT_FOUND)
     console.print(f"removed {name} from {sources_file}; its versions stay in the database",
                   highlight=False, markup=False)
 

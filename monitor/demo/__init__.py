@@ -203,7 +203,6 @@ tags = ["wuhan", "reply"]
 name = "hn-replies"
 kind = "listing"
 url = "{base}/hunan/jytabl/index.html"
-links = "ul.list li a"
 interval = "{every}"
 tags = ["hunan", "reply"]
 [sources.follow]

@@ -95,14 +95,17 @@ def prepared(html: str, tree: LexborHTMLParser) -> Parsed:
 
 def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (),
             ignore_text: Sequence[str] = (), url: str = "", links: str | None = None,
-            match: str | None = None, parsed: Parsed | None = None) -> Extracted:
+            match: str | None = None, parsed: Parsed | None = None,
+            column: bool = False) -> Extracted:
     """Title, normalized text (``ignore_text`` patterns removed), metadata and notes of
     removed noise of one page; for a column page, the documents it lists (their links
     resolved against ``url``, the page's final URL; chosen by the ``links`` selector when
     given, else the items ``monitor.extract.listing`` recognised; kept if their URL contains
     ``match``).  ``parsed``: ``html`` parsed already (``Parsed``), used when it is the
     very text read here (no mojibake repaired) and no ``links`` selector must see the
-    page before noise removal; the caller gives it up: ``extract`` changes its tree."""
+    page before noise removal; the caller gives it up: ``extract`` changes its tree.
+    ``column``: the page of a listing source, whose list may be of one or two items
+    (without ``links``: the selector chooses its documents then)."""
     if not html.strip():
         raise EmptyContentError("the page is empty")
     html, notes = mojibake.repair(html)
@@ -126,7 +129,8 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
     notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})
-    blocks, raw, listings = _content(body, matches)
+    # with a ``links`` selector the documents are its links, the text read as before
+    blocks, raw, listings = _content(body, matches, column and not links)
     text, text_notes = normalize_with_notes(raw, ignore_text)
     if not text:
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
@@ -191,14 +195,14 @@ def _protected(matches: list[LexborNode]) -> set[int]:
     return {n.mem_id for m in matches for n in (m, *noise.ancestors(m))}
 
 
-def _content(body: LexborNode, matches: list[LexborNode],
+def _content(body: LexborNode, matches: list[LexborNode], column: bool = False,
              ) -> tuple[list[LexborNode], str, list[listing.Listing]]:
     """The blocks that are the content, their raw text and, for a column page, its
     listings: the matches, a listing or the article."""
     if matches:
         return matches, "\n".join(render(b) for b in matches), []
     article = main_blocks(body)
-    listings = listing.choose(body, article)
+    listings = listing.choose(body, article, column)
     if listings:
         return [li.container for li in listings], listing.text_of(listings), listings
     return article, "\n".join(render(b) for b in article), []

@@ -14,6 +14,13 @@ children.  Nav menus, breadcrumbs, pagination and prev/next links have no dates,
 they are never items; a dated list in a side bar, footer or "related" box (by tag or
 class/id name) counts half.
 
+On the page of a listing source (``kind = "listing"``: the admin said it is a column)
+without a listing outside chrome, ``MIN_ITEMS`` is 1: a column of one or two replies is a
+list too (rather than the side bar's five 热点信息), as long as its items are list
+elements (``li``, ``tr``, ``dd``, ``dt``: never a wrapper ``div`` around a dated link, nor
+the wrappers around that) outside chrome; and there the listing is the content even
+beside prose.  Nav menus still have no dates: a page of nav links lists nothing.
+
 The listing replaces the article when the article finder found no article, or when
 what it found is not an article but a teaser or a column's one-line intro beside the
 list: its prose (text outside links and outside the listing) is under
@@ -49,6 +56,7 @@ _CHROME_TAGS = frozenset({"nav", "header", "footer", "aside"})
 _MIN_TITLE = 4
 _MAX_LINKS = 3
 MIN_ITEMS = 3
+_LIST_ITEMS = frozenset({"li", "tr", "dd", "dt"})  # the only items of a column's short list
 LISTING_TEXT_SHARE = 0.8  # of a text's lines items, for it to be a column's text
 _ITEM_SHARE = 0.6
 _CHROME_FACTOR = 0.5
@@ -74,17 +82,19 @@ class Listing:
         return sum(map(len, self.lines)) * (_CHROME_FACTOR if self.chrome else 1.0)
 
 
-def choose(body: LexborNode, article: Sequence[LexborNode]) -> list[Listing] | None:
+def choose(body: LexborNode, article: Sequence[LexborNode],
+           column: bool = False) -> list[Listing] | None:
     """The listing(s) that are the content instead of ``article``.
 
     ``None`` keeps the article: there is no listing, it is inside the article, or the
-    article's own prose weighs more.
+    article's own prose weighs more (never on a listing source's page: ``column``).
     """
-    listings = find_listings(body)
+    listings = find_listings(body, column)
     if not listings:
         return None
     best = max(listings, key=lambda li: li.score)
-    if [n.mem_id for n in article] != [body.mem_id] and _article_wins(article, best):
+    if not column and [n.mem_id for n in article] != [body.mem_id] \
+            and _article_wins(article, best):
         return None
     return [li for li in listings if li is best or
             (not li.chrome and li.score >= _JOIN_SHARE * best.score)]
@@ -139,25 +149,30 @@ def _article_wins(article: Sequence[LexborNode], best: Listing) -> bool:
             or _OUTWEIGH * chars >= best.score)
 
 
-def find_listings(body: LexborNode) -> list[Listing]:
-    """Every listing under ``body``, in document order."""
+def find_listings(body: LexborNode, column: bool = False) -> list[Listing]:
+    """Every listing under ``body``, in document order (``column``: on a listing
+    source's page, where one list element is enough)."""
     found = []
     for node in body.traverse():
         if node.is_element_node and (listing := _listing(node)) is not None:
             found.append(listing)
+    if column and all(li.chrome for li in found):  # a side bar's list is not the column's
+        few = [li for node in body.traverse() if node.is_element_node
+               and (li := _listing(node, 1)) is not None and not li.chrome]
+        found = few or found
     return found
 
 
-def _listing(node: LexborNode) -> Listing | None:
+def _listing(node: LexborNode, least: int = MIN_ITEMS) -> Listing | None:
     groups: dict[str, list[LexborNode]] = {}
     for child in node.iter():
         groups.setdefault(child.tag or "", []).append(child)
     best: list[tuple[LexborNode, str]] = []
-    for children in groups.values():
-        if len(children) < MIN_ITEMS:
+    for tag, children in groups.items():
+        if len(children) < least or (least < MIN_ITEMS and tag not in _LIST_ITEMS):
             continue
         items = [(c, line) for c in children if (line := item_line(c))]
-        if len(items) >= max(MIN_ITEMS, _ITEM_SHARE * len(children)) and len(items) > len(best):
+        if len(items) >= max(least, _ITEM_SHARE * len(children)) and len(items) > len(best):
             best = items
     if not best:
         return None

@@ -143,7 +143,7 @@ def _script_challenge(result: FetchResult) -> str | None:
 def _checked(result: FetchResult) -> FetchResult:
     """A rendered page's final status as an error, like the HTTP fetcher's."""
     if result.status in (404, 410):
-        raise GoneError(f"{result.final_url}: HTTP {result.status}, the page is gone",
+        raise GoneError(f"{result.final_url}: HTTP {result.status}, not found",
                         status=result.status)
     if not 200 <= result.status < 300:
         raise HTTPStatusError(f"{result.final_url}: HTTP {result.status} (in the browser)",

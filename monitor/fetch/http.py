@@ -536,7 +536,7 @@ async def _finish(result: FetchResult, reply: _Reply, encoding: str | None) -> F
     """The final status as a result or an error; the body as text."""
     status = reply.status
     if status in (404, 410):
-        raise GoneError(f"{reply.url}: HTTP {status}, the page is gone", status=status)
+        raise GoneError(f"{reply.url}: HTTP {status}, not found", status=status)
     if not 200 <= status < 300:
         raise HTTPStatusError(f"{reply.url}: HTTP {status}", status=status)
     # A file (PDF, Word, OFD…) is never decoded as text: its extractor reads the bytes.
