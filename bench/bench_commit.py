@@ -106,7 +106,9 @@ def check(store: Store, src: SourceConfig, new: NewVersion, clock: Clock,
 def run(url: str, pages: int, rounds: int, profile: str | None
         ) -> tuple[dict[str, dict[str, float]], cProfile.Profile | None]:
     store = Store(url)
-    turns = store._writer = TurnClock(store._writer) if store.is_sqlite else None
+    turns = TurnClock(store._writer) if store.is_sqlite else None
+    if turns is not None:
+        store._writer = turns
     prof = cProfile.Profile() if profile else None
     try:
         sources = [SourceConfig(name=f"p{i:05d}", url=f"http://127.0.0.2/p{i}.html")
