@@ -12,7 +12,9 @@ version ``page_state`` and ``commit_check``.  The records are made before the cl
 starts, so the figures are the storage layer's own (``--postgres``: a new database is
 made on that server for the run and dropped after): CPU of this process (user + system,
 ``time.process_time``; on PostgreSQL the server's work is not in it), median over the
-rounds of the mean per check, split into state / old text / commit.
+rounds of the mean per check, split into state / old text / commit; ``in turn`` (SQLite):
+the part of the commit's CPU spent holding the writers' turn (``storage.turns``), what a
+sibling writer waits for (not added to the total again).
 
 ``--profile first`` or ``--profile changed`` prints the top of a cProfile of those
 commits (on SQLite, or on PostgreSQL with ``--postgres``).
@@ -48,7 +50,8 @@ class Clock:
     """CPU spent per part, summed over the calls."""
 
     def __init__(self) -> None:
-        self.spent: dict[str, float] = {"state": 0.0, "old text": 0.0, "commit": 0.0}
+        self.spent: dict[str, float] = {"state": 0.0, "old text": 0.0, "commit": 0.0,
+                                        "in turn": 0.0}
 
     def __call__(self, part: str, fn: Callable[[], Any]) -> Any:
         t0 = time.process_time()
@@ -56,6 +59,24 @@ class Clock:
             return fn()
         finally:
             self.spent[part] += time.process_time() - t0
+
+
+class TurnClock:
+    """The store's writers' turn (SQLite) timed from taken to given back: the CPU of the
+    commit done while holding the database's write lock, that another writer waits for
+    (``in turn``, part of ``commit``).  PostgreSQL has no turn: none is counted."""
+
+    def __init__(self, turn: Any) -> None:
+        self.turn, self.clock = turn, Clock()
+
+    def __enter__(self) -> Any:
+        got = self.turn.__enter__()
+        self.t0 = time.process_time()
+        return got
+
+    def __exit__(self, *exc: Any) -> Any:
+        self.clock.spent["in turn"] += time.process_time() - self.t0
+        return self.turn.__exit__(*exc)
 
 
 def check(store: Store, src: SourceConfig, new: NewVersion, clock: Clock,
@@ -85,6 +106,9 @@ def check(store: Store, src: SourceConfig, new: NewVersion, clock: Clock,
 def run(url: str, pages: int, rounds: int, profile: str | None
         ) -> tuple[dict[str, dict[str, float]], cProfile.Profile | None]:
     store = Store(url)
+    turns = TurnClock(store._writer) if store.is_sqlite else None
+    if turns is not None:
+        store._writer = turns
     prof = cProfile.Profile() if profile else None
     try:
         sources = [SourceConfig(name=f"p{i:05d}", url=f"http://127.0.0.2/p{i}.html")
@@ -97,14 +121,14 @@ def run(url: str, pages: int, rounds: int, profile: str | None
         for rev in range(3):
             check(store, extra, version(extra, pages, rev), Clock())
         out: dict[str, dict[str, float]] = {}
-        clock = Clock()
+        clock = _timed_turns(turns, Clock())
         for i, s in enumerate(sources):
             check(store, s, firsts[i], clock, prof if profile == "first" else None)
         out["first version"] = {k: v / pages * 1000 for k, v in clock.spent.items()}
         per_round = []
         for rev in range(1, rounds + 1):
             changed = [version(s, i, rev) for i, s in enumerate(sources)]
-            clock = Clock()
+            clock = _timed_turns(turns, Clock())
             for i, s in enumerate(sources):
                 check(store, s, changed[i], clock, prof if profile == "changed" else None)
             per_round.append({k: v / pages * 1000 for k, v in clock.spent.items()})
@@ -113,6 +137,12 @@ def run(url: str, pages: int, rounds: int, profile: str | None
         return out, prof
     finally:
         store.close()
+
+
+def _timed_turns(turns: TurnClock | None, clock: Clock) -> Clock:
+    if turns is not None:
+        turns.clock = clock
+    return clock
 
 
 @contextmanager
@@ -140,7 +170,7 @@ def main() -> None:
     ap.add_argument("--profile", choices=("first", "changed"))
     args = ap.parse_args()
     table = Table(title="Store CPU ms per check (this process)")
-    for c in ("database", "case", "state", "old text", "commit", "total"):
+    for c in ("database", "case", "state", "old text", "commit", "in turn", "total"):
         table.add_column(c, justify="left" if c in ("database", "case") else "right")
     with tempfile.TemporaryDirectory() as tmp:
         targets = [] if args.no_sqlite else [("SQLite", f"sqlite:///{tmp}/bench.db")]
@@ -151,7 +181,7 @@ def main() -> None:
                 got, prof = run(db, args.pages, args.rounds, args.profile)
             for case, parts in got.items():
                 table.add_row(label, case, *(f"{parts[k]:.2f}" for k in parts),
-                              f"{sum(parts.values()):.2f}")
+                              f"{sum(v for k, v in parts.items() if k != 'in turn'):.2f}")
             if prof is not None:
                 pstats.Stats(prof).sort_stats("tottime").print_stats(35)
     Console(width=110).print(table)

@@ -183,6 +183,39 @@ def _raw_row(c: Connection, version_id: int) -> Any:
     return c.execute(_RAW, {"id": version_id}).first()
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A new version's work done before the writers' turn (``Store._prepare``), so that
+    the other writers do not wait for it: its raw body compressed against ``base`` (the
+    ``_base_key`` of the page's last version as read then), its digests, and its record
+    hash chained to ``link``.  Under the lock each part is taken only if what it was made
+    from is still what the lock finds; the bytes stored are the same either way."""
+
+    base: tuple[int, int] | None
+    raw: tuple[bytes, str, int | None, int]  # blob, codec, base id, chain (``_compress``)
+    link: tuple[int, str]
+    raw_sha256: str
+    text_sha256: str
+    record_hash: str
+
+
+def _base_key(previous: Any) -> tuple[int, int] | None:
+    """What a delta was made against: the base version's id and its chain length."""
+    return None if previous is None else (int(previous.id), int(previous.raw_chain))
+
+
+def _record_hash(new: NewVersion, link: tuple[int, str], raw_sha256: str,
+                 text_sha256: str) -> str:
+    """The version's record hash (verify.py), following ``link`` (its number, the
+    record hash before)."""
+    from storage import verify
+
+    return verify.record_hash(
+        url=new.url, number=link[0], fetched_at=new.fetched_at, raw_sha256=raw_sha256,
+        text_sha256=text_sha256, meta=dict(new.metadata), previous=link[1],
+        scheme=verify.RECORD_FORMAT_2, title=new.title, attachments=new.attachments or [])
+
+
 class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = db.normalize_url(url)
@@ -385,6 +418,8 @@ class Store:
         """
         if rec.plain:
             return self._commit_plain(rec)
+        ready = (self._prepare(rec.page_id, rec.expected_last_version_id, rec.version)
+                 if rec.version is not None and rec.outcome != "superseded" else None)
         with self.write_session() as s:
             c = s.connection()
             page = self._lock_page(c, rec.page_id)
@@ -396,7 +431,8 @@ class Store:
             baseline = page.last_version_id is None
             if rec.changes or rec.documents is not None:
                 self._changes_in_id_order(s)
-            version_id = self._add_version(c, page, rec.version) if rec.version else None
+            version_id = (self._add_version(c, page, rec.version, ready) if rec.version
+                          else None)
             change_ids = self._add_changes(c, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
             check_id = c.execute(
@@ -528,16 +564,41 @@ class Store:
         return CommitResult(check_id, None, outcome="superseded",
                             released=None if rec.lease is None else lease is not None)
 
-    def _add_version(self, c: Connection, page: Any, new: NewVersion) -> int:
+    def _prepare(self, page_id: int, last_version_id: int | None, new: NewVersion
+                 ) -> _Ready | None:
+        """What ``_add_version`` computes of the new version's own bytes, before the
+        writers' turn is taken (``_Ready``): read from the page's versions as they are
+        now, without a lock, and used under the lock only if they are still the page's."""
+        from storage import verify
+
+        try:
+            with self._translated(), self.engine.connect() as c:
+                newest = c.execute(_NEWEST, {"page_id": page_id}).first()
+                previous = newest if newest is not None and newest.id == last_version_id \
+                    else (_raw_row(c, last_version_id) if last_version_id else None)
+                raw = self._compress(c, previous, new.raw)
+        except StorageError:  # a base that cannot be read: said, if it still is, under the lock
+            return None
+        raw_sha256, text_sha256 = verify.sha256_hex(new.raw), verify.text_sha256(new.text)
+        link = verify.link_after(newest)
+        return _Ready(_base_key(previous), raw, link, raw_sha256, text_sha256,
+                      _record_hash(new, link, raw_sha256, text_sha256))
+
+    def _add_version(self, c: Connection, page: Any, new: NewVersion,
+                     ready: _Ready | None = None) -> int:
         """Insert the version (``page``: its ``_lock_page`` row).  The page's newest
         version is read once, for its raw body (the delta's base), its paragraph ids
-        (the spans it closes) and its number and record hash (the chain)."""
+        (the spans it closes) and its number and record hash (the chain).  ``ready``:
+        the same computed before the lock (``_prepare``), taken where what it was made
+        from is still the page's newest version (else computed again here)."""
         from storage import files, spans, verify
 
         newest = c.execute(_NEWEST, {"page_id": page.id}).first()
         previous = newest if newest is not None and newest.id == page.last_version_id else (
             _raw_row(c, page.last_version_id) if page.last_version_id else None)
-        blob, codec, base_id, chain = self._compress(c, previous, new.raw)
+        blob, codec, base_id, chain = (
+            ready.raw if ready is not None and ready.base == _base_key(previous)
+            else self._compress(c, previous, new.raw))
         lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
                                  known=self._lines_read.take(page.last_version_id),
                                  empty=newest is None)
@@ -549,11 +610,12 @@ class Store:
             "line_ids": paragraphs.encode(lines), "field_ids": paragraphs.encode(fields),
             "text_len": len(new.text), "meta": new.metadata, "raw_body": blob,
             "raw_codec": codec, "raw_base_id": base_id, "raw_chain": chain,
-            "raw_size": len(new.raw), "raw_sha256": verify.sha256_hex(new.raw),
+            "raw_size": len(new.raw),
+            "raw_sha256": ready.raw_sha256 if ready else verify.sha256_hex(new.raw),
             "http_status": new.http_status, "headers": new.headers, "url": new.url,
             "charset": new.charset, "attachments": new.attachments,
         }
-        self._seal(row, new, verify.link_after(newest))
+        self._seal(row, new, verify.link_after(newest), ready)
         spans.track(c, page.id, row["number"],
                     spans.ids_of(previous.line_ids, previous.field_ids) if previous else set(),
                     {*lines, *fields})
@@ -573,18 +635,18 @@ class Store:
                 return ids
         return paragraphs.store(c, page_id, items)
 
-    def _seal(self, row: dict[str, Any], new: NewVersion, link: tuple[int, str]) -> None:
+    def _seal(self, row: dict[str, Any], new: NewVersion, link: tuple[int, str],
+              ready: _Ready | None = None) -> None:
         """The version's evidence: text hash, number and chained record hash (verify.py);
-        ``link``: the number and record hash it follows (``verify.link_after``)."""
+        ``link``: the number and record hash it follows (``verify.link_after``); the
+        record hash of ``ready`` when it was made for the same link."""
         from storage import verify
 
-        row["number"], previous = link
-        row["text_sha256"] = verify.text_sha256(new.text)
-        row["record_hash"] = verify.record_hash(
-            url=row["url"], number=row["number"], fetched_at=row["fetched_at"],
-            raw_sha256=row["raw_sha256"], text_sha256=row["text_sha256"],
-            meta=dict(row["meta"]), previous=previous, scheme=verify.RECORD_FORMAT_2,
-            title=row["title"], attachments=row["attachments"] or [])
+        row["number"], _ = link
+        row["text_sha256"] = ready.text_sha256 if ready else verify.text_sha256(new.text)
+        row["record_hash"] = (ready.record_hash if ready is not None and ready.link == link
+                              else _record_hash(new, link, row["raw_sha256"],
+                                                row["text_sha256"]))
 
     def _compress(self, c: Connection, base: Any, raw: bytes
                   ) -> tuple[bytes, str, int | None, int]:

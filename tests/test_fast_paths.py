@@ -520,7 +520,8 @@ def _store_history(url: str, texts: list[str], *, read_first: bool,
                 f"SELECT {cols} FROM {table} ORDER BY 1, 2"))] for table, cols in (
                 ("paragraphs", "id, page_id, digest, field, text"),
                 ("paragraph_spans", "paragraph_id, first_number, page_id, last_number"),
-                ("versions", "id, number, line_ids, field_ids, text_sha256, record_hash"))}
+                ("versions", "id, number, line_ids, field_ids, text_sha256, record_hash, "
+                             "raw_body, raw_codec, raw_base_id, raw_chain, raw_sha256"))}
     finally:
         store.close()
 
@@ -671,6 +672,32 @@ def test_title_and_metadata_kept_from_the_last_version_store_the_rows_the_lookup
     slow = _store_history(other, texts, read_first=True, fields=fields)
     assert fast == slow
     assert len(fast["versions"]) == len(texts)
+
+
+@pytest.mark.parametrize("made", ["never", "for another state"])
+def test_versions_prepared_before_the_lock_store_the_rows_made_under_it(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: str) -> None:
+    """A changed version's delta, digests and record hash computed before the writers'
+    turn (``Store._prepare``) store the bytes computed under the lock: the raw bodies
+    (deltas, and the full copy that ends a delta chain), the seals and the chain, as when
+    nothing was prepared; and work prepared for another state of the page (its versions
+    moved meanwhile) is not taken: the rows are those made under the lock."""
+    from storage import Store, rawcodec
+
+    texts = [f"第{n}版正文。\n各地要落实第{n % 3}项措施。\n" + "附：说明。" * n
+             for n in range(rawcodec.DELTA_CHAIN_MAX + 4)]
+    fast = _store_history(db_url, texts, read_first=True)
+    other = _second_database(db_url, tmp_path)
+    prepare = Store._prepare
+    if made == "never":
+        monkeypatch.setattr(Store, "_prepare", lambda self, page_id, last, new: None)
+    else:  # made as if the page had no version yet: another delta base, another link
+        monkeypatch.setattr(Store, "_prepare", lambda self, page_id, last, new:
+                            prepare(self, -1, None, new))
+    slow = _store_history(other, texts, read_first=True)
+    assert fast == slow
+    codecs = [row[7] for row in fast["versions"]]
+    assert codecs.count("zstd") == 2 and codecs.count("zstd-delta") == len(texts) - 2
 
 
 def _reply_added_reading_every_marker(old: object, new: object) -> object:
