@@ -23,7 +23,6 @@ import fnmatch
 import re
 import tomllib
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
@@ -303,35 +302,17 @@ def _array(data: dict[str, Any], key: str, file: str) -> list[dict[str, Any]]:
     return value
 
 
-_SOURCES_HEADER = re.compile(r"\[\[\s*sources\s*\]\]")
-_NAME_KEY = re.compile(r"\s*name\s*=")
-
-
-def _name_lines(text: str, name: str) -> str:
-    """Where a duplicate name is, as TOML errors say it (``line 9, column 1``, which
-    ``monitor.zh`` puts in Chinese), and the line of its first use: `` at line 9, column 1
-    (first at line 3)``.  tomllib keeps no positions, so the text is read again, only
-    when the name is a duplicate: each ``name = …`` line of a ``[[sources]]`` table,
-    its value read by tomllib (the lines of a multi-line string skipped).  Empty where
-    fewer than two are found (a source written as an inline table): the message then
-    names the source and the key only."""
-    found: list[tuple[int, int]] = []
-    in_sources, in_string = False, ""
-    for number, line in enumerate(text.splitlines(), 1):
-        if in_string:  # the lines of a multi-line string are no keys
-            in_string = "" if line.count(in_string) % 2 else in_string
-            continue
-        if line.lstrip().startswith("["):
-            in_sources = bool(_SOURCES_HEADER.match(line.strip()))
-        elif in_sources and _NAME_KEY.match(line):
-            with suppress(tomllib.TOMLDecodeError):
-                if tomllib.loads(line.strip()).get("name") == name:
-                    found.append((number, len(line) - len(line.lstrip()) + 1))
-        in_string = next((q for q in ('"""', "'''") if line.count(q) % 2), "")
-    if len(found) < 2:
+def _name_lines(text: str, index: int, first: int) -> str:
+    """Where the ``index``-th source's name, a duplicate of the ``first``-th's, is, as
+    TOML errors say it (``line 9, column 1``, which ``monitor.zh`` puts in Chinese), and
+    the line of its first use: `` at line 9, column 1 (first at line 3)`` (``_key_line``).
+    Empty where either is not found (a source written as an inline table): the message
+    then names the source and the key only."""
+    here, there = _key_line(text, index, "name"), _key_line(text, first, "name")
+    if not (here and there):
         return ""
-    (first, _), (line_no, column) = found[0], found[1]
-    return f" at line {line_no}, column {column} (first at line {first})"
+    line = text.splitlines()[here - 1]
+    return f" at line {here}, column {len(line) - len(line.lstrip()) + 1} (first at line {there})"
 
 
 def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
@@ -340,7 +321,7 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
     source's: every source with a problem is named (its first problem, with its line),
     the first raised with the others in ``more``."""
     out: list[SourceConfig] = []
-    names: set[str] = set()
+    names: dict[str, int] = {}  # name → the index of its source
     pages: dict[str, SourceConfig] = {}
     problems: list[ConfigError] = []
     for i, entry in enumerate(raw):
@@ -351,8 +332,9 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
             problems.append(_with_line(exc, text, i))
             continue
         if src.name in names:
-            problems.append(ConfigError(f"duplicate name{_name_lines(text, src.name)}",
-                                        file=file, source=src.name, key="name"))
+            problems.append(ConfigError(
+                f"duplicate name{_name_lines(text, i, names[src.name])}",
+                file=file, source=src.name, key="name"))
             continue
         first = pages.setdefault(page_key(src.url), src)
         if first is not src:
@@ -360,7 +342,7 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
                 f"has the same page as source {first.name!r} ({first.url}); keep one of them",
                 file=file, source=src.name, key="url"), text, i))
             continue
-        names.add(src.name)
+        names[src.name] = i
         out.append(src)
     if problems:
         problems[0].more = tuple(problems[1:])
