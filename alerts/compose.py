@@ -35,7 +35,7 @@ from monitor.diff import diff_texts
 from monitor.errors import DeliveryError
 from monitor.render import render_html, render_text
 from monitor.settings import Settings
-from monitor.types import KIND_LABELS
+from monitor.types import KIND_LABELS, exact_time
 from storage.alerts_repo import AlertRecord, AlertsRepo, ChangeView, VersionText
 
 MAX_DIFF_HTML = 200_000  # characters of rendered diff in one email; beyond, plain text
@@ -283,11 +283,7 @@ class Composer:
         """A time in ``settings.timezone`` to the minute, with its UTC offset
         (``2026-11-01 08:30 +08:00``): a mail client shows the ``Date:`` header in the
         reader's own zone, and a forwarded alert must still name one instant."""
-        if at is None:
-            return ""
-        local = at.astimezone(self.tz)
-        offset = local.strftime("%z")  # +0800
-        return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+        return exact_time(at, self.settings.timezone, seconds=False) if at else ""
 
 
 def _kind_label(v: ChangeView) -> str:

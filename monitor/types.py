@@ -242,12 +242,14 @@ class ChangeDecision:
     alert: bool = True  # False: recorded but nobody is told (e.g. a repeated flap)
 
 
-def exact_time(at: datetime | None, timezone: str) -> str:
+def exact_time(at: datetime | None, timezone: str, *, seconds: bool = True) -> str:
     """A time as an archivist cites it: to the second, in ``timezone`` with its UTC
     offset (``2026-12-06 15:33:07 +08:00``), so it names one instant whoever reads it.
-    Listings (status, changes) keep the minute; timelines and versions use this."""
+    Listings (status, changes) keep the minute; timelines and versions use this; alerts
+    use it to the minute (``seconds=False``)."""
     if at is None:
         return "—"
     local = at.astimezone(ZoneInfo(timezone))
     offset = local.strftime("%z")  # +0800
-    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+    shown = f"{local:%Y-%m-%d %H:%M:%S}" if seconds else f"{local:%Y-%m-%d %H:%M}"
+    return f"{shown} {offset[:3]}:{offset[3:]}"
