@@ -183,6 +183,14 @@ def _raw_row(c: Connection, version_id: int) -> Any:
     return c.execute(_RAW, {"id": version_id}).first()
 
 
+def _previous(c: Connection, newest: Any, last_version_id: int | None) -> Any:
+    """The version a new one follows (the delta's base, the spans it closes): the page's
+    ``last_version_id``, read again only when it is not the ``newest`` row already read."""
+    if newest is not None and newest.id == last_version_id:
+        return newest
+    return _raw_row(c, last_version_id) if last_version_id else None
+
+
 @dataclass(frozen=True)
 class _Ready:
     """A new version's work done before the writers' turn (``Store._prepare``), so that
@@ -291,10 +299,9 @@ class Store:
                     updated.append({"id_": row.id, "url": cfg.url, "tags": tags,
                                     "config": config, "active": True, "updated_at": utcnow()})
                     report["updated"].append(name)
-            gone = [{"id_": row.id} for name, row in rows.items()
-                    if name not in by_name and row.active]
-            report["deactivated"] += [name for name, row in rows.items()
-                                      if name not in by_name and row.active]
+            dropped = [row for name, row in rows.items() if name not in by_name and row.active]
+            gone = [{"id_": row.id} for row in dropped]
+            report["deactivated"] += [row.name for row in dropped]
             for stmt, params in ((insert(sources), added), (_UPDATE_SOURCE, updated),
                                  (_DEACTIVATE_SOURCE, gone)):
                 if params:
@@ -574,8 +581,7 @@ class Store:
         try:
             with self._translated(), self.engine.connect() as c:
                 newest = c.execute(_NEWEST, {"page_id": page_id}).first()
-                previous = newest if newest is not None and newest.id == last_version_id \
-                    else (_raw_row(c, last_version_id) if last_version_id else None)
+                previous = _previous(c, newest, last_version_id)
                 raw = self._compress(c, previous, new.raw)
         except StorageError:  # a base that cannot be read: said, if it still is, under the lock
             return None
@@ -594,8 +600,7 @@ class Store:
         from storage import files, spans, verify
 
         newest = c.execute(_NEWEST, {"page_id": page.id}).first()
-        previous = newest if newest is not None and newest.id == page.last_version_id else (
-            _raw_row(c, page.last_version_id) if page.last_version_id else None)
+        previous = _previous(c, newest, page.last_version_id)
         blob, codec, base_id, chain = (
             ready.raw if ready is not None and ready.base == _base_key(previous)
             else self._compress(c, previous, new.raw))
