@@ -11,11 +11,24 @@ Each version becomes three WARC records sharing its target URI and fetch time:
 * ``metadata``: the extracted title, text and metadata as JSON (``application/json``),
   referring to the response.
 
-Each attachment file of the exported versions (``versions.attachments``) is one more
-``response`` record, once per file per export (by SHA-256, the first version listing it
-gives its date): its URL, ``200 OK``, the Content-Type of its format and the original
-bytes as stored.  A file that could not be fetched has no bytes and no record; the
-metadata record lists every attachment either way.
+Each attachment a version lists (``versions.attachments``) is one more record under the
+attachment's own URL, dated like the version (the check that stored the version fetched
+it): ``200 OK``, the Content-Type of its format.  The bytes are written once per export:
+the first time a file (by SHA-256) comes, its record is a ``response`` holding the
+original bytes as stored; every later (URL, file) pair that lists the same bytes, under
+that URL or another one, is a ``revisit`` record (WARC 1.1 §6.7.2, profile
+``http://netpreserve.org/warc/1.1/revisit/identical-payload-digest``) with the HTTP
+headers only, pointing at that response: ``WARC-Refers-To-Target-URI`` and
+``WARC-Refers-To-Date`` (how pywb finds the bytes, with the digest), ``WARC-Refers-To``
+(its record id) and the same ``WARC-Payload-Digest``.  So every (URL, content) pair the
+archive observed replays under its own URL at its own time: a file replaced by a copy of
+another attachment (``keyword2.ofd`` becoming the bytes of ``chineseDir.ofd``) is a
+revisit under ``keyword2.ofd`` at the new version's time, not a record skipped because
+those bytes were already written under ``chineseDir.ofd`` (they once were: replay of
+``keyword2.ofd`` then returned the old file).  A file unchanged across versions costs a
+revisit record per version (a few hundred bytes), which is also what says it was still
+there then.  A file that could not be fetched has no bytes and no record; the metadata
+record lists every attachment either way.
 
 warcio computes ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` the WARC convention's
 way: ``sha1:`` and the base32 SHA-1 (of the whole record block, and of the HTTP body as
@@ -46,7 +59,7 @@ from datetime import UTC
 from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from warcio.recordloader import ArcWarcRecord
@@ -79,7 +92,7 @@ def write_warc(versions: Iterable[ArchivedVersion], path: Path, *, user_agent: s
                manifest: Manifest | None = None) -> int:
     """Write the versions to ``path`` (gzipped per record if it ends in ``.gz``), with
     ``files`` their attachment files, and with ``manifest`` a line for each."""
-    count, written = 0, set[str]()
+    count, written = 0, dict[str, StoredCopy]()
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=path.name.endswith(".gz"), warc_version="1.1")
         writer.write_record(writer.create_warcinfo_record(path.name, {
@@ -120,25 +133,69 @@ def write_version(writer: WARCWriter, v: ArchivedVersion, user_agent: str) -> Ar
     return response
 
 
+class StoredCopy(NamedTuple):
+    """Where an attachment file's bytes are in this export: its ``response`` record."""
+
+    uri: str
+    date: str
+    record_id: str
+    payload_digest: str
+    content_type: str
+    length: int
+
+
 def write_attachments(writer: WARCWriter, v: ArchivedVersion, files: FileLoader,
-                      written: set[str]) -> None:
-    """A response record for each attachment file not written yet in this export."""
-    for entry in v.attachments:
-        sha = str(entry.get("sha256") or "")
-        if not sha or sha in written:
-            continue
-        try:
-            stored = files(sha)
-        except KeyError:
-            continue
-        written.add(sha)
-        headers = StatusAndHeaders("200 OK", [
-            ("Content-Type", content_type(stored.format)),
-            ("Content-Length", str(len(stored.body)))], protocol="HTTP/1.1")
-        writer.write_record(writer.create_warc_record(
-            str(entry.get("url", "")), "response", payload=BytesIO(stored.body),
-            length=len(stored.body), http_headers=headers,
-            warc_headers_dict={"WARC-Date": warc_date(v)}))
+                      written: dict[str, StoredCopy]) -> None:
+    """A record of each attachment file the version lists, under its URL at the version's
+    time: a ``response`` the first time its bytes come in this export (``written``, by
+    SHA-256), a revisit of that response after."""
+    date = warc_date(v)
+    for url, sha in listed_files(v):
+        first = written.get(sha)
+        if first is None:
+            first = write_file(writer, url, date, sha, files)
+            if first is not None:
+                written[sha] = first
+        else:
+            writer.write_record(revisit_of(writer, first, url, date))
+
+
+def listed_files(v: ArchivedVersion) -> list[tuple[str, str]]:
+    """The (URL, SHA-256) pairs of the version's fetched attachments, each once."""
+    pairs = [(str(e.get("url") or ""), str(e.get("sha256") or "")) for e in v.attachments]
+    return list(dict.fromkeys((url, sha) for url, sha in pairs if url and sha))
+
+
+def write_file(writer: WARCWriter, url: str, date: str, sha: str,
+               files: FileLoader) -> StoredCopy | None:
+    """The file's bytes as a ``response`` record (``None``: not stored)."""
+    try:
+        stored = files(sha)
+    except KeyError:
+        return None
+    ctype = content_type(stored.format)
+    record = writer.create_warc_record(
+        url, "response", payload=BytesIO(stored.body), length=len(stored.body),
+        http_headers=file_headers(ctype, len(stored.body)),
+        warc_headers_dict={"WARC-Date": date})
+    writer.write_record(record)
+    headers = record.rec_headers
+    return StoredCopy(url, date, headers.get_header("WARC-Record-ID"),
+                      headers.get_header("WARC-Payload-Digest"), ctype, len(stored.body))
+
+
+def revisit_of(writer: WARCWriter, first: StoredCopy, url: str, date: str) -> ArcWarcRecord:
+    """An identical-payload-digest revisit: ``url`` at ``date`` answered the bytes of
+    ``first`` (its own HTTP headers, the payload found by URI, date and digest)."""
+    return writer.create_revisit_record(
+        url, first.payload_digest, first.uri, first.date,
+        http_headers=file_headers(first.content_type, first.length),
+        warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": first.record_id})
+
+
+def file_headers(ctype: str, length: int) -> StatusAndHeaders:
+    return StatusAndHeaders("200 OK", [("Content-Type", ctype),
+                                       ("Content-Length", str(length))], protocol="HTTP/1.1")
 
 
 def warc_date(v: ArchivedVersion) -> str:

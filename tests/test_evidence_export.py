@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,20 @@ from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from monitor.cli import cli
+from monitor.config import Config
+from monitor.types import Outcome
 from storage import Store
 from storage.records import CheckRecord
 from tests.conftest import write_sources
+from tests.sites import Site
 from tests.test_archive_data import PLAN, T0, Built, build_archive
 from tests.test_archive_export import sha1_b32
+from tests.test_attachments import (
+    Reply,
+    config,  # noqa: F401  (the fixture)
+)
+from tests.test_attachments import check as check_page
+from tests.test_listing_sources import cli as monitor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -164,3 +174,99 @@ def test_manifest_alone_and_usage_errors(tmp_path: Path) -> None:
     both = runner.invoke(cli, ["export", "--warc", "a", "--jsonl", "b", "--sources",
                                str(sources)])
     assert both.exit_code == 2 and "--manifest" in both.output
+
+
+OFD_FILES = ROOT / "tests" / "fixtures" / "corpus" / "attachments"
+OFD_TYPE = "application/ofd"
+
+
+def replay(warc: Path, url: str, when: str) -> bytes:
+    """What a replay tool returns for ``url`` at ``when`` (a WARC-Date), pywb's way: the
+    capture of that URL closest in time; a revisit's bytes are those of the response at
+    its WARC-Refers-To-Target-URI closest to its WARC-Refers-To-Date with the same
+    payload digest (pywb's ``ResolvingLoader._load_different_url_payload``)."""
+    with warc.open("rb") as fh:
+        captures = [(r.rec_type, dict(r.rec_headers.headers), r.content_stream().read())
+                    for r in ArchiveIterator(fh) if r.rec_type in ("response", "revisit")]
+
+    def closest(uri: str, date: str, kinds: tuple[str, ...], digest: str | None = None
+                ) -> tuple[str, dict[str, str], bytes]:
+        found = [c for c in captures if c[0] in kinds and c[1]["WARC-Target-URI"] == uri
+                 and digest in (None, c[1]["WARC-Payload-Digest"])]
+        assert found, (uri, date)
+        return min(found, key=lambda c: abs(_seconds(c[1]["WARC-Date"]) - _seconds(date)))
+
+    kind, headers, body = closest(url, when, ("response", "revisit"))
+    if kind == "response":
+        return body
+    assert headers["WARC-Profile"] == (
+        "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest")
+    return closest(headers["WARC-Refers-To-Target-URI"], headers["WARC-Refers-To-Date"],
+                   ("response",), headers["WARC-Payload-Digest"])[2]
+
+
+def _seconds(warc_date: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(warc_date.replace("Z", "+00:00")).timestamp()
+
+
+async def test_a_file_replaced_by_a_copy_of_another_replays_under_its_own_url(
+        config: Config, store: Store, site: Site, db_url: str,  # noqa: F811
+        tmp_path: Path) -> None:
+    keyword, chinese = ((OFD_FILES / n).read_bytes() for n in ("keyword2.ofd", "chineseDir.ofd"))
+    reply = Reply(site)
+    reply.attach("/files/keyword2.ofd", "关键词.ofd", keyword, OFD_TYPE)
+    reply.attach("/files/chineseDir.ofd", "目录.ofd", chinese, OFD_TYPE)
+    assert (await check_page(config, store)).outcome is Outcome.NEW
+    reply.attach("/files/keyword2.ofd", "关键词.ofd", chinese, OFD_TYPE)  # now a copy
+    assert (await check_page(config, store)).change_kind == "attachment_changed"
+    warc, manifest = tmp_path / "A.warc.gz", tmp_path / "A.manifest.jsonl"
+    done = monitor("export", "--source", "reply", "--warc", str(warc), "--manifest", str(manifest),
+               "--sources", str(config.path), db=db_url)
+    assert done.returncode == 0, done.stderr
+
+    script = readme_script(tmp_path)
+    ok = check(script, manifest, warc)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "OK: 2 versions match the manifest and the WARC"
+    first, second = (json.loads(line) for line in manifest.read_text("utf-8").splitlines()[:-1])
+    assert second["record_format"] == "monitor-record-2"
+    assert [a["sha256"] for a in second["attachments"]] == [
+        hashlib.sha256(chinese).hexdigest()] * 2
+    url = site.url("/files/keyword2.ofd")
+    then, now = (e["fetched_at"].replace("+00:00", "Z") for e in (first, second))
+    assert replay(warc, url, then) == keyword
+    assert replay(warc, url, now) == chinese  # was keyword2.ofd's old bytes
+    assert replay(warc, site.url("/files/chineseDir.ofd"), now) == chinese
+    with warc.open("rb") as fh:  # each file's bytes once
+        files = [r.content_stream().read() for r in ArchiveIterator(fh)
+                 if r.rec_type == "response" and "/files/" in r.rec_headers.get_header(
+                     "WARC-Target-URI")]
+    assert sorted(files) == sorted([keyword, chinese])
+
+    # the revisit records taken out (the manifest resealed for that WARC): the script
+    # names the attachment missing under its URL
+    stripped = tmp_path / "stripped.warc.gz"
+    stripped.write_bytes(_without_revisits(warc.read_bytes()))
+    *lines, last = manifest.read_text("utf-8").splitlines()
+    summary = json.loads(last)
+    summary["manifest"]["warc_sha256"] = hashlib.sha256(stripped.read_bytes()).hexdigest()
+    resealed = tmp_path / "resealed.jsonl"
+    resealed.write_text("\n".join([*lines, json.dumps(summary)]) + "\n", encoding="utf-8")
+    bad = check(script, resealed, stripped)
+    assert bad.returncode == 1
+    assert f"attachment {url} (sha256 {hashlib.sha256(chinese).hexdigest()}) not in the " \
+        "WARC under its URL at the version's time" in bad.stderr
+
+
+def _without_revisits(data: bytes) -> bytes:
+    """The WARC (one gzip member per record) without its revisit records."""
+    kept, it = bytearray(), ArchiveIterator(BytesIO(data))
+    for record in it:
+        kind = record.rec_type
+        record.content_stream().read()
+        start, length = it.get_record_offset(), it.get_record_length()
+        if kind != "revisit":
+            kept += data[start:start + length]
+    return bytes(kept)
