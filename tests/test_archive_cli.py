@@ -83,8 +83,8 @@ def test_export_warc_and_jsonl(archive: tuple[Path, Built], tmp_path: Path) -> N
     assert out.exit_code == 0 and "exported 2 versions" in out.output
     again = run("export", "--source", "hn-reply", "--warc", str(warc), "--sources",
                 str(sources))
-    assert again.exit_code == 2 and "already exists" in again.output and "--force" in \
-        again.output
+    assert again.exit_code == 2 and f"{warc} 已存在，未覆盖（清单或签名" in again.output
+    assert "already exists" in again.output and "--force" in again.output
     before = warc.read_bytes()
     forced = run("export", "--source", "hn-reply", "--warc", str(warc), "--force",
                  "--sources", str(sources))
@@ -144,6 +144,16 @@ def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
     run("diff", str(plan[1]), "--html", str(page), "--sources", str(sources))
     html = page.read_text(encoding="utf-8")
     assert "<ins" in html and "财政资金" in html and "<script" not in html
+    # an existing file is refused as export refuses one (Chinese first), unless --force
+    other = run("diff", str(plan[0]), str(plan[1]), "--html", str(page), "--sources",
+                str(sources))
+    assert other.exit_code == 2 and page.read_text(encoding="utf-8") == html
+    assert f"{page} 已存在，未覆盖：加 --force 覆盖，或换一个文件名。({page} already exists" \
+        in other.output
+    forced = run("diff", str(plan[1]), str(plan[2]), "--html", str(page), "--force",
+                 "--sources", str(sources))
+    assert forced.exit_code == 0 and f"#{plan[2]}" in page.read_text(encoding="utf-8")
+    assert f"#{plan[2]}" not in html
     evil = built.versions["evil-page"]
     hostile = tmp_path / "evil.html"
     run("diff", str(evil[0]), str(evil[1]), "--html", str(hostile), "--sources", str(sources))

@@ -25,6 +25,7 @@ from monitor.cli.common import (
     parse_since,
     parse_when,
     print_json,
+    refuse_existing,
     sources_option,
 )
 from monitor.export import STDOUT, Manifest, write_jsonl, write_manifest, write_warc
@@ -155,12 +156,9 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
     if warc is not None and str(warc) == STDOUT:
         raise click.UsageError("--warc needs a file name (WARC is binary); --jsonl - writes "
                                "to standard output")
-    existing = [str(p) for p in (warc, jsonl, manifest)
-                if p is not None and str(p) != STDOUT and p.exists()]
-    if existing and not force:
-        raise click.UsageError(f"{', '.join(existing)} already exists: not overwritten "
-                               "(a manifest or signature naming it would no longer match); "
-                               "give --force to overwrite, or another name")
+    refuse_existing((warc, jsonl, manifest), force=force, why=(
+        "（清单或签名里记的是原来的文件，覆盖后就对不上了）",
+        " (a manifest or signature naming it would no longer match)"))
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     filters = {"source": source, "since": parse_since(since, tz),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
@@ -112,6 +112,19 @@ def _fail(what: str, message: str, code: int) -> None:
 
     _consoles()[1].print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+def refuse_existing(paths: Iterable[Path | None], *, force: bool,
+                    why: tuple[str, str] = ("", "")) -> None:
+    """An output file is never overwritten silently (``export``, ``diff --html``): one
+    that exists is a usage error unless ``--force`` was given.  ``why`` is what
+    overwriting would break (Chinese, English); ``-`` (standard output) never exists."""
+    existing = [str(p) for p in paths if p is not None and str(p) != "-" and p.exists()]
+    if existing and not force:
+        names, (zh, en) = ", ".join(existing), why
+        raise click.UsageError(f"{names} 已存在，未覆盖{zh}：加 --force 覆盖，或换一个文件名。"
+                               f"({names} already exists: not overwritten{en}; give --force "
+                               "to overwrite, or another name)")
 
 
 def print_table(table: Table, out: Console | None = None) -> None:

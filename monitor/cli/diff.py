@@ -7,7 +7,8 @@
     monitor diff 57                                    a version against the one before
 
 Coloured on a terminal; plain text with --no-color or when piped; --html FILE writes a
-self-contained page (inline and side by side).  Attachments added, removed or replaced
+self-contained page (inline and side by side); like ``export``, it never overwrites a
+file that exists unless ``--force``.  Attachments added, removed or replaced
 between the two versions follow the page's diff, each with its link and, for a replaced
 file, the diff of its text (or why there is none: a scan, a file that did not download).
 """
@@ -31,6 +32,7 @@ from monitor.cli.common import (
     parse_since,
     parse_when,
     print_json,
+    refuse_existing,
     sources_option,
     version_at,
 )
@@ -63,14 +65,18 @@ def register(cli: click.Group) -> None:
               help="Unchanged paragraphs shown around each change.")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the diff as a self-contained HTML file.")
+              help="Also write the diff as a self-contained HTML file (one that exists is "
+              "refused unless --force).")
+@click.option("--force", is_flag=True, help="Overwrite the --html file if it exists.")
 @sources_option
 @json_option
 @handle_errors
 def diff(targets: tuple[str, ...], since: str | None, until: str | None, context: int,
-         no_color: bool, html_file: Path | None, sources_file: Path, as_json: bool) -> None:
+         no_color: bool, html_file: Path | None, force: bool, sources_file: Path,
+         as_json: bool) -> None:
     """Show what changed between two versions (ids), between a page's versions at two
     dates (--from/--to), or in a page's last change."""
+    refuse_existing((html_file,), force=force)
     config = load(sources_file, quiet=True)
     tz = config.settings.timezone
     with open_store(config) as store:
