@@ -39,9 +39,9 @@ from loguru import logger
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import SourceConfig
-from monitor.discover import base_url, canonical
+from monitor.discover import base_url, canonical, document_line
 from monitor.errors import GoneError, ListingBrokenError, MonitorError
-from monitor.extract.listing import SEPARATOR, flat_text
+from monitor.extract.listing import flat_text
 from monitor.types import Document, Extracted, Inspection
 
 NEXT_WORDS = frozenset({"下一页", "下页", "后页", "下一頁", "next", "next page", "›", "»", ">"})
@@ -109,7 +109,7 @@ def merge(a: Extracted, b: Extracted) -> Extracted:
     """Two listing pages as one: their documents in order, once each, and the text of
     ``a`` with a ``title | date`` line for each document of ``b`` (a later page's own
     text may not be recognised as a list: a page of two items is too short to tell)."""
-    more = [f"{d.title}{SEPARATOR}{d.date}" if d.date else d.title for d in b.documents]
+    more = [document_line(d) for d in b.documents]
     lines = list(dict.fromkeys(a.text.splitlines() + more))
     docs = {d.url: d for d in (*a.documents, *b.documents)}
     order: list[Document] = list(docs.values())

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborNode
 
-from monitor.extract.listing import DATE, SEPARATOR, Listing, flat_text
+from monitor.extract.listing import DATE, SEPARATOR, Listing, flat_text, item_line
 from monitor.normalize import normalize_line
 from monitor.types import Document
 
@@ -54,12 +54,37 @@ def from_listings(listings: Sequence[Listing], base: str,
 def from_selector(body: LexborNode, selector: str, base: str,
                   match: re.Pattern[str] | None = None) -> list[Document]:
     """The documents of the links ``selector`` matches (an ``a``, or elements with one)."""
+    return _unique(doc for _, doc in _documents(_found(body, selector), base, match))
+
+
+def selected(body: LexborNode, selector: str, base: str,
+             match: re.Pattern[str] | None = None) -> tuple[list[Document], list[str]]:
+    """``from_selector``'s documents and the column's text they make: one line per item,
+    in order, once each: its ``title | date`` as ``listing.item_line`` reads a recognised
+    item (so a column's text does not depend on how many items it has), else the
+    document's own (``document_line``: an undated item, one of many links)."""
+    found = list(_documents(_found(body, selector), base, match))
+    docs = _unique(doc for _, doc in found)
+    items: dict[str, LexborNode] = {}
+    for item, doc in found:
+        items.setdefault(doc.url, item)
+    lines = (item_line(items[d.url]) or document_line(d) for d in docs)
+    return docs, list(dict.fromkeys(lines))
+
+
+def document_line(doc: Document) -> str:
+    """A document's line in its column's text: ``title | date``, its title if undated."""
+    return f"{doc.title}{SEPARATOR}{doc.date}" if doc.date else doc.title
+
+
+def _found(body: LexborNode, selector: str) -> list[tuple[LexborNode, LexborNode]]:
+    """The (link, item) pairs of the links ``selector`` matches."""
     found = []
     for node in body.css(selector):
         link = node if node.tag == "a" else _title_link(node)
         if link is not None:
             found.append((link, _item_of(link)))
-    return _unique(_documents(found, base, match))
+    return found
 
 
 def base_url(root: LexborNode | None, page_url: str) -> str:
@@ -94,13 +119,14 @@ def canonical(href: str, base: str) -> str | None:
 
 
 def _documents(found: Iterable[tuple[LexborNode, LexborNode]], base: str,
-               match: re.Pattern[str] | None) -> Iterable[Document]:
+               match: re.Pattern[str] | None) -> Iterable[tuple[LexborNode, Document]]:
+    """The (item, document) of each (link, item) whose link is a document."""
     for link, item in found:
         url = canonical(link.attributes.get("href") or "", base)
         if url is None or (match is not None and not match.search(url)):
             continue
         title = flat_text(link) or normalize_line(link.attributes.get("title") or "")
-        yield Document(url, title, _date(item, title))
+        yield item, Document(url, title, _date(item, title))
 
 
 def _unique(docs: Iterable[Document]) -> list[Document]:

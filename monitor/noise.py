@@ -20,6 +20,15 @@ are data (selectors, regexes) plus the two small functions that apply them:
   *and* digits or an empty value ("点击：123", "点击：" at the end of a byline), so a
   sentence that merely mentions 阅读 or 访问 stays.  A line that is only a date with
   its weekday ("2026年11月22日 星期日") is a clock widget; a 落款 date has no weekday.
+  A label of the current time followed by the full date (year, month, day), maybe a
+  weekday and a time of day, ending the line or before a separator or the next byline
+  field, is a live clock: "当前时间：2026年12月7日 02:40:05" (现在时间, 系统时间, 当前日期
+  too).  北京时间 also opens news sentences ("北京时间12月7日10时，…"), so it is a clock
+  only with an "hh:mm" time.  A field naming the document's own time (发布时间, 成文日期,
+  更新时间) is real and never a clock.  Where a widget was cut, the "|" separators it
+  leaves at an edge of the line or doubled ("来源：本厅 | 浏览次数：12" → "来源：本厅")
+  go too; a version's identity (``monitor.canon``) never counted empty cells, so this
+  changes no stored page's identity.
 """
 
 from __future__ import annotations
@@ -361,6 +370,9 @@ _WEATHER = (r"(?:\s*[\u4e00-\u9fff]{0,8}\s*(?:晴|多云|阴|阵雨|雷阵雨|�
 _WEEKDAY = r"(?:星期|礼拜|周)[一二三四五六日天]"
 _DATE = r"\d{4}\s*[年/.-]\s*\d{1,2}\s*[月/.-]\s*\d{1,2}\s*日?"
 _CLOCK = r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
+_TIME = r"\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?"
+# Where a clock widget ends: the line's end, a separator or the next byline field.
+_CLOCK_END = rf"(?=\s*(?:$|[|｜/【\[(（]|{_FOLLOW}))"
 _SIZES = r"(?:特大|超大|放大|缩小|正常|默认|标准|大|中|小|[Aa][+-]?)"
 _PLATFORMS = r"微信朋友圈|朋友圈|微信|新浪微博|腾讯微博|微博|QQ空间|QQ好友|QQ|人人网|豆瓣|百度|更多"
 
@@ -405,6 +417,11 @@ TEXT_RULES: tuple[TextRule, ...] = (
     _rule("today's date", rf"今天是\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_CLOCK}"
                           rf"(?:\s*农历\S+)?{_WEATHER}", needles=("今天是",)),
     _rule("today's date", rf"^{_DATE}\s*{_WEEKDAY}{_CLOCK}$", needles=("星期", "礼拜", "周")),
+    _rule("clock", rf"{_START}(?:当前时间|现在时间|系统时间|当前日期)\s*[:：]?\s*{_DATE}"
+                   rf"(?:\s*{_WEEKDAY})?(?:{_TIME})?(?:\s*{_WEEKDAY})?{_CLOCK_END}",
+          needles=("当前时间", "现在时间", "系统时间", "当前日期")),
+    _rule("clock", rf"{_START}北京时间\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_TIME}"
+                   rf"(?:\s*{_WEEKDAY})?{_CLOCK_END}", needles=("北京时间",)),
     _rule("font-size toolbar", rf"{_START}[【\[(（]?\s*(?:字体大小|文字大小|字体显示|字体|字号)"
                                rf"\s*[:：]?\s*[【\[(（]?\s*(?:{_SIZES}\s*[|｜/]?\s*){{2,}}"
                                rf"[】\])）]?\s*[】\])）]?{_END}",
@@ -436,6 +453,9 @@ WIDGET_LINES = frozenset({
 _BRACKETS = lazyre.compile(r"[【】\[\]]")
 _EMPTY_PAIRS = lazyre.compile(r"【\s*】|\[\s*\]|（\s*）|\(\s*\)")
 _ONLY_SEPARATORS = lazyre.compile(r"[\s|｜/\\·•\-—_,，.。;；:：、()（）\[\]【】<>《》«»›＞]*")
+# A byline's "|" left at an edge of the line, or doubled, where a widget was cut.
+_EDGE_BARS = lazyre.compile(r"^[\s|｜]*[|｜]\s*|\s*[|｜][\s|｜]*$")
+_DOUBLED_BARS = lazyre.compile(r"([|｜])(?:\s+[|｜])+")
 
 
 def strip_text_noise(line: str) -> tuple[str, list[str]]:
@@ -462,6 +482,8 @@ def _strip_line(line: str) -> tuple[str, tuple[str, ...]]:
         line = _EMPTY_PAIRS.sub("", line)
         if _ONLY_SEPARATORS.fullmatch(line):
             line = ""
+        elif "|" in line or "｜" in line:
+            line = _DOUBLED_BARS.sub(r"\1", _EDGE_BARS.sub("", line))
     return line, tuple(notes)
 
 

@@ -562,3 +562,37 @@ def test_a_document_is_checked_on_demand_and_a_shorter_follow_interval_applies(
     wrong = cli("check", "--source", site.url("/col/nothing.html"), "--sources", sources,
                 db=db_url)
     assert wrong.returncode == 2 and "no source and no document has the URL" in wrong.stderr
+
+
+async def test_a_column_with_links_set_stores_its_items_whatever_their_count(
+        config: Config, store: Store, site: Site) -> None:
+    # with ``links`` set, two items used to be stored as the whole page (nav, intro, footer,
+    # "…答复2021-04-11" run together) and three as one line per item: every count change
+    # across 3 was a 正文修改 of page chrome in diff, history, the web UI and the feeds
+    text = config.path.read_text("utf-8").replace(
+        "max_pages = 3", 'links = "ul.list li a"\n        max_pages = 3')
+    config.path.write_text(text, "utf-8")
+    linked = load_config(config.path, env={})
+    Column(site, 0).serve_replies()
+    shown: list[int] = []
+    site.route("/col/index.html", lambda req: Response(short_column("".join(
+        f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a>"
+        f"<span>{list_date(n)}</span></li>" for n in shown)), headers=GBK))
+    store.sync_sources(linked.sources)
+    for replies in ([100, 101], [100, 101, 102], [100, 101], [100, 101, 103, 104]):
+        shown[:] = replies
+        [result, *_] = await run_checks(linked, store, [linked.source(NAME)], progress=False)
+        assert result.outcome in (Outcome.NEW, Outcome.CHANGED), result.error
+        latest = store.history(NAME)[-1]
+        assert store.version(latest.id).text == "\n".join(
+            f"{reply_title(n)} | {list_date(n)}" for n in replies)
+    with store.session() as s:
+        own = list(s.exec(select(Change).where(Change.page_id == first_page(store))
+                          .order_by(col(Change.id))))
+    assert [c.summary for c in own] == [
+        f"新增「{reply_title(102)}」", f"删除「{reply_title(102)}」",
+        f"新增「{reply_title(103)}」；新增「{reply_title(104)}」"]
+    shown.clear()  # no item at all: a failed check that says so, not the page's chrome
+    [result] = await run_checks(linked, store, [linked.source(NAME)], progress=False)
+    assert result.outcome is Outcome.ERROR and result.error_kind == "listing_broken"
+    assert "没有找到文档链接" in (result.error or "") and len(store.history(NAME)) == 4

@@ -261,6 +261,44 @@ async def test_a_moving_view_counter_after_the_date_is_never_a_metadata_change(
     assert env.changes() == [] and env.alerts() == []
 
 
+def clocked(line: str) -> bytes:
+    """Seed 000 with ``line`` as the first paragraph of its content (div.v_news_content),
+    where some templates put their counter and a live clock."""
+    return seed_page(0).replace(b'<div class="v_news_content">',
+                                f'<div class="v_news_content"><p>{line}</p>'.encode())
+
+
+@pytest.mark.parametrize("label", ["当前时间：", "现在时间：", "北京时间 "])
+async def test_a_live_clock_inside_the_content_is_noise_not_a_change(
+        make_env: Callable[..., Env], label: str) -> None:
+    env = make_env(source_lines='content = "div.v_news_content"')
+    env.serve(html(clocked(f"浏览次数：1240 次 | {label}2026年12月7日 02:40:05")))
+    assert (await env.check()).outcome is Outcome.NEW
+    for views, now in ((1241, "02:41:30"), (1302, "03:05:12")):
+        env.serve(html(clocked(f"浏览次数：{views} 次 | {label}2026年12月7日 {now}")))
+        result = await env.check()
+        assert result.outcome is Outcome.UNCHANGED, result.summary
+    [v] = env.versions()
+    text = env.store.version(v.id).text
+    assert "02:40" not in text and "浏览次数" not in text
+    assert text.splitlines()[0] == seed(0).paragraphs[0].strip()  # no "|" left of it
+    assert env.changes() == [] and env.alerts() == []
+
+
+async def test_a_cut_counter_leaves_no_separator_and_a_dated_field_stays(
+        make_env: Callable[..., Env]) -> None:
+    # 发布时间 with a time of day is the document's, not a clock: it stays, and so does a
+    # news sentence opening with 北京时间
+    env = make_env(source_lines='content = "div.v_news_content"')
+    env.serve(html(clocked("北京时间2026年12月7日，我厅召开专题会议。</p>"
+                           "<p>浏览次数：1240 次 | 发布时间：2026年12月7日 02:40:05")))
+    assert (await env.check()).outcome is Outcome.NEW
+    [v] = env.versions()
+    first, second = env.store.version(v.id).text.splitlines()[:2]
+    assert (first, second) == ("北京时间2026年12月7日，我厅召开专题会议。",
+                               "发布时间：2026年12月7日 02:40:05")
+
+
 @pytest.mark.parametrize("number", ["武经信提案函［２０２１］１７号", "武经信提案函[2021]17号",
                                     "武经信提案函（2021）17号", "武经信提案函【２０２１】17号"])
 async def test_a_document_number_in_any_bracket_and_width_is_the_wenhao_search_finds(

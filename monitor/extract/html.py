@@ -116,12 +116,13 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     if body is None:
         raise EmptyContentError("the page has no body")
     pattern = re.compile(match) if match else None
-    chosen = None
+    chosen, lines = None, []
     if parsed is None:
         head_title, href = title_from_head(tree), discover.base_href(tree.root)
         base = discover.resolve_base(href, url)
         # before noise removal, which may take a list for a link farm
-        chosen = discover.from_selector(body, links, base, pattern) if links else None
+        if links:
+            chosen, lines = discover.selected(body, links, base, pattern)
         notes += noise.drop_non_content(tree.root or body)
     else:
         head_title, base = parsed.head_title, discover.resolve_base(parsed.base_href, url)
@@ -129,8 +130,10 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
     notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})
-    # with a ``links`` selector the documents are its links, the text read as before
+    # with a ``links`` selector the documents are its links, the text their items' lines
     blocks, raw, listings = _content(body, matches, column and not links)
+    if lines and not matches:
+        raw = "\n".join(lines)
     text, text_notes = normalize_with_notes(raw, ignore_text)
     if not text:
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
@@ -141,7 +144,7 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
         discover.from_listings(listings, base, pattern) if listings and url else []
     return Extracted(title=title, text=text, metadata=metadata,
                      removed=tuple(dict.fromkeys(notes + text_notes)),
-                     listing=bool(listings), documents=tuple(documents),
+                     listing=bool(listings or lines), documents=tuple(documents),
                      item_selector=listing.selector_of(listings[0]) if listings else None,
                      attachments=attachments.find(blocks, body, base))
 

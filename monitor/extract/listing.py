@@ -33,6 +33,16 @@ A list inside the chosen article is already part of it.  Other listings at least
 Text: one item per line, its title and its date joined by `` | `` (as table cells are).
 Only title and date: summaries, view counts and "NEW" icons of an item are left out, so a
 listing changes when an item is added, removed, renamed or re-dated.
+
+With a ``links`` selector (the admin named the items) nothing above is guessed: the text
+is one line per item its links are in (``discover.selected``), read by ``item_line`` as a
+recognised item is (``document_line``, the link's title and the item's date, when it is
+not one), whatever their count.  Recognising the list instead made a column's text
+depend on how many items it had: two were stored as the whole page (nav, intro, footer,
+"…答复2026-12-01" run together), three as item lines, so each count crossing three was a
+正文修改 of page chrome.  A page where the selector finds no document keeps the page's
+text, which is never stored: the check fails as a listing without document links
+(``documents.refuse_empty``, 栏目页没有找到文档链接), a state that says what happened.
 """
 
 from __future__ import annotations
