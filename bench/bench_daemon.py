@@ -31,7 +31,8 @@ The settings are the defaults except ``host_delay = 0`` (a local server); ``--ji
 sets that one too (the runs before 2026-12-06 08:00 used 0.5).  The first pass ends when
 every source has been checked once (``outcome="new"``).
 
-Latest numbers (2026-12-06, 2-core VM shared with four other jobs, load average 4-12;
+The latest run (2026-12-06 evening, after the Core rewrite): bench/README.md, "The daemon
+with 10,000 sources".  The morning's (2-core VM shared with four other jobs, load 4-12;
 10,000 sources over 50 hosts, 10-minute interval, 5% of the pages changing each minute,
 so ~40% of the checks store a version):
 
