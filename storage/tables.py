@@ -25,6 +25,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -189,7 +190,8 @@ checks = Table(
     "checks",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("page_id", Integer, ForeignKey("pages.id"), nullable=False, index=True),
+    # indexed with id (ix_checks_page_id_id below): a page's last check in one probe
+    Column("page_id", Integer, ForeignKey("pages.id"), nullable=False),
     Column("started_at", UTCDateTime(), nullable=False, index=True, default=utcnow),
     Column("duration", Float, nullable=False, default=0.0),
     Column("outcome", String, nullable=False),
@@ -200,6 +202,7 @@ checks = Table(
     Column("error", Text, nullable=True),
     Column("version_id", Integer, nullable=True),
     Column("worker", String, nullable=True),
+    Index("ix_checks_page_id_id", "page_id", "id"),
 )
 
 changes = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
@@ -143,6 +143,37 @@ def print_table(table: Table, out: Console | None = None) -> None:
     natural = Measurement.get(out, out.options.update_width(UNBOUNDED), table).maximum
     Console(file=out.file, width=max(natural, 1), color_system=None,
             highlight=False).print(table)
+
+
+def plain_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]],
+                ) -> Iterator[str]:
+    """The lines ``print_table`` gives for a table of plain strings piped or redirected
+    (rich's box, one line a row at the natural width), without rich's renderer: rich
+    lays a 10,000-row table out in ~5 s of CPU (``monitor status`` of 10,000 sources),
+    this in ~0.1 s.  No style (a pipe has no colours anyway); a line break inside a cell
+    becomes a space, so a row stays one line."""
+    from rich.cells import cell_len as wide
+
+    def cell_len(text: str) -> int:  # columns on a screen: a Chinese character takes two
+        return len(text) if text.isascii() else wide(text)
+
+    cells = [[" ".join(c.splitlines()) for c in row] for row in rows]
+    widths = [max([cell_len(h), *(cell_len(r[i]) for r in cells)])
+              for i, h in enumerate(headers)]
+
+    def line(left: str, fill: str, mid: str, right: str) -> str:
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def row(edge: str, values: Sequence[str]) -> str:
+        return edge + edge.join(f" {v}{' ' * (w - cell_len(v))} "
+                                for v, w in zip(values, widths, strict=True)) + edge
+
+    yield title
+    yield line("┏", "━", "┳", "┓")
+    yield row("┃", headers)
+    yield line("┡", "━", "╇", "┩")
+    yield from (row("│", r) for r in cells)
+    yield line("└", "─", "┴", "┘")
 
 
 def load(sources_file: Path, *, quiet: bool = False, logging: bool = True) -> Config:

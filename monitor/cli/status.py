@@ -25,11 +25,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from monitor import capacity
 from monitor.cli.common import (
@@ -39,6 +37,7 @@ from monitor.cli.common import (
     load,
     local_time,
     open_store,
+    plain_table,
     print_json,
     sources_option,
     start_logging,
@@ -48,6 +47,10 @@ from monitor.config import Config
 from monitor.holder import ended_here
 from storage import glance
 from storage.glance import RecentChecks, SourceStatus
+
+if TYPE_CHECKING:  # rich's table only on a terminal
+    from rich.table import Table
+    from rich.text import Text
 
 STYLE = {"ok": "green", "failing": "red", "gone": "magenta", "new": "cyan"}
 
@@ -67,14 +70,20 @@ def status(sources_file: Path, as_json: bool) -> None:
     if as_json:
         print_json(status_json(rows, recent, config))
         return
-    out = console if console.is_terminal else Console(width=100_000, soft_wrap=True)
-    out.print(Text(health_line(recent, config)), soft_wrap=True)
-    for host in capacity.behind(config.sources, config.settings):
-        out.print(Text(f"capacity: {host.describe()}", style="yellow"), soft_wrap=True)
-    for line in (backlog_line(rows), stale_leases_line(rows)):
-        if line:
-            out.print(Text(line, style="yellow"), soft_wrap=True)
-    out.print(status_table(rows, config.settings.timezone, wrap=console.is_terminal))
+    tz = config.settings.timezone
+    lines = [health_line(recent, config)]
+    lines += [f"capacity: {h.describe()}" for h in capacity.behind(config.sources,
+                                                                   config.settings)]
+    lines += [line for line in (backlog_line(rows), stale_leases_line(rows)) if line]
+    if not console.is_terminal:  # piped: the same text, without rich's layout (10,000 rows)
+        click.echo("\n".join([*lines, *plain_table("sources", COLUMNS,
+                                                   (_cells(r, tz) for r in rows))]))
+        return
+    from rich.text import Text
+
+    for i, line in enumerate(lines):
+        console.print(Text(line, style="yellow" if i else ""), soft_wrap=True)
+    console.print(status_table(rows, tz))
 
 
 def status_json(rows: list[SourceStatus], recent: RecentChecks,
@@ -223,28 +232,43 @@ def _ago(seconds: float) -> str:
     return f"{max(0.0, seconds):.0f} s"
 
 
-def status_table(rows: list[SourceStatus], tz: str, *, wrap: bool = True) -> Table:
+COLUMNS = ("source", "status", "last check", "result", "next check", "last change",
+           "failures", "versions")
+
+
+def status_table(rows: list[SourceStatus], tz: str) -> Table:
+    """The table on a terminal: cells fold to the window's width, the status coloured."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="sources")
-    for col in ("source", "status", "last check", "result", "next check", "last change",
-                "failures", "versions"):
-        table.add_column(col, overflow="fold", no_wrap=not wrap)
+    for col in COLUMNS:
+        table.add_column(col, overflow="fold")
     for r in rows:
-        result = r.last_outcome or "—"
-        if r.last_http_status:
-            result += f" ({r.last_http_status})"
-        if r.last_outcome == "error" and r.last_error:
-            result += f": {r.last_error[:80]}"
-        style = STYLE.get(r.status, "")
+        source, _, *rest = _cells(r, tz)
         # Text, not markup: errors come from servers and pages.
-        table.add_row(Text(r.source), _status_cell(r, style),
-                      local_time(r.last_check_at, tz), Text(result), Text(_next(r, tz)),
-                      local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions))
+        table.add_row(Text(source), _status_cell(r, STYLE.get(r.status, "")),
+                      *(Text(c) for c in rest))
     return table
+
+
+def _cells(r: SourceStatus, tz: str) -> list[str]:
+    """A row's cells as text (the table's on a terminal, the lines' when piped)."""
+    result = r.last_outcome or "—"
+    if r.last_http_status:
+        result += f" ({r.last_http_status})"
+    if r.last_outcome == "error" and r.last_error:
+        result += f": {r.last_error[:80]}"
+    status = r.status + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
+    return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz),
+            local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions)]
 
 
 def _status_cell(r: SourceStatus, style: str) -> Text:
     """The page's status; a listing's documents whose page is gone are counted after it
     (the column reads fine while replies it listed are deleted)."""
+    from rich.text import Text
+
     cell = Text(r.status, style=style)
     if r.documents_gone:
         cell.append(f"（{r.documents_gone} 篇文档已删除）", style=STYLE.get("gone", ""))
