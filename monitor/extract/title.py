@@ -5,6 +5,16 @@ sites append column and site names ("标题_湖南省工业和信息化厅" → 
 separator, titles use it).  A heading of the page (h1, ``.title``...) that agrees with
 it wins, being untruncated; with no agreeing heading the article's ``<h1>`` (or the
 first one that is not a logo link) wins; then the cut ``<title>``; then 标题 metadata.
+
+The cut ``<title>`` is watched too where it says more than the title (``head_title_note``,
+kept as the metadata field ``网页标题``): a CMS that retitles a reply in its ``<title>``
+and leaves the heading ("关于A的答复" → "关于A的答复（已撤回）") made a real edit, and
+``monitor.detect`` tells it as ``title_changed``.  What only names the site is noise and
+is not kept: the title itself or a part of it (a truncated ``<title>``), the title then a
+site name after a space ("标题 湖南省人民政府"), a site or office name alone
+("某某市人民政府门户网站"), a column name of under 8 characters ("详细信息") that does
+not overlap the title.  So a site renaming itself in every ``<title>`` is no change.
+``monitor.pipeline`` records the field silently on a version stored before it existed.
 """
 
 from __future__ import annotations
@@ -66,3 +76,33 @@ def _one_line(node: LexborNode) -> str:
 def _agrees(heading: str, page_title: str) -> bool:
     a, b = heading.replace(" ", ""), page_title.replace(" ", "")
     return a == b or (min(len(a), len(b)) >= 6 and (a in b or b in a))
+
+
+# --- the page's <title>, when it says more than the title ----------------------------
+
+HEAD_TITLE_KEY = "网页标题"
+_ELLIPSIS = re.compile(r"(?:\.{2,}|…+)$")
+# A site's or an office's name: what a <title> says after the document's name, or
+# alone on every page of a site ("湖南省人民政府门户网站", "省发展改革委", "中国政府网").
+_SITE_NAME = re.compile(r"^\S*(?:人民政府|政府|门户网站|网站|网|办公厅|厅|局|委员会|委|办公室|办"
+                        r"|中心|政协|人大常委会|人大|部|院|署)(?:门户网站|网站|网)?$")
+_NAME_MIN = 8  # a document's name is longer than a column's ("通知公告", "详情")
+
+
+def head_title_note(head_title: str, title: str) -> str:
+    """What the page's ``<title>`` (its site suffix cut: ``title_from_head``) says that the
+    chosen title does not, or "" (see the module doc for what says nothing more);
+    otherwise it is kept whole (a retitled reply: "关于A的答复" → "关于A的答复（已撤回）",
+    or another document's name)."""
+    head, main = head_title.replace(" ", ""), title.replace(" ", "")
+    if not head or head == main or _SITE_NAME.match(head):
+        return ""
+    if _ELLIPSIS.sub("", head) in main:
+        return ""  # the title's words, or a part of them (a truncated <title>)
+    if title and head_title.startswith(title):
+        rest = head_title[len(title):]
+        if rest[:1].isspace() and _SITE_NAME.match(rest.strip()):
+            return ""
+    if len(head) < _NAME_MIN and not _agrees(head_title, title):
+        return ""
+    return head_title
