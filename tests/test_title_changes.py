@@ -64,7 +64,7 @@ async def test_a_site_name_changing_in_the_title_is_not_a_change(
     assert (await env.check()).outcome is Outcome.NEW
     for n, head in enumerate((f"{TITLE}_{SITE}门户网站", f"{TITLE} - 湖南省人民政府",
                               f"{TITLE} {SITE}", f"{TITLE[:20]}..._{SITE}",
-                              f"{SITE}门户网站", "详细信息")):
+                              f"{SITE}门户网站", "详细信息", "政府信息公开目录")):
         env.serve(html(retitled(head, 200 + n)))
         result = await env.check()
         assert result.outcome is Outcome.UNCHANGED, (head, result.summary)
