@@ -53,6 +53,7 @@ from monitor.config import Config, SourceConfig
 from monitor.diff import shutdown_diff_workers
 from monitor.errors import MonitorError, StorageError, reported
 from monitor.fetch import Fetcher, host_limiter
+from monitor.follow import unlisted_plan
 from monitor.health import DbHealth
 from monitor.holder import HOST, WORKER
 from monitor.logging import setup_logging
@@ -172,7 +173,8 @@ class _Running:
         self.pages: dict[str, int] = {}
         self.by_page: dict[int, str] = {}  # page id -> source, of the scheduled sources
         self.sources: dict[str, SourceConfig] = {}  # the scheduled sources, by name
-        self.documents: dict[str, tuple[str, int, str]] = {}  # key -> source, page, URL
+        # key -> source, page, URL, when it was taken off its listing (None: listed)
+        self.documents: dict[str, tuple[str, int, str, datetime | None]] = {}
         self._warned: dict[str, capacity.HostLoad] = {}  # hosts said to be behind
         self._delivering = False
         self._again = False  # alerts queued while delivering: another round after it
@@ -283,15 +285,16 @@ class _Running:
             return None  # removed or disabled since the job fired
         return Target(self.sources[name], page_id, plan, self.checker)
 
-    def _document_target(self, name: str, page_id: int, url: str) -> Target | None:
+    def _document_target(self, name: str, page_id: int, url: str,
+                         unlisted_at: datetime | None) -> Target | None:
         if name not in self.jobs.plans:
             return None  # its listing was removed or disabled
         source = self.sources[name]
         if not source.is_listing:
             return None  # no longer a listing: its documents stay archived
         doc = source.document(url)
-        return Target(doc, page_id, plan_for(doc, self.config.settings), self.checker,
-                      document=True)
+        plan = unlisted_plan(plan_for(doc, self.config.settings), unlisted_at, utcnow())
+        return Target(doc, page_id, plan, self.checker, document=True)
 
     # --- jobs ----------------------------------------------------------------------
 
@@ -361,10 +364,10 @@ class _Running:
         listings = [i for i, n in self.by_page.items() if self.sources[n].is_listing]
         if not listings:
             return
-        for parent, page_id, url in await asyncio.to_thread(
+        for parent, page_id, url, off in await asyncio.to_thread(
                 self.schedule.due_documents, listings, now, HOST):
             key = f"{self.by_page[parent]}#{page_id}"
-            self.documents[key] = (self.by_page[parent], page_id, url)
+            self.documents[key] = (self.by_page[parent], page_id, url, off)
             self.runner.submit(key)
 
     def wake_sweep(self) -> None:

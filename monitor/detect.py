@@ -9,7 +9,9 @@ in the summary and ``details["kinds"]``):
    be downloaded at last) or is no longer linked.  The reply itself is often the PDF,
    so a page whose text changed only in its 附件 line is told as the attachment's
    change; ``details["attachments"]`` names each (name, URL, old/new SHA-256 and status).
-3. ``title_changed``: the page now says it is a different document.
+3. ``title_changed``: the page now says it is a different document: its title, or its
+   ``<title>`` where that says more than the title (metadata ``网页标题``: see
+   ``monitor.extract.title``), changed.
 4. ``changed``: the body text changed.
 5. ``metadata_changed``: 发文日期, 索引号... changed, the text did not.
 
@@ -36,6 +38,7 @@ from monitor import lazyre
 from monitor.canon import canonical_line, canonical_parts, canonical_text
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
 from monitor.extract import listing
+from monitor.extract.title import HEAD_TITLE_KEY
 from monitor.paragraphs import ParagraphDiff
 from monitor.patch import make_patch
 from monitor.types import ChangeDecision, ChangeKind, Snapshot
@@ -204,9 +207,13 @@ def _parts(old: Snapshot, new: Snapshot,
         parts += attachment_parts(atts)
         details["attachments"] = atts
     meta = metadata_changes(old.metadata, new.metadata)
-    if meta:
+    if HEAD_TITLE_KEY in meta:  # the page's <title> retitled it: a title change
+        parts.append((ChangeKind.TITLE_CHANGED, f"{HEAD_TITLE_KEY}：" + " → ".join(
+            _cut(v, 60) if v is not None else "（同标题）" for v in meta[HEAD_TITLE_KEY])))
+    if rest := [k for k in meta if k != HEAD_TITLE_KEY]:
         parts.append((ChangeKind.METADATA_CHANGED, "；".join(
-            f"{k}：{_show(a)} → {_show(b)}" for k, (a, b) in meta.items())))
+            f"{k}：{_show(meta[k][0])} → {_show(meta[k][1])}" for k in rest)))
+    if meta:
         details["metadata"] = {k: [a, b] for k, (a, b) in meta.items()}
     return parts, details
 

@@ -49,6 +49,7 @@ class Plan:
     seconds: float
     timezone: str
     offset: float
+    skip: float = 0.0  # seconds passed over before the next slot (monitor.follow.unlisted_plan)
 
     def trigger(self) -> BaseTrigger:
         tz = ZoneInfo(self.timezone)
@@ -68,8 +69,9 @@ class Plan:
         return n
 
     def next_after(self, at: datetime) -> datetime:
-        """The first slot strictly after ``at``."""
-        nxt = self.trigger().get_next_fire_time(None, at + timedelta(microseconds=1))
+        """The first slot strictly after ``at`` (and ``skip`` seconds more)."""
+        at += timedelta(seconds=self.skip, microseconds=1)
+        nxt = self.trigger().get_next_fire_time(None, at)
         if nxt is None:  # a cron that never fires again cannot pass validation
             raise ValueError(f"no slot after {at}")
         return nxt

@@ -7,6 +7,8 @@ that introduces ``[[sources]] B`` lives at the end of source A's table.  So:
 * a source's own comments are the comment lines directly above its header (no blank line
   in between) and the comment lines directly below its last key; removing the source
   removes them, and nothing else;
+* the blank lines after a removed first source go with it when nothing but its own
+  comments is above it: the file starts with the next thing, not a blank line;
 * everything else between two tables (blank lines, a section comment, the comment of
   the ``[[watchers]]`` that follow) stays where it is: when the last source is removed or
   a new one appended, that text moves along so that it still precedes what it described.
@@ -15,6 +17,9 @@ that introduces ``[[sources]] B`` lives at the end of source A's table.  So:
 ``set_enabled`` (pause and resume in ``monitor serve --admin``) changes one key in place:
 an existing ``enabled`` keeps its line and comment; a new one goes right after the
 source's last key, above its own trailing comments and any ``[sources.follow]``.
+
+The file is read and written as bytes decoded, so its line ends (``\r\n`` from
+Notepad) are what the edit keeps, not what Python's text mode makes of them.
 
 The edited text must parse to the old data plus (or minus) exactly that source, and pass
 ``parse_config``; otherwise nothing is written.  The file is replaced atomically, and
@@ -122,10 +127,15 @@ def set_enabled(text: str, name: str, enabled: bool, *, path: Path) -> str:
 
 
 def read_for_edit(path: Path) -> tuple[str, str, str]:
-    """(the file as on disk, its BOM or "", its TOML): Notepad's BOM is kept on writing."""
-    on_disk = path.read_text(encoding="utf-8")
+    """(the file as on disk, its BOM or "", its TOML): Notepad's BOM is kept on writing,
+    and so are its line ends (read as they are, not turned into ``\n``)."""
+    on_disk = _read(path)
     toml = on_disk.removeprefix("\ufeff")
     return on_disk, on_disk[:len(on_disk) - len(toml)], toml
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8")
 
 
 def _index(aot: object, name: str, path: Path) -> int:
@@ -143,7 +153,9 @@ def _cut(aot: AoT, index: int, above: Body) -> Body:
         above[i] = (None, Null())
     rest = _take_rest(_body(_deepest(aot.body[index])), drop_own=True)
     real = [item for _, item in above if not isinstance(item, Null)]
-    if real and isinstance(real[-1], Whitespace):  # one blank line between is enough
+    # One blank line between is enough; and at the top of the file none: the file
+    # starts with what came after the source, not with the blank line that followed it.
+    if not real or isinstance(real[-1], Whitespace):
         while rest and isinstance(rest[0][1], Whitespace | Null):
             rest.pop(0)
     return rest
@@ -254,13 +266,13 @@ def _check(new: str, expected: dict[str, Any], path: Path) -> None:
 
 def write_atomically(path: Path, before: str, after: str) -> None:
     """Replace ``path`` with ``after`` unless it no longer holds ``before``."""
-    if path.exists() and path.read_text(encoding="utf-8") != before:
+    if path.exists() and _read(path) != before:
         raise ConfigError("the file changed while it was being edited; try again",
                           file=str(path))
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(after)
             handle.flush()
             os.fsync(handle.fileno())

@@ -12,9 +12,10 @@ version and its documents never disagree (a crash between the two is impossible)
   read: older ones were only pushed to pages not read): a change row of kind
   ``unlisted`` (no alert: a column that pushes items off its last page, or archives them,
   is not news; the document's own page going away is, as ``gone``).  It keeps its
-  history and is still checked on its follow plan until its page is gone
-  (``Schedule.due_documents``), so that deletion is recorded and told; a gone unlisted
-  document is no longer checked.  One that comes back is listed again.
+  history and is still checked, ever more rarely (``monitor.follow.unlisted_plan``),
+  until its page is gone (``Schedule.due_documents``), so that deletion is recorded and
+  told; a gone unlisted document is no longer checked.  One that comes back is listed
+  again.
 * At most ``max_documents`` documents of a listing are created; links beyond that are
   left out (newest first: a column lists its newest items first) and say so in the log.
 """

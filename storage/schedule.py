@@ -267,21 +267,24 @@ class Schedule:
             return moved
 
     def due_documents(self, listing_ids: Sequence[int], now: datetime,
-                      held_on: str | None = None) -> list[tuple[int, int, str]]:
-        """(listing page id, page id, URL) of the documents of these listings that are due
-        and free (or leased by a process of host ``held_on``: see ``due_pages``), oldest
-        first (a document never checked comes first).  A document taken off its listing
-        (unlisted) is still checked, on the same follow plan, until its page is gone: its
-        deletion is recorded and told (页面已删除) like any page's; then it rests, unless
-        the listing lists it again."""
+                      held_on: str | None = None
+                      ) -> list[tuple[int, int, str, datetime | None]]:
+        """(listing page id, page id, URL, when it was taken off its listing or None) of
+        the documents of these listings that are due and free (or leased by a process of
+        host ``held_on``: see ``due_pages``), oldest first (a document never checked comes
+        first).  A document taken off its listing (unlisted) is still checked, on a slower
+        plan (``monitor.follow.unlisted_plan``), until its page is gone: its deletion is
+        recorded and told (页面已删除) like any page's; then it rests, unless the listing
+        lists it again."""
         if not listing_ids:
             return []
         with self.store.session() as s:
-            rows = s.execute(select(P.parent_id, P.id, P.url).where(
+            rows = s.execute(select(P.parent_id, P.id, P.url, P.listed, P.unlisted_at).where(
                 P.parent_id.in_(list(listing_ids)), or_(P.listed, P.status != "gone"),
                 _due(now), _free(now, held_on)).order_by(P.next_check_at.is_not(None),
                                                         P.next_check_at, P.id))
-            return [(int(p or 0), int(i or 0), u) for p, i, u in rows]
+            return [(int(p or 0), int(i or 0), u, None if listed else _aware(off) or now)
+                    for p, i, u, listed, off in rows]
 
     def due_pages(self, now: datetime, after: datetime | None = None,
                   until: datetime | None = None,

@@ -419,3 +419,53 @@ def test_a_page_leased_by_an_ended_process_of_this_machine_is_checked_at_its_slo
     time.sleep(2)
     assert site.hits("/busy.html") == 1  # its holder (this test) is alive: waited for
     assert d.stop() == 0
+
+
+def test_the_daemon_checks_a_document_taken_off_its_listing_ever_more_rarely(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:
+    from tests.test_listing_sources import Column
+
+    column = Column(site, 3)
+    column.serve_replies()
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "col"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        match = 't2021\\d{{4}}_\\d+\\.html$'
+        interval = "1s"
+        [sources.follow]
+        content = "div.article"
+        interval = "1s"
+        """)
+    off_path = "/col/t20210101_101.html"
+    daemons.start(sources)
+    wait_until(lambda: site.hits(off_path) >= 2, 60, "the documents checked")
+    column.replies.remove(101)
+    store = Store(db_url(), migrate=False)
+    try:
+        def doc() -> Page:
+            with store.session() as s:
+                return s.exec(select(Page).where(Page.url == site.url(off_path))).one()
+
+        wait_until(lambda: not doc().listed, 60, "the document unlisted")
+        with store.session() as s:  # off for a minute: 16 intervals of 1 s at most
+            s.execute(update(Page).where(Page.url == site.url(off_path))
+                      .values(unlisted_at=datetime.now(UTC) - timedelta(minutes=1)))
+            s.commit()
+
+        def gap() -> float:
+            row = doc()
+            if row.next_check_at is None or row.last_check_at is None:
+                return 0.0
+            return (row.next_check_at - row.last_check_at).total_seconds()
+
+        # its next check (one dispatched before the update may still come at 1 s)
+        wait_until(lambda: gap() >= 14, 60, "a check planning the next 16 intervals on")
+        assert gap() <= 17  # 16 follow intervals, not more
+        hits, listed = site.hits(off_path), site.hits("/col/t20210100_100.html")
+        time.sleep(6)
+        assert site.hits("/col/t20210100_100.html") > listed  # the listed: at its interval
+        assert site.hits(off_path) == hits  # the unlisted: resting till its slot
+    finally:
+        store.close()

@@ -399,6 +399,23 @@ def test_a_metadata_value_ends_where_the_widget_or_next_label_starts(
     assert extract_metadata(f"<p>{line}</p>") == expected
 
 
+@pytest.mark.parametrize("counter", ["浏览次数 123", "阅读量 57", "阅读量57次", "点击数：99",
+                                     "访问次数 1,234 次", "人气 8"])
+@pytest.mark.parametrize("field", ["发布机构：湖南省工业和信息化厅", "索引号：430S00/2021-08026431",
+                                   "文号：湘工信提案函〔2021〕254号", "主题分类：工业"])
+def test_a_counter_without_a_colon_ends_any_field(field: str, counter: str) -> None:
+    label, value = field.split("：")
+    for space in (" ", "\u3000"):
+        assert extract_metadata(f"<p>{field}{space}{counter}</p>") == {label: value}
+    assert extract_metadata(f"<table><tr><td>{label}：</td><td>{value} {counter}</td></tr>"
+                            "</table>") == {label: value}
+
+
+def test_a_value_ending_in_a_counter_word_without_a_count_keeps_it() -> None:
+    assert extract_metadata("<p>标题：2023年全民阅读量</p>") == {"标题": "2023年全民阅读量"}
+    assert extract_metadata("<p>标题：关于提高点击率的通知</p>") == {"标题": "关于提高点击率的通知"}
+
+
 def test_every_view_counter_noise_knows_ends_a_metadata_value() -> None:
     from monitor.extract.metadata import COUNTER_LABELS, STOP_LABELS
     from monitor.noise import _NOUNS
@@ -413,6 +430,8 @@ def test_a_value_stored_with_its_counter_is_the_same_value() -> None:
     old = canonical_parts("标题", "正文", {"发布日期": "2021-06-24 阅读次数：60911次"})
     assert old == canonical_parts("标题", "正文", {"发布日期": "2021-06-24"})
     assert old != canonical_parts("标题", "正文", {"发布日期": "2021-06-25"})
+    colonless = canonical_parts("标题", "正文", {"发布机构": "某某厅阅读量 57"})
+    assert colonless == canonical_parts("标题", "正文", {"发布机构": "某某厅"})
 
 
 @pytest.mark.parametrize("number", [

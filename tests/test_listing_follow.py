@@ -6,16 +6,18 @@ documents."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, timedelta
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select, update
 
 from alerts.compose import Composer
 from monitor.config import Config, load_config, watcher_warnings
 from monitor.types import Outcome
 from storage import Store
 from storage.alerts_repo import AlertsRepo
-from storage.models import Alert, Change
+from storage.instant import utcnow
+from storage.models import Alert, Change, Page
 from tests.conftest import write_sources
 from tests.sites import Response, Site
 from tests.test_listing_sources import (
@@ -178,3 +180,54 @@ async def test_status_counts_a_listing_s_documents_whose_page_is_gone(
     sources = str(config.path)
     status = cli("status", "--sources", sources, db=db_url)
     assert f"{NAME}" in status.stdout and "ok（1 篇文档已删除）" in status.stdout, status.stderr
+
+
+def _off_since(store: Store, page_id: int, days: int) -> None:
+    """The document taken off its listing ``days`` ago (the clock is not the test's)."""
+    with store.session() as s:
+        s.execute(update(Page).where(col(Page.id) == page_id)
+                  .values(unlisted_at=utcnow() - timedelta(days=days)))
+        s.commit()
+
+
+def _waits(store: Store) -> dict[str, float]:
+    """Each document's wait until its next check, in days, by URL."""
+    now = utcnow()
+    return {p.url: ((p.next_check_at.replace(tzinfo=UTC) if p.next_check_at.tzinfo is None
+                     else p.next_check_at) - now).total_seconds() / 86400
+            for p in documents(store) if p.next_check_at is not None}
+
+
+async def test_a_reply_taken_off_the_column_is_checked_ever_more_rarely_until_gone(
+        config: Config, store: Store, site: Site, db_url: str) -> None:  # noqa: F811
+    column = Column(site, 5)
+    column.serve_replies()
+    store.sync_sources(config.sources)
+    await check_pass(config, store)
+    column.replies.remove(102)
+    await check_pass(config, store)  # recorded as unlisted
+    path = "/col/t20210102_102.html"
+    [off] = [p for p in documents(store) if not p.listed]
+    url = site.url(path)
+
+    # off for a day, then 5, then 40: a follow interval (1d), then 4, then 16
+    for days, (low, high) in ((0, (0.0, 1.0)), (5, (3.0, 4.0)), (40, (15.0, 16.0))):
+        _off_since(store, off.id or 0, days)
+        hits = site.hits(path)
+        pass_a_day(store)
+        await check_pass(config, store)
+        assert site.hits(path) == hits + 1  # still checked: its deletion would be told
+        waits = _waits(store)
+        assert low <= waits[url] <= high, (days, waits[url])
+        assert all(0 < w <= 1.0 for u, w in waits.items() if u != url), waits  # listed
+
+    # its page deleted: still found and told, and status counts it
+    site.route(path, Response("<h1>404 页面不存在</h1>".encode(), status=404))
+    for _ in range(config.settings.gone_after):
+        pass_a_day(store)
+        await check_pass(config, store)
+    assert [p.status for p in documents(store) if p.id == off.id] == ["gone"]
+    assert "页面已删除" in mail(config, store, alerts(store)[-1]).subject
+    status = json.loads(cli("status", "--json", "--sources", str(config.path),
+                            db=db_url).stdout)
+    assert status["sources"][0]["documents_gone"] == 1

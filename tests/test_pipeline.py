@@ -23,7 +23,7 @@ from monitor.pipeline import Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
 from storage.alerts_repo import AlertRecord, AlertsRepo
-from storage.models import Change, Check
+from storage.models import Change, Check, Version
 from storage.records import PageState, VersionInfo
 from tests.conftest import write_sources
 from tests.pages import seed, seed_page
@@ -297,6 +297,39 @@ async def test_a_cut_counter_leaves_no_separator_and_a_dated_field_stays(
     first, second = env.store.version(v.id).text.splitlines()[:2]
     assert (first, second) == ("北京时间2026年12月7日，我厅召开专题会议。",
                                "发布时间：2026年12月7日 02:40:05")
+
+
+def colonless_counter(views: int) -> bytes:
+    """Seed 000's article with a byline whose 发布机构 is followed by a view counter
+    written without a colon, as some CMS templates do."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in seed(0).paragraphs)
+    return (f"<html><head><meta charset='utf-8'><title>{TITLE}</title></head><body>"
+            f"<div class='article'><h1>{TITLE}</h1>"
+            f"<p>发布机构：湖南省工业和信息化厅 浏览次数 {views}</p>{paragraphs}</div>"
+            "</body></html>").encode()
+
+
+async def test_a_view_counter_without_a_colon_is_never_a_metadata_change(
+        make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    env.serve(html(colonless_counter(98765)))
+    assert (await env.check()).outcome is Outcome.NEW
+    [v] = env.versions()
+    assert env.store.version(v.id).metadata["发布机构"] == "湖南省工业和信息化厅"
+
+    env.serve(html(colonless_counter(98766)))
+    assert (await env.check()).outcome is Outcome.UNCHANGED
+
+    # a version an earlier release stored with the counter in the value: the same value
+    with env.store.session() as s:
+        version = s.exec(select(Version)).one()
+        version.meta = {**version.meta, "发布机构": "湖南省工业和信息化厅浏览次数 98765"}
+        s.add(version)
+        s.commit()
+    env.serve(html(colonless_counter(98767)))
+    result = await env.check()
+    assert result.outcome is Outcome.UNCHANGED, result.summary
+    assert len(env.versions()) == 1 and env.changes() == [] and env.alerts() == []
 
 
 @pytest.mark.parametrize("number", ["武经信提案函［２０２１］１７号", "武经信提案函[2021]17号",

@@ -229,3 +229,20 @@ def test_cli_remove_and_list(sources: Path) -> None:
     assert "keep this comment" not in sources.read_text(encoding="utf-8")
     code, out = _run("sources", "remove", "first", "--sources", str(sources))
     assert code == 3 and "first" in out
+
+
+TWO = ('{own}[[sources]]\nname = "a"\nurl = "https://a.gov.cn/"\n\n'
+       '# Wuhan replies.\n[[sources]]\nname = "b"\nurl = "https://b.gov.cn/"\n\n'
+       '[[watchers]]\nemail = "analyst@example.org"\nsources = ["*"]\n')
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("own", ["", "# a's own comment\n"], ids=["bare", "commented"])
+def test_removing_the_first_source_leaves_no_blank_first_line(
+        tmp_path: Path, newline: str, own: str) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_bytes(TWO.format(own=own).replace("\n", newline).encode())
+    code, out = _run("sources", "remove", "a", "--sources", str(path))
+    assert code == 0, out
+    want = TWO.format(own="").split("\n\n", 1)[1]  # the file as if "a" was never there
+    assert path.read_bytes().decode() == want.replace("\n", newline)

@@ -36,7 +36,7 @@ from monitor.errors import EmptyContentError, SelectorMatchedNothingError
 from monitor.extract import listing
 from monitor.extract.layout import BLOCK_TAGS, render
 from monitor.extract.metadata import FIELD, extract_metadata
-from monitor.extract.title import page_title, title_from_head
+from monitor.extract.title import HEAD_TITLE_KEY, head_title_note, page_title, title_from_head
 from monitor.normalize import normalize_line, normalize_with_notes, strip_ignored
 from monitor.types import Extracted
 
@@ -140,6 +140,8 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
         raise EmptyContentError(f"{where} has no text")
     metadata = _metadata(body, ignore_text)
     title = page_title(body, blocks, head_title) or metadata.get("标题", "")
+    if not listings and (note := head_title_note(head_title, title)):
+        metadata[HEAD_TITLE_KEY] = note  # a <title> apart from the heading: watched too
     documents = chosen if chosen is not None else \
         discover.from_listings(listings, base, pattern) if listings and url else []
     return Extracted(title=title, text=text, metadata=metadata,

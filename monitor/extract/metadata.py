@@ -23,6 +23,9 @@ ends where the next thing in its line starts (``settled``):
   (``STOP_LABELS``: 来源, 责任编辑, 字体…) or a view counter or share widget
   (``COUNTER_LABELS``: 阅读次数, 浏览量…), so "发布时间：2021-06-24 阅读次数：98765次" is
   2021-06-24 and a counter that moves on every visit never reaches the metadata;
+* at a view counter written without a colon when its count closes the value, in any
+  field: "发布机构：某某厅 阅读量 57" is 某某厅, "省发展改革委 浏览次数 123次" 省发展改革委.
+  Only with its count and only at the end: a title that ends in "…阅读量" keeps it;
 * before an opening bracket it leaves at its end ("2021-06-24 【字体：大 中 小】");
 * a date field's value is the date (and time) itself when it starts with one:
   "2021年06月24日 星期四", "2021-06-24 09:46 打印本页" are 2021年06月24日, 2021-06-24 09:46.
@@ -67,6 +70,13 @@ COUNTER_LABELS = (
     "阅读量", "访问次数", "访问人次", "访问数", "查看次数", "人气", "分享到",
 )
 _CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in aliases}
+# A counter's label and its count closing a value, with no colon ("省发展改革委 浏览次数
+# 123", "某某厅阅读量 57次"): the counters above and those among STOP_LABELS.
+_COUNTER_NOUNS = sorted({*COUNTER_LABELS, "点击", "点击数", "浏览次数", "访问量", "阅读"}
+                        - {"分享到"}, key=len, reverse=True)
+_COUNT_AT_END = lazyre.compile(
+    "(?:" + "|".join(_COUNTER_NOUNS) + r")\s*[:：]?\s*\d[\d,]*\s*(?:人次|次|人)?\s*$")
+_COUNT_LEADS = frozenset(noun[0] for noun in _COUNTER_NOUNS)
 # What a search may be limited to besides the metadata fields (storage.search).
 SEARCH_FIELDS = ("text", "title", "attachment")
 
@@ -306,10 +316,20 @@ def settled(key: str | None, value: str) -> str:
     Settling a settled value changes nothing."""
     if (":" in value or "：" in value) and (m := FIELD.search(value)):
         value = value[:m.start()]
+    if value[-1:].isdigit() or value.endswith(("次", "人")):
+        value = _without_count(value)
     value = unwrapped(value.rstrip(_OPENERS + " \u3000|｜"))
     if key in _DATE_FIELDS and (m := _DATE_VALUE.match(value)):
         value = m.group().rstrip()
     return value
+
+
+def _without_count(value: str) -> str:
+    """``value`` without a view counter closing it, written without a colon."""
+    if not _COUNT_LEADS.intersection(value):
+        return value
+    m = _COUNT_AT_END.search(value)
+    return value[:m.start()].rstrip() if m else value
 
 
 def _put(found: dict[str, str], label: str, value: str) -> None:
