@@ -184,6 +184,27 @@ async def test_monitor_check_group_commits_record_the_whole_read(
                                           for i in range(3)]
 
 
+async def test_a_source_with_headers_is_asked_with_304s_at_every_pass(
+        tmp_path: Path, site: Site, store: Store) -> None:
+    """``headers`` (pairs) stored on the source's row read back as lists: the row of a
+    source with headers was "updated" at every sync, so every ``monitor check`` took its
+    settings for new and read the page whole, without If-None-Match."""
+    server = Conditional(seed_page(0))
+    site.route("/p0.html", server)
+    line = 'headers = { Referer = "https://www.example.gov.cn/" }'
+
+    async def check() -> tuple[Outcome, int | None]:
+        config = load_config(_sources(tmp_path, site, 1, line), env={})
+        synced = await asyncio.to_thread(store.sync_sources, config.sources)
+        assert synced["updated"] == []
+        [r] = await run_checks(config, store, config.sources, progress=False)
+        return r.outcome, r.status
+
+    assert [await check() for _ in range(3)] == [
+        (Outcome.NEW, 200), (Outcome.UNCHANGED, 304), (Outcome.UNCHANGED, 304)]
+    assert server.asked == [None, '"v1"', '"v1"']
+
+
 # --- bug 2: a settings edit is not an edit of the page --------------------------------------
 
 
