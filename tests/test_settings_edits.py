@@ -22,10 +22,12 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlmodel import select
 
+import monitor.fetch.http
 import monitor.pipeline
 from alerts.compose import Composer
 from monitor.cli.check import run_checks
 from monitor.config import load_config
+from monitor.fetch.encoding import decode_html
 from monitor.types import Outcome
 from monitor.web.app import create_app
 from storage import Store, db, rawcodec
@@ -154,6 +156,31 @@ async def test_without_etags_the_same_bytes_take_the_cheap_path_again_after_one_
     monkeypatch.setattr(monitor.pipeline, "extract", _broken)
     again = await edited.check()
     assert again.outcome is Outcome.UNCHANGED and again.error_kind is None
+
+
+async def test_the_same_bytes_are_not_even_decoded_and_new_bytes_are_read_whole(
+        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811  (the fixture)
+    """An unchanged page without validators: its text is the last version's, so the
+    body's charset is neither detected nor decoded (``FetchResult.decoded``); an
+    edited page's body still is, and its edit is found."""
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    assert (await env.check()).outcome is Outcome.NEW
+    decodings: list[int] = []
+
+    def counted(body: bytes, *args: object) -> tuple[str, str]:
+        decodings.append(len(body))
+        return decode_html(body, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(monitor.fetch.http, "decode_html", counted)
+    again = await env.check()
+    assert (again.outcome, again.status, decodings) == (Outcome.UNCHANGED, 200, [])
+
+    env.serve(html(seed_page(0, edit=EDIT)))
+    edited = await env.check()
+    assert edited.outcome is Outcome.CHANGED and edited.change_kind is not None
+    assert decodings == [len(seed_page(0, edit=EDIT))]
+    assert EDIT[1] in env.store.version(env.versions()[-1].id).text
 
 
 def _sources(tmp_path: Path, site: Site, n: int, line: str = "") -> Path:
