@@ -150,11 +150,21 @@ class SourceConfig:
         return by_name or bool(set(tags) & set(self.tags))
 
     def config_dict(self) -> dict[str, Any]:
-        """A JSON-able form, stored on the ``sources`` row so history keeps the settings."""
+        """A JSON-able form, stored on the ``sources`` row so history keeps the settings.
+
+        Exactly what reading the row back gives (lists, never tuples, at every depth:
+        ``headers`` is pairs): ``Store.sync_sources`` compares the two, and a source
+        that compared unequal at every sync had its settings "changed" at every run —
+        its page read whole, without validators (``pipeline.settings_read``)."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["interval"] = self.interval.total_seconds() if self.interval else None
         d["follow"] = self.follow.config_dict() if self.follow else None
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        return {k: _listed(v) for k, v in d.items()}
+
+
+def _listed(value: Any) -> Any:
+    """``value`` with its tuples as lists, nested ones too (JSON's form of them)."""
+    return [_listed(v) for v in value] if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True)

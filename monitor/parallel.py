@@ -33,7 +33,8 @@ first worker.  A worker diffs a rewrite in one process of its own (``monitor.dif
 starts two per process otherwise), so the diff processes are as many as the workers.
 
 Processes.  The parent loads the configuration, syncs the sources and makes their pages,
-then forks the workers (``fork``: imports and configuration are paid once).  At that
+then forks the workers (``fork``: imports, configuration and the map of the sources'
+pages are paid once; a worker does not ask the database for its pages again).  At that
 moment it has no thread and no open database connection: its pool is emptied first
 (``Store.close``; the engine connects again on its next use), so no socket or SQLite
 handle is shared with a child.  Each worker uses the ``Store`` it inherited, whose engine
@@ -73,7 +74,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from storage import Store
+    from storage.schedule import PageRef
 
 SOURCES_PER_WORKER = 50  # "auto": no more workers than one per this many sources
 STOP_GRACE = 10.0  # seconds interrupted workers get to give their leases back
@@ -234,10 +236,11 @@ def check_pass(config: Config, store: Store, sources: list[SourceConfig], *, run
     from monitor.holder import WORKER
     from storage.schedule import Schedule
 
-    Schedule(store, WORKER, config.settings.lease_seconds).ensure_pages(sources)
+    # made once, here: each worker finds its sources' pages in this map (no query)
+    pages = Schedule(store, WORKER, config.settings.lease_seconds).ensure_pages(sources)
     store.close()  # no pooled connection crosses the fork; each process connects anew
     logger.info("checking {} sources in {} worker processes", len(sources), len(parts))
-    return _Pool(config, store, run, parts).run(bar, len(sources))
+    return _Pool(config, store, run, parts, pages).run(bar, len(sources))
 
 
 @dataclass
@@ -270,8 +273,10 @@ def _how(code: int | None) -> str:
 
 
 class _Pool:
-    def __init__(self, config: Config, store: Store, run: Run, parts: list[Part]) -> None:
+    def __init__(self, config: Config, store: Store, run: Run, parts: list[Part],
+                 pages: Mapping[str, PageRef]) -> None:
         self.config, self.store, self.checks, self.parts = config, store, run, parts
+        self.pages = pages  # inherited by the workers (fork), not sent
         self.workers: list[_Worker] = []
 
     def run(self, bar: Bar | None, total: int) -> Pass:
@@ -316,7 +321,7 @@ class _Pool:
         receive, send = ctx.Pipe(duplex=False)
         process = ctx.Process(target=_work, name=f"monitor check worker {len(self.workers)}",
                               args=(self.config, self.store, self.checks, part, send,
-                                    os.getpid()))
+                                    os.getpid(), self.pages))
         process.start()
         send.close()  # the child's end: EOF here once the child is gone
         return _Worker(part, process, receive)
@@ -408,7 +413,7 @@ async def _stoppable(work: Awaitable[list[CheckResult]]) -> list[CheckResult]:
 
 
 def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
-          parent: int) -> None:
+          parent: int, pages: Mapping[str, PageRef]) -> None:
     """A worker process: check ``part``, telling the parent each source as it is done."""
     from monitor import diff
 
@@ -421,7 +426,7 @@ def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
         _stop_with(parent)
         results = asyncio.run(_stoppable(run(part.config(config), store, part.sources,
                                              progress=False, documents=part.documents,
-                                             on_done=done)))
+                                             on_done=done, pages=pages)))
         conn.send(("done", results))
     except (KeyboardInterrupt, asyncio.CancelledError):
         raise SystemExit(130) from None  # the parent stopped us: no traceback

@@ -34,6 +34,7 @@ from monitor.extract import extract, extract_document, extract_feed, listing, sn
 from monitor.extract.title import HEAD_TITLE_KEY
 from monitor.fetch import Fetcher
 from monitor.fetch.encoding import decode_html
+from monitor.fetch.http import decoded
 from monitor.holder import WORKER
 from monitor.types import (
     SETTINGS_ONLY,  # a settings-only change's summary starts with it
@@ -74,9 +75,11 @@ async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = 
     """Fetch and extract; a 304 returns the bare ``FetchResult``, and so does a 200
     without redirects whose body's SHA-256 is ``same_as`` (the last version's raw bytes:
     see ``reusable_reading``).  Raises MonitorError."""
-    result = await fetcher.fetch_source(source, etag=etag, last_modified=last_modified)
+    result = await fetcher.fetch_source(source, etag=etag, last_modified=last_modified,
+                                        same_as=same_as)
     if result.not_modified or (same_as and _same_bytes(result, same_as)):
-        return result
+        return result  # its text may be left undecoded (``FetchResult.decoded``)
+    result = await decoded(result, source.encoding)
     try:
         return Inspection(result, await _content(source, result))
     except MonitorError as exc:
@@ -354,7 +357,8 @@ class Checker:
             if reusable_reading(source, state) == got.sha256:
                 rec = self._base(state, started, t0, Outcome.UNCHANGED, got)
                 return await self._files_changed(source, state, seen, rec)
-            got = Inspection(got, await _content(source, got))
+            fetched = await decoded(got, source.encoding)  # left undecoded as the same bytes
+            got = Inspection(fetched, await _content(source, fetched))
             seen = replace(seen, got=got)
         if isinstance(got, FetchResult):  # 304 Not Modified
             rec = self._base(state, started, t0, Outcome.UNCHANGED, got)

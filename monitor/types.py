@@ -28,6 +28,9 @@ class FetchResult:
     redirects: tuple[tuple[int, str], ...] = ()  # (status, location) of each hop
     fetched_at: datetime | None = None  # when the request was sent (capture began)
     document: str | None = None  # a file's format (pdf, docx…): ``text`` is then empty
+    # False: ``text`` not decoded yet, the body being the last version's very bytes
+    # (``HttpFetcher.fetch``'s ``same_as``); ``monitor.fetch.http.decoded`` decodes it
+    decoded: bool = True
 
     @property
     def permanent_redirect(self) -> bool:

@@ -63,6 +63,31 @@ def test_status_loads_no_fetcher_no_pipeline_and_at_head_no_sqlalchemy(tmp_path:
     assert "sqlalchemy" in modules  # the first run made the database through Store
 
 
+STATUS = """
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(sorted(sys.modules))))
+from monitor.cli import main
+sys.argv = ["monitor", "status"]
+main()
+"""
+
+
+def test_the_monitor_program_s_status_reads_no_installed_distribution(tmp_path: Path) -> None:
+    """pydantic looks for plugins in every installed distribution's entry points
+    (``importlib.metadata``) when it builds the settings model; the ``monitor`` program
+    has none to run and does not look (``cli._no_pydantic_plugins``)."""
+    (tmp_path / "sources.toml").write_text(
+        f'[settings]\ndatabase_url = "sqlite:///{tmp_path}/m.db"\n\n[[sources]]\n'
+        'name = "a"\nurl = "https://example.org/a.html"\n', encoding="utf-8")
+    for _ in range(2):  # the first one makes the database (SQLAlchemy reads its own)
+        out = subprocess.run([sys.executable, "-c", STATUS], cwd=tmp_path, text=True,
+                             capture_output=True, timeout=120, check=True).stdout
+    *printed, last = out.strip().splitlines()
+    assert "health: no checks yet" in "\n".join(printed)
+    modules = set(json.loads(last))
+    assert "monitor.settings" in modules and "importlib.metadata" not in modules
+
+
 def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -22,10 +22,12 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlmodel import select
 
+import monitor.fetch.http
 import monitor.pipeline
 from alerts.compose import Composer
 from monitor.cli.check import run_checks
 from monitor.config import load_config
+from monitor.fetch.encoding import decode_html
 from monitor.types import Outcome
 from monitor.web.app import create_app
 from storage import Store, db, rawcodec
@@ -156,6 +158,31 @@ async def test_without_etags_the_same_bytes_take_the_cheap_path_again_after_one_
     assert again.outcome is Outcome.UNCHANGED and again.error_kind is None
 
 
+async def test_the_same_bytes_are_not_even_decoded_and_new_bytes_are_read_whole(
+        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811  (the fixture)
+    """An unchanged page without validators: its text is the last version's, so the
+    body's charset is neither detected nor decoded (``FetchResult.decoded``); an
+    edited page's body still is, and its edit is found."""
+    env = make_env()
+    env.serve(html(seed_page(0)))
+    assert (await env.check()).outcome is Outcome.NEW
+    decodings: list[int] = []
+
+    def counted(body: bytes, *args: object) -> tuple[str, str]:
+        decodings.append(len(body))
+        return decode_html(body, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(monitor.fetch.http, "decode_html", counted)
+    again = await env.check()
+    assert (again.outcome, again.status, decodings) == (Outcome.UNCHANGED, 200, [])
+
+    env.serve(html(seed_page(0, edit=EDIT)))
+    edited = await env.check()
+    assert edited.outcome is Outcome.CHANGED and edited.change_kind is not None
+    assert decodings == [len(seed_page(0, edit=EDIT))]
+    assert EDIT[1] in env.store.version(env.versions()[-1].id).text
+
+
 def _sources(tmp_path: Path, site: Site, n: int, line: str = "") -> Path:
     return write_sources(tmp_path / "sources.toml", "".join(
         f'[[sources]]\nname = "p{i}"\nurl = "{site.url(f"/p{i}.html")}"\n{line}\n\n'
@@ -182,6 +209,27 @@ async def test_monitor_check_group_commits_record_the_whole_read(
     assert await check_all(IGNORE_NOTHING) == [(Outcome.UNCHANGED, 304)] * 3
     assert [s.asked for s in servers] == [[None, f'"p{i}"', None, f'"p{i}"']
                                           for i in range(3)]
+
+
+async def test_a_source_with_headers_is_asked_with_304s_at_every_pass(
+        tmp_path: Path, site: Site, store: Store) -> None:
+    """``headers`` (pairs) stored on the source's row read back as lists: the row of a
+    source with headers was "updated" at every sync, so every ``monitor check`` took its
+    settings for new and read the page whole, without If-None-Match."""
+    server = Conditional(seed_page(0))
+    site.route("/p0.html", server)
+    line = 'headers = { Referer = "https://www.example.gov.cn/" }'
+
+    async def check() -> tuple[Outcome, int | None]:
+        config = load_config(_sources(tmp_path, site, 1, line), env={})
+        synced = await asyncio.to_thread(store.sync_sources, config.sources)
+        assert synced["updated"] == []
+        [r] = await run_checks(config, store, config.sources, progress=False)
+        return r.outcome, r.status
+
+    assert [await check() for _ in range(3)] == [
+        (Outcome.NEW, 200), (Outcome.UNCHANGED, 304), (Outcome.UNCHANGED, 304)]
+    assert server.asked == [None, '"v1"', '"v1"']
 
 
 # --- bug 2: a settings edit is not an edit of the page --------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import gc
 import sys
+import types
 from gettext import gettext as _
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -148,8 +149,27 @@ def main() -> None:
     Also: httpx's package imports its own command-line client (``httpx._main``: click,
     pygments, rich's syntax highlighting and progress bars; ~10 ms of a check) when it
     can, and falls back to a stub ``httpx.main`` when that import fails; monitor never
-    runs httpx's client, so this process marks the module missing."""
+    runs httpx's client, so this process marks the module missing.
+
+    And pydantic plugins are off in this process (``_no_pydantic_plugins``)."""
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    _no_pydantic_plugins()
     atexit.register(gc.freeze)
     cli.own_process = True
     cli()
+
+
+def _no_pydantic_plugins() -> None:
+    """The ``monitor`` program runs no pydantic plugin (logfire and the like: none is
+    needed, none is in requirements.lock).  The first model pydantic builds (``Settings``,
+    in every command that reads sources.toml) would look for them otherwise: its plugin
+    loader imports ``importlib.metadata`` and reads the entry points of every installed
+    distribution, ~15–20 ms of CPU of ``monitor status`` and of ``monitor check``'s
+    start-up, serial before the workers fork.  Its one function answers "none" here
+    instead (what ``PYDANTIC_DISABLE_PLUGINS=__all__`` makes it answer, without the
+    import and the scan); ``cli`` called in-process (tests) keeps pydantic as it is."""
+    if "pydantic.plugin._loader" in sys.modules:
+        return
+    loader = types.ModuleType("pydantic.plugin._loader")
+    loader.get_plugins = lambda: ()  # type: ignore[attr-defined]
+    sys.modules["pydantic.plugin._loader"] = loader

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from monitor.pipeline import Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
 from storage.records import PageState
-from storage.schedule import Schedule
+from storage.schedule import PageRef, Schedule
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -122,15 +122,17 @@ async def run_checks(config: Config, store: Store, sources: list[SourceConfig], 
                      progress: bool = True,
                      documents: Sequence[tuple[SourceConfig, int, str]] = (),
                      on_done: Callable[[SourceConfig, list[CheckResult]], None] | None = None,
-                     ) -> list[CheckResult]:
+                     pages: Mapping[str, PageRef] | None = None) -> list[CheckResult]:
     """Check ``sources`` (synced to the database), each under its page's lease, with the
     listings' due documents after them; and the ``documents`` asked for, now.  The
     leases and states of the sources' pages are taken in batches and their plain checks
     committed in groups (``monitor.batch``).  ``on_done`` gets each source's results (its
-    own and its documents') as they come."""
+    own and its documents') as they come.  ``pages``: the sources' pages, when the caller
+    has made them already (``Schedule.ensure_pages``; a worker of ``monitor.parallel``)."""
     limit = config.settings.concurrency
     schedule = Schedule(store, WORKER, config.settings.lease_seconds)
-    pages = await asyncio.to_thread(schedule.ensure_pages, sources)
+    if pages is None:
+        pages = await asyncio.to_thread(schedule.ensure_pages, sources)
     leases = batch.Leases(store, schedule)
     async with Fetcher(config.settings) as fetcher:
         checker = Checker(config, store, fetcher, commits=batch.GroupCommit(store, limit))

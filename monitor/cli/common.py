@@ -207,10 +207,26 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})  # JSON as they are
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (None: not a dataclass), found once per class."""
+    return tuple(f.name for f in fields(kind)) if is_dataclass(kind) else None
+
+
 def to_jsonable(data: Any) -> Any:
-    if is_dataclass(data) and not isinstance(data, type):
+    """``data`` as JSON's types.  A check's ``--json`` is ~17,000 values per 1,000 sources,
+    written by the parent after its workers: the common scalars are returned first, and a
+    dataclass's fields are looked up once per class."""
+    kind = type(data)
+    if kind in _AS_IS:
+        return data
+    names = _field_names(kind)
+    if names is not None:
         # field by field, not asdict(): that deep-copies everything, then it is walked again
-        return {f.name: to_jsonable(getattr(data, f.name)) for f in fields(data)}
+        return {name: to_jsonable(getattr(data, name)) for name in names}
     if isinstance(data, dict):
         return {str(k): to_jsonable(v) for k, v in data.items()}
     if isinstance(data, list | tuple):

@@ -61,8 +61,11 @@ class Fetcher(HttpFetcher):
         await super().aclose()
 
     async def fetch_source(self, source: SourceConfig, *, etag: str | None = None,
-                           last_modified: str | None = None) -> FetchResult:
-        """Fetch ``source.url`` the way the source says.  Raises FetchError."""
+                           last_modified: str | None = None,
+                           same_as: str | None = None) -> FetchResult:
+        """Fetch ``source.url`` the way the source says.  Raises FetchError.  ``same_as``:
+        see ``HttpFetcher.fetch`` (for ``fetch = "http"`` only: "auto" reads every
+        answer's text for a challenge's script)."""
         access = access_of(source)
         allow_private = source.allow_private_network or None
         if source.fetch == "browser" or (source.fetch == "auto" and self._remembered(source)):
@@ -70,7 +73,8 @@ class Fetcher(HttpFetcher):
         try:
             result = await self.fetch(source.url, etag=etag, last_modified=last_modified,
                                       allow_private=allow_private, robots=source.robots,
-                                      encoding=source.encoding, access=access)
+                                      encoding=source.encoding, access=access,
+                                      same_as=same_as if source.fetch == "http" else None)
         except HTTPStatusError as exc:
             if source.fetch != "auto" or exc.status not in CHALLENGE_STATUSES:
                 raise

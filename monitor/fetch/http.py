@@ -188,12 +188,18 @@ class HttpFetcher:
     async def fetch(self, url: str, *, etag: str | None = None,
                     last_modified: str | None = None, allow_private: bool | None = None,
                     robots: bool | None = None, encoding: str | None = None,
-                    access: Access = Access()) -> FetchResult:
-        """GET ``url``.  ``None`` options fall back to the settings.  Raises FetchError."""
+                    access: Access = Access(), same_as: str | None = None) -> FetchResult:
+        """GET ``url``.  ``None`` options fall back to the settings.  Raises FetchError.
+
+        ``same_as``: the SHA-256 of a body whose text the caller has already (the last
+        version's raw bytes, ``pipeline.reusable_reading``).  A 200 without redirects
+        with exactly those bytes is returned with its text not decoded
+        (``decoded=False``): charset detection and decoding, in a thread, were most of
+        the CPU of an unchanged check without validators beyond HTTP itself."""
         started = time.monotonic()
         try:
             result = await self._get(url, etag, last_modified, allow_private, robots, encoding,
-                                     access)
+                                     access, same_as)
         except MonitorError:
             self._timed(started)
             raise
@@ -206,7 +212,8 @@ class HttpFetcher:
 
     async def _get(self, url: str, etag: str | None, last_modified: str | None,
                    allow_private: bool | None, robots: bool | None,
-                   encoding: str | None, access: Access) -> FetchResult:
+                   encoding: str | None, access: Access,
+                   same_as: str | None = None) -> FetchResult:
         s = self.settings
         # The instant capture began (WARC-Date's meaning): checks of one page are put in
         # order by it, so a slow answer to an earlier request never counts as newer.
@@ -233,6 +240,10 @@ class HttpFetcher:
             # A 304 need not repeat the validators; the ones we sent are still valid.
             return replace(result, not_modified=True, etag=result.etag or etag,
                            last_modified=result.last_modified or last_modified)
+        if (same_as is not None and reply.status == 200 and not hops and reply.body
+                and _format(reply) is None):
+            read = replace(result, body=reply.body, decoded=False)
+            return read if read.sha256 == same_as else await decoded(read, encoding)
         return await _finish(result, reply, encoding)
 
     async def robots_allow(self, url: str, allow_private: bool, robots: bool | None,
@@ -540,10 +551,25 @@ async def _finish(result: FetchResult, reply: _Reply, encoding: str | None) -> F
     if not 200 <= status < 300:
         raise HTTPStatusError(f"{reply.url}: HTTP {status}", status=status)
     # A file (PDF, Word, OFD…) is never decoded as text: its extractor reads the bytes.
-    fmt = sniff(reply.body, reply.headers.get("content-type"), reply.url)
+    fmt = _format(reply)
     if fmt is not None:
         return replace(result, body=reply.body, document=fmt)
+    return await decoded(replace(result, body=reply.body, decoded=False), encoding)
+
+
+def _format(reply: _Reply) -> str | None:
+    """A file's format (pdf, docx…), None for a page (``sniff``)."""
+    return sniff(reply.body, reply.headers.get("content-type"), reply.url)
+
+
+async def decoded(result: FetchResult, encoding: str | None) -> FetchResult:
+    """``result`` with its body's text (``FetchResult.decoded``); the same if it has it."""
+    if result.decoded:
+        return result
     # Charset detection on a large page is CPU work: keep it off the event loop.
     text, charset = await asyncio.to_thread(
-        decode_html, reply.body, reply.headers.get("content-type"), encoding)
-    return replace(result, body=reply.body, text=text, charset=charset)
+        decode_html, result.body, result.headers.get("content-type"), encoding)
+    done = replace(result, text=text, charset=charset, decoded=True)
+    if "sha256" in result.__dict__:  # the same body: its hash, taken already, kept
+        done.__dict__["sha256"] = result.sha256
+    return done
