@@ -668,6 +668,29 @@ class _SourceReader:
         return value
 
 
+def followed_documents(sources: tuple[SourceConfig, ...] | list[SourceConfig],
+                       documents: list[tuple[str, str]], file: str = "sources.toml"
+                       ) -> list[ConfigError]:
+    """The plain sources whose page a listing already follows as one of its documents
+    (``documents``: (URL, listing's name), ``storage.documents.followed``), compared by
+    ``page_key`` as two sources are.  One page, one source: otherwise one edit of the page
+    is two changes, two alerts and two histories.  The file alone cannot tell (the
+    documents are found by checks, in the database), so loading does not refuse it:
+    ``monitor sources add`` refuses such a source, and the daemon warns about one a file
+    already has (a file that loaded before must still load)."""
+    listings = {s.name for s in sources if s.is_listing}
+    by_page = {page_key(url): name for url, name in documents if name in listings}
+    out = []
+    for src in sources:
+        listing = None if src.is_listing else by_page.get(page_key(src.url))
+        if listing is not None and listing != src.name:
+            out.append(ConfigError(
+                f"is already a document of listing source {listing!r} ({src.url}): one "
+                "page, one source; remove this source (the listing keeps the page's history: "
+                f"monitor history {src.url})", file=file, source=src.name, key="url"))
+    return out
+
+
 def watcher_warnings(config: Config) -> list[str]:
     """Watchers that match nothing (a typo, most likely), and a file with no watcher.
 

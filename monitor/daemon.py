@@ -58,7 +58,7 @@ from monitor.holder import HOST, WORKER
 from monitor.logging import setup_logging
 from monitor.metrics import Metrics, MetricsServer
 from monitor.pipeline import Checker
-from monitor.reload import Reloader, parse_sources
+from monitor.reload import Reloader, followed_warnings, parse_sources
 from monitor.runner import CheckRunner, Target
 from monitor.scheduler import Plan, SourcePlans, plan_for, plans
 from monitor.watch import WATCH_EVERY, SourcesWatcher
@@ -238,7 +238,8 @@ class _Running:
         Raises ``ConfigError`` (alert channels) before changing anything.
         """
         deliverer = Deliverer(config, self.store)
-        self._warn(deliverer.warnings)
+        followed = await asyncio.to_thread(followed_warnings, config, self.store)
+        self._warn(deliverer.warnings + followed)
         report = await asyncio.to_thread(
             retried, lambda: self.store.sync_sources(config.sources), "syncing sources")
         enabled = [s for s in config.sources if s.enabled]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from monitor.config import Config, decode_sources, parse_config
+from monitor.config import Config, decode_sources, followed_documents, parse_config
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.health import DbHealth
 from monitor.settings import Settings
@@ -63,6 +63,24 @@ def _refuse_emptied(old: Config, new: Config, path: Path) -> None:
         raise ConfigError(f"the edit removes all {len(old.sources)} sources (a truncated "
                           "file?); to stop checking one, set enabled = false; to stop them "
                           "all, stop monitor run", file=str(path), key="sources")
+
+
+def followed_warnings(config: Config, store: Store) -> list[str]:
+    """Sources whose page a listing already follows (``followed_documents``): warned at
+    start and at each edit, not refused (a file that loaded before must still load;
+    ``monitor sources add`` refuses such a source).  Nothing when the database cannot
+    say (it is down: the check itself will say so)."""
+    if not any(s.is_listing for s in config.sources) or all(s.is_listing
+                                                           for s in config.sources):
+        return []
+    from storage.documents import followed
+
+    try:
+        documents = followed(store)
+    except MonitorError:
+        return []
+    return [f"source {p.source!r}: {p.what}"
+            for p in followed_documents(config.sources, documents, str(config.path))]
 
 
 def config_changes(old: Config, new: Config) -> list[str]:

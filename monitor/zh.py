@@ -115,6 +115,9 @@ def _said(message: str) -> str | None:
     if m := _DUPLICATE_KEY.search(message):
         return (f"不是有效的 TOML 格式：键 {m[1]} 重复（第 {m[2]} 行已写过 {m[1]}；同一个表"
                 f"里每个键只能写一次，请删除或合并其中一行）")
+    if m := _FOLLOWED.search(message):
+        return (f"此页面已是栏目来源 {m[1]} 跟踪的文档，同一页面只能属于一个来源（否则一次修改"
+                f"会有两条提醒、两份历史）；请不要单独添加，历史可用 monitor history 加网址查看")
     if "not valid TOML" in message:
         reason = next((zh for en, zh in _TOML_REASONS if en in message), "")
         return "不是有效的 TOML 格式" + (f"：{reason}" if reason else "")
@@ -136,6 +139,7 @@ def _said(message: str) -> str | None:
 _DUPLICATE_KEY = re.compile(r"duplicate key '([^']+)'.*\(first at line (\d+)\)")
 _INTERVAL = re.compile(r"'([^'\n]*)' (is not an interval like|is longer than (\d+) days|"
                        r"is shorter than (\S+))")
+_FOLLOWED = re.compile(r"is already a document of listing source '([^']+)'")
 _REGEX = re.compile(r"not a valid regex: (.*): «(.*)»", re.S)
 _POSITION = re.compile(r"at position (\d+)")
 # tomllib's reasons (Python 3.11+), in Chinese

@@ -28,7 +28,7 @@ from monitor.cli.common import (
     print_table,
     sources_option,
 )
-from monitor.config import SourceConfig, parse_config
+from monitor.config import Config, SourceConfig, followed_documents, parse_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
@@ -215,7 +215,9 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
         on_disk, bom, before = read_for_edit(sources_file)
         after = add_source(before, _entry(name, url, content, interval, tags),
                            path=sources_file)
-        source = parse_config(after, path=sources_file).source(name)
+        edited = parse_config(after, path=sources_file)
+        source = edited.source(name)
+        _refuse_followed(edited, source)
     except ConfigError as exc:
         _refused("未添加", exc)
     try:
@@ -240,6 +242,33 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
         _refused("未添加", exc)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
                   highlight=False, markup=False)
+
+
+def _refuse_followed(config: Config, source: SourceConfig) -> None:
+    """One page, one source: a page a listing already follows as its document is not
+    added as a source of its own (``followed_documents``).  Known from the database,
+    read when there is one (no database yet: no listing has found anything)."""
+    from storage import db
+    from storage.documents import followed
+
+    url = config.settings.database_url
+    path = db.sqlite_path(url)
+    if source.is_listing or (path is not None and not path.exists()):
+        return
+    from storage import Store
+
+    try:
+        store = Store(url, migrate=False)
+        try:
+            documents = followed(store)
+        finally:
+            store.close()
+    except MonitorError:  # an older schema, a database down: the daemon warns then
+        return
+    problems = [p for p in followed_documents(config.sources, documents, str(config.path))
+                if p.source == source.name]
+    if problems:
+        raise problems[0]
 
 
 def _refused(what: str, exc: ConfigError) -> NoReturn:
