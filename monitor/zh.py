@@ -71,6 +71,9 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("cannot read", "无法读取文件"),
     ("removes all", "此次修改删除了全部来源（文件可能尚未写完）；如要停止检查某个来源，请设置 "
                     "enabled = false"),
+    ("no [[sources]]", "文件中没有任何来源（[[sources]]）：运行中的 monitor 会拒绝删除全部来源的"
+                       "修改（文件可能尚未写完），新启动的也无事可做；如要停止检查某个来源，请设置 "
+                       "enabled = false"),
     ("changed while it was being edited", "文件在编辑期间被其他人或程序修改，请重试"),
     ("would change other entries", "此次编辑会改动其他条目，请手动编辑文件"),
     ("duplicate name", "名称重复"),

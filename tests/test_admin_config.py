@@ -65,3 +65,24 @@ def test_a_listing_s_document_is_not_added_as_a_source_and_the_daemon_warns(
     d.wait_for(f"source 'doc2': is already a document of listing source '{NAME}'", 60)
     assert d.proc.poll() is None
     assert d.stop() == 0
+
+
+def test_validate_refuses_a_file_without_sources_as_a_running_daemon_would(
+        tmp_path: Path, site: Site) -> None:
+    path = write_sources(tmp_path / "sources.toml", """
+        [[watchers]]
+        email = "analyst@example.org"
+        sources = ["*"]
+        """)
+    code, out = _run("sources", "validate", "--sources", str(path))
+    assert code == 2, out
+    assert out.startswith("配置错误：") and "没有任何来源" in out and "ok —" not in out
+    assert out.index("没有任何来源") < out.index("技术细节：") < out.index("no [[sources]]")
+
+    path.write_text(path.read_text(encoding="utf-8") + f"""
+[[sources]]
+name = "one"
+url = "{site.url('/one.html')}"
+""", encoding="utf-8")
+    code, out = _run("sources", "validate", "--sources", str(path))
+    assert code == 0 and f"{path}: ok — 1 source, 1 watcher" in out.replace("\n", ""), out

@@ -368,7 +368,7 @@ def test_validate_the_shipped_file_and_a_good_one(tmp_path: Path) -> None:
     ]) + '\n[[watchers]]\nemail = "analyst@example.org"\nsources = ["hn-*"]\n')
     result = run("sources", "validate", "--sources", str(good))
     assert result.exit_code == 0, result.output
-    assert flat(result.stdout) == f"{good}: ok — 2 sources, 1 watchers"
+    assert flat(result.stdout) == f"{good}: ok — 2 sources, 1 watcher"
 
 
 def test_sources_test_shows_what_would_be_stored_and_stores_nothing(

@@ -53,6 +53,8 @@ def validate(sources_file: Path) -> None:
     schedules, alert channels; warn about watchers that match nothing or cannot be
     reached."""
     config = load(sources_file, quiet=True)
+    if not config.sources:  # a running daemon refuses it (monitor.reload._refuse_emptied)
+        _refused("配置错误", ConfigError(NO_SOURCES, file=str(sources_file), key="sources"))
     warnings = check_alerting(config)  # what the daemon refuses, and what it warns about
     if config.settings.web_enabled:
         from monitor.web.app import check_bind  # FastAPI only when the UI is on
@@ -61,8 +63,19 @@ def validate(sources_file: Path) -> None:
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
                           soft_wrap=True)
-    console.print(f"{sources_file}: ok — {len(config.sources)} sources, "
-                  f"{len(config.watchers)} watchers", highlight=False, markup=False)
+    console.print(f"{sources_file}: ok — {counted(len(config.sources), 'source')}, "
+                  f"{counted(len(config.watchers), 'watcher')}", highlight=False,
+                  markup=False)
+
+
+NO_SOURCES = ("no [[sources]]: a running monitor refuses an edit that removes every source "
+              "(a truncated file?), and a new one would check nothing; to stop checking a "
+              "source, set enabled = false")
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 source``, ``2 sources``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @sources.command("test")
