@@ -161,9 +161,11 @@ class Reloader:
         self.error = "; ".join(map(str, exc.problems))
         self.state = "missing" if edit.data is None else "refused"
         self.since = utcnow().isoformat(timespec="seconds")
-        for problem in exc.problems:  # every one found, not only the first
+        found = exc.problems
+        for n, problem in enumerate(found, 1):  # every one found, as the mail: "1 of 2"
+            of = f" (problem {n} of {len(found)})" if len(found) > 1 else ""
             logger.bind(file=problem.file, source=problem.source, key=problem.key).error(
-                "edit rejected, still running the previous configuration: {}", problem)
+                "edit rejected{}, still running the previous configuration: {}", of, problem)
         admin = self.current().settings.admin_email
         if admin and await asyncio.to_thread(self._tell_admin, admin, exc, edit.digest):
             self.wake_delivery()
@@ -174,7 +176,10 @@ class Reloader:
             recipient=admin, watcher="admin",
             payload={"problems": [str(p) for p in exc.problems],
                      "file": str(self.watcher.path),
-                     "source": exc.source, "watcher": exc.watcher, "key": exc.key,
+                     # what `alerts list` files it under: every source named, not the first
+                     "source": ", ".join(dict.fromkeys(
+                         p.source for p in exc.problems if p.source)) or None,
+                     "watcher": exc.watcher, "key": exc.key,
                      "places": [{"source": p.source, "watcher": p.watcher, "key": p.key}
                                 for p in exc.problems],
                      "format": "email"})

@@ -3,14 +3,21 @@ daemon's reload say about an edit, in the same words, and what they refuse."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
 
+from monitor.config import load_config
 from tests.conftest import write_sources
 from tests.sites import Site
-from tests.test_daemon_run import Daemons, daemons  # noqa: F401  (a fixture)
+from tests.test_daemon_run import Daemons, daemons, wait_until  # noqa: F401  (a fixture)
 from tests.test_listing_sources import NAME, Column
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -86,3 +93,57 @@ url = "{site.url('/one.html')}"
 """, encoding="utf-8")
     code, out = _run("sources", "validate", "--sources", str(path))
     assert code == 0 and f"{path}: ok — 1 source, 1 watcher" in out.replace("\n", ""), out
+
+
+def _two(tmp_path: Path, site: Site, a: str = "", b: str = "") -> Path:
+    return write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a"
+        url = "{site.url('/a.html')}"
+        {a}
+        interval = "1h"
+
+        [[sources]]
+        name = "b"
+        url = "{site.url('/b.html')}"
+        {b}
+        interval = "1h"
+        """, settings='admin_email = "admin@example.org"\n')
+
+
+def test_every_problem_of_a_source_is_told_in_file_order(tmp_path: Path, site: Site) -> None:
+    from monitor.errors import ConfigError
+
+    path = _two(tmp_path, site, a="ignore_text = ['点击[:']").read_text(encoding="utf-8")
+    path = path.replace('interval = "1h"', 'interval = "30 分钟"', 1)
+    try:
+        load_config(write_text(tmp_path / "s.toml", path), env={})
+    except ConfigError as exc:
+        found = [(p.source, p.key) for p in exc.problems]
+        said = [str(p) for p in exc.problems]
+    assert found == [("a", "ignore_text"), ("a", "interval")], said
+    regex, interval = (path.splitlines().index(line) + 1 for line in (
+        "ignore_text = ['点击[:']", 'interval = "30 分钟"'))
+    assert f"(at line {regex})" in said[0] and f"(at line {interval})" in said[1]
+
+
+def test_a_rejected_edit_logs_and_files_every_problem_as_the_mail_tells_them(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
+    for n in ("a", "b"):
+        site.route(f"/{n}.html", "<html><body><p>" + "正文。" * 30 + "</p></body></html>")
+    path = _two(tmp_path, site)
+    d = daemons.start(path)
+    wait_until(lambda: site.hits("/a.html") and site.hits("/b.html"), 60, "first checks")
+    broken = _two(tmp_path, site, b="ignore_text = ['点击[:']").read_text(encoding="utf-8")
+    path.write_text(broken.replace('interval = "1h"', 'interval = "30 分钟"', 1),
+                    encoding="utf-8")
+    d.wait_for("problem 2 of 2", 30)
+    log = d.text()
+    assert "edit rejected (problem 1 of 2)" in log and "source 'a': key 'interval'" in log
+    assert "source 'b': key 'ignore_text'" in log
+    d.wait_for("([monitor] 配置错误：2 个问题)", 30)  # the admin's mail, written
+    _two(tmp_path, site)  # `alerts list` reads the file too
+    code, out = _run("alerts", "list", "--json", "--sources", str(path))
+    assert code == 0, out
+    [config] = [a for a in json.loads(out) if a["event"] == "config"]
+    assert config["source"] == "a, b"
