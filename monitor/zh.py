@@ -121,6 +121,9 @@ def _said(message: str) -> str | None:
     if m := _FOLLOWED.search(message):
         return (f"此页面已是栏目来源 {m[1]} 跟踪的文档，同一页面只能属于一个来源（否则一次修改"
                 f"会有两条提醒、两份历史）；请不要单独添加，历史可用 monitor history 加网址查看")
+    if "not UTF-8" in message:
+        return "文件不是 UTF-8 编码" + next(
+            (zh for en, zh in _ENCODINGS if en in message), "") + "：请另存为 UTF-8"
     if "not valid TOML" in message:
         reason = next((zh for en, zh in _TOML_REASONS if en in message), "")
         return "不是有效的 TOML 格式" + (f"：{reason}" if reason else "")
@@ -155,11 +158,18 @@ _TOML_REASONS: tuple[tuple[str, str], ...] = (
     ("Unclosed array", "数组缺少 ]"),
     ("Unclosed inline table", "内联表缺少 }"),
     ("Unterminated string", "字符串缺少结束的引号"),
+    # a line break inside a one-line string: its closing quote is missing (tomllib says
+    # "Illegal character '\n'"), as is a literal string's at the end of the file
+    ("Illegal character '\\n'", "字符串缺少结束的引号"),
+    ("Expected \"'\"", "字符串缺少结束的引号"),
     ("Illegal character", "含有不允许的字符"),
     ("Expected '=' after a key", "键后面缺少 ="),
     ("Invalid initial character for a key part", "键的写法不对"),
     ("Invalid statement", "无法识别的语句"),
 )
+# what a file that is not UTF-8 looks like (``config._looks_like``)
+_ENCODINGS = (("GBK/GB18030", "，看起来是 GBK/GB18030 编码"),
+              ("UTF-16", "，是 UTF-16 编码（记事本的「Unicode」）"))
 # the re module's reasons, in Chinese
 _REGEX_REASONS: tuple[tuple[str, str], ...] = (
     ("unterminated character set", "字符集的 [ 没有对应的 ]"),

@@ -147,3 +147,25 @@ def test_a_rejected_edit_logs_and_files_every_problem_as_the_mail_tells_them(
     assert code == 0, out
     [config] = [a for a in json.loads(out) if a["event"] == "config"]
     assert config["source"] == "a, b"
+
+
+def test_toml_and_encoding_errors_keep_their_reason_in_chinese(tmp_path: Path) -> None:
+    path = write_sources(tmp_path / "sources.toml", """
+        [[sources]]
+        name = "a
+        url = "https://a.gov.cn/"
+        """)
+    code, out = _run("sources", "validate", "--sources", str(path))
+    assert code == 2 and "ok —" not in out
+    line = path.read_text(encoding="utf-8").splitlines().index('name = "a') + 1
+    said, detail = " ".join(out.split()).split("技术细节：")
+    assert said == (f"配置错误：{path} 第 {line} 行第 10 列：不是有效的 TOML 格式："
+                    "字符串缺少结束的引号 ")
+    assert "Illegal character" in detail
+
+    path.write_bytes(path.read_text(encoding="utf-8").replace('name = "a', 'name = "a"\n'
+                     'title = "湖南省答复"').encode("gbk"))
+    code, out = _run("sources", "validate", "--sources", str(path))
+    said, detail = " ".join(out.split()).split("技术细节：")
+    assert code == 2 and "文件不是 UTF-8 编码，看起来是 GBK/GB18030 编码：请另存为 UTF-8" in said
+    assert "it looks like GBK/GB18030: save it as UTF-8" in detail

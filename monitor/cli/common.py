@@ -11,7 +11,7 @@ from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
 from functools import cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -94,7 +94,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            _fail("configuration error", "\n".join(map(str, exc.problems)), EXIT_CONFIG)
+            refused("配置错误", exc)
         except BadInputError as exc:
             _fail("bad input", str(exc), EXIT_USAGE)
         except KeyError as exc:
@@ -105,6 +105,22 @@ def handle_errors(fn: F) -> F:
             where = f"{exc.filename}: " if exc.filename else ""
             _fail("error", where + (exc.strerror or str(exc)), 1)
     return wrapper  # type: ignore[return-value]
+
+
+def refused(what: str, exc: ConfigError) -> NoReturn:
+    """A configuration refused, as the admin's mail says it: each problem in Chinese
+    (``zh.config_problem``: where, what), then its English (``技术细节：configuration
+    error: …``, the log's words); exit 2."""
+    from rich.markup import escape
+
+    from monitor import zh
+
+    for p in exc.problems:
+        said = zh.config_problem(str(p), file=p.file, source=p.source, key=p.key,
+                                 watcher=p.watcher)
+        _consoles()[1].print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}configuration "
+                             f"error: {escape(str(p))}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_CONFIG)
 
 
 def _fail(what: str, message: str, code: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -16,7 +16,6 @@ from alerts.registry import check_alerting
 from monitor import zh
 from monitor.attachments import format_by_name
 from monitor.cli.common import (
-    EXIT_CONFIG,
     EXIT_NOT_FOUND,
     complete_source_names,
     console,
@@ -26,6 +25,7 @@ from monitor.cli.common import (
     load,
     print_json,
     print_table,
+    refused,
     sources_option,
 )
 from monitor.config import Config, SourceConfig, followed_documents, parse_config
@@ -54,7 +54,7 @@ def validate(sources_file: Path) -> None:
     reached."""
     config = load(sources_file, quiet=True)
     if not config.sources:  # a running daemon refuses it (monitor.reload._refuse_emptied)
-        _refused("配置错误", ConfigError(NO_SOURCES, file=str(sources_file), key="sources"))
+        refused("配置错误", ConfigError(NO_SOURCES, file=str(sources_file), key="sources"))
     warnings = check_alerting(config)  # what the daemon refuses, and what it warns about
     if config.settings.web_enabled:
         from monitor.web.app import check_bind  # FastAPI only when the UI is on
@@ -232,7 +232,7 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
         source = edited.source(name)
         _refuse_followed(edited, source)
     except ConfigError as exc:
-        _refused("未添加", exc)
+        refused("未添加", exc)
     try:
         got = asyncio.run(try_source(config.settings, source))
     except MonitorError as exc:
@@ -252,7 +252,7 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
     try:
         write_atomically(sources_file, on_disk, bom + after)
     except ConfigError as exc:
-        _refused("未添加", exc)
+        refused("未添加", exc)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
                   highlight=False, markup=False)
 
@@ -284,17 +284,6 @@ def _refuse_followed(config: Config, source: SourceConfig) -> None:
         raise problems[0]
 
 
-def _refused(what: str, exc: ConfigError) -> NoReturn:
-    """An edit refused: each problem in Chinese (``zh.config_problem``: where, what),
-    then its English (exit 2, as any configuration error)."""
-    for p in exc.problems:
-        said = zh.config_problem(str(p), file=p.file, source=p.source, key=p.key,
-                                 watcher=p.watcher)
-        err_console.print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}configuration error: "
-                          f"{escape(str(p))}", highlight=False, soft_wrap=True)
-    sys.exit(EXIT_CONFIG)
-
-
 def _entry(name: str, url: str, content: str | None, interval: str | None,
            tags: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": name, "url": url}
@@ -319,7 +308,7 @@ def remove(name: str, sources_file: Path) -> None:
         write_atomically(sources_file, on_disk,
                          bom + remove_source(before, name, path=sources_file))
     except ConfigError as exc:
-        _refused("未删除", exc)
+        refused("未删除", exc)
     except KeyError as exc:
         err_console.print(f"[red]未删除：[/]{escape(str(sources_file))} 中没有名为 "
                           f"{escape(name)} 的来源\n{zh.DETAIL}not found: "
