@@ -3,7 +3,9 @@ daemon's reload say about an edit, in the same words, and what they refuse."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -24,7 +26,8 @@ def _run(*args: str) -> tuple[int, str]:
     from monitor.cli import cli
 
     result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
+    return result.exit_code, result.output + (repr(result.exception) if result.exception
+                                              else "")
 
 
 def _listing(tmp_path: Path, site: Site, extra: str = "") -> Path:
@@ -169,3 +172,38 @@ def test_toml_and_encoding_errors_keep_their_reason_in_chinese(tmp_path: Path) -
     said, detail = " ".join(out.split()).split("技术细节：")
     assert code == 2 and "文件不是 UTF-8 编码，看起来是 GBK/GB18030 编码：请另存为 UTF-8" in said
     assert "it looks like GBK/GB18030: save it as UTF-8" in detail
+
+
+def test_a_removed_source_s_page_says_it_is_no_longer_checked_as_the_index_does(
+        tmp_path: Path, site: Site) -> None:
+    for n in ("a", "b"):
+        site.route(f"/{n}.html", "<html><body><p>" + "正文。" * 30 + "</p></body></html>")
+    path = _two(tmp_path, site)
+    code, out = _run("check", "--sources", str(path))
+    assert code == 0, out
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:text.index("[[sources]]\nname = \"b\"")], encoding="utf-8")
+    code, out = _run("check", "--sources", str(path))  # b removed: inactive, history kept
+    assert code == 0, out
+
+    index, removed, kept = asyncio.run(_web(path, "/", "/sources/b", "/sources/a"))
+    assert '<a href="/sources/b">b</a> <span class="badge">已停用</span>' in index
+    head = removed.split("</p>")[0]
+    assert "已停用" in head and "正常" not in head
+    assert "正常" in kept.split("</p>")[0] and "已停用" not in kept
+
+
+async def _web(path: Path, *urls: str) -> list[str]:
+    import httpx
+
+    from monitor.web.app import create_app
+    from storage import Store
+
+    store = Store(os.environ["MONITOR_DATABASE_URL"])
+    try:
+        app = create_app(load_config(path, env={}), store)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://127.0.0.1") as web:
+            return [(await web.get(url)).text for url in urls]
+    finally:
+        store.close()
