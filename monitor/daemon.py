@@ -251,14 +251,17 @@ class _Running:
         self.by_page = {r.page_id: n for n, r in refs.items() if n in wanted}
         # by name: Config.source() reads the list, 10,000 compares for each look-up
         self.sources = {s.name: s for s in config.sources if s.name in wanted}
+        were_disabled = {s.name for s in self.config.sources if not s.enabled}
         self.config, self.deliverer = config, deliverer
         self.checker = Checker(config, self.store, self.fetcher)
-        changes = self.jobs.sync(wanted)
+        changes = self.jobs.sync(wanted).enabled_apart(
+            {s.name for s in config.sources if not s.enabled}, were_disabled)
         self.wake_sweep()  # new sources are due at once, shortened intervals maybe too
         self.metrics.sources.set(len(wanted))
         self._warn_capacity(config)
         await asyncio.to_thread(_give_back_heap)
-        updated = [n for n in report["updated"] if n not in changes.added]  # not twice
+        said = {*changes.added, *changes.paused, *changes.resumed}
+        updated = [n for n in report["updated"] if n not in said]  # not twice
         updated = [f"updated {', '.join(updated)}"] if updated else []
         return ([changes.describe()] if changes else []) + updated
 

@@ -729,5 +729,6 @@ def _log(r: CheckResult) -> None:
         log.warning("check {} {} ({}: {}) in {:.2f}s", name, r.outcome, r.error_kind,
                     r.error, r.duration)
     else:
-        log.info("check {} {} status={} {} in {:.2f}s", name, r.outcome, r.status,
-                 r.change_kind or "", r.duration)
+        kind = f" {r.change_kind}" if r.change_kind else ""  # no double space without one
+        log.info("check {} {} status={}{} in {:.2f}s", name, r.outcome, r.status, kind,
+                 r.duration)
