@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -207,3 +208,22 @@ async def _web(path: Path, *urls: str) -> list[str]:
             return [(await web.get(url)).text for url in urls]
     finally:
         store.close()
+
+
+def test_sources_before_the_command_and_status_times_with_their_zone(
+        tmp_path: Path, site: Site) -> None:
+    for n in ("a", "b"):
+        site.route(f"/{n}.html", "<html><body><p>" + "正文。" * 30 + "</p></body></html>")
+    path = _two(tmp_path, site)
+    code, out = _run("--sources", str(path), "sources", "validate")
+    assert code == 0 and "ok — 2 sources, 0 watchers" in " ".join(out.split()), out
+    code, out = _run("--sources", str(tmp_path / "nowhere.toml"), "check",
+                     "--sources", str(path))
+    assert code == 0, out  # the command's own --sources wins
+    code, out = _run("--sources", str(path), "status")
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "sources — times in Asia/Shanghai (+08:00)" in flat, out
+    assert re.search(r"newest check \d{4}-\d\d-\d\d \d\d:\d\d \+08:00 \(", flat), out
+    code, out = _run("show", "--help")
+    assert "both in settings.timezone" in " ".join(out.split())

@@ -57,10 +57,23 @@ def _consoles() -> tuple[Console, Console]:
         each.soft_wrap = not each.is_terminal
     return out, err
 
+def _given_before(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """``monitor --sources F COMMAND`` as ``monitor COMMAND --sources F``: the file given
+    before the command, unless the command is given one itself (it wins; so does either
+    over MONITOR_SOURCES)."""
+    from click.core import ParameterSource
+
+    top = ctx.find_root().params.get("sources_file")
+    if top is not None and ctx.get_parameter_source(param.name or "") in (
+            ParameterSource.DEFAULT, ParameterSource.ENVIRONMENT):
+        return Path(top)
+    return value
+
+
 sources_option = click.option(
     "--sources", "sources_file", default=SOURCES_DEFAULT, show_default=True,
     type=click.Path(dir_okay=False, path_type=Path), envvar="MONITOR_SOURCES",
-    help="The sources file (env MONITOR_SOURCES).")
+    callback=_given_before, help="The sources file (env MONITOR_SOURCES).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 

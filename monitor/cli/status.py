@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -46,6 +47,7 @@ from monitor.cli.common import (
 )
 from monitor.config import Config
 from monitor.holder import ended_here
+from monitor.types import exact_time
 from storage import glance
 from storage.glance import RecentChecks, SourceStatus
 
@@ -138,7 +140,8 @@ def health_line(recent: RecentChecks, config: Config) -> str:
     if newest is None or age is None:
         return "health: no checks yet"
     return (f"health: {', '.join(words) or 'ok'} — newest check "
-            f"{local_time(newest, config.settings.timezone)} ({_ago(age)} ago); "
+            f"{exact_time(newest, config.settings.timezone, seconds=False)} "
+            f"({_ago(age)} ago); "
             f"{recent.errors} of {recent.checks} checks failed in the last hour")
 
 
@@ -224,7 +227,9 @@ def _ago(seconds: float) -> str:
 
 
 def status_table(rows: list[SourceStatus], tz: str, *, wrap: bool = True) -> Table:
-    table = Table(title="sources")
+    """The sources' rows; their times to the minute in ``tz``, named in the title
+    (``sources — times in Asia/Shanghai (+08:00)``) rather than in every cell."""
+    table = Table(title=f"sources — times in {zone_name(tz)}")
     for col in ("source", "status", "last check", "result", "next check", "last change",
                 "failures", "versions"):
         table.add_column(col, overflow="fold", no_wrap=not wrap)
@@ -240,6 +245,12 @@ def status_table(rows: list[SourceStatus], tz: str, *, wrap: bool = True) -> Tab
                       local_time(r.last_check_at, tz), Text(result), Text(_next(r, tz)),
                       local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions))
     return table
+
+
+def zone_name(tz: str) -> str:
+    """``Asia/Shanghai (+08:00)``: the zone and its offset now."""
+    offset = datetime.now(ZoneInfo(tz)).strftime("%z")
+    return f"{tz} ({offset[:3]}:{offset[3:]})"
 
 
 def _status_cell(r: SourceStatus, style: str) -> Text:
