@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.config import load_config
@@ -50,7 +51,8 @@ def _listing(tmp_path: Path, site: Site, extra: str = "") -> Path:
 
 
 def test_a_listing_s_document_is_not_added_as_a_source_and_the_daemon_warns(
-        tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
+        tmp_path: Path, site: Site, daemons: Daemons,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
     column = Column(site, 3)
     column.serve_replies()
     path = _listing(tmp_path, site)
@@ -68,6 +70,10 @@ def test_a_listing_s_document_is_not_added_as_a_source_and_the_daemon_warns(
     code, out = _run("sources", "add", site.url("/col/t20210102_102.html?other=1"),
                      "--name", "not-a-doc", "--sources", str(path))
     assert code == 0, out  # another query is another page
+    status, page = asyncio.run(_admin_add(path, monkeypatch, "doc3", doc))
+    assert status == 400 and f"此页面已是栏目来源 {NAME} 跟踪的文档" in page  # /admin too
+    assert "doc3" not in path.read_text(encoding="utf-8")
+    before = path.read_text(encoding="utf-8")
 
     # a file written before the rule (or by hand) still runs, with a warning
     path.write_text(before.replace("[[watchers]]", f'[[sources]]\nname = "doc2"\n'
@@ -227,3 +233,23 @@ def test_sources_before_the_command_and_status_times_with_their_zone(
     assert re.search(r"newest check \d{4}-\d\d-\d\d \d\d:\d\d \+08:00 \(", flat), out
     code, out = _run("show", "--help")
     assert "both in settings.timezone" in " ".join(out.split())
+
+
+async def _admin_add(path: Path, monkeypatch: pytest.MonkeyPatch, name: str, url: str
+                     ) -> tuple[int, str]:
+    import httpx
+
+    from storage import Store
+    from tests.test_web_admin import BASE, admin_app, sign_in
+
+    store = Store(os.environ["MONITOR_DATABASE_URL"])
+    try:
+        app = admin_app(path, store, monkeypatch)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url=BASE) as client:
+            csrf = await sign_in(client)
+            r = await client.post("/admin/add", headers={"Origin": BASE}, data={
+                "csrf": csrf, "action": "save", "name": name, "url": url})
+            return r.status_code, r.text
+    finally:
+        store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -34,6 +34,9 @@ from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings
 from monitor.sources_edit import add_source, read_for_edit, remove_source, write_atomically
+
+if TYPE_CHECKING:
+    from storage import Store
 
 
 def register(cli: click.Group) -> None:
@@ -230,7 +233,7 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
                            path=sources_file)
         edited = parse_config(after, path=sources_file)
         source = edited.source(name)
-        _refuse_followed(edited, source)
+        refuse_followed(edited, source)
     except ConfigError as exc:
         refused("未添加", exc)
     try:
@@ -257,25 +260,28 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
                   highlight=False, markup=False)
 
 
-def _refuse_followed(config: Config, source: SourceConfig) -> None:
+def refuse_followed(config: Config, source: SourceConfig, store: Store | None = None
+                    ) -> None:
     """One page, one source: a page a listing already follows as its document is not
-    added as a source of its own (``followed_documents``).  Known from the database,
-    read when there is one (no database yet: no listing has found anything)."""
-    from storage import db
+    added as a source of its own (``followed_documents``; also ``/admin/add``).  Known
+    from the database (``store``, else the one the settings name, when there is one: no
+    database yet, no listing has found anything)."""
+    from storage import Store, db
     from storage.documents import followed
 
     url = config.settings.database_url
     path = db.sqlite_path(url)
-    if source.is_listing or (path is not None and not path.exists()):
+    if source.is_listing or (store is None and path is not None and not path.exists()):
         return
-    from storage import Store
-
     try:
-        store = Store(url, migrate=False)
-        try:
+        if store is not None:
             documents = followed(store)
-        finally:
-            store.close()
+        else:
+            opened = Store(url, migrate=False)
+            try:
+                documents = followed(opened)
+            finally:
+                opened.close()
     except MonitorError:  # an older schema, a database down: the daemon warns then
         return
     problems = [p for p in followed_documents(config.sources, documents, str(config.path))
