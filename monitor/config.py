@@ -9,10 +9,11 @@ that cannot be scheduled, or a credential written in a URL (a source's
 ``user:password@``, a webhook's ``access_token=``/``key=``...: the webhook URL then comes
 from the environment variable named by ``webhook_env``) is a ``ConfigError`` naming the
 file, the source (or the watcher) and the key, and for a source's key its line (tomllib
-keeps no positions: ``_key_line`` reads the text again); every source and watcher with a
-problem is reported in one pass (``ConfigError.more``), and a key written twice is named with both
-lines (``_duplicate_key``: tomllib says only "Cannot overwrite a value").  What is
-probably a mistake but stops nothing (a watcher matching no source, no watcher at all) is a warning
+keeps no positions: ``_key_line`` reads the text again); every problem of every source
+(in file order) and every watcher with a problem is reported in one pass
+(``ConfigError.more``), and a key written twice is named with both lines
+(``_duplicate_key``: tomllib says only "Cannot overwrite a value").  What is probably a
+mistake but stops nothing (a watcher matching no source, no watcher at all) is a warning
 (``watcher_warnings``).  Loading never touches the network or the database.
 """
 
@@ -327,9 +328,9 @@ def _name_lines(text: str, index: int, first: int) -> str:
 
 def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
              text: str = "") -> tuple[SourceConfig, ...]:
-    """The sources, each checked; a source's first problem does not hide the next
-    source's: every source with a problem is named (its first problem, with its line),
-    the first raised with the others in ``more``."""
+    """The sources, each checked; no problem hides another: every problem of every
+    source is named with its line, in file order, the first raised with the others in
+    ``more``."""
     out: list[SourceConfig] = []
     names: dict[str, int] = {}  # name → the index of its source
     pages: dict[str, SourceConfig] = {}
@@ -339,7 +340,7 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
         try:
             src = _SourceReader(entry, file, label, settings).read()
         except ConfigError as exc:
-            problems.append(_with_line(exc, text, i))
+            problems += _in_file_order(exc.problems, text, i)
             continue
         if src.name in names:
             problems.append(ConfigError(
@@ -358,6 +359,19 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
         problems[0].more = tuple(problems[1:])
         raise problems[0]
     return tuple(out)
+
+
+def _in_file_order(found: tuple[ConfigError, ...], text: str, index: int
+                   ) -> list[ConfigError]:
+    """The problems of the ``index``-th source, each with its line, in the file's order
+    (a key whose line is not found last, in the order checked)."""
+    placed = []
+    for exc in found:
+        line = _key_line(text, index, exc.key) if exc.key else None
+        one = exc.placed(f"{exc.what} (at line {line})") if line else exc.placed(exc.what)
+        one.more = ()
+        placed.append((line or 1 << 30, one))
+    return [p for _, p in sorted(placed, key=lambda lp: lp[0])]
 
 
 def _with_line(exc: ConfigError, text: str, index: int, table: str = "sources"
@@ -456,22 +470,37 @@ class _SourceReader:
         return ConfigError(message, file=self.file, source=self.label, key=key)
 
     def read(self) -> SourceConfig:
-        unknown = set(self.entry) - SOURCE_KEYS
-        if unknown:
-            key = sorted(unknown)[0]
-            raise self.fail(key, unknown_key(key, SOURCE_KEYS))
-        interval, cron = self.schedule()
-        return SourceConfig(
-            name=self.name(), url=self.url(),
-            content=self.selectors("content"), ignore=self.selectors("ignore"),
-            ignore_text=self.regexes(), interval=interval, cron=cron,
-            tags=self.strings("tags"), robots=self.optional_bool("robots"),
-            allow_private_network=bool(self.optional_bool("allow_private_network")),
-            encoding=self.encoding(), title=self.optional_str("title"),
-            enabled=self.optional_bool("enabled") is not False,
-            accept_challenge_like=bool(self.optional_bool("accept_challenge_like")),
-            **self.listing(), **self.access(),
-        )
+        """The source, or every problem of it (not only the first: a bad regex on line
+        15 is not hidden by a bad interval on line 16), raised as one ``ConfigError``
+        with the others in ``more`` (``_sources`` puts them in file order)."""
+        found: list[ConfigError] = []
+
+        def each(check: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+            try:
+                return check(*args)
+            except ConfigError as exc:
+                found.append(exc)
+                return default
+
+        found += [self.fail(k, unknown_key(k, SOURCE_KEYS))
+                  for k in sorted(set(self.entry) - SOURCE_KEYS)]
+        interval, cron = each(self.schedule, default=(None, None))
+        fields = {
+            "name": each(self.name), "url": each(self.url),
+            "content": each(self.selectors, "content", default=()),
+            "ignore": each(self.selectors, "ignore", default=()),
+            "ignore_text": each(self.regexes, default=()),
+            "tags": each(self.strings, "tags", default=()),
+            "robots": each(self.optional_bool, "robots"),
+            "allow_private_network": bool(each(self.optional_bool, "allow_private_network")),
+            "encoding": each(self.encoding), "title": each(self.optional_str, "title"),
+            "enabled": each(self.optional_bool, "enabled") is not False,
+            "accept_challenge_like": bool(each(self.optional_bool, "accept_challenge_like")),
+            **each(self.listing, default={}), **each(self.access, default={})}
+        if found:
+            found[0].more = tuple(found[1:])
+            raise found[0]
+        return SourceConfig(interval=interval, cron=cron, **fields)
 
     def access(self, inherited: SourceConfig | None = None) -> dict[str, Any]:
         """fetch, wait_for, proxy, headers, cookies_env.  A follow table inherits the
@@ -676,6 +705,29 @@ class _SourceReader:
         if value is not None and not isinstance(value, str):
             raise self.fail(key, "must be a string")
         return value
+
+
+def followed_documents(sources: tuple[SourceConfig, ...] | list[SourceConfig],
+                       documents: list[tuple[str, str]], file: str = "sources.toml"
+                       ) -> list[ConfigError]:
+    """The plain sources whose page a listing already follows as one of its documents
+    (``documents``: (URL, listing's name), ``storage.documents.followed``), compared by
+    ``page_key`` as two sources are.  One page, one source: otherwise one edit of the page
+    is two changes, two alerts and two histories.  The file alone cannot tell (the
+    documents are found by checks, in the database), so loading does not refuse it:
+    ``monitor sources add`` refuses such a source, and the daemon warns about one a file
+    already has (a file that loaded before must still load)."""
+    listings = {s.name for s in sources if s.is_listing}
+    by_page = {page_key(url): name for url, name in documents if name in listings}
+    out = []
+    for src in sources:
+        listing = None if src.is_listing else by_page.get(page_key(src.url))
+        if listing is not None and listing != src.name:
+            out.append(ConfigError(
+                f"is already a document of listing source {listing!r} ({src.url}): one "
+                "page, one source; remove this source (the listing keeps the page's history: "
+                f"monitor history {src.url})", file=file, source=src.name, key="url"))
+    return out
 
 
 def watcher_warnings(config: Config) -> list[str]:

@@ -59,7 +59,7 @@ from monitor.holder import HOST, WORKER
 from monitor.logging import setup_logging
 from monitor.metrics import Metrics, MetricsServer
 from monitor.pipeline import Checker
-from monitor.reload import Reloader, parse_sources
+from monitor.reload import Reloader, followed_warnings, parse_sources
 from monitor.runner import CheckRunner, Target
 from monitor.scheduler import Plan, SourcePlans, plan_for, plans
 from monitor.watch import WATCH_EVERY, SourcesWatcher
@@ -240,7 +240,8 @@ class _Running:
         Raises ``ConfigError`` (alert channels) before changing anything.
         """
         deliverer = Deliverer(config, self.store)
-        self._warn(deliverer.warnings)
+        followed = await asyncio.to_thread(followed_warnings, config, self.store)
+        self._warn(deliverer.warnings + followed)
         report = await asyncio.to_thread(
             retried, lambda: self.store.sync_sources(config.sources), "syncing sources")
         enabled = [s for s in config.sources if s.enabled]
@@ -252,14 +253,17 @@ class _Running:
         self.by_page = {r.page_id: n for n, r in refs.items() if n in wanted}
         # by name: Config.source() reads the list, 10,000 compares for each look-up
         self.sources = {s.name: s for s in config.sources if s.name in wanted}
+        were_disabled = {s.name for s in self.config.sources if not s.enabled}
         self.config, self.deliverer = config, deliverer
         self.checker = Checker(config, self.store, self.fetcher)
-        changes = self.jobs.sync(wanted)
+        changes = self.jobs.sync(wanted).enabled_apart(
+            {s.name for s in config.sources if not s.enabled}, were_disabled)
         self.wake_sweep()  # new sources are due at once, shortened intervals maybe too
         self.metrics.sources.set(len(wanted))
         self._warn_capacity(config)
         await asyncio.to_thread(_give_back_heap)
-        updated = [n for n in report["updated"] if n not in changes.added]  # not twice
+        said = {*changes.added, *changes.paused, *changes.resumed}
+        updated = [n for n in report["updated"] if n not in said]  # not twice
         updated = [f"updated {', '.join(updated)}"] if updated else []
         return ([changes.describe()] if changes else []) + updated
 

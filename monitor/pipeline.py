@@ -510,7 +510,10 @@ class Checker:
 
         * it reads as the new page does: the page did not change, the settings did.
           The new version is stored (the archive follows the settings) and nobody is
-          told: ``decision`` with ``alert=False`` and ``SETTINGS_ONLY`` in its summary.
+          told: ``decision`` with ``alert=False`` and ``SETTINGS_ONLY`` in its summary;
+          never ``flapping`` (settings taken out and put back read the page as two
+          versions ago, but the page did not flip: the decision is made again without
+          ``previous_hashes``).
         * it does not: the page changed too.  The change is the one between the old
           page read with the new settings and the new page, so the alert shows what the
           page changed and nothing the settings did; that reading goes with it
@@ -531,7 +534,10 @@ class Checker:
             before, snap, previous_hashes=state.previous_hashes,
             last_change_kind=state.last_change_kind,
             diff_timeout=self.config.settings.diff_timeout)
-        if page is None:
+        if page is None:  # judged again without the history: no flip of the page's own
+            if "flapping" in decision.details:
+                decision = await detect_change_async(
+                    old, snap, diff_timeout=self.config.settings.diff_timeout) or decision
             return replace(decision, summary=f"{SETTINGS_ONLY}：{decision.summary}",
                            alert=False)
         reread = {"title": again.title, "text": again.text, "metadata": dict(again.metadata)}
@@ -750,5 +756,6 @@ def _log(r: CheckResult) -> None:
         log.warning("check {} {} ({}: {}) in {:.2f}s", name, r.outcome, r.error_kind,
                     r.error, r.duration)
     else:
-        log.info("check {} {} status={} {} in {:.2f}s", name, r.outcome, r.status,
-                 r.change_kind or "", r.duration)
+        kind = f" {r.change_kind}" if r.change_kind else ""  # no double space without one
+        log.info("check {} {} status={}{} in {:.2f}s", name, r.outcome, r.status, kind,
+                 r.duration)

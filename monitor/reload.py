@@ -22,7 +22,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from monitor.config import Config, decode_sources, parse_config
+from monitor.config import Config, decode_sources, followed_documents, parse_config
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.health import DbHealth
 from monitor.settings import Settings
@@ -63,6 +63,24 @@ def _refuse_emptied(old: Config, new: Config, path: Path) -> None:
         raise ConfigError(f"the edit removes all {len(old.sources)} sources (a truncated "
                           "file?); to stop checking one, set enabled = false; to stop them "
                           "all, stop monitor run", file=str(path), key="sources")
+
+
+def followed_warnings(config: Config, store: Store) -> list[str]:
+    """Sources whose page a listing already follows (``followed_documents``): warned at
+    start and at each edit, not refused (a file that loaded before must still load;
+    ``monitor sources add`` refuses such a source).  Nothing when the database cannot
+    say (it is down: the check itself will say so)."""
+    if not any(s.is_listing for s in config.sources) or all(s.is_listing
+                                                           for s in config.sources):
+        return []
+    from storage.documents import followed
+
+    try:
+        documents = followed(store)
+    except MonitorError:
+        return []
+    return [f"source {p.source!r}: {p.what}"
+            for p in followed_documents(config.sources, documents, str(config.path))]
 
 
 def config_changes(old: Config, new: Config) -> list[str]:
@@ -143,9 +161,11 @@ class Reloader:
         self.error = "; ".join(map(str, exc.problems))
         self.state = "missing" if edit.data is None else "refused"
         self.since = utcnow().isoformat(timespec="seconds")
-        for problem in exc.problems:  # every one found, not only the first
+        found = exc.problems
+        for n, problem in enumerate(found, 1):  # every one found, as the mail: "1 of 2"
+            of = f" (problem {n} of {len(found)})" if len(found) > 1 else ""
             logger.bind(file=problem.file, source=problem.source, key=problem.key).error(
-                "edit rejected, still running the previous configuration: {}", problem)
+                "edit rejected{}, still running the previous configuration: {}", of, problem)
         admin = self.current().settings.admin_email
         if admin and await asyncio.to_thread(self._tell_admin, admin, exc, edit.digest):
             self.wake_delivery()
@@ -156,7 +176,10 @@ class Reloader:
             recipient=admin, watcher="admin",
             payload={"problems": [str(p) for p in exc.problems],
                      "file": str(self.watcher.path),
-                     "source": exc.source, "watcher": exc.watcher, "key": exc.key,
+                     # what `alerts list` files it under: every source named, not the first
+                     "source": ", ".join(dict.fromkeys(
+                         p.source for p in exc.problems if p.source)) or None,
+                     "watcher": exc.watcher, "key": exc.key,
                      "places": [{"source": p.source, "watcher": p.watcher, "key": p.key}
                                 for p in exc.problems],
                      "format": "email"})

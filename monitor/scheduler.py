@@ -103,13 +103,28 @@ class JobChanges:
     removed: list[str] = field(default_factory=list)
     rescheduled: list[str] = field(default_factory=list)
 
+    # sources still in the file whose job went or came back with ``enabled``
+    paused: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.rescheduled)
+        return bool(self.added or self.removed or self.rescheduled or self.paused
+                    or self.resumed)
+
+    def enabled_apart(self, disabled: set[str], were_disabled: set[str]) -> JobChanges:
+        """A job gone because its source was paused (``enabled = false``, or the admin
+        page's pause) is said ``paused``, not ``removed`` (its source is still in the
+        file); one back because it was resumed, ``resumed``."""
+        self.paused = [n for n in self.removed if n in disabled]
+        self.resumed = [n for n in self.added if n in were_disabled]
+        self.removed = [n for n in self.removed if n not in disabled]
+        self.added = [n for n in self.added if n not in were_disabled]
+        return self
 
     def describe(self) -> str:
         parts = [f"{what} {', '.join(names)}" for what, names in (
-            ("added", self.added), ("removed", self.removed),
-            ("rescheduled", self.rescheduled)) if names]
+            ("added", self.added), ("removed", self.removed), ("paused", self.paused),
+            ("resumed", self.resumed), ("rescheduled", self.rescheduled)) if names]
         return "; ".join(parts) or "no schedule change"
 
 

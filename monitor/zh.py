@@ -71,6 +71,9 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("cannot read", "无法读取文件"),
     ("removes all", "此次修改删除了全部来源（文件可能尚未写完）；如要停止检查某个来源，请设置 "
                     "enabled = false"),
+    ("no [[sources]]", "文件中没有任何来源（[[sources]]）：运行中的 monitor 会拒绝删除全部来源的"
+                       "修改（文件可能尚未写完），新启动的也无事可做；如要停止检查某个来源，请设置 "
+                       "enabled = false"),
     ("changed while it was being edited", "文件在编辑期间被其他人或程序修改，请重试"),
     ("would change other entries", "此次编辑会改动其他条目，请手动编辑文件"),
     ("duplicate name", "名称重复"),
@@ -115,6 +118,12 @@ def _said(message: str) -> str | None:
     if m := _DUPLICATE_KEY.search(message):
         return (f"不是有效的 TOML 格式：键 {m[1]} 重复（第 {m[2]} 行已写过 {m[1]}；同一个表"
                 f"里每个键只能写一次，请删除或合并其中一行）")
+    if m := _FOLLOWED.search(message):
+        return (f"此页面已是栏目来源 {m[1]} 跟踪的文档，同一页面只能属于一个来源（否则一次修改"
+                f"会有两条提醒、两份历史）；请不要单独添加，历史可用 monitor history 加网址查看")
+    if "not UTF-8" in message:
+        return "文件不是 UTF-8 编码" + next(
+            (zh for en, zh in _ENCODINGS if en in message), "") + "：请另存为 UTF-8"
     if "not valid TOML" in message:
         reason = next((zh for en, zh in _TOML_REASONS if en in message), "")
         return "不是有效的 TOML 格式" + (f"：{reason}" if reason else "")
@@ -136,6 +145,7 @@ def _said(message: str) -> str | None:
 _DUPLICATE_KEY = re.compile(r"duplicate key '([^']+)'.*\(first at line (\d+)\)")
 _INTERVAL = re.compile(r"'([^'\n]*)' (is not an interval like|is longer than (\d+) days|"
                        r"is shorter than (\S+))")
+_FOLLOWED = re.compile(r"is already a document of listing source '([^']+)'")
 _REGEX = re.compile(r"not a valid regex: (.*): «(.*)»", re.S)
 _POSITION = re.compile(r"at position (\d+)")
 # tomllib's reasons (Python 3.11+), in Chinese
@@ -148,11 +158,18 @@ _TOML_REASONS: tuple[tuple[str, str], ...] = (
     ("Unclosed array", "数组缺少 ]"),
     ("Unclosed inline table", "内联表缺少 }"),
     ("Unterminated string", "字符串缺少结束的引号"),
+    # a line break inside a one-line string: its closing quote is missing (tomllib says
+    # "Illegal character '\n'"), as is a literal string's at the end of the file
+    ("Illegal character '\\n'", "字符串缺少结束的引号"),
+    ("Expected \"'\"", "字符串缺少结束的引号"),
     ("Illegal character", "含有不允许的字符"),
     ("Expected '=' after a key", "键后面缺少 ="),
     ("Invalid initial character for a key part", "键的写法不对"),
     ("Invalid statement", "无法识别的语句"),
 )
+# what a file that is not UTF-8 looks like (``config._looks_like``)
+_ENCODINGS = (("GBK/GB18030", "，看起来是 GBK/GB18030 编码"),
+              ("UTF-16", "，是 UTF-16 编码（记事本的「Unicode」）"))
 # the re module's reasons, in Chinese
 _REGEX_REASONS: tuple[tuple[str, str], ...] = (
     ("unterminated character set", "字符集的 [ 没有对应的 ]"),

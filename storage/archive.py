@@ -73,6 +73,7 @@ class PageInfo:
     listed: bool = True  # false: no longer on its listing
     last_check_at: Instant | None = None
     unlisted_at: Instant | None = None  # when it was taken off its listing
+    active: bool = True  # false: its source was removed from sources.toml (history kept)
 
 
 @dataclass(frozen=True)
@@ -729,7 +730,8 @@ def _page_info(p: Page, src: SourceRow, counts: dict[int, int]) -> PageInfo:
                     kind=p.kind, status=p.status, versions=counts.get(p.id or 0, 0),
                     last_version_id=p.last_version_id, title=p.list_title or "",
                     list_date=p.list_date or "", listed=p.listed,
-                    last_check_at=p.last_check_at, unlisted_at=p.unlisted_at)
+                    last_check_at=p.last_check_at, unlisted_at=p.unlisted_at,
+                    active=src.active)
 
 
 def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) -> ChangeEntry:

@@ -25,12 +25,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
 from monitor.types import ChangeKind, Document
-from storage.models import Change, Page
+from storage.models import Change, Page, SourceRow
 from storage.records import DocumentSync
+
+if TYPE_CHECKING:
+    from storage import Store
 
 
 def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
@@ -103,3 +107,14 @@ def _unlist(s: Session, page: Page, now: datetime) -> int:
                  new_version_id=None, kind=str(ChangeKind.UNLISTED),
                  summary=f"已从栏目移除「{page.list_title or page.url}」", alert=False))
     return page.id or 0
+
+
+def followed(store: Store) -> list[tuple[str, str]]:
+    """(URL, listing's name) of every document an active listing follows: what
+    ``monitor.config.followed_documents`` compares a plain source's page with (one page,
+    one source: a listing's document is not also a source of its own)."""
+    with store.session() as s:
+        rows = s.exec(select(Page.url, SourceRow.name)
+                      .join(SourceRow, col(SourceRow.id) == col(Page.source_id))
+                      .where(Page.kind == "document", col(SourceRow.active).is_(True)))
+        return [(url, name) for url, name in rows]

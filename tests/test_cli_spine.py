@@ -212,7 +212,8 @@ def test_configuration_error_exits_2_naming_file_source_and_key(
     result = run(*command, "--sources", str(sources))
     assert result.exit_code == 2, result.output
     message = flat(result.stderr)
-    assert message.startswith(f"configuration error: {sources}"), message
+    assert message.startswith("配置错误："), message  # Chinese first, as the mail
+    assert f"技术细节：configuration error: {sources}" in message, message
     for part in expected:
         assert part in message, message
     assert "Traceback" not in result.output
@@ -225,7 +226,8 @@ def test_missing_sources_file_is_a_configuration_error(tmp_path: Path) -> None:
     for command in (["check"], ["sources", "validate"], ["history", "x"]):
         result = run(*command, "--sources", str(missing))
         assert result.exit_code == 2
-        assert flat(result.stderr) == f"configuration error: {missing}: file not found"
+        assert flat(result.stderr) == (f"配置错误：{missing}：找不到文件 技术细节："
+                                       f"configuration error: {missing}: file not found")
 
 
 # --- history and show ------------------------------------------------------------------
@@ -368,7 +370,7 @@ def test_validate_the_shipped_file_and_a_good_one(tmp_path: Path) -> None:
     ]) + '\n[[watchers]]\nemail = "analyst@example.org"\nsources = ["hn-*"]\n')
     result = run("sources", "validate", "--sources", str(good))
     assert result.exit_code == 0, result.output
-    assert flat(result.stdout) == f"{good}: ok — 2 sources, 1 watchers"
+    assert flat(result.stdout) == f"{good}: ok — 2 sources, 1 watcher"
 
 
 def test_sources_test_shows_what_would_be_stored_and_stores_nothing(

@@ -224,7 +224,8 @@ def test_sources_validate_exits_2_naming_file_and_key(
     result = CliRunner().invoke(cli, ["sources", "validate", "--sources", str(path)])
     assert result.exit_code == 2, (result.output, result.exception)
     message = " ".join(result.stderr.split())
-    assert message.startswith(f"configuration error: {path}: {where}"), message
+    assert message.startswith("配置错误："), message
+    assert f"技术细节：configuration error: {path}: {where}" in message, message
     assert "Traceback" not in result.output and "ok —" not in result.output
 
 

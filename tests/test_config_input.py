@@ -51,7 +51,7 @@ def test_a_file_saved_with_a_bom_is_read_by_validate_and_check(site: Site,
     path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())  # what Notepad saves
     validate = run("sources", "validate", "--sources", str(path))
     assert validate.exit_code == 0, validate.output
-    assert flat(validate.stdout) == f"{path}: ok — 1 sources, 0 watchers"
+    assert flat(validate.stdout) == f"{path}: ok — 1 source, 0 watchers"
     check = run("check", "--sources", str(path))
     assert check.exit_code == 0, check.output
     assert "1 new" in check.stdout and site.hits("/hn-reply") == 1
@@ -90,8 +90,10 @@ def test_a_gbk_file_is_a_configuration_error_saying_where_and_what(
     result = run(*command, "--sources", str(path))
     assert result.exit_code == 2, result.output
     assert flat(result.stderr) == (
-        f"configuration error: {path}: not UTF-8 (byte {offset}, line {line}, column 10); "
-        "it looks like GBK/GB18030: save it as UTF-8")
+        f"配置错误：{path} 第 {line} 行第 10 列：文件不是 UTF-8 编码，看起来是 GBK/GB18030 "
+        "编码：请另存为 UTF-8 "
+        f"技术细节：configuration error: {path}: not UTF-8 (byte {offset}, line {line}, "
+        "column 10); it looks like GBK/GB18030: save it as UTF-8")
     assert site.hits("/hn-reply") == 0
 
 
@@ -129,8 +131,8 @@ def test_one_page_twice_is_refused_naming_both_sources(tmp_path: Path, first: st
                          source("hn-a", first) + source("hn-b", second))
     result = run("sources", "validate", "--sources", str(path))
     assert result.exit_code == 2, result.output
-    assert flat(result.stderr) == (
-        f"configuration error: {path}: source 'hn-b': key 'url': has the same page as "
+    assert flat(result.stderr).endswith(
+        f"技术细节：configuration error: {path}: source 'hn-b': key 'url': has the same page as "
         f"source 'hn-a' ({first}); keep one of them (at line 15)")  # hn-b's url = line
 
 
@@ -278,7 +280,7 @@ tags = ["hunna", "beijing"]
         "warning: watcher 'typos': tags 'hunna' is the tag of no source (did you mean 'hunan'?)",
         "warning: watcher 'typos': tags 'beijing' is the tag of no source",
     ]
-    assert flat(result.stdout) == f"{path}: ok — 2 sources, 1 watchers"
+    assert flat(result.stdout) == f"{path}: ok — 2 sources, 1 watcher"
 
 
 def test_a_file_without_watchers_is_warned_about(site: Site, tmp_path: Path) -> None:
@@ -322,7 +324,8 @@ def test_credentials_in_the_file_are_refused_naming_what_to_use(
         result = run(*command, "--sources", str(path))
         assert result.exit_code == 2, result.output
         message = flat(result.stderr)
-        assert message.startswith(f"configuration error: {path}: {expected}"), message
+        assert message.startswith("配置错误："), message
+        assert f"技术细节：configuration error: {path}: {expected}" in message, message
         assert "s3cr3t" not in result.output
     assert site.hits("/hn-reply") == 0
 

@@ -223,7 +223,7 @@ def test_sources_are_checked_on_schedule_with_metrics_status_and_one_daemon_per_
     wait_until(lambda: count(Check, outcome="changed") and count(Check, outcome="error"), 60,
                "a change and a failure")
     write(enabled="false")
-    d.wait_for("reloaded: removed", 30)
+    d.wait_for("reloaded: paused", 30)
     assert_metrics_add_up(port, fetches=lambda: site.hits("/fast.html") + site.hits("/slow.html"))
 
     assert d.stop() == 0

@@ -259,6 +259,25 @@ async def test_what_the_settings_alone_change_is_a_version_nobody_is_told_of(
     assert [a.event for a in edited.alerts()] == ["change"]
 
 
+async def test_settings_that_bring_back_an_older_reading_are_not_called_flapping(
+        make_env: Callable[..., Env]) -> None:  # noqa: F811  (the fixture)
+    """An ignore_text taken out, then put back: the third version reads as the first, but
+    the page never changed, so it is a settings re-read, not 内容来回变化."""
+    env = make_env(source_lines=IGNORE)
+    env.serve(html(seed_page(0)))
+    await env.check()
+    await edit(make_env).check()  # the filter taken out: the salutation is read again
+
+    again = edit(make_env, IGNORE)  # and put back
+    result = await again.check()
+
+    assert result.outcome is Outcome.CHANGED and result.alerts == 0
+    change = again.changes()[-1]
+    assert change.kind != "flapping" and "flapping" not in change.details
+    assert change.summary.startswith("设置变更后重新提取（页面本身未变）："), change.summary
+    assert "内容来回变化" not in change.summary
+
+
 async def test_a_real_edit_with_a_settings_edit_is_told_with_the_pages_edit_only(
         make_env: Callable[..., Env]) -> None:  # noqa: F811  (the fixture)
     env = make_env()

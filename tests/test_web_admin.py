@@ -316,13 +316,15 @@ def test_a_running_daemon_follows_what_the_admin_pages_write(
             tested = site.hits("/plan.html")  # the admin's test fetch was one
             wait_until(lambda: site.hits("/plan.html") >= tested + 2, 30, "hb-plan checked")
             client.post("/admin/sources/hb-plan/pause", data={"csrf": csrf})
-            d.wait_for("reloaded: removed hb-plan", 30)
+            d.wait_for("reloaded: paused hb-plan", 30)  # still in the file: not removed
+            assert "removed hb-plan" not in d.text() and "updated hb-plan" not in d.text()
             paused = site.hits("/plan.html")
             time.sleep(3)
             assert site.hits("/plan.html") <= paused + 1  # at most one already in flight
             client.post("/admin/sources/hb-plan/resume", data={"csrf": csrf})
-            wait_until(lambda: d.text().count("added hb-plan") == 2, 30, "resumed")
+            d.wait_for("reloaded: resumed hb-plan", 30)
             wait_until(lambda: site.hits("/plan.html") > paused + 1, 30, "checked again")
+        assert re.search(r"check hb-plan unchanged status=200 in \d", d.text())  # one space
         assert d.stop() == 0
     finally:
         store.close()

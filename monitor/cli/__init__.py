@@ -122,10 +122,13 @@ class LazyGroup(click.Group):
              epilog="Example: monitor demo   (a local site that changes, watched; "
              "Ctrl+C stops it).  Shell completion: see README, 'Shell completion'.")
 @click.version_option(__version__, prog_name="monitor")
-def cli() -> None:
+@click.option("--sources", "sources_file", metavar="FILE",
+              help="The sources file, for the command that follows (as its own --sources).")
+def cli(sources_file: str | None) -> None:
     """Watch government web pages, keep every version, tell people what changed.
 
-    Every command takes --sources FILE (default sources.toml, or MONITOR_SOURCES).
+    Every command takes --sources FILE (default sources.toml, or MONITOR_SOURCES),
+    after the command or before it (monitor --sources FILE COMMAND).
     `monitor COMMAND --help` shows a command's options and examples.
     """
 

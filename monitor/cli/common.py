@@ -11,7 +11,7 @@ from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
 from functools import cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -57,10 +57,23 @@ def _consoles() -> tuple[Console, Console]:
         each.soft_wrap = not each.is_terminal
     return out, err
 
+def _given_before(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """``monitor --sources F COMMAND`` as ``monitor COMMAND --sources F``: the file given
+    before the command, unless the command is given one itself (it wins; so does either
+    over MONITOR_SOURCES)."""
+    from click.core import ParameterSource
+
+    top = ctx.find_root().params.get("sources_file")
+    if top is not None and ctx.get_parameter_source(param.name or "") in (
+            ParameterSource.DEFAULT, ParameterSource.ENVIRONMENT):
+        return Path(top)
+    return value
+
+
 sources_option = click.option(
     "--sources", "sources_file", default=SOURCES_DEFAULT, show_default=True,
     type=click.Path(dir_okay=False, path_type=Path), envvar="MONITOR_SOURCES",
-    help="The sources file (env MONITOR_SOURCES).")
+    callback=_given_before, help="The sources file (env MONITOR_SOURCES).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
@@ -94,7 +107,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            _fail("configuration error", "\n".join(map(str, exc.problems)), EXIT_CONFIG)
+            refused("配置错误", exc)
         except BadInputError as exc:
             _fail("bad input", str(exc), EXIT_USAGE)
         except KeyError as exc:
@@ -105,6 +118,22 @@ def handle_errors(fn: F) -> F:
             where = f"{exc.filename}: " if exc.filename else ""
             _fail("error", where + (exc.strerror or str(exc)), 1)
     return wrapper  # type: ignore[return-value]
+
+
+def refused(what: str, exc: ConfigError) -> NoReturn:
+    """A configuration refused, as the admin's mail says it: each problem in Chinese
+    (``zh.config_problem``: where, what), then its English (``技术细节：configuration
+    error: …``, the log's words); exit 2."""
+    from rich.markup import escape
+
+    from monitor import zh
+
+    for p in exc.problems:
+        said = zh.config_problem(str(p), file=p.file, source=p.source, key=p.key,
+                                 watcher=p.watcher)
+        _consoles()[1].print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}configuration "
+                             f"error: {escape(str(p))}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_CONFIG)
 
 
 def _fail(what: str, message: str, code: int) -> None:

@@ -138,8 +138,10 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
 @click.command()
 @click.argument("target", shell_complete=complete_source_names)
 @click.option("--at", "at", metavar="DATE",
-              help="The version current at this date (2026-05-01 = the end of that day "
-              "in settings.timezone) or date-time (2026-05-01T08:00); NAME or URL only.")
+              help="The version current at this date (2026-05-01 = the end of that day) "
+              "or date-time (2026-05-01T08:00), both in settings.timezone (the sources "
+              "file's [settings], Asia/Shanghai by default) unless an offset is written "
+              "(2026-05-01T08:00+00:00); NAME or URL only.")
 @click.option("--raw", is_flag=True, help="Print the raw body as fetched (bytes).")
 @sources_option
 @json_option

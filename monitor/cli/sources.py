@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -16,7 +16,6 @@ from alerts.registry import check_alerting
 from monitor import zh
 from monitor.attachments import format_by_name
 from monitor.cli.common import (
-    EXIT_CONFIG,
     EXIT_NOT_FOUND,
     complete_source_names,
     console,
@@ -26,14 +25,18 @@ from monitor.cli.common import (
     load,
     print_json,
     print_table,
+    refused,
     sources_option,
 )
-from monitor.config import SourceConfig, parse_config
+from monitor.config import Config, SourceConfig, followed_documents, parse_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings
 from monitor.sources_edit import add_source, read_for_edit, remove_source, write_atomically
+
+if TYPE_CHECKING:
+    from storage import Store
 
 
 def register(cli: click.Group) -> None:
@@ -53,6 +56,8 @@ def validate(sources_file: Path) -> None:
     schedules, alert channels; warn about watchers that match nothing or cannot be
     reached."""
     config = load(sources_file, quiet=True)
+    if not config.sources:  # a running daemon refuses it (monitor.reload._refuse_emptied)
+        refused("配置错误", ConfigError(NO_SOURCES, file=str(sources_file), key="sources"))
     warnings = check_alerting(config)  # what the daemon refuses, and what it warns about
     if config.settings.web_enabled:
         from monitor.web.app import check_bind  # FastAPI only when the UI is on
@@ -61,8 +66,19 @@ def validate(sources_file: Path) -> None:
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
                           soft_wrap=True)
-    console.print(f"{sources_file}: ok — {len(config.sources)} sources, "
-                  f"{len(config.watchers)} watchers", highlight=False, markup=False)
+    console.print(f"{sources_file}: ok — {counted(len(config.sources), 'source')}, "
+                  f"{counted(len(config.watchers), 'watcher')}", highlight=False,
+                  markup=False)
+
+
+NO_SOURCES = ("no [[sources]]: a running monitor refuses an edit that removes every source "
+              "(a truncated file?), and a new one would check nothing; to stop checking a "
+              "source, set enabled = false")
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 source``, ``2 sources``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @sources.command("test")
@@ -215,9 +231,11 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
         on_disk, bom, before = read_for_edit(sources_file)
         after = add_source(before, _entry(name, url, content, interval, tags),
                            path=sources_file)
-        source = parse_config(after, path=sources_file).source(name)
+        edited = parse_config(after, path=sources_file)
+        source = edited.source(name)
+        refuse_followed(edited, source)
     except ConfigError as exc:
-        _refused("未添加", exc)
+        refused("未添加", exc)
     try:
         got = asyncio.run(try_source(config.settings, source))
     except MonitorError as exc:
@@ -237,20 +255,39 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
     try:
         write_atomically(sources_file, on_disk, bom + after)
     except ConfigError as exc:
-        _refused("未添加", exc)
+        refused("未添加", exc)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
                   highlight=False, markup=False)
 
 
-def _refused(what: str, exc: ConfigError) -> NoReturn:
-    """An edit refused: each problem in Chinese (``zh.config_problem``: where, what),
-    then its English (exit 2, as any configuration error)."""
-    for p in exc.problems:
-        said = zh.config_problem(str(p), file=p.file, source=p.source, key=p.key,
-                                 watcher=p.watcher)
-        err_console.print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}configuration error: "
-                          f"{escape(str(p))}", highlight=False, soft_wrap=True)
-    sys.exit(EXIT_CONFIG)
+def refuse_followed(config: Config, source: SourceConfig, store: Store | None = None
+                    ) -> None:
+    """One page, one source: a page a listing already follows as its document is not
+    added as a source of its own (``followed_documents``; also ``/admin/add``).  Known
+    from the database (``store``, else the one the settings name, when there is one: no
+    database yet, no listing has found anything)."""
+    from storage import Store, db
+    from storage.documents import followed
+
+    url = config.settings.database_url
+    path = db.sqlite_path(url)
+    if source.is_listing or (store is None and path is not None and not path.exists()):
+        return
+    try:
+        if store is not None:
+            documents = followed(store)
+        else:
+            opened = Store(url, migrate=False)
+            try:
+                documents = followed(opened)
+            finally:
+                opened.close()
+    except MonitorError:  # an older schema, a database down: the daemon warns then
+        return
+    problems = [p for p in followed_documents(config.sources, documents, str(config.path))
+                if p.source == source.name]
+    if problems:
+        raise problems[0]
 
 
 def _entry(name: str, url: str, content: str | None, interval: str | None,
@@ -277,7 +314,7 @@ def remove(name: str, sources_file: Path) -> None:
         write_atomically(sources_file, on_disk,
                          bom + remove_source(before, name, path=sources_file))
     except ConfigError as exc:
-        _refused("未删除", exc)
+        refused("未删除", exc)
     except KeyError as exc:
         err_console.print(f"[red]未删除：[/]{escape(str(sources_file))} 中没有名为 "
                           f"{escape(name)} 的来源\n{zh.DETAIL}not found: "

@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -45,6 +46,7 @@ from monitor.cli.common import (
 )
 from monitor.config import Config
 from monitor.holder import ended_here
+from monitor.types import exact_time
 from storage import glance
 from storage.glance import RecentChecks, SourceStatus
 
@@ -76,7 +78,7 @@ def status(sources_file: Path, as_json: bool) -> None:
                                                                    config.settings)]
     lines += [line for line in (backlog_line(rows), stale_leases_line(rows)) if line]
     if not console.is_terminal:  # piped: the same text, without rich's layout (10,000 rows)
-        click.echo("\n".join([*lines, *plain_table("sources", COLUMNS,
+        click.echo("\n".join([*lines, *plain_table(table_title(tz), COLUMNS,
                                                    (_cells(r, tz) for r in rows))]))
         return
     from rich.text import Text
@@ -147,7 +149,8 @@ def health_line(recent: RecentChecks, config: Config) -> str:
     if newest is None or age is None:
         return "health: no checks yet"
     return (f"health: {', '.join(words) or 'ok'} — newest check "
-            f"{local_time(newest, config.settings.timezone)} ({_ago(age)} ago); "
+            f"{exact_time(newest, config.settings.timezone, seconds=False)} "
+            f"({_ago(age)} ago); "
             f"{recent.errors} of {recent.checks} checks failed in the last hour")
 
 
@@ -237,11 +240,13 @@ COLUMNS = ("source", "status", "last check", "result", "next check", "last chang
 
 
 def status_table(rows: list[SourceStatus], tz: str) -> Table:
-    """The table on a terminal: cells fold to the window's width, the status coloured."""
+    """The table on a terminal: cells fold to the window's width, the status coloured;
+    times to the minute in ``tz``, named in the title (``sources — times in
+    Asia/Shanghai (+08:00)``) rather than in every cell."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="sources")
+    table = Table(title=table_title(tz))
     for col in COLUMNS:
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -262,6 +267,16 @@ def _cells(r: SourceStatus, tz: str) -> list[str]:
     status = r.status + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
     return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz),
             local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions)]
+
+
+def table_title(tz: str) -> str:
+    return f"sources — times in {zone_name(tz)}"
+
+
+def zone_name(tz: str) -> str:
+    """``Asia/Shanghai (+08:00)``: the zone and its offset now."""
+    offset = datetime.now(ZoneInfo(tz)).strftime("%z")
+    return f"{tz} ({offset[:3]}:{offset[3:]})"
 
 
 def _status_cell(r: SourceStatus, style: str) -> Text:

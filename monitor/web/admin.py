@@ -299,7 +299,7 @@ def _entry(form: dict[str, str]) -> dict[str, Any]:
 @router.post("/add")
 async def add(request: Request) -> Response:
     """Test (``action=test``) or test and save (``action=save``) a new source."""
-    from monitor.cli.sources import try_source  # the test of `monitor sources test`
+    from monitor.cli.sources import refuse_followed, try_source  # as `monitor sources`
 
     session, form = await _post(request)
     admin = _admin(request)
@@ -310,9 +310,10 @@ async def add(request: Request) -> Response:
         on_disk, bom, before = await asyncio.to_thread(read_for_edit, admin.path)
         after = add_source(before, entry, path=admin.path)  # validated, or ConfigError
         config = parse_config(after, path=admin.path)
+        source = config.source(entry["name"])
+        await asyncio.to_thread(refuse_followed, config, source, _web(request).store)
     except ConfigError as exc:
         return _add_form(request, session, form, 400, error=_config_error(exc))
-    source = config.source(entry["name"])
     try:
         got = await try_source(config.settings, source)
     except MonitorError as exc:
