@@ -40,7 +40,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from monitor.errors import StorageError
-from storage import db, paragraphs, rawcodec
+from storage import compiled, db, paragraphs, rawcodec
 from storage.instant import utcnow
 from storage.records import (
     CheckRecord,
@@ -459,10 +459,11 @@ class Store:
                           else None)
             change_ids = self._add_changes(c, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
-            check_id = c.execute(
-                _INSERT_CHECK, _check_values(rec, rec.outcome, version_id)).scalar_one()
-            c.execute(_UPDATE_PAGE, {"page_id_": page.id, **(lease or {}), **_page_values(
-                page.revision, page.observed_at, rec, version_id)})
+            check_id = compiled.insert_id(c, _INSERT_CHECK,
+                                          _check_values(rec, rec.outcome, version_id))
+            compiled.execute(c, _UPDATE_PAGE, {"page_id_": page.id, **(lease or {}),
+                                               **_page_values(page.revision, page.observed_at,
+                                                              rec, version_id)})
             docs = None
             if rec.documents is not None and rec.outcome != "error":
                 from storage import documents
@@ -490,9 +491,9 @@ class Store:
             w = _PlainWrite.of(rec, tuple(page))
             if w.row is None:
                 return w.result(0)
-            check_id = c.execute(_INSERT_CHECK, w.row).scalar_one()
+            check_id = compiled.insert_id(c, _INSERT_CHECK, w.row)
             if w.values:
-                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **w.values})
+                compiled.execute(c, _UPDATE_PAGE, {"page_id_": rec.page_id, **w.values})
             c.commit()
             return w.result(check_id)
 
@@ -670,7 +671,7 @@ class Store:
         self._seal(row, new, verify.link_after(newest), ready)
         spans.track(c, page.id, row["number"], before, {*lines, *fields})
         files.add(c, new.files)
-        return int(c.execute(_INSERT_VERSION, row).scalar_one())
+        return compiled.insert_id(c, _INSERT_VERSION, row)
 
     @staticmethod
     def _write_prepared(c: Connection, page_id: int, ready: _Ready, new: NewVersion
@@ -760,11 +761,11 @@ class Store:
     def _add_changes(self, c: Connection, rec: CheckRecord, version_id: int | None
                      ) -> list[int]:
         now = utcnow()
-        return [int(c.execute(_INSERT_CHANGE, {
+        return [compiled.insert_id(c, _INSERT_CHANGE, {
             "page_id": rec.page_id, "old_version_id": rec.expected_last_version_id,
             "new_version_id": version_id, "kind": str(ch.kind), "summary": ch.summary,
             "stats": dict(ch.stats), "details": dict(ch.details), "patch": ch.patch,
-            "alert": ch.alert, "created_at": now}).scalar_one()) for ch in rec.changes]
+            "alert": ch.alert, "created_at": now}) for ch in rec.changes]
 
     def _add_alerts(self, s: Session, rec: CheckRecord, change_ids: list[int]) -> list[int]:
         from storage.outbox import insert_alerts

@@ -841,3 +841,92 @@ def test_a_writer_gives_its_turn_back_with_the_database_write_lock_free(
         assert len(store.history("page")) == 2
     finally:
         store.close()
+
+
+def _checks_stored(url: str) -> dict[str, list]:
+    """Every row of every table a page's checks write (SQLite: with its search index
+    segments): a first version, changed versions with their change rows (JSON stats and
+    details, Chinese, an empty patch), unchanged checks with an ETag and a page status,
+    an error, and a conflict; the clock of ``Store`` fixed."""
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from monitor.config import SourceConfig
+    from monitor.types import ChangeDecision, ChangeKind
+    from storage import Store
+    from storage.records import CheckRecord, NewVersion
+
+    store = Store(url)
+    src = SourceConfig(name="page", url="http://www.example.gov.cn/a.html")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    try:
+        for n in range(6):
+            state = store.page_state(src)
+            when = at + timedelta(hours=n)
+            base = dict(page_id=state.page_id, expected_revision=state.revision,
+                        expected_last_version_id=state.last.id if state.last else None,
+                        started_at=when, duration=0.25, observed_at=when, worker="h:1")
+            if n in (2, 4):  # unchanged: a check row and the page's columns only
+                store.commit_check(CheckRecord(**base, outcome="unchanged", http_status=200,
+                                               etag=f'"e{n}"', last_modified="Tue",
+                                               page_status="ok"))
+                continue
+            text = f"第{n}版正文。\n各地要落实措施。\n附件：{'说明' * n}"
+            raw = f"<html><body>{text}</body></html>".encode()
+            version = NewVersion(
+                content_hash=hashlib.sha256(text.encode()).hexdigest(), title="通知",
+                text=text, metadata={"发布机构": "本厅", "文号": f"〔2026〕{n}号"}, raw=raw,
+                raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200,
+                headers={"content-type": "text/html; charset=utf-8"}, url=src.url,
+                charset=None if n == 3 else "utf-8", fetched_at=when)
+            changes = () if state.last is None else (ChangeDecision(
+                kind=ChangeKind.CHANGED, summary=f"第{n}段修改", stats={"added": n},
+                details={"文号": [f"〔2026〕{n - 1}号", f"〔2026〕{n}号"]},
+                patch="" if n == 5 else f"@@ +1 @@\n+第{n}版", alert=n != 3),)
+            store.commit_check(CheckRecord(
+                **base, outcome="changed" if state.last else "new", http_status=200,
+                bytes=len(raw), raw_sha256=version.raw_sha256, version=version,
+                changes=changes, page_status="ok", etag=None))
+        state = store.page_state(src)
+        when = at + timedelta(hours=7)
+        store.commit_check(CheckRecord(
+            page_id=state.page_id, expected_last_version_id=state.last.id if state.last
+            else None, expected_revision=state.revision, started_at=when, duration=3.5,
+            outcome="error", error_kind="timeout", error="读取超时", failure_streak=1,
+            observed_at=when))
+        assert store.commit_check(CheckRecord(
+            page_id=state.page_id, expected_last_version_id=None, expected_revision=0,
+            started_at=when, duration=1.0, outcome="unchanged")).conflict
+        tables = ["pages", "checks", "changes", "versions", "paragraphs", "paragraph_spans"]
+        if store.is_sqlite:
+            tables += [f"{t}_{part}" for t in ("paragraphs_fts", "paragraphs_bigrams")
+                       for part in ("data", "idx")]
+        with store.engine.connect() as c:  # (the page's creation time: page_state's)
+            return {t: [{k: v for k, v in r._mapping.items()
+                         if (t, k) != ("pages", "created_at")}
+                        for r in c.execute(sa.text(f"SELECT * FROM {t} ORDER BY 1"))]
+                    for t in tables}
+    finally:
+        store.close()
+
+
+def test_rows_written_through_the_driver_are_those_core_writes(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check's version, change, check and page rows written through the driver's cursor
+    inside the writers' turn (``storage.compiled``, SQLite) are byte for byte those
+    SQLAlchemy's ``Connection.execute`` writes: every column of every row (JSON, times,
+    booleans, NULLs), after first, changed, unchanged, failed and conflicting checks."""
+    from datetime import UTC, datetime
+
+    from storage import compiled, repository
+
+    monkeypatch.setattr(repository, "utcnow", lambda: datetime(2026, 12, 2, 8, tzinfo=UTC))
+    fast = _checks_stored(db_url)
+    other = _second_database(db_url, tmp_path)
+    monkeypatch.setattr(compiled, "_form", lambda c, stmt, params: None)
+    slow = _checks_stored(other)
+    assert fast == slow
+    assert len(fast["checks"]) == 7 and len(fast["versions"]) == 4  # the conflict: none
+    assert len(fast["changes"]) == 3
