@@ -14,7 +14,9 @@ made on that server for the run and dropped after): CPU of this process (user + 
 ``time.process_time``; on PostgreSQL the server's work is not in it), median over the
 rounds of the mean per check, split into state / old text / commit; ``in turn`` (SQLite):
 the part of the commit's CPU spent holding the writers' turn (``storage.turns``), what a
-sibling writer waits for (not added to the total again).
+sibling writer waits for (not added to the total again); ``bench.turn_ir`` counts the
+same commits' instructions in the turn and in all (callgrind: steadier than CPU time on
+a shared machine).
 
 ``--profile first`` or ``--profile changed`` prints the top of a cProfile of those
 commits (on SQLite, or on PostgreSQL with ``--postgres``).

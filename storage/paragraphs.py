@@ -27,6 +27,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -136,29 +137,61 @@ def store(s: Session | Connection, page_id: int, items: Sequence[tuple[str, str]
     of the page already known, text → id (``LinesRead``: those of its last version, as
     the diff read them): found there, a line needs no digest and no lookup.  ``empty``:
     the page has no paragraphs yet (no version: they are only ever written with one),
-    so none is looked up (were it wrong, the insert would fail on the unique key)."""
-    s = _core(s)
-    if known:
-        return _store_known(s, page_id, items, known)
-    keys = [digest(f, t) for f, t in items]
-    found = {} if empty else _known(s, page_id, set(keys))
+    so none is looked up (were it wrong, the insert would fail on the unique key).
+
+    ``plan`` then ``write``: ``Store`` makes the plan before the writers' turn and
+    writes it under the lock while the page is as the plan read it."""
+    c = _core(s)
+    return write(c, page_id, plan(c, page_id, items, known, empty=empty))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``store`` reads and computes before it writes (``plan``): the items, the
+    known lines' ids, the others' digests and the ids the page has for them, and the
+    ones it lacks, in order, with their folded text and bigram words (SQLite's index).
+    Good while the page's paragraphs are the ones read: a paragraph row never changes
+    and is only ever added with a version of its page, under the page's lock."""
+
+    items: tuple[tuple[str, str], ...]
+    known: dict[str, int] | None
+    keys: list[bytes]  # the digests of the items not known, in order
+    found: dict[bytes, int]
+    new: dict[bytes, tuple[str, str]]
+    folded: list[str] | None  # SQLite: of ``new``, in order (``index``)
+    grams: list[str] | None  # SQLite with ``paragraphs_bigrams``: of ``folded``
+
+
+def plan(c: Connection, page_id: int, items: Sequence[tuple[str, str]],
+         known: dict[str, int] | None = None, *, empty: bool = False) -> Plan:
+    """``store``'s reads and computations (see ``Plan``); it writes nothing."""
+    rest = ([item for item in items if item[0] != BODY or item[1] not in known] if known
+            else list(items))
+    keys = [digest(f, t) for f, t in rest]
+    # ``empty`` spares the look-up of a page's first lines (none known: no version yet)
+    found = {} if (empty and not known) or not keys else _known(c, page_id, set(keys))
     new: dict[bytes, tuple[str, str]] = {}
-    for key, item in zip(keys, items, strict=True):
+    for key, item in zip(keys, rest, strict=True):
         if key not in found and key not in new:
             new[key] = item
-    if new:
-        found.update(_insert(s, page_id, new))
-        index(s, [(found[key], text) for key, (_, text) in new.items()])
-    return [found[k] for k in keys]
+    folded = grams = None
+    if new and c.dialect.name == "sqlite":
+        folded = [fold(t) for _, t in new.values()]
+        grams = [bigrams(f) for f in folded] if _has_bigrams(c) else None
+    return Plan(tuple(items), known or None, keys, found, new, folded, grams)
 
 
-def _store_known(c: Connection, page_id: int, items: Sequence[tuple[str, str]],
-                 known: dict[str, int]) -> list[int]:
-    """``store`` when most lines are known already: the others only are digested and
-    looked up (and inserted when the page has none), in the same order."""
-    rest = [item for item in items if item[0] != BODY or item[1] not in known]
-    ids = dict(zip(rest, store(c, page_id, rest), strict=True)) if rest else {}
-    return [known[t] if f == BODY and t in known else ids[(f, t)] for f, t in items]
+def write(c: Connection, page_id: int, p: Plan) -> list[int]:
+    """The ids of ``p.items``, inserting (and indexing) the paragraphs the page lacked
+    when the plan was made."""
+    found = p.found
+    if p.new:
+        found = {**found, **_insert(c, page_id, p.new)}
+        _index(c, [found[key] for key in p.new], p.folded, p.grams)
+    if p.known is None:
+        return [found[k] for k in p.keys]
+    known, ids = p.known, iter(found[k] for k in p.keys)
+    return [known[t] if f == BODY and t in known else next(ids) for f, t in p.items]
 
 
 class LinesRead:
@@ -251,11 +284,22 @@ def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
     c = _core(s)
     if not rows or c.dialect.name != "sqlite":
         return
-    folded = [(pid, fold(t)) for pid, t in rows]
-    c.exec_driver_sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (?, ?)", folded)
-    if _has_bigrams(c):
+    folded = [fold(t) for _, t in rows]
+    _index(c, [pid for pid, _ in rows], folded,
+           [bigrams(f) for f in folded] if _has_bigrams(c) else None)
+
+
+def _index(c: Connection, ids: Sequence[int], folded: Sequence[str] | None,
+           grams: Sequence[str] | None) -> None:
+    """``index`` of paragraphs whose folded text (and bigram words, None: no such
+    table) is made already (``plan``); ``folded`` None: not SQLite."""
+    if folded is None:
+        return
+    c.exec_driver_sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (?, ?)",
+                      list(zip(ids, folded, strict=True)))
+    if grams is not None:
         c.exec_driver_sql("INSERT INTO paragraphs_bigrams(rowid, grams) VALUES (?, ?)",
-                          [(pid, bigrams(f)) for pid, f in folded])
+                          list(zip(ids, grams, strict=True)))
 
 
 def bigrams(folded: str) -> str:

@@ -40,7 +40,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from monitor.errors import StorageError
-from storage import db, paragraphs, rawcodec
+from storage import compiled, db, paragraphs, rawcodec
 from storage.instant import utcnow
 from storage.records import (
     CheckRecord,
@@ -157,6 +157,8 @@ _LOCK_PAGE = sa_select(P.id, P.revision, P.observed_at, P.lease_owner,
 _LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
 _UPDATE_PAGE = update(pages).where(P.id == bindparam("page_id_"))
 _LINES = sa_select(V.line_ids).where(V.id == bindparam("id"))
+# What Store._prepare reads first: the revision it guards the rest with.
+_PAGE_AT = sa_select(P.revision, P.last_version_id).where(P.id == bindparam("id"))
 # Store.sync_sources: every source's row, then the changes as executemany.
 _SOURCES = sa_select(S.id, S.name, S.url, S.tags, S.config, S.active)
 _UPDATE_SOURCE = update(sources).where(S.id == bindparam("id_"))
@@ -197,7 +199,16 @@ class _Ready:
     the other writers do not wait for it: its raw body compressed against ``base`` (the
     ``_base_key`` of the page's last version as read then), its digests, and its record
     hash chained to ``link``.  Under the lock each part is taken only if what it was made
-    from is still what the lock finds; the bytes stored are the same either way."""
+    from is still what the lock finds; the bytes stored are the same either way.
+
+    And what was read of the page at ``revision`` (read first): its newest and last
+    versions' rows, the plan of its new lines and fields (``paragraphs.Plan``: digests,
+    the ids the page has, folded text and bigram words of the ones it lacks; or the
+    field ids of the last version, ``Store._same_fields``) and the paragraphs the last
+    version lists (the spans it closes).  A page's versions, paragraphs and spans are
+    only ever written by a ``commit_check`` of the page, which moves its revision on:
+    found at the same revision under the lock, they are still what was read, and none
+    is read again while the other writers wait."""
 
     base: tuple[int, int] | None
     raw: tuple[bytes, str, int | None, int]  # blob, codec, base id, chain (``_compress``)
@@ -205,6 +216,12 @@ class _Ready:
     raw_sha256: str
     text_sha256: str
     record_hash: str
+    revision: int | None = None  # None: the page was not found (nothing read is taken)
+    newest: Any = None
+    previous: Any = None
+    lines: paragraphs.Plan | None = None
+    fields: paragraphs.Plan | list[int] | None = None
+    before: frozenset[int] = frozenset()
 
 
 def _base_key(previous: Any) -> tuple[int, int] | None:
@@ -425,7 +442,7 @@ class Store:
         """
         if rec.plain:
             return self._commit_plain(rec)
-        ready = (self._prepare(rec.page_id, rec.expected_last_version_id, rec.version)
+        ready = (self._prepare(rec.page_id, rec.version)
                  if rec.version is not None and rec.outcome != "superseded" else None)
         with self.write_session() as s:
             c = s.connection()
@@ -442,10 +459,11 @@ class Store:
                           else None)
             change_ids = self._add_changes(c, rec, version_id)
             alert_ids = self._add_alerts(s, rec, change_ids)
-            check_id = c.execute(
-                _INSERT_CHECK, _check_values(rec, rec.outcome, version_id)).scalar_one()
-            c.execute(_UPDATE_PAGE, {"page_id_": page.id, **(lease or {}), **_page_values(
-                page.revision, page.observed_at, rec, version_id)})
+            check_id = compiled.insert_id(c, _INSERT_CHECK,
+                                          _check_values(rec, rec.outcome, version_id))
+            compiled.execute(c, _UPDATE_PAGE, {"page_id_": page.id, **(lease or {}),
+                                               **_page_values(page.revision, page.observed_at,
+                                                              rec, version_id)})
             docs = None
             if rec.documents is not None and rec.outcome != "error":
                 from storage import documents
@@ -473,9 +491,9 @@ class Store:
             w = _PlainWrite.of(rec, tuple(page))
             if w.row is None:
                 return w.result(0)
-            check_id = c.execute(_INSERT_CHECK, w.row).scalar_one()
+            check_id = compiled.insert_id(c, _INSERT_CHECK, w.row)
             if w.values:
-                c.execute(_UPDATE_PAGE, {"page_id_": rec.page_id, **w.values})
+                compiled.execute(c, _UPDATE_PAGE, {"page_id_": rec.page_id, **w.values})
             c.commit()
             return w.result(check_id)
 
@@ -531,13 +549,22 @@ class Store:
         then fail with "database is locked" when it tries to write after another
         writer).  PostgreSQL: an ordinary transaction; callers lock the rows they need.
 
-        The ORM is imported before the turn is taken (``_load_orm``), not while holding it.
+        The ORM is imported, the session made and its connection taken from the pool
+        before the turn is taken (``_load_orm``), and the session closed (its connection
+        given back) after the turn is given back: the other writers do not wait for
+        that.  A block that does not commit rolls back before it gives the turn back.
         """
         _load_orm()
-        with self._writer, self.session() as s:
-            if self.is_sqlite:
-                s.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            yield s
+        with self.session() as s:
+            c = s.connection()  # no statement yet: SQLite's lock waits for BEGIN
+            with self._writer:
+                if self.is_sqlite:
+                    c.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield s
+                finally:
+                    if s.in_transaction():  # not committed (a conflict, an error)
+                        s.rollback()
 
     def _changes_in_id_order(self, s: Session) -> None:
         """Change rows become visible in id order (the ``/api/changes?since=`` cursor).
@@ -571,44 +598,65 @@ class Store:
         return CommitResult(check_id, None, outcome="superseded",
                             released=None if rec.lease is None else lease is not None)
 
-    def _prepare(self, page_id: int, last_version_id: int | None, new: NewVersion
-                 ) -> _Ready | None:
-        """What ``_add_version`` computes of the new version's own bytes, before the
-        writers' turn is taken (``_Ready``): read from the page's versions as they are
-        now, without a lock, and used under the lock only if they are still the page's."""
-        from storage import verify
+    def _prepare(self, page_id: int, new: NewVersion) -> _Ready | None:
+        """What ``_add_version`` computes and reads for the new version, before the
+        writers' turn is taken (``_Ready``): read from the page as it is now, without a
+        lock (its revision first), and used under the lock only if it is still the
+        page's (the same revision; else each part is tested as it was made)."""
+        from storage import spans, verify
 
         try:
             with self._translated(), self.engine.connect() as c:
+                at = c.execute(_PAGE_AT, {"id": page_id}).first()
+                revision, last_id = (None, None) if at is None else tuple(at)
                 newest = c.execute(_NEWEST, {"page_id": page_id}).first()
-                previous = _previous(c, newest, last_version_id)
+                previous = _previous(c, newest, last_id)
                 raw = self._compress(c, previous, new.raw)
+                lines = paragraphs.plan(c, page_id, paragraphs.lines_of(new.text),
+                                        self._lines_read.take(last_id), empty=newest is None)
+                items = paragraphs.fields_of(new.title, new.metadata)
+                same = self._same_fields(newest if previous is newest else None, items)
+                fields = same if same is not None else paragraphs.plan(c, page_id, items)
         except StorageError:  # a base that cannot be read: said, if it still is, under the lock
             return None
         raw_sha256, text_sha256 = verify.sha256_hex(new.raw), verify.text_sha256(new.text)
         link = verify.link_after(newest)
+        before = (spans.ids_of(previous.line_ids, previous.field_ids) if previous
+                  else set())
         return _Ready(_base_key(previous), raw, link, raw_sha256, text_sha256,
-                      _record_hash(new, link, raw_sha256, text_sha256))
+                      _record_hash(new, link, raw_sha256, text_sha256), revision,
+                      newest, previous, lines, fields, frozenset(before))
 
     def _add_version(self, c: Connection, page: Any, new: NewVersion,
                      ready: _Ready | None = None) -> int:
         """Insert the version (``page``: its ``_lock_page`` row).  The page's newest
         version is read once, for its raw body (the delta's base), its paragraph ids
         (the spans it closes) and its number and record hash (the chain).  ``ready``:
-        the same computed before the lock (``_prepare``), taken where what it was made
-        from is still the page's newest version (else computed again here)."""
+        the same computed before the lock (``_prepare``): all of it taken when the page
+        is still at the revision it was read at; else each part where what it was made
+        from is still the page's newest version (the rest is computed again here)."""
         from storage import files, spans, verify
 
-        newest = c.execute(_NEWEST, {"page_id": page.id}).first()
-        previous = _previous(c, newest, page.last_version_id)
+        fresh = ready is not None and ready.revision == page.revision
+        if fresh:
+            newest, previous = ready.newest, ready.previous  # type: ignore[union-attr]
+        else:
+            newest = c.execute(_NEWEST, {"page_id": page.id}).first()
+            previous = _previous(c, newest, page.last_version_id)
         blob, codec, base_id, chain = (
             ready.raw if ready is not None and ready.base == _base_key(previous)
             else self._compress(c, previous, new.raw))
-        lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
-                                 known=self._lines_read.take(page.last_version_id),
-                                 empty=newest is None)
-        fields = self._fields(c, page.id, newest if previous is newest else None,
-                              paragraphs.fields_of(new.title, new.metadata))
+        if fresh:
+            lines, fields = self._write_prepared(c, page.id, ready, new)  # type: ignore[arg-type]
+            before = set(ready.before)  # type: ignore[union-attr]
+        else:
+            lines = paragraphs.store(c, page.id, paragraphs.lines_of(new.text),
+                                     known=self._lines_read.take(page.last_version_id),
+                                     empty=newest is None)
+            fields = self._fields(c, page.id, newest if previous is newest else None,
+                                  paragraphs.fields_of(new.title, new.metadata))
+            before = (spans.ids_of(previous.line_ids, previous.field_ids) if previous
+                      else set())
         row = {
             "page_id": page.id, "fetched_at": new.fetched_at,
             "content_hash": new.content_hash, "title": new.title,
@@ -621,24 +669,45 @@ class Store:
             "charset": new.charset, "attachments": new.attachments,
         }
         self._seal(row, new, verify.link_after(newest), ready)
-        spans.track(c, page.id, row["number"],
-                    spans.ids_of(previous.line_ids, previous.field_ids) if previous else set(),
-                    {*lines, *fields})
+        spans.track(c, page.id, row["number"], before, {*lines, *fields})
         files.add(c, new.files)
-        return int(c.execute(_INSERT_VERSION, row).scalar_one())
+        return compiled.insert_id(c, _INSERT_VERSION, row)
+
+    @staticmethod
+    def _write_prepared(c: Connection, page_id: int, ready: _Ready, new: NewVersion
+                        ) -> tuple[list[int], list[int]]:
+        """The new version's line and field ids from plans made before the lock (the
+        page unchanged since).  Lines are written first, as ``_add_version`` does;
+        fields planned to be inserted with the same digest as a new line (a metadata
+        label of ``""``) are looked up again after it."""
+        lines_plan, fields_plan = ready.lines, ready.fields
+        assert lines_plan is not None and fields_plan is not None
+        lines = paragraphs.write(c, page_id, lines_plan)
+        if isinstance(fields_plan, list):
+            return lines, fields_plan
+        if fields_plan.new.keys() & lines_plan.new.keys():
+            items = paragraphs.fields_of(new.title, new.metadata)
+            return lines, paragraphs.store(c, page_id, items)
+        return lines, paragraphs.write(c, page_id, fields_plan)
 
     def _fields(self, c: Connection, page_id: int, last: Any, items: list[tuple[str, str]]
                 ) -> list[int]:
-        """The paragraph ids of a version's title and metadata (``items``): those of the
-        page's last version (``last``: its ``_NEWEST`` row) when they are the same
-        fields, as they mostly are (a paragraph row never changes, so its ids are the
-        ones a look-up would find); else stored (``paragraphs.store``)."""
+        """The paragraph ids of a version's title and metadata (``items``): those of
+        its last version when they are the same fields (``_same_fields``), else stored
+        (``paragraphs.store``)."""
+        same = self._same_fields(last, items)
+        return same if same is not None else paragraphs.store(c, page_id, items)
+
+    def _same_fields(self, last: Any, items: list[tuple[str, str]]) -> list[int] | None:
+        """The field ids of the page's last version (``last``: its ``_NEWEST`` row) when
+        they are the same fields, as they mostly are (a paragraph row never changes, so
+        its ids are the ones a look-up would find); else None."""
         if (last is not None and last.field_ids is not None
                 and paragraphs.fields_of(last.title, dict(last.meta or {})) == items):
             ids = paragraphs.decode(last.field_ids)
             if len(ids) == len(items):
                 return ids
-        return paragraphs.store(c, page_id, items)
+        return None
 
     def _seal(self, row: dict[str, Any], new: NewVersion, link: tuple[int, str],
               ready: _Ready | None = None) -> None:
@@ -692,11 +761,11 @@ class Store:
     def _add_changes(self, c: Connection, rec: CheckRecord, version_id: int | None
                      ) -> list[int]:
         now = utcnow()
-        return [int(c.execute(_INSERT_CHANGE, {
+        return [compiled.insert_id(c, _INSERT_CHANGE, {
             "page_id": rec.page_id, "old_version_id": rec.expected_last_version_id,
             "new_version_id": version_id, "kind": str(ch.kind), "summary": ch.summary,
             "stats": dict(ch.stats), "details": dict(ch.details), "patch": ch.patch,
-            "alert": ch.alert, "created_at": now}).scalar_one()) for ch in rec.changes]
+            "alert": ch.alert, "created_at": now}) for ch in rec.changes]
 
     def _add_alerts(self, s: Session, rec: CheckRecord, change_ids: list[int]) -> list[int]:
         from storage.outbox import insert_alerts

@@ -515,13 +515,16 @@ def _store_history(url: str, texts: list[str], *, read_first: bool,
                 expected_last_version_id=state.last.id if state.last else None,
                 expected_revision=state.revision, started_at=when, duration=0.1,
                 outcome="changed" if state.last else "new", version=version))
+        tables = [("paragraphs", "id, page_id, digest, field, text"),
+                  ("paragraph_spans", "paragraph_id, first_number, page_id, last_number"),
+                  ("versions", "id, number, line_ids, field_ids, text_sha256, record_hash, "
+                               "raw_body, raw_codec, raw_base_id, raw_chain, raw_sha256")]
+        if store.is_sqlite:  # the search indexes' own bytes (FTS5 segments)
+            tables += [(f"{t}_{part}", "*") for t in ("paragraphs_fts", "paragraphs_bigrams")
+                       for part in ("data", "idx")]
         with store.engine.connect() as c:
             return {table: [tuple(r) for r in c.execute(sa.text(
-                f"SELECT {cols} FROM {table} ORDER BY 1, 2"))] for table, cols in (
-                ("paragraphs", "id, page_id, digest, field, text"),
-                ("paragraph_spans", "paragraph_id, first_number, page_id, last_number"),
-                ("versions", "id, number, line_ids, field_ids, text_sha256, record_hash, "
-                             "raw_body, raw_codec, raw_base_id, raw_chain, raw_sha256"))}
+                f"SELECT {cols} FROM {table} ORDER BY 1, 2"))] for table, cols in tables}
     finally:
         store.close()
 
@@ -657,7 +660,7 @@ def test_title_and_metadata_kept_from_the_last_version_store_the_rows_the_lookup
     field ids (``Store._fields``): the same paragraph ids, spans and seals as digests and
     a look-up give, whether the fields stay, change, gain a label, swap their order or
     come back from an older version."""
-    from storage import Store, paragraphs
+    from storage import Store
 
     same = ("关于做好2026年度项目申报工作的通知", {"发布机构": "本厅", "文号": "湘工信〔2026〕1号"})
     fields = [same, same, ("关于做好2026年度项目申报工作的补充通知", same[1]), same,
@@ -667,21 +670,25 @@ def test_title_and_metadata_kept_from_the_last_version_store_the_rows_the_lookup
     texts = [f"第{n}版正文。\n各地要落实措施。" for n in range(len(fields))]
     fast = _store_history(db_url, texts, read_first=True, fields=fields)
     other = _second_database(db_url, tmp_path)
-    monkeypatch.setattr(Store, "_fields", lambda self, c, page_id, last, items:
-                        paragraphs.store(c, page_id, items))
+    monkeypatch.setattr(Store, "_same_fields", lambda self, last, items: None)
     slow = _store_history(other, texts, read_first=True, fields=fields)
     assert fast == slow
     assert len(fast["versions"]) == len(texts)
 
 
-@pytest.mark.parametrize("made", ["never", "for another state"])
+@pytest.mark.parametrize("made", ["never", "for another state", "at another revision"])
 def test_versions_prepared_before_the_lock_store_the_rows_made_under_it(
         db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: str) -> None:
-    """A changed version's delta, digests and record hash computed before the writers'
-    turn (``Store._prepare``) store the bytes computed under the lock: the raw bodies
-    (deltas, and the full copy that ends a delta chain), the seals and the chain, as when
-    nothing was prepared; and work prepared for another state of the page (its versions
-    moved meanwhile) is not taken: the rows are those made under the lock."""
+    """A version's delta, digests, record hash, paragraph plan (the new lines' digests,
+    look-up, folded text and bigram words) and spans computed before the writers' turn
+    (``Store._prepare``) store the bytes computed under the lock: the raw bodies
+    (deltas, and the full copy that ends a delta chain), the seals and the chain, the
+    paragraphs and their spans (and SQLite's search index segments), as when nothing was
+    prepared; and work prepared for another state of the page (its versions moved
+    meanwhile, or read at another revision) is not taken: the rows are those made under
+    the lock."""
+    from dataclasses import replace
+
     from storage import Store, rawcodec
 
     texts = [f"第{n}版正文。\n各地要落实第{n % 3}项措施。\n" + "附：说明。" * n
@@ -690,10 +697,14 @@ def test_versions_prepared_before_the_lock_store_the_rows_made_under_it(
     other = _second_database(db_url, tmp_path)
     prepare = Store._prepare
     if made == "never":
-        monkeypatch.setattr(Store, "_prepare", lambda self, page_id, last, new: None)
-    else:  # made as if the page had no version yet: another delta base, another link
-        monkeypatch.setattr(Store, "_prepare", lambda self, page_id, last, new:
-                            prepare(self, -1, None, new))
+        monkeypatch.setattr(Store, "_prepare", lambda self, page_id, new: None)
+    elif made == "for another state":  # as if the page had no version yet: another
+        # delta base, another link, every line new
+        monkeypatch.setattr(Store, "_prepare", lambda self, page_id, new:
+                            prepare(self, -1, new))
+    else:  # labelled with a revision the page is not at: nothing read is taken
+        monkeypatch.setattr(Store, "_prepare", lambda self, page_id, new: replace(
+            prepare(self, page_id, new), revision=-1))
     slow = _store_history(other, texts, read_first=True)
     assert fast == slow
     codecs = [row[7] for row in fast["versions"]]
@@ -755,3 +766,167 @@ def test_replies_found_testing_only_new_paragraphs_are_those_found_testing_all()
         cases += got is not None
         assert got == want, (old, new)
     assert cases > 300  # replies were found, not only their absence
+
+
+def test_a_writer_gives_its_turn_back_with_the_database_write_lock_free(
+        tmp_path: Path) -> None:
+    """The session of a commit is made before the writers' turn and closed after it
+    (``Store.write_session``): still, whoever takes the turn next finds SQLite's write
+    lock free (it would sleep in SQLite's busy handler, or wait 30 s), after a stored
+    version, a conflict (nothing committed) and a commit that fails."""
+    import hashlib
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from monitor.config import SourceConfig
+    from monitor.errors import StorageError
+    from storage import Store
+    from storage.records import CheckRecord, NewVersion
+
+    path = tmp_path / "monitor.db"
+    store = Store(f"sqlite:///{path}")
+    free: list[bool] = []
+
+    class Probe:
+        """The turn, testing at each give-back whether another writer could begin."""
+
+        def __init__(self, turn: object) -> None:
+            self.turn, self.depth = turn, 0
+
+        def __enter__(self) -> object:
+            self.depth += 1
+            return self.turn.__enter__()  # type: ignore[attr-defined]
+
+        def __exit__(self, *exc: object) -> object:
+            self.depth -= 1
+            if self.depth == 0:
+                other = sqlite3.connect(path, timeout=0, isolation_level=None)
+                try:
+                    other.execute("BEGIN IMMEDIATE")
+                    other.execute("ROLLBACK")
+                    free.append(True)
+                except sqlite3.OperationalError:
+                    free.append(False)
+                finally:
+                    other.close()
+            return self.turn.__exit__(*exc)  # type: ignore[attr-defined]
+
+    store._writer = Probe(store._writer)  # type: ignore[assignment]
+    src = SourceConfig(name="page", url="http://www.example.gov.cn/a.html")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def record(text: str, *, revision: int | None = None, page: int | None = None
+               ) -> CheckRecord:
+        state = store.page_state(src)
+        raw = text.encode()
+        version = NewVersion(
+            content_hash=hashlib.sha256(raw).hexdigest(), title="通知", text=text,
+            metadata={}, raw=raw, raw_sha256=hashlib.sha256(raw).hexdigest(),
+            http_status=200, headers={}, url=src.url, charset="utf-8", fetched_at=at)
+        return CheckRecord(
+            page_id=state.page_id if page is None else page,
+            expected_last_version_id=state.last.id if state.last else None,
+            expected_revision=state.revision if revision is None else revision,
+            started_at=at, duration=0.1, outcome="changed" if state.last else "new",
+            version=version)
+
+    try:
+        assert store.commit_check(record("第一版。")).version_id
+        assert store.commit_check(record("第二版。")).version_id
+        stale = record("第三版。", revision=0)
+        assert store.commit_check(stale).conflict
+        with pytest.raises(StorageError):
+            store.commit_check(record("第四版。", page=10**6))  # no such page
+        assert len(free) == 4 and all(free), free
+        assert len(store.history("page")) == 2
+    finally:
+        store.close()
+
+
+def _checks_stored(url: str) -> dict[str, list]:
+    """Every row of every table a page's checks write (SQLite: with its search index
+    segments): a first version, changed versions with their change rows (JSON stats and
+    details, Chinese, an empty patch), unchanged checks with an ETag and a page status,
+    an error, and a conflict; the clock of ``Store`` fixed."""
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from monitor.config import SourceConfig
+    from monitor.types import ChangeDecision, ChangeKind
+    from storage import Store
+    from storage.records import CheckRecord, NewVersion
+
+    store = Store(url)
+    src = SourceConfig(name="page", url="http://www.example.gov.cn/a.html")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    try:
+        for n in range(6):
+            state = store.page_state(src)
+            when = at + timedelta(hours=n)
+            base = dict(page_id=state.page_id, expected_revision=state.revision,
+                        expected_last_version_id=state.last.id if state.last else None,
+                        started_at=when, duration=0.25, observed_at=when, worker="h:1")
+            if n in (2, 4):  # unchanged: a check row and the page's columns only
+                store.commit_check(CheckRecord(**base, outcome="unchanged", http_status=200,
+                                               etag=f'"e{n}"', last_modified="Tue",
+                                               page_status="ok"))
+                continue
+            text = f"第{n}版正文。\n各地要落实措施。\n附件：{'说明' * n}"
+            raw = f"<html><body>{text}</body></html>".encode()
+            version = NewVersion(
+                content_hash=hashlib.sha256(text.encode()).hexdigest(), title="通知",
+                text=text, metadata={"发布机构": "本厅", "文号": f"〔2026〕{n}号"}, raw=raw,
+                raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200,
+                headers={"content-type": "text/html; charset=utf-8"}, url=src.url,
+                charset=None if n == 3 else "utf-8", fetched_at=when)
+            changes = () if state.last is None else (ChangeDecision(
+                kind=ChangeKind.CHANGED, summary=f"第{n}段修改", stats={"added": n},
+                details={"文号": [f"〔2026〕{n - 1}号", f"〔2026〕{n}号"]},
+                patch="" if n == 5 else f"@@ +1 @@\n+第{n}版", alert=n != 3),)
+            store.commit_check(CheckRecord(
+                **base, outcome="changed" if state.last else "new", http_status=200,
+                bytes=len(raw), raw_sha256=version.raw_sha256, version=version,
+                changes=changes, page_status="ok", etag=None))
+        state = store.page_state(src)
+        when = at + timedelta(hours=7)
+        store.commit_check(CheckRecord(
+            page_id=state.page_id, expected_last_version_id=state.last.id if state.last
+            else None, expected_revision=state.revision, started_at=when, duration=3.5,
+            outcome="error", error_kind="timeout", error="读取超时", failure_streak=1,
+            observed_at=when))
+        assert store.commit_check(CheckRecord(
+            page_id=state.page_id, expected_last_version_id=None, expected_revision=0,
+            started_at=when, duration=1.0, outcome="unchanged")).conflict
+        tables = ["pages", "checks", "changes", "versions", "paragraphs", "paragraph_spans"]
+        if store.is_sqlite:
+            tables += [f"{t}_{part}" for t in ("paragraphs_fts", "paragraphs_bigrams")
+                       for part in ("data", "idx")]
+        with store.engine.connect() as c:  # (the page's creation time: page_state's)
+            return {t: [{k: v for k, v in r._mapping.items()
+                         if (t, k) != ("pages", "created_at")}
+                        for r in c.execute(sa.text(f"SELECT * FROM {t} ORDER BY 1"))]
+                    for t in tables}
+    finally:
+        store.close()
+
+
+def test_rows_written_through_the_driver_are_those_core_writes(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check's version, change, check and page rows written through the driver's cursor
+    inside the writers' turn (``storage.compiled``, SQLite) are byte for byte those
+    SQLAlchemy's ``Connection.execute`` writes: every column of every row (JSON, times,
+    booleans, NULLs), after first, changed, unchanged, failed and conflicting checks."""
+    from datetime import UTC, datetime
+
+    from storage import compiled, repository
+
+    monkeypatch.setattr(repository, "utcnow", lambda: datetime(2026, 12, 2, 8, tzinfo=UTC))
+    fast = _checks_stored(db_url)
+    other = _second_database(db_url, tmp_path)
+    monkeypatch.setattr(compiled, "_form", lambda c, stmt, params: None)
+    slow = _checks_stored(other)
+    assert fast == slow
+    assert len(fast["checks"]) == 7 and len(fast["versions"]) == 4  # the conflict: none
+    assert len(fast["changes"]) == 3

@@ -1,0 +1,155 @@
+"""Instructions of a commit inside the writers' turn, and of all of it (callgrind).
+
+    .venv/bin/python -m bench.turn_ir [--case changed|first] [--pages 20] [--rounds 2]
+
+CPU time of a ~1 ms turn on a shared machine moves with its neighbours; instruction
+counts do not.  This runs itself again under ``valgrind --tool=callgrind`` twice, with
+collection off at the start, and toggles it (``CALLGRIND_TOGGLE_COLLECT``, from a
+three-line C helper compiled here with ``cc``) when the SQLite store's turn
+(``storage.turns``) is taken and given back, then around each ``commit_check``.  The
+pages are ``bench.bench_commit``'s: ``--pages`` get a first version and two changed
+ones untimed, then ``--rounds`` changed versions each are counted (``--case changed``),
+or ``--pages`` more pages' first versions (``--case first``).  Printed: instructions
+per commit, in the turn and in all.  Needs ``valgrind``, its ``callgrind.h`` and ``cc``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HELPER = (
+    "#include <valgrind/callgrind.h>\n"
+    "void cg_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }\n"
+    "void cg_start(void) { CALLGRIND_START_INSTRUMENTATION; }\n"
+)
+
+
+class _Toggled:
+    """The store's turn, toggling collection while it is held."""
+
+    def __init__(self, turn: Any, cg: Any) -> None:
+        self.turn, self.cg, self.on, self.depth = turn, cg, False, 0
+
+    def __enter__(self) -> Any:
+        got = self.turn.__enter__()
+        self.depth += 1
+        if self.on and self.depth == 1:
+            self.cg.cg_toggle()
+        return got
+
+    def __exit__(self, *exc: Any) -> Any:
+        if self.on and self.depth == 1:
+            self.cg.cg_toggle()
+        self.depth -= 1
+        return self.turn.__exit__(*exc)
+
+
+def _inside(lib: str, mode: str, case: str, pages: int, rounds: int) -> None:
+    """The run under callgrind: ``mode`` turn or commit."""
+    from bench import bench_commit as bc
+    from bench.bench_checkdb import version
+    from monitor.config import SourceConfig
+    from storage import Store
+
+    cg = ctypes.CDLL(lib)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{tmp}/bench.db")
+        turn = _Toggled(store._writer, cg)
+        store._writer = turn  # type: ignore[assignment]
+        n = pages * (2 if case == "first" else 1)
+        sources = [
+            SourceConfig(name=f"p{i:05d}", url=f"http://127.0.0.2/p{i}.html") for i in range(n)
+        ]
+        store.sync_sources(sources)
+        for rev in (0, 1, 2):  # as bench.bench_commit: every page's first, then rounds
+            for i, s in enumerate(sources[:pages]):
+                bc.check(store, s, version(s, i, rev), bc.Clock())
+        if case == "first":
+            todo = [(s, version(s, i, 0)) for i, s in enumerate(sources) if i >= pages]
+        else:
+            todo = [
+                (s, version(s, i, rev))
+                for rev in range(3, 3 + rounds)
+                for i, s in enumerate(sources)
+            ]
+        commit = store.commit_check
+
+        def counted(rec: Any) -> Any:
+            if mode == "commit":
+                cg.cg_toggle()
+            try:
+                return commit(rec)
+            finally:
+                if mode == "commit":
+                    cg.cg_toggle()
+
+        store.commit_check = counted  # type: ignore[method-assign]
+        cg.cg_start()
+        turn.on = mode == "turn"
+        for s, new in todo:
+            bc.check(store, s, new, bc.Clock())
+        store.close()
+
+
+def _count(lib: str, mode: str, args: argparse.Namespace, tmp: str) -> int:
+    out = Path(tmp) / f"callgrind.{mode}"
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--collect-atstart=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            __spec__.name,  # this module, however it was named
+            "--case",
+            args.case,
+            "--pages",
+            str(args.pages),
+            "--rounds",
+            str(args.rounds),
+        ],
+        env={**os.environ, "TURN_IR_INSIDE": f"{lib}:{mode}"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for line in out.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no totals")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case", choices=("changed", "first"), default="changed")
+    ap.add_argument("--pages", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    inside = os.environ.get("TURN_IR_INSIDE")
+    if inside:
+        lib, mode = inside.rsplit(":", 1)
+        _inside(lib, mode, args.case, args.pages, args.rounds)
+        return
+    commits = args.pages * (1 if args.case == "first" else args.rounds)
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = str(Path(tmp) / "libcg.so")
+        (Path(tmp) / "cg.c").write_text(HELPER)
+        subprocess.run(
+            ["cc", "-O1", "-shared", "-fPIC", "-o", lib, str(Path(tmp) / "cg.c")], check=True
+        )
+        for mode in ("turn", "commit"):
+            ir = _count(lib, mode, args, tmp)
+            print(f"{args.case}: {mode:6} {ir / commits / 1e6:.2f} M instructions a commit")
+
+
+if __name__ == "__main__":
+    main()
