@@ -71,16 +71,17 @@ def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
     old_mid = new_mid = False  # inside a line of the old / new text
     counts = [0, 0]  # non-blank lines seen so far, old and new
     for op, text in ops:
-        for piece in _LINE.findall(text):
-            if op == EQUAL and not pieces and piece[-1] == "\n":
-                # an unchanged line at a cut: _add_row's result, without its work
-                opos, npos = opos + len(piece), npos + len(piece)
-                old_mid = new_mid = False
-                if piece.strip():
+        if op == EQUAL and not pieces and (cut := text.rfind("\n") + 1):
+            # unchanged whole lines at a cut: _add_row's result, without its work
+            for line in text[:cut - 1].split("\n"):
+                if line.strip():
                     counts[0], counts[1] = counts[0] + 1, counts[1] + 1
                     rows.append(ParagraphDiff("equal", counts[0], counts[1],
-                                              ((EQUAL, piece[:-1]),)))
-                continue
+                                              ((EQUAL, line),)))
+            opos, npos = opos + cut, npos + cut
+            old_mid = new_mid = False
+            text = text[cut:]
+        for piece in _LINE.findall(text):
             pieces.append((op, piece))
             ends = piece.endswith("\n")
             if op != INSERT:
@@ -145,6 +146,8 @@ def _pair_replacements(rows: list[ParagraphDiff]) -> list[ParagraphDiff]:
     """Removed and added paragraphs next to each other are paragraphs rewritten: report
     "第3段修改", not "第3段删除, 第3段新增".  Pairs are made in order within a stretch
     of only removed/added paragraphs, so both texts keep their reading order."""
+    if not any(row.kind in ("removed", "added") for row in rows):
+        return rows  # nothing to pair (the usual edit: paragraphs modified)
     out: list[ParagraphDiff] = []
     removed: list[ParagraphDiff] = []
     added: list[ParagraphDiff] = []
