@@ -96,7 +96,9 @@ def nfkc(text: str) -> str:
     if unicodedata.is_normalized("NFKC", text):
         return text
     compat, decomposed = _compat()
-    for ch in set(compat.findall(text)):
+    at = 0
+    while found := compat.search(text, at):  # none is left before ``at``: each replaced
+        ch, at = found.group(), found.start()  # with its NFKD, which holds none
         text = text.replace(ch, decomposed[ch])
     return unicodedata.normalize("NFKC", text)
 

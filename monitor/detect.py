@@ -352,7 +352,7 @@ def _cut(text: str, n: int) -> str:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [line.strip() for line in text.split("\n") if line.strip()]
+    return [p for line in text.split("\n") if (p := line.strip())]
 
 
 def is_reply_marker(paragraph: str) -> bool:
