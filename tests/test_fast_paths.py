@@ -4,6 +4,7 @@ numbers an edit is widened to."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from bisect import bisect_left
 from pathlib import Path
@@ -794,7 +795,7 @@ def test_lines_numbered_by_split_are_those_diff_match_patch_numbers() -> None:
     rng = random.Random(11)
     pool = ["一、总体要求", "", " ", "\n", "\n\n", "\r", "abc", "第2条"]
     texts = [_html(p) for p in PAGES[:4]]
-    pairs = list(zip(texts, texts[1:], strict=False))
+    pairs = list(itertools.pairwise(texts))
     for _ in range(2000):
         old = "".join(rng.choice(pool) for _ in range(rng.randrange(0, 8)))
         new = "".join(rng.choice(pool) for _ in range(rng.randrange(0, 8)))
