@@ -21,7 +21,8 @@ on a line starting with a known label's first character (a label at its start); 
 lines of prose are neither, and the two patterns' long alternations cost more than
 these tests.
 
-NFKC is applied to a whole text at once, and cheaply (``nfkc``): CPython's NFKC of a
+NFKC is applied to the lines of a text not seen lately all at once, and cheaply
+(``nfkc``; the cells of a line seen are remembered, ``_CELLS``): CPython's NFKC of a
 line with any full-width character (a Chinese line's ，：（）) rebuilds the line character
 by character, ~11 µs for 130 characters, more than all the rest of this form.  A
 character's compatibility decomposition (NFKD) put in its place first changes no
@@ -84,10 +85,28 @@ def canonical_line(value: str) -> str:
 def canonical_text(text: str) -> str:
     """``text`` (one paragraph per line) in canonical form: see the module docstring.
 
-    Cached, and so is each line's form: a check hashes the new text and the last
-    version's, which share most of their lines (NFKC never joins or splits lines)."""
-    lines = [cell for line in nfkc(text).split("\n") for cell in _cells(line)]
-    return "\n".join(_pairs(lines))
+    Cached, and so is each line's cells (``_CELLS``): a check hashes the new text and
+    the last version's, which share most of their lines, and a site's template lines
+    come back on every page.  The lines not known yet are put in NFKC together, as one
+    text (NFKC never joins or splits lines)."""
+    lines = text.split("\n")
+    known = _CELLS  # shared by threads: read once per line, never after a clear
+    found = [known.get(line) for line in lines]
+    missing = [line for line, cells in zip(lines, found, strict=True) if cells is None]
+    if missing:
+        made = dict(zip(missing, map(_cells, nfkc("\n".join(missing)).split("\n")),
+                        strict=True))
+        if len(known) + len(made) > _CELLS_MAX:
+            known.clear()
+        known.update(made)
+        found = [made[line] if cells is None else cells
+                 for line, cells in zip(lines, found, strict=True)]
+    flat = [cell for cells in found for cell in cells]  # type: ignore[union-attr]
+    return "\n".join(_pairs(flat))
+
+
+_CELLS: dict[str, tuple[str, ...]] = {}  # a line of a text: its cells (``_cells``)
+_CELLS_MAX = 8192  # lines kept; all are forgotten when it would hold more
 
 
 def nfkc(text: str) -> str:
@@ -112,7 +131,6 @@ def _compat() -> tuple[re.Pattern[str], dict[str, str]]:
             {ch: unicodedata.normalize("NFKD", ch) for ch in chars})
 
 
-@lru_cache(maxsize=8192)
 def _cells(line: str) -> tuple[str, ...]:
     """The non-empty cells of one line (in NFKC already), squeezed."""
     cells = (_squeeze(cell) for cell in _CELL.split(line))
