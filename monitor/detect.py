@@ -359,7 +359,7 @@ def _cut(text: str, n: int) -> str:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [line.strip() for line in text.split("\n") if line.strip()]
+    return [p for line in text.split("\n") if (p := line.strip())]
 
 
 def is_reply_marker(paragraph: str) -> bool:
@@ -443,7 +443,10 @@ def _status_done(old: Snapshot, new: Snapshot) -> tuple[int, str] | None:
 def _statuses(snap: Snapshot) -> list[tuple[tuple[int, str], str]]:
     """((paragraph number or 0 for metadata, where), status value) of a snapshot."""
     out = []
-    for i, p in enumerate(_paragraphs(snap.text)):
+    # A status in a paragraph is one in the text (the pattern has no anchor): a text
+    # without any, most of them, is not cut into paragraphs and searched again.
+    paragraphs = _paragraphs(snap.text) if _STATUS.search(snap.text) else ()
+    for i, p in enumerate(paragraphs):
         m = _STATUS.search(p)
         if m:
             out.append(((i + 1, _cut(p, 40)), m.group(1)))

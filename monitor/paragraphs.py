@@ -71,16 +71,17 @@ def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
     old_mid = new_mid = False  # inside a line of the old / new text
     counts = [0, 0]  # non-blank lines seen so far, old and new
     for op, text in ops:
-        for piece in _LINE.findall(text):
-            if op == EQUAL and not pieces and piece[-1] == "\n":
-                # an unchanged line at a cut: _add_row's result, without its work
-                opos, npos = opos + len(piece), npos + len(piece)
-                old_mid = new_mid = False
-                if piece.strip():
+        if op == EQUAL and not pieces and (cut := text.rfind("\n") + 1):
+            # unchanged whole lines at a cut: _add_row's result, without its work
+            for line in text[:cut - 1].split("\n"):
+                if line.strip():
                     counts[0], counts[1] = counts[0] + 1, counts[1] + 1
                     rows.append(ParagraphDiff("equal", counts[0], counts[1],
-                                              ((EQUAL, piece[:-1]),)))
-                continue
+                                              ((EQUAL, line),)))
+            opos, npos = opos + cut, npos + cut
+            old_mid = new_mid = False
+            text = text[cut:]
+        for piece in _LINE.findall(text):
             pieces.append((op, piece))
             ends = piece.endswith("\n")
             if op != INSERT:
@@ -144,21 +145,31 @@ def _strip_line_end(pieces: list[Op]) -> list[Op]:
 def _pair_replacements(rows: list[ParagraphDiff]) -> list[ParagraphDiff]:
     """Removed and added paragraphs next to each other are paragraphs rewritten: report
     "第3段修改", not "第3段删除, 第3段新增".  Pairs are made in order within a stretch
-    of only removed/added paragraphs, so both texts keep their reading order."""
+    of only removed/added paragraphs, so both texts keep their reading order.  The rows
+    between stretches (most of a text: its equal paragraphs) are copied by slices."""
+    marks = [i for i, row in enumerate(rows) if row.kind == "removed" or row.kind == "added"]
+    if not marks:
+        return rows  # nothing to pair (the usual edit: paragraphs modified)
     out: list[ParagraphDiff] = []
-    removed: list[ParagraphDiff] = []
-    added: list[ParagraphDiff] = []
-    for row in [*rows, None]:
-        if row is not None and row.kind in ("removed", "added"):
-            (removed if row.kind == "removed" else added).append(row)
-            continue
-        for old, new in zip(removed, added, strict=False):
-            # only each side's own text: the other side of each is blank (whitespace)
-            ops = ((DELETE, old.old_text), (INSERT, new.new_text))
-            out.append(ParagraphDiff("modified", old.old_no, new.new_no, ops))
-        n = min(len(removed), len(added))
-        out += removed[n:] + added[n:]
-        removed, added = [], []
-        if row is not None:
-            out.append(row)
+    done = k = 0
+    while k < len(marks):
+        start = end = marks[k]
+        while k < len(marks) and marks[k] == end:  # the stretch rows[start:end]
+            end, k = end + 1, k + 1
+        out += rows[done:start]
+        out += _paired(rows[start:end])
+        done = end
+    out += rows[done:]
     return out
+
+
+def _paired(stretch: list[ParagraphDiff]) -> list[ParagraphDiff]:
+    """A stretch of removed and added paragraphs, paired in order."""
+    removed = [row for row in stretch if row.kind == "removed"]
+    added = [row for row in stretch if row.kind == "added"]
+    # only each side's own text: the other side of each is blank (whitespace)
+    out = [ParagraphDiff("modified", old.old_no, new.new_no,
+                         ((DELETE, old.old_text), (INSERT, new.new_text)))
+           for old, new in zip(removed, added, strict=False)]
+    n = min(len(removed), len(added))
+    return out + removed[n:] + added[n:]

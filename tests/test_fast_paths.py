@@ -4,6 +4,7 @@ numbers an edit is widened to."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from bisect import bisect_left
 from pathlib import Path
@@ -930,3 +931,49 @@ def test_rows_written_through_the_driver_are_those_core_writes(
     assert fast == slow
     assert len(fast["checks"]) == 7 and len(fast["versions"]) == 4  # the conflict: none
     assert len(fast["changes"]) == 3
+
+
+def test_nfkc_of_a_text_is_unicodedata_nfkc_line_by_line() -> None:
+    """``canon.nfkc`` decomposes the full-width characters itself, and is applied to a
+    whole text: every result is NFKC's own, line for line (a version's hash is made of
+    it: one changed character would make every stored page look changed)."""
+    import unicodedata
+
+    from monitor.canon import nfkc
+
+    def slow(text: str) -> str:
+        return "\n".join(unicodedata.normalize("NFKC", line) for line in text.split("\n"))
+
+    marks = [chr(c) for c in range(0x300, 0x370)] + ["\u3099", "\u1161", "\u11a8"]
+    for cp in range(0x10000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        ch = chr(cp)
+        for text in (ch, f"a{ch}\n{ch}b", f"{ch}{marks[cp % len(marks)]}\n\u0301{ch}"):
+            assert nfkc(text) == slow(text), (hex(cp), text)
+    rng = random.Random(7)
+    pool = list("ab 1２：:，,|｜\n\t\u3000\u00a0中文（）()①㎡ﬁ가\u1100\r\x85") + marks
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(0, 30)))
+        assert nfkc(text) == slow(text), text
+    for path in PAGES:
+        text = _html(path)
+        assert nfkc(text) == slow(text), path.name
+
+
+def test_lines_numbered_by_split_are_those_diff_match_patch_numbers() -> None:
+    from diff_match_patch import diff_match_patch
+
+    from monitor.diff import _lines_to_chars
+
+    dmp = diff_match_patch()
+    rng = random.Random(11)
+    pool = ["一、总体要求", "", " ", "\n", "\n\n", "\r", "abc", "第2条"]
+    texts = [_html(p) for p in PAGES[:4]]
+    pairs = list(itertools.pairwise(texts))
+    for _ in range(2000):
+        old = "".join(rng.choice(pool) for _ in range(rng.randrange(0, 8)))
+        new = "".join(rng.choice(pool) for _ in range(rng.randrange(0, 8)))
+        pairs.append((old, new))
+    for old, new in pairs:
+        assert _lines_to_chars(dmp, old, new) == dmp.diff_linesToChars(old, new), (old, new)
