@@ -7,8 +7,8 @@ hashing, without the server, the database or the event loop: the bench site's pa
 (``bench.site.render``, 30–120 KB) are read at revision 0 first (the caches warm, as
 in the first pass of ``python -m bench``), then at revisions 1…``rounds``, each page
 with its content selector and the benchmark's ``ignore_text``, as
-``monitor.pipeline._content`` does (``detect_soft_404``, ``detect_challenge``, the
-tree handed over to ``extract``; run from an older checkout, whatever it did).
+``monitor.pipeline._content`` does (``challenge.read``: its soft-404 and challenge
+checks, the tree handed over to ``extract``; run from an older checkout, whatever it did).
 Prints the median over rounds of the CPU ms a page (``time.process_time``), in all and
 by part (a wrapper around each part: a few calls a page, so they cost nothing to speak
 of).
@@ -41,6 +41,19 @@ def _pages(count: int, rev: int) -> list[tuple[str, str]]:
 
 
 def _read(pages: list[tuple[str, str]], extract: Callable[..., Any]) -> None:
+    from monitor import challenge
+
+    if not hasattr(challenge, "read"):  # code from before the Reading
+        return _read_before(pages, extract)
+    for html, selector in pages:
+        reading = challenge.read(html)
+        reading.soft_404()
+        reading.challenge(status=200, headers={}, content=(selector,))
+        extract(html, content=(selector,), ignore_text=IGNORE_TEXT, url=URL,
+                parsed=reading.take_tree())
+
+
+def _read_before(pages: list[tuple[str, str]], extract: Callable[..., Any]) -> None:
     from monitor import challenge
 
     take = getattr(challenge, "take_parsed", None)  # None: code from before the hand-over

@@ -49,9 +49,9 @@ when the title is only such a phrase (before a site-name suffix) and the page is
 or its text says so too, or when a tiny page says so; an article that mentions a 404
 or 页面不存在 in its text is left alone.
 
-The page is parsed once for both questions, and that parse is handed on to extraction
-(``take_parsed`` gives ``monitor.extract.extract`` the tree, once: extraction changes
-it, so it is never read here again nor handed twice).
+The page is parsed once for both questions (``read`` gives a ``Reading``), and that
+parse is handed on to extraction (``Reading.take_tree`` gives ``monitor.extract.extract``
+the tree, once: extraction changes it, so it is never read here again nor handed twice).
 """
 
 from __future__ import annotations
@@ -113,6 +113,61 @@ class _Page:
         return _TITLE_SUFFIX.split(self.title, maxsplit=1)[0].strip()
 
 
+class Reading:
+    """One body parsed once for both questions (``soft_404``, ``challenge``), and the
+    tree that parse made, for ``monitor.extract.extract`` (``take_tree``): handed over
+    once, as extraction changes it, and never read here after it was made."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+        self._page, self._tree = _parse(html)
+        self._lock = threading.Lock()
+
+    def challenge(self, *, status: int, headers: Mapping[str, str],
+                  content: Sequence[str] = (),
+                  accept_challenge_like: bool = False) -> str | None:
+        """A reason why the body is not the page, or ``None`` (``detect_challenge``)."""
+        page = replace(self._page, status=status, content=tuple(content),
+                       headers={k.lower(): v for k, v in headers.items()})
+        for check in _ANSWER_CHECKS if accept_challenge_like else _CHECKS:
+            if reason := check(page):
+                return reason
+        return None
+
+    def soft_404(self) -> str | None:
+        """A reason when the body says the page does not exist (``detect_soft_404``)."""
+        page = self._page
+        if _NOT_FOUND_TITLE.fullmatch(page.title_head) and (
+                page.short or _NOT_FOUND.search(page.text)):
+            return f"title {page.title}"
+        if page.tiny and (found := _NOT_FOUND.search(page.text)):
+            return f"text {found.group()}"
+        return None
+
+    def take_tree(self) -> Parsed | None:
+        """The parse for ``extract``, to the first who asks; ``None`` after (or when the
+        body has no document to give)."""
+        with self._lock:
+            tree, self._tree = self._tree, None
+        return tree
+
+
+def read(html: str) -> Reading:
+    """The reading of ``html``: the last body's again when it is the same (the fetcher's
+    ``fetch = "auto"`` asks ``detect_challenge`` of a body the pipeline then reads; its
+    parse, the whole page's links and visible text, was most of the checks' cost).  One
+    entry, replaced whole, so threads share it safely; its tree still goes to one."""
+    global _last
+    last = _last
+    if last is not None and last.html == html:
+        return last
+    _last = reading = Reading(html)
+    return reading
+
+
+_last: Reading | None = None
+
+
 def detect_challenge(html: str, *, status: int, headers: Mapping[str, str],
                      content: Sequence[str] = (),
                      accept_challenge_like: bool = False) -> str | None:
@@ -120,64 +175,18 @@ def detect_challenge(html: str, *, status: int, headers: Mapping[str, str],
 
     ``content``: the source's content selectors (placeholders are judged within them);
     ``accept_challenge_like``: only the status and headers can refuse the body."""
-    page = _read(html, status, headers, content)
-    for check in _ANSWER_CHECKS if accept_challenge_like else _CHECKS:
-        if reason := check(page):
-            return reason
-    return None
+    return read(html).challenge(status=status, headers=headers, content=content,
+                                accept_challenge_like=accept_challenge_like)
 
 
 def detect_soft_404(html: str) -> str | None:
     """A reason when ``html`` says the page does not exist (a soft 404), or ``None``.
 
     For answers with a success status: the pipeline takes such a page as gone."""
-    page = _read(html, 200, {})
-    if _NOT_FOUND_TITLE.fullmatch(page.title_head) and (
-            page.short or _NOT_FOUND.search(page.text)):
-        return f"title {page.title}"
-    if page.tiny and (found := _NOT_FOUND.search(page.text)):
-        return f"text {found.group()}"
-    return None
+    return read(html).soft_404()
 
 
-def _read(html: str, status: int, headers: Mapping[str, str],
-          content: Sequence[str] = ()) -> _Page:
-    return replace(_parsed(html), status=status,
-                   headers={k.lower(): v for k, v in headers.items()}, content=tuple(content))
-
-
-# The last body read: the pipeline asks ``detect_soft_404`` and then ``detect_challenge``
-# of the same body, and parsing it (the whole page, links and visible text) was most of
-# their cost.  One entry, replaced whole (a tuple), so threads share it safely.
-_last: tuple[str, _Page] | None = None
-# The tree of the last body parsed, for ``extract`` (``take_parsed``): handed over once,
-# as extraction changes it; never read here after it was stored.
-_tree: Parsed | None = None
-_tree_lock = threading.Lock()
-
-
-def take_parsed(html: str) -> Parsed | None:
-    """The parse of ``html`` made by the checks, for ``monitor.extract.extract``, if the
-    last body parsed was ``html`` and its tree was not taken yet; given once (extraction
-    changes the tree), so no one else ever sees it changed."""
-    global _tree
-    with _tree_lock:
-        parsed, _tree = _tree, None
-    return parsed if parsed is not None and parsed.html == html else None
-
-
-def _parsed(html: str) -> _Page:
-    global _last
-    last = _last
-    if last is not None and last[0] == html:
-        return last[1]
-    page = _parse(html)
-    _last = (html, page)
-    return page
-
-
-def _parse(html: str) -> _Page:
-    global _tree
+def _parse(html: str) -> tuple[_Page, Parsed | None]:
     tree = LexborHTMLParser(html)
     title_node = tree.css_first("title")
     title = " ".join(title_node.text().split()) if title_node is not None else ""
@@ -187,10 +196,8 @@ def _parse(html: str) -> _Page:
     ready = prepared(html, tree) if tree.root is not None else None
     body = tree.body
     text = "".join(body.text().split()) if body is not None else ""
-    if ready is not None:  # offered once it is no longer read here
-        with _tree_lock:
-            _tree = ready
-    return _Page(title=title, text=text, links=links, status=200, headers={}, html=html)
+    page = _Page(title=title, text=text, links=links, status=200, headers={}, html=html)
+    return page, ready  # the tree is offered once it is no longer read here
 
 
 # --- headers and status ----------------------------------------------------------------

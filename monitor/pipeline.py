@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from alerts import plan, triggers
-from monitor import attachments, crawl, documents, zh
-from monitor.challenge import detect_challenge, detect_soft_404, take_parsed
+from monitor import attachments, challenge, crawl, documents, zh
 from monitor.config import Config, SourceConfig
 from monitor.detect import detect_change_async, snapshot
 from monitor.errors import (
@@ -97,19 +96,20 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
         return await asyncio.to_thread(extract_feed, result.body, result.final_url)
     if not result.text.strip():  # before detect_challenge, which would call it a challenge
         raise EmptyContentError("the page is empty")
+    reading = challenge.read(result.text)  # parsed once for the checks and extract
     # A CMS's "page not found" answered with 200 is the page gone, counted like a 404.
-    if reason := detect_soft_404(result.text):
+    if reason := reading.soft_404():
         raise GoneError(f"the page says it does not exist: {reason}")
-    reason = detect_challenge(result.text, status=result.status, headers=result.headers,
-                              content=source.content,
-                              accept_challenge_like=source.accept_challenge_like)
+    reason = reading.challenge(status=result.status, headers=result.headers,
+                               content=source.content,
+                               accept_challenge_like=source.accept_challenge_like)
     if reason:
         raise ChallengePageError(f"not the page: {reason}")
     # the tree the checks above parsed, handed over: the page is parsed once
     return await asyncio.to_thread(extract, result.text, content=source.content,
                                    ignore=source.ignore, ignore_text=source.ignore_text,
                                    url=result.final_url, links=source.links,
-                                   match=source.match, parsed=take_parsed(result.text),
+                                   match=source.match, parsed=reading.take_tree(),
                                    column=source.is_listing)
 
 

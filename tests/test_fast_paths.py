@@ -239,15 +239,16 @@ def test_extract_of_the_tree_the_challenge_checks_parsed_is_that_of_its_own_pars
         for kw in ({}, {"content": ("div.content",), "ignore_text": ("点击[:：]\\s*\\d*",)},
                    {"links": "a"}):
             challenge._last = None
-            challenge.detect_soft_404(html)
-            challenge.detect_challenge(html, status=200, headers={}, content=kw.get("content", ()))
-            parsed = challenge.take_parsed(html)
-            assert challenge.take_parsed(html) is None  # handed over once
+            challenge.detect_soft_404(html)  # the fetcher's question, then the pipeline's
+            reading = challenge.read(html)
+            reading.challenge(status=200, headers={}, content=kw.get("content", ()))
+            parsed = reading.take_tree()
+            assert reading.take_tree() is None  # handed over once
+            assert challenge.read(html).take_tree() is None  # the same reading: once
             shared += parsed is not None
             assert _extracted(html, parsed=parsed, **kw) == _extracted(html, **kw)
     assert shared >= 3 * len(htmls) - 3  # every page has a root: not one parsed twice
-    challenge.detect_soft_404(tricky + " ")
-    assert challenge.take_parsed(tricky) is None  # another body's tree is not this one's
+    assert challenge.read(tricky + " ").take_tree() is not None  # another body: its own
 
 
 _NAMED = ("<html><body><div class='main'><p>正文内容很长很长的一段话，说明了很多事情。</p>"

@@ -74,7 +74,7 @@ _CHROME_NAME = lazyre.compile(r"\bnav|menu|footer|\bfoot\b|copyright|banner|crum
 @dataclass(frozen=True)
 class Parsed:
     """A page parsed once for the challenge checks and ``extract``: ``monitor.challenge``
-    parses the body to judge it and hands its tree over (``challenge.take_parsed``) with
+    parses the body to judge it and hands its tree over (``challenge.Reading.take_tree``) with
     what ``extract`` reads before removing noise, then ``noise.drop_non_content`` done."""
 
     html: str  # what was parsed
