@@ -78,7 +78,14 @@ class Daemon:
 
     def stop(self, timeout: float = 30.0) -> int:
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:  # say where it hung: the log's end
+            self.proc.kill()
+            self.proc.wait()
+            tail = "\n".join(self.text().splitlines()[-40:])
+            raise AssertionError(f"the daemon did not stop within {timeout:g} s of SIGTERM;"
+                                 f" its log ends:\n{tail}") from None
 
 
 class Daemons:
