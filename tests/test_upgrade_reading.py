@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from alerts.compose import Composer
 from monitor.types import Extracted, Outcome
 from storage.alerts_repo import AlertsRepo
 from tests.test_pipeline import ANALYST, Env, html, make_env  # noqa: F401  (fixture)
+from tests.test_settings_edits import cli
 
 CLOCK = "当前时间：2026年12月7日 02:40:05"
 AGENCY = "湖南省工业和信息化厅"
@@ -65,7 +67,8 @@ def with_counter(e: Extracted) -> Extracted:
 
 
 async def test_a_clock_the_new_release_removes_is_no_change_after_the_upgrade(
-        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        tmp_path: Path) -> None:
     env = make_env()
     env.serve(html(article()))
     await as_old_release(env, monkeypatch, with_clock)
@@ -83,6 +86,9 @@ async def test_a_clock_the_new_release_removes_is_no_change_after_the_upgrade(
     # read once by this release's rules: the next check is plain unchanged
     assert (await env.check()).outcome is Outcome.UNCHANGED
     assert len(env.changes()) == 1
+    history = cli(env, tmp_path, monkeypatch, "history", env.source.name)
+    assert "升级后重新提取（页面本身未变）: 第" in history, history  # not an edit
+    assert "正文修改" not in history and "设置变更" not in history
 
 
 async def test_a_real_edit_after_the_upgrade_alerts_only_the_edit(
