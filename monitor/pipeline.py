@@ -3,6 +3,18 @@
 ``check_source`` sequences the stages and returns a ``CheckResult``; it never raises
 out of a scheduled job.  Every ``MonitorError`` becomes a failed check row (and never a
 version).  Only ``Store`` is touched for persistence, through ``asyncio.to_thread``.
+
+An upgrade is never a change of the page.  A release whose extraction or normalization
+reads some page otherwise bumps ``READING_RULES`` (``monitor.types``); every whole read
+records the revision it was made by (``pages.read_rules``).  A page last read by older
+rules is read as after an edit of its source's settings, by the same path: whole (no
+validators, no same-bytes shortcut: ``settings_read``), and a difference from its last
+version is told apart by reading that version's stored raw body again with the current
+rules (``Checker._settings_apart``).  The same reading → the new version is stored with
+no alert, its change labelled ``UPGRADE_ONLY`` (升级后重新提取（页面本身未变）); another →
+the alert compares the old page read by the current rules with the new one, so it shows
+only what the page changed.  A body that cannot be read again (none stored, a file, a
+listing of several pages) is compared as stored: the difference is told, never hidden.
 """
 
 from __future__ import annotations
@@ -36,7 +48,9 @@ from monitor.fetch.encoding import decode_html
 from monitor.fetch.http import decoded
 from monitor.holder import WORKER
 from monitor.types import (
+    READING_RULES,  # the reading rules' revision: recorded with each whole read
     SETTINGS_ONLY,  # a settings-only change's summary starts with it
+    UPGRADE_ONLY,  # an upgrade-only change's summary starts with it
     Attachment,
     AttachmentFile,
     ChangeDecision,
@@ -140,7 +154,8 @@ def reusable_reading(source: SourceConfig, state: PageState) -> str | None:
 
 def settings_read(state: PageState) -> bool:
     """Whether a check has read the page whole since its source's settings last changed
-    (``sources.updated_at`` <= ``pages.settings_read_at``).
+    (``sources.updated_at`` <= ``pages.settings_read_at``) and since this release's
+    reading rules (``rules_read``).
 
     Until one has, the page is read whole: no If-None-Match / If-Modified-Since (a 304
     would confirm the version read with the old settings: a new ``content`` that matches
@@ -150,7 +165,14 @@ def settings_read(state: PageState) -> bool:
     page is asked conditionally again from the next check on.
     """
     return (state.settings_at is not None and state.settings_read_at is not None
-            and _utc(state.settings_at) <= _utc(state.settings_read_at))
+            and _utc(state.settings_at) <= _utc(state.settings_read_at)
+            and rules_read(state))
+
+
+def rules_read(state: PageState) -> bool:
+    """Whether the page was last read whole by this release's reading rules
+    (``pages.read_rules``; None: by a release before they were recorded)."""
+    return (state.read_rules or 0) >= READING_RULES
 
 
 def _settings_since_version(source: SourceConfig, state: PageState) -> bool:
@@ -372,7 +394,8 @@ class Checker:
         assert got is not None
         rec = await self._inspected(source, state, seen, got, started, t0)
         # read whole with the source's settings: conditional requests again from now on
-        return rec if settings_read(state) else replace(rec, settings_read_at=seen.at)
+        return rec if settings_read(state) else replace(rec, settings_read_at=seen.at,
+                                                        read_rules=READING_RULES)
 
     async def _inspected(self, source: SourceConfig, state: PageState, seen: Observation,
                          got: Inspection, started: datetime, t0: float) -> CheckRecord:
@@ -463,8 +486,10 @@ class Checker:
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
             diff_timeout=self.config.settings.diff_timeout)
-        if decision is not None and _settings_since_version(source, state):
-            decision = await self._settings_apart(source, state, got, old, snap, decision)  # type: ignore[arg-type]
+        settings = _settings_since_version(source, state)
+        if decision is not None and (settings or not rules_read(state)):
+            decision = await self._settings_apart(source, state, got, old, snap, decision,  # type: ignore[arg-type]
+                                                  SETTINGS_ONLY if settings else UPGRADE_ONLY)
         # Compared with where the page was last seen: the configured URL keeps
         # redirecting after a move, and that is not a new move.
         moved_from = state.url if state.status == "moved" else state.last.url
@@ -502,15 +527,16 @@ class Checker:
                         old.attachments), True
 
     async def _settings_apart(self, source: SourceConfig, state: PageState, got: Inspection,
-                              old: Snapshot, snap: Snapshot,
-                              decision: ChangeDecision) -> ChangeDecision:
-        """A difference found after the source's settings changed: the settings', the
-        page's, or both?  The last version's raw body is read again with the new
-        settings (``_last_read_again``):
+                              old: Snapshot, snap: Snapshot, decision: ChangeDecision,
+                              label: str = SETTINGS_ONLY) -> ChangeDecision:
+        """A difference found after the source's settings changed, or after an upgrade
+        of the reading rules (``label``: ``UPGRADE_ONLY``, see the module docstring): the
+        settings' (the rules'), the page's, or both?  The last version's raw body is
+        read again with the new settings and rules (``_last_read_again``):
 
         * it reads as the new page does: the page did not change, the settings did.
           The new version is stored (the archive follows the settings) and nobody is
-          told: ``decision`` with ``alert=False`` and ``SETTINGS_ONLY`` in its summary;
+          told: ``decision`` with ``alert=False`` and ``label`` in its summary;
           never ``flapping`` (settings taken out and put back read the page as two
           versions ago, but the page did not flip: the decision is made again without
           ``previous_hashes``).
@@ -521,9 +547,15 @@ class Checker:
           rendering of the change (``AlertsRepo.change_view``) and of the triggers.
         * it cannot be read again (no body stored, damaged, the new settings do not read
           it, a file): ``decision`` as it is, against the stored version.
+
+        A listing's stored body is its first page only: read again, it stands for the
+        old version only when it reads as the whole new listing (one page, unchanged);
+        otherwise ``decision`` as it is.
         """
         again = None if got.fetch.document else await self._last_read_again(source, state)
         if again is None:
+            return decision
+        if source.is_listing and again.text != snap.text:
             return decision
         assert state.last is not None
         before = snapshot(again.title, again.text, again.metadata,
@@ -538,8 +570,7 @@ class Checker:
             if "flapping" in decision.details:
                 decision = await detect_change_async(
                     old, snap, diff_timeout=self.config.settings.diff_timeout) or decision
-            return replace(decision, summary=f"{SETTINGS_ONLY}：{decision.summary}",
-                           alert=False)
+            return replace(decision, summary=f"{label}：{decision.summary}", alert=False)
         reread = {"title": again.title, "text": again.text, "metadata": dict(again.metadata)}
         return replace(page, details={**page.details, "reread": reread})
 

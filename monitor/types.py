@@ -179,12 +179,30 @@ KIND_LABELS: dict[str, str] = {
 SETTINGS_ONLY = "设置变更后重新提取（页面本身未变）"
 SETTINGS_ONLY_LABEL = "设置变更（页面本身未变）"
 
+# The revision of the reading rules: what extraction and normalization make of a page's
+# bytes (monitor.extract, monitor.noise, monitor.extract.metadata's ``settled``, listing
+# items…).  Bump it in any release whose rules read some stored page otherwise (a new
+# noise pattern, a field cut shorter, a listing read as items), and say so in its
+# commit.  Each page records the revision its last whole read was made by
+# (``pages.read_rules``, migration 0013; NULL: a release before this constant, taken as
+# 0).  A page read by older rules is read whole once more, and a difference from its last
+# version is told apart as after a settings edit (monitor.pipeline.Checker._settings_apart):
+# the last version's raw body read with the current rules reads as the new page → the
+# new version is stored silently, its summary starting with UPGRADE_ONLY.
+#   1: clocks removed as noise, colonless counters cut from metadata, a listing with
+#      ``links`` stored as "title | date" lines (after 8d6f5bb).
+READING_RULES = 1
+UPGRADE_ONLY = "升级后重新提取（页面本身未变）"
+UPGRADE_ONLY_LABEL = "升级后重新提取（页面本身未变）"
+
 
 def change_words(kind: str, summary: str) -> tuple[str, str]:
-    """A change's label and the rest of its summary: a settings re-read is no 正文修改
-    (``SETTINGS_ONLY``: its own label, the summary without it)."""
+    """A change's label and the rest of its summary: a settings or upgrade re-read is no
+    正文修改 (``SETTINGS_ONLY``, ``UPGRADE_ONLY``: its own label, the summary without it)."""
     if summary.startswith(SETTINGS_ONLY):
         return SETTINGS_ONLY_LABEL, summary[len(SETTINGS_ONLY):].lstrip("：: ")
+    if summary.startswith(UPGRADE_ONLY):
+        return UPGRADE_ONLY_LABEL, summary[len(UPGRADE_ONLY):].lstrip("：: ")
     return KIND_LABELS.get(kind, kind), summary
 
 

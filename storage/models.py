@@ -100,6 +100,8 @@ class Page(SQLModel, table=True):
     # When a check last read the page whole after its source's settings (sources.
     # updated_at) changed: until then no validators, no same-bytes shortcut (see 0011).
     settings_read_at: datetime | None = Field(default=None, sa_column=_pages.settings_read_at)
+    # The reading rules (monitor.types.READING_RULES) of the last whole read (see 0013).
+    read_rules: int | None = Field(default=None, sa_column=_pages.read_rules)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_pages.created_at)
 
 

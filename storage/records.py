@@ -96,6 +96,8 @@ class PageState:
     settings_at: datetime | None = None  # when the source's settings last changed
     # when a check read the page whole with those settings (pages.settings_read_at)
     settings_read_at: datetime | None = None
+    # the reading rules of the last whole read (pages.read_rules; None: before 0013)
+    read_rules: int | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,8 @@ class CheckRecord:
     lease: LeaseEnd | None = None  # the page's lease, ended in the same commit
     # the page was read whole with its source's new settings (pages.settings_read_at)
     settings_read_at: datetime | None = None
+    # ... and with this release's reading rules (pages.read_rules)
+    read_rules: int | None = None
 
     @property
     def plain(self) -> bool:

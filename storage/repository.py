@@ -86,7 +86,7 @@ _STATE = sa_select(
     P.id, P.source_id, P.url, P.etag, P.last_modified, P.failure_streak,
     P.gone_streak, P.status, P.revision, P.observed_at, P.kind,
     P.announce, P.list_title, P.list_date, S.name, S.updated_at,
-    P.settings_read_at,
+    P.settings_read_at, P.read_rules,
     _newest(changes.c.kind, changes).label("change_kind"),
     _newest(checks.c.error_kind, checks).label("error_kind"),
     sa_select(func.count()).select_from(_child)
@@ -413,6 +413,7 @@ class Store:
             list_date=row.list_date, documents_listed=int(row.listed or 0),
             text_owed=bool(row.text_owed),
             settings_at=row.updated_at, settings_read_at=row.settings_read_at,
+            read_rules=row.read_rules,
         )
 
     # --- the write path of a check -------------------------------------------------
@@ -1017,6 +1018,8 @@ def _page_values(revision: int, observed_at: datetime | None, rec: CheckRecord,
         out["announce"] = False
     if rec.settings_read_at is not None:
         out["settings_read_at"] = rec.settings_read_at
+    if rec.read_rules is not None:
+        out["read_rules"] = rec.read_rules
     return out
 
 

@@ -118,6 +118,7 @@ pages = Table(
     Column("revision", Integer, nullable=False, default=0),
     Column("observed_at", UTCDateTime(), nullable=True),
     Column("settings_read_at", UTCDateTime(), nullable=True),
+    Column("read_rules", Integer, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
     UniqueConstraint("source_id", "url", name="uq_pages_source_url"),
 )
