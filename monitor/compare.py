@@ -46,8 +46,17 @@ class Comparison:
     attachments: list[dict[str, object]] = field(default_factory=list)
     files: dict[str, StoredFile] = field(default_factory=dict)
     timeout: float = 5.0
-    # the old side is the old version read with the source's new settings (page_only)
-    settings_changed: bool = False
+    # why the old side is the old version read again (page_only): "settings" (the
+    # source's new settings) or "rules" (an upgrade's reading rules); None: as stored
+    reread_cause: str | None = None
+
+    @property
+    def settings_changed(self) -> bool:
+        return self.reread_cause == "settings"
+
+    @property
+    def rules_changed(self) -> bool:
+        return self.reread_cause == "rules"
 
     def attachment_section(self, *, context: int = 1) -> Section:
         """Every changed attachment as text and HTML: its name, link and text diff."""
@@ -88,4 +97,5 @@ def compare(store: Store, a: int, b: int, *, timeout: float,
     shas = [str(a[k]) for a in atts for k in ("old_sha256", "new_sha256") if a.get(k)]
     stored = store.stored_files(shas) if shas else {}
     return Comparison(old, new, diff, old.title != new.title, meta, atts, stored, timeout,
-                      settings_changed=reread is not None)
+                      reread_cause=None if reread is None else
+                      str(reread.get("cause", "settings")))

@@ -571,7 +571,8 @@ class Checker:
                 decision = await detect_change_async(
                     old, snap, diff_timeout=self.config.settings.diff_timeout) or decision
             return replace(decision, summary=f"{label}：{decision.summary}", alert=False)
-        reread = {"title": again.title, "text": again.text, "metadata": dict(again.metadata)}
+        reread = {"title": again.title, "text": again.text, "metadata": dict(again.metadata),
+                  "cause": "rules" if label == UPGRADE_ONLY else "settings"}
         return replace(page, details={**page.details, "reread": reread})
 
     async def _last_read_again(self, source: SourceConfig,

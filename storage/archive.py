@@ -32,7 +32,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
-from monitor.types import SETTINGS_ONLY
+from monitor.types import SETTINGS_ONLY, UPGRADE_ONLY
 from monitor.zh import describe
 from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
@@ -307,12 +307,14 @@ class Archive:
         found = (d.get("reread") for d in rows if isinstance(d, dict))
         return next((r for r in found if isinstance(r, dict)), None)
 
-    def settings_edited(self, old_id: int, new_id: int) -> bool:
-        """Whether the settings of the page's source (``content``, ``ignore_text``…) were
-        edited between two of its versions: a change between them was found after such
-        an edit, one the settings alone made (``SETTINGS_ONLY``) or one with the old side
-        read again (``details["reread"]``).  ``monitor diff`` compares the versions as
-        stored, the settings' part too, and says so.  Versions of two pages: False."""
+    def reread_cause(self, old_id: int, new_id: int) -> str | None:
+        """Why a page was read differently between two of its versions, or None:
+        "settings" when its source's settings (``content``, ``ignore_text``…) were edited
+        (a change between them the settings alone made, ``SETTINGS_ONLY``, or one with
+        the old side read again, ``details["reread"]``), "rules" when only an upgrade's
+        reading rules were (``UPGRADE_ONLY``, or a re-read whose ``cause`` is "rules").
+        ``monitor diff`` compares the versions as stored, that part too, and says which.
+        Versions of two pages: None."""
         low, high = sorted((old_id, new_id))
         with self.store.session() as s:
             pages = s.exec(select(Version.page_id)
@@ -323,9 +325,8 @@ class Archive:
                           .where(Change.page_id == pages[0],
                                  col(Change.old_version_id) >= low,
                                  col(Change.new_version_id) <= high)).all()
-        return any(summary.startswith(SETTINGS_ONLY)
-                   or (isinstance(details, dict) and isinstance(details.get("reread"), dict))
-                   for summary, details in rows)
+        causes = {_cause(summary, details) for summary, details in rows} - {None}
+        return "settings" if "settings" in causes else causes.pop() if causes else None
 
     # --- changes (feeds) -----------------------------------------------------------
 
@@ -752,3 +753,12 @@ def _archived(v: Version, page: Page, src: SourceRow, text: str, raw: bytes,
         change_kinds=kinds, attachments=list(v.attachments or []), number=v.number,
         text_sha256=v.text_sha256, record_hash=v.record_hash)
 
+
+def _cause(summary: str, details: object) -> str | None:
+    """What made a change's page read differently (``Archive.reread_cause``), or None."""
+    if summary.startswith(SETTINGS_ONLY):
+        return "settings"
+    if summary.startswith(UPGRADE_ONLY):
+        return "rules"
+    reread = details.get("reread") if isinstance(details, dict) else None
+    return str(reread.get("cause", "settings")) if isinstance(reread, dict) else None

@@ -92,7 +92,8 @@ async def test_a_clock_the_new_release_removes_is_no_change_after_the_upgrade(
 
 
 async def test_a_real_edit_after_the_upgrade_alerts_only_the_edit(
-        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        tmp_path: Path) -> None:
     env = make_env()
     env.serve(html(article()))
     await as_old_release(env, monkeypatch, lambda e: with_counter(with_clock(e)))
@@ -110,6 +111,12 @@ async def test_a_real_edit_after_the_upgrade_alerts_only_the_edit(
     msg = Composer(env.config.settings, repo).change(repo.change_view(change.id or 0), ANALYST)
     assert "修改后" in msg.text
     assert "当前时间" not in msg.text and "阅读量" not in msg.text, msg.text
+    # monitor diff of the two versions names the upgrade, not a settings edit
+    v1, v2 = env.versions()
+    out = cli(env, tmp_path, monkeypatch, "diff", str(v1.id), str(v2.id))
+    assert "读取页面的规则已改变" in out and "来源的设置" not in out, out
+    as_json = cli(env, tmp_path, monkeypatch, "diff", str(v1.id), str(v2.id), "--json")
+    assert '"rules_changed": true' in as_json and '"settings_changed": false' in as_json
 
 
 def listing(items: list[str]) -> bytes:

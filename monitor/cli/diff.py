@@ -47,6 +47,11 @@ SETTINGS_NOTE = ("注意：两版之间来源的设置（content、ignore_text �
                  "差异中也有设置带来的部分（变更记录和提醒只含页面本身的修改）。"
                  "（note: the source's settings changed between the two versions; they are "
                  "compared as stored, the settings' part of the difference included）")
+RULES_NOTE = ("注意：两版之间 monitor 升级，读取页面的规则已改变（如时钟、计数器的识别）："
+              "下方按存储的版本比较，差异中也有规则带来的部分（变更记录和提醒只含页面本身的修改）。"
+              "（note: monitor's reading rules changed between the two versions; they are "
+              "compared as stored, the rules' part of the difference included）")
+NOTES = {"settings": SETTINGS_NOTE, "rules": RULES_NOTE}
 
 
 def register(cli: click.Group) -> None:
@@ -82,7 +87,7 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
     with open_store(config) as store:
         a, b = pick(store, targets, since, until, tz)
         c = compare(store, a, b, timeout=config.settings.diff_timeout)
-        settings = Archive(store).settings_edited(a, b)
+        cause = Archive(store).reread_cause(a, b)
     old, new = c.old, c.new
     if old.page_id != new.page_id:  # allowed (a page that moved, two copies), never silent
         err_console.print(f"warning: version {old.id} is of {old.source} ({old.url}) and "
@@ -95,7 +100,8 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
         err_console.print(f"wrote {html_file}", highlight=False, markup=False)
     if as_json:
         print_json({"old": _ref(c, old=True), "new": _ref(c, old=False), "stats": c.stats,
-                    "same_version": c.old.id == c.new.id, "settings_changed": settings,
+                    "same_version": c.old.id == c.new.id, "settings_changed": cause == "settings",
+                    "rules_changed": cause == "rules",
                     "title_changed": c.title_changed, "metadata_changes": c.metadata,
                     "text": render_text(c.diff, context=context),
                     "attachments": [{**a, "text": t} for a, t in zip(
@@ -106,7 +112,7 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
         return
     # compared as stored, the settings' part too: said, as the web diff says it
     show(c, tz, color=console.is_terminal and not no_color, context=context,
-         note=SETTINGS_NOTE if settings else None)
+         note=NOTES.get(cause or ""))
 
 
 def pick(store: Store, targets: tuple[str, ...], since: str | None, until: str | None,
