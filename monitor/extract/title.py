@@ -3,9 +3,9 @@
 ``<title>`` cut at the first ``_``, ``|``, ``｜`` or " - ", where government
 sites append column and site names ("标题_湖南省工业和信息化厅" → "标题"; "——" is not a
 separator, titles use it).  A heading of the page (h1, ``.title``...) that agrees with
-it wins, being untruncated, unless it or the ``<title>`` is only site and column names
-(below: the column's heading beside the article agrees with such a ``<title>``, and is
-no title); with no
+it wins, being untruncated, unless on a document's page it or the ``<title>`` is only
+site and column names (below) while the article's h1 names a document: the column's
+heading beside the article agrees with such a ``<title>``, and is no title; with no
 agreeing heading the article's ``<h1>`` (or the first one that is not a logo link)
 wins; then the cut ``<title>``; then 标题 metadata.
 
@@ -64,15 +64,14 @@ def title_from_head(tree: LexborHTMLParser) -> str:
     return parts[0] if parts else ""
 
 
-def page_title(body: LexborNode, blocks: list[LexborNode], head_title: str) -> str:
-    """The title: an agreeing heading, else the article's h1, else ``head_title``."""
+def page_title(body: LexborNode, blocks: list[LexborNode], head_title: str,
+               column: bool = False) -> str:
+    """The title: an agreeing heading, else the article's h1, else ``head_title``; on a
+    document's page (not a ``column``'s) with an h1 that names a document, never a
+    heading of site and column names only (module doc)."""
     headings = [(text, node) for node in body.css(_TITLE_TAGS)
                 if 4 <= len(text := _one_line(node)) <= 200 and not _in_link(node)]
-    # a <title> or a heading of site and column names only names no document: the
-    # column's heading beside the article ("<h3>建议提案办理</h3>") is not the title
-    named = head_title and not _names_only(head_title.replace(" ", ""))
-    agreeing = [h for h in headings if named and _agrees(h[0], head_title)
-                and not _names_only(h[0].replace(" ", ""))]
+    agreeing = [h for h in headings if head_title and _agrees(h[0], head_title)]
     blocks_ids = {b.mem_id for b in blocks}
 
     def inside(node: LexborNode) -> bool:
@@ -80,12 +79,21 @@ def page_title(body: LexborNode, blocks: list[LexborNode], head_title: str) -> s
         whole subtrees)."""
         return any(n.mem_id in blocks_ids for n in (node, *noise.ancestors(node)))
 
+    h1s = sorted((h for h in headings if h[1].tag == "h1"),
+                 key=lambda h: not inside(h[1]))
+    if agreeing and not column and h1s and not _names_only(_squeezed(h1s[0][0])):
+        # the column's heading beside the article ("<h3>建议提案办理</h3>") agreeing
+        # with a <title> of names only is not the title: the article's h1 is
+        agreeing = [] if _names_only(_squeezed(head_title)) else \
+            [h for h in agreeing if not _names_only(_squeezed(h[0]))]
     if agreeing:
         return max(agreeing, key=lambda h: (h[0] == head_title, inside(h[1]),
                                             len(h[0])))[0]
-    h1s = sorted((h for h in headings if h[1].tag == "h1"),
-                 key=lambda h: not inside(h[1]))
     return h1s[0][0] if h1s else head_title
+
+
+def _squeezed(text: str) -> str:
+    return text.replace(" ", "")
 
 
 def _in_link(node: LexborNode) -> bool:
@@ -174,9 +182,10 @@ def _names_only(text: str) -> bool:
 
 def _two_names(text: str) -> bool:
     """A site's name and a column's of two words or more, either first, no separator."""
-    return any((_site_name(text[:i]) and _column_name(text[i:], _COLUMN_JOINED_MIN))
-               or (_column_name(text[:i], _COLUMN_JOINED_MIN) and _site_name(text[i:]))
-               for i in range(2, len(text) - 1))
+    return len(text) <= _SITE_MAX + _COLUMN_MAX and any(
+        (_site_name(text[:i]) and _column_name(text[i:], _COLUMN_JOINED_MIN))
+        or (_column_name(text[:i], _COLUMN_JOINED_MIN) and _site_name(text[i:]))
+        for i in range(2, len(text) - 1))
 
 
 def _column_name(text: str, shortest: int = 2) -> bool:
