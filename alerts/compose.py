@@ -33,6 +33,7 @@ from monitor import zh
 from monitor.detect import FIRST_FETCHED, attachment_label
 from monitor.diff import diff_texts
 from monitor.errors import DeliveryError
+from monitor.extract.title import shown
 from monitor.render import render_html, render_text
 from monitor.settings import Settings
 from monitor.types import KIND_LABELS, exact_time
@@ -335,7 +336,7 @@ def _meta_rows(v: ChangeView) -> tuple[tuple[str, str, str], ...]:
     for key in sorted(set(v.old.metadata) | set(v.new.metadata)):
         old, new = v.old.metadata.get(key, ""), v.new.metadata.get(key, "")
         if old != new:
-            rows.append((key, old or "（无）", new or "（无）"))
+            rows.append((key, shown(key, old or None), shown(key, new or None)))
     return tuple(rows)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from alerts.attachments import Section, sections
 from monitor.detect import attachment_changes
 from monitor.diff import TextDiff, diff_texts
+from monitor.extract.title import shown
 from storage import Store
 from storage.archive import Archive
 from storage.records import StoredFile, VersionFull
@@ -31,6 +32,15 @@ class MetaChange:
     key: str
     old: str | None
     new: str | None
+
+    @property
+    def old_shown(self) -> str:
+        """``old`` as the alert tells it ("（无）" where the field was absent)."""
+        return shown(self.key, self.old)
+
+    @property
+    def new_shown(self) -> str:
+        return shown(self.key, self.new)
 
 
 @dataclass

@@ -38,7 +38,7 @@ from monitor import lazyre
 from monitor.canon import canonical_line, canonical_parts, canonical_text
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
 from monitor.extract import listing
-from monitor.extract.title import HEAD_TITLE_KEY
+from monitor.extract.title import HEAD_TITLE_KEY, shown
 from monitor.paragraphs import ParagraphDiff
 from monitor.patch import make_patch
 from monitor.types import ChangeDecision, ChangeKind, Snapshot
@@ -209,7 +209,7 @@ def _parts(old: Snapshot, new: Snapshot,
     meta = metadata_changes(old.metadata, new.metadata)
     if HEAD_TITLE_KEY in meta:  # the page's <title> retitled it: a title change
         parts.append((ChangeKind.TITLE_CHANGED, f"{HEAD_TITLE_KEY}：" + " → ".join(
-            _cut(v, 60) if v is not None else "（同标题）" for v in meta[HEAD_TITLE_KEY])))
+            _cut(shown(HEAD_TITLE_KEY, v), 60) for v in meta[HEAD_TITLE_KEY])))
     if rest := [k for k in meta if k != HEAD_TITLE_KEY]:
         parts.append((ChangeKind.METADATA_CHANGED, "；".join(
             f"{k}：{_show(meta[k][0])} → {_show(meta[k][1])}" for k in rest)))

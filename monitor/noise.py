@@ -18,17 +18,24 @@ are data (selectors, regexes) plus the two small functions that apply them:
 * ``strip_text_noise`` removes noise from one normalized line (single spaces, no space
   between CJK characters).  A rule needs the widget's exact shape: a counter is a label
   *and* digits or an empty value ("点击：123", "点击：" at the end of a byline), so a
-  sentence that merely mentions 阅读 or 访问 stays.  A line that is only a date with
+  sentence that merely mentions 阅读 or 访问 stays.  Without a colon a count after a
+  verb (阅读, 浏览, 点击, 访问, 查看: "阅读 45") is a counter only on a byline, a line
+  with a field such as "发布时间：" or "来源：", or alone on its line ("第三章 阅读 45"
+  is a table's, "每天阅读 30 分钟" a sentence's).  A line that is only a date with
   its weekday ("2026年11月22日 星期日") is a clock widget; a 落款 date has no weekday.
   A label of the current time followed by the full date (year, month, day), maybe a
-  weekday and a time of day, ending the line or before a separator or the next byline
-  field, is a live clock: "当前时间：2026年12月7日 02:40:05" (现在时间, 系统时间, 当前日期
-  too).  北京时间 also opens news sentences ("北京时间12月7日10时，…"), so it is a clock
-  only with an "hh:mm" time.  A field naming the document's own time (发布时间, 成文日期,
-  更新时间) is real and never a clock.  Where a widget was cut, the "|" separators it
-  leaves at an edge of the line or doubled ("来源：本厅 | 浏览次数：12" → "来源：本厅")
-  go too; a version's identity (``monitor.canon``) never counted empty cells, so this
-  changes no stored page's identity.
+  weekday, a time of day and a lunar date (农历十月廿八), ending the line or before a
+  separator or the next byline field, is a live clock: "当前时间：2026年12月7日 02:40:05"
+  (现在时间, 系统时间, 当前日期 too).  It starts where a widget does, after a sentence's
+  punctuation ("您好，欢迎访问！当前时间：…") or anywhere on a line that opens with a
+  greeting (您好, 欢迎…: "欢迎访问本网站 当前时间：…", whose space normalization takes).
+  北京时间 also opens news sentences ("北京时间12月7日10时，…"), so it is a clock only
+  with an "hh:mm" time.  A field naming the document's own time (发布时间, 成文日期,
+  更新时间) is real and never a clock, nor is a clock the value of a time field
+  ("发布时间：北京时间2026-12-07 10:00", "报名截止：北京时间…").  Where a widget was
+  cut, the "|" separators it leaves at an edge of the line or doubled ("来源：本厅 |
+  浏览次数：12" → "来源：本厅") go too; a version's identity (``monitor.canon``) never
+  counted empty cells, so this changes no stored page's identity.
 """
 
 from __future__ import annotations
@@ -373,6 +380,25 @@ _CLOCK = r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
 _TIME = r"\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?"
 # Where a clock widget ends: the line's end, a separator or the next byline field.
 _CLOCK_END = rf"(?=\s*(?:$|[|｜/【\[(（]|{_FOLLOW}))"
+# Where a clock starts: as a widget does, or after a sentence's punctuation ("您好，欢迎
+# 访问！当前时间：…"); never as the value of a time field ("发布时间：北京时间…",
+# "报名截止：北京时间…").
+_CLOCK_START = (r"(?<![^\s|｜/【】\[\]()（）:：！。，；!;,])"
+                + "".join(f"(?<!{w}[:：])(?<!{w}[:：]\\s)" for w in
+                          ("时间", "日期", "时限", "时刻", "时段", "截止", "截至", "期限", "开始",
+                           "结束", "起止")))
+# A line that opens with a greeting: a clock may follow anything on it ("欢迎访问本网站
+# 当前时间：…", the space gone: monitor.spacing).
+_GREETING_LINE = r"^\s*(?:您好|你好|欢迎|尊敬的)"
+# 农历十月廿八, 农历丙午年十月廿八, 农历闰四月初一.
+_LUNAR = (r"(?:\s*农历\s*(?:[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]"
+          r"[鼠牛虎兔龙蛇马羊猴鸡狗猪]?年)?"
+          r"闰?(?:正|十[一二]|[一二三四五六七八九十]|冬|腊)月"
+          r"(?:初[一二三四五六七八九十]|十[一二三四五六七八九]|二十|廿[一二三四五六七八九]|三十))?")
+# A byline line, where a count after 阅读/浏览… without a colon is a counter: a field of
+# it ("发布时间：", "来源：") or the counter alone ("阅读 45").
+_BYLINE_LINE = (r"(?:发布|来源|作者|编辑|审核|日期|时间|发表|更新|撰稿|供稿|摄影|字号|字体)\s*[:：]"
+                rf"|^\s*[【\[(（]?{_PREFIX}(?:{_NOUNS}|{_VERBS})\s*[:：]?\s*{_COUNT}[】\])）]?\s*$")
 _SIZES = r"(?:特大|超大|放大|缩小|正常|默认|标准|大|中|小|[Aa][+-]?)"
 _PLATFORMS = r"微信朋友圈|朋友圈|微信|新浪微博|腾讯微博|微博|QQ空间|QQ好友|QQ|人人网|豆瓣|百度|更多"
 
@@ -389,15 +415,35 @@ class TextRule:
     needles: tuple[str, ...] = ()
     # The needles as one pattern: one search instead of a test per needle.
     needle: re.Pattern[str] | None = None
+    # What the line must hold for the rule to apply (a byline's field, a greeting).
+    line: re.Pattern[str] | None = None
 
     def may_match(self, line: str) -> bool:
-        return self.needle is None or self.needle.search(line) is not None
+        return (self.needle is None or self.needle.search(line) is not None) \
+            and (self.line is None or self.line.search(line) is not None)
 
 
 def _rule(label: str, pattern: str, flags: int = 0, replacement: str = " ",
-          needles: tuple[str, ...] = ()) -> TextRule:
+          needles: tuple[str, ...] = (), line: str | None = None) -> TextRule:
     needle = lazyre.compile("|".join(map(re.escape, needles))) if needles else None
-    return TextRule(label, lazyre.compile(pattern, flags), replacement, needles, needle)
+    return TextRule(label, lazyre.compile(pattern, flags), replacement, needles, needle,
+                    lazyre.compile(line) if line else None)
+
+
+_NOW_LABELS = ("当前时间", "现在时间", "系统时间", "当前日期")
+
+
+def _clocks(start: str, line: str | None = None) -> tuple[TextRule, ...]:
+    """The live clocks starting at ``start``, on lines that hold ``line``: a label of the
+    current time and the full date, maybe a time, weekday and lunar date; 北京时间 only
+    with an hh:mm time (news sentences open with it)."""
+    tail = rf"(?:\s*{_WEEKDAY})?{_LUNAR}(?:\s*{_WEEKDAY})?{_CLOCK_END}"
+    return (
+        _rule("clock", rf"{start}(?:{'|'.join(_NOW_LABELS)})\s*[:：]?\s*{_DATE}"
+                       rf"(?:\s*{_WEEKDAY})?(?:{_TIME})?{tail}", needles=_NOW_LABELS, line=line),
+        _rule("clock", rf"{start}北京时间\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_TIME}{tail}",
+              needles=("北京时间",), line=line),
+    )
 
 
 _COUNTER_WORDS = ("点击", "浏览", "阅读", "访问", "查看", "人气")  # how _NOUNS/_VERBS begin
@@ -412,16 +458,17 @@ TEXT_RULES: tuple[TextRule, ...] = (
     _rule("view counter", rf"{_NOT_IN_WORD}[【\[(（]?{_PREFIX}(?:{_NOUNS}|点击)\s*[:：]\s*"
                           rf"[】\])）]?(?=\s*(?:$|[|｜/【\[(（]|{_FOLLOW}))",
           needles=_COUNTER_WORDS),
+    # Without a colon a verb's count is a counter only on a byline ("发布时间：… 阅读 45")
+    # or alone ("阅读 45"): "第三章 阅读 45" is a table's, "每天阅读 30 分钟" a sentence.
+    _rule("view counter", rf"{_START}[【\[(（]?{_PREFIX}(?:{_VERBS})\s*{_COUNT}[】\])）]?{_END}",
+          needles=_COUNTER_WORDS, line=_BYLINE_LINE),
     _rule("visitor counter", rf"您是(?:本站|本网站|本网|本页)?的?第\s*(?:{_COUNT})?\s*"
                              r"位(?:访问者|访客|浏览者|来访者)?", needles=("位",)),
     _rule("today's date", rf"今天是\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_CLOCK}"
                           rf"(?:\s*农历\S+)?{_WEATHER}", needles=("今天是",)),
     _rule("today's date", rf"^{_DATE}\s*{_WEEKDAY}{_CLOCK}$", needles=("星期", "礼拜", "周")),
-    _rule("clock", rf"{_START}(?:当前时间|现在时间|系统时间|当前日期)\s*[:：]?\s*{_DATE}"
-                   rf"(?:\s*{_WEEKDAY})?(?:{_TIME})?(?:\s*{_WEEKDAY})?{_CLOCK_END}",
-          needles=("当前时间", "现在时间", "系统时间", "当前日期")),
-    _rule("clock", rf"{_START}北京时间\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_TIME}"
-                   rf"(?:\s*{_WEEKDAY})?{_CLOCK_END}", needles=("北京时间",)),
+    *_clocks(_CLOCK_START),
+    *_clocks("", line=_GREETING_LINE),
     _rule("font-size toolbar", rf"{_START}[【\[(（]?\s*(?:字体大小|文字大小|字体显示|字体|字号)"
                                rf"\s*[:：]?\s*[【\[(（]?\s*(?:{_SIZES}\s*[|｜/]?\s*){{2,}}"
                                rf"[】\])）]?\s*[】\])）]?{_END}",

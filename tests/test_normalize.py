@@ -7,7 +7,7 @@ import pytest
 from monitor.canon import canonical_text
 from monitor.extract import extract
 from monitor.normalize import normalize_text, normalize_with_notes
-from tests.pages import seed_text
+from tests.pages import seed_page, seed_paragraphs, seed_text
 
 
 def test_chinese_punctuation_is_content_and_stays_full_width() -> None:
@@ -143,6 +143,19 @@ def test_same_input_same_output_whatever_was_normalized_before() -> None:
     ("当前日期：2026-12-07 星期一", ""),
     ("系统时间：2026/12/07 02:40 【打印本页】", ""),
     ("北京时间 2026年12月7日 02:40:05 星期一", ""),
+    # a clock after a greeting on the same line, with a lunar date or weekday after it
+    ("您好，欢迎访问！当前时间：2026年12月7日 02:40:05", "您好，欢迎访问！"),
+    ("您好，欢迎访问！现在时间：2026-12-07 02:40:05", "您好，欢迎访问！"),
+    ("北京时间：2026-12-07 02:40 农历十月廿八", ""),
+    ("欢迎访问 | 当前时间：2026年12月7日 02:40:05", "欢迎访问"),
+    ("欢迎访问本网站 当前时间：2026年12月7日 星期一 02:40", "欢迎访问本网站"),
+    ("当前日期：2026年12月7日 星期一 农历丙午年十月廿八", ""),
+    ("欢迎您；系统时间：2026/12/07 02:40:05 农历闰四月初一 星期一 | 登录", "欢迎您； | 登录"),
+    # a count without a colon, alone or on a byline
+    ("阅读 45", ""),
+    ("阅读：45", ""),
+    ("发布时间：2026-12-07 阅读 45", "发布时间：2026-12-07"),
+    ("来源：本厅 | 浏览 12 次", "来源：本厅"),
     ("来源：本厅 | 浏览次数：12", "来源：本厅"),
     ("来源：本厅 | 点击：12 | 作者：张三", "来源：本厅 | 作者：张三"),
     ("｜ 阅读次数：7 ｜ 发布时间：2026年12月7日 02:40:05", "发布时间：2026年12月7日 02:40:05"),
@@ -183,6 +196,18 @@ def test_builtin_noise_is_removed(line: str, kept: str) -> None:
     "北京时间12月7日10时30分，比赛正式开始。",
     "截至当前时间2026年12月7日，共受理申请356件。",
     "发布时间：2026年12月7日 02:40:05",
+    "更新时间：2026-12-07 02:40",
+    "成文日期：2026年12月7日",
+    "发布时间：北京时间2026-12-07 10:00",
+    "报名截止：北京时间2026年12月31日17:00",
+    "截止时间：北京时间2026年12月31日 17:00",
+    "会议于北京时间2026年12月7日 10:00 开幕",
+    "比赛于当地时间晚上开始，北京时间2026年12月7日凌晨转播。",
+    "每天阅读 30 分钟",
+    "阅读 45 分钟后回答问题。",
+    "第三章阅读 45",
+    "课外阅读 12 本，写作 3 篇。",
+    "共点击 1200 次",
 ])
 def test_sentences_that_mention_a_widget_word_stay(sentence: str) -> None:
     text, notes = normalize_with_notes(sentence)
@@ -194,3 +219,21 @@ def test_seed_003_loses_its_empty_counter_but_keeps_its_date() -> None:
     text = normalize_text(seed_text(3))
     assert "发表时间:2020-09-24" in text
     assert "点击" not in text
+
+
+@pytest.mark.parametrize("clock", [
+    "您好，欢迎访问！当前时间：{}",
+    "北京时间：{} 农历十月廿八",
+    "欢迎访问本网站 现在时间：{}",
+])
+def test_a_ticking_clock_and_a_bare_counter_leave_a_page_as_it_was(clock: str) -> None:
+    def page(now: str, count: int) -> str:
+        """Seed page 0, its body opening with a clock and a byline."""
+        return seed_page(0, edit=lambda ps: [clock.format(now), f"来源：本厅 阅读 {count}",
+                                             *ps]).decode("utf-8")
+
+    first = extract(page("2026-12-07 02:40:05", 45)).text
+    later = extract(page("2026-12-07 02:41:17", 46)).text
+    assert first == later, (first[:200], later[:200])
+    assert "2026-12-07" not in first and "阅读" not in first and "来源：本厅" in first
+    assert seed_paragraphs(0)[-1].strip() in first  # the body is all there

@@ -204,8 +204,7 @@ def show(c: Comparison, tz: str, *, color: bool, context: int = 1,
     lines = [head, *([note] if note else [])]
     if c.title_changed:
         lines.append(f"标题: {c.old.title} → {c.new.title}")
-    lines += [f"{m.key}: {m.old if m.old is not None else '（无）'} → "
-              f"{m.new if m.new is not None else '（无）'}" for m in c.metadata]
+    lines += [f"{m.key}: {m.old_shown} → {m.new_shown}" for m in c.metadata]
     files = c.attachment_texts(context=context)
     if not color:
         body = render_text(c.diff, context=context).rstrip("\n")

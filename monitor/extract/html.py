@@ -139,7 +139,7 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
         raise EmptyContentError(f"{where} has no text")
     metadata = _metadata(body, ignore_text)
-    title = page_title(body, blocks, head_title) or metadata.get("标题", "")
+    title = page_title(body, blocks, head_title, bool(listings)) or metadata.get("标题", "")
     if not listings and (note := head_title_note(head_title, title)):
         metadata[HEAD_TITLE_KEY] = note  # a <title> apart from the heading: watched too
     documents = chosen if chosen is not None else \
