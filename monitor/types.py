@@ -189,8 +189,10 @@ SETTINGS_ONLY_LABEL = "设置变更（页面本身未变）"
 # version is told apart as after a settings edit (monitor.pipeline.Checker._settings_apart):
 # the last version's raw body read with the current rules reads as the new page → the
 # new version is stored silently, its summary starting with UPGRADE_ONLY.
-#   1: clocks removed as noise, colonless counters cut from metadata, a listing with
-#      ``links`` stored as "title | date" lines (after 8d6f5bb).
+#   1: clocks removed as noise (also after a greeting), colonless and bare counters cut,
+#      a listing with ``links`` stored as "title | date" lines, the <title> kept as
+#      网页标题 when it names a document, a column's heading never a document's title
+#      (after 8d6f5bb).
 READING_RULES = 1
 UPGRADE_ONLY = "升级后重新提取（页面本身未变）"
 UPGRADE_ONLY_LABEL = "升级后重新提取（页面本身未变）"
