@@ -253,3 +253,42 @@ async def _admin_add(path: Path, monkeypatch: pytest.MonkeyPatch, name: str, url
             return r.status_code, r.text
     finally:
         store.close()
+
+
+def test_every_problem_is_told_once_in_file_order_duplicates_and_watchers_too(
+        tmp_path: Path) -> None:
+    path = write_text(tmp_path / "dup.toml", """[[sources]]
+name = "a"
+url = "https://a.gov.cn/x.html"
+interval = "5 minutes"
+
+[[sources]]
+name = "a"
+url = "https://a.gov.cn/y.html"
+content = "div[["
+
+[[sources]]
+name = "c"
+url = "https://a.gov.cn/y.html"
+
+[[watchers]]
+email = "not an address"
+mode = "sometimes"
+""")
+    code, out = _run("sources", "validate", "--sources", str(path))
+    said = [line for line in out.splitlines() if line.startswith("配置错误：")]
+    assert code == 2, out
+    assert [re.search(r"第 (\d+) 行", line)[1] for line in said[:4]] == [  # type: ignore[index]
+        "4", "7", "9", "13"], out
+    assert "名称重复（第 2 行已有同名来源）" in said[1] and "同一页面（a）" in said[3]
+    assert said[2].endswith("不是有效的 CSS 选择器；写的是：div[[")
+    watcher = said[4:]  # every problem of the watcher, not only its first
+    # sources, not written, is told at the table's [[watchers]], before its keys
+    assert [re.split("[ ：]", w.split("，键 ")[1])[0] for w in watcher] == [
+        "sources", "email", "mode"], out
+    assert "没有指定提醒哪些来源" in watcher[0] and "取值无效" not in watcher[0]
+
+    path.write_text('[[watchers]]\nemail = "analyst@example.org"\n', encoding="utf-8")
+    code, out = _run("sources", "validate", "--sources", str(path))
+    assert code == 2 and out.count("配置错误：") == 2, out
+    assert "没有任何来源" in out and "没有指定提醒哪些来源" in out
