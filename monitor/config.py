@@ -282,7 +282,8 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
             line = _OVERWRITE.search(str(exc))[1]  # type: ignore[index]
             raise ConfigError(f"not valid TOML: duplicate key {key!r} at line {line} (first "
                               f"at line {first}); tomllib: {exc}", file=file, key=key) from None
-        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+        raise ConfigError(f"not valid TOML: {_string_start(text, str(exc))}",
+                          file=file) from None
     unknown = set(data) - {"settings", "sources", "watchers"}
     if unknown:
         key = sorted(unknown)[0]
@@ -301,6 +302,51 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
         ordered[0].more = tuple(ordered[1:])
         raise ordered[0]
     return Config(path=path, settings=settings, sources=sources, watchers=watchers)
+
+
+def _string_start(text: str, message: str) -> str:
+    """tomllib's message, where a 'literal string' left open runs to the end of the file
+    (``Expected "'" (at end of document)``) saying instead the line and column where
+    that string starts: the admin's mistake is there, not at the end."""
+    if not message.startswith('Expected "\'"') or "end of document" not in message:
+        return message
+    start = _open_literal(text)
+    if start is None:
+        return message
+    return f'Expected "\'" (the string opened at line {start[0]}, column {start[1]} is not ' \
+           "closed on its line)"
+
+
+def _open_literal(text: str) -> tuple[int, int] | None:
+    """(line, column) of the first one-line 'literal string' not closed on its line,
+    strings in double quotes, comments and multi-line strings skipped."""
+    multi = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        i, quote, start = 0, "", 0
+        while i < len(line):
+            if multi:
+                end = line.find(multi, i)
+                if end < 0:
+                    break
+                i, multi = end + 3, ""
+                continue
+            ch = line[i]
+            if quote:
+                if ch == "\\" and quote == '"':
+                    i += 1
+                elif ch == quote:
+                    quote = ""
+            elif ch == "#":
+                break
+            elif line.startswith(ch * 3, i) and ch in "'\"":
+                multi, i = ch * 3, i + 3
+                continue
+            elif ch in "'\"":
+                quote, start = ch, i
+            i += 1
+        if quote == "'":
+            return number, start + 1
+    return None
 
 
 def _table(data: dict[str, Any], key: str, file: str) -> dict[str, Any]:

@@ -292,3 +292,13 @@ mode = "sometimes"
     code, out = _run("sources", "validate", "--sources", str(path))
     assert code == 2 and out.count("配置错误：") == 2, out
     assert "没有任何来源" in out and "没有指定提醒哪些来源" in out
+
+
+def test_a_literal_string_left_open_is_told_at_its_line_not_the_end_of_the_file(
+        tmp_path: Path) -> None:
+    path = write_text(tmp_path / "sources.toml", "[[sources]]\nname = 'a\n"
+                      'url = "https://a.gov.cn/"  # a comment\n')
+    code, out = _run("sources", "validate", "--sources", str(path))
+    said = " ".join(out.split()).split("技术细节：")[0]
+    assert code == 2 and said == (f"配置错误：{path} 第 2 行第 8 列：不是有效的 TOML 格式："
+                                  "字符串缺少结束的引号 "), out

@@ -640,3 +640,25 @@ async def test_an_undated_item_in_a_column_with_links_set_keeps_items_named(
     said = summaries()
     assert said == ["新增「关于E的答复」", f"新增「{reply_title(103)}」",
                     f"删除「{reply_title(101)}」"], said
+
+
+async def test_a_links_setting_that_matches_nothing_is_named_not_suggested_again(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    config = load_config(write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        links = "ul.list li a"
+        interval = "1h"
+        """), env={})
+    # the column was redesigned: its items are no longer in ul.list
+    site.route("/col/index.html", Response(short_column("").replace(
+        b"<ul class='list'></ul>", "<div class='items'><a href='./t20210100_100.html'>"
+        f"{reply_title(100)}</a></div>".encode("gbk")), headers=GBK))
+    store.sync_sources(config.sources)
+    [result] = await check_pass(config, store)
+    error = result.error or ""
+    assert result.outcome is Outcome.ERROR and result.error_kind == "listing_broken", error
+    assert 'links = "ul.list li a" 没有匹配到任何文档链接' in error
+    assert "例如" not in error and error.index("没有匹配到") < error.index("no document")
