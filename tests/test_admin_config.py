@@ -302,3 +302,35 @@ def test_a_literal_string_left_open_is_told_at_its_line_not_the_end_of_the_file(
     said = " ".join(out.split()).split("技术细节：")[0]
     assert code == 2 and said == (f"配置错误：{path} 第 2 行第 8 列：不是有效的 TOML 格式："
                                   "字符串缺少结束的引号 "), out
+
+
+def test_validate_warns_of_a_listing_s_document_and_a_gone_one_may_be_added(
+        tmp_path: Path, site: Site) -> None:
+    from sqlalchemy import update
+
+    from storage import Store
+    from storage.models import Page
+
+    column = Column(site, 3)
+    column.serve_replies()
+    path = _listing(tmp_path, site)
+    code, out = _run("check", "--sources", str(path))
+    assert code == 0, out
+    doc, gone = site.url("/col/t20210101_101.html"), site.url("/col/t20210100_100.html")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[[watchers]]", f'[[sources]]\nname = "doc1"\nurl = "{doc}"'
+                                 "\n\n[[watchers]]"), encoding="utf-8")
+    code, out = _run("sources", "validate", "--sources", str(path))
+    assert code == 0 and "ok — 2 sources" in " ".join(out.split()), out
+    assert f"warning: source 'doc1': is already a document of listing source '{NAME}'" in \
+        " ".join(out.split())
+
+    # taken off the column and gone since: no longer followed, so not in the way
+    store = Store(load_config(path).settings.database_url)
+    with store.session() as s:
+        s.execute(update(Page).where(Page.url == gone).values(listed=False, status="gone"))
+        s.commit()
+    store.close()
+    code, out = _run("sources", "add", gone, "--name", "back", "--sources", str(path))
+    assert code == 0 and "此页面已是栏目来源" not in out, out
+    assert 'name = "back"' in path.read_text(encoding="utf-8")
