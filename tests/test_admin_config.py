@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from monitor.config import load_config
 from tests.conftest import write_sources
-from tests.sites import Site
+from tests.sites import Response, Site
 from tests.test_daemon_run import Daemons, daemons, wait_until  # noqa: F401  (a fixture)
 from tests.test_listing_sources import NAME, Column
 
@@ -334,3 +334,15 @@ def test_validate_warns_of_a_listing_s_document_and_a_gone_one_may_be_added(
     code, out = _run("sources", "add", gone, "--name", "back", "--sources", str(path))
     assert code == 0 and "此页面已是栏目来源" not in out, out
     assert 'name = "back"' in path.read_text(encoding="utf-8")
+
+
+def test_status_shows_where_a_long_error_is_cut(tmp_path: Path, site: Site) -> None:
+    from tests.test_listing_sources import GBK, short_column
+
+    site.route("/col/index.html", Response(short_column(""), headers=GBK))
+    path = _listing(tmp_path, site)
+    _run("check", "--sources", str(path))  # no document links: listing_broken, a long error
+    code, out = _run("--sources", str(path), "status")
+    assert code == 0, out
+    [row] = [line for line in out.splitlines() if NAME in line]
+    assert "): 栏目页没有找到文档链接" in row and "…" in row, out
