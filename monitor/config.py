@@ -10,8 +10,9 @@ that cannot be scheduled, or a credential written in a URL (a source's
 from the environment variable named by ``webhook_env``) is a ``ConfigError`` naming the
 file, the source (or the watcher) and the key, and for a source's key its line (tomllib
 keeps no positions: ``_key_line`` reads the text again); every problem of every source
-(in file order) and every watcher with a problem is reported in one pass
-(``ConfigError.more``), and a key written twice is named with both lines
+and every watcher is reported once, in one pass and in file order (``ConfigError.more``;
+a source with a bad value still takes part in the duplicate-name and same-page checks,
+so fixing one problem never reveals another), and a key written twice is named with both lines
 (``_duplicate_key``: tomllib says only "Cannot overwrite a value").  What is probably a
 mistake but stops nothing (a watcher matching no source, no watcher at all) is a warning
 (``watcher_warnings``).  Loading never touches the network or the database.
