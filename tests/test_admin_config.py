@@ -346,3 +346,24 @@ def test_status_shows_where_a_long_error_is_cut(tmp_path: Path, site: Site) -> N
     assert code == 0, out
     [row] = [line for line in out.splitlines() if NAME in line]
     assert "): 栏目页没有找到文档链接" in row and "…" in row, out
+
+
+def test_a_rejected_edit_tells_a_duplicate_beside_a_bad_value_in_file_order(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
+    for n in ("a", "b"):
+        site.route(f"/{n}.html", "<html><body><p>" + "正文。" * 30 + "</p></body></html>")
+    path = _two(tmp_path, site)
+    d = daemons.start(path)
+    wait_until(lambda: site.hits("/a.html") and site.hits("/b.html"), 60, "first checks")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('interval = "1h"', 'interval = "5 minutes"', 1)
+                    .replace('name = "b"', 'name = "a"') + f'\n[[sources]]\nname = "c"\n'
+                    f'url = "{site.url("/b.html")}"\n', encoding="utf-8")
+    d.wait_for("problem 3 of 3", 30)
+    log = d.text()
+    told = [log.index(f"(problem {n} of 3)") for n in (1, 2, 3)]
+    assert told == sorted(told)
+    first, second, third = (log[i:log.index("\n", i)] for i in told)
+    assert "key 'interval'" in first and "key 'name': duplicate name" in second, log
+    assert "source 'c': key 'url': has the same page as source 'a'" in third
+    d.wait_for("([monitor] 配置错误：3 个问题)", 30)
