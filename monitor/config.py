@@ -395,7 +395,8 @@ def _sources(raw: list[dict[str, Any]], file: str, settings: Settings, text: str
         except ConfigError as exc:
             src = None
             problems += [_placed(p, text, i) for p in exc.problems]
-        name, url = _or_none(reader.name), _or_none(reader.url)
+        name, url = (src.name, src.url) if src is not None else (
+            _or_none(reader.name), _or_none(reader.url))
         clash = name is not None and name in names
         if clash:
             problems.append(_placed(ConfigError(
