@@ -10,8 +10,9 @@ that cannot be scheduled, or a credential written in a URL (a source's
 from the environment variable named by ``webhook_env``) is a ``ConfigError`` naming the
 file, the source (or the watcher) and the key, and for a source's key its line (tomllib
 keeps no positions: ``_key_line`` reads the text again); every problem of every source
-(in file order) and every watcher with a problem is reported in one pass
-(``ConfigError.more``), and a key written twice is named with both lines
+and every watcher is reported once, in one pass and in file order (``ConfigError.more``;
+a source with a bad value still takes part in the duplicate-name and same-page checks,
+so fixing one problem never reveals another), and a key written twice is named with both lines
 (``_duplicate_key``: tomllib says only "Cannot overwrite a value").  What is probably a
 mistake but stops nothing (a watcher matching no source, no watcher at all) is a warning
 (``watcher_warnings``).  Loading never touches the network or the database.
@@ -229,8 +230,9 @@ class Config:
         return [w for w in self.watchers if w.wants(source)]
 
 
-def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:
-    """Read, parse and validate a sources file."""
+def load_config(path: str | Path, *, env: dict[str, str] | None = None,
+                when_empty: str | None = None) -> Config:
+    """Read, parse and validate a sources file (``when_empty``: see ``parse_config``)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -238,7 +240,7 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Confi
         raise ConfigError("file not found", file=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
-    return parse_config(decode_sources(data, path), path=path, env=env)
+    return parse_config(decode_sources(data, path), path=path, env=env, when_empty=when_empty)
 
 
 def decode_sources(data: bytes, path: Path | str) -> str:
@@ -266,7 +268,11 @@ def _looks_like(data: bytes) -> str:
 
 
 def parse_config(text: str, *, path: Path | str = "sources.toml",
-                 env: dict[str, str] | None = None) -> Config:
+                 env: dict[str, str] | None = None, when_empty: str | None = None) -> Config:
+    """The configuration ``text`` says, or every problem of it in one ``ConfigError``
+    (the first, the others in ``more``) in the file's order.  ``when_empty``: the message
+    of the problem a file without ``[[sources]]`` is (``sources validate``, a reload of
+    a daemon that had sources), told with the others (a bad watcher does not hide it)."""
     path = Path(path)
     file = str(path)
     try:
@@ -277,26 +283,71 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
             line = _OVERWRITE.search(str(exc))[1]  # type: ignore[index]
             raise ConfigError(f"not valid TOML: duplicate key {key!r} at line {line} (first "
                               f"at line {first}); tomllib: {exc}", file=file, key=key) from None
-        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+        raise ConfigError(f"not valid TOML: {_string_start(text, str(exc))}",
+                          file=file) from None
     unknown = set(data) - {"settings", "sources", "watchers"}
     if unknown:
         key = sorted(unknown)[0]
         raise ConfigError(unknown_key(key, ("settings", "sources", "watchers"))
                           .replace("key", "top-level table", 1), file=file, key=key)
     settings = load_settings(_table(data, "settings", file), env=env, file=file)
-    problems: list[ConfigError] = []  # the sources' and the watchers', all told at once
-    try:
-        sources = _sources(_array(data, "sources", file), file, settings, text)
-    except ConfigError as exc:
-        sources, problems = (), [*problems, *exc.problems]
-    try:
-        watchers = _watchers(_array(data, "watchers", file), file, sources, text)
-    except ConfigError as exc:
-        watchers, problems = (), [*problems, *exc.problems]
-    if problems:
-        problems[0].more = tuple(problems[1:])
-        raise problems[0]
+    raw = _array(data, "sources", file)
+    found: list[tuple[int, ConfigError]] = []  # (line, problem): sources' and watchers'
+    if not raw and when_empty:
+        found.append((0, ConfigError(when_empty, file=file, key="sources")))
+    sources, problems = _sources(raw, file, settings, text)
+    watchers, more = _watchers(_array(data, "watchers", file), file, sources, text)
+    found += problems + more
+    if found:  # every one, once, in the file's order (sorted is stable: ties as checked)
+        ordered = [p for _, p in sorted(found, key=lambda lp: lp[0])]
+        ordered[0].more = tuple(ordered[1:])
+        raise ordered[0]
     return Config(path=path, settings=settings, sources=sources, watchers=watchers)
+
+
+def _string_start(text: str, message: str) -> str:
+    """tomllib's message, where a 'literal string' left open runs to the end of the file
+    (``Expected "'" (at end of document)``) saying instead the line and column where
+    that string starts: the admin's mistake is there, not at the end."""
+    if not message.startswith('Expected "\'"') or "end of document" not in message:
+        return message
+    start = _open_literal(text)
+    if start is None:
+        return message
+    return f'Expected "\'" (the string opened at line {start[0]}, column {start[1]} is not ' \
+           "closed on its line)"
+
+
+def _open_literal(text: str) -> tuple[int, int] | None:
+    """(line, column) of the first one-line 'literal string' not closed on its line,
+    strings in double quotes, comments and multi-line strings skipped."""
+    multi = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        i, quote, start = 0, "", 0
+        while i < len(line):
+            if multi:
+                end = line.find(multi, i)
+                if end < 0:
+                    break
+                i, multi = end + 3, ""
+                continue
+            ch = line[i]
+            if quote:
+                if ch == "\\" and quote == '"':
+                    i += 1
+                elif ch == quote:
+                    quote = ""
+            elif ch == "#":
+                break
+            elif line.startswith(ch * 3, i) and ch in "'\"":
+                multi, i = ch * 3, i + 3
+                continue
+            elif ch in "'\"":
+                quote, start = ch, i
+            i += 1
+        if quote == "'":
+            return number, start + 1
+    return None
 
 
 def _table(data: dict[str, Any], key: str, file: str) -> dict[str, Any]:
@@ -326,61 +377,77 @@ def _name_lines(text: str, index: int, first: int) -> str:
     return f" at line {here}, column {len(line) - len(line.lstrip()) + 1} (first at line {there})"
 
 
-def _sources(raw: list[dict[str, Any]], file: str, settings: Settings,
-             text: str = "") -> tuple[SourceConfig, ...]:
-    """The sources, each checked; no problem hides another: every problem of every
-    source is named with its line, in file order, the first raised with the others in
-    ``more``."""
+def _sources(raw: list[dict[str, Any]], file: str, settings: Settings, text: str = ""
+             ) -> tuple[tuple[SourceConfig, ...], list[tuple[int, ConfigError]]]:
+    """The valid sources, and every problem of every source with its line (the sort key
+    of ``parse_config``): no problem hides another.  A source with a problem still
+    takes part in the duplicate-name and same-page checks, by whichever of its name and
+    URL is valid: fixing a bad interval must not reveal a duplicate only then."""
     out: list[SourceConfig] = []
-    names: dict[str, int] = {}  # name → the index of its source
-    pages: dict[str, SourceConfig] = {}
-    problems: list[ConfigError] = []
+    names: dict[str, int] = {}  # name → the index of its first source
+    pages: dict[str, tuple[str, str]] = {}  # page_key → (name, URL) of its first source
+    problems: list[tuple[int, ConfigError]] = []
     for i, entry in enumerate(raw):
         label = str(entry.get("name") or f"#{i + 1}")
+        reader = _SourceReader(entry, file, label, settings)
         try:
-            src = _SourceReader(entry, file, label, settings).read()
+            src: SourceConfig | None = reader.read()
         except ConfigError as exc:
-            problems += _in_file_order(exc.problems, text, i)
-            continue
-        if src.name in names:
-            problems.append(ConfigError(
-                f"duplicate name{_name_lines(text, i, names[src.name])}",
-                file=file, source=src.name, key="name"))
-            continue
-        first = pages.setdefault(page_key(src.url), src)
-        if first is not src:
-            problems.append(_with_line(ConfigError(
-                f"has the same page as source {first.name!r} ({first.url}); keep one of them",
-                file=file, source=src.name, key="url"), text, i))
-            continue
-        names[src.name] = i
-        out.append(src)
-    if problems:
-        problems[0].more = tuple(problems[1:])
-        raise problems[0]
-    return tuple(out)
+            src = None
+            problems += [_placed(p, text, i) for p in exc.problems]
+        name, url = (src.name, src.url) if src is not None else (
+            _or_none(reader.name), _or_none(reader.url))
+        clash = name is not None and name in names
+        if clash:
+            problems.append(_placed(ConfigError(
+                f"duplicate name{_name_lines(text, i, names[name])}",  # type: ignore[index]
+                file=file, source=name, key="name"), text, i))
+        elif name is not None:
+            names[name] = i
+        if url is not None:
+            first = pages.setdefault(page_key(url), (label, url))
+            if first != (label, url):
+                problems.append(_placed(ConfigError(
+                    f"has the same page as source {first[0]!r} ({first[1]}); keep one of "
+                    "them", file=file, source=label, key="url"), text, i))
+                src = None
+        if src is not None and not clash:
+            out.append(src)
+    return tuple(out), problems
 
 
-def _in_file_order(found: tuple[ConfigError, ...], text: str, index: int
-                   ) -> list[ConfigError]:
-    """The problems of the ``index``-th source, each with its line, in the file's order
-    (a key whose line is not found last, in the order checked)."""
-    placed = []
-    for exc in found:
-        line = _key_line(text, index, exc.key) if exc.key else None
-        one = exc.placed(f"{exc.what} (at line {line})") if line else exc.placed(exc.what)
-        one.more = ()
-        placed.append((line or 1 << 30, one))
-    return [p for _, p in sorted(placed, key=lambda lp: lp[0])]
+def _or_none(read: Callable[[], str]) -> str | None:
+    try:
+        return read()
+    except ConfigError:
+        return None
 
 
-def _with_line(exc: ConfigError, text: str, index: int, table: str = "sources"
-               ) -> ConfigError:
-    """The problem with the line of its key in the ``index``-th ``[[sources]]`` table
-    (`` (at line 12)``, which ``monitor.zh`` says in Chinese); as it was when that line
-    cannot be found (an inline table, a key not written)."""
+def _placed(exc: ConfigError, text: str, index: int, table: str = "sources"
+            ) -> tuple[int, ConfigError]:
+    """The problem with the line of its key in the ``index``-th ``[[sources]]`` (or
+    ``[[watchers]]``) table (`` (at line 12)``, which ``monitor.zh`` says in Chinese), and
+    the line to sort it by: its key's, else its table's, else last (an inline table)."""
     line = _key_line(text, index, exc.key, table) if exc.key else None
-    return exc.placed(f"{exc.what} (at line {line})") if line else exc
+    said = line and " at line " not in exc.what  # a duplicate name says its lines itself
+    one = exc.placed(f"{exc.what} (at line {line})" if said else exc.what)
+    one.more = ()
+    return line or _entry_line(text, index, table) or 1 << 30, one
+
+
+def _entry_line(text: str, index: int, array: str) -> int | None:
+    """The line of the ``index``-th ``[[array]]`` header (multi-line strings skipped)."""
+    seen, in_string = -1, ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if in_string:
+            in_string = "" if line.count(in_string) % 2 else in_string
+            continue
+        if re.fullmatch(rf"\[\[\s*{array}\s*\]\]", line.strip()):
+            seen += 1
+            if seen == index:
+                return number
+        in_string = next((q for q in _MULTILINE if line.count(q) % 2), "")
+    return None
 
 
 _KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
@@ -757,18 +824,18 @@ def _unmatched(w: WatcherConfig, key: str, value: str, known: list[str]) -> str:
 
 
 def _watchers(raw: list[dict[str, Any]], file: str, sources: tuple[SourceConfig, ...],
-              text: str = "") -> tuple[WatcherConfig, ...]:
-    """The watchers, each checked; like ``_sources``, every one with a problem told."""
+              text: str = "") -> tuple[tuple[WatcherConfig, ...], list[tuple[int, ConfigError]]]:
+    """The valid watchers, and every problem of every watcher with its line (like
+    ``_sources``)."""
     out, problems = [], []
     for i, entry in enumerate(raw):
-        try:
-            out.append(_watcher(entry, file, i))
-        except ConfigError as exc:
-            problems.append(_with_line(exc, text, i, "watchers"))
-    if problems:
-        problems[0].more = tuple(problems[1:])
-        raise problems[0]
-    return tuple(out)
+        found: list[ConfigError] = []
+        watcher = _watcher(entry, file, i, found)
+        if found:
+            problems += [_placed(p, text, i, "watchers") for p in found]
+        else:
+            out.append(watcher)
+    return tuple(out), problems
 
 
 def _safe_url(url: str) -> str:
@@ -780,75 +847,84 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
 
 
-def _watcher(entry: dict[str, Any], file: str, i: int) -> WatcherConfig:
+Fail = Callable[[str, str], None]  # records a watcher's problem (key, message)
+
+
+def _watcher(entry: dict[str, Any], file: str, i: int, found: list[ConfigError]
+             ) -> WatcherConfig:
+    """The watcher; each of its problems (all of them, not only the first) is added to
+    ``found``, and the watcher returned is then not to be used."""
     webhook = entry.get("webhook")
     label = str(entry.get("name") or entry.get("email")
                 or (_safe_url(webhook) if isinstance(webhook, str) else None)
                 or entry.get("webhook_env") or f"#{i + 1}")
 
-    def fail(key: str, msg: str) -> ConfigError:
-        return ConfigError(msg, file=file, watcher=label, key=key)
+    def fail(key: str, msg: str) -> None:
+        found.append(ConfigError(msg, file=file, watcher=label, key=key))
 
-    unknown = set(entry) - WATCHER_KEYS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise fail(key, unknown_key(key, WATCHER_KEYS))
+    for key in sorted(set(entry) - WATCHER_KEYS):
+        fail(key, unknown_key(key, WATCHER_KEYS))
     _check_addresses(entry, fail)
     _check_delivery(entry, fail)
     pats, tags = entry.get("sources", []), entry.get("tags", [])
     for key, val in (("sources", pats), ("tags", tags)):
         if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
-            raise fail(key, "must be a list of strings")
+            fail(key, "应为字符串的列表，如 [\"gov-*\"] (must be a list of strings)")
     if not pats and not tags:
-        raise fail("sources", "say which sources: names/globs in sources and/or tags")
+        fail("sources", "没有指定提醒哪些来源：请在 sources 写来源名称（可用通配符 *）和/或在 "
+             "tags 写标签 (say which sources: names/globs in sources and/or tags)")
     env = entry.get("webhook_env")
     return WatcherConfig(
         name=label, email=entry.get("email"),
         webhook=WEBHOOK_FROM_ENV + env if env else entry.get("webhook"),
         webhook_format=entry.get("webhook_format", "generic"),
-        webhook_secret_env=entry.get("webhook_secret_env"), sources=tuple(pats),
-        tags=tuple(tags), mode=entry.get("mode", "immediate"),
+        webhook_secret_env=entry.get("webhook_secret_env"), sources=_tuple(pats),
+        tags=_tuple(tags), mode=entry.get("mode", "immediate"),
         digest_at=entry.get("digest_at", "08:00"), apprise_env=entry.get("apprise_env"),
         **_triggers(entry, fail),
     )
 
 
-def _check_addresses(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
+def _tuple(value: object) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, list) else ()
+
+
+def _check_addresses(entry: dict[str, Any], fail: Fail) -> None:
     email, webhook, env = entry.get("email"), entry.get("webhook"), entry.get("webhook_env")
     if not email and not webhook and not env and not entry.get("apprise_env"):
-        raise fail("email", "a watcher needs an email and/or a webhook (webhook_env, "
-                   "apprise_env)")
+        fail("email", "a watcher needs an email and/or a webhook (webhook_env, apprise_env)")
     if email is not None and (not isinstance(email, str) or "@" not in email
                               or re.search(r"[\s<>,;]", email)):
-        raise fail("email", f"{email!r} is not an email address")
+        fail("email", f"{email!r} is not an email address")
     if webhook is not None and env is not None:
-        raise fail("webhook_env", "set either webhook or webhook_env, not both")
+        fail("webhook_env", "set either webhook or webhook_env, not both")
     if webhook is not None:
         _check_webhook(webhook, entry, fail)
     for key in ("webhook_env", "webhook_secret_env", "apprise_env"):
         if entry.get(key) is not None and not _ENV_NAME.match(str(entry[key])):
-            raise fail(key, "must name an environment variable (like ROOM_WEBHOOK), "
-                       "not hold a URL or secret")
+            fail(key, "must name an environment variable (like ROOM_WEBHOOK), "
+                 "not hold a URL or secret")
 
 
-def _check_webhook(webhook: object, entry: dict[str, Any],
-                   fail: Callable[[str, str], ConfigError]) -> None:
+def _check_webhook(webhook: object, entry: dict[str, Any], fail: Fail) -> None:
     """A URL without credentials: those go in the environment (``webhook_env``)."""
     if not isinstance(webhook, str) or not re.match(r"^https?://", webhook, re.I):
-        raise fail("webhook", "must be an http:// or https:// URL")
+        fail("webhook", "must be an http:// or https:// URL")
+        return
     try:
         parts = urlsplit(webhook)
         params = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
     except ValueError:
-        raise fail("webhook", "is not a valid URL") from None
+        fail("webhook", "is not a valid URL")
+        return
     secrets = [k for k in params if k.lower() in SECRET_PARAMS]
     if "@" in parts.netloc or secrets:
         what = f"{secrets[0]}=…" if secrets else "a user name or password"
         signing = ("; a signing secret goes in the variable named by webhook_secret_env"
                    if entry.get("webhook_format", "generic") in SIGNED_FORMATS else "")
-        raise fail("webhook", f"holds a secret ({what}) in the file: put the whole URL in an "
-                   "environment variable and name it instead, e.g. webhook_env = "
-                   f"\"{_env_suggestion(entry)}\"{signing}")
+        fail("webhook", f"holds a secret ({what}) in the file: put the whole URL in an "
+             "environment variable and name it instead, e.g. webhook_env = "
+             f"\"{_env_suggestion(entry)}\"{signing}")
 
 
 def _env_suggestion(entry: dict[str, Any]) -> str:
@@ -856,17 +932,17 @@ def _env_suggestion(entry: dict[str, Any]) -> str:
     return f"{name}_WEBHOOK" if name and not name[0].isdigit() else "MONITOR_WEBHOOK_URL"
 
 
-def _check_delivery(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
+def _check_delivery(entry: dict[str, Any], fail: Fail) -> None:
     if entry.get("webhook_format", "generic") not in WEBHOOK_FORMATS:
-        raise fail("webhook_format", f"must be one of {', '.join(WEBHOOK_FORMATS)}")
+        fail("webhook_format", f"must be one of {', '.join(WEBHOOK_FORMATS)}")
     if entry.get("mode", "immediate") not in ("immediate", "digest"):
-        raise fail("mode", "must be 'immediate' or 'digest'")
+        fail("mode", "must be 'immediate' or 'digest'")
     digest_at = entry.get("digest_at", "08:00")
     if not isinstance(digest_at, str) or not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", digest_at):
-        raise fail("digest_at", "must be a time of day like '08:00'")
+        fail("digest_at", "must be a time of day like '08:00'")
 
 
-def _triggers(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> dict[str, Any]:
+def _triggers(entry: dict[str, Any], fail: Fail) -> dict[str, Any]:
     """when_added / when_removed (strings), when_matches (a regex), kinds (change kinds).
 
     Refused in Chinese first, the technical detail after: the user reads the first part."""
@@ -876,16 +952,17 @@ def _triggers(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) ->
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or (not value and key in entry) or not all(
                 isinstance(v, str) and v.strip() for v in value):
-            raise fail(key, "应为非空字符串的列表，如 [\"答复\", \"办结\"] "
-                       "(must be a list of non-empty strings)")
+            fail(key, "应为非空字符串的列表，如 [\"答复\", \"办结\"] "
+                 "(must be a list of non-empty strings)")
+            value = []
         out[key] = tuple(value)
     known = [str(k) for k in ChangeKind if k not in NEVER_TOLD]
     for kind in out["kinds"]:
         if kind not in known and kind not in NEVER_TOLD:  # those: a warning (watcher_warnings)
             close = difflib.get_close_matches(kind, known, n=1)
             hint = f"，是否想写 {close[0]!r}？" if close else ""
-            raise fail("kinds", f"未知的变化类型 {kind!r}{hint} (a kind of change is one of: "
-                       f"{', '.join(known)})")
+            fail("kinds", f"未知的变化类型 {kind!r}{hint} (a kind of change is one of: "
+                 f"{', '.join(known)})")
     pattern = entry.get("when_matches")
     if pattern is not None:
         try:
@@ -893,8 +970,8 @@ def _triggers(entry: dict[str, Any], fail: Callable[[str, str], ConfigError]) ->
                 raise re.error("must be a non-empty string")
             re.compile(pattern)
         except re.error as exc:
-            raise fail("when_matches", f"{pattern!r} 不是有效的正则表达式 "
-                       f"(not a valid regex: {exc})") from None
+            fail("when_matches", f"{pattern!r} 不是有效的正则表达式 (not a valid regex: {exc})")
+            pattern = None
     out["when_matches"] = pattern
     return out
 

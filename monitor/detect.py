@@ -300,10 +300,11 @@ def describe_paragraphs(changed: TextDiff | list[ParagraphDiff]) -> str:
 def item_events(old: str, new: str) -> dict[str, list[object]] | None:
     """A column page's change as events on its items, each named: added, removed and
     re-dated items (a paragraph diff would merge a removed item and its re-dated
-    neighbour into one "modified" paragraph).  None unless both texts are columns'."""
-    if not (listing.listed_items(old) and listing.listed_items(new)):
+    neighbour into one "modified" paragraph).  None unless both texts are columns'
+    (``listing.column_items``: an undated item among dated ones is an item too)."""
+    before, after = listing.column_items(old), listing.column_items(new)
+    if before is None or after is None:
         return None
-    before, after = _items(old), _items(new)
     added = [t for t in after if t not in before]
     removed = [t for t in before if t not in after]
     redated = [[t, before[t], after[t]] for t in after
@@ -317,21 +318,11 @@ def describe_items(events: dict[str, list[object]], told: set[str] = frozenset()
     (an added item already ``told`` as a new reply is not named again)."""
     names = [f"新增「{_cut(str(t), 40)}」" for t in events.get("added", []) if t not in told]
     names += [f"删除「{_cut(str(t), 40)}」" for t in events.get("removed", [])]
-    names += [f"「{_cut(str(t[0]), 40)}」日期 {t[1]} → {t[2]}"  # type: ignore[index]
+    names += [f"「{_cut(str(t[0]), 40)}」日期 {t[1] or '无'} → {t[2] or '无'}"  # type: ignore[index]
               for t in events.get("redated", [])]
     if len(names) > MAX_GROUPS:
         return "；".join(names[:MAX_GROUPS]) + f" 等共{len(names)}项"
     return "；".join(names)
-
-
-def _items(text: str) -> dict[str, str]:
-    """{title: date} of a column text's item lines, in order."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        title, sep, date = line.rpartition(listing.SEPARATOR)
-        if sep and listing.item_title(line) == title:
-            out.setdefault(title, date.strip())
-    return out
 
 
 def metadata_changes(old: Mapping[str, str],

@@ -72,13 +72,17 @@ def refuse_empty(page: Inspection) -> None:
     """A page of a listing source without a single document link is a broken render
     (or wrong ``links``/``match`` settings): page 1 fails the check, a later page ends the
     read there (``monitor.crawl``), never "every document removed"."""
-    if not page.extracted.documents:
-        raise ListingBrokenError(
-            "栏目页没有找到文档链接，本次不保存。页面若显示正常，请在 sources.toml 该来源下"
-            "用 links 指明文档链接，例如 links = \"ul.list li a\" "
-            "(no document links on "
-            f"{page.fetch.final_url}: a broken render, or check links/match)",
-            status=page.fetch.status, size=len(page.fetch.body))
+    if page.extracted.documents:
+        return
+    links = page.extracted.links
+    # with links set, suggesting that very setting is no help: say it matched nothing
+    hint = (f"来源设置的 links = \"{links}\" 没有匹配到任何文档链接，请按页面现在的结构修改它"
+            "（或检查 match）" if links else "页面若显示正常，请在 sources.toml 该来源下用 links "
+            "指明文档链接，例如 links = \"ul.list li a\"")
+    raise ListingBrokenError(
+        f"栏目页没有找到文档链接，本次不保存。{hint} (no document links on "
+        f"{page.fetch.final_url}: a broken render, or check links/match)",
+        status=page.fetch.status, size=len(page.fetch.body))
 
 
 def listing_record(source: SourceConfig, got: Inspection, rec: CheckRecord) -> CheckRecord:

@@ -45,11 +45,12 @@ RESTART_SETTINGS = frozenset({
 })
 
 
-def parse_sources(path: Path, data: bytes | None, error: str | None = None) -> Config:
+def parse_sources(path: Path, data: bytes | None, error: str | None = None,
+                  when_empty: str | None = None) -> Config:
     """Like ``load_config``, from bytes the watcher already read (None: none could be)."""
     if data is None:
         raise ConfigError(f"cannot read the file ({error or 'not found'})", file=str(path))
-    return parse_config(decode_sources(data, path), path=path)
+    return parse_config(decode_sources(data, path), path=path, when_empty=when_empty)
 
 
 def restart_needed(old: Settings, new: Settings) -> list[str]:
@@ -57,12 +58,14 @@ def restart_needed(old: Settings, new: Settings) -> list[str]:
     return sorted(k for k in keys if getattr(old, k) != getattr(new, k))
 
 
-def _refuse_emptied(old: Config, new: Config, path: Path) -> None:
-    """A file that lost every source is far more often a truncated write than a wish."""
-    if old.sources and not new.sources:
-        raise ConfigError(f"the edit removes all {len(old.sources)} sources (a truncated "
-                          "file?); to stop checking one, set enabled = false; to stop them "
-                          "all, stop monitor run", file=str(path), key="sources")
+def emptied(old: Config) -> str | None:
+    """The problem an edit that lost every source is (far more often a truncated write
+    than a wish), told with the file's other problems (``parse_config``'s
+    ``when_empty``); None when there was no source to lose."""
+    if not old.sources:
+        return None
+    return (f"the edit removes all {len(old.sources)} sources (a truncated file?); to stop "
+            "checking one, set enabled = false; to stop them all, stop monitor run")
 
 
 def followed_warnings(config: Config, store: Store) -> list[str]:
@@ -121,8 +124,7 @@ class Reloader:
             return
         old = self.current()
         try:
-            config = parse_sources(self.watcher.path, edit.data, edit.error)
-            _refuse_emptied(old, config, self.watcher.path)
+            config = parse_sources(self.watcher.path, edit.data, edit.error, emptied(old))
             changes = await self.apply(config)
         except ConfigError as exc:
             await self._reject(exc, edit)

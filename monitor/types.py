@@ -101,6 +101,7 @@ class Extracted:
     documents: tuple[Document, ...] = ()  # a column page's items: monitor.discover
     item_selector: str | None = None  # finds the same items on the column's other pages
     attachments: tuple[Attachment, ...] = ()  # files the page links to
+    links: str | None = None  # the source's ``links`` selector, when it chose the documents
 
 
 @dataclass(frozen=True)

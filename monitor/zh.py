@@ -65,6 +65,9 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("未知的变化类型", "未知的变化类型"),
     ("不是有效的正则表达式", "不是有效的正则表达式"),
     ("应为非空字符串的列表", "应为非空字符串的列表"),
+    ("应为字符串的列表", "应为字符串的列表，如 [\"gov-*\"]"),
+    ("没有指定提醒哪些来源", "没有指定提醒哪些来源：请在 sources 写来源名称（可用通配符 *）和/或在 "
+                        "tags 写标签"),
     ("not valid TOML", "不是有效的 TOML 格式"),
     ("not UTF-8", "文件不是 UTF-8 编码"),
     ("file not found", "找不到文件"),
@@ -132,6 +135,8 @@ def _said(message: str) -> str | None:
                   else f"超过上限 {m[3]} 天" if "longer" in m[2] else f"短于下限 {m[4]}")
         return (f"取值无效；写的是：{m[1]}；原因：{reason}；可用的写法：数字加单位 "
                 f"s（秒）、m（分钟）、h（小时）、d（天）、w（周），如 30m、6h、1d")
+    if m := _SELECTOR.search(message):
+        return f"不是有效的 CSS 选择器；写的是：{m[1] if m[1] is not None else m[2]}"
     if m := _REGEX.search(message):
         en = m[1]
         reason = next((zh for e, zh in _REGEX_REASONS if e in en), "")
@@ -146,6 +151,7 @@ _DUPLICATE_KEY = re.compile(r"duplicate key '([^']+)'.*\(first at line (\d+)\)")
 _INTERVAL = re.compile(r"'([^'\n]*)' (is not an interval like|is longer than (\d+) days|"
                        r"is shorter than (\S+))")
 _FOLLOWED = re.compile(r"is already a document of listing source '([^']+)'")
+_SELECTOR = re.compile(r"""(?:'([^'\n]*)'|"([^"\n]*)") is not a valid CSS selector""")
 _REGEX = re.compile(r"not a valid regex: (.*): «(.*)»", re.S)
 _POSITION = re.compile(r"at position (\d+)")
 # tomllib's reasons (Python 3.11+), in Chinese

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from monitor.types import ChangeKind, Document
 from storage.models import Change, Page, SourceRow
@@ -112,9 +112,13 @@ def _unlist(s: Session, page: Page, now: datetime) -> int:
 def followed(store: Store) -> list[tuple[str, str]]:
     """(URL, listing's name) of every document an active listing follows: what
     ``monitor.config.followed_documents`` compares a plain source's page with (one page,
-    one source: a listing's document is not also a source of its own)."""
+    one source: a listing's document is not also a source of its own).  A document
+    unlisted and gone is followed no more (it is no longer checked, see above): its
+    page, should it come back, may be added as a source of its own (its history stays
+    the listing's, under its URL)."""
     with store.session() as s:
         rows = s.exec(select(Page.url, SourceRow.name)
                       .join(SourceRow, col(SourceRow.id) == col(Page.source_id))
-                      .where(Page.kind == "document", col(SourceRow.active).is_(True)))
+                      .where(Page.kind == "document", col(SourceRow.active).is_(True),
+                             or_(col(Page.listed).is_(True), Page.status != "gone")))
         return [(url, name) for url, name in rows]

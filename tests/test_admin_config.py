@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from monitor.config import load_config
 from tests.conftest import write_sources
-from tests.sites import Site
+from tests.sites import Response, Site
 from tests.test_daemon_run import Daemons, daemons, wait_until  # noqa: F401  (a fixture)
 from tests.test_listing_sources import NAME, Column
 
@@ -253,3 +253,117 @@ async def _admin_add(path: Path, monkeypatch: pytest.MonkeyPatch, name: str, url
             return r.status_code, r.text
     finally:
         store.close()
+
+
+def test_every_problem_is_told_once_in_file_order_duplicates_and_watchers_too(
+        tmp_path: Path) -> None:
+    path = write_text(tmp_path / "dup.toml", """[[sources]]
+name = "a"
+url = "https://a.gov.cn/x.html"
+interval = "5 minutes"
+
+[[sources]]
+name = "a"
+url = "https://a.gov.cn/y.html"
+content = "div[["
+
+[[sources]]
+name = "c"
+url = "https://a.gov.cn/y.html"
+
+[[watchers]]
+email = "not an address"
+mode = "sometimes"
+""")
+    code, out = _run("sources", "validate", "--sources", str(path))
+    said = [line for line in out.splitlines() if line.startswith("配置错误：")]
+    assert code == 2, out
+    assert [re.search(r"第 (\d+) 行", line)[1] for line in said[:4]] == [  # type: ignore[index]
+        "4", "7", "9", "13"], out
+    assert "名称重复（第 2 行已有同名来源）" in said[1] and "同一页面（a）" in said[3]
+    assert said[2].endswith("不是有效的 CSS 选择器；写的是：div[[")
+    watcher = said[4:]  # every problem of the watcher, not only its first
+    # sources, not written, is told at the table's [[watchers]], before its keys
+    assert [re.split("[ ：]", w.split("，键 ")[1])[0] for w in watcher] == [
+        "sources", "email", "mode"], out
+    assert "没有指定提醒哪些来源" in watcher[0] and "取值无效" not in watcher[0]
+
+    path.write_text('[[watchers]]\nemail = "analyst@example.org"\n', encoding="utf-8")
+    code, out = _run("sources", "validate", "--sources", str(path))
+    assert code == 2 and out.count("配置错误：") == 2, out
+    assert "没有任何来源" in out and "没有指定提醒哪些来源" in out
+
+
+def test_a_literal_string_left_open_is_told_at_its_line_not_the_end_of_the_file(
+        tmp_path: Path) -> None:
+    path = write_text(tmp_path / "sources.toml", "[[sources]]\nname = 'a\n"
+                      'url = "https://a.gov.cn/"  # a comment\n')
+    code, out = _run("sources", "validate", "--sources", str(path))
+    said = " ".join(out.split()).split("技术细节：")[0]
+    assert code == 2 and said == (f"配置错误：{path} 第 2 行第 8 列：不是有效的 TOML 格式："
+                                  "字符串缺少结束的引号 "), out
+
+
+def test_validate_warns_of_a_listing_s_document_and_a_gone_one_may_be_added(
+        tmp_path: Path, site: Site) -> None:
+    from sqlalchemy import update
+
+    from storage import Store
+    from storage.models import Page
+
+    column = Column(site, 3)
+    column.serve_replies()
+    path = _listing(tmp_path, site)
+    code, out = _run("check", "--sources", str(path))
+    assert code == 0, out
+    doc, gone = site.url("/col/t20210101_101.html"), site.url("/col/t20210100_100.html")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[[watchers]]", f'[[sources]]\nname = "doc1"\nurl = "{doc}"'
+                                 "\n\n[[watchers]]"), encoding="utf-8")
+    code, out = _run("sources", "validate", "--sources", str(path))
+    assert code == 0 and "ok — 2 sources" in " ".join(out.split()), out
+    assert f"warning: source 'doc1': is already a document of listing source '{NAME}'" in \
+        " ".join(out.split())
+
+    # taken off the column and gone since: no longer followed, so not in the way
+    store = Store(load_config(path).settings.database_url)
+    with store.session() as s:
+        s.execute(update(Page).where(Page.url == gone).values(listed=False, status="gone"))
+        s.commit()
+    store.close()
+    code, out = _run("sources", "add", gone, "--name", "back", "--sources", str(path))
+    assert code == 0 and "此页面已是栏目来源" not in out, out
+    assert 'name = "back"' in path.read_text(encoding="utf-8")
+
+
+def test_status_shows_where_a_long_error_is_cut(tmp_path: Path, site: Site) -> None:
+    from tests.test_listing_sources import GBK, short_column
+
+    site.route("/col/index.html", Response(short_column(""), headers=GBK))
+    path = _listing(tmp_path, site)
+    _run("check", "--sources", str(path))  # no document links: listing_broken, a long error
+    code, out = _run("--sources", str(path), "status")
+    assert code == 0, out
+    [row] = [line for line in out.splitlines() if NAME in line]
+    assert "): 栏目页没有找到文档链接" in row and "…" in row, out
+
+
+def test_a_rejected_edit_tells_a_duplicate_beside_a_bad_value_in_file_order(
+        tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
+    for n in ("a", "b"):
+        site.route(f"/{n}.html", "<html><body><p>" + "正文。" * 30 + "</p></body></html>")
+    path = _two(tmp_path, site)
+    d = daemons.start(path)
+    wait_until(lambda: site.hits("/a.html") and site.hits("/b.html"), 60, "first checks")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('interval = "1h"', 'interval = "5 minutes"', 1)
+                    .replace('name = "b"', 'name = "a"') + f'\n[[sources]]\nname = "c"\n'
+                    f'url = "{site.url("/b.html")}"\n', encoding="utf-8")
+    d.wait_for("problem 3 of 3", 30)
+    log = d.text()
+    told = [log.index(f"(problem {n} of 3)") for n in (1, 2, 3)]
+    assert told == sorted(told)
+    first, second, third = (log[i:log.index("\n", i)] for i in told)
+    assert "key 'interval'" in first and "key 'name': duplicate name" in second, log
+    assert "source 'c': key 'url': has the same page as source 'a'" in third
+    d.wait_for("([monitor] 配置错误：3 个问题)", 30)

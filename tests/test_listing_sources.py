@@ -596,3 +596,69 @@ async def test_a_column_with_links_set_stores_its_items_whatever_their_count(
     [result] = await run_checks(linked, store, [linked.source(NAME)], progress=False)
     assert result.outcome is Outcome.ERROR and result.error_kind == "listing_broken"
     assert "没有找到文档链接" in (result.error or "") and len(store.history(NAME)) == 4
+
+
+async def test_an_undated_item_in_a_column_with_links_set_keeps_items_named(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    """One undated item among dated ones: every change is still told by the items'
+    titles (新增「…」), not by paragraph numbers (第4段新增)."""
+    config = load_config(write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        links = "ul.list li a"
+        interval = "1h"
+        """), env={})
+    Column(site, 0).serve_replies()
+    site.route("/col/d3.html", "<html><body><div>" + "关于E的答复。" * 20 + "</div></body></html>")
+    dated = [102, 101, 100]
+
+    def serve(*, undated: bool) -> None:
+        lis = "".join(f"<li><a href='./t2021{n:04d}_{n}.html'>{reply_title(n)}</a>"
+                      f"<span>{list_date(n)}</span></li>" for n in dated)
+        lis += "<li><a href='d3.html'>关于E的答复</a></li>" if undated else ""
+        site.route("/col/index.html", Response(short_column(lis), headers=GBK))
+
+    def summaries() -> list[str]:
+        with store.session() as s:
+            return [c.summary for c in s.exec(
+                select(Change).where(Change.page_id == first_page(store),
+                                     Change.kind == "changed").order_by(col(Change.id)))]
+
+    store.sync_sources(config.sources)
+    serve(undated=False)
+    await check_pass(config, store)
+    serve(undated=True)
+    await check_pass(config, store)
+    dated.insert(0, 103)
+    serve(undated=True)
+    await check_pass(config, store)
+    dated.remove(101)
+    serve(undated=True)
+    await check_pass(config, store)
+    said = summaries()
+    assert said == ["新增「关于E的答复」", f"新增「{reply_title(103)}」",
+                    f"删除「{reply_title(101)}」"], said
+
+
+async def test_a_links_setting_that_matches_nothing_is_named_not_suggested_again(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    config = load_config(write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        links = "ul.list li a"
+        interval = "1h"
+        """), env={})
+    # the column was redesigned: its items are no longer in ul.list
+    site.route("/col/index.html", Response(short_column("").replace(
+        b"<ul class='list'></ul>", "<div class='items'><a href='./t20210100_100.html'>"
+        f"{reply_title(100)}</a></div>".encode("gbk")), headers=GBK))
+    store.sync_sources(config.sources)
+    [result] = await check_pass(config, store)
+    error = result.error or ""
+    assert result.outcome is Outcome.ERROR and result.error_kind == "listing_broken", error
+    assert 'links = "ul.list li a" 没有匹配到任何文档链接' in error
+    assert "例如" not in error and error.index("没有匹配到") < error.index("no document")

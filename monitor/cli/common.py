@@ -205,11 +205,12 @@ def plain_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]
     yield line("└", "─", "┴", "┘")
 
 
-def load(sources_file: Path, *, quiet: bool = False, logging: bool = True) -> Config:
+def load(sources_file: Path, *, quiet: bool = False, logging: bool = True,
+         when_empty: str | None = None) -> Config:
     """The configuration, and the log set up as it says; ``logging=False`` leaves the
     log to ``start_logging`` (loguru costs 60 ms to import, for a command that may
     log nothing)."""
-    config = load_config(sources_file)
+    config = load_config(sources_file, when_empty=when_empty)
     if logging:
         start_logging(config, quiet=quiet)
     return config

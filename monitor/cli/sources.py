@@ -55,10 +55,11 @@ def validate(sources_file: Path) -> None:
     """Check the file as `monitor run` does: keys, names, URLs, selectors, regexes,
     schedules, alert channels; warn about watchers that match nothing or cannot be
     reached."""
-    config = load(sources_file, quiet=True)
-    if not config.sources:  # a running daemon refuses it (monitor.reload._refuse_emptied)
-        refused("配置错误", ConfigError(NO_SOURCES, file=str(sources_file), key="sources"))
+    # no [[sources]]: a running daemon refuses it (monitor.reload), told with the others
+    config = load(sources_file, quiet=True, when_empty=NO_SOURCES)
     warnings = check_alerting(config)  # what the daemon refuses, and what it warns about
+    # a listing's document as a source of its own: the daemon's warning, in its words
+    warnings += [f"source {p.source!r}: {p.what}" for p in followed_problems(config)]
     if config.settings.web_enabled:
         from monitor.web.app import check_bind  # FastAPI only when the UI is on
 
@@ -266,13 +267,24 @@ def refuse_followed(config: Config, source: SourceConfig, store: Store | None = 
     added as a source of its own (``followed_documents``; also ``/admin/add``).  Known
     from the database (``store``, else the one the settings name, when there is one: no
     database yet, no listing has found anything)."""
+    if source.is_listing:
+        return
+    problems = [p for p in followed_problems(config, store) if p.source == source.name]
+    if problems:
+        raise problems[0]
+
+
+def followed_problems(config: Config, store: Store | None = None) -> list[ConfigError]:
+    """``followed_documents`` of the file, from the database (``store``, else the one
+    the settings name, when there is one); none when it cannot say (no database yet, an
+    older schema, a database down: the daemon warns then)."""
     from storage import Store, db
     from storage.documents import followed
 
     url = config.settings.database_url
     path = db.sqlite_path(url)
-    if source.is_listing or (store is None and path is not None and not path.exists()):
-        return
+    if store is None and path is not None and not path.exists():
+        return []
     try:
         if store is not None:
             documents = followed(store)
@@ -282,12 +294,9 @@ def refuse_followed(config: Config, source: SourceConfig, store: Store | None = 
                 documents = followed(opened)
             finally:
                 opened.close()
-    except MonitorError:  # an older schema, a database down: the daemon warns then
-        return
-    problems = [p for p in followed_documents(config.sources, documents, str(config.path))
-                if p.source == source.name]
-    if problems:
-        raise problems[0]
+    except MonitorError:
+        return []
+    return followed_documents(config.sources, documents, str(config.path))
 
 
 def _entry(name: str, url: str, content: str | None, interval: str | None,

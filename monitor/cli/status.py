@@ -263,10 +263,19 @@ def _cells(r: SourceStatus, tz: str) -> list[str]:
     if r.last_http_status:
         result += f" ({r.last_http_status})"
     if r.last_outcome == "error" and r.last_error:
-        result += f": {r.last_error[:80]}"
+        result += f": {_cut(r.last_error, RESULT_CHARS)}"
     status = r.status + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
     return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz),
             local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions)]
+
+
+RESULT_CHARS = 80  # of an error in the result column: the whole one is in `monitor show`
+
+
+def _cut(text: str, n: int) -> str:
+    """``text`` in at most ``n`` characters, a ``…`` where it is cut (so a reader knows
+    there is more, and does not take the cut for the message's end)."""
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def table_title(tz: str) -> str:

@@ -148,7 +148,8 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
                      removed=tuple(dict.fromkeys(notes + text_notes)),
                      listing=bool(listings or lines), documents=tuple(documents),
                      item_selector=listing.selector_of(listings[0]) if listings else None,
-                     attachments=attachments.find(blocks, body, base))
+                     attachments=attachments.find(blocks, body, base),
+                     links=links if chosen is not None else None)
 
 
 def _metadata(body: LexborNode, ignore_text: Sequence[str]) -> dict[str, str]:

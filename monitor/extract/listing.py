@@ -146,6 +146,39 @@ def listed_items(text: str) -> int:
     return items if lines and items >= LISTING_TEXT_SHARE * len(lines) else 0
 
 
+def column_items(text: str) -> dict[str, str] | None:
+    """{title: date} of a column page's text, in order, its undated items' date ""; None
+    for any other text.  A column whose items are mostly dated may list an undated one
+    (``document_line``: its title alone): one such line must not turn the column into
+    an article (its changes then read 第2-3段新增 instead of 新增「…」).  So the text is a
+    column's when ``listed_items`` says so, or when at least half its lines are dated
+    items and every other line is ``_undated_title``-like: one short title, no sentence."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    dated = count_items(text)
+    if not dated:
+        return None
+    rest = [line for line in lines if item_title(line) == line]
+    if dated < LISTING_TEXT_SHARE * len(lines) and (
+            2 * dated < len(lines) or not all(map(_undated_title, rest))):
+        return None
+    out: dict[str, str] = {}
+    for line in lines:
+        title = item_title(line)
+        out.setdefault(title, line[len(title) + len(SEPARATOR):].strip() if title != line
+                       else "")
+    return out
+
+
+_UNDATED_TITLE_MAX = 80  # characters of an undated item's title (a reply's is ~30)
+_SENTENCE_MARKS = lazyre.compile("[。！？；;]")
+
+
+def _undated_title(line: str) -> bool:
+    """An undated document line (a link's title), not prose nor a heading run together."""
+    return (_MIN_TITLE <= len(line) <= _UNDATED_TITLE_MAX
+            and not _SENTENCE_MARKS.search(line))
+
+
 def _article_wins(article: Sequence[LexborNode], best: Listing) -> bool:
     if any(_contains(a, best.container) for a in article):
         return True
