@@ -42,7 +42,6 @@ from monitor.errors import (
     MonitorError,
 )
 from monitor.extract import extract, extract_document, extract_feed, listing, sniff
-from monitor.extract.title import HEAD_TITLE_KEY
 from monitor.fetch import Fetcher
 from monitor.fetch.encoding import decode_html
 from monitor.fetch.http import decoded
@@ -481,7 +480,6 @@ class Checker:
         old = last if last is not None and not unknown else \
             snapshot(state.last.title, state.last.text, state.last.metadata,
                      snap.attachments if unknown else state.last.attachments)  # type: ignore[attr-defined]
-        old, first_head = await self._head_title_as_read(source, state, old, snap)  # type: ignore[arg-type]
         decision = await detect_change_async(
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
@@ -503,28 +501,7 @@ class Checker:
         elif unknown and snap.attachments:  # type: ignore[attr-defined]
             out.append(ChangeDecision(ChangeKind.ATTACHMENT_ADDED, "首次记录附件（升级后）",
                                       alert=False))
-        elif first_head:
-            out.append(ChangeDecision(ChangeKind.METADATA_CHANGED,
-                                      f"首次记录{HEAD_TITLE_KEY}（升级后）", alert=False))
         return out
-
-    async def _head_title_as_read(self, source: SourceConfig, state: PageState,
-                                  old: Snapshot, snap: Snapshot) -> tuple[Snapshot, bool]:
-        """The old side, and whether it is taken as having the new ``网页标题``.
-
-        A version stored before the ``<title>`` was watched (``monitor.extract.title``)
-        has no ``网页标题`` even where its page's ``<title>`` said one: the last version's
-        raw body is read again; when it says the same ``网页标题`` (or cannot be read), the
-        old side is compared as if it had it, and the new version records it silently.
-        When it says another (or none), the page was retitled: compared as stored."""
-        note = snap.metadata.get(HEAD_TITLE_KEY)
-        if note is None or HEAD_TITLE_KEY in old.metadata:
-            return old, False
-        again = await self._last_read_again(source, state)
-        if again is not None and again.metadata.get(HEAD_TITLE_KEY) != note:
-            return old, False
-        return snapshot(old.title, old.text, {**old.metadata, HEAD_TITLE_KEY: note},
-                        old.attachments), True
 
     async def _settings_apart(self, source: SourceConfig, state: PageState, got: Inspection,
                               old: Snapshot, snap: Snapshot, decision: ChangeDecision,

@@ -19,7 +19,7 @@ from monitor.extract.title import HEAD_TITLE_NONE
 from monitor.settings import Settings
 from monitor.types import Outcome
 from storage.alerts_repo import AlertsRepo
-from storage.models import Version
+from storage.models import Page, Version
 from tests.pages import seed, seed_page
 from tests.test_pipeline import ANALYST, Env, html, make_env  # noqa: F401 (fixture)
 
@@ -185,11 +185,16 @@ async def test_a_title_without_more_than_the_heading_is_said_alike_everywhere(
 
 
 def _as_stored_before_the_upgrade(env: Env) -> None:
-    """The latest version without ``网页标题``, as releases before it stored it."""
+    """The latest version without ``网页标题``, as releases before it stored it, and its
+    page last read by their rules (``pages.read_rules`` unset)."""
     latest = env.versions()[-1].id
     with env.store.session() as s:
         version = s.get(Version, latest)
         assert version is not None and "网页标题" in version.meta
         version.meta = {k: v for k, v in version.meta.items() if k != "网页标题"}
         s.add(version)
+        page = s.get(Page, version.page_id)
+        assert page is not None
+        page.read_rules = None
+        s.add(page)
         s.commit()

@@ -37,7 +37,8 @@ itself, or its columns, in every ``<title>`` is no change; another document's na
 there is ("关于B的答复", "湖北省人工智能发展规划").
 A version without ``网页标题`` is shown as ``HEAD_TITLE_NONE`` (``shown``), the same in
 the alert's summary, its body and ``monitor diff``.
-``monitor.pipeline`` records the field silently on a version stored before it existed.
+A version stored before the field existed gets it silently, as every reading-rules
+upgrade does (``monitor.types.READING_RULES``).
 """
 
 from __future__ import annotations
