@@ -90,6 +90,19 @@ def write_sources(path: Path, body: str, *, settings: str = "") -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _robots_forget_earlier_tests() -> None:
+    """Each test starts with no robot sends remembered.  The chat robots' rate limiter is
+    one per process (``alerts.ratelimit.ROBOTS``, keyed by the webhook URL), and a
+    robot's URL is its test server's loopback port, which the system may give again to a
+    later test's server in the same worker: that test's robot would then look busy with
+    an earlier test's sends (seen: a 1-a-minute robot kept an alert queued)."""
+    from alerts.ratelimit import ROBOTS
+
+    with ROBOTS.lock:
+        ROBOTS.finished.clear()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never pick up a developer's MONITOR_* variables or write to ./data."""
     for key in list(os.environ):
