@@ -68,7 +68,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from monitor import __version__
-from monitor.attachments import content_type
+from monitor.extract.files import content_type
 from storage.archive import ArchivedVersion
 from storage.records import StoredFile
 from storage.verify import (

@@ -53,7 +53,7 @@ class Document:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file a page links to (``monitor.attachments``): its URL and its link text."""
+    """A file a page links to (``monitor.extract.files``): its URL and its link text."""
 
     url: str
     name: str

@@ -21,11 +21,11 @@ from warcio.archiveiterator import ArchiveIterator
 
 from alerts.compose import Composer
 from alerts.message import Message
-from monitor.attachments import find
 from monitor.cli.check import run_checks
 from monitor.config import Config, load_config
 from monitor.detect import snapshot
 from monitor.discover import base_url
+from monitor.extract.files import find
 from monitor.fetch import Fetcher
 from monitor.pipeline import Checker
 from monitor.types import Attachment, CheckResult, Outcome

@@ -571,7 +571,7 @@ def test_lines_known_from_the_diffs_read_store_the_rows_the_lookup_stores(
 
 def test_links_passed_over_unresolved_are_no_attachments(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor import attachments
+    from monitor.extract import files
 
     hrefs = ("a.pdf", "/x/%2Epdf", "b.p%64f", "c.p\ndf", "d.do\tc", "?file=e.PDF",
              "download.jsp?f=报告.Docx&x=1", "HTTP://H.GOV.CN/Y.XLSX", "../f.zip#top",
@@ -589,11 +589,11 @@ def test_links_passed_over_unresolved_are_no_attachments(
         for html, base in cases:
             body = LexborHTMLParser(html).body
             if body is not None:
-                out.append(attachments.find(body.css("div.content, #zoom"), body, base))
+                out.append(files.find(body.css("div.content, #zoom"), body, base))
         return out
 
     fast = found()
-    monkeypatch.setattr(attachments, "_may_name_file", lambda url: True)  # every link
+    monkeypatch.setattr(files, "_may_name_file", lambda url: True)  # every link
     assert fast == found()
     assert sum(map(len, fast)) > 50
 

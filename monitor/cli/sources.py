@@ -14,7 +14,6 @@ from rich.text import Text
 
 from alerts.registry import check_alerting
 from monitor import zh
-from monitor.attachments import format_by_name
 from monitor.cli.common import (
     EXIT_NOT_FOUND,
     complete_source_names,
@@ -30,6 +29,7 @@ from monitor.cli.common import (
 )
 from monitor.config import Config, SourceConfig, followed_documents, parse_config
 from monitor.errors import ConfigError, MonitorError
+from monitor.extract.files import format_by_name
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings

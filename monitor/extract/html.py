@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor import attachments, discover, lazyre, mojibake, noise
+from monitor import discover, lazyre, mojibake, noise
 from monitor.errors import EmptyContentError, SelectorMatchedNothingError
-from monitor.extract import listing
+from monitor.extract import files, listing
 from monitor.extract.layout import BLOCK_TAGS, render
 from monitor.extract.metadata import FIELD, extract_metadata
 from monitor.extract.title import HEAD_TITLE_KEY, head_title_note, page_title, title_from_head
@@ -148,7 +148,7 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
                      removed=tuple(dict.fromkeys(notes + text_notes)),
                      listing=bool(listings or lines), documents=tuple(documents),
                      item_selector=listing.selector_of(listings[0]) if listings else None,
-                     attachments=attachments.find(blocks, body, base),
+                     attachments=files.find(blocks, body, base),
                      links=links if chosen is not None else None)
 
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from monitor.attachments import content_type
+from monitor.extract.files import content_type
 from monitor.extract.metadata import search_field
 from monitor.render import render_html, render_side_by_side_html
 from monitor.web.security import RAW_CSP
