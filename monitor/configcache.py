@@ -132,8 +132,7 @@ def load(path: Path, data: bytes, parse: Callable[[], tuple[Any, dict[str, Any]]
     ``parse()`` raises, and nothing is kept)."""
     from monitor.config import Config
 
-    where = entry_path(path, os.environ if env is None else env) \
-        if len(data) >= CACHE_FROM else None
+    where = entry_path(path) if len(data) >= CACHE_FROM else None  # os.environ's place
     if where is None:
         return parse()[0]
     file_hash = hashlib.sha256(data).hexdigest()
