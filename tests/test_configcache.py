@@ -3,8 +3,8 @@ sync it lets ``monitor check`` skip."""
 
 from __future__ import annotations
 
+import marshal
 import os
-import pickle
 from pathlib import Path
 
 import pytest
@@ -117,7 +117,7 @@ def test_the_environment_applies_to_a_cached_file(tmp_path: Path,
     assert caught.value.key == "MONITOR_HOST_DELAY"
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign class", "other user's"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong shape", "other user's"])
 def test_a_damaged_or_foreign_entry_is_ignored_and_replaced(tmp_path: Path, damage: str,
                                                             no_parse: list[str]) -> None:
     path = big_file(tmp_path / "sources.toml")
@@ -127,14 +127,14 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_replaced(tmp_path: Path, dama
         where.write_bytes(b"\x00not a pickle")
     elif damage == "truncated":
         where.write_bytes(where.read_bytes()[:5000])
-    elif damage == "foreign class":  # a pickle that would run a command when loaded
-        where.write_bytes(pickle.dumps({"format": configcache.FORMAT, "x": os.getcwd},
-                                       protocol=5).replace(b"getcwd", b"getpid"))
+    elif damage == "wrong shape":  # a source with a field too few (another layout)
+        entry = marshal.loads(where.read_bytes())
+        entry["sources"][0] = entry["sources"][0][:-1]
+        where.write_bytes(marshal.dumps(entry))
     else:  # a valid-looking entry anyone may write: not trusted
-        entry = pickle.loads(where.read_bytes())
-        entry["sources"] = (entry["sources"][0].__class__(name="s00000", url="http://evil/"),
-                            *entry["sources"][1:])
-        where.write_bytes(pickle.dumps(entry, protocol=5))
+        entry = marshal.loads(where.read_bytes())
+        entry["sources"][0] = ("s00000", "http://evil/", *entry["sources"][0][2:])
+        where.write_bytes(marshal.dumps(entry))
         where.chmod(0o666)
     assert load_config(path) == good
     assert len(no_parse) == 2  # parsed again
@@ -156,7 +156,7 @@ def test_no_usable_cache_directory_is_silent(tmp_path: Path, where: str,
     assert load_config(path) == load_config(path)
     assert load_config(path).sources == parse_config(path.read_text("utf-8"), path=path).sources
     assert capsys.readouterr() == ("", "")
-    assert not list(tmp_path.glob("**/*.pickle"))
+    assert not list(tmp_path.glob("**/sources-*"))
 
 
 def test_other_code_starts_afresh(tmp_path: Path, no_parse: list[str],
