@@ -53,7 +53,6 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import timedelta
@@ -220,6 +219,8 @@ def _read(where: Path) -> dict[str, Any] | None:
 def _write(where: Path, entry: dict[str, Any]) -> None:
     """Keep ``entry`` at ``where``: whole or not at all, silently (a value marshal
     cannot write — a TOML date in ``[settings]`` — means no entry)."""
+    import tempfile  # here: a command served from the cache writes nothing
+
     tmp = None
     try:
         data = marshal.dumps({"format": FORMAT, **entry})
