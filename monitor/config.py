@@ -44,6 +44,9 @@ from monitor.settings import (
 )
 from monitor.types import ChangeKind
 
+# The settings that validating a source reads (``_SourceReader``): with the file's bytes,
+# what ``monitor.configcache`` keys its entries on (tests/test_configcache.py checks it).
+SOURCE_SETTINGS = ("default_interval", "timezone")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 LISTING_KEYS = {"links", "match", "next_page", "page_url", "max_pages", "max_documents",
                 "follow"}
@@ -206,6 +209,10 @@ class Config:
     settings: Settings
     sources: tuple[SourceConfig, ...] = ()
     watchers: tuple[WatcherConfig, ...] = field(default=())
+    # What the sources are, as a hash (``monitor.configcache.digest``): set by
+    # ``load_config``, empty for a config parsed from text; ``Store.sync_sources``
+    # skips its work when the database was last synced to the same digest.
+    digest: str = ""
 
     def source(self, name_or_url: str) -> SourceConfig:
         for s in self.sources:
@@ -232,7 +239,9 @@ class Config:
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None,
                 when_empty: str | None = None) -> Config:
-    """Read, parse and validate a sources file (``when_empty``: see ``parse_config``)."""
+    """Read, parse and validate a sources file (``when_empty``: see ``parse_config``);
+    a large file's validated sources come from ``monitor.configcache`` when the file,
+    the environment's settings and the code are those they were made from."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -240,7 +249,13 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None,
         raise ConfigError("file not found", file=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
-    return parse_config(decode_sources(data, path), path=path, env=env, when_empty=when_empty)
+    from monitor import configcache
+
+    def parse() -> tuple[Config, dict[str, Any]]:
+        config, table = _parse(decode_sources(data, path), path, env, when_empty)
+        return replace(config, digest=configcache.digest(data, config.settings)), table
+
+    return configcache.load(path, data, parse, env)
 
 
 def decode_sources(data: bytes, path: Path | str) -> str:
@@ -273,7 +288,12 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
     (the first, the others in ``more``) in the file's order.  ``when_empty``: the message
     of the problem a file without ``[[sources]]`` is (``sources validate``, a reload of
     a daemon that had sources), told with the others (a bad watcher does not hide it)."""
-    path = Path(path)
+    return _parse(text, Path(path), env, when_empty)[0]
+
+
+def _parse(text: str, path: Path, env: dict[str, str] | None, when_empty: str | None
+           ) -> tuple[Config, dict[str, Any]]:
+    """``parse_config``, and the ``[settings]`` table as written (``configcache`` keeps it)."""
     file = str(path)
     try:
         data = tomllib.loads(text)
@@ -290,7 +310,8 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
         key = sorted(unknown)[0]
         raise ConfigError(unknown_key(key, ("settings", "sources", "watchers"))
                           .replace("key", "top-level table", 1), file=file, key=key)
-    settings = load_settings(_table(data, "settings", file), env=env, file=file)
+    table = _table(data, "settings", file)
+    settings = load_settings(table, env=env, file=file)
     raw = _array(data, "sources", file)
     found: list[tuple[int, ConfigError]] = []  # (line, problem): sources' and watchers'
     if not raw and when_empty:
@@ -302,7 +323,7 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
         ordered = [p for _, p in sorted(found, key=lambda lp: lp[0])]
         ordered[0].more = tuple(ordered[1:])
         raise ordered[0]
-    return Config(path=path, settings=settings, sources=sources, watchers=watchers)
+    return Config(path=path, settings=settings, sources=sources, watchers=watchers), table
 
 
 def _string_start(text: str, message: str) -> str:

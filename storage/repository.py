@@ -53,7 +53,7 @@ from storage.records import (
     VersionFull,
     VersionInfo,
 )
-from storage.tables import changes, checks, pages, sources, versions
+from storage.tables import changes, checks, pages, sources, sync_state, versions
 from storage.turns import WriterTurns
 
 if TYPE_CHECKING:
@@ -163,6 +163,8 @@ _PAGE_AT = sa_select(P.revision, P.last_version_id).where(P.id == bindparam("id"
 _SOURCES = sa_select(S.id, S.name, S.url, S.tags, S.config, S.active)
 _UPDATE_SOURCE = update(sources).where(S.id == bindparam("id_"))
 _DEACTIVATE_SOURCE = _UPDATE_SOURCE.values(active=False)
+_SYNCED = sa_select(sync_state.c.digest).where(sync_state.c.name == "sources")
+_SYNC_DIGEST = update(sync_state).where(sync_state.c.name == "sources")
 
 
 def _whole(version: Any) -> bool:
@@ -283,26 +285,39 @@ class Store:
 
     # --- sources -------------------------------------------------------------------
 
-    def sync_sources(self, sources: Sequence[SourceSpec]) -> dict[str, list[str]]:
+    def sync_sources(self, sources: Sequence[SourceSpec], digest: str = ""
+                     ) -> dict[str, list[str]]:
         """Make the ``sources`` table match the file; removed sources become inactive.
+
+        ``digest`` names ``sources`` (``Config.digest``: the file's bytes, the settings a
+        source reads and the code, hashed): when the last sync was of the same digest
+        the table already matches, and nothing is read or written but that one row.
+        Every sync writes its digest in its own transaction, an empty one when it has
+        none (a config parsed from text: a reload, the admin page), so a later sync of
+        an older file's digest cannot skip over a table another sync changed since.
 
         Two processes syncing the same new sources at once (two ``monitor check`` started
         together): the one that commits second finds the names taken, reads the table
         again and syncs against it (up to three tries)."""
         for _ in range(2):
             try:
-                return self._sync_sources(sources)
+                return self._sync_sources(sources, digest)
             except StorageError as exc:
                 if not isinstance(exc.__cause__, IntegrityError):
                     raise
-        return self._sync_sources(sources)
+        return self._sync_sources(sources, digest)
 
-    def _sync_sources(self, specs: Sequence[SourceSpec]) -> dict[str, list[str]]:
+    def _sync_sources(self, specs: Sequence[SourceSpec], digest: str
+                      ) -> dict[str, list[str]]:
         report: dict[str, list[str]] = {"added": [], "updated": [], "deactivated": []}
         by_name = {spec.name: spec for spec in specs}
         added: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
         with self._translated(), self.engine.connect() as c:
+            synced = c.execute(_SYNCED).scalar()
+            if digest and synced == digest:
+                c.rollback()
+                return report
             rows = {r.name: r for r in c.execute(_SOURCES)}
             for name, cfg in by_name.items():
                 config = cfg.config_dict()
@@ -323,6 +338,10 @@ class Store:
                                  (_DEACTIVATE_SOURCE, gone)):
                 if params:
                     c.execute(stmt, params)
+            if synced is None:  # the first sync since migration 0015
+                c.execute(insert(sync_state), {"name": "sources", "digest": digest})
+            elif synced != digest:
+                c.execute(_SYNC_DIGEST, {"digest": digest, "synced_at": utcnow()})
             c.commit()
         return report
 

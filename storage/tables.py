@@ -251,3 +251,13 @@ locks = Table(
     Column("owner", String, nullable=False),
     Column("expires", UTCDateTime(), nullable=False),
 )
+
+# What the ``sources`` table was last synced to (``Store.sync_sources``): one row,
+# ``name = 'sources'``, the digest of the file's sources (``monitor.configcache.digest``).
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
+)

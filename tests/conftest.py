@@ -104,7 +104,8 @@ def _robots_forget_earlier_tests() -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never pick up a developer's MONITOR_* variables or write to ./data."""
+    """Tests never pick up a developer's MONITOR_* variables or write to ./data (nor to
+    ~/.cache)."""
     for key in list(os.environ):
         if key.startswith("MONITOR_") and key not in ("MONITOR_TEST_POSTGRES_URL",
                                                       "MONITOR_REQUIRE_SERVICES"):
@@ -113,3 +114,4 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(key)  # nor a developer's proxy
     monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
     monkeypatch.setenv("MONITOR_OUTBOX_DIR", str(tmp_path / "data" / "outbox"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # monitor.configcache

@@ -210,3 +210,50 @@ def test_status_of_thousands_of_sources_piped_answers_at_once_with_the_same_tabl
     at = next(i for i, line in enumerate(lines) if line.startswith("sources — times in "))
     assert lines[at:] == captured.get().splitlines()  # rich's own rendering, line for line
     assert len(lines[at:]) == n + 5 and "ok（2 篇文档已删除）" in lines[at + 4]
+
+
+def test_status_of_many_sources_on_a_terminal_shows_those_needing_attention(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From 50 sources a terminal gets a count by status and the rows needing someone,
+    the most urgent first (the longest failure streak first); ``--all`` every row;
+    piped, every row as before."""
+    sources = write_sources(tmp_path / "sources.toml", "".join(
+        f'[[sources]]\nname = "s{i:05d}"\nurl = "http://127.0.0.1:9/{i}.html"\n'
+        'interval = "10m"\n\n' for i in range(60)))
+    config = load_config(sources)
+    store = Store(config.settings.database_url)
+    try:
+        store.sync_sources(config.sources)
+        refs = Schedule(store, "test", 300).ensure_pages(config.sources)
+        now = utcnow()
+        with store.session() as s:
+            s.execute(update(Page).values(status="ok", last_check_at=now,
+                                          next_check_at=now + timedelta(minutes=10)))
+            for name, state, streak in (("s00005", "failing", 2), ("s00010", "failing", 7),
+                                        ("s00020", "gone", 0)):
+                s.execute(update(Page).where(Page.id == refs[name].page_id).values(
+                    status=state, failure_streak=streak))
+            s.commit()
+    finally:
+        store.close()
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich: a terminal
+    monkeypatch.setenv("COLUMNS", "200")
+    screen = [_plain(line) for line in run("status", "--sources", str(sources))
+              .stdout.splitlines()]
+    assert "sources: 60 (57 ok, 2 failing, 1 gone); 3 need attention, below; every source: " \
+           "monitor status --all (or monitor status | less)" in screen
+    names = [line.split()[1] for line in screen if line.startswith("│ s0")]
+    assert names == ["s00010", "s00005", "s00020"]
+    every = [_plain(line) for line in run("status", "--all", "--sources", str(sources))
+             .stdout.splitlines()]
+    assert len([line for line in every if line.startswith("│ s0")]) == 60
+    monkeypatch.delenv("FORCE_COLOR")
+    piped = run("status", "--sources", str(sources)).stdout.splitlines()
+    assert len([line for line in piped if line.startswith("│ s0")]) == 60
+
+
+def _plain(line: str) -> str:
+    """A line of the terminal's output without its colours."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", line)

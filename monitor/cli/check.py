@@ -74,7 +74,7 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
         deliverer = None if no_deliver else Deliverer(config, store)
         for warning in deliverer.warnings if deliverer else []:
             logger.warning("{}: {}", sources_file, warning)
-        store.sync_sources(config.sources)
+        store.sync_sources(config.sources, config.digest)
         docs = [_document(config, store, url) for url in doc_urls]
         done = check_pass(config, store, chosen, run=run_checks, documents=docs,
                           workers=workers or config.settings.check_workers,

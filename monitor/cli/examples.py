@@ -49,7 +49,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                      "monitor sources test https://www.example.gov.cn/a.html --json"),
     "verify": ("monitor verify", "monitor verify hb-ai-plan hn-gxt-replies --json"),
     "sources validate": ("monitor sources validate --sources /etc/monitor/sources.toml",),
-    "status": ("monitor status",
+    "status": ("monitor status", "monitor status --all",
                "monitor status --json | jq '.sources[] | select(.status != \"ok\")'",
                "monitor status --json | jq .health.status"),
 }

@@ -19,6 +19,14 @@ schema is at head: no SQLAlchemy to import, so the command answers at once; othe
 
 Piped to a file or another program, nothing is wrapped (a name or URL stays whole on its
 line, to grep); on a terminal long cells fold to the width of the window.
+
+**Many sources on a terminal.**  From ``SUMMARY_FROM`` (50) enabled sources a terminal
+shows, under the lines above, a count of the sources by status and only the rows that
+need someone (``attention``: failing, gone, held by an ended process, last check an
+error, due and not started, a listing's documents gone; the most urgent first, at most
+``SHOWN``), then how many more there are: a table of 10,000 rows is not read on a screen,
+and rich lays it out in ~5 s.  ``--all`` shows every row as before; piped output and
+``--json`` always have every row (scripts read them), unchanged.
 """
 
 from __future__ import annotations
@@ -61,11 +69,19 @@ def register(cli: click.Group) -> None:
     cli.add_command(status)
 
 
+SUMMARY_FROM = 50  # enabled sources: from this many, a terminal shows the summary
+SHOWN = 20  # rows of the summary's table of sources needing attention
+
+
 @click.command()
 @sources_option
+@click.option("--all", "every", is_flag=True,
+              help=f"Every source's row on a terminal too (from {SUMMARY_FROM} sources a "
+              "terminal shows a summary and the sources needing attention; piped or "
+              "--json: every row always).")
 @json_option
 @handle_errors
-def status(sources_file: Path, as_json: bool) -> None:
+def status(sources_file: Path, every: bool, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
     config = load(sources_file, logging=False)  # only the Store below may log
     rows, recent = read_status(config)
@@ -78,14 +94,71 @@ def status(sources_file: Path, as_json: bool) -> None:
                                                                    config.settings)]
     lines += [line for line in (backlog_line(rows), stale_leases_line(rows)) if line]
     if not console.is_terminal:  # piped: the same text, without rich's layout (10,000 rows)
+        now = utcnow()
         click.echo("\n".join([*lines, *plain_table(table_title(tz), COLUMNS,
-                                                   (_cells(r, tz) for r in rows))]))
+                                                   (_cells(r, tz, now) for r in rows))]))
         return
     from rich.text import Text
 
+    summary = not every and len(rows) >= SUMMARY_FROM
+    if summary:
+        needing = attention(rows, utcnow())
+        lines.append(summary_line(rows, len(needing)))
+        rows = needing[:SHOWN]
     for i, line in enumerate(lines):
         console.print(Text(line, style="yellow" if i else ""), soft_wrap=True)
-    console.print(status_table(rows, tz))
+    if rows:
+        console.print(status_table(rows, tz, "sources needing attention" if summary
+                                   else "sources"))
+
+
+def summary_line(rows: list[SourceStatus], needing: int) -> str:
+    """``sources: 10,000 (9,500 ok, 500 failing); 500 need attention, the first 20
+    below; every source: monitor status --all``."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    by_status = ", ".join(f"{n:,} {k}" for k, n in sorted(counts.items(),
+                                                          key=lambda kn: -kn[1]))
+    if not needing:
+        told = "none needs attention"
+    elif needing <= SHOWN:
+        told = f"{needing:,} need attention, below"
+    else:
+        told = f"{needing:,} need attention, the first {SHOWN} below"
+    return (f"sources: {len(rows):,} ({by_status}); {told}; every source: monitor status "
+            "--all (or monitor status | less)")
+
+
+def attention(rows: list[SourceStatus], now: datetime) -> list[SourceStatus]:
+    """The rows someone should look at, the most urgent first: failing (the longest
+    streak first), gone, held by a process that has ended, last check an error, due and
+    not started (the oldest slot first), a listing with documents gone; in file order
+    within each."""
+    ranked = []
+    for i, r in enumerate(rows):
+        rank = _urgency(r, now)
+        if rank is not None:
+            ranked.append((rank, i, r))
+    ranked.sort(key=lambda x: (x[0], x[1]))
+    return [r for _, _, r in ranked]
+
+
+def _urgency(r: SourceStatus, now: datetime) -> tuple[int, float] | None:
+    lease = lease_of(r, now)
+    if r.status == "failing":
+        return 0, -r.failure_streak
+    if r.status == "gone":
+        return 1, 0
+    if lease == "ended":
+        return 2, 0
+    if r.last_outcome == "error":
+        return 3, -r.failure_streak
+    if lease in (None, "ran out") and _due(r, now):
+        return 4, r.next_check_at.timestamp() if r.next_check_at else 0
+    if r.documents_gone:
+        return 5, -r.documents_gone
+    return None
 
 
 def status_json(rows: list[SourceStatus], recent: RecentChecks,
@@ -239,25 +312,26 @@ COLUMNS = ("source", "status", "last check", "result", "next check", "last chang
            "failures", "versions")
 
 
-def status_table(rows: list[SourceStatus], tz: str) -> Table:
+def status_table(rows: list[SourceStatus], tz: str, what: str = "sources") -> Table:
     """The table on a terminal: cells fold to the window's width, the status coloured;
     times to the minute in ``tz``, named in the title (``sources — times in
     Asia/Shanghai (+08:00)``) rather than in every cell."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=table_title(tz))
+    table = Table(title=table_title(tz, what))
     for col in COLUMNS:
         table.add_column(col, overflow="fold")
+    now = utcnow()
     for r in rows:
-        source, _, *rest = _cells(r, tz)
+        source, _, *rest = _cells(r, tz, now)
         # Text, not markup: errors come from servers and pages.
         table.add_row(Text(source), _status_cell(r, STYLE.get(r.status, "")),
                       *(Text(c) for c in rest))
     return table
 
 
-def _cells(r: SourceStatus, tz: str) -> list[str]:
+def _cells(r: SourceStatus, tz: str, now: datetime) -> list[str]:
     """A row's cells as text (the table's on a terminal, the lines' when piped)."""
     result = r.last_outcome or "—"
     if r.last_http_status:
@@ -265,7 +339,7 @@ def _cells(r: SourceStatus, tz: str) -> list[str]:
     if r.last_outcome == "error" and r.last_error:
         result += f": {_cut(r.last_error, RESULT_CHARS)}"
     status = r.status + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
-    return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz),
+    return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz, now),
             local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions)]
 
 
@@ -278,8 +352,8 @@ def _cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def table_title(tz: str) -> str:
-    return f"sources — times in {zone_name(tz)}"
+def table_title(tz: str, what: str = "sources") -> str:
+    return f"{what} — times in {zone_name(tz)}"
 
 
 def zone_name(tz: str) -> str:
@@ -320,8 +394,8 @@ def stale_leases_line(rows: list[SourceStatus]) -> str | None:
             "the next check takes them over")
 
 
-def _next(r: SourceStatus, tz: str) -> str:
-    lease = lease_of(r, utcnow())
+def _next(r: SourceStatus, tz: str, now: datetime) -> str:
+    lease = lease_of(r, now)
     if lease == "running":
         return f"running on {r.lease_owner}"
     if lease == "ended":
