@@ -206,6 +206,9 @@ class Config:
     settings: Settings
     sources: tuple[SourceConfig, ...] = ()
     watchers: tuple[WatcherConfig, ...] = field(default=())
+    # A file that did not load, read anyway by a command that only reads the database
+    # (``salvage_settings``): its problems; sources and watchers are then empty.
+    broken: ConfigError | None = field(default=None, compare=False)
 
     def source(self, name_or_url: str) -> SourceConfig:
         for s in self.sources:
@@ -241,6 +244,59 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None,
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
     return parse_config(decode_sources(data, path), path=path, env=env, when_empty=when_empty)
+
+
+def salvage_settings(data: bytes, *, env: dict[str, str] | None = None
+                     ) -> tuple[Settings, str]:
+    """The settings of a sources file that does not load, for the commands that only
+    read the database (``status``, ``history``, ``show``, ``diff``, ``search``,
+    ``export``, ``alerts list``, ``verify``), and where they came from: ``file`` (its
+    ``[settings]`` is valid: the problem is elsewhere, the usual case), ``partly`` (its
+    ``database_url`` and ``timezone``, each valid alone; the rest from the environment and
+    defaults), ``none`` (the environment and defaults).  When the TOML does not parse,
+    those two keys are read from the ``[settings]`` table's lines, ``key = "value"``.
+    The database and zone are what matter: the wrong database would show another
+    archive, the wrong zone other dates.  A problem of the environment itself is raised."""
+    text = data.decode("utf-8-sig", "replace")
+    try:
+        table = tomllib.loads(text).get("settings", {})
+    except tomllib.TOMLDecodeError:
+        table, parsed = _settings_lines(text), False
+    else:
+        parsed = True
+    table = table if isinstance(table, dict) else {}
+    try:
+        settings = load_settings(table, env=env)
+    except ConfigError as exc:
+        if exc.file == "environment":
+            raise
+    else:
+        return settings, "file" if parsed else "partly" if table else "none"
+    kept = {}
+    for key in ("database_url", "timezone"):
+        try:
+            load_settings({key: table[key]}, env=env)
+            kept[key] = table[key]
+        except (KeyError, ConfigError):
+            pass
+    return load_settings(kept, env=env), "partly" if kept else "none"
+
+
+_SETTING_LINE = re.compile(r"""^\s*(database_url|timezone)\s*=\s*"""
+                           r"""(?:"([^"\\]*)"|'([^']*)')\s*(?:#.*)?$""")
+
+
+def _settings_lines(text: str) -> dict[str, str]:
+    """``database_url`` and ``timezone`` as the ``[settings]`` table's lines write them,
+    from a file tomllib cannot parse."""
+    found: dict[str, str] = {}
+    inside = False
+    for line in text.splitlines():
+        if line.lstrip().startswith("["):
+            inside = line.strip().replace(" ", "") == "[settings]"
+        elif inside and (m := _SETTING_LINE.match(line)):
+            found.setdefault(m[1], m[2] if m[2] is not None else m[3])
+    return found
 
 
 def decode_sources(data: bytes, path: Path | str) -> str:

@@ -72,3 +72,49 @@ def test_a_paused_source_stays_in_status_and_the_web_index_marked_paused(
     row_b = page.split('href="/sources/b"')[1].split("</tr>")[0]
     assert "已暂停" in row_b and "已暂停" not in page.split('href="/sources/a"')[1].split(
         "</tr>")[0]
+
+
+def test_a_broken_sources_file_blinds_no_read_only_command(tmp_path: Path, site: Site) -> None:
+    """The daemon runs on its last good configuration; admins and archivists still read
+    the archive: a warning (the problems in Chinese), then the command's answer."""
+    path = two(tmp_path, site, b_paused=True)
+    assert run("check", "--sources", str(path)).exit_code == 0
+    good = path.read_text(encoding="utf-8")
+    broken = {"a bad source": good + '\n[[sources]]\nname = "吉林"\nurl = "ftp://x"\n',
+              "bad TOML": good + "\noops = [\n"}
+    for what, text in broken.items():
+        path.write_text(text, encoding="utf-8")
+        for args in (["status"], ["history", "a"], ["show", "a"], ["search", "实施方案"],
+                     ["alerts", "list"], ["export", "--jsonl", "-"], ["verify"]):
+            out = run(*args, "--sources", str(path))
+            assert out.exit_code == 0, (what, args, out.output)
+            assert out.stderr.startswith("警告：配置文件有误，此命令只读取数据库"), out.stderr
+            assert "配置错误：" in out.stderr and "技术细节：" in out.stderr, out.stderr
+        status = run("status", "--json", "--sources", str(path))
+        rows = {r["source"]: r["paused"] for r in json.loads(status.stdout)["sources"]}
+        assert rows == {"a": False, "b": True}, (what, rows)  # the database's sources
+        assert "第1版" in run("history", "a", "--sources", str(path)).stdout
+        # what writes the file or checks pages still refuses
+        for args in (["check"], ["sources", "validate"],
+                     ["sources", "add", site.url("/a.html"), "--name", "c"]):
+            out = run(*args, "--sources", str(path))
+            assert out.exit_code == 2 and out.stderr.startswith(("配置错误：", "未添加：")), (
+                args, out.output)
+            assert "警告" not in out.stderr, out.stderr
+
+
+def test_a_broken_file_naming_another_database_is_read_from_that_database(
+        tmp_path: Path, site: Site, monkeypatch) -> None:
+    """The database is the file's even when the file does not parse: not the default."""
+    path = two(tmp_path, site)
+    db = tmp_path / "elsewhere.db"
+    monkeypatch.delenv("MONITOR_DATABASE_URL")
+    text = path.read_text(encoding="utf-8").replace(
+        "[settings]\n", f'[settings]\ndatabase_url = "sqlite:///{db}"\n')
+    path.write_text(text, encoding="utf-8")
+    assert run("check", "--sources", str(path)).exit_code == 0
+    path.write_text(text + '\nignore_text = ["点击\\d+"]\n', encoding="utf-8")
+    out = run("status", "--json", "--sources", str(path))
+    assert out.exit_code == 0, out.output
+    assert [r["source"] for r in json.loads(out.stdout)["sources"]] == ["a", "b"]
+    assert str(db) in out.stderr and "数据库和时区取自文件" in out.stderr, out.stderr

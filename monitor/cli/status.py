@@ -36,7 +36,7 @@ from monitor.cli.common import (
     console,
     handle_errors,
     json_option,
-    load,
+    load_reading,
     local_time,
     open_store,
     plain_table,
@@ -68,7 +68,7 @@ def register(cli: click.Group) -> None:
 @handle_errors
 def status(sources_file: Path, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
-    config = load(sources_file, logging=False)  # only the Store below may log
+    config = load_reading(sources_file, logging=False)  # only the Store below may log
     rows, recent = read_status(config)
     if as_json:
         print_json(status_json(rows, recent, config))
@@ -115,9 +115,23 @@ def read_status(config: Config) -> tuple[list[SourceStatus], RecentChecks]:
     """Each source's row (a paused one marked ``paused``) and the last hour's checks:
     through the driver when the schema is at head, else through ``Store`` (which creates
     or migrates it)."""
-    rows, recent = _read_status(config, list(config.sources), utcnow() - timedelta(hours=1))
-    paused = {s.name for s in config.sources if not s.enabled}
+    listed = list(config.sources) if config.broken is None else _stored(config)
+    rows, recent = _read_status(config, listed, utcnow() - timedelta(hours=1))
+    paused = {s.name for s in listed if not s.enabled}
     return [replace(r, paused=True) if r.source in paused else r for r in rows], recent
+
+
+def _stored(config: Config) -> list[SourceConfig]:
+    """The sources the database has (as last synced), when the file does not load:
+    name, URL, whether paused, schedule and kind, all that ``status`` shows of them."""
+    start_logging(config, quiet=True)
+    with open_store(config) as store:
+        stored = store.stored_sources()
+    return [SourceConfig(
+        name=name, url=url, enabled=c.get("enabled") is not False,
+        interval=timedelta(seconds=c["interval"]) if c.get("interval") else None,
+        cron=c.get("cron"), kind=str(c.get("kind") or "page"), tags=tuple(c.get("tags") or ()))
+        for name, url, c in stored]
 
 
 def _read_status(config: Config, sources: list[SourceConfig], since: datetime
