@@ -118,3 +118,41 @@ def test_a_broken_file_naming_another_database_is_read_from_that_database(
     assert out.exit_code == 0, out.output
     assert [r["source"] for r in json.loads(out.stdout)["sources"]] == ["a", "b"]
     assert str(db) in out.stderr and "数据库和时区取自文件" in out.stderr, out.stderr
+
+
+def test_sources_add_adds_a_listing_and_suggests_it_for_a_column_page(
+        tmp_path: Path, site: Site) -> None:
+    import tomllib
+
+    from tests.test_listing_sources import Column
+
+    Column(site, 12).serve_replies()
+    path = two(tmp_path, site)
+    column = site.url("/col/index.html")
+    out = run("sources", "add", column, "--name", "col", "--sources", str(path))
+    assert out.exit_code == 0, out.output
+    assert "这个页面是栏目页（10 篇文档）" in out.stdout and "--kind listing" in out.stdout
+    assert run("sources", "remove", "col", "--sources", str(path)).exit_code == 0
+    out = run("sources", "add", column, "--name", "col", "--kind", "listing",
+              "--links", "ul.list a", "--sources", str(path))
+    assert out.exit_code == 0, out.output
+    assert "10 documents to track" in out.stdout and "栏目页" not in out.stdout
+    added = tomllib.loads(path.read_text(encoding="utf-8"))["sources"][-1]
+    assert added == {"name": "col", "url": column, "kind": "listing", "links": "ul.list a"}
+
+
+def test_sources_add_exit_codes_say_refused_before_fetching_or_failed_the_test(
+        tmp_path: Path, site: Site) -> None:
+    """2: the file would be invalid (nothing fetched); 1: a valid source whose test fetch
+    failed (--force adds it); 0: added."""
+    path = two(tmp_path, site)
+    refused = run("sources", "add", site.url("/a2.html"), "--name", "吉林", "--sources",
+                  str(path))
+    assert refused.exit_code == 2 and "名称无效；写的是：吉林" in refused.stderr
+    links = run("sources", "add", site.url("/a.html"), "--name", "c", "--links", "a",
+                "--sources", str(path))
+    assert links.exit_code == 2 and "links 只用于栏目来源" in links.stderr
+    failed = run("sources", "add", site.url("/missing.html"), "--name", "m", "--sources",
+                 str(path))
+    assert failed.exit_code == 1 and failed.stderr.startswith("未添加："), failed.output
+    assert "m" not in {s.name for s in load_config(path, env={}).sources}

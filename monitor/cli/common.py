@@ -147,13 +147,19 @@ def refuse_existing(paths: Iterable[Path | None], *, force: bool,
                     why: tuple[str, str] = ("", "")) -> None:
     """An output file is never overwritten silently (``export``, ``diff --html``): one
     that exists is a usage error unless ``--force`` was given.  ``why`` is what
-    overwriting would break (Chinese, English); ``-`` (standard output) never exists."""
+    overwriting would break (Chinese, English); ``-`` (standard output) never exists.
+    Told as a refusal, not as click's usage error: the command was written right, and a
+    ``Usage:`` banner above the sentence hid it (exit 2 either way)."""
     existing = [str(p) for p in paths if p is not None and str(p) != "-" and p.exists()]
     if existing and not force:
+        from rich.markup import escape
+
         names, (zh, en) = ", ".join(existing), why
-        raise click.UsageError(f"{names} 已存在，未覆盖{zh}：加 --force 覆盖，或换一个文件名。"
-                               f"({names} already exists: not overwritten{en}; give --force "
-                               "to overwrite, or another name)")
+        _consoles()[1].print(
+            f"[red]{escape(names)} 已存在，未覆盖{zh}：[/]加 --force 覆盖，或换一个文件名。"
+            f"({escape(names)} already exists: not overwritten{en}; give --force to "
+            "overwrite, or another name)", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
 
 
 def print_table(table: Table, out: Console | None = None) -> None:
