@@ -156,3 +156,12 @@ def test_sources_add_exit_codes_say_refused_before_fetching_or_failed_the_test(
                  str(path))
     assert failed.exit_code == 1 and failed.stderr.startswith("未添加："), failed.output
     assert "m" not in {s.name for s in load_config(path, env={}).sources}
+
+
+def test_a_chinese_name_goes_in_title(tmp_path: Path, site: Site) -> None:
+    path = two(tmp_path, site)
+    site.route("/jl.html", BODY)
+    out = run("sources", "add", site.url("/jl.html"), "--name", "jilin", "--title", "吉林",
+              "--sources", str(path))
+    assert out.exit_code == 0, out.output
+    assert load_config(path, env={}).source("jilin").title == "吉林"

@@ -217,7 +217,9 @@ def print_inspection(got: Inspection) -> None:
 
 @sources.command("add")
 @click.argument("url")
-@click.option("--name", required=True, help="Unique name: letters, digits, '.', '_', '-'.")
+@click.option("--name", required=True, help="Unique name: ASCII letters, digits, '.', "
+              "'_', '-' (a Chinese name goes in --title).")
+@click.option("--title", help="A title shown until the page's own is fetched, e.g. 吉林省人民政府.")
 @click.option("--content", help="CSS selector of the text that matters.")
 @click.option("--interval", help="How often, e.g. 30m, 6h, 1d (default: settings).")
 @click.option("--tags", help="Comma-separated tags, e.g. hubei,reply.")
@@ -229,8 +231,9 @@ def print_inspection(got: Inspection) -> None:
 @click.option("--force", is_flag=True, help="Add it even if the test fetch fails.")
 @sources_option
 @handle_errors
-def add(url: str, name: str, content: str | None, interval: str | None, tags: str | None,
-        kind: str, links: str | None, force: bool, sources_file: Path) -> None:
+def add(url: str, name: str, title: str | None, content: str | None, interval: str | None,
+        tags: str | None, kind: str, links: str | None, force: bool, sources_file: Path
+        ) -> None:
     """Test URL like `sources test`, then append it to the sources file.
 
     Exit 0: added; 2: refused before any fetch (the file would be invalid: a bad name,
@@ -239,8 +242,10 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
     try:
         config = load(sources_file, quiet=True)
         on_disk, bom, before = read_for_edit(sources_file)
-        after = add_source(before, _entry(name, url, content, interval, tags, kind, links),
-                           path=sources_file)
+        entry = _entry(name, url, content, interval, tags, kind, links)
+        if title:
+            entry["title"] = title
+        after = add_source(before, entry, path=sources_file)
         edited = parse_config(after, path=sources_file)
         source = edited.source(name)
         refuse_followed(edited, source)
