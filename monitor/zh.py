@@ -243,6 +243,10 @@ _TYPES = {"a valid integer": "整数（不加引号）", "a valid number": "数�
           "a valid dictionary": "表，如 { \"a.gov.cn\" = 5 }"}
 
 
+_URL_REASONS = (("out of range", "端口超出范围 0–65535"), ("integer", "端口不是数字"),
+                ("IPv6", "方括号 [ ] 里的 IPv6 地址不完整"))
+
+
 def _value(m: re.Match[str]) -> str:
     d = m.groupdict()
     return next((d[g] for g in ("v", "w", "x") if d.get(g) is not None), "")
@@ -254,9 +258,11 @@ def _told(what: str, key: str | None) -> str | None:
     for pattern, say in _RULES:
         if m := pattern.search(what):
             try:
-                return say(m, field)
+                told = say(m, field)
             except (KeyError, IndexError, ValueError):  # a rule's bug hides no problem:
                 return None  # the general table says it
+            if told is not None:  # None: not this key's (a rule for one key only)
+                return told
     return None
 
 
@@ -283,8 +289,17 @@ def _misplaced(m: re.Match[str], field: str) -> str:
     return f"{field} 不适用于 kind = \"{m['k']}\"（订阅源没有翻页和链接选择器）"
 
 
-def _rule(pattern: str, say: str | Callable[[re.Match[str], str], str]
-          ) -> tuple[re.Pattern[str], Callable[[re.Match[str], str], str]]:
+def _cron_other(m: re.Match[str], field: str) -> str | None:
+    """APScheduler's other reasons (a bad step, a name it does not know), of cron only."""
+    if field != "cron":
+        return None
+    return f"cron 表达式无效；写的是：{_value(m)}；原因：{m['e']}；{_CRON_FORM}"
+
+
+Say = Callable[[re.Match[str], str], str | None]
+
+
+def _rule(pattern: str, say: str | Say) -> tuple[re.Pattern[str], Say]:
     """A rule: a pattern of the English, the Chinese (a format of the match's groups,
     ``{value}`` the value written, ``{field}`` the key; or a function)."""
     if callable(say):
@@ -323,8 +338,7 @@ _RULES = (
           "next_page 和 page_url 只能写一个（按「下一页」链接翻页，或按网址规律翻页）"),
     _rule(r"^set either webhook or webhook_env, not both$",
           "webhook 和 webhook_env 只能写一个：网址含密钥时只写 webhook_env"),
-    _rule(rf"^{_V}: (?!Input)(?P<e>.*(?:higher|lower|Increment|Invalid|Unrecognized).*)$",
-          "cron 表达式无效；写的是：{value}；原因：{e}；" + _CRON_FORM),
+    _rule(rf"^{_V}: (?!Input)(?P<e>.*)$", _cron_other),
     _rule(rf"^{_V} is not a text encoding Python knows",
           "不是 Python 认识的文字编码；写的是：{value}；可用的写法：gb18030（GBK、GB2312 页面"
           "也用它）、big5、utf-8"),
@@ -396,8 +410,9 @@ _RULES = (
     _rule(r"^(?P<v>.*): Input should be (?P<t>a valid \w+)",
           lambda m, f: f"应为{_TYPES.get(m['t'], m['t'])}；写的是：{m['v']}"),
     _rule(r"^(?P<v>.*): Input should be (?P<e>.*)$", "取值无效；写的是：{v}；原因：{e}"),
-    _rule(r"^(?P<v>'[^'\n]*'): (?P<e>Port .*|Invalid IPv6 URL)$",
-          "网址无效；写的是：{v}；原因：{e}"),
+    _rule(r"^'(?P<v>[^'\n]*)': (?P<e>Port .*|Invalid IPv6 URL)$",
+          lambda m, f: f"网址无效；写的是：{m['v']}；原因："
+          + next((zh for en, zh in _URL_REASONS if en in m["e"]), m["e"])),
 )
 
 

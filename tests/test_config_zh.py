@@ -125,3 +125,11 @@ def test_a_regex_in_a_basic_string_says_to_use_single_quotes_at_the_backslash() 
     # ignore_text = ["点击\d+"]: the backslash is the 19th character of line 4
     assert one.startswith("s.toml 第 4 行第 19 列：不是有效的 TOML 格式："), one
     assert "单引号" in one and "['点击\\d+']" in one, one
+
+
+def test_a_bad_url_or_cron_reason_is_said_for_its_own_key() -> None:
+    """The catch-all of cron's other reasons is cron's alone: a URL's port is a URL's."""
+    [url] = said(SOURCE.replace("example.gov.cn/", "example.gov.cn:99999/") + WATCHER)
+    assert "网址无效" in url and "端口超出范围 0–65535" in url and "cron" not in url, url
+    [cron] = said(SOURCE + 'cron = "*/0 * * * *"\n' + WATCHER)
+    assert "cron 表达式无效；写的是：*/0 * * * *" in cron, cron
