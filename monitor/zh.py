@@ -10,6 +10,11 @@ into a Chinese text: "HTTP 404, not found" there reads as a program's internals.
 
 ``config_problem`` does the same for a refused ``sources.toml``: where (file, source or
 watcher, key, line and column) and what, in Chinese; the English message stays in the log.
+Each validator's English message has its rule (``_RULES``: a pattern of the English, the
+Chinese sentence): what is wrong, what was written (写的是), what is accepted.  A message
+no rule knows falls back to the general table (``_PROBLEMS``) and, last, to 取值无效 with
+the names the English quotes; ``tests/test_config_zh.py`` keeps every validator of
+``monitor.config`` and ``monitor.settings`` off that fallback.
 """
 
 from __future__ import annotations
