@@ -213,6 +213,9 @@ class Config:
     # ``load_config``, empty for a config parsed from text; ``Store.sync_sources``
     # skips its work when the database was last synced to the same digest.
     digest: str = ""
+    # A file that did not load, read anyway by a command that only reads the database
+    # (``salvage_settings``): its problems; sources and watchers are then empty.
+    broken: ConfigError | None = field(default=None, compare=False)
 
     def source(self, name_or_url: str) -> SourceConfig:
         for s in self.sources:
@@ -256,6 +259,59 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None,
         return replace(config, digest=configcache.digest(data, config.settings)), table
 
     return configcache.load(path, data, parse, env)
+
+
+def salvage_settings(data: bytes, *, env: dict[str, str] | None = None
+                     ) -> tuple[Settings, str]:
+    """The settings of a sources file that does not load, for the commands that only
+    read the database (``status``, ``history``, ``show``, ``diff``, ``search``,
+    ``export``, ``alerts list``, ``verify``), and where they came from: ``file`` (its
+    ``[settings]`` is valid: the problem is elsewhere, the usual case), ``partly`` (its
+    ``database_url`` and ``timezone``, each valid alone; the rest from the environment and
+    defaults), ``none`` (the environment and defaults).  When the TOML does not parse,
+    those two keys are read from the ``[settings]`` table's lines, ``key = "value"``.
+    The database and zone are what matter: the wrong database would show another
+    archive, the wrong zone other dates.  A problem of the environment itself is raised."""
+    text = data.decode("utf-8-sig", "replace")
+    try:
+        table = tomllib.loads(text).get("settings", {})
+    except tomllib.TOMLDecodeError:
+        table, parsed = _settings_lines(text), False
+    else:
+        parsed = True
+    table = table if isinstance(table, dict) else {}
+    try:
+        settings = load_settings(table, env=env)
+    except ConfigError as exc:
+        if exc.file == "environment":
+            raise
+    else:
+        return settings, "file" if parsed else "partly" if table else "none"
+    kept = {}
+    for key in ("database_url", "timezone"):
+        try:
+            load_settings({key: table[key]}, env=env)
+            kept[key] = table[key]
+        except (KeyError, ConfigError):
+            pass
+    return load_settings(kept, env=env), "partly" if kept else "none"
+
+
+_SETTING_LINE = re.compile(r"""^\s*(database_url|timezone)\s*=\s*"""
+                           r"""(?:"([^"\\]*)"|'([^']*)')\s*(?:#.*)?$""")
+
+
+def _settings_lines(text: str) -> dict[str, str]:
+    """``database_url`` and ``timezone`` as the ``[settings]`` table's lines write them,
+    from a file tomllib cannot parse."""
+    found: dict[str, str] = {}
+    inside = False
+    for line in text.splitlines():
+        if line.lstrip().startswith("["):
+            inside = line.strip().replace(" ", "") == "[settings]"
+        elif inside and (m := _SETTING_LINE.match(line)):
+            found.setdefault(m[1], m[2] if m[2] is not None else m[3])
+    return found
 
 
 def decode_sources(data: bytes, path: Path | str) -> str:
@@ -330,6 +386,9 @@ def _string_start(text: str, message: str) -> str:
     """tomllib's message, where a 'literal string' left open runs to the end of the file
     (``Expected "'" (at end of document)``) saying instead the line and column where
     that string starts: the admin's mistake is there, not at the end."""
+    if (m := _UNESCAPED.search(message)) and int(m[2]) > 2:
+        # tomllib points after the two characters "\d", not at the backslash
+        return message.replace(m[0], f"(at line {m[1]}, column {int(m[2]) - 2})")
     if not message.startswith('Expected "\'"') or "end of document" not in message:
         return message
     start = _open_literal(text)
@@ -337,6 +396,9 @@ def _string_start(text: str, message: str) -> str:
         return message
     return f'Expected "\'" (the string opened at line {start[0]}, column {start[1]} is not ' \
            "closed on its line)"
+
+
+_UNESCAPED = re.compile(r"(?<=Unescaped '\\' in a string )\(at line (\d+), column (\d+)\)")
 
 
 def _open_literal(text: str) -> tuple[int, int] | None:
@@ -567,7 +629,7 @@ class _SourceReader:
             try:
                 return check(*args)
             except ConfigError as exc:
-                found.append(exc)
+                found.extend(exc.problems)  # a check may find two (interval and cron)
                 return default
 
         found += [self.fail(k, unknown_key(k, SOURCE_KEYS))
@@ -650,7 +712,8 @@ class _SourceReader:
             raise self.fail("page_url", "set either next_page or page_url, not both")
         page_url = self.optional_str("page_url")
         if page_url is not None and "{n}" not in page_url:
-            raise self.fail("page_url", 'must contain {n}, like "index_{n}.html"')
+            raise self.fail("page_url", f'{page_url!r}: must contain {{n}}, like '
+                            '"index_{n}.html"')
         return {"kind": kind, "links": self.selector("links"), "match": self.regex("match"),
                 "next_page": self.selector("next_page"), "page_url": page_url,
                 "max_pages": self.count("max_pages", 1, 50),
@@ -696,13 +759,18 @@ class _SourceReader:
     def count(self, key: str, default: int, most: int) -> int:
         value = self.entry.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
-            raise self.fail(key, f"must be a whole number from 1 to {most}")
+            raise self.fail(key, f"{_shown(value)}: must be a whole number from 1 to {most}")
         return value
 
     def name(self) -> str:
         name = self.entry.get("name")
+        if name is None or name == "":
+            raise self.fail("name", "required: ASCII letters, digits, '.', '_' or '-' "
+                            "(max 80)")
         if not isinstance(name, str) or not _NAME.match(name):
-            raise self.fail("name", "required: letters, digits, '.', '_' or '-' (max 80)")
+            raise self.fail("name", f"{_shown(name)}: only ASCII letters A-Z a-z, digits "
+                            "0-9, '.', '_' and '-', starting with a letter or digit, at most "
+                            "80 characters (a Chinese name goes in title)")
         return name
 
     def url(self) -> str:
@@ -729,7 +797,8 @@ class _SourceReader:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, "must be a string or a list of non-empty strings")
+            raise self.fail(key, "must be a string or a list of non-empty strings, not "
+                            f"{_shown(value)}")
         return tuple(value)
 
     def selectors(self, key: str) -> tuple[str, ...]:
@@ -751,7 +820,12 @@ class _SourceReader:
     def schedule(self) -> tuple[timedelta | None, str | None]:
         interval, cron = self.entry.get("interval"), self.entry.get("cron")
         if interval is not None and cron is not None:
-            raise self.fail("cron", "set either interval or cron, not both")
+            both = self.fail("cron", "set either interval or cron, not both")
+            try:  # a bad cron is told too: deleting interval must not reveal it only then
+                self.cron(cron)
+            except ConfigError as exc:
+                both.more = (exc,)
+            raise both
         if cron is not None:
             return None, self.cron(cron)
         try:
@@ -763,11 +837,11 @@ class _SourceReader:
         from apscheduler.triggers.cron import CronTrigger
 
         if not isinstance(cron, str):
-            raise self.fail("cron", "must be a string like '0 8 * * *'")
+            raise self.fail("cron", f"{_shown(cron)}: must be a string like '0 8 * * *'")
         try:
             CronTrigger.from_crontab(cron, timezone=self.settings.timezone)
         except ValueError as exc:
-            raise self.fail("cron", f"{cron!r}: {exc}") from None
+            raise self.fail("cron", f"{cron!r}: {_cron_field(cron, str(exc))}{exc}") from None
         return cron
 
     def encoding(self) -> str | None:
@@ -785,14 +859,28 @@ class _SourceReader:
     def optional_bool(self, key: str) -> bool | None:
         value = self.entry.get(key)
         if value is not None and not isinstance(value, bool):
-            raise self.fail(key, "must be true or false")
+            raise self.fail(key, f"must be true or false, not {_shown(value)}")
         return value
 
     def optional_str(self, key: str) -> str | None:
         value = self.entry.get(key)
         if value is not None and not isinstance(value, str):
-            raise self.fail(key, "must be a string")
+            raise self.fail(key, f"must be a string, not {_shown(value)}")
         return value
+
+
+CRON_FIELDS = ("minute", "hour", "day", "month", "weekday")
+
+
+def _cron_field(cron: str, message: str) -> str:
+    """``hour field '25': `` — which of the five fields APScheduler's message is about
+    (it names only the field's text: "Error validating expression '25'"); empty when it
+    does not say or the text is not one field's."""
+    m = re.search(r"expression '([^']*)'", message)
+    parts = cron.split()
+    if not m or len(parts) != 5 or m[1] not in parts:
+        return ""
+    return f"{CRON_FIELDS[parts.index(m[1])]} field {m[1]!r}: "
 
 
 def followed_documents(sources: tuple[SourceConfig, ...] | list[SourceConfig],
@@ -906,6 +994,12 @@ def _watcher(entry: dict[str, Any], file: str, i: int, found: list[ConfigError]
     )
 
 
+def _shown(value: object) -> str:
+    """``value`` as a message shows it: its repr, cut at 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
 def _tuple(value: object) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else ()
 
@@ -924,7 +1018,7 @@ def _check_addresses(entry: dict[str, Any], fail: Fail) -> None:
     for key in ("webhook_env", "webhook_secret_env", "apprise_env"):
         if entry.get(key) is not None and not _ENV_NAME.match(str(entry[key])):
             fail(key, "must name an environment variable (like ROOM_WEBHOOK), "
-                 "not hold a URL or secret")
+                 "not hold a URL or secret")  # the value is not shown: it may be a secret
 
 
 def _check_webhook(webhook: object, entry: dict[str, Any], fail: Fail) -> None:
@@ -955,12 +1049,13 @@ def _env_suggestion(entry: dict[str, Any]) -> str:
 
 def _check_delivery(entry: dict[str, Any], fail: Fail) -> None:
     if entry.get("webhook_format", "generic") not in WEBHOOK_FORMATS:
-        fail("webhook_format", f"must be one of {', '.join(WEBHOOK_FORMATS)}")
+        fail("webhook_format", f"{_shown(entry.get('webhook_format'))}: must be one of "
+             f"{', '.join(WEBHOOK_FORMATS)}")
     if entry.get("mode", "immediate") not in ("immediate", "digest"):
-        fail("mode", "must be 'immediate' or 'digest'")
+        fail("mode", f"{_shown(entry.get('mode'))}: must be one of immediate, digest")
     digest_at = entry.get("digest_at", "08:00")
     if not isinstance(digest_at, str) or not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", digest_at):
-        fail("digest_at", "must be a time of day like '08:00'")
+        fail("digest_at", f"{_shown(digest_at)}: must be a time of day like '08:00'")
 
 
 def _triggers(entry: dict[str, Any], fail: Fail) -> dict[str, Any]:

@@ -304,8 +304,9 @@ def load_settings(
 def _refuse_secrets(file_values: Mapping[str, Any], file: str) -> None:
     for key, value in file_values.items():
         if key in ENV_ONLY or (key in URL_SECRETS and _has_password(value)):
+            what = " (a password in the URL)" if key in URL_SECRETS else ""
             raise ConfigError(
-                f"{key} holds a secret: set MONITOR_{key.upper()} in the environment",
+                f"{key} holds a secret{what}: set MONITOR_{key.upper()} in the environment",
                 file=file, key=f"settings.{key}",
             )
 
@@ -334,6 +335,10 @@ def unknown_key(key: str, known: Iterable[str]) -> str:
 def _translate(exc: ValidationError, file: str, prefix: str, upper: bool = False) -> ConfigError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
-    message = (unknown_key(key, Settings.model_fields) if err["type"] == "extra_forbidden"
-               else err["msg"].removeprefix("Value error, "))
+    if err["type"] == "extra_forbidden":
+        message = unknown_key(key, Settings.model_fields)
+    elif err["type"] == "value_error":  # ours: it names the value itself
+        message = err["msg"].removeprefix("Value error, ")
+    else:  # pydantic's ("Input should be greater than or equal to 1"): with the value
+        message = f"{err['input']!r}: {err['msg']}"
     return ConfigError(message, file=file, key=prefix + (key.upper() if upper else key))

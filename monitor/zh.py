@@ -10,11 +10,17 @@ into a Chinese text: "HTTP 404, not found" there reads as a program's internals.
 
 ``config_problem`` does the same for a refused ``sources.toml``: where (file, source or
 watcher, key, line and column) and what, in Chinese; the English message stays in the log.
+Each validator's English message has its rule (``_RULES``: a pattern of the English, the
+Chinese sentence): what is wrong, what was written (写的是), what is accepted.  A message
+no rule knows falls back to the general table (``_PROBLEMS``) and, last, to 取值无效 with
+the names the English quotes; ``tests/test_config_zh.py`` keeps every validator of
+``monitor.config`` and ``monitor.settings`` off that fallback.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 SENTENCES: dict[str, str] = {
     "timeout": "请求超时，网站未及时响应",
@@ -105,7 +111,7 @@ def config_problem(message: str, *, file: str | None = None, source: str | None 
     loc = "，".join(where) + (
         f" 第 {place[1]} 行" + (f"第 {place[2]} 列" if place[2] else "") if place
         else " 文件末尾" if "end of document" in message else "")
-    said = _said(message)
+    said = _said(message) or _told(_own_words(message, file, source, watcher, key), key)
     if said is not None:
         return f"{loc}：{said}"
     what = next((zh for en, zh in _PROBLEMS if en in message), "取值无效")
@@ -164,11 +170,20 @@ _TOML_REASONS: tuple[tuple[str, str], ...] = (
     ("Unclosed array", "数组缺少 ]"),
     ("Unclosed inline table", "内联表缺少 }"),
     ("Unterminated string", "字符串缺少结束的引号"),
+    ("Unescaped '\\' in a string",
+     "双引号字符串里的反斜杠 \\ 是转义符，\\d、\\s 这类写法无效。正则表达式请改用单引号"
+     "（字面字符串，反斜杠原样保留），如 ignore_text = ['点击\\d+']；或把每个 \\ 写成 \\\\"),
     # a line break inside a one-line string: its closing quote is missing (tomllib says
     # "Illegal character '\n'"), as is a literal string's at the end of the file
     ("Illegal character '\\n'", "字符串缺少结束的引号"),
     ("Expected \"'\"", "字符串缺少结束的引号"),
     ("Illegal character", "含有不允许的字符"),
+    ("Found invalid character", "含有不允许的字符"),
+    ("Invalid hex value", "\\u 或 \\U 后面应是十六进制数字"),
+    ("Escaped character is not a Unicode scalar value", "\\u 转义不是有效的字符"),
+    ("Invalid date or datetime", "日期或时间无效"),
+    ("Expected ']' at the end of a table declaration", "表头缺少 ]"),
+    ("Expected ']]' at the end of an array declaration", "[[…]] 表头缺少 ]]"),
     ("Expected '=' after a key", "键后面缺少 ="),
     ("Invalid initial character for a key part", "键的写法不对"),
     ("Invalid statement", "无法识别的语句"),
@@ -197,6 +212,213 @@ def _names(message: str, known: set[str | None]) -> str:
     found = dict.fromkeys(a or b for a, b in _NAMES.findall(message))
     names = [n for n in found if n not in known]
     return f"（{'，'.join(names[:4])}）" if names else ""
+
+
+# --- each validator's message (monitor.config, monitor.settings), in Chinese -------------
+# What is wrong, what was written (写的是), what is accepted: the English message says
+# the same after 技术细节.  Matched on the message without its place (``_own_words``);
+# the first rule that matches wins; none: the general table (``_PROBLEMS``).
+
+def _own_words(message: str, file: str | None, source: str | None, watcher: str | None,
+               key: str | None) -> str:
+    """The English message without the place ``ConfigError`` puts before it and the
+    line it puts after it: what the validator said."""
+    where = [p for p in (file, f"source {source!r}" if source else None,
+                         f"watcher {watcher!r}" if watcher else None,
+                         f"key {key!r}" if key else None) if p]
+    prefix = ": ".join(where) + ": "
+    what = message.removeprefix(prefix) if where else message
+    return _AT_LINE.sub("", what)
+
+
+_AT_LINE = re.compile(r" \(at line \d+\)$")
+_V = r"(?:'(?P<v>[^'\n]*)'|\"(?P<w>[^\"\n]*)\"|(?P<x>[^'\"\s:][^:]*?))"  # a value as repr shows it
+_FIELDS_ZH = {"minute": ("1", "分钟", "0–59"), "hour": ("2", "小时", "0–23"),
+              "day": ("3", "日", "1–31"), "month": ("4", "月", "1–12"),
+              "weekday": ("5", "星期", "0–6（0 是星期一；也可写 mon–sun）")}
+_CRON_FORM = ("格式：5 个字段「分 时 日 月 星期」，用空格分开，如 0 8 * * *（每天 8:00）、"
+              "30 9 * * mon-fri（工作日 9:30）")
+_NAME_RULE = ("名称只能由英文字母（A–Z、a–z）、数字（0–9）和 . _ - 组成，以字母或数字开头，"
+              "最多 80 个字符，不能有汉字或空格（名称要在命令、网址和通配符里输入）；"
+              "中文名称请写在 title，如 title = \"吉林省人民政府\"")
+_COMPARE = {"greater than or equal to": "大于或等于", "greater than": "大于",
+            "less than or equal to": "小于或等于", "less than": "小于"}
+_TYPES = {"a valid integer": "整数（不加引号）", "a valid number": "数字（不加引号）",
+          "a valid boolean": "true 或 false（不加引号）", "a valid string": "字符串（加双引号）",
+          "a valid dictionary": "表，如 { \"a.gov.cn\" = 5 }"}
+
+
+_URL_REASONS = (("out of range", "端口超出范围 0–65535"), ("integer", "端口不是数字"),
+                ("IPv6", "方括号 [ ] 里的 IPv6 地址不完整"))
+
+
+def _value(m: re.Match[str]) -> str:
+    d = m.groupdict()
+    return next((d[g] for g in ("v", "w", "x") if d.get(g) is not None), "")
+
+
+def _told(what: str, key: str | None) -> str | None:
+    """The Chinese of one validator's message ``what``; None: not one of these."""
+    field = (key or "").removeprefix("settings.").removeprefix("follow.")
+    for pattern, say in _RULES:
+        if m := pattern.search(what):
+            try:
+                told = say(m, field)
+            except (KeyError, IndexError, ValueError):  # a rule's bug hides no problem:
+                return None  # the general table says it
+            if told is not None:  # None: not this key's (a rule for one key only)
+                return told
+    return None
+
+
+def _cron(m: re.Match[str], field: str) -> str:
+    number, name, allowed = _FIELDS_ZH[m["f"]]
+    return (f"cron 表达式无效；写的是：{_value(m)}；原因：第 {number} 个字段（{name}）"
+            f"写的是 {m['t']}，超出范围 {allowed}；{_CRON_FORM}")
+
+
+def _compare(m: re.Match[str], field: str) -> str:
+    return f"取值超出范围；写的是：{_value(m)}；应{_COMPARE[m['c']]} {m['n']}"
+
+
+def _secret_setting(m: re.Match[str], field: str) -> str:
+    what = ("的地址中含有密码" if m["pw"] else "是密钥")
+    return (f"{m['k']} {what}，不能写在配置文件中：请删除这一行，改为在运行 monitor 的环境中"
+            f"设置环境变量 {m['env']}")
+
+
+def _misplaced(m: re.Match[str], field: str) -> str:
+    if m["k"] == "page":
+        return (f"{field} 只用于栏目来源（kind = \"listing\"）；此来源是普通页面（kind = "
+                "\"page\"，默认）：如要跟踪栏目里的文档，请加 kind = \"listing\"")
+    return f"{field} 不适用于 kind = \"{m['k']}\"（订阅源没有翻页和链接选择器）"
+
+
+def _cron_other(m: re.Match[str], field: str) -> str | None:
+    """APScheduler's other reasons (a bad step, a name it does not know), of cron only."""
+    if field != "cron":
+        return None
+    return f"cron 表达式无效；写的是：{_value(m)}；原因：{m['e']}；{_CRON_FORM}"
+
+
+Say = Callable[[re.Match[str], str], str | None]
+
+
+def _rule(pattern: str, say: str | Say) -> tuple[re.Pattern[str], Say]:
+    """A rule: a pattern of the English, the Chinese (a format of the match's groups,
+    ``{value}`` the value written, ``{field}`` the key; or a function)."""
+    if callable(say):
+        return re.compile(pattern, re.S), say
+    text = say
+    return re.compile(pattern, re.S), lambda m, field: text.format(
+        value=_value(m) if "v" in m.re.groupindex else "", field=field,
+        **{k: v or "" for k, v in m.groupdict().items()})
+
+
+_RULES = (
+    # refused in Chinese already (a watcher's triggers): that part, and what is accepted
+    _rule(r"^(?P<z>[\u4e00-\u9fff].*?) \(a kind of change is one of: (?P<k>[^)]*)\)",
+          lambda m, f: f"{m['z']}；可用的类型：{'、'.join(m['k'].split(', '))}"),
+    _rule(r"^(?P<z>[\u4e00-\u9fff][^(]*?) \((?:must|not) [^)]*\)$", "{z}"),
+    _rule(r"^unknown top-level table(?: \(did you mean '(?P<s>[^']*)'\?\))?$",
+          "未知的表；文件里只能有 [settings]、[[sources]] 和 [[watchers]]"),
+    _rule(r"^unknown key \(did you mean '(?P<s>[^']*)'\?\)$",
+          "未知的键 {field}（是否想写 {s}？）"),
+    _rule(r"^unknown key$", "未知的键 {field}（拼写有误，或此版本不支持这个键）"),
+    _rule(r"^required: ASCII letters", "缺少名称（name，必填）；" + _NAME_RULE),
+    _rule(rf"^{_V}: only ASCII letters", "名称无效；写的是：{value}；" + _NAME_RULE),
+    _rule(r"^required$", "缺少此项（必填）"),
+    _rule(r"has a user name or password in it",
+          "网址中含有用户名或密码；来源是公开页面，不登录抓取：请删除网址中的「用户名:密码@」部分"),
+    _rule(r"^must be a string or a list of non-empty strings, not (?P<v>.*)$",
+          "应为字符串或非空字符串的列表，如 \"div.main\" 或 [\"div.a\", \"div.b\"]；写的是：{v}"),
+    _rule(rf"^{_V}: (?P<f>minute|hour|day|month|weekday) field '(?P<t>[^']*)'", _cron),
+    _rule(rf"^{_V}: Wrong number of fields; got (?P<n>\d+)",
+          "cron 表达式无效；写的是：{value}；原因：应有 5 个字段，写了 {n} 个；" + _CRON_FORM),
+    _rule(rf"^{_V}: must be a string like '0 8", "应为字符串（加双引号）；写的是：{value}；"
+          + _CRON_FORM),
+    _rule(r"^set either interval or cron, not both$",
+          "interval 和 cron 只能写一个（interval 是固定间隔，cron 是固定时刻）：请删除其中一个"),
+    _rule(r"^set either next_page or page_url, not both$",
+          "next_page 和 page_url 只能写一个（按「下一页」链接翻页，或按网址规律翻页）"),
+    _rule(r"^set either webhook or webhook_env, not both$",
+          "webhook 和 webhook_env 只能写一个：网址含密钥时只写 webhook_env"),
+    _rule(rf"^{_V}: (?!Input)(?P<e>.*)$", _cron_other),
+    _rule(rf"^{_V} is not a text encoding Python knows",
+          "不是 Python 认识的文字编码；写的是：{value}；可用的写法：gb18030（GBK、GB2312 页面"
+          "也用它）、big5、utf-8"),
+    _rule(r"^must be true or false, not (?P<v>.*)$",
+          "应为 true 或 false（不加引号）；写的是：{v}"),
+    _rule(r"^must be a string, not (?P<v>.*)$", "应为字符串（加双引号）；写的是：{v}"),
+    _rule(rf"^{_V}: must be one of (?P<o>.*)$",
+          lambda m, f: f"取值只能是 {'、'.join(m['o'].split(', '))} 之一；写的是：{_value(m)}"),
+    _rule(r"^not for kind = \"(?P<k>\w+)\"$", _misplaced),
+    _rule(rf"^{_V}: must contain \{{n\}}",
+          "应含有 {{n}}（第几页），如 \"index_{{n}}.html\"；写的是：{value}"),
+    _rule(rf"^{_V}: must be a whole number from 1 to (?P<n>\d+)",
+          "应为 1 到 {n} 之间的整数（不加引号）；写的是：{value}"),
+    _rule(r"^must be a table: \[sources\.follow\]$", "应为一个表：[sources.follow]"),
+    _rule(r"^must be a table$", "应为一个表：[{field}]"),
+    _rule(r"^must be an array of tables: \[\[(?P<t>\w+)\]\]$",
+          "应写成表数组：每一项以 [[{t}]] 开头"),
+    _rule(r"^not a proxy address: (?P<e>.*)$", "不是有效的代理地址；原因：{e}"),
+    _rule(rf"^{_V} is not a proxy like",
+          "不是有效的代理地址；写的是：{value}；可用的写法：http://代理主机:3128、"
+          "socks5://代理主机:1080，或 direct（不用代理）"),
+    _rule(r"^has a password in it: a proxy's credentials",
+          "代理地址中含有密码：密码只能放在环境变量 MONITOR_PROXY 或 HTTPS_PROXY 中，不能写在 "
+          "sources.toml"),
+    _rule(r"^must be a table of header names and strings",
+          "应为请求头名称与字符串的表，如 {{ Referer = \"https://…\", Accept-Language = "
+          "\"zh-CN\" }}"),
+    _rule(r"^is a credential: never in sources.toml",
+          "此请求头是登录凭据，不能写在 sources.toml：请把 Cookie 放在环境变量中，用 "
+          "cookies_env 写出变量名"),
+    _rule(rf"^{_V}: the NAME of an environment variable",
+          "应写环境变量的名称（大写字母、数字和 _，如 GXT_COOKIE），不是它的值；写的是：{value}"),
+    _rule(r"^must name an environment variable",
+          "应写环境变量的名称（大写字母、数字和 _，如 ROOM_WEBHOOK），不能直接写网址或密钥"),
+    _rule(r"^a watcher needs an email and/or a webhook",
+          "接收人至少需要一种发送方式：email、webhook（或 webhook_env）、apprise_env"),
+    _rule(rf"^{_V} is not an email address$",
+          "不是有效的电子邮件地址；写的是：{value}；应为一个地址，如 name@example.org（多个地址"
+          "请各写一个 [[watchers]]）"),
+    _rule(r"^is not a valid URL$", "不是有效的网址"),
+    _rule(r"^holds a secret \((?P<p>[^)]*)\) in the file: .*webhook_env = \"(?P<e>\w+)\""
+          r"(?P<sig>; a signing)?",
+          lambda m, f: ("网址中含有密钥（" + m["p"].replace("a user name or password",
+                                                       "用户名或密码") +
+                        "），不能写在 sources.toml：请把完整网址放在环境变量中，用 webhook_env "
+                        f"写出变量名，如 webhook_env = \"{m['e']}\""
+                        + ("；签名密钥放在 webhook_secret_env 指定的环境变量中" if m["sig"]
+                           else ""))),
+    _rule(rf"^{_V}: must be a time of day like",
+          "应为一天中的时刻（时:分，24 小时制），如 \"08:00\"；写的是：{value}"),
+    _rule(r"^(?P<k>\w+) holds a secret(?P<pw> \(a password in the URL\))?: set "
+          r"(?P<env>MONITOR_\w+)", _secret_setting),
+    _rule(r"^web_port (?P<n>\d+) is also metrics_port",
+          "web_port 与 metrics_port 都是 {n}：开启 web_enabled 时，网页界面和 /metrics 需要"
+          "两个不同的端口"),
+    _rule(r"^must be HOST=(?P<u>\w+) pairs",
+          "应为「主机=数值」，用逗号分隔，如 a.gov.cn=5,b.gov.cn=2"),
+    _rule(rf"^{_V} is not a time zone like",
+          "不是有效的时区名称；写的是：{value}；可用的写法：IANA 时区名，如 Asia/Shanghai"
+          "（北京时间）、UTC"),
+    _rule(rf"^{_V} is not 'auto' or a number of processes",
+          "应为 auto 或进程数（1 或以上的整数）；写的是：{value}"),
+    _rule(rf"^{_V} is not an address like",
+          "不是有效的网址；写的是：{value}；可用的写法：如 https://monitor.example.org"),
+    _rule(rf"^{_V}: no user, query or fragment",
+          "网址只能有协议、主机、端口和路径，不能有用户名、?查询 或 #片段；写的是：{value}"),
+    _rule(r"^(?P<v>.*): Input should be (?P<c>greater than or equal to|greater than|less "
+          r"than or equal to|less than) (?P<n>\S+)$", _compare),
+    _rule(r"^(?P<v>.*): Input should be (?P<t>a valid \w+)",
+          lambda m, f: f"应为{_TYPES.get(m['t'], m['t'])}；写的是：{m['v']}"),
+    _rule(r"^(?P<v>.*): Input should be (?P<e>.*)$", "取值无效；写的是：{v}；原因：{e}"),
+    _rule(r"^'(?P<v>[^'\n]*)': (?P<e>Port .*|Invalid IPv6 URL)$",
+          lambda m, f: f"网址无效；写的是：{m['v']}；原因："
+          + next((zh for en, zh in _URL_REASONS if en in m["e"]), m["e"])),
+)
 
 
 KEPT_RUNNING = "守护进程保持运行中的配置，此次修改未生效。"

@@ -56,6 +56,7 @@ class SourceSummary:
     last_error: str | None = None
     last_change_at: Instant | None = None
     last_change_kind: str | None = None
+    paused: bool = False  # enabled = false in the file (as last synced): not checked
 
 
 @dataclass(frozen=True)
@@ -718,7 +719,7 @@ def _summary(src: SourceRow, page: Page | None, checks: dict[int, Check],
         last_outcome=check.outcome if check else None,
         last_error=check.error if check else None,
         last_change_at=page.last_change_at if page else None,
-        last_change_kind=kinds.get(pid or 0))
+        last_change_kind=kinds.get(pid or 0), paused=src.config.get("enabled") is False)
 
 
 def _newest_first(p: Page) -> tuple[tuple[int, ...], int]:

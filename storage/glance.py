@@ -51,6 +51,7 @@ class SourceStatus:
     lease_owner: str | None
     lease_expires: datetime | None = None  # when the holder's lease runs out
     documents_gone: int = 0  # a listing's documents whose own page is gone
+    paused: bool = False  # enabled = false: listed, marked 已暂停, never due
 
 
 @dataclass(frozen=True)

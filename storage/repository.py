@@ -345,6 +345,14 @@ class Store:
             c.commit()
         return report
 
+    def stored_sources(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """The active sources as last synced, in the order they were added: (name, URL,
+        settings as ``config_dict`` gave them) — what ``monitor status`` lists when the
+        sources file does not load."""
+        with self._translated(), self.engine.connect() as c:
+            return [(r.name, r.url, dict(r.config)) for r in c.execute(_SOURCES.order_by(S.id))
+                    if r.active]
+
     def page_state(self, source: SourceSpec) -> PageState:
         """The state of a source's main page, creating the rows on first use.
 

@@ -85,6 +85,7 @@ def test_export_warc_and_jsonl(archive: tuple[Path, Built], tmp_path: Path) -> N
                 str(sources))
     assert again.exit_code == 2 and f"{warc} 已存在，未覆盖（清单或签名" in again.output
     assert "already exists" in again.output and "--force" in again.output
+    assert "Usage:" not in again.output and again.output.startswith(str(warc))
     before = warc.read_bytes()
     forced = run("export", "--source", "hn-reply", "--warc", str(warc), "--force",
                  "--sources", str(sources))
@@ -150,6 +151,7 @@ def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
     assert other.exit_code == 2 and page.read_text(encoding="utf-8") == html
     assert f"{page} 已存在，未覆盖：加 --force 覆盖，或换一个文件名。({page} already exists" \
         in other.output
+    assert "Usage:" not in other.output and other.output.startswith(str(page)), other.output
     forced = run("diff", str(plan[1]), str(plan[2]), "--html", str(page), "--force",
                  "--sources", str(sources))
     assert forced.exit_code == 0 and f"#{plan[2]}" in page.read_text(encoding="utf-8")

@@ -283,7 +283,8 @@ async def test_show_of_a_page_gone_now_says_so(
     out = CliRunner().invoke(cli, ["show", NAME, "--sources", sources])
     assert out.exit_code == 0, out.output
     assert out.output.startswith("注意：现在该页面已无法访问（页面已删除）：自 ")
-    assert "，至今未恢复。以下是它消失前的最后一版" in out.output
+    assert "，至今未恢复。以下是它消失前的最后一版，现在网站上已看不到。" in out.output
+    assert "当时" not in out.output and "at that time" not in out.output  # it is now
     data = json.loads(CliRunner().invoke(cli, ["show", NAME, "--json", "--sources",
                                                 sources]).output)
     assert data["gone"]["until"] is None and data["gone"]["reason"].startswith("页面已删除")

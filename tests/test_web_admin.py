@@ -364,3 +364,23 @@ async def test_a_column_page_is_recognised_in_the_test(admin: httpx.AsyncClient,
     assert r.status_code == 200
     assert "这是一个栏目页（10 篇文档）" in r.text and 'kind = "listing"' in r.text
     assert reply_title(111) in r.text
+
+
+async def test_a_listing_is_added_from_the_form_with_its_kind_and_links(
+        admin: httpx.AsyncClient, site: Site, tmp_path: Path) -> None:
+    from tests.test_listing_sources import Column, reply_title
+
+    Column(site, 12).serve_replies()
+    csrf = await sign_in(admin)
+    form = await admin.get("/admin/add")
+    assert '<select id="kind" name="kind">' in form.text and "栏目页" in form.text
+    fields = {"name": "col", "url": site.url("/col/index.html"), "kind": "listing",
+              "links": "ul.list a"}
+    r = await post(admin, "/admin/add", csrf, action="test", **fields)
+    assert r.status_code == 200 and "栏目页：将跟踪 10 篇文档" in r.text, r.text
+    assert reply_title(111) in r.text
+    r = await post(admin, "/admin/add", csrf, action="save", **fields)
+    assert r.status_code == 303
+    added = tomllib.loads((tmp_path / "sources.toml").read_text(encoding="utf-8"))
+    assert added["sources"][-1] == {"name": "col", "url": site.url("/col/index.html"),
+                                    "kind": "listing", "links": "ul.list a"}

@@ -15,6 +15,7 @@ from monitor.cli.common import (
     handle_errors,
     json_option,
     load,
+    load_reading,
     local_time,
     open_store,
     print_json,
@@ -46,7 +47,7 @@ def alerts() -> None:
 @handle_errors
 def list_alerts(failed: bool, limit: int, sources_file: Path, as_json: bool) -> None:
     """List alerts, newest first."""
-    config = load(sources_file, quiet=True)
+    config = load_reading(sources_file)
     with open_store(config) as store:
         rows = AlertsRepo(store).list(failed=failed, limit=limit)
     if as_json:

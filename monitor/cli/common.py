@@ -147,13 +147,19 @@ def refuse_existing(paths: Iterable[Path | None], *, force: bool,
                     why: tuple[str, str] = ("", "")) -> None:
     """An output file is never overwritten silently (``export``, ``diff --html``): one
     that exists is a usage error unless ``--force`` was given.  ``why`` is what
-    overwriting would break (Chinese, English); ``-`` (standard output) never exists."""
+    overwriting would break (Chinese, English); ``-`` (standard output) never exists.
+    Told as a refusal, not as click's usage error: the command was written right, and a
+    ``Usage:`` banner above the sentence hid it (exit 2 either way)."""
     existing = [str(p) for p in paths if p is not None and str(p) != "-" and p.exists()]
     if existing and not force:
+        from rich.markup import escape
+
         names, (zh, en) = ", ".join(existing), why
-        raise click.UsageError(f"{names} 已存在，未覆盖{zh}：加 --force 覆盖，或换一个文件名。"
-                               f"({names} already exists: not overwritten{en}; give --force "
-                               "to overwrite, or another name)")
+        _consoles()[1].print(
+            f"[red]{escape(names)} 已存在，未覆盖{zh}：[/]加 --force 覆盖，或换一个文件名。"
+            f"({escape(names)} already exists: not overwritten{en}; give --force to "
+            "overwrite, or another name)", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
 
 
 def print_table(table: Table, out: Console | None = None) -> None:
@@ -221,6 +227,72 @@ def load(sources_file: Path, *, quiet: bool = False, logging: bool = True,
     if logging:
         start_logging(config, quiet=quiet)
     return config
+
+
+READ_ONLY_NOTE = {
+    "file": "设置取自文件的 [settings]",
+    "partly": "[settings] 无法完整读取：数据库和时区取自文件，其余设置取自环境变量和默认值",
+    "none": "数据库和时区取自环境变量 MONITOR_DATABASE_URL、MONITOR_TIMEZONE 或默认值",
+}
+
+
+def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True) -> Config:
+    """The configuration of a command that only reads the database (``status``,
+    ``history``, ``show``, ``diff``, ``search``, ``export``, ``alerts list``,
+    ``verify``).  A sources file that exists but does not load does not stop it: during
+    an incident (a bad edit the daemon refused; it runs on its last good configuration)
+    admins and archivists still need the archive.  Its problems are printed as a warning
+    (stderr, Chinese first), and the command goes on with ``salvage_settings``'s
+    settings; no sources, no watchers (``Config.broken``: ``status`` lists the sources
+    the database has).  A missing or unreadable file is still refused (a wrong
+    directory, most likely: the default database there would be another archive, or
+    none), as is a SQLite database that does not exist (nothing to read; opening it
+    would create it).  The commands that write the file or check pages keep refusing."""
+    from monitor.config import salvage_settings
+
+    try:
+        return load(sources_file, quiet=quiet, logging=logging)
+    except ConfigError as exc:
+        try:
+            data = Path(sources_file).read_bytes()
+        except OSError:
+            raise exc from None
+        settings, whence = salvage_settings(data)
+        if _missing_sqlite(settings.database_url):
+            raise
+        _warn_broken(exc, settings.database_url, settings.timezone, whence)
+        config = Config(path=Path(sources_file), settings=settings, broken=exc)
+    if logging:
+        start_logging(config, quiet=quiet)
+    return config
+
+
+def _missing_sqlite(url: str) -> bool:
+    scheme, _, rest = url.partition("://")
+    path = rest[1:]
+    return scheme.startswith("sqlite") and path not in ("", ":memory:") and \
+        not Path(path).exists()
+
+
+def _warn_broken(exc: ConfigError, database: str, timezone: str, whence: str) -> None:
+    import re
+
+    from rich.markup import escape
+
+    from monitor import zh
+
+    shown = re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", database)
+    err, note = _consoles()[1], escape(READ_ONLY_NOTE[whence])
+    err.print("[yellow]警告：配置文件有误，此命令只读取数据库，照常继续[/]"
+              f"（数据库 {escape(shown)}，时区 {escape(timezone)}；{note}）。"
+              "守护进程仍按上次有效的配置运行；修改配置或检查页面的命令在改正前会拒绝运行。"
+              "(warning: the sources file does not load; reading the database anyway)",
+              highlight=False, soft_wrap=True)
+    for p in exc.problems:
+        said = zh.config_problem(str(p), file=p.file, source=p.source, key=p.key,
+                                 watcher=p.watcher)
+        err.print(f"[yellow]配置错误：[/]{escape(said)}\n{zh.DETAIL}configuration error: "
+                  f"{escape(str(p))}", highlight=False, soft_wrap=True)
 
 
 def start_logging(config: Config, *, quiet: bool = False) -> None:

@@ -15,7 +15,7 @@ from monitor.cli.common import (
     err_console,
     handle_errors,
     json_option,
-    load,
+    load_reading,
     open_store,
     print_json,
     sources_option,
@@ -34,7 +34,7 @@ def register(cli: click.Group) -> None:
 @handle_errors
 def verify_command(names: tuple[str, ...], sources_file: Path, as_json: bool) -> None:
     """Check that no stored version was changed or deleted (exit 1 if one was)."""
-    config = load(sources_file, quiet=True)
+    config = load_reading(sources_file)
     t0 = time.monotonic()
     with open_store(config) as store:
         report = verify(store, names)

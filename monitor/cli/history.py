@@ -18,7 +18,7 @@ from monitor.cli.common import (
     err_console,
     handle_errors,
     json_option,
-    load,
+    load_reading,
     open_store,
     parse_when,
     print_json,
@@ -48,7 +48,7 @@ def register(cli: click.Group) -> None:
 @handle_errors
 def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool) -> None:
     """List the versions of a page (by source name, or any page's URL: a document's too)."""
-    config = load(sources_file, quiet=True)
+    config = load_reading(sources_file)
     if documents:
         _documents(config, name_or_url, as_json)
         return
@@ -148,7 +148,7 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
 @handle_errors
 def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bool) -> None:
     """Print a version: VERSION_ID, or a source NAME/URL (latest, or --at DATE)."""
-    config = load(sources_file, quiet=True)
+    config = load_reading(sources_file)
     gone: GonePeriod | None = None
     when: datetime | None = None
     by_page = not (target.isdigit() and not at)  # a page at a time: was it there then?
@@ -200,12 +200,17 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
 
 
 def _gone_note(gone: GonePeriod, at: datetime | None, tz: str) -> str:
-    """Chinese first: the page was not there at the time asked, since when and why;
-    the version below is the one before, not what a reader saw then."""
+    """Chinese first: the page was not there at the time asked (``at``; None: now), since
+    when and why; the version below is the one before, not what a reader saw then (with
+    ``at``) or sees now (without)."""
     when = f"{exact_time(at, tz)} 时" if at else "现在"
     back = f"，{exact_time(gone.until, tz)} 恢复" if gone.until else "，至今未恢复"
-    return (f"注意：{when}该页面已无法访问（页面已删除）：自 {exact_time(gone.since, tz)} "
+    since = exact_time(gone.since, tz)
+    if at:
+        then, en = "并非当时在线的内容", f"the page was gone at that time: failing since {since}"
+    else:
+        then, en = ("现在网站上已看不到", f"the page is gone now: failing since {since}; "
+                    "below is its last version before it went")
+    return (f"注意：{when}该页面已无法访问（页面已删除）：自 {since} "
             f"起{gone.reason}，{exact_time(gone.recorded, tz)} 记为页面已删除{back}。"
-            f"以下是它消失前的最后一版，并非当时在线的内容。"
-            f"(the page was gone at that time: failing since "
-            f"{exact_time(gone.since, tz)})\n")
+            f"以下是它消失前的最后一版，{then}。({en})\n")

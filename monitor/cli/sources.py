@@ -218,21 +218,35 @@ def print_inspection(got: Inspection) -> None:
 
 @sources.command("add")
 @click.argument("url")
-@click.option("--name", required=True, help="Unique name: letters, digits, '.', '_', '-'.")
+@click.option("--name", required=True, help="Unique name: ASCII letters, digits, '.', "
+              "'_', '-' (a Chinese name goes in --title).")
+@click.option("--title", help="A title shown until the page's own is fetched, e.g. 吉林省人民政府.")
 @click.option("--content", help="CSS selector of the text that matters.")
 @click.option("--interval", help="How often, e.g. 30m, 6h, 1d (default: settings).")
 @click.option("--tags", help="Comma-separated tags, e.g. hubei,reply.")
+@click.option("--kind", type=click.Choice(["page", "listing", "feed"]), default="page",
+              show_default=True, help="listing: a column page, each document it lists "
+              "tracked as a page of its own; feed: an RSS/Atom feed, likewise.")
+@click.option("--links", help="listing: CSS selector of the document links (default: "
+              "found on the page).")
 @click.option("--force", is_flag=True, help="Add it even if the test fetch fails.")
 @sources_option
 @handle_errors
-def add(url: str, name: str, content: str | None, interval: str | None, tags: str | None,
-        force: bool, sources_file: Path) -> None:
-    """Test URL like `sources test`, then append it to the sources file."""
+def add(url: str, name: str, title: str | None, content: str | None, interval: str | None,
+        tags: str | None, kind: str, links: str | None, force: bool, sources_file: Path
+        ) -> None:
+    """Test URL like `sources test`, then append it to the sources file.
+
+    Exit 0: added; 2: refused before any fetch (the file would be invalid: a bad name,
+    a duplicate, a page already tracked...); 1: the test fetch failed (a 404, a selector
+    that matches nothing, no documents in a listing: --force adds it anyway)."""
     try:
         config = load(sources_file, quiet=True)
         on_disk, bom, before = read_for_edit(sources_file)
-        after = add_source(before, _entry(name, url, content, interval, tags),
-                           path=sources_file)
+        entry = _entry(name, url, content, interval, tags, kind, links)
+        if title:
+            entry["title"] = title
+        after = add_source(before, entry, path=sources_file)
         edited = parse_config(after, path=sources_file)
         source = edited.source(name)
         refuse_followed(edited, source)
@@ -252,14 +266,32 @@ def add(url: str, name: str, content: str | None, interval: str | None, tags: st
                           f"{zh.DETAIL}warning: {escape(str(exc))} (added anyway: --force)",
                           highlight=False, soft_wrap=True)
     else:
-        console.print(f"test fetch ok: [bold]{escape(got.extracted.title)}[/] · "
-                      f"{len(got.extracted.text)} characters of text")
+        _print_tested(got, source)
     try:
         write_atomically(sources_file, on_disk, bom + after)
     except ConfigError as exc:
         refused("未添加", exc)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
                   highlight=False, markup=False)
+
+
+def _print_tested(got: Inspection, source: SourceConfig) -> None:
+    """What the test fetch found: a listing's documents; a page's characters, and, when
+    the page is a column (what ``sources test`` sees), that ``--kind listing`` would
+    track its documents."""
+    docs = len(got.extracted.documents)
+    if source.is_listing:
+        console.print(f"test fetch ok: [bold]{escape(got.extracted.title)}[/] · {docs} "
+                      "documents to track")
+        return
+    console.print(f"test fetch ok: [bold]{escape(got.extracted.title)}[/] · "
+                  f"{len(got.extracted.text)} characters of text")
+    if got.extracted.listing and docs:
+        console.print(f"[yellow]提示：[/]这个页面是栏目页（{docs} 篇文档）：已按普通页面添加，"
+                      "只跟踪这一页；如要逐篇跟踪其中的文档，请删除后用 --kind listing 重新添加"
+                      f"（monitor sources remove {escape(source.name)}）。(hint: this page is a "
+                      f'column of {docs} documents: with --kind listing each becomes a tracked '
+                      "page of its own)", highlight=False, soft_wrap=True)
 
 
 def refuse_followed(config: Config, source: SourceConfig, store: Store | None = None
@@ -301,8 +333,12 @@ def followed_problems(config: Config, store: Store | None = None) -> list[Config
 
 
 def _entry(name: str, url: str, content: str | None, interval: str | None,
-           tags: str | None) -> dict[str, Any]:
+           tags: str | None, kind: str = "page", links: str | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": name, "url": url}
+    if kind != "page":
+        entry["kind"] = kind
+    if links:
+        entry["links"] = links
     if content:
         entry["content"] = content
     if interval:

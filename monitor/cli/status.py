@@ -31,6 +31,7 @@ and rich lays it out in ~5 s.  ``--all`` shows every row as before; piped output
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +44,7 @@ from monitor.cli.common import (
     console,
     handle_errors,
     json_option,
-    load,
+    load_reading,
     local_time,
     open_store,
     plain_table,
@@ -52,7 +53,7 @@ from monitor.cli.common import (
     start_logging,
     to_jsonable,
 )
-from monitor.config import Config
+from monitor.config import Config, SourceConfig
 from monitor.holder import ended_here
 from monitor.types import exact_time
 from storage import glance
@@ -83,7 +84,7 @@ SHOWN = 20  # rows of the summary's table of sources needing attention
 @handle_errors
 def status(sources_file: Path, every: bool, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
-    config = load(sources_file, logging=False)  # only the Store below may log
+    config = load_reading(sources_file, logging=False)  # only the Store below may log
     rows, recent = read_status(config)
     if as_json:
         print_json(status_json(rows, recent, config))
@@ -184,10 +185,30 @@ def _with_line(fields: dict[str, object] | None, line: str | None) -> dict[str, 
 
 
 def read_status(config: Config) -> tuple[list[SourceStatus], RecentChecks]:
-    """Each enabled source's row and the last hour's checks: through the driver when
-    the schema is at head, else through ``Store`` (which creates or migrates it)."""
-    sources = [s for s in config.sources if s.enabled]
-    since = utcnow() - timedelta(hours=1)
+    """Each source's row (a paused one marked ``paused``) and the last hour's checks:
+    through the driver when the schema is at head, else through ``Store`` (which creates
+    or migrates it)."""
+    listed = list(config.sources) if config.broken is None else _stored(config)
+    rows, recent = _read_status(config, listed, utcnow() - timedelta(hours=1))
+    paused = {s.name for s in listed if not s.enabled}
+    return [replace(r, paused=True) if r.source in paused else r for r in rows], recent
+
+
+def _stored(config: Config) -> list[SourceConfig]:
+    """The sources the database has (as last synced), when the file does not load:
+    name, URL, whether paused, schedule and kind, all that ``status`` shows of them."""
+    start_logging(config, quiet=True)
+    with open_store(config) as store:
+        stored = store.stored_sources()
+    return [SourceConfig(
+        name=name, url=url, enabled=c.get("enabled") is not False,
+        interval=timedelta(seconds=c["interval"]) if c.get("interval") else None,
+        cron=c.get("cron"), kind=str(c.get("kind") or "page"), tags=tuple(c.get("tags") or ()))
+        for name, url, c in stored]
+
+
+def _read_status(config: Config, sources: list[SourceConfig], since: datetime
+                 ) -> tuple[list[SourceStatus], RecentChecks]:
     read = glance.status(config.settings.database_url, sources, since)
     if read is not None:
         return read
@@ -296,6 +317,8 @@ def _backlog(rows: list[SourceStatus]
 def _due(r: SourceStatus, now: datetime) -> bool:
     """Its slot has passed, or it was never checked at all.  A source checked by
     ``monitor check`` only (cron, no daemon) has no slot: it is not behind anything."""
+    if r.paused:  # not checked until resumed: behind nothing
+        return False
     if r.next_check_at is None:
         return r.last_check_at is None
     return r.next_check_at <= now
@@ -338,7 +361,7 @@ def _cells(r: SourceStatus, tz: str, now: datetime) -> list[str]:
         result += f" ({r.last_http_status})"
     if r.last_outcome == "error" and r.last_error:
         result += f": {_cut(r.last_error, RESULT_CHARS)}"
-    status = r.status + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
+    status = _word(r) + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
     return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz, now),
             local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions)]
 
@@ -367,10 +390,16 @@ def _status_cell(r: SourceStatus, style: str) -> Text:
     (the column reads fine while replies it listed are deleted)."""
     from rich.text import Text
 
-    cell = Text(r.status, style=style)
+    cell = Text(_word(r), style="dim" if r.paused else style)
     if r.documents_gone:
         cell.append(f"（{r.documents_gone} 篇文档已删除）", style=STYLE.get("gone", ""))
     return cell
+
+
+def _word(r: SourceStatus) -> str:
+    """The status column: the page's status, ``已暂停`` for a paused source (its page's
+    status is the last one seen, and stays so until it is resumed)."""
+    return f"已暂停（{r.status}）" if r.paused else r.status
 
 
 def stale_leases(rows: list[SourceStatus]) -> dict[str, object] | None:
@@ -395,6 +424,8 @@ def stale_leases_line(rows: list[SourceStatus]) -> str | None:
 
 
 def _next(r: SourceStatus, tz: str, now: datetime) -> str:
+    if r.paused:
+        return "— (已暂停 paused: enabled = false)"
     lease = lease_of(r, now)
     if lease == "running":
         return f"running on {r.lease_owner}"

@@ -277,7 +277,8 @@ def add_page(request: Request) -> Response:
 
 def _add_form(request: Request, session: Session, form: dict[str, str], status: int = 200,
               **result: Any) -> Response:
-    values = {k: form.get(k, "") for k in ("name", "url", "content", "interval", "tags")}
+    values = {k: form.get(k, "") for k in ("name", "url", "content", "interval", "tags",
+                                           "kind", "links")}
     context = {"error": None, "tested": None, "source": None, **result}
     return _render(request, "admin_add.html", status=status, csrf=session.csrf,
                    values=values, force=bool(form.get("force")), **context)
@@ -287,7 +288,9 @@ def _entry(form: dict[str, str]) -> dict[str, Any]:
     """The new ``[[sources]]`` table, as ``monitor sources add`` builds it."""
     entry: dict[str, Any] = {"name": form.get("name", "").strip(),
                              "url": form.get("url", "").strip()}
-    for key in ("content", "interval"):
+    if form.get("kind", "page") != "page":  # listing, feed; an unknown one is refused
+        entry["kind"] = form["kind"]
+    for key in ("content", "interval", "links"):
         if form.get(key, "").strip():
             entry[key] = form[key].strip()
     tags = [t.strip() for t in form.get("tags", "").replace("，", ",").split(",")]
