@@ -286,6 +286,8 @@ class Checker:
             state = await self._read(source, page_id)
         if isinstance(state, CheckResult):
             return state
+        if state.shared:
+            source = await self._shared(source, state)
         seen = await self._observe(source, state)
         for _ in range(MAX_CONFLICTS):
             record = await self._record(source, state, seen, started, t0)
@@ -311,6 +313,17 @@ class Checker:
         except MonitorError as exc:
             logger.error("{}: cannot read state: {}", source.name, exc)
             return CheckResult(source.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
+
+    async def _shared(self, source: SourceConfig, state: PageState) -> SourceConfig:
+        """A document other listings list too: checked with its own listing's settings,
+        told to their watchers as well (``storage/documents.py``).  A listing not in this
+        configuration (removed since) tells nobody."""
+        from storage.documents import shared_with
+
+        names = await asyncio.to_thread(shared_with, self.store, state.page_id)
+        also = [self.config.source(n).document(state.url) for n in names
+                if any(s.name == n and s.is_listing for s in self.config.sources)]
+        return replace(source, also=tuple(also)) if also else source
 
     async def _observe(self, source: SourceConfig, state: PageState) -> Observation:
         # new settings of the source: the page is read whole (``settings_read``)

@@ -18,6 +18,22 @@ version and its documents never disagree (a crash between the two is impossible)
   again.
 * At most ``max_documents`` documents of a listing are created; links beyond that are
   left out (newest first: a column lists its newest items first) and say so in the log.
+* **One page, one history, listings too.**  A link that is already a document of
+  another listing (a reply under both 建议答复 and 提案答复, two listings of one site: the
+  same URL as written) is not a second page: the first listing to find it owns its page
+  (checked once a round, on the owner's ``[sources.follow]`` settings and plan, one
+  history); this listing keeps a row of kind ``reference`` (``same_as``: that page) with
+  its own list title, date and listed state, never checked.  The document is told once
+  to each watcher of either listing (``shared_with``; ``Config.watchers_of``); it is
+  listed while either column lists it (``Schedule.due_documents``).  A document the
+  other listing found earlier is not news again when this one lists it (no 新文档); one
+  both list for the first time is told once, to the watchers of both.  The owner is a
+  listing still checked: an owner's source removed or paused, or its document unlisted
+  and gone (followed no more), and this listing's row becomes a document of its own
+  (its history starts there; the old one stays the owner's, under its URL).  Two
+  listings committed at once by two daemons on PostgreSQL take turns
+  (``pg_advisory_xact_lock``), so one of them always sees the other's page.  Documents
+  found by two listings before this rule (migration 0014) keep their two pages.
 """
 
 from __future__ import annotations
@@ -27,6 +43,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
 from sqlmodel import Session, col, or_, select
 
 from monitor.types import ChangeKind, Document
@@ -36,6 +53,8 @@ from storage.records import DocumentSync
 if TYPE_CHECKING:
     from storage import Store
 
+SHARED_LOCK = 0x6D6F6E69746F72  # pg_advisory_xact_lock key of the listings' syncs (_owners)
+
 
 def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
          complete: bool, max_documents: int, now: datetime) -> DocumentSync:
@@ -44,15 +63,18 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
     known = {p.url: p for p in s.exec(select(Page).where(Page.parent_id == listing.id))}
     taken = set(s.exec(select(Page.url).where(Page.source_id == listing.source_id,
                                               col(Page.parent_id).is_(None))))
+    owners = _owners(s, listing, [d.url for d in docs if d.url not in known])
     added, relisted = [], []
     for doc in docs:
         page = known.get(doc.url)
         if page is None:
             if doc.url in taken or len(known) >= max_documents:
                 continue
-            page = _new(s, listing, doc, announce=not baseline)
+            owner = owners.get(doc.url)
+            page = _new(s, listing, doc, announce=not baseline, same_as=owner)
             known[doc.url] = page
-            added.append(page.id or 0)
+            if owner is None:
+                added.append(page.id or 0)
             continue
         if not page.listed:
             relisted.append(page.id or 0)
@@ -61,7 +83,46 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
     cutoff = None if complete else _oldest(docs)
     unlisted = [_unlist(s, p, now) for url, p in known.items()
                 if p.listed and url not in listed_now and _within(p, complete, cutoff)]
+    added += _orphans(s, [p for p in known.values() if p.kind == "reference" and p.listed])
     return DocumentSync(tuple(added), tuple(relisted), tuple(unlisted))
+
+
+def _owners(s: Session, listing: Page, urls: list[str]) -> dict[str, int]:
+    """URL → page id of the ``urls`` another listing already follows as its documents
+    (``_following``): this listing only refers to them (the module doc)."""
+    if not urls:
+        return {}
+    if s.get_bind().dialect.name == "postgresql":  # two listings' syncs take turns
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SHARED_LOCK})
+    rows = s.exec(select(Page, SourceRow.config).join(
+        SourceRow, col(SourceRow.id) == col(Page.source_id)).where(
+        col(Page.url).in_(urls), Page.kind == "document",
+        Page.source_id != listing.source_id, col(SourceRow.active).is_(True)))
+    return {p.url: p.id or 0 for p, config in rows if _following(p, config)}
+
+
+def _following(page: Page, config: dict[str, object]) -> bool:
+    """A document its listing still checks: listed or not gone (``followed``), of a
+    source not paused (``enabled = false``: its documents are not checked)."""
+    return (page.listed or page.status != "gone") and config.get("enabled", True) is not False
+
+
+def _orphans(s: Session, refs: list[Page]) -> list[int]:
+    """The listed references whose document's listing no longer checks it (removed,
+    paused, its document unlisted and gone) become documents of this listing, due now
+    (not news: no 新文档); their ids."""
+    if not refs:
+        return []
+    owners = {p.id: _following(p, config) for p, config in s.exec(
+        select(Page, SourceRow.config).join(SourceRow, col(SourceRow.id) == col(Page.source_id))
+        .where(col(Page.id).in_([r.same_as for r in refs]), col(SourceRow.active).is_(True)))}
+    out = []
+    for ref in refs:
+        if not owners.get(ref.same_as):
+            ref.kind, ref.same_as, ref.announce = "document", None, False
+            s.add(ref)
+            out.append(ref.id or 0)
+    return out
 
 
 def _within(page: Page, complete: bool, cutoff: tuple[int, ...] | None) -> bool:
@@ -85,10 +146,12 @@ def sortable_date(date: str) -> tuple[int, ...] | None:
     return parts[:3] if len(parts) >= 3 and parts[0] > 1900 else None
 
 
-def _new(s: Session, listing: Page, doc: Document, *, announce: bool) -> Page:
-    page = Page(source_id=listing.source_id, url=doc.url, kind="document",
+def _new(s: Session, listing: Page, doc: Document, *, announce: bool,
+         same_as: int | None = None) -> Page:
+    page = Page(source_id=listing.source_id, url=doc.url,
+                kind="document" if same_as is None else "reference", same_as=same_as,
                 parent_id=listing.id, list_title=doc.title, list_date=doc.date or None,
-                announce=announce)
+                announce=announce and same_as is None)
     s.add(page)
     s.flush()
     return page
@@ -122,3 +185,13 @@ def followed(store: Store) -> list[tuple[str, str]]:
                       .where(Page.kind == "document", col(SourceRow.active).is_(True),
                              or_(col(Page.listed).is_(True), Page.status != "gone")))
         return [(url, name) for url, name in rows]
+
+
+def shared_with(store: Store, page_id: int) -> list[str]:
+    """The names of the other active listings that list document ``page_id`` (their
+    ``reference`` rows): their watchers are told its changes too (the module doc)."""
+    with store.session() as s:
+        return list(dict.fromkeys(s.exec(
+            select(SourceRow.name).join(Page, col(SourceRow.id) == col(Page.source_id))
+            .where(Page.same_as == page_id, Page.kind == "reference",
+                   col(SourceRow.active).is_(True)).order_by(col(Page.id)))))

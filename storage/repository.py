@@ -92,6 +92,8 @@ _STATE = sa_select(
     sa_select(func.count()).select_from(_child)
     .where(_child.c.parent_id == P.id, _child.c.listed).scalar_subquery().label("listed"),
     _TEXT_OWED.label("text_owed"),
+    # another listing lists this document too (storage/documents.py): its watchers are told
+    exists().where(_child.c.same_as == P.id, _child.c.kind == "reference").label("shared"),
 ).join(sources, S.id == P.source_id)
 _STATE_OF_SOURCE = (_STATE.where(S.name == bindparam("name"), P.kind == "page")
                     .order_by(P.id).limit(1))  # the main page: Store._main_page
@@ -411,7 +413,7 @@ class Store:
             last_error_kind=row.error_kind,
             kind=row.kind, announce=row.announce, list_title=row.list_title,
             list_date=row.list_date, documents_listed=int(row.listed or 0),
-            text_owed=bool(row.text_owed),
+            text_owed=bool(row.text_owed), shared=bool(row.shared),
             settings_at=row.updated_at, settings_read_at=row.settings_read_at,
             read_rules=row.read_rules,
         )
@@ -788,7 +790,9 @@ class Store:
                               .order_by(col(Page.id))).first()
                 if page is not None:
                     return src, page
-            page = s.exec(select(Page).where(Page.url == name_or_url)).first()
+            # a document two listings list: its page, not the other's reference to it
+            page = s.exec(select(Page).where(Page.url == name_or_url)
+                          .order_by(col(Page.kind) == "reference", col(Page.id))).first()
             if page is not None:
                 return s.get(SourceRow, page.source_id), page  # type: ignore[return-value]
         raise KeyError(name_or_url)
