@@ -31,9 +31,10 @@ version and its documents never disagree (a crash between the two is impossible)
   listing still checked: an owner's source removed or paused, or its document unlisted
   and gone (followed no more), and this listing's row becomes a document of its own
   (its history starts there; the old one stays the owner's, under its URL).  Two
-  listings committed at once by two daemons on PostgreSQL take turns
-  (``pg_advisory_xact_lock``), so one of them always sees the other's page.  Documents
-  found by two listings before this rule (migration 0014) keep their two pages.
+  listings committed at once by two daemons on PostgreSQL take turns (a listing's
+  commit holds ``Store._changes_in_id_order``'s lock from before its sync), so one of
+  them always sees the other's page; SQLite has one writer.  Documents found by two
+  listings before this rule (migration 0014) keep their two pages.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
 from sqlmodel import Session, col, or_, select
 
 from monitor.types import ChangeKind, Document
@@ -52,8 +52,6 @@ from storage.records import DocumentSync
 
 if TYPE_CHECKING:
     from storage import Store
-
-SHARED_LOCK = 0x6D6F6E69746F72  # pg_advisory_xact_lock key of the listings' syncs (_owners)
 
 
 def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
@@ -92,8 +90,6 @@ def _owners(s: Session, listing: Page, urls: list[str]) -> dict[str, int]:
     (``_following``): this listing only refers to them (the module doc)."""
     if not urls:
         return {}
-    if s.get_bind().dialect.name == "postgresql":  # two listings' syncs take turns
-        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SHARED_LOCK})
     rows = s.exec(select(Page, SourceRow.config).join(
         SourceRow, col(SourceRow.id) == col(Page.source_id)).where(
         col(Page.url).in_(urls), Page.kind == "document",

@@ -456,8 +456,8 @@ class Store:
                 return CommitResult(0, None, outcome="conflict", conflict=True)
             lease = _lease_values(page.lease_owner, rec)
             baseline = page.last_version_id is None
-            if rec.changes or rec.documents is not None:
-                self._changes_in_id_order(s)
+            if rec.changes or rec.documents is not None:  # documents: also keeps two
+                self._changes_in_id_order(s)  # listings' syncs apart (storage/documents.py)
             version_id = (self._add_version(c, page, rec.version, ready) if rec.version
                           else None)
             change_ids = self._add_changes(c, rec, version_id)

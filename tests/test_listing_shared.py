@@ -217,3 +217,29 @@ async def test_a_column_removed_hands_its_shared_replies_to_the_other(
     pass_a_day(store)
     await check_both(only_ta, store)
     assert alerts(store) == [("ta@example.org", "changed")]
+
+
+async def test_a_reply_one_column_took_off_is_listed_while_the_other_lists_it(
+        config: Config, store: Store, site: Site) -> None:
+    from storage.instant import utcnow
+    from storage.schedule import Schedule
+
+    columns = Columns(site)
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)
+    columns.items["jy"].remove(1)  # 建议答复 (its page's owner) takes it off
+    await jy_then_ta(config, store)
+    pass_a_day(store)
+    jy = store.resolve_page("jy")[1].id or 0
+    schedule = Schedule(store, "test", 60)
+
+    def off() -> object:
+        [row] = [r for r in schedule.due_documents([jy], utcnow())
+                 if r[2] == site.url("/doc/t1.html")]
+        return row[3]
+
+    assert off() is None  # 提案答复 still lists it: checked at the follow interval
+    columns.items["ta"].remove(1)
+    await jy_then_ta(config, store)
+    pass_a_day(store)
+    assert off() is not None  # off both: the slower plan of an unlisted document
