@@ -790,9 +790,12 @@ class Store:
                               .order_by(col(Page.id))).first()
                 if page is not None:
                     return src, page
-            # a document two listings list: its page, not the other's reference to it
-            page = s.exec(select(Page).where(Page.url == name_or_url)
-                          .order_by(col(Page.kind) == "reference", col(Page.id))).first()
+            # a document two listings list: its page, not the other's reference to it;
+            # one a listing took over from a removed one: the page checked now
+            page = s.exec(select(Page).join(SourceRow, col(SourceRow.id) == Page.source_id)
+                          .where(Page.url == name_or_url)
+                          .order_by(col(SourceRow.active).desc(),
+                                    col(Page.kind) == "reference", col(Page.id))).first()
             if page is not None:
                 return s.get(SourceRow, page.source_id), page  # type: ignore[return-value]
         raise KeyError(name_or_url)

@@ -213,6 +213,7 @@ async def test_a_column_removed_hands_its_shared_replies_to_the_other(
     [mine] = [p for p in pages_of(store, site.url("/doc/t1.html"))
               if p.kind == "document" and p.id != owner.id]
     assert mine.source_id != owner.source_id and alerts(store) == []  # not news
+    assert store.resolve_page(site.url("/doc/t1.html"))[1].id == mine.id  # history URL
     columns.amended.add(1)
     pass_a_day(store)
     await check_both(only_ta, store)
