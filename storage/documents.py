@@ -30,7 +30,8 @@ version and its documents never disagree (a crash between the two is impossible)
   both list for the first time is told once, to the watchers of both.  The owner is a
   listing still checked: an owner's source removed or paused, or its document unlisted
   and gone (followed no more), and this listing's row becomes a document of its own
-  (its history starts there; the old one stays the owner's, under its URL).  Two
+  (its history starts there, and ``monitor history URL`` shows it: ``Store.resolve_page``
+  prefers an active source's page; the old one stays the owner's).  Two
   listings committed at once by two daemons on PostgreSQL take turns (a listing's
   commit holds ``Store._changes_in_id_order``'s lock from before its sync), so one of
   them always sees the other's page; SQLite has one writer.  Documents found by two
