@@ -27,11 +27,14 @@ version and its documents never disagree (a crash between the two is impossible)
   to each watcher of either listing (``shared_with``; ``Config.watchers_of``); it is
   listed while either column lists it (``Schedule.due_documents``).  A document the
   other listing found earlier is not news again when this one lists it (no 新文档); one
-  both list for the first time is told once, to the watchers of both.  The owner is a
-  listing still checked: an owner's source removed or paused, or its document unlisted
-  and gone (followed no more), and this listing's row becomes a document of its own
+  both list for the first time is told once, to the watchers of both.  The owner's
+  source removed, or its document unlisted and gone (followed no more), and this
+  listing's row becomes a document of its own
   (its history starts there, and ``monitor history URL`` shows it: ``Store.resolve_page``
-  prefers an active source's page; the old one stays the owner's).  Two
+  prefers an active source's page; the old one stays the owner's).  A paused owner
+  (``enabled = false``) keeps its documents, unchecked while it is paused like all its
+  pages: handed over, they would be checked twice, two histories again, once it is
+  resumed.  Two
   listings committed at once by two daemons on PostgreSQL take turns (a listing's
   commit holds ``Store._changes_in_id_order``'s lock from before its sync), so one of
   them always sees the other's page; SQLite has one writer.  Documents found by two
@@ -91,27 +94,28 @@ def _owners(s: Session, listing: Page, urls: list[str]) -> dict[str, int]:
     (``_following``): this listing only refers to them (the module doc)."""
     if not urls:
         return {}
-    rows = s.exec(select(Page, SourceRow.config).join(
+    rows = s.exec(select(Page).join(
         SourceRow, col(SourceRow.id) == col(Page.source_id)).where(
         col(Page.url).in_(urls), Page.kind == "document",
         Page.source_id != listing.source_id, col(SourceRow.active).is_(True)))
-    return {p.url: p.id or 0 for p, config in rows if _following(p, config)}
+    return {p.url: p.id or 0 for p in rows if _following(p)}
 
 
-def _following(page: Page, config: dict[str, object]) -> bool:
-    """A document its listing still checks: listed or not gone (``followed``), of a
-    source not paused (``enabled = false``: its documents are not checked)."""
-    return (page.listed or page.status != "gone") and config.get("enabled", True) is not False
+def _following(page: Page) -> bool:
+    """A document its (active) listing still follows: listed or not gone (``followed``).
+    A paused listing (``enabled = false``) still owns its documents: handed over, they
+    would be checked twice once it is resumed."""
+    return page.listed or page.status != "gone"
 
 
 def _orphans(s: Session, refs: list[Page]) -> list[int]:
-    """The listed references whose document's listing no longer checks it (removed,
-    paused, its document unlisted and gone) become documents of this listing, due now
-    (not news: no 新文档); their ids."""
+    """The listed references whose document's listing no longer follows it (removed, its
+    document unlisted and gone) become documents of this listing, due now (not news: no
+    新文档); their ids."""
     if not refs:
         return []
-    owners = {p.id: _following(p, config) for p, config in s.exec(
-        select(Page, SourceRow.config).join(SourceRow, col(SourceRow.id) == col(Page.source_id))
+    owners = {p.id: _following(p) for p in s.exec(
+        select(Page).join(SourceRow, col(SourceRow.id) == col(Page.source_id))
         .where(col(Page.id).in_([r.same_as for r in refs]), col(SourceRow.active).is_(True)))}
     out = []
     for ref in refs:

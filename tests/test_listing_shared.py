@@ -244,3 +244,21 @@ async def test_a_reply_one_column_took_off_is_listed_while_the_other_lists_it(
     await jy_then_ta(config, store)
     pass_a_day(store)
     assert off() is not None  # off both: the slower plan of an unlisted document
+
+
+async def test_a_paused_column_keeps_its_shared_replies(
+        tmp_path: Path, config: Config, store: Store, site: Site) -> None:
+    Columns(site)
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)
+    text = config.path.read_text(encoding="utf-8")
+    (tmp_path / "paused.toml").write_text(text.replace(
+        'name = "jy"', 'name = "jy"\nenabled = false', 1), encoding="utf-8")
+    paused = load_config(tmp_path / "paused.toml", env={})
+    assert not paused.source("jy").enabled
+    store.sync_sources(paused.sources)
+    await run_checks(paused, store, [paused.source("ta")], progress=False)
+    await jy_then_ta(config, store)  # resumed: still one page, checked once
+    assert len([p for p in pages_of(store, site.url("/doc/t1.html"))
+                if p.kind == "document"]) == 1
+    assert site.hits("/doc/t1.html") == 1
