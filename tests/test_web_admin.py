@@ -221,7 +221,7 @@ async def test_pause_resume_and_remove_edit_the_file(
     await post(admin, "/admin/sources/wh-reply/remove", csrf)
     assert [s.name for s in load_config(path).sources] == ["wh-reply"]
     said = (await admin.get("/admin")).text  # as `monitor sources remove` says it
-    assert "未修改" in said and "这是文件中唯一的来源" in said and "「暂停」" in said
+    assert "未删除：" in said and "这是文件中唯一的来源" in said and "「暂停」" in said
     assert "取值无效" not in said
     await post(admin, "/admin/add", csrf, action="save", name="two",
                url=site.route("/plan.html", seed_page(3)))

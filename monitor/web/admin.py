@@ -336,8 +336,10 @@ async def add(request: Request) -> Response:
     return _to("/admin")
 
 
-async def _edit(request: Request, name: str, edit: Any, done: str) -> Response:
-    """Apply ``edit(text, path) -> text`` to the file, then back to the list."""
+async def _edit(request: Request, name: str, edit: Any, done: str,
+                refused: str = "未修改") -> Response:
+    """Apply ``edit(text, path) -> text`` to the file, then back to the list (a refusal
+    flashed after ``refused``, as the CLI says it: 未删除 for a removal)."""
     session, _ = await _post(request)
     admin = _admin(request)
     try:
@@ -348,7 +350,7 @@ async def _edit(request: Request, name: str, edit: Any, done: str) -> Response:
     except KeyError:
         raise HTTPException(404, f"没有名为 {name} 的来源") from None
     except ConfigError as exc:
-        session.flash = ("error", f"未修改：{_config_error(exc)}", None)
+        session.flash = ("error", f"{refused}：{_config_error(exc)}", None)
     else:
         session.flash = ("ok", done, None)
     return _to("/admin")
@@ -387,7 +389,8 @@ async def remove(request: Request, name: str) -> Response:
         after = remove_source(text, name, path=path)  # KeyError first: not in the file
         refuse_only(text, name, path=path)  # as `monitor sources remove`
         return after
-    return await _edit(request, name, edit, f"已删除 {name}：不再检查，已存档的版本保留")
+    return await _edit(request, name, edit, f"已删除 {name}：不再检查，已存档的版本保留",
+                       "未删除")
 
 
 @router.post("/sources/{name}/check")
