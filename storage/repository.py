@@ -81,6 +81,11 @@ _child = pages.alias("child")
 _TEXT_OWED = case((and_(P.kind == "document", P.last_version_id.is_(None), ~P.announce),
                    exists().where(changes.c.page_id == P.id,
                                   changes.c.kind == "document_added")), else_=False)
+# Another listing lists this document too (storage/documents.py): its watchers are told
+# as well.  Looked up for documents only.
+_SHARED = case((P.kind == "document", exists().where(_child.c.same_as == P.id,
+                                                     _child.c.kind == "reference")),
+               else_=False)
 # A page, its source and what its newest change and check say: one query (page_state).
 _STATE = sa_select(
     P.id, P.source_id, P.url, P.etag, P.last_modified, P.failure_streak,
@@ -92,8 +97,7 @@ _STATE = sa_select(
     sa_select(func.count()).select_from(_child)
     .where(_child.c.parent_id == P.id, _child.c.listed).scalar_subquery().label("listed"),
     _TEXT_OWED.label("text_owed"),
-    # another listing lists this document too (storage/documents.py): its watchers are told
-    exists().where(_child.c.same_as == P.id, _child.c.kind == "reference").label("shared"),
+    _SHARED.label("shared"),
 ).join(sources, S.id == P.source_id)
 _STATE_OF_SOURCE = (_STATE.where(S.name == bindparam("name"), P.kind == "page")
                     .order_by(P.id).limit(1))  # the main page: Store._main_page
