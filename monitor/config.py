@@ -128,6 +128,9 @@ class SourceConfig:
     proxy: str | None = None  # None: settings.proxy / the environment; "direct": none
     headers: tuple[tuple[str, str], ...] = ()  # added to every request of the page
     cookies_env: str | None = None  # NAME of a variable holding a Cookie header
+    # A document another listing lists too: that listing's settings of it, whose
+    # watchers are told as well (``storage/documents.py``).  Not a setting: never stored.
+    also: tuple[SourceConfig, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_listing(self) -> bool:
@@ -161,7 +164,7 @@ class SourceConfig:
         ``headers`` is pairs): ``Store.sync_sources`` compares the two, and a source
         that compared unequal at every sync had its settings "changed" at every run —
         its page read whole, without validators (``pipeline.settings_read``)."""
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "also"}
         d["interval"] = self.interval.total_seconds() if self.interval else None
         d["follow"] = self.follow.config_dict() if self.follow else None
         return {k: _listed(v) for k, v in d.items()}
@@ -237,7 +240,10 @@ class Config:
         return chosen
 
     def watchers_of(self, source: SourceConfig) -> list[WatcherConfig]:
-        return [w for w in self.watchers if w.wants(source)]
+        """Its watchers; for a document two listings list, the watchers of either, each
+        once (``SourceConfig.also``)."""
+        every = (source, *source.also)
+        return [w for w in self.watchers if any(w.wants(s) for s in every)]
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None,

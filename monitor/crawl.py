@@ -25,7 +25,10 @@ A read that ``max_pages`` stopped with pages left, or one cut short by a believe
 failure, is *incomplete*: a document not seen is taken for removed only if the list dates
 say it should have been among the pages read (``storage/documents.py``).  The
 listing's version is the text of all pages read, one item per line, so an item pushed
-from page 1 to page 2 is not a removal.
+from page 1 to page 2 is not a removal.  The read keeps page 1's own reading
+(``Inspection.first``): the stored raw body is page 1's, and an upgrade's re-read of it
+stands for the whole version only with the later pages' lines added
+(``monitor.pipeline._column_as_read``).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ async def read_rest(source: SourceConfig, first: Inspection, inspect_page: Inspe
     for n in range(2, source.max_pages + 2):
         found = next_page(source, html, url, n)
         if found is None or found[0] in seen:
-            return replace(first, extracted=merged, complete=True)
+            return replace(first, extracted=merged, complete=True, first=first.extracted)
         if n > source.max_pages:
             break  # there is more: items beyond here were not seen, not removed
         nxt, announced = found
@@ -80,10 +83,10 @@ async def read_rest(source: SourceConfig, first: Inspection, inspect_page: Inspe
                            n, exc.args[0] if exc.args else exc, n - 1)
             break
         if got is None:
-            return replace(first, extracted=merged, complete=True)
+            return replace(first, extracted=merged, complete=True, first=first.extracted)
         merged = merge(merged, got.extracted)
         html, url = got.fetch.text, got.fetch.final_url
-    return replace(first, extracted=merged, complete=False)
+    return replace(first, extracted=merged, complete=False, first=first.extracted)
 
 
 async def _page(source: SourceConfig, n: int, url: str, inspect_page: InspectPage, *,

@@ -28,6 +28,19 @@ only for the few pages of the window.
 
 Several replicas on PostgreSQL: each sees every due page; only the one that wins the
 page's claim checks it (``storage.schedule``).
+
+Stopping (SIGTERM/SIGINT) is bounded whatever the database does.  Running checks get
+``shutdown_grace`` seconds, then are cancelled; but a step already in a thread (a claim,
+a commit, a page being read) cannot be cancelled, and one blocked there (the database
+locked by another process, a stalled connection, a heavily loaded machine) used to hold
+the stop for as long as it stayed blocked: giving the leases back waited for the same
+lock, and ``asyncio.run`` joins every thread of the default executor at exit.  So each
+of the stop's own database steps waits at most ``STOP_WAIT`` seconds (leases and alerts
+not given back run out by themselves), the daemon's threads are its own executor, and
+those still busy ``STOP_WAIT`` seconds after the rest has stopped are left: they are
+named in the log (not waited for) and ``monitor run`` exits without joining them
+(``Daemon.abandoned``).  What they were doing is lost as a cancelled check's is: each
+commit is one transaction.
 """
 
 from __future__ import annotations
@@ -37,8 +50,10 @@ import ctypes
 import ctypes.util
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -77,6 +92,9 @@ TIMER_MARGIN = 0.005  # seconds a timer fires after its slot
 # A look since the last one also takes pages due this long before it: a check released
 # while the last look ran, with its next slot already passed, is not left to the sweep.
 DISPATCH_OVERLAP = timedelta(seconds=5)
+# seconds the stop waits, after the running checks (``shutdown_grace``), for each of its
+# own database steps (giving leases and alerts back) and for work left in threads
+STOP_WAIT = 5.0
 T = TypeVar("T")
 
 
@@ -98,8 +116,20 @@ class Daemon:
         self.path, self.log_json = sources, log_json
         self.stop_event = asyncio.Event()
         self.force: Callable[[], None] = lambda: None  # a second signal: stop right now
+        self.abandoned = 0  # threads still busy when it stopped: not waited for
 
     async def run(self) -> int:
+        threads = ThreadPoolExecutor(thread_name_prefix="monitor")  # see the module doc
+        asyncio.get_running_loop().set_default_executor(threads)
+        try:
+            await self._run()
+        finally:
+            self.abandoned = await _let_go(threads, STOP_WAIT)
+        logger.info("monitor stopped")
+        await logger.complete()
+        return 0
+
+    async def _run(self) -> None:
         watcher = SourcesWatcher(self.path)
         config = parse_sources(self.path, watcher.initial)
         setup_logging(json_lines=self.log_json or config.settings.log_json)
@@ -118,9 +148,6 @@ class Daemon:
                     await running.serve()
             finally:
                 store.close()
-        logger.info("monitor stopped")
-        await logger.complete()
-        return 0
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -222,9 +249,10 @@ class _Running:
         await asyncio.gather(self.runner.stop(grace), self._stop_delivery(grace))
         self.scheduler.shutdown(wait=False)
         self.runner.close()
-        await asyncio.to_thread(shutdown_diff_workers)
+        await _bounded(shutdown_diff_workers, "stopping the diff workers")
         with reported("could not give back the leases (they expire by themselves)"):
-            if released := await asyncio.to_thread(self.schedule.release_all):
+            if released := await _bounded(self.schedule.release_all, "giving back the "
+                                          "leases (they expire by themselves)"):
                 logger.info("gave back {} leases", released)
         if server is not None:
             await server.close()
@@ -401,7 +429,8 @@ class _Running:
                 t.cancel()
             await asyncio.gather(task, return_exceptions=True)
         with reported("could not give back the alerts being sent (their lease runs out)"):
-            if released := await asyncio.to_thread(deliverer.release_held):
+            if released := await _bounded(deliverer.release_held, "giving back the alerts "
+                                          "being sent (their lease runs out)"):
                 logger.info("gave back {} alerts not sent", released)
 
     async def deliver(self) -> None:
@@ -517,6 +546,42 @@ def _earlier(refs: dict[str, PageRef], wanted: dict[str, Plan]) -> dict[int, dat
             if ref.next_check_at is None or at < ref.next_check_at:
                 out[ref.page_id] = at
     return out
+
+
+async def _bounded(fn: Callable[[], T], what: str, seconds: float = STOP_WAIT) -> T | None:
+    """``fn()`` in a thread, waited for at most ``seconds`` (a step of the stop: see the
+    module doc); None when it did not end by then (it is left to end by itself)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(fn), seconds)
+    except TimeoutError:
+        logger.warning("{}: not done after {:g} s (the database locked or not answering?): "
+                       "not waited for", what, seconds)
+        return None
+
+
+async def _let_go(threads: ThreadPoolExecutor, seconds: float) -> int:
+    """The daemon's executor shut down: its threads still busy after ``seconds`` (a step
+    blocked in the database) are left, and named; how many.  ``asyncio.run`` gets an idle
+    executor to join instead, and ``monitor run`` exits without them."""
+    threads.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + seconds
+    while (busy := _busy_threads()) and time.monotonic() < deadline:  # noqa: ASYNC110
+        # (polled: a thread's end sets no event the loop could wait for)
+        await asyncio.sleep(0.05)
+    if busy:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1))
+        logger.warning("{} threads still busy {:g} s after the stop ({}; a database step "
+                       "blocked?): not waited for", len(busy), seconds,
+                       ", ".join(t.name for t in busy))
+    return len(busy)
+
+
+def _busy_threads() -> list[threading.Thread]:
+    """The daemon's own executors' threads still alive (its default executor's, the
+    runner's lease renewal): an exit would join them.  Others (the web UI's AnyIO
+    workers) end with the event loop as before."""
+    return [t for t in threading.enumerate()
+            if t.name.startswith(("monitor_", "leases_")) and t.is_alive()]
 
 
 def _give_back_heap() -> None:

@@ -13,8 +13,10 @@ version is told apart by reading that version's stored raw body again with the c
 rules (``Checker._settings_apart``).  The same reading → the new version is stored with
 no alert, its change labelled ``UPGRADE_ONLY`` (升级后重新提取（页面本身未变）); another →
 the alert compares the old page read by the current rules with the new one, so it shows
-only what the page changed.  A body that cannot be read again (none stored, a file, a
-listing of several pages) is compared as stored: the difference is told, never hidden.
+only what the page changed.  A body that cannot be read again (none stored, a file) is
+compared as stored: the difference is told, never hidden.  A listing of several pages
+stores page 1's body: its re-read stands for the version with the later pages' lines
+added (``_column_as_read``).
 """
 
 from __future__ import annotations
@@ -213,6 +215,22 @@ async def inspect_source(fetcher: Fetcher, source: SourceConfig, *, etag: str | 
     return await crawl.read_rest(source, got, page, short_ok=short_ok)
 
 
+def _column_as_read(first: str, got: Inspection, old: str, new: str) -> str | None:
+    """The last version of a listing read across pages, as the current rules read it:
+    its page 1 (the body stored) read again (``first``), then the lines of its later
+    pages, when the old version ends with the very lines the later pages give now (a
+    later page's items are ``title | date`` lines in every release: ``crawl.merge``).
+    None when the listing is one page (``first`` is all of it) or its later pages
+    changed: their old lines cannot be told from page 1's in the stored text."""
+    if got.first is None:
+        return None
+    rest = new.splitlines()[len(dict.fromkeys(got.first.text.splitlines())):]
+    lines = old.splitlines()
+    if not rest or lines[len(lines) - len(rest):] != rest:
+        return None
+    return "\n".join(dict.fromkeys(first.splitlines() + rest))
+
+
 def file_text(body: bytes, fmt: str) -> Extracted:
     """A file's extracted text as a page's: its text is the version.  A file whose text
     cannot be read (a scan, a damaged file) is still a version, told apart by its bytes:
@@ -286,6 +304,8 @@ class Checker:
             state = await self._read(source, page_id)
         if isinstance(state, CheckResult):
             return state
+        if state.shared:
+            source = await self._shared(source, state)
         seen = await self._observe(source, state)
         for _ in range(MAX_CONFLICTS):
             record = await self._record(source, state, seen, started, t0)
@@ -311,6 +331,17 @@ class Checker:
         except MonitorError as exc:
             logger.error("{}: cannot read state: {}", source.name, exc)
             return CheckResult(source.name, Outcome.ERROR, error_kind=exc.kind, error=str(exc))
+
+    async def _shared(self, source: SourceConfig, state: PageState) -> SourceConfig:
+        """A document other listings list too: checked with its own listing's settings,
+        told to their watchers as well (``storage/documents.py``).  A listing not in this
+        configuration (removed since) tells nobody."""
+        from storage.documents import shared_with
+
+        names = await asyncio.to_thread(shared_with, self.store, state.page_id)
+        also = [self.config.source(n).document(state.url) for n in names
+                if any(s.name == n and s.is_listing for s in self.config.sources)]
+        return replace(source, also=tuple(also)) if also else source
 
     async def _observe(self, source: SourceConfig, state: PageState) -> Observation:
         # new settings of the source: the page is read whole (``settings_read``)
@@ -526,15 +557,20 @@ class Checker:
           it, a file): ``decision`` as it is, against the stored version.
 
         A listing's stored body is its first page only: read again, it stands for the
-        old version only when it reads as the whole new listing (one page, unchanged);
-        otherwise ``decision`` as it is.
+        old version with the items of the later pages added, when those are the ones read
+        now (``_column_as_read``); when they are not (the later pages changed in that
+        very check), ``decision`` as it is (a listing's own change is recorded, never
+        alerted: ``monitor.documents``).
         """
         again = None if got.fetch.document else await self._last_read_again(source, state)
         if again is None:
             return decision
-        if source.is_listing and again.text != snap.text:
-            return decision
         assert state.last is not None
+        if source.is_listing and again.text != snap.text:
+            text = _column_as_read(again.text, got, state.last.text, snap.text)
+            if text is None:
+                return decision
+            again = replace(again, text=text)
         before = snapshot(again.title, again.text, again.metadata,
                           _attachments_as_read(again, state.last.attachments, snap.attachments))
         if before.content_hash == old.content_hash:  # the settings change nothing there

@@ -102,6 +102,23 @@ def remove_source(text: str, name: str, *, path: Path) -> str:
     return new
 
 
+ONLY_SOURCE = ("is the only source: a file without [[sources]] is refused by a running "
+               "monitor (it reads as a truncated write) and a new one checks nothing; to "
+               "stop checking it, pause it (enabled = false, or 暂停 on /admin)")
+
+
+def refuse_only(text: str, name: str, *, path: Path) -> None:
+    """Removing the file's only source is refused, by ``monitor sources remove`` and by
+    /admin alike: the file left would be refused by ``sources validate``, by a running
+    daemon's reload (an edit that loses every source reads as a truncated write) and at
+    start.  Pausing it (``enabled = false``) stops its checks and keeps the file valid.
+    ``remove_source`` itself can empty a file (a source added afterwards goes where it
+    was)."""
+    names = [s.get("name") for s in tomllib.loads(text).get("sources", [])]
+    if names == [name]:
+        raise ConfigError(ONLY_SOURCE, file=str(path), source=name)
+
+
 def set_enabled(text: str, name: str, enabled: bool, *, path: Path) -> str:
     """``text`` with source ``name`` paused (``enabled = false``) or resumed."""
     doc = tomlkit.parse(text)

@@ -235,11 +235,14 @@ class CheckResult:
 class Inspection:
     """A fetched page turned into text, before anything is stored (``sources test``).
 
-    ``complete`` is false for a listing whose later pages could not all be read."""
+    ``complete`` is false for a listing whose later pages could not all be read;
+    ``first`` is a listing's page 1 as read on its own (``extracted`` is every page's:
+    ``monitor.crawl``)."""
 
     fetch: FetchResult
     extracted: Extracted
     complete: bool = True
+    first: Extracted | None = None
 
 
 @dataclass(frozen=True)

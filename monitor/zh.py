@@ -78,6 +78,9 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     ("not UTF-8", "文件不是 UTF-8 编码"),
     ("file not found", "找不到文件"),
     ("cannot read", "无法读取文件"),
+    ("is the only source", "这是文件中唯一的来源，删除后文件里没有任何来源：运行中的 monitor 会"
+                           "拒绝这样的修改（像是没写完的文件），新启动的也无事可做。如要停止检查它，"
+                           "请暂停：在该来源下写 enabled = false（管理页面的「暂停」即是如此）"),
     ("removes all", "此次修改删除了全部来源（文件可能尚未写完）；如要停止检查某个来源，请设置 "
                     "enabled = false"),
     ("no [[sources]]", "文件中没有任何来源（[[sources]]）：运行中的 monitor 会拒绝删除全部来源的"

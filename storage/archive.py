@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
@@ -75,6 +75,9 @@ class PageInfo:
     last_check_at: Instant | None = None
     unlisted_at: Instant | None = None  # when it was taken off its listing
     active: bool = True  # false: its source was removed from sources.toml (history kept)
+    # a document: the listings that list it, its own first (two when another listing
+    # lists it too: one page, one history, storage/documents.py)
+    listings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -208,10 +211,9 @@ class Archive:
             src = source_row(s, source)
             rows = s.exec(select(Page).where(Page.source_id == src.id)
                           .order_by(col(Page.kind) != "page", col(Page.id))).all()
-            counts = _version_counts(s, [p.id or 0 for p in rows])
             # a listing's documents newest first, by the date the list shows
             rows = sorted(rows, key=lambda p: (p.kind != "page", _newest_first(p)))
-            return [_page_info(p, src, counts) for p in rows]
+            return _listed_pages(s, src, rows)
 
     def page(self, page_id: int) -> PageInfo:
         with self.store.session() as s:
@@ -220,7 +222,7 @@ class Archive:
                 raise KeyError(f"page {page_id}")
             src = s.get(SourceRow, page.source_id)
             assert src is not None  # a foreign key
-            return _page_info(page, src, _version_counts(s, [page_id]))
+            return _listed_pages(s, src, [page])[0]
 
     def timeline(self, page_id: int) -> list[TimelineEntry]:
         """A page's versions, oldest first, each with the changes that produced it, its
@@ -727,13 +729,48 @@ def _newest_first(p: Page) -> tuple[tuple[int, ...], int]:
     return tuple(-x for x in date), -(p.id or 0)
 
 
-def _page_info(p: Page, src: SourceRow, counts: dict[int, int]) -> PageInfo:
+def _listed_pages(s: Session, src: SourceRow, rows: Sequence[Page]) -> list[PageInfo]:
+    """``PageInfo`` of a source's pages.  A document another listing found first (a
+    ``reference`` row) stands as that document (its page, versions and status: one
+    history) with this listing's title, date and listed state; every document names the
+    listings that list it."""
+    owners = {p.id: p for p in s.exec(select(Page).where(col(Page.id).in_(
+        [r.same_as for r in rows if r.kind == "reference"])))}
+    shown = [(owners.get(r.same_as, r) if r.kind == "reference" else r, r) for r in rows]
+    counts = _version_counts(s, [p.id or 0 for p, _ in shown])
+    names = _listings(s, [p for p, _ in shown if p.kind == "document"])
+    return [replace(_page_info(p, src, counts), title=r.list_title or "",
+                    list_date=r.list_date or "", listed=r.listed,
+                    unlisted_at=r.unlisted_at, listings=names.get(p.id or 0, []))
+            if r is not p else _page_info(p, src, counts, names.get(p.id or 0, []))
+            for p, r in shown]
+
+
+def _listings(s: Session, docs: Sequence[Page]) -> dict[int, list[str]]:
+    """Document page id → the names of the listings that list it, its own first."""
+    if not docs:
+        return {}
+    ids = [p.id or 0 for p in docs]
+    rows = s.exec(select(Page.id, Page.same_as, SourceRow.name)
+                  .join(SourceRow, col(SourceRow.id) == col(Page.source_id))
+                  .where(or_(col(Page.id).in_(ids), col(Page.same_as).in_(ids)))
+                  .order_by(col(Page.same_as).is_not(None), col(Page.id)))
+    out: dict[int, list[str]] = {}
+    for page_id, same_as, name in rows:
+        names = out.setdefault(same_as or page_id or 0, [])
+        if name not in names:
+            names.append(name)
+    return out
+
+
+def _page_info(p: Page, src: SourceRow, counts: dict[int, int],
+               listings: list[str] | None = None) -> PageInfo:
     return PageInfo(id=p.id or 0, source=src.name, tags=list(src.tags), url=p.url,
                     kind=p.kind, status=p.status, versions=counts.get(p.id or 0, 0),
                     last_version_id=p.last_version_id, title=p.list_title or "",
                     list_date=p.list_date or "", listed=p.listed,
                     last_check_at=p.last_check_at, unlisted_at=p.unlisted_at,
-                    active=src.active)
+                    active=src.active, listings=listings or [])
 
 
 def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) -> ChangeEntry:

@@ -16,6 +16,18 @@ Python-side default as a Core insert gives it: the bytes stored are the same
 as SQLAlchemy's (``DBAPIError.instance``, as ``Connection.execute`` raises it), so
 ``Store`` translates it as before.  A statement whose defaults are not plain values or
 functions, and any other database, goes through ``Connection.execute``.
+
+What the cursor path leaves out, by decision: SQLAlchemy's execution events
+(``before_execute``/``after_execute``, ``before_cursor_execute``/``after_cursor_execute``;
+an error still comes out as SQLAlchemy's, see above) and its statement logging
+(``echo``, the ``sqlalchemy.engine`` logger) do not see these statements.  Nothing in
+the project listens to them: the one engine event is ``connect`` (``storage/db.py``'s
+SQLite pragmas, which the cursor's connection has had like any other); logging, metrics
+(``monitor/metrics.py`` counts checks, not statements) and the tests watch the database
+through its rows, never through execution events.  tests/test_fast_paths.py asserts
+that no such listener is registered on a store's engine: one added later (query
+counting, tracing) must either route these statements through ``Connection.execute``
+or fire itself here.
 """
 
 from __future__ import annotations

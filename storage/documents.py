@@ -18,6 +18,27 @@ version and its documents never disagree (a crash between the two is impossible)
   again.
 * At most ``max_documents`` documents of a listing are created; links beyond that are
   left out (newest first: a column lists its newest items first) and say so in the log.
+* **One page, one history, listings too.**  A link that is already a document of
+  another listing (a reply under both 建议答复 and 提案答复, two listings of one site: the
+  same URL as written) is not a second page: the first listing to find it owns its page
+  (checked once a round, on the owner's ``[sources.follow]`` settings and plan, one
+  history); this listing keeps a row of kind ``reference`` (``same_as``: that page) with
+  its own list title, date and listed state, never checked.  The document is told once
+  to each watcher of either listing (``shared_with``; ``Config.watchers_of``); it is
+  listed while either column lists it (``Schedule.due_documents``).  A document the
+  other listing found earlier is not news again when this one lists it (no 新文档); one
+  both list for the first time is told once, to the watchers of both.  The owner's
+  source removed, or its document unlisted and gone (followed no more), and this
+  listing's row becomes a document of its own
+  (its history starts there, and ``monitor history URL`` shows it: ``Store.resolve_page``
+  prefers an active source's page; the old one stays the owner's).  A paused owner
+  (``enabled = false``) keeps its documents, unchecked while it is paused like all its
+  pages: handed over, they would be checked twice, two histories again, once it is
+  resumed.  Two
+  listings committed at once by two daemons on PostgreSQL take turns (a listing's
+  commit holds ``Store._changes_in_id_order``'s lock from before its sync), so one of
+  them always sees the other's page; SQLite has one writer.  Documents found by two
+  listings before this rule (migration 0014) keep their two pages.
 """
 
 from __future__ import annotations
@@ -44,15 +65,18 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
     known = {p.url: p for p in s.exec(select(Page).where(Page.parent_id == listing.id))}
     taken = set(s.exec(select(Page.url).where(Page.source_id == listing.source_id,
                                               col(Page.parent_id).is_(None))))
+    owners = _owners(s, listing, [d.url for d in docs if d.url not in known])
     added, relisted = [], []
     for doc in docs:
         page = known.get(doc.url)
         if page is None:
             if doc.url in taken or len(known) >= max_documents:
                 continue
-            page = _new(s, listing, doc, announce=not baseline)
+            owner = owners.get(doc.url)
+            page = _new(s, listing, doc, announce=not baseline, same_as=owner)
             known[doc.url] = page
-            added.append(page.id or 0)
+            if owner is None:
+                added.append(page.id or 0)
             continue
         if not page.listed:
             relisted.append(page.id or 0)
@@ -61,7 +85,45 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
     cutoff = None if complete else _oldest(docs)
     unlisted = [_unlist(s, p, now) for url, p in known.items()
                 if p.listed and url not in listed_now and _within(p, complete, cutoff)]
+    added += _orphans(s, [p for p in known.values() if p.kind == "reference" and p.listed])
     return DocumentSync(tuple(added), tuple(relisted), tuple(unlisted))
+
+
+def _owners(s: Session, listing: Page, urls: list[str]) -> dict[str, int]:
+    """URL → page id of the ``urls`` another listing already follows as its documents
+    (``_following``): this listing only refers to them (the module doc)."""
+    if not urls:
+        return {}
+    rows = s.exec(select(Page).join(
+        SourceRow, col(SourceRow.id) == col(Page.source_id)).where(
+        col(Page.url).in_(urls), Page.kind == "document",
+        Page.source_id != listing.source_id, col(SourceRow.active).is_(True)))
+    return {p.url: p.id or 0 for p in rows if _following(p)}
+
+
+def _following(page: Page) -> bool:
+    """A document its (active) listing still follows: listed or not gone (``followed``).
+    A paused listing (``enabled = false``) still owns its documents: handed over, they
+    would be checked twice once it is resumed."""
+    return page.listed or page.status != "gone"
+
+
+def _orphans(s: Session, refs: list[Page]) -> list[int]:
+    """The listed references whose document's listing no longer follows it (removed, its
+    document unlisted and gone) become documents of this listing, due now (not news: no
+    新文档); their ids."""
+    if not refs:
+        return []
+    owners = {p.id: _following(p) for p in s.exec(
+        select(Page).join(SourceRow, col(SourceRow.id) == col(Page.source_id))
+        .where(col(Page.id).in_([r.same_as for r in refs]), col(SourceRow.active).is_(True)))}
+    out = []
+    for ref in refs:
+        if not owners.get(ref.same_as):
+            ref.kind, ref.same_as, ref.announce = "document", None, False
+            s.add(ref)
+            out.append(ref.id or 0)
+    return out
 
 
 def _within(page: Page, complete: bool, cutoff: tuple[int, ...] | None) -> bool:
@@ -85,10 +147,12 @@ def sortable_date(date: str) -> tuple[int, ...] | None:
     return parts[:3] if len(parts) >= 3 and parts[0] > 1900 else None
 
 
-def _new(s: Session, listing: Page, doc: Document, *, announce: bool) -> Page:
-    page = Page(source_id=listing.source_id, url=doc.url, kind="document",
+def _new(s: Session, listing: Page, doc: Document, *, announce: bool,
+         same_as: int | None = None) -> Page:
+    page = Page(source_id=listing.source_id, url=doc.url,
+                kind="document" if same_as is None else "reference", same_as=same_as,
                 parent_id=listing.id, list_title=doc.title, list_date=doc.date or None,
-                announce=announce)
+                announce=announce and same_as is None)
     s.add(page)
     s.flush()
     return page
@@ -122,3 +186,13 @@ def followed(store: Store) -> list[tuple[str, str]]:
                       .where(Page.kind == "document", col(SourceRow.active).is_(True),
                              or_(col(Page.listed).is_(True), Page.status != "gone")))
         return [(url, name) for url, name in rows]
+
+
+def shared_with(store: Store, page_id: int) -> list[str]:
+    """The names of the other active listings that list document ``page_id`` (their
+    ``reference`` rows): their watchers are told its changes too (the module doc)."""
+    with store.session() as s:
+        return list(dict.fromkeys(s.exec(
+            select(SourceRow.name).join(Page, col(SourceRow.id) == col(Page.source_id))
+            .where(Page.same_as == page_id, Page.kind == "reference",
+                   col(SourceRow.active).is_(True)).order_by(col(Page.id)))))

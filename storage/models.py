@@ -72,7 +72,8 @@ class Page(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=_pages.id)
     source_id: int = Field(sa_column=_pages.source_id)
     url: str = Field(sa_column=_pages.url)
-    # page (a source's own) | document (found by a listing)
+    # page (a source's own) | document (found by a listing) | reference (a document
+    # another listing found first: same_as)
     kind: str = Field(default="page", sa_column=_pages.kind)
     # A document: the listing page that lists it, its title and date there, whether it
     # is still listed, and whether its first check tells the watchers (see 0004).
@@ -103,6 +104,9 @@ class Page(SQLModel, table=True):
     # The reading rules (monitor.types.READING_RULES) of the last whole read (see 0013).
     read_rules: int | None = Field(default=None, sa_column=_pages.read_rules)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_pages.created_at)
+    # kind = "reference": a document another listing found first; that document's page
+    # (one page, one history: storage/documents.py, migration 0014).
+    same_as: int | None = Field(default=None, sa_column=_pages.same_as)
 
 
 class Version(SQLModel, table=True):

@@ -89,6 +89,9 @@ class PageState:
     # a document told as 新文档 without its text, never read since: its first version
     # is told too (新文档正文)
     text_owed: bool = False
+    # a document another listing lists too (a reference row): both listings' watchers
+    # are told its changes (storage/documents.shared_with)
+    shared: bool = False
     list_date: str | None = None
     documents_listed: int = 0  # a listing's documents still on it
     revision: int = 0  # checks committed for the page when this state was read

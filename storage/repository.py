@@ -81,6 +81,11 @@ _child = pages.alias("child")
 _TEXT_OWED = case((and_(P.kind == "document", P.last_version_id.is_(None), ~P.announce),
                    exists().where(changes.c.page_id == P.id,
                                   changes.c.kind == "document_added")), else_=False)
+# Another listing lists this document too (storage/documents.py): its watchers are told
+# as well.  Looked up for documents only.
+_SHARED = case((P.kind == "document", exists().where(_child.c.same_as == P.id,
+                                                     _child.c.kind == "reference")),
+               else_=False)
 # A page, its source and what its newest change and check say: one query (page_state).
 _STATE = sa_select(
     P.id, P.source_id, P.url, P.etag, P.last_modified, P.failure_streak,
@@ -92,6 +97,7 @@ _STATE = sa_select(
     sa_select(func.count()).select_from(_child)
     .where(_child.c.parent_id == P.id, _child.c.listed).scalar_subquery().label("listed"),
     _TEXT_OWED.label("text_owed"),
+    _SHARED.label("shared"),
 ).join(sources, S.id == P.source_id)
 _STATE_OF_SOURCE = (_STATE.where(S.name == bindparam("name"), P.kind == "page")
                     .order_by(P.id).limit(1))  # the main page: Store._main_page
@@ -438,7 +444,7 @@ class Store:
             last_error_kind=row.error_kind,
             kind=row.kind, announce=row.announce, list_title=row.list_title,
             list_date=row.list_date, documents_listed=int(row.listed or 0),
-            text_owed=bool(row.text_owed),
+            text_owed=bool(row.text_owed), shared=bool(row.shared),
             settings_at=row.updated_at, settings_read_at=row.settings_read_at,
             read_rules=row.read_rules,
         )
@@ -481,8 +487,8 @@ class Store:
                 return CommitResult(0, None, outcome="conflict", conflict=True)
             lease = _lease_values(page.lease_owner, rec)
             baseline = page.last_version_id is None
-            if rec.changes or rec.documents is not None:
-                self._changes_in_id_order(s)
+            if rec.changes or rec.documents is not None:  # documents: also keeps two
+                self._changes_in_id_order(s)  # listings' syncs apart (storage/documents.py)
             version_id = (self._add_version(c, page, rec.version, ready) if rec.version
                           else None)
             change_ids = self._add_changes(c, rec, version_id)
@@ -815,7 +821,12 @@ class Store:
                               .order_by(col(Page.id))).first()
                 if page is not None:
                     return src, page
-            page = s.exec(select(Page).where(Page.url == name_or_url)).first()
+            # a document two listings list: its page, not the other's reference to it;
+            # one a listing took over from a removed one: the page checked now
+            page = s.exec(select(Page).join(SourceRow, col(SourceRow.id) == Page.source_id)
+                          .where(Page.url == name_or_url)
+                          .order_by(col(SourceRow.active).desc(),
+                                    col(Page.kind) == "reference", col(Page.id))).first()
             if page is not None:
                 return s.get(SourceRow, page.source_id), page  # type: ignore[return-value]
         raise KeyError(name_or_url)

@@ -45,6 +45,11 @@ if TYPE_CHECKING:
     from storage.models import Page
 
 P = pages.c
+_ref, _ref_source = pages.alias("ref"), sources.alias("ref_source")
+# a document another active listing lists too (its reference row: storage/documents.py)
+_LISTED_ELSEWHERE = (select(_ref.c.id).join(_ref_source, _ref_source.c.id == _ref.c.source_id)
+                     .where(_ref.c.same_as == P.id, _ref.c.kind == "reference",
+                            _ref.c.listed, _ref_source.c.active).exists())
 
 
 @dataclass(frozen=True)
@@ -275,12 +280,16 @@ class Schedule:
         first).  A document taken off its listing (unlisted) is still checked, on a slower
         plan (``monitor.follow.unlisted_plan``), until its page is gone: its deletion is
         recorded and told (页面已删除) like any page's; then it rests, unless the listing
-        lists it again."""
+        lists it again.  A document another active listing lists too (its ``reference``
+        row, ``storage/documents.py``) counts as listed while either lists it; the
+        references themselves are never checked."""
         if not listing_ids:
             return []
+        listed = or_(P.listed, _LISTED_ELSEWHERE)
         with self.store.session() as s:
-            rows = s.execute(select(P.parent_id, P.id, P.url, P.listed, P.unlisted_at).where(
-                P.parent_id.in_(list(listing_ids)), or_(P.listed, P.status != "gone"),
+            rows = s.execute(select(P.parent_id, P.id, P.url, listed, P.unlisted_at).where(
+                P.parent_id.in_(list(listing_ids)), P.kind == "document",
+                or_(listed, P.status != "gone"),
                 _due(now), _free(now, held_on)).order_by(P.next_check_at.is_not(None),
                                                         P.next_check_at, P.id))
             return [(int(p or 0), int(i or 0), u, None if listed else _aware(off) or now)

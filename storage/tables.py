@@ -120,6 +120,7 @@ pages = Table(
     Column("settings_read_at", UTCDateTime(), nullable=True),
     Column("read_rules", Integer, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("same_as", Integer, nullable=True, index=True),
     UniqueConstraint("source_id", "url", name="uq_pages_source_url"),
 )
 

@@ -76,7 +76,10 @@ class Daemon:
                    f"{needle!r} in the log")
         assert needle in self.text(), f"daemon exited ({self.proc.poll()}):\n{self.text()}"
 
-    def stop(self, timeout: float = 30.0) -> int:
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM, and the exit code.  The default ``timeout`` is above the daemon's own
+        bound (``shutdown_grace``, 30 s by default, for a check running then, and at most
+        ``STOP_WAIT`` for each later step: ``monitor.daemon``): past it, it hangs."""
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout=timeout)

@@ -978,3 +978,38 @@ def test_lines_numbered_by_split_are_those_diff_match_patch_numbers() -> None:
         pairs.append((old, new))
     for old, new in pairs:
         assert _lines_to_chars(dmp, old, new) == dmp.diff_linesToChars(old, new), (old, new)
+
+
+EXECUTION_EVENTS = ("before_execute", "after_execute", "before_cursor_execute",
+                    "after_cursor_execute")
+
+
+def test_nothing_listens_to_the_statements_the_driver_path_runs(db_url: str) -> None:
+    """The driver path (``storage.compiled``) bypasses SQLAlchemy's execution events and
+    statement logging, by decision, because nothing in the project listens to them: a
+    listener added later (query counts, tracing) must be made consistent with it."""
+    import importlib
+
+    from storage import Store
+
+    for module in ("monitor.daemon", "monitor.metrics", "monitor.logging", "monitor.web.app",
+                   "monitor.cli", "storage.turns"):
+        importlib.import_module(module)  # whatever they register on import
+    store = Store(db_url)
+    try:
+        assert not store.engine.echo
+        listening = {name: list(getattr(store.engine.dispatch, name))
+                     for name in EXECUTION_EVENTS}
+        assert listening == {name: [] for name in EXECUTION_EVENTS}
+        from sqlalchemy import event
+
+        def spy(*args: object) -> None:
+            pass
+
+        event.listen(store.engine, "before_cursor_execute", spy)  # the test sees one
+        try:
+            assert len(list(store.engine.dispatch.before_cursor_execute)) == 1
+        finally:
+            event.remove(store.engine, "before_cursor_execute", spy)
+    finally:
+        store.close()

@@ -221,9 +221,20 @@ def test_cli_refusals_say_in_chinese_first_then_the_detail(sources: Path) -> Non
     assert sources.read_text(encoding="utf-8") == before
 
 
-def test_cli_remove_and_list(sources: Path) -> None:
+def test_cli_remove_and_list(sources: Path, site: Site) -> None:
     code, out = _run("sources", "list", "--json", "--sources", str(sources))
     assert code == 0 and [s["name"] for s in json.loads(out)] == ["first"]
+    # the only source: refused as /admin refuses it (the file left would be refused by
+    # validate and by a running daemon), pausing suggested, in Chinese first
+    before = sources.read_text(encoding="utf-8")
+    code, out = _run("sources", "remove", "first", "--sources", str(sources))
+    assert code == 2 and out.startswith("未删除："), out
+    assert "唯一的来源" in out and "enabled = false" in out and "取值无效" not in out
+    assert out.index("暂停") < out.index("技术细节：") < out.index("is the only source")
+    assert sources.read_text(encoding="utf-8") == before
+    code, out = _run("sources", "add", site.url("/ok.html"), "--name", "second",
+                     "--sources", str(sources))
+    assert code == 0, out
     code, out = _run("sources", "remove", "first", "--sources", str(sources))
     assert code == 0 and "versions stay" in out
     assert "keep this comment" not in sources.read_text(encoding="utf-8")

@@ -22,7 +22,7 @@ import monitor.pipeline
 from alerts.compose import Composer
 from monitor.types import Extracted, Outcome
 from storage.alerts_repo import AlertsRepo
-from tests.test_pipeline import ANALYST, Env, html, make_env  # noqa: F401  (fixture)
+from tests.test_pipeline import ANALYST, PATH, Env, html, make_env  # noqa: F401  (fixture)
 from tests.test_settings_edits import cli
 
 CLOCK = "当前时间：2026年12月7日 02:40:05"
@@ -146,4 +146,51 @@ async def test_a_listing_stored_as_its_whole_text_is_no_change_after_the_upgrade
     assert change.summary.startswith("升级后重新提取（页面本身未变）"), change.summary
     v2 = env.store.version(env.versions()[-1].id)
     assert v2.text != whole and ITEMS[0] in v2.text  # the items, as this release reads them
+    assert (await env.check()).outcome is Outcome.UNCHANGED
+
+
+def column_page(items: list[tuple[int, str]], more: str = "") -> bytes:
+    lis = "".join(f"<li><a href='t{i}.html'>{t}</a><span>2026-11-{i:02d}</span></li>"
+                  for i, t in items)
+    nxt = f"<div class='page'><a class='next' href='{more}'>下一页</a></div>" if more else ""
+    return ("<html><head><meta charset='utf-8'><title>通知公告</title></head><body>"
+            "<div class='nav'><a href='/'>首页</a></div><h2>通知公告</h2>"
+            f"<ul class='list'>{lis}</ul>{nxt}<div class='footer'>主办：{AGENCY}</div>"
+            "</body></html>").encode()
+
+
+FIRST = [(29 - i, f"关于第{29 - i}项工作的通知") for i in range(3)]
+SECOND = [(20 - i, f"关于第{20 - i}项工作的公告") for i in range(3)]
+
+
+def as_whole_text(e: Extracted) -> Extracted:
+    """8d6f5bb stored a listing page with ``links`` as its whole text when it had few
+    items (page 1 here; the later pages' items are lines in either release)."""
+    return replace(e, text="首页\n通知公告\n" + "\n".join(
+        f"{d.title}{d.date}" for d in e.documents))
+
+
+@pytest.mark.parametrize("edited", [False, True])
+async def test_a_listing_of_several_pages_is_no_change_after_the_upgrade(
+        make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        edited: bool) -> None:
+    env = make_env(source_lines='kind = "listing"\nlinks = "ul.list li a"\n'
+                                'next_page = "a.next"\nmax_pages = 2')
+    env.serve(html(column_page(FIRST, more="p2.html")))
+    env.serve(html(column_page(SECOND)), path=PATH.rsplit("/", 1)[0] + "/p2.html")
+    await as_old_release(env, monkeypatch, as_whole_text)
+    old = env.store.version(env.versions()[0].id).text
+    assert old.startswith("首页\n通知公告") and SECOND[0][1] in old  # both pages, page 1 whole
+    if edited:  # an item published on page 1 too: the column changed
+        env.serve(html(column_page([(30, "关于第30项工作的通知"), *FIRST], more="p2.html")))
+
+    result = await env.check()
+
+    assert result.alerts == 0 and env.alerts() == []
+    [change] = env.changes()
+    assert change.alert is False
+    if edited:  # told as the column's change, by item, not as the rules' lines
+        assert change.summary == "新增「关于第30项工作的通知」", change.summary
+    else:
+        assert change.summary.startswith("升级后重新提取（页面本身未变）"), change.summary
     assert (await env.check()).outcome is Outcome.UNCHANGED

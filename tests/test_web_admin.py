@@ -220,7 +220,9 @@ async def test_pause_resume_and_remove_edit_the_file(
     # the only source: removing it would leave a file the daemon refuses
     await post(admin, "/admin/sources/wh-reply/remove", csrf)
     assert [s.name for s in load_config(path).sources] == ["wh-reply"]
-    assert "未修改" in (await admin.get("/admin")).text
+    said = (await admin.get("/admin")).text  # as `monitor sources remove` says it
+    assert "未删除：" in said and "这是文件中唯一的来源" in said and "「暂停」" in said
+    assert "取值无效" not in said
     await post(admin, "/admin/add", csrf, action="save", name="two",
                url=site.route("/plan.html", seed_page(3)))
     assert (await post(admin, "/admin/sources/wh-reply/remove", csrf)).status_code == 303

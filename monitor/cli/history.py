@@ -57,12 +57,14 @@ def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool
         src, page = store.resolve_page(name_or_url)
         archive = Archive(store)
         entries, events = archive.timeline(page.id or 0), archive.events(page.id or 0)
+        info = archive.page(page.id or 0)
         if as_json:
-            print_json(_timeline_json(src.name, archive.page(page.id or 0), versions,
-                                      entries, events))
+            print_json(_timeline_json(src.name, info, versions, entries, events))
             return
     tz = config.settings.timezone
-    table = Table(title=Text(f"history of {name_or_url} (times in {tz})"))
+    # a document two listings list: one history, both named
+    shared = f"; 列于栏目 {'、'.join(info.listings)}" if len(info.listings) > 1 else ""
+    table = Table(title=Text(f"history of {name_or_url} (times in {tz}{shared})"))
     for col in ("version", "id", "fetched at", "hash", "title", "chars", "change",
                 "last confirmed"):
         table.add_column(col, overflow="fold")
@@ -130,6 +132,8 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for d in docs:
         status = d.status if d.listed else f"{d.status}, unlisted"
+        if len(d.listings) > 1:  # one page, one history: the other listings named
+            status += "（亦列于栏目 " + "、".join(n for n in d.listings if n != d.source) + "）"
         table.add_row(str(d.id), d.list_date, Text(d.title), str(d.versions), status,
                       Text(d.url))
     print_table(table, console)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -26,4 +27,10 @@ def run(sources_file: Path, log_json: bool) -> None:
     Edits of the sources file apply within seconds; several replicas may share one
     PostgreSQL database.
     """
-    sys.exit(asyncio.run(Daemon(sources_file, log_json=log_json).run()))
+    daemon = Daemon(sources_file, log_json=log_json)
+    code = asyncio.run(daemon.run())
+    if daemon.abandoned:  # threads blocked in the database: not joined at exit (logged)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

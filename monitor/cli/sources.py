@@ -34,7 +34,13 @@ from monitor.extract.files import format_by_name
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings
-from monitor.sources_edit import add_source, read_for_edit, remove_source, write_atomically
+from monitor.sources_edit import (
+    add_source,
+    read_for_edit,
+    refuse_only,
+    remove_source,
+    write_atomically,
+)
 
 if TYPE_CHECKING:
     from storage import Store
@@ -357,8 +363,9 @@ def remove(name: str, sources_file: Path) -> None:
     try:
         load(sources_file, quiet=True)
         on_disk, bom, before = read_for_edit(sources_file)
-        write_atomically(sources_file, on_disk,
-                         bom + remove_source(before, name, path=sources_file))
+        after = remove_source(before, name, path=sources_file)
+        refuse_only(before, name, path=sources_file)  # as /admin: pause it instead
+        write_atomically(sources_file, on_disk, bom + after)
     except ConfigError as exc:
         refused("未删除", exc)
     except KeyError as exc:

@@ -21,8 +21,8 @@ Decisions:
   the edited text validated by ``parse_config`` before the atomic replace, and not written
   at all if the file changed meanwhile.  A running ``monitor run`` reloads the file.
   Pausing writes ``enabled = false`` (what the daemon already honours: no job, not
-  checked), resuming ``enabled = true``.  Removing the last source is refused here,
-  because the daemon refuses such a file (a truncated write looks the same): pause it.
+  checked), resuming ``enabled = true``.  Removing the only source is refused, as by
+  ``monitor sources remove`` (``sources_edit.refuse_only``): pause it.
 * **Test before saving.**  "测试" fetches and extracts the source exactly as ``monitor
   sources test`` does and shows the result; "保存" tests again and refuses a failing
   source unless "即使测试失败也保存" is ticked (the CLI's ``--force``).
@@ -52,6 +52,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.sources_edit import (
     add_source,
     read_for_edit,
+    refuse_only,
     remove_source,
     set_enabled,
     write_atomically,
@@ -338,8 +339,10 @@ async def add(request: Request) -> Response:
     return _to("/admin")
 
 
-async def _edit(request: Request, name: str, edit: Any, done: str) -> Response:
-    """Apply ``edit(text, path) -> text`` to the file, then back to the list."""
+async def _edit(request: Request, name: str, edit: Any, done: str,
+                refused: str = "未修改") -> Response:
+    """Apply ``edit(text, path) -> text`` to the file, then back to the list (a refusal
+    flashed after ``refused``, as the CLI says it: 未删除 for a removal)."""
     session, _ = await _post(request)
     admin = _admin(request)
     try:
@@ -350,7 +353,7 @@ async def _edit(request: Request, name: str, edit: Any, done: str) -> Response:
     except KeyError:
         raise HTTPException(404, f"没有名为 {name} 的来源") from None
     except ConfigError as exc:
-        session.flash = ("error", f"未修改：{_config_error(exc)}", None)
+        session.flash = ("error", f"{refused}：{_config_error(exc)}", None)
     else:
         session.flash = ("ok", done, None)
     return _to("/admin")
@@ -386,13 +389,11 @@ async def remove_page(request: Request, name: str) -> Response:
 @router.post("/sources/{name}/remove")
 async def remove(request: Request, name: str) -> Response:
     def edit(text: str, path: Path) -> str:
-        after = remove_source(text, name, path=path)
-        if not parse_config(after, path=path).sources:
-            raise ConfigError("the last source cannot be removed here (the daemon refuses a "
-                              "file without sources): pause it instead", file=str(path),
-                              source=name)
+        after = remove_source(text, name, path=path)  # KeyError first: not in the file
+        refuse_only(text, name, path=path)  # as `monitor sources remove`
         return after
-    return await _edit(request, name, edit, f"已删除 {name}：不再检查，已存档的版本保留")
+    return await _edit(request, name, edit, f"已删除 {name}：不再检查，已存档的版本保留",
+                       "未删除")
 
 
 @router.post("/sources/{name}/check")
