@@ -7,13 +7,10 @@ the file's bytes, the settings a source reads, the code) in the same transaction
 run whose digest is the stored one skips the work.  A new table, empty: the first sync
 after the upgrade does the work and fills it.
 
-Numbered 0015 apart from a 0014 being written elsewhere: it depends on nothing of it
-(if both land, one ``down_revision`` is to be chained after the other).
-
 Downgrade drops the table.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06
 """
 
@@ -21,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
