@@ -280,7 +280,21 @@ def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
     lands on whatever statement comes next (the "first insert" cost).  Indexing a
     version's lines and fields in one call makes one segment a transaction, not two,
     and ~0.35 ms less work, but more index bytes per changed version after 100 rounds
-    (``bench.bench_storage --seed 3``: 1,974 against 1,589 B): not done."""
+    (``bench.bench_storage --seed 3``: 1,974 against 1,589 B): not done.
+
+    Merge policy: FTS5's own defaults (``automerge`` 4, ``crisismerge`` 16), decided
+    with numbers (bench/README.md, "The search index's merge policy"): a changed
+    check's index work in the steady state is a small segment per table, ~1.25 M
+    instructions (~0.13–0.15 ms) a commit whatever the policy (automerge 0, 4, 8, 16
+    within 3%); the 4.35 M measured inside the writers' turn were the merging of the
+    first versions' segments just written.  A larger ``automerge`` merges less in all
+    (a first version's index work 7.4–8.0 → 5.9 ms with 16, 1,000 pages) but leaves
+    that merging to the next changed checks (0.15 → 0.30 ms each, a round) and up to
+    15 segments a level for every search; ``optimize`` rewrites the whole index; and
+    leaving the merging to a quiet moment (no merge in a commit) makes each commit
+    dearer, not cheaper (0.17 against 0.13 ms: every flush rewrites the list of
+    segments, which grows) and a search's index look-up twice as slow.  None is worth
+    a migration of the tables' settings."""
     c = _core(s)
     if not rows or c.dialect.name != "sqlite":
         return
