@@ -51,13 +51,14 @@ def _cpu() -> float:
 
 
 def version(src: SourceConfig, i: int, rev: int) -> NewVersion:
-    """Page ``i`` of the bench site at revision ``rev``, extracted as a check would store it."""
+    """Page ``i`` of the bench site at revision ``rev``, extracted as a check would store it
+    (its body's hash taken before, as the fetch takes it: ``NewVersion.raw_hashed``)."""
     raw = render(i, rev)
     got = extract(decode_html(raw, None)[0], content=[selector(i)])
     return NewVersion(
         content_hash=hashlib.sha256(f"{got.title}\n{got.text}".encode()).hexdigest(),
         title=got.title, text=got.text, metadata=dict(got.metadata), raw=raw,
-        raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200,
+        raw_sha256=hashlib.sha256(raw).hexdigest(), raw_hashed=raw, http_status=200,
         headers={"content-type": "text/html; charset=utf-8"}, url=src.url,
         charset="utf-8", fetched_at=utcnow())
 

@@ -10,7 +10,8 @@ three-line C helper compiled here with ``cc``) when the SQLite store's turn
 pages are ``bench.bench_commit``'s: ``--pages`` get a first version and two changed
 ones untimed, then ``--rounds`` changed versions each are counted (``--case changed``),
 or ``--pages`` more pages' first versions (``--case first``).  Printed: instructions
-per commit, in the turn and in all.  Needs ``valgrind``, its ``callgrind.h`` and ``cc``.
+per commit, in the turn and in all (``--keep DIR``: callgrind's files kept there, for
+``callgrind_annotate``).  Needs ``valgrind``, its ``callgrind.h`` and ``cc``.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def main() -> None:
     ap.add_argument("--case", choices=("changed", "first"), default="changed")
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--keep", metavar="DIR", help="keep callgrind's output files there")
     args = ap.parse_args()
     inside = os.environ.get("TURN_IR_INSIDE")
     if inside:
@@ -149,6 +151,9 @@ def main() -> None:
         for mode in ("turn", "commit"):
             ir = _count(lib, mode, args, tmp)
             print(f"{args.case}: {mode:6} {ir / commits / 1e6:.2f} M instructions a commit")
+            if args.keep:  # for callgrind_annotate: where the instructions went
+                Path(args.keep).mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / f"callgrind.{mode}").replace(Path(args.keep) / f"callgrind.{mode}")
 
 
 if __name__ == "__main__":

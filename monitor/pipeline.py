@@ -774,7 +774,7 @@ def _new_version(got: Inspection, snap: object,
     f, e = got.fetch, got.extracted
     return NewVersion(files=files,
         content_hash=snap.content_hash, title=e.title, text=e.text,  # type: ignore[attr-defined]
-        metadata=dict(e.metadata), raw=f.body, raw_sha256=f.sha256,
+        metadata=dict(e.metadata), raw=f.body, raw_sha256=f.sha256, raw_hashed=f.body,
         http_status=f.status, headers=dict(f.headers), url=f.final_url, charset=f.charset,
         fetched_at=f.fetched_at or utcnow())
 

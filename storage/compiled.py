@@ -32,7 +32,7 @@ or fire itself here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,19 +75,50 @@ def execute(c: Connection, stmt: UpdateBase, params: Mapping[str, Any]) -> None:
         _run(c, form, params).close()
 
 
+def rows(c: Connection, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    """SQLite: the rows (tuples) of a statement in the driver's own form (``?`` marks,
+    ``args`` as the driver takes them), through its cursor.  ``exec_driver_sql`` makes a
+    SQLAlchemy result of the same rows: measured ~40 µs more for the ~150 lines of a
+    bench page's old text (~180 against ~145 µs), ~15 µs more for a small statement.
+    For plain column reads and writes whose values need no processing (ids, digests,
+    texts); SQLite only."""
+    cur = _cursor(c, sql, args)
+    try:
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def run_many(c: Connection, sql: str, args: Sequence[Sequence[Any]]) -> None:
+    """SQLite: ``executemany`` of a statement in the driver's form (as ``rows``)."""
+    cur = c.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(sql, args)
+    except c.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, args, exc, c.dialect.loaded_dbapi.Error,
+                                  dialect=c.dialect) from exc
+    finally:
+        cur.close()
+
+
+def _cursor(c: Connection, sql: str, args: Sequence[Any]) -> Any:
+    """The driver's cursor having run ``sql``; a driver error comes out as SQLAlchemy's."""
+    cur = c.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return cur.execute(sql, args)
+    except c.dialect.loaded_dbapi.Error as exc:
+        cur.close()
+        raise DBAPIError.instance(
+            sql, args, exc, c.dialect.loaded_dbapi.Error, dialect=c.dialect
+        ) from exc
+
+
 def _run(c: Connection, form: _Form, params: Mapping[str, Any]) -> Any:
     args = []
     for name, proc, default in form.binds:
         value = params[name] if default is None else default()
         args.append(value if proc is None else proc(value))
-    cur = c.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        return cur.execute(form.sql, tuple(args))
-    except c.dialect.loaded_dbapi.Error as exc:
-        cur.close()
-        raise DBAPIError.instance(
-            form.sql, tuple(args), exc, c.dialect.loaded_dbapi.Error, dialect=c.dialect
-        ) from exc
+    return _cursor(c, form.sql, tuple(args))
 
 
 def _form(c: Connection, stmt: UpdateBase, params: Mapping[str, Any]) -> _Form | None:

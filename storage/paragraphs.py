@@ -35,6 +35,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy import text as sql
 
 from monitor.errors import StorageError
+from storage import compiled
 from storage.fold import fold
 from storage.tables import paragraphs as _table
 
@@ -246,8 +247,8 @@ def _insert(c: Connection, page_id: int, new: dict[bytes, tuple[str, str]]
     for i in range(0, len(items), _SQLITE_ROWS):
         chunk = items[i:i + _SQLITE_ROWS]
         params = [v for key, (field, text) in chunk for v in (page_id, key, field, text)]
-        out.update({d: pid for pid, d in c.exec_driver_sql(_sqlite_insert(len(chunk)),
-                                                           tuple(params))})
+        out.update({d: pid for pid, d in compiled.rows(c, _sqlite_insert(len(chunk)),
+                                                         tuple(params))})
     return out
 
 
@@ -280,7 +281,21 @@ def index(s: Session | Connection, rows: Sequence[tuple[int, str]]) -> None:
     lands on whatever statement comes next (the "first insert" cost).  Indexing a
     version's lines and fields in one call makes one segment a transaction, not two,
     and ~0.35 ms less work, but more index bytes per changed version after 100 rounds
-    (``bench.bench_storage --seed 3``: 1,974 against 1,589 B): not done."""
+    (``bench.bench_storage --seed 3``: 1,974 against 1,589 B): not done.
+
+    Merge policy: FTS5's own defaults (``automerge`` 4, ``crisismerge`` 16), decided
+    with numbers (bench/README.md, "The search index's merge policy"): a changed
+    check's index work in the steady state is a small segment per table, ~1.25 M
+    instructions (~0.13–0.15 ms) a commit whatever the policy (automerge 0, 4, 8, 16
+    within 3%); the 4.35 M measured inside the writers' turn were the merging of the
+    first versions' segments just written.  A larger ``automerge`` merges less in all
+    (a first version's index work 7.4–8.0 → 5.9 ms with 16, 1,000 pages) but leaves
+    that merging to the next changed checks (0.15 → 0.30 ms each, a round) and up to
+    15 segments a level for every search; ``optimize`` rewrites the whole index; and
+    leaving the merging to a quiet moment (no merge in a commit) makes each commit
+    dearer, not cheaper (0.17 against 0.13 ms: every flush rewrites the list of
+    segments, which grows) and a search's index look-up twice as slow.  None is worth
+    a migration of the tables' settings."""
     c = _core(s)
     if not rows or c.dialect.name != "sqlite":
         return
@@ -295,10 +310,10 @@ def _index(c: Connection, ids: Sequence[int], folded: Sequence[str] | None,
     table) is made already (``plan``); ``folded`` None: not SQLite."""
     if folded is None:
         return
-    c.exec_driver_sql("INSERT INTO paragraphs_fts(rowid, folded) VALUES (?, ?)",
+    compiled.run_many(c, "INSERT INTO paragraphs_fts(rowid, folded) VALUES (?, ?)",
                       list(zip(ids, folded, strict=True)))
     if grams is not None:
-        c.exec_driver_sql("INSERT INTO paragraphs_bigrams(rowid, grams) VALUES (?, ?)",
+        compiled.run_many(c, "INSERT INTO paragraphs_bigrams(rowid, grams) VALUES (?, ?)",
                           list(zip(ids, grams, strict=True)))
 
 
@@ -340,8 +355,8 @@ def _known(c: Connection, page_id: int, keys: set[bytes]) -> dict[bytes, int]:
     for i in range(0, len(wanted), CHUNK):
         part = wanted[i:i + CHUNK]
         if sqlite:  # the driver's own statement: an expanding IN costs more to build
-            rows = c.exec_driver_sql(
-                "SELECT digest, id FROM paragraphs WHERE page_id = ? AND digest IN ("
+            rows = compiled.rows(
+                c, "SELECT digest, id FROM paragraphs WHERE page_id = ? AND digest IN ("
                 + ", ".join("?" * len(part)) + ")", (page_id, *part))
         else:
             rows = c.execute(_KNOWN, {"page_id": page_id, "keys": part})
@@ -358,8 +373,8 @@ def texts(s: Session | Connection, ids: Iterable[int]) -> dict[int, tuple[str, s
     sqlite = c.dialect.name == "sqlite"
     for i in range(0, len(wanted), CHUNK):
         part = wanted[i:i + CHUNK]
-        rows = c.exec_driver_sql(  # as in _known
-            "SELECT id, field, text FROM paragraphs WHERE id IN ("
+        rows = compiled.rows(  # as in _known
+            c, "SELECT id, field, text FROM paragraphs WHERE id IN ("
             + ", ".join("?" * len(part)) + ")", tuple(part)
         ) if sqlite else c.execute(_TEXTS, {"ids": part})
         out.update({pid: (field, text) for pid, field, text in rows})
@@ -377,8 +392,8 @@ def _texts_of_runs(c: Connection, spans: Sequence[tuple[int, int]]
     if not spans:
         return {}
     if c.dialect.name == "sqlite":
-        rows = c.exec_driver_sql(
-            "SELECT id, field, text FROM paragraphs WHERE "
+        rows = compiled.rows(
+            c, "SELECT id, field, text FROM paragraphs WHERE "
             + " OR ".join(["id BETWEEN ? AND ?"] * len(spans)),
             tuple(bound for span in spans for bound in span))
     else:

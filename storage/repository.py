@@ -653,7 +653,7 @@ class Store:
                 fields = same if same is not None else paragraphs.plan(c, page_id, items)
         except StorageError:  # a base that cannot be read: said, if it still is, under the lock
             return None
-        raw_sha256, text_sha256 = verify.sha256_hex(new.raw), verify.text_sha256(new.text)
+        raw_sha256, text_sha256 = new.raw_sha256_of_raw(), verify.text_sha256(new.text)
         link = verify.link_after(newest)
         before = (spans.ids_of(previous.line_ids, previous.field_ids) if previous
                   else set())
@@ -698,7 +698,7 @@ class Store:
             "text_len": len(new.text), "meta": new.metadata, "raw_body": blob,
             "raw_codec": codec, "raw_base_id": base_id, "raw_chain": chain,
             "raw_size": len(new.raw),
-            "raw_sha256": ready.raw_sha256 if ready else verify.sha256_hex(new.raw),
+            "raw_sha256": ready.raw_sha256 if ready else new.raw_sha256_of_raw(),
             "http_status": new.http_status, "headers": new.headers, "url": new.url,
             "charset": new.charset, "attachments": new.attachments,
         }

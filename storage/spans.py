@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, and_, bindparam, update
 from sqlalchemy import text as sql
 
-from storage import paragraphs
+from storage import compiled, paragraphs
 from storage.tables import paragraph_spans as _table
 
 Run = tuple[int, int | None]  # (first, last) version numbers, inclusive; None: newest
@@ -65,9 +65,9 @@ def track(c: Connection, page_id: int, number: int, before: set[int], now: set[i
                                        "closed": closed, "last": number - 1})
         return
     if opened and c.dialect.name == "sqlite":  # a first version opens ~150
-        c.exec_driver_sql(  # through the driver: no parameter dict per row
-            "INSERT INTO paragraph_spans (paragraph_id, page_id, first_number, last_number)"
-            " VALUES (?, ?, ?, NULL)", [(pid, page_id, number) for pid in opened])
+        compiled.run_many(  # through the driver: no parameter dict per row
+            c, "INSERT INTO paragraph_spans (paragraph_id, page_id, first_number,"
+            " last_number) VALUES (?, ?, ?, NULL)", [(pid, page_id, number) for pid in opened])
     elif opened:  # PostgreSQL: one statement of an array, not a row a statement
         c.execute(_PG_OPEN, {"ids": opened, "page_id": page_id, "number": number})
     for i in range(0, len(closed), paragraphs.CHUNK):

@@ -713,6 +713,55 @@ def test_versions_prepared_before_the_lock_store_the_rows_made_under_it(
     assert codecs.count("zstd") == 2 and codecs.count("zstd-delta") == len(texts) - 2
 
 
+@pytest.mark.parametrize("prepared", [True, False])
+def test_a_body_is_sealed_with_the_fetchs_hash_only_when_it_was_taken_of_those_bytes(
+        store: object, monkeypatch: pytest.MonkeyPatch, prepared: bool) -> None:
+    """The fetch hashed the body already (``FetchResult.sha256``): a version made of that
+    very bytes object (``NewVersion.raw_hashed``) is sealed with that hash, not hashed
+    again; a hash taken of other bytes (another object, even of equal bytes; or a wrong
+    one) is never the seal: the store hashes the body it stores.  Before the writers'
+    turn (``Store._prepare``) and under it alike."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    from monitor.config import SourceConfig
+    from storage import Store
+    from storage.instant import utcnow
+    from storage.records import CheckRecord, NewVersion
+
+    if not prepared:
+        monkeypatch.setattr(Store, "_prepare", lambda self, page_id, new: None)
+    src = SourceConfig(name="page", url="http://www.example.gov.cn/a.html")
+    raw = "<html><body>第1版正文。</body></html>".encode()
+    true = hashlib.sha256(raw).hexdigest()
+    wrong = hashlib.sha256(b"other bytes").hexdigest()
+    cases = [(raw, true, raw),  # the fetch's hash of this object: taken
+             (bytes(bytearray(raw)), wrong, raw),  # another object: hashed
+             (raw + b" ", wrong, None),  # no object named: hashed
+             (raw + b"  ", hashlib.sha256(b"x").hexdigest(), b"x")]  # other bytes: hashed
+    hashed: list[int] = []
+    real = hashlib.sha256
+    monkeypatch.setattr(hashlib, "sha256", lambda data=b"", **kw: (
+        hashed.append(len(data)), real(data, **kw))[1])
+    for n, (body, sha, of) in enumerate(cases):
+        state = store.page_state(src)  # type: ignore[attr-defined]
+        hashed.clear()
+        store.commit_check(CheckRecord(  # type: ignore[attr-defined]
+            page_id=state.page_id,
+            expected_last_version_id=state.last.id if state.last else None,
+            expected_revision=state.revision, started_at=utcnow(), duration=0.1,
+            outcome="changed" if state.last else "new", version=NewVersion(
+                content_hash=f"c{n}", title="通知", text=f"第{n}版正文。",
+                metadata={}, raw=body, raw_sha256=sha, raw_hashed=of, http_status=200,
+                headers={}, url=src.url, charset="utf-8", fetched_at=utcnow())))
+        assert (len(body) in hashed) == (n > 0)
+    with store.engine.connect() as c:  # type: ignore[attr-defined]
+        rows = c.execute(sa.text("SELECT id, raw_sha256 FROM versions ORDER BY id")).all()
+    assert [sha for _, sha in rows] == [real(b).hexdigest() for b, _, _ in cases]
+    assert [store.raw_body(vid) for vid, _ in rows] == [b for b, _, _ in cases]  # type: ignore[attr-defined]
+
+
 def _reply_added_reading_every_marker(old: object, new: object) -> object:
     """``detect.reply_added`` as it was: every paragraph of both texts tested."""
     from monitor import detect
