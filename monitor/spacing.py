@@ -75,7 +75,18 @@ def normalize_line(line: str) -> str:
 
     Cached: a page's template lines and, in the daemon, its unchanged paragraphs come
     back at every check.  A line without a space needs no gap rule, and whether it is a
-    field line is asked only of a gap that depends on it."""
+    field line is asked only of a gap that depends on it.  A line that
+    ``str.isprintable()`` and holds no ASCII space is returned as it is: every invisible
+    character (``_INVISIBLE``) and every space but the ASCII one (``_SPACES``, and all
+    that ``strip`` strips) is a control, format or separator character, which
+    ``isprintable`` refuses; one scan instead of two patterns' and a strip."""
+    if " " not in line and line.isprintable():
+        return line
+    return _normalized(line)
+
+
+def _normalized(line: str) -> str:
+    """``normalize_line`` the long way (any line)."""
     line = _INVISIBLE.sub("", line)
     if not _SPACES.search(line):
         return line.strip()

@@ -978,3 +978,49 @@ def test_lines_numbered_by_split_are_those_diff_match_patch_numbers() -> None:
         pairs.append((old, new))
     for old, new in pairs:
         assert _lines_to_chars(dmp, old, new) == dmp.diff_linesToChars(old, new), (old, new)
+
+
+def test_printable_lines_without_a_space_are_normalized_and_cut_as_the_patterns_do() -> None:
+    """A line that ``isprintable()`` and holds no ASCII space is its own normalized line
+    (``spacing.normalize_line``) and its own only cell (``canon._cells``): every
+    character the long ways delete, collapse, strip or cut at, in every context."""
+    from monitor import canon, spacing
+
+    told = 0
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        for text in (f"人工{c}智能", f"a{c}b", c, f"{c}\u3000{c}", f"{c}：{c}|{c}"):
+            line = spacing.normalize_line.__wrapped__(text)  # type: ignore[attr-defined]
+            assert line == spacing._normalized(text), hex(cp)
+            told += line != text
+            assert canon._cells(text) == canon._split_cells(text), hex(cp)
+    assert told > 1000  # the invisible characters and spaces went, through the patterns
+    for path in PAGES:
+        for text in _html(path).splitlines():
+            assert spacing.normalize_line.__wrapped__(text) == spacing._normalized(text)  # type: ignore[attr-defined]
+            assert canon._cells(text) == canon._split_cells(text)
+
+
+def test_rules_tried_by_their_words_in_the_line_strip_what_their_patterns_strip(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``TextRule.may_match`` looks for its words with ``in``: the same lines are
+    stripped the same way as when each rule's words are one pattern searched."""
+    import re
+
+    def searched(rule: noise.TextRule, line: str) -> bool:
+        needle = re.compile("|".join(map(re.escape, rule.needles))) if rule.needles else None
+        return (needle is None or needle.search(line) is not None) \
+            and (rule.line is None or rule.line.search(line) is not None)
+
+    rng = random.Random(12)
+    words = [n for rule in noise.TEXT_RULES for n in rule.needles]
+    pool = list("0123 ：:|【】[]（）位第次") + words
+    pool += ["发布时间：", "您好", "2026年12月7日", "星期日"]
+    lines = [line for path in PAGES for line in _html(path).splitlines()]
+    lines += ["".join(rng.choice(pool) for _ in range(rng.randrange(1, 12))) for _ in range(4000)]
+    fast = [noise._strip_line.__wrapped__(line) for line in lines]
+    monkeypatch.setattr(noise.TextRule, "may_match", searched)
+    assert fast == [noise._strip_line.__wrapped__(line) for line in lines]
+    assert sum(bool(notes) for _, notes in fast) > 100  # the rules did strip
