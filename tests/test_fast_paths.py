@@ -981,21 +981,29 @@ def test_lines_numbered_by_split_are_those_diff_match_patch_numbers() -> None:
 
 
 def test_printable_lines_without_a_space_are_normalized_and_cut_as_the_patterns_do() -> None:
-    """A line that ``isprintable()`` and holds no ASCII space is its own normalized line
-    (``spacing.normalize_line``) and its own only cell (``canon._cells``): every
-    character the long ways delete, collapse, strip or cut at, in every context."""
+    """A line that ``isprintable()`` and holds no ASCII space is its own only cell
+    (``canon._cells``), and one whose stripped middle is such its normalized line
+    (``spacing.normalize_line``): every character the long ways delete, collapse, strip
+    or cut at, in every context, at the ends of a line and inside it."""
     from monitor import canon, spacing
 
     told = 0
-    for cp in range(0x110000):
+    rng = random.Random(5)
+    pool = list("人工智能ab1：:| \t\n\u3000\u00a0\u200b\u2028\x1f\x1c\x85")
+    texts = ["".join(rng.choice(pool) for _ in range(rng.randrange(0, 12))) for _ in range(20000)]
+    # every character of the BMP (all the classes the patterns name but the CJK
+    # extensions, sampled above it), in each context
+    for cp in itertools.chain(range(0x10000), range(0x10000, 0x110000, 61)):
         if 0xD800 <= cp < 0xE000:
             continue
         c = chr(cp)
-        for text in (f"人工{c}智能", f"a{c}b", c, f"{c}\u3000{c}", f"{c}：{c}|{c}"):
-            line = spacing.normalize_line.__wrapped__(text)  # type: ignore[attr-defined]
-            assert line == spacing._normalized(text), hex(cp)
-            told += line != text
-            assert canon._cells(text) == canon._split_cells(text), hex(cp)
+        texts += (f"人工{c}智能", f"a{c}b", c, f"{c}\u3000{c}", f"{c}：{c}|{c}",
+                  f"\n {c}人\u3000", f"{c} \x1f字{c}")
+    for text in texts:
+        line = spacing.normalize_line.__wrapped__(text)  # type: ignore[attr-defined]
+        assert line == spacing._normalized(text), repr(text)
+        told += line != text
+        assert canon._cells(text) == canon._split_cells(text), repr(text)
     assert told > 1000  # the invisible characters and spaces went, through the patterns
     for path in PAGES:
         for text in _html(path).splitlines():
