@@ -1032,24 +1032,3 @@ def test_rules_tried_by_their_words_in_the_line_strip_what_their_patterns_strip(
     monkeypatch.setattr(noise.TextRule, "may_match", searched)
     assert fast == [noise._strip_line.__wrapped__(line) for line in lines]
     assert sum(bool(notes) for _, notes in fast) > 100  # the rules did strip
-
-
-def test_statuses_looked_for_by_their_words_are_those_the_pattern_finds(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """``detect._statuses`` searches a text only when one of the status pattern's words
-    is in it: the same statuses as searching every text."""
-    from monitor import detect
-    from monitor.types import Snapshot
-
-    rng = random.Random(3)
-    pool = ["办理", "答复", "回复", "处理", "状态", "情况", "进度", "：", ":", " ", "\n",
-            "已答复", "办理中", "已办结", "正文", "理状"]
-    read = [_extracted(_html(path)) for path in PAGES]
-    texts = [str(e.text) for e in read if not isinstance(e, str)]  # type: ignore[attr-defined]
-    texts += ["".join(rng.choice(pool) for _ in range(rng.randrange(0, 16))) for _ in range(5000)]
-    snaps = [Snapshot("t", text, {"办理状态": "已办结"} if i % 7 == 0 else {})
-             for i, text in enumerate(texts)]
-    fast = [detect._statuses(s) for s in snaps]
-    monkeypatch.setattr(detect, "_STATUS_WORDS", ("",))  # every text searched
-    assert fast == [detect._statuses(s) for s in snaps]
-    assert sum(any(where[0] for where, _ in found) for found in fast) > 100
