@@ -14,10 +14,10 @@ by part (a wrapper around each part: a few calls a page, so they cost nothing to
 of).
 
 ``--stages`` times with the stage timers of ``bench.stages`` instead (the "extract" and
-"normalize" columns of ``python -m bench``'s stage split).  Those wrap every function
-of ``monitor.noise`` and the ``normalize*`` ones of ``monitor.normalize``, so a function
-called for each line or element adds the timers' own few µs each time: the figures are
-higher than the plain ones, by more the more such calls.
+"normalize" columns of ``python -m bench``'s stage split).  Those wrap the entry points
+of ``monitor.noise`` and ``monitor.normalize`` and ``normalize_line`` where extraction
+calls it by that module's name, so each such call adds the timers' own few µs: the
+figures are a little higher than the plain ones.
 """
 
 from __future__ import annotations

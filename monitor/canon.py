@@ -132,7 +132,17 @@ def _compat() -> tuple[re.Pattern[str], dict[str, str]]:
 
 
 def _cells(line: str) -> tuple[str, ...]:
-    """The non-empty cells of one line (in NFKC already), squeezed."""
+    """The non-empty cells of one line (in NFKC already), squeezed.  A line without a
+    ``|`` and without any space (it ``isprintable()`` and holds no ASCII space: every
+    other character ``\\s`` matches is a control or separator) is its only cell, as it
+    is: most lines of prose."""
+    if "|" not in line and " " not in line and line.isprintable():
+        return (line,) if line else ()
+    return _split_cells(line)
+
+
+def _split_cells(line: str) -> tuple[str, ...]:
+    """``_cells`` the long way (any line)."""
     cells = (_squeeze(cell) for cell in _CELL.split(line))
     return tuple(cell for cell in cells if cell)
 

@@ -75,7 +75,21 @@ def normalize_line(line: str) -> str:
 
     Cached: a page's template lines and, in the daemon, its unchanged paragraphs come
     back at every check.  A line without a space needs no gap rule, and whether it is a
-    field line is asked only of a gap that depends on it."""
+    field line is asked only of a gap that depends on it.  A line whose stripped middle
+    ``str.isprintable()`` and holds no ASCII space is that middle: every invisible
+    character (``_INVISIBLE``) and every space but the ASCII one (``_SPACES``, and all
+    that ``strip`` strips) is a control, format or separator character, which
+    ``isprintable`` refuses; so the spaces are all at the ends, whatever the gap rules
+    make of them is stripped, and no gap is judged (the source's indentation around a
+    paragraph of prose, most lines of a page).  One scan instead of two patterns'."""
+    middle = line.strip()
+    if " " not in middle and middle.isprintable():
+        return middle
+    return _normalized(line)
+
+
+def _normalized(line: str) -> str:
+    """``normalize_line`` the long way (any line)."""
     line = _INVISIBLE.sub("", line)
     if not _SPACES.search(line):
         return line.strip()

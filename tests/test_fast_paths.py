@@ -1062,3 +1062,57 @@ def test_nothing_listens_to_the_statements_the_driver_path_runs(db_url: str) -> 
             event.remove(store.engine, "before_cursor_execute", spy)
     finally:
         store.close()
+
+
+def test_printable_lines_without_a_space_are_normalized_and_cut_as_the_patterns_do() -> None:
+    """A line that ``isprintable()`` and holds no ASCII space is its own only cell
+    (``canon._cells``), and one whose stripped middle is such its normalized line
+    (``spacing.normalize_line``): every character the long ways delete, collapse, strip
+    or cut at, in every context, at the ends of a line and inside it."""
+    from monitor import canon, spacing
+
+    told = 0
+    rng = random.Random(5)
+    pool = list("人工智能ab1：:| \t\n\u3000\u00a0\u200b\u2028\x1f\x1c\x85")
+    texts = ["".join(rng.choice(pool) for _ in range(rng.randrange(0, 12))) for _ in range(20000)]
+    # every character of the BMP (all the classes the patterns name but the CJK
+    # extensions, sampled above it), in each context
+    for cp in itertools.chain(range(0x10000), range(0x10000, 0x110000, 61)):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        texts += (f"人工{c}智能", f"a{c}b", c, f"{c}\u3000{c}", f"{c}：{c}|{c}",
+                  f"\n {c}人\u3000", f"{c} \x1f字{c}")
+    for text in texts:
+        line = spacing.normalize_line.__wrapped__(text)  # type: ignore[attr-defined]
+        assert line == spacing._normalized(text), repr(text)
+        told += line != text
+        assert canon._cells(text) == canon._split_cells(text), repr(text)
+    assert told > 1000  # the invisible characters and spaces went, through the patterns
+    for path in PAGES:
+        for text in _html(path).splitlines():
+            assert spacing.normalize_line.__wrapped__(text) == spacing._normalized(text)  # type: ignore[attr-defined]
+            assert canon._cells(text) == canon._split_cells(text)
+
+
+def test_rules_tried_by_their_words_in_the_line_strip_what_their_patterns_strip(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``TextRule.may_match`` looks for its words with ``in``: the same lines are
+    stripped the same way as when each rule's words are one pattern searched."""
+    import re
+
+    def searched(rule: noise.TextRule, line: str) -> bool:
+        needle = re.compile("|".join(map(re.escape, rule.needles))) if rule.needles else None
+        return (needle is None or needle.search(line) is not None) \
+            and (rule.line is None or rule.line.search(line) is not None)
+
+    rng = random.Random(12)
+    words = [n for rule in noise.TEXT_RULES for n in rule.needles]
+    pool = list("0123 ：:|【】[]（）位第次") + words
+    pool += ["发布时间：", "您好", "2026年12月7日", "星期日"]
+    lines = [line for path in PAGES for line in _html(path).splitlines()]
+    lines += ["".join(rng.choice(pool) for _ in range(rng.randrange(1, 12))) for _ in range(4000)]
+    fast = [noise._strip_line.__wrapped__(line) for line in lines]
+    monkeypatch.setattr(noise.TextRule, "may_match", searched)
+    assert fast == [noise._strip_line.__wrapped__(line) for line in lines]
+    assert sum(bool(notes) for _, notes in fast) > 100  # the rules did strip

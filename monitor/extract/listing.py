@@ -153,10 +153,10 @@ def column_items(text: str) -> dict[str, str] | None:
     an article (its changes then read 第2-3段新增 instead of 新增「…」).  So the text is a
     column's when ``listed_items`` says so, or when at least half its lines are dated
     items and every other line is ``_undated_title``-like: one short title, no sentence."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
     dated = count_items(text)
-    if not dated:
+    if not dated:  # an article's text, most often: its lines are not cut
         return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     rest = [line for line in lines if item_title(line) == line]
     if dated < LISTING_TEXT_SHARE * len(lines) and (
             2 * dated < len(lines) or not all(map(_undated_title, rest))):
