@@ -4,6 +4,7 @@ numbers an edit is widened to."""
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import random
 from bisect import bisect_left
@@ -14,10 +15,13 @@ from selectolax.lexbor import LexborHTMLParser
 
 from monitor import challenge, noise
 from monitor.diff import _NUMBER, _Numbers
+from monitor.errors import DecodeError
 from monitor.extract import extract
 from monitor.extract.metadata import extract_metadata
-from monitor.fetch.encoding import decode_html
+from monitor.fetch.encoding import decode_declared, decode_html
+from monitor.fetch.http import INLINE_DECODE_BYTES, decoded
 from monitor.paragraphs import DELETE, EQUAL, INSERT, paragraphs_of
+from monitor.types import FetchResult
 from tests.pages import seed_page
 
 CORPUS = Path(__file__).parent / "fixtures" / "corpus" / "cn-gov"
@@ -1116,3 +1120,64 @@ def test_rules_tried_by_their_words_in_the_line_strip_what_their_patterns_strip(
     monkeypatch.setattr(noise.TextRule, "may_match", searched)
     assert fast == [noise._strip_line.__wrapped__(line) for line in lines]
     assert sum(bool(notes) for _, notes in fast) > 100  # the rules did strip
+
+
+def _bodies_and_headers() -> list[tuple[bytes, str | None, str | None]]:
+    """Pages as servers send them, each with the headers and forced charsets that
+    decide their decoding differently: declared and clean, declared and lying, several
+    declarations, none, a BOM, a label in a comment, garbage."""
+    text = "关于进一步加强政务公开工作的通知，国务院总理朱镕基、副部长张喆出席会议。" * 30
+
+    def page(charset: str, meta: str = "", bom: bytes = b"") -> bytes:
+        return bom + (f"<html><head>{meta}<title>通知</title></head>"
+                      f"<body><p>{text}</p></body></html>").encode(charset, "xmlcharrefreplace")
+
+    bodies = [path.read_bytes() for path in PAGES] + [
+        page("gb18030", '<meta charset="gb2312">'), page("gb18030"), page("utf-8"),
+        page("utf-8", '<meta charset="gbk">'), page("gb18030", '<meta charset="utf-8">'),
+        page("gb18030", '<!-- <meta charset="utf-8"> --><meta charset="gbk">'),
+        page("utf-8", '<meta charset="utf-16">'), page("utf-8", bom=codecs.BOM_UTF8),
+        page("utf-16-le", bom=codecs.BOM_UTF16_LE), page("big5", '<meta charset="big5">'),
+        page("utf-8", '<meta charset="gb2312">')[:-7] + b"\xe6\x94",  # cut in a character
+        bytes(range(256)) * 8, b"",
+    ]
+    headers = [None, "text/html", "text/html; charset=utf-8", "text/html; charset=GBK",
+               "text/html; charset=ISO-8859-1", 'text/html; charset="base64"']
+    cases = [(body, header, None) for body in bodies for header in headers]
+    return cases + [(body, "text/html; charset=utf-8", forced) for body in bodies[-13:]
+                    for forced in ("gbk", "utf-8", "big5")]
+
+
+def test_a_charset_found_before_detection_decodes_as_decode_html_decodes() -> None:
+    """``decode_declared`` (the fetcher's decoding without a thread) answers with
+    ``decode_html``'s text and charset, or leaves the page to it."""
+    answered = 0
+    for body, header, forced in _bodies_and_headers():
+        quick = decode_declared(body, header, forced)
+        if quick is not None:
+            answered += 1
+            assert quick == decode_html(body, header, forced), (body[:60], header, forced)
+    # the declared-and-clean pages (most of them) are answered without detection
+    assert answered >= len(_bodies_and_headers()) * 2 // 3
+    with pytest.raises(DecodeError):
+        decode_declared(b"<p>x</p>", None, "no-such-charset")
+
+
+@pytest.mark.parametrize("size", [1, INLINE_DECODE_BYTES // 4096 + 1])
+async def test_the_fetchers_decoding_is_decode_html_whatever_the_size(size: int) -> None:
+    """``decoded`` gives the text and charset ``decode_html`` gives, for pages decoded
+    on the event loop and (larger than ``INLINE_DECODE_BYTES``, or needing detection)
+    in a thread."""
+    for body, header, forced in _bodies_and_headers()[::3]:
+        body = body * size
+        raw = FetchResult(url="http://a.gov.cn/", final_url="http://a.gov.cn/", status=200,
+                          headers={"content-type": header} if header else {}, body=body,
+                          decoded=False)
+        try:
+            want = decode_html(body, header, forced)
+        except DecodeError:
+            with pytest.raises(DecodeError):
+                await decoded(raw, forced)
+            continue
+        got = await decoded(raw, forced)
+        assert (got.text, got.charset, got.decoded) == (*want, True)

@@ -164,6 +164,23 @@ async def test_a_cookie_follows_a_redirect_on_its_host_only(
         other.close()
 
 
+async def test_a_session_cookie_lives_for_its_fetch_s_redirects_only(
+        tmp_path: Path, site: Site) -> None:
+    """A server that sets its session cookie on a redirect gets it back on the next hop
+    (the fetch's own jar), and not at the next fetch, through the same connection."""
+    page = site.route("/page.html", PAGE)
+    entry = site.route("/entry.html", Response(status=302, headers={
+        "Location": page, "Set-Cookie": "JSESSIONID=abc; Path=/"}))
+    cfg = config(tmp_path, f'[[sources]]\nname = "a"\nurl = "{entry}"\n'
+                 f'[[sources]]\nname = "b"\nurl = "{page}"\n')
+    async with Fetcher(cfg.settings) as fetcher:
+        for name in ("a", "b"):
+            assert "工作要点" in (await fetcher.fetch_source(cfg.source(name))).text
+    got = [(r.path, r.headers.get("cookie")) for r in site.requests]
+    assert got == [("/entry.html", None), ("/page.html", "JSESSIONID=abc"),
+                   ("/page.html", None)]
+
+
 @pytest.mark.parametrize(("entry", "key", "says"), [
     ('headers = { Authorization = "Bearer x" }', "headers.Authorization", "cookies_env"),
     ('headers = { Cookie = "sid=1" }', "headers.Cookie", "cookies_env"),

@@ -27,7 +27,7 @@ import monitor.pipeline
 from alerts.compose import Composer
 from monitor.cli.check import run_checks
 from monitor.config import load_config
-from monitor.fetch.encoding import decode_html
+from monitor.fetch.encoding import decode_declared, decode_html
 from monitor.types import Outcome
 from monitor.web.app import create_app
 from storage import Store, db, rawcodec
@@ -172,7 +172,15 @@ async def test_the_same_bytes_are_not_even_decoded_and_new_bytes_are_read_whole(
         decodings.append(len(body))
         return decode_html(body, *args)  # type: ignore[arg-type]
 
+    def counted_declared(body: bytes, *args: object) -> tuple[str, str] | None:
+        got = decode_declared(body, *args)  # type: ignore[arg-type]
+        if got is not None:  # else decode_html decodes it (counted there)
+            decodings.append(len(body))
+        return got
+
+    # both ways the fetcher decodes: on the loop (a declared charset) or in a thread
     monkeypatch.setattr(monitor.fetch.http, "decode_html", counted)
+    monkeypatch.setattr(monitor.fetch.http, "decode_declared", counted_declared)
     again = await env.check()
     assert (again.outcome, again.status, decodings) == (Outcome.UNCHANGED, 200, [])
 

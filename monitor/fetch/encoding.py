@@ -91,6 +91,24 @@ def canonical_charset(label: str | None) -> str | None:
 def decode_html(body: bytes, content_type: str | None,
                 forced: str | None = None) -> tuple[str, str]:
     """Return (text, name of the charset used).  See the module docstring for the rules."""
+    got = _decode_html(body, content_type, forced, detect=True)
+    assert got is not None  # utf-8 is always a candidate
+    return got
+
+
+def decode_declared(body: bytes, content_type: str | None,
+                    forced: str | None = None) -> tuple[str, str] | None:
+    """``decode_html``'s answer when it comes before charset detection: a forced charset,
+    or a declared one (BOM, header, meta) that decodes the body cleanly; None when
+    ``decode_html`` would go on to detection.  The same loop over the same candidates,
+    stopped where detection starts: most pages declare a charset that decodes them
+    cleanly, and this answer is a plain ``bytes.decode`` (the fetcher gives it without
+    a thread hop, ``monitor.fetch.http.decoded``)."""
+    return _decode_html(body, content_type, forced, detect=False)
+
+
+def _decode_html(body: bytes, content_type: str | None, forced: str | None,
+                 detect: bool) -> tuple[str, str] | None:
     if forced:
         charset = canonical_charset(forced)
         if charset is None:
@@ -98,7 +116,7 @@ def decode_html(body: bytes, content_type: str | None,
         return _decode(body, charset)[0], charset
     best: tuple[int, str, str] | None = None  # (errors, text, charset)
     tried: set[str] = set()
-    for charset in _candidates(body, content_type):
+    for charset in _candidates(body, content_type, detect):
         if charset in tried:
             continue
         tried.add(charset)
@@ -107,18 +125,22 @@ def decode_html(body: bytes, content_type: str | None,
             return text, charset
         if best is None or errors < best[0]:
             best = (errors, text, charset)
-    assert best is not None  # utf-8 is always a candidate
+    if not detect or best is None:
+        return None
     return best[1], best[2]
 
 
-def _candidates(body: bytes, content_type: str | None) -> Iterator[str]:
-    """Charsets worth trying, best evidence first; lazy, so detection runs only if needed.
+def _candidates(body: bytes, content_type: str | None, detect: bool = True) -> Iterator[str]:
+    """Charsets worth trying, best evidence first; lazy, so detection runs only if needed
+    (``detect=False``: the declarations only).
 
     Declarations first, multi-byte before single-byte; detection only after every
     declaration failed, and a single-byte guess only when nothing was declared."""
     declared = [c for c in (bom_charset(body), header_charset(content_type),
                             meta_charset(body)) if c]
     yield from sorted(declared, key=single_byte)  # stable: BOM, header, meta otherwise
+    if not detect:
+        return
     detected = detected_charset(body)
     if detected and not (declared and single_byte(detected)):
         yield detected
