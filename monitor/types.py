@@ -198,6 +198,23 @@ READING_RULES = 1
 UPGRADE_ONLY = "升级后重新提取（页面本身未变）"
 UPGRADE_ONLY_LABEL = "升级后重新提取（页面本身未变）"
 
+# Why the old side of a change was read again (``details["reread"]["cause"]``, see
+# ``reread_cause``): the words every note about it starts from (``monitor diff``'s, the
+# alerts'), so a monitor upgrade is never told as an edit of the source's settings.
+REREAD_WHY = {"settings": "两版之间来源的设置（content、ignore_text 等）已修改",
+              "rules": "两版之间 monitor 升级，读取页面的规则已改变（如时钟、计数器的识别）"}
+REREAD_BY = {"settings": "新设置", "rules": "新规则"}  # what the old side was read again by
+
+
+def reread_cause(details: object) -> str | None:
+    """Why a change's old side was read again (``details["reread"]``): "rules" (a monitor
+    upgrade), "settings" (an edit of the source's settings; also a re-read recorded
+    before the cause was), or None when it was not."""
+    reread = details.get("reread") if isinstance(details, dict) else None
+    if not isinstance(reread, dict):
+        return None
+    return "rules" if reread.get("cause") == "rules" else "settings"
+
 
 def change_words(kind: str, summary: str) -> tuple[str, str]:
     """A change's label and the rest of its summary: a settings or upgrade re-read is no

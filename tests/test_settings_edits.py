@@ -300,6 +300,9 @@ async def test_a_real_edit_with_a_settings_edit_is_told_with_the_pages_edit_only
     assert "引领" in msg.text and "头雁" in msg.text
     assert IGNORED not in msg.text  # the salutation the filter took out is no "deletion"
     assert "段删除" not in msg.text
+    for part in (msg.text, msg.html):  # and why the old side was read again
+        assert "来源的设置（content、ignore_text 等）已修改：旧版已按新设置重新提取" in part
+        assert "monitor 升级" not in part
 
     # the web UI's diff of the two versions (the alert's link) shows the same edit
     v1, v2 = edited.versions()

@@ -111,6 +111,10 @@ async def test_a_real_edit_after_the_upgrade_alerts_only_the_edit(
     msg = Composer(env.config.settings, repo).change(repo.change_view(change.id or 0), ANALYST)
     assert "修改后" in msg.text
     assert "当前时间" not in msg.text and "阅读量" not in msg.text, msg.text
+    # the mail says why the old side was read again: the upgrade, no settings edit
+    for part in (msg.text, msg.html, repr(msg.facts)):
+        assert "monitor 升级，读取页面的规则已改变" in part, part
+        assert "旧版已按新规则重新提取" in part and "设置" not in part, part
     # monitor diff of the two versions names the upgrade, not a settings edit
     v1, v2 = env.versions()
     out = cli(env, tmp_path, monkeypatch, "diff", str(v1.id), str(v2.id))
