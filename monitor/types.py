@@ -194,7 +194,10 @@ SETTINGS_ONLY_LABEL = "设置变更（页面本身未变）"
 #      a listing with ``links`` stored as "title | date" lines, the <title> kept as
 #      网页标题 when it names a document, a column's heading never a document's title
 #      (after 8d6f5bb).
-READING_RULES = 1
+#   2: a 北京时间 time to the minute kept (a clock shows seconds, a weekday or the lunar
+#      date), a view counter kept amid the text and in a table row, the site's and the
+#      columns' names joined by "-" cut from 网页标题 (s23/qafix-read).
+READING_RULES = 2
 UPGRADE_ONLY = "升级后重新提取（页面本身未变）"
 UPGRADE_ONLY_LABEL = "升级后重新提取（页面本身未变）"
 
