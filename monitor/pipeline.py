@@ -364,7 +364,9 @@ class Checker:
                 rec = self._failure(source, state, started, t0, InternalError(repr(exc)))
         got = seen.got if isinstance(seen.got, Inspection) else None
         if source.is_listing and got is not None and rec.outcome != Outcome.ERROR:
-            rec = documents.listing_record(source, got, rec)
+            listed = await asyncio.to_thread(self.store.listed_documents, state.page_id) \
+                if documents.may_retitle(rec) else {}
+            rec = documents.listing_record(source, got, rec, listed)
         if state.kind == "document":
             rec = documents.announce(self.config, source, state, rec, got, seen.error)
         return replace(rec, observed_at=seen.at)
