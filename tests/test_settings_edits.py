@@ -257,6 +257,12 @@ async def test_what_the_settings_alone_change_is_a_version_nobody_is_told_of(
     real = await edited.check()
     assert real.outcome is Outcome.CHANGED and real.alerts == 1
     assert [a.event for a in edited.alerts()] == ["change"]
+    # the feeds carry what watchers are told: the edit, not the silent re-read
+    app = create_app(edited.config, edited.store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as web:
+        feed = (await web.get("/feeds/changes.atom")).text
+    assert feed.count("<entry") == 1 and "引领" in feed and "设置变更" not in feed, feed
 
 
 async def test_settings_that_bring_back_an_older_reading_are_not_called_flapping(
