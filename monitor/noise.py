@@ -27,7 +27,9 @@ are data (selectors, regexes) plus the two small functions that apply them:
   the text's first or last line, under its heading or next to a byline or a widget
   line.  Elsewhere it is the page's data: a 政府信息公开工作年度报告's "访问量：2345678次"
   between two paragraphs, a table row's "浏览量： | 9901234" (its value in the next
-  cell; a line with more than widgets keeps its counters only as such a row).  On the
+  cell), a sentence's "访问量：1234567次，同比增长12%。" (a line with more than widgets
+  keeps its counters as such a row or a sentence; a byline is a line with a field, or
+  a short dated line without a sentence's 。).  On the
   tree, a counter alone in a table cell, or in a block (p, div, li…) whose neighbours
   are no byline, heading or empty element, is left to the lines.  A line that is only a date with
   its weekday ("2026年11月22日 星期日") is a clock widget; a 落款 date has no weekday.
@@ -294,7 +296,7 @@ def _byline_place(node: LexborNode) -> bool:
         if sibling is None or sibling.tag in _HEADINGS:
             return True
         text = sibling.text()[:300]
-        if not text.strip() or _BYLINE_FIELD.search(text):
+        if not text.strip() or _is_byline(text.strip()):
             return True
     return False
 
@@ -597,25 +599,37 @@ def strip_lines(lines: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
 
 
 _COUNTER_NOTE = "view counter:"
-# A line a byline is: one with a byline's field ("发布时间：", "来源：") or a date.
-_BYLINE_FIELD = lazyre.compile(rf"(?:{_BYLINE_FIELDS}|机构|机关|索引号|文号)\s*[:：]|{_DATE}")
+# A byline: a line with a byline's field ("发布时间：", "来源：", "发布机构："), or a short
+# dated line that is no sentence ("2026-12-07 阅读 45"; "截至2025年12月31日，…。" is text).
+_BYLINE_LABEL = lazyre.compile(rf"(?:{_BYLINE_FIELDS}|机构|机关|索引号|文号)\s*[:：]")
+_DATED = lazyre.compile(_DATE)
+_SENTENCE = lazyre.compile(r"[。！？；]")
+_BYLINE_MAX = 60  # characters of a dated line that may be a byline
+
+
+def _is_byline(line: str) -> bool:
+    return _BYLINE_LABEL.search(line) is not None or (
+        len(line) <= _BYLINE_MAX and _DATED.search(line) is not None
+        and _SENTENCE.search(line) is None)
 
 
 def _counter_is_data(i: int, lines: list[str], out: list[tuple[str, tuple[str, ...]]]) -> bool:
     """Whether the view counters of line ``i`` are the page's data, kept: a counter is
-    noise on a byline (a line with a byline's field or a date), or alone on its line
-    (with other widgets maybe) where a byline is — the first or last line of the text,
-    the line under its heading, next to a byline or a line of widgets.  Elsewhere it
-    is a figure of the text: a report's "访问量：2345678次" between two paragraphs, a
-    table row's "浏览量： | 9901234" (its value in the next cell; a line with more than
-    widgets keeps its counters only as a table row, cells joined by " | ")."""
-    if _BYLINE_FIELD.search(lines[i]):
+    noise on a byline (``_is_byline``: a byline's field, or a short dated line), or
+    alone on its line (with other widgets maybe) where a byline is — the first or last
+    line of the text, the line under its heading, next to a byline or a line of
+    widgets.  Elsewhere it is a figure of the text: a report's "访问量：2345678次"
+    between two paragraphs, a table row's "浏览量： | 9901234" (its value in the next
+    cell), a sentence's "网站访问量：1234567次，同比增长12%。" (a line with more than
+    widgets keeps its counters as a table row, cells joined by " | ", or a sentence)."""
+    line = lines[i]
+    if _BYLINE_LABEL.search(line):
         return False
-    if out[i][0].strip():  # more than widgets on the line: data in a table row only
-        return " | " in lines[i]
+    if out[i][0].strip():  # more than widgets on the line
+        return " | " in line or _SENTENCE.search(line) is not None
     if i <= 1 or i == len(lines) - 1:
         return False
-    return not any(_BYLINE_FIELD.search(lines[j]) or out[j][1] for j in (i - 1, i + 1))
+    return not any(_is_byline(lines[j]) or out[j][1] for j in (i - 1, i + 1))
 
 
 @lru_cache(maxsize=8192)

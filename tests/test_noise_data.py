@@ -96,7 +96,12 @@ A, B = "正文第一段。", "正文第二段。"
     # a figure in the middle of the text, a table row's cells
     (f"通知\n{A}\n访问量：2345678次\n{B}", f"通知\n{A}\n访问量：2345678次\n{B}"),
     (f"通知\n{A}\n浏览量： | 9901234\n{B}", f"通知\n{A}\n浏览量： | 9901234\n{B}"),
+    (f"通知\n截至2025年12月31日，{A}\n访问量：2345678次\n{B}",
+     f"通知\n截至2025年12月31日，{A}\n访问量：2345678次\n{B}"),  # a dated paragraph is text
+    (f"通知\n{A}\n全年网站访问量：2345678次，同比增长12%。\n{B}",
+     f"通知\n{A}\n全年网站访问量：2345678次，同比增长12%。\n{B}"),
     # on a byline, a counter goes wherever it is
+    (f"通知\n{A}\n2026-12-07 阅读：45\n{B}", f"通知\n{A}\n2026-12-07\n{B}"),
     (f"通知\n{A}\n来源：本厅 | 点击：12\n{B}", f"通知\n{A}\n来源：本厅\n{B}"),
 ])
 def test_a_counter_is_noise_in_a_bylines_place_only(text: str, kept: str) -> None:
