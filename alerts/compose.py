@@ -36,13 +36,16 @@ from monitor.errors import DeliveryError
 from monitor.extract.title import shown
 from monitor.render import render_html, render_text
 from monitor.settings import Settings
-from monitor.types import KIND_LABELS, exact_time
+from monitor.types import KIND_LABELS, REREAD_BY, REREAD_WHY, exact_time, reread_cause
 from storage.alerts_repo import AlertRecord, AlertsRepo, ChangeView, VersionText
 
 MAX_DIFF_HTML = 200_000  # characters of rendered diff in one email; beyond, plain text
 MAX_DIFF_TEXT = 20_000
-# A change found after the source's settings changed (ChangeView): what its diff is against
-REREAD_NOTE = "来源设置已变更：旧版已按新设置重新提取，差异仅为页面本身的修改"
+# A change whose old side was read again (ChangeView, ``details["reread"]``): why (an
+# edit of the source's settings or a monitor upgrade's reading rules, in monitor diff's
+# words) and what its diff is against
+REREAD_NOTES = {cause: f"{why}：旧版已按{REREAD_BY[cause]}重新提取，差异仅为页面本身的修改"
+                for cause, why in REREAD_WHY.items()}
 DOMAIN = "monitor"
 LINK_DIFF, LINK_VERSION = "查看差异", "查看版本"
 LINK_LABELS = ("网址", LINK_DIFF, LINK_VERSION)  # email facts; chat shows them as links
@@ -151,8 +154,9 @@ class Composer:
                  ("类型", _kind_label(v), None)]
         if v.summary:
             facts.append(("摘要", header_safe(v.summary, 300), None))
-        if v.details.get("reread"):  # the old side is the old page read with new settings
-            facts.append(("说明", REREAD_NOTE, None))
+        cause = reread_cause(v.details)  # the old side: the old page read again
+        if cause:
+            facts.append(("说明", REREAD_NOTES[cause], None))
         facts += _documents(v.details)
         facts += attachments.facts(v.details)
         facts.append(("检测时间", self.local(v.created_at), None))

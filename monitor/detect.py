@@ -313,11 +313,36 @@ def item_events(old: str, new: str) -> dict[str, list[object]] | None:
     return {k: v for k, v in events.items() if v} or None
 
 
+def retitled_items(events: dict[str, list[object]],
+                   renamed: Mapping[str, tuple[tuple[str, str], str]]) -> dict[str, list[object]]:
+    """``events`` with each added item that is a removed one's link retitled
+    (``renamed``: {new title: ((old title, old date), new date)}, told by the links of a
+    listing's documents) moved to "retitled": [old title, new title, old date, new
+    date], one item changed instead of one added and one removed."""
+    added, removed = list(events.get("added", [])), list(events.get("removed", []))
+    retitled = []
+    for title in list(added):
+        (old, old_date), new_date = renamed.get(str(title), (("", ""), ""))
+        if old and old in removed:
+            added.remove(title)
+            removed.remove(old)
+            retitled.append([old, title, old_date, new_date])
+    if not retitled:
+        return events
+    out = {**events, "added": added, "removed": removed, "retitled": retitled}
+    return {k: v for k, v in out.items() if v}
+
+
 def describe_items(events: dict[str, list[object]], told: set[str] = frozenset()) -> str:
-    """"新增「A」；删除「B」；「C」日期 2021-06-23 → 2021-06-25", at most MAX_GROUPS named
-    (an added item already ``told`` as a new reply is not named again)."""
+    """"新增「A」；删除「B」；「C」改为「D」；「E」日期 2021-06-23 → 2021-06-25", at most
+    MAX_GROUPS named (an added item already ``told`` as a new reply is not named again;
+    a retitled one, its link the same, says its date change with it)."""
     names = [f"新增「{_cut(str(t), 40)}」" for t in events.get("added", []) if t not in told]
     names += [f"删除「{_cut(str(t), 40)}」" for t in events.get("removed", [])]
+    names += [f"「{_cut(str(t[0]), 40)}」改为「{_cut(str(t[1]), 40)}」"  # type: ignore[index]
+              + (f"，日期 {t[2] or '无'} → {t[3] or '无'}"  # type: ignore[index]
+                 if t[2] != t[3] else "")  # type: ignore[index]
+              for t in events.get("retitled", [])]
     names += [f"「{_cut(str(t[0]), 40)}」日期 {t[1] or '无'} → {t[2] or '无'}"  # type: ignore[index]
               for t in events.get("redated", [])]
     if len(names) > MAX_GROUPS:

@@ -24,15 +24,16 @@ same watchers, once (``PageState.text_owed``: announced, and no version since).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from alerts import plan, triggers
 from monitor import zh
 from monitor.config import Config, SourceConfig
-from monitor.detect import attachment_changes, describe_items
+from monitor.detect import attachment_changes, describe_items, retitled_items
 from monitor.errors import ListingBrokenError, MonitorError
 from monitor.extract import listing
-from monitor.types import ChangeDecision, ChangeKind, Extracted, Inspection
+from monitor.types import ChangeDecision, ChangeKind, Document, Extracted, Inspection
 from storage.instant import utcnow
 from storage.records import CheckRecord, PageState
 
@@ -85,19 +86,38 @@ def refuse_empty(page: Inspection) -> None:
         status=page.fetch.status, size=len(page.fetch.body))
 
 
-def listing_record(source: SourceConfig, got: Inspection, rec: CheckRecord) -> CheckRecord:
-    """A listing's check record: its documents, and its own changes without alerts."""
-    quiet = tuple(_quiet(c) for c in rec.changes)
-    return replace(rec, documents=got.extracted.documents,
+def may_retitle(rec: CheckRecord) -> bool:
+    """Whether a listing's change adds an item and removes one: the same link retitled,
+    maybe (``listing_record`` needs the listed documents then)."""
+    return any(isinstance(items := c.details.get("items"), dict)
+               and items.get("added") and items.get("removed") for c in rec.changes)
+
+
+def listing_record(source: SourceConfig, got: Inspection, rec: CheckRecord,
+                   listed: Mapping[str, tuple[str, str]] | None = None) -> CheckRecord:
+    """A listing's check record: its documents, and its own changes without alerts.
+    ``listed``: {url: (title, date)} as the listing last listed its documents
+    (``Store.listed_documents``), by which an item whose link stayed and whose title
+    changed is one item retitled, not one added and one removed."""
+    docs = got.extracted.documents
+    quiet = tuple(_quiet(c, docs, listed or {}) for c in rec.changes)
+    return replace(rec, documents=docs,
                    documents_complete=got.complete, max_documents=source.max_documents,
                    changes=quiet, alerts=tuple(a for a in rec.alerts if a.change_index is None))
 
 
-def _quiet(change: ChangeDecision) -> ChangeDecision:
+def _quiet(change: ChangeDecision, docs: Sequence[Document],
+           listed: Mapping[str, tuple[str, str]]) -> ChangeDecision:
     """A listing's own change, recorded for the archive: no alert, and not 新增答复 (the
-    reply is told on its own page, as 新文档); its items named (新增「…」, 删除「…」)."""
+    reply is told on its own page, as 新文档); its items named (新增「…」, 删除「…」,
+    「旧」改为「新」)."""
     kind = ChangeKind.CHANGED if change.kind == ChangeKind.REPLY_ADDED else change.kind
     items = change.details.get("items")
+    if isinstance(items, dict) and items and listed:
+        renamed = {d.title: (listed[d.url], d.date) for d in docs
+                   if d.url in listed and listed[d.url][0] and listed[d.url][0] != d.title}
+        items = retitled_items(items, renamed)
+        change = replace(change, details={**change.details, "items": items})
     summary = describe_items(items) if isinstance(items, dict) and items else change.summary
     return replace(change, alert=False, kind=kind, summary=summary)
 

@@ -21,7 +21,17 @@ are data (selectors, regexes) plus the two small functions that apply them:
   sentence that merely mentions 阅读 or 访问 stays.  Without a colon a count after a
   verb (阅读, 浏览, 点击, 访问, 查看: "阅读 45") is a counter only on a byline, a line
   with a field such as "发布时间：" or "来源：", or alone on its line ("第三章 阅读 45"
-  is a table's, "每天阅读 30 分钟" a sentence's).  A line that is only a date with
+  is a table's, "每天阅读 30 分钟" a sentence's).  A counter is noise only where a byline
+  is (``strip_lines``, which sees a line's neighbours): on a line with a byline field
+  (发布时间：, 来源：, 发布机构：…) or a date, or alone on its line (other widgets aside) as
+  the text's first or last line, under its heading or next to a byline or a widget
+  line.  Elsewhere it is the page's data: a 政府信息公开工作年度报告's "访问量：2345678次"
+  between two paragraphs, a table row's "浏览量： | 9901234" (its value in the next
+  cell), a sentence's "访问量：1234567次，同比增长12%。" (a line with more than widgets
+  keeps its counters as such a row or a sentence; a byline is a line with a field, or
+  a short dated line without a sentence's 。).  On the
+  tree, a counter alone in a table cell, or in a block (p, div, li…) whose neighbours
+  are no byline, heading or empty element, is left to the lines.  A line that is only a date with
   its weekday ("2026年11月22日 星期日") is a clock widget; a 落款 date has no weekday.
   A label of the current time followed by the full date (year, month, day), maybe a
   weekday, a time of day and a lunar date (农历十月廿八), ending the line or before a
@@ -30,8 +40,14 @@ are data (selectors, regexes) plus the two small functions that apply them:
   punctuation ("您好，欢迎访问！当前时间：…") or anywhere on a line that opens with a
   greeting (您好, 欢迎…: "欢迎访问本网站 当前时间：…", whose space normalization takes).
   北京时间 also opens news sentences ("北京时间12月7日10时，…"), so it is a clock only
-  with an "hh:mm" time.  A field naming the document's own time (发布时间, 成文日期,
-  更新时间) is real and never a clock, nor is a clock the value of a time field
+  with an "hh:mm" time; and as a notice gives an event's time to the minute
+  ("北京时间：2027-01-15 14:00", a postponed meeting's new opening), away from a greeting
+  it needs what a clock widget shows and a notice does not: the seconds, a weekday or
+  the lunar date.  (A rule by the fetch time — a clock shows the moment the page was
+  served — would need the version's own fetch time in every re-read of a stored body,
+  through extract and normalize; the form of the line decides alone.)  A field naming
+  the document's own time (发布时间, 成文日期, 更新时间) is real and never a clock, nor
+  is a clock the value of a time field
   ("发布时间：北京时间2026-12-07 10:00", "报名截止：北京时间…").  Where a widget was
   cut, the "|" separators it leaves at an edge of the line or doubled ("来源：本厅 |
   浏览次数：12" → "来源：本厅") go too; a version's identity (``monitor.canon``) never
@@ -243,11 +259,58 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
             found[node.mem_id] = hits
             nodes.append(node)
     nodes.reverse()  # document order, as the notes are told
+    # counters alone in a block or in a table cell: the text's lines tell whether they
+    # are a byline's (strip_lines), and nothing inside them goes either
+    kept = {n.mem_id for n in nodes if _counters_left_to_lines(n, found[n.mem_id])}
     notes = []
     for node in outermost(nodes):
+        if node.mem_id in kept or (kept and _inside(node, kept)):
+            continue
         notes += found[node.mem_id]
         node.decompose()
     return notes
+
+
+_LINE_HOLDERS = frozenset({"p", "div", "li", "dd", "dt"})  # a holder that is its own line
+_CELLS = frozenset({"td", "th"})
+
+
+def _counters_left_to_lines(node: LexborNode, notes: list[str]) -> bool:
+    """Whether a widget found on the tree is only view counters in a table cell, or in a
+    block of its own amid the text (not in a byline's place, ``_byline_place``): whether
+    they are noise depends on the lines around them, which ``strip_lines`` sees."""
+    if not all(n.startswith(_COUNTER_NOTE) for n in notes):
+        return False
+    if any(a.tag in _CELLS for a in ancestors(node)):
+        return True
+    return node.tag in _LINE_HOLDERS and not _byline_place(node)
+
+
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def _byline_place(node: LexborNode) -> bool:
+    """Whether a block is where a byline is: first or last in its parent, or next to a
+    heading, a byline (a field or a date) or an element without text (icons)."""
+    for sibling in (_element_sibling(node, "prev"), _element_sibling(node, "next")):
+        if sibling is None or sibling.tag in _HEADINGS:
+            return True
+        text = sibling.text()[:300]
+        if not text.strip() or _is_byline(text.strip()):
+            return True
+    return False
+
+
+def _element_sibling(node: LexborNode, side: str) -> LexborNode | None:
+    """The element before (``side`` "prev") or after ``node``, skipping blank text and
+    comments; None at the edge of its parent or past a text of its own."""
+    sibling = getattr(node, side)
+    while sibling is not None:
+        if sibling.tag == "-comment" or (sibling.tag == "-text" and not sibling.text().strip()):
+            sibling = getattr(sibling, side)
+            continue
+        return sibling
+    return None
 
 
 def _widget_holders(root: LexborNode) -> list[LexborNode]:
@@ -397,7 +460,8 @@ _LUNAR = (r"(?:\s*农历\s*(?:[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰�
           r"(?:初[一二三四五六七八九十]|十[一二三四五六七八九]|二十|廿[一二三四五六七八九]|三十))?")
 # A byline line, where a count after 阅读/浏览… without a colon is a counter: a field of
 # it ("发布时间：", "来源：") or the counter alone ("阅读 45").
-_BYLINE_LINE = (r"(?:发布|来源|作者|编辑|审核|日期|时间|发表|更新|撰稿|供稿|摄影|字号|字体)\s*[:：]"
+_BYLINE_FIELDS = r"发布|来源|作者|编辑|审核|日期|时间|发表|更新|撰稿|供稿|摄影|字号|字体"
+_BYLINE_LINE = (rf"(?:{_BYLINE_FIELDS})\s*[:：]"
                 rf"|^\s*[【\[(（]?{_PREFIX}(?:{_NOUNS}|{_VERBS})\s*[:：]?\s*{_COUNT}[】\])）]?\s*$")
 _SIZES = r"(?:特大|超大|放大|缩小|正常|默认|标准|大|中|小|[Aa][+-]?)"
 _PLATFORMS = r"微信朋友圈|朋友圈|微信|新浪微博|腾讯微博|微博|QQ空间|QQ好友|QQ|人人网|豆瓣|百度|更多"
@@ -447,9 +511,18 @@ def _clocks(start: str, line: str | None = None) -> tuple[TextRule, ...]:
     return (
         _rule("clock", rf"{start}(?:{'|'.join(_NOW_LABELS)})\s*[:：]?\s*{_DATE}"
                        rf"(?:\s*{_WEEKDAY})?(?:{_TIME})?{tail}", needles=_NOW_LABELS, line=line),
-        _rule("clock", rf"{start}北京时间\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_TIME}{tail}",
+        _rule("clock", rf"{start}北京时间\s*[:：]?\s*{_DATE}"
+                       rf"{_BEIJING_ANY if line else _BEIJING_TICKING}{tail}",
               needles=("北京时间",), line=line),
     )
+
+
+# 北京时间 and a time to the minute is also what a notice gives as an event's time (会议
+# 开幕时间："北京时间：2027-01-15 14:00"): away from a greeting, a clock shows what ticks —
+# the seconds — or what a clock widget adds to the date: a weekday or the lunar date.
+_BEIJING_ANY = rf"(?:\s*{_WEEKDAY})?{_TIME}"
+_BEIJING_TICKING = (rf"(?:\s*{_WEEKDAY}{_TIME}|\s*\d{{1,2}}[:：]\d{{2}}[:：]\d{{2}}"
+                    rf"|{_TIME}(?=\s*(?:{_WEEKDAY}|农历)))")
 
 
 _COUNTER_WORDS = ("点击", "浏览", "阅读", "访问", "查看", "人气")  # how _NOUNS/_VERBS begin
@@ -498,6 +571,8 @@ TEXT_RULES: tuple[TextRule, ...] = (
     _rule("session token", r";jsessionid=[\w.!\-]+", re.IGNORECASE, "", needles=(";",)),
 )
 
+_NOT_COUNTERS = tuple(r for r in TEXT_RULES if r.label != "view counter")
+
 # A line that is nothing but one of these is a widget (bare link texts of toolbars).
 WIDGET_LINES = frozenset({
     "打印", "关闭", "打印本页", "关闭窗口", "加入收藏", "收藏", "返回顶部", "设为首页", "分享",
@@ -518,18 +593,60 @@ def strip_text_noise(line: str) -> tuple[str, list[str]]:
 
 
 def strip_lines(lines: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
-    """``strip_text_noise`` of each line (its notes a tuple): one call for a text."""
-    return [_strip_line(line) for line in lines]
+    """``strip_text_noise`` of each line (its notes a tuple): one call for a text.  A
+    view counter is cut only in a byline's place (``_counter_is_data``)."""
+    lines = list(lines)
+    out = [_strip_line(line) for line in lines]
+    for i, (line, (_, notes)) in enumerate(zip(lines, out, strict=True)):
+        if notes and any(n.startswith(_COUNTER_NOTE) for n in notes) \
+                and _counter_is_data(i, lines, out):
+            out[i] = _strip_line(line, counters=False)
+    return out
+
+
+_COUNTER_NOTE = "view counter:"
+# A byline: a line with a byline's field ("发布时间：", "来源：", "发布机构："), or a short
+# dated line that is no sentence ("2026-12-07 阅读 45"; "截至2025年12月31日，…。" is text).
+_BYLINE_LABEL = lazyre.compile(rf"(?:{_BYLINE_FIELDS}|机构|机关|索引号|文号)\s*[:：]")
+_DATED = lazyre.compile(_DATE)
+_SENTENCE = lazyre.compile(r"[。！？；]")
+_BYLINE_MAX = 60  # characters of a dated line that may be a byline
+
+
+def _is_byline(line: str) -> bool:
+    return _BYLINE_LABEL.search(line) is not None or (
+        len(line) <= _BYLINE_MAX and _DATED.search(line) is not None
+        and _SENTENCE.search(line) is None)
+
+
+def _counter_is_data(i: int, lines: list[str], out: list[tuple[str, tuple[str, ...]]]) -> bool:
+    """Whether the view counters of line ``i`` are the page's data, kept: a counter is
+    noise on a byline (``_is_byline``: a byline's field, or a short dated line), or
+    alone on its line (with other widgets maybe) where a byline is — the first or last
+    line of the text, the line under its heading, next to a byline or a line of
+    widgets.  Elsewhere it is a figure of the text: a report's "访问量：2345678次"
+    between two paragraphs, a table row's "浏览量： | 9901234" (its value in the next
+    cell), a sentence's "网站访问量：1234567次，同比增长12%。" (a line with more than
+    widgets keeps its counters as a table row, cells joined by " | ", or a sentence)."""
+    line = lines[i]
+    if _BYLINE_LABEL.search(line):
+        return False
+    if out[i][0].strip():  # more than widgets on the line
+        return " | " in line or _SENTENCE.search(line) is not None
+    if i <= 1 or i == len(lines) - 1:
+        return False
+    return not any(_is_byline(lines[j]) or out[j][1] for j in (i - 1, i + 1))
 
 
 @lru_cache(maxsize=8192)
-def _strip_line(line: str) -> tuple[str, tuple[str, ...]]:
+def _strip_line(line: str, counters: bool = True) -> tuple[str, tuple[str, ...]]:
     """``strip_text_noise``, remembered: ``monitor.normalize`` strips every line again
     in each round until nothing changes (two rounds or more when anything is removed),
-    and a page's unchanged lines come back at every check."""
+    and a page's unchanged lines come back at every check.  ``counters``: False keeps
+    the view counters (``_counter_is_data``)."""
     if _BRACKETS.sub("", line).strip() in WIDGET_LINES:
         return "", (f"widget: {line}",)
-    line, notes = _apply_text_rules(line)
+    line, notes = _apply_text_rules(line, TEXT_RULES if counters else _NOT_COUNTERS)
     if notes:
         # What a removed widget leaves behind ("【】", a lone "|") is not content.
         line = _EMPTY_PAIRS.sub("", line)
@@ -549,11 +666,11 @@ _ANY_SPACED_NEEDLE = lazyre.compile("|".join(
     _GAP.join(map(re.escape, n)) for rule in TEXT_RULES for n in rule.needles))
 
 
-def _apply_text_rules(line: str) -> tuple[str, list[str]]:
+def _apply_text_rules(line: str, rules: tuple[TextRule, ...] = ()) -> tuple[str, list[str]]:
     notes: list[str] = []
     if _EVERY_RULE_HAS_NEEDLES and not _ANY_NEEDLE.search(line):
         return line, notes
-    for rule in TEXT_RULES:
+    for rule in rules or TEXT_RULES:
         if not rule.may_match(line):
             continue
         line = rule.pattern.sub(lambda m, r=rule: _note(notes, r, m.group()), line)

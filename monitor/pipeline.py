@@ -395,7 +395,9 @@ class Checker:
                 rec = self._failure(source, state, started, t0, InternalError(repr(exc)))
         got = seen.got if isinstance(seen.got, Inspection) else None
         if source.is_listing and got is not None and rec.outcome != Outcome.ERROR:
-            rec = documents.listing_record(source, got, rec)
+            listed = await asyncio.to_thread(self.store.listed_documents, state.page_id) \
+                if documents.may_retitle(rec) else {}
+            rec = documents.listing_record(source, got, rec, listed)
         if state.kind == "document":
             rec = documents.announce(self.config, source, state, rec, got, seen.error)
         return replace(rec, observed_at=seen.at)
@@ -800,7 +802,22 @@ def _log(r: CheckResult) -> None:
     if r.outcome is Outcome.ERROR:
         log.warning("check {} {} ({}: {}) in {:.2f}s", name, r.outcome, r.error_kind,
                     r.error, r.duration)
+    elif (silent := _silent_reread(r)) is not None:  # a version, but no change of the page
+        log.bind(reread=silent).info(
+            "check {} re-read status={} ({}: the page itself unchanged, no alert) in {:.2f}s",
+            name, r.status, "settings edited" if silent == "settings" else "monitor upgraded",
+            r.duration)
     else:
         kind = f" {r.change_kind}" if r.change_kind else ""  # no double space without one
         log.info("check {} {} status={}{} in {:.2f}s", name, r.outcome, r.status, kind,
                  r.duration)
+
+
+def _silent_reread(r: CheckResult) -> str | None:
+    """"settings" or "rules" when the check stored a version its source's settings or the
+    reading rules alone made (``SETTINGS_ONLY``, ``UPGRADE_ONLY``: no alert), else None."""
+    summary = r.summary or ""
+    if r.outcome is not Outcome.CHANGED or r.alerts:
+        return None
+    return "settings" if summary.startswith(SETTINGS_ONLY) else \
+        "rules" if summary.startswith(UPGRADE_ONLY) else None

@@ -194,9 +194,29 @@ SETTINGS_ONLY_LABEL = "设置变更（页面本身未变）"
 #      a listing with ``links`` stored as "title | date" lines, the <title> kept as
 #      网页标题 when it names a document, a column's heading never a document's title
 #      (after 8d6f5bb).
-READING_RULES = 1
+#   2: a 北京时间 time to the minute kept (a clock shows seconds, a weekday or the lunar
+#      date), a view counter kept amid the text and in a table row, the site's and the
+#      columns' names joined by "-" cut from 网页标题 (s23/qafix-read).
+READING_RULES = 2
 UPGRADE_ONLY = "升级后重新提取（页面本身未变）"
 UPGRADE_ONLY_LABEL = "升级后重新提取（页面本身未变）"
+
+# Why the old side of a change was read again (``details["reread"]["cause"]``, see
+# ``reread_cause``): the words every note about it starts from (``monitor diff``'s, the
+# alerts'), so a monitor upgrade is never told as an edit of the source's settings.
+REREAD_WHY = {"settings": "两版之间来源的设置（content、ignore_text 等）已修改",
+              "rules": "两版之间 monitor 升级，读取页面的规则已改变（如时钟、计数器的识别）"}
+REREAD_BY = {"settings": "新设置", "rules": "新规则"}  # what the old side was read again by
+
+
+def reread_cause(details: object) -> str | None:
+    """Why a change's old side was read again (``details["reread"]``): "rules" (a monitor
+    upgrade), "settings" (an edit of the source's settings; also a re-read recorded
+    before the cause was), or None when it was not."""
+    reread = details.get("reread") if isinstance(details, dict) else None
+    if not isinstance(reread, dict):
+        return None
+    return "rules" if reread.get("cause") == "rules" else "settings"
 
 
 def change_words(kind: str, summary: str) -> tuple[str, str]:

@@ -32,7 +32,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
-from monitor.types import SETTINGS_ONLY, UPGRADE_ONLY
+from monitor.types import SETTINGS_ONLY, UPGRADE_ONLY, reread_cause
 from monitor.zh import describe
 from storage import documents, paragraphs, rawcodec
 from storage.models import Change, Check, Page, SourceRow, Version
@@ -798,5 +798,4 @@ def _cause(summary: str, details: object) -> str | None:
         return "settings"
     if summary.startswith(UPGRADE_ONLY):
         return "rules"
-    reread = details.get("reread") if isinstance(details, dict) else None
-    return str(reread.get("cause", "settings")) if isinstance(reread, dict) else None
+    return reread_cause(details)

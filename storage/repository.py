@@ -395,6 +395,13 @@ class Store:
                 raise KeyError(f"page {page_id}")
             return self._state(c, row)
 
+    def listed_documents(self, listing_id: int) -> dict[str, tuple[str, str]]:
+        """{url: (title, date)} of a listing's documents as it last listed them."""
+        with self._translated(), self.engine.connect() as c:
+            rows = c.execute(sa_select(pages.c.url, pages.c.list_title, pages.c.list_date)
+                             .where(pages.c.parent_id == listing_id)).all()
+        return {url: (title or "", date or "") for url, title, date in rows}
+
     def page_states(self, page_ids: Sequence[int]) -> dict[int, PageState]:
         """The states of many pages, by page id, in two queries (``monitor check`` reads
         a batch of pages at once); ids with no page are left out.  Unlike ``page_state``

@@ -662,3 +662,49 @@ async def test_a_links_setting_that_matches_nothing_is_named_not_suggested_again
     assert result.outcome is Outcome.ERROR and result.error_kind == "listing_broken", error
     assert 'links = "ul.list li a" 没有匹配到任何文档链接' in error
     assert "例如" not in error and error.index("没有匹配到") < error.index("no document")
+
+
+async def test_an_item_retitled_under_the_same_link_is_one_item_changed(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    """The same URL, its title and date changed: 「旧」改为「新」 with the date, not 新增 and
+    删除; a date change alone reads as before; a new link is still 新增."""
+    config = load_config(write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "{NAME}"
+        kind = "listing"
+        url = "{site.url('/col/index.html')}"
+        links = "ul.list li a"
+        interval = "1h"
+        """), env={})
+    Column(site, 0).serve_replies()
+    titles = {n: reply_title(n) for n in (100, 101, 102)}
+    dates = {n: list_date(n) for n in titles}
+
+    def serve() -> None:
+        lis = "".join(f"<li><a href='./t2021{n:04d}_{n}.html'>{titles[n]}</a>"
+                      f"<span>{dates[n]}</span></li>" for n in sorted(titles, reverse=True))
+        site.route("/col/index.html", Response(short_column(lis), headers=GBK))
+
+    store.sync_sources(config.sources)
+    serve()
+    await check_pass(config, store)
+    titles[101], dates[101] = f"{reply_title(101)}（修订）", "2021-06-01"
+    serve()
+    await check_pass(config, store)
+    dates[100] = "2021-06-02"
+    serve()
+    await check_pass(config, store)
+    titles[102] = f"{reply_title(102)}（已撤回）"  # retitled, same date
+    titles[103], dates[103] = reply_title(103), list_date(103)  # and a new item
+    serve()
+    await check_pass(config, store)
+    with store.session() as s:
+        said = [c.summary for c in s.exec(
+            select(Change).where(Change.page_id == first_page(store),
+                                 Change.kind == "changed").order_by(col(Change.id)))]
+    assert said == [
+        f"「{reply_title(101)}」改为「{reply_title(101)}（修订）」，"
+        f"日期 {list_date(101)} → 2021-06-01",
+        f"「{reply_title(100)}」日期 {list_date(100)} → 2021-06-02",
+        f"新增「{reply_title(103)}」；「{reply_title(102)}」改为「{reply_title(102)}（已撤回）」",
+    ], said

@@ -265,6 +265,12 @@ async def test_what_the_settings_alone_change_is_a_version_nobody_is_told_of(
     real = await edited.check()
     assert real.outcome is Outcome.CHANGED and real.alerts == 1
     assert [a.event for a in edited.alerts()] == ["change"]
+    # the feeds carry what watchers are told: the edit, not the silent re-read
+    app = create_app(edited.config, edited.store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as web:
+        feed = (await web.get("/feeds/changes.atom")).text
+    assert feed.count("<entry") == 1 and "引领" in feed and "设置变更" not in feed, feed
 
 
 async def test_settings_that_bring_back_an_older_reading_are_not_called_flapping(
@@ -308,6 +314,9 @@ async def test_a_real_edit_with_a_settings_edit_is_told_with_the_pages_edit_only
     assert "引领" in msg.text and "头雁" in msg.text
     assert IGNORED not in msg.text  # the salutation the filter took out is no "deletion"
     assert "段删除" not in msg.text
+    for part in (msg.text, msg.html):  # and why the old side was read again
+        assert "来源的设置（content、ignore_text 等）已修改：旧版已按新设置重新提取" in part
+        assert "monitor 升级" not in part
 
     # the web UI's diff of the two versions (the alert's link) shows the same edit
     v1, v2 = edited.versions()

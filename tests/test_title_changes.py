@@ -80,6 +80,30 @@ async def test_a_site_name_changing_in_the_title_is_not_a_change(
     assert len(env.versions()) == 1 and env.changes() == [] and env.alerts() == []
 
 
+async def test_a_site_name_first_in_the_title_renamed_is_not_a_change(
+        make_env: Callable[..., Env]) -> None:  # noqa: F811
+    # "站点名-页面标题", "-" without spaces, and a truncated title before "-栏目"
+    env = make_env()
+    env.serve(html(retitled(f"{SITE}-{TITLE}")))
+    assert (await env.check()).outcome is Outcome.NEW
+    [v1] = env.versions()
+    assert "网页标题" not in env.store.version(v1.id).metadata
+    for n, head in enumerate((f"{SITE}门户网站-{TITLE}", f"{TITLE[:20]}...-提案答复",
+                              f"{SITE}-{TITLE}-建议提案办理", f"{SITE}·{TITLE}")):
+        env.serve(html(retitled(head, 200 + n)))
+        result = await env.check()
+        assert result.outcome is Outcome.UNCHANGED, (head, result.summary)
+    assert len(env.versions()) == 1 and env.changes() == [] and env.alerts() == []
+
+    # the page's own name retitled behind the site's: told, the site's name not kept
+    env.serve(html(retitled(f"{SITE}-{TITLE}（已撤回）", 300)))
+    retitle = await env.check()
+    assert retitle.outcome is Outcome.CHANGED and retitle.change_kind == "title_changed"
+    assert env.store.version(env.versions()[-1].id).metadata["网页标题"] == f"{TITLE}（已撤回）"
+    env.serve(html(retitled(f"{SITE}门户网站-{TITLE}（已撤回）", 301)))
+    assert (await env.check()).outcome is Outcome.UNCHANGED
+
+
 async def test_an_archive_stored_before_the_head_title_was_watched_alerts_nothing(
         make_env: Callable[..., Env]) -> None:  # noqa: F811
     env = make_env()

@@ -16,11 +16,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
+from loguru import logger
 
 import monitor.pipeline
 from alerts.compose import Composer
 from monitor.types import Extracted, Outcome
+from monitor.web.app import create_app
 from storage.alerts_repo import AlertsRepo
 from tests.test_pipeline import ANALYST, PATH, Env, html, make_env  # noqa: F401  (fixture)
 from tests.test_settings_edits import cli
@@ -75,7 +78,12 @@ async def test_a_clock_the_new_release_removes_is_no_change_after_the_upgrade(
     assert CLOCK in env.store.version(env.versions()[0].id).text  # stored as 8d6f5bb read it
 
     env.serve(html(article(clock="当前时间：2026年12月7日 02:41:10")))  # only the clock moved
-    result = await env.check()
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="INFO")
+    try:
+        result = await env.check()
+    finally:
+        logger.remove(sink)
 
     assert result.alerts == 0 and env.alerts() == []  # no mail
     [change] = env.changes()
@@ -89,6 +97,16 @@ async def test_a_clock_the_new_release_removes_is_no_change_after_the_upgrade(
     history = cli(env, tmp_path, monkeypatch, "history", env.source.name)
     assert "升级后重新提取（页面本身未变）: 第" in history, history  # not an edit
     assert "正文修改" not in history and "设置变更" not in history
+    # the log says what the check did: a silent re-read, not "changed"
+    [said] = [line for line in lines if line.startswith("check ")]
+    assert "re-read" in said and "monitor upgraded" in said and "no alert" in said, said
+    assert " changed " not in said, said
+    # and the feeds, the news a watcher is told, leave it out
+    app = create_app(env.config, env.store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as web:
+        feed = (await web.get("/feeds/changes.atom")).text
+    assert "<feed" in feed and "<entry" not in feed and "升级后重新提取" not in feed, feed
 
 
 async def test_a_real_edit_after_the_upgrade_alerts_only_the_edit(
@@ -111,6 +129,10 @@ async def test_a_real_edit_after_the_upgrade_alerts_only_the_edit(
     msg = Composer(env.config.settings, repo).change(repo.change_view(change.id or 0), ANALYST)
     assert "修改后" in msg.text
     assert "当前时间" not in msg.text and "阅读量" not in msg.text, msg.text
+    # the mail says why the old side was read again: the upgrade, no settings edit
+    for part in (msg.text, msg.html, repr(msg.facts)):
+        assert "monitor 升级，读取页面的规则已改变" in part, part
+        assert "旧版已按新规则重新提取" in part and "设置" not in part, part
     # monitor diff of the two versions names the upgrade, not a settings edit
     v1, v2 = env.versions()
     out = cli(env, tmp_path, monkeypatch, "diff", str(v1.id), str(v2.id))

@@ -38,16 +38,16 @@ from monitor.cli.common import (
 )
 from monitor.compare import Comparison, compare
 from monitor.render import render_terminal, render_text
-from monitor.types import exact_time
+from monitor.types import REREAD_WHY, exact_time
 from storage import Store
 from storage.archive import Archive
 from storage.records import VersionFull
 
-SETTINGS_NOTE = ("注意：两版之间来源的设置（content、ignore_text 等）已修改：下方按存储的版本比较，"
+SETTINGS_NOTE = (f"注意：{REREAD_WHY['settings']}：下方按存储的版本比较，"
                  "差异中也有设置带来的部分（变更记录和提醒只含页面本身的修改）。"
                  "（note: the source's settings changed between the two versions; they are "
                  "compared as stored, the settings' part of the difference included）")
-RULES_NOTE = ("注意：两版之间 monitor 升级，读取页面的规则已改变（如时钟、计数器的识别）："
+RULES_NOTE = (f"注意：{REREAD_WHY['rules']}："
               "下方按存储的版本比较，差异中也有规则带来的部分（变更记录和提醒只含页面本身的修改）。"
               "（note: monitor's reading rules changed between the two versions; they are "
               "compared as stored, the rules' part of the difference included）")

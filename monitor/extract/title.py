@@ -20,7 +20,11 @@ is noise and is not kept:
   or alone, with any separator (``_ - — ｜ | ·``) or none (a space between Chinese
   characters is gone: ``monitor.normalize``): "标题 湖南省人民政府",
   "某某市人民政府门户网站", "湖南省工业和信息化厅-建议提案办理", "提案答复"
-  (``_names_only``);
+  (``_names_only``); a site's or a column's name joined to the page's name by a hyphen
+  or a dot at either end, without spaces too, is cut off before the rest is judged
+  (``_names_cut``: "湖南省工业和信息化厅-对…第0192号提案的答复", "对…第0192号...-提案
+  答复"), and a kept ``网页标题`` is the rest, so the site renaming itself there is
+  no change while the page's own name changing still is;
 * a name that neither overlaps the title nor has a document's kind word (通知, 答复,
   办法…) or number: a page type's, "详细信息", "政府信息公开目录".
 
@@ -152,6 +156,7 @@ def head_title_note(head_title: str, title: str) -> str:
     chosen title does not, or "" (see the module doc for what says nothing more);
     otherwise it is kept whole (a retitled reply: "关于A的答复" → "关于A的答复（已撤回）",
     or another document's name)."""
+    head_title = _names_cut(head_title)
     head, main = head_title.replace(" ", ""), title.replace(" ", "")
     if not head or head == main:
         return ""
@@ -162,6 +167,24 @@ def head_title_note(head_title: str, title: str) -> str:
     if not _agrees(head_title, title) and not _DOC_WORDS.search(head):
         return ""  # a page type's name ("详细信息", "政府信息公开目录")
     return head_title
+
+
+# Where a <title> joins the page's name to the site's or the column's without spaces
+# ("湖南省工业和信息化厅-对…的答复", "对…第0192号...-提案答复"): "——" is no such joint,
+# titles use it.
+_NAME_JOINT = re.compile(r"(\s*(?<![-－–])[-－–·•・](?![-－–])\s*)")
+
+
+def _names_cut(head_title: str) -> str:
+    """``head_title`` without the site's and the columns' names at its ends, joined to the
+    rest by a hyphen or a dot ("湖南省工业和信息化厅-对…的答复" → "对…的答复"): the page's
+    own name is what is left, what a site renaming itself leaves the same."""
+    parts = _NAME_JOINT.split(head_title)  # names and joints, alternately
+    while len(parts) > 2 and _names_only(parts[0].replace(" ", "")):
+        parts = parts[2:]
+    while len(parts) > 2 and _names_only(parts[-1].replace(" ", "")):
+        parts = parts[:-2]
+    return "".join(parts)
 
 
 def shown(key: str, value: str | None) -> str:

@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from monitor.compare import Comparison, compare
 from monitor.config import Config
-from monitor.types import KIND_LABELS, change_words, exact_time
+from monitor.types import KIND_LABELS, REREAD_WHY, change_words, exact_time
 from monitor.userinput import check_text
 from storage import Store
 from storage.archive import Archive
@@ -90,6 +90,7 @@ def make_templates(tz: str) -> Jinja2Templates:
     env.filters["safe_url"] = safe_url
     env.filters["number"] = lambda n: f"{n:,}"
     env.globals["kind_labels"] = KIND_LABELS
+    env.globals["reread_why"] = REREAD_WHY  # monitor diff's and the alerts' words too
     # a change's label and summary: a settings re-read is labelled so, not 正文修改
     env.globals["change_words"] = lambda c: change_words(c.kind or "", c.summary or "")
     env.globals["tz"] = tz
