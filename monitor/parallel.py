@@ -72,12 +72,13 @@ import gc
 import math
 import multiprocessing
 import os
+import selectors
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -249,12 +250,13 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     reported: dict[str, list[CheckResult]] = field(default_factory=dict)
-    final: list[CheckResult] | None = None
+    final: list[CheckResult] | None = None  # "done": the results not reported by source
     failure: str | None = None
 
     def results(self) -> list[CheckResult]:
-        if self.final is not None:
-            return self.final
+        if self.final is not None:  # as ``run`` returned them: the asked documents first
+            return self.final + [r for s in self.part.sources
+                                 for r in self.reported.get(s.name, ())]
         why = (f"{self.failure}; {UNREPORTED}" if self.failure
                else f"{LOST} ({_how(self.process.exitcode)}) {UNREPORTED}")
         got = [r for rs in self.reported.values() for r in rs]
@@ -326,34 +328,42 @@ class _Pool:
         send.close()  # the child's end: EOF here once the child is gone
         return _Worker(part, process, receive)
 
-    def _collect(self, progress: Progress, task: Any) -> None:
+    def _collect(self, progress: Progress | NoBar, task: Any) -> None:
         """Read every worker's messages until its pipe closes; reap each one as it ends
-        (then its pipe holds all it will ever send)."""
-        waiting: dict[Any, _Worker] = {}
-        for w in self.workers:
-            waiting[w.conn] = waiting[w.process.sentinel] = w
-        while waiting:
-            for ready in wait(list(waiting)):
-                w = waiting[ready]
-                if ready is w.conn:
-                    if not self._receive(w, progress, task):
-                        del waiting[ready]
-                    continue
-                del waiting[ready]
-                w.process.join()
-                while w.conn in waiting and self._receive(w, progress, task):
-                    pass
-                waiting.pop(w.conn, None)
+        (then its pipe holds all it will ever send).  One selector for the whole pass:
+        ``multiprocessing.connection.wait`` would make and fill a new one for each of
+        the ~1,000 messages of a pass (~30 µs each, while the workers need the cores)."""
+        with selectors.DefaultSelector() as ready:
+            for w in self.workers:
+                ready.register(w.conn, selectors.EVENT_READ, w)
+                ready.register(w.process.sentinel, selectors.EVENT_READ, w)
+            while ready.get_map():
+                for key, _ in ready.select():
+                    w = key.data
+                    if key.fileobj is w.conn:
+                        if not w.conn.closed and not self._receive(w, progress, task):
+                            self._drop(ready, w)
+                        continue
+                    ready.unregister(key.fileobj)
+                    w.process.join()
+                    while not w.conn.closed and w.conn.poll() and self._receive(w, progress,
+                                                                                task):
+                        pass
+                    self._drop(ready, w)
 
     @staticmethod
-    def _receive(w: _Worker, progress: Progress, task: Any) -> bool:
-        """One message of ``w``'s; False when there is none to come."""
+    def _drop(ready: selectors.BaseSelector, w: _Worker) -> None:
+        if not w.conn.closed:
+            ready.unregister(w.conn)
+            w.conn.close()
+
+    @staticmethod
+    def _receive(w: _Worker, progress: Progress | NoBar, task: Any) -> bool:
+        """One message of ``w``'s (its pipe is readable); False when there is none to
+        come."""
         try:
-            if w.conn.closed or not w.conn.poll():
-                return False
             kind, *rest = w.conn.recv()
         except (EOFError, OSError):
-            w.conn.close()
             return False
         if kind == "source":
             name, results = rest
@@ -377,12 +387,25 @@ class _Pool:
                 p.kill()
 
 
-def _bar(bar: Bar | None, total: int) -> AbstractContextManager[Progress]:
-    if bar is not None:
-        return bar(total)
-    from rich.progress import Progress
+def _bar(bar: Bar | None, total: int) -> AbstractContextManager[Progress | NoBar]:
+    return NoBar() if bar is None else bar(total)
 
-    return Progress(disable=True)
+
+class NoBar:
+    """What a pass asks of a progress bar, when none is shown (``--json``, a pipe): no
+    rich.progress to import (~25 ms of the parent's CPU while its workers check)."""
+
+    def __enter__(self) -> NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 def _stop_with(parent: int) -> None:
@@ -419,15 +442,19 @@ def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
 
     diff.WORKERS = 1  # a rewrite's diff process per worker, not two (monitor.diff)
 
+    sent: set[int] = set()  # the results told source by source (their ids)
+
     def done(src: SourceConfig, results: list[CheckResult]) -> None:
         conn.send(("source", src.name, results))
+        sent.update(map(id, results))
 
     try:
         _stop_with(parent)
         results = asyncio.run(_stoppable(run(part.config(config), store, part.sources,
                                              progress=False, documents=part.documents,
                                              on_done=done, pages=pages)))
-        conn.send(("done", results))
+        # the rest only (the documents asked for): the parent has the others already
+        conn.send(("done", [r for r in results if id(r) not in sent]))
     except (KeyboardInterrupt, asyncio.CancelledError):
         raise SystemExit(130) from None  # the parent stopped us: no traceback
     except Exception as exc:
