@@ -162,6 +162,18 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
     nothing_sent = {"alerts.delivery", "alerts.registry", "alerts.base", "alerts.email_mime",
                     "email.headerregistry", "email.policy"}
     assert not nothing_sent & modules, nothing_sent & modules
+    # nothing read (the last version's bytes again): no parse side (monitor.later), which
+    # `monitor check` would otherwise import before forking its workers
+    assert not PARSE_SIDE & modules, PARSE_SIDE & modules
+    # the first check read the page (an HTML page, no feed, no listing's later pages)
+    assert PARSE_SIDE - {"monitor.extract.feed", "monitor.crawl"} <= first
+    assert not {"monitor.extract.feed", "monitor.crawl"} & first
+
+
+PARSE_SIDE = {"monitor.extract.html", "monitor.extract.feed", "monitor.extract.listing",
+              "monitor.challenge", "monitor.attachments", "monitor.discover", "monitor.crawl",
+              "monitor.documents", "monitor.detect", "monitor.diff", "diff_match_patch",
+              "alerts.plan", "alerts.triggers"}
 
 
 def test_an_unchanged_check_runs_on_core_tables_without_the_orm(
