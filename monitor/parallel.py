@@ -79,6 +79,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
+from importlib import import_module
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -242,8 +243,25 @@ def check_pass(config: Config, store: Store, sources: list[SourceConfig], *, run
     # made once, here: each worker finds its sources' pages in this map (no query)
     pages = Schedule(store, WORKER, config.settings.lease_seconds).ensure_pages(sources)
     store.close()  # no pooled connection crosses the fork; each process connects anew
+    _import_shared()
     logger.info("checking {} sources in {} worker processes", len(sources), len(parts))
     return _Pool(config, store, run, parts, pages).run(bar, len(sources))
+
+
+# What every worker imports on its first request and no worker gets from the parent:
+# httpx imports its transport (httpcore, h11, anyio's asyncio backend; ~35 ms of CPU)
+# when its first client is made, and the worker's ``_stop_with`` needs ctypes.
+SHARED = ("httpcore", "h11", "anyio._backends._asyncio", "anyio.to_thread", "sniffio",
+          "concurrent.futures.thread", "ctypes")
+
+
+def _import_shared() -> None:
+    """``SHARED``, imported once here before the fork rather than once in each worker:
+    the same wait before the first request (the workers would import them side by side),
+    one import's CPU less per worker beyond the first."""
+    for name in SHARED:
+        with suppress(ImportError):  # another httpx may not use one of them
+            import_module(name)
 
 
 @dataclass

@@ -170,6 +170,32 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
     assert not {"monitor.extract.feed", "monitor.crawl"} & first
 
 
+def test_the_parent_of_a_split_pass_imports_what_its_workers_share_and_no_parse_side(
+        tmp_path: Path, site: Site) -> None:
+    """``monitor check`` over worker processes: the parent imports, before it forks, the
+    HTTP transport every worker would import for itself (``parallel.SHARED``), and none
+    of the parse side even when its workers read every page (a first pass): only what
+    it must do before the fork is done serially."""
+    site.route("/a.html", seed_page(0))
+    site.route("/b.html", seed_page(1))
+    write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a"
+        url = "{site.url('/a.html')}"
+
+        [[sources]]
+        name = "b"
+        url = "{site.url('/b.html')}"
+        """, settings=f'database_url = "sqlite:///{tmp_path}/m.db"\n'
+                      "host_concurrency = 2\n")  # one host, shared by the two workers
+    code, modules, printed = loaded("check", "--workers", "2", "--no-deliver", "--json",
+                                    cwd=tmp_path)
+    results = json.loads(printed)["results"]
+    assert code in (0, None) and [r["outcome"] for r in results] == ["new", "new"]
+    assert {"httpcore", "h11", "anyio._backends._asyncio", "ctypes"} <= modules
+    assert not PARSE_SIDE & modules, PARSE_SIDE & modules
+
+
 PARSE_SIDE = {"monitor.extract.html", "monitor.extract.feed", "monitor.extract.listing",
               "monitor.challenge", "monitor.attachments", "monitor.discover", "monitor.crawl",
               "monitor.documents", "monitor.detect", "monitor.diff", "diff_match_patch",
