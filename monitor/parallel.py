@@ -208,13 +208,14 @@ def _groups(sources: Sequence[SourceConfig]) -> list[tuple[set[str], list[Source
             key = parent[key]
         return key
 
+    host = {src.name: _host(src.url) for src in sources}  # each URL split once
     for src in sources:
         if src.fetch == "browser":
-            parent[root(_host(src.url))] = root(BROWSER)
+            parent[root(host[src.name])] = root(BROWSER)
     groups: dict[str, tuple[set[str], list[SourceConfig]]] = {}
     for src in sources:
-        hosts, members = groups.setdefault(root(_host(src.url)), (set(), []))
-        hosts.add(_host(src.url))
+        hosts, members = groups.setdefault(root(host[src.name]), (set(), []))
+        hosts.add(host[src.name])
         hosts.update([BROWSER] if src.fetch == "browser" else [])
         members.append(src)
     return list(groups.values())
