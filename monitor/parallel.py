@@ -251,9 +251,10 @@ def check_pass(config: Config, store: Store, sources: list[SourceConfig], *, run
 
 # What every worker imports on its first request and no worker gets from the parent:
 # httpx imports its transport (httpcore, h11, anyio's asyncio backend; ~35 ms of CPU)
-# when its first client is made, and the worker's ``_stop_with`` needs ctypes.
+# when its first client is made, ``_stop_with`` needs ctypes and ``_work`` sets
+# ``monitor.diff``'s pool size (~4 ms).
 SHARED = ("httpcore", "h11", "anyio._backends._asyncio", "anyio.to_thread", "sniffio",
-          "concurrent.futures.thread", "ctypes")
+          "concurrent.futures.thread", "ctypes", "monitor.diff")
 
 
 def _import_shared() -> None:
