@@ -42,7 +42,8 @@ opens the worker's own connections (its dialect already set up: a new engine wou
 it up again; two workers cost 0.27 s more CPU than one process on 100 PostgreSQL sources
 with new engines, 0.18 s with the inherited one), and runs ``run_checks`` over its part
 with its own fetcher and event loop; it sends each source's
-results (the source's and its documents') over a pipe as they come, then the whole list.
+results (the source's and its documents') over a pipe as they come (those finished within
+``TELL_EVERY`` of each other in one message), then the results of the documents asked for.
 The parent draws the progress bar from those, prints the same table or JSON as before,
 and delivers the alerts once, after every worker has ended.  All workers take leases
 under the parent's name (``holder.WORKER``), the process the user started.
@@ -72,12 +73,14 @@ import gc
 import math
 import multiprocessing
 import os
+import selectors
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection, wait
+from importlib import import_module
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -96,6 +99,7 @@ if TYPE_CHECKING:
 
 SOURCES_PER_WORKER = 50  # "auto": no more workers than one per this many sources
 STOP_GRACE = 10.0  # seconds interrupted workers get to give their leases back
+TELL_EVERY = 0.02  # seconds a worker's finished sources wait to be told together
 LOST = "worker process ended unexpectedly"
 UNREPORTED = ("before reporting this source; its check may have been stored "
               "(see `monitor history`)")
@@ -204,13 +208,14 @@ def _groups(sources: Sequence[SourceConfig]) -> list[tuple[set[str], list[Source
             key = parent[key]
         return key
 
+    host = {src.name: _host(src.url) for src in sources}  # each URL split once
     for src in sources:
         if src.fetch == "browser":
-            parent[root(_host(src.url))] = root(BROWSER)
+            parent[root(host[src.name])] = root(BROWSER)
     groups: dict[str, tuple[set[str], list[SourceConfig]]] = {}
     for src in sources:
-        hosts, members = groups.setdefault(root(_host(src.url)), (set(), []))
-        hosts.add(_host(src.url))
+        hosts, members = groups.setdefault(root(host[src.name]), (set(), []))
+        hosts.add(host[src.name])
         hosts.update([BROWSER] if src.fetch == "browser" else [])
         members.append(src)
     return list(groups.values())
@@ -239,8 +244,26 @@ def check_pass(config: Config, store: Store, sources: list[SourceConfig], *, run
     # made once, here: each worker finds its sources' pages in this map (no query)
     pages = Schedule(store, WORKER, config.settings.lease_seconds).ensure_pages(sources)
     store.close()  # no pooled connection crosses the fork; each process connects anew
+    _import_shared()
     logger.info("checking {} sources in {} worker processes", len(sources), len(parts))
     return _Pool(config, store, run, parts, pages).run(bar, len(sources))
+
+
+# What every worker imports on its first request and no worker gets from the parent:
+# httpx imports its transport (httpcore, h11, anyio's asyncio backend; ~35 ms of CPU)
+# when its first client is made, ``_stop_with`` needs ctypes and ``_work`` sets
+# ``monitor.diff``'s pool size (~4 ms).
+SHARED = ("httpcore", "h11", "anyio._backends._asyncio", "anyio.to_thread", "sniffio",
+          "concurrent.futures.thread", "ctypes", "monitor.diff")
+
+
+def _import_shared() -> None:
+    """``SHARED``, imported once here before the fork rather than once in each worker:
+    the same wait before the first request (the workers would import them side by side),
+    one import's CPU less per worker beyond the first."""
+    for name in SHARED:
+        with suppress(ImportError):  # another httpx may not use one of them
+            import_module(name)
 
 
 @dataclass
@@ -249,12 +272,13 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     reported: dict[str, list[CheckResult]] = field(default_factory=dict)
-    final: list[CheckResult] | None = None
+    final: list[CheckResult] | None = None  # "done": the results not reported by source
     failure: str | None = None
 
     def results(self) -> list[CheckResult]:
-        if self.final is not None:
-            return self.final
+        if self.final is not None:  # as ``run`` returned them: the asked documents first
+            return self.final + [r for s in self.part.sources
+                                 for r in self.reported.get(s.name, ())]
         why = (f"{self.failure}; {UNREPORTED}" if self.failure
                else f"{LOST} ({_how(self.process.exitcode)}) {UNREPORTED}")
         got = [r for rs in self.reported.values() for r in rs]
@@ -326,39 +350,47 @@ class _Pool:
         send.close()  # the child's end: EOF here once the child is gone
         return _Worker(part, process, receive)
 
-    def _collect(self, progress: Progress, task: Any) -> None:
+    def _collect(self, progress: Progress | NoBar, task: Any) -> None:
         """Read every worker's messages until its pipe closes; reap each one as it ends
-        (then its pipe holds all it will ever send)."""
-        waiting: dict[Any, _Worker] = {}
-        for w in self.workers:
-            waiting[w.conn] = waiting[w.process.sentinel] = w
-        while waiting:
-            for ready in wait(list(waiting)):
-                w = waiting[ready]
-                if ready is w.conn:
-                    if not self._receive(w, progress, task):
-                        del waiting[ready]
-                    continue
-                del waiting[ready]
-                w.process.join()
-                while w.conn in waiting and self._receive(w, progress, task):
-                    pass
-                waiting.pop(w.conn, None)
+        (then its pipe holds all it will ever send).  One selector for the whole pass:
+        ``multiprocessing.connection.wait`` would make and fill a new one for each of
+        the ~1,000 messages of a pass (~30 µs each, while the workers need the cores)."""
+        with selectors.DefaultSelector() as ready:
+            for w in self.workers:
+                ready.register(w.conn, selectors.EVENT_READ, w)
+                ready.register(w.process.sentinel, selectors.EVENT_READ, w)
+            while ready.get_map():
+                for key, _ in ready.select():
+                    w = key.data
+                    if key.fileobj is w.conn:
+                        if not w.conn.closed and not self._receive(w, progress, task):
+                            self._drop(ready, w)
+                        continue
+                    ready.unregister(key.fileobj)
+                    w.process.join()
+                    while not w.conn.closed and w.conn.poll() and self._receive(w, progress,
+                                                                                task):
+                        pass
+                    self._drop(ready, w)
 
     @staticmethod
-    def _receive(w: _Worker, progress: Progress, task: Any) -> bool:
-        """One message of ``w``'s; False when there is none to come."""
+    def _drop(ready: selectors.BaseSelector, w: _Worker) -> None:
+        if not w.conn.closed:
+            ready.unregister(w.conn)
+            w.conn.close()
+
+    @staticmethod
+    def _receive(w: _Worker, progress: Progress | NoBar, task: Any) -> bool:
+        """One message of ``w``'s (its pipe is readable); False when there is none to
+        come."""
         try:
-            if w.conn.closed or not w.conn.poll():
-                return False
             kind, *rest = w.conn.recv()
         except (EOFError, OSError):
-            w.conn.close()
             return False
-        if kind == "source":
-            name, results = rest
-            w.reported[name] = results
-            progress.update(task, advance=1, description=name)
+        if kind == "sources":
+            for name, results in rest[0]:
+                w.reported[name] = results
+                progress.update(task, advance=1, description=name)
         elif kind == "done":
             w.final = rest[0]
         else:
@@ -377,12 +409,25 @@ class _Pool:
                 p.kill()
 
 
-def _bar(bar: Bar | None, total: int) -> AbstractContextManager[Progress]:
-    if bar is not None:
-        return bar(total)
-    from rich.progress import Progress
+def _bar(bar: Bar | None, total: int) -> AbstractContextManager[Progress | NoBar]:
+    return NoBar() if bar is None else bar(total)
 
-    return Progress(disable=True)
+
+class NoBar:
+    """What a pass asks of a progress bar, when none is shown (``--json``, a pipe): no
+    rich.progress to import (~25 ms of the parent's CPU while its workers check)."""
+
+    def __enter__(self) -> NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 def _stop_with(parent: int) -> None:
@@ -412,6 +457,34 @@ async def _stoppable(work: Awaitable[list[CheckResult]]) -> list[CheckResult]:
     return await work
 
 
+class _Told:
+    """A worker's finished sources, told to the parent ``TELL_EVERY`` s after the first
+    of them is done, together: one message for the ~10 sources an unchanged pass
+    finishes meanwhile, not one each (a message costs both processes a few tens of µs:
+    pickling, a write, a select and a read).  A worker killed in between leaves those
+    sources unreported, said so in their results (``UNREPORTED``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.waiting: list[tuple[str, list[CheckResult]]] = []
+        self.ids: set[int] = set()  # the results told (or waiting to be)
+        self.timer: asyncio.TimerHandle | None = None
+
+    def done(self, src: SourceConfig, results: list[CheckResult]) -> None:
+        self.waiting.append((src.name, results))
+        self.ids.update(map(id, results))
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(TELL_EVERY, self.send)
+
+    def send(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.waiting:
+            waiting, self.waiting = self.waiting, []
+            self.conn.send(("sources", waiting))
+
+
 def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
           parent: int, pages: Mapping[str, PageRef]) -> None:
     """A worker process: check ``part``, telling the parent each source as it is done."""
@@ -419,19 +492,20 @@ def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
 
     diff.WORKERS = 1  # a rewrite's diff process per worker, not two (monitor.diff)
 
-    def done(src: SourceConfig, results: list[CheckResult]) -> None:
-        conn.send(("source", src.name, results))
-
+    told = _Told(conn)
     try:
         _stop_with(parent)
         results = asyncio.run(_stoppable(run(part.config(config), store, part.sources,
                                              progress=False, documents=part.documents,
-                                             on_done=done, pages=pages)))
-        conn.send(("done", results))
+                                             on_done=told.done, pages=pages)))
+        told.send()
+        # the rest only (the documents asked for): the parent has the others already
+        conn.send(("done", [r for r in results if id(r) not in told.ids]))
     except (KeyboardInterrupt, asyncio.CancelledError):
         raise SystemExit(130) from None  # the parent stopped us: no traceback
     except Exception as exc:
         with suppress(OSError):
+            told.send()
             conn.send(("failed", f"{LOST}: {type(exc).__name__}: {exc}"))
         if isinstance(exc, MonitorError):  # told in the results, as in one process
             raise SystemExit(1) from None

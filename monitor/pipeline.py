@@ -32,22 +32,21 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 
-from alerts import plan, triggers
-from monitor import attachments, challenge, crawl, documents, zh
+from monitor import zh
 from monitor.config import Config, SourceConfig
-from monitor.detect import detect_change_async, snapshot
 from monitor.errors import (
     ChallengePageError,
     EmptyContentError,
     GoneError,
     InternalError,
+    ListingBrokenError,
     MonitorError,
 )
-from monitor.extract import extract, extract_document, extract_feed, listing, sniff
 from monitor.fetch import Fetcher
 from monitor.fetch.encoding import decode_html
 from monitor.fetch.http import decoded
 from monitor.holder import WORKER
+from monitor.later import later
 from monitor.types import (
     READING_RULES,  # the reading rules' revision: recorded with each whole read
     SETTINGS_ONLY,  # a settings-only change's summary starts with it
@@ -76,7 +75,20 @@ from storage.records import (
 )
 
 if TYPE_CHECKING:
+    from alerts import plan, triggers
+    from monitor import attachments, challenge, crawl, documents
     from monitor.batch import GroupCommit as Commits
+    from monitor.detect import detect_change_async, snapshot
+    from monitor.extract import extract, extract_document, extract_feed, listing, sniff
+else:  # the parse side: imported by the first check that reads a page (monitor.later)
+    plan, triggers = later(globals(), "alerts", "plan", "triggers")
+    attachments, challenge, crawl, documents = later(globals(), "monitor", "attachments",
+                                                     "challenge", "crawl", "documents")
+    detect_change_async, snapshot = later(globals(), "monitor.detect", "detect_change_async",
+                                          "snapshot")
+    extract, extract_document, extract_feed, listing, sniff = later(
+        globals(), "monitor.extract", "extract", "extract_document", "extract_feed",
+        "listing", "sniff")
 
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
 MAX_DOCUMENTS = 20  # new items of a column named (with links) in one change
@@ -247,6 +259,13 @@ def file_text(body: bytes, fmt: str) -> Extracted:
     return Extracted(title=doc.title, text=doc.text, metadata=meta)
 
 
+def _failing_long(state: PageState) -> bool:
+    """``documents.failing_long``, asked only of a page whose last check found a broken
+    listing: every other check leaves ``monitor.documents`` (and the change detection it
+    imports) unloaded."""
+    return state.last_error_kind == ListingBrokenError.kind and documents.failing_long(state)
+
+
 def _304_elsewhere(got: Inspection | FetchResult, state: PageState) -> bool:
     """A 304 from another address than the last version's: the validators we sent came
     from that version's address, so a redirect target answering 304 to them says nothing
@@ -350,11 +369,11 @@ class Checker:
         try:
             got = await inspect_source(self.fetcher, source, etag=sent[0],
                                        last_modified=sent[1],
-                                       short_ok=documents.failing_long(state),
+                                       short_ok=_failing_long(state),
                                        same_as=reusable_reading(source, state))
             if _304_elsewhere(got, state):
                 got = await inspect_source(self.fetcher, source,
-                                           short_ok=documents.failing_long(state))
+                                           short_ok=_failing_long(state))
         except MonitorError as exc:
             return Observation(began, error=exc, validators=sent)
         except Exception as exc:  # a bug must cost one check, not the scheduled job

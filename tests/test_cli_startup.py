@@ -162,6 +162,45 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
     nothing_sent = {"alerts.delivery", "alerts.registry", "alerts.base", "alerts.email_mime",
                     "email.headerregistry", "email.policy"}
     assert not nothing_sent & modules, nothing_sent & modules
+    # nothing read (the last version's bytes again): no parse side (monitor.later), which
+    # `monitor check` would otherwise import before forking its workers
+    assert not PARSE_SIDE & modules, PARSE_SIDE & modules
+    # the first check read the page (an HTML page, no feed, no listing's later pages)
+    assert PARSE_SIDE - {"monitor.extract.feed", "monitor.crawl"} <= first
+    assert not {"monitor.extract.feed", "monitor.crawl"} & first
+
+
+def test_the_parent_of_a_split_pass_imports_what_its_workers_share_and_no_parse_side(
+        tmp_path: Path, site: Site) -> None:
+    """``monitor check`` over worker processes: the parent imports, before it forks, the
+    HTTP transport every worker would import for itself (``parallel.SHARED``), and none
+    of the parse side even when its workers read every page (a first pass): only what
+    it must do before the fork is done serially."""
+    site.route("/a.html", seed_page(0))
+    site.route("/b.html", seed_page(1))
+    write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a"
+        url = "{site.url('/a.html')}"
+
+        [[sources]]
+        name = "b"
+        url = "{site.url('/b.html')}"
+        """, settings=f'database_url = "sqlite:///{tmp_path}/m.db"\n'
+                      "host_concurrency = 2\n")  # one host, shared by the two workers
+    code, modules, printed = loaded("check", "--workers", "2", "--no-deliver", "--json",
+                                    cwd=tmp_path)
+    results = json.loads(printed)["results"]
+    assert code in (0, None) and [r["outcome"] for r in results] == ["new", "new"]
+    assert {"httpcore", "h11", "anyio._backends._asyncio", "ctypes", "monitor.diff"} <= modules
+    read = PARSE_SIDE - {"monitor.diff", "diff_match_patch"}  # (each worker sets diff's pool)
+    assert not read & modules, read & modules
+
+
+PARSE_SIDE = {"monitor.extract.html", "monitor.extract.feed", "monitor.extract.listing",
+              "monitor.challenge", "monitor.attachments", "monitor.discover", "monitor.crawl",
+              "monitor.documents", "monitor.detect", "monitor.diff", "diff_match_patch",
+              "alerts.plan", "alerts.triggers"}
 
 
 def test_an_unchanged_check_runs_on_core_tables_without_the_orm(

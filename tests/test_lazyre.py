@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from monitor import lazyre
+from monitor import later, lazyre
 
 CASES = [
     (r"(\d+)[年/-](\d{1,2})", 0, "发布于2024年11月，另2023-5"),
@@ -98,3 +98,39 @@ def test_every_pattern_of_the_text_modules_compiles() -> None:
     assert len(waiting) + len(done) > 100  # the rule tables' patterns too
     for pattern in waiting:
         assert isinstance(pattern.compiled(), re.Pattern)
+
+
+def test_a_later_name_is_what_from_import_gives_and_takes_its_place() -> None:
+    """``monitor.later``: a module's placeholder answers attributes, a function's is
+    called; either becomes the real object in its namespace on first use, and a
+    wrapper made around it before then still forwards to it."""
+    import json
+    import json.decoder
+
+    space: dict[str, Any] = {}
+    space["decoder"], space["loads"] = later.later(space, "json", "decoder", "loads")
+    wrapped = space["loads"]
+    assert isinstance(wrapped, later.Later)
+    assert space["decoder"].JSONDecodeError is json.decoder.JSONDecodeError
+    assert space["decoder"] is json.decoder  # a submodule, as `from json import decoder`
+    assert space["loads"]("[1]") == [1] and space["loads"] is json.loads
+    assert wrapped("[2]") == [2]  # held elsewhere: forwards
+    missing = later.Later("json", "no_such_name", {})
+    with pytest.raises(ModuleNotFoundError):
+        missing.resolve()
+
+
+def test_every_later_name_of_the_pipeline_resolves() -> None:
+    """The pipeline's parse side (imported on a check's first read): every placeholder
+    names a real module or function, and once resolved the pipeline holds it."""
+    from monitor import pipeline
+
+    waiting = {k: v for k, v in vars(pipeline).items() if isinstance(v, later.Later)}
+    for name, placeholder in waiting.items():
+        real = placeholder.resolve()
+        assert getattr(pipeline, name) is real
+        assert callable(real) or isinstance(real, type(pipeline))
+    for name in ("plan", "triggers", "attachments", "challenge", "crawl", "documents",
+                 "detect_change_async", "snapshot", "extract", "extract_document",
+                 "extract_feed", "listing", "sniff"):
+        assert not isinstance(getattr(pipeline, name), later.Later), name

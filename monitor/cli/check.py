@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from loguru import logger
@@ -29,7 +29,7 @@ from monitor.errors import ConfigError, PageBusyError
 from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
 from monitor.holder import WORKER
-from monitor.parallel import check_pass
+from monitor.parallel import NoBar, check_pass
 from monitor.pipeline import Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
@@ -202,29 +202,13 @@ async def _held(checker: Checker, leases: batch.Leases, page_id: int, src: Sourc
             await leases.give_back(page_id)
 
 
-def _progress(total: int) -> Progress | _NoBar:
+def _progress(total: int) -> Progress | NoBar:
     if total < 2 or not common.console.is_terminal:
-        return _NoBar()  # rich.progress is imported only for a bar that is shown
+        return NoBar()  # rich.progress is imported only for a bar that is shown
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=common.console, transient=True)
-
-
-class _NoBar:
-    """What ``run_checks`` asks of a progress bar, when none is shown."""
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        pass
 
 
 def in_file_order(results: list[CheckResult], config: Config) -> list[CheckResult]:
