@@ -165,9 +165,10 @@ def test_a_check_of_an_ordinary_page_loads_only_what_it_uses(tmp_path: Path, sit
     # nothing read (the last version's bytes again): no parse side (monitor.later), which
     # `monitor check` would otherwise import before forking its workers
     assert not PARSE_SIDE & modules, PARSE_SIDE & modules
-    # the first check read the page (an HTML page, no feed, no listing's later pages)
+    # the first check read the page (an HTML page, no feed, no listing's later pages, no
+    # attachment to fetch: the links were read, no file's reader loaded)
     assert PARSE_SIDE - {"monitor.extract.feed", "monitor.crawl"} <= first
-    assert not {"monitor.extract.feed", "monitor.crawl"} & first
+    assert not {"monitor.extract.feed", "monitor.crawl", "monitor.attachments"} & first
 
 
 def test_the_parent_of_a_split_pass_imports_what_its_workers_share_and_no_parse_side(
@@ -198,7 +199,7 @@ def test_the_parent_of_a_split_pass_imports_what_its_workers_share_and_no_parse_
 
 
 PARSE_SIDE = {"monitor.extract.html", "monitor.extract.feed", "monitor.extract.listing",
-              "monitor.challenge", "monitor.attachments", "monitor.discover", "monitor.crawl",
+              "monitor.challenge", "monitor.extract.files", "monitor.discover", "monitor.crawl",
               "monitor.documents", "monitor.detect", "monitor.diff", "diff_match_patch",
               "alerts.plan", "alerts.triggers"}
 
