@@ -216,3 +216,20 @@ async def test_a_connection_without_the_guards_pin_is_refused(pin: Pin | None) -
             await backend.connect_tcp("www.gov.cn", 80)
     finally:
         PIN.reset(token)
+
+
+async def test_addresses_that_take_no_connection_are_forgotten() -> None:
+    dns = FakeDNS({"www.gov.cn": ["127.0.0.1"]})
+    guard = Guard(dns)
+    with socket.socket() as unused:  # a loopback port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    pin = await guard.check(f"http://www.gov.cn:{port}/", allow_private=True)
+    token = PIN.set(pin)
+    try:
+        with pytest.raises(httpcore.ConnectError):
+            await PinnedBackend(guard).connect_tcp("www.gov.cn", port, timeout=5)
+    finally:
+        PIN.reset(token)
+    await guard.check(f"http://www.gov.cn:{port}/", allow_private=True)
+    assert len(dns.asked) == 2  # the retry asks DNS again

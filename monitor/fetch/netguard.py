@@ -120,7 +120,6 @@ PIN: contextvars.ContextVar[Pin | None] = contextvars.ContextVar("pin", default=
 @dataclass(frozen=True)
 class _Answer:
     expires: float
-    addresses: tuple[IPAddress, ...]
     forbidden: IPAddress | None  # the first forbidden address among them, judged once
     pin: Pin
 
@@ -163,7 +162,7 @@ class Guard:
             host, port, self.resolver)
         forbidden = next((ip for ip in addresses if is_forbidden_ip(ip)), None)
         pin = Pin(host, tuple(str(ip) for ip in addresses))
-        answer = _Answer(now + self.ttl, tuple(addresses), forbidden, pin)
+        answer = _Answer(now + self.ttl, forbidden, pin)
         if self.ttl > 0:
             self._keep(host, answer, now)
         return answer
@@ -193,8 +192,10 @@ def _forbidden(url: str, host: str, ip: IPAddress) -> BlockedURLError:
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend that connects where ``PIN`` says (module docstring).
-    Addresses are tried in the resolver's order; when none takes the connection, the
-    host's answer is forgotten (``guard.forget``) and the last error raised."""
+    Addresses are tried one after the other in the resolver's order (getaddrinfo's,
+    RFC 6724), each with the connect timeout, not raced as anyio's happy eyeballs would
+    race them: most hosts have one or two.  When none takes the connection, the host's
+    answer is forgotten (``guard.forget``) and the last error raised."""
 
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
