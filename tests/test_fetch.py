@@ -325,13 +325,59 @@ async def test_redirect_from_a_public_host_into_loopback_is_refused(site: Site) 
     assert dns.asked == ["localhost"]
 
 
-async def test_connection_that_lands_on_loopback_is_refused(site: Site) -> None:
-    # DNS rebinding: the guard's lookup says public, the connection's lookup says loopback.
-    site.route("/page", "<p>internal admin page</p>")
-    async with Fetcher(make_settings(allow_private_network=False),
-                       resolver=PublicDNS("localhost")) as f:
-        with pytest.raises(BlockedURLError, match=re.escape("connected to 127.0.0.1")):
-            await f.fetch(localhost_url(site, "/page"))
+class LoopbackDNS:
+    """Answers ``table``'s loopback address for a name; records every question."""
+
+    def __init__(self, **table: str) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> Sequence[str]:
+        self.asked.append(host)
+        return [self.table[host]]
+
+
+async def test_a_host_resolved_once_costs_no_lookup_on_any_connection_within_the_ttl(
+        site: Site) -> None:
+    site.route("/kept", "<p>保持连接</p>")
+    site.route("/closed", Response("<p>关闭连接</p>", headers={"Connection": "close"}))
+    dns = LoopbackDNS(localhost="127.0.0.1")
+    async with Fetcher(make_settings(), resolver=dns) as f:
+        now = [time.monotonic()]
+        f.guard.clock = lambda: now[0]
+        for path in ("/kept", "/kept", "/closed", "/kept"):  # a new connection after /closed
+            assert (await f.fetch(localhost_url(site, path))).status == 200
+        assert dns.asked == ["localhost"]
+        now[0] += f.guard.ttl + 1
+        await f.fetch(localhost_url(site, "/kept"))
+        assert dns.asked == ["localhost", "localhost"]
+
+
+async def test_connections_go_to_the_address_the_guard_resolved(site: Site) -> None:
+    # "localhost" is 127.0.0.1 for the system; the guard's DNS says 127.0.0.2, then
+    # 127.0.0.3 (a rebinding): a connection goes where the guard's answer of its time
+    # said, and a kept-alive one never moves.
+    second = Site(host="127.0.0.2")
+    third = Site(host="127.0.0.3", port=second.server.server_address[1])
+    try:
+        for n, s in ((2, second), (3, third)):
+            s.route("/kept", f"<p>第{n}台</p>")
+            s.route("/closed", Response(f"<p>第{n}台</p>", headers={"Connection": "close"}))
+        url = second.url("/kept").replace("127.0.0.2", "localhost")
+        dns = LoopbackDNS(localhost="127.0.0.2")
+        async with Fetcher(make_settings(), resolver=dns) as f:
+            now = [time.monotonic()]
+            f.guard.clock = lambda: now[0]
+            assert "第2台" in (await f.fetch(url)).text
+            dns.table["localhost"] = "127.0.0.3"
+            now[0] += f.guard.ttl + 1
+            assert "第2台" in (await f.fetch(url.replace("/kept", "/closed"))).text
+            assert "第3台" in (await f.fetch(url)).text  # a new connection: the new answer
+        assert dns.asked == ["localhost", "localhost"]
+        assert second.hits("/kept") == 1 and third.hits("/kept") == 1
+    finally:
+        second.close()
+        third.close()
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/notice.txt"])

@@ -10,10 +10,20 @@ import re
 import socket
 from collections.abc import Sequence
 
+import httpcore
 import pytest
 
 from monitor.errors import BlockedURLError, NetworkError
-from monitor.fetch.netguard import ensure_allowed, ensure_peer_allowed, is_forbidden_ip
+from monitor.fetch.netguard import (
+    DNS_TTL,
+    PIN,
+    Guard,
+    Pin,
+    PinnedBackend,
+    ensure_allowed,
+    ensure_peer_allowed,
+    is_forbidden_ip,
+)
 
 
 class FakeDNS:
@@ -139,3 +149,87 @@ def test_peer_check_refuses_a_connection_that_landed_on_loopback() -> None:
         ensure_peer_allowed("http://www.gov.cn/", None, allow_private=False)
     ensure_peer_allowed("http://www.gov.cn/", "203.119.26.1", allow_private=False)
     ensure_peer_allowed("http://localhost/", "127.0.0.1", allow_private=True)
+
+
+# --- answers kept, and pinned ----------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_name_is_looked_up_once_within_the_ttl_and_again_after() -> None:
+    dns, clock = FakeDNS({"www.gov.cn": ["203.119.26.1"]}), Clock()
+    guard = Guard(dns, clock=clock)
+    for path in ("/a", "/b", "/c"):
+        pin = await guard.check(f"http://www.gov.cn{path}", allow_private=False)
+    assert pin == Pin("www.gov.cn", ("203.119.26.1",))
+    assert dns.asked == [("www.gov.cn", 80)]
+    clock.now += DNS_TTL + 1
+    await guard.check("https://www.gov.cn/d", allow_private=False)
+    assert len(dns.asked) == 2
+
+
+async def test_a_name_that_rebinds_to_a_private_address_is_refused_at_its_next_lookup() -> None:
+    dns, clock = FakeDNS({"evil.example": ["203.0.113.5"]}), Clock()
+    guard = Guard(dns, clock=clock)
+    first = await guard.check("http://evil.example/", allow_private=False)
+    dns.table["evil.example"] = ["169.254.169.254"]
+    # within the TTL the judged answer stands: the connection goes where it was judged
+    assert await guard.check("http://evil.example/", allow_private=False) == first
+    clock.now += DNS_TTL + 1
+    with pytest.raises(BlockedURLError, match=re.escape("evil.example is 169.254.169.254")):
+        await guard.check("http://evil.example/", allow_private=False)
+    with pytest.raises(BlockedURLError):  # and so it stays, without asking again
+        await guard.check("http://evil.example/", allow_private=False)
+    assert len(dns.asked) == 2
+
+
+async def test_failed_lookups_are_not_kept_and_fail_as_before() -> None:
+    dns = FakeDNS({})
+    guard = Guard(dns)
+    for _ in range(2):
+        with pytest.raises(NetworkError, match=re.escape("cannot resolve gone.gov.cn")):
+            await guard.check("http://gone.gov.cn/", allow_private=False)
+    assert len(dns.asked) == 2
+
+
+async def test_a_forgotten_host_is_looked_up_again() -> None:
+    dns = FakeDNS({"www.gov.cn": ["203.119.26.1"]})
+    guard = Guard(dns)
+    await guard.check("http://www.gov.cn/", allow_private=False)
+    guard.forget("www.gov.cn")
+    await guard.check("http://www.gov.cn/", allow_private=False)
+    assert len(dns.asked) == 2
+
+
+@pytest.mark.parametrize("pin", [None, Pin("other.gov.cn", ("127.0.0.1",))])
+async def test_a_connection_without_the_guards_pin_is_refused(pin: Pin | None) -> None:
+    backend = PinnedBackend(Guard(no_dns))
+    token = PIN.set(pin)
+    try:
+        with pytest.raises(httpcore.ConnectError, match="no address checked"):
+            await backend.connect_tcp("www.gov.cn", 80)
+    finally:
+        PIN.reset(token)
+
+
+async def test_addresses_that_take_no_connection_are_forgotten() -> None:
+    dns = FakeDNS({"www.gov.cn": ["127.0.0.1"]})
+    guard = Guard(dns)
+    with socket.socket() as unused:  # a loopback port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    pin = await guard.check(f"http://www.gov.cn:{port}/", allow_private=True)
+    token = PIN.set(pin)
+    try:
+        with pytest.raises(httpcore.ConnectError):
+            await PinnedBackend(guard).connect_tcp("www.gov.cn", port, timeout=5)
+    finally:
+        PIN.reset(token)
+    await guard.check(f"http://www.gov.cn:{port}/", allow_private=True)
+    assert len(dns.asked) == 2  # the retry asks DNS again

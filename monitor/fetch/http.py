@@ -29,6 +29,9 @@ Proxies, headers, cookies (``Access``, what a source adds to its requests):
   environment (no netrc).  A fetcher reads those variables once, when it is made.
 * The guard still judges the *target* (its DNS answer) before every request; the peer
   check is skipped through a proxy, since the peer is then the proxy the admin chose.
+  A direct lane connects only to the addresses the guard judged (``netguard.Pin``,
+  its ``PinnedBackend``), and the guard keeps a host's answer ``DNS_TTL`` seconds: a
+  fetch of a host resolved within that time asks DNS nothing.
 * No cookie jar is shared: cookies a server sets live for one fetch (its redirects), and
   the source's own cookie (``cookies_env``) is sent only to the host of its URL, so one
   source's login never reaches another source's pages.
@@ -68,7 +71,15 @@ from monitor.errors import (
 from monitor.extract.document import sniff
 from monitor.fetch.encoding import decode_declared, decode_html
 from monitor.fetch.lanes import Lanes, Trust
-from monitor.fetch.netguard import Resolver, ensure_allowed, ensure_peer_allowed, system_resolver
+from monitor.fetch.netguard import (
+    BY_NAME,
+    PIN,
+    Guard,
+    PinnedBackend,
+    Resolver,
+    ensure_peer_allowed,
+    system_resolver,
+)
 from monitor.fetch.politeness import BackingOff, HostLimiter, retry_after
 from monitor.fetch.robots import RobotsCache
 from monitor.settings import Settings
@@ -151,9 +162,10 @@ class HttpFetcher:
 
     Owns its lanes (one-connection httpx clients) and a robots.txt cache.  Pass the daemon's
     ``HostLimiter`` so that every fetcher spaces requests to a host together.  ``resolver``
-    replaces DNS for the SSRF guard (tests simulate DNS with it).  ``verify_peer=False``
-    skips the check of the address actually connected to; only for tests whose resolver
-    double claims a loopback test server is public.  ``on_fetched`` is called with the
+    replaces DNS for the SSRF guard and for direct connections (tests simulate DNS with
+    it).  ``verify_peer=False`` connects by name, unpinned, and skips the check of the
+    address actually connected to; only for tests whose resolver double claims a
+    loopback test server is public.  ``on_fetched`` is called with the
     seconds each ``fetch`` took, whether it returned or raised a ``MonitorError``.
     """
 
@@ -165,6 +177,7 @@ class HttpFetcher:
         self._on_fetched = on_fetched
         self.robots = RobotsCache()
         self._resolver = resolver or system_resolver
+        self.guard = Guard(self._resolver)
         self._verify_peer = verify_peer
         self._trust = Trust()  # the CA bundle loaded for the first https request
         # read once: urllib walks the whole environment at every call
@@ -177,6 +190,7 @@ class HttpFetcher:
         s = self.settings
         client = httpx.AsyncClient(
             follow_redirects=False, proxy=proxy, limits=limits, verify=self._trust.context,
+            transport=None if proxy else self._pinned_transport(limits),
             trust_env=False,  # proxies are chosen by proxy_for; never netrc
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps nothing
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -192,6 +206,17 @@ class HttpFetcher:
         # file cookies into the jar above, which keeps none: the same, only slower
         client._cookies = _KeepsNone(client.cookies.jar)
         return client
+
+    def _pinned_transport(self, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+        """httpx's transport, its pool connecting through ``PinnedBackend``."""
+        transport = httpx.AsyncHTTPTransport(verify=self._trust.context, limits=limits)
+        # httpcore's pool reads this attribute for every connection it opens (1.0); were
+        # it renamed, the assignment below would fail loudly, never go unpinned quietly
+        pool = transport._pool
+        if not hasattr(pool, "_network_backend"):
+            raise RuntimeError("httpcore's pool has no _network_backend: cannot pin")
+        pool._network_backend = PinnedBackend(self.guard)
+        return transport
 
     async def __aenter__(self) -> Self:
         return self
@@ -370,8 +395,18 @@ class HttpFetcher:
     # --- one request ----------------------------------------------------------------
 
     async def _exchange(self, url: str, headers: dict[str, str], call: _Call) -> _Reply:
-        await ensure_allowed(url, allow_private=call.allow_private, resolver=self._resolver)
+        pin = await self.guard.check(url, allow_private=call.allow_private)
         proxy = proxy_for(url, call.access.proxy, self.settings.proxy, self._env_proxies)
+        if proxy is not None or not self._verify_peer:
+            pin = BY_NAME
+        token = PIN.set(pin)
+        try:
+            return await self._send(url, headers, call, proxy)
+        finally:
+            PIN.reset(token)
+
+    async def _send(self, url: str, headers: dict[str, str], call: _Call,
+                    proxy: str | None) -> _Reply:
         with _translated(url), self._backing_off(url):
             target = parsed(url)
             self._trust.need(target, proxy)

@@ -1,21 +1,46 @@
 """Which URLs the fetcher may connect to: the guard against server-side request forgery.
 
 A watched page (or a redirect it sends) must not make the daemon talk to the machine it
-runs on, the office network behind it or a cloud metadata service.  ``ensure_allowed``
-runs before every request, redirects included; ``ensure_peer_allowed`` runs after the
-connection is made, on the address actually connected to, so that a name that resolves
-to a public address for our lookup and to a private one for the connection (DNS
-rebinding) is still refused.  ``allow_private`` switches both off (tests, intranet demos).
+runs on, the office network behind it or a cloud metadata service.  ``Guard.check`` runs
+before every request of the HTTP fetcher, redirects included, and returns a ``Pin``: the
+addresses it judged.  ``PinnedBackend`` (httpcore's network backend of every direct lane)
+then connects to those addresses and to nothing else, the name kept for the Host header
+and for TLS (SNI, certificate verification): a name that resolves to a public address
+for the check and to a private one for the connection (DNS rebinding) cannot happen,
+there is no second lookup.  A connection with no pin, or a pin of another host, is
+refused (fail closed).
+
+Answers are kept ``DNS_TTL`` seconds per host (``Guard``): a fetch of a host resolved
+within that time costs no lookup (no thread hop, no DNS query), on a kept-alive
+connection or a new one.  getaddrinfo tells no record TTL, so the time is ours: 60 s,
+short enough that a site moving to a new address is followed within a minute (a
+connection that fails drops the host's answer, so the retry asks DNS again), long enough
+that a host's pages checked together ask once.  A name that rebinds to a private
+address is refused at the first lookup after its answer expired; a connection already
+open stays on the address it was pinned to, which was judged.  Failures are not kept:
+the next fetch asks again, with the same error as ever.
+
+``allow_private`` (tests, intranet demos) switches the judging off, not the pinning: the
+answer is kept and connected to all the same.  ``ensure_peer_allowed`` still judges the
+address a response came from (cheap, asked of the socket): a lane's kept-alive
+connection opened for a fetch with the allowance may serve a later fetch without it,
+after the host's answer changed.  ``ensure_allowed``, the check with no answer kept, is
+the browser's: Chromium resolves names itself, so nothing can be pinned there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ipaddress
 import socket
+import time
+import typing
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpcore
 import idna
 
 from monitor.errors import BlockedURLError, NetworkError
@@ -25,6 +50,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 SCHEMES = ("http", "https")
+DNS_TTL = 60.0  # seconds a host's checked answer is used without asking DNS again
+_MAX_HOSTS = 4096  # answers kept; past that the expired ones go, then all
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Ranges the ipaddress properties below do not already cover.
@@ -75,25 +102,136 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+@dataclass(frozen=True)
+class Pin:
+    """The addresses ``host`` may be connected to (all judged), or ``by_name``: connect
+    by name, unjudged (a proxy, tests whose DNS double lies)."""
+
+    host: str
+    addresses: tuple[str, ...] = ()
+    by_name: bool = False
+
+
+BY_NAME = Pin("", by_name=True)
+# the pin of the request being sent: httpcore connects in the task that sends
+PIN: contextvars.ContextVar[Pin | None] = contextvars.ContextVar("pin", default=None)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    expires: float
+    forbidden: IPAddress | None  # the first forbidden address among them, judged once
+    pin: Pin
+
+
+class Guard:
+    """The HTTP fetcher's guard: checks URLs, keeps each host's judged answer ``ttl``
+    seconds (``clock``: ``time.monotonic``, replaced by tests)."""
+
+    def __init__(self, resolver: Resolver = system_resolver, ttl: float = DNS_TTL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.resolver = resolver
+        self.ttl = ttl
+        self.clock = clock
+        self._answers: dict[str, _Answer] = {}
+
+    async def check(self, url: str, *, allow_private: bool) -> Pin:
+        """``BlockedURLError`` unless ``url`` is http(s) to a public address; the pin its
+        connection must use.  DNS failure raises ``NetworkError``.  Every address the name
+        resolves to must be public: the connection may use any of them.  With
+        ``allow_private`` the answer is pinned all the same, only not judged."""
+        scheme, host, port = _target(url)
+        if scheme not in SCHEMES:
+            raise BlockedURLError(f"{url}: only http and https URLs are fetched, not {scheme}:")
+        answer = await self._answer(host, port)
+        if answer.forbidden is not None and not allow_private:
+            raise _forbidden(url, host, answer.forbidden)
+        return answer.pin
+
+    def forget(self, host: str) -> None:
+        """Drop ``host``'s answer: its addresses did not take a connection."""
+        self._answers.pop(host, None)
+
+    async def _answer(self, host: str, port: int) -> _Answer:
+        now = self.clock()
+        answer = self._answers.get(host)
+        if answer is not None and answer.expires > now:
+            return answer
+        literal = _ip_literal(host)
+        addresses = [literal] if literal is not None else await _resolve(
+            host, port, self.resolver)
+        forbidden = next((ip for ip in addresses if is_forbidden_ip(ip)), None)
+        pin = Pin(host, tuple(str(ip) for ip in addresses))
+        answer = _Answer(now + self.ttl, forbidden, pin)
+        if self.ttl > 0:
+            self._keep(host, answer, now)
+        return answer
+
+    def _keep(self, host: str, answer: _Answer, now: float) -> None:
+        if len(self._answers) >= _MAX_HOSTS:
+            self._answers = {h: a for h, a in self._answers.items() if a.expires > now}
+            if len(self._answers) >= _MAX_HOSTS:
+                self._answers.clear()
+        self._answers[host] = answer
+
+
 async def ensure_allowed(url: str, *, allow_private: bool,
                          resolver: Resolver = system_resolver) -> None:
-    """Raise ``BlockedURLError`` unless ``url`` is http(s) to a public address.
+    """``Guard.check`` with nothing kept: the browser's check (it resolves by itself)."""
+    scheme, _, _ = _target(url)
+    if allow_private and scheme in SCHEMES:
+        return  # nothing to judge, nothing to pin
+    await Guard(resolver, ttl=0).check(url, allow_private=allow_private)
 
-    DNS failure raises ``NetworkError``.  Every address the name resolves to must be
-    public: the connection may use any of them.
-    """
-    scheme, host, port = _target(url)
-    if scheme not in SCHEMES:
-        raise BlockedURLError(f"{url}: only http and https URLs are fetched, not {scheme}:")
-    if allow_private:
-        return
-    literal = _ip_literal(host)
-    addresses = [literal] if literal is not None else await _resolve(host, port, resolver)
-    for ip in addresses:
-        if is_forbidden_ip(ip):
-            raise BlockedURLError(
-                f"{url}: {host} is {ip}, a loopback/private/link-local address "
-                "(set allow_private_network to fetch it)")
+
+def _forbidden(url: str, host: str, ip: IPAddress) -> BlockedURLError:
+    return BlockedURLError(
+        f"{url}: {host} is {ip}, a loopback/private/link-local address "
+        "(set allow_private_network to fetch it)")
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend that connects where ``PIN`` says (module docstring).
+    Addresses are tried one after the other in the resolver's order (getaddrinfo's,
+    RFC 6724), each with the connect timeout, not raced as anyio's happy eyeballs would
+    race them: most hosts have one or two.  When none takes the connection, the host's
+    answer is forgotten (``guard.forget``) and the last error raised."""
+
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int,  # httpcore names it timeout
+                          timeout: float | None = None,  # noqa: ASYNC109
+                          local_address: str | None = None,
+                          socket_options: typing.Iterable[typing.Any] | None = None,
+                          ) -> httpcore.AsyncNetworkStream:
+        pin = PIN.get()
+        if pin is not None and pin.by_name:
+            return await self._inner.connect_tcp(host, port, timeout, local_address,
+                                                 socket_options)
+        if pin is None or pin.host != host or not pin.addresses:
+            raise httpcore.ConnectError(
+                f"{host}: no address checked by the network guard for this connection")
+        error: Exception | None = None
+        for address in pin.addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address,
+                                                     socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        self._guard.forget(host)
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(self, path: str,
+                                  timeout: float | None = None,  # noqa: ASYNC109
+                                  socket_options: typing.Iterable[typing.Any] | None = None,
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
 def ensure_peer_allowed(url: str, peer: str | None, *, allow_private: bool) -> None:
