@@ -4,7 +4,9 @@ told once to each watcher of either listing, and both listings name it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from monitor.config import Config, load_config
 from storage import Store
 from storage.models import Alert, Change, Page
 from tests.conftest import write_sources
-from tests.sites import Response, Site
+from tests.sites import Request, Response, Site
 from tests.test_listing_sources import GBK, pass_a_day
 
 SHARED = [1, 2, 3]
@@ -208,11 +210,11 @@ async def test_a_column_removed_hands_its_shared_replies_to_the_other(
         sources = ["ta"]
         """), env={})
     store.sync_sources(only_ta.sources)  # 建议答复 removed from the file
+    [mine] = pages_of(store, site.url("/doc/t1.html"))  # its page, handed over at once
+    assert mine.id == owner.id and mine.kind == "document"
+    assert mine.source_id == store.resolve_page("ta")[0].id
     await check_both(only_ta, store)
-    assert site.hits("/doc/t1.html") == 2  # 提案答复 checks it now
-    [mine] = [p for p in pages_of(store, site.url("/doc/t1.html"))
-              if p.kind == "document" and p.id != owner.id]
-    assert mine.source_id != owner.source_id and alerts(store) == []  # not news
+    assert site.hits("/doc/t1.html") == 1 and alerts(store) == []  # not due, not news
     assert store.resolve_page(site.url("/doc/t1.html"))[1].id == mine.id  # history URL
     columns.amended.add(1)
     pass_a_day(store)
@@ -262,3 +264,47 @@ async def test_a_paused_column_keeps_its_shared_replies(
     assert len([p for p in pages_of(store, site.url("/doc/t1.html"))
                 if p.kind == "document"]) == 1
     assert site.hits("/doc/t1.html") == 1
+
+
+def etag_listing(site: Site, columns: Columns, name: str) -> None:
+    """The column answers 304 to a request that names its ETag: unchanged for weeks."""
+    def handle(req: Request) -> Response:
+        if any(k.lower() == "if-none-match" and v == '"v1"' for k, v in req.headers.items()):
+            return Response(b"", status=304, headers={"ETag": '"v1"'})
+        page = columns._listing(name)
+        return replace(page, headers={**page.headers, "ETag": '"v1"'})
+    site.route(f"/{name}/index.html", handle)
+
+
+async def test_a_column_removed_hands_over_at_once_while_the_other_answers_304(
+        tmp_path: Path, config: Config, store: Store, site: Site, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The remaining column unchanged (304): the reply is still checked, its edit told
+    to that column's watchers, one history that goes on (history, diff, check URL)."""
+    columns = Columns(site)
+    etag_listing(site, columns, "ta")
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)
+    only_ta = tmp_path / "only_ta.toml"
+    only_ta.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    run("sources", "remove", "jy", "--sources", str(only_ta))
+    cfg = load_config(only_ta, env={})
+    assert [s.name for s in cfg.sources] == ["ta"]
+    store.sync_sources(cfg.sources)
+    columns.amended.add(1)
+    pass_a_day(store)
+    await check_both(cfg, store)
+    [*_, last] = [r for r in site.requests if r.path == "/ta/index.html"]
+    assert any(k.lower() == "if-none-match" for k in last.headers)  # answered 304
+    assert site.hits("/doc/t1.html") == 2  # checked though the column answered 304
+    told = [a for a in alerts(store) if a[1] == "changed"]
+    assert told == [("both@example.org", "changed"), ("ta@example.org", "changed")]
+    shared = site.url("/doc/t1.html")
+    page = json.loads(run("history", shared, "--json", "--sources", str(only_ta)))
+    assert page["page"]["versions"] == len(page["versions"]) == 2  # one history goes on
+    assert page["source"] == "ta" and page["page"]["listings"] == ["ta"]
+    assert "项目已竣工" in run("diff", shared, "--sources", str(only_ta))
+    checked = await asyncio.to_thread(run, "check", "--source", shared, "--no-deliver",
+                                      "--json", "--sources", str(only_ta))
+    assert json.loads(checked)["results"][0]["source"] == "ta"
