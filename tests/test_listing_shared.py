@@ -308,3 +308,23 @@ async def test_a_column_removed_hands_over_at_once_while_the_other_answers_304(
     checked = await asyncio.to_thread(run, "check", "--source", shared, "--no-deliver",
                                       "--json", "--sources", str(only_ta))
     assert json.loads(checked)["results"][0]["source"] == "ta"
+
+
+async def test_a_column_removed_is_no_longer_named_by_the_other(
+        tmp_path: Path, config: Config, store: Store, site: Site, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    Columns(site)
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)  # 建议答复 owns the shared replies
+    only_jy = tmp_path / "only_jy.toml"
+    only_jy.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    run("sources", "remove", "ta", "--sources", str(only_jy))
+    store.sync_sources(load_config(only_jy, env={}).sources)
+    shared = site.url("/doc/t1.html")
+    [doc] = [d for d in json.loads(run("history", "jy", "--documents", "--json",
+                                       "--sources", str(only_jy))) if d["url"] == shared]
+    assert doc["listings"] == ["jy"]
+    assert "亦列于栏目" not in run("history", "jy", "--documents", "--sources", str(only_jy))
+    page = json.loads(run("history", shared, "--json", "--sources", str(only_jy)))
+    assert page["page"]["listings"] == ["jy"]
