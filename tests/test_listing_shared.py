@@ -328,3 +328,25 @@ async def test_a_column_removed_is_no_longer_named_by_the_other(
     assert "亦列于栏目" not in run("history", "jy", "--documents", "--sources", str(only_jy))
     page = json.loads(run("history", shared, "--json", "--sources", str(only_jy)))
     assert page["page"]["listings"] == ["jy"]
+
+
+async def test_a_watcher_of_the_other_column_is_told_under_that_column_s_name(
+        config: Config, store: Store, site: Site) -> None:
+    from alerts.compose import Composer
+    from storage.alerts_repo import AlertsRepo
+
+    columns = Columns(site)
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)  # 建议答复 (jy) owns the shared reply
+    columns.amended.add(1)
+    pass_a_day(store)
+    await check_both(config, store)
+    repo = AlertsRepo(store)
+    with store.session() as s:
+        rows = {a.recipient: a.id or 0 for a, c in s.exec(
+            select(Alert, Change).where(Alert.change_id == Change.id, Change.kind == "changed"))}
+    subjects = {who: Composer(config.settings, repo).compose([repo.get(i)]).subject
+                for who, i in rows.items()}
+    assert subjects["ta@example.org"].startswith("[monitor] ta ")  # the column they follow
+    assert subjects["jy@example.org"].startswith("[monitor] jy ")
+    assert subjects["both@example.org"].startswith("[monitor] jy ")  # the owner: theirs too
