@@ -350,3 +350,24 @@ async def test_a_watcher_of_the_other_column_is_told_under_that_column_s_name(
     assert subjects["ta@example.org"].startswith("[monitor] ta ")  # the column they follow
     assert subjects["jy@example.org"].startswith("[monitor] jy ")
     assert subjects["both@example.org"].startswith("[monitor] jy ")  # the owner: theirs too
+
+
+async def test_check_of_a_removed_column_s_own_reply_says_why_in_chinese(
+        tmp_path: Path, config: Config, store: Store, site: Site, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    Columns(site)
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)
+    only_ta = tmp_path / "only_ta.toml"
+    only_ta.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    run("sources", "remove", "jy", "--sources", str(only_ta))
+    own = site.url("/doc/t10.html")  # 建议答复's alone: not handed over
+    out = await asyncio.to_thread(CliRunner().invoke, cli, [
+        "check", "--source", own, "--sources", str(only_ta)])
+    assert out.exit_code == 2
+    assert "已不在文件中" in out.output and "取值无效" not in out.output, out.output
+    out = await asyncio.to_thread(CliRunner().invoke, cli, [
+        "check", "--source", site.url("/doc/nowhere.html"), "--sources", str(only_ta)])
+    assert out.exit_code == 2
+    assert "请核对网址" in out.output and "取值无效" not in out.output, out.output
