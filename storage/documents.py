@@ -28,8 +28,10 @@ version and its documents never disagree (a crash between the two is impossible)
   listed while either column lists it (``Schedule.due_documents``).  A document the
   other listing found earlier is not news again when this one lists it (no 新文档); one
   both list for the first time is told once, to the watchers of both.  The owner's
-  source removed, or its document unlisted and gone (followed no more), and this
-  listing's row becomes a document of its own
+  source removed: the sync that removes it hands the page itself to this listing
+  (``hand_over``: one history that goes on, checked though this column answers 304).
+  Its document unlisted and gone (followed no more), and this listing's row becomes a
+  document of its own at this listing's next read of its column
   (its history starts there, and ``monitor history URL`` shows it: ``Store.resolve_page``
   prefers an active source's page; the old one stays the owner's).  A paused owner
   (``enabled = false``) keeps its documents, unchecked while it is paused like all its
