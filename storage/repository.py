@@ -349,7 +349,8 @@ class Store:
 
                 if not self.is_sqlite:  # apart from listings' syncs (storage/documents.py)
                     c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGES_LOCK})")
-                report["handed_over"] = documents.hand_over(c, [row.id for row in dropped])
+                if handed := documents.hand_over(c, [row.id for row in dropped]):
+                    report["handed_over"] = handed
             if synced is None:  # the first sync since migration 0015
                 c.execute(insert(sync_state), {"name": "sources", "digest": digest})
             elif synced != digest:
