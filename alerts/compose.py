@@ -22,7 +22,7 @@ stay in the links into the web UI, which are given when ``public_url`` is set: t
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,6 +49,14 @@ REREAD_NOTES = {cause: f"{why}：旧版已按{REREAD_BY[cause]}重新提取，�
 DOMAIN = "monitor"
 LINK_DIFF, LINK_VERSION = "查看差异", "查看版本"
 LINK_LABELS = ("网址", LINK_DIFF, LINK_VERSION)  # email facts; chat shows them as links
+
+
+def _as_listed(view: ChangeView, row: AlertRecord) -> ChangeView:
+    """The change as its watcher knows the page: a document two listings list is its
+    owner's page, told to a watcher of the other listing under that listing's name
+    (``"listing"``, ``alerts.plan``)."""
+    listing = row.payload.get("listing")
+    return replace(view, source=str(listing), source_title=None) if listing else view
 
 
 def message_id(kind: str, key: int, recipient: str) -> str:
@@ -102,7 +110,8 @@ class Composer:
             return self.digest(self._views(batch), first.recipient, min(r.id for r in batch))
         if first.event == "change":
             assert self.repo is not None and first.change_id is not None
-            return self.change(self.repo.change_view(first.change_id), first.recipient)
+            return self.change(_as_listed(self.repo.change_view(first.change_id), first),
+                               first.recipient)
         if first.event in ("trouble", "recovered"):
             return self.trouble(first)
         if first.event == "config":
@@ -116,7 +125,7 @@ class Composer:
         views = []
         for r in batch:
             try:
-                views.append(self.repo.change_view(r.change_id or 0))
+                views.append(_as_listed(self.repo.change_view(r.change_id or 0), r))
             except KeyError:
                 continue
         return views

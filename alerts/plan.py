@@ -53,9 +53,19 @@ def change_alerts(config: Config, source: SourceConfig, change_index: int,
                 event="change", channel=channel, recipient=recipient, watcher=w.name,
                 change_index=change_index, hold_until=hold,
                 payload={"source": source.name, "mode": w.mode,
-                         "format": _format(w, channel), "secret_env": _secret(w, channel)},
+                         "format": _format(w, channel), "secret_env": _secret(w, channel),
+                         **_listing(w, source)},
             ))
     return drafts
+
+
+def _listing(w: WatcherConfig, source: SourceConfig) -> dict[str, str]:
+    """A document two listings list, told to a watcher of the other listing only: the
+    message names that listing (``"listing"``: ``alerts.compose``), not the owner the
+    watcher never asked for (``storage/documents.py``)."""
+    if w.wants(source):
+        return {}
+    return next(({"listing": s.name} for s in source.also if w.wants(s)), {})
 
 
 def flap_alerts(config: Config, source: SourceConfig, change_index: int, now: datetime,

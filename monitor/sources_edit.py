@@ -93,13 +93,53 @@ def remove_source(text: str, name: str, *, path: Path) -> str:
         slot = _doc_index(doc, aot)
         doc.remove("sources")
         doc.body[slot] = (None, Whitespace(_text(rest)))
-    new = _line_ends(text, tomlkit.dumps(doc))
     data = tomllib.loads(text)
+    _unwatch(doc, data, name)
+    new = _line_ends(text, tomlkit.dumps(doc))
     data["sources"] = [s for s in data["sources"] if s.get("name") != name]
     if not data["sources"]:
         del data["sources"]
     _check(new, data, path)
     return new
+
+
+def unwatched(text: str, name: str) -> tuple[list[str], list[str]]:
+    """The watchers (their names, else addresses) whose ``sources`` list the source
+    ``name``: those ``remove_source`` takes it from, and those that keep it because it
+    is all they follow (no other source, no tag: a watcher of nothing is refused)."""
+    taken, kept = [], []
+    for i, entry in enumerate(tomllib.loads(text).get("watchers", [])):
+        pats = entry.get("sources")
+        if isinstance(pats, list) and name in pats:
+            label = str(entry.get("name") or entry.get("email") or f"#{i + 1}")
+            (taken if _others(entry, name) else kept).append(label)
+    return taken, kept
+
+
+def _others(entry: dict[str, Any], name: str) -> bool:
+    """Whether a watcher follows something once ``name`` is off its ``sources``."""
+    return any(p != name for p in entry.get("sources", [])) or bool(entry.get("tags"))
+
+
+def _unwatch(doc: Any, data: dict[str, Any], name: str) -> None:
+    """The removed source's name off the watchers' ``sources`` lists (in ``doc``, with
+    their comments, and in ``data``, what the edited text must parse to): a watcher's
+    later warning "sources 'x' matches no source" at every command is noise the edit
+    made.  Only the exact name goes (a glob such as ``gov-*`` may match others).  A
+    watcher for whom it is the only thing followed keeps it (``unwatched``): the
+    watcher is the admin's to edit or remove, and the warning says so."""
+    tables = doc.get("watchers")
+    if not isinstance(tables, AoT):
+        return
+    for table, entry in zip(tables.body, data.get("watchers", []), strict=False):
+        pats = entry.get("sources")
+        if not isinstance(pats, list) or name not in pats or not _others(entry, name):
+            continue
+        items = table["sources"]
+        for i in reversed(range(len(items))):
+            if items[i] == name:
+                del items[i]
+        entry["sources"] = [p for p in pats if p != name]
 
 
 ONLY_SOURCE = ("is the only source: a file without [[sources]] is refused by a running "

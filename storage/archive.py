@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from monitor.errors import StorageError
@@ -747,13 +747,16 @@ def _listed_pages(s: Session, src: SourceRow, rows: Sequence[Page]) -> list[Page
 
 
 def _listings(s: Session, docs: Sequence[Page]) -> dict[int, list[str]]:
-    """Document page id → the names of the listings that list it, its own first."""
+    """Document page id → the names of the listings that list it, its own first.  A
+    listing removed from the file is not named (it lists nothing any more), though the
+    page's own listing is, removed or not (its history is shown under that name)."""
     if not docs:
         return {}
     ids = [p.id or 0 for p in docs]
     rows = s.exec(select(Page.id, Page.same_as, SourceRow.name)
                   .join(SourceRow, col(SourceRow.id) == col(Page.source_id))
-                  .where(or_(col(Page.id).in_(ids), col(Page.same_as).in_(ids)))
+                  .where(or_(col(Page.id).in_(ids), and_(col(Page.same_as).in_(ids),
+                                                          col(SourceRow.active).is_(True))))
                   .order_by(col(Page.same_as).is_not(None), col(Page.id)))
     out: dict[int, list[str]] = {}
     for page_id, same_as, name in rows:

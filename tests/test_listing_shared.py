@@ -4,7 +4,9 @@ told once to each watcher of either listing, and both listings name it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from monitor.config import Config, load_config
 from storage import Store
 from storage.models import Alert, Change, Page
 from tests.conftest import write_sources
-from tests.sites import Response, Site
+from tests.sites import Request, Response, Site
 from tests.test_listing_sources import GBK, pass_a_day
 
 SHARED = [1, 2, 3]
@@ -208,11 +210,11 @@ async def test_a_column_removed_hands_its_shared_replies_to_the_other(
         sources = ["ta"]
         """), env={})
     store.sync_sources(only_ta.sources)  # 建议答复 removed from the file
+    [mine] = pages_of(store, site.url("/doc/t1.html"))  # its page, handed over at once
+    assert mine.id == owner.id and mine.kind == "document"
+    assert mine.source_id == store.resolve_page("ta")[0].id
     await check_both(only_ta, store)
-    assert site.hits("/doc/t1.html") == 2  # 提案答复 checks it now
-    [mine] = [p for p in pages_of(store, site.url("/doc/t1.html"))
-              if p.kind == "document" and p.id != owner.id]
-    assert mine.source_id != owner.source_id and alerts(store) == []  # not news
+    assert site.hits("/doc/t1.html") == 1 and alerts(store) == []  # not due, not news
     assert store.resolve_page(site.url("/doc/t1.html"))[1].id == mine.id  # history URL
     columns.amended.add(1)
     pass_a_day(store)
@@ -262,3 +264,110 @@ async def test_a_paused_column_keeps_its_shared_replies(
     assert len([p for p in pages_of(store, site.url("/doc/t1.html"))
                 if p.kind == "document"]) == 1
     assert site.hits("/doc/t1.html") == 1
+
+
+def etag_listing(site: Site, columns: Columns, name: str) -> None:
+    """The column answers 304 to a request that names its ETag: unchanged for weeks."""
+    def handle(req: Request) -> Response:
+        if any(k.lower() == "if-none-match" and v == '"v1"' for k, v in req.headers.items()):
+            return Response(b"", status=304, headers={"ETag": '"v1"'})
+        page = columns._listing(name)
+        return replace(page, headers={**page.headers, "ETag": '"v1"'})
+    site.route(f"/{name}/index.html", handle)
+
+
+async def test_a_column_removed_hands_over_at_once_while_the_other_answers_304(
+        tmp_path: Path, config: Config, store: Store, site: Site, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The remaining column unchanged (304): the reply is still checked, its edit told
+    to that column's watchers, one history that goes on (history, diff, check URL)."""
+    columns = Columns(site)
+    etag_listing(site, columns, "ta")
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)
+    only_ta = tmp_path / "only_ta.toml"
+    only_ta.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    run("sources", "remove", "jy", "--sources", str(only_ta))
+    cfg = load_config(only_ta, env={})
+    assert [s.name for s in cfg.sources] == ["ta"]
+    store.sync_sources(cfg.sources)
+    columns.amended.add(1)
+    pass_a_day(store)
+    await check_both(cfg, store)
+    [*_, last] = [r for r in site.requests if r.path == "/ta/index.html"]
+    assert any(k.lower() == "if-none-match" for k in last.headers)  # answered 304
+    assert site.hits("/doc/t1.html") == 2  # checked though the column answered 304
+    told = [a for a in alerts(store) if a[1] == "changed"]
+    assert told == [("both@example.org", "changed"), ("ta@example.org", "changed")]
+    shared = site.url("/doc/t1.html")
+    page = json.loads(run("history", shared, "--json", "--sources", str(only_ta)))
+    assert page["page"]["versions"] == len(page["versions"]) == 2  # one history goes on
+    assert page["source"] == "ta" and page["page"]["listings"] == ["ta"]
+    assert "项目已竣工" in run("diff", shared, "--sources", str(only_ta))
+    checked = await asyncio.to_thread(run, "check", "--source", shared, "--no-deliver",
+                                      "--json", "--sources", str(only_ta))
+    assert json.loads(checked)["results"][0]["source"] == "ta"
+
+
+async def test_a_column_removed_is_no_longer_named_by_the_other(
+        tmp_path: Path, config: Config, store: Store, site: Site, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    Columns(site)
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)  # 建议答复 owns the shared replies
+    only_jy = tmp_path / "only_jy.toml"
+    only_jy.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    run("sources", "remove", "ta", "--sources", str(only_jy))
+    store.sync_sources(load_config(only_jy, env={}).sources)
+    shared = site.url("/doc/t1.html")
+    [doc] = [d for d in json.loads(run("history", "jy", "--documents", "--json",
+                                       "--sources", str(only_jy))) if d["url"] == shared]
+    assert doc["listings"] == ["jy"]
+    assert "亦列于栏目" not in run("history", "jy", "--documents", "--sources", str(only_jy))
+    page = json.loads(run("history", shared, "--json", "--sources", str(only_jy)))
+    assert page["page"]["listings"] == ["jy"]
+
+
+async def test_a_watcher_of_the_other_column_is_told_under_that_column_s_name(
+        config: Config, store: Store, site: Site) -> None:
+    from alerts.compose import Composer
+    from storage.alerts_repo import AlertsRepo
+
+    columns = Columns(site)
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)  # 建议答复 (jy) owns the shared reply
+    columns.amended.add(1)
+    pass_a_day(store)
+    await check_both(config, store)
+    repo = AlertsRepo(store)
+    with store.session() as s:
+        rows = {a.recipient: a.id or 0 for a, c in s.exec(
+            select(Alert, Change).where(Alert.change_id == Change.id, Change.kind == "changed"))}
+    subjects = {who: Composer(config.settings, repo).compose([repo.get(i)]).subject
+                for who, i in rows.items()}
+    assert subjects["ta@example.org"].startswith("[monitor] ta ")  # the column they follow
+    assert subjects["jy@example.org"].startswith("[monitor] jy ")
+    assert subjects["both@example.org"].startswith("[monitor] jy ")  # the owner: theirs too
+
+
+async def test_check_of_a_removed_column_s_own_reply_says_why_in_chinese(
+        tmp_path: Path, config: Config, store: Store, site: Site, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    Columns(site)
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)
+    only_ta = tmp_path / "only_ta.toml"
+    only_ta.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    run("sources", "remove", "jy", "--sources", str(only_ta))
+    own = site.url("/doc/t10.html")  # 建议答复's alone: not handed over
+    out = await asyncio.to_thread(CliRunner().invoke, cli, [
+        "check", "--source", own, "--sources", str(only_ta)])
+    assert out.exit_code == 2
+    assert "已不在文件中" in out.output and "取值无效" not in out.output, out.output
+    out = await asyncio.to_thread(CliRunner().invoke, cli, [
+        "check", "--source", site.url("/doc/nowhere.html"), "--sources", str(only_ta)])
+    assert out.exit_code == 2
+    assert "请核对网址" in out.output and "取值无效" not in out.output, out.output

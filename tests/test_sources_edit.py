@@ -257,3 +257,43 @@ def test_removing_the_first_source_leaves_no_blank_first_line(
     assert code == 0, out
     want = TWO.format(own="").split("\n\n", 1)[1]  # the file as if "a" was never there
     assert path.read_bytes().decode() == want.replace("\n", newline)
+
+
+WATCHED = """\
+[[sources]]
+name = "colA"
+url = "https://a.gov.cn/"
+
+[[sources]]
+name = "colB"
+url = "https://b.gov.cn/"
+
+[[watchers]]
+email = "b@example.org"
+sources = ["colA", "colB"]  # both columns
+
+[[watchers]]
+email = "all@example.org"
+sources = ["col*"]
+
+[[watchers]]
+email = "only@example.org"
+sources = ["colB"]
+"""
+
+
+def test_a_removed_source_goes_from_the_watchers_that_follow_others_too(
+        tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(WATCHED, encoding="utf-8")
+    code, out = _run("sources", "remove", "colB", "--sources", str(path))
+    assert code == 0, out
+    assert "b@example.org" in out  # said: taken from that watcher's sources
+    assert "only@example.org" in out and "请修改或删除该接收人" in out  # kept: all it follows
+    text = path.read_text(encoding="utf-8")
+    assert 'sources = ["colA"]  # both columns' in text  # the comment kept
+    assert 'sources = ["col*"]' in text and 'sources = ["colB"]' in text
+    watchers = tomllib.loads(text)["watchers"]
+    assert [w["sources"] for w in watchers] == [["colA"], ["col*"], ["colB"]]
+    code, out = _run("sources", "list", "--sources", str(path))
+    assert code == 0 and "b@example.org" not in out  # no warning about that watcher

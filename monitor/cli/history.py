@@ -132,8 +132,9 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for d in docs:
         status = d.status if d.listed else f"{d.status}, unlisted"
-        if len(d.listings) > 1:  # one page, one history: the other listings named
-            status += "（亦列于栏目 " + "、".join(n for n in d.listings if n != d.source) + "）"
+        others = [n for n in d.listings if n != d.source]  # one page, one history
+        if others:
+            status += "（亦列于栏目 " + "、".join(others) + "）"
         table.add_row(str(d.id), d.list_date, Text(d.title), str(d.versions), status,
                       Text(d.url))
     print_table(table, console)

@@ -39,6 +39,7 @@ from monitor.sources_edit import (
     read_for_edit,
     refuse_only,
     remove_source,
+    unwatched,
     write_atomically,
 )
 
@@ -375,6 +376,16 @@ def remove(name: str, sources_file: Path) -> None:
         sys.exit(EXIT_NOT_FOUND)
     console.print(f"removed {name} from {sources_file}; its versions stay in the database",
                   highlight=False, markup=False)
+    taken, kept = unwatched(before, name)
+    if taken:
+        console.print(f"and from the sources of watcher(s) {', '.join(taken)}",
+                      highlight=False, markup=False)
+    for label in kept:  # a watcher of nothing is refused: the admin's to edit
+        err_console.print(f"[yellow]注意：[/]接收人 {escape(label)} 只跟踪 {escape(name)}，"
+                          "已保留其 sources，请修改或删除该接收人\n"
+                          f"watcher {escape(label)!r} follows only {escape(name)!r}: its "
+                          "sources still name it (edit or remove the watcher)",
+                          highlight=False, soft_wrap=True)
 
 
 @sources.command("list")
