@@ -38,14 +38,16 @@ def entry_of(path: Path) -> Path:
 @pytest.fixture
 def no_parse(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Counts the files tomllib parses (a load from the cache parses none)."""
+    import tomllib  # (monitor.config imports it where it parses)
+
     parsed: list[str] = []
-    real = config_module.tomllib.loads
+    real = tomllib.loads
 
     def loads(text: str, **kw: object) -> dict[str, object]:
         parsed.append(text[:20])
         return real(text, **kw)
 
-    monkeypatch.setattr(config_module.tomllib, "loads", loads)
+    monkeypatch.setattr(tomllib, "loads", loads)
     return parsed
 
 
