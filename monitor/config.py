@@ -28,21 +28,22 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from monitor import lazyre
 from monitor.errors import ConfigError
-from monitor.settings import (
-    Settings,
+from monitor.plainsettings import (
     _has_password,
     check_proxy,
     interval_text,
-    load_settings,
     parse_interval,
     unknown_key,
 )
 from monitor.types import ChangeKind
+
+if TYPE_CHECKING:  # pydantic's model: imported where a [settings] table is validated
+    from monitor.settings import Settings
 
 # The settings that validating a source reads (``_SourceReader``): with the file's bytes,
 # what ``monitor.configcache`` keys its entries on (tests/test_configcache.py checks it).
@@ -209,6 +210,8 @@ class WatcherConfig:
 @dataclass(frozen=True)
 class Config:
     path: Path
+    # (a ``SettingsValues``, the same attributes, for ``load_config(plain_settings=True)``
+    # served from ``monitor.configcache``)
     settings: Settings
     sources: tuple[SourceConfig, ...] = ()
     watchers: tuple[WatcherConfig, ...] = field(default=())
@@ -247,10 +250,13 @@ class Config:
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None,
-                when_empty: str | None = None) -> Config:
+                when_empty: str | None = None, plain_settings: bool = False) -> Config:
     """Read, parse and validate a sources file (``when_empty``: see ``parse_config``);
     a large file's validated sources come from ``monitor.configcache`` when the file,
-    the environment's settings and the code are those they were made from."""
+    the environment's settings and the code are those they were made from.
+    ``plain_settings``: from the cache, the settings too as they were validated, when
+    the environment is the same (a ``SettingsValues``, no pydantic: ``monitor
+    status``, which only reads them)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -264,7 +270,7 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None,
         config, table = _parse(decode_sources(data, path), path, env, when_empty)
         return replace(config, digest=configcache.digest(data, config.settings)), table
 
-    return configcache.load(path, data, parse, env)
+    return configcache.load(path, data, parse, env, plain_settings=plain_settings)
 
 
 def salvage_settings(data: bytes, *, env: dict[str, str] | None = None
@@ -279,6 +285,8 @@ def salvage_settings(data: bytes, *, env: dict[str, str] | None = None
     The database and zone are what matter: the wrong database would show another
     archive, the wrong zone other dates.  A problem of the environment itself is raised."""
     import tomllib
+
+    from monitor.settings import load_settings
 
     text = data.decode("utf-8-sig", "replace")
     try:
@@ -359,6 +367,8 @@ def _parse(text: str, path: Path, env: dict[str, str] | None, when_empty: str | 
            ) -> tuple[Config, dict[str, Any]]:
     """``parse_config``, and the ``[settings]`` table as written (``configcache`` keeps it)."""
     import tomllib  # here: a file served from monitor.configcache is not parsed (~5 ms)
+
+    from monitor.settings import load_settings  # pydantic (monitor.plainsettings)
 
     file = str(path)
     try:

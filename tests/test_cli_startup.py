@@ -66,11 +66,12 @@ def test_status_loads_no_fetcher_no_pipeline_and_at_head_no_sqlalchemy(tmp_path:
     assert "rich.console" not in again
 
 
-def test_status_of_a_large_cached_file_piped_parses_no_toml_and_loads_no_console(
+def test_status_of_a_large_cached_file_piped_loads_no_toml_pydantic_or_console(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A sources file served from ``monitor.configcache`` is not parsed: ``tomllib`` is
-    not even imported (nor the validation's patterns compiled); the lines are the same
-    as the first run's, which parsed the file."""
+    not even imported (nor the validation's patterns compiled), nor pydantic (the
+    settings as validated); the lines are the same as the first run's, which parsed the
+    file."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (tmp_path / "sources.toml").write_text(
         f'[settings]\ndatabase_url = "sqlite:///{tmp_path}/m.db"\n\n' + "".join(
@@ -83,6 +84,8 @@ def test_status_of_a_large_cached_file_piped_parses_no_toml_and_loads_no_console
     assert first.count("\n│ s") == 1500 and _no_clock(last) == _no_clock(first)
     assert "tomllib" in parsed and "tomllib" not in cached
     assert "rich.console" not in cached
+    # the settings as validated last time, under the same environment (monitor.plainsettings)
+    assert "pydantic" in parsed and "pydantic" not in cached
 
 
 def _no_clock(text: str) -> list[str]:

@@ -255,11 +255,11 @@ def plain_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]
 
 
 def load(sources_file: Path, *, quiet: bool = False, logging: bool = True,
-         when_empty: str | None = None) -> Config:
+         when_empty: str | None = None, plain_settings: bool = False) -> Config:
     """The configuration, and the log set up as it says; ``logging=False`` leaves the
     log to ``start_logging`` (loguru costs 60 ms to import, for a command that may
-    log nothing)."""
-    config = load_config(sources_file, when_empty=when_empty)
+    log nothing).  ``plain_settings``: see ``load_config``."""
+    config = load_config(sources_file, when_empty=when_empty, plain_settings=plain_settings)
     if logging:
         start_logging(config, quiet=quiet)
     return config
@@ -272,7 +272,8 @@ READ_ONLY_NOTE = {
 }
 
 
-def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True) -> Config:
+def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True,
+                 plain_settings: bool = False) -> Config:
     """The configuration of a command that only reads the database (``status``,
     ``history``, ``show``, ``diff``, ``search``, ``export``, ``alerts list``,
     ``verify``).  A sources file that exists but does not load does not stop it: during
@@ -287,7 +288,7 @@ def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True
     from monitor.config import salvage_settings
 
     try:
-        return load(sources_file, quiet=quiet, logging=logging)
+        return load(sources_file, quiet=quiet, logging=logging, plain_settings=plain_settings)
     except ConfigError as exc:
         try:
             data = Path(sources_file).read_bytes()

@@ -84,7 +84,8 @@ SHOWN = 20  # rows of the summary's table of sources needing attention
 @handle_errors
 def status(sources_file: Path, every: bool, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
-    config = load_reading(sources_file, logging=False)  # only the Store below may log
+    # only the Store below may log; the settings as validated last time (no pydantic)
+    config = load_reading(sources_file, logging=False, plain_settings=True)
     rows, recent = read_status(config)
     if as_json:
         print_json(status_json(rows, recent, config))
