@@ -137,7 +137,8 @@ def load(path: Path, data: bytes, parse: Callable[[], tuple[Any, dict[str, Any]]
     result is then kept if the file is large and loads without a problem (else
     ``parse()`` raises, and nothing is kept).  ``plain_settings``: the entry's validated
     settings as a ``SettingsValues`` when they were validated under the same
-    ``MONITOR_*`` environment (``validated``), else validated again as always."""
+    ``MONITOR_*`` environment (``validated``), else validated again as always and kept
+    for this environment (the entry rewritten: the next such command is served)."""
     from monitor.config import Config
 
     where = entry_path(path) if len(data) >= CACHE_FROM else None  # os.environ's place
@@ -153,6 +154,8 @@ def load(path: Path, data: bytes, parse: Callable[[], tuple[Any, dict[str, Any]]
         except Exception:  # a bad environment (parse() says so) or a damaged entry
             sources = ()
         if sources:
+            if plain_settings and not _plain(settings):
+                _write(where, {**entry, "validated": _values(settings, env)})
             return Config(path=path, settings=settings, sources=sources, watchers=watchers,
                           digest=found)
     config, table = parse()
@@ -162,6 +165,10 @@ def load(path: Path, data: bytes, parse: Callable[[], tuple[Any, dict[str, Any]]
                        "sources": [_flat(src) for src in config.sources],
                        "watchers": [_flat(w) for w in config.watchers]})
     return config
+
+
+def _plain(settings: Any) -> bool:
+    return type(settings).__name__ == "SettingsValues"
 
 
 def _settings(entry: dict[str, Any], env: Mapping[str, str] | None, path: Path) -> Any:
@@ -290,7 +297,8 @@ def _read(where: Path) -> dict[str, Any] | None:
 def _write(where: Path, entry: dict[str, Any]) -> None:
     """Keep ``entry`` at ``where``: whole or not at all, silently (a value marshal
     cannot write — a TOML date in ``[settings]`` — means no entry)."""
-    import tempfile  # here: a command served from the cache writes nothing
+    import tempfile  # here: a command served from the cache writes nothing (but
+    # ``status`` under another environment than the entry's settings were validated in)
 
     tmp = None
     try:

@@ -125,7 +125,7 @@ def test_plain_settings_are_the_validated_ones_under_the_same_environment_only(
     """``load_config(plain_settings=True)`` (``monitor status``) from the cache: the
     settings as validated when the entry was made, without pydantic, every field and
     the per-host methods equal to ``Settings``'; another ``MONITOR_*`` environment
-    validates them again (a change applies, a bad value is refused)."""
+    validates them again (a change applies, a bad value is refused) and is kept."""
     from monitor.plainsettings import SettingsValues
     from monitor.settings import Settings
 
@@ -151,6 +151,9 @@ def test_plain_settings_are_the_validated_ones_under_the_same_environment_only(
     monkeypatch.setenv("MONITOR_HOST_DELAY", "2.5")
     again = load_config(path, plain_settings=True).settings
     assert isinstance(again, Settings) and again.host_delay == 2.5
+    # kept for this environment: the next one is served from the entry
+    again = load_config(path, plain_settings=True).settings
+    assert isinstance(again, SettingsValues) and again.host_delay == 2.5
     monkeypatch.setenv("MONITOR_HOST_DELAY", "soon")
     with pytest.raises(ConfigError) as caught:
         load_config(path, plain_settings=True)
