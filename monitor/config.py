@@ -23,35 +23,36 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from monitor import lazyre
 from monitor.errors import ConfigError
-from monitor.settings import (
-    Settings,
+from monitor.plainsettings import (
     _has_password,
     check_proxy,
     interval_text,
-    load_settings,
     parse_interval,
     unknown_key,
 )
 from monitor.types import ChangeKind
 
+if TYPE_CHECKING:  # pydantic's model: imported where a [settings] table is validated
+    from monitor.settings import Settings
+
 # The settings that validating a source reads (``_SourceReader``): with the file's bytes,
 # what ``monitor.configcache`` keys its entries on (tests/test_configcache.py checks it).
 SOURCE_SETTINGS = ("default_interval", "timezone")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_NAME = lazyre.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 LISTING_KEYS = {"links", "match", "next_page", "page_url", "max_pages", "max_documents",
                 "follow"}
 DEFAULT_PORTS = {"http": 80, "https": 443}
-_HTTP_URL = re.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
+_HTTP_URL = lazyre.compile(r"^(https?)(://[^/\s]+.*)$", re.I | re.S)
 
 # How a page is fetched (``monitor.fetch``): a listing's follow table inherits what it
 # does not set.
@@ -60,7 +61,7 @@ INHERITED = ("proxy", "headers", "cookies_env")
 FETCHERS = ("http", "browser", "auto")
 # Request headers that carry credentials: from the environment only (cookies_env).
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_HEADER_NAME = lazyre.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 SOURCE_KEYS = {
     "name", "url", "content", "ignore", "ignore_text", "interval", "cron", "tags",
@@ -93,7 +94,7 @@ SIGNED_FORMATS = ("generic", "dingtalk", "feishu")  # see ``signs`` in alerts/
 SECRET_PARAMS = frozenset({"access_token", "token", "key", "secret", "sign", "signature",
                            "password", "apikey", "api_key", "auth", "code"})
 WEBHOOK_FROM_ENV = "env:"  # WatcherConfig.webhook when webhook_env names the variable
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_ENV_NAME = lazyre.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,8 @@ class WatcherConfig:
 @dataclass(frozen=True)
 class Config:
     path: Path
+    # (a ``SettingsValues``, the same attributes, for ``load_config(plain_settings=True)``
+    # served from ``monitor.configcache``)
     settings: Settings
     sources: tuple[SourceConfig, ...] = ()
     watchers: tuple[WatcherConfig, ...] = field(default=())
@@ -247,10 +250,13 @@ class Config:
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None,
-                when_empty: str | None = None) -> Config:
+                when_empty: str | None = None, plain_settings: bool = False) -> Config:
     """Read, parse and validate a sources file (``when_empty``: see ``parse_config``);
     a large file's validated sources come from ``monitor.configcache`` when the file,
-    the environment's settings and the code are those they were made from."""
+    the environment's settings and the code are those they were made from.
+    ``plain_settings``: from the cache, the settings too as they were validated, when
+    the environment is the same (a ``SettingsValues``, no pydantic: ``monitor
+    status``, which only reads them)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -264,7 +270,7 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None,
         config, table = _parse(decode_sources(data, path), path, env, when_empty)
         return replace(config, digest=configcache.digest(data, config.settings)), table
 
-    return configcache.load(path, data, parse, env)
+    return configcache.load(path, data, parse, env, plain_settings=plain_settings)
 
 
 def salvage_settings(data: bytes, *, env: dict[str, str] | None = None
@@ -278,6 +284,10 @@ def salvage_settings(data: bytes, *, env: dict[str, str] | None = None
     those two keys are read from the ``[settings]`` table's lines, ``key = "value"``.
     The database and zone are what matter: the wrong database would show another
     archive, the wrong zone other dates.  A problem of the environment itself is raised."""
+    import tomllib
+
+    from monitor.settings import load_settings
+
     text = data.decode("utf-8-sig", "replace")
     try:
         table = tomllib.loads(text).get("settings", {})
@@ -303,8 +313,8 @@ def salvage_settings(data: bytes, *, env: dict[str, str] | None = None
     return load_settings(kept, env=env), "partly" if kept else "none"
 
 
-_SETTING_LINE = re.compile(r"""^\s*(database_url|timezone)\s*=\s*"""
-                           r"""(?:"([^"\\]*)"|'([^']*)')\s*(?:#.*)?$""")
+_SETTING_LINE = lazyre.compile(r"""^\s*(database_url|timezone)\s*=\s*"""
+                               r"""(?:"([^"\\]*)"|'([^']*)')\s*(?:#.*)?$""")
 
 
 def _settings_lines(text: str) -> dict[str, str]:
@@ -356,6 +366,10 @@ def parse_config(text: str, *, path: Path | str = "sources.toml",
 def _parse(text: str, path: Path, env: dict[str, str] | None, when_empty: str | None
            ) -> tuple[Config, dict[str, Any]]:
     """``parse_config``, and the ``[settings]`` table as written (``configcache`` keeps it)."""
+    import tomllib  # here: a file served from monitor.configcache is not parsed (~5 ms)
+
+    from monitor.settings import load_settings  # pydantic (monitor.plainsettings)
+
     file = str(path)
     try:
         data = tomllib.loads(text)
@@ -404,7 +418,7 @@ def _string_start(text: str, message: str) -> str:
            "closed on its line)"
 
 
-_UNESCAPED = re.compile(r"(?<=Unescaped '\\' in a string )\(at line (\d+), column (\d+)\)")
+_UNESCAPED = lazyre.compile(r"(?<=Unescaped '\\' in a string )\(at line (\d+), column (\d+)\)")
 
 
 def _open_literal(text: str) -> tuple[int, int] | None:
@@ -539,7 +553,7 @@ def _entry_line(text: str, index: int, array: str) -> int | None:
     return None
 
 
-_KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
+_KEY = lazyre.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
 _MULTILINE = ('"""', "'''")
 
 
@@ -566,7 +580,7 @@ def _key_line(text: str, index: int, key: str, array: str = "sources") -> int | 
     return None
 
 
-_OVERWRITE = re.compile(r"Cannot overwrite a value \(at line (\d+), column (\d+)\)")
+_OVERWRITE = lazyre.compile(r"Cannot overwrite a value \(at line (\d+), column (\d+)\)")
 
 
 def _duplicate_key(text: str, message: str) -> tuple[str, int]:

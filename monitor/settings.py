@@ -10,11 +10,8 @@ environment: the file may *name* an environment variable, never hold the secret.
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
-from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -23,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
+from monitor.plainsettings import _has_password, check_proxy, parse_interval, unknown_key
 
 ENV_PREFIX = "MONITOR_"
 # Fields that may only come from the environment, never from sources.toml.
@@ -32,33 +30,6 @@ URL_SECRETS = frozenset({"smtp_url", "database_url", "proxy"})
 # Settings whose values together decide whether the web UI and /metrics share a port.
 PORT_KEYS = ("web_port", "metrics_port", "web_enabled")
 
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-MIN_INTERVAL = timedelta(seconds=1)
-MAX_INTERVAL = timedelta(days=366)
-
-
-def parse_interval(text: str) -> timedelta:
-    """``"90s"``, ``"15m"``, ``"6h"``, ``"1d"``, ``"2w"`` → timedelta; ValueError otherwise."""
-    m = _INTERVAL.match(text) if isinstance(text, str) else None
-    if not m:
-        raise ValueError(f"{text!r} is not an interval like '30m', '6h' or '1d'")
-    seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds > MAX_INTERVAL.total_seconds():  # also before timedelta() overflows
-        raise ValueError(f"{text!r} is longer than {MAX_INTERVAL.days} days")
-    if seconds < MIN_INTERVAL.total_seconds():
-        raise ValueError(f"{text!r} is shorter than {MIN_INTERVAL.total_seconds():g}s")
-    return timedelta(seconds=seconds)
-
-
-def interval_text(interval: timedelta) -> str:
-    """The inverse of ``parse_interval``: the largest unit that gives a whole number
-    (``6h``, ``90s``, ``2w``), as an admin writes it in sources.toml."""
-    seconds = interval.total_seconds()
-    for unit, size in sorted(_UNITS.items(), key=lambda u: -u[1]):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size:.0f}{unit}"
-    return f"{seconds:g}s"
 
 
 class Settings(BaseModel):
@@ -229,34 +200,6 @@ class Settings(BaseModel):
         return max(1, self.host_concurrencies.get(host, self.host_concurrency))
 
 
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
-
-
-def check_proxy(value: str) -> str:
-    """A proxy URL (scheme://[user[:password]@]host:port) or 'direct'; else ValueError."""
-    if value == "direct":
-        return value
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises on a port that is not a number)
-    except ValueError as exc:
-        raise ValueError(f"not a proxy address: {exc}") from None
-    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
-        raise ValueError(f"{value.split('@')[-1]!r} is not a proxy like 'http://proxy:3128' or "
-                         "'socks5://proxy:1080' (or 'direct')")
-    return value
-
-
-def _has_password(value: object) -> bool:
-    """``scheme://user:password@host``: the password is a secret; a bare user is not."""
-    if not isinstance(value, str):
-        return False
-    try:
-        return urlsplit(value).password is not None
-    except ValueError:
-        return False  # not a URL at all: validation of the field says so
-
-
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in Settings.model_fields:
@@ -323,13 +266,6 @@ def _check_ports(settings: Settings, file: str, key: str) -> None:
     if settings.web_enabled and settings.web_port == settings.metrics_port:
         raise ConfigError(f"web_port {settings.web_port} is also metrics_port: with "
                           "web_enabled the web UI could not bind it", file=file, key=key)
-
-
-def unknown_key(key: str, known: Iterable[str]) -> str:
-    """"unknown key", with the closest known one when a typo is likely
-    (``host_dealy`` → "unknown key (did you mean 'host_delay'?)")."""
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
-    return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
 
 
 def _translate(exc: ValidationError, file: str, prefix: str, upper: bool = False) -> ConfigError:

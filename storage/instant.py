@@ -10,9 +10,7 @@ answers without SQLAlchemy) and ``storage.records`` need only these two names.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
-
-from pydantic import PlainSerializer
+from typing import Any
 
 
 def canonical_time(at: datetime) -> str:
@@ -26,10 +24,21 @@ def canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-# A datetime field of what the API returns: serialized in JSON as ``canonical_time``
-# (pydantic would write ``…Z`` and drop zero microseconds).
-Instant = Annotated[datetime, PlainSerializer(canonical_time, return_type=str,
-                                              when_used="json")]
+def __getattr__(name: str) -> Any:
+    """``Instant``: a datetime field of what the API returns, serialized in JSON as
+    ``canonical_time`` (pydantic would write ``…Z`` and drop zero microseconds).  Made
+    on first use: it needs pydantic, which ``canonical_time`` and ``utcnow`` do not
+    (``monitor status`` imports this module and no pydantic, ~20 ms)."""
+    if name != "Instant":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from typing import Annotated
+
+    from pydantic import PlainSerializer
+
+    instant = Annotated[datetime, PlainSerializer(canonical_time, return_type=str,
+                                                  when_used="json")]
+    globals()["Instant"] = instant
+    return instant
 
 
 def utcnow() -> datetime:

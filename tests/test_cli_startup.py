@@ -61,6 +61,71 @@ def test_status_loads_no_fetcher_no_pipeline_and_at_head_no_sqlalchemy(tmp_path:
     store = {"sqlalchemy", "sqlmodel", "alembic", "loguru", "storage.repository"}
     assert not (heavy | store) & again, (heavy | store) & again
     assert "sqlalchemy" in modules  # the first run made the database through Store
+    # piped: plain lines (rich's cell widths only), and whether the output is a terminal
+    # is answered without rich's console
+    assert "rich.console" not in again
+
+
+def test_status_of_a_large_cached_file_piped_loads_no_toml_pydantic_or_console(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sources file served from ``monitor.configcache`` is not parsed: ``tomllib`` is
+    not even imported (nor the validation's patterns compiled), nor pydantic (the
+    settings as validated); the lines are the same as the first run's, which parsed the
+    file."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "sources.toml").write_text(
+        f'[settings]\ndatabase_url = "sqlite:///{tmp_path}/m.db"\n\n' + "".join(
+            f'[[sources]]\nname = "s{i:04d}"\nurl = "https://example.org/{i}.html"\n'
+            'interval = "10m"\n\n' for i in range(1500)), encoding="utf-8")
+    assert (tmp_path / "sources.toml").stat().st_size >= 64 * 1024  # configcache.CACHE_FROM
+    runs = [loaded("status", cwd=tmp_path) for _ in range(2)]  # the first makes both
+    assert all(code in (0, None) for code, _, _ in runs)
+    (_, parsed, first), (_, cached, last) = runs
+    assert first.count("\n│ s") == 1500 and _no_clock(last) == _no_clock(first)
+    assert "tomllib" in parsed and "tomllib" not in cached
+    assert "rich.console" not in cached
+    # the settings as validated last time, under the same environment (monitor.plainsettings)
+    assert "pydantic" in parsed and "pydantic" not in cached
+
+
+def _no_clock(text: str) -> list[str]:
+    """The lines, less the zone's offset line (the same within a run) and any minute."""
+    import re
+
+    return [re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "T", line) for line in text.splitlines()]
+
+
+@pytest.mark.parametrize("tty_compatible", [None, "", "0", "1", "2"])
+@pytest.mark.parametrize("force_color", [None, "", "1", "0"])
+@pytest.mark.parametrize("isatty", [True, False, None])
+def test_whether_output_is_a_terminal_is_rich_s_answer_without_rich(
+        tty_compatible: str | None, force_color: str | None, isatty: bool | None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``monitor status`` piped asks ``terminal_by_rich_rules`` (no rich to load); it
+    must say what rich's console would, or the lines would differ from the terminal's
+    form (the summary) for the same output."""
+    import io
+
+    from rich.console import Console
+
+    from monitor.cli.common import terminal_by_rich_rules
+
+    for name, value in (("TTY_COMPATIBLE", tty_compatible), ("FORCE_COLOR", force_color)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+    class File(io.StringIO):
+        pass
+
+    out = File()
+    if isatty is None:
+        out.isatty = None  # type: ignore[assignment,method-assign]  # no isatty at all
+    else:
+        out.isatty = lambda: isatty  # type: ignore[method-assign]
+    monkeypatch.setattr("rich.console._is_jupyter", lambda: False)
+    assert terminal_by_rich_rules(os.environ, out) == Console(file=out).is_terminal
 
 
 STATUS = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import marshal
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,14 +39,16 @@ def entry_of(path: Path) -> Path:
 @pytest.fixture
 def no_parse(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Counts the files tomllib parses (a load from the cache parses none)."""
+    import tomllib  # (monitor.config imports it where it parses)
+
     parsed: list[str] = []
-    real = config_module.tomllib.loads
+    real = tomllib.loads
 
     def loads(text: str, **kw: object) -> dict[str, object]:
         parsed.append(text[:20])
         return real(text, **kw)
 
-    monkeypatch.setattr(config_module.tomllib, "loads", loads)
+    monkeypatch.setattr(tomllib, "loads", loads)
     return parsed
 
 
@@ -114,6 +117,46 @@ def test_the_environment_applies_to_a_cached_file(tmp_path: Path,
     monkeypatch.setenv("MONITOR_HOST_DELAY", "soon")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
+    assert caught.value.key == "MONITOR_HOST_DELAY"
+
+
+def test_plain_settings_are_the_validated_ones_under_the_same_environment_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``load_config(plain_settings=True)`` (``monitor status``) from the cache: the
+    settings as validated when the entry was made, without pydantic, every field and
+    the per-host methods equal to ``Settings``'; another ``MONITOR_*`` environment
+    validates them again (a change applies, a bad value is refused) and is kept."""
+    from monitor.plainsettings import SettingsValues
+    from monitor.settings import Settings
+
+    monkeypatch.setenv("MONITOR_HEALTH_FAILURE_SHARE", "0.25")
+    path = big_file(tmp_path / "sources.toml")
+    path.write_text(path.read_text("utf-8").replace(
+        "[settings]\n", '[settings]\nhost_delays = { "127.0.0.2" = 4.5 }\n'
+        'host_concurrencies = { "127.0.0.2" = 3 }\noutbox_dir = "mail/out"\n', 1),
+        encoding="utf-8")
+    validated = load_config(path).settings  # parsed, and cached
+    plain = load_config(path, plain_settings=True)
+    assert isinstance(plain.settings, SettingsValues)
+    assert replace(plain, settings=validated) == load_config(path)  # sources, digest...
+    for name in Settings.model_fields:
+        assert getattr(plain.settings, name) == getattr(validated, name), name
+        assert type(getattr(plain.settings, name)) is type(getattr(validated, name)), name
+    for host in ("127.0.0.2", "127.0.0.3"):
+        assert plain.settings.delay_for(host) == validated.delay_for(host)
+        assert plain.settings.concurrency_for(host) == validated.concurrency_for(host)
+    assert plain.settings.health_failure_share == 0.25
+    with pytest.raises(AttributeError):
+        plain.settings.timezone = "UTC"  # type: ignore[misc]
+    monkeypatch.setenv("MONITOR_HOST_DELAY", "2.5")
+    again = load_config(path, plain_settings=True).settings
+    assert isinstance(again, Settings) and again.host_delay == 2.5
+    # kept for this environment: the next one is served from the entry
+    again = load_config(path, plain_settings=True).settings
+    assert isinstance(again, SettingsValues) and again.host_delay == 2.5
+    monkeypatch.setenv("MONITOR_HOST_DELAY", "soon")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, plain_settings=True)
     assert caught.value.key == "MONITOR_HOST_DELAY"
 
 

@@ -57,6 +57,38 @@ def _consoles() -> tuple[Console, Console]:
         each.soft_wrap = not each.is_terminal
     return out, err
 
+def out_is_terminal() -> bool:
+    """Whether ``console`` writes to a terminal (``console.is_terminal``), without
+    loading rich for the answer (~14 ms: ``monitor status`` piped writes its lines with
+    ``click.echo``).  Once rich is loaded, rich is asked."""
+    if "rich.console" in sys.modules or "IPython" in sys.modules:
+        return bool(_consoles()[0].is_terminal)
+    import os
+
+    return terminal_by_rich_rules(os.environ, sys.stdout)
+
+
+def terminal_by_rich_rules(environ: Any, file: Any) -> bool:
+    """rich's ``Console.is_terminal`` for a console on ``file`` outside Jupyter (its
+    order: IDLE's shell is not one; ``TTY_COMPATIBLE`` 0 or 1 says; a set
+    ``FORCE_COLOR`` says yes unless empty; else ``isatty()``).  tests/test_cli_startup.py
+    compares the two."""
+    stdin_module = getattr(sys.stdin, "__module__", None)
+    if isinstance(stdin_module, str) and stdin_module.startswith("idlelib"):
+        return False
+    tty_compatible = environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "1"
+    force_color = environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    isatty = getattr(file, "isatty", None)
+    try:
+        return False if isatty is None else bool(isatty())
+    except ValueError:  # a closed file
+        return False
+
+
 def _given_before(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     """``monitor --sources F COMMAND`` as ``monitor COMMAND --sources F``: the file given
     before the command, unless the command is given one itself (it wins; so does either
@@ -196,15 +228,19 @@ def plain_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]
 
     # a line break is never printable: most cells are kept as they are, unsplit
     cells = [[c if c.isprintable() else " ".join(c.splitlines()) for c in row] for row in rows]
-    sizes = [[cell_len(c) for c in row] for row in cells]  # measured once
+    # measured once, inline (a call a cell was a tenth of the table's time)
+    sizes = [[len(c) if c.isascii() else wide(c) for c in row] for row in cells]
     widths = [max([cell_len(h), *(r[i] for r in sizes)]) for i, h in enumerate(headers)]
 
     def line(left: str, fill: str, mid: str, right: str) -> str:
         return left + mid.join(fill * (w + 2) for w in widths) + right
 
     def row(edge: str, values: Sequence[str], size: Sequence[int]) -> str:
-        return edge + edge.join(f" {v}{' ' * (w - n)} "
-                                for v, n, w in zip(values, size, widths, strict=True)) + edge
+        # str.ljust pads to a length in characters: a cell of wide characters gets its
+        # own length plus the columns it lacks
+        inner = f" {edge} ".join([v.ljust(w - n + len(v))
+                                  for v, n, w in zip(values, size, widths, strict=True)])
+        return f"{edge} {inner} {edge}"
 
     top = line("┏", "━", "┳", "┓")
     if centred and cell_len(title) < len(top):
@@ -219,11 +255,11 @@ def plain_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]
 
 
 def load(sources_file: Path, *, quiet: bool = False, logging: bool = True,
-         when_empty: str | None = None) -> Config:
+         when_empty: str | None = None, plain_settings: bool = False) -> Config:
     """The configuration, and the log set up as it says; ``logging=False`` leaves the
     log to ``start_logging`` (loguru costs 60 ms to import, for a command that may
-    log nothing)."""
-    config = load_config(sources_file, when_empty=when_empty)
+    log nothing).  ``plain_settings``: see ``load_config``."""
+    config = load_config(sources_file, when_empty=when_empty, plain_settings=plain_settings)
     if logging:
         start_logging(config, quiet=quiet)
     return config
@@ -236,7 +272,8 @@ READ_ONLY_NOTE = {
 }
 
 
-def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True) -> Config:
+def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True,
+                 plain_settings: bool = False) -> Config:
     """The configuration of a command that only reads the database (``status``,
     ``history``, ``show``, ``diff``, ``search``, ``export``, ``alerts list``,
     ``verify``).  A sources file that exists but does not load does not stop it: during
@@ -251,7 +288,7 @@ def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True
     from monitor.config import salvage_settings
 
     try:
-        return load(sources_file, quiet=quiet, logging=logging)
+        return load(sources_file, quiet=quiet, logging=logging, plain_settings=plain_settings)
     except ConfigError as exc:
         try:
             data = Path(sources_file).read_bytes()

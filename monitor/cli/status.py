@@ -41,12 +41,12 @@ import click
 
 from monitor import capacity
 from monitor.cli.common import (
-    console,
     handle_errors,
     json_option,
     load_reading,
     local_time,
     open_store,
+    out_is_terminal,
     plain_table,
     print_json,
     sources_option,
@@ -84,7 +84,8 @@ SHOWN = 20  # rows of the summary's table of sources needing attention
 @handle_errors
 def status(sources_file: Path, every: bool, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
-    config = load_reading(sources_file, logging=False)  # only the Store below may log
+    # only the Store below may log; the settings as validated last time (no pydantic)
+    config = load_reading(sources_file, logging=False, plain_settings=True)
     rows, recent = read_status(config)
     if as_json:
         print_json(status_json(rows, recent, config))
@@ -94,12 +95,14 @@ def status(sources_file: Path, every: bool, as_json: bool) -> None:
     lines += [f"capacity: {h.describe()}" for h in capacity.behind(config.sources,
                                                                    config.settings)]
     lines += [line for line in (backlog_line(rows), stale_leases_line(rows)) if line]
-    if not console.is_terminal:  # piped: the same text, without rich's layout (10,000 rows)
+    if not out_is_terminal():  # piped: the same text, without rich's layout (10,000 rows)
         now = utcnow()
         click.echo("\n".join([*lines, *plain_table(table_title(tz), COLUMNS,
                                                    (_cells(r, tz, now) for r in rows))]))
         return
     from rich.text import Text
+
+    from monitor.cli.common import console
 
     summary = not every and len(rows) >= SUMMARY_FROM
     if summary:
