@@ -345,11 +345,11 @@ class Store:
                 if params:
                     c.execute(stmt, params)
             if gone:  # their documents another listing lists: that listing's now
-                from storage import documents
+                from storage import handover
 
                 if not self.is_sqlite:  # apart from listings' syncs (storage/documents.py)
                     c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGES_LOCK})")
-                if handed := documents.hand_over(c, [row.id for row in dropped]):
+                if handed := handover.hand_over(c, [row.id for row in dropped]):
                     report["handed_over"] = handed
             if synced is None:  # the first sync since migration 0015
                 c.execute(insert(sync_state), {"name": "sources", "digest": digest})
