@@ -58,10 +58,12 @@ would look the same).  The leases it held (a batch takes a few dozen ahead) are 
 back by the parent once every worker has ended.
 Ctrl-C: a terminal's reaches every worker (one process group); the parent also tells
 them to stop (``STOP``), gives them ``STOP_GRACE`` seconds to unwind (their leases given
-back), then kills them.  A parent that dies (``kill -9``, a cron timeout's SIGTERM) sends
-its workers ``STOP`` through the kernel (Linux ``PR_SET_PDEATHSIG``): they stop the same
-way.  ``STOP`` is a signal of their own (SIGUSR1), with its own handler (the pass's task
-cancelled, as Ctrl-C cancels it), not SIGINT: ``monitor check &`` from a shell script
+back), then kills them; once all have ended it gives back what is still held under
+its name (a worker killed after the grace, on a loaded machine).  A parent that dies
+(``kill -9``, a cron timeout's SIGTERM) sends its workers ``STOP`` through the kernel
+(Linux ``PR_SET_PDEATHSIG``): they stop the same way.  ``STOP`` is a signal of their
+own (SIGUSR1), with its own handler (the pass's task cancelled, as Ctrl-C cancels it),
+not SIGINT: ``monitor check &`` from a shell script
 inherits SIGINT ignored, and workers told to stop by SIGINT then checked on, unheard,
 after their parent's death — while the next pass took over their leases.
 """
@@ -319,6 +321,9 @@ class _Pool:
                 self._collect(progress, progress.add_task("checking", total=total))
         except BaseException:  # Ctrl-C (KeyboardInterrupt) above all
             self._interrupt()
+            # every worker has ended: what is still held under this process's name is
+            # no live check's (one killed after STOP_GRACE, a give-back that failed)
+            self._give_back_leases()
             raise
         finally:
             for w in self.workers:
@@ -398,7 +403,9 @@ class _Pool:
         return True
 
     def _interrupt(self) -> None:
-        """Workers still running get ``STOP``, ``STOP_GRACE`` seconds, then SIGKILL."""
+        """Workers still running get ``STOP``, ``STOP_GRACE`` seconds, then SIGKILL (a
+        loaded machine can take longer than the grace to unwind: its leases are given
+        back by the caller)."""
         running = [w.process for w in self.workers if w.process.is_alive()]
         for p in running:
             with suppress(ProcessLookupError):
@@ -407,6 +414,7 @@ class _Pool:
             p.join(STOP_GRACE)
             if p.is_alive():
                 p.kill()
+                p.join()
 
 
 def _bar(bar: Bar | None, total: int) -> AbstractContextManager[Progress | NoBar]:

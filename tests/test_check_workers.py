@@ -452,3 +452,33 @@ def test_auto_is_one_worker_per_core_and_per_fifty_sources(monkeypatch: pytest.M
     assert workers_for("auto", 10_000, 8) == 4
     assert workers_for("auto", 10_000, 3) == 3  # each worker needs one of the checks
     assert workers_for(6, 4, 8) == 4
+
+
+# A worker too slow to unwind within the grace (a loaded machine), made certain here
+STOP_GRACE_NONE = ("import sys, runpy, monitor.parallel; monitor.parallel.STOP_GRACE = 0.0; "
+                   "sys.argv = ['monitor', *sys.argv[1:]]; runpy.run_module('monitor', "
+                   "run_name='__main__')")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_worker_killed_after_the_grace_has_its_leases_given_back_by_the_parent(
+        tmp_path: Path, hanging: tuple[Host, Host, threading.Event], sqlite_url: str) -> None:
+    """Ctrl-C, and a worker that has not given its leases back when ``STOP_GRACE`` is
+    over is killed: the parent gives them back once every worker has ended, so the next
+    pass does not wait ``lease_seconds`` for the page it was checking."""
+    _, sources, env = _fast_and_stuck(tmp_path, hanging, sqlite_url)
+    _, stuck, _ = hanging
+    cmd = [sys.executable, "-c", STOP_GRACE_NONE, "check", "--sources", str(sources),
+           "--no-deliver", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: stuck.site.hits("/hang.html") and children(proc.pid),
+                   what="a worker waiting for the hanging page")
+        os.kill(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    with Store(sqlite_url).session() as s:
+        assert s.exec(select(Page).where(col(Page.lease_owner).is_not(None))).all() == []
