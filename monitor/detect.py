@@ -111,14 +111,17 @@ def detect_change(old: Snapshot, new: Snapshot, *, previous_hashes: Sequence[str
 async def detect_change_async(old: Snapshot, new: Snapshot, *,
                               previous_hashes: Sequence[str] = (),
                               last_change_kind: str | None = None,
-                              diff_timeout: float = 0.5) -> ChangeDecision | None:
-    """``detect_change`` with the diff in a worker process (see ``monitor.diff``)."""
+                              diff_timeout: float = 0.5,
+                              quick: TextDiff | None = None) -> ChangeDecision | None:
+    """``detect_change`` with the diff in a worker process (see ``monitor.diff``);
+    ``quick``: the diff's quick pass made already (``diff_texts_async``)."""
     if _same(old, new):
         return None
     if old.text == new.text:
         diff = TextDiff(old.text, new.text, [(EQUAL, old.text)] if old.text else [])
     else:
-        diff = await diff_texts_async(old.text, new.text, timeout=diff_timeout)
+        diff = await diff_texts_async(old.text, new.text, timeout=diff_timeout,
+                                      quick=quick)
     # The rest is linear in the text (a few ms for 100 KB): fine on the loop.
     return decide(old, new, diff, previous_hashes=previous_hashes,
                   last_change_kind=last_change_kind)

@@ -491,21 +491,40 @@ def _retire_if_idle() -> None:
 
 
 # ``timeout`` bounds the computation in the worker (it is its deadline), not just the await
-async def diff_texts_async(old: str, new: str, *, timeout: float) -> TextDiff:  # noqa: ASYNC109
+async def diff_texts_async(old: str, new: str, *, timeout: float,  # noqa: ASYNC109
+                           quick: TextDiff | None = None) -> TextDiff:
     """``diff_texts`` in a worker process; the bound counts from this call (once the
     workers are up), so time queued behind other diffs is part of it.
 
     When no worker answers within the bound plus ``ASYNC_GRACE`` (or the pool broke),
     the answer is the paragraph-level diff, computed in a thread.
+
+    ``quick``: the ``QUICK`` pass of these texts made already (``quick_diff``, by a
+    caller that was in a thread anyway): exact, it is the answer with no hop at all;
+    not, the workers are asked at once for the rest of the bound.  A ``quick`` of other
+    texts is ignored.
     """
     if old == new:  # paragraphs left to compute lazily, if ever asked for
         return TextDiff(old, new, [(EQUAL, old)] if old else [])
     started = time.monotonic()
-    if QUICK > 0:
-        quick = await asyncio.to_thread(_quick, old, new, min(QUICK, timeout))
-        if quick is not None:
+    if quick is not None and quick.old == old and quick.new == new:
+        if quick.exact:
             return quick
+        return await _in_worker(old, new, max(0.0, timeout - min(QUICK, timeout)))
+    if QUICK > 0:
+        found = await asyncio.to_thread(_quick, old, new, min(QUICK, timeout))
+        if found is not None:
+            return found
     return await _in_worker(old, new, max(0.0, timeout - (time.monotonic() - started)))
+
+
+def quick_diff(old: str, new: str, *, timeout: float) -> TextDiff | None:
+    """The ``QUICK`` pass of ``diff_texts_async`` made by a caller already in a thread
+    (``monitor.pipeline._page_read``), exact or not, for ``diff_texts_async(quick=…)``;
+    None when there is no such pass (``QUICK`` is 0)."""
+    if QUICK <= 0:
+        return None
+    return _diff_until(old, new, time.time() + min(QUICK, timeout))
 
 
 def _quick(old: str, new: str, bound: float) -> TextDiff | None:

@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from monitor import attachments, challenge, crawl, documents
     from monitor.batch import GroupCommit as Commits
     from monitor.detect import detect_change_async, snapshot
+    from monitor.diff import TextDiff, quick_diff
     from monitor.extract import extract, extract_document, extract_feed, listing, sniff
 else:  # the parse side: imported by the first check that reads a page (monitor.later)
     plan, triggers = later(globals(), "alerts", "plan", "triggers")
@@ -86,6 +87,7 @@ else:  # the parse side: imported by the first check that reads a page (monitor.
                                                      "challenge", "crawl", "documents")
     detect_change_async, snapshot = later(globals(), "monitor.detect", "detect_change_async",
                                           "snapshot")
+    (quick_diff,) = later(globals(), "monitor.diff", "quick_diff")
     extract, extract_document, extract_feed, listing, sniff = later(
         globals(), "monitor.extract", "extract", "extract_document", "extract_feed",
         "listing", "sniff")
@@ -93,36 +95,81 @@ else:  # the parse side: imported by the first check that reads a page (monitor.
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
 MAX_DOCUMENTS = 20  # new items of a column named (with links) in one change
 HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}
+# A page of at most this many characters (decoded HTML) is read on the event loop, no
+# thread hop (``_read``): ~3 ms of a 35 KB government page (extraction, normalization
+# and the quick diff), ~10 ms at the limit.  A longer page (a 2 MB listing: ~0.3 s) is
+# read in a thread, so the daemon's loop keeps serving its other checks meanwhile.
+INLINE_READ_CHARS = 65_536
+# The quick diff of a page read on the loop gets this long; one that needs more (not
+# an edit but a rewrite) is left to ``diff_texts_async``'s own quick pass in a thread.
+INLINE_DIFF_BOUND = 0.005
 
 
 async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
-                  last_modified: str | None = None,
-                  same_as: str | None = None) -> Inspection | FetchResult:
+                  last_modified: str | None = None, same_as: str | None = None,
+                  against: str | None = None,
+                  diff_timeout: float = 0.5) -> Inspection | FetchResult:
     """Fetch and extract; a 304 returns the bare ``FetchResult``, and so does a 200
     without redirects whose body's SHA-256 is ``same_as`` (the last version's raw bytes:
-    see ``reusable_reading``).  Raises MonitorError."""
+    see ``reusable_reading``).  ``against``: the last version's text, diffed with the
+    new one in the read's thread hop (``Inspection.quick``, see ``_read``).  Raises
+    MonitorError."""
     result = await fetcher.fetch_source(source, etag=etag, last_modified=last_modified,
                                         same_as=same_as)
     if result.not_modified or (same_as and _same_bytes(result, same_as)):
         return result  # its text may be left undecoded (``FetchResult.decoded``)
     result = await decoded(result, source.encoding)
+    return await _inspection(source, result, against, diff_timeout)
+
+
+async def _inspection(source: SourceConfig, result: FetchResult, against: str | None = None,
+                      diff_timeout: float = 0.5) -> Inspection:
     try:
-        return Inspection(result, await _content(source, result))
+        extracted, quick = await _read(source, result, against, diff_timeout)
     except MonitorError as exc:
         # the answer that was not the page: its status and size go on the failed check
         exc.status, exc.size = exc.status or result.status, len(result.body)
         raise
+    return Inspection(result, extracted, quick=quick)
 
 
 async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     """The text of a fetched page; raises when the answer is not a version of it."""
+    return (await _read(source, result))[0]
+
+
+async def _read(source: SourceConfig, result: FetchResult, against: str | None = None,
+                diff_timeout: float = 0.5) -> tuple[Extracted, TextDiff | None]:
+    """The text of a fetched page (raises when the answer is not a version of it), and
+    with ``against`` (the last version's text) the quick diff of the two, made in the
+    same thread hop (``_page_read``).  A file and a feed are read in a thread of their
+    own; they are not diffed ahead."""
     _refuse_home_redirect(source.url, result)
     if result.document is not None:  # a PDF, Word, OFD… file at the watched URL
-        return await asyncio.to_thread(file_text, result.body, result.document)
+        return await asyncio.to_thread(file_text, result.body, result.document), None
     if source.kind == "feed":  # XML: no challenge page rules; no entries fails the check
-        return await asyncio.to_thread(extract_feed, result.body, result.final_url)
+        return await asyncio.to_thread(extract_feed, result.body, result.final_url), None
     if not result.text.strip():  # before detect_challenge, which would call it a challenge
         raise EmptyContentError("the page is empty")
+    if len(result.text) <= INLINE_READ_CHARS:  # a few ms: less than the hop costs
+        return _page_read(source, result, against, min(INLINE_DIFF_BOUND, diff_timeout),
+                          inline=True)
+    return await asyncio.to_thread(_page_read, source, result, against, diff_timeout)
+
+
+def _page_read(source: SourceConfig, result: FetchResult, against: str | None,
+               diff_timeout: float, *, inline: bool = False
+               ) -> tuple[Extracted, TextDiff | None]:
+    """A page's whole read, in ONE thread hop: the challenge checks' parse, extraction
+    of the tree it made and, when the text differs from ``against``, the quick diff
+    (``diff.quick_diff``) that change detection would otherwise ask of a thread of its
+    own.  Each hop costs more than its hand-over: the event loop's thread and the
+    worker pass the GIL back and forth while both run (bench/README.md, "Thread hops
+    of a changed check").  The diff is a guess made before the snapshot's hash (a text
+    that differs only in its canonical form is no change: its diff is not used), and
+    it is used only for the very texts it was made of (``diff_texts_async``).  Read on
+    the loop (``inline``, a short page: ``INLINE_READ_CHARS``), a diff not exact within
+    its shorter bound is no answer: the usual quick pass is made in a thread."""
     reading = challenge.read(result.text)  # parsed once for the checks and extract
     # A CMS's "page not found" answered with 200 is the page gone, counted like a 404.
     if reason := reading.soft_404():
@@ -133,11 +180,14 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     if reason:
         raise ChallengePageError(f"not the page: {reason}")
     # the tree the checks above parsed, handed over: the page is parsed once
-    return await asyncio.to_thread(extract, result.text, content=source.content,
-                                   ignore=source.ignore, ignore_text=source.ignore_text,
-                                   url=result.final_url, links=source.links,
-                                   match=source.match, parsed=reading.take_tree(),
-                                   column=source.is_listing)
+    extracted = extract(result.text, content=source.content, ignore=source.ignore,
+                        ignore_text=source.ignore_text, url=result.final_url,
+                        links=source.links, match=source.match,
+                        parsed=reading.take_tree(), column=source.is_listing)
+    if against is None or against == extracted.text:
+        return extracted, None
+    quick = quick_diff(against, extracted.text, timeout=diff_timeout)
+    return extracted, None if inline and quick is not None and not quick.exact else quick
 
 
 def _same_bytes(result: FetchResult, raw_sha256: str) -> bool:
@@ -203,13 +253,18 @@ def _utc(at: datetime) -> datetime:
 
 async def inspect_source(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
                          last_modified: str | None = None,
-                         short_ok: bool = False,
-                         same_as: str | None = None) -> Inspection | FetchResult:
+                         short_ok: bool = False, same_as: str | None = None,
+                         against: str | None = None,
+                         diff_timeout: float = 0.5) -> Inspection | FetchResult:
     """``inspect``, and for a listing its later pages too (``monitor.crawl``; ``short_ok``:
     a later page failing for a while ends an incomplete read instead of the check;
-    ``same_as``: the raw SHA-256 of the last version, see ``reusable_reading``)."""
+    ``same_as``: the raw SHA-256 of the last version, see ``reusable_reading``;
+    ``against``: the last version's text, see ``inspect``; not for a listing, whose
+    text is its pages' merged)."""
+    listing = source.is_listing
     got = await inspect(fetcher, source, etag=etag, last_modified=last_modified,
-                        same_as=None if source.is_listing else same_as)
+                        same_as=None if listing else same_as,
+                        against=None if listing else against, diff_timeout=diff_timeout)
     if isinstance(got, FetchResult) or not source.is_listing:
         return got
     documents.refuse_empty(got)
@@ -366,14 +421,15 @@ class Checker:
         # new settings of the source: the page is read whole (``settings_read``)
         sent = (state.etag, state.last_modified) if settings_read(state) else (None, None)
         began = utcnow()
+        ahead = self._diff_ahead(state)
         try:
             got = await inspect_source(self.fetcher, source, etag=sent[0],
                                        last_modified=sent[1],
                                        short_ok=_failing_long(state),
-                                       same_as=reusable_reading(source, state))
+                                       same_as=reusable_reading(source, state), **ahead)
             if _304_elsewhere(got, state):
                 got = await inspect_source(self.fetcher, source,
-                                           short_ok=_failing_long(state))
+                                           short_ok=_failing_long(state), **ahead)
         except MonitorError as exc:
             return Observation(began, error=exc, validators=sent)
         except Exception as exc:  # a bug must cost one check, not the scheduled job
@@ -382,6 +438,12 @@ class Checker:
         fetched = got.fetched_at if isinstance(got, FetchResult) else got.fetch.fetched_at
         files = await self._attachments(source, state, got)
         return Observation(fetched or began, got=got, validators=sent, files=files)
+
+    def _diff_ahead(self, state: PageState) -> dict[str, Any]:
+        """``inspect_source``'s arguments for the quick diff made in the read's thread
+        hop (``_page_read``): against the last version's text, if there is one."""
+        return {"against": state.last.text if state.last is not None else None,
+                "diff_timeout": self.config.settings.diff_timeout}
 
     async def _attachments(self, source: SourceConfig, state: PageState,
                            got: Inspection | FetchResult) -> tuple[AttachmentFile, ...]:
@@ -431,7 +493,10 @@ class Checker:
                 rec = self._base(state, started, t0, Outcome.UNCHANGED, got)
                 return await self._files_changed(source, state, seen, rec)
             fetched = await decoded(got, source.encoding)  # left undecoded as the same bytes
-            got = Inspection(fetched, await _content(source, fetched))
+            ahead = self._diff_ahead(state)
+            extracted, quick = await _read(source, fetched, ahead["against"],
+                                           ahead["diff_timeout"])
+            got = Inspection(fetched, extracted, quick=quick)
             seen = replace(seen, got=got)
         if isinstance(got, FetchResult):  # 304 Not Modified
             rec = self._base(state, started, t0, Outcome.UNCHANGED, got)
@@ -535,7 +600,7 @@ class Checker:
         decision = await detect_change_async(
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
-            diff_timeout=self.config.settings.diff_timeout)
+            diff_timeout=self.config.settings.diff_timeout, quick=got.quick)
         settings = _settings_since_version(source, state)
         if decision is not None and (settings or not rules_read(state)):
             decision = await self._settings_apart(source, state, got, old, snap, decision,  # type: ignore[arg-type]

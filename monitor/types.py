@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 
@@ -257,12 +258,14 @@ class Inspection:
 
     ``complete`` is false for a listing whose later pages could not all be read;
     ``first`` is a listing's page 1 as read on its own (``extracted`` is every page's:
-    ``monitor.crawl``)."""
+    ``monitor.crawl``); ``quick`` the quick diff from the last version's text made with
+    the read (``monitor.pipeline._page_read``: a ``monitor.diff.TextDiff``, or None)."""
 
     fetch: FetchResult
     extracted: Extracted
     complete: bool = True
     first: Extracted | None = None
+    quick: Any = None
 
 
 @dataclass(frozen=True)

@@ -1181,3 +1181,43 @@ async def test_the_fetchers_decoding_is_decode_html_whatever_the_size(size: int)
             continue
         got = await decoded(raw, forced)
         assert (got.text, got.charset, got.decoded) == (*want, True)
+
+
+def _edits(paras: list[str]) -> list[list[str]]:
+    """Edits of a real page: a sentence added, a number changed, a paragraph removed,
+    one added, two paragraphs swapped, the whole body replaced by its first paragraph."""
+    longest = max(range(len(paras)), key=lambda i: len(paras[i]))
+    numbered = next((i for i, p in enumerate(paras) if any(c.isdigit() for c in p)), 0)
+    return [
+        [*paras[:longest], paras[longest] + "另外，请于月底前报送有关材料。", *paras[longest + 1:]],
+        [*paras[:numbered], "".join("7" if c.isdigit() else c for c in paras[numbered]),
+         *paras[numbered + 1:]],
+        paras[:1] + paras[2:],
+        [*paras, "附件：2021年度工作计划表"],
+        [paras[1], paras[0], *paras[2:]],
+        paras[:1],
+    ]
+
+
+async def test_a_quick_diff_made_with_the_read_decides_as_the_checks_own() -> None:
+    """The quick diff made in the read's thread hop (``pipeline._page_read`` →
+    ``Inspection.quick``) gives the decision (kind, summary, stats, patch, details) the
+    check's own quick pass gives; one made of other texts is not used."""
+    from monitor.detect import detect_change_async, snapshot
+    from monitor.diff import quick_diff
+
+    tried = 0
+    for n in range(4):
+        got = extract(seed_page(n).decode(), url="http://www.example.gov.cn/a/b.html")
+        old = snapshot(got.title, got.text, got.metadata)
+        for paras in _edits(got.text.split("\n")):
+            new = snapshot(got.title, "\n".join(paras), got.metadata)
+            quick = quick_diff(old.text, new.text, timeout=5.0)
+            if quick is None or not quick.exact:  # a loaded machine: the workers' case
+                continue
+            own = await detect_change_async(old, new, diff_timeout=5.0)
+            assert await detect_change_async(old, new, diff_timeout=5.0, quick=quick) == own
+            other = quick_diff(old.text, new.text + "\n另一段。", timeout=5.0)
+            assert await detect_change_async(old, new, diff_timeout=5.0, quick=other) == own
+            tried += 1
+    assert tried >= 20

@@ -46,13 +46,14 @@ async def as_old_release(env: Env, monkeypatch: pytest.MonkeyPatch,
                          old: Callable[[Extracted], Extracted]) -> None:
     """One check made by an older release: its reading (``old`` of the current one) is
     stored, with the raw body, and its rules revision is older than this release's."""
-    real = monitor.pipeline._content
+    real = monitor.pipeline._read
 
-    async def reading(source: object, result: object) -> Extracted:
-        return old(await real(source, result))  # type: ignore[arg-type]
+    async def reading(source: object, result: object, *_: object) -> tuple[Extracted, None]:
+        extracted, _diff = await real(source, result)  # type: ignore[arg-type]
+        return old(extracted), None
 
     with monkeypatch.context() as m:
-        m.setattr(monitor.pipeline, "_content", reading)
+        m.setattr(monitor.pipeline, "_read", reading)
         m.setattr(monitor.pipeline, "READING_RULES", monitor.pipeline.READING_RULES - 1)
         assert (await env.check()).outcome is Outcome.NEW
 
