@@ -1181,3 +1181,56 @@ async def test_the_fetchers_decoding_is_decode_html_whatever_the_size(size: int)
             continue
         got = await decoded(raw, forced)
         assert (got.text, got.charset, got.decoded) == (*want, True)
+
+
+def _versions() -> list[tuple[str, str, dict[str, str], list[dict[str, object]]]]:
+    """Versions as a check compares them: real pages' readings, and each retitled,
+    re-laid out (full-width, spaces: the same canonical form), with a field changed or
+    added, and with attachments (none, one, one not downloaded, two either way round)."""
+    a = {"url": "http://a.gov.cn/1.pdf", "sha256": "1" * 64, "name": "答复.pdf"}
+    b = {"url": "http://a.gov.cn/2.xls", "sha256": None, "name": "表2"}
+    out = []
+    for html in [_html(p) for p in PAGES[:6]] + _seed_pages()[:3]:
+        e = _extracted(html)
+        if isinstance(e, str):
+            continue
+        title, text, meta = e.title, e.text, dict(e.metadata)
+        out += [(title, text, meta, []), (title + "（修订）", text, meta, []),
+                (title.replace(":", "：") + "\u3000", text.replace("，", ","), meta, []),
+                (title, text, {**meta, "发文日期": "2024-01-02"}, []),
+                (title, text, {**meta, "索引号": "430S00"}, []),
+                (title, text, meta, [a]), (title, text, meta, [dict(b, sha256="")]),
+                (title, text, meta, [b]), (title, text, meta, [a, b]),
+                (title, text, meta, [b, a])]
+    return out
+
+
+def test_the_last_versions_snapshot_compares_as_its_hash_would() -> None:
+    """``stored_snapshot`` (the last version's, its hash made only when read) and
+    ``same_hash`` (canonical parts compared instead of hashes) tell every pair of
+    versions the same or not as their hashes do; the hash, read, is ``snapshot``'s; and
+    the decisions against it are those against ``snapshot``'s."""
+    from dataclasses import replace
+
+    from monitor.detect import detect_change, same_hash, snapshot, stored_snapshot
+
+    versions = _versions()
+    made = [snapshot(*v) for v in versions]
+    stored = [stored_snapshot(*v) for v in versions]
+    equal = 0
+    for i, j in itertools.product(range(len(versions)), repeat=2):
+        want = made[i].content_hash == made[j].content_hash
+        equal += want and i != j
+        assert same_hash(stored[i], made[j]) is want, (i, j)
+        assert same_hash(made[j], stored[i]) is want, (i, j)
+        assert same_hash(stored[i], stored[j]) is want, (i, j)
+    assert equal >= 8  # re-laid out versions and attachments without a file are the same
+    for i, j in itertools.product(range(len(versions)), repeat=2):
+        if i // 10 == j // 10 or (i % 10 == 0 and j == i + 10):  # a page's own edits
+            assert detect_change(stored[i], made[j]) == detect_change(made[i], made[j])
+    assert [s.content_hash for s in stored] == [s.content_hash for s in made]
+    assert stored[0] == made[0] and made[0] == stored[0]
+    # a snapshot given another hash (replace) is compared by that hash, as any is
+    other = replace(made[0], content_hash="f" * 64)
+    assert not same_hash(other, made[0]) and not same_hash(stored[0], other)
+    assert same_hash(other, replace(made[1], content_hash="f" * 64))
