@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 
 from monitor import lazyre
-from monitor.canon import canonical_line, canonical_parts, canonical_text
+from monitor.canon import canonical_line, canonical_parts, canonical_text, text_lines
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
 from monitor.extract import listing
 from monitor.extract.title import HEAD_TITLE_KEY, shown
@@ -461,7 +461,7 @@ def _cut(text: str, n: int) -> str:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [p for line in text.split("\n") if (p := line.strip())]
+    return [p for line in text_lines(text) if (p := line.strip())]
 
 
 def is_reply_marker(paragraph: str) -> bool:

@@ -1234,3 +1234,26 @@ def test_the_last_versions_snapshot_compares_as_its_hash_would() -> None:
     other = replace(made[0], content_hash="f" * 64)
     assert not same_hash(other, made[0]) and not same_hash(stored[0], other)
     assert same_hash(other, replace(made[1], content_hash="f" * 64))
+
+
+def test_lines_split_once_for_every_reader_are_each_texts_own() -> None:
+    """``canon.text_lines`` (one split of a text shared by ``canonical_text`` and
+    ``detect``'s paragraphs) gives each text its own lines, whatever was read before:
+    texts read in turn, again, and paragraph by paragraph, as a check reads them."""
+    from monitor import canon, detect
+
+    texts = [v[1] for v in _versions()[::5]]
+    texts += [t + "\n补充一段。" for t in texts[:4]] + ["", "\n", "一行", "甲\n\n乙\n"]
+    rng = random.Random(12)
+    order = texts * 3 + [p for t in texts[:3] for p in t.split("\n")[:20]]
+    rng.shuffle(order)
+    fresh = {}
+    for t in texts:
+        canon._CELLS.clear()
+        canon.text_lines.cache_clear()
+        canon.canonical_text.cache_clear()
+        fresh[t] = canon.canonical_text(t)
+    for t in order:
+        assert canon.text_lines(t) == tuple(t.split("\n"))
+        assert detect._paragraphs(t) == [p for line in t.split("\n") if (p := line.strip())]
+        assert canon.canonical_text(t) == fresh.get(t, canon.canonical_text(t))
