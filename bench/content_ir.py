@@ -1,6 +1,6 @@
 """Instructions of a changed check's content work, with the line caches warm or cold.
 
-    .venv/bin/python -m bench.content_ir [--pages 20] [--cold] [--corpus]
+    .venv/bin/python -m bench.content_ir [--pages 20] [--cold] [--corpus] [--keep FILE]
 
 What a changed check does between fetching and storing, per page (``callgrind``
 instructions, steady on a loaded machine where CPU time is not): the challenge checks,
@@ -59,6 +59,10 @@ def _work(args: argparse.Namespace) -> list[object]:
     """The counted steps, one a page, each ready to run."""
     from bench.site import render, selector
     from monitor.detect import detect_change, snapshot
+    try:  # the last version's snapshot as monitor.pipeline._last_now makes it
+        from monitor.detect import stored_snapshot
+    except ImportError:  # code before it
+        stored_snapshot = snapshot
     from monitor.fetch.encoding import decode_html
 
     if args.corpus:
@@ -78,7 +82,7 @@ def _work(args: argparse.Namespace) -> list[object]:
     def check(i: int, old: object, html: str) -> None:
         new = _read(html, (selector(i),), ignore_text=IGNORE_TEXT)
         now = snapshot(new.title, new.text, new.metadata, [])  # type: ignore[attr-defined]
-        last = snapshot(old.title, old.text, old.metadata, [])  # type: ignore[attr-defined]
+        last = stored_snapshot(old.title, old.text, old.metadata, [])  # type: ignore[attr-defined]
         detect_change(last, now)
 
     olds = [_read(decode_html(render(i, 1), None)[0], (selector(i),), ignore_text=IGNORE_TEXT)
@@ -104,6 +108,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--cold", action="store_true", help="line caches emptied before each page")
     ap.add_argument("--corpus", action="store_true", help="the corpus's real pages instead")
+    ap.add_argument("--keep", metavar="FILE", help="keep the callgrind output there")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
@@ -113,7 +118,7 @@ def main() -> None:
         (Path(tmp) / "cg.c").write_text(HELPER)
         subprocess.run(["cc", "-shared", "-fPIC", "-o", str(helper), str(Path(tmp) / "cg.c")],
                        check=True)
-        out = Path(tmp) / "callgrind.out"
+        out = Path(args.keep).resolve() if args.keep else Path(tmp) / "callgrind.out"
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", "--collect-atstart=no",
              f"--callgrind-out-file={out}", sys.executable, "-m", "bench.content_ir",

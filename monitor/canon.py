@@ -89,7 +89,7 @@ def canonical_text(text: str) -> str:
     the last version's, which share most of their lines, and a site's template lines
     come back on every page.  The lines not known yet are put in NFKC together, as one
     text (NFKC never joins or splits lines)."""
-    lines = text.split("\n")
+    lines = text_lines(text) if "\n" in text else (text,)  # a paragraph: not kept
     known = _CELLS  # shared by threads: read once per line, never after a clear
     found = [known.get(line) for line in lines]
     missing = [line for line, cells in zip(lines, found, strict=True) if cells is None]
@@ -103,6 +103,15 @@ def canonical_text(text: str) -> str:
                  for line, cells in zip(lines, found, strict=True)]
     flat = [cell for cells in found for cell in cells]  # type: ignore[union-attr]
     return "\n".join(_pairs(flat))
+
+
+@lru_cache(maxsize=8)
+def text_lines(text: str) -> tuple[str, ...]:
+    """``text.split("\n")``, the same line objects for each caller: a str keeps its hash
+    once made, and a changed check looks its texts' lines up in several dicts and sets
+    (``_CELLS`` here, ``detect.reply_added``'s), each line hashed again when each split
+    made it anew.  A check's two texts are the ones asked for."""
+    return tuple(text.split("\n"))
 
 
 _CELLS: dict[str, tuple[str, ...]] = {}  # a line of a text: its cells (``_cells``)

@@ -33,9 +33,10 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 
 from monitor import lazyre
-from monitor.canon import canonical_line, canonical_parts, canonical_text
+from monitor.canon import canonical_line, canonical_parts, canonical_text, text_lines
 from monitor.diff import EQUAL, TextDiff, diff_texts, diff_texts_async
 from monitor.extract import listing
 from monitor.extract.title import HEAD_TITLE_KEY, shown
@@ -77,23 +78,108 @@ def snapshot(title: str, text: str, metadata: Mapping[str, str],
     """A Snapshot of the page's own characters whose content_hash is SHA-256 of the JSON
     of their canonical form (``monitor.canon``): a re-templated page hashes the same;
     the attachments are in it only when there are some (see the module doc)."""
+    parts = _identity(title, text, metadata, attachments)
+    return _Made.of(title, text, metadata, attachments, parts, _digest(parts))
+
+
+def stored_snapshot(title: str, text: str, metadata: Mapping[str, str],
+                    attachments: Sequence[Mapping[str, object]] = ()) -> Snapshot:
+    """``snapshot`` of a stored version (the last one, as this release makes it), its
+    ``content_hash`` made only when it is read.
+
+    A check compares it with the new version's (``same_hash``), and equal hashes are
+    equal canonical parts: so its JSON, UTF-8 and SHA-256 (~5% of a changed check's
+    content work, ~2.5 M instructions a bench page) are never made.  Its canonical
+    parts are (the text's are the diff's anyway: ``canonical_text`` keeps them)."""
+    return _Made.of(title, text, metadata, attachments,
+                    _identity(title, text, metadata, attachments), None)
+
+
+def _identity(title: str, text: str, metadata: Mapping[str, str],
+              attachments: Sequence[Mapping[str, object]]) -> dict[str, object]:
+    """What a snapshot's hash is of: the canonical parts, and the attachments if any."""
     parts: dict[str, object] = dict(canonical_parts(title, text, metadata))
     if attachments:
         parts["attachments"] = [[a.get("url"), a.get("sha256") or "unavailable"]
                                 for a in attachments]
+    return parts
+
+
+def _digest(parts: Mapping[str, object]) -> str:
     canonical = json.dumps(parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return Snapshot(title, text, dict(metadata), digest,
-                    tuple(dict(a) for a in attachments))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class _Made(Snapshot):
+    """A Snapshot made here from its own fields: it keeps the parts its hash is of
+    (``_canonical``), and a ``stored_snapshot``'s hash is made when first read.  One
+    built otherwise (``dataclasses.replace`` of one: its hash given, not made) has no
+    ``_canonical`` and is compared by its hash as any Snapshot."""
+
+    _canonical: dict[str, object]
+
+    @classmethod
+    def of(cls, title: str, text: str, metadata: Mapping[str, str],
+           attachments: Sequence[Mapping[str, object]], parts: dict[str, object],
+           digest: str | None) -> _Made:
+        made = object.__new__(cls)
+        fields = {"title": title, "text": text, "metadata": dict(metadata),
+                  "attachments": tuple(dict(a) for a in attachments), "_canonical": parts}
+        if digest is not None:
+            fields["content_hash"] = digest
+        for name, value in fields.items():
+            object.__setattr__(made, name, value)
+        return made
+
+    @cached_property
+    def content_hash(self) -> str:  # type: ignore[override]
+        return _digest(self._canonical)
+
+    def __eq__(self, other: object) -> bool:  # a Snapshot's, whatever its class
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        return _fields(self) == _fields(other)
+
+    __hash__ = Snapshot.__hash__
+
+
+def _fields(s: Snapshot) -> tuple[object, ...]:
+    return s.title, s.text, s.metadata, s.content_hash, s.attachments
+
+
+def _parts_of(s: Snapshot) -> dict[str, object] | None:
+    """The parts a snapshot made here was hashed from; None for any other."""
+    return vars(s).get("_canonical")
+
+
+def same_hash(a: Snapshot, b: Snapshot) -> bool:
+    """``a.content_hash == b.content_hash``, without making a ``stored_snapshot``'s
+    hash: of two snapshots made here the hashes are equal exactly when their parts
+    are (the JSON hashed, keys sorted, is one-to-one on dicts, lists and strings)."""
+    pa, pb = _parts_of(a), _parts_of(b)
+    if pa is None or pb is None:
+        return a.content_hash == b.content_hash
+    return pa == pb
+
+
+def _hashed(s: Snapshot) -> bool:
+    """Whether ``s`` has a hash (a made one always has: a hex digest)."""
+    return _parts_of(s) is not None or bool(s.content_hash)
+
+
+def _canonical_parts(s: Snapshot) -> dict[str, object]:
+    parts = _parts_of(s)
+    if parts is None:
+        return canonical_parts(s.title, s.text, s.metadata)
+    return {k: parts[k] for k in ("title", "text", "metadata")}
 
 
 def _same(old: Snapshot, new: Snapshot) -> bool:
     """Equal canonical forms.  A hash is only a shortcut: a stored hash may have been
     made by an older canonical form (versions stored before an upgrade)."""
-    if old.content_hash and old.content_hash == new.content_hash:
+    if _hashed(old) and same_hash(old, new):
         return True
-    return canonical_parts(old.title, old.text, old.metadata) == \
-        canonical_parts(new.title, new.text, new.metadata) \
+    return _canonical_parts(old) == _canonical_parts(new) \
         and not attachment_changes(old.attachments, new.attachments)
 
 
@@ -378,7 +464,7 @@ def _cut(text: str, n: int) -> str:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [p for line in text.split("\n") if (p := line.strip())]
+    return [p for line in text_lines(text) if (p := line.strip())]
 
 
 def is_reply_marker(paragraph: str) -> bool:

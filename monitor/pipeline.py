@@ -78,15 +78,16 @@ if TYPE_CHECKING:
     from alerts import plan, triggers
     from monitor import attachments, challenge, crawl, documents
     from monitor.batch import GroupCommit as Commits
-    from monitor.detect import detect_change_async, snapshot
+    from monitor.detect import detect_change_async, same_hash, snapshot, stored_snapshot
     from monitor.diff import TextDiff, quick_diff
     from monitor.extract import extract, extract_document, extract_feed, listing, sniff
 else:  # the parse side: imported by the first check that reads a page (monitor.later)
     plan, triggers = later(globals(), "alerts", "plan", "triggers")
     attachments, challenge, crawl, documents = later(globals(), "monitor", "attachments",
                                                      "challenge", "crawl", "documents")
-    detect_change_async, snapshot = later(globals(), "monitor.detect", "detect_change_async",
-                                          "snapshot")
+    detect_change_async, same_hash, snapshot, stored_snapshot = later(
+        globals(), "monitor.detect", "detect_change_async", "same_hash", "snapshot",
+        "stored_snapshot")
     (quick_diff,) = later(globals(), "monitor.diff", "quick_diff")
     extract, extract_document, extract_feed, listing, sniff = later(
         globals(), "monitor.extract", "extract", "extract_document", "extract_feed",
@@ -521,8 +522,8 @@ class Checker:
                         [f.entry() for f in seen.files])
         last = _last_now(state)
         changes = await self._changes(source, state, got, snap, last)
-        last_hash = last.content_hash if last is not None else None
-        if state.last is not None and not changes and snap.content_hash == last_hash:
+        same = last is not None and same_hash(snap, last)  # the same version
+        if not changes and same:
             return self._base(state, started, t0, Outcome.UNCHANGED, got.fetch)
         outcome = Outcome.NEW if state.last is None else Outcome.CHANGED
         if state.last is not None and not changes:
@@ -535,7 +536,6 @@ class Checker:
         moved = _moved(changes)
         # A page restored or moved with the text it had is the same version: the change
         # is recorded (against the last version), a duplicate version is not.
-        same = state.last is not None and snap.content_hash == last_hash
         # rec.alerts may hold the "recovered" alert of a failure streak: keep it.
         return replace(rec, version=None if same else _new_version(got, snap, seen.files),
                        changes=tuple(changes),
@@ -564,7 +564,7 @@ class Checker:
         if last is None or last.attachments is None or not seen.files:
             return rec
         snap = snapshot(last.title, last.text, last.metadata, [f.entry() for f in seen.files])
-        old = snapshot(last.title, last.text, last.metadata, last.attachments)
+        old = stored_snapshot(last.title, last.text, last.metadata, last.attachments)
         decision = await detect_change_async(
             old, snap, previous_hashes=state.previous_hashes,
             last_change_kind=state.last_change_kind,
@@ -595,8 +595,8 @@ class Checker:
         # attachments seen now (never "新增附件" for every file after the upgrade).
         unknown = state.last.attachments is None
         old = last if last is not None and not unknown else \
-            snapshot(state.last.title, state.last.text, state.last.metadata,
-                     snap.attachments if unknown else state.last.attachments)  # type: ignore[attr-defined]
+            stored_snapshot(state.last.title, state.last.text, state.last.metadata,
+                            snap.attachments if unknown else state.last.attachments)  # type: ignore[attr-defined]
         decision = await detect_change_async(
             old, snap, previous_hashes=state.previous_hashes,  # type: ignore[arg-type]
             last_change_kind=state.last_change_kind,
@@ -659,7 +659,7 @@ class Checker:
             again = replace(again, text=text)
         before = snapshot(again.title, again.text, again.metadata,
                           _attachments_as_read(again, state.last.attachments, snap.attachments))
-        if before.content_hash == old.content_hash:  # the settings change nothing there
+        if same_hash(before, old):  # the settings change nothing there
             return decision
         page = await detect_change_async(
             before, snap, previous_hashes=state.previous_hashes,
@@ -844,11 +844,12 @@ def _last_now(state: PageState) -> Snapshot | None:
     """The last version's snapshot as this release makes it (its hash: a version stored
     before an upgrade of ``monitor.canon`` carries a hash of an older canonical form).
     With its attachments known it is also the old side ``_changes`` compares: made once
-    for both (its canonical JSON and SHA-256 are ~0.1 ms of a 50 KB page)."""
+    for both.  Its hash is made only if read (``detect.stored_snapshot``): the check
+    compares canonical parts (``same_hash``), not the JSON and SHA-256 of a 50 KB page."""
     last = state.last
     if last is None:
         return None
-    return snapshot(last.title, last.text, last.metadata, last.attachments or ())
+    return stored_snapshot(last.title, last.text, last.metadata, last.attachments or ())
 
 
 def _moved(changes: list[ChangeDecision]) -> bool:

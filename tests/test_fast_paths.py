@@ -1221,3 +1221,79 @@ async def test_a_quick_diff_made_with_the_read_decides_as_the_checks_own() -> No
             assert await detect_change_async(old, new, diff_timeout=5.0, quick=other) == own
             tried += 1
     assert tried >= 20
+
+
+def _versions() -> list[tuple[str, str, dict[str, str], list[dict[str, object]]]]:
+    """Versions as a check compares them: real pages' readings, and each retitled,
+    re-laid out (full-width, spaces: the same canonical form), with a field changed or
+    added, and with attachments (none, one, one not downloaded, two either way round)."""
+    a = {"url": "http://a.gov.cn/1.pdf", "sha256": "1" * 64, "name": "答复.pdf"}
+    b = {"url": "http://a.gov.cn/2.xls", "sha256": None, "name": "表2"}
+    out = []
+    for html in [_html(p) for p in PAGES[:6]] + _seed_pages()[:3]:
+        e = _extracted(html)
+        if isinstance(e, str):
+            continue
+        title, text, meta = e.title, e.text, dict(e.metadata)
+        out += [(title, text, meta, []), (title + "（修订）", text, meta, []),
+                (title.replace(":", "：") + "\u3000", text.replace("，", ","), meta, []),
+                (title, text, {**meta, "发文日期": "2024-01-02"}, []),
+                (title, text, {**meta, "索引号": "430S00"}, []),
+                (title, text, meta, [a]), (title, text, meta, [dict(b, sha256="")]),
+                (title, text, meta, [b]), (title, text, meta, [a, b]),
+                (title, text, meta, [b, a])]
+    return out
+
+
+def test_the_last_versions_snapshot_compares_as_its_hash_would() -> None:
+    """``stored_snapshot`` (the last version's, its hash made only when read) and
+    ``same_hash`` (canonical parts compared instead of hashes) tell every pair of
+    versions the same or not as their hashes do; the hash, read, is ``snapshot``'s; and
+    the decisions against it are those against ``snapshot``'s."""
+    from dataclasses import replace
+
+    from monitor.detect import detect_change, same_hash, snapshot, stored_snapshot
+
+    versions = _versions()
+    made = [snapshot(*v) for v in versions]
+    stored = [stored_snapshot(*v) for v in versions]
+    equal = 0
+    for i, j in itertools.product(range(len(versions)), repeat=2):
+        want = made[i].content_hash == made[j].content_hash
+        equal += want and i != j
+        assert same_hash(stored[i], made[j]) is want, (i, j)
+        assert same_hash(made[j], stored[i]) is want, (i, j)
+        assert same_hash(stored[i], stored[j]) is want, (i, j)
+    assert equal >= 8  # re-laid out versions and attachments without a file are the same
+    for i, j in itertools.product(range(len(versions)), repeat=2):
+        if i // 10 == j // 10 or (i % 10 == 0 and j == i + 10):  # a page's own edits
+            assert detect_change(stored[i], made[j]) == detect_change(made[i], made[j])
+    assert [s.content_hash for s in stored] == [s.content_hash for s in made]
+    assert stored[0] == made[0] and made[0] == stored[0]
+    # a snapshot given another hash (replace) is compared by that hash, as any is
+    other = replace(made[0], content_hash="f" * 64)
+    assert not same_hash(other, made[0]) and not same_hash(stored[0], other)
+    assert same_hash(other, replace(made[1], content_hash="f" * 64))
+
+
+def test_lines_split_once_for_every_reader_are_each_texts_own() -> None:
+    """``canon.text_lines`` (one split of a text shared by ``canonical_text`` and
+    ``detect``'s paragraphs) gives each text its own lines, whatever was read before:
+    texts read in turn, again, and paragraph by paragraph, as a check reads them."""
+    from monitor import canon, detect
+
+    texts = [v[1] for v in _versions()[::5]]
+    texts += [t + "\n补充一段。" for t in texts[:4]] + ["", "\n", "一行", "甲\n\n乙\n"]
+    rng = random.Random(12)
+    order = texts * 3 + [p for t in texts[:3] for p in t.split("\n")[:20]]
+    rng.shuffle(order)
+    fresh = {}
+    for t in texts:
+        canon._CELLS.clear()
+        canon.text_lines.cache_clear()
+        canon.canonical_text.cache_clear()
+        fresh[t] = canon.canonical_text(t)
+    for t in order:
+        assert canon.text_lines(t) == tuple(t.split("\n"))
+        assert detect._paragraphs(t) == [p for line in t.split("\n") if (p := line.strip())]
+        assert canon.canonical_text(t) == fresh.get(t, canon.canonical_text(t))
