@@ -384,10 +384,18 @@ def _parse(text: str, path: Path, env: dict[str, str] | None, when_empty: str | 
     unknown = set(data) - {"settings", "sources", "watchers"}
     if unknown:
         key = sorted(unknown)[0]
-        raise ConfigError(unknown_key(key, ("settings", "sources", "watchers"))
-                          .replace("key", "top-level table", 1), file=file, key=key)
+        raise _at_line(ConfigError(unknown_key(key, ("settings", "sources", "watchers"))
+                                   .replace("key", "top-level table", 1), file=file, key=key),
+                       _top_line(text, key))
     table = _table(data, "settings", file)
-    settings = load_settings(table, env=env, file=file)
+    try:
+        settings = load_settings(table, env=env, file=file)
+    except ConfigError as exc:
+        key = exc.key or ""
+        if exc.file != file or not key.startswith("settings."):
+            raise
+        raise _at_line(exc, _top_line(text, "settings", key.removeprefix("settings."))
+                       ) from None
     raw = _array(data, "sources", file)
     found: list[tuple[int, ConfigError]] = []  # (line, problem): sources' and watchers'
     if not raw and when_empty:
@@ -400,6 +408,32 @@ def _parse(text: str, path: Path, env: dict[str, str] | None, when_empty: str | 
         ordered[0].more = tuple(ordered[1:])
         raise ordered[0]
     return Config(path=path, settings=settings, sources=sources, watchers=watchers), table
+
+
+def _at_line(exc: ConfigError, line: int | None) -> ConfigError:
+    """``exc`` with `` (at line 4)`` after its message, as a source's problems have it
+    (``_placed``; ``monitor.zh`` says it in Chinese); as it was where no line is found."""
+    return exc.placed(f"{exc.what} (at line {line})") if line else exc
+
+
+def _top_line(text: str, table: str, key: str | None = None) -> int | None:
+    """The line of the top-level table ``table``'s header (``[[source]]``, ``[settings]``)
+    or, with ``key``, of ``key =`` in it; multi-line strings skipped.  A dotted key
+    (``settings.x = 1`` at the top) is not looked for: no line, as before."""
+    here, in_string = "", ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if in_string:
+            in_string = "" if line.count(in_string) % 2 else in_string
+            continue
+        stripped = line.strip()
+        if stripped.startswith("["):
+            here = stripped.split("]")[0].strip("[ ").split(".")[0].strip()
+            if key is None and here == table:
+                return number
+        elif key is not None and here == table and (m := _KEY.match(line)) and m[1] == key:
+            return number
+        in_string = next((q for q in _MULTILINE if line.count(q) % 2), "")
+    return None
 
 
 def _string_start(text: str, message: str) -> str:

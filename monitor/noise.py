@@ -21,29 +21,38 @@ are data (selectors, regexes) plus the two small functions that apply them:
   sentence that merely mentions 阅读 or 访问 stays.  Without a colon a count after a
   verb (阅读, 浏览, 点击, 访问, 查看: "阅读 45") is a counter only on a byline, a line
   with a field such as "发布时间：" or "来源：", or alone on its line ("第三章 阅读 45"
-  is a table's, "每天阅读 30 分钟" a sentence's).  A counter is noise only where a byline
-  is (``strip_lines``, which sees a line's neighbours): on a line with a byline field
-  (发布时间：, 来源：, 发布机构：…) or a date, or alone on its line (other widgets aside) as
-  the text's first or last line, under its heading or next to a byline or a widget
-  line.  Elsewhere it is the page's data: a 政府信息公开工作年度报告's "访问量：2345678次"
-  between two paragraphs, a table row's "浏览量： | 9901234" (its value in the next
-  cell), a sentence's "访问量：1234567次，同比增长12%。" (a line with more than widgets
-  keeps its counters as such a row or a sentence; a byline is a line with a field, or
-  a short dated line without a sentence's 。).  On the
-  tree, a counter alone in a table cell, or in a block (p, div, li…) whose neighbours
-  are no byline, heading or empty element, is left to the lines.  A line that is only a date with
+  is a table's, "每天阅读 30 分钟" a sentence's).  A counter told in words is one too:
+  "本文已被浏览 100 次", "本页已被访问123次" (被 and the count's 次) and "已有 45 人阅读"
+  (已有/共有 and 人 or 次 before the verb), starting at a subject that opens a widget
+  (本文, 本页, 该文…) or outside a word, so "该平台已被访问123次" in a sentence is not
+  a widget's start; like any counter, it is noise only in a byline's place (below): "本文已
+  被浏览 100 次" as the article's last line goes, amid the paragraphs it stays.
+  A counter is noise only where a byline is (``strip_lines``, which sees a line's
+  neighbours): on a line with a byline field (发布时间：, 来源：, 发布机构：…) or a date,
+  or alone on its line (other widgets aside) as the text's first or last line, under
+  its heading or next to a byline or a widget line.  Elsewhere it is the page's data:
+  a 政府信息公开工作年度报告's "访问量：2345678次" between two paragraphs, a table
+  row's "浏览量： | 9901234" (its value in the next cell), a sentence's
+  "访问量：1234567次，同比增长12%。" (a line with more than widgets keeps its counters
+  as such a row or a sentence; a byline is a line with a field, or a short dated line
+  without a sentence's 。).  On the tree, a counter alone in a table cell, or in a
+  block (p, div, li…) whose neighbours are no byline, heading or empty element, is
+  left to the lines.  A line that is only a date with
   its weekday ("2026年11月22日 星期日") is a clock widget; a 落款 date has no weekday.
   A label of the current time followed by the full date (year, month, day), maybe a
   weekday, a time of day and a lunar date (农历十月廿八), ending the line or before a
   separator or the next byline field, is a live clock: "当前时间：2026年12月7日 02:40:05"
-  (现在时间, 系统时间, 当前日期 too).  It starts where a widget does, after a sentence's
-  punctuation ("您好，欢迎访问！当前时间：…") or anywhere on a line that opens with a
-  greeting (您好, 欢迎…: "欢迎访问本网站 当前时间：…", whose space normalization takes).
+  (现在时间, 系统时间, 当前日期 too); a time without the date is one too
+  ("系统时间：10:15:33", "当前时间 10:15": these labels name no document's time).
+  It starts where a widget does, after a sentence's punctuation ("您好，欢迎访问！
+  当前时间：…") or anywhere on a line that opens with a greeting (您好, 欢迎…:
+  "欢迎访问本网站 当前时间：…", whose space normalization takes).
   北京时间 also opens news sentences ("北京时间12月7日10时，…"), so it is a clock only
   with an "hh:mm" time; and as a notice gives an event's time to the minute
   ("北京时间：2027-01-15 14:00", a postponed meeting's new opening), away from a greeting
   it needs what a clock widget shows and a notice does not: the seconds, a weekday or
-  the lunar date.  (A rule by the fetch time — a clock shows the moment the page was
+  the lunar date; without a date, the seconds ("北京时间：10:15:33" goes, "北京时间
+  14:00" stays).  (A rule by the fetch time — a clock shows the moment the page was
   served — would need the version's own fetch time in every re-read of a stored body,
   through extract and normalize; the form of the line decides alone.)  A field naming
   the document's own time (发布时间, 成文日期, 更新时间) is real and never a clock, nor
@@ -431,9 +440,16 @@ _START = r"(?<![^\s|｜/【】\[\]()（）:：])"
 _NOT_IN_WORD = r"(?<![\u4e00-\u9fff])"
 _END = rf"(?=$|[\s|｜/【】\[\]()（）,，;；、·]|{_FOLLOW})"
 _PREFIX = r"(?:总|今日|本日|昨日|累计|本文|本页|文章|页面)?"
-_NOUNS = (r"点击次数|点击数|点击量|点击率|浏览次数|浏览人次|浏览量|浏览数|阅读次数|阅读数|阅读量|"
-          r"访问次数|访问人次|访问量|访问数|查看次数|人气")
+_NOUNS = (r"点击次数|点击数|点击量|点击率|浏览次数|浏览人次|浏览人数|浏览量|浏览数|阅读次数|阅读数|"
+          r"阅读量|访问次数|访问人次|访问人数|访问量|访问数|查看次数|人气")
 _VERBS = r"点击|浏览|阅读|访问|查看"
+# A counter told as a sentence of its own: "本文已被浏览 100 次", "本页已被访问123次",
+# "已有 45 人阅读".  Its subject (本文, 本页…) opens a widget, else it starts outside a
+# word; 被 or 已有/共有 and the count's 次/人 are what no byline field has.
+_SUBJECT = r"(?:本文|本页|本篇|本条|本信息|该文|此文|此页|文章|页面|信息)"
+_PASSIVE = (rf"(?:{_SUBJECT}|{_NOT_IN_WORD})[【\[(（]?(?:{_SUBJECT})?"
+            rf"(?:(?:已经?|共)?被(?:{_VERBS})过?\s*\d[\d,，]*\s*(?:次|人次)"
+            rf"|(?:已有|共有|共)\s*\d[\d,，]*\s*(?:人次|人|次)(?:{_VERBS})过?)[】\])）]?")
 _WEATHER = (r"(?:\s*[\u4e00-\u9fff]{0,8}\s*(?:晴|多云|阴|阵雨|雷阵雨|小雨|中雨|大雨|暴雨|雨夹雪|"
             r"小雪|中雪|大雪|雾|霾|沙尘)\S*?\s*-?\d{1,2}\s*(?:℃|°C|度)"
             r"(?:\s*[~～/至-]\s*-?\d{1,2}\s*(?:℃|°C|度))?)?")
@@ -508,11 +524,13 @@ def _clocks(start: str, line: str | None = None) -> tuple[TextRule, ...]:
     current time and the full date, maybe a time, weekday and lunar date; 北京时间 only
     with an hh:mm time (news sentences open with it)."""
     tail = rf"(?:\s*{_WEEKDAY})?{_LUNAR}(?:\s*{_WEEKDAY})?{_CLOCK_END}"
+    beijing = _BEIJING_ANY if line else _BEIJING_TICKING
     return (
-        _rule("clock", rf"{start}(?:{'|'.join(_NOW_LABELS)})\s*[:：]?\s*{_DATE}"
-                       rf"(?:\s*{_WEEKDAY})?(?:{_TIME})?{tail}", needles=_NOW_LABELS, line=line),
-        _rule("clock", rf"{start}北京时间\s*[:：]?\s*{_DATE}"
-                       rf"{_BEIJING_ANY if line else _BEIJING_TICKING}{tail}",
+        _rule("clock", rf"{start}(?:{'|'.join(_NOW_LABELS)})\s*[:：]?\s*(?:{_DATE}"
+                       rf"(?:\s*{_WEEKDAY})?(?:{_TIME})?|{_TIME}){tail}",
+              needles=_NOW_LABELS, line=line),
+        _rule("clock", rf"{start}北京时间\s*[:：]?\s*(?:{_DATE}{beijing}"
+                       rf"|{_TIME if line else _SECONDS}){tail}",
               needles=("北京时间",), line=line),
     )
 
@@ -521,6 +539,7 @@ def _clocks(start: str, line: str | None = None) -> tuple[TextRule, ...]:
 # 开幕时间："北京时间：2027-01-15 14:00"): away from a greeting, a clock shows what ticks —
 # the seconds — or what a clock widget adds to the date: a weekday or the lunar date.
 _BEIJING_ANY = rf"(?:\s*{_WEEKDAY})?{_TIME}"
+_SECONDS = r"\s*\d{1,2}[:：]\d{2}[:：]\d{2}"
 _BEIJING_TICKING = (rf"(?:\s*{_WEEKDAY}{_TIME}|\s*\d{{1,2}}[:：]\d{{2}}[:：]\d{{2}}"
                     rf"|{_TIME}(?=\s*(?:{_WEEKDAY}|农历)))")
 
@@ -541,6 +560,7 @@ TEXT_RULES: tuple[TextRule, ...] = (
     # or alone ("阅读 45"): "第三章 阅读 45" is a table's, "每天阅读 30 分钟" a sentence.
     _rule("view counter", rf"{_START}[【\[(（]?{_PREFIX}(?:{_VERBS})\s*{_COUNT}[】\])）]?{_END}",
           needles=_COUNTER_WORDS, line=_BYLINE_LINE),
+    _rule("view counter", rf"{_PASSIVE}{_END}", needles=_COUNTER_WORDS),
     _rule("visitor counter", rf"您是(?:本站|本网站|本网|本页)?的?第\s*(?:{_COUNT})?\s*"
                              r"位(?:访问者|访客|浏览者|来访者)?", needles=("位",)),
     _rule("today's date", rf"今天是\s*[:：]?\s*{_DATE}(?:\s*{_WEEKDAY})?{_CLOCK}"

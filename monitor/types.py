@@ -198,7 +198,10 @@ SETTINGS_ONLY_LABEL = "设置变更（页面本身未变）"
 #   2: a 北京时间 time to the minute kept (a clock shows seconds, a weekday or the lunar
 #      date), a view counter kept amid the text and in a table row, the site's and the
 #      columns' names joined by "-" cut from 网页标题 (s23/qafix-read).
-READING_RULES = 2
+#   3: counters in words ("本文已被浏览 100 次", "已有 45 人阅读", 访问人数/浏览人数) and
+#      clocks without a date ("系统时间：10:15:33", "北京时间：10:15:33") cut as noise
+#      (s23/small2); a column item with a short Chinese title (新答复) listed.
+READING_RULES = 3
 UPGRADE_ONLY = "升级后重新提取（页面本身未变）"
 UPGRADE_ONLY_LABEL = "升级后重新提取（页面本身未变）"
 

@@ -304,6 +304,15 @@ def _cron_other(m: re.Match[str], field: str) -> str | None:
     return f"cron 表达式无效；写的是：{_value(m)}；原因：{m['e']}；{_CRON_FORM}"
 
 
+def _unknown_table(close: str | None) -> str:
+    """An unknown top-level table, with the English's suggestion (``[[source]]`` →
+    ``是否想写 [[sources]]？``) written as the header it would be."""
+    told = "未知的表；文件里只能有 [settings]、[[sources]] 和 [[watchers]]"
+    if not close:
+        return told
+    return told + f"（是否想写 {'[settings]' if close == 'settings' else f'[[{close}]]'}？）"
+
+
 Say = Callable[[re.Match[str], str], str | None]
 
 
@@ -324,7 +333,7 @@ _RULES = (
           lambda m, f: f"{m['z']}；可用的类型：{'、'.join(m['k'].split(', '))}"),
     _rule(r"^(?P<z>[\u4e00-\u9fff][^(]*?) \((?:must|not) [^)]*\)$", "{z}"),
     _rule(r"^unknown top-level table(?: \(did you mean '(?P<s>[^']*)'\?\))?$",
-          "未知的表；文件里只能有 [settings]、[[sources]] 和 [[watchers]]"),
+          lambda m, f: _unknown_table(m["s"])),
     _rule(r"^unknown key \(did you mean '(?P<s>[^']*)'\?\)$",
           "未知的键 {field}（是否想写 {s}？）"),
     _rule(r"^unknown key$", "未知的键 {field}（拼写有误，或此版本不支持这个键）"),

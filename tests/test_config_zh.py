@@ -107,7 +107,8 @@ SETTINGS = [  # (a [settings] line, phrases)
     ('default_interval = "soon"', ["写的是：soon", "如 30m、6h、1d"]),
     ("web_enabled = true\nweb_port = 8080\nmetrics_port = 8080",
      ["web_port 与 metrics_port 都是 8080"]),
-    ('host_dealy = 3', ["键 settings.host_dealy：未知的键 host_dealy（是否想写 host_delay？）"]),
+    ("host_dealy = 3",
+     ["键 settings.host_dealy 第 2 行：未知的键 host_dealy（是否想写 host_delay？）"]),
     ('proxy = "ftp://p"', ["不是有效的代理地址", "写的是：ftp://p"]),
 ]
 
@@ -133,3 +134,20 @@ def test_a_bad_url_or_cron_reason_is_said_for_its_own_key() -> None:
     assert "网址无效" in url and "端口超出范围 0–65535" in url and "cron" not in url, url
     [cron] = said(SOURCE + 'cron = "*/0 * * * *"\n' + WATCHER)
     assert "cron 表达式无效；写的是：*/0 * * * *" in cron, cron
+
+
+def test_an_unknown_table_says_the_englishs_suggestion_and_its_line() -> None:
+    [one] = said("[settings]\n\n" + SOURCE.replace("[[sources]]", "[[source]]") + WATCHER)
+    assert one.startswith("s.toml，键 source 第 3 行：未知的表"), one
+    assert one.endswith("（是否想写 [[sources]]？）"), one
+    [two] = said('[setting]\ntimezone = "Asia/Shanghai"\n' + SOURCE + WATCHER)
+    assert "第 1 行" in two and "（是否想写 [settings]？）" in two, two
+
+
+def test_an_unknown_setting_says_its_line_as_a_sources_key_does() -> None:
+    [one] = said('[settings]\ntimezone = "Asia/Shanghai"\ndatabse_url = "sqlite:///x.db"\n'
+                 + SOURCE + WATCHER)
+    assert one.startswith("s.toml，键 settings.databse_url 第 3 行：未知的键 databse_url"
+                          "（是否想写 database_url？）"), one
+    [source] = said(SOURCE + 'intervall = "1d"\n' + WATCHER)
+    assert "键 intervall 第 4 行：" in source, source

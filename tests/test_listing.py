@@ -266,3 +266,25 @@ def test_a_removed_item_beside_a_re_dated_neighbour_is_two_events_each_named() -
                          f"「{neighbour[0]}」日期 {neighbour[1]} → 2020-07-25")
     assert d.details["items"] == {"removed": [removed[0]],
                                   "redated": [[neighbour[0], neighbour[1], "2020-07-25"]]}
+
+
+def test_a_short_chinese_title_is_an_item_of_a_found_column() -> None:
+    """A dated item whose link is its whole text counts however short its title (新答复):
+    the column of three is found and lists its three documents."""
+    items = [("关于加快推进数字政府建设工作的答复", "2026-12-04"), ("新答复", "2026-12-05"),
+             ("关于优化营商环境的答复", "2026-12-03")]
+    html = column_page(items, hot=[])
+    assert extract(html).text == lines(items)
+    got = extract(html, url="https://www.wuhan.gov.cn/zwgk/jytabl/index.shtml", column=True)
+    assert got.text == lines(items)
+    assert [d.title for d in got.documents] == [t for t, _ in items]
+
+
+@pytest.mark.parametrize("item", [
+    "<li>{t}<a href='/a'>详情</a><span>{d}</span></li>",  # a generic link beside the title
+    "<li><a href='/c'>通知</a>{t}<span>{d}</span></li>",  # a category tag
+])
+def test_a_short_link_beside_a_title_in_plain_text_is_no_item(item: str) -> None:
+    lis = "".join(item.format(t=t, d=d) for t, d in ITEMS[:5])
+    body = LexborHTMLParser(f"<ul class='list'>{lis}</ul>").body
+    assert body is not None and listing.find_listings(body) == []

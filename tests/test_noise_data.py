@@ -126,3 +126,55 @@ def test_beijing_time_to_the_minute_is_a_notices_time(line: str) -> None:
 def test_a_beijing_time_clock_still_goes(line: str) -> None:
     text = f"通知\n各有关单位：\n{line}\n新的开幕时间如上。"
     assert normalize_text(text) == "通知\n各有关单位：\n新的开幕时间如上。"
+
+
+def footer_widgets(views: int, clock: str) -> bytes:
+    """The tester's notice: an end-of-article counter in words and a clock without a
+    date in the page footer, both new at every fetch (no ``content``: the page's own
+    article is found)."""
+    return ("<html><head><meta charset='utf-8'><title>关于做好2026年冬季供暖工作的通知</title>"
+            "</head><body><div class='article'><h1>关于做好2026年冬季供暖工作的通知</h1>"
+            "<div class='info'><span>来源：省住建厅</span> <span>日期：2026-12-01</span></div>"
+            "<p>各市（州）住建局：</p><p>供暖期自2026年10月25日起至2027年4月5日止。</p>"
+            f"<div class='foot'>本文已被浏览 {views} 次</div></div>"
+            f"<div class='footer'>您是第{views}位访客 系统时间：{clock}</div></body></html>"
+            ).encode()
+
+
+async def test_a_counter_in_words_and_a_dateless_clock_change_nothing(
+        make_env: Callable[..., Env]) -> None:  # noqa: F811
+    env = make_env()
+    env.serve(html(footer_widgets(157, "10:16:41")))
+    assert (await env.check()).outcome is Outcome.NEW
+    text = env.store.version(env.versions()[0].id).text
+    assert "供暖期自2026年10月25日起至2027年4月5日止。" in text
+    assert "浏览" not in text and "系统时间" not in text
+
+    env.serve(html(footer_widgets(158, "10:17:12")))
+    result = await env.check()
+
+    assert result.outcome is Outcome.UNCHANGED and result.alerts == 0
+    assert env.changes() == []
+
+
+@pytest.mark.parametrize("widget", [
+    "本文已被浏览 100 次", "本页已被访问123次", "该文已被阅读 45 次", "已有 45 人阅读",
+    "【本文已被浏览100次】", "本页访问人数：88",
+    "系统时间：10:15:33", "当前时间 10:15:33", "现在时间：10:15", "当前时间：10:15:33 星期一",
+    "北京时间：10:15:33", "您是本站第 1234 位访问者",
+])
+def test_widget_phrasings_at_the_texts_end_go(widget: str) -> None:
+    assert normalize_text(f"通知\n{A}\n{B}\n{widget}") == f"通知\n{A}\n{B}"
+
+
+@pytest.mark.parametrize("line", [
+    "截至目前，该平台已被访问123次，同比增长12%。",  # a sentence's figure
+    "北京时间10:15:33，神舟飞船发射成功。",  # news, not a widget
+    "北京时间 14:00",  # a notice's time without seconds
+    "会议时间：北京时间 10:15:33",  # the value of a time field
+    "本文已被浏览 100 次",  # a counter line amid the text is the text's
+    "每天阅读30次",
+])
+def test_counters_and_times_in_the_text_stay(line: str) -> None:
+    text = f"通知\n{A}\n{line}\n{B}"
+    assert normalize_text(text) == text

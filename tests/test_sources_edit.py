@@ -183,12 +183,24 @@ def _run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def test_a_listing_whose_links_match_nothing_is_told_to_fix_links(
+        sources: Path, site: Site) -> None:
+    site.route("/col.html", "<html><body><ul class='list'><li><a href='/a.html'>"
+               "关于第0192号提案的答复</a></li></ul></body></html>")
+    code, out = _run("sources", "add", site.url("/col.html"), "--name", "colD", "--kind",
+                     "listing", "--links", "ul.nomatch a", "--sources", str(sources))
+    assert code == 1 and "not added" in out
+    assert "请修改网址或 --links" in out and "Fix the URL or --links" in out
+    assert "--content" not in out
+
+
 def test_cli_add_tests_the_page_first_and_refuses_a_selector_that_matches_nothing(
         sources: Path, site: Site) -> None:
     before = sources.read_text(encoding="utf-8")
     code, out = _run("sources", "add", site.url("/ok.html"), "--name", "bad-sel",
                      "--content", "div.nothing-here", "--sources", str(sources))
     assert code == 1 and "not added" in out and "--force" in out
+    assert "请修改网址或 --content" in out and "Fix the URL or --content" in out
     assert sources.read_text(encoding="utf-8") == before
     code, out = _run("sources", "add", site.url("/missing.html"), "--name", "gone",
                      "--sources", str(sources))

@@ -257,3 +257,30 @@ def _plain(line: str) -> str:
     import re
 
     return re.sub(r"\x1b\[[0-9;]*m", "", line)
+
+
+def test_the_summary_counts_paused_sources_as_paused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paused source never checked is ``已暂停（new）`` in its row and ``paused`` in the
+    summary's count, not ``new``."""
+    sources = write_sources(tmp_path / "sources.toml", "".join(
+        f'[[sources]]\nname = "s{i:05d}"\nurl = "http://127.0.0.1:9/{i}.html"\n'
+        f'interval = "10m"\n{"enabled = false" if i < 2 else ""}\n\n' for i in range(55)))
+    config = load_config(sources)
+    store = Store(config.settings.database_url)
+    try:
+        store.sync_sources(config.sources)
+        refs = Schedule(store, "test", 300).ensure_pages(config.sources)
+        now = utcnow()
+        with store.session() as s:
+            s.execute(update(Page).where(Page.id.not_in(
+                [refs[f"s{i:05d}"].page_id for i in range(2)])).values(
+                status="ok", last_check_at=now, next_check_at=now + timedelta(minutes=10)))
+            s.commit()
+    finally:
+        store.close()
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich: a terminal
+    monkeypatch.setenv("COLUMNS", "200")
+    screen = [_plain(line) for line in run("status", "--sources", str(sources))
+              .stdout.splitlines()]
+    assert any(line.startswith("sources: 55 (53 ok, 2 paused)") for line in screen), screen

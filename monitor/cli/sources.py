@@ -264,10 +264,11 @@ def add(url: str, name: str, title: str | None, content: str | None, interval: s
     except MonitorError as exc:
         said = f"{zh.describe(exc.kind, exc.status)}"
         if not force:
-            err_console.print(f"[red]未添加：[/]{escape(said)}。请修改网址或 --content，或加 "
-                              f"--force 照样添加。\n{zh.DETAIL}not added: {escape(str(exc))}\n"
-                              "Fix the URL or --content, or add it anyway with --force.",
-                              highlight=False, soft_wrap=True)
+            option = _option_to_fix(kind)
+            err_console.print(f"[red]未添加：[/]{escape(said)}。请修改网址{option and '或 '}"
+                              f"{option}，或加 --force 照样添加。\n{zh.DETAIL}not added: "
+                              f"{escape(str(exc))}\nFix the URL{option and ' or '}{option}, "
+                              "or add it anyway with --force.", highlight=False, soft_wrap=True)
             sys.exit(1)
         err_console.print(f"[yellow]注意：[/]{escape(said)}，已照样添加（--force）。\n"
                           f"{zh.DETAIL}warning: {escape(str(exc))} (added anyway: --force)",
@@ -280,6 +281,13 @@ def add(url: str, name: str, title: str | None, content: str | None, interval: s
         refused("未添加", exc)
     console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
                   highlight=False, markup=False)
+
+
+def _option_to_fix(kind: str) -> str:
+    """The option a failed test fetch may be mended by besides the URL: a listing's
+    documents are found by --links (given, or to give when none were found), a page's
+    text by --content; a feed has its URL only."""
+    return {"listing": "--links", "page": "--content"}.get(kind, "")
 
 
 def _print_tested(got: Inspection, source: SourceConfig) -> None:

@@ -118,10 +118,12 @@ def status(sources_file: Path, every: bool, as_json: bool) -> None:
 
 def summary_line(rows: list[SourceStatus], needing: int) -> str:
     """``sources: 10,000 (9,500 ok, 500 failing); 500 need attention, the first 20
-    below; every source: monitor status --all``."""
+    below; every source: monitor status --all``.  A paused source counts as ``paused``
+    whatever its page's status (its row says ``已暂停（new）``)."""
     counts: dict[str, int] = {}
     for r in rows:
-        counts[r.status] = counts.get(r.status, 0) + 1
+        key = "paused" if r.paused else r.status
+        counts[key] = counts.get(key, 0) + 1
     by_status = ", ".join(f"{n:,} {k}" for k, n in sorted(counts.items(),
                                                           key=lambda kn: -kn[1]))
     if not needing:

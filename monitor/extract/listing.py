@@ -6,7 +6,10 @@ footer.  The article finder of ``monitor.extract`` looks for prose and finds non
 (or a stray teaser), so ``choose`` decides whether the page is a listing instead.
 
 An *item* is an element with a title link (at least ``_MIN_TITLE`` visible characters,
-at most ``_MAX_LINKS`` links in all, so a box of several items is not one) and a date
+or a short Chinese title such as 新答复 that is the item's whole text but its date and no
+generic link word such as 详情 or 更多 (``_short_title``: a two-character category tag
+"通知" beside a title in plain text is no title, nor is a "详情" link; a nav link has no
+date anyway), at most ``_MAX_LINKS`` links in all, so a box of several items is not one) and a date
 outside the title (2020-07-01, 2020年7月1日, 2020/07/01, September 29, 2017; a date at
 the very end of the link text counts too).  A *listing* is an element whose children of
 one tag are items: at least ``MIN_ITEMS`` of them, and most (``_ITEM_SHARE``) of those
@@ -229,9 +232,9 @@ def item_line(node: LexborNode) -> str | None:
     if not links or len(links) > _MAX_LINKS:
         return None
     title = max((flat_text(a) for a in links), key=len)
-    if len(title) < _MIN_TITLE:
-        return None
     rest = flat_text(node).replace(title, " ", 1)
+    if len(title) < _MIN_TITLE and not _short_title(title, rest):
+        return None
     dates = DATE.findall(rest)
     if dates:
         return f"{title}{SEPARATOR}{normalize_line(dates[-1])}"
@@ -239,6 +242,25 @@ def item_line(node: LexborNode) -> str | None:
     if tail is not None and len(tail[0]) >= _MIN_TITLE:
         return f"{tail[0]}{SEPARATOR}{tail[1]}"
     return None
+
+
+def _short_title(title: str, rest: str) -> bool:
+    """Whether a link of fewer than ``_MIN_TITLE`` characters is an item's title: two or
+    three Chinese characters (新答复, 第1期 is not), no generic link word (详情, 更多…),
+    and the item's text besides it and its dates shorter than it, so the link is the
+    item's words and not a category tag or a "详情" beside a title in plain text."""
+    if len(title) < _SHORT_TITLE or not _ALL_CJK.fullmatch(title) or title in _LINK_WORDS:
+        return False
+    return len("".join(DATE.sub("", rest).split())) < len(title)
+
+
+_SHORT_TITLE = 2
+_ALL_CJK = lazyre.compile(r"[\u4e00-\u9fff]+")
+# Link texts that are never a document's title: they stand beside one.
+_LINK_WORDS = frozenset({
+    "详情", "详细", "更多", "查看", "全文", "原文", "下载", "附件", "阅读", "进入", "点击",
+    "打开", "链接", "浏览", "预览", "详细信息", "查看详情", "阅读全文", "点击查看", "点击下载",
+})
 
 
 def _date_at_end(title: str) -> tuple[str, str] | None:

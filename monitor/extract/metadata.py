@@ -66,8 +66,9 @@ STOP_LABELS = (
 # (its canonical text of stored versions stays as it was).  The counter nouns are
 # monitor.noise's (its _NOUNS; tests/test_extract.py keeps the two lists together).
 COUNTER_LABELS = (
-    "点击次数", "点击量", "点击率", "浏览人次", "浏览量", "浏览数", "阅读次数", "阅读数",
-    "阅读量", "访问次数", "访问人次", "访问数", "查看次数", "人气", "分享到",
+    "点击次数", "点击量", "点击率", "浏览人次", "浏览人数", "浏览量", "浏览数", "阅读次数",
+    "阅读数", "阅读量", "访问次数", "访问人次", "访问人数", "访问数", "查看次数", "人气",
+    "分享到",
 )
 _CANONICAL = {alias: key for key, aliases in ALIASES.items() for alias in aliases}
 # A counter's label and its count closing a value, with no colon ("省发展改革委 浏览次数
