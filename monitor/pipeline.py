@@ -95,6 +95,10 @@ else:  # the parse side: imported by the first check that reads a page (monitor.
 
 MAX_CONFLICTS = 8  # times a check is made again because another was stored first
 MAX_DOCUMENTS = 20  # new items of a column named (with links) in one change
+# The last version's text for the quick diff made with a page's read: a callable is
+# called only when a page is read (an unchanged check, a 304 or the same bytes, never
+# loads the text from the database).
+Against = Callable[[], str] | str | None
 HOME_PATHS = {"", "/", "/index.html", "/index.htm", "/index.shtml", "/index.jsp", "/index.php"}
 # A page of at most this many characters (decoded HTML) is read on the event loop, no
 # thread hop (``_read``): ~3 ms of a 35 KB government page (extraction, normalization
@@ -108,7 +112,7 @@ INLINE_DIFF_BOUND = 0.005
 
 async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
                   last_modified: str | None = None, same_as: str | None = None,
-                  against: str | None = None,
+                  against: Against = None,
                   diff_timeout: float = 0.5) -> Inspection | FetchResult:
     """Fetch and extract; a 304 returns the bare ``FetchResult``, and so does a 200
     without redirects whose body's SHA-256 is ``same_as`` (the last version's raw bytes:
@@ -123,7 +127,7 @@ async def inspect(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = 
     return await _inspection(source, result, against, diff_timeout)
 
 
-async def _inspection(source: SourceConfig, result: FetchResult, against: str | None = None,
+async def _inspection(source: SourceConfig, result: FetchResult, against: Against = None,
                       diff_timeout: float = 0.5) -> Inspection:
     try:
         extracted, quick = await _read(source, result, against, diff_timeout)
@@ -139,7 +143,7 @@ async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
     return (await _read(source, result))[0]
 
 
-async def _read(source: SourceConfig, result: FetchResult, against: str | None = None,
+async def _read(source: SourceConfig, result: FetchResult, against: Against = None,
                 diff_timeout: float = 0.5) -> tuple[Extracted, TextDiff | None]:
     """The text of a fetched page (raises when the answer is not a version of it), and
     with ``against`` (the last version's text) the quick diff of the two, made in the
@@ -158,7 +162,7 @@ async def _read(source: SourceConfig, result: FetchResult, against: str | None =
     return await asyncio.to_thread(_page_read, source, result, against, diff_timeout)
 
 
-def _page_read(source: SourceConfig, result: FetchResult, against: str | None,
+def _page_read(source: SourceConfig, result: FetchResult, against: Against,
                diff_timeout: float, *, inline: bool = False
                ) -> tuple[Extracted, TextDiff | None]:
     """A page's whole read, in ONE thread hop: the challenge checks' parse, extraction
@@ -185,6 +189,8 @@ def _page_read(source: SourceConfig, result: FetchResult, against: str | None,
                         ignore_text=source.ignore_text, url=result.final_url,
                         links=source.links, match=source.match,
                         parsed=reading.take_tree(), column=source.is_listing)
+    if callable(against):
+        against = against()
     if against is None or against == extracted.text:
         return extracted, None
     quick = quick_diff(against, extracted.text, timeout=diff_timeout)
@@ -255,7 +261,7 @@ def _utc(at: datetime) -> datetime:
 async def inspect_source(fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None,
                          last_modified: str | None = None,
                          short_ok: bool = False, same_as: str | None = None,
-                         against: str | None = None,
+                         against: Against = None,
                          diff_timeout: float = 0.5) -> Inspection | FetchResult:
     """``inspect``, and for a listing its later pages too (``monitor.crawl``; ``short_ok``:
     a later page failing for a while ends an incomplete read instead of the check;
@@ -442,8 +448,11 @@ class Checker:
 
     def _diff_ahead(self, state: PageState) -> dict[str, Any]:
         """``inspect_source``'s arguments for the quick diff made in the read's thread
-        hop (``_page_read``): against the last version's text, if there is one."""
-        return {"against": state.last.text if state.last is not None else None,
+        hop (``_page_read``): against the last version's text, if there is one, read
+        from the database only when the page is read (not for a 304 or the same
+        bytes, which an unchanged check mostly is)."""
+        last = state.last
+        return {"against": (lambda: last.text) if last is not None else None,
                 "diff_timeout": self.config.settings.diff_timeout}
 
     async def _attachments(self, source: SourceConfig, state: PageState,
