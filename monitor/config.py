@@ -23,7 +23,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
@@ -420,11 +420,8 @@ def _top_line(text: str, table: str, key: str | None = None) -> int | None:
     """The line of the top-level table ``table``'s header (``[[source]]``, ``[settings]``)
     or, with ``key``, of ``key =`` in it; multi-line strings skipped.  A dotted key
     (``settings.x = 1`` at the top) is not looked for: no line, as before."""
-    here, in_string = "", ""
-    for number, line in enumerate(text.splitlines(), 1):
-        if in_string:
-            in_string = "" if line.count(in_string) % 2 else in_string
-            continue
+    here = ""
+    for number, line in _lines_outside_strings(text):
         stripped = line.strip()
         if stripped.startswith("["):
             here = stripped.split("]")[0].strip("[ ").split(".")[0].strip()
@@ -432,7 +429,6 @@ def _top_line(text: str, table: str, key: str | None = None) -> int | None:
                 return number
         elif key is not None and here == table and (m := _KEY.match(line)) and m[1] == key:
             return number
-        in_string = next((q for q in _MULTILINE if line.count(q) % 2), "")
     return None
 
 
@@ -597,11 +593,8 @@ def _key_line(text: str, index: int, key: str, array: str = "sources") -> int | 
     text is read again (only for a problem), multi-line strings skipped."""
     table, _, name = key.partition(".") if key.startswith("follow.") else ("", "", key)
     name = name.split(".")[0]
-    seen, here, in_string = -1, "", ""
-    for number, line in enumerate(text.splitlines(), 1):
-        if in_string:
-            in_string = "" if line.count(in_string) % 2 else in_string
-            continue
+    seen, here = -1, ""
+    for number, line in _lines_outside_strings(text):
         stripped = line.strip()
         if stripped.startswith("["):
             if re.fullmatch(rf"\[\[\s*{array}\s*\]\]", stripped):
@@ -610,8 +603,20 @@ def _key_line(text: str, index: int, key: str, array: str = "sources") -> int | 
                 here = stripped.strip("[] ").removeprefix(f"{array}.")
         elif seen == index and here == table and (m := _KEY.match(line)) and m[1] == name:
             return number
-        in_string = next((q for q in _MULTILINE if line.count(q) % 2), "")
     return None
+
+
+def _lines_outside_strings(text: str) -> Iterator[tuple[int, str]]:
+    """The lines of a TOML text with their numbers, but those inside a multi-line
+    string (a line that opens one is given, its continuation lines are not): where
+    ``_top_line`` and ``_key_line`` look for headers and keys."""
+    in_string = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if in_string:
+            in_string = "" if line.count(in_string) % 2 else in_string
+            continue
+        yield number, line
+        in_string = next((q for q in _MULTILINE if line.count(q) % 2), "")
 
 
 _OVERWRITE = lazyre.compile(r"Cannot overwrite a value \(at line (\d+), column (\d+)\)")
