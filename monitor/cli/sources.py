@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -28,9 +28,8 @@ from monitor.cli.common import (
     refused,
     sources_option,
 )
-from monitor.config import Config, SourceConfig, followed_documents, parse_config
+from monitor.config import SourceConfig, parse_config
 from monitor.errors import ConfigError, MonitorError
-from monitor.extract.files import format_by_name
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
 from monitor.settings import Settings
@@ -42,9 +41,13 @@ from monitor.sources_edit import (
     unwatched,
     write_atomically,
 )
-
-if TYPE_CHECKING:
-    from storage import Store
+from monitor.trial import (
+    first_document,
+    followed_problems,
+    found_attachments,
+    refuse_followed,
+    try_source,
+)
 
 
 def register(cli: click.Group) -> None:
@@ -106,7 +109,7 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         source = SourceConfig(name="adhoc", url=name_or_url)
     got = asyncio.run(try_source(config.settings, source))
     docs = [{"title": d.title, "date": d.date, "url": d.url} for d in got.extracted.documents]
-    sample = _first_document(config.settings, source, got) if source.is_listing else None
+    sample = first_document(config.settings, source, got) if source.is_listing else None
     if as_json:
         print_json({"url": got.fetch.final_url, "status": got.fetch.status,
                     "charset": got.fetch.charset, "title": got.extracted.title,
@@ -125,37 +128,6 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         console.print(f'this page is a column of {len(docs)} documents: with kind = "listing" '
                       "each becomes a tracked page of its own (README, listing sources)",
                       markup=False, highlight=False, soft_wrap=True)
-
-
-async def try_source(settings: Settings, source: SourceConfig) -> Inspection:
-    """The source as a check would read it: for a listing, every page of it."""
-    async with Fetcher(settings) as fetcher:
-        got = await inspect_source(fetcher, source)
-    assert isinstance(got, Inspection)  # no etag was sent, so no 304
-    return got
-
-
-def _first_document(settings: Settings, source: SourceConfig,
-                    got: Inspection) -> dict[str, object] | None:
-    """The newest document read with the ``[sources.follow]`` settings, as a check will:
-    a follow selector that matches nothing shows here, not at the first check."""
-    if not got.extracted.documents:
-        return None
-    url = got.extracted.documents[0].url
-    try:
-        doc = asyncio.run(try_source(settings, source.document(url)))
-    except MonitorError as exc:
-        return {"url": url, "ok": False, "error": f"{exc.kind}: {exc}"}
-    text = doc.extracted.text
-    return {"url": url, "ok": True, "title": doc.extracted.title, "chars": len(text),
-            "start": text[:200], "attachments": found_attachments(doc)}
-
-
-def found_attachments(got: Inspection) -> list[dict[str, str]]:
-    """The files the page links to, as a check would fetch them (name, format by the
-    file's name, URL); not downloaded here."""
-    return [{"name": a.name, "format": format_by_name(a.url), "url": a.url}
-            for a in got.extracted.attachments]
 
 
 def print_attachments(found: list[dict[str, str]], whose: str = "") -> None:
@@ -307,44 +279,6 @@ def _print_tested(got: Inspection, source: SourceConfig) -> None:
                       f"（monitor sources remove {escape(source.name)}）。(hint: this page is a "
                       f'column of {docs} documents: with --kind listing each becomes a tracked '
                       "page of its own)", highlight=False, soft_wrap=True)
-
-
-def refuse_followed(config: Config, source: SourceConfig, store: Store | None = None
-                    ) -> None:
-    """One page, one source: a page a listing already follows as its document is not
-    added as a source of its own (``followed_documents``; also ``/admin/add``).  Known
-    from the database (``store``, else the one the settings name, when there is one: no
-    database yet, no listing has found anything)."""
-    if source.is_listing:
-        return
-    problems = [p for p in followed_problems(config, store) if p.source == source.name]
-    if problems:
-        raise problems[0]
-
-
-def followed_problems(config: Config, store: Store | None = None) -> list[ConfigError]:
-    """``followed_documents`` of the file, from the database (``store``, else the one
-    the settings name, when there is one); none when it cannot say (no database yet, an
-    older schema, a database down: the daemon warns then)."""
-    from storage import Store, db
-    from storage.documents import followed
-
-    url = config.settings.database_url
-    path = db.sqlite_path(url)
-    if store is None and path is not None and not path.exists():
-        return []
-    try:
-        if store is not None:
-            documents = followed(store)
-        else:
-            opened = Store(url, migrate=False)
-            try:
-                documents = followed(opened)
-            finally:
-                opened.close()
-    except MonitorError:
-        return []
-    return followed_documents(config.sources, documents, str(config.path))
 
 
 def _entry(name: str, url: str, content: str | None, interval: str | None,

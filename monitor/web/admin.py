@@ -303,7 +303,7 @@ def _entry(form: dict[str, str]) -> dict[str, Any]:
 @router.post("/add")
 async def add(request: Request) -> Response:
     """Test (``action=test``) or test and save (``action=save``) a new source."""
-    from monitor.cli.sources import refuse_followed, try_source  # as `monitor sources`
+    from monitor.trial import refuse_followed, try_source  # as `monitor sources`
 
     session, form = await _post(request)
     admin = _admin(request)
