@@ -425,8 +425,11 @@ class Checker:
         return replace(source, also=tuple(also)) if also else source
 
     async def _observe(self, source: SourceConfig, state: PageState) -> Observation:
-        # new settings of the source: the page is read whole (``settings_read``)
-        sent = (state.etag, state.last_modified) if settings_read(state) else (None, None)
+        # new settings of the source: the page is read whole (``settings_read``); so is
+        # a gone page: a file put back edited with its old time (a restore from backup,
+        # ``cp -p``, ``rsync -t``) answers 304 to the validators kept from before it went
+        sent = ((state.etag, state.last_modified)
+                if settings_read(state) and state.status != "gone" else (None, None))
         began = utcnow()
         ahead = self._diff_ahead(state)
         try:
@@ -515,7 +518,6 @@ class Checker:
             current = (state.etag, state.last_modified)
             if current != seen.validators:
                 return replace(rec, outcome=str(Outcome.SUPERSEDED))
-            rec = self._restored(source, state, rec)
             return await self._files_changed(source, state, seen, rec)
         assert got is not None
         rec = await self._inspected(source, state, seen, got, started, t0)
@@ -551,20 +553,6 @@ class Checker:
                        alerts=rec.alerts + tuple(alerts),
                        page_url=got.fetch.final_url if moved else None,
                        page_status="moved" if moved else rec.page_status)
-    def _restored(self, source: SourceConfig, state: PageState,
-                  rec: CheckRecord) -> CheckRecord:
-        """A gone page answering 304 to the validators kept from before it went: it is
-        back with the very version it had.  Its return is told (页面已恢复访问) as for
-        a 200, against the last version; no version is stored."""
-        last = state.last
-        if state.status != "gone" or last is None:
-            return rec
-        snap = snapshot(last.title, last.text, last.metadata, last.attachments or [])
-        back = [ChangeDecision(ChangeKind.RESTORED, "页面已恢复访问")]
-        return replace(rec, outcome=str(Outcome.CHANGED), changes=tuple(back),
-                       alerts=rec.alerts + tuple(self._change_alerts(
-                           source, back, state.page_id, last, snap)))
-
     async def _files_changed(self, source: SourceConfig, state: PageState,
                              seen: Observation, rec: CheckRecord) -> CheckRecord:
         """A 304 page whose attachments changed: a new version of the same page text

@@ -623,10 +623,11 @@ async def test_two_404s_are_gone_once_and_the_page_coming_back_is_restored(
     assert [a.event for a in env.alerts()] == ["change", "change"]
 
 
-async def test_a_gone_page_answering_304_when_it_comes_back_is_restored(
+async def test_a_gone_page_coming_back_is_read_whole_so_an_edit_made_meanwhile_is_seen(
         make_env: Callable[..., Env]) -> None:
-    # The validators of the last version are kept while the page is gone, so the server
-    # of a page put back as it was answers 304: that is its return all the same.
+    # A page put back edited with its old modification time (a restore from backup,
+    # `cp -p`, `rsync -t`) would answer 304 to the validators kept from before it went:
+    # a gone page is asked without them, so its return and the edit are both told.
     env = make_env()
     stamp = "Wed, 02 Dec 2026 08:00:00 GMT"
     env.serve(html(seed_page(0), **{"Last-Modified": stamp}))
@@ -635,21 +636,27 @@ async def test_a_gone_page_answering_304_when_it_comes_back_is_restored(
     await env.check()
     await env.check()
     [gone] = env.changes("gone")
+    edited = seed_page(0, edit=lambda ps: [*ps, "恢复后新增：此答复已撤回。"])
+    asked: list[bool] = []
 
     def conditional(req: Request) -> Response:
+        asked.append("if-modified-since" in req.headers)
         if req.headers.get("if-modified-since") == stamp:
             return Response(b"", status=304, headers={"Last-Modified": stamp})
-        return html(seed_page(0), **{"Last-Modified": stamp})
+        return html(edited, **{"Last-Modified": stamp})
 
     env.serve(conditional)
     back = await env.check()
-    assert back.status == 304 and back.change_kind == "restored"
+    assert asked == [False] and back.status == 200 and back.outcome is Outcome.CHANGED
     [restored] = env.changes("restored")
-    assert restored.old_version_id == v1 and restored.new_version_id is None
-    assert env.page().status == "ok" and [v.id for v in env.versions()] == [v1]
-    assert [a.change_id for a in env.alerts("change")] == [gone.id, restored.id]
-    again = await env.check()
-    assert again.outcome is Outcome.UNCHANGED and len(env.changes()) == 2
+    assert restored.old_version_id == v1
+    v2 = back.version_id
+    assert v2 is not None and v2 != v1
+    assert "此答复已撤回" in env.store.version_text(v2)
+    assert env.page().status == "ok"
+    assert gone.id in [a.change_id for a in env.alerts("change")]
+    again = await env.check()  # asked conditionally again once it is back
+    assert asked[-1] is True and again.outcome is Outcome.UNCHANGED and again.status == 304
 
 
 SOFT_404 = {  # a CMS's "page not found", answered with 200
