@@ -12,6 +12,7 @@ check is told, its diff computed against the old page read with the new settings
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -396,6 +397,11 @@ async def test_history_labels_a_settings_re_read_and_diff_notes_the_settings_edi
     assert "设置变更（页面本身未变）: 第" in history, history  # not an edit of the page
     assert history.count("正文修改") == 1  # the real edit only
     assert "设置变更后重新提取" not in history  # the label is said once, not twice
+    versions = json.loads(cli(edited, tmp_path, monkeypatch, "history", "hn-0192",
+                              "--json"))["versions"]
+    # for programs: which versions the page itself made, whatever kind the difference has
+    assert [(v["change_label"], v["reread"]) for v in versions] == [
+        (None, None), ("设置变更（页面本身未变）", "settings"), ("正文修改", None)]
     app = create_app(edited.config, edited.store)  # and the web UI's timeline and version
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://127.0.0.1") as web:
