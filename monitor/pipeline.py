@@ -735,7 +735,8 @@ class Checker:
         alerts = [a for i, c in enumerate(changes) for a in plan.change_alerts(
             self.config, source, i, utcnow(), triggers.change_text(c, None, None))]
         if streak == s.trouble_after and status != "gone":
-            alerts += self._trouble(state, "trouble", zh.failures(streak, exc.kind, exc.status))
+            alerts += self._trouble(state, "trouble", zh.failures(streak, exc.kind, exc.status,
+                                                                str(exc)))
         return CheckRecord(
             page_id=state.page_id,
             expected_last_version_id=state.last.id if state.last else None,

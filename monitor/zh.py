@@ -49,16 +49,33 @@ SENTENCES: dict[str, str] = {
 GENERIC = "检查失败"
 
 
-def describe(kind: str | None, status: int | None = None) -> str:
-    """``页面已删除或不存在（HTTP 404）``: the kind's sentence, the technical detail after."""
+# A body refused as not the page (kind "challenge", ``monitor.challenge``) is not always
+# a verification page: the reason it was refused (the error's English text) picks the
+# sentence, so a CMS that left its template unfilled is not called a block.
+_NOT_THE_PAGE: tuple[tuple[str, str], ...] = (
+    ("unrendered template placeholders", "网站返回的页面未渲染完整（残留模板占位符），不是原页面"),
+    ("error page", "网站返回的是出错页面，不是原页面"),
+    ("only redirects with JavaScript", "网站返回的是跳转页，不是原页面"),
+    ("empty body", "网站返回的页面几乎是空的，不是原页面"),
+    ("rate limited", "网站限制访问频率，返回的不是原页面"),
+)
+
+
+def describe(kind: str | None, status: int | None = None, reason: str = "") -> str:
+    """``页面已删除或不存在（HTTP 404）``: the kind's sentence, the technical detail after.
+    ``reason``: the error's own text, which tells apart the bodies refused as not the
+    page (``_NOT_THE_PAGE``)."""
     sentence = SENTENCES.get(kind or "", GENERIC)
+    if kind == "challenge":
+        sentence = next((zh for en, zh in _NOT_THE_PAGE if en in reason), sentence)
     detail = f"HTTP {status}" if status and status >= 300 else (kind or "")
     return f"{sentence}（{detail}）" if detail else sentence
 
 
-def failures(streak: int, kind: str | None, status: int | None = None) -> str:
+def failures(streak: int, kind: str | None, status: int | None = None,
+             reason: str = "") -> str:
     """The detail of a trouble alert: ``连续 3 次检查失败：请求超时（timeout）``."""
-    return f"连续 {streak} 次检查失败：{describe(kind, status)}"
+    return f"连续 {streak} 次检查失败：{describe(kind, status, reason)}"
 
 
 # --- sources.toml -----------------------------------------------------------------------

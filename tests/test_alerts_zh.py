@@ -230,6 +230,25 @@ async def test_trouble_recovery_and_gone_are_told_in_chinese(
     assert "the page is gone" not in text + html and english(text) == []
 
 
+async def test_a_page_left_unrendered_by_its_cms_is_not_called_a_block(
+        tmp_path: Path, store: Store, site: Site, smtp: SmtpServer) -> None:
+    # A body refused as "not the page" for its unfilled template is told as such: the
+    # admin looks at the site's CMS, not for a firewall.
+    w = World(tmp_path, store, site, smtp, settings=f'admin_email = "{ADMIN}"')
+    assert (await w.check(page(PARAS))).outcome is Outcome.NEW
+    broken = Response("<html><body><h1>${article.title}</h1><p>发布时间：$!{article.pubDate}"
+                      "</p><div>{{ content }}</div><div>{{ source }}</div></body></html>",
+                      headers=HTML)
+    for _ in range(3):
+        assert (await w.check(broken)).error_kind == "challenge"
+    await w.deliver()
+    [trouble] = [m for m in smtp.sink.to(ADMIN) if m["X-Monitor-Event"] == "trouble"]
+    text, _ = texts(trouble)
+    assert ("连续 3 次检查失败：网站返回的页面未渲染完整（残留模板占位符），"
+            "不是原页面（challenge）") in text
+    assert "验证页或拦截页" not in text
+
+
 def test_a_broken_sources_file_is_told_in_chinese_with_the_running_config_kept(
         tmp_path: Path, site: Site, daemons: Daemons) -> None:  # noqa: F811
     """The real daemon, a real edit of its file: the admin's mail (an .eml in the outbox,

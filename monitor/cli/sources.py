@@ -234,7 +234,7 @@ def add(url: str, name: str, title: str | None, content: str | None, interval: s
     try:
         got = asyncio.run(try_source(config.settings, source))
     except MonitorError as exc:
-        said = f"{zh.describe(exc.kind, exc.status)}"
+        said = f"{zh.describe(exc.kind, exc.status, str(exc))}"
         if not force:
             option = _option_to_fix(kind)
             err_console.print(f"[red]未添加：[/]{escape(said)}。请修改网址{option and '或 '}"

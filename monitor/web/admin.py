@@ -254,7 +254,7 @@ def _config_error(exc: ConfigError) -> str:
 def _fetch_error(exc: MonitorError) -> str:
     if isinstance(exc, ConfigError):
         return _config_error(exc)
-    return f"{describe(exc.kind, exc.status)}：{exc}"
+    return f"{describe(exc.kind, exc.status, str(exc))}：{exc}"
 
 
 @router.get("")
