@@ -73,20 +73,24 @@ async def exclusive(schedule: Schedule, page_id: int, *, name: str, wait: float,
 async def _take(schedule: Schedule, page_id: int, name: str, wait: float,
                 timezone: str) -> None:
     deadline = time.monotonic() + wait
-    told = False
+    told = retried = False
     while not await asyncio.to_thread(schedule.take, page_id, utcnow()):
         owner, until = await asyncio.to_thread(schedule.holder, page_id)
+        if owner is None and not retried:  # its lease ended between the two reads
+            retried = True  # taken again at once, the first time (not in a loop)
+            continue
         if owner and ended_here(owner) and await asyncio.to_thread(
                 schedule.take_from, page_id, owner, utcnow()):
             return
-        holder, when = owner or "another process", _until(until, timezone)
+        holder = owner or "another process"
+        lease = f", whose lease runs until {_until(until, timezone)}" if until else ""
         if time.monotonic() >= deadline:
-            raise PageBusyError(f"{name} is being checked by {holder} "
-                                f"(its lease runs until {when}); waited {wait:g} s")
+            raise PageBusyError(f"{name} is being checked by {holder}{lease}; "
+                                f"waited {wait:g} s")
         if not told:
             told = True
-            logger.warning("{}：另一进程正在检查此页，等它查完再查（waiting for {}, whose lease "
-                           "runs until {}; at most {:g} s）", name, holder, when, wait)
+            logger.warning("{}：另一进程正在检查此页，等它查完再查（waiting for {}{}; at most "
+                           "{:g} s）", name, holder, lease, wait)
         await asyncio.sleep(POLL)
 
 
