@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -134,15 +134,18 @@ _NEWEST = (sa_select(*_RAW.selected_columns, V.number, V.record_hash, V.title, V
 # links (a chain is at most rawcodec.DELTA_CHAIN_MAX long; a longer one is read a link at
 # a time, as a chain that loops would be).
 CHAIN_READ = 64
-_RAW_CHAIN = sql_text(
+_RAW_CHAIN_SQL = (
     "WITH RECURSIVE chain(id, raw_body, raw_codec, raw_base_id, depth) AS ("
-    " SELECT id, raw_body, raw_codec, raw_base_id, 1 FROM versions WHERE id = :id"
+    " SELECT id, raw_body, raw_codec, raw_base_id, 1 FROM versions WHERE id = {id}"
     " UNION ALL"
     " SELECT v.id, v.raw_body, v.raw_codec, v.raw_base_id, chain.depth + 1"
     " FROM versions v JOIN chain ON v.id = chain.raw_base_id"
-    " WHERE chain.raw_codec <> 'zstd' AND chain.depth < :depth)"
-    " SELECT id, raw_body, raw_codec, raw_base_id FROM chain ORDER BY depth"
-).columns(id=Integer, raw_body=LargeBinary, raw_codec=String, raw_base_id=Integer)
+    " WHERE chain.raw_codec <> 'zstd' AND chain.depth < {depth})"
+    " SELECT id, raw_body, raw_codec, raw_base_id FROM chain ORDER BY depth")
+_RAW_CHAIN = sql_text(_RAW_CHAIN_SQL.format(id=":id", depth=":depth")).columns(
+    id=Integer, raw_body=LargeBinary, raw_codec=String, raw_base_id=Integer)
+# SQLite: the same through the driver (``compiled.rows``), its rows plain tuples.
+_RAW_CHAIN_DRIVER = _RAW_CHAIN_SQL.format(id="?", depth="?")
 
 # The plain commit (Store._commit_plain): built once, as a check runs them every time.
 _LOCK = sa_select(P.revision, P.observed_at, P.lease_owner).where(
@@ -171,6 +174,15 @@ _UPDATE_SOURCE = update(sources).where(S.id == bindparam("id_"))
 _DEACTIVATE_SOURCE = _UPDATE_SOURCE.values(active=False)
 _SYNCED = sa_select(sync_state.c.digest).where(sync_state.c.name == "sources")
 _SYNC_DIGEST = update(sync_state).where(sync_state.c.name == "sources")
+
+
+class _ChainRow(NamedTuple):
+    """A row of ``_RAW_CHAIN`` read through the driver."""
+
+    id: int
+    raw_body: Any  # bytes as stored (SQLite keeps whatever type was written)
+    raw_codec: str
+    raw_base_id: int | None
 
 
 def _whole(version: Any) -> bool:
@@ -781,21 +793,27 @@ class Store:
 
     def _raw(self, c: Connection, version: Any) -> bytes:
         """A version's raw body (``version``: a ``_RAW`` row), through its delta chain:
-        the chain's rows in one query (``_RAW_CHAIN``), decompressed from its full copy."""
+        the chain's rows in one query (``_RAW_CHAIN``; on SQLite through the driver),
+        decompressed from its full copy in one call (``rawcodec.decompress_chain``)."""
         if _whole(version):
             return rawcodec.decompress(version.raw_body)
-        chain = [version, *c.execute(_RAW_CHAIN, {"id": version.raw_base_id,
-                                                  "depth": CHAIN_READ})]
+        chain = [version, *self._chain_rows(c, version.raw_base_id)]
         last = chain[-1]
         if _whole(last):
-            raw = rawcodec.decompress(last.raw_body)
-        elif len(chain) - 1 < CHAIN_READ:  # the query found no row for its base
+            return rawcodec.decompress_chain([row.raw_body for row in reversed(chain)])
+        if len(chain) - 1 < CHAIN_READ:  # the query found no row for its base
             raise StorageError(f"version {last.id}: delta base {last.raw_base_id} missing")
-        else:
-            raw = self._raw_link_by_link(c, last)
+        raw = self._raw_link_by_link(c, last)
         for row in reversed(chain[:-1]):
             raw = rawcodec.decompress(row.raw_body, raw)
         return raw
+
+    def _chain_rows(self, c: Connection, base_id: int) -> list[Any]:
+        """``_RAW_CHAIN``'s rows from ``base_id`` (id, raw_body, raw_codec, raw_base_id)."""
+        if self.is_sqlite:
+            return [_ChainRow(*row) for row in compiled.rows(
+                c, _RAW_CHAIN_DRIVER, (base_id, CHAIN_READ))]
+        return list(c.execute(_RAW_CHAIN, {"id": base_id, "depth": CHAIN_READ}))
 
     def _raw_link_by_link(self, c: Connection, version: Any) -> bytes:
         """``_raw`` of a chain longer than ``CHAIN_READ``, a query a link."""
