@@ -166,8 +166,16 @@ _LOCK_PAGE = sa_select(P.id, P.revision, P.observed_at, P.lease_owner,
 _LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
 _UPDATE_PAGE = update(pages).where(P.id == bindparam("page_id_"))
 _LINES = sa_select(V.line_ids).where(V.id == bindparam("id"))
-# What Store._prepare reads first: the revision it guards the rest with.
+# What Store._prepare reads first: the revision it guards the rest with, and the page's
+# newest version (its ``_NEWEST`` row), in one statement (one snapshot, one round trip).
 _PAGE_AT = sa_select(P.revision, P.last_version_id).where(P.id == bindparam("id"))
+_last = versions.alias("last")
+_PAGE_AND_NEWEST = (sa_select(P.revision, P.last_version_id, *_NEWEST.selected_columns)
+                    .select_from(pages.outerjoin(versions, V.id == sa_select(_last.c.id)
+                                                 .where(_last.c.page_id == P.id)
+                                                 .order_by(_last.c.id.desc()).limit(1)
+                                                 .scalar_subquery()))
+                    .where(P.id == bindparam("id")))
 # Store.sync_sources: every source's row, then the changes as executemany.
 _SOURCES = sa_select(S.id, S.name, S.url, S.tags, S.config, S.active)
 _UPDATE_SOURCE = update(sources).where(S.id == bindparam("id_"))
@@ -203,6 +211,65 @@ def _load_orm() -> None:
 def _raw_row(c: Connection, version_id: int) -> Any:
     """What reading a version's raw body needs (its row of ``_RAW``), or None."""
     return c.execute(_RAW, {"id": version_id}).first()
+
+
+class _NewestRow(NamedTuple):
+    """A ``_NEWEST`` row read through the driver (``_page_and_newest``)."""
+
+    id: int
+    raw_body: Any
+    raw_codec: str
+    raw_base_id: int | None
+    raw_chain: int
+    line_ids: Any
+    field_ids: Any
+    number: int
+    record_hash: str
+    title: str
+    meta: Any
+
+
+def _page_and_newest(c: Connection, page_id: int) -> tuple[int | None, int | None, Any]:
+    """The page's revision and last version id (None, None: no such page) and its
+    newest version's ``_NEWEST`` row (None: none), read together (``_PAGE_AND_NEWEST``).
+    On SQLite through the driver, each value through the bind processor SQLAlchemy's
+    result would apply (``meta``: JSON), as ``compiled`` writes them."""
+    if c.dialect.name != "sqlite":
+        row = c.execute(_PAGE_AND_NEWEST, {"id": page_id}).first()
+        if row is None:
+            return None, None, None
+        return row[0], row[1], None if row[2] is None else _NewestRow(*row[2:])
+    sql, args, procs = _driver_form(c)
+    got = compiled.rows(c, sql, tuple(page_id if a is _ID else a for a in args))
+    if not got:
+        return None, None, None
+    row = got[0]
+    if row[2] is None:
+        return row[0], row[1], None
+    return row[0], row[1], _NewestRow(*(v if p is None else p(v)
+                                        for v, p in zip(row[2:], procs, strict=True)))
+
+
+_DRIVER_FORM: dict[str, tuple[str, tuple[Any, ...], list[Any]]] = {}
+_ID = object()  # the place of the page id among the statement's arguments
+
+
+def _driver_form(c: Connection) -> tuple[str, tuple[Any, ...], list[Any]]:
+    """``_PAGE_AND_NEWEST`` compiled for SQLite's driver (``?`` marks), its arguments
+    (the page id's place ``_ID``; the others, the ``LIMIT``'s, as compiled) and the
+    result processors of its ``_NEWEST`` columns (None: the value as the driver gives
+    it)."""
+    try:
+        return _DRIVER_FORM["sqlite"]
+    except KeyError:
+        cp = _PAGE_AND_NEWEST.compile(dialect=c.dialect)
+        assert cp.positiontup is not None
+        values = cp.construct_params({"id": 0})
+        args = tuple(_ID if name == "id" else values[name] for name in cp.positiontup)
+        procs = [col.type._cached_result_processor(c.dialect, None)
+                 for col in _NEWEST.selected_columns]
+        out = _DRIVER_FORM["sqlite"] = (cp.string, args, procs)
+        return out
 
 
 def _previous(c: Connection, newest: Any, last_version_id: int | None) -> Any:
@@ -667,9 +734,7 @@ class Store:
 
         try:
             with self._translated(), self.engine.connect() as c:
-                at = c.execute(_PAGE_AT, {"id": page_id}).first()
-                revision, last_id = (None, None) if at is None else tuple(at)
-                newest = c.execute(_NEWEST, {"page_id": page_id}).first()
+                revision, last_id, newest = _page_and_newest(c, page_id)
                 previous = _previous(c, newest, last_id)
                 raw = self._compress(c, previous, new.raw)
                 lines = paragraphs.plan(c, page_id, paragraphs.lines_of(new.text),
