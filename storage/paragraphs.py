@@ -23,6 +23,7 @@ that changed one line costs about ten bytes of ids, not a 4-byte id per line.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -79,10 +80,24 @@ def encode(ids: Sequence[int]) -> bytes:
 
 
 def runs(blob: bytes | None) -> list[tuple[int, int]]:
-    """The id list as ``(first, last)`` runs, without expanding it."""
+    """The id list as ``(first, last)`` runs, without expanding it.  The last few
+    lists decoded are kept (``_runs_kept``): a changed check decodes its last version's
+    line list for the text (``text_of``), then again with its field list for the spans
+    it closes and the fields it may keep (``Store._prepare``)."""
     if blob is not None and not isinstance(blob, bytes | bytearray | memoryview):
         raise StorageError("a stored paragraph list is not bytes",
                            detail=f"{type(blob).__name__} {str(blob)[:40]!r}")
+    if type(blob) is bytes:
+        return list(_runs_kept(blob))
+    return _runs(blob)
+
+
+@functools.lru_cache(maxsize=64)
+def _runs_kept(blob: bytes) -> tuple[tuple[int, int], ...]:
+    return tuple(_runs(blob))
+
+
+def _runs(blob: bytes | bytearray | memoryview | None) -> list[tuple[int, int]]:
     nums, n, shift = [], 0, 0
     for byte in blob or b"":
         n |= (byte & 0x7F) << shift

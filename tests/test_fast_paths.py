@@ -1322,7 +1322,8 @@ def test_a_delta_chain_read_in_one_call_is_the_body_read_a_link_at_a_time() -> N
     every body of a chain as decompressing it a link at a time does: real pages edited
     (a sentence added, a counter moved, a block removed, a body emptied and refilled,
     a page grown past the first body's size); and a damaged link, or a blob that is
-    not bytes, is said as a link at a time says it."""
+    not bytes, is said as a link at a time says it (and the thread's reader reads the
+    next chain right)."""
     from monitor.errors import StorageError
     from storage import rawcodec
 
@@ -1350,6 +1351,7 @@ def test_a_delta_chain_read_in_one_call_is_the_body_read_a_link_at_a_time() -> N
     with pytest.raises(StorageError) as slow:
         _link_by_link(damaged)
     assert (str(fast.value), fast.value.detail) == (str(slow.value), slow.value.detail)
+    assert rawcodec.decompress_chain(blobs) == bodies[-1]  # the reader, after an error
     with pytest.raises(StorageError, match="not bytes"):
         rawcodec.decompress_chain([blobs[0], "text"])  # type: ignore[list-item]
 
@@ -1431,3 +1433,30 @@ def test_a_text_read_by_id_ranges_is_the_text_read_by_ids(
     assert got[paragraphs.RUNS] == got[0]
     assert got[0][0] == "\n".join(picked)
     assert got[0][1] == {t: i for t, i in zip(picked, ids, strict=True)}
+
+
+def test_id_lists_decoded_again_are_decoded_as_the_first_time() -> None:
+    """An id list decoded again (``paragraphs.runs``: the last few kept) gives the runs
+    and ids of its first decoding, whatever was done to the lists handed out before;
+    bytes of other types and damaged lists are decoded, or refused, as before."""
+    from monitor.errors import StorageError
+    from storage import paragraphs
+
+    rng = random.Random(11)
+    lists = [[rng.randrange(1, 400) for _ in range(rng.randrange(0, 60))] for _ in range(200)]
+    blobs = [paragraphs.encode(ids) for ids in lists]
+    first = [paragraphs.runs(b) for b in blobs]
+    for ids, blob, got in zip(lists, blobs, first, strict=True):
+        assert paragraphs.decode(blob) == ids
+        got.append((0, 0))  # a caller's change to its list
+        got.clear()
+    for _ in range(2):
+        for ids, blob in zip(lists, blobs, strict=True):
+            assert paragraphs.decode(blob) == ids
+            assert paragraphs.decode(bytearray(blob)) == ids
+            assert paragraphs.decode(memoryview(blob)) == ids
+    with pytest.raises(StorageError, match="damaged"):
+        paragraphs.runs(b"\x02")
+    with pytest.raises(StorageError, match="not bytes"):
+        paragraphs.runs("\x02\x00")  # type: ignore[arg-type]
+    assert paragraphs.runs(None) == []
