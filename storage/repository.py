@@ -167,7 +167,8 @@ _LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
 _UPDATE_PAGE = update(pages).where(P.id == bindparam("page_id_"))
 _LINES = sa_select(V.line_ids).where(V.id == bindparam("id"))
 # What Store._prepare reads first: the revision it guards the rest with, and the page's
-# newest version (its ``_NEWEST`` row), in one statement (one snapshot, one round trip).
+# newest version (its ``_NEWEST`` row), in one statement (one snapshot, one round trip;
+# ``_PAGE_AT`` and ``_NEWEST`` read apart are what tests/test_fast_paths.py compares it to).
 _PAGE_AT = sa_select(P.revision, P.last_version_id).where(P.id == bindparam("id"))
 _last = versions.alias("last")
 _PAGE_AND_NEWEST = (sa_select(P.revision, P.last_version_id, *_NEWEST.selected_columns)
@@ -232,8 +233,8 @@ class _NewestRow(NamedTuple):
 def _page_and_newest(c: Connection, page_id: int) -> tuple[int | None, int | None, Any]:
     """The page's revision and last version id (None, None: no such page) and its
     newest version's ``_NEWEST`` row (None: none), read together (``_PAGE_AND_NEWEST``).
-    On SQLite through the driver, each value through the bind processor SQLAlchemy's
-    result would apply (``meta``: JSON), as ``compiled`` writes them."""
+    On SQLite through the driver, each value through the result processor SQLAlchemy's
+    result would apply (``meta``: JSON), as ``compiled`` writes through the driver."""
     if c.dialect.name != "sqlite":
         row = c.execute(_PAGE_AND_NEWEST, {"id": page_id}).first()
         if row is None:
