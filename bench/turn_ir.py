@@ -6,12 +6,15 @@ CPU time of a ~1 ms turn on a shared machine moves with its neighbours; instruct
 counts do not.  This runs itself again under ``valgrind --tool=callgrind`` twice, with
 collection off at the start, and toggles it (``CALLGRIND_TOGGLE_COLLECT``, from a
 three-line C helper compiled here with ``cc``) when the SQLite store's turn
-(``storage.turns``) is taken and given back, then around each ``commit_check``.  The
+(``storage.turns``) is taken and given back, then around each ``commit_check``, then
+around each read of the last version's text for the diff (``LastVersion.text``: a
+changed check's other read of the store; ``--case changed`` only).  The
 pages are ``bench.bench_commit``'s: ``--pages`` get a first version and two changed
 ones untimed, then ``--rounds`` changed versions each are counted (``--case changed``),
 or ``--pages`` more pages' first versions (``--case first``).  Printed: instructions
-per commit, in the turn and in all (``--keep DIR``: callgrind's files kept there, for
-``callgrind_annotate``).  Needs ``valgrind``, its ``callgrind.h`` and ``cc``.
+per commit, in the turn and in all, and of the text read a check (``--keep DIR``:
+callgrind's files kept there, for ``callgrind_annotate``).  Needs ``valgrind``, its
+``callgrind.h`` and ``cc``.
 """
 
 from __future__ import annotations
@@ -52,8 +55,26 @@ class _Toggled:
         return self.turn.__exit__(*exc)
 
 
+class _TextClock:
+    """``bench_commit.Clock``'s place in ``check``: the old text's read counted
+    (``mode`` text), nothing else timed."""
+
+    def __init__(self, cg: Any, on: bool) -> None:
+        self.cg, self.on = cg, on
+
+    def __call__(self, part: str, fn: Any) -> Any:
+        toggled = self.on and part == "old text"
+        if toggled:
+            self.cg.cg_toggle()
+        try:
+            return fn()
+        finally:
+            if toggled:
+                self.cg.cg_toggle()
+
+
 def _inside(lib: str, mode: str, case: str, pages: int, rounds: int) -> None:
-    """The run under callgrind: ``mode`` turn or commit."""
+    """The run under callgrind: ``mode`` turn, commit or text."""
     from bench import bench_commit as bc
     from bench.bench_checkdb import version
     from monitor.config import SourceConfig
@@ -94,8 +115,9 @@ def _inside(lib: str, mode: str, case: str, pages: int, rounds: int) -> None:
         store.commit_check = counted  # type: ignore[method-assign]
         cg.cg_start()
         turn.on = mode == "turn"
+        clock = _TextClock(cg, mode == "text")
         for s, new in todo:
-            bc.check(store, s, new, bc.Clock())
+            bc.check(store, s, new, clock)  # type: ignore[arg-type]
         store.close()
 
 
@@ -148,9 +170,10 @@ def main() -> None:
         subprocess.run(
             ["cc", "-O1", "-shared", "-fPIC", "-o", lib, str(Path(tmp) / "cg.c")], check=True
         )
-        for mode in ("turn", "commit"):
+        for mode in ("turn", "commit", "text")[:3 if args.case == "changed" else 2]:
             ir = _count(lib, mode, args, tmp)
-            print(f"{args.case}: {mode:6} {ir / commits / 1e6:.2f} M instructions a commit")
+            print(f"{args.case}: {mode:6} {ir / commits / 1e6:.2f} M instructions a "
+                  + ("check" if mode == "text" else "commit"))
             if args.keep:  # for callgrind_annotate: where the instructions went
                 Path(args.keep).mkdir(parents=True, exist_ok=True)
                 (Path(tmp) / f"callgrind.{mode}").replace(Path(args.keep) / f"callgrind.{mode}")

@@ -23,6 +23,7 @@ that changed one line costs about ten bytes of ids, not a 4-byte id per line.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -79,10 +80,24 @@ def encode(ids: Sequence[int]) -> bytes:
 
 
 def runs(blob: bytes | None) -> list[tuple[int, int]]:
-    """The id list as ``(first, last)`` runs, without expanding it."""
+    """The id list as ``(first, last)`` runs, without expanding it.  The last few
+    lists decoded are kept (``_runs_kept``): a changed check decodes its last version's
+    line list for the text (``text_of``), then again with its field list for the spans
+    it closes and the fields it may keep (``Store._prepare``)."""
     if blob is not None and not isinstance(blob, bytes | bytearray | memoryview):
         raise StorageError("a stored paragraph list is not bytes",
                            detail=f"{type(blob).__name__} {str(blob)[:40]!r}")
+    if type(blob) is bytes:
+        return list(_runs_kept(blob))
+    return _runs(blob)
+
+
+@functools.lru_cache(maxsize=64)
+def _runs_kept(blob: bytes) -> tuple[tuple[int, int], ...]:
+    return tuple(_runs(blob))
+
+
+def _runs(blob: bytes | bytearray | memoryview | None) -> list[tuple[int, int]]:
     nums, n, shift = [], 0, 0
     for byte in blob or b"":
         n |= (byte & 0x7F) << shift
@@ -384,24 +399,22 @@ def texts(s: Session | Connection, ids: Iterable[int]) -> dict[int, tuple[str, s
 RUNS = 50  # a version's id list in at most this many runs is read by range
 
 
-def _texts_of_runs(c: Connection, spans: Sequence[tuple[int, int]]
-                   ) -> dict[int, tuple[str, str]]:
-    """``texts`` of the ids of these runs, each run an id range (``BETWEEN``): a
-    version's lines are a few runs, and two bounds a run cost less to bind and to look
-    up than an ``IN`` list of every id."""
+def _rows_of_runs(c: Connection, spans: Sequence[tuple[int, int]]) -> list[tuple[int, str, str]]:
+    """The ``(id, field, text)`` rows of the ids of these runs, each run an id range
+    (``BETWEEN``): a version's lines are a few runs, and two bounds a run cost less to
+    bind and to look up than an ``IN`` list of every id."""
     if not spans:
-        return {}
+        return []
     if c.dialect.name == "sqlite":
-        rows = compiled.rows(
+        return compiled.rows(
             c, "SELECT id, field, text FROM paragraphs WHERE "
             + " OR ".join(["id BETWEEN ? AND ?"] * len(spans)),
             tuple(bound for span in spans for bound in span))
-    else:
-        rows = c.execute(sql("SELECT id, field, text FROM paragraphs WHERE " + " OR ".join(
+    return [tuple(row) for row in c.execute(sql(  # type: ignore[misc]
+        "SELECT id, field, text FROM paragraphs WHERE " + " OR ".join(
             f"id BETWEEN :a{k} AND :b{k}" for k in range(len(spans)))),
-            {f"{ab}{k}": bound for k, span in enumerate(spans)
-             for ab, bound in zip("ab", span, strict=True)})
-    return {pid: (field, text) for pid, field, text in rows}
+        {f"{ab}{k}": bound for k, span in enumerate(spans)
+         for ab, bound in zip("ab", span, strict=True)})]
 
 
 def join(ids: Sequence[int], found: dict[int, tuple[str, str]], version_id: int) -> str:
@@ -417,13 +430,31 @@ def join(ids: Sequence[int], found: dict[int, tuple[str, str]], version_id: int)
 
 def text_of(s: Session | Connection, version_id: int, lines: bytes | None,
             remember: LinesRead | None = None) -> str:
+    """A version's text from its id list (``lines``).  ``remember``: its body lines'
+    ids are kept there, text → id (``LinesRead``), taken from the rows read (a page has
+    one paragraph of a field and text, so the rows of the version's ids are the map)."""
     spans = runs(lines)
     ids = [i for first, last in spans for i in range(first, last + 1)]
-    found = _texts_of_runs(_core(s), spans) if len(spans) <= RUNS else texts(s, ids)
-    text = join(ids, found, version_id)
+    if len(spans) <= RUNS:
+        rows = _rows_of_runs(_core(s), spans)
+    else:
+        rows = [(pid, field, text) for pid, (field, text) in texts(s, ids).items()]
+    text = _join_texts(ids, {pid: text for pid, _, text in rows}, version_id)
     if remember is not None:
-        remember.put(version_id, {found[i][1]: i for i in ids if found[i][0] == BODY})
+        remember.put(version_id, {text: pid for pid, field, text in rows if field == BODY})
     return text
+
+
+def _join_texts(ids: Sequence[int], text_by: dict[int, str], version_id: int) -> str:
+    """``join`` of an id → text map."""
+    try:
+        return "\n".join(map(text_by.__getitem__, ids))
+    except KeyError as exc:
+        raise StorageError(f"version {version_id}: paragraph {exc.args[0]} is missing") from None
+    except TypeError:  # SQLite keeps whatever is written: bytes where text should be
+        bad = next(i for i in ids if not isinstance(text_by[i], str))
+        raise StorageError(f"version {version_id}: paragraph {bad} is not text",
+                           detail=f"paragraph {bad}: {text_by[bad]!r:.60}") from None
 
 
 def texts_of(s: Session | Connection, versions: Sequence[tuple[int, bytes | None]]

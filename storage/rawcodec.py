@@ -16,9 +16,19 @@ against 0.27 ms; on a 1 MB page with five edits 856 bytes against 3,643, 2.0 aga
 any of these settings read back the same: the parameters are the compressor's only.
 The sizes of the body and its base are given, so zstd sizes its match tables for
 them (0.16 against 0.18 ms a delta, the same bytes within 1%).
+
+A delta chain is read back in one call (``decompress_chain``): zstd's content
+dictionary chain, one decompression context whose history each link is decompressed
+with, where a link at a time (``decompress``) made a dictionary object (a copy of the
+body before) and a context a link.  A chain of ten links of 120 KB: 0.16 against
+0.57 ms; the same bytes (any failure is retried a link at a time, which says what it
+says).
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
 
 import zstandard
 
@@ -53,3 +63,34 @@ def decompress(blob: bytes, base: bytes | None = None) -> bytes:
                                           max_window_size=1 << 31).decompress(blob)
     except zstandard.ZstdError as exc:
         raise StorageError("a stored raw body cannot be decompressed", detail=str(exc)) from None
+
+
+def decompress_chain(blobs: Sequence[bytes]) -> bytes:
+    """The raw body at the end of a delta chain: ``blobs[0]`` stored whole, each next
+    one a delta against the body before it; what ``decompress`` gives a link at a time,
+    in one call.  A chain it cannot read (a damaged blob, a frame without its content
+    size) is read a link at a time, so the error, or the body, is ``decompress``'s."""
+    for blob in blobs:
+        if not isinstance(blob, bytes | bytearray | memoryview):
+            decompress(blob)  # not bytes: said as decompress says it
+    try:
+        return _chain_reader().decompress_content_dict_chain(list(blobs))
+    except (zstandard.ZstdError, ValueError):
+        raw = decompress(blobs[0])
+        for blob in blobs[1:]:
+            raw = decompress(blob, raw)
+        return raw
+
+
+_LOCAL = threading.local()
+
+
+def _chain_reader() -> zstandard.ZstdDecompressor:
+    """This thread's decompressor of delta chains, made once: making one (its context)
+    cost more than reading a bench page's chain with it (python-zstandard resets its
+    context at each call; it is not to be shared between threads).  Its memory stays
+    that of one context, ~0.12 MB, whatever the bodies (measured up to 5 MB)."""
+    reader = getattr(_LOCAL, "chain", None)
+    if reader is None:
+        reader = _LOCAL.chain = zstandard.ZstdDecompressor(max_window_size=1 << 31)
+    return reader

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -134,15 +134,18 @@ _NEWEST = (sa_select(*_RAW.selected_columns, V.number, V.record_hash, V.title, V
 # links (a chain is at most rawcodec.DELTA_CHAIN_MAX long; a longer one is read a link at
 # a time, as a chain that loops would be).
 CHAIN_READ = 64
-_RAW_CHAIN = sql_text(
+_RAW_CHAIN_SQL = (
     "WITH RECURSIVE chain(id, raw_body, raw_codec, raw_base_id, depth) AS ("
-    " SELECT id, raw_body, raw_codec, raw_base_id, 1 FROM versions WHERE id = :id"
+    " SELECT id, raw_body, raw_codec, raw_base_id, 1 FROM versions WHERE id = {id}"
     " UNION ALL"
     " SELECT v.id, v.raw_body, v.raw_codec, v.raw_base_id, chain.depth + 1"
     " FROM versions v JOIN chain ON v.id = chain.raw_base_id"
-    " WHERE chain.raw_codec <> 'zstd' AND chain.depth < :depth)"
-    " SELECT id, raw_body, raw_codec, raw_base_id FROM chain ORDER BY depth"
-).columns(id=Integer, raw_body=LargeBinary, raw_codec=String, raw_base_id=Integer)
+    " WHERE chain.raw_codec <> 'zstd' AND chain.depth < {depth})"
+    " SELECT id, raw_body, raw_codec, raw_base_id FROM chain ORDER BY depth")
+_RAW_CHAIN = sql_text(_RAW_CHAIN_SQL.format(id=":id", depth=":depth")).columns(
+    id=Integer, raw_body=LargeBinary, raw_codec=String, raw_base_id=Integer)
+# SQLite: the same through the driver (``compiled.rows``), its rows plain tuples.
+_RAW_CHAIN_DRIVER = _RAW_CHAIN_SQL.format(id="?", depth="?")
 
 # The plain commit (Store._commit_plain): built once, as a check runs them every time.
 _LOCK = sa_select(P.revision, P.observed_at, P.lease_owner).where(
@@ -163,14 +166,32 @@ _LOCK_PAGE = sa_select(P.id, P.revision, P.observed_at, P.lease_owner,
 _LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
 _UPDATE_PAGE = update(pages).where(P.id == bindparam("page_id_"))
 _LINES = sa_select(V.line_ids).where(V.id == bindparam("id"))
-# What Store._prepare reads first: the revision it guards the rest with.
+# What Store._prepare reads first: the revision it guards the rest with, and the page's
+# newest version (its ``_NEWEST`` row), in one statement (one snapshot, one round trip;
+# ``_PAGE_AT`` and ``_NEWEST`` read apart are what tests/test_fast_paths.py compares it to).
 _PAGE_AT = sa_select(P.revision, P.last_version_id).where(P.id == bindparam("id"))
+_last = versions.alias("last")
+_PAGE_AND_NEWEST = (sa_select(P.revision, P.last_version_id, *_NEWEST.selected_columns)
+                    .select_from(pages.outerjoin(versions, V.id == sa_select(_last.c.id)
+                                                 .where(_last.c.page_id == P.id)
+                                                 .order_by(_last.c.id.desc()).limit(1)
+                                                 .scalar_subquery()))
+                    .where(P.id == bindparam("id")))
 # Store.sync_sources: every source's row, then the changes as executemany.
 _SOURCES = sa_select(S.id, S.name, S.url, S.tags, S.config, S.active)
 _UPDATE_SOURCE = update(sources).where(S.id == bindparam("id_"))
 _DEACTIVATE_SOURCE = _UPDATE_SOURCE.values(active=False)
 _SYNCED = sa_select(sync_state.c.digest).where(sync_state.c.name == "sources")
 _SYNC_DIGEST = update(sync_state).where(sync_state.c.name == "sources")
+
+
+class _ChainRow(NamedTuple):
+    """A row of ``_RAW_CHAIN`` read through the driver."""
+
+    id: int
+    raw_body: Any  # bytes as stored (SQLite keeps whatever type was written)
+    raw_codec: str
+    raw_base_id: int | None
 
 
 def _whole(version: Any) -> bool:
@@ -191,6 +212,65 @@ def _load_orm() -> None:
 def _raw_row(c: Connection, version_id: int) -> Any:
     """What reading a version's raw body needs (its row of ``_RAW``), or None."""
     return c.execute(_RAW, {"id": version_id}).first()
+
+
+class _NewestRow(NamedTuple):
+    """A ``_NEWEST`` row read through the driver (``_page_and_newest``)."""
+
+    id: int
+    raw_body: Any
+    raw_codec: str
+    raw_base_id: int | None
+    raw_chain: int
+    line_ids: Any
+    field_ids: Any
+    number: int
+    record_hash: str
+    title: str
+    meta: Any
+
+
+def _page_and_newest(c: Connection, page_id: int) -> tuple[int | None, int | None, Any]:
+    """The page's revision and last version id (None, None: no such page) and its
+    newest version's ``_NEWEST`` row (None: none), read together (``_PAGE_AND_NEWEST``).
+    On SQLite through the driver, each value through the result processor SQLAlchemy's
+    result would apply (``meta``: JSON), as ``compiled`` writes through the driver."""
+    if c.dialect.name != "sqlite":
+        row = c.execute(_PAGE_AND_NEWEST, {"id": page_id}).first()
+        if row is None:
+            return None, None, None
+        return row[0], row[1], None if row[2] is None else _NewestRow(*row[2:])
+    sql, args, procs = _driver_form(c)
+    got = compiled.rows(c, sql, tuple(page_id if a is _ID else a for a in args))
+    if not got:
+        return None, None, None
+    row = got[0]
+    if row[2] is None:
+        return row[0], row[1], None
+    return row[0], row[1], _NewestRow(*(v if p is None else p(v)
+                                        for v, p in zip(row[2:], procs, strict=True)))
+
+
+_DRIVER_FORM: dict[str, tuple[str, tuple[Any, ...], list[Any]]] = {}
+_ID = object()  # the place of the page id among the statement's arguments
+
+
+def _driver_form(c: Connection) -> tuple[str, tuple[Any, ...], list[Any]]:
+    """``_PAGE_AND_NEWEST`` compiled for SQLite's driver (``?`` marks), its arguments
+    (the page id's place ``_ID``; the others, the ``LIMIT``'s, as compiled) and the
+    result processors of its ``_NEWEST`` columns (None: the value as the driver gives
+    it)."""
+    try:
+        return _DRIVER_FORM["sqlite"]
+    except KeyError:
+        cp = _PAGE_AND_NEWEST.compile(dialect=c.dialect)
+        assert cp.positiontup is not None
+        values = cp.construct_params({"id": 0})
+        args = tuple(_ID if name == "id" else values[name] for name in cp.positiontup)
+        procs = [col.type._cached_result_processor(c.dialect, None)
+                 for col in _NEWEST.selected_columns]
+        out = _DRIVER_FORM["sqlite"] = (cp.string, args, procs)
+        return out
 
 
 def _previous(c: Connection, newest: Any, last_version_id: int | None) -> Any:
@@ -655,9 +735,7 @@ class Store:
 
         try:
             with self._translated(), self.engine.connect() as c:
-                at = c.execute(_PAGE_AT, {"id": page_id}).first()
-                revision, last_id = (None, None) if at is None else tuple(at)
-                newest = c.execute(_NEWEST, {"page_id": page_id}).first()
+                revision, last_id, newest = _page_and_newest(c, page_id)
                 previous = _previous(c, newest, last_id)
                 raw = self._compress(c, previous, new.raw)
                 lines = paragraphs.plan(c, page_id, paragraphs.lines_of(new.text),
@@ -781,21 +859,27 @@ class Store:
 
     def _raw(self, c: Connection, version: Any) -> bytes:
         """A version's raw body (``version``: a ``_RAW`` row), through its delta chain:
-        the chain's rows in one query (``_RAW_CHAIN``), decompressed from its full copy."""
+        the chain's rows in one query (``_RAW_CHAIN``; on SQLite through the driver),
+        decompressed from its full copy in one call (``rawcodec.decompress_chain``)."""
         if _whole(version):
             return rawcodec.decompress(version.raw_body)
-        chain = [version, *c.execute(_RAW_CHAIN, {"id": version.raw_base_id,
-                                                  "depth": CHAIN_READ})]
+        chain = [version, *self._chain_rows(c, version.raw_base_id)]
         last = chain[-1]
         if _whole(last):
-            raw = rawcodec.decompress(last.raw_body)
-        elif len(chain) - 1 < CHAIN_READ:  # the query found no row for its base
+            return rawcodec.decompress_chain([row.raw_body for row in reversed(chain)])
+        if len(chain) - 1 < CHAIN_READ:  # the query found no row for its base
             raise StorageError(f"version {last.id}: delta base {last.raw_base_id} missing")
-        else:
-            raw = self._raw_link_by_link(c, last)
+        raw = self._raw_link_by_link(c, last)
         for row in reversed(chain[:-1]):
             raw = rawcodec.decompress(row.raw_body, raw)
         return raw
+
+    def _chain_rows(self, c: Connection, base_id: int) -> list[Any]:
+        """``_RAW_CHAIN``'s rows from ``base_id`` (id, raw_body, raw_codec, raw_base_id)."""
+        if self.is_sqlite:
+            return [_ChainRow(*row) for row in compiled.rows(
+                c, _RAW_CHAIN_DRIVER, (base_id, CHAIN_READ))]
+        return list(c.execute(_RAW_CHAIN, {"id": base_id, "depth": CHAIN_READ}))
 
     def _raw_link_by_link(self, c: Connection, version: Any) -> bytes:
         """``_raw`` of a chain longer than ``CHAIN_READ``, a query a link."""

@@ -1297,3 +1297,166 @@ def test_lines_split_once_for_every_reader_are_each_texts_own() -> None:
         assert canon.text_lines(t) == tuple(t.split("\n"))
         assert detect._paragraphs(t) == [p for line in t.split("\n") if (p := line.strip())]
         assert canon.canonical_text(t) == fresh.get(t, canon.canonical_text(t))
+
+
+def _chain_of(bodies: list[bytes]) -> list[bytes]:
+    """The blobs ``Store`` stores for these bodies of a page: the first whole, each
+    next one a delta against the body before it."""
+    from storage import rawcodec
+
+    return [rawcodec.compress(bodies[0])] + [
+        rawcodec.compress(b, a) for a, b in itertools.pairwise(bodies)]
+
+
+def _link_by_link(blobs: list[bytes]) -> bytes:
+    from storage import rawcodec
+
+    raw = rawcodec.decompress(blobs[0])
+    for blob in blobs[1:]:
+        raw = rawcodec.decompress(blob, raw)
+    return raw
+
+
+def test_a_delta_chain_read_in_one_call_is_the_body_read_a_link_at_a_time() -> None:
+    """``rawcodec.decompress_chain`` (zstd's content dictionary chain, one call) gives
+    every body of a chain as decompressing it a link at a time does: real pages edited
+    (a sentence added, a counter moved, a block removed, a body emptied and refilled,
+    a page grown past the first body's size); and a damaged link, or a blob that is
+    not bytes, is said as a link at a time says it (and the thread's reader reads the
+    next chain right)."""
+    from monitor.errors import StorageError
+    from storage import rawcodec
+
+    rng = random.Random(5)
+    bodies = [seed_page(0)]
+    for n in range(rawcodec.DELTA_CHAIN_MAX + 2):
+        b = bytearray(bodies[-1])
+        at = rng.randrange(len(b) + 1)
+        if n == 4:
+            b = bytearray()  # emptied
+        elif n == 7:
+            b = bytearray(seed_page(1) * 3)  # refilled, larger than any before
+        elif n % 3 == 0:
+            del b[at:at + 500]
+        else:
+            b[at:at] = f"第{n}段：新增内容。浏览次数：{n * 7}".encode()
+        bodies.append(bytes(b))
+    blobs = _chain_of(bodies)
+    for end in range(1, len(blobs) + 1):
+        assert rawcodec.decompress_chain(blobs[:end]) == _link_by_link(blobs[:end]) \
+            == bodies[end - 1]
+    damaged = [*blobs[:3], blobs[3][:-4] + b"\x00\x00\x00\x00", *blobs[4:6]]
+    with pytest.raises(StorageError, match="cannot be decompressed") as fast:
+        rawcodec.decompress_chain(damaged)
+    with pytest.raises(StorageError) as slow:
+        _link_by_link(damaged)
+    assert (str(fast.value), fast.value.detail) == (str(slow.value), slow.value.detail)
+    assert rawcodec.decompress_chain(blobs) == bodies[-1]  # the reader, after an error
+    with pytest.raises(StorageError, match="not bytes"):
+        rawcodec.decompress_chain([blobs[0], "text"])  # type: ignore[list-item]
+
+
+def test_a_page_and_its_newest_version_read_together_are_the_rows_read_apart(
+        store: object) -> None:
+    """``Store._prepare``'s first read (``_page_and_newest``: one statement, on SQLite
+    through the driver) gives the page's revision and last version id and its newest
+    version's row, value for value and type for type, as ``_PAGE_AT`` and ``_NEWEST``
+    read apart do: a page without versions, with one, with several (metadata of
+    Chinese labels, an empty title), and no such page."""
+    import hashlib
+
+    from monitor.config import SourceConfig
+    from storage import repository
+    from storage.instant import utcnow
+    from storage.records import CheckRecord, NewVersion
+
+    srcs = [SourceConfig(name=f"p{i}", url=f"http://www.example.gov.cn/{i}.html")
+            for i in range(3)]
+    store.sync_sources(srcs)  # type: ignore[attr-defined]
+    for i, src in enumerate(srcs):
+        for n in range(i):
+            state = store.page_state(src)  # type: ignore[attr-defined]
+            raw = f"<p>第{n}版</p>".encode()
+            store.commit_check(CheckRecord(  # type: ignore[attr-defined]
+                page_id=state.page_id,
+                expected_last_version_id=state.last.id if state.last else None,
+                expected_revision=state.revision, started_at=utcnow(), duration=0.1,
+                outcome="changed" if state.last else "new", version=NewVersion(
+                    content_hash=f"c{n}", title="" if n else "通知", text=f"第{n}版",
+                    metadata={"文号": f"湘〔2026〕{n}号"} if n else {}, raw=raw,
+                    raw_sha256=hashlib.sha256(raw).hexdigest(), http_status=200,
+                    headers={}, url=src.url, charset="utf-8", fetched_at=utcnow())))
+    ids = [store.page_state(s).page_id for s in srcs]  # type: ignore[attr-defined]
+    with store.engine.connect() as c:  # type: ignore[attr-defined]
+        for page_id in [*ids, max(ids) + 100]:
+            at = c.execute(repository._PAGE_AT, {"id": page_id}).first()
+            newest = c.execute(repository._NEWEST, {"page_id": page_id}).first()
+            revision, last_id, row = repository._page_and_newest(c, page_id)
+            assert (revision, last_id) == ((None, None) if at is None else tuple(at))
+            if newest is None:
+                assert row is None
+                continue
+            assert row._fields == tuple(newest._fields)
+            assert list(row) == list(newest)
+            assert [type(v) for v in row] == [type(v) for v in newest]
+        assert sum(repository._page_and_newest(c, i)[2] is not None for i in ids) == 2
+
+
+def test_a_text_read_by_id_ranges_is_the_text_read_by_ids(
+        store: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A version's text read by its runs of ids (``BETWEEN``, the rows joined and its
+    body lines remembered from them) is the text, and the lines remembered are the
+    ones, read by its list of ids (``IN``, more than ``RUNS`` runs): lines moved,
+    repeated, blank, and a title paragraph that is also a body line's text."""
+    from monitor.config import SourceConfig
+    from storage import paragraphs
+
+    src = SourceConfig(name="page", url="http://www.example.gov.cn/a.html")
+    store.sync_sources([src])  # type: ignore[attr-defined]
+    page_id = store.page_state(src).page_id  # type: ignore[attr-defined]
+    rng = random.Random(3)
+    lines = [f"第{i}条　措施{i % 7}。" for i in range(60)] + ["", "通知"]
+    picked = [rng.choice(lines) for _ in range(150)]
+    with store.engine.begin() as c:  # type: ignore[attr-defined]
+        paragraphs.store(c, page_id, [(paragraphs.TITLE, "通知")])
+        ids = paragraphs.store(c, page_id, paragraphs.lines_of("\n".join(lines)))
+        ids = paragraphs.store(c, page_id, paragraphs.lines_of("\n".join(picked)))
+    blob = paragraphs.encode(ids)
+    assert len(paragraphs.runs(blob)) > 2
+    got = {}
+    for runs in (paragraphs.RUNS, 0):
+        monkeypatch.setattr(paragraphs, "RUNS", runs)
+        kept = paragraphs.LinesRead()
+        with store.engine.connect() as c:  # type: ignore[attr-defined]
+            text = paragraphs.text_of(c, 7, blob, remember=kept)
+        got[runs] = (text, kept.take(7))
+    assert got[paragraphs.RUNS] == got[0]
+    assert got[0][0] == "\n".join(picked)
+    assert got[0][1] == {t: i for t, i in zip(picked, ids, strict=True)}
+
+
+def test_id_lists_decoded_again_are_decoded_as_the_first_time() -> None:
+    """An id list decoded again (``paragraphs.runs``: the last few kept) gives the runs
+    and ids of its first decoding, whatever was done to the lists handed out before;
+    bytes of other types and damaged lists are decoded, or refused, as before."""
+    from monitor.errors import StorageError
+    from storage import paragraphs
+
+    rng = random.Random(11)
+    lists = [[rng.randrange(1, 400) for _ in range(rng.randrange(0, 60))] for _ in range(200)]
+    blobs = [paragraphs.encode(ids) for ids in lists]
+    first = [paragraphs.runs(b) for b in blobs]
+    for ids, blob, got in zip(lists, blobs, first, strict=True):
+        assert paragraphs.decode(blob) == ids
+        got.append((0, 0))  # a caller's change to its list
+        got.clear()
+    for _ in range(2):
+        for ids, blob in zip(lists, blobs, strict=True):
+            assert paragraphs.decode(blob) == ids
+            assert paragraphs.decode(bytearray(blob)) == ids
+            assert paragraphs.decode(memoryview(blob)) == ids
+    with pytest.raises(StorageError, match="damaged"):
+        paragraphs.runs(b"\x02")
+    with pytest.raises(StorageError, match="not bytes"):
+        paragraphs.runs("\x02\x00")  # type: ignore[arg-type]
+    assert paragraphs.runs(None) == []
