@@ -281,7 +281,7 @@ def test_rules_read_from_the_named_elements_remove_what_their_queries_remove(
     for html in htmls:  # the same elements, in the same order, duplicates and all
         body = LexborHTMLParser(html).body
         if body is not None:
-            named = noise._Named(body)
+            named = noise._Named(body, {})
             for rule in noise.DOM_RULES:
                 assert [n.mem_id for n in named.matches(rule.selector)] == \
                     [n.mem_id for n in body.css(rule.selector)], rule.label
@@ -364,7 +364,7 @@ def test_holders_told_by_tag_name_are_those_the_selector_query_finds(
     from monitor.extract import layout
     from monitor.extract.metadata import _BLOCK_SELECTOR
 
-    tricky = ("<html><body><DIV><o:p>x<P>y</P></o:p><svg><title>t</title><a>l</a>"
+    tricky = ("<html><body><!--c--><DIV><o:p>x<!--c--><P>y</P></o:p><svg><title>t</title><a>l</a>"
               "<foreignObject><div>d</div></foreignObject></svg><math><mi>x</mi><mtext>"
               "<p>m</p></mtext></math><ucapcontent><span><BR></span></ucapcontent>"
               "<custom-el><h3>h</h3></custom-el><template><p>t</p></template></DIV>"
@@ -1297,3 +1297,49 @@ def test_lines_split_once_for_every_reader_are_each_texts_own() -> None:
         assert canon.text_lines(t) == tuple(t.split("\n"))
         assert detect._paragraphs(t) == [p for line in t.split("\n") if (p := line.strip())]
         assert canon.canonical_text(t) == fresh.get(t, canon.canonical_text(t))
+
+
+def _widgets_in_paragraphs() -> list[str]:
+    """Pages whose widgets and DOM-rule matches sit inside paragraphs, cells and list
+    items that noise removal reads before removing them: their text changes after."""
+    body = ("<div class='byline'><p>来源：本厅 <span>点击：123</span></p>"
+            "<p>发布机构：省工信厅<span class='share'>分享到：微信</span></p></div>"
+            "<div class='content'><p>为进一步加强全省工业设计中心建设<span>阅读：45</span>，"
+            "现将有关事项通知如下。</p><ul><li>一、各地要高度重视<span class='print'>打印</span>"
+            "</li><li>二、认真组织申报<b>浏览次数：9</b></li></ul><table><tr><td>索引号：</td>"
+            "<td>430S00<span>点击：5</span></td></tr><tr><td>文号<span class='vote'>"
+            "支持</span></td><td>湘工信〔2021〕254号</td></tr></table>"
+            "<div><span>成文日期：2021年06月24日</span><span class='hits'>77</span>"
+            "<p>正文<span class='fenxiang'>分享</span>结束。</p></div></div>")
+    return [f"<html><body>{body}</body></html>",
+            f"<html><body><div class='main'>{body}</div><p>页脚</p></body></html>"]
+
+
+def test_texts_read_by_noise_removal_lay_out_and_read_as_texts_read_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + _widgets_in_paragraphs()
+    contents = ((), ("div.content",), ("div.main",), ("p",))
+
+    def extracted() -> list[object]:
+        return [_extracted(h, content=c, ignore_text=["点击[:：]\\s*\\d*"])
+                for h in htmls for c in contents]
+
+    fast = extracted()
+    remove = noise.remove_dom_noise
+    monkeypatch.setattr(noise, "remove_dom_noise",  # nothing kept: every text read again
+                        lambda root, protected=(), chosen=(), texts=None:
+                        remove(root, protected, chosen))
+    slow = extracted()
+    assert fast == slow
+    assert sum("点击" in repr(e) for e in fast) > 10  # widgets removed from what was read
+
+
+def test_tag_names_tell_text_and_comment_nodes_as_their_types() -> None:
+    nodes = 0
+    for html in [_html(p) for p in PAGES] + _seed_pages():
+        tree = LexborHTMLParser(html)
+        for node in tree.root.traverse(include_text=True):
+            assert (node.tag == "-text") == node.is_text_node
+            assert (node.tag == "-comment") == node.is_comment_node
+            nodes += 1
+    assert nodes > 10000

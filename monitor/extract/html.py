@@ -129,16 +129,18 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
         notes += parsed.notes
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
-    notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})
+    texts: dict[int, str] = {}  # elements' text() read by noise removal, as they are now
+    notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches},
+                                    texts)
     # with a ``links`` selector the documents are its links, the text their items' lines
-    blocks, raw, listings = _content(body, matches, column and not links)
+    blocks, raw, listings = _content(body, matches, column and not links, texts)
     if lines and not matches:
         raw = "\n".join(lines)
     text, text_notes = normalize_with_notes(raw, ignore_text)
     if not text:
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
         raise EmptyContentError(f"{where} has no text")
-    metadata = _metadata(body, ignore_text)
+    metadata = _metadata(body, ignore_text, texts)
     title = page_title(body, blocks, head_title, bool(listings)) or metadata.get("标题", "")
     if not listings and (note := head_title_note(head_title, title)):
         metadata[HEAD_TITLE_KEY] = note  # a <title> apart from the heading: watched too
@@ -152,9 +154,10 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
                      links=links if chosen is not None else None)
 
 
-def _metadata(body: LexborNode, ignore_text: Sequence[str]) -> dict[str, str]:
+def _metadata(body: LexborNode, ignore_text: Sequence[str],
+              texts: dict[int, str] | None = None) -> dict[str, str]:
     """The metadata fields, with what ``ignore_text`` removes from the text removed too."""
-    found = extract_metadata(body)
+    found = extract_metadata(body, texts)
     if not ignore_text:
         return found
     cleaned = {key: strip_ignored(value, ignore_text) for key, value in found.items()}
@@ -202,16 +205,17 @@ def _protected(matches: list[LexborNode]) -> set[int]:
 
 
 def _content(body: LexborNode, matches: list[LexborNode], column: bool = False,
+             texts: dict[int, str] | None = None,
              ) -> tuple[list[LexborNode], str, list[listing.Listing]]:
     """The blocks that are the content, their raw text and, for a column page, its
-    listings: the matches, a listing or the article."""
+    listings: the matches, a listing or the article (``texts``: ``layout.render``)."""
     if matches:
-        return matches, "\n".join(render(b) for b in matches), []
+        return matches, "\n".join(render(b, texts) for b in matches), []
     article = main_blocks(body)
     listings = listing.choose(body, article, column)
     if listings:
         return [li.container for li in listings], listing.text_of(listings), listings
-    return article, "\n".join(render(b) for b in article), []
+    return article, "\n".join(render(b, texts) for b in article), []
 
 
 # --- finding the article ---------------------------------------------------------------

@@ -138,9 +138,14 @@ _NOT_TEXT = ("script", "style", "noscript", "template", "textarea", "select")
 _NOT_TEXT_SELECTOR = ", ".join(_NOT_TEXT)
 
 
-def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, str]:
-    """Canonical metadata fields found in a parsed page, an HTML string or plain text."""
+def extract_metadata(source: LexborHTMLParser | LexborNode | str,
+                     texts: dict[int, str] | None = None) -> dict[str, str]:
+    """Canonical metadata fields found in a parsed page, an HTML string or plain text.
+    ``texts``: the ``text()`` of elements of ``source`` already read, by ``mem_id``
+    (``noise.remove_dom_noise`` reads most paragraphs), used instead of reading them
+    again; not on a copy (other elements)."""
     found: dict[str, str] = {}
+    texts = texts or {}
     if isinstance(source, str) and not _looks_like_html(source):
         lines = [ln for ln in (normalize_line(x) for x in source.splitlines()) if ln]
         for line in lines:
@@ -152,16 +157,17 @@ def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, s
         return {}
     # The caller's tree is never changed: a copy when there is something to drop (the
     # pipeline's body has lost these already, and copying it cost a sixth of this).
-    if not isinstance(source, str) and root.css_first(_NOT_TEXT_SELECTOR) is not None:
-        tree = source.clone()
-        root = tree.body if isinstance(tree, LexborHTMLParser) else tree
-        if root is None:
-            return {}
-    for junk in outermost(root.css(_NOT_TEXT_SELECTOR)):
-        junk.decompose()
+    if isinstance(source, str) or root.css_first(_NOT_TEXT_SELECTOR) is not None:
+        if not isinstance(source, str):
+            tree, texts = source.clone(), {}
+            root = tree.body if isinstance(tree, LexborHTMLParser) else tree
+            if root is None:
+                return {}
+        for junk in outermost(root.css(_NOT_TEXT_SELECTOR)):
+            junk.decompose()
     lines: list[str] = []
     label = None  # a line that is only a label: its value is the next line (dd > label, div)
-    for item in _walk(root):
+    for item in _walk(root, texts):
         if isinstance(item, list):
             _add_row(found, item)
             label = None
@@ -187,8 +193,10 @@ def _finish(found: dict[str, str], lines: list[str]) -> dict[str, str]:
     return {key: found[key] for key in ALIASES if key in found}
 
 
-def _walk(root: LexborNode) -> list[list[str] | str]:
-    """Table rows (cell texts) and lines of text, in document order."""
+def _walk(root: LexborNode, texts: dict[int, str] | None = None) -> list[list[str] | str]:
+    """Table rows (cell texts) and lines of text, in document order (``texts``: see
+    ``extract_metadata``)."""
+    texts = texts or {}
     out: list[list[str] | str] = []
     holding = _holding_blocks(root)
     stack: list[LexborNode | str] = [root]
@@ -198,34 +206,39 @@ def _walk(root: LexborNode) -> list[list[str] | str]:
             out.append(item)
         elif item.tag == "tr" and item.css_first("table") is None:  # not a layout row
             out.append([_line(c.text()) for c in item.iter() if c.tag in ("td", "th")])
-        elif item.mem_id not in holding:  # a paragraph: all its text is one line
-            if line := _line(item.text()):
+        elif (key := item.mem_id) not in holding:  # a paragraph: all its text is one line
+            text = texts.get(key)
+            if line := _line(item.text() if text is None else text):
                 out.append(line)
         else:
-            stack.extend(reversed(_split(item, holding)))
+            stack.extend(reversed(_split(item, holding, texts)))
     return out
 
 
-def _split(node: LexborNode, holding: set[int]) -> list[LexborNode | str]:
+def _split(node: LexborNode, holding: set[int],
+           texts: dict[int, str]) -> list[LexborNode | str]:
     """The children of ``node``: block ones as nodes, runs of inline ones as lines."""
     parts: list[LexborNode | str] = []
     run: list[str] = []
     for child in node.iter(include_text=True):
-        if child.is_text_node:
+        tag = child.tag  # one property read: "-text" and "-comment" name the node types
+        if tag == "-text":
             run.append(child.text_content)
             continue
-        if child.is_comment_node:
+        if tag == "-comment":
             continue
-        tag = child.tag
-        if tag not in _BLOCKS and child.mem_id not in holding:
-            run.append(child.text())
+        key = child.mem_id
+        if tag not in _BLOCKS and key not in holding:
+            text = texts.get(key)
+            run.append(child.text() if text is None else text)
             continue
         _end_run(parts, run)
         run = []
         if tag == "br":
             continue
-        if tag != "tr" and child.mem_id not in holding:
-            parts.append(_line(child.text()))  # a paragraph: what _walk makes of it
+        if tag != "tr" and key not in holding:
+            text = texts.get(key)  # a paragraph: what _walk makes of it
+            parts.append(_line(child.text() if text is None else text))
         else:
             parts.append(child)
     _end_run(parts, run)
