@@ -130,9 +130,17 @@ def drop_non_content(root: LexborNode) -> list[str]:
     """Drop ``ALWAYS_DROP`` elements under ``root``; note the hidden fields among them."""
     names = [name for n in root.css('input[type="hidden" i]')
              if (name := n.attributes.get("name") or n.attributes.get("id"))]
-    for node in outermost(root.css(", ".join(ALWAYS_DROP))):
+    # the elements named, told by tag name in one walk (``traverse``): lexbor's query of
+    # the list tests each element against each of its 22 names
+    drop = _always_drop()
+    for node in outermost([n for n in root.traverse() if n.tag in drop]):
         node.decompose()
     return [f"hidden fields: {_sample(names)}"] if names else []
+
+
+@lru_cache(maxsize=1)
+def _always_drop() -> frozenset[str]:
+    return frozenset(ALWAYS_DROP)
 
 
 def _sample(items: list[str], limit: int = 5) -> str:
@@ -410,10 +418,11 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
 
 
 # What _HIDDEN_STYLE may match, told by lexbor: a style with "none" or "hidden" in any
-# case (the only other letters re.IGNORECASE takes for them are the dotted and the
-# dotless i); a page styles most of its elements, and few are hidden.
-_MAYBE_HIDDEN = ('[hidden], [style*="none" i], [style*="hidden" i], [style*="\u0130"], '
-                 '[style*="\u0131"]')
+# case; a page styles most of its elements, and few are hidden.  The only other letters
+# re.IGNORECASE takes for those of "none" and "hidden" are the dotted and the dotless i
+# (İ, ı) for "hidden"'s i, so a match holds "none" or "dden" in ASCII's cases: one part
+# each (every part of a selector list is a test of every element).
+_MAYBE_HIDDEN = '[hidden], [style*="none" i], [style*="dden" i]'
 
 
 def _unique(nodes: list[LexborNode]) -> list[LexborNode]:

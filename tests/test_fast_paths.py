@@ -299,7 +299,9 @@ def test_hidden_elements_found_among_the_styles_naming_them_are_all_of_them(
         monkeypatch: pytest.MonkeyPatch) -> None:
     styles = ("display:none", "DISPLAY : None", "visibility:\\thidden", "Visibility:HIDDEN",
               "visibility: h\u0130dden", "visibility: h\u0131dden", "display: block",
-              "color: red", "display:nonex", "visibility :hidden;display:none")
+              "color: red", "display:nonex", "visibility :hidden;display:none",
+              "di\u017fplay:none", "vi\u017fibility:Hidden", "visibility:hiDDen",
+              "visibility:hid den")
     tricky = "<html><body><div class='main'>" + "".join(
         f"<p style='{s}'>段落{i}，正文很长的一段。</p><span hidden style='{s}'>{i}</span>"
         for i, s in enumerate(styles)) + "<p hidden>藏</p></div></body></html>"
@@ -1343,3 +1345,60 @@ def test_tag_names_tell_text_and_comment_nodes_as_their_types() -> None:
             assert (node.tag == "-comment") == node.is_comment_node
             nodes += 1
     assert nodes > 10000
+
+
+def test_elements_never_content_told_by_name_are_those_the_query_finds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tricky = ("<html><head><script>1</script><STYLE>s</STYLE></head><body><math><iframe>x"
+              "</iframe><input><mi><input type=hidden name=t></mi><annotation-xml "
+              "encoding='text/html'><textarea>x</textarea></annotation-xml></math><svg>"
+              "<iframe></iframe><style>a</style></svg><o:p><object></object></o:p><!--c-->"
+              "<template><script>t</script></template><p>正文<noscript>n</noscript></p>"
+              "</body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+
+    def dropped() -> list[object]:
+        out: list[object] = []
+        for html in htmls:
+            tree = LexborHTMLParser(html)
+            out += [noise.drop_non_content(tree.root), tree.html]
+        return out
+
+    fast = dropped()
+    monkeypatch.setattr(noise, "_always_drop", lambda: frozenset())  # nothing by name
+    slow: list[object] = []
+    for html in htmls:  # lexbor's query of the names, as before
+        tree = LexborHTMLParser(html)
+        names = noise.drop_non_content(tree.root)
+        for node in noise.outermost(tree.root.css(", ".join(noise.ALWAYS_DROP))):
+            node.decompose()
+        slow += [names, tree.html]
+    assert fast == slow
+    assert "<iframe" not in fast[-1] and "<style" not in fast[-1] and "正文" in fast[-1]
+
+
+def test_cell_labels_told_by_set_look_ups_are_those_the_pattern_matches() -> None:
+    from monitor.extract import metadata
+
+    lines = {line for p in PAGES for line in _html(p).split("<")}
+    rng = random.Random(7)
+    parts = [*metadata._LABELS, " ", "\u3000", "\n", ":", "：", "x", "号", "::"]
+    lines |= {"".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))
+              for _ in range(30000)}
+    for label in metadata._LABELS:
+        for tail in ("", ":", "：", " ：", "\u3000:", " ", "：:", ": ", "::"):
+            lines |= {label + tail, " " + label + tail}
+    told = [metadata._is_cell_label(line) for line in lines]
+    assert told == [metadata._CELL_LABEL.fullmatch(line) is not None for line in lines]
+    assert sum(told) > 500
+
+
+def test_metadata_of_a_body_without_what_is_never_text_need_not_look_for_it() -> None:
+    from monitor.extract import metadata
+
+    assert set(metadata._NOT_TEXT) <= set(noise.ALWAYS_DROP)
+    for html in [_html(p) for p in PAGES] + _seed_pages():
+        tree = LexborHTMLParser(html)
+        if tree.body is not None:
+            noise.drop_non_content(tree.root)
+            assert extract_metadata(tree.body, dropped=True) == extract_metadata(tree.body)

@@ -157,7 +157,7 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
 def _metadata(body: LexborNode, ignore_text: Sequence[str],
               texts: dict[int, str] | None = None) -> dict[str, str]:
     """The metadata fields, with what ``ignore_text`` removes from the text removed too."""
-    found = extract_metadata(body, texts)
+    found = extract_metadata(body, texts, dropped=True)  # by extract's drop_non_content
     if not ignore_text:
         return found
     cleaned = {key: strip_ignored(value, ignore_text) for key, value in found.items()}

@@ -112,6 +112,19 @@ _CELL_LABEL = lazyre.compile(
     "(?:(?:" + "|".join(label for label in _LABELS if len(label) >= 3) + ")\\s*[:：]?"
     + "|(?:" + "|".join(label for label in _LABELS if len(label) < 3) + ")\\s*[:：])"
 )
+_LONG_LABELS = frozenset(label for label in _LABELS if len(label) >= 3)
+_ALL_LABELS = frozenset(_LABELS)
+
+
+def _is_cell_label(line: str) -> bool:
+    """``_CELL_LABEL.fullmatch(line)``, told by set look-ups: a whole line that is a label,
+    maybe spaces (``\\s``: what ``str.rstrip`` strips) and a colon, which a short one
+    needs.  Asked of every line of a page; the pattern tried its ~60 labels there."""
+    if line.endswith((":", "：")):
+        return line[:-1].rstrip() in _ALL_LABELS
+    return line.rstrip() in _LONG_LABELS
+
+
 # Any of the brackets search folds (〔〕 ［］ [] （） () 【】) and digits ASCII or full-width
 # (武经信提案函［２０２１］１７号): \d is any decimal digit.
 _DOC_NUMBER = lazyre.compile(
@@ -139,11 +152,14 @@ _NOT_TEXT_SELECTOR = ", ".join(_NOT_TEXT)
 
 
 def extract_metadata(source: LexborHTMLParser | LexborNode | str,
-                     texts: dict[int, str] | None = None) -> dict[str, str]:
+                     texts: dict[int, str] | None = None, *,
+                     dropped: bool = False) -> dict[str, str]:
     """Canonical metadata fields found in a parsed page, an HTML string or plain text.
     ``texts``: the ``text()`` of elements of ``source`` already read, by ``mem_id``
     (``noise.remove_dom_noise`` reads most paragraphs), used instead of reading them
-    again; not on a copy (other elements)."""
+    again; not on a copy (other elements).  ``dropped``: ``noise.drop_non_content`` ran
+    on ``source`` (``noise.ALWAYS_DROP`` names every element of ``_NOT_TEXT``), so it
+    holds none to drop and is not searched for them."""
     found: dict[str, str] = {}
     texts = texts or {}
     if isinstance(source, str) and not _looks_like_html(source):
@@ -157,7 +173,8 @@ def extract_metadata(source: LexborHTMLParser | LexborNode | str,
         return {}
     # The caller's tree is never changed: a copy when there is something to drop (the
     # pipeline's body has lost these already, and copying it cost a sixth of this).
-    if isinstance(source, str) or root.css_first(_NOT_TEXT_SELECTOR) is not None:
+    if isinstance(source, str) or \
+            (not dropped and root.css_first(_NOT_TEXT_SELECTOR) is not None):
         if not isinstance(source, str):
             tree, texts = source.clone(), {}
             root = tree.body if isinstance(tree, LexborHTMLParser) else tree
@@ -176,7 +193,7 @@ def extract_metadata(source: LexborHTMLParser | LexborNode | str,
             _put(found, label, item)
         else:
             _add_line(found, item)
-        label = item.rstrip(":：") if _CELL_LABEL.fullmatch(item) else None
+        label = item.rstrip(":：") if _is_cell_label(item) else None
         lines.append(item)
     return _finish(found, lines)
 
@@ -270,10 +287,10 @@ def _add_row(found: dict[str, str], cells: list[str]) -> None:
     i = 0
     while i < len(cells):
         label = cells[i]
-        if i + 1 < len(cells) and (_CELL_LABEL.fullmatch(label)
+        if i + 1 < len(cells) and (_is_cell_label(label)
                                    or _bare_short(label, cells[i + 1])):
             value = cells[i + 1]
-            if not _CELL_LABEL.fullmatch(value):
+            if not _is_cell_label(value):
                 _put(found, label.rstrip(":："), value)
                 i += 2
                 continue
