@@ -1402,3 +1402,81 @@ def test_metadata_of_a_body_without_what_is_never_text_need_not_look_for_it() ->
         if tree.body is not None:
             noise.drop_non_content(tree.root)
             assert extract_metadata(tree.body, dropped=True) == extract_metadata(tree.body)
+
+
+def _collect_by_chains(body: object) -> tuple[dict[int, object], dict[int, object]]:
+    """html._collect as it was: every text node's characters added to every ancestor."""
+    from monitor.extract.html import _PUNCT, BLOCK_TAGS, _Stats
+
+    nodes: dict[int, object] = {}
+    stats: dict[int, _Stats] = {}
+    for text_node in body.traverse(include_text=True):
+        text = (text_node.text_content or "") if text_node.is_text_node else ""
+        n = len("".join(text.split()))
+        if not n:
+            continue
+        chain = [a for a in noise.ancestors(text_node) if a.tag != "-document"]
+        linked = n if any(a.tag == "a" for a in chain) else 0
+        for a in chain:
+            nodes[a.mem_id] = a
+            st = stats.setdefault(a.mem_id, _Stats())
+            st.chars += n
+            st.links += linked
+        owner = next((a for a in chain if a.tag in BLOCK_TAGS), None)
+        if owner is not None:
+            own = stats[owner.mem_id].own
+            own[0], own[1] = own[0] + n, own[1] + linked
+            own[2] += len(_PUNCT.findall(text))
+    return nodes, stats
+
+
+def _hand_up_by_parents(nodes: dict[int, object], stats: dict[int, object]) -> None:
+    """html._hand_up as it was: up lexbor's parents while they are in ``stats``."""
+    from monitor.extract.html import _HAND_UP, _TABLE_PARTS, _points
+
+    for key, st in list(stats.items()):
+        chars, links, punct = st.own
+        prose = chars - links
+        if prose <= 0:
+            continue
+        points = _points(nodes[key], prose, punct)
+        if not points:
+            continue
+        node = nodes[key]
+        level = 0
+        while node is not None and node.mem_id in stats:
+            st_up = stats[node.mem_id]
+            st_up.total += points
+            if level < len(_HAND_UP):
+                st_up.score += points * _HAND_UP[level]
+            node = node.parent
+            if node is not None and node.tag not in _TABLE_PARTS:
+                level += 1
+
+
+def test_text_counted_once_per_element_is_what_every_ancestor_counted() -> None:
+    from bench.site import render
+    from monitor.extract.html import _collect, _hand_up
+
+    tricky = ("<html><body>头<!--c--><a href='#'><div>链接里的块，很长的一段。<p>段<b>粗</b>"
+              "</p></div></a><div><span><a>甲</a>乙</span><p>丙，丁。<a><i>戊</i></a></p>"
+              "<table><tr><td>格<a>子</a></td></tr></table></div>   <p> </p>尾</body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky] + \
+        [decode_html(render(i, 2), None)[0] for i in range(8)]
+    entered = 0
+    for html in htmls:
+        tree = LexborHTMLParser(html)
+        if tree.body is None:
+            continue
+        noise.drop_non_content(tree.root)
+        nodes, stats, tree_of = _collect(tree.body)
+        slow_nodes, slow_stats = _collect_by_chains(tree.body)
+        assert list(stats) == list(slow_stats)  # the same order: max() takes the first
+        assert stats == slow_stats
+        assert [n.mem_id for n in nodes.values()] == [n.mem_id for n in slow_nodes.values()]
+        _hand_up(nodes, stats, tree_of)
+        _hand_up_by_parents(slow_nodes, slow_stats)
+        assert stats == slow_stats
+        entered += len(stats)
+    assert entered > 3000
+    assert sum(st.score > 0 for st in stats.values()) > 5  # the last page's scored
