@@ -14,7 +14,10 @@ are data (selectors, regexes) plus the two small functions that apply them:
   elements with a class or an id are read once and tested with the same substring
   tests (``_Named``), which finds the same elements in the same order; and hidden
   elements are looked for among those whose style names "none" or "hidden"
-  (``_MAYBE_HIDDEN``), not among every styled one.
+  (``_MAYBE_HIDDEN``), not among every styled one.  The ``text()`` each widget holder
+  is read for is kept for the content's layout and the metadata, which read the same
+  paragraphs again (``remove_dom_noise``'s ``texts``); an element's is dropped when
+  anything inside it is removed (``_forget``).
 * ``strip_text_noise`` removes noise from one normalized line (single spaces, no space
   between CJK characters).  A rule needs the widget's exact shape: a counter is a label
   *and* digits or an empty value ("点击：123", "点击：" at the end of a byline), so a

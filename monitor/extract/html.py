@@ -18,7 +18,9 @@ nav bar or a footer (``nav``/``footer`` tags, names such as ``nav``, ``menu``,
 ("<li>索引号：…</li>") scores what a table row of it does, so a re-templated page (a
 grown nav, a new footer, its metadata table made a list) keeps its article.  Siblings of
 the winner that score nearly as well and are not link lists join it (a proposal and
-its replies in two boxes).
+its replies in two boxes).  The counting is one walk of the text nodes in which each
+element is entered once, by the first text under it, the sums handed up at the end
+(``_collect``), not a walk up to the top from every text node.
 
 Text layout is ``monitor.extract.layout``; the title is ``monitor.extract.title``.
 """

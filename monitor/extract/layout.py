@@ -15,6 +15,8 @@ Most lines have no line break at all: a text that ``str.isprintable()`` holds no
 ``LINE_BREAKS`` (every one is a control or a line/paragraph separator, which Python
 does not count as printable), so ``unwrap`` returns it as it is without scanning it
 with the pattern (~0.4 µs a line, ~300 lines a page between layout and metadata).
+An element read whole takes the text ``monitor.noise`` read of it when it is still
+that (``render``'s ``texts``): most paragraphs of a page are read there first.
 """
 
 from __future__ import annotations

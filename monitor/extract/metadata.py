@@ -32,6 +32,11 @@ ends where the next thing in its line starts (``settled``):
 
 ``monitor.canon`` compares values through ``settled`` too, so a value an earlier
 release stored with a counter or a widget is the same value, not a change to tell.
+
+The page is read element by element (``_walk``); an element read whole takes the text
+``monitor.noise`` read of it when that is still its text (``extract_metadata``'s
+``texts``), and a line is asked whether it is a bare label by set look-ups
+(``_is_cell_label``), not by the ``_CELL_LABEL`` pattern it stands for.
 """
 
 from __future__ import annotations
