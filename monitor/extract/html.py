@@ -28,7 +28,7 @@ Text layout is ``monitor.extract.layout``; the title is ``monitor.extract.title`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -341,13 +341,12 @@ def _hand_up(nodes: dict[int, LexborNode], stats: dict[int, _Stats], tree: _Tree
     """Each block's points to it and its containers (``_HAND_UP``), up the parents
     ``_collect`` entered: every element above an entered one (the document aside) is."""
     up, tags = tree.up, tree.tags
-    chrome = _Chrome(nodes, tree)
     for key, st in list(stats.items()):
         chars, links, punct = st.own
         prose = chars - links
         if prose <= 0:
             continue
-        points = _points(nodes[key], prose, punct, chrome.of)
+        points = _points(nodes[key], prose, punct)
         if not points:
             continue
         at: int | None = key
@@ -363,16 +362,14 @@ def _hand_up(nodes: dict[int, LexborNode], stats: dict[int, _Stats], tree: _Tree
                 level += 1
 
 
-def _points(node: LexborNode, prose: int, punct: int,
-            in_chrome: Callable[[LexborNode], bool] | None = None) -> float:
-    """What a block of ``prose`` characters is worth as evidence of the article
-    (``in_chrome``: ``_in_chrome`` or what gives the same)."""
+def _points(node: LexborNode, prose: int, punct: int) -> float:
+    """What a block of ``prose`` characters is worth as evidence of the article."""
     if node.tag in ("td", "th"):
         # A figure in a data table is content however short it is, but a cell is
         # worth much less than a paragraph, or a metadata table would outweigh a
         # short reply.
         return 0.25 + min(prose / 40, 5)
-    if prose < _MIN_PARAGRAPH or (in_chrome or _in_chrome)(node):
+    if prose < _MIN_PARAGRAPH or _in_chrome(node):
         return 0.0
     if prose <= _FIELD_MAX and FIELD.match(normalize_line(node.text())):
         # "索引号：…" in a list is worth what the two cells of a table row are: a
@@ -391,42 +388,6 @@ def _in_chrome(node: LexborNode) -> bool:
         if _CHROME_NAME.search(name):
             return True
     return False
-
-
-class _Chrome:
-    """``_in_chrome`` of the elements ``_collect`` entered, each element's own name read
-    once: an element is in chrome when it is chrome itself or its parent is in chrome,
-    so a block's verdict is its parent's, known from an earlier block of the same box
-    (the blocks of a page share most of their ancestors, each read again by
-    ``_in_chrome``)."""
-
-    def __init__(self, nodes: dict[int, LexborNode], tree: _Tree) -> None:
-        self.nodes, self.tree = nodes, tree
-        self.known: dict[int, bool] = {}
-
-    def of(self, node: LexborNode) -> bool:
-        up, known, path = self.tree.up, self.known, []
-        at: int | None = node.mem_id
-        while at is not None and at not in known:
-            path.append(at)
-            at = up[at]
-        if at is not None:
-            verdict = known[at]
-        else:  # above the top entered element (the document): as _in_chrome reads it
-            above = self.nodes[path[-1]].parent
-            verdict = above is not None and _in_chrome(above)
-        for key in reversed(path):
-            verdict = verdict or _chrome_itself(self.nodes[key], self.tree.tags[key])
-            known[key] = verdict
-        return verdict
-
-
-def _chrome_itself(node: LexborNode, tag: str | None) -> bool:
-    """One element of ``_in_chrome``'s walk: a nav or footer tag, or such a name."""
-    if tag in _CHROME_TAGS:
-        return True
-    return _CHROME_NAME.search(
-        f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}") is not None
 
 
 def _final(node: LexborNode, st: _Stats, hinted: bool) -> float:
