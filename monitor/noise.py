@@ -14,7 +14,10 @@ are data (selectors, regexes) plus the two small functions that apply them:
   elements with a class or an id are read once and tested with the same substring
   tests (``_Named``), which finds the same elements in the same order; and hidden
   elements are looked for among those whose style names "none" or "hidden"
-  (``_MAYBE_HIDDEN``), not among every styled one.
+  (``_MAYBE_HIDDEN``), not among every styled one.  The ``text()`` each widget holder
+  is read for is kept for the content's layout and the metadata, which read the same
+  paragraphs again (``remove_dom_noise``'s ``texts``); an element's is dropped when
+  anything inside it is removed (``_forget``).
 * ``strip_text_noise`` removes noise from one normalized line (single spaces, no space
   between CJK characters).  A rule needs the widget's exact shape: a counter is a label
   *and* digits or an empty value ("点击：123", "点击：" at the end of a byline), so a
@@ -130,9 +133,17 @@ def drop_non_content(root: LexborNode) -> list[str]:
     """Drop ``ALWAYS_DROP`` elements under ``root``; note the hidden fields among them."""
     names = [name for n in root.css('input[type="hidden" i]')
              if (name := n.attributes.get("name") or n.attributes.get("id"))]
-    for node in outermost(root.css(", ".join(ALWAYS_DROP))):
+    # the elements named, told by tag name in one walk (``traverse``): lexbor's query of
+    # the list tests each element against each of its 22 names
+    drop = _always_drop()
+    for node in outermost([n for n in root.traverse() if n.tag in drop]):
         node.decompose()
     return [f"hidden fields: {_sample(names)}"] if names else []
+
+
+@lru_cache(maxsize=1)
+def _always_drop() -> frozenset[str]:
+    return frozenset(ALWAYS_DROP)
 
 
 def _sample(items: list[str], limit: int = 5) -> str:
@@ -141,16 +152,23 @@ def _sample(items: list[str], limit: int = 5) -> str:
 
 
 def remove_dom_noise(root: LexborNode, protected: Collection[int] = (),
-                     chosen: Collection[int] = ()) -> list[str]:
+                     chosen: Collection[int] = (),
+                     texts: dict[int, str] | None = None) -> list[str]:
     """Drop hidden elements and widgets under ``root``; return notes of what went.
 
     ``protected`` holds ``mem_id``s (the user's content matches and their ancestors)
     that must survive whatever a fuzzy rule thinks of them; hidden elements inside the
     ``chosen`` ones (the matches) stay too: the user picked that box as it is, closed
-    tabs and all.
+    tabs and all.  ``texts``, when given, is filled with the ``text()`` of the elements
+    read on the way (by ``mem_id``) that are still as they were read when this returns:
+    an element whose descendant was removed is left out (``_forget``).  Layout and
+    metadata read the same paragraphs again (``monitor.extract.html``).
     """
-    notes = _remove_hidden(root, protected, chosen) + _remove_text_widgets(root, protected)
-    named = _Named(root)
+    if texts is None:
+        texts = {}
+    notes = _remove_hidden(root, protected, chosen) + \
+        _remove_text_widgets(root, protected, texts)
+    named = _Named(root, texts)
     for rule in DOM_RULES:
         for node in outermost(named.matches(rule.selector)):
             text = _short_text(node)
@@ -174,8 +192,9 @@ class _Named:
     in a quirks-mode page) is left to lexbor whenever an element may match it.
     """
 
-    def __init__(self, root: LexborNode) -> None:
+    def __init__(self, root: LexborNode, texts: dict[int, str]) -> None:
         self.root = root
+        self.texts = texts
         self.gone: set[int] = set()
         self.named: list[tuple[LexborNode, str, str]] = []
         seen: set[int] = set()
@@ -210,6 +229,7 @@ class _Named:
         """Decompose ``node``: it and the named elements inside it match nothing now."""
         self.gone.add(node.mem_id)
         self.gone.update(n.mem_id for n in node.css("[class], [id]"))
+        _forget(self.texts, node)
         node.decompose()
 
 
@@ -235,7 +255,8 @@ def _selector_parts(selector: str) -> tuple[tuple[tuple[str, str], ...], tuple[s
     return tuple(words), tuple(other)
 
 
-def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[str]:
+def _remove_text_widgets(root: LexborNode, protected: Collection[int],
+                         texts: dict[int, str]) -> list[str]:
     """Drop small elements whose whole text is a widget ("点击：<span>123</span>").
 
     Done on the tree because the text rules cannot see element boundaries: once
@@ -249,7 +270,7 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
         key = node.mem_id
         if key in protected or key in long:
             continue
-        plain = node.text()
+        plain = texts[key] = node.text()
         # more visible characters than a widget has (counted in a prefix: a sure "yes"),
         # and its _short_text keeps them all: too long, and so are its holders
         if len(plain) > _WIDGET_MAX and \
@@ -276,8 +297,20 @@ def _remove_text_widgets(root: LexborNode, protected: Collection[int]) -> list[s
         if node.mem_id in kept or (kept and _inside(node, kept)):
             continue
         notes += found[node.mem_id]
+        _forget(texts, node)
         node.decompose()
     return notes
+
+
+def _forget(texts: dict[int, str], node: LexborNode) -> None:
+    """Drop from ``texts`` what no longer is the text of its element once ``node`` goes:
+    its own and its ancestors'.  (The ``mem_id``s of the elements inside it stay, never
+    asked again: no element is made in this tree after noise removal, so none gets
+    the address of a removed one.)"""
+    if texts:
+        texts.pop(node.mem_id, None)
+        for a in ancestors(node):
+            texts.pop(a.mem_id, None)
 
 
 _LINE_HOLDERS = frozenset({"p", "div", "li", "dd", "dt"})  # a holder that is its own line
@@ -323,10 +356,12 @@ def _element_sibling(node: LexborNode, side: str) -> LexborNode | None:
 
 
 def _widget_holders(root: LexborNode) -> list[LexborNode]:
-    """``root.css(_WIDGET_HOLDERS)``, told by tag name: one query of every element costs
-    less than lexbor testing each against each name of the list."""
+    """``root.css(_WIDGET_HOLDERS)``, told by tag name: one walk of every node (lexbor's
+    ``traverse``, the elements in document order with ``root`` first, as ``css("*")``
+    lists them, and the comments, which no name matches) costs less than lexbor testing
+    each element against each name of the list, or against ``*``."""
     tags = _holder_tags()
-    return [n for n in root.css("*") if n.tag in tags]
+    return [n for n in root.traverse() if n.tag in tags]
 
 
 @lru_cache(maxsize=1)
@@ -386,10 +421,11 @@ def _remove_hidden(root: LexborNode, protected: Collection[int],
 
 
 # What _HIDDEN_STYLE may match, told by lexbor: a style with "none" or "hidden" in any
-# case (the only other letters re.IGNORECASE takes for them are the dotted and the
-# dotless i); a page styles most of its elements, and few are hidden.
-_MAYBE_HIDDEN = ('[hidden], [style*="none" i], [style*="hidden" i], [style*="\u0130"], '
-                 '[style*="\u0131"]')
+# case; a page styles most of its elements, and few are hidden.  The only other letters
+# re.IGNORECASE takes for those of "none" and "hidden" are the dotted and the dotless i
+# (İ, ı) for "hidden"'s i, so a match holds "none" or "dden" in ASCII's cases: one part
+# each (every part of a selector list is a test of every element).
+_MAYBE_HIDDEN = '[hidden], [style*="none" i], [style*="dden" i]'
 
 
 def _unique(nodes: list[LexborNode]) -> list[LexborNode]:

@@ -281,7 +281,7 @@ def test_rules_read_from_the_named_elements_remove_what_their_queries_remove(
     for html in htmls:  # the same elements, in the same order, duplicates and all
         body = LexborHTMLParser(html).body
         if body is not None:
-            named = noise._Named(body)
+            named = noise._Named(body, {})
             for rule in noise.DOM_RULES:
                 assert [n.mem_id for n in named.matches(rule.selector)] == \
                     [n.mem_id for n in body.css(rule.selector)], rule.label
@@ -299,7 +299,9 @@ def test_hidden_elements_found_among_the_styles_naming_them_are_all_of_them(
         monkeypatch: pytest.MonkeyPatch) -> None:
     styles = ("display:none", "DISPLAY : None", "visibility:\\thidden", "Visibility:HIDDEN",
               "visibility: h\u0130dden", "visibility: h\u0131dden", "display: block",
-              "color: red", "display:nonex", "visibility :hidden;display:none")
+              "color: red", "display:nonex", "visibility :hidden;display:none",
+              "di\u017fplay:none", "vi\u017fibility:Hidden", "visibility:hiDDen",
+              "visibility:hid den")
     tricky = "<html><body><div class='main'>" + "".join(
         f"<p style='{s}'>段落{i}，正文很长的一段。</p><span hidden style='{s}'>{i}</span>"
         for i, s in enumerate(styles)) + "<p hidden>藏</p></div></body></html>"
@@ -364,7 +366,7 @@ def test_holders_told_by_tag_name_are_those_the_selector_query_finds(
     from monitor.extract import layout
     from monitor.extract.metadata import _BLOCK_SELECTOR
 
-    tricky = ("<html><body><DIV><o:p>x<P>y</P></o:p><svg><title>t</title><a>l</a>"
+    tricky = ("<html><body><!--c--><DIV><o:p>x<!--c--><P>y</P></o:p><svg><title>t</title><a>l</a>"
               "<foreignObject><div>d</div></foreignObject></svg><math><mi>x</mi><mtext>"
               "<p>m</p></mtext></math><ucapcontent><span><BR></span></ucapcontent>"
               "<custom-el><h3>h</h3></custom-el><template><p>t</p></template></DIV>"
@@ -1460,3 +1462,184 @@ def test_id_lists_decoded_again_are_decoded_as_the_first_time() -> None:
     with pytest.raises(StorageError, match="not bytes"):
         paragraphs.runs("\x02\x00")  # type: ignore[arg-type]
     assert paragraphs.runs(None) == []
+
+
+def _widgets_in_paragraphs() -> list[str]:
+    """Pages whose widgets and DOM-rule matches sit inside paragraphs, cells and list
+    items that noise removal reads before removing them: their text changes after."""
+    body = ("<div class='byline'><p>来源：本厅 <span>点击：123</span></p>"
+            "<p>发布机构：省工信厅<span class='share'>分享到：微信</span></p></div>"
+            "<div class='content'><p>为进一步加强全省工业设计中心建设<span>阅读：45</span>，"
+            "现将有关事项通知如下。</p><ul><li>一、各地要高度重视<span class='print'>打印</span>"
+            "</li><li>二、认真组织申报<b>浏览次数：9</b></li></ul><table><tr><td>索引号：</td>"
+            "<td>430S00<span>点击：5</span></td></tr><tr><td>文号<span class='vote'>"
+            "支持</span></td><td>湘工信〔2021〕254号</td></tr></table>"
+            "<div><span>成文日期：2021年06月24日</span><span class='hits'>77</span>"
+            "<p>正文<span class='fenxiang'>分享</span>结束。</p></div></div>")
+    return [f"<html><body>{body}</body></html>",
+            f"<html><body><div class='main'>{body}</div><p>页脚</p></body></html>"]
+
+
+def test_texts_read_by_noise_removal_lay_out_and_read_as_texts_read_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + _widgets_in_paragraphs()
+    contents = ((), ("div.content",), ("div.main",), ("p",))
+
+    def extracted() -> list[object]:
+        return [_extracted(h, content=c, ignore_text=["点击[:：]\\s*\\d*"])
+                for h in htmls for c in contents]
+
+    fast = extracted()
+    remove = noise.remove_dom_noise
+    monkeypatch.setattr(noise, "remove_dom_noise",  # nothing kept: every text read again
+                        lambda root, protected=(), chosen=(), texts=None:
+                        remove(root, protected, chosen))
+    slow = extracted()
+    assert fast == slow
+    assert sum("点击" in repr(e) for e in fast) > 10  # widgets removed from what was read
+
+
+def test_tag_names_tell_text_and_comment_nodes_as_their_types() -> None:
+    nodes = 0
+    for html in [_html(p) for p in PAGES] + _seed_pages():
+        tree = LexborHTMLParser(html)
+        for node in tree.root.traverse(include_text=True):
+            assert (node.tag == "-text") == node.is_text_node
+            assert (node.tag == "-comment") == node.is_comment_node
+            nodes += 1
+    assert nodes > 10000
+
+
+def test_elements_never_content_told_by_name_are_those_the_query_finds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tricky = ("<html><head><script>1</script><STYLE>s</STYLE></head><body><math><iframe>x"
+              "</iframe><input><mi><input type=hidden name=t></mi><annotation-xml "
+              "encoding='text/html'><textarea>x</textarea></annotation-xml></math><svg>"
+              "<iframe></iframe><style>a</style></svg><o:p><object></object></o:p><!--c-->"
+              "<template><script>t</script></template><p>正文<noscript>n</noscript></p>"
+              "</body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky]
+
+    def dropped() -> list[object]:
+        out: list[object] = []
+        for html in htmls:
+            tree = LexborHTMLParser(html)
+            out += [noise.drop_non_content(tree.root), tree.html]
+        return out
+
+    fast = dropped()
+    monkeypatch.setattr(noise, "_always_drop", lambda: frozenset())  # nothing by name
+    slow: list[object] = []
+    for html in htmls:  # lexbor's query of the names, as before
+        tree = LexborHTMLParser(html)
+        names = noise.drop_non_content(tree.root)
+        for node in noise.outermost(tree.root.css(", ".join(noise.ALWAYS_DROP))):
+            node.decompose()
+        slow += [names, tree.html]
+    assert fast == slow
+    assert "<iframe" not in fast[-1] and "<style" not in fast[-1] and "正文" in fast[-1]
+
+
+def test_cell_labels_told_by_set_look_ups_are_those_the_pattern_matches() -> None:
+    from monitor.extract import metadata
+
+    lines = {line for p in PAGES for line in _html(p).split("<")}
+    rng = random.Random(7)
+    parts = [*metadata._LABELS, " ", "\u3000", "\n", ":", "：", "x", "号", "::"]
+    lines |= {"".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))
+              for _ in range(30000)}
+    for label in metadata._LABELS:
+        for tail in ("", ":", "：", " ：", "\u3000:", " ", "：:", ": ", "::"):
+            lines |= {label + tail, " " + label + tail}
+    told = [metadata._is_cell_label(line) for line in lines]
+    assert told == [metadata._CELL_LABEL.fullmatch(line) is not None for line in lines]
+    assert sum(told) > 500
+
+
+def test_metadata_of_a_body_without_what_is_never_text_need_not_look_for_it() -> None:
+    from monitor.extract import metadata
+
+    assert set(metadata._NOT_TEXT) <= set(noise.ALWAYS_DROP)
+    for html in [_html(p) for p in PAGES] + _seed_pages():
+        tree = LexborHTMLParser(html)
+        if tree.body is not None:
+            noise.drop_non_content(tree.root)
+            assert extract_metadata(tree.body, dropped=True) == extract_metadata(tree.body)
+
+
+def _collect_by_chains(body: object) -> tuple[dict[int, object], dict[int, object]]:
+    """html._collect as it was: every text node's characters added to every ancestor."""
+    from monitor.extract.html import _PUNCT, BLOCK_TAGS, _Stats
+
+    nodes: dict[int, object] = {}
+    stats: dict[int, _Stats] = {}
+    for text_node in body.traverse(include_text=True):
+        text = (text_node.text_content or "") if text_node.is_text_node else ""
+        n = len("".join(text.split()))
+        if not n:
+            continue
+        chain = [a for a in noise.ancestors(text_node) if a.tag != "-document"]
+        linked = n if any(a.tag == "a" for a in chain) else 0
+        for a in chain:
+            nodes[a.mem_id] = a
+            st = stats.setdefault(a.mem_id, _Stats())
+            st.chars += n
+            st.links += linked
+        owner = next((a for a in chain if a.tag in BLOCK_TAGS), None)
+        if owner is not None:
+            own = stats[owner.mem_id].own
+            own[0], own[1] = own[0] + n, own[1] + linked
+            own[2] += len(_PUNCT.findall(text))
+    return nodes, stats
+
+
+def _hand_up_by_parents(nodes: dict[int, object], stats: dict[int, object]) -> None:
+    """html._hand_up as it was: up lexbor's parents while they are in ``stats``."""
+    from monitor.extract.html import _HAND_UP, _TABLE_PARTS, _points
+
+    for key, st in list(stats.items()):
+        chars, links, punct = st.own
+        prose = chars - links
+        if prose <= 0:
+            continue
+        points = _points(nodes[key], prose, punct)
+        if not points:
+            continue
+        node = nodes[key]
+        level = 0
+        while node is not None and node.mem_id in stats:
+            st_up = stats[node.mem_id]
+            st_up.total += points
+            if level < len(_HAND_UP):
+                st_up.score += points * _HAND_UP[level]
+            node = node.parent
+            if node is not None and node.tag not in _TABLE_PARTS:
+                level += 1
+
+
+def test_text_counted_once_per_element_is_what_every_ancestor_counted() -> None:
+    from bench.site import render
+    from monitor.extract.html import _collect, _hand_up
+
+    tricky = ("<html><body>头<!--c--><a href='#'><div>链接里的块，很长的一段。<p>段<b>粗</b>"
+              "</p></div></a><div><span><a>甲</a>乙</span><p>丙，丁。<a><i>戊</i></a></p>"
+              "<table><tr><td>格<a>子</a></td></tr></table></div>   <p> </p>尾</body></html>")
+    htmls = [_html(p) for p in PAGES] + _seed_pages() + [tricky] + \
+        [decode_html(render(i, 2), None)[0] for i in range(8)]
+    entered = 0
+    for html in htmls:
+        tree = LexborHTMLParser(html)
+        if tree.body is None:
+            continue
+        noise.drop_non_content(tree.root)
+        nodes, stats, tree_of = _collect(tree.body)
+        slow_nodes, slow_stats = _collect_by_chains(tree.body)
+        assert list(stats) == list(slow_stats)  # the same order: max() takes the first
+        assert stats == slow_stats
+        assert [n.mem_id for n in nodes.values()] == [n.mem_id for n in slow_nodes.values()]
+        _hand_up(nodes, stats, tree_of)
+        _hand_up_by_parents(slow_nodes, slow_stats)
+        assert stats == slow_stats
+        entered += len(stats)
+    assert entered > 3000
+    assert sum(st.score > 0 for st in stats.values()) > 5  # the last page's scored

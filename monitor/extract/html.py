@@ -18,7 +18,9 @@ nav bar or a footer (``nav``/``footer`` tags, names such as ``nav``, ``menu``,
 ("<li>索引号：…</li>") scores what a table row of it does, so a re-templated page (a
 grown nav, a new footer, its metadata table made a list) keeps its article.  Siblings of
 the winner that score nearly as well and are not link lists join it (a proposal and
-its replies in two boxes).
+its replies in two boxes).  The counting is one walk of the text nodes in which each
+element is entered once, by the first text under it, the sums handed up at the end
+(``_collect``), not a walk up to the top from every text node.
 
 Text layout is ``monitor.extract.layout``; the title is ``monitor.extract.title``.
 """
@@ -129,16 +131,18 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
         notes += parsed.notes
     notes += _remove_ignored(body, ignore)
     matches = _select(body, content) if content else []
-    notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches})
+    texts: dict[int, str] = {}  # elements' text() read by noise removal, as they are now
+    notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches},
+                                    texts)
     # with a ``links`` selector the documents are its links, the text their items' lines
-    blocks, raw, listings = _content(body, matches, column and not links)
+    blocks, raw, listings = _content(body, matches, column and not links, texts)
     if lines and not matches:
         raw = "\n".join(lines)
     text, text_notes = normalize_with_notes(raw, ignore_text)
     if not text:
         where = f"the content selector {', '.join(content)!r}" if content else "the page"
         raise EmptyContentError(f"{where} has no text")
-    metadata = _metadata(body, ignore_text)
+    metadata = _metadata(body, ignore_text, texts)
     title = page_title(body, blocks, head_title, bool(listings)) or metadata.get("标题", "")
     if not listings and (note := head_title_note(head_title, title)):
         metadata[HEAD_TITLE_KEY] = note  # a <title> apart from the heading: watched too
@@ -152,9 +156,10 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
                      links=links if chosen is not None else None)
 
 
-def _metadata(body: LexborNode, ignore_text: Sequence[str]) -> dict[str, str]:
+def _metadata(body: LexborNode, ignore_text: Sequence[str],
+              texts: dict[int, str] | None = None) -> dict[str, str]:
     """The metadata fields, with what ``ignore_text`` removes from the text removed too."""
-    found = extract_metadata(body)
+    found = extract_metadata(body, texts, dropped=True)  # by extract's drop_non_content
     if not ignore_text:
         return found
     cleaned = {key: strip_ignored(value, ignore_text) for key, value in found.items()}
@@ -202,16 +207,17 @@ def _protected(matches: list[LexborNode]) -> set[int]:
 
 
 def _content(body: LexborNode, matches: list[LexborNode], column: bool = False,
+             texts: dict[int, str] | None = None,
              ) -> tuple[list[LexborNode], str, list[listing.Listing]]:
     """The blocks that are the content, their raw text and, for a column page, its
-    listings: the matches, a listing or the article."""
+    listings: the matches, a listing or the article (``texts``: ``layout.render``)."""
     if matches:
-        return matches, "\n".join(render(b) for b in matches), []
+        return matches, "\n".join(render(b, texts) for b in matches), []
     article = main_blocks(body)
     listings = listing.choose(body, article, column)
     if listings:
         return [li.container for li in listings], listing.text_of(listings), listings
-    return article, "\n".join(render(b) for b in article), []
+    return article, "\n".join(render(b, texts) for b in article), []
 
 
 # --- finding the article ---------------------------------------------------------------
@@ -228,8 +234,8 @@ class _Stats:
 
 def main_blocks(body: LexborNode) -> list[LexborNode]:
     """The article container (and its strong siblings), or the body if there is none."""
-    nodes, stats = _collect(body)
-    _hand_up(nodes, stats)
+    nodes, stats, tree = _collect(body)
+    _hand_up(nodes, stats, tree)
     hinted = {n.mem_id for n in body.css(", ".join(CMS_HINTS))}
     scored = {key: _final(nodes[key], st, key in hinted) for key, st in stats.items()
               if nodes[key].tag not in _NOT_CONTAINERS and st.score > 0}
@@ -242,31 +248,99 @@ def main_blocks(body: LexborNode) -> list[LexborNode]:
     return _with_siblings(nodes[best], scored, stats)
 
 
-def _collect(body: LexborNode) -> tuple[dict[int, LexborNode], dict[int, _Stats]]:
+@dataclass
+class _Tree:
+    """The entered elements' parents (``_collect``), read without lexbor."""
+
+    up: dict[int, int | None] = field(default_factory=dict)  # the parent's key, None at the top
+    tags: dict[int, str | None] = field(default_factory=dict)
+
+
+def _collect(body: LexborNode) -> tuple[dict[int, LexborNode], dict[int, _Stats], _Tree]:
+    """Every element holding visible text (by ``mem_id``, in the order each was first
+    met going up from the text nodes in document order) and its ``_Stats``: the
+    characters of the text nodes in its subtree, those of them inside a link (an ``a``
+    anywhere above the text node), and its own paragraph's (``own``: the text nodes
+    whose nearest block it is).
+
+    Each element is entered once, by the first text node under it: a text node's walk
+    up stops at the first element entered already (all above it were entered with it),
+    and what the walk learns (depth, inside a link, the nearest block) is kept per
+    element.  A text node adds its characters to its parent only; the sums are handed
+    up once at the end, deepest first.  (Adding them to every ancestor of every text
+    node cost a walk to the top for each: most of this, on a page without a content
+    selector.)"""
     nodes: dict[int, LexborNode] = {}
     stats: dict[int, _Stats] = {}
-    for text_node in body.traverse(include_text=True):
-        text = (text_node.text_content or "") if text_node.is_text_node else ""
+    tree = _Tree()
+    up = tree.up
+    depth: dict[int, int] = {}
+    linked_at: dict[int, bool] = {}  # an ``a`` is this element or above it
+    block_at: dict[int, int | None] = {}  # the nearest block: this element or above it
+    # text nodes of ASCII whitespace only are skipped by lexbor: they hold no character
+    for text_node in body.traverse(include_text=True, skip_empty=True):
+        if text_node.tag != "-text":
+            continue
+        text = text_node.text_content or ""
         n = len("".join(text.split()))
         if not n:
             continue
-        chain = [a for a in noise.ancestors(text_node) if a.tag != "-document"]
-        # Link characters count against every container of the link.
-        linked = n if any(a.tag == "a" for a in chain) else 0
-        for a in chain:
-            nodes[a.mem_id] = a
-            st = stats.setdefault(a.mem_id, _Stats())
+        parent = text_node.parent
+        key = parent.mem_id  # type: ignore[union-attr]
+        if key not in stats:
+            _enter(parent, nodes, stats, tree, depth, linked_at, block_at)
+        linked = n if linked_at.get(key) else 0
+        st = stats.get(key)
+        if st is not None:
             st.chars += n
             st.links += linked
-        owner = next((a for a in chain if a.tag in BLOCK_TAGS), None)
+        owner = block_at.get(key)
         if owner is not None:
-            own = stats[owner.mem_id].own
+            own = stats[owner].own
             own[0], own[1] = own[0] + n, own[1] + linked
             own[2] += len(_PUNCT.findall(text))
-    return nodes, stats
+    for key in sorted(depth, key=depth.__getitem__, reverse=True):
+        above = up[key]
+        if above is not None:
+            st, st_up = stats[key], stats[above]
+            st_up.chars += st.chars
+            st_up.links += st.links
+    return nodes, stats, tree
 
 
-def _hand_up(nodes: dict[int, LexborNode], stats: dict[int, _Stats]) -> None:
+def _enter(node: LexborNode | None, nodes: dict[int, LexborNode], stats: dict[int, _Stats],
+           tree: _Tree, depth: dict[int, int], linked_at: dict[int, bool],
+           block_at: dict[int, int | None]) -> None:
+    """Enter ``node`` and its ancestors up to the first entered one (``_collect``)."""
+    new: list[tuple[int, LexborNode, str | None]] = []
+    while node is not None and node.mem_id not in stats:
+        tag = node.tag
+        if tag == "-document":
+            break
+        new.append((node.mem_id, node, tag))
+        node = node.parent
+    top = node.mem_id if node is not None and node.mem_id in stats else None
+    for key, element, tag in new:  # bottom-up, as a walk up from the text node meets them
+        nodes[key] = element
+        stats[key] = _Stats()
+        tree.tags[key] = tag
+    level = depth[top] if top is not None else 0
+    linked = linked_at[top] if top is not None else False
+    block = block_at[top] if top is not None else None
+    above = top
+    for key, _, tag in reversed(new):  # top-down: what is above is known
+        level += 1
+        linked = linked or tag == "a"
+        if tag in BLOCK_TAGS:
+            block = key
+        tree.up[key], depth[key], linked_at[key], block_at[key] = above, level, linked, block
+        above = key
+
+
+def _hand_up(nodes: dict[int, LexborNode], stats: dict[int, _Stats], tree: _Tree) -> None:
+    """Each block's points to it and its containers (``_HAND_UP``), up the parents
+    ``_collect`` entered: every element above an entered one (the document aside) is."""
+    up, tags = tree.up, tree.tags
     for key, st in list(stats.items()):
         chars, links, punct = st.own
         prose = chars - links
@@ -275,16 +349,16 @@ def _hand_up(nodes: dict[int, LexborNode], stats: dict[int, _Stats]) -> None:
         points = _points(nodes[key], prose, punct)
         if not points:
             continue
-        node: LexborNode | None = nodes[key]
+        at: int | None = key
         level = 0
-        while node is not None and node.mem_id in stats:
-            st_up = stats[node.mem_id]
+        while at is not None:
+            st_up = stats[at]
             st_up.total += points
             if level < len(_HAND_UP):
                 st_up.score += points * _HAND_UP[level]
-            node = node.parent
+            at = up[at]
             # Table plumbing is one level: a table's cells all count for the table.
-            if node is not None and node.tag not in _TABLE_PARTS:
+            if at is not None and tags[at] not in _TABLE_PARTS:
                 level += 1
 
 

@@ -15,6 +15,8 @@ Most lines have no line break at all: a text that ``str.isprintable()`` holds no
 ``LINE_BREAKS`` (every one is a control or a line/paragraph separator, which Python
 does not count as printable), so ``unwrap`` returns it as it is without scanning it
 with the pattern (~0.4 µs a line, ~300 lines a page between layout and metadata).
+An element read whole takes the text ``monitor.noise`` read of it when it is still
+that (``render``'s ``texts``): most paragraphs of a page are read there first.
 """
 
 from __future__ import annotations
@@ -80,10 +82,12 @@ class _Lines:
         return [line for line in self.lines if normalize_line(line)]
 
 
-def render(node: LexborNode) -> str:
-    """The text of ``node``, one block per line; not yet normalized."""
+def render(node: LexborNode, texts: dict[int, str] | None = None) -> str:
+    """The text of ``node``, one block per line; not yet normalized.  ``texts``: the
+    ``text()`` of elements already read, by ``mem_id`` (``noise.remove_dom_noise``
+    reads most paragraphs of a page), used instead of reading them again."""
     out = _Lines()
-    _render_into(out, node, _holding_special(node))
+    _render_into(out, node, _holding_special(node), texts or {})
     return "\n".join(out.visible())
 
 
@@ -106,9 +110,11 @@ def holders(root: LexborNode, selector: str) -> set[int]:
     tags = _tag_names(selector)
     holding: set[int] = set()
     # a list of tag names is tested on every element by its name: lexbor's query tests
-    # each element against each name of the list, and cost three times as much
+    # each element against each name of the list, and cost three times as much; the
+    # elements walked by ``traverse`` (``root`` first, then in document order, as
+    # ``css("*")`` lists them; comments too, which no name matches), not queried by "*"
     every = root.css(selector) if tags is None else \
-        [n for n in root.css("*") if n.tag in tags]
+        [n for n in root.traverse() if n.tag in tags]
     for found in every:
         parent = found.parent
         while parent is not None and parent.mem_id not in holding:
@@ -126,14 +132,17 @@ def _tag_names(selector: str) -> frozenset[str] | None:
     return None
 
 
-def _render_into(out: _Lines, root: LexborNode, holding: set[int]) -> None:
+def _render_into(out: _Lines, root: LexborNode, holding: set[int],
+                 texts: dict[int, str]) -> None:
     # An explicit stack: pages exported from Word nest <font> a thousand levels deep.
     stack: list[tuple[LexborNode, bool, bool]] = [(root, False, False)]
     while stack:
         node, closing, pre = stack.pop()
         if closing:
             out.end()
-        elif node.is_text_node:
+            continue
+        tag = node.tag  # read once: "-text" and "-comment" name those node types
+        if tag == "-text":
             text = node.text_content or ""
             if pre:
                 first, *rest = text.split("\n")
@@ -143,24 +152,28 @@ def _render_into(out: _Lines, root: LexborNode, holding: set[int]) -> None:
                     out.add(line)
             else:
                 out.add(text)  # its line breaks joined or spaced by unwrap(), at the end
-        elif node.is_element_node and node.tag not in _SKIP:
-            _render_element(out, stack, node, pre, holding)
+        elif tag != "-comment" and tag not in _SKIP and node.is_element_node:
+            _render_element(out, stack, node, tag, pre, holding, texts)
 
 
 def _render_element(out: _Lines, stack: list[tuple[LexborNode, bool, bool]],
-                    node: LexborNode, pre: bool, holding: set[int]) -> None:
-    tag = node.tag
+                    node: LexborNode, tag: str, pre: bool, holding: set[int],
+                    texts: dict[int, str]) -> None:
     if tag == "br":
         out.end()
         return
     if tag == "tr":
-        _render_row(out, node, holding)
+        _render_row(out, node, holding, texts)
         return
     block = tag in BLOCK_TAGS
-    if not pre and tag != "pre" and node.mem_id not in holding:
+    key = node.mem_id
+    if not pre and tag != "pre" and key not in holding:
         if block:
             out.end()
-        if text := node.text():
+        text = texts.get(key)
+        if text is None:
+            text = node.text()
+        if text:
             out.add(text)
         if block:
             out.end()
@@ -173,12 +186,13 @@ def _render_element(out: _Lines, stack: list[tuple[LexborNode, bool, bool]],
         stack.append((child, False, pre))
 
 
-def _render_row(out: _Lines, row: LexborNode, holding: set[int]) -> None:
+def _render_row(out: _Lines, row: LexborNode, holding: set[int],
+                texts: dict[int, str]) -> None:
     cells = []
     for cell in row.iter():
         if cell.tag in ("td", "th"):
             lines = _Lines()
-            _render_into(lines, cell, holding)
+            _render_into(lines, cell, holding, texts)
             cells.append(lines.visible())
     out.end()
     if all(len(lines) <= 1 for lines in cells):

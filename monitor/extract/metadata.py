@@ -32,6 +32,11 @@ ends where the next thing in its line starts (``settled``):
 
 ``monitor.canon`` compares values through ``settled`` too, so a value an earlier
 release stored with a counter or a widget is the same value, not a change to tell.
+
+The page is read element by element (``_walk``); an element read whole takes the text
+``monitor.noise`` read of it when that is still its text (``extract_metadata``'s
+``texts``), and a line is asked whether it is a bare label by set look-ups
+(``_is_cell_label``), not by the ``_CELL_LABEL`` pattern it stands for.
 """
 
 from __future__ import annotations
@@ -112,6 +117,19 @@ _CELL_LABEL = lazyre.compile(
     "(?:(?:" + "|".join(label for label in _LABELS if len(label) >= 3) + ")\\s*[:：]?"
     + "|(?:" + "|".join(label for label in _LABELS if len(label) < 3) + ")\\s*[:：])"
 )
+_LONG_LABELS = frozenset(label for label in _LABELS if len(label) >= 3)
+_ALL_LABELS = frozenset(_LABELS)
+
+
+def _is_cell_label(line: str) -> bool:
+    """``_CELL_LABEL.fullmatch(line)``, told by set look-ups: a whole line that is a label,
+    maybe spaces (``\\s``: what ``str.rstrip`` strips) and a colon, which a short one
+    needs.  Asked of every line of a page; the pattern tried its ~60 labels there."""
+    if line.endswith((":", "：")):
+        return line[:-1].rstrip() in _ALL_LABELS
+    return line.rstrip() in _LONG_LABELS
+
+
 # Any of the brackets search folds (〔〕 ［］ [] （） () 【】) and digits ASCII or full-width
 # (武经信提案函［２０２１］１７号): \d is any decimal digit.
 _DOC_NUMBER = lazyre.compile(
@@ -138,9 +156,17 @@ _NOT_TEXT = ("script", "style", "noscript", "template", "textarea", "select")
 _NOT_TEXT_SELECTOR = ", ".join(_NOT_TEXT)
 
 
-def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, str]:
-    """Canonical metadata fields found in a parsed page, an HTML string or plain text."""
+def extract_metadata(source: LexborHTMLParser | LexborNode | str,
+                     texts: dict[int, str] | None = None, *,
+                     dropped: bool = False) -> dict[str, str]:
+    """Canonical metadata fields found in a parsed page, an HTML string or plain text.
+    ``texts``: the ``text()`` of elements of ``source`` already read, by ``mem_id``
+    (``noise.remove_dom_noise`` reads most paragraphs), used instead of reading them
+    again; not on a copy (other elements).  ``dropped``: ``noise.drop_non_content`` ran
+    on ``source`` (``noise.ALWAYS_DROP`` names every element of ``_NOT_TEXT``), so it
+    holds none to drop and is not searched for them."""
     found: dict[str, str] = {}
+    texts = texts or {}
     if isinstance(source, str) and not _looks_like_html(source):
         lines = [ln for ln in (normalize_line(x) for x in source.splitlines()) if ln]
         for line in lines:
@@ -152,16 +178,18 @@ def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, s
         return {}
     # The caller's tree is never changed: a copy when there is something to drop (the
     # pipeline's body has lost these already, and copying it cost a sixth of this).
-    if not isinstance(source, str) and root.css_first(_NOT_TEXT_SELECTOR) is not None:
-        tree = source.clone()
-        root = tree.body if isinstance(tree, LexborHTMLParser) else tree
-        if root is None:
-            return {}
-    for junk in outermost(root.css(_NOT_TEXT_SELECTOR)):
-        junk.decompose()
+    if isinstance(source, str) or \
+            (not dropped and root.css_first(_NOT_TEXT_SELECTOR) is not None):
+        if not isinstance(source, str):
+            tree, texts = source.clone(), {}
+            root = tree.body if isinstance(tree, LexborHTMLParser) else tree
+            if root is None:
+                return {}
+        for junk in outermost(root.css(_NOT_TEXT_SELECTOR)):
+            junk.decompose()
     lines: list[str] = []
     label = None  # a line that is only a label: its value is the next line (dd > label, div)
-    for item in _walk(root):
+    for item in _walk(root, texts):
         if isinstance(item, list):
             _add_row(found, item)
             label = None
@@ -170,7 +198,7 @@ def extract_metadata(source: LexborHTMLParser | LexborNode | str) -> dict[str, s
             _put(found, label, item)
         else:
             _add_line(found, item)
-        label = item.rstrip(":：") if _CELL_LABEL.fullmatch(item) else None
+        label = item.rstrip(":：") if _is_cell_label(item) else None
         lines.append(item)
     return _finish(found, lines)
 
@@ -187,8 +215,10 @@ def _finish(found: dict[str, str], lines: list[str]) -> dict[str, str]:
     return {key: found[key] for key in ALIASES if key in found}
 
 
-def _walk(root: LexborNode) -> list[list[str] | str]:
-    """Table rows (cell texts) and lines of text, in document order."""
+def _walk(root: LexborNode, texts: dict[int, str] | None = None) -> list[list[str] | str]:
+    """Table rows (cell texts) and lines of text, in document order (``texts``: see
+    ``extract_metadata``)."""
+    texts = texts or {}
     out: list[list[str] | str] = []
     holding = _holding_blocks(root)
     stack: list[LexborNode | str] = [root]
@@ -198,34 +228,39 @@ def _walk(root: LexborNode) -> list[list[str] | str]:
             out.append(item)
         elif item.tag == "tr" and item.css_first("table") is None:  # not a layout row
             out.append([_line(c.text()) for c in item.iter() if c.tag in ("td", "th")])
-        elif item.mem_id not in holding:  # a paragraph: all its text is one line
-            if line := _line(item.text()):
+        elif (key := item.mem_id) not in holding:  # a paragraph: all its text is one line
+            text = texts.get(key)
+            if line := _line(item.text() if text is None else text):
                 out.append(line)
         else:
-            stack.extend(reversed(_split(item, holding)))
+            stack.extend(reversed(_split(item, holding, texts)))
     return out
 
 
-def _split(node: LexborNode, holding: set[int]) -> list[LexborNode | str]:
+def _split(node: LexborNode, holding: set[int],
+           texts: dict[int, str]) -> list[LexborNode | str]:
     """The children of ``node``: block ones as nodes, runs of inline ones as lines."""
     parts: list[LexborNode | str] = []
     run: list[str] = []
     for child in node.iter(include_text=True):
-        if child.is_text_node:
+        tag = child.tag  # one property read: "-text" and "-comment" name the node types
+        if tag == "-text":
             run.append(child.text_content)
             continue
-        if child.is_comment_node:
+        if tag == "-comment":
             continue
-        tag = child.tag
-        if tag not in _BLOCKS and child.mem_id not in holding:
-            run.append(child.text())
+        key = child.mem_id
+        if tag not in _BLOCKS and key not in holding:
+            text = texts.get(key)
+            run.append(child.text() if text is None else text)
             continue
         _end_run(parts, run)
         run = []
         if tag == "br":
             continue
-        if tag != "tr" and child.mem_id not in holding:
-            parts.append(_line(child.text()))  # a paragraph: what _walk makes of it
+        if tag != "tr" and key not in holding:
+            text = texts.get(key)  # a paragraph: what _walk makes of it
+            parts.append(_line(child.text() if text is None else text))
         else:
             parts.append(child)
     _end_run(parts, run)
@@ -257,10 +292,10 @@ def _add_row(found: dict[str, str], cells: list[str]) -> None:
     i = 0
     while i < len(cells):
         label = cells[i]
-        if i + 1 < len(cells) and (_CELL_LABEL.fullmatch(label)
+        if i + 1 < len(cells) and (_is_cell_label(label)
                                    or _bare_short(label, cells[i + 1])):
             value = cells[i + 1]
-            if not _CELL_LABEL.fullmatch(value):
+            if not _is_cell_label(value):
                 _put(found, label.rstrip(":："), value)
                 i += 2
                 continue
