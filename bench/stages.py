@@ -8,7 +8,9 @@ page changed.  Each stage's functions are wrapped with a timer of the calling th
 CPU (``time.thread_time``), exclusive of the stages nested in it, so work on the event
 loop and in ``asyncio.to_thread`` workers is both counted:
 
-- extract: ``monitor.extract`` (parse, selectors, layout, metadata) minus normalize;
+- extract: ``monitor.extract`` (parse, selectors, layout, metadata) minus normalize,
+  and the page's one parse made by the challenge checks for it (``monitor.challenge``'s
+  lexbor parse and ``prepared``: the head read and ``drop_non_content``);
 - normalize: ``normalize_with_notes``, ``normalize_line``, ``strip_ignored`` and the
   noise rules (``monitor.noise``'s entry points: ``drop_non_content``,
   ``remove_dom_noise``, ``strip_lines``, ``strip_text_noise``); its DOM helpers
@@ -16,12 +18,14 @@ loop and in ``asyncio.to_thread`` workers is both counted:
 - hash: ``snapshot`` (canonical form + SHA-256) and the raw body's SHA-256;
 - store: every ``Store`` and ``Schedule`` call (reads, leases, the commit);
 - diff: ``detect_change_async``'s diff and decision in this process (``decide``, and
-  ``monitor.diff._quick``, the exact diff tried in a thread before a worker is asked:
-  it answers for most edits) plus the CPU of diff workers (children);
+  ``monitor.diff._quick``, the exact diff tried in a thread before a worker is asked,
+  and ``quick_diff``, the same made with the page's read in ``pipeline._page_read``:
+  they answer for most edits) plus the CPU of diff workers (children);
 - alert: drafting alerts (``alerts.plan``);
 - fetch + loop: the rest of the process's CPU: HTTP, decoding, the event loop, thread
-  hops, the garbage collector, and the challenge checks (``monitor.challenge``: the
-  parse of the page that extraction then reads, ~0.5 ms of a bench page).
+  hops (the GIL passed between the loop and the commit's thread), the garbage
+  collector, and the challenge checks' own reading of the parse (``monitor.challenge``:
+  the title, the links, the visible text, the checks: ~0.3 ms of a bench page).
 
 The timers cost some CPU themselves (a few µs per call), so the totals here are a little
 above the plain ``monitor check`` of the main table.
@@ -77,7 +81,7 @@ def timed(stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def instrument() -> None:
     from alerts import plan
-    from monitor import detect, diff, noise, normalize, pipeline
+    from monitor import challenge, detect, diff, noise, normalize, pipeline
     from monitor.extract import html
     from storage import Store
     from storage.schedule import Schedule
@@ -106,6 +110,10 @@ def instrument() -> None:
     # thread; the worker's CPU is the children's (added at the end)
     detect.diff_texts = timed("diff", detect.diff_texts)
     diff._quick = timed("diff", diff._quick)
+    pipeline.quick_diff = timed("diff", pipeline.quick_diff)
+    # the page's one parse, made by the challenge checks and handed to extraction
+    challenge.LexborHTMLParser = timed("extract", challenge.LexborHTMLParser)
+    challenge.prepared = timed("extract", challenge.prepared)
     detect.decide = timed("diff", detect.decide)
 
 

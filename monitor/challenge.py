@@ -77,10 +77,57 @@ _SUBSTANCE = _TINY_TEXT  # visible characters of content that make a page with p
 _PER_PLACEHOLDER = 100  # ... and this many more for each placeholder left on it
 
 
+class _Visible:
+    """The body's visible text as lexbor gives it (``raw``), and without its whitespace
+    (``text``) only when a check reads it.
+
+    Every page is asked how long that text is (short, tiny, near-empty) and whether it
+    holds a template placeholder; for a long page of prose (a changed check's page)
+    neither needs it whole: the length is counted over the start of ``raw`` only until
+    it is long enough (``fewer_than``: the characters that are not whitespace, chunk by
+    chunk, the same count as the whole text's length), and a text without ``$``, ``<``
+    or ``{`` holds no placeholder with its whitespace or without (``unmarked``: each one
+    starts with ``$``, ``<%`` or ``{{``).  Building the text (``str.split`` and a join of
+    ~20 K characters) was ~8% of the checks' reading of a bench page.  One per
+    ``Reading``, shared by the copies of its ``_Page`` (``Reading.challenge``)."""
+
+    __slots__ = ("_text", "raw")
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = "".join(self.raw.split())
+        return self._text
+
+    def fewer_than(self, n: int) -> bool:
+        """``len(self.text) < n``, from as little of ``raw`` as it takes."""
+        if self._text is not None:
+            return len(self._text) < n
+        seen, raw = 0, self.raw
+        for start in range(0, len(raw), _COUNT_CHUNK):
+            if seen >= n:
+                return False
+            seen += sum(map(len, raw[start:start + _COUNT_CHUNK].split()))
+        return seen < n
+
+    @property
+    def unmarked(self) -> bool:
+        """No ``$``, ``<`` or ``{``: no placeholder in the text (``_placeholder``)."""
+        raw = self.raw
+        return "$" not in raw and "<" not in raw and "{" not in raw
+
+
+_COUNT_CHUNK = 2048  # characters of raw text counted at a time (``_Visible.fewer_than``)
+
+
 @dataclass(frozen=True)
 class _Page:
     title: str
-    text: str  # visible text, whitespace removed
+    visible: _Visible  # the visible text (``text``: whitespace removed)
     links: str  # href/src values, space-separated
     status: int
     headers: dict[str, str]  # lower-case names
@@ -99,13 +146,18 @@ class _Page:
         return len(self.html.encode("utf-8", "replace"))
 
     @property
+    def text(self) -> str:
+        """The visible text, whitespace removed."""
+        return self.visible.text
+
+    @property
     def short(self) -> bool:
-        return len(self.text) < _SHORT_TEXT or (
+        return self.visible.fewer_than(_SHORT_TEXT) or (
             len(self.html) < _SHORT_BYTES and self.size < _SHORT_BYTES)
 
     @property
     def tiny(self) -> bool:
-        return len(self.text) < _TINY_TEXT
+        return self.visible.fewer_than(_TINY_TEXT)
 
     @property
     def title_head(self) -> str:
@@ -195,8 +247,8 @@ def _parse(html: str) -> tuple[_Page, Parsed | None]:
     # what extract reads of the page before dropping these, and the drop, done once
     ready = prepared(html, tree) if tree.root is not None else None
     body = tree.body
-    text = "".join(body.text().split()) if body is not None else ""
-    page = _Page(title=title, text=text, links=links, status=200, headers={}, html=html)
+    visible = _Visible(body.text() if body is not None else "")
+    page = _Page(title=title, visible=visible, links=links, status=200, headers={}, html=html)
     return page, ready  # the tree is offered once it is no longer read here
 
 
@@ -345,7 +397,7 @@ def _signature(page: _Page) -> str | None:
 
 
 def _redirect_only(page: _Page) -> str | None:
-    if len(page.text) < _SHORT_TEXT // 3 and _REDIRECT.search(page.lower):
+    if page.visible.fewer_than(_SHORT_TEXT // 3) and _REDIRECT.search(page.lower):
         return "a page that only redirects with JavaScript or a meta refresh"
     return None
 
@@ -361,7 +413,8 @@ _MUSTACHE = lazyre.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}")
 
 
 def _unrendered(page: _Page) -> str | None:
-    if _placeholder(page.text, page.links) is None:  # none on the page, none in a part
+    # none on the page, none in a part; a text without "$", "<" or "{" holds none
+    if _placeholder("" if page.visible.unmarked else page.text, page.links) is None:
         return None
     selected = _selected(page)
     text, links = selected or (page.text, page.links)
@@ -432,7 +485,7 @@ def _empty(page: _Page) -> str | None:
     # space): searched for its first character, not lower-cased and stripped whole
     if _VISIBLE.search(page.html, 0, _SCAN) is None:
         return "empty body"
-    if len(page.text) < _EMPTY_TEXT:
+    if page.visible.fewer_than(_EMPTY_TEXT):
         return f"near-empty body ({len(page.text)} visible characters)"
     return None
 

@@ -93,6 +93,61 @@ def test_one_reading_answers_both_challenge_questions() -> None:
         assert challenge.detect_soft_404(html) == challenge.detect_soft_404(html + " ")
 
 
+def _challenge_htmls() -> list[str]:
+    """Real and generated pages, and small ones each check may refuse."""
+    wrap = "<html><head><title>{}</title></head><body>{}</body></html>".format
+    small = [wrap("", ""), wrap("x", " \u3000\n" * 3000 + "短"), wrap("页面不存在", "页面不存在"),
+             wrap("安全验证", "请输入验证码" + " " * 2100 + "。"),
+             wrap("", "<script>location.href='/a'</script>跳转中"),
+             wrap("", "{{a}} {{ b }} {{c.d}}" + "字" * 300), wrap("", "$page.title 正文" * 3),
+             wrap("", "<p>&lt;% x %&gt; 正文</p>"),
+             wrap("", "<a href='$a.b'>1</a>" * 3 + "字" * 800),
+             wrap("", " " * 2047 + "字" * 599), wrap("", "\n" * 2048 + "字" * 600),
+             wrap("", ("字 " * 300 + "\u2028") * 4), wrap("404", "您访问的页面不存在" + "字" * 700)]
+    return small + [_html(p) for p in PAGES] + _seed_pages()
+
+
+def test_the_visible_texts_length_counted_from_its_start_is_the_whole_texts() -> None:
+    ws = " \t\n\r\x0b\x0c\x1c\x85\xa0\u3000\u2028\u2029\u200a"
+    rng = random.Random(12)
+    raws = ["", " " * 5000, "字" * 5000] + [
+        "".join(rng.choice(ws) if rng.random() < share else "字" for _ in range(size))
+        for share in (0.1, 0.5, 0.9, 0.99) for size in (19, 600, 2047, 2049, 4096, 9000)]
+    for html in _challenge_htmls():
+        body = LexborHTMLParser(html).body
+        raws.append(body.text() if body is not None else "")
+    for raw in raws:
+        whole = "".join(raw.split())
+        for n in (0, 1, 20, 200, 600, 2048, 5000):
+            assert challenge._Visible(raw).fewer_than(n) == (len(whole) < n), (raw[:40], n)
+        seen = challenge._Visible(raw)
+        assert seen.text == whole and seen.fewer_than(600) == (len(whole) < 600)
+        if challenge._Visible(raw).unmarked:  # no placeholder in the text, for any links
+            for links in ("", "$a.b $c.d $e.f"):
+                assert challenge._placeholder(whole, links) == challenge._placeholder("", links)
+
+
+def test_challenge_verdicts_from_the_visible_texts_start_are_the_whole_texts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def verdicts() -> list[tuple[str | None, ...]]:
+        out = []
+        for html in _challenge_htmls():
+            for content in ((), ("div.content",)):
+                challenge._last = None
+                reading = challenge.read(html)
+                out.append((reading.soft_404(),
+                            reading.challenge(status=200, headers={}, content=content),
+                            reading.challenge(status=503, headers={"Server": "AkamaiGHost"})))
+        return out
+
+    fast = verdicts()
+    monkeypatch.setattr(challenge._Visible, "fewer_than", lambda self, n: len(self.text) < n)
+    monkeypatch.setattr(challenge._Visible, "unmarked", property(lambda self: False))
+    slow = verdicts()
+    assert fast == slow
+    assert sum(any(v) for v in fast) >= 8  # refusals of several kinds among them
+
+
 def _numbers_around(text: str, p: int) -> tuple[int, int] | None:
     """The reference: every number of the text, then the one at ``p``."""
     spans = [m.span() for m in _NUMBER.finditer(text)]
@@ -220,7 +275,8 @@ def test_blank_bodies_and_placeholders_are_told_as_the_patterns_tell_them() -> N
     bodies += [_html(p) for p in PAGES] + _seed_pages()
     told = 0
     for i, body in enumerate(bodies):
-        page = challenge._Page(title="", text=body, links="", status=200, headers={}, html=body)
+        page = challenge._Page(title="", visible=challenge._Visible(body), links="", status=200,
+                               headers={}, html=body)
         blank = not body[:challenge._SCAN].lower().strip()
         assert (challenge._empty(page) == "empty body") == blank
         found = challenge._PLACEHOLDER.search(body)
