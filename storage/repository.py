@@ -176,12 +176,14 @@ def _whole(version: Any) -> bool:
 
 
 def _load_orm() -> None:
-    """Import what a write session's work imports on first use (SQLModel, the table
-    models, ``storage.files``): ~0.1 s of CPU, once per process.  Imported inside the
-    writers' turn, it held the turn that long, and every other writer of the database
-    (the sibling ``monitor check`` worker's first commits) waited for it: measured, the
+    """Import what a version's commit imports on first use (SQLModel, the table models,
+    ``storage.files``): ~0.1 s of CPU, once per process.  Imported inside the writers'
+    turn, it held the turn that long, and every other writer of the database (the
+    sibling ``monitor check`` worker's first commits) waited for it: measured, the
     largest item of a changed pass's time inside the turn (bench/README.md, "One host and
-    many hosts").  An unchanged pass opens no write session and still imports none of it."""
+    many hosts").  Called before the turn by ``write_session`` and, for a record with a
+    version, by ``commit_checks`` (``Store._ready``); an unchanged pass imports none of
+    it."""
     from storage import files  # noqa: F401  (imports sqlmodel and storage.models)
 
 
