@@ -83,6 +83,17 @@ class TurnClock:
 
 def check(store: Store, src: SourceConfig, new: NewVersion, clock: Clock,
           profile: cProfile.Profile | None = None) -> None:
+    rec = record(store, src, new, clock)
+    if profile is not None:
+        profile.enable()
+    clock("commit", lambda: store.commit_check(rec))
+    if profile is not None:
+        profile.disable()
+
+
+def record(store: Store, src: SourceConfig, new: NewVersion, clock: Clock) -> CheckRecord:
+    """The record of a check of ``src`` that fetched ``new``: the page's state and (when
+    it has a version) its old text read, a change row when it had one."""
     state = clock("state", lambda: store.page_state(src))
     changes: tuple[ChangeDecision, ...] = ()
     if state.last is not None:
@@ -92,17 +103,12 @@ def check(store: Store, src: SourceConfig, new: NewVersion, clock: Clock,
                                   patch=f"@@ +1 @@\n+{new.text[-40:]}\n"),)
         assert old
     at = utcnow()
-    rec = CheckRecord(
+    return CheckRecord(
         page_id=state.page_id, expected_last_version_id=state.last.id if state.last else None,
         expected_revision=state.revision, started_at=at, duration=0.01,
         outcome="changed" if state.last else "new", http_status=200, bytes=len(new.raw),
         raw_sha256=new.raw_sha256, worker=WORKER, version=new, observed_at=at,
         changes=changes)
-    if profile is not None:
-        profile.enable()
-    clock("commit", lambda: store.commit_check(rec))
-    if profile is not None:
-        profile.disable()
 
 
 def run(url: str, pages: int, rounds: int, profile: str | None

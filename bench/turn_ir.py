@@ -1,6 +1,7 @@
 """Instructions of a commit inside the writers' turn, and of all of it (callgrind).
 
     .venv/bin/python -m bench.turn_ir [--case changed|first] [--pages 20] [--rounds 2]
+                                      [--group N]
 
 CPU time of a ~1 ms turn on a shared machine moves with its neighbours; instruction
 counts do not.  This runs itself again under ``valgrind --tool=callgrind`` twice, with
@@ -13,7 +14,10 @@ pages are ``bench.bench_commit``'s: ``--pages`` get a first version and two chan
 ones untimed, then ``--rounds`` changed versions each are counted (``--case changed``),
 or ``--pages`` more pages' first versions (``--case first``).  Printed: instructions
 per commit, in the turn and in all, and of the text read a check (``--keep DIR``:
-callgrind's files kept there, for ``callgrind_annotate``).  Needs ``valgrind``, its
+callgrind's files kept there, for ``callgrind_annotate``).  ``--group N``: the records
+are made first, N at a time, and committed together (``Store.commit_checks``, as
+``monitor check``'s group commit does; counted around each group, divided by its
+records).  Needs ``valgrind``, its
 ``callgrind.h`` and ``cc``.
 """
 
@@ -73,7 +77,7 @@ class _TextClock:
                 self.cg.cg_toggle()
 
 
-def _inside(lib: str, mode: str, case: str, pages: int, rounds: int) -> None:
+def _inside(lib: str, mode: str, case: str, pages: int, rounds: int, group: int) -> None:
     """The run under callgrind: ``mode`` turn, commit or text."""
     from bench import bench_commit as bc
     from bench.bench_checkdb import version
@@ -101,23 +105,28 @@ def _inside(lib: str, mode: str, case: str, pages: int, rounds: int) -> None:
                 for rev in range(3, 3 + rounds)
                 for i, s in enumerate(sources)
             ]
-        commit = store.commit_check
-
-        def counted(rec: Any) -> Any:
-            if mode == "commit":
-                cg.cg_toggle()
-            try:
-                return commit(rec)
-            finally:
+        def counted(commit: Any) -> Any:
+            def run(recs: Any) -> Any:
                 if mode == "commit":
                     cg.cg_toggle()
+                try:
+                    return commit(recs)
+                finally:
+                    if mode == "commit":
+                        cg.cg_toggle()
+            return run
 
-        store.commit_check = counted  # type: ignore[method-assign]
+        store.commit_check = counted(store.commit_check)  # type: ignore[method-assign]
+        commit_many = counted(store.commit_checks)
         cg.cg_start()
         turn.on = mode == "turn"
         clock = _TextClock(cg, mode == "text")
-        for s, new in todo:
-            bc.check(store, s, new, clock)  # type: ignore[arg-type]
+        if group <= 1:
+            for s, new in todo:
+                bc.check(store, s, new, clock)  # type: ignore[arg-type]
+        for start in range(0, len(todo) if group > 1 else 0, group):
+            commit_many([bc.record(store, s, new, clock)  # type: ignore[arg-type]
+                         for s, new in todo[start:start + group]])
         store.close()
 
 
@@ -139,6 +148,8 @@ def _count(lib: str, mode: str, args: argparse.Namespace, tmp: str) -> int:
             str(args.pages),
             "--rounds",
             str(args.rounds),
+            "--group",
+            str(args.group),
         ],
         env={**os.environ, "TURN_IR_INSIDE": f"{lib}:{mode}"},
         check=True,
@@ -156,12 +167,14 @@ def main() -> None:
     ap.add_argument("--case", choices=("changed", "first"), default="changed")
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--group", type=int, default=1,
+                    help="commit the records N at a time (Store.commit_checks)")
     ap.add_argument("--keep", metavar="DIR", help="keep callgrind's output files there")
     args = ap.parse_args()
     inside = os.environ.get("TURN_IR_INSIDE")
     if inside:
         lib, mode = inside.rsplit(":", 1)
-        _inside(lib, mode, args.case, args.pages, args.rounds)
+        _inside(lib, mode, args.case, args.pages, args.rounds, args.group)
         return
     commits = args.pages * (1 if args.case == "first" else args.rounds)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""``monitor check`` over many pages: leases and states taken in batches, plain checks
+"""``monitor check`` over many pages: leases and states taken in batches, checks
 committed in groups.
 
 Checked one at a time, a page cost three transactions and three thread hops besides
@@ -14,12 +14,20 @@ third of a check's CPU.  Here, two things are done for many pages at once:
   two batches are held ahead of the running checks, and one task renews every lease
   still held, so a slow host never lets a lease run out; a check ends its page's lease
   in its commit, and what is left when the pass ends is given back then.
-* **group commit** (``GroupCommit``): a record that only adds a check row
-  (``CheckRecord.plain``: unchanged, or an error without alerts) waits a few ms for
-  others, and the group is written in ONE transaction (``Store.commit_checks``), each
-  record through its own revision test.  A record with a version, change, alert or
-  documents commits alone, as before.  A group that fails is written again one record
-  at a time, so a bad record fails alone.
+* **group commit** (``GroupCommit``): a record waits a few ms for others, and the group
+  is written in ONE transaction (``Store.commit_checks``), each record through its own
+  revision test: one thread hop, one ``BEGIN IMMEDIATE``, one lock statement, one check
+  insert, one page update a set of columns and one commit for the lot.  Changed records
+  join as well as unchanged ones: a version's rows (versions, paragraphs, spans, changes,
+  alerts) are written record by record inside the group's transaction, and the B-tree
+  pages they share (the tables' last leaves, the search index's segments) are written to
+  the WAL once a group, not once a check.  Each version's work outside the lock
+  (``Store._prepare``: its delta, digests, seal and paragraph plan) is done in the
+  group's thread before the writers' turn is taken, as a single commit does it.  A
+  listing's record with its ``documents`` commits alone (``Store.commit_check``): its
+  documents are synced through ORM objects (``storage.documents``), and a listing is
+  rare enough that grouping it is not worth a second path.  A group that fails is
+  written again one record at a time, so a bad record fails alone.
 
 Durability: a check's result is returned (and so printed and logged) only after the
 transaction holding its row has committed.  A crash loses the records waiting for
@@ -27,7 +35,8 @@ their group, and none of them had been reported stored: what a crash a few ms ea
 would lose.  Correctness under overlapping checks is the same as for single checks:
 the leases are the same rows, only taken many at a time, and every record passes the
 same revision test as ``Store.commit_check`` (a conflict is made again from the page
-as it is now; a stale fetch is stored as a superseded check row).
+as it is now; a stale fetch is stored as a superseded check row); two records of one
+page in a group are tested in order, the second against the page as the first left it.
 """
 
 from __future__ import annotations
@@ -46,13 +55,14 @@ from storage.records import CheckRecord, CommitResult, PageState
 from storage.schedule import Schedule
 
 T = TypeVar("T")
-WINDOW = 0.004  # seconds a plain record waits for others to join its group
+WINDOW = 0.004  # seconds a record waits for others to join its group
 CheckFn = Callable[[SourceConfig, PageState | None, bool], Awaitable[T]]
 
 
 class GroupCommit:
-    """Plain records committed in groups of up to ``size`` (``Store.commit_checks``): a
-    group is written when it is full or ``WINDOW`` s after its first record came."""
+    """Records (any but a listing's with documents) committed in groups of up to ``size``
+    (``Store.commit_checks``): a group is written when it is full or ``WINDOW`` s after
+    its first record came."""
 
     def __init__(self, store: Store, size: int) -> None:
         self.store, self.size = store, max(1, size)
@@ -61,7 +71,8 @@ class GroupCommit:
         self.writer: asyncio.Task[None] | None = None
 
     async def commit(self, rec: CheckRecord) -> CommitResult:
-        """Store ``rec`` (plain) with its group; returns once its group has committed."""
+        """Store ``rec`` (no ``documents``) with its group; returns once its group has
+        committed."""
         done: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
         self.pending.append((rec, done))
         if len(self.pending) >= self.size:

@@ -759,7 +759,8 @@ class Checker:
                       document: bool = False) -> CheckResult | PageState:
         """Store the record; the page's fresh state when another check was stored first."""
         try:
-            res = await (self.commits.commit(rec) if self.commits is not None and rec.plain
+            res = await (self.commits.commit(rec)
+                         if self.commits is not None and rec.documents is None
                          else asyncio.to_thread(self.store.commit_check, rec))
             if res.conflict:
                 return await asyncio.to_thread(self.store.page_state, source)

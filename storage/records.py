@@ -203,7 +203,7 @@ class CheckRecord:
     @property
     def plain(self) -> bool:
         """Whether it adds a check row only (unchanged, or an error without alerts): no
-        version, change, alert or document; ``Store.commit_checks`` can group these."""
+        version, change, alert or document."""
         return (self.version is None and not self.changes and not self.alerts
                 and self.documents is None)
 

@@ -147,12 +147,13 @@ _RAW_CHAIN = sql_text(_RAW_CHAIN_SQL.format(id=":id", depth=":depth")).columns(
 # SQLite: the same through the driver (``compiled.rows``), its rows plain tuples.
 _RAW_CHAIN_DRIVER = _RAW_CHAIN_SQL.format(id="?", depth="?")
 
-# The plain commit (Store._commit_plain): built once, as a check runs them every time.
-_LOCK = sa_select(P.revision, P.observed_at, P.lease_owner).where(
-    P.id == bindparam("id"))
-_LOCK_FOR_UPDATE = _LOCK.with_for_update()
-# A group commit's pages (Store.commit_checks), locked in id order: see its docstring.
-_LOCK_MANY = (sa_select(P.id, P.revision, P.observed_at, P.lease_owner)
+# What a commit locks and tests of its page (Store.commit_checks, and commit_check's
+# session with documents): built once, as a check runs them every time.  ``_Page``.
+_LOCK_PAGE = sa_select(P.id, P.revision, P.observed_at, P.lease_owner,
+                       P.last_version_id).where(P.id == bindparam("id"))
+_LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
+# A group commit's pages, locked in id order: see Store.commit_checks.
+_LOCK_MANY = (sa_select(*_LOCK_PAGE.selected_columns)
               .where(P.id.in_(bindparam("ids", expanding=True)))
               .order_by(P.id))
 _LOCK_MANY_FOR_UPDATE = _LOCK_MANY.with_for_update()
@@ -160,10 +161,6 @@ _INSERT_CHECK = insert(checks).returning(checks.c.id)
 _INSERT_CHECKS = insert(checks).returning(checks.c.id, sort_by_parameter_order=True)
 _INSERT_VERSION = insert(versions).returning(V.id)
 _INSERT_CHANGE = insert(changes).returning(changes.c.id)
-# The page a check with a version, changes or documents writes (Store.commit_check).
-_LOCK_PAGE = sa_select(P.id, P.revision, P.observed_at, P.lease_owner,
-                       P.last_version_id).where(P.id == bindparam("id"))
-_LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
 _UPDATE_PAGE = update(pages).where(P.id == bindparam("page_id_"))
 _LINES = sa_select(V.line_ids).where(V.id == bindparam("id"))
 # What Store._prepare reads first: the revision it guards the rest with, and the page's
@@ -200,12 +197,14 @@ def _whole(version: Any) -> bool:
 
 
 def _load_orm() -> None:
-    """Import what a write session's work imports on first use (SQLModel, the table
-    models, ``storage.files``): ~0.1 s of CPU, once per process.  Imported inside the
-    writers' turn, it held the turn that long, and every other writer of the database
-    (the sibling ``monitor check`` worker's first commits) waited for it: measured, the
+    """Import what a version's commit imports on first use (SQLModel, the table models,
+    ``storage.files``): ~0.1 s of CPU, once per process.  Imported inside the writers'
+    turn, it held the turn that long, and every other writer of the database (the
+    sibling ``monitor check`` worker's first commits) waited for it: measured, the
     largest item of a changed pass's time inside the turn (bench/README.md, "One host and
-    many hosts").  An unchanged pass opens no write session and still imports none of it."""
+    many hosts").  Called before the turn by ``write_session`` and, for a record with a
+    version, by ``commit_checks`` (``Store._ready``); an unchanged pass imports none of
+    it."""
     from storage import files  # noqa: F401  (imports sqlmodel and storage.models)
 
 
@@ -567,90 +566,137 @@ class Store:
         A record with a ``lease`` (the daemon's claim, ``monitor check``'s lease) also ends
         that lease, if it is still its owner's, in the same transaction: one write
         transaction a check fewer.  ``CommitResult.released`` says whether it ended.
+
+        A record without ``documents`` is ``commit_checks`` of a group of one (Core
+        statements on one connection, no ORM session); a listing's record with its
+        documents is written in an ORM session (``storage.documents`` works on ``Page``
+        objects), through the same revision test and writes (``_write``).
         """
-        if rec.plain:
-            return self._commit_plain(rec)
-        ready = (self._prepare(rec.page_id, rec.version)
-                 if rec.version is not None and rec.outcome != "superseded" else None)
+        if rec.documents is None:
+            return self.commit_checks([rec])[0]
+        ready = self._ready(rec)
         with self.write_session() as s:
             c = s.connection()
-            page = self._lock_page(c, rec.page_id)
-            if rec.outcome == "superseded" or page.revision != rec.expected_revision:
-                if rec.outcome == "superseded" or _older(rec.observed_at, page.observed_at):
-                    return self._superseded(s, page, rec)
-                return CommitResult(0, None, outcome="conflict", conflict=True)
-            lease = _lease_values(page.lease_owner, rec)
-            baseline = page.last_version_id is None
-            if rec.changes or rec.documents is not None:  # documents: also keeps two
-                self._changes_in_id_order(s)  # listings' syncs apart (storage/documents.py)
-            version_id = (self._add_version(c, page, rec.version, ready) if rec.version
-                          else None)
-            change_ids = self._add_changes(c, rec, version_id)
-            alert_ids = self._add_alerts(s, rec, change_ids)
-            check_id = compiled.insert_id(c, _INSERT_CHECK,
-                                          _check_values(rec, rec.outcome, version_id))
-            compiled.execute(c, _UPDATE_PAGE, {"page_id_": page.id, **(lease or {}),
-                                               **_page_values(page.revision, page.observed_at,
-                                                              rec, version_id)})
-            docs = None
-            if rec.documents is not None and rec.outcome != "error":
-                from storage import documents
-                from storage.models import Page
-
-                docs = documents.sync(s, s.get_one(Page, page.id), rec.documents,
-                                      baseline=baseline, complete=rec.documents_complete,
-                                      max_documents=rec.max_documents, now=utcnow())
-            s.commit()
-            return CommitResult(check_id, version_id, tuple(change_ids), tuple(alert_ids),
-                                rec.outcome, documents=docs,
-                                released=None if rec.lease is None else lease is not None)
-
-    def _commit_plain(self, rec: CheckRecord) -> CommitResult:
-        """``commit_check`` of a record that adds a check row only (unchanged, or an error
-        without alerts): the same lock, revision test and writes, in three column
-        statements on one connection (no ORM objects: most checks take this path)."""
-        with self._writer, self._translated(), self.engine.connect() as c:
-            if self.is_sqlite:
-                c.exec_driver_sql("BEGIN IMMEDIATE")
-            lock = _LOCK if self.is_sqlite else _LOCK_FOR_UPDATE
-            page = c.execute(lock, {"id": rec.page_id}).first()
-            if page is None:
-                raise StorageError(f"page {rec.page_id} does not exist")
-            w = _PlainWrite.of(rec, tuple(page))
+            self._changes_in_id_order(c)  # also keeps two listings' syncs apart
+            page = self._lock_page(c, rec.page_id)  # (storage/documents.py)
+            w = self._write(c, rec, page, ready)
             if w.row is None:
                 return w.result(0)
             check_id = compiled.insert_id(c, _INSERT_CHECK, w.row)
             if w.values:
-                compiled.execute(c, _UPDATE_PAGE, {"page_id_": rec.page_id, **w.values})
-            c.commit()
-            return w.result(check_id)
+                compiled.execute(c, _UPDATE_PAGE, {"page_id_": page.id, **w.values})
+            docs = None
+            if w.outcome != "superseded" and rec.outcome != "error":
+                from storage import documents
+                from storage.models import Page
+
+                docs = documents.sync(s, s.get_one(Page, page.id), rec.documents,
+                                      baseline=page.last_version_id is None,
+                                      complete=rec.documents_complete,
+                                      max_documents=rec.max_documents, now=utcnow())
+            s.commit()
+            return replace(w.result(check_id), documents=docs)
 
     def commit_checks(self, records: Sequence[CheckRecord]) -> list[CommitResult]:
-        """``commit_check`` of many records that each add a check row only
-        (``CheckRecord.plain``), in ONE transaction: a group commit, one lock, one insert
-        and one update statement a kind for the lot.  Each record still passes its own
-        revision test (a conflict writes nothing for that record and leaves the others
-        stored); its result is in the list at the record's place.  The pages are locked
-        in id order, so two group commits over the same pages wait for each other, never
-        deadlock.  Any error stores none of them (the caller may commit them one by one
-        to find the culprit).
+        """``commit_check`` of many records in ONE transaction: a group commit.  Records
+        with a version, changes or alerts join it as well as plain ones (a check row
+        only); a record with ``documents`` does not (``ValueError``: it commits alone, in
+        ``commit_check``'s ORM session, as ``storage.documents`` needs one).
+
+        What each record gets is what ``commit_check`` gives it alone:
+
+        * its own revision test, against the page as the records before it in the group
+          left it: a conflict writes nothing for that record and leaves the others stored;
+          a stale fetch is a ``superseded`` check row; two records of one page behave as
+          if committed one after the other.  Its result is at the record's place;
+        * its lease ended in the same transaction (if still its owner's);
+        * its version's work done before the writers' turn (``_prepare``, every record's
+          before the turn is taken), used under the lock only where the page is still as
+          read;
+        * change ids visible in id order on PostgreSQL: the group takes
+          ``_changes_in_id_order``'s lock once, before its page locks, when any record
+          has changes (that lock is always taken before page locks: ``commit_check``
+          with documents and ``sync_sources`` take it first too, so no two of them wait
+          for each other the other way round);
+        * the pages are locked in id order (one statement), so two group commits over the
+          same pages wait for each other, never deadlock;
+        * its results are returned only after the commit.
+
+        Writes: each record's version, paragraphs, spans, changes and alerts in the
+        records' order (a later record reads what an earlier one wrote: its alert's
+        ``dedupe_key``, a file both attach); then the check rows in one insert and the
+        pages in one update a set of columns (two records of one page merged in order).
+        The ids are those the records committed one by one in that order get.  Any error
+        stores none of them (the caller may commit them one by one to find the culprit).
         """
-        if any(not rec.plain for rec in records):
-            raise ValueError("commit_checks takes plain records only (CheckRecord.plain)")
+        if any(rec.documents is not None for rec in records):
+            raise ValueError("commit_checks takes records without documents")
         if not records:
             return []
+        ready = [self._ready(rec) for rec in records]  # before the turn
         with self._writer, self._translated(), self.engine.connect() as c:
             if self.is_sqlite:
                 c.exec_driver_sql("BEGIN IMMEDIATE")
-            lock = _LOCK_MANY if self.is_sqlite else _LOCK_MANY_FOR_UPDATE
-            ids = sorted({rec.page_id for rec in records})
-            pages = {row[0]: tuple(row[1:]) for row in c.execute(lock, {"ids": ids})}
-            writes = _plain_writes(records, pages)
-            rows = [w.row for w in writes if w.row is not None]
-            check_ids = iter(c.execute(_INSERT_CHECKS, rows).scalars().all() if rows else [])
+            if any(rec.changes for rec in records):
+                self._changes_in_id_order(c)
+            pages = self._lock_pages(c, {rec.page_id for rec in records})
+            writes = []
+            for rec, prepared in zip(records, ready, strict=True):
+                if rec.page_id not in pages:
+                    raise StorageError(f"page {rec.page_id} does not exist")
+                w = self._write(c, rec, pages[rec.page_id], prepared)
+                pages[rec.page_id] = w.page
+                writes.append(w)
+            check_ids = iter(_insert_checks(c, [w.row for w in writes if w.row is not None]))
             _update_pages(c, writes)
             c.commit()
         return [w.result(next(check_ids) if w.row is not None else 0) for w in writes]
+
+    def _ready(self, rec: CheckRecord) -> _Ready | None:
+        """A record's version work done before the writers' turn (``_prepare``); and the
+        modules its writes import (``_load_orm``), imported before the turn too."""
+        if rec.version is None or rec.outcome == "superseded":
+            return None
+        _load_orm()
+        return self._prepare(rec.page_id, rec.version)
+
+    def _write(self, c: Connection, rec: CheckRecord, page: _Page, ready: _Ready | None
+               ) -> _Write:
+        """A record's revision test against its locked ``page`` and, when it passes, its
+        version, changes and alerts written; its check row and the page's new values
+        are returned for the caller to write (``_Write``)."""
+        outcome = _tested(rec, page)
+        if outcome == "conflict":
+            return _Write(rec, outcome, None, {}, None, page)
+        lease = _lease_values(page.lease_owner, rec)
+        values = dict(lease or {})
+        version_id, change_ids, alert_ids = None, [], []
+        if outcome != "superseded":
+            if rec.version is not None:
+                version_id = self._add_version(c, page, rec.version, ready)
+            change_ids = self._add_changes(c, rec, version_id)
+            alert_ids = self._add_alerts(c, rec, change_ids)
+            values.update(_page_values(page.revision, page.observed_at, rec, version_id))
+        after = page._replace(
+            revision=values.get("revision", page.revision),
+            observed_at=values.get("observed_at", page.observed_at),
+            lease_owner=None if lease is not None else page.lease_owner,
+            last_version_id=values.get("last_version_id", page.last_version_id))
+        return _Write(rec, outcome, _check_values(rec, outcome, version_id), values,
+                      None if rec.lease is None else lease is not None, after,
+                      version_id, tuple(change_ids), tuple(alert_ids))
+
+    def _lock_pages(self, c: Connection, ids: set[int]) -> dict[int, _Page]:
+        """The pages' rows (``_Page``), locked for this transaction in id order
+        (PostgreSQL: ``FOR UPDATE``; SQLite: the ``BEGIN IMMEDIATE`` before); missing
+        ones left out."""
+        if len(ids) == 1:
+            lock = _LOCK_PAGE if self.is_sqlite else _LOCK_PAGE_FOR_UPDATE
+            rows = c.execute(lock, {"id": next(iter(ids))}).all()
+        else:
+            lock = _LOCK_MANY if self.is_sqlite else _LOCK_MANY_FOR_UPDATE
+            rows = c.execute(lock, {"ids": sorted(ids)}).all()
+        return {row[0]: _Page(*row) for row in rows}
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -694,37 +740,25 @@ class Store:
                     if s.in_transaction():  # not committed (a conflict, an error)
                         s.rollback()
 
-    def _changes_in_id_order(self, s: Session) -> None:
+    def _changes_in_id_order(self, c: Connection) -> None:
         """Change rows become visible in id order (the ``/api/changes?since=`` cursor).
 
         On PostgreSQL two transactions can take change ids 10 and 11 and commit 11
         first: a reader that saw 11 and asks for ``since=11`` would never see 10.  A
         transaction that may write changes takes this lock (released at its commit)
         before it takes an id, so ids are committed in order.  SQLite has one writer.
+        Taken before any page lock (``commit_checks``: one order for every holder).
         """
         if not self.is_sqlite:
-            s.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGES_LOCK})")
+            c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGES_LOCK})")
 
-    def _lock_page(self, c: Connection, page_id: int) -> Any:
-        """The page's row of ``_LOCK_PAGE``, locked for this transaction (PostgreSQL:
-        ``FOR UPDATE``; SQLite: the write session's ``BEGIN IMMEDIATE``)."""
-        lock = _LOCK_PAGE if self.is_sqlite else _LOCK_PAGE_FOR_UPDATE
-        page = c.execute(lock, {"id": page_id}).first()
+    def _lock_page(self, c: Connection, page_id: int) -> _Page:
+        """The page's row (``_Page``), locked for this transaction (PostgreSQL: ``FOR
+        UPDATE``; SQLite: the write session's ``BEGIN IMMEDIATE``)."""
+        page = self._lock_pages(c, {page_id}).get(page_id)
         if page is None:
             raise StorageError(f"page {page_id} does not exist")
         return page
-
-    def _superseded(self, s: Session, page: Any, rec: CheckRecord) -> CommitResult:
-        """A stale fetch: its check row only, and the end of its lease (the page is
-        otherwise untouched)."""
-        c = s.connection()
-        lease = _lease_values(page.lease_owner, rec)
-        check_id = c.execute(_INSERT_CHECK, _check_values(rec, "superseded", None)).scalar_one()
-        if lease:
-            c.execute(_UPDATE_PAGE, {"page_id_": page.id, **lease})
-        s.commit()
-        return CommitResult(check_id, None, outcome="superseded",
-                            released=None if rec.lease is None else lease is not None)
 
     def _prepare(self, page_id: int, new: NewVersion) -> _Ready | None:
         """What ``_add_version`` computes and reads for the new version, before the
@@ -892,6 +926,8 @@ class Store:
 
     def _add_changes(self, c: Connection, rec: CheckRecord, version_id: int | None
                      ) -> list[int]:
+        if not rec.changes:
+            return []
         now = utcnow()
         return [compiled.insert_id(c, _INSERT_CHANGE, {
             "page_id": rec.page_id, "old_version_id": rec.expected_last_version_id,
@@ -899,10 +935,13 @@ class Store:
             "stats": dict(ch.stats), "details": dict(ch.details), "patch": ch.patch,
             "alert": ch.alert, "created_at": now}) for ch in rec.changes]
 
-    def _add_alerts(self, s: Session, rec: CheckRecord, change_ids: list[int]) -> list[int]:
+    def _add_alerts(self, c: Connection, rec: CheckRecord, change_ids: list[int]
+                    ) -> list[int]:
+        if not rec.alerts:
+            return []
         from storage.outbox import insert_alerts
 
-        return insert_alerts(s, rec.page_id, rec.alerts, change_ids)
+        return insert_alerts(c, rec.page_id, rec.alerts, change_ids)
 
     # --- reading -------------------------------------------------------------------
 
@@ -1058,57 +1097,58 @@ class Store:
             return int(s.exec(stmt).one())
 
 
+class _Page(NamedTuple):
+    """A page as a commit locked it (``_LOCK_PAGE``'s row), and as each record of a group
+    leaves it for the next (``_Write.page``)."""
+
+    id: int
+    revision: int
+    observed_at: datetime | None
+    lease_owner: str | None
+    last_version_id: int | None
+
+
 @dataclass(frozen=True)
-class _PlainWrite:
-    """What a plain record writes on its locked page: its check row (None: a conflict,
-    nothing written) and the page's new column values; ``page`` is the page's revision,
-    newest fetch time and lease owner after it."""
+class _Write:
+    """What a record wrote and writes on its locked page (``Store._write``): its check row
+    (None: a conflict, nothing written), the page's new column values, the ids of the
+    version, changes and alerts it stored; ``page``: the page as it leaves it."""
 
     rec: CheckRecord
     outcome: str
     row: dict[str, Any] | None
     values: dict[str, Any]
     released: bool | None
-    page: tuple[Any, ...]
-
-    @classmethod
-    def of(cls, rec: CheckRecord, page: tuple[Any, ...]) -> _PlainWrite:
-        revision, observed_at, owner = page
-        outcome = rec.outcome
-        if outcome == "superseded" or revision != rec.expected_revision:
-            if outcome != "superseded" and not _older(rec.observed_at, observed_at):
-                return cls(rec, "conflict", None, {}, None, page)
-            outcome = "superseded"  # stale: the check row only, the page untouched
-        lease = _lease_values(owner, rec)
-        values = dict(lease or {})
-        if outcome != "superseded":
-            values.update(_page_values(revision, observed_at, rec, None))
-        after = (values.get("revision", revision), values.get("observed_at", observed_at),
-                 None if lease is not None else owner)
-        return cls(rec, outcome, _check_values(rec, outcome, None), values,
-                   None if rec.lease is None else lease is not None, after)
+    page: _Page
+    version_id: int | None = None
+    change_ids: tuple[int, ...] = ()
+    alert_ids: tuple[int, ...] = ()
 
     def result(self, check_id: int) -> CommitResult:
         if self.row is None:
             return CommitResult(0, None, outcome="conflict", conflict=True)
-        return CommitResult(check_id, None, outcome=self.outcome, released=self.released)
+        return CommitResult(check_id, self.version_id, self.change_ids, self.alert_ids,
+                            self.outcome, released=self.released)
 
 
-def _plain_writes(records: Sequence[CheckRecord], pages: dict[int, tuple[Any, ...]]
-                  ) -> list[_PlainWrite]:
-    """The writes of a group of plain records, in the records' order; two records of one
-    page are tested in that order, the second against the page as the first left it."""
-    writes = []
-    for rec in records:
-        if rec.page_id not in pages:
-            raise StorageError(f"page {rec.page_id} does not exist")
-        w = _PlainWrite.of(rec, pages[rec.page_id])
-        pages[rec.page_id] = w.page
-        writes.append(w)
-    return writes
+def _tested(rec: CheckRecord, page: _Page) -> str:
+    """The record's revision test (``Store.commit_check``): its outcome when the page is
+    still at its revision; ``superseded`` when it is stale (or says so); ``conflict``."""
+    if rec.outcome == "superseded" or page.revision != rec.expected_revision:
+        if rec.outcome == "superseded" or _older(rec.observed_at, page.observed_at):
+            return "superseded"
+        return "conflict"
+    return rec.outcome
 
 
-def _update_pages(c: Connection, writes: Sequence[_PlainWrite]) -> None:
+def _insert_checks(c: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """The check rows inserted in order (one statement); their ids."""
+    if len(rows) == 1:  # the driver's cursor (storage.compiled): a single commit
+        return [compiled.insert_id(c, _INSERT_CHECK, rows[0])]
+    return list(c.execute(_INSERT_CHECKS, rows).scalars().all()) if rows else []
+
+
+def _update_pages(c: Connection, writes: Sequence[_Write]) -> None:
     """The pages' new values: one row a page (two writes of one page merged in order),
     one ``executemany`` for each set of columns, in page id order."""
     merged: dict[int, dict[str, Any]] = {}
@@ -1119,7 +1159,10 @@ def _update_pages(c: Connection, writes: Sequence[_PlainWrite]) -> None:
     for page_id, values in sorted(merged.items()):
         kinds.setdefault(tuple(sorted(values)), []).append({"page_id_": page_id, **values})
     for params in kinds.values():
-        c.execute(_UPDATE_PAGE, params)
+        if len(params) == 1:
+            compiled.execute(c, _UPDATE_PAGE, params[0])
+        else:
+            c.execute(_UPDATE_PAGE, params)
 
 
 def _check_values(rec: CheckRecord, outcome: str, version_id: int | None) -> dict[str, Any]:

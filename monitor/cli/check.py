@@ -125,7 +125,7 @@ async def run_checks(config: Config, store: Store, sources: list[SourceConfig], 
                      pages: Mapping[str, PageRef] | None = None) -> list[CheckResult]:
     """Check ``sources`` (synced to the database), each under its page's lease, with the
     listings' due documents after them; and the ``documents`` asked for, now.  The
-    leases and states of the sources' pages are taken in batches and their plain checks
+    leases and states of the sources' pages are taken in batches and their checks
     committed in groups (``monitor.batch``).  ``on_done`` gets each source's results (its
     own and its documents') as they come.  ``pages``: the sources' pages, when the caller
     has made them already (``Schedule.ensure_pages``; a worker of ``monitor.parallel``)."""
