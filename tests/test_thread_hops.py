@@ -39,6 +39,8 @@ async def test_a_changed_check_stores_the_change_its_own_diff_makes(
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(monitor.diff, "_quick", spied)
+    # the read's pass has QUICK s of wall time: a loaded machine must not make it inexact
+    monkeypatch.setattr(monitor.diff, "QUICK", 30.0)
     env.serve(html(seed_page(0, edit=EDIT)))
     assert (await env.check()).outcome is Outcome.CHANGED
     assert not asked  # diffed in the read's hop, not in a thread of the diff's own
