@@ -42,8 +42,8 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(),
 
 HANG = 30  # seconds: a command that has not ended by then hangs
 PAUSE = 2.0  # seconds each fork pauses (the test hook)
-STORED = re.compile(r"interrupted: (\d+) check\(s\) stored before the stop, (\d+) of them "
-                    r"new or changed")
+STORED = re.compile(r"interrupted: (\d+) check\(s\) stored before the stop, (\d+) changed, "
+                    r"(\d+) new")
 
 
 class Command:
@@ -90,21 +90,22 @@ class Command:
         wait_until(gone, timeout=10, what="every process of the command gone")
 
 
-def told(err: str, db_url: str) -> tuple[int, int]:
-    """The checks and changes the note says were stored; asserted equal to the database's
-    (a fresh one: every check in it is this command's), the note Chinese first."""
+def told(err: str, db_url: str, before: int = 0) -> tuple[int, int, int]:
+    """The checks, changes and first versions the note says were stored; asserted equal
+    to what the database holds beyond the ``before`` checks of earlier runs (every check
+    in it is one of these runs'), the note Chinese first."""
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert "never awaited" not in err and "Aborted!" not in err, err
     found = STORED.search(err)
     assert found, err
     assert err.index("已中断：") < err.index("技术细节：interrupted")
     with Store(db_url).session() as s:
-        outcomes = s.exec(select(Check.outcome)).all()
+        outcomes = s.exec(select(Check.outcome).order_by(col(Check.id))).all()[before:]
         held = s.exec(select(Page).where(col(Page.lease_owner).is_not(None))).all()
     assert held == [], "leases left held"
-    checks, changes = int(found[1]), int(found[2])
-    assert (checks, changes) == (len(outcomes), sum(o in ("new", "changed") for o in outcomes))
-    return checks, changes
+    said = int(found[1]), int(found[2]), int(found[3])
+    assert said == (len(outcomes), outcomes.count("changed"), outcomes.count("new"))
+    return said
 
 
 @pytest.mark.parametrize("when", [0.5, 1.5], ids=["inside-the-first-fork",
@@ -139,24 +140,32 @@ def test_a_ctrl_c_while_the_workers_start_stops_the_check(
 def test_a_ctrl_c_during_the_pass_says_what_it_stored(
         tmp_path: Path, workers: str, sqlite_url: str,
         hanging: tuple[Host, Host, threading.Event]) -> None:  # noqa: F811
-    """Three pages stored, one hanging: the note counts the three (new: their alerts go
-    out at the next run) and the command exits 130, not 1 ("a worker process died")."""
+    """Three pages changed and stored, one hanging: the note counts the three (their
+    alerts go out at the next run) and the command exits 130, not 1 ("a worker process
+    died")."""
     fast, stuck, _ = hanging
-    _, sources, env = _fast_and_stuck(tmp_path, hanging, sqlite_url)
+    urls, sources, env = _fast_and_stuck(tmp_path, hanging, sqlite_url)
+    (tmp_path / "first").mkdir()
+    first = sources_file(tmp_path / "first", {n: u for n, u in urls.items() if n != "stuck"})
+    subprocess.run(monitor_cmd("check", "--sources", str(first), "--no-deliver"), cwd=ROOT,
+                   env=env, capture_output=True, check=True, timeout=HANG)
+    for path in list(fast.texts):
+        fast.texts[path] += "（已修订）"
     check = Command(monitor_cmd("check", "--sources", str(sources), "--workers", workers),
                     env, tmp_path / "err")
     try:
-        wait_until(lambda: stuck.site.hits("/hang.html") and len(fast.starts) == 3
-                   and "fast-2" in check.stderr() and "fast-1" in check.stderr()
-                   and "fast-0" in check.stderr(), what="three pages stored, one hanging")
+        wait_until(lambda: stuck.site.hits("/hang.html") and len(fast.starts) == 6
+                   and all(f"fast-{i} changed" in check.stderr() for i in range(3)),
+                   what="three pages stored, one hanging")
         check.ctrl_c()
         assert check.ended() == 130, check.stderr()
     finally:
         check.kill()
     check.no_process_left()
     err = check.stderr()
-    assert told(err, sqlite_url) == (3, 3)
-    assert "monitor alerts deliver" in err and "中断前已保存 3 次检查" in err
+    assert told(err, sqlite_url, before=3) == (3, 3, 0)
+    assert "中断前已保存 3 次检查，其中 3 次发现变化" in err
+    assert "monitor alerts deliver" in err
 
 
 def test_a_second_ctrl_c_ends_the_wait_for_a_worker_that_does_not_stop(

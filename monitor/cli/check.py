@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -25,7 +26,7 @@ from monitor.cli.common import (
     sources_option,
 )
 from monitor.config import Config, SourceConfig
-from monitor.errors import ConfigError, PageBusyError
+from monitor.errors import ConfigError, MonitorError, PageBusyError
 from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
 from monitor.holder import WORKER
@@ -91,8 +92,7 @@ def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers
                               workers=workers or config.settings.check_workers,
                               bar=None if as_json else _progress)
         except KeyboardInterrupt:  # Ctrl-C: the leases are given back by now
-            schedule = Schedule(store, WORKER, config.settings.lease_seconds)
-            _interrupted(schedule.stored_since(started))
+            _interrupted(_stored(config, store, started))
         results = in_file_order(done.results, config)
         delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
     if as_json:
@@ -119,9 +119,10 @@ def _lost(workers: int) -> None:
 
 
 def _interrupted(stored: dict[str, int] | None) -> NoReturn:
-    """Ctrl-C: what the pass had stored (``stored``, checks by outcome; None: not known,
-    a second Ctrl-C came while it was counted), and that the alerts of its changes wait
-    in the outbox; exit 130 (``EXIT_INTERRUPTED``), not 1 (a worker process died)."""
+    """Ctrl-C: what the pass had stored (``stored``, checks by outcome; None: not known —
+    a Ctrl-C outside the pass, or a second one while they were counted), and that the
+    alerts of its changes wait in the outbox; exit 130 (``EXIT_INTERRUPTED``), not 1 (a
+    worker process died)."""
     from rich.markup import escape
 
     from monitor import zh
@@ -134,18 +135,29 @@ def _interrupted(stored: dict[str, int] | None) -> NoReturn:
                   "alerts not yet delivered go out at the next run (or with `monitor alerts "
                   "deliver`)")
     else:
-        checks = sum(stored.values())
-        changes = stored.get(str(Outcome.NEW), 0) + stored.get(str(Outcome.CHANGED), 0)
-        said = f"检查被中断；中断前已保存 {checks} 次检查，其中 {changes} 次发现新内容或变化"
-        detail = (f"interrupted: {checks} check(s) stored before the stop, {changes} of them "
-                  "new or changed")
-        if changes:
-            said += f"，其提醒将在下次检查时发出{later}"
-            detail += "; their alerts go out at the next run (or with `monitor alerts deliver`)"
+        checks, changed = sum(stored.values()), stored.get(str(Outcome.CHANGED), 0)
+        new = stored.get(str(Outcome.NEW), 0)  # first versions: never an alert
+        said = (f"检查被中断；中断前已保存 {checks} 次检查，其中 {changed} 次发现变化、"
+                f"{new} 个页面首次收录")
+        detail = (f"interrupted: {checks} check(s) stored before the stop, {changed} "
+                  f"changed, {new} new")
+        if changed:
+            said += f"；变化的提醒将在下次检查时发出{later}"
+            detail += "; the alerts of the changes go out at the next run (or with " \
+                "`monitor alerts deliver`)"
         said += "。"
     common.err_console.print(f"[yellow]已中断：[/]{escape(said)}\n{zh.DETAIL}{escape(detail)}",
                              highlight=False, soft_wrap=True)
     sys.exit(common.EXIT_INTERRUPTED)
+
+
+def _stored(config: Config, store: Store, since: datetime) -> dict[str, int] | None:
+    """The checks this command stored since ``since`` (its workers store under its
+    name), by outcome; None when the database cannot say."""
+    try:
+        return Schedule(store, WORKER, config.settings.lease_seconds).stored_since(since)
+    except MonitorError:
+        return None
 
 
 def _document(config: Config, store: Store, url: str) -> tuple[SourceConfig, int, str]:
