@@ -58,14 +58,30 @@ would look the same).  The leases it held (a batch takes a few dozen ahead) are 
 back by the parent once every worker has ended.
 Ctrl-C: a terminal's reaches every worker (one process group); the parent also tells
 them to stop (``STOP``), gives them ``STOP_GRACE`` seconds to unwind (their leases given
-back), then kills them; once all have ended it gives back what is still held under
-its name (a worker killed after the grace, on a loaded machine).  A parent that dies
-(``kill -9``, a cron timeout's SIGTERM) sends its workers ``STOP`` through the kernel
-(Linux ``PR_SET_PDEATHSIG``): they stop the same way.  ``STOP`` is a signal of their
-own (SIGUSR1), with its own handler (the pass's task cancelled, as Ctrl-C cancels it),
-not SIGINT: ``monitor check &`` from a shell script
-inherits SIGINT ignored, and workers told to stop by SIGINT then checked on, unheard,
+back; it reads their pipes meanwhile, so none is stuck writing its last report), then
+kills them — at once on a second Ctrl-C; once all have ended it gives back what is still
+held under its name (a worker killed after the grace, on a loaded machine), and
+``monitor check`` says what was stored (exit 130).
+A parent that dies (``kill -9``, a cron timeout's SIGTERM) sends its workers ``STOP``
+through the kernel (Linux ``PR_SET_PDEATHSIG``): they stop the same way.  ``STOP`` is a
+signal of their own (SIGUSR1), with its own handler (the pass's task cancelled, as
+Ctrl-C cancels it), not SIGINT: ``monitor check &`` from a shell script inherits SIGINT
+ignored (a worker leaves it so), and workers told to stop by SIGINT then checked on, unheard,
 after their parent's death — while the next pass took over their leases.
+Ctrl-C while the workers start.  SIGINT and ``STOP`` are blocked in the parent from
+before the first fork until the last (a fork's child starts with them blocked, and
+unblocks them once its own handlers are set).  Unblocked, a Ctrl-C landing inside
+``os.fork`` raised KeyboardInterrupt in an at-fork hook, where Python prints it
+("Exception ignored in: <function _releaseLock …>") and drops it: the parent never
+heard the Ctrl-C, and the lock that hook was to release (logging's) stayed held: the
+first thread to log after the pass (SQLAlchemy's, in the alerts' delivery) waited on it
+for ever, and so did the parent, childless, deaf to more Ctrl-Cs (``asyncio.run`` waits
+for its threads).  A worker's KeyboardInterrupt landing while
+``asyncio.run`` made its loop left a half-made loop and a traceback.  A worker's
+handlers (SIGINT, ``STOP``) now only note the stop and cancel the pass's task once it
+runs (``_Stop``); nothing is raised at an arbitrary point.  Test hook:
+``MONITOR_TEST_FORK_PAUSE`` (seconds) makes each fork pause that long in both processes
+(``os.register_at_fork``), to send a Ctrl-C inside the fork (tests/test_check_workers.py).
 """
 
 from __future__ import annotations
@@ -78,7 +94,8 @@ import os
 import selectors
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
 from importlib import import_module
@@ -108,9 +125,11 @@ UNREPORTED = ("before reporting this source; its check may have been stored "
 BROWSER = "\0browser"  # the group key every browser-fetched source joins
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STOP = signal.SIGUSR1  # "stop now, leases given back": the parent's death, or its Ctrl-C
+HELD = {signal.SIGINT, STOP}  # blocked while the workers are forked (see the docstring)
+FORK_PAUSE = "MONITOR_TEST_FORK_PAUSE"  # test hook: seconds each fork pauses
 
 Document = tuple[SourceConfig, int, str]
-Run = Callable[..., Awaitable[list[CheckResult]]]  # monitor.cli.check.run_checks
+Run = Callable[..., Coroutine[Any, Any, list[CheckResult]]]  # cli.check.run_checks
 Bar = Callable[[int], AbstractContextManager["Progress"]]
 
 
@@ -308,19 +327,17 @@ class _Pool:
     def run(self, bar: Bar | None, total: int) -> Pass:
         sys.stdout.flush()  # else a child would write the parent's buffer again at exit
         sys.stderr.flush()
-        # The objects made so far (modules, configuration) stay out of the children's
-        # collections: a collection that walked them would copy every page they are on.
         try:
-            gc.freeze()
             try:
-                for part in self.parts:  # all forks before the bar's refresh thread starts
-                    self.workers.append(self._start(part))
-            finally:
-                gc.unfreeze()  # the children have their copies; this one collects again
-            with _bar(bar, total) as progress:
-                self._collect(progress, progress.add_task("checking", total=total))
-        except BaseException:  # Ctrl-C (KeyboardInterrupt) above all
-            self._interrupt()
+                self._fork()
+                with _bar(bar, total) as progress:
+                    self._collect(progress, progress.add_task("checking", total=total))
+            except KeyboardInterrupt:  # Ctrl-C: the workers stop, as they can
+                self._interrupt()
+                raise
+        except BaseException:  # a second Ctrl-C, or a bug: none of the workers is waited for
+            for w in self.workers:
+                _kill(w.process)
             # every worker has ended: what is still held under this process's name is
             # no live check's (one killed after STOP_GRACE, a give-back that failed)
             self._give_back_leases()
@@ -332,6 +349,21 @@ class _Pool:
         if lost:
             self._give_back_leases()
         return Pass([r for w in self.workers for r in w.results()], lost)
+
+    def _fork(self) -> None:
+        """Every worker started, SIGINT and ``STOP`` held meanwhile (a Ctrl-C among the
+        forks is raised once they are done).  The objects made so far (modules,
+        configuration) stay out of the children's collections: a collection that walked
+        them would copy every page they are on."""
+        _test_pause()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+        gc.freeze()
+        try:
+            for part in self.parts:  # all forks before the bar's refresh thread starts
+                self.workers.append(self._start(part))
+        finally:
+            gc.unfreeze()  # the children have their copies; this one collects again
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a Ctrl-C held: raised here
 
     def _give_back_leases(self) -> None:
         """The leases a dead worker held (a batch takes a few dozen ahead of its checks),
@@ -355,17 +387,24 @@ class _Pool:
         send.close()  # the child's end: EOF here once the child is gone
         return _Worker(part, process, receive)
 
-    def _collect(self, progress: Progress | NoBar, task: Any) -> None:
+    def _collect(self, progress: Progress | NoBar, task: Any,
+                 until: float | None = None) -> None:
         """Read every worker's messages until its pipe closes; reap each one as it ends
-        (then its pipe holds all it will ever send).  One selector for the whole pass:
+        (then its pipe holds all it will ever send); ``until``: a ``time.monotonic()``
+        to give up at.  One selector for the whole pass:
         ``multiprocessing.connection.wait`` would make and fill a new one for each of
         the ~1,000 messages of a pass (~30 µs each, while the workers need the cores)."""
         with selectors.DefaultSelector() as ready:
             for w in self.workers:
-                ready.register(w.conn, selectors.EVENT_READ, w)
-                ready.register(w.process.sentinel, selectors.EVENT_READ, w)
+                if not w.conn.closed:
+                    ready.register(w.conn, selectors.EVENT_READ, w)
+                if w.process.exitcode is None:  # not reaped yet
+                    ready.register(w.process.sentinel, selectors.EVENT_READ, w)
             while ready.get_map():
-                for key, _ in ready.select():
+                left = None if until is None else until - time.monotonic()
+                if left is not None and left <= 0:
+                    return
+                for key, _ in ready.select(left):
                     w = key.data
                     if key.fileobj is w.conn:
                         if not w.conn.closed and not self._receive(w, progress, task):
@@ -403,18 +442,32 @@ class _Pool:
         return True
 
     def _interrupt(self) -> None:
-        """Workers still running get ``STOP``, ``STOP_GRACE`` seconds, then SIGKILL (a
-        loaded machine can take longer than the grace to unwind: its leases are given
-        back by the caller)."""
-        running = [w.process for w in self.workers if w.process.is_alive()]
-        for p in running:
-            with suppress(ProcessLookupError):
-                os.kill(p.pid or 0, STOP)
-        for p in running:
-            p.join(STOP_GRACE)
-            if p.is_alive():
-                p.kill()
-                p.join()
+        """Workers still running get ``STOP`` and ``STOP_GRACE`` seconds, their pipes read
+        meanwhile (a worker writing its last report to a full pipe would wait for ever),
+        then SIGKILL (a loaded machine can take longer than the grace to unwind: its
+        leases are given back by the caller).  A second Ctrl-C ends the wait."""
+        for w in self.workers:
+            if w.process.exitcode is None:
+                with suppress(ProcessLookupError):
+                    os.kill(w.process.pid or 0, STOP)
+        self._collect(NoBar(), 0, until=time.monotonic() + STOP_GRACE)
+        for w in self.workers:
+            _kill(w.process)
+
+
+def _kill(process: BaseProcess) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join()
+
+
+def _test_pause() -> None:
+    """The test hook ``MONITOR_TEST_FORK_PAUSE``: each fork pauses, in the parent and in
+    the child, inside ``os.fork`` (its at-fork hooks), where a Ctrl-C used to be lost."""
+    pause = float(os.environ.get(FORK_PAUSE) or 0)
+    if pause > 0:
+        os.register_at_fork(after_in_parent=lambda: time.sleep(pause),
+                            after_in_child=lambda: time.sleep(pause))
 
 
 def _bar(bar: Bar | None, total: int) -> AbstractContextManager[Progress | NoBar]:
@@ -438,11 +491,39 @@ class NoBar:
         pass
 
 
+class _Stop:
+    """A worker's handler of SIGINT and ``STOP``: the stop noted, and the pass's task
+    cancelled once it runs (``_stoppable``), as Ctrl-C cancels it in one process (the
+    leases given back on the way out); a second signal changes nothing.  It never raises:
+    KeyboardInterrupt raised wherever the worker was (making its event loop, closing it)
+    left half-made objects and tracebacks.  Installed before the signals the worker was
+    forked with blocked are let in (``HELD``)."""
+
+    def __init__(self) -> None:
+        self.heard = False
+        self.task: asyncio.Task[list[CheckResult]] | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.heard = True
+        task = self.task
+        if task is not None and not task.done() and not task.cancelling():
+            task.cancel()
+            task.get_loop().call_soon_threadsafe(_nothing)  # the loop may be in select()
+
+    def install(self) -> None:
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ``monitor check &``
+            signal.signal(signal.SIGINT, self)
+        signal.signal(STOP, self)  # whatever the parent left it as
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)  # a stop sent meanwhile: heard now
+
+
+def _nothing() -> None:
+    pass
+
+
 def _stop_with(parent: int) -> None:
     """Linux: ``STOP`` when the parent dies, be it ``kill -9`` or a cron job's timeout; a
-    worker would otherwise check on, unheard.  Until the pass's loop runs, ``STOP``
-    raises KeyboardInterrupt; then it cancels the pass (``_stoppable``)."""
-    signal.signal(STOP, signal.default_int_handler)  # whatever the parent left it as
+    worker would otherwise check on, unheard."""
     with suppress(OSError, AttributeError):
         import ctypes
 
@@ -451,17 +532,14 @@ def _stop_with(parent: int) -> None:
         raise SystemExit(130)
 
 
-async def _stoppable(work: Awaitable[list[CheckResult]]) -> list[CheckResult]:
-    """``work``, cancelled on ``STOP`` as Ctrl-C cancels it (the leases given back on
-    the way out); a second ``STOP`` while it unwinds changes nothing."""
-    task = asyncio.current_task()
-    assert task is not None
-
-    def stop() -> None:
-        if not task.cancelling():
-            task.cancel()
-
-    asyncio.get_running_loop().add_signal_handler(STOP, stop)
+async def _stoppable(work: Coroutine[Any, Any, list[CheckResult]],
+                     stop: _Stop) -> list[CheckResult]:
+    """``work``, cancelled on ``STOP`` or Ctrl-C (``stop``), be it heard before the loop
+    ran."""
+    stop.task = asyncio.current_task()
+    if stop.heard:
+        work.close()  # never started: no "coroutine was never awaited"
+        raise asyncio.CancelledError
     return await work
 
 
@@ -496,6 +574,8 @@ class _Told:
 def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
           parent: int, pages: Mapping[str, PageRef]) -> None:
     """A worker process: check ``part``, telling the parent each source as it is done."""
+    stop = _Stop()
+    stop.install()
     from monitor import diff
 
     diff.WORKERS = 1  # a rewrite's diff process per worker, not two (monitor.diff)
@@ -505,11 +585,13 @@ def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
         _stop_with(parent)
         results = asyncio.run(_stoppable(run(part.config(config), store, part.sources,
                                              progress=False, documents=part.documents,
-                                             on_done=told.done, pages=pages)))
+                                             on_done=told.done, pages=pages), stop))
         told.send()
         # the rest only (the documents asked for): the parent has the others already
         conn.send(("done", [r for r in results if id(r) not in told.ids]))
     except (KeyboardInterrupt, asyncio.CancelledError):
+        with suppress(OSError):
+            told.send()  # what it finished before the stop
         raise SystemExit(130) from None  # the parent stopped us: no traceback
     except Exception as exc:
         with suppress(OSError):

@@ -333,6 +333,18 @@ class Schedule:
 
     # --- status ------------------------------------------------------------------
 
+    def stored_since(self, since: datetime) -> dict[str, int]:
+        """The checks this owner's process (and its ``monitor check`` workers, which
+        store under its name) stored since ``since``, counted by outcome: what an
+        interrupted pass had stored (a check row says who stored it, ``checks.worker``;
+        ``since`` keeps out an earlier process of the same id)."""
+        with self.store.session() as s:
+            rows = s.execute(select(checks.c.outcome, func.count())
+                             .where(checks.c.started_at >= since,
+                                    checks.c.worker == self.owner)
+                             .group_by(checks.c.outcome)).all()
+        return {outcome: int(n) for outcome, n in rows}
+
     def recent_checks(self, since: datetime) -> RecentChecks:
         """The newest check row and the failure share of the checks since ``since``."""
         with self.store.session() as s:

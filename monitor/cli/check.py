@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from loguru import logger
@@ -25,7 +26,7 @@ from monitor.cli.common import (
     sources_option,
 )
 from monitor.config import Config, SourceConfig
-from monitor.errors import ConfigError, PageBusyError
+from monitor.errors import ConfigError, MonitorError, PageBusyError
 from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
 from monitor.holder import WORKER
@@ -35,6 +36,7 @@ from monitor.types import CheckResult, Outcome
 from storage import Store
 from storage.records import PageState
 from storage.schedule import PageRef, Schedule
+from storage.tables import utcnow
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -62,6 +64,14 @@ def register(cli: click.Group) -> None:
 def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers: int | None,
           as_json: bool) -> None:
     """Check the sources once and print a summary."""
+    try:
+        _check(sources_file, names, no_deliver, workers, as_json)
+    except KeyboardInterrupt:  # outside the pass, or a second Ctrl-C while it was told
+        _interrupted(None)
+
+
+def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers: int | None,
+           as_json: bool) -> None:
     config = load(sources_file, quiet=sys.stderr.isatty() or as_json)
     urls = {s.url for s in config.sources}
     doc_urls = [n for n in names if "://" in n and n not in urls]
@@ -76,9 +86,13 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
             logger.warning("{}: {}", sources_file, warning)
         store.sync_sources(config.sources, config.digest)
         docs = [_document(config, store, url) for url in doc_urls]
-        done = check_pass(config, store, chosen, run=run_checks, documents=docs,
-                          workers=workers or config.settings.check_workers,
-                          bar=None if as_json else _progress)
+        started = utcnow()
+        try:
+            done = check_pass(config, store, chosen, run=run_checks, documents=docs,
+                              workers=workers or config.settings.check_workers,
+                              bar=None if as_json else _progress)
+        except KeyboardInterrupt:  # Ctrl-C: the leases are given back by now
+            _interrupted(_stored(config, store, started))
         results = in_file_order(done.results, config)
         delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
     if as_json:
@@ -102,6 +116,48 @@ def _lost(workers: int) -> None:
             f"[red]error:[/] {workers} worker process(es) ended unexpectedly; "
             "the sources they did not report are listed as errors", highlight=False)
         sys.exit(1)
+
+
+def _interrupted(stored: dict[str, int] | None) -> NoReturn:
+    """Ctrl-C: what the pass had stored (``stored``, checks by outcome; None: not known —
+    a Ctrl-C outside the pass, or a second one while they were counted), and that the
+    alerts of its changes wait in the outbox; exit 130 (``EXIT_INTERRUPTED``), not 1 (a
+    worker process died)."""
+    from rich.markup import escape
+
+    from monitor import zh
+
+    later = "（或运行 monitor alerts deliver）"
+    if stored is None:
+        said = ("检查被中断；已保存的检查见 monitor history，"
+                f"未发出的提醒将在下次检查时发出{later}。")
+        detail = ("interrupted; the checks stored before the stop are in `monitor history`, "
+                  "alerts not yet delivered go out at the next run (or with `monitor alerts "
+                  "deliver`)")
+    else:
+        checks, changed = sum(stored.values()), stored.get(str(Outcome.CHANGED), 0)
+        new = stored.get(str(Outcome.NEW), 0)  # first versions: never an alert
+        said = (f"检查被中断；中断前已保存 {checks} 次检查，其中 {changed} 次发现变化、"
+                f"{new} 个页面首次收录")
+        detail = (f"interrupted: {checks} check(s) stored before the stop, {changed} "
+                  f"changed, {new} new")
+        if changed:
+            said += f"；变化的提醒将在下次检查时发出{later}"
+            detail += "; the alerts of the changes go out at the next run (or with " \
+                "`monitor alerts deliver`)"
+        said += "。"
+    common.err_console.print(f"[yellow]已中断：[/]{escape(said)}\n{zh.DETAIL}{escape(detail)}",
+                             highlight=False, soft_wrap=True)
+    sys.exit(common.EXIT_INTERRUPTED)
+
+
+def _stored(config: Config, store: Store, since: datetime) -> dict[str, int] | None:
+    """The checks this command stored since ``since`` (its workers store under its
+    name), by outcome; None when the database cannot say."""
+    try:
+        return Schedule(store, WORKER, config.settings.lease_seconds).stored_since(since)
+    except MonitorError:
+        return None
 
 
 def _document(config: Config, store: Store, url: str) -> tuple[SourceConfig, int, str]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported where used: `monitor status` may not need SQLAlche
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # bad input: the same code click gives a bad option
 EXIT_NOT_FOUND = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + its number, as a shell says it
 SOURCES_DEFAULT = "sources.toml"
 UNBOUNDED = 100_000  # columns: "as wide as the table wants" when nothing is a screen
 
