@@ -193,9 +193,16 @@ def test_json_is_json_dumps_text_for_every_shape() -> None:
     same text as ``json.dumps(…, ensure_ascii=False, indent=2)``, for a check's results
     and for every shape and scalar a command prints, or left to ``json.dumps``."""
     from datetime import UTC, datetime
+    from enum import IntEnum
 
     from monitor.cli.common import indented_json, to_jsonable
     from monitor.types import CheckResult, Outcome
+
+    class Code(IntEnum):
+        GONE = 410
+
+    class Ratio(float):
+        pass
 
     results = [CheckResult(f"源{i}", Outcome.UNCHANGED, status=304, duration=i / 7,
                            released=True) for i in range(3)]
@@ -211,6 +218,8 @@ def test_json_is_json_dumps_text_for_every_shape() -> None:
         {1: "int key", "s": 2},  # keys json.dumps converts: left to it
         (1, 2), {"t": (3, 4)},  # tuples: left to it as well
         to_jsonable({"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "raw": b"\xff"}),
+        {"outcome": Outcome.CHANGED, "code": Code.GONE, "ratio": Ratio(0.1)},  # subclasses
+        [Outcome.NEW, Code.GONE, Ratio(2.5), {"k": Outcome.ERROR}],
     ]
     for data in shapes:
         assert indented_json(data) == json.dumps(data, ensure_ascii=False, indent=2), data

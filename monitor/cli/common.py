@@ -369,6 +369,19 @@ def indented_json(data: Any) -> str:
 
 
 _STR = frozenset({str})
+_SCALARS = {str, int, float, bool, type(None)}  # and the subclasses met (``_scalar``)
+
+
+@cache
+def _scalar(kind: type) -> bool:
+    """Whether ``json`` writes a ``kind`` as a scalar, with the same text from its C
+    and Python encoders: a str, int or float, or a subclass (an ``Outcome``, a StrEnum,
+    is its value: both encoders read the str itself, or use ``int.__repr__`` and
+    ``float.__repr__``)."""
+    if kind is type(None) or issubclass(kind, str | int | float):
+        _SCALARS.add(kind)
+        return True
+    return False
 
 
 class _NotPlain(Exception):
@@ -377,7 +390,7 @@ class _NotPlain(Exception):
 
 def _indented(data: Any, level: int) -> str:
     kind = type(data)
-    if kind in _AS_IS:
+    if kind in _SCALARS or _scalar(kind):
         return _flat_encoder(level)(data)
     inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
     if kind is list:
@@ -391,7 +404,8 @@ def _indented(data: Any, level: int) -> str:
         return "{}"
     if not _STR.issuperset(map(type, data)):
         raise _NotPlain
-    if _AS_IS.issuperset(map(type, data.values())):
+    kinds = set(map(type, data.values()))
+    if kinds <= _SCALARS or all(map(_scalar, kinds)):
         return "{" + inner + _flat_encoder(level + 1)(data)[1:-1] + outer + "}"
     key = _flat_encoder(0)
     return "{" + inner + ("," + inner).join(
