@@ -194,7 +194,7 @@ class _OnUse(types.ModuleType):
         return getattr(import_module(self.__name__), name)
 
 
-_LOADING = _thread.allocate_lock()
+_LOADING = _thread.RLock()  # re-entrant: a module loaded may use another stand-in
 
 
 # Modules the ``monitor`` program imports when first used rather than when its
