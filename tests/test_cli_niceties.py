@@ -186,3 +186,40 @@ def test_check_lists_results_in_the_order_of_the_file(tmp_path: Path) -> None:
     rows = [line.split("│")[1].strip() for line in table.splitlines() if line.count("│") > 3]
     assert [r for r in rows if r in names] == names, table
     assert [r["source"] for r in json.loads(listed)["results"]] == names
+
+
+def test_json_is_json_dumps_text_for_every_shape() -> None:
+    """``--json`` is written by ``indented_json`` (flat objects by the C encoder): the
+    same text as ``json.dumps(…, ensure_ascii=False, indent=2)``, for a check's results
+    and for every shape and scalar a command prints, or left to ``json.dumps``."""
+    from datetime import UTC, datetime
+    from enum import IntEnum
+
+    from monitor.cli.common import indented_json, to_jsonable
+    from monitor.types import CheckResult, Outcome
+
+    class Code(IntEnum):
+        GONE = 410
+
+    class Ratio(float):
+        pass
+
+    results = [CheckResult(f"源{i}", Outcome.UNCHANGED, status=304, duration=i / 7,
+                           released=True) for i in range(3)]
+    results.append(CheckResult("e", Outcome.ERROR, error_kind="http",
+                               error='say "bye",\n\x01 }{ ] 中文\u2028', document="https://a/b"))
+    shapes = [
+        to_jsonable({"results": results, "alerts": None}),
+        [], {}, [[]], [{}], {"a": []}, {"a": {}}, 0, -1, 2**80, 1.5, -0.0, 1e300, 1e-300,
+        float("nan"), float("inf"), -float("inf"), True, False, None, "", "中\n\t\"\\",
+        {"a": {"b": {"c": [1, [2, [3, {"d": None}]]]}}, "e": [{"f": "g"}, [], {}]},
+        [1, "x", None, {"k": 1.25}, [True]],
+        {"键": "值", "": 0, "\x00": "\x1f"},
+        {1: "int key", "s": 2},  # keys json.dumps converts: left to it
+        (1, 2), {"t": (3, 4)},  # tuples: left to it as well
+        to_jsonable({"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "raw": b"\xff"}),
+        {"outcome": Outcome.CHANGED, "code": Code.GONE, "ratio": Ratio(0.1)},  # subclasses
+        [Outcome.NEW, Code.GONE, Ratio(2.5), {"k": Outcome.ERROR}],
+    ]
+    for data in shapes:
+        assert indented_json(data) == json.dumps(data, ensure_ascii=False, indent=2), data

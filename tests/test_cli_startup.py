@@ -130,7 +130,9 @@ def test_whether_output_is_a_terminal_is_rich_s_answer_without_rich(
 
 STATUS = """
 import atexit, json, sys
-atexit.register(lambda: print(json.dumps(sorted(sys.modules))))
+# the modules loaded (not monitor.cli's stand-ins for those put off until used)
+atexit.register(lambda: print(json.dumps(sorted(
+    name for name, m in sys.modules.items() if type(m).__name__ != "_OnUse"))))
 from monitor.cli import main
 sys.argv = ["monitor", "status"]
 main()
@@ -151,6 +153,68 @@ def test_the_monitor_program_s_status_reads_no_installed_distribution(tmp_path: 
     assert "health: no checks yet" in "\n".join(printed)
     modules = set(json.loads(last))
     assert "monitor.settings" in modules and "importlib.metadata" not in modules
+
+
+ON_USE = """
+import json, sys
+from monitor.cli import ON_USE, _no_pydantic_plugins, _on_use
+_no_pydantic_plugins()  # as the program does: its plugin loader reads metadata
+for name in ON_USE:
+    _on_use(name)
+import httpx, sqlalchemy
+from sqlalchemy.util import compat
+from monitor.fetch import netguard
+stand_ins = sorted(n for n in ON_USE if type(sys.modules[n]).__name__ == "_OnUse")
+from importlib.metadata import PackageNotFoundError, version
+try:
+    version("no-such-distribution-here")
+except PackageNotFoundError:
+    missing = True
+import importlib, importlib.metadata
+try:
+    netguard._target("http://xn--a.中国/")
+except netguard.BlockedURLError as exc:
+    bad = str(exc)
+print(json.dumps({"stand_ins": stand_ins, "version": version("sqlalchemy"),
+                  "same": importlib.metadata is sys.modules["importlib.metadata"]
+                  and type(importlib.metadata).__name__ == "module",
+                  "scripts": sorted(e.name for e in compat.importlib_metadata_get(
+                      "console_scripts")), "missing": missing,
+                  "idna": [httpx.URL("http://政府.中国/a").raw_host.decode(),
+                           httpx.URL("http://xn--mxtq1m.xn--fiqs8s/").host,
+                           netguard._ascii_host("政府.中国")], "bad": bad,
+                  "loaded": type(sys.modules["idna"]).__name__}))
+"""
+
+
+def test_modules_put_off_are_the_real_ones_when_used(tmp_path: Path, site: Site) -> None:
+    """The ``monitor`` program's stand-ins for ``importlib.metadata`` (imported by
+    SQLAlchemy) and ``idna`` (httpx's, for names that are not ASCII) import the real
+    modules at their first use, and answer as they do: through the importer's reference
+    and through a later import.  An unchanged check without
+    delivery uses neither."""
+    site.route("/a.html", seed_page(0))
+    write_sources(tmp_path / "sources.toml", f"""
+        [[sources]]
+        name = "a"
+        url = "{site.url('/a.html')}"
+        """, settings=f'database_url = "sqlite:///{tmp_path}/m.db"\n')
+    for _ in range(2):  # the first one migrates (alembic reads metadata)
+        run = subprocess.run([sys.executable, "-c", MAIN, "main", "check", "--no-deliver",
+                              "--json"], cwd=tmp_path, text=True, capture_output=True,
+                             timeout=120, check=True)
+    *printed, last = run.stdout.strip().splitlines()
+    assert '"outcome": "unchanged"' in "\n".join(printed)
+    assert json.loads(last)["on_use"] == ["idna", "importlib.metadata"]
+    plain_script = ON_USE.replace("for name in ON_USE:\n    _on_use(name)\n", "")
+    put_off, plain = (json.loads(subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, text=True, capture_output=True,
+        timeout=120, check=True).stdout) for code in (ON_USE, plain_script))
+    assert put_off["stand_ins"] == ["idna", "importlib.metadata"] and not plain["stand_ins"]
+    assert put_off["same"] and put_off["missing"] and put_off["loaded"] == "module"
+    assert {**put_off, "stand_ins": []} == plain
+    assert "monitor" in put_off["scripts"]
+    assert put_off["idna"] == ["xn--mxtq1m.xn--fiqs8s", "政府.中国", "xn--mxtq1m.xn--fiqs8s"]
 
 
 def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
@@ -387,7 +451,11 @@ atexit.register(lambda: print(json.dumps({"frozen": gc.get_freeze_count(),
                                           "enabled": gc.isenabled(),
                                           "pygments": "pygments" in sys.modules,
                                           "rich": "rich.console" in sys.modules,
-                                          "progress": "rich.progress" in sys.modules})))
+                                          "progress": "rich.progress" in sys.modules,
+                                          "on_use": sorted(
+                                              n for n in ("importlib.metadata", "idna")
+                                              if type(sys.modules.get(n)).__name__
+                                              == "_OnUse")})))
 from monitor.cli import cli, main
 entry, sys.argv = sys.argv[1], ["monitor", *sys.argv[2:]]
 main() if entry == "main" else cli()
@@ -425,5 +493,8 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
                 assert not got["progress"]  # not a terminal: no bar, no rich.progress
                 # JSON for a program: rich is loaded for a table or an error only
                 assert got["rich"] == ("--json" not in args)
+                # imported by httpx, never used for an ASCII host name: a stand-in
+                assert "idna" in got["on_use"]
             else:
                 assert got["frozen"] == 0
+                assert not got["on_use"]

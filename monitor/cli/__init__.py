@@ -13,6 +13,7 @@ commands' own help).
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import gc
 import sys
@@ -154,9 +155,12 @@ def main() -> None:
     can, and falls back to a stub ``httpx.main`` when that import fails; monitor never
     runs httpx's client, so this process marks the module missing.
 
-    And pydantic plugins are off in this process (``_no_pydantic_plugins``)."""
+    And pydantic plugins are off in this process (``_no_pydantic_plugins``), and two
+    modules are loaded when first used, not when imported (``ON_USE``)."""
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     _no_pydantic_plugins()
+    for name in ON_USE:
+        _on_use(name)
     atexit.register(gc.freeze)
     cli.own_process = True
     cli()
@@ -176,3 +180,47 @@ def _no_pydantic_plugins() -> None:
     loader = types.ModuleType("pydantic.plugin._loader")
     loader.get_plugins = lambda: ()  # type: ignore[attr-defined]
     sys.modules["pydantic.plugin._loader"] = loader
+
+
+class _OnUse(types.ModuleType):
+    """A module imported for later: the real one is imported at the first attribute
+    asked of this stand-in, and answers from then on (through it, or ``sys.modules``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        with _LOADING:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]  # the real one takes its place
+                import_module(self.__name__)
+        return getattr(import_module(self.__name__), name)
+
+
+_LOADING = _thread.RLock()  # re-entrant: a module loaded may use another stand-in
+
+
+# Modules the ``monitor`` program imports when first used rather than when its
+# libraries import them, each ~3 ms of CPU of every ``monitor check``'s serial start-up
+# (before its workers fork) for nothing in an ordinary check:
+ON_USE = (
+    # SQLAlchemy's, to find dialects and plugins of other distributions by their entry
+    # points (monitor's are SQLAlchemy's own, found without it); with it ``zipfile``,
+    # ``csv`` and the metadata readers.  Used by an alert's delivery (pydantic.networks,
+    # for sqlmodel) and by ``version()``.
+    "importlib.metadata",
+    # httpx's and ``monitor.fetch.netguard``'s, for host names that are not ASCII (a
+    # 中文域名) and their errors; its tables are large.
+    "idna",
+)
+
+
+def _on_use(name: str) -> None:
+    """``name`` in ``sys.modules`` as an ``_OnUse`` stand-in: an ``import`` of it binds
+    the stand-in, and its first attribute asked imports the real one (the same module,
+    the same answers).  ``cli`` called in-process (tests) imports as usual."""
+    if name in sys.modules:
+        return
+    package, _, leaf = name.rpartition(".")
+    stand_in = _OnUse(name)
+    stand_in.__spec__ = None  # read by every import of it: not a use
+    sys.modules[name] = stand_in
+    if package:
+        setattr(import_module(package), leaf, stand_in)

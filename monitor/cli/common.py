@@ -351,7 +351,80 @@ def open_store(config: Config) -> Iterator[Store]:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))
+    click.echo(indented_json(to_jsonable(data)))
+
+
+def indented_json(data: Any) -> str:
+    """``json.dumps(data, ensure_ascii=False, indent=2)``, the same text, ~3× faster for
+    the lists of flat objects commands print.  With ``indent``, ``json`` writes with its
+    pure-Python encoder (~9 ms for a check's 1,000 results, written by ``monitor
+    check``'s parent after its workers have ended: serial); here an object whose values
+    are all scalars is written by the C encoder, whose item separator carries the newline
+    and the indentation, and only the containers around it in Python.  Anything else
+    (another type, a key that is not a string) is left to ``json.dumps``
+    (tests/test_cli_niceties.py compares the two)."""
+    try:
+        return _indented(data, 0)
+    except _NotPlain:
+        return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+_STR = frozenset({str})
+_SCALARS = {str, int, float, bool, type(None)}  # and the subclasses met (``_scalar``)
+
+
+@cache
+def _scalar(kind: type) -> bool:
+    """Whether ``json`` writes a ``kind`` as a scalar, with the same text from its C
+    and Python encoders: a str, int or float, or a subclass (an ``Outcome``, a StrEnum,
+    is its value: both encoders read the str itself, or use ``int.__repr__`` and
+    ``float.__repr__``)."""
+    if kind is type(None) or issubclass(kind, str | int | float):
+        _SCALARS.add(kind)
+        return True
+    return False
+
+
+class _NotPlain(Exception):
+    """A value ``indented_json`` leaves to ``json.dumps``."""
+
+
+def _indented(data: Any, level: int) -> str:
+    kind = type(data)
+    if kind in _SCALARS or _scalar(kind):
+        return _flat_encoder(level)(data)
+    inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
+    if kind is list:
+        if not data:
+            return "[]"
+        return "[" + inner + ("," + inner).join(_indented(v, level + 1) for v in data) \
+            + outer + "]"
+    if kind is not dict:
+        raise _NotPlain
+    if not data:
+        return "{}"
+    if not _STR.issuperset(map(type, data)):
+        raise _NotPlain
+    kinds = set(map(type, data.values()))
+    if kinds <= _SCALARS or all(map(_scalar, kinds)):
+        return "{" + inner + _flat_encoder(level + 1)(data)[1:-1] + outer + "}"
+    key = _flat_encoder(0)
+    return "{" + inner + ("," + inner).join(
+        f"{key(k)}: {_indented(v, level + 1)}" for k, v in data.items()) + outer + "}"
+
+
+@cache
+def _flat_encoder(level: int) -> Callable[[Any], str]:
+    """The C encoder writing an object's items one per line, indented for ``level``
+    (made once: ``JSONEncoder.encode`` makes it again at every call)."""
+    from json import encoder
+
+    sep = "," + "\n" + "  " * level
+    if encoder.c_make_encoder is None:  # a Python without _json: the same text, slower
+        return json.JSONEncoder(ensure_ascii=False, separators=(sep, ": ")).encode
+    write = encoder.c_make_encoder(None, None, encoder.encode_basestring, None, ": ", sep,
+                                   False, False, True)
+    return lambda data: "".join(write(data, 0))
 
 
 _AS_IS = frozenset({str, int, float, bool, type(None)})  # JSON as they are
