@@ -21,6 +21,7 @@ from monitor.cli.common import (
     print_json,
     print_table,
     sources_option,
+    stopped_delivery,
 )
 from storage.alerts_repo import AlertRecord, AlertsRepo
 
@@ -121,11 +122,13 @@ def retry(ids: tuple[int, ...], all_: bool, sources_file: Path) -> None:
 @handle_errors
 def deliver(sources_file: Path) -> None:
     """Deliver the alerts that are due now (the daemon does this by itself)."""
-    from alerts.delivery import Deliverer
+    from alerts.delivery import Deliverer, deliver_stoppably
 
     config = load(sources_file, quiet=True)
     with open_store(config) as store:
-        report = asyncio.run(Deliverer(config, store).deliver_due())
+        deliverer = Deliverer(config, store)
+        report = asyncio.run(deliver_stoppably(deliverer))
     console.print(report.describe(), highlight=False, markup=False)
     for line in report.errors:
         console.print(f"  {escape(line)}", highlight=False)
+    stopped_delivery(deliverer, report)

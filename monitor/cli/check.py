@@ -67,8 +67,8 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
     doc_urls = [n for n in names if "://" in n and n not in urls]
     rest = [n for n in names if n not in doc_urls]
     chosen = config.select(rest) if rest or not doc_urls else []
-    if not no_deliver:
-        from alerts.delivery import Deliverer  # here: --no-deliver loads no alert code
+    if not no_deliver:  # here: --no-deliver loads no alert code
+        from alerts.delivery import Deliverer, deliver_stoppably
     with open_store(config) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
@@ -80,10 +80,12 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
                           workers=workers or config.settings.check_workers,
                           bar=None if as_json else _progress)
         results = in_file_order(done.results, config)
-        delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
+        delivered = (None if deliverer is None
+                     else asyncio.run(deliver_stoppably(deliverer)))
     if as_json:
         print_json({"results": results, "alerts": delivered})
         _lost(done.lost)
+        common.stopped_delivery(deliverer, delivered)
         return
     console = common.console  # rich: only for people (--json prints with click)
     print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
@@ -93,6 +95,7 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
         line += f"; alerts: {delivered.describe()}"
     console.print(line or "nothing to check", markup=False, highlight=False)
     _lost(done.lost)
+    common.stopped_delivery(deliverer, delivered)
 
 
 def _lost(workers: int) -> None:

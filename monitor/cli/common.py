@@ -175,6 +175,22 @@ def _fail(what: str, message: str, code: int) -> None:
     sys.exit(code)
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+
+
+def stopped_delivery(deliverer: Any, report: Any) -> None:
+    """After ``alerts.delivery.deliver_stoppably``: when a signal stopped it, say how
+    many alerts went back to the outbox, unsent, and exit 130."""
+    if deliverer is None or deliverer.stopped_by is None:
+        return
+    _consoles()[1].print(
+        f"[red]已中断（{deliverer.stopped_by}）：[/]{report.released} 条提醒未发送，已放回待发队列"
+        f"（monitor alerts deliver 发送）\n技术细节：interrupted by {deliverer.stopped_by}: "
+        f"{report.released} alert(s) not sent are pending again; monitor alerts deliver "
+        "sends them", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def refuse_existing(paths: Iterable[Path | None], *, force: bool,
                     why: tuple[str, str] = ("", "")) -> None:
     """An output file is never overwritten silently (``export``, ``diff --html``): one
