@@ -25,7 +25,7 @@ from monitor.cli.common import (
     sources_option,
 )
 from monitor.config import Config, SourceConfig
-from monitor.errors import ConfigError, PageBusyError
+from monitor.errors import ConfigError, NotFoundError, PageBusyError
 from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
 from monitor.holder import WORKER
@@ -82,6 +82,7 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
         results = in_file_order(done.results, config)
         delivered = (None if deliverer is None
                      else asyncio.run(deliver_stoppably(deliverer)))
+        waiting = _waiting(store) if no_deliver and not as_json else 0
     if as_json:
         print_json({"results": results, "alerts": delivered})
         _lost(done.lost)
@@ -94,8 +95,19 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
     if delivered is not None:
         line += f"; alerts: {delivered.describe()}"
     console.print(line or "nothing to check", markup=False, highlight=False)
+    if waiting:
+        console.print(f"{waiting} alert(s) wait in the outbox (--no-deliver): monitor alerts "
+                      "deliver sends them (or a running monitor run)", markup=False,
+                      highlight=False)
     _lost(done.lost)
     common.stopped_delivery(deliverer, delivered)
+
+
+def _waiting(store: Store) -> int:
+    """The alerts pending in the outbox (raised by this pass or waiting before it)."""
+    from storage.models import Alert
+
+    return store.count(Alert, status="pending")
 
 
 def _lost(workers: int) -> None:
@@ -111,9 +123,9 @@ def _document(config: Config, store: Store, url: str) -> tuple[SourceConfig, int
     """A listing's document asked for by URL: its listing's settings and its page."""
     try:
         src, page = store.resolve_page(url)
-    except KeyError:
-        raise ConfigError(f"no source and no document has the URL {url!r}",
-                          file=str(config.path)) from None
+    except KeyError:  # the argument is wrong, not the file
+        raise NotFoundError(f"no source and no document has the URL {url!r} (--source)",
+                            f"没有网址为 {url} 的来源或文件（--source）") from None
     source = next((s for s in config.sources if s.name == src.name), None)
     if page.kind != "document" or source is None or not source.is_listing:
         raise ConfigError(f"{url!r} is a page of {src.name!r}, which is not a listing in "

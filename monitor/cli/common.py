@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from monitor.config import Config, load_config
-from monitor.errors import BadInputError, ConfigError, MonitorError
+from monitor.errors import BadInputError, ConfigError, MonitorError, NotFoundError
 from storage.instant import canonical_time
 
 if TYPE_CHECKING:  # imported where used: `monitor status` may not need SQLAlchemy
@@ -142,6 +142,8 @@ def handle_errors(fn: F) -> F:
             refused("配置错误", exc)
         except BadInputError as exc:
             _fail("bad input", str(exc), EXIT_USAGE)
+        except NotFoundError as exc:
+            not_found(exc)
         except KeyError as exc:
             _fail("not found", str(exc.args[0]), EXIT_NOT_FOUND)
         except MonitorError as exc:
@@ -166,6 +168,17 @@ def refused(what: str, exc: ConfigError) -> NoReturn:
         _consoles()[1].print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}configuration "
                              f"error: {escape(str(p))}", highlight=False, soft_wrap=True)
     sys.exit(EXIT_CONFIG)
+
+
+def not_found(exc: NotFoundError) -> NoReturn:
+    """Chinese first, the English detail after (as ``refused``); exit 3."""
+    from rich.markup import escape
+
+    from monitor import zh
+
+    _consoles()[1].print(f"[red]未找到：[/]{escape(exc.zh)}\n{zh.DETAIL}not found: "
+                         f"{escape(str(exc.args[0]))}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_NOT_FOUND)
 
 
 def _fail(what: str, message: str, code: int) -> None:
@@ -460,7 +473,10 @@ def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFu
     first = Archive(store).first_version(page.id)
     later = (f": its first version, #{first[0]}, is from {local_time(first[1], timezone)}"
              if first else ": it has no version yet")
-    raise KeyError(f"no version of {target} before {typed_when(when, timezone)}{later}")
+    said = (f"{when} 时 {target} 还没有版本，它的第一版（#{first[0]}）抓取于 "
+            f"{local_time(first[1], timezone)}" if first else f"{target} 还没有任何版本")
+    raise NotFoundError(f"no version of {target} before {typed_when(when, timezone)}{later}",
+                        said)
 
 
 def local_time(at: datetime | None, timezone: str = "Asia/Shanghai") -> str:
