@@ -100,8 +100,9 @@ class Deliverer:
         self._channels: dict[str, Channel] = {}
         self.stopping = False
         self.held: dict[int, datetime] = {}  # claimed rows not yet settled: id -> lease
-        self.in_flight: set[int] = set()  # held rows whose send has begun
+        self.cut: set[int] = set()  # held rows whose send was cancelled mid-way
         self.stopped_by: str | None = None  # the signal that stopped deliver_stoppably
+        self._stopped: asyncio.Event | None = None  # set by stop (see _turn)
 
     @cached_property
     def composer(self) -> Composer:
@@ -112,16 +113,19 @@ class Deliverer:
         return Composer(self.settings, self.repo)
 
     def stop(self) -> None:
-        """Claim nothing more; batches not yet sending are given back (see module doc)."""
+        """Claim nothing more; batches not yet sending are given back (see module doc),
+        those waiting for a send slot at once."""
         self.stopping = True
+        if self._stopped is not None:
+            self._stopped.set()
 
     def release_held(self, *, unsent_only: bool = False) -> int:
         """Give back every row still claimed, unsent (after a cut-short shutdown);
-        ``unsent_only``: not those whose send began (they may have gone out)."""
+        ``unsent_only``: not those whose send was cut mid-way (they may have gone out)."""
         n = 0
         for lease in set(self.held.values()):
             ids = [i for i, held in self.held.items() if held == lease
-                   and not (unsent_only and i in self.in_flight)]
+                   and not (unsent_only and i in self.cut)]
             n += self.repo.release(ids, lease, self.clock()) if ids else 0
         self.held.clear()
         return n
@@ -132,6 +136,7 @@ class Deliverer:
     async def deliver_due(self, limit: int = 100,
                           report: DeliveryReport | None = None) -> DeliveryReport:
         report = DeliveryReport() if report is None else report
+        self._stopped = None  # made again in this loop (an Event belongs to one)
         for _ in range(MAX_ROUNDS):
             if self.stopping:
                 break
@@ -148,17 +153,18 @@ class Deliverer:
 
     async def _guarded(self, batch: list[AlertRecord], report: DeliveryReport,
                        gate: asyncio.Semaphore) -> None:
-        async with gate:
+        if not await self._turn(gate):  # stopped while waiting: given back at once
+            await self._give_back(batch, report)
+            return
+        try:
             if self.stopping or self.clock() > _lease(batch) - min(SEND_MARGIN, self.lease / 2):
-                await asyncio.to_thread(self.repo.release, [r.id for r in batch],
-                                        _lease(batch), self.clock())
-                self._settled(batch)
-                report.released += len(batch)
+                await self._give_back(batch, report)
                 return
-            ids = [r.id for r in batch]
-            self.in_flight.update(ids)
             try:
                 message = await self._send(batch)
+            except asyncio.CancelledError:  # it may have gone: release_held(unsent_only)
+                self.cut.update(r.id for r in batch)
+                raise
             except DeliveryDeferred as exc:
                 await self._deferred(batch, exc, report)
                 return
@@ -168,9 +174,43 @@ class Deliverer:
                     exc = DeliveryError(f"internal error: {exc!r}")
                 await self._failed(batch, exc, report)
                 return
-            finally:
-                self.in_flight.difference_update(ids)
+        finally:
+            gate.release()
         await self._sent(batch, message, report)
+
+    async def _turn(self, gate: asyncio.Semaphore) -> bool:
+        """A send slot taken (True), or the deliverer stopped first (False): a batch
+        waiting for a slot is not held until a send in flight ends, however long."""
+        if self.stopping:
+            return False
+        take = asyncio.ensure_future(gate.acquire())
+        stopped = asyncio.ensure_future(self._stop_event().wait())
+        try:
+            await asyncio.wait((take, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not take.done():
+                take.cancel()
+            await asyncio.wait((take,))  # a slot taken as it was cancelled is let go
+        taken = not take.cancelled() and take.exception() is None
+        if taken and self.stopping:
+            gate.release()
+            return False
+        return taken
+
+    def _stop_event(self) -> asyncio.Event:
+        """Set by ``stop``: made in the running loop, set at once if stopped already."""
+        if self._stopped is None:
+            self._stopped = asyncio.Event()
+            if self.stopping:
+                self._stopped.set()
+        return self._stopped
+
+    async def _give_back(self, batch: list[AlertRecord], report: DeliveryReport) -> None:
+        await asyncio.to_thread(self.repo.release, [r.id for r in batch], _lease(batch),
+                                self.clock())
+        self._settled(batch)
+        report.released += len(batch)
 
     async def _send(self, batch: list[AlertRecord]) -> Message:
         first = batch[0]

@@ -69,3 +69,42 @@ def test_a_signal_mid_delivery_gives_back_the_claimed_alerts_at_once(
         assert len(ids) == N and len(set(ids)) == N  # each exactly once
     finally:
         smtp.stop()
+
+
+def test_a_second_signal_cuts_the_sends_in_flight_and_keeps_only_those_sending(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sends cut short may have gone out: their alerts stay ``sending`` (their
+    lease), never given back to go twice; every other claimed alert is pending again."""
+    from alerts.delivery import CONCURRENCY
+    from tests.test_daemon_delivery import HoldingSink
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    sink = HoldingSink()  # holds every message to the admin: the sends never end
+    smtp = SmtpServer(sink=sink).start()
+    try:
+        sources = write_sources(tmp_path / "sources.toml", "",
+                                settings=f'smtp_url = "{smtp.url}"\n')
+        queue_alerts(10)
+        log = tmp_path / "deliver.log"
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until(sink.holding.is_set, 60, "sends under way")
+            proc.send_signal(signal.SIGINT)
+            wait_until(lambda: count(Alert, status="pending") == 10 - CONCURRENCY, 60,
+                       "the alerts not sending given back")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(60) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        text = log.read_text(encoding="utf-8")
+        assert "Traceback" not in text, text[-3000:]
+        assert count(Alert, status="sending") == CONCURRENCY  # cut mid-send: their lease
+        assert count(Alert, status="pending") == 10 - CONCURRENCY
+        assert count(Alert, status="sent") == 0 and sink.messages == []
+    finally:
+        sink.release.set()
+        smtp.stop()
