@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from monitor.config import SourceConfig
 from monitor.types import AttachmentFile
 from storage import Store, db
-from storage.fold import fold
+from storage.fold import FOLD_REVISION, MAPPING, fold
 from storage.search import Search
 from tests.conftest import write_sources
 from tests.test_archive_data import T0, Built, store_version
@@ -46,6 +46,19 @@ def _build(store: Store) -> None:
 
 def _sources(store: Store, query: str) -> list[str]:
     return sorted({h.source for h in Search(store).search(query, group=True).hits})
+
+
+# the folding each FOLD_REVISION stands for: a change of storage/fold.py's mapping that
+# does not bump it (and add a migration refolding the indexes, as 0016) fails here
+MAPPINGS = {2: "444948915bbb25e5"}
+
+
+def test_a_changed_folding_has_a_new_revision() -> None:
+    digest = hashlib.sha256(json.dumps(sorted(MAPPING.items()), ensure_ascii=False)
+                            .encode()).hexdigest()[:16]
+    assert MAPPINGS.get(FOLD_REVISION) == digest, (
+        "storage/fold.py's mapping changed: bump FOLD_REVISION and add a migration that "
+        "refolds the stored search indexes (as 0016 does)")
 
 
 def test_brackets_fold_to_a_separator() -> None:
