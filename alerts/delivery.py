@@ -19,6 +19,13 @@
   to ``shutdown_grace``).  What is still held after that (a send cut short) is given back
   by ``release_held``, so no row waits for its lease after a restart (a cut send may
   go once more, with the same Message-ID, as after a crash).
+* A command run by hand (``monitor check``, ``monitor alerts deliver``) delivers through
+  ``deliver_stoppably``: SIGINT (Ctrl-C) or SIGTERM is that same stop, so the rows it
+  had claimed go back to ``pending`` at once instead of staying ``sending`` for their
+  lease (5 minutes) while the next run skips them.  Sends in flight finish (each within
+  its channel's timeout) and are marked sent; a second signal cuts them short, and the
+  rows of the sends it cut stay ``sending`` until their lease ends (the message may
+  have gone: given back, it would go twice), every other claimed row is given back.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -92,6 +100,9 @@ class Deliverer:
         self._channels: dict[str, Channel] = {}
         self.stopping = False
         self.held: dict[int, datetime] = {}  # claimed rows not yet settled: id -> lease
+        self.cut: set[int] = set()  # held rows whose send was cancelled mid-way
+        self.stopped_by: str | None = None  # the signal that stopped deliver_stoppably
+        self._stopped: asyncio.Event | None = None  # set by stop (see _turn)
 
     @cached_property
     def composer(self) -> Composer:
@@ -102,23 +113,30 @@ class Deliverer:
         return Composer(self.settings, self.repo)
 
     def stop(self) -> None:
-        """Claim nothing more; batches not yet sending are given back (see module doc)."""
+        """Claim nothing more; batches not yet sending are given back (see module doc),
+        those waiting for a send slot at once."""
         self.stopping = True
+        if self._stopped is not None:
+            self._stopped.set()
 
-    def release_held(self) -> int:
-        """Give back every row still claimed, unsent (after a cut-short shutdown)."""
+    def release_held(self, *, unsent_only: bool = False) -> int:
+        """Give back every row still claimed, unsent (after a cut-short shutdown);
+        ``unsent_only``: not those whose send was cut mid-way (they may have gone out)."""
         n = 0
         for lease in set(self.held.values()):
-            ids = [i for i, held in self.held.items() if held == lease]
-            n += self.repo.release(ids, lease, self.clock())
+            ids = [i for i, held in self.held.items() if held == lease
+                   and not (unsent_only and i in self.cut)]
+            n += self.repo.release(ids, lease, self.clock()) if ids else 0
         self.held.clear()
         return n
 
     def check(self) -> None:
         self.warnings = check_alerting(self.config, self.env)
 
-    async def deliver_due(self, limit: int = 100) -> DeliveryReport:
-        report = DeliveryReport()
+    async def deliver_due(self, limit: int = 100,
+                          report: DeliveryReport | None = None) -> DeliveryReport:
+        report = DeliveryReport() if report is None else report
+        self._stopped = None  # made again in this loop (an Event belongs to one)
         for _ in range(MAX_ROUNDS):
             if self.stopping:
                 break
@@ -135,15 +153,18 @@ class Deliverer:
 
     async def _guarded(self, batch: list[AlertRecord], report: DeliveryReport,
                        gate: asyncio.Semaphore) -> None:
-        async with gate:
+        if not await self._turn(gate):  # stopped while waiting: given back at once
+            await self._give_back(batch, report)
+            return
+        try:
             if self.stopping or self.clock() > _lease(batch) - min(SEND_MARGIN, self.lease / 2):
-                await asyncio.to_thread(self.repo.release, [r.id for r in batch],
-                                        _lease(batch), self.clock())
-                self._settled(batch)
-                report.released += len(batch)
+                await self._give_back(batch, report)
                 return
             try:
                 message = await self._send(batch)
+            except asyncio.CancelledError:  # it may have gone: release_held(unsent_only)
+                self.cut.update(r.id for r in batch)
+                raise
             except DeliveryDeferred as exc:
                 await self._deferred(batch, exc, report)
                 return
@@ -153,7 +174,43 @@ class Deliverer:
                     exc = DeliveryError(f"internal error: {exc!r}")
                 await self._failed(batch, exc, report)
                 return
+        finally:
+            gate.release()
         await self._sent(batch, message, report)
+
+    async def _turn(self, gate: asyncio.Semaphore) -> bool:
+        """A send slot taken (True), or the deliverer stopped first (False): a batch
+        waiting for a slot is not held until a send in flight ends, however long."""
+        if self.stopping:
+            return False
+        take = asyncio.ensure_future(gate.acquire())
+        stopped = asyncio.ensure_future(self._stop_event().wait())
+        try:
+            await asyncio.wait((take, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not take.done():
+                take.cancel()
+            await asyncio.wait((take,))  # a slot taken as it was cancelled is let go
+        taken = not take.cancelled() and take.exception() is None
+        if taken and self.stopping:
+            gate.release()
+            return False
+        return taken
+
+    def _stop_event(self) -> asyncio.Event:
+        """Set by ``stop``: made in the running loop, set at once if stopped already."""
+        if self._stopped is None:
+            self._stopped = asyncio.Event()
+            if self.stopping:
+                self._stopped.set()
+        return self._stopped
+
+    async def _give_back(self, batch: list[AlertRecord], report: DeliveryReport) -> None:
+        await asyncio.to_thread(self.repo.release, [r.id for r in batch], _lease(batch),
+                                self.clock())
+        self._settled(batch)
+        report.released += len(batch)
 
     async def _send(self, batch: list[AlertRecord]) -> Message:
         first = batch[0]
@@ -225,6 +282,45 @@ class Deliverer:
         report.retrying += len(batch)
         logger.warning("alert {} to {} failed, retry at {}: {}", ids, to,
                        retry_at.isoformat(timespec="seconds"), reason)
+
+
+async def deliver_stoppably(deliverer: Deliverer, limit: int = 100) -> DeliveryReport:
+    """``deliver_due`` stopped by SIGINT or SIGTERM as the daemon stops it (see the
+    module doc): the first signal claims nothing more and gives back the rows not yet
+    sending, the second cuts the sends in flight short; either way every claimed row
+    not sent (nor cut mid-send) is ``pending`` again on return.  ``deliverer.stopped_by``
+    names the signal."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+    report = DeliveryReport()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if deliverer.stopping:
+            logger.warning("{} again: cutting the sends in flight short", sig.name)
+            task.cancel()
+            return
+        deliverer.stopped_by = sig.name
+        logger.warning("{} received: claiming no more alerts, giving back those not "
+                       "yet sending ({} again cuts the sends in flight short)",
+                       sig.name, sig.name)
+        deliverer.stop()
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        await deliverer.deliver_due(limit, report)
+    except asyncio.CancelledError:
+        if deliverer.stopped_by is None:
+            raise
+        task.uncancel()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        if deliverer.held:
+            report.released += await asyncio.to_thread(deliverer.release_held,
+                                                       unsent_only=True)
+    return report
 
 
 def _lease(batch: list[AlertRecord]) -> datetime:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from monitor import lazyre
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, NotFoundError
 from monitor.plainsettings import (
     _has_password,
     check_proxy,
@@ -237,9 +237,12 @@ class Config:
                   if any(n == s.url or fnmatch.fnmatchcase(s.name, n) for n in names)]
         missing = [n for n in names if not any(n == s.url or fnmatch.fnmatchcase(s.name, n)
                                                for s in chosen)]
-        if missing:
-            raise ConfigError(f"no source named {', '.join(map(repr, missing))}",
-                              file=str(self.path))
+        if missing:  # the argument is wrong, not the file
+            names_ = ", ".join(missing)
+            raise NotFoundError(
+                f"no source named {', '.join(map(repr, missing))} in {self.path} (--source)",
+                f"{self.path} 中没有名为 {names_} 的来源（--source）；monitor sources list "
+                "列出所有来源")
         return chosen
 
     def watchers_of(self, source: SourceConfig) -> list[WatcherConfig]:

@@ -90,6 +90,17 @@ class BadInputError(MonitorError):
     kind = "bad_input"
 
 
+class NotFoundError(KeyError):
+    """A name, URL or date the command line gave that names nothing: exit 3, as every
+    "not found" (a ``KeyError``, which the callers that look things up still catch).
+    ``zh`` is what a person reads first; the message, in English, follows as the
+    technical detail (``monitor.cli.common.handle_errors``)."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
+
+
 # --- fetching ------------------------------------------------------------------------
 
 

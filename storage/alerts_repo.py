@@ -165,8 +165,9 @@ class AlertsRepo:
 
     # --- admin -------------------------------------------------------------------------
 
-    def list(self, *, failed: bool = False, limit: int = 200) -> list[AlertRecord]:
-        """Newest first.  ``failed``: dead rows and pending rows that already failed once."""
+    def list(self, *, failed: bool = False, limit: int | None = 200) -> list[AlertRecord]:
+        """Newest first (``limit`` None: every one).  ``failed``: dead rows and pending
+        rows that already failed once."""
         with self.store.session() as s:
             stmt = (select(Alert, SourceRow.name)
                     .outerjoin(Page, col(Page.id) == Alert.page_id)

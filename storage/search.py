@@ -7,8 +7,9 @@ form-insensitive).  A query without any term, or with a control character in it,
 input (``BadInputError``), never a search: an empty query would match everything, and a
 NUL breaks both databases (see ``monitor/userinput.py``).
 
-Terms are folded (``storage/fold.py``: brackets, full-width forms and separators), so
-湘工信提案函〔2021〕254号 is found as …[2021]254号, …（2021）254号 or ２５４; the index
+Terms are folded (``storage/fold.py``: brackets to one separator, full-width forms,
+separators deleted), so 湘工信提案函〔2021〕254号 is found as …[2021]254号,
+…（2021）254号 or ２５４, but not as 1204号 (the bracket keeps 2021 and 204 apart); the index
 holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
@@ -67,7 +68,7 @@ from monitor.errors import BadInputError
 from monitor.userinput import check_text
 from storage import paragraphs, search_files, search_walk, spans
 from storage.archive import source_row, tagged_ids
-from storage.fold import MAPPING, fold, fold_map
+from storage.fold import MAPPING, fold, fold_map, trim
 from storage.models import Page, Paragraph, ParagraphSpan, SourceRow, Version
 from storage.repository import Store
 
@@ -143,7 +144,8 @@ class SearchResults:
 
 
 def terms_of(query: str) -> list[str]:
-    return [t for t in query.split() if t]
+    """The whitespace-separated terms, each without brackets at its ends (``fold.trim``)."""
+    return [trim(t) for t in query.split() if t]
 
 
 def checked_terms(query: str, source: str | None = None, tag: str | None = None

@@ -14,6 +14,7 @@ from monitor.cli import cli
 from storage import Store
 from storage.alerts_repo import AlertsRepo
 from storage.instant import utcnow
+from storage.records import AlertDraft
 from tests.conftest import write_sources
 from tests.pages import seed_page
 from tests.sites import Response, Site
@@ -218,12 +219,15 @@ def test_check_no_deliver_leaves_the_alert_pending_in_the_outbox(
     smtp = SmtpServer().start()
     try:
         sources = _check_setup(tmp_path, monkeypatch, site, smtp)
-        assert run("check", "--no-deliver", "--sources", str(sources))[0] == 0
+        code, out = run("check", "--no-deliver", "--sources", str(sources))
+        assert code == 0 and "wait in the outbox" not in out, out  # a baseline: none
         _edit(site)
         code, out = run("check", "--no-deliver", "--sources", str(sources))
         assert code == 0, out
         assert smtp.sink.messages == []
         assert "1 changed" in out and "alerts:" not in out, out
+        assert ("1 alert(s) wait in the outbox (--no-deliver): monitor alerts deliver sends "
+                "them") in out, out
         code, out = run("alerts", "list", "--json", "--sources", str(sources))
         [row] = json.loads(out)
         assert (row["event"], row["recipient"], row["status"], row["attempts"]) == (
@@ -338,3 +342,32 @@ def test_alerts_list_on_a_terminal_still_fits_the_screen(
     lines = re.sub(r"\x1b\[[0-9;]*m", "", screen.getvalue()).splitlines()
     assert lines and max(cell_len(x) for x in lines) <= 100
     assert "dingtalk" in screen.getvalue()
+
+
+def test_alerts_list_says_when_older_alerts_are_left_out(
+        tmp_path: Path, monkeypatch, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The newest --limit rows (100 by default), never cut without a word: the table is
+    followed by a line, --json keeps its array and says so on stderr; --limit 0: all."""
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    sources = write_sources(tmp_path / "sources.toml", "")
+    store = Store(db_url)
+    try:
+        AlertsRepo(store).enqueue([AlertDraft(
+            dedupe_key=f"config:t{i}", event="config", channel="email",
+            recipient="admin@example.org", watcher="admin",
+            payload={"problems": [f"问题 {i}"], "file": "sources.toml", "source": None,
+                     "key": None, "format": "email"}) for i in range(105)])
+    finally:
+        store.close()
+    said = "the newest 100 shown; older alerts exist: --limit N for more"
+    listed = CliRunner().invoke(cli, ["alerts", "list", "--json", "--sources", str(sources)])
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == 100
+    assert said in listed.stderr
+    listed = CliRunner().invoke(cli, ["alerts", "list", "--sources", str(sources)])
+    assert listed.exit_code == 0 and said in listed.stdout
+    every = CliRunner().invoke(cli, ["alerts", "list", "--json", "--limit", "0", "--sources",
+                                     str(sources)])
+    assert len(json.loads(every.stdout)) == 105 and "older" not in every.stderr
+    exact = CliRunner().invoke(cli, ["alerts", "list", "--limit", "105", "--sources",
+                                     str(sources)])
+    assert exact.exit_code == 0 and "older alerts exist" not in exact.stdout

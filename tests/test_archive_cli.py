@@ -333,9 +333,11 @@ def test_show_at_a_date_before_the_first_version_speaks_local_time(
     out = monitor("show", "hb-ai-plan", "--at", "2026-04-30T12:00", "--sources", str(sources))
     assert out.returncode == 3 and out.stdout == ""
     assert out.stderr.strip() == (
-        "not found: no version of hb-ai-plan before 2026-04-30T12:00 (Asia/Shanghai): "
-        f"its first version, #{first}, is from 2026-05-01 10:00")
-    assert "+00:00" not in out.stderr and "T" not in out.stderr.split("(")[1]
+        f"未找到：2026-04-30T12:00 时 hb-ai-plan 还没有版本，它的第一版（#{first}）抓取于 "
+        "2026-05-01 10:00\n技术细节：not found: no version of hb-ai-plan before "
+        f"2026-04-30T12:00 (Asia/Shanghai): its first version, #{first}, is from "
+        "2026-05-01 10:00")
+    assert "+00:00" not in out.stderr and "T" not in out.stderr.split("(")[-1]
     berlin = write_sources(tmp_path / "berlin.toml", "", settings='timezone = "Europe/Berlin"')
     out = monitor("show", "hb-ai-plan", "--at", "2026-04-30", "--sources", str(berlin))
     assert out.returncode == 3

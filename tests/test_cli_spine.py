@@ -178,7 +178,7 @@ def test_check_summarises_every_source_and_survives_failing_ones(site: Site,
                         str(sources)).stdout)) == {"hn-reply"}
 
     unknown = run("check", "--source", "nope", "--sources", str(sources))
-    assert unknown.exit_code == 2
+    assert unknown.exit_code == 3  # not found: the argument, not the file, is wrong
     assert "no source named 'nope'" in flat(unknown.stderr)
     assert str(sources) in flat(unknown.stderr)
 
@@ -311,8 +311,9 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     before = (at1.astimezone(SHANGHAI).date() - timedelta(days=1)).isoformat()
     early = run("show", "hn-reply", "--at", before, "--sources", str(sources))
     assert early.exit_code == 3
-    assert flat(early.stderr).startswith(
-        f"not found: no version of hn-reply before the end of {before} (Asia/Shanghai)")
+    assert flat(early.stderr).startswith(f"未找到：{before} 时 hn-reply 还没有版本")
+    assert (f"not found: no version of hn-reply before the end of {before} (Asia/Shanghai)"
+            in flat(early.stderr))
     assert "Traceback" not in early.output
     bad_date = run("show", "hn-reply", "--at", "yesterday", "--sources", str(sources))
     assert bad_date.exit_code == 2 and "not a date like 2024-05-01" in bad_date.output

@@ -478,7 +478,7 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
     for entry, first in (("main", "1 new"), ("cli", "1 unchanged")):
         for args, code, says in ((["check"], 0, first), (["check"], 0, "1 unchanged"),
                                  (["check", "--json"], 0, '"outcome": "unchanged"'),
-                                 (["check", "--source", "zz"], 2, "zz")):
+                                 (["check", "--source", "zz"], 3, "zz")):
             run = subprocess.run([sys.executable, "-c", MAIN, entry, *args], cwd=tmp_path,
                                  text=True, capture_output=True, timeout=120)
             *printed, last = run.stdout.strip().splitlines()

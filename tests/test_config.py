@@ -9,7 +9,7 @@ import pytest
 
 from monitor import zh
 from monitor.config import load_config, parse_config, parse_interval
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, NotFoundError
 
 GOOD = """
 [[sources]]
@@ -184,7 +184,7 @@ def test_intervals() -> None:
 def test_select_by_glob_and_unknown_name() -> None:
     cfg = parse_config(GOOD)
     assert [s.name for s in cfg.select(["hb-*"])] == ["hb-ai-plan"]
-    with pytest.raises(ConfigError, match="no source named 'nope'"):
+    with pytest.raises(NotFoundError, match="no source named 'nope'"):
         cfg.select(["nope"])
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from alerts.base import redact
 from monitor.cli.common import (
     console,
+    err_console,
     handle_errors,
     json_option,
     load,
@@ -21,6 +22,7 @@ from monitor.cli.common import (
     print_json,
     print_table,
     sources_option,
+    stopped_delivery,
 )
 from storage.alerts_repo import AlertRecord, AlertsRepo
 
@@ -41,7 +43,9 @@ def alerts() -> None:
 
 @alerts.command("list")
 @click.option("--failed", is_flag=True, help="Only dead alerts and those waiting to retry.")
-@click.option("--limit", default=100, show_default=True, help="Newest N alerts.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
+              help="Newest N alerts (0: every one). When more exist, the table is followed "
+              "by a line saying so (--json: on stderr; the array holds N).")
 @sources_option
 @json_option
 @handle_errors
@@ -49,14 +53,19 @@ def list_alerts(failed: bool, limit: int, sources_file: Path, as_json: bool) -> 
     """List alerts, newest first."""
     config = load_reading(sources_file)
     with open_store(config) as store:
-        rows = AlertsRepo(store).list(failed=failed, limit=limit)
+        rows = AlertsRepo(store).list(failed=failed, limit=limit + 1 if limit else None)
+    more = bool(limit) and len(rows) > limit
+    rows = rows[:limit] if more else rows
     if as_json:
         print_json(rows)
-        return
-    if not rows:
+    elif not rows:
         console.print("no failed alerts" if failed else "no alerts")
-        return
-    print_table(_table(rows, config.settings.timezone), console)
+    else:
+        print_table(_table(rows, config.settings.timezone), console)
+    if more:  # never cut silently; with --json on stderr, so the array stays parseable
+        (err_console if as_json else console).print(
+            f"the newest {limit} shown; older alerts exist: --limit N for more, --limit 0 "
+            "for every one", highlight=False, markup=False)
 
 
 def _table(rows: list[AlertRecord], tz: str) -> Table:
@@ -121,11 +130,13 @@ def retry(ids: tuple[int, ...], all_: bool, sources_file: Path) -> None:
 @handle_errors
 def deliver(sources_file: Path) -> None:
     """Deliver the alerts that are due now (the daemon does this by itself)."""
-    from alerts.delivery import Deliverer
+    from alerts.delivery import Deliverer, deliver_stoppably
 
     config = load(sources_file, quiet=True)
     with open_store(config) as store:
-        report = asyncio.run(Deliverer(config, store).deliver_due())
+        deliverer = Deliverer(config, store)
+        report = asyncio.run(deliver_stoppably(deliverer))
     console.print(report.describe(), highlight=False, markup=False)
     for line in report.errors:
         console.print(f"  {escape(line)}", highlight=False)
+    stopped_delivery(deliverer, report)

@@ -26,7 +26,7 @@ from monitor.cli.common import (
     sources_option,
 )
 from monitor.config import Config, SourceConfig
-from monitor.errors import ConfigError, MonitorError, PageBusyError
+from monitor.errors import ConfigError, MonitorError, NotFoundError, PageBusyError
 from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
 from monitor.holder import WORKER
@@ -77,8 +77,8 @@ def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers
     doc_urls = [n for n in names if "://" in n and n not in urls]
     rest = [n for n in names if n not in doc_urls]
     chosen = config.select(rest) if rest or not doc_urls else []
-    if not no_deliver:
-        from alerts.delivery import Deliverer  # here: --no-deliver loads no alert code
+    if not no_deliver:  # here: --no-deliver loads no alert code
+        from alerts.delivery import Deliverer, deliver_stoppably
     with open_store(config) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
@@ -94,10 +94,13 @@ def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers
         except KeyboardInterrupt:  # Ctrl-C: the leases are given back by now
             _interrupted(_stored(config, store, started))
         results = in_file_order(done.results, config)
-        delivered = None if deliverer is None else asyncio.run(deliverer.deliver_due())
+        delivered = (None if deliverer is None
+                     else asyncio.run(deliver_stoppably(deliverer)))
+        waiting = _waiting(store) if no_deliver and not as_json else 0
     if as_json:
         print_json({"results": results, "alerts": delivered})
         _lost(done.lost)
+        common.stopped_delivery(deliverer, delivered)
         return
     console = common.console  # rich: only for people (--json prints with click)
     print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
@@ -106,7 +109,19 @@ def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers
     if delivered is not None:
         line += f"; alerts: {delivered.describe()}"
     console.print(line or "nothing to check", markup=False, highlight=False)
+    if waiting:
+        console.print(f"{waiting} alert(s) wait in the outbox (--no-deliver): monitor alerts "
+                      "deliver sends them (or a running monitor run)", markup=False,
+                      highlight=False)
     _lost(done.lost)
+    common.stopped_delivery(deliverer, delivered)
+
+
+def _waiting(store: Store) -> int:
+    """The alerts pending in the outbox (raised by this pass or waiting before it)."""
+    from storage.models import Alert
+
+    return store.count(Alert, status="pending")
 
 
 def _lost(workers: int) -> None:
@@ -164,9 +179,9 @@ def _document(config: Config, store: Store, url: str) -> tuple[SourceConfig, int
     """A listing's document asked for by URL: its listing's settings and its page."""
     try:
         src, page = store.resolve_page(url)
-    except KeyError:
-        raise ConfigError(f"no source and no document has the URL {url!r}",
-                          file=str(config.path)) from None
+    except KeyError:  # the argument is wrong, not the file
+        raise NotFoundError(f"no source and no document has the URL {url!r} (--source)",
+                            f"没有网址为 {url} 的来源或文件（--source）") from None
     source = next((s for s in config.sources if s.name == src.name), None)
     if page.kind != "document" or source is None or not source.is_listing:
         raise ConfigError(f"{url!r} is a page of {src.name!r}, which is not a listing in "

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from monitor.config import Config, load_config
-from monitor.errors import BadInputError, ConfigError, MonitorError
+from monitor.errors import BadInputError, ConfigError, MonitorError, NotFoundError
 from storage.instant import canonical_time
 
 if TYPE_CHECKING:  # imported where used: `monitor status` may not need SQLAlchemy
@@ -143,6 +143,8 @@ def handle_errors(fn: F) -> F:
             refused("配置错误", exc)
         except BadInputError as exc:
             _fail("bad input", str(exc), EXIT_USAGE)
+        except NotFoundError as exc:
+            not_found(exc)
         except KeyError as exc:
             _fail("not found", str(exc.args[0]), EXIT_NOT_FOUND)
         except MonitorError as exc:
@@ -169,11 +171,38 @@ def refused(what: str, exc: ConfigError) -> NoReturn:
     sys.exit(EXIT_CONFIG)
 
 
+def not_found(exc: NotFoundError) -> NoReturn:
+    """Chinese first, the English detail after (as ``refused``); exit 3."""
+    from rich.markup import escape
+
+    from monitor import zh
+
+    _consoles()[1].print(f"[red]未找到：[/]{escape(exc.zh)}\n{zh.DETAIL}not found: "
+                         f"{escape(str(exc.args[0]))}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_NOT_FOUND)
+
+
 def _fail(what: str, message: str, code: int) -> None:
     from rich.markup import escape
 
     _consoles()[1].print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+
+
+def stopped_delivery(deliverer: Any, report: Any) -> None:
+    """After ``alerts.delivery.deliver_stoppably``: when a signal stopped it, say how
+    many alerts went back to the outbox, unsent, and exit 130."""
+    if deliverer is None or deliverer.stopped_by is None:
+        return
+    _consoles()[1].print(
+        f"[red]已中断（{deliverer.stopped_by}）：[/]{report.released} 条提醒未发送，已放回待发队列"
+        f"（monitor alerts deliver 发送）\n技术细节：interrupted by {deliverer.stopped_by}: "
+        f"{report.released} alert(s) not sent are pending again; monitor alerts deliver "
+        "sends them", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def refuse_existing(paths: Iterable[Path | None], *, force: bool,
@@ -518,7 +547,10 @@ def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFu
     first = Archive(store).first_version(page.id)
     later = (f": its first version, #{first[0]}, is from {local_time(first[1], timezone)}"
              if first else ": it has no version yet")
-    raise KeyError(f"no version of {target} before {typed_when(when, timezone)}{later}")
+    said = (f"{when} 时 {target} 还没有版本，它的第一版（#{first[0]}）抓取于 "
+            f"{local_time(first[1], timezone)}" if first else f"{target} 还没有任何版本")
+    raise NotFoundError(f"no version of {target} before {typed_when(when, timezone)}{later}",
+                        said)
 
 
 def local_time(at: datetime | None, timezone: str = "Asia/Shanghai") -> str:

@@ -1,0 +1,108 @@
+"""fold brackets: the search indexes refolded, brackets now a separator
+
+``storage/fold.py`` deleted every bracket, so 湘工信提案函〔2021〕204号 was indexed as
+…2021204号 and a search for 第1204号 (or 2021204) found it.  Brackets now fold to one
+separator (``fold.SEP``, revision ``fold.FOLD_REVISION`` = 2), so the year and the
+number stay apart.  The indexes hold folded text, so what is stored is folded again:
+
+* SQLite: the contentless FTS5 tables ``paragraphs_fts`` (0006), ``paragraphs_bigrams``
+  (0010) and ``files_fts`` (0009) are dropped, created again and filled from
+  ``paragraphs`` and ``files`` (a contentless table cannot be updated in place).
+* PostgreSQL: ``monitor_fold`` is replaced, and the stored generated columns
+  ``paragraphs.folded`` and ``files.folded`` (0008, 0009) are dropped with their
+  indexes and added again, so each row is folded by the new function (replacing an
+  IMMUTABLE function does not recompute what was stored with it).
+
+Downgrade does the same with the old folding (brackets deleted: the new fold with
+``SEP`` then deleted, which is exactly the old one).
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-07
+"""
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.fold import MAPPING, SEP, fold, postgres_function
+from storage.paragraphs import bigrams
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+BATCH = 2000  # rows read at a time
+
+SQLITE_TABLES = {
+    "paragraphs_fts": "folded, content='', tokenize='trigram', detail=none, columnsize=0",
+    "paragraphs_bigrams": "grams, content='', tokenize='ascii', detail=none, columnsize=0",
+    "files_fts": "folded, content='', tokenize='trigram', columnsize=0",
+}
+POSTGRES_DROP = ["ALTER TABLE paragraphs DROP COLUMN IF EXISTS folded CASCADE",
+                 "ALTER TABLE files DROP COLUMN IF EXISTS folded CASCADE"]
+POSTGRES_ADD = [
+    "ALTER TABLE paragraphs ADD COLUMN folded text "
+    "GENERATED ALWAYS AS (monitor_fold(text)) STORED",
+    "CREATE INDEX ix_paragraphs_folded_col_trgm ON paragraphs "
+    "USING gin (folded gin_trgm_ops) WITH (fastupdate = off)",
+    "CREATE INDEX ix_paragraphs_bigrams ON paragraphs "
+    "USING gin (monitor_bigrams(folded)) WITH (fastupdate = off)",
+    "ALTER TABLE files ADD COLUMN folded text GENERATED ALWAYS AS "
+    "(monitor_fold(title) || E'\\n' || monitor_fold(text)) STORED",
+    "CREATE INDEX ix_files_folded_trgm ON files USING gin (folded gin_trgm_ops)",
+]
+
+paragraphs = sa.table("paragraphs", sa.column("id", sa.Integer), sa.column("text", sa.Text))
+files = sa.table("files", sa.column("id", sa.Integer), sa.column("title", sa.Text),
+                 sa.column("text", sa.Text))
+
+
+def old_fold(text: str) -> str:
+    """The folding before this revision: brackets deleted."""
+    return fold(text).replace(SEP, "")
+
+
+def upgrade() -> None:
+    _refold(fold, postgres_function())
+
+
+def downgrade() -> None:
+    old = {**{c: ("" if d == SEP else d) for c, d in MAPPING.items()}, SEP: ""}
+    _refold(old_fold, postgres_function(old))
+
+
+def _refold(fold_: Callable[[str], str], function: str) -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        for sql in [*POSTGRES_DROP, function, *POSTGRES_ADD]:
+            op.execute(sql)
+        return
+    for name, columns in SQLITE_TABLES.items():
+        op.execute(f"DROP TABLE IF EXISTS {name}")
+        op.execute(f"CREATE VIRTUAL TABLE {name} USING fts5({columns})")
+    for rows in _batches(paragraphs, paragraphs.c.text):
+        folded = [(pid, fold_(body)) for pid, body in rows]
+        _insert("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :v)", folded)
+        _insert("INSERT INTO paragraphs_bigrams(rowid, grams) VALUES (:id, :v)",
+                [(pid, bigrams(f)) for pid, f in folded])
+    for rows in _batches(files, files.c.title, files.c.text):
+        _insert("INSERT INTO files_fts(rowid, folded) VALUES (:id, :v)",
+                [(fid, fold_(title) + "\n" + fold_(body)) for fid, title, body in rows])
+
+
+def _batches(table: sa.TableClause, *columns: sa.ColumnElement[str]):  # type: ignore[no-untyped-def]
+    conn, last = op.get_bind(), 0
+    while True:
+        rows = conn.execute(sa.select(table.c.id, *columns).where(table.c.id > last)
+                            .order_by(table.c.id).limit(BATCH)).all()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def _insert(sql: str, rows: list[tuple[int, str]]) -> None:
+    if rows:
+        op.get_bind().execute(sa.text(sql), [{"id": i, "v": v} for i, v in rows])

@@ -1,0 +1,46 @@
+"""A name or date on the command line that names nothing is "not found" (exit 3), said
+in Chinese first with the English detail after, and never blamed on the sources file:
+``check --source nosuch`` and ``show NAME --at`` a date before the first version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from storage import Store
+from tests.conftest import write_sources
+from tests.test_archive_data import REPLY, T0, Built, store_version
+
+
+def test_check_source_that_is_not_in_the_file(tmp_path: Path) -> None:
+    sources = write_sources(tmp_path / "sources.toml", """
+        [[sources]]
+        name = "a"
+        url = "http://127.0.0.1:9/a.html"
+        """)
+    out = CliRunner().invoke(cli, ["check", "--source", "nosuch", "--sources", str(sources)])
+    assert out.exit_code == 3, out.output
+    assert out.stderr.startswith(f"未找到：{sources} 中没有名为 nosuch 的来源（--source）")
+    assert "技术细节：not found: no source named 'nosuch'" in out.stderr
+    assert "配置错误" not in out.stderr
+
+
+def test_show_at_a_date_before_the_first_version(tmp_path: Path, db_url: str,
+                                                 monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    store = Store(db_url)
+    try:
+        store.sync_sources([REPLY])
+        vid = store_version(store, REPLY, "答复", "办理中。", T0, Built())
+    finally:
+        store.close()
+    sources = write_sources(tmp_path / "sources.toml", "")
+    out = CliRunner().invoke(cli, ["show", REPLY.name, "--at", "2026-01-01", "--sources",
+                                   str(sources)])
+    assert out.exit_code == 3, out.output
+    assert out.stderr.startswith(f"未找到：2026-01-01 时 {REPLY.name} 还没有版本，它的第一版"
+                                 f"（#{vid}）抓取于 2026-05-01 10:00"), out.stderr
+    assert f"技术细节：not found: no version of {REPLY.name} before the end of 2026-01-01" in (
+        out.stderr)
