@@ -88,7 +88,7 @@ def _parts(spent: dict[str, float]) -> None:
                         ("_select", "content selector")):
         wrap(html, name, label)
     wrap(html.noise, "remove_dom_noise", "DOM noise (hidden, widgets, rules)")
-    wrap(html.files, "find", "attachments")
+    wrap(html.files, "find", "attachments (links' reader)")
     wrap(html.mojibake, "repair", "mojibake check")
 
 

@@ -11,8 +11,8 @@ every record hash recomputed.  Default: 1000 × 5 on a temporary SQLite file.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -52,10 +52,14 @@ def fill(store: Store, pages: int, versions: int) -> None:
 
 
 def main() -> None:
-    pages = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    versions = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    ap = argparse.ArgumentParser(description="How long monitor verify takes.")
+    ap.add_argument("pages", type=int, nargs="?", default=1000)
+    ap.add_argument("versions", type=int, nargs="?", default=5)
+    ap.add_argument("database_url", nargs="?", help="default: a temporary SQLite file")
+    args = ap.parse_args()
+    pages, versions = args.pages, args.versions
     with tempfile.TemporaryDirectory() as tmp:
-        url = sys.argv[3] if len(sys.argv) > 3 else f"sqlite:///{Path(tmp) / 'b.db'}"
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'b.db'}"
         store = Store(url)
         t0 = time.perf_counter()
         fill(store, pages, versions)

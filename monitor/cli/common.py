@@ -189,9 +189,6 @@ def _fail(what: str, message: str, code: int) -> None:
     sys.exit(code)
 
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
-
-
 def stopped_delivery(deliverer: Any, report: Any) -> None:
     """After ``alerts.delivery.deliver_stoppably``: when a signal stopped it, say how
     many alerts went back to the outbox, unsent, and exit 130."""
