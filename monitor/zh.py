@@ -361,9 +361,6 @@ _RULES = (
     _rule(r"^'(?P<v>[^'\n]*)' is a page of '(?P<s>[^'\n]*)', which is not a listing in the",
           "网址 {v} 是来源 {s} 的页面，而 {s} 已不在文件中（或不是栏目来源），它的文档不再检查："
           "历史可用 monitor history 加网址查看；要检查来源自己的页面，请写来源名称"),
-    _rule(r"^no source and no document has the URL '(?P<v>[^'\n]*)'",
-          "没有哪个来源或栏目文档的网址是 {v}：请核对网址（与 monitor history 显示的一致），"
-          "或写来源名称"),
     _rule(r"has a user name or password in it",
           "网址中含有用户名或密码；来源是公开页面，不登录抓取：请删除网址中的「用户名:密码@」部分"),
     _rule(r"^must be a string or a list of non-empty strings, not (?P<v>.*)$",

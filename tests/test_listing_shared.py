@@ -369,5 +369,5 @@ async def test_check_of_a_removed_column_s_own_reply_says_why_in_chinese(
     assert "已不在文件中" in out.output and "取值无效" not in out.output, out.output
     out = await asyncio.to_thread(CliRunner().invoke, cli, [
         "check", "--source", site.url("/doc/nowhere.html"), "--sources", str(only_ta)])
-    assert out.exit_code == 2
+    assert out.exit_code == 3  # not found: the argument is wrong, not the file
     assert "请核对网址" in out.output and "取值无效" not in out.output, out.output

@@ -181,7 +181,8 @@ def _document(config: Config, store: Store, url: str) -> tuple[SourceConfig, int
         src, page = store.resolve_page(url)
     except KeyError:  # the argument is wrong, not the file
         raise NotFoundError(f"no source and no document has the URL {url!r} (--source)",
-                            f"没有网址为 {url} 的来源或文件（--source）") from None
+                            f"没有哪个来源或栏目文档的网址是 {url}（--source）：请核对网址"
+                            "（与 monitor history 显示的一致），或写来源名称") from None
     source = next((s for s in config.sources if s.name == src.name), None)
     if page.kind != "document" or source is None or not source.is_listing:
         raise ConfigError(f"{url!r} is a page of {src.name!r}, which is not a listing in "
