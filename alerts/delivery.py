@@ -101,6 +101,7 @@ class Deliverer:
         self.stopping = False
         self.held: dict[int, datetime] = {}  # claimed rows not yet settled: id -> lease
         self.cut: set[int] = set()  # held rows whose send was cancelled mid-way
+        self.cutting = False  # a second signal cuts the sends in flight (deliver_stoppably)
         self.stopped_by: str | None = None  # the signal that stopped deliver_stoppably
         self._stopped: asyncio.Event | None = None  # set by stop (see _turn)
 
@@ -165,18 +166,27 @@ class Deliverer:
             except asyncio.CancelledError:  # it may have gone: release_held(unsent_only)
                 self.cut.update(r.id for r in batch)
                 raise
-            except DeliveryDeferred as exc:
-                await self._deferred(batch, exc, report)
-                return
-            except Exception as exc:  # a bug must not stop the other rows: retry, then dead
-                if not isinstance(exc, DeliveryError):
-                    logger.exception("alert {}: unexpected error", batch[0].id)
-                    exc = DeliveryError(f"internal error: {exc!r}")
-                await self._failed(batch, exc, report)
+            except Exception as exc:
+                if self.cutting:  # the channel's error of a cut send: it may have gone
+                    self.cut.update(r.id for r in batch)  # (never retried at once)
+                    raise asyncio.CancelledError from exc
+                await self._send_failed(batch, exc, report)
                 return
         finally:
             gate.release()
         await self._sent(batch, message, report)
+
+    async def _send_failed(self, batch: list[AlertRecord], exc: Exception,
+                           report: DeliveryReport) -> None:
+        """A send that failed: deferred (a rate limit), or retried, then dead; a bug must
+        not stop the other rows."""
+        if isinstance(exc, DeliveryDeferred):
+            await self._deferred(batch, exc, report)
+            return
+        if not isinstance(exc, DeliveryError):
+            logger.opt(exception=exc).error("alert {}: unexpected error", batch[0].id)
+            exc = DeliveryError(f"internal error: {exc!r}")
+        await self._failed(batch, exc, report)
 
     async def _turn(self, gate: asyncio.Semaphore) -> bool:
         """A send slot taken (True), or the deliverer stopped first (False): a batch
@@ -297,6 +307,7 @@ async def deliver_stoppably(deliverer: Deliverer, limit: int = 100) -> DeliveryR
     def on_signal(sig: signal.Signals) -> None:
         if deliverer.stopping:
             logger.warning("{} again: cutting the sends in flight short", sig.name)
+            deliverer.cutting = True
             task.cancel()
             return
         deliverer.stopped_by = sig.name

@@ -93,14 +93,35 @@ class SmtpChannel(Channel):
 
         mail = build_email(message, self.settings.smtp_from, target.recipient)
         s = self.server
+        client = aiosmtplib.SMTP(hostname=s.host, port=s.port, username=s.username,
+                                 password=s.password, use_tls=s.use_tls, start_tls=s.start_tls,
+                                 validate_certs=s.verify, timeout=s.timeout)
         try:
-            await aiosmtplib.send(
-                mail, sender=bare_address(self.settings.smtp_from),
-                recipients=[target.recipient], hostname=s.host, port=s.port,
-                username=s.username, password=s.password, use_tls=s.use_tls,
-                start_tls=s.start_tls, validate_certs=s.verify, timeout=s.timeout)
+            await client.connect()
+            await client.send_message(mail, sender=bare_address(self.settings.smtp_from),
+                                      recipients=[target.recipient])
         except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
             raise translate(exc) from exc
+        except BaseException:
+            # cancelled (a second Ctrl-C cuts the sends in flight): the connection is
+            # dropped at once, not closed with a QUIT that waits up to ``timeout`` for
+            # a server that may never answer (aiosmtplib's own ``send`` would)
+            client.close()
+            raise
+        await _quit(client)
+
+
+async def _quit(client: object) -> None:
+    """A QUIT after a message the server took: its answer does not matter."""
+    import aiosmtplib
+
+    try:
+        await client.quit()  # type: ignore[attr-defined]
+    except (aiosmtplib.SMTPException, OSError):
+        pass
+    finally:
+        client.close()  # type: ignore[attr-defined]
 
 
 def translate(exc: Exception) -> DeliveryError:

@@ -74,7 +74,9 @@ def test_a_signal_mid_delivery_gives_back_the_claimed_alerts_at_once(
 def test_a_second_signal_cuts_the_sends_in_flight_and_keeps_only_those_sending(
         tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sends cut short may have gone out: their alerts stay ``sending`` (their
-    lease), never given back to go twice; every other claimed alert is pending again."""
+    lease), never given back to go twice; every other claimed alert is pending again.
+    The cut is at once: the connections are dropped, not closed with a QUIT that waits
+    for the server's answer up to the SMTP timeout (120 s here)."""
     from alerts.delivery import CONCURRENCY
     from tests.test_daemon_delivery import HoldingSink
 
@@ -83,7 +85,7 @@ def test_a_second_signal_cuts_the_sends_in_flight_and_keeps_only_those_sending(
     smtp = SmtpServer(sink=sink).start()
     try:
         sources = write_sources(tmp_path / "sources.toml", "",
-                                settings=f'smtp_url = "{smtp.url}"\n')
+                                settings=f'smtp_url = "{smtp.url}?timeout=120"\n')
         queue_alerts(10)
         log = tmp_path / "deliver.log"
         env = dict(os.environ, PYTHONUNBUFFERED="1")
