@@ -193,3 +193,22 @@ def test_a_second_ctrl_c_ends_the_wait_for_a_worker_that_does_not_stop(
         check.kill()
     check.no_process_left()
     told(check.stderr(), sqlite_url)
+
+
+def test_a_ctrl_c_while_the_command_still_loads_exits_130_not_aborted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the first half second of `monitor check` lands while click loads the
+    command's module: it said "Aborted!" and exited 1, the code of a worker that died."""
+    from click.testing import CliRunner
+
+    from monitor.cli import LazyGroup, cli
+
+    def interrupted(self: LazyGroup, name: str) -> object:
+        raise KeyboardInterrupt  # as SIGINT does, mid-import
+
+    monkeypatch.setattr(LazyGroup, "_import", interrupted)
+    monkeypatch.setattr(LazyGroup, "own_process", True)
+    monkeypatch.delitem(cli.commands, "check", raising=False)
+    out = CliRunner().invoke(cli, ["check"])
+    assert out.exit_code == 130, out.output
+    assert "已中断（Ctrl-C）" in out.output and "Aborted!" not in out.output

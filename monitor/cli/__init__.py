@@ -68,6 +68,21 @@ class LazyGroup(click.Group):
 
     own_process = False  # set by ``main``: this process runs one command, then exits
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """The command; a Ctrl-C it does not handle itself (while its module is still
+        loading, before its work starts) exits 130 with a note, as an interrupted
+        ``monitor check`` does, not click's "Aborted!" and exit 1 (the code of a worker
+        that died)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            if not self.own_process:
+                raise
+            from monitor.cli.common import EXIT_INTERRUPTED
+
+            click.echo("\n已中断（Ctrl-C）\n技术细节：interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands or cmd_name not in COMMANDS:
             return self.commands.get(cmd_name)
