@@ -609,6 +609,8 @@ class Checker:
             out.append(ChangeDecision(ChangeKind.MOVED, f"页面已迁移到 {got.fetch.final_url}",
                                       details={"from": moved_from, "to": got.fetch.final_url}))
         if decision is not None:
+            if any(c.kind is ChangeKind.RESTORED for c in out):  # one alert: 页面已恢复,
+                decision = replace(decision, alert=False)  # its diff showing the edit
             old_words = _compared_with([decision], state.last)
             out.append(_with_documents(decision, old_words.text if old_words else "",
                                        got.extracted))
