@@ -401,7 +401,7 @@ async def test_history_labels_a_settings_re_read_and_diff_notes_the_settings_edi
                               "--json"))["versions"]
     # for programs: which versions the page itself made, whatever kind the difference has
     assert [(v["change_label"], v["reread"]) for v in versions] == [
-        (None, None), ("设置变更（页面本身未变）", "settings"), ("正文修改", None)]
+        ("首次收录", None), ("设置变更（页面本身未变）", "settings"), ("正文修改", None)]
     app = create_app(edited.config, edited.store)  # and the web UI's timeline and version
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://127.0.0.1") as web:

@@ -97,20 +97,22 @@ def _timeline_json(source: str, page: PageInfo, versions: list[VersionInfo],
         e = timeline.get(v.id)
         out_versions.append({**to_jsonable(v), "first_seen": to_jsonable(v.fetched_at),
                              "last_confirmed": to_jsonable(e.last_confirmed if e else None),
-                             **_change_label(v)})
+                             **_change_label(v, first=e is not None and e.previous_id is None
+                                             and not e.changes)})
     out_events = [{**to_jsonable(ev), "label": KIND_LABELS.get(ev.kind, ev.kind)}
                   for ev in events]
     return {"source": source, "page": out_page, "versions": out_versions,
             "events": out_events}
 
 
-def _change_label(v: VersionInfo) -> dict[str, str | None]:
-    """The version's change as the table labels it (``change_label``), and ``reread``:
-    "settings" or "rules" when the page itself did not change, only what reads it (its
-    ``change_kind`` is then the difference's, e.g. ``reply_added`` for a heading the new
-    ``content`` selector takes in: never a new reply), else null."""
+def _change_label(v: VersionInfo, *, first: bool) -> dict[str, str | None]:
+    """The version's change as the table labels it (``change_label``: 首次收录 for a
+    page's first version), and ``reread``: "settings" or "rules" when the page itself
+    did not change, only what reads it (its ``change_kind`` is then the difference's,
+    e.g. ``reply_added`` for a heading the new ``content`` selector takes in: never a
+    new reply), else null."""
     if not v.change_kind:
-        return {"change_label": None, "reread": None}
+        return {"change_label": "首次收录" if first else None, "reread": None}
     label, _ = change_words(v.change_kind, v.change_summary or "")
     reread = {SETTINGS_ONLY_LABEL: "settings", UPGRADE_ONLY_LABEL: "rules"}.get(label)
     return {"change_label": label, "reread": reread}
