@@ -562,7 +562,7 @@ def test_a_document_is_checked_on_demand_and_a_shorter_follow_interval_applies(
     wrong = cli("check", "--source", site.url("/col/nothing.html"), "--sources", sources,
                 db=db_url)
     assert wrong.returncode == 3 and "no source and no document has the URL" in wrong.stderr
-    assert "未找到：没有网址为" in wrong.stderr  # the argument, not the file
+    assert "未找到：没有哪个来源或栏目文档的网址是" in wrong.stderr  # the argument, not the file
 
 
 async def test_a_column_with_links_set_stores_its_items_whatever_their_count(
