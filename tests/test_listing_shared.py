@@ -276,6 +276,19 @@ def etag_listing(site: Site, columns: Columns, name: str) -> None:
     site.route(f"/{name}/index.html", handle)
 
 
+async def jy_removed_after_both(tmp_path: Path, config: Config, store: Store, db_url: str,
+                                monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Both columns checked (jy, then ta), then jy removed from a copy of the file with
+    ``monitor sources remove``: the copy, naming ta only."""
+    store.sync_sources(config.sources)
+    await jy_then_ta(config, store)
+    only_ta = tmp_path / "only_ta.toml"
+    only_ta.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    run("sources", "remove", "jy", "--sources", str(only_ta))
+    return only_ta
+
+
 async def test_a_column_removed_hands_over_at_once_while_the_other_answers_304(
         tmp_path: Path, config: Config, store: Store, site: Site, db_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -283,12 +296,7 @@ async def test_a_column_removed_hands_over_at_once_while_the_other_answers_304(
     to that column's watchers, one history that goes on (history, diff, check URL)."""
     columns = Columns(site)
     etag_listing(site, columns, "ta")
-    store.sync_sources(config.sources)
-    await jy_then_ta(config, store)
-    only_ta = tmp_path / "only_ta.toml"
-    only_ta.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    run("sources", "remove", "jy", "--sources", str(only_ta))
+    only_ta = await jy_removed_after_both(tmp_path, config, store, db_url, monkeypatch)
     cfg = load_config(only_ta, env={})
     assert [s.name for s in cfg.sources] == ["ta"]
     store.sync_sources(cfg.sources)
@@ -356,12 +364,7 @@ async def test_check_of_a_removed_column_s_own_reply_says_why_in_chinese(
         tmp_path: Path, config: Config, store: Store, site: Site, db_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     Columns(site)
-    store.sync_sources(config.sources)
-    await jy_then_ta(config, store)
-    only_ta = tmp_path / "only_ta.toml"
-    only_ta.write_text(config.path.read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    run("sources", "remove", "jy", "--sources", str(only_ta))
+    only_ta = await jy_removed_after_both(tmp_path, config, store, db_url, monkeypatch)
     own = site.url("/doc/t10.html")  # 建议答复's alone: not handed over
     out = await asyncio.to_thread(CliRunner().invoke, cli, [
         "check", "--source", own, "--sources", str(only_ta)])

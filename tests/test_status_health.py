@@ -212,14 +212,15 @@ def test_status_of_thousands_of_sources_piped_answers_at_once_with_the_same_tabl
     assert len(lines[at:]) == n + 5 and "ok（2 篇文档已删除）" in lines[at + 4]
 
 
-def test_status_of_many_sources_on_a_terminal_shows_those_needing_attention(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """From 50 sources a terminal gets a count by status and the rows needing someone,
-    the most urgent first (the longest failure streak first); ``--all`` every row;
-    piped, every row as before."""
+def _checked_sources(tmp_path: Path, n: int, *, paused: int = 0,
+                     states: dict[str, tuple[str, int]] | None = None) -> Path:
+    """A file of ``n`` sources s00000… (the first ``paused`` with ``enabled = false``,
+    never checked), the others checked ok just now, then each of ``states`` given its
+    status and failure streak."""
     sources = write_sources(tmp_path / "sources.toml", "".join(
         f'[[sources]]\nname = "s{i:05d}"\nurl = "http://127.0.0.1:9/{i}.html"\n'
-        'interval = "10m"\n\n' for i in range(60)))
+        f'interval = "10m"\n{"enabled = false" if i < paused else ""}\n\n'
+        for i in range(n)))
     config = load_config(sources)
     store = Store(config.settings.database_url)
     try:
@@ -227,15 +228,25 @@ def test_status_of_many_sources_on_a_terminal_shows_those_needing_attention(
         refs = Schedule(store, "test", 300).ensure_pages(config.sources)
         now = utcnow()
         with store.session() as s:
-            s.execute(update(Page).values(status="ok", last_check_at=now,
-                                          next_check_at=now + timedelta(minutes=10)))
-            for name, state, streak in (("s00005", "failing", 2), ("s00010", "failing", 7),
-                                        ("s00020", "gone", 0)):
+            s.execute(update(Page).where(Page.id.not_in(
+                [refs[f"s{i:05d}"].page_id for i in range(paused)] or [0])).values(
+                status="ok", last_check_at=now, next_check_at=now + timedelta(minutes=10)))
+            for name, (state, streak) in (states or {}).items():
                 s.execute(update(Page).where(Page.id == refs[name].page_id).values(
                     status=state, failure_streak=streak))
             s.commit()
     finally:
         store.close()
+    return sources
+
+
+def test_status_of_many_sources_on_a_terminal_shows_those_needing_attention(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From 50 sources a terminal gets a count by status and the rows needing someone,
+    the most urgent first (the longest failure streak first); ``--all`` every row;
+    piped, every row as before."""
+    sources = _checked_sources(tmp_path, 60, states={
+        "s00005": ("failing", 2), "s00010": ("failing", 7), "s00020": ("gone", 0)})
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich: a terminal
     monkeypatch.setenv("COLUMNS", "200")
     screen = [_plain(line) for line in run("status", "--sources", str(sources))
@@ -263,22 +274,7 @@ def test_the_summary_counts_paused_sources_as_paused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A paused source never checked is ``已暂停（new）`` in its row and ``paused`` in the
     summary's count, not ``new``."""
-    sources = write_sources(tmp_path / "sources.toml", "".join(
-        f'[[sources]]\nname = "s{i:05d}"\nurl = "http://127.0.0.1:9/{i}.html"\n'
-        f'interval = "10m"\n{"enabled = false" if i < 2 else ""}\n\n' for i in range(55)))
-    config = load_config(sources)
-    store = Store(config.settings.database_url)
-    try:
-        store.sync_sources(config.sources)
-        refs = Schedule(store, "test", 300).ensure_pages(config.sources)
-        now = utcnow()
-        with store.session() as s:
-            s.execute(update(Page).where(Page.id.not_in(
-                [refs[f"s{i:05d}"].page_id for i in range(2)])).values(
-                status="ok", last_check_at=now, next_check_at=now + timedelta(minutes=10)))
-            s.commit()
-    finally:
-        store.close()
+    sources = _checked_sources(tmp_path, 55, paused=2)
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich: a terminal
     monkeypatch.setenv("COLUMNS", "200")
     screen = [_plain(line) for line in run("status", "--sources", str(sources))
