@@ -124,14 +124,15 @@ def test_check_summarises_every_source_and_survives_failing_ones(site: Site,
     assert table["hn-reply"][1:3] == ["new", "200"]
     assert table["wh-gbk"][1:3] == ["new", "200"]
     assert table["broken"][1:3] == ["error", "500"]
-    assert table["broken"][3] == f"http_status: {site.url('/broken')}: HTTP 500"
+    assert table["broken"][3] == f"网站返回错误状态（HTTP 500）：{site.url('/broken')}: HTTP 500"
     assert table["refused"][1:3] == ["error", "—"]
-    assert table["refused"][3].startswith("network: ")
+    assert table["refused"][3].startswith("无法连接网站（network）：")
     assert "connect" in table["refused"][3].lower()  # why: nobody answered
     assert table["bad-selector"][1] == "error"
     # The selector is shown as written, not eaten as a rich style tag.
-    assert table["bad-selector"][3] == ("selector: the content selector 'div[id=main-text]' "
-                                        "matched nothing on the page")
+    assert table["bad-selector"][3] == ("页面上找不到指定的正文区域（selector）：the content "
+                                        "selector 'div[id=main-text]' matched nothing on "
+                                        "the page")
     assert "2 new, 3 error" in first.stdout
     # A failed check never makes a version.
     broken = json.loads(run("history", "broken", "--json", "--sources", str(sources)).stdout)
@@ -199,6 +200,25 @@ BAD_FILES = {
     "sources-not-array": ('\n[sources]\nname = "hn-reply"\n',
                           ["key 'sources'", "must be an array of tables: [[sources]]"]),
 }
+
+
+def test_check_table_says_each_error_in_chinese_first(site: Site, tmp_path: Path) -> None:
+    """An error cell is the sentence of ``monitor.zh`` (the one alerts use), with the HTTP
+    status or the kind code, then the English message as the technical detail."""
+    site.route("/gone", Response("没有了", status=404))
+    sources = write_sources(tmp_path / "sources.toml", source("gone", site.url("/gone")))
+    table = rows(run("check", "--sources", str(sources)).stdout)
+    assert table["gone"][3].startswith(
+        f"页面已删除或不存在（HTTP 404）：{site.url('/gone')}: HTTP 404, not found")
+
+    # a private address, refused before any connection
+    blocked = tmp_path / "blocked.toml"
+    blocked.write_text('[settings]\nallow_private_network = false\n'
+                       + source("lan", "http://127.0.0.1:9/x"), encoding="utf-8")
+    out = run("check", "--sources", str(blocked))
+    assert out.exit_code == 0, out.output
+    cell = rows(out.stdout)["lan"][3]
+    assert cell.startswith("此网址不允许抓取（blocked）：") and "127.0.0.1" in cell, cell
 
 
 @pytest.mark.parametrize("command", [["check"], ["sources", "validate"]],
