@@ -296,7 +296,9 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert got["第1版"][2] == at1.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S +08:00")
     assert list(rows(run("history", url, "--sources", str(sources)).stdout)) == list(got)
     gone = run("history", "nope", "--sources", str(sources))
-    assert gone.exit_code == 3 and flat(gone.stderr) == "not found: nope"
+    assert gone.exit_code == 3 and flat(gone.stderr) == (
+        "未找到：没有名为 nope 的来源：monitor status 列出所有来源 技术细节：not found: no "
+        "source named 'nope' and no page at that URL")
 
     # show ID: title, URL, metadata, the text of that version.
     shown = run("show", str(v1["id"]), "--sources", str(sources))
@@ -361,7 +363,9 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert "喆".encode("gbk") in v1_bytes and b"charset=gb2312" in v1_bytes
 
     missing = run("show", "999999", "--sources", str(sources))
-    assert missing.exit_code == 3 and flat(missing.stderr) == "not found: 999999"
+    assert missing.exit_code == 3 and flat(missing.stderr) == (
+        "未找到：没有 id 为 999999 的版本（版本的 id 见 monitor history 来源名） "
+        "技术细节：not found: no version with id 999999")
 
 
 def test_show_of_a_source_without_versions_says_so(site: Site, tmp_path: Path) -> None:
@@ -370,7 +374,9 @@ def test_show_of_a_source_without_versions_says_so(site: Site, tmp_path: Path) -
     assert run("check", "--sources", str(sources)).exit_code == 0
     result = run("show", "broken", "--sources", str(sources))
     assert result.exit_code == 3
-    assert flat(result.stderr) == "not found: broken has no version yet"
+    assert flat(result.stderr) == ("未找到：broken 还没有任何版本（页面检查成功后才有：monitor "
+                                   "status 看它的检查情况） 技术细节：not found: broken has no "
+                                   "version yet")
 
 
 # --- sources validate / test -----------------------------------------------------------
@@ -404,7 +410,7 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
                             source("hn-reply", url) + source("broken", broken))
 
     typo = run("sources", "test", "hn-replyy", "--sources", str(sources))
-    assert typo.exit_code == 3 and "not found: hn-replyy" in flat(typo.stderr)
+    assert typo.exit_code == 3 and "未找到：没有名为 hn-replyy 的来源" in flat(typo.stderr)
 
     result = run("sources", "test", "hn-reply", "--sources", str(sources))
     assert result.exit_code == 0, result.output
@@ -443,7 +449,7 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
     db = tmp_path / "data" / "monitor.db"
     assert not db.exists()
     history = run("history", "hn-reply", "--sources", str(sources))
-    assert history.exit_code == 3 and flat(history.stderr) == "not found: hn-reply"
+    assert history.exit_code == 3 and "未找到：没有名为 hn-reply 的来源" in history.stderr
     store = Store(os.environ["MONITOR_DATABASE_URL"])
     try:
         assert (store.count(Version), store.count(Check)) == (0, 0)
@@ -493,7 +499,8 @@ def test_titles_and_errors_with_rich_markup_are_printed_literally(
     # An argument echoed back in an error is not markup either.
     for target in ("[/]", "[red]x"):
         missing = run("history", target, "--sources", str(sources))
-        assert missing.exit_code == 3 and flat(missing.stderr) == f"not found: {target}"
+        assert missing.exit_code == 3
+        assert flat(missing.stderr).startswith(f"未找到：没有名为 {target} 的来源"), missing.stderr
 
     # On a terminal: the tags are still text, and nothing turned red.
     import monitor.cli.history as history_cli
