@@ -288,19 +288,22 @@ def test_diff_dates_without_a_version_or_with_one_version_say_so(
     before = monitor("diff", "hb-ai-plan", "--from", "2020-01-01", "--sources", str(sources))
     assert before.returncode == 0, before.stderr
     assert before.stderr.strip() == (
-        f"注意：--from 2020-01-01 时 hb-ai-plan 还没有任何版本，从第一版（第1版 #{plan[0]}，"
+        f"注意：--from 2020-01-01 时 hb-ai-plan 还没有任何版本，从第1版（id {plan[0]}，"
         "抓取于 2026-05-01 10:00:00 +08:00）开始比较。(no version of hb-ai-plan before the end "
-        f"of 2020-01-01 (Asia/Shanghai): its first version, #{plan[0]}, is from 2026-05-01 "
-        "10:00; starting from it)")
+        f"of 2020-01-01 (Asia/Shanghai): its first version (第1版, id {plan[0]}) is from "
+        "2026-05-01 10:00; starting from it)")
     assert before.stdout.startswith(f"hb-ai-plan  第1版 #{plan[0]} ")
     assert f"→ 第3版 #{plan[2]} " in before.stdout.splitlines()[0]
     # versions on 05-01, 05-10 and 05-20: the 12th and the 14th both see the one of the 10th
     same = monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to", "2026-05-14",
                    "--sources", str(sources))
     assert same.returncode == 0, same.stderr
-    assert same.stdout == (f"hb-ai-plan: --from 2026-05-12 and --to 2026-05-14 are the same "
-                           f"version, #{plan[1]} (fetched 2026-05-10 10:00:00 +08:00): "
-                           "nothing changed in between\n")
+    # the version as history counts it (第2版), its id after
+    assert same.stdout == (f"hb-ai-plan：--from 2026-05-12 与 --to 2026-05-14 是同一版本，第2版"
+                           f"（id {plan[1]}，抓取于 2026-05-10 10:00:00 +08:00），其间没有变化。"
+                           "(hb-ai-plan: --from 2026-05-12 and --to 2026-05-14 are the same "
+                           f"version, id {plan[1]} (fetched 2026-05-10 10:00:00 +08:00): "
+                           "nothing changed in between)\n")
     data = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to",
                               "2026-05-14", "--json", "--sources", str(sources)).stdout)
     assert data["same_version"] is True and data["old"]["id"] == data["new"]["id"] == plan[1]
@@ -333,16 +336,16 @@ def test_show_at_a_date_before_the_first_version_speaks_local_time(
     out = monitor("show", "hb-ai-plan", "--at", "2026-04-30T12:00", "--sources", str(sources))
     assert out.returncode == 3 and out.stdout == ""
     assert out.stderr.strip() == (
-        f"未找到：2026-04-30T12:00 时 hb-ai-plan 还没有版本，它的第一版（#{first}）抓取于 "
+        f"未找到：2026-04-30T12:00 时 hb-ai-plan 还没有版本，它的第1版（id {first}）抓取于 "
         "2026-05-01 10:00\n技术细节：not found: no version of hb-ai-plan before "
-        f"2026-04-30T12:00 (Asia/Shanghai): its first version, #{first}, is from "
+        f"2026-04-30T12:00 (Asia/Shanghai): its first version (第1版, id {first}) is from "
         "2026-05-01 10:00")
     assert "+00:00" not in out.stderr and "T" not in out.stderr.split("(")[-1]
     berlin = write_sources(tmp_path / "berlin.toml", "", settings='timezone = "Europe/Berlin"')
     out = monitor("show", "hb-ai-plan", "--at", "2026-04-30", "--sources", str(berlin))
     assert out.returncode == 3
     assert ("no version of hb-ai-plan before the end of 2026-04-30 (Europe/Berlin): its "
-            f"first version, #{first}, is from 2026-05-01 04:00") in out.stderr
+            f"first version (第1版, id {first}) is from 2026-05-01 04:00") in out.stderr
     at_day = monitor("show", "hb-ai-plan", "--at", "2026-05-01", "--sources", str(sources))
     assert at_day.returncode == 0 and f"version {first} · fetched" in at_day.stdout
 

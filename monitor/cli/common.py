@@ -594,9 +594,10 @@ def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFu
     except KeyError:
         pass
     first = Archive(store).first_version(page.id)
-    later = (f": its first version, #{first[0]}, is from {local_time(first[1], timezone)}"
-             if first else ": it has no version yet")
-    said = (f"{when} 时 {target} 还没有版本，它的第一版（#{first[0]}）抓取于 "
+    # the version as ``history`` shows it: 第N版, its id after
+    later = (f": its first version (第{first[2]}版, id {first[0]}) is from "
+             f"{local_time(first[1], timezone)}" if first else ": it has no version yet")
+    said = (f"{when} 时 {target} 还没有版本，它的第{first[2]}版（id {first[0]}）抓取于 "
             f"{local_time(first[1], timezone)}" if first else f"{target} 还没有任何版本")
     raise NotFoundError(f"no version of {target} before {typed_when(when, timezone)}{later}",
                         said)
