@@ -148,7 +148,10 @@ def handle_errors(fn: F) -> F:
         except KeyError as exc:  # a look-up below the command: said as one, in Chinese
             not_found(looked_up(exc, _typed(args, kwargs)))
         except MonitorError as exc:
-            _fail("error", str(exc), 1)
+            said = getattr(exc, "zh", None)  # Chinese first, where the error has it
+            if said is None:
+                _fail("error", str(exc), 1)
+            _fail_zh(said, f"error: {exc}", 1)
         except OSError as exc:  # a file the command was told to read or write
             where = f"{exc.filename}: " if exc.filename else ""
             _fail("error", where + (exc.strerror or str(exc)), 1)
@@ -232,6 +235,17 @@ def not_found(exc: NotFoundError) -> NoReturn:
     _consoles()[1].print(f"[red]未找到：[/]{escape(exc.zh)}\n{zh.DETAIL}not found: "
                          f"{escape(str(exc.args[0]))}", highlight=False, soft_wrap=True)
     sys.exit(EXIT_NOT_FOUND)
+
+
+def _fail_zh(said: str, detail: str, code: int) -> NoReturn:
+    """``错误：`` the Chinese, then the English (``技术细节：``), as ``not_found``."""
+    from rich.markup import escape
+
+    from monitor import zh
+
+    _consoles()[1].print(f"[red]错误：[/]{escape(said)}\n{zh.DETAIL}{escape(detail)}",
+                         highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 def _fail(what: str, message: str, code: int) -> None:
