@@ -85,9 +85,14 @@ class ConfigError(MonitorError):
 
 class BadInputError(MonitorError):
     """A visitor or a command line sent input that cannot mean anything: an empty search,
-    a control character in a query.  HTTP 400 on the web, exit 2 on the command line."""
+    a control character in a query.  HTTP 400 on the web, exit 2 on the command line.
+    ``zh``: what a person reads first, where the raiser says it (the English follows)."""
 
     kind = "bad_input"
+
+    def __init__(self, message: str, *, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 class NotFoundError(KeyError):

@@ -142,7 +142,9 @@ def handle_errors(fn: F) -> F:
         except ConfigError as exc:
             refused("配置错误", exc)
         except BadInputError as exc:
-            _fail("bad input", str(exc), EXIT_USAGE)
+            if exc.zh is None:
+                _fail("bad input", str(exc), EXIT_USAGE)
+            _fail_zh(exc.zh, f"bad input: {exc}", EXIT_USAGE, what="输入有误")
         except NotFoundError as exc:
             not_found(exc)
         except KeyError as exc:  # a look-up below the command: said as one, in Chinese
@@ -151,7 +153,7 @@ def handle_errors(fn: F) -> F:
             said = getattr(exc, "zh", None)  # Chinese first, where the error has it
             if said is None:
                 _fail("error", str(exc), 1)
-            _fail_zh(said, f"error: {exc}", 1)
+            _fail_zh(said, f"error: {exc}", 1, what="错误")
         except OSError as exc:  # a file the command was told to read or write
             where = f"{exc.filename}: " if exc.filename else ""
             _fail("error", where + (exc.strerror or str(exc)), 1)
@@ -237,13 +239,13 @@ def not_found(exc: NotFoundError) -> NoReturn:
     sys.exit(EXIT_NOT_FOUND)
 
 
-def _fail_zh(said: str, detail: str, code: int) -> NoReturn:
+def _fail_zh(said: str, detail: str, code: int, *, what: str) -> NoReturn:
     """``错误：`` the Chinese, then the English (``技术细节：``), as ``not_found``."""
     from rich.markup import escape
 
     from monitor import zh
 
-    _consoles()[1].print(f"[red]错误：[/]{escape(said)}\n{zh.DETAIL}{escape(detail)}",
+    _consoles()[1].print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}{escape(detail)}",
                          highlight=False, soft_wrap=True)
     sys.exit(code)
 
