@@ -101,6 +101,11 @@ def test_retry_brings_dead_and_waiting_alerts_forward_but_never_a_sent_one(
         code, out = run("alerts", "list", "--failed", "--json", "--sources", str(sources))
         assert {(r["id"], r["status"]) for r in json.loads(out)} == {(bob, "dead"),
                                                                     (carol, "pending")}
+        code, out = run("alerts", "list", "--pending", "--json", "--sources", str(sources))
+        assert [r["id"] for r in json.loads(out)] == [carol]  # bob's dead, alice's sent
+        code, out = run("alerts", "list", "--pending", "--failed", "--json", "--sources",
+                        str(sources))
+        assert {r["id"] for r in json.loads(out)} == {bob, carol}  # either
         smtp.sink.reject.clear()
         code, out = run("alerts", "deliver", "--sources", str(sources))
         assert "0 sent" in out  # carol's next attempt is still 30 s away
