@@ -132,7 +132,7 @@ def test_export_warc_and_jsonl(archive: tuple[Path, Built], tmp_path: Path) -> N
     assert f"error: {missing}: No such file or directory" in " ".join(bad.output.split())
     assert "Traceback" not in bad.output
     huge = CliRunner().invoke(_cli(), ["show", str(10**20), "--sources", str(sources)])
-    assert huge.exit_code == 3 and "not found" in huge.output
+    assert huge.exit_code == 3 and huge.output.startswith("未找到：没有这个 id 的版本")
 
 
 def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],

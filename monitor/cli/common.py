@@ -186,6 +186,7 @@ _LOOKUPS: tuple[tuple[str, str], ...] = (
     (r"(.+) has fewer than two versions", "{0} 只有一个版本，还没有可比较的变化"),
     (r"version (\d+) is the first of its page", "id {0} 的版本是其页面的第1版，之前没有版本可比较"),
     (r"no source '(.+)'", ""),  # ``_no_source``
+    (r"no such id", "没有这个 id 的版本（id 超出范围；版本的 id 见 monitor history 来源名）"),
 )
 
 
