@@ -85,9 +85,14 @@ class ConfigError(MonitorError):
 
 class BadInputError(MonitorError):
     """A visitor or a command line sent input that cannot mean anything: an empty search,
-    a control character in a query.  HTTP 400 on the web, exit 2 on the command line."""
+    a control character in a query.  HTTP 400 on the web, exit 2 on the command line.
+    ``zh``: what a person reads first, where the raiser says it (the English follows)."""
 
     kind = "bad_input"
+
+    def __init__(self, message: str, *, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 class NotFoundError(KeyError):
@@ -232,6 +237,21 @@ class PageBusyError(StorageError):
     the page longer than we were willing to wait for it."""
 
     kind = "busy"
+
+
+class NewerDatabaseError(MonitorError):
+    """The database was migrated by a newer release: its revision is none this code
+    knows.  Not a ``StorageError`` (the daemon retries those at start-up): waiting does
+    not help, upgrading monitor does.  ``zh``: what a person reads first."""
+
+    kind = "newer_database"
+
+    def __init__(self, revision: str, head: str | None) -> None:
+        known = f" (this release's newest is {head})" if head else ""
+        super().__init__(f"database revision {revision!r} unknown: the database was "
+                         f"migrated by a newer release of monitor{known}")
+        self.zh = (f"数据库由较新版本的 monitor 升级过（数据库修订 {revision}，此版本只认识到 "
+                   f"{head or '更早的修订'}），此版本无法读写它：请升级 monitor 后再运行")
 
 
 class DeliveryError(MonitorError):

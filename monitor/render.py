@@ -128,8 +128,15 @@ def _html_ops(ops: tuple[Op, ...], *, show: tuple[int, ...] = (DELETE, EQUAL, IN
 
 
 def _label(p: ParagraphDiff) -> str:
+    """``第3段 修改``: the paragraph's number (``ParagraphDiff.number``: in the new text,
+    a removed one's in the old).  A paragraph in both texts whose number moved (a
+    paragraph before it added or removed) says its old number too, ``第1段（原第2段）``:
+    beside ``第1段 删除`` (old text's 1) a bare ``第1段`` (new text's, once 2) read as the
+    same paragraph."""
     word = KIND_WORDS[p.kind]
-    return f"第{p.number}段" + (f" {word}" if word else "")
+    moved = (f"（原第{p.old_no}段）" if p.kind in ("equal", "modified") and p.old_no
+             and p.new_no and p.old_no != p.new_no else "")
+    return f"第{p.number}段{moved}" + (f" {word}" if word else "")
 
 
 def render_html(diff: TextDiff, *, context: int = 1) -> str:

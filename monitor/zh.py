@@ -6,7 +6,9 @@ stay English for admins.  So an error keeps its English message (log, ``checks.e
 ``kind`` (``monitor.errors``), then the technical detail in brackets — the HTTP status
 of an error answer, else the stable kind code admins filter on
 (``页面已删除（HTTP 404）``, ``请求超时（timeout）``).  The English message itself never goes
-into a Chinese text: "HTTP 404, not found" there reads as a program's internals.
+into a Chinese text: "HTTP 404, not found" there reads as a program's internals.  An admin's
+screen (``monitor check``'s table) says ``told``: the sentence, then the English message
+as the technical detail after it.
 
 ``config_problem`` does the same for a refused ``sources.toml``: where (file, source or
 watcher, key, line and column) and what, in Chinese; the English message stays in the log.
@@ -70,6 +72,14 @@ def describe(kind: str | None, status: int | None = None, reason: str = "") -> s
         sentence = next((zh for en, zh in _NOT_THE_PAGE if en in reason), sentence)
     detail = f"HTTP {status}" if status and status >= 300 else (kind or "")
     return f"{sentence}（{detail}）" if detail else sentence
+
+
+def told(kind: str | None, status: int | None, message: str) -> str:
+    """An error for an admin's screen (``monitor check``'s table): ``describe``, then the
+    English message as the technical detail (``页面已删除或不存在（HTTP 404）：… HTTP 404,
+    not found``): the words of the log and ``checks.error``, to grep or to report."""
+    said = describe(kind, status, message)
+    return f"{said}：{message}" if message else said
 
 
 def failures(streak: int, kind: str | None, status: int | None = None,

@@ -165,16 +165,20 @@ class AlertsRepo:
 
     # --- admin -------------------------------------------------------------------------
 
-    def list(self, *, failed: bool = False, limit: int | None = 200) -> list[AlertRecord]:
+    def list(self, *, failed: bool = False, pending: bool = False,
+             limit: int | None = 200) -> list[AlertRecord]:
         """Newest first (``limit`` None: every one).  ``failed``: dead rows and pending
-        rows that already failed once."""
+        rows that already failed once; ``pending``: the rows not delivered yet that will
+        be (pending, or being sent now); both: either."""
         with self.store.session() as s:
             stmt = (select(Alert, SourceRow.name)
                     .outerjoin(Page, col(Page.id) == Alert.page_id)
                     .outerjoin(SourceRow, col(SourceRow.id) == Page.source_id)
                     .order_by(col(Alert.id).desc()).limit(limit))
-            if failed:
-                stmt = stmt.where(or_(col(Alert.status) == DEAD, _WAITING))
+            wanted = [*([col(Alert.status) == DEAD, _WAITING] if failed else []),
+                      *([col(Alert.status).in_([PENDING, SENDING])] if pending else [])]
+            if wanted:
+                stmt = stmt.where(or_(*wanted))
             return [_record(r, source=name or str((r.payload or {}).get("source") or ""))
                     for r, name in s.exec(stmt)]
 

@@ -273,13 +273,14 @@ class Archive:
         return next((p for p in self.gone_periods(page_id) if p.since <= at
                      and (p.until is None or at < p.until)), None)
 
-    def first_version(self, page_id: int) -> tuple[int, datetime] | None:
-        """The id and fetch time of a page's earliest version (None: it has none)."""
+    def first_version(self, page_id: int) -> tuple[int, datetime, int] | None:
+        """The id, fetch time and number (第N版, as ``history`` counts) of a page's
+        earliest version (None: it has none)."""
         with self.store.session() as s:
-            row = s.exec(select(Version.id, Version.fetched_at)
+            row = s.exec(select(Version.id, Version.fetched_at, Version.number)
                          .where(Version.page_id == page_id)
                          .order_by(col(Version.fetched_at), col(Version.id))).first()
-        return (int(row[0] or 0), row[1]) if row else None
+        return (int(row[0] or 0), row[1], int(row[2] or 0)) if row else None
 
     def last_change(self, name_or_url: str) -> tuple[int, int]:
         """(old, new) version ids of a page's last change; else its last two versions."""

@@ -19,19 +19,26 @@ DDL modules) to learn that costs a fifth of a second of CPU on every command.  S
 ``head_revision()`` (``storage.glance``: read from the migration files' ``revision =``
 and ``down_revision =`` lines without importing alembic; tests/test_daemon_migrate.py
 keeps it equal to alembic's own head); only a database that is not exactly at that
-head goes through alembic, which then decides as before (upgrade, or refuse a revision
-it does not know).
+head goes through alembic, which then upgrades it.  A revision none of the files names
+is a database a newer release migrated: ``NewerDatabaseError`` says so in Chinese (the
+command exits 1), not alembic's traceback.  A migration whose file has a ``rewrites =
+"…"`` line rewrites stored data (0016 refolds the search index): one line on stderr
+when it starts and one when it ends, whichever command opened the database.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-from storage.glance import MIGRATIONS, head_revision
+from monitor.errors import NewerDatabaseError
+from storage.glance import MIGRATIONS, head_revision, migrations
 
 MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock key of migrate()
 
@@ -98,18 +105,71 @@ def at_head(engine: Engine) -> bool:
             == [head]
 
 
+def revisions(engine: Engine) -> list[str]:
+    """The database's ``alembic_version`` (empty: a new database)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return []
+        return [str(r) for r in conn.execute(text("SELECT version_num FROM alembic_version"))
+                .scalars()]
+
+
 def migrate(engine: Engine) -> None:
     if at_head(engine):  # the usual start: no alembic to import, no write lock
         return
+    current, known = revisions(engine), migrations()
+    newer = [r for r in current if known and r not in known]
+    if newer:  # migrated by a newer release: said, never alembic's traceback
+        raise NewerDatabaseError(newer[0], head_revision())
     from alembic import command  # here: a command that opens no database loads no alembic
     from alembic.config import Config as AlembicConfig
+    from alembic.util import CommandError
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    rewrites = _rewrites(current, known)
+    said = "；".join(f"{zh}（迁移 {rev}）" for rev, zh in rewrites)
+    revs = ", ".join(rev for rev, _ in rewrites)
+    started = time.monotonic()
+    if rewrites:
+        _say(f"正在升级数据库：{said}，档案较大时需要一些时间，请勿中断。(migrating the "
+             f"database: {revs} rewrite(s) stored data, which can take a while on a big "
+             "archive)")
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # one replica at a time; released at commit
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
         else:  # the write lock from the first statement, so the DDL is ours alone
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        try:
+            command.upgrade(cfg, "head")
+        except CommandError as exc:  # files this code could not read ahead (``known``)
+            if m := re.search(r"Can't locate revision identified by '([^']+)'", str(exc)):
+                raise NewerDatabaseError(m[1], head_revision()) from None
+            raise
+    if rewrites:
+        took = round(time.monotonic() - started)
+        _say(f"数据库升级完成：{said}，用时 {took} 秒。(database migrated: {revs} done in "
+             f"{took} s)")
+
+
+def _rewrites(current: list[str], known: dict[str, tuple[str | None, str]]
+              ) -> list[tuple[str, str]]:
+    """The migrations between ``current`` and head that rewrite stored data, oldest
+    first: (revision, its ``rewrites = "…"`` line, in Chinese).  None for a new
+    database (its tables are empty: nothing to rewrite, nothing to wait for)."""
+    if len(current) != 1:
+        return []
+    found, rev = [], head_revision()
+    while rev and rev != current[0] and rev in known:
+        down, rewrites = known[rev]
+        if rewrites:
+            found.append((rev, rewrites))
+        rev = down
+    return found[::-1]
+
+
+def _say(line: str) -> None:
+    """One line on stderr, whichever command (or the daemon) opened the database: a
+    migration that rewrites data can take minutes, and a silent command looks hung."""
+    print(line, file=sys.stderr, flush=True)

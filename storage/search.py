@@ -5,7 +5,9 @@ The query is split on whitespace into terms that must all occur in a version (ea
 its text, its title or one of its metadata values; substring semantics, case- and
 form-insensitive).  A query without any term, or with a control character in it, is bad
 input (``BadInputError``), never a search: an empty query would match everything, and a
-NUL breaks both databases (see ``monitor/userinput.py``).
+NUL breaks both databases (see ``monitor/userinput.py``).  So is a query of brackets and
+punctuation only (〔〕, (), 【】): folded, it is separators alone, found in nearly every
+text; such a term beside real ones (``财政 （）``) is dropped.
 
 Terms are folded (``storage/fold.py``: brackets to one separator, full-width forms,
 separators deleted), so 湘工信提案函〔2021〕254号 is found as …[2021]254号,
@@ -68,7 +70,7 @@ from monitor.errors import BadInputError
 from monitor.userinput import check_text
 from storage import paragraphs, search_files, search_walk, spans
 from storage.archive import source_row, tagged_ids
-from storage.fold import MAPPING, fold, fold_map, trim
+from storage.fold import MAPPING, SEP, fold, fold_map, trim
 from storage.models import Page, Paragraph, ParagraphSpan, SourceRow, Version
 from storage.repository import Store
 
@@ -159,8 +161,15 @@ def checked_terms(query: str, source: str | None = None, tag: str | None = None
             check_text(value, what)
     terms = terms_of(query)
     if not terms:
-        raise BadInputError(f"the search query {query!r} has no words: give at least one")
-    return terms
+        raise BadInputError(f"the search query {query!r} has no words: give at least one",
+                            zh="搜索词为空：请输入至少一个字或数字")
+    worded = [t for t in terms if fold(t).replace(SEP, "")]
+    if not worded:  # 〔〕, (), 【】, ，: folded to separators only, they matched everything
+        raise BadInputError(
+            f"the search query {query!r} has no words, only brackets or punctuation: give "
+            "at least one word", zh=f"搜索词「{query.strip()}」只有括号或标点，没有可搜索的文字"
+            "（括号和标点在检索时只作分隔）：请输入至少一个字或数字")
+    return worded
 
 
 class Search:

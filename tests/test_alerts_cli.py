@@ -64,11 +64,16 @@ def test_list_failed_and_retry(tmp_path: Path, monkeypatch) -> None:  # type: ig
 
         code, out = run("alerts", "list", "--sources", str(sources))
         assert code == 0 and "alice@example.cn" in out and "dead" in out
+        code, out = run("alerts", "list", "--pending", "--sources", str(sources))
+        assert code == 0 and out.strip() == "no pending alerts"  # one sent, one dead
 
         smtp.sink.reject.clear()
         code, out = run("alerts", "retry", str(dead["id"]), "--sources", str(sources))
         assert code == 0 and "1 alert(s) due now" in out and "monitor alerts deliver" in out
         assert AlertsRepo(store).get(dead["id"]).status == "pending"
+        code, out = run("alerts", "list", "--pending", "--json", "--sources", str(sources))
+        assert [(r["recipient"], r["status"]) for r in json.loads(out)] == [
+            ("bob@example.cn", "pending")]  # not yet delivered: alice's sent one left out
         code, out = run("alerts", "deliver", "--sources", str(sources))
         assert "1 sent" in out
         assert sorted(m["To"] for m in smtp.sink.parsed()) == ["alice@example.cn",
@@ -96,6 +101,11 @@ def test_retry_brings_dead_and_waiting_alerts_forward_but_never_a_sent_one(
         code, out = run("alerts", "list", "--failed", "--json", "--sources", str(sources))
         assert {(r["id"], r["status"]) for r in json.loads(out)} == {(bob, "dead"),
                                                                     (carol, "pending")}
+        code, out = run("alerts", "list", "--pending", "--json", "--sources", str(sources))
+        assert [r["id"] for r in json.loads(out)] == [carol]  # bob's dead, alice's sent
+        code, out = run("alerts", "list", "--pending", "--failed", "--json", "--sources",
+                        str(sources))
+        assert {r["id"] for r in json.loads(out)} == {bob, carol}  # either
         smtp.sink.reject.clear()
         code, out = run("alerts", "deliver", "--sources", str(sources))
         assert "0 sent" in out  # carol's next attempt is still 30 s away

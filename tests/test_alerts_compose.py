@@ -159,3 +159,16 @@ def test_a_hostile_subject_stays_one_header_line_after_encoding(composer: Compos
                           "a@example.cn")
     raw = build_email(msg, "monitor <m@localhost>", "a@example.cn").as_bytes()
     assert sent_subject(raw) == msg.subject and "Bcc: victim@evil.example X-Evil" in msg.subject
+
+
+def test_the_context_of_a_deleted_first_paragraph_names_its_own_number(
+        composer: Composer) -> None:
+    """Paragraph 1 deleted: the paragraph after it is the new text's 1st but was the 2nd;
+    the alert says both, not 第1段 twice as if it were the deleted one."""
+    old = version(1, "第一段：本条已废止。\n第二段：申请人应当提交材料。\n第三段：附则。")
+    new = version(2, "第二段：申请人应当提交材料。\n第三段：附则。")
+    msg = composer.change(view(old, new, kind="removed", summary="删除第1段"),
+                          "a@example.cn")
+    assert "- 第1段 删除: [-第一段：本条已废止。-]" in msg.text
+    assert "  第1段（原第2段）: 第二段：申请人应当提交材料。" in msg.text, msg.text
+    assert "第1段（原第2段）" in msg.html

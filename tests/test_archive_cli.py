@@ -39,6 +39,23 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def test_search_of_brackets_or_punctuation_alone_is_refused(
+        archive: tuple[Path, Built]) -> None:
+    """Brackets or punctuation alone fold to separators, found in nearly every text:
+    refused as an empty query is, not a list of everything."""
+    sources, _ = archive
+    for query in ("〔〕", "()", "【】", "（ ）", "，"):
+        out = run("search", query, "--sources", str(sources))
+        assert out.exit_code == 2 and out.stdout == "", (query, out.stdout)
+        assert out.stderr.startswith(f"输入有误：搜索词「{query}」只有括号或标点，没有可搜索的"
+                                     "文字（括号和标点在检索时只作分隔）：请输入至少一个字或"
+                                     "数字\n技术细节：bad input: "), out.stderr
+    # beside a real term, such a term is dropped: the same hits as the term alone
+    alone = run("search", "人工智能", "--sources", str(sources)).stdout
+    assert run("search", "人工智能 （）", "--sources", str(sources)).stdout == alone.replace(
+        "'人工智能'", "'人工智能 （）'")
+
+
 def test_search_prints_highlighted_passages_or_json(archive: tuple[Path, Built]) -> None:
     sources, built = archive
     out = run("search", "人工智能产业", "--sources", str(sources))
@@ -115,7 +132,7 @@ def test_export_warc_and_jsonl(archive: tuple[Path, Built], tmp_path: Path) -> N
     assert f"error: {missing}: No such file or directory" in " ".join(bad.output.split())
     assert "Traceback" not in bad.output
     huge = CliRunner().invoke(_cli(), ["show", str(10**20), "--sources", str(sources)])
-    assert huge.exit_code == 3 and "not found" in huge.output
+    assert huge.exit_code == 3 and huge.output.startswith("未找到：没有这个 id 的版本")
 
 
 def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
@@ -265,8 +282,12 @@ def test_search_without_words_or_with_a_control_character_is_an_error(
         out = monitor("search", query, "--sources", str(sources))
         assert out.returncode == 2, (query, out.stdout, out.stderr)
         assert "versions contain" not in out.stdout
-        assert out.stderr.startswith("bad input: the search query"), out.stderr
-    assert "has no words" in monitor("search", " ", "--sources", str(sources)).stderr
+        assert out.stderr.startswith("输入有误：" if not query.strip() else "bad input: the "
+                                     "search query"), out.stderr
+    assert monitor("search", " ", "--sources", str(sources)).stderr == (
+        "输入有误：搜索词为空：请输入至少一个字或数字\n技术细节：bad input: the search query "
+        "' ' has no words: give at least one\n")
+
     assert "control character U+0001" in monitor("search", "a\x01", "--sources",
                                                  str(sources)).stderr
     found = monitor("search", "答复", "--sources", str(sources))
@@ -288,19 +309,22 @@ def test_diff_dates_without_a_version_or_with_one_version_say_so(
     before = monitor("diff", "hb-ai-plan", "--from", "2020-01-01", "--sources", str(sources))
     assert before.returncode == 0, before.stderr
     assert before.stderr.strip() == (
-        f"注意：--from 2020-01-01 时 hb-ai-plan 还没有任何版本，从第一版（第1版 #{plan[0]}，"
+        f"注意：--from 2020-01-01 时 hb-ai-plan 还没有任何版本，从第1版（id {plan[0]}，"
         "抓取于 2026-05-01 10:00:00 +08:00）开始比较。(no version of hb-ai-plan before the end "
-        f"of 2020-01-01 (Asia/Shanghai): its first version, #{plan[0]}, is from 2026-05-01 "
-        "10:00; starting from it)")
+        f"of 2020-01-01 (Asia/Shanghai): its first version (第1版, id {plan[0]}) is from "
+        "2026-05-01 10:00; starting from it)")
     assert before.stdout.startswith(f"hb-ai-plan  第1版 #{plan[0]} ")
     assert f"→ 第3版 #{plan[2]} " in before.stdout.splitlines()[0]
     # versions on 05-01, 05-10 and 05-20: the 12th and the 14th both see the one of the 10th
     same = monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to", "2026-05-14",
                    "--sources", str(sources))
     assert same.returncode == 0, same.stderr
-    assert same.stdout == (f"hb-ai-plan: --from 2026-05-12 and --to 2026-05-14 are the same "
-                           f"version, #{plan[1]} (fetched 2026-05-10 10:00:00 +08:00): "
-                           "nothing changed in between\n")
+    # the version as history counts it (第2版), its id after
+    assert same.stdout == (f"hb-ai-plan：--from 2026-05-12 与 --to 2026-05-14 是同一版本，第2版"
+                           f"（id {plan[1]}，抓取于 2026-05-10 10:00:00 +08:00），其间没有变化。"
+                           "(hb-ai-plan: --from 2026-05-12 and --to 2026-05-14 are the same "
+                           f"version, id {plan[1]} (fetched 2026-05-10 10:00:00 +08:00): "
+                           "nothing changed in between)\n")
     data = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-12", "--to",
                               "2026-05-14", "--json", "--sources", str(sources)).stdout)
     assert data["same_version"] is True and data["old"]["id"] == data["new"]["id"] == plan[1]
@@ -333,16 +357,16 @@ def test_show_at_a_date_before_the_first_version_speaks_local_time(
     out = monitor("show", "hb-ai-plan", "--at", "2026-04-30T12:00", "--sources", str(sources))
     assert out.returncode == 3 and out.stdout == ""
     assert out.stderr.strip() == (
-        f"未找到：2026-04-30T12:00 时 hb-ai-plan 还没有版本，它的第一版（#{first}）抓取于 "
+        f"未找到：2026-04-30T12:00 时 hb-ai-plan 还没有版本，它的第1版（id {first}）抓取于 "
         "2026-05-01 10:00\n技术细节：not found: no version of hb-ai-plan before "
-        f"2026-04-30T12:00 (Asia/Shanghai): its first version, #{first}, is from "
+        f"2026-04-30T12:00 (Asia/Shanghai): its first version (第1版, id {first}) is from "
         "2026-05-01 10:00")
     assert "+00:00" not in out.stderr and "T" not in out.stderr.split("(")[-1]
     berlin = write_sources(tmp_path / "berlin.toml", "", settings='timezone = "Europe/Berlin"')
     out = monitor("show", "hb-ai-plan", "--at", "2026-04-30", "--sources", str(berlin))
     assert out.returncode == 3
     assert ("no version of hb-ai-plan before the end of 2026-04-30 (Europe/Berlin): its "
-            f"first version, #{first}, is from 2026-05-01 04:00") in out.stderr
+            f"first version (第1版, id {first}) is from 2026-05-01 04:00") in out.stderr
     at_day = monitor("show", "hb-ai-plan", "--at", "2026-05-01", "--sources", str(sources))
     assert at_day.returncode == 0 and f"version {first} · fetched" in at_day.stdout
 

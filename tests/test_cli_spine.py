@@ -124,14 +124,15 @@ def test_check_summarises_every_source_and_survives_failing_ones(site: Site,
     assert table["hn-reply"][1:3] == ["new", "200"]
     assert table["wh-gbk"][1:3] == ["new", "200"]
     assert table["broken"][1:3] == ["error", "500"]
-    assert table["broken"][3] == f"http_status: {site.url('/broken')}: HTTP 500"
+    assert table["broken"][3] == f"网站返回错误状态（HTTP 500）：{site.url('/broken')}: HTTP 500"
     assert table["refused"][1:3] == ["error", "—"]
-    assert table["refused"][3].startswith("network: ")
+    assert table["refused"][3].startswith("无法连接网站（network）：")
     assert "connect" in table["refused"][3].lower()  # why: nobody answered
     assert table["bad-selector"][1] == "error"
     # The selector is shown as written, not eaten as a rich style tag.
-    assert table["bad-selector"][3] == ("selector: the content selector 'div[id=main-text]' "
-                                        "matched nothing on the page")
+    assert table["bad-selector"][3] == ("页面上找不到指定的正文区域（selector）：the content "
+                                        "selector 'div[id=main-text]' matched nothing on "
+                                        "the page")
     assert "2 new, 3 error" in first.stdout
     # A failed check never makes a version.
     broken = json.loads(run("history", "broken", "--json", "--sources", str(sources)).stdout)
@@ -199,6 +200,25 @@ BAD_FILES = {
     "sources-not-array": ('\n[sources]\nname = "hn-reply"\n',
                           ["key 'sources'", "must be an array of tables: [[sources]]"]),
 }
+
+
+def test_check_table_says_each_error_in_chinese_first(site: Site, tmp_path: Path) -> None:
+    """An error cell is the sentence of ``monitor.zh`` (the one alerts use), with the HTTP
+    status or the kind code, then the English message as the technical detail."""
+    site.route("/gone", Response("没有了", status=404))
+    sources = write_sources(tmp_path / "sources.toml", source("gone", site.url("/gone")))
+    table = rows(run("check", "--sources", str(sources)).stdout)
+    assert table["gone"][3].startswith(
+        f"页面已删除或不存在（HTTP 404）：{site.url('/gone')}: HTTP 404, not found")
+
+    # a private address, refused before any connection
+    blocked = tmp_path / "blocked.toml"
+    blocked.write_text('[settings]\nallow_private_network = false\n'
+                       + source("lan", "http://127.0.0.1:9/x"), encoding="utf-8")
+    out = run("check", "--sources", str(blocked))
+    assert out.exit_code == 0, out.output
+    cell = rows(out.stdout)["lan"][3]
+    assert cell.startswith("此网址不允许抓取（blocked）：") and "127.0.0.1" in cell, cell
 
 
 @pytest.mark.parametrize("command", [["check"], ["sources", "validate"]],
@@ -276,7 +296,9 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert got["第1版"][2] == at1.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S +08:00")
     assert list(rows(run("history", url, "--sources", str(sources)).stdout)) == list(got)
     gone = run("history", "nope", "--sources", str(sources))
-    assert gone.exit_code == 3 and flat(gone.stderr) == "not found: nope"
+    assert gone.exit_code == 3 and flat(gone.stderr) == (
+        "未找到：没有名为 nope 的来源：monitor status 列出所有来源 技术细节：not found: no "
+        "source named 'nope' and no page at that URL")
 
     # show ID: title, URL, metadata, the text of that version.
     shown = run("show", str(v1["id"]), "--sources", str(sources))
@@ -341,7 +363,9 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert "喆".encode("gbk") in v1_bytes and b"charset=gb2312" in v1_bytes
 
     missing = run("show", "999999", "--sources", str(sources))
-    assert missing.exit_code == 3 and flat(missing.stderr) == "not found: 999999"
+    assert missing.exit_code == 3 and flat(missing.stderr) == (
+        "未找到：没有 id 为 999999 的版本（版本的 id 见 monitor history 来源名） "
+        "技术细节：not found: no version with id 999999")
 
 
 def test_show_of_a_source_without_versions_says_so(site: Site, tmp_path: Path) -> None:
@@ -350,7 +374,9 @@ def test_show_of_a_source_without_versions_says_so(site: Site, tmp_path: Path) -
     assert run("check", "--sources", str(sources)).exit_code == 0
     result = run("show", "broken", "--sources", str(sources))
     assert result.exit_code == 3
-    assert flat(result.stderr) == "not found: broken has no version yet"
+    assert flat(result.stderr) == ("未找到：broken 还没有任何版本（页面检查成功后才有：monitor "
+                                   "status 看它的检查情况） 技术细节：not found: broken has no "
+                                   "version yet")
 
 
 # --- sources validate / test -----------------------------------------------------------
@@ -384,7 +410,7 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
                             source("hn-reply", url) + source("broken", broken))
 
     typo = run("sources", "test", "hn-replyy", "--sources", str(sources))
-    assert typo.exit_code == 3 and "not found: hn-replyy" in flat(typo.stderr)
+    assert typo.exit_code == 3 and "未找到：没有名为 hn-replyy 的来源" in flat(typo.stderr)
 
     result = run("sources", "test", "hn-reply", "--sources", str(sources))
     assert result.exit_code == 0, result.output
@@ -423,7 +449,7 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
     db = tmp_path / "data" / "monitor.db"
     assert not db.exists()
     history = run("history", "hn-reply", "--sources", str(sources))
-    assert history.exit_code == 3 and flat(history.stderr) == "not found: hn-reply"
+    assert history.exit_code == 3 and "未找到：没有名为 hn-reply 的来源" in history.stderr
     store = Store(os.environ["MONITOR_DATABASE_URL"])
     try:
         assert (store.count(Version), store.count(Check)) == (0, 0)
@@ -473,7 +499,8 @@ def test_titles_and_errors_with_rich_markup_are_printed_literally(
     # An argument echoed back in an error is not markup either.
     for target in ("[/]", "[red]x"):
         missing = run("history", target, "--sources", str(sources))
-        assert missing.exit_code == 3 and flat(missing.stderr) == f"not found: {target}"
+        assert missing.exit_code == 3
+        assert flat(missing.stderr).startswith(f"未找到：没有名为 {target} 的来源"), missing.stderr
 
     # On a terminal: the tags are still text, and nothing turned red.
     import monitor.cli.history as history_cli

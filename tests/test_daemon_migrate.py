@@ -128,3 +128,87 @@ def test_the_head_read_from_files_is_none_when_they_do_not_name_one(tmp_path: Pa
     (tmp_path / "0003_d.py").unlink()
     write("0004_e", "0004", "0002")  # a branch: 0003 and 0004 both follow 0002
     assert head(tmp_path) is None
+
+
+def _downgraded(db_url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from storage import db
+
+    engine = create_engine(db.normalize_url(db_url))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    engine.dispose()
+
+
+def _archive(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A database with one page and its version; the sources file of a read-only
+    command (its database from the environment)."""
+    from storage import Store
+    from tests.conftest import write_sources
+    from tests.test_archive_data import REPLY, T0, Built, store_version
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    store = Store(db_url)
+    try:
+        store.sync_sources([REPLY])
+        store_version(store, REPLY, "答复", "湘工信提案函〔2021〕204号 办理中。", T0, Built())
+    finally:
+        store.close()
+    return write_sources(tmp_path / "sources.toml", "")
+
+
+def _monitor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT, text=True,
+                          capture_output=True, timeout=120)
+
+
+def test_a_read_only_command_says_when_a_migration_rewrites_the_archive(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migration 0016 refolds the search index: a command that meets it (here `history`,
+    which only reads) says so when it starts and when it is done, then does its work."""
+    sources = _archive(db_url, tmp_path, monkeypatch)
+    _downgraded(db_url, "0015")
+    out = _monitor("history", "hn-reply", "--sources", str(sources))
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith("正在升级数据库：重建搜索索引（括号改作分隔符）（迁移 0016），"
+                               "档案较大时需要一些时间，请勿中断。(migrating the database: "
+                               "0016 rewrite(s) stored data"), out.stderr
+    assert lines[1].startswith("数据库升级完成：重建搜索索引（括号改作分隔符）（迁移 0016），"
+                               "用时 "), out.stderr
+    assert "第1版" in out.stdout
+    again = _monitor("search", "2021", "--sources", str(sources))  # at head: nothing said
+    assert again.returncode == 0 and "数据库" not in again.stderr, again.stderr
+    assert "hn-reply" in again.stdout
+
+
+def test_a_database_a_newer_release_migrated_is_refused_in_chinese(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A revision this code does not know (a newer release upgraded the database): a
+    sentence saying to upgrade monitor and a non-zero exit, never alembic's traceback."""
+    from sqlalchemy import create_engine, text
+
+    from monitor.errors import NewerDatabaseError
+    from storage import Store, db
+
+    sources = _archive(db_url, tmp_path, monkeypatch)
+    engine = create_engine(db.normalize_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    for command in (["history", "hn-reply"], ["check"], ["alerts", "list"]):
+        out = _monitor(*command, "--sources", str(sources))
+        assert out.returncode == 1, (command, out.stderr)
+        assert out.stderr.startswith(
+            f"错误：数据库由较新版本的 monitor 升级过（数据库修订 0099，此版本只认识到 "
+            f"{db.head_revision()}），此版本无法读写它：请升级 monitor 后再运行\n技术细节：error: "
+            "database revision '0099' unknown"), (command, out.stderr)
+        assert "Traceback" not in out.stderr
+    with pytest.raises(NewerDatabaseError):
+        Store(db_url)

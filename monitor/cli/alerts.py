@@ -43,23 +43,28 @@ def alerts() -> None:
 
 @alerts.command("list")
 @click.option("--failed", is_flag=True, help="Only dead alerts and those waiting to retry.")
+@click.option("--pending", is_flag=True,
+              help="Only alerts not delivered yet (waiting, retrying or being sent now).")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
               help="Newest N alerts (0: every one). When more exist, the table is followed "
               "by a line saying so (--json: on stderr; the array holds N).")
 @sources_option
 @json_option
 @handle_errors
-def list_alerts(failed: bool, limit: int, sources_file: Path, as_json: bool) -> None:
-    """List alerts, newest first."""
+def list_alerts(failed: bool, pending: bool, limit: int, sources_file: Path,
+                as_json: bool) -> None:
+    """List alerts, newest first (--failed and --pending: either)."""
     config = load_reading(sources_file)
     with open_store(config) as store:
-        rows = AlertsRepo(store).list(failed=failed, limit=limit + 1 if limit else None)
+        rows = AlertsRepo(store).list(failed=failed, pending=pending,
+                                      limit=limit + 1 if limit else None)
     more = bool(limit) and len(rows) > limit
     rows = rows[:limit] if more else rows
     if as_json:
         print_json(rows)
     elif not rows:
-        console.print("no failed alerts" if failed else "no alerts")
+        which = " or ".join([w for w, on in (("failed", failed), ("pending", pending)) if on])
+        console.print(f"no {which} alerts" if which else "no alerts")
     else:
         print_table(_table(rows, config.settings.timezone), console)
     if more:  # never cut silently; with --json on stderr, so the array stays parseable

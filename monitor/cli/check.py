@@ -295,13 +295,15 @@ def summary_table(results: list[CheckResult]) -> Table:
     from rich.table import Table
     from rich.text import Text
 
+    from monitor import zh
+
     table = Table(title="check summary", show_lines=False)
     for col in ("source", "outcome", "status", "what", "time"):
         table.add_column(col, overflow="fold")
     for r in results:
         what = r.summary or r.change_kind or ""
         if r.outcome is Outcome.ERROR:
-            what = f"{r.error_kind}: {r.error}"
+            what = zh.told(r.error_kind, r.status, r.error or "")  # Chinese first
         # Text, not markup: names, summaries and errors come from pages and servers.
         name = f"{r.source} ↳ {r.document}" if r.document else r.source
         table.add_row(Text(name), Text(str(r.outcome), style=STYLE[r.outcome]),

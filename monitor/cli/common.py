@@ -142,17 +142,75 @@ def handle_errors(fn: F) -> F:
         except ConfigError as exc:
             refused("配置错误", exc)
         except BadInputError as exc:
-            _fail("bad input", str(exc), EXIT_USAGE)
+            if exc.zh is None:
+                _fail("bad input", str(exc), EXIT_USAGE)
+            _fail_zh(exc.zh, f"bad input: {exc}", EXIT_USAGE, what="输入有误")
         except NotFoundError as exc:
             not_found(exc)
-        except KeyError as exc:
-            _fail("not found", str(exc.args[0]), EXIT_NOT_FOUND)
+        except KeyError as exc:  # a look-up below the command: said as one, in Chinese
+            not_found(looked_up(exc, _typed(args, kwargs)))
         except MonitorError as exc:
-            _fail("error", str(exc), 1)
+            said = getattr(exc, "zh", None)  # Chinese first, where the error has it
+            if said is None:
+                _fail("error", str(exc), 1)
+            _fail_zh(said, f"error: {exc}", 1, what="错误")
         except OSError as exc:  # a file the command was told to read or write
             where = f"{exc.filename}: " if exc.filename else ""
             _fail("error", where + (exc.strerror or str(exc)), 1)
     return wrapper  # type: ignore[return-value]
+
+
+def _typed(args: tuple[Any, ...], kwargs: dict[str, Any]) -> set[str]:
+    """The words the user typed as the command's arguments (a name, URL, id, date)."""
+    typed: set[str] = set()
+    for value in (*args, *kwargs.values()):
+        for each in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(each, str | int) and not isinstance(each, bool):
+                typed.add(str(each))
+    return typed
+
+
+def _no_source(name: str) -> str:
+    """No source of that name, no page at that URL: with where to look."""
+    if "://" in name:
+        return (f"没有网址是 {name} 的来源或页面：请核对网址（栏目文档的网址见 monitor "
+                "history 来源名 --documents）")
+    return f"没有名为 {name} 的来源：monitor status 列出所有来源"
+
+
+# The English of a look-up that found nothing (``storage``, ``monitor.cli.diff``): the
+# pattern, its Chinese (``{0}``: what the pattern caught).
+_LOOKUPS: tuple[tuple[str, str], ...] = (
+    (r"(.+) has no version yet", "{0} 还没有任何版本（页面检查成功后才有：monitor status 看它的"
+                                 "检查情况）"),
+    (r"(.+) has fewer than two versions", "{0} 只有一个版本，还没有可比较的变化"),
+    (r"version (\d+) is the first of its page", "id {0} 的版本是其页面的第1版，之前没有版本可比较"),
+    (r"no source '(.+)'", ""),  # ``_no_source``
+    (r"no such id", "没有这个 id 的版本（id 超出范围；版本的 id 见 monitor history 来源名）"),
+)
+
+
+def looked_up(exc: KeyError, typed: set[str]) -> NotFoundError:
+    """A ``KeyError`` from a look-up (many sites, in English) as ``not_found`` says it:
+    the key is what the user typed — a version id (digits) or a name or URL — or one of
+    the storage's sentences (``_LOOKUPS``); else the key as it is (Chinese already, or
+    a program's word: then after 所给的名称、网址或编号不存在)."""
+    import re
+
+    key = exc.args[0] if exc.args else ""
+    text = str(key)
+    if isinstance(key, int) or (text.isdigit() and text in typed):
+        return NotFoundError(f"no version with id {text}",
+                             f"没有 id 为 {text} 的版本（版本的 id 见 monitor history 来源名）")
+    if text in typed:
+        return NotFoundError(f"no source named {text!r} and no page at that URL",
+                             _no_source(text))
+    for pattern, zh in _LOOKUPS:
+        if m := re.fullmatch(pattern, text):
+            return NotFoundError(text, zh.format(*m.groups()) if zh else _no_source(m[1]))
+    if re.search(r"[\u4e00-\u9fff]", text):
+        return NotFoundError(text, text)
+    return NotFoundError(text, "所给的名称、网址或编号不存在")
 
 
 def refused(what: str, exc: ConfigError) -> NoReturn:
@@ -180,6 +238,17 @@ def not_found(exc: NotFoundError) -> NoReturn:
     _consoles()[1].print(f"[red]未找到：[/]{escape(exc.zh)}\n{zh.DETAIL}not found: "
                          f"{escape(str(exc.args[0]))}", highlight=False, soft_wrap=True)
     sys.exit(EXIT_NOT_FOUND)
+
+
+def _fail_zh(said: str, detail: str, code: int, *, what: str) -> NoReturn:
+    """``错误：`` the Chinese, then the English (``技术细节：``), as ``not_found``."""
+    from rich.markup import escape
+
+    from monitor import zh
+
+    _consoles()[1].print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}{escape(detail)}",
+                         highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 def _fail(what: str, message: str, code: int) -> None:
@@ -542,9 +611,10 @@ def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFu
     except KeyError:
         pass
     first = Archive(store).first_version(page.id)
-    later = (f": its first version, #{first[0]}, is from {local_time(first[1], timezone)}"
-             if first else ": it has no version yet")
-    said = (f"{when} 时 {target} 还没有版本，它的第一版（#{first[0]}）抓取于 "
+    # the version as ``history`` shows it: 第N版, its id after
+    later = (f": its first version (第{first[2]}版, id {first[0]}) is from "
+             f"{local_time(first[1], timezone)}" if first else ": it has no version yet")
+    said = (f"{when} 时 {target} 还没有版本，它的第{first[2]}版（id {first[0]}）抓取于 "
             f"{local_time(first[1], timezone)}" if first else f"{target} 还没有任何版本")
     raise NotFoundError(f"no version of {target} before {typed_when(when, timezone)}{later}",
                         said)

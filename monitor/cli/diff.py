@@ -153,7 +153,7 @@ def _at_dates(store: Store, target: str, since: str | None, until: str | None,
         old = first[0]
         v = store.version(old)
         err_console.print(
-            f"注意：--from {since} 时 {target} 还没有任何版本，从第一版（第{v.number}版 #{v.id}，"
+            f"注意：--from {since} 时 {target} 还没有任何版本，从第{v.number}版（id {v.id}，"
             f"抓取于 {exact_time(v.fetched_at, tz)}）开始比较。({exc.args[0]}; starting from "
             "it)", highlight=False, markup=False, soft_wrap=True)
     return old, new.id
@@ -176,10 +176,13 @@ def _same(c: Comparison, since: str | None, until: str | None, tz: str) -> str:
     """What to say instead of an empty diff when both sides are one version."""
     v = c.old
     fetched = f"fetched {exact_time(v.fetched_at, tz)}"
+    which = f"第{v.number}版（id {v.id}，抓取于 {exact_time(v.fetched_at, tz)}）"
     if since:
-        return (f"{v.source}: --from {since} and --to {until or 'now'} are the same "
-                f"version, #{v.id} ({fetched}): nothing changed in between")
-    return f"{v.source}: #{v.id} and #{v.id} are the same version ({fetched}): no diff"
+        return (f"{v.source}：--from {since} 与 --to {until or '现在'} 是同一版本，{which}，"
+                f"其间没有变化。({v.source}: --from {since} and --to {until or 'now'} are "
+                f"the same version, id {v.id} ({fetched}): nothing changed in between)")
+    return (f"{v.source}：两边是同一版本，{which}，没有差异。({v.source}: #{v.id} and "
+            f"#{v.id} are the same version ({fetched}): no diff)")
 
 
 def _previous(store: Store, version_id: int) -> int:

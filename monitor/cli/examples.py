@@ -15,6 +15,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "sources": ("monitor sources validate", "monitor sources test hb-ai-plan",
                 "monitor sources add https://www.example.gov.cn/a.html --name a"),
     "alerts list": ("monitor alerts list --failed",
+                    "monitor alerts list --pending",
                     "monitor alerts list --limit 20 --json"),
     "alerts retry": ("monitor alerts retry 41 42", "monitor alerts retry --all"),
     "alerts deliver": ("monitor alerts deliver",),

@@ -94,7 +94,8 @@ def _error_handlers(app: FastAPI) -> None:
         return _error(request, 503, f"database unavailable: {exc}")
 
     def bad_input(request: Request, exc: Exception) -> Response:
-        return _error(request, 400, f"bad input: {exc}")
+        said = getattr(exc, "zh", None)  # Chinese first, where the raiser says it
+        return _error(request, 400, f"{said}（bad input: {exc}）" if said else f"bad input: {exc}")
 
     def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -33,6 +33,8 @@ revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
+# said on stderr when and after it runs (storage.db.migrate): a big archive takes a while
+rewrites = "重建搜索索引（括号改作分隔符）"
 
 BATCH = 2000  # rows read at a time
 
