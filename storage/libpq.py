@@ -105,7 +105,8 @@ def connect(conninfo: str) -> Connection | None:
     if lib is None:
         return None
     made: list[Any] = []
-    worker = threading.Thread(target=lambda: made.append(lib.PQconnectdb(conninfo.encode())),
+    info = conninfo.encode()
+    worker = threading.Thread(target=lambda: made.append(lib.PQconnectdb(info)),
                               name="libpq-connect", daemon=True)
     worker.start()
     worker.join()  # a Ctrl-C interrupts this wait
