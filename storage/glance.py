@@ -5,15 +5,18 @@ Importing SQLAlchemy, SQLModel and the table models costs about half a second of
 and opening ``Store`` checks the schema; ``monitor status`` only reads a handful of
 small rows.  So when the database is there and its schema is exactly at the newest
 migration (``head_revision()``, read from the migration files without importing
-alembic), ``status()`` reads those rows with the stdlib ``sqlite3`` or with psycopg.
-Anything else (no database file yet, a schema behind or ahead, another backend) gives
-None, and the caller opens ``Store`` as before, which creates or migrates the schema.
+alembic), ``status()`` reads those rows with the stdlib ``sqlite3`` or with libpq itself
+(``storage.libpq``: importing psycopg alone would cost more than the rest of the
+command).  Anything else (no database file yet, a schema behind or ahead, another
+backend, no libpq to load) gives None, and the caller opens ``Store`` as before, which
+creates or migrates the schema.
 
 The rows are the ``SourceStatus`` / ``RecentChecks`` that ``Schedule.status`` /
 ``Schedule.recent_checks`` give, with the same queries in plain SQL and the datetimes
 read back as ``UTCDateTime`` does (aware, UTC); tests/test_status_health.py compares
 the two on SQLite and PostgreSQL, so a change to one belongs in both.  A database error
-is a ``StorageError`` worded as ``Store`` words it.
+is a ``StorageError`` worded as ``Store`` words it (libpq's: its DB-API class, then
+``(libpq)`` and libpq's message).
 
 This module imports nothing heavier than the standard library (the two row types are
 defined here rather than in ``storage.records`` for that reason): ``storage.db`` takes
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,14 +77,22 @@ _REVISION_LINE = re.compile(r"^(revision|down_revision|rewrites)\b[^=\n]*=(.+)$"
 # whole checks table for that join.  The last check is one probe of the index on
 # (page_id, id) (migration 0012); three probes, still cheaper than a row to hash.
 _LAST = "(SELECT k.{} FROM checks k WHERE k.page_id = p.id ORDER BY k.id DESC LIMIT 1)"
-_ROWS = ("SELECT s.name, p.url, p.status, p.last_check_at, p.next_check_at, "
-         "p.last_change_at, p.failure_streak, p.lease_owner, p.lease_expires, "
-         f"{_LAST.format('outcome')}, {_LAST.format('http_status')}, "
-         f"{_LAST.format('error')}, "
-         "(SELECT count(*) FROM versions v WHERE v.page_id = p.id), "
-         "(SELECT count(*) FROM pages g WHERE g.parent_id = p.id AND g.status = 'gone') "
-         "FROM pages p JOIN sources s ON s.id = p.source_id WHERE p.kind = 'page' "
-         "ORDER BY p.id")
+_COLUMNS = ("s.name, p.url, p.status, p.last_check_at, p.next_check_at, "
+            "p.last_change_at, p.failure_streak, p.lease_owner, p.lease_expires, "
+            f"{_LAST.format('outcome')}, {_LAST.format('http_status')}, "
+            f"{_LAST.format('error')}, "
+            "(SELECT count(*) FROM versions v WHERE v.page_id = p.id), "
+            "(SELECT count(*) FROM pages g WHERE g.parent_id = p.id AND g.status = 'gone')")
+_PAGES = "FROM pages p JOIN sources s ON s.id = p.source_id WHERE p.kind = 'page'"
+_ROWS = f"SELECT {_COLUMNS} {_PAGES} ORDER BY p.id"
+# PostgreSQL through libpq: the same rows as one JSON text (one value to fetch, parsed
+# by the json module in C; 140,000 values fetched one by one through ctypes cost more
+# than the query), the datetimes as UTC without an offset, as SQLite keeps them.
+_ROWS_JSON = "SELECT json_agg(json_build_array({}) ORDER BY p.id) {}".format(
+    _COLUMNS.replace("p.last_check_at, p.next_check_at, p.last_change_at",
+                     "p.last_check_at AT TIME ZONE 'UTC', p.next_check_at AT TIME ZONE "
+                     "'UTC', p.last_change_at AT TIME ZONE 'UTC'")
+    .replace("p.lease_expires,", "p.lease_expires AT TIME ZONE 'UTC',"), _PAGES)
 # SQLite: the last check's three columns by one probe of that index and one of the
 # checks' primary key, not three probes (~0.045 → ~0.035 s of 10,000 rows).  Not on
 # PostgreSQL, whose planner hashes the whole checks table for this join.
@@ -160,9 +170,13 @@ class _Reader:
         self.sqlite = sqlite
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        if not self.sqlite:  # libpq: $1, $2… and text values
+            parts = sql.split("?")
+            sql = "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+            return self.conn.execute(sql, params)
         cur = self.conn.cursor()
         try:
-            cur.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
+            cur.execute(sql, params)
             return list(cur.fetchall())
         finally:
             cur.close()
@@ -175,14 +189,15 @@ class _Reader:
             exists = self.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' "
                                "AND name = 'alembic_version'")
         else:
-            exists = self.rows("SELECT to_regclass('alembic_version') IS NOT NULL")
-            exists = [row for row in exists if row[0]]
+            exists = self.rows("SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL")
         return bool(exists) and self.rows("SELECT version_num FROM alembic_version") \
             == [(head,)]
 
     def when(self, value: Any) -> datetime | None:
         """A stored datetime as ``UTCDateTime`` gives it back: aware, in UTC.  SQLite
-        keeps SQLAlchemy's text form (``2026-05-01 08:00:00.000000``), meaning UTC."""
+        keeps SQLAlchemy's text form (``2026-05-01 08:00:00.000000``), meaning UTC; libpq
+        gives text too, with its offset (``2026-05-01 08:00:00+00``), or without one in
+        the rows' JSON (``AT TIME ZONE 'UTC'``)."""
         if value is None:
             return None
         if isinstance(value, str):
@@ -196,12 +211,18 @@ class _Reader:
     def bind(self, at: datetime) -> Any:
         """A datetime parameter as ``UTCDateTime`` binds it."""
         at = at.astimezone(UTC)
-        return at.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else at
+        return at.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else at.isoformat()
 
     def statuses(self, sources: Sequence[Any]) -> list[SourceStatus]:
         """Each source's row, in the given order (``Schedule.status``)."""
         found: dict[str, tuple[Any, ...]] = {}
-        for row in self.rows(_ROWS_SQLITE if self.sqlite else _ROWS):
+        if self.sqlite:
+            rows = self.rows(_ROWS_SQLITE)
+        else:
+            import json
+
+            rows = json.loads(self.rows(_ROWS_JSON)[0][0] or "[]")
+        for row in rows:
             found.setdefault(row[0], row)  # its main page: the first
         return [self._status(src, found.get(src.name)) for src in sources]
 
@@ -257,37 +278,20 @@ def _connect(url: str) -> Iterator[_Reader | None]:
         finally:
             conn.close()
     elif backend in ("postgres", "postgresql") and driver in ("", "psycopg"):
-        psycopg = _psycopg()
-        with _translated(psycopg.Error):
-            conn = psycopg.connect(f"postgresql://{rest}")  # one snapshot, rolled back
-            if conn.info.server_version >= 110000:  # compiling the rows' query: 0.1 s of 0.4
-                conn.execute("SET jit = off")
+        from storage import libpq
+
+        with _translated(libpq.PQError):
+            conn = libpq.connect(f"postgresql://{rest}")
+        if conn is None:  # no libpq here: Store reads it
+            yield None
+            return
         try:
-            with _translated(psycopg.Error):
+            with _translated(libpq.PQError):
                 yield _Reader(conn, sqlite=False)
         finally:
             conn.close()
     else:
         yield None
-
-
-def _psycopg() -> Any:
-    """psycopg, imported with the cyclic garbage collector paused (~0.1 s of CPU, ~15 ms
-    of it collections walking its modules' objects as they load: ``monitor.cli`` pauses
-    it for a command's own modules the same way).  Nothing is frozen: this may be a
-    long-lived process."""
-    import gc
-
-    if "psycopg" in sys.modules or not gc.isenabled():
-        import psycopg
-
-        return psycopg
-    gc.disable()
-    try:
-        import psycopg
-    finally:
-        gc.enable()
-    return psycopg
 
 
 @contextmanager
@@ -299,8 +303,10 @@ def _translated(errors: type[Exception]) -> Iterator[None]:
         yield
     except errors as exc:
         kind = type(exc)
+        first = (str(exc).splitlines() or [""])[0]
+        if hasattr(exc, "kind"):  # libpq's: the DB-API class psycopg would have raised
+            raise StorageError(f"database error: {exc.kind}: (libpq) {first}") from exc
         wrapper = next((c.__name__ for c in kind.__mro__ if c.__name__ in _DBAPI_ERRORS),
                        "DBAPIError")
-        first = (str(exc).splitlines() or [""])[0]
         raise StorageError(f"database error: {wrapper}: ({kind.__module__}.{kind.__name__}) "
                            f"{first}") from exc

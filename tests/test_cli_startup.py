@@ -66,6 +66,27 @@ def test_status_loads_no_fetcher_no_pipeline_and_at_head_no_sqlalchemy(tmp_path:
     assert "rich.console" not in again
 
 
+def test_status_on_postgresql_at_head_loads_neither_psycopg_nor_sqlalchemy(
+        tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL too, a database at head is read without SQLAlchemy, and without
+    psycopg either (its import alone cost more than the rest of the command): libpq
+    itself answers, with what the first run, through Store, printed."""
+    monkeypatch.setenv("MONITOR_DATABASE_URL", pg_url)
+    (tmp_path / "sources.toml").write_text(
+        '[[sources]]\nname = "a"\nurl = "https://example.org/a.html"\ninterval = "10m"\n',
+        encoding="utf-8")
+    code, modules, printed = loaded("status", cwd=tmp_path)
+    assert code in (0, None) and "health: no checks yet" in printed
+    assert "sqlalchemy" in modules  # the first run made the database through Store
+    code, again, printed_again = loaded("status", cwd=tmp_path)
+    assert code in (0, None) and printed_again == printed
+    unwanted = {"psycopg", "sqlalchemy", "sqlmodel", "alembic", "asyncio"}
+    assert not unwanted & again, unwanted & again
+    code, json_modules, as_json = loaded("status", "--json", cwd=tmp_path)
+    assert code in (0, None) and not unwanted & json_modules
+    assert json.loads(as_json)["sources"][0]["source"] == "a"
+
+
 def test_status_of_a_large_cached_file_piped_loads_no_toml_pydantic_or_console(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A sources file served from ``monitor.configcache`` is not parsed: ``tomllib`` is
