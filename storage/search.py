@@ -136,7 +136,9 @@ class SearchHit:
 class SearchResults:
     query: str
     terms: list[str]
-    method: str  # fts5 | like | fts5+like | pg_trgm
+    # fts5 | like | fts5+like | pg_trgm (PostgreSQL, whatever index: the name is kept for
+    # the API; page text is looked up by character pairs since 0017, attachments by pg_trgm)
+    method: str
     total: int  # matching versions, or pages when grouped
     hits: list[SearchHit]
     grouped: bool = False
