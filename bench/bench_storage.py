@@ -1,6 +1,7 @@
 """What the database grows by: per changed version and per unchanged check.
 
-    .venv/bin/python -m bench.bench_storage [--pages 100] [--rounds 100] [--seed 3] [--postgres URL]
+    .venv/bin/python -m bench.bench_storage [--pages 100] [--rounds 100] [--seed 3]
+                                               [--postgres URL [--no-sqlite]]
 
 ``N`` pages built from the four seed texts (``tests.pages.seed_page``, each page made
 distinct by its neighbours' titles and counters, 15–40 KB, 23 KB on average; or all from
@@ -164,6 +165,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--share", type=float, default=0.05)
     ap.add_argument("--postgres", help="an empty PostgreSQL database URL to measure too")
+    ap.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     ap.add_argument("--keep", help="write the SQLite database here (a new file) to inspect")
     ap.add_argument("--seed", type=int, choices=range(4), help="build every page from this "
                     "seed (3: the Hubei plan template, 40 KB, the page of issue 12)")
@@ -172,7 +174,8 @@ def main() -> None:
     SEED = args.seed
     console = Console(width=120)
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("SQLite", f"sqlite:///{args.keep or f'{tmp}/bench.db'}")]
+        targets = [] if args.no_sqlite and args.postgres else [
+            ("SQLite", f"sqlite:///{args.keep or f'{tmp}/bench.db'}")]
         if args.postgres:
             targets.append(("PostgreSQL", args.postgres))
         for label, url in targets:

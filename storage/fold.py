@@ -21,9 +21,14 @@ Every character folds to at most one character (``TABLE`` is a ``str.translate``
 table), so ``fold_map`` can point each folded character back at its place in the real
 text: highlights are computed on folded text and shown on the real one.  The same
 mapping is a PostgreSQL ``translate()`` (``postgres_function``), so the expression
-index there and the Python side agree exactly.  The indexes hold folded text: a change
-here needs a migration that refolds what is stored (``FOLD_REVISION``; 0016 did it for
-the separator).
+index there and the Python side agree exactly (PostgreSQL's index lists a paragraph by
+``monitor_fold``'s pairs, and its candidates are checked with ``fold``: the two must be
+the same mapping).  The indexes hold folded text: a change here needs a migration that
+refolds what is stored (``FOLD_REVISION``; 0016 did it for the separator): on SQLite
+its FTS5 tables filled again, on PostgreSQL ``monitor_fold`` replaced and the indexes
+built with it rebuilt (``REINDEX INDEX ix_paragraphs_fold_bigrams``, 0017, and
+``files.folded``'s column and index, 0009): replacing an IMMUTABLE function does not
+recompute what was built with it.
 """
 
 from __future__ import annotations

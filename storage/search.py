@@ -17,10 +17,15 @@ holds the folded text of each distinct paragraph of a page once
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded
 text is then checked: the index keeps no positions, to stay small); one of two
 characters (算力) a lookup of that pair in ``paragraphs_bigrams`` (0010, exact).
-PostgreSQL: ``LIKE`` on ``paragraphs.folded`` (``monitor_fold(text)``, stored:
-migration 0008), answered by its pg_trgm GIN index; a two-character term, which
-pg_trgm cannot answer, a lookup in the GIN index of ``monitor_bigrams(folded)``
-(0010, exact).  On both, a term that
+PostgreSQL: one GIN index, of ``monitor_bigrams(monitor_fold(text))`` (each paragraph's
+distinct pairs of adjacent folded characters, migration 0017), answers every term of
+two or more characters: the paragraphs holding all of its pairs, exact for a pair, and
+for a longer term candidates checked as on SQLite (a text holding the folded term as
+it stands matches; the others come back and are folded in Python).  No folded text is
+stored and no trigram index kept: 0017 dropped both (the column and the two GIN
+indexes were ~1.4 KB of each changed version, bench/README.md), and the check reads
+the text, not ``monitor_fold`` (a PL/pgSQL ``translate()``, ~0.1–0.5 ms a paragraph).
+On both, a term that
 folds to one character (or none) is matched as typed, case-insensitively (a scan of
 distinct paragraphs, not of versions; folding every row would cost more).
 A term in very many paragraphs (or a scan's term found early and often) is not looked
@@ -59,7 +64,6 @@ from sqlalchemy import (
     column,
     func,
     literal,
-    literal_column,
     or_,
     table,
     text,
@@ -76,7 +80,6 @@ from storage.repository import Store
 
 TRIGRAM = 3
 BIGRAM = 2
-FOLDED = literal_column("paragraphs.folded")  # PostgreSQL: monitor_fold(text), stored (0008)
 ATTACHMENT = "attachment"
 WINDOW = 60  # characters of context on each side of the first match
 HEAD_LINES = 4  # lines read for the start of a text matched only in its title/metadata
@@ -135,7 +138,9 @@ class SearchHit:
 class SearchResults:
     query: str
     terms: list[str]
-    method: str  # fts5 | like | fts5+like | pg_trgm
+    # fts5 | like | fts5+like | pg_trgm (PostgreSQL, whatever index: the name is kept for
+    # the API; page text is looked up by character pairs since 0017, attachments by pg_trgm)
+    method: str
     total: int  # matching versions, or pages when grouped
     hits: list[SearchHit]
     grouped: bool = False
@@ -349,20 +354,18 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
     checked: SQLite's trigram candidates)."""
     folded = fold(term)
     check = False
-    if sqlite and len(folded) >= BIGRAM:
-        # paragraphs_fts keeps no positions (detail=none): its trigrams find candidates,
-        # the folded text of each is checked here; a pair is in the folded text or not
-        cond = col(Paragraph.id).in_(_sqlite_index(folded))
+    if len(folded) >= BIGRAM:
+        # the index lists the paragraphs holding every pair of the term (SQLite: its
+        # trigrams); without positions, so those of three or more characters are checked
+        # on the folded text here; a pair is in the folded text or not
+        cond = (col(Paragraph.id).in_(_sqlite_index(folded)) if sqlite
+                else _postgres_pairs(folded))
         check = len(folded) >= TRIGRAM
-    elif not sqlite and len(folded) >= TRIGRAM:
-        cond = FOLDED.like(_pattern(folded), escape="\\")
-    elif not sqlite and len(folded) == BIGRAM:  # exact: the pair is in the folded text or not
-        cond = _postgres_pair(folded)
     else:  # a term that folds to one character (a scan, so not folded), or to none
         cond = _as_typed(term, sqlite)
     # a folded term is its own fold, so where it is in the text as it stands it is in
     # the fold too: the text comes back (to be folded and checked) only where it is not
-    body = case((func.instr(Paragraph.text, folded) > 0, literal(None)),
+    body = case((_position(Paragraph.text, folded, sqlite) > 0, literal(None)),
                 else_=Paragraph.text) if check else literal(None)
     stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(cond)
     if field:
@@ -422,23 +425,32 @@ def _listed_many(s: Any, term: str, sqlite: bool, cap: int) -> bool | None:
     ``cap + 1``: a broad term costs no more than a narrow one to tell); None for a term
     no index answers (a scan: the lookup itself is then capped)."""
     folded = fold(term)
-    if sqlite and len(folded) >= BIGRAM:
-        ids = _sqlite_index(folded)
-    elif not sqlite and len(folded) >= TRIGRAM:
-        ids = select(Paragraph.id).where(FOLDED.like(_pattern(folded), escape="\\"))
-    elif not sqlite and len(folded) == BIGRAM:
-        ids = select(Paragraph.id).where(_postgres_pair(folded))
-    else:
+    if len(folded) < BIGRAM:
         return None
+    ids = (_sqlite_index(folded) if sqlite
+           else select(Paragraph.id).where(_postgres_pairs(folded)))
     count = select(func.count()).select_from(ids.limit(cap + 1).subquery())
     return bool(_rows(s, count).scalar_one() > cap)
 
 
-def _postgres_pair(folded: str) -> ColumnElement[Any]:
-    """PostgreSQL: the paragraphs whose folded text holds the pair (the GIN index of
-    ``monitor_bigrams(folded)``, migration 0010)."""
-    return text("monitor_bigrams(paragraphs.folded) @> ARRAY[CAST(:pair AS text)]"
-                ).bindparams(pair=folded)
+def _postgres_pairs(folded: str) -> ColumnElement[Any]:
+    """PostgreSQL: the paragraphs whose folded text holds every pair of adjacent
+    characters of ``folded`` (two or more characters), from the GIN index of
+    ``monitor_bigrams(monitor_fold(text))`` (migration 0017; exact: array containment
+    needs no recheck, so neither function runs at search time).  The expression is the
+    index's, word for word, or the planner does not use it."""
+    return text("monitor_bigrams(monitor_fold(paragraphs.text)) @> CAST(:pairs AS text[])"
+                ).bindparams(pairs=pairs(folded))
+
+
+def pairs(folded: str) -> list[str]:
+    """The distinct pairs of adjacent characters of a folded text (``monitor_bigrams``)."""
+    return list(dict.fromkeys(folded[i:i + BIGRAM] for i in range(len(folded) - 1)))
+
+
+def _position(value: Any, term: str, sqlite: bool) -> ColumnElement[Any]:
+    """Where ``term`` is in ``value`` (0: not in it): ``instr`` or ``strpos``."""
+    return (func.instr if sqlite else func.strpos)(value, term)
 
 
 def _as_typed(term: str, sqlite: bool) -> ColumnElement[Any]:
@@ -446,28 +458,26 @@ def _as_typed(term: str, sqlite: bool) -> ColumnElement[Any]:
     test when it has no cased letter (Chinese), several times cheaper than ``ILIKE``,
     which lower-cases every text it scans."""
     if term.lower() == term.upper():
-        return (func.instr if sqlite else func.strpos)(Paragraph.text, term) > 0
+        return _position(Paragraph.text, term, sqlite) > 0
     return col(Paragraph.text).ilike(_pattern(term), escape="\\")
 
 
 def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> Any:
     """``_matching`` among the paragraphs of ``pages`` only (a broad term, visited page
     by page: ``storage/search_walk.py``): their index range, each tested as it is read.
-    SQLite: a text holding the folded term as it stands matches; one holding its
-    characters that only fold from themselves comes back to be folded and checked.
-    PostgreSQL: a substring test on the stored folded text."""
+    A text holding the folded term as it stands matches; one holding its characters
+    that only fold from themselves comes back to be folded and checked (the same on
+    both databases: PostgreSQL stores no folded text, 0017)."""
     folded = fold(term)
     body: Any = literal(None)
     if len(folded) < BIGRAM:
         cond = _as_typed(term, sqlite)
-    elif sqlite:
-        exact = func.instr(Paragraph.text, folded) > 0
-        fixed = [c for c in dict.fromkeys(folded) if c not in MAPPING and c not in _TARGETS]
-        cond = or_(exact, and_(*(func.instr(Paragraph.text, c) > 0 for c in fixed[:8]))
-                   ) if fixed else literal(True)
-        body = case((exact, literal(None)), else_=Paragraph.text)
     else:
-        cond = func.strpos(FOLDED, folded) > 0
+        exact = _position(Paragraph.text, folded, sqlite) > 0
+        fixed = [c for c in dict.fromkeys(folded) if c not in MAPPING and c not in _TARGETS]
+        cond = or_(exact, and_(*(_position(Paragraph.text, c, sqlite) > 0
+                                 for c in fixed[:8]))) if fixed else literal(True)
+        body = case((exact, literal(None)), else_=Paragraph.text)
     stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(
         search_walk.ids_in(col(Paragraph.page_id), "pages", sqlite), cond).params(
         pages=search_walk.id_values(pages, sqlite))
