@@ -5,10 +5,15 @@ newcomer sees the alerts without a mail server.
 Files are named by Message-ID, which is stable per (change, recipient): a message written
 twice (a crash between writing and marking) replaces itself instead of duplicating.  The
 write is atomic (temporary file, fsync, rename) so a reader never sees half a message.
+It runs in a thread: the event loop goes on composing the next alerts while a file is
+fsynced, and the few sends in flight (``alerts.delivery.CONCURRENCY``) fsync side by
+side instead of one after the other.  The directory is made when a write finds it
+missing (the first one, or after an admin removed it), not stat'ed before every file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import tempfile
@@ -41,7 +46,7 @@ class OutboxChannel(Channel):
         mail = build_email(message, self.settings.smtp_from, target.recipient)
         path = Path(self.settings.outbox_dir) / eml_name(message.message_id)
         try:
-            write_atomic(path, mail.as_bytes())
+            await asyncio.to_thread(write_atomic, path, mail.as_bytes())
         except OSError as exc:
             # A full disk or a read-only directory may be fixed by the admin: retry.
             raise DeliveryError(f"cannot write {path}: {exc}") from exc
@@ -49,8 +54,11 @@ class OutboxChannel(Channel):
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
+    except FileNotFoundError:  # no directory yet (or removed meanwhile)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

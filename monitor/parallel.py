@@ -100,7 +100,7 @@ from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
 from importlib import import_module
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from monitor.config import Config, SourceConfig
@@ -127,6 +127,7 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STOP = signal.SIGUSR1  # "stop now, leases given back": the parent's death, or its Ctrl-C
 HELD = {signal.SIGINT, STOP}  # blocked while the workers are forked (see the docstring)
 FORK_PAUSE = "MONITOR_TEST_FORK_PAUSE"  # test hook: seconds each fork pauses
+T = TypeVar("T")
 
 Document = tuple[SourceConfig, int, str]
 Run = Callable[..., Coroutine[Any, Any, list[CheckResult]]]  # cli.check.run_checks
@@ -254,8 +255,8 @@ def check_pass(config: Config, store: Store, sources: list[SourceConfig], *, run
     n = workers_for(workers, len(sources), config.settings.concurrency)
     parts = partition(sources, n, config.settings) if n > 1 else []
     if len(parts) < 2:
-        return Pass(asyncio.run(run(config, store, sources, progress=bar is not None,
-                                    documents=documents)))
+        return Pass(asyncio.run(_waits_stopped(store, run(
+            config, store, sources, progress=bar is not None, documents=documents))))
     parts[0].documents = list(documents)
     from loguru import logger
 
@@ -333,6 +334,7 @@ class _Pool:
                 with _bar(bar, total) as progress:
                     self._collect(progress, progress.add_task("checking", total=total))
             except KeyboardInterrupt:  # Ctrl-C: the workers stop, as they can
+                self.store.stop_waiting()  # and the leases' give-back waits for no lock
                 self._interrupt()
                 raise
         except BaseException:  # a second Ctrl-C, or a bug: none of the workers is waited for
@@ -543,6 +545,25 @@ async def _stoppable(work: Coroutine[Any, Any, list[CheckResult]],
     return await work
 
 
+async def _waits_stopped(store: Store, work: Coroutine[Any, Any, T]) -> T:
+    """``work``; when the pass is cancelled (Ctrl-C, ``STOP``), the store's waits for
+    SQLite's write lock stop first (``Store.stop_waiting``), then ``work`` is: a step
+    waiting in a thread for a lock another process holds gives up within a tenth of a
+    second instead of its busy timeout (which ``asyncio.run`` waited out, joining its
+    threads), and so do the give-backs of the unwinding (the leases run out, or are
+    taken over from this ended process: ``monitor.holder``).  ``work`` runs shielded so
+    the stop comes before any of its cleanup."""
+    inner = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(inner)
+    except asyncio.CancelledError:
+        store.stop_waiting()
+        inner.cancel()
+        with suppress(asyncio.CancelledError):  # its other errors come out, as before
+            await inner
+        raise
+
+
 class _Told:
     """A worker's finished sources, told to the parent ``TELL_EVERY`` s after the first
     of them is done, together: one message for the ~10 sources an unchanged pass
@@ -583,9 +604,9 @@ def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
     told = _Told(conn)
     try:
         _stop_with(parent)
-        results = asyncio.run(_stoppable(run(part.config(config), store, part.sources,
-                                             progress=False, documents=part.documents,
-                                             on_done=told.done, pages=pages), stop))
+        results = asyncio.run(_stoppable(_waits_stopped(store, run(
+            part.config(config), store, part.sources, progress=False,
+            documents=part.documents, on_done=told.done, pages=pages)), stop))
         told.send()
         # the rest only (the documents asked for): the parent has the others already
         conn.send(("done", [r for r in results if id(r) not in told.ids]))

@@ -331,7 +331,8 @@ def _record_hash(new: NewVersion, link: tuple[int, str], raw_sha256: str,
 class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = db.normalize_url(url)
-        self.engine: Engine = db.create(self.url)
+        self._waits = db.LockWaits()  # SQLite: how its statements wait for the write lock
+        self.engine: Engine = db.create(self.url, self._waits)
         # SQLite: writers take turns here, across threads and processes (storage.turns)
         self._writer = (WriterTurns(db.sqlite_path(self.url)) if self.is_sqlite
                         else nullcontext())
@@ -346,6 +347,13 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def stop_waiting(self) -> None:
+        """Ctrl-C: SQLite statements waiting for the write lock held by another process,
+        in any thread, give up within ``db.BUSY_STEP`` (``StorageError``, nothing
+        written), and so do those that find it held later; those that find it free still
+        run (``storage.db``).  Safe in a signal handler.  PostgreSQL: nothing changes."""
+        self._waits.stop()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

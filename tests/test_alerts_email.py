@@ -391,3 +391,35 @@ async def test_rows_whose_lease_runs_short_before_their_turn_are_given_back(
     [row] = AlertsRepo(store).list()
     assert (row.status, row.attempts) == ("pending", 0) and not smtp.sink.messages
     assert (await Deliverer(config, store, env={}).deliver_due()).sent == 1
+
+
+@pytest.mark.parametrize("sender", ["monitor <monitor@localhost>", '"监控, 值班" <m@gov.cn>',
+                                    "网站监控 <monitor@example.cn>", "m@example.cn"])
+def test_an_eml_is_byte_for_byte_what_the_email_package_writes(
+        monkeypatch: pytest.MonkeyPatch, sender: str) -> None:
+    """The outbox's policy keeps the headers it made (``alerts.email_mime.POLICY``, for
+    speed): a mail client gets the same bytes ``policy.SMTP`` writes — odd senders, a
+    folded Chinese subject, a thread, and a second message built from kept headers."""
+    import random
+
+    from alerts import email_mime
+    from alerts.message import Message
+
+    at = utcnow().replace(microsecond=0)
+    monkeypatch.setattr(email_mime, "utcnow", lambda: at)
+
+    def eml(n: int, recipient: str, thread: str | None) -> bytes:
+        message = Message(event="change", subject="[monitor] " + TITLE * 2 + " — 正文修改",
+                          text=OLD_TEXT + "\n" + NEW_TEXT * 3, html=f"<p>{NEW_TEXT}</p>" * 20,
+                          message_id=f"<change-7.{n}@monitor>", title=TITLE,
+                          thread=thread)
+        random.seed(7)  # the MIME boundary
+        return email_mime.build_email(message, sender, recipient).as_bytes()
+
+    cases = [(r, t) for r in ("alice@example.cn", "张三 <zhang@example.cn>")
+             for t in (None, "<page-7.x@monitor>")]
+    fast = [eml(n % 4, r, t) for n, (r, t) in enumerate(cases * 2)]  # then: kept headers
+    monkeypatch.setattr(email_mime, "POLICY", email.policy.SMTP)
+    plain = [eml(n % 4, r, t) for n, (r, t) in enumerate(cases * 2)]
+    assert fast == plain
+    assert all(b"\r\n" in m and b"\n" not in m.replace(b"\r\n", b"") for m in fast)

@@ -212,3 +212,79 @@ def test_a_ctrl_c_while_the_command_still_loads_exits_130_not_aborted(
     out = CliRunner().invoke(cli, ["check"])
     assert out.exit_code == 130, out.output
     assert "已中断（Ctrl-C）" in out.output and "Aborted!" not in out.output
+
+
+HOLDER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+db.execute("CREATE TABLE held_by_another (note TEXT)")
+db.execute("INSERT INTO held_by_another VALUES ('另一个进程的数据')")
+print("held", flush=True)
+sys.stdin.readline()
+db.execute("COMMIT")
+print("committed", flush=True)
+"""
+
+
+def opened(pid: int, path: Path) -> bool:
+    """``pid`` or one of its children has ``path`` open."""
+    for p in [pid, *children(pid)]:
+        try:
+            fds = list(Path(f"/proc/{p}/fd").iterdir())
+        except OSError:  # ended meanwhile
+            continue
+        for fd in fds:
+            try:
+                if Path(os.readlink(fd)) == path:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_ctrl_c_while_another_process_holds_the_write_lock_stops_the_check(
+        tmp_path: Path, workers: str, sqlite_url: str,
+        hosts: list[Host]) -> None:  # noqa: F811
+    """Another process (a ``sqlite3`` shell, a stuck tool) holds SQLite's write lock:
+    the check waits for it (its busy timeout: 600 s here) and a Ctrl-C used to be heard
+    only when that wait ended.  Now the command stops at once — before the test's own
+    bound, far shorter than the timeout — says what it stored (nothing: it never got the
+    lock), exits 130 and leaves the other process's transaction whole: it commits after."""
+    urls = {f"{k}-{i}": h.add(f"/{k}{i}.html", f"{k}站第{i}号")
+            for k, h in (("a", hosts[0]), ("b", hosts[1])) for i in range(3)}
+    sources = sources_file(tmp_path, urls)
+    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url, MONITOR_TEST_BUSY_TIMEOUT="600")
+    subprocess.run(monitor_cmd("check", "--sources", str(sources), "--no-deliver"), cwd=ROOT,
+                   env=env, capture_output=True, check=True, timeout=HANG)
+    database = tmp_path / "monitor.db"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    check = None
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        check = Command(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
+                                    "--workers", workers), env, tmp_path / "err")
+        # its first write's turn taken (storage.turns): it waits for SQLite's lock now
+        wait_until(lambda: opened(check.proc.pid, Path(f"{database}-writers")),
+                   what="the check at its first write")
+        time.sleep(0.5)
+        check.ctrl_c()
+        assert check.ended() == 130, check.stderr()
+        check.no_process_left()
+        holder.stdin.write("commit\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline() == "committed\n"
+    finally:
+        if check is not None:
+            check.kill()
+        holder.kill()
+        holder.wait()
+    assert told(check.stderr(), sqlite_url, before=6) == (0, 0, 0)
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT note FROM held_by_another").fetchall() == [
+            ("另一个进程的数据",)]
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
