@@ -534,15 +534,15 @@ def _stop_with(parent: int) -> None:
         raise SystemExit(130)
 
 
-async def _stoppable(work: Coroutine[Any, Any, list[CheckResult]],
+async def _stoppable(work: Callable[[], Coroutine[Any, Any, list[CheckResult]]],
                      stop: _Stop) -> list[CheckResult]:
-    """``work``, cancelled on ``STOP`` or Ctrl-C (``stop``), be it heard before the loop
-    ran."""
+    """``work()``, cancelled on ``STOP`` or Ctrl-C (``stop``), be it heard before the
+    loop ran: then it is never made (a made coroutine, wrapped in another, would be left
+    unawaited however the wrapper is closed)."""
     stop.task = asyncio.current_task()
     if stop.heard:
-        work.close()  # never started: no "coroutine was never awaited"
         raise asyncio.CancelledError
-    return await work
+    return await work()
 
 
 async def _waits_stopped(store: Store, work: Coroutine[Any, Any, T]) -> T:
@@ -604,7 +604,7 @@ def _work(config: Config, store: Store, run: Run, part: Part, conn: Connection,
     told = _Told(conn)
     try:
         _stop_with(parent)
-        results = asyncio.run(_stoppable(_waits_stopped(store, run(
+        results = asyncio.run(_stoppable(lambda: _waits_stopped(store, run(
             part.config(config), store, part.sources, progress=False,
             documents=part.documents, on_done=told.done, pages=pages)), stop))
         told.send()
