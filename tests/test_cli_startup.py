@@ -498,3 +498,35 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
             else:
                 assert got["frozen"] == 0
                 assert not got["on_use"]
+
+
+READS = [("show", "hb-ai-plan"), ("show", "2", "--json"), ("show", "hb-ai-plan", "--at",
+         "2026-05-10"), ("history", "hb-ai-plan"), ("history", "hb-ai-plan", "--json"),
+         ("history", "bj-housing"), ("diff", "1", "3"), ("diff", "hb-ai-plan", "--json"),
+         ("export", "--jsonl", "-"), ("export", "--source", "hn-reply", "--warc", "o.warc.gz"),
+         ("search", "人工智能"), ("search", "财政", "--json", "--source", "hb-ai-plan"),
+         ("search", "充电设施", "--all-versions")]
+
+
+def test_the_archive_commands_answer_from_core_tables_without_the_orm(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``show`` (an id, a name, ``--at``), ``history``, ``diff``, ``export`` and ``search``
+    read the archive through ``storage.tables`` alone: no SQLModel, no SQLAlchemy ORM and
+    no mapped models (~70% of their CPU was importing them), on SQLite and PostgreSQL,
+    and they still answer (what they answer: tests/test_archive_cli.py and the others)."""
+    from storage import Store
+    from tests.test_archive_data import build_archive
+
+    store = Store(db_url)
+    try:
+        versions = build_archive(store).versions
+    finally:
+        store.close()
+    assert versions["hb-ai-plan"] == [1, 2, 3]  # the ids the arguments name
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    write_sources(tmp_path / "sources.toml", "")
+    orm = {"sqlmodel", "sqlalchemy.orm", "storage.models"}
+    for args in READS:
+        code, modules, printed = loaded(*args, cwd=tmp_path)
+        assert code in (0, None) and printed, (args, printed)
+        assert "storage.tables" in modules and not orm & modules, (args, orm & modules)
