@@ -213,7 +213,7 @@ class Archive:
         with self.store.reading() as s:
             src = source_row(s, source)
             rows = s.execute(select(tables.pages).where(_P.source_id == src.id)
-                          .order_by(_P.kind != "page", _P.id)).all()
+                             .order_by(_P.kind != "page", _P.id)).all()
             # a listing's documents newest first, by the date the list shows
             rows = sorted(rows, key=lambda p: (p.kind != "page", _newest_first(p)))
             return _listed_pages(s, src, rows)
@@ -231,11 +231,11 @@ class Archive:
         number and when it was last confirmed."""
         with self.store.reading() as s:
             versions = s.execute(select(_V.id, _V.fetched_at, _V.title,
-                                     _V.content_hash, _V.text_len,
-                                     _V.raw_size, _V.http_status, _V.number)
-                              .where(_V.page_id == page_id).order_by(_V.id)).all()
+                                        _V.content_hash, _V.text_len,
+                                        _V.raw_size, _V.http_status, _V.number)
+                                 .where(_V.page_id == page_id).order_by(_V.id)).all()
             changes = s.execute(select(tables.changes).where(_CH.page_id == page_id)
-                             .order_by(_CH.id)).all()
+                                .order_by(_CH.id)).all()
             checks = _checks(s, page_id)
         by_version: dict[int | None, list[ChangeBrief]] = {}
         for c in changes:
@@ -254,8 +254,8 @@ class Archive:
         """What happened to a page besides its versions, oldest first (module doc)."""
         with self.store.reading() as s:
             changes = s.execute(select(tables.changes).where(_CH.page_id == page_id,
-                                                  _CH.new_version_id.is_(None))
-                             .order_by(_CH.id)).all()
+                                                             _CH.new_version_id.is_(None))
+                                .order_by(_CH.id)).all()
             checks = _checks(s, page_id)
         starts = [c[0] for c in checks]
         out = [PageEvent(_event_time(c, starts), c.kind, c.summary, c.id) for c in changes]
@@ -279,8 +279,8 @@ class Archive:
         """The id and fetch time of a page's earliest version (None: it has none)."""
         with self.store.reading() as s:
             row = s.execute(select(_V.id, _V.fetched_at)
-                         .where(_V.page_id == page_id)
-                         .order_by(_V.fetched_at, _V.id)).first()
+                            .where(_V.page_id == page_id)
+                            .order_by(_V.fetched_at, _V.id)).first()
         return (int(row[0] or 0), row[1]) if row else None
 
     def last_change(self, name_or_url: str) -> tuple[int, int]:
@@ -288,10 +288,10 @@ class Archive:
         _, page = self.store.resolve_page(name_or_url)
         with self.store.reading() as s:
             pair = s.execute(select(_CH.old_version_id, _CH.new_version_id)
-                          .where(_CH.page_id == page.id,
-                                 _CH.old_version_id.is_not(None),
-                                 _CH.new_version_id.is_not(None))
-                          .order_by(_CH.id.desc())).first()
+                             .where(_CH.page_id == page.id,
+                                    _CH.old_version_id.is_not(None),
+                                    _CH.new_version_id.is_not(None))
+                             .order_by(_CH.id.desc())).first()
             if pair is not None:
                 return int(pair[0] or 0), int(pair[1] or 0)
             ids = s.execute(select(_V.id).where(_V.page_id == page.id)
@@ -308,7 +308,7 @@ class Archive:
         with self.store.reading() as s:
             rows = s.execute(select(_CH.details).where(_CH.old_version_id == old_id,
                                                        _CH.new_version_id == new_id)
-                          .order_by(_CH.id)).scalars().all()
+                             .order_by(_CH.id)).scalars().all()
         found = (d.get("reread") for d in rows if isinstance(d, dict))
         return next((r for r in found if isinstance(r, dict)), None)
 
@@ -323,13 +323,13 @@ class Archive:
         low, high = sorted((old_id, new_id))
         with self.store.reading() as s:
             pages = s.execute(select(_V.page_id)
-                           .where(_V.id.in_((low, high)))).scalars().all()
+                              .where(_V.id.in_((low, high)))).scalars().all()
             if len(pages) != len({low, high}) or len(set(pages)) != 1:
                 return False
             rows = s.execute(select(_CH.summary, _CH.details)
-                          .where(_CH.page_id == pages[0],
-                                 _CH.old_version_id >= low,
-                                 _CH.new_version_id <= high)).all()
+                             .where(_CH.page_id == pages[0],
+                                    _CH.old_version_id >= low,
+                                    _CH.new_version_id <= high)).all()
         causes = {_cause(summary, details) for summary, details in rows} - {None}
         return "settings" if "settings" in causes else causes.pop() if causes else None
 
@@ -480,8 +480,8 @@ def _gone_changes(s: Connection, page_ids: set[int]) -> dict[int, list[Row[Any]]
     """The 页面已删除 changes of the pages, by page."""
     out: dict[int, list[Row[Any]]] = {}
     for c in s.execute(select(tables.changes).where(_CH.page_id.in_(page_ids),
-                                         _CH.kind == "gone",
-                                         _CH.new_version_id.is_(None))):
+                                                    _CH.kind == "gone",
+                                                    _CH.new_version_id.is_(None))):
         out.setdefault(c.page_id, []).append(c)
     return out
 
@@ -638,7 +638,7 @@ def _main_pages(s: Connection, source_ids: list[int]) -> dict[int, Row[Any]]:
     """The main page of each source: its first ``kind == "page"`` row, else its first."""
     out: dict[int, Row[Any]] = {}
     rows = s.execute(select(tables.pages).where(_P.source_id.in_(source_ids))
-                  .order_by(_P.kind != "page", _P.id)).all()
+                     .order_by(_P.kind != "page", _P.id)).all()
     for p in rows:
         out.setdefault(p.source_id, p)
     return out
@@ -660,7 +660,7 @@ def _last_change_kinds(s: Connection, page_ids: list[int]) -> dict[int, str]:
 
 def _version_counts(s: Connection, page_ids: list[int]) -> dict[int, int]:
     rows = s.execute(select(_V.page_id, func.count()).where(_V.page_id.in_(page_ids))
-                  .group_by(_V.page_id)).all()
+                     .group_by(_V.page_id)).all()
     return {pid: int(n) for pid, n in rows}
 
 
@@ -669,14 +669,14 @@ def _titles(s: Connection, version_ids: Sequence[int | None]) -> dict[int, str]:
     if not ids:
         return {}
     return {vid or 0: t for vid, t in s.execute(select(_V.id, _V.title)
-                                              .where(_V.id.in_(ids)))}
+                                                .where(_V.id.in_(ids)))}
 
 
 def _change_kinds(s: Connection, version_ids: Sequence[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for vid, kind in s.execute(select(_CH.new_version_id, _CH.kind)
-                            .where(_CH.new_version_id.in_(version_ids))
-                            .order_by(_CH.id)):
+                               .where(_CH.new_version_id.in_(version_ids))
+                               .order_by(_CH.id)):
         out.setdefault(vid or 0, []).append(kind)
     return out
 
@@ -753,10 +753,10 @@ def _listings(s: Connection, docs: Sequence[Row[Any]]) -> dict[int, list[str]]:
         return {}
     ids = [p.id or 0 for p in docs]
     rows = s.execute(select(_P.id, _P.same_as, _S.name)
-                  .join(tables.sources, _S.id == _P.source_id)
-                  .where(or_(_P.id.in_(ids), and_(_P.same_as.in_(ids),
-                                                          _S.active.is_(True))))
-                  .order_by(_P.same_as.is_not(None), _P.id))
+                     .join(tables.sources, _S.id == _P.source_id)
+                     .where(or_(_P.id.in_(ids), and_(_P.same_as.in_(ids),
+                                                     _S.active.is_(True))))
+                     .order_by(_P.same_as.is_not(None), _P.id))
     out: dict[int, list[str]] = {}
     for page_id, same_as, name in rows:
         names = out.setdefault(same_as or page_id or 0, [])

@@ -1,9 +1,10 @@
 """Attachment files, stored once by SHA-256 (``files``; see ``storage.models``).
 
-Only ``Store`` calls this module, inside its sessions.  Two checks storing the same new
-file at once (two pages linking one PDF, on two replicas) both insert it: the second
-insert does nothing (``ON CONFLICT DO NOTHING`` on both databases), so a file is one row
-whoever wins.
+Only ``Store`` calls this module, inside its sessions or connections (Core statements:
+``monitor show`` reads a version's files without the ORM).  Two checks storing the same
+new file at once (two pages linking one PDF, on two replicas) both insert it: the
+second insert does nothing (``ON CONFLICT DO NOTHING`` on both databases), so a file is
+one row whoever wins.
 """
 
 from __future__ import annotations

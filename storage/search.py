@@ -260,7 +260,7 @@ class Search:
 
 
 def _rows(s: Any, stmt: Any) -> Any:
-    """Plain rows, without the ORM's per-row work (thousands of rows on a broad query)."""
+    """Plain rows: Core, no ORM's per-row work (thousands of rows on a broad query)."""
     return s.execute(stmt)
 
 
@@ -313,7 +313,7 @@ def _newest_first(s: Any, items: list[tuple[int, int, Any]]
     at: dict[int, datetime] = {}
     for i in range(0, len(wanted), paragraphs.CHUNK):
         at.update(_rows(s, select(_V.id, _V.fetched_at)
-                         .where(_V.id.in_(wanted[i:i + paragraphs.CHUNK]))).all())
+                        .where(_V.id.in_(wanted[i:i + paragraphs.CHUNK]))).all())
     out = [(f[0][5] if f is not None else at[vid], vid, page, f) for vid, page, f in items]
     out.sort(key=lambda x: (x[0], x[1]), reverse=True)
     return out

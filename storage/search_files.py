@@ -68,7 +68,7 @@ def hits(s: Connection, terms: list[str], filters: list[ColumnElement[Any]], *,
     """(version row, the attachment entry, the file's text) for every version that lists
     a file containing every term, newest first."""
     found = s.execute(select(_F.sha256, _F.text)
-                   .where(and_(*file_conditions(terms, sqlite))).limit(MAX_FILES)).all()
+                      .where(and_(*file_conditions(terms, sqlite))).limit(MAX_FILES)).all()
     texts = {sha: body for sha, body in found}
     if not texts:
         return []

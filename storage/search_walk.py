@@ -170,7 +170,7 @@ def number_bounds(s: Any, pages: list[int], since: datetime | None,
     for i in range(0, len(pages), paragraphs.CHUNK):
         chunk = pages[i:i + paragraphs.CHUNK]
         rows = s.execute(_newest(sqlite_(s), last is not None),
-                                      {"pages": id_values(chunk, sqlite_(s))}).all()
+                         {"pages": id_values(chunk, sqlite_(s))}).all()
         newest = {r[0]: r[1] for r in rows}
         if last is not None:
             last.update({p: (at, vid) for p, _, at, vid in rows})

@@ -228,8 +228,8 @@ class _Files:
             part = wanted[i:i + group]
             with self.store.reading() as s:
                 found = dict(s.execute(select(_F.sha256,
-                                           cast(_F.body, LargeBinary))
-                                    .where(_F.sha256.in_(part))).all())
+                                              cast(_F.body, LargeBinary))
+                                       .where(_F.sha256.in_(part))).all())
             for sha in part:
                 self.state[sha] = _file_problem(sha, found.get(sha))
 
@@ -277,11 +277,11 @@ def _load(store: Store, page_ids: list[int]
                 .distinct()):
             referenced.setdefault(pid, set()).add(int(vid or 0))
         for pid, old, new in s.execute(select(_CH.page_id, _CH.old_version_id,
-                                           _CH.new_version_id)
-                                    .where(_CH.page_id.in_(page_ids))):
+                                              _CH.new_version_id)
+                                       .where(_CH.page_id.in_(page_ids))):
             referenced.setdefault(pid, set()).update(int(v) for v in (old, new) if v)
         for pid, last in s.execute(select(_P.id, _P.last_version_id)
-                                .where(_P.id.in_(page_ids))):
+                                   .where(_P.id.in_(page_ids))):
             if last:
                 referenced.setdefault(pid or 0, set()).add(int(last))
     ids = [r.id for page in rows.values() for r in page if r.unreadable is None]
@@ -314,8 +314,8 @@ def _version_rows(store: Store, page_ids: list[int]) -> list[tuple[int, _Row]]:
     out: list[tuple[int, _Row]] = []
     with store.reading() as s:
         keys = s.execute(select(_V.page_id, _V.id, _V.number)
-                      .where(_V.page_id.in_(page_ids))
-                      .order_by(_V.id)).all()
+                         .where(_V.page_id.in_(page_ids))
+                         .order_by(_V.id)).all()
     for pid, vid, number in keys:
         try:
             with store.reading() as s:
