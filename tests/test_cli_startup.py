@@ -500,14 +500,14 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
                 assert not got["on_use"]
 
 
-READS = [("show", "hb-ai-plan"), ("show", "2", "--json"), ("show", "hb-ai-plan", "--at",
-         "2026-05-10"), ("history", "hb-ai-plan"), ("history", "hb-ai-plan", "--json"),
-         ("history", "bj-housing"), ("diff", "1", "3"), ("diff", "hb-ai-plan", "--json"),
-         ("export", "--jsonl", "-"), ("export", "--source", "hn-reply", "--warc", "o.warc.gz"),
-         ("search", "人工智能"), ("search", "财政", "--json", "--source", "hb-ai-plan"),
-         ("search", "充电设施", "--all-versions")]
+# one of each (a name and a date: resolve_page, version_at, the gone periods; a page's
+# last change: its reread cause and the comparison; every version with its raw bytes)
+READS = [("show", "hb-ai-plan", "--at", "2026-05-10"), ("show", "2", "--json"),
+         ("history", "hb-ai-plan"), ("diff", "hb-ai-plan"), ("export", "--jsonl", "-"),
+         ("search", "人工智能", "--json")]
 
 
+@pytest.mark.timeout(600)  # seven fresh processes: slow on a loaded machine
 def test_the_archive_commands_answer_from_core_tables_without_the_orm(
         tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """``show`` (an id, a name, ``--at``), ``history``, ``diff``, ``export`` and ``search``
