@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -50,6 +51,12 @@ class Document:
     url: str
     title: str
     date: str = ""
+
+
+def sortable_date(date: str) -> tuple[int, ...] | None:
+    """2021-06-24, 2021/6/24, 2021年6月24日 → (2021, 6, 24); None if not a date."""
+    parts = tuple(int(x) for x in re.findall(r"\d+", date))
+    return parts[:3] if len(parts) >= 3 and parts[0] > 1900 else None
 
 
 @dataclass(frozen=True)

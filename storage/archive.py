@@ -28,16 +28,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Row, and_, func, or_, select
 
 from monitor.errors import StorageError
-from monitor.types import SETTINGS_ONLY, UPGRADE_ONLY, reread_cause
+from monitor.types import SETTINGS_ONLY, UPGRADE_ONLY, reread_cause, sortable_date
 from monitor.zh import describe
-from storage import documents, paragraphs, rawcodec
-from storage.models import Change, Check, Page, SourceRow, Version
+from storage import paragraphs, rawcodec, tables
 from storage.repository import Store
 from storage.verify import Instant, body_damage
+
+# The tables read, as Core (``storage.tables``): rows, not ORM objects — these reads
+# import neither SQLModel nor the ORM (``monitor show``, ``history``, ``diff``, ``export``).
+_S, _P, _V = tables.sources.c, tables.pages.c, tables.versions.c
+_CK, _CH = tables.checks.c, tables.changes.c
 
 
 @dataclass(frozen=True)
@@ -189,8 +192,8 @@ class Archive:
 
     def sources(self, tag: str | None = None) -> list[SourceSummary]:
         """Every source (active first, then by name) with its main page's state."""
-        with self.store.session() as s:
-            sources = [r for r in s.exec(select(SourceRow)) if not tag or tag in r.tags]
+        with self.store.reading() as s:
+            sources = [r for r in s.execute(select(tables.sources)) if not tag or tag in r.tags]
             pages = _main_pages(s, [r.id or 0 for r in sources])
             page_ids = [p.id or 0 for p in pages.values()]
             checks = _last_checks(s, page_ids)
@@ -202,38 +205,37 @@ class Archive:
         return sorted(out, key=lambda x: (not x.active, x.name))
 
     def tags(self) -> list[str]:
-        with self.store.session() as s:
-            return sorted({t for tags in s.exec(select(SourceRow.tags)) for t in tags})
+        with self.store.reading() as s:
+            return sorted({t for tags in s.execute(select(_S.tags)).scalars() for t in tags})
 
     def pages(self, source: str) -> list[PageInfo]:
         """The pages of a source (name or URL), main page first."""
-        with self.store.session() as s:
+        with self.store.reading() as s:
             src = source_row(s, source)
-            rows = s.exec(select(Page).where(Page.source_id == src.id)
-                          .order_by(col(Page.kind) != "page", col(Page.id))).all()
+            rows = s.execute(select(tables.pages).where(_P.source_id == src.id)
+                             .order_by(_P.kind != "page", _P.id)).all()
             # a listing's documents newest first, by the date the list shows
             rows = sorted(rows, key=lambda p: (p.kind != "page", _newest_first(p)))
             return _listed_pages(s, src, rows)
 
     def page(self, page_id: int) -> PageInfo:
-        with self.store.session() as s:
-            page = s.get(Page, page_id)
+        with self.store.reading() as s:
+            page = s.execute(select(tables.pages).where(_P.id == page_id)).first()
             if page is None:
                 raise KeyError(f"page {page_id}")
-            src = s.get(SourceRow, page.source_id)
-            assert src is not None  # a foreign key
+            src = s.execute(select(tables.sources).where(_S.id == page.source_id)).one()
             return _listed_pages(s, src, [page])[0]
 
     def timeline(self, page_id: int) -> list[TimelineEntry]:
         """A page's versions, oldest first, each with the changes that produced it, its
         number and when it was last confirmed."""
-        with self.store.session() as s:
-            versions = s.exec(select(Version.id, Version.fetched_at, Version.title,
-                                     Version.content_hash, Version.text_len,
-                                     Version.raw_size, Version.http_status, Version.number)
-                              .where(Version.page_id == page_id).order_by(col(Version.id))).all()
-            changes = s.exec(select(Change).where(Change.page_id == page_id)
-                             .order_by(col(Change.id))).all()
+        with self.store.reading() as s:
+            versions = s.execute(select(_V.id, _V.fetched_at, _V.title,
+                                        _V.content_hash, _V.text_len,
+                                        _V.raw_size, _V.http_status, _V.number)
+                                 .where(_V.page_id == page_id).order_by(_V.id)).all()
+            changes = s.execute(select(tables.changes).where(_CH.page_id == page_id)
+                                .order_by(_CH.id)).all()
             checks = _checks(s, page_id)
         by_version: dict[int | None, list[ChangeBrief]] = {}
         for c in changes:
@@ -250,10 +252,10 @@ class Archive:
 
     def events(self, page_id: int) -> list[PageEvent]:
         """What happened to a page besides its versions, oldest first (module doc)."""
-        with self.store.session() as s:
-            changes = s.exec(select(Change).where(Change.page_id == page_id,
-                                                  col(Change.new_version_id).is_(None))
-                             .order_by(col(Change.id))).all()
+        with self.store.reading() as s:
+            changes = s.execute(select(tables.changes).where(_CH.page_id == page_id,
+                                                             _CH.new_version_id.is_(None))
+                                .order_by(_CH.id)).all()
             checks = _checks(s, page_id)
         starts = [c[0] for c in checks]
         out = [PageEvent(_event_time(c, starts), c.kind, c.summary, c.id) for c in changes]
@@ -262,7 +264,7 @@ class Archive:
 
     def gone_periods(self, page_id: int) -> list[GonePeriod]:
         """When the page was gone, oldest first (``_gone_periods``)."""
-        with self.store.session() as s:
+        with self.store.reading() as s:
             checks = _checks(s, page_id)
             gone = _gone_changes(s, {page_id}).get(page_id, [])
             return _gone_periods(checks, _gone_times(checks, gone))
@@ -276,25 +278,25 @@ class Archive:
     def first_version(self, page_id: int) -> tuple[int, datetime, int] | None:
         """The id, fetch time and number (第N版, as ``history`` counts) of a page's
         earliest version (None: it has none)."""
-        with self.store.session() as s:
-            row = s.exec(select(Version.id, Version.fetched_at, Version.number)
-                         .where(Version.page_id == page_id)
-                         .order_by(col(Version.fetched_at), col(Version.id))).first()
+        with self.store.reading() as s:
+            row = s.execute(select(_V.id, _V.fetched_at, _V.number)
+                            .where(_V.page_id == page_id)
+                            .order_by(_V.fetched_at, _V.id)).first()
         return (int(row[0] or 0), row[1], int(row[2] or 0)) if row else None
 
     def last_change(self, name_or_url: str) -> tuple[int, int]:
         """(old, new) version ids of a page's last change; else its last two versions."""
         _, page = self.store.resolve_page(name_or_url)
-        with self.store.session() as s:
-            pair = s.exec(select(Change.old_version_id, Change.new_version_id)
-                          .where(Change.page_id == page.id,
-                                 col(Change.old_version_id).is_not(None),
-                                 col(Change.new_version_id).is_not(None))
-                          .order_by(col(Change.id).desc())).first()
+        with self.store.reading() as s:
+            pair = s.execute(select(_CH.old_version_id, _CH.new_version_id)
+                             .where(_CH.page_id == page.id,
+                                    _CH.old_version_id.is_not(None),
+                                    _CH.new_version_id.is_not(None))
+                             .order_by(_CH.id.desc())).first()
             if pair is not None:
                 return int(pair[0] or 0), int(pair[1] or 0)
-            ids = s.exec(select(Version.id).where(Version.page_id == page.id)
-                         .order_by(col(Version.id).desc()).limit(2)).all()
+            ids = s.execute(select(_V.id).where(_V.page_id == page.id)
+                            .order_by(_V.id.desc()).limit(2)).scalars().all()
         if len(ids) < 2:
             raise KeyError(f"{name_or_url} has fewer than two versions")
         return int(ids[1] or 0), int(ids[0] or 0)
@@ -304,10 +306,10 @@ class Archive:
         was found after its source's settings changed: ``details["reread"]`` (title,
         text, metadata: ``monitor.pipeline.Checker._settings_apart``); None otherwise (no
         such change, or one against the version as stored)."""
-        with self.store.session() as s:
-            rows = s.exec(select(Change.details).where(Change.old_version_id == old_id,
-                                                       Change.new_version_id == new_id)
-                          .order_by(col(Change.id))).all()
+        with self.store.reading() as s:
+            rows = s.execute(select(_CH.details).where(_CH.old_version_id == old_id,
+                                                       _CH.new_version_id == new_id)
+                             .order_by(_CH.id)).scalars().all()
         found = (d.get("reread") for d in rows if isinstance(d, dict))
         return next((r for r in found if isinstance(r, dict)), None)
 
@@ -320,15 +322,15 @@ class Archive:
         ``monitor diff`` compares the versions as stored, that part too, and says which.
         Versions of two pages: None."""
         low, high = sorted((old_id, new_id))
-        with self.store.session() as s:
-            pages = s.exec(select(Version.page_id)
-                           .where(col(Version.id).in_((low, high)))).all()
+        with self.store.reading() as s:
+            pages = s.execute(select(_V.page_id)
+                              .where(_V.id.in_((low, high)))).scalars().all()
             if len(pages) != len({low, high}) or len(set(pages)) != 1:
                 return False
-            rows = s.exec(select(Change.summary, Change.details)
-                          .where(Change.page_id == pages[0],
-                                 col(Change.old_version_id) >= low,
-                                 col(Change.new_version_id) <= high)).all()
+            rows = s.execute(select(_CH.summary, _CH.details)
+                             .where(_CH.page_id == pages[0],
+                                    _CH.old_version_id >= low,
+                                    _CH.new_version_id <= high)).all()
         causes = {_cause(summary, details) for summary, details in rows} - {None}
         return "settings" if "settings" in causes else causes.pop() if causes else None
 
@@ -339,19 +341,18 @@ class Archive:
         """The newest changes, optionally of one source or of the sources with a tag;
         ``news``: only those a watcher is told (feeds), not what is only recorded (a
         listing's own item lines, an item taken off a column)."""
-        with self.store.session() as s:
-            stmt = (select(Change, Page, SourceRow).join(Page, col(Page.id) == Change.page_id)
-                    .join(SourceRow, col(SourceRow.id) == Page.source_id))
+        with self.store.reading() as s:
+            stmt = (select(tables.changes).join(tables.pages, _P.id == _CH.page_id)
+                    .join(tables.sources, _S.id == _P.source_id))
             if news:
-                stmt = stmt.where(col(Change.alert))
+                stmt = stmt.where(_CH.alert)
             if source:
-                stmt = stmt.where(SourceRow.id == source_row(s, source).id)
+                stmt = stmt.where(_S.id == source_row(s, source).id)
             if tag:
-                stmt = stmt.where(col(SourceRow.id).in_(tagged_ids(s, tag)))
-            rows = s.exec(stmt.order_by(col(Change.created_at).desc(), col(Change.id).desc())
+                stmt = stmt.where(_S.id.in_(tagged_ids(s, tag)))
+            rows = s.execute(stmt.order_by(_CH.created_at.desc(), _CH.id.desc())
                           .limit(limit)).all()
-            titles = _titles(s, [c.new_version_id or c.old_version_id for c, _, _ in rows])
-            return [_change_entry(c, p, src, titles) for c, p, src in rows]
+            return _change_entries(s, rows)
 
     def changes_page(self, *, since: int | None = None, before: int | None = None,
                      limit: int = 50, oldest_first: bool = True, source: str | None = None,
@@ -359,27 +360,26 @@ class Archive:
         """Changes by id, a cursor for pollers: ids above ``since`` and below ``before``,
         oldest or newest first.  Ids become visible in order (``Store.commit_check``), so
         asking again with ``since`` = the largest id seen misses and repeats nothing."""
-        with self.store.session() as s:
-            stmt = (select(Change, Page, SourceRow).join(Page, col(Page.id) == Change.page_id)
-                    .join(SourceRow, col(SourceRow.id) == Page.source_id))
+        with self.store.reading() as s:
+            stmt = (select(tables.changes).join(tables.pages, _P.id == _CH.page_id)
+                    .join(tables.sources, _S.id == _P.source_id))
             if since is not None:
-                stmt = stmt.where(col(Change.id) > since)
+                stmt = stmt.where(_CH.id > since)
             if before is not None:
-                stmt = stmt.where(col(Change.id) < before)
+                stmt = stmt.where(_CH.id < before)
             if source:
-                stmt = stmt.where(SourceRow.id == source_row(s, source).id)
+                stmt = stmt.where(_S.id == source_row(s, source).id)
             if tag:
-                stmt = stmt.where(col(SourceRow.id).in_(tagged_ids(s, tag)))
-            order = col(Change.id) if oldest_first else col(Change.id).desc()
-            rows = s.exec(stmt.order_by(order).limit(limit)).all()
-            titles = _titles(s, [c.new_version_id or c.old_version_id for c, _, _ in rows])
-            return [_change_entry(c, p, src, titles) for c, p, src in rows]
+                stmt = stmt.where(_S.id.in_(tagged_ids(s, tag)))
+            order = _CH.id if oldest_first else _CH.id.desc()
+            rows = s.execute(stmt.order_by(order).limit(limit)).all()
+            return _change_entries(s, rows)
 
     # --- export --------------------------------------------------------------------
 
     def count_versions(self, *, source: str | None = None, since: datetime | None = None,
                        until: datetime | None = None) -> int:
-        with self.store.session() as s:
+        with self.store.reading() as s:
             return len(_version_ids(s, source, since, until))
 
     def iter_versions(self, *, source: str | None = None, since: datetime | None = None,
@@ -390,7 +390,7 @@ class Archive:
         The previous raw body of each page is kept, so a delta-compressed version is
         decoded against it instead of walking its chain back to a full copy.
         """
-        with self.store.session() as s:
+        with self.store.reading() as s:
             ids = _version_ids(s, source, since, until)
         last_raw: dict[int, tuple[int, bytes]] = {}
         confirmed: dict[int, _Spans] = {}  # version id → its confirmations, by page read
@@ -399,11 +399,10 @@ class Archive:
 
     def _load(self, ids: Sequence[int], last_raw: dict[int, tuple[int, bytes]],
               confirmed: dict[int, _Spans]) -> list[ArchivedVersion]:
-        with self.store.session() as s:
-            rows = s.exec(select(Version, Page, SourceRow)
-                          .join(Page, col(Page.id) == Version.page_id)
-                          .join(SourceRow, col(SourceRow.id) == Page.source_id)
-                          .where(col(Version.id).in_(ids))).all()
+        with self.store.reading() as s:
+            versions = s.execute(select(tables.versions).where(_V.id.in_(ids))).all()
+            pages, srcs = _pages_and_sources(s, {v.page_id for v in versions})
+            rows = [(v, pages[v.page_id], srcs[pages[v.page_id].source_id]) for v in versions]
             kinds = _change_kinds(s, ids)
             previous = _previous_hashes(s, [r[0] for r in rows])
             unread = {r[0].page_id for r in rows if r[0].id not in confirmed}
@@ -425,7 +424,7 @@ class Archive:
                                last_confirmed=spans[-1][1], confirmed=spans, gone=gone))
         return out
 
-    def _checked_raw(self, v: Version, previous: tuple[int, bytes] | None
+    def _checked_raw(self, v: Row[Any], previous: tuple[int, bytes] | None
                      ) -> tuple[bytes, str | None]:
         """The body, and why it is not the one recorded: an export writes what it can
         and says which versions failed (an unreadable body is exported empty)."""
@@ -436,7 +435,7 @@ class Archive:
                          f"已损坏），运行 monitor verify 查看（{exc}）")
         return raw, body_damage(raw, v.raw_sha256, number=v.number, version_id=v.id or 0)
 
-    def _raw(self, v: Version, previous: tuple[int, bytes] | None) -> bytes:
+    def _raw(self, v: Row[Any], previous: tuple[int, bytes] | None) -> bytes:
         if v.raw_codec == "zstd" or v.raw_base_id is None:
             return rawcodec.decompress(v.raw_body)
         if previous is not None and previous[0] == v.raw_base_id:
@@ -450,16 +449,16 @@ CONFIRMING = ("new", "changed", "unchanged")  # a check that read the page as it
 _Check = tuple[datetime, str, str, int | None]  # started_at, outcome, error, version_id
 
 
-def _checks(s: Session, page_id: int) -> list[_Check]:
+def _checks(s: Connection, page_id: int) -> list[_Check]:
     """The page's checks in time order; a failure's words are Chinese (``monitor.zh``:
     the sentence of its kind, the HTTP status or kind code after), not the English
     message kept for admins."""
     return [(_utc(at), outcome, describe(kind, status) if outcome == "error" else "", vid)
-            for at, outcome, kind, status, vid in s.exec(
-                select(Check.started_at, Check.outcome, Check.error_kind, Check.http_status,
-                       Check.version_id)
-                .where(Check.page_id == page_id)
-                .order_by(col(Check.started_at), col(Check.id)))]
+            for at, outcome, kind, status, vid in s.execute(
+                select(_CK.started_at, _CK.outcome, _CK.error_kind, _CK.http_status,
+                       _CK.version_id)
+                .where(_CK.page_id == page_id)
+                .order_by(_CK.started_at, _CK.id))]
 
 
 def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
@@ -478,17 +477,17 @@ def _confirmations(checks: list[_Check]) -> dict[int, datetime]:
 _Spans = tuple[list[tuple[datetime, datetime]], list[GonePeriod]]
 
 
-def _gone_changes(s: Session, page_ids: set[int]) -> dict[int, list[Change]]:
+def _gone_changes(s: Connection, page_ids: set[int]) -> dict[int, list[Row[Any]]]:
     """The 页面已删除 changes of the pages, by page."""
-    out: dict[int, list[Change]] = {}
-    for c in s.exec(select(Change).where(col(Change.page_id).in_(page_ids),
-                                         Change.kind == "gone",
-                                         col(Change.new_version_id).is_(None))):
+    out: dict[int, list[Row[Any]]] = {}
+    for c in s.execute(select(tables.changes).where(_CH.page_id.in_(page_ids),
+                                                    _CH.kind == "gone",
+                                                    _CH.new_version_id.is_(None))):
         out.setdefault(c.page_id, []).append(c)
     return out
 
 
-def _gone_times(checks: list[_Check], changes: list[Change]) -> list[datetime]:
+def _gone_times(checks: list[_Check], changes: list[Row[Any]]) -> list[datetime]:
     """When the page's 页面已删除 were recorded, on the timeline's clock."""
     starts = [c[0] for c in checks]
     return [_event_time(c, starts) for c in changes]
@@ -560,7 +559,7 @@ def _from_fetch(fetched: datetime, spans: list[tuple[datetime, datetime]]
 _OWN_CHECK = frozenset({"gone", "restored", "moved"})
 
 
-def _event_time(change: Change, starts: list[datetime]) -> datetime:
+def _event_time(change: Row[Any], starts: list[datetime]) -> datetime:
     """When a versionless change happened, on the timeline's clock: the start of the
     page's check that wrote it, as every check and version is stamped (its fetch),
     not ``created_at``, the commit after the fetch — else 页面已恢复 reads a second
@@ -621,93 +620,93 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def source_row(s: Session, name_or_url: str) -> SourceRow:
-    src = s.exec(select(SourceRow).where(SourceRow.name == name_or_url)).first()
-    src = src or s.exec(select(SourceRow).where(SourceRow.url == name_or_url)).first()
+def source_row(s: Connection, name_or_url: str) -> Row[Any]:
+    src = s.execute(select(tables.sources).where(_S.name == name_or_url)).first()
+    src = src or s.execute(select(tables.sources).where(_S.url == name_or_url)).first()
     if src is None:
         raise KeyError(f"no source {name_or_url!r}")
     return src
 
 
-def tagged_ids(s: Session, tag: str) -> list[int]:
+def tagged_ids(s: Connection, tag: str) -> list[int]:
     # Tags are a JSON list: filtered here, portable across SQLite and PostgreSQL, and
     # cheap (one row per source).
-    return [sid or 0 for sid, tags in s.exec(select(SourceRow.id, SourceRow.tags))
+    return [sid or 0 for sid, tags in s.execute(select(_S.id, _S.tags))
             if tag in tags]
 
 
-def _main_pages(s: Session, source_ids: list[int]) -> dict[int, Page]:
+def _main_pages(s: Connection, source_ids: list[int]) -> dict[int, Row[Any]]:
     """The main page of each source: its first ``kind == "page"`` row, else its first."""
-    out: dict[int, Page] = {}
-    rows = s.exec(select(Page).where(col(Page.source_id).in_(source_ids))
-                  .order_by(col(Page.kind) != "page", col(Page.id))).all()
+    out: dict[int, Row[Any]] = {}
+    rows = s.execute(select(tables.pages).where(_P.source_id.in_(source_ids))
+                     .order_by(_P.kind != "page", _P.id)).all()
     for p in rows:
         out.setdefault(p.source_id, p)
     return out
 
 
-def _last_checks(s: Session, page_ids: list[int]) -> dict[int, Check]:
-    newest = (select(func.max(Check.id)).where(col(Check.page_id).in_(page_ids))
-              .group_by(col(Check.page_id)))
-    rows = s.exec(select(Check).where(col(Check.id).in_(newest))).all()
+def _last_checks(s: Connection, page_ids: list[int]) -> dict[int, Row[Any]]:
+    newest = (select(func.max(_CK.id)).where(_CK.page_id.in_(page_ids))
+              .group_by(_CK.page_id))
+    rows = s.execute(select(tables.checks).where(_CK.id.in_(newest))).all()
     return {c.page_id: c for c in rows}
 
 
-def _last_change_kinds(s: Session, page_ids: list[int]) -> dict[int, str]:
-    newest = (select(func.max(Change.id)).where(col(Change.page_id).in_(page_ids))
-              .group_by(col(Change.page_id)))
-    rows = s.exec(select(Change.page_id, Change.kind).where(col(Change.id).in_(newest))).all()
+def _last_change_kinds(s: Connection, page_ids: list[int]) -> dict[int, str]:
+    newest = (select(func.max(_CH.id)).where(_CH.page_id.in_(page_ids))
+              .group_by(_CH.page_id))
+    rows = s.execute(select(_CH.page_id, _CH.kind).where(_CH.id.in_(newest))).all()
     return dict(rows)
 
 
-def _version_counts(s: Session, page_ids: list[int]) -> dict[int, int]:
-    rows = s.exec(select(Version.page_id, func.count()).where(col(Version.page_id).in_(page_ids))
-                  .group_by(col(Version.page_id))).all()
+def _version_counts(s: Connection, page_ids: list[int]) -> dict[int, int]:
+    rows = s.execute(select(_V.page_id, func.count()).where(_V.page_id.in_(page_ids))
+                     .group_by(_V.page_id)).all()
     return {pid: int(n) for pid, n in rows}
 
 
-def _titles(s: Session, version_ids: Sequence[int | None]) -> dict[int, str]:
+def _titles(s: Connection, version_ids: Sequence[int | None]) -> dict[int, str]:
     ids = [v for v in version_ids if v]
     if not ids:
         return {}
-    return {vid or 0: t for vid, t in s.exec(select(Version.id, Version.title)
-                                              .where(col(Version.id).in_(ids)))}
+    return {vid or 0: t for vid, t in s.execute(select(_V.id, _V.title)
+                                                .where(_V.id.in_(ids)))}
 
 
-def _change_kinds(s: Session, version_ids: Sequence[int]) -> dict[int, list[str]]:
+def _change_kinds(s: Connection, version_ids: Sequence[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
-    for vid, kind in s.exec(select(Change.new_version_id, Change.kind)
-                            .where(col(Change.new_version_id).in_(version_ids))
-                            .order_by(col(Change.id))):
+    for vid, kind in s.execute(select(_CH.new_version_id, _CH.kind)
+                               .where(_CH.new_version_id.in_(version_ids))
+                               .order_by(_CH.id)):
         out.setdefault(vid or 0, []).append(kind)
     return out
 
 
-def _previous_hashes(s: Session, versions: Sequence[Version]) -> dict[int, str]:
+def _previous_hashes(s: Connection, versions: Sequence[Row[Any]]) -> dict[int, str]:
     """The record hash each version chains to: its page's previous version's."""
     pages = {v.page_id for v in versions}
     numbers = {v.number - 1 for v in versions if v.number > 1}
     if not numbers:
         return {}
-    found = {(pid, n): h for pid, n, h in s.exec(
-        select(Version.page_id, Version.number, Version.record_hash)
-        .where(col(Version.page_id).in_(pages), col(Version.number).in_(numbers)))}
+    found = {(pid, n): h for pid, n, h in s.execute(
+        select(_V.page_id, _V.number, _V.record_hash)
+        .where(_V.page_id.in_(pages), _V.number.in_(numbers)))}
     return {v.id or 0: found.get((v.page_id, v.number - 1), "") for v in versions}
 
 
-def _version_ids(s: Session, source: str | None, since: datetime | None,
+def _version_ids(s: Connection, source: str | None, since: datetime | None,
                  until: datetime | None) -> list[int]:
-    stmt = select(Version.id).join(Page, col(Page.id) == Version.page_id)
+    stmt = select(_V.id).join(tables.pages, _P.id == _V.page_id)
     if source:
-        stmt = stmt.where(Page.source_id == source_row(s, source).id)
+        stmt = stmt.where(_P.source_id == source_row(s, source).id)
     if since:
-        stmt = stmt.where(Version.fetched_at >= since)
+        stmt = stmt.where(_V.fetched_at >= since)
     if until:
-        stmt = stmt.where(Version.fetched_at <= until)
-    return [vid or 0 for vid in s.exec(stmt.order_by(col(Version.fetched_at), col(Version.id)))]
+        stmt = stmt.where(_V.fetched_at <= until)
+    return [vid or 0 for vid in s.execute(stmt.order_by(_V.fetched_at, _V.id)).scalars()]
 
 
-def _summary(src: SourceRow, page: Page | None, checks: dict[int, Check],
+def _summary(src: Row[Any], page: Row[Any] | None, checks: dict[int, Row[Any]],
              kinds: dict[int, str], counts: dict[int, int],
              titles: dict[int, str]) -> SourceSummary:
     pid = page.id if page else None
@@ -725,17 +724,17 @@ def _summary(src: SourceRow, page: Page | None, checks: dict[int, Check],
         last_change_kind=kinds.get(pid or 0), paused=src.config.get("enabled") is False)
 
 
-def _newest_first(p: Page) -> tuple[tuple[int, ...], int]:
-    date = documents.sortable_date(p.list_date or "") or ()
+def _newest_first(p: Row[Any]) -> tuple[tuple[int, ...], int]:
+    date = sortable_date(p.list_date or "") or ()
     return tuple(-x for x in date), -(p.id or 0)
 
 
-def _listed_pages(s: Session, src: SourceRow, rows: Sequence[Page]) -> list[PageInfo]:
+def _listed_pages(s: Connection, src: Row[Any], rows: Sequence[Row[Any]]) -> list[PageInfo]:
     """``PageInfo`` of a source's pages.  A document another listing found first (a
     ``reference`` row) stands as that document (its page, versions and status: one
     history) with this listing's title, date and listed state; every document names the
     listings that list it."""
-    owners = {p.id: p for p in s.exec(select(Page).where(col(Page.id).in_(
+    owners = {p.id: p for p in s.execute(select(tables.pages).where(_P.id.in_(
         [r.same_as for r in rows if r.kind == "reference"])))}
     shown = [(owners.get(r.same_as, r) if r.kind == "reference" else r, r) for r in rows]
     counts = _version_counts(s, [p.id or 0 for p, _ in shown])
@@ -747,18 +746,18 @@ def _listed_pages(s: Session, src: SourceRow, rows: Sequence[Page]) -> list[Page
             for p, r in shown]
 
 
-def _listings(s: Session, docs: Sequence[Page]) -> dict[int, list[str]]:
+def _listings(s: Connection, docs: Sequence[Row[Any]]) -> dict[int, list[str]]:
     """Document page id → the names of the listings that list it, its own first.  A
     listing removed from the file is not named (it lists nothing any more), though the
     page's own listing is, removed or not (its history is shown under that name)."""
     if not docs:
         return {}
     ids = [p.id or 0 for p in docs]
-    rows = s.exec(select(Page.id, Page.same_as, SourceRow.name)
-                  .join(SourceRow, col(SourceRow.id) == col(Page.source_id))
-                  .where(or_(col(Page.id).in_(ids), and_(col(Page.same_as).in_(ids),
-                                                          col(SourceRow.active).is_(True))))
-                  .order_by(col(Page.same_as).is_not(None), col(Page.id)))
+    rows = s.execute(select(_P.id, _P.same_as, _S.name)
+                     .join(tables.sources, _S.id == _P.source_id)
+                     .where(or_(_P.id.in_(ids), and_(_P.same_as.in_(ids),
+                                                     _S.active.is_(True))))
+                     .order_by(_P.same_as.is_not(None), _P.id))
     out: dict[int, list[str]] = {}
     for page_id, same_as, name in rows:
         names = out.setdefault(same_as or page_id or 0, [])
@@ -767,7 +766,7 @@ def _listings(s: Session, docs: Sequence[Page]) -> dict[int, list[str]]:
     return out
 
 
-def _page_info(p: Page, src: SourceRow, counts: dict[int, int],
+def _page_info(p: Row[Any], src: Row[Any], counts: dict[int, int],
                listings: list[str] | None = None) -> PageInfo:
     return PageInfo(id=p.id or 0, source=src.name, tags=list(src.tags), url=p.url,
                     kind=p.kind, status=p.status, versions=counts.get(p.id or 0, 0),
@@ -777,7 +776,23 @@ def _page_info(p: Page, src: SourceRow, counts: dict[int, int],
                     active=src.active, listings=listings or [])
 
 
-def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) -> ChangeEntry:
+def _change_entries(s: Connection, rows: Sequence[Row[Any]]) -> list[ChangeEntry]:
+    """The changes (rows of ``changes``) with their pages, sources and titles."""
+    pages, srcs = _pages_and_sources(s, {c.page_id for c in rows})
+    titles = _titles(s, [c.new_version_id or c.old_version_id for c in rows])
+    return [_change_entry(c, pages[c.page_id], srcs[pages[c.page_id].source_id], titles)
+            for c in rows]
+
+
+def _pages_and_sources(s: Connection, page_ids: set[int]
+                       ) -> tuple[dict[int, Row[Any]], dict[int, Row[Any]]]:
+    """The pages by id, and their sources by id."""
+    pages = {p.id: p for p in s.execute(select(tables.pages).where(_P.id.in_(page_ids)))}
+    ids = {p.source_id for p in pages.values()}
+    return pages, {r.id: r for r in s.execute(select(tables.sources).where(_S.id.in_(ids)))}
+
+
+def _change_entry(c: Row[Any], p: Row[Any], src: Row[Any], titles: dict[int, str]) -> ChangeEntry:
     title = titles.get(c.new_version_id or c.old_version_id or 0, "")
     return ChangeEntry(id=c.id or 0, kind=c.kind, summary=c.summary, stats=dict(c.stats),
                        created_at=c.created_at, source=src.name, tags=list(src.tags),
@@ -785,7 +800,7 @@ def _change_entry(c: Change, p: Page, src: SourceRow, titles: dict[int, str]) ->
                        old_version_id=c.old_version_id, new_version_id=c.new_version_id)
 
 
-def _archived(v: Version, page: Page, src: SourceRow, text: str, raw: bytes,
+def _archived(v: Row[Any], page: Row[Any], src: Row[Any], text: str, raw: bytes,
               kinds: list[str]) -> ArchivedVersion:
     return ArchivedVersion(
         id=v.id or 0, source=src.name, page_id=page.id or 0, page_url=page.url,

@@ -45,14 +45,13 @@ version and its documents never disagree (a crash between the two is impossible)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, or_, select
 
-from monitor.types import ChangeKind, Document
+from monitor.types import ChangeKind, Document, sortable_date
 from storage.models import Change, Page, SourceRow
 from storage.records import DocumentSync
 
@@ -142,12 +141,6 @@ def _within(page: Page, complete: bool, cutoff: tuple[int, ...] | None) -> bool:
 def _oldest(docs: Sequence[Document]) -> tuple[int, ...] | None:
     dates = [d for d in (sortable_date(doc.date) for doc in docs) if d is not None]
     return min(dates) if dates else None
-
-
-def sortable_date(date: str) -> tuple[int, ...] | None:
-    """2021-06-24, 2021/6/24, 2021年6月24日 → (2021, 6, 24); None if not a date."""
-    parts = tuple(int(x) for x in re.findall(r"\d+", date))
-    return parts[:3] if len(parts) >= 3 and parts[0] > 1900 else None
 
 
 def _new(s: Session, listing: Page, doc: Document, *, announce: bool,

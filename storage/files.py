@@ -1,25 +1,29 @@
 """Attachment files, stored once by SHA-256 (``files``; see ``storage.models``).
 
-Only ``Store`` calls this module, inside its sessions.  Two checks storing the same new
-file at once (two pages linking one PDF, on two replicas) both insert it: the second
-insert does nothing (``ON CONFLICT DO NOTHING`` on both databases), so a file is one row
-whoever wins.
+Only ``Store`` calls this module, inside its sessions or connections (Core statements:
+``monitor show`` reads a version's files without the ORM).  Two checks storing the same
+new file at once (two pages linking one PDF, on two replicas) both insert it: the
+second insert does nothing (``ON CONFLICT DO NOTHING`` on both databases), so a file is
+one row whoever wins.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row, select
 from sqlalchemy import text as sql
-from sqlmodel import Session, col, select
 
 from monitor.types import AttachmentFile
 from storage import rawcodec
-from storage.models import FileRow, utcnow
 from storage.records import StoredFile
 from storage.search_files import folded
+from storage.tables import files as _files
+from storage.tables import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def add(s: Session | Connection, files: Iterable[AttachmentFile]) -> None:
@@ -27,7 +31,7 @@ def add(s: Session | Connection, files: Iterable[AttachmentFile]) -> None:
     files = [f for f in files if f.body and f.sha256]
     if not files:  # a 304 or a failed fetch: stored already, or not at all
         return
-    s = s.connection() if isinstance(s, Session) else s
+    s = s if isinstance(s, Connection) else s.connection()
     # here: the PostgreSQL dialect's modules cost 50 ms to import on a SQLite database
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -38,23 +42,24 @@ def add(s: Session | Connection, files: Iterable[AttachmentFile]) -> None:
                   "body": rawcodec.compress(f.body), "text": f.text, "title": f.title,
                   "status": f.status, "reason": f.reason, "pages": f.pages,
                   "first_seen": utcnow()}
-        stmt = insert(FileRow).values(**values).on_conflict_do_nothing(
+        stmt = insert(_files).values(**values).on_conflict_do_nothing(
             index_elements=["sha256"])
         if not sqlite_db:
             s.execute(stmt)  # PostgreSQL folds into files.folded by itself
             continue
-        new = s.execute(stmt.returning(FileRow.id)).first()
+        new = s.execute(stmt.returning(_files.c.id)).first()
         if new is not None:  # SQLite: the folded form into files_fts (search_files.py)
             s.execute(sql("INSERT INTO files_fts(rowid, folded) VALUES (:id, :folded)"),
                       {"id": new[0], "folded": folded(f.title, f.text)})
 
 
-def infos(s: Session, shas: Iterable[str], *, body: bool = False) -> dict[str, StoredFile]:
+def infos(s: Session | Connection, shas: Iterable[str], *, body: bool = False
+          ) -> dict[str, StoredFile]:
     """The stored files of these hashes (their bytes too with ``body``), by hash."""
     wanted = sorted({sha for sha in shas if sha})
     if not wanted:
         return {}
-    rows = s.exec(select(FileRow).where(col(FileRow.sha256).in_(wanted))).all()
+    rows = s.execute(select(_files).where(_files.c.sha256.in_(wanted))).all()
     return {r.sha256: _stored(r, body) for r in rows}
 
 
@@ -70,7 +75,7 @@ def listed(entries: Sequence[Mapping[str, Any]],
     return out
 
 
-def _stored(r: FileRow, body: bool) -> StoredFile:
+def _stored(r: Row[Any], body: bool) -> StoredFile:
     return StoredFile(sha256=r.sha256, size=r.size, format=r.format, text=r.text,
                       title=r.title, status=r.status, reason=r.reason, pages=r.pages,
                       first_seen=r.first_seen,

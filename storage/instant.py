@@ -10,7 +10,7 @@ answers without SQLAlchemy) and ``storage.records`` need only these two names.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 
 def canonical_time(at: datetime) -> str:
@@ -24,21 +24,23 @@ def canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def __getattr__(name: str) -> Any:
-    """``Instant``: a datetime field of what the API returns, serialized in JSON as
-    ``canonical_time`` (pydantic would write ``…Z`` and drop zero microseconds).  Made
-    on first use: it needs pydantic, which ``canonical_time`` and ``utcnow`` do not
-    (``monitor status`` imports this module and no pydantic, ~20 ms)."""
-    if name != "Instant":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from typing import Annotated
+class _CanonicalInJson:
+    """pydantic's ``PlainSerializer(canonical_time, return_type=str, when_used="json")``,
+    made when pydantic asks for a schema (the web API), not on import: the dataclasses
+    whose fields are ``Instant`` (``storage.records``, ``storage.archive``) are read by
+    ``monitor show``, ``history``, ``diff``, ``export`` and ``search``, which, like
+    ``monitor status``, import no pydantic when the settings come from the cache."""
 
-    from pydantic import PlainSerializer
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic import PlainSerializer
 
-    instant = Annotated[datetime, PlainSerializer(canonical_time, return_type=str,
-                                                  when_used="json")]
-    globals()["Instant"] = instant
-    return instant
+        serializer = PlainSerializer(canonical_time, return_type=str, when_used="json")
+        return serializer.__get_pydantic_core_schema__(source, handler)
+
+
+# A datetime field of what the API returns, serialized in JSON as ``canonical_time``
+# (pydantic would write ``…Z`` and drop zero microseconds).
+Instant = Annotated[datetime, _CanonicalInJson()]
 
 
 def utcnow() -> datetime:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     LargeBinary,
+    Row,
     String,
     and_,
     bindparam,
@@ -59,7 +60,7 @@ from storage.turns import WriterTurns
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from storage.models import Change, Page, SourceRow, Version
+    from storage.models import Page, SourceRow
 
 HASH_HISTORY = 4
 CHANGES_LOCK = 0x6368616E676573  # "changes": see Store._changes_in_id_order
@@ -205,7 +206,7 @@ def _load_orm() -> None:
     many hosts").  Called before the turn by ``write_session`` and, for a record with a
     version, by ``commit_checks`` (``Store._ready``); an unchanged pass imports none of
     it."""
-    from storage import files  # noqa: F401  (imports sqlmodel and storage.models)
+    from storage import files, models  # noqa: F401  (models: SQLModel and the ORM)
 
 
 def _raw_row(c: Connection, version_id: int) -> Any:
@@ -953,62 +954,50 @@ class Store:
 
     # --- reading -------------------------------------------------------------------
 
-    def resolve_page(self, name_or_url: str) -> tuple[SourceRow, Page]:
-        """A source's main page by source name, or any page by URL."""
-        from sqlmodel import col, select
-
-        from storage.models import Page, SourceRow
-
-        with self.session() as s:
-            src = s.exec(select(SourceRow).where(SourceRow.name == name_or_url)).first()
+    def resolve_page(self, name_or_url: str) -> tuple[Row[Any], Row[Any]]:
+        """A source's main page by source name, or any page by URL (rows of ``sources``
+        and ``pages``: the read commands import no ORM, ``storage.archive``)."""
+        with self.reading() as c:
+            src = c.execute(sa_select(sources).where(S.name == name_or_url)).first()
             if src is not None:
-                page = s.exec(select(Page).where(Page.source_id == src.id)
-                              .order_by(col(Page.id))).first()
+                page = c.execute(sa_select(pages).where(P.source_id == src.id)
+                                 .order_by(P.id)).first()
                 if page is not None:
                     return src, page
             # a document two listings list: its page, not the other's reference to it;
             # one a listing took over from a removed one: the page checked now
-            page = s.exec(select(Page).join(SourceRow, col(SourceRow.id) == Page.source_id)
-                          .where(Page.url == name_or_url)
-                          .order_by(col(SourceRow.active).desc(),
-                                    col(Page.kind) == "reference", col(Page.id))).first()
+            page = c.execute(sa_select(pages).join(sources, S.id == P.source_id)
+                             .where(P.url == name_or_url)
+                             .order_by(S.active.desc(), P.kind == "reference", P.id)).first()
             if page is not None:
-                return s.get(SourceRow, page.source_id), page  # type: ignore[return-value]
+                return c.execute(sa_select(sources).where(S.id == page.source_id)).one(), page
         raise KeyError(name_or_url)
 
     def history(self, name_or_url: str) -> list[VersionInfo]:
-        from sqlalchemy.orm import defer
-        from sqlmodel import col, select
-
-        from storage.models import Change, Version
-
         src, page = self.resolve_page(name_or_url)
-        with self.session() as s:
-            versions = s.exec(select(Version).options(defer(Version.raw_body))  # type: ignore[arg-type]
-                              .where(Version.page_id == page.id)
-                              .order_by(col(Version.id))).all()
-            changes = {c.new_version_id: c for c in s.exec(
-                select(Change).where(Change.page_id == page.id).order_by(col(Change.id)))}
-            return [_info(v, src.name, changes.get(v.id)) for v in versions]
+        with self.reading() as c:
+            found = c.execute(sa_select(*_INFO).where(V.page_id == page.id)
+                              .order_by(V.id)).all()
+            by_version = {ch.new_version_id: ch for ch in c.execute(
+                sa_select(changes.c.new_version_id, changes.c.kind, changes.c.summary)
+                .where(changes.c.page_id == page.id).order_by(changes.c.id))}
+            return [_info(v, src.name, by_version.get(v.id)) for v in found]
 
     def version(self, version_id: int) -> VersionFull:
-        from sqlmodel import select
-
         from storage import files, verify
-        from storage.models import Page, SourceRow, Version
 
-        with self.session() as s:
-            v = s.get(Version, version_id)
+        with self.reading() as c:
+            v = c.execute(sa_select(versions).where(V.id == version_id)).first()
             if v is None:
                 raise KeyError(version_id)
-            page = s.get(Page, v.page_id)
-            src = s.get(SourceRow, page.source_id) if page else None
+            src = c.execute(sa_select(S.name).join(pages, P.source_id == S.id)
+                            .where(P.id == v.page_id)).scalar()
             entries = v.attachments or []
-            stored = files.infos(s, (str(a.get("sha256") or "") for a in entries))
-            text = paragraphs.text_of(s, v.id or 0, v.line_ids)
-            previous = s.exec(select(Version.record_hash).where(
-                Version.page_id == v.page_id, Version.number == v.number - 1)).first()
-            full = _full(v, text, src.name if src else "", files.listed(entries, stored))
+            stored = files.infos(c, (str(a.get("sha256") or "") for a in entries))
+            text = paragraphs.text_of(c, v.id or 0, v.line_ids)
+            previous = c.execute(sa_select(V.record_hash).where(
+                V.page_id == v.page_id, V.number == v.number - 1)).scalar()
+            full = _full(v, text, src or "", files.listed(entries, stored))
             scheme = verify.record_scheme(
                 v.record_hash, title=v.title, attachments=entries, url=v.url,
                 number=v.number, fetched_at=v.fetched_at, raw_sha256=v.raw_sha256,
@@ -1032,15 +1021,10 @@ class Store:
 
     def version_at(self, name_or_url: str, at: datetime) -> VersionFull:
         """The version that was current at ``at`` (the last one fetched at or before)."""
-        from sqlmodel import col, select
-
-        from storage.models import Version
-
         _, page = self.resolve_page(name_or_url)
-        with self.session() as s:
-            vid = s.exec(select(Version.id).where(Version.page_id == page.id,
-                                                  Version.fetched_at <= at)
-                         .order_by(col(Version.fetched_at).desc(), col(Version.id).desc())).first()
+        with self.reading() as c:
+            vid = c.execute(sa_select(V.id).where(V.page_id == page.id, V.fetched_at <= at)
+                            .order_by(V.fetched_at.desc(), V.id.desc())).scalar()
         if vid is None:
             raise KeyError(f"{name_or_url} had no version at {at.isoformat()}")
         return self.version(vid)
@@ -1054,14 +1038,9 @@ class Store:
     def texts(self, version_ids: Sequence[int]) -> dict[int, str]:
         """The extracted text of many versions at once, by id (``monitor verify``): the
         same text ``version()`` gives, for when one query a version is too slow."""
-        from sqlmodel import col, select
-
-        from storage.models import Version
-
-        with self.session() as s:
-            rows = s.exec(select(Version.id, Version.line_ids)
-                          .where(col(Version.id).in_(version_ids))).all()
-            return paragraphs.texts_of(s, [(vid or 0, blob) for vid, blob in rows])
+        with self.reading() as c:
+            rows = c.execute(sa_select(V.id, V.line_ids).where(V.id.in_(version_ids))).all()
+            return paragraphs.texts_of(c, [(vid or 0, blob) for vid, blob in rows])
 
     def raw_body(self, version_id: int) -> bytes:
         with self._translated(), self.engine.connect() as c:
@@ -1074,8 +1053,8 @@ class Store:
         """A stored attachment file by its SHA-256 (with its original bytes)."""
         from storage import files
 
-        with self.session() as s:
-            found = files.infos(s, [sha256], body=body)
+        with self.reading() as c:
+            found = files.infos(c, [sha256], body=body)
         if sha256 not in found:
             raise KeyError(sha256)
         return found[sha256]
@@ -1084,8 +1063,8 @@ class Store:
         """Stored attachment files by SHA-256, without their bytes; unknown ones left out."""
         from storage import files
 
-        with self.session() as s:
-            return files.infos(s, shas)
+        with self.reading() as c:
+            return files.infos(c, shas)
 
     def _last_version(self, row: Any) -> LastVersion:
         vid, chash, title, meta, raw_sha, at, url, attachments, lines = row
@@ -1234,7 +1213,12 @@ def _utc(at: datetime) -> datetime:
 
 
 
-def _info(v: Version, source: str, change: Change | None) -> VersionInfo:
+# What ``Store.history`` reads of each version (not its bodies).
+_INFO = (V.id, V.page_id, V.url, V.fetched_at, V.content_hash, V.title, V.text_len,
+         V.raw_size, V.number)
+
+
+def _info(v: Row[Any], source: str, change: Row[Any] | None) -> VersionInfo:
     return VersionInfo(id=v.id or 0, page_id=v.page_id, source=source, url=v.url,
                        fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,
                        size=v.text_len, raw_size=v.raw_size,
@@ -1243,7 +1227,7 @@ def _info(v: Version, source: str, change: Change | None) -> VersionInfo:
                        number=v.number)
 
 
-def _full(v: Version, text: str, source: str, attachments: list[dict[str, Any]]
+def _full(v: Row[Any], text: str, source: str, attachments: list[dict[str, Any]]
           ) -> VersionFull:
     return VersionFull(id=v.id or 0, page_id=v.page_id, source=source, url=v.url,
                        fetched_at=v.fetched_at, content_hash=v.content_hash, title=v.title,

@@ -65,18 +65,21 @@ from sqlalchemy import (
     func,
     literal,
     or_,
+    select,
     table,
     text,
 )
-from sqlmodel import col, select
 
 from monitor.errors import BadInputError
 from monitor.userinput import check_text
-from storage import paragraphs, search_files, search_walk, spans
+from storage import paragraphs, search_files, search_walk, spans, tables
 from storage.archive import source_row, tagged_ids
 from storage.fold import MAPPING, SEP, fold, fold_map, trim
-from storage.models import Page, Paragraph, ParagraphSpan, SourceRow, Version
 from storage.repository import Store
+
+# The tables searched, as Core (``storage.tables``): no ORM is imported by a search.
+_S, _P, _V = tables.sources.c, tables.pages.c, tables.versions.c
+_PA, _SP = tables.paragraphs.c, tables.paragraph_spans.c
 
 TRIGRAM = 3
 BIGRAM = 2
@@ -199,7 +202,7 @@ class Search:
         if field:
             check_text(field, "the field")
         sqlite = self.store.is_sqlite
-        with self.store.session() as s:
+        with self.store.reading() as s:
             pages = _page_filters(s, source, tag)
             found: list[tuple[int, int, set[str]]] = []
             matched: list[dict[int, tuple[int, str]]] = []
@@ -271,8 +274,8 @@ class Search:
 
 
 def _rows(s: Any, stmt: Any) -> Any:
-    """Plain rows, without the ORM's per-row work (thousands of rows on a broad query)."""
-    return s.connection().execute(stmt)
+    """Plain rows: Core, no ORM's per-row work (thousands of rows on a broad query)."""
+    return s.execute(stmt)
 
 
 def _raw(s: Any, stmt: Any) -> list[tuple[Any, ...]]:
@@ -323,8 +326,8 @@ def _newest_first(s: Any, items: list[tuple[int, int, Any]]
     wanted = sorted({vid for vid, _, f in items if f is None})
     at: dict[int, datetime] = {}
     for i in range(0, len(wanted), paragraphs.CHUNK):
-        at.update(_rows(s, select(Version.id, Version.fetched_at)
-                         .where(col(Version.id).in_(wanted[i:i + paragraphs.CHUNK]))).all())
+        at.update(_rows(s, select(_V.id, _V.fetched_at)
+                        .where(_V.id.in_(wanted[i:i + paragraphs.CHUNK]))).all())
     out = [(f[0][5] if f is not None else at[vid], vid, page, f) for vid, page, f in items]
     out.sort(key=lambda x: (x[0], x[1]), reverse=True)
     return out
@@ -341,9 +344,9 @@ def _method(terms: list[str], sqlite: bool) -> str:
 def _page_filters(s: Any, source: str | None, tag: str | None) -> list[ColumnElement[Any]]:
     out: list[ColumnElement[Any]] = []
     if source:
-        out.append(col(Page.source_id) == source_row(s, source).id)
+        out.append(_P.source_id == source_row(s, source).id)
     if tag:
-        out.append(col(Page.source_id).in_(tagged_ids(s, tag)))
+        out.append(_P.source_id.in_(tagged_ids(s, tag)))
     return out
 
 
@@ -358,20 +361,20 @@ def _matching(term: str, pages: list[ColumnElement[Any]], sqlite: bool,
         # the index lists the paragraphs holding every pair of the term (SQLite: its
         # trigrams); without positions, so those of three or more characters are checked
         # on the folded text here; a pair is in the folded text or not
-        cond = (col(Paragraph.id).in_(_sqlite_index(folded)) if sqlite
+        cond = (_PA.id.in_(_sqlite_index(folded)) if sqlite
                 else _postgres_pairs(folded))
         check = len(folded) >= TRIGRAM
     else:  # a term that folds to one character (a scan, so not folded), or to none
         cond = _as_typed(term, sqlite)
     # a folded term is its own fold, so where it is in the text as it stands it is in
     # the fold too: the text comes back (to be folded and checked) only where it is not
-    body = case((_position(Paragraph.text, folded, sqlite) > 0, literal(None)),
-                else_=Paragraph.text) if check else literal(None)
-    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(cond)
+    body = case((_position(_PA.text, folded, sqlite) > 0, literal(None)),
+                else_=_PA.text) if check else literal(None)
+    stmt = select(_PA.id, _PA.page_id, _PA.field, body).where(cond)
     if field:
-        stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
+        stmt = stmt.where(_PA.field == (paragraphs.BODY if field == "text" else field))
     if pages:
-        stmt = stmt.join(Page, col(Page.id) == Paragraph.page_id).where(and_(*pages))
+        stmt = stmt.join(tables.pages, _P.id == _PA.page_id).where(and_(*pages))
     return stmt
 
 
@@ -397,15 +400,15 @@ def _runs(s: Any, ids: list[int]) -> list[tuple[int, int, int | None]]:
     """``(paragraph id, first, last)`` of the runs of versions listing these paragraphs,
     by their primary key (a join let PostgreSQL hash the whole span table)."""
     sqlite = search_walk.sqlite_(s)
-    return s.connection().execute(_span_runs(sqlite), {  # type: ignore[no-any-return]
+    return s.execute(_span_runs(sqlite), {  # type: ignore[no-any-return]
         "ids": search_walk.id_values(ids, sqlite)}).cursor.fetchall()
 
 
 @cache
 def _span_runs(sqlite: bool) -> Any:
-    return select(ParagraphSpan.paragraph_id, ParagraphSpan.first_number,
-                  ParagraphSpan.last_number).where(
-        search_walk.ids_in(col(ParagraphSpan.paragraph_id), "ids", sqlite))
+    return select(_SP.paragraph_id, _SP.first_number,
+                  _SP.last_number).where(
+        search_walk.ids_in(_SP.paragraph_id, "ids", sqlite))
 
 
 def _sqlite_index(folded: str) -> Any:
@@ -428,7 +431,7 @@ def _listed_many(s: Any, term: str, sqlite: bool, cap: int) -> bool | None:
     if len(folded) < BIGRAM:
         return None
     ids = (_sqlite_index(folded) if sqlite
-           else select(Paragraph.id).where(_postgres_pairs(folded)))
+           else select(_PA.id).where(_postgres_pairs(folded)))
     count = select(func.count()).select_from(ids.limit(cap + 1).subquery())
     return bool(_rows(s, count).scalar_one() > cap)
 
@@ -458,8 +461,8 @@ def _as_typed(term: str, sqlite: bool) -> ColumnElement[Any]:
     test when it has no cased letter (Chinese), several times cheaper than ``ILIKE``,
     which lower-cases every text it scans."""
     if term.lower() == term.upper():
-        return _position(Paragraph.text, term, sqlite) > 0
-    return col(Paragraph.text).ilike(_pattern(term), escape="\\")
+        return _position(_PA.text, term, sqlite) > 0
+    return _PA.text.ilike(_pattern(term), escape="\\")
 
 
 def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> Any:
@@ -473,16 +476,16 @@ def _on_pages(term: str, pages: list[int], sqlite: bool, field: str | None) -> A
     if len(folded) < BIGRAM:
         cond = _as_typed(term, sqlite)
     else:
-        exact = _position(Paragraph.text, folded, sqlite) > 0
+        exact = _position(_PA.text, folded, sqlite) > 0
         fixed = [c for c in dict.fromkeys(folded) if c not in MAPPING and c not in _TARGETS]
-        cond = or_(exact, and_(*(_position(Paragraph.text, c, sqlite) > 0
+        cond = or_(exact, and_(*(_position(_PA.text, c, sqlite) > 0
                                  for c in fixed[:8]))) if fixed else literal(True)
-        body = case((exact, literal(None)), else_=Paragraph.text)
-    stmt = select(Paragraph.id, Paragraph.page_id, Paragraph.field, body).where(
-        search_walk.ids_in(col(Paragraph.page_id), "pages", sqlite), cond).params(
+        body = case((exact, literal(None)), else_=_PA.text)
+    stmt = select(_PA.id, _PA.page_id, _PA.field, body).where(
+        search_walk.ids_in(_PA.page_id, "pages", sqlite), cond).params(
         pages=search_walk.id_values(pages, sqlite))
     if field:
-        stmt = stmt.where(col(Paragraph.field) == (paragraphs.BODY if field == "text" else field))
+        stmt = stmt.where(_PA.field == (paragraphs.BODY if field == "text" else field))
     return stmt
 
 
@@ -514,13 +517,13 @@ def _versions(s: Any, matched: list[dict[int, tuple[int, str]]], since: datetime
     pages = set.intersection(*({p for p, _ in m.values()} for m in matched))
     if not pages or (only is not None and not only):
         return []
-    stmt = select(Version.id, Version.page_id, Version.line_ids, Version.field_ids).where(
-        col(Version.id).in_(sorted(only)) if only is not None
-        else col(Version.page_id).in_(sorted(pages)))
+    stmt = select(_V.id, _V.page_id, _V.line_ids, _V.field_ids).where(
+        _V.id.in_(sorted(only)) if only is not None
+        else _V.page_id.in_(sorted(pages)))
     if since:
-        stmt = stmt.where(col(Version.fetched_at) >= since)
+        stmt = stmt.where(_V.fetched_at >= since)
     if until:
-        stmt = stmt.where(col(Version.fetched_at) <= until)
+        stmt = stmt.where(_V.fetched_at <= until)
     # per page, each term's matching paragraph ids sorted: a version's runs of ids are
     # tested against them by bisection, without expanding its list
     wanted = [_by_page(m) for m in matched]
@@ -562,22 +565,22 @@ def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None
              until: datetime | None) -> list[ColumnElement[Any]]:
     out = _page_filters(s, source, tag)
     if since:
-        out.append(col(Version.fetched_at) >= since)
+        out.append(_V.fetched_at >= since)
     if until:
-        out.append(col(Version.fetched_at) <= until)
+        out.append(_V.fetched_at <= until)
     return out
 
 
 def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int, set[str]],
           terms: list[str], earlier: dict[int, int], hit_ids: set[int]) -> list[SearchHit]:
     ids = [vid for _, vid, _, f in window if f is None]
-    rows = {r[0]: r for r in s.exec(
-        select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
-               Version.fetched_at, Version.title, Version.line_ids, Version.meta,
-               Version.number)
-        .join(Page, col(Page.id) == Version.page_id)
-        .join(SourceRow, col(SourceRow.id) == Page.source_id)
-        .where(col(Version.id).in_(ids)))} if ids else {}
+    rows = {r[0]: r for r in s.execute(
+        select(_V.id, _V.page_id, _S.name, _V.url, _P.url,
+               _V.fetched_at, _V.title, _V.line_ids, _V.meta,
+               _V.number)
+        .join(tables.pages, _P.id == _V.page_id)
+        .join(tables.sources, _S.id == _P.source_id)
+        .where(_V.id.in_(ids)))} if ids else {}
     shown = _shown(s, {vid: r[7] for vid, r in rows.items()}, hit_ids, terms)
     out = []
     for _, vid, _, f in window:

@@ -21,19 +21,22 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     String,
     and_,
     cast,
     column,
     literal_column,
     or_,
+    select,
     table,
     text,
 )
-from sqlmodel import Session, col, select
 
+from storage import tables
 from storage.fold import fold
-from storage.models import FileRow, Page, SourceRow, Version
+
+_F, _P, _S, _V = tables.files.c, tables.pages.c, tables.sources.c, tables.versions.c
 
 MAX_FILES = 200  # matching files looked up per search
 TRIGRAM = 3
@@ -53,30 +56,30 @@ def file_conditions(terms: list[str], sqlite: bool) -> list[ColumnElement[Any]]:
     if long and sqlite:
         phrase = " ".join('"' + t.replace('"', '""') + '"' for t in long)
         fts = table("files_fts", column("rowid"))
-        out.insert(0, col(FileRow.id).in_(select(fts.c.rowid).where(
+        out.insert(0, _F.id.in_(select(fts.c.rowid).where(
             text("files_fts MATCH :files_query").bindparams(files_query=phrase))))
     elif long:
         out[:0] = [FOLDED.like(_pattern(t), escape="\\") for t in long]
     return out
 
 
-def hits(s: Session, terms: list[str], filters: list[ColumnElement[Any]], *,
+def hits(s: Connection, terms: list[str], filters: list[ColumnElement[Any]], *,
          sqlite: bool) -> list[tuple[Any, dict[str, Any], str]]:
     """(version row, the attachment entry, the file's text) for every version that lists
     a file containing every term, newest first."""
-    found = s.exec(select(FileRow.sha256, FileRow.text)
-                   .where(and_(*file_conditions(terms, sqlite))).limit(MAX_FILES)).all()
+    found = s.execute(select(_F.sha256, _F.text)
+                      .where(and_(*file_conditions(terms, sqlite))).limit(MAX_FILES)).all()
     texts = {sha: body for sha, body in found}
     if not texts:
         return []
-    listed = or_(*(cast(Version.attachments, String).like(f"%{sha}%") for sha in texts))
-    rows = s.exec(
-        select(Version.id, Version.page_id, SourceRow.name, Version.url, Page.url,
-               Version.fetched_at, Version.title, Version.number, Version.attachments)
-        .join(Page, col(Page.id) == Version.page_id)
-        .join(SourceRow, col(SourceRow.id) == Page.source_id)
+    listed = or_(*(cast(_V.attachments, String).like(f"%{sha}%") for sha in texts))
+    rows = s.execute(
+        select(_V.id, _V.page_id, _S.name, _V.url, _P.url,
+               _V.fetched_at, _V.title, _V.number, _V.attachments)
+        .join(tables.pages, _P.id == _V.page_id)
+        .join(tables.sources, _S.id == _P.source_id)
         .where(and_(listed, *filters))
-        .order_by(col(Version.fetched_at).desc(), col(Version.id).desc())).all()
+        .order_by(_V.fetched_at.desc(), _V.id.desc())).all()
     out = []
     for row in rows:
         for entry in row[-1] or []:
@@ -90,5 +93,5 @@ def _pattern(term: str) -> str:
 
 
 def _like(term: str) -> ColumnElement[Any]:
-    return or_(col(FileRow.text).ilike(_pattern(term), escape="\\"),
-               col(FileRow.title).ilike(_pattern(term), escape="\\"))
+    return or_(_F.text.ilike(_pattern(term), escape="\\"),
+               _F.title.ilike(_pattern(term), escape="\\"))

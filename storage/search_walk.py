@@ -51,14 +51,15 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    select,
     text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlmodel import col, select
 
-from storage import paragraphs, spans
-from storage.models import Page, Version
+from storage import paragraphs, spans, tables
+
+_P, _V = tables.pages.c, tables.versions.c
 
 BROAD = 2000  # paragraphs listed by the index above which a term is walked, not looked up
 FIRST_PAGES = 20  # pages in the first chunk (at least those wanted)
@@ -168,21 +169,21 @@ def number_bounds(s: Any, pages: list[int], since: datetime | None,
     out: dict[int, tuple[int, int, int]] = {}
     for i in range(0, len(pages), paragraphs.CHUNK):
         chunk = pages[i:i + paragraphs.CHUNK]
-        rows = s.connection().execute(_newest(sqlite_(s), last is not None),
-                                      {"pages": id_values(chunk, sqlite_(s))}).all()
+        rows = s.execute(_newest(sqlite_(s), last is not None),
+                         {"pages": id_values(chunk, sqlite_(s))}).all()
         newest = {r[0]: r[1] for r in rows}
         if last is not None:
             last.update({p: (at, vid) for p, _, at, vid in rows})
         if since or until:
-            stmt = select(Version.page_id, func.min(Version.number),
-                          func.max(Version.number)).where(
-                ids_in(col(Version.page_id), "pages", sqlite_(s)))
+            stmt = select(_V.page_id, func.min(_V.number),
+                          func.max(_V.number)).where(
+                ids_in(_V.page_id, "pages", sqlite_(s)))
             if since:
-                stmt = stmt.where(col(Version.fetched_at) >= since)
+                stmt = stmt.where(_V.fetched_at >= since)
             if until:
-                stmt = stmt.where(col(Version.fetched_at) <= until)
-            out.update({p: (lo, hi, newest[p]) for p, lo, hi in s.connection().execute(
-                stmt.group_by(Version.page_id), {"pages": id_values(chunk, sqlite_(s))})
+                stmt = stmt.where(_V.fetched_at <= until)
+            out.update({p: (lo, hi, newest[p]) for p, lo, hi in s.execute(
+                stmt.group_by(_V.page_id), {"pages": id_values(chunk, sqlite_(s))})
                 if p in newest})
         else:
             out.update({p: (1, n, n) for p, n in newest.items()})
@@ -193,21 +194,21 @@ def _all_bounds(s: Any, filters: list[ColumnElement[Any]], since: datetime | Non
                 until: datetime | None, last: dict[int, Key]
                 ) -> dict[int, tuple[int, int, int]]:
     """``number_bounds`` of every page within the filters, in one query (no id lists)."""
-    rows = s.connection().execute(
-        select(Page.id, Version.number, when(sqlite_(s)), Version.id)
-        .join(Version, col(Version.id) == Page.last_version_id).where(*filters)).all()
+    rows = s.execute(
+        select(_P.id, _V.number, when(sqlite_(s)), _V.id)
+        .join(tables.versions, _V.id == _P.last_version_id).where(*filters)).all()
     last.update({p: (at, vid) for p, _, at, vid in rows})
     newest = {p: n for p, n, _, _ in rows}
     if not (since or until):
         return {p: (1, n, n) for p, n in newest.items()}
-    stmt = select(Version.page_id, func.min(Version.number), func.max(Version.number)).join(
-        Page, col(Page.id) == Version.page_id).where(*filters)
+    stmt = select(_V.page_id, func.min(_V.number), func.max(_V.number)).join(
+        tables.pages, _P.id == _V.page_id).where(*filters)
     if since:
-        stmt = stmt.where(col(Version.fetched_at) >= since)
+        stmt = stmt.where(_V.fetched_at >= since)
     if until:
-        stmt = stmt.where(col(Version.fetched_at) <= until)
+        stmt = stmt.where(_V.fetched_at <= until)
     return {p: (lo, hi, newest[p]) for p, lo, hi in
-            s.connection().execute(stmt.group_by(Version.page_id)) if p in newest}
+            s.execute(stmt.group_by(_V.page_id)) if p in newest}
 
 
 def versions_at(s: Any, numbers: dict[int, int]) -> dict[int, Key]:
@@ -217,7 +218,7 @@ def versions_at(s: Any, numbers: dict[int, int]) -> dict[int, Key]:
     wanted = sorted(set(numbers.values()))  # few: mostly each page's newest number
     for i in range(0, len(pages), paragraphs.CHUNK):
         sqlite = sqlite_(s)
-        rows = s.connection().execute(_at(sqlite), {
+        rows = s.execute(_at(sqlite), {
             "pages": id_values(pages[i:i + paragraphs.CHUNK], sqlite),
             "numbers": id_values(wanted, sqlite)})
         out.update({p: (at, vid) for p, n, at, vid in rows if numbers[p] == n})
@@ -225,7 +226,7 @@ def versions_at(s: Any, numbers: dict[int, int]) -> dict[int, Key]:
 
 
 def sqlite_(s: Any) -> bool:
-    return bool(s.connection().dialect.name == "sqlite")
+    return bool(s.dialect.name == "sqlite")
 
 
 def ids_in(column: Any, name: str, sqlite: bool) -> ColumnElement[Any]:
@@ -240,7 +241,7 @@ def ids_in(column: Any, name: str, sqlite: bool) -> ColumnElement[Any]:
 
 def when(sqlite: bool) -> Any:
     """``versions.fetched_at`` as the driver returns it (see ``Key``)."""
-    return type_coerce(Version.fetched_at, String if sqlite else DateTime(timezone=True))
+    return type_coerce(_V.fetched_at, String if sqlite else DateTime(timezone=True))
 
 
 def key_of(at: datetime, version_id: int, sqlite: bool) -> Key:
@@ -255,14 +256,14 @@ def id_values(ids: list[int], sqlite: bool) -> Any:
 @cache
 def _newest(sqlite: bool, keys: bool) -> Any:
     """Built once per database kind: each page's newest version number (and key)."""
-    columns = (Version.page_id, Version.number) + ((when(sqlite), Version.id)
+    columns = (_V.page_id, _V.number) + ((when(sqlite), _V.id)
                                                     if keys else ())
-    return select(*columns).join(Page, col(Page.last_version_id) == Version.id).where(
-        ids_in(col(Page.id), "pages", sqlite))
+    return select(*columns).join(tables.pages, _P.last_version_id == _V.id).where(
+        ids_in(_P.id, "pages", sqlite))
 
 
 @cache
 def _at(sqlite: bool) -> Any:
-    return select(Version.page_id, Version.number, when(sqlite), Version.id).where(
-        ids_in(col(Version.page_id), "pages", sqlite),
-        ids_in(col(Version.number), "numbers", sqlite))  # ix_versions_page_number
+    return select(_V.page_id, _V.number, when(sqlite), _V.id).where(
+        ids_in(_V.page_id, "pages", sqlite),
+        ids_in(_V.number, "numbers", sqlite))  # ix_versions_page_number

@@ -6,7 +6,11 @@ same columns.  The path an ordinary ``monitor check`` takes (``Store.sync_source
 ``page_state``, the plain commit, ``storage.schedule``'s leases) uses these tables
 alone: importing SQLModel, SQLAlchemy's ORM and the mapped models costs ~80 ms of CPU
 (a fifth of the start-up of a check of one unchanged page), and that path needs none
-of them.  The shapes, and why: ``storage.models``.
+of them.  The archive's reads use them alone too (``storage.archive``, ``storage.search``,
+``Store.resolve_page``/``history``/``version``…: ``monitor show``, ``history``, ``diff``,
+``export`` and ``search``, where importing the ORM was ~70% of the command's CPU); the
+ORM is left to the writes that build objects (a version's commit, a listing's
+documents, the alerts' outbox).  The shapes, and why: ``storage.models``.
 
 ``UTCDateTime`` is SQLModel's column type for aware datetimes (``sqlmodel.sql.sqltypes``,
 which imports SQLModel whole): aware datetimes in, UTC out, a naive one refused.

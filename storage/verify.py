@@ -50,19 +50,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import LargeBinary, Text, bindparam, cast
-from sqlmodel import Session, col, select
+from sqlalchemy import LargeBinary, Row, Text, bindparam, cast, select
 
 from monitor.errors import StorageError
-from storage import rawcodec
+from storage import rawcodec, tables
 from storage.instant import Instant, canonical_time  # noqa: F401  (re-exported)
-from storage.models import Change, Check, FileRow, Page, SourceRow, Version
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from storage.repository import Store
 
 RECORD_FORMAT = "monitor-record-1"  # versions sealed before format 2 (and migration 0007)
 RECORD_FORMAT_2 = "monitor-record-2"  # + title and the attachment list: new versions
+
+
+# The tables read, as Core (``storage.tables``): ``body_damage`` and the record hashes
+# are used by ``monitor show``/``history``/``export``, which import no ORM.
+_S, _P, _V, _F = tables.sources.c, tables.pages.c, tables.versions.c, tables.files.c
+_CK, _CH = tables.checks.c, tables.changes.c
 
 
 # --- the hashes ----------------------------------------------------------------------
@@ -125,9 +131,9 @@ def record_scheme(stored: str, *, title: str, attachments: Sequence[Mapping[str,
     return RECORD_FORMAT if stored == record_hash(**fields) else None
 
 
-_LAST_LINK = (select(Version.number, Version.record_hash)
-              .where(Version.page_id == bindparam("page_id"))
-              .order_by(col(Version.id).desc()).limit(1))
+_LAST_LINK = (select(_V.number, _V.record_hash)
+              .where(_V.page_id == bindparam("page_id"))
+              .order_by(_V.id.desc()).limit(1))
 
 
 def next_link(s: Session, page_id: int) -> tuple[int, str]:
@@ -220,10 +226,10 @@ class _Files:
         wanted = sorted(shas - set(self.state))
         for i in range(0, len(wanted), group):  # a few files' bytes in memory at once
             part = wanted[i:i + group]
-            with self.store.session() as s:
-                found = dict(s.exec(select(FileRow.sha256,
-                                           cast(col(FileRow.body), LargeBinary))
-                                    .where(col(FileRow.sha256).in_(part))).all())
+            with self.store.reading() as s:
+                found = dict(s.execute(select(_F.sha256,
+                                              cast(_F.body, LargeBinary))
+                                       .where(_F.sha256.in_(part))).all())
             for sha in part:
                 self.state[sha] = _file_problem(sha, found.get(sha))
 
@@ -240,22 +246,22 @@ def _file_problem(sha: str, body: bytes | None) -> str | None:
     return None
 
 
-def _pages(store: Store, names: Sequence[str]) -> list[tuple[str, Page]]:
+def _pages(store: Store, names: Sequence[str]) -> list[tuple[str, Row[Any]]]:
     """The pages of the sources named, and the pages named by URL (as ``history`` and
     ``show`` accept a document's URL); all pages when nothing is named."""
-    with store.session() as s:
-        sources = {r.id: r.name for r in s.exec(select(SourceRow))}
+    with store.reading() as s:
+        sources = {r.id: r.name for r in s.execute(select(tables.sources))}
         wanted = set(names)
         urls = wanted - set(sources.values())
-        by_url = {p.url: p for p in s.exec(select(Page).where(col(Page.url).in_(urls)))}
+        by_url = {p.url: p for p in s.execute(select(tables.pages).where(_P.url.in_(urls)))}
         if unknown := sorted(urls - set(by_url)):
             raise KeyError(f"没有这个来源或页面 no source or page: {', '.join(unknown)}")
-        stmt = select(Page).order_by(col(Page.id))
+        stmt = select(tables.pages).order_by(_P.id)
         if wanted:
             ids = [sid for sid, name in sources.items() if name in wanted]
-            stmt = stmt.where(col(Page.source_id).in_(ids)
-                              | col(Page.id).in_([p.id for p in by_url.values()]))
-        return [(sources.get(p.source_id, ""), p) for p in s.exec(stmt)]
+            stmt = stmt.where(_P.source_id.in_(ids)
+                              | _P.id.in_([p.id for p in by_url.values()]))
+        return [(sources.get(p.source_id, ""), p) for p in s.execute(stmt)]
 
 
 def _load(store: Store, page_ids: list[int]
@@ -265,17 +271,17 @@ def _load(store: Store, page_ids: list[int]
     referenced: dict[int, set[int]] = {}
     for pid, row in _version_rows(store, page_ids):
         rows.setdefault(pid, []).append(row)
-    with store.session() as s:
-        for pid, vid in s.exec(select(Check.page_id, Check.version_id).where(
-                col(Check.page_id).in_(page_ids), col(Check.version_id).is_not(None))
+    with store.reading() as s:
+        for pid, vid in s.execute(select(_CK.page_id, _CK.version_id).where(
+                _CK.page_id.in_(page_ids), _CK.version_id.is_not(None))
                 .distinct()):
             referenced.setdefault(pid, set()).add(int(vid or 0))
-        for pid, old, new in s.exec(select(Change.page_id, Change.old_version_id,
-                                           Change.new_version_id)
-                                    .where(col(Change.page_id).in_(page_ids))):
+        for pid, old, new in s.execute(select(_CH.page_id, _CH.old_version_id,
+                                              _CH.new_version_id)
+                                       .where(_CH.page_id.in_(page_ids))):
             referenced.setdefault(pid, set()).update(int(v) for v in (old, new) if v)
-        for pid, last in s.exec(select(Page.id, Page.last_version_id)
-                                .where(col(Page.id).in_(page_ids))):
+        for pid, last in s.execute(select(_P.id, _P.last_version_id)
+                                   .where(_P.id.in_(page_ids))):
             if last:
                 referenced.setdefault(pid or 0, set()).add(int(last))
     ids = [r.id for page in rows.values() for r in page if r.unreadable is None]
@@ -288,32 +294,32 @@ def _columns(store: Store) -> tuple[Any, ...]:
     UTF-8 in a BLOB column fails the driver's read of the whole result; ``'not json'``
     in a JSON column fails SQLAlchemy's), so both come as bytes and are judged per row."""
     sqlite = store.engine.dialect.name == "sqlite"
-    return (Version.page_id, Version.id, Version.number, Version.url, Version.fetched_at,
-            cast(col(Version.meta), LargeBinary if sqlite else Text), Version.raw_sha256,
-            Version.text_sha256, Version.record_hash, Version.raw_codec,
-            Version.raw_base_id, cast(col(Version.raw_body), LargeBinary),
-            cast(col(Version.attachments), LargeBinary if sqlite else Text), Version.title)
+    return (_V.page_id, _V.id, _V.number, _V.url, _V.fetched_at,
+            cast(_V.meta, LargeBinary if sqlite else Text), _V.raw_sha256,
+            _V.text_sha256, _V.record_hash, _V.raw_codec,
+            _V.raw_base_id, cast(_V.raw_body, LargeBinary),
+            cast(_V.attachments, LargeBinary if sqlite else Text), _V.title)
 
 
 def _version_rows(store: Store, page_ids: list[int]) -> list[tuple[int, _Row]]:
     """The pages' versions in id order; if the batch cannot be read (a damaged column
     SQLite hands back as undecodable text), each version on its own, a version whose row
     cannot be read at all kept as ``unreadable`` so it is named, not lost."""
-    stmt = select(*_columns(store)).where(col(Version.page_id).in_(page_ids))
+    stmt = select(*_columns(store)).where(_V.page_id.in_(page_ids))
     try:
-        with store.session() as s:
-            return [(pid, _row(*f)) for pid, *f in s.exec(stmt.order_by(col(Version.id)))]
+        with store.reading() as s:
+            return [(pid, _row(*f)) for pid, *f in s.execute(stmt.order_by(_V.id))]
     except StorageError:
         pass
     out: list[tuple[int, _Row]] = []
-    with store.session() as s:
-        keys = s.exec(select(Version.page_id, Version.id, Version.number)
-                      .where(col(Version.page_id).in_(page_ids))
-                      .order_by(col(Version.id))).all()
+    with store.reading() as s:
+        keys = s.execute(select(_V.page_id, _V.id, _V.number)
+                         .where(_V.page_id.in_(page_ids))
+                         .order_by(_V.id)).all()
     for pid, vid, number in keys:
         try:
-            with store.session() as s:
-                _, *f = s.exec(stmt.where(Version.id == vid)).one()
+            with store.reading() as s:
+                _, *f = s.execute(stmt.where(_V.id == vid)).one()
             out.append((pid, _row(*f)))
         except StorageError as exc:
             out.append((pid, _Row(vid or 0, number, "", datetime.min, {}, None, "", "", "",
@@ -374,7 +380,7 @@ def _texts(store: Store, ids: list[int]) -> dict[int, str | StorageError]:
 
 
 class _PageCheck:
-    def __init__(self, source: str, page: Page, report: Report,
+    def __init__(self, source: str, page: Row[Any], report: Report,
                  texts: dict[int, str | StorageError], files: _Files) -> None:
         self.source, self.page, self.report, self.texts = source, page, report, texts
         self.files = files

@@ -519,3 +519,42 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
             else:
                 assert got["frozen"] == 0
                 assert not got["on_use"]
+
+
+# one of each (a name and a date: resolve_page, version_at, the gone periods; a page's
+# last change: its reread cause and the comparison; every version with its raw bytes)
+READS = [("show", "hb-ai-plan", "--at", "2026-05-10"), ("show", "2", "--json"),
+         ("history", "hb-ai-plan"), ("diff", "hb-ai-plan"), ("export", "--jsonl", "-"),
+         ("search", "人工智能", "--json")]
+
+
+@pytest.mark.timeout(600)  # seven fresh processes: slow on a loaded machine
+def test_the_archive_commands_answer_from_core_tables_without_the_orm(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``show`` (an id, a name, ``--at``), ``history``, ``diff``, ``export`` and ``search``
+    read the archive through ``storage.tables`` alone: no SQLModel, no SQLAlchemy ORM and
+    no mapped models (~70% of their CPU was importing them), on SQLite and PostgreSQL,
+    and they still answer (what they answer: tests/test_archive_cli.py and the others).
+    With a large sources file served from ``monitor.configcache`` they load no pydantic
+    either (the settings as validated, as ``status``; the API's ``Instant`` fields make
+    their serializer only when pydantic asks, ``storage.instant``)."""
+    from storage import Store
+    from tests.test_archive_data import build_archive
+
+    store = Store(db_url)
+    try:
+        versions = build_archive(store).versions
+    finally:
+        store.close()
+    assert versions["hb-ai-plan"] == [1, 2, 3]  # the ids the arguments name
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    write_sources(tmp_path / "sources.toml", "".join(
+        f'[[sources]]\nname = "s{i:04d}"\nurl = "https://example.org/{i}.html"\n\n'
+        for i in range(1500)))  # over configcache.CACHE_FROM: cached by the first run
+    code, parsed, _ = loaded("history", "hb-ai-plan", cwd=tmp_path)
+    assert code in (0, None) and "pydantic" in parsed  # it validated the settings
+    orm = {"sqlmodel", "sqlalchemy.orm", "storage.models", "pydantic"}
+    for args in READS:
+        code, modules, printed = loaded(*args, cwd=tmp_path)
+        assert code in (0, None) and printed, (args, printed)
+        assert "storage.tables" in modules and not orm & modules, (args, orm & modules)

@@ -75,7 +75,7 @@ def search(query: str, source: str | None, tag: str | None, since: str | None,
     any bracket or width form).  One hit per page, its newest matching version."""
     checked_terms(query, source, tag)  # bad input is said before anything is opened
     field = search_field(field)
-    config = load_reading(sources_file)
+    config = load_reading(sources_file, plain_settings=True)
     tz = config.settings.timezone
     with open_store(config) as store:
         results = Search(store).search(query, source=source, tag=tag,
@@ -159,7 +159,7 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
     refuse_existing((warc, jsonl, manifest), force=force, why=(
         "（清单或签名里记的是原来的文件，覆盖后就对不上了）",
         " (a manifest or signature naming it would no longer match)"))
-    config = load_reading(sources_file)
+    config = load_reading(sources_file, plain_settings=True)
     tz = config.settings.timezone
     filters = {"source": source, "since": parse_since(since, tz),
                "until": parse_until(until, tz)}

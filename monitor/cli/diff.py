@@ -82,7 +82,7 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
     """Show what changed between two versions (ids), between a page's versions at two
     dates (--from/--to), or in a page's last change."""
     refuse_existing((html_file,), force=force)
-    config = load_reading(sources_file)
+    config = load_reading(sources_file, plain_settings=True)
     tz = config.settings.timezone
     with open_store(config) as store:
         a, b = pick(store, targets, since, until, tz)

@@ -54,7 +54,7 @@ def register(cli: click.Group) -> None:
 @handle_errors
 def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool) -> None:
     """List the versions of a page (by source name, or any page's URL: a document's too)."""
-    config = load_reading(sources_file)
+    config = load_reading(sources_file, plain_settings=True)
     if documents:
         _documents(config, name_or_url, as_json)
         return
@@ -174,7 +174,7 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
 @handle_errors
 def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bool) -> None:
     """Print a version: VERSION_ID, or a source NAME/URL (latest, or --at DATE)."""
-    config = load_reading(sources_file)
+    config = load_reading(sources_file, plain_settings=True)
     gone: GonePeriod | None = None
     when: datetime | None = None
     by_page = not (target.isdigit() and not at)  # a page at a time: was it there then?
