@@ -45,8 +45,9 @@ with its own fetcher and event loop; it sends each source's
 results (the source's and its documents') over a pipe as they come (those finished within
 ``TELL_EVERY`` of each other in one message), then the results of the documents asked for.
 The parent draws the progress bar from those, prints the same table or JSON as before,
-and delivers the alerts once, after every worker has ended.  All workers take leases
-under the parent's name (``holder.WORKER``), the process the user started.
+and delivers the alerts once, after every worker has reported all (see "Ending").  All
+workers take leases under the parent's name (``holder.WORKER``), the process the user
+started.
 
 Ending (``ENDING``).  A worker's last message (``done``) comes before its process has
 ended: its store closed (SQLite's last connection checkpoints the write-ahead log), its
@@ -411,11 +412,13 @@ class _Pool:
     def _collect(self, progress: Progress | NoBar, task: Any,
                  until: float | None = None) -> None:
         """Read every worker's messages until its pipe closes; reap each one as it ends
-        (then its pipe holds all it will ever send), or stop watching it once it has
-        reported everything (``ENDING``); ``until``: a ``time.monotonic()`` to give up
-        at.  One selector for the whole pass: ``multiprocessing.connection.wait`` would
-        make and fill a new one for each of the ~1,000 messages of a pass (~30 µs
-        each, while the workers need the cores)."""
+        (then its pipe holds all it will ever send), or, in a pass not interrupted,
+        stop watching it once it has reported everything (``ENDING``); ``until``: a
+        ``time.monotonic()`` to give up at (an interrupted pass's grace: every worker
+        is waited for, as before).  One selector for the whole pass:
+        ``multiprocessing.connection.wait`` would make and fill a new one for each of
+        the ~1,000 messages of a pass (~30 µs each, while the workers need the
+        cores)."""
         with selectors.DefaultSelector() as ready:
             for w in self.workers:
                 if not w.conn.closed:
@@ -431,7 +434,7 @@ class _Pool:
                     if key.fileobj is w.conn:
                         if not w.conn.closed and not self._receive(w, progress, task):
                             self._drop(ready, w)
-                        elif w.final is not None:  # all told: not waited for (``ENDING``)
+                        elif w.final is not None and until is None:  # ``ENDING``
                             self._drop(ready, w)
                             with suppress(KeyError):
                                 ready.unregister(w.process.sentinel)
