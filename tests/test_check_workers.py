@@ -185,6 +185,45 @@ def test_a_hosts_concurrency_is_shared_between_workers_not_multiplied(
     assert big.most >= 2  # both workers had some of it: shared, and used
 
 
+def test_the_results_are_printed_before_the_workers_have_ended(
+        tmp_path: Path, hosts: list[Host], sqlite_url: str) -> None:
+    """A worker's last steps after its report (its store closed, its process ended) are
+    not waited for before the results are printed: the output and the workers' ends
+    overlap (``monitor.parallel``, "Ending").  Here every worker waits, after reporting,
+    for a file the test makes only once it has read the whole ``--json``."""
+    urls = {f"h{k}-{i}": h.add(f"/p{i}.html", f"{h.address}第{i}号通知")
+            for k, h in enumerate(hosts) for i in range(2)}
+    sources = sources_file(tmp_path, urls)
+    let_go = tmp_path / "let-go"
+    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url,
+               MONITOR_TEST_WORKER_HOLD=str(let_go))
+    proc = subprocess.Popen(monitor_cmd("check", "--sources", str(sources), "--no-deliver",
+                                        "--json", "--workers", "2"),
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    printed = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line == "}\n":  # the end of the JSON document
+                printed.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert printed.wait(60), "no results printed while the workers were ending"
+        assert proc.poll() is None  # the workers still wait: the output came first
+        outcomes = [r["outcome"] for r in json.loads("".join(lines))["results"]]
+        assert outcomes == ["new"] * 6
+    finally:
+        let_go.touch()
+        proc.wait(60)
+    assert proc.returncode == 0
+
+
 def test_a_host_with_a_delay_stays_in_one_worker(tmp_path: Path, hosts: list[Host],
                                                  sqlite_url: str) -> None:
     slow, other = hosts[0], hosts[1]

@@ -30,7 +30,7 @@ from monitor.errors import ConfigError, MonitorError, NotFoundError, PageBusyErr
 from monitor.exclusive import Lease, exclusive
 from monitor.fetch import Fetcher
 from monitor.holder import WORKER
-from monitor.parallel import NoBar, check_pass
+from monitor.parallel import NoBar, Pass, check_pass
 from monitor.pipeline import Checker
 from monitor.types import CheckResult, Outcome
 from storage import Store
@@ -41,6 +41,8 @@ from storage.tables import utcnow
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.table import Table
+
+    from alerts.delivery import Deliverer
 
 STYLE = {"new": "cyan", "changed": "bold yellow", "unchanged": "green", "error": "red",
          "superseded": "dim"}
@@ -78,7 +80,7 @@ def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers
     rest = [n for n in names if n not in doc_urls]
     chosen = config.select(rest) if rest or not doc_urls else []
     if not no_deliver:  # here: --no-deliver loads no alert code
-        from alerts.delivery import Deliverer, deliver_stoppably
+        from alerts.delivery import Deliverer
     with open_store(config) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
@@ -93,10 +95,22 @@ def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers
                               bar=None if as_json else _progress)
         except KeyboardInterrupt:  # Ctrl-C: the leases are given back by now
             _interrupted(_stored(config, store, started))
-        results = in_file_order(done.results, config)
-        delivered = (None if deliverer is None
-                     else asyncio.run(deliver_stoppably(deliverer)))
-        waiting = _waiting(store) if no_deliver and not as_json else 0
+        try:
+            _report(config, store, done, deliverer, no_deliver, as_json)
+        finally:
+            done.join()  # the workers' ends, overlapped with the output (monitor.parallel)
+
+
+def _report(config: Config, store: Store, done: Pass, deliverer: Deliverer | None,
+            no_deliver: bool, as_json: bool) -> None:
+    """The pass's alerts delivered (unless ``no_deliver``), then its results printed."""
+    results = in_file_order(done.results, config)
+    delivered = None
+    if deliverer is not None:
+        from alerts.delivery import deliver_stoppably
+
+        delivered = asyncio.run(deliver_stoppably(deliverer))
+    waiting = _waiting(store) if no_deliver and not as_json else 0
     if as_json:
         print_json({"results": results, "alerts": delivered})
         _lost(done.lost)
