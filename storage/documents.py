@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, or_, select
 
+from monitor.session_ids import without_session
 from monitor.types import ChangeKind, Document
 from storage.models import Change, Page, SourceRow
 from storage.records import DocumentSync
@@ -65,11 +66,12 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
          complete: bool, max_documents: int, now: datetime) -> DocumentSync:
     """Make the listing's document pages match ``docs``; unlist only after a ``complete``
     read of the listing (a page that failed may hold the ones not seen)."""
-    known = {p.url: p for p in s.exec(select(Page).where(Page.parent_id == listing.id))}
+    pages = list(s.exec(select(Page).where(Page.parent_id == listing.id)))
+    known = _by_key(pages)
     taken = set(s.exec(select(Page.url).where(Page.source_id == listing.source_id,
                                               col(Page.parent_id).is_(None))))
     owners = _owners(s, listing, [d.url for d in docs if d.url not in known])
-    added, relisted = [], []
+    added, relisted, seen = [], [], set()
     for doc in docs:
         page = known.get(doc.url)
         if page is None:
@@ -81,15 +83,31 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
             if owner is None:
                 added.append(page.id or 0)
             continue
+        seen.add(page.id)
+        if page.url != doc.url and doc.url not in taken:  # but for a session id (_by_key)
+            page.url = doc.url  # fetched without it from now on
         if not page.listed:
             relisted.append(page.id or 0)
         _listed(s, page, doc)
-    listed_now = {d.url for d in docs}
     cutoff = None if complete else _oldest(docs)
-    unlisted = [_unlist(s, p, now) for url, p in known.items()
-                if p.listed and url not in listed_now and _within(p, complete, cutoff)]
+    unlisted = [_unlist(s, p, now) for p in pages
+                if p.listed and p.id not in seen and _within(p, complete, cutoff)]
     added += _orphans(s, [p for p in known.values() if p.kind == "reference" and p.listed])
     return DocumentSync(tuple(added), tuple(relisted), tuple(unlisted))
+
+
+def _by_key(pages: list[Page]) -> dict[str, Page]:
+    """The listing's document pages by their URL without session ids (the URL a link
+    of the column is read as: ``monitor.discover.canonical``).  A page stored under a
+    session id's URL (``…;jsessionid=…``, before session ids were dropped) is the
+    document its link names now, and its URL becomes that link's (``sync``); of the
+    copies such links made (one a pass) the one listed, else the newest, goes on."""
+    out: dict[str, Page] = {}
+    for page in sorted(pages, key=lambda p: (p.listed, p.id or 0)):
+        key = without_session(page.url)
+        if out.get(key) is None or out[key].url != key:  # a page at that very URL first
+            out[key] = page
+    return out
 
 
 def _owners(s: Session, listing: Page, urls: list[str]) -> dict[str, int]:
