@@ -7,6 +7,10 @@ version and its documents never disagree (a crash between the two is impossible)
   once.  On the listing's first crawl (its baseline) documents are recorded silently;
   after it, a new document is marked ``announce``: its first check tells the watchers
   (新文档, with its text).
+* A document is known by its link's URL as ``monitor.discover.canonical`` reads it,
+  without session ids (``monitor.session_ids``); a page stored under a session id's URL
+  before they were dropped is found by that URL without them (``_by_key``), and takes
+  it: no migration, each listing's pages are matched at its next read.
 * A document no longer on the listing is *unlisted* (after a read of every page, or,
   when ``max_pages`` cut the read short, if its list date is newer than the oldest item
   read: older ones were only pushed to pages not read): a change row of kind
