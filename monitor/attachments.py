@@ -13,8 +13,12 @@ extraction runs in a worker thread.
 
 A failed fetch never fails the page's check: the attachment is "unavailable" with the
 reason.  When the last version had the same URL with a stored file, that file is kept
-(a passing network error is not a change); an attachment never fetched yet is recorded
-as unavailable, and its first successful fetch is then a change of that attachment.
+(a passing network error is not a change); so is the file of the last version's
+attachment of the same name when the link's URL is new (a cache buster, a token:
+``monitor.detect`` knows a moved link by its name and bytes), though no validators are
+sent to the new URL (its ETag is another resource's).  An attachment never fetched yet
+is recorded as unavailable, and its first successful fetch is then a change of that
+attachment.
 """
 
 from __future__ import annotations
@@ -39,15 +43,23 @@ async def fetch_all(fetcher: Fetcher, attachments: Sequence[Attachment], *, limi
                     robots: bool | None = None) -> tuple[AttachmentFile, ...]:
     """The first ``limit`` attachments fetched; ``known`` is the last version's record
     of each URL (``AttachmentFile.entry``): validators to send, a file to keep."""
+    named: dict[str, Mapping[str, object]] = {}
+    for entry in known.values():
+        named.setdefault(str(entry.get("name") or ""), entry)
     out = []
     for att in attachments[:limit]:
-        out.append(await fetch_one(fetcher, att, known.get(att.url) or {},
-                                   allow_private=allow_private, robots=robots))
+        last = known.get(att.url)
+        moved = None if last is not None or not att.name else named.get(att.name)
+        out.append(await fetch_one(fetcher, att, last or {}, allow_private=allow_private,
+                                   robots=robots, moved=moved))
     return tuple(out)
 
 
 async def fetch_one(fetcher: Fetcher, att: Attachment, last: Mapping[str, object], *,
-                    allow_private: bool | None, robots: bool | None) -> AttachmentFile:
+                    allow_private: bool | None, robots: bool | None,
+                    moved: Mapping[str, object] | None = None) -> AttachmentFile:
+    """``att`` fetched; ``last``: the last version's record of its URL; ``moved``: of the
+    attachment of its name, for a URL not seen before (kept over a failure only)."""
     stored = last.get("sha256")
     etag, modified = (_str(last.get("etag")), _str(last.get("last_modified"))) if stored \
         else (None, None)
@@ -55,11 +67,11 @@ async def fetch_one(fetcher: Fetcher, att: Attachment, last: Mapping[str, object
         got = await fetcher.fetch(att.url, etag=etag, last_modified=modified,
                                   allow_private=allow_private, robots=robots)
     except MonitorError as exc:
-        return _unavailable(att, last, str(exc))
+        return _unavailable(att, last or moved or {}, str(exc))
     if got.not_modified:
         return _kept(att, last, got.etag, got.last_modified)
     if got.status >= 400:
-        return _unavailable(att, last, f"HTTP {got.status}")
+        return _unavailable(att, last or moved or {}, f"HTTP {got.status}")
     fmt = sniff(got.body, got.headers.get("content-type"), att.url) or format_by_name(att.url)
     doc = await asyncio.to_thread(extract_document, got.body, fmt)
     return AttachmentFile(

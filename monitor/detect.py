@@ -6,7 +6,11 @@ in the summary and ``details["kinds"]``):
 1. ``reply_added``: what people watching a proposal wait for.
 2. ``attachment_added`` / ``attachment_changed`` / ``attachment_removed``: a file the
    page links to appeared, was replaced (another SHA-256 under the same URL, or it could
-   be downloaded at last) or is no longer linked.  The reply itself is often the PDF,
+   be downloaded at last) or is no longer linked.  An attachment is known by its URL,
+   and, when the URL of a link changed (a cache buster ``?t=…``, a token, a file moved:
+   ``_moved``), by its name and bytes: the same name and SHA-256 under a new URL is the
+   same attachment, no change (no list of parameter names to keep up to date); the same
+   name with other bytes is that attachment replaced.  The reply itself is often the PDF,
    so a page whose text changed only in its 附件 line is told as the attachment's
    change; ``details["attachments"]`` names each (name, URL, old/new SHA-256 and status).
 3. ``title_changed``: the page now says it is a different document: its title, or its
@@ -309,15 +313,41 @@ def _parts(old: Snapshot, new: Snapshot,
 
 def attachment_changes(old: Sequence[Mapping[str, object]],
                        new: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
-    """One entry per attachment added, removed or changed (by URL), in page order."""
+    """One entry per attachment added, removed or changed, in page order: an attachment
+    is the one of the old version under its URL, else under its name (``_moved``)."""
     before, after = {a["url"]: a for a in old}, {a["url"]: a for a in new}
+    moved = _moved([a for url, a in before.items() if url not in after],
+                   [a for url, a in after.items() if url not in before])
     out = []
     for url, a in after.items():
-        b = before.get(url)
+        b = before.get(url) or moved.get(url)
         if b is None or _file_of(b) != _file_of(a):
             out.append(_attachment_entry("changed" if b else "added", b or {}, a))
+    taken = {id(b) for b in moved.values()}
     out += [_attachment_entry("removed", b, {}) for url, b in before.items()
-            if url not in after]
+            if url not in after and id(b) not in taken]
+    return out
+
+
+def _moved(gone: list[Mapping[str, object]],
+           came: list[Mapping[str, object]]) -> dict[object, Mapping[str, object]]:
+    """New URL → old attachment, for a link whose URL changed (a cache buster
+    ``?t=…``, a download token, a session id, a file moved on the server): it is the
+    same attachment when its name (the link's text) and file (SHA-256) are the same:
+    no change at all, only the link is new (recorded with the next version); failing
+    that, one with the same name whose file is another: that attachment replaced
+    ("附件已修改", diffed), not one added and one deleted.  Each old one is paired once,
+    in page order; unnamed links only by their file."""
+    out: dict[object, Mapping[str, object]] = {}
+    for same in (lambda a, b: _file_of(a) == _file_of(b) and a.get("name") == b.get("name"),
+                 lambda a, b: bool(a.get("name")) and a.get("name") == b.get("name")):
+        for a in came:
+            if a["url"] in out:
+                continue
+            b = next((b for b in gone if same(a, b)), None)
+            if b is not None:
+                out[a["url"]] = b
+                gone = [g for g in gone if g is not b]
     return out
 
 

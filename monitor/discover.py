@@ -10,7 +10,9 @@ from ``monitor.extract.listing`` (the dated items it recognised) or, when the ad
   not documents;
 * its fragment is dropped (``a.html#top`` is ``a.html``), and so are tracking parameters
   that never change what a server sends (``utm_*``, ``spm``, WeChat's ``from``, cache
-  busters ``_t``, ``_``, ``timestamp``…);
+  busters ``_t``, ``_``, ``timestamp``…), and so are session ids (``;jsessionid=…`` a
+  Java CMS writes into every link, ``PHPSESSID``: ``monitor.session_ids``), new on
+  every response: the document is fetched without them;
   other query parameters are kept: dynamic CMSs address documents by them
   (``info.jsp?id=123``);
 * it matches ``match`` (a regular expression searched in the URL) when one is set.
@@ -29,6 +31,7 @@ from selectolax.lexbor import LexborNode
 
 from monitor.extract.listing import DATE, SEPARATOR, Listing, flat_text, item_line
 from monitor.normalize import normalize_line
+from monitor.session_ids import without_session
 from monitor.types import Document
 
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "about:")
@@ -104,12 +107,13 @@ def resolve_base(href: str, page_url: str) -> str:
 
 
 def canonical(href: str, base: str) -> str | None:
-    """The absolute URL a link points to, without fragment and tracking parameters;
+    """The absolute URL a link points to, without fragment, tracking parameters and
+    session ids;
     None for links that are not documents (``javascript:``, ``#``, other schemes)."""
     href = href.strip()
     if not href or href.startswith("#") or href.lower().startswith(_SKIP_SCHEMES):
         return None
-    parts = urlsplit(urljoin(base, href))
+    parts = urlsplit(without_session(urljoin(base, href)))
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)

@@ -7,6 +7,10 @@ version and its documents never disagree (a crash between the two is impossible)
   once.  On the listing's first crawl (its baseline) documents are recorded silently;
   after it, a new document is marked ``announce``: its first check tells the watchers
   (新文档, with its text).
+* A document is known by its link's URL as ``monitor.discover.canonical`` reads it,
+  without session ids (``monitor.session_ids``); a page stored under a session id's URL
+  before they were dropped is found by that URL without them (``_by_key``), and takes
+  it: no migration, each listing's pages are matched at its next read.
 * A document no longer on the listing is *unlisted* (after a read of every page, or,
   when ``max_pages`` cut the read short, if its list date is newer than the oldest item
   read: older ones were only pushed to pages not read): a change row of kind
@@ -51,6 +55,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, or_, select
 
+from monitor.session_ids import without_session
 from monitor.types import ChangeKind, Document, sortable_date
 from storage.models import Change, Page, SourceRow
 from storage.records import DocumentSync
@@ -64,11 +69,12 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
          complete: bool, max_documents: int, now: datetime) -> DocumentSync:
     """Make the listing's document pages match ``docs``; unlist only after a ``complete``
     read of the listing (a page that failed may hold the ones not seen)."""
-    known = {p.url: p for p in s.exec(select(Page).where(Page.parent_id == listing.id))}
+    pages = list(s.exec(select(Page).where(Page.parent_id == listing.id)))
+    known = _by_key(pages)
     taken = set(s.exec(select(Page.url).where(Page.source_id == listing.source_id,
                                               col(Page.parent_id).is_(None))))
     owners = _owners(s, listing, [d.url for d in docs if d.url not in known])
-    added, relisted = [], []
+    added, relisted, seen = [], [], set()
     for doc in docs:
         page = known.get(doc.url)
         if page is None:
@@ -80,15 +86,31 @@ def sync(s: Session, listing: Page, docs: Sequence[Document], *, baseline: bool,
             if owner is None:
                 added.append(page.id or 0)
             continue
+        seen.add(page.id)
+        if page.url != doc.url and doc.url not in taken:  # but for a session id (_by_key)
+            page.url = doc.url  # fetched without it from now on
         if not page.listed:
             relisted.append(page.id or 0)
         _listed(s, page, doc)
-    listed_now = {d.url for d in docs}
     cutoff = None if complete else _oldest(docs)
-    unlisted = [_unlist(s, p, now) for url, p in known.items()
-                if p.listed and url not in listed_now and _within(p, complete, cutoff)]
+    unlisted = [_unlist(s, p, now) for p in pages
+                if p.listed and p.id not in seen and _within(p, complete, cutoff)]
     added += _orphans(s, [p for p in known.values() if p.kind == "reference" and p.listed])
     return DocumentSync(tuple(added), tuple(relisted), tuple(unlisted))
+
+
+def _by_key(pages: list[Page]) -> dict[str, Page]:
+    """The listing's document pages by their URL without session ids (the URL a link
+    of the column is read as: ``monitor.discover.canonical``).  A page stored under a
+    session id's URL (``…;jsessionid=…``, before session ids were dropped) is the
+    document its link names now, and its URL becomes that link's (``sync``); of the
+    copies such links made (one a pass) the one listed, else the newest, goes on."""
+    out: dict[str, Page] = {}
+    for page in sorted(pages, key=lambda p: (p.listed, p.id or 0)):
+        key = without_session(page.url)
+        if out.get(key) is None or out[key].url != key:  # a page at that very URL first
+            out[key] = page
+    return out
 
 
 def _owners(s: Session, listing: Page, urls: list[str]) -> dict[str, int]:
