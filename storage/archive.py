@@ -451,12 +451,14 @@ _Check = tuple[datetime, str, str, int | None]  # started_at, outcome, error, ve
 
 def _checks(s: Session, page_id: int) -> list[_Check]:
     """The page's checks in time order; a failure's words are Chinese (``monitor.zh``:
-    the sentence of its kind, the HTTP status or kind code after), not the English
-    message kept for admins."""
-    return [(_utc(at), outcome, describe(kind, status) if outcome == "error" else "", vid)
-            for at, outcome, kind, status, vid in s.exec(
+    the sentence of its kind — for a body refused as not the page, the one its reason
+    picks — the HTTP status or kind code after), not the English message kept for
+    admins."""
+    return [(_utc(at), outcome,
+             describe(kind, status, error or "") if outcome == "error" else "", vid)
+            for at, outcome, kind, status, error, vid in s.exec(
                 select(Check.started_at, Check.outcome, Check.error_kind, Check.http_status,
-                       Check.version_id)
+                       Check.error, Check.version_id)
                 .where(Check.page_id == page_id)
                 .order_by(col(Check.started_at), col(Check.id)))]
 

@@ -417,7 +417,8 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
 
     failed = run("sources", "test", "broken", "--sources", str(sources))
     assert failed.exit_code == 1
-    assert flat(failed.stderr) == f"error: {broken}: HTTP 500"
+    assert flat(failed.stderr) == ("失败：网站返回错误状态（HTTP 500） "
+                                   f"技术细节：error: {broken}: HTTP 500")
 
     # Nothing was stored: no database was even created, and history knows no page.
     db = tmp_path / "data" / "monitor.db"

@@ -1,0 +1,66 @@
+"""Defects found by a hands-on pass (QA1), each as the user met it.
+
+Real parts: loopback HTTP servers (tests.sites), SQLite and PostgreSQL, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_sources
+from tests.sites import Site
+from tests.test_cli_spine import flat, html, run, source
+
+
+@pytest.fixture(autouse=True)
+def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.cli import common
+
+    monkeypatch.setenv("COLUMNS", "250")
+    for console in (common.console, common.err_console):
+        monkeypatch.setattr(console, "_width", 250)
+
+
+def _settings(db_url: str, tmp_path: Path) -> str:
+    return f'database_url = "{db_url}"\noutbox_dir = "{tmp_path / "outbox"}"\n'
+
+
+# --- 1. a notice whose substance is its attachment ---------------------------------------
+
+NOTICE = ('<html><head><meta charset="utf-8"><title>关于公布2024年度提案办理结果的通知'
+          '</title></head><body><div class="content"><p>详见附件。</p><p>附件：'
+          '<a href="/att.ofd">办理结果.ofd</a></p></div></body></html>')
+BLANK = ('<html><head><meta charset="utf-8"><title>关于公布2024年度提案办理结果的通知'
+         '</title></head><body><div class="content"><p>请稍候</p></div></body></html>')
+
+
+def test_an_attachment_only_notice_is_archived(site: Site, tmp_path: Path,
+                                               db_url: str) -> None:
+    url = site.route("/notice", html(NOTICE.encode()))
+    sources = write_sources(tmp_path / "sources.toml", source("n", url),
+                            settings=_settings(db_url, tmp_path))
+    tried = run("sources", "test", "n", "--sources", str(sources))
+    assert tried.exit_code == 0, tried.output
+    assert tried.stdout.splitlines()[0] == "关于公布2024年度提案办理结果的通知"
+    assert "办理结果.ofd" in tried.stdout
+    checked = run("check", "--sources", str(sources))
+    assert checked.exit_code == 0, checked.output
+    history = run("history", "n", "--sources", str(sources))
+    assert "第1版" in history.stdout and "首次收录" in history.stdout
+
+
+def test_a_near_empty_page_is_refused_in_chinese_with_the_way_out(
+        site: Site, tmp_path: Path, db_url: str) -> None:
+    url = site.route("/blank", html(BLANK.encode()))
+    sources = write_sources(tmp_path / "sources.toml", source("b", url),
+                            settings=_settings(db_url, tmp_path))
+    tried = run("sources", "test", "b", "--sources", str(sources))
+    assert tried.exit_code == 1
+    said = flat(tried.stderr)
+    assert said.startswith("失败：网站返回的页面几乎是空的，不是原页面"), said
+    assert "accept_challenge_like = true" in said
+    assert "技术细节：error: not the page: near-empty body" in said
+    run("check", "--sources", str(sources))
+    history = flat(run("history", "b", "--sources", str(sources)).stdout)
+    assert "网站返回的页面几乎是空的" in history and "验证页" not in history
