@@ -90,3 +90,19 @@ def test_a_paragraph_inserted_after_a_changed_row_is_its_own(site: Site, tmp_pat
     assert "+ 第4段 新增: {+附件：办理情况统计表.ofd+}" in shown, shown
     stats = json.loads(run("diff", "p", "--json", "--sources", str(sources)).stdout)["stats"]
     assert (stats["paragraphs_modified"], stats["paragraphs_added"]) == (1, 1)
+
+
+# --- 3. a proxy with a password hid the source's other problems --------------------------
+
+
+def test_validate_reports_every_access_problem_of_a_source(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[sources]]\nname = "a"\nurl = "http://127.0.0.1:1/inner.html"\n'
+                       'headers = { Cookie = "JSESSIONID=x" }\n'
+                       'proxy = "http://u:pw@127.0.0.1:3128"\ninterval = "30 分钟"\n'
+                       'cookies_env = "not a name"\n', encoding="utf-8")
+    result = run("sources", "validate", "--sources", str(sources))
+    assert result.exit_code == 2
+    keys = [line.split("key '")[1].split("'")[0] for line in result.stderr.splitlines()
+            if line.startswith("技术细节：")]
+    assert keys == ["headers.Cookie", "proxy", "interval", "cookies_env"], result.stderr
