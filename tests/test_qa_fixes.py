@@ -23,8 +23,11 @@ def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(console, "_width", 250)
 
 
-def _settings(db_url: str, tmp_path: Path) -> str:
-    return f'database_url = "{db_url}"\noutbox_dir = "{tmp_path / "outbox"}"\n'
+@pytest.fixture
+def db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The archive, on SQLite and on PostgreSQL (the environment wins over the file)."""
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    return db_url
 
 
 # --- 1. a notice whose substance is its attachment ---------------------------------------
@@ -37,10 +40,9 @@ BLANK = ('<html><head><meta charset="utf-8"><title>关于公布2024年度提案�
 
 
 def test_an_attachment_only_notice_is_archived(site: Site, tmp_path: Path,
-                                               db_url: str) -> None:
+                                               db: str) -> None:
     url = site.route("/notice", html(NOTICE.encode()))
-    sources = write_sources(tmp_path / "sources.toml", source("n", url),
-                            settings=_settings(db_url, tmp_path))
+    sources = write_sources(tmp_path / "sources.toml", source("n", url))
     tried = run("sources", "test", "n", "--sources", str(sources))
     assert tried.exit_code == 0, tried.output
     assert tried.stdout.splitlines()[0] == "关于公布2024年度提案办理结果的通知"
@@ -52,10 +54,9 @@ def test_an_attachment_only_notice_is_archived(site: Site, tmp_path: Path,
 
 
 def test_a_near_empty_page_is_refused_in_chinese_with_the_way_out(
-        site: Site, tmp_path: Path, db_url: str) -> None:
+        site: Site, tmp_path: Path, db: str) -> None:
     url = site.route("/blank", html(BLANK.encode()))
-    sources = write_sources(tmp_path / "sources.toml", source("b", url),
-                            settings=_settings(db_url, tmp_path))
+    sources = write_sources(tmp_path / "sources.toml", source("b", url))
     tried = run("sources", "test", "b", "--sources", str(sources))
     assert tried.exit_code == 1
     said = flat(tried.stderr)
@@ -78,10 +79,9 @@ REPLY_2 = REPLY.replace("<td>38</td></tr></table>",
 
 
 def test_a_paragraph_inserted_after_a_changed_row_is_its_own(site: Site, tmp_path: Path,
-                                                            db_url: str) -> None:
+                                                            db: str) -> None:
     url = site.route("/reply", html(REPLY.encode()))
-    sources = write_sources(tmp_path / "sources.toml", source("p", url),
-                            settings=_settings(db_url, tmp_path))
+    sources = write_sources(tmp_path / "sources.toml", source("p", url))
     assert run("check", "--sources", str(sources)).exit_code == 0
     site.route("/reply", html(REPLY_2.encode()))
     assert run("check", "--sources", str(sources)).exit_code == 0
@@ -106,3 +106,35 @@ def test_validate_reports_every_access_problem_of_a_source(tmp_path: Path) -> No
     keys = [line.split("key '")[1].split("'")[0] for line in result.stderr.splitlines()
             if line.startswith("技术细节：")]
     assert keys == ["headers.Cookie", "proxy", "interval", "cookies_env"], result.stderr
+
+
+# --- 4. a read-only command where there is no archive -----------------------------------
+
+READERS = (["status"], ["history", "a"], ["show", "a"], ["search", "实施方案"],
+           ["alerts", "list"], ["export", "--jsonl", "-"], ["verify"], ["diff", "a"])
+
+
+def test_reading_where_there_is_no_archive_says_so_and_creates_none(
+        site: Site, tmp_path: Path) -> None:
+    db = tmp_path / "data" / "monitor.db"  # the tests' MONITOR_DATABASE_URL
+    sources = write_sources(tmp_path / "sources.toml", source("a", site.url("/a")))
+    for args in READERS:
+        out = run(*args, "--sources", str(sources))
+        assert out.exit_code == 3, (args, out.output)
+        said = flat(out.stderr)
+        assert said.startswith(f"没有存档：数据库 {db} 不存在"), (args, said)
+        assert "环境变量 MONITOR_DATABASE_URL" in said and str(sources) in said, said
+        assert not db.exists(), args
+    # broken too: both are named, the file's problem first
+    sources.write_text(sources.read_text(encoding="utf-8") + "\noops = [\n", encoding="utf-8")
+    out = run("status", "--sources", str(sources))
+    assert out.exit_code == 3 and not db.exists()
+    said = flat(out.stderr)
+    assert said.startswith("配置错误：") and f"没有存档：数据库 {db} 不存在" in said, said
+    # what checks pages still makes the archive
+    sources.write_text(sources.read_text(encoding="utf-8").replace("oops = [", ""),
+                       encoding="utf-8")
+    site.route("/a", html(NOTICE.encode()))
+    assert run("check", "--sources", str(sources)).exit_code == 0
+    assert db.exists()
+    assert run("status", "--sources", str(sources)).exit_code == 0
