@@ -138,3 +138,36 @@ def test_reading_where_there_is_no_archive_says_so_and_creates_none(
     assert run("check", "--sources", str(sources)).exit_code == 0
     assert db.exists()
     assert run("status", "--sources", str(sources)).exit_code == 0
+
+
+# --- 5, 6. an export of nothing; a date that is none ------------------------------------
+
+
+def test_an_export_of_nothing_says_so_and_writes_no_file(site: Site, tmp_path: Path,
+                                                         db: str) -> None:
+    url = site.route("/notice", html(NOTICE.encode()))
+    sources = write_sources(tmp_path / "sources.toml", source("n", url))
+    assert run("check", "--sources", str(sources)).exit_code == 0
+    warc = tmp_path / "none.warc.gz"
+    out = run("export", "--from", "2099-01-01", "--warc", str(warc), "--sources", str(sources))
+    assert out.exit_code == 3 and not warc.exists()
+    said = flat(out.stderr)
+    assert said.startswith("未找到：没有可导出的版本：--from 2099-01-01中没有任何版本，未写入文件"), said
+    assert "no versions to export" in said
+    whole = run("export", "--warc", str(warc), "--sources", str(sources))
+    assert whole.exit_code == 0 and warc.exists()
+
+
+def test_a_date_that_is_none_is_bad_input_in_chinese(site: Site, tmp_path: Path,
+                                                    db: str) -> None:
+    url = site.route("/notice", html(NOTICE.encode()))
+    sources = write_sources(tmp_path / "sources.toml", source("n", url))
+    assert run("check", "--sources", str(sources)).exit_code == 0
+    for args in (["diff", "n", "--from", "2026-13-01"], ["show", "n", "--at", "2026-02-30"],
+                 ["search", "通知", "--from", "2026-13-01"],
+                 ["export", "--jsonl", "-", "--to", "2026-1-1"]):
+        out = run(*args, "--sources", str(sources))
+        assert out.exit_code == 2, (args, out.output)
+        said = flat(out.stderr)
+        assert "Usage:" not in said and "日期无效：" in said, (args, said)
+        assert said.startswith("bad input: 日期无效"), said
