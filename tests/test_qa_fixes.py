@@ -152,7 +152,8 @@ def test_an_export_of_nothing_says_so_and_writes_no_file(site: Site, tmp_path: P
     out = run("export", "--from", "2099-01-01", "--warc", str(warc), "--sources", str(sources))
     assert out.exit_code == 3 and not warc.exists()
     said = flat(out.stderr)
-    assert said.startswith("未找到：没有可导出的版本：--from 2099-01-01中没有任何版本，未写入文件"), said
+    assert said.startswith("未找到：没有可导出的版本：--from 2099-01-01中没有任何版本，"
+                           "未写入文件"), said
     assert "no versions to export" in said
     whole = run("export", "--warc", str(warc), "--sources", str(sources))
     assert whole.exit_code == 0 and warc.exists()
