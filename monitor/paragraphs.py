@@ -69,7 +69,9 @@ def _at_line_ends(ops: list[Op]) -> list[Op]:
         j = i
         while j < n and ops[j][0] != EQUAL:
             j += 1
-        run = ops[i:j]
+        # each side's text of the run, whole: its ops may come a character at a time
+        run = [(op, text) for op in (DELETE, INSERT)
+               if (text := "".join(t for o, t in ops[i:j] if o == op))]
         if (j < n and ops[j][1].startswith("\n")
                 and any("\n" in text for _, text in run)):
             heads = [(op, text.split("\n", 1)[0]) for op, text in run]

@@ -560,7 +560,7 @@ def _bad_date(text: str) -> BadInputError:
     """A date or time that is none (2026-13-01): bad input, Chinese first, exit 2 — not
     click's English usage banner."""
     return BadInputError(f"日期无效：{text!r}，应写作 2026-05-01 或 2026-05-01T08:00"
-                         f"（{text!r} is not a date like 2026-05-01 or 2026-05-01T08:00）")
+                         f"（{text!r} is not a date like 2024-05-01 or 2024-05-01T08:00）")
 
 
 def parse_since(text: str | None, timezone: str) -> datetime | None:
