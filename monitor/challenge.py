@@ -23,7 +23,11 @@ The checks, most specific first:
 * a short page whose script only redirects (the Beijing ``adfwkey`` anti-bot page);
 * Velocity/JSP/mustache placeholders left in the visible text or links, unless the page
   has real content that outweighs them (below);
-* a body with almost no visible text.
+* a body with almost no visible text (under 20 characters), unless it is a short notice
+  whose substance is elsewhere: a title of its own (6 characters or more before a
+  site-name suffix) and a link to a file (``.pdf``, ``.ofd``, ``.doc``...: ``详见附件。
+  附件：办理结果.ofd``) or a metadata word (文号, 索引号, 发布机构...).  A challenge or a
+  blank page has neither; one with a title such as 访问验证 was refused above already.
 
 Placeholders are weighed, not just found: a real page may carry one leftover
 ``$pageHelpBean.getColumnNavPath(...)`` in its breadcrumb, or one ``${x}`` in an article,
@@ -65,7 +69,7 @@ from functools import cached_property
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor import lazyre, noise
-from monitor.extract import listing
+from monitor.extract import files, listing
 from monitor.extract.html import Parsed, prepared
 
 _SHORT_BYTES = 4096  # block and error pages are small; real pages carry a site's chrome
@@ -485,9 +489,23 @@ def _empty(page: _Page) -> str | None:
     # space): searched for its first character, not lower-cased and stripped whole
     if _VISIBLE.search(page.html, 0, _SCAN) is None:
         return "empty body"
-    if page.visible.fewer_than(_EMPTY_TEXT):
+    if page.visible.fewer_than(_EMPTY_TEXT) and not _notice(page):
         return f"near-empty body ({len(page.text)} visible characters)"
     return None
+
+
+_MIN_TITLE = 6  # characters of a title before a site-name suffix: a notice's, not "首页"
+_METADATA = lazyre.compile(r"文号|索引号|发文机关|发布机构|成文日期|发布日期")
+
+
+def _notice(page: _Page) -> bool:
+    """A short notice whose substance is elsewhere: a real title, and a link to a file
+    (``详见附件。附件：办理结果.ofd``) or a metadata table (文号, 索引号...)."""
+    if len("".join(page.title_head.split())) < _MIN_TITLE:
+        return False
+    if _METADATA.search(page.text):
+        return True
+    return any(files.format_by_name(link) != "bin" for link in page.links.split())
 
 
 _CHECKS: tuple[Callable[[_Page], str | None], ...] = (

@@ -718,15 +718,23 @@ class _SourceReader:
         """fetch, wait_for, proxy, headers, cookies_env.  A follow table inherits the
         listing's proxy, headers and cookies_env (the same site), not how it is fetched."""
         d: dict[str, Any] = {k: getattr(inherited, k) for k in INHERITED} if inherited else {}
+        found: list[ConfigError] = []  # every key's problem: a bad proxy hides no Cookie
         if "fetch" in self.entry:
             fetch = self.entry["fetch"]
             if fetch not in FETCHERS:
-                raise self.fail("fetch", f"{fetch!r}: must be one of {', '.join(FETCHERS)}")
+                found.append(self.fail("fetch",
+                                       f"{fetch!r}: must be one of {', '.join(FETCHERS)}"))
             d["fetch"] = fetch
         for key, read in (("wait_for", self.selector), ("proxy", self.proxy),
                           ("headers", self.headers), ("cookies_env", self.env_name)):
             if key in self.entry:
-                d[key] = read(key)
+                try:
+                    d[key] = read(key)
+                except ConfigError as exc:
+                    found.extend(exc.problems)
+        if found:
+            found[0].more = tuple(found[1:])
+            raise found[0]
         return d
 
     def proxy(self, key: str) -> str:

@@ -63,6 +63,22 @@ _NOT_THE_PAGE: tuple[tuple[str, str], ...] = (
 )
 
 
+# The reasons judged from the body alone, which a source's ``accept_challenge_like``
+# overrules (``monitor.challenge``): a refusal for one of them says so.
+_BODY_JUDGED = ("near-empty body", "unrendered template placeholders",
+                "anti-bot verification page", "only redirects with JavaScript")
+ACCEPT_HINT = ("如确是原页面，可在该来源下写 accept_challenge_like = true，照样收录"
+               "（响应状态和响应头判定的拦截仍会拒绝）")
+
+
+def hint(kind: str | None, reason: str = "") -> str:
+    """What to do about a refusal, when there is something: for a body refused as not
+    the page by a rule the source can switch off, ``accept_challenge_like``."""
+    if kind == "challenge" and any(r in reason for r in _BODY_JUDGED):
+        return ACCEPT_HINT
+    return ""
+
+
 def describe(kind: str | None, status: int | None = None, reason: str = "") -> str:
     """``页面已删除或不存在（HTTP 404）``: the kind's sentence, the technical detail after.
     ``reason``: the error's own text, which tells apart the bodies refused as not the

@@ -451,12 +451,14 @@ _Check = tuple[datetime, str, str, int | None]  # started_at, outcome, error, ve
 
 def _checks(s: Connection, page_id: int) -> list[_Check]:
     """The page's checks in time order; a failure's words are Chinese (``monitor.zh``:
-    the sentence of its kind, the HTTP status or kind code after), not the English
-    message kept for admins."""
-    return [(_utc(at), outcome, describe(kind, status) if outcome == "error" else "", vid)
-            for at, outcome, kind, status, vid in s.execute(
+    the sentence of its kind — for a body refused as not the page, the one its reason
+    picks — the HTTP status or kind code after), not the English message kept for
+    admins."""
+    return [(_utc(at), outcome,
+             describe(kind, status, error or "") if outcome == "error" else "", vid)
+            for at, outcome, kind, status, error, vid in s.execute(
                 select(_CK.started_at, _CK.outcome, _CK.error_kind, _CK.http_status,
-                       _CK.version_id)
+                       _CK.error, _CK.version_id)
                 .where(_CK.page_id == page_id)
                 .order_by(_CK.started_at, _CK.id))]
 

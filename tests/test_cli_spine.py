@@ -443,13 +443,16 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
 
     failed = run("sources", "test", "broken", "--sources", str(sources))
     assert failed.exit_code == 1
-    assert flat(failed.stderr) == f"error: {broken}: HTTP 500"
+    assert flat(failed.stderr) == ("失败：网站返回错误状态（HTTP 500） "
+                                   f"技术细节：error: {broken}: HTTP 500")
 
-    # Nothing was stored: no database was even created, and history knows no page.
+    # Nothing was stored: no database was even created (history says there is none and
+    # makes none); an archive made now holds no version and no check.
     db = tmp_path / "data" / "monitor.db"
     assert not db.exists()
     history = run("history", "hn-reply", "--sources", str(sources))
-    assert history.exit_code == 3 and "未找到：没有名为 hn-reply 的来源" in history.stderr
+    assert history.exit_code == 3 and flat(history.stderr).startswith("没有存档：")
+    assert not db.exists()
     store = Store(os.environ["MONITOR_DATABASE_URL"])
     try:
         assert (store.count(Version), store.count(Check)) == (0, 0)

@@ -45,10 +45,22 @@ def test_version_loads_no_command(tmp_path: Path) -> None:
     assert not {"sqlalchemy", "httpx", "rich", "pydantic"} & modules
 
 
+def archive_file(tmp_path: Path) -> Path:
+    """The SQLite file the probes' status reads: the environment's (tests.conftest),
+    which wins over the file's database_url."""
+    path = Path(os.environ["MONITOR_DATABASE_URL"].removeprefix("sqlite:///"))
+    assert path.is_relative_to(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def test_status_loads_no_fetcher_no_pipeline_and_at_head_no_sqlalchemy(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text(
         f'[settings]\ndatabase_url = "sqlite:///{tmp_path}/m.db"\n\n[[sources]]\n'
         'name = "a"\nurl = "https://example.org/a.html"\n', encoding="utf-8")
+    code, modules, printed = loaded("status", cwd=tmp_path)
+    assert code == 3 and not archive_file(tmp_path).exists()  # no archive: none is made
+    archive_file(tmp_path).touch()  # an empty SQLite file: status brings it to head
     code, modules, printed = loaded("status", cwd=tmp_path)
     assert code in (0, None) and "health: no checks yet" in printed
     heavy = {"monitor.fetch", "monitor.pipeline", "monitor.extract", "monitor.diff",
@@ -99,6 +111,7 @@ def test_status_of_a_large_cached_file_piped_loads_no_toml_pydantic_or_console(
             f'[[sources]]\nname = "s{i:04d}"\nurl = "https://example.org/{i}.html"\n'
             'interval = "10m"\n\n' for i in range(1500)), encoding="utf-8")
     assert (tmp_path / "sources.toml").stat().st_size >= 64 * 1024  # configcache.CACHE_FROM
+    archive_file(tmp_path).touch()  # an empty archive (a read-only command makes none)
     runs = [loaded("status", cwd=tmp_path) for _ in range(2)]  # the first makes both
     assert all(code in (0, None) for code, _, _ in runs)
     (_, parsed, first), (_, cached, last) = runs
@@ -167,6 +180,7 @@ def test_the_monitor_program_s_status_reads_no_installed_distribution(tmp_path: 
     (tmp_path / "sources.toml").write_text(
         f'[settings]\ndatabase_url = "sqlite:///{tmp_path}/m.db"\n\n[[sources]]\n'
         'name = "a"\nurl = "https://example.org/a.html"\n', encoding="utf-8")
+    archive_file(tmp_path).touch()  # an empty archive (a read-only command makes none)
     for _ in range(2):  # the first one makes the database (SQLAlchemy reads its own)
         out = subprocess.run([sys.executable, "-c", STATUS], cwd=tmp_path, text=True,
                              capture_output=True, timeout=120, check=True).stdout

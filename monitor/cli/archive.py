@@ -28,6 +28,7 @@ from monitor.cli.common import (
     refuse_existing,
     sources_option,
 )
+from monitor.errors import NotFoundError
 from monitor.export import STDOUT, Manifest, write_jsonl, write_manifest, write_warc
 from monitor.extract.metadata import search_field
 from storage.archive import Archive, ArchivedVersion
@@ -166,6 +167,8 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
     with open_store(config) as store:
         archive = Archive(store)
         total = archive.count_versions(**filters)
+        if not total:
+            raise _nothing_to_export(source, since, until)
         listing = Manifest(manifest) if manifest is not None else None
         with progress_bar(total) as advance:
             damaged: list[str] = []
@@ -196,6 +199,17 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
                           "和清单中标明（damaged），此导出不能作为这些版本的证据。",
                           highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
+
+
+def _nothing_to_export(source: str | None, since: str | None,
+                       until: str | None) -> NotFoundError:
+    """No version in what was asked: said (exit 3), and no file written — an empty WARC
+    looks like an export that worked."""
+    asked = [f"来源 {source}" if source else "", f"--from {since}" if since else "",
+             f"--to {until}" if until else ""]
+    where = "，".join(a for a in asked if a) or "存档"
+    return NotFoundError(f"no versions to export ({where.replace('，', ', ')}); nothing "
+                         "was written", f"没有可导出的版本：{where}中没有任何版本，未写入文件")
 
 
 def _noting_damage(versions: Iterator[ArchivedVersion], damaged: list[str]

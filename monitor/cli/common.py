@@ -379,12 +379,14 @@ def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True
     settings; no sources, no watchers (``Config.broken``: ``status`` lists the sources
     the database has).  A missing or unreadable file is still refused (a wrong
     directory, most likely: the default database there would be another archive, or
-    none), as is a SQLite database that does not exist (nothing to read; opening it
-    would create it).  The commands that write the file or check pages keep refusing."""
+    none).  A SQLite database that does not exist is never opened (that would create
+    it): ``no_archive`` says so, whether the file loads or not; exit 3.  The commands
+    that write the file or check pages keep refusing a broken file, and create the
+    database (``check``, ``run``)."""
     from monitor.config import salvage_settings
 
     try:
-        return load(sources_file, quiet=quiet, logging=logging, plain_settings=plain_settings)
+        config = load(sources_file, quiet=quiet, logging=False, plain_settings=plain_settings)
     except ConfigError as exc:
         try:
             data = Path(sources_file).read_bytes()
@@ -392,12 +394,63 @@ def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True
             raise exc from None
         settings, whence = salvage_settings(data)
         if _missing_sqlite(settings.database_url):
-            raise
+            no_archive(settings.database_url, sources_file, READ_ONLY_NOTE[whence], exc)
         _warn_broken(exc, settings.database_url, settings.timezone, whence)
         config = Config(path=Path(sources_file), settings=settings, broken=exc)
+    else:
+        if _missing_sqlite(config.settings.database_url):
+            no_archive(config.settings.database_url, sources_file,
+                       _database_whence(sources_file))
     if logging:
         start_logging(config, quiet=quiet)
     return config
+
+
+def no_archive(url: str, sources_file: Path, whence: str,
+               broken: ConfigError | None = None) -> NoReturn:
+    """A command that only reads the archive, where there is none: said, not created
+    (opening a SQLite file that does not exist would make an empty archive, and the
+    command would report on it as if nothing had been checked yet).  Where the setting
+    came from is named (a wrong directory or a missing ``MONITOR_DATABASE_URL``, most
+    likely), and a broken sources file's problems too; exit 3, as what is not found."""
+    import re
+
+    from rich.markup import escape
+
+    from monitor import zh
+
+    err = _consoles()[1]
+    for p in broken.problems if broken else ():
+        said = zh.config_problem(str(p), file=p.file, source=p.source, key=p.key,
+                                 watcher=p.watcher)
+        err.print(f"[red]配置错误：[/]{escape(said)}\n{zh.DETAIL}configuration error: "
+                  f"{escape(str(p))}", highlight=False, soft_wrap=True)
+    shown = re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+    path = url.partition("://")[2][1:]
+    err.print(f"[red]没有存档：[/]数据库 {escape(path)} 不存在（数据库设置 {escape(shown)}，"
+              f"{escape(whence)}；配置文件 {escape(str(sources_file))}）。此命令只读取存档，"
+              "不会新建数据库：请确认所在目录和数据库设置，或先运行 monitor check 或 monitor "
+              f"run 建立存档。\n{zh.DETAIL}no archive: {escape(path)} does not exist "
+              f"(database_url {escape(shown)}; sources file {escape(str(sources_file))})",
+              highlight=False, soft_wrap=True)
+    sys.exit(EXIT_NOT_FOUND)
+
+
+def _database_whence(sources_file: Path) -> str:
+    """Where a loaded configuration's database_url came from (``settings``: the
+    environment wins over the file, the file over the default)."""
+    import os
+    import tomllib
+
+    if os.environ.get("MONITOR_DATABASE_URL"):
+        return "取自环境变量 MONITOR_DATABASE_URL"
+    try:
+        table = tomllib.loads(Path(sources_file).read_text(encoding="utf-8"))["settings"]
+        if "database_url" in table:
+            return "取自文件的 [settings] database_url"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return "默认值"
 
 
 def _missing_sqlite(url: str) -> bool:
@@ -566,11 +619,17 @@ def parse_when(text: str, timezone: str = "Asia/Shanghai") -> datetime:
         else:
             at = datetime.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a date like 2024-05-01 or "
-                                 "2024-05-01T08:00") from None
+        raise _bad_date(text) from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(timezone))
     return at.astimezone(UTC)
+
+
+def _bad_date(text: str) -> BadInputError:
+    """A date or time that is none (2026-13-01): bad input, Chinese first, exit 2 — not
+    click's English usage banner."""
+    return BadInputError(f"日期无效：{text!r}，应写作 2026-05-01 或 2026-05-01T08:00"
+                         f"（{text!r} is not a date like 2024-05-01 or 2024-05-01T08:00）")
 
 
 def parse_since(text: str | None, timezone: str) -> datetime | None:
@@ -582,7 +641,7 @@ def parse_since(text: str | None, timezone: str) -> datetime | None:
         try:
             d = date.fromisoformat(text)
         except ValueError:
-            raise click.BadParameter(f"{text!r} is not a date like 2026-05-01") from None
+            raise _bad_date(text) from None
         return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
     return parse_when(text, timezone)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.markup import escape
@@ -107,7 +107,10 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         if "://" not in name_or_url:
             raise  # a name that is not in the file, not a URL to try
         source = SourceConfig(name="adhoc", url=name_or_url)
-    got = asyncio.run(try_source(config.settings, source))
+    try:
+        got = asyncio.run(try_source(config.settings, source))
+    except MonitorError as exc:
+        _untried(exc)
     docs = [{"title": d.title, "date": d.date, "url": d.url} for d in got.extracted.documents]
     sample = first_document(config.settings, source, got) if source.is_listing else None
     if as_json:
@@ -128,6 +131,17 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
         console.print(f'this page is a column of {len(docs)} documents: with kind = "listing" '
                       "each becomes a tracked page of its own (README, listing sources)",
                       markup=False, highlight=False, soft_wrap=True)
+
+
+def _untried(exc: MonitorError) -> NoReturn:
+    """The page could not be read as a check would: Chinese first (``zh.describe``),
+    what to do when there is something (``zh.hint``), the English after; exit 1."""
+    said = zh.describe(exc.kind, exc.status, str(exc))
+    hint = zh.hint(exc.kind, str(exc))
+    err_console.print(f"[red]失败：[/]{escape(said)}{escape('。' + hint) if hint else ''}\n"
+                      f"{zh.DETAIL}error: {escape(str(exc))}", highlight=False,
+                      soft_wrap=True)
+    sys.exit(1)
 
 
 def print_attachments(found: list[dict[str, str]], whose: str = "") -> None:
