@@ -32,9 +32,11 @@ C call, deaf to Ctrl-C: the main thread hears a signal only when the call return
 thread's wait holds up ``asyncio.run``'s exit, which joins its threads.  Python's
 ``sqlite3`` cannot install a busy handler of its own, so SQLite's waits ``BUSY_STEP`` at
 a time (``PRAGMA busy_timeout``) and the connection's cursors (``_Cursor``) try the
-statement again until ``BUSY_TIMEOUT`` — stopping at once, in any thread, when the
-engine's ``LockWaits`` was told to stop (``Store.stop_waiting``: the pass's Ctrl-C), and
-a Ctrl-C in the main thread is raised between two steps.  A failed try wrote nothing
+statement again until ``BUSY_TIMEOUT`` — stopping, in any thread, ``STOP_GRACE`` (2 s)
+after the engine's ``LockWaits`` was told to stop (``Store.stop_waiting``: the pass's
+Ctrl-C; the grace lets the workers of one stopped pass, each holding the lock a moment
+to give its leases back, all get in), and a Ctrl-C in the main thread is raised between
+two steps.  A failed try wrote nothing
 (the statement did not get the lock), so it is tried again, or given up, whole.  Only a
 ``SQLITE_BUSY`` that came after SQLite's handler waited its full step is tried again: a
 busy answer given at once (a deferred transaction's read turning into a write while
@@ -64,6 +66,10 @@ MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock key of migrate()
 BUSY_TIMEOUT = 30.0  # seconds a statement waits for SQLite's write lock in all
 BUSY_STEP = 0.1  # seconds SQLite waits in one try (a stop is heard between two)
 BUSY_TIMEOUT_ENV = "MONITOR_TEST_BUSY_TIMEOUT"  # test hook: replaces BUSY_TIMEOUT
+# seconds a wait goes on after the stop: the other workers of a stopped pass hold the
+# lock a moment each to give their leases back, and those give-backs must all get in; a
+# lock held longer (another process's transaction) is not waited for
+STOP_GRACE = 2.0
 SQLITE_BUSY = 5
 
 T = TypeVar("T")
@@ -115,16 +121,16 @@ def create(url: str, waits: LockWaits | None = None) -> Engine:
 
 class LockWaits:
     """An engine's waits for SQLite's write lock (see the module docstring): each
-    statement waits up to ``timeout`` seconds, ``BUSY_STEP`` at a time; after ``stop()``
-    a wait gives up at its next step (a statement that finds the lock free still runs:
-    a lease given back on the way out)."""
+    statement waits up to ``timeout`` seconds, ``BUSY_STEP`` at a time; from
+    ``STOP_GRACE`` after ``stop()`` a wait gives up at its next step (a statement that
+    finds the lock free still runs: a lease given back on the way out)."""
 
     def __init__(self, timeout: float | None = None) -> None:
         self.timeout = timeout or float(os.environ.get(BUSY_TIMEOUT_ENV) or BUSY_TIMEOUT)
-        self.stopped = False  # a plain flag: set in a signal handler, read in threads
+        self.stopped: float | None = None  # when: set in a signal handler, read in threads
 
     def stop(self) -> None:
-        self.stopped = True
+        self.stopped = self.stopped or time.monotonic()
 
     def run(self, call: Callable[..., T], *args: Any) -> T:
         deadline = None
@@ -136,7 +142,7 @@ class LockWaits:
                 now = time.monotonic()
                 if not _waited_out(exc, now - started):
                     raise  # not a wait for the lock: SQLite's own answer
-                if self.stopped:
+                if self.stopped is not None and now >= self.stopped + STOP_GRACE:
                     raise sqlite3.OperationalError(
                         "database is locked by another process; the wait for it was "
                         "stopped (Ctrl-C)") from exc
