@@ -41,6 +41,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from monitor.errors import StorageError
+from monitor.session_ids import without_session
 from storage import compiled, db, paragraphs, rawcodec
 from storage.instant import utcnow
 from storage.records import (
@@ -956,7 +957,8 @@ class Store:
 
     def resolve_page(self, name_or_url: str) -> tuple[Row[Any], Row[Any]]:
         """A source's main page by source name, or any page by URL (rows of ``sources``
-        and ``pages``: the read commands import no ORM, ``storage.archive``)."""
+        and ``pages``: the read commands import no ORM, ``storage.archive``); a URL with a
+        session id (``;jsessionid=…``) is the page without it (``monitor.session_ids``)."""
         with self.reading() as c:
             src = c.execute(sa_select(sources).where(S.name == name_or_url)).first()
             if src is not None:
@@ -967,7 +969,7 @@ class Store:
             # a document two listings list: its page, not the other's reference to it;
             # one a listing took over from a removed one: the page checked now
             page = c.execute(sa_select(pages).join(sources, S.id == P.source_id)
-                             .where(P.url == name_or_url)
+                             .where(P.url.in_({name_or_url, without_session(name_or_url)}))
                              .order_by(S.active.desc(), P.kind == "reference", P.id)).first()
             if page is not None:
                 return c.execute(sa_select(sources).where(S.id == page.source_id)).one(), page
