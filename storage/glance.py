@@ -68,7 +68,8 @@ class RecentChecks:
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_REVISION_LINE = re.compile(r"^(revision|down_revision|rewrites)\b[^=\n]*=(.+)$", re.M)
+_REVISION_LINE = re.compile(r"^(revision|down_revision|rewrites_on|rewrites)\b[^=\n]*=(.+)$",
+                            re.M)
 
 # The pages of kind "page" of every source, oldest first (a source's first is its main
 # page: Store._main_page's choice), each with its last check and its counts, in one
@@ -109,22 +110,27 @@ _OUTCOMES = "SELECT outcome, count(*) FROM checks WHERE started_at >= ? GROUP BY
 
 
 @cache
-def migrations(versions: Path = MIGRATIONS / "versions") -> dict[str, tuple[str | None, str]]:
+def migrations(versions: Path = MIGRATIONS / "versions"
+               ) -> dict[str, tuple[str | None, str, str]]:
     """Each migration's revision: (its ``down_revision``, what it rewrites — the
     ``rewrites = "…"`` line of a migration that rewrites stored data, in Chinese, else
-    ""), read as ``head_revision`` reads them.  Empty when a file cannot be read so."""
-    found: dict[str, tuple[str | None, str]] = {}
+    "" —, and on which database only — its ``rewrites_on = "postgresql"`` line, else ""
+    for every one), read as ``head_revision`` reads them.  Empty when a file cannot be
+    read so."""
+    found: dict[str, tuple[str | None, str, str]] = {}
     for path in versions.glob("*.py"):
         lines = dict(m.groups() for m in _REVISION_LINE.finditer(path.read_text("utf-8")))
         try:
             rev = ast.literal_eval(lines["revision"].strip())
             down = ast.literal_eval(lines.get("down_revision", "None").strip())
             rewrites = ast.literal_eval(lines.get("rewrites", "''").strip())
+            on = ast.literal_eval(lines.get("rewrites_on", "''").strip())
         except (KeyError, ValueError, SyntaxError):
             return {}
-        if not isinstance(rev, str) or not isinstance(rewrites, str):
+        if not isinstance(rev, str) or not isinstance(rewrites, str) or \
+                not isinstance(on, str):
             return {}
-        found[rev] = (down if isinstance(down, str) else None, rewrites)
+        found[rev] = (down if isinstance(down, str) else None, rewrites, on)
     return found
 
 
