@@ -60,7 +60,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from monitor.errors import NewerDatabaseError
-from storage.glance import MIGRATIONS, head_revision, migrations
+from storage.glance import MIGRATIONS, head_revision, migrations, timed
 
 MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock key of migrate()
 BUSY_TIMEOUT = 30.0  # seconds a statement waits for SQLite's write lock in all
@@ -101,6 +101,8 @@ def create(url: str, waits: LockWaits | None = None) -> Engine:
     ``waits`` says (a new ``LockWaits`` when not given)."""
     url = normalize_url(url)
     if not is_sqlite(url):
+        if make_url(url).get_backend_name() == "postgresql":
+            url = timed(url)  # no answer in CONNECT_TIMEOUT s: a failed connection
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                              json_serializer=_json)
     path = sqlite_path(url)

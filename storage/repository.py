@@ -40,9 +40,10 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from monitor.errors import StorageError
+from monitor.errors import DatabaseUnreachableError, StorageError
 from monitor.session_ids import without_session
 from storage import compiled, db, paragraphs, rawcodec
+from storage.glance import unreachable
 from storage.instant import utcnow
 from storage.records import (
     CheckRecord,
@@ -375,8 +376,10 @@ class Store:
         except SQLAlchemyError as exc:
             if isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", "") == OUT_OF_RANGE:
                 raise KeyError("no such id") from None  # the same on PostgreSQL
-            raise StorageError(f"database error: {exc.__class__.__name__}: "
-                               f"{str(exc).splitlines()[0]}") from exc
+            said = f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            if unreachable(getattr(exc, "orig", None)):
+                raise DatabaseUnreachableError(said, self.url) from exc
+            raise StorageError(said) from exc
 
     # --- sources -------------------------------------------------------------------
 
