@@ -40,6 +40,7 @@ from monitor.plainsettings import (
     parse_interval,
     unknown_key,
 )
+from monitor.session_ids import without_session
 from monitor.types import ChangeKind
 
 if TYPE_CHECKING:  # pydantic's model: imported where a [settings] table is validated
@@ -660,9 +661,11 @@ def page_key(url: str) -> str:
     Scheme and host in lower case, no default port (80 for http, 443 for https), no
     ``#fragment`` (never sent to the server), no trailing slash on the path (``/a/`` and
     ``/a`` are one page on the sites we watch), ``/`` for an empty path; the query is kept
-    as written (``?id=1`` and ``?id=2`` are two pages).  http and https stay two pages.
+    as written (``?id=1`` and ``?id=2`` are two pages), less its session ids
+    (``;jsessionid=…``: ``monitor.session_ids``, as a listing's document is found).  http
+    and https stay two pages.
     """
-    parts = urlsplit(url)
+    parts = urlsplit(without_session(url))
     scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
     port = parts.port
     netloc = f"[{host}]" if ":" in host else host

@@ -226,6 +226,19 @@ class StorageError(MonitorError):
     kind = "storage"
 
 
+class DatabaseUnreachableError(StorageError):
+    """No connection to the database (down, a wrong address, user or password, no answer
+    within ``connect_timeout``): what to check, in Chinese (``zh``), before the driver's
+    words; the URL's password masked."""
+
+    def __init__(self, message: str, url: str) -> None:
+        import re
+
+        super().__init__(message)
+        shown = re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+        self.zh = f"无法连接数据库（{shown}）：请检查数据库是否运行、地址和权限"
+
+
 class AlreadyRunningError(StorageError):
     """Another daemon holds the lock of this SQLite database."""
 

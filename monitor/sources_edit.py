@@ -40,12 +40,17 @@ from tomlkit.items import AoT, Comment, Item, Key, Null, Table, Whitespace
 
 from monitor.config import parse_config
 from monitor.errors import ConfigError
+from monitor.session_ids import without_session
 
 Body = list[tuple[Key | None, Item]]
 
 
 def add_source(text: str, entry: dict[str, Any], *, path: Path) -> str:
-    """``text`` with a new ``[[sources]]`` table appended after the last one."""
+    """``text`` with a new ``[[sources]]`` table appended after the last one; its URL
+    without a session id (``;jsessionid=…``, ``monitor.session_ids``): one the server made
+    for one response, fetched without it, as a listing's documents are."""
+    if isinstance(entry.get("url"), str):
+        entry = {**entry, "url": without_session(entry["url"])}
     doc = tomlkit.parse(text)
     table = tomlkit.table()
     for key, value in entry.items():

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, or_, select
 
 from monitor.errors import StorageError
+from monitor.session_ids import without_session
 from monitor.types import SETTINGS_ONLY, UPGRADE_ONLY, reread_cause, sortable_date
 from monitor.zh import describe
 from storage import paragraphs, rawcodec, tables
@@ -624,7 +625,8 @@ def _utc(at: datetime) -> datetime:
 
 def source_row(s: Connection, name_or_url: str) -> Row[Any]:
     src = s.execute(select(tables.sources).where(_S.name == name_or_url)).first()
-    src = src or s.execute(select(tables.sources).where(_S.url == name_or_url)).first()
+    src = src or s.execute(select(tables.sources).where(  # as Store.resolve_page
+        _S.url.in_({name_or_url, without_session(name_or_url)}))).first()
     if src is None:
         raise KeyError(f"no source {name_or_url!r}")
     return src

@@ -23,7 +23,9 @@ head goes through alembic, which then upgrades it.  A revision none of the files
 is a database a newer release migrated: ``NewerDatabaseError`` says so in Chinese (the
 command exits 1), not alembic's traceback.  A migration whose file has a ``rewrites =
 "…"`` line rewrites stored data (0016 refolds the search index): one line on stderr
-when it starts and one when it ends, whichever command opened the database.
+when it starts and one when it ends, whichever command opened the database.  With a
+``rewrites_on = "postgresql"`` line too, it rewrites on that database only (0017
+reclusters PostgreSQL's paragraphs), and is not named on the other.
 
 Waiting for SQLite's write lock, stoppably.  A writer that finds the lock held by another
 process (a ``sqlite3`` shell, another release, a process stuck in a transaction) waits up
@@ -60,7 +62,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from monitor.errors import NewerDatabaseError
-from storage.glance import MIGRATIONS, head_revision, migrations
+from storage.glance import MIGRATIONS, head_revision, migrations, timed
 
 MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock key of migrate()
 BUSY_TIMEOUT = 30.0  # seconds a statement waits for SQLite's write lock in all
@@ -105,6 +107,8 @@ def create(url: str, waits: LockWaits | None = None) -> Engine:
     ``waits`` says (a new ``LockWaits`` when not given)."""
     url = normalize_url(url)
     if not is_sqlite(url):
+        if make_url(url).get_backend_name() == "postgresql":
+            url = timed(url)  # no answer in CONNECT_TIMEOUT s: a failed connection
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                              json_serializer=_json)
     path = sqlite_path(url)
@@ -227,7 +231,7 @@ def migrate(engine: Engine) -> None:
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    rewrites = _rewrites(current, known)
+    rewrites = _rewrites(current, known, engine.dialect.name)
     said = "；".join(f"{zh}（迁移 {rev}）" for rev, zh in rewrites)
     revs = ", ".join(rev for rev, _ in rewrites)
     started = time.monotonic()
@@ -253,17 +257,18 @@ def migrate(engine: Engine) -> None:
              f"{took} s)")
 
 
-def _rewrites(current: list[str], known: dict[str, tuple[str | None, str]]
-              ) -> list[tuple[str, str]]:
-    """The migrations between ``current`` and head that rewrite stored data, oldest
-    first: (revision, its ``rewrites = "…"`` line, in Chinese).  None for a new
-    database (its tables are empty: nothing to rewrite, nothing to wait for)."""
+def _rewrites(current: list[str], known: dict[str, tuple[str | None, str, str]],
+              dialect: str) -> list[tuple[str, str]]:
+    """The migrations between ``current`` and head that rewrite stored data on
+    ``dialect``'s database, oldest first: (revision, its ``rewrites = "…"`` line, in
+    Chinese).  None for a new database (its tables are empty: nothing to rewrite,
+    nothing to wait for)."""
     if len(current) != 1:
         return []
     found, rev = [], head_revision()
     while rev and rev != current[0] and rev in known:
-        down, rewrites = known[rev]
-        if rewrites:
+        down, rewrites, on = known[rev]
+        if rewrites and on in ("", dialect):
             found.append((rev, rewrites))
         rev = down
     return found[::-1]

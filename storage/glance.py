@@ -26,6 +26,7 @@ defined here rather than in ``storage.records`` for that reason): ``storage.db``
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -68,7 +69,15 @@ class RecentChecks:
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_REVISION_LINE = re.compile(r"^(revision|down_revision|rewrites)\b[^=\n]*=(.+)$", re.M)
+# Seconds a PostgreSQL connection may take (libpq's connect_timeout): a server that
+# accepts and never answers (a hung host, a firewall that holds the connection) would
+# otherwise hang every command.  A URL's own ``connect_timeout``, or PGCONNECT_TIMEOUT,
+# wins.
+CONNECT_TIMEOUT = 10
+# A driver's words for a connection that was never made (libpq's PQError and psycopg's)
+_UNREACHABLE = re.compile(r"^connection (failed|timeout expired)")
+_REVISION_LINE = re.compile(r"^(revision|down_revision|rewrites_on|rewrites)\b[^=\n]*=(.+)$",
+                            re.M)
 
 # The pages of kind "page" of every source, oldest first (a source's first is its main
 # page: Store._main_page's choice), each with its last check and its counts, in one
@@ -109,22 +118,27 @@ _OUTCOMES = "SELECT outcome, count(*) FROM checks WHERE started_at >= ? GROUP BY
 
 
 @cache
-def migrations(versions: Path = MIGRATIONS / "versions") -> dict[str, tuple[str | None, str]]:
+def migrations(versions: Path = MIGRATIONS / "versions"
+               ) -> dict[str, tuple[str | None, str, str]]:
     """Each migration's revision: (its ``down_revision``, what it rewrites — the
     ``rewrites = "…"`` line of a migration that rewrites stored data, in Chinese, else
-    ""), read as ``head_revision`` reads them.  Empty when a file cannot be read so."""
-    found: dict[str, tuple[str | None, str]] = {}
+    "" —, and on which database only — its ``rewrites_on = "postgresql"`` line, else ""
+    for every one), read as ``head_revision`` reads them.  Empty when a file cannot be
+    read so."""
+    found: dict[str, tuple[str | None, str, str]] = {}
     for path in versions.glob("*.py"):
         lines = dict(m.groups() for m in _REVISION_LINE.finditer(path.read_text("utf-8")))
         try:
             rev = ast.literal_eval(lines["revision"].strip())
             down = ast.literal_eval(lines.get("down_revision", "None").strip())
             rewrites = ast.literal_eval(lines.get("rewrites", "''").strip())
+            on = ast.literal_eval(lines.get("rewrites_on", "''").strip())
         except (KeyError, ValueError, SyntaxError):
             return {}
-        if not isinstance(rev, str) or not isinstance(rewrites, str):
+        if not isinstance(rev, str) or not isinstance(rewrites, str) or \
+                not isinstance(on, str):
             return {}
-        found[rev] = (down if isinstance(down, str) else None, rewrites)
+        found[rev] = (down if isinstance(down, str) else None, rewrites, on)
     return found
 
 
@@ -280,8 +294,8 @@ def _connect(url: str) -> Iterator[_Reader | None]:
     elif backend in ("postgres", "postgresql") and driver in ("", "psycopg"):
         from storage import libpq
 
-        with _translated(libpq.PQError):
-            conn = libpq.connect(f"postgresql://{rest}")
+        with _translated(libpq.PQError, url):
+            conn = libpq.connect(timed(f"postgresql://{rest}"))
         if conn is None:  # no libpq here: Store reads it
             yield None
             return
@@ -294,10 +308,26 @@ def _connect(url: str) -> Iterator[_Reader | None]:
         yield None
 
 
+def timed(url: str) -> str:
+    """A PostgreSQL URL with ``connect_timeout`` (``CONNECT_TIMEOUT``) unless it, or the
+    environment, sets one."""
+    if "connect_timeout=" in url.partition("?")[2] or os.environ.get("PGCONNECT_TIMEOUT"):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={CONNECT_TIMEOUT}"
+
+
+def unreachable(error: BaseException | None) -> bool:
+    """Whether a driver's error (libpq's, psycopg's) is a connection never made."""
+    operational = getattr(error, "kind", "") == "OperationalError" or any(
+        c.__name__ == "OperationalError" for c in type(error).__mro__)  # ConnectionTimeout
+    return operational and bool(_UNREACHABLE.match(str(error)))
+
+
 @contextmanager
-def _translated(errors: type[Exception]) -> Iterator[None]:
-    """A driver's error as ``Store`` reports it (SQLAlchemy's wording of it)."""
-    from monitor.errors import StorageError
+def _translated(errors: type[Exception], url: str = "") -> Iterator[None]:
+    """A driver's error as ``Store`` reports it (SQLAlchemy's wording of it); a failed
+    connection as ``DatabaseUnreachableError``."""
+    from monitor.errors import DatabaseUnreachableError, StorageError
 
     try:
         yield
@@ -305,7 +335,10 @@ def _translated(errors: type[Exception]) -> Iterator[None]:
         kind = type(exc)
         first = (str(exc).splitlines() or [""])[0]
         if hasattr(exc, "kind"):  # libpq's: the DB-API class psycopg would have raised
-            raise StorageError(f"database error: {exc.kind}: (libpq) {first}") from exc
+            said = f"database error: {exc.kind}: (libpq) {first}"
+            if unreachable(exc):
+                raise DatabaseUnreachableError(said, url) from exc
+            raise StorageError(said) from exc
         wrapper = next((c.__name__ for c in kind.__mro__ if c.__name__ in _DBAPI_ERRORS),
                        "DBAPIError")
         raise StorageError(f"database error: {wrapper}: ({kind.__module__}.{kind.__name__}) "

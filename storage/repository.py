@@ -40,8 +40,10 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from monitor.errors import StorageError
+from monitor.errors import DatabaseUnreachableError, StorageError
+from monitor.session_ids import without_session
 from storage import compiled, db, paragraphs, rawcodec
+from storage.glance import unreachable
 from storage.instant import utcnow
 from storage.records import (
     CheckRecord,
@@ -374,8 +376,10 @@ class Store:
         except SQLAlchemyError as exc:
             if isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", "") == OUT_OF_RANGE:
                 raise KeyError("no such id") from None  # the same on PostgreSQL
-            raise StorageError(f"database error: {exc.__class__.__name__}: "
-                               f"{str(exc).splitlines()[0]}") from exc
+            said = f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            if unreachable(getattr(exc, "orig", None)):
+                raise DatabaseUnreachableError(said, self.url) from exc
+            raise StorageError(said) from exc
 
     # --- sources -------------------------------------------------------------------
 
@@ -956,7 +960,8 @@ class Store:
 
     def resolve_page(self, name_or_url: str) -> tuple[Row[Any], Row[Any]]:
         """A source's main page by source name, or any page by URL (rows of ``sources``
-        and ``pages``: the read commands import no ORM, ``storage.archive``)."""
+        and ``pages``: the read commands import no ORM, ``storage.archive``); a URL with a
+        session id (``;jsessionid=…``) is the page without it (``monitor.session_ids``)."""
         with self.reading() as c:
             src = c.execute(sa_select(sources).where(S.name == name_or_url)).first()
             if src is not None:
@@ -967,7 +972,7 @@ class Store:
             # a document two listings list: its page, not the other's reference to it;
             # one a listing took over from a removed one: the page checked now
             page = c.execute(sa_select(pages).join(sources, S.id == P.source_id)
-                             .where(P.url == name_or_url)
+                             .where(P.url.in_({name_or_url, without_session(name_or_url)}))
                              .order_by(S.active.desc(), P.kind == "reference", P.id)).first()
             if page is not None:
                 return c.execute(sa_select(sources).where(S.id == page.source_id)).one(), page

@@ -67,9 +67,15 @@ def test_a_listing_s_document_is_not_added_as_a_source_and_the_daemon_warns(
     assert out.index("同一页面只能属于一个来源") < out.index("技术细节：")
     assert f"is already a document of listing source '{NAME}'" in out
     assert path.read_text(encoding="utf-8") == before
-    code, out = _run("sources", "add", site.url("/col/t20210102_102.html?other=1"),
+    code, out = _run("sources", "add", doc + ";jsessionid=0A1B", "--name", "doc2",
+                     "--sources", str(path))  # a session id names no other page
+    assert code == 2 and f"此页面已是栏目来源 {NAME} 跟踪的文档" in out, out
+    assert path.read_text(encoding="utf-8") == before
+    code, out = _run("sources", "add", site.url("/col/t20210102_102.html;jsessionid=9Z"
+                                                  "?other=1"),
                      "--name", "not-a-doc", "--sources", str(path))
     assert code == 0, out  # another query is another page
+    assert "jsessionid" not in path.read_text(encoding="utf-8")  # written without it
     status, page = asyncio.run(_admin_add(path, monkeypatch, "doc3", doc))
     assert status == 400 and f"此页面已是栏目来源 {NAME} 跟踪的文档" in page  # /admin too
     assert "doc3" not in path.read_text(encoding="utf-8")
@@ -287,6 +293,13 @@ mode = "sometimes"
     assert [re.split("[ ：]", w.split("，键 ")[1])[0] for w in watcher] == [
         "sources", "email", "mode"], out
     assert "没有指定提醒哪些来源" in watcher[0] and "取值无效" not in watcher[0]
+
+    path.write_text('[[sources]]\nname = "a"\nurl = "https://a.gov.cn/x.html"\n\n'
+                    '[[sources]]\nname = "b"\nurl = "https://a.gov.cn/x.html;jsessionid=A1"\n'
+                    '\n[[watchers]]\nemail = "analyst@example.org"\nsources = ["*"]\n',
+                    encoding="utf-8")
+    code, out = _run("sources", "validate", "--sources", str(path))
+    assert code == 2 and "同一页面（a）" in out, out  # a session id names no other page
 
     path.write_text('[[watchers]]\nemail = "analyst@example.org"\n', encoding="utf-8")
     code, out = _run("sources", "validate", "--sources", str(path))

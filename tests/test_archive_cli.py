@@ -335,6 +335,9 @@ def test_diff_dates_without_a_version_or_with_one_version_say_so(
     day = json.loads(monitor("diff", "hb-ai-plan", "--from", "2026-05-01", "--to",
                              "2026-05-10", "--json", "--sources", str(sources)).stdout)
     assert (day["old"]["id"], day["new"]["id"], day["same_version"]) == (plan[0], plan[1], False)
+    compact = json.loads(monitor("diff", "hb-ai-plan", "--from", "20260501", "--to",
+                                 "20260510", "--json", "--sources", str(sources)).stdout)
+    assert compact == day  # however the day is written
 
 
 def test_diff_of_two_ids_newer_first_is_shown_oldest_first_and_says_so(
@@ -369,6 +372,8 @@ def test_show_at_a_date_before_the_first_version_speaks_local_time(
             f"first version (第1版, id {first}) is from 2026-05-01 04:00") in out.stderr
     at_day = monitor("show", "hb-ai-plan", "--at", "2026-05-01", "--sources", str(sources))
     assert at_day.returncode == 0 and f"version {first} · fetched" in at_day.stdout
+    compact = monitor("show", "hb-ai-plan", "--at", "20260501", "--sources", str(sources))
+    assert (compact.returncode, compact.stdout) == (0, at_day.stdout)  # the same day
 
 
 def test_history_piped_keeps_each_version_on_one_line(archive: tuple[Path, Built]) -> None:

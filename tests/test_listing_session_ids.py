@@ -7,6 +7,7 @@ of the path it serves."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import Iterator
@@ -140,6 +141,28 @@ async def test_replies_stored_under_a_session_id_go_on_in_their_own_history(
     assert {p.id for p in documents(store)} == before  # the same pages, no copies
     assert urls(store) == sorted(tomcat.url(f"/col/d{n}.html") for n in (191, 192, 193))
     assert all(p.listed for p in documents(store))
+
+
+def test_a_reply_is_looked_up_by_its_link_with_a_session_id(
+        config: Config, store: Store, tomcat: Tomcat, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link a reader copies from the column carries a session id: history, show and
+    check --source find the reply by it, as by the bare URL."""
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    Column(tomcat)
+    store.sync_sources(config.sources)
+    asyncio.run(check_pass(config, store))
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    link = tomcat.url("/col/d192.html;jsessionid=A0000000F")
+    for args in (["history", link], ["show", link], ["check", "--source", link,
+                                                     "--no-deliver"]):
+        got = CliRunner().invoke(cli, [*args, "--sources", str(config.path)])
+        assert got.exit_code == 0 and "未找到" not in got.output, (args, got.output)
+    got = CliRunner().invoke(cli, ["show", link, "--sources", str(config.path)])
+    assert "第0192号提案" in got.output
 
 
 def _summary(store: Store, change_id: int) -> str:

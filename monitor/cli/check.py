@@ -32,6 +32,7 @@ from monitor.fetch import Fetcher
 from monitor.holder import WORKER
 from monitor.parallel import NoBar, Pass, check_pass
 from monitor.pipeline import Checker
+from monitor.session_ids import without_session
 from monitor.types import CheckResult, Outcome
 from storage import Store
 from storage.records import PageState
@@ -76,6 +77,7 @@ def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers
            as_json: bool) -> None:
     config = load(sources_file, quiet=sys.stderr.isatty() or as_json)
     urls = {s.url for s in config.sources}
+    names = tuple(without_session(n) if "://" in n else n for n in names)  # as stored
     doc_urls = [n for n in names if "://" in n and n not in urls]
     rest = [n for n in names if n not in doc_urls]
     chosen = config.select(rest) if rest or not doc_urls else []

@@ -610,11 +610,10 @@ def parse_when(text: str, timezone: str = "Asia/Shanghai") -> datetime:
     """``2024-05-01``, ``2024-05-01T08:00`` or ISO with offset; naive means ``timezone``.
 
     A bare date means the end of that day: "what did the page say on 5 May" wants the
-    version current at the end of 5 May.
+    version current at the end of 5 May.  Every form of a bare date does (``_day``).
     """
     try:
-        if len(text) == 10:
-            d = date.fromisoformat(text)
+        if (d := _day(text)) is not None:
             at = datetime(d.year, d.month, d.day, 23, 59, 59, 999999)
         else:
             at = datetime.fromisoformat(text)
@@ -623,6 +622,16 @@ def parse_when(text: str, timezone: str = "Asia/Shanghai") -> datetime:
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(timezone))
     return at.astimezone(UTC)
+
+
+def _day(text: str) -> date | None:
+    """``text`` as a bare date in any form ISO allows (``2026-12-07``, ``20261207``, a week
+    date), else None (a time, or no date): one day means one thing however it is
+    written (``datetime.fromisoformat`` reads ``20261207`` as its midnight)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _bad_date(text: str) -> BadInputError:
@@ -637,11 +646,7 @@ def parse_since(text: str | None, timezone: str) -> datetime | None:
     made for "as it was on", means its end)."""
     if not text:
         return None
-    if len(text) == 10:
-        try:
-            d = date.fromisoformat(text)
-        except ValueError:
-            raise _bad_date(text) from None
+    if (d := _day(text)) is not None:
         return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
     return parse_when(text, timezone)
 
@@ -649,7 +654,7 @@ def parse_since(text: str | None, timezone: str) -> datetime | None:
 def typed_when(text: str, timezone: str) -> str:
     """A date or time as the user typed it, with what it meant: ``the end of 2026-05-01
     (Asia/Shanghai)``, ``2026-05-01T08:00 (Asia/Shanghai)``, or an offset time as is."""
-    if len(text) == 10:
+    if _day(text) is not None:
         return f"the end of {text} ({timezone})"
     if datetime.fromisoformat(text).tzinfo is None:
         return f"{text} ({timezone})"

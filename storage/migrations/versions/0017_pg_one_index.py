@@ -49,7 +49,8 @@ down_revision = "0016"
 branch_labels = None
 depends_on = None
 # said on stderr when and after it runs (storage.db.migrate): CLUSTER takes a while
-rewrites = "PostgreSQL：重写段落表、重建搜索索引（SQLite 无需改动）"
+rewrites = "重写段落表、重建搜索索引"
+rewrites_on = "postgresql"  # SQLite: nothing to do, nothing said
 
 INDEX = ("CREATE INDEX ix_paragraphs_fold_bigrams ON paragraphs "
          "USING gin (monitor_bigrams(monitor_fold(text))) WITH (fastupdate = off)")
