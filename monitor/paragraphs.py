@@ -53,37 +53,7 @@ class ParagraphDiff:
 
 def paragraphs_of(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
     """Every non-blank paragraph of both texts, aligned, in reading order."""
-    return _pair_replacements(_rows(_at_line_ends(ops), old_len, new_len))
-
-
-def _at_line_ends(ops: list[Op]) -> list[Op]:
-    """The same diff with each edit that runs over a line end into an equal line end
-    cut there: ``3 [-8-]{+9\n附件：表.ofd+}\n三、`` (a table row changed, a paragraph
-    inserted after it; the character diff found the new text's line end as the old
-    one's) becomes ``3 [-8-]{+9+}\n{+附件：表.ofd\n+}三、``, so the row is modified and
-    the paragraph added, not one row of two lines.  Both texts are unchanged: an edit
-    ``a\nb`` followed by an equal ``\n`` + rest is ``a``, that ``\n``, then ``b\n``."""
-    out: list[Op] = []
-    i, n = 0, len(ops)
-    while i < n:
-        j = i
-        while j < n and ops[j][0] != EQUAL:
-            j += 1
-        # each side's text of the run, whole: its ops may come a character at a time
-        run = [(op, text) for op in (DELETE, INSERT)
-               if (text := "".join(t for o, t in ops[i:j] if o == op))]
-        if (j < n and ops[j][1].startswith("\n")
-                and any("\n" in text for _, text in run)):
-            heads = [(op, text.split("\n", 1)[0]) for op, text in run]
-            tails = [(op, text.split("\n", 1)[1] + "\n") for op, text in run if "\n" in text]
-            out += [p for p in heads if p[1]] + [(EQUAL, "\n")] + tails
-            if rest := ops[j][1][1:]:
-                out.append((EQUAL, rest))
-            i = j + 1
-        else:
-            out += ops[i:j + 1]
-            i = j + 1
-    return out
+    return _pair_replacements(_rows(ops, old_len, new_len))
 
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")  # only \n ends a line (not \r, \x85...)

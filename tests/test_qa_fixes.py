@@ -4,7 +4,6 @@ Real parts: loopback HTTP servers (tests.sites), SQLite and PostgreSQL, the CLI.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -66,33 +65,6 @@ def test_a_near_empty_page_is_refused_in_chinese_with_the_way_out(
     run("check", "--sources", str(sources))
     history = flat(run("history", "b", "--sources", str(sources)).stdout)
     assert "网站返回的页面几乎是空的" in history and "验证页" not in history
-
-
-# --- 2. a paragraph inserted right after a changed table row ----------------------------
-
-REPLY = ('<html><head><meta charset="utf-8"><title>答复</title></head><body>'
-         '<div class="content"><p>一、我厅共承办省人大代表建议45件，均已按时办结。</p>'
-         '<table><tr><td>建议</td><td>45</td></tr><tr><td>提案</td><td>38</td></tr></table>'
-         '<p>三、下一步工作安排如下。</p></div></body></html>')
-REPLY_2 = REPLY.replace("<td>38</td></tr></table>",
-                        "<td>39</td></tr></table><p>附件：办理情况统计表.ofd</p>")
-
-
-def test_a_paragraph_inserted_after_a_changed_row_is_its_own(site: Site, tmp_path: Path,
-                                                            db: str) -> None:
-    url = site.route("/reply", html(REPLY.encode()))
-    sources = write_sources(tmp_path / "sources.toml", source("p", url))
-    assert run("check", "--sources", str(sources)).exit_code == 0
-    site.route("/reply", html(REPLY_2.encode()))
-    assert run("check", "--sources", str(sources)).exit_code == 0
-    shown = run("diff", "p", "--sources", str(sources)).stdout
-    assert "~ 第3段 修改: 提案 | [-38-]{+39+}" in shown, shown
-    assert "+ 第4段 新增: {+附件：办理情况统计表.ofd+}" in shown, shown
-    stats = json.loads(run("diff", "p", "--json", "--sources", str(sources)).stdout)["stats"]
-    assert (stats["paragraphs_modified"], stats["paragraphs_added"]) == (1, 1)
-
-
-# --- 3. a proxy with a password hid the source's other problems --------------------------
 
 
 def test_validate_reports_every_access_problem_of_a_source(tmp_path: Path) -> None:
