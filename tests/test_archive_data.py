@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,22 @@ def store_version(store: Store, src: SourceConfig, title: str, text: str, at: da
     built.changes.extend(result.change_ids)
     built.raw[vid], built.fetched[vid] = raw, at
     return vid
+
+
+def one_reply_archive(db_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch,
+                      text: str = "办理中。") -> Path:
+    """A database (the environment's, as a read-only command finds it) holding REPLY
+    with one version of ``text``; the empty sources file of such a command."""
+    from tests.conftest import write_sources
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    store = Store(db_url)
+    try:
+        store.sync_sources([REPLY])
+        store_version(store, REPLY, "答复", text, T0, Built())
+    finally:
+        store.close()
+    return write_sources(folder / "sources.toml", "")
 
 
 def store_failure(store: Store, src: SourceConfig, at: datetime, streak: int) -> None:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from storage import Store
 from tests.conftest import write_sources
-from tests.test_archive_data import PLAN, REPLY, T0, Built, store_version
+from tests.test_archive_data import PLAN, REPLY, T0, Built, one_reply_archive, store_version
 
 
 def test_check_source_that_is_not_in_the_file(tmp_path: Path) -> None:
@@ -54,14 +54,7 @@ def test_show_history_and_diff_of_an_unknown_name(tmp_path: Path, db_url: str,
                                                    monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A name (or URL, or id) that names nothing: the same Chinese sentence with where to
     look, exit 3, whichever of the archive's commands was given it."""
-    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    store = Store(db_url)
-    try:
-        store.sync_sources([REPLY])
-        store_version(store, REPLY, "答复", "办理中。", T0, Built())
-    finally:
-        store.close()
-    sources = write_sources(tmp_path / "sources.toml", "")
+    sources = one_reply_archive(db_url, tmp_path, monkeypatch)
     for command in (["show"], ["history"], ["diff"], ["show", "--at", "2026-06-01"],
                     ["diff", "--from", "2026-05-01"]):
         out = CliRunner().invoke(cli, [*command, "hn-replyy", "--sources", str(sources)])

@@ -149,18 +149,9 @@ def _downgraded(db_url: str, revision: str) -> None:
 def _archive(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A database with one page and its version; the sources file of a read-only
     command (its database from the environment)."""
-    from storage import Store
-    from tests.conftest import write_sources
-    from tests.test_archive_data import REPLY, T0, Built, store_version
+    from tests.test_archive_data import one_reply_archive
 
-    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    store = Store(db_url)
-    try:
-        store.sync_sources([REPLY])
-        store_version(store, REPLY, "答复", "湘工信提案函〔2021〕204号 办理中。", T0, Built())
-    finally:
-        store.close()
-    return write_sources(tmp_path / "sources.toml", "")
+    return one_reply_archive(db_url, tmp_path, monkeypatch, "湘工信提案函〔2021〕204号 办理中。")
 
 
 def _monitor(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,16 +10,7 @@ import pytest
 
 from tests.conftest import write_sources
 from tests.sites import Site
-from tests.test_cli_spine import flat, html, run, source
-
-
-@pytest.fixture(autouse=True)
-def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor.cli import common
-
-    monkeypatch.setenv("COLUMNS", "250")
-    for console in (common.console, common.err_console):
-        monkeypatch.setattr(console, "_width", 250)
+from tests.test_cli_spine import _wide, flat, html, run, source  # noqa: F401 (_wide: autouse)
 
 
 @pytest.fixture
