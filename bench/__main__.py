@@ -88,19 +88,24 @@ class Run:
 
 
 def timed(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None,
-          site: Site | None = None) -> tuple[float, float, int, str, float]:
+          site: Site | None = None,
+          errors: list[str] | None = None) -> tuple[float, float, int, str, float]:
     """Wall and CPU seconds (children included) of ``cmd``, its exit code, its stdout,
-    and the cores the rest of the machine used meanwhile (besides ``cmd`` and ``site``)."""
-    with tempfile.TemporaryFile() as out:
+    and the cores the rest of the machine used meanwhile (besides ``cmd`` and ``site``).
+    The end of its stderr is added to ``errors`` when it exits with another code than 0
+    or 1 (a crash, a refusal): the table's ``(!)`` line then says why."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         busy0, site0 = machine_busy(), process_cpu(site)
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.monotonic() - t0
         cpu = ru.ru_utime + ru.ru_stime
         others = machine_busy() - busy0 - cpu - (process_cpu(site) - site0)
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if errors is not None and proc.returncode not in (0, 1):
+            err.seek(0)
+            errors.append(err.read().decode(errors="replace")[-2000:])
         out.seek(0)
         return wall, cpu, proc.returncode, out.read().decode(), max(0.0, others) / wall
 
@@ -200,14 +205,18 @@ def run_monitor(site: Site, jobs: list[tuple[str, str]], mode: str, c: int,
         cmd = [sys.executable, "-m", "monitor", "check", "--sources", str(toml),
                "--no-deliver", "--json"]
         for case, _etag, _bump in _prepared(site, cases):
-            wall, cpu, rc, out, others = timed(cmd, cwd=Path(d), env=_env(), site=site)
+            errors: list[str] = []
+            wall, cpu, rc, out, others = timed(cmd, cwd=Path(d), env=_env(), site=site,
+                                               errors=errors)
             outcomes: dict[str, int] = {}
             if rc in (0, 1) and out.strip():
                 for r in json.loads(out)["results"]:
                     outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
+            detail: dict = {"outcomes": outcomes, "exit": rc}
+            if errors:
+                detail["stderr"] = errors[0]
             runs.append(Run("monitor", mode, case, len(jobs), wall, cpu,
-                            _expected(case, outcomes, len(jobs)), {"outcomes": outcomes,
-                                                                   "exit": rc}, others))
+                            _expected(case, outcomes, len(jobs)), detail, others))
     return runs
 
 
