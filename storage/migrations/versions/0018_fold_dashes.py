@@ -17,6 +17,10 @@ folded again, as 0016 did:
   function does not recompute what was built with it).  ``paragraphs`` itself is not
   rewritten.
 
+Time proportional to the archive: 10,000 versions (28,500 paragraphs) took 5.7 s on
+SQLite and 29 s on PostgreSQL, nearly all of it the ``REINDEX`` (bench/README.md).
+An archive older than 0016 is refolded twice (0016 folds as revision 2 did).
+
 Downgrade does the same with revision 2's folding (dashes as they are).
 
 Revision ID: 0018
