@@ -10,8 +10,9 @@ punctuation only (〔〕, (), 【】): folded, it is separators alone, found in 
 text; such a term beside real ones (``财政 （）``) is dropped.
 
 Terms are folded (``storage/fold.py``: brackets to one separator, full-width forms,
-separators deleted), so 湘工信提案函〔2021〕254号 is found as …[2021]254号,
-…（2021）254号 or ２５４, but not as 1204号 (the bracket keeps 2021 and 204 apart); the index
+separators deleted, every dash and range mark to ``-``), so 湘工信提案函〔2021〕254号 is
+found as …[2021]254号, …（2021）254号 or ２５４, but not as 1204号 (the bracket keeps
+2021 and 204 apart), and 2018—2035年 as 2018-2035 (migration 0018); the index
 holds the folded text of each distinct paragraph of a page once
 (``storage/paragraphs.py``).  SQLite: a folded term of three or more characters is a
 lookup of its trigrams in the FTS5 table ``paragraphs_fts`` (candidates, whose folded

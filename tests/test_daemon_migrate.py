@@ -161,8 +161,9 @@ def _monitor(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_read_only_command_says_when_a_migration_rewrites_the_archive(
         db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Migration 0016 refolds the search index: a command that meets it (here `history`,
-    which only reads) says so when it starts and when it is done, then does its work."""
+    """Migrations 0016 and 0018 refold the search index: a command that meets them (here
+    `history`, which only reads) says so when it starts and when it is done, then does
+    its work."""
     sources = _archive(db_url, tmp_path, monkeypatch)
     _downgraded(db_url, "0015")
     out = _monitor("history", "hn-reply", "--sources", str(sources))
@@ -173,8 +174,9 @@ def test_a_read_only_command_says_when_a_migration_rewrites_the_archive(
     # named
     postgres = db_url.startswith("postgresql")
     said = "重建搜索索引（括号改作分隔符）（迁移 0016）" + (
-        "；重写段落表、重建搜索索引（迁移 0017）" if postgres else "")
-    revs = "0016, 0017" if postgres else "0016"
+        "；重写段落表、重建搜索索引（迁移 0017）" if postgres else "") + (
+        "；重建搜索索引（横线、连接号统一）（迁移 0018）")
+    revs = "0016, 0017, 0018" if postgres else "0016, 0018"
     assert lines[0] == (f"正在升级数据库：{said}，档案较大时需要一些时间，请勿中断。(migrating "
                         f"the database: {revs} rewrite(s) stored data, which can take a "
                         "while on a big archive)"), out.stderr

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from monitor.config import SourceConfig
 from monitor.types import AttachmentFile
 from storage import Store, db
-from storage.fold import FOLD_REVISION, MAPPING, fold
+from storage.fold import FOLD_REVISION, MAPPING, fold, folding, mapping_of
 from storage.search import Search
 from tests.conftest import write_sources
 from tests.test_archive_data import T0, Built, store_version
@@ -49,16 +49,28 @@ def _sources(store: Store, query: str) -> list[str]:
 
 
 # the folding each FOLD_REVISION stands for: a change of storage/fold.py's mapping that
-# does not bump it (and add a migration refolding the indexes, as 0016) fails here
-MAPPINGS = {2: "444948915bbb25e5"}
+# does not bump it (and add a migration refolding the indexes, as 0016, 0018) fails here
+MAPPINGS = {2: "444948915bbb25e5", 3: "6aa5ca3e787c8f22"}
+
+
+def _digest(mapping: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(mapping.items()), ensure_ascii=False)
+                          .encode()).hexdigest()[:16]
 
 
 def test_a_changed_folding_has_a_new_revision() -> None:
-    digest = hashlib.sha256(json.dumps(sorted(MAPPING.items()), ensure_ascii=False)
-                            .encode()).hexdigest()[:16]
-    assert MAPPINGS.get(FOLD_REVISION) == digest, (
+    assert MAPPINGS.get(FOLD_REVISION) == _digest(MAPPING), (
         "storage/fold.py's mapping changed: bump FOLD_REVISION and add a migration that "
         "refolds the stored search indexes (as 0016 does)")
+
+
+def test_an_older_revision_folds_as_it_did() -> None:
+    """A migration folds with the mapping of its own revision (0016's upgrade, 0018's
+    downgrade: 2), whatever the folding is now."""
+    assert _digest(mapping_of(2)) == MAPPINGS[2]
+    assert fold("〔2021〕－２０２５") == "(2021(-2025"
+    assert folding(2)("〔2021〕－～—") == "(2021(-~—"
+    assert folding(1)("〔2021〕204") == "2021204"
 
 
 def test_brackets_fold_to_a_separator() -> None:

@@ -13,8 +13,10 @@ number stay apart.  The indexes hold folded text, so what is stored is folded ag
   indexes and added again, so each row is folded by the new function (replacing an
   IMMUTABLE function does not recompute what was stored with it).
 
-Downgrade does the same with the old folding (brackets deleted: the new fold with
-``SEP`` then deleted, which is exactly the old one).
+Downgrade does the same with the old folding (brackets deleted: revision 2 with
+``SEP`` then deleted, which is exactly the old one).  Both fold as their revision did
+(``fold.folding``): a later revision's own migration (0018, dashes) refolds after
+this one.
 
 Revision ID: 0016
 Revises: 0015
@@ -26,7 +28,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from alembic import op
 
-from storage.fold import MAPPING, SEP, fold, postgres_function
+from storage.fold import folding, postgres_function
 from storage.paragraphs import bigrams
 
 revision = "0016"
@@ -62,18 +64,12 @@ files = sa.table("files", sa.column("id", sa.Integer), sa.column("title", sa.Tex
                  sa.column("text", sa.Text))
 
 
-def old_fold(text: str) -> str:
-    """The folding before this revision: brackets deleted."""
-    return fold(text).replace(SEP, "")
-
-
 def upgrade() -> None:
-    _refold(fold, postgres_function())
+    _refold(folding(2), postgres_function(2))
 
 
-def downgrade() -> None:
-    old = {**{c: ("" if d == SEP else d) for c, d in MAPPING.items()}, SEP: ""}
-    _refold(old_fold, postgres_function(old))
+def downgrade() -> None:  # the folding before: brackets deleted
+    _refold(folding(1), postgres_function(1))
 
 
 def _refold(fold_: Callable[[str], str], function: str) -> None:
