@@ -363,11 +363,11 @@ def _how(old: Mapping[str, object] | None, new: Mapping[str, object]) -> str | N
         return "added"
     if _file_of(old) != _file_of(new):
         return "changed"
-    if bool(old.get("missing")) != bool(new.get("missing")):
-        return "missing" if new.get("missing") else "back"
+    if new.get("missing"):
+        return None if old.get("missing") else "missing"
     if (old.get("name") or "") != (new.get("name") or "") and new.get("sha256"):
-        return "renamed"
-    return None
+        return "renamed"  # downloadable again too, if it was missing: the rename is news
+    return "back" if old.get("missing") else None
 
 
 def _moved(gone: list[Mapping[str, object]],

@@ -180,6 +180,14 @@ async def test_passing_failures_are_never_told_and_a_404_once_whatever_comes_bet
     assert len(alerts(store)) == 1
     archived(store, pdf)
 
+    reply.files.clear()  # downloadable again, the same bytes, under a new name: renamed
+    reply.attach("/files/0192/answer.pdf", "第0192号提案答复.pdf", pdf, PDF_TYPE)
+    assert (await check(config, store)).change_kind == "attachment_changed"
+    subject, body, _ = message_text(config, store, alerts(store)[-1])
+    assert len(alerts(store)) == 2 and "附件已改名" in subject
+    assert f"附件已改名「{NAME}」→「第0192号提案答复.pdf」" in body
+    assert "附件恢复可下载" not in subject + body
+
 
 async def test_an_attachment_renamed_and_moved_with_the_same_bytes_is_one_rename(
         config: Config, store: Store, site: Site) -> None:  # noqa: F811
