@@ -246,7 +246,8 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     kind, summary = parts[0][0], "；".join(text for _, text in parts if text)
     details["kinds"] = [str(k) for k, _ in parts]
     details["exact"] = diff.exact
-    # a missing file downloadable again, and nothing else: recorded, nobody told
+    # a missing file downloadable again, and nothing else: recorded, nobody told (unless
+    # it keeps flipping: the condensed alert held for the 404 then tells it is back)
     alert = not _only_back(details)
     if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
         details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
@@ -254,6 +255,7 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
         if last_change_kind == ChangeKind.FLAPPING:  # still alternating: told condensed
             details["condensed"] = True
             summary = "内容仍在来回变化，当前为此版本：" + summary.split("：", 1)[-1]
+            alert = True  # a file back told too: the held alert tells the newest state
     # the diff's own stats (characters that differ, numbers shown whole not counted
     # twice) unless layout-only paragraphs were left out of what is told
     every = diff.changed_paragraphs() if changed else []

@@ -103,6 +103,29 @@ async def test_a_link_that_starts_answering_404_is_told_once_and_the_file_kept(
     assert "附件已修改" not in history.stdout
 
 
+async def test_a_file_going_404_and_back_again_and_again_is_condensed_as_flapping(
+        config: Config, store: Store, site: Site) -> None:  # noqa: F811
+    reply, pdf = Reply(site), reply_pdf()
+    reply.attach("/files/reply.pdf", NAME, pdf, PDF_TYPE)
+    got = [await check(config, store)]
+    for _ in range(2):
+        site.route("/files/reply.pdf", Response(b"gone", status=404))
+        got.append(await check(config, store))
+        reply.attach("/files/reply.pdf", NAME, pdf, PDF_TYPE)
+        got.append(await check(config, store))
+    # told missing at once; back quietly; missing again: one held (condensed) alert,
+    # which the file's return then takes over: what goes out is the state it is in
+    assert [r.alerts for r in got] == [0, 1, 0, 1, 0]
+    assert [r.change_kind for r in got] == [None, "attachment_changed", "flapping",
+                                            "flapping", "flapping"]
+    changes = kinds(store)
+    assert "附件恢复可下载「答复全文.pdf」" in changes[-1][1]
+    with store.session() as s:
+        last = s.exec(select(Change).order_by(col(Change.id).desc())).first()
+    assert last is not None and [a.change_id for a in alerts(store)][-1] == last.id
+    archived(store, pdf)
+
+
 async def test_a_link_moved_to_a_url_that_answers_404_is_told_once_then_replaced(
         config: Config, store: Store, site: Site) -> None:  # noqa: F811
     reply, pdf = Reply(site), reply_pdf()
