@@ -34,7 +34,9 @@ What the failure was decides what the watcher is told:
 
 A missing file downloadable again with the same bytes (a 200 or a 304) is recorded in a
 new version without an alert (附件恢复可下载, in ``monitor history``), so a later 404 is
-told again; with other bytes it is 附件已修改 as any replaced file.  An attachment never
+told again (a file going 404 and back again and again is *flapping*, told condensed with
+its newest state: ``monitor.detect``); under a new name it is 附件已改名; with other
+bytes it is 附件已修改 as any replaced file.  An attachment never
 fetched yet is recorded as unavailable, and its first successful fetch is then a change
 of that attachment (附件已可下载).
 """
