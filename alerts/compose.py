@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from alerts import attachments, templates
 from alerts.message import ChatItem, Message, header_safe
 from monitor import zh
-from monitor.detect import FIRST_FETCHED, attachment_label
+from monitor.detect import attachment_label
 from monitor.diff import diff_texts
 from monitor.errors import DeliveryError
 from monitor.extract.title import shown
@@ -302,12 +302,13 @@ class Composer:
 
 def _kind_label(v: ChangeView) -> str:
     """The kind as the subject says it; an ``attachment_changed`` whose files were all
-    only now downloadable says so (``monitor.detect.attachment_label``)."""
+    changed alike says how (``monitor.detect.attachment_label``): 附件已可下载, 附件无法下载,
+    附件已改名 — not 附件已修改."""
     if v.kind == "attachment_changed":
         labels = {attachment_label(a) for a in v.details.get("attachments") or []
-                  if a.get("change") == "changed"}
-        if labels == {FIRST_FETCHED}:
-            return FIRST_FETCHED
+                  if a.get("change") not in ("added", "removed")}
+        if len(labels) == 1:
+            return labels.pop()
     return KIND_LABELS.get(v.kind, v.kind)
 
 

@@ -12,13 +12,33 @@ static pages behind nginx answer 304 forever while their PDF is replaced.  Text
 extraction runs in a worker thread.
 
 A failed fetch never fails the page's check: the attachment is "unavailable" with the
-reason.  When the last version had the same URL with a stored file, that file is kept
-(a passing network error is not a change); so is the file of the last version's
-attachment of the same name when the link's URL is new (a cache buster, a token:
-``monitor.detect`` knows a moved link by its name and bytes), though no validators are
-sent to the new URL (its ETag is another resource's).  An attachment never fetched yet
-is recorded as unavailable, and its first successful fetch is then a change of that
-attachment.
+reason.  When the last version had the same URL with a stored file, that file is kept;
+so is the file of the last version's attachment of the same name when the link's URL is
+new (a cache buster, a token: ``monitor.detect`` knows a moved link by its name and
+bytes), though no validators are sent to the new URL (its ETag is another resource's).
+What the failure was decides what the watcher is told:
+
+* 404 or 410 (``GoneError``): the server says the file is not there while the page
+  still links it.  The kept file is recorded as ``missing`` ("HTTP 404") in the new
+  version, so it is told once, as 附件无法下载「name」 (``monitor.detect``), at the first
+  such answer: unlike a page (``gone_after`` answers in a row), no count of an
+  attachment's answers is kept between checks, and a page that is read while its link
+  answers 404 is a link that leads nowhere.  The following 404s are the same version:
+  nothing more.  The archived bytes stay (the version still names their SHA-256).
+* any other failure (a timeout, a refused connection, 5xx, 403…): passing, never told
+  (noise): the file is kept as the last version had it (``missing`` included: a
+  timeout after a 404 is still missing).  The page-level policy for such failures, a
+  trouble alert after ``trouble_after`` failed checks in a row, counts the page's own
+  fetches only; an attachment's are logged and counted in the check's
+  ``attachments_unavailable``.
+
+A missing file downloadable again with the same bytes (a 200 or a 304) is recorded in a
+new version without an alert (附件恢复可下载, in ``monitor history``), so a later 404 is
+told again (a file going 404 and back again and again is *flapping*, told condensed with
+its newest state: ``monitor.detect``); under a new name it is 附件已改名; with other
+bytes it is 附件已修改 as any replaced file.  An attachment never
+fetched yet is recorded as unavailable, and its first successful fetch is then a change
+of that attachment (附件已可下载).
 """
 
 from __future__ import annotations
@@ -29,7 +49,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from monitor.errors import MonitorError
+from monitor.errors import GoneError, MonitorError
 from monitor.extract.document import extract_document, sniff
 from monitor.extract.files import format_by_name
 from monitor.types import Attachment, AttachmentFile
@@ -67,11 +87,13 @@ async def fetch_one(fetcher: Fetcher, att: Attachment, last: Mapping[str, object
         got = await fetcher.fetch(att.url, etag=etag, last_modified=modified,
                                   allow_private=allow_private, robots=robots)
     except MonitorError as exc:
-        return _unavailable(att, last or moved or {}, str(exc))
+        gone = isinstance(exc, GoneError)
+        return _unavailable(att, last, moved, str(exc), f"HTTP {exc.status}" if gone else "")
     if got.not_modified:
         return _kept(att, last, got.etag, got.last_modified)
     if got.status >= 400:
-        return _unavailable(att, last or moved or {}, f"HTTP {got.status}")
+        return _unavailable(att, last, moved, f"HTTP {got.status}",
+                            f"HTTP {got.status}" if got.status in (404, 410) else "")
     fmt = sniff(got.body, got.headers.get("content-type"), att.url) or format_by_name(att.url)
     doc = await asyncio.to_thread(extract_document, got.body, fmt)
     return AttachmentFile(
@@ -81,10 +103,9 @@ async def fetch_one(fetcher: Fetcher, att: Attachment, last: Mapping[str, object
         etag=got.etag, last_modified=got.last_modified)
 
 
-
 def _kept(att: Attachment, last: Mapping[str, object], etag: str | None,
           modified: str | None) -> AttachmentFile:
-    """The stored file, still current (a 304), or kept over a passing failure."""
+    """The stored file, still current (a 304), or kept over a failure."""
     return AttachmentFile(
         url=att.url, name=att.name, status=str(last.get("status") or "ok"),
         reason=str(last.get("reason") or ""), sha256=_str(last.get("sha256")),
@@ -92,11 +113,17 @@ def _kept(att: Attachment, last: Mapping[str, object], etag: str | None,
         etag=etag, last_modified=modified)
 
 
-def _unavailable(att: Attachment, last: Mapping[str, object], reason: str) -> AttachmentFile:
+def _unavailable(att: Attachment, last: Mapping[str, object],
+                 moved: Mapping[str, object] | None, reason: str,
+                 gone: str) -> AttachmentFile:
+    """A failed fetch: the stored file of its URL (``last``) or of its name (``moved``)
+    kept, ``missing`` when the URL answered 404/410 (``gone``: "HTTP 404"), else as it
+    was; validators only of its own URL."""
     error = f"附件无法下载（{reason}）"[:300]
-    if last.get("sha256"):
-        kept = _kept(att, last, _str(last.get("etag")), _str(last.get("last_modified")))
-        return replace(kept, error=error)
+    was = last or moved or {}
+    if was.get("sha256"):
+        kept = _kept(att, was, _str(last.get("etag")), _str(last.get("last_modified")))
+        return replace(kept, error=error, missing=gone or str(was.get("missing") or ""))
     return AttachmentFile(url=att.url, name=att.name, status="unavailable", reason=error,
                           error=error)
 

@@ -10,9 +10,16 @@ in the summary and ``details["kinds"]``):
    and, when the URL of a link changed (a cache buster ``?t=…``, a token, a file moved:
    ``_moved``), by its name and bytes: the same name and SHA-256 under a new URL is the
    same attachment, no change (no list of parameter names to keep up to date); the same
-   name with other bytes is that attachment replaced.  The reply itself is often the PDF,
-   so a page whose text changed only in its 附件 line is told as the attachment's
-   change; ``details["attachments"]`` names each (name, URL, old/new SHA-256 and status).
+   name with other bytes is that attachment replaced; the same bytes under another name
+   is that attachment renamed (附件已改名「旧」→「新」, no diff: the file is the same).
+   ``attachment_changed`` also files, each with its own label (``attachment_label``):
+   附件已可下载 (downloaded at last), 附件无法下载 (its link answers 404/410, the stored
+   file kept: ``monitor.attachments``), 附件已改名 (also under the same URL, told with
+   the page's other changes: the link text is no part of a version's hash), and
+   附件恢复可下载 (the missing file back, the same bytes: recorded, never alerted on its
+   own).  The reply itself is often the PDF, so a page whose text changed only in its
+   附件 line is told as the attachment's change; ``details["attachments"]`` names each
+   (name, URL, old/new SHA-256 and status, the old name and URL, why it is missing).
 3. ``title_changed``: the page now says it is a different document: its title, or its
    ``<title>`` where that says more than the title (metadata ``网页标题``: see
    ``monitor.extract.title``), changed.
@@ -20,7 +27,8 @@ in the summary and ``details["kinds"]``):
 5. ``metadata_changed``: 发文日期, 索引号... changed, the text did not.
 
 A version's identity (``snapshot``'s hash) includes its attachments (URL and SHA-256,
-or "unavailable") only when it has some: a page without attachments hashes exactly as
+or "unavailable", and "missing" for a kept file whose link answers 404/410) only when it
+has some: a page without attachments hashes exactly as
 before attachments existed, so an archive upgraded in place sees no false change.
 
 ``flapping`` overrides them when the new version is the one before the previous one
@@ -46,7 +54,15 @@ from monitor.extract import listing
 from monitor.extract.title import HEAD_TITLE_KEY, shown
 from monitor.paragraphs import ParagraphDiff
 from monitor.patch import make_patch
-from monitor.types import ChangeDecision, ChangeKind, Snapshot
+from monitor.types import (
+    BACK,
+    FIRST_FETCHED,
+    MISSING,
+    RENAMED,
+    ChangeDecision,
+    ChangeKind,
+    Snapshot,
+)
 
 PRIORITY = (ChangeKind.REPLY_ADDED, ChangeKind.ATTACHMENT_ADDED,
             ChangeKind.ATTACHMENT_CHANGED, ChangeKind.ATTACHMENT_REMOVED,
@@ -104,7 +120,8 @@ def _identity(title: str, text: str, metadata: Mapping[str, str],
     """What a snapshot's hash is of: the canonical parts, and the attachments if any."""
     parts: dict[str, object] = dict(canonical_parts(title, text, metadata))
     if attachments:
-        parts["attachments"] = [[a.get("url"), a.get("sha256") or "unavailable"]
+        parts["attachments"] = [[a.get("url"), a.get("sha256") or "unavailable",
+                                 *(["missing"] if a.get("missing") else [])]
                                 for a in attachments]
     return parts
 
@@ -229,13 +246,16 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     kind, summary = parts[0][0], "；".join(text for _, text in parts if text)
     details["kinds"] = [str(k) for k, _ in parts]
     details["exact"] = diff.exact
-    alert = True
+    # a missing file downloadable again, and nothing else: recorded, nobody told (unless
+    # it keeps flipping: the condensed alert held for the 404 then tells it is back)
+    alert = not _only_back(details)
     if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
         details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
         kind, summary = ChangeKind.FLAPPING, "内容来回变化（回到上上个版本）：" + summary
         if last_change_kind == ChangeKind.FLAPPING:  # still alternating: told condensed
             details["condensed"] = True
             summary = "内容仍在来回变化，当前为此版本：" + summary.split("：", 1)[-1]
+            alert = True  # a file back told too: the held alert tells the newest state
     # the diff's own stats (characters that differ, numbers shown whole not counted
     # twice) unless layout-only paragraphs were left out of what is told
     every = diff.changed_paragraphs() if changed else []
@@ -245,6 +265,13 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
 
 
 Part = tuple[ChangeKind, str]
+
+
+def _only_back(details: Mapping[str, object]) -> bool:
+    """Whether the change is only missing attachments downloadable again (附件恢复可下载)."""
+    atts = details.get("attachments")
+    return (bool(atts) and details["kinds"] == [str(ChangeKind.ATTACHMENT_CHANGED)]
+            and all(a["change"] == "back" for a in atts))  # type: ignore[attr-defined, index]
 
 
 def changed_paragraphs(old: Snapshot, new: Snapshot, diff: TextDiff) -> list[ParagraphDiff]:
@@ -314,19 +341,35 @@ def _parts(old: Snapshot, new: Snapshot,
 def attachment_changes(old: Sequence[Mapping[str, object]],
                        new: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
     """One entry per attachment added, removed or changed, in page order: an attachment
-    is the one of the old version under its URL, else under its name (``_moved``)."""
+    is the one of the old version under its URL, else under its name or bytes
+    (``_moved``)."""
     before, after = {a["url"]: a for a in old}, {a["url"]: a for a in new}
     moved = _moved([a for url, a in before.items() if url not in after],
                    [a for url, a in after.items() if url not in before])
     out = []
     for url, a in after.items():
         b = before.get(url) or moved.get(url)
-        if b is None or _file_of(b) != _file_of(a):
-            out.append(_attachment_entry("changed" if b else "added", b or {}, a))
+        change = _how(b, a)
+        if change:
+            out.append(_attachment_entry(change, b or {}, a))
     taken = {id(b) for b in moved.values()}
     out += [_attachment_entry("removed", b, {}) for url, b in before.items()
             if url not in after and id(b) not in taken]
     return out
+
+
+def _how(old: Mapping[str, object] | None, new: Mapping[str, object]) -> str | None:
+    """What became of one attachment: added, changed (other bytes), missing (its URL
+    answers 404/410, the file kept), back (no longer missing), renamed, or None."""
+    if old is None:
+        return "added"
+    if _file_of(old) != _file_of(new):
+        return "changed"
+    if new.get("missing"):
+        return None if old.get("missing") else "missing"
+    if (old.get("name") or "") != (new.get("name") or "") and new.get("sha256"):
+        return "renamed"  # downloadable again too, if it was missing: the rename is news
+    return "back" if old.get("missing") else None
 
 
 def _moved(gone: list[Mapping[str, object]],
@@ -336,11 +379,14 @@ def _moved(gone: list[Mapping[str, object]],
     same attachment when its name (the link's text) and file (SHA-256) are the same:
     no change at all, only the link is new (recorded with the next version); failing
     that, one with the same name whose file is another: that attachment replaced
-    ("附件已修改", diffed), not one added and one deleted.  Each old one is paired once,
-    in page order; unnamed links only by their file."""
+    ("附件已修改", diffed), not one added and one deleted; failing that, one with the
+    same file under another name: that attachment renamed ("附件已改名", the file the
+    same).  Each old one is paired once, in page order; unnamed links only by their
+    file."""
     out: dict[object, Mapping[str, object]] = {}
     for same in (lambda a, b: _file_of(a) == _file_of(b) and a.get("name") == b.get("name"),
-                 lambda a, b: bool(a.get("name")) and a.get("name") == b.get("name")):
+                 lambda a, b: bool(a.get("name")) and a.get("name") == b.get("name"),
+                 lambda a, b: bool(a.get("sha256")) and a.get("sha256") == b.get("sha256")):
         for a in came:
             if a["url"] in out:
                 continue
@@ -358,31 +404,50 @@ def _file_of(a: Mapping[str, object]) -> object:
 def _attachment_entry(change: str, old: Mapping[str, object],
                       new: Mapping[str, object]) -> dict[str, object]:
     either = new or old
-    return {"change": change, "name": either.get("name", ""), "url": either.get("url", ""),
-            "old_sha256": old.get("sha256"), "new_sha256": new.get("sha256"),
-            "old_status": old.get("status"), "new_status": new.get("status"),
-            "old_reason": old.get("reason"), "new_reason": new.get("reason"),
-            "format": either.get("format", "")}
+    out = {"change": change, "name": either.get("name", ""), "url": either.get("url", ""),
+           "old_sha256": old.get("sha256"), "new_sha256": new.get("sha256"),
+           "old_status": old.get("status"), "new_status": new.get("status"),
+           "old_reason": old.get("reason"), "new_reason": new.get("reason"),
+           "format": either.get("format", "")}
+    if old and new and old.get("url") != new.get("url"):
+        out["old_url"] = old.get("url", "")
+    if change == "renamed":
+        out["old_name"] = old.get("name", "")
+    if change == "missing":
+        out["missing"] = new.get("missing", "")
+    return out
 
 
 _ATTACHMENT_KIND = {"added": (ChangeKind.ATTACHMENT_ADDED, "新增附件"),
                     "changed": (ChangeKind.ATTACHMENT_CHANGED, "附件已修改"),
+                    "missing": (ChangeKind.ATTACHMENT_CHANGED, MISSING),
+                    "renamed": (ChangeKind.ATTACHMENT_CHANGED, RENAMED),
+                    "back": (ChangeKind.ATTACHMENT_CHANGED, BACK),
                     "removed": (ChangeKind.ATTACHMENT_REMOVED, "附件已删除")}
 
 
-FIRST_FETCHED = "附件已可下载"
-
-
 def attachment_label(entry: Mapping[str, object]) -> str:
-    """What a watcher reads for one attachment entry: its kind's label, except a file
-    that could not be downloaded before and now could (``changed`` from no SHA-256 to
-    one: a change of the version, filed under ``attachment_changed`` for triggers), which
-    was never seen and so was not "修改": "附件已可下载".  The reverse is no change (a file
-    that fails after it was stored is kept: ``monitor.attachments``)."""
+    """What a watcher reads for one attachment entry: its kind's label (附件已修改,
+    附件无法下载, 附件已改名…), except a file that could not be downloaded before and now
+    could (``changed`` from no SHA-256 to one: a change of the version, filed under
+    ``attachment_changed`` for triggers), which was never seen and so was not "修改":
+    "附件已可下载".  A stored file that fails for a passing reason is no change (it is
+    kept: ``monitor.attachments``); one whose link answers 404/410 is 附件无法下载."""
     change = str(entry.get("change"))
     if change == "changed" and not entry.get("old_sha256") and entry.get("new_sha256"):
         return FIRST_FETCHED
     return _ATTACHMENT_KIND[change][1] if change in _ATTACHMENT_KIND else "附件"
+
+
+def attachment_name(entry: Mapping[str, object], n: int = 30) -> str:
+    """The attachment as a summary names it: 「答复.pdf」; renamed: 「旧」→「新」; missing:
+    「答复.pdf」（HTTP 404）."""
+    name = f"「{_cut(str(entry.get('name') or ''), n)}」"
+    if entry.get("change") == "renamed":
+        name = f"「{_cut(str(entry.get('old_name') or ''), n)}」→{name}"
+    if entry.get("change") == "missing":
+        name += f"（{entry.get('missing')}）"
+    return name
 
 
 def attachment_parts(changes: list[dict[str, object]]) -> list[Part]:
@@ -391,11 +456,11 @@ def attachment_parts(changes: list[dict[str, object]]) -> list[Part]:
     for change, (kind, _) in _ATTACHMENT_KIND.items():
         for c in changes:
             if c["change"] == change:
-                groups.setdefault((kind, attachment_label(c)), []).append(
-                    f"「{_cut(str(c['name']), 30)}」")
+                groups.setdefault((kind, attachment_label(c)), []).append(attachment_name(c))
+    ordered = sorted(groups.items(), key=lambda g: PRIORITY.index(g[0][0]))
     return [(kind, f"{label}{'、'.join(names[:MAX_GROUPS])}"
              + (f" 等{len(names)}个" if len(names) > MAX_GROUPS else ""))
-            for (kind, label), names in groups.items()]
+            for (kind, label), names in ordered]
 
 
 def describe_paragraphs(changed: TextDiff | list[ParagraphDiff]) -> str:

@@ -89,12 +89,20 @@ class AttachmentFile:
     etag: str | None = None
     last_modified: str | None = None
     error: str = ""  # this fetch failed (the stored file may have been kept): why
+    # Its URL answers 404/410 while the page still links it, the file stored before kept
+    # (``sha256``): "HTTP 404".  Recorded, so a version tells it once (附件无法下载).
+    missing: str = ""
 
     def entry(self) -> dict[str, object]:
-        """The version's record of it (``versions.attachments``)."""
-        return {"url": self.url, "name": self.name, "sha256": self.sha256,
-                "status": self.status, "reason": self.reason, "format": self.fmt,
-                "size": self.size, "etag": self.etag, "last_modified": self.last_modified}
+        """The version's record of it (``versions.attachments``); ``missing`` only when
+        set (a version of a downloadable file records what it always did)."""
+        out: dict[str, object] = {
+            "url": self.url, "name": self.name, "sha256": self.sha256,
+            "status": self.status, "reason": self.reason, "format": self.fmt,
+            "size": self.size, "etag": self.etag, "last_modified": self.last_modified}
+        if self.missing:
+            out["missing"] = self.missing
+        return out
 
 
 @dataclass(frozen=True)
@@ -230,13 +238,28 @@ def reread_cause(details: object) -> str | None:
     return "rules" if reread.get("cause") == "rules" else "settings"
 
 
+# What an ``attachment_changed`` may be besides 附件已修改 (``monitor.detect.
+# attachment_label``): filed under that kind for triggers, each labelled by its own words.
+FIRST_FETCHED = "附件已可下载"  # never downloaded before, now it is
+MISSING = "附件无法下载"  # its link answers 404/410, the stored file kept
+RENAMED = "附件已改名"  # the link's text changed, the file did not
+BACK = "附件恢复可下载"  # downloadable again, the same bytes (recorded, not told)
+ATTACHMENT_NOTES = (FIRST_FETCHED, MISSING, RENAMED, BACK)
+
+
 def change_words(kind: str, summary: str) -> tuple[str, str]:
     """A change's label and the rest of its summary: a settings or upgrade re-read is no
-    正文修改 (``SETTINGS_ONLY``, ``UPGRADE_ONLY``: its own label, the summary without it)."""
+    正文修改 (``SETTINGS_ONLY``, ``UPGRADE_ONLY``: its own label, the summary without it);
+    an ``attachment_changed`` whose summary starts with one of ``ATTACHMENT_NOTES`` (附件
+    无法下载「…」) is labelled by it, not as 附件已修改 (the summary whole, as 附件已修改's)."""
     if summary.startswith(SETTINGS_ONLY):
         return SETTINGS_ONLY_LABEL, summary[len(SETTINGS_ONLY):].lstrip("：: ")
     if summary.startswith(UPGRADE_ONLY):
         return UPGRADE_ONLY_LABEL, summary[len(UPGRADE_ONLY):].lstrip("：: ")
+    if kind == ChangeKind.ATTACHMENT_CHANGED:
+        note = next((n for n in ATTACHMENT_NOTES if summary.startswith(n)), None)
+        if note is not None:
+            return note, summary
     return KIND_LABELS.get(kind, kind), summary
 
 

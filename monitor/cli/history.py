@@ -220,8 +220,11 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
     if version.attachments:
         console.print()
     for a in version.attachments:  # name, format, size, extraction status, link
+        # a link answering 404/410: the file shown is the archived one (monitor.attachments)
+        missing = f" · 链接已无法下载（{a['missing']}），存档保留原文件" if a.get("missing") \
+            else ""
         console.print(f"附件 {a.get('name', '')} · {str(a.get('format') or '?').upper()} · "
-                      f"{a.get('size') or 0} B · {a.get('status')} · {a.get('url')}",
+                      f"{a.get('size') or 0} B · {a.get('status')}{missing} · {a.get('url')}",
                       highlight=False, markup=False, soft_wrap=True)
 
 
