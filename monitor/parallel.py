@@ -432,6 +432,8 @@ class _Pool:
                 if left is not None and left <= 0:
                     return
                 for key, _ in ready.select(left):
+                    if key.fd not in ready.get_map():  # its worker was dropped by an
+                        continue  # earlier key of this wake-up (its pipe, its end)
                     w = key.data
                     if key.fileobj is w.conn:
                         if not w.conn.closed and not self._receive(w, progress, task):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
@@ -70,3 +71,21 @@ def test_show_history_and_diff_of_an_unknown_name(tmp_path: Path, db_url: str,
         out = CliRunner().invoke(cli, [*command, "--sources", str(sources)])
         assert out.exit_code == 3
         assert out.stderr.startswith("未找到：没有 id 为 99999 的版本"), (command, out.stderr)
+
+
+def test_a_key_error_inside_a_library_is_a_defect_not_a_missing_name() -> None:
+    """Only a look-up of this program's that found nothing is 未找到 (exit 3): a
+    ``KeyError`` raised inside the standard library or a dependency is a bug and keeps its
+    traceback (``selectors``' "7 is not registered" once ended ``monitor check`` as
+    未找到：所给的名称、网址或编号不存在, exit 3, its results unprinted)."""
+    import selectors
+
+    from monitor.cli.common import handle_errors
+
+    @handle_errors
+    def command() -> None:
+        with selectors.DefaultSelector() as ready:
+            ready.unregister(7)
+
+    with pytest.raises(KeyError, match="not registered"):
+        command()

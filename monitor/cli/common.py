@@ -4,6 +4,7 @@ JSON output, tables, date parsing and error translation for the terminal."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -148,6 +149,8 @@ def handle_errors(fn: F) -> F:
         except NotFoundError as exc:
             not_found(exc)
         except KeyError as exc:  # a look-up below the command: said as one, in Chinese
+            if not _raised_by_us(exc):
+                raise  # a library's (a bug): its traceback, not "not found" (exit 3)
             not_found(looked_up(exc, _typed(args, kwargs)))
         except MonitorError as exc:
             said = getattr(exc, "zh", None)  # Chinese first, where the error has it
@@ -158,6 +161,20 @@ def handle_errors(fn: F) -> F:
             where = f"{exc.filename}: " if exc.filename else ""
             _fail("error", where + (exc.strerror or str(exc)), 1)
     return wrapper  # type: ignore[return-value]
+
+
+_OURS = tuple(str(Path(__file__).resolve().parents[2] / d) + os.sep
+              for d in ("monitor", "storage", "alerts"))
+
+
+def _raised_by_us(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised in this program's code (a look-up that found nothing),
+    not inside the standard library or a dependency: a ``KeyError`` there is a defect
+    (``selectors``' "7 is not registered" once came out as 未找到, exit 3)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OURS)
 
 
 def _typed(args: tuple[Any, ...], kwargs: dict[str, Any]) -> set[str]:
