@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monitor.config import Config, parse_config
+from monitor.reload import mass_removal
 from storage.models import Alert, SourceRow, Version
 from tests.conftest import write_sources
 from tests.sites import Site
@@ -116,3 +118,26 @@ def test_a_truncated_edit_is_refused_the_admin_is_mailed_and_watchers_still_aler
         assert d2.stop() == 0
     finally:
         smtp.stop()
+
+
+def _config(names: list[str], watchers: int = 1) -> Config:
+    text = "".join(f'[[sources]]\nname = "{n}"\nurl = "http://127.0.0.1/{n}"\n' for n in names)
+    text += "".join(f'[[watchers]]\nname = "w{i}"\nemail = "w{i}@example.cn"\n'
+                    'sources = ["*"]\n' for i in range(watchers))
+    return parse_config(text, path="sources.toml", env={})
+
+
+def test_what_a_live_edit_may_remove_at_once() -> None:
+    """An admin's own edits apply: one or two sources, half of them, a rename of many, a
+    watcher while another stays.  Most sources at once, or every watcher, does not."""
+    five = [f"s{i}" for i in range(5)]
+    allowed = [(five, five[:3]), (five[:3], five[:1]), (five[:4], five[:2]),
+               (five, [f"new-{n}" for n in five]), (five, five)]
+    for old, new in allowed:
+        assert mass_removal(_config(old), _config(new)) == [], (old, new)
+    assert mass_removal(_config(five, 2), _config(five, 1)) == []
+    assert mass_removal(_config(five, 0), _config(five[:4], 0)) == []
+    [most] = mass_removal(_config(five), _config(five[:2]))
+    assert "removes 3 of 5 sources ('s2', 's3', 's4'" in str(most)
+    [every] = mass_removal(_config(five, 2), _config(five, 0))
+    assert "removes every watcher (2: 'w0', 'w1'" in str(every)
