@@ -979,13 +979,16 @@ def followed_documents(sources: tuple[SourceConfig, ...] | list[SourceConfig],
     return out
 
 
+NO_WATCHERS = "no [[watchers]]: changes are recorded but nobody is alerted"
+
+
 def watcher_warnings(config: Config) -> list[str]:
     """Watchers that match nothing (a typo, most likely), and a file with no watcher.
 
     Warnings, not errors: a watcher of a tag whose sources are still to be added is
     legitimate, and nothing is lost meanwhile (changes are stored either way)."""
     if not config.watchers:
-        return ["no [[watchers]]: changes are recorded but nobody is alerted"]
+        return [NO_WATCHERS]
     names = [s.name for s in config.sources]
     tags = sorted({t for s in config.sources for t in s.all_tags})
     out = []

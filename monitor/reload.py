@@ -2,7 +2,15 @@
 
 A valid edit adds, removes and reschedules jobs and syncs the ``sources`` table (a
 removed source becomes inactive; its history stays).  An edit that removes every source
-is refused like an invalid one: it is nearly always a half-written file.  An invalid
+is refused like an invalid one: it is nearly always a half-written file.  So is an
+edit that looks like one (``mass_removal``): it removes every watcher while there were
+some (an editor's half-written file ends before the ``[[watchers]]`` at its end, and
+changes would go on being recorded with nobody told), or it removes most sources — the
+new file keeps fewer than half of them and at least ``MASS_REMOVAL`` (3) fewer (counted,
+so a rename is no removal).  An admin removes sources one or two at a time, and those
+edits apply; a deliberate mass removal is applied by restarting ``monitor run``, which
+loads the file as it is (nothing to compare with), or by removing at most half at a
+time.  An invalid
 edit, including alert channels that would not work, changes nothing: the daemon keeps
 running the previous configuration, logs the error with file, source and key, and
 queues one "config" alert to ``settings.admin_email`` per broken version of the file
@@ -68,6 +76,36 @@ def emptied(old: Config) -> str | None:
             "checking one, set enabled = false; to stop them all, stop monitor run")
 
 
+MASS_REMOVAL = 3  # sources an edit must lose, besides more than half, to look truncated
+RESTART_TO_APPLY = "to apply it on purpose, restart monitor run with this file"
+
+
+def mass_removal(old: Config, new: Config) -> list[ConfigError]:
+    """The problems an edit that loses every watcher, or most sources, is (``emptied``
+    says an edit that loses every source): far more often a half-written file than a
+    wish.  Refused on a live reload only; a restart applies the file as it is."""
+    file, out = str(new.path), []
+    if old.watchers and not new.watchers:
+        names = ", ".join(repr(w.name) for w in old.watchers)
+        out.append(ConfigError(
+            f"the edit removes every watcher ({len(old.watchers)}: {names}; a truncated "
+            f"file?): changes would be recorded but nobody alerted; {RESTART_TO_APPLY}",
+            file=file, key="watchers"))
+    kept = {s.name for s in new.sources}
+    lost = [s.name for s in old.sources if s.name not in kept]
+    if (new.sources and 2 * len(new.sources) < len(old.sources)
+            and len(old.sources) - len(new.sources) >= MASS_REMOVAL):
+        names = ", ".join(map(repr, lost[:8])) + (", ..." if len(lost) > 8 else "")
+        out.append(ConfigError(
+            f"the edit removes {len(old.sources) - len(new.sources)} of "
+            f"{len(old.sources)} sources ({names}; a truncated file?): at most half of them "
+            f"at a time, or fewer than {MASS_REMOVAL}, apply live; {RESTART_TO_APPLY}",
+            file=file, key="sources"))
+    if out:
+        out[0].more = tuple(out[1:])
+    return out
+
+
 def followed_warnings(config: Config, store: Store) -> list[str]:
     """Sources whose page a listing already follows (``followed_documents``): warned at
     start and at each edit, not refused (a file that loaded before must still load;
@@ -125,6 +163,8 @@ class Reloader:
         old = self.current()
         try:
             config = parse_sources(self.watcher.path, edit.data, edit.error, emptied(old))
+            if refused := mass_removal(old, config):
+                raise refused[0]
             changes = await self.apply(config)
         except ConfigError as exc:
             await self._reject(exc, edit)

@@ -176,6 +176,8 @@ def _said(message: str) -> str | None:
     if m := _FOLLOWED.search(message):
         return (f"此页面已是栏目来源 {m[1]} 跟踪的文档，同一页面只能属于一个来源（否则一次修改"
                 f"会有两条提醒、两份历史）；请不要单独添加，历史可用 monitor history 加网址查看")
+    if said := _mass_removal(message):
+        return said
     if "not UTF-8" in message:
         return "文件不是 UTF-8 编码" + next(
             (zh for en, zh in _ENCODINGS if en in message), "") + "：请另存为 UTF-8"
@@ -199,6 +201,30 @@ def _said(message: str) -> str | None:
     return None
 
 
+def _mass_removal(message: str) -> str | None:
+    """A live edit refused as a half-written file (``monitor.reload.mass_removal``):
+    what it removes, why it is refused, how to apply it on purpose."""
+    on_purpose = "如确要删除，请用此文件重启 monitor run（重启时按文件原样加载）"
+    if m := _NO_WATCHERS.search(message):
+        return (f"此次修改删除了全部 {m[1]} 个接收人（[[watchers]]：{_quoted(m[2])}），"
+                f"文件可能尚未写完；若生效，此后的变化只记录、不再提醒任何人，因此未生效。"
+                f"{on_purpose}")
+    if m := _MOST_SOURCES.search(message):
+        return (f"此次修改删除了 {m[2]} 个来源中的 {m[1]} 个（{_quoted(m[3])}），文件可能"
+                f"尚未写完，因此未生效；运行中一次删除不超过一半（或少于 {m[4]} 个）才直接生效。"
+                f"{on_purpose}，或分几次删除")
+    return None
+
+
+def _quoted(names: str) -> str:
+    """``'a', 'b', ...`` as ``a、b 等``."""
+    found = re.findall(r"'([^'\r\n]*)'", names)
+    return "、".join(found) + ("等" if names.endswith("...") else "")
+
+
+_NO_WATCHERS = re.compile(r"removes every watcher \((\d+): (.*); a truncated file\?\)")
+_MOST_SOURCES = re.compile(r"removes (\d+) of (\d+) sources \((.*); a truncated file\?\): "
+                           r"at most half of them at a time, or fewer than (\d+)")
 _DUPLICATE_KEY = re.compile(r"duplicate key '([^']+)'.*\(first at line (\d+)\)")
 _INTERVAL = re.compile(r"'([^'\n]*)' (is not an interval like|is longer than (\d+) days|"
                        r"is shorter than (\S+))")
@@ -480,5 +506,8 @@ _RULES = (
 )
 
 
+# ``sources validate``'s warning about a file without watchers (``config.NO_WATCHERS``)
+NO_WATCHERS = ("没有接收人（[[watchers]]）：页面的变化只记录，不会提醒任何人；运行中的 monitor "
+               "会拒绝删除全部接收人的修改（像是没写完的文件），如确要如此，请重启 monitor run")
 KEPT_RUNNING = "守护进程保持运行中的配置，此次修改未生效。"
 DETAIL = "技术细节："  # before the English message, after its Chinese

@@ -287,8 +287,10 @@ def test_a_file_without_watchers_is_warned_about(site: Site, tmp_path: Path) -> 
     path = write_sources(tmp_path / "sources.toml", one_source(site))
     result = run("sources", "validate", "--sources", str(path))
     assert result.exit_code == 0, result.output
-    assert flat(result.stderr) == ("warning: no [[watchers]]: changes are recorded but nobody "
-                                   "is alerted")
+    assert flat(result.stderr) == (
+        "warning: 没有接收人（[[watchers]]）：页面的变化只记录，不会提醒任何人；运行中的 monitor "
+        "会拒绝删除全部接收人的修改（像是没写完的文件），如确要如此，请重启 monitor run "
+        "技术细节：no [[watchers]]: changes are recorded but nobody is alerted")
 
 
 # --- 4. credentials in URLs --------------------------------------------------------------

@@ -120,6 +120,8 @@ def test_list_and_csv_import_each_url_once(tmp_path: Path) -> None:
     got = run(str(SAMPLES / "urls.csv"), "--no-test", "--sources", str(path))
     out = " ".join(got.output.split())
     assert "already watched as existing" in out and "already watched as" in out
+    assert ("未导入：此网址已在监控中（来源 existing）；技术细节：not imported: already "
+            "watched") in out
     assert "column owner" in out
     s = by_url(path)
     assert len(s) == 3  # existing + the two of the list; the CSV's are both in already
@@ -150,6 +152,10 @@ def test_each_source_is_fetched_first_and_a_broken_one_is_not_imported(
     out = " ".join(got.output.split())
     assert "not imported" in out and "404" in out and "1 of 2 imported" in out
     assert set(by_url(path)) == {"https://kyc.whxy.edu.cn/info/1131/3782.htm", good}
+    # Chinese first, as `sources add` says it, then the English detail
+    [row] = [line for line in got.output.splitlines() if "gone.html" in line]
+    assert (f"未导入：页面已删除或不存在（HTTP 404）；技术细节：not imported: gone: {gone}: "
+            "HTTP 404") in row
 
 
 def test_a_broken_file_changes_nothing(tmp_path: Path) -> None:

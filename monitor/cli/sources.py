@@ -28,7 +28,7 @@ from monitor.cli.common import (
     refused,
     sources_option,
 )
-from monitor.config import SourceConfig, parse_config
+from monitor.config import NO_WATCHERS, SourceConfig, parse_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
@@ -76,7 +76,8 @@ def validate(sources_file: Path) -> None:
 
         check_bind(config.settings.web_host, config.settings.web_token)
     for warning in warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+        said = f"{zh.NO_WATCHERS}\n{zh.DETAIL}" if warning == NO_WATCHERS else ""
+        err_console.print(f"[yellow]warning:[/] {escape(said + warning)}", highlight=False,
                           soft_wrap=True)
     console.print(f"{sources_file}: ok — {counted(len(config.sources), 'source')}, "
                   f"{counted(len(config.watchers), 'watcher')}", highlight=False,
@@ -404,8 +405,10 @@ def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
     imported = 0
     for source, entry in planned:
         if source.name in failures:
-            rows.append((source.name, source.url, f"not imported: {failures[source.name]}",
-                         entry["unmapped"]))
+            exc = failures[source.name]
+            rows.append((source.name, source.url, not_imported(
+                zh.describe(exc.kind, exc.status, str(exc)), f"{exc.kind}: {exc}"),
+                entry["unmapped"]))
             continue
         text = add_source(text, entry["entry"], path=sources_file)
         imported += 1
@@ -434,18 +437,22 @@ def _plan_import(text: str, config: Any, candidates: list[Any], path: Path
         unmapped = "; ".join(c.unmapped)
         url = c.entry.get("url", "")
         if not url:
-            rows.append(("—", c.origin, f"not imported: {unmapped or 'no URL'}", ""))
+            rows.append(("—", c.origin, not_imported(NOT_A_PAGE, unmapped or "no URL"), ""))
             continue
         if url in urls:
-            rows.append((urls[url], url, f"not imported: already watched as {urls[url]}",
-                         unmapped))
+            rows.append((urls[url], url, not_imported(
+                f"此网址已在监控中（来源 {urls[url]}）", f"already watched as {urls[url]}"),
+                unmapped))
             continue
         entry = flatten({**c.entry, "name": name_for(c.entry, taken)})
         try:
             source = parse_config(add_source(text, entry, path=path),
                                   path=path).source(entry["name"])
         except ConfigError as exc:
-            rows.append((entry["name"], url, f"not imported: {exc}", unmapped))
+            said = "；".join(zh.config_problem(str(p), file=p.file, source=p.source,
+                                               key=p.key, watcher=p.watcher)
+                            for p in exc.problems)
+            rows.append((entry["name"], url, not_imported(said, str(exc)), unmapped))
             continue
         taken.add(source.name)
         urls[url] = source.name
@@ -453,18 +460,29 @@ def _plan_import(text: str, config: Any, candidates: list[Any], path: Path
     return planned, rows
 
 
-async def _test_all(settings: Settings, sources: list[SourceConfig]) -> dict[str, str]:
+NOT_A_PAGE = "不是用 GET 读取的网页（命令任务、没有网址或带数据的请求），已跳过"
+
+
+def not_imported(said: str, detail: str) -> str:
+    """An import's reason, as ``sources add`` says its own: Chinese first (``未导入：页面已删除
+    或不存在（HTTP 404）``), the English after as the technical detail; one line (a piped
+    table keeps a row on one line)."""
+    return f"未导入：{said}；{zh.DETAIL}not imported: {detail}"
+
+
+async def _test_all(settings: Settings, sources: list[SourceConfig]
+                    ) -> dict[str, MonitorError]:
     """Fetch every source (``settings.concurrency`` at once, hosts kept polite by the
     fetcher): {name: why it failed}."""
     limit = asyncio.Semaphore(settings.concurrency)
-    failed: dict[str, str] = {}
+    failed: dict[str, MonitorError] = {}
 
     async def one(fetcher: Fetcher, source: SourceConfig) -> None:
         async with limit:
             try:
                 await inspect_source(fetcher, source)
             except MonitorError as exc:
-                failed[source.name] = f"{exc.kind}: {exc}"
+                failed[source.name] = exc
 
     async with Fetcher(settings) as fetcher:
         await asyncio.gather(*(one(fetcher, s) for s in sources))
