@@ -42,6 +42,17 @@ the others ("also in N earlier versions"), and only the shown versions are read.
 Attachment text is searched too (``storage.search_files``):
 such a hit names the attachment (``SearchHit.attachment``) and the version listing it.
 
+A version is one hit however many places match: its text (title, metadata) or any of
+its attachments; a version matches when one of them holds every term (terms split
+between the text and a file do not).  It is shown in its text first, the page's own
+words and what its link opens, and the attachments that match too are named after
+(``SearchHit.also_in``, "（附件「x.pdf」中也有）"); a version matching in attachments
+only is shown in the first of them, the others named.  Grouped, a page is one hit: its
+newest version matching in either, and "also in N earlier versions" counts its other
+versions matching in either, each once (the union of the text's bit set of version
+numbers and the attachment hits' numbers: ``_per_page``).  So the totals are distinct
+versions and pages, never a version counted for its text and again for a file.
+
 A hit names where it matched (``SearchHit.field``): ``text``, ``title``, a metadata
 label such as 文号, or ``attachment``.  The matched passage is cut and highlighted
 here, in Python, as offsets into the real (unfolded) text: escaping is the caller's job
@@ -54,6 +65,7 @@ import html
 import re
 from bisect import bisect_left
 from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -135,6 +147,9 @@ class SearchHit:
     # where it matched: "text", "title", a metadata label (文号…) or "attachment"
     field: str = "text"
     earlier: int = 0  # grouped by page: the page's other, older matching versions
+    # the version's other matching attachments, by name: those of a hit shown in its
+    # text, or the others of one shown in an attachment ("（附件「x.pdf」中也有）")
+    also_in: tuple[str, ...] = ()
     number: int = 0  # 第N版 of its page: what a person reads (the id stays in URLs, JSON)
 
 
@@ -207,7 +222,9 @@ class Search:
             pages = _page_filters(s, source, tag)
             found: list[tuple[int, int, set[str]]] = []
             matched: list[dict[int, tuple[int, str]]] = []
-            newest: dict[int, tuple[int, int]] = {}  # grouped: page → (version id, count)
+            # grouped: page → (newest version id matching in its text, bit set of the
+            # numbers of its versions that do: storage/spans.py)
+            newest: dict[int, tuple[int, int]] = {}
             complete = True
             files = [] if field and field != ATTACHMENT else search_files.hits(
                 s, terms, _filters(s, source, tag, since, until), sqlite=sqlite)
@@ -218,23 +235,18 @@ class Search:
                 matched = [_paragraphs(s, t, _matching(t, pages, sqlite, field))
                            for t in terms]
                 found = _versions(s, matched, since, until)
-            items = [(vid, page, None) for vid, page, _ in found] + [
-                (vid, page, None) for page, (vid, _) in newest.items()] + [
-                (f[0][0], f[0][1], f) for f in files]
-            versions = len(items) + sum(n - 1 for _, n in newest.values())
-            earlier = _grouped(items, newest) if group else {}
-            if group:
-                items = [i for i in items if i[0] in earlier]
+            items = _per_page(newest, files) if group else _per_version(found, files)
+            versions = sum(i.earlier + 1 for i in items)
             order = _newest_first(s, items)
             window = order[offset:offset + limit]
             if newest:  # the fields matched, for the versions shown only
-                shown = {vid for _, vid, _, f in window if f is None}
-                on = {page for _, vid, page, _ in window if vid in shown}
+                shown = {i.vid for _, i in window if i.text}
+                on = {i.page for _, i in window if i.text}
                 found = _versions(s, [{pid: m[pid] for pid in m if m[pid][0] in on}
                                       for m in matched], since, until, only=shown)
             fields = {vid: fs for vid, _, fs in found}
             hit_ids = {pid for m in matched for pid in m}
-            hits = _hits(s, window, fields, terms, earlier, hit_ids)
+            hits = _hits(s, window, fields, terms, hit_ids)
         return SearchResults(query, terms, _method(terms, sqlite), len(order), hits,
                              grouped=group, versions=versions,
                              total_is_lower_bound=not complete)
@@ -286,51 +298,82 @@ def _raw(s: Any, stmt: Any) -> list[tuple[Any, ...]]:
     return _rows(s, stmt).cursor.fetchall()  # type: ignore[no-any-return]
 
 
-def _grouped(items: list[tuple[int, int, Any]], spans_: dict[int, tuple[int, int]]
-             ) -> dict[int, int]:
-    """``version id → matching versions before it`` for each page's newest hit (a page's
-    versions get ids in the order they were fetched: ``Store.commit_check``).  The
-    items from ``spans_`` (a page's newest text match) stand for that many versions."""
-    newest: dict[int, int] = {}
-    counts: dict[int, int] = {}
-    for vid, page, f in items:
-        newest[page] = max(vid, newest.get(page, vid))
-        weight = spans_[page][1] if f is None and page in spans_ else 1
-        counts[page] = counts.get(page, 0) + weight
-    return {vid: counts[page] - 1 for page, vid in newest.items()}
+@dataclass
+class _Item:
+    """A matching version, shown as one hit: its text, title or metadata match
+    (``text``), its attachments that match (``files``: ``search_files.hits`` rows), or
+    both; grouped, ``earlier`` counts its page's other matching versions."""
+
+    vid: int
+    page: int
+    text: bool
+    files: list[Any] = dc_field(default_factory=list)
+    earlier: int = 0
+
+
+def _per_version(found: list[tuple[int, int, set[str]]], files: list[Any]) -> list[_Item]:
+    """One item per matching version, whether its text or attachments (or both) match."""
+    out = {vid: _Item(vid, page, True) for vid, page, _ in found}
+    for f in files:
+        vid, page = f[0][0], f[0][1]
+        out.setdefault(vid, _Item(vid, page, False)).files.append(f)
+    return list(out.values())
+
+
+def _per_page(newest: dict[int, tuple[int, int]], files: list[Any]) -> list[_Item]:
+    """One item per page: its newest version matching in its text or in an attachment,
+    ``earlier`` the number of its other versions matching in either (a version counted
+    once: the union of the text's bit set and the attachment hits' version numbers)."""
+    by_number: dict[int, dict[int, _Item]] = {}  # page → number → attachment hits
+    for f in files:
+        vid, page, number = f[0][0], f[0][1], f[0][7]
+        by_number.setdefault(page, {}).setdefault(number, _Item(vid, page, False)
+                                                  ).files.append(f)
+    out = []
+    for page in sorted(newest.keys() | by_number.keys()):
+        vid, bits = newest.get(page, (0, 0))
+        in_text = bits.bit_length() - 1
+        attached = by_number.get(page, {})
+        for number in attached:
+            bits |= 1 << number
+        top = bits.bit_length() - 1
+        item = (_Item(vid, page, True, attached[top].files if top in attached else [])
+                if top == in_text else attached[top])
+        item.earlier = bits.bit_count() - 1
+        out.append(item)
+    return out
 
 
 def _newest_by_spans(s: Any, runs: list[dict[int, list[spans.Run]]],
                      since: datetime | None, until: datetime | None
                      ) -> dict[int, tuple[int, int]]:
-    """``page → (its newest version listing a match for every term, how many of its
-    versions do)``, from each term's runs of version numbers listing its matching
-    paragraphs (``storage/spans.py``), not from the versions themselves."""
+    """``page → (its newest version listing a match for every term, the bit set of the
+    numbers of its versions that do)``, from each term's runs of version numbers
+    listing its matching paragraphs (``storage/spans.py``), not from the versions."""
     pages = set.intersection(*(set(r) for r in runs))
     if not pages:
         return {}
     bounds = search_walk.number_bounds(s, sorted(pages), since, until)
-    wanted: dict[int, tuple[int, int]] = {}  # page → (newest number, count)
+    wanted: dict[int, int] = {}  # page → the bit set of its matching numbers
     for page, (lo, hi, newest) in bounds.items():
         both = spans.bits(lo, hi)
         for term in runs:
             both &= spans.union_bits(term[page], newest)
         if both:
-            wanted[page] = (both.bit_length() - 1, both.bit_count())
-    at = search_walk.versions_at(s, {page: n for page, (n, _) in wanted.items()})
-    return {page: (at[page][1], count) for page, (_, count) in wanted.items() if page in at}
+            wanted[page] = both
+    at = search_walk.versions_at(s, {page: b.bit_length() - 1 for page, b in wanted.items()})
+    return {page: (at[page][1], b) for page, b in wanted.items() if page in at}
 
 
-def _newest_first(s: Any, items: list[tuple[int, int, Any]]
-                  ) -> list[tuple[datetime, int, int, Any]]:
+def _newest_first(s: Any, items: list[_Item]) -> list[tuple[datetime, _Item]]:
     """The items with their fetch time, newest first (times read for these only)."""
-    wanted = sorted({vid for vid, _, f in items if f is None})
+    wanted = sorted({i.vid for i in items if not i.files})
     at: dict[int, datetime] = {}
     for i in range(0, len(wanted), paragraphs.CHUNK):
         at.update(_rows(s, select(_V.id, _V.fetched_at)
                         .where(_V.id.in_(wanted[i:i + paragraphs.CHUNK]))).all())
-    out = [(f[0][5] if f is not None else at[vid], vid, page, f) for vid, page, f in items]
-    out.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    out = [(i.files[0][0][5] if i.files else at[i.vid], i) for i in items]
+    out.sort(key=lambda x: (x[0], x[1].vid), reverse=True)
     return out
 
 
@@ -572,9 +615,9 @@ def _filters(s: Any, source: str | None, tag: str | None, since: datetime | None
     return out
 
 
-def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int, set[str]],
-          terms: list[str], earlier: dict[int, int], hit_ids: set[int]) -> list[SearchHit]:
-    ids = [vid for _, vid, _, f in window if f is None]
+def _hits(s: Any, window: list[tuple[datetime, _Item]], fields: dict[int, set[str]],
+          terms: list[str], hit_ids: set[int]) -> list[SearchHit]:
+    ids = [i.vid for _, i in window if i.text]
     rows = {r[0]: r for r in s.execute(
         select(_V.id, _V.page_id, _S.name, _V.url, _P.url,
                _V.fetched_at, _V.title, _V.line_ids, _V.meta,
@@ -584,10 +627,14 @@ def _hits(s: Any, window: list[tuple[datetime, int, int, Any]], fields: dict[int
         .where(_V.id.in_(ids)))} if ids else {}
     shown = _shown(s, {vid: r[7] for vid, r in rows.items()}, hit_ids, terms)
     out = []
-    for _, vid, _, f in window:
-        hit = _file_hit(*f, terms) if f is not None else _hit(rows[vid], shown[vid],
-                                                                 fields.get(vid, set()), terms)
-        out.append(replace(hit, earlier=earlier.get(vid, 0)))
+    for _, item in window:
+        if item.text:  # the text first; its matching attachments named after it
+            hit = _hit(rows[item.vid], shown[item.vid], fields.get(item.vid, set()), terms)
+        else:
+            hit = _file_hit(*item.files[0], terms)
+        names = dict.fromkeys(f[1].get("name") or f[1].get("url", "") for f in item.files)
+        names.pop((hit.attachment or {}).get("name") or (hit.attachment or {}).get("url"), None)
+        out.append(replace(hit, earlier=item.earlier, also_in=tuple(names)))
     return out
 
 

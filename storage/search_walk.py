@@ -73,7 +73,8 @@ Runs = dict[int, list[spans.Run]]  # page → runs of version numbers listing a 
 
 @dataclass
 class Walked:
-    newest: dict[int, tuple[int, int]]  # page → (newest matching version id, count)
+    # page → (newest matching version id, the bit set of its matching version numbers)
+    newest: dict[int, tuple[int, int]]
     complete: bool  # every candidate page visited: the totals are exact
 
 
@@ -103,10 +104,10 @@ def walk(s: Any, candidates: dict[int, Candidate], broad: list[Runs],
         for page, (_, _, n) in number_bounds(s, unknown, None, None).items():
             candidates[page] = replace(candidates[page], newest=n)
         found = _matching(chunk, candidates, broad)
-        at = versions_at(s, {p: n for p, (n, _) in found.items()})
+        at = versions_at(s, {p: b.bit_length() - 1 for p, b in found.items()})
         for page in chunk:
             if page in found and page in at:
-                newest[page] = (at[page][1], found[page][1])
+                newest[page] = (at[page][1], found[page])
                 known[page] = max(at[page], files.get(page, at[page]))
             elif page in files:
                 known[page] = files[page]
@@ -117,8 +118,8 @@ def walk(s: Any, candidates: dict[int, Candidate], broad: list[Runs],
 
 
 def _matching(chunk: list[int], candidates: dict[int, Candidate], broad: list[Runs]
-              ) -> dict[int, tuple[int, int]]:
-    """``page → (newest matching number, count)`` for the chunk's pages matching all."""
+              ) -> dict[int, int]:
+    """``page → bit set of its matching numbers`` for the chunk's pages matching all."""
     out = {}
     for page in chunk:
         c = candidates[page]
@@ -126,7 +127,7 @@ def _matching(chunk: list[int], candidates: dict[int, Candidate], broad: list[Ru
         for runs in broad:
             both &= spans.union_bits(runs.get(page, []), c.newest or 0)
         if both:
-            out[page] = (both.bit_length() - 1, both.bit_count())
+            out[page] = both
     return out
 
 

@@ -112,10 +112,17 @@ def print_results(results: SearchResults, tz: str) -> None:
             console.print(f"in {'the title' if hit.field == 'title' else hit.field}",
                           highlight=False, markup=False)
         console.print(highlighted(hit.passage), highlight=False)
+        if hit.also_in:  # the same version's other attachments hold it too
+            console.print(Text(also_in(hit.also_in), style="dim"), highlight=False)
         if hit.earlier:
             console.print(Text(f"also in {hit.earlier} earlier version"
                                f"{'s' if hit.earlier != 1 else ''}", style="dim"),
                           highlight=False)
+
+
+def also_in(names: tuple[str, ...]) -> str:
+    """（附件「a.pdf」、「b.pdf」中也有）: where else in the version shown the query is."""
+    return "（附件" + "、".join(f"「{n}」" for n in names) + "中也有）"
 
 
 def highlighted(p: Passage) -> Text:

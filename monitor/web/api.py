@@ -78,7 +78,11 @@ class HitOut(BaseModel):
     attachment_url: str | None = Field(None, description="A hit in an attachment: its URL.")
     field: str = Field("text", description="Where it matched: text, title, attachment or a "
                        "metadata label (文号, 索引号, 发布机构…).")
-    earlier: int = Field(0, description="group=true: the page's older matching versions.")
+    earlier: int = Field(0, description="group=true: the page's older matching versions "
+                         "(a version matching in its text and an attachment counts once).")
+    also_in: list[str] = Field(default_factory=list, description="The version's other "
+                               "attachments (names) that contain the terms too: a hit is "
+                               "shown in the text first, else in its first attachment.")
 
 
 class SearchOut(BaseModel):
@@ -250,7 +254,8 @@ def search(state: State,
                "metadata label (文号, 索引号…).")] = None,
            group: Annotated[bool, Query(
                description="One hit per page (its newest matching version, with "
-               "`earlier`); total then counts pages.")] = False) -> SearchOut:
+               "`earlier`); total then counts pages.  Either way a version is one hit, "
+               "however many of its text and attachments match.")] = False) -> SearchOut:
     """Every version whose text, title, metadata or attachments contain all the terms
     (a 文号 in any bracket or width form), newest first, with the matched passage
     highlighted and the field it is in named."""
@@ -264,7 +269,8 @@ def search(state: State,
                    passage=_passage(h.passage),
                    attachment_name=(h.attachment or {}).get("name"),
                    attachment_url=(h.attachment or {}).get("url"), field=h.field,
-                   earlier=h.earlier, number=h.number) for h in found.hits]
+                   earlier=h.earlier, number=h.number, also_in=list(h.also_in))
+            for h in found.hits]
     return SearchOut(query=found.query, terms=found.terms, method=found.method,
                      total=found.total, versions=found.versions, grouped=found.grouped,
                      total_is_lower_bound=found.total_is_lower_bound,

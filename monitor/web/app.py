@@ -25,6 +25,7 @@ from monitor import __version__
 from monitor.config import Config
 from monitor.errors import BadInputError, ConfigError, MonitorError, StorageError
 from monitor.web import api, feeds, pages
+from monitor.web.invalid import message as invalid_message
 from monitor.web.security import Guard, HeadAsGet, is_loopback
 from monitor.web.views import STATIC, WebState, clean_request, make_templates
 from storage import Store
@@ -99,9 +100,11 @@ def _error_handlers(app: FastAPI) -> None:
 
     def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        said = invalid_message(exc.errors())  # Chinese first (monitor/web/invalid.py)
         if _wants_json(request):
-            return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
-        return _error(request, 422, "; ".join(str(e.get("msg")) for e in exc.errors()))
+            return JSONResponse({"detail": jsonable(exc.errors()), "message": said},
+                                status_code=422)
+        return _error(request, 422, said)
 
     app.add_exception_handler(KeyError, not_found)
     app.add_exception_handler(StarletteHTTPException, http_error)
