@@ -88,6 +88,7 @@ def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
     opos = npos = 0
     old_mid = new_mid = False  # inside a line of the old / new text
     counts = [0, 0]  # non-blank lines seen so far, old and new
+    several = False  # the row holds a line end before its last piece
     for op, text in ops:
         if op == EQUAL and not pieces and (cut := text.rfind("\n") + 1):
             # unchanged whole lines at a cut: _add_row's result, without its work
@@ -109,10 +110,12 @@ def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
                 npos += len(piece)
                 new_mid = not ends and npos < new_len
             if not old_mid and not new_mid:
-                for row in _lines_apart(pieces):
+                for row in _lines_apart(pieces) if several else (pieces,):
                     _add_row(rows, row, counts)
-                pieces = []
-    for row in _lines_apart(pieces) if pieces else []:
+                pieces, several = [], False
+            elif ends:
+                several = True  # a line of one text ended inside the row
+    for row in (_lines_apart(pieces) if several else (pieces,)) if pieces else ():
         _add_row(rows, row, counts)
     return rows
 
@@ -122,9 +125,8 @@ def _lines_apart(pieces: list[Op]) -> list[list[Op]]:
     in the old text (or removes from one line of the new) each a row of its own, at a
     line start (see the module's docstring).  ``提案 | [-38-]{+39\\n附件+}\\n`` is
     ``提案 | [-38-]{+39+}\\n`` and ``{+附件\\n+}``: the same texts, the equal line end
-    taken as the row's own.  Any other row is returned as it is."""
-    if not any(text.endswith("\n") for _, text in pieces[:-1]):
-        return [pieces]  # one line on both sides: the usual row
+    taken as the row's own.  Any other row is returned as it is.  Only rows with a line
+    end before their last piece are asked (one line on both sides is the usual row)."""
     runs = []  # the runs of edits (between equal pieces) that hold a line end
     k, n = 0, len(pieces)
     while k < n:
