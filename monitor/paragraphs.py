@@ -3,11 +3,29 @@
 The texts are one paragraph per line; ``paragraphs_of`` aligns the diff's ops on the
 lines of both texts, so each paragraph is equal, modified, added or removed, and a
 removed paragraph next to an added one is paired as one modified paragraph.
+
+Whole lines added beside an edit of one line are paragraphs of their own
+(``_lines_apart``).  A character diff may take the line end after a new paragraph for
+the old line's own: a table row changed and a paragraph inserted right after it in one
+edit reads ``提案 | [-38-]{+39\\n附件：表.ofd+}\\n三、…``, one row of two lines, "modified",
+and the new paragraph is hidden in it.  So a row (the text between two places where both
+texts are at a line start) that is one line in one text, and whose line ends in the
+other are all in one edit (a run of deletions and insertions between two equalities),
+is that line's edit plus whole lines: ``提案 | [-38-]{+39+}`` modified and ``附件：表.ofd``
+added (a line removed likewise: removed).  The line that is the old one's: the first
+when the edit starts inside the line, the last when it ends inside it (a row inserted
+before a changed count: ``[-38-]{+2 | 议案\\n39+} | 提案``), else the one with most
+characters in common with the old line.  Left as the diff found them: rows with line
+ends in several edits or on both sides of one (paragraphs rewritten, split or merged:
+the FEMA page's update keeps its 22 changed paragraphs), and an edit inside a line at
+both ends (a paragraph split in two).  Each side of an edit is taken whole, so a diff
+that comes a character at a time is cut the same way.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 DELETE, EQUAL, INSERT = -1, 0, 1
@@ -70,6 +88,7 @@ def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
     opos = npos = 0
     old_mid = new_mid = False  # inside a line of the old / new text
     counts = [0, 0]  # non-blank lines seen so far, old and new
+    several = False  # the row holds a line end before its last piece
     for op, text in ops:
         if op == EQUAL and not pieces and (cut := text.rfind("\n") + 1):
             # unchanged whole lines at a cut: _add_row's result, without its work
@@ -91,11 +110,76 @@ def _rows(ops: list[Op], old_len: int, new_len: int) -> list[ParagraphDiff]:
                 npos += len(piece)
                 new_mid = not ends and npos < new_len
             if not old_mid and not new_mid:
-                _add_row(rows, pieces, counts)
-                pieces = []
-    if pieces:
-        _add_row(rows, pieces, counts)
+                for row in _lines_apart(pieces) if several else (pieces,):
+                    _add_row(rows, row, counts)
+                pieces, several = [], False
+            elif ends:
+                several = True  # a line of one text ended inside the row
+    for row in (_lines_apart(pieces) if several else (pieces,)) if pieces else ():
+        _add_row(rows, row, counts)
     return rows
+
+
+def _lines_apart(pieces: list[Op]) -> list[list[Op]]:
+    """A row's pieces as rows: the whole lines one edit adds to a row that is one line
+    in the old text (or removes from one line of the new) each a row of its own, at a
+    line start (see the module's docstring).  ``提案 | [-38-]{+39\\n附件+}\\n`` is
+    ``提案 | [-38-]{+39+}\\n`` and ``{+附件\\n+}``: the same texts, the equal line end
+    taken as the row's own.  Any other row is returned as it is.  Only rows with a line
+    end before their last piece are asked (one line on both sides is the usual row)."""
+    runs = []  # the runs of edits (between equal pieces) that hold a line end
+    k, n = 0, len(pieces)
+    while k < n:
+        start = k
+        while k < n and pieces[k][0] != EQUAL:
+            k += 1
+        if any(text.endswith("\n") for _, text in pieces[start:k]):
+            runs.append((start, k))
+        k += 1
+    if len(runs) != 1:
+        return [pieces]  # lines edited in several places: rewritten, split or merged
+    s, e = runs[0]
+    # an equal line end can only be a row's last piece: it ends both lines
+    apart = _apart(pieces[s:e], at_start=s == 0, at_end=pieces[e:] == [(EQUAL, "\n")])
+    if apart is None:
+        return [pieces]
+    head, own, tail, op = apart
+    return [*([(op, line + "\n")] for line in head), pieces[:s] + own + pieces[e:],
+            *([(op, line + "\n")] for line in tail)]
+
+
+def _apart(run: list[Op], *, at_start: bool,
+           at_end: bool) -> tuple[list[str], list[Op], list[str], int] | None:
+    """An edit as (whole lines before, the line's own edit, whole lines after, and
+    whether those lines are added or removed); None when it is not one line's edit and
+    whole lines.  ``at_start``: the edit starts its line; ``at_end``: an equal line end
+    follows it."""
+    gone = "".join(text for op, text in run if op == DELETE)
+    came = "".join(text for op, text in run if op == INSERT)
+    if ("\n" in gone) == ("\n" in came):
+        return None  # line ends on both sides (or neither): lines rewritten
+    many_op, many, one = (INSERT, came, gone) if "\n" in came else (DELETE, gone, came)
+    lines = many.split("\n")
+    if at_start and at_end:
+        line = _likest(lines, one)
+    elif at_start or at_end:
+        line = 0 if at_end else len(lines) - 1
+    else:
+        return None  # a line split in two (or two joined): its parts are no paragraphs
+    head, tail = lines[:line], lines[line + 1:]
+    if not any(s.strip() for s in head + tail):
+        return None  # only blank lines apart: no paragraph to tell
+    own = [(DELETE, gone), (INSERT, came)]
+    own[0 if many_op == DELETE else 1] = (many_op, lines[line])
+    return head, [(op, text) for op, text in own if text], tail, many_op
+
+
+def _likest(lines: list[str], text: str) -> int:
+    """The index of the line with most characters in common with ``text`` (the first
+    of those, and 0 when none has any)."""
+    have = Counter(text)
+    shared = [sum((Counter(line) & have).values()) for line in lines]
+    return shared.index(max(shared))
 
 
 def _add_row(rows: list[ParagraphDiff], pieces: list[Op], counts: list[int]) -> None:
