@@ -54,7 +54,10 @@ class Settings(BaseModel):
         "monitor/0.1 (change monitoring of public notices)",
         description="User-Agent of every request; add a contact address of yours.",
     )
-    fetch_deadline: float = Field(60.0, gt=0, description="Wall-clock seconds per fetch.")
+    fetch_deadline: float = Field(
+        60.0, gt=0,
+        description="Wall-clock seconds per fetch, from its request (not its wait for the "
+                    "host's slot).")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect.")
     read_timeout: float = Field(20.0, gt=0, description="Seconds of inactivity while reading.")
     max_body_bytes: int = Field(

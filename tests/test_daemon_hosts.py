@@ -72,3 +72,40 @@ def test_a_busy_host_runs_host_concurrency_checks_at_once_and_says_it_falls_behi
     assert any(line.startswith(f"capacity: {host}") for line in lines), out.stdout
     assert any(LONG in line for line in lines), out.stdout  # whole, on one line
     assert d.stop() == 0
+
+
+def test_the_daemon_blames_the_hanging_page_not_the_one_queued_behind_it(
+        tmp_path: Path, daemons: Daemons) -> None:  # noqa: F811
+    # 127.0.0.3, host_concurrency 1: the slow page waits for the hanging one's slot; its
+    # fetch_deadline starts when its own request goes out (monitor.fetch.http).
+    hung, site = threading.Event(), Site("127.0.0.3")
+    try:
+        def hang(req: Request) -> Response:
+            hung.wait(30)
+            return Response("too late")
+
+        site.route("/hang.html", hang)
+        site.route("/slow.html", Response(page("发展改革委答复"), delay=1.4,
+                                          headers={"Content-Type": "text/html; charset=utf-8"}))
+        sources = write_sources(tmp_path / "sources.toml", f"""
+            [[sources]]
+            name = "hang"
+            url = "{site.url('/hang.html')}"
+            interval = "1h"
+
+            [[sources]]
+            name = "slow"
+            url = "{site.url('/slow.html')}"
+            interval = "1h"
+            """, settings=f"metrics_port = {free_port()}\nretries = 0\nfetch_deadline = 2\n"
+                          "read_timeout = 25\n")
+        d = daemons.start(sources, db_url=f"sqlite:///{tmp_path / 'm.db'}")
+        d.wait_for("check hang error", 60)
+        d.wait_for("check slow new", 60)
+        log = d.text()
+        assert "/hang.html: no complete answer within 2 s (fetch_deadline)" in log, log[-3000:]
+        assert "check slow error" not in log and "/slow.html: no complete" not in log
+        assert d.stop() == 0
+    finally:
+        hung.set()
+        site.close()

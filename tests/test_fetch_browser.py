@@ -409,3 +409,48 @@ async def test_a_browser_over_cdp_renders_the_page_behind_the_network_guard(
         inner.close()
         proc.kill()
         proc.wait(timeout=30)
+
+
+@pytest.mark.browser
+async def test_a_page_waiting_for_the_browser_behind_one_that_never_loads_is_not_failed(
+        chromium: str, tmp_path: Path, site: Site) -> None:
+    # browser_concurrency 1: the second page waits for the first, which never loads; its
+    # fetch_deadline starts when the browser takes it, so only the first times out.
+    other, hung = Site("127.0.0.3"), threading.Event()
+    try:
+        def hang(req: Request) -> Response:
+            hung.set()
+            time.sleep(30)
+            return Response("too late", headers=HTML)
+
+        first = site.route("/hang.html", hang)
+        second = other.route("/slow.html", Response(INJECTED, headers=HTML, delay=2.0))
+        warm = other.route("/warm.html", Response(INJECTED, headers=HTML))
+        cfg = config(tmp_path, f"""
+            [[sources]]
+            name = "hang"
+            url = "{first}"
+            fetch = "browser"
+
+            [[sources]]
+            name = "slow"
+            url = "{second}"
+            fetch = "browser"
+            wait_for = "#list p"
+
+            [[sources]]
+            name = "warm"
+            url = "{warm}"
+            fetch = "browser"
+            """, "browser_concurrency = 1\nfetch_deadline = 4\n")
+        async with Fetcher(cfg.settings) as fetcher:
+            await fetcher.fetch_source(cfg.source("warm"))  # the browser started, not timed
+            hanging = asyncio.create_task(fetcher.fetch_source(cfg.source("hang")))
+            assert await asyncio.to_thread(hung.wait, 60)  # it has the browser's page
+            result = await fetcher.fetch_source(cfg.source("slow"))
+            with pytest.raises(TimeoutError_) as err:
+                await hanging
+        assert TEXT in result.text and result.status == 200
+        assert "/hang.html" in str(err.value) and "fetch_deadline" in str(err.value)
+    finally:
+        other.close()

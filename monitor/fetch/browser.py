@@ -21,7 +21,10 @@ never a downloaded browser), or a browser already running elsewhere over CDP
   equivalent here.  Images, fonts and media are not loaded; downloads are refused.
 * **When is a page ready**: after the ``load`` event, the ``wait_for`` selector if the
   source names one, else network idle (at most ``IDLE_WAIT`` s: a page polling forever is
-  taken as it is).  All of it is under ``fetch_deadline``.
+  taken as it is).  All of it is under ``fetch_deadline``, which starts when the page
+  has its turn: the wait for the host's slot (``Fetcher.render``) and for one of the
+  ``browser_concurrency`` pages is not the site's time (as for plain HTTP,
+  ``monitor.fetch.http``), so a page queued behind one that never loads is not failed.
 * **What is stored**: the rendered DOM as UTF-8 HTML, with the status of the last
   main-frame answer (a gateway's 412 followed by a script reload ends as the page's 200),
   marked ``x-monitor-rendered: browser`` in the version's headers (and so in WARC).
@@ -92,13 +95,14 @@ class Browser:
     async def render(self, visit: Visit) -> FetchResult:
         """Load ``visit.url`` and return the rendered DOM.  Raises FetchError."""
         s = self.settings
-        sent_at, started = datetime.now(UTC), time.monotonic()
-        try:
-            async with asyncio.timeout(s.fetch_deadline), self._slots:
-                status, headers, final, html = await self._load(visit, started)
-        except TimeoutError:
-            raise TimeoutError_(f"{visit.url}: the browser did not finish the page within "
-                                f"{s.fetch_deadline:g} s (fetch_deadline)") from None
+        async with self._slots:  # waiting for a page of the browser is not the site's time
+            sent_at, started = datetime.now(UTC), time.monotonic()
+            try:
+                async with asyncio.timeout(s.fetch_deadline):
+                    status, headers, final, html = await self._load(visit, started)
+            except TimeoutError:
+                raise TimeoutError_(f"{visit.url}: the browser did not finish the page "
+                                    f"within {s.fetch_deadline:g} s (fetch_deadline)") from None
         headers = {**headers, "content-type": "text/html; charset=utf-8", RENDERED: "browser"}
         return FetchResult(url=visit.url, final_url=final, status=status, headers=headers,
                            body=html.encode("utf-8"), text=html, charset="utf-8",

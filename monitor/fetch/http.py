@@ -18,6 +18,21 @@ Layers, innermost first:
   then the final status becomes a result or an error, and the body becomes text.  Its wall
   time, successful or not, goes to ``on_fetched`` (the daemon's fetch-duration histogram).
 
+The deadline (``fetch_deadline``, a ``_Budget``) measures the *site*, not the queue in
+front of it.  Its clock stops while the fetch waits for its host's slot
+(``HostLimiter.slot``: another page of the host holding it, ``host_delay`` after another
+request, a back-off): a page queued behind a hanging page of its host was otherwise
+failed as "no complete answer" although its request had hardly been sent, and the
+healthy page was blamed (and counted towards the admin's 来源检查失败).  So the clock
+starts when the host's slot is granted and the first request goes out, and runs for
+everything the fetch itself does: its requests and bodies, robots.txt, redirects, and
+the waits between its own retries (``_Budget.retry_in``).  The queue needs no bound of
+its own: whoever is ahead in it holds the slot for at most its own deadline, and
+``monitor check`` runs ``concurrency`` checks at a time (the daemon queues a check
+behind its host before it starts, ``monitor.runner``), so a check waits at most for
+the checks ahead of it, each bounded.  A back-off that ends after the time the fetch
+still has fails at once, as before ("host … backing off until …").
+
 Proxies, headers, cookies (``Access``, what a source adds to its requests):
 
 * Each request borrows a *lane* (``monitor.fetch.lanes``): a one-connection httpx client
@@ -123,6 +138,42 @@ class Access:
     cookie_host: str | None = None
 
 
+class _Budget:
+    """One fetch's ``fetch_deadline``: its clock stops while the fetch waits for its host.
+
+    ``timer`` is the ``asyncio.timeout`` around the fetch; ``paused`` holds it while the
+    host's slot is awaited and moves it (and ``end``) on by the time waited, less the
+    part that was this fetch's own retry delay (``retry_in``), which counts."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds  # time.monotonic() the fetch must end by
+        self.timer: asyncio.Timeout | None = None
+        self._own_until = 0.0  # the end of the fetch's own retry delay
+
+    def remaining(self) -> float:
+        return self.end - time.monotonic()
+
+    def retry_in(self, delay: float) -> None:
+        """The fetch's next attempt waits ``delay`` s: that wait is its own, it counts."""
+        self._own_until = time.monotonic() + delay
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No deadline while the block waits for the host's slot (see the module doc)."""
+        stopped = time.monotonic()
+        self._move(None)
+        try:
+            yield
+        finally:
+            now = time.monotonic()
+            self.end += now - max(stopped, min(self._own_until, now))
+            self._move(asyncio.get_running_loop().time() + self.remaining())
+
+    def _move(self, when: float | None) -> None:
+        if self.timer is not None and not self.timer.expired():
+            self.timer.reschedule(when)
+
+
 @dataclass(frozen=True)
 class _Call:
     """What one ``fetch`` decided up front, carried through every hop and retry."""
@@ -130,12 +181,17 @@ class _Call:
     allow_private: bool
     robots: bool
     retries: int
-    deadline: float  # time.monotonic() the whole fetch must end by
+    budget: _Budget  # fetch_deadline, shared by its redirects, retries and robots.txt
     access: Access = Access()
     jar: httpx.Cookies = field(default_factory=httpx.Cookies)  # this fetch's cookies only
 
+    @property
+    def deadline(self) -> float:
+        """time.monotonic() the fetch must end by, were its host's slot free now."""
+        return self.budget.end
+
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.budget.remaining()
 
 
 @dataclass(frozen=True)
@@ -265,10 +321,10 @@ class HttpFetcher:
         call = _Call(
             allow_private=s.allow_private_network if allow_private is None else allow_private,
             robots=s.respect_robots if robots is None else robots,
-            retries=s.retries, deadline=started + s.fetch_deadline, access=access)
+            retries=s.retries, budget=_Budget(s.fetch_deadline), access=access)
         headers = {**dict(access.headers), **_conditional(etag, last_modified)}
         try:
-            async with asyncio.timeout(s.fetch_deadline):
+            async with asyncio.timeout(s.fetch_deadline) as call.budget.timer:
                 reply, hops = await self._follow(url, headers, call)
         except TimeoutError:
             raise TimeoutError_(
@@ -296,9 +352,9 @@ class HttpFetcher:
         s = self.settings
         call = _Call(allow_private=allow_private,
                      robots=s.respect_robots if robots is None else robots, retries=0,
-                     deadline=time.monotonic() + s.fetch_deadline, access=access)
+                     budget=_Budget(s.fetch_deadline), access=access)
         try:
-            async with asyncio.timeout(s.fetch_deadline):
+            async with asyncio.timeout(s.fetch_deadline) as call.budget.timer:
                 await self._check_robots(url, call)
         except TimeoutError:
             raise TimeoutError_(f"{url}: no robots.txt within {s.fetch_deadline:g} s") from None
@@ -354,6 +410,7 @@ class HttpFetcher:
                 return outcome
             # The whole host waits, not only this request: it said it is overloaded.
             self.limiter.defer(_host(url), delay)
+            call.budget.retry_in(delay)  # this wait is the fetch's own: it counts
             attempt += 1
 
     async def _attempt(self, url: str, headers: dict[str, str],
@@ -410,7 +467,8 @@ class HttpFetcher:
         with _translated(url), self._backing_off(url):
             target = parsed(url)
             self._trust.need(target, proxy)
-            async with (self.limiter.slot(target.host, call.deadline),
+            # queued for the host (budget.paused): not the site's time
+            async with (self.limiter.slot(target.host, call.deadline, call.budget.paused),
                         self._lanes.lend(target, proxy) as client):
                 request = client.build_request("GET", target, headers=headers)
                 _add_cookies(request, call)

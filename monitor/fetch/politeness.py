@@ -14,7 +14,9 @@ see ``retry_after``) or, without one, for ``backoff * 2 ** (n - 1)`` seconds aft
 n-th overload answer in a row (at most ``max_backoff``).  The back-off outlives the fetch
 that caused it; the count restarts at the host's next normal answer (``answered``).  A
 caller whose deadline ends before the back-off does gets ``BackingOff`` at once instead of
-waiting in vain.  All of this lives in one process: replicas each keep their own.
+waiting in vain.  All of this lives in one process: replicas each keep their own.  The
+time a fetch waits for its slot is not part of its ``fetch_deadline`` (``slot``'s
+``waiting``; the decision is explained in ``monitor.fetch.http``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import asyncio
 import email.utils
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -56,23 +58,39 @@ class HostLimiter:
         self._backoffs: dict[str, _BackOff] = {}
 
     @asynccontextmanager
-    async def slot(self, host: str, deadline: float | None = None) -> AsyncIterator[None]:
+    async def slot(self, host: str, deadline: float | None = None,
+                   waiting: Callable[[], AbstractContextManager[None]] = nullcontext,
+                   ) -> AsyncIterator[None]:
         """Wait for the host's turn, then hold it until the block ends.
 
         ``deadline`` (``time.monotonic()``): raise ``BackingOff`` rather than wait for a
-        back-off that ends after it.
+        back-off that ends after it.  ``waiting()`` is entered around the wait, only when
+        there is one (the fetch stops its deadline's clock there, ``monitor.fetch.http``).
         """
         key = host.lower()
         self.check(key, deadline)
         limit = self.limit_for(key)
-        async with self._locks.setdefault(key, asyncio.Semaphore(limit)):
-            await self._wait_until_free(key, deadline)
+        lock = self._locks.setdefault(key, asyncio.Semaphore(limit))
+        if lock.locked() or self.wait_time(key) > 0:
+            with waiting():
+                await self._take(lock, key, deadline)
+        else:  # free: taken without suspending
+            await self._take(lock, key, deadline)
+        try:
             if limit > 1:  # the next one starts a delay after this start, too
                 self._push(key, self._delay_for(key))
-            try:
-                yield
-            finally:
-                self._push(key, self._delay_for(key))
+            yield
+        finally:
+            self._push(key, self._delay_for(key))
+            lock.release()
+
+    async def _take(self, lock: asyncio.Semaphore, key: str, deadline: float | None) -> None:
+        await lock.acquire()
+        try:
+            await self._wait_until_free(key, deadline)
+        except BaseException:
+            lock.release()
+            raise
 
     def defer(self, host: str, seconds: float) -> None:
         """Let no request start on ``host`` for ``seconds`` (never brings a slot forward)."""
