@@ -291,7 +291,8 @@ def test_search_without_words_or_with_a_control_character_is_an_error(
     assert "control character U+0001" in monitor("search", "a\x01", "--sources",
                                                  str(sources)).stderr
     found = monitor("search", "答复", "--sources", str(sources))
-    assert found.returncode == 0 and found.stdout.startswith("2 versions (1 page) contain '答复'")
+    assert found.returncode == 0 and found.stdout.startswith("2 个版本（1 个页面）含有「答复」")
+    assert "（2 versions (1 page) contain '答复' (showing " in found.stdout
     unknown = monitor("search", "答复", "--field", "wenhao", "--sources", str(sources))
     assert unknown.returncode == 2 and "没有这个检索字段" in unknown.stderr  # not "0 found"
     alias = monitor("search", "答复", "--field", "发文字号", "--sources", str(sources))
@@ -371,7 +372,7 @@ def test_show_at_a_date_before_the_first_version_speaks_local_time(
     assert ("no version of hb-ai-plan before the end of 2026-04-30 (Europe/Berlin): its "
             f"first version (第1版, id {first}) is from 2026-05-01 04:00") in out.stderr
     at_day = monitor("show", "hb-ai-plan", "--at", "2026-05-01", "--sources", str(sources))
-    assert at_day.returncode == 0 and f"version {first} · fetched" in at_day.stdout
+    assert at_day.returncode == 0 and f"第1版（id {first}） · 抓取于 " in at_day.stdout
     compact = monitor("show", "hb-ai-plan", "--at", "20260501", "--sources", str(sources))
     assert (compact.returncode, compact.stdout) == (0, at_day.stdout)  # the same day
 

@@ -42,7 +42,7 @@ def test_status_says_failing_when_most_checks_fail_and_stale_when_none_are_store
         interval = "10m"
         """, settings="retries = 0\n")
     Store(db_url()).close()  # the archive `monitor run` makes before its first check
-    assert first_line(sources) == "health: no checks yet"
+    assert first_line(sources) == "健康：尚无检查（health: no checks yet）"
     got = json.loads(run("status", "--json", "--sources", str(sources)).stdout)
     assert got["health"]["status"] == "no checks" and got["health"]["newest_check_at"] is None
     assert got["backlog"]["due_not_started"] == 1  # never checked
@@ -50,8 +50,9 @@ def test_status_says_failing_when_most_checks_fail_and_stale_when_none_are_store
     for _ in range(3):
         assert run("check", "--sources", str(sources)).returncode == 0
     line = first_line(sources)
-    assert line.startswith("health: failing — newest check "), line
-    assert line.endswith(" s ago); 3 of 3 checks failed in the last hour"), line
+    assert line.startswith("健康：失败过多 — 最新检查 "), line
+    assert "秒前）；最近一小时 3 次检查中 3 次失败（health: failing — newest check " in line, line
+    assert line.endswith(" s ago); 3 of 3 checks failed in the last hour）"), line
     health = json.loads(run("status", "--json", "--sources", str(sources)).stdout)["health"]
     assert (health["status"], health["problems"]) == ("failing", ["failing"])
     assert (health["checks_last_hour"], health["failed_last_hour"]) == (3, 3)
@@ -66,8 +67,9 @@ def test_status_says_failing_when_most_checks_fail_and_stale_when_none_are_store
     finally:
         store.close()
     line = first_line(sources)
-    assert line.startswith("health: stale — "), line
-    assert line.endswith("(2 h ago); 0 of 0 checks failed in the last hour"), line
+    assert line.startswith("健康：停滞（检查结果久未更新） — "), line
+    assert "（2 小时前）；最近一小时 0 次检查中 0 次失败（health: stale — " in line, line
+    assert line.endswith("(2 h ago); 0 of 0 checks failed in the last hour）"), line
 
 
 def test_status_read_through_the_driver_is_what_the_store_reads(
