@@ -312,7 +312,7 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert GBK_ONLY_LINE.replace(" ", "") in shown.stdout.replace(" ", "")  # 喆, 镕
     # show NAME: the latest version.
     latest = run("show", "hn-reply", "--sources", str(sources)).stdout
-    assert f"version {v2['id']} ·" in latest and "引领效应" in latest
+    assert f"第2版（id {v2['id']}） ·" in latest and "引领效应" in latest
 
     # --at: the version current then.  Between the two fetches, given with an offset or
     # as a naive time in settings.timezone (Asia/Shanghai); a bare date means its end.

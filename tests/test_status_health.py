@@ -157,6 +157,10 @@ def test_status_tells_a_running_check_from_a_lease_left_by_a_killed_one(
     assert (f"leases: 1 sources held by ended processes ({socket.gethostname()}:{dead.pid});"
             " the next check takes them over") in out.stdout
     assert "backlog: 2 sources due and not started" in out.stdout  # killed + lapsed
+    # Chinese first, the English after it
+    assert (f"租约：1 个来源被已结束的进程（{socket.gethostname()}:{dead.pid}）占用；下次检查会"
+            "接管（leases: 1 sources") in out.stdout
+    assert "积压：2 个来源已到检查时间但尚未开始；最早的已过检查时间 " in out.stdout
     got = json.loads(run("status", "--json", "--sources", str(sources)).stdout)
     assert {r["source"]: r["lease"] for r in got["sources"]} == {
         "live": "running", "killed": "ended", "lapsed": "ran out"}
@@ -211,7 +215,8 @@ def test_status_of_thousands_of_sources_piped_answers_at_once_with_the_same_tabl
     with table.capture() as captured:
         table.print(status_table(rows, config.settings.timezone))
     lines = out.stdout.splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith("sources — times in "))
+    at = next(i for i, line in enumerate(lines) if line.startswith("来源 — 时间为 "))
+    assert "（sources — times in " in lines[at]
     assert lines[at:] == captured.get().splitlines()  # rich's own rendering, line for line
     assert len(lines[at:]) == n + 5 and "ok（2 篇文档已删除）" in lines[at + 4]
 
@@ -255,8 +260,10 @@ def test_status_of_many_sources_on_a_terminal_shows_those_needing_attention(
     monkeypatch.setenv("COLUMNS", "200")
     screen = [_plain(line) for line in run("status", "--sources", str(sources))
               .stdout.splitlines()]
-    assert "sources: 60 (57 ok, 2 failing, 1 gone); 3 need attention, below; every source: " \
-           "monitor status --all (or monitor status | less)" in screen
+    assert ("来源 60 个（正常 57，连续失败 2，已删除 1）；3 个需要处理，见下表；全部来源：monitor "
+            "status --all（或 monitor status | less）（sources: 60 (57 ok, 2 failing, 1 gone); "
+            "3 need attention, below; every source: monitor status --all (or monitor status | "
+            "less)）") in screen
     names = [line.split()[1] for line in screen if line.startswith("│ s0")]
     assert names == ["s00010", "s00005", "s00020"]
     every = [_plain(line) for line in run("status", "--all", "--sources", str(sources))
@@ -283,4 +290,5 @@ def test_the_summary_counts_paused_sources_as_paused(
     monkeypatch.setenv("COLUMNS", "200")
     screen = [_plain(line) for line in run("status", "--sources", str(sources))
               .stdout.splitlines()]
-    assert any(line.startswith("sources: 55 (53 ok, 2 paused)") for line in screen), screen
+    assert any(line.startswith("来源 55 个（正常 53，已暂停 2）") and
+               "（sources: 55 (53 ok, 2 paused)" in line for line in screen), screen

@@ -769,8 +769,8 @@ def point_in_time(when: str, timezone: str, *, start: bool = False) -> datetime:
     try:
         return (parse_since(when, timezone) if start else None) or parse_when(when, timezone)
     except BadInputError as exc:
-        raise BadInputError(f"{when!r} is neither a date like 2024-05-01 or "
-                            "2024-05-01T08:00 nor a version like 第2版 or 第2版（id 41）",
+        raise BadInputError(f"{when!r} is not a date like 2024-05-01 or 2024-05-01T08:00, "
+                            "nor a version like 第2版 or 第2版（id 41）",
                             zh=f"{exc.zh}，或写版本，如 第2版、第2版（id 41）") from None
 
 
@@ -871,12 +871,15 @@ _KIND_WORDS: tuple[tuple[str, str], ...] = (
 def result_of(outcome: str | None, status: int | None, error: str | None) -> str:
     """``monitor status``'s result column: the outcome's words, then the English of
     before (``无变化（unchanged (200)）``); a failed check 出错, then as ``check``'s cell
-    says it (``zh.told``: ``出错：页面已删除或不存在（HTTP 404）：… HTTP 404, not found``)."""
+    says it (``zh.told``: ``出错：页面已删除或不存在（HTTP 404）：… HTTP 404, not found``), or
+    as it says itself when its message is Chinese already."""
     if outcome is None:
         return "—"
     english = outcome + (f" ({status})" if status else "")
     if outcome != "error":
         return both(OUTCOMES.get(outcome, outcome), english)
+    if error and _CHINESE.match(error):  # said in Chinese already (a listing's, a document's)
+        return f"{OUTCOMES['error']}：{error}"
     kind = ("gone" if status in (404, 410) else "http_status" if status and status >= 400
             else next((k for words, k in _KIND_WORDS if words in (error or "").lower()), None))
     from monitor import zh  # only for a failed check: status imports no regex tables
