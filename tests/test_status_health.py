@@ -154,6 +154,9 @@ def test_status_tells_a_running_check_from_a_lease_left_by_a_killed_one(
     assert f"held by {socket.gethostname()}:{dead.pid}, which has ended" in rows["killed"]
     assert "running" not in rows["killed"]
     assert "(lease of other-host:43 ran out)" in rows["lapsed"]
+    assert "正在由 other-host:42 检查（running on" in rows["live"]  # Chinese first
+    assert f"被已结束的进程 {socket.gethostname()}:{dead.pid} 占用" in rows["killed"]
+    assert "，other-host:43 的租约已过期（" in rows["lapsed"]
     assert (f"leases: 1 sources held by ended processes ({socket.gethostname()}:{dead.pid});"
             " the next check takes them over") in out.stdout
     assert "backlog: 2 sources due and not started" in out.stdout  # killed + lapsed

@@ -500,14 +500,19 @@ def stale_leases_text(rows: list[SourceStatus]) -> str | None:
 def _next(r: SourceStatus, tz: str, now: datetime) -> str:
     if r.paused:
         return "— (已暂停 paused: enabled = false)"
-    lease = lease_of(r, now)
+    lease = lease_of(r, now)  # Chinese first, the English words after (``both``)
     if lease == "running":
-        return f"running on {r.lease_owner}"
+        return both(f"正在由 {r.lease_owner} 检查", f"running on {r.lease_owner}")
     if lease == "ended":
-        return f"held by {r.lease_owner}, which has ended"
+        return both(f"被已结束的进程 {r.lease_owner} 占用，下次检查接管",
+                    f"held by {r.lease_owner}, which has ended")
     if lease == "ran out":
-        return f"{local_time(r.next_check_at, tz) if r.next_check_at else 'at start'} " \
-               f"(lease of {r.lease_owner} ran out)"
+        at = local_time(r.next_check_at, tz) if r.next_check_at else None
+        return both(f"{at or '启动后立即'}，{r.lease_owner} 的租约已过期",
+                    f"{at or 'at start'} (lease of {r.lease_owner} ran out)")
     if r.last_check_at is None and r.next_check_at is None:
-        return "at start"
+        return AT_START
     return local_time(r.next_check_at, tz)
+
+
+AT_START = both("启动后立即", "at start")  # a source never checked, with no slot yet
