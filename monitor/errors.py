@@ -228,8 +228,9 @@ class StorageError(MonitorError):
 
 class DatabaseUnreachableError(StorageError):
     """No connection to the database (down, a wrong address, user or password, no answer
-    within ``connect_timeout``): what to check, in Chinese (``zh``), before the driver's
-    words; the URL's password masked."""
+    within ``connect_timeout``; a SQLite file that cannot be opened: its directory not
+    writable, the path a directory): what to check, in Chinese (``zh``), before the
+    driver's words; the URL's password masked."""
 
     def __init__(self, message: str, url: str) -> None:
         import re
@@ -237,6 +238,10 @@ class DatabaseUnreachableError(StorageError):
         super().__init__(message)
         shown = re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
         self.zh = f"无法连接数据库（{shown}）：请检查数据库是否运行、地址和权限"
+        if url.startswith("sqlite"):
+            path = url.partition("://")[2][1:] or shown
+            self.zh = (f"无法打开数据库文件 {path}（数据库设置 {shown}）：请确认所在目录存在且"
+                       "可写（SQLite 要在同一目录建日志文件），该路径不是目录，文件本身也可读写")
 
 
 class AlreadyRunningError(StorageError):

@@ -1,14 +1,15 @@
 """Errors in words a reader of an alert understands: one Chinese sentence per error kind.
 
-Alerts, digests and trouble mails are Chinese from end to end, while the CLI and the log
-stay English for admins.  So an error keeps its English message (log, ``checks.error``,
-``monitor status``) and messages to people say ``describe(kind, …)``: the sentence of its
+Alerts, digests and trouble mails are Chinese from end to end, the command line is Chinese
+first (its lines: ``monitor.cli.common.both``), and the log stays English for admins.  So
+an error keeps its English message (log, ``checks.error``) and messages to people say
+``describe(kind, …)``: the sentence of its
 ``kind`` (``monitor.errors``), then the technical detail in brackets — the HTTP status
 of an error answer, else the stable kind code admins filter on
 (``页面已删除（HTTP 404）``, ``请求超时（timeout）``).  The English message itself never goes
 into a Chinese text: "HTTP 404, not found" there reads as a program's internals.  An admin's
-screen (``monitor check``'s table) says ``told``: the sentence, then the English message
-as the technical detail after it.
+screen (``monitor check``'s table, ``monitor status``'s result column) says ``told``: the
+sentence, then the English message as the technical detail after it.
 
 ``config_problem`` does the same for a refused ``sources.toml``: where (file, source or
 watcher, key, line and column) and what, in Chinese; the English message stays in the log.
@@ -511,3 +512,4 @@ NO_WATCHERS = ("没有接收人（[[watchers]]）：页面的变化只记录，�
                "会拒绝删除全部接收人的修改（像是没写完的文件），如确要如此，请重启 monitor run")
 KEPT_RUNNING = "守护进程保持运行中的配置，此次修改未生效。"
 DETAIL = "技术细节："  # before the English message, after its Chinese
+

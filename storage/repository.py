@@ -331,6 +331,11 @@ def _record_hash(new: NewVersion, link: tuple[int, str], raw_sha256: str,
         scheme=verify.RECORD_FORMAT_2, title=new.title, attachments=new.attachments or [])
 
 
+# SQLite's words for a file it cannot open (a directory that is not writable or does not
+# exist, a path that is a directory): a connection never made, as on PostgreSQL
+UNOPENABLE = "unable to open database file"
+
+
 class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = db.normalize_url(url)
@@ -377,7 +382,8 @@ class Store:
             if isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", "") == OUT_OF_RANGE:
                 raise KeyError("no such id") from None  # the same on PostgreSQL
             said = f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-            if unreachable(getattr(exc, "orig", None)):
+            orig = getattr(exc, "orig", None)
+            if unreachable(orig) or UNOPENABLE in str(orig):
                 raise DatabaseUnreachableError(said, self.url) from exc
             raise StorageError(said) from exc
 

@@ -358,7 +358,7 @@ def test_status_shows_where_a_long_error_is_cut(tmp_path: Path, site: Site) -> N
     code, out = _run("--sources", str(path), "status")
     assert code == 0, out
     [row] = [line for line in out.splitlines() if NAME in line]
-    assert "): 栏目页没有找到文档链接" in row and "…" in row, out
+    assert "│ 出错：栏目页没有找到文档链接" in row and "…" in row, out
 
 
 def test_a_rejected_edit_tells_a_duplicate_beside_a_bad_value_in_file_order(

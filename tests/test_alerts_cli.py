@@ -65,7 +65,8 @@ def test_list_failed_and_retry(tmp_path: Path, monkeypatch) -> None:  # type: ig
         code, out = run("alerts", "list", "--sources", str(sources))
         assert code == 0 and "alice@example.cn" in out and "dead" in out
         code, out = run("alerts", "list", "--pending", "--sources", str(sources))
-        assert code == 0 and out.strip() == "no pending alerts"  # one sent, one dead
+        # one sent, one dead
+        assert code == 0 and out.strip() == "没有待发的提醒（no pending alerts）"
 
         smtp.sink.reject.clear()
         code, out = run("alerts", "retry", str(dead["id"]), "--sources", str(sources))

@@ -53,25 +53,29 @@ def test_search_of_brackets_or_punctuation_alone_is_refused(
     # beside a real term, such a term is dropped: the same hits as the term alone
     alone = run("search", "人工智能", "--sources", str(sources)).stdout
     assert run("search", "人工智能 （）", "--sources", str(sources)).stdout == alone.replace(
-        "'人工智能'", "'人工智能 （）'")
+        "'人工智能'", "'人工智能 （）'").replace("「人工智能」", "「人工智能 （）」")
 
 
 def test_search_prints_highlighted_passages_or_json(archive: tuple[Path, Built]) -> None:
     sources, built = archive
     out = run("search", "人工智能产业", "--sources", str(sources))
     assert out.exit_code == 0, out.output
-    assert out.output.startswith("3 versions (1 page) contain '人工智能产业'")
+    assert out.output.startswith("3 个版本（1 个页面）含有「人工智能产业」，下面列出 1 个，"
+                                 "最新的在前（3 versions (1 page) contain '人工智能产业' "
+                                 "(showing 1, newest first)）\n")
     assert "hb-ai-plan · 第3版 · 2026-05-20 10:00" in out.output
     assert "also in 2 earlier versions" in out.output and "第2版 ·" not in out.output
     every = run("search", "人工智能产业", "--all-versions", "--limit", "1", "--page", "2",
                 "--sources", str(sources))
-    assert every.output.startswith("3 versions contain") and "第2版 ·" in every.output
+    assert every.output.startswith("3 个版本含有「人工智能产业」") and "第2版 ·" in every.output
+    assert "（3 versions contain '人工智能产业'" in every.output
     # a hit is read by its page's number, not by the global id (the JSON keeps that)
     reply = built.versions["hn-reply"][1]
     assert reply != 2
     answered = run("search", "充电设施", "--sources", str(sources)).output
     assert "hn-reply · 第2版 · " in answered and f"version {reply}" not in answered
-    assert answered.startswith("1 version (1 page) contains '充电设施'")
+    assert answered.startswith("1 个版本（1 个页面）含有「充电设施」")
+    assert "（1 version (1 page) contains '充电设施'" in answered
     as_json = json.loads(run("search", "充电设施", "--json", "--sources", str(sources)).output)
     assert [(h["version_id"], h["number"]) for h in as_json["hits"]] == [(reply, 2)]
     by_number = run("search", "鄂政发[2026]5号", "--field", "文号", "--sources", str(sources))
@@ -145,9 +149,10 @@ def test_diff_two_ids_dates_last_change_and_html(archive: tuple[Path, Built],
     assert out.output.splitlines()[0].startswith(f"hb-ai-plan  第1版 #{plan[0]} (")
     reply = built.versions["hn-reply"][0]
     across = run("diff", str(plan[0]), str(reply), "--sources", str(sources)).output
+    assert across.startswith(f"注意：id {plan[0]} 是 hb-ai-plan（")  # said first, on stderr
     assert (f"warning: version {plan[0]} is of hb-ai-plan" in across
-            and "two different pages compared" in across)  # said, on stderr
-    head = next(line for line in across.splitlines() if not line.startswith("warning"))
+            and "two different pages compared" in across)
+    head = next(line for line in across.splitlines() if not line.startswith("注意"))
     assert head.startswith(f"hb-ai-plan 第1版 #{plan[0]} (")
     assert f"→ hn-reply 第1版 #{reply} (" in head
     last = run("diff", "hb-ai-plan", "--sources", str(sources)).output
@@ -291,7 +296,8 @@ def test_search_without_words_or_with_a_control_character_is_an_error(
     assert "control character U+0001" in monitor("search", "a\x01", "--sources",
                                                  str(sources)).stderr
     found = monitor("search", "答复", "--sources", str(sources))
-    assert found.returncode == 0 and found.stdout.startswith("2 versions (1 page) contain '答复'")
+    assert found.returncode == 0 and found.stdout.startswith("2 个版本（1 个页面）含有「答复」")
+    assert "（2 versions (1 page) contain '答复' (showing " in found.stdout
     unknown = monitor("search", "答复", "--field", "wenhao", "--sources", str(sources))
     assert unknown.returncode == 2 and "没有这个检索字段" in unknown.stderr  # not "0 found"
     alias = monitor("search", "答复", "--field", "发文字号", "--sources", str(sources))
@@ -371,7 +377,7 @@ def test_show_at_a_date_before_the_first_version_speaks_local_time(
     assert ("no version of hb-ai-plan before the end of 2026-04-30 (Europe/Berlin): its "
             f"first version (第1版, id {first}) is from 2026-05-01 04:00") in out.stderr
     at_day = monitor("show", "hb-ai-plan", "--at", "2026-05-01", "--sources", str(sources))
-    assert at_day.returncode == 0 and f"version {first} · fetched" in at_day.stdout
+    assert at_day.returncode == 0 and f"第1版（id {first}） · 抓取于 " in at_day.stdout
     compact = monitor("show", "hb-ai-plan", "--at", "20260501", "--sources", str(sources))
     assert (compact.returncode, compact.stdout) == (0, at_day.stdout)  # the same day
 

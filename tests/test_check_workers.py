@@ -141,7 +141,8 @@ def test_two_workers_store_what_one_process_stores(tmp_path: Path, hosts: list[H
     got, want = archive(db_url), archive(one)
     assert got == want
     assert got["h0-1"][0] == ["new", "changed"] and got["h0-2"][0] == ["new", "unchanged"]
-    assert split.stdout.splitlines()[-1].startswith("3 changed, 12 unchanged; alerts: ")
+    assert split.stdout.splitlines()[-1].startswith("有变化 3，无变化 12；提醒：已发送 3，")
+    assert "（3 changed, 12 unchanged; alerts: 3 sent, " in split.stdout.splitlines()[-1]
     mails = [sorted(p.name for p in (tmp_path / d).rglob("*.eml")) for d in ("split", "alone")]
     assert len(mails[0]) == len(mails[1]) > 0  # delivered once, by the parent
 
@@ -166,7 +167,7 @@ def test_a_listings_documents_and_a_document_asked_for_are_checked_by_the_worker
                       "--source", "h?")
     assert asked.returncode == 0, asked.stderr
     assert "3 sources in 2 worker processes" in asked.stderr
-    assert asked.stdout.splitlines()[-1] == "1 changed, 3 unchanged"
+    assert asked.stdout.splitlines()[-1] == "有变化 1，无变化 3（1 changed, 3 unchanged）"
     assert f"{NAME} ↳ {doc}" in asked.stdout
 
 
@@ -234,7 +235,7 @@ def test_a_host_with_a_delay_stays_in_one_worker(tmp_path: Path, hosts: list[Hos
     done = run_check(sources, sqlite_url, "--workers", "2")
     assert done.returncode == 0, done.stderr
     assert "10 sources in 2 worker processes" in done.stderr
-    assert done.stdout.splitlines()[-1] == "10 new"
+    assert done.stdout.splitlines()[-1] == "首次收录 10（10 new）"
     # Slots open a delay apart, but the first request of a run can leave late (its
     # connection is the process's first), so the first two starts seen here may be
     # close on a busy machine.  A host split between the two workers shows otherwise:

@@ -122,8 +122,9 @@ def test_piped_output_keeps_each_row_and_message_on_one_line(tmp_path: Path) -> 
     checked = subprocess.run([sys.executable, "-m", "monitor", "sources", "validate",
                               "--sources", str(deep / "sources.toml")], capture_output=True,
                              text=True, env=env, timeout=60, check=True)
-    assert f"{deep / 'sources.toml'}: ok — 2 sources, 0 watchers\n" in checked.stdout, \
-        checked.stdout
+    file = deep / "sources.toml"
+    assert f"{file}：有效，2 个来源，0 个接收人（{file}: ok — 2 sources, 0 watchers）\n" in \
+        checked.stdout, checked.stdout
 
 
 def test_sources_list_piped_is_the_table_rich_gives(tmp_path: Path) -> None:

@@ -305,14 +305,14 @@ def test_history_and_show_by_id_name_and_date(site: Site, tmp_path: Path, db_url
     assert shown.exit_code == 0, shown.output
     lines = shown.stdout.splitlines()
     assert lines[:2] == [title, url]
-    assert lines[2].startswith(f"第1版 · version {v1['id']} · fetched ")
+    assert lines[2].startswith(f"第1版（id {v1['id']}） · 抓取于 ")
     assert lines[2].endswith(v1["content_hash"][:12])
     assert "  文号: 湘工信提案函〔2021〕254号" in lines
     assert "头雁效应" in shown.stdout and "引领效应" not in shown.stdout
     assert GBK_ONLY_LINE.replace(" ", "") in shown.stdout.replace(" ", "")  # 喆, 镕
     # show NAME: the latest version.
     latest = run("show", "hn-reply", "--sources", str(sources)).stdout
-    assert f"version {v2['id']} ·" in latest and "引领效应" in latest
+    assert f"第2版（id {v2['id']}） ·" in latest and "引领效应" in latest
 
     # --at: the version current then.  Between the two fetches, given with an offset or
     # as a naive time in settings.timezone (Asia/Shanghai); a bare date means its end.
@@ -387,7 +387,8 @@ def test_validate_the_shipped_file_and_a_good_one(tmp_path: Path) -> None:
     count = len(tomllib.loads(shipped.read_text(encoding="utf-8"))["sources"])
     result = run("sources", "validate", "--sources", str(shipped))
     assert result.exit_code == 0, result.output
-    assert flat(result.stdout).startswith(f"{shipped}: ok — {count} sources, ")
+    assert flat(result.stdout).startswith(f"{shipped}：有效，{count} 个来源，")
+    assert f"（{shipped}: ok — {count} sources, " in flat(result.stdout)
 
     good = write_sources(tmp_path / "sources.toml", "".join([
         source("hn-reply", "http://127.0.0.1:1/a",
@@ -397,7 +398,8 @@ def test_validate_the_shipped_file_and_a_good_one(tmp_path: Path) -> None:
     ]) + '\n[[watchers]]\nemail = "analyst@example.org"\nsources = ["hn-*"]\n')
     result = run("sources", "validate", "--sources", str(good))
     assert result.exit_code == 0, result.output
-    assert flat(result.stdout) == f"{good}: ok — 2 sources, 1 watcher"
+    assert flat(result.stdout) == (f"{good}：有效，2 个来源，1 个接收人（{good}: ok — 2 sources, "
+                                   "1 watcher）")
 
 
 def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
@@ -421,7 +423,8 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
     meta = rows(out)
     assert meta["索引号"] == ["索引号", "430S00/2021-08026431"]
     assert meta["文号"] == ["文号", "湘工信提案函〔2021〕254号"]
-    text_at, noise_at = lines.index("text"), lines.index("noise removed")
+    text_at = lines.index("正文（text）")
+    noise_at = lines.index("已去除的干扰内容（noise removed）")
     text = "\n".join(lines[text_at + 1:noise_at])
     assert text.startswith("湘工信提案函〔2021〕254号\n向淑晃委员:")
     assert "头雁效应" in text and "点击" not in text and "当前位置" not in text

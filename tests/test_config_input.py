@@ -51,7 +51,8 @@ def test_a_file_saved_with_a_bom_is_read_by_validate_and_check(site: Site,
     path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())  # what Notepad saves
     validate = run("sources", "validate", "--sources", str(path))
     assert validate.exit_code == 0, validate.output
-    assert flat(validate.stdout) == f"{path}: ok — 1 source, 0 watchers"
+    assert flat(validate.stdout) == (f"{path}：有效，1 个来源，0 个接收人（{path}: ok — 1 source, "
+                                     "0 watchers）")
     check = run("check", "--sources", str(path))
     assert check.exit_code == 0, check.output
     assert "1 new" in check.stdout and site.hits("/hn-reply") == 1
@@ -280,7 +281,8 @@ tags = ["hunna", "beijing"]
         "warning: watcher 'typos': tags 'hunna' is the tag of no source (did you mean 'hunan'?)",
         "warning: watcher 'typos': tags 'beijing' is the tag of no source",
     ]
-    assert flat(result.stdout) == f"{path}: ok — 2 sources, 1 watcher"
+    assert flat(result.stdout) == (f"{path}：有效，2 个来源，1 个接收人（{path}: ok — 2 sources, "
+                                   "1 watcher）")
 
 
 def test_a_file_without_watchers_is_warned_about(site: Site, tmp_path: Path) -> None:

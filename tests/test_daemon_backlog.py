@@ -66,9 +66,10 @@ def test_sources_waiting_for_a_busy_host_show_as_backlog_and_lag(
                          capture_output=True, text=True, timeout=60,
                          env=_env(db_url))
     assert out.returncode == 0, out.stderr
-    line = next((x for x in out.stdout.splitlines() if x.startswith("backlog: ")), None)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("积压：")), None)
     assert line is not None, out.stdout
-    assert int(line.split()[1]) >= 2 and "due and not started" in line, line
+    assert int(line.removeprefix("积压：").split()[0]) >= 2, line
+    assert "个来源已到检查时间但尚未开始" in line and "（backlog: " in line, line
 
     host.delay = 0.0  # the host answers at once: the queue drains, nothing waits
     wait_until(lambda: metric_values(port)["monitor_due_backlog"] == 0

@@ -114,7 +114,8 @@ def test_a_full_disk_makes_healthz_unhealthy_and_it_recovers_when_space_is_back(
                          capture_output=True, text=True, timeout=60,
                          env=dict(os.environ, MONITOR_DATABASE_URL=url))
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[0].startswith("health: ok"), out.stdout
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("健康：正常 — ") and "（health: ok — " in first, out.stdout
 
 
 def test_a_deleted_or_looping_sources_file_is_said_once_and_the_last_config_runs_on(

@@ -68,8 +68,9 @@ def test_a_busy_host_runs_host_concurrency_checks_at_once_and_says_it_falls_behi
                          capture_output=True, text=True, timeout=60)  # stdout is a pipe
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("health: ok"), lines[0]
-    assert any(line.startswith(f"capacity: {host}") for line in lines), out.stdout
+    assert lines[0].startswith("健康：正常 — ") and "（health: ok — " in lines[0], lines[0]
+    assert any(line.startswith("容量：主机 127.0.0.1 的 8 个来源每 2 秒检查一轮，约需 4 秒")
+               and "跟不上" in line and f"（capacity: {host}" in line for line in lines), out.stdout
     assert any(LONG in line for line in lines), out.stdout  # whole, on one line
     assert d.stop() == 0
 

@@ -84,3 +84,27 @@ def test_a_server_that_never_answers_times_out_without_a_timeout_in_the_url(
             text=True, capture_output=True, timeout=45)
         assert out.returncode == 1, (command, out.stderr)
         assert out.stderr.startswith("错误：无法连接数据库（postgresql"), (command, out.stderr)
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_said_in_chinese(tmp_path: Path) -> None:
+    """SQLite's "unable to open database file" (a directory that cannot be written, a
+    path that is a directory) as a database that cannot be reached: what to check and
+    the path, in Chinese, then the driver's words; exit 1, as for PostgreSQL."""
+    where = tmp_path / "data"
+    where.mkdir()  # the database's path is a directory: SQLite cannot open it
+    sources = write_sources(tmp_path / "sources.toml", """
+        [[sources]]
+        name = "p"
+        url = "http://127.0.0.1:9/p.html"
+        """)
+    url = f"sqlite:///{where}"
+    for command in (["check", "--no-deliver"], ["status"], ["history", "p"]):
+        out = _monitor(url, sources, *command)
+        assert out.returncode == 1, (command, out.stderr)
+        first, detail = [*out.stderr.splitlines(), ""][:2]
+        assert first.startswith(f"错误：无法打开数据库文件 {where}（数据库设置 {url}）：请确认所在"
+                                "目录存在且可写"), (command, out.stderr)
+        assert detail == ("技术细节：error: database error: OperationalError: "
+                          "(sqlite3.OperationalError) unable to open database file"), (
+                              command, out.stderr)
+        assert "Traceback" not in out.stderr

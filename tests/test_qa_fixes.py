@@ -134,4 +134,5 @@ def test_a_date_that_is_none_is_bad_input_in_chinese(site: Site, tmp_path: Path,
         assert out.exit_code == 2, (args, out.output)
         said = flat(out.stderr)
         assert "Usage:" not in said and "日期无效：" in said, (args, said)
-        assert said.startswith("bad input: 日期无效"), said
+        assert said.startswith("输入有误：日期无效"), said
+        assert "技术细节：bad input: " in said and "is not a date like" in said

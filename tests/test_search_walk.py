@@ -160,5 +160,7 @@ async def test_a_lower_bound_total_is_labelled(db_url: str, tmp_path: Path,
     out = CliRunner().invoke(cli, ["search", "总体要求", "--limit", "1", "--sources",
                                    str(write_sources(tmp_path / "sources.toml", ""))],
                              catch_exceptions=False)
-    assert out.output.startswith(f"at least {found.versions} versions (at least "
-                                 f"{found.total} pages) contain '总体要求'"), out.output
+    assert out.output.startswith(f"至少 {found.versions} 个版本（至少 {found.total} 个页面）"
+                                 "含有「总体要求」"), out.output
+    assert (f"（at least {found.versions} versions (at least {found.total} pages) contain "
+            "'总体要求'") in out.output

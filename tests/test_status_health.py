@@ -42,7 +42,7 @@ def test_status_says_failing_when_most_checks_fail_and_stale_when_none_are_store
         interval = "10m"
         """, settings="retries = 0\n")
     Store(db_url()).close()  # the archive `monitor run` makes before its first check
-    assert first_line(sources) == "health: no checks yet"
+    assert first_line(sources) == "健康：尚无检查（health: no checks yet）"
     got = json.loads(run("status", "--json", "--sources", str(sources)).stdout)
     assert got["health"]["status"] == "no checks" and got["health"]["newest_check_at"] is None
     assert got["backlog"]["due_not_started"] == 1  # never checked
@@ -50,8 +50,9 @@ def test_status_says_failing_when_most_checks_fail_and_stale_when_none_are_store
     for _ in range(3):
         assert run("check", "--sources", str(sources)).returncode == 0
     line = first_line(sources)
-    assert line.startswith("health: failing — newest check "), line
-    assert line.endswith(" s ago); 3 of 3 checks failed in the last hour"), line
+    assert line.startswith("健康：失败过多 — 最新检查 "), line
+    assert "秒前）；最近一小时 3 次检查中 3 次失败（health: failing — newest check " in line, line
+    assert line.endswith(" s ago); 3 of 3 checks failed in the last hour）"), line
     health = json.loads(run("status", "--json", "--sources", str(sources)).stdout)["health"]
     assert (health["status"], health["problems"]) == ("failing", ["failing"])
     assert (health["checks_last_hour"], health["failed_last_hour"]) == (3, 3)
@@ -66,8 +67,9 @@ def test_status_says_failing_when_most_checks_fail_and_stale_when_none_are_store
     finally:
         store.close()
     line = first_line(sources)
-    assert line.startswith("health: stale — "), line
-    assert line.endswith("(2 h ago); 0 of 0 checks failed in the last hour"), line
+    assert line.startswith("健康：停滞（检查结果久未更新） — "), line
+    assert "（2 小时前）；最近一小时 0 次检查中 0 次失败（health: stale — " in line, line
+    assert line.endswith("(2 h ago); 0 of 0 checks failed in the last hour）"), line
 
 
 def test_status_read_through_the_driver_is_what_the_store_reads(
@@ -152,9 +154,16 @@ def test_status_tells_a_running_check_from_a_lease_left_by_a_killed_one(
     assert f"held by {socket.gethostname()}:{dead.pid}, which has ended" in rows["killed"]
     assert "running" not in rows["killed"]
     assert "(lease of other-host:43 ran out)" in rows["lapsed"]
+    assert "正在由 other-host:42 检查（running on" in rows["live"]  # Chinese first
+    assert f"被已结束的进程 {socket.gethostname()}:{dead.pid} 占用" in rows["killed"]
+    assert "，other-host:43 的租约已过期（" in rows["lapsed"]
     assert (f"leases: 1 sources held by ended processes ({socket.gethostname()}:{dead.pid});"
             " the next check takes them over") in out.stdout
     assert "backlog: 2 sources due and not started" in out.stdout  # killed + lapsed
+    # Chinese first, the English after it
+    assert (f"租约：1 个来源被已结束的进程（{socket.gethostname()}:{dead.pid}）占用；下次检查会"
+            "接管（leases: 1 sources") in out.stdout
+    assert "积压：2 个来源已到检查时间但尚未开始；最早的已过检查时间 " in out.stdout
     got = json.loads(run("status", "--json", "--sources", str(sources)).stdout)
     assert {r["source"]: r["lease"] for r in got["sources"]} == {
         "live": "running", "killed": "ended", "lapsed": "ran out"}
@@ -209,7 +218,8 @@ def test_status_of_thousands_of_sources_piped_answers_at_once_with_the_same_tabl
     with table.capture() as captured:
         table.print(status_table(rows, config.settings.timezone))
     lines = out.stdout.splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith("sources — times in "))
+    at = next(i for i, line in enumerate(lines) if line.startswith("来源 — 时间为 "))
+    assert "（sources — times in " in lines[at]
     assert lines[at:] == captured.get().splitlines()  # rich's own rendering, line for line
     assert len(lines[at:]) == n + 5 and "ok（2 篇文档已删除）" in lines[at + 4]
 
@@ -253,8 +263,10 @@ def test_status_of_many_sources_on_a_terminal_shows_those_needing_attention(
     monkeypatch.setenv("COLUMNS", "200")
     screen = [_plain(line) for line in run("status", "--sources", str(sources))
               .stdout.splitlines()]
-    assert "sources: 60 (57 ok, 2 failing, 1 gone); 3 need attention, below; every source: " \
-           "monitor status --all (or monitor status | less)" in screen
+    assert ("来源 60 个（正常 57，连续失败 2，已删除 1）；3 个需要处理，见下表；全部来源：monitor "
+            "status --all（或 monitor status | less）（sources: 60 (57 ok, 2 failing, 1 gone); "
+            "3 need attention, below; every source: monitor status --all (or monitor status | "
+            "less)）") in screen
     names = [line.split()[1] for line in screen if line.startswith("│ s0")]
     assert names == ["s00010", "s00005", "s00020"]
     every = [_plain(line) for line in run("status", "--all", "--sources", str(sources))
@@ -281,4 +293,5 @@ def test_the_summary_counts_paused_sources_as_paused(
     monkeypatch.setenv("COLUMNS", "200")
     screen = [_plain(line) for line in run("status", "--sources", str(sources))
               .stdout.splitlines()]
-    assert any(line.startswith("sources: 55 (53 ok, 2 paused)") for line in screen), screen
+    assert any(line.startswith("来源 55 个（正常 53，已暂停 2）") and
+               "（sources: 55 (53 ok, 2 paused)" in line for line in screen), screen

@@ -11,7 +11,9 @@ from rich.table import Table
 
 from alerts.base import redact
 from monitor.cli.common import (
+    both,
     console,
+    delivered,
     err_console,
     handle_errors,
     json_option,
@@ -24,12 +26,14 @@ from monitor.cli.common import (
     sources_option,
     stopped_delivery,
 )
+from monitor.errors import BadInputError
 from storage.alerts_repo import AlertRecord, AlertsRepo
 
 STYLE = {"pending": "yellow", "sending": "cyan", "sent": "green", "dead": "bold red"}
 # Why ``retry`` leaves an alert alone, by its status.
 REFUSED = {"sent": "already sent", "sending": "being sent now",
            "pending": "not failed: waiting for its first attempt"}
+REFUSED_ZH = {"sent": "已发送", "sending": "正在发送", "pending": "未失败，等待第一次发送"}
 
 
 def register(cli: click.Group) -> None:
@@ -64,19 +68,23 @@ def list_alerts(failed: bool, pending: bool, limit: int, sources_file: Path,
         print_json(rows)
     elif not rows:
         which = " or ".join([w for w, on in (("failed", failed), ("pending", pending)) if on])
-        console.print(f"no {which} alerts" if which else "no alerts")
+        said = "或".join([w for w, on in (("失败", failed), ("待发", pending)) if on])
+        console.print(both(f"没有{said}的提醒" if said else "没有提醒",
+                           f"no {which} alerts" if which else "no alerts"),
+                      highlight=False, markup=False)
     else:
         print_table(_table(rows, config.settings.timezone), console)
     if more:  # never cut silently; with --json on stderr, so the array stays parseable
-        (err_console if as_json else console).print(
+        (err_console if as_json else console).print(both(
+            f"只列出最新的 {limit} 条，还有更早的提醒：--limit N 列出更多，--limit 0 列出全部",
             f"the newest {limit} shown; older alerts exist: --limit N for more, --limit 0 "
-            "for every one", highlight=False, markup=False)
+            "for every one"), highlight=False, markup=False, soft_wrap=True)
 
 
 def _table(rows: list[AlertRecord], tz: str) -> Table:
     """One row per outbox row: what about (event, source), for whom (the watcher; a
     webhook row says it is that watcher's webhook), where to, and how it went."""
-    table = Table(title="alerts")
+    table = Table(title=both("提醒", "alerts"))
     table.add_column("id", justify="right")
     table.add_column("status")
     table.add_column("event")
@@ -113,7 +121,8 @@ def retry(ids: tuple[int, ...], all_: bool, sources_file: Path) -> None:
     """Send failed alerts now (ID…, or --all): dead ones become pending again, and those
     waiting for their next attempt are due at once.  A sent alert is never sent again."""
     if bool(ids) == all_:
-        raise click.UsageError("give alert IDs or --all")
+        raise BadInputError("give alert IDs or --all", zh="请写要重试的提醒 id（见 monitor "
+                            "alerts list），或用 --all 重试全部失败的提醒（二者只能选一）")
     config = load(sources_file, quiet=True)
     with open_store(config) as store:
         repo = AlertsRepo(store)
@@ -121,11 +130,17 @@ def retry(ids: tuple[int, ...], all_: bool, sources_file: Path) -> None:
         refused = sorted(set(ids) - set(due))
         statuses = repo.statuses(refused) if refused else {}
     reasons = ", ".join(f"{i} ({REFUSED.get(statuses.get(i), 'unknown')})" for i in refused)
-    console.print(f"{len(due)} alert(s) due now" + (f"; not retried: {reasons}" if reasons
-                                                     else ""), highlight=False)
+    said = "，".join(f"{i}（{REFUSED_ZH.get(statuses.get(i) or '', '不存在')}）"
+                    for i in refused)
+    console.print(both(f"{len(due)} 条提醒可立即发送" + (f"；未重试：{said}" if said else ""),
+                       f"{len(due)} alert(s) due now"
+                       + (f"; not retried: {reasons}" if reasons else "")),
+                  highlight=False, markup=False, soft_wrap=True)
     if due:  # retry only requeues: say who sends them
-        console.print("a running daemon sends them at its next delivery round; without "
-                      "one, run: monitor alerts deliver", highlight=False)
+        console.print(both("运行中的守护进程会在下一轮发送它们；没有守护进程时请运行 "
+                           "monitor alerts deliver", "a running daemon sends them at its "
+                           "next delivery round; without one, run: monitor alerts deliver"),
+                      highlight=False, markup=False, soft_wrap=True)
     if refused and not due:
         raise SystemExit(3)
 
@@ -141,7 +156,8 @@ def deliver(sources_file: Path) -> None:
     with open_store(config) as store:
         deliverer = Deliverer(config, store)
         report = asyncio.run(deliver_stoppably(deliverer))
-    console.print(report.describe(), highlight=False, markup=False)
+    console.print(both(f"提醒：{delivered(report)}", report.describe()), highlight=False,
+                  markup=False)
     for line in report.errors:
         console.print(f"  {escape(line)}", highlight=False)
     stopped_delivery(deliverer, report)

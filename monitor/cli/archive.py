@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from monitor.cli.common import (
+    both,
     complete_source_names,
     console,
     err_console,
@@ -28,7 +29,7 @@ from monitor.cli.common import (
     refuse_existing,
     sources_option,
 )
-from monitor.errors import NotFoundError
+from monitor.errors import BadInputError, NotFoundError
 from monitor.export import STDOUT, Manifest, write_jsonl, write_manifest, write_warc
 from monitor.extract.metadata import search_field
 from storage.archive import Archive, ArchivedVersion
@@ -95,10 +96,16 @@ def print_results(results: SearchResults, tz: str) -> None:
     pages = (f" ({least}{results.total} page{'s' if results.total != 1 else ''})"
              if results.grouped else "")
     versions = f"{least}{results.versions} version{'s' if results.versions != 1 else ''}"
-    console.print(f"{versions}{pages} contain{'s' if results.versions == 1 else ''} "
-                  f"{results.query!r}"
-                  + (f" (showing {len(results.hits)}, newest first)" if results.hits else ""),
-                  highlight=False, markup=False)
+    at_least = "至少 " if results.total_is_lower_bound else ""
+    pages_zh = f"（{at_least}{results.total} 个页面）" if results.grouped else ""
+    shown = f"，下面列出 {len(results.hits)} 个，最新的在前" if results.hits else ""
+    console.print(both(f"{at_least}{results.versions} 个版本{pages_zh}含有「{results.query}」"
+                       f"{shown}",
+                       f"{versions}{pages} contain{'s' if results.versions == 1 else ''} "
+                       f"{results.query!r}"
+                       + (f" (showing {len(results.hits)}, newest first)" if results.hits
+                          else "")),
+                  highlight=False, markup=False, soft_wrap=True)
     for hit in results.hits:
         console.print()
         head = Text(f"{hit.source} · 第{hit.number}版 · "
@@ -109,14 +116,17 @@ def print_results(results: SearchResults, tz: str) -> None:
             console.print(f"附件「{hit.attachment.get('name', '')}」 "
                           f"{hit.attachment.get('url', '')}", highlight=False, markup=False)
         elif hit.field != "text":
-            console.print(f"in {'the title' if hit.field == 'title' else hit.field}",
+            where = "标题" if hit.field == "title" else hit.field
+            console.print(both(f"见于{where}",
+                               f"in {'the title' if hit.field == 'title' else hit.field}"),
                           highlight=False, markup=False)
         console.print(highlighted(hit.passage), highlight=False)
         if hit.also_in:  # the same version's other attachments hold it too
             console.print(Text(also_in(hit.also_in), style="dim"), highlight=False)
         if hit.earlier:
-            console.print(Text(f"also in {hit.earlier} earlier version"
-                               f"{'s' if hit.earlier != 1 else ''}", style="dim"),
+            console.print(Text(both(f"更早的 {hit.earlier} 个版本中也有",
+                                    f"also in {hit.earlier} earlier version"
+                                    f"{'s' if hit.earlier != 1 else ''}"), style="dim"),
                           highlight=False)
 
 
@@ -157,13 +167,16 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
     """Export versions as WARC (raw bytes, replayable) or JSON lines (text, metadata),
     with or as a manifest of their hashes."""
     if (warc is not None and jsonl is not None) or (warc, jsonl, manifest) == (None,) * 3:
-        raise click.UsageError("give exactly one of --warc FILE or --jsonl FILE (with or "
-                               "without --manifest FILE), or --manifest FILE alone")
+        raise BadInputError("give exactly one of --warc FILE or --jsonl FILE (with or "
+                            "without --manifest FILE), or --manifest FILE alone",
+                            zh="请写 --warc 文件 或 --jsonl 文件 之一（可另加 --manifest 文件），"
+                            "或只写 --manifest 文件")
     if manifest is not None and str(manifest) == STDOUT:
-        raise click.UsageError("--manifest needs a file name")
+        raise BadInputError("--manifest needs a file name", zh="--manifest 需要写文件名")
     if warc is not None and str(warc) == STDOUT:
-        raise click.UsageError("--warc needs a file name (WARC is binary); --jsonl - writes "
-                               "to standard output")
+        raise BadInputError("--warc needs a file name (WARC is binary); --jsonl - writes "
+                            "to standard output", zh="--warc 需要写文件名（WARC 是二进制"
+                            "格式）；要输出到标准输出请用 --jsonl -")
     refuse_existing((warc, jsonl, manifest), force=force, why=(
         "（清单或签名里记的是原来的文件，覆盖后就对不上了）",
         " (a manifest or signature naming it would no longer match)"))
@@ -192,12 +205,16 @@ def export(source: str | None, since: str | None, until: str | None, warc: Path 
                 out, count = manifest, write_manifest(versions, listing, progress=advance)
         if listing is not None:
             listing.close(warc=warc)
-    size = "" if str(out) == STDOUT else f" ({out.stat().st_size:,} bytes)"
-    where = "standard output" if str(out) == STDOUT else str(out)
-    err_console.print(f"exported {count} versions to {where}{size}",
-                      highlight=False, markup=False)
+    piped = str(out) == STDOUT
+    size = "" if piped else f" ({out.stat().st_size:,} bytes)"
+    where = "standard output" if piped else str(out)
+    said = (f"已导出 {count} 个版本到标准输出" if piped else
+            f"已导出 {count} 个版本到 {out}（{out.stat().st_size:,} 字节）")
+    err_console.print(both(said, f"exported {count} versions to {where}{size}"),
+                      highlight=False, markup=False, soft_wrap=True)
     if manifest is not None and out != manifest:
-        err_console.print(f"manifest: {manifest}", highlight=False, markup=False)
+        err_console.print(both(f"清单：{manifest}", f"manifest: {manifest}"), highlight=False,
+                          markup=False, soft_wrap=True)
     if damaged:
         for damage in damaged:
             err_console.print(f"警告：{damage}", highlight=False, markup=False,

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.table import Table
 
-    from alerts.delivery import Deliverer
+    from alerts.delivery import Deliverer, DeliveryReport
 
 STYLE = {"new": "cyan", "changed": "bold yellow", "unchanged": "green", "error": "red",
          "superseded": "dim"}
@@ -120,17 +120,29 @@ def _report(config: Config, store: Store, done: Pass, deliverer: Deliverer | Non
         return
     console = common.console  # rich: only for people (--json prints with click)
     print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
-    counts = {o: sum(r.outcome == o for r in results) for o in Outcome}
-    line = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
-    if delivered is not None:
-        line += f"; alerts: {delivered.describe()}"
-    console.print(line or "nothing to check", markup=False, highlight=False)
+    console.print(summary_line(results, delivered), markup=False, highlight=False)
     if waiting:
-        console.print(f"{waiting} alert(s) wait in the outbox (--no-deliver): monitor alerts "
-                      "deliver sends them (or a running monitor run)", markup=False,
-                      highlight=False)
+        console.print(common.both(
+            f"{waiting} 条提醒在待发队列中（--no-deliver）：monitor alerts deliver 发送，或由运行"
+            "中的 monitor run 发送", f"{waiting} alert(s) wait in the outbox (--no-deliver): "
+            "monitor alerts deliver sends them (or a running monitor run)"),
+            markup=False, highlight=False)
     _lost(done.lost)
     common.stopped_delivery(deliverer, delivered)
+
+
+def summary_line(results: list[CheckResult], delivered: DeliveryReport | None) -> str:
+    """``首次收录 2，出错 2；提醒：已发送 1，待重试 0，已放弃 0（2 new, 2 error; alerts: 1
+    sent, 0 retrying, 0 dead）``: Chinese first, the English after (``common.both``)."""
+    counts = {str(o): sum(r.outcome == o for r in results) for o in Outcome}
+    said = common.outcomes(counts)
+    line = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+    if delivered is not None:
+        said += f"；提醒：{common.delivered(delivered)}"
+        line += f"; alerts: {delivered.describe()}"
+    if not said:
+        return common.both("没有要检查的来源", "nothing to check")
+    return common.both(said.lstrip("；"), line.lstrip("; "))
 
 
 def _waiting(store: Store) -> int:
@@ -143,9 +155,13 @@ def _waiting(store: Store) -> int:
 def _lost(workers: int) -> None:
     """Exit 1 when a worker process ended before reporting all of its sources."""
     if workers:
+        from monitor import zh
+
         common.err_console.print(
-            f"[red]error:[/] {workers} worker process(es) ended unexpectedly; "
-            "the sources they did not report are listed as errors", highlight=False)
+            f"[red]错误：[/]{workers} 个工作进程意外退出，它们未报告的来源记为出错\n"
+            f"{zh.DETAIL}error: {workers} worker process(es) ended unexpectedly; "
+            "the sources they did not report are listed as errors", highlight=False,
+            soft_wrap=True)
         sys.exit(1)
 
 
@@ -313,7 +329,7 @@ def summary_table(results: list[CheckResult]) -> Table:
 
     from monitor import zh
 
-    table = Table(title="check summary", show_lines=False)
+    table = Table(title=common.both("检查结果", "check summary"), show_lines=False)
     for col in ("source", "outcome", "status", "what", "time"):
         table.add_column(col, overflow="fold")
     for r in results:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -143,8 +144,10 @@ def handle_errors(fn: F) -> F:
         except ConfigError as exc:
             refused("配置错误", exc)
         except BadInputError as exc:
-            if exc.zh is None:
+            if exc.zh is None and not _CHINESE.match(str(exc)):
                 _fail("bad input", str(exc), EXIT_USAGE)
+            if exc.zh is None:  # Chinese already, its English in brackets after
+                _said("输入有误", str(exc), EXIT_USAGE)
             _fail_zh(exc.zh, f"bad input: {exc}", EXIT_USAGE, what="输入有误")
         except NotFoundError as exc:
             not_found(exc)
@@ -159,7 +162,9 @@ def handle_errors(fn: F) -> F:
             _fail_zh(said, f"error: {exc}", 1, what="错误")
         except OSError as exc:  # a file the command was told to read or write
             where = f"{exc.filename}: " if exc.filename else ""
-            _fail("error", where + (exc.strerror or str(exc)), 1)
+            _fail_zh(f"无法读写文件 {exc.filename}（{exc.strerror or exc}）" if exc.filename
+                     else f"文件操作失败（{exc.strerror or exc}）",
+                     "error: " + where + (exc.strerror or str(exc)), 1, what="错误")
     return wrapper  # type: ignore[return-value]
 
 
@@ -175,6 +180,41 @@ def _raised_by_us(exc: BaseException) -> bool:
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OURS)
+
+
+class ChineseUsage(click.Command):
+    """A command whose usage errors (a missing or extra argument, an unknown option, a
+    value click refuses) are said as ``handle_errors`` says bad input: Chinese first, the
+    English after a ``技术细节：`` line, exit 2 — not click's English ``Usage:`` banner."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            _fail_zh(_usage_zh(exc, ctx.command_path), f"bad input: {exc.format_message()}",
+                     EXIT_USAGE, what="输入有误")
+
+
+def _usage_zh(exc: click.UsageError, command: str) -> str:
+    """click's usage error in Chinese, with where to read the usage."""
+    param = getattr(exc, "param", None)
+    name = (param.opts[0] if isinstance(param, click.Option) and param.opts
+            else getattr(param, "human_readable_name", "") or "")
+    help_ = f"（用法见 {command} --help）"
+    if isinstance(exc, click.MissingParameter):
+        return f"缺少参数 {name}{help_}"
+    if isinstance(exc, click.NoSuchOption):
+        return f"没有选项 {exc.option_name}{help_}"
+    if isinstance(exc, click.BadOptionUsage):
+        return f"选项 {exc.option_name} 写法有误（缺少取值？）{help_}"
+    if isinstance(exc, click.BadParameter):
+        return f"{name} 的取值无效{help_}"
+    if "unexpected extra argument" in exc.format_message():
+        return f"参数过多{help_}"
+    return f"命令写法有误{help_}"
+
+
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")  # a message that starts in Chinese
 
 
 def _typed(args: tuple[Any, ...], kwargs: dict[str, Any]) -> set[str]:
@@ -265,6 +305,14 @@ def _fail_zh(said: str, detail: str, code: int, *, what: str) -> NoReturn:
 
     _consoles()[1].print(f"[red]{what}：[/]{escape(said)}\n{zh.DETAIL}{escape(detail)}",
                          highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _said(what: str, message: str, code: int) -> NoReturn:
+    """``输入有误：`` and a message that is Chinese first already."""
+    from rich.markup import escape
+
+    _consoles()[1].print(f"[red]{what}：[/]{escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -654,8 +702,8 @@ def _day(text: str) -> date | None:
 def _bad_date(text: str) -> BadInputError:
     """A date or time that is none (2026-13-01): bad input, Chinese first, exit 2 — not
     click's English usage banner."""
-    return BadInputError(f"日期无效：{text!r}，应写作 2026-05-01 或 2026-05-01T08:00"
-                         f"（{text!r} is not a date like 2024-05-01 or 2024-05-01T08:00）")
+    return BadInputError(f"{text!r} is not a date like 2024-05-01 or 2024-05-01T08:00",
+                         zh=f"日期无效：{text!r}，应写作 2026-05-01 或 2026-05-01T08:00")
 
 
 def parse_since(text: str | None, timezone: str) -> datetime | None:
@@ -681,11 +729,16 @@ def typed_when(text: str, timezone: str) -> str:
 def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFull:
     """The version of ``target`` (a source name or URL) current at ``when``, as ``show
     --at`` and ``diff --from/--to`` mean it (``parse_when``: a bare date is the end of
-    that day).  None yet: ``KeyError`` saying so in the user's terms and time zone, with
-    the first version there is (the store's own message is an ISO UTC time)."""
+    that day), or the version ``when`` names as the commands print it (``version_name``:
+    ``第2版``, ``第2版（id 41）``, ``#41``).  None yet: ``KeyError`` saying so in the user's
+    terms and time zone, with the first version there is (the store's own message is an
+    ISO UTC time)."""
     from storage.archive import Archive
 
-    at = parse_when(when, timezone)
+    named = named_version(store, target, when)
+    if named is not None:
+        return named
+    at = point_in_time(when, timezone)
     _, page = store.resolve_page(target)  # an unknown source is its own "not found"
     try:
         return store.version_at(target, at)
@@ -701,6 +754,75 @@ def version_at(store: Store, target: str, when: str, timezone: str) -> VersionFu
                         said)
 
 
+# A version as the commands print it: ``第2版`` (history, search), ``第2版（id 41）`` (show
+# --at, diff's notes), ``第2版 #41 (…)`` (diff's heading), ``第2版 · version 41 · …``
+# (show), ``#41``, ``id 41``: its number, then its id, each optional, whatever follows
+# the id ignored (a fetch time).
+_NUMBERED = re.compile(r"\s*第\s*(\d+)\s*版(.*)", re.S)
+_ID = re.compile(r"[\s·,，]*[（(]?\s*(?:id|version|#)\s*(\d+)(?:[\s,，;；·)）].*)?", re.S | re.I)
+
+
+def version_name(text: str) -> tuple[int | None, int | None] | None:
+    """The (number, id) a version's name gives (``第2版`` → (2, None), ``第2版（id 41）`` →
+    (2, 41), ``#41``, ``id 41`` or digits that are no date → (None, 41)); None: not a
+    version's name (a date, or nothing).  Digits that are also a date (``20260501``) are
+    the date: ``id 20260501`` is the version."""
+    numbered = _NUMBERED.fullmatch(text)
+    rest = numbered[2] if numbered else text
+    number = int(numbered[1]) if numbered else None
+    if numbered and not rest.strip():
+        return number, None
+    if m := _ID.fullmatch(rest):
+        return number, int(m[1])
+    if numbered is None and text.strip().isdigit() and _day(text.strip()) is None:
+        return None, int(text)
+    return None
+
+
+def point_in_time(when: str, timezone: str, *, start: bool = False) -> datetime:
+    """``parse_when`` (``parse_since`` for ``start``) of a ``show --at`` or ``diff
+    --from/--to`` that is no version's name: one that is no date either is bad input
+    that says both forms."""
+    try:
+        return (parse_since(when, timezone) if start else None) or parse_when(when, timezone)
+    except BadInputError as exc:
+        raise BadInputError(f"{when!r} is not a date like 2024-05-01 or 2024-05-01T08:00, "
+                            "nor a version like 第2版 or 第2版（id 41）",
+                            zh=f"{exc.zh}，或写版本，如 第2版、第2版（id 41）") from None
+
+
+def named_version(store: Store, target: str, text: str) -> VersionFull | None:
+    """The version of ``target`` that ``text`` names (``version_name``), None when
+    ``text`` names none (a date).  A number the page does not have, or an id of another
+    page's version, is not found (exit 3); a number and an id that disagree are bad
+    input (exit 2)."""
+    named = version_name(text)
+    if named is None:
+        return None
+    from storage.archive import Archive
+
+    number, vid = named
+    _, page = store.resolve_page(target)  # an unknown source is its own "not found"
+    if vid is None:
+        vid = next((e.id for e in Archive(store).timeline(page.id or 0) if e.number == number),
+                   None)
+        if vid is None:
+            raise NotFoundError(f"{target} has no version {number}",
+                                f"{target} 没有第{number}版（它的版本见 monitor history {target}）")
+    version = store.version(vid)
+    if version.page_id != page.id:
+        raise NotFoundError(f"version {vid} is not one of {target} (it is version "
+                            f"{version.number} of {version.source})",
+                            f"id {vid} 的版本不是 {target} 的版本（它是 {version.source} 的"
+                            f"第{version.number}版）")
+    if number is not None and version.number != number:
+        raise BadInputError(f"{text!r}: version {vid} is version {version.number} of "
+                            f"{target}, not {number}",
+                            zh=f"{text} 前后不一致：id {vid} 是 {target} 的第{version.number}版，"
+                            f"不是第{number}版")
+    return version
+
+
 def local_time(at: datetime | None, timezone: str = "Asia/Shanghai") -> str:
     """``2026-05-01 16:00``: ``at`` to the minute in ``timezone``."""
     if at is None:
@@ -714,3 +836,69 @@ def _minute_text(minute: int, timezone: str) -> str:
     times, most of them in a few hundred minutes (converting and formatting each cost
     ~5 µs).  Exact in every zone whose offset is whole minutes (all since 1972)."""
     return datetime.fromtimestamp(minute * 60, ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+# --- the command line's own lines ---------------------------------------------------------
+# A line a command prints for people (a summary, a count, a note) is Chinese first, then
+# the English words it had before, whole, in full-width brackets: ``首次收录 2，出错 2（2
+# new, 2 error）``.  Scripts and cron mails that grep the English keep working; ``--json``
+# is never touched.  Errors keep their own form (``错误：…`` then a ``技术细节：`` line,
+# ``handle_errors``).
+
+def both(said: str, english: str) -> str:
+    """``said`` then ``english`` in brackets: one line of the command line's output."""
+    return f"{said}（{english}）"
+
+
+# A check's outcome (``monitor.types.Outcome``) in the words of ``history`` and alerts:
+# ``check``'s summary line and ``status``'s result column.
+OUTCOMES: dict[str, str] = {
+    "new": "首次收录",
+    "changed": "有变化",
+    "unchanged": "无变化",
+    "error": "出错",
+    "superseded": "已由同时进行的另一次检查取代",
+}
+
+
+def outcomes(counts: dict[str, int]) -> str:
+    """``首次收录 2，出错 2``: the outcomes counted, in the order given; zeros left out."""
+    return "，".join(f"{OUTCOMES.get(o, o)} {n:,}" for o, n in counts.items() if n)
+
+
+def delivered(report: Any) -> str:
+    """A delivery round (``alerts.delivery.DeliveryReport``) in Chinese, as its
+    ``describe`` says it in English: ``已发送 1，待重试 0，已放弃 0``."""
+    queued = f"，排队等待 {report.deferred}" if report.deferred else ""
+    return f"已发送 {report.sent}，待重试 {report.retrying}，已放弃 {report.dead}{queued}"
+
+
+# ``monitor status`` reads no error kind (``storage.glance`` keeps to what it shows): a
+# failed check's kind is told from its HTTP status, else from the words of the English
+# message its kind always uses (``monitor.fetch``, ``monitor.challenge``); none: 检查失败.
+_KIND_WORDS: tuple[tuple[str, str], ...] = (
+    ("not the page", "challenge"), ("timed out", "timeout"), ("timeout", "timeout"),
+    ("robots.txt", "robots"), ("matched nothing", "selector"), ("too many redirects", "redirects"),
+    ("connection", "network"), ("cannot resolve", "network"),
+    ("being checked by another process", "busy"), ("says it does not exist", "gone"),
+    ("redirected to the home page", "gone"), ("is empty", "empty"), ("has no text", "empty"),
+)
+
+
+def result_of(outcome: str | None, status: int | None, error: str | None) -> str:
+    """``monitor status``'s result column: the outcome's words, then the English of
+    before (``无变化（unchanged (200)）``); a failed check 出错, then as ``check``'s cell
+    says it (``zh.told``: ``出错：页面已删除或不存在（HTTP 404）：… HTTP 404, not found``), or
+    as it says itself when its message is Chinese already."""
+    if outcome is None:
+        return "—"
+    english = outcome + (f" ({status})" if status else "")
+    if outcome != "error":
+        return both(OUTCOMES.get(outcome, outcome), english)
+    if error and _CHINESE.match(error):  # said in Chinese already (a listing's, a document's)
+        return f"{OUTCOMES['error']}：{error}"
+    kind = ("gone" if status in (404, 410) else "http_status" if status and status >= 400
+            else next((k for words, k in _KIND_WORDS if words in (error or "").lower()), None))
+    from monitor import zh  # only for a failed check: status imports no regex tables
+
+    return f"{OUTCOMES['error']}：{zh.told(kind, status, error or '')}"

@@ -5,6 +5,8 @@
                                                                 each date (like show --at)
     monitor diff hb-ai-plan                            its last change
     monitor diff 57                                    a version against the one before
+    monitor diff hb-ai-plan --from 第2版 --to 第5版      two versions as history numbers
+                                                       them (or 第2版（id 41）, #41)
 
 Coloured on a terminal; plain text with --no-color or when piped; --html FILE writes a
 self-contained page (inline and side by side); like ``export``, it never overwrites a
@@ -22,6 +24,8 @@ import click
 from rich.text import Text
 
 from monitor.cli.common import (
+    ChineseUsage,
+    both,
     complete_source_names,
     console,
     err_console,
@@ -29,14 +33,15 @@ from monitor.cli.common import (
     json_option,
     load_reading,
     open_store,
-    parse_since,
-    parse_when,
+    point_in_time,
     print_json,
     refuse_existing,
     sources_option,
     version_at,
+    version_name,
 )
 from monitor.compare import Comparison, compare
+from monitor.errors import BadInputError
 from monitor.render import render_terminal, render_text
 from monitor.types import REREAD_WHY, exact_time
 from storage import Store
@@ -58,14 +63,16 @@ def register(cli: click.Group) -> None:
     cli.add_command(diff)
 
 
-@click.command()
-@click.argument("targets", nargs=-1, required=True, metavar="A [B] | NAME",
+@click.command(cls=ChineseUsage)
+@click.argument("targets", nargs=-1, metavar="A [B] | NAME",
                 shell_complete=complete_source_names)
-@click.option("--from", "since", metavar="DATE",
+@click.option("--from", "since", metavar="DATE|VERSION",
               help="NAME as it was at this date: 2026-05-01 = the end of that day in "
-              "settings.timezone, like show --at (2026-05-01T00:00 for its start).")
-@click.option("--to", "until", metavar="DATE",
-              help="…compared with NAME as it was at this date (the end of it; default: now).")
+              "settings.timezone, like show --at (2026-05-01T00:00 for its start); or a "
+              "version as history and show name it: 第2版, 第2版（id 41）, #41.")
+@click.option("--to", "until", metavar="DATE|VERSION",
+              help="…compared with NAME as it was at this date (the end of it; default: "
+              "now), or with this version.")
 @click.option("--context", default=1, show_default=True, type=click.IntRange(0, 1000),
               help="Unchanged paragraphs shown around each change.")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
@@ -81,6 +88,7 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
          as_json: bool) -> None:
     """Show what changed between two versions (ids), between a page's versions at two
     dates (--from/--to), or in a page's last change."""
+    _counted(targets)  # a usage error before anything is opened
     refuse_existing((html_file,), force=force)
     config = load_reading(sources_file, plain_settings=True)
     tz = config.settings.timezone
@@ -90,14 +98,18 @@ def diff(targets: tuple[str, ...], since: str | None, until: str | None, context
         cause = Archive(store).reread_cause(a, b)
     old, new = c.old, c.new
     if old.page_id != new.page_id:  # allowed (a page that moved, two copies), never silent
-        err_console.print(f"warning: version {old.id} is of {old.source} ({old.url}) and "
-                          f"version {new.id} of {new.source} ({new.url}): two different "
-                          "pages compared", highlight=False, markup=False)
+        err_console.print(both(
+            f"注意：id {old.id} 是 {old.source}（{old.url}）的版本，id {new.id} 是 {new.source}"
+            f"（{new.url}）的版本：比较的是两个不同的页面",
+            f"warning: version {old.id} is of {old.source} ({old.url}) and version {new.id} "
+            f"of {new.source} ({new.url}): two different pages compared"),
+            highlight=False, markup=False, soft_wrap=True)
     if html_file is not None:
         from monitor.web.views import diff_document  # the web stack only for --html
 
         html_file.write_text(diff_document(c, tz, context=context), encoding="utf-8")
-        err_console.print(f"wrote {html_file}", highlight=False, markup=False)
+        err_console.print(both(f"已写入 {html_file}", f"wrote {html_file}"), highlight=False,
+                          markup=False, soft_wrap=True)
     if as_json:
         print_json({"old": _ref(c, old=True), "new": _ref(c, old=False), "stats": c.stats,
                     "same_version": c.old.id == c.new.id, "settings_changed": cause == "settings",
@@ -119,11 +131,16 @@ def pick(store: Store, targets: tuple[str, ...], since: str | None, until: str |
          tz: str) -> tuple[int, int]:
     """The (old, new) version ids the arguments mean."""
     if len(targets) == 2:
-        if not all(t.isdigit() for t in targets):
-            raise click.UsageError("two arguments are two version ids: monitor diff 41 57")
-        return _in_time_order(store, int(targets[0]), int(targets[1]), tz)
-    if len(targets) != 1:
-        raise click.UsageError("give two version ids, or one source name or URL")
+        ids = [int(t) if t.isdigit() else (version_name(t) or (None, None))[1]
+               for t in targets]
+        if None in ids:
+            raise BadInputError(
+                "two arguments are two version ids: monitor diff 41 57",
+                zh="两个参数应是两个版本的 id，如 monitor diff 41 57（版本的 id 见 "
+                "monitor history 来源名；也可写 第2版（id 41））；比较某来源的两个版本："
+                "monitor diff 来源名 --from 第2版 --to 第5版")
+        return _in_time_order(store, int(ids[0] or 0), int(ids[1] or 0), tz)
+    _counted(targets)
     target = targets[0]
     if since or until:
         return _at_dates(store, target, since, until, tz)
@@ -132,31 +149,50 @@ def pick(store: Store, targets: tuple[str, ...], since: str | None, until: str |
     return Archive(store).last_change(target)
 
 
+def _counted(targets: tuple[str, ...]) -> None:
+    """One argument or two: none, or three, is bad input (exit 2), said in Chinese."""
+    if len(targets) not in (1, 2):
+        raise BadInputError(
+            "give two version ids, or one source name or URL",
+            zh=("缺少参数：" if not targets else "参数过多：") + "请写两个版本的 id（monitor diff "
+            "41 57），或一个来源名称或网址（monitor diff 来源名：它最近的变化）")
+
+
 def _at_dates(store: Store, target: str, since: str | None, until: str | None,
               tz: str) -> tuple[int, int]:
     """``--from``/``--to``: the versions current at the end of each date (``--to``
     defaults to now).  No version by ``--from`` is an error that says so."""
     if not since:
-        raise click.UsageError("--to needs --from")
-    start = parse_since(since, tz)
+        raise BadInputError("--to needs --from", zh=f"--to 需要同时写 --from（从哪个日期或版本"
+                            f"开始比较），如 monitor diff {target} --from 2026-05-01 --to {until}")
+    dated = version_name(since) is None  # --from a date, not a version (第2版, #41)
+    start = point_in_time(since, tz, start=True) if dated else None
     if start is not None and start > datetime.now(UTC):
-        raise click.UsageError(f"--from {since} is in the future: nothing to compare yet")
-    if until and parse_when(until, tz) < parse_when(since, tz):
-        raise click.UsageError(f"--to {until} is before --from {since}")
+        raise BadInputError(f"--from {since} is in the future: nothing to compare yet",
+                            zh=f"--from {since} 是将来的时间，还没有可比较的版本")
+    if until and dated and version_name(until) is None and \
+            point_in_time(until, tz) < point_in_time(since, tz):
+        raise _backwards(since, until)
     new = version_at(store, target, until, tz) if until else store.latest_version(target)
     try:
-        old = version_at(store, target, since, tz).id
+        old = version_at(store, target, since, tz)
     except KeyError as exc:  # --from before the first version: compare from the first
         first = Archive(store).first_version(new.page_id)
-        if first is None:
+        if first is None or not dated:
             raise
-        old = first[0]
-        v = store.version(old)
+        old = store.version(first[0])
         err_console.print(
-            f"注意：--from {since} 时 {target} 还没有任何版本，从第{v.number}版（id {v.id}，"
-            f"抓取于 {exact_time(v.fetched_at, tz)}）开始比较。({exc.args[0]}; starting from "
-            "it)", highlight=False, markup=False, soft_wrap=True)
-    return old, new.id
+            f"注意：--from {since} 时 {target} 还没有任何版本，从第{old.number}版（id {old.id}，"
+            f"抓取于 {exact_time(old.fetched_at, tz)}）开始比较。({exc.args[0]}; starting "
+            "from it)", highlight=False, markup=False, soft_wrap=True)
+    if (old.fetched_at, old.id) > (new.fetched_at, new.id):  # versions named backwards
+        raise _backwards(since, until or "now")
+    return old.id, new.id
+
+
+def _backwards(since: str, until: str) -> BadInputError:
+    return BadInputError(f"--to {until} is before --from {since}",
+                         zh=f"--to {until} 早于 --from {since}：请把较早的写在 --from")
 
 
 def _in_time_order(store: Store, a: int, b: int, tz: str) -> tuple[int, int]:

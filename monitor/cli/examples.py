@@ -24,6 +24,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
               "monitor check --json > check.json      # cron: no progress bar when piped"),
     "diff": ("monitor diff 17 18",
              "monitor diff hb-ai-plan --from 2026-05-01 --to 2026-06-01",
+             "monitor diff hb-ai-plan --from 第2版 --to 第5版",
              "monitor diff hb-ai-plan --html changes.html"),
     "export": ("monitor export --source hb-ai-plan --warc hb.warc.gz",
                "monitor export --from 2026-01-01 --jsonl 2026.jsonl",

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
+    both,
     complete_source_names,
     console,
     err_console,
@@ -26,6 +27,7 @@ from monitor.cli.common import (
     sources_option,
     to_jsonable,
     version_at,
+    version_name,
 )
 from monitor.config import Config
 from monitor.types import (
@@ -69,8 +71,9 @@ def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool
             return
     tz = config.settings.timezone
     # a document two listings list: one history, both named
-    shared = f"; 列于栏目 {'、'.join(info.listings)}" if len(info.listings) > 1 else ""
-    table = Table(title=Text(f"history of {name_or_url} (times in {tz}{shared})"))
+    shared = f"；列于栏目 {'、'.join(info.listings)}" if len(info.listings) > 1 else ""
+    table = Table(title=Text(both(f"{name_or_url} 的版本历史（时间为 {tz}{shared}）",
+                                  f"history of {name_or_url} (times in {tz})")))
     for col in ("version", "id", "fetched at", "hash", "title", "chars", "change",
                 "last confirmed"):
         table.add_column(col, overflow="fold")
@@ -148,7 +151,8 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
     if as_json:
         print_json(docs)
         return
-    table = Table(title=Text(f"documents of {name}: {len(docs)}"))
+    table = Table(title=Text(both(f"{name} 的文档：{len(docs)} 篇",
+                                  f"documents of {name}: {len(docs)}")))
     for col in ("page id", "list date", "title", "versions", "status", "url"):
         table.add_column(col, overflow="fold")
     for d in docs:
@@ -163,11 +167,12 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("target", shell_complete=complete_source_names)
-@click.option("--at", "at", metavar="DATE",
+@click.option("--at", "at", metavar="DATE|VERSION",
               help="The version current at this date (2026-05-01 = the end of that day) "
               "or date-time (2026-05-01T08:00), both in settings.timezone (the sources "
               "file's [settings], Asia/Shanghai by default) unless an offset is written "
-              "(2026-05-01T08:00+00:00); NAME or URL only.")
+              "(2026-05-01T08:00+00:00); or a version as history and show name it: "
+              "第2版, 第2版（id 41）, #41; NAME or URL only.")
 @click.option("--raw", is_flag=True, help="Print the raw body as fetched (bytes).")
 @sources_option
 @json_option
@@ -185,8 +190,9 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
             version = version_at(store, target, at, config.settings.timezone)
         else:
             version = store.latest_version(target)
-        if by_page:
-            when = parse_when(at, config.settings.timezone) if at else None
+        if by_page:  # --at a version (第2版): the page at that version's own time
+            when = (None if not at else version.fetched_at if version_name(at)
+                    else parse_when(at, config.settings.timezone))
             gone = Archive(store).gone_at(version.page_id, when or datetime.now(UTC))
         if raw:
             body = store.raw_body(version.id)
@@ -210,7 +216,8 @@ def show(target: str, at: str | None, raw: bool, sources_file: Path, as_json: bo
     # break lines at the console width, 80 columns when piped, inside sentences).
     console.print(f"[bold]{escape(version.title)}[/]", highlight=False, markup=True,
                   soft_wrap=True)
-    console.print(f"{version.url}\n第{version.number}版 · version {version.id} · fetched "
+    # the version as show --at and diff --from/--to take it back: 第N版（id M）
+    console.print(f"{version.url}\n第{version.number}版（id {version.id}） · 抓取于 "
                   f"{exact_time(version.fetched_at, tz)} · {version.content_hash[:12]}",
                   highlight=False, markup=False, soft_wrap=True)
     for key, value in version.metadata.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.common import err_console, handle_errors, load, open_store, sources_option
+from monitor.cli.common import both, err_console, handle_errors, load, open_store, sources_option
 
 
 def register(cli: click.Group) -> None:
@@ -40,13 +40,15 @@ def serve(host: str | None, port: int | None, admin: bool, sources_file: Path) -
         check_admin_token(config.settings.admin_token)
     shown = f"[{host}]" if ":" in host else host
     where = f"http://{shown}:{port}/"
-    err_console.print(f"serving {where} (Ctrl+C stops)", highlight=False, markup=False)
+    err_console.print(both(f"网页界面：{where}（按 Ctrl+C 停止）", f"serving {where} (Ctrl+C "
+                           "stops)"), highlight=False, markup=False, soft_wrap=True)
     if admin:
-        err_console.print(f"admin pages: {where}admin (sign in with MONITOR_ADMIN_TOKEN)",
-                          highlight=False, markup=False)
+        err_console.print(both(f"管理页面：{where}admin（用 MONITOR_ADMIN_TOKEN 登录）",
+                               f"admin pages: {where}admin (sign in with MONITOR_ADMIN_TOKEN)"),
+                          highlight=False, markup=False, soft_wrap=True)
     with open_store(config) as store:
         try:
             asyncio.run(run_server(config, store, host, port, handle_signals=True,
                                    admin=admin))
         except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down
-            err_console.print("stopped", highlight=False, markup=False)
+            err_console.print(both("已停止", "stopped"), highlight=False, markup=False)

@@ -16,6 +16,7 @@ from alerts.registry import check_alerting
 from monitor import zh
 from monitor.cli.common import (
     EXIT_NOT_FOUND,
+    both,
     complete_source_names,
     console,
     err_console,
@@ -79,9 +80,11 @@ def validate(sources_file: Path) -> None:
         said = f"{zh.NO_WATCHERS}\n{zh.DETAIL}" if warning == NO_WATCHERS else ""
         err_console.print(f"[yellow]warning:[/] {escape(said + warning)}", highlight=False,
                           soft_wrap=True)
-    console.print(f"{sources_file}: ok — {counted(len(config.sources), 'source')}, "
-                  f"{counted(len(config.watchers), 'watcher')}", highlight=False,
-                  markup=False)
+    console.print(both(f"{sources_file}：有效，{len(config.sources)} 个来源，"
+                       f"{len(config.watchers)} 个接收人",
+                       f"{sources_file}: ok — {counted(len(config.sources), 'source')}, "
+                       f"{counted(len(config.watchers), 'watcher')}"), highlight=False,
+                  markup=False, soft_wrap=True)
 
 
 NO_SOURCES = ("no [[sources]]: a running monitor refuses an edit that removes every source "
@@ -129,9 +132,11 @@ def test_source(name_or_url: str, sources_file: Path, as_json: bool) -> None:
     print_inspection(got)
     print_attachments(found_attachments(got))
     if got.extracted.listing and got.extracted.documents:
-        console.print(f'this page is a column of {len(docs)} documents: with kind = "listing" '
-                      "each becomes a tracked page of its own (README, listing sources)",
-                      markup=False, highlight=False, soft_wrap=True)
+        console.print(both(f"这个页面是栏目页（{len(docs)} 篇文档）：写 kind = \"listing\" "
+                           "可逐篇跟踪其中的文档（README：listing sources）",
+                           f'this page is a column of {len(docs)} documents: with kind = '
+                           '"listing" each becomes a tracked page of its own (README, listing '
+                           "sources)"), markup=False, highlight=False, soft_wrap=True)
 
 
 def _untried(exc: MonitorError) -> NoReturn:
@@ -147,9 +152,11 @@ def _untried(exc: MonitorError) -> NoReturn:
 
 def print_attachments(found: list[dict[str, str]], whose: str = "") -> None:
     if not found:
-        console.print(f"no attachments{whose}", markup=False, highlight=False)
+        console.print(both(f"{'第一篇文档' if whose else ''}没有附件", f"no attachments{whose}"),
+                      markup=False, highlight=False)
         return
-    table = Table("name", "format", "url", title=f"attachments{whose}")
+    table = Table("name", "format", "url", title=both(f"{'第一篇文档的' if whose else ''}附件",
+                                                    f"attachments{whose}"))
     for a in found:
         table.add_row(escape(a["name"]), escape(a["format"].upper()), escape(a["url"]))
     print_table(table, console)
@@ -159,14 +166,16 @@ def _print_sample(sample: dict[str, object] | None) -> None:
     if sample is None:
         return
     if sample["ok"]:
-        console.print(f"first document, read with [sources.follow]: {sample['title']} "
-                      f"({sample['chars']} characters): {sample['start']}", markup=False,
-                      highlight=False, soft_wrap=True)
+        console.print(f"第一篇文档（按 [sources.follow] 读取）：{sample['title']}（正文 "
+                      f"{sample['chars']} 字）：{sample['start']}\n(first document, read with "
+                      f"[sources.follow]: {sample['title']} ({sample['chars']} characters))",
+                      markup=False, highlight=False, soft_wrap=True)
         found = sample["attachments"]
         assert isinstance(found, list)
         print_attachments(found, " of the first document")
     else:
-        err_console.print(f"the first document fails with [sources.follow]: "
+        err_console.print(f"注意：按 [sources.follow] 读取第一篇文档失败（{sample['url']}）\n"
+                          f"{zh.DETAIL}the first document fails with [sources.follow]: "
                           f"{sample['error']} ({sample['url']})", markup=False,
                           highlight=False, soft_wrap=True)
 
@@ -179,9 +188,14 @@ def print_documents(got: Inspection, source: SourceConfig) -> None:
     pages = "" if got.complete else (
         " (a feed: its newest entries)" if source.kind == "feed"
         else f" (more pages than max_pages = {source.max_pages}: older ones not read)")
-    console.print(f"{got.fetch.final_url} · {len(docs)} documents{pages}", markup=False,
+    pages_zh = "" if got.complete else (
+        "（订阅源：只有最新的条目）" if source.kind == "feed"
+        else f"（页数超过 max_pages = {source.max_pages}，更早的未读取）")
+    console.print(both(f"{got.fetch.final_url} · {len(docs)} 篇文档{pages_zh}",
+                       f"{len(docs)} documents{pages}"), markup=False,
                   highlight=False, soft_wrap=True)
-    table = Table("date", "title", "url", title="documents it would track")
+    table = Table("date", "title", "url",
+                  title=both("将跟踪的文档", "documents it would track"))
     for d in docs:
         table.add_row(escape(d.date), escape(d.title), escape(d.url))
     print_table(table, console)
@@ -195,14 +209,14 @@ def print_inspection(got: Inspection) -> None:
                   f" · fetched with {fetched_with(f)}",
                   markup=False, highlight=False, soft_wrap=True)
     if e.metadata:
-        table = Table("field", "value", title="metadata")
+        table = Table("field", "value", title=both("元数据", "metadata"))
         for k, v in e.metadata.items():
             table.add_row(escape(k), escape(v))
         console.print(table)
-    console.print("[bold]text[/]")
+    console.print("[bold]正文[/]（text）")
     console.print(e.text, markup=False, highlight=False, soft_wrap=True)
     if e.removed:
-        console.print("[bold]noise removed[/]")
+        console.print("[bold]已去除的干扰内容[/]（noise removed）")
         for note in e.removed:
             console.print(f"  - {note}", markup=False, highlight=False, soft_wrap=True)
 
@@ -266,8 +280,9 @@ def add(url: str, name: str, title: str | None, content: str | None, interval: s
         write_atomically(sources_file, on_disk, bom + after)
     except ConfigError as exc:
         refused("未添加", exc)
-    console.print(f"added {name} to {sources_file}; a running daemon checks it within seconds",
-                  highlight=False, markup=False)
+    console.print(both(f"已将 {name} 添加到 {sources_file}；运行中的守护进程会在几秒内开始检查它",
+                       f"added {name} to {sources_file}; a running daemon checks it within "
+                       "seconds"), highlight=False, markup=False, soft_wrap=True)
 
 
 def _option_to_fix(kind: str) -> str:
@@ -283,11 +298,14 @@ def _print_tested(got: Inspection, source: SourceConfig) -> None:
     track its documents."""
     docs = len(got.extracted.documents)
     if source.is_listing:
-        console.print(f"test fetch ok: [bold]{escape(got.extracted.title)}[/] · {docs} "
-                      "documents to track")
+        console.print(f"测试抓取成功：[bold]{escape(got.extracted.title)}[/] · 将跟踪 {docs} 篇"
+                      f"文档（test fetch ok: {docs} documents to track）", highlight=False,
+                      soft_wrap=True)
         return
-    console.print(f"test fetch ok: [bold]{escape(got.extracted.title)}[/] · "
-                  f"{len(got.extracted.text)} characters of text")
+    chars = len(got.extracted.text)
+    console.print(f"测试抓取成功：[bold]{escape(got.extracted.title)}[/] · 正文 {chars} 字"
+                  f"（test fetch ok: {chars} characters of text）", highlight=False,
+                  soft_wrap=True)
     if got.extracted.listing and docs:
         console.print(f"[yellow]提示：[/]这个页面是栏目页（{docs} 篇文档）：已按普通页面添加，"
                       "只跟踪这一页；如要逐篇跟踪其中的文档，请删除后用 --kind listing 重新添加"
@@ -331,12 +349,14 @@ def remove(name: str, sources_file: Path) -> None:
                           f"{escape(name)} 的来源\n{zh.DETAIL}not found: "
                           f"{escape(str(exc.args[0]))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_NOT_FOUND)
-    console.print(f"removed {name} from {sources_file}; its versions stay in the database",
-                  highlight=False, markup=False)
+    console.print(both(f"已从 {sources_file} 删除 {name}；它的历史版本仍保留在数据库中",
+                       f"removed {name} from {sources_file}; its versions stay in the "
+                       "database"), highlight=False, markup=False, soft_wrap=True)
     taken, kept = unwatched(before, name)
     if taken:
-        console.print(f"and from the sources of watcher(s) {', '.join(taken)}",
-                      highlight=False, markup=False)
+        console.print(both(f"并已从接收人 {'、'.join(taken)} 的 sources 中删除",
+                           f"and from the sources of watcher(s) {', '.join(taken)}"),
+                      highlight=False, markup=False, soft_wrap=True)
     for label in kept:  # a watcher of nothing is refused: the admin's to edit
         err_console.print(f"[yellow]注意：[/]接收人 {escape(label)} 只跟踪 {escape(name)}，"
                           "已保留其 sources，请修改或删除该接收人\n"
@@ -417,8 +437,10 @@ def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
     if imported:
         write_atomically(sources_file, on_disk, bom + text)
     _print_import(rows)
-    console.print(f"{file} ({fmt}): {imported} of {len(candidates)} imported into "
-                  f"{sources_file}", highlight=False, markup=False, soft_wrap=True)
+    console.print(both(f"{file}（{fmt}）：{len(candidates)} 个中已导入 {imported} 个到 "
+                       f"{sources_file}", f"{file} ({fmt}): {imported} of {len(candidates)} "
+                       f"imported into {sources_file}"),
+                  highlight=False, markup=False, soft_wrap=True)
     if imported < len(candidates):
         sys.exit(1)
 
@@ -490,7 +512,7 @@ async def _test_all(settings: Settings, sources: list[SourceConfig]
 
 
 def _print_import(rows: list[tuple[str, ...]]) -> None:
-    table = Table(title="import")
+    table = Table(title=both("导入结果", "import"))
     for col in ("name", "url", "result", "not mapped"):
         table.add_column(col, overflow="fold")
     for name, url, result, unmapped in rows:

@@ -41,6 +41,7 @@ import click
 
 from monitor import capacity
 from monitor.cli.common import (
+    both,
     handle_errors,
     json_option,
     load_reading,
@@ -49,6 +50,7 @@ from monitor.cli.common import (
     out_is_terminal,
     plain_table,
     print_json,
+    result_of,
     sources_option,
     start_logging,
     to_jsonable,
@@ -91,10 +93,11 @@ def status(sources_file: Path, every: bool, as_json: bool) -> None:
         print_json(status_json(rows, recent, config))
         return
     tz = config.settings.timezone
-    lines = [health_line(recent, config)]
-    lines += [f"capacity: {h.describe()}" for h in capacity.behind(config.sources,
-                                                                   config.settings)]
-    lines += [line for line in (backlog_line(rows), stale_leases_line(rows)) if line]
+    # Chinese first, the English (--json's ``line``) in brackets after it (``both``)
+    lines = [both(health_zh(recent, config), health_line(recent, config))]
+    lines += [both(capacity_zh(h), f"capacity: {h.describe()}")
+              for h in capacity.behind(config.sources, config.settings)]
+    lines += [line for line in (backlog_text(rows), stale_leases_text(rows)) if line]
     if not out_is_terminal():  # piped: the same text, without rich's layout (10,000 rows)
         now = utcnow()
         click.echo("\n".join([*lines, *plain_table(table_title(tz), COLUMNS,
@@ -117,23 +120,34 @@ def status(sources_file: Path, every: bool, as_json: bool) -> None:
 
 
 def summary_line(rows: list[SourceStatus], needing: int) -> str:
-    """``sources: 10,000 (9,500 ok, 500 failing); 500 need attention, the first 20
-    below; every source: monitor status --all``.  A paused source counts as ``paused``
+    """``来源 10,000 个（正常 9,500，连续失败 500）；500 个需要处理，下表列出最紧急的 20 个；
+    全部来源：monitor status --all（或 monitor status | less）（sources: 10,000 (9,500 ok,
+    500 failing); 500 need attention, the first 20 below; every source: monitor status
+    --all (or monitor status | less)）``.  A paused source counts as ``paused`` (已暂停)
     whatever its page's status (its row says ``已暂停（new）``)."""
     counts: dict[str, int] = {}
     for r in rows:
         key = "paused" if r.paused else r.status
         counts[key] = counts.get(key, 0) + 1
-    by_status = ", ".join(f"{n:,} {k}" for k, n in sorted(counts.items(),
-                                                          key=lambda kn: -kn[1]))
+    ordered = sorted(counts.items(), key=lambda kn: -kn[1])
+    by_status = ", ".join(f"{n:,} {k}" for k, n in ordered)
+    by_status_zh = "，".join(f"{STATUS_ZH.get(k, k)} {n:,}" for k, n in ordered)
     if not needing:
-        told = "none needs attention"
+        told, said = "none needs attention", "没有需要处理的来源"
     elif needing <= SHOWN:
-        told = f"{needing:,} need attention, below"
+        told, said = f"{needing:,} need attention, below", f"{needing:,} 个需要处理，见下表"
     else:
         told = f"{needing:,} need attention, the first {SHOWN} below"
-    return (f"sources: {len(rows):,} ({by_status}); {told}; every source: monitor status "
-            "--all (or monitor status | less)")
+        said = f"{needing:,} 个需要处理，下表列出最紧急的 {SHOWN} 个"
+    return both(f"来源 {len(rows):,} 个（{by_status_zh}）；{said}；全部来源：monitor status "
+                "--all（或 monitor status | less）",
+                f"sources: {len(rows):,} ({by_status}); {told}; every source: monitor "
+                "status --all (or monitor status | less)")
+
+
+# a page's status (``pages.status``) and ``paused``, in the summary line
+STATUS_ZH = {"ok": "正常", "failing": "连续失败", "gone": "已删除", "new": "尚未检查成功",
+             "paused": "已暂停", "moved": "已迁移"}
 
 
 def attention(rows: list[SourceStatus], now: datetime) -> list[SourceStatus]:
@@ -253,6 +267,29 @@ def health_line(recent: RecentChecks, config: Config) -> str:
             f"{recent.errors} of {recent.checks} checks failed in the last hour")
 
 
+HEALTH_ZH = {"ok": "正常", "stale": "停滞（检查结果久未更新）", "failing": "失败过多"}
+
+
+def health_zh(recent: RecentChecks, config: Config) -> str:
+    """The health line's Chinese (``health_line`` is its English, and --json's)."""
+    newest = recent.newest_check_at
+    words, age = _health(recent, config)
+    if newest is None or age is None:
+        return "健康：尚无检查"
+    state = "，".join(HEALTH_ZH[w] for w in words) or HEALTH_ZH["ok"]
+    return (f"健康：{state} — 最新检查 "
+            f"{exact_time(newest, config.settings.timezone, seconds=False)}"
+            f"（{_ago_zh(age)}前）；最近一小时 {recent.checks} 次检查中 {recent.errors} 次失败")
+
+
+def capacity_zh(h: capacity.HostLoad) -> str:
+    """A host behind (``HostLoad.describe`` in English), in Chinese."""
+    return (f"容量：主机 {h.host} 的 {h.sources:,} 个来源每 {h.period:g} 秒检查一轮，约需 "
+            f"{h.need:,.0f} 秒（host_delay {h.delay:g} 秒，每次检查约 {capacity.CHECK_SECONDS:g} "
+            f"秒，同时 {h.concurrency} 个），跟不上：请提高它的 host_concurrency、降低 host_delay "
+            "或延长检查间隔")
+
+
 def _health(recent: RecentChecks, config: Config) -> tuple[list[str], float | None]:
     """What is wrong (``stale``, ``failing``) and the newest check's age in seconds."""
     newest = recent.newest_check_at
@@ -306,6 +343,17 @@ def backlog_line(rows: list[SourceStatus]) -> str | None:
     return f"backlog: {len(due)} sources due and not started{oldest}"
 
 
+def backlog_text(rows: list[SourceStatus]) -> str | None:
+    """``backlog_line`` as the text prints it: Chinese first, the English after."""
+    found = _backlog(rows)
+    if found is None:
+        return None
+    due, _, age = found
+    oldest = f"；最早的已过检查时间 {_ago_zh(age)}" if age is not None else ""
+    return both(f"积压：{len(due)} 个来源已到检查时间但尚未开始{oldest}",
+                backlog_line(rows) or "")
+
+
 def _backlog(rows: list[SourceStatus]
              ) -> tuple[list[SourceStatus], datetime | None, float | None] | None:
     """The rows due and not started, the oldest slot among them and its age in seconds."""
@@ -327,6 +375,13 @@ def _due(r: SourceStatus, now: datetime) -> bool:
     if r.next_check_at is None:
         return r.last_check_at is None
     return r.next_check_at <= now
+
+
+def _ago_zh(seconds: float) -> str:
+    for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(0.0, seconds):.0f} 秒"
 
 
 def _ago(seconds: float) -> str:
@@ -361,11 +416,9 @@ def status_table(rows: list[SourceStatus], tz: str, what: str = "sources") -> Ta
 
 def _cells(r: SourceStatus, tz: str, now: datetime) -> list[str]:
     """A row's cells as text (the table's on a terminal, the lines' when piped)."""
-    result = r.last_outcome or "—"
-    if r.last_http_status:
-        result += f" ({r.last_http_status})"
-    if r.last_outcome == "error" and r.last_error:
-        result += f": {_cut(r.last_error, RESULT_CHARS)}"
+    # Chinese first, as check's cells (``result_of``)
+    result = result_of(r.last_outcome, r.last_http_status,
+                          _cut(r.last_error, RESULT_CHARS) if r.last_error else None)
     status = _word(r) + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
     return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz, now),
             local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions)]
@@ -381,7 +434,12 @@ def _cut(text: str, n: int) -> str:
 
 
 def table_title(tz: str, what: str = "sources") -> str:
-    return f"{what} — times in {zone_name(tz)}"
+    """``来源 — 时间为 Asia/Shanghai (+08:00)（sources — times in Asia/Shanghai (+08:00)）``."""
+    zone = zone_name(tz)
+    return both(f"{TITLE_ZH.get(what, what)} — 时间为 {zone}", f"{what} — times in {zone}")
+
+
+TITLE_ZH = {"sources": "来源", "sources needing attention": "需要处理的来源"}
 
 
 def zone_name(tz: str) -> str:
@@ -428,17 +486,33 @@ def stale_leases_line(rows: list[SourceStatus]) -> str | None:
             "the next check takes them over")
 
 
+def stale_leases_text(rows: list[SourceStatus]) -> str | None:
+    """``stale_leases_line`` as the text prints it: Chinese first, the English after."""
+    facts = stale_leases(rows)
+    if facts is None:
+        return None
+    owners: list[str] = facts["holders"]  # type: ignore[assignment]
+    shown = "、".join(owners[:3]) + ("等" if len(owners) > 3 else "")
+    return both(f"租约：{facts['ended']} 个来源被已结束的进程（{shown}）占用；下次检查会接管",
+                stale_leases_line(rows) or "")
+
+
 def _next(r: SourceStatus, tz: str, now: datetime) -> str:
     if r.paused:
         return "— (已暂停 paused: enabled = false)"
-    lease = lease_of(r, now)
+    lease = lease_of(r, now)  # Chinese first, the English words after (``both``)
     if lease == "running":
-        return f"running on {r.lease_owner}"
+        return both(f"正在由 {r.lease_owner} 检查", f"running on {r.lease_owner}")
     if lease == "ended":
-        return f"held by {r.lease_owner}, which has ended"
+        return both(f"被已结束的进程 {r.lease_owner} 占用，下次检查接管",
+                    f"held by {r.lease_owner}, which has ended")
     if lease == "ran out":
-        return f"{local_time(r.next_check_at, tz) if r.next_check_at else 'at start'} " \
-               f"(lease of {r.lease_owner} ran out)"
+        at = local_time(r.next_check_at, tz) if r.next_check_at else None
+        return both(f"{at or '启动后立即'}，{r.lease_owner} 的租约已过期",
+                    f"{at or 'at start'} (lease of {r.lease_owner} ran out)")
     if r.last_check_at is None and r.next_check_at is None:
-        return "at start"
+        return AT_START
     return local_time(r.next_check_at, tz)
+
+
+AT_START = both("启动后立即", "at start")  # a source never checked, with no slot yet

@@ -82,17 +82,34 @@ def _https(public_url: str | None) -> bool:
     return (public_url or "").lower().startswith("https:")
 
 
+# An error page's heading and, for the answers the framework itself gives (its detail is
+# the status's English phrase: an address no route has, a method not allowed), what it
+# means.  The JSON API and the feeds keep their ``detail`` as it was: programs read it.
+STATUS_ZH = {400: "输入有误", 401: "需要登录", 403: "禁止访问", 404: "未找到",
+             405: "不支持此请求方法", 422: "参数无效", 503: "暂时无法使用"}
+PHRASE_ZH = {404: "没有这个页面：请核对网址，或从来源列表进入",
+             405: "此地址不接受这种请求（只读界面只接受 GET 和 HEAD）"}
+NOT_FOUND_ZH = "所请求的来源、页面或版本不存在：请核对网址，或从来源列表进入"
+
+
 def _error_handlers(app: FastAPI) -> None:
     def not_found(request: Request, exc: Exception) -> Response:
         missing = exc.args[0] if isinstance(exc, KeyError) and exc.args else "not found"
-        return _error(request, 404, f"not found: {missing}")
+        said = getattr(exc, "zh", None) or NOT_FOUND_ZH  # Chinese first, the English after
+        return _error(request, 404, f"not found: {missing}",
+                      said=f"{said}（not found: {missing}）")
 
     def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+        detail = str(exc.detail)
+        said = (f"{PHRASE_ZH[exc.status_code]}（{detail}）" if exc.status_code in PHRASE_ZH
+                and detail.isascii() else None)  # a Chinese detail (admin's) says itself
+        return _error(request, exc.status_code, detail, exc.headers, said=said)
 
     def unavailable(request: Request, exc: Exception) -> Response:
-        return _error(request, 503, f"database unavailable: {exc}")
+        said = getattr(exc, "zh", None) or "数据库暂时无法访问，请稍后再试"
+        return _error(request, 503, f"database unavailable: {exc}",
+                      said=f"{said}（database unavailable: {exc}）")
 
     def bad_input(request: Request, exc: Exception) -> Response:
         said = getattr(exc, "zh", None)  # Chinese first, where the raiser says it
@@ -124,13 +141,16 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error(request: Request, status: int, message: str,
-           headers: dict[str, str] | None = None) -> Response:
+           headers: dict[str, str] | None = None, *, said: str | None = None) -> Response:
+    """JSON (``message``) for the API and feeds; for people the error page, ``said``
+    (Chinese first) when given, under the status and its Chinese name."""
     if _wants_json(request) or request.url.path.startswith("/feeds"):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     state: WebState = request.app.state.web
-    return state.templates.TemplateResponse(request, "error.html",
-                                            {"status": status, "message": message},
-                                            status_code=status, headers=headers)
+    return state.templates.TemplateResponse(
+        request, "error.html", {"status": status, "title": STATUS_ZH.get(status, "出错"),
+                                "message": said or message},
+        status_code=status, headers=headers)
 
 
 class _Server(uvicorn.Server):
