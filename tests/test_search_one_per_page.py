@@ -144,7 +144,9 @@ def test_the_cli_prints_each_page_once_with_exact_counts(
     sources = str(write_sources(tmp_path / "sources.toml", ""))
     out = CliRunner().invoke(cli, ["search", QUERY, "--sources", sources],
                              catch_exceptions=False).output
-    assert out.startswith(f"{VERSIONS} versions (4 pages) contain '{QUERY}'"), out
+    first = out.split("\n")[0]
+    assert first.startswith(f"{VERSIONS} 个版本（4 个页面）含有「{QUERY}」"), out
+    assert f"（{VERSIONS} versions (4 pages) contain '{QUERY}'" in first, out
     assert out.count("xiongan-plan · ") == 1 and out.count("plan-pdf · ") == 1, out
     plan = out[out.index("xiongan-plan · 第3版"):out.index("hn-reply · ")]
     assert "附件「" not in plan.split("\n")[2]  # shown in its text
@@ -154,7 +156,9 @@ def test_the_cli_prints_each_page_once_with_exact_counts(
     assert "附件「批复.pdf」" in pdf and "（附件「说明.pdf」中也有）" in pdf
     every = CliRunner().invoke(cli, ["search", QUERY, "--all-versions", "--sources",
                                      sources], catch_exceptions=False).output
-    assert every.startswith(f"{VERSIONS} versions contain '{QUERY}'"), every
+    first = every.split("\n")[0]
+    assert first.startswith(f"{VERSIONS} 个版本含有「{QUERY}」"), every
+    assert f"（{VERSIONS} versions contain '{QUERY}'" in first, every
     assert every.count("xiongan-plan · 第3版") == 1
 
 
