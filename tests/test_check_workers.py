@@ -484,6 +484,63 @@ def test_the_parts_keep_hosts_whole_unless_sharing_is_harmless() -> None:
     assert [len(p.sources) for p in partition(many + few, 2, one_each)] == [60, 20]
 
 
+def test_a_workers_sources_keep_the_files_order_not_host_by_host() -> None:
+    """Each part lists its sources as the file does (``IN_ORDER``): a worker checks
+    ``concurrency`` of them at a time in that order, so dealt host by host its first
+    checks all waited for one host's ``host_concurrency`` while its other hosts idled."""
+    spread = [src(f"p{i}", f"http://h{i % 4}.gov.cn/{i}") for i in range(12)]
+    parts = partition(spread, 2, Settings(host_delay=0, host_concurrency=1, concurrency=4))
+    place = {s.name: i for i, s in enumerate(spread)}
+    for part in parts:
+        assert [place[s.name] for s in part.sources] == sorted(place[s.name]
+                                                               for s in part.sources)
+    assert {len({_host_of(s) for s in p.sources[:2]}) for p in parts} == {2}
+
+
+def _host_of(source: SourceConfig) -> str:
+    return source.url.split("/")[2]
+
+
+def test_a_worker_asks_its_hosts_side_by_side(tmp_path: Path, sqlite_url: str) -> None:
+    """Two workers, each with two hosts of one request at a time (``host_concurrency``
+    1) and two checks at a time: all four hosts are asked at once, as one process asks
+    them.  Each request waits (at most ``GATE`` s) until four are in flight; the
+    first ones must get there.  Dealt host by host, a worker's two first checks were on
+    the same host: one request in flight per worker, two in all, until the gate gave up."""
+    made = [Host(f"127.0.0.{i}") for i in (2, 3, 4, 5)]
+    lock, full, opened = threading.Lock(), threading.Event(), threading.Event()
+    flying = [0]
+    try:
+        for h in made:
+            def gated(req: Request, h: Host = h) -> Response:
+                with lock:
+                    flying[0] += 1
+                    if flying[0] >= 4:
+                        full.set()
+                if not opened.is_set():
+                    full.wait(GATE)
+                    opened.set()  # the first four (or the gate's end) let every later one by
+                with lock:
+                    flying[0] -= 1
+                return Response(page(h.texts[req.path]), headers=HTML)
+            for i in range(3):
+                h.texts[f"/q{i}.html"] = f"{h.address}第{i}号"
+                h.site.route(f"/q{i}.html", gated)
+        urls = {f"q{i}-{k}": made[k].site.url(f"/q{i}.html") for i in range(3)
+                for k in range(4)}  # the hosts alternate in the file
+        sources = sources_file(tmp_path, urls, "host_concurrency = 1\nconcurrency = 4\n")
+        done = run_check(sources, sqlite_url, "--workers", "2", "--json")
+    finally:
+        for h in made:
+            h.site.close()
+    assert done.returncode == 0, done.stderr
+    assert [r["outcome"] for r in json.loads(done.stdout)["results"]] == ["new"] * 12
+    assert full.is_set(), "never four requests at once: each worker asked one host at a time"
+
+
+GATE = 10.0  # seconds the first requests wait for each other (workers may start late)
+
+
 def test_auto_is_one_worker_per_core_and_per_fifty_sources(monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
     monkeypatch.setattr("monitor.parallel.usable_cores", lambda: 4)
