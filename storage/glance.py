@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -244,9 +245,9 @@ class _Read:
             import json
 
             rows = json.loads(rows)
-        found: dict[str, Sequence[Any]] = {}
-        for row in rows:
-            found.setdefault(row[0], row)  # its main page: the first
+        # a source's main page is its first: the first row of its name wins
+        backwards = rows[::-1]
+        found = dict(zip(map(itemgetter(0), backwards), backwards, strict=True))
         return [_status(src, found.get(src.name)) for src in sources]
 
     def recent(self) -> RecentChecks:
@@ -277,12 +278,22 @@ def _status(src: Any, row: Sequence[Any] | None) -> SourceStatus:
                             0, 0, None)
     (_, url, state, last_at, next_at, change_at, streak, owner, until, outcome,
      http_status, error, versions, gone) = row
+    try:  # the times as both backends give them here: naive text, UTC (``when``, inline)
+        last_at = None if last_at is None else _at(last_at + "+00:00")
+        next_at = None if next_at is None else _at(next_at + "+00:00")
+        change_at = None if change_at is None else _at(change_at + "+00:00")
+        until = None if until is None else _at(until + "+00:00")
+    except (TypeError, ValueError):  # another form: each as ``when`` reads it
+        last_at, next_at, change_at, until = map(when, row[3:6] + row[8:9])
     return _made({
-        "source": src.name, "url": url, "status": state, "last_check_at": when(last_at),
+        "source": src.name, "url": url, "status": state, "last_check_at": last_at,
         "last_outcome": outcome, "last_http_status": http_status, "last_error": error,
-        "next_check_at": when(next_at), "last_change_at": when(change_at),
+        "next_check_at": next_at, "last_change_at": change_at,
         "failure_streak": streak, "versions": int(versions), "lease_owner": owner,
-        "lease_expires": when(until), "documents_gone": int(gone), "paused": False})
+        "lease_expires": until, "documents_gone": int(gone), "paused": False})
+
+
+_at = datetime.fromisoformat
 
 
 def _fetch(url: str, since: datetime) -> _Read | None:
