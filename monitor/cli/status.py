@@ -31,7 +31,10 @@ and rich lays it out in ~5 s.  ``--all`` shows every row as before; piped output
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +89,28 @@ SHOWN = 20  # rows of the summary's table of sources needing attention
 @handle_errors
 def status(sources_file: Path, every: bool, as_json: bool) -> None:
     """Show each source's last check, next check, last change and failure streak."""
+    with collector_paused():
+        _show(sources_file, every, as_json)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while ``status`` makes its objects: the
+    cached sources, the rows, their cells (at 10,000 sources ~1.5 million, in bursts
+    that set off ~160 collections walking what was made so far, ~80 M instructions, ~5%
+    of the command) and almost none of them garbage in a cycle.  Enabled again after,
+    as it was: ``status`` called in-process (tests) leaves nothing uncollectable."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _show(sources_file: Path, every: bool, as_json: bool) -> None:
     early = EarlyRead(utcnow() - timedelta(hours=1))
     early.start(os.environ.get(ENV_URL))  # the environment's URL wins over the file's
     # only the Store below may log; the settings as validated last time (no pydantic)
