@@ -204,6 +204,7 @@ class Reading:
     def __init__(self, url: str, since: datetime) -> None:
         import threading
 
+        _prepare(url)
         self.url, self.since = url, since
         self._got: _Read | None = None
         self._error: BaseException | None = None
@@ -294,6 +295,18 @@ def _status(src: Any, row: Sequence[Any] | None) -> SourceStatus:
 
 
 _at = datetime.fromisoformat
+
+
+def _prepare(url: str) -> None:
+    """What the reading thread needs done in Python, done before it starts: while the
+    caller's thread runs Python, the reader gets the GIL only every switch interval
+    (5 ms), and the server's work would start that much later.  The head revision, and
+    on PostgreSQL libpq loaded (``ctypes`` and the library, ~5 ms)."""
+    head_revision()
+    if url.partition(":")[0].partition("+")[0] in ("postgres", "postgresql"):
+        from storage import libpq
+
+        libpq.load()
 
 
 def _fetch(url: str, since: datetime) -> _Read | None:

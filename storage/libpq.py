@@ -35,6 +35,7 @@ import ctypes
 import os
 import sys
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 _OK = 0  # CONNECTION_OK
@@ -80,15 +81,26 @@ def _library() -> Any:
         _lib = False
         for path in _candidates():
             try:
-                _lib = _declare(ctypes.CDLL(path))
+                _lib = _declare(ctypes.CDLL(path), ctypes.PyDLL(path))
                 break
             except (OSError, AttributeError):  # not there, or not a libpq this knows
                 continue
     return _lib or None
 
 
-def _declare(lib: Any) -> Any:
+# The calls that may wait on the network: made through ``ctypes.CDLL``, which lets go
+# of the GIL for the call.  The others only read the connection's or a result's memory:
+# through ``ctypes.PyDLL``, which keeps it.  Each release is a hand-over: while another
+# thread runs Python (``monitor status`` loading its sources while the server works),
+# taking the GIL back waits up to the switch interval (5 ms), so a result read value
+# by value through releasing calls stalled the reading thread for tens of ms.
+_WAITING = frozenset({"PQconnectdb", "PQexecParams", "PQsendQuery", "PQgetResult",
+                      "PQfinish"})
+
+
+def _declare(waits: Any, quick: Any) -> Any:
     p, s, i = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+    lib = SimpleNamespace()
     for name, restype, argtypes in (
             ("PQconnectdb", p, [s]), ("PQstatus", i, [p]), ("PQerrorMessage", s, [p]),
             ("PQserverVersion", i, [p]), ("PQfinish", None, [p]),
@@ -97,9 +109,16 @@ def _declare(lib: Any) -> Any:
             ("PQresultErrorField", s, [p, i]), ("PQntuples", i, [p]), ("PQnfields", i, [p]),
             ("PQgetisnull", i, [p, i, i]), ("PQgetvalue", s, [p, i, i]),
             ("PQclear", None, [p]), ("PQsendQuery", i, [p, s]), ("PQgetResult", p, [p])):
-        fn = getattr(lib, name)
+        fn = getattr(waits if name in _WAITING else quick, name)
         fn.restype, fn.argtypes = restype, argtypes
+        setattr(lib, name, fn)
     return lib
+
+
+def load() -> bool:
+    """Whether a libpq can be loaded (loading it now: ``storage.glance`` does it before
+    its reading thread starts, where the loading would wait for the GIL)."""
+    return _library() is not None
 
 
 def connect(conninfo: str) -> Connection | None:
