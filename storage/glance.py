@@ -18,6 +18,15 @@ the two on SQLite and PostgreSQL, so a change to one belongs in both.  A databas
 is a ``StorageError`` worded as ``Store`` words it (libpq's: its DB-API class, then
 ``(libpq)`` and libpq's message).
 
+The read runs in a thread of its own (``begin`` → ``Reading``; ``status`` is begin and
+wait): ``monitor status`` starts it as soon as it knows the database, so that the
+server's work — or SQLite's, in C — goes on while the command loads its sources.  On
+PostgreSQL every statement goes in one round trip (``libpq.Connection.script``: the
+session's settings, the schema's revision, the rows — which the statement itself reads
+only at that revision —, the newest check, the last hour's outcomes): a revision other
+than the head, or no revision table (``42P01``), gives None whatever the later
+statements said; at the head, a failed statement is the error.
+
 This module imports nothing heavier than the standard library (the two row types are
 defined here rather than in ``storage.records`` for that reason): ``storage.db`` takes
 ``head_revision`` from here for ``migrate()``.

@@ -16,6 +16,11 @@ those over at once, and the backlog line counts them as not started.
 The rows are read through the database driver alone (``storage.glance``) when the
 schema is at head: no SQLAlchemy to import, so the command answers at once; otherwise
 (a new database, one to migrate) through ``Store`` and ``Schedule``, as the daemon does.
+The read starts as soon as the database is known (``EarlyRead``: from
+``MONITOR_DATABASE_URL`` at once, else from the settings before the cached sources are
+rebuilt) and runs in a thread while the sources load and the hosts' capacity is
+computed: at 10,000 sources on PostgreSQL the server's ~70 ms are no longer waited for
+after all of that.
 
 Piped to a file or another program, nothing is wrapped (a name or URL stays whole on its
 line, to grep); on a terminal long cells fold to the width of the window.
