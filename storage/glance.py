@@ -18,9 +18,9 @@ the two on SQLite and PostgreSQL, so a change to one belongs in both.  A databas
 is a ``StorageError`` worded as ``Store`` words it (libpq's: its DB-API class, then
 ``(libpq)`` and libpq's message).
 
-The read runs in a thread of its own (``begin`` → ``Reading``; ``status`` is begin and
-wait): ``monitor status`` starts it as soon as it knows the database, so that the
-server's work — or SQLite's, in C — goes on while the command loads its sources.  On
+On PostgreSQL the read runs in a thread of its own (``begin`` → ``Reading``;
+``status`` is begin and wait): ``monitor status`` starts it as soon as it knows the
+database, so that the server's work goes on while the command loads its sources.  On
 PostgreSQL every statement goes in one round trip (``libpq.Connection.script``: the
 session's settings, the schema's revision, the rows — which the statement itself reads
 only at that revision —, the newest check, the last hour's outcomes): a revision other
@@ -205,21 +205,27 @@ def begin(url: str, since: datetime) -> Reading:
 
 
 class Reading:
-    """The rows read in a thread of their own (a daemon): connecting, and the server's
-    or SQLite's work, go on while the caller's thread runs Python (libpq and sqlite3
-    release the GIL while they wait or step).  Only the database's values come back
-    from the thread; they are made into rows by ``result``, in the caller's thread."""
+    """On PostgreSQL, the rows read in a thread of their own (a daemon): connecting and
+    the server's work go on while the caller's thread runs Python (libpq's waiting calls
+    release the GIL).  Only the database's values come back from the thread; they are
+    made into rows by ``result``, in the caller's thread.  SQLite is read by ``result``
+    itself: sqlite3 lets the GIL go and takes it back at every row's step, and each
+    taking-back waits for the busy caller's thread (up to the 5 ms switch interval,
+    longer on a loaded machine), so a thread would not overlap the two, only hand the
+    GIL to and fro."""
 
     def __init__(self, url: str, since: datetime) -> None:
         import threading
 
-        _prepare(url)
         self.url, self.since = url, since
         self._got: _Read | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._read, name="monitor-status-read",
-                                        daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if _postgres(url):  # SQLite is read when asked: see the class's docstring
+            _prepare()
+            self._thread = threading.Thread(target=self._read, name="monitor-status-read",
+                                            daemon=True)
+            self._thread.start()
 
     def _read(self) -> None:
         try:
@@ -231,7 +237,10 @@ class Reading:
                ) -> tuple[list[SourceStatus], RecentChecks] | None:
         """The rows of ``sources``, in their order, and the recent checks; None when this
         module does not read that database (then ``Store`` does)."""
-        self._thread.join()  # a Ctrl-C interrupts this wait
+        if self._thread is None:
+            self._read()
+        else:
+            self._thread.join()  # a Ctrl-C interrupts this wait
         if self._error is not None:
             raise self._error
         got = self._got
@@ -306,16 +315,19 @@ def _status(src: Any, row: Sequence[Any] | None) -> SourceStatus:
 _at = datetime.fromisoformat
 
 
-def _prepare(url: str) -> None:
+def _postgres(url: str) -> bool:
+    return url.partition(":")[0].partition("+")[0] in ("postgres", "postgresql")
+
+
+def _prepare() -> None:
     """What the reading thread needs done in Python, done before it starts: while the
     caller's thread runs Python, the reader gets the GIL only every switch interval
     (5 ms), and the server's work would start that much later.  The head revision, and
-    on PostgreSQL libpq loaded (``ctypes`` and the library, ~5 ms)."""
-    head_revision()
-    if url.partition(":")[0].partition("+")[0] in ("postgres", "postgresql"):
-        from storage import libpq
+    libpq loaded (``ctypes`` and the library, ~5 ms)."""
+    from storage import libpq
 
-        libpq.load()
+    head_revision()
+    libpq.load()
 
 
 def _fetch(url: str, since: datetime) -> _Read | None:

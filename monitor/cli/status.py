@@ -18,8 +18,8 @@ schema is at head: no SQLAlchemy to import, so the command answers at once; othe
 (a new database, one to migrate) through ``Store`` and ``Schedule``, as the daemon does.
 The read starts as soon as the database is known (``EarlyRead``: from
 ``MONITOR_DATABASE_URL`` at once, else from the settings before the cached sources are
-rebuilt) and runs in a thread while the sources load and the hosts' capacity is
-computed: at 10,000 sources on PostgreSQL the server's ~70 ms are no longer waited for
+rebuilt) and, on PostgreSQL, runs in a thread while the sources load and the hosts'
+capacity is computed: at 10,000 sources on PostgreSQL the server's ~70 ms are no longer waited for
 after all of that.
 
 Piped to a file or another program, nothing is wrapped (a name or URL stays whole on its
@@ -259,11 +259,12 @@ def _stored(config: Config) -> list[SourceConfig]:
 class EarlyRead:
     """The rows' read (``storage.glance.begin``), started as soon as the database is
     known: from ``MONITOR_DATABASE_URL`` at once (the environment's wins over the
-    file's), else when the settings are read, before the sources are loaded.  The
-    server's work (or SQLite's, in C) then goes on while this process loads the
-    sources and computes what needs no row; a start with another URL than the one the
-    settings end with is not used (``reading``).  Issue 12: on PostgreSQL the server's
-    ~70 ms were waited for after all of that, on top of the command's CPU."""
+    file's), else when the settings are read, before the sources are loaded.  On
+    PostgreSQL the server's work then goes on while this process loads the sources and
+    computes what needs no row (SQLite is read when the rows are asked for); a start
+    with another URL than the one the settings end with is not used (``reading``).
+    Issue 12: on PostgreSQL the server's ~70 ms were waited for after all of that, on
+    top of the command's CPU."""
 
     def __init__(self, since: datetime) -> None:
         self.since = since
