@@ -254,13 +254,15 @@ class Config:
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None,
-                when_empty: str | None = None, plain_settings: bool = False) -> Config:
+                when_empty: str | None = None, plain_settings: bool = False,
+                settings_read: Callable[[Any], None] | None = None) -> Config:
     """Read, parse and validate a sources file (``when_empty``: see ``parse_config``);
     a large file's validated sources come from ``monitor.configcache`` when the file,
     the environment's settings and the code are those they were made from.
     ``plain_settings``: from the cache, the settings too as they were validated, when
     the environment is the same (a ``SettingsValues``, no pydantic: ``monitor
-    status``, which only reads them)."""
+    status``, which only reads them).  ``settings_read``: called with the settings as soon
+    as they are known (``configcache.load``)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -274,7 +276,8 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None,
         config, table = _parse(decode_sources(data, path), path, env, when_empty)
         return replace(config, digest=configcache.digest(data, config.settings)), table
 
-    return configcache.load(path, data, parse, env, plain_settings=plain_settings)
+    return configcache.load(path, data, parse, env, plain_settings=plain_settings,
+                            settings_read=settings_read)
 
 
 def salvage_settings(data: bytes, *, env: dict[str, str] | None = None

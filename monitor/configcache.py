@@ -131,24 +131,30 @@ def digest(data: bytes, settings: Any) -> str:
 
 
 def load(path: Path, data: bytes, parse: Callable[[], tuple[Any, dict[str, Any]]],
-         env: Mapping[str, str] | None, *, plain_settings: bool = False) -> Any:
+         env: Mapping[str, str] | None, *, plain_settings: bool = False,
+         settings_read: Callable[[Any], None] | None = None) -> Any:
     """The ``Config`` of ``data`` (the bytes of ``path``): from the entry when it is
     valid, else ``parse()`` (the config and the ``[settings]`` table as written), whose
     result is then kept if the file is large and loads without a problem (else
     ``parse()`` raises, and nothing is kept).  ``plain_settings``: the entry's validated
     settings as a ``SettingsValues`` when they were validated under the same
     ``MONITOR_*`` environment (``validated``), else validated again as always and kept
-    for this environment (the entry rewritten: the next such command is served)."""
+    for this environment (the entry rewritten: the next such command is served).
+    ``settings_read(settings)``: called as soon as the settings are known, from an
+    entry before its sources are rebuilt (``monitor status`` starts reading the database
+    then, while the sources load), else once parsed."""
     from monitor.config import Config
 
     where = entry_path(path) if len(data) >= CACHE_FROM else None  # os.environ's place
     if where is None:
-        return parse()[0]
+        return _told(parse()[0], settings_read)
     file_hash = hashlib.sha256(data).hexdigest()
     entry = _read(where)
     if entry is not None and entry.get("file") == file_hash:
         try:
             settings = (plain_settings and _validated(entry, env)) or _settings(entry, env, path)
+            if settings_read is not None:
+                settings_read(settings)
             found = digest(data, settings)
             sources, watchers = _rebuilt(entry) if entry.get("digest") == found else ((), ())
         except Exception:  # a bad environment (parse() says so) or a damaged entry
@@ -164,6 +170,12 @@ def load(path: Path, data: bytes, parse: Callable[[], tuple[Any, dict[str, Any]]
                        "validated": _values(config.settings, env),
                        "sources": [_flat(src) for src in config.sources],
                        "watchers": [_flat(w) for w in config.watchers]})
+    return _told(config, settings_read)
+
+
+def _told(config: Any, settings_read: Callable[[Any], None] | None) -> Any:
+    if settings_read is not None:
+        settings_read(config.settings)
     return config
 
 

@@ -324,3 +324,27 @@ def test_check_applies_an_edit_that_keeps_size_and_mtime(tmp_path: Path) -> None
         assert _urls(store)["s00007"][0].endswith("/y00007.html")
     finally:
         store.close()
+
+
+def test_the_settings_are_told_before_the_cached_sources_are_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``settings_read`` (``monitor status`` starts reading the database with it) gets
+    the settings of a cached file before its 700 sources are rebuilt, and those of a
+    parsed file once parsed: the file's ``database_url`` either way."""
+    path = big_file(tmp_path / "sources.toml").read_text(encoding="utf-8").replace(
+        '[settings]\n', '[settings]\ndatabase_url = "sqlite:///elsewhere.db"\n', 1)
+    (tmp_path / "sources.toml").write_text(path, encoding="utf-8")
+    monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
+    order: list[str] = []
+    real = configcache._rebuilt
+
+    def rebuilt(entry: dict[str, object]) -> object:
+        order.append("sources")
+        return real(entry)
+
+    monkeypatch.setattr(configcache, "_rebuilt", rebuilt)
+    for _ in range(2):  # parsed, then from the cache
+        config = load_config(tmp_path / "sources.toml", plain_settings=True,
+                             settings_read=lambda s: order.append(s.database_url))
+        assert len(config.sources) == 700
+    assert order == ["sqlite:///elsewhere.db", "sqlite:///elsewhere.db", "sources"]

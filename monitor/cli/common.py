@@ -416,11 +416,13 @@ def plain_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]
 
 
 def load(sources_file: Path, *, quiet: bool = False, logging: bool = True,
-         when_empty: str | None = None, plain_settings: bool = False) -> Config:
+         when_empty: str | None = None, plain_settings: bool = False,
+         settings_read: Callable[[Any], None] | None = None) -> Config:
     """The configuration, and the log set up as it says; ``logging=False`` leaves the
     log to ``start_logging`` (loguru costs 60 ms to import, for a command that may
-    log nothing).  ``plain_settings``: see ``load_config``."""
-    config = load_config(sources_file, when_empty=when_empty, plain_settings=plain_settings)
+    log nothing).  ``plain_settings``, ``settings_read``: see ``load_config``."""
+    config = load_config(sources_file, when_empty=when_empty, plain_settings=plain_settings,
+                         settings_read=settings_read)
     if logging:
         start_logging(config, quiet=quiet)
     return config
@@ -434,7 +436,8 @@ READ_ONLY_NOTE = {
 
 
 def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True,
-                 plain_settings: bool = False) -> Config:
+                 plain_settings: bool = False,
+                 settings_read: Callable[[Any], None] | None = None) -> Config:
     """The configuration of a command that only reads the database (``status``,
     ``history``, ``show``, ``diff``, ``search``, ``export``, ``alerts list``,
     ``verify``).  A sources file that exists but does not load does not stop it: during
@@ -451,7 +454,8 @@ def load_reading(sources_file: Path, *, quiet: bool = True, logging: bool = True
     from monitor.config import salvage_settings
 
     try:
-        config = load(sources_file, quiet=quiet, logging=False, plain_settings=plain_settings)
+        config = load(sources_file, quiet=quiet, logging=False, plain_settings=plain_settings,
+                      settings_read=settings_read)
     except ConfigError as exc:
         try:
             data = Path(sources_file).read_bytes()
