@@ -250,7 +250,9 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     parts, details = _parts(old, new, changed)
     if not parts:
         return None  # e.g. only blank lines differ
-    parts.sort(key=lambda part: PRIORITY.index(part[0]))
+    # files back or links moved, recorded and never told alone, name no change told
+    parts.sort(key=lambda part: (part[1].startswith((BACK, RELINKED)),
+                                 PRIORITY.index(part[0])))
     kind, summary = parts[0][0], "；".join(text for _, text in parts if text)
     details["kinds"] = [str(k) for k, _ in parts]
     details["exact"] = diff.exact

@@ -11,7 +11,8 @@ unchanged) is on 127.0.0.1, its files on 127.0.0.2 and then on 127.0.0.3.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -150,3 +151,36 @@ async def test_a_link_moved_straight_to_a_404_is_told_once_and_one_refused_never
     assert f"附件无法下载「{NAME}」（HTTP 404，{new.url(PATH)}）" in body
     assert (await check(config, store)).outcome is Outcome.UNCHANGED
     assert len(alerts(store)) == 1 and len(old.requests) == asked_old
+
+
+async def test_a_text_edit_with_a_link_moved_is_told_as_the_edit_naming_the_new_link(
+        config: Config, store: Store, site: Site, hosts: tuple[Site, Site]) -> None:  # noqa: F811
+    (old, new), pdf = hosts, reply_pdf()
+    reply = Reply(site, etag=True)
+    reply.files[serve(old, pdf)] = (NAME, pdf, PDF_TYPE)
+    assert (await check(config, store)).outcome is Outcome.NEW
+
+    new_url = serve(new, pdf)
+    move(reply, new_url)
+    page = site.routes["/reply.html"]
+    site.route("/reply.html", lambda req: _edited(req, page))  # type: ignore[arg-type]
+    edited = await check(config, store)
+    assert edited.change_kind == "changed" and edited.alerts == 1
+    subject, body, _ = message_text(config, store, alerts(store)[0])
+    assert "正文修改" in subject and "附件链接已更新" not in subject
+    assert f"附件链接已更新「{NAME}」 {new_url}" in body and old.url(PATH) in body
+    assert "新增附件" not in body and "附件已删除" not in body
+    asked_old = len(old.requests)
+    later = await check(config, store)
+    assert later.outcome is Outcome.UNCHANGED and later.status == 304
+    assert len(old.requests) == asked_old and linked(store) == new_url
+
+
+def _edited(req: Request, page: Callable[[Request], Response]) -> Response:
+    """The page with a sentence edited, with an ETag of its own (304 when it matches)."""
+    html = page(replace(req, headers={})).payload().decode()
+    html = html.replace("答复全文见附件", "答复全文及说明见附件")
+    etag = '"' + hashlib.sha256(html.encode()).hexdigest()[:16] + '"'
+    if req.headers.get("if-none-match") == etag:
+        return Response(b"", status=304, headers={"ETag": etag})
+    return Response(html, headers={"Content-Type": "text/html; charset=utf-8", "ETag": etag})
