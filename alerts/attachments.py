@@ -77,7 +77,7 @@ def _body(a: Mapping[str, Any], old: StoredFile | None, new: StoredFile | None,
     change = a.get("change")
     if change == "removed":
         return "", ""
-    if change in ("missing", "renamed", "back"):
+    if change in ("missing", "renamed", "back", "relinked"):
         line = _same_file(a, new)
         return line, f"<p>{escape(line)}</p>"
     if new is None or new.status != "ok":
@@ -103,6 +103,8 @@ def _same_file(a: Mapping[str, Any], stored: StoredFile | None) -> str:
                 f"存档中的文件仍可查看和下载{copy}{moved}")
     if a.get("change") == "renamed":
         return f"附件名称改变，文件内容未变{copy}{moved}"
+    if a.get("change") == "relinked":
+        return f"附件链接已更换，文件与存档相同{copy}{moved}"
     return f"附件链接已恢复，文件与存档相同{copy}{moved}"
 
 

@@ -8,7 +8,10 @@ when the page's last version recorded an ETag/Last-Modified for that URL: a 304 
 the stored file (no download).  A server without validators costs one download per
 attachment per check — the price of seeing a PDF replaced under the same link.  A page
 answering 304 still has the files its last version lists asked for (``monitor.pipeline``):
-static pages behind nginx answer 304 forever while their PDF is replaced.  Text
+static pages behind nginx answer 304 forever while their PDF is replaced.  Those are the
+links the page has: a link moved to another host or path, its file the same, is a new
+version of its own (附件链接已更新, not told: ``monitor.detect._elsewhere``), so no check
+keeps asking a host the page no longer links to.  Text
 extraction runs in a worker thread.
 
 A failed fetch never fails the page's check: the attachment is "unavailable" with the

@@ -15,11 +15,16 @@ in the summary and ``details["kinds"]``):
    ``attachment_changed`` also files, each with its own label (``attachment_label``):
    附件已可下载 (downloaded at last), 附件无法下载 (its link answers 404/410, the stored
    file kept: ``monitor.attachments``), 附件已改名 (also under the same URL, told with
-   the page's other changes: the link text is no part of a version's hash), and
+   the page's other changes: the link text is no part of a version's hash),
    附件恢复可下载 (the missing file back, the same bytes: recorded, never alerted on its
-   own).  The reply itself is often the PDF, so a page whose text changed only in its
-   附件 line is told as the attachment's change; ``details["attachments"]`` names each
-   (name, URL, old/new SHA-256 and status, the old name and URL, why it is missing).
+   own), and 附件链接已更新 (the link moved to another host or path, its name and bytes
+   the same, or its new URL failing as the old one did: recorded in a new version, never
+   alerted on its own, even flapping between two hosts, so that later checks, a 304's
+   included, fetch the URL the page links to now; a link whose query alone changed, a
+   cache buster, is no change: ``_elsewhere``).  The reply itself is often the PDF, so
+   a page whose text changed only in its 附件 line is told as the attachment's change;
+   ``details["attachments"]`` names each (name, URL, old/new SHA-256 and status, the
+   old name and URL, why it is missing).
 3. ``title_changed``: the page now says it is a different document: its title, or its
    ``<title>`` where that says more than the title (metadata ``网页标题``: see
    ``monitor.extract.title``), changed.
@@ -46,6 +51,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from monitor import lazyre
 from monitor.canon import canonical_line, canonical_parts, canonical_text, text_lines
@@ -58,6 +64,7 @@ from monitor.types import (
     BACK,
     FIRST_FETCHED,
     MISSING,
+    RELINKED,
     RENAMED,
     ChangeDecision,
     ChangeKind,
@@ -89,6 +96,7 @@ _STATUS = lazyre.compile(r"(?:办理|答复|回复|处理)(?:状态|情况|进�
 _PENDING = ("未答复", "待答复", "未回复", "待回复", "办理中", "正在办理", "未办结", "待办理",
             "处理中", "受理中")
 _DONE = ("已答复", "已回复", "已办结", "办结", "已办理", "已处理", "已完成")
+QUIET = ("back", "relinked")  # attachment changes recorded in a version, never told alone
 BLOCK_GAP = 4  # reply markers this close (in paragraphs) belong to the same reply
 HEADING_MAX = 60
 
@@ -242,20 +250,25 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     parts, details = _parts(old, new, changed)
     if not parts:
         return None  # e.g. only blank lines differ
-    parts.sort(key=lambda part: PRIORITY.index(part[0]))
+    # files back or links moved, recorded and never told alone, name no change told
+    parts.sort(key=lambda part: (part[1].startswith((BACK, RELINKED)),
+                                 PRIORITY.index(part[0])))
     kind, summary = parts[0][0], "；".join(text for _, text in parts if text)
     details["kinds"] = [str(k) for k, _ in parts]
     details["exact"] = diff.exact
-    # a missing file downloadable again, and nothing else: recorded, nobody told (unless
-    # it keeps flipping: the condensed alert held for the 404 then tells it is back)
-    alert = not _only_back(details)
+    # a missing file downloadable again or a link moved, and nothing else: recorded,
+    # nobody told (unless a file keeps flipping: the condensed alert held for the 404
+    # then tells it is back)
+    alert = not _only(details, QUIET)
     if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
         details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
         kind, summary = ChangeKind.FLAPPING, "内容来回变化（回到上上个版本）：" + summary
         if last_change_kind == ChangeKind.FLAPPING:  # still alternating: told condensed
             details["condensed"] = True
             summary = "内容仍在来回变化，当前为此版本：" + summary.split("：", 1)[-1]
-            alert = True  # a file back told too: the held alert tells the newest state
+            # a file back told too: the held alert tells the newest state; a link moving
+            # back and forth between two hosts (mirrors) is never told
+            alert = not _only(details, ("relinked",))
     # the diff's own stats (characters that differ, numbers shown whole not counted
     # twice) unless layout-only paragraphs were left out of what is told
     every = diff.changed_paragraphs() if changed else []
@@ -267,11 +280,13 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
 Part = tuple[ChangeKind, str]
 
 
-def _only_back(details: Mapping[str, object]) -> bool:
-    """Whether the change is only missing attachments downloadable again (附件恢复可下载)."""
+def _only(details: Mapping[str, object], changes: Sequence[str]) -> bool:
+    """Whether the change is only attachment changes of ``changes`` (``QUIET``: missing
+    files downloadable again, 附件恢复可下载; links moved, the files the same, 附件链接
+    已更新)."""
     atts = details.get("attachments")
     return (bool(atts) and details["kinds"] == [str(ChangeKind.ATTACHMENT_CHANGED)]
-            and all(a["change"] == "back" for a in atts))  # type: ignore[attr-defined, index]
+            and all(a["change"] in changes for a in atts))  # type: ignore[attr-defined, index]
 
 
 def changed_paragraphs(old: Snapshot, new: Snapshot, diff: TextDiff) -> list[ParagraphDiff]:
@@ -360,16 +375,31 @@ def attachment_changes(old: Sequence[Mapping[str, object]],
 
 def _how(old: Mapping[str, object] | None, new: Mapping[str, object]) -> str | None:
     """What became of one attachment: added, changed (other bytes), missing (its URL
-    answers 404/410, the file kept), back (no longer missing), renamed, or None."""
+    answers 404/410, the file kept), back (no longer missing), renamed, relinked (only
+    its link moved to another host or path: ``_elsewhere``), or None."""
     if old is None:
         return "added"
     if _file_of(old) != _file_of(new):
         return "changed"
     if new.get("missing"):
-        return None if old.get("missing") else "missing"
-    if (old.get("name") or "") != (new.get("name") or "") and new.get("sha256"):
+        if not old.get("missing"):
+            return "missing"
+    elif (old.get("name") or "") != (new.get("name") or "") and new.get("sha256"):
         return "renamed"  # downloadable again too, if it was missing: the rename is news
-    return "back" if old.get("missing") else None
+    elif old.get("missing"):
+        return "back"
+    return "relinked" if _elsewhere(old, new) else None
+
+
+def _elsewhere(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
+    """Whether the link moved to another scheme, host, port or path: the version must
+    record it (later checks, a 304's included, fetch the URLs the last version lists).
+    A link whose query alone changed (a cache buster ``?t=…``, a token) is the same
+    link: recorded with the next version only, never a version of its own (a page
+    with a new token on every response would otherwise be a new version every check).
+    A token in the path is a move each time: recorded, quietly, each time."""
+    a, b = urlsplit(str(old.get("url") or "")), urlsplit(str(new.get("url") or ""))
+    return (a.scheme, a.netloc, a.path) != (b.scheme, b.netloc, b.path)
 
 
 def _moved(gone: list[Mapping[str, object]],
@@ -423,6 +453,7 @@ _ATTACHMENT_KIND = {"added": (ChangeKind.ATTACHMENT_ADDED, "新增附件"),
                     "missing": (ChangeKind.ATTACHMENT_CHANGED, MISSING),
                     "renamed": (ChangeKind.ATTACHMENT_CHANGED, RENAMED),
                     "back": (ChangeKind.ATTACHMENT_CHANGED, BACK),
+                    "relinked": (ChangeKind.ATTACHMENT_CHANGED, RELINKED),
                     "removed": (ChangeKind.ATTACHMENT_REMOVED, "附件已删除")}
 
 

@@ -244,7 +244,8 @@ FIRST_FETCHED = "附件已可下载"  # never downloaded before, now it is
 MISSING = "附件无法下载"  # its link answers 404/410, the stored file kept
 RENAMED = "附件已改名"  # the link's text changed, the file did not
 BACK = "附件恢复可下载"  # downloadable again, the same bytes (recorded, not told)
-ATTACHMENT_NOTES = (FIRST_FETCHED, MISSING, RENAMED, BACK)
+RELINKED = "附件链接已更新"  # linked at another host or path, the same file (recorded, not told)
+ATTACHMENT_NOTES = (FIRST_FETCHED, MISSING, RENAMED, BACK, RELINKED)
 
 
 def change_words(kind: str, summary: str) -> tuple[str, str]:

@@ -6,7 +6,9 @@ was renamed: what the watcher is told, and that the archive keeps the file.
   archived bytes stay listed and downloadable (``monitor show``, the version's entry);
   downloadable again with the same bytes: recorded quietly (附件恢复可下载 in
   ``monitor history``), with other bytes: 附件已修改 with the diff;
-* a passing failure (5xx, a refused connection) is never told, however often;
+* a passing failure (5xx, a refused connection) is never told, however often (a link
+  moved to a host that refuses it is recorded quietly: 附件链接已更新, see
+  ``test_attachment_relinked``);
 * the link's text changed and its URL too, the bytes the same: one 附件已改名「旧」→「新」,
   not 新增附件 + 附件已删除, and no diff; the same URL with a new link text: 附件已改名.
 
@@ -196,11 +198,12 @@ async def test_passing_failures_are_never_told_and_a_404_once_whatever_comes_bet
     assert (await check(config, store)).outcome is Outcome.UNCHANGED
     assert len(alerts(store)) == 1 and store.count(Version) == 2
 
-    del reply.files["/files/reply.pdf"]  # moved to a host that refuses connections
+    del reply.files["/files/reply.pdf"]  # moved to a host that refuses connections:
     reply.files[f"http://127.0.0.1:{closed_port()}/reply.pdf"] = (NAME, pdf, PDF_TYPE)
-    refused = await check(config, store)
-    assert refused.outcome is Outcome.UNCHANGED and refused.attachments_unavailable == 1
-    assert len(alerts(store)) == 1
+    refused = await check(config, store)  # the new link recorded, nothing told
+    assert refused.outcome is Outcome.CHANGED and refused.attachments_unavailable == 1
+    assert refused.alerts == 0 and len(alerts(store)) == 1
+    assert kinds(store)[-1][1].startswith(f"附件链接已更新「{NAME}」")
     archived(store, pdf)
 
     reply.files.clear()  # downloadable again, the same bytes, under a new name: renamed
