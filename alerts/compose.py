@@ -17,14 +17,29 @@ Apple Mail, mutt) put every alert about the page in one thread under it.
 Versions are named per page (第2版 → 第3版, ``AlertsRepo`` counts them); the global ids
 stay in the links into the web UI, which are given when ``public_url`` is set: the diff
 (``/diff?a=OLD&b=NEW``) and the version page (``/versions/ID``).
+
+One change, many recipients: composed once.  Within ``Composer.sharing`` (a delivery
+round, ``alerts.delivery``) the change as read from the store, its rendered diff and
+everything its messages say alike — subject, facts, the HTML and text bodies up to the
+footer, the chat and webhook pieces — are made once per (change, listing the watcher
+knows it by) and kept (``Shared``); each recipient's message is then that content with
+its own footer (``发给 …``), Message-ID and thread root (``Composer.addressed``): the
+same bytes as composing it alone, and nothing of another recipient in it.  A digest
+reuses each change's part the same way.  Outside ``sharing`` nothing is kept; what is
+kept is dropped when the round ends (a round claims at most ``limit`` rows).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from alerts import attachments, templates
@@ -98,10 +113,76 @@ class ChangeParts:
     stats: dict[str, int]
 
 
+@dataclass(frozen=True)
+class ChangeMessage:
+    """A change's message before it is addressed: everything but the footer's recipient,
+    the Message-ID and the thread (``Composer.addressed``)."""
+
+    common: Message  # addressed to nobody: no footer, Message-ID or thread
+    html_head: str  # the HTML document up to the footer's text
+    html_tail: str  # and after it
+    text_head: str  # the text part up to the footer's text
+    text_tail: str
+    footer: str  # "monitor · 变化 #7", the recipient's part follows
+    change_id: int
+    page_id: int | None
+
+
+T = TypeVar("T")
+
+
+class Shared:
+    """What a delivery round composed, by key, for every recipient that needs it.
+
+    ``compose`` runs in threads, several at once: the first to need a key makes it, the
+    others wait for it instead of making it too.  A failure is not kept (the others try
+    again themselves: the database may be back)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made: dict[tuple[Any, ...], Future[Any]] = {}
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        with self._lock:
+            made = self._made.get(key)
+            mine = made is None
+            if made is None:
+                made = self._made[key] = Future()
+        if not mine:
+            try:
+                return made.result()  # type: ignore[no-any-return]
+            except Exception:
+                return make()
+        try:
+            value = make()
+        except BaseException as exc:
+            with self._lock:
+                self._made.pop(key, None)
+            made.set_exception(exc)
+            raise
+        made.set_result(value)
+        return value
+
+
 class Composer:
     def __init__(self, settings: Settings, repo: AlertsRepo | None = None) -> None:
         self.settings, self.repo = settings, repo
         self.tz = ZoneInfo(settings.timezone)
+        self._shared: Shared | None = None
+
+    @contextmanager
+    def sharing(self) -> Iterator[None]:
+        """Compose each change once for all its recipients until the block ends (see
+        the module doc)."""
+        self._shared = Shared()
+        try:
+            yield
+        finally:
+            self._shared = None
+
+    def _kept(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        shared = self._shared
+        return make() if shared is None else shared.get(key, make)
 
     def compose(self, batch: list[AlertRecord]) -> Message:
         """The message for one claimed batch (one row, or a digest group)."""
@@ -109,9 +190,9 @@ class Composer:
         if first.event == "change" and first.payload.get("mode") == "digest":
             return self.digest(self._views(batch), first.recipient, min(r.id for r in batch))
         if first.event == "change":
-            assert self.repo is not None and first.change_id is not None
-            return self.change(_as_listed(self.repo.change_view(first.change_id), first),
-                               first.recipient)
+            key = ("change", first.change_id, first.payload.get("listing"))
+            made = self._kept(key, lambda: self.unaddressed(self._view(first)))
+            return self.addressed(made, first.recipient)
         if first.event in ("trouble", "recovered"):
             return self.trouble(first)
         if first.event == "config":
@@ -121,14 +202,20 @@ class Composer:
 
     def _views(self, batch: list[AlertRecord]) -> list[ChangeView]:
         """The digest's changes; one that no longer exists is left out, not the digest."""
-        assert self.repo is not None
         views = []
         for r in batch:
             try:
-                views.append(_as_listed(self.repo.change_view(r.change_id or 0), r))
+                views.append(self._view(r))
             except KeyError:
                 continue
         return views
+
+    def _view(self, row: AlertRecord) -> ChangeView:
+        """The row's change as its watcher knows it (kept while ``sharing``)."""
+        assert self.repo is not None
+        repo, change_id = self.repo, row.change_id or 0
+        key = ("view", change_id, row.payload.get("listing"))
+        return self._kept(key, lambda: _as_listed(repo.change_view(change_id), row))
 
     # --- one change --------------------------------------------------------------
 
@@ -187,22 +274,40 @@ class Composer:
         return out
 
     def change(self, view: ChangeView, recipient: str) -> Message:
+        return self.addressed(self.unaddressed(view), recipient)
+
+    def unaddressed(self, view: ChangeView) -> ChangeMessage:
+        """What every recipient of ``view`` gets alike (see the module doc)."""
         p = self.parts(view)
         heading = f"{view.source} {p.title} — {p.kind_label}{p.size}"
         subject = header_safe(f"[monitor] {heading}", 400)
         content = templates.CHANGE.render(
             kind_label=p.kind_label, source=view.source, title=p.title, facts=p.facts,
             meta=p.meta, diff_html=p.diff_html, muted=templates.MUTED)
-        footer = f"monitor · 变化 #{view.id}{_to(recipient)}"
-        return Message(
-            event="change", subject=subject, message_id=message_id("change", view.id, recipient),
-            html=templates.page(subject, content, footer),
-            text=self._text(heading, p, footer), title=heading,
+        footer = f"monitor · 变化 #{view.id}"
+        # the footer comes last in both templates: what follows a mark in its place is
+        # the templates' own text, whatever the page's text holds
+        mark = f"footer-{uuid.uuid4().hex}"
+        html_head, _, html_tail = templates.page(subject, content, mark).rpartition(mark)
+        text_head, _, text_tail = self._text(heading, p, mark).rpartition(mark)
+        common = Message(
+            event="change", subject=subject, message_id="", html="", text="", title=heading,
             facts=tuple((k, v) for k, v, _ in p.facts if k not in LINK_LABELS) + tuple(
                 (f, f"{o} → {n}") for f, o, n in p.meta),
             url=_href(view.page_url), body=p.diff_text or view.summary,
-            data=_data(p, self.links(view)), links=tuple(self.links(view)),
-            thread=thread_id(view.page_id, recipient))
+            data=_data(p, self.links(view)), links=tuple(self.links(view)))
+        return ChangeMessage(common, html_head, html_tail, text_head, text_tail, footer,
+                             view.id, view.page_id)
+
+    def addressed(self, made: ChangeMessage, recipient: str) -> Message:
+        """``made`` for ``recipient``: its footer, its Message-ID, its thread root."""
+        from markupsafe import escape
+
+        footer = f"{made.footer}{_to(recipient)}"
+        return replace(made.common, message_id=message_id("change", made.change_id, recipient),
+                       html=f"{made.html_head}{escape(footer)}{made.html_tail}",
+                       text=f"{made.text_head}{footer}{made.text_tail}",
+                       thread=thread_id(made.page_id, recipient), data=dict(made.common.data))
 
     def _text(self, heading: str, p: ChangeParts, footer: str) -> str:
         return templates.TEXT.render(title=heading, facts=[(k, v) for k, v, _ in p.facts],
@@ -213,7 +318,8 @@ class Composer:
     def digest(self, views: list[ChangeView], recipient: str, key: int) -> Message:
         if not views:
             raise DeliveryError("digest: its changes no longer exist", permanent=True)
-        parts = [self.parts(v, context=0) for v in views]
+        parts = [self._kept(("parts", v.id, v.source, v.source_title),
+                            lambda v=v: self.parts(v, context=0)) for v in views]
         sources = len({v.source for v in views})
         heading = f"变化摘要：{len(views)} 处变化（{sources} 个来源）"
         subject = header_safe(f"[monitor] {heading}", 400)

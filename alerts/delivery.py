@@ -8,7 +8,9 @@
   permanent failure, the row is dead with the reason in ``last_error``
   (``monitor alerts retry`` revives it).
 * Each row (or digest group) is sent on its own, a few at a time: one failing recipient
-  never holds back the others.
+  never holds back the others.  Each gets a message of its own (its address alone in
+  ``To``, its own footer and Message-ID); what a change's messages say alike is composed
+  once per claim round (``Composer.sharing``, see ``alerts.compose``).
 * A channel whose rate limit has no room yet (DingTalk robots, ``alerts.ratelimit``)
   raises ``DeliveryDeferred``: the row goes back to ``pending``, due when there is room,
   its attempt not counted (queued, neither failed nor dropped).
@@ -147,7 +149,9 @@ class Deliverer:
             if not rows:
                 break
             gate = asyncio.Semaphore(CONCURRENCY)
-            await asyncio.gather(*(self._guarded(batch, report, gate) for batch in group(rows)))
+            with self.composer.sharing():  # a change composed once for its recipients
+                await asyncio.gather(*(self._guarded(batch, report, gate)
+                                       for batch in group(rows)))
             if len(rows) < limit:
                 break
         return report

@@ -6,7 +6,10 @@ makes a new class for every header it parses (``HeaderRegistry.__getitem__``) an
 the CPU of writing an ``.eml``.  ``POLICY`` is ``policy.SMTP`` with a registry that keeps
 its classes and the headers it made (``_Headers``): a header object is immutable, so
 the same (name, value) gives the same bytes, and the files are byte for byte what
-``policy.SMTP`` writes (tests/test_alerts_email.py compares them).
+``policy.SMTP`` writes (tests/test_alerts_email.py compares them).  For the same reason a
+header folds once per policy (``_FoldsOnce``): ``From``, a change's ``Subject`` and the
+parts' headers are folded once for all the recipients of a change, not once per mail
+(the outbox writes with ``POLICY``, aiosmtplib with ``policy.SMTP``: one each).
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ from storage.instant import utcnow
 _KEPT = 1024  # headers kept by ``_Headers`` (then it starts afresh)
 
 
+class _FoldsOnce:
+    """A header that keeps its folding for the last policy it was folded for."""
+
+    def fold(self, *, policy: email.policy.Policy) -> str:
+        kept = self.__dict__.get("_folded")
+        if kept is None or kept[0] is not policy:
+            kept = self.__dict__["_folded"] = (policy, super().fold(policy=policy))  # type: ignore[misc]
+        return kept[1]  # type: ignore[no-any-return]
+
+
 class _Headers(HeaderRegistry):
     """The email package's header factory, keeping what it made (see the module doc)."""
 
@@ -34,7 +47,8 @@ class _Headers(HeaderRegistry):
     def __getitem__(self, name: str) -> type[BaseHeader]:
         cls = self._classes.get(name)
         if cls is None:
-            cls = self._classes[name] = super().__getitem__(name)
+            made = super().__getitem__(name)
+            cls = self._classes[name] = type(made.__name__, (_FoldsOnce, made), {})
         return cls
 
     def __call__(self, name: str, value: str) -> BaseHeader:

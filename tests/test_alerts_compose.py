@@ -172,3 +172,23 @@ def test_the_context_of_a_deleted_first_paragraph_names_its_own_number(
     assert "- 第1段 删除: [-第一段：本条已废止。-]" in msg.text
     assert "  第1段（原第2段）: 第二段：申请人应当提交材料。" in msg.text, msg.text
     assert "第1段（原第2段）" in msg.html
+
+
+def test_a_change_that_could_not_be_composed_is_tried_again_for_the_next_recipient() -> None:
+    """``Composer.sharing`` keeps what was composed, never a failure (the database may
+    be back for the next recipient of the change)."""
+    from alerts.compose import Shared
+
+    shared, tries = Shared(), []
+
+    def make() -> str:
+        tries.append(1)
+        if len(tries) == 1:
+            raise RuntimeError("database away")
+        return "composed"
+
+    with pytest.raises(RuntimeError):
+        shared.get(("change", 7, None), make)
+    assert shared.get(("change", 7, None), make) == "composed"
+    assert shared.get(("change", 7, None), make) == "composed"
+    assert len(tries) == 2

@@ -423,3 +423,92 @@ def test_an_eml_is_byte_for_byte_what_the_email_package_writes(
     plain = [eml(n % 4, r, t) for n, (r, t) in enumerate(cases * 2)]
     assert fast == plain
     assert all(b"\r\n" in m and b"\n" not in m.replace(b"\r\n", b"") for m in fast)
+
+
+def watchers(n: int, **extra: str) -> str:
+    lines = "".join(f'{k} = "{v}"\n' for k, v in extra.items())
+    return "".join(f'\n[[watchers]]\nname = "w{i}"\nemail = "w{i}@example.cn"\n'
+                   f'sources = ["hn-0192"]\n{lines}' for i in range(n))
+
+
+@pytest.fixture
+def diffs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the diffs composing runs (``alerts.compose`` renders one per change part)."""
+    from alerts import compose
+
+    made: list[int] = []
+    real = compose.diff_texts
+
+    def counted(*args, **kw):  # type: ignore[no-untyped-def]
+        made.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(compose, "diff_texts", counted)
+    return made
+
+
+async def test_one_change_to_six_watchers_is_diffed_once_and_each_gets_a_mail_of_their_own(
+        store: Store, smtp: SmtpServer, tmp_path: Path, diffs: list[int]) -> None:
+    config = make_config(tmp_path, watchers(6), smtp_url=smtp.url,
+                         settings='public_url = "http://monitor.example.cn"\n')
+    change_id = make_change(store, config)
+    report = await Deliverer(config, store, env={}).deliver_due()
+    assert report.describe() == "6 sent, 0 retrying, 0 dead"
+    assert len(diffs) == 1  # not once per recipient (four sends run at once)
+    everyone = [f"w{i}@example.cn" for i in range(6)]
+    assert sorted(rcpts[0] for _, rcpts, _ in smtp.sink.messages) == everyone
+    for _, rcpts, raw in smtp.sink.messages:
+        [me] = rcpts
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert msg["To"] == me and msg["Cc"] is None and msg["Bcc"] is None
+        assert msg["Message-ID"] == mid(change_id, me)
+        body = parts(msg)
+        assert f"发给 {me}" in body["text/plain"] and f"发给 {me}" in body["text/html"]
+        assert re.search(r"<ins\b[^>]*>5000</ins>", body["text/html"])
+        text = raw.decode("ascii", "replace") + body["text/plain"] + body["text/html"]
+        others = [a for a in everyone if a != me]
+        assert not any(a in text for a in others), me  # no other watcher in any byte
+        assert not any(mid(change_id, a)[1:-1] in text for a in others)
+
+
+async def test_each_eml_is_byte_for_byte_the_mail_composed_for_that_watcher_alone(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        diffs: list[int]) -> None:
+    from alerts import email_mime
+    from alerts.compose import Composer
+
+    at = utcnow().replace(microsecond=0)
+    monkeypatch.setattr(email_mime, "utcnow", lambda: at)
+    config = make_config(tmp_path, watchers(5), settings='public_url = "http://m.example.cn"\n')
+    make_change(store, config, new_title="答复 <b>&</b>", new_meta={"文号": "湘〔2021〕255号"})
+    repo = AlertsRepo(store)
+    alone = {r.recipient: Composer(config.settings, repo).compose([r]) for r in repo.list()}
+    assert len(diffs) == 5  # composed alone: once each
+    assert (await Deliverer(config, store, env={}).deliver_due()).sent == 5
+    assert len(diffs) == 6  # delivered: once for the five
+    files = sorted((tmp_path / "outbox").iterdir())
+    assert len(files) == 5
+    for path in files:
+        raw = path.read_bytes()
+        got = email.message_from_bytes(raw, policy=email.policy.default)
+        expected = email_mime.build_email(alone[got["To"]], config.settings.smtp_from,
+                                          got["To"])
+        expected.set_boundary(got.get_boundary())  # the MIME boundary is random
+        assert raw == expected.as_bytes()
+
+
+async def test_digest_watchers_of_the_same_changes_share_their_diffs_not_their_mail(
+        store: Store, smtp: SmtpServer, tmp_path: Path, diffs: list[int]) -> None:
+    config = make_config(tmp_path, watchers(3, mode="digest", digest_at="08:00"),
+                         smtp_url=smtp.url)
+    make_change(store, config)
+    make_change(store, config, old="第二版正文", new="第三版正文，新增一句。")
+    report = await Deliverer(config, store, env={}, clock=later(hours=25)).deliver_due()
+    assert report.describe() == "6 sent, 0 retrying, 0 dead"
+    assert len(diffs) == 2  # one per change, not per (change, watcher)
+    mails = smtp.sink.parsed()
+    assert sorted(m["To"] for m in mails) == [f"w{i}@example.cn" for i in range(3)]
+    for m in mails:
+        html = parts(m)["text/html"]
+        assert "新增一句" in html and re.search(r"<ins\b[^>]*>5000</ins>", html)
+        assert [a for a in ("w0@", "w1@", "w2@") if a in m.as_string()] == [m["To"][:3]]

@@ -36,3 +36,15 @@ def test_bench_verify_says_its_arguments_and_runs() -> None:
     got = _bench("bench.bench_verify", "2", "2")
     assert got.returncode == 0, got.stderr
     assert "verify: 2 pages, 4 versions, 0 problems" in got.stdout
+
+
+def test_bench_deliver_sends_every_mail_to_the_outbox_and_to_a_real_smtp_server() -> None:
+    from tests.test_alerts_support import free_port
+
+    got = _bench("bench.bench_deliver", "--alerts", "2", "--recipients", "3",
+                 "--port", str(free_port()))
+    assert got.returncode == 0, got.stderr
+    lines = got.stdout.splitlines()
+    assert any(line.startswith("outbox") and "    6 messages" in line for line in lines)
+    assert any(line.startswith("smtp") and "    6 messages" in line for line in lines)
+    assert "smtp server received 6 messages" in lines

@@ -358,6 +358,12 @@ async def test_a_watcher_of_the_other_column_is_told_under_that_column_s_name(
     assert subjects["ta@example.org"].startswith("[monitor] ta ")  # the column they follow
     assert subjects["jy@example.org"].startswith("[monitor] jy ")
     assert subjects["both@example.org"].startswith("[monitor] jy ")  # the owner: theirs too
+    composer = Composer(config.settings, repo)
+    with composer.sharing():  # as a delivery round: one change, composed once per listing
+        shared = {who: composer.compose([repo.get(i)]) for who, i in rows.items()}
+    assert {who: m.subject for who, m in shared.items()} == subjects
+    assert all(f"发给 {who}" in m.text and m.text.count("@example.org") == 1
+               for who, m in shared.items())
 
 
 async def test_check_of_a_removed_column_s_own_reply_says_why_in_chinese(
