@@ -8,7 +8,10 @@ message says "文本无法提取（reason）".  A new file shows the start of it
 one only its name and link.  A file whose link answers 404/410 (附件无法下载) says so
 with the archived copy's size and SHA-256 (still downloadable from the archive); a
 renamed one (附件已改名「旧」→「新」) says its bytes did not change, and its old link when
-that changed too; neither is diffed (the bytes are the same).  Plain text and HTML are
+that changed too (or that its file was re-generated with the same text); neither is
+diffed (the bytes, or the text, are the same), nor is a file re-generated
+with the same extracted text (附件文件已更新（正文无变化）, only ever told with another
+change: ``monitor.detect``).  Plain text and HTML are
 made together, so every channel (email text and HTML, chat, webhook ``diff``) carries
 the same content.
 """
@@ -77,7 +80,7 @@ def _body(a: Mapping[str, Any], old: StoredFile | None, new: StoredFile | None,
     change = a.get("change")
     if change == "removed":
         return "", ""
-    if change in ("missing", "renamed", "back", "relinked"):
+    if change in ("missing", "renamed", "back", "relinked", "regenerated"):
         line = _same_file(a, new)
         return line, f"<p>{escape(line)}</p>"
     if new is None or new.status != "ok":
@@ -101,8 +104,12 @@ def _same_file(a: Mapping[str, Any], stored: StoredFile | None) -> str:
     if a.get("change") == "missing":
         return (f"网页仍链接此附件，但该链接已无法下载（{a.get('missing', '')}）；"
                 f"存档中的文件仍可查看和下载{copy}{moved}")
+    if a.get("change") == "renamed" and a.get("old_sha256") != a.get("new_sha256"):
+        return f"附件名称改变，文件已重新生成，提取的正文与存档相同{copy}{moved}"
     if a.get("change") == "renamed":
         return f"附件名称改变，文件内容未变{copy}{moved}"
+    if a.get("change") == "regenerated":
+        return f"附件文件已重新生成，提取的正文与存档相同{copy}{moved}"
     if a.get("change") == "relinked":
         return f"附件链接已更换，文件与存档相同{copy}{moved}"
     return f"附件链接已恢复，文件与存档相同{copy}{moved}"

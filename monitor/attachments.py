@@ -37,9 +37,11 @@ What the failure was decides what the watcher is told:
 
 A missing file downloadable again with the same bytes (a 200 or a 304) is recorded in a
 new version without an alert (附件恢复可下载, in ``monitor history``), so a later 404 is
-told again (a file going 404 and back again and again is *flapping*, told condensed with
-its newest state: ``monitor.detect``); under a new name it is 附件已改名; with other
-bytes it is 附件已修改 as any replaced file.  An attachment never
+told again, at once (one outage and return is no flapping; a file going 404 and back
+again and again is, told condensed with its newest state: ``monitor.detect``); under a
+new name it is 附件已改名; with other bytes it is 附件已修改 as any replaced file, unless
+its extracted text is the same (``text_sha256`` of the text, recorded only when some was
+extracted): 附件文件已更新（正文无变化）, recorded, not told.  An attachment never
 fetched yet is recorded as unavailable, and its first successful fetch is then a change
 of that attachment (附件已可下载).
 """
@@ -55,7 +57,7 @@ from typing import TYPE_CHECKING
 from monitor.errors import GoneError, MonitorError
 from monitor.extract.document import extract_document, sniff
 from monitor.extract.files import format_by_name
-from monitor.types import Attachment, AttachmentFile
+from monitor.types import Attachment, AttachmentFile, DocumentText
 
 if TYPE_CHECKING:
     from monitor.fetch import Fetcher
@@ -103,7 +105,15 @@ async def fetch_one(fetcher: Fetcher, att: Attachment, last: Mapping[str, object
         url=att.url, name=att.name, status=doc.status, reason=doc.reason,
         sha256=hashlib.sha256(got.body).hexdigest(), fmt=fmt, size=len(got.body),
         body=got.body, text=doc.text, title=doc.title, pages=doc.pages,
-        etag=got.etag, last_modified=got.last_modified)
+        etag=got.etag, last_modified=got.last_modified, text_sha256=_text_sha256(doc))
+
+
+def _text_sha256(doc: DocumentText) -> str:
+    """SHA-256 of a file's extracted text; "" when it has none (a scan, an unknown
+    format): then no "the same text" can be said of another file."""
+    if doc.status != "ok" or not doc.text.strip():
+        return ""
+    return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
 
 
 def _kept(att: Attachment, last: Mapping[str, object], etag: str | None,
@@ -113,7 +123,7 @@ def _kept(att: Attachment, last: Mapping[str, object], etag: str | None,
         url=att.url, name=att.name, status=str(last.get("status") or "ok"),
         reason=str(last.get("reason") or ""), sha256=_str(last.get("sha256")),
         fmt=str(last.get("format") or ""), size=int(str(last.get("size") or 0)),
-        etag=etag, last_modified=modified)
+        etag=etag, last_modified=modified, text_sha256=str(last.get("text_sha256") or ""))
 
 
 def _unavailable(att: Attachment, last: Mapping[str, object],

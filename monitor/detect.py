@@ -11,7 +11,9 @@ in the summary and ``details["kinds"]``):
    ``_moved``), by its name and bytes: the same name and SHA-256 under a new URL is the
    same attachment, no change (no list of parameter names to keep up to date); the same
    name with other bytes is that attachment replaced; the same bytes under another name
-   is that attachment renamed (附件已改名「旧」→「新」, no diff: the file is the same).
+   is that attachment renamed (附件已改名「旧」→「新」, no diff: the file is the same), as
+   is, failing that, other bytes of the same format and extracted text under another
+   name (renamed and re-generated: no diff, the text is the same).
    ``attachment_changed`` also files, each with its own label (``attachment_label``):
    附件已可下载 (downloaded at last), 附件无法下载 (its link answers 404/410, the stored
    file kept: ``monitor.attachments``), 附件已改名 (also under the same URL, told with
@@ -21,7 +23,13 @@ in the summary and ``details["kinds"]``):
    the same, or its new URL failing as the old one did: recorded in a new version, never
    alerted on its own, even flapping between two hosts, so that later checks, a 304's
    included, fetch the URL the page links to now; a link whose query alone changed, a
-   cache buster, is no change: ``_elsewhere``).  The reply itself is often the PDF, so
+   cache buster, is no change: ``_elsewhere``), and 附件文件已更新（正文无变化） (other
+   bytes, the same extracted text, the same name: a PDF re-generated with a new creation
+   date; recorded, never alerted on its own, even flipping between two renderings).  The
+   text is "the same" only when both files' texts were extracted (``text_sha256``, made
+   by ``monitor.attachments``): a scan, a format without a reader, or a version stored
+   before the digest was recorded, replaced by other bytes, is 附件已修改 (the rule:
+   never silence about a real edit).  The reply itself is often the PDF, so
    a page whose text changed only in its 附件 line is told as the attachment's change;
    ``details["attachments"]`` names each (name, URL, old/new SHA-256 and status, the
    old name and URL, why it is missing).
@@ -41,7 +49,12 @@ before attachments existed, so an archive upgraded in place sees no false change
 edit reverted) is said at once the first time; later flips are *condensed*, never
 silent (``details["condensed"]``): they are told as one held alert per ``flap_hold``
 whose content is the newest flip, so a watcher always learns the state the page is in
-(``alerts.plan.flap_alerts``).
+(``alerts.plan.flap_alerts``).  The threshold is the page's: the first return to the
+version before the previous one that a watcher would be told of.  A missing file
+downloadable again (附件恢复可下载, quiet) is no flip of its own: one outage and return
+(ok→404→ok) is no flapping, so the next 404 is told at once (labelled 内容来回变化: the
+file is back to the state before its return) and only the flips after it are condensed;
+while flapping, the file's return is a flip as any (told in the held alert).
 """
 
 from __future__ import annotations
@@ -64,6 +77,7 @@ from monitor.types import (
     BACK,
     FIRST_FETCHED,
     MISSING,
+    REGENERATED,
     RELINKED,
     RENAMED,
     ChangeDecision,
@@ -96,7 +110,8 @@ _STATUS = lazyre.compile(r"(?:办理|答复|回复|处理)(?:状态|情况|进�
 _PENDING = ("未答复", "待答复", "未回复", "待回复", "办理中", "正在办理", "未办结", "待办理",
             "处理中", "受理中")
 _DONE = ("已答复", "已回复", "已办结", "办结", "已办理", "已处理", "已完成")
-QUIET = ("back", "relinked")  # attachment changes recorded in a version, never told alone
+QUIET = ("back", "relinked", "regenerated")  # recorded in a version, never told alone
+UNTOLD = ("relinked", "regenerated")  # never told, even flipping (the file's text the same)
 BLOCK_GAP = 4  # reply markers this close (in paragraphs) belong to the same reply
 HEADING_MAX = 60
 
@@ -251,7 +266,7 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     if not parts:
         return None  # e.g. only blank lines differ
     # files back or links moved, recorded and never told alone, name no change told
-    parts.sort(key=lambda part: (part[1].startswith((BACK, RELINKED)),
+    parts.sort(key=lambda part: (part[1].startswith((BACK, RELINKED, REGENERATED)),
                                  PRIORITY.index(part[0])))
     kind, summary = parts[0][0], "；".join(text for _, text in parts if text)
     details["kinds"] = [str(k) for k, _ in parts]
@@ -260,7 +275,8 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
     # nobody told (unless a file keeps flipping: the condensed alert held for the 404
     # then tells it is back)
     alert = not _only(details, QUIET)
-    if new.content_hash and previous_hashes and new.content_hash == previous_hashes[0]:
+    if _flipped(new, previous_hashes) and (
+            last_change_kind == ChangeKind.FLAPPING or not _only(details, ("back",))):
         details["flapping"] = {"back_to": previous_hashes[0], "as": str(kind)}
         kind, summary = ChangeKind.FLAPPING, "内容来回变化（回到上上个版本）：" + summary
         if last_change_kind == ChangeKind.FLAPPING:  # still alternating: told condensed
@@ -268,7 +284,7 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
             summary = "内容仍在来回变化，当前为此版本：" + summary.split("：", 1)[-1]
             # a file back told too: the held alert tells the newest state; a link moving
             # back and forth between two hosts (mirrors) is never told
-            alert = not _only(details, ("relinked",))
+            alert = not _only(details, UNTOLD)
     # the diff's own stats (characters that differ, numbers shown whole not counted
     # twice) unless layout-only paragraphs were left out of what is told
     every = diff.changed_paragraphs() if changed else []
@@ -278,6 +294,11 @@ def decide(old: Snapshot, new: Snapshot, diff: TextDiff, *,
 
 
 Part = tuple[ChangeKind, str]
+
+
+def _flipped(new: Snapshot, previous_hashes: Sequence[str]) -> bool:
+    """Whether ``new`` is the version before the previous one (A→B→A)."""
+    return bool(new.content_hash and previous_hashes and new.content_hash == previous_hashes[0])
 
 
 def _only(details: Mapping[str, object], changes: Sequence[str]) -> bool:
@@ -374,13 +395,17 @@ def attachment_changes(old: Sequence[Mapping[str, object]],
 
 
 def _how(old: Mapping[str, object] | None, new: Mapping[str, object]) -> str | None:
-    """What became of one attachment: added, changed (other bytes), missing (its URL
-    answers 404/410, the file kept), back (no longer missing), renamed, relinked (only
+    """What became of one attachment: added, changed (other bytes), regenerated (other
+    bytes, the same text: ``_same_text``), missing (its URL answers 404/410, the file
+    kept), back (no longer missing), renamed (the same bytes or text), relinked (only
     its link moved to another host or path: ``_elsewhere``), or None."""
     if old is None:
         return "added"
     if _file_of(old) != _file_of(new):
-        return "changed"
+        if not _same_text(old, new) or new.get("missing"):
+            return "changed"
+        same_name = (old.get("name") or "") == (new.get("name") or "")
+        return "regenerated" if same_name else "renamed"  # the text the same: no diff
     if new.get("missing"):
         if not old.get("missing"):
             return "missing"
@@ -389,6 +414,13 @@ def _how(old: Mapping[str, object] | None, new: Mapping[str, object]) -> str | N
     elif old.get("missing"):
         return "back"
     return "relinked" if _elsewhere(old, new) else None
+
+
+def _same_text(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
+    """Whether two files' extracted texts are known to be the same (``text_sha256``,
+    recorded only for a file whose text could be extracted: a scan's, an unknown
+    format's or a version stored before it was recorded are never "the same")."""
+    return bool(old.get("text_sha256")) and old.get("text_sha256") == new.get("text_sha256")
 
 
 def _elsewhere(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
@@ -411,12 +443,14 @@ def _moved(gone: list[Mapping[str, object]],
     that, one with the same name whose file is another: that attachment replaced
     ("附件已修改", diffed), not one added and one deleted; failing that, one with the
     same file under another name: that attachment renamed ("附件已改名", the file the
-    same).  Each old one is paired once, in page order; unnamed links only by their
-    file."""
+    same); failing that, one of the same format and the same extracted text under
+    another name (renamed and re-generated: 附件已改名 too, the text the same).  Each
+    old one is paired once, in page order; unnamed links only by their file or text."""
     out: dict[object, Mapping[str, object]] = {}
     for same in (lambda a, b: _file_of(a) == _file_of(b) and a.get("name") == b.get("name"),
                  lambda a, b: bool(a.get("name")) and a.get("name") == b.get("name"),
-                 lambda a, b: bool(a.get("sha256")) and a.get("sha256") == b.get("sha256")):
+                 lambda a, b: bool(a.get("sha256")) and a.get("sha256") == b.get("sha256"),
+                 lambda a, b: _same_text(b, a) and a.get("format") == b.get("format")):
         for a in came:
             if a["url"] in out:
                 continue
@@ -454,6 +488,7 @@ _ATTACHMENT_KIND = {"added": (ChangeKind.ATTACHMENT_ADDED, "新增附件"),
                     "renamed": (ChangeKind.ATTACHMENT_CHANGED, RENAMED),
                     "back": (ChangeKind.ATTACHMENT_CHANGED, BACK),
                     "relinked": (ChangeKind.ATTACHMENT_CHANGED, RELINKED),
+                    "regenerated": (ChangeKind.ATTACHMENT_CHANGED, REGENERATED),
                     "removed": (ChangeKind.ATTACHMENT_REMOVED, "附件已删除")}
 
 

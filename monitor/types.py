@@ -89,6 +89,9 @@ class AttachmentFile:
     etag: str | None = None
     last_modified: str | None = None
     error: str = ""  # this fetch failed (the stored file may have been kept): why
+    # SHA-256 of the extracted text (UTF-8), "" when none could be extracted: a file
+    # re-generated with the same text is no news (``monitor.detect``)
+    text_sha256: str = ""
     # Its URL answers 404/410 while the page still links it, the file stored before kept
     # (``sha256``): "HTTP 404".  Recorded, so a version tells it once (附件无法下载).
     missing: str = ""
@@ -102,6 +105,8 @@ class AttachmentFile:
             "size": self.size, "etag": self.etag, "last_modified": self.last_modified}
         if self.missing:
             out["missing"] = self.missing
+        if self.text_sha256:
+            out["text_sha256"] = self.text_sha256
         return out
 
 
@@ -245,7 +250,9 @@ MISSING = "附件无法下载"  # its link answers 404/410, the stored file kept
 RENAMED = "附件已改名"  # the link's text changed, the file did not
 BACK = "附件恢复可下载"  # downloadable again, the same bytes (recorded, not told)
 RELINKED = "附件链接已更新"  # linked at another host or path, the same file (recorded, not told)
-ATTACHMENT_NOTES = (FIRST_FETCHED, MISSING, RENAMED, BACK, RELINKED)
+# other bytes, the same extracted text (a re-generated PDF): recorded, not told
+REGENERATED = "附件文件已更新（正文无变化）"
+ATTACHMENT_NOTES = (FIRST_FETCHED, MISSING, RENAMED, BACK, RELINKED, REGENERATED)
 
 
 def change_words(kind: str, summary: str) -> tuple[str, str]:

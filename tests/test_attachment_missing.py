@@ -27,6 +27,7 @@ from monitor.config import Config
 from monitor.types import Outcome
 from monitor.web.app import create_app
 from storage import Store
+from storage.instant import utcnow
 from storage.models import Change, Version
 from tests.sites import Response, Site
 from tests.test_attachments import (
@@ -110,21 +111,52 @@ async def test_a_file_going_404_and_back_again_and_again_is_condensed_as_flappin
     reply, pdf = Reply(site), reply_pdf()
     reply.attach("/files/reply.pdf", NAME, pdf, PDF_TYPE)
     got = [await check(config, store)]
-    for _ in range(2):
+    for _ in range(3):
         site.route("/files/reply.pdf", Response(b"gone", status=404))
         got.append(await check(config, store))
         reply.attach("/files/reply.pdf", NAME, pdf, PDF_TYPE)
         got.append(await check(config, store))
-    # told missing at once; back quietly; missing again: one held (condensed) alert,
-    # which the file's return then takes over: what goes out is the state it is in
-    assert [r.alerts for r in got] == [0, 1, 0, 1, 0]
-    assert [r.change_kind for r in got] == [None, "attachment_changed", "flapping",
-                                            "flapping", "flapping"]
+    # told missing at once; back quietly (one outage is no flapping); missing again:
+    # flapping, told at once; back again: one held (condensed) alert, which the later
+    # flips take over: what goes out is the state the file is in
+    assert [r.alerts for r in got] == [0, 1, 0, 1, 1, 0, 0]
+    assert [r.change_kind for r in got] == [None, "attachment_changed", "attachment_changed",
+                                            "flapping", "flapping", "flapping", "flapping"]
     changes = kinds(store)
     assert "附件恢复可下载「答复全文.pdf」" in changes[-1][1]
     with store.session() as s:
         last = s.exec(select(Change).order_by(col(Change.id).desc())).first()
     assert last is not None and [a.change_id for a in alerts(store)][-1] == last.id
+    archived(store, pdf)
+
+
+async def test_one_outage_and_return_is_no_flapping_and_the_next_404_is_told_at_once(
+        config: Config, store: Store, site: Site, db_url: str) -> None:  # noqa: F811
+    reply, pdf = Reply(site), reply_pdf()
+    reply.attach("/files/reply.pdf", NAME, pdf, PDF_TYPE)
+    assert (await check(config, store)).outcome is Outcome.NEW
+    site.route("/files/reply.pdf", Response(b"gone", status=404))
+    assert (await check(config, store)).alerts == 1  # 附件无法下载
+    assert (await check(config, store)).outcome is Outcome.UNCHANGED  # still 404
+
+    reply.attach("/files/reply.pdf", NAME, pdf, PDF_TYPE)  # back, the same bytes
+    back = await check(config, store)
+    assert back.change_kind == "attachment_changed" and back.alerts == 0
+    assert kinds(store)[-1] == ("attachment_changed", f"附件恢复可下载「{NAME}」")
+    history = cli("history", "reply", "--sources", str(config.path), db=db_url)
+    assert history.returncode == 0, history.stderr
+    assert f"附件恢复可下载「{NAME}」" in history.stdout and "来回变化" not in history.stdout
+
+    # a later outage is news of its own: told now, not held as a condensed flip
+    site.route("/files/reply.pdf", Response(b"gone", status=404))
+    again = await check(config, store)
+    assert again.alerts == 1
+    told = alerts(store)[-1]
+    with store.session() as s:
+        change = s.get(Change, told.change_id)
+    assert change is not None and not change.details.get("condensed")
+    assert told.next_attempt_at <= utcnow()  # due now, not at the end of a flap_hold
+    assert f"附件无法下载「{NAME}」" in message_text(config, store, told)[1]
     archived(store, pdf)
 
 
