@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,4 +110,78 @@ def test_a_second_signal_cuts_the_sends_in_flight_and_keeps_only_those_sending(
         assert count(Alert, status="sent") == 0 and sink.messages == []
     finally:
         sink.release.set()
+        smtp.stop()
+
+
+def in_busy_wait(pid: int) -> bool:
+    """A thread of ``pid`` other than its main one sleeps: SQLite's busy handler, the
+    only sleeper of ``monitor alerts deliver`` (its loop waits in epoll)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if task.name == str(pid):
+            continue
+        try:
+            if "nanosleep" in (task / "wchan").read_text():
+                return True
+        except OSError:  # ended meanwhile
+            continue
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_delivery_waits_for_a_write_lock_another_process_holds(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+        sig: signal.Signals) -> None:
+    """Another process holds SQLite's write lock (a ``sqlite3`` shell, a stuck tool):
+    ``monitor alerts deliver`` waits for it to claim the due alerts (its busy timeout:
+    600 s here).  A Ctrl-C there used to be heard only when that wait ended (30 s by
+    default); now the command ends well before the test's bound (``HANG``, far under
+    the timeout), says it was interrupted (Chinese first), exits 130 and claimed nothing:
+    once the lock is let go, the next ``monitor alerts deliver`` sends every alert,
+    each exactly once."""
+    from tests.test_check_interrupt import HOLDER, Command
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
+    smtp = SmtpServer().start()
+    try:
+        sources = write_sources(tmp_path / "sources.toml", "",
+                                settings=f'smtp_url = "{smtp.url}"\n')
+        queue_alerts(5)
+        database = tmp_path / "monitor.db"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        deliver = None
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            deliver = Command(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                              env, tmp_path / "err")
+            wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
+                       "the delivery waiting for the write lock")
+            os.kill(deliver.proc.pid, sig)
+            assert deliver.ended() == 130, deliver.stderr()
+            assert holder.stdin is not None
+            holder.stdin.write("commit\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "committed\n"
+        finally:
+            if deliver is not None:
+                deliver.kill()
+            holder.kill()
+            holder.wait()
+        err = deliver.stderr()
+        assert "Traceback" not in err, err[-3000:]
+        said = f"已中断（{sig.name}）"
+        assert said in err and err.index(said) < err.index(f"interrupted by {sig.name}"), err
+        assert smtp.sink.messages == []
+        assert count(Alert, status="sending") == 0  # nothing waits out a lease
+        assert count(Alert, status="pending") == 5
+
+        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "5 sent" in again.stdout
+        ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+        assert len(ids) == 5 and len(set(ids)) == 5  # each exactly once
+        assert count(Alert, status="sent") == 5
+    finally:
         smtp.stop()
