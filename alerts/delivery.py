@@ -26,6 +26,15 @@
   its channel's timeout) and are marked sent; a second signal cuts them short, and the
   rows of the sends it cut stay ``sending`` until their lease ends (the message may
   have gone: given back, it would go twice), every other claimed row is given back.
+  The first signal also stops the store's waits for SQLite's write lock
+  (``Store.stop_waiting``, ``storage.db``): a step waiting for a lock another process
+  holds (a ``sqlite3`` shell, a stuck tool) gives up ``STOP_GRACE`` (2 s) later instead
+  of after the busy timeout (30 s), and the command ends.  A lock held only a moment
+  (the daemon or another ``monitor check`` committing) is let go within that grace, so
+  nothing is lost.  Held longer: a claim not yet made claims nothing; rows not given
+  back stay ``sending`` until their lease ends, then go once (``DeliveryReport.stuck``);
+  a message the server accepted whose mark could not be written goes once more when its
+  lease ends, with the same Message-ID (``DeliveryReport.unmarked``) — both told.
 """
 
 from __future__ import annotations

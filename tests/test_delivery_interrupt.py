@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from tests.test_daemon_run import ROOT, count, monitor_cmd, page, wait_until
 from tests.test_daemon_shutdown import SlowSink, queue_alerts
 
 N = 24
+LEASE = 15  # seconds: lease_seconds where a test waits for one to end
 
 
 @pytest.mark.parametrize("command,sig", [(("check",), signal.SIGINT),
@@ -183,5 +185,72 @@ def test_a_signal_while_delivery_waits_for_a_write_lock_another_process_holds(
         ids = [m["Message-ID"] for m in smtp.sink.parsed()]
         assert len(ids) == 5 and len(set(ids)) == 5  # each exactly once
         assert count(Alert, status="sent") == 5
+    finally:
+        smtp.stop()
+
+
+@pytest.mark.parametrize("command", [("alerts", "deliver"), ("check",)], ids=" ".join)
+def test_a_message_sent_whose_mark_a_locked_database_refuses_is_told_and_goes_once_more(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+        command: tuple[str, ...]) -> None:
+    """The SMTP server took the message, then marking it sent waits for SQLite's write
+    lock, held by another process past the stop (``monitor alerts deliver``, or
+    ``monitor check``'s delivery): a Ctrl-C ends the wait (exit 130) and
+    the command says, Chinese first, that the alert went out but is not marked.  Its row
+    stays ``sending`` until its lease ends; the next delivery after that sends it once
+    more, with the same Message-ID (a mail client shows it once) — the one duplicate the
+    outbox allows (``alerts.delivery``), never a silent one."""
+    from tests.test_check_interrupt import HOLDER, Command
+    from tests.test_daemon_delivery import HoldingSink
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
+    sink = HoldingSink()
+    smtp = SmtpServer(sink=sink).start()
+    try:
+        sources = write_sources(tmp_path / "sources.toml", "",
+                                settings=f'smtp_url = "{smtp.url}"\nlease_seconds = {LEASE}\n')
+        queue_alerts(1)
+        database = tmp_path / "monitor.db"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
+        deliver = Command(monitor_cmd(*command, "--sources", str(sources)), env,
+                          tmp_path / "err")
+        holder = None
+        try:
+            wait_until(sink.holding.is_set, 60, "the message being sent")
+            lease_over = time.monotonic() + LEASE + 1
+            holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            sink.release.set()  # accepted: now its mark waits for the lock
+            wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
+                       "the mark waiting for the write lock")
+            assert len(sink.messages) == 1
+            deliver.ctrl_c()
+            assert deliver.ended() == 130, deliver.stderr()
+            assert holder.stdin is not None
+            holder.stdin.write("commit\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "committed\n"
+        finally:
+            sink.release.set()
+            deliver.kill()
+            if holder is not None:
+                holder.kill()
+                holder.wait()
+        err = deliver.stderr()
+        assert "Traceback" not in err, err[-3000:]
+        said = "1 条提醒已发出，但数据库被另一进程锁定，未能记为已发送"
+        assert said in err and err.index(said) < err.index("1 alert(s) sent but not marked"), err
+        assert count(Alert, status="sending") == 1  # its lease: not given back to go at once
+
+        time.sleep(max(0.0, lease_over - time.monotonic()))  # claimed before it held
+        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "1 sent" in again.stdout
+        ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+        assert len(ids) == 2 and len(set(ids)) == 1  # once more, the same Message-ID
+        assert count(Alert, status="sent") == 1
     finally:
         smtp.stop()
