@@ -4,7 +4,12 @@ sending alerts: the alerts it had claimed and not sent are pending again at once
 command says how many went back and exits 130; the next ``monitor alerts deliver``
 sends the rest, each alert exactly once (SQLite and PostgreSQL).
 
-A real process, a real SMTP server (aiosmtpd) that takes its time over each message."""
+The same when the delivery waits for SQLite's write lock held by another process: the
+command ends within ``STOP_GRACE``, and what the locked database would not take (a
+give-back, a mark) is told and sent once (or once more, same Message-ID) after its lease.
+
+A real process, a real SMTP server (aiosmtpd) that takes its time over each message, a
+real second process holding SQLite's write lock (``BEGIN IMMEDIATE``)."""
 
 from __future__ import annotations
 
@@ -252,5 +257,75 @@ def test_a_message_sent_whose_mark_a_locked_database_refuses_is_told_and_goes_on
         ids = [m["Message-ID"] for m in smtp.sink.parsed()]
         assert len(ids) == 2 and len(set(ids)) == 1  # once more, the same Message-ID
         assert count(Alert, status="sent") == 1
+    finally:
+        smtp.stop()
+
+
+def test_alerts_a_locked_database_will_not_take_back_are_told_and_sent_once_later(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six alerts claimed, a few being sent (the SMTP server holds them), the rest
+    waiting for a send slot, when another process takes SQLite's write lock and Ctrl-C
+    comes: the waiting ones cannot be given back (the lock), nor the sent ones marked.
+    The command ends at once all the same (exit 130) and says both, Chinese first; once
+    the lease ends, the next delivery sends those not sent once, and the sent ones once
+    more with their Message-ID."""
+    from alerts.delivery import CONCURRENCY
+    from tests.test_check_interrupt import HOLDER, Command
+    from tests.test_daemon_delivery import HoldingSink
+
+    n = CONCURRENCY + 2
+    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
+    sink = HoldingSink()
+    smtp = SmtpServer(sink=sink).start()
+    try:
+        sources = write_sources(tmp_path / "sources.toml", "",
+                                settings=f'smtp_url = "{smtp.url}"\nlease_seconds = {LEASE}\n')
+        queue_alerts(n)
+        database = tmp_path / "monitor.db"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
+        deliver = Command(monitor_cmd("alerts", "deliver", "--sources", str(sources)), env,
+                          tmp_path / "err")
+        holder = None
+        try:
+            wait_until(sink.holding.is_set, 60, "the messages being sent")
+            lease_over = time.monotonic() + LEASE + 1
+            holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            deliver.ctrl_c()
+            wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
+                       "the give-back waiting for the write lock")
+            sink.release.set()  # the sends in flight accepted: their marks wait too
+            assert deliver.ended() == 130, deliver.stderr()
+            assert holder.stdin is not None
+            holder.stdin.write("commit\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "committed\n"
+        finally:
+            sink.release.set()
+            deliver.kill()
+            if holder is not None:
+                holder.kill()
+                holder.wait()
+        err = deliver.stderr()
+        assert "Traceback" not in err, err[-3000:]
+        sent = len(sink.messages)
+        assert 1 <= sent <= CONCURRENCY
+        for zh, en in ((f"{sent} 条提醒已发出，但数据库被另一进程锁定，未能记为已发送",
+                        f"{sent} alert(s) sent but not marked"),
+                       (f"{n - sent} 条提醒未发送，但数据库被另一进程锁定，未能放回待发队列",
+                        f"{n - sent} alert(s) not sent could not be given back")):
+            assert zh in err and err.index(zh) < err.index(en), err
+        assert count(Alert, status="sending") == n  # their lease: none goes twice at once
+
+        time.sleep(max(0.0, lease_over - time.monotonic()))  # claimed before it held
+        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"{n} sent" in again.stdout
+        ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+        assert len(ids) == n + sent and len(set(ids)) == n  # the unmarked ones twice
+        assert count(Alert, status="sent") == n
     finally:
         smtp.stop()
