@@ -28,6 +28,15 @@
   its channel's timeout) and are marked sent; a second signal cuts them short, and the
   rows of the sends it cut stay ``sending`` until their lease ends (the message may
   have gone: given back, it would go twice), every other claimed row is given back.
+  The first signal also stops the store's waits for SQLite's write lock
+  (``Store.stop_waiting``, ``storage.db``): a step waiting for a lock another process
+  holds (a ``sqlite3`` shell, a stuck tool) gives up ``STOP_GRACE`` (2 s) later instead
+  of after the busy timeout (30 s), and the command ends.  A lock held only a moment
+  (the daemon or another ``monitor check`` committing) is let go within that grace, so
+  nothing is lost.  Held longer: a claim not yet made claims nothing; rows not given
+  back stay ``sending`` until their lease ends, then go once (``DeliveryReport.stuck``);
+  a message the server accepted whose mark could not be written goes once more when its
+  lease ends, with the same Message-ID (``DeliveryReport.unmarked``) — both told.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ from alerts.base import Channel, Target, redact
 from alerts.message import Message
 from alerts.registry import CHANNELS, channel_name, check_alerting
 from monitor.config import Config
-from monitor.errors import DeliveryDeferred, DeliveryError, MonitorError
+from monitor.errors import DeliveryDeferred, DeliveryError, MonitorError, StorageError
 from storage import Store
 from storage.alerts_repo import AlertRecord, AlertsRepo
 from storage.instant import utcnow
@@ -72,6 +81,8 @@ class DeliveryReport:
     dead: int = 0
     released: int = 0  # given back unsent (lease too short, or shutdown)
     deferred: int = 0  # given back until a rate limit has room (counted in released too)
+    unmarked: int = 0  # sent, but the mark not written (the database locked): sent again
+    stuck: int = 0  # stopped, not given back (the database locked): ``sending``, leased
     errors: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -96,7 +107,7 @@ class Deliverer:
         self.config, self.settings = config, config.settings
         self.env = os.environ if env is None else env
         self.check()
-        self.repo = AlertsRepo(store)
+        self.store, self.repo = store, AlertsRepo(store)
         self.clock = clock
         self.lease = timedelta(seconds=lease_seconds or self.settings.lease_seconds)
         self._channels: dict[str, Channel] = {}
@@ -130,6 +141,8 @@ class Deliverer:
             ids = [i for i, held in self.held.items() if held == lease
                    and not (unsent_only and i in self.cut)]
             n += self.repo.release(ids, lease, self.clock()) if ids else 0
+            for i in ids:  # given back: a later failure leaves only the others held
+                del self.held[i]
         self.held.clear()
         return n
 
@@ -144,7 +157,13 @@ class Deliverer:
             if self.stopping:
                 break
             now = self.clock()
-            rows = await asyncio.to_thread(self.repo.claim_due, now, now + self.lease, limit)
+            try:
+                rows = await asyncio.to_thread(self.repo.claim_due, now, now + self.lease,
+                                               limit)
+            except StorageError:
+                if not self.stopping:
+                    raise
+                break  # stopped waiting for the write lock: nothing was claimed
             self.held.update((r.id, now + self.lease) for r in rows)
             if not rows:
                 break
@@ -221,8 +240,13 @@ class Deliverer:
         return self._stopped
 
     async def _give_back(self, batch: list[AlertRecord], report: DeliveryReport) -> None:
-        await asyncio.to_thread(self.repo.release, [r.id for r in batch], _lease(batch),
-                                self.clock())
+        try:
+            await asyncio.to_thread(self.repo.release, [r.id for r in batch], _lease(batch),
+                                    self.clock())
+        except StorageError:
+            if not self.stopping:
+                raise
+            return  # stopped waiting for the write lock: still held (``release_held``)
         self._settled(batch)
         report.released += len(batch)
 
@@ -264,6 +288,7 @@ class Deliverer:
             # Sent but not recorded: the lease runs out and the row goes once more, with
             # the same Message-ID, which is the most this design ever duplicates.
             logger.error("alerts {} sent but not marked: {}", ids, exc)
+            report.unmarked += len(batch)
         report.sent += len(batch)
         logger.info("alert {} sent to {} ({})", ids, redact(batch[0].recipient),
                     message.message_id)
@@ -319,6 +344,9 @@ async def deliver_stoppably(deliverer: Deliverer, limit: int = 100) -> DeliveryR
                        "yet sending ({} again cuts the sends in flight short)",
                        sig.name, sig.name)
         deliverer.stop()
+        # a step waiting for SQLite's write lock held by another process gives up within
+        # STOP_GRACE (storage.db), not after its busy timeout
+        deliverer.store.stop_waiting()
 
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
@@ -333,9 +361,21 @@ async def deliver_stoppably(deliverer: Deliverer, limit: int = 100) -> DeliveryR
         for sig in signals:
             loop.remove_signal_handler(sig)
         if deliverer.held:
-            report.released += await asyncio.to_thread(deliverer.release_held,
-                                                       unsent_only=True)
+            await _release_held(deliverer, report)
     return report
+
+
+async def _release_held(deliverer: Deliverer, report: DeliveryReport) -> None:
+    """The claimed rows not sent given back; those the database, locked by another
+    process past the stop, would not take back stay ``sending`` until their lease ends
+    (counted in ``report.stuck``: the next run sends them then, once)."""
+    try:
+        report.released += await asyncio.to_thread(deliverer.release_held, unsent_only=True)
+    except StorageError as exc:
+        if deliverer.stopped_by is None:
+            raise
+        report.stuck += len([i for i in deliverer.held if i not in deliverer.cut])
+        logger.error("alerts not given back (their lease runs out): {}", exc)
 
 
 def _lease(batch: list[AlertRecord]) -> datetime:

@@ -4,13 +4,20 @@ sending alerts: the alerts it had claimed and not sent are pending again at once
 command says how many went back and exits 130; the next ``monitor alerts deliver``
 sends the rest, each alert exactly once (SQLite and PostgreSQL).
 
-A real process, a real SMTP server (aiosmtpd) that takes its time over each message."""
+The same when the delivery waits for SQLite's write lock held by another process: the
+command ends within ``STOP_GRACE``, and what the locked database would not take (a
+give-back, a mark) is told and sent once (or once more, same Message-ID) after its lease.
+
+A real process, a real SMTP server (aiosmtpd) that takes its time over each message, a
+real second process holding SQLite's write lock (``BEGIN IMMEDIATE``)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +30,7 @@ from tests.test_daemon_run import ROOT, count, monitor_cmd, page, wait_until
 from tests.test_daemon_shutdown import SlowSink, queue_alerts
 
 N = 24
+LEASE = 15  # seconds: lease_seconds where a test waits for one to end
 
 
 @pytest.mark.parametrize("command,sig", [(("check",), signal.SIGINT),
@@ -109,4 +117,215 @@ def test_a_second_signal_cuts_the_sends_in_flight_and_keeps_only_those_sending(
         assert count(Alert, status="sent") == 0 and sink.messages == []
     finally:
         sink.release.set()
+        smtp.stop()
+
+
+def in_busy_wait(pid: int) -> bool:
+    """A thread of ``pid`` other than its main one sleeps: SQLite's busy handler, the
+    only sleeper of ``monitor alerts deliver`` (its loop waits in epoll)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if task.name == str(pid):
+            continue
+        try:
+            if "nanosleep" in (task / "wchan").read_text():
+                return True
+        except OSError:  # ended meanwhile
+            continue
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_delivery_waits_for_a_write_lock_another_process_holds(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+        sig: signal.Signals) -> None:
+    """Another process holds SQLite's write lock (a ``sqlite3`` shell, a stuck tool):
+    ``monitor alerts deliver`` waits for it to claim the due alerts (its busy timeout:
+    600 s here).  A Ctrl-C there used to be heard only when that wait ended (30 s by
+    default); now the command ends well before the test's bound (``HANG``, far under
+    the timeout), says it was interrupted (Chinese first), exits 130 and claimed nothing:
+    once the lock is let go, the next ``monitor alerts deliver`` sends every alert,
+    each exactly once."""
+    from tests.test_check_interrupt import HOLDER, Command
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
+    smtp = SmtpServer().start()
+    try:
+        sources = write_sources(tmp_path / "sources.toml", "",
+                                settings=f'smtp_url = "{smtp.url}"\n')
+        queue_alerts(5)
+        database = tmp_path / "monitor.db"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        deliver = None
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            deliver = Command(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                              env, tmp_path / "err")
+            wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
+                       "the delivery waiting for the write lock")
+            os.kill(deliver.proc.pid, sig)
+            assert deliver.ended() == 130, deliver.stderr()
+            assert holder.stdin is not None
+            holder.stdin.write("commit\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "committed\n"
+        finally:
+            if deliver is not None:
+                deliver.kill()
+            holder.kill()
+            holder.wait()
+        err = deliver.stderr()
+        assert "Traceback" not in err, err[-3000:]
+        said = f"已中断（{sig.name}）"
+        assert said in err and err.index(said) < err.index(f"interrupted by {sig.name}"), err
+        assert smtp.sink.messages == []
+        assert count(Alert, status="sending") == 0  # nothing waits out a lease
+        assert count(Alert, status="pending") == 5
+
+        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "5 sent" in again.stdout
+        ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+        assert len(ids) == 5 and len(set(ids)) == 5  # each exactly once
+        assert count(Alert, status="sent") == 5
+    finally:
+        smtp.stop()
+
+
+@pytest.mark.parametrize("command", [("alerts", "deliver"), ("check",)], ids=" ".join)
+def test_a_message_sent_whose_mark_a_locked_database_refuses_is_told_and_goes_once_more(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+        command: tuple[str, ...]) -> None:
+    """The SMTP server took the message, then marking it sent waits for SQLite's write
+    lock, held by another process past the stop (``monitor alerts deliver``, or
+    ``monitor check``'s delivery): a Ctrl-C ends the wait (exit 130) and
+    the command says, Chinese first, that the alert went out but is not marked.  Its row
+    stays ``sending`` until its lease ends; the next delivery after that sends it once
+    more, with the same Message-ID (a mail client shows it once) — the one duplicate the
+    outbox allows (``alerts.delivery``), never a silent one."""
+    from tests.test_check_interrupt import HOLDER, Command
+    from tests.test_daemon_delivery import HoldingSink
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
+    sink = HoldingSink()
+    smtp = SmtpServer(sink=sink).start()
+    try:
+        sources = write_sources(tmp_path / "sources.toml", "",
+                                settings=f'smtp_url = "{smtp.url}"\nlease_seconds = {LEASE}\n')
+        queue_alerts(1)
+        database = tmp_path / "monitor.db"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
+        deliver = Command(monitor_cmd(*command, "--sources", str(sources)), env,
+                          tmp_path / "err")
+        holder = None
+        try:
+            wait_until(sink.holding.is_set, 60, "the message being sent")
+            lease_over = time.monotonic() + LEASE + 1
+            holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            sink.release.set()  # accepted: now its mark waits for the lock
+            wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
+                       "the mark waiting for the write lock")
+            assert len(sink.messages) == 1
+            deliver.ctrl_c()
+            assert deliver.ended() == 130, deliver.stderr()
+            assert holder.stdin is not None
+            holder.stdin.write("commit\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "committed\n"
+        finally:
+            sink.release.set()
+            deliver.kill()
+            if holder is not None:
+                holder.kill()
+                holder.wait()
+        err = deliver.stderr()
+        assert "Traceback" not in err, err[-3000:]
+        said = "1 条提醒已发出，但数据库被另一进程锁定，未能记为已发送"
+        assert said in err and err.index(said) < err.index("1 alert(s) sent but not marked"), err
+        assert count(Alert, status="sending") == 1  # its lease: not given back to go at once
+
+        time.sleep(max(0.0, lease_over - time.monotonic()))  # claimed before it held
+        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "1 sent" in again.stdout
+        ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+        assert len(ids) == 2 and len(set(ids)) == 1  # once more, the same Message-ID
+        assert count(Alert, status="sent") == 1
+    finally:
+        smtp.stop()
+
+
+def test_alerts_a_locked_database_will_not_take_back_are_told_and_sent_once_later(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six alerts claimed, a few being sent (the SMTP server holds them), the rest
+    waiting for a send slot, when another process takes SQLite's write lock and Ctrl-C
+    comes: the waiting ones cannot be given back (the lock), nor the sent ones marked.
+    The command ends at once all the same (exit 130) and says both, Chinese first; once
+    the lease ends, the next delivery sends those not sent once, and the sent ones once
+    more with their Message-ID."""
+    from alerts.delivery import CONCURRENCY
+    from tests.test_check_interrupt import HOLDER, Command
+    from tests.test_daemon_delivery import HoldingSink
+
+    n = CONCURRENCY + 2
+    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
+    sink = HoldingSink()
+    smtp = SmtpServer(sink=sink).start()
+    try:
+        sources = write_sources(tmp_path / "sources.toml", "",
+                                settings=f'smtp_url = "{smtp.url}"\nlease_seconds = {LEASE}\n')
+        queue_alerts(n)
+        database = tmp_path / "monitor.db"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
+        deliver = Command(monitor_cmd("alerts", "deliver", "--sources", str(sources)), env,
+                          tmp_path / "err")
+        holder = None
+        try:
+            wait_until(sink.holding.is_set, 60, "the messages being sent")
+            lease_over = time.monotonic() + LEASE + 1
+            holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            deliver.ctrl_c()
+            wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
+                       "the give-back waiting for the write lock")
+            sink.release.set()  # the sends in flight accepted: their marks wait too
+            assert deliver.ended() == 130, deliver.stderr()
+            assert holder.stdin is not None
+            holder.stdin.write("commit\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "committed\n"
+        finally:
+            sink.release.set()
+            deliver.kill()
+            if holder is not None:
+                holder.kill()
+                holder.wait()
+        err = deliver.stderr()
+        assert "Traceback" not in err, err[-3000:]
+        sent = len(sink.messages)
+        assert 1 <= sent <= CONCURRENCY
+        for zh, en in ((f"{sent} 条提醒已发出，但数据库被另一进程锁定，未能记为已发送",
+                        f"{sent} alert(s) sent but not marked"),
+                       (f"{n - sent} 条提醒未发送，但数据库被另一进程锁定，未能放回待发队列",
+                        f"{n - sent} alert(s) not sent could not be given back")):
+            assert zh in err and err.index(zh) < err.index(en), err
+        assert count(Alert, status="sending") == n  # their lease: none goes twice at once
+
+        time.sleep(max(0.0, lease_over - time.monotonic()))  # claimed before it held
+        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"{n} sent" in again.stdout
+        ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+        assert len(ids) == n + sent and len(set(ids)) == n  # the unmarked ones twice
+        assert count(Alert, status="sent") == n
+    finally:
         smtp.stop()

@@ -333,7 +333,29 @@ def stopped_delivery(deliverer: Any, report: Any) -> None:
         f"（monitor alerts deliver 发送）\n技术细节：interrupted by {deliverer.stopped_by}: "
         f"{report.released} alert(s) not sent are pending again; monitor alerts deliver "
         "sends them", highlight=False, soft_wrap=True)
+    _locked_out(report)
     sys.exit(EXIT_INTERRUPTED)
+
+
+def _locked_out(report: Any) -> None:
+    """What a stop could not write, the database locked by another process: alerts
+    sent but not marked (they go once more, same Message-ID, when their lease ends) and
+    alerts not given back (sent once when their lease ends)."""
+    err = _consoles()[1]
+    if report.unmarked:
+        err.print(f"[red]{report.unmarked} 条提醒已发出，但数据库被另一进程锁定，"
+                  "未能记为已发送：[/]"
+                  "租约（lease_seconds）到期后会以同一 Message-ID 再发一次\n技术细节："
+                  f"{report.unmarked} alert(s) sent but not marked sent (the database is "
+                  "locked by another process): sent once more, with the same Message-ID, "
+                  "when their lease ends", highlight=False, soft_wrap=True)
+    if report.stuck:
+        err.print(f"[red]{report.stuck} 条提醒未发送，但数据库被另一进程锁定，"
+                  "未能放回待发队列：[/]"
+                  "租约（lease_seconds）到期后由 monitor alerts deliver 发送\n技术细节："
+                  f"{report.stuck} alert(s) not sent could not be given back (the database "
+                  "is locked by another process): still claimed until their lease ends, "
+                  "then monitor alerts deliver sends them", highlight=False, soft_wrap=True)
 
 
 def refuse_existing(paths: Iterable[Path | None], *, force: bool,
