@@ -206,3 +206,27 @@ async def test_the_web_not_found_page_is_chinese(store: Store) -> None:
         # the API's JSON is as it was: programs read it
         api = await client.get("/api/sources/nosuch")
         assert api.status_code == 404 and api.json()["detail"].startswith("not found: ")
+
+
+# --- 4. the tables' headers -----------------------------------------------------------------
+
+
+def _headers(output: str) -> list[list[str]]:
+    """Each table's header cells (rich's heavy ``┃`` line), in the order printed."""
+    return [[c.strip() for c in line.split("┃")[1:-1]] for line in output.splitlines()
+            if line.startswith("┃")]
+
+
+def test_tables_head_their_columns_in_chinese(site: Site, tmp_path: Path, db: str) -> None:
+    """A column's header is a label: Chinese only (README "What the commands print");
+    programs read ``--json``, whose keys keep their English names."""
+    sources = _checked(site, tmp_path)
+    checked = run("check", "--sources", str(sources))
+    assert _headers(checked.stdout) == [["来源", "结果", "HTTP 状态", "说明", "用时"]]
+    history = run("history", "n", "--sources", str(sources))
+    assert _headers(history.stdout) == [["版本", "id", "抓取时间", "哈希", "标题", "字数", "变化",
+                                         "最后确认"]], history.stdout
+    listed = run("sources", "list", "--sources", str(sources))
+    assert _headers(listed.stdout) == [["名称", "网址", "检查频率", "正文选择器", "标签"]]
+    assert "url" in json.loads(run("sources", "list", "--json", "--sources",
+                                   str(sources)).stdout)[0]

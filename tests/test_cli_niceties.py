@@ -154,7 +154,7 @@ def test_sources_list_piped_is_the_table_rich_gives(tmp_path: Path) -> None:
                           str(sources)], capture_output=True, text=True, timeout=60,
                          check=True).stdout
     table = Table(title=Text(str(sources)))
-    for col in ("name", "url", "schedule", "content", "tags"):
+    for col in ("名称", "网址", "检查频率", "正文选择器", "标签"):  # headers in Chinese only
         table.add_column(col, overflow="fold")
     table.add_row("hb-plan", "http://127.0.0.1:9/plan.html", "every 6h",
                   "div.v_news_content, #zoom", "湖北, 规划")

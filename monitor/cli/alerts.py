@@ -11,6 +11,7 @@ from rich.table import Table
 
 from alerts.base import redact
 from monitor.cli.common import (
+    HEADERS,
     both,
     console,
     delivered,
@@ -85,15 +86,15 @@ def _table(rows: list[AlertRecord], tz: str) -> Table:
     """One row per outbox row: what about (event, source), for whom (the watcher; a
     webhook row says it is that watcher's webhook), where to, and how it went."""
     table = Table(title=both("提醒", "alerts"))
-    table.add_column("id", justify="right")
-    table.add_column("status")
-    table.add_column("event")
-    table.add_column("source", overflow="fold")
-    table.add_column("watcher", overflow="fold")
-    table.add_column("to", no_wrap=True)  # an address cut in two is hard to copy
-    table.add_column("tries", justify="right")
-    table.add_column("when", overflow="fold")
-    table.add_column("error", overflow="fold", ratio=1)
+    table.add_column(HEADERS["id"], justify="right")
+    table.add_column(HEADERS["status"])
+    table.add_column(HEADERS["event"])
+    table.add_column(HEADERS["source"], overflow="fold")
+    table.add_column(HEADERS["watcher"], overflow="fold")
+    table.add_column(HEADERS["to"], no_wrap=True)  # an address cut in two is hard to copy
+    table.add_column(HEADERS["tries"], justify="right")
+    table.add_column(HEADERS["when"], overflow="fold")
+    table.add_column(HEADERS["error"], overflow="fold", ratio=1)
     for r in rows:
         when = r.sent_at if r.status == "sent" else r.next_attempt_at
         table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{r.status}[/]", escape(r.event),

@@ -330,7 +330,7 @@ def summary_table(results: list[CheckResult]) -> Table:
     from monitor import zh
 
     table = Table(title=common.both("检查结果", "check summary"), show_lines=False)
-    for col in ("source", "outcome", "status", "what", "time"):
+    for col in common.headers("source", "outcome", "http", "what", "time"):
         table.add_column(col, overflow="fold")
     for r in results:
         what = r.summary or r.change_kind or ""

@@ -854,6 +854,27 @@ def both(said: str, english: str) -> str:
     return f"{said}（{english}）"
 
 
+# The tables' column headers: Chinese only (a header is a label over a narrow column, not
+# a sentence; the English names, the keys of ``--json``, are README's "What the commands
+# print").  ``headers("source", "status")`` → ``("来源", "状态")``; a name not here stays.
+HEADERS: dict[str, str] = {
+    "source": "来源", "status": "状态", "last check": "上次检查", "result": "结果",
+    "next check": "下次检查", "last change": "上次变化", "failures": "连续失败",
+    "versions": "版本数", "outcome": "结果", "http": "HTTP 状态", "what": "说明",
+    "time": "用时", "version": "版本", "fetched at": "抓取时间", "hash": "哈希",
+    "title": "标题", "chars": "字数", "change": "变化", "last confirmed": "最后确认",
+    "page id": "页面 id", "list date": "列表日期", "url": "网址", "name": "名称",
+    "schedule": "检查频率", "content": "正文选择器", "tags": "标签", "not mapped": "未导入的设置",
+    "event": "事件", "watcher": "接收人", "to": "发往", "tries": "尝试次数", "when": "时间",
+    "error": "错误", "format": "格式", "date": "日期", "field": "字段", "value": "值",
+}
+
+
+def headers(*names: str) -> tuple[str, ...]:
+    """The Chinese headers of the columns ``names`` (``HEADERS``)."""
+    return tuple(HEADERS.get(n, n) for n in names)
+
+
 # A check's outcome (``monitor.types.Outcome``) in the words of ``history`` and alerts:
 # ``check``'s summary line and ``status``'s result column.
 OUTCOMES: dict[str, str] = {

@@ -21,6 +21,7 @@ from monitor.cli.common import (
     console,
     err_console,
     handle_errors,
+    headers,
     json_option,
     load,
     plain_table,
@@ -155,8 +156,8 @@ def print_attachments(found: list[dict[str, str]], whose: str = "") -> None:
         console.print(both(f"{'第一篇文档' if whose else ''}没有附件", f"no attachments{whose}"),
                       markup=False, highlight=False)
         return
-    table = Table("name", "format", "url", title=both(f"{'第一篇文档的' if whose else ''}附件",
-                                                    f"attachments{whose}"))
+    title = both(f"{'第一篇文档的' if whose else ''}附件", f"attachments{whose}")
+    table = Table(*headers("name", "format", "url"), title=title)
     for a in found:
         table.add_row(escape(a["name"]), escape(a["format"].upper()), escape(a["url"]))
     print_table(table, console)
@@ -194,7 +195,7 @@ def print_documents(got: Inspection, source: SourceConfig) -> None:
     console.print(both(f"{got.fetch.final_url} · {len(docs)} 篇文档{pages_zh}",
                        f"{len(docs)} documents{pages}"), markup=False,
                   highlight=False, soft_wrap=True)
-    table = Table("date", "title", "url",
+    table = Table(*headers("date", "title", "url"),
                   title=both("将跟踪的文档", "documents it would track"))
     for d in docs:
         table.add_row(escape(d.date), escape(d.title), escape(d.url))
@@ -209,7 +210,7 @@ def print_inspection(got: Inspection) -> None:
                   f" · fetched with {fetched_with(f)}",
                   markup=False, highlight=False, soft_wrap=True)
     if e.metadata:
-        table = Table("field", "value", title=both("元数据", "metadata"))
+        table = Table(*headers("field", "value"), title=both("元数据", "metadata"))
         for k, v in e.metadata.items():
             table.add_row(escape(k), escape(v))
         console.print(table)
@@ -388,7 +389,7 @@ def list_sources(sources_file: Path, as_json: bool) -> None:
     print_table(table, console)
 
 
-LIST_COLUMNS = ("name", "url", "schedule", "content", "tags")
+LIST_COLUMNS = headers("name", "url", "schedule", "content", "tags")
 
 
 @sources.command("import")
@@ -513,7 +514,7 @@ async def _test_all(settings: Settings, sources: list[SourceConfig]
 
 def _print_import(rows: list[tuple[str, ...]]) -> None:
     table = Table(title=both("导入结果", "import"))
-    for col in ("name", "url", "result", "not mapped"):
+    for col in headers("name", "url", "result", "not mapped"):
         table.add_column(col, overflow="fold")
     for name, url, result, unmapped in rows:
         style = "green" if result == "imported" else "red"

@@ -52,6 +52,7 @@ from monitor import capacity
 from monitor.cli.common import (
     both,
     handle_errors,
+    headers,
     json_option,
     load_reading,
     local_time,
@@ -458,8 +459,8 @@ def _ago(seconds: float) -> str:
     return f"{max(0.0, seconds):.0f} s"
 
 
-COLUMNS = ("source", "status", "last check", "result", "next check", "last change",
-           "failures", "versions")
+COLUMNS = headers("source", "status", "last check", "result", "next check", "last change",
+                  "failures", "versions")
 
 
 def status_table(rows: list[SourceStatus], tz: str, what: str = "sources") -> Table:
