@@ -419,7 +419,10 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
     out = result.stdout
     lines = out.splitlines()
     assert lines[0] == seed(0).title
-    assert lines[1].startswith(f"{url} · HTTP 200 · utf-8 · ")
+    # the fetch, Chinese first, then the English line (for grep) in brackets
+    size = len(seed_page(0))
+    assert lines[1] == (f"{url} · HTTP 200 · 编码 utf-8 · {size:,} 字节 · 直接请求（未用浏览器）"
+                        f"（HTTP 200 · utf-8 · {size} bytes · fetched with http）")
     meta = rows(out)
     assert meta["索引号"] == ["索引号", "430S00/2021-08026431"]
     assert meta["文号"] == ["文号", "湘工信提案函〔2021〕254号"]

@@ -202,12 +202,18 @@ def print_documents(got: Inspection, source: SourceConfig) -> None:
     print_table(table, console)
 
 
+# how ``sources test`` fetched the page (``fetched_with``)
+FETCHED_WITH = {"http": "直接请求（未用浏览器）", "browser": "用浏览器渲染"}
+
+
 def print_inspection(got: Inspection) -> None:
     f, e = got.fetch, got.extracted
     # soft_wrap: lines as extracted, not broken at the console width (80 when piped).
     console.print(f"[bold]{escape(e.title)}[/]", highlight=False, soft_wrap=True)
-    console.print(f"{f.final_url} · HTTP {f.status} · {f.charset} · {len(f.body)} bytes"
-                  f" · fetched with {fetched_with(f)}",
+    how = fetched_with(f)
+    console.print(both(f"{f.final_url} · HTTP {f.status} · 编码 {f.charset} · {len(f.body):,} 字节"
+                       f" · {FETCHED_WITH.get(how, how)}",
+                       f"HTTP {f.status} · {f.charset} · {len(f.body)} bytes · fetched with {how}"),
                   markup=False, highlight=False, soft_wrap=True)
     if e.metadata:
         table = Table(*headers("field", "value"), title=both("元数据", "metadata"))
