@@ -77,9 +77,10 @@ def validate(sources_file: Path) -> None:
         from monitor.web.app import check_bind  # FastAPI only when the UI is on
 
         check_bind(config.settings.web_host, config.settings.web_token)
-    for warning in warnings:
-        said = f"{zh.NO_WATCHERS}\n{zh.DETAIL}" if warning == NO_WATCHERS else ""
-        err_console.print(f"[yellow]warning:[/] {escape(said + warning)}", highlight=False,
+    for warning in warnings:  # Chinese first, the English warning whole in brackets
+        said = zh.NO_WATCHERS if warning == NO_WATCHERS else zh.warning(warning)
+        err_console.print(Text(both(said if said == "警告" else f"警告：{said}",
+                                    f"warning: {warning}"), style="yellow"), highlight=False,
                           soft_wrap=True)
     console.print(both(f"{sources_file}：有效，{len(config.sources)} 个来源，"
                        f"{len(config.watchers)} 个接收人",
