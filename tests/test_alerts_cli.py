@@ -63,7 +63,10 @@ def test_list_failed_and_retry(tmp_path: Path, monkeypatch) -> None:  # type: ig
         assert "550" in dead["last_error"]
 
         code, out = run("alerts", "list", "--sources", str(sources))
-        assert code == 0 and "alice@example.cn" in out and "dead" in out
+        assert code == 0 and "alice@example.cn" in out and "dead" in out, out
+        # the headers in Chinese; a row's status and event Chinese first, the word after
+        assert "┃ 状态 " in out and "┃ 接收人 " in out, out
+        assert "已放弃（dead）" in out and "已发送（sent）" in out and "页面变化（change）" in out
         code, out = run("alerts", "list", "--pending", "--sources", str(sources))
         # one sent, one dead
         assert code == 0 and out.strip() == "没有待发的提醒（no pending alerts）"

@@ -35,6 +35,10 @@ STYLE = {"pending": "yellow", "sending": "cyan", "sent": "green", "dead": "bold 
 REFUSED = {"sent": "already sent", "sending": "being sent now",
            "pending": "not failed: waiting for its first attempt"}
 REFUSED_ZH = {"sent": "已发送", "sending": "正在发送", "pending": "未失败，等待第一次发送"}
+# ``list``'s cells: a row's status and event in Chinese, then the stored word in brackets
+STATUS_ZH = {"pending": "待发送", "sending": "正在发送", "sent": "已发送", "dead": "已放弃"}
+EVENT_ZH = {"change": "页面变化", "digest": "变化汇总", "trouble": "检查失败",
+            "recovered": "恢复正常", "config": "配置错误"}
 
 
 def register(cli: click.Group) -> None:
@@ -97,7 +101,9 @@ def _table(rows: list[AlertRecord], tz: str) -> Table:
     table.add_column(HEADERS["error"], overflow="fold", ratio=1)
     for r in rows:
         when = r.sent_at if r.status == "sent" else r.next_attempt_at
-        table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{r.status}[/]", escape(r.event),
+        status, event = (both(words.get(en, en), en) for words, en in
+                         ((STATUS_ZH, r.status), (EVENT_ZH, r.event)))
+        table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{escape(status)}[/]", escape(event),
                       escape(r.source or "—"), escape(r.watcher or "—"), escape(_to(r)),
                       str(r.attempts), local_time(when, tz), escape(r.last_error or ""))
     return table

@@ -338,6 +338,7 @@ def summary_table(results: list[CheckResult]) -> Table:
             what = zh.told(r.error_kind, r.status, r.error or "")  # Chinese first
         # Text, not markup: names, summaries and errors come from pages and servers.
         name = f"{r.source} ↳ {r.document}" if r.document else r.source
-        table.add_row(Text(name), Text(str(r.outcome), style=STYLE[r.outcome]),
+        outcome = common.both(common.OUTCOMES.get(r.outcome, str(r.outcome)), str(r.outcome))
+        table.add_row(Text(name), Text(outcome, style=STYLE[r.outcome]),
                       str(r.status or "—"), Text(what), f"{r.duration:.1f}s")
     return table

@@ -867,6 +867,7 @@ HEADERS: dict[str, str] = {
     "schedule": "检查频率", "content": "正文选择器", "tags": "标签", "not mapped": "未导入的设置",
     "event": "事件", "watcher": "接收人", "to": "发往", "tries": "尝试次数", "when": "时间",
     "error": "错误", "format": "格式", "date": "日期", "field": "字段", "value": "值",
+    "id": "id",  # as the commands say it: 第2版（id 41）
 }
 
 
