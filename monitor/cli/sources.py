@@ -34,6 +34,7 @@ from monitor.config import NO_WATCHERS, SourceConfig, parse_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
+from monitor.plainsettings import interval_text
 from monitor.settings import Settings
 from monitor.sources_edit import (
     add_source,
@@ -383,8 +384,8 @@ def list_sources(sources_file: Path, as_json: bool) -> None:
     if as_json:
         print_json([s.config_dict() for s in config.sources])
         return
-    rows = [(s.name, s.url, s.schedule_text() + ("" if s.enabled else " (disabled)"),
-             ", ".join(s.content) or "auto", ", ".join(s.tags)) for s in config.sources]
+    rows = [(s.name, s.url, _schedule(s), ", ".join(s.content) or both("自动识别", "auto"),
+             ", ".join(s.tags)) for s in config.sources]
     if not console.is_terminal:  # rich's lines without its layout: 10,000 rows 4.4 s → 0.2 s
         click.echo("\n".join(plain_table(str(sources_file), LIST_COLUMNS, rows, centred=True)))
         return
@@ -394,6 +395,13 @@ def list_sources(sources_file: Path, as_json: bool) -> None:
     for row in rows:  # Text, not markup: a selector like div[id=main] is not a style
         table.add_row(*(Text(cell) for cell in row))
     print_table(table, console)
+
+
+def _schedule(s: SourceConfig) -> str:
+    """``每 6h（every 6h）``, ``cron 0 8 * * *，已暂停（cron 0 8 * * * (disabled)）``."""
+    english = s.schedule_text() + ("" if s.enabled else " (disabled)")
+    said = f"每 {interval_text(s.interval)}" if s.interval and not s.cron else s.schedule_text()
+    return both(said + ("" if s.enabled else "，已暂停"), english)
 
 
 LIST_COLUMNS = headers("name", "url", "schedule", "content", "tags")
@@ -440,8 +448,8 @@ def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
             continue
         text = add_source(text, entry["entry"], path=sources_file)
         imported += 1
-        rows.append((source.name, source.url, "imported", entry["unmapped"]))
-    rows.sort(key=lambda r: (first.get(r[1], len(first)), r[2] != "imported"))
+        rows.append((source.name, source.url, IMPORTED, entry["unmapped"]))
+    rows.sort(key=lambda r: (first.get(r[1], len(first)), r[2] != IMPORTED))
     if imported:
         write_atomically(sources_file, on_disk, bom + text)
     _print_import(rows)
@@ -493,6 +501,9 @@ def _plan_import(text: str, config: Any, candidates: list[Any], path: Path
 NOT_A_PAGE = "不是用 GET 读取的网页（命令任务、没有网址或带数据的请求），已跳过"
 
 
+IMPORTED = both("已导入", "imported")
+
+
 def not_imported(said: str, detail: str) -> str:
     """An import's reason, as ``sources add`` says its own: Chinese first (``未导入：页面已删除
     或不存在（HTTP 404）``), the English after as the technical detail; one line (a piped
@@ -524,6 +535,6 @@ def _print_import(rows: list[tuple[str, ...]]) -> None:
     for col in headers("name", "url", "result", "not mapped"):
         table.add_column(col, overflow="fold")
     for name, url, result, unmapped in rows:
-        style = "green" if result == "imported" else "red"
+        style = "green" if result == IMPORTED else "red"
         table.add_row(Text(name), Text(url), Text(result, style=style), Text(unmapped))
     print_table(table, console)
