@@ -61,8 +61,10 @@ def test_check_and_status_say_their_lines_chinese_first(site: Site, tmp_path: Pa
     assert lines[0].startswith("健康：") and "（health: " in lines[0], lines[0]
     assert "最近一小时 4 次检查中 2 次失败" in lines[0]
     assert lines[1].startswith("来源 — 时间为 ") and "（sources — times in " in lines[1]
-    result = {cells[1]: cells[4] for cells in (
-        [c.strip() for c in line.split("│")] for line in lines if line.startswith("│"))}
+    table = [[c.strip() for c in line.split("│")] for line in lines if line.startswith("│")]
+    result = {cells[1]: cells[4] for cells in table}
+    # the status column: the page's status Chinese first, its word in brackets
+    assert {cells[1]: cells[2] for cells in table}["n"] == "正常（ok）", table
     # the result column: the outcome's words, then the English; a failure as check says it
     assert result["n"] == "无变化（unchanged (200)）", result
     assert result["b"] == f"出错：网站返回错误状态（HTTP 500）：{site.url('/broken')}: HTTP 500"

@@ -221,7 +221,7 @@ def test_status_of_thousands_of_sources_piped_answers_at_once_with_the_same_tabl
     at = next(i for i, line in enumerate(lines) if line.startswith("来源 — 时间为 "))
     assert "（sources — times in " in lines[at]
     assert lines[at:] == captured.get().splitlines()  # rich's own rendering, line for line
-    assert len(lines[at:]) == n + 5 and "ok（2 篇文档已删除）" in lines[at + 4]
+    assert len(lines[at:]) == n + 5 and "正常（ok），2 篇文档已删除" in lines[at + 4]
     # the headers in Chinese only, piped as on a terminal (README "What the commands print")
     assert [h.strip() for h in lines[at + 2].split("┃")[1:-1]] == [
         "来源", "状态", "上次检查", "结果", "下次检查", "上次变化", "连续失败", "版本数"]

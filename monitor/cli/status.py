@@ -487,7 +487,7 @@ def _cells(r: SourceStatus, tz: str, now: datetime) -> list[str]:
     # Chinese first, as check's cells (``result_of``)
     result = result_of(r.last_outcome, r.last_http_status,
                           _cut(r.last_error, RESULT_CHARS) if r.last_error else None)
-    status = _word(r) + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
+    status = _word(r) + (gone_documents(r.documents_gone) if r.documents_gone else "")
     return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz, now),
             local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions)]
 
@@ -523,14 +523,22 @@ def _status_cell(r: SourceStatus, style: str) -> Text:
 
     cell = Text(_word(r), style="dim" if r.paused else style)
     if r.documents_gone:
-        cell.append(f"（{r.documents_gone} 篇文档已删除）", style=STYLE.get("gone", ""))
+        cell.append(gone_documents(r.documents_gone), style=STYLE.get("gone", ""))
     return cell
 
 
+def gone_documents(n: int) -> str:
+    """After a listing's status: ``，1 篇文档已删除``."""
+    return f"，{n} 篇文档已删除"
+
+
 def _word(r: SourceStatus) -> str:
-    """The status column: the page's status, ``已暂停`` for a paused source (its page's
-    status is the last one seen, and stays so until it is resumed)."""
-    return f"已暂停（{r.status}）" if r.paused else r.status
+    """The status column: the page's status Chinese first (``正常（ok）``), ``已暂停`` for a
+    paused source (its page's status is the last one seen, and stays so until it is
+    resumed)."""
+    if r.paused:
+        return f"已暂停（{r.status}）"
+    return both(STATUS_ZH.get(r.status, r.status), r.status)
 
 
 def stale_leases(rows: list[SourceStatus]) -> dict[str, object] | None:
