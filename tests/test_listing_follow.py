@@ -142,7 +142,7 @@ async def test_a_reply_taken_off_the_column_is_checked_until_its_deletion_is_tol
 
     sources = str(config.path)
     shown = cli("history", NAME, "--documents", "--sources", sources, db=db_url)
-    assert "gone, unlisted" in shown.stdout, shown.stderr
+    assert "已删除，已不在栏目中（gone, unlisted）" in shown.stdout, shown.stderr
     status = cli("status", "--sources", sources, db=db_url)
     assert "正常（ok），1 篇文档已删除" in status.stdout, status.stderr
     as_json = json.loads(cli("status", "--json", "--sources", sources, db=db_url).stdout)

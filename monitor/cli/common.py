@@ -876,6 +876,11 @@ def headers(*names: str) -> tuple[str, ...]:
     return tuple(HEADERS.get(n, n) for n in names)
 
 
+# A page's status (``status``'s column and count, ``history --documents``), in Chinese.
+STATUSES: dict[str, str] = {"ok": "正常", "failing": "连续失败", "gone": "已删除",
+                            "new": "尚未检查成功", "paused": "已暂停", "moved": "已迁移"}
+
+
 # A check's outcome (``monitor.types.Outcome``) in the words of ``history`` and alerts:
 # ``check``'s summary line and ``status``'s result column.
 OUTCOMES: dict[str, str] = {

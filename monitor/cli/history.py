@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
+    STATUSES,
     both,
     complete_source_names,
     console,
@@ -157,10 +158,11 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
     for col in headers("page id", "list date", "title", "versions", "status", "url"):
         table.add_column(col, overflow="fold")
     for d in docs:
-        status = d.status if d.listed else f"{d.status}, unlisted"
+        said = STATUSES.get(d.status, d.status) + ("" if d.listed else "，已不在栏目中")
         others = [n for n in d.listings if n != d.source]  # one page, one history
         if others:
-            status += "（亦列于栏目 " + "、".join(others) + "）"
+            said += "，亦列于栏目 " + "、".join(others)
+        status = both(said, d.status if d.listed else f"{d.status}, unlisted")
         table.add_row(str(d.id), d.list_date, Text(d.title), str(d.versions), status,
                       Text(d.url))
     print_table(table, console)

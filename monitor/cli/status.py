@@ -50,6 +50,7 @@ import click
 
 from monitor import capacity
 from monitor.cli.common import (
+    STATUSES,
     both,
     handle_errors,
     headers,
@@ -171,7 +172,7 @@ def summary_line(rows: list[SourceStatus], needing: int) -> str:
         counts[key] = counts.get(key, 0) + 1
     ordered = sorted(counts.items(), key=lambda kn: -kn[1])
     by_status = ", ".join(f"{n:,} {k}" for k, n in ordered)
-    by_status_zh = "，".join(f"{STATUS_ZH.get(k, k)} {n:,}" for k, n in ordered)
+    by_status_zh = "，".join(f"{STATUSES.get(k, k)} {n:,}" for k, n in ordered)
     if not needing:
         told, said = "none needs attention", "没有需要处理的来源"
     elif needing <= SHOWN:
@@ -186,10 +187,6 @@ def summary_line(rows: list[SourceStatus], needing: int) -> str:
 
 
 # a page's status (``pages.status``) and ``paused``, in the summary line
-STATUS_ZH = {"ok": "正常", "failing": "连续失败", "gone": "已删除", "new": "尚未检查成功",
-             "paused": "已暂停", "moved": "已迁移"}
-
-
 def attention(rows: list[SourceStatus], now: datetime) -> list[SourceStatus]:
     """The rows someone should look at, the most urgent first: failing (the longest
     streak first), gone, held by a process that has ended, last check an error, due and
@@ -538,7 +535,7 @@ def _word(r: SourceStatus) -> str:
     resumed)."""
     if r.paused:
         return f"已暂停（{r.status}）"
-    return both(STATUS_ZH.get(r.status, r.status), r.status)
+    return both(STATUSES.get(r.status, r.status), r.status)
 
 
 def stale_leases(rows: list[SourceStatus]) -> dict[str, object] | None:
