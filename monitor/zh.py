@@ -542,6 +542,19 @@ _WARNINGS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
 )
 
 
+def delivery_failed(line: str) -> str:
+    """A failed send of a delivery round (``DeliveryReport.errors``: ``alert 5 to
+    bob@example.cn: … (attempt 2)``) in Chinese, as ``alerts deliver`` prints it before
+    the English; a line of another form: ``发送失败``."""
+    m = _DELIVERY_FAILED.match(line)
+    if m is None:
+        return "发送失败"
+    return f"提醒 {m[1]} 发往 {m[2]} 失败（第 {m[3]} 次尝试）"
+
+
+_DELIVERY_FAILED = re.compile(r"^alert (\d+) to (.+?): .* \(attempt (\d+)\)$", re.S)
+
+
 # ``sources validate``'s warning about a file without watchers (``config.NO_WATCHERS``)
 NO_WATCHERS = ("没有接收人（[[watchers]]）：页面的变化只记录，不会提醒任何人；运行中的 monitor "
                "会拒绝删除全部接收人的修改（像是没写完的文件），如确要如此，请重启 monitor run")

@@ -165,6 +165,10 @@ def deliver(sources_file: Path) -> None:
         report = asyncio.run(deliver_stoppably(deliverer))
     console.print(both(f"提醒：{delivered(report)}", report.describe()), highlight=False,
                   markup=False)
-    for line in report.errors:
-        console.print(f"  {escape(line)}", highlight=False)
+    if report.errors:
+        from monitor import zh
+
+    for line in report.errors:  # Chinese first, the English line (the server's words) after
+        console.print(f"  {both(zh.delivery_failed(line), line)}", highlight=False,
+                      markup=False, soft_wrap=True)
     stopped_delivery(deliverer, report)
