@@ -232,3 +232,32 @@ def test_tables_head_their_columns_in_chinese(site: Site, tmp_path: Path, db: st
     assert _headers(listed.stdout) == [["名称", "网址", "检查频率", "正文选择器", "标签"]]
     assert "url" in json.loads(run("sources", "list", "--json", "--sources",
                                    str(sources)).stdout)[0]
+
+
+# --- 5. errors raised without Chinese words of their own -----------------------------------
+
+
+def test_an_error_without_its_own_chinese_is_still_said_chinese_first(
+        tmp_path: Path, sqlite_url: str) -> None:
+    """``monitor serve`` on a port another program holds: the error has English words
+    only (``the web UI could not listen on …``); the line says 错误 and a Chinese sentence
+    first, the English after as the technical detail, never an English line alone."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    sources = write_sources(tmp_path / "sources.toml", source("a", "http://127.0.0.1:9/a"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "monitor", "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--sources", str(sources)], capture_output=True, text=True,
+            timeout=120, env={**os.environ, "MONITOR_DATABASE_URL": sqlite_url},
+            cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.splitlines()[-2:] == [
+        "错误：命令未能完成，原因见下面的技术细节",
+        f"技术细节：error: the web UI could not listen on 127.0.0.1:{port}"], out.stderr

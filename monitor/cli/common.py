@@ -144,8 +144,8 @@ def handle_errors(fn: F) -> F:
         except ConfigError as exc:
             refused("配置错误", exc)
         except BadInputError as exc:
-            if exc.zh is None and not _CHINESE.match(str(exc)):
-                _fail("bad input", str(exc), EXIT_USAGE)
+            if exc.zh is None and not _CHINESE.match(str(exc)):  # no Chinese of its own
+                _fail_zh(UNSAID_INPUT, f"bad input: {exc}", EXIT_USAGE, what="输入有误")
             if exc.zh is None:  # Chinese already, its English in brackets after
                 _said("输入有误", str(exc), EXIT_USAGE)
             _fail_zh(exc.zh, f"bad input: {exc}", EXIT_USAGE, what="输入有误")
@@ -157,9 +157,8 @@ def handle_errors(fn: F) -> F:
             not_found(looked_up(exc, _typed(args, kwargs)))
         except MonitorError as exc:
             said = getattr(exc, "zh", None)  # Chinese first, where the error has it
-            if said is None:
-                _fail("error", str(exc), 1)
-            _fail_zh(said, f"error: {exc}", 1, what="错误")
+            # no Chinese of its own: a general sentence (zh.SENTENCES say a check's failure)
+            _fail_zh(said or UNSAID_ERROR, f"error: {exc}", 1, what="错误")
         except OSError as exc:  # a file the command was told to read or write
             where = f"{exc.filename}: " if exc.filename else ""
             _fail_zh(f"无法读写文件 {exc.filename}（{exc.strerror or exc}）" if exc.filename
@@ -214,6 +213,9 @@ def _usage_zh(exc: click.UsageError, command: str) -> str:
     return f"命令写法有误{help_}"
 
 
+# an error raised without Chinese words of its own: Chinese first all the same
+UNSAID_INPUT = "命令的输入有误，请按下面的技术细节修改后重试"
+UNSAID_ERROR = "命令未能完成，原因见下面的技术细节"
 _CHINESE = re.compile(r"[\u4e00-\u9fff]")  # a message that starts in Chinese
 
 
@@ -313,13 +315,6 @@ def _said(what: str, message: str, code: int) -> NoReturn:
     from rich.markup import escape
 
     _consoles()[1].print(f"[red]{what}：[/]{escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(code)
-
-
-def _fail(what: str, message: str, code: int) -> None:
-    from rich.markup import escape
-
-    _consoles()[1].print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
