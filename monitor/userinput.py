@@ -33,5 +33,5 @@ def check_text(text: str, what: str) -> str:
     ch = bad_character(text)
     if ch is not None:
         raise BadInputError(f"{what} contains the control character U+{ord(ch):04X}: "
-                            "remove it")
+                            "remove it", zh=f"含有不可见的控制字符 U+{ord(ch):04X}：请删除后重试")
     return text

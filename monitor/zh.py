@@ -507,6 +507,54 @@ _RULES = (
 )
 
 
+def warning(message: str) -> str:
+    """A warning of ``check_alerting`` (watchers that match nothing or cannot be reached)
+    or of ``trial.followed_problems`` (a listing's document as a source) in Chinese, as
+    ``sources validate`` prints it before the English (``monitor.cli.common.both``; a
+    file without watchers: ``NO_WATCHERS``); a warning no pattern here knows: ``警告``,
+    the English alone says it."""
+    for pattern, say in _WARNINGS:
+        if m := pattern.match(message):
+            return say(m)
+    return "警告"
+
+
+_WATCHER = r"^watcher (?P<w>'[^']*'|\S+): "
+_WARNINGS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(_WATCHER + r"(?P<k>sources|tags) (?P<v>'[^']*') (?:matches no source|is the "
+                r"tag of no source)(?: \(did you mean (?P<c>'[^']*')\?\))?$"),
+     lambda m: (f"接收人 {m['w']} 的 {m['k']} {m['v']} "
+                + ("不匹配任何来源" if m["k"] == "sources" else "不是任何来源的标签")
+                + (f"（是否想写 {m['c']}？）" if m["c"] else "")
+                + "：它收不到这些来源的提醒")),
+    (re.compile(_WATCHER + r"kinds (?P<v>'[^']*'): (?P<why>[^(]*)"),
+     lambda m: f"接收人 {m['w']} 的 kinds {m['v']}：{m['why'].strip()}"),
+    (re.compile(_WATCHER + r"(?P<k>apprise_env|webhook_env|webhook_secret_env) names "
+                r"(?P<e>\S+), which is (?P<not>not set in the environment)?"),
+     lambda m: (f"接收人 {m['w']} 的 {m['k']} 指定的环境变量 {m['e']} "
+                + ("未设置" if m["not"] else "不是可用的 Apprise 网址")
+                + f"：修正之前，它的 {'Apprise' if m['k'] == 'apprise_env' else 'webhook'} "
+                "提醒都会发送失败（其他接收人和检查不受影响）")),
+    (re.compile(r"^source (?P<s>'[^']*'): is already a document of listing source "
+                r"(?P<l>'[^']*') \((?P<u>\S+)\)"),
+     lambda m: (f"来源 {m['s']} 已是栏目来源 {m['l']} 跟踪的文档（{m['u']}）：同一页面只能属于"
+                f"一个来源，请删除此来源（栏目保留该页面的历史：monitor history {m['u']}）")),
+)
+
+
+def delivery_failed(line: str) -> str:
+    """A failed send of a delivery round (``DeliveryReport.errors``: ``alert 5 to
+    bob@example.cn: … (attempt 2)``) in Chinese, as ``alerts deliver`` prints it before
+    the English; a line of another form: ``发送失败``."""
+    m = _DELIVERY_FAILED.match(line)
+    if m is None:
+        return "发送失败"
+    return f"提醒 {m[1]} 发往 {m[2]} 失败（第 {m[3]} 次尝试）"
+
+
+_DELIVERY_FAILED = re.compile(r"^alert (\d+) to (.+?): .* \(attempt (\d+)\)$", re.S)
+
+
 # ``sources validate``'s warning about a file without watchers (``config.NO_WATCHERS``)
 NO_WATCHERS = ("没有接收人（[[watchers]]）：页面的变化只记录，不会提醒任何人；运行中的 monitor "
                "会拒绝删除全部接收人的修改（像是没写完的文件），如确要如此，请重启 monitor run")

@@ -337,6 +337,8 @@ def test_validate_warns_of_a_listing_s_document_and_a_gone_one_may_be_added(
     assert code == 0 and "ok — 2 sources" in " ".join(out.split()), out
     assert f"warning: source 'doc1': is already a document of listing source '{NAME}'" in \
         " ".join(out.split())
+    assert (f"警告：来源 'doc1' 已是栏目来源 '{NAME}' 跟踪的文档（{doc}）："
+            "同一页面只能属于一个来源") in " ".join(out.split())  # Chinese first
 
     # taken off the column and gone since: no longer followed, so not in the way
     store = Store(load_config(path).settings.database_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -56,6 +57,9 @@ def test_list_failed_and_retry(tmp_path: Path, monkeypatch) -> None:  # type: ig
 
         code, out = run("alerts", "deliver", "--sources", str(sources))
         assert code == 0 and "1 sent, 0 retrying, 1 dead" in out and "550" in out
+        # the failed send Chinese first, the English line (the server's words) after it
+        assert re.search(r"^  提醒 \d+ 发往 bob@example.cn 失败（第 1 次尝试）（alert \d+ to "
+                         r"bob@example.cn: .*550.*\(attempt 1\)）$", out, re.M), out
 
         code, out = run("alerts", "list", "--failed", "--json", "--sources", str(sources))
         [dead] = json.loads(out)
@@ -63,7 +67,10 @@ def test_list_failed_and_retry(tmp_path: Path, monkeypatch) -> None:  # type: ig
         assert "550" in dead["last_error"]
 
         code, out = run("alerts", "list", "--sources", str(sources))
-        assert code == 0 and "alice@example.cn" in out and "dead" in out
+        assert code == 0 and "alice@example.cn" in out and "dead" in out, out
+        # the headers in Chinese; a row's status and event Chinese first, the word after
+        assert "┃ 状态 " in out and "┃ 接收人 " in out, out
+        assert "已放弃（dead）" in out and "已发送（sent）" in out and "页面变化（change）" in out
         code, out = run("alerts", "list", "--pending", "--sources", str(sources))
         # one sent, one dead
         assert code == 0 and out.strip() == "没有待发的提醒（no pending alerts）"

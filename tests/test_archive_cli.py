@@ -287,8 +287,10 @@ def test_search_without_words_or_with_a_control_character_is_an_error(
         out = monitor("search", query, "--sources", str(sources))
         assert out.returncode == 2, (query, out.stdout, out.stderr)
         assert "versions contain" not in out.stdout
-        assert out.stderr.startswith("输入有误：" if not query.strip() else "bad input: the "
-                                     "search query"), out.stderr
+        assert out.stderr.startswith("输入有误："), out.stderr  # Chinese first, every one
+        assert "技术细节：bad input: the search query" in out.stderr, out.stderr
+    assert monitor("search", "答\x01复", "--sources", str(sources)).stderr.startswith(
+        "输入有误：含有不可见的控制字符 U+0001：请删除后重试\n技术细节：bad input: ")
     assert monitor("search", " ", "--sources", str(sources)).stderr == (
         "输入有误：搜索词为空：请输入至少一个字或数字\n技术细节：bad input: the search query "
         "' ' has no words: give at least one\n")

@@ -61,8 +61,10 @@ def test_check_and_status_say_their_lines_chinese_first(site: Site, tmp_path: Pa
     assert lines[0].startswith("健康：") and "（health: " in lines[0], lines[0]
     assert "最近一小时 4 次检查中 2 次失败" in lines[0]
     assert lines[1].startswith("来源 — 时间为 ") and "（sources — times in " in lines[1]
-    result = {cells[1]: cells[4] for cells in (
-        [c.strip() for c in line.split("│")] for line in lines if line.startswith("│"))}
+    table = [[c.strip() for c in line.split("│")] for line in lines if line.startswith("│")]
+    result = {cells[1]: cells[4] for cells in table}
+    # the status column: the page's status Chinese first, its word in brackets
+    assert {cells[1]: cells[2] for cells in table}["n"] == "正常（ok）", table
     # the result column: the outcome's words, then the English; a failure as check says it
     assert result["n"] == "无变化（unchanged (200)）", result
     assert result["b"] == f"出错：网站返回错误状态（HTTP 500）：{site.url('/broken')}: HTTP 500"
@@ -206,3 +208,56 @@ async def test_the_web_not_found_page_is_chinese(store: Store) -> None:
         # the API's JSON is as it was: programs read it
         api = await client.get("/api/sources/nosuch")
         assert api.status_code == 404 and api.json()["detail"].startswith("not found: ")
+
+
+# --- 4. the tables' headers -----------------------------------------------------------------
+
+
+def _headers(output: str) -> list[list[str]]:
+    """Each table's header cells (rich's heavy ``┃`` line), in the order printed."""
+    return [[c.strip() for c in line.split("┃")[1:-1]] for line in output.splitlines()
+            if line.startswith("┃")]
+
+
+def test_tables_head_their_columns_in_chinese(site: Site, tmp_path: Path, db: str) -> None:
+    """A column's header is a label: Chinese only (README "What the commands print");
+    programs read ``--json``, whose keys keep their English names."""
+    sources = _checked(site, tmp_path)
+    checked = run("check", "--sources", str(sources))
+    assert _headers(checked.stdout) == [["来源", "结果", "HTTP 状态", "说明", "用时"]]
+    history = run("history", "n", "--sources", str(sources))
+    assert _headers(history.stdout) == [["版本", "id", "抓取时间", "哈希", "标题", "字数", "变化",
+                                         "最后确认"]], history.stdout
+    listed = run("sources", "list", "--sources", str(sources))
+    assert _headers(listed.stdout) == [["名称", "网址", "检查频率", "正文选择器", "标签"]]
+    assert "url" in json.loads(run("sources", "list", "--json", "--sources",
+                                   str(sources)).stdout)[0]
+
+
+# --- 5. errors raised without Chinese words of their own -----------------------------------
+
+
+def test_an_error_without_its_own_chinese_is_still_said_chinese_first(
+        tmp_path: Path, sqlite_url: str) -> None:
+    """``monitor serve`` on a port another program holds: the error has English words
+    only (``the web UI could not listen on …``); the line says 错误 and a Chinese sentence
+    first, the English after as the technical detail, never an English line alone."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    sources = write_sources(tmp_path / "sources.toml", source("a", "http://127.0.0.1:9/a"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "monitor", "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--sources", str(sources)], capture_output=True, text=True,
+            timeout=120, env={**os.environ, "MONITOR_DATABASE_URL": sqlite_url},
+            cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.splitlines()[-2:] == [
+        "错误：命令未能完成，原因见下面的技术细节",
+        f"技术细节：error: the web UI could not listen on 127.0.0.1:{port}"], out.stderr

@@ -154,11 +154,13 @@ def test_sources_list_piped_is_the_table_rich_gives(tmp_path: Path) -> None:
                           str(sources)], capture_output=True, text=True, timeout=60,
                          check=True).stdout
     table = Table(title=Text(str(sources)))
-    for col in ("name", "url", "schedule", "content", "tags"):
+    for col in ("名称", "网址", "检查频率", "正文选择器", "标签"):  # headers in Chinese only
         table.add_column(col, overflow="fold")
-    table.add_row("hb-plan", "http://127.0.0.1:9/plan.html", "every 6h",
+    # cells Chinese first, the English words in brackets
+    table.add_row("hb-plan", "http://127.0.0.1:9/plan.html", "每 6h（every 6h）",
                   "div.v_news_content, #zoom", "湖北, 规划")
-    table.add_row("off", "http://127.0.0.1:9/off.html", "cron 0 8 * * * (disabled)", "auto", "")
+    table.add_row("off", "http://127.0.0.1:9/off.html",
+                  "cron 0 8 * * *，已暂停（cron 0 8 * * * (disabled)）", "自动识别（auto）", "")
     console = Console(file=io.StringIO(), width=80)
     print_table(table, console)
     assert out == console.file.getvalue()

@@ -46,7 +46,7 @@ def test_show_at_a_date_before_the_first_version(tmp_path: Path, db_url: str,
     assert out.stderr.startswith(f"未找到：2026-01-01 时 {REPLY.name} 还没有版本，它的第1版"
                                  f"（id {vid}）抓取于 2026-05-01 10:00"), out.stderr
     shown = CliRunner().invoke(cli, ["history", REPLY.name, "--sources", str(sources)])
-    assert f"第1版   │ {vid} " in shown.stdout, shown.stdout
+    assert f"│ 第1版 │ {vid} " in shown.stdout, shown.stdout  # 版本 (the header) is no wider
     assert f"技术细节：not found: no version of {REPLY.name} before the end of 2026-01-01" in (
         out.stderr)
 

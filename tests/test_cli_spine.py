@@ -121,14 +121,14 @@ def test_check_summarises_every_source_and_survives_failing_ones(site: Site,
     assert first.exit_code == 0, first.output  # every source was checked: not a failure
     table = rows(first.stdout)
     assert set(table) == {"hn-reply", "wh-gbk", "broken", "refused", "bad-selector"}
-    assert table["hn-reply"][1:3] == ["new", "200"]
-    assert table["wh-gbk"][1:3] == ["new", "200"]
-    assert table["broken"][1:3] == ["error", "500"]
+    assert table["hn-reply"][1:3] == ["首次收录（new）", "200"]
+    assert table["wh-gbk"][1:3] == ["首次收录（new）", "200"]
+    assert table["broken"][1:3] == ["出错（error）", "500"]
     assert table["broken"][3] == f"网站返回错误状态（HTTP 500）：{site.url('/broken')}: HTTP 500"
-    assert table["refused"][1:3] == ["error", "—"]
+    assert table["refused"][1:3] == ["出错（error）", "—"]
     assert table["refused"][3].startswith("无法连接网站（network）：")
     assert "connect" in table["refused"][3].lower()  # why: nobody answered
-    assert table["bad-selector"][1] == "error"
+    assert table["bad-selector"][1] == "出错（error）"
     # The selector is shown as written, not eaten as a rich style tag.
     assert table["bad-selector"][3] == ("页面上找不到指定的正文区域（selector）：the content "
                                         "selector 'div[id=main-text]' matched nothing on "
@@ -144,7 +144,7 @@ def test_check_summarises_every_source_and_survives_failing_ones(site: Site,
     second = run("check", "--sources", str(sources))
     assert second.exit_code == 0, second.output
     table = rows(second.stdout)
-    assert table["hn-reply"][1] == table["wh-gbk"][1] == "unchanged"
+    assert table["hn-reply"][1] == table["wh-gbk"][1] == "无变化（unchanged）"
     assert "2 unchanged, 3 error" in second.stdout
 
     # A real edit of the body: changed, with a summary a watcher understands.
@@ -152,9 +152,9 @@ def test_check_summarises_every_source_and_survives_failing_ones(site: Site,
     third = run("check", "--sources", str(sources))
     assert third.exit_code == 0, third.output
     table = rows(third.stdout)
-    assert table["hn-reply"][1:3] == ["changed", "200"]
+    assert table["hn-reply"][1:3] == ["有变化（changed）", "200"]
     assert "段" in table["hn-reply"][3]  # e.g. "第4段修改"
-    assert table["wh-gbk"][1] == "unchanged"
+    assert table["wh-gbk"][1] == "无变化（unchanged）"
     assert "1 changed, 1 unchanged, 3 error" in third.stdout
 
     # --json: the same results for a program, one object per source.
@@ -419,7 +419,10 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(
     out = result.stdout
     lines = out.splitlines()
     assert lines[0] == seed(0).title
-    assert lines[1].startswith(f"{url} · HTTP 200 · utf-8 · ")
+    # the fetch, Chinese first, then the English line (for grep) in brackets
+    size = len(seed_page(0))
+    assert lines[1] == (f"{url} · HTTP 200 · 编码 utf-8 · {size:,} 字节 · 直接请求（未用浏览器）"
+                        f"（HTTP 200 · utf-8 · {size} bytes · fetched with http）")
     meta = rows(out)
     assert meta["索引号"] == ["索引号", "430S00/2021-08026431"]
     assert meta["文号"] == ["文号", "湘工信提案函〔2021〕254号"]
@@ -475,14 +478,14 @@ def test_titles_and_errors_with_rich_markup_are_printed_literally(
 
     first = run("check", "--sources", str(sources))
     assert first.exit_code == 0, first.output
-    assert rows(first.stdout)["dg-hostile"][1] == "new"
+    assert rows(first.stdout)["dg-hostile"][1] == "首次收录（new）"
     assert "'div[id=main-text]'" in rows(first.stdout)["bad-selector"][3]
 
     site.route("/dg", html(titled(2, HOSTILE_2)))
     second = run("check", "--sources", str(sources))
     assert second.exit_code == 0, second.output
     row = rows(second.stdout)["dg-hostile"]
-    assert row[1] == "changed"
+    assert row[1] == "有变化（changed）"
     assert f"标题：{HOSTILE_1} → {HOSTILE_2}" in row[3]
 
     history = run("history", "dg-hostile", "--sources", str(sources))

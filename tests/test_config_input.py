@@ -186,8 +186,10 @@ sources = ["hn-*"]
 """
 
 
-MISSING = ("warning: watcher 'room': webhook_secret_env names ROOM_SECRET, which is not set "
-           "in the environment: its webhook alerts will fail until it is")
+MISSING = ("警告：接收人 'room' 的 webhook_secret_env 指定的环境变量 ROOM_SECRET 未设置：修正之前，"
+           "它的 webhook 提醒都会发送失败（其他接收人和检查不受影响）（warning: watcher 'room': "
+           "webhook_secret_env names ROOM_SECRET, which is not set in the environment: its "
+           "webhook alerts will fail until it is）")
 
 
 def test_an_unset_secret_warns_and_fails_only_that_watchers_alerts(
@@ -274,15 +276,52 @@ tags = ["hunna", "beijing"]
 """)
     result = run("sources", "validate", "--sources", str(path))
     assert result.exit_code == 0, result.output
+    # Chinese first, the English warning whole in brackets (for grep)
     assert result.stderr.splitlines() == [
-        "warning: watcher 'typos': sources 'hn-rpely' matches no source "
-        "(did you mean 'hn-reply'?)",
-        "warning: watcher 'typos': sources 'zz-*' matches no source",
-        "warning: watcher 'typos': tags 'hunna' is the tag of no source (did you mean 'hunan'?)",
-        "warning: watcher 'typos': tags 'beijing' is the tag of no source",
+        "警告：接收人 'typos' 的 sources 'hn-rpely' 不匹配任何来源（是否想写 'hn-reply'？）："
+        "它收不到这些来源的提醒（warning: watcher 'typos': sources 'hn-rpely' matches no source "
+        "(did you mean 'hn-reply'?)）",
+        "警告：接收人 'typos' 的 sources 'zz-*' 不匹配任何来源：它收不到这些来源的提醒"
+        "（warning: watcher 'typos': sources 'zz-*' matches no source）",
+        "警告：接收人 'typos' 的 tags 'hunna' 不是任何来源的标签（是否想写 'hunan'？）："
+        "它收不到这些来源的提醒（warning: watcher 'typos': tags 'hunna' is the tag of no "
+        "source (did you mean 'hunan'?)）",
+        "警告：接收人 'typos' 的 tags 'beijing' 不是任何来源的标签：它收不到这些来源的提醒"
+        "（warning: watcher 'typos': tags 'beijing' is the tag of no source）",
     ]
     assert flat(result.stdout) == (f"{path}：有效，2 个来源，1 个接收人（{path}: ok — 2 sources, "
                                    "1 watcher）")
+
+
+def test_unreachable_and_never_told_watchers_are_warned_about_chinese_first(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PHONE_URL", raising=False)
+    path = write_sources(tmp_path / "sources.toml", one_source(site) + """
+[[watchers]]
+name = "phone"
+apprise_env = "PHONE_URL"
+sources = ["hn-*"]
+kinds = ["unlisted"]
+""")
+    result = run("sources", "validate", "--sources", str(path))
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("警告：接收人 'phone' 的 kinds 'unlisted'：「unlisted」"
+                               "（已从栏目移除）只记录、从不发送提醒"), lines
+    assert lines[0].endswith("（warning: watcher 'phone': kinds 'unlisted': 「unlisted」（已从栏目"
+                             "移除）只记录、从不发送提醒：文档从栏目移除不算消息；文档页面被删除时发送"
+                             "「gone」（页面已删除），可写 kinds = [\"gone\"] (unlisted changes "
+                             "are recorded, never alerted; a document's page going away is "
+                             "'gone')）"), lines
+    assert lines[1] == (
+        "警告：接收人 'phone' 的 apprise_env 指定的环境变量 PHONE_URL 未设置：修正之前，它的 "
+        "Apprise 提醒都会发送失败（其他接收人和检查不受影响）（warning: watcher 'phone': "
+        "apprise_env names PHONE_URL, which is not set in the environment: its Apprise alerts "
+        "will fail until it is fixed）")
+    monkeypatch.setenv("PHONE_URL", "nosuchservice://x")
+    bad = run("sources", "validate", "--sources", str(path)).stderr.splitlines()[1]
+    assert bad.startswith("警告：接收人 'phone' 的 apprise_env 指定的环境变量 PHONE_URL 不是可用的 "
+                          "Apprise 网址：") and "not an Apprise URL" in bad, bad
 
 
 def test_a_file_without_watchers_is_warned_about(site: Site, tmp_path: Path) -> None:
@@ -290,9 +329,9 @@ def test_a_file_without_watchers_is_warned_about(site: Site, tmp_path: Path) -> 
     result = run("sources", "validate", "--sources", str(path))
     assert result.exit_code == 0, result.output
     assert flat(result.stderr) == (
-        "warning: 没有接收人（[[watchers]]）：页面的变化只记录，不会提醒任何人；运行中的 monitor "
-        "会拒绝删除全部接收人的修改（像是没写完的文件），如确要如此，请重启 monitor run "
-        "技术细节：no [[watchers]]: changes are recorded but nobody is alerted")
+        "警告：没有接收人（[[watchers]]）：页面的变化只记录，不会提醒任何人；运行中的 monitor "
+        "会拒绝删除全部接收人的修改（像是没写完的文件），如确要如此，请重启 monitor run"
+        "（warning: no [[watchers]]: changes are recorded but nobody is alerted）")
 
 
 # --- 4. credentials in URLs --------------------------------------------------------------

@@ -142,9 +142,9 @@ async def test_a_reply_taken_off_the_column_is_checked_until_its_deletion_is_tol
 
     sources = str(config.path)
     shown = cli("history", NAME, "--documents", "--sources", sources, db=db_url)
-    assert "gone, unlisted" in shown.stdout, shown.stderr
+    assert "已删除，已不在栏目中（gone, unlisted）" in shown.stdout, shown.stderr
     status = cli("status", "--sources", sources, db=db_url)
-    assert "ok（1 篇文档已删除）" in status.stdout, status.stderr
+    assert "正常（ok），1 篇文档已删除" in status.stdout, status.stderr
     as_json = json.loads(cli("status", "--json", "--sources", sources, db=db_url).stdout)
     assert as_json["sources"][0]["documents_gone"] == 1
 
@@ -179,7 +179,8 @@ async def test_status_counts_a_listing_s_documents_whose_page_is_gone(
         await check_pass(config, store)
     sources = str(config.path)
     status = cli("status", "--sources", sources, db=db_url)
-    assert f"{NAME}" in status.stdout and "ok（1 篇文档已删除）" in status.stdout, status.stderr
+    assert f"{NAME}" in status.stdout, status.stderr
+    assert "正常（ok），1 篇文档已删除" in status.stdout, status.stderr
 
 
 def _off_since(store: Store, page_id: int, days: int) -> None:

@@ -115,7 +115,8 @@ def test_list_and_csv_import_each_url_once(tmp_path: Path) -> None:
     out = " ".join(got.output.split())
     assert "2 of 3 imported" in out
     # the report reads in the file's order: Hunan, then Wuhan imported, then its copy
-    hunan, wuhan = out.index("gxt.hunan.gov.cn"), out.index("imported", out.index("wuhan"))
+    hunan = out.index("gxt.hunan.gov.cn")
+    wuhan = out.index("已导入（imported）", out.index("wuhan"))  # Chinese first
     assert hunan < wuhan < out.index("already watched as")
     got = run(str(SAMPLES / "urls.csv"), "--no-test", "--sources", str(path))
     out = " ".join(got.output.split())

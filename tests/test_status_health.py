@@ -149,7 +149,7 @@ def test_status_tells_a_running_check_from_a_lease_left_by_a_killed_one(
     out = run("status", "--sources", str(sources))
     assert out.returncode == 0, out.stderr
     rows = {line.split("│")[1].strip(): line for line in out.stdout.splitlines()
-            if line.count("│") > 3 and "source" not in line}
+            if line.count("│") > 3 and "来源" not in line}
     assert "running on other-host:42" in rows["live"]
     assert f"held by {socket.gethostname()}:{dead.pid}, which has ended" in rows["killed"]
     assert "running" not in rows["killed"]
@@ -221,7 +221,10 @@ def test_status_of_thousands_of_sources_piped_answers_at_once_with_the_same_tabl
     at = next(i for i, line in enumerate(lines) if line.startswith("来源 — 时间为 "))
     assert "（sources — times in " in lines[at]
     assert lines[at:] == captured.get().splitlines()  # rich's own rendering, line for line
-    assert len(lines[at:]) == n + 5 and "ok（2 篇文档已删除）" in lines[at + 4]
+    assert len(lines[at:]) == n + 5 and "正常（ok），2 篇文档已删除" in lines[at + 4]
+    # the headers in Chinese only, piped as on a terminal (README "What the commands print")
+    assert [h.strip() for h in lines[at + 2].split("┃")[1:-1]] == [
+        "来源", "状态", "上次检查", "结果", "下次检查", "上次变化", "连续失败", "版本数"]
 
 
 def _checked_sources(tmp_path: Path, n: int, *, paused: int = 0,

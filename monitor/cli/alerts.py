@@ -11,6 +11,7 @@ from rich.table import Table
 
 from alerts.base import redact
 from monitor.cli.common import (
+    HEADERS,
     both,
     console,
     delivered,
@@ -34,6 +35,10 @@ STYLE = {"pending": "yellow", "sending": "cyan", "sent": "green", "dead": "bold 
 REFUSED = {"sent": "already sent", "sending": "being sent now",
            "pending": "not failed: waiting for its first attempt"}
 REFUSED_ZH = {"sent": "已发送", "sending": "正在发送", "pending": "未失败，等待第一次发送"}
+# ``list``'s cells: a row's status and event in Chinese, then the stored word in brackets
+STATUS_ZH = {"pending": "待发送", "sending": "正在发送", "sent": "已发送", "dead": "已放弃"}
+EVENT_ZH = {"change": "页面变化", "digest": "变化汇总", "trouble": "检查失败",
+            "recovered": "恢复正常", "config": "配置错误"}
 
 
 def register(cli: click.Group) -> None:
@@ -85,18 +90,20 @@ def _table(rows: list[AlertRecord], tz: str) -> Table:
     """One row per outbox row: what about (event, source), for whom (the watcher; a
     webhook row says it is that watcher's webhook), where to, and how it went."""
     table = Table(title=both("提醒", "alerts"))
-    table.add_column("id", justify="right")
-    table.add_column("status")
-    table.add_column("event")
-    table.add_column("source", overflow="fold")
-    table.add_column("watcher", overflow="fold")
-    table.add_column("to", no_wrap=True)  # an address cut in two is hard to copy
-    table.add_column("tries", justify="right")
-    table.add_column("when", overflow="fold")
-    table.add_column("error", overflow="fold", ratio=1)
+    table.add_column(HEADERS["id"], justify="right")
+    table.add_column(HEADERS["status"])
+    table.add_column(HEADERS["event"])
+    table.add_column(HEADERS["source"], overflow="fold")
+    table.add_column(HEADERS["watcher"], overflow="fold")
+    table.add_column(HEADERS["to"], no_wrap=True)  # an address cut in two is hard to copy
+    table.add_column(HEADERS["tries"], justify="right")
+    table.add_column(HEADERS["when"], overflow="fold")
+    table.add_column(HEADERS["error"], overflow="fold", ratio=1)
     for r in rows:
         when = r.sent_at if r.status == "sent" else r.next_attempt_at
-        table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{r.status}[/]", escape(r.event),
+        status, event = (both(words.get(en, en), en) for words, en in
+                         ((STATUS_ZH, r.status), (EVENT_ZH, r.event)))
+        table.add_row(str(r.id), f"[{STYLE.get(r.status, '')}]{escape(status)}[/]", escape(event),
                       escape(r.source or "—"), escape(r.watcher or "—"), escape(_to(r)),
                       str(r.attempts), local_time(when, tz), escape(r.last_error or ""))
     return table
@@ -158,6 +165,10 @@ def deliver(sources_file: Path) -> None:
         report = asyncio.run(deliver_stoppably(deliverer))
     console.print(both(f"提醒：{delivered(report)}", report.describe()), highlight=False,
                   markup=False)
-    for line in report.errors:
-        console.print(f"  {escape(line)}", highlight=False)
+    if report.errors:
+        from monitor import zh
+
+    for line in report.errors:  # Chinese first, the English line (the server's words) after
+        console.print(f"  {both(zh.delivery_failed(line), line)}", highlight=False,
+                      markup=False, soft_wrap=True)
     stopped_delivery(deliverer, report)

@@ -330,7 +330,7 @@ def summary_table(results: list[CheckResult]) -> Table:
     from monitor import zh
 
     table = Table(title=common.both("检查结果", "check summary"), show_lines=False)
-    for col in ("source", "outcome", "status", "what", "time"):
+    for col in common.headers("source", "outcome", "http", "what", "time"):
         table.add_column(col, overflow="fold")
     for r in results:
         what = r.summary or r.change_kind or ""
@@ -338,6 +338,7 @@ def summary_table(results: list[CheckResult]) -> Table:
             what = zh.told(r.error_kind, r.status, r.error or "")  # Chinese first
         # Text, not markup: names, summaries and errors come from pages and servers.
         name = f"{r.source} ↳ {r.document}" if r.document else r.source
-        table.add_row(Text(name), Text(str(r.outcome), style=STYLE[r.outcome]),
+        outcome = common.both(common.OUTCOMES.get(r.outcome, str(r.outcome)), str(r.outcome))
+        table.add_row(Text(name), Text(outcome, style=STYLE[r.outcome]),
                       str(r.status or "—"), Text(what), f"{r.duration:.1f}s")
     return table

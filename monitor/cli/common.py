@@ -144,8 +144,8 @@ def handle_errors(fn: F) -> F:
         except ConfigError as exc:
             refused("配置错误", exc)
         except BadInputError as exc:
-            if exc.zh is None and not _CHINESE.match(str(exc)):
-                _fail("bad input", str(exc), EXIT_USAGE)
+            if exc.zh is None and not _CHINESE.match(str(exc)):  # no Chinese of its own
+                _fail_zh(UNSAID_INPUT, f"bad input: {exc}", EXIT_USAGE, what="输入有误")
             if exc.zh is None:  # Chinese already, its English in brackets after
                 _said("输入有误", str(exc), EXIT_USAGE)
             _fail_zh(exc.zh, f"bad input: {exc}", EXIT_USAGE, what="输入有误")
@@ -157,9 +157,8 @@ def handle_errors(fn: F) -> F:
             not_found(looked_up(exc, _typed(args, kwargs)))
         except MonitorError as exc:
             said = getattr(exc, "zh", None)  # Chinese first, where the error has it
-            if said is None:
-                _fail("error", str(exc), 1)
-            _fail_zh(said, f"error: {exc}", 1, what="错误")
+            # no Chinese of its own: a general sentence (zh.SENTENCES say a check's failure)
+            _fail_zh(said or UNSAID_ERROR, f"error: {exc}", 1, what="错误")
         except OSError as exc:  # a file the command was told to read or write
             where = f"{exc.filename}: " if exc.filename else ""
             _fail_zh(f"无法读写文件 {exc.filename}（{exc.strerror or exc}）" if exc.filename
@@ -214,6 +213,9 @@ def _usage_zh(exc: click.UsageError, command: str) -> str:
     return f"命令写法有误{help_}"
 
 
+# an error raised without Chinese words of its own: Chinese first all the same
+UNSAID_INPUT = "命令的输入有误，请按下面的技术细节修改后重试"
+UNSAID_ERROR = "命令未能完成，原因见下面的技术细节"
 _CHINESE = re.compile(r"[\u4e00-\u9fff]")  # a message that starts in Chinese
 
 
@@ -313,13 +315,6 @@ def _said(what: str, message: str, code: int) -> NoReturn:
     from rich.markup import escape
 
     _consoles()[1].print(f"[red]{what}：[/]{escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(code)
-
-
-def _fail(what: str, message: str, code: int) -> None:
-    from rich.markup import escape
-
-    _consoles()[1].print(f"[red]{what}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -874,6 +869,33 @@ def _minute_text(minute: int, timezone: str) -> str:
 def both(said: str, english: str) -> str:
     """``said`` then ``english`` in brackets: one line of the command line's output."""
     return f"{said}（{english}）"
+
+
+# The tables' column headers: Chinese only (a header is a label over a narrow column, not
+# a sentence; the English names, the keys of ``--json``, are README's "What the commands
+# print").  ``headers("source", "status")`` → ``("来源", "状态")``; a name not here stays.
+HEADERS: dict[str, str] = {
+    "source": "来源", "status": "状态", "last check": "上次检查", "result": "结果",
+    "next check": "下次检查", "last change": "上次变化", "failures": "连续失败",
+    "versions": "版本数", "outcome": "结果", "http": "HTTP 状态", "what": "说明",
+    "time": "用时", "version": "版本", "fetched at": "抓取时间", "hash": "哈希",
+    "title": "标题", "chars": "字数", "change": "变化", "last confirmed": "最后确认",
+    "page id": "页面 id", "list date": "列表日期", "url": "网址", "name": "名称",
+    "schedule": "检查频率", "content": "正文选择器", "tags": "标签", "not mapped": "未导入的设置",
+    "event": "事件", "watcher": "接收人", "to": "发往", "tries": "尝试次数", "when": "时间",
+    "error": "错误", "format": "格式", "date": "日期", "field": "字段", "value": "值",
+    "id": "id",  # as the commands say it: 第2版（id 41）
+}
+
+
+def headers(*names: str) -> tuple[str, ...]:
+    """The Chinese headers of the columns ``names`` (``HEADERS``)."""
+    return tuple(HEADERS.get(n, n) for n in names)
+
+
+# A page's status (``status``'s column and count, ``history --documents``), in Chinese.
+STATUSES: dict[str, str] = {"ok": "正常", "failing": "连续失败", "gone": "已删除",
+                            "new": "尚未检查成功", "paused": "已暂停", "moved": "已迁移"}
 
 
 # A check's outcome (``monitor.types.Outcome``) in the words of ``history`` and alerts:

@@ -13,11 +13,13 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
+    STATUSES,
     both,
     complete_source_names,
     console,
     err_console,
     handle_errors,
+    headers,
     json_option,
     load_reading,
     open_store,
@@ -74,8 +76,8 @@ def history(name_or_url: str, documents: bool, sources_file: Path, as_json: bool
     shared = f"；列于栏目 {'、'.join(info.listings)}" if len(info.listings) > 1 else ""
     table = Table(title=Text(both(f"{name_or_url} 的版本历史（时间为 {tz}{shared}）",
                                   f"history of {name_or_url} (times in {tz})")))
-    for col in ("version", "id", "fetched at", "hash", "title", "chars", "change",
-                "last confirmed"):
+    for col in headers("version", "id", "fetched at", "hash", "title", "chars", "change",
+                       "last confirmed"):
         table.add_column(col, overflow="fold")
     rows = [(e.fetched_at, 0, _version_row(e, tz)) for e in entries]
     rows += [(ev.at, 1, _event_row(ev, tz)) for ev in events]
@@ -153,13 +155,14 @@ def _documents(config: Config, name: str, as_json: bool) -> None:
         return
     table = Table(title=Text(both(f"{name} 的文档：{len(docs)} 篇",
                                   f"documents of {name}: {len(docs)}")))
-    for col in ("page id", "list date", "title", "versions", "status", "url"):
+    for col in headers("page id", "list date", "title", "versions", "status", "url"):
         table.add_column(col, overflow="fold")
     for d in docs:
-        status = d.status if d.listed else f"{d.status}, unlisted"
+        said = STATUSES.get(d.status, d.status) + ("" if d.listed else "，已不在栏目中")
         others = [n for n in d.listings if n != d.source]  # one page, one history
         if others:
-            status += "（亦列于栏目 " + "、".join(others) + "）"
+            said += "，亦列于栏目 " + "、".join(others)
+        status = both(said, d.status if d.listed else f"{d.status}, unlisted")
         table.add_row(str(d.id), d.list_date, Text(d.title), str(d.versions), status,
                       Text(d.url))
     print_table(table, console)

@@ -21,6 +21,7 @@ from monitor.cli.common import (
     console,
     err_console,
     handle_errors,
+    headers,
     json_option,
     load,
     plain_table,
@@ -33,6 +34,7 @@ from monitor.config import NO_WATCHERS, SourceConfig, parse_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import Fetcher, fetched_with
 from monitor.pipeline import Inspection, inspect_source
+from monitor.plainsettings import interval_text
 from monitor.settings import Settings
 from monitor.sources_edit import (
     add_source,
@@ -76,9 +78,10 @@ def validate(sources_file: Path) -> None:
         from monitor.web.app import check_bind  # FastAPI only when the UI is on
 
         check_bind(config.settings.web_host, config.settings.web_token)
-    for warning in warnings:
-        said = f"{zh.NO_WATCHERS}\n{zh.DETAIL}" if warning == NO_WATCHERS else ""
-        err_console.print(f"[yellow]warning:[/] {escape(said + warning)}", highlight=False,
+    for warning in warnings:  # Chinese first, the English warning whole in brackets
+        said = zh.NO_WATCHERS if warning == NO_WATCHERS else zh.warning(warning)
+        err_console.print(Text(both(said if said == "警告" else f"警告：{said}",
+                                    f"warning: {warning}"), style="yellow"), highlight=False,
                           soft_wrap=True)
     console.print(both(f"{sources_file}：有效，{len(config.sources)} 个来源，"
                        f"{len(config.watchers)} 个接收人",
@@ -155,8 +158,8 @@ def print_attachments(found: list[dict[str, str]], whose: str = "") -> None:
         console.print(both(f"{'第一篇文档' if whose else ''}没有附件", f"no attachments{whose}"),
                       markup=False, highlight=False)
         return
-    table = Table("name", "format", "url", title=both(f"{'第一篇文档的' if whose else ''}附件",
-                                                    f"attachments{whose}"))
+    title = both(f"{'第一篇文档的' if whose else ''}附件", f"attachments{whose}")
+    table = Table(*headers("name", "format", "url"), title=title)
     for a in found:
         table.add_row(escape(a["name"]), escape(a["format"].upper()), escape(a["url"]))
     print_table(table, console)
@@ -194,22 +197,28 @@ def print_documents(got: Inspection, source: SourceConfig) -> None:
     console.print(both(f"{got.fetch.final_url} · {len(docs)} 篇文档{pages_zh}",
                        f"{len(docs)} documents{pages}"), markup=False,
                   highlight=False, soft_wrap=True)
-    table = Table("date", "title", "url",
+    table = Table(*headers("date", "title", "url"),
                   title=both("将跟踪的文档", "documents it would track"))
     for d in docs:
         table.add_row(escape(d.date), escape(d.title), escape(d.url))
     print_table(table, console)
 
 
+# how ``sources test`` fetched the page (``fetched_with``)
+FETCHED_WITH = {"http": "直接请求（未用浏览器）", "browser": "用浏览器渲染"}
+
+
 def print_inspection(got: Inspection) -> None:
     f, e = got.fetch, got.extracted
     # soft_wrap: lines as extracted, not broken at the console width (80 when piped).
     console.print(f"[bold]{escape(e.title)}[/]", highlight=False, soft_wrap=True)
-    console.print(f"{f.final_url} · HTTP {f.status} · {f.charset} · {len(f.body)} bytes"
-                  f" · fetched with {fetched_with(f)}",
+    how = fetched_with(f)
+    console.print(both(f"{f.final_url} · HTTP {f.status} · 编码 {f.charset} · {len(f.body):,} 字节"
+                       f" · {FETCHED_WITH.get(how, how)}",
+                       f"HTTP {f.status} · {f.charset} · {len(f.body)} bytes · fetched with {how}"),
                   markup=False, highlight=False, soft_wrap=True)
     if e.metadata:
-        table = Table("field", "value", title=both("元数据", "metadata"))
+        table = Table(*headers("field", "value"), title=both("元数据", "metadata"))
         for k, v in e.metadata.items():
             table.add_row(escape(k), escape(v))
         console.print(table)
@@ -375,8 +384,8 @@ def list_sources(sources_file: Path, as_json: bool) -> None:
     if as_json:
         print_json([s.config_dict() for s in config.sources])
         return
-    rows = [(s.name, s.url, s.schedule_text() + ("" if s.enabled else " (disabled)"),
-             ", ".join(s.content) or "auto", ", ".join(s.tags)) for s in config.sources]
+    rows = [(s.name, s.url, _schedule(s), ", ".join(s.content) or both("自动识别", "auto"),
+             ", ".join(s.tags)) for s in config.sources]
     if not console.is_terminal:  # rich's lines without its layout: 10,000 rows 4.4 s → 0.2 s
         click.echo("\n".join(plain_table(str(sources_file), LIST_COLUMNS, rows, centred=True)))
         return
@@ -388,7 +397,14 @@ def list_sources(sources_file: Path, as_json: bool) -> None:
     print_table(table, console)
 
 
-LIST_COLUMNS = ("name", "url", "schedule", "content", "tags")
+def _schedule(s: SourceConfig) -> str:
+    """``每 6h（every 6h）``, ``cron 0 8 * * *，已暂停（cron 0 8 * * * (disabled)）``."""
+    english = s.schedule_text() + ("" if s.enabled else " (disabled)")
+    said = f"每 {interval_text(s.interval)}" if s.interval and not s.cron else s.schedule_text()
+    return both(said + ("" if s.enabled else "，已暂停"), english)
+
+
+LIST_COLUMNS = headers("name", "url", "schedule", "content", "tags")
 
 
 @sources.command("import")
@@ -432,8 +448,8 @@ def import_sources(file: Path, no_test: bool, sources_file: Path) -> None:
             continue
         text = add_source(text, entry["entry"], path=sources_file)
         imported += 1
-        rows.append((source.name, source.url, "imported", entry["unmapped"]))
-    rows.sort(key=lambda r: (first.get(r[1], len(first)), r[2] != "imported"))
+        rows.append((source.name, source.url, IMPORTED, entry["unmapped"]))
+    rows.sort(key=lambda r: (first.get(r[1], len(first)), r[2] != IMPORTED))
     if imported:
         write_atomically(sources_file, on_disk, bom + text)
     _print_import(rows)
@@ -485,6 +501,9 @@ def _plan_import(text: str, config: Any, candidates: list[Any], path: Path
 NOT_A_PAGE = "不是用 GET 读取的网页（命令任务、没有网址或带数据的请求），已跳过"
 
 
+IMPORTED = both("已导入", "imported")
+
+
 def not_imported(said: str, detail: str) -> str:
     """An import's reason, as ``sources add`` says its own: Chinese first (``未导入：页面已删除
     或不存在（HTTP 404）``), the English after as the technical detail; one line (a piped
@@ -513,9 +532,9 @@ async def _test_all(settings: Settings, sources: list[SourceConfig]
 
 def _print_import(rows: list[tuple[str, ...]]) -> None:
     table = Table(title=both("导入结果", "import"))
-    for col in ("name", "url", "result", "not mapped"):
+    for col in headers("name", "url", "result", "not mapped"):
         table.add_column(col, overflow="fold")
     for name, url, result, unmapped in rows:
-        style = "green" if result == "imported" else "red"
+        style = "green" if result == IMPORTED else "red"
         table.add_row(Text(name), Text(url), Text(result, style=style), Text(unmapped))
     print_table(table, console)

@@ -50,8 +50,10 @@ import click
 
 from monitor import capacity
 from monitor.cli.common import (
+    STATUSES,
     both,
     handle_errors,
+    headers,
     json_option,
     load_reading,
     local_time,
@@ -170,7 +172,7 @@ def summary_line(rows: list[SourceStatus], needing: int) -> str:
         counts[key] = counts.get(key, 0) + 1
     ordered = sorted(counts.items(), key=lambda kn: -kn[1])
     by_status = ", ".join(f"{n:,} {k}" for k, n in ordered)
-    by_status_zh = "，".join(f"{STATUS_ZH.get(k, k)} {n:,}" for k, n in ordered)
+    by_status_zh = "，".join(f"{STATUSES.get(k, k)} {n:,}" for k, n in ordered)
     if not needing:
         told, said = "none needs attention", "没有需要处理的来源"
     elif needing <= SHOWN:
@@ -185,10 +187,6 @@ def summary_line(rows: list[SourceStatus], needing: int) -> str:
 
 
 # a page's status (``pages.status``) and ``paused``, in the summary line
-STATUS_ZH = {"ok": "正常", "failing": "连续失败", "gone": "已删除", "new": "尚未检查成功",
-             "paused": "已暂停", "moved": "已迁移"}
-
-
 def attention(rows: list[SourceStatus], now: datetime) -> list[SourceStatus]:
     """The rows someone should look at, the most urgent first: failing (the longest
     streak first), gone, held by a process that has ended, last check an error, due and
@@ -458,8 +456,8 @@ def _ago(seconds: float) -> str:
     return f"{max(0.0, seconds):.0f} s"
 
 
-COLUMNS = ("source", "status", "last check", "result", "next check", "last change",
-           "failures", "versions")
+COLUMNS = headers("source", "status", "last check", "result", "next check", "last change",
+                  "failures", "versions")
 
 
 def status_table(rows: list[SourceStatus], tz: str, what: str = "sources") -> Table:
@@ -486,7 +484,7 @@ def _cells(r: SourceStatus, tz: str, now: datetime) -> list[str]:
     # Chinese first, as check's cells (``result_of``)
     result = result_of(r.last_outcome, r.last_http_status,
                           _cut(r.last_error, RESULT_CHARS) if r.last_error else None)
-    status = _word(r) + (f"（{r.documents_gone} 篇文档已删除）" if r.documents_gone else "")
+    status = _word(r) + (gone_documents(r.documents_gone) if r.documents_gone else "")
     return [r.source, status, local_time(r.last_check_at, tz), result, _next(r, tz, now),
             local_time(r.last_change_at, tz), str(r.failure_streak), str(r.versions)]
 
@@ -522,14 +520,22 @@ def _status_cell(r: SourceStatus, style: str) -> Text:
 
     cell = Text(_word(r), style="dim" if r.paused else style)
     if r.documents_gone:
-        cell.append(f"（{r.documents_gone} 篇文档已删除）", style=STYLE.get("gone", ""))
+        cell.append(gone_documents(r.documents_gone), style=STYLE.get("gone", ""))
     return cell
 
 
+def gone_documents(n: int) -> str:
+    """After a listing's status: ``，1 篇文档已删除``."""
+    return f"，{n} 篇文档已删除"
+
+
 def _word(r: SourceStatus) -> str:
-    """The status column: the page's status, ``已暂停`` for a paused source (its page's
-    status is the last one seen, and stays so until it is resumed)."""
-    return f"已暂停（{r.status}）" if r.paused else r.status
+    """The status column: the page's status Chinese first (``正常（ok）``), ``已暂停`` for a
+    paused source (its page's status is the last one seen, and stays so until it is
+    resumed)."""
+    if r.paused:
+        return f"已暂停（{r.status}）"
+    return both(STATUSES.get(r.status, r.status), r.status)
 
 
 def stale_leases(rows: list[SourceStatus]) -> dict[str, object] | None:
