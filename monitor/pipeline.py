@@ -184,13 +184,15 @@ def _page_read(source: SourceConfig, result: FetchResult, against: Against,
                                accept_challenge_like=source.accept_challenge_like)
     if reason:
         raise ChallengePageError(f"not the page: {reason}")
-    # the tree the checks above parsed, handed over: the page is parsed once
+    if callable(against):
+        against = against()
+    # the tree the checks above parsed, handed over: the page is parsed once; near the
+    # article threshold read as the last version was (whole or its article)
     extracted = extract(result.text, content=source.content, ignore=source.ignore,
                         ignore_text=source.ignore_text, url=result.final_url,
                         links=source.links, match=source.match,
-                        parsed=reading.take_tree(), column=source.is_listing)
-    if callable(against):
-        against = against()
+                        parsed=reading.take_tree(), column=source.is_listing,
+                        previous=against)
     if against is None or against == extracted.text:
         return extracted, None
     quick = quick_diff(against, extracted.text, timeout=diff_timeout)
