@@ -49,6 +49,7 @@ async def _checks(tmp_path: Path, store: Store, site: Site, pages: list[str]
         "[[sources]]", 'name = "notice"', f'url = "{site.url(PATH)}"', "",
         "[[watchers]]", 'email = "w@example.org"', 'sources = ["*"]', ""]))
     config = load_config(path, env={})
+    store.sync_sources(config.sources)  # as ``monitor check`` does
     results = []
     async with Fetcher(config.settings) as fetcher:
         for page in pages:
@@ -113,3 +114,21 @@ def test_extract_reads_as_the_previous_text_did_only_near_the_threshold() -> Non
         "另见2021至2025年。", "另见2021至2025年。" + SENTENCE)
     assert extract(SHORT, previous=article).text == article.replace(SENTENCE, "")
     assert extract(_long_article(), previous=whole).text == extract(_long_article()).text
+
+
+async def test_a_settings_change_after_the_flip_reads_the_last_page_as_last_time(
+        tmp_path: Path, store: Store, site: Site) -> None:
+    """The last version read again with new settings (``Checker._last_read_again``) is
+    read the way it was stored, whole: the new setting is no change of the page."""
+    await _checks(tmp_path, store, site, [SHORT, LONGER])
+    path = write_sources(tmp_path / "sources.toml", "\n".join([
+        "[[sources]]", 'name = "notice"', f'url = "{site.url(PATH)}"',
+        'ignore_text = ["另见"]', "",
+        "[[watchers]]", 'email = "w@example.org"', 'sources = ["*"]', ""]))
+    config = load_config(path, env={})
+    store.sync_sources(config.sources)  # the admin's edit, as ``monitor check`` syncs it
+    async with Fetcher(config.settings) as fetcher:
+        third = await Checker(config, store, fetcher).check(config.source("notice"))
+    assert third.outcome is Outcome.CHANGED and third.alerts == 0, third.summary
+    text = store.version(store.history("notice")[-1].id).text
+    assert "另见" not in text and all(line in text for line in CHROME)
