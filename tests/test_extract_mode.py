@@ -132,3 +132,14 @@ async def test_a_settings_change_after_the_flip_reads_the_last_page_as_last_time
     assert third.outcome is Outcome.CHANGED and third.alerts == 0, third.summary
     text = store.version(store.history("notice")[-1].id).text
     assert "另见" not in text and all(line in text for line in CHROME)
+
+
+def test_a_column_page_near_the_threshold_is_still_read_as_its_list() -> None:
+    """A list of dated links scores near the threshold too: its text is its items
+    (``title | date``), never one of the page's readings chosen against them."""
+    corpus = Path(__file__).parent / "fixtures" / "corpus" / "cn-gov"
+    page = (corpus / "jsliteral__wsjkw-sh-gov-cn__yqtb-list-page.html").read_text("utf-8")
+    first = extract(page)
+    assert first.listing and " | 2022-04-27" in first.text
+    again = extract(page, previous=first.text)
+    assert again.listing and again.text == first.text

@@ -35,7 +35,8 @@ and not the other; a tie keeps the threshold's choice).  Far from the threshold,
 a first version, the threshold alone decides, so a page that becomes a real article (a
 new layout, a long text) is read as its article.  The cost, a second rendering of a
 short page, is paid only near the threshold.  A source with ``content`` selectors never
-gets here.  Why not store the reading's mode with the version: the last text tells it
+gets here, nor a page read as a list of dated links (its text is its items, chosen as
+before).  Why not store the reading's mode with the version: the last text tells it
 (a version stored by an earlier release too), and no schema changes.
 
 Text layout is ``monitor.extract.layout``; the title is ``monitor.extract.title``.
@@ -233,10 +234,12 @@ def _content(body: LexborNode, matches: list[LexborNode], column: bool = False,
     ``previous``: the last version's text, see ``main_blocks``)."""
     if matches:
         return matches, "\n".join(render(b, texts) for b in matches), []
-    article = main_blocks(body, previous, texts)
+    article, others = _readings(body, previous is not None)
     listings = listing.choose(body, article, column)
     if listings:
         return [li.container for li in listings], listing.text_of(listings), listings
+    if others and previous is not None:  # near the threshold: read as last time
+        article = _closest([article, *others], previous, texts)
     return article, "\n".join(render(b, texts) for b in article), []
 
 
@@ -252,37 +255,39 @@ class _Stats:
     own: list[int] = field(default_factory=lambda: [0, 0, 0])  # chars, links, punct here
 
 
-def main_blocks(body: LexborNode, previous: str | None = None,
-                texts: dict[int, str] | None = None) -> list[LexborNode]:
-    """The article container (and its strong siblings), or the body if there is none.
-    Near the threshold, with the last version's text (``previous``), the reading whose
-    lines are closest to it (module docstring)."""
+def main_blocks(body: LexborNode) -> list[LexborNode]:
+    """The article container (and its strong siblings), or the body if there is none."""
+    return _readings(body)[0]
+
+
+def _readings(body: LexborNode, near_too: bool = False
+              ) -> tuple[list[LexborNode], list[list[LexborNode]]]:
+    """``main_blocks``, and with ``near_too``, when the best score is near the threshold,
+    the other readings of the page (module docstring: the whole body, the article, the
+    best container itself: ``_climb`` may take a short article up to the body)."""
     nodes, stats, tree = _collect(body)
     _hand_up(nodes, stats, tree)
     hinted = {n.mem_id for n in body.css(", ".join(CMS_HINTS))}
     scored = {key: _final(nodes[key], st, key in hinted) for key, st in stats.items()
               if nodes[key].tag not in _NOT_CONTAINERS and st.score > 0}
     if not scored:
-        return [body]
+        return [body], []
     best = max(scored, key=lambda k: scored[k])
     score = scored[best]
-    near = previous is not None and _MIN_ARTICLE / _NEAR <= score < _MIN_ARTICLE * _NEAR
+    near = near_too and _MIN_ARTICLE / _NEAR <= score < _MIN_ARTICLE * _NEAR
     if score < _MIN_ARTICLE and not near:
-        return [body]
+        return [body], []
     article = _with_siblings(nodes[_climb(nodes[best], stats)], scored, stats)
     if not near:
-        return article
-    # the threshold's choice first (a tie keeps it), then the other readings: the whole
-    # body, the article, the best container itself (``_climb`` may go up to the body)
+        return article, []
     chosen = article if score >= _MIN_ARTICLE else [body]
-    readings = [chosen, [body], article, _with_siblings(nodes[best], scored, stats)]
-    assert previous is not None
-    return _closest(readings, previous, texts)
+    return chosen, [[body], article, _with_siblings(nodes[best], scored, stats)]
 
 
 def _closest(readings: list[list[LexborNode]], previous: str,
              texts: dict[int, str] | None) -> list[LexborNode]:
-    """The first of the ``readings`` whose lines are closest to ``previous``."""
+    """The first of the ``readings`` whose lines are closest to ``previous`` (the first
+    is the threshold's choice: a tie keeps it)."""
     old = set(previous.splitlines())
     seen: dict[tuple[int, ...], int] = {}
     for blocks in readings:
