@@ -138,9 +138,12 @@ async def _inspection(source: SourceConfig, result: FetchResult, against: Agains
     return Inspection(result, extracted, quick=quick)
 
 
-async def _content(source: SourceConfig, result: FetchResult) -> Extracted:
-    """The text of a fetched page; raises when the answer is not a version of it."""
-    return (await _read(source, result))[0]
+async def _content(source: SourceConfig, result: FetchResult,
+                   previous: str | None = None) -> Extracted:
+    """The text of a fetched page; raises when the answer is not a version of it.
+    ``previous``: the text it was read as before (near the article threshold it is read
+    the same way: ``monitor.extract.html``)."""
+    return (await _read(source, result, previous))[0]
 
 
 async def _read(source: SourceConfig, result: FetchResult, against: Against = None,
@@ -184,13 +187,15 @@ def _page_read(source: SourceConfig, result: FetchResult, against: Against,
                                accept_challenge_like=source.accept_challenge_like)
     if reason:
         raise ChallengePageError(f"not the page: {reason}")
-    # the tree the checks above parsed, handed over: the page is parsed once
+    if callable(against):
+        against = against()
+    # the tree the checks above parsed, handed over: the page is parsed once; near the
+    # article threshold read as the last version was (whole or its article)
     extracted = extract(result.text, content=source.content, ignore=source.ignore,
                         ignore_text=source.ignore_text, url=result.final_url,
                         links=source.links, match=source.match,
-                        parsed=reading.take_tree(), column=source.is_listing)
-    if callable(against):
-        against = against()
+                        parsed=reading.take_tree(), column=source.is_listing,
+                        previous=against)
     if against is None or against == extracted.text:
         return extracted, None
     quick = quick_diff(against, extracted.text, timeout=diff_timeout)
@@ -684,7 +689,9 @@ class Checker:
             raw = await asyncio.to_thread(self.store.raw_body, state.last.id)
             if not raw or hashlib.sha256(raw).hexdigest() != full.raw_sha256:
                 return None
-            return await _content(source, await asyncio.to_thread(_stored_fetch, full, raw))
+            # read as it was stored (whole or its article), the new settings applied
+            return await _content(source, await asyncio.to_thread(_stored_fetch, full, raw),
+                                  state.last.text)
         except (KeyError, MonitorError) as exc:
             logger.info("{}: the last version cannot be read again with the new settings: "
                         "{}", source.name, exc)

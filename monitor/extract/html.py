@@ -22,6 +22,23 @@ its replies in two boxes).  The counting is one walk of the text nodes in which 
 element is entered once, by the first text under it, the sums handed up at the end
 (``_collect``), not a walk up to the top from every text node.
 
+Near the threshold, extracted as last time: a page with little prose (a short notice:
+a heading, two sentences) is read whole (``_MIN_ARTICLE``: nav and footer lines
+included), a page with more is read as its article.  One sentence added or removed
+could flip the reading and tell the chrome lines (首页, 来源：…, 主办单位：…) as removed
+or added paragraphs.  So when the best container's score is near the threshold
+(``_NEAR``: between half and twice it) and the last version's text is known
+(``previous``: the pipeline hands it over), the readings are made (the whole body, the
+article, the best container itself: ``_climb`` may take a short article up to the body)
+and the one whose lines are closest to the last text is kept (the fewest lines in one
+and not the other; a tie keeps the threshold's choice).  Far from the threshold, or for
+a first version, the threshold alone decides, so a page that becomes a real article (a
+new layout, a long text) is read as its article.  The cost, a second rendering of a
+short page, is paid only near the threshold.  A source with ``content`` selectors never
+gets here, nor a page read as a list of dated links (its text is its items, chosen as
+before).  Why not store the reading's mode with the version: the last text tells it
+(a version stored by an earlier release too), and no schema changes.
+
 Text layout is ``monitor.extract.layout``; the title is ``monitor.extract.title``.
 """
 
@@ -62,6 +79,7 @@ _BAD_NAME = lazyre.compile(r"nav|menu|foot|header|sidebar|side|aside|comment|sha
 _PUNCT = lazyre.compile(r"[，。；：、！？,.;:!?]")
 _MIN_PARAGRAPH = 10  # visible characters, not counting link text
 _MIN_ARTICLE = 5.0  # below this the page has no prose: keep the whole body
+_NEAR = 2.0  # a score within this factor of _MIN_ARTICLE reads as the last version did
 _SIBLING_SHARE = 0.3
 _HAND_UP = (1.0, 0.5, 0.25)  # share of a paragraph's score its containers get, upwards
 _TABLE_PARTS = frozenset({"tr", "tbody", "thead", "tfoot", "table"})
@@ -98,7 +116,7 @@ def prepared(html: str, tree: LexborHTMLParser) -> Parsed:
 def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (),
             ignore_text: Sequence[str] = (), url: str = "", links: str | None = None,
             match: str | None = None, parsed: Parsed | None = None,
-            column: bool = False) -> Extracted:
+            column: bool = False, previous: str | None = None) -> Extracted:
     """Title, normalized text (``ignore_text`` patterns removed), metadata and notes of
     removed noise of one page; for a column page, the documents it lists (their links
     resolved against ``url``, the page's final URL; chosen by the ``links`` selector when
@@ -107,7 +125,9 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     very text read here (no mojibake repaired) and no ``links`` selector must see the
     page before noise removal; the caller gives it up: ``extract`` changes its tree.
     ``column``: the page of a listing source, whose list may be of one or two items
-    (without ``links``: the selector chooses its documents then)."""
+    (without ``links``: the selector chooses its documents then).  ``previous``: the last
+    version's text; near the article threshold the page is read as it was then (whole
+    or its article: see the module docstring)."""
     if not html.strip():
         raise EmptyContentError("the page is empty")
     html, notes = mojibake.repair(html)
@@ -135,7 +155,7 @@ def extract(html: str, *, content: Sequence[str] = (), ignore: Sequence[str] = (
     notes += noise.remove_dom_noise(body, _protected(matches), {m.mem_id for m in matches},
                                     texts)
     # with a ``links`` selector the documents are its links, the text their items' lines
-    blocks, raw, listings = _content(body, matches, column and not links, texts)
+    blocks, raw, listings = _content(body, matches, column and not links, texts, previous)
     if lines and not matches:
         raw = "\n".join(lines)
     text, text_notes = normalize_with_notes(raw, ignore_text)
@@ -207,16 +227,19 @@ def _protected(matches: list[LexborNode]) -> set[int]:
 
 
 def _content(body: LexborNode, matches: list[LexborNode], column: bool = False,
-             texts: dict[int, str] | None = None,
+             texts: dict[int, str] | None = None, previous: str | None = None,
              ) -> tuple[list[LexborNode], str, list[listing.Listing]]:
     """The blocks that are the content, their raw text and, for a column page, its
-    listings: the matches, a listing or the article (``texts``: ``layout.render``)."""
+    listings: the matches, a listing or the article (``texts``: ``layout.render``;
+    ``previous``: the last version's text, see ``main_blocks``)."""
     if matches:
         return matches, "\n".join(render(b, texts) for b in matches), []
-    article = main_blocks(body)
+    article, others = _readings(body, previous is not None)
     listings = listing.choose(body, article, column)
     if listings:
         return [li.container for li in listings], listing.text_of(listings), listings
+    if others and previous is not None:  # near the threshold: read as last time
+        article = _closest([article, *others], previous, texts)
     return article, "\n".join(render(b, texts) for b in article), []
 
 
@@ -234,18 +257,51 @@ class _Stats:
 
 def main_blocks(body: LexborNode) -> list[LexborNode]:
     """The article container (and its strong siblings), or the body if there is none."""
+    return _readings(body)[0]
+
+
+def _readings(body: LexborNode, near_too: bool = False
+              ) -> tuple[list[LexborNode], list[list[LexborNode]]]:
+    """``main_blocks``, and with ``near_too``, when the best score is near the threshold,
+    the other readings of the page (module docstring: the whole body, the article, the
+    best container itself: ``_climb`` may take a short article up to the body)."""
     nodes, stats, tree = _collect(body)
     _hand_up(nodes, stats, tree)
     hinted = {n.mem_id for n in body.css(", ".join(CMS_HINTS))}
     scored = {key: _final(nodes[key], st, key in hinted) for key, st in stats.items()
               if nodes[key].tag not in _NOT_CONTAINERS and st.score > 0}
     if not scored:
-        return [body]
+        return [body], []
     best = max(scored, key=lambda k: scored[k])
-    if scored[best] < _MIN_ARTICLE:
-        return [body]
-    best = _climb(nodes[best], stats)
-    return _with_siblings(nodes[best], scored, stats)
+    score = scored[best]
+    near = near_too and _MIN_ARTICLE / _NEAR <= score < _MIN_ARTICLE * _NEAR
+    if score < _MIN_ARTICLE and not near:
+        return [body], []
+    article = _with_siblings(nodes[_climb(nodes[best], stats)], scored, stats)
+    if not near:
+        return article, []
+    chosen = article if score >= _MIN_ARTICLE else [body]
+    return chosen, [[body], article, _with_siblings(nodes[best], scored, stats)]
+
+
+def _closest(readings: list[list[LexborNode]], previous: str,
+             texts: dict[int, str] | None) -> list[LexborNode]:
+    """The first of the ``readings`` whose lines are closest to ``previous`` (the first
+    is the threshold's choice: a tie keeps it)."""
+    old = set(previous.splitlines())
+    seen: dict[tuple[int, ...], int] = {}
+    for blocks in readings:
+        key = tuple(b.mem_id for b in blocks)
+        if key not in seen:
+            seen[key] = _apart(blocks, old, texts)
+    best = min(seen, key=seen.__getitem__)  # the first of the closest: dicts keep order
+    return next(r for r in readings if tuple(b.mem_id for b in r) == best)
+
+
+def _apart(blocks: list[LexborNode], old: set[str], texts: dict[int, str] | None) -> int:
+    """The lines in the text of ``blocks`` or in ``old``, not in both."""
+    text, _ = normalize_with_notes("\n".join(render(b, texts) for b in blocks))
+    return len(set(text.splitlines()) ^ old)
 
 
 @dataclass
