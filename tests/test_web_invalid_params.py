@@ -52,3 +52,20 @@ async def test_the_api_keeps_its_detail_and_adds_a_chinese_message(sqlite_url: s
     assert missing.status_code == 422
     assert missing.json()["message"].startswith("请求参数有误：缺少查询参数「q」。")
     assert diff.json()["message"].startswith("请求参数有误：查询参数「a」应为整数，收到「x」")
+
+
+async def test_a_date_that_is_none_is_said_in_chinese_first(sqlite_url: str) -> None:
+    """``/search?from=2026-13-01`` (a month 13): the page and the API say it as the command
+    line does (日期无效, exit 2 there), the English after it; 422 as any bad parameter."""
+    store = Store(sqlite_url)
+    try:
+        page, api = await _get(store, ("/search", {"q": "规划", "from": "2026-13-01"}),
+                               ("/api/search", {"q": "规划", "to": "2026-02-30"}))
+    finally:
+        store.close()
+    assert page.status_code == 422
+    said = "日期无效：「2026-13-01」，应写作 2026-05-01"
+    assert said in page.text
+    assert page.text.index(said) < page.text.index("is not a date like 2026-05-01")
+    assert api.status_code == 422
+    assert api.json()["detail"].startswith("日期无效：「2026-02-30」")

@@ -108,7 +108,8 @@ def parse_day(text: str | None, tz: str, *, end: bool) -> datetime | None:
         else:
             at = datetime.fromisoformat(text)
     except ValueError:
-        raise HTTPException(422, f"{text!r} is not a date like 2026-05-01") from None
+        raise HTTPException(422, f"日期无效：「{text}」，应写作 2026-05-01 或 2026-05-01T08:00"
+                                 f"（{text!r} is not a date like 2026-05-01）") from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(tz))
     return at.astimezone(UTC)
