@@ -69,10 +69,7 @@ def test_a_signal_mid_delivery_gives_back_the_claimed_alerts_at_once(
         assert f"{N - sent} alert(s) not sent are pending again" in text
         assert f"{N - sent} 条提醒未发送，已放回待发队列" in text
 
-        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
-                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert f"{N - sent} sent" in again.stdout  # at once: none waited for its lease
+        assert f"{N - sent} sent" in deliver_again(sources, env)  # at once: no lease waited
         ids = [m["Message-ID"] for m in smtp.sink.parsed()]
         assert len(ids) == N and len(set(ids)) == N  # each exactly once
     finally:
@@ -120,6 +117,40 @@ def test_a_second_signal_cuts_the_sends_in_flight_and_keeps_only_those_sending(
         smtp.stop()
 
 
+class WriteLock:
+    """Another process holding SQLite's write lock (``test_check_interrupt.HOLDER``: a
+    transaction begun ``IMMEDIATE``) until ``let_go`` commits it."""
+
+    def __init__(self, database: Path) -> None:
+        from tests.test_check_interrupt import HOLDER
+
+        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert self.proc.stdout is not None and self.proc.stdout.readline() == "held\n"
+        except BaseException:
+            self.kill()
+            raise
+
+    def let_go(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("commit\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline() == "committed\n"
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def deliver_again(sources: Path, env: dict[str, str]) -> str:
+    """``monitor alerts deliver`` once more (the lock let go): its output."""
+    again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    return again.stdout
+
+
 def in_busy_wait(pid: int) -> bool:
     """A thread of ``pid`` other than its main one sleeps: SQLite's busy handler, the
     only sleeper of ``monitor alerts deliver`` (its loop waits in epoll)."""
@@ -145,7 +176,7 @@ def test_a_signal_while_delivery_waits_for_a_write_lock_another_process_holds(
     the timeout), says it was interrupted (Chinese first), exits 130 and claimed nothing:
     once the lock is let go, the next ``monitor alerts deliver`` sends every alert,
     each exactly once."""
-    from tests.test_check_interrupt import HOLDER, Command
+    from tests.test_check_interrupt import Command
 
     monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
     smtp = SmtpServer().start()
@@ -155,26 +186,20 @@ def test_a_signal_while_delivery_waits_for_a_write_lock_another_process_holds(
         queue_alerts(5)
         database = tmp_path / "monitor.db"
         env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
-        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        holder = WriteLock(database)
         deliver = None
         try:
-            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
             deliver = Command(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
                               env, tmp_path / "err")
             wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
                        "the delivery waiting for the write lock")
             os.kill(deliver.proc.pid, sig)
             assert deliver.ended() == 130, deliver.stderr()
-            assert holder.stdin is not None
-            holder.stdin.write("commit\n")
-            holder.stdin.flush()
-            assert holder.stdout.readline() == "committed\n"
+            holder.let_go()
         finally:
             if deliver is not None:
                 deliver.kill()
             holder.kill()
-            holder.wait()
         err = deliver.stderr()
         assert "Traceback" not in err, err[-3000:]
         said = f"已中断（{sig.name}）"
@@ -183,10 +208,7 @@ def test_a_signal_while_delivery_waits_for_a_write_lock_another_process_holds(
         assert count(Alert, status="sending") == 0  # nothing waits out a lease
         assert count(Alert, status="pending") == 5
 
-        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
-                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert "5 sent" in again.stdout
+        assert "5 sent" in deliver_again(sources, env)
         ids = [m["Message-ID"] for m in smtp.sink.parsed()]
         assert len(ids) == 5 and len(set(ids)) == 5  # each exactly once
         assert count(Alert, status="sent") == 5
@@ -205,7 +227,7 @@ def test_a_message_sent_whose_mark_a_locked_database_refuses_is_told_and_goes_on
     stays ``sending`` until its lease ends; the next delivery after that sends it once
     more, with the same Message-ID (a mail client shows it once) — the one duplicate the
     outbox allows (``alerts.delivery``), never a silent one."""
-    from tests.test_check_interrupt import HOLDER, Command
+    from tests.test_check_interrupt import Command
     from tests.test_daemon_delivery import HoldingSink
 
     monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
@@ -223,26 +245,19 @@ def test_a_message_sent_whose_mark_a_locked_database_refuses_is_told_and_goes_on
         try:
             wait_until(sink.holding.is_set, 60, "the message being sent")
             lease_over = time.monotonic() + LEASE + 1
-            holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True)
-            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            holder = WriteLock(database)
             sink.release.set()  # accepted: now its mark waits for the lock
             wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
                        "the mark waiting for the write lock")
             assert len(sink.messages) == 1
             deliver.ctrl_c()
             assert deliver.ended() == 130, deliver.stderr()
-            assert holder.stdin is not None
-            holder.stdin.write("commit\n")
-            holder.stdin.flush()
-            assert holder.stdout.readline() == "committed\n"
+            holder.let_go()
         finally:
             sink.release.set()
             deliver.kill()
             if holder is not None:
                 holder.kill()
-                holder.wait()
         err = deliver.stderr()
         assert "Traceback" not in err, err[-3000:]
         said = "1 条提醒已发出，但数据库被另一进程锁定，未能记为已发送"
@@ -250,10 +265,7 @@ def test_a_message_sent_whose_mark_a_locked_database_refuses_is_told_and_goes_on
         assert count(Alert, status="sending") == 1  # its lease: not given back to go at once
 
         time.sleep(max(0.0, lease_over - time.monotonic()))  # claimed before it held
-        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
-                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert "1 sent" in again.stdout
+        assert "1 sent" in deliver_again(sources, env)
         ids = [m["Message-ID"] for m in smtp.sink.parsed()]
         assert len(ids) == 2 and len(set(ids)) == 1  # once more, the same Message-ID
         assert count(Alert, status="sent") == 1
@@ -270,7 +282,7 @@ def test_alerts_a_locked_database_will_not_take_back_are_told_and_sent_once_late
     the lease ends, the next delivery sends those not sent once, and the sent ones once
     more with their Message-ID."""
     from alerts.delivery import CONCURRENCY
-    from tests.test_check_interrupt import HOLDER, Command
+    from tests.test_check_interrupt import Command
     from tests.test_daemon_delivery import HoldingSink
 
     n = CONCURRENCY + 2
@@ -289,25 +301,18 @@ def test_alerts_a_locked_database_will_not_take_back_are_told_and_sent_once_late
         try:
             wait_until(sink.holding.is_set, 60, "the messages being sent")
             lease_over = time.monotonic() + LEASE + 1
-            holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True)
-            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            holder = WriteLock(database)
             deliver.ctrl_c()
             wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
                        "the give-back waiting for the write lock")
             sink.release.set()  # the sends in flight accepted: their marks wait too
             assert deliver.ended() == 130, deliver.stderr()
-            assert holder.stdin is not None
-            holder.stdin.write("commit\n")
-            holder.stdin.flush()
-            assert holder.stdout.readline() == "committed\n"
+            holder.let_go()
         finally:
             sink.release.set()
             deliver.kill()
             if holder is not None:
                 holder.kill()
-                holder.wait()
         err = deliver.stderr()
         assert "Traceback" not in err, err[-3000:]
         sent = len(sink.messages)
@@ -320,10 +325,7 @@ def test_alerts_a_locked_database_will_not_take_back_are_told_and_sent_once_late
         assert count(Alert, status="sending") == n  # their lease: none goes twice at once
 
         time.sleep(max(0.0, lease_over - time.monotonic()))  # claimed before it held
-        again = subprocess.run(monitor_cmd("alerts", "deliver", "--sources", str(sources)),
-                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert f"{n} sent" in again.stdout
+        assert f"{n} sent" in deliver_again(sources, env)
         ids = [m["Message-ID"] for m in smtp.sink.parsed()]
         assert len(ids) == n + sent and len(set(ids)) == n  # the unmarked ones twice
         assert count(Alert, status="sent") == n
