@@ -401,11 +401,12 @@ def backlog(rows: list[SourceStatus]) -> dict[str, object] | None:
 
 def backlog_line(rows: list[SourceStatus]) -> str | None:
     found = _backlog(rows)
-    if found is None:
-        return None
-    due, _, age = found
+    return None if found is None else _backlog_en(len(found[0]), found[2])
+
+
+def _backlog_en(due: int, age: float | None) -> str:
     oldest = f"; the oldest slot passed {_ago(age)} ago" if age is not None else ""
-    return f"backlog: {len(due)} sources due and not started{oldest}"
+    return f"backlog: {due} sources due and not started{oldest}"
 
 
 def backlog_text(rows: list[SourceStatus]) -> str | None:
@@ -416,7 +417,7 @@ def backlog_text(rows: list[SourceStatus]) -> str | None:
     due, _, age = found
     oldest = f"；最早的已过检查时间 {_ago_zh(age)}" if age is not None else ""
     return both(f"积压：{len(due)} 个来源已到检查时间但尚未开始{oldest}",
-                backlog_line(rows) or "")
+                _backlog_en(len(due), age))
 
 
 def _backlog(rows: list[SourceStatus]
@@ -551,8 +552,10 @@ def stale_leases(rows: list[SourceStatus]) -> dict[str, object] | None:
 
 def stale_leases_line(rows: list[SourceStatus]) -> str | None:
     facts = stale_leases(rows)
-    if facts is None:
-        return None
+    return None if facts is None else _stale_leases_en(facts)
+
+
+def _stale_leases_en(facts: dict[str, object]) -> str:
     owners: list[str] = facts["holders"]  # type: ignore[assignment]
     return (f"leases: {facts['ended']} sources held by ended processes "
             f"({', '.join(owners[:3])}{', …' if len(owners) > 3 else ''}); "
@@ -567,7 +570,7 @@ def stale_leases_text(rows: list[SourceStatus]) -> str | None:
     owners: list[str] = facts["holders"]  # type: ignore[assignment]
     shown = "、".join(owners[:3]) + ("等" if len(owners) > 3 else "")
     return both(f"租约：{facts['ended']} 个来源被已结束的进程（{shown}）占用；下次检查会接管",
-                stale_leases_line(rows) or "")
+                _stale_leases_en(facts))
 
 
 def _next(r: SourceStatus, tz: str, now: datetime) -> str:
