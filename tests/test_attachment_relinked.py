@@ -68,13 +68,20 @@ def linked(store: Store) -> str:
     return str(entry["url"])
 
 
+async def _first_version(config: Config, store: Store, site: Site, old: Site,  # noqa: F811
+                         pdf: bytes) -> Reply:
+    """The reply page (with an ETag) linking its PDF on ``old``, checked once: new."""
+    reply = Reply(site, etag=True)
+    reply.files[serve(old, pdf)] = (NAME, pdf, PDF_TYPE)
+    assert (await check(config, store)).outcome is Outcome.NEW
+    return reply
+
+
 async def test_links_moved_to_another_host_are_recorded_and_the_old_host_never_asked_again(
         config: Config, store: Store, site: Site, hosts: tuple[Site, Site],  # noqa: F811
         db_url: str) -> None:
     (old, new), pdf = hosts, reply_pdf()
-    reply = Reply(site, etag=True)
-    reply.files[serve(old, pdf)] = (NAME, pdf, PDF_TYPE)
-    assert (await check(config, store)).outcome is Outcome.NEW
+    reply = await _first_version(config, store, site, old, pdf)
 
     new_url = serve(new, pdf)  # the same bytes; the old host still answers too
     move(reply, new_url)
@@ -106,9 +113,7 @@ async def test_links_moved_to_another_host_are_recorded_and_the_old_host_never_a
 async def test_a_moved_link_whose_new_url_answers_404_is_told_once(
         config: Config, store: Store, site: Site, hosts: tuple[Site, Site]) -> None:  # noqa: F811
     (old, new), pdf = hosts, reply_pdf()
-    reply = Reply(site, etag=True)
-    reply.files[serve(old, pdf)] = (NAME, pdf, PDF_TYPE)
-    assert (await check(config, store)).outcome is Outcome.NEW
+    reply = await _first_version(config, store, site, old, pdf)
     new_url = serve(new, pdf)
     move(reply, new_url)
     assert (await check(config, store)).alerts == 0
@@ -131,9 +136,7 @@ async def test_a_moved_link_whose_new_url_answers_404_is_told_once(
 async def test_a_link_moved_straight_to_a_404_is_told_once_and_one_refused_never(
         config: Config, store: Store, site: Site, hosts: tuple[Site, Site]) -> None:  # noqa: F811
     (old, new), pdf = hosts, reply_pdf()
-    reply = Reply(site, etag=True)
-    reply.files[serve(old, pdf)] = (NAME, pdf, PDF_TYPE)
-    assert (await check(config, store)).outcome is Outcome.NEW
+    reply = await _first_version(config, store, site, old, pdf)
 
     refused = f"http://127.0.0.3:{closed_port()}{PATH}"
     move(reply, refused)  # a passing failure at the new URL: recorded, never told
@@ -156,9 +159,7 @@ async def test_a_link_moved_straight_to_a_404_is_told_once_and_one_refused_never
 async def test_a_text_edit_with_a_link_moved_is_told_as_the_edit_naming_the_new_link(
         config: Config, store: Store, site: Site, hosts: tuple[Site, Site]) -> None:  # noqa: F811
     (old, new), pdf = hosts, reply_pdf()
-    reply = Reply(site, etag=True)
-    reply.files[serve(old, pdf)] = (NAME, pdf, PDF_TYPE)
-    assert (await check(config, store)).outcome is Outcome.NEW
+    reply = await _first_version(config, store, site, old, pdf)
 
     new_url = serve(new, pdf)
     move(reply, new_url)
