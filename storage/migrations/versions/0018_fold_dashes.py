@@ -28,13 +28,10 @@ Revises: 0017
 Create Date: 2026-12-07
 """
 
-from collections.abc import Callable
-
-import sqlalchemy as sa
 from alembic import op
 
 from storage.fold import folding, postgres_function
-from storage.paragraphs import bigrams
+from storage.refold import refold_sqlite
 
 revision = "0018"
 down_revision = "0017"
@@ -43,13 +40,6 @@ depends_on = None
 # said on stderr when and after it runs (storage.db.migrate): a big archive takes a while
 rewrites = "重建搜索索引（横线、连接号统一）"
 
-BATCH = 2000  # rows read at a time
-
-SQLITE_TABLES = {
-    "paragraphs_fts": "folded, content='', tokenize='trigram', detail=none, columnsize=0",
-    "paragraphs_bigrams": "grams, content='', tokenize='ascii', detail=none, columnsize=0",
-    "files_fts": "folded, content='', tokenize='trigram', columnsize=0",
-}
 POSTGRES = [
     "REINDEX INDEX ix_paragraphs_fold_bigrams",
     "ALTER TABLE files DROP COLUMN IF EXISTS folded CASCADE",
@@ -57,10 +47,6 @@ POSTGRES = [
     "(monitor_fold(title) || E'\\n' || monitor_fold(text)) STORED",
     "CREATE INDEX ix_files_folded_trgm ON files USING gin (folded gin_trgm_ops)",
 ]
-
-paragraphs = sa.table("paragraphs", sa.column("id", sa.Integer), sa.column("text", sa.Text))
-files = sa.table("files", sa.column("id", sa.Integer), sa.column("title", sa.Text),
-                 sa.column("text", sa.Text))
 
 
 def upgrade() -> None:
@@ -76,34 +62,4 @@ def _refold(revision: int) -> None:
         for sql in [postgres_function(revision), *POSTGRES]:
             op.execute(sql)
         return
-    _refold_sqlite(folding(revision))
-
-
-def _refold_sqlite(fold_: Callable[[str], str]) -> None:
-    for name, columns in SQLITE_TABLES.items():
-        op.execute(f"DROP TABLE IF EXISTS {name}")
-        op.execute(f"CREATE VIRTUAL TABLE {name} USING fts5({columns})")
-    for rows in _batches(paragraphs, paragraphs.c.text):
-        folded = [(pid, fold_(body)) for pid, body in rows]
-        _insert("INSERT INTO paragraphs_fts(rowid, folded) VALUES (:id, :v)", folded)
-        _insert("INSERT INTO paragraphs_bigrams(rowid, grams) VALUES (:id, :v)",
-                [(pid, bigrams(f)) for pid, f in folded])
-    for rows in _batches(files, files.c.title, files.c.text):
-        _insert("INSERT INTO files_fts(rowid, folded) VALUES (:id, :v)",
-                [(fid, fold_(title) + "\n" + fold_(body)) for fid, title, body in rows])
-
-
-def _batches(table: sa.TableClause, *columns: sa.ColumnElement[str]):  # type: ignore[no-untyped-def]
-    conn, last = op.get_bind(), 0
-    while True:
-        rows = conn.execute(sa.select(table.c.id, *columns).where(table.c.id > last)
-                            .order_by(table.c.id).limit(BATCH)).all()
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
-
-
-def _insert(sql: str, rows: list[tuple[int, str]]) -> None:
-    if rows:
-        op.get_bind().execute(sa.text(sql), [{"id": i, "v": v} for i, v in rows])
+    refold_sqlite(folding(revision))
