@@ -44,15 +44,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from monitor.config import SourceConfig
 from monitor.errors import MonitorError, reported
 from monitor.exclusive import keep_renewed
-from storage import Store
 from storage.instant import utcnow
 from storage.records import CheckRecord, CommitResult, PageState
-from storage.schedule import Schedule
+
+if TYPE_CHECKING:
+    from storage import Store
+    from storage.schedule import Schedule
 
 T = TypeVar("T")
 WINDOW = 0.004  # seconds a record waits for others to join its group

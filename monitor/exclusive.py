@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -34,7 +35,9 @@ from monitor.holder import ended_here
 from monitor.types import exact_time
 from storage.instant import utcnow
 from storage.records import LeaseEnd
-from storage.schedule import Schedule
+
+if TYPE_CHECKING:
+    from storage.schedule import Schedule
 
 POLL = 0.25  # seconds between two tries to take a page someone else checks
 

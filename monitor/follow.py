@@ -40,10 +40,10 @@ from monitor.errors import reported
 from monitor.pipeline import Checker
 from monitor.types import CheckResult
 from storage.instant import utcnow
-from storage.schedule import Schedule
 
 if TYPE_CHECKING:
     from monitor.scheduler import Plan
+    from storage.schedule import Schedule
 
 UNLISTED_SLOWEST = 16  # an unlisted document waits at most this many follow intervals
 

@@ -126,7 +126,6 @@ from urllib.parse import urlsplit
 
 from monitor.config import Config, SourceConfig
 from monitor.errors import MonitorError
-from monitor.settings import Settings
 from monitor.types import CheckResult, Outcome
 
 if TYPE_CHECKING:
@@ -134,6 +133,7 @@ if TYPE_CHECKING:
 
     from rich.progress import Progress
 
+    from monitor.settings import Settings
     from storage import Store
     from storage.schedule import PageRef
 
@@ -293,10 +293,9 @@ def check_pass(config: Config, store: Store, sources: list[SourceConfig], *, run
     from loguru import logger
 
     from monitor.holder import WORKER
-    from storage.schedule import Schedule
 
     # made once, here: each worker finds its sources' pages in this map (no query)
-    pages = Schedule(store, WORKER, config.settings.lease_seconds).ensure_pages(sources)
+    pages = store.schedule(WORKER, config.settings.lease_seconds).ensure_pages(sources)
     store.close()  # no pooled connection crosses the fork; each process connects anew
     _import_shared()
     logger.info("checking {} sources in {} worker processes", len(sources), len(parts))
@@ -408,10 +407,9 @@ class _Pool:
         of them in turn until it runs out (``lease_seconds``)."""
         from monitor.errors import reported
         from monitor.holder import WORKER
-        from storage.schedule import Schedule
 
         with reported("cannot give back the leases of a worker that died (they run out)"):
-            Schedule(self.store, WORKER, self.config.settings.lease_seconds).release_all()
+            self.store.schedule(WORKER, self.config.settings.lease_seconds).release_all()
 
     def _start(self, part: Part) -> _Worker:
         ctx = multiprocessing.get_context("fork")

@@ -62,7 +62,6 @@ from monitor.types import (
     Outcome,
     Snapshot,
 )
-from storage import Store
 from storage.instant import utcnow
 from storage.records import (
     AlertDraft,
@@ -81,6 +80,7 @@ if TYPE_CHECKING:
     from monitor.detect import detect_change_async, same_hash, snapshot, stored_snapshot
     from monitor.diff import TextDiff, quick_diff
     from monitor.extract import extract, extract_document, extract_feed, listing, sniff
+    from storage import Store
 else:  # the parse side: imported by the first check that reads a page (monitor.later)
     plan, triggers = later(globals(), "alerts", "plan", "triggers")
     attachments, challenge, crawl, documents = later(globals(), "monitor", "attachments",

@@ -102,3 +102,8 @@ class SettingsValues:
 
     def concurrency_for(self, host: str) -> int:  # as Settings.concurrency_for
         return max(1, self.host_concurrencies.get(host, self.host_concurrency))
+
+    def model_copy(self, *, update: dict[str, Any]) -> SettingsValues:
+        """As ``Settings.model_copy(update=…)``: the values given replace those kept, not
+        validated (a worker's share of a pass: ``monitor.parallel.Part``)."""
+        return SettingsValues({**self.__dict__, **update})

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from storage.models import Page, SourceRow
+    from storage.schedule import Schedule
 
 HASH_HISTORY = 4
 CHANGES_LOCK = 0x6368616E676573  # "changes": see Store._changes_in_id_order
@@ -355,6 +356,13 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def schedule(self, owner: str, lease_seconds: float) -> Schedule:
+        """The leases and slots of this store's pages, held under ``owner``
+        (``storage.schedule``; ``storage.quick.QuickStore`` gives its own)."""
+        from storage.schedule import Schedule
+
+        return Schedule(self, owner, lease_seconds)
 
     def stop_waiting(self) -> None:
         """Ctrl-C: SQLite statements waiting for the write lock held by another process,

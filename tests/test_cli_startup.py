@@ -521,8 +521,9 @@ def test_the_monitor_process_freezes_its_heap_before_exit_with_gc_on(
             assert says in "\n".join(printed) + run.stderr
             got = json.loads(last)
             assert got["enabled"]
-            if entry == "main":  # the command's modules and objects
-                assert got["frozen"] > 100_000
+            if entry == "main":  # the command's modules and objects (an interpreter
+                # that has imported monitor.cli alone holds ~13,000; a check ~60,000 or more)
+                assert got["frozen"] > 40_000
                 # (the first run migrates: alembic's mako loads pygments for itself)
                 assert not got["pygments"] or says == "1 new"
                 assert not got["progress"]  # not a terminal: no bar, no rich.progress

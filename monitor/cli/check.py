@@ -34,16 +34,16 @@ from monitor.parallel import NoBar, Pass, check_pass
 from monitor.pipeline import Checker
 from monitor.session_ids import without_session
 from monitor.types import CheckResult, Outcome
-from storage import Store
+from storage.instant import utcnow
 from storage.records import PageState
-from storage.schedule import PageRef, Schedule
-from storage.tables import utcnow
 
 if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.table import Table
 
     from alerts.delivery import Deliverer, DeliveryReport
+    from storage import Store
+    from storage.schedule import PageRef, Schedule
 
 STYLE = {"new": "cyan", "changed": "bold yellow", "unchanged": "green", "error": "red",
          "superseded": "dim"}
@@ -75,7 +75,8 @@ def check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers:
 
 def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers: int | None,
            as_json: bool) -> None:
-    config = load(sources_file, quiet=sys.stderr.isatty() or as_json)
+    # --no-deliver: the settings are only read (no alert code), as validated when kept
+    config = load(sources_file, quiet=sys.stderr.isatty() or as_json, plain_settings=no_deliver)
     urls = {s.url for s in config.sources}
     names = tuple(without_session(n) if "://" in n else n for n in names)  # as stored
     doc_urls = [n for n in names if "://" in n and n not in urls]
@@ -202,7 +203,7 @@ def _stored(config: Config, store: Store, since: datetime) -> dict[str, int] | N
     """The checks this command stored since ``since`` (its workers store under its
     name), by outcome; None when the database cannot say."""
     try:
-        return Schedule(store, WORKER, config.settings.lease_seconds).stored_since(since)
+        return store.schedule(WORKER, config.settings.lease_seconds).stored_since(since)
     except MonitorError:
         return None
 
@@ -234,7 +235,7 @@ async def run_checks(config: Config, store: Store, sources: list[SourceConfig], 
     own and its documents') as they come.  ``pages``: the sources' pages, when the caller
     has made them already (``Schedule.ensure_pages``; a worker of ``monitor.parallel``)."""
     limit = config.settings.concurrency
-    schedule = Schedule(store, WORKER, config.settings.lease_seconds)
+    schedule = store.schedule(WORKER, config.settings.lease_seconds)
     if pages is None:
         pages = await asyncio.to_thread(schedule.ensure_pages, sources)
     leases = batch.Leases(store, schedule)

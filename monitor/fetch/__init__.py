@@ -33,11 +33,11 @@ from monitor.errors import FetchError, GoneError, HTTPStatusError, MonitorError
 from monitor.fetch.browser import RENDERED, Browser, Visit
 from monitor.fetch.http import Access, HttpFetcher, host_limiter, parsed, proxy_for
 from monitor.fetch.netguard import ensure_allowed
-from monitor.settings import Settings
 from monitor.types import FetchResult
 
 if TYPE_CHECKING:
     from monitor.config import SourceConfig
+    from monitor.settings import Settings
 
 # Answers of anti-bot gateways whose script computes a cookie and reloads (瑞数 412,
 # 加速乐 521): with fetch = "auto" the browser is tried on them.

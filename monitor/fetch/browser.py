@@ -37,7 +37,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -45,8 +45,10 @@ from loguru import logger
 from monitor.errors import BrowserError, TimeoutError_
 from monitor.fetch.http import Access, proxy_for
 from monitor.fetch.netguard import Resolver, ensure_allowed, system_resolver
-from monitor.settings import Settings
 from monitor.types import FetchResult
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
 
 RENDERED = "x-monitor-rendered"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -65,7 +65,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import httpx
 
@@ -97,8 +97,10 @@ from monitor.fetch.netguard import (
 )
 from monitor.fetch.politeness import BackingOff, HostLimiter, retry_after
 from monitor.fetch.robots import RobotsCache
-from monitor.settings import Settings
 from monitor.types import FetchResult
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 OVERLOAD_STATUSES = frozenset({429, 503})  # "slow down": the whole host is backed off
