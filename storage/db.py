@@ -27,54 +27,30 @@ when it starts and one when it ends, whichever command opened the database.  Wit
 ``rewrites_on = "postgresql"`` line too, it rewrites on that database only (0017
 reclusters PostgreSQL's paragraphs), and is not named on the other.
 
-Waiting for SQLite's write lock, stoppably.  A writer that finds the lock held by another
-process (a ``sqlite3`` shell, another release, a process stuck in a transaction) waits up
-to ``BUSY_TIMEOUT`` seconds.  SQLite's own busy handler would do that wait inside one
-C call, deaf to Ctrl-C: the main thread hears a signal only when the call returns, and a
-thread's wait holds up ``asyncio.run``'s exit, which joins its threads.  Python's
-``sqlite3`` cannot install a busy handler of its own, so SQLite's waits ``BUSY_STEP`` at
-a time (``PRAGMA busy_timeout``) and the connection's cursors (``_Cursor``) try the
-statement again until ``BUSY_TIMEOUT`` — stopping, in any thread, ``STOP_GRACE`` (2 s)
-after the engine's ``LockWaits`` was told to stop (``Store.stop_waiting``: the pass's
-Ctrl-C; the grace lets the workers of one stopped pass, each holding the lock a moment
-to give its leases back, all get in), and a Ctrl-C in the main thread is raised between
-two steps.  A failed try wrote nothing
-(the statement did not get the lock), so it is tried again, or given up, whole.  Only a
-``SQLITE_BUSY`` that came after SQLite's handler waited its full step is tried again: a
-busy answer given at once (a deferred transaction's read turning into a write while
-another writer holds the lock, ``SQLITE_BUSY_SNAPSHOT``) is SQLite's final word and stays
-so.  Test hook: ``MONITOR_TEST_BUSY_TIMEOUT`` (seconds) replaces ``BUSY_TIMEOUT``.
+Waiting for SQLite's write lock, stoppably: ``storage.sqlite``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from monitor.errors import NewerDatabaseError
 from storage.glance import MIGRATIONS, head_revision, migrations, timed
+from storage.sqlite import (
+    BUSY_STEP,
+    LockWaits,
+    sqlite_pragmas,
+    waiting_connection,
+)
 
 MIGRATE_LOCK = 0x6D6F6E69746F72  # "monitor": the advisory lock key of migrate()
-BUSY_TIMEOUT = 30.0  # seconds a statement waits for SQLite's write lock in all
-BUSY_STEP = 0.1  # seconds SQLite waits in one try (a stop is heard between two)
-BUSY_TIMEOUT_ENV = "MONITOR_TEST_BUSY_TIMEOUT"  # test hook: replaces BUSY_TIMEOUT
-# seconds a wait goes on after the stop: the other workers of a stopped pass hold the
-# lock a moment each to give their leases back, and those give-backs must all get in; a
-# lock held longer (another process's transaction) is not waited for
-STOP_GRACE = 2.0
-SQLITE_BUSY = 5
-
-T = TypeVar("T")
 
 
 def normalize_url(url: str) -> str:
@@ -115,86 +91,12 @@ def create(url: str, waits: LockWaits | None = None) -> Engine:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     # the engine's own connection class: its connections wait as ``waits`` says
-    factory = type("Connection", (_Connection,), {"waits": waits or LockWaits()})
+    factory = waiting_connection(waits or LockWaits())
     engine = create_engine(url, connect_args={"check_same_thread": False,
                                               "timeout": BUSY_STEP, "factory": factory},
                            json_serializer=_json)
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", lambda conn, _record: sqlite_pragmas(conn))
     return engine
-
-
-class LockWaits:
-    """An engine's waits for SQLite's write lock (see the module docstring): each
-    statement waits up to ``timeout`` seconds, ``BUSY_STEP`` at a time; from
-    ``STOP_GRACE`` after ``stop()`` a wait gives up at its next step (a statement that
-    finds the lock free still runs: a lease given back on the way out)."""
-
-    def __init__(self, timeout: float | None = None) -> None:
-        self.timeout = timeout or float(os.environ.get(BUSY_TIMEOUT_ENV) or BUSY_TIMEOUT)
-        self.stopped: float | None = None  # when: set in a signal handler, read in threads
-
-    def stop(self) -> None:
-        self.stopped = self.stopped or time.monotonic()
-
-    def run(self, call: Callable[..., T], *args: Any) -> T:
-        deadline = None
-        while True:
-            started = time.monotonic()
-            try:
-                return call(*args)
-            except sqlite3.OperationalError as exc:
-                now = time.monotonic()
-                if not _waited_out(exc, now - started):
-                    raise  # not a wait for the lock: SQLite's own answer
-                if self.stopped is not None and now >= self.stopped + STOP_GRACE:
-                    raise sqlite3.OperationalError(
-                        "database is locked by another process; the wait for it was "
-                        "stopped (Ctrl-C)") from exc
-                deadline = deadline or started + self.timeout
-                if now >= deadline:
-                    raise
-
-
-def _waited_out(exc: sqlite3.OperationalError, seconds: float) -> bool:
-    """SQLite answered busy after its handler waited the whole step (a signal may cut
-    the handler's last sleep short: half a step is enough to tell)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == SQLITE_BUSY and seconds >= BUSY_STEP / 2
-
-
-class _Connection(sqlite3.Connection):
-    """A connection whose cursors wait for the write lock stoppably (``LockWaits``)."""
-
-    waits: LockWaits  # the engine's (``create`` makes a subclass per engine)
-
-    def cursor(self, factory: Any = None) -> Any:
-        return super().cursor(factory or _Cursor)
-
-    def commit(self) -> None:  # a COMMIT told busy may be tried again (SQLite's docs)
-        self.waits.run(super().commit)
-
-
-class _Cursor(sqlite3.Cursor):
-    connection: _Connection
-
-    def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
-        return self.connection.waits.run(super().execute, sql, parameters)
-
-    def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> _Cursor:
-        rows = seq_of_parameters if isinstance(seq_of_parameters, list | tuple) \
-            else list(seq_of_parameters)  # tried again whole: an iterator only once
-        return self.connection.waits.run(super().executemany, sql, rows)
-
-
-def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL: readers never block the writer; synchronous=NORMAL is durable across a
-    # process crash (kill -9), which is the failure this daemon must survive.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={int(BUSY_STEP * 1000)}")  # a step (LockWaits)
-    cur.close()
 
 
 def at_head(engine: Engine) -> bool:

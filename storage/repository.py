@@ -366,7 +366,7 @@ class Store:
 
     def stop_waiting(self) -> None:
         """Ctrl-C: SQLite statements waiting for the write lock held by another process,
-        in any thread, give up within ``db.BUSY_STEP`` (``StorageError``, nothing
+        in any thread, give up within ``storage.sqlite.BUSY_STEP`` (``StorageError``, nothing
         written), and so do those that find it held later; those that find it free still
         run (``storage.db``).  Safe in a signal handler.  PostgreSQL: nothing changes."""
         self._waits.stop()
