@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
@@ -48,13 +48,22 @@ from storage.instant import utcnow
 from storage.records import (
     CheckRecord,
     CommitResult,
-    LastVersion,
     NewVersion,
     PageState,
     SourceSpec,
     StoredFile,
     VersionFull,
     VersionInfo,
+)
+from storage.rows import (
+    LockedPage,
+    Write,
+    check_values,
+    lease_values,
+    page_updates,
+    page_values,
+    state_of,
+    tested,
 )
 from storage.tables import changes, checks, pages, sources, sync_state, versions
 from storage.turns import WriterTurns
@@ -152,7 +161,7 @@ _RAW_CHAIN = sql_text(_RAW_CHAIN_SQL.format(id=":id", depth=":depth")).columns(
 _RAW_CHAIN_DRIVER = _RAW_CHAIN_SQL.format(id="?", depth="?")
 
 # What a commit locks and tests of its page (Store.commit_checks, and commit_check's
-# session with documents): built once, as a check runs them every time.  ``_Page``.
+# session with documents): built once, as a check runs them every time.  ``LockedPage``.
 _LOCK_PAGE = sa_select(P.id, P.revision, P.observed_at, P.lease_owner,
                        P.last_version_id).where(P.id == bindparam("id"))
 _LOCK_PAGE_FOR_UPDATE = _LOCK_PAGE.with_for_update()
@@ -552,22 +561,7 @@ class Store:
         return self._state_of(row, c.execute(_LAST_VERSIONS, {"page_id": row.id}).all())
 
     def _state_of(self, row: Any, versions: Sequence[Any]) -> PageState:
-        """A ``PageState`` from its ``_STATE`` row and its newest versions (newest first)."""
-        return PageState(
-            page_id=row.id or 0, source_id=row.source_id or 0, source=row.name, url=row.url,
-            etag=row.etag, last_modified=row.last_modified,
-            last=self._last_version(versions[0]) if versions else None,
-            previous_hashes=tuple(v[1] for v in versions[1:]),  # content_hash
-            last_change_kind=row.change_kind, failure_streak=row.failure_streak,
-            gone_streak=row.gone_streak, status=row.status,
-            revision=row.revision, observed_at=row.observed_at,
-            last_error_kind=row.error_kind,
-            kind=row.kind, announce=row.announce, list_title=row.list_title,
-            list_date=row.list_date, documents_listed=int(row.listed or 0),
-            text_owed=bool(row.text_owed), shared=bool(row.shared),
-            settings_at=row.updated_at, settings_read_at=row.settings_read_at,
-            read_rules=row.read_rules,
-        )
+        return state_of(row, versions, self._text_of_lines)
 
     # --- the write path of a check -------------------------------------------------
 
@@ -687,15 +681,15 @@ class Store:
         _load_orm()
         return self._prepare(rec.page_id, rec.version)
 
-    def _write(self, c: Connection, rec: CheckRecord, page: _Page, ready: _Ready | None
-               ) -> _Write:
+    def _write(self, c: Connection, rec: CheckRecord, page: LockedPage, ready: _Ready | None
+               ) -> Write:
         """A record's revision test against its locked ``page`` and, when it passes, its
         version, changes and alerts written; its check row and the page's new values
-        are returned for the caller to write (``_Write``)."""
-        outcome = _tested(rec, page)
+        are returned for the caller to write (``Write``)."""
+        outcome = tested(rec, page)
         if outcome == "conflict":
-            return _Write(rec, outcome, None, {}, None, page)
-        lease = _lease_values(page.lease_owner, rec)
+            return Write(rec, outcome, None, {}, None, page)
+        lease = lease_values(page.lease_owner, rec)
         values = dict(lease or {})
         version_id, change_ids, alert_ids = None, [], []
         if outcome != "superseded":
@@ -703,18 +697,18 @@ class Store:
                 version_id = self._add_version(c, page, rec.version, ready)
             change_ids = self._add_changes(c, rec, version_id)
             alert_ids = self._add_alerts(c, rec, change_ids)
-            values.update(_page_values(page.revision, page.observed_at, rec, version_id))
+            values.update(page_values(page.revision, page.observed_at, rec, version_id))
         after = page._replace(
             revision=values.get("revision", page.revision),
             observed_at=values.get("observed_at", page.observed_at),
             lease_owner=None if lease is not None else page.lease_owner,
             last_version_id=values.get("last_version_id", page.last_version_id))
-        return _Write(rec, outcome, _check_values(rec, outcome, version_id), values,
+        return Write(rec, outcome, check_values(rec, outcome, version_id), values,
                       None if rec.lease is None else lease is not None, after,
                       version_id, tuple(change_ids), tuple(alert_ids))
 
-    def _lock_pages(self, c: Connection, ids: set[int]) -> dict[int, _Page]:
-        """The pages' rows (``_Page``), locked for this transaction in id order
+    def _lock_pages(self, c: Connection, ids: set[int]) -> dict[int, LockedPage]:
+        """The pages' rows (``LockedPage``), locked for this transaction in id order
         (PostgreSQL: ``FOR UPDATE``; SQLite: the ``BEGIN IMMEDIATE`` before); missing
         ones left out."""
         if len(ids) == 1:
@@ -723,7 +717,7 @@ class Store:
         else:
             lock = _LOCK_MANY if self.is_sqlite else _LOCK_MANY_FOR_UPDATE
             rows = c.execute(lock, {"ids": sorted(ids)}).all()
-        return {row[0]: _Page(*row) for row in rows}
+        return {row[0]: LockedPage(*row) for row in rows}
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -779,8 +773,8 @@ class Store:
         if not self.is_sqlite:
             c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGES_LOCK})")
 
-    def _lock_page(self, c: Connection, page_id: int) -> _Page:
-        """The page's row (``_Page``), locked for this transaction (PostgreSQL: ``FOR
+    def _lock_page(self, c: Connection, page_id: int) -> LockedPage:
+        """The page's row (``LockedPage``), locked for this transaction (PostgreSQL: ``FOR
         UPDATE``; SQLite: the write session's ``BEGIN IMMEDIATE``)."""
         page = self._lock_pages(c, {page_id}).get(page_id)
         if page is None:
@@ -1085,14 +1079,6 @@ class Store:
         with self.reading() as c:
             return files.infos(c, shas)
 
-    def _last_version(self, row: Any) -> LastVersion:
-        vid, chash, title, meta, raw_sha, at, url, attachments, lines = row
-        return LastVersion(id=vid or 0, content_hash=chash, title=title,
-                           metadata=dict(meta), raw_sha256=raw_sha, fetched_at=at, url=url,
-                           attachments=None if attachments is None
-                           else tuple(dict(a) for a in attachments),
-                           read_text=lambda: self._text_of_lines(vid or 0, lines))
-
     def count(self, model: type, **where: object) -> int:
         from sqlmodel import select
 
@@ -1103,50 +1089,6 @@ class Store:
             return int(s.exec(stmt).one())
 
 
-class _Page(NamedTuple):
-    """A page as a commit locked it (``_LOCK_PAGE``'s row), and as each record of a group
-    leaves it for the next (``_Write.page``)."""
-
-    id: int
-    revision: int
-    observed_at: datetime | None
-    lease_owner: str | None
-    last_version_id: int | None
-
-
-@dataclass(frozen=True)
-class _Write:
-    """What a record wrote and writes on its locked page (``Store._write``): its check row
-    (None: a conflict, nothing written), the page's new column values, the ids of the
-    version, changes and alerts it stored; ``page``: the page as it leaves it."""
-
-    rec: CheckRecord
-    outcome: str
-    row: dict[str, Any] | None
-    values: dict[str, Any]
-    released: bool | None
-    page: _Page
-    version_id: int | None = None
-    change_ids: tuple[int, ...] = ()
-    alert_ids: tuple[int, ...] = ()
-
-    def result(self, check_id: int) -> CommitResult:
-        if self.row is None:
-            return CommitResult(0, None, outcome="conflict", conflict=True)
-        return CommitResult(check_id, self.version_id, self.change_ids, self.alert_ids,
-                            self.outcome, released=self.released)
-
-
-def _tested(rec: CheckRecord, page: _Page) -> str:
-    """The record's revision test (``Store.commit_check``): its outcome when the page is
-    still at its revision; ``superseded`` when it is stale (or says so); ``conflict``."""
-    if rec.outcome == "superseded" or page.revision != rec.expected_revision:
-        if rec.outcome == "superseded" or _older(rec.observed_at, page.observed_at):
-            return "superseded"
-        return "conflict"
-    return rec.outcome
-
-
 def _insert_checks(c: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """The check rows inserted in order (one statement); their ids."""
     if len(rows) == 1:  # the driver's cursor (storage.compiled): a single commit
@@ -1154,82 +1096,14 @@ def _insert_checks(c: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     return list(c.execute(_INSERT_CHECKS, rows).scalars().all()) if rows else []
 
 
-def _update_pages(c: Connection, writes: Sequence[_Write]) -> None:
-    """The pages' new values: one row a page (two writes of one page merged in order),
-    one ``executemany`` for each set of columns, in page id order."""
-    merged: dict[int, dict[str, Any]] = {}
-    for w in writes:
-        if w.values:
-            merged.setdefault(w.rec.page_id, {}).update(w.values)
-    kinds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for page_id, values in sorted(merged.items()):
-        kinds.setdefault(tuple(sorted(values)), []).append({"page_id_": page_id, **values})
-    for params in kinds.values():
+def _update_pages(c: Connection, writes: Sequence[Write]) -> None:
+    """The pages' new values (``rows.page_updates``), one ``executemany`` for each set of
+    columns."""
+    for params in page_updates(writes):
         if len(params) == 1:
             compiled.execute(c, _UPDATE_PAGE, params[0])
         else:
             c.execute(_UPDATE_PAGE, params)
-
-
-def _check_values(rec: CheckRecord, outcome: str, version_id: int | None) -> dict[str, Any]:
-    """The ``checks`` row of a record."""
-    return {"page_id": rec.page_id, "started_at": rec.started_at, "duration": rec.duration,
-            "outcome": outcome, "http_status": rec.http_status, "bytes": rec.bytes,
-            "raw_sha256": rec.raw_sha256, "error_kind": rec.error_kind, "error": rec.error,
-            "version_id": version_id, "worker": rec.worker}
-
-
-def _page_values(revision: int, observed_at: datetime | None, rec: CheckRecord,
-                 version_id: int | None) -> dict[str, Any]:
-    """The page columns a stored check sets (the page was at ``revision``, fetched at
-    ``observed_at``)."""
-    now = utcnow()
-    out: dict[str, Any] = {"last_check_at": now, "revision": revision + 1,
-                           "failure_streak": rec.failure_streak,
-                           "gone_streak": rec.gone_streak}
-    if rec.observed_at is not None and not _older(rec.observed_at, observed_at):
-        out["observed_at"] = rec.observed_at
-    if rec.page_status:
-        out["status"] = rec.page_status
-    if rec.outcome != "error":
-        out.update(last_ok_at=now, etag=rec.etag, last_modified=rec.last_modified)
-    if version_id is not None:
-        out["last_version_id"] = version_id
-    if rec.changes:
-        out["last_change_at"] = rec.started_at  # as the change and its check rows say
-    if rec.page_url:
-        out["url"] = rec.page_url
-    if rec.announced:
-        out["announce"] = False
-    if rec.settings_read_at is not None:
-        out["settings_read_at"] = rec.settings_read_at
-    if rec.read_rules is not None:
-        out["read_rules"] = rec.read_rules
-    return out
-
-
-def _lease_values(owner: str | None, rec: CheckRecord) -> dict[str, Any] | None:
-    """The page columns that end the record's lease, if it is still ours (None when it
-    ran out and another replica took the page: then nothing changes)."""
-    if rec.lease is None or owner != rec.lease.owner:
-        return None
-    values: dict[str, Any] = {"lease_owner": None, "lease_expires": None}
-    if rec.lease.next_check_at is not None:  # None: ``monitor check``, schedule untouched
-        values["next_check_at"] = rec.lease.next_check_at
-    return values
-
-
-def _older(at: datetime | None, than: datetime | None) -> bool:
-    """Whether a fetch at ``at`` is older than the newest one stored (``than``)."""
-    if at is None or than is None:
-        return False
-    return _utc(at) < _utc(than)
-
-
-def _utc(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
 
 
 # What ``Store.history`` reads of each version (not its bodies).

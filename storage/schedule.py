@@ -26,11 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
 
 from monitor.errors import AlreadyRunningError, StorageError
 from storage import db
@@ -200,15 +202,11 @@ class Schedule:
         """
         if not page_ids:
             return set()
-        ids = sorted(set(page_ids))
-        target = select(P.id).where(P.id.in_(ids), _free(now))
-        if not self.store.is_sqlite:
-            target = target.order_by(P.id).with_for_update(skip_locked=True)
-        stmt = (update(pages).where(P.id.in_(target.scalar_subquery()), _free(now))
-                .values(lease_owner=self.owner, lease_expires=now + self.lease)
-                .returning(P.id))
+        stmt = _TAKE_MANY if self.store.is_sqlite else _TAKE_MANY_LOCKED
         with self.store.transaction() as c:
-            return {int(i) for i, in c.execute(stmt)}
+            return {int(i) for i, in c.execute(stmt, {
+                "ids": sorted(set(page_ids)), "now_": now, "owner_": self.owner,
+                "expires_": now + self.lease})}
 
     def take_from(self, page_id: int, owner: str, now: datetime) -> bool:
         """Take the page's lease from ``owner``, a holder known to be gone (its process
@@ -235,19 +233,15 @@ class Schedule:
     def release_all(self) -> int:
         """At shutdown: give back every lease we hold, so others need not wait for expiry."""
         with self.store.transaction() as c:
-            result = c.execute(update(pages).where(P.lease_owner == self.owner)
-                               .values(lease_owner=None, lease_expires=None))
-            return _rowcount(result)
+            return _rowcount(c.execute(_RELEASE_ALL, {"owner_": self.owner}))
 
     def renew(self, page_ids: Sequence[int], now: datetime) -> int:
         """Extend our leases of checks still running (a slow host must not lose them)."""
         if not page_ids:
             return 0
         with self.store.transaction() as c:
-            result = c.execute(update(pages).where(
-                P.id.in_(list(page_ids)), P.lease_owner == self.owner,
-            ).values(lease_expires=now + self.lease))
-            return _rowcount(result)
+            return _rowcount(c.execute(_RENEW, {"ids": list(page_ids), "owner_": self.owner,
+                                                "expires_": now + self.lease}))
 
     def align_documents(self, listing_id: int,
                         next_after: Callable[[datetime], datetime]) -> int:
@@ -395,6 +389,25 @@ _TAKE = (update(pages).where(P.id == bindparam("id_"), or_(
 _TAKE_FROM = (update(pages).where(P.id == bindparam("id_"),
                                  P.lease_owner == bindparam("from_"))
               .returning(P.id))
+# ``take_many``: the free pages among ``ids``; on PostgreSQL locked in id order, skipping
+# those another transaction has locked.  ``renew`` and ``release_all``: our leases.
+_FREE_NOW = or_(P.lease_owner.is_(None), P.lease_expires <= bindparam("now_"))
+_TAKE_TARGET = select(P.id).where(P.id.in_(bindparam("ids", expanding=True)), _FREE_NOW)
+
+
+def _take_many(target: Select[Any]) -> Update:
+    return (update(pages).where(P.id.in_(target.scalar_subquery()), _FREE_NOW)
+            .values(lease_owner=bindparam("owner_"), lease_expires=bindparam("expires_"))
+            .returning(P.id))
+
+
+_TAKE_MANY = _take_many(_TAKE_TARGET)
+_TAKE_MANY_LOCKED = _take_many(_TAKE_TARGET.order_by(P.id).with_for_update(skip_locked=True))
+_RENEW = (update(pages).where(P.id.in_(bindparam("ids", expanding=True)),
+                             P.lease_owner == bindparam("owner_"))
+          .values(lease_expires=bindparam("expires_")))
+_RELEASE_ALL = (update(pages).where(P.lease_owner == bindparam("owner_"))
+                .values(lease_owner=None, lease_expires=None))
 # The daemon's: claim a due page, release it with its next slot.
 # Store._main_page's choice for many sources (Schedule.ensure_pages).
 _SOURCE_IDS = select(sources.c.id, sources.c.name).where(

@@ -25,6 +25,7 @@ from monitor.config import SourceConfig
 from monitor.errors import StorageError
 from monitor.types import AttachmentFile, ChangeDecision, ChangeKind
 from storage import Store, outbox, repository
+from storage import rows as commit_rows
 from storage.records import AlertDraft, CheckRecord, LeaseEnd, NewVersion, PageState
 from storage.schedule import Schedule
 from tests.conftest import write_sources
@@ -126,7 +127,7 @@ def _stored(url: str, grouped: bool) -> tuple[list[list[Any]], dict[str, list[An
 
 @pytest.fixture
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in (repository, outbox):
+    for module in (repository, commit_rows, outbox):
         monkeypatch.setattr(module, "utcnow", lambda: AT + timedelta(days=2))
 
 

@@ -1033,9 +1033,10 @@ def test_rows_written_through_the_driver_are_those_core_writes(
     booleans, NULLs), after first, changed, unchanged, failed and conflicting checks."""
     from datetime import UTC, datetime
 
-    from storage import compiled, repository
+    from storage import compiled, repository, rows
 
-    monkeypatch.setattr(repository, "utcnow", lambda: datetime(2026, 12, 2, 8, tzinfo=UTC))
+    for module in (repository, rows):
+        monkeypatch.setattr(module, "utcnow", lambda: datetime(2026, 12, 2, 8, tzinfo=UTC))
     fast = _checks_stored(db_url)
     other = _second_database(db_url, tmp_path)
     monkeypatch.setattr(compiled, "_form", lambda c, stmt, params: None)
