@@ -414,23 +414,23 @@ def _connect(url: str) -> Iterator[Any]:
             return
         import sqlite3
 
-        with _translated(sqlite3.Error):
+        with translated(sqlite3.Error):
             conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
         try:
-            with _translated(sqlite3.Error):
+            with translated(sqlite3.Error):
                 yield conn
         finally:
             conn.close()
     elif backend in ("postgres", "postgresql") and driver in ("", "psycopg"):
         from storage import libpq
 
-        with _translated(libpq.PQError, url):
+        with translated(libpq.PQError, url):
             pg = libpq.connect(timed(f"postgresql://{rest}"))
         if pg is None:  # no libpq here: Store reads it
             yield None
             return
         try:
-            with _translated(libpq.PQError):
+            with translated(libpq.PQError):
                 yield pg
         finally:
             pg.close()
@@ -454,7 +454,7 @@ def unreachable(error: BaseException | None) -> bool:
 
 
 @contextmanager
-def _translated(errors: type[Exception], url: str = "") -> Iterator[None]:
+def translated(errors: type[Exception], url: str = "") -> Iterator[None]:
     """A driver's error as ``Store`` reports it (SQLAlchemy's wording of it); a failed
     connection as ``DatabaseUnreachableError``."""
     from monitor.errors import DatabaseUnreachableError, StorageError

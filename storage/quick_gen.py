@@ -66,7 +66,7 @@ def compiled(stmt: Any) -> tuple[str, tuple[tuple[Any, ...], ...], tuple[tuple[A
     params = []
     for name in cp.positiontup:
         bind = cp.binds[name]
-        given = bind.required or (keys is not None and name in keys) or bind.value is None
+        given = bind.required or (keys is not None and name in keys)
         params.append((name, _kind(bind.type), None if given else bind.value, given))
     cols = stmt._returning if stmt.is_dml else stmt.selected_columns
     columns = tuple((c.key or c.name, _kind(c.type)) for c in (cols or ()))

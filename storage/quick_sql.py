@@ -39,15 +39,15 @@ STATEMENTS = {'synced': ('SELECT sync_state.digest \nFROM sync_state \nWHERE syn
            ()),
  'end_lease': ('UPDATE pages SET lease_owner=?, lease_expires=? WHERE pages.id = ? AND '
                'pages.lease_owner = ?',
-               (('lease_owner', None, None, True),
-                ('lease_expires', 'dt', None, True),
+               (('lease_owner', None, None, False),
+                ('lease_expires', 'dt', None, False),
                 ('id_', None, None, True),
                 ('owner_', None, None, True)),
                ()),
  'release_all': ('UPDATE pages SET lease_owner=?, lease_expires=? WHERE pages.lease_owner '
                  '= ?',
-                 (('lease_owner', None, None, True),
-                  ('lease_expires', 'dt', None, True),
+                 (('lease_owner', None, None, False),
+                  ('lease_expires', 'dt', None, False),
                   ('owner_', None, None, True)),
                  ()),
  'states': ('SELECT pages.id, pages.source_id, pages.url, pages.etag, pages.last_modified, '

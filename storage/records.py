@@ -269,3 +269,13 @@ class VersionFull(VersionRef):
     previous_record_hash: str = ""  # the one it chains to ("" for 第1版)
     # monitor-record-1 or -2 (storage/verify.py); "" when it matches neither (damaged)
     record_format: str = ""
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """A source's main page as the scheduler sees it."""
+
+    source: str
+    page_id: int
+    last_check_at: datetime | None
+    next_check_at: datetime | None

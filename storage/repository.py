@@ -347,13 +347,17 @@ UNOPENABLE = "unable to open database file"
 
 
 class Store:
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, waits: db.LockWaits | None = None,
+                 writer: WriterTurns | None = None) -> None:
+        """``waits``, ``writer``: another opener's of the same SQLite database, shared
+        (``storage.quick.QuickStore`` opening its ``Store``)."""
         self.url = db.normalize_url(url)
-        self._waits = db.LockWaits()  # SQLite: how its statements wait for the write lock
+        # SQLite: how its statements wait for the write lock
+        self._waits = waits or db.LockWaits()
         self.engine: Engine = db.create(self.url, self._waits)
         # SQLite: writers take turns here, across threads and processes (storage.turns)
-        self._writer = (WriterTurns(db.sqlite_path(self.url)) if self.is_sqlite
-                        else nullcontext())
+        self._writer = writer or (WriterTurns(db.sqlite_path(self.url)) if self.is_sqlite
+                                  else nullcontext())
         self._lines_read = paragraphs.LinesRead()
         if migrate:
             with self._translated():

@@ -37,7 +37,7 @@ from sqlalchemy.sql.selectable import Select
 from monitor.errors import AlreadyRunningError, StorageError
 from storage import db
 from storage.glance import RecentChecks, SourceStatus
-from storage.records import SourceSpec
+from storage.records import PageRef, SourceSpec
 from storage.repository import Store
 from storage.tables import checks, pages, sources
 
@@ -52,16 +52,6 @@ _ref, _ref_source = pages.alias("ref"), sources.alias("ref_source")
 _LISTED_ELSEWHERE = (select(_ref.c.id).join(_ref_source, _ref_source.c.id == _ref.c.source_id)
                      .where(_ref.c.same_as == P.id, _ref.c.kind == "reference",
                             _ref.c.listed, _ref_source.c.active).exists())
-
-
-@dataclass(frozen=True)
-class PageRef:
-    """A source's main page as the scheduler sees it."""
-
-    source: str
-    page_id: int
-    last_check_at: datetime | None
-    next_check_at: datetime | None
 
 
 @dataclass(frozen=True)

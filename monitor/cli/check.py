@@ -84,7 +84,8 @@ def _check(sources_file: Path, names: tuple[str, ...], no_deliver: bool, workers
     chosen = config.select(rest) if rest or not doc_urls else []
     if not no_deliver:  # here: --no-deliver loads no alert code
         from alerts.delivery import Deliverer
-    with open_store(config) as store:
+    # no alert to deliver and no document asked for: maybe no SQLAlchemy (storage.quick)
+    with open_store(config, quick=no_deliver and not doc_urls) as store:
         # Built first: a misconfigured alert channel stops the run before any check.
         deliverer = None if no_deliver else Deliverer(config, store)
         for warning in deliverer.warnings if deliverer else []:

@@ -574,10 +574,19 @@ def start_logging(config: Config, *, quiet: bool = False) -> None:
 
 
 @contextmanager
-def open_store(config: Config) -> Iterator[Store]:
-    from storage import Store
+def open_store(config: Config, *, quick: bool = False) -> Iterator[Store]:
+    """The archive's ``Store``; with ``quick`` (``monitor check --no-deliver``), on a
+    SQLite archive at the newest schema, a ``storage.quick.QuickStore``: an unchanged
+    pass without SQLAlchemy, the ``Store`` opened when anything else is asked for."""
+    store: Any = None
+    if quick:
+        from storage.quick import open_quick
 
-    store = Store(config.settings.database_url)
+        store = open_quick(config.settings.database_url)
+    if store is None:
+        from storage import Store
+
+        store = Store(config.settings.database_url)
     try:
         yield store
     finally:
