@@ -196,6 +196,9 @@ class QuickStore:
             return {"added": [], "updated": [], "deactivated": []}
         return self.store.sync_sources(sources, digest)
 
+    def pending_alerts(self) -> int:
+        return int(self._select("pending_alerts")[0][0])
+
     def page_states(self, page_ids: Sequence[int]) -> dict[int, PageState]:
         """As ``Store.page_states``: two queries; a changed page's text is read by the
         ``Store`` when the pipeline asks for it."""

@@ -33,6 +33,7 @@ CHECK_COLUMNS = ("page_id", "started_at", "duration", "outcome", "http_status", 
 def statements() -> dict[str, Any]:
     return {
         "synced": repository._SYNCED,
+        "pending_alerts": repository._PENDING_ALERTS,
         "source_ids": schedule._SOURCE_IDS,
         "main_pages": schedule._MAIN_PAGES,
         "take_many": schedule._TAKE_MANY,

@@ -4,6 +4,9 @@
 STATEMENTS = {'synced': ('SELECT sync_state.digest \nFROM sync_state \nWHERE sync_state.name = ?',
             (('name_1', None, 'sources', False),),
             (('digest', None),)),
+ 'pending_alerts': ('SELECT count(*) AS count_1 \nFROM alerts \nWHERE alerts.status = ?',
+                    (('status_1', None, 'pending', False),),
+                    (('count', None),)),
  'source_ids': ('SELECT sources.id, sources.name \n'
                 'FROM sources \n'
                 'WHERE sources.name IN (__[POSTCOMPILE_names])',

@@ -65,7 +65,7 @@ from storage.rows import (
     state_of,
     tested,
 )
-from storage.tables import changes, checks, pages, sources, sync_state, versions
+from storage.tables import alerts, changes, checks, pages, sources, sync_state, versions
 from storage.turns import WriterTurns
 
 if TYPE_CHECKING:
@@ -192,6 +192,8 @@ _SOURCES = sa_select(S.id, S.name, S.url, S.tags, S.config, S.active)
 _UPDATE_SOURCE = update(sources).where(S.id == bindparam("id_"))
 _DEACTIVATE_SOURCE = _UPDATE_SOURCE.values(active=False)
 _SYNCED = sa_select(sync_state.c.digest).where(sync_state.c.name == "sources")
+# Alerts waiting in the outbox (``monitor check --no-deliver`` says how many).
+_PENDING_ALERTS = sa_select(func.count()).select_from(alerts).where(alerts.c.status == "pending")
 _SYNC_DIGEST = update(sync_state).where(sync_state.c.name == "sources")
 
 
@@ -1082,6 +1084,11 @@ class Store:
 
         with self.reading() as c:
             return files.infos(c, shas)
+
+    def pending_alerts(self) -> int:
+        """The alerts waiting in the outbox."""
+        with self._translated(), self.engine.connect() as c:
+            return int(c.execute(_PENDING_ALERTS).scalar_one())
 
     def count(self, model: type, **where: object) -> int:
         from sqlmodel import select

@@ -215,6 +215,10 @@ def test_monitor_check_of_unchanged_pages_loads_no_sqlalchemy(
     outcomes, loaded = check()
     assert outcomes == {"p0": "unchanged", "p1": "unchanged", "p2": "unchanged"}
     assert loaded == {"sqlalchemy": False, "pydantic": False, "sqlmodel": False}
+    table = subprocess.run([sys.executable, "-c", EXIT_REPORT, "check", "--no-deliver"],
+                           cwd=tmp_path, text=True, capture_output=True, timeout=120)
+    assert "无变化 3（3 unchanged）" in table.stdout, table.stderr  # for a person: a table
+    assert json.loads(table.stdout.strip().splitlines()[-1])["sqlalchemy"] is False
     site.route("/p1.html", seed_page(1, edit=lambda ps: [*ps, "补充答复：新增一句说明。"]))
     outcomes, loaded = check()
     assert outcomes == {"p0": "unchanged", "p1": "changed", "p2": "unchanged"}

@@ -149,9 +149,7 @@ def summary_line(results: list[CheckResult], delivered: DeliveryReport | None) -
 
 def _waiting(store: Store) -> int:
     """The alerts pending in the outbox (raised by this pass or waiting before it)."""
-    from storage.models import Alert
-
-    return store.count(Alert, status="pending")
+    return store.pending_alerts()
 
 
 def _lost(workers: int) -> None:
