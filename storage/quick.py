@@ -45,16 +45,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from storage import quick_sql, sqlite
 from storage.glance import head_revision, translated, when
 from storage.records import CheckRecord, CommitResult, PageRef, PageState, SourceSpec
-from storage.rows import (
-    LockedPage,
-    Write,
-    check_values,
-    lease_values,
-    page_updates,
-    page_values,
-    state_of,
-    tested,
-)
+from storage.rows import LockedPage, page_updates, state_of, written
 from storage.turns import WriterTurns
 
 if TYPE_CHECKING:
@@ -238,7 +229,7 @@ class QuickStore:
                     from monitor.errors import StorageError
 
                     raise StorageError(f"page {rec.page_id} does not exist")
-                w = _plain_write(rec, pages[rec.page_id])
+                w = written(rec, pages[rec.page_id])
                 pages[rec.page_id] = w.page
                 writes.append(w)
             check_ids = iter([_insert_check(conn, w.row) for w in writes if w.row is not None])
@@ -304,23 +295,6 @@ def _plain(rec: CheckRecord) -> bool:
     """A record that writes a check row and its page's columns only."""
     return (rec.version is None and not rec.changes and not rec.alerts
             and rec.documents is None)
-
-
-def _plain_write(rec: CheckRecord, page: LockedPage) -> Write:
-    """``Store._write`` of a plain record (nothing but the row and the page's values)."""
-    outcome = tested(rec, page)
-    if outcome == "conflict":
-        return Write(rec, outcome, None, {}, None, page)
-    lease = lease_values(page.lease_owner, rec)
-    values = dict(lease or {})
-    if outcome != "superseded":
-        values.update(page_values(page.revision, page.observed_at, rec, None))
-    after = page._replace(
-        revision=values.get("revision", page.revision),
-        observed_at=values.get("observed_at", page.observed_at),
-        lease_owner=None if lease is not None else page.lease_owner)
-    return Write(rec, outcome, check_values(rec, outcome, None), values,
-                 None if rec.lease is None else lease is not None, after)
 
 
 def _insert_check(conn: sqlite3.Connection, row: dict[str, Any]) -> int:

@@ -55,16 +55,7 @@ from storage.records import (
     VersionFull,
     VersionInfo,
 )
-from storage.rows import (
-    LockedPage,
-    Write,
-    check_values,
-    lease_values,
-    page_updates,
-    page_values,
-    state_of,
-    tested,
-)
+from storage.rows import LockedPage, Write, page_updates, state_of, written
 from storage.tables import alerts, changes, checks, pages, sources, sync_state, versions
 from storage.turns import WriterTurns
 
@@ -692,26 +683,13 @@ class Store:
         """A record's revision test against its locked ``page`` and, when it passes, its
         version, changes and alerts written; its check row and the page's new values
         are returned for the caller to write (``Write``)."""
-        outcome = tested(rec, page)
-        if outcome == "conflict":
-            return Write(rec, outcome, None, {}, None, page)
-        lease = lease_values(page.lease_owner, rec)
-        values = dict(lease or {})
-        version_id, change_ids, alert_ids = None, [], []
-        if outcome != "superseded":
-            if rec.version is not None:
-                version_id = self._add_version(c, page, rec.version, ready)
+        def add() -> tuple[int | None, list[int], list[int]]:
+            version_id = (None if rec.version is None
+                          else self._add_version(c, page, rec.version, ready))
             change_ids = self._add_changes(c, rec, version_id)
-            alert_ids = self._add_alerts(c, rec, change_ids)
-            values.update(page_values(page.revision, page.observed_at, rec, version_id))
-        after = page._replace(
-            revision=values.get("revision", page.revision),
-            observed_at=values.get("observed_at", page.observed_at),
-            lease_owner=None if lease is not None else page.lease_owner,
-            last_version_id=values.get("last_version_id", page.last_version_id))
-        return Write(rec, outcome, check_values(rec, outcome, version_id), values,
-                      None if rec.lease is None else lease is not None, after,
-                      version_id, tuple(change_ids), tuple(alert_ids))
+            return version_id, change_ids, self._add_alerts(c, rec, change_ids)
+
+        return written(rec, page, add)
 
     def _lock_pages(self, c: Connection, ids: set[int]) -> dict[int, LockedPage]:
         """The pages' rows (``LockedPage``), locked for this transaction in id order

@@ -60,6 +60,32 @@ def tested(rec: CheckRecord, page: LockedPage) -> str:
     return rec.outcome
 
 
+def written(rec: CheckRecord, page: LockedPage,
+            add: Callable[[], tuple[int | None, list[int], list[int]]] | None = None) -> Write:
+    """A record's revision test against its locked ``page`` and, when it passes, ``add()``
+    (``Store``: its version, changes and alerts written; their ids); its check row and
+    the page's new values are returned for the caller to write.  ``add`` None: a record
+    of a check row only (``storage.quick``)."""
+    outcome = tested(rec, page)
+    if outcome == "conflict":
+        return Write(rec, outcome, None, {}, None, page)
+    lease = lease_values(page.lease_owner, rec)
+    values = dict(lease or {})
+    version_id, change_ids, alert_ids = None, [], []
+    if outcome != "superseded":
+        if add is not None:
+            version_id, change_ids, alert_ids = add()
+        values.update(page_values(page.revision, page.observed_at, rec, version_id))
+    after = page._replace(
+        revision=values.get("revision", page.revision),
+        observed_at=values.get("observed_at", page.observed_at),
+        lease_owner=None if lease is not None else page.lease_owner,
+        last_version_id=values.get("last_version_id", page.last_version_id))
+    return Write(rec, outcome, check_values(rec, outcome, version_id), values,
+                 None if rec.lease is None else lease is not None, after,
+                 version_id, tuple(change_ids), tuple(alert_ids))
+
+
 def page_updates(writes: Sequence[Write]) -> list[list[dict[str, Any]]]:
     """The pages' new values: one row a page (two writes of one page merged in order),
     grouped by their set of columns, in page id order (``page_id_``: the page's id)."""
