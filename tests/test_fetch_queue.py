@@ -76,6 +76,26 @@ async def test_a_page_queued_behind_a_hanging_page_of_its_host_is_judged_by_its_
     assert site.hits("/slow.html") == 1
 
 
+async def test_a_queued_page_is_dated_when_its_request_went_out(
+        host3: tuple[Site, Hang]) -> None:
+    """A version's ``fetched_at`` (the archive's 抓取时间, WARC-Date) is when its request
+    was sent, not when the fetch was queued for its host: the page queued behind the
+    hanging one (DEADLINE s) is dated after the hang was given up."""
+    from datetime import UTC, datetime, timedelta
+
+    site, hang = host3
+    async with Fetcher(settings()) as f:
+        hanging = asyncio.create_task(f.fetch(site.url("/hang.html")))
+        assert await asyncio.to_thread(hang.asked.wait, 10)  # it holds the host's slot
+        queued_at = datetime.now(UTC)
+        slow = asyncio.create_task(f.fetch(site.url("/slow.html")))
+        with pytest.raises(TimeoutError_):
+            await hanging
+        result = await slow
+    assert result.status == 200 and result.fetched_at is not None
+    assert result.fetched_at - queued_at > timedelta(seconds=DEADLINE / 2)
+
+
 async def test_the_fetchs_own_wait_between_retries_still_counts(site: Site) -> None:
     # The clock stops only for the host's queue.  A fetch's own wait for its retry (here
     # a 503's Retry-After, 1 s of the 1.5 s) is part of its deadline: after it, too

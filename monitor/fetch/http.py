@@ -150,6 +150,8 @@ class _Budget:
     def __init__(self, seconds: float) -> None:
         self.end = time.monotonic() + seconds  # time.monotonic() the fetch must end by
         self.timer: asyncio.Timeout | None = None
+        # when its first request was sent, its host's slot granted: capture began
+        self.sent_at: datetime | None = None
         self._own_until = 0.0  # the end of the fetch's own retry delay
 
     def remaining(self) -> float:
@@ -186,6 +188,7 @@ class _Call:
     budget: _Budget  # fetch_deadline, shared by its redirects, retries and robots.txt
     access: Access = Access()
     jar: httpx.Cookies = field(default_factory=httpx.Cookies)  # this fetch's cookies only
+    capture: bool = True  # the page's own requests (not its robots.txt): budget.sent_at
 
     @property
     def deadline(self) -> float:
@@ -316,9 +319,6 @@ class HttpFetcher:
                    encoding: str | None, access: Access,
                    same_as: str | None = None) -> FetchResult:
         s = self.settings
-        # The instant capture began (WARC-Date's meaning): checks of one page are put in
-        # order by it, so a slow answer to an earlier request never counts as newer.
-        sent_at = datetime.now(UTC)
         started = time.monotonic()
         call = _Call(
             allow_private=s.allow_private_network if allow_private is None else allow_private,
@@ -336,7 +336,7 @@ class HttpFetcher:
             url=url, final_url=reply.url, status=reply.status, headers=_kept(reply.headers),
             etag=reply.headers.get("etag"), last_modified=reply.headers.get("last-modified"),
             elapsed=time.monotonic() - started, redirects=tuple(hops),
-            fetched_at=sent_at)
+            fetched_at=call.budget.sent_at or datetime.now(UTC))
         if reply.status == 304 and (etag or last_modified):
             # A 304 need not repeat the validators; the ones we sent are still valid.
             return replace(result, not_modified=True, etag=result.etag or etag,
@@ -389,8 +389,8 @@ class HttpFetcher:
 
         async def download(robots_url: str) -> tuple[int, bytes]:
             # Same guard, slot and deadline as the page; no retries: robots.txt is optional.
-            reply, _ = await self._follow(robots_url, {}, replace(call, robots=False,
-                                                                  retries=0))
+            reply, _ = await self._follow(robots_url, {}, replace(
+                call, robots=False, retries=0, capture=False))
             return reply.status, reply.body
 
         if not await self.robots.allowed(url, self.settings.user_agent, download):
@@ -474,6 +474,11 @@ class HttpFetcher:
                         self._lanes.lend(target, proxy) as client):
                 request = client.build_request("GET", target, headers=headers)
                 _add_cookies(request, call)
+                # The instant capture began (WARC-Date's meaning), not when the fetch was
+                # queued for its host: checks of one page are put in order by it, so a
+                # slow answer to an earlier request never counts as newer.
+                if call.capture and call.budget.sent_at is None:
+                    call.budget.sent_at = datetime.now(UTC)
                 response = await client.send(request, stream=True)
                 try:
                     # the peer's address is asked of the socket only when it is judged
