@@ -250,9 +250,13 @@ class QuickSchedule:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        return getattr(self._real(), name)
+
+    def _real(self) -> Schedule:
+        """The ``Schedule`` of the same leases, on the ``Store``."""
         if self._schedule is None:
             self._schedule = self.quick.store.schedule(self.owner, self.lease.total_seconds())
-        return getattr(self._schedule, name)
+        return self._schedule
 
     def ensure_pages(self, sources: Sequence[SourceSpec]) -> dict[str, PageRef]:
         """As ``Schedule.ensure_pages`` when every source and its main page exist (two
@@ -264,7 +268,7 @@ class QuickSchedule:
             for row in self.quick._select("main_pages", ids=list(ids.values())):
                 mains.setdefault(row.source_id, row)
         if len(mains) < len(ids) or len(ids) < len({s.name for s in sources}):
-            return self.__getattr__("ensure_pages")(sources)  # type: ignore[no-any-return]
+            return self._real().ensure_pages(sources)
         return {name: PageRef(name, mains[i].id, mains[i].last_check_at,
                               mains[i].next_check_at) for name, i in ids.items()}
 

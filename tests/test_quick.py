@@ -159,6 +159,23 @@ def test_a_pass_with_a_changed_page_hands_it_to_the_store(
         assert _table(url_b, table) == _table(url_a, table)
 
 
+def test_a_source_added_to_the_file_is_synced_and_given_its_page(
+        archives: tuple[str, str]) -> None:
+    """A source added to the file since the last sync (another digest): the ``Store``
+    syncs it and makes its page; the pages already there keep their ids."""
+    _, url = archives
+    quick = open_quick(url)
+    assert quick is not None
+    added = [*SOURCES, SourceConfig(name="p9", url="http://www.example.gov.cn/p9.html")]
+    try:
+        assert quick.sync_sources(added, "digest-2")["added"] == ["p9"]
+        refs = quick.schedule("h:1", 600).ensure_pages(added)
+    finally:
+        quick.close()
+    assert [refs[s.name].page_id for s in added] == [1, 2, 3, 4, 5]
+    assert _table(url, "pages")[-1][2] == "http://www.example.gov.cn/p9.html"
+
+
 def test_only_a_sqlite_archive_at_the_newest_schema_is_opened_quickly(
         tmp_path: Path, archives: tuple[str, str]) -> None:
     """A file not made yet, an in-memory database, PostgreSQL, or a schema behind the
