@@ -587,7 +587,10 @@ def open_store(config: Config) -> Iterator[Store]:
 
 
 def print_json(data: Any) -> None:
-    click.echo(indented_json(to_jsonable(data)))
+    """``data`` as JSON (``indented_json``).  ``color=True``: piped, ``click.echo`` would
+    otherwise search the whole text for terminal colour codes to strip (~5 ms for
+    ``status --json``'s 5.6 MB), and JSON has none (it writes an ESC as ``\\u001b``)."""
+    click.echo(indented_json(to_jsonable(data)), color=True)
 
 
 def indented_json(data: Any) -> str:
@@ -600,10 +603,17 @@ def indented_json(data: Any) -> str:
     in Python; a ``Columns`` column by column.  Anything else (another type, a key that
     is not a string) is left to ``json.dumps`` (tests/test_cli_niceties.py compares the
     two)."""
+    tables: list[list[str]] = []
     try:
-        return _indented(data, 0)
+        text = _indented(data, 0, tables)
     except _NotPlain:
         return json.dumps(data, ensure_ascii=False, indent=2, default=_time)
+    if not tables:
+        return text
+    # a Columns' pieces joined once, into the whole text (not copied at each level)
+    pieces = text.split("\0")  # text, a table's number, text…
+    return "".join(chain.from_iterable(
+        tables[int(p)] if i % 2 else (p,) for i, p in enumerate(pieces)))
 
 
 class Columns:
@@ -638,8 +648,10 @@ def _time(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _columns(table: Columns, level: int) -> str:
-    """``table`` at ``level`` (the list's; its objects one deeper, their items two)."""
+def _columns(table: Columns, level: int, tables: list[list[str]]) -> str:
+    """``table`` at ``level`` (the list's; its objects one deeper, their items two): its
+    pieces appended to ``tables``, its place in the text marked by a NUL, the table's
+    number, a NUL (JSON's text has no NUL of its own: a string's is ``\\u0000``)."""
     n = len(table.columns[0]) if table.columns else 0
     if not table.keys or not _STR.issuperset(map(type, table.keys)) \
             or len(table.columns) != len(table.keys) or any(len(c) != n for c in table.columns):
@@ -648,7 +660,7 @@ def _columns(table: Columns, level: int) -> str:
         return "[]"
     values = [_column(c) for c in table.columns]
     if any(v is None for v in values):
-        return _indented(to_jsonable(table.rows()), level)
+        return _indented(to_jsonable(table.rows()), level, tables)
     inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
     item, key = "\n" + "  " * (level + 2), _flat_encoder(0)
     first = f"{key(table.keys[0])}: "
@@ -659,7 +671,8 @@ def _columns(table: Columns, level: int) -> str:
     parts = list(chain.from_iterable(zip(*pairs, strict=False)))
     parts[0] = "[" + inner + "{" + item + first  # no object before the first
     parts.append(inner + "}" + outer + "]")
-    return "".join(parts)
+    tables.append(parts)
+    return f"\0{len(tables) - 1}\0"
 
 
 def _column(values: list[Any]) -> list[str] | None:
@@ -720,21 +733,21 @@ class _NotPlain(Exception):
     """A value ``indented_json`` leaves to ``json.dumps``."""
 
 
-def _indented(data: Any, level: int) -> str:
+def _indented(data: Any, level: int, tables: list[list[str]]) -> str:
     kind = type(data)
     if kind in _SCALARS or _scalar(kind):
         return _flat_encoder(level)(data)
     inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
     if kind is Columns:
-        return _columns(data, level)
+        return _columns(data, level, tables)
     if kind is list:
         if not data:
             return "[]"
         kinds = set(map(type, data))
         if kinds <= _SCALARS or all(map(_scalar, kinds)):  # names, say: in one call
             return "[" + inner + _flat_encoder(level + 1)(data)[1:-1] + outer + "]"
-        return "[" + inner + ("," + inner).join(_indented(v, level + 1) for v in data) \
-            + outer + "]"
+        items = (_indented(v, level + 1, tables) for v in data)
+        return "[" + inner + ("," + inner).join(items) + outer + "]"
     if kind is not dict:
         raise _NotPlain
     if not data:
@@ -746,7 +759,7 @@ def _indented(data: Any, level: int) -> str:
         return "{" + inner + _flat_encoder(level + 1)(data)[1:-1] + outer + "}"
     key = _flat_encoder(0)
     return "{" + inner + ("," + inner).join(
-        f"{key(k)}: {_indented(v, level + 1)}" for k, v in data.items()) + outer + "}"
+        f"{key(k)}: {_indented(v, level + 1, tables)}" for k, v in data.items()) + outer + "}"
 
 
 @cache
