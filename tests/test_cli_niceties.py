@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import write_sources
 from tests.pages import seed_page
 from tests.sites import Response, Site
@@ -223,6 +225,50 @@ def test_json_is_json_dumps_text_for_every_shape() -> None:
         to_jsonable({"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "raw": b"\xff"}),
         {"outcome": Outcome.CHANGED, "code": Code.GONE, "ratio": Ratio(0.1)},  # subclasses
         [Outcome.NEW, Code.GONE, Ratio(2.5), {"k": Outcome.ERROR}],
+        ["s1", "中\n", ""], [1, 2.5, None, True, Outcome.NEW], {"names": ["a", "b"]},
     ]
     for data in shapes:
         assert indented_json(data) == json.dumps(data, ensure_ascii=False, indent=2), data
+
+
+def test_columns_are_written_as_json_dumps_writes_their_rows() -> None:
+    """``Columns`` (``monitor status --json``'s rows, column by column): each column by
+    one call of the C encoder, split at NULs, the keys laid between.  The text is
+    ``json.dumps(…, ensure_ascii=False, indent=2)`` of the rows, the datetimes as
+    ``to_jsonable`` writes them, whatever the strings hold (a NUL, a newline, the very
+    text between two objects), at any depth; a column of anything else is written row
+    by row, one that does not fit is left to ``json.dumps``."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from monitor.cli.common import Columns, indented_json, to_jsonable
+    from monitor.types import Outcome
+
+    at = datetime(2026, 5, 1, 2, 3, 4, 56789, tzinfo=UTC)
+    columns = {
+        "source": ["s0", "源一", 'say "hi"', "\x00nul\x00", '},\n      {"x": 1}\n', "\u2028"],
+        "at": [at, None, at.replace(microsecond=0), datetime(999, 1, 2, tzinfo=UTC),
+               at.astimezone(timezone(timedelta(hours=8))), at.replace(tzinfo=None)],
+        "utc": [at, None, at.replace(microsecond=0), at, None, datetime(9999, 12, 31, 23, 59,
+                                                                         59, tzinfo=UTC)],
+        "n": [0, -1, 2**70, None, True, False],
+        "x": [1.5, float("nan"), float("inf"), -0.0, 1e300, None],
+        "kind": [Outcome.NEW, "page", None, Outcome.ERROR, "", "文档"],
+        "none": [None] * 6,
+    }
+    table = Columns(list(columns), list(columns.values()))
+    rows = to_jsonable([dict(zip(columns, row, strict=True))
+                        for row in zip(*columns.values(), strict=True)])
+    for data, expected in [
+            (table, rows),
+            ({"sources": table, "after": 1}, {"sources": rows, "after": 1}),
+            ([{"deeper": [table]}], [{"deeper": [rows]}]),
+            (Columns(["a"], [["only"]]), [{"a": "only"}]),
+            (Columns(["a", "b"], [[], []]), []),
+            (Columns(["a", "b"], [[[1, 2], {"c": at}], [None, "x"]]),  # not scalars
+             [{"a": [1, 2], "b": None}, {"a": {"c": to_jsonable(at)}, "b": "x"}]),
+            (Columns(["a", "a2"], [[b"raw"], [1]]), [{"a": "raw", "a2": 1}]),  # bytes
+            (Columns([1], [["int key"]]), [{"1": "int key"}])]:  # left to json.dumps
+        assert indented_json(to_jsonable(data)) == \
+            json.dumps(expected, ensure_ascii=False, indent=2), data
+    with pytest.raises(ValueError):  # columns of different lengths: json.dumps says so
+        indented_json(Columns(["a", "b"], [[1], [1, 2]]))

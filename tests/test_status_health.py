@@ -298,3 +298,73 @@ def test_the_summary_counts_paused_sources_as_paused(
               .stdout.splitlines()]
     assert any(line.startswith("来源 55 个（正常 53，已暂停 2）") and
                "（sources: 55 (53 ok, 2 paused)" in line for line in screen), screen
+
+
+def test_status_json_is_json_dumps_text_of_every_row_shape(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: `status --json` writes its 10,000 rows column by column (``Columns``),
+    and must stay the text scripts read: ``json.dumps(…, ensure_ascii=False,
+    indent=2)`` of each row's fields as ``to_jsonable`` gives them, then ``lease``, for
+    rows of every shape: never checked (nulls), times (one on a whole second), Chinese
+    and JSON's own characters in an error, each kind of lease, paused, documents gone."""
+    from dataclasses import replace
+
+    from monitor.cli.common import to_jsonable
+    from monitor.cli.status import lease_of
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    names = ("never", "ok", "down", "live", "killed", "lapsed", "paused", "listing")
+    sources = write_sources(tmp_path / "sources.toml", "".join(
+        f'[[sources]]\nname = "{name}"\nurl = "http://127.0.0.1:9/{name}.html"\n'
+        f'interval = "10m"\n{"enabled = false" if name == "paused" else ""}\n\n'
+        for name in names))
+    config = load_config(sources)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    now = utcnow()
+    soon, past = now + timedelta(minutes=5), now - timedelta(minutes=1)
+    error = '连接超时 "quoted" \\ back},\n      {"source": "x"}\t\u2028 末尾'
+    store = Store(db_url)
+    try:
+        store.sync_sources(config.sources)
+        refs = Schedule(store, "test", 300).ensure_pages(
+            [s for s in config.sources if s.name != "never"])
+        page = {name: ref.page_id for name, ref in refs.items()}
+        with store.session() as s:
+            for name in ("ok", "down", "live", "killed", "lapsed", "paused", "listing"):
+                s.execute(update(Page).where(Page.id == page[name]).values(
+                    status="ok", last_check_at=past, last_change_at=now.replace(microsecond=0),
+                    next_check_at=soon))
+            s.add(Check(page_id=page["ok"], started_at=past, outcome="unchanged",
+                        http_status=200))
+            s.add(Check(page_id=page["down"], started_at=past, outcome="error", error=error))
+            s.execute(update(Page).where(Page.id == page["down"]).values(
+                status="failing", failure_streak=3, next_check_at=past))
+            for name, owner, until in (("live", "主机-1:42", soon),
+                                       ("killed", f"{socket.gethostname()}:{dead.pid}", soon),
+                                       ("lapsed", "主机-2:43", past)):
+                s.execute(update(Page).where(Page.id == page[name]).values(
+                    lease_owner=owner, lease_expires=until, next_check_at=past))
+            for k in range(2):
+                s.add(Page(source_id=1, url=f"http://127.0.0.1:9/doc{k}", kind="document",
+                           parent_id=page["listing"], status="gone"))
+            s.commit()
+        rows = [replace(r, paused=True) if r.source == "paused" else r
+                for r in Schedule(store, "test", 300).status(config.sources)]
+    finally:
+        store.close()
+
+    out = run("status", "--json", "--sources", str(sources))
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert out.stdout == json.dumps(got, ensure_ascii=False, indent=2) + "\n"
+    at = utcnow()
+    assert got["sources"] == [{**to_jsonable(r), "lease": lease_of(r, at)} for r in rows]
+    shown = {r["source"]: r for r in got["sources"]}
+    assert shown["never"]["last_check_at"] is None, shown
+    assert shown["down"]["last_error"] == error, shown
+    assert shown["ok"]["last_change_at"].endswith(".000000+00:00")  # on a whole second
+    assert {n: shown[n]["lease"] for n in ("live", "killed", "lapsed")} == {
+        "live": "running", "killed": "ended", "lapsed": "ran out"}
+    assert shown["paused"]["paused"] is True and shown["listing"]["documents_gone"] == 2
+    assert got["backlog"]["sources"] == ["never", "down", "killed", "lapsed"]

@@ -40,8 +40,9 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -51,6 +52,7 @@ import click
 from monitor import capacity
 from monitor.cli.common import (
     STATUSES,
+    Columns,
     both,
     handle_errors,
     headers,
@@ -228,18 +230,26 @@ def status_json(rows: list[SourceStatus], recent: RecentChecks, config: Config,
     if behind is None:
         behind = capacity.behind(config.sources, config.settings)
     return {
-        "health": {**health(recent, config), "line": health_line(recent, config)},
+        "health": health(recent, config),
         "capacity": [{"host": h.host, "sources": h.sources, "period_seconds": h.period,
                       "need_seconds": round(h.need, 1), "line": f"capacity: {h.describe()}"}
                      for h in behind],
-        "backlog": _with_line(backlog(rows), backlog_line(rows)),
-        "leases": _with_line(stale_leases(rows), stale_leases_line(rows)),
-        "sources": [{**to_jsonable(r), "lease": lease_of(r, now)} for r in rows],
+        "backlog": backlog(rows),
+        "leases": leases(rows),
+        "sources": sources_json(rows, now),
     }
 
 
-def _with_line(fields: dict[str, object] | None, line: str | None) -> dict[str, object] | None:
-    return None if fields is None else {**fields, "line": line}
+_FIELDS = tuple(f.name for f in fields(SourceStatus))
+_VALUES = attrgetter(*_FIELDS)
+
+
+def sources_json(rows: list[SourceStatus], now: datetime) -> Columns:
+    """Each row's fields, in order, then ``lease``, kept column by column (``Columns``:
+    written by ``indented_json`` without Python code per row, the datetimes as they are
+    until then)."""
+    columns = list(zip(*map(_VALUES, rows), strict=True)) or [() for _ in _FIELDS]
+    return Columns((*_FIELDS, "lease"), [*columns, [lease_of(r, now) for r in rows]])
 
 
 def read_status(config: Config, early: EarlyRead | None = None
@@ -312,18 +322,24 @@ def utcnow() -> datetime:
 def health(recent: RecentChecks, config: Config) -> dict[str, object]:
     """The health line's facts: ``status`` (``ok``, ``stale``, ``failing``, ``stale,
     failing``, or ``no checks``) and its ``problems``, the newest check and its age in
-    seconds, and the last hour's checks and failures."""
+    seconds, and the last hour's checks and failures; then the ``line``
+    (``health_line``)."""
     newest = recent.newest_check_at
     words, age = _health(recent, config)
     status = (", ".join(words) or "ok") if newest is not None else "no checks"
     return {"status": status, "problems": words, "newest_check_at": to_jsonable(newest),
             "newest_check_age_seconds": None if age is None else round(age, 1),
-            "checks_last_hour": recent.checks, "failed_last_hour": recent.errors}
+            "checks_last_hour": recent.checks, "failed_last_hour": recent.errors,
+            "line": _health_en(recent, config, words, age)}
 
 
 def health_line(recent: RecentChecks, config: Config) -> str:
+    return _health_en(recent, config, *_health(recent, config))
+
+
+def _health_en(recent: RecentChecks, config: Config, words: list[str], age: float | None
+               ) -> str:
     newest = recent.newest_check_at
-    words, age = _health(recent, config)
     if newest is None or age is None:
         return "health: no checks yet"
     return (f"health: {', '.join(words) or 'ok'} — newest check "
@@ -389,19 +405,16 @@ def backlog(rows: list[SourceStatus]) -> dict[str, object] | None:
     """Sources whose slot has passed (or that were never checked) and whose check has
     not started (no daemon runs, or their host is behind); None when there are none.
     A source whose lease is held by a process that is gone counts as not started:
-    nothing is checking it.  ``oldest_slot_at`` is None when none of them has a slot."""
+    nothing is checking it.  ``oldest_slot_at`` is None when none of them has a slot.
+    Then the ``line`` (the text's, in English)."""
     found = _backlog(rows)
     if found is None:
         return None
     due, oldest, age = found
     return {"due_not_started": len(due), "sources": [r.source for r in due],
             "oldest_slot_at": to_jsonable(oldest),
-            "oldest_slot_age_seconds": None if age is None else round(age, 1)}
-
-
-def backlog_line(rows: list[SourceStatus]) -> str | None:
-    found = _backlog(rows)
-    return None if found is None else _backlog_en(len(found[0]), found[2])
+            "oldest_slot_age_seconds": None if age is None else round(age, 1),
+            "line": _backlog_en(len(due), age)}
 
 
 def _backlog_en(due: int, age: float | None) -> str:
@@ -410,7 +423,8 @@ def _backlog_en(due: int, age: float | None) -> str:
 
 
 def backlog_text(rows: list[SourceStatus]) -> str | None:
-    """``backlog_line`` as the text prints it: Chinese first, the English after."""
+    """The backlog line as the text prints it: Chinese first, the English (--json's
+    ``line``) after."""
     found = _backlog(rows)
     if found is None:
         return None
@@ -550,9 +564,10 @@ def stale_leases(rows: list[SourceStatus]) -> dict[str, object] | None:
     return {"ended": len(held), "holders": sorted(set(held))}
 
 
-def stale_leases_line(rows: list[SourceStatus]) -> str | None:
+def leases(rows: list[SourceStatus]) -> dict[str, object] | None:
+    """``stale_leases`` with its ``line`` (the text's, in English), for --json."""
     facts = stale_leases(rows)
-    return None if facts is None else _stale_leases_en(facts)
+    return None if facts is None else {**facts, "line": _stale_leases_en(facts)}
 
 
 def _stale_leases_en(facts: dict[str, object]) -> str:
@@ -563,7 +578,8 @@ def _stale_leases_en(facts: dict[str, object]) -> str:
 
 
 def stale_leases_text(rows: list[SourceStatus]) -> str | None:
-    """``stale_leases_line`` as the text prints it: Chinese first, the English after."""
+    """The leases line as the text prints it: Chinese first, the English (--json's
+    ``line``) after."""
     facts = stale_leases(rows)
     if facts is None:
         return None
