@@ -204,6 +204,23 @@ main()
 """
 
 
+# Any process of the command that opens the Store (a worker too) leaves its pid in a file.
+OPENED = """
+import os, sys
+from storage import quick
+opening = quick.QuickStore.store.fget
+def store(self):
+    if self._store is None:
+        with open({marker!r}, "a") as f:
+            f.write(f"{{os.getpid()}}\\n")
+    return opening(self)
+quick.QuickStore.store = property(store)
+from monitor.cli import main
+sys.argv = ["monitor", *sys.argv[1:]]
+main()
+"""
+
+
 def test_monitor_check_of_unchanged_pages_loads_no_sqlalchemy(
         tmp_path: Path, site: Site) -> None:
     """``monitor check --no-deliver`` of a SQLite archive: a pass of unchanged pages
@@ -236,6 +253,14 @@ def test_monitor_check_of_unchanged_pages_loads_no_sqlalchemy(
                            cwd=tmp_path, text=True, capture_output=True, timeout=120)
     assert "无变化 3（3 unchanged）" in table.stdout, table.stderr  # for a person: a table
     assert json.loads(table.stdout.strip().splitlines()[-1])["sqlalchemy"] is False
+    # split over two worker processes: neither opens the Store for unchanged pages
+    opened = tmp_path / "store-opened"
+    split = subprocess.run([sys.executable, "-c", OPENED.format(marker=str(opened)), "check",
+                            "--no-deliver", "--json", "--workers", "2"], cwd=tmp_path,
+                           text=True, capture_output=True, timeout=120)
+    assert split.returncode == 0, split.stderr
+    assert {r["outcome"] for r in json.loads(split.stdout)["results"]} == {"unchanged"}
+    assert not opened.exists(), opened.read_text()
     site.route("/p1.html", seed_page(1, edit=lambda ps: [*ps, "补充答复：新增一句说明。"]))
     outcomes, loaded = check()
     assert outcomes == {"p0": "unchanged", "p1": "changed", "p2": "unchanged"}
