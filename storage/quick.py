@@ -315,6 +315,10 @@ def _update_pages(conn: sqlite3.Connection, params: list[dict[str, Any]]) -> Non
     """One set of columns of many pages: ``UPDATE pages SET … WHERE pages.id = ?`` as
     SQLAlchemy compiles ``Store``'s ``_UPDATE_PAGE`` (the columns in the table's order)."""
     names = [n for n in _KINDS if n in params[0]]
+    if len(names) + 1 != len(params[0]):  # a value of no column: as Store, an error
+        from monitor.errors import StorageError
+
+        raise StorageError(f"pages has no column {sorted(set(params[0]) - set(_KINDS))}")
     sql = (f"UPDATE pages SET {', '.join(f'{n}=?' for n in names)} "
            "WHERE pages.id = ?")
     rows = [(*(_bind(p[n], _KINDS[n]) for n in names), p["page_id_"]) for p in params]
