@@ -223,7 +223,28 @@ class DocumentUnreadableError(ContentError):
 
 
 class StorageError(MonitorError):
+    """A database error (the driver's words in the message).  ``zh``: what a person
+    reads first, for the errors a person can act on (``STORAGE_ZH``); None for the
+    rest (the command's general sentence, then these words)."""
+
     kind = "storage"
+
+    def __init__(self, message: str, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.zh = next((zh for words, zh in STORAGE_ZH if words in message), None)
+
+
+# What SQLite says, and what a person reads first (an admin at a terminal, a cron mail).
+STORAGE_ZH = (
+    ("database is locked", "数据库正被其他进程占用（写锁），等待超时：请稍后重试，或检查是否有"
+     "程序（如 sqlite3 命令行、另一版本的 monitor）长时间占着它"),
+    ("readonly database", "数据库文件只读，无法写入：请检查数据库文件及其所在目录的写权限"),
+    ("file is not a database", "数据库设置指向的文件不是 SQLite 数据库（或已损坏）：请检查"
+     "database_url，损坏的存档请从备份恢复"),
+    ("database disk image is malformed", "数据库文件已损坏：请从备份恢复，或先用 monitor "
+     "verify 检查"),
+    ("database or disk is full", "磁盘已满，无法写入数据库：请腾出空间后重试"),
+)
 
 
 class DatabaseUnreachableError(StorageError):

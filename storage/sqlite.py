@@ -107,7 +107,7 @@ def sqlite_pragmas(dbapi_conn: sqlite3.Connection) -> None:
     cur = dbapi_conn.cursor()
     # WAL: readers never block the writer; synchronous=NORMAL is durable across a
     # process crash (kill -9), which is the failure this daemon must survive.
-    cur.execute("PRAGMA journal_mode=WAL")
+    _to_wal(cur, getattr(dbapi_conn, "waits", None))
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_STEP * 1000)}")  # a step (LockWaits)
@@ -127,3 +127,22 @@ def connect(path: str, waits: LockWaits) -> sqlite3.Connection:
                            factory=waiting_connection(waits))
     sqlite_pragmas(conn)
     return conn
+
+
+def _to_wal(cur: sqlite3.Cursor, waits: LockWaits | None) -> None:
+    """``PRAGMA journal_mode=WAL``.  A new file's switch to WAL needs every other
+    connection gone, and SQLite says busy at once while another holds it (two commands
+    creating one archive at the same moment: the second would fail "database is
+    locked"): tried again until the wait for a lock would end (``LockWaits``)."""
+    deadline = time.monotonic() + (waits.timeout if waits else BUSY_TIMEOUT)
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            stopped = waits is not None and waits.stopped is not None
+            if code is None or code & 0xFF != SQLITE_BUSY or stopped \
+                    or time.monotonic() >= deadline:
+                raise
+            time.sleep(BUSY_STEP / 5)
