@@ -231,13 +231,16 @@ class Config:
         raise KeyError(name_or_url)
 
     def select(self, names: list[str] | tuple[str, ...] = ()) -> list[SourceConfig]:
-        """Sources whose name or URL matches one of ``names`` (globs); all when empty."""
+        """Sources whose name or URL matches one of ``names`` (globs); all when empty.  A
+        paused source (``enabled = false``) only when named exactly (its name or URL: "check
+        this one now"), never by a glob (``p*`` means the sources being checked)."""
         if not names:
             return [s for s in self.sources if s.enabled]
-        chosen = [s for s in self.sources
-                  if any(n == s.url or fnmatch.fnmatchcase(s.name, n) for n in names)]
+        matched = [s for s in self.sources
+                   if any(n == s.url or fnmatch.fnmatchcase(s.name, n) for n in names)]
+        chosen = [s for s in matched if s.enabled or s.name in names or s.url in names]
         missing = [n for n in names if not any(n == s.url or fnmatch.fnmatchcase(s.name, n)
-                                               for s in chosen)]
+                                               for s in matched)]
         if missing:  # the argument is wrong, not the file
             names_ = ", ".join(missing)
             raise NotFoundError(

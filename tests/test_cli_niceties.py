@@ -272,3 +272,13 @@ def test_columns_are_written_as_json_dumps_writes_their_rows() -> None:
             json.dumps(expected, ensure_ascii=False, indent=2), data
     with pytest.raises(ValueError):  # columns of different lengths: json.dumps says so
         indented_json(Columns(["a", "b"], [[1], [1, 2]]))
+
+
+def test_a_pass_with_nothing_to_check_says_so_without_an_empty_table(tmp_path: Path) -> None:
+    """``--source 'p*'`` when every such source is paused: one line, no table of none."""
+    write_sources(tmp_path / "sources.toml", '[[sources]]\nname = "p1"\n'
+                  'url = "http://127.0.0.1:9/p1.html"\nenabled = false\n')
+    run = subprocess.run([sys.executable, "-m", "monitor", "check", "--source", "p*"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "没有要检查的来源（nothing to check）"

@@ -188,6 +188,19 @@ def test_select_by_glob_and_unknown_name() -> None:
         cfg.select(["nope"])
 
 
+def test_a_glob_selects_the_sources_being_checked_and_a_name_a_paused_one() -> None:
+    """``--source 'p*'`` means the sources being checked: a paused one (``enabled =
+    false``) is left out; named exactly (its name or URL) it is checked ("now")."""
+    cfg = parse_config("".join(
+        f'[[sources]]\nname = "p{i}"\nurl = "http://www.example.gov.cn/p{i}.html"\n'
+        + ("enabled = false\n" if i == 2 else "") for i in range(1, 4)))
+    assert [s.name for s in cfg.select(["p*"])] == ["p1", "p3"]
+    assert [s.name for s in cfg.select(["p2"])] == ["p2"]
+    assert [s.name for s in cfg.select(["http://www.example.gov.cn/p2.html"])] == ["p2"]
+    assert [s.name for s in cfg.select(["p2*"])] == []  # found, and paused: nothing to do
+    assert [s.name for s in cfg.select([])] == ["p1", "p3"]
+
+
 def test_the_shipped_sources_file_is_valid() -> None:
     cfg = load_config(Path(__file__).parent.parent / "sources.toml")
     assert len(cfg.sources) >= 4

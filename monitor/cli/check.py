@@ -121,7 +121,8 @@ def _report(config: Config, store: Store, done: Pass, deliverer: Deliverer | Non
         common.stopped_delivery(deliverer, delivered)
         return
     console = common.console  # rich: only for people (--json prints with click)
-    print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
+    if results:  # else only the line: 没有要检查的来源
+        print_table(summary_table(results), console)  # piped (cron mail): rows never wrapped
     console.print(summary_line(results, delivered), markup=False, highlight=False)
     if waiting:
         console.print(common.both(
