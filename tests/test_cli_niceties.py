@@ -278,7 +278,11 @@ def test_a_pass_with_nothing_to_check_says_so_without_an_empty_table(tmp_path: P
     """``--source 'p*'`` when every such source is paused: one line, no table of none."""
     write_sources(tmp_path / "sources.toml", '[[sources]]\nname = "p1"\n'
                   'url = "http://127.0.0.1:9/p1.html"\nenabled = false\n')
-    run = subprocess.run([sys.executable, "-m", "monitor", "check", "--source", "p*"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "没有要检查的来源（nothing to check）"
+    for args, said in (([], "没有要检查的来源；提醒：已发送 0，待重试 0，已放弃 0（nothing to "
+                             "check; alerts: 0 sent, 0 retrying, 0 dead）"),
+                       (["--no-deliver"], "没有要检查的来源（nothing to check）")):
+        run = subprocess.run([sys.executable, "-m", "monitor", "check", "--source", "p*",
+                              *args], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == said

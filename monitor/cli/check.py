@@ -138,14 +138,12 @@ def summary_line(results: list[CheckResult], delivered: DeliveryReport | None) -
     """``首次收录 2，出错 2；提醒：已发送 1，待重试 0，已放弃 0（2 new, 2 error; alerts: 1
     sent, 0 retrying, 0 dead）``: Chinese first, the English after (``common.both``)."""
     counts = {str(o): sum(r.outcome == o for r in results) for o in Outcome}
-    said = common.outcomes(counts)
-    line = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+    said = common.outcomes(counts) or "没有要检查的来源"
+    line = ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "nothing to check"
     if delivered is not None:
         said += f"；提醒：{common.delivered(delivered)}"
         line += f"; alerts: {delivered.describe()}"
-    if not said:
-        return common.both("没有要检查的来源", "nothing to check")
-    return common.both(said.lstrip("；"), line.lstrip("; "))
+    return common.both(said, line)
 
 
 def _waiting(store: Store) -> int:
