@@ -18,7 +18,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,6 +220,57 @@ def test_a_signal_while_delivery_waits_for_a_write_lock_another_process_holds(
         smtp.stop()
 
 
+@dataclass
+class HeldDelivery:
+    """``monitor`` delivering queued alerts to an SMTP server that holds each message
+    until ``sink.release`` (``HoldingSink``), with SQLite's write lock taken by another
+    process when the test says (``hold``)."""
+
+    deliver: Any  # tests.test_check_interrupt.Command
+    smtp: SmtpServer
+    sources: Path
+    env: dict[str, str]
+    database: Path
+    holder: WriteLock | None = None
+
+    @property
+    def sink(self) -> Any:
+        return self.smtp.sink
+
+    def hold(self) -> None:
+        self.holder = WriteLock(self.database)
+
+
+@contextmanager
+def held_delivery(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+                  command: tuple[str, ...], alerts: int) -> Iterator[HeldDelivery]:
+    """``command`` started on ``alerts`` queued alerts (``lease_seconds = LEASE``, a busy
+    wait of 600 s); on the way out the server lets go, the command and the lock's holder
+    are killed and the server stops."""
+    from tests.test_check_interrupt import Command
+    from tests.test_daemon_delivery import HoldingSink
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
+    smtp = SmtpServer(sink=HoldingSink()).start()
+    held = None
+    try:
+        sources = write_sources(tmp_path / "sources.toml", "",
+                                settings=f'smtp_url = "{smtp.url}"\nlease_seconds = {LEASE}\n')
+        queue_alerts(alerts)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
+        deliver = Command(monitor_cmd(*command, "--sources", str(sources)), env,
+                          tmp_path / "err")
+        held = HeldDelivery(deliver, smtp, sources, env, tmp_path / "monitor.db")
+        yield held
+    finally:
+        smtp.sink.release.set()
+        if held is not None:
+            held.deliver.kill()
+            if held.holder is not None:
+                held.holder.kill()
+        smtp.stop()
+
+
 @pytest.mark.parametrize("command", [("alerts", "deliver"), ("check",)], ids=" ".join)
 def test_a_message_sent_whose_mark_a_locked_database_refuses_is_told_and_goes_once_more(
         tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
@@ -227,50 +282,29 @@ def test_a_message_sent_whose_mark_a_locked_database_refuses_is_told_and_goes_on
     stays ``sending`` until its lease ends; the next delivery after that sends it once
     more, with the same Message-ID (a mail client shows it once) — the one duplicate the
     outbox allows (``alerts.delivery``), never a silent one."""
-    from tests.test_check_interrupt import Command
-    from tests.test_daemon_delivery import HoldingSink
-
-    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
-    sink = HoldingSink()
-    smtp = SmtpServer(sink=sink).start()
-    try:
-        sources = write_sources(tmp_path / "sources.toml", "",
-                                settings=f'smtp_url = "{smtp.url}"\nlease_seconds = {LEASE}\n')
-        queue_alerts(1)
-        database = tmp_path / "monitor.db"
-        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
-        deliver = Command(monitor_cmd(*command, "--sources", str(sources)), env,
-                          tmp_path / "err")
-        holder = None
-        try:
-            wait_until(sink.holding.is_set, 60, "the message being sent")
-            lease_over = time.monotonic() + LEASE + 1
-            holder = WriteLock(database)
-            sink.release.set()  # accepted: now its mark waits for the lock
-            wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
-                       "the mark waiting for the write lock")
-            assert len(sink.messages) == 1
-            deliver.ctrl_c()
-            assert deliver.ended() == 130, deliver.stderr()
-            holder.let_go()
-        finally:
-            sink.release.set()
-            deliver.kill()
-            if holder is not None:
-                holder.kill()
-        err = deliver.stderr()
+    with held_delivery(tmp_path, sqlite_url, monkeypatch, command, 1) as run:
+        wait_until(run.sink.holding.is_set, 60, "the message being sent")
+        lease_over = time.monotonic() + LEASE + 1
+        run.hold()
+        run.sink.release.set()  # accepted: now its mark waits for the lock
+        wait_until(lambda: in_busy_wait(run.deliver.proc.pid), 60,
+                   "the mark waiting for the write lock")
+        assert len(run.sink.messages) == 1
+        run.deliver.ctrl_c()
+        assert run.deliver.ended() == 130, run.deliver.stderr()
+        assert run.holder is not None
+        run.holder.let_go()
+        err = run.deliver.stderr()
         assert "Traceback" not in err, err[-3000:]
         said = "1 条提醒已发出，但数据库被另一进程锁定，未能记为已发送"
         assert said in err and err.index(said) < err.index("1 alert(s) sent but not marked"), err
         assert count(Alert, status="sending") == 1  # its lease: not given back to go at once
 
         time.sleep(max(0.0, lease_over - time.monotonic()))  # claimed before it held
-        assert "1 sent" in deliver_again(sources, env)
-        ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+        assert "1 sent" in deliver_again(run.sources, run.env)
+        ids = [m["Message-ID"] for m in run.sink.parsed()]
         assert len(ids) == 2 and len(set(ids)) == 1  # once more, the same Message-ID
         assert count(Alert, status="sent") == 1
-    finally:
-        smtp.stop()
 
 
 def test_alerts_a_locked_database_will_not_take_back_are_told_and_sent_once_later(
@@ -282,40 +316,22 @@ def test_alerts_a_locked_database_will_not_take_back_are_told_and_sent_once_late
     the lease ends, the next delivery sends those not sent once, and the sent ones once
     more with their Message-ID."""
     from alerts.delivery import CONCURRENCY
-    from tests.test_check_interrupt import Command
-    from tests.test_daemon_delivery import HoldingSink
 
     n = CONCURRENCY + 2
-    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
-    sink = HoldingSink()
-    smtp = SmtpServer(sink=sink).start()
-    try:
-        sources = write_sources(tmp_path / "sources.toml", "",
-                                settings=f'smtp_url = "{smtp.url}"\nlease_seconds = {LEASE}\n')
-        queue_alerts(n)
-        database = tmp_path / "monitor.db"
-        env = dict(os.environ, PYTHONUNBUFFERED="1", MONITOR_TEST_BUSY_TIMEOUT="600")
-        deliver = Command(monitor_cmd("alerts", "deliver", "--sources", str(sources)), env,
-                          tmp_path / "err")
-        holder = None
-        try:
-            wait_until(sink.holding.is_set, 60, "the messages being sent")
-            lease_over = time.monotonic() + LEASE + 1
-            holder = WriteLock(database)
-            deliver.ctrl_c()
-            wait_until(lambda: in_busy_wait(deliver.proc.pid), 60,
-                       "the give-back waiting for the write lock")
-            sink.release.set()  # the sends in flight accepted: their marks wait too
-            assert deliver.ended() == 130, deliver.stderr()
-            holder.let_go()
-        finally:
-            sink.release.set()
-            deliver.kill()
-            if holder is not None:
-                holder.kill()
-        err = deliver.stderr()
+    with held_delivery(tmp_path, sqlite_url, monkeypatch, ("alerts", "deliver"), n) as run:
+        wait_until(run.sink.holding.is_set, 60, "the messages being sent")
+        lease_over = time.monotonic() + LEASE + 1
+        run.hold()
+        run.deliver.ctrl_c()
+        wait_until(lambda: in_busy_wait(run.deliver.proc.pid), 60,
+                   "the give-back waiting for the write lock")
+        run.sink.release.set()  # the sends in flight accepted: their marks wait too
+        assert run.deliver.ended() == 130, run.deliver.stderr()
+        assert run.holder is not None
+        run.holder.let_go()
+        err = run.deliver.stderr()
         assert "Traceback" not in err, err[-3000:]
-        sent = len(sink.messages)
+        sent = len(run.sink.messages)
         assert 1 <= sent <= CONCURRENCY
         for zh, en in ((f"{sent} 条提醒已发出，但数据库被另一进程锁定，未能记为已发送",
                         f"{sent} alert(s) sent but not marked"),
@@ -325,9 +341,7 @@ def test_alerts_a_locked_database_will_not_take_back_are_told_and_sent_once_late
         assert count(Alert, status="sending") == n  # their lease: none goes twice at once
 
         time.sleep(max(0.0, lease_over - time.monotonic()))  # claimed before it held
-        assert f"{n} sent" in deliver_again(sources, env)
-        ids = [m["Message-ID"] for m in smtp.sink.parsed()]
+        assert f"{n} sent" in deliver_again(run.sources, run.env)
+        ids = [m["Message-ID"] for m in run.sink.parsed()]
         assert len(ids) == n + sent and len(set(ids)) == n  # the unmarked ones twice
         assert count(Alert, status="sent") == n
-    finally:
-        smtp.stop()
