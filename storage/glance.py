@@ -407,9 +407,8 @@ def _connect(url: str) -> Iterator[Any]:
     scheme, _, rest = url.partition("://")
     backend, _, driver = scheme.partition("+")
     if backend == "sqlite" and driver in ("", "pysqlite"):
-        path = rest[1:]  # sqlite:///relative, sqlite:////absolute
-        if not path or path == ":memory:" or "?" in path or "%" in path \
-                or not Path(path).is_file():
+        path = sqlite_file(url)
+        if path is None:
             yield None
             return
         import sqlite3
@@ -436,6 +435,20 @@ def _connect(url: str) -> Iterator[Any]:
             pg.close()
     else:
         yield None
+
+
+def sqlite_file(url: str) -> str | None:
+    """The path of ``url``'s SQLite file when it is a plain file that exists (``sqlite:///
+    relative``, ``sqlite:////absolute``); None for anything else (another backend, an
+    in-memory database, a URL with options, a file not made yet): read by ``Store``."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("sqlite", "sqlite+pysqlite"):
+        return None
+    path = rest[1:]
+    if not path or path == ":memory:" or "?" in path or "%" in path \
+            or not Path(path).is_file():
+        return None
+    return path
 
 
 def timed(url: str) -> str:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from storage import quick_sql, sqlite
-from storage.glance import head_revision, translated, when
+from storage.glance import head_revision, sqlite_file, translated, when
 from storage.records import CheckRecord, CommitResult, PageRef, PageState, SourceSpec
 from storage.rows import LockedPage, page_updates, state_of, written
 from storage.turns import WriterTurns
@@ -60,10 +60,8 @@ _CHECK_COLUMNS = tuple(name for name, *_ in quick_sql.STATEMENTS["insert_check"]
 def open_quick(url: str) -> QuickStore | None:
     """A ``QuickStore`` of ``url``: a SQLite file that exists, at the newest migration;
     None for anything else (the caller opens ``Store``, which creates or migrates)."""
-    scheme, _, rest = url.partition("://")
-    path = rest[1:]  # sqlite:///relative, sqlite:////absolute
-    if scheme not in ("sqlite", "sqlite+pysqlite") or not path or path == ":memory:" \
-            or "?" in path or "%" in path or not Path(path).is_file():
+    path = sqlite_file(url)
+    if path is None:
         return None
     quick = QuickStore(url, path)
     try:

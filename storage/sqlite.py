@@ -53,7 +53,10 @@ class LockWaits:
     def stop(self) -> None:
         self.stopped = self.stopped or time.monotonic()
 
-    def run(self, call: Callable[..., T], *args: Any) -> T:
+    def run(self, call: Callable[..., T], *args: Any, busy_at_once: bool = False) -> T:
+        """``call(*args)``, tried again while SQLite says it waited for the lock in vain;
+        with ``busy_at_once``, also when it says busy without waiting (a statement outside
+        any transaction: a new file's switch to WAL, below), a step apart."""
         deadline = None
         while True:
             started = time.monotonic()
@@ -61,7 +64,10 @@ class LockWaits:
                 return call(*args)
             except sqlite3.OperationalError as exc:
                 now = time.monotonic()
-                if not _waited_out(exc, now - started):
+                if busy_at_once and _busy(exc) and now - started < BUSY_STEP / 2:
+                    time.sleep(BUSY_STEP / 5)  # SQLite did not wait: wait here
+                    now = time.monotonic()
+                elif not _waited_out(exc, now - started):
                     raise  # not a wait for the lock: SQLite's own answer
                 if self.stopped is not None and now >= self.stopped + STOP_GRACE:
                     raise sqlite3.OperationalError(
@@ -75,8 +81,12 @@ class LockWaits:
 def _waited_out(exc: sqlite3.OperationalError, seconds: float) -> bool:
     """SQLite answered busy after its handler waited the whole step (a signal may cut
     the handler's last sleep short: half a step is enough to tell)."""
+    return _busy(exc) and seconds >= BUSY_STEP / 2
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == SQLITE_BUSY and seconds >= BUSY_STEP / 2
+    return code is not None and code & 0xFF == SQLITE_BUSY
 
 
 class _Connection(sqlite3.Connection):
@@ -107,7 +117,11 @@ def sqlite_pragmas(dbapi_conn: sqlite3.Connection) -> None:
     cur = dbapi_conn.cursor()
     # WAL: readers never block the writer; synchronous=NORMAL is durable across a
     # process crash (kill -9), which is the failure this daemon must survive.
-    _to_wal(cur, getattr(dbapi_conn, "waits", None))
+    # A new file's switch needs every other connection gone, and SQLite says busy at
+    # once while another holds one (two commands creating one archive at the same
+    # moment: the second failed "database is locked"): it waits as for the lock.
+    waits = getattr(dbapi_conn, "waits", None) or LockWaits()
+    waits.run(sqlite3.Cursor.execute, cur, "PRAGMA journal_mode=WAL", busy_at_once=True)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_STEP * 1000)}")  # a step (LockWaits)
@@ -127,22 +141,3 @@ def connect(path: str, waits: LockWaits) -> sqlite3.Connection:
                            factory=waiting_connection(waits))
     sqlite_pragmas(conn)
     return conn
-
-
-def _to_wal(cur: sqlite3.Cursor, waits: LockWaits | None) -> None:
-    """``PRAGMA journal_mode=WAL``.  A new file's switch to WAL needs every other
-    connection gone, and SQLite says busy at once while another holds it (two commands
-    creating one archive at the same moment: the second would fail "database is
-    locked"): tried again until the wait for a lock would end (``LockWaits``)."""
-    deadline = time.monotonic() + (waits.timeout if waits else BUSY_TIMEOUT)
-    while True:
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            code = getattr(exc, "sqlite_errorcode", None)
-            stopped = waits is not None and waits.stopped is not None
-            if code is None or code & 0xFF != SQLITE_BUSY or stopped \
-                    or time.monotonic() >= deadline:
-                raise
-            time.sleep(BUSY_STEP / 5)
